@@ -1,0 +1,14 @@
+/* vigil analyze: not implemented yet. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+int cmd_analyze(int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("usage: vigil analyze (not implemented yet)\n");
+    return VIGIL_EXIT_OK;
+  }
+  fprintf(stderr, "vigil analyze: not implemented yet\n");
+  return VIGIL_EXIT_FAIL;
+}
