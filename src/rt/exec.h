@@ -1,0 +1,26 @@
+/* Executor internals shared by the session code, constant folding and the op
+ * tests. */
+#ifndef VRT_EXEC_H
+#define VRT_EXEC_H
+
+#include "ops.h"
+
+/* Run one node on its own: prepare (once, if the op has one and params are
+ * unset), infer, allocate every output with vrt__aligned_alloc (the caller
+ * frees out[i].data with vrt__aligned_free), exec. Used by constant folding
+ * and by tests/ops. Errors name the node. */
+int vrt_node_run1(vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout);
+
+/* Scratch allocator for one kernel call (heap-backed, freed together). */
+typedef struct vrt_scratch_list {
+  void **ptrs;
+  int n, cap;
+  size_t bytes, peak;
+} vrt_scratch_list;
+void vrt_exec_ctx_init(vrt_exec_ctx *x, vrt_scratch_list *sl, int threads);
+void vrt_scratch_release(vrt_scratch_list *sl); /* frees everything handed out */
+
+/* Check nin/nout against the opdef and name the node in the error. */
+int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d);
+
+#endif
