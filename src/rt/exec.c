@@ -1,0 +1,366 @@
+/* Sessions: binding inputs, per-shape plans, the memory arena and the node
+ * loop.
+ *
+ * How a run works. The first run for a given set of input shapes executes
+ * node by node, asking each op's infer for its output shapes with the real
+ * input values at hand (so shape-computing subgraphs such as Shape -> Gather
+ * -> Concat -> Reshape work even when the input has dynamic dimensions), and
+ * gives every intermediate its own heap buffer. From the shapes it recorded,
+ * it then builds a plan: each intermediate's lifetime (producer to last
+ * consumer; graph outputs live to the end) and an offset in one arena,
+ * assigned greedily, largest first, at the lowest offset that overlaps no
+ * placed value whose lifetime intersects. Later runs with the same input
+ * shapes reuse the plan: one arena, no allocation per node. Infer still runs
+ * per node (it is cheap and per node, not per element); a value whose actual
+ * size exceeds its slot (only data-dependent ops such as NonZero can do that)
+ * gets a heap buffer for that run. Plans are cached per input-shape key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+#include "model.h"
+
+#define VRT_ALIGN 64
+#define VRT_MAX_PLANS 16
+
+typedef struct vrt_plan {
+  int64_t key[16 * VRT_MAX_DIMS + 16]; /* ndim + dims of each input */
+  int keylen;
+  size_t *offset;  /* per value; SIZE_MAX = not in the arena */
+  size_t *size;    /* per value planned bytes */
+  size_t arena_bytes;
+} vrt_plan;
+
+struct vrt_session {
+  const vrt_model_t *m;
+  int threads;
+  vrt_tensor *vals;   /* runtime view of every value */
+  void **heap;        /* per value: heap buffer owned for this run, or NULL */
+  vrt_plan plans[VRT_MAX_PLANS];
+  int nplans, next_evict;
+  int active_plan;    /* plan whose arena is current, -1 none */
+  void *arena;
+  size_t arena_cap;
+  size_t peak;
+  int *last_use;      /* per value: last node index reading it */
+  const vrt_tensor **out_ptrs;
+  vrt_tensor *outs;
+};
+
+vrt_session_params vrt_session_default_params(void) {
+  vrt_session_params p = {.threads = 1};
+  return p;
+}
+
+int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_params p) {
+  if (!out || !m) return vrt__err(VRT_EINVAL, "vrt_session_create: NULL argument");
+  const vrt_graph *g = m->g;
+  vrt_session_t *s = calloc(1, sizeof *s);
+  if (!s) return vrt__err(VRT_ENOMEM, "out of memory");
+  s->m = m;
+  s->threads = p.threads > 0 ? p.threads : 1;
+  s->active_plan = -1;
+  size_t nv = (size_t)g->nvalues + 1;
+  s->vals = calloc(nv, sizeof *s->vals);
+  s->heap = calloc(nv, sizeof *s->heap);
+  s->last_use = calloc(nv, sizeof *s->last_use);
+  s->outs = calloc((size_t)g->noutputs + 1, sizeof *s->outs);
+  if (!s->vals || !s->heap || !s->last_use || !s->outs) {
+    vrt_session_free(s);
+    return vrt__err(VRT_ENOMEM, "out of memory");
+  }
+  for (int v = 0; v < g->nvalues; v++) s->last_use[v] = -1;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      if (g->nodes[i].in[k] >= 0) s->last_use[g->nodes[i].in[k]] = i;
+  for (int i = 0; i < g->noutputs; i++) s->last_use[g->outputs[i]] = g->nnodes;
+  *out = s;
+  return 0;
+}
+
+static void free_heap(vrt_session_t *s) {
+  for (int v = 0; v < s->m->g->nvalues; v++)
+    if (s->heap[v]) {
+      vrt__aligned_free(s->heap[v]);
+      s->heap[v] = NULL;
+    }
+}
+
+void vrt_session_free(vrt_session_t *s) {
+  if (!s) return;
+  if (s->heap) free_heap(s);
+  for (int i = 0; i < s->nplans; i++) {
+    free(s->plans[i].offset);
+    free(s->plans[i].size);
+  }
+  vrt__aligned_free(s->arena);
+  free(s->vals);
+  free(s->heap);
+  free(s->last_use);
+  free(s->outs);
+  free(s);
+}
+
+void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
+  memset(out, 0, sizeof *out);
+  out->weight_bytes = s->m->weight_bytes;
+  out->arena_bytes = s->arena_cap;
+  out->peak_bytes = s->peak;
+  out->plan_count = (size_t)s->nplans;
+}
+
+static size_t align_up(size_t x) { return (x + VRT_ALIGN - 1) & ~(size_t)(VRT_ALIGN - 1); }
+
+/* Bind the caller's inputs to the graph inputs, checking dtype and rank and
+ * every static dimension. */
+static int bind_inputs(vrt_session_t *s, const vrt_tensor *inputs, int ninputs) {
+  const vrt_graph *g = s->m->g;
+  if (ninputs != g->ninputs) {
+    /* allow fewer only if names cover all inputs: they can't, so be strict */
+    return vrt__err(VRT_EINVAL, "model has %d inputs, %d given", g->ninputs, ninputs);
+  }
+  for (int i = 0; i < g->ninputs; i++) s->vals[g->inputs[i]].data = NULL;
+  for (int i = 0; i < ninputs; i++) {
+    const vrt_tensor *t = &inputs[i];
+    int slot = i;
+    if (t->name) {
+      slot = -1;
+      for (int k = 0; k < g->ninputs; k++)
+        if (!strcmp(g->values[g->inputs[k]].t.name, t->name)) slot = k;
+      if (slot < 0) return vrt__err(VRT_ENOTFOUND, "model has no input named '%s'", t->name);
+    }
+    const vrt_value *decl = &g->values[g->inputs[slot]];
+    if (s->vals[g->inputs[slot]].data)
+      return vrt__err(VRT_EINVAL, "input '%s' given twice", decl->t.name);
+    if (t->dtype != decl->t.dtype)
+      return vrt__err(VRT_ETYPE, "input '%s': expected %s, got %s", decl->t.name, vrt_dtype_name(decl->t.dtype),
+                      vrt_dtype_name(t->dtype));
+    char b1[128], b2[128];
+    if (t->ndim < 0 || t->ndim > VRT_MAX_DIMS || (decl->t.ndim >= 0 && t->ndim != decl->t.ndim))
+      return vrt__err(VRT_ESHAPE, "input '%s': expected shape %s, got rank %d", decl->t.name,
+                      vrt__shape_str(decl->t.dims, decl->t.ndim, b1, sizeof b1), t->ndim);
+    for (int d = 0; d < t->ndim; d++)
+      if (t->dims[d] < 0 || (decl->t.ndim >= 0 && decl->t.dims[d] >= 0 && decl->t.dims[d] != t->dims[d]))
+        return vrt__err(VRT_ESHAPE, "input '%s': expected shape %s, got %s", decl->t.name,
+                        vrt__shape_str(decl->t.dims, decl->t.ndim, b1, sizeof b1),
+                        vrt__shape_str(t->dims, t->ndim, b2, sizeof b2));
+    size_t bytes;
+    if (!vrt__tensor_bytes(t, &bytes) || (t->nbytes && t->nbytes < bytes) || (!t->data && bytes))
+      return vrt__err(VRT_EINVAL, "input '%s': data is missing or smaller than its shape", decl->t.name);
+    vrt_tensor *rt = &s->vals[g->inputs[slot]];
+    *rt = *t;
+    rt->name = decl->t.name;
+    rt->nbytes = bytes;
+    if (!rt->data) rt->data = (void *)"";
+  }
+  for (int i = 0; i < g->ninputs; i++)
+    if (!s->vals[g->inputs[i]].data)
+      return vrt__err(VRT_EINVAL, "input '%s' was not given", g->values[g->inputs[i]].t.name);
+  return 0;
+}
+
+static int find_plan(vrt_session_t *s, const int64_t *key, int keylen) {
+  for (int i = 0; i < s->nplans; i++)
+    if (s->plans[i].keylen == keylen && !memcmp(s->plans[i].key, key, sizeof(int64_t) * (size_t)keylen))
+      return i;
+  return -1;
+}
+
+typedef struct {
+  int v;
+  size_t size;
+  int start, end;
+} live_range;
+
+static int cmp_size_desc(const void *a, const void *b) {
+  const live_range *x = a, *y = b;
+  if (x->size != y->size) return x->size < y->size ? 1 : -1;
+  return x->v - y->v;
+}
+
+/* Greedy offset assignment (see the essay at the top of the file). */
+static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
+  const vrt_graph *g = s->m->g;
+  int slot;
+  if (s->nplans < VRT_MAX_PLANS) {
+    slot = s->nplans++;
+  } else {
+    slot = s->next_evict;
+    s->next_evict = (s->next_evict + 1) % VRT_MAX_PLANS;
+    free(s->plans[slot].offset);
+    free(s->plans[slot].size);
+    if (s->active_plan == slot) s->active_plan = -1;
+  }
+  vrt_plan *p = &s->plans[slot];
+  memset(p, 0, sizeof *p);
+  memcpy(p->key, key, sizeof(int64_t) * (size_t)keylen);
+  p->keylen = keylen;
+  p->offset = malloc(sizeof(size_t) * (size_t)(g->nvalues + 1));
+  p->size = calloc((size_t)g->nvalues + 1, sizeof(size_t));
+  live_range *lr = malloc(sizeof *lr * (size_t)(g->nvalues + 1));
+  if (!p->offset || !p->size || !lr) {
+    free(lr);
+    return vrt__err(VRT_ENOMEM, "out of memory planning");
+  }
+  int n = 0;
+  for (int v = 0; v < g->nvalues; v++) {
+    p->offset[v] = SIZE_MAX;
+    const vrt_value *val = &g->values[v];
+    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
+    size_t b = align_up(s->vals[v].nbytes ? s->vals[v].nbytes : 1);
+    int end = s->last_use[v] < 0 ? val->producer : s->last_use[v];
+    lr[n++] = (live_range){v, b, val->producer, end};
+    p->size[v] = b;
+  }
+  qsort(lr, (size_t)n, sizeof *lr, cmp_size_desc);
+  /* placed[] holds indices into lr of values already given an offset */
+  int *placed = malloc(sizeof(int) * (size_t)(n + 1));
+  if (!placed) {
+    free(lr);
+    return vrt__err(VRT_ENOMEM, "out of memory planning");
+  }
+  int np = 0;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) {
+    size_t off = 0;
+    bool moved = true;
+    while (moved) { /* first fit: bump past any overlapping placed block */
+      moved = false;
+      for (int k = 0; k < np; k++) {
+        const live_range *o = &lr[placed[k]];
+        if (o->end < lr[i].start || lr[i].end < o->start) continue;
+        size_t oo = p->offset[o->v];
+        if (off < oo + o->size && oo < off + lr[i].size) {
+          off = oo + o->size;
+          moved = true;
+        }
+      }
+    }
+    p->offset[lr[i].v] = off;
+    placed[np++] = i;
+    if (off + lr[i].size > total) total = off + lr[i].size;
+  }
+  free(placed);
+  free(lr);
+  p->arena_bytes = total;
+  return slot;
+}
+
+static int use_plan(vrt_session_t *s, int slot) {
+  vrt_plan *p = &s->plans[slot];
+  if (p->arena_bytes > s->arena_cap) {
+    void *a = vrt__aligned_alloc(p->arena_bytes);
+    if (!a) return vrt__err(VRT_ENOMEM, "out of memory for a %zu-byte arena", p->arena_bytes);
+    vrt__aligned_free(s->arena);
+    s->arena = a;
+    s->arena_cap = p->arena_bytes;
+  }
+  s->active_plan = slot;
+  return 0;
+}
+
+int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, const vrt_tensor **outputs,
+                    int *noutputs) {
+  if (!s || (!inputs && ninputs) || !outputs || !noutputs)
+    return vrt__err(VRT_EINVAL, "vrt_session_run: NULL argument");
+  vrt__err_clear();
+  const vrt_graph *g = s->m->g;
+  free_heap(s);
+  for (int v = 0; v < g->nvalues; v++) {
+    if (g->values[v].flags & VRT_VAL_CONST) s->vals[v] = g->values[v].t;
+    else if (!(g->values[v].flags & VRT_VAL_INPUT)) memset(&s->vals[v], 0, sizeof s->vals[v]);
+  }
+  int rc = bind_inputs(s, inputs, ninputs);
+  if (rc) return rc;
+  int64_t key[16 * VRT_MAX_DIMS + 16];
+  int keylen = 0;
+  for (int i = 0; i < g->ninputs && i < 16; i++) {
+    const vrt_tensor *t = &s->vals[g->inputs[i]];
+    key[keylen++] = t->ndim;
+    for (int d = 0; d < t->ndim; d++) key[keylen++] = t->dims[d];
+  }
+  int plan = g->ninputs <= 16 ? find_plan(s, key, keylen) : -1;
+  if (plan >= 0 && (rc = use_plan(s, plan))) return rc;
+  const vrt_plan *p = plan >= 0 ? &s->plans[plan] : NULL;
+
+  const vrt_tensor *in[64];
+  vrt_scratch_list sl = {0};
+  vrt_exec_ctx x;
+  vrt_exec_ctx_init(&x, &sl, s->threads);
+  size_t heap_bytes = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    const vrt_node *n = &g->nodes[i];
+    const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
+    for (int k = 0; k < n->nin && k < 64; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+    vrt_tensor out[16];
+    memset(out, 0, sizeof out);
+    rc = d->infer(n, in, n->nin, out, n->nout);
+    if (rc < 0) break;
+    for (int k = 0; k < n->nout; k++) {
+      int v = n->out[k];
+      size_t bytes;
+      if (!vrt__tensor_bytes(&out[k], &bytes)) {
+        char b[128];
+        rc = vrt__err(VRT_ESHAPE, "node '%s' (%s): bad output shape %s", n->name, n->op_type,
+                      vrt__shape_str(out[k].dims, out[k].ndim, b, sizeof b));
+        break;
+      }
+      out[k].name = g->values[v].t.name;
+      out[k].nbytes = bytes;
+      if (p && p->offset[v] != SIZE_MAX && bytes <= p->size[v]) {
+        out[k].data = (char *)s->arena + p->offset[v];
+      } else {
+        out[k].data = s->heap[v] = vrt__aligned_alloc(bytes);
+        if (!out[k].data) {
+          rc = vrt__err(VRT_ENOMEM, "node '%s': out of memory for %zu bytes", n->name, bytes);
+          break;
+        }
+        heap_bytes += bytes;
+      }
+      s->vals[v] = out[k];
+    }
+    if (rc) break;
+    rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    if (rc > 0) rc = 0;
+    if (sl.peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl.peak + heap_bytes + s->arena_cap;
+    vrt_scratch_release(&sl);
+    sl.peak = 0;
+    /* free heap buffers of values that are dead now (first, unplanned run) */
+    for (int k = 0; k < n->nin && !p; k++) {
+      int v = n->in[k];
+      if (v >= 0 && s->last_use[v] == i && s->heap[v]) {
+        heap_bytes -= s->vals[v].nbytes;
+        vrt__aligned_free(s->heap[v]);
+        s->heap[v] = NULL;
+      }
+    }
+  }
+  free(sl.ptrs);
+  if (rc < 0) return rc;
+  if (!p && g->ninputs <= 16) {
+    /* first run with these shapes: plan from what was recorded, move the
+     * outputs into the arena so they stay valid like on planned runs. */
+    int slot = build_plan(s, key, keylen);
+    if (slot < 0) return slot;
+    if ((rc = use_plan(s, slot))) return rc;
+    const vrt_plan *np = &s->plans[slot];
+    for (int i = 0; i < g->noutputs; i++) {
+      int v = g->outputs[i];
+      if (s->heap[v] && np->offset[v] != SIZE_MAX) {
+        void *dst = (char *)s->arena + np->offset[v];
+        memcpy(dst, s->vals[v].data, s->vals[v].nbytes);
+        s->vals[v].data = dst;
+      }
+    }
+    free_heap(s);
+    for (int i = 0; i < g->noutputs; i++) {
+      int v = g->outputs[i];
+      if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);
+    }
+  }
+  if (s->arena_cap > s->peak) s->peak = s->arena_cap;
+  for (int i = 0; i < g->noutputs; i++) s->outs[i] = s->vals[g->outputs[i]];
+  *outputs = s->outs;
+  *noutputs = g->noutputs;
+  return 0;
+}
