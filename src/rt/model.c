@@ -195,6 +195,8 @@ static int wrap(vrt_model_t **out, vrt_graph *g, vrt_load_params p) {
   return 0;
 }
 
+int vrt__model_from_graph(vrt_model_t **out, vrt_graph *g, vrt_load_params p) { return wrap(out, g, p); }
+
 int vrt_model_load(vrt_model_t **out, const char *path, vrt_load_params p) {
   if (!out || !path) return vrt__err(VRT_EINVAL, "vrt_model_load: NULL argument");
   *out = NULL;

@@ -10,4 +10,8 @@ struct vrt_model {
   int64_t param_count;   /* elements of floating-point constants */
 };
 
+/* Wrap a graph built in memory (tests, tools) into a model, running the same
+ * load-time passes as the loaders' graphs. Takes ownership of g. */
+int vrt__model_from_graph(vrt_model_t **out, vrt_graph *g, vrt_load_params p);
+
 #endif
