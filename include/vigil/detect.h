@@ -1,0 +1,78 @@
+/* Object detection: one interface over the detector families vigil runs
+ * (YOLO26 end-to-end, YOLOv8/YOLO11, CenterNet, NanoDet), from image to boxes
+ * in the original image's pixels.
+ *
+ * A detector_t is shareable between threads: it holds the immutable model and
+ * a pool of vrt sessions, one lent to each concurrent call. */
+#ifndef VIGIL_DETECT_H
+#define VIGIL_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vigil/img.h"
+
+typedef enum {
+  DET_FAMILY_AUTO = 0, /* recognise from the model's inputs and outputs */
+  DET_FAMILY_YOLO26,   /* [B,300,6]: x1,y1,x2,y2,score,class; no NMS */
+  DET_FAMILY_YOLO,     /* YOLOv8 / YOLO11: [B,4+nc,N] cx,cy,w,h + scores; NMS */
+  DET_FAMILY_CENTERNET,/* human-models centernet: detections [1,100,6] in 512 px */
+  DET_FAMILY_NANODET,  /* human-models nanodet: per-stride scores + distance bins; NMS */
+} det_family;
+
+const char *det_family_name(det_family f);
+
+typedef struct {
+  int cls;            /* 0-based COCO-80 class (or the model's own list) */
+  const char *label;  /* static string */
+  float score;
+  float x1, y1, x2, y2; /* original image pixels */
+} vigil_det;
+
+typedef struct {
+  vigil_det *dets;
+  int n;
+} vigil_det_list;
+
+void vigil_det_list_free(vigil_det_list *l);
+
+typedef struct {
+  const char *path;    /* .onnx or TF.js model.json */
+  det_family family;   /* AUTO by default */
+  float conf;          /* minimum score; < 0 = the family's calibrated default */
+  float iou;           /* NMS IoU threshold (0.45) */
+  int max_batch;       /* images per inference call (bounds memory), default 8 */
+  int threads;         /* vrt threads per session */
+  bool security_only;  /* keep only SECURITY_CLASSES (default true) */
+} detector_params;
+
+detector_params detector_default_params(void);
+
+typedef struct detector detector_t;
+
+/* Loads the model and recognises its family. A model whose outputs match no
+ * known family is an error naming what was found. */
+int detector_load(detector_t **out, detector_params p, char *err, size_t errlen);
+void detector_free(detector_t *d);
+
+det_family detector_family(const detector_t *d);
+const char *detector_model_name(const detector_t *d);
+float detector_conf(const detector_t *d);
+size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured */
+
+/* Detects objects in n images; out[i] receives image i's detections sorted by
+ * score (caller frees each with vigil_det_list_free). Thread-safe. */
+int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
+                 size_t errlen);
+
+/* COCO-80 names, and the design's SECURITY_CLASSES filter. */
+const char *coco_label(int cls);
+int coco_class_id(const char *label); /* -1 if unknown */
+bool is_security_class(const char *label);
+
+/* Class-aware non-maximum suppression in place: keeps the highest-scoring box
+ * of every overlapping (IoU > iou) pair of the same class; sorts by score. */
+int det_nms(vigil_det *dets, int n, float iou);
+float det_iou(const vigil_det *a, const vigil_det *b);
+
+#endif

@@ -1,0 +1,73 @@
+/* COCO class names, the security-class filter, IoU and class-aware NMS. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/detect.h"
+
+static const char *const coco80[80] = {
+    "person",        "bicycle",      "car",           "motorcycle",    "airplane",     "bus",
+    "train",         "truck",        "boat",          "traffic light", "fire hydrant", "stop sign",
+    "parking meter", "bench",        "bird",          "cat",           "dog",          "horse",
+    "sheep",         "cow",          "elephant",      "bear",          "zebra",        "giraffe",
+    "backpack",      "umbrella",     "handbag",       "tie",           "suitcase",     "frisbee",
+    "skis",          "snowboard",    "sports ball",   "kite",          "baseball bat", "baseball glove",
+    "skateboard",    "surfboard",    "tennis racket", "bottle",        "wine glass",   "cup",
+    "fork",          "knife",        "spoon",         "bowl",          "banana",       "apple",
+    "sandwich",      "orange",       "broccoli",      "carrot",        "hot dog",      "pizza",
+    "donut",         "cake",         "chair",         "couch",         "potted plant", "bed",
+    "dining table",  "toilet",       "tv",            "laptop",        "mouse",        "remote",
+    "keyboard",      "cell phone",   "microwave",     "oven",          "toaster",      "sink",
+    "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
+    "hair drier",    "toothbrush"};
+
+static const char *const security_classes[] = {"person", "car",  "truck",      "dog", "cat",
+                                               "bird",   "bicycle", "motorcycle", "bus"};
+
+const char *coco_label(int cls) { return cls >= 0 && cls < 80 ? coco80[cls] : "unknown"; }
+
+int coco_class_id(const char *label) {
+  for (int i = 0; i < 80; i++)
+    if (!strcmp(coco80[i], label)) return i;
+  return -1;
+}
+
+bool is_security_class(const char *label) {
+  for (size_t i = 0; i < sizeof security_classes / sizeof *security_classes; i++)
+    if (!strcmp(security_classes[i], label)) return true;
+  return false;
+}
+
+void vigil_det_list_free(vigil_det_list *l) {
+  if (!l) return;
+  free(l->dets);
+  l->dets = NULL;
+  l->n = 0;
+}
+
+float det_iou(const vigil_det *a, const vigil_det *b) {
+  float ix1 = a->x1 > b->x1 ? a->x1 : b->x1, iy1 = a->y1 > b->y1 ? a->y1 : b->y1;
+  float ix2 = a->x2 < b->x2 ? a->x2 : b->x2, iy2 = a->y2 < b->y2 ? a->y2 : b->y2;
+  float iw = ix2 - ix1, ih = iy2 - iy1;
+  if (iw <= 0 || ih <= 0) return 0;
+  float inter = iw * ih;
+  float ua = (a->x2 - a->x1) * (a->y2 - a->y1) + (b->x2 - b->x1) * (b->y2 - b->y1) - inter;
+  return ua > 0 ? inter / ua : 0;
+}
+
+static int by_score_desc(const void *a, const void *b) {
+  const vigil_det *x = a, *y = b;
+  if (x->score != y->score) return x->score < y->score ? 1 : -1;
+  return x->cls - y->cls;
+}
+
+int det_nms(vigil_det *dets, int n, float iou) {
+  qsort(dets, (size_t)n, sizeof *dets, by_score_desc);
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    bool keep = true;
+    for (int k = 0; k < kept && keep; k++)
+      if (dets[k].cls == dets[i].cls && det_iou(&dets[k], &dets[i]) > iou) keep = false;
+    if (keep) dets[kept++] = dets[i];
+  }
+  return kept;
+}
