@@ -1,0 +1,91 @@
+/* Private structures of the ONNX loader: the load context, nodes as parsed
+ * (before opset normalisation and topological sorting), and a small string
+ * map. Shared by onnx_load.c, onnx_tensor.c and onnx_upgrade.c. */
+#ifndef VRT_ONNX_H
+#define VRT_ONNX_H
+
+#include <stdbool.h>
+
+#include "ir.h"
+#include "pb.h"
+
+/* Open-addressing map from owned strings to ints. */
+typedef struct onnx_map {
+  char **keys;
+  int *vals;
+  size_t cap, n;
+} onnx_map;
+
+int onnx_map_put(onnx_map *m, const char *key, int val); /* replaces */
+int onnx_map_get(const onnx_map *m, const char *key);    /* -1 if absent */
+void onnx_map_free(onnx_map *m);
+
+/* A node as read from the file; names are owned copies. */
+typedef struct onnx_node {
+  char *name, *op_type, *domain;
+  int op; /* vrt_op */
+  int nin, nout;
+  char **in, **out; /* "" = omitted */
+  int nattr;
+  vrt_attr *attrs;
+} onnx_node;
+
+typedef struct onnx_ctx {
+  pb_reader root;      /* the whole buffer */
+  bool can_borrow;     /* the buffer is a mapping the graph may keep */
+  bool borrowed;       /* some constant points into it */
+  const char *base_dir;
+  int64_t ir_version;
+  int opset;
+  vrt_graph *g;
+  onnx_map values; /* value name -> value index in g */
+  onnx_map ranks;  /* value name -> rank, where the file declares it */
+  onnx_node *nodes;
+  int nnodes, cap_nodes;
+  int uniq; /* counter for generated names */
+} onnx_ctx;
+
+/* A parsed TensorProto. data is malloc'd unless borrowed. */
+typedef struct onnx_tensor {
+  char *name;
+  vrt_dtype dtype;
+  int ndim;
+  int64_t dims[VRT_MAX_DIMS];
+  void *data;
+  size_t nbytes;
+  bool borrowed;
+} onnx_tensor;
+
+/* Parse a TensorProto in msg. what names the context for errors ("initializer",
+ * "node 'x' attribute 'value'"). Borrows raw_data when ctx->can_borrow and
+ * alignment allows. ctx may be NULL (no borrowing, no external data). */
+int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onnx_tensor *out);
+void onnx_tensor_clear(onnx_tensor *t);
+/* ONNX elem_type -> vrt dtype with a nonzero size, or VRT_UNDEFINED. */
+vrt_dtype onnx_dtype(int64_t elem_type);
+
+/* A copy of a counted string from the buffer, NUL-terminated. */
+char *onnx_strndup(const uint8_t *p, size_t n);
+
+/* Add a constant value with a fresh unique name built from base; data is
+ * copied. Returns the name (owned by the graph) through *name_out. */
+int onnx_add_const(onnx_ctx *c, const char *base, vrt_dtype dt, int ndim, const int64_t *dims,
+                   const void *data, size_t nbytes, const char **name_out);
+/* A fresh value name built from base, not used by any value yet (malloc'd). */
+char *onnx_fresh_name(onnx_ctx *c, const char *base);
+
+/* Node helpers for the normaliser. */
+vrt_attr *onnx_node_attr(onnx_node *n, const char *name);
+void onnx_node_drop_attr(onnx_node *n, const char *name);
+int onnx_node_set_input(onnx_node *n, int idx, const char *name); /* grows with "" */
+int onnx_node_add_string_attr(onnx_node *n, const char *name, const char *val);
+int onnx_node_add_int_attr(onnx_node *n, const char *name, int64_t v);
+void onnx_node_clear(onnx_node *n);
+/* Append a node to ctx->nodes (takes ownership of *n's contents). */
+int onnx_push_node(onnx_ctx *c, onnx_node *n);
+
+/* Rewrite node *i of ctx->nodes into the newest opset's form. It may insert
+ * nodes around it; *i then indexes the last node of the rewrite. */
+int onnx_upgrade_node(onnx_ctx *c, int *i);
+
+#endif
