@@ -21,20 +21,21 @@ inputs=("$MEDIA/vtest.avi" "$MEDIA/dog.jpg" "$MEDIA/person.jpg" "$MEDIA/horses.j
 
 # Runs one step, showing its output; returns 0 ok, 1 failed, 2 not implemented yet.
 step() {
-  echo "run: vigil ${*#"$VIGIL" }" >&2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  [ -n "$out" ] && printf '%s\n' "$out"
-  if [ "$rc" -ne 0 ] && grep -qi 'not implemented' <<<"$out"; then return 2; fi
+  local cmd="$*" rc=0
+  echo "run: vigil ${cmd#"$VIGIL" }"
+  "$@" 2>&1 | tee "$LOG" && rc=0 || rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ] && grep -qi 'not implemented' "$LOG"; then return 2; fi
   [ "$rc" -eq 0 ] && return 0 || return 1
 }
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
 
 rc=0
 step "$VIGIL" analyze --report "$REPORT" "${inputs[@]}" || rc=$?
-if [ "$rc" -eq 0 ]; then echo "run: report written to $REPORT" >&2; exit 0; fi
+if [ "$rc" -eq 0 ]; then echo "run: report written to $REPORT"; exit 0; fi
 [ "$rc" -eq 2 ] || exit 1
 
-echo "run: \`vigil analyze\` is not implemented yet; running what exists instead" >&2
+echo "run: \`vigil analyze\` is not implemented yet; running what exists instead"
 ran=0
 rc=0; step "$VIGIL" models list || rc=$?
 [ "$rc" -eq 1 ] && exit 1
@@ -44,5 +45,5 @@ rc=0; step "$VIGIL" model info "$DETECTOR" || rc=$?
 [ "$rc" -eq 0 ] && ran=1
 if [ "$ran" -eq 0 ]; then
   step "$VIGIL" --help >/dev/null || exit 1
-  echo "run: only \`vigil --help\` works so far; the binary runs and the assets are in $VIGIL_HOME" >&2
+  echo "run: only \`vigil --help\` works so far; the binary runs and the assets are in $VIGIL_HOME"
 fi
