@@ -18,19 +18,19 @@
  * Sessions: a detector is shared between threads; each call borrows a vrt
  * session from a small pool (a mutex guards only the pool's free list). */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/runner.h"
 #include "vigil/detect.h"
 #include "vrt/vrt.h"
 
-#define DET_POOL_MAX 16
 #define DET_MAX_NAMES 1024
 
 struct detector {
-  vrt_model_t *m;
+  model_runner run;
+  vrt_model_t *m;         /* = run.m */
   detector_params p;
   det_family fam;
   char name[256];
@@ -41,10 +41,6 @@ struct detector {
   int nnames;
   int out_main;           /* output index used by YOLO*/CenterNet */
   int nano_cls[3], nano_box[3]; /* NanoDet outputs per stride 8/16/32 */
-  pthread_mutex_t mu;
-  vrt_session_t *pool[DET_POOL_MAX];
-  int npool;
-  size_t arena_peak;
 };
 
 const char *det_family_name(det_family f) {
@@ -188,15 +184,12 @@ int detector_load(detector_t **out, detector_params p, char *err, size_t errlen)
   detector_t *d = calloc(1, sizeof *d);
   if (!d) return -1;
   d->p = p;
-  pthread_mutex_init(&d->mu, NULL);
-  const char *base = strrchr(p.path, '/');
-  snprintf(d->name, sizeof d->name, "%s", base ? base + 1 : p.path);
-  int rc = vrt_model_load(&d->m, p.path, vrt_load_default_params());
-  if (rc) {
-    if (err) snprintf(err, errlen, "cannot load detector %s: %s", p.path, vrt_last_error());
-    detector_free(d);
+  if (runner_load(&d->run, p.path, p.threads, err, errlen)) {
+    free(d);
     return -1;
   }
+  d->m = d->run.m;
+  snprintf(d->name, sizeof d->name, "%s", d->run.name);
   const char *names = vrt_model_metadata(d->m, "names");
   if (names) parse_names(d, names);
   if (recognise(d, err, errlen)) {
@@ -219,11 +212,9 @@ int detector_load(detector_t **out, detector_params p, char *err, size_t errlen)
 
 void detector_free(detector_t *d) {
   if (!d) return;
-  for (int i = 0; i < d->npool; i++) vrt_session_free(d->pool[i]);
   for (int i = 0; i < d->nnames; i++) free(d->names[i]);
   free(d->names);
-  vrt_model_free(d->m);
-  pthread_mutex_destroy(&d->mu);
+  runner_free(&d->run);
   free(d);
 }
 
@@ -231,37 +222,7 @@ det_family detector_family(const detector_t *d) { return d->fam; }
 const char *detector_model_name(const detector_t *d) { return d->name; }
 float detector_conf(const detector_t *d) { return d->p.conf; }
 
-size_t detector_memory_bytes(const detector_t *d) {
-  return vrt_model_weight_bytes(d->m) + __atomic_load_n(&d->arena_peak, __ATOMIC_RELAXED);
-}
-
-static vrt_session_t *borrow(detector_t *d) {
-  pthread_mutex_lock(&d->mu);
-  vrt_session_t *s = d->npool ? d->pool[--d->npool] : NULL;
-  pthread_mutex_unlock(&d->mu);
-  if (!s) {
-    vrt_session_params sp = vrt_session_default_params();
-    sp.threads = d->p.threads;
-    if (vrt_session_create(&s, d->m, sp)) return NULL;
-  }
-  return s;
-}
-
-static void give_back(detector_t *d, vrt_session_t *s) {
-  vrt_memory_info mi;
-  vrt_session_memory(s, &mi);
-  size_t cur = __atomic_load_n(&d->arena_peak, __ATOMIC_RELAXED);
-  while (mi.peak_bytes > cur &&
-         !__atomic_compare_exchange_n(&d->arena_peak, &cur, mi.peak_bytes, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-  pthread_mutex_lock(&d->mu);
-  if (d->npool < DET_POOL_MAX) {
-    d->pool[d->npool++] = s;
-    s = NULL;
-  }
-  pthread_mutex_unlock(&d->mu);
-  vrt_session_free(s);
-}
+size_t detector_memory_bytes(const detector_t *d) { return runner_memory_bytes(&d->run); }
 
 /* Geometry that maps model-input pixels back to the original image. */
 typedef struct {
@@ -398,7 +359,7 @@ int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *i
   size_t per = (size_t)d->in_w * (size_t)d->in_h * 3;
   float *buf = malloc(sizeof(float) * per * (size_t)(batch < n ? batch : n > 0 ? n : 1));
   det_geom *geo = malloc(sizeof *geo * (size_t)(n > 0 ? n : 1));
-  vrt_session_t *s = borrow(d);
+  vrt_session_t *s = runner_borrow(&d->run);
   int rc = 0;
   if (!buf || !geo || !s) {
     if (err) snprintf(err, errlen, "out of memory");
@@ -437,7 +398,7 @@ int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *i
       }
   }
 done:
-  if (s) give_back(d, s);
+  if (s) runner_give_back(&d->run, s);
   free(buf);
   free(geo);
   if (rc)
