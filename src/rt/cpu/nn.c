@@ -1,4 +1,366 @@
-/* CPU reference kernels: the "nn" family of ops.def. */
-#include "ops.h"
+/* CPU kernels of the "nn" family of ops.def: the family table plus helpers
+ * shared by nn_*.c (fused activations, conv/pool attributes and geometry).
+ *
+ * Layout of the family:
+ *   nn_conv.c     Conv, ConvTranspose: reference loops + fast path
+ *                 (own im2col/col2im + oneDNN's sgemm, direct depthwise)
+ *   nn_pool.c     MaxPool AveragePool LpPool GlobalAveragePool GlobalMaxPool
+ *   nn_matmul.c   MatMul, Gemm (fast path: oneDNN sgemm), Einsum
+ *   nn_norm.c     Batch/Instance/Layer/Group/LpNormalization, Softmax,
+ *                 LogSoftmax, Hardmax
+ *   nn_resize.c   Resize, Upsample
+ *   nn_select.c   TopK, NonMaxSuppression
+ *
+ * VRT_REFERENCE=1 in the environment forces the reference kernels
+ * everywhere (read at every call).
+ *
+ * Fused activations (loader attributes "vrt_act", "vrt_act_alpha") apply to
+ * Conv, Gemm and MatMul. "Prelu" takes its slope tensor (1 or C elements,
+ * C = output channels / last dim) as an extra input after the bias:
+ *   Conv:   X, W, [B], slope
+ *   Gemm:   A, B, [C], slope
+ *   MatMul: A, B, [bias along the last dim, a vrt extension], slope */
+#include "nn.h"
 
-const vrt_opdef *const vrt__ops_nn[] = {NULL};
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nn_err(const vrt_node *n, int code, const char *fmt, ...) {
+  char msg[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return vrt__err(code, "node '%s' (%s): %s", n->name ? n->name : "?", n->op_type ? n->op_type : "?", msg);
+}
+
+bool nn_use_reference(void) {
+  const char *e = getenv("VRT_REFERENCE");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
+/* ---- fused activations -------------------------------------------------- */
+
+int nn_act_parse(const vrt_node *n, nn_act *a) {
+  static const struct {
+    const char *name;
+    nn_act_kind kind;
+    float alpha;
+  } acts[] = {
+      {"Relu", NN_ACT_RELU, 0},       {"Relu6", NN_ACT_RELU6, 0},     {"LeakyRelu", NN_ACT_LEAKY, 0.01f},
+      {"Sigmoid", NN_ACT_SIGMOID, 0}, {"Tanh", NN_ACT_TANH, 0},       {"Elu", NN_ACT_ELU, 1.0f},
+      {"HardSwish", NN_ACT_HARDSWISH, 0}, {"Prelu", NN_ACT_PRELU, 0}, {"PRelu", NN_ACT_PRELU, 0},
+  };
+  memset(a, 0, sizeof *a);
+  const char *s = vrt_attr_string(n, "vrt_act", NULL);
+  if (!s || !*s || strcmp(s, "None") == 0 || strcmp(s, "Identity") == 0 || strcmp(s, "Linear") == 0) return 0;
+  for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+    if (strcmp(s, acts[i].name) == 0) {
+      a->kind = acts[i].kind;
+      a->alpha = vrt_attr_float(n, "vrt_act_alpha", acts[i].alpha);
+      return 0;
+    }
+  return NN_ERR(n, VRT_EUNSUPPORTED, "unknown fused activation '%s'", s);
+}
+
+static void act_span(nn_act_kind k, float alpha, float *y, int64_t n) {
+  switch (k) {
+    case NN_ACT_NONE:
+    case NN_ACT_PRELU: break;
+    case NN_ACT_RELU:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
+      break;
+    case NN_ACT_RELU6:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? 0 : (y[i] > 6 ? 6 : y[i]);
+      break;
+    case NN_ACT_LEAKY:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] >= 0 ? y[i] : alpha * y[i];
+      break;
+    case NN_ACT_SIGMOID:
+      for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
+      break;
+    case NN_ACT_TANH:
+      for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+      break;
+    case NN_ACT_ELU:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] >= 0 ? y[i] : alpha * (expf(y[i]) - 1.0f);
+      break;
+    case NN_ACT_HARDSWISH:
+      for (int64_t i = 0; i < n; i++) {
+        float t = y[i] / 6.0f + 0.5f;
+        t = t < 0 ? 0 : (t > 1 ? 1 : t);
+        y[i] *= t;
+      }
+      break;
+  }
+}
+
+void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float *bias, const nn_act *a,
+                 const float *slope, int64_t nslope) {
+  nn_act_kind k = a ? a->kind : NN_ACT_NONE;
+  float alpha = a ? a->alpha : 0;
+  if (bias) {
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t c = 0; c < C; c++) {
+        float *p = y + (o * C + c) * inner, b = bias[c];
+        for (int64_t i = 0; i < inner; i++) p[i] += b;
+      }
+  }
+  if (k == NN_ACT_NONE) return;
+  if (k != NN_ACT_PRELU) {
+    act_span(k, alpha, y, outer * C * inner);
+    return;
+  }
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t c = 0; c < C; c++) {
+      float *p = y + (o * C + c) * inner, s = slope[nslope == 1 ? 0 : c];
+      for (int64_t i = 0; i < inner; i++) p[i] = p[i] >= 0 ? p[i] : s * p[i];
+    }
+}
+
+int nn_prelu_slope(const vrt_node *n, const vrt_tensor *const *in, int nin, int idx, int64_t C,
+                   const nn_act *a, const float **slope, int64_t *nslope) {
+  *slope = NULL;
+  *nslope = 0;
+  if (a->kind != NN_ACT_PRELU) return 0;
+  if (idx >= nin || !in[idx]) return NN_ERR(n, VRT_EINVAL, "fused Prelu needs its slope as input %d", idx);
+  const vrt_tensor *t = in[idx];
+  int64_t k = vrt_tensor_numel(t);
+  if (t->dtype != VRT_F32 || (k != 1 && k != C))
+    return NN_ERR(n, VRT_ESHAPE, "Prelu slope must be float32 with 1 or %lld elements", (long long)C);
+  *slope = t->data;
+  *nslope = k;
+  return 0;
+}
+
+/* ---- conv / pool attributes and geometry --------------------------------- */
+
+static int read_ints(const vrt_node *n, const char *name, int64_t *dst, int max, int *count, int64_t minv) {
+  const int64_t *v;
+  int k = vrt_attr_ints(n, name, &v);
+  if (k > max) return NN_ERR(n, VRT_EUNSUPPORTED, "attribute %s has %d values; at most %d supported", name, k, max);
+  for (int i = 0; i < k; i++) {
+    if (v[i] < minv || v[i] > (1 << 24))
+      return NN_ERR(n, VRT_EINVAL, "attribute %s[%d] = %lld out of range", name, i, (long long)v[i]);
+    dst[i] = v[i];
+  }
+  *count = k;
+  return 0;
+}
+
+int nn_conv_prepare(vrt_node *n) {
+  nn_conv_params *p = calloc(1, sizeof *p);
+  if (!p) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  int rc = 0;
+  p->layout = (int)vrt_attr_int(n, "vrt_layout", 0);
+  p->group = vrt_attr_int(n, "group", 1);
+  p->ceil_mode = (int)vrt_attr_int(n, "ceil_mode", 0);
+  p->count_include_pad = (int)vrt_attr_int(n, "count_include_pad", 0);
+  p->storage_order = (int)vrt_attr_int(n, "storage_order", 0);
+  p->p = vrt_attr_int(n, "p", 2);
+  const char *ap = vrt_attr_string(n, "auto_pad", "NOTSET");
+  if (strcmp(ap, "NOTSET") == 0 || !*ap) p->auto_pad = NN_PAD_NOTSET;
+  else if (strcmp(ap, "SAME_UPPER") == 0) p->auto_pad = NN_PAD_SAME_UPPER;
+  else if (strcmp(ap, "SAME_LOWER") == 0) p->auto_pad = NN_PAD_SAME_LOWER;
+  else if (strcmp(ap, "VALID") == 0) p->auto_pad = NN_PAD_VALID;
+  else rc = NN_ERR(n, VRT_EINVAL, "bad auto_pad '%s'", ap);
+  if (!rc && (p->layout < 0 || p->layout > 1)) rc = NN_ERR(n, VRT_EINVAL, "bad vrt_layout %d", p->layout);
+  if (!rc && (p->group < 1 || p->group > (1 << 24))) rc = NN_ERR(n, VRT_EINVAL, "bad group %lld", (long long)p->group);
+  if (!rc) rc = read_ints(n, "kernel_shape", p->kernel, 3, &p->nk, 1);
+  if (!rc) rc = read_ints(n, "strides", p->strides, 3, &p->nstrides, 1);
+  if (!rc) rc = read_ints(n, "dilations", p->dil, 3, &p->ndil, 1);
+  if (!rc) rc = read_ints(n, "pads", p->pads, 6, &p->npads, -(1 << 24));
+  if (!rc) rc = read_ints(n, "output_padding", p->outpad, 3, &p->noutpad, 0);
+  if (!rc) rc = read_ints(n, "output_shape", p->outshape, 3, &p->noutshape, 1);
+  if (!rc) rc = nn_act_parse(n, &p->act);
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  n->params = p;
+  n->params_free = free;
+  return 0;
+}
+
+void nn_layout_strides(int layout, int64_t C, const int64_t sp[3], int64_t *sn, int64_t *sc, int64_t ssp[3]) {
+  int64_t plane = sp[0] * sp[1] * sp[2];
+  if (layout == 0) {
+    ssp[2] = 1;
+    ssp[1] = sp[2];
+    ssp[0] = sp[1] * sp[2];
+    *sc = plane;
+    *sn = C * plane;
+  } else {
+    *sc = 1;
+    ssp[2] = C;
+    ssp[1] = C * sp[2];
+    ssp[0] = C * sp[1] * sp[2];
+    *sn = C * plane;
+  }
+}
+
+void nn_layout_dims(int layout, int nsp, int64_t N, int64_t C, const int64_t sp[3], int64_t *dims) {
+  dims[0] = N;
+  if (layout == 0) {
+    dims[1] = C;
+    for (int i = 0; i < nsp; i++) dims[2 + i] = sp[3 - nsp + i];
+  } else {
+    for (int i = 0; i < nsp; i++) dims[1 + i] = sp[3 - nsp + i];
+    dims[1 + nsp] = C;
+  }
+}
+
+int nn_read_nchw(const vrt_node *n, const vrt_tensor *x, int layout, nn_geom *g) {
+  memset(g, 0, sizeof *g);
+  if (x->ndim < 3 || x->ndim > 5)
+    return NN_ERR(n, VRT_ESHAPE, "input must have rank 3..5, got %d", x->ndim);
+  g->nsp = x->ndim - 2;
+  g->layout = layout;
+  g->N = x->dims[0];
+  g->C = layout == 0 ? x->dims[1] : x->dims[x->ndim - 1];
+  for (int i = 0; i < 3; i++) g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->d[i] = 1;
+  for (int i = 0; i < g->nsp; i++) g->in[3 - g->nsp + i] = x->dims[(layout == 0 ? 2 : 1) + i];
+  for (int i = 0; i < 3; i++)
+    if (g->in[i] < 0) return NN_ERR(n, VRT_ESHAPE, "negative dimension");
+  return 0;
+}
+
+/* Fills g->out/pb/pe from g->in, k, s, d and the pad attributes; ceil is the
+ * pooling ceil_mode. */
+static int64_t floordiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+static int out_geom(const vrt_node *n, const nn_conv_params *p, nn_geom *g, int ceil) {
+  int nsp = g->nsp;
+  if (p->npads && p->npads != 2 * nsp && p->auto_pad == NN_PAD_NOTSET)
+    return NN_ERR(n, VRT_EINVAL, "pads has %d values, expected %d", p->npads, 2 * nsp);
+  for (int i = 0; i < nsp; i++) {
+    int j = 3 - nsp + i;
+    int64_t ext = (g->k[j] - 1) * g->d[j] + 1;
+    switch (p->auto_pad) {
+      case NN_PAD_NOTSET:
+        g->pb[j] = p->npads ? p->pads[i] : 0;
+        g->pe[j] = p->npads ? p->pads[i + nsp] : 0;
+        if (g->pb[j] < 0 || g->pe[j] < 0) return NN_ERR(n, VRT_EINVAL, "negative pads");
+        break;
+      case NN_PAD_VALID: g->pb[j] = g->pe[j] = 0; break;
+      default: {
+        int64_t o = (g->in[j] + g->s[j] - 1) / g->s[j];
+        int64_t total = (o - 1) * g->s[j] + ext - g->in[j];
+        if (total < 0) total = 0;
+        if (p->auto_pad == NN_PAD_SAME_UPPER) {
+          g->pb[j] = total / 2;
+          g->pe[j] = total - g->pb[j];
+        } else {
+          g->pe[j] = total / 2;
+          g->pb[j] = total - g->pe[j];
+        }
+      }
+    }
+    int64_t span = g->in[j] + g->pb[j] + g->pe[j] - ext;
+    if (span < 0) return NN_ERR(n, VRT_ESHAPE, "kernel extent %lld larger than padded input %lld", (long long)ext,
+                                (long long)(g->in[j] + g->pb[j] + g->pe[j]));
+    int64_t o = ceil ? (span + g->s[j] - 1) / g->s[j] + 1 : span / g->s[j] + 1;
+    /* the last window must start inside the input or its leading pad */
+    if (ceil && (o - 1) * g->s[j] >= g->in[j] + g->pb[j]) o--;
+    g->out[j] = o;
+  }
+  (void)floordiv;
+  return 0;
+}
+
+int nn_pool_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, nn_geom *g) {
+  int rc = nn_read_nchw(n, x, p->layout, g);
+  if (rc) return rc;
+  if (p->nk != g->nsp) return NN_ERR(n, VRT_EINVAL, "kernel_shape has %d values for %d spatial dims", p->nk, g->nsp);
+  if ((p->nstrides && p->nstrides != g->nsp) || (p->ndil && p->ndil != g->nsp))
+    return NN_ERR(n, VRT_EINVAL, "strides/dilations rank does not match the input");
+  for (int i = 0; i < g->nsp; i++) {
+    int j = 3 - g->nsp + i;
+    g->k[j] = p->kernel[i];
+    g->s[j] = p->nstrides ? p->strides[i] : 1;
+    g->d[j] = p->ndil ? p->dil[i] : 1;
+  }
+  g->M = g->C;
+  g->group = 1;
+  return out_geom(n, p, g, p->ceil_mode);
+}
+
+/* Conv geometry: x [N,C,sp] (layout), w [M, C/group, k...]. */
+int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g) {
+  int rc = nn_read_nchw(n, x, p->layout, g);
+  if (rc) return rc;
+  if (w->ndim != x->ndim) return NN_ERR(n, VRT_ESHAPE, "weights rank %d != input rank %d", w->ndim, x->ndim);
+  g->group = p->group;
+  g->M = w->dims[0];
+  if (g->C % p->group || g->M % p->group || w->dims[1] * p->group != g->C)
+    return NN_ERR(n, VRT_ESHAPE, "channels: input %lld, weights %lldx%lld, group %lld", (long long)g->C,
+                  (long long)w->dims[0], (long long)w->dims[1], (long long)p->group);
+  if ((p->nk && p->nk != g->nsp) || (p->nstrides && p->nstrides != g->nsp) || (p->ndil && p->ndil != g->nsp))
+    return NN_ERR(n, VRT_EINVAL, "kernel_shape/strides/dilations rank does not match the input");
+  for (int i = 0; i < g->nsp; i++) {
+    int j = 3 - g->nsp + i;
+    g->k[j] = w->dims[2 + i];
+    if (p->nk && p->kernel[i] != g->k[j]) return NN_ERR(n, VRT_ESHAPE, "kernel_shape does not match the weights");
+    g->s[j] = p->nstrides ? p->strides[i] : 1;
+    g->d[j] = p->ndil ? p->dil[i] : 1;
+    if (g->k[j] < 1) return NN_ERR(n, VRT_ESHAPE, "empty kernel");
+  }
+  return out_geom(n, p, g, 0);
+}
+
+/* ConvTranspose geometry: w [C, M/group, k...]. */
+int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g) {
+  int rc = nn_read_nchw(n, x, p->layout, g);
+  if (rc) return rc;
+  int nsp = g->nsp;
+  if (w->ndim != x->ndim) return NN_ERR(n, VRT_ESHAPE, "weights rank %d != input rank %d", w->ndim, x->ndim);
+  g->group = p->group;
+  if (w->dims[0] != g->C || g->C % p->group)
+    return NN_ERR(n, VRT_ESHAPE, "weights have %lld input channels, data %lld (group %lld)", (long long)w->dims[0],
+                  (long long)g->C, (long long)p->group);
+  g->M = w->dims[1] * p->group;
+  if ((p->nk && p->nk != nsp) || (p->nstrides && p->nstrides != nsp) || (p->ndil && p->ndil != nsp) ||
+      (p->noutpad && p->noutpad != nsp) || (p->noutshape && p->noutshape != nsp && p->noutshape != nsp + 2))
+    return NN_ERR(n, VRT_EINVAL, "attribute ranks do not match the input");
+  for (int i = 0; i < nsp; i++) {
+    int j = 3 - nsp + i;
+    g->k[j] = w->dims[2 + i];
+    if (p->nk && p->kernel[i] != g->k[j]) return NN_ERR(n, VRT_ESHAPE, "kernel_shape does not match the weights");
+    g->s[j] = p->nstrides ? p->strides[i] : 1;
+    g->d[j] = p->ndil ? p->dil[i] : 1;
+    int64_t op = p->noutpad ? p->outpad[i] : 0;
+    int64_t full = g->s[j] * (g->in[j] - 1) + op + (g->k[j] - 1) * g->d[j] + 1;
+    int64_t want = -1;
+    if (p->noutshape) want = p->outshape[p->noutshape == nsp ? i : i + 2];
+    else if (p->auto_pad == NN_PAD_SAME_UPPER || p->auto_pad == NN_PAD_SAME_LOWER) want = g->in[j] * g->s[j];
+    if (want >= 0) {
+      int64_t total = full - want;
+      if (p->auto_pad == NN_PAD_SAME_UPPER) {
+        g->pb[j] = floordiv(total, 2);
+        g->pe[j] = total - g->pb[j];
+      } else {
+        g->pe[j] = floordiv(total, 2);
+        g->pb[j] = total - g->pe[j];
+      }
+      g->out[j] = want;
+    } else {
+      if (p->npads && p->npads != 2 * nsp) return NN_ERR(n, VRT_EINVAL, "pads has %d values", p->npads);
+      g->pb[j] = p->npads && p->auto_pad != NN_PAD_VALID ? p->pads[i] : 0;
+      g->pe[j] = p->npads && p->auto_pad != NN_PAD_VALID ? p->pads[i + nsp] : 0;
+      g->out[j] = full - g->pb[j] - g->pe[j];
+    }
+    if (g->out[j] < 1) return NN_ERR(n, VRT_ESHAPE, "output size %lld is not positive", (long long)g->out[j]);
+  }
+  return 0;
+}
+
+const vrt_opdef *const vrt__ops_nn[] = {
+    &nn_op_conv,      &nn_op_conv_transpose, &nn_op_maxpool,    &nn_op_avgpool,   &nn_op_lppool,
+    &nn_op_gavgpool,  &nn_op_gmaxpool,       &nn_op_matmul,     &nn_op_gemm,      &nn_op_einsum,
+    &nn_op_batchnorm, &nn_op_instnorm,       &nn_op_layernorm,  &nn_op_groupnorm, &nn_op_lpnorm,
+    &nn_op_softmax,   &nn_op_logsoftmax,     &nn_op_hardmax,    &nn_op_resize,    &nn_op_upsample,
+    &nn_op_topk,      &nn_op_nms,            NULL,
+};

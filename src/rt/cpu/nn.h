@@ -1,0 +1,94 @@
+/* Private helpers shared by the "nn" family kernels (src/rt/cpu/nn*.c):
+ * error formatting, fused activations, conv/pool geometry. */
+#ifndef VRT_CPU_NN_H
+#define VRT_CPU_NN_H
+
+#include <stdbool.h>
+
+#include "ops.h"
+
+#define NN_ERR(n, code, ...) nn_err((n), (code), __VA_ARGS__)
+int nn_err(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* True when VRT_REFERENCE is set to something other than "" or "0": every
+ * kernel then takes its reference path. Read on every call so tests and
+ * benchmarks can flip it between runs. */
+bool nn_use_reference(void);
+
+/* Fused activation from the loaders' "vrt_act"/"vrt_act_alpha" attributes. */
+typedef enum {
+  NN_ACT_NONE = 0,
+  NN_ACT_RELU,
+  NN_ACT_RELU6,
+  NN_ACT_LEAKY,
+  NN_ACT_SIGMOID,
+  NN_ACT_TANH,
+  NN_ACT_ELU,
+  NN_ACT_HARDSWISH,
+  NN_ACT_PRELU,
+} nn_act_kind;
+
+typedef struct nn_act {
+  nn_act_kind kind;
+  float alpha;
+} nn_act;
+
+int nn_act_parse(const vrt_node *n, nn_act *a);
+/* y is viewed as [outer, C, inner]; adds bias[c] when bias != NULL, then
+ * applies the activation. For PRELU, slope has 1 or C elements (nslope). */
+void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float *bias, const nn_act *a,
+                 const float *slope, int64_t nslope);
+/* The PRELU slope input (index idx) as floats: validates it has 1 or C
+ * elements. Returns 0 or an error naming the node. */
+int nn_prelu_slope(const vrt_node *n, const vrt_tensor *const *in, int nin, int idx, int64_t C,
+                   const nn_act *a, const float **slope, int64_t *nslope);
+
+/* Conv / ConvTranspose / pool attributes, parsed once by prepare. Spatial
+ * arrays are in ONNX order (first spatial axis first). */
+enum { NN_PAD_NOTSET = 0, NN_PAD_SAME_UPPER, NN_PAD_SAME_LOWER, NN_PAD_VALID };
+
+typedef struct nn_conv_params {
+  int layout; /* 0 NCHW, 1 NHWC */
+  int auto_pad;
+  int64_t group;
+  int nk, nstrides, ndil, npads, noutpad, noutshape;
+  int64_t kernel[3], strides[3], dil[3], pads[6], outpad[3], outshape[3];
+  int ceil_mode, count_include_pad, storage_order;
+  int64_t p; /* LpPool */
+  nn_act act;
+} nn_conv_params;
+
+/* Geometry of one conv/pool call. Spatial arrays always have 3 entries
+ * (depth, height, width); lower-rank ops fill the leading ones with 1. */
+typedef struct nn_geom {
+  int nsp;
+  int layout;
+  int64_t N, C, M, group;
+  int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+} nn_geom;
+
+int nn_conv_prepare(vrt_node *n);
+/* Element strides of a [N, C, D, H, W] tensor stored as NCDHW (layout 0) or
+ * NDHWC (layout 1). */
+void nn_layout_strides(int layout, int64_t C, const int64_t sp[3], int64_t *sn, int64_t *sc, int64_t ssp[3]);
+/* Shape of a [N, C, spatial] tensor in the given layout into dims. */
+void nn_layout_dims(int layout, int nsp, int64_t N, int64_t C, const int64_t sp[3], int64_t *dims);
+/* Reads N, C and the spatial sizes of x given the layout; VRT_ESHAPE when
+ * the rank is not 3..5. */
+int nn_read_nchw(const vrt_node *n, const vrt_tensor *x, int layout, nn_geom *g);
+/* Pool-style output geometry (kernel from params). */
+int nn_pool_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, nn_geom *g);
+/* Conv: w is [M, C/group, k...]. ConvTranspose: w is [C, M/group, k...]. */
+int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
+int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
+
+/* Family members, defined across the nn_*.c files; the table is in nn.c. */
+extern const vrt_opdef nn_op_conv, nn_op_conv_transpose;
+extern const vrt_opdef nn_op_maxpool, nn_op_avgpool, nn_op_lppool, nn_op_gavgpool, nn_op_gmaxpool;
+extern const vrt_opdef nn_op_matmul, nn_op_gemm, nn_op_einsum;
+extern const vrt_opdef nn_op_batchnorm, nn_op_instnorm, nn_op_layernorm, nn_op_groupnorm, nn_op_lpnorm;
+extern const vrt_opdef nn_op_softmax, nn_op_logsoftmax, nn_op_hardmax;
+extern const vrt_opdef nn_op_resize, nn_op_upsample;
+extern const vrt_opdef nn_op_topk, nn_op_nms;
+
+#endif

@@ -1,0 +1,246 @@
+/* Pooling: MaxPool (with optional Indices), AveragePool, LpPool and the
+ * global pools, NCHW or NHWC ("vrt_layout"), 1-3 spatial dims, honouring
+ * pads, auto_pad, strides, dilations, ceil_mode and count_include_pad. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn.h"
+
+static int pool_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_pool_geom(n, p, in[0], &g);
+  if (rc) return rc;
+  vrt_dtype dt = in[0]->dtype;
+  bool ok = dt == VRT_F32 || dt == VRT_F64 ||
+            (n->op == VRT_OP_MaxPool && (dt == VRT_U8 || dt == VRT_I8 || dt == VRT_I32 || dt == VRT_I64));
+  if (!ok) return NN_ERR(n, VRT_ETYPE, "unsupported dtype %s", vrt_dtype_name(dt));
+  if (n->op == VRT_OP_LpPool && p->p < 1) return NN_ERR(n, VRT_EINVAL, "p must be >= 1");
+  out[0].dtype = dt;
+  out[0].ndim = in[0]->ndim;
+  nn_layout_dims(p->layout, g.nsp, g.N, g.C, g.out, out[0].dims);
+  if (nout > 1) {
+    out[1] = out[0];
+    out[1].dtype = VRT_I64;
+  }
+  return 0;
+}
+
+/* Loops over every output element; BODY sees the input base pointer of the
+ * (n, c) plane as xp and the window start i0s/i1s/i2s. */
+#define POOL_LOOP(...)                                                                                     \
+  do {                                                                                                      \
+    int64_t xsn, xsc, xs[3], ysn, ysc, ys[3];                                                               \
+    nn_layout_strides(g->layout, g->C, g->in, &xsn, &xsc, xs);                                              \
+    nn_layout_strides(g->layout, g->C, g->out, &ysn, &ysc, ys);                                             \
+    for (int64_t b = 0; b < g->N; b++)                                                                      \
+      for (int64_t c = 0; c < g->C; c++)                                                                    \
+        for (int64_t o0 = 0; o0 < g->out[0]; o0++)                                                          \
+          for (int64_t o1 = 0; o1 < g->out[1]; o1++)                                                        \
+            for (int64_t o2 = 0; o2 < g->out[2]; o2++) {                                                    \
+              int64_t yi = b * ysn + c * ysc + o0 * ys[0] + o1 * ys[1] + o2 * ys[2];                        \
+              int64_t xb = b * xsn + c * xsc;                                                               \
+              int64_t i0s = o0 * g->s[0] - g->pb[0], i1s = o1 * g->s[1] - g->pb[1],                          \
+                      i2s = o2 * g->s[2] - g->pb[2];                                                        \
+              __VA_ARGS__                                                                                          \
+            }                                                                                               \
+  } while (0)
+
+/* Iterates the in-range taps of the window: i0, i1, i2 and the input index xi. */
+#define WINDOW(...)                                                                \
+  for (int64_t q0 = 0; q0 < g->k[0]; q0++) {                                       \
+    int64_t i0 = i0s + q0 * g->d[0];                                               \
+    if (i0 < 0 || i0 >= g->in[0]) continue;                                        \
+    for (int64_t q1 = 0; q1 < g->k[1]; q1++) {                                     \
+      int64_t i1 = i1s + q1 * g->d[1];                                             \
+      if (i1 < 0 || i1 >= g->in[1]) continue;                                      \
+      for (int64_t q2 = 0; q2 < g->k[2]; q2++) {                                   \
+        int64_t i2 = i2s + q2 * g->d[2];                                           \
+        if (i2 < 0 || i2 >= g->in[2]) continue;                                    \
+        int64_t xi = xb + i0 * xs[0] + i1 * xs[1] + i2 * xs[2];                    \
+        __VA_ARGS__                                                                        \
+      }                                                                            \
+    }                                                                              \
+  }
+
+/* ONNX Indices: flat index into the NCHW input, row major (storage_order 0)
+ * or with the last two spatial axes swapped (column major). */
+#define MAXPOOL_FN(NAME, T, LOWEST)                                                                           \
+  static void NAME(const nn_geom *g, int order, const T *x, T *y, int64_t *idx) {                             \
+    POOL_LOOP({                                                                                               \
+      T best = LOWEST;                                                                                        \
+      int64_t bi = -1;                                                                                        \
+      WINDOW(if (bi < 0 || x[xi] > best) {                                                                    \
+        best = x[xi];                                                                                         \
+        bi = order ? ((b * g->C + c) * g->in[0] + i0) * g->in[1] * g->in[2] + i2 * g->in[1] + i1             \
+                   : (((b * g->C + c) * g->in[0] + i0) * g->in[1] + i1) * g->in[2] + i2;                      \
+      })                                                                                                      \
+      y[yi] = best;                                                                                           \
+      if (idx) idx[yi] = bi < 0 ? 0 : bi;                                                                     \
+    });                                                                                                       \
+  }
+
+MAXPOOL_FN(maxpool_f32, float, -FLT_MAX)
+MAXPOOL_FN(maxpool_f64, double, -DBL_MAX)
+MAXPOOL_FN(maxpool_u8, uint8_t, 0)
+MAXPOOL_FN(maxpool_i8, int8_t, INT8_MIN)
+MAXPOOL_FN(maxpool_i32, int32_t, INT32_MIN)
+MAXPOOL_FN(maxpool_i64, int64_t, INT64_MIN)
+
+static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                        vrt_exec_ctx *ctx) {
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_pool_geom(n, p, in[0], &g);
+  if (rc) return rc;
+  int64_t *idx = nout > 1 && out[1].data ? out[1].data : NULL;
+  const void *x = in[0]->data;
+  void *y = out[0].data;
+  switch (in[0]->dtype) {
+    case VRT_F32: maxpool_f32(&g, p->storage_order, x, y, idx); break;
+    case VRT_F64: maxpool_f64(&g, p->storage_order, x, y, idx); break;
+    case VRT_U8: maxpool_u8(&g, p->storage_order, x, y, idx); break;
+    case VRT_I8: maxpool_i8(&g, p->storage_order, x, y, idx); break;
+    case VRT_I32: maxpool_i32(&g, p->storage_order, x, y, idx); break;
+    case VRT_I64: maxpool_i64(&g, p->storage_order, x, y, idx); break;
+    default: return NN_ERR(n, VRT_ETYPE, "unsupported dtype");
+  }
+  return 0;
+}
+
+/* count_include_pad counts the taps inside the padded input (not the
+ * ceil_mode overhang beyond the end pad); otherwise only in-range taps. */
+#define AVGPOOL_FN(NAME, T)                                                                          \
+  static void NAME(const nn_geom *g, int incl, const T *x, T *y) {                                    \
+    POOL_LOOP({                                                                                       \
+      double sum = 0;                                                                                 \
+      int64_t cnt = 0;                                                                                \
+      WINDOW(sum += x[xi]; cnt++;)                                                                    \
+      if (incl) {                                                                                     \
+        int64_t s0 = 0, s1 = 0, s2 = 0;                                                               \
+        for (int64_t q = 0; q < g->k[0]; q++) {                                                       \
+          int64_t i = i0s + q * g->d[0];                                                              \
+          s0 += i >= -g->pb[0] && i < g->in[0] + g->pe[0];                                            \
+        }                                                                                             \
+        for (int64_t q = 0; q < g->k[1]; q++) {                                                       \
+          int64_t i = i1s + q * g->d[1];                                                              \
+          s1 += i >= -g->pb[1] && i < g->in[1] + g->pe[1];                                            \
+        }                                                                                             \
+        for (int64_t q = 0; q < g->k[2]; q++) {                                                       \
+          int64_t i = i2s + q * g->d[2];                                                              \
+          s2 += i >= -g->pb[2] && i < g->in[2] + g->pe[2];                                            \
+        }                                                                                             \
+        cnt = s0 * s1 * s2;                                                                           \
+      }                                                                                               \
+      y[yi] = cnt ? (T)(sum / (double)cnt) : (T)0;                                                    \
+    });                                                                                               \
+  }
+
+AVGPOOL_FN(avgpool_f32, float)
+AVGPOOL_FN(avgpool_f64, double)
+
+static int avgpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                        vrt_exec_ctx *ctx) {
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_pool_geom(n, p, in[0], &g);
+  if (rc) return rc;
+  if (in[0]->dtype == VRT_F32) avgpool_f32(&g, p->count_include_pad, in[0]->data, out[0].data);
+  else avgpool_f64(&g, p->count_include_pad, in[0]->data, out[0].data);
+  return 0;
+}
+
+#define LPPOOL_FN(NAME, T)                                                       \
+  static void NAME(const nn_geom *g, double pw, const T *x, T *y) {               \
+    POOL_LOOP({                                                                   \
+      double sum = 0;                                                             \
+      WINDOW(sum += pow(fabs((double)x[xi]), pw);)                                \
+      y[yi] = (T)pow(sum, 1.0 / pw);                                              \
+    });                                                                           \
+  }
+
+LPPOOL_FN(lppool_f32, float)
+LPPOOL_FN(lppool_f64, double)
+
+static int lppool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                       vrt_exec_ctx *ctx) {
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_pool_geom(n, p, in[0], &g);
+  if (rc) return rc;
+  if (in[0]->dtype == VRT_F32) lppool_f32(&g, (double)p->p, in[0]->data, out[0].data);
+  else lppool_f64(&g, (double)p->p, in[0]->data, out[0].data);
+  return 0;
+}
+
+const vrt_opdef nn_op_maxpool = {
+    .op = VRT_OP_MaxPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = maxpool_exec,
+    .min_inputs = 1, .max_inputs = 1,
+};
+const vrt_opdef nn_op_avgpool = {
+    .op = VRT_OP_AveragePool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = avgpool_exec,
+    .min_inputs = 1, .max_inputs = 1,
+};
+const vrt_opdef nn_op_lppool = {
+    .op = VRT_OP_LpPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = lppool_exec,
+    .min_inputs = 1, .max_inputs = 1,
+};
+
+/* ---- global pools ---------------------------------------------------------- */
+
+static int gpool_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  nn_geom g;
+  int layout = (int)vrt_attr_int(n, "vrt_layout", 0);
+  int rc = nn_read_nchw(n, in[0], layout, &g);
+  if (rc) return rc;
+  if (in[0]->dtype != VRT_F32 && in[0]->dtype != VRT_F64)
+    return NN_ERR(n, VRT_ETYPE, "unsupported dtype %s", vrt_dtype_name(in[0]->dtype));
+  int64_t one[3] = {1, 1, 1};
+  out[0].dtype = in[0]->dtype;
+  out[0].ndim = in[0]->ndim;
+  nn_layout_dims(layout, g.nsp, g.N, g.C, one, out[0].dims);
+  return 0;
+}
+
+#define GPOOL_FN(NAME, T, INIT, ACC, FIN)                                             \
+  static void NAME(int64_t N, int64_t C, int64_t P, int layout, const T *x, T *y) {   \
+    for (int64_t b = 0; b < N; b++)                                                   \
+      for (int64_t c = 0; c < C; c++) {                                               \
+        const T *xp = layout == 0 ? x + (b * C + c) * P : x + b * P * C + c;          \
+        int64_t st = layout == 0 ? 1 : C;                                             \
+        double a = INIT;                                                              \
+        for (int64_t i = 0; i < P; i++) {                                             \
+          double v = xp[i * st];                                                      \
+          ACC;                                                                        \
+        }                                                                             \
+        y[b * C + c] = (T)(FIN);                                                      \
+      }                                                                               \
+  }
+
+GPOOL_FN(gavg_f32, float, 0, a += v, P ? a / (double)P : 0)
+GPOOL_FN(gavg_f64, double, 0, a += v, P ? a / (double)P : 0)
+GPOOL_FN(gmax_f32, float, -INFINITY, a = v > a ? v : a, a)
+GPOOL_FN(gmax_f64, double, -INFINITY, a = v > a ? v : a, a)
+
+static int gpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                      vrt_exec_ctx *ctx) {
+  nn_geom g;
+  int layout = (int)vrt_attr_int(n, "vrt_layout", 0);
+  int rc = nn_read_nchw(n, in[0], layout, &g);
+  if (rc) return rc;
+  int64_t P = g.in[0] * g.in[1] * g.in[2];
+  bool avg = n->op == VRT_OP_GlobalAveragePool;
+  if (in[0]->dtype == VRT_F32)
+    (avg ? gavg_f32 : gmax_f32)(g.N, g.C, P, layout, in[0]->data, out[0].data);
+  else
+    (avg ? gavg_f64 : gmax_f64)(g.N, g.C, P, layout, in[0]->data, out[0].data);
+  return 0;
+}
+
+const vrt_opdef nn_op_gavgpool = {
+    .op = VRT_OP_GlobalAveragePool, .infer = gpool_infer, .exec = gpool_exec, .min_inputs = 1, .max_inputs = 1,
+};
+const vrt_opdef nn_op_gmaxpool = {
+    .op = VRT_OP_GlobalMaxPool, .infer = gpool_infer, .exec = gpool_exec, .min_inputs = 1, .max_inputs = 1,
+};
