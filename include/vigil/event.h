@@ -1,0 +1,192 @@
+/* The plain C records that flow from the pipeline into risk analysis and the
+ * event store: a detection, its enrichment summary, a per-camera batch, and the
+ * scored event that comes out.
+ *
+ * Ownership: vigil_detection and vigil_enrichment are flat values (fixed-size
+ * strings, no pointers), so they may be copied with `=`. A vigil_batch owns its
+ * arrays (vigil_batch_free). A vigil_event owns its strings (vigil_event_free).
+ * Threads: none of these objects is shared; callers synchronise. */
+#ifndef VIGIL_EVENT_H
+#define VIGIL_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIGIL_ID_LEN 64    /* ids: detection, camera, person, batch key */
+#define VIGIL_NAME_LEN 48  /* short labels: class, posture, clothing type ... */
+#define VIGIL_MAX_ALERTS 6
+#define VIGIL_MAX_REID_CAMERAS 8
+#define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
+#define VIGIL_MAX_ZONES 16
+
+typedef struct {
+  float x1, y1, x2, y2; /* pixels of the original frame */
+} vigil_bbox;
+
+typedef struct {
+  char id[VIGIL_ID_LEN];        /* unique across the store, e.g. "cam1-1732690000123-3" */
+  char camera_id[VIGIL_ID_LEN];
+  char cls[VIGIL_NAME_LEN];     /* detector class: person, car, dog, knife ... */
+  float confidence;             /* 0..1 */
+  vigil_bbox bbox;
+  double ts;                    /* unix seconds (UTC) of the frame */
+} vigil_detection;
+
+/* Each part is valid only when its `present` flag is set (the part ran). */
+typedef struct {
+  bool present;
+  char type[VIGIL_NAME_LEN];    /* knife, gun, rifle, pistol, bat, crowbar, weapon, none */
+  float confidence;
+  char severity[16];            /* low, medium, high, critical */
+  vigil_bbox bbox;
+} vigil_threat;
+
+typedef struct {
+  bool present;
+  char posture[VIGIL_NAME_LEN]; /* standing, walking, running, sitting, crouching, lying_down, unknown */
+  int n_alerts;
+  char alerts[VIGIL_MAX_ALERTS][VIGIL_NAME_LEN]; /* hands_raised, fighting_stance, crouching, lying_down */
+} vigil_pose;
+
+typedef struct {
+  bool present;
+  char type[VIGIL_NAME_LEN];    /* e.g. "hoodie", "face mask", "balaclava", "delivery uniform" */
+  char color[VIGIL_NAME_LEN];   /* e.g. "dark" */
+  bool is_suspicious;
+  bool is_service_uniform;
+} vigil_clothing;
+
+typedef struct {
+  bool present;
+  char age_range[16];           /* 0-12, 13-17, 18-24, 25-35, 36-50, 51-65, 65+ */
+  char gender[16];              /* male, female, unknown */
+  float confidence;
+} vigil_demographics;
+
+typedef struct {
+  bool present;
+  char person_id[VIGIL_ID_LEN]; /* track id from re-identification */
+  double first_seen, last_seen; /* unix seconds, over all cameras */
+  int n_cameras;
+  char cameras[VIGIL_MAX_REID_CAMERAS][VIGIL_ID_LEN];
+} vigil_reid;
+
+typedef struct {
+  char type[24];                /* crack, dent, glass_shatter, lamp_broken, scratch, tire_flat */
+  int count;                    /* instances of this type */
+  float avg_confidence;         /* 0..1 */
+} vigil_damage;
+
+typedef struct {
+  bool present;
+  char type[VIGIL_NAME_LEN];    /* vehicle classifier label, e.g. pickup_truck */
+  bool is_commercial;
+  int n_damage;                 /* distinct damage types in `damage` */
+  vigil_damage damage[VIGIL_MAX_DAMAGE];
+} vigil_vehicle;
+
+typedef struct {
+  bool present;
+  char type[16];                /* dog, cat */
+  char breed[VIGIL_NAME_LEN];
+  float confidence;
+} vigil_pet;
+
+typedef struct {
+  bool present;
+  float distance_m;
+} vigil_depth;
+
+typedef struct {
+  bool present;
+  char action[VIGIL_NAME_LEN];
+  float confidence;
+} vigil_action;
+
+typedef struct {
+  bool present;                 /* a face was matched against known faces */
+  bool known;
+  char name[VIGIL_NAME_LEN];    /* the known person's label, when known */
+} vigil_face;
+
+typedef struct {
+  char detection_id[VIGIL_ID_LEN]; /* the detection this summary belongs to */
+  vigil_threat threat;
+  vigil_pose pose;
+  vigil_clothing clothing;
+  vigil_demographics demographics;
+  vigil_reid reid;
+  vigil_vehicle vehicle;
+  vigil_pet pet;
+  vigil_depth depth;
+  vigil_action action;
+  vigil_face face;
+} vigil_enrichment;
+
+/* One camera's detections over one window; the unit the risk stage scores and
+ * the store writes in one transaction. dets[i] and enr[i] belong together
+ * (enr[i].detection_id == dets[i].id; an all-absent enrichment when none ran). */
+typedef struct {
+  char camera_id[VIGIL_ID_LEN];
+  char camera_name[VIGIL_NAME_LEN];
+  double window_start, window_end; /* unix seconds */
+  int local_hour, local_minute;    /* camera-local time of day of window_end; hour -1 = unknown */
+  bool fast_path;
+  char batch_key[VIGIL_ID_LEN];    /* idempotency key; "" = derived from the detection ids */
+  char snapshot_path[512];         /* annotated JPEG of the batch, "" if none */
+  int n_zones;
+  char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
+  size_t n, cap;
+  vigil_detection *dets;
+  vigil_enrichment *enr;
+} vigil_batch;
+
+void vigil_batch_init(vigil_batch *b, const char *camera_id);
+void vigil_batch_free(vigil_batch *b); /* frees the arrays; NULL is a no-op */
+/* Appends a detection and its enrichment (NULL: none ran). 0 or -ENOMEM. */
+int vigil_batch_add(vigil_batch *b, const vigil_detection *d, const vigil_enrichment *e);
+/* Adds a zone name once (duplicates and overflow are ignored). */
+void vigil_batch_add_zone(vigil_batch *b, const char *zone);
+
+typedef struct {
+  int64_t id;                   /* store id; 0 before it is stored */
+  char camera_id[VIGIL_ID_LEN];
+  int risk_score;               /* 0..100 */
+  char risk_level[16];          /* low, medium, high, critical */
+  char *summary;                /* owned */
+  char *reasoning;              /* owned */
+  size_t n_detection_ids;
+  char (*detection_ids)[VIGIL_ID_LEN]; /* owned */
+  double window_start, window_end;
+  bool fast_path;
+  char scorer[8];               /* "llm" or "rules" */
+  bool reviewed;
+  char *notes;                  /* owned; NULL = none */
+  char *snapshot_path;          /* owned; NULL = none */
+  double created_at;            /* unix seconds */
+} vigil_event;
+
+void vigil_event_init(vigil_event *ev);
+void vigil_event_free(vigil_event *ev); /* frees the members and re-inits; NULL is a no-op */
+/* Deep copy; 0 or -ENOMEM (dst is then empty). dst must not hold owned memory. */
+int vigil_event_copy(vigil_event *dst, const vigil_event *src);
+/* Fills camera, window, fast_path, detection ids and snapshot from a batch. 0 or -ENOMEM. */
+int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b);
+
+/* Risk level band of a score: low 0-29, medium 30-59, high 60-84, critical 85-100. */
+const char *vigil_risk_level(int score);
+/* True for "low", "medium", "high", "critical". */
+bool vigil_risk_level_valid(const char *level);
+
+/* Copies src into dst[n] always NUL-terminated (truncating). */
+void vigil_strlcpy(char *dst, const char *src, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

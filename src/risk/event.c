@@ -1,0 +1,140 @@
+/* Lifetime helpers of the pipeline records (vigil/event.h): batches that own
+ * their detection arrays, events that own their strings, risk level bands. */
+#include "vigil/event.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vigil_strlcpy(char *dst, const char *src, size_t n) {
+  if (!n) return;
+  if (!src) src = "";
+  size_t l = strnlen(src, n - 1);
+  memcpy(dst, src, l);
+  dst[l] = '\0';
+}
+
+void vigil_batch_init(vigil_batch *b, const char *camera_id) {
+  memset(b, 0, sizeof *b);
+  vigil_strlcpy(b->camera_id, camera_id, sizeof b->camera_id);
+  b->local_hour = -1;
+}
+
+void vigil_batch_free(vigil_batch *b) {
+  if (!b) return;
+  free(b->dets);
+  free(b->enr);
+  b->dets = NULL;
+  b->enr = NULL;
+  b->n = b->cap = 0;
+}
+
+int vigil_batch_add(vigil_batch *b, const vigil_detection *d, const vigil_enrichment *e) {
+  if (b->n == b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 16;
+    vigil_detection *nd = realloc(b->dets, nc * sizeof *nd);
+    if (!nd) return -ENOMEM;
+    b->dets = nd;
+    vigil_enrichment *ne = realloc(b->enr, nc * sizeof *ne);
+    if (!ne) return -ENOMEM;
+    b->enr = ne;
+    b->cap = nc;
+  }
+  b->dets[b->n] = *d;
+  if (e) {
+    b->enr[b->n] = *e;
+  } else {
+    memset(&b->enr[b->n], 0, sizeof b->enr[b->n]);
+  }
+  vigil_strlcpy(b->enr[b->n].detection_id, d->id, sizeof b->enr[b->n].detection_id);
+  b->n++;
+  return 0;
+}
+
+void vigil_batch_add_zone(vigil_batch *b, const char *zone) {
+  if (!zone || !*zone) return;
+  for (int i = 0; i < b->n_zones; i++)
+    if (!strcmp(b->zones[i], zone)) return;
+  if (b->n_zones >= VIGIL_MAX_ZONES) return;
+  vigil_strlcpy(b->zones[b->n_zones++], zone, VIGIL_NAME_LEN);
+}
+
+void vigil_event_init(vigil_event *ev) {
+  memset(ev, 0, sizeof *ev);
+  vigil_strlcpy(ev->risk_level, "low", sizeof ev->risk_level);
+}
+
+void vigil_event_free(vigil_event *ev) {
+  if (!ev) return;
+  free(ev->summary);
+  free(ev->reasoning);
+  free(ev->detection_ids);
+  free(ev->notes);
+  free(ev->snapshot_path);
+  vigil_event_init(ev);
+}
+
+static int dup_opt(char **dst, const char *src) {
+  *dst = NULL;
+  if (!src) return 0;
+  *dst = strdup(src);
+  return *dst ? 0 : -ENOMEM;
+}
+
+int vigil_event_copy(vigil_event *dst, const vigil_event *src) {
+  *dst = *src;
+  dst->summary = dst->reasoning = dst->notes = dst->snapshot_path = NULL;
+  dst->detection_ids = NULL;
+  int rc = dup_opt(&dst->summary, src->summary);
+  if (!rc) rc = dup_opt(&dst->reasoning, src->reasoning);
+  if (!rc) rc = dup_opt(&dst->notes, src->notes);
+  if (!rc) rc = dup_opt(&dst->snapshot_path, src->snapshot_path);
+  if (!rc && src->n_detection_ids) {
+    dst->detection_ids = malloc(src->n_detection_ids * sizeof *dst->detection_ids);
+    if (!dst->detection_ids)
+      rc = -ENOMEM;
+    else
+      memcpy(dst->detection_ids, src->detection_ids, src->n_detection_ids * sizeof *dst->detection_ids);
+  }
+  if (rc) {
+    dst->n_detection_ids = 0;
+    vigil_event_free(dst);
+  }
+  return rc;
+}
+
+int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b) {
+  vigil_strlcpy(ev->camera_id, b->camera_id, sizeof ev->camera_id);
+  ev->window_start = b->window_start;
+  ev->window_end = b->window_end;
+  ev->fast_path = b->fast_path;
+  free(ev->detection_ids);
+  ev->detection_ids = NULL;
+  ev->n_detection_ids = 0;
+  if (b->n) {
+    ev->detection_ids = malloc(b->n * sizeof *ev->detection_ids);
+    if (!ev->detection_ids) return -ENOMEM;
+    for (size_t i = 0; i < b->n; i++)
+      vigil_strlcpy(ev->detection_ids[i], b->dets[i].id, VIGIL_ID_LEN);
+    ev->n_detection_ids = b->n;
+  }
+  free(ev->snapshot_path);
+  ev->snapshot_path = NULL;
+  if (b->snapshot_path[0] && !(ev->snapshot_path = strdup(b->snapshot_path))) return -ENOMEM;
+  return 0;
+}
+
+const char *vigil_risk_level(int score) {
+  if (score >= 85) return "critical";
+  if (score >= 60) return "high";
+  if (score >= 30) return "medium";
+  return "low";
+}
+
+bool vigil_risk_level_valid(const char *level) {
+  static const char *levels[] = {"low", "medium", "high", "critical"};
+  if (!level) return false;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(level, levels[i])) return true;
+  return false;
+}

@@ -1,0 +1,239 @@
+/* Handling of the LLM's untrusted reply text: <think> stripping, extraction
+ * of the first balanced JSON object from prose or code fences, validation
+ * and normalisation (score clamped, level from the score's band). */
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "risk/sbuf.h"
+#include "vigil/risk.h"
+
+#define MAX_TEXT_FIELD 4000 /* summary / reasoning cap, bytes */
+#define MAX_CANDIDATES 64   /* '{' starts tried; bounds the work on hostile input */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+void risk_reply_free(risk_reply *r) {
+  if (!r) return;
+  free(r->summary);
+  free(r->reasoning);
+  r->summary = r->reasoning = NULL;
+}
+
+static const char *find(const char *h, size_t hl, const char *n) {
+  size_t nl = strlen(n);
+  if (nl > hl) return NULL;
+  for (size_t i = 0; i + nl <= hl; i++)
+    if (h[i] == n[0] && !memcmp(h + i, n, nl)) return h + i;
+  return NULL;
+}
+
+/* Removes <think>...</think> blocks into dst (which has room for len bytes).
+ * A "</think>" with no opener drops everything before it (the opener was in
+ * the prompt); an unclosed "<think>" drops the rest, and its content is kept
+ * aside in *tail as a last resort. Returns the new length. */
+static size_t strip_think(char *dst, const char *s, size_t len, const char **tail, size_t *tail_len) {
+  *tail = NULL;
+  *tail_len = 0;
+  const char *close0 = find(s, len, "</think>");
+  const char *open0 = find(s, len, "<think>");
+  if (close0 && (!open0 || close0 < open0)) {
+    size_t skip = (size_t)(close0 - s) + 8;
+    s += skip;
+    len -= skip;
+  }
+  size_t o = 0;
+  while (len) {
+    const char *op = find(s, len, "<think>");
+    if (!op) {
+      memcpy(dst + o, s, len);
+      o += len;
+      break;
+    }
+    size_t pre = (size_t)(op - s);
+    memcpy(dst + o, s, pre);
+    o += pre;
+    s = op + 7;
+    len -= pre + 7;
+    const char *cl = find(s, len, "</think>");
+    if (!cl) {
+      *tail = s;
+      *tail_len = len;
+      break;
+    }
+    size_t in = (size_t)(cl - s) + 8;
+    s += in;
+    len -= in;
+  }
+  return o;
+}
+
+/* End (exclusive) of the balanced {...} that starts at s[0], or 0. */
+static size_t balanced_end(const char *s, size_t len) {
+  int depth = 0;
+  bool str = false, esc = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (str) {
+      if (esc)
+        esc = false;
+      else if (c == '\\')
+        esc = true;
+      else if (c == '"')
+        str = false;
+      continue;
+    }
+    if (c == '"')
+      str = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > 256) return 0;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return c == '}' ? i + 1 : 0;
+      if (depth < 0) return 0;
+    }
+  }
+  return 0;
+}
+
+static json_t *first_object(const char *s, size_t len) {
+  int tries = 0;
+  for (size_t i = 0; i < len && tries < MAX_CANDIDATES; i++) {
+    if (s[i] != '{') continue;
+    tries++;
+    size_t end = balanced_end(s + i, len - i);
+    if (!end) continue;
+    json_error_t jerr;
+    json_t *j = json_loadb(s + i, end, JSON_DISABLE_EOF_CHECK | JSON_DECODE_INT_AS_REAL, &jerr);
+    if (!j) continue;
+    if (json_is_object(j) && json_object_get(j, "risk_score")) return j;
+    json_decref(j);
+  }
+  return NULL;
+}
+
+static bool parse_score(json_t *v, double *out) {
+  if (json_is_number(v)) {
+    *out = json_number_value(v);
+  } else if (json_is_string(v)) {
+    const char *s = json_string_value(v);
+    while (isspace((unsigned char)*s)) s++;
+    char *end;
+    *out = strtod(s, &end);
+    if (end == s) return false;
+  } else {
+    return false;
+  }
+  return isfinite(*out);
+}
+
+static char *clip_text(const char *s) {
+  size_t n = strlen(s);
+  if (n > MAX_TEXT_FIELD) {
+    n = MAX_TEXT_FIELD;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* not inside a UTF-8 sequence */
+  }
+  return strndup(s, n);
+}
+
+/* A string field, or an array of strings joined with "; "; NULL if neither. */
+static char *text_field(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  if (json_is_string(v)) {
+    const char *s = json_string_value(v);
+    while (isspace((unsigned char)*s)) s++;
+    return *s ? clip_text(s) : NULL;
+  }
+  if (json_is_array(v) && json_array_size(v) > 0) {
+    sbuf b;
+    sbuf_init(&b, MAX_TEXT_FIELD);
+    size_t i;
+    json_t *it;
+    json_array_foreach(v, i, it) {
+      if (!json_is_string(it)) continue;
+      if (b.len) sbuf_add(&b, "; ");
+      sbuf_add(&b, json_string_value(it));
+    }
+    if (!b.len) {
+      sbuf_free(&b);
+      return NULL;
+    }
+    return sbuf_take(&b);
+  }
+  return NULL;
+}
+
+int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (!text) {
+    set_err(err, errlen, "empty reply");
+    return RISK_EREPLY;
+  }
+  char *buf = malloc(len + 1);
+  if (!buf) {
+    set_err(err, errlen, "out of memory");
+    return RISK_ENOMEM;
+  }
+  const char *tail;
+  size_t tail_len;
+  size_t n = strip_think(buf, text, len, &tail, &tail_len);
+  json_t *j = first_object(buf, n);
+  if (!j && tail) j = first_object(tail, tail_len);
+  free(buf);
+  if (!j) {
+    set_err(err, errlen, "no JSON object with a risk_score in the reply");
+    return RISK_EREPLY;
+  }
+  double score;
+  if (!parse_score(json_object_get(j, "risk_score"), &score)) {
+    json_decref(j);
+    set_err(err, errlen, "risk_score is not a number");
+    return RISK_EREPLY;
+  }
+  if (score < 0 || score > 100) out->score_clamped = true;
+  score = fmin(fmax(score, 0.0), 100.0);
+  out->risk_score = (int)lround(score);
+
+  const char *band = vigil_risk_level(out->risk_score);
+  json_t *lv = json_object_get(j, "risk_level");
+  char level[16] = "";
+  if (json_is_string(lv)) {
+    const char *s = json_string_value(lv);
+    while (isspace((unsigned char)*s)) s++;
+    size_t k = 0;
+    for (; s[k] && k < sizeof level - 1 && !isspace((unsigned char)s[k]); k++)
+      level[k] = (char)tolower((unsigned char)s[k]);
+    level[k] = '\0';
+  }
+  /* the band decides: a missing, unknown or inconsistent level is replaced */
+  out->level_derived = strcmp(level, band) != 0;
+  vigil_strlcpy(out->risk_level, band, sizeof out->risk_level);
+
+  out->summary = text_field(j, "summary");
+  out->reasoning = text_field(j, "reasoning");
+  json_decref(j);
+  if (!out->summary) {
+    out->filled_defaults = true;
+    out->summary = strdup("Risk assessed by the language model (it gave no summary).");
+  }
+  if (!out->reasoning) {
+    out->filled_defaults = true;
+    out->reasoning = strdup("The language model gave no reasoning.");
+  }
+  if (!out->summary || !out->reasoning) {
+    risk_reply_free(out);
+    set_err(err, errlen, "out of memory");
+    return RISK_ENOMEM;
+  }
+  return 0;
+}

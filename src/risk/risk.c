@@ -1,0 +1,242 @@
+/* The risk analyzer: configuration, then LLM scoring with a fallback to the
+ * rules (and a cool-down after an LLM failure so a dead server does not add
+ * its timeout to every batch). */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "risk/sbuf.h"
+#include "util/log.h"
+#include "vigil/risk.h"
+
+struct risk_analyzer {
+  risk_params p;
+  pthread_mutex_t mu;
+  double llm_down_until; /* monotonic seconds; rules only until then */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+risk_params risk_default_params(void) {
+  risk_params p;
+  memset(&p, 0, sizeof p);
+  p.api = RISK_API_NONE;
+  vigil_strlcpy(p.model, "nemotron", sizeof p.model);
+  p.timeout_s = 60;
+  p.connect_timeout_s = 5;
+  p.max_retries = 2;
+  p.backoff_s = 0.5;
+  p.cooldown_s = 30;
+  p.temperature = 0.7;
+  p.top_p = 0.95;
+  p.n_predict = 1536;
+  p.max_reply_bytes = 1u << 20;
+  p.max_prompt_bytes = 16384;
+  p.max_prompt_detections = 40;
+  p.loiter_s = 300;
+  return p;
+}
+
+int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, size_t errlen) {
+  *p = risk_default_params();
+  const char *url = vigil_config_str(cfg, "NEMOTRON_URL");
+  const char *api = vigil_config_str(cfg, "NEMOTRON_API");
+  if (url && strlen(url) >= sizeof p->url) {
+    set_err(err, errlen, "NEMOTRON_URL is too long");
+    return RISK_EINVAL;
+  }
+  vigil_strlcpy(p->url, url, sizeof p->url);
+  if (!api || !*api || !strcasecmp(api, "completion") || !strcasecmp(api, "llamacpp") ||
+      !strcasecmp(api, "llama.cpp"))
+    p->api = RISK_API_LLAMACPP;
+  else if (!strcasecmp(api, "chat") || !strcasecmp(api, "openai"))
+    p->api = RISK_API_OPENAI;
+  else if (!strcasecmp(api, "none") || !strcasecmp(api, "rules"))
+    p->api = RISK_API_NONE;
+  else {
+    set_err(err, errlen, "NEMOTRON_API='%s': expected completion|llamacpp, chat|openai or none", api);
+    return RISK_EINVAL;
+  }
+  if (!p->url[0]) p->api = RISK_API_NONE;
+  const char *s;
+  if ((s = vigil_config_str(cfg, "NEMOTRON_MODEL"))) vigil_strlcpy(p->model, s, sizeof p->model);
+  if ((s = vigil_config_str(cfg, "NEMOTRON_API_KEY"))) vigil_strlcpy(p->api_key, s, sizeof p->api_key);
+  struct {
+    const char *key;
+    double *dst;
+    double lo, hi;
+  } dk[] = {{"NEMOTRON_TIMEOUT_S", &p->timeout_s, 0.1, 3600},
+            {"NEMOTRON_TEMPERATURE", &p->temperature, 0, 2},
+            {"NEMOTRON_TOP_P", &p->top_p, 0, 1},
+            {"NEMOTRON_BACKOFF_S", &p->backoff_s, 0, 60},
+            {"NEMOTRON_COOLDOWN_S", &p->cooldown_s, 0, 86400},
+            {"RISK_LOITER_S", &p->loiter_s, 1, 86400}};
+  for (size_t i = 0; i < sizeof dk / sizeof dk[0]; i++) {
+    if (!vigil_config_str(cfg, dk[i].key)) continue;
+    double v;
+    int rc = vigil_config_float(cfg, dk[i].key, &v, err, errlen);
+    if (rc) return RISK_EINVAL;
+    if (v < dk[i].lo || v > dk[i].hi) {
+      set_err(err, errlen, "%s=%g is out of range [%g, %g]", dk[i].key, v, dk[i].lo, dk[i].hi);
+      return RISK_EINVAL;
+    }
+    *dk[i].dst = v;
+  }
+  struct {
+    const char *key;
+    int *dst;
+    long lo, hi;
+  } ik[] = {{"NEMOTRON_N_PREDICT", &p->n_predict, 1, 131072}, {"NEMOTRON_RETRIES", &p->max_retries, 0, 10}};
+  for (size_t i = 0; i < sizeof ik / sizeof ik[0]; i++) {
+    if (!vigil_config_str(cfg, ik[i].key)) continue;
+    long v;
+    if (vigil_config_int(cfg, ik[i].key, &v, err, errlen)) return RISK_EINVAL;
+    if (v < ik[i].lo || v > ik[i].hi) {
+      set_err(err, errlen, "%s=%ld is out of range [%ld, %ld]", ik[i].key, v, ik[i].lo, ik[i].hi);
+      return RISK_EINVAL;
+    }
+    *ik[i].dst = (int)v;
+  }
+  return 0;
+}
+
+int risk_analyzer_init(risk_analyzer **out, const risk_params *p, char *err, size_t errlen) {
+  *out = NULL;
+  risk_analyzer *a = calloc(1, sizeof *a);
+  if (!a) {
+    set_err(err, errlen, "out of memory");
+    return RISK_ENOMEM;
+  }
+  a->p = p ? *p : risk_default_params();
+  pthread_mutex_init(&a->mu, NULL);
+  *out = a;
+  return 0;
+}
+
+void risk_analyzer_free(risk_analyzer *a) {
+  if (!a) return;
+  pthread_mutex_destroy(&a->mu);
+  free(a);
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Tries the LLM; 0 and a parsed reply, or an error in why[]. */
+static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char *why, size_t whylen) {
+  const risk_params *p = &a->p;
+  if (p->api == RISK_API_NONE || !p->url[0]) {
+    snprintf(why, whylen, "no LLM configured");
+    return RISK_ENOLLM;
+  }
+  pthread_mutex_lock(&a->mu);
+  double until = a->llm_down_until;
+  pthread_mutex_unlock(&a->mu);
+  if (until > mono_now()) {
+    snprintf(why, whylen, "LLM unavailable after a recent failure (retried in %.0f s)", until - mono_now());
+    return RISK_ENOLLM;
+  }
+  char *prompt = NULL, *sys = NULL, *user = NULL, *text = NULL;
+  int rc = p->api == RISK_API_OPENAI ? risk_build_messages(&sys, &user, b, p) : risk_build_prompt(&prompt, b, p);
+  if (rc) {
+    snprintf(why, whylen, "out of memory building the prompt");
+    return rc;
+  }
+  rc = risk_llm_complete(&text, p, prompt, sys, user, why, whylen);
+  if (!rc) rc = risk_parse_reply(rep, text, strlen(text), why, whylen);
+  free(prompt);
+  free(sys);
+  free(user);
+  free(text);
+  if (rc == RISK_EHTTP || rc == RISK_ETOOBIG) {
+    pthread_mutex_lock(&a->mu);
+    a->llm_down_until = mono_now() + p->cooldown_s;
+    pthread_mutex_unlock(&a->mu);
+  }
+  return rc;
+}
+
+int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *err, size_t errlen) {
+  if (!a || !b || !ev) {
+    set_err(err, errlen, "risk_analyze: NULL argument");
+    return RISK_EINVAL;
+  }
+  if (vigil_event_from_batch(ev, b)) {
+    set_err(err, errlen, "out of memory");
+    return RISK_ENOMEM;
+  }
+  ev->created_at = wall_now();
+  free(ev->summary);
+  free(ev->reasoning);
+  ev->summary = ev->reasoning = NULL;
+
+  char why[512] = "";
+  risk_reply rep;
+  int rc = try_llm(a, b, &rep, why, sizeof why);
+  if (rc == 0) {
+    ev->risk_score = rep.risk_score;
+    vigil_strlcpy(ev->risk_level, rep.risk_level, sizeof ev->risk_level);
+    vigil_strlcpy(ev->scorer, "llm", sizeof ev->scorer);
+    ev->summary = rep.summary;
+    rep.summary = NULL;
+    if (rep.score_clamped || rep.level_derived || rep.filled_defaults) {
+      sbuf s;
+      sbuf_init(&s, 0);
+      sbuf_add(&s, rep.reasoning);
+      sbuf_add(&s, "\n[vigil:");
+      if (rep.score_clamped) sbuf_add(&s, " score clamped to 0..100;");
+      if (rep.level_derived) sbuf_add(&s, " level derived from the score;");
+      if (rep.filled_defaults) sbuf_add(&s, " missing summary/reasoning filled;");
+      sbuf_add(&s, "]");
+      ev->reasoning = sbuf_take(&s);
+    } else {
+      ev->reasoning = rep.reasoning;
+      rep.reasoning = NULL;
+    }
+    risk_reply_free(&rep);
+    if (!ev->reasoning) goto oom;
+    return 0;
+  }
+  if (rc == RISK_ENOMEM) goto oom;
+  if (rc != RISK_ENOLLM) vlog_warn("risk: camera %s: LLM failed (%s); using the rules", b->camera_id, why);
+
+  risk_rules_result rr;
+  if (risk_rules_score(&rr, b, &a->p)) goto oom;
+  ev->risk_score = rr.score;
+  vigil_strlcpy(ev->risk_level, rr.level, sizeof ev->risk_level);
+  vigil_strlcpy(ev->scorer, "rules", sizeof ev->scorer);
+  ev->summary = rr.summary;
+  rr.summary = NULL;
+  sbuf s;
+  sbuf_init(&s, 0);
+  sbuf_add(&s, rr.reasoning);
+  sbuf_addf(&s, "\n(Scored by the rules: %s.)", why);
+  ev->reasoning = sbuf_take(&s);
+  risk_rules_result_free(&rr);
+  if (!ev->reasoning) goto oom;
+  return 0;
+oom:
+  set_err(err, errlen, "out of memory");
+  return RISK_ENOMEM;
+}

@@ -1,0 +1,325 @@
+/* The deterministic rule-based risk scorer, used when no LLM is configured or
+ * the LLM fails.
+ *
+ * Scoring: score = max(base, floors...) where base is the highest class
+ * baseline of the batch plus the sum of every fired ADD rule, then clamped to
+ * 0..100; a FLOOR rule (weapons, critical damage patterns) sets a minimum the
+ * other rules cannot pull below. The table below is the whole policy and is
+ * mirrored in docs/risk.md; each rule fires at most once per batch. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "risk/risk_int.h"
+#include "risk/sbuf.h"
+#include "vigil/risk.h"
+
+#define RULES(X)                                                                                   \
+  X(BASE_PERSON, "base_person", BASE, 20, "a person is present")                                   \
+  X(BASE_VEHICLE, "base_vehicle", BASE, 10, "a vehicle is present")                                \
+  X(BASE_ANIMAL, "base_animal", BASE, 5, "an animal is present")                                   \
+  X(BASE_OTHER, "base_other", BASE, 5, "another object class is present")                          \
+  X(WEAPON_FIREARM, "weapon_firearm", FLOOR, 95, "a gun, rifle or pistol is detected")             \
+  X(WEAPON_KNIFE, "weapon_knife", FLOOR, 85, "a knife is detected")                                \
+  X(WEAPON_OTHER, "weapon_other", FLOOR, 85, "an unspecified weapon is detected")                  \
+  X(WEAPON_BLUNT, "weapon_blunt", FLOOR, 60, "a bat or crowbar is detected")                       \
+  X(NIGHT_PERSON, "night_person", ADD, 15, "a person at night (22:00-06:00)")                      \
+  X(PERSONS_2, "persons_2", ADD, 5, "two people together")                                         \
+  X(PERSONS_3, "persons_3plus", ADD, 10, "three or more people together")                          \
+  X(POSE_CROUCHING, "pose_crouching", ADD, 15, "crouching (hiding or break-in behaviour)")          \
+  X(POSE_HANDS_RAISED, "pose_hands_raised", ADD, 25, "hands raised (possible robbery)")            \
+  X(POSE_FIGHTING, "pose_fighting_stance", ADD, 25, "fighting stance (aggression)")                \
+  X(POSE_LYING, "pose_lying_down", ADD, 20, "lying down (possible medical emergency)")             \
+  X(CLOTHING_FACE_COVER, "clothing_face_covering", ADD, 20, "face mask, ski mask or balaclava")    \
+  X(CLOTHING_HOODIE_NIGHT, "clothing_dark_hoodie_night", ADD, 10, "dark hoodie at night")          \
+  X(CLOTHING_SUSPICIOUS, "clothing_suspicious", ADD, 10, "attire flagged suspicious")              \
+  X(SERVICE_UNIFORM, "service_uniform", ADD, -15,                                                  \
+    "service uniform (delivery/postal), no weapon or pose alert")                                  \
+  X(LOITERING, "loitering", ADD, 15, "the same person seen longer than the loitering limit")      \
+  X(MULTI_CAMERA, "multi_camera_track", ADD, 5, "the same person seen on two or more cameras")     \
+  X(FACE_UNKNOWN, "face_unknown", ADD, 5, "an unknown face")                                       \
+  X(FACE_KNOWN, "face_known", ADD, -15, "only known faces among the people")                      \
+  X(ACTION_SUSPICIOUS, "action_suspicious", ADD, 20,                                               \
+    "a suspicious action (fighting, climbing, breaking in, theft, vandalism)")                     \
+  X(ZONE, "zone_entered", ADD, 10, "a detection inside a configured zone")                         \
+  X(DAMAGE_ANY, "damage_any", ADD, 10, "vehicle damage is visible")                                \
+  X(DAMAGE_NIGHT, "damage_night", ADD, 15, "vehicle damage at night (elevated risk)")              \
+  X(DAMAGE_MULTI, "damage_multi", ADD, 15, "two or more damage types (likely incident)")           \
+  X(DAMAGE_BREAKIN, "damage_breakin", FLOOR, 70, "glass_shatter + lamp_broken (break-in pattern)") \
+  X(DAMAGE_HIGH_NIGHT, "damage_high_security_night", FLOOR, 85,                                    \
+    "high-security damage at night (critical alert)")
+
+enum {
+#define X_(e, id, kind, val, desc) R_##e,
+  RULES(X_)
+#undef X_
+      R_COUNT
+};
+
+static const risk_rule table[] = {
+#define X_(e, id, kind, val, desc) {id, desc, RISK_RULE_##kind, val},
+    RULES(X_)
+#undef X_
+};
+_Static_assert(sizeof table / sizeof table[0] == R_COUNT, "rule table and enum differ");
+_Static_assert(R_COUNT <= 64, "risk_rules_result.fired holds 64");
+
+const risk_rule *risk_rules_table(size_t *n) {
+  *n = R_COUNT;
+  return table;
+}
+
+void risk_rules_result_free(risk_rules_result *r) {
+  if (!r) return;
+  free(r->summary);
+  free(r->reasoning);
+  r->summary = r->reasoning = NULL;
+}
+
+bool risk_rules_fired(const risk_rules_result *r, const char *id) {
+  for (int i = 0; i < r->n_fired; i++)
+    if (!strcmp(r->fired[i], id)) return true;
+  return false;
+}
+
+static const char *const vehicle_classes[] = {"car", "truck", "bus", "motorcycle", "bicycle", "vehicle", NULL};
+static const char *const animal_classes[] = {"dog", "cat", "bird", "animal", NULL};
+static const char *const firearms[] = {"gun", "rifle", "pistol", "firearm", "handgun", "shotgun", NULL};
+static const char *const blunt[] = {"bat", "crowbar", "baseball bat", NULL};
+static const char *const face_cover[] = {"mask", "balaclava", NULL}; /* substrings */
+static const char *const bad_actions[] = {"fight", "climb", "break", "theft", "steal", "vandal",
+                                          "punch", "kick", "shoot", NULL};
+
+static bool in_list(const char *s, const char *const *list) {
+  for (; *list; list++)
+    if (!strcasecmp(s, *list)) return true;
+  return false;
+}
+
+static bool has_sub(const char *s, const char *const *list) {
+  for (; *list; list++)
+    if (strcasestr(s, *list)) return true;
+  return false;
+}
+
+static bool has_alert(const vigil_pose *p, const char *a) {
+  if (!p->present) return false;
+  for (int i = 0; i < p->n_alerts && i < VIGIL_MAX_ALERTS; i++)
+    if (!strcmp(p->alerts[i], a)) return true;
+  return !strcmp(p->posture, a);
+}
+
+typedef struct {
+  bool fired[R_COUNT];
+  char note[R_COUNT][160]; /* evidence for the reasoning line */
+} eval;
+
+static void fire(eval *ev, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fire(eval *ev, int r, const char *fmt, ...) {
+  if (ev->fired[r]) return; /* first evidence wins */
+  ev->fired[r] = true;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ev->note[r], sizeof ev->note[r], fmt, ap);
+  va_end(ap);
+}
+
+int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_params *p) {
+  memset(out, 0, sizeof *out);
+  eval ev;
+  memset(&ev, 0, sizeof ev);
+  double loiter = p && p->loiter_s > 0 ? p->loiter_s : 300;
+  bool night = risk__is_night(b->local_hour);
+  int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0;
+  bool any_alert = false, weapon = false;
+
+  for (size_t i = 0; i < b->n; i++) {
+    const vigil_detection *d = &b->dets[i];
+    const vigil_enrichment *e = &b->enr[i];
+    if (!strcasecmp(d->cls, "person"))
+      persons++;
+    else if (in_list(d->cls, vehicle_classes))
+      vehicles++;
+    else if (in_list(d->cls, animal_classes))
+      animals++;
+    else
+      others++;
+
+    /* a weapon as its own detector class counts like a threat result */
+    const char *wt = NULL;
+    float wc = 0;
+    if (risk__threat_real(&e->threat)) {
+      wt = e->threat.type;
+      wc = e->threat.confidence;
+    } else if (d->confidence >= 0.5f &&
+               (in_list(d->cls, firearms) || !strcasecmp(d->cls, "knife") || !strcasecmp(d->cls, "weapon"))) {
+      wt = d->cls;
+      wc = d->confidence;
+    }
+    if (wt) {
+      if (in_list(wt, firearms)) {
+        fire(&ev, R_WEAPON_FIREARM, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
+        weapon = true;
+      } else if (!strcasecmp(wt, "knife")) {
+        fire(&ev, R_WEAPON_KNIFE, "knife at %.0f%% (%s)", wc * 100, d->id);
+        weapon = true;
+      } else if (in_list(wt, blunt)) {
+        fire(&ev, R_WEAPON_BLUNT, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
+        weapon = true;
+      } else {
+        fire(&ev, R_WEAPON_OTHER, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
+        weapon = true;
+      }
+    }
+    if (has_alert(&e->pose, "crouching")) fire(&ev, R_POSE_CROUCHING, "%s", d->id), any_alert = true;
+    if (has_alert(&e->pose, "hands_raised")) fire(&ev, R_POSE_HANDS_RAISED, "%s", d->id), any_alert = true;
+    if (has_alert(&e->pose, "fighting_stance")) fire(&ev, R_POSE_FIGHTING, "%s", d->id), any_alert = true;
+    if (has_alert(&e->pose, "lying_down")) fire(&ev, R_POSE_LYING, "%s", d->id), any_alert = true;
+    if (e->clothing.present) {
+      const vigil_clothing *c = &e->clothing;
+      if (has_sub(c->type, face_cover))
+        fire(&ev, R_CLOTHING_FACE_COVER, "%s (%s)", c->type, d->id), any_alert = true;
+      else if (night && strcasestr(c->type, "hoodie") && (!c->color[0] || strcasestr(c->color, "dark") ||
+                                                           strcasestr(c->color, "black")))
+        fire(&ev, R_CLOTHING_HOODIE_NIGHT, "%s %s (%s)", c->color, c->type, d->id), any_alert = true;
+      else if (c->is_suspicious)
+        fire(&ev, R_CLOTHING_SUSPICIOUS, "%s (%s)", c->type, d->id), any_alert = true;
+    }
+    if (e->reid.present) {
+      double dur = e->reid.last_seen - e->reid.first_seen;
+      if (isfinite(dur) && dur > loiter)
+        fire(&ev, R_LOITERING, "person %s seen for %.1f min (limit %.1f)", e->reid.person_id, dur / 60,
+             loiter / 60);
+      if (e->reid.n_cameras >= 2)
+        fire(&ev, R_MULTI_CAMERA, "person %s on %d cameras", e->reid.person_id, e->reid.n_cameras);
+    }
+    if (e->face.present) {
+      if (e->face.known)
+        known++;
+      else
+        unknown++;
+    }
+    if (e->action.present && e->action.confidence >= 0.5f && has_sub(e->action.action, bad_actions))
+      fire(&ev, R_ACTION_SUSPICIOUS, "%s at %.0f%% (%s)", e->action.action, e->action.confidence * 100, d->id),
+          any_alert = true;
+    if (e->vehicle.present) {
+      bool bi, nd, mu, hn;
+      int types = risk__damage_patterns(&e->vehicle, b->local_hour, &bi, &nd, &mu, &hn);
+      if (types > 0) fire(&ev, R_DAMAGE_ANY, "%d damage type(s) on %s", types, d->id);
+      if (nd) fire(&ev, R_DAMAGE_NIGHT, "%s at %02d:00", d->id, b->local_hour);
+      if (mu) fire(&ev, R_DAMAGE_MULTI, "%d types on %s", types, d->id);
+      if (bi) fire(&ev, R_DAMAGE_BREAKIN, "%s", d->id);
+      if (hn) fire(&ev, R_DAMAGE_HIGH_NIGHT, "%s at %02d:00", d->id, b->local_hour);
+    }
+  }
+  for (size_t i = 0; i < b->n; i++)
+    if (b->enr[i].clothing.present && b->enr[i].clothing.is_service_uniform && !weapon && !any_alert) {
+      fire(&ev, R_SERVICE_UNIFORM, "%s (%s)", b->enr[i].clothing.type, b->dets[i].id);
+      break;
+    }
+  if (persons) fire(&ev, R_BASE_PERSON, "%d person detection(s)", persons);
+  if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle detection(s)", vehicles);
+  if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal detection(s)", animals);
+  if (others) fire(&ev, R_BASE_OTHER, "%d other detection(s)", others);
+  if (persons && night) fire(&ev, R_NIGHT_PERSON, "local time %02d:%02d", b->local_hour,
+                              b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0);
+  /* person count: detections per batch over-count one person across frames,
+   * so the re-id track count is used when re-id ran */
+  int people = persons;
+  {
+    char ids[64][VIGIL_ID_LEN];
+    int nid = 0;
+    bool all_reid = persons > 0;
+    for (size_t i = 0; i < b->n; i++) {
+      if (strcasecmp(b->dets[i].cls, "person")) continue;
+      if (!b->enr[i].reid.present || !b->enr[i].reid.person_id[0]) {
+        all_reid = false;
+        break;
+      }
+      int k = 0;
+      while (k < nid && strcmp(ids[k], b->enr[i].reid.person_id)) k++;
+      if (k == nid && nid < 64) vigil_strlcpy(ids[nid++], b->enr[i].reid.person_id, VIGIL_ID_LEN);
+    }
+    if (all_reid) people = nid;
+  }
+  if (people >= 3)
+    fire(&ev, R_PERSONS_3, "%d people", people);
+  else if (people == 2)
+    fire(&ev, R_PERSONS_2, "2 people");
+  if (unknown) fire(&ev, R_FACE_UNKNOWN, "%d unknown face(s)", unknown);
+  else if (known && known >= persons && !weapon) fire(&ev, R_FACE_KNOWN, "%d known face(s)", known);
+  if (b->n_zones > 0) fire(&ev, R_ZONE, "%s%s", b->zones[0], b->n_zones > 1 ? " and more" : "");
+
+  int base = 0, add = 0, floor_ = 0;
+  for (int r = 0; r < R_COUNT; r++) {
+    if (!ev.fired[r]) continue;
+    if (table[r].kind == RISK_RULE_BASE && table[r].value > base) base = table[r].value;
+    if (table[r].kind == RISK_RULE_ADD) add += table[r].value;
+    if (table[r].kind == RISK_RULE_FLOOR && table[r].value > floor_) floor_ = table[r].value;
+  }
+  int score = base + add;
+  if (score < floor_) score = floor_;
+  if (score < 0) score = 0;
+  if (score > 100) score = 100;
+  out->score = score;
+  vigil_strlcpy(out->level, vigil_risk_level(score), sizeof out->level);
+
+  sbuf rs;
+  sbuf_init(&rs, 16384);
+  sbuf_addf(&rs, "Rule-based score %d (%s) = ", score, out->level);
+  if (floor_ > base + add)
+    sbuf_addf(&rs, "floor %d (baseline %d + adjustments %+d = %d was lower).", floor_, base, add, base + add);
+  else
+    sbuf_addf(&rs, "baseline %d + adjustments %+d%s.", base, add,
+              base + add > 100 ? ", capped at 100" : base + add < 0 ? ", raised to 0" : "");
+  sbuf_add(&rs, " Rules fired:");
+  for (int r = 0; r < R_COUNT; r++) {
+    if (!ev.fired[r]) continue;
+    out->fired[out->n_fired++] = table[r].id;
+    const char *kind = table[r].kind == RISK_RULE_BASE ? "baseline" : table[r].kind == RISK_RULE_ADD ? "" : "floor";
+    if (table[r].kind == RISK_RULE_ADD)
+      sbuf_addf(&rs, "\n- %s: %s [%s] %+d", table[r].id, table[r].description, ev.note[r], table[r].value);
+    else
+      sbuf_addf(&rs, "\n- %s: %s [%s] %s %d", table[r].id, table[r].description, ev.note[r], kind,
+                table[r].value);
+  }
+  if (!out->n_fired) sbuf_add(&rs, " none (empty batch).");
+  out->reasoning = sbuf_take(&rs);
+
+  sbuf ss;
+  sbuf_init(&ss, 1024);
+  char lvl[16];
+  vigil_strlcpy(lvl, out->level, sizeof lvl);
+  lvl[0] = (char)(lvl[0] - 'a' + 'A');
+  sbuf_addf(&ss, "%s risk on camera ", lvl);
+  risk__add_clean(&ss, b->camera_id, VIGIL_ID_LEN);
+  sbuf_add(&ss, ":");
+  const char *sep = " ";
+  if (persons) sbuf_addf(&ss, "%s%d person detection(s)", sep, persons), sep = ", ";
+  if (vehicles) sbuf_addf(&ss, "%s%d vehicle(s)", sep, vehicles), sep = ", ";
+  if (animals) sbuf_addf(&ss, "%s%d animal(s)", sep, animals), sep = ", ";
+  if (others) sbuf_addf(&ss, "%s%d other object(s)", sep, others), sep = ", ";
+  if (!b->n) sbuf_add(&ss, " no detections");
+  if (b->local_hour >= 0 && b->local_hour < 24)
+    sbuf_addf(&ss, " at %02d:%02d%s", b->local_hour,
+              b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0, night ? " (night)" : "");
+  /* the strongest reasons, in words */
+  const int key[] = {R_WEAPON_FIREARM, R_WEAPON_KNIFE, R_WEAPON_OTHER, R_WEAPON_BLUNT, R_DAMAGE_HIGH_NIGHT,
+                     R_DAMAGE_BREAKIN, R_POSE_FIGHTING, R_POSE_HANDS_RAISED, R_ACTION_SUSPICIOUS,
+                     R_CLOTHING_FACE_COVER, R_LOITERING, R_POSE_LYING, R_POSE_CROUCHING, R_DAMAGE_MULTI};
+  int shown = 0;
+  for (size_t k = 0; k < sizeof key / sizeof key[0] && shown < 3; k++) {
+    if (!ev.fired[key[k]]) continue;
+    sbuf_addf(&ss, "%s%s", shown ? "; " : ". Main factors: ", table[key[k]].description);
+    shown++;
+  }
+  sbuf_add(&ss, ".");
+  out->summary = sbuf_take(&ss);
+  if (!out->summary || !out->reasoning) {
+    risk_rules_result_free(out);
+    return RISK_ENOMEM;
+  }
+  return 0;
+}

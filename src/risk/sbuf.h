@@ -1,0 +1,24 @@
+/* A growable string with a hard cap, for prompts and reasoning texts; once
+ * the cap is hit further appends are dropped and `full` is set. */
+#ifndef VIGIL_RISK_SBUF_H
+#define VIGIL_RISK_SBUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+  char *s;
+  size_t len, cap, max; /* max: hard cap on len (0 = 64 MiB) */
+  bool oom, full;
+} sbuf;
+
+void sbuf_init(sbuf *b, size_t max);
+void sbuf_free(sbuf *b);
+void sbuf_add(sbuf *b, const char *s);
+void sbuf_addn(sbuf *b, const char *s, size_t n);
+void sbuf_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the string and hands ownership to the caller (NULL after oom). */
+char *sbuf_take(sbuf *b);
+
+#endif

@@ -1,0 +1,296 @@
+/* Tests of the rule-based fallback scorer: each documented rule, the floors,
+ * the summary/reasoning texts, and determinism. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_risk_fixtures.h"
+#include "vigil/risk.h"
+
+static int score(const vigil_batch *b, risk_rules_result *r) {
+  risk_params p = risk_default_params();
+  assert_int_equal(risk_rules_score(r, b, &p), 0);
+  return r->score;
+}
+
+static void table_is_documented(void **state) {
+  size_t n;
+  const risk_rule *t = risk_rules_table(&n);
+  assert_true(n >= 25);
+  /* every rule id appears in docs/risk.md */
+  const char *src = getenv("VIGIL_SOURCE_DIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/docs/risk.md", src ? src : ".");
+  FILE *f = fopen(path, "r");
+  if (!f) fail_msg("cannot open %s", path);
+  static char doc[65536];
+  size_t len = fread(doc, 1, sizeof doc - 1, f);
+  doc[len] = 0;
+  fclose(f);
+  for (size_t i = 0; i < n; i++) {
+    char needle[96];
+    snprintf(needle, sizeof needle, "`%s`", t[i].id);
+    if (!strstr(doc, needle)) fail_msg("docs/risk.md lacks rule %s", t[i].id);
+    char row[160];
+    snprintf(row, sizeof row, "| `%s` | %s | %d |", t[i].id,
+             t[i].kind == RISK_RULE_BASE ? "base" : t[i].kind == RISK_RULE_ADD ? "add" : "floor", t[i].value);
+    if (!strstr(doc, row)) fail_msg("docs/risk.md row differs from code: %s", row);
+  }
+}
+
+static void baseline_by_class(void **state) {
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 12);
+  fx_add(&b, "person", 0.8f, NULL);
+  assert_int_equal(score(&b, &r), 20);
+  assert_string_equal(r.level, "low");
+  assert_true(risk_rules_fired(&r, "base_person"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  fx_batch(&b, "c", 12);
+  fx_add(&b, "car", 0.8f, NULL);
+  assert_int_equal(score(&b, &r), 10);
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  fx_batch(&b, "c", 12);
+  assert_int_equal(score(&b, &r), 0);
+  assert_non_null(strstr(r.reasoning, "none"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+static void weapons_are_critical(void **state) {
+  struct {
+    const char *type;
+    int min;
+    const char *rule;
+  } cases[] = {{"gun", 95, "weapon_firearm"}, {"rifle", 95, "weapon_firearm"}, {"pistol", 95, "weapon_firearm"},
+               {"knife", 85, "weapon_knife"},  {"bat", 60, "weapon_blunt"},     {"weapon", 85, "weapon_other"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    vigil_batch b;
+    risk_rules_result r;
+    fx_batch(&b, "c", 12);
+    vigil_enrichment e = fx_threat(cases[i].type, 0.8f, "high");
+    e.clothing.present = true; /* a uniform must not lower a weapon */
+    e.clothing.is_service_uniform = true;
+    fx_add(&b, "person", 0.9f, &e);
+    assert_int_equal(score(&b, &r), cases[i].min);
+    assert_true(risk_rules_fired(&r, cases[i].rule));
+    assert_false(risk_rules_fired(&r, "service_uniform"));
+    if (cases[i].min >= 85) assert_string_equal(r.level, "critical");
+    risk_rules_result_free(&r);
+    vigil_batch_free(&b);
+  }
+  /* below the 0.5 cut-off or "none": no weapon */
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 12);
+  vigil_enrichment weak = fx_threat("gun", 0.3f, "critical");
+  fx_add(&b, "person", 0.9f, &weak);
+  vigil_enrichment none = fx_threat("none", 0.0f, "low");
+  fx_add(&b, "person", 0.9f, &none);
+  score(&b, &r);
+  assert_false(risk_rules_fired(&r, "weapon_firearm"));
+  assert_true(r.score < 60);
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* a weapon as a detector class */
+  fx_batch(&b, "c", 12);
+  fx_add(&b, "knife", 0.7f, NULL);
+  assert_true(score(&b, &r) >= 85);
+  assert_true(risk_rules_fired(&r, "weapon_knife"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+static void damage_patterns(void **state) {
+  const char *gl[] = {"glass_shatter", "lamp_broken"};
+  const char *sd[] = {"scratch", "dent"};
+  const char *sc[] = {"scratch"};
+  int c2[] = {1, 1};
+  float f2[] = {0.9f, 0.8f};
+  vigil_batch b;
+  risk_rules_result r;
+  /* day, one scratch: damage_any only */
+  fx_batch(&b, "c", 13);
+  vigil_enrichment e = fx_damage(1, sc, c2, f2);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 20);
+  assert_true(risk_rules_fired(&r, "damage_any"));
+  assert_false(risk_rules_fired(&r, "damage_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* night + scratch + dent: elevated and likely incident */
+  fx_batch(&b, "c", 23);
+  e = fx_damage(2, sd, c2, f2);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 10 + 10 + 15 + 15);
+  assert_true(risk_rules_fired(&r, "damage_night"));
+  assert_true(risk_rules_fired(&r, "damage_multi"));
+  assert_false(risk_rules_fired(&r, "damage_high_security_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* day break-in pattern: floor 70 */
+  fx_batch(&b, "c", 10);
+  e = fx_damage(2, gl, c2, f2);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 70);
+  assert_true(risk_rules_fired(&r, "damage_breakin"));
+  assert_string_equal(r.level, "high");
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* high-security damage at night (05:00): critical */
+  fx_batch(&b, "c", 5);
+  e = fx_damage(1, gl, c2, f2);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 85);
+  assert_true(risk_rules_fired(&r, "damage_high_security_night"));
+  assert_string_equal(r.level, "critical");
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+static void behaviour_rules(void **state) {
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 2);
+  vigil_enrichment e = fx_none();
+  e.pose.present = true;
+  vigil_strlcpy(e.pose.posture, "crouching", sizeof e.pose.posture);
+  e.pose.n_alerts = 1;
+  vigil_strlcpy(e.pose.alerts[0], "crouching", VIGIL_NAME_LEN);
+  e.clothing.present = true;
+  vigil_strlcpy(e.clothing.type, "hoodie", sizeof e.clothing.type);
+  vigil_strlcpy(e.clothing.color, "dark", sizeof e.clothing.color);
+  fx_add(&b, "person", 0.9f, &e);
+  /* 20 base + 15 night + 15 crouching + 10 dark hoodie at night */
+  assert_int_equal(score(&b, &r), 60);
+  assert_true(risk_rules_fired(&r, "night_person"));
+  assert_true(risk_rules_fired(&r, "pose_crouching"));
+  assert_true(risk_rules_fired(&r, "clothing_dark_hoodie_night"));
+  assert_non_null(strstr(r.reasoning, "- pose_crouching:"));
+  assert_non_null(strstr(r.reasoning, "+15"));
+  assert_non_null(strstr(r.summary, "High risk on camera c"));
+  assert_non_null(strstr(r.summary, "(night)"));
+  risk_rules_result_free(&r);
+  /* same at noon: the hoodie is not suspicious and there is no night bonus */
+  b.local_hour = 12;
+  assert_int_equal(score(&b, &r), 35);
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+
+  fx_batch(&b, "c", 12);
+  e = fx_none();
+  e.clothing.present = true;
+  vigil_strlcpy(e.clothing.type, "person wearing ski mask or balaclava", sizeof e.clothing.type);
+  e.pose.present = true;
+  e.pose.n_alerts = 2;
+  vigil_strlcpy(e.pose.alerts[0], "hands_raised", VIGIL_NAME_LEN);
+  vigil_strlcpy(e.pose.alerts[1], "fighting_stance", VIGIL_NAME_LEN);
+  fx_add(&b, "person", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 20 + 20 + 25 + 25);
+  assert_string_equal(r.level, "critical");
+  assert_non_null(strstr(r.summary, "Main factors"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+static void uniform_loiter_count_faces_zones(void **state) {
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 12);
+  vigil_enrichment e = fx_none();
+  e.clothing.present = true;
+  vigil_strlcpy(e.clothing.type, "UPS uniform", sizeof e.clothing.type);
+  e.clothing.is_service_uniform = true;
+  fx_add(&b, "person", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 5);
+  assert_true(risk_rules_fired(&r, "service_uniform"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+
+  /* loitering and two cameras, same track for two detections: one person */
+  fx_batch(&b, "c", 12);
+  e = fx_none();
+  e.reid.present = true;
+  vigil_strlcpy(e.reid.person_id, "P1", sizeof e.reid.person_id);
+  e.reid.first_seen = 1000;
+  e.reid.last_seen = 1000 + 301;
+  e.reid.n_cameras = 2;
+  fx_add(&b, "person", 0.9f, &e);
+  fx_add(&b, "person", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 20 + 15 + 5);
+  assert_true(risk_rules_fired(&r, "loitering"));
+  assert_false(risk_rules_fired(&r, "persons_2"));
+  risk_rules_result_free(&r);
+  e.reid.last_seen = 1000 + 299;
+  b.enr[0] = b.enr[1] = e;
+  score(&b, &r);
+  assert_false(risk_rules_fired(&r, "loitering"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+
+  /* three untracked people, an unknown face, a zone */
+  fx_batch(&b, "c", 12);
+  vigil_batch_add_zone(&b, "driveway");
+  e = fx_none();
+  e.face.present = true;
+  fx_add(&b, "person", 0.9f, &e);
+  fx_add(&b, "person", 0.9f, NULL);
+  fx_add(&b, "person", 0.9f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 10 + 5 + 10);
+  assert_true(risk_rules_fired(&r, "persons_3plus"));
+  assert_true(risk_rules_fired(&r, "face_unknown"));
+  assert_true(risk_rules_fired(&r, "zone_entered"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+
+  /* a known face alone lowers the score to the floor of 0..100 */
+  fx_batch(&b, "c", 12);
+  e = fx_none();
+  e.face.present = true;
+  e.face.known = true;
+  fx_add(&b, "person", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 5);
+  assert_true(risk_rules_fired(&r, "face_known"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+static void deterministic(void **state) {
+  vigil_batch b;
+  fx_batch(&b, "c", 23);
+  vigil_enrichment e = fx_threat("knife", 0.9f, "high");
+  fx_add(&b, "person", 0.9f, &e);
+  fx_add(&b, "car", 0.9f, NULL);
+  risk_rules_result a, c;
+  score(&b, &a);
+  score(&b, &c);
+  assert_int_equal(a.score, c.score);
+  assert_string_equal(a.summary, c.summary);
+  assert_string_equal(a.reasoning, c.reasoning);
+  risk_rules_result_free(&a);
+  risk_rules_result_free(&c);
+  risk_rules_result_free(NULL);
+  vigil_batch_free(&b);
+  vigil_batch_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(table_is_documented),
+      cmocka_unit_test(baseline_by_class),
+      cmocka_unit_test(weapons_are_critical),
+      cmocka_unit_test(damage_patterns),
+      cmocka_unit_test(behaviour_rules),
+      cmocka_unit_test(uniform_loiter_count_faces_zones),
+      cmocka_unit_test(deterministic),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
