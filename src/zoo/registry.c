@@ -318,7 +318,7 @@ int zoo_registry_load_config_text(zoo_registry *r, const char *text, char *err, 
   /* Work on a copy so that a bad line leaves the registry untouched. */
   zoo_registry tmp = {0};
   if (reg_reserve(&tmp, r->count + 8)) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
-  memcpy(tmp.rows, r->rows, (size_t)r->count * sizeof *r->rows);
+  if (r->count) memcpy(tmp.rows, r->rows, (size_t)r->count * sizeof *r->rows);
   tmp.count = r->count;
   char *buf = strdup(text);
   if (!buf) {
