@@ -17,13 +17,14 @@
  *   - Inputs are the Placeholder nodes in file order (dtype and shape from
  *     their attributes; -1 dims are dynamic, named "batch" for dim 0 and
  *     "dim<i>" otherwise). Input names are the Placeholder node names.
- *   - Outputs come from signature.outputs when present, in the order of the
- *     json object (what tf.GraphModel.execute returns), named by the
- *     signature keys (e.g. gear's "age_output"). Without a signature they are
- *     the non-Const nodes nobody consumes (control deps count as consumers,
- *     as in TF.js), sorted by name in natural order ("Identity",
- *     "Identity_1", "Identity_2", ...), named by the node name. For the
- *     human-models graphs blazeface, age and gender have no signature.
+ *   - Outputs come from signature.outputs (top level, else
+ *     userDefinedMetadata.signature, as tf.GraphModel does), in the order of
+ *     the json object (what tf.GraphModel.execute returns), named by the
+ *     signature keys (gear: "age_output"; nanodet: "Identity_2:0"). Without a
+ *     signature they are the non-Const nodes nobody consumes (control deps
+ *     count as consumers, as in TF.js), sorted by name in natural order
+ *     ("Identity", "Identity_1", "Identity_2", ...), named by the node name.
+ *     All nine human-models graphs vigil ships have a signature.
  *   - TF.js has no int64: int64 tensors and casts are int32, as in TF.js. */
 #include <errno.h>
 #include <stdio.h>
@@ -560,8 +561,10 @@ static int out_ref_cmp(const void *x, const void *y) {
 }
 
 static int find_outputs(tfjs_ctx *c, out_ref **out, int *nout) {
+  /* Like tf.GraphModel: the top-level signature, else the one converters
+   * leave in userDefinedMetadata (blazeface, age, gender). */
   json_t *sig = json_object_get(c->root, "signature");
-  if (!sig) sig = json_object_get(json_object_get(c->root, "modelTopology"), "signature");
+  if (!sig) sig = json_object_get(json_object_get(c->root, "userDefinedMetadata"), "signature");
   json_t *so = sig ? json_object_get(sig, "outputs") : NULL;
   if (json_is_object(so) && json_object_size(so) > 0) {
     *out = calloc(json_object_size(so), sizeof **out);
