@@ -1,14 +1,161 @@
-/* vigil serve: not implemented yet. */
+/* vigil serve: starts the named HTTP services (detect, enrich, enrich-light,
+ * clip, florence, all) and runs until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
+#include "util/log.h"
+#include "vigil/config.h"
+#include "vigil/http.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: vigil serve SERVICE... [--port N] [--bind ADDR] [--config FILE]\n"
+          "\n"
+          "Runs HTTP services until SIGINT/SIGTERM. SERVICE is one of:\n");
+  for (size_t i = 0; vigil_services[i]; i++)
+    fprintf(f, "  %-13s port %u\n", vigil_services[i]->name, (unsigned)vigil_services[i]->port);
+  fprintf(f,
+          "  all           every service above, each on its own port\n"
+          "\n"
+          "  --port N       port of the one named service (also: PORT env)\n"
+          "  --bind ADDR    IPv4 address to listen on (default 0.0.0.0)\n"
+          "  --config FILE  KEY=VALUE file (also: VIGIL_CONFIG); the environment wins\n"
+          "\n"
+          "Every service answers GET /health and GET /metrics. Keys: docs/configuration.md.\n");
+}
+
+static int parse_port(const char *s, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < 0 || v > 65535) return -1;
+  *out = v;
+  return 0;
+}
 
 int cmd_serve(int argc, char **argv) {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: vigil serve (not implemented yet)\n");
-    return VIGIL_EXIT_OK;
+  const vigil_service *chosen[16];
+  size_t n = 0;
+  const char *port_arg = NULL, *bind_arg = NULL, *config_arg = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return VIGIL_EXIT_OK;
+    }
+    if (!strcmp(a, "--port") || !strcmp(a, "--bind") || !strcmp(a, "--config")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "vigil serve: %s needs a value\n", a);
+        return VIGIL_EXIT_USAGE;
+      }
+      const char **dst = a[2] == 'p' ? &port_arg : a[2] == 'b' ? &bind_arg : &config_arg;
+      *dst = argv[++i];
+      continue;
+    }
+    if (a[0] == '-') {
+      fprintf(stderr, "vigil serve: unknown option '%s' (try --help)\n", a);
+      return VIGIL_EXIT_USAGE;
+    }
+    if (!strcmp(a, "all")) {
+      for (size_t k = 0; vigil_services[k]; k++) {
+        bool dup = false;
+        for (size_t j = 0; j < n; j++) dup |= chosen[j] == vigil_services[k];
+        if (!dup && n < 16) chosen[n++] = vigil_services[k];
+      }
+      continue;
+    }
+    const vigil_service *s = vigil_service_find(a);
+    if (!s) {
+      fprintf(stderr, "vigil serve: unknown service '%s' (try --help)\n", a);
+      return VIGIL_EXIT_USAGE;
+    }
+    bool dup = false;
+    for (size_t j = 0; j < n; j++) dup |= chosen[j] == s;
+    if (!dup && n < 16) chosen[n++] = s;
   }
-  fprintf(stderr, "vigil serve: not implemented yet\n");
-  return VIGIL_EXIT_FAIL;
+  if (n == 0) {
+    fprintf(stderr, "vigil serve: name at least one service (try --help)\n");
+    return VIGIL_EXIT_USAGE;
+  }
+
+  char err[512];
+  vigil_config *cfg;
+  if (vigil_config_load(&cfg, config_arg, err, sizeof err)) {
+    fprintf(stderr, "vigil serve: %s\n", err);
+    return VIGIL_EXIT_USAGE;
+  }
+  vigil_config_set_global(cfg);
+
+  long port = -1;
+  if (port_arg) {
+    if (n != 1) {
+      fprintf(stderr, "vigil serve: --port needs exactly one service\n");
+      return VIGIL_EXIT_USAGE;
+    }
+    if (parse_port(port_arg, &port)) {
+      fprintf(stderr, "vigil serve: bad port '%s'\n", port_arg);
+      return VIGIL_EXIT_USAGE;
+    }
+  } else if (vigil_config_str(NULL, "PORT")) {
+    if (n == 1) {
+      if (vigil_config_int(NULL, "PORT", &port, err, sizeof err)) {
+        fprintf(stderr, "vigil serve: %s\n", err);
+        return VIGIL_EXIT_USAGE;
+      }
+    } else {
+      vlog_warn("PORT is ignored when several services are named; each uses its own port");
+    }
+  }
+
+  vigil_http_params params;
+  if (vigil_http_params_from_config(&params, NULL, err, sizeof err)) {
+    fprintf(stderr, "vigil serve: %s\n", err);
+    return VIGIL_EXIT_USAGE;
+  }
+  params.bind_addr = bind_arg;
+
+  /* Block the stop signals before any thread starts, so that every thread
+   * inherits the mask and only sigwait() below receives them. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  vigil_http_server *servers[16] = {0};
+  void *ctxs[16] = {0};
+  int status = VIGIL_EXIT_OK;
+  for (size_t i = 0; i < n; i++) {
+    const vigil_service *s = chosen[i];
+    if (s->init && s->init(&ctxs[i], cfg, err, sizeof err)) {
+      fprintf(stderr, "vigil serve: %s: %s\n", s->name, err);
+      status = VIGIL_EXIT_FAIL;
+      break;
+    }
+    vigil_http_params p = params;
+    p.port = port >= 0 ? (uint16_t)port : s->port;
+    if (vigil_http_server_start(&servers[i], s, ctxs[i], p, err, sizeof err)) {
+      fprintf(stderr, "vigil serve: %s: %s\n", s->name, err);
+      status = VIGIL_EXIT_FAIL;
+      break;
+    }
+    vlog_info("%s listening on http://%s:%u", s->name, bind_arg ? bind_arg : "0.0.0.0",
+              (unsigned)vigil_http_server_port(servers[i]));
+  }
+  if (status == VIGIL_EXIT_OK) {
+    int sig = 0;
+    sigwait(&stop, &sig);
+    vlog_info("signal %d: shutting down", sig);
+  }
+  for (size_t i = n; i-- > 0;) {
+    vigil_http_server_free(servers[i]);
+    if (chosen[i]->free && ctxs[i]) chosen[i]->free(ctxs[i]);
+  }
+  vigil_config_set_global(NULL);
+  return status;
 }

@@ -1,0 +1,24 @@
+/* The services `vigil serve` knows, in one table. To register a real service,
+ * define a `const vigil_service` in your own directory (see the placeholders in
+ * stub_services.c and include/vigil/http.h) and change its line below. */
+#include <string.h>
+
+#include "vigil/http.h"
+
+extern const vigil_service vigil_stub_detect, vigil_stub_enrich, vigil_stub_enrich_light, vigil_stub_clip,
+    vigil_stub_florence;
+
+const vigil_service *const vigil_services[] = {
+    &vigil_stub_detect,       /* 8095: detection (src/models) */
+    &vigil_stub_enrich,       /* 8094: enrichment, heavy models (src/enrich) */
+    &vigil_stub_enrich_light, /* 8096: enrichment, light models (src/enrich) */
+    &vigil_stub_clip,         /* 8093: CLIP embeddings */
+    &vigil_stub_florence,     /* 8092: Florence-2 captions and OCR */
+    NULL,
+};
+
+const vigil_service *vigil_service_find(const char *name) {
+  for (size_t i = 0; vigil_services[i]; i++)
+    if (!strcmp(vigil_services[i]->name, name)) return vigil_services[i];
+  return NULL;
+}

@@ -1,0 +1,390 @@
+/* Configuration keys in one table, a KEY=VALUE file reader, and typed getters
+ * with the precedence environment > file > default. */
+#include "vigil/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/log.h"
+
+#define NORANGE 1, 0 /* min > max: no range check */
+
+/* Keep this table and docs/configuration.md in step. */
+static const vigil_config_key keys[] = {
+    /* Services */
+    {"PORT", VIGIL_CFG_INT, NULL, 1, 65535,
+     "Port of the one service named on `vigil serve` (default: the service's own port)"},
+    {"VIGIL_HOME", VIGIL_CFG_STRING, "~/.cache/vigil", NORANGE,
+     "Cache of models, media, reference runtimes and golden outputs (`make deps`)"},
+    {"VIGIL_LOG", VIGIL_CFG_STRING, "info", NORANGE, "Log level: error, warn, info, debug"},
+    {"VIGIL_CONFIG", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Path of an optional KEY=VALUE config file (same keys; the environment wins)"},
+    /* Detection (YOLO26 service, 8095) */
+    {"YOLO26_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo26/exports/yolo26m_fp16.engine", NORANGE,
+     "Detector weights (.onnx or TF.js model.json); vigil's default detector is used when absent"},
+    {"YOLO26_CONFIDENCE", VIGIL_CFG_FLOAT, "0.5", 0, 1, "Minimum detection confidence"},
+    /* Enrichment (8094 heavy, 8096 light) */
+    {"VRAM_BUDGET_GB", VIGIL_CFG_FLOAT, "6.0", 0, 4096,
+     "Memory budget of on-demand models, GB (x1024 = MB)"},
+    {"VEHICLE_MODEL_PATH", VIGIL_CFG_STRING, "/models/vehicle-segment-classification", NORANGE,
+     "Vehicle classifier"},
+    {"PET_MODEL_PATH", VIGIL_CFG_STRING, "/models/pet-classifier", NORANGE, "Pet classifier"},
+    {"CLOTHING_MODEL_PATH", VIGIL_CFG_STRING, "/models/fashion-clip", NORANGE,
+     "Clothing model (FashionCLIP/SigLIP)"},
+    {"DEPTH_MODEL_PATH", VIGIL_CFG_STRING, "/models/depth-anything-v2-small", NORANGE,
+     "Depth estimator"},
+    {"VITPOSE_MODEL_PATH", VIGIL_CFG_STRING, "/models/vitpose-plus-small", NORANGE,
+     "Pose model (ViTPose+)"},
+    {"ACTION_MODEL_PATH", VIGIL_CFG_STRING, "microsoft/xclip-base-patch32", NORANGE,
+     "Action recognition model (X-CLIP)"},
+    {"ENRICHMENT_PRELOAD_MODELS", VIGIL_CFG_LIST, "", NORANGE,
+     "Comma list of on-demand models loaded at start-up"},
+    {"ENRICHMENT_VEHICLE_SERVICE", VIGIL_CFG_STRING, "heavy", NORANGE, "Where vehicle runs: heavy|light"},
+    {"ENRICHMENT_CLOTHING_SERVICE", VIGIL_CFG_STRING, "heavy", NORANGE, "Where clothing runs: heavy|light"},
+    {"ENRICHMENT_DEMOGRAPHICS_SERVICE", VIGIL_CFG_STRING, "heavy", NORANGE,
+     "Where age/gender run: heavy|light"},
+    {"ENRICHMENT_ACTION_SERVICE", VIGIL_CFG_STRING, "heavy", NORANGE, "Where action runs: heavy|light"},
+    {"ENRICHMENT_POSE_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where pose runs: heavy|light"},
+    {"ENRICHMENT_THREAT_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where threat runs: heavy|light"},
+    {"ENRICHMENT_REID_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where re-id runs: heavy|light"},
+    {"ENRICHMENT_PET_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where pet runs: heavy|light"},
+    {"ENRICHMENT_DEPTH_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where depth runs: heavy|light"},
+    {"ENRICHMENT_*_SERVICE", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Routing of any other model: heavy|light"},
+    /* Risk analysis (Nemotron / llama.cpp, 8091) */
+    {"NEMOTRON_URL", VIGIL_CFG_STRING, "http://localhost:8091", NORANGE,
+     "LLM server base URL (llama.cpp /completion or OpenAI-compatible)"},
+    {"NEMOTRON_API", VIGIL_CFG_STRING, "completion", NORANGE,
+     "`completion` (llama.cpp) or `chat` (/v1/chat/completions)"},
+    {"NEMOTRON_MODEL", VIGIL_CFG_STRING, "nemotron", NORANGE, "Model name sent to a chat API"},
+    {"NEMOTRON_TIMEOUT_S", VIGIL_CFG_FLOAT, "60", 1, 3600, "LLM request timeout, seconds"},
+    {"NEMOTRON_TEMPERATURE", VIGIL_CFG_FLOAT, "0.7", 0, 2, "Sampling temperature"},
+    {"NEMOTRON_TOP_P", VIGIL_CFG_FLOAT, "0.95", 0, 1, "Nucleus sampling"},
+    {"NEMOTRON_N_PREDICT", VIGIL_CFG_INT, "1536", 1, 131072, "Maximum generated tokens"},
+    /* HTTP edge */
+    {"VIGIL_HTTP_THREADS", VIGIL_CFG_INT, "4", 1, 256, "Worker threads per service"},
+    {"VIGIL_HTTP_MAX_CONNECTIONS", VIGIL_CFG_INT, "64", 1, 100000,
+     "Concurrent connections per service; past it requests get 503"},
+    {"VIGIL_HTTP_MAX_BODY_MB", VIGIL_CFG_FLOAT, "16", 0.001, 4096,
+     "Largest request body; larger bodies get 413 without being buffered"},
+    {"VIGIL_HTTP_MAX_HEADER_KB", VIGIL_CFG_INT, "32", 4, 1024, "Request line + headers limit"},
+    {"VIGIL_HTTP_IDLE_TIMEOUT_S", VIGIL_CFG_INT, "15", 1, 3600,
+     "An idle connection is closed after this long"},
+    {"VIGIL_HTTP_REQUEST_TIMEOUT_S", VIGIL_CFG_INT, "30", 1, 3600,
+     "A request (headers and body) must arrive within this; slow clients are cut off"},
+    {"VIGIL_MAX_IMAGE_MB", VIGIL_CFG_FLOAT, "10", 0.001, 1024,
+     "Largest encoded image; larger images get 413"},
+    {"VIGIL_MAX_IMAGE_PIXELS", VIGIL_CFG_INT, "50000000", 1, 1e9,
+     "Largest decoded image, pixels (also at most 16384 per side)"},
+};
+
+const vigil_config_key *vigil_config_keys(size_t *n) {
+  *n = sizeof keys / sizeof keys[0];
+  return keys;
+}
+
+/* Matches `key` against a pattern whose '*' stands for [A-Z0-9_]+. */
+static bool key_match(const char *pat, const char *key) {
+  const char *star = strchr(pat, '*');
+  if (!star) return !strcmp(pat, key);
+  size_t pre = (size_t)(star - pat), suf = strlen(star + 1), klen = strlen(key);
+  if (klen < pre + suf + 1) return false;
+  if (strncmp(pat, key, pre) || strcmp(key + klen - suf, star + 1)) return false;
+  for (size_t i = pre; i < klen - suf; i++)
+    if (!isupper((unsigned char)key[i]) && !isdigit((unsigned char)key[i]) && key[i] != '_') return false;
+  return true;
+}
+
+const vigil_config_key *vigil_config_find(const char *key) {
+  const vigil_config_key *pattern = NULL;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    if (!strchr(keys[i].key, '*')) {
+      if (!strcmp(keys[i].key, key)) return &keys[i];
+    } else if (!pattern && key_match(keys[i].key, key)) {
+      pattern = &keys[i];
+    }
+  }
+  return pattern;
+}
+
+struct vigil_config {
+  size_t n;
+  char **k, **v;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+  return s;
+}
+
+static int cfg_put(vigil_config *c, const char *k, const char *v) {
+  for (size_t i = 0; i < c->n; i++)
+    if (!strcmp(c->k[i], k)) { /* a later line wins */
+      char *nv = strdup(v);
+      if (!nv) return VIGIL_CFG_ENOMEM;
+      free(c->v[i]);
+      c->v[i] = nv;
+      return 0;
+    }
+  char **nk = realloc(c->k, (c->n + 1) * sizeof *nk);
+  if (!nk) return VIGIL_CFG_ENOMEM;
+  c->k = nk;
+  char **nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+  if (!nv) return VIGIL_CFG_ENOMEM;
+  c->v = nv;
+  c->k[c->n] = strdup(k);
+  c->v[c->n] = strdup(v);
+  if (!c->k[c->n] || !c->v[c->n]) {
+    free(c->k[c->n]);
+    free(c->v[c->n]);
+    return VIGIL_CFG_ENOMEM;
+  }
+  c->n++;
+  return 0;
+}
+
+int vigil_config_load(vigil_config **out, const char *path, char *err, size_t errlen) {
+  *out = NULL;
+  vigil_config *c = calloc(1, sizeof *c);
+  if (!c) return VIGIL_CFG_ENOMEM;
+  if (!path) path = getenv("VIGIL_CONFIG");
+  if (!path || !*path) {
+    *out = c;
+    return 0;
+  }
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    set_err(err, errlen, "config %s: %s", path, strerror(errno));
+    free(c);
+    return VIGIL_CFG_EIO;
+  }
+  char line[4096];
+  int lineno = 0, rc = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    size_t len = strlen(line);
+    if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+      set_err(err, errlen, "%s:%d: line too long", path, lineno);
+      rc = VIGIL_CFG_ESYNTAX;
+      break;
+    }
+    char *s = trim(line);
+    if (!*s || *s == '#') continue;
+    if (!strncmp(s, "export ", 7)) s = trim(s + 7);
+    char *eq = strchr(s, '=');
+    if (!eq) {
+      set_err(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+      rc = VIGIL_CFG_ESYNTAX;
+      break;
+    }
+    *eq = '\0';
+    char *k = trim(s), *v = trim(eq + 1);
+    bool ok = *k != '\0';
+    for (char *p = k; *p && ok; p++)
+      ok = isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
+    if (!ok) {
+      set_err(err, errlen, "%s:%d: bad key '%s' (upper case, digits, '_')", path, lineno, k);
+      rc = VIGIL_CFG_ESYNTAX;
+      break;
+    }
+    size_t vl = strlen(v);
+    if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+      v[vl - 1] = '\0';
+      v++;
+    }
+    if (!vigil_config_find(k)) vlog_warn("config %s:%d: unknown key %s (kept)", path, lineno, k);
+    if ((rc = cfg_put(c, k, v))) {
+      set_err(err, errlen, "out of memory");
+      break;
+    }
+  }
+  fclose(f);
+  if (rc) {
+    vigil_config_free(c);
+    return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+void vigil_config_free(vigil_config *cfg) {
+  if (!cfg) return;
+  for (size_t i = 0; i < cfg->n; i++) {
+    free(cfg->k[i]);
+    free(cfg->v[i]);
+  }
+  free(cfg->k);
+  free(cfg->v);
+  free(cfg);
+}
+
+static vigil_config *global_cfg;
+
+void vigil_config_set_global(vigil_config *cfg) {
+  vigil_config_free(global_cfg);
+  global_cfg = cfg;
+}
+
+const vigil_config *vigil_config_global(void) { return global_cfg; }
+
+static const char *lookup(const vigil_config *cfg, const char *key, const char **source) {
+  if (!cfg) cfg = global_cfg;
+  const char *e = getenv(key);
+  if (e) {
+    *source = "env";
+    return e;
+  }
+  if (cfg)
+    for (size_t i = 0; i < cfg->n; i++)
+      if (!strcmp(cfg->k[i], key)) {
+        *source = "file";
+        return cfg->v[i];
+      }
+  const vigil_config_key *row = vigil_config_find(key);
+  if (row && row->def) {
+    *source = "default";
+    return row->def;
+  }
+  *source = "unset";
+  return NULL;
+}
+
+const char *vigil_config_str(const vigil_config *cfg, const char *key) {
+  const char *src;
+  return lookup(cfg, key, &src);
+}
+
+const char *vigil_config_source(const vigil_config *cfg, const char *key) {
+  const char *src;
+  lookup(cfg, key, &src);
+  return src;
+}
+
+static int range_check(const char *key, double v, char *err, size_t errlen) {
+  const vigil_config_key *row = vigil_config_find(key);
+  if (row && row->min <= row->max && (v < row->min || v > row->max)) {
+    set_err(err, errlen, "%s=%g is out of range [%g, %g]", key, v, row->min, row->max);
+    return VIGIL_CFG_EINVAL;
+  }
+  return 0;
+}
+
+int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
+  const char *s = vigil_config_str(cfg, key);
+  if (!s) {
+    set_err(err, errlen, "%s is not set", key);
+    return VIGIL_CFG_ENOTFOUND;
+  }
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  while (end && isspace((unsigned char)*end)) end++;
+  if (end == s || *end || errno || !isfinite(v)) {
+    set_err(err, errlen, "%s='%s' is not a number", key, s);
+    return VIGIL_CFG_EINVAL;
+  }
+  int rc = range_check(key, v, err, errlen);
+  if (rc) return rc;
+  *out = v;
+  return 0;
+}
+
+int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *err, size_t errlen) {
+  const char *s = vigil_config_str(cfg, key);
+  if (!s) {
+    set_err(err, errlen, "%s is not set", key);
+    return VIGIL_CFG_ENOTFOUND;
+  }
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  while (end && isspace((unsigned char)*end)) end++;
+  if (end == s || *end || errno) {
+    set_err(err, errlen, "%s='%s' is not an integer", key, s);
+    return VIGIL_CFG_EINVAL;
+  }
+  int rc = range_check(key, (double)v, err, errlen);
+  if (rc) return rc;
+  *out = v;
+  return 0;
+}
+
+int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char *err, size_t errlen) {
+  const char *s = vigil_config_str(cfg, key);
+  if (!s) {
+    set_err(err, errlen, "%s is not set", key);
+    return VIGIL_CFG_ENOTFOUND;
+  }
+  static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+  for (int i = 0; i < 4; i++) {
+    if (!strcasecmp(s, yes[i])) {
+      *out = true;
+      return 0;
+    }
+    if (!strcasecmp(s, no[i])) {
+      *out = false;
+      return 0;
+    }
+  }
+  set_err(err, errlen, "%s='%s' is not a boolean (true/false, 1/0, yes/no, on/off)", key, s);
+  return VIGIL_CFG_EINVAL;
+}
+
+void vigil_config_list_free(char **items, size_t n) {
+  if (!items) return;
+  for (size_t i = 0; i < n; i++) free(items[i]);
+  free(items);
+}
+
+int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, size_t *n,
+                      char *err, size_t errlen) {
+  *items = NULL;
+  *n = 0;
+  const char *s = vigil_config_str(cfg, key);
+  if (!s) {
+    set_err(err, errlen, "%s is not set", key);
+    return VIGIL_CFG_ENOTFOUND;
+  }
+  char **v = NULL;
+  size_t cnt = 0;
+  while (*s) {
+    const char *comma = strchr(s, ',');
+    size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    const char *a = s, *b = s + len;
+    while (a < b && isspace((unsigned char)*a)) a++;
+    while (b > a && isspace((unsigned char)b[-1])) b--;
+    if (b > a) {
+      char **nv = realloc(v, (cnt + 1) * sizeof *nv);
+      char *item = nv ? strndup(a, (size_t)(b - a)) : NULL;
+      if (!item) {
+        vigil_config_list_free(nv ? nv : v, cnt);
+        set_err(err, errlen, "out of memory");
+        return VIGIL_CFG_ENOMEM;
+      }
+      v = nv;
+      v[cnt++] = item;
+    }
+    s += len;
+    if (*s == ',') s++;
+  }
+  *items = v;
+  *n = cnt;
+  return 0;
+}
