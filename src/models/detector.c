@@ -39,7 +39,7 @@ struct detector {
   int nc;                 /* classes */
   char **names;           /* class names (Ultralytics metadata), or NULL = COCO */
   int nnames;
-  int out_main;           /* output index used by YOLO*/CenterNet */
+  int out_main;           /* output index used by the YOLO families and CenterNet */
   int nano_cls[3], nano_box[3]; /* NanoDet outputs per stride 8/16/32 */
 };
 
