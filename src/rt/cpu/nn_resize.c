@@ -195,8 +195,11 @@ static int rs_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
+/* The formulas use the unrounded output length in * scale, as ONNX's
+ * reference does (it differs from the integer length when scales are
+ * given). */
 static double to_original(const rs_params *p, const rs_geom *g, int a, int64_t xr) {
-  double s = g->scale[a], x = (double)xr, lin = (double)g->in[a], lout = (double)g->out[a];
+  double s = g->scale[a], x = (double)xr, lin = (double)g->in[a], lout = s * lin;
   switch (p->ctm) {
     case CT_HALF_PIXEL: return (x + 0.5) / s - 0.5;
     case CT_HALF_PIXEL_SYM: {
