@@ -138,8 +138,9 @@ static int node_push_attr(onnx_node *n, vrt_attr *a) {
 }
 
 int onnx_node_add_string_attr(onnx_node *n, const char *name, const char *val) {
-  onnx_node_drop_attr(n, name);
+  /* val may point into the attribute being replaced: copy it first */
   vrt_attr a = {.name = strdup(name), .type = VRT_ATTR_STRING, .s = strdup(val), .slen = strlen(val)};
+  onnx_node_drop_attr(n, name);
   if (!a.name || !a.s) {
     vrt_attr_clear(&a);
     return vrt__err(VRT_ENOMEM, "out of memory");
@@ -897,7 +898,7 @@ int vrt__onnx_load_file(vrt_graph **out, const char *path) {
     close(fd);
     return vrt__err(VRT_EPARSE, "'%s' is empty", path);
   }
-  void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   close(fd);
   if (map == MAP_FAILED) return vrt__err(VRT_EIO, "cannot map '%s': %m", path);
   char *dir = strdup(path);

@@ -1,0 +1,476 @@
+/* Tests for the ONNX loader (src/rt/onnx): tiny models written at test time by
+ * tools/ref/gen_onnx_test_models.py, malformed bytes built here, and the real
+ * PP-OCR files from $VIGIL_HOME/models/ocr. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loaders.h"
+#include "ops.h"
+#include "util/assets.h"
+
+static char tmpdir[256];
+
+static const char *model_path(const char *name) {
+  static char buf[512];
+  snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
+  return buf;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  const char *src = getenv("VIGIL_SOURCE_DIR");
+  if (!src) {
+    fprintf(stderr, "VIGIL_SOURCE_DIR is not set (run through ctest)\n");
+    return -1;
+  }
+  snprintf(tmpdir, sizeof tmpdir, "%s/vigil-onnx-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(tmpdir)) return -1;
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tools/ref/gen_onnx_test_models.py' '%s'", src, tmpdir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "generating test models failed (needs python3-onnx and python3-numpy; run `make deps`)\n");
+    return -1;
+  }
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static vrt_graph *load_ok(const char *name) {
+  vrt_graph *g = NULL;
+  int rc = vrt__onnx_load_file(&g, model_path(name));
+  if (rc) fprintf(stderr, "%s: %s\n", name, vrt_last_error());
+  assert_int_equal(rc, 0);
+  assert_non_null(g);
+  return g;
+}
+
+/* Loading must fail with code and a message containing every needle. */
+static void load_fails(const char *name, int code, const char *needle1, const char *needle2) {
+  vrt_graph *g = (vrt_graph *)0x1;
+  int rc = vrt__onnx_load_file(&g, model_path(name));
+  const char *msg = vrt_last_error();
+  if (rc != code) fprintf(stderr, "%s: rc %d: %s\n", name, rc, msg);
+  assert_int_equal(rc, code);
+  assert_ptr_equal(g, (vrt_graph *)0x1); /* *out untouched on failure */
+  if (needle1) assert_non_null(strstr(msg, needle1));
+  if (needle2) assert_non_null(strstr(msg, needle2));
+}
+
+static const vrt_value *value(const vrt_graph *g, const char *name) {
+  int i = vrt_graph_find_value(g, name);
+  assert_true(i >= 0);
+  return &g->values[i];
+}
+
+static int count_op(const vrt_graph *g, int op) {
+  int n = 0;
+  for (int i = 0; i < g->nnodes; i++) n += g->nodes[i].op == op;
+  return n;
+}
+
+static const vrt_node *node(const vrt_graph *g, const char *name) {
+  for (int i = 0; i < g->nnodes; i++)
+    if (strcmp(g->nodes[i].name, name) == 0) return &g->nodes[i];
+  fail_msg("no node '%s'", name);
+  return NULL;
+}
+
+static const char *meta(const vrt_graph *g, const char *key) {
+  for (int i = 0; i < g->nmeta; i++)
+    if (strcmp(g->meta_keys[i], key) == 0) return g->meta_vals[i];
+  return NULL;
+}
+
+static void test_add_model(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("add.onnx");
+  assert_int_equal(g->opset, 17);
+  assert_int_equal(g->ninputs, 1);
+  const vrt_value *x = &g->values[g->inputs[0]];
+  assert_string_equal(x->t.name, "X");
+  assert_int_equal(x->t.dtype, VRT_F32);
+  assert_int_equal(x->t.ndim, 2);
+  assert_int_equal(x->t.dims[0], -1);
+  assert_string_equal(x->dim_names[0], "N");
+  assert_int_equal(x->t.dims[1], 3);
+  assert_true(x->flags & VRT_VAL_INPUT);
+  const vrt_value *w = value(g, "W");
+  assert_true(w->flags & VRT_VAL_CONST);
+  assert_int_equal(w->t.nbytes, 12);
+  assert_true(((const float *)w->t.data)[2] == 2.0f);
+  assert_int_equal(g->nnodes, 1);
+  assert_int_equal(g->nodes[0].op, VRT_OP_Add);
+  assert_string_equal(g->nodes[0].name, "add0");
+  assert_int_equal(g->noutputs, 1);
+  assert_true(g->values[g->outputs[0]].flags & VRT_VAL_OUTPUT);
+  assert_string_equal(meta(g, "author"), "vigil");
+  assert_int_equal(vrt_graph_validate(g), 0);
+  vrt_graph_free(g);
+}
+
+static void test_constants(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("constants.onnx");
+  /* Constant nodes are gone: only Mul, Add, Add, Cast remain */
+  assert_int_equal(g->nnodes, 4);
+  assert_int_equal(count_op(g, VRT_OP_Constant), 0);
+  const vrt_value *v = value(g, "c_t");
+  assert_true(v->flags & VRT_VAL_CONST);
+  assert_int_equal(v->t.ndim, 2);
+  assert_true(((const float *)v->t.data)[3] == 4.0f); /* from float_data, not raw */
+  v = value(g, "c_f");
+  assert_int_equal(v->t.dtype, VRT_F32);
+  assert_int_equal(v->t.ndim, 0);
+  assert_true(*(const float *)v->t.data == 2.5f);
+  v = value(g, "c_fs");
+  assert_int_equal(v->t.dims[0], 3);
+  assert_true(((const float *)v->t.data)[2] == 3.0f);
+  v = value(g, "c_i");
+  assert_int_equal(v->t.dtype, VRT_I64);
+  assert_int_equal(*(const int64_t *)v->t.data, -7);
+  v = value(g, "c_is");
+  assert_int_equal(((const int64_t *)v->t.data)[1], -5);
+  v = value(g, "c_i32");
+  assert_int_equal(v->t.dtype, VRT_I32);
+  assert_int_equal(((const int32_t *)v->t.data)[0], -1);
+  assert_int_equal(((const int32_t *)v->t.data)[2], 7);
+  v = value(g, "c_b");
+  assert_int_equal(v->t.dtype, VRT_BOOL);
+  assert_int_equal(((const uint8_t *)v->t.data)[0], 1);
+  assert_int_equal(((const uint8_t *)v->t.data)[1], 0);
+  v = value(g, "h"); /* fp16 stays fp16 */
+  assert_int_equal(v->t.dtype, VRT_F16);
+  assert_int_equal(v->t.nbytes, 4);
+  assert_true(vrt__f16_to_f32(((const uint16_t *)v->t.data)[1]) == -2.0f);
+  /* a constant can be a graph output */
+  assert_int_equal(g->noutputs, 6);
+  assert_true(value(g, "c_fs")->flags & VRT_VAL_OUTPUT);
+  vrt_graph_free(g);
+}
+
+static const vrt_value *input_of(const vrt_graph *g, const vrt_node *n, int k) {
+  assert_true(k < n->nin);
+  assert_true(n->in[k] >= 0);
+  return &g->values[n->in[k]];
+}
+
+static void test_opset9_normalised(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("opset9.onnx");
+  assert_int_equal(g->opset, 9);
+  const vrt_node *n = node(g, "squeeze0");
+  assert_int_equal(n->nin, 2);
+  const vrt_value *v = input_of(g, n, 1);
+  assert_true(v->flags & VRT_VAL_CONST);
+  assert_int_equal(v->t.dtype, VRT_I64);
+  assert_int_equal(*(const int64_t *)v->t.data, 0);
+  assert_null(vrt_node_attr(n, "axes"));
+  n = node(g, "slice0");
+  assert_int_equal(n->nin, 4);
+  assert_int_equal(*(const int64_t *)input_of(g, n, 2)->t.data, 2);  /* ends */
+  assert_int_equal(*(const int64_t *)input_of(g, n, 3)->t.data, 3);  /* axes */
+  n = node(g, "clip0");
+  assert_int_equal(n->nin, 3);
+  assert_true(*(const float *)input_of(g, n, 2)->t.data == 6.0f);
+  assert_int_equal(input_of(g, n, 1)->t.ndim, 0);
+  n = node(g, "rmean0");
+  assert_int_equal(n->nin, 2);
+  assert_int_equal(*(const int64_t *)input_of(g, n, 1)->t.data, -1);
+  assert_int_equal(vrt_attr_int(n, "keepdims", 0), 1);
+  n = node(g, "pad0");
+  assert_int_equal(n->nin, 3);
+  assert_int_equal(input_of(g, n, 1)->t.dims[0], 8);
+  assert_true(*(const float *)input_of(g, n, 2)->t.data == 1.5f);
+  n = node(g, "up0"); /* Upsample -> Resize(X, roi omitted, scales) */
+  assert_int_equal(n->op, VRT_OP_Resize);
+  assert_int_equal(n->nin, 3);
+  assert_int_equal(n->in[1], -1);
+  assert_string_equal(input_of(g, n, 2)->t.name, "sc");
+  assert_string_equal(vrt_attr_string(n, "coordinate_transformation_mode", ""), "asymmetric");
+  assert_string_equal(vrt_attr_string(n, "nearest_mode", ""), "floor");
+  /* Softmax(axis=1) of opset 9 on a 4-D input: Shape + Flatten + Softmax + Reshape */
+  n = node(g, "softmax0/flatten");
+  assert_int_equal(n->op, VRT_OP_Flatten);
+  assert_int_equal(vrt_attr_int(n, "axis", -5), 1);
+  n = node(g, "softmax0");
+  assert_int_equal(vrt_attr_int(n, "axis", -5), 1);
+  assert_int_equal(node(g, "softmax0/reshape")->op, VRT_OP_Reshape);
+  /* ... but on the last axis of a declared 4-D output it stays one node */
+  n = node(g, "softmax1");
+  assert_int_equal(vrt_attr_int(n, "axis", -5), 3);
+  assert_string_equal(input_of(g, n, 0)->t.name, "X");
+  n = node(g, "topk0");
+  assert_int_equal(n->nin, 2);
+  assert_int_equal(*(const int64_t *)input_of(g, n, 1)->t.data, 2);
+  n = node(g, "drop0"); /* ratio attr -> input; unused mask output dropped */
+  assert_int_equal(n->nin, 2);
+  assert_int_equal(n->nout, 1);
+  n = node(g, "split0");
+  assert_int_equal(n->nin, 2);
+  assert_int_equal(((const int64_t *)input_of(g, n, 1)->t.data)[1], 3);
+  assert_int_equal(n->nout, 2);
+  n = node(g, "bn0"); /* training outputs named "" are dropped */
+  assert_int_equal(n->nout, 1);
+  assert_int_equal(vrt_graph_validate(g), 0);
+  vrt_graph_free(g);
+}
+
+static void test_unsorted_nodes_are_sorted(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("unsorted.onnx");
+  assert_int_equal(g->nnodes, 3);
+  assert_string_equal(g->nodes[0].name, "first");
+  assert_string_equal(g->nodes[1].name, "middle");
+  assert_string_equal(g->nodes[2].name, "last");
+  for (int i = 0; i < g->nnodes; i++) assert_int_equal(g->values[g->nodes[i].out[0]].producer, i);
+  vrt_graph_free(g);
+}
+
+static void test_graph_errors(void **state) {
+  (void)state;
+  load_fails("cycle.onnx", VRT_EGRAPH, "cycle", "node_");
+  load_fails("unknown_op.onnx", VRT_EUNSUPPORTED, "FancyOp", "mystery_node");
+  load_fails("foreign_domain.onnx", VRT_EUNSUPPORTED, "com.microsoft:FusedConv", "ms_node");
+  load_fails("undefined_input.onnx", VRT_EGRAPH, "ghost", "add_ghost");
+  load_fails("missing_output.onnx", VRT_EGRAPH, "'Z'", NULL);
+  load_fails("defined_twice.onnx", VRT_EGRAPH, "'Y'", "twice");
+}
+
+static void test_huge_dims(void **state) {
+  (void)state;
+  load_fails("huge_dims.onnx", VRT_ELIMIT, "'H'", NULL);
+  load_fails("overflow_dims.onnx", VRT_ELIMIT, "'H'", NULL);
+}
+
+static void test_external_data(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("external.onnx");
+  const vrt_value *e = value(g, "E");
+  assert_int_equal(e->t.dims[0], 4);
+  assert_true(((const float *)e->t.data)[0] == 1.5f);
+  assert_true(((const float *)e->t.data)[3] == 8.0f);
+  vrt_graph_free(g);
+  load_fails("external_escape.onnx", VRT_EINVAL, "leaves", NULL);
+  /* from memory there is no folder to read it from */
+  FILE *f = fopen(model_path("external.onnx"), "rb");
+  assert_non_null(f);
+  uint8_t buf[4096];
+  size_t n = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  g = NULL;
+  assert_int_equal(vrt__onnx_load_buffer(&g, buf, n, NULL), VRT_EUNSUPPORTED);
+  assert_null(g);
+  assert_int_equal(vrt__onnx_load_buffer(&g, buf, n, tmpdir), 0);
+  assert_true(((const float *)value(g, "E")->t.data)[1] == -2.0f);
+  vrt_graph_free(g);
+}
+
+static uint8_t *read_all(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc((size_t)n + 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+/* Every strict prefix of a valid model fails cleanly (never crashes), except
+ * cuts between the trailing metadata entries, which leave a valid model. */
+static void test_truncated(void **state) {
+  (void)state;
+  const char *models[] = {"constants.onnx", "opset9.onnx"};
+  for (size_t m = 0; m < 2; m++) {
+    size_t len;
+    uint8_t *b = read_all(model_path(models[m]), &len);
+    vrt_graph *g = NULL;
+    assert_int_equal(vrt__onnx_load_buffer(&g, b, len, NULL), 0);
+    vrt_graph_free(g);
+    for (size_t cut = 0; cut < len; cut++) {
+      g = NULL;
+      /* a copy of exactly cut bytes, so ASan sees any overread */
+      uint8_t *p = malloc(cut ? cut : 1);
+      memcpy(p, b, cut);
+      int rc = vrt__onnx_load_buffer(&g, p, cut, NULL);
+      free(p);
+      if (rc == 0) {
+        if (g->nmeta >= 2) fail_msg("%s cut at %zu of %zu loaded whole", models[m], cut, len);
+        vrt_graph_free(g);
+        continue;
+      }
+      assert_null(g);
+      assert_true(vrt_last_error()[0] != 0);
+    }
+    free(b);
+  }
+}
+
+static void test_corrupt_bytes(void **state) {
+  (void)state;
+  vrt_graph *g = NULL;
+  /* field 1 varint with 11 continuation bytes */
+  uint8_t bad_varint[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+  assert_int_equal(vrt__onnx_load_buffer(&g, bad_varint, sizeof bad_varint, NULL), VRT_EPARSE);
+  assert_non_null(strstr(vrt_last_error(), "varint"));
+  /* graph field claiming 2^31 bytes */
+  uint8_t bad_len[] = {0x3a, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00};
+  assert_int_equal(vrt__onnx_load_buffer(&g, bad_len, sizeof bad_len, NULL), VRT_EPARSE);
+  /* group wire types are refused */
+  uint8_t group[] = {0x0b, 0x0c};
+  assert_int_equal(vrt__onnx_load_buffer(&g, group, sizeof group, NULL), VRT_EPARSE);
+  /* no graph at all, and an empty buffer */
+  uint8_t ir_only[] = {0x08, 0x08};
+  assert_int_equal(vrt__onnx_load_buffer(&g, ir_only, sizeof ir_only, NULL), VRT_EPARSE);
+  assert_int_equal(vrt__onnx_load_buffer(&g, ir_only, 0, NULL), VRT_EPARSE);
+  assert_null(g);
+  /* random flips of a valid model: errors or graphs, never crashes */
+  size_t len;
+  uint8_t *b = read_all(model_path("opset9.onnx"), &len);
+  uint32_t seed = 12345;
+  for (int it = 0; it < 3000; it++) {
+    uint8_t *p = malloc(len);
+    memcpy(p, b, len);
+    for (int k = 0; k < 1 + it % 4; k++) {
+      seed = seed * 1664525u + 1013904223u;
+      p[(seed >> 8) % len] ^= (uint8_t)(1u << (seed >> 29));
+    }
+    g = NULL;
+    if (vrt__onnx_load_buffer(&g, p, len, NULL) == 0) {
+      assert_int_equal(vrt_graph_validate(g), 0);
+      vrt_graph_free(g);
+    }
+    free(p);
+  }
+  free(b);
+}
+
+static void test_parse_tensor(void **state) {
+  (void)state;
+  size_t len;
+  uint8_t *b = read_all(model_path("tensor_i64.pb"), &len);
+  vrt_tensor t;
+  assert_int_equal(vrt__onnx_parse_tensor(b, len, &t), 0);
+  assert_string_equal(t.name, "ints");
+  assert_int_equal(t.dtype, VRT_I64);
+  assert_int_equal(t.ndim, 2);
+  assert_int_equal(t.nbytes, 48);
+  assert_int_equal(((int64_t *)t.data)[1], -2);
+  assert_int_equal(((int64_t *)t.data)[5], (int64_t)1 << 40);
+  free(t.data), free((char *)t.name);
+  assert_int_equal(vrt__onnx_parse_tensor(b, len - 3, &t) < 0, 1);
+  free(b);
+  b = read_all(model_path("tensor_raw.pb"), &len);
+  assert_int_equal(vrt__onnx_parse_tensor(b, len, &t), 0);
+  assert_int_equal(t.dtype, VRT_F32);
+  assert_int_equal(t.dims[1], 4);
+  assert_true(((float *)t.data)[0] == -1.0f && ((float *)t.data)[11] == 1.0f);
+  free(t.data), free((char *)t.name);
+  free(b);
+  /* a node-test file from Debian's libonnx-testdata */
+  const char *pb = "/usr/share/libonnx-testdata/data/node/test_add/test_data_set_0/input_0.pb";
+  if (access(pb, R_OK) != 0) fail_msg("%s is missing: run `make deps` (package libonnx-testdata)", pb);
+  b = read_all(pb, &len);
+  assert_int_equal(vrt__onnx_parse_tensor(b, len, &t), 0);
+  assert_int_equal(t.ndim, 3);
+  assert_int_equal(t.dims[0], 3);
+  assert_int_equal(t.dims[2], 5);
+  assert_int_equal(t.nbytes, 3 * 4 * 5 * 4);
+  free(t.data), free((char *)t.name);
+  free(b);
+}
+
+/* The real PP-OCR models: weights in Constant nodes, dynamic dims, opsets 9 and 11. */
+static void check_ocr(const char *file, int opset, int nconst_min, int nnodes, const char *in_dims, const char *out_dims) {
+  char rel[256], path[1024];
+  snprintf(rel, sizeof rel, "models/ocr/%s", file);
+  if (vigil_asset_require(path, sizeof path, rel) != 0) fail_msg("%s", vigil_asset_errmsg());
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  vrt_graph *g = NULL;
+  int rc = vrt__onnx_load_file(&g, path);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (rc) fail_msg("%s: %s", file, vrt_last_error());
+  int nconst = 0, borrowed = 0;
+  size_t bytes = 0;
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i].flags & VRT_VAL_CONST) {
+      nconst++;
+      bytes += g->values[i].t.nbytes;
+      borrowed += !!(g->values[i].flags & VRT_VAL_BORROWED);
+    }
+  printf("%s: opset %d, %d nodes, %d constants (%d borrowed from the mapping), %zu weight bytes, loaded in %.1f ms\n",
+         file, g->opset, g->nnodes, nconst, borrowed, bytes,
+         (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+  assert_int_equal(g->opset, opset);
+  assert_true(nconst >= nconst_min);
+  assert_int_equal(g->nnodes, nnodes);
+  assert_int_equal(count_op(g, VRT_OP_Constant), 0);
+  assert_true(borrowed > 0);
+  assert_int_equal(g->nmaps, 1);
+  assert_int_equal(g->ninputs, 1);
+  const vrt_value *x = &g->values[g->inputs[0]];
+  char b[128];
+  assert_string_equal(x->t.name, "x");
+  assert_int_equal(x->t.dtype, VRT_F32);
+  assert_string_equal(vrt__shape_str(x->t.dims, x->t.ndim, b, sizeof b), in_dims);
+  assert_string_equal(x->dim_names[0], "p2o.DynamicDimension.0");
+  assert_int_equal(g->noutputs, 1);
+  const vrt_value *y = &g->values[g->outputs[0]];
+  assert_string_equal(vrt__shape_str(y->t.dims, y->t.ndim, b, sizeof b), out_dims);
+  assert_int_equal(vrt_graph_validate(g), 0);
+  vrt_graph_free(g);
+}
+
+static void test_ppocr_det(void **state) {
+  (void)state;
+  check_ocr("ch_PP-OCRv4_det_infer.onnx", 11, 342, 330, "[-1,3,-1,-1]", "[-1,1,-1,-1]");
+}
+static void test_ppocr_rec(void **state) {
+  (void)state;
+  /* 765 nodes - 325 Constant nodes, + 2 x 3 nodes for the two opset-9 Softmax
+   * on a non-final-known axis */
+  check_ocr("ch_PP-OCRv4_rec_infer.onnx", 9, 325, 446, "[-1,3,48,-1]", "[-1,-1,6625]");
+}
+static void test_ppocr_cls(void **state) {
+  (void)state;
+  check_ocr("ch_ppocr_mobile_v2.0_cls_infer.onnx", 9, 250, 221, "[-1,3,-1,-1]", "[-1,2]");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_add_model),
+      cmocka_unit_test(test_constants),
+      cmocka_unit_test(test_opset9_normalised),
+      cmocka_unit_test(test_unsorted_nodes_are_sorted),
+      cmocka_unit_test(test_graph_errors),
+      cmocka_unit_test(test_huge_dims),
+      cmocka_unit_test(test_external_data),
+      cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_corrupt_bytes),
+      cmocka_unit_test(test_parse_tensor),
+      cmocka_unit_test(test_ppocr_det),
+      cmocka_unit_test(test_ppocr_rec),
+      cmocka_unit_test(test_ppocr_cls),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
