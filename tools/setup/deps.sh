@@ -38,8 +38,12 @@ did=0      # set to 1 by anything that had work to do
 missing=() # --check: what would be done
 note() { did=1; echo "deps: $*"; }
 die() { echo "deps: error: $*" >&2; exit 1; }
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "'$*' needs root: run as root, or install sudo"
+  fi
+}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vigil-deps.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
@@ -60,7 +64,7 @@ apt_missing() {
 apt_updated=0
 apt_update() {
   [ "$apt_updated" -eq 1 ] && return 0
-  $SUDO apt-get update -qq
+  as_root apt-get update -qq
   apt_updated=1
 }
 
@@ -72,7 +76,7 @@ do_apt() {
   note "installing apt packages: $need"
   apt_update
   # shellcheck disable=SC2086
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
 }
 
 # --- assets (tools/setup/assets.txt) ---------------------------------------------------
