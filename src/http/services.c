@@ -5,11 +5,12 @@
 
 #include "vigil/http.h"
 
-extern const vigil_service vigil_stub_detect, vigil_stub_enrich, vigil_stub_enrich_light, vigil_stub_clip,
+extern const vigil_service vigil_service_detect;
+extern const vigil_service vigil_stub_enrich, vigil_stub_enrich_light, vigil_stub_clip,
     vigil_stub_florence;
 
 const vigil_service *const vigil_services[] = {
-    &vigil_stub_detect,       /* 8095: detection (src/models) */
+    &vigil_service_detect,    /* 8095: detection (src/models) */
     &vigil_stub_enrich,       /* 8094: enrichment, heavy models (src/enrich) */
     &vigil_stub_enrich_light, /* 8096: enrichment, light models (src/enrich) */
     &vigil_stub_clip,         /* 8093: CLIP embeddings */
