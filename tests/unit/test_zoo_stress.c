@@ -74,6 +74,8 @@ static int fake_load(void *ctx, const zoo_model_row *row, void **out, uint64_t *
                      char *err, size_t errlen) {
   int i = model_index(row->name);
   atomic_fetch_add(&S.loads, 1);
+  static _Thread_local unsigned seed = 12345;
+  if (rand_r(&seed) % 8 == 0) usleep(50); /* slow loads let waiters pile up */
   if (models[i].fail) {
     snprintf(err, errlen, "checksum mismatch in %s", row->name);
     return -1;
