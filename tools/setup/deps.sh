@@ -29,7 +29,7 @@ for a in "$@"; do
     --assets-only) mode=assets ;;
     --check) check_only=1 ;;
     --verify) verify=1 ;;
-    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "deps: unknown option '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
