@@ -1,14 +1,377 @@
-/* vigil model: not implemented yet. */
+/* vigil model: runtime tools over one model file. `info` describes a model;
+ * `run` executes it with given or generated inputs and prints one JSON line
+ * (the contract the benchmarks rely on; see docs/vrt.md). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cmds.h"
+#include "vrt/vrt.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int load(const char *path, vrt_model_t **m, double *ms) {
+  double t0 = now_ms();
+  int rc = vrt_model_load(m, path, vrt_load_default_params());
+  if (ms) *ms = now_ms() - t0;
+  if (rc) {
+    fprintf(stderr, "vigil model: %s: %s: %s\n", path, vrt_strerror(rc), vrt_last_error());
+    return rc == VRT_EIO || rc == VRT_ENOTFOUND ? VIGIL_EXIT_NODATA : VIGIL_EXIT_FAIL;
+  }
+  return 0;
+}
+
+static void shape_str(const vrt_tensor *t, const vrt_model_t *m, int input, char *buf, size_t len) {
+  size_t o = 0;
+  if (t->ndim < 0) {
+    snprintf(buf, len, "[?]");
+    return;
+  }
+  o += (size_t)snprintf(buf, len, "[");
+  for (int d = 0; d < t->ndim && o < len; d++) {
+    const char *dn = input >= 0 ? vrt_model_input_dim_name(m, input, d) : NULL;
+    if (t->dims[d] >= 0) o += (size_t)snprintf(buf + o, len - o, "%s%lld", d ? "," : "", (long long)t->dims[d]);
+    else o += (size_t)snprintf(buf + o, len - o, "%s%s", d ? "," : "", dn ? dn : "?");
+  }
+  if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char **)a, *(const char **)b); }
+
+static int model_info(int argc, char **argv) {
+  if (argc != 2 || !strcmp(argv[1], "--help")) {
+    printf("usage: vigil model info PATH\n  Print inputs, outputs, op histogram, parameter count and bytes.\n");
+    return argc == 2 ? VIGIL_EXIT_OK : VIGIL_EXIT_USAGE;
+  }
+  vrt_model_t *m;
+  double ms;
+  int rc = load(argv[1], &m, &ms);
+  if (rc) return rc;
+  char buf[256];
+  printf("model: %s (loaded in %.1f ms)\n", argv[1], ms);
+  printf("inputs:\n");
+  for (int i = 0; i < vrt_model_num_inputs(m); i++) {
+    const vrt_tensor *t = vrt_model_input(m, i);
+    shape_str(t, m, i, buf, sizeof buf);
+    printf("  %-32s %-8s %s\n", t->name, vrt_dtype_name(t->dtype), buf);
+  }
+  printf("outputs:\n");
+  for (int i = 0; i < vrt_model_num_outputs(m); i++) {
+    const vrt_tensor *t = vrt_model_output(m, i);
+    shape_str(t, m, -1, buf, sizeof buf);
+    printf("  %-32s %-8s %s\n", t->name, vrt_dtype_name(t->dtype), buf);
+  }
+  int nn = vrt_model_num_nodes(m);
+  const char **ops = malloc(sizeof(char *) * (size_t)(nn + 1));
+  for (int i = 0; i < nn; i++) ops[i] = vrt_model_node_op(m, i);
+  qsort(ops, (size_t)nn, sizeof *ops, cmp_str);
+  printf("ops (%d nodes):\n", nn);
+  for (int i = 0; i < nn;) {
+    int j = i;
+    while (j < nn && !strcmp(ops[j], ops[i])) j++;
+    printf("  %-24s %d\n", ops[i], j - i);
+    i = j;
+  }
+  free(ops);
+  printf("parameters: %lld\nweight bytes: %zu\n", (long long)vrt_model_param_count(m), vrt_model_weight_bytes(m));
+  vrt_model_free(m);
+  return VIGIL_EXIT_OK;
+}
+
+typedef struct {
+  const char *name;
+  const char *val;
+} kv;
+
+static bool parse_kv(const char *arg, kv *out) {
+  const char *eq = strrchr(arg, '=');
+  if (!eq || eq == arg) return false;
+  char *name = strndup(arg, (size_t)(eq - arg));
+  out->name = name;
+  out->val = eq + 1;
+  return true;
+}
+
+static int parse_shape(const char *s, int64_t *dims, int *ndim) {
+  int n = 0;
+  while (*s) {
+    if (n == VRT_MAX_DIMS) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || errno) return -1;
+    dims[n++] = v;
+    s = end;
+    if (*s == 'x' || *s == ',') s++;
+    else if (*s) return -1;
+  }
+  *ndim = n;
+  return 0;
+}
+
+/* A fixed pseudo-random pattern: the same bytes on every machine. */
+static void fill_pattern(vrt_tensor *t) {
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  int64_t n = vrt_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint32_t r = (uint32_t)(x >> 32);
+    switch (t->dtype) {
+      case VRT_F32: ((float *)t->data)[i] = (float)(r >> 8) / 16777216.0f; break;
+      case VRT_F64: ((double *)t->data)[i] = (double)(r >> 8) / 16777216.0; break;
+      case VRT_I32: ((int32_t *)t->data)[i] = (int32_t)(r % 256); break;
+      case VRT_I64: ((int64_t *)t->data)[i] = (int64_t)(r % 10); break;
+      case VRT_U8: ((uint8_t *)t->data)[i] = (uint8_t)r; break;
+      case VRT_I8: ((int8_t *)t->data)[i] = (int8_t)r; break;
+      case VRT_BOOL: ((uint8_t *)t->data)[i] = (uint8_t)(r & 1); break;
+      default: memset((char *)t->data + (size_t)i * vrt_dtype_size(t->dtype), 0, vrt_dtype_size(t->dtype));
+    }
+  }
+}
+
+static void *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) || st.st_size < 0) {
+    fclose(f);
+    return NULL;
+  }
+  void *buf = malloc((size_t)st.st_size + 1);
+  if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  *len = (size_t)st.st_size;
+  return buf;
+}
+
+static int write_output(const char *dir, const vrt_tensor *t) {
+  char name[512];
+  size_t n = 0;
+  for (const char *p = t->name; *p && n < sizeof name - 5; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.';
+    name[n++] = ok ? c : '_';
+  }
+  name[n] = 0;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = fwrite(t->data, 1, t->nbytes, f);
+  int rc = fclose(f);
+  return w == t->nbytes && rc == 0 ? 0 : -1;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void run_usage(FILE *f) {
+  fprintf(f,
+          "usage: vigil model run PATH [--input NAME=FILE]... [--shape NAME=1x3x640x640]...\n"
+          "                        [--threads N] [--runs N] [--warmup N] [--out DIR]\n"
+          "  PATH is an .onnx file or a TF.js model.json. FILE holds raw little-endian values\n"
+          "  in the input's dtype and shape; inputs without --input get a fixed pseudo-random\n"
+          "  pattern. Dynamic dimensions need --shape (a leading batch dimension defaults to 1).\n"
+          "  Prints one JSON line; with --out writes DIR/<output name>.bin per output.\n");
+}
+
+static int model_run(int argc, char **argv) {
+  const char *path = NULL, *outdir = NULL;
+  kv inputs[32], shapes[32];
+  int ninputs = 0, nshapes = 0, threads = 1, runs = 1, warmup = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool has = i + 1 < argc;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      run_usage(stdout);
+      return VIGIL_EXIT_OK;
+    } else if (!strcmp(a, "--input") && has && ninputs < 32) {
+      if (!parse_kv(argv[++i], &inputs[ninputs++])) goto usage;
+    } else if (!strcmp(a, "--shape") && has && nshapes < 32) {
+      if (!parse_kv(argv[++i], &shapes[nshapes++])) goto usage;
+    } else if (!strcmp(a, "--threads") && has) {
+      threads = atoi(argv[++i]);
+    } else if (!strcmp(a, "--runs") && has) {
+      runs = atoi(argv[++i]);
+    } else if (!strcmp(a, "--warmup") && has) {
+      warmup = atoi(argv[++i]);
+    } else if (!strcmp(a, "--out") && has) {
+      outdir = argv[++i];
+    } else if (a[0] != '-' && !path) {
+      path = a;
+    } else {
+      goto usage;
+    }
+  }
+  if (!path || threads < 1 || threads > 256 || runs < 1 || runs > 100000 || warmup < 0) goto usage;
+
+  vrt_model_t *m;
+  double load_ms;
+  int rc = load(path, &m, &load_ms);
+  if (rc) return rc;
+  int nin = vrt_model_num_inputs(m);
+  vrt_tensor *in = calloc((size_t)nin + 1, sizeof *in);
+  int status = VIGIL_EXIT_FAIL;
+  for (int i = 0; i < nin; i++) {
+    const vrt_tensor *decl = vrt_model_input(m, i);
+    in[i].name = decl->name;
+    in[i].dtype = decl->dtype;
+    in[i].ndim = decl->ndim;
+    memcpy(in[i].dims, decl->dims, sizeof in[i].dims);
+    for (int k = 0; k < nshapes; k++)
+      if (!strcmp(shapes[k].name, decl->name) && parse_shape(shapes[k].val, in[i].dims, &in[i].ndim)) {
+        fprintf(stderr, "vigil model run: bad --shape '%s'\n", shapes[k].val);
+        goto done_usage;
+      }
+    for (int d = 0; d < in[i].ndim; d++) {
+      if (in[i].dims[d] >= 0) continue;
+      if (d == 0) {
+        in[i].dims[d] = 1;
+        continue;
+      }
+      fprintf(stderr, "vigil model run: input '%s' has dynamic dimension %d; pass --shape %s=...\n", decl->name, d,
+              decl->name);
+      goto done_usage;
+    }
+    int64_t ne = vrt_tensor_numel(&in[i]);
+    if (ne < 0 || ne > ((int64_t)1 << 31)) {
+      fprintf(stderr, "vigil model run: input '%s' is too large\n", decl->name);
+      goto done_usage;
+    }
+    size_t bytes = (size_t)ne * vrt_dtype_size(in[i].dtype);
+    const char *file = NULL;
+    for (int k = 0; k < ninputs; k++)
+      if (!strcmp(inputs[k].name, decl->name)) file = inputs[k].val;
+    if (file) {
+      size_t len;
+      in[i].data = read_file(file, &len);
+      if (!in[i].data) {
+        fprintf(stderr, "vigil model run: cannot read '%s': %s\n", file, strerror(errno));
+        status = VIGIL_EXIT_NODATA;
+        goto done;
+      }
+      if (len != bytes) {
+        fprintf(stderr, "vigil model run: '%s' has %zu bytes, input '%s' needs %zu\n", file, len, decl->name, bytes);
+        goto done_usage;
+      }
+    } else {
+      in[i].data = malloc(bytes ? bytes : 1);
+      fill_pattern(&in[i]);
+    }
+    in[i].nbytes = bytes;
+  }
+  for (int k = 0; k < ninputs; k++) {
+    bool found = false;
+    for (int i = 0; i < nin; i++) found |= !strcmp(inputs[k].name, in[i].name);
+    if (!found) {
+      fprintf(stderr, "vigil model run: model has no input '%s'\n", inputs[k].name);
+      goto done_usage;
+    }
+  }
+
+  vrt_session_params sp = vrt_session_default_params();
+  sp.threads = threads;
+  vrt_session_t *s;
+  if ((rc = vrt_session_create(&s, m, sp))) {
+    fprintf(stderr, "vigil model run: %s\n", vrt_last_error());
+    goto done;
+  }
+  const vrt_tensor *outs = NULL;
+  int nout = 0;
+  double first = 0, *times = calloc((size_t)runs, sizeof(double));
+  for (int r = 0; r < 1 + warmup + runs; r++) {
+    double t0 = now_ms();
+    rc = vrt_session_run(s, in, nin, &outs, &nout);
+    double dt = now_ms() - t0;
+    if (rc) {
+      fprintf(stderr, "vigil model run: %s: %s\n", vrt_strerror(rc), vrt_last_error());
+      break;
+    }
+    if (r == 0) first = dt;
+    else if (r > warmup) times[r - 1 - warmup] = dt;
+  }
+  if (!rc) {
+    qsort(times, (size_t)runs, sizeof(double), cmp_double);
+    if (outdir) {
+      mkdir(outdir, 0777);
+      for (int i = 0; i < nout; i++)
+        if (write_output(outdir, &outs[i])) {
+          fprintf(stderr, "vigil model run: cannot write output '%s' to %s\n", outs[i].name, outdir);
+          rc = -1;
+        }
+    }
+  }
+  if (!rc) {
+    vrt_memory_info mi;
+    vrt_session_memory(s, &mi);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    json_t *o = json_object();
+    json_object_set_new(o, "load_ms", json_real(load_ms));
+    json_object_set_new(o, "first_run_ms", json_real(first));
+    json_object_set_new(o, "median_ms", json_real(runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2));
+    json_object_set_new(o, "min_ms", json_real(times[0]));
+    json_object_set_new(o, "runs", json_integer(runs));
+    json_object_set_new(o, "threads", json_integer(threads));
+    json_object_set_new(o, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
+    json_object_set_new(o, "weights_bytes", json_integer((json_int_t)mi.weight_bytes));
+    json_object_set_new(o, "arena_bytes", json_integer((json_int_t)mi.arena_bytes));
+    json_t *arr = json_array();
+    for (int i = 0; i < nout; i++) {
+      json_t *oj = json_object(), *sh = json_array();
+      json_object_set_new(oj, "name", json_string(outs[i].name));
+      json_object_set_new(oj, "dtype", json_string(vrt_dtype_name(outs[i].dtype)));
+      for (int d = 0; d < outs[i].ndim; d++) json_array_append_new(sh, json_integer(outs[i].dims[d]));
+      json_object_set_new(oj, "shape", sh);
+      json_array_append_new(arr, oj);
+    }
+    json_object_set_new(o, "outputs", arr);
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("%s\n", txt);
+    free(txt);
+    json_decref(o);
+    status = VIGIL_EXIT_OK;
+  }
+  free(times);
+  vrt_session_free(s);
+  goto done;
+done_usage:
+  status = VIGIL_EXIT_USAGE;
+done:
+  for (int i = 0; i < nin; i++) free(in[i].data);
+  free(in);
+  for (int k = 0; k < ninputs; k++) free((char *)inputs[k].name);
+  for (int k = 0; k < nshapes; k++) free((char *)shapes[k].name);
+  vrt_model_free(m);
+  return status;
+usage:
+  run_usage(stderr);
+  return VIGIL_EXIT_USAGE;
+}
 
 int cmd_model(int argc, char **argv) {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: vigil model (not implemented yet)\n");
-    return VIGIL_EXIT_OK;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    printf("usage: vigil model info PATH\n       vigil model run PATH [options]   (vigil model run --help)\n");
+    return argc < 2 ? VIGIL_EXIT_USAGE : VIGIL_EXIT_OK;
   }
-  fprintf(stderr, "vigil model: not implemented yet\n");
-  return VIGIL_EXIT_FAIL;
+  if (!strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "run")) return model_run(argc - 1, argv + 1);
+  fprintf(stderr, "vigil model: unknown subcommand '%s'\n", argv[1]);
+  return VIGIL_EXIT_USAGE;
 }
