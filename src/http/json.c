@@ -25,7 +25,7 @@ int vigil_http_reply(vigil_http_response *res, int status, const char *content_t
 }
 
 int vigil_http_reply_json(vigil_http_response *res, int status, json_t *obj) {
-  char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9)) : NULL;
   json_decref(obj);
   if (!s) {
     vigil_http_reply(res, 500, "application/json", "{\"detail\":\"internal error\"}", 27);
