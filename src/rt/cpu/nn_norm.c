@@ -103,11 +103,12 @@ static int bn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
       if (nout > 1 && out[1].data) ((float *)out[1].data)[c] = (float)(mean[c] * mom + mu * (1 - mom));
       if (nout > 2 && out[2].data) ((float *)out[2].data)[c] = (float)(var[c] * mom + va * (1 - mom));
     }
-    float k = (float)(scale[c] / sqrt(va + eps)), b0 = (float)(bias[c] - mu * scale[c] / sqrt(va + eps));
+    /* (x - mean) * k + bias keeps precision when 1/std is large */
+    float k = (float)(scale[c] / sqrt(va + eps)), m = (float)mu, b0 = bias[c];
     for (int64_t b = 0; b < v.N; b++)
       for (int64_t i = 0; i < v.P; i++) {
         int64_t j = b * v.sn + c * v.sc + i * v.sp;
-        y[j] = x[j] * k + b0;
+        y[j] = (x[j] - m) * k + b0;
       }
   }
   return 0;
@@ -138,10 +139,10 @@ static void group_norm(const chan_view *v, int64_t G, const float *x, const floa
       double inv = 1.0 / sqrt((cnt ? s2 / cnt : 0) + eps);
       for (int64_t c = g * gc; c < (g + 1) * gc; c++) {
         int64_t pi = per_group ? g : c;
-        float k = (float)(scale[pi] * inv), b0 = (float)(bias[pi] - mu * scale[pi] * inv);
+        float k = (float)(scale[pi] * inv), m = (float)mu, b0 = bias[pi];
         for (int64_t i = 0; i < v->P; i++) {
           int64_t j = b * v->sn + c * v->sc + i * v->sp;
-          y[j] = x[j] * k + b0;
+          y[j] = (x[j] - m) * k + b0;
         }
       }
     }
