@@ -210,6 +210,23 @@ uint64_t zoo_manager_budget_bytes(const zoo_manager *m);
 uint64_t zoo_manager_used_bytes(const zoo_manager *m); /* reserved + measured */
 int zoo_manager_load_count(const zoo_manager *m, const char *name); /* loads started, for tests */
 
+/* ---- a loader for plain vrt models ------------------------------------------- */
+
+/* What zoo_vrt_loader's load() hands out: the model, one session (use it
+ * under the lease from one thread at a time, or create your own from model),
+ * and the bytes measured: vrt_model_weight_bytes + the session's arena peak
+ * after a warm-up run on zero-filled inputs. */
+typedef struct zoo_vrt_model {
+  struct vrt_model *model;
+  struct vrt_session *session;
+  uint64_t weight_bytes, arena_peak_bytes;
+} zoo_vrt_model;
+
+/* Loads the row's weights path (zoo_row_weights_path) with vrt. Dynamic input
+ * dims are 1 for the first dim and 64 for the rest during warm-up; a model
+ * whose warm-up fails is reported as failed. threads: per-session threads. */
+zoo_loader zoo_vrt_loader(int threads);
+
 /* ---- status ---------------------------------------------------------------- */
 
 typedef enum {
