@@ -28,7 +28,7 @@ enum {
   AT_SPARSE_TENSOR, AT_SPARSE_TENSORS, AT_TYPE_PROTO, AT_TYPE_PROTOS
 };
 
-#define ONNX_MIN_OPSET 7
+#define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 21
 
 /* ---- string map ------------------------------------------------------------ */
@@ -477,6 +477,10 @@ static int parse_node(onnx_ctx *c, const pb_reader *msg) {
   }
   bool dflt = !n.domain[0] || strcmp(n.domain, "ai.onnx") == 0;
   n.op = dflt ? op_lookup(n.op_type) : -1;
+  if (n.op >= 0 && c->opset <= 0) {
+    rc = vrt__err(VRT_EPARSE, "node '%s' (%s): the model imports no opset for the default domain", n.name, n.op_type);
+    goto done;
+  }
   if (n.op < 0) {
     rc = vrt__err(VRT_EUNSUPPORTED, "node '%s': unsupported op '%s:%s'", n.name, dflt ? "ai.onnx" : n.domain,
                   n.op_type);
@@ -845,12 +849,12 @@ static int parse_model(onnx_ctx *c) {
   }
   if (rc < 0) return rc;
   if (!graph) return vrt__err(VRT_EPARSE, "onnx: the model has no graph");
-  if (opset < 0) return vrt__err(VRT_EPARSE, "onnx: the model imports no opset for the default domain");
-  if (opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET)
+  /* no default-domain opset: fine while no node uses the default domain */
+  if (opset >= 0 && (opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET))
     return vrt__err(VRT_EUNSUPPORTED, "onnx: opset %lld is not supported (%d..%d)", (long long)opset, ONNX_MIN_OPSET,
                     ONNX_MAX_OPSET);
   c->opset = (int)opset;
-  c->g->opset = (int)opset;
+  c->g->opset = opset > 0 ? (int)opset : 0;
   pb_reader gr = pb_sub(&c->root, graph, graph_len);
   return parse_graph(c, &gr);
 }

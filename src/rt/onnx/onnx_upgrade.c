@@ -1,4 +1,4 @@
-/* Opset normalisation: rewrites nodes written for opsets 7..20 into the form
+/* Opset normalisation: rewrites nodes written for opsets 1..20 into the form
  * of the newest opset, so kernels see one form per op (attributes that later
  * opsets turned into inputs become constant inputs, old ops get new names). */
 #include <stdio.h>
@@ -147,8 +147,45 @@ static int upgrade_resize(onnx_ctx *c, int i) {
   return onnx_node_add_string_attr(n, "nearest_mode", "floor");
 }
 
+/* Opsets 1..6: attributes that later opsets dropped. */
+static int upgrade_legacy(onnx_ctx *c, int i) {
+  onnx_node *n = &c->nodes[i];
+  int O = c->opset;
+  onnx_node_drop_attr(n, "consumed_inputs");
+  switch (n->op) {
+    case VRT_OP_Add: case VRT_OP_Sub: case VRT_OP_Mul: case VRT_OP_Div: case VRT_OP_Pow: case VRT_OP_And:
+    case VRT_OP_Or: case VRT_OP_Xor: case VRT_OP_Equal: case VRT_OP_Greater: case VRT_OP_Less: case VRT_OP_Gemm: {
+      /* legacy broadcast aligns the trailing dims, as numpy does, unless an axis is given */
+      vrt_attr *b = onnx_node_attr(n, "broadcast");
+      if (b && b->type == VRT_ATTR_INT && b->i && onnx_node_attr(n, "axis") && n->op != VRT_OP_Gemm)
+        return vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): legacy broadcast with axis is not supported", n->name,
+                        n->op_type);
+      onnx_node_drop_attr(n, "broadcast");
+      if (n->op != VRT_OP_Gemm) onnx_node_drop_attr(n, "axis");
+      return 0;
+    }
+    case VRT_OP_Reshape:
+      return O < 5 ? attr_to_input(c, i, "shape", 1) : 0;
+    case VRT_OP_Concat:
+      return O < 4 && !onnx_node_attr(n, "axis") ? onnx_node_add_int_attr(n, "axis", 1) : 0;
+    case VRT_OP_Pad:
+      return attr_to_input(c, i, "paddings", 1);
+    case VRT_OP_Cast: {
+      vrt_attr *to = onnx_node_attr(n, "to");
+      if (to && to->type != VRT_ATTR_INT)
+        return vrt__err(VRT_EUNSUPPORTED, "node '%s' (Cast): opset %d string 'to' is not supported", n->name, O);
+      return 0;
+    }
+    case VRT_OP_Upsample: case VRT_OP_Tile:
+      return vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): the opset %d form is not supported", n->name, n->op_type, O);
+    default:
+      return 0;
+  }
+}
+
 static int upgrade(onnx_ctx *c, int *ip) {
   int i = *ip, O = c->opset, rc = 0;
+  if (O < 7 && (rc = upgrade_legacy(c, i))) return rc;
   onnx_node *n = &c->nodes[i];
   switch (n->op) {
     case VRT_OP_Squeeze:
