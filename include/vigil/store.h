@@ -1,0 +1,98 @@
+/* The event store: cameras, detections, enrichment results and risk events,
+ * in SQLite (default, WAL) or PostgreSQL (libpq), with one schema, versioned
+ * migrations and one API behind a small backend table.
+ *
+ * Threads: a store handle may be shared by threads; calls on one handle are
+ * serialised by its mutex. Several processes may open the same SQLite file.
+ * Ownership: events returned by the store are owned by the caller
+ * (vigil_event_free / store_events_free). Fallible calls return 0 or a
+ * negative STORE_E* and write a readable message into err[errlen] (err may be
+ * NULL). */
+#ifndef VIGIL_STORE_H
+#define VIGIL_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  STORE_OK = 0,
+  STORE_EINVAL = -1,      /* bad argument, URL or filter */
+  STORE_ENOTFOUND = -2,   /* no such event */
+  STORE_EDB = -3,         /* the database reported an error */
+  STORE_ENOMEM = -4,
+  STORE_EUNSUPPORTED = -5,/* e.g. PostgreSQL asked for but not built in */
+};
+
+typedef struct store store;
+
+/* url: "sqlite:///abs/path.db", "sqlite://rel.db", "sqlite::memory:", a bare
+ * path (SQLite), or "postgresql://user@host:port/db?..." / "postgres://...".
+ * Opens, configures (SQLite: WAL, foreign keys, busy timeout) and migrates. */
+int store_open(store **out, const char *url, char *err, size_t errlen);
+void store_close(store *s); /* NULL is a no-op */
+
+const char *store_backend_name(const store *s); /* "sqlite" or "postgresql" */
+int store_schema_version(store *s, int *version, char *err, size_t errlen);
+int store_latest_schema_version(void);
+
+/* The store URL from config key VIGIL_DB, default sqlite://$VIGIL_HOME/vigil.db. */
+int store_default_url(char *buf, size_t len);
+
+/* Adds or updates a camera row. */
+int store_upsert_camera(store *s, const char *id, const char *name, const char *source, char *err,
+                        size_t errlen);
+
+/* Writes a batch's camera (if new), detections, enrichment results, the event
+ * and its detection links in one transaction. ev holds the scored event (from
+ * risk_analyze); on return ev->id is set. The idempotency key is
+ * (camera, window_start, batch_key), batch_key defaulting to a hash of the
+ * detection ids: inserting the same batch again stores nothing, sets
+ * *duplicate (may be NULL) and returns the existing event's id in ev->id. */
+int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
+                       size_t errlen);
+
+typedef struct {
+  const char *camera_id; /* NULL = any */
+  const char *level;     /* NULL = any; else low|medium|high|critical */
+  double since, until;   /* unix seconds; 0 = open; events whose window overlaps */
+  int reviewed;          /* -1 any, 0 not reviewed, 1 reviewed */
+  int limit;             /* 1..1000; default 50 */
+  int offset;            /* >= 0 */
+} store_filter;
+
+store_filter store_default_filter(void);
+
+/* Newest first (window_start, then id). *evs is malloc'ed (NULL when n = 0). */
+int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t *n, char *err, size_t errlen);
+void store_events_free(vigil_event *evs, size_t n);
+
+int store_get_event(store *s, int64_t id, vigil_event *out, char *err, size_t errlen);
+
+/* reviewed: -1 keeps it; notes: NULL keeps them. out (may be NULL) receives
+ * the updated event. STORE_ENOTFOUND for an unknown id. */
+int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vigil_event *out, char *err,
+                      size_t errlen);
+
+/* Rows in one of: cameras, detections, enrichment_results, events, event_detections. */
+int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen);
+
+/* The stored enrichment JSON text of a detection (*json malloc'ed; NULL if none). */
+int store_get_enrichment(store *s, const char *detection_id, char **json, char *err, size_t errlen);
+
+/* JSON of records, as the events API serves them. New references. */
+json_t *vigil_event_to_json(const vigil_event *ev);
+json_t *vigil_enrichment_to_json(const vigil_enrichment *e);
+json_t *vigil_detection_to_json(const vigil_detection *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

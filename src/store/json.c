@@ -1,0 +1,134 @@
+/* JSON forms of the pipeline records (event, detection, enrichment), used by
+ * the events API and for the enrichment_results column. */
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "vigil/store.h"
+
+static json_t *iso_time(double t) {
+  if (!(t > 0) || !isfinite(t) || t > 1e11) return json_null();
+  time_t s = (time_t)t;
+  int ms = (int)((t - (double)s) * 1000.0);
+  if (ms < 0) ms = 0;
+  if (ms > 999) ms = 999;
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  char buf[40], out[48];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, sizeof out, "%s.%03dZ", buf, ms);
+  return json_string(out);
+}
+
+static json_t *bbox(const vigil_bbox *b) {
+  return json_pack("{s:f,s:f,s:f,s:f}", "x1", (double)b->x1, "y1", (double)b->y1, "x2", (double)b->x2, "y2",
+                   (double)b->y2);
+}
+
+/* jansson rejects invalid UTF-8; labels come from models and cameras, so
+ * fall back to an empty string rather than dropping the record. */
+static json_t *str(const char *s) {
+  json_t *j = json_string(s ? s : "");
+  return j ? j : json_string("");
+}
+
+json_t *vigil_detection_to_json(const vigil_detection *d) {
+  json_t *j = json_object();
+  json_object_set_new(j, "id", str(d->id));
+  json_object_set_new(j, "camera_id", str(d->camera_id));
+  json_object_set_new(j, "class", str(d->cls));
+  json_object_set_new(j, "confidence", json_real(d->confidence));
+  json_object_set_new(j, "bbox", bbox(&d->bbox));
+  json_object_set_new(j, "timestamp", iso_time(d->ts));
+  return j;
+}
+
+json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
+  json_t *j = json_object();
+  json_object_set_new(j, "detection_id", str(e->detection_id));
+  json_object_set_new(j, "threat",
+                      e->threat.present ? json_pack("{s:o,s:f,s:o,s:o}", "threat_type", str(e->threat.type),
+                                                    "confidence", (double)e->threat.confidence, "severity",
+                                                    str(e->threat.severity), "bbox", bbox(&e->threat.bbox))
+                                        : json_null());
+  if (e->pose.present) {
+    json_t *al = json_array();
+    for (int i = 0; i < e->pose.n_alerts && i < VIGIL_MAX_ALERTS; i++) json_array_append_new(al, str(e->pose.alerts[i]));
+    json_object_set_new(j, "pose", json_pack("{s:o,s:o}", "posture", str(e->pose.posture), "alerts", al));
+  } else {
+    json_object_set_new(j, "pose", json_null());
+  }
+  json_object_set_new(j, "clothing",
+                      e->clothing.present
+                          ? json_pack("{s:o,s:o,s:b,s:b}", "type", str(e->clothing.type), "color",
+                                      str(e->clothing.color), "is_suspicious", e->clothing.is_suspicious,
+                                      "is_service_uniform", e->clothing.is_service_uniform)
+                          : json_null());
+  json_object_set_new(j, "demographics",
+                      e->demographics.present
+                          ? json_pack("{s:o,s:o,s:f}", "age_range", str(e->demographics.age_range), "gender",
+                                      str(e->demographics.gender), "confidence", (double)e->demographics.confidence)
+                          : json_null());
+  if (e->reid.present) {
+    json_t *cams = json_array();
+    for (int i = 0; i < e->reid.n_cameras && i < VIGIL_MAX_REID_CAMERAS; i++)
+      json_array_append_new(cams, str(e->reid.cameras[i]));
+    json_object_set_new(j, "reid",
+                        json_pack("{s:o,s:o,s:o,s:o}", "person_id", str(e->reid.person_id), "first_seen",
+                                  iso_time(e->reid.first_seen), "last_seen", iso_time(e->reid.last_seen),
+                                  "cameras", cams));
+  } else {
+    json_object_set_new(j, "reid", json_null());
+  }
+  if (e->vehicle.present) {
+    json_t *dm = json_array();
+    int total = 0;
+    for (int i = 0; i < e->vehicle.n_damage && i < VIGIL_MAX_DAMAGE; i++) {
+      json_array_append_new(dm, json_pack("{s:o,s:i,s:f}", "type", str(e->vehicle.damage[i].type), "count",
+                                          e->vehicle.damage[i].count, "avg_confidence",
+                                          (double)e->vehicle.damage[i].avg_confidence));
+      total += e->vehicle.damage[i].count;
+    }
+    json_object_set_new(j, "vehicle",
+                        json_pack("{s:o,s:b,s:o,s:i}", "vehicle_type", str(e->vehicle.type), "is_commercial",
+                                  e->vehicle.is_commercial, "damage", dm, "total_damage_count", total));
+  } else {
+    json_object_set_new(j, "vehicle", json_null());
+  }
+  json_object_set_new(j, "pet",
+                      e->pet.present ? json_pack("{s:o,s:o,s:f}", "type", str(e->pet.type), "breed",
+                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence)
+                                     : json_null());
+  json_object_set_new(j, "depth",
+                      e->depth.present ? json_pack("{s:f}", "distance_m", (double)e->depth.distance_m) : json_null());
+  json_object_set_new(j, "action",
+                      e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
+                                                    (double)e->action.confidence)
+                                        : json_null());
+  json_object_set_new(j, "face",
+                      e->face.present ? json_pack("{s:b,s:o}", "known", e->face.known, "name", str(e->face.name))
+                                      : json_null());
+  return j;
+}
+
+json_t *vigil_event_to_json(const vigil_event *ev) {
+  json_t *j = json_object();
+  json_object_set_new(j, "id", json_integer(ev->id));
+  json_object_set_new(j, "camera_id", str(ev->camera_id));
+  json_object_set_new(j, "risk_score", json_integer(ev->risk_score));
+  json_object_set_new(j, "risk_level", str(ev->risk_level));
+  json_object_set_new(j, "summary", str(ev->summary));
+  json_object_set_new(j, "reasoning", str(ev->reasoning));
+  json_t *ids = json_array();
+  for (size_t i = 0; i < ev->n_detection_ids; i++) json_array_append_new(ids, str(ev->detection_ids[i]));
+  json_object_set_new(j, "detection_ids", ids);
+  json_object_set_new(j, "window_start", iso_time(ev->window_start));
+  json_object_set_new(j, "window_end", iso_time(ev->window_end));
+  json_object_set_new(j, "fast_path", json_boolean(ev->fast_path));
+  json_object_set_new(j, "scorer", str(ev->scorer));
+  json_object_set_new(j, "reviewed", json_boolean(ev->reviewed));
+  json_object_set_new(j, "notes", ev->notes ? str(ev->notes) : json_null());
+  json_object_set_new(j, "has_snapshot", json_boolean(ev->snapshot_path && ev->snapshot_path[0]));
+  json_object_set_new(j, "created_at", iso_time(ev->created_at));
+  return j;
+}

@@ -1,0 +1,150 @@
+/* PostgreSQL backend of the event store (libpq): the same schema as SQLite in
+ * PostgreSQL types, `?` placeholders rewritten to $n, text-format results. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "vigil/store.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || !errlen) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static const char *const migrations[] = {
+    /* 1: the schema */
+    "CREATE TABLE cameras(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
+    " created_at DOUBLE PRECISION NOT NULL);"
+    "CREATE TABLE detections(id TEXT PRIMARY KEY, camera_id TEXT NOT NULL REFERENCES cameras(id),"
+    " class TEXT NOT NULL, confidence DOUBLE PRECISION NOT NULL, x1 DOUBLE PRECISION NOT NULL,"
+    " y1 DOUBLE PRECISION NOT NULL, x2 DOUBLE PRECISION NOT NULL, y2 DOUBLE PRECISION NOT NULL,"
+    " ts DOUBLE PRECISION NOT NULL);"
+    "CREATE INDEX detections_camera_ts ON detections(camera_id, ts);"
+    "CREATE TABLE enrichment_results(detection_id TEXT PRIMARY KEY REFERENCES detections(id) ON DELETE CASCADE,"
+    " json TEXT NOT NULL);"
+    "CREATE TABLE events(id BIGSERIAL PRIMARY KEY, camera_id TEXT NOT NULL REFERENCES cameras(id),"
+    " risk_score INTEGER NOT NULL CHECK (risk_score BETWEEN 0 AND 100),"
+    " risk_level TEXT NOT NULL CHECK (risk_level IN ('low','medium','high','critical')),"
+    " summary TEXT NOT NULL, reasoning TEXT NOT NULL, window_start DOUBLE PRECISION NOT NULL,"
+    " window_end DOUBLE PRECISION NOT NULL, fast_path INTEGER NOT NULL DEFAULT 0, scorer TEXT NOT NULL,"
+    " reviewed INTEGER NOT NULL DEFAULT 0, notes TEXT, snapshot_path TEXT, batch_key TEXT NOT NULL,"
+    " created_at DOUBLE PRECISION NOT NULL, UNIQUE (camera_id, window_start, batch_key));"
+    "CREATE INDEX events_window ON events(window_start);"
+    "CREATE TABLE event_detections(event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " detection_id TEXT NOT NULL REFERENCES detections(id), seq INTEGER NOT NULL,"
+    " PRIMARY KEY (event_id, detection_id));",
+    /* 2: filters of the events API */
+    "CREATE INDEX events_camera_window ON events(camera_id, window_start);"
+    "CREATE INDEX events_level_window ON events(risk_level, window_start);",
+};
+
+#ifdef VIGIL_HAVE_PQ
+#include <libpq-fe.h>
+
+/* `?` -> `$n` (our SQL has no '?' inside literals). */
+static char *rewrite(const char *sql) {
+  size_t n = strlen(sql), q = 0;
+  for (size_t i = 0; i < n; i++) q += sql[i] == '?';
+  char *o = malloc(n + q * 4 + 1);
+  if (!o) return NULL;
+  size_t k = 0;
+  int idx = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (sql[i] == '?')
+      k += (size_t)sprintf(o + k, "$%d", ++idx);
+    else
+      o[k++] = sql[i];
+  }
+  o[k] = '\0';
+  return o;
+}
+
+static int pg_exec(void *vdb, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,
+                   size_t errlen) {
+  PGconn *c = vdb;
+  if (PQstatus(c) != CONNECTION_OK) PQreset(c);
+  PGresult *r;
+  if (!n && !fn) {
+    r = PQexec(c, sql);
+  } else {
+    char *q = rewrite(sql);
+    if (!q || n > 32) {
+      free(q);
+      set_err(err, errlen, "pg: out of memory or too many parameters");
+      return STORE_ENOMEM;
+    }
+    char bufs[32][40];
+    const char *vals[32];
+    for (int i = 0; i < n; i++) {
+      switch (params[i].t) {
+      case SV_NULL: vals[i] = NULL; break;
+      case SV_INT: snprintf(bufs[i], sizeof bufs[i], "%lld", (long long)params[i].i), vals[i] = bufs[i]; break;
+      case SV_REAL: snprintf(bufs[i], sizeof bufs[i], "%.17g", params[i].d), vals[i] = bufs[i]; break;
+      case SV_TEXT: vals[i] = params[i].s; break;
+      }
+    }
+    r = PQexecParams(c, q, n, NULL, vals, NULL, NULL, 0);
+    free(q);
+  }
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    set_err(err, errlen, "postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    PQclear(r);
+    return STORE_EDB;
+  }
+  int ret = 0;
+  if (fn && st == PGRES_TUPLES_OK) {
+    int rows = PQntuples(r), nc = PQnfields(r);
+    if (nc > 32) nc = 32;
+    for (int i = 0; i < rows && !ret; i++) {
+      const char *cols[32];
+      for (int k = 0; k < nc; k++) cols[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+      ret = fn(ud, nc, cols);
+    }
+  }
+  PQclear(r);
+  return ret;
+}
+
+static void pg_close(void *db) { PQfinish(db); }
+
+static void pg_notice(void *arg, const char *msg) {} /* CREATE ... notices are noise */
+
+int store__pg_open(void **out, const char *conninfo, char *err, size_t errlen) {
+  *out = NULL;
+  PGconn *c = PQconnectdb(conninfo);
+  if (!c || PQstatus(c) != CONNECTION_OK) {
+    set_err(err, errlen, "postgresql connect: %s", c ? PQerrorMessage(c) : "out of memory");
+    PQfinish(c);
+    return STORE_EDB;
+  }
+  PQsetNoticeProcessor(c, pg_notice, NULL);
+  *out = c;
+  return 0;
+}
+
+const store_backend store__pg = {
+    .name = "postgresql",
+    .exec = pg_exec,
+    .close = pg_close,
+    .begin_sql = "BEGIN",
+    .lock_sql = "SELECT pg_advisory_xact_lock(7346211)", /* one migrator at a time */
+    .migrations = migrations,
+    .n_migrations = (int)(sizeof migrations / sizeof migrations[0]),
+};
+#else
+int store__pg_open(void **out, const char *conninfo, char *err, size_t errlen) {
+  *out = NULL;
+  (void)migrations;
+  set_err(err, errlen, "vigil was built without libpq (PostgreSQL)");
+  return STORE_EUNSUPPORTED;
+}
+
+const store_backend store__pg = {.name = "postgresql"};
+#endif

@@ -1,0 +1,45 @@
+/* The backend table behind the store API: each backend (sqlite.c, pg.c)
+ * executes parameterised SQL written with `?` placeholders and hands result
+ * rows back as text; store.c holds all the schema logic. */
+#ifndef VIGIL_STORE_INT_H
+#define VIGIL_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SV_NULL, SV_INT, SV_REAL, SV_TEXT } sv_type;
+
+typedef struct {
+  sv_type t;
+  int64_t i;
+  double d;
+  const char *s;
+} sval;
+
+static inline sval sv_int(int64_t i) { return (sval){SV_INT, i, 0, NULL}; }
+static inline sval sv_real(double d) { return (sval){SV_REAL, 0, d, NULL}; }
+static inline sval sv_text(const char *s) { return (sval){s ? SV_TEXT : SV_NULL, 0, 0, s}; }
+
+/* Called per result row; cols[i] is NULL for SQL NULL. Non-zero stops. */
+typedef int (*store_row_fn)(void *ud, int ncol, const char *const *cols);
+
+typedef struct {
+  const char *name;
+  /* Runs one statement (or, with no params and no row_fn, a script). */
+  int (*exec)(void *db, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,
+              size_t errlen);
+  void (*close)(void *db);
+  const char *begin_sql;  /* starts a write transaction */
+  const char *lock_sql;   /* run first inside the migration transaction, or NULL */
+  const char *const *migrations;
+  int n_migrations;
+} store_backend;
+
+extern const store_backend store__sqlite;
+extern const store_backend store__pg;
+
+/* Open functions: 0 and *db, or STORE_E* with a message. */
+int store__sqlite_open(void **db, const char *path, char *err, size_t errlen);
+int store__pg_open(void **db, const char *conninfo, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,366 @@
+/* The event store test suite, run against SQLite (test_store.c) and a real
+ * PostgreSQL 15 (tests/service/test_store_pg.c). The including file defines
+ * suite_fresh_url(buf, len, name): a URL of an empty database for one test. */
+#ifndef VIGIL_TEST_STORE_SUITE_H
+#define VIGIL_TEST_STORE_SUITE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unit/test_risk_fixtures.h"
+#include "vigil/store.h"
+
+static void suite_fresh_url(char *buf, size_t len, const char *name);
+
+static store *suite_open(const char *name) {
+  char url[1024], err[512] = "";
+  suite_fresh_url(url, sizeof url, name);
+  store *s = NULL;
+  int rc = store_open(&s, url, err, sizeof err);
+  if (rc) fail_msg("store_open(%s): %d %s", url, rc, err);
+  return s;
+}
+
+/* Batch i of a camera: n detections at window 1700000000 + 100 i, enriched. */
+static void suite_batch(vigil_batch *b, const char *cam, int i, int n) {
+  vigil_batch_init(b, cam);
+  b->window_start = 1700000000.0 + 100.0 * i;
+  b->window_end = b->window_start + 90;
+  b->local_hour = 12;
+  for (int k = 0; k < n; k++) {
+    char id[64];
+    snprintf(id, sizeof id, "%.20s-%d-%d", cam, i, k);
+    vigil_detection d = fx_det(cam, id, k % 2 ? "car" : "person", 0.5f + 0.01f * k, b->window_start + k);
+    vigil_enrichment e = fx_none();
+    if (k == 0) e = fx_threat("knife", 0.9f, "high");
+    vigil_batch_add(b, &d, &e);
+  }
+}
+
+static void suite_event(vigil_event *ev, const vigil_batch *b, int score) {
+  vigil_event_init(ev);
+  ev->risk_score = score;
+  vigil_strlcpy(ev->risk_level, vigil_risk_level(score), sizeof ev->risk_level);
+  ev->summary = strdup("summary with 'quotes' and ünïcode");
+  ev->reasoning = strdup("reasoning");
+  vigil_strlcpy(ev->scorer, "rules", sizeof ev->scorer);
+  ev->created_at = b->window_end + 1;
+}
+
+static int64_t suite_insert(store *s, const char *cam, int i, int n, int score, bool *dup) {
+  vigil_batch b;
+  suite_batch(&b, cam, i, n);
+  vigil_event ev;
+  suite_event(&ev, &b, score);
+  char err[512] = "";
+  int rc = store_insert_batch(s, &b, &ev, dup, err, sizeof err);
+  if (rc) fail_msg("store_insert_batch: %d %s", rc, err);
+  int64_t id = ev.id;
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  return id;
+}
+
+static int64_t suite_count(store *s, const char *t) {
+  int64_t n = -1;
+  assert_int_equal(store_count(s, t, &n, NULL, 0), 0);
+  return n;
+}
+
+static void st_open_and_migrate(void **state) {
+  char url[1024], err[512];
+  suite_fresh_url(url, sizeof url, "migrate");
+  store *s = NULL;
+  assert_int_equal(store_open(&s, url, err, sizeof err), 0);
+  int v = 0;
+  assert_int_equal(store_schema_version(s, &v, NULL, 0), 0);
+  assert_int_equal(v, store_latest_schema_version());
+  assert_true(v >= 2);
+  suite_insert(s, "cam", 0, 2, 10, NULL);
+  store_close(s);
+  /* reopening runs no migration twice and keeps the data */
+  assert_int_equal(store_open(&s, url, err, sizeof err), 0);
+  assert_int_equal(store_schema_version(s, &v, NULL, 0), 0);
+  assert_int_equal(v, store_latest_schema_version());
+  assert_int_equal(suite_count(s, "events"), 1);
+  assert_int_equal(store_count(s, "events; DROP TABLE x", &(int64_t){0}, err, sizeof err), STORE_EINVAL);
+  store_close(s);
+  store_close(NULL);
+  assert_int_equal(store_open(&s, "ftp://nope", err, sizeof err), STORE_EINVAL);
+  assert_null(s);
+  assert_int_equal(store_open(&s, "", err, sizeof err), STORE_EINVAL);
+}
+
+static void st_insert_and_get(void **state) {
+  store *s = suite_open("insert");
+  vigil_batch b;
+  suite_batch(&b, "front", 1, 3);
+  b.fast_path = true;
+  vigil_strlcpy(b.snapshot_path, "/tmp/snap.jpg", sizeof b.snapshot_path);
+  vigil_strlcpy(b.camera_name, "Front door", sizeof b.camera_name);
+  vigil_event ev;
+  suite_event(&ev, &b, 87);
+  bool dup = true;
+  char err[512] = "";
+  assert_int_equal(store_insert_batch(s, &b, &ev, &dup, err, sizeof err), 0);
+  assert_false(dup);
+  assert_true(ev.id > 0);
+  assert_int_equal(ev.n_detection_ids, 3);
+  vigil_event got;
+  assert_int_equal(store_get_event(s, ev.id, &got, err, sizeof err), 0);
+  assert_int_equal(got.id, ev.id);
+  assert_string_equal(got.camera_id, "front");
+  assert_int_equal(got.risk_score, 87);
+  assert_string_equal(got.risk_level, "critical");
+  assert_string_equal(got.summary, "summary with 'quotes' and ünïcode");
+  assert_string_equal(got.reasoning, "reasoning");
+  assert_string_equal(got.scorer, "rules");
+  assert_true(got.fast_path);
+  assert_false(got.reviewed);
+  assert_null(got.notes);
+  assert_string_equal(got.snapshot_path, "/tmp/snap.jpg");
+  assert_true(got.window_start == b.window_start);
+  assert_true(got.window_end == b.window_end);
+  assert_true(got.created_at > got.window_start);
+  assert_int_equal(got.n_detection_ids, 3);
+  assert_string_equal(got.detection_ids[0], "front-1-0");
+  assert_string_equal(got.detection_ids[2], "front-1-2");
+  /* JSON form */
+  json_t *j = vigil_event_to_json(&got);
+  assert_int_equal(json_integer_value(json_object_get(j, "risk_score")), 87);
+  assert_string_equal(json_string_value(json_object_get(j, "window_start")), "2023-11-14T22:15:00.000Z");
+  assert_int_equal(json_array_size(json_object_get(j, "detection_ids")), 3);
+  assert_true(json_is_true(json_object_get(j, "has_snapshot")));
+  assert_true(json_is_null(json_object_get(j, "notes")));
+  json_decref(j);
+  vigil_event_free(&got);
+  /* enrichment JSON per detection */
+  char *js = NULL;
+  assert_int_equal(store_get_enrichment(s, "front-1-0", &js, NULL, 0), 0);
+  assert_non_null(js);
+  json_t *ej = json_loads(js, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(ej, "threat"), "threat_type")), "knife");
+  assert_true(json_is_null(json_object_get(ej, "pose")));
+  json_decref(ej);
+  free(js);
+  assert_int_equal(suite_count(s, "cameras"), 1);
+  assert_int_equal(suite_count(s, "detections"), 3);
+  assert_int_equal(suite_count(s, "enrichment_results"), 3);
+  assert_int_equal(suite_count(s, "event_detections"), 3);
+  assert_int_equal(store_get_event(s, 999999, &got, err, sizeof err), STORE_ENOTFOUND);
+  assert_non_null(strstr(err, "not found"));
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  store_close(s);
+}
+
+static void st_idempotent(void **state) {
+  store *s = suite_open("idem");
+  bool dup = true;
+  int64_t a = suite_insert(s, "cam", 1, 4, 40, &dup);
+  assert_false(dup);
+  int64_t b = suite_insert(s, "cam", 1, 4, 55, &dup); /* re-processed after a crash: scored again */
+  assert_true(dup);
+  assert_int_equal(a, b);
+  assert_int_equal(suite_count(s, "events"), 1);
+  assert_int_equal(suite_count(s, "detections"), 4);
+  assert_int_equal(suite_count(s, "event_detections"), 4);
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, a, &ev, NULL, 0), 0);
+  assert_int_equal(ev.risk_score, 40); /* the first stored version stays */
+  vigil_event_free(&ev);
+  /* another window, or an explicit different key, is a new event */
+  int64_t c = suite_insert(s, "cam", 2, 4, 40, &dup);
+  assert_false(dup);
+  assert_true(c != a);
+  vigil_batch bb;
+  suite_batch(&bb, "cam", 1, 4);
+  vigil_strlcpy(bb.batch_key, "fast-1", sizeof bb.batch_key);
+  suite_event(&ev, &bb, 90);
+  assert_int_equal(store_insert_batch(s, &bb, &ev, &dup, NULL, 0), 0);
+  assert_false(dup);
+  assert_int_equal(suite_count(s, "events"), 3);
+  assert_int_equal(suite_count(s, "detections"), 8); /* shared detections stored once */
+  vigil_event_free(&ev);
+  /* invalid input is refused before any write */
+  suite_event(&ev, &bb, 150);
+  assert_int_equal(store_insert_batch(s, &bb, &ev, &dup, NULL, 0), STORE_EINVAL);
+  vigil_event_free(&ev);
+  vigil_batch_free(&bb);
+  store_close(s);
+}
+
+static void st_list_filters(void **state) {
+  store *s = suite_open("list");
+  int scores[] = {10, 40, 70, 90, 20, 65};
+  for (int i = 0; i < 6; i++) suite_insert(s, i % 2 ? "back" : "front", i, 2, scores[i], NULL);
+  vigil_event *evs;
+  size_t n;
+  store_filter f = store_default_filter();
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 6);
+  assert_true(evs[0].window_start > evs[5].window_start); /* newest first */
+  assert_int_equal(evs[0].n_detection_ids, 2);
+  store_events_free(evs, n);
+  f.camera_id = "back";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 3);
+  for (size_t i = 0; i < n; i++) assert_string_equal(evs[i].camera_id, "back");
+  store_events_free(evs, n);
+  f = store_default_filter();
+  f.level = "high";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 2);
+  store_events_free(evs, n);
+  f = store_default_filter();
+  f.since = 1700000000.0 + 150; /* windows 2..5 overlap */
+  f.until = 1700000000.0 + 350; /* windows 0..3 */
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(evs[0].risk_score, 90);
+  assert_int_equal(evs[1].risk_score, 70);
+  assert_int_equal(evs[2].risk_score, 40);
+  store_events_free(evs, n);
+  f = store_default_filter();
+  f.limit = 2;
+  f.offset = 1;
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(evs[0].risk_score, 20);
+  assert_int_equal(evs[1].risk_score, 90);
+  store_events_free(evs, n);
+  f = store_default_filter();
+  f.camera_id = "nowhere";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 0);
+  assert_null(evs);
+  char err[256];
+  f = store_default_filter();
+  f.level = "severe";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), STORE_EINVAL);
+  f = store_default_filter();
+  f.limit = 5000;
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), STORE_EINVAL);
+  store_close(s);
+}
+
+static void st_patch(void **state) {
+  store *s = suite_open("patch");
+  int64_t id = suite_insert(s, "cam", 0, 1, 50, NULL);
+  vigil_event ev;
+  assert_int_equal(store_patch_event(s, id, 1, NULL, &ev, NULL, 0), 0);
+  assert_true(ev.reviewed);
+  assert_null(ev.notes);
+  vigil_event_free(&ev);
+  assert_int_equal(store_patch_event(s, id, -1, "the neighbour's cat; it's fine", &ev, NULL, 0), 0);
+  assert_true(ev.reviewed);
+  assert_string_equal(ev.notes, "the neighbour's cat; it's fine");
+  vigil_event_free(&ev);
+  assert_int_equal(store_patch_event(s, id, 0, "", NULL, NULL, 0), 0);
+  assert_int_equal(store_get_event(s, id, &ev, NULL, 0), 0);
+  assert_false(ev.reviewed);
+  assert_string_equal(ev.notes, "");
+  vigil_event_free(&ev);
+  store_filter f = store_default_filter();
+  f.reviewed = 1;
+  vigil_event *evs;
+  size_t n;
+  assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+  assert_int_equal(n, 0);
+  char err[256];
+  assert_int_equal(store_patch_event(s, id + 100, 1, NULL, &ev, err, sizeof err), STORE_ENOTFOUND);
+  assert_int_equal(store_patch_event(s, id, 7, NULL, NULL, err, sizeof err), STORE_EINVAL);
+  store_close(s);
+}
+
+/* Crash consistency: a child inserts batches in a loop and is killed with
+ * SIGKILL at a random moment, three times; every event present must be
+ * complete, none duplicated, and finishing the work must give exactly one
+ * event per batch. */
+#define CRASH_BATCHES 300
+#define CRASH_DETS 5
+static void st_crash_consistency(void **state) {
+  char url[1024], err[512];
+  suite_fresh_url(url, sizeof url, "crash");
+  store *s = NULL;
+  assert_int_equal(store_open(&s, url, err, sizeof err), 0); /* migrate once, up front */
+  store_close(s);
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
+  for (int round = 0; round < 3; round++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      store *c = NULL;
+      if (store_open(&c, url, NULL, 0)) _exit(2);
+      for (int j = 0; j < CRASH_BATCHES; j++) {
+        int i = (j + round * 97) % CRASH_BATCHES; /* each round starts elsewhere */
+        vigil_batch b;
+        suite_batch(&b, "crashcam", i, CRASH_DETS);
+        vigil_event ev;
+        suite_event(&ev, &b, i % 101);
+        if (store_insert_batch(c, &b, &ev, NULL, NULL, 0)) _exit(3);
+        vigil_event_free(&ev);
+        vigil_batch_free(&b);
+      }
+      store_close(c);
+      _exit(0);
+    }
+    struct timespec ts = {0, (long)(20 + rand() % 400) * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) != 0) fail_msg("writer failed with %d", WEXITSTATUS(st));
+
+    assert_int_equal(store_open(&s, url, err, sizeof err), 0);
+    int64_t ne = suite_count(s, "events");
+    assert_int_equal(suite_count(s, "event_detections"), ne * CRASH_DETS);
+    assert_true(suite_count(s, "detections") >= ne * CRASH_DETS);
+    store_filter f = store_default_filter();
+    f.limit = 1000;
+    vigil_event *evs;
+    size_t n;
+    assert_int_equal(store_list_events(s, &f, &evs, &n, NULL, 0), 0);
+    assert_int_equal((int64_t)n, ne);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(evs[i].n_detection_ids, CRASH_DETS);
+      for (size_t k = 0; k < n; k++)
+        if (k != i && evs[k].window_start == evs[i].window_start) fail_msg("duplicate event for one window");
+    }
+    store_events_free(evs, n);
+    printf("# crash round %d: %lld events survived the kill\n", round, (long long)ne);
+    store_close(s);
+  }
+  /* finish: re-process every batch; only the missing ones are added */
+  assert_int_equal(store_open(&s, url, err, sizeof err), 0);
+  int64_t before = suite_count(s, "events");
+  int dups = 0;
+  for (int i = 0; i < CRASH_BATCHES; i++) {
+    bool dup = false;
+    suite_insert(s, "crashcam", i, CRASH_DETS, i % 101, &dup);
+    dups += dup;
+  }
+  assert_int_equal(dups, before);
+  assert_int_equal(suite_count(s, "events"), CRASH_BATCHES);
+  assert_int_equal(suite_count(s, "detections"), CRASH_BATCHES * CRASH_DETS);
+  assert_int_equal(suite_count(s, "event_detections"), CRASH_BATCHES * CRASH_DETS);
+  store_close(s);
+}
+
+#define STORE_SUITE_TESTS                                                                         \
+  cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
+      cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
+      cmocka_unit_test(st_crash_consistency)
+
+#endif
