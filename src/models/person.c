@@ -182,7 +182,7 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
   int size = decl && decl->ndim == 4 && decl->dims[1] > 0 ? (int)decl->dims[1] : 224;
   vigil_image sq = {0}, rs = {0};
   float ox, oy, side;
-  if (square_crop(&sq, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.2f))
+  if (square_crop(&sq, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.0f))
     return fail(err, errlen, "face box is empty");
   int rc = vigil_img_resize(&rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&sq);
@@ -192,8 +192,9 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
     vigil_image_free(&rs);
     return fail(err, errlen, "out of memory");
   }
-  const float mean[3] = {0, 0, 0}, std[3] = {255, 255, 255}; /* RGB 0..1 */
-  vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, mean, std, false);
+  /* RGB 0..255 on the tight face box: measured on the sample portraits, 0..1
+   * or -1..1 input leaves the final features all zero (docs/models.md). */
+  vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, NULL, NULL, false);
   vigil_image_free(&rs);
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, size, size, 3}, .data = buf,
                    .nbytes = sizeof(float) * (size_t)size * (size_t)size * 3};
