@@ -193,7 +193,7 @@ typedef struct vigil_service {
   int (*init)(void **ctx, const vigil_config *cfg, char *err, size_t errlen);
   void (*free)(void *ctx);
   void (*metrics)(vigil_metrics_out *o, void *ctx); /* extra gauges for /metrics */
-  size_t max_body;        /* 0 = VIGIL_HTTP_MAX_BODY_MB */
+  size_t max_body;        /* default body limit (0 = 16 MB); VIGIL_HTTP_MAX_BODY_MB, when set, wins */
 } vigil_service;
 
 /* The registered services, NULL-terminated (src/http/services.c). */
@@ -205,13 +205,14 @@ typedef struct {
   uint16_t port;             /* 0 = any free port (see vigil_http_server_port) */
   unsigned threads;
   unsigned max_connections;  /* past it: 503 */
-  size_t max_body;           /* bytes; past it: 413 */
+  size_t max_body;           /* bytes; past it: 413. 0 = the service's max_body, else 16 MB */
   size_t max_header;         /* bytes of request line + headers */
   unsigned idle_timeout_s;
   unsigned request_timeout_s;/* whole request must arrive within this */
 } vigil_http_params;
 
-/* Defaults from the configuration (VIGIL_HTTP_*); cfg NULL = the global one. */
+/* Defaults from the configuration (VIGIL_HTTP_*); cfg NULL = the global one.
+ * max_body is 0 unless VIGIL_HTTP_MAX_BODY_MB is set (env or file). */
 int vigil_http_params_from_config(vigil_http_params *p, const vigil_config *cfg, char *err, size_t errlen);
 
 typedef struct vigil_http_server vigil_http_server;

@@ -383,7 +383,9 @@ int vigil_http_params_from_config(vigil_http_params *p, const vigil_config *cfg,
   p->max_header = (size_t)header_kb * 1024;
   p->idle_timeout_s = (unsigned)idle;
   p->request_timeout_s = (unsigned)req;
-  p->max_body = (size_t)llround(body_mb * 1024 * 1024);
+  /* Left at its default, the body limit is the service's own (vigil_service.max_body). */
+  const char *src = vigil_config_source(cfg, "VIGIL_HTTP_MAX_BODY_MB");
+  p->max_body = strcmp(src, "default") ? (size_t)llround(body_mb * 1024 * 1024) : 0;
   return 0;
 }
 
@@ -397,11 +399,10 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   }
   if (!p.threads) p.threads = 1;
   if (!p.max_connections) p.max_connections = 64;
-  if (!p.max_body) p.max_body = 16u << 20;
+  if (!p.max_body) p.max_body = svc->max_body ? svc->max_body : 16u << 20;
   if (!p.max_header) p.max_header = 32u << 10;
   if (!p.idle_timeout_s) p.idle_timeout_s = 15;
   if (!p.request_timeout_s) p.request_timeout_s = 30;
-  if (svc->max_body) p.max_body = svc->max_body;
   srv->svc = svc;
   srv->ctx = ctx;
   srv->p = p;
