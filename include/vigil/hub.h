@@ -2,7 +2,8 @@
  * exports them with tools/export/; tests use small generated models with the
  * same inputs and outputs). Each takes a model_runner (a zoo lease in the
  * services), the full frame and a region, and returns typed results in the
- * frame's pixels. Preprocessing follows each model's published config
+ * frame's pixels. (YOLO-family models — threat, yolo11-face, damage — run
+ * through the detector adapter, include/vigil/detect.h.) Preprocessing follows each model's published config
  * (docs/models.md gives size, resize, crop, mean and std per model). */
 #ifndef VIGIL_HUB_H
 #define VIGIL_HUB_H
@@ -23,10 +24,6 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
  * 17 keypoints inside the region. Classifies posture. */
 int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
                   float y2, char *err, size_t errlen);
-
-/* yolo11-face: faces inside the region, best first. */
-int yoloface_detect(model_runner *r, face_box *faces, int max, int *n, const vigil_image *frame, float x1,
-                    float y1, float x2, float y2, float min_score, char *err, size_t errlen);
 
 /* ViT age classifier (nateraw/vit-age-classifier: 9 bins 0-2 ... 70+):
  * fills age (expected value over the bins), age_range, age_confidence. */

@@ -15,8 +15,6 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
                  float y2, char *err, size_t errlen) { NOT_YET("vitpose"); }
 int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
                   float y2, char *err, size_t errlen) { NOT_YET("yolov8n-pose"); }
-int yoloface_detect(model_runner *r, face_box *faces, int max, int *n, const vigil_image *frame, float x1,
-                    float y1, float x2, float y2, float min_score, char *err, size_t errlen) { NOT_YET("yolo11-face"); }
 int vit_age(model_runner *r, demographics_result *out, const vigil_image *frame, const face_box *face, char *err,
             size_t errlen) { NOT_YET("vit-age-classifier"); }
 int vit_gender(model_runner *r, demographics_result *out, const vigil_image *frame, const face_box *face,

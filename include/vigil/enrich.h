@@ -1,0 +1,108 @@
+/* Enrichment: what the specialised models say about one detection. The
+ * engine owns the two zoo managers (heavy and light, model-zoo.md's split),
+ * leases every model it uses, and runs the parts of one request in parallel.
+ * Thread-safe: many requests may run at once on one engine. */
+#ifndef VIGIL_ENRICH_H
+#define VIGIL_ENRICH_H
+
+#include <stdbool.h>
+
+#include "vigil/config.h"
+#include "vigil/event.h"
+#include "vigil/hub.h"
+#include "vigil/img.h"
+#include "vigil/person.h"
+#include "vigil/pose.h"
+#include "vigil/zoo.h"
+
+typedef struct {
+  bool detected;
+  char type[16];       /* knife, gun, weapon, none */
+  float confidence;
+  char severity[12];   /* low, medium, high, critical */
+  float x1, y1, x2, y2;
+  char label[48];      /* the model's own class name */
+} threat_result;
+
+/* CONTRACTS.md: knife high; gun/rifle/pistol critical; bat/crowbar medium.
+ * Returns false for classes that are not threats. */
+bool threat_from_label(const char *label, const char **type, const char **severity);
+
+typedef struct {
+  bool include_pose, include_depth, action_recognition;
+} enrich_options;
+
+typedef enum { ENRICH_PERSON, ENRICH_VEHICLE, ENRICH_ANIMAL, ENRICH_OBJECT } enrich_kind;
+int enrich_kind_parse(const char *s, enrich_kind *out); /* -1 for anything else */
+
+typedef struct {
+  const vigil_image *frame;
+  float x1, y1, x2, y2;               /* detection box in frame pixels (clipped by enrich_run) */
+  const vigil_image *const *frames;   /* extra frames for action, may be NULL */
+  int nframes;
+  enrich_kind kind;
+  const char *detection_id;           /* key of the demographics/embedding maps */
+  const char *camera_id;
+  double ts;                          /* unix seconds of the frame */
+  enrich_options opt;
+  unsigned parts;                     /* ENRICH_PART_* mask to run; 0 = by kind */
+} enrich_request;
+
+enum {
+  ENRICH_PART_THREAT = 1u << 0,
+  ENRICH_PART_POSE = 1u << 1,
+  ENRICH_PART_DEMOGRAPHICS = 1u << 2,
+  ENRICH_PART_CLOTHING = 1u << 3,
+  ENRICH_PART_REID = 1u << 4,
+  ENRICH_PART_ACTION = 1u << 5,
+  ENRICH_PART_DEPTH = 1u << 6,
+  ENRICH_PART_VEHICLE = 1u << 7,
+  ENRICH_PART_PET = 1u << 8,
+};
+
+#define ENRICH_MAX_MODELS 16
+#define ENRICH_MAX_ERRORS 12
+
+typedef struct {
+  bool has_threat, has_pose, has_demographics, has_clothing, has_reid, has_action;
+  bool face_found;                 /* demographics ran and found (or not) a face */
+  threat_result threat;
+  pose_result pose;
+  char pose_model[ZOO_NAME_MAX];
+  demographics_result demo;
+  face_box face;
+  char demo_model[ZOO_NAME_MAX];
+  clothing_result clothing;
+  float embedding[REID_DIM];
+  reid_match reid;
+  bool reid_matched;               /* the gallery gave a person_id */
+  action_result action;
+  int n_models;
+  char models_used[ENRICH_MAX_MODELS][ZOO_NAME_MAX];
+  int n_errors;
+  char error_part[ENRICH_MAX_ERRORS][16];
+  char error_reason[ENRICH_MAX_ERRORS][256];
+  double inference_ms;
+} enrich_result;
+
+typedef struct enrich_engine enrich_engine;
+
+/* Builds the registry, both managers (budgets: VRAM_BUDGET_GB for heavy,
+ * VRAM_BUDGET_LIGHT_GB for light, see docs/configuration.md), routing
+ * (ENRICHMENT_<MODEL|FUNCTION>_SERVICE), the re-id gallery, and preloads
+ * ENRICHMENT_PRELOAD_MODELS. Missing models are not an error here. */
+int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, size_t errlen);
+void enrich_engine_free(enrich_engine *e);
+zoo_manager *enrich_engine_manager(enrich_engine *e, zoo_service svc);
+
+/* Runs the parts for rq->kind (CONTRACTS.md): person -> threat, pose,
+ * demographics when a face is visible, clothing, reid, depth if asked, action
+ * when the pose is suspicious and more than one frame is given. A part whose
+ * model is missing or fails is left out with its reason in errors; that is
+ * not a failure of the call. Returns <0 only for a bad request (empty box). */
+int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq, char *err, size_t errlen);
+
+/* The risk stage's flat summary of a result. */
+void enrich_result_summary(const enrich_result *r, const char *detection_id, vigil_enrichment *out);
+
+#endif

@@ -1,0 +1,605 @@
+/* The enrichment engine: the two zoo managers of model-zoo.md's split, the
+ * routing of models to them, and the person path, whose parts run in
+ * parallel threads, each under its own zoo lease.
+ *
+ * Routing. Every registry row names its default service (heavy or light).
+ * ENRICHMENT_<FUNCTION>_SERVICE (POSE, THREAT, REID, PET, DEPTH, VEHICLE,
+ * CLOTHING, DEMOGRAPHICS, ACTION, DAMAGE, FACE) moves all models of a
+ * function; ENRICHMENT_<MODEL>_SERVICE (model name upper-cased, '-' -> '_')
+ * moves one model and wins over the function's setting.
+ *
+ * Model choices. VIGIL_POSE_MODEL (movenet-lightning, movenet-thunder,
+ * vitpose-small, yolov8n-pose), VIGIL_FACE_MODEL (blazeface, yolo11-face),
+ * VIGIL_DEMOGRAPHICS_MODEL (faceres, vit = vit-age-classifier +
+ * vit-gender-classifier). Defaults are the real models setup fetches. */
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "enrich/handles.h"
+#include "util/assets.h"
+#include "util/log.h"
+#include "vigil/enrich.h"
+
+struct enrich_engine {
+  zoo_registry reg;
+  zoo_manager *heavy, *light;
+  reid_gallery *gallery;
+  char pose_model[ZOO_NAME_MAX], face_model[ZOO_NAME_MAX], demo_model[16];
+  float threat_conf;
+};
+
+/* ---- rules ------------------------------------------------------------------------ */
+
+bool threat_from_label(const char *label, const char **type, const char **severity) {
+  static const struct {
+    const char *label, *type, *severity;
+  } table[] = {
+      {"knife", "knife", "high"},    {"gun", "gun", "critical"},      {"rifle", "gun", "critical"},
+      {"pistol", "gun", "critical"}, {"handgun", "gun", "critical"},  {"firearm", "gun", "critical"},
+      {"weapon", "weapon", "high"},  {"bat", "weapon", "medium"},     {"crowbar", "weapon", "medium"},
+      {"baseball bat", "weapon", "medium"},
+  };
+  char low[48];
+  size_t n = 0;
+  for (; label[n] && n < sizeof low - 1; n++) low[n] = (char)tolower((unsigned char)label[n]);
+  low[n] = 0;
+  for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+    if (!strcmp(low, table[i].label)) {
+      *type = table[i].type;
+      *severity = table[i].severity;
+      return true;
+    }
+  return false;
+}
+
+int enrich_kind_parse(const char *s, enrich_kind *out) {
+  static const char *const names[] = {"person", "vehicle", "animal", "object"};
+  for (int i = 0; i < 4; i++)
+    if (s && !strcmp(s, names[i])) {
+      *out = (enrich_kind)i;
+      return 0;
+    }
+  return -1;
+}
+
+/* ---- engine ----------------------------------------------------------------------- */
+
+static const struct {
+  const char *function;
+  const char *models[4];
+} functions[] = {
+    {"POSE", {"movenet-lightning", "movenet-thunder", "vitpose-small", "yolov8n-pose"}},
+    {"THREAT", {"threat-detection-yolov8n"}},
+    {"REID", {"osnet-x0-25"}},
+    {"PET", {"pet-classifier"}},
+    {"DEPTH", {"depth-anything-v2-small"}},
+    {"VEHICLE", {"vehicle-segment-classification"}},
+    {"DAMAGE", {"vehicle-damage-detection"}},
+    {"CLOTHING", {"fashion-clip", "segformer-b2-clothes"}},
+    {"DEMOGRAPHICS", {"faceres", "gear", "vit-age-classifier", "vit-gender-classifier"}},
+    {"FACE", {"blazeface", "yolo11-face"}},
+    {"ACTION", {"xclip-base"}},
+};
+
+static void route(zoo_registry *reg) {
+  for (int i = 0; i < reg->count; i++) {
+    zoo_model_row *row = &reg->rows[i];
+    if (row->service == ZOO_SVC_CORE) continue;
+    char key[128];
+    const char *v = NULL;
+    for (size_t f = 0; f < sizeof functions / sizeof *functions && !v; f++)
+      for (int k = 0; k < 4 && functions[f].models[k]; k++)
+        if (!strcmp(functions[f].models[k], row->name)) {
+          snprintf(key, sizeof key, "ENRICHMENT_%s_SERVICE", functions[f].function);
+          v = getenv(key);
+        }
+    snprintf(key, sizeof key, "ENRICHMENT_");
+    size_t o = strlen(key);
+    for (const char *p = row->name; *p && o < sizeof key - 10; p++)
+      key[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    snprintf(key + o, sizeof key - o, "_SERVICE");
+    if (getenv(key)) v = getenv(key);
+    zoo_service s;
+    if (v && zoo_service_parse(v, &s) == 0 && s != ZOO_SVC_CORE) row->service = s;
+    else if (v) vlog_warn("enrich: ignoring %s=%s (heavy or light)", key, v);
+  }
+}
+
+static double budget_mb(const vigil_config *cfg, const char *key, double dflt_gb, char *err, size_t errlen) {
+  const char *v = vigil_config_str(cfg, key);
+  const char *src = vigil_config_source(cfg, key);
+  if (!v || !strcmp(src, "default") || !strcmp(src, "unset")) v = getenv(key);
+  double mb;
+  if (v && zoo_budget_parse_gb(v, &mb, err, errlen) == 0) return mb;
+  if (v) return -1;
+  return dflt_gb * 1024;
+}
+
+static void choose(char *dst, size_t len, const char *env, const char *dflt) {
+  const char *v = getenv(env);
+  snprintf(dst, len, "%s", v && *v ? v : dflt);
+}
+
+int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, size_t errlen) {
+  *out = NULL;
+  enrich_engine *e = calloc(1, sizeof *e);
+  if (!e) return -1;
+  if (zoo_registry_init(&e->reg, err, errlen)) {
+    free(e);
+    return -1;
+  }
+  route(&e->reg);
+  choose(e->pose_model, sizeof e->pose_model, "VIGIL_POSE_MODEL", "movenet-lightning");
+  choose(e->face_model, sizeof e->face_model, "VIGIL_FACE_MODEL", "blazeface");
+  choose(e->demo_model, sizeof e->demo_model, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
+  e->threat_conf = 0.5f;
+  /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
+   * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
+  double heavy = budget_mb(cfg, "VRAM_BUDGET_GB", 6.0, err, errlen);
+  const char *lv = getenv("VRAM_BUDGET_LIGHT_GB");
+  double light = lv ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
+                    : (getenv("VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
+  if (heavy < 0 || light < 0) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  zoo_params p = zoo_default_params();
+  if (zoo_params_from_env(&p, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  p.loader = enrich_zoo_loader(1);
+  p.reaper_interval_s = 30;
+  p.budget_mb = heavy;
+  p.service_mask = 1u << ZOO_SVC_HEAVY;
+  if (zoo_manager_init(&e->heavy, &e->reg, p, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  p.budget_mb = light;
+  p.service_mask = 1u << ZOO_SVC_LIGHT;
+  if (zoo_manager_init(&e->light, &e->reg, p, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  char gpath[1024], gerr[256];
+  const char *gp = getenv("VIGIL_REID_GALLERY");
+  if (!gp || !*gp) {
+    if (vigil_asset_path(gpath, sizeof gpath, "reid-gallery.sqlite") == 0) gp = gpath;
+  }
+  const char *th = getenv("VIGIL_REID_THRESHOLD");
+  if (reid_gallery_open(&e->gallery, gp, th ? (float)atof(th) : 0.7f, gerr, sizeof gerr))
+    vlog_warn("enrich: re-id gallery unavailable: %s", gerr);
+  zoo_manager_preload_env(e->heavy);
+  zoo_manager_preload_env(e->light);
+  *out = e;
+  return 0;
+}
+
+void enrich_engine_free(enrich_engine *e) {
+  if (!e) return;
+  zoo_manager_free(e->heavy);
+  zoo_manager_free(e->light);
+  reid_gallery_close(e->gallery);
+  zoo_registry_free(&e->reg);
+  free(e);
+}
+
+zoo_manager *enrich_engine_manager(enrich_engine *e, zoo_service svc) {
+  return svc == ZOO_SVC_LIGHT ? e->light : e->heavy;
+}
+
+/* ---- the person path ---------------------------------------------------------------- */
+
+typedef struct {
+  enrich_engine *e;
+  const enrich_request *rq;
+  enrich_result *r;
+  pthread_mutex_t *mu; /* guards r->models_used and r->errors */
+} part_ctx;
+
+static void note_error(part_ctx *c, const char *part, const char *reason) {
+  pthread_mutex_lock(c->mu);
+  enrich_result *r = c->r;
+  if (r->n_errors < ENRICH_MAX_ERRORS) {
+    snprintf(r->error_part[r->n_errors], sizeof r->error_part[0], "%s", part);
+    snprintf(r->error_reason[r->n_errors], sizeof r->error_reason[0], "%s", reason);
+    r->n_errors++;
+  }
+  pthread_mutex_unlock(c->mu);
+}
+
+static void note_model(part_ctx *c, const char *name) {
+  pthread_mutex_lock(c->mu);
+  enrich_result *r = c->r;
+  bool seen = false;
+  for (int i = 0; i < r->n_models; i++) seen |= !strcmp(r->models_used[i], name);
+  if (!seen && r->n_models < ENRICH_MAX_MODELS)
+    snprintf(r->models_used[r->n_models++], sizeof r->models_used[0], "%s", name);
+  pthread_mutex_unlock(c->mu);
+}
+
+/* Leases `name` from whichever manager hosts it. */
+static int lease(part_ctx *c, const char *part, const char *name, zoo_manager **mgr, zoo_lease *l) {
+  char err[256];
+  enrich_engine *e = c->e;
+  *mgr = zoo_manager_manages(e->heavy, name) ? e->heavy : zoo_manager_manages(e->light, name) ? e->light : NULL;
+  if (!*mgr) {
+    char msg[320];
+    snprintf(msg, sizeof msg, "model %s is not managed by the enrichment services", name);
+    note_error(c, part, msg);
+    return -1;
+  }
+  int rc = zoo_manager_acquire(*mgr, name, l, err, sizeof err);
+  if (rc) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s: %s", name, err);
+    note_error(c, part, msg);
+    return -1;
+  }
+  return 0;
+}
+
+static void *part_threat(void *arg) {
+  part_ctx *c = arg;
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = "threat-detection-yolov8n";
+  if (lease(c, "threat", name, &m, &l)) return NULL;
+  enrich_handle *h = l.handle;
+  threat_result *t = &c->r->threat;
+  memset(t, 0, sizeof *t);
+  snprintf(t->type, sizeof t->type, "none");
+  snprintf(t->severity, sizeof t->severity, "low");
+  char err[256];
+  /* the person box grown by 20%, so a held weapon stays in view */
+  float w = rq->x2 - rq->x1, hh = rq->y2 - rq->y1;
+  int cx = (int)fmaxf(0, rq->x1 - 0.1f * w), cy = (int)fmaxf(0, rq->y1 - 0.1f * hh);
+  int cw = (int)fminf((float)rq->frame->w, rq->x2 + 0.1f * w) - cx;
+  int ch = (int)fminf((float)rq->frame->h, rq->y2 + 0.1f * hh) - cy;
+  vigil_image crop = {0};
+  int rc = h->kind == EH_DETECTOR ? vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch) : -1;
+  vigil_det_list dl = {0};
+  if (!rc) {
+    const vigil_image *imgs[1] = {&crop};
+    rc = detector_run(h->det, &dl, imgs, 1, err, sizeof err);
+  } else {
+    snprintf(err, sizeof err, "cannot crop the person box");
+  }
+  if (rc) {
+    note_error(c, "threat", err);
+  } else {
+    static const char *const rank[] = {"low", "medium", "high", "critical"};
+    int best_rank = -1;
+    for (int i = 0; i < dl.n; i++) {
+      const char *type, *sev;
+      if (dl.dets[i].score < c->e->threat_conf || !threat_from_label(dl.dets[i].label, &type, &sev)) continue;
+      int r = 0;
+      while (r < 3 && strcmp(rank[r], sev)) r++;
+      if (r > best_rank || (r == best_rank && dl.dets[i].score > t->confidence)) {
+        best_rank = r;
+        t->detected = true;
+        snprintf(t->type, sizeof t->type, "%s", type);
+        snprintf(t->severity, sizeof t->severity, "%s", sev);
+        snprintf(t->label, sizeof t->label, "%s", dl.dets[i].label);
+        t->confidence = dl.dets[i].score;
+        t->x1 = dl.dets[i].x1 + (float)cx, t->y1 = dl.dets[i].y1 + (float)cy;
+        t->x2 = dl.dets[i].x2 + (float)cx, t->y2 = dl.dets[i].y2 + (float)cy;
+      }
+    }
+    c->r->has_threat = true;
+    note_model(c, name);
+  }
+  vigil_det_list_free(&dl);
+  vigil_image_free(&crop);
+  zoo_manager_release(m, &l);
+  return NULL;
+}
+
+static void *part_pose(void *arg) {
+  part_ctx *c = arg;
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = c->e->pose_model;
+  if (lease(c, "pose", name, &m, &l)) return NULL;
+  enrich_handle *h = l.handle;
+  char err[256] = "pose model has an unexpected adapter";
+  int rc = -1;
+  if (h->kind == EH_RUNNER && !strcmp(h->adapter, "movenet-pose"))
+    rc = movenet_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
+  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "vitpose"))
+    rc = vitpose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
+  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "yolo-pose"))
+    rc = yolopose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
+  if (rc) {
+    note_error(c, "pose", err);
+  } else {
+    c->r->has_pose = true;
+    snprintf(c->r->pose_model, sizeof c->r->pose_model, "%s", name);
+    note_model(c, name);
+  }
+  zoo_manager_release(m, &l);
+  return NULL;
+}
+
+/* Faces from a YOLO face detector run on the region's crop. */
+static int detector_faces(detector_t *d, face_box *faces, int max, int *n, const vigil_image *frame, float x1,
+                          float y1, float x2, float y2, float min_score, char *err, size_t errlen) {
+  *n = 0;
+  vigil_image crop = {0};
+  int cx = (int)x1, cy = (int)y1;
+  if (vigil_img_crop(&crop, frame, cx, cy, (int)(x2 - x1), (int)(y2 - y1))) {
+    snprintf(err, errlen, "cannot crop the face region");
+    return -1;
+  }
+  vigil_det_list l;
+  const vigil_image *imgs[1] = {&crop};
+  int rc = detector_run(d, &l, imgs, 1, err, errlen);
+  vigil_image_free(&crop);
+  if (rc) return rc;
+  for (int i = 0; i < l.n && *n < max; i++) {
+    if (l.dets[i].score < min_score) continue;
+    face_box *f = &faces[(*n)++];
+    memset(f, 0, sizeof *f);
+    f->x1 = l.dets[i].x1 + (float)cx, f->y1 = l.dets[i].y1 + (float)cy;
+    f->x2 = l.dets[i].x2 + (float)cx, f->y2 = l.dets[i].y2 + (float)cy;
+    f->score = l.dets[i].score;
+  }
+  vigil_det_list_free(&l);
+  return 0;
+}
+
+static int find_face(part_ctx *c, face_box *face, bool *found) {
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = c->e->face_model;
+  *found = false;
+  if (lease(c, "demographics", name, &m, &l)) return -1;
+  enrich_handle *h = l.handle;
+  face_box faces[4];
+  int n = 0, rc = -1;
+  char err[256] = "face model has an unexpected adapter";
+  /* faces are searched in the upper half of the person box */
+  float top = rq->y1, bottom = rq->y1 + (rq->y2 - rq->y1) * 0.5f;
+  if (h->kind == EH_RUNNER && !strcmp(h->adapter, "blazeface"))
+    rc = blazeface_detect(&h->run, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.6f, err, sizeof err);
+  else if (h->kind == EH_DETECTOR) /* yolo11-face: one class, boxes in the upper half of the person */
+    rc = detector_faces(h->det, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.5f, err, sizeof err);
+  zoo_manager_release(m, &l);
+  if (rc) {
+    note_error(c, "demographics", err);
+    return -1;
+  }
+  note_model(c, name);
+  if (n > 0) {
+    *face = faces[0];
+    *found = true;
+  }
+  return 0;
+}
+
+static int run_demo_model(part_ctx *c, const char *name, const face_box *face, demographics_result *d, bool age) {
+  zoo_manager *m;
+  zoo_lease l;
+  if (lease(c, "demographics", name, &m, &l)) return -1;
+  enrich_handle *h = l.handle;
+  char err[256] = "demographics model has an unexpected adapter";
+  int rc = -1;
+  if (!strcmp(h->adapter, "faceres")) rc = faceres_demographics(&h->run, d, c->rq->frame, face, err, sizeof err);
+  else if (!strcmp(h->adapter, "vit-classify") && age) rc = vit_age(&h->run, d, c->rq->frame, face, err, sizeof err);
+  else if (!strcmp(h->adapter, "vit-classify")) rc = vit_gender(&h->run, d, c->rq->frame, face, err, sizeof err);
+  zoo_manager_release(m, &l);
+  if (rc) note_error(c, "demographics", err);
+  else note_model(c, name);
+  return rc;
+}
+
+static void *part_demographics(void *arg) {
+  part_ctx *c = arg;
+  enrich_result *r = c->r;
+  bool found;
+  if (find_face(c, &r->face, &found) || !found) return NULL; /* no visible face: no demographics, no error */
+  r->face_found = true;
+  if (!strcmp(c->e->demo_model, "vit")) {
+    demographics_result a = {0}, g = {0};
+    if (run_demo_model(c, "vit-age-classifier", &r->face, &a, true)) return NULL;
+    if (run_demo_model(c, "vit-gender-classifier", &r->face, &g, false)) return NULL;
+    r->demo = a;
+    r->demo.gender = g.gender;
+    r->demo.gender_confidence = g.gender_confidence;
+    r->demo.model = "vit-age-classifier+vit-gender-classifier";
+  } else if (run_demo_model(c, c->e->demo_model, &r->face, &r->demo, true)) {
+    return NULL;
+  }
+  snprintf(r->demo_model, sizeof r->demo_model, "%s", strcmp(c->e->demo_model, "vit") ? c->e->demo_model : "vit");
+  r->has_demographics = true;
+  return NULL;
+}
+
+static void *part_clothing(void *arg) {
+  part_ctx *c = arg;
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = "fashion-clip";
+  if (lease(c, "clothing", name, &m, &l)) return NULL;
+  enrich_handle *h = l.handle;
+  char err[256] = "clothing model has an unexpected adapter";
+  int rc = h->kind == EH_SIGLIP ? clothing_classify(h->sig, &c->r->clothing, rq->frame, rq->x1, rq->y1, rq->x2,
+                                                    rq->y2, err, sizeof err)
+                                : -1;
+  zoo_manager_release(m, &l);
+  if (rc) {
+    note_error(c, "clothing", err);
+    return NULL;
+  }
+  if (!c->r->clothing.color[0] || !strcmp(c->r->clothing.color, "unknown"))
+    snprintf(c->r->clothing.color, sizeof c->r->clothing.color, "%s",
+             torso_color_name(rq->frame, rq->x1, rq->y1, rq->x2, rq->y2));
+  c->r->has_clothing = true;
+  note_model(c, name);
+  return NULL;
+}
+
+static void *part_reid(void *arg) {
+  part_ctx *c = arg;
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = "osnet-x0-25";
+  if (lease(c, "reid", name, &m, &l)) return NULL;
+  enrich_handle *h = l.handle;
+  char err[256] = "re-id model has an unexpected adapter";
+  int rc = h->kind == EH_RUNNER ? osnet_embed(&h->run, c->r->embedding, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2,
+                                              err, sizeof err)
+                                : -1;
+  zoo_manager_release(m, &l);
+  if (rc) {
+    note_error(c, "reid", err);
+    return NULL;
+  }
+  c->r->has_reid = true;
+  note_model(c, name);
+  if (c->e->gallery) {
+    if (reid_gallery_match(c->e->gallery, &c->r->reid, c->r->embedding, rq->camera_id ? rq->camera_id : "default",
+                           rq->ts, err, sizeof err) == 0)
+      c->r->reid_matched = true;
+    else
+      note_error(c, "reid", err);
+  }
+  return NULL;
+}
+
+static bool pose_suspicious(const pose_result *p) {
+  if (p->n_alerts > 0) return true;
+  return !strcmp(p->posture, "running") || !strcmp(p->posture, "crouching") || !strcmp(p->posture, "lying_down");
+}
+
+static void run_action(part_ctx *c) {
+  const enrich_request *rq = c->rq;
+  zoo_manager *m;
+  zoo_lease l;
+  const char *name = "xclip-base";
+  if (lease(c, "action", name, &m, &l)) return;
+  enrich_handle *h = l.handle;
+  char err[256] = "action model has an unexpected adapter";
+  int rc = h->kind == EH_XCLIP ? xclip_action(h->xc, &c->r->action, rq->frames, rq->nframes, rq->x1, rq->y1, rq->x2,
+                                              rq->y2, err, sizeof err)
+                               : -1;
+  zoo_manager_release(m, &l);
+  if (rc) {
+    note_error(c, "action", err);
+    return;
+  }
+  c->r->has_action = true;
+  note_model(c, name);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  double t0 = now_ms();
+  enrich_request rq = *rq0;
+  /* clip the box to the image; an empty box is the caller's error */
+  rq.x1 = fmaxf(rq.x1, 0), rq.y1 = fmaxf(rq.y1, 0);
+  rq.x2 = fminf(rq.x2, (float)rq.frame->w), rq.y2 = fminf(rq.y2, (float)rq.frame->h);
+  if (!(rq.x2 - rq.x1 >= 2) || !(rq.y2 - rq.y1 >= 2)) {
+    if (err) snprintf(err, errlen, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
+    return -1;
+  }
+  unsigned parts = rq.parts;
+  if (!parts) {
+    if (rq.kind == ENRICH_PERSON)
+      parts = ENRICH_PART_THREAT | ENRICH_PART_DEMOGRAPHICS | ENRICH_PART_CLOTHING | ENRICH_PART_REID |
+              (rq.opt.include_pose ? ENRICH_PART_POSE : 0) | (rq.opt.action_recognition ? ENRICH_PART_ACTION : 0);
+    else if (rq.kind == ENRICH_VEHICLE)
+      parts = ENRICH_PART_VEHICLE;
+    else if (rq.kind == ENRICH_ANIMAL)
+      parts = ENRICH_PART_PET;
+    if (rq.opt.include_depth) parts |= ENRICH_PART_DEPTH;
+    if (rq.nframes > 1 && rq.kind == ENRICH_PERSON) parts |= ENRICH_PART_ACTION | ENRICH_PART_POSE;
+  }
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  part_ctx c = {.e = e, .rq = &rq, .r = out, .mu = &mu};
+  struct {
+    unsigned bit;
+    void *(*fn)(void *);
+  } jobs[] = {{ENRICH_PART_THREAT, part_threat},
+              {ENRICH_PART_POSE, part_pose},
+              {ENRICH_PART_DEMOGRAPHICS, part_demographics},
+              {ENRICH_PART_CLOTHING, part_clothing},
+              {ENRICH_PART_REID, part_reid}};
+  pthread_t th[5];
+  bool started[5] = {0};
+  for (int i = 0; i < 5; i++)
+    if (parts & jobs[i].bit) started[i] = pthread_create(&th[i], NULL, jobs[i].fn, &c) == 0;
+  for (int i = 0; i < 5; i++) {
+    if (started[i]) pthread_join(th[i], NULL);
+    else if (parts & jobs[i].bit) jobs[i].fn(&c); /* no thread available: run inline */
+  }
+  /* action: only with a suspicious pose and more than one frame */
+  if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose)) run_action(&c);
+  const char *later[] = {"depth", "vehicle", "pet"};
+  const unsigned later_bits[] = {ENRICH_PART_DEPTH, ENRICH_PART_VEHICLE, ENRICH_PART_PET};
+  for (int i = 0; i < 3; i++)
+    if (parts & later_bits[i]) note_error(&c, later[i], "not available yet in this build of vigil");
+  out->inference_ms = now_ms() - t0;
+  return 0;
+}
+
+void enrich_result_summary(const enrich_result *r, const char *detection_id, vigil_enrichment *o) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->detection_id, sizeof o->detection_id, "%s", detection_id ? detection_id : "");
+  if (r->has_threat) {
+    o->threat.present = true;
+    snprintf(o->threat.type, sizeof o->threat.type, "%s", r->threat.type);
+    snprintf(o->threat.severity, sizeof o->threat.severity, "%s", r->threat.severity);
+    o->threat.confidence = r->threat.confidence;
+    o->threat.bbox = (vigil_bbox){r->threat.x1, r->threat.y1, r->threat.x2, r->threat.y2};
+  }
+  if (r->has_pose) {
+    o->pose.present = true;
+    snprintf(o->pose.posture, sizeof o->pose.posture, "%s", r->pose.posture);
+    for (int i = 0; i < r->pose.n_alerts && i < VIGIL_MAX_ALERTS; i++)
+      snprintf(o->pose.alerts[o->pose.n_alerts++], sizeof o->pose.alerts[0], "%s", r->pose.alerts[i]);
+  }
+  if (r->has_clothing) {
+    o->clothing.present = true;
+    snprintf(o->clothing.type, sizeof o->clothing.type, "%s", r->clothing.clothing_type);
+    snprintf(o->clothing.color, sizeof o->clothing.color, "%s", r->clothing.color);
+    o->clothing.is_suspicious = r->clothing.is_suspicious;
+    o->clothing.is_service_uniform = r->clothing.is_service_uniform;
+  }
+  if (r->has_demographics) {
+    o->demographics.present = true;
+    snprintf(o->demographics.age_range, sizeof o->demographics.age_range, "%s", r->demo.age_range);
+    snprintf(o->demographics.gender, sizeof o->demographics.gender, "%s", r->demo.gender);
+    o->demographics.confidence = r->demo.gender_confidence;
+  }
+  if (r->reid_matched) {
+    o->reid.present = true;
+    snprintf(o->reid.person_id, sizeof o->reid.person_id, "%s", r->reid.person_id);
+    o->reid.first_seen = r->reid.first_seen;
+    o->reid.last_seen = r->reid.last_seen;
+    for (int i = 0; i < r->reid.n_cameras && i < VIGIL_MAX_REID_CAMERAS; i++)
+      snprintf(o->reid.cameras[o->reid.n_cameras++], sizeof o->reid.cameras[0], "%s", r->reid.cameras[i]);
+  }
+  if (r->has_action) {
+    o->action.present = true;
+    snprintf(o->action.action, sizeof o->action.action, "%s", r->action.action);
+    o->action.confidence = r->action.confidence;
+  }
+}

@@ -1,0 +1,131 @@
+/* The enrichment zoo loader: registry row -> weights path -> adapter kind ->
+ * loaded handle, warmed up once so the zoo budgets with measured bytes
+ * (weights + the activation arena of a typical input), never the declared
+ * size. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enrich/handles.h"
+
+/* A typical input per adapter for the warm-up (dynamic dims get these). */
+static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims) {
+  for (int k = 0; k < decl->ndim; k++) dims[k] = decl->dims[k];
+  for (int k = 0; k < decl->ndim; k++) {
+    if (dims[k] >= 0) continue;
+    if (k == 0) dims[k] = 1;
+    else if (!strcmp(adapter, "ppocr")) dims[k] = k == 1 ? 3 : 640;
+    else dims[k] = 224;
+  }
+}
+
+static int warm_runner(model_runner *r, const char *adapter, char *err, size_t errlen) {
+  int nin = vrt_model_num_inputs(r->m);
+  vrt_tensor *in = calloc((size_t)nin + 1, sizeof *in);
+  int rc = in ? 0 : -1;
+  for (int i = 0; !rc && i < nin; i++) {
+    const vrt_tensor *d = vrt_model_input(r->m, i);
+    in[i].name = d->name;
+    in[i].dtype = d->dtype;
+    in[i].ndim = d->ndim;
+    warm_dims(adapter, d, in[i].dims);
+    int64_t n = vrt_tensor_numel(&in[i]);
+    size_t es = vrt_dtype_size(d->dtype);
+    if (n < 0 || !es || n > ((int64_t)1 << 28)) {
+      if (err) snprintf(err, errlen, "%s: input '%s' cannot be warmed up", r->name, d->name);
+      rc = -1;
+      break;
+    }
+    in[i].nbytes = (size_t)n * es;
+    in[i].data = calloc(1, in[i].nbytes ? in[i].nbytes : 1);
+    if (!in[i].data) rc = -1;
+  }
+  if (!rc) {
+    vrt_tensor *o;
+    int no;
+    rc = runner_run(r, in, nin, &o, &no, err, errlen);
+    if (!rc) runner_outputs_free(o, no);
+  }
+  for (int i = 0; in && i < nin; i++) free(in[i].data);
+  free(in);
+  return rc;
+}
+
+static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t *measured, char *err,
+                   size_t errlen) {
+  int threads = (int)(intptr_t)ctx;
+  char path[ZOO_PATH_MAX * 2];
+  bool from_env = false;
+  if (zoo_row_weights_path(row, path, sizeof path, &from_env) || !path[0] || !zoo_row_installed(row)) {
+    snprintf(err, errlen, "weights for %s are not installed: %s%s%s%s", row->name,
+             row->env_var[0] ? "set " : "", row->env_var, row->env_var[0] ? " or place them at " : "place them at ",
+             path[0] ? path : row->default_path);
+    return -1;
+  }
+  enrich_handle *h = calloc(1, sizeof *h);
+  if (!h) return -1;
+  snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
+  snprintf(h->name, sizeof h->name, "%s", row->name);
+  int rc;
+  if (!strcmp(row->adapter, "yolo-detect") || !strcmp(row->adapter, "yolo-segment") ||
+      !strcmp(row->adapter, "centernet-detect") || !strcmp(row->adapter, "nanodet-detect")) {
+    h->kind = EH_DETECTOR;
+    detector_params p = detector_default_params();
+    p.path = path;
+    p.threads = threads;
+    p.security_only = false;
+    p.conf = 0.05f; /* adapters apply their own cut-offs */
+    rc = detector_load(&h->det, p, err, errlen);
+    if (!rc) {
+      vigil_image grey = {0};
+      rc = vigil_image_init(&grey, 320, 240, 3);
+      if (!rc) {
+        memset(grey.data, 114, (size_t)grey.h * grey.stride);
+        const vigil_image *imgs[1] = {&grey};
+        vigil_det_list l;
+        rc = detector_run(h->det, &l, imgs, 1, err, errlen);
+        if (!rc) vigil_det_list_free(&l);
+        vigil_image_free(&grey);
+      }
+      *measured = detector_memory_bytes(h->det);
+    }
+  } else if (!strcmp(row->adapter, "siglip-zero-shot")) {
+    h->kind = EH_SIGLIP;
+    rc = siglip_load(&h->sig, path, err, errlen);
+    if (!rc) *measured = siglip_memory_bytes(h->sig);
+  } else if (!strcmp(row->adapter, "xclip-action")) {
+    h->kind = EH_XCLIP;
+    rc = xclip_load(&h->xc, path, err, errlen);
+    if (!rc) *measured = xclip_memory_bytes(h->xc);
+  } else {
+    h->kind = EH_RUNNER;
+    rc = runner_load(&h->run, path, threads, err, errlen);
+    if (!rc) rc = warm_runner(&h->run, row->adapter, err, errlen);
+    if (!rc) *measured = runner_memory_bytes(&h->run);
+  }
+  if (rc) {
+    detector_free(h->det);
+    siglip_free(h->sig);
+    xclip_free(h->xc);
+    runner_free(&h->run);
+    free(h);
+    return -1;
+  }
+  *handle = h;
+  return 0;
+}
+
+static void el_unload(void *ctx, const zoo_model_row *row, void *handle) {
+  enrich_handle *h = handle;
+  if (!h) return;
+  detector_free(h->det);
+  siglip_free(h->sig);
+  xclip_free(h->xc);
+  runner_free(&h->run);
+  free(h);
+}
+
+zoo_loader enrich_zoo_loader(int threads) {
+  zoo_loader l = {.ctx = (void *)(intptr_t)(threads > 0 ? threads : 1), .load = el_load, .unload = el_unload};
+  return l;
+}
