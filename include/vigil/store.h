@@ -81,6 +81,13 @@ int store_get_event(store *s, int64_t id, vigil_event *out, char *err, size_t er
 int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vigil_event *out, char *err,
                       size_t errlen);
 
+/* Events with id > after_id, oldest first, at most limit (1..1000): the
+ * cursor of the live stream. */
+int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs, size_t *n, char *err,
+                       size_t errlen);
+/* The highest event id (0 when there is none). */
+int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen);
+
 /* Rows in one of: cameras, detections, enrichment_results, events, event_detections. */
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen);
 

@@ -415,6 +415,38 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   return 0;
 }
 
+int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs, size_t *n, char *err,
+                       size_t errlen) {
+  *evs = NULL;
+  *n = 0;
+  if (limit < 1 || limit > 1000) {
+    set_err(err, errlen, "limit must be 1..1000");
+    return STORE_EINVAL;
+  }
+  sval p[2] = {sv_int(after_id), sv_int(limit)};
+  ev_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id > ? ORDER BY id LIMIT ?", p, 2, row_event, &l);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_ids(s, &l.evs[i], err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (l.oom) set_err(err, errlen, "out of memory");
+    store_events_free(l.evs, l.n);
+    return rc;
+  }
+  *evs = l.evs;
+  *n = l.n;
+  return 0;
+}
+
+int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen) {
+  *id = 0;
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, row_int, id);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
 static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen) {
   ev_list l = {0};
   sval p = sv_int(id);

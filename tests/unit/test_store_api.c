@@ -1,0 +1,327 @@
+/* The events API (service "events") over real HTTP: a server on a free
+ * loopback port with a SQLite store in a temporary directory, driven with
+ * libcurl. Covers filters, get, PATCH validation, snapshot and the SSE feed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit/test_risk_fixtures.h"
+#include "vigil/http.h"
+#include "vigil/store.h"
+
+extern const vigil_service vigil_service_events;
+
+static char tmpdir[256];
+static vigil_http_server *srv;
+static void *svc_ctx;
+static store *st; /* a second handle on the same DB, as the pipeline would hold */
+static int port;
+
+typedef struct {
+  char *data;
+  size_t len;
+} buf;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
+  buf *b = ud;
+  b->data = realloc(b->data, b->len + sz * n + 1);
+  memcpy(b->data + b->len, p, sz * n);
+  b->len += sz * n;
+  b->data[b->len] = 0;
+  return sz * n;
+}
+
+/* Returns the status; *body (malloc'ed) the reply. */
+static long http(const char *method, const char *path, const char *body, const char *hdr, char **out,
+                 char *ctype, size_t ctlen) {
+  CURL *h = curl_easy_init();
+  char url[512];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+  buf b = {0};
+  struct curl_slist *hl = NULL;
+  if (hdr) hl = curl_slist_append(hl, hdr);
+  if (body) hl = curl_slist_append(hl, "Content-Type: application/json");
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  if (body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+  long status = 0;
+  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (ctype) {
+    char *ct = NULL;
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(ctype, ctlen, "%s", ct ? ct : "");
+  }
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(h);
+  if (out)
+    *out = b.data ? b.data : strdup("");
+  else
+    free(b.data);
+  return status;
+}
+
+static json_t *get_json(const char *path, long want) {
+  char *body;
+  long s = http("GET", path, NULL, NULL, &body, NULL, 0);
+  if (s != want) fail_msg("GET %s: %ld, wanted %ld: %s", path, s, want, body);
+  json_t *j = json_loads(body, 0, NULL);
+  if (!j) fail_msg("GET %s: not JSON: %s", path, body);
+  free(body);
+  return j;
+}
+
+static int64_t add_event(const char *cam, int i, int score, const char *snapshot) {
+  vigil_batch b;
+  fx_batch(&b, cam, 12);
+  b.window_start = 1700000000.0 + 100 * i;
+  b.window_end = b.window_start + 90;
+  fx_add(&b, "person", 0.9f, NULL);
+  char id[64];
+  snprintf(id, sizeof id, "%s-%d-x", cam, i);
+  vigil_strlcpy(b.dets[0].id, id, sizeof b.dets[0].id);
+  if (snapshot) vigil_strlcpy(b.snapshot_path, snapshot, sizeof b.snapshot_path);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  ev.risk_score = score;
+  vigil_strlcpy(ev.risk_level, vigil_risk_level(score), sizeof ev.risk_level);
+  ev.summary = strdup("sum");
+  ev.reasoning = strdup("why");
+  vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
+  char err[256];
+  if (store_insert_batch(st, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+  int64_t r = ev.id;
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  return r;
+}
+
+static void list_and_filters(void **state) {
+  json_t *j = get_json("/events", 200);
+  json_t *evs = json_object_get(j, "events");
+  assert_int_equal(json_array_size(evs), 4);
+  json_t *e0 = json_array_get(evs, 0);
+  assert_string_equal(json_string_value(json_object_get(e0, "camera_id")), "back");
+  assert_int_equal(json_integer_value(json_object_get(e0, "risk_score")), 90);
+  assert_string_equal(json_string_value(json_object_get(e0, "scorer")), "rules");
+  assert_int_equal(json_array_size(json_object_get(e0, "detection_ids")), 1);
+  json_decref(j);
+  j = get_json("/events?camera=front", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 2);
+  json_decref(j);
+  j = get_json("/events?level=critical", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 1);
+  json_decref(j);
+  j = get_json("/events?since=2023-11-14T22:16:00Z&until=1700000250", 200); /* windows 1 and 2 */
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 2);
+  json_decref(j);
+  j = get_json("/events?limit=1&offset=1", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 1);
+  assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "events"), 0), "risk_score")), 65);
+  json_decref(j);
+  const char *bad[] = {"/events?level=extreme", "/events?limit=0", "/events?limit=abc", "/events?since=yesterday",
+                       "/events?offset=-1", "/events?reviewed=maybe", "/events?since=2000&until=1000"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    j = get_json(bad[i], 400);
+    assert_non_null(json_string_value(json_object_get(j, "detail")));
+    json_decref(j);
+  }
+}
+
+static void get_one(void **state) {
+  json_t *j = get_json("/events/1", 200);
+  assert_int_equal(json_integer_value(json_object_get(j, "id")), 1);
+  assert_string_equal(json_string_value(json_object_get(j, "window_start")), "2023-11-14T22:13:20.000Z");
+  json_decref(j);
+  j = get_json("/events/9999", 404);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "not found"));
+  json_decref(j);
+  j = get_json("/events/abc", 400);
+  json_decref(j);
+  j = get_json("/events/-3", 400);
+  json_decref(j);
+}
+
+static void patch(void **state) {
+  char *body;
+  long s = http("PATCH", "/events/2", "{\"reviewed\": true, \"notes\": \"checked: the mail carrier\"}", NULL, &body,
+                NULL, 0);
+  assert_int_equal(s, 200);
+  json_t *j = json_loads(body, 0, NULL);
+  free(body);
+  assert_true(json_is_true(json_object_get(j, "reviewed")));
+  assert_string_equal(json_string_value(json_object_get(j, "notes")), "checked: the mail carrier");
+  json_decref(j);
+  j = get_json("/events?reviewed=true", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 1);
+  json_decref(j);
+  struct {
+    const char *path, *body;
+    long status;
+  } bad[] = {{"/events/2", "{\"reviewed\": \"yes\"}", 400},
+             {"/events/2", "{\"notes\": 5}", 400},
+             {"/events/2", "{\"colour\": \"red\"}", 400},
+             {"/events/2", "{}", 400},
+             {"/events/2", "[true]", 400},
+             {"/events/2", "{\"reviewed\": tru", 400},
+             {"/events/77", "{\"reviewed\": false}", 404},
+             {"/events/x", "{\"reviewed\": false}", 400}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    s = http("PATCH", bad[i].path, bad[i].body, NULL, &body, NULL, 0);
+    if (s != bad[i].status) fail_msg("PATCH %s %s: %ld: %s", bad[i].path, bad[i].body, s, body);
+    j = json_loads(body, 0, NULL);
+    assert_non_null(json_string_value(json_object_get(j, "detail")));
+    json_decref(j);
+    free(body);
+  }
+  /* notes too long */
+  size_t n = 20000;
+  char *big = malloc(n + 32);
+  strcpy(big, "{\"notes\": \"");
+  memset(big + 11, 'n', n);
+  strcpy(big + 11 + n, "\"}");
+  s = http("PATCH", "/events/2", big, NULL, &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(big);
+  free(body);
+}
+
+static void snapshot(void **state) {
+  char *body, ct[64];
+  long s = http("GET", "/events/4/snapshot", NULL, NULL, &body, ct, sizeof ct);
+  assert_int_equal(s, 200);
+  assert_string_equal(ct, "image/jpeg");
+  assert_int_equal((unsigned char)body[0], 0xff);
+  assert_int_equal((unsigned char)body[1], 0xd8);
+  free(body);
+  s = http("GET", "/events/1/snapshot", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 404); /* none recorded */
+  free(body);
+  s = http("GET", "/events/3/snapshot", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 404); /* recorded, file gone */
+  free(body);
+}
+
+static void stream(void **state) {
+  char *body, ct[64];
+  /* from a cursor: every later event, as SSE records */
+  long s = http("GET", "/events/stream?after=2&wait=0", NULL, NULL, &body, ct, sizeof ct);
+  assert_int_equal(s, 200);
+  assert_string_equal(ct, "text/event-stream");
+  assert_non_null(strstr(body, "retry: 1000\n"));
+  assert_non_null(strstr(body, "id: 3\ndata: {\"type\":\"new_event\",\"event\":{"));
+  assert_non_null(strstr(body, "id: 4\ndata: "));
+  assert_null(strstr(body, "id: 2\n"));
+  char *d = strstr(body, "data: ");
+  char *nl = strchr(d, '\n');
+  *nl = 0;
+  json_t *j = json_loads(d + 6, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(j, "type")), "new_event");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "event"), "id")), 3);
+  json_decref(j);
+  free(body);
+  /* Last-Event-ID resumes; nothing new: a comment that keeps the cursor */
+  s = http("GET", "/events/stream?wait=0", NULL, "Last-Event-ID: 4", &body, NULL, 0);
+  assert_int_equal(s, 200);
+  assert_null(strstr(body, "data:"));
+  assert_non_null(strstr(body, "id: 4\n"));
+  free(body);
+  /* a new event written while the client waits is delivered */
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    usleep(300000);
+    store *s2;
+    char url[512];
+    snprintf(url, sizeof url, "sqlite://%s/events.db", tmpdir);
+    if (store_open(&s2, url, NULL, 0)) _exit(1);
+    st = s2;
+    add_event("side", 9, 33, NULL);
+    store_close(s2);
+    _exit(0);
+  }
+  s = http("GET", "/events/stream?wait=20", NULL, "Last-Event-ID: 4", &body, NULL, 0);
+  int wst;
+  waitpid(pid, &wst, 0);
+  assert_int_equal(s, 200);
+  assert_non_null(strstr(body, "id: 5\ndata: "));
+  assert_non_null(strstr(body, "\"camera_id\":\"side\""));
+  free(body);
+  s = http("GET", "/events/stream?after=x", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
+}
+
+static void health_and_methods(void **state) {
+  json_t *j = get_json("/health", 200);
+  assert_string_equal(json_string_value(json_object_get(j, "status")), "healthy");
+  assert_string_equal(json_string_value(json_object_get(j, "store")), "sqlite");
+  json_decref(j);
+  char *body;
+  assert_int_equal(http("DELETE", "/events/1", NULL, NULL, &body, NULL, 0), 405);
+  free(body);
+  assert_int_equal(http("GET", "/nope", NULL, NULL, &body, NULL, 0), 404);
+  free(body);
+}
+
+static int setup(void **state) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/vigil-api-XXXXXX");
+  if (!mkdtemp(tmpdir)) return -1;
+  char url[512], err[512] = "";
+  snprintf(url, sizeof url, "sqlite://%s/events.db", tmpdir);
+  setenv("VIGIL_DB", url, 1);
+  if (vigil_service_events.init(&svc_ctx, NULL, err, sizeof err)) {
+    fprintf(stderr, "init: %s\n", err);
+    return -1;
+  }
+  if (store_open(&st, url, err, sizeof err)) return -1;
+  char snap[512];
+  snprintf(snap, sizeof snap, "%s/snap.jpg", tmpdir);
+  FILE *f = fopen(snap, "wb");
+  const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 0xff, 0xd9};
+  fwrite(jpg, 1, sizeof jpg, f);
+  fclose(f);
+  add_event("front", 0, 10, NULL);
+  add_event("back", 1, 40, NULL);
+  add_event("front", 2, 65, "/nonexistent/gone.jpg");
+  add_event("back", 3, 90, snap);
+  vigil_http_params p;
+  if (vigil_http_params_from_config(&p, NULL, err, sizeof err)) return -1;
+  p.bind_addr = "127.0.0.1";
+  p.port = 0;
+  if (vigil_http_server_start(&srv, &vigil_service_events, svc_ctx, p, err, sizeof err)) {
+    fprintf(stderr, "server: %s\n", err);
+    return -1;
+  }
+  port = vigil_http_server_port(srv);
+  return 0;
+}
+
+static int teardown(void **state) {
+  vigil_http_server_free(srv);
+  vigil_service_events.free(svc_ctx);
+  store_close(st);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) ? -1 : 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
+      cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(health_and_methods),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
