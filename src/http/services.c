@@ -6,6 +6,7 @@
 #include "vigil/http.h"
 
 extern const vigil_service vigil_service_detect;
+extern const vigil_service vigil_service_events; /* src/store/events_api.c */
 extern const vigil_service vigil_stub_enrich, vigil_stub_enrich_light, vigil_stub_clip,
     vigil_stub_florence;
 
@@ -15,6 +16,7 @@ const vigil_service *const vigil_services[] = {
     &vigil_stub_enrich_light, /* 8096: enrichment, light models (src/enrich) */
     &vigil_stub_clip,         /* 8093: CLIP embeddings */
     &vigil_stub_florence,     /* 8092: Florence-2 captions and OCR */
+    &vigil_service_events,    /* 8090: risk events API (src/store) */
     NULL,
 };
 
