@@ -1,0 +1,486 @@
+/* The enrichment services: heavy (8094) and light (8096). Both serve the
+ * same endpoints over one process-wide engine; /models endpoints on each shows and
+ * drives that service's own zoo manager.
+ *
+ *   POST /enrich            CONTRACTS.md request and reply
+ *   POST /pose-analyze /clothing-classify /threat-detect /demographics
+ *        /reid-embed /vehicle-classify /pet-classify /depth-estimate
+ *        /object-distance   one part each: {"image", "bbox"} -> that part
+ *   GET  /models/status, POST /models/preload, POST /models/unload
+ *   GET  /health
+ *
+ * Bad input: an empty bbox (after clipping to the image) is 400; more than
+ * 32 frames is 400; frames of sizes different from each other are 400; a
+ * detection_type other than person/vehicle/animal/object is 400. A missing
+ * model makes its part null with the reason under "errors", never a 500. */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+#include "vigil/enrich.h"
+#include "vigil/http.h"
+#include "zoo/zoo_http.h"
+
+#define ENRICH_MAX_IMAGE ((size_t)10 << 20)
+#define ENRICH_MAX_FRAMES 32
+
+typedef struct {
+  zoo_manager *mgr; /* first member: ZOO_HTTP_ROUTES read it */
+  enrich_engine *engine;
+  zoo_service svc;
+} enrich_ctx;
+
+/* One engine per process, shared by the services that run in it. */
+static pthread_mutex_t engine_mu = PTHREAD_MUTEX_INITIALIZER;
+static enrich_engine *engine;
+static int engine_refs;
+
+static int ctx_init(void **out, const vigil_config *cfg, zoo_service svc, char *err, size_t errlen) {
+  pthread_mutex_lock(&engine_mu);
+  int rc = 0;
+  if (!engine) rc = enrich_engine_init(&engine, cfg, err, errlen);
+  if (!rc) engine_refs++;
+  pthread_mutex_unlock(&engine_mu);
+  if (rc) return rc;
+  enrich_ctx *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->engine = engine;
+  c->svc = svc;
+  c->mgr = enrich_engine_manager(engine, svc);
+  *out = c;
+  return 0;
+}
+
+static int init_heavy(void **out, const vigil_config *cfg, char *err, size_t errlen) {
+  return ctx_init(out, cfg, ZOO_SVC_HEAVY, err, errlen);
+}
+static int init_light(void **out, const vigil_config *cfg, char *err, size_t errlen) {
+  return ctx_init(out, cfg, ZOO_SVC_LIGHT, err, errlen);
+}
+
+static void ctx_free(void *p) {
+  free(p);
+  pthread_mutex_lock(&engine_mu);
+  if (--engine_refs == 0) {
+    enrich_engine_free(engine);
+    engine = NULL;
+  }
+  pthread_mutex_unlock(&engine_mu);
+}
+
+/* ---- request ---------------------------------------------------------------------- */
+
+typedef struct {
+  double x1, y1, x2, y2;
+} req_bbox;
+
+typedef struct {
+  bool include_pose, include_depth, action_recognition;
+} req_opts;
+
+typedef struct {
+  vigil_bytes image;
+  char *detection_type;
+  req_bbox box;
+  bool has_box;
+  vigil_bytes *frames;
+  size_t n_frames;
+  req_opts opt;
+  char *detection_id;
+  char *camera_id;
+  double timestamp;
+} enrich_req;
+
+static const vigil_json_field bbox_f[] = {
+    {.key = "x1", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(req_bbox, x1), .required = true},
+    {.key = "y1", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(req_bbox, y1), .required = true},
+    {.key = "x2", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(req_bbox, x2), .required = true},
+    {.key = "y2", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(req_bbox, y2), .required = true},
+};
+static const vigil_json_field opt_f[] = {
+    {.key = "include_pose", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_pose)},
+    {.key = "include_depth", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_depth)},
+    {.key = "action_recognition", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, action_recognition)},
+};
+static const vigil_json_field req_f[] = {
+    {.key = "image", .type = VIGIL_JSON_BASE64, .offset = offsetof(enrich_req, image), .required = true,
+     .max = ENRICH_MAX_IMAGE},
+    {.key = "detection_type", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_type), .max = 32},
+    {.key = "bbox", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, box), .sub = bbox_f, .n_sub = 4,
+     .present_offset = 1 + offsetof(enrich_req, has_box)},
+    {.key = "frames", .type = VIGIL_JSON_BASE64_ARRAY, .offset = offsetof(enrich_req, frames),
+     .count_offset = offsetof(enrich_req, n_frames), .max = ENRICH_MAX_FRAMES},
+    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f, .n_sub = 3},
+    {.key = "detection_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_id), .max = 63},
+    {.key = "camera_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, camera_id), .max = 63},
+    {.key = "timestamp", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, timestamp)},
+};
+
+/* ---- reply ------------------------------------------------------------------------ */
+
+static json_t *jround(double v, double q) { return json_real(round(v * q) / q); }
+
+static json_t *bbox_obj(float x1, float y1, float x2, float y2) {
+  json_t *b = json_object();
+  json_object_set_new(b, "x1", jround(x1, 10));
+  json_object_set_new(b, "y1", jround(y1, 10));
+  json_object_set_new(b, "x2", jround(x2, 10));
+  json_object_set_new(b, "y2", jround(y2, 10));
+  return b;
+}
+
+static json_t *pose_json(const enrich_result *r) {
+  if (!r->has_pose) return json_null();
+  json_t *o = json_object(), *kps = json_array(), *alerts = json_array();
+  for (int i = 0; i < POSE_NKP; i++) {
+    json_t *k = json_object();
+    json_object_set_new(k, "name", json_string(coco_keypoint_names[i]));
+    json_object_set_new(k, "x", jround(r->pose.kp[i].x, 10));
+    json_object_set_new(k, "y", jround(r->pose.kp[i].y, 10));
+    json_object_set_new(k, "score", jround(r->pose.kp[i].score, 1000));
+    json_array_append_new(kps, k);
+  }
+  for (int i = 0; i < r->pose.n_alerts; i++) json_array_append_new(alerts, json_string(r->pose.alerts[i]));
+  json_object_set_new(o, "keypoints", kps);
+  json_object_set_new(o, "posture", json_string(r->pose.posture));
+  json_object_set_new(o, "posture_confidence", jround(r->pose.posture_score, 1000));
+  json_object_set_new(o, "alerts", alerts);
+  json_object_set_new(o, "model", json_string(r->pose_model));
+  return o;
+}
+
+static json_t *threat_json(const enrich_result *r) {
+  if (!r->has_threat) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "detected", json_boolean(r->threat.detected));
+  json_object_set_new(o, "threat_type", json_string(r->threat.type));
+  json_object_set_new(o, "confidence", jround(r->threat.confidence, 1000));
+  json_object_set_new(o, "severity", json_string(r->threat.severity));
+  if (r->threat.detected) {
+    json_t *b = json_array();
+    float v[4] = {r->threat.x1, r->threat.y1, r->threat.x2, r->threat.y2};
+    for (int i = 0; i < 4; i++) json_array_append_new(b, jround(v[i], 10));
+    json_object_set_new(o, "bbox", b);
+    json_object_set_new(o, "label", json_string(r->threat.label));
+  } else {
+    json_object_set_new(o, "bbox", json_null());
+  }
+  return o;
+}
+
+static json_t *demo_json(const enrich_result *r) {
+  if (!r->has_demographics) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "age_range", json_string(r->demo.age_range));
+  json_object_set_new(o, "age", jround(r->demo.age, 10));
+  json_object_set_new(o, "age_confidence", jround(r->demo.age_confidence, 1000));
+  json_object_set_new(o, "gender", json_string(r->demo.gender));
+  json_object_set_new(o, "gender_confidence", jround(r->demo.gender_confidence, 1000));
+  json_object_set_new(o, "model", json_string(r->demo.model ? r->demo.model : r->demo_model));
+  json_object_set_new(o, "face_bbox", bbox_obj(r->face.x1, r->face.y1, r->face.x2, r->face.y2));
+  json_object_set_new(o, "face_confidence", jround(r->face.score, 1000));
+  return o;
+}
+
+static json_t *clothing_json(const enrich_result *r) {
+  if (!r->has_clothing) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "type", json_string(r->clothing.clothing_type));
+  json_object_set_new(o, "clothing_type", json_string(r->clothing.clothing_type));
+  json_object_set_new(o, "color", json_string(r->clothing.color));
+  json_object_set_new(o, "style", json_string(r->clothing.style));
+  json_object_set_new(o, "confidence", jround(r->clothing.confidence, 1000));
+  json_object_set_new(o, "is_suspicious", json_boolean(r->clothing.is_suspicious));
+  json_object_set_new(o, "is_service_uniform", json_boolean(r->clothing.is_service_uniform));
+  return o;
+}
+
+static json_t *embedding_json(const enrich_result *r) {
+  json_t *a = json_array();
+  for (int i = 0; i < REID_DIM; i++) json_array_append_new(a, jround(r->embedding[i], 1e6));
+  return a;
+}
+
+static json_t *action_json(const enrich_result *r) {
+  if (!r->has_action) return json_null();
+  json_t *o = json_object(), *scores = json_object();
+  json_object_set_new(o, "action", json_string(r->action.action));
+  json_object_set_new(o, "confidence", jround(r->action.confidence, 1000));
+  for (int i = 0; i < r->action.n; i++) json_object_set_new(scores, r->action.names[i], jround(r->action.scores[i], 1000));
+  json_object_set_new(o, "action_scores", scores);
+  return o;
+}
+
+static json_t *result_json(const enrich_result *r, const char *det_id) {
+  json_t *o = json_object();
+  json_object_set_new(o, "pose", pose_json(r));
+  json_object_set_new(o, "clothing", clothing_json(r));
+  json_object_set_new(o, "demographics", demo_json(r));
+  json_object_set_new(o, "vehicle", json_null());
+  json_object_set_new(o, "pet", json_null());
+  json_object_set_new(o, "threat", threat_json(r));
+  json_object_set_new(o, "threat_detection", threat_json(r));
+  json_object_set_new(o, "reid_embedding", r->has_reid ? embedding_json(r) : json_null());
+  json_object_set_new(o, "action", action_json(r));
+  json_object_set_new(o, "depth", json_null());
+  /* model-zoo.md's EnrichmentResult maps, keyed by detection id */
+  json_t *ages = json_object(), *genders = json_object(), *embs = json_object();
+  if (r->has_demographics) {
+    json_t *a = json_object(), *g = json_object();
+    json_object_set_new(a, "age_range", json_string(r->demo.age_range));
+    json_object_set_new(a, "confidence", jround(r->demo.age_confidence, 1000));
+    json_object_set_new(a, "raw_prediction", jround(r->demo.age, 10));
+    json_object_set_new(g, "gender", json_string(r->demo.gender));
+    json_object_set_new(g, "confidence", jround(r->demo.gender_confidence, 1000));
+    json_object_set_new(ages, det_id, a);
+    json_object_set_new(genders, det_id, g);
+  }
+  if (r->has_reid) {
+    json_t *e = json_object();
+    json_object_set_new(e, "embedding", embedding_json(r));
+    json_object_set_new(e, "embedding_dimension", json_integer(REID_DIM));
+    json_object_set_new(e, "model", json_string("osnet_x0_25"));
+    if (r->reid_matched) {
+      json_object_set_new(e, "person_id", json_string(r->reid.person_id));
+      json_object_set_new(e, "similarity", jround(r->reid.similarity, 1000));
+      json_object_set_new(e, "is_new", json_boolean(r->reid.is_new));
+    }
+    json_object_set_new(embs, det_id, e);
+  }
+  json_object_set_new(o, "age_classifications", ages);
+  json_object_set_new(o, "gender_classifications", genders);
+  json_object_set_new(o, "person_embeddings", embs);
+  json_object_set_new(o, "person_id", r->reid_matched ? json_string(r->reid.person_id) : json_null());
+  json_t *used = json_array(), *errs = json_object();
+  for (int i = 0; i < r->n_models; i++) json_array_append_new(used, json_string(r->models_used[i]));
+  for (int i = 0; i < r->n_errors; i++) {
+    if (json_object_get(errs, r->error_part[i])) continue; /* first reason per part */
+    json_object_set_new(errs, r->error_part[i], json_string(r->error_reason[i]));
+  }
+  json_object_set_new(o, "models_used", used);
+  json_object_set_new(o, "errors", errs);
+  json_object_set_new(o, "detection_id", json_string(det_id));
+  json_object_set_new(o, "inference_time_ms", jround(r->inference_ms, 100));
+  return o;
+}
+
+/* ---- handlers ------------------------------------------------------------------- */
+
+static unsigned long long id_counter;
+
+/* Parses, decodes and runs; part_mask 0 = the full /enrich. On success the
+ * reply is written for /enrich, or *out_json gets the single part. */
+static int handle(vigil_http_response *res, const vigil_http_request *req, unsigned part_mask, const char *part) {
+  enrich_ctx *c = req->ctx;
+  if (!vigil_http_content_type_is(req, "application/json"))
+    return vigil_http_error(res, 415, "send application/json (see docs/http-api.md)");
+  enrich_req q;
+  memset(&q, 0, sizeof q);
+  q.opt.include_pose = true;
+  char err[512];
+  if (vigil_json_parse(&q, req_f, VIGIL_JSON_N(req_f), req->body, req->body_len, err, sizeof err))
+    return vigil_http_error(res, strstr(err, "too") ? 413 : 400, "%s", err);
+  enrich_kind kind = ENRICH_PERSON;
+  int status = 0;
+  vigil_image frame = {0}, *frames = NULL;
+  const vigil_image **fptr = NULL;
+  if (q.detection_type && enrich_kind_parse(q.detection_type, &kind)) {
+    vigil_http_error(res, 400, "detection_type must be person, vehicle, animal or object, not '%s'", q.detection_type);
+    goto done;
+  }
+  vigil_img_limits lim = vigil_img_default_limits();
+  if (vigil_http_decode_image(&frame, res, q.image.data, q.image.len, &lim) < 0) goto done;
+  if (q.n_frames) {
+    frames = calloc(q.n_frames, sizeof *frames);
+    fptr = calloc(q.n_frames, sizeof *fptr);
+    if (!frames || !fptr) {
+      vigil_http_error(res, 500, "out of memory");
+      goto done;
+    }
+    for (size_t i = 0; i < q.n_frames; i++) {
+      if (vigil_http_decode_image(&frames[i], res, q.frames[i].data, q.frames[i].len, &lim) < 0) {
+        vigil_http_error(res, res->status ? res->status : 400, "frames[%zu]: could not decode image", i);
+        goto done;
+      }
+      if (frames[i].w != frames[0].w || frames[i].h != frames[0].h) {
+        vigil_http_error(res, 400, "frames must all have the same size (frames[0] is %dx%d, frames[%zu] is %dx%d)",
+                         frames[0].w, frames[0].h, i, frames[i].w, frames[i].h);
+        goto done;
+      }
+      fptr[i] = &frames[i];
+    }
+  }
+  char det_id[64];
+  if (q.detection_id) snprintf(det_id, sizeof det_id, "%s", q.detection_id);
+  else snprintf(det_id, sizeof det_id, "det_%llx", __atomic_add_fetch(&id_counter, 1, __ATOMIC_RELAXED));
+  enrich_request rq = {
+      .frame = &frame,
+      .x1 = q.has_box ? (float)q.box.x1 : 0,
+      .y1 = q.has_box ? (float)q.box.y1 : 0,
+      .x2 = q.has_box ? (float)q.box.x2 : (float)frame.w,
+      .y2 = q.has_box ? (float)q.box.y2 : (float)frame.h,
+      .frames = fptr,
+      .nframes = (int)q.n_frames,
+      .kind = kind,
+      .detection_id = det_id,
+      .camera_id = q.camera_id,
+      .ts = q.timestamp > 0 ? q.timestamp : (double)time(NULL),
+      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition},
+      .parts = part_mask,
+  };
+  enrich_result *r = malloc(sizeof *r);
+  if (!r) {
+    vigil_http_error(res, 500, "out of memory");
+    goto done;
+  }
+  if (enrich_run(c->engine, r, &rq, err, sizeof err)) {
+    vigil_http_error(res, 400, "%s", err);
+    free(r);
+    goto done;
+  }
+  json_t *full = result_json(r, det_id);
+  if (!part) {
+    vigil_http_reply_json(res, 200, full);
+  } else {
+    json_t *p = json_object_get(full, part);
+    if (!p || json_is_null(p)) {
+      json_t *why = json_object_get(json_object_get(full, "errors"), strcmp(part, "reid_embedding") ? part : "reid");
+      if (!strcmp(part, "demographics") && !why) {
+        /* no visible face: not an error */
+        json_t *o = json_object();
+        json_object_set_new(o, "demographics", json_null());
+        json_object_set_new(o, "face_found", json_false());
+        json_object_set_new(o, "models_used", json_incref(json_object_get(full, "models_used")));
+        vigil_http_reply_json(res, 200, o);
+      } else {
+        vigil_http_error(res, 503, "%s is not available: %s", part, why ? json_string_value(why) : "model missing");
+      }
+      json_decref(full);
+    } else {
+      json_t *o = json_object();
+      json_object_set(o, part, p);
+      if (!strcmp(part, "reid_embedding")) {
+        json_object_set(o, "person_id", json_object_get(full, "person_id"));
+        json_object_set_new(o, "embedding_dimension", json_integer(REID_DIM));
+      }
+      json_object_set(o, "models_used", json_object_get(full, "models_used"));
+      json_object_set(o, "inference_time_ms", json_object_get(full, "inference_time_ms"));
+      json_decref(full);
+      vigil_http_reply_json(res, 200, o);
+    }
+  }
+  free(r);
+done:
+  vigil_image_free(&frame);
+  for (size_t i = 0; frames && i < q.n_frames; i++) vigil_image_free(&frames[i]);
+  free(frames);
+  free(fptr);
+  vigil_json_free(&q, req_f, VIGIL_JSON_N(req_f));
+  return status;
+}
+
+static int h_enrich(vigil_http_response *res, const vigil_http_request *req) { return handle(res, req, 0, NULL); }
+static int h_pose(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_POSE, "pose");
+}
+static int h_clothing(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_CLOTHING, "clothing");
+}
+static int h_threat(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_THREAT, "threat");
+}
+static int h_demographics(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_DEMOGRAPHICS, "demographics");
+}
+static int h_reid(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_REID, "reid_embedding");
+}
+static int h_vehicle(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_VEHICLE, "vehicle");
+}
+static int h_pet(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_PET, "pet");
+}
+static int h_depth(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_DEPTH, "depth");
+}
+
+static int h_health(vigil_http_response *res, const vigil_http_request *req) {
+  enrich_ctx *c = req->ctx;
+  zoo_snapshot s;
+  json_t *o = json_object();
+  if (zoo_manager_status(c->mgr, &s) == 0) {
+    json_object_set_new(o, "status", json_string(s.health));
+    json_object_set_new(o, "vram_budget_mb", json_real(s.vram_budget_mb));
+    json_object_set_new(o, "vram_used_mb", json_real(s.vram_used_mb));
+    int loaded = 0;
+    for (int i = 0; i < s.nmodels; i++) loaded += s.models[i].loaded;
+    json_object_set_new(o, "models_loaded", json_integer(loaded));
+    json_object_set_new(o, "models_registered", json_integer(s.nmodels));
+    zoo_snapshot_free(&s);
+  } else {
+    json_object_set_new(o, "status", json_string("unhealthy"));
+  }
+  json_object_set_new(o, "service", json_string(zoo_service_name(c->svc)));
+  json_object_set_new(o, "device", json_string("cpu"));
+  json_object_set_new(o, "cuda_available", json_false());
+  return vigil_http_reply_json(res, 200, o);
+}
+
+static const vigil_http_route enrich_routes[] = {
+    {"GET", "/health", h_health},
+    {"POST", "/enrich", h_enrich},
+    {"POST", "/pose-analyze", h_pose},
+    {"POST", "/clothing-classify", h_clothing},
+    {"POST", "/threat-detect", h_threat},
+    {"POST", "/demographics", h_demographics},
+    {"POST", "/reid-embed", h_reid},
+    {"POST", "/vehicle-classify", h_vehicle},
+    {"POST", "/pet-classify", h_pet},
+    {"POST", "/depth-estimate", h_depth},
+    {"POST", "/object-distance", h_depth},
+    ZOO_HTTP_ROUTES,
+};
+
+static void enrich_metrics(vigil_metrics_out *o, void *ctx) {
+  enrich_ctx *c = ctx;
+  zoo_snapshot s;
+  if (zoo_manager_status(c->mgr, &s)) return;
+  vigil_metrics_header(o, "vigil_model_memory_bytes", "gauge", "Measured memory of loaded models");
+  for (int i = 0; i < s.nmodels; i++) {
+    if (!s.models[i].loaded) continue;
+    char labels[160];
+    snprintf(labels, sizeof labels, "model=\"%s\"", s.models[i].name);
+    vigil_metrics_sample(o, "vigil_model_memory_bytes", labels, s.models[i].vram_mb * 1024 * 1024);
+  }
+  vigil_metrics_header(o, "vigil_zoo_budget_bytes", "gauge", "Memory budget of this service's zoo");
+  vigil_metrics_sample(o, "vigil_zoo_budget_bytes", "", s.vram_budget_mb * 1024 * 1024);
+  zoo_snapshot_free(&s);
+}
+
+const vigil_service vigil_service_enrich = {
+    .name = "enrich",
+    .port = 8094,
+    .routes = enrich_routes,
+    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
+    .init = init_heavy,
+    .free = ctx_free,
+    .metrics = enrich_metrics,
+    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
+};
+
+const vigil_service vigil_service_enrich_light = {
+    .name = "enrich-light",
+    .port = 8096,
+    .routes = enrich_routes,
+    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
+    .init = init_light,
+    .free = ctx_free,
+    .metrics = enrich_metrics,
+    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
+};
