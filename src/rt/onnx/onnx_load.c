@@ -706,7 +706,7 @@ static int set_value_type(vrt_value *v, const vinfo *vi) {
 
 static int parse_graph(onnx_ctx *c, const pb_reader *msg) {
   vrt_graph *g = c->g;
-  size_t n_in = 0, n_out = 0, n_vi = 0;
+  size_t n_in = 0, n_out = 0;
   pb_reader r = *msg;
   pb_field f;
   int rc;
@@ -733,7 +733,6 @@ static int parse_graph(onnx_ctx *c, const pb_reader *msg) {
     } else {
       n_in += f.num == G_INPUT;
       n_out += f.num == G_OUTPUT;
-      n_vi += f.num == G_VALUE_INFO;
     }
   }
   if (rc < 0) return rc;
