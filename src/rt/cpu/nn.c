@@ -22,7 +22,9 @@
  *   MatMul: A, B, [bias along the last dim, a vrt extension], slope */
 #include "nn.h"
 
+#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,26 @@ int nn_err(const vrt_node *n, int code, const char *fmt, ...) {
 bool nn_use_reference(void) {
   const char *e = getenv("VRT_REFERENCE");
   return e && *e && strcmp(e, "0") != 0;
+}
+
+/* oneDNN here is built on OpenMP, which sizes its team from the calling
+ * thread's nthreads ICV. Setting it per call makes sgemm honour the
+ * session's thread count (default 1) instead of grabbing every core, which
+ * on a shared, oversubscribed machine is many times slower. The symbol is
+ * looked up at run time (libgomp comes in through libdnnl), so vrt does not
+ * need -fopenmp. */
+static void (*omp_set_threads_fn)(int);
+static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
+static _Thread_local int omp_threads_now;
+
+static void omp_lookup(void) { *(void **)&omp_set_threads_fn = dlsym(RTLD_DEFAULT, "omp_set_num_threads"); }
+
+void nn_set_threads(int threads) {
+  if (threads < 1) threads = 1;
+  if (threads == omp_threads_now) return;
+  pthread_once(&omp_once, omp_lookup);
+  if (omp_set_threads_fn) omp_set_threads_fn(threads);
+  omp_threads_now = threads;
 }
 
 /* ---- fused activations -------------------------------------------------- */

@@ -14,6 +14,9 @@ int nn_err(const vrt_node *n, int code, const char *fmt, ...) __attribute__((for
  * kernel then takes its reference path. Read on every call so tests and
  * benchmarks can flip it between runs. */
 bool nn_use_reference(void);
+/* Thread count for oneDNN calls made by the calling thread (the session's
+ * vrt_exec_ctx.threads). */
+void nn_set_threads(int threads);
 
 /* Fused activation from the loaders' "vrt_act"/"vrt_act_alpha" attributes. */
 typedef enum {

@@ -22,7 +22,7 @@
 
 #include "nn.h"
 
-#define TILE_FLOATS (4 << 20) /* im2col / col2im tile: at most 16 MiB */
+#define TILE_FLOATS (1 << 18) /* im2col / col2im tile: about 1 MiB, cache-sized */
 
 static int sgemm(const vrt_node *n, char ta, char tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -179,23 +179,36 @@ static int64_t tile_len(int64_t K, int64_t P) {
 }
 
 /* NCHW im2col of one group of one image: col[K][pt] for output pixels
- * p0..p0+pt, K ordered (c, kh, kw) like the OIHW weights. */
+ * p0..p0+pt, K ordered (c, kh, kw) like the OIHW weights. Each row is
+ * filled one output row segment at a time: zeros where the tap falls in
+ * the padding, a (strided) copy in between. */
 static void im2col_nchw(const nn_geom *g, const float *xg, int64_t Cg, int64_t p0, int64_t pt, float *col) {
-  int64_t H = g->in[1], W = g->in[2], OW = g->out[2], kh = g->k[1], kw = g->k[2];
+  int64_t H = g->in[1], W = g->in[2], OW = g->out[2], kh = g->k[1], kw = g->k[2], sw = g->s[2];
   for (int64_t c = 0; c < Cg; c++)
     for (int64_t qh = 0; qh < kh; qh++)
       for (int64_t qw = 0; qw < kw; qw++) {
         float *row = col + ((c * kh + qh) * kw + qw) * pt;
-        const float *xc = xg + c * H * W;
-        int64_t oh = p0 / OW, ow = p0 % OW;
-        for (int64_t i = 0; i < pt; i++) {
+        int64_t off = qw * g->d[2] - g->pb[2], lo, hi;
+        tap_range(off, sw, W, OW, &lo, &hi);
+        for (int64_t i = 0, p = p0; i < pt;) {
+          int64_t oh = p / OW, ow0 = p % OW, len = OW - ow0 < pt - i ? OW - ow0 : pt - i, ow1 = ow0 + len;
           int64_t ih = oh * g->s[1] - g->pb[1] + qh * g->d[1];
-          int64_t iw = ow * g->s[2] - g->pb[2] + qw * g->d[2];
-          row[i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xc[ih * W + iw] : 0.0f;
-          if (++ow == OW) {
-            ow = 0;
-            oh++;
+          float *dst = row + i - ow0; /* indexed by ow */
+          if (ih < 0 || ih >= H) {
+            memset(dst + ow0, 0, sizeof(float) * (size_t)len);
+          } else {
+            const float *xr = xg + c * H * W + ih * W + off;
+            /* zeros on [ow0, a), input on [a, b), zeros on [b, ow1) */
+            int64_t a = lo < ow0 ? ow0 : (lo > ow1 ? ow1 : lo);
+            int64_t b = hi < a ? a : (hi > ow1 ? ow1 : hi);
+            for (int64_t ow = ow0; ow < a; ow++) dst[ow] = 0;
+            if (sw == 1) memcpy(dst + a, xr + a, sizeof(float) * (size_t)(b - a));
+            else
+              for (int64_t ow = a; ow < b; ow++) dst[ow] = xr[ow * sw];
+            for (int64_t ow = b; ow < ow1; ow++) dst[ow] = 0;
           }
+          i += len;
+          p += len;
         }
       }
 }
@@ -304,6 +317,7 @@ static int conv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   float *y = out[0].data;
   if (vrt_tensor_numel(&out[0]) == 0) return 0;
   if (!nn_use_reference() && g.nsp <= 2) {
+    nn_set_threads(ctx->threads);
     if ((rc = conv_fast(n, &g, in[0]->data, in[1]->data, y, ctx))) return rc;
     finish(&g, y, bias, &p->act, slope, ns);
     return 0;
@@ -439,6 +453,7 @@ static int convt_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   if ((rc = nn_prelu_slope(n, in, nin, 3, g.M, &p->act, &slope, &ns))) return rc;
   if (vrt_tensor_numel(&out[0]) == 0) return 0;
   if (!nn_use_reference()) {
+    nn_set_threads(ctx->threads);
     if ((rc = convt_fast(n, &g, in[0]->data, in[1]->data, out[0].data, ctx))) return rc;
   } else {
     convt_ref(&g, in[0]->data, in[1]->data, out[0].data);

@@ -166,7 +166,10 @@ static int matmul_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   const float *bias = nin > 2 && in[2] ? in[2]->data : NULL;
   switch (in[0]->dtype) {
     case VRT_F32:
-      if (!nn_use_reference()) rc = mm_fast(n, &g, A, B, C);
+      if (!nn_use_reference()) {
+        nn_set_threads(ctx->threads);
+        rc = mm_fast(n, &g, A, B, C);
+      }
       else mm_ref_f32(&g, A, B, C);
       break;
     case VRT_F64: mm_ref_f64(&g, A, B, C); break;
@@ -287,6 +290,7 @@ static int gemm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   } else if (nn_use_reference()) {
     gemm_ref_f32(p, M, N, K, in[0]->data, in[1]->data, Cb, csr, csc, out[0].data);
   } else {
+    nn_set_threads(ctx->threads);
     float *Y = out[0].data;
     const float *c = Cb;
     if (c)

@@ -247,7 +247,7 @@ static int ln_check(const vrt_node *n, const vrt_tensor *const *in, int nin, int
 }
 
 static int ln_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  int axis;
+  int axis = 0;
   int rc = ln_check(n, in, nin, &axis);
   if (rc) return rc;
   same_shape_infer(n, in, nin, out, nout);
@@ -260,7 +260,7 @@ static int ln_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
 
 static int ln_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                    vrt_exec_ctx *ctx) {
-  int axis;
+  int axis = 0;
   int rc = ln_check(n, in, nin, &axis);
   if (rc) return rc;
   int64_t outer = vrt__numel(in[0]->dims, axis), D = vrt__numel(in[0]->dims + axis, in[0]->ndim - axis);
@@ -309,7 +309,7 @@ const vrt_opdef nn_op_layernorm = {
 /* ---- LpNormalization ------------------------------------------------------------ */
 
 static int lpn_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  int axis;
+  int axis = 0;
   int rc = norm_axis(n, vrt_attr_int(n, "axis", -1), in[0]->ndim, &axis);
   if (rc) return rc;
   int64_t p = vrt_attr_int(n, "p", 2);
@@ -339,7 +339,7 @@ LPN_FN(lpn_f64, double)
 
 static int lpn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *ctx) {
-  int axis;
+  int axis = 0;
   int rc = norm_axis(n, vrt_attr_int(n, "axis", -1), in[0]->ndim, &axis);
   if (rc) return rc;
   int64_t o, D, i;
@@ -357,7 +357,7 @@ const vrt_opdef nn_op_lpnorm = {
 /* ---- Softmax, LogSoftmax, Hardmax ------------------------------------------------- */
 
 static int smax_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  int axis;
+  int axis = 0;
   int rc = norm_axis(n, vrt_attr_int(n, "axis", -1), in[0]->ndim > 0 ? in[0]->ndim : 1, &axis);
   if (rc) return rc;
   if (in[0]->dtype != VRT_F32 && in[0]->dtype != VRT_F64)
@@ -408,7 +408,7 @@ static int smax_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
     else *(double *)out[0].data = v;
     return 0;
   }
-  int axis;
+  int axis = 0;
   int rc = norm_axis(n, vrt_attr_int(n, "axis", -1), in[0]->ndim, &axis);
   if (rc) return rc;
   int64_t o, D, i;
