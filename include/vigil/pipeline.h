@@ -1,0 +1,71 @@
+/* The risk pipeline: camera frames -> detections -> enrichment -> per-camera
+ * batches -> risk events -> store. This header holds the pieces that have no
+ * I/O of their own (camera registry, batcher) and the pipeline object that
+ * ties the stages together for `vigil analyze` and the camera watcher. */
+#ifndef VIGIL_PIPELINE_H
+#define VIGIL_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vigil/detect.h"
+#include "vigil/event.h"
+#include "vigil/img.h"
+
+/* ---- cameras ----------------------------------------------------------------------- */
+
+#define CAMERA_MAX_ZONES 8
+#define CAMERA_MAX_POINTS 16
+
+typedef struct {
+  char name[48];
+  int npoints;
+  float x[CAMERA_MAX_POINTS], y[CAMERA_MAX_POINTS]; /* polygon, pixels */
+} camera_zone;
+
+typedef struct {
+  char id[64];
+  char name[48];
+  char source[512];       /* folder, file or rtsp:// URL */
+  char timezone[48];      /* IANA name, "" = local time of this machine */
+  int nzones;
+  camera_zone zones[CAMERA_MAX_ZONES];
+  float depth_px_per_m;   /* depth calibration: box height in px of a 1.7 m person at 1 m; 0 = none */
+} camera;
+
+/* Point-in-polygon (even-odd). */
+bool camera_zone_contains(const camera_zone *z, float x, float y);
+/* Local hour/minute of unix time t in the camera's timezone. */
+void camera_local_time(const camera *c, double t, int *hour, int *minute);
+
+/* ---- batching (CONTRACTS.md) ---------------------------------------------------------- */
+
+typedef struct {
+  double window_s;        /* a batch closes this long after its first detection (90) */
+  double idle_s;          /* ... or this long after its last detection (30) */
+  int max_detections;     /* ... or at this many detections (100) */
+  float fast_path_conf;   /* a person at or above this confidence closes a batch at once (0.90) */
+} batch_params;
+
+batch_params batch_default_params(void);
+
+/* One camera's open batch. Feed it detections in time order; it says when a
+ * batch is complete. Times are unix seconds (stream time for files). */
+typedef struct {
+  batch_params p;
+  vigil_batch cur;  /* the open batch (cur.n == 0: none) */
+  double last_det;
+} batcher;
+
+void batcher_init(batcher *b, batch_params p, const char *camera_id);
+void batcher_free(batcher *b);
+/* Adds a detection with its enrichment. Returns 1 when the batch closed with
+ * it (fast path or max size): *out receives the closed batch (the caller owns
+ * it and frees it with vigil_batch_free) and the batcher starts afresh.
+ * Returns 0 otherwise, <0 on out of memory. */
+int batcher_add(batcher *b, const vigil_detection *d, const vigil_enrichment *e, vigil_batch *out);
+/* Closes the open batch when its window or idle time has passed at `now`
+ * (or always, with force). Returns 1 with *out filled, 0 if nothing closed. */
+int batcher_tick(batcher *b, double now, bool force, vigil_batch *out);
+
+#endif
