@@ -435,13 +435,24 @@ static void test_depth_to_space(void **state) {
   op_test_node_free(&n);
 }
 
+/* every op of the unary, binary, reduce and shape families (the rows of
+ * ops.def before the nn family) has a CPU kernel */
+static void test_family_coverage(void **state) {
+  (void)state;
+  for (int op = 0; op < VRT_OP_Conv; op++) {
+    const vrt_opdef *d = vrt_opdef_get((vrt_op)op);
+    if (!d || !d->infer || !d->exec) fail_msg("op %s has no kernel", vrt_op_name((vrt_op)op));
+    assert_int_equal(d->op, op);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reshape),      cmocka_unit_test(test_squeeze_unsqueeze_flatten),
       cmocka_unit_test(test_transpose),    cmocka_unit_test(test_concat_split),
       cmocka_unit_test(test_slice),        cmocka_unit_test(test_strided_slice),
       cmocka_unit_test(test_pad),          cmocka_unit_test(test_tile_expand_trilu),
-      cmocka_unit_test(test_generators),   cmocka_unit_test(test_depth_to_space),
+      cmocka_unit_test(test_generators),   cmocka_unit_test(test_depth_to_space), cmocka_unit_test(test_family_coverage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

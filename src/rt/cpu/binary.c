@@ -31,7 +31,7 @@ int ka_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in
       int id = d - (nd - in[k]->ndim);
       int64_t idim = id >= 0 ? in[k]->dims[id] : 1;
       int64_t stride = 1;
-      for (int j = id + 1; j < in[k]->ndim; j++) stride *= in[k]->dims[j];
+      for (int j = id < 0 ? 0 : id + 1; j < in[k]->ndim; j++) stride *= in[k]->dims[j];
       if (idim == od) st[k] = id >= 0 ? stride : 0;
       else if (idim == 1) st[k] = 0;
       else {

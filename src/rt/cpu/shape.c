@@ -37,7 +37,7 @@ static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
     const int64_t *s;
     ns = vrt_attr_ints(n, "shape", &s);
     if (ns > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "shape has %d dims", ns);
-    memcpy(shape, s, sizeof(int64_t) * (size_t)ns);
+    if (ns > 0) memcpy(shape, s, sizeof(int64_t) * (size_t)ns);
   }
   int allowzero = (int)vrt_attr_int(n, "allowzero", 0);
   int infer_at = -1;
@@ -90,7 +90,7 @@ static int axes_of(const vrt_node *n, const vrt_tensor *const *in, int nin, int6
   const int64_t *a;
   int na = vrt_attr_ints(n, "axes", &a);
   if (na > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many axes");
-  memcpy(axes, a, sizeof(int64_t) * (size_t)na);
+  if (na > 0) memcpy(axes, a, sizeof(int64_t) * (size_t)na);
   return na;
 }
 

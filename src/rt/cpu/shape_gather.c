@@ -24,8 +24,7 @@ static int64_t *load_indices(const vrt_node *n, const vrt_tensor *t, vrt_exec_ct
     KA_ERR(n, VRT_ENOMEM, "out of memory");
     return NULL;
   }
-  if (t->dtype == VRT_I64) memcpy(idx, t->data, sizeof(int64_t) * (size_t)cnt);
-  else for (int64_t i = 0; i < cnt; i++) idx[i] = vrt__get_i64(t, i);
+  ka_cast(idx, VRT_I64, t->data, t->dtype, cnt);
   if (dim >= 0)
     for (int64_t i = 0; i < cnt; i++) {
       int64_t v = idx[i] < 0 ? idx[i] + dim : idx[i];
@@ -224,16 +223,16 @@ static int scatter_reduction(const vrt_node *n, vrt_dtype dt, int *red) {
 }
 
 /* dst[0..cnt) op= src[0..cnt) for the reduction's dtype */
-#define COMBINE_T(T)                                                       \
-  do {                                                                     \
-    T *d = dst;                                                            \
-    const T *s = src;                                                      \
-    for (int64_t i = 0; i < cnt; i++) switch (red) {                      \
-        case RED_ADD: d[i] = (T)(d[i] + s[i]); break;                      \
-        case RED_MUL: d[i] = (T)(d[i] * s[i]); break;                      \
-        case RED_MAX: d[i] = s[i] > d[i] ? s[i] : d[i]; break;             \
-        default: d[i] = s[i] < d[i] ? s[i] : d[i]; break;                  \
-      }                                                                    \
+#define COMBINE_T(T)                                                                               \
+  do {                                                                                             \
+    T *d = dst;                                                                                    \
+    const T *s = src;                                                                              \
+    switch (red) {                                                                                 \
+      case RED_ADD: for (int64_t i = 0; i < cnt; i++) d[i] = (T)(d[i] + s[i]); break;              \
+      case RED_MUL: for (int64_t i = 0; i < cnt; i++) d[i] = (T)(d[i] * s[i]); break;              \
+      case RED_MAX: for (int64_t i = 0; i < cnt; i++) d[i] = s[i] > d[i] ? s[i] : d[i]; break;     \
+      default: for (int64_t i = 0; i < cnt; i++) d[i] = s[i] < d[i] ? s[i] : d[i]; break;          \
+    }                                                                                              \
   } while (0)
 
 static void combine(void *dst, const void *src, vrt_dtype dt, int red, int64_t cnt, size_t es) {
@@ -243,6 +242,37 @@ static void combine(void *dst, const void *src, vrt_dtype dt, int red, int64_t c
     case VRT_I32: COMBINE_T(int32_t); break;
     case VRT_I64: COMBINE_T(int64_t); break;
     default: memcpy(dst, src, (size_t)cnt * es);
+  }
+}
+
+/* dst[off[i]] (op)= src[i] for i < cnt; duplicates apply in order. */
+#define APPLY_T(T)                                                                        \
+  do {                                                                                    \
+    T *d = dst;                                                                           \
+    const T *s = src;                                                                     \
+    switch (red) {                                                                        \
+      case RED_ADD: for (int64_t i = 0; i < cnt; i++) d[off[i]] = (T)(d[off[i]] + s[i]); break; \
+      case RED_MUL: for (int64_t i = 0; i < cnt; i++) d[off[i]] = (T)(d[off[i]] * s[i]); break; \
+      case RED_MAX: for (int64_t i = 0; i < cnt; i++) if (s[i] > d[off[i]]) d[off[i]] = s[i]; break; \
+      default: for (int64_t i = 0; i < cnt; i++) if (s[i] < d[off[i]]) d[off[i]] = s[i]; break; \
+    }                                                                                     \
+  } while (0)
+
+static void scatter_apply(void *dst, const int64_t *off, const void *src, int64_t cnt, vrt_dtype dt, int red,
+                          size_t es) {
+  if (red == RED_NONE) {
+    BY_ES(es, {
+      E *d = dst;
+      const E *s = src;
+      for (int64_t i = 0; i < cnt; i++) d[off[i]] = s[i];
+    })
+    return;
+  }
+  switch (dt) {
+    case VRT_F32: APPLY_T(float); break;
+    case VRT_F64: APPLY_T(double); break;
+    case VRT_I32: APPLY_T(int32_t); break;
+    default: APPLY_T(int64_t); break;
   }
 }
 
@@ -325,10 +355,11 @@ static int sel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   size_t es = vrt_dtype_size(in[0]->dtype);
   int64_t astr = dstr[axis];
   const int64_t *shape = in[1]->dims;
-  char *o = out->data;
-  const char *u = in[2]->data;
-  WALK_ELEMS(r, shape, dstr, axis,
-             combine(o + (doff + idx[pos] * astr) * (int64_t)es, u + pos * (int64_t)es, in[0]->dtype, red, 1, es));
+  int64_t cnt = vrt_tensor_numel(in[1]);
+  int64_t *offs = x->scratch(x, sizeof(int64_t) * (size_t)(cnt > 0 ? cnt : 1));
+  if (!offs) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  WALK_ELEMS(r, shape, dstr, axis, offs[pos] = doff + idx[pos] * astr);
+  scatter_apply(out->data, offs, in[2]->data, cnt, in[0]->dtype, red, es);
   return 0;
 }
 
@@ -466,9 +497,13 @@ static int onehot_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   ka_strided_copy(out->data, vals, es, vrt_tensor_numel(out), 0);
   int64_t outer = vrt__numel(out->dims, axis);
   int64_t inner = vrt__numel(out->dims + axis + 1, out->ndim - axis - 1);
+  int64_t cnt = vrt_tensor_numel(in[0]);
+  int64_t *idx = x->scratch(x, sizeof(int64_t) * (size_t)(cnt > 0 ? cnt : 1));
+  if (!idx) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  ka_cast(idx, VRT_I64, in[0]->data, in[0]->dtype, cnt);
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
-      int64_t v = (int64_t)vrt__get_f64(in[0], o * inner + i);
+      int64_t v = idx[o * inner + i];
       if (v < 0) v += depth;
       if (v < 0 || v >= depth) continue;
       memcpy((char *)out->data + ((o * depth + v) * inner + i) * (int64_t)es, vals + es, es);

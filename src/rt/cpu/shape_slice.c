@@ -62,7 +62,7 @@ static int split_sizes(const vrt_node *n, const vrt_tensor *const *in, int nin, 
     const int64_t *s;
     ns = vrt_attr_ints(n, "split", &s);
     if (ns > 64) return KA_ERR(n, VRT_ELIMIT, "too many splits");
-    memcpy(sizes, s, sizeof(int64_t) * (size_t)ns);
+    if (ns > 0) memcpy(sizes, s, sizeof(int64_t) * (size_t)ns);
   }
   if (ns == 0) { /* equal parts; with num_outputs the last may be smaller */
     int64_t part = (D + nout - 1) / nout;
@@ -158,13 +158,13 @@ static int slice_make(const vrt_node *n, const vrt_tensor *const *in, int nin, s
     const int64_t *a;
     ns = vrt_attr_ints(n, "starts", &a);
     if (ns > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many starts");
-    memcpy(starts, a, sizeof(int64_t) * (size_t)ns);
+    if (ns > 0) memcpy(starts, a, sizeof(int64_t) * (size_t)ns);
     ne = vrt_attr_ints(n, "ends", &a);
     if (ne > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many ends");
-    memcpy(ends, a, sizeof(int64_t) * (size_t)ne);
+    if (ne > 0) memcpy(ends, a, sizeof(int64_t) * (size_t)ne);
     na = vrt_attr_ints(n, "axes", &a);
     if (na > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many axes");
-    memcpy(axes, a, sizeof(int64_t) * (size_t)na);
+    if (na > 0) memcpy(axes, a, sizeof(int64_t) * (size_t)na);
   }
   if (ns != ne || (na && na != ns) || (nst && nst != ns))
     return KA_ERR(n, VRT_ESHAPE, "starts/ends/axes/steps lengths differ (%d/%d/%d/%d)", ns, ne, na, nst);
@@ -329,7 +329,7 @@ static int pad_make(const vrt_node *n, const vrt_tensor *const *in, int nin, pad
     const int64_t *a;
     np = vrt_attr_ints(n, "pads", &a);
     if (np > 2 * VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many pads");
-    memcpy(pads, a, sizeof(int64_t) * (size_t)np);
+    if (np > 0) memcpy(pads, a, sizeof(int64_t) * (size_t)np);
   }
   if (nin > 3 && in[3]) {
     if ((na = ka_read_ints(n, in[3], "axes", axes, VRT_MAX_DIMS)) < 0) return na;

@@ -34,11 +34,7 @@ void ka_strided_gather(void *dst, const void *src, size_t es, int ndim, const in
   const char *s = src;
   char *d = dst;
   for (int64_t o = 0; o < total; o += inner) {
-    if (istride < 0) { /* negative steps: copy element-wise backwards */
-      for (int64_t i = 0; i < inner; i++) memcpy(d + (o + i) * (int64_t)es, s + (off + i * istride) * (int64_t)es, es);
-    } else {
-      ka_strided_copy(d + o * (int64_t)es, s + off * (int64_t)es, es, inner, istride);
-    }
+    ka_strided_copy(d + o * (int64_t)es, s + off * (int64_t)es, es, inner, istride);
     for (int k = m - 2; k >= 0; k--) {
       idx[k]++;
       off += cs[k];

@@ -342,7 +342,20 @@ STORE_I(u64, uint64_t, 0, UINT64_MAX)
 #define STORE_F(DT, T, CT, LD, ST, SFX)                                                                              \
   static void store_i_##SFX(void *d_, const int64_t *s, int64_t n) { T *d = d_; for (int64_t i = 0; i < n; i++) d[i] = ST((CT)s[i]); } \
   static void store_f_##SFX(void *d_, const double *s, int64_t n) { T *d = d_; for (int64_t i = 0; i < n; i++) d[i] = ST((CT)s[i]); }
-KA_FLOAT_TYPES(STORE_F)
+/* float -> bfloat16 in Cast truncates the low mantissa bits, as the ONNX
+ * reference (and its node test data) does; NaN stays a quiet NaN. */
+static inline uint16_t bf16_trunc(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(((x >> 16) & 0x8000u) | 0x7fc0u);
+  return (uint16_t)(x >> 16);
+}
+#define CAST_FLOAT_TYPES(X)                                  \
+  X(VRT_F32, float, float, KA_ID, KA_ID, f32)                \
+  X(VRT_F64, double, double, KA_ID, KA_ID, f64)              \
+  X(VRT_F16, uint16_t, float, vrt__f16_to_f32, vrt__f32_to_f16, f16) \
+  X(VRT_BF16, uint16_t, float, vrt__bf16_to_f32, bf16_trunc, bf16)
+CAST_FLOAT_TYPES(STORE_F)
 static void store_i_b(void *d_, const int64_t *s, int64_t n) { uint8_t *d = d_; for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0; }
 static void store_f_b(void *d_, const double *s, int64_t n) { uint8_t *d = d_; for (int64_t i = 0; i < n; i++) d[i] = s[i] != 0; }
 
