@@ -4,7 +4,9 @@
 # Run by `make deps` (tools/setup/deps.sh) with VIGIL_HOME, VIGIL_REF and
 # GOLDEN_DIR set; can also be run by hand. For each model it writes
 # $GOLDEN_DIR/<model>/{input_0.bin, inputs.json, output_<i>.bin, outputs.json,
-# meta.json}; tests/golden/test_parity_tfjs.c reads meta.json.
+# meta.json}, and for each synthetic case of tfjs_ops_cases.py the same plus
+# model.json and w.bin under $GOLDEN_DIR/ops/<case>/.
+# tests/golden/test_parity_tfjs.c reads meta.json.
 set -euo pipefail
 
 VIGIL_HOME=${VIGIL_HOME:-$HOME/.cache/vigil}
@@ -16,9 +18,39 @@ PY=/usr/bin/python3
 [ -d "$VIGIL_REF/node_modules/@tensorflow/tfjs" ] ||
   { echo "golden_tfjs: @tensorflow/tfjs is not installed in $VIGIL_REF (run make deps)" >&2; exit 1; }
 
-# model  image  preprocessing (see build_input below; follows MODEL-FACTS.md)
+# The helpers are pinned by hash: deps.sh regenerates when this script
+# changes, so a changed helper must change this script (update the hash).
+pin() {
+  local have
+  have=$(sha256sum "$HERE/$1" | cut -d' ' -f1)
+  [ "$have" = "$2" ] || { echo "golden_tfjs: $1 changed: set its hash to $have in $0" >&2; exit 1; }
+}
+pin tfjs_run.mjs 1cc0486fb1df723ec3f1ad83dd596e7c45a2ac39d45c27b4a83291524b94edef
+pin tfjs_ops_cases.py 1943e812226bf1df70fab0a53f8c7bc869e5a69b9ed22d8905c4c0285659936a
+
+# model:image; the preprocessing per model is in the python below (MODEL-FACTS.md)
 MODELS="centernet:dog.jpg nanodet:person.jpg movenet-lightning:person.jpg movenet-thunder:messi5.jpg
 blazeface:astronaut.png gear:grace_hopper.jpg age:grace_hopper.jpg gender:astronaut.png faceres:astronaut.png"
+
+# meta.json of one golden folder: pre.json (if any) + the reference's log line
+# + inputs.json + outputs.json with each output's max |value|.
+write_meta() {
+  "$PY" - "$1" <<'EOF'
+import json, os, sys
+import numpy as np
+d = sys.argv[1]
+meta = json.load(open(f"{d}/pre.json")) if os.path.exists(f"{d}/pre.json") else {}
+meta["reference"] = json.loads(open(f"{d}/run.log").read().strip().splitlines()[-1])
+meta["inputs"] = json.load(open(f"{d}/inputs.json"))
+outs = json.load(open(f"{d}/outputs.json"))
+for o in outs:
+    a = np.fromfile(f"{d}/{o['file']}", dtype="<f4" if o["dtype"] == "float32" else "<i4")
+    o["max_abs"] = float(np.abs(a).max()) if a.size else 0.0
+meta["outputs"] = outs
+json.dump(meta, open(f"{d}/meta.json", "w"), indent=1)
+EOF
+  rm -f "$1/pre.json" "$1/run.log"
+}
 
 mkdir -p "$GOLDEN_DIR"
 for entry in $MODELS; do
@@ -84,22 +116,22 @@ json.dump([{"name": "", "dtype": dtype, "shape": list(x.shape), "file": "input_0
 json.dump({"model": model, "image": image.rsplit("/", 1)[-1], "preprocess": pre}, open(f"{out}/pre.json", "w"))
 EOF
   VIGIL_HOME="$VIGIL_HOME" VIGIL_REF="$VIGIL_REF" node "$HERE/tfjs_run.mjs" "$json" "$tmp/inputs.json" "$tmp" >"$tmp/run.log"
-  "$PY" - "$tmp" <<'EOF'
-import json, sys
-import numpy as np
-d = sys.argv[1]
-meta = json.load(open(f"{d}/pre.json"))
-meta["reference"] = json.loads(open(f"{d}/run.log").read().strip().splitlines()[-1])
-meta["inputs"] = json.load(open(f"{d}/inputs.json"))
-outs = json.load(open(f"{d}/outputs.json"))
-for o in outs:
-    a = np.fromfile(f"{d}/{o['file']}", dtype="<f4" if o["dtype"] == "float32" else "<i4")
-    o["max_abs"] = float(np.abs(a).max()) if a.size else 0.0
-meta["outputs"] = outs
-json.dump(meta, open(f"{d}/meta.json", "w"), indent=1)
-EOF
-  rm -f "$tmp/pre.json" "$tmp/run.log"
+  write_meta "$tmp"
   rm -rf "${GOLDEN_DIR:?}/$model"
   mv "$tmp" "$GOLDEN_DIR/$model"
   echo "golden_tfjs: $model ok"
 done
+
+# Synthetic graphs for the lowerings the nine models do not exercise
+# (tfjs_ops_cases.py): $GOLDEN_DIR/ops/<case>/ also holds model.json + w.bin.
+rm -rf "$GOLDEN_DIR/ops.tmp"
+mkdir -p "$GOLDEN_DIR/ops.tmp"
+"$PY" "$HERE/tfjs_ops_cases.py" "$GOLDEN_DIR/ops.tmp"
+for d in "$GOLDEN_DIR"/ops.tmp/*; do
+  VIGIL_HOME="$VIGIL_HOME" VIGIL_REF="$VIGIL_REF" node "$HERE/tfjs_run.mjs" "$d/model.json" "$d/inputs.json" "$d" \
+    >"$d/run.log"
+  write_meta "$d"
+  echo "golden_tfjs: ops/$(basename "$d") ok"
+done
+rm -rf "${GOLDEN_DIR:?}/ops"
+mv "$GOLDEN_DIR/ops.tmp" "$GOLDEN_DIR/ops"

@@ -76,12 +76,20 @@ specs.forEach((s, i) => {
 });
 if (specs.length !== model.inputNodes.length)
   throw new Error(`model has ${model.inputNodes.length} inputs, got ${specs.length}`);
-const names = model.outputNodes;
+// Outputs: the signature's entries (top level, else userDefinedMetadata's,
+// as tf.GraphModel reads them) named by key and fetched by tensor name, in
+// json order; without a signature, tf.GraphModel.outputNodes. (outputNodes
+// cannot be used with a signature: it keeps one key per node, so two outputs
+// of one node, e.g. TopKV2 values and indices, would get the same name.)
+const mj = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
+const sig = (mj.signature || (mj.userDefinedMetadata || {}).signature || {}).outputs;
+const names = sig && Object.keys(sig).length ? Object.keys(sig) : model.outputNodes;
+const fetch = sig && Object.keys(sig).length ? names.map((k) => sig[k].name || k) : names;
 let outs;
 try {
-  outs = model.execute(feeds, names);
+  outs = model.execute(feeds, fetch);
 } catch (e) {
-  outs = await model.executeAsync(feeds, names);
+  outs = await model.executeAsync(feeds, fetch);
 }
 if (!Array.isArray(outs)) outs = [outs];
 fs.mkdirSync(outDir, { recursive: true });
