@@ -164,7 +164,9 @@ typedef struct zoo_params {
 } zoo_params;
 
 zoo_params zoo_default_params(void);
-/* Apply VRAM_BUDGET_GB and ZOO_IDLE_TIMEOUT_S from the environment. */
+/* Apply the environment: VRAM_BUDGET_GB, ZOO_IDLE_TIMEOUT_S (default 300),
+ * ZOO_ACQUIRE_TIMEOUT_MS (default 5000) and ZOO_REAPER_INTERVAL_S (default
+ * 30; this turns the reaper thread on, as a service wants). */
 int zoo_params_from_env(zoo_params *p, char *err, size_t errlen);
 
 typedef struct zoo_manager zoo_manager;

@@ -201,14 +201,26 @@ int zoo_params_from_env(zoo_params *p, char *err, size_t errlen) {
     int rc = zoo_budget_parse_gb(b, &p->budget_mb, err, errlen);
     if (rc) return rc;
   }
-  const char *t = getenv("ZOO_IDLE_TIMEOUT_S");
-  if (t && *t) {
+  static const struct {
+    const char *key;
+    double lo, hi;
+  } keys[] = {{"ZOO_IDLE_TIMEOUT_S", -1, 1e9}, {"ZOO_REAPER_INTERVAL_S", 0, 86400},
+              {"ZOO_ACQUIRE_TIMEOUT_MS", 0, 3600000}};
+  double v[3] = {p->idle_timeout_s, 30, p->acquire_timeout_ms};
+  for (int i = 0; i < 3; i++) {
+    const char *t = getenv(keys[i].key);
+    if (!t || !*t) continue;
     char *end;
-    double v = strtod(t, &end);
-    if (end == t || *end || isnan(v) || v > 1e9)
-      return seterr(err, errlen, ZOO_EINVAL, "ZOO_IDLE_TIMEOUT_S '%s' is not a number of seconds", t);
-    p->idle_timeout_s = v;
+    errno = 0;
+    double x = strtod(t, &end);
+    if (end == t || *end || errno || isnan(x) || x < keys[i].lo || x > keys[i].hi)
+      return seterr(err, errlen, ZOO_EINVAL, "%s '%s' is not a number in [%g, %g]", keys[i].key,
+                    t, keys[i].lo, keys[i].hi);
+    v[i] = x;
   }
+  p->idle_timeout_s = v[0];
+  p->reaper_interval_s = v[0] > 0 ? v[1] : 0; /* a service reaps on its own */
+  p->acquire_timeout_ms = (int)v[2];
   return 0;
 }
 

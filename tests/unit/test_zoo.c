@@ -183,6 +183,20 @@ static void test_budget_parse(void **state) {
   setenv("VRAM_BUDGET_GB", "NaN", 1);
   assert_int_equal(zoo_params_from_env(&p, err, sizeof err), ZOO_EINVAL);
   unsetenv("VRAM_BUDGET_GB");
+  p = zoo_default_params();
+  assert_int_equal(zoo_params_from_env(&p, err, sizeof err), 0);
+  assert_true(p.idle_timeout_s == 300 && p.reaper_interval_s == 30);
+  assert_int_equal(p.acquire_timeout_ms, 5000);
+  setenv("ZOO_IDLE_TIMEOUT_S", "0", 1); /* never unload idle models */
+  setenv("ZOO_ACQUIRE_TIMEOUT_MS", "250", 1);
+  assert_int_equal(zoo_params_from_env(&p, err, sizeof err), 0);
+  assert_true(p.idle_timeout_s == 0 && p.reaper_interval_s == 0);
+  assert_int_equal(p.acquire_timeout_ms, 250);
+  setenv("ZOO_ACQUIRE_TIMEOUT_MS", "-4", 1);
+  assert_int_equal(zoo_params_from_env(&p, err, sizeof err), ZOO_EINVAL);
+  assert_non_null(strstr(err, "ZOO_ACQUIRE_TIMEOUT_MS"));
+  unsetenv("ZOO_IDLE_TIMEOUT_S");
+  unsetenv("ZOO_ACQUIRE_TIMEOUT_MS");
   /* a manager refuses a nonsense budget too */
   zoo_registry reg;
   assert_int_equal(zoo_registry_init_builtin(&reg, err, sizeof err), 0);
