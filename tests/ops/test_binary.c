@@ -245,6 +245,10 @@ static void test_where_prelu(void **state) {
   /* condition must be bool */
   const vrt_tensor *bad[] = {&tx, &tx, &ty};
   assert_int_equal(vrt_node_run1(&n, bad, 3, &o, 1), VRT_ETYPE);
+  /* a required input omitted in the middle (malformed graph) is an error, not a crash */
+  const vrt_tensor *hole[] = {&tc, NULL, &ty};
+  assert_int_equal(vrt_node_run1(&n, hole, 3, &o, 1), VRT_EGRAPH);
+  assert_non_null(strstr(vrt_last_error(), "missing"));
   op_test_node_free(&n);
 
   const float px[] = {-2, 3, -4, 5}, slope[] = {0.5f, 0.25f};

@@ -284,6 +284,7 @@ static const bin_kernels *bin_kernels_of(const vrt_node *n) {
 static bool cast_ok_for_pow(vrt_dtype t) { return ka_is_float(t) || ka_is_int(t); }
 
 static int bin_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   const bin_kernels *k = bin_kernels_of(n);
   vrt_dtype dt = in[0]->dtype;
   if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
@@ -370,6 +371,7 @@ static void where_row(void *ctx, void *o, const void *const *p, const int64_t *s
 }
 
 static int where_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   if (in[0]->dtype != VRT_BOOL) return KA_ERR(n, VRT_ETYPE, "condition must be bool, got %s", vrt_dtype_name(in[0]->dtype));
   if (in[1]->dtype != in[2]->dtype)
     return KA_ERR(n, VRT_ETYPE, "X is %s but Y is %s", vrt_dtype_name(in[1]->dtype), vrt_dtype_name(in[2]->dtype));

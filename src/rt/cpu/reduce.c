@@ -196,6 +196,7 @@ static const red_kernels *red_find(int op) {
 }
 
 static int reduce_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   const red_kernels *k = red_find(n->op);
   vrt_dtype dt = in[0]->dtype;
   if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
@@ -316,6 +317,7 @@ static const arg_fn argmax_tab[KA_NDT] = ARG_FNS(arg_max);
 static const arg_fn argmin_tab[KA_NDT] = ARG_FNS(arg_min);
 
 static int arg_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   vrt_dtype dt = in[0]->dtype;
   if (dt < 0 || dt >= KA_NDT || !argmax_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   const reduce_params *p = params_of(n);
@@ -386,6 +388,7 @@ static int cumsum_axis(const vrt_node *n, const vrt_tensor *const *in, int *axis
 }
 
 static int cumsum_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   vrt_dtype dt = in[0]->dtype;
   if (dt < 0 || dt >= KA_NDT || !cum_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   int axis, rc = cumsum_axis(n, in, &axis);

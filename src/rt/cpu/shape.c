@@ -28,6 +28,7 @@ static int check_numel(const vrt_node *n, const vrt_tensor *in, const vrt_tensor
 /* ---- Reshape(data, shape) ---- */
 
 static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t shape[VRT_MAX_DIMS];
   int ns;
   if (nin > 1 && in[1]) {
@@ -73,6 +74,7 @@ static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
 /* ---- Flatten ---- */
 
 static int flatten_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int rank = in[0]->ndim;
   int64_t axis = vrt_attr_int(n, "axis", 1);
   if (axis < -rank || axis > rank) return KA_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);
@@ -95,6 +97,7 @@ static int axes_of(const vrt_node *n, const vrt_tensor *const *in, int nin, int6
 }
 
 static int squeeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t axes[VRT_MAX_DIMS];
   int na = axes_of(n, in, nin, axes);
   if (na < 0) return na;
@@ -118,6 +121,7 @@ static int squeeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
 }
 
 static int unsqueeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t axes[VRT_MAX_DIMS];
   int na = axes_of(n, in, nin, axes);
   if (na < 0) return na;
@@ -149,6 +153,7 @@ static void shape_range(const vrt_node *n, int rank, int64_t *s, int64_t *e) {
 }
 
 static int shape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t s, e;
   shape_range(n, in[0]->ndim, &s, &e);
   int64_t d = e - s;
@@ -166,6 +171,7 @@ static int shape_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
 }
 
 static int size_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   ka_set_shape(out, VRT_I64, 0, NULL);
   return 0;
 }
@@ -197,6 +203,7 @@ static int cos_value(const vrt_node *n, vrt_dtype *dt, const void **v) {
 }
 
 static int cos_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t dims[VRT_MAX_DIMS];
   int nd = ka_read_ints(n, in[0], "shape", dims, VRT_MAX_DIMS);
   if (nd < 0) return nd;
@@ -246,6 +253,7 @@ static int range_count(const vrt_node *n, const vrt_tensor *const *in, int64_t *
 }
 
 static int range_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   int64_t cnt;
   int rc = range_count(n, in, &cnt);
   if (rc < 0) return rc;
@@ -274,6 +282,7 @@ static int range_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
 
 /* EyeLike(x): 2-D, ones on diagonal k, dtype attr (default x's) */
 static int eyelike_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   if (in[0]->ndim != 2) return KA_ERR(n, VRT_ESHAPE, "input must be 2-D");
   vrt_dtype dt = (vrt_dtype)vrt_attr_int(n, "dtype", in[0]->dtype);
   if (!ka_is_float(dt) && !ka_is_int(dt) && dt != VRT_BOOL) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));

@@ -51,6 +51,7 @@ static int check_data_dtype(const vrt_node *n, const vrt_tensor *t) {
 /* ---- Gather(data, indices), axis ---- */
 
 static int gather_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   int rc, axis, r = in[0]->ndim, q = in[1]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
@@ -96,6 +97,7 @@ const vrt_opdef ka_def_Gather = {VRT_OP_Gather, NULL, gather_infer, gather_exec,
 /* ---- GatherElements(data, indices), axis ---- */
 
 static int gel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   int rc, axis, r = in[0]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
@@ -161,6 +163,7 @@ static int gnd_check(const vrt_node *n, const vrt_tensor *const *in, int *b, int
 }
 
 static int gnd_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   int b;
   int64_t k;
   int rc = gnd_check(n, in, &b, &k);
@@ -279,6 +282,7 @@ static void scatter_apply(void *dst, const int64_t *off, const void *src, int64_
 /* ---- ScatterND(data, indices, updates) ---- */
 
 static int snd_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   int rc, red;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = scatter_reduction(n, in[0]->dtype, &red)) < 0) return rc;
@@ -330,6 +334,7 @@ const vrt_opdef ka_def_ScatterND = {VRT_OP_ScatterND, NULL, snd_infer, snd_exec,
 /* ---- ScatterElements(data, indices, updates), axis ---- */
 
 static int sel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   int rc, red, axis, r = in[0]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = scatter_reduction(n, in[0]->dtype, &red)) < 0) return rc;
@@ -368,6 +373,7 @@ const vrt_opdef ka_def_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infe
 /* ---- SparseToDense(sparse_indices, output_shape, sparse_values, default_value) (TF) ---- */
 
 static int s2d_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(4);
   int rc;
   int64_t shape[VRT_MAX_DIMS];
   if ((rc = check_index_dtype(n, in[0])) < 0 || (rc = check_data_dtype(n, in[2])) < 0) return rc;
@@ -430,6 +436,7 @@ static int64_t nonzero_scan(const vrt_tensor *t, int64_t *mark) {
 }
 
 static int nonzero_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   if (!ka_is_float(in[0]->dtype) && !ka_is_int(in[0]->dtype) && in[0]->dtype != VRT_BOOL)
     return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   if (!in[0]->data && vrt_tensor_numel(in[0]) > 0) return VRT_ENEEDDATA;
@@ -470,6 +477,7 @@ static int onehot_depth(const vrt_node *n, const vrt_tensor *t, int64_t *depth) 
 }
 
 static int onehot_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   int rc, axis;
   int64_t depth;
   if (!ka_is_float(in[0]->dtype) && !ka_is_int(in[0]->dtype)) return KA_ERR(n, VRT_ETYPE, "indices must be numeric");

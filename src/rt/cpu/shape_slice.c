@@ -7,6 +7,7 @@
 /* ---- Concat ---- */
 
 static int concat_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int rank = in[0]->ndim, axis;
   int rc = ka_axis(n, vrt_attr_int(n, "axis", 0), rank, &axis);
   if (rc < 0) return rc;
@@ -85,6 +86,7 @@ static int split_sizes(const vrt_node *n, const vrt_tensor *const *in, int nin, 
 }
 
 static int split_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int64_t sizes[64];
   int axis;
   int rc = split_sizes(n, in, nin, nout, &axis, sizes);
@@ -197,6 +199,7 @@ static void slice_run(const slice_plan *p, const vrt_tensor *in, vrt_tensor *out
 }
 
 static int slice_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   slice_plan p;
   if (vrt_dtype_size(in[0]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   int rc = slice_make(n, in, nin, &p);
@@ -287,6 +290,7 @@ static int strided_make(const vrt_node *n, const vrt_tensor *const *in, int nin,
 }
 
 static int strided_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(3);
   slice_plan p;
   int64_t od[VRT_MAX_DIMS];
   int ond;
@@ -439,6 +443,7 @@ static int pad_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
 }
 
 static int pad_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   pad_plan p;
   size_t es = vrt_dtype_size(in[0]->dtype);
   if (es == 0 || es > 8) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
@@ -453,6 +458,7 @@ const vrt_opdef ka_def_Pad = {VRT_OP_Pad, NULL, pad_infer, pad_exec, 0, 1, 4};
 /* ---- Tile(input, repeats) ---- */
 
 static int tile_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   int64_t r[VRT_MAX_DIMS];
   int nr = ka_read_ints(n, in[1], "repeats", r, VRT_MAX_DIMS);
   if (nr < 0) return nr;
@@ -500,6 +506,7 @@ const vrt_opdef ka_def_Tile = {VRT_OP_Tile, NULL, tile_infer, tile_exec, 0, 2, 2
 /* ---- Expand(input, shape): bidirectional broadcast ---- */
 
 static int expand_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(2);
   int64_t s[VRT_MAX_DIMS];
   int ns = ka_read_ints(n, in[1], "shape", s, VRT_MAX_DIMS);
   if (ns < 0) return ns;
@@ -527,6 +534,7 @@ const vrt_opdef ka_def_Expand = {VRT_OP_Expand, NULL, expand_infer, expand_exec,
 /* ---- Trilu(input, k?) ---- */
 
 static int trilu_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   if (in[0]->ndim < 2) return KA_ERR(n, VRT_ESHAPE, "input must have rank >= 2");
   if (vrt_dtype_size(in[0]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   if (nin > 1 && in[1] && vrt_tensor_numel(in[1]) != 1) return KA_ERR(n, VRT_ESHAPE, "k must be a scalar");

@@ -73,6 +73,7 @@ static int transpose_perm(const vrt_node *n, int rank, int *perm) {
 }
 
 static int transpose_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   int perm[VRT_MAX_DIMS];
   int rank = in[0]->ndim;
   if (vrt_dtype_size(in[0]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
@@ -134,6 +135,7 @@ static int d2s_plan_make(const vrt_node *n, const vrt_tensor *t, d2s_plan *p, in
 }
 
 static int d2s_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   d2s_plan p;
   int64_t od[4];
   int rc = d2s_plan_make(n, in[0], &p, od);

@@ -14,6 +14,13 @@ int ka_err_node(const vrt_node *n, int code, const char *fmt, ...) {
   return vrt__err(code, "node '%s' (%s): %s", n->name ? n->name : "?", n->op_type ? n->op_type : "?", msg);
 }
 
+int ka_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count) {
+  for (int i = 0; i < count; i++)
+    if (i >= nin || !in[i])
+      return KA_ERR(n, VRT_EGRAPH, "required input %d is missing", i);
+  return 0;
+}
+
 int ka_axis(const vrt_node *n, int64_t axis, int rank, int *out) {
   if (axis < -(int64_t)rank || axis >= rank || rank == 0)
     return KA_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);

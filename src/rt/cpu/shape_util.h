@@ -48,6 +48,15 @@ static inline bool ka_is_int(vrt_dtype t) {
 }
 static inline bool ka_is_index(vrt_dtype t) { return t == VRT_I32 || t == VRT_I64; }
 
+/* Required inputs 0..count-1 must be present (a malformed graph can omit
+ * one in the middle); VRT_EGRAPH naming the node otherwise. */
+int ka_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count);
+#define KA_NEED(count)                           \
+  do {                                           \
+    int rc_ = ka_need(n, in, nin, (count));      \
+    if (rc_ < 0) return rc_;                     \
+  } while (0)
+
 /* Normalise axis into [0, rank); VRT_EINVAL naming the node if out of range. */
 int ka_axis(const vrt_node *n, int64_t axis, int rank, int *out);
 

@@ -201,6 +201,7 @@ static int same_shape_out(vrt_tensor *out, const vrt_tensor *x, vrt_dtype dt) {
 }
 
 static int unary_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   const unary_kernels *k = unary_find(n->op);
   vrt_dtype dt = in[0]->dtype;
   if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt])
@@ -251,6 +252,7 @@ typedef void (*clip_fn)(void *o, const void *x, int64_t n, const void *lo, const
 static const clip_fn clip_tab[KA_NDT] = {KA_FLOAT_TYPES(CLIP_ROW) KA_INT_TYPES(CLIP_ROW)};
 
 static int clip_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   vrt_dtype dt = in[0]->dtype;
   if (dt < 0 || dt >= KA_NDT || !clip_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   for (int i = 1; i < nin && i < 3; i++) {
@@ -283,6 +285,7 @@ static const vrt_opdef def_Clip = {VRT_OP_Clip, NULL, clip_infer, clip_exec, 0, 
 /* ---- Identity, Dropout (inference: copy; mask all true) ---- */
 
 static int identity_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(1);
   if (vrt_dtype_size(in[0]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   same_shape_out(&out[0], in[0], in[0]->dtype);
   if (nout > 1) same_shape_out(&out[1], in[0], VRT_BOOL); /* Dropout mask */
@@ -398,6 +401,7 @@ int ka_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t coun
 }
 
 static int cast_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KA_NEED(n->op == VRT_OP_CastLike ? 2 : 1);
   vrt_dtype to;
   if (n->op == VRT_OP_CastLike) {
     to = in[1]->dtype;
