@@ -289,6 +289,26 @@ static void test_external_data(void **state) {
   vrt_graph_free(g);
 }
 
+static void test_sparse(void **state) {
+  (void)state;
+  vrt_graph *g = load_ok("sparse.onnx");
+  const vrt_value *s = value(g, "S");
+  assert_true(s->flags & VRT_VAL_CONST);
+  assert_int_equal(s->t.ndim, 2);
+  const float *d = s->t.data;
+  float want[6] = {0, 5, 0, 0, 0, -1};
+  for (int i = 0; i < 6; i++) assert_true(d[i] == want[i]);
+  d = value(g, "C")->t.data; /* sparse_value with [nnz, rank] indices */
+  assert_true(d[5] == 7.0f && d[0] == 0.0f);
+  vrt_graph_free(g);
+  load_fails("sparse_huge.onnx", VRT_ELIMIT, "too large", NULL);
+}
+
+static void test_subgraph_op(void **state) {
+  (void)state;
+  load_fails("if_node.onnx", VRT_EUNSUPPORTED, "If", "branchy");
+}
+
 static uint8_t *read_all(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   assert_non_null(f);
@@ -473,6 +493,8 @@ int main(void) {
       cmocka_unit_test(test_graph_errors),
       cmocka_unit_test(test_huge_dims),
       cmocka_unit_test(test_external_data),
+      cmocka_unit_test(test_sparse),
+      cmocka_unit_test(test_subgraph_op),
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_corrupt_bytes),
       cmocka_unit_test(test_parse_tensor),

@@ -147,3 +147,30 @@ with open(os.path.join(out, "tensor_i64.pb"), "wb") as fh:
 t = numpy_helper.from_array(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), "raw")
 with open(os.path.join(out, "tensor_raw.pb"), "wb") as fh:
     fh.write(t.SerializeToString())
+
+# sparse initializer (linear indices) and a Constant with a sparse_value (2-D indices)
+sp_vals = helper.make_tensor("S", f32, [2], [5.0, -1.0])
+sp_idx = helper.make_tensor("S_idx", TensorProto.INT64, [2], [1, 5])
+sparse = helper.make_sparse_tensor(sp_vals, sp_idx, [2, 3])
+cs_vals = helper.make_tensor("cs_vals", f32, [1], [7.0])
+cs_idx = helper.make_tensor("cs_idx", TensorProto.INT64, [1, 2], [1, 2])
+g = helper.make_graph([helper.make_node("Constant", [], ["C"], name="ks",
+                                        sparse_value=helper.make_sparse_tensor(cs_vals, cs_idx, [2, 3])),
+                       helper.make_node("Add", ["X", "S"], ["t"], name="add_s"),
+                       helper.make_node("Add", ["t", "C"], ["Y"], name="add_c")],
+                      "sparse", [vi("X", f32, [2, 3])], [vi("Y", f32, [2, 3])], sparse_initializer=[sparse])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+onnx.save(m, os.path.join(out, "sparse.onnx"))
+huge_sp = helper.make_sparse_tensor(helper.make_tensor("S", f32, [1], [1.0]),
+                                    helper.make_tensor("S_idx", TensorProto.INT64, [1], [0]), [1 << 30])
+g = helper.make_graph([helper.make_node("Add", ["X", "S"], ["Y"], name="add_s")], "sparse_huge",
+                      [vi("X", f32, [1])], [vi("Y", f32, [1])], sparse_initializer=[huge_sp])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(out, "sparse_huge.onnx"))
+
+# a subgraph op
+then_g = helper.make_graph([helper.make_node("Identity", ["X"], ["a"])], "then", [], [vi("a", f32, [2])])
+else_g = helper.make_graph([helper.make_node("Neg", ["X"], ["b"])], "else", [], [vi("b", f32, [2])])
+save("if_node", [helper.make_node("ReduceMax", ["X"], ["m"], name="rmax", keepdims=0),
+                 helper.make_node("Cast", ["m"], ["cond"], name="to_bool", to=TensorProto.BOOL),
+                 helper.make_node("If", ["cond"], ["Y"], name="branchy", then_branch=then_g, else_branch=else_g)],
+     [vi("X", f32, [2])], [vi("Y", f32, [2])])

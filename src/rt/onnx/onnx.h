@@ -61,6 +61,8 @@ typedef struct onnx_tensor {
  * alignment allows. ctx may be NULL (no borrowing, no external data). */
 int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onnx_tensor *out);
 void onnx_tensor_clear(onnx_tensor *t);
+/* Parse a SparseTensorProto into its dense form (bounded by the input size). */
+int onnx_sparse_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onnx_tensor *out);
 /* ONNX elem_type -> vrt dtype with a nonzero size, or VRT_UNDEFINED. */
 vrt_dtype onnx_dtype(int64_t elem_type);
 

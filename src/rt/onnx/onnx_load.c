@@ -230,6 +230,8 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
   unsigned seen = 0; /* bit per field number present */
   const uint8_t *name = NULL, *s = NULL, *t = NULL;
   size_t name_len = 0, s_len = 0, t_len = 0;
+  const uint8_t *st = NULL; /* sparse_tensor */
+  size_t st_len = 0;
   pb_reader r = *msg;
   pb_field f;
   int rc;
@@ -242,6 +244,7 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       case A_I: a->i = (int64_t)f.v; break;
       case A_S: if (f.wire == PB_LEN) s = f.data, s_len = f.len; break;
       case A_T: if (f.wire == PB_LEN) t = f.data, t_len = f.len; break;
+      case A_SPARSE: if (f.wire == PB_LEN) st = f.data, st_len = f.len; break;
       default: break;
     }
   }
@@ -271,7 +274,10 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       if (!(a->s = onnx_strndup(s, s ? s_len : 0))) goto oom;
       a->slen = s ? s_len : 0;
       break;
+    case AT_SPARSE_TENSOR:
     case AT_TENSOR: {
+      bool sparse = type == AT_SPARSE_TENSOR;
+      if (sparse) t = st, t_len = st_len;
       if (!t) {
         rc = vrt__err(VRT_EPARSE, "node '%s' (%s): tensor attribute '%s' has no tensor", n->name, n->op_type, a->name);
         goto fail;
@@ -282,7 +288,7 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       c->can_borrow = save && allow_borrow;
       onnx_tensor ot;
       pb_reader tr = pb_sub(msg, t, t_len);
-      rc = onnx_tensor_parse(c, &tr, what, &ot);
+      rc = sparse ? onnx_sparse_parse(c, &tr, what, &ot) : onnx_tensor_parse(c, &tr, what, &ot);
       c->can_borrow = save;
       if (rc) goto fail;
       a->type = VRT_ATTR_TENSOR;
@@ -374,7 +380,7 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
     bool used = true;
     if (have) {
       rc = vrt__err(VRT_EPARSE, "node '%s' (Constant): more than one value attribute", n->name);
-    } else if (strcmp(an, "value") == 0 && a.type == VRT_ATTR_TENSOR) {
+    } else if ((strcmp(an, "value") == 0 || strcmp(an, "sparse_value") == 0) && a.type == VRT_ATTR_TENSOR) {
       t.dtype = a.t->dtype;
       t.ndim = a.t->ndim;
       memcpy(t.dims, a.t->dims, sizeof t.dims);
@@ -398,7 +404,7 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
       t.nbytes = (size_t)a.n * (fl ? 4 : 8);
       t.data = fl ? (void *)a.floats : (void *)a.ints;
       a.floats = NULL, a.ints = NULL;
-    } else if (strncmp(an, "value", 5) == 0 || strcmp(an, "sparse_value") == 0) {
+    } else if (strncmp(an, "value", 5) == 0) {
       rc = vrt__err(VRT_EUNSUPPORTED, "node '%s' (Constant): attribute '%s' is not supported", n->name, an);
     } else {
       used = false;
@@ -729,7 +735,17 @@ static int parse_graph(onnx_ctx *c, const pb_reader *msg) {
     } else if (f.num == G_NODE) {
       if ((rc = parse_node(c, &sub))) return rc;
     } else if (f.num == G_SPARSE_INIT) {
-      return vrt__err(VRT_EUNSUPPORTED, "sparse initializers are not supported");
+      onnx_tensor t;
+      if ((rc = onnx_sparse_parse(c, &sub, "sparse initializer", &t))) return rc;
+      if (!t.name[0]) {
+        onnx_tensor_clear(&t);
+        return vrt__err(VRT_EPARSE, "sparse initializer without a name");
+      }
+      char *name = t.name;
+      t.name = NULL;
+      rc = add_const_tensor(c, name, &t);
+      free(name);
+      if (rc) return rc;
     } else {
       n_in += f.num == G_INPUT;
       n_out += f.num == G_OUTPUT;

@@ -286,6 +286,81 @@ fail:
   return rc < 0 ? rc : VRT_EPARSE;
 }
 
+/* SparseTensorProto: values [NNZ], indices [NNZ] (linear) or [NNZ, rank],
+ * dims. Densified, but only while the dense form stays within a small
+ * multiple of the message size: the allocation stays bounded by the input. */
+int onnx_sparse_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onnx_tensor *out) {
+  const uint8_t *vp = NULL, *ip = NULL;
+  size_t vn = 0, in_len = 0, ndims = 0;
+  pb_reader r = *msg;
+  pb_field f;
+  int rc;
+  while ((rc = pb_next(&r, &f)) > 0) {
+    if (f.num == 1 && f.wire == PB_LEN) vp = f.data, vn = f.len;
+    if (f.num == 2 && f.wire == PB_LEN) ip = f.data, in_len = f.len;
+  }
+  if (rc < 0) return rc;
+  if (!vp || !ip) return vrt__err(VRT_EPARSE, "%s: sparse tensor without values or indices", what);
+  if ((rc = pb_count(msg, 3, PB_VARINT, &ndims))) return rc;
+  if (ndims > VRT_MAX_DIMS) return vrt__err(VRT_ELIMIT, "%s: sparse tensor with %zu dims", what, ndims);
+  onnx_tensor d = {0}, v = {0}, ix = {0};
+  pb_iter it;
+  pb_iter_init(&it, msg, 3, PB_VARINT);
+  uint64_t u;
+  while ((rc = pb_iter_next(&it, &u)) > 0) {
+    if ((int64_t)u < 0) return vrt__err(VRT_EPARSE, "%s: negative sparse dimension", what);
+    d.dims[d.ndim++] = (int64_t)u;
+  }
+  if (rc < 0) return rc;
+  bool save = ctx ? ctx->can_borrow : false;
+  if (ctx) ctx->can_borrow = false;
+  pb_reader vr = pb_sub(msg, vp, vn), ir = pb_sub(msg, ip, in_len);
+  rc = onnx_tensor_parse(ctx, &vr, what, &v);
+  if (!rc) rc = onnx_tensor_parse(ctx, &ir, what, &ix);
+  if (ctx) ctx->can_borrow = save;
+  if (rc) goto out;
+  const char *name = v.name[0] ? v.name : what;
+  int64_t nnz = v.ndim == 1 ? v.dims[0] : -1, numel = vrt__numel(d.dims, d.ndim);
+  size_t es = vrt_dtype_size(v.dtype);
+  if (nnz < 0 || ix.dtype != VRT_I64 || !(ix.ndim == 1 || (ix.ndim == 2 && ix.dims[1] == d.ndim)) ||
+      ix.dims[0] != nnz) {
+    rc = vrt__err(VRT_EPARSE, "sparse tensor '%s': values/indices shapes do not match", name);
+    goto out;
+  }
+  if (numel < 0 || !vrt__mul_ok((size_t)numel, es, &d.nbytes) || d.nbytes > 16 * (size_t)(msg->end - msg->p) + 65536) {
+    rc = vrt__err(VRT_ELIMIT, "sparse tensor '%s': the dense form is too large to load", name);
+    goto out;
+  }
+  if (!(d.data = calloc(1, d.nbytes ? d.nbytes : 1)) || !(d.name = strdup(v.name))) {
+    rc = vrt__err(VRT_ENOMEM, "out of memory");
+    goto out;
+  }
+  d.dtype = v.dtype;
+  const int64_t *idx = ix.data;
+  for (int64_t k = 0; k < nnz; k++) {
+    int64_t lin = 0;
+    if (ix.ndim == 1) {
+      lin = idx[k];
+    } else {
+      for (int a = 0; a < d.ndim; a++) {
+        int64_t i = idx[k * d.ndim + a];
+        if (i < 0 || i >= d.dims[a]) { lin = -1; break; }
+        lin = lin * d.dims[a] + i;
+      }
+    }
+    if (lin < 0 || lin >= numel) {
+      rc = vrt__err(VRT_EPARSE, "sparse tensor '%s': index out of range", name);
+      goto out;
+    }
+    memcpy((uint8_t *)d.data + (size_t)lin * es, (const uint8_t *)v.data + (size_t)k * es, es);
+  }
+  *out = d;
+  memset(&d, 0, sizeof d);
+out:
+  onnx_tensor_clear(&d), onnx_tensor_clear(&v), onnx_tensor_clear(&ix);
+  return rc;
+}
+
 int vrt__onnx_parse_tensor(const void *buf, size_t len, vrt_tensor *out) {
   if (!buf && len) return vrt__err(VRT_EINVAL, "onnx: NULL buffer");
   pb_reader r = {buf, (const uint8_t *)buf + len, buf};
