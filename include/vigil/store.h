@@ -55,7 +55,7 @@ int store_upsert_camera(store *s, const char *id, const char *name, const char *
  * risk_analyze); on return ev->id is set. The idempotency key is
  * (camera, window_start, batch_key), batch_key defaulting to a hash of the
  * detection ids: inserting the same batch again stores nothing, sets
- * *duplicate (may be NULL) and returns the existing event's id in ev->id. */
+ * *duplicate (may be NULL) and replaces *ev with the stored event. */
 int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                        size_t errlen);
 

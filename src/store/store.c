@@ -165,6 +165,8 @@ static void derive_key(char out[VIGIL_ID_LEN], const vigil_batch *b) {
   snprintf(out, VIGIL_ID_LEN, "ids-%016llx-%zu", (unsigned long long)h, b->n);
 }
 
+static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen);
+
 static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                          size_t errlen) {
   char key[VIGIL_ID_LEN];
@@ -266,10 +268,17 @@ int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *du
     set_err(err, errlen, "risk_score %d out of range", ev->risk_score);
     return STORE_EINVAL;
   }
+  bool dup = false;
   pthread_mutex_lock(&s->mu);
-  int rc = insert_locked(s, b, ev, duplicate, err, errlen);
+  int rc = insert_locked(s, b, ev, &dup, err, errlen);
+  vigil_event stored;
+  if (!rc && dup && !(rc = get_locked(s, ev->id, &stored, err, errlen))) {
+    vigil_event_free(ev); /* the caller sees what is stored, not the re-scored copy */
+    *ev = stored;
+  }
   pthread_mutex_unlock(&s->mu);
-  if (!rc && vigil_event_from_batch(ev, b)) rc = STORE_ENOMEM; /* detection ids as stored */
+  if (!rc && !dup && vigil_event_from_batch(ev, b)) rc = STORE_ENOMEM; /* detection ids as stored */
+  if (duplicate) *duplicate = dup;
   return rc;
 }
 

@@ -172,6 +172,19 @@ static void st_idempotent(void **state) {
   int64_t b = suite_insert(s, "cam", 1, 4, 55, &dup); /* re-processed after a crash: scored again */
   assert_true(dup);
   assert_int_equal(a, b);
+  {
+    vigil_batch rb;
+    suite_batch(&rb, "cam", 1, 4);
+    vigil_event re;
+    suite_event(&re, &rb, 77);
+    assert_int_equal(store_insert_batch(s, &rb, &re, &dup, NULL, 0), 0);
+    assert_true(dup);
+    assert_int_equal(re.id, a);
+    assert_int_equal(re.risk_score, 40); /* the caller gets the stored event back */
+    assert_int_equal(re.n_detection_ids, 4);
+    vigil_event_free(&re);
+    vigil_batch_free(&rb);
+  }
   assert_int_equal(suite_count(s, "events"), 1);
   assert_int_equal(suite_count(s, "detections"), 4);
   assert_int_equal(suite_count(s, "event_detections"), 4);
