@@ -68,4 +68,47 @@ int batcher_add(batcher *b, const vigil_detection *d, const vigil_enrichment *e,
  * (or always, with force). Returns 1 with *out filled, 0 if nothing closed. */
 int batcher_tick(batcher *b, double now, bool force, vigil_batch *out);
 
+/* ---- the pipeline --------------------------------------------------------------------- */
+
+struct enrich_engine;
+struct risk_analyzer;
+struct store;
+
+typedef struct {
+  double detect_ms, enrich_ms, risk_ms, store_ms; /* summed stage times */
+  long frames, detections, enriched, batches, events, duplicates;
+} pipeline_stats;
+
+typedef struct {
+  batch_params batch;
+  double enrich_interval_s;   /* an object seen again within this reuses its enrichment (10) */
+  int max_enrich_per_frame;   /* enrichment calls per frame at most (4) */
+  bool enrich;                /* run enrichment at all (true) */
+  char snapshot_dir[512];     /* annotated snapshots; "" = none */
+  /* called for every stored event (also duplicates, flagged) */
+  void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
+  void *ud;
+} pipeline_params;
+
+pipeline_params pipeline_default_params(void);
+
+typedef struct pipeline pipeline;
+
+/* The stages are borrowed: the caller keeps them alive and frees them after
+ * pipeline_free. enrich may be NULL (no enrichment). One thread drives a
+ * pipeline; enrichment parts run in parallel inside. */
+int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, struct enrich_engine *enrich,
+                  struct risk_analyzer *risk, struct store *st, char *err, size_t errlen);
+void pipeline_free(pipeline *p);
+/* Registers a camera (also in the store); returns its index or <0. */
+int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen);
+/* One frame of camera `cam` at unix time ts: detect, enrich, batch; closed
+ * batches are scored, stored and reported through on_event. */
+int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen);
+/* Closes every open batch of camera cam (-1: all cameras), e.g. at the end of a file. */
+int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen);
+/* Advances the batch clocks without a frame (time passes on idle cameras). */
+int pipeline_tick(pipeline *p, double now, char *err, size_t errlen);
+const pipeline_stats *pipeline_get_stats(const pipeline *p);
+
 #endif
