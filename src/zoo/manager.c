@@ -18,8 +18,10 @@
  * least one sees the other's write (the Dekker argument): either the reader
  * sees EVICTING and drops its lease, or the evictor sees the lease and backs
  * off. A leased model can therefore never reach unload(). Release is one
- * atomic decrement; only if a thread is waiting for memory (an atomic count of
- * waiters says so) does it take the budget mutex to wake it.
+ * atomic decrement; only if a thread is reserving memory (an atomic count of
+ * reservers says so) does it take the budget mutex to wake it. A reserver
+ * bumps that count before it reads any lease count, so by the same argument
+ * a release that it did not see will see it, and wake it.
  *
  * The budget mutex guards the byte accounting only: `used` (the sum of each
  * entry's `charge`: the reservation of a loading model, the measured bytes of
@@ -412,14 +414,20 @@ static bool evictable(const zoo_entry *e, const zoo_entry *self) {
          atomic_load(&e->leases) == 0 && e->charge > 0;
 }
 
+/* A candidate with its sort key copied: last_used keeps changing under
+ * concurrent releases, and qsort needs a consistent comparator. */
+typedef struct victim {
+  zoo_entry *e;
+  int priority;
+  int64_t last_used;
+} victim;
+
 /* Eviction order: priority descending (LOW first, CRITICAL last), then the
  * least recently used first. */
 static int victim_cmp(const void *a, const void *b) {
-  const zoo_entry *x = *(zoo_entry *const *)a, *y = *(zoo_entry *const *)b;
-  if (x->row.priority != y->row.priority) return x->row.priority > y->row.priority ? -1 : 1;
-  int64_t lx = atomic_load_explicit(&x->last_used, memory_order_relaxed);
-  int64_t ly = atomic_load_explicit(&y->last_used, memory_order_relaxed);
-  return lx < ly ? -1 : lx > ly;
+  const victim *x = a, *y = b;
+  if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+  return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
 }
 
 /* Add `need` bytes to self's charge, evicting unleased models as needed and
@@ -427,10 +435,14 @@ static int victim_cmp(const void *a, const void *b) {
  * in the way. */
 static int reserve(zoo_manager *m, zoo_entry *self, uint64_t need, int64_t deadline, char *err,
                    size_t errlen) {
-  zoo_entry **cand = malloc((size_t)(m->n ? m->n : 1) * sizeof *cand);
+  victim *cand = malloc((size_t)(m->n ? m->n : 1) * sizeof *cand);
   if (!cand) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
   int rc = 0;
   pthread_mutex_lock(&m->bmu);
+  /* Announce ourselves before reading any lease count: a release that drops
+   * the last lease after our scan then sees the count and wakes us (both
+   * sides write, then read the other's variable, seq_cst). */
+  atomic_fetch_add(&m->space_waiters, 1);
   for (;;) {
     uint64_t pinned = 0;
     for (int i = 0; i < m->n; i++)
@@ -451,53 +463,52 @@ static int reserve(zoo_manager *m, zoo_entry *self, uint64_t need, int64_t deadl
     if (m->freeing < deficit) {
       uint64_t target = deficit - m->freeing, avail = 0;
       int nc = 0;
-      for (int i = 0; i < m->n; i++)
-        if (evictable(&m->entries[i], self)) {
-          cand[nc++] = &m->entries[i];
-          avail += m->entries[i].charge;
-        }
+      for (int i = 0; i < m->n; i++) {
+        zoo_entry *e = &m->entries[i];
+        if (!evictable(e, self)) continue;
+        cand[nc++] = (victim){e, (int)e->row.priority,
+                              atomic_load_explicit(&e->last_used, memory_order_relaxed)};
+        avail += e->charge;
+      }
       if (avail >= target) {
         qsort(cand, nc, sizeof *cand, victim_cmp);
         int nv = 0;
         uint64_t got = 0;
         for (int i = 0; i < nc && got < target; i++)
-          if (claim_victim(cand[i])) {
+          if (claim_victim(cand[i].e)) {
             cand[nv++] = cand[i];
-            got += cand[i]->charge;
+            got += cand[i].e->charge;
           }
         if (got >= target) {
           m->freeing += got;
           pthread_mutex_unlock(&m->bmu);
           for (int i = 0; i < nv; i++) {
-            vlog_info("zoo: evicting %s (%s, %.1f MB) to load %s", cand[i]->row.name,
-                      zoo_priority_name(cand[i]->row.priority), to_mb(cand[i]->charge),
+            vlog_info("zoo: evicting %s (%s, %.1f MB) to load %s", cand[i].e->row.name,
+                      zoo_priority_name(cand[i].e->row.priority), to_mb(cand[i].e->charge),
                       self->row.name);
-            finish_evict(m, cand[i]);
+            finish_evict(m, cand[i].e);
           }
           pthread_mutex_lock(&m->bmu);
           continue;
         }
-        for (int i = 0; i < nv; i++) unclaim(cand[i]); /* a lease raced in; wait instead */
+        for (int i = 0; i < nv; i++) unclaim(cand[i].e); /* a lease raced in; wait instead */
       }
     }
     if (m->freeing >= deficit) { /* someone else's evictions will make room */
-      int64_t wake = mono_ns() + 10000000;
-      struct timespec ts = ns_to_ts(wake);
+      struct timespec ts = ns_to_ts(mono_ns() + 10000000);
       pthread_cond_timedwait(&m->space_cv, &m->bmu, &ts);
       continue;
     }
-    int64_t now = mono_ns();
-    if (now >= deadline) {
+    if (mono_ns() >= deadline) {
       rc = seterr(err, errlen, ZOO_EBUSY,
                   "model '%s' needs %.1f MB; %.1f of %.1f MB are held by models in use or loading",
                   self->row.name, to_mb(need), to_mb(m->used), to_mb(m->budget));
       break;
     }
-    atomic_fetch_add(&m->space_waiters, 1);
     struct timespec ts = ns_to_ts(deadline);
     pthread_cond_timedwait(&m->space_cv, &m->bmu, &ts);
-    atomic_fetch_sub(&m->space_waiters, 1);
   }
+  atomic_fetch_sub(&m->space_waiters, 1);
   pthread_mutex_unlock(&m->bmu);
   free(cand);
   return rc;
