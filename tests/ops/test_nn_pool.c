@@ -123,6 +123,47 @@ static void test_pool_nhwc(void **state) {
   op_test_node_free(&n);
 }
 
+/* The NHWC float path (channels innermost) against the generic NCHW loops
+ * on random data with pads, strides, dilations, ceil_mode and
+ * count_include_pad. */
+static void test_pool_nhwc_matches_nchw(void **state) {
+  int64_t N = 2, C = 5, H = 9, W = 7;
+  float *x = nn_rand(N * C * H * W, 11), *xt = malloc(sizeof(float) * N * C * H * W);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t i = 0; i < H * W; i++) xt[(n * H * W + i) * C + c] = x[(n * C + c) * H * W + i];
+  int cases = 0;
+  for (int op = 0; op < 2; op++)
+    for (int ceil = 0; ceil < 2; ceil++)
+      for (int incl = 0; incl < 2; incl++)
+        for (int d = 1; d <= 2; d++) {
+          vrt_tensor o[2];
+          for (int layout = 0; layout < 2; layout++) {
+            vrt_node n = pool_node(op ? VRT_OP_AveragePool : VRT_OP_MaxPool, 3, 2, (const int64_t[]){1, 0, 1, 2}, 1);
+            vrt_node_set_int(&n, "vrt_layout", layout);
+            vrt_node_set_int(&n, "ceil_mode", ceil);
+            vrt_node_set_int(&n, "count_include_pad", incl);
+            vrt_node_set_ints(&n, "dilations", (int64_t[]){d, 1}, 2);
+            vrt_tensor in = layout ? NN_T(VRT_F32, 4, NN_DIMS(N, H, W, C), xt) : NN_T(VRT_F32, 4, NN_DIMS(N, C, H, W), x);
+            assert_int_equal(nn_run(&n, &in, 1, &o[layout], 1), 0);
+            op_test_node_free(&n);
+          }
+          int64_t OH = o[0].dims[2], OW = o[0].dims[3];
+          assert_int_equal(o[1].dims[1], OH);
+          assert_int_equal(o[1].dims[2], OW);
+          const float *a = o[0].data, *t = o[1].data;
+          for (int64_t n = 0; n < N; n++)
+            for (int64_t c = 0; c < C; c++)
+              for (int64_t i = 0; i < OH * OW; i++)
+                assert_true(fabsf(a[(n * C + c) * OH * OW + i] - t[(n * OH * OW + i) * C + c]) < 1e-5f);
+          nn_out_free(o, 2);
+          cases++;
+        }
+  assert_int_equal(cases, 16);
+  free(x);
+  free(xt);
+}
+
 static void test_global_and_lp(void **state) {
   vrt_tensor in = NN_T(VRT_F32, 4, NN_DIMS(1, 3, 1, 3), x33), out;
   vrt_node n = op_test_node(VRT_OP_GlobalAveragePool, 1, 1);
@@ -173,6 +214,7 @@ int main(void) {
       cmocka_unit_test(test_maxpool_basic_indices), cmocka_unit_test(test_maxpool_pads_and_ints),
       cmocka_unit_test(test_avgpool_pads),          cmocka_unit_test(test_pool_nhwc),
       cmocka_unit_test(test_global_and_lp),         cmocka_unit_test(test_pool_errors),
+      cmocka_unit_test(test_pool_nhwc_matches_nchw),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

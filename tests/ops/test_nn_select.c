@@ -42,6 +42,23 @@ static void test_topk(void **state) {
   expect_i64(&out[0], (const int64_t[]){100, 9, 7}, 3);
   expect_i64(&out[1], (const int64_t[]){4, 2, 0}, 3);
   nn_out_free(out, 2);
+  /* heap path (k much smaller than the axis) agrees with the full sort */
+  float *big = malloc(sizeof(float) * 1000);
+  for (int i = 0; i < 1000; i++) big[i] = (float)((i * 37) % 101); /* many ties */
+  vrt_tensor xb = NN_T(VRT_F32, 1, NN_DIMS(1000), big), full[2];
+  for (int largest = 0; largest < 2; largest++) {
+    assert_int_equal(topk(&xb, 10, 0, largest, out), 0);
+    assert_int_equal(topk(&xb, 1000, 0, largest, full), 0);
+    assert_memory_equal(out[0].data, full[0].data, 10 * sizeof(float));
+    assert_memory_equal(out[1].data, full[1].data, 10 * sizeof(int64_t));
+    const int64_t *ix = out[1].data;
+    for (int j = 1; j < 10; j++) /* ties come out in index order */
+      if (((const float *)out[0].data)[j] == ((const float *)out[0].data)[j - 1]) assert_true(ix[j] > ix[j - 1]);
+    assert_true(((const float *)out[0].data)[0] == (largest ? 100.0f : 0.0f));
+    nn_out_free(out, 2);
+    nn_out_free(full, 2);
+  }
+  free(big);
   assert_int_equal(topk(&x, 0, 1, 1, out), 0); /* K = 0: empty outputs */
   assert_int_equal(vrt_tensor_numel(&out[0]), 0);
   nn_out_free(out, 2);

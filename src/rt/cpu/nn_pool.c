@@ -88,6 +88,56 @@ MAXPOOL_FN(maxpool_i8, int8_t, INT8_MIN)
 MAXPOOL_FN(maxpool_i32, int32_t, INT32_MIN)
 MAXPOOL_FN(maxpool_i64, int64_t, INT64_MIN)
 
+/* Taps of one pooling axis inside the padded input (count_include_pad). */
+static int64_t padded_taps(int64_t start, int64_t k, int64_t d, int64_t in, int64_t pb, int64_t pe) {
+  int64_t c = 0;
+  for (int64_t q = 0; q < k; q++) {
+    int64_t i = start + q * d;
+    c += i >= -pb && i < in + pe;
+  }
+  return c;
+}
+
+/* NHWC float32 max/average pooling: channels innermost, so every tap is one
+ * contiguous (vectorisable) pass over C values. */
+static void pool_nhwc_f32(const nn_geom *g, bool is_max, int incl, const float *x, float *y) {
+  int64_t C = g->C;
+  for (int64_t b = 0; b < g->N; b++)
+    for (int64_t o0 = 0; o0 < g->out[0]; o0++)
+      for (int64_t o1 = 0; o1 < g->out[1]; o1++)
+        for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
+          float *yp = y + (((b * g->out[0] + o0) * g->out[1] + o1) * g->out[2] + o2) * C;
+          int64_t i0s = o0 * g->s[0] - g->pb[0], i1s = o1 * g->s[1] - g->pb[1], i2s = o2 * g->s[2] - g->pb[2];
+          for (int64_t c = 0; c < C; c++) yp[c] = is_max ? -FLT_MAX : 0;
+          int64_t cnt = 0;
+          for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
+            int64_t i0 = i0s + q0 * g->d[0];
+            if (i0 < 0 || i0 >= g->in[0]) continue;
+            for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
+              int64_t i1 = i1s + q1 * g->d[1];
+              if (i1 < 0 || i1 >= g->in[1]) continue;
+              for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
+                int64_t i2 = i2s + q2 * g->d[2];
+                if (i2 < 0 || i2 >= g->in[2]) continue;
+                const float *xp = x + (((b * g->in[0] + i0) * g->in[1] + i1) * g->in[2] + i2) * C;
+                if (is_max)
+                  for (int64_t c = 0; c < C; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+                else
+                  for (int64_t c = 0; c < C; c++) yp[c] += xp[c];
+                cnt++;
+              }
+            }
+          }
+          if (is_max) continue;
+          if (incl)
+            cnt = padded_taps(i0s, g->k[0], g->d[0], g->in[0], g->pb[0], g->pe[0]) *
+                  padded_taps(i1s, g->k[1], g->d[1], g->in[1], g->pb[1], g->pe[1]) *
+                  padded_taps(i2s, g->k[2], g->d[2], g->in[2], g->pb[2], g->pe[2]);
+          float inv = cnt ? 1.0f / (float)cnt : 0.0f;
+          for (int64_t c = 0; c < C; c++) yp[c] *= inv;
+        }
+}
+
 static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                         vrt_exec_ctx *ctx) {
   const nn_conv_params *p = n->params;
@@ -97,6 +147,10 @@ static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   int64_t *idx = nout > 1 && out[1].data ? out[1].data : NULL;
   const void *x = in[0]->data;
   void *y = out[0].data;
+  if (g.layout == 1 && in[0]->dtype == VRT_F32 && !idx) {
+    pool_nhwc_f32(&g, true, 0, x, y);
+    return 0;
+  }
   switch (in[0]->dtype) {
     case VRT_F32: maxpool_f32(&g, p->storage_order, x, y, idx); break;
     case VRT_F64: maxpool_f64(&g, p->storage_order, x, y, idx); break;
@@ -146,7 +200,8 @@ static int avgpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   nn_geom g;
   int rc = nn_pool_geom(n, p, in[0], &g);
   if (rc) return rc;
-  if (in[0]->dtype == VRT_F32) avgpool_f32(&g, p->count_include_pad, in[0]->data, out[0].data);
+  if (g.layout == 1 && in[0]->dtype == VRT_F32) pool_nhwc_f32(&g, false, p->count_include_pad, in[0]->data, out[0].data);
+  else if (in[0]->dtype == VRT_F32) avgpool_f32(&g, p->count_include_pad, in[0]->data, out[0].data);
   else avgpool_f64(&g, p->count_include_pad, in[0]->data, out[0].data);
   return 0;
 }

@@ -46,8 +46,10 @@ static int topk_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-/* Sort keys: the row is copied into (value, index) pairs and sorted with a
- * comparator chosen once per call. NaN ranks above everything when largest. */
+/* Per row: with k small against D, a bounded heap keeps the k best seen so
+ * far (worst at the root), O(D log k); otherwise the whole row is sorted.
+ * Either way the k winners are sorted at the end with the same comparator:
+ * by value, ties by lower index. */
 #define TOPK_FN(NAME, T)                                                                          \
   typedef struct {                                                                                \
     T v;                                                                                          \
@@ -65,16 +67,41 @@ static int topk_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
     if (a->v > b->v) return 1;                                                                    \
     return a->i < b->i ? -1 : a->i > b->i;                                                        \
   }                                                                                               \
+  static void NAME##_sift(NAME##_kv *h, int64_t n, int64_t i, int (*cmp)(const void *, const void *)) { \
+    for (;;) {                                                                                    \
+      int64_t l = 2 * i + 1, r = l + 1, w = i;                                                    \
+      if (l < n && cmp(&h[l], &h[w]) > 0) w = l;                                                  \
+      if (r < n && cmp(&h[r], &h[w]) > 0) w = r;                                                  \
+      if (w == i) return;                                                                         \
+      NAME##_kv t = h[i];                                                                         \
+      h[i] = h[w];                                                                                \
+      h[w] = t;                                                                                   \
+      i = w;                                                                                      \
+    }                                                                                             \
+  }                                                                                               \
   static void NAME(const T *x, T *yv, int64_t *yi, int64_t outer, int64_t D, int64_t inner,       \
                    int64_t k, int largest, NAME##_kv *kv) {                                       \
+    int (*cmp)(const void *, const void *) = largest ? NAME##_desc : NAME##_asc;                  \
+    bool heap = k * 4 < D;                                                                        \
     for (int64_t o = 0; o < outer; o++)                                                           \
       for (int64_t in_ = 0; in_ < inner; in_++) {                                                 \
         const T *xp = x + o * D * inner + in_;                                                    \
-        for (int64_t d = 0; d < D; d++) {                                                         \
+        int64_t fill = heap ? k : D;                                                              \
+        for (int64_t d = 0; d < fill; d++) {                                                      \
           kv[d].v = xp[d * inner];                                                                \
           kv[d].i = d;                                                                            \
         }                                                                                         \
-        qsort(kv, (size_t)D, sizeof *kv, largest ? NAME##_desc : NAME##_asc);                     \
+        if (heap) {                                                                               \
+          for (int64_t h = k / 2 - 1; h >= 0; h--) NAME##_sift(kv, k, h, cmp);                    \
+          for (int64_t d = k; d < D; d++) {                                                       \
+            NAME##_kv c = {xp[d * inner], d};                                                     \
+            if (cmp(&c, &kv[0]) < 0) {                                                            \
+              kv[0] = c;                                                                          \
+              NAME##_sift(kv, k, 0, cmp);                                                         \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+        qsort(kv, (size_t)fill, sizeof *kv, cmp);                                                 \
         for (int64_t j = 0; j < k; j++) {                                                         \
           int64_t at = (o * k + j) * inner + in_;                                                 \
           if (yv) yv[at] = kv[j].v;                                                               \
