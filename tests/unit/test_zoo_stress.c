@@ -117,12 +117,56 @@ static uint64_t xorshift(uint64_t *s) {
 typedef struct worker {
   zoo_manager *m;
   uint64_t seed;
+  int iters;
 } worker;
+
+static void check_lease(int i, zoo_lease *l) {
+  handle *h = l->handle;
+  atomic_fetch_add(&h->users, 1);
+  if (!atomic_load(&h->alive) || h->model != i) atomic_fetch_add(&S.dead_handed_out, 1);
+}
+
+static void end_lease(zoo_manager *m, zoo_lease *l) {
+  handle *h = l->handle;
+  if (!atomic_load(&h->alive)) atomic_fetch_add(&S.dead_handed_out, 1);
+  atomic_fetch_sub(&h->users, 1);
+  zoo_manager_release(m, l);
+}
+
+/* Hold-and-wait: take a second model while holding a first one. With 8
+ * threads and a small budget this runs into EBUSY, which must come back
+ * after the deadline (no deadlock) and leave everything consistent. */
+static void *pair_main(void *arg) {
+  worker *w = arg;
+  char err[640];
+  for (int k = 0; k < w->iters; k++) {
+    int i = (int)(xorshift(&w->seed) % 10), j = (int)(xorshift(&w->seed) % 10);
+    zoo_lease a, b;
+    int rc = zoo_manager_acquire(w->m, models[i].name, &a, err, sizeof err);
+    if (rc) {
+      if (rc != ZOO_EBUSY || !err[0]) atomic_fetch_add(&S.bad_status, 1);
+      atomic_fetch_add(&S.busy, 1);
+      continue;
+    }
+    check_lease(i, &a);
+    rc = zoo_manager_acquire(w->m, models[j].name, &b, err, sizeof err);
+    if (rc == 0) {
+      check_lease(j, &b);
+      end_lease(w->m, &b);
+      atomic_fetch_add(&S.ok, 1);
+    } else {
+      if (rc != ZOO_EBUSY || !err[0]) atomic_fetch_add(&S.bad_status, 1);
+      atomic_fetch_add(&S.busy, 1);
+    }
+    end_lease(w->m, &a);
+  }
+  return NULL;
+}
 
 static void *worker_main(void *arg) {
   worker *w = arg;
   char err[640];
-  for (int k = 0; k < PER_THREAD; k++) {
+  for (int k = 0; k < w->iters; k++) {
     int i = (int)(xorshift(&w->seed) % NMODELS);
     /* skew towards the small, frequent models, like real traffic */
     if (xorshift(&w->seed) % 4 == 0) i = (int)(xorshift(&w->seed) % 4);
@@ -193,7 +237,7 @@ static void test_stress(void **state) {
   pthread_create(&wd, NULL, watchdog_main, NULL);
   worker w[NTHREADS];
   for (int i = 0; i < NTHREADS; i++) {
-    w[i] = (worker){m, 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1)};
+    w[i] = (worker){m, 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1), PER_THREAD};
     pthread_create(&t[i], NULL, worker_main, &w[i]);
   }
   /* a status reader and an unloader race with the workers too */
@@ -239,8 +283,59 @@ static void test_stress(void **state) {
   pthread_mutex_destroy(&S.mu);
 }
 
+static void test_hold_and_wait(void **state) {
+  memset(&S, 0, sizeof S);
+  pthread_mutex_init(&S.mu, NULL);
+  zoo_registry reg = {0};
+  char cfg[2048] = "", err[256];
+  for (int i = 0; i < 10; i++) { /* the ten good models */
+    char line[128];
+    snprintf(line, sizeof line, "%s declared_mb=%g priority=%s\n", models[i].name,
+             models[i].declared_mb, models[i].prio);
+    strcat(cfg, line);
+  }
+  assert_int_equal(zoo_registry_load_config_text(&reg, cfg, err, sizeof err), 0);
+  zoo_params p = zoo_default_params();
+  p.budget_mb = BUDGET_MB;
+  p.acquire_timeout_ms = 5;
+  p.loader = (zoo_loader){NULL, fake_load, fake_unload};
+  zoo_manager *m;
+  assert_int_equal(zoo_manager_init(&m, &reg, p, err, sizeof err), 0);
+  pthread_t wd, t[NTHREADS];
+  pthread_create(&wd, NULL, watchdog_main, NULL);
+  worker w[NTHREADS];
+  for (int i = 0; i < NTHREADS; i++) {
+    w[i] = (worker){m, 0xD1B54A32D192ED03ull * (uint64_t)(i + 7), 1000};
+    pthread_create(&t[i], NULL, pair_main, &w[i]);
+  }
+  for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+  atomic_store(&S.done, 1);
+  pthread_join(wd, NULL);
+  printf("hold-and-wait: %ld pairs served, %ld busy; peak %.1f of %d MB\n", atomic_load(&S.ok),
+         atomic_load(&S.busy), (double)atomic_load(&S.peak) / MB, BUDGET_MB);
+  assert_int_equal(atomic_load(&S.ok) + atomic_load(&S.busy), NTHREADS * 1000L);
+  assert_true(atomic_load(&S.ok) > 0);
+  assert_int_equal(atomic_load(&S.over_budget), 0);
+  assert_int_equal(atomic_load(&S.freed_leased), 0);
+  assert_int_equal(atomic_load(&S.dead_handed_out), 0);
+  assert_int_equal(atomic_load(&S.bad_status), 0);
+  zoo_snapshot s;
+  assert_int_equal(zoo_manager_status(m, &s), 0);
+  for (int i = 0; i < s.nmodels; i++) assert_int_equal(s.models[i].leases, 0);
+  zoo_snapshot_free(&s);
+  zoo_manager_free(m);
+  assert_int_equal(atomic_load(&S.in_use), 0);
+  for (handle *h = S.all, *n; h; h = n) {
+    n = h->next;
+    free(h);
+  }
+  zoo_registry_free(&reg);
+  pthread_mutex_destroy(&S.mu);
+}
+
 int main(void) {
   setenv("VIGIL_LOG", "error", 0); /* 100 000 info lines would drown the result */
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_stress)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_stress),
+                                     cmocka_unit_test(test_hold_and_wait)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
