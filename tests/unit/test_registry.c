@@ -232,6 +232,49 @@ static void test_names(void **state) {
   assert_string_equal(zoo_state_name(ZOO_STATE_FAILED), "failed");
 }
 
+/* Random and mutated config text never crashes, and either applies or
+ * fails with a message while leaving the registry as it was. */
+static void test_config_garbage(void **state) {
+  zoo_registry r;
+  char err[256];
+  assert_int_equal(zoo_registry_init_builtin(&r, err, sizeof err), 0);
+  const char *seed = "vitpose-small declared_mb=1400 priority=HIGH service=light env=X path=/p\n"
+                     "new declared_mb=1 always_loaded=1 # c\n";
+  const char alphabet[] = "abz-_.=# \t\n\r0123456789eE+-x/\\\"'\x01\xff";
+  unsigned seedv = 1;
+  for (int iter = 0; iter < 3000; iter++) {
+    char text[256];
+    size_t n = strlen(seed);
+    memcpy(text, seed, n + 1);
+    int muts = 1 + rand_r(&seedv) % 6;
+    for (int k = 0; k < muts; k++) {
+      size_t at = (size_t)rand_r(&seedv) % n;
+      text[at] = alphabet[rand_r(&seedv) % (sizeof alphabet - 1)];
+    }
+    if (iter % 3 == 0) text[rand_r(&seedv) % n] = 0; /* truncated */
+    zoo_registry copy;
+    assert_int_equal(zoo_registry_init_builtin(&copy, err, sizeof err), 0);
+    int before = copy.count;
+    err[0] = 0;
+    int rc = zoo_registry_load_config_text(&copy, text, err, sizeof err);
+    if (rc) {
+      assert_int_equal(rc, ZOO_ECONFIG);
+      assert_true(err[0] != 0);
+      assert_int_equal(copy.count, before);
+      assert_memory_equal(copy.rows, r.rows, (size_t)before * sizeof *r.rows);
+    } else {
+      assert_true(copy.count >= before);
+      for (int i = 0; i < copy.count; i++) {
+        assert_true(copy.rows[i].declared_mb >= 0);
+        assert_true((unsigned)copy.rows[i].priority <= ZOO_LOW);
+        assert_true((unsigned)copy.rows[i].service <= ZOO_SVC_LIGHT);
+      }
+    }
+    zoo_registry_free(&copy);
+  }
+  zoo_registry_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_on_demand_table),
@@ -241,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_config_file_from_env),
       cmocka_unit_test(test_weights_path),
       cmocka_unit_test(test_names),
+      cmocka_unit_test(test_config_garbage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
