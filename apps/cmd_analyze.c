@@ -1,14 +1,433 @@
-/* vigil analyze: not implemented yet. */
+/* vigil analyze: the whole pipeline over images, folders (one camera per
+ * subfolder, the FTP-upload layout), video files and RTSP/HTTP streams.
+ * Prints each event as it is produced (or JSON lines), shows progress on a
+ * terminal, stores events, and writes an HTML report on request. */
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmds.h"
+#include "util/assets.h"
+#include "util/log.h"
+#include "vigil/config.h"
+#include "vigil/detect.h"
+#include "vigil/enrich.h"
+#include "vigil/pipeline.h"
+#include "vigil/report.h"
+#include "vigil/risk.h"
+#include "vigil/store.h"
+#include "vigil/video.h"
+
+#define MAX_SOURCES 256
+
+typedef struct {
+  char path[1024];
+  char camera[48];
+  bool video; /* video file or stream URL */
+  bool stream;
+  double mtime;
+} source;
+
+typedef struct {
+  bool json;
+  report *rep;
+  long events;
+} out_ctx;
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig, stop = 1; }
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: vigil analyze PATH... [options]\n"
+          "  PATH: image files, folders (each subfolder is one camera: the FTP upload layout),\n"
+          "        video files, or rtsp:// / http:// streams.\n"
+          "options:\n"
+          "  --json             print events as JSON lines\n"
+          "  --report FILE      write a self-contained HTML report\n"
+          "  --fps N            frames per second sampled from videos (default 1)\n"
+          "  --duration S       stop streams after S seconds (default: until interrupted)\n"
+          "  --db URL           store (sqlite:///path or postgresql://...; default VIGIL_DB or $VIGIL_HOME/vigil.db)\n"
+          "  --window S --idle S --max-batch N --fast-path CONF   batching (90, 30, 100, 0.90)\n"
+          "  --enrich-interval S  re-enrich a tracked object after S seconds (10)\n"
+          "  --max-enrich N     enrichment calls per frame (4); --no-enrich to skip enrichment\n"
+          "  --snapshots DIR    where annotated snapshots go ($VIGIL_HOME/snapshots)\n"
+          "  --config FILE      KEY=VALUE configuration file\n"
+          "  --quiet            no progress bar\n");
+}
+
+static bool has_ext(const char *p, const char *const *exts) {
+  const char *dot = strrchr(p, '.');
+  if (!dot) return false;
+  for (int i = 0; exts[i]; i++)
+    if (!strcasecmp(dot + 1, exts[i])) return true;
+  return false;
+}
+
+static const char *const image_exts[] = {"jpg", "jpeg", "png", "webp", NULL};
+static const char *const video_exts[] = {"avi", "mp4", "mkv", "mov", "m4v", "ts", "mjpeg", "mjpg", "h264", "webm", NULL};
+
+static void camera_id_from(char *dst, size_t len, const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t n = 0;
+  for (const char *p = base; *p && *p != '.' && n < len - 1 && n < 40; p++)
+    dst[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ? *p : '_');
+  dst[n] = 0;
+  if (!n) snprintf(dst, len, "camera");
+}
+
+static int add_source(source *s, int *n, const char *path, const char *camera) {
+  if (*n >= MAX_SOURCES) return -1;
+  source *o = &s[(*n)++];
+  memset(o, 0, sizeof *o);
+  snprintf(o->path, sizeof o->path, "%s", path);
+  o->stream = strstr(path, "://") != NULL;
+  o->video = o->stream || has_ext(path, video_exts);
+  struct stat st;
+  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtime : (double)time(NULL);
+  if (camera) {
+    snprintf(o->camera, sizeof o->camera, "%s", camera);
+  } else if (o->video) {
+    camera_id_from(o->camera, sizeof o->camera, path); /* a video is a camera of its own */
+  } else { /* single images: one camera per folder they sit in */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *sl = strrchr(dir, '/');
+    if (sl) *sl = 0;
+    else snprintf(dir, sizeof dir, "images");
+    camera_id_from(o->camera, sizeof o->camera, dir);
+  }
+  return 0;
+}
+
+static int cmp_src(const void *a, const void *b) {
+  const source *x = a, *y = b;
+  int c = strcmp(x->camera, y->camera);
+  if (c) return c;
+  if (x->mtime != y->mtime) return x->mtime < y->mtime ? -1 : 1;
+  return strcmp(x->path, y->path);
+}
+
+/* A folder: its media files form one camera named after it; each subfolder
+ * is a camera of its own (one level deep, as cameras upload by FTP). */
+static int add_folder(source *s, int *n, const char *dir, const char *camera, int depth) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  char cam[48];
+  if (camera) snprintf(cam, sizeof cam, "%s", camera);
+  else camera_id_from(cam, sizeof cam, dir);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (stat(p, &st)) continue;
+    if (S_ISDIR(st.st_mode) && depth == 0) add_folder(s, n, p, NULL, 1);
+    else if (S_ISREG(st.st_mode) && (has_ext(p, image_exts) || has_ext(p, video_exts))) add_source(s, n, p, cam);
+  }
+  closedir(d);
+  return 0;
+}
+
+static void *slurp(const char *path, size_t *len, size_t max) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  struct stat st;
+  if (fstat(fileno(f), &st) || st.st_size <= 0 || (size_t)st.st_size > max) {
+    fclose(f);
+    return NULL;
+  }
+  void *b = malloc((size_t)st.st_size);
+  if (b && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+    free(b);
+    b = NULL;
+  }
+  fclose(f);
+  *len = (size_t)st.st_size;
+  return b;
+}
+
+static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate) {
+  out_ctx *o = ud;
+  if (duplicate) return;
+  o->events++;
+  if (o->json) {
+    json_t *j = vigil_event_to_json(ev);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    printf("%s\n", s);
+    free(s);
+    json_decref(j);
+  } else {
+    char t0[32], t1[32];
+    time_t a = (time_t)ev->window_start, z = (time_t)ev->window_end;
+    struct tm tm;
+    gmtime_r(&a, &tm);
+    strftime(t0, sizeof t0, "%H:%M:%S", &tm);
+    gmtime_r(&z, &tm);
+    strftime(t1, sizeof t1, "%H:%M:%S", &tm);
+    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu detections (%s%s): %s\n", ev->risk_level, ev->risk_score,
+           (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer, ev->fast_path ? ", fast path" : "",
+           ev->summary ? ev->summary : "");
+  }
+  fflush(stdout);
+  if (o->rep) report_add(o->rep, ev, b);
+}
+
+typedef struct {
+  bool on;
+  long done, total;
+  double t0;
+} progress;
+
+static void progress_draw(progress *pg, const char *what) {
+  if (!pg->on) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double el = ts.tv_sec + ts.tv_nsec / 1e9 - pg->t0;
+  int width = 30, fill = pg->total > 0 ? (int)(width * (double)pg->done / (double)pg->total) : 0;
+  if (fill > width) fill = width;
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+  bar[width] = 0;
+  fprintf(stderr, "\r[%s] %ld/%ld frames %5.1fs %-24.24s", bar, pg->done, pg->total, el, what);
+  fflush(stderr);
+}
 
 int cmd_analyze(int argc, char **argv) {
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: vigil analyze (not implemented yet)\n");
-    return VIGIL_EXIT_OK;
+  source *src = calloc(MAX_SOURCES, sizeof *src);
+  int nsrc = 0;
+  const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
+  double fps = 1, duration = 0;
+  bool quiet = false, json = false;
+  pipeline_params pp = pipeline_default_params();
+  int status = VIGIL_EXIT_FAIL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    bool has = i + 1 < argc;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      free(src);
+      return VIGIL_EXIT_OK;
+    }
+    if (!strcmp(a, "--json")) json = true;
+    else if (!strcmp(a, "--quiet")) quiet = true;
+    else if (!strcmp(a, "--no-enrich")) pp.enrich = false;
+    else if (!strcmp(a, "--report") && has) report_path = argv[++i];
+    else if (!strcmp(a, "--db") && has) db = argv[++i];
+    else if (!strcmp(a, "--config") && has) config_path = argv[++i];
+    else if (!strcmp(a, "--snapshots") && has) snaps = argv[++i];
+    else if (!strcmp(a, "--fps") && has) fps = atof(argv[++i]);
+    else if (!strcmp(a, "--duration") && has) duration = atof(argv[++i]);
+    else if (!strcmp(a, "--window") && has) pp.batch.window_s = atof(argv[++i]);
+    else if (!strcmp(a, "--idle") && has) pp.batch.idle_s = atof(argv[++i]);
+    else if (!strcmp(a, "--max-batch") && has) pp.batch.max_detections = atoi(argv[++i]);
+    else if (!strcmp(a, "--fast-path") && has) pp.batch.fast_path_conf = (float)atof(argv[++i]);
+    else if (!strcmp(a, "--enrich-interval") && has) pp.enrich_interval_s = atof(argv[++i]);
+    else if (!strcmp(a, "--max-enrich") && has) pp.max_enrich_per_frame = atoi(argv[++i]);
+    else if (a[0] == '-' && strcmp(a, "-")) {
+      fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
+      usage(stderr);
+      free(src);
+      return VIGIL_EXIT_USAGE;
+    } else {
+      struct stat st;
+      if (strstr(a, "://")) add_source(src, &nsrc, a, NULL);
+      else if (stat(a, &st)) {
+        fprintf(stderr, "vigil analyze: %s: %s\n", a, strerror(errno));
+        free(src);
+        return VIGIL_EXIT_NODATA;
+      } else if (S_ISDIR(st.st_mode)) add_folder(src, &nsrc, a, NULL, 0);
+      else if (has_ext(a, image_exts) || has_ext(a, video_exts)) add_source(src, &nsrc, a, NULL);
+      else {
+        fprintf(stderr, "vigil analyze: %s: not an image or video file\n", a);
+        free(src);
+        return VIGIL_EXIT_USAGE;
+      }
+    }
   }
-  fprintf(stderr, "vigil analyze: not implemented yet\n");
-  return VIGIL_EXIT_FAIL;
+  if (!nsrc || fps <= 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+    if (!nsrc) fprintf(stderr, "vigil analyze: no images or videos given\n");
+    usage(stderr);
+    free(src);
+    return VIGIL_EXIT_USAGE;
+  }
+  qsort(src, (size_t)nsrc, sizeof *src, cmp_src);
+
+  char err[1024];
+  vigil_config *cfg = NULL;
+  if (vigil_config_load(&cfg, config_path, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: %s\n", err);
+    free(src);
+    return VIGIL_EXIT_USAGE;
+  }
+  vigil_config_set_global(cfg);
+  cfg = (vigil_config *)vigil_config_global();
+  detector_params dp;
+  char model_path[1024];
+  detector_t *det = NULL;
+  enrich_engine *eng = NULL;
+  risk_analyzer *risk = NULL;
+  store *st = NULL;
+  pipeline *pl = NULL;
+  out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
+  if (detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, sizeof err) ||
+      detector_load(&det, dp, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
+    status = VIGIL_EXIT_NODATA;
+    goto done;
+  }
+  if (pp.enrich && enrich_engine_init(&eng, cfg, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: enrichment: %s\n", err);
+    goto done;
+  }
+  risk_params rp;
+  if (risk_params_from_config(&rp, cfg, err, sizeof err) || risk_analyzer_init(&risk, &rp, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: risk: %s\n", err);
+    goto done;
+  }
+  char dburl[1100];
+  if (db) snprintf(dburl, sizeof dburl, "%s", db);
+  else if (store_default_url(dburl, sizeof dburl)) {
+    fprintf(stderr, "vigil analyze: no store URL\n");
+    goto done;
+  }
+  if (store_open(&st, dburl, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: store %s: %s\n", dburl, err);
+    goto done;
+  }
+  if (snaps) snprintf(pp.snapshot_dir, sizeof pp.snapshot_dir, "%s", snaps);
+  else vigil_asset_path(pp.snapshot_dir, sizeof pp.snapshot_dir, "snapshots");
+  pp.on_event = on_event;
+  pp.ud = &oc;
+  if (pipeline_init(&pl, pp, det, eng, risk, st, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: %s\n", err);
+    goto done;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+
+  progress pg = {.on = !quiet && isatty(2)};
+  struct timespec ts0;
+  clock_gettime(CLOCK_MONOTONIC, &ts0);
+  pg.t0 = ts0.tv_sec + ts0.tv_nsec / 1e9;
+  for (int i = 0; i < nsrc; i++) {
+    if (!src[i].video) pg.total++;
+    else if (!src[i].stream) {
+      video_reader *v;
+      if (video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
+        pg.total += (long)ceil(video_duration_s(v) * fps);
+        video_close(v);
+      }
+    }
+  }
+  int failures = 0, cam = -1;
+  char last_cam[48] = "";
+  vigil_img_limits lim = vigil_img_default_limits();
+  for (int i = 0; i < nsrc && !stop; i++) {
+    source *s = &src[i];
+    if (strcmp(last_cam, s->camera)) {
+      if (cam >= 0 && pipeline_flush(pl, cam, err, sizeof err)) vlog_error("analyze: %s", err);
+      camera c;
+      memset(&c, 0, sizeof c);
+      snprintf(c.id, sizeof c.id, "%s", s->camera);
+      snprintf(c.name, sizeof c.name, "%s", s->camera);
+      snprintf(c.source, sizeof c.source, "%s", s->path);
+      cam = pipeline_add_camera(pl, &c, err, sizeof err);
+      if (cam < 0) {
+        fprintf(stderr, "vigil analyze: camera %s: %s\n", s->camera, err);
+        goto done;
+      }
+      snprintf(last_cam, sizeof last_cam, "%s", s->camera);
+    }
+    if (!s->video) {
+      size_t len;
+      uint8_t *buf = slurp(s->path, &len, lim.max_bytes ? lim.max_bytes : ((size_t)10 << 20));
+      vigil_image img = {0};
+      if (!buf || vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) {
+        vlog_warn("analyze: %s: %s", s->path, buf ? err : "cannot read (missing or over 10 MB)");
+        failures++;
+      } else if (pipeline_frame(pl, cam, &img, s->mtime, err, sizeof err)) {
+        vlog_error("analyze: %s: %s", s->path, err);
+        failures++;
+      }
+      free(buf);
+      vigil_image_free(&img);
+      pg.done++;
+      progress_draw(&pg, s->path);
+      continue;
+    }
+    /* video files and streams; streams reconnect with backoff */
+    video_params vp = video_default_params();
+    vp.fps = fps;
+    double backoff = 1, t_start = (double)time(NULL);
+    for (;;) {
+      video_reader *v;
+      if (video_open(&v, s->path, vp, err, sizeof err)) {
+        vlog_warn("analyze: %s: %s", s->path, err);
+        if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) {
+          failures++;
+          break;
+        }
+        sleep((unsigned)backoff);
+        backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+        continue;
+      }
+      backoff = 1;
+      double base = s->stream ? (double)time(NULL) : s->mtime - video_duration_s(v);
+      vigil_image img = {0};
+      double pts;
+      int r = 0;
+      while (!stop && (r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+        double t = s->stream ? (double)time(NULL) : base + pts;
+        if (pipeline_frame(pl, cam, &img, t, err, sizeof err)) {
+          vlog_error("analyze: %s: %s", s->path, err);
+          failures++;
+          break;
+        }
+        pg.done++;
+        progress_draw(&pg, s->path);
+        if (s->stream && duration > 0 && time(NULL) - t_start > duration) break;
+      }
+      vigil_image_free(&img);
+      video_close(v);
+      if (r < 0) vlog_warn("analyze: %s: %s", s->path, err);
+      if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) break;
+      vlog_warn("analyze: stream %s dropped; reconnecting in %.0f s", s->path, backoff);
+      sleep((unsigned)backoff);
+      backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+    }
+  }
+  if (pipeline_flush(pl, -1, err, sizeof err)) vlog_error("analyze: %s", err);
+  if (pg.on) fprintf(stderr, "\n");
+  const pipeline_stats *ps = pipeline_get_stats(pl);
+  fprintf(stderr,
+          "analyze: %ld frames, %ld detections, %ld enrichments, %ld events (%ld batches); time: detect %.1fs, "
+          "enrich %.1fs, risk %.1fs, store %.1fs\n",
+          ps->frames, ps->detections, ps->enriched, ps->events, ps->batches, ps->detect_ms / 1e3, ps->enrich_ms / 1e3,
+          ps->risk_ms / 1e3, ps->store_ms / 1e3);
+  if (oc.rep) {
+    if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
+    else fprintf(stderr, "analyze: report written to %s\n", report_path);
+  }
+  status = failures && !ps->frames ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+done:
+  pipeline_free(pl);
+  store_close(st);
+  risk_analyzer_free(risk);
+  enrich_engine_free(eng);
+  detector_free(det);
+  report_free(oc.rep);
+  vigil_config_set_global(NULL);
+  free(src);
+  return status;
 }

@@ -65,6 +65,14 @@ size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured
 int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
                  size_t errlen);
 
+/* Detector settings from the configuration, as the detection service and the
+ * pipeline both use them: YOLO26_MODEL_PATH when set (env or config file),
+ * else the real default centernet under $VIGIL_HOME; YOLO26_CONFIDENCE when
+ * set, else the family's calibrated default. path_buf receives the path. */
+struct vigil_config;
+int detector_params_from_config(detector_params *p, char *path_buf, size_t len, const struct vigil_config *cfg,
+                                char *err, size_t errlen);
+
 /* COCO-80 names, and the design's SECURITY_CLASSES filter. */
 const char *coco_label(int cls);
 int coco_class_id(const char *label); /* -1 if unknown */

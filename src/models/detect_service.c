@@ -35,28 +35,38 @@ static double ms_now(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Resolves the model path and loads the detector; never fails the service:
- * a missing model makes /health unhealthy and /detect 503. */
-static int detect_init(void **out, const vigil_config *cfg, char *err, size_t errlen) {
-  detect_ctx *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  detector_params p = detector_default_params();
+int detector_params_from_config(detector_params *p, char *path_buf, size_t len, const vigil_config *cfg, char *err,
+                                size_t errlen) {
+  *p = detector_default_params();
   const char *src = vigil_config_source(cfg, "YOLO26_MODEL_PATH");
   const char *path = vigil_config_str(cfg, "YOLO26_MODEL_PATH");
   if (!path || !strcmp(src, "default") || !strcmp(src, "unset")) {
-    if (vigil_asset_path(c->model_path, sizeof c->model_path, "models/human/centernet.json") == 0)
-      vlog_info("detect: YOLO26_MODEL_PATH not set; using the real default detector %s", c->model_path);
+    if (vigil_asset_path(path_buf, len, "models/human/centernet.json")) {
+      snprintf(err, errlen, "%s", vigil_asset_errmsg());
+      return -1;
+    }
   } else {
-    snprintf(c->model_path, sizeof c->model_path, "%s", path);
+    snprintf(path_buf, len, "%s", path);
   }
   if (strcmp(vigil_config_source(cfg, "YOLO26_CONFIDENCE"), "default")) {
     double conf;
-    if (vigil_config_float(cfg, "YOLO26_CONFIDENCE", &conf, err, errlen) == 0) p.conf = (float)conf;
+    if (vigil_config_float(cfg, "YOLO26_CONFIDENCE", &conf, err, errlen)) return -1;
+    p->conf = (float)conf;
   }
   const char *mb = vigil_config_str(cfg, "VIGIL_DETECT_MAX_BATCH");
-  if (mb && atoi(mb) > 0) p.max_batch = atoi(mb);
-  p.path = c->model_path;
-  if (detector_load(&c->det, p, c->error, sizeof c->error)) {
+  if (mb && atoi(mb) > 0) p->max_batch = atoi(mb);
+  p->path = path_buf;
+  return 0;
+}
+
+/* Loads the detector; never fails the service: a missing model makes /health
+ * unhealthy and /detect 503. */
+static int detect_init(void **out, const vigil_config *cfg, char *err, size_t errlen) {
+  detect_ctx *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  detector_params p;
+  if (detector_params_from_config(&p, c->model_path, sizeof c->model_path, cfg, c->error, sizeof c->error) ||
+      detector_load(&c->det, p, c->error, sizeof c->error)) {
     vlog_error("detect: %s (run `make deps` for the default models, or set YOLO26_MODEL_PATH)", c->error);
   } else {
     vlog_info("detect: %s loaded (family %s, confidence %.2f)", detector_model_name(c->det),
