@@ -120,26 +120,42 @@ static void act_span(nn_act_kind k, float alpha, float *y, int64_t n) {
   }
 }
 
+/* One sweep over y: each chunk (a [C] row when inner == 1, else an [inner]
+ * plane) gets its bias and activation while it is in cache. */
 void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float *bias, const nn_act *a,
                  const float *slope, int64_t nslope) {
   nn_act_kind k = a ? a->kind : NN_ACT_NONE;
   float alpha = a ? a->alpha : 0;
-  if (bias) {
-    for (int64_t o = 0; o < outer; o++)
-      for (int64_t c = 0; c < C; c++) {
-        float *p = y + (o * C + c) * inner, b = bias[c];
-        for (int64_t i = 0; i < inner; i++) p[i] += b;
+  if (!bias && k == NN_ACT_NONE) return;
+  if (inner == 1) {
+    for (int64_t o = 0; o < outer; o++) {
+      float *p = y + o * C;
+      if (bias)
+        for (int64_t c = 0; c < C; c++) p[c] += bias[c];
+      if (k == NN_ACT_PRELU) {
+        for (int64_t c = 0; c < C; c++) {
+          float s = slope[nslope == 1 ? 0 : c];
+          p[c] = p[c] >= 0 ? p[c] : s * p[c];
+        }
+      } else {
+        act_span(k, alpha, p, C);
       }
-  }
-  if (k == NN_ACT_NONE) return;
-  if (k != NN_ACT_PRELU) {
-    act_span(k, alpha, y, outer * C * inner);
+    }
     return;
   }
   for (int64_t o = 0; o < outer; o++)
     for (int64_t c = 0; c < C; c++) {
-      float *p = y + (o * C + c) * inner, s = slope[nslope == 1 ? 0 : c];
-      for (int64_t i = 0; i < inner; i++) p[i] = p[i] >= 0 ? p[i] : s * p[i];
+      float *p = y + (o * C + c) * inner;
+      if (bias) {
+        float b = bias[c];
+        for (int64_t i = 0; i < inner; i++) p[i] += b;
+      }
+      if (k == NN_ACT_PRELU) {
+        float s = slope[nslope == 1 ? 0 : c];
+        for (int64_t i = 0; i < inner; i++) p[i] = p[i] >= 0 ? p[i] : s * p[i];
+      } else {
+        act_span(k, alpha, p, inner);
+      }
     }
 }
 
