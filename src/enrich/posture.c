@@ -9,9 +9,10 @@
  *   standing    hip above knee above ankle, ankle spread / hip width < 2.0
  *   walking     same ordering, 1.5 < spread <= 3.0
  *   running     same ordering, spread > 3.0
- * Alerts: hands_raised (both wrists above the nose), fighting_stance (a wrist
- * more than 0.3 box widths from its shoulder horizontally), crouching,
- * lying_down. */
+ * Alerts: hands_raised (both wrists above the nose), fighting_stance (arm
+ * extension > 0.3: a wrist more than 0.3 box heights from its shoulder
+ * horizontally; box widths would fire on every walking pedestrian, whose box
+ * is narrow and whose arms swing), crouching, lying_down. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,10 +103,10 @@ void pose_classify(pose_result *r, float x1, float y1, float x2, float y2) {
   if (nose.ok && p[KP_LEFT_WRIST].ok && p[KP_RIGHT_WRIST].ok && p[KP_LEFT_WRIST].y < nose.y &&
       p[KP_RIGHT_WRIST].y < nose.y)
     add_alert(r, "hands_raised");
-  float ext = 0;
-  if (p[KP_LEFT_WRIST].ok && p[KP_LEFT_SHOULDER].ok) ext = fabsf(p[KP_LEFT_WRIST].x - p[KP_LEFT_SHOULDER].x);
+  float ext = 0; /* in box heights */
+  if (p[KP_LEFT_WRIST].ok && p[KP_LEFT_SHOULDER].ok) ext = fabsf(p[KP_LEFT_WRIST].x - p[KP_LEFT_SHOULDER].x) * bw / bh;
   if (p[KP_RIGHT_WRIST].ok && p[KP_RIGHT_SHOULDER].ok)
-    ext = fmaxf(ext, fabsf(p[KP_RIGHT_WRIST].x - p[KP_RIGHT_SHOULDER].x));
+    ext = fmaxf(ext, fabsf(p[KP_RIGHT_WRIST].x - p[KP_RIGHT_SHOULDER].x) * bw / bh);
   if (ext > 0.3f) add_alert(r, "fighting_stance");
   if (best == 2) add_alert(r, "crouching");
   if (best == 0) add_alert(r, "lying_down");

@@ -69,7 +69,12 @@ static void test_fighting_stance(void **s) {
   (void)s;
   pose_result r;
   upright(&r, 1.0f);
-  set(&r, KP_LEFT_WRIST, 1.0f, 0.25f); /* 0.35 from the shoulder */
+  /* 0.35 box widths from the shoulder is only 0.175 box heights: a swinging arm */
+  set(&r, KP_LEFT_WRIST, 1.0f, 0.25f);
+  pose_classify(&r, 0, 0, 100, 200);
+  assert_false(has_alert(&r, "fighting_stance"));
+  /* a punch: the wrist 0.7 box widths = 0.35 box heights out */
+  set(&r, KP_LEFT_WRIST, 1.35f, 0.22f);
   pose_classify(&r, 0, 0, 100, 200);
   assert_true(has_alert(&r, "fighting_stance"));
 }
