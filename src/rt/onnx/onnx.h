@@ -34,6 +34,11 @@ typedef struct onnx_ctx {
   pb_reader root;      /* the whole buffer */
   bool can_borrow;     /* the buffer is a mapping the graph may keep */
   bool borrowed;       /* some constant points into it */
+  /* Copies of unaligned raw_data go to one anonymous mapping that the graph
+   * keeps (far fewer page faults than a malloc per tensor). */
+  uint8_t *arena;
+  size_t arena_len, arena_used;
+  bool arena_failed;
   const char *base_dir;
   int64_t ir_version;
   int opset;
@@ -45,7 +50,8 @@ typedef struct onnx_ctx {
   int uniq; /* counter for generated names */
 } onnx_ctx;
 
-/* A parsed TensorProto. data is malloc'd unless borrowed. */
+/* A parsed TensorProto. data is malloc'd unless borrowed (from the file
+ * mapping or the copy arena, both kept alive by the graph). */
 typedef struct onnx_tensor {
   char *name;
   vrt_dtype dtype;

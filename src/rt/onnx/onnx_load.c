@@ -890,6 +890,12 @@ static int onnx_load(vrt_graph **out, const void *buf, size_t len, const char *b
   free(c.nodes);
   onnx_map_free(&c.values);
   onnx_map_free(&c.ranks);
+  if (c.arena) { /* keep the used pages with the graph, return the rest */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), keep = (c.arena_used + page - 1) / page * page;
+    if (rc == 0 && keep && vrt_graph_add_map(c.g, c.arena, keep) != 0) rc = vrt__err(VRT_ENOMEM, "out of memory");
+    if (rc) keep = 0;
+    if (keep < c.arena_len) munmap(c.arena + keep, c.arena_len - keep);
+  }
   if (rc) {
     vrt_graph_free(c.g);
     return rc < 0 ? rc : VRT_EPARSE;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,27 @@ void onnx_tensor_clear(onnx_tensor *t) {
   free(t->name);
   if (!t->borrowed) free(t->data);
   memset(t, 0, sizeof *t);
+}
+
+/* Bump allocation (64-byte aligned) from the copy arena, sized like the
+ * whole input once: copies of raw_data can never need more. NULL when it is
+ * full or cannot be mapped; the caller then mallocs. */
+static void *arena_alloc(onnx_ctx *c, size_t n) {
+  if (!c->arena && !c->arena_failed) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len = ((size_t)(c->root.end - c->root.p) + 65536 + page - 1) / page * page;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+      c->arena_failed = true;
+      return NULL;
+    }
+    c->arena = p;
+    c->arena_len = len;
+  }
+  size_t at = (c->arena_used + 63) & ~(size_t)63;
+  if (!c->arena || at > c->arena_len || n > c->arena_len - at) return NULL;
+  c->arena_used = at + n;
+  return c->arena + at;
 }
 
 /* Typed repeated field that holds the values of a dtype, and its wire type. */
@@ -254,6 +276,9 @@ int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onn
       t.data = (void *)raw;
       t.borrowed = true;
       ctx->borrowed = true;
+    } else if (ctx && ctx->can_borrow && t.nbytes && (t.data = arena_alloc(ctx, t.nbytes))) {
+      memcpy(t.data, raw, t.nbytes);
+      t.borrowed = true;
     } else {
       if (!(t.data = malloc(t.nbytes ? t.nbytes : 1))) {
         rc = vrt__err(VRT_ENOMEM, "out of memory copying tensor '%s' (%zu bytes)", tname, t.nbytes);
