@@ -87,7 +87,8 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
 }
 
 static int check_dims(int w, int h, const vigil_img_limits *lim, char *err, size_t errlen) {
-  if (w <= 0 || h <= 0) return fail(err, errlen, VIGIL_IMG_ECORRUPT, "image has no pixels (%dx%d)", w, h);
+  if (w <= 0 || h <= 0)
+    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels (%dx%d)", w, h);
   if ((lim->max_side && (w > lim->max_side || h > lim->max_side)) ||
       (lim->max_pixels && (uint64_t)w * (uint64_t)h > lim->max_pixels))
     return fail(err, errlen, VIGIL_IMG_ETOOBIG,
@@ -99,7 +100,8 @@ static int check_dims(int w, int h, const vigil_img_limits *lim, char *err, size
 /* ---- JPEG ----------------------------------------------------------------- */
 
 static int jpeg_header(tjhandle tj, const uint8_t *buf, size_t len, int *w, int *h, char *err, size_t errlen) {
-  int subsamp, cs;
+  int subsamp = 0, cs = 0;
+  *w = *h = 0;
   if (len > ULONG_MAX) return fail(err, errlen, VIGIL_IMG_ETOOBIG, "jpeg too large");
   if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, &cs))
     return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg header: %s", tjGetErrorStr2(tj));
@@ -224,6 +226,7 @@ int vigil_img_probe(int *w, int *h, vigil_img_format *fmt, const uint8_t *buf, s
     if (!tj) return fail(err, errlen, VIGIL_IMG_ENOMEM, "jpeg: out of memory");
     rc = jpeg_header(tj, buf, len, w, h, err, errlen);
     tjDestroy(tj);
+    if (!rc && (*w <= 0 || *h <= 0)) rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels");
     return rc;
   }
   if (*fmt == VIGIL_IMG_FMT_PNG) {
