@@ -261,8 +261,11 @@ int nn_read_nchw(const vrt_node *n, const vrt_tensor *x, int layout, nn_geom *g)
   g->C = layout == 0 ? x->dims[1] : x->dims[x->ndim - 1];
   for (int i = 0; i < 3; i++) g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->d[i] = 1;
   for (int i = 0; i < g->nsp; i++) g->in[3 - g->nsp + i] = x->dims[(layout == 0 ? 2 : 1) + i];
+  /* bounds keep the int64 window arithmetic far from overflow */
+  if (g->N < 0 || g->C < 0 || g->N > (INT64_C(1) << 40) || g->C > (INT64_C(1) << 40))
+    return NN_ERR(n, VRT_ESHAPE, "bad batch/channel dimension");
   for (int i = 0; i < 3; i++)
-    if (g->in[i] < 0) return NN_ERR(n, VRT_ESHAPE, "negative dimension");
+    if (g->in[i] < 0 || g->in[i] > (INT64_C(1) << 40)) return NN_ERR(n, VRT_ESHAPE, "bad spatial dimension");
   return 0;
 }
 

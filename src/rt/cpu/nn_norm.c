@@ -102,6 +102,9 @@ static int bn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
       va = cnt ? s2 / cnt : 0;
       if (nout > 1 && out[1].data) ((float *)out[1].data)[c] = (float)(mean[c] * mom + mu * (1 - mom));
       if (nout > 2 && out[2].data) ((float *)out[2].data)[c] = (float)(var[c] * mom + va * (1 - mom));
+    } else { /* inference: running statistics pass through unchanged */
+      if (nout > 1 && out[1].data) ((float *)out[1].data)[c] = mean[c];
+      if (nout > 2 && out[2].data) ((float *)out[2].data)[c] = var[c];
     }
     /* (x - mean) * k + bias keeps precision when 1/std is large */
     float k = (float)(scale[c] / sqrt(va + eps)), m = (float)mu, b0 = bias[c];

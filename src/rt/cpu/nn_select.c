@@ -50,21 +50,28 @@ static int topk_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
  * far (worst at the root), O(D log k); otherwise the whole row is sorted.
  * Either way the k winners are sorted at the end with the same comparator:
  * by value, ties by lower index. */
-#define TOPK_FN(NAME, T)                                                                          \
+#define TOPK_FN(NAME, T, ISNAN)                                                                        \
   typedef struct {                                                                                \
     T v;                                                                                          \
     int64_t i;                                                                                    \
   } NAME##_kv;                                                                                    \
+  /* three-way compare of values; NaN ranks above every number, so the   \
+   * order stays total and qsort/heap stay consistent */                 \
+  static int NAME##_vcmp(T a, T b) {                                                              \
+    if (ISNAN(a)) return ISNAN(b) ? 0 : 1;                                                            \
+    if (ISNAN(b)) return -1;                                                                        \
+    return (a > b) - (a < b);                                                                     \
+  }                                                                                               \
   static int NAME##_desc(const void *pa, const void *pb) {                                        \
     const NAME##_kv *a = pa, *b = pb;                                                             \
-    if (a->v > b->v) return -1;                                                                   \
-    if (a->v < b->v) return 1;                                                                    \
+    int c = NAME##_vcmp(a->v, b->v);                                                              \
+    if (c) return -c;                                                                             \
     return a->i < b->i ? -1 : a->i > b->i;                                                        \
   }                                                                                               \
   static int NAME##_asc(const void *pa, const void *pb) {                                         \
     const NAME##_kv *a = pa, *b = pb;                                                             \
-    if (a->v < b->v) return -1;                                                                   \
-    if (a->v > b->v) return 1;                                                                    \
+    int c = NAME##_vcmp(a->v, b->v);                                                              \
+    if (c) return c;                                                                              \
     return a->i < b->i ? -1 : a->i > b->i;                                                        \
   }                                                                                               \
   static void NAME##_sift(NAME##_kv *h, int64_t n, int64_t i, int (*cmp)(const void *, const void *)) { \
@@ -110,13 +117,14 @@ static int topk_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
       }                                                                                           \
   }
 
-TOPK_FN(topk_f32, float)
-TOPK_FN(topk_f64, double)
-TOPK_FN(topk_i32, int32_t)
-TOPK_FN(topk_i64, int64_t)
-TOPK_FN(topk_u8, uint8_t)
-TOPK_FN(topk_i8, int8_t)
-TOPK_FN(topk_u64, uint64_t)
+#define NEVER_NAN(x) 0
+TOPK_FN(topk_f32, float, isnan)
+TOPK_FN(topk_f64, double, isnan)
+TOPK_FN(topk_i32, int32_t, NEVER_NAN)
+TOPK_FN(topk_i64, int64_t, NEVER_NAN)
+TOPK_FN(topk_u8, uint8_t, NEVER_NAN)
+TOPK_FN(topk_i8, int8_t, NEVER_NAN)
+TOPK_FN(topk_u64, uint64_t, NEVER_NAN)
 
 static int topk_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                      vrt_exec_ctx *ctx) {
