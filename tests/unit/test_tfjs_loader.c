@@ -431,6 +431,24 @@ static void test_errors(void **state) {
   vrt_graph_free(g);
   /* from memory without a folder, shards cannot be resolved */
   assert_int_equal(vrt__tfjs_load_json(&g, j, strlen(j), NULL), VRT_EINVAL);
+  /* zero-size weights with an empty shard load (nanodet has [0] and [0,1]
+   * constants); an output that is a constant gets an Identity under its name */
+  const char *zj = "{\"modelTopology\":{\"node\":[{\"name\":\"z\",\"op\":\"Const\"},"
+                   "{\"name\":\"o\",\"op\":\"Identity\",\"input\":[\"z\"]}]},"
+                   "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":[{\"name\":\"z\",\"shape\":[0,1],"
+                   "\"dtype\":\"int32\"}]}]}";
+  assert_int_equal(load_model(&g, zj, "", 0), 0);
+  assert_int_equal(g->noutputs, 1);
+  const vrt_value *zo = &g->values[g->outputs[0]];
+  assert_string_equal(zo->t.name, "o");
+  assert_int_equal(g->nodes[zo->producer].op, VRT_OP_Identity);
+  const vrt_value *zc = &g->values[g->nodes[zo->producer].in[0]];
+  assert_true(zc->flags & VRT_VAL_CONST);
+  assert_int_equal(zc->t.dims[0], 0);
+  assert_int_equal(zc->t.nbytes, 0);
+  vrt_graph_free(g);
+  assert_int_equal(vrt__tfjs_load_json_weights(&g, zj, strlen(zj), NULL, 0), 0);
+  vrt_graph_free(g);
   /* a non-constant conv filter */
   snprintf(j, sizeof j,
            "{\"modelTopology\":{\"node\":[%s,{\"name\":\"o\",\"op\":\"Conv2D\",\"input\":[\"x\",\"x\"],"

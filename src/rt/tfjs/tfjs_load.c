@@ -376,7 +376,7 @@ static int decode_weight(tfjs_ctx *c, json_t *spec, const uint8_t *buf, size_t b
   if (!vrt__mul_ok((size_t)numel, esize, &bytes) || !vrt__add_ok(*off, bytes, &end) || end > blen)
     return vrt__err(VRT_EPARSE, "weight '%s': needs %lld x %zu bytes at offset %zu, the shards hold %zu", name,
                     (long long)numel, esize, *off, blen);
-  const uint8_t *src = buf + *off;
+  const uint8_t *src = buf ? buf + *off : NULL; /* NULL only when bytes == 0 */
   *off = end;
 
   w->t.dtype = !strcmp(dtype, "bool") ? VRT_BOOL : !strcmp(dtype, "int32") ? VRT_I32 : VRT_F32;
@@ -388,7 +388,7 @@ static int decode_weight(tfjs_ctx *c, json_t *spec, const uint8_t *buf, size_t b
 
   if (!qdtype || !strcmp(qdtype, "float16")) {
     if (esize == osize) {
-      memcpy(w->t.data, src, w->t.nbytes);
+      if (w->t.nbytes) memcpy(w->t.data, src, w->t.nbytes);
     } else if (esize == 2) {
       float *d = w->t.data;
       for (int64_t i = 0; i < numel; i++) d[i] = vrt__f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
@@ -854,7 +854,7 @@ static int read_shards(json_t *root, const char *base_dir, uint8_t **out, size_t
         }
         buf = nb, cap = ncap;
       }
-      memcpy(buf + len, sb, sl);
+      if (sl) memcpy(buf + len, sb, sl);
       len += sl;
       free(sb);
     }
