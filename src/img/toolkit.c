@@ -11,9 +11,11 @@
 
 #include "vigil/img.h"
 
+/* Rounds to nearest and saturates; branch-free so row loops vectorise. */
 static inline uint8_t clamp_u8(float v) {
-  v += 0.5f;
-  return v <= 0.f ? 0 : v >= 255.f ? 255 : (uint8_t)v;
+  v = v < 0.f ? 0.f : v;
+  v = v > 255.f ? 255.f : v;
+  return (uint8_t)(int)(v + 0.5f);
 }
 
 int vigil_img_crop(vigil_image *out, const vigil_image *in, int x, int y, int w, int h) {
@@ -55,20 +57,27 @@ static void linear_tab(int out_n, int in_n, int *i0, float *f) {
   }
 }
 
-static void hline_linear(float *dst, const uint8_t *src, int out_w, int c, int in_w, const int *x0,
-                         const float *fx) {
-  for (int x = 0; x < out_w; x++) {
-    const uint8_t *p = src + (size_t)x0[x] * c;
-    const uint8_t *q = x0[x] + 1 < in_w ? p + c : p;
-    float f = fx[x];
-    for (int k = 0; k < c; k++) dst[x * c + k] = p[k] + (q[k] - p[k]) * f;
+/* One source row interpolated horizontally: ofs0/ofs1 are the byte offsets
+ * of the left and right neighbours (equal at the right edge). */
+static void hline_linear(float *restrict dst, const uint8_t *restrict src, int out_w, int c, const int *ofs0,
+                         const int *ofs1, const float *fx) {
+  if (c == 3) {
+    for (int x = 0; x < out_w; x++) {
+      const uint8_t *p = src + ofs0[x], *q = src + ofs1[x];
+      const float f = fx[x];
+      dst[3 * x + 0] = p[0] + (q[0] - p[0]) * f;
+      dst[3 * x + 1] = p[1] + (q[1] - p[1]) * f;
+      dst[3 * x + 2] = p[2] + (q[2] - p[2]) * f;
+    }
+  } else {
+    for (int x = 0; x < out_w; x++) dst[x] = src[ofs0[x]] + (src[ofs1[x]] - src[ofs0[x]]) * fx[x];
   }
 }
 
 static int resize_linear_into(uint8_t *dst, size_t dst_stride, int W, int H, const vigil_image *in) {
   const int c = in->c;
   const size_t rowlen = (size_t)W * c;
-  int *x0 = malloc(sizeof(int) * W), *y0 = malloc(sizeof(int) * H);
+  int *x0 = malloc(sizeof(int) * W * 3), *y0 = malloc(sizeof(int) * H);
   float *fx = malloc(sizeof(float) * W), *fy = malloc(sizeof(float) * H);
   float *rows = malloc(sizeof(float) * rowlen * 2);
   if (!x0 || !y0 || !fx || !fy || !rows) {
@@ -77,6 +86,11 @@ static int resize_linear_into(uint8_t *dst, size_t dst_stride, int W, int H, con
   }
   linear_tab(W, in->w, x0, fx);
   linear_tab(H, in->h, y0, fy);
+  int *ofs0 = x0 + W, *ofs1 = x0 + 2 * W;
+  for (int x = 0; x < W; x++) {
+    ofs0[x] = x0[x] * c;
+    ofs1[x] = (x0[x] + 1 < in->w ? x0[x] + 1 : x0[x]) * c;
+  }
   float *r0 = rows, *r1 = rows + rowlen;
   int have0 = -1, have1 = -1; /* source rows held in r0 and r1 */
   for (int y = 0; y < H; y++) {
@@ -89,17 +103,18 @@ static int resize_linear_into(uint8_t *dst, size_t dst_stride, int W, int H, con
         have0 = a;
         have1 = -1;
       } else {
-        hline_linear(r0, in->data + (size_t)a * in->stride, W, c, in->w, x0, fx);
+        hline_linear(r0, in->data + (size_t)a * in->stride, W, c, ofs0, ofs1, fx);
         have0 = a;
       }
     }
     if (have1 != b) {
-      hline_linear(r1, in->data + (size_t)b * in->stride, W, c, in->w, x0, fx);
+      hline_linear(r1, in->data + (size_t)b * in->stride, W, c, ofs0, ofs1, fx);
       have1 = b;
     }
     const float f = fy[y];
-    uint8_t *d = dst + (size_t)y * dst_stride;
-    for (size_t i = 0; i < rowlen; i++) d[i] = clamp_u8(r0[i] + (r1[i] - r0[i]) * f);
+    uint8_t *restrict d = dst + (size_t)y * dst_stride;
+    const float *restrict u = r0, *restrict v = r1;
+    for (size_t i = 0; i < rowlen; i++) d[i] = clamp_u8(u[i] + (v[i] - u[i]) * f);
   }
   free(x0), free(y0), free(fx), free(fy), free(rows);
   return 0;
@@ -146,34 +161,48 @@ static int area_tab_init(area_tab *t, int out_n, int in_n) {
   return 0;
 }
 
+/* Vertical pass first: the weighted sum of the source rows under an output
+ * row is a contiguous multiply-add over in_w*c values (vectorises), leaving
+ * only out_w*c short horizontal sums per output row. */
 static int resize_area_into(uint8_t *dst, size_t dst_stride, int W, int H, const vigil_image *in) {
   const int c = in->c;
-  const size_t rowlen = (size_t)W * c;
+  const size_t inlen = (size_t)in->w * c;
   area_tab tx = {0}, ty = {0};
-  float *hrow = malloc(sizeof(float) * rowlen), *acc = malloc(sizeof(float) * rowlen);
-  if (!hrow || !acc || area_tab_init(&tx, W, in->w) || area_tab_init(&ty, H, in->h)) {
-    free(hrow), free(acc), area_tab_free(&tx), area_tab_free(&ty);
+  float *vacc = malloc(sizeof(float) * inlen);
+  if (!vacc || area_tab_init(&tx, W, in->w) || area_tab_init(&ty, H, in->h)) {
+    free(vacc), area_tab_free(&tx), area_tab_free(&ty);
     return VIGIL_IMG_ENOMEM;
   }
+  for (int i = 0; i < tx.start[W - 1] + tx.count[W - 1]; i++) tx.src[i] *= c; /* pixel -> value offset */
   for (int y = 0; y < H; y++) {
-    memset(acc, 0, sizeof(float) * rowlen);
-    for (int m = ty.start[y]; m < ty.start[y] + ty.count[y]; m++) {
-      const uint8_t *src = in->data + (size_t)ty.src[m] * in->stride;
-      for (int x = 0; x < W; x++) {
-        float s[3] = {0, 0, 0};
-        for (int n = tx.start[x]; n < tx.start[x] + tx.count[x]; n++) {
-          const uint8_t *p = src + (size_t)tx.src[n] * c;
-          for (int k = 0; k < c; k++) s[k] += p[k] * tx.w[n];
-        }
-        for (int k = 0; k < c; k++) hrow[x * c + k] = s[k];
-      }
+    float *restrict a = vacc;
+    for (int m = ty.start[y], e = m + ty.count[y]; m < e; m++) {
+      const uint8_t *restrict src = in->data + (size_t)ty.src[m] * in->stride;
       const float wy = ty.w[m];
-      for (size_t i = 0; i < rowlen; i++) acc[i] += hrow[i] * wy;
+      if (m == ty.start[y])
+        for (size_t i = 0; i < inlen; i++) a[i] = src[i] * wy;
+      else
+        for (size_t i = 0; i < inlen; i++) a[i] += src[i] * wy;
     }
-    uint8_t *d = dst + (size_t)y * dst_stride;
-    for (size_t i = 0; i < rowlen; i++) d[i] = clamp_u8(acc[i]);
+    uint8_t *restrict d = dst + (size_t)y * dst_stride;
+    if (c == 3) {
+      for (int x = 0; x < W; x++) {
+        float s0 = 0, s1 = 0, s2 = 0;
+        for (int n = tx.start[x], e = n + tx.count[x]; n < e; n++) {
+          const float *p = a + tx.src[n], w = tx.w[n];
+          s0 += p[0] * w, s1 += p[1] * w, s2 += p[2] * w;
+        }
+        d[3 * x] = clamp_u8(s0), d[3 * x + 1] = clamp_u8(s1), d[3 * x + 2] = clamp_u8(s2);
+      }
+    } else {
+      for (int x = 0; x < W; x++) {
+        float s0 = 0;
+        for (int n = tx.start[x], e = n + tx.count[x]; n < e; n++) s0 += a[tx.src[n]] * tx.w[n];
+        d[x] = clamp_u8(s0);
+      }
+    }
   }
-  free(hrow), free(acc), area_tab_free(&tx), area_tab_free(&ty);
+  free(vacc), area_tab_free(&tx), area_tab_free(&ty);
   return 0;
 }
 
