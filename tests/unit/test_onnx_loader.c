@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,64 @@ static void test_parse_tensor(void **state) {
   free(b);
 }
 
+static void free_tensor(vrt_tensor *t) {
+  free(t->data);
+  free((char *)t->name);
+}
+
+/* Old-opset forms, rewritten by the loader, must compute what the original
+ * ops compute (expected outputs from numpy, see the generator). */
+static void run_model(const char *name, int nin, int nout) {
+  char file[128];
+  snprintf(file, sizeof file, "run_%s.onnx", name);
+  vrt_model_t *m = NULL;
+  vrt_session_t *s = NULL;
+  if (vrt_model_load(&m, model_path(file), vrt_load_default_params())) fail_msg("%s: %s", file, vrt_last_error());
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  vrt_tensor in[4], want[16];
+  for (int i = 0; i < nin; i++) {
+    snprintf(file, sizeof file, "run_%s_in_%d.pb", name, i);
+    size_t len;
+    uint8_t *b = read_all(model_path(file), &len);
+    assert_int_equal(vrt__onnx_parse_tensor(b, len, &in[i]), 0);
+    free(b);
+  }
+  for (int i = 0; i < nout; i++) {
+    snprintf(file, sizeof file, "run_%s_out_%d.pb", name, i);
+    size_t len;
+    uint8_t *b = read_all(model_path(file), &len);
+    assert_int_equal(vrt__onnx_parse_tensor(b, len, &want[i]), 0);
+    free(b);
+  }
+  const vrt_tensor *out;
+  int n;
+  if (vrt_session_run(s, in, nin, &out, &n)) fail_msg("%s: run: %s", name, vrt_last_error());
+  assert_int_equal(n, nout);
+  for (int k = 0; k < nout; k++) {
+    const vrt_tensor *g = &out[k], *w = &want[k];
+    if (strcmp(g->name, w->name) != 0 || g->dtype != w->dtype || !vrt__same_shape(g, w)) {
+      char a[96], b[96];
+      fail_msg("%s output %d: %s %s %s, expected %s %s %s", name, k, g->name, vrt_dtype_name(g->dtype),
+               vrt__shape_str(g->dims, g->ndim, a, sizeof a), w->name, vrt_dtype_name(w->dtype),
+               vrt__shape_str(w->dims, w->ndim, b, sizeof b));
+    }
+    for (int64_t i = 0; i < vrt_tensor_numel(w); i++) {
+      double x = vrt__get_f64(g, i), y = vrt__get_f64(w, i);
+      if (fabs(x - y) > 1e-5 + 1e-5 * fabs(y)) fail_msg("%s output '%s'[%lld] = %g, expected %g", name, w->name, (long long)i, x, y);
+    }
+  }
+  for (int i = 0; i < nin; i++) free_tensor(&in[i]);
+  for (int i = 0; i < nout; i++) free_tensor(&want[i]);
+  vrt_session_free(s);
+  vrt_model_free(m);
+}
+
+static void test_old_opsets_run(void **state) {
+  (void)state;
+  run_model("opset9", 1, 13);
+  run_model("opset10", 1, 3);
+}
+
 /* The real PP-OCR models: weights in Constant nodes, dynamic dims, opsets 9 and 11. */
 static void check_ocr(const char *file, int opset, int nconst_min, int nnodes, const char *in_dims, const char *out_dims) {
   char rel[256], path[1024];
@@ -510,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_corrupt_bytes),
       cmocka_unit_test(test_parse_tensor),
+      cmocka_unit_test(test_old_opsets_run),
       cmocka_unit_test(test_ppocr_det),
       cmocka_unit_test(test_ppocr_rec),
       cmocka_unit_test(test_ppocr_cls),

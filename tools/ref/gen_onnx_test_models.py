@@ -174,3 +174,59 @@ save("if_node", [helper.make_node("ReduceMax", ["X"], ["m"], name="rmax", keepdi
                  helper.make_node("Cast", ["m"], ["cond"], name="to_bool", to=TensorProto.BOOL),
                  helper.make_node("If", ["cond"], ["Y"], name="branchy", then_branch=then_g, else_branch=else_g)],
      [vi("X", f32, [2])], [vi("Y", f32, [2])])
+
+# Old-opset forms that must run like the originals: models with inputs and
+# numpy-computed expected outputs (run_<name>.onnx, run_<name>_in_<i>.pb,
+# run_<name>_out_<i>.pb), executed by test_onnx_loader through vrt.
+def save_run(name, nodes, ins, outs, opset):
+    m = helper.make_model(helper.make_graph(
+        nodes, name, [vi(n, f32 if a.dtype == np.float32 else TensorProto.INT64, list(a.shape)) for n, a in ins],
+        [vi(n, f32 if a.dtype == np.float32 else TensorProto.INT64, list(a.shape)) for n, a in outs]),
+        opset_imports=[helper.make_opsetid("", opset)])
+    onnx.save(m, os.path.join(out, "run_%s.onnx" % name))
+    for k, (n, a) in enumerate(ins):
+        with open(os.path.join(out, "run_%s_in_%d.pb" % (name, k)), "wb") as fh:
+            fh.write(numpy_helper.from_array(a, n).SerializeToString())
+    for k, (n, a) in enumerate(outs):
+        with open(os.path.join(out, "run_%s_out_%d.pb" % (name, k)), "wb") as fh:
+            fh.write(numpy_helper.from_array(a, n).SerializeToString())
+
+
+def softmax2d(x, axis):
+    f = x.reshape(int(np.prod(x.shape[:axis])), -1)
+    e = np.exp(f - f.max(1, keepdims=True))
+    return (e / e.sum(1, keepdims=True)).reshape(x.shape)
+
+
+rng = np.random.default_rng(7)
+X = rng.standard_normal((2, 3, 4)).astype(np.float32)
+tk = -np.sort(-X, axis=2)[:, :, :2]
+save_run("opset9", [
+    helper.make_node("Softmax", ["X"], ["sm"], axis=1),
+    helper.make_node("LogSoftmax", ["X"], ["lsm"], axis=1),
+    helper.make_node("Unsqueeze", ["X"], ["x4"], axes=[0]),
+    helper.make_node("Constant", [], ["scales"], value=numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32))),
+    helper.make_node("Upsample", ["x4", "scales"], ["up"], mode="nearest"),
+    helper.make_node("Slice", ["X"], ["sl"], starts=[1], ends=[3], axes=[2]),
+    helper.make_node("Clip", ["X"], ["cl"], min=-0.5, max=0.5),
+    helper.make_node("Pad", ["X"], ["pd"], pads=[0, 0, 1, 0, 0, 0], value=1.5),
+    helper.make_node("ReduceMean", ["X"], ["rm"], axes=[1], keepdims=0),
+    helper.make_node("Unsqueeze", ["X"], ["x_u"], axes=[1]),
+    helper.make_node("Squeeze", ["x_u"], ["sq"], axes=[1]),
+    helper.make_node("TopK", ["X"], ["tk", "ti"], k=2),
+    helper.make_node("Split", ["X"], ["sp0", "sp1"], axis=2, split=[1, 3]),
+    helper.make_node("Dropout", ["X"], ["dr"], ratio=0.3),
+], [("X", X)], [
+    ("sm", softmax2d(X, 1)), ("lsm", np.log(softmax2d(X, 1))),
+    ("up", X[None].repeat(2, axis=2).repeat(2, axis=3)), ("sl", X[:, :, 1:3]), ("cl", np.clip(X, -0.5, 0.5)),
+    ("pd", np.pad(X, ((0, 0), (0, 0), (1, 0)), constant_values=1.5)), ("rm", X.mean(axis=1)), ("sq", X),
+    ("tk", tk), ("ti", np.argsort(-X, axis=2, kind="stable")[:, :, :2].astype(np.int64)),
+    ("sp0", X[:, :, :1]), ("sp1", X[:, :, 1:]), ("dr", X)], 9)
+X4 = rng.standard_normal((1, 2, 2, 3)).astype(np.float32)
+save_run("opset10", [
+    helper.make_node("Constant", [], ["scales"], value=numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32))),
+    helper.make_node("Resize", ["X", "scales"], ["rs"], mode="nearest"),
+    helper.make_node("ReduceSum", ["X"], ["rsum"], axes=[0, 2], keepdims=1),
+    helper.make_node("Softmax", ["X"], ["sm0"], axis=0),
+], [("X", X4)], [("rs", X4.repeat(2, axis=2).repeat(3, axis=3)), ("rsum", X4.sum(axis=(0, 2), keepdims=True)),
+                 ("sm0", softmax2d(X4, 0))], 10)

@@ -85,7 +85,7 @@ static int fill_typed(const pb_reader *msg, vrt_dtype dt, int64_t numel, void *d
       return rc < 0 ? rc : vrt__err(VRT_EPARSE, "tensor '%s': fewer values than its shape needs", tname);
     uint8_t *d = (uint8_t *)dst + (size_t)i * es;
     switch (es) {
-      case 1: *d = (uint8_t)v; break;
+      case 1: *d = dt == VRT_BOOL ? v != 0 : (uint8_t)v; break;
       case 2: { uint16_t x = (uint16_t)v; memcpy(d, &x, 2); break; }
       case 4: { uint32_t x = (uint32_t)v; memcpy(d, &x, 4); break; }
       default: memcpy(d, &v, 8); break;
