@@ -123,7 +123,9 @@ static void expect(const char *method, const char *path, const char *ctype, cons
   free(r.body);
 }
 
-static int start_server(void **state) {
+/* Starts `vigil serve detect` with the given request timeout and connection
+ * limit; sets server_pid and port. */
+static int start_with(const char *request_timeout, const char *max_connections) {
   const char *bin = getenv("VIGIL_BINARY");
   if (!bin) {
     fprintf(stderr, "VIGIL_BINARY is not set (run through ctest)\n");
@@ -139,8 +141,8 @@ static int start_server(void **state) {
   char ports[16];
   snprintf(ports, sizeof ports, "%d", port);
   setenv("VIGIL_HTTP_MAX_BODY_MB", "2", 1);
-  setenv("VIGIL_HTTP_REQUEST_TIMEOUT_S", "2", 1);
-  setenv("VIGIL_HTTP_MAX_CONNECTIONS", "4", 1);
+  setenv("VIGIL_HTTP_REQUEST_TIMEOUT_S", request_timeout, 1);
+  setenv("VIGIL_HTTP_MAX_CONNECTIONS", max_connections, 1);
   setenv("VIGIL_HTTP_THREADS", "2", 1);
   setenv("VIGIL_LOG", "warn", 1);
   unsetenv("PORT");
@@ -166,11 +168,31 @@ static int start_server(void **state) {
   return -1;
 }
 
+/* The main server: slow clients cut off after 2 s. */
+static int start_server(void **state) { return start_with("2", "64"); }
+
 static int stop_server(void **state) {
   if (server_pid > 0) {
     kill(server_pid, SIGKILL);
     waitpid(server_pid, NULL, 0);
+    server_pid = 0;
   }
+  return 0;
+}
+
+/* A second server for the connection limit: 4 connections, and a request
+ * timeout long enough that the idle connections are not cut off meanwhile. */
+static pid_t main_pid;
+static int main_port;
+
+static int start_limited(void **state) {
+  main_pid = server_pid, main_port = port;
+  return start_with("120", "4");
+}
+
+static int stop_limited(void **state) {
+  stop_server(state);
+  server_pid = main_pid, port = main_port;
   return 0;
 }
 
@@ -294,7 +316,7 @@ static void connection_limit(void **state) {
   int idle[4];
   for (int i = 0; i < 4; i++) assert_true((idle[i] = connect_server()) >= 0);
   bool busy = false;
-  for (int i = 0; i < 20 && !busy; i++) { /* until the server has accepted the idle four */
+  for (int i = 0; i < 400 && !busy; i++) { /* until the server has accepted the idle four */
     reply r = request("GET", "/health", NULL, NULL, 0);
     if (r.status == 503) {
       assert_detail(&r, "too many connections");
@@ -306,7 +328,7 @@ static void connection_limit(void **state) {
   for (int i = 0; i < 4; i++) close(idle[i]);
   assert_true(busy);
   int status = 0;
-  for (int i = 0; i < 50 && status != 200; i++) { /* until the server has seen them close */
+  for (int i = 0; i < 400 && status != 200; i++) { /* until the server has seen them close */
     reply r = request("GET", "/health", NULL, NULL, 0);
     status = r.status;
     free(r.body);
@@ -349,7 +371,8 @@ int main(void) {
       cmocka_unit_test(health),           cmocka_unit_test(bad_requests),
       cmocka_unit_test(huge_png_header),  cmocka_unit_test(oversized_bodies),
       cmocka_unit_test(oversized_headers), cmocka_unit_test(slow_client),
-      cmocka_unit_test(connection_limit), cmocka_unit_test(still_serving_and_metrics),
+      cmocka_unit_test_setup_teardown(connection_limit, start_limited, stop_limited),
+      cmocka_unit_test(still_serving_and_metrics),
       cmocka_unit_test(clean_shutdown),
   };
   return cmocka_run_group_tests(tests, start_server, stop_server);
