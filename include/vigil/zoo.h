@@ -175,6 +175,7 @@ typedef struct zoo_entry zoo_entry;
 typedef struct zoo_lease {
   zoo_entry *entry; /* internal */
   void *handle;     /* the loader's handle; valid until release */
+  int shard;        /* internal */
 } zoo_lease;
 
 int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, char *err,

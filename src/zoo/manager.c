@@ -9,11 +9,13 @@
  * needs no lock at all.
  *
  * Each entry has an atomic `state` (UNLOADED, LOADING, LOADED, EVICTING,
- * FAILED) and an atomic `leases` count. A cache hit is two atomic operations:
- * increment leases, then re-read state; if it is still LOADED the caller holds
- * a lease and reads the handle. Eviction is the mirror image: under the budget
- * mutex the evictor CASes LOADED -> EVICTING, then reads leases; if leases is
- * not zero it puts LOADED back. Both sides use sequentially consistent
+ * FAILED) and a lease count, split into cache-line-sized shards so that
+ * threads hitting the same model do not fight over one line; the count is the
+ * sum of the shards. A cache hit is two atomic operations: increment the
+ * calling thread's shard, then re-read state; if it is still LOADED the caller
+ * holds a lease and reads the handle. Eviction is the mirror image: under the
+ * budget mutex the evictor CASes LOADED -> EVICTING, then sums the shards; if
+ * the sum is not zero it puts LOADED back. Both sides use sequentially consistent
  * atomics, so of the two "write then read the other's variable" sequences at
  * least one sees the other's write (the Dekker argument): either the reader
  * sees EVICTING and drops its lease, or the evictor sees the lease and backs
@@ -62,6 +64,12 @@
 
 #include "util/log.h"
 
+#define LEASE_SHARDS 8
+
+typedef struct lease_shard {
+  _Alignas(64) _Atomic int n; /* one cache line each */
+} lease_shard;
+
 typedef struct zoo_waiter {
   struct zoo_waiter *next;
   bool done;
@@ -71,10 +79,10 @@ typedef struct zoo_waiter {
 } zoo_waiter;
 
 struct zoo_entry {
+  lease_shard leases[LEASE_SHARDS]; /* first: 64-byte aligned with the array */
   zoo_model_row row;
   bool pinned; /* ALWAYS_LOADED: never evicted or reaped */
   _Atomic int state;
-  _Atomic int leases;
   _Atomic int64_t last_used; /* manager clock, ns */
   _Atomic int loads;         /* load attempts started */
   _Atomic uint64_t measured; /* bytes, while loaded */
@@ -132,6 +140,19 @@ static void copy_str(char *dst, size_t cap, const char *src) {
   size_t n = strnlen(src, cap - 1);
   memcpy(dst, src, n);
   dst[n] = 0;
+}
+
+static int my_shard(void) {
+  static _Atomic int next_thread;
+  static _Thread_local int shard = -1;
+  if (shard < 0) shard = atomic_fetch_add(&next_thread, 1) % LEASE_SHARDS;
+  return shard;
+}
+
+static int lease_count(const zoo_entry *e) {
+  int n = 0;
+  for (int i = 0; i < LEASE_SHARDS; i++) n += atomic_load(&e->leases[i].n);
+  return n;
 }
 
 static int64_t mono_ns(void) {
@@ -249,7 +270,9 @@ int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, c
   }
   unsigned cap = 16;
   while (cap < (unsigned)m->n * 2) cap *= 2;
-  m->entries = calloc(m->n ? (size_t)m->n : 1, sizeof *m->entries);
+  size_t ebytes = (m->n ? (size_t)m->n : 1) * sizeof *m->entries;
+  m->entries = aligned_alloc(64, (ebytes + 63) / 64 * 64);
+  if (m->entries) memset(m->entries, 0, ebytes);
   m->index = malloc(cap * sizeof *m->index);
   if (!m->entries || !m->index) {
     free(m->entries);
@@ -304,9 +327,9 @@ void zoo_manager_free(zoo_manager *m) {
   }
   for (int i = 0; i < m->n; i++) {
     zoo_entry *e = &m->entries[i];
-    if (atomic_load(&e->leases) > 0)
+    if (lease_count(e) > 0)
       vlog_warn("zoo: freeing manager while '%s' still has %d lease(s)", e->row.name,
-                atomic_load(&e->leases));
+                lease_count(e));
     if (atomic_load(&e->state) == ZOO_STATE_LOADED && e->handle)
       m->p.loader.unload(m->p.loader.ctx, &e->row, e->handle);
     pthread_mutex_destroy(&e->mu);
@@ -348,25 +371,30 @@ static void wake_space_waiters(zoo_manager *m) {
   }
 }
 
-static void drop_lease(zoo_manager *m, zoo_entry *e) {
-  if (atomic_fetch_sub(&e->leases, 1) == 1) wake_space_waiters(m);
+/* Whether this was the last lease is not known without summing the shards;
+ * reservers are rare, so wake them on any release while one exists. */
+static void drop_lease(zoo_manager *m, zoo_entry *e, int shard) {
+  atomic_fetch_sub(&e->leases[shard].n, 1);
+  wake_space_waiters(m);
 }
 
-/* The lock-free cache hit: true with a lease held, false with none. */
-static bool try_lease(zoo_manager *m, zoo_entry *e) {
+/* The lock-free cache hit: true with a lease held on *shard, false with none. */
+static bool try_lease(zoo_manager *m, zoo_entry *e, int *shard) {
   if (atomic_load(&e->state) != ZOO_STATE_LOADED) return false;
-  atomic_fetch_add(&e->leases, 1);
+  *shard = my_shard();
+  atomic_fetch_add(&e->leases[*shard].n, 1);
   if (atomic_load(&e->state) == ZOO_STATE_LOADED) return true;
-  drop_lease(m, e); /* an evictor claimed it between our two reads */
+  drop_lease(m, e, *shard); /* an evictor claimed it between our two reads */
   return false;
 }
 
 void zoo_manager_release(zoo_manager *m, zoo_lease *l) {
   if (!m || !l || !l->entry) return;
   zoo_entry *e = l->entry;
+  int shard = l->shard;
   touch(m, e);
   memset(l, 0, sizeof *l);
-  drop_lease(m, e);
+  drop_lease(m, e, shard);
 }
 
 /* ---- eviction ---------------------------------------------------------------- */
@@ -375,7 +403,7 @@ void zoo_manager_release(zoo_manager *m, zoo_lease *l) {
 static bool claim_victim(zoo_entry *e) {
   int expect = ZOO_STATE_LOADED;
   if (!atomic_compare_exchange_strong(&e->state, &expect, ZOO_STATE_EVICTING)) return false;
-  if (atomic_load(&e->leases) == 0) return true;
+  if (lease_count(e) == 0) return true;
   pthread_mutex_lock(&e->mu);
   atomic_store(&e->state, ZOO_STATE_LOADED);
   pthread_cond_broadcast(&e->cv);
@@ -411,7 +439,7 @@ static void finish_evict(zoo_manager *m, zoo_entry *e) {
 
 static bool evictable(const zoo_entry *e, const zoo_entry *self) {
   return e != self && !e->pinned && atomic_load(&e->state) == ZOO_STATE_LOADED &&
-         atomic_load(&e->leases) == 0 && e->charge > 0;
+         lease_count(e) == 0 && e->charge > 0;
 }
 
 /* A candidate with its sort key copied: last_used keeps changing under
@@ -545,7 +573,7 @@ static void finish_load(zoo_manager *m, zoo_entry *e, int rc, void *handle, uint
     atomic_store(&e->measured, measured);
     atomic_store(&e->last_measured, measured);
     atomic_store(&e->last_used, now);
-    atomic_fetch_add(&e->leases, nw + 1);
+    atomic_fetch_add(&e->leases[0].n, nw + 1); /* loader and waiters use shard 0 */
     atomic_store(&e->state, ZOO_STATE_LOADED);
   } else {
     /* a busy budget is not the model's fault: only real failures are kept */
@@ -629,9 +657,11 @@ static int do_load(zoo_manager *m, zoo_entry *e, void **handle_out, char *err, s
 static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how, char *err,
                          size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (try_lease(m, e)) { /* last_used is stamped at release: a leased model can't be evicted */
+  int shard;
+  if (try_lease(m, e, &shard)) { /* last_used is stamped at release: a leased model can't be evicted */
     out->entry = e;
     out->handle = e->handle;
+    out->shard = shard;
     if (how) *how = 0;
     return 0;
   }
@@ -639,10 +669,11 @@ static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how,
   for (;;) {
     int st = atomic_load(&e->state);
     if (st == ZOO_STATE_LOADED) {
-      if (try_lease(m, e)) {
+      if (try_lease(m, e, &shard)) {
         pthread_mutex_unlock(&e->mu);
         out->entry = e;
         out->handle = e->handle;
+        out->shard = shard;
         if (how) *how = 0;
         return 0;
       }
@@ -752,7 +783,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
     return 0;
   }
   if (!claim_victim(e)) {
-    int n = atomic_load(&e->leases);
+    int n = lease_count(e);
     pthread_mutex_unlock(&m->bmu);
     res->status = "error";
     return seterr(res->message, sizeof res->message, ZOO_ELEASED,
@@ -880,7 +911,7 @@ int zoo_manager_status(zoo_manager *m, zoo_snapshot *out) {
     uint64_t meas = s->loaded ? atomic_load(&e->measured) : atomic_load(&e->last_measured);
     s->measured_mb = to_mb(meas);
     s->vram_mb = meas ? s->measured_mb : s->declared_mb;
-    s->leases = atomic_load(&e->leases);
+    s->leases = lease_count(e);
     int64_t lu = atomic_load(&e->last_used);
     s->last_used_unix_ms = lu ? m->start_wall_ms + (lu - m->start_ns) / 1000000 : 0;
     if (s->state == ZOO_STATE_FAILED) any_failed = true;
