@@ -1,0 +1,200 @@
+/* Shared pieces of the hub-model adapters: published normalisations, crops to
+ * NCHW tensors, the input test hook, softmax/L2, pre-tokenised prompt files. */
+#include "models/hub_common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const float hub_imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, hub_imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+const float hub_half_mean[3] = {0.5f, 0.5f, 0.5f}, hub_half_std[3] = {0.5f, 0.5f, 0.5f};
+const float hub_clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+const float hub_clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+static hub_input_hook_fn hook;
+static void *hook_ud;
+
+void hub_set_input_hook(hub_input_hook_fn fn, void *ud) {
+  hook = fn;
+  hook_ud = ud;
+}
+
+int hub_run(model_runner *r, const char *adapter, const vrt_tensor *in, int nin, vrt_tensor **outs, int *nout,
+            char *err, size_t errlen) {
+  if (hook) hook(hook_ud, adapter, in, nin);
+  return runner_run(r, in, nin, outs, nout, err, errlen);
+}
+
+int hub_fail(char *err, size_t len, const char *fmt, ...) {
+  if (err && len) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *frame) {
+  if (!(*x2 > *x1) || !(*y2 > *y1)) return -1; /* also rejects NaN */
+  *x1 = fmaxf(*x1, 0), *y1 = fmaxf(*y1, 0);
+  *x2 = fminf(*x2, (float)frame->w), *y2 = fminf(*y2, (float)frame->h);
+  return *x2 - *x1 >= 1 && *y2 - *y1 >= 1 ? 0 : -1;
+}
+
+static void to_pixel_units(float m[3], float s[3], const float mean[3], const float std[3]) {
+  for (int c = 0; c < 3; c++) m[c] = mean[c] * 255.0f, s[c] = std[c] * 255.0f;
+}
+
+int hub_box_to_nchw(float *out, const vigil_image *frame, float x1, float y1, float x2, float y2, int ow, int oh,
+                    const float mean[3], const float std[3]) {
+  if (frame->c != 3 || hub_clip_box(&x1, &y1, &x2, &y2, frame)) return -1;
+  int cx = (int)floorf(x1), cy = (int)floorf(y1);
+  int cw = (int)ceilf(x2) - cx, ch = (int)ceilf(y2) - cy;
+  vigil_image crop = {0}, rs = {0};
+  if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) return -1;
+  int rc = vigil_img_resize(&rs, &crop, ow, oh, VIGIL_RESIZE_AREA);
+  vigil_image_free(&crop);
+  if (rc) return -1;
+  float m[3], s[3];
+  to_pixel_units(m, s, mean, std);
+  vigil_img_to_f32(out, &rs, VIGIL_LAYOUT_NCHW, m, s, false);
+  vigil_image_free(&rs);
+  return 0;
+}
+
+void hub_affine_to_nchw(float *out, const vigil_image *frame, float x0, float y0, float sx, float sy, int ow,
+                        int oh, const float mean[3], const float std[3]) {
+  size_t plane = (size_t)ow * (size_t)oh;
+  for (int v = 0; v < oh; v++) {
+    float fy = y0 + ((float)v + 0.5f) * sy - 0.5f;
+    int iy = (int)floorf(fy);
+    float wy = fy - (float)iy;
+    for (int u = 0; u < ow; u++) {
+      float fx = x0 + ((float)u + 0.5f) * sx - 0.5f;
+      int ix = (int)floorf(fx);
+      float wx = fx - (float)ix;
+      float acc[3] = {0, 0, 0};
+      for (int dy = 0; dy < 2; dy++)
+        for (int dx = 0; dx < 2; dx++) {
+          int px = ix + dx, py = iy + dy;
+          if (px < 0 || py < 0 || px >= frame->w || py >= frame->h) continue; /* black border */
+          float w = (dx ? wx : 1 - wx) * (dy ? wy : 1 - wy);
+          const uint8_t *p = frame->data + (size_t)py * frame->stride + (size_t)px * 3;
+          for (int c = 0; c < 3; c++) acc[c] += w * (float)p[c];
+        }
+      for (int c = 0; c < 3; c++)
+        out[(size_t)c * plane + (size_t)v * (size_t)ow + (size_t)u] = (acc[c] / 255.0f - mean[c]) / std[c];
+    }
+  }
+}
+
+void hub_softmax(float *p, const float *logits, int n) {
+  float mx = -INFINITY, sum = 0;
+  for (int i = 0; i < n; i++) mx = fmaxf(mx, logits[i]);
+  for (int i = 0; i < n; i++) sum += p[i] = expf(logits[i] - mx);
+  for (int i = 0; i < n; i++) p[i] = sum > 0 ? p[i] / sum : 1.0f / (float)n;
+}
+
+float hub_dot(const float *a, const float *b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return (float)s;
+}
+
+float hub_l2_normalize(float *v, int n) {
+  float norm = sqrtf(hub_dot(v, v, n));
+  if (norm > 0 && isfinite(norm))
+    for (int i = 0; i < n; i++) v[i] /= norm;
+  return norm;
+}
+
+/* Parses "1 2 3" into dst (at most cap values); returns the count or -1. */
+static int parse_ints(int64_t *dst, int cap, const char *s) {
+  int n = 0;
+  while (*s) {
+    while (*s == ' ') s++;
+    if (!*s) break;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || n >= cap) return -1;
+    if (dst) dst[n] = v;
+    n++;
+    s = end;
+  }
+  return n;
+}
+
+#define HUB_MAX_PROMPT_LEN 512
+
+int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t errlen) {
+  memset(p, 0, sizeof *p);
+  FILE *f = fopen(path, "r");
+  if (!f) return hub_fail(err, errlen, "cannot open %s (write it with tools/export/)", path);
+  char line[16384];
+  int lineno = 0, cap = 0, rc = 0;
+  int64_t tmp[HUB_MAX_PROMPT_LEN];
+  while (!rc && fgets(line, sizeof line, f)) {
+    lineno++;
+    size_t l = strlen(line);
+    if (l && line[l - 1] != '\n' && !feof(f)) rc = hub_fail(err, errlen, "%s:%d: line too long", path, lineno);
+    while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
+    if (rc || !l || line[0] == '#') continue;
+    char *t1 = strchr(line, '\t');
+    if (!t1) {
+      rc = hub_fail(err, errlen, "%s:%d: expected prompt<TAB>ids", path, lineno);
+      break;
+    }
+    *t1++ = 0;
+    char *t2 = strchr(t1, '\t');
+    if (t2) *t2++ = 0;
+    int n = parse_ints(tmp, HUB_MAX_PROMPT_LEN, t1);
+    if (n <= 0 || (p->n && n != p->len) || (p->n && (t2 != NULL) != (p->mask != NULL))) {
+      rc = hub_fail(err, errlen, "%s:%d: every row needs the same number (1..%d) of ids and the same columns", path,
+                    lineno, HUB_MAX_PROMPT_LEN);
+      break;
+    }
+    if (p->n == cap) {
+      cap = cap ? cap * 2 : 32;
+      char **np = realloc(p->prompts, sizeof *np * (size_t)cap);
+      if (np) p->prompts = np;
+      int64_t *ni = np ? realloc(p->ids, sizeof *ni * (size_t)cap * (size_t)n) : NULL;
+      if (ni) p->ids = ni;
+      int64_t *nm = ni && t2 ? realloc(p->mask, sizeof *nm * (size_t)cap * (size_t)n) : NULL;
+      if (nm) p->mask = nm;
+      if (!np || !ni || (t2 && !nm)) {
+        rc = hub_fail(err, errlen, "out of memory");
+        break;
+      }
+    }
+    p->len = n;
+    memcpy(p->ids + (size_t)p->n * (size_t)n, tmp, sizeof *tmp * (size_t)n);
+    if (t2 && parse_ints(p->mask + (size_t)p->n * (size_t)n, n, t2) != n) {
+      rc = hub_fail(err, errlen, "%s:%d: the attention mask needs as many values as the ids", path, lineno);
+      break;
+    }
+    if (!(p->prompts[p->n] = strdup(line))) rc = hub_fail(err, errlen, "out of memory");
+    else p->n++;
+  }
+  fclose(f);
+  if (!rc && !p->n) rc = hub_fail(err, errlen, "%s: no prompts", path);
+  if (rc) hub_prompt_ids_free(p);
+  return rc;
+}
+
+void hub_prompt_ids_free(hub_prompt_ids *p) {
+  if (!p) return;
+  for (int i = 0; i < p->n; i++) free(p->prompts[i]);
+  free(p->prompts);
+  free(p->ids);
+  free(p->mask);
+  memset(p, 0, sizeof *p);
+}
+
+int hub_prompt_ids_find(const hub_prompt_ids *p, const char *prompt) {
+  for (int i = 0; i < p->n; i++)
+    if (!strcmp(p->prompts[i], prompt)) return i;
+  return -1;
+}

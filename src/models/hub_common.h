@@ -1,0 +1,68 @@
+/* Helpers shared by the hub-model adapters (src/models/hub_*.c): the crops
+ * and normalisations of the published preprocessing configs, a test hook that
+ * sees every input tensor an adapter builds, softmax and L2 normalisation,
+ * and the pre-tokenised prompt files the export scripts write. Internal. */
+#ifndef VIGIL_MODELS_HUB_COMMON_H
+#define VIGIL_MODELS_HUB_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/runner.h"
+#include "vigil/img.h"
+
+/* Published normalisations, as fractions of 255. */
+extern const float hub_imagenet_mean[3], hub_imagenet_std[3]; /* (0.485,0.456,0.406)/(0.229,0.224,0.225) */
+extern const float hub_half_mean[3], hub_half_std[3];         /* 0.5 / 0.5 */
+extern const float hub_clip_mean[3], hub_clip_std[3];         /* OpenAI CLIP */
+
+/* Test hook: called with every input an adapter is about to run (adapter
+ * name, tensors). One process-wide hook; set it only from tests, before the
+ * adapters run. NULL removes it. */
+typedef void (*hub_input_hook_fn)(void *ud, const char *adapter, const vrt_tensor *in, int nin);
+void hub_set_input_hook(hub_input_hook_fn fn, void *ud);
+
+/* runner_run after the hook. */
+int hub_run(model_runner *r, const char *adapter, const vrt_tensor *in, int nin, vrt_tensor **outs, int *nout,
+            char *err, size_t errlen);
+
+int hub_fail(char *err, size_t len, const char *fmt, ...);
+
+/* Clips a box to the frame; -1 when nothing of it is inside or it is empty. */
+int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *frame);
+
+/* The box (clipped) resized to ow x oh (area average when shrinking, as the
+ * antialiased PIL resize of the HF processors does), written as NCHW floats
+ * (x/255 - mean) / std, RGB. */
+int hub_box_to_nchw(float *out, const vigil_image *frame, float x1, float y1, float x2, float y2, int ow, int oh,
+                    const float mean[3], const float std[3]);
+
+/* Affine crop without rotation: output pixel (u, v) samples the frame at
+ * (x0 + (u + 0.5) * sx - 0.5, y0 + (v + 0.5) * sy - 0.5) bilinearly; outside
+ * the frame is black (0), as cv2.warpAffine's constant border. NCHW floats
+ * normalised like hub_box_to_nchw. */
+void hub_affine_to_nchw(float *out, const vigil_image *frame, float x0, float y0, float sx, float sy, int ow,
+                        int oh, const float mean[3], const float std[3]);
+
+void hub_softmax(float *p, const float *logits, int n);
+/* Scales v to unit L2 norm; returns the norm before (0 leaves v as it is). */
+float hub_l2_normalize(float *v, int n);
+float hub_dot(const float *a, const float *b, int n);
+
+/* Pre-tokenised prompts (tools/export writes them; vrt has no tokenizer):
+ * lines "prompt<TAB>ids[<TAB>attention mask]", '#' lines are comments.
+ * Every row has the same number of ids (len). */
+typedef struct {
+  int n, len;
+  char **prompts;
+  int64_t *ids;  /* n * len */
+  int64_t *mask; /* n * len, or NULL when the file has none */
+} hub_prompt_ids;
+
+int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t errlen);
+void hub_prompt_ids_free(hub_prompt_ids *p);
+/* Row of a prompt, -1 if absent. */
+int hub_prompt_ids_find(const hub_prompt_ids *p, const char *prompt);
+
+#endif
