@@ -427,12 +427,22 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   size_t pool = p.max_header < 8192 ? 8192 : p.max_header;
   unsigned mhd_limit = p.max_connections + 4 * p.threads + 4;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-  srv->d = MHD_start_daemon(
-      flags, p.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)p.threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+  /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which would let
+   * a second server silently share a port that is already taken. */
+  if (p.threads > 1)
+    srv->d = MHD_start_daemon(
+        flags, p.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)p.threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+  else
+    srv->d = MHD_start_daemon(
+        flags, p.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)p.idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_END);
   if (!srv->d) {
     snprintf(err, errlen, "cannot listen on %s:%u (%s)", bind_addr, (unsigned)p.port,
              errno ? strerror(errno) : "microhttpd failed to start");
