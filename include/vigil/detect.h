@@ -65,6 +65,13 @@ size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured
 int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
                  size_t errlen);
 
+/* Decodes model outputs (in the model's output order) computed elsewhere for
+ * one image of w x h pixels preprocessed by this detector's family (used to
+ * decode a reference runtime's outputs with vigil's own decoder). */
+struct vrt_tensor;
+int detector_decode_outputs(const detector_t *d, vigil_det_list *out, const struct vrt_tensor *outs, int nout, int w,
+                            int h);
+
 /* Detector settings from the configuration, as the detection service and the
  * pipeline both use them: YOLO26_MODEL_PATH when set (env or config file),
  * else the real default centernet under $VIGIL_HOME; YOLO26_CONFIDENCE when

@@ -352,6 +352,21 @@ static int decode(const detector_t *d, vigil_det_list *l, const det_geom *g, con
   return 0;
 }
 
+int detector_decode_outputs(const detector_t *d, vigil_det_list *out, const vrt_tensor *outs, int nout, int w, int h) {
+  if (nout != vrt_model_num_outputs(d->m) || w <= 0 || h <= 0) return -1;
+  det_geom g = {.w = w, .h = h};
+  if (d->fam == DET_FAMILY_YOLO || d->fam == DET_FAMILY_YOLO26) {
+    float s = fminf((float)d->in_w / (float)w, (float)d->in_h / (float)h);
+    g.sx = g.sy = s;
+    g.px = (float)((d->in_w - (int)lroundf((float)w * s)) / 2);
+    g.py = (float)((d->in_h - (int)lroundf((float)h * s)) / 2);
+  } else {
+    g.sx = (float)d->in_w / (float)w;
+    g.sy = (float)d->in_h / (float)h;
+  }
+  return decode(d, out, &g, outs, 0);
+}
+
 int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
                  size_t errlen) {
   for (int i = 0; i < n; i++) out[i].dets = NULL, out[i].n = 0;
