@@ -308,6 +308,12 @@ static void test_sparse(void **state) {
 static void test_subgraph_op(void **state) {
   (void)state;
   load_fails("if_node.onnx", VRT_EUNSUPPORTED, "If", "branchy");
+  /* a graph attribute on an op that does not read it is skipped */
+  vrt_graph *g = load_ok("graph_attr.onnx");
+  assert_int_equal(g->nnodes, 1);
+  assert_null(vrt_node_attr(&g->nodes[0], "body"));
+  assert_string_equal(vrt_attr_string(&g->nodes[0], "note", ""), "kept");
+  vrt_graph_free(g);
 }
 
 static uint8_t *read_all(const char *path, size_t *len) {

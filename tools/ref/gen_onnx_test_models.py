@@ -230,3 +230,7 @@ save_run("opset10", [
     helper.make_node("Softmax", ["X"], ["sm0"], axis=0),
 ], [("X", X4)], [("rs", X4.repeat(2, axis=2).repeat(3, axis=3)), ("rsum", X4.sum(axis=(0, 2), keepdims=True)),
                  ("sm0", softmax2d(X4, 0))], 10)
+
+# a known op carrying a subgraph attribute it does not use: skipped
+save("graph_attr", [helper.make_node("Relu", ["X"], ["Y"], name="relu_g", body=then_g, note="kept")],
+     [vi("X", f32, [2])], [vi("Y", f32, [2])])

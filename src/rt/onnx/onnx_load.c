@@ -219,8 +219,9 @@ int onnx_add_const(onnx_ctx *c, const char *base, vrt_dtype dt, int ndim, const 
 
 /* ---- attributes ------------------------------------------------------------- */
 
-/* Parses one AttributeProto into *a. TENSOR attributes may borrow from the
- * mapping only when allow_borrow (Constant nodes, whose tensor becomes a
+/* Parses one AttributeProto into *a: 0, or 1 for an attribute of a kind no
+ * vrt op reads (skipped, *a empty), or <0. TENSOR attributes may borrow from
+ * the mapping only when allow_borrow (Constant nodes, whose tensor becomes a
  * graph constant at once); *borrowed tells. */
 static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, bool allow_borrow, vrt_attr *a,
                       bool *borrowed) {
@@ -339,10 +340,11 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       if (rc < 0) goto fail;
       break;
     }
-    case AT_GRAPH: case AT_GRAPHS:
-      rc = vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): subgraph attribute '%s' is not supported", n->name, n->op_type,
-                    a->name);
-      goto fail;
+    case AT_GRAPH: case AT_GRAPHS: case AT_TENSORS: case AT_SPARSE_TENSORS: case AT_TYPE_PROTO: case AT_TYPE_PROTOS:
+      /* No op vrt knows reads such an attribute (the ops that need subgraphs,
+       * If/Loop/Scan, are refused as unknown ops before this): skip it. */
+      vrt_attr_clear(a);
+      return 1;
     default:
       rc = vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): attribute '%s' has unsupported type %lld", n->name, n->op_type,
                     a->name, (long long)type);
@@ -375,7 +377,11 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
     vrt_attr a;
     bool borrowed;
     pb_reader ar = pb_sub(msg, f.data, f.len);
-    if ((rc = parse_attr(c, &ar, n, true, &a, &borrowed))) break;
+    if ((rc = parse_attr(c, &ar, n, true, &a, &borrowed)) < 0) break;
+    if (rc == 1) {
+      rc = 0;
+      continue;
+    }
     const char *an = a.name;
     bool used = true;
     if (have) {
@@ -501,7 +507,9 @@ static int parse_node(onnx_ctx *c, const pb_reader *msg) {
     vrt_attr a;
     bool borrowed;
     pb_reader ar = pb_sub(msg, f.data, f.len);
-    if ((rc = parse_attr(c, &ar, &n, false, &a, &borrowed)) || (rc = node_push_attr(&n, &a))) goto done;
+    if ((rc = parse_attr(c, &ar, &n, false, &a, &borrowed)) < 0) goto done;
+    if (rc == 0 && (rc = node_push_attr(&n, &a))) goto done;
+    rc = 0;
   }
   if (rc < 0) goto done;
   return onnx_push_node(c, &n);
