@@ -1,7 +1,8 @@
 /* bench_ops: the nn kernels' fast paths (Conv: im2col/direct depthwise +
  * oneDNN sgemm; MatMul/Gemm: oneDNN sgemm) against the reference kernels,
  * measured in the same run. Prints per case the median of N runs of each
- * and the speedup ratio, plus the max abs difference between the two.
+ * and the speedup ratio of the medians (minimums too: on a shared machine
+ * they show the kernels' own cost), plus the max abs difference.
  *
  * usage: bench_ops [--runs N] [--quick]
  * The reference is single-threaded; the fast path uses oneDNN's OpenMP
@@ -77,8 +78,10 @@ static vrt_tensor tensor(int ndim, const int64_t *dims, float *data) {
   return t;
 }
 
-/* Median time of runs of node n; the last output is kept in *keep. */
-static double time_runs(vrt_node *n, const vrt_tensor *const *in, int nin, int runs, vrt_tensor *keep) {
+/* Median (and through *minp the minimum) time of runs of node n; the last
+ * output is kept in *keep. */
+static double time_runs(vrt_node *n, const vrt_tensor *const *in, int nin, int runs, vrt_tensor *keep,
+                        double *minp) {
   double *t = malloc(sizeof(double) * (size_t)runs);
   for (int r = 0; r < runs; r++) {
     vrt_tensor out;
@@ -92,6 +95,7 @@ static double time_runs(vrt_node *n, const vrt_tensor *const *in, int nin, int r
     else vrt__aligned_free(out.data);
   }
   qsort(t, (size_t)runs, sizeof *t, cmp_d);
+  if (minp) *minp = t[0];
   double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
   free(t);
   return med;
@@ -119,7 +123,8 @@ int main(int argc, char **argv) {
   if (quick) ncases = 3;
   const char *omp = getenv("OMP_NUM_THREADS");
   printf("bench_ops: fast path vs reference, median of %d runs (OMP_NUM_THREADS=%s)\n", runs, omp ? omp : "unset");
-  printf("%-32s %12s %12s %9s %10s\n", "case", "ref_ms", "fast_ms", "speedup", "max_diff");
+  printf("%-32s %10s %10s %9s %10s %10s %10s\n", "case", "ref_med", "fast_med", "speedup", "ref_min", "fast_min",
+         "max_diff");
   double logsum = 0;
   for (int c = 0; c < ncases; c++) {
     const bcase *b = &cases[c];
@@ -150,16 +155,18 @@ int main(int argc, char **argv) {
     vrt_tensor of, orf;
     unsetenv("VRT_REFERENCE");
     vrt_tensor warm; /* warm-up: oneDNN JIT, OpenMP pool start, page faults */
-    time_runs(&n, in, n.nin, 2, &warm);
+    time_runs(&n, in, n.nin, 2, &warm, NULL);
     vrt__aligned_free(warm.data);
-    double fast = time_runs(&n, in, n.nin, runs, &of);
+    double fast_min, ref_min;
+    double fast = time_runs(&n, in, n.nin, runs, &of, &fast_min);
     setenv("VRT_REFERENCE", "1", 1);
-    double ref = time_runs(&n, in, n.nin, runs > 3 ? 3 : runs, &orf);
+    double ref = time_runs(&n, in, n.nin, runs > 3 ? 3 : runs, &orf, &ref_min);
     unsetenv("VRT_REFERENCE");
     double md = 0;
     const float *p = of.data, *q = orf.data;
     for (int64_t i = 0; i < vrt_tensor_numel(&of); i++) md = fmax(md, fabs((double)p[i] - q[i]));
-    printf("%-32s %12.2f %12.2f %8.1fx %10.2e\n", b->name, ref, fast, ref / fast, md);
+    printf("%-32s %10.2f %10.2f %8.1fx %10.2f %10.2f %10.2e\n", b->name, ref, fast, ref / fast, ref_min, fast_min,
+           md);
     logsum += log(ref / fast);
     vrt__aligned_free(of.data);
     vrt__aligned_free(orf.data);
