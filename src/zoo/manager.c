@@ -633,6 +633,8 @@ static int do_load(zoo_manager *m, zoo_entry *e, void **handle_out, char *err, s
     pthread_cond_broadcast(&m->space_cv);
     pthread_mutex_unlock(&m->bmu);
   } else if (measured > need) {
+    /* the load itself may have outlasted the first deadline: start a new one */
+    deadline = mono_ns() + (int64_t)m->p.acquire_timeout_ms * 1000000;
     rc = reserve(m, e, measured - need, deadline, msg, sizeof msg);
     if (rc) {
       m->p.loader.unload(m->p.loader.ctx, &e->row, h);
@@ -669,15 +671,18 @@ static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how,
   for (;;) {
     int st = atomic_load(&e->state);
     if (st == ZOO_STATE_LOADED) {
+      /* not under e->mu: a failed try drops its lease, which may take the
+       * budget mutex, and the order is budget mutex first */
+      pthread_mutex_unlock(&e->mu);
       if (try_lease(m, e, &shard)) {
-        pthread_mutex_unlock(&e->mu);
         out->entry = e;
         out->handle = e->handle;
         out->shard = shard;
         if (how) *how = 0;
         return 0;
       }
-      continue; /* it was claimed for eviction meanwhile; look again */
+      pthread_mutex_lock(&e->mu); /* it was claimed for eviction meanwhile; look again */
+      continue;
     }
     if (st == ZOO_STATE_LOADING) {
       zoo_waiter w;
