@@ -216,11 +216,44 @@ static void test_einsum(void **state) {
   op_test_node_free(&n);
 }
 
+/* The GEMM path of two-operand Einsum against the general loop. */
+static void test_einsum_fast_vs_ref(void **state) {
+  struct {
+    const char *eq;
+    int na, nb;
+    int64_t a[4], b[4];
+  } cases[] = {
+      {"bij,bjk->bik", 3, 3, {3, 5, 7}, {3, 7, 4}},
+      {"bhqd,bhkd->bhqk", 4, 4, {2, 3, 5, 8}, {2, 3, 6, 8}},
+      {"ij,kj->ik", 2, 2, {9, 4}, {5, 4}},
+      {"bij,jk->kbi", 3, 2, {2, 3, 4}, {4, 6}},
+      {"i,j->ij", 1, 1, {5}, {3}},
+      {"ij,ij->i", 2, 2, {4, 6}, {4, 6}},
+      {"...ij,...jk->...ik", 3, 3, {2, 3, 4}, {2, 4, 5}},
+      {"ii,ij->j", 2, 2, {4, 4}, {4, 3}}, /* diagonal: general loop */
+      {"ij,jk", 2, 2, {3, 4}, {4, 2}},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    int64_t na = vrt__numel(cases[c].a, cases[c].na), nb = vrt__numel(cases[c].b, cases[c].nb);
+    float *A = nn_rand(na, (uint32_t)c + 5), *B = nn_rand(nb, (uint32_t)c + 55);
+    vrt_node n = op_test_node(VRT_OP_Einsum, 2, 1);
+    vrt_node_set_string(&n, "equation", cases[c].eq);
+    vrt_tensor in[2] = {NN_T(VRT_F32, cases[c].na, cases[c].a, A), NN_T(VRT_F32, cases[c].nb, cases[c].b, B)};
+    double d = nn_fast_vs_ref(&n, in, 2);
+    if (d > 1e-4) fprintf(stderr, "%s: diff %g\n", cases[c].eq, d);
+    assert_true(d <= 1e-4);
+    op_test_node_free(&n);
+    free(A);
+    free(B);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_matmul_2d_and_1d), cmocka_unit_test(test_matmul_broadcast),
       cmocka_unit_test(test_matmul_fused),     cmocka_unit_test(test_matmul_fast_vs_ref),
       cmocka_unit_test(test_gemm),             cmocka_unit_test(test_einsum),
+      cmocka_unit_test(test_einsum_fast_vs_ref),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

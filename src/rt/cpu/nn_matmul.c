@@ -1,6 +1,7 @@
 /* MatMul (numpy semantics: batch broadcasting, 1-D operands), Gemm and
- * Einsum. Fast path for float32 MatMul/Gemm: oneDNN's dnnl_sgemm (stateless,
- * so safe on a shared model); VRT_REFERENCE=1 selects the plain loops. */
+ * Einsum. Fast path for float32 MatMul/Gemm and two-operand Einsum
+ * contractions: oneDNN's dnnl_sgemm (stateless, so safe on a shared model);
+ * VRT_REFERENCE=1 selects the plain loops. */
 #include <dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,8 @@ typedef struct ein_geom {
   int64_t st_out[EIN_MAXL];
   int ndim_out;
   int64_t out_dims[VRT_MAX_DIMS];
+  int lab[EIN_MAXIN][VRT_MAX_DIMS]; /* compacted label of each operand axis */
+  int olab[VRT_MAX_DIMS];           /* and of each output axis */
 } ein_geom;
 
 static int ein_geom_get(const vrt_node *n, const vrt_tensor *const *in, int nin, ein_geom *g) {
@@ -458,6 +461,7 @@ static int ein_geom_get(const vrt_node *n, const vrt_tensor *const *in, int nin,
     int64_t st = 1;
     for (int a = in[i]->ndim - 1; a >= 0; a--) {
       int l = map[axis_lab[i][a]];
+      g->lab[i][a] = l;
       if (in[i]->dims[a] != 1) g->st_in[i][l] += st;
       st *= in[i]->dims[a];
     }
@@ -466,6 +470,7 @@ static int ein_geom_get(const vrt_node *n, const vrt_tensor *const *in, int nin,
   g->ndim_out = no;
   for (int a = no - 1; a >= 0; a--) {
     int l = map[outl[a]];
+    g->olab[a] = l;
     g->out_dims[a] = g->size[l];
     g->st_out[l] += st;
     st *= g->size[l];
@@ -516,12 +521,118 @@ EIN_FN(ein_f64, double)
 EIN_FN(ein_i32, int32_t)
 EIN_FN(ein_i64, int64_t)
 
+/* dst (dims dd, row-major) = src read through per-dst-axis strides ss. */
+static void permute_f32(const float *src, const int64_t *ss, const int64_t *dd, int nd, float *dst) {
+  int64_t total = vrt__numel(dd, nd), idx[EIN_MAXL] = {0}, off = 0;
+  if (nd == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  int64_t last = dd[nd - 1], sl = ss[nd - 1];
+  for (int64_t done = 0; done < total; done += last) {
+    for (int64_t j = 0; j < last; j++) dst[done + j] = src[off + j * sl];
+    for (int a = nd - 2; a >= 0; a--) {
+      off += ss[a];
+      if (++idx[a] < dd[a]) break;
+      off -= ss[a] * dd[a];
+      idx[a] = 0;
+    }
+  }
+}
+
+/* Einsum of two float32 operands as a batched GEMM: labels in both inputs
+ * and the output are batch dims, in one input and the output M or N, in
+ * both inputs only K. Operands are permuted into [batch, M, K] and
+ * [batch, K, N] (skipped when already so), the product is permuted into the
+ * output order. Returns 1 when handled, 0 when the equation needs the
+ * general loop (diagonals, broadcasting, single-operand sums), <0 on error. */
+static int ein_fast(const vrt_node *n, const ein_geom *g, const vrt_tensor *const *in, vrt_tensor *out,
+                    vrt_exec_ctx *ctx) {
+  const vrt_tensor *A = in[0], *B = in[1];
+  int where[EIN_MAXL] = {0}; /* bit 0: in A, 1: in B, 2: in output */
+  for (int a = 0; a < A->ndim; a++) {
+    int l = g->lab[0][a];
+    if ((where[l] & 1) || A->dims[a] != g->size[l]) return 0;
+    where[l] |= 1;
+  }
+  for (int a = 0; a < B->ndim; a++) {
+    int l = g->lab[1][a];
+    if ((where[l] & 2) || B->dims[a] != g->size[l]) return 0;
+    where[l] |= 2;
+  }
+  for (int a = 0; a < g->ndim_out; a++) {
+    if (where[g->olab[a]] & 4) return 0;
+    where[g->olab[a]] |= 4;
+  }
+  /* label order: batch, M, N, K (output labels keep the output's order) */
+  int bl[EIN_MAXL], ml[EIN_MAXL], nl[EIN_MAXL], kl[EIN_MAXL], nb = 0, nm = 0, nn = 0, nk = 0;
+  int64_t Bt = 1, M = 1, N = 1, K = 1;
+  for (int a = 0; a < g->ndim_out; a++) {
+    int l = g->olab[a];
+    if (where[l] == 7) bl[nb++] = l, Bt *= g->size[l];
+    else if (where[l] == 5) ml[nm++] = l, M *= g->size[l];
+    else if (where[l] == 6) nl[nn++] = l, N *= g->size[l];
+  }
+  for (int l = 0; l < g->nlab; l++) {
+    if (where[l] == 3) kl[nk++] = l, K *= g->size[l];
+    else if (where[l] == 1 || where[l] == 2) return 0; /* summed within one operand */
+  }
+  /* operand layouts wanted: A [b.., m.., k..], B [b.., k.., n..], C [b.., m.., n..] */
+  int oa[EIN_MAXL], ob[EIN_MAXL], oc[EIN_MAXL], na = 0, nbb = 0, nc = 0;
+  for (int i = 0; i < nb; i++) oa[na++] = ob[nbb++] = oc[nc++] = bl[i];
+  for (int i = 0; i < nm; i++) oa[na++] = oc[nc++] = ml[i];
+  for (int i = 0; i < nk; i++) oa[na++] = kl[i];
+  for (int i = 0; i < nk; i++) ob[nbb++] = kl[i];
+  for (int i = 0; i < nn; i++) ob[nbb++] = nl[i], oc[nc++] = nl[i];
+  const float *pa = A->data, *pb = B->data;
+  int64_t ss[EIN_MAXL], dd[EIN_MAXL];
+  bool ida = true, idb = true, idc = true;
+  for (int i = 0; i < na; i++) ida = ida && g->lab[0][i] == oa[i];
+  for (int i = 0; i < nbb; i++) idb = idb && g->lab[1][i] == ob[i];
+  for (int i = 0; i < nc; i++) idc = idc && g->olab[i] == oc[i];
+  if (!ida) {
+    float *t = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * M * K));
+    if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
+    for (int i = 0; i < na; i++) ss[i] = g->st_in[0][oa[i]], dd[i] = g->size[oa[i]];
+    permute_f32(pa, ss, dd, na, t);
+    pa = t;
+  }
+  if (!idb) {
+    float *t = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * K * N));
+    if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
+    for (int i = 0; i < nbb; i++) ss[i] = g->st_in[1][ob[i]], dd[i] = g->size[ob[i]];
+    permute_f32(pb, ss, dd, nbb, t);
+    pb = t;
+  }
+  float *pc = out[0].data;
+  if (!idc && !(pc = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * M * N))))
+    return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
+  nn_set_threads(ctx->threads);
+  for (int64_t t = 0; t < Bt; t++) {
+    int rc = sgemm(n, 'N', 'N', M, N, K, 1.0f, pa + t * M * K, K, pb + t * K * N, N, 0, pc + t * M * N, N);
+    if (rc) return rc;
+  }
+  if (!idc) {
+    /* C's strides per label, then read in output order */
+    int64_t cst[EIN_MAXL], st = 1;
+    for (int i = nc - 1; i >= 0; i--) cst[oc[i]] = st, st *= g->size[oc[i]];
+    for (int i = 0; i < g->ndim_out; i++) ss[i] = cst[g->olab[i]], dd[i] = g->size[g->olab[i]];
+    permute_f32(pc, ss, dd, g->ndim_out, out[0].data);
+  }
+  return 1;
+}
+
 static int ein_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *ctx) {
   ein_geom g;
   int rc = ein_geom_get(n, in, nin, &g);
   if (rc) return rc;
   int64_t ny = vrt_tensor_numel(&out[0]);
+  if (ny == 0) return 0;
+  if (nin == 2 && in[0]->dtype == VRT_F32 && !nn_use_reference()) {
+    rc = ein_fast(n, &g, in, out, ctx);
+    if (rc) return rc < 0 ? rc : 0;
+  }
   switch (in[0]->dtype) {
     case VRT_F32: ein_f32(&g, nin, in, out[0].data, ny); break;
     case VRT_F64: ein_f64(&g, nin, in, out[0].data, ny); break;
