@@ -254,6 +254,7 @@ static void test_unsorted_nodes_are_sorted(void **state) {
 static void test_graph_errors(void **state) {
   (void)state;
   load_fails("cycle.onnx", VRT_EGRAPH, "cycle", "node_");
+  load_fails("cycle2.onnx", VRT_EGRAPH, "cycle", "loop_");
   load_fails("unknown_op.onnx", VRT_EUNSUPPORTED, "FancyOp", "mystery_node");
   load_fails("foreign_domain.onnx", VRT_EUNSUPPORTED, "com.microsoft:FusedConv", "ms_node");
   load_fails("undefined_input.onnx", VRT_EGRAPH, "ghost", "add_ghost");

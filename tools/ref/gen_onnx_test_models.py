@@ -234,3 +234,11 @@ save_run("opset10", [
 # a known op carrying a subgraph attribute it does not use: skipped
 save("graph_attr", [helper.make_node("Relu", ["X"], ["Y"], name="relu_g", body=then_g, note="kept")],
      [vi("X", f32, [2])], [vi("Y", f32, [2])])
+
+# a cycle with a node downstream of it listed first: the error names a node on the cycle
+save("cycle2", [
+    helper.make_node("Relu", ["c"], ["Y"], name="downstream"),
+    helper.make_node("Add", ["X", "b"], ["a"], name="loop_a"),
+    helper.make_node("Relu", ["a"], ["b"], name="loop_b"),
+    helper.make_node("Neg", ["a"], ["c"], name="after_loop"),
+], [vi("X", f32, [2])], [vi("Y", f32, [2])])

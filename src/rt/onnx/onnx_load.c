@@ -682,6 +682,15 @@ static int build_nodes(onnx_ctx *c, onnx_map *used) {
     if (tail < nn) {
       int bad = 0;
       while (bad < nn && !deps[bad]) bad++;
+      /* Every blocked node has a blocked producer: walking back nn steps
+       * lands on the cycle itself, not on a node downstream of it. */
+      for (int step = 0; step < nn; step++) {
+        int next = -1;
+        for (int k = in_off[bad]; k < in_off[bad + 1] && next < 0; k++)
+          if (ins[k] >= 0 && prod[ins[k]] >= 0 && deps[prod[ins[k]]]) next = prod[ins[k]];
+        if (next < 0) break;
+        bad = next;
+      }
       rc = vrt__err(VRT_EGRAPH, "graph has a cycle through node '%s' (%s)", c->nodes[bad].name, c->nodes[bad].op_type);
       goto out;
     }
