@@ -144,6 +144,25 @@ static void test_upsample(void **state) {
   op_test_node_free(&n);
 }
 
+/* nearest is a gather, so it works on integer data too */
+static void test_resize_nearest_u8(void **state) {
+  const uint8_t x[4] = {1, 2, 3, 250};
+  vrt_node n = op_test_node(VRT_OP_Resize, 4, 1);
+  int64_t sz[2] = {3, 4};
+  vrt_tensor in[4] = {NN_T(VRT_U8, 2, NN_DIMS(2, 2), x), {0}, {0}, NN_T(VRT_I64, 1, NN_DIMS(2), sz)}, out;
+  assert_int_equal(nn_run(&n, in, 4, &out, 1), 0);
+  assert_int_equal(out.dtype, VRT_U8);
+  /* rows: half_pixel 2->3 maps to 0,0,1 (0.5 rounds down); cols 2->4 to 0,0,1,1 */
+  const uint8_t want[12] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 250, 250};
+  assert_memory_equal(out.data, want, 12);
+  nn_out_free(&out, 1);
+  op_test_node_free(&n);
+  n = op_test_node(VRT_OP_Resize, 4, 1);
+  vrt_node_set_string(&n, "mode", "linear");
+  assert_int_equal(nn_run(&n, in, 4, &out, 1), VRT_ETYPE);
+  op_test_node_free(&n);
+}
+
 static void test_resize_errors(void **state) {
   vrt_tensor out;
   vrt_node n = op_test_node(VRT_OP_Resize, 1, 1);
@@ -175,7 +194,7 @@ int main(void) {
       cmocka_unit_test(test_resize_nearest_modes), cmocka_unit_test(test_resize_linear),
       cmocka_unit_test(test_resize_cubic),         cmocka_unit_test(test_resize_crop_extrapolate),
       cmocka_unit_test(test_resize_axes_nhwc),     cmocka_unit_test(test_upsample),
-      cmocka_unit_test(test_resize_errors),
+      cmocka_unit_test(test_resize_errors),        cmocka_unit_test(test_resize_nearest_u8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,13 +278,18 @@ static int conv_fast(const vrt_node *n, const nn_geom *g, const float *x, const 
       }
     return rc;
   }
-  /* NHWC: reorder weights to [M][kh][kw][Cg] */
-  float *wr = ctx->scratch(ctx, sizeof(float) * (size_t)(g->M * K));
+  /* NHWC: weights reordered to [M][kh][kw][Cg] (already so for 1x1) */
+  const float *wr = w;
+  if (kh * kw > 1) {
+    float *t = ctx->scratch(ctx, sizeof(float) * (size_t)(g->M * K));
+    if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for weights scratch");
+    for (int64_t m = 0; m < g->M; m++)
+      for (int64_t c = 0; c < Cg; c++)
+        for (int64_t q = 0; q < kh * kw; q++) t[m * K + q * Cg + c] = w[m * K + c * kh * kw + q];
+    wr = t;
+  }
   float *col = pointwise ? NULL : ctx->scratch(ctx, sizeof(float) * (size_t)(K * pt));
-  if (!wr || (!pointwise && !col)) return NN_ERR(n, VRT_ENOMEM, "out of memory for im2col scratch");
-  for (int64_t m = 0; m < g->M; m++)
-    for (int64_t c = 0; c < Cg; c++)
-      for (int64_t q = 0; q < kh * kw; q++) wr[m * K + q * Cg + c] = w[m * K + c * kh * kw + q];
+  if (!pointwise && !col) return NN_ERR(n, VRT_ENOMEM, "out of memory for im2col scratch");
   for (int64_t b = 0; b < g->N && !rc; b++) {
     const float *xn = x + b * HW * g->C;
     float *yn = y + b * P * g->M;

@@ -184,12 +184,21 @@ static int rs_geom_get(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
+/* float32 for every mode; nearest (a pure gather) also for any other
+ * fixed-size dtype, except with tf_crop_and_resize's float extrapolation. */
+static int rs_dtype_ok(const rs_params *p, vrt_dtype t) {
+  if (t == VRT_F32) return 1;
+  return p->mode == RS_NEAREST && p->ctm != CT_TF_CROP_RESIZE && vrt_dtype_size(t) > 0;
+}
+
 static int rs_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  if (in[0]->dtype != VRT_F32) return NN_ERR(n, VRT_ETYPE, "only float32 is supported");
+  const rs_params *p = n->params;
+  if (!rs_dtype_ok(p, in[0]->dtype))
+    return NN_ERR(n, VRT_ETYPE, "dtype %s is not supported in this mode", vrt_dtype_name(in[0]->dtype));
   rs_geom g;
   int rc = rs_geom_get(n, in, nin, &g, false);
   if (rc) return rc;
-  out[0].dtype = VRT_F32;
+  out[0].dtype = in[0]->dtype;
   out[0].ndim = g.ndim;
   memcpy(out[0].dims, g.out, sizeof(int64_t) * g.ndim);
   return 0;
@@ -304,6 +313,14 @@ static void apply_axis(const float *x, float *y, int64_t outer, int64_t lin, int
   }
 }
 
+/* Nearest gather along one axis for elements of esz bytes. */
+static void apply_axis_bytes(const char *x, char *y, int64_t outer, int64_t lin, int64_t lout, int64_t inner,
+                             const int64_t *idx, size_t esz) {
+  size_t row = esz * (size_t)inner;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < lout; j++) memcpy(y + (o * lout + j) * row, x + (o * lin + idx[j]) * row, row);
+}
+
 static int rs_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                    vrt_exec_ctx *ctx) {
   const rs_params *p = n->params;
@@ -327,21 +344,25 @@ static int rs_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   int64_t *idx = ctx->scratch(ctx, sizeof(int64_t) * (size_t)(maxlen * ntap));
   float *w = ctx->scratch(ctx, sizeof(float) * (size_t)(maxlen * ntap));
   uint8_t *ext = ctx->scratch(ctx, (size_t)maxlen);
-  float *buf[2] = {ctx->scratch(ctx, sizeof(float) * (size_t)maxn), ctx->scratch(ctx, sizeof(float) * (size_t)maxn)};
+  size_t esz = vrt_dtype_size(in[0]->dtype);
+  void *buf[2] = {ctx->scratch(ctx, esz * (size_t)maxn), ctx->scratch(ctx, esz * (size_t)maxn)};
   if (!idx || !w || !ext || !buf[0] || !buf[1]) return NN_ERR(n, VRT_ENOMEM, "out of memory for resize scratch");
-  const float *src = in[0]->data;
+  const void *src = in[0]->data;
   memcpy(cur, g.in, sizeof cur);
   int which = 0;
   for (int a = g.ndim - 1; a >= 0; a--) {
     if (axis_taps(p, &g, a, ntap, idx, w, ext)) continue;
     int64_t outer = vrt__numel(cur, a), inner = vrt__numel(cur + a + 1, g.ndim - a - 1);
-    float *dst = buf[which];
-    apply_axis(src, dst, outer, cur[a], g.out[a], inner, ntap, idx, w, ext, p->extrap);
+    void *dst = buf[which];
+    if (in[0]->dtype == VRT_F32)
+      apply_axis(src, dst, outer, cur[a], g.out[a], inner, ntap, idx, w, ext, p->extrap);
+    else
+      apply_axis_bytes(src, dst, outer, cur[a], g.out[a], inner, idx, esz);
     cur[a] = g.out[a];
     src = dst;
     which ^= 1;
   }
-  memcpy(out[0].data, src, sizeof(float) * (size_t)ny);
+  memcpy(out[0].data, src, esz * (size_t)ny);
   return 0;
 }
 
