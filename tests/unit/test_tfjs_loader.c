@@ -500,7 +500,10 @@ static void test_real_models(void **state) {
     assert_int_equal(in->t.ndim, 4);
     for (int d = 0; d < 4; d++) assert_int_equal(in->t.dims[d], r->dims[d]);
     assert_int_equal(g->noutputs, r->nout);
-    for (int o = 0; o < r->nout; o++) assert_string_equal(g->values[g->outputs[o]].t.name, r->outputs[o]);
+    for (int o = 0; o < r->nout; o++) {
+      assert_string_equal(g->values[g->outputs[o]].t.name, r->outputs[o]);
+      assert_int_equal(g->values[g->outputs[o]].t.dtype, VRT_F32); /* from the signature */
+    }
     /* every node lowered onto a known IR op; no TF op survives */
     for (int i = 0; i < g->nnodes; i++) assert_true(g->nodes[i].op >= 0 && g->nodes[i].op < VRT_OP_COUNT);
     assert_int_equal(vrt_graph_validate(g), 0);

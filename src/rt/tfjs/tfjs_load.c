@@ -535,6 +535,7 @@ static int add_inputs(tfjs_ctx *c) {
 typedef struct out_ref {
   const char *key; /* output name */
   const char *ref; /* "node" or "node:k" */
+  vrt_dtype dtype; /* from the signature, else VRT_UNDEFINED */
 } out_ref;
 
 /* Natural order: digit runs compare by value, so Identity_2 < Identity_10. */
@@ -575,6 +576,7 @@ static int find_outputs(tfjs_ctx *c, out_ref **out, int *nout) {
       const char *ref = json_string_value(json_object_get(v, "name"));
       (*out)[*nout].key = key;
       (*out)[*nout].ref = ref ? ref : key;
+      (*out)[*nout].dtype = tfjs_dtype_from_tf(json_string_value(json_object_get(v, "dtype")));
       (*nout)++;
     }
     return 0;
@@ -704,6 +706,9 @@ static int set_outputs(tfjs_ctx *c, const out_ref *outs, int nout) {
       free((char *)v->t.name);
       v->t.name = nm;
     }
+    /* the signature's dtype lets introspection say what a dynamic-batch
+     * output holds before any run; shapes are left to shape inference */
+    if (g->values[vid].t.dtype == VRT_UNDEFINED) g->values[vid].t.dtype = outs[o].dtype;
     g->values[vid].flags |= VRT_VAL_OUTPUT;
     g->outputs[g->noutputs++] = vid;
   }
