@@ -29,7 +29,7 @@ static const char *hub_path(const char *name) {
 }
 
 /* models: space-separated names for the generator ("" = all) */
-static int hub_generate(const char *models) {
+static inline int hub_generate(const char *models) {
   const char *src = getenv("VIGIL_SOURCE_DIR");
   if (!src) {
     fprintf(stderr, "VIGIL_SOURCE_DIR is not set (run through ctest)\n");
@@ -46,7 +46,7 @@ static int hub_generate(const char *models) {
   return 0;
 }
 
-static void hub_cleanup(void) {
+static inline void hub_cleanup(void) {
   char cmd[600];
   if (!hub_tmp[0]) return;
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", hub_tmp);
@@ -60,7 +60,7 @@ static inline void hub_load_runner(model_runner *r, const char *name) {
 }
 
 /* A w x h frame filled with one colour. */
-static void hub_frame(vigil_image *im, int w, int h, uint8_t r, uint8_t g, uint8_t b) {
+static inline void hub_frame(vigil_image *im, int w, int h, uint8_t r, uint8_t g, uint8_t b) {
   assert_int_equal(vigil_image_init(im, w, h, 3), 0);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
@@ -69,7 +69,7 @@ static void hub_frame(vigil_image *im, int w, int h, uint8_t r, uint8_t g, uint8
     }
 }
 
-static void hub_fill(vigil_image *im, int x1, int y1, int x2, int y2, uint8_t r, uint8_t g, uint8_t b) {
+static inline void hub_fill(vigil_image *im, int x1, int y1, int x2, int y2, uint8_t r, uint8_t g, uint8_t b) {
   for (int y = y1 < 0 ? 0 : y1; y < y2 && y < im->h; y++)
     for (int x = x1 < 0 ? 0 : x1; x < x2 && x < im->w; x++) {
       uint8_t *p = im->data + (size_t)y * im->stride + (size_t)x * 3;
@@ -77,7 +77,7 @@ static void hub_fill(vigil_image *im, int x1, int y1, int x2, int y2, uint8_t r,
     }
 }
 
-static void hub_media(vigil_image *img, const char *rel) {
+static inline void hub_media(vigil_image *img, const char *rel) {
   char path[1024], err[256];
   if (vigil_asset_require(path, sizeof path, rel)) fail_msg("%s", vigil_asset_errmsg());
   FILE *f = fopen(path, "rb");
@@ -105,12 +105,12 @@ typedef struct {
 
 static hub_capture hub_cap;
 
-static void hub_capture_free(void) {
+static inline void hub_capture_free(void) {
   for (int i = 0; i < 3; i++) free(hub_cap.t[i].data);
   memset(&hub_cap, 0, sizeof hub_cap);
 }
 
-static void hub_hook(void *ud, const char *adapter, const vrt_tensor *in, int nin) {
+static inline void hub_hook(void *ud, const char *adapter, const vrt_tensor *in, int nin) {
   (void)ud;
   int calls = hub_cap.calls;
   hub_capture_free();
@@ -124,20 +124,20 @@ static void hub_hook(void *ud, const char *adapter, const vrt_tensor *in, int ni
   }
 }
 
-static void hub_capture_start(void) {
+static inline void hub_capture_start(void) {
   hub_capture_free();
   hub_set_input_hook(hub_hook, NULL);
 }
 
-static void hub_capture_stop(void) { hub_set_input_hook(NULL, NULL); }
+static inline void hub_capture_stop(void) { hub_set_input_hook(NULL, NULL); }
 
 /* Element (c, y, x) of a captured [1,3,H,W] tensor. */
-static float hub_at(const vrt_tensor *t, int c, int y, int x) {
+static inline float hub_at(const vrt_tensor *t, int c, int y, int x) {
   const float *d = t->data;
   return d[((size_t)c * (size_t)t->dims[2] + (size_t)y) * (size_t)t->dims[3] + (size_t)x];
 }
 
 /* The normalised value of an 8-bit channel value. */
-static float hub_norm(int v, float mean, float std) { return ((float)v / 255.0f - mean) / std; }
+static inline float hub_norm(int v, float mean, float std) { return ((float)v / 255.0f - mean) / std; }
 
 #endif
