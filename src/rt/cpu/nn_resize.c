@@ -287,6 +287,21 @@ static bool axis_taps(const rs_params *p, const rs_geom *g, int a, int ntap, int
 /* y[o][j][i] = ext[j] ? ev : sum_k w[j][k] * x[o][idx[j][k]][i] */
 static void apply_axis(const float *x, float *y, int64_t outer, int64_t lin, int64_t lout, int64_t inner, int ntap,
                        const int64_t *idx, const float *w, const uint8_t *ext, float ev) {
+  if (inner == 1) { /* the last axis: a gather per element, no row copies */
+    for (int64_t o = 0; o < outer; o++) {
+      const float *xo = x + o * lin;
+      float *yo = y + o * lout;
+      for (int64_t j = 0; j < lout; j++) {
+        const int64_t *ti = idx + j * ntap;
+        const float *tw = w + j * ntap;
+        float v = 0;
+        for (int k = 0; k < ntap; k++)
+          if (tw[k] != 0) v += tw[k] * xo[ti[k]]; /* skip: 0 * inf would be nan */
+        yo[j] = ext[j] ? ev : v;
+      }
+    }
+    return;
+  }
   for (int64_t o = 0; o < outer; o++) {
     const float *xo = x + o * lin * inner;
     float *yo = y + o * lout * inner;
