@@ -202,11 +202,17 @@ static void test_weights_path(void **state) {
   assert_string_equal(buf, "/tmp/zoo-home-test/models/human/movenet-lightning.json");
   assert_false(env);
   assert_false(zoo_row_installed(mv));
-  setenv("MOVENET_MODEL_PATH", "/etc/hostname", 1);
+  char file[] = "/tmp/zoo_weights_XXXXXX";
+  int fd = mkstemp(file);
+  assert_true(fd >= 0);
+  close(fd);
+  setenv("MOVENET_MODEL_PATH", file, 1);
   assert_int_equal(zoo_row_weights_path(mv, buf, sizeof buf, &env), 0);
-  assert_string_equal(buf, "/etc/hostname");
+  assert_string_equal(buf, file);
   assert_true(env);
   assert_true(zoo_row_installed(mv));
+  unlink(file);
+  assert_false(zoo_row_installed(mv)); /* the env var names a file that is gone */
   unsetenv("MOVENET_MODEL_PATH");
   unsetenv("VITPOSE_MODEL_PATH");
   const zoo_model_row *vp = zoo_registry_find(&r, "vitpose-small");

@@ -83,7 +83,10 @@ static void test_list_text(void **state) {
 
 static void test_list_json(void **state) {
   int st;
-  setenv("VITPOSE_MODEL_PATH", "/etc/hostname", 1); /* any existing file */
+  char weights[256];
+  snprintf(weights, sizeof weights, "%s/vitpose.bin", tmp);
+  write_file(weights, "w");
+  setenv("VITPOSE_MODEL_PATH", weights, 1);
   char *out = run("models list --json", &st);
   unsetenv("VITPOSE_MODEL_PATH");
   assert_int_equal(st, 0);
