@@ -2,8 +2,10 @@
  * human-models graphs: the same input, built from a real sample photo by
  * tools/ref/golden_tfjs.sh, must give every output within
  * 1e-4 * max(1, max|ref|) of the reference. Also checks the input/output
- * names and shapes that MODEL-FACTS.md states. Needs `make deps` (models,
- * reference outputs under $VIGIL_HOME/golden/tfjs). */
+ * names and shapes that MODEL-FACTS.md states, runs the dynamic-batch models
+ * (gear, age, gender, faceres) at batch 2, and runs the synthetic graphs of
+ * tools/ref/tfjs_ops_cases.py that cover the lowerings the real models miss.
+ * Needs `make deps` (models, reference outputs under $VIGIL_HOME/golden/tfjs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +94,61 @@ static const out_fact *find_fact(const model_fact *mf, const char *name) {
   return NULL;
 }
 
+/* Compares the vrt output named like reference output jo, whose batch dim
+ * holds reps copies of the reference. Prints one line; returns 1 if bad. */
+static int check_output(const char *label, const char *tag, const char *gdir, json_t *jo, const vrt_tensor *outs,
+                        int nouts, int reps) {
+  char path[2048], lbl[64];
+  const char *name = json_string_value(json_object_get(jo, "name"));
+  snprintf(lbl, sizeof lbl, "%s%s", label, tag);
+  int64_t rdims[VRT_MAX_DIMS];
+  int rnd = read_shape(json_object_get(jo, "shape"), rdims);
+  if (rnd > 0) rdims[0] *= reps;
+  const vrt_tensor *o = NULL;
+  for (int i = 0; i < nouts; i++)
+    if (!strcmp(outs[i].name, name)) o = &outs[i];
+  if (!o) fail_msg("%s: vrt has no output '%s'", lbl, name);
+  char want[160] = "", got[160] = "";
+  for (int d = 0; d < rnd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%lld,", (long long)rdims[d]);
+  for (int d = 0; d < o->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%lld,", (long long)o->dims[d]);
+  if (strcmp(want, got)) {
+    printf("parity %-22s %-24s shape [%s] want [%s]  FAIL\n", lbl, name, got, want);
+    return 1;
+  }
+  const char *rdt = json_string_value(json_object_get(jo, "dtype"));
+  bool is_f32 = !strcmp(rdt, "float32");
+  if ((is_f32 && o->dtype != VRT_F32) || (!is_f32 && o->dtype != VRT_I32)) {
+    printf("parity %-22s %-24s dtype %s want %s  FAIL\n", lbl, name, vrt_dtype_name(o->dtype), rdt);
+    return 1;
+  }
+  snprintf(path, sizeof path, "%s/%s", gdir, json_string_value(json_object_get(jo, "file")));
+  size_t rlen;
+  void *ref = read_all(path, &rlen);
+  int64_t n = vrt_tensor_numel(o), nr = n / reps;
+  assert_int_equal(rlen, (size_t)nr * 4);
+  double maxref = 0, maxerr = 0;
+  int64_t at = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double r = is_f32 ? ((const float *)ref)[i % nr] : ((const int32_t *)ref)[i % nr];
+    double v = is_f32 ? ((const float *)o->data)[i] : ((const int32_t *)o->data)[i];
+    double e = fabs(v - r);
+    if (e != e) e = INFINITY;
+    if (fabs(r) > maxref) maxref = fabs(r);
+    if (e > maxerr) maxerr = e, at = i;
+  }
+  double tol = 1e-4 * (maxref > 1 ? maxref : 1);
+  printf("parity %-22s %-24s max|ref| %10.4f  max err %.3g (tol %.3g)%s\n", lbl, name, maxref, maxerr, tol,
+         maxerr <= tol ? "" : "  FAIL");
+  int bad = !(maxerr <= tol);
+  if (bad) {
+    double r = is_f32 ? ((const float *)ref)[at % nr] : ((const int32_t *)ref)[at % nr];
+    double v = is_f32 ? ((const float *)o->data)[at] : ((const int32_t *)o->data)[at];
+    printf("  worst at element %lld: vrt %.7g, tfjs %.7g\n", (long long)at, v, r);
+  }
+  free(ref);
+  return bad;
+}
+
 /* Runs model_path on the golden inputs of gdir/meta.json and compares every
  * reference output; mf (NULL for the synthetic cases) adds the facts. */
 static void run_parity(const char *label, const char *model_path, const char *gdir, const model_fact *mf) {
@@ -148,60 +205,29 @@ static void run_parity(const char *label, const char *model_path, const char *gd
   int bad = 0;
   for (int k = 0; k < nref; k++) {
     json_t *jo = json_array_get(jouts, (size_t)k);
-    const char *name = json_string_value(json_object_get(jo, "name"));
-    int64_t rdims[VRT_MAX_DIMS];
-    int rnd = read_shape(json_object_get(jo, "shape"), rdims);
     if (mf) {
-      const out_fact *of = find_fact(mf, name);
-      if (!of) fail_msg("%s: reference output '%s' is not a known output", label, name);
+      int64_t rdims[VRT_MAX_DIMS];
+      int rnd = read_shape(json_object_get(jo, "shape"), rdims);
+      const out_fact *of = find_fact(mf, json_string_value(json_object_get(jo, "name")));
+      if (!of) fail_msg("%s: reference output '%s' is not a known output", label, json_string_value(json_object_get(jo, "name")));
       assert_int_equal(rnd, of->ndim);
       for (int d = 0; d < rnd; d++) assert_int_equal(rdims[d], of->dims[d]);
     }
-    const vrt_tensor *o = NULL;
-    for (int i = 0; i < nouts; i++)
-      if (!strcmp(outs[i].name, name)) o = &outs[i];
-    if (!o) fail_msg("%s: vrt has no output '%s'", label, name);
-    char want[160] = "", got[160] = "";
-    for (int d = 0; d < rnd; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%lld,", (long long)rdims[d]);
-    for (int d = 0; d < o->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%lld,", (long long)o->dims[d]);
-    if (strcmp(want, got)) {
-      printf("parity %-18s %-24s shape [%s] want [%s]  FAIL\n", label, name, got, want);
-      bad++;
-      continue;
-    }
-    const char *rdt = json_string_value(json_object_get(jo, "dtype"));
-    snprintf(path, sizeof path, "%s/%s", gdir, json_string_value(json_object_get(jo, "file")));
-    size_t rlen;
-    void *ref = read_all(path, &rlen);
-    int64_t n = vrt_tensor_numel(o);
-    assert_int_equal(rlen, (size_t)n * 4);
-    double maxref = 0, maxerr = 0;
-    int64_t at = -1;
-    bool is_f32 = !strcmp(rdt, "float32");
-    if ((is_f32 && o->dtype != VRT_F32) || (!is_f32 && o->dtype != VRT_I32)) {
-      printf("parity %-18s %-24s dtype %s want %s  FAIL\n", label, name, vrt_dtype_name(o->dtype), rdt);
-      free(ref);
-      bad++;
-      continue;
-    }
-    for (int64_t i = 0; i < n; i++) {
-      double r = is_f32 ? ((const float *)ref)[i] : ((const int32_t *)ref)[i];
-      double v = is_f32 ? ((const float *)o->data)[i] : ((const int32_t *)o->data)[i];
-      double e = fabs(v - r);
-      if (e != e) e = INFINITY;
-      if (fabs(r) > maxref) maxref = fabs(r);
-      if (e > maxerr) maxerr = e, at = i;
-    }
-    double tol = 1e-4 * (maxref > 1 ? maxref : 1);
-    printf("parity %-18s %-24s max|ref| %10.4f  max err %.3g (tol %.3g)%s\n", label, name, maxref, maxerr, tol,
-           maxerr <= tol ? "" : "  FAIL");
-    if (!(maxerr <= tol)) {
-      double r = is_f32 ? ((const float *)ref)[at] : ((const int32_t *)ref)[at];
-      double v = is_f32 ? ((const float *)o->data)[at] : ((const int32_t *)o->data)[at];
-      printf("  worst at element %lld: vrt %.7g, tfjs %.7g\n", (long long)at, v, r);
-      bad++;
-    }
-    free(ref);
+    bad += check_output(label, "", gdir, jo, outs, nouts, 1);
+  }
+
+  /* a dynamic batch: the input twice over must give the reference twice */
+  if (mf && mf->in_dims[0] == -1) {
+    vrt_tensor x2 = x[0];
+    x2.dims[0] *= 2;
+    x2.nbytes *= 2;
+    x2.data = malloc(x2.nbytes);
+    assert_non_null(x2.data);
+    memcpy(x2.data, x[0].data, x[0].nbytes);
+    memcpy((char *)x2.data + x[0].nbytes, x[0].data, x[0].nbytes);
+    if ((rc = vrt_session_run(s, &x2, 1, &outs, &nouts))) fail_msg("%s: batch-2 run: %s", label, vrt_last_error());
+    for (int k = 0; k < nref; k++) bad += check_output(label, " x2", gdir, json_array_get(jouts, (size_t)k), outs, nouts, 2);
+    free(x2.data);
   }
   fflush(stdout);
   vrt_session_free(s);
