@@ -275,8 +275,22 @@ static void test_external_data(void **state) {
   assert_int_equal(e->t.dims[0], 4);
   assert_true(((const float *)e->t.data)[0] == 1.5f);
   assert_true(((const float *)e->t.data)[3] == 8.0f);
+  assert_true(e->flags & VRT_VAL_BORROWED); /* aligned: read in place from the mapped file */
   vrt_graph_free(g);
   load_fails("external_escape.onnx", VRT_EINVAL, "leaves", NULL);
+  /* a symlink inside the folder that points out of it is refused too */
+  char outside[300], link[300];
+  snprintf(outside, sizeof outside, "%s.outside", tmpdir);
+  snprintf(link, sizeof link, "%s/link.bin", tmpdir);
+  FILE *o = fopen(outside, "wb");
+  assert_non_null(o);
+  char zeros[64] = {0};
+  assert_int_equal(fwrite(zeros, 1, sizeof zeros, o), sizeof zeros);
+  fclose(o);
+  assert_int_equal(symlink(outside, link), 0);
+  load_fails("external_link.onnx", VRT_EINVAL, "outside", NULL);
+  unlink(link);
+  unlink(outside);
   /* from memory there is no folder to read it from */
   FILE *f = fopen(model_path("external.onnx"), "rb");
   assert_non_null(f);

@@ -139,6 +139,7 @@ with open(os.path.join(out, "weights.bin"), "wb") as fh:
     fh.write(b"padding!" + vals.tobytes())
 external("external", "weights.bin", vals)
 external("external_escape", "../weights.bin", vals)
+external("external_link", "link.bin", vals)  # the test makes link.bin a symlink out of the folder
 
 # a standalone TensorProto with int64_data (not raw), as the node tests' .pb files may have
 t = helper.make_tensor("ints", TensorProto.INT64, [2, 3], [1, -2, 3, -4, 5, 1 << 40])

@@ -30,6 +30,16 @@ typedef struct onnx_node {
   vrt_attr *attrs;
 } onnx_node;
 
+/* An external data file, mapped once per load. */
+typedef struct onnx_ext {
+  char *path;
+  const uint8_t *addr;
+  size_t len;
+  bool used; /* some constant borrows from it: the graph keeps the mapping */
+} onnx_ext;
+
+#define ONNX_MAX_EXT 64
+
 typedef struct onnx_ctx {
   pb_reader root;      /* the whole buffer */
   bool can_borrow;     /* the buffer is a mapping the graph may keep */
@@ -39,6 +49,8 @@ typedef struct onnx_ctx {
   uint8_t *arena;
   size_t arena_len, arena_used;
   bool arena_failed;
+  onnx_ext ext[ONNX_MAX_EXT];
+  int next;
   const char *base_dir;
   int64_t ir_version;
   int opset;

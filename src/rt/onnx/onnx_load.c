@@ -913,6 +913,16 @@ static int onnx_load(vrt_graph **out, const void *buf, size_t len, const char *b
     if (rc) keep = 0;
     if (keep < c.arena_len) munmap(c.arena + keep, c.arena_len - keep);
   }
+  for (int i = 0; i < c.next; i++) { /* external data files: keep the ones constants point into */
+    onnx_ext *x = &c.ext[i];
+    bool keep = rc == 0 && x->used && x->len;
+    if (keep && vrt_graph_add_map(c.g, (void *)x->addr, x->len) != 0) {
+      rc = vrt__err(VRT_ENOMEM, "out of memory");
+      keep = false;
+    }
+    if (!keep && x->len) munmap((void *)x->addr, x->len);
+    free(x->path);
+  }
   if (rc) {
     vrt_graph_free(c.g);
     return rc < 0 ? rc : VRT_EPARSE;

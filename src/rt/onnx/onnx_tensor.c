@@ -39,27 +39,6 @@ void onnx_tensor_clear(onnx_tensor *t) {
   memset(t, 0, sizeof *t);
 }
 
-/* Bump allocation (64-byte aligned) from the copy arena, sized like the
- * whole input once: copies of raw_data can never need more. NULL when it is
- * full or cannot be mapped; the caller then mallocs. */
-static void *arena_alloc(onnx_ctx *c, size_t n) {
-  if (!c->arena && !c->arena_failed) {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t len = ((size_t)(c->root.end - c->root.p) + 65536 + page - 1) / page * page;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) {
-      c->arena_failed = true;
-      return NULL;
-    }
-    c->arena = p;
-    c->arena_len = len;
-  }
-  size_t at = (c->arena_used + 63) & ~(size_t)63;
-  if (!c->arena || at > c->arena_len || n > c->arena_len - at) return NULL;
-  c->arena_used = at + n;
-  return c->arena + at;
-}
-
 /* Typed repeated field that holds the values of a dtype, and its wire type. */
 static void typed_field(vrt_dtype dt, uint32_t *num, int *wire) {
   switch (dt) {
@@ -94,6 +73,27 @@ static int fill_typed(const pb_reader *msg, vrt_dtype dt, int64_t numel, void *d
   return 0;
 }
 
+/* Bump allocation (64-byte aligned) from the copy arena, sized like the
+ * whole input once: copies of raw_data can never need more. NULL when it is
+ * full or cannot be mapped; the caller then mallocs. */
+static void *arena_alloc(onnx_ctx *c, size_t n) {
+  if (!c->arena && !c->arena_failed) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len = ((size_t)(c->root.end - c->root.p) + 65536 + page - 1) / page * page;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+      c->arena_failed = true;
+      return NULL;
+    }
+    c->arena = p;
+    c->arena_len = len;
+  }
+  size_t at = (c->arena_used + 63) & ~(size_t)63;
+  if (!c->arena || at > c->arena_len || n > c->arena_len - at) return NULL;
+  c->arena_used = at + n;
+  return c->arena + at;
+}
+
 static bool path_escapes(const char *p) {
   if (p[0] == '/' || strchr(p, '\\')) return true;
   for (const char *s = p;;) {
@@ -105,7 +105,48 @@ static bool path_escapes(const char *p) {
   }
 }
 
-static int read_external(onnx_ctx *ctx, const pb_reader *msg, const char *tname, size_t nbytes, void **out) {
+/* The mapping of external data file path (under ctx->base_dir), made once
+ * per file. The file's real path must stay inside the model's real folder,
+ * so a symlink cannot lead the loader elsewhere either. */
+static int ext_map(onnx_ctx *c, const char *path, const char *tname, onnx_ext **out) {
+  for (int i = 0; i < c->next; i++)
+    if (strcmp(c->ext[i].path, path) == 0) return *out = &c->ext[i], 0;
+  if (c->next == ONNX_MAX_EXT)
+    return vrt__err(VRT_ELIMIT, "tensor '%s': more than %d external data files", tname, ONNX_MAX_EXT);
+  char *real = realpath(path, NULL), *dir = realpath(c->base_dir, NULL);
+  size_t dl = dir ? strlen(dir) : 0;
+  bool inside = real && dir && strncmp(real, dir, dl) == 0 && (real[dl] == '/' || (dl == 1 && dir[0] == '/'));
+  free(dir);
+  free(real);
+  if (!inside)
+    return vrt__err(real ? VRT_EINVAL : VRT_EIO, "tensor '%s': external data '%s' %s", tname, path,
+                    real ? "resolves outside the model's folder" : "cannot be found");
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    rc = vrt__err(VRT_EIO, "tensor '%s': cannot open external data '%s': %s", tname, path,
+                  fd < 0 ? strerror(errno) : "not a regular file");
+    if (fd >= 0) close(fd);
+    return rc;
+  }
+  onnx_ext x = {.path = strdup(path), .len = (size_t)st.st_size};
+  if (x.len) x.addr = mmap(NULL, x.len, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (!x.path || x.addr == MAP_FAILED) {
+    rc = x.path ? vrt__err(VRT_EIO, "tensor '%s': cannot map '%s': %s", tname, path, strerror(errno))
+                : vrt__err(VRT_ENOMEM, "out of memory");
+    free(x.path);
+    return rc;
+  }
+  c->ext[c->next] = x;
+  *out = &c->ext[c->next++];
+  return 0;
+}
+
+/* Reads (or, when aligned and the graph may keep mappings, borrows) the
+ * external data of a tensor. */
+static int read_external(onnx_ctx *ctx, const pb_reader *msg, const char *tname, vrt_dtype dt, size_t nbytes,
+                         void **out, bool *borrowed) {
   if (!ctx || !ctx->base_dir)
     return vrt__err(VRT_EUNSUPPORTED, "tensor '%s': external data needs the model's file path (loaded from memory)",
                     tname);
@@ -172,37 +213,24 @@ static int read_external(onnx_ctx *ctx, const pb_reader *msg, const char *tname,
   }
   snprintf(path, plen, "%s/%s", ctx->base_dir, loc);
   free(loc);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    rc = vrt__err(VRT_EIO, "tensor '%s': cannot open external data '%s': %s", tname, path,
-                  fd < 0 ? strerror(errno) : "not a regular file");
-    if (fd >= 0) close(fd);
-    free(path);
-    return rc;
-  }
-  if ((uint64_t)offset > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - (uint64_t)offset) {
-    rc = vrt__err(VRT_EPARSE, "tensor '%s': external data '%s' is %lld bytes, needs %zu at offset %lld", tname, path,
-                  (long long)st.st_size, nbytes, (long long)offset);
-    close(fd);
-    free(path);
-    return rc;
-  }
-  uint8_t *buf = malloc(nbytes ? nbytes : 1);
-  size_t got = 0;
-  while (buf && got < nbytes) {
-    ssize_t n = pread(fd, buf + got, nbytes - got, (off_t)offset + (off_t)got);
-    if (n <= 0) break;
-    got += (size_t)n;
-  }
-  close(fd);
-  if (!buf || got < nbytes) {
-    rc = buf ? vrt__err(VRT_EIO, "tensor '%s': short read from '%s'", tname, path) : vrt__err(VRT_ENOMEM, "out of memory");
-    free(buf);
-    free(path);
-    return rc;
-  }
+  onnx_ext *x = NULL;
+  rc = ext_map(ctx, path, tname, &x);
   free(path);
+  if (rc) return rc;
+  if ((uint64_t)offset > x->len || nbytes > x->len - (uint64_t)offset)
+    return vrt__err(VRT_EPARSE, "tensor '%s': external data '%s' is %zu bytes, needs %zu at offset %lld", tname,
+                    x->path, x->len, nbytes, (long long)offset);
+  const uint8_t *src = x->addr + offset;
+  size_t es = vrt_dtype_size(dt);
+  if (ctx->can_borrow && nbytes && ((uintptr_t)src % es) == 0) {
+    *out = (void *)src;
+    *borrowed = x->used = true;
+    return 0;
+  }
+  void *buf = ctx->can_borrow && nbytes ? arena_alloc(ctx, nbytes) : NULL;
+  *borrowed = buf != NULL;
+  if (!buf && !(buf = malloc(nbytes ? nbytes : 1))) return vrt__err(VRT_ENOMEM, "out of memory");
+  if (nbytes) memcpy(buf, src, nbytes);
   *out = buf;
   return 0;
 }
@@ -264,7 +292,7 @@ int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onn
   }
 
   if (location == 1) {
-    if ((rc = read_external(ctx, msg, tname, t.nbytes, &t.data))) goto fail;
+    if ((rc = read_external(ctx, msg, tname, t.dtype, t.nbytes, &t.data, &t.borrowed))) goto fail;
   } else if (has_raw) {
     if (raw_len != t.nbytes) {
       char b[128];
