@@ -44,6 +44,12 @@ static void test_matmul_2d_and_1d(void **state) {
   assert_int_equal(o[0], 19);
   assert_int_equal(o[3], 50);
   nn_out_free(&out, 1);
+  /* int32 overflow wraps like numpy (65536 * 65536 + 3 * 1 = 2^32 + 3 -> 3) */
+  const int32_t a32[2] = {65536, 3}, b32i[2] = {65536, 1};
+  vrt_tensor in5[2] = {NN_T(VRT_I32, 2, NN_DIMS(1, 2), a32), NN_T(VRT_I32, 2, NN_DIMS(2, 1), b32i)};
+  assert_int_equal(nn_run(&n, in5, 2, &out, 1), 0);
+  assert_int_equal(((const int32_t *)out.data)[0], 3);
+  nn_out_free(&out, 1);
   /* errors: inner mismatch, mixed dtypes, non-broadcastable batch */
   vrt_tensor e1[2] = {NN_T(VRT_F32, 2, NN_DIMS(2, 3), a23), NN_T(VRT_F32, 2, NN_DIMS(2, 3), b32)};
   assert_int_equal(nn_run(&n, e1, 2, &out, 1), VRT_ESHAPE);

@@ -129,10 +129,12 @@ static void mm_offsets(const mm_geom *g, int64_t t, int64_t *oa, int64_t *ob) {
     }                                                                                 \
   }
 
+/* Integers accumulate in the unsigned type of their width: overflow wraps
+ * (as numpy's does) instead of being undefined. */
 MM_REF(mm_ref_f32, float, float)
 MM_REF(mm_ref_f64, double, double)
-MM_REF(mm_ref_i32, int32_t, int32_t)
-MM_REF(mm_ref_i64, int64_t, int64_t)
+MM_REF(mm_ref_i32, int32_t, uint32_t)
+MM_REF(mm_ref_i64, int64_t, uint64_t)
 MM_REF(mm_ref_u32, uint32_t, uint32_t)
 MM_REF(mm_ref_u64, uint64_t, uint64_t)
 
@@ -491,7 +493,7 @@ static int ein_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-#define EIN_FN(NAME, T)                                                              \
+#define EIN_FN(NAME, T, ACC)                                                         \
   static void NAME(const ein_geom *g, int nin, const vrt_tensor *const *in, T *y,     \
                    int64_t ny) {                                                      \
     memset(y, 0, sizeof(T) * (size_t)ny);                                             \
@@ -499,9 +501,9 @@ static int ein_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
       if (g->size[l] == 0) return;                                                    \
     int64_t idx[EIN_MAXL] = {0}, off[EIN_MAXIN] = {0}, oo = 0;                        \
     for (;;) {                                                                        \
-      T v = 1;                                                                        \
-      for (int i = 0; i < nin; i++) v *= ((const T *)in[i]->data)[off[i]];            \
-      y[oo] += v;                                                                     \
+      ACC v = 1;                                                                      \
+      for (int i = 0; i < nin; i++) v *= (ACC)((const T *)in[i]->data)[off[i]];       \
+      y[oo] = (T)((ACC)y[oo] + v);                                                    \
       int l = g->nlab - 1;                                                            \
       for (; l >= 0; l--) {                                                           \
         idx[l]++;                                                                     \
@@ -516,10 +518,10 @@ static int ein_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
     }                                                                                 \
   }
 
-EIN_FN(ein_f32, float)
-EIN_FN(ein_f64, double)
-EIN_FN(ein_i32, int32_t)
-EIN_FN(ein_i64, int64_t)
+EIN_FN(ein_f32, float, float)
+EIN_FN(ein_f64, double, double)
+EIN_FN(ein_i32, int32_t, uint32_t)
+EIN_FN(ein_i64, int64_t, uint64_t)
 
 /* dst (dims dd, row-major) = src read through per-dst-axis strides ss. */
 static void permute_f32(const float *src, const int64_t *ss, const int64_t *dd, int nd, float *dst) {
