@@ -261,11 +261,12 @@ int nn_read_nchw(const vrt_node *n, const vrt_tensor *x, int layout, nn_geom *g)
   g->C = layout == 0 ? x->dims[1] : x->dims[x->ndim - 1];
   for (int i = 0; i < 3; i++) g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->d[i] = 1;
   for (int i = 0; i < g->nsp; i++) g->in[3 - g->nsp + i] = x->dims[(layout == 0 ? 2 : 1) + i];
-  /* bounds keep the int64 window arithmetic far from overflow */
-  if (g->N < 0 || g->C < 0 || g->N > (INT64_C(1) << 40) || g->C > (INT64_C(1) << 40))
+  /* bounds keep the int64 window arithmetic (dims up to 2^32 times strides
+   * and dilations up to 2^24) far from overflow */
+  if (g->N < 0 || g->C < 0 || g->N > (INT64_C(1) << 32) || g->C > (INT64_C(1) << 32))
     return NN_ERR(n, VRT_ESHAPE, "bad batch/channel dimension");
   for (int i = 0; i < 3; i++)
-    if (g->in[i] < 0 || g->in[i] > (INT64_C(1) << 40)) return NN_ERR(n, VRT_ESHAPE, "bad spatial dimension");
+    if (g->in[i] < 0 || g->in[i] > (INT64_C(1) << 32)) return NN_ERR(n, VRT_ESHAPE, "bad spatial dimension");
   return 0;
 }
 
@@ -335,6 +336,7 @@ int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x
   if (rc) return rc;
   if (w->ndim != x->ndim) return NN_ERR(n, VRT_ESHAPE, "weights rank %d != input rank %d", w->ndim, x->ndim);
   g->group = p->group;
+  if (w->dims[0] < 0 || w->dims[0] > (INT64_C(1) << 32)) return NN_ERR(n, VRT_ESHAPE, "bad weights shape");
   g->M = w->dims[0];
   if (g->C % p->group || g->M % p->group || w->dims[1] * p->group != g->C)
     return NN_ERR(n, VRT_ESHAPE, "channels: input %lld, weights %lldx%lld, group %lld", (long long)g->C,
@@ -347,7 +349,7 @@ int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x
     if (p->nk && p->kernel[i] != g->k[j]) return NN_ERR(n, VRT_ESHAPE, "kernel_shape does not match the weights");
     g->s[j] = p->nstrides ? p->strides[i] : 1;
     g->d[j] = p->ndil ? p->dil[i] : 1;
-    if (g->k[j] < 1) return NN_ERR(n, VRT_ESHAPE, "empty kernel");
+    if (g->k[j] < 1 || g->k[j] > (1 << 24)) return NN_ERR(n, VRT_ESHAPE, "bad kernel size");
   }
   return out_geom(n, p, g, 0);
 }
@@ -362,6 +364,7 @@ int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *
   if (w->dims[0] != g->C || g->C % p->group)
     return NN_ERR(n, VRT_ESHAPE, "weights have %lld input channels, data %lld (group %lld)", (long long)w->dims[0],
                   (long long)g->C, (long long)p->group);
+  if (w->dims[1] < 0 || w->dims[1] > (INT64_C(1) << 32)) return NN_ERR(n, VRT_ESHAPE, "bad weights shape");
   g->M = w->dims[1] * p->group;
   if ((p->nk && p->nk != nsp) || (p->nstrides && p->nstrides != nsp) || (p->ndil && p->ndil != nsp) ||
       (p->noutpad && p->noutpad != nsp) || (p->noutshape && p->noutshape != nsp && p->noutshape != nsp + 2))
@@ -370,6 +373,7 @@ int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *
     int j = 3 - nsp + i;
     g->k[j] = w->dims[2 + i];
     if (p->nk && p->kernel[i] != g->k[j]) return NN_ERR(n, VRT_ESHAPE, "kernel_shape does not match the weights");
+    if (g->k[j] < 1 || g->k[j] > (1 << 24)) return NN_ERR(n, VRT_ESHAPE, "bad kernel size");
     g->s[j] = p->nstrides ? p->strides[i] : 1;
     g->d[j] = p->ndil ? p->dil[i] : 1;
     int64_t op = p->noutpad ? p->outpad[i] : 0;
