@@ -336,7 +336,8 @@ int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x
   if (rc) return rc;
   if (w->ndim != x->ndim) return NN_ERR(n, VRT_ESHAPE, "weights rank %d != input rank %d", w->ndim, x->ndim);
   g->group = p->group;
-  if (w->dims[0] < 0 || w->dims[0] > (INT64_C(1) << 32)) return NN_ERR(n, VRT_ESHAPE, "bad weights shape");
+  if (w->dims[0] < 0 || w->dims[0] > (INT64_C(1) << 32) || w->dims[1] < 0 || w->dims[1] > (INT64_C(1) << 32))
+    return NN_ERR(n, VRT_ESHAPE, "bad weights shape");
   g->M = w->dims[0];
   if (g->C % p->group || g->M % p->group || w->dims[1] * p->group != g->C)
     return NN_ERR(n, VRT_ESHAPE, "channels: input %lld, weights %lldx%lld, group %lld", (long long)g->C,
