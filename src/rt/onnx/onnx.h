@@ -1,6 +1,25 @@
 /* Private structures of the ONNX loader: the load context, nodes as parsed
  * (before opset normalisation and topological sorting), and a small string
- * map. Shared by onnx_load.c, onnx_tensor.c and onnx_upgrade.c. */
+ * map. Shared by onnx_load.c, onnx_tensor.c and onnx_upgrade.c.
+ *
+ * How a load goes. The bytes are never trusted: pb.c checks every length
+ * against what remains, repeated fields are counted before anything is
+ * allocated, and every tensor's byte count must equal what its dims and dtype
+ * need before data is copied, so what the loader allocates stays within a
+ * small multiple of the input (external data: of the files it names). There
+ * is no recursion: subgraph attributes are skipped, never descended into.
+ *   1. ModelProto: opset of the default domain, metadata, the graph's bytes.
+ *   2. GraphProto, in file order: initializers and Constant nodes become
+ *      constants at once; other nodes are kept as onnx_node (names copied);
+ *      then graph inputs (not initializers), declared ranks, outputs.
+ *   3. onnx_upgrade.c rewrites each node into the newest opset's form.
+ *   4. build_nodes: values for node outputs, inputs resolved by name, a
+ *      topological sort when the file's order is not one, emission into the
+ *      IR, then vrt_graph_validate.
+ * Weights: from a file, the file is mmapped and aligned raw_data is used in
+ * place; unaligned raw_data is copied into one anonymous arena. Both
+ * mappings (and mapped external data files) are handed to the graph, which
+ * unmaps them when freed; such constants carry VRT_VAL_BORROWED. */
 #ifndef VRT_ONNX_H
 #define VRT_ONNX_H
 
