@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -45,7 +46,7 @@ typedef struct {
   double t0;
   uint8_t *buf;
   size_t len, cap;
-  bool too_big, answered;
+  bool too_big, answered, dispatched;
   conn_track *ct;
 } req_state;
 
@@ -60,6 +61,7 @@ struct vigil_http_server {
   pthread_mutex_t conn_mu;
   conn_track *conns;
   atomic_uint active;
+  atomic_uint handling; /* requests between dispatch and completion */
   pthread_t watchdog;
   pthread_cond_t cv;
   bool stop, watchdog_started;
@@ -288,12 +290,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_error(srv, c, rs, early_row(srv, method, url), 413, msg);
   }
   if (rs->ct) atomic_store(&rs->ct->handling, 1);
+  rs->dispatched = true;
+  atomic_fetch_add(&srv->handling, 1);
   return dispatch(srv, c, rs, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+  vigil_http_server *srv = cls;
   req_state *rs = *con_cls;
   if (!rs) return;
+  if (rs->dispatched) atomic_fetch_sub(&srv->handling, 1);
   if (rs->ct) {
     atomic_store(&rs->ct->recv_start_ms, (long long)(now_s() * 1000));
     atomic_store(&rs->ct->handling, 0);
@@ -426,7 +432,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   /* MHD's pool holds the request line and headers, and buffers reads. */
   size_t pool = p.max_header < 8192 ? 8192 : p.max_header;
   unsigned mhd_limit = p.max_connections + 4 * p.threads + 4;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, which would let
    * a second server silently share a port that is already taken. */
   if (p.threads > 1)
@@ -465,6 +471,14 @@ uint16_t vigil_http_server_port(const vigil_http_server *s) { return s ? s->port
 
 void vigil_http_server_free(vigil_http_server *srv) {
   if (!srv) return;
+  if (srv->d) {
+    /* Stop accepting, then give requests being handled up to 10 s to have
+     * their responses sent, before the daemon closes every connection. */
+    MHD_socket ls = MHD_quiesce_daemon(srv->d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    struct timespec nap = {0, 20 * 1000000L};
+    for (int i = 0; i < 500 && atomic_load(&srv->handling); i++) nanosleep(&nap, NULL);
+  }
   if (srv->watchdog_started) {
     pthread_mutex_lock(&srv->conn_mu);
     srv->stop = true;

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
 #include <curl/curl.h>
 
 #include "vigil/http.h"
@@ -81,6 +83,15 @@ static int h_echo(vigil_http_response *res, const vigil_http_request *req) {
 
 static int h_fail(vigil_http_response *res, const vigil_http_request *req) { return -1; }
 
+static int entered_slow;
+
+static int h_slow(vigil_http_response *res, const vigil_http_request *req) {
+  __atomic_store_n(&entered_slow, 1, __ATOMIC_SEQ_CST);
+  struct timespec ts = {0, 300 * 1000000L};
+  nanosleep(&ts, NULL);
+  return vigil_http_reply(res, 200, "text/plain", "done", 4);
+}
+
 static void gauges(vigil_metrics_out *o, void *ctx) {
   vigil_metrics_header(o, "vigil_test_model_bytes", "gauge", "Model memory.");
   vigil_metrics_sample(o, "vigil_test_model_bytes", "model=\"a\"", 1234);
@@ -92,9 +103,10 @@ static const vigil_http_route routes[] = {
     {"DELETE", "/items/{name}", h_item},
     {"POST", "/echo", h_echo},
     {"GET", "/fail", h_fail},
+    {"GET", "/slow", h_slow},
 };
 
-static const vigil_service svc = {.name = "test", .port = 0, .routes = routes, .n_routes = 4, .metrics = gauges};
+static const vigil_service svc = {.name = "test", .port = 0, .routes = routes, .n_routes = 5, .metrics = gauges};
 
 static void routes_params_headers(void **state) {
   svc_ctx ctx = {0};
@@ -158,6 +170,39 @@ static void two_servers_and_busy_port(void **state) {
   vigil_http_server_free(b);
 }
 
+typedef struct {
+  uint16_t port;
+  long status;
+  char *body;
+} slow_call;
+
+static void *call_slow(void *arg) {
+  slow_call *c = arg;
+  c->status = fetch(c->port, "GET", "/slow", NULL, NULL, &c->body);
+  return NULL;
+}
+
+/* Freeing a server lets a request that is being handled finish. */
+static void graceful_stop(void **state) {
+  svc_ctx ctx = {0};
+  vigil_http_server *s;
+  char err[256];
+  vigil_http_params p = {.bind_addr = "127.0.0.1", .threads = 2};
+  assert_int_equal(vigil_http_server_start(&s, &svc, &ctx, p, err, sizeof err), 0);
+  slow_call c = {.port = vigil_http_server_port(s)};
+  pthread_t t;
+  entered_slow = 0;
+  assert_int_equal(pthread_create(&t, NULL, call_slow, &c), 0);
+  struct timespec nap = {0, 5 * 1000000L};
+  for (int i = 0; i < 4000 && !__atomic_load_n(&entered_slow, __ATOMIC_SEQ_CST); i++) nanosleep(&nap, NULL);
+  assert_true(entered_slow);
+  vigil_http_server_free(s);
+  pthread_join(t, NULL);
+  assert_int_equal(c.status, 200);
+  assert_string_equal(c.body, "done");
+  free(c.body);
+}
+
 static void params_from_config(void **state) {
   vigil_http_params p;
   char err[256];
@@ -183,6 +228,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(routes_params_headers),
       cmocka_unit_test(two_servers_and_busy_port),
+      cmocka_unit_test(graceful_stop),
       cmocka_unit_test(params_from_config),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
