@@ -896,6 +896,9 @@ static int onnx_load(vrt_graph **out, const void *buf, size_t len, const char *b
   static const uint8_t empty[1];
   if (!out || (!buf && len)) return vrt__err(VRT_EINVAL, "onnx: NULL argument");
   if (!buf) buf = empty;
+  /* protobuf messages are limited to 2 GiB; bigger weights go to external data */
+  if (len > (size_t)INT32_MAX)
+    return vrt__err(VRT_ELIMIT, "onnx: model of %zu bytes exceeds 2 GiB (use external data)", len);
   onnx_ctx c = {0};
   c.root.p = c.root.base = buf;
   c.root.end = (const uint8_t *)buf + len;
