@@ -431,6 +431,14 @@ static void test_errors(void **state) {
   vrt_graph_free(g);
   /* from memory without a folder, shards cannot be resolved */
   assert_int_equal(vrt__tfjs_load_json(&g, j, strlen(j), NULL), VRT_EINVAL);
+  /* ... but a graph without weights loads from memory */
+  snprintf(j, sizeof j, "{\"modelTopology\":{\"node\":[%s,{\"name\":\"y\",\"op\":\"Relu\",\"input\":[\"x\"]}]}}", ph);
+  g = NULL;
+  assert_int_equal(vrt__tfjs_load_json(&g, j, strlen(j), NULL), 0);
+  assert_int_equal(g->nnodes, 1);
+  assert_int_equal(g->nodes[0].op, VRT_OP_Relu);
+  assert_int_equal(g->values[g->inputs[0]].t.ndim, -1); /* no shape attribute: unknown rank */
+  vrt_graph_free(g);
   /* zero-size weights with an empty shard load (nanodet has [0] and [0,1]
    * constants); an output that is a constant gets an Identity under its name */
   const char *zj = "{\"modelTopology\":{\"node\":[{\"name\":\"z\",\"op\":\"Const\"},"
