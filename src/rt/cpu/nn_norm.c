@@ -127,6 +127,7 @@ const vrt_opdef nn_op_batchnorm = {
  * parameters are per channel (per_group false) or per group. */
 static void group_norm(const chan_view *v, int64_t G, const float *x, const float *scale, const float *bias,
                        bool per_group, float eps, float *y) {
+  if (G <= 0) return; /* no channels: nothing to normalise */
   int64_t gc = v->C / G;
   for (int64_t b = 0; b < v->N; b++)
     for (int64_t g = 0; g < G; g++) {
