@@ -1,6 +1,8 @@
 /* Conv and ConvTranspose: hand-computed cases, NHWC vs NCHW, fused
  * activations, the fast path against the reference on random shapes, and
  * errors on bad shapes. */
+#include <pthread.h>
+
 #include "test_nn_util.h"
 
 static const float x33[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -319,6 +321,57 @@ static void test_convtranspose_fast_vs_ref(void **state) {
   assert_int_equal(cases, 24);
 }
 
+/* A model (so a node and its params) is shared by every session thread:
+ * exec must not write to it. Two threads run the same prepared node and
+ * must reproduce the single-threaded result exactly. */
+typedef struct share_arg {
+  vrt_node *n;
+  const vrt_tensor *in;
+  const float *want;
+  int64_t count;
+  int ok;
+} share_arg;
+
+static void *share_worker(void *p) {
+  share_arg *a = p;
+  a->ok = 1;
+  for (int r = 0; r < 10; r++) {
+    vrt_tensor out;
+    if (nn_run(a->n, a->in, 3, &out, 1) != 0 || memcmp(out.data, a->want, sizeof(float) * (size_t)a->count))
+      a->ok = 0;
+    nn_out_free(&out, 1);
+  }
+  return NULL;
+}
+
+static void test_conv_shared_node_threads(void **state) {
+  int64_t C = 8, M = 16, H = 12, W = 12;
+  float *x = nn_rand(C * H * W, 1), *w = nn_rand(M * C * 9, 2), *b = nn_rand(M, 3);
+  vrt_node n = op_test_node(VRT_OP_Conv, 3, 1);
+  vrt_node_set_int(&n, "vrt_layout", 1);
+  vrt_node_set_ints(&n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  vrt_node_set_string(&n, "vrt_act", "Relu");
+  vrt_tensor in[3] = {NN_T(VRT_F32, 4, NN_DIMS(1, H, W, C), x), NN_T(VRT_F32, 4, NN_DIMS(M, C, 3, 3), w),
+                      NN_T(VRT_F32, 1, NN_DIMS(M), b)},
+             want;
+  assert_int_equal(nn_run(&n, in, 3, &want, 1), 0); /* prepares the params once */
+  share_arg a[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    a[i] = (share_arg){&n, in, want.data, vrt_tensor_numel(&want), 0};
+    assert_int_equal(pthread_create(&th[i], NULL, share_worker, &a[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    assert_true(a[i].ok);
+  }
+  nn_out_free(&want, 1);
+  op_test_node_free(&n);
+  free(x);
+  free(w);
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_basic),
@@ -331,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_conv_errors),
       cmocka_unit_test(test_convtranspose_basic),
       cmocka_unit_test(test_convtranspose_fast_vs_ref),
+      cmocka_unit_test(test_conv_shared_node_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
