@@ -147,8 +147,38 @@ static int upgrade_resize(onnx_ctx *c, int i) {
   return onnx_node_add_string_attr(n, "nearest_mode", "floor");
 }
 
-/* Opsets 1..6: attributes that later opsets dropped. */
-static int upgrade_legacy(onnx_ctx *c, int i) {
+/* Insert Unsqueeze(input k of node *ip, axes first..first+count-1) before
+ * the node and make the node read its result; *ip then indexes the node. */
+static int insert_unsqueeze(onnx_ctx *c, int *ip, int k, int first, int count, int rank_after) {
+  int64_t axes[VRT_MAX_DIMS];
+  if (count > VRT_MAX_DIMS) return vrt__err(VRT_ELIMIT, "node '%s': too many dims", c->nodes[*ip].name);
+  for (int a = 0; a < count; a++) axes[a] = first + a;
+  char base[300];
+  snprintf(base, sizeof base, "%s:unsqueeze", c->nodes[*ip].name);
+  const char *axes_name;
+  int64_t dims[1] = {count};
+  int rc = onnx_add_const(c, base, VRT_I64, 1, dims, axes, sizeof(int64_t) * (size_t)count, &axes_name);
+  if (rc) return rc;
+  char *y = onnx_fresh_name(c, base);
+  onnx_node u;
+  if (!y) return vrt__err(VRT_ENOMEM, "out of memory");
+  if ((rc = make_node(&u, VRT_OP_Unsqueeze, base, "Unsqueeze", c->nodes[*ip].in[k], axes_name, y)) ||
+      (rc = onnx_map_put(&c->ranks, y, rank_after)) || (rc = onnx_node_set_input(&c->nodes[*ip], k, y)) ||
+      (rc = insert_node(c, *ip, &u))) {
+    onnx_node_clear(&u);
+    free(y);
+    return rc;
+  }
+  free(y);
+  (*ip)++;
+  return 0;
+}
+
+/* Opsets 1..6: attributes that later opsets dropped, and the legacy
+ * broadcasting that aligned B at `axis` (binary ops) or at the channel
+ * (PRelu): B gets the trailing 1-dims that numpy broadcasting needs. */
+static int upgrade_legacy(onnx_ctx *c, int *ip) {
+  int i = *ip;
   onnx_node *n = &c->nodes[i];
   int O = c->opset;
   onnx_node_drop_attr(n, "consumed_inputs");
@@ -156,13 +186,29 @@ static int upgrade_legacy(onnx_ctx *c, int i) {
     case VRT_OP_Add: case VRT_OP_Sub: case VRT_OP_Mul: case VRT_OP_Div: case VRT_OP_Pow: case VRT_OP_And:
     case VRT_OP_Or: case VRT_OP_Xor: case VRT_OP_Equal: case VRT_OP_Greater: case VRT_OP_Less: case VRT_OP_Gemm: {
       /* legacy broadcast aligns the trailing dims, as numpy does, unless an axis is given */
-      vrt_attr *b = onnx_node_attr(n, "broadcast");
-      if (b && b->type == VRT_ATTR_INT && b->i && onnx_node_attr(n, "axis") && n->op != VRT_OP_Gemm)
-        return vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): legacy broadcast with axis is not supported", n->name,
-                        n->op_type);
+      vrt_attr *b = onnx_node_attr(n, "broadcast"), *ax = onnx_node_attr(n, "axis");
+      if (b && b->type == VRT_ATTR_INT && b->i && ax && n->op != VRT_OP_Gemm && n->nin == 2) {
+        int ra = onnx_map_get(&c->ranks, n->in[0]), rb = onnx_map_get(&c->ranks, n->in[1]);
+        int64_t axis = ax->type == VRT_ATTR_INT ? ax->i : -1;
+        if (ra >= 0 && axis < 0) axis += ra;
+        if (ra < 0 || rb < 0 || axis < 0 || axis + rb > ra)
+          return vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): legacy broadcast at axis %lld needs known ranks", n->name,
+                          n->op_type, (long long)axis);
+        onnx_node_drop_attr(n, "broadcast");
+        onnx_node_drop_attr(n, "axis");
+        int pad = ra - (int)axis - rb;
+        return pad > 0 ? insert_unsqueeze(c, ip, 1, rb, pad, ra - (int)axis) : 0;
+      }
       onnx_node_drop_attr(n, "broadcast");
       if (n->op != VRT_OP_Gemm) onnx_node_drop_attr(n, "axis");
       return 0;
+    }
+    case VRT_OP_PRelu: {
+      int rx = n->nin == 2 ? onnx_map_get(&c->ranks, n->in[0]) : -1;
+      int rs = n->nin == 2 ? onnx_map_get(&c->ranks, n->in[1]) : -1;
+      int vs = n->nin == 2 ? onnx_map_get(&c->values, n->in[1]) : -1;
+      bool one = vs >= 0 && vrt_tensor_numel(&c->g->values[vs].t) == 1;
+      return rx > 2 && rs == 1 && !one ? insert_unsqueeze(c, ip, 1, 1, rx - 2, rx - 1) : 0;
     }
     case VRT_OP_Reshape:
       return O < 5 ? attr_to_input(c, i, "shape", 1) : 0;
@@ -176,8 +222,10 @@ static int upgrade_legacy(onnx_ctx *c, int i) {
         return vrt__err(VRT_EUNSUPPORTED, "node '%s' (Cast): opset %d string 'to' is not supported", n->name, O);
       return 0;
     }
-    case VRT_OP_Upsample: case VRT_OP_Tile:
+    case VRT_OP_Upsample: /* opsets 1..6: height_scale / width_scale */
       return vrt__err(VRT_EUNSUPPORTED, "node '%s' (%s): the opset %d form is not supported", n->name, n->op_type, O);
+    case VRT_OP_Tile: /* opsets 1..5: tiles + axis inputs */
+      return O < 6 ? vrt__err(VRT_EUNSUPPORTED, "node '%s' (Tile): the opset %d form is not supported", n->name, O) : 0;
     default:
       return 0;
   }
@@ -185,7 +233,8 @@ static int upgrade_legacy(onnx_ctx *c, int i) {
 
 static int upgrade(onnx_ctx *c, int *ip) {
   int i = *ip, O = c->opset, rc = 0;
-  if (O < 7 && (rc = upgrade_legacy(c, i))) return rc;
+  if (O < 7 && (rc = upgrade_legacy(c, ip))) return rc;
+  i = *ip;
   onnx_node *n = &c->nodes[i];
   switch (n->op) {
     case VRT_OP_Squeeze:
