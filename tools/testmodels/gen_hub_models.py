@@ -21,7 +21,8 @@ What each model computes (the tests rely on this; docs/models.md repeats it):
 - threat   images [1,3,640,640] -> output0 [1,10,8400], Ultralytics names
   {0: 'knife', ..., 5: 'crowbar'}: a knife (0.8) at anchor 300 with a
   shifted duplicate (0.6) at 301, a gun (0.7) at anchor 400.
-- vitage   pixel_values [B,3,224,224] -> logits [B,9]: logit_k =
+- vitage   pixel_values [B,3,224,224] -> logits [B,9] (ViT-shaped: patch
+  Conv, one uniform-attention block, mean pooling; see vit_classifier): logit_k =
   s * (2 c_k m - c_k^2), m = mean of the normalised input, c_k = -1 + k/4,
   s = 8, so a brighter face lands in an older bin.
 - vitgender pixel_values [B,3,224,224] -> logits [B,2] (female, male):
@@ -150,12 +151,31 @@ AGE_LABELS = ["0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69"
 
 
 def vit_classifier(out, fname, name, W, b, labels):
+    """ViT-shaped: 16x16 patch embedding (Conv), tokens, one self-attention
+    block with a residual, mean over tokens, linear head. Q = K = 0 makes the
+    attention uniform, so every token's update is the mean token and the
+    pooled feature is exactly the image's mean colour (what the tests predict
+    from), while Conv, Reshape, Transpose, batched MatMul and Softmax run."""
     n = W.shape[1]
-    save(os.path.join(out, fname), name,
-         [node("GlobalAveragePool", ["pixel_values"], ["gap"]), node("Flatten", ["gap"], ["f"], axis=1),
-          node("MatMul", ["f", "W"], ["mm"]), node("Add", ["mm", "b"], ["logits"])],
+    wp = np.zeros((3, 3, 16, 16), np.float32)
+    for c in range(3):
+        wp[c, c] = 1.0 / 256
+    nodes = [
+        node("Conv", ["pixel_values", "Wp"], ["pe"], kernel_shape=[16, 16], strides=[16, 16]),  # [B,3,14,14]
+        node("Reshape", ["pe", "s_tok"], ["t"]),                                                # [B,3,196]
+        node("Transpose", ["t"], ["x"], perm=[0, 2, 1]),                                        # [B,196,3]
+        node("MatMul", ["x", "Wq"], ["q"]), node("MatMul", ["x", "Wk"], ["k"]),
+        node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+        node("MatMul", ["q", "kt"], ["sc"]), node("Softmax", ["sc"], ["att"], axis=-1),          # [B,196,196]
+        node("MatMul", ["att", "x"], ["y"]), node("Add", ["x", "y"], ["h"]),
+        node("ReduceMean", ["h"], ["hm"], axes=[1], keepdims=0), node("Mul", ["hm", "half"], ["f"]),
+        node("MatMul", ["f", "W"], ["mm"]), node("Add", ["mm", "b"], ["logits"]),
+    ]
+    inits = [init("Wp", wp), init("s_tok", [0, 3, 196], np.int64), init("Wq", np.zeros((3, 8))),
+             init("Wk", np.zeros((3, 8))), init("half", [0.5]), init("W", W), init("b", b)]
+    save(os.path.join(out, fname), name, nodes,
          [vi("pixel_values", F32, ["batch", 3, 224, 224])], [vi("logits", F32, ["batch", n])],
-         [init("W", W), init("b", b)], {"id2label": json.dumps({str(i): l for i, l in enumerate(labels)})})
+         inits, {"id2label": json.dumps({str(i): l for i, l in enumerate(labels)})})
 
 
 def vitage(out):
