@@ -103,7 +103,9 @@ static int jpeg_header(tjhandle tj, const uint8_t *buf, size_t len, int *w, int 
   int subsamp = 0, cs = 0;
   *w = *h = 0;
   if (len > ULONG_MAX) return fail(err, errlen, VIGIL_IMG_ETOOBIG, "jpeg too large");
-  if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, &cs))
+  /* A warning (see decode_jpeg) still fills the header fields. */
+  if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, &cs) &&
+      (tjGetErrorCode(tj) != TJERR_WARNING || strcasestr(tjGetErrorStr2(tj), "premature end") || *w <= 0 || *h <= 0))
     return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg header: %s", tjGetErrorStr2(tj));
   if (cs == TJCS_CMYK || cs == TJCS_YCCK)
     return fail(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: CMYK jpeg");
@@ -118,12 +120,18 @@ static int decode_jpeg(vigil_image *out, const uint8_t *buf, size_t len, const v
   if (!rc) rc = check_dims(w, h, lim, err, errlen);
   if (!rc && (rc = vigil_image_init(out, w, h, 3)))
     fail(err, errlen, rc, "out of memory for a %dx%d image", w, h);
-  /* Warnings (a truncated stream, corrupt data) are errors: never return half
-   * an image. LIMITSCANS stops progressive files with thousands of scans. */
+  /* A truncated stream is an error, never half an image: libjpeg reports it
+   * as the warning "Premature end of JPEG file". Other warnings (such as
+   * "extraneous bytes before marker", common from IP cameras) leave a whole
+   * image and are tolerated. LIMITSCANS stops progressive files with
+   * thousands of scans. */
   if (!rc && tjDecompress2(tj, buf, (unsigned long)len, out->data, w, (int)out->stride, h, TJPF_RGB,
-                           TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS)) {
-    rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg: %s", tjGetErrorStr2(tj));
-    vigil_image_free(out);
+                           TJFLAG_LIMITSCANS)) {
+    const char *msg = tjGetErrorStr2(tj);
+    if (tjGetErrorCode(tj) != TJERR_WARNING || strcasestr(msg, "premature end")) {
+      rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg: %s", msg);
+      vigil_image_free(out);
+    }
   }
   tjDestroy(tj);
   return rc;

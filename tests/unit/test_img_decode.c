@@ -160,6 +160,20 @@ static void jpeg_round_trip(void **state) {
     assert_int_equal(vigil_img_http_status(rc), 400);
     if (!strstr(err, "could not decode image")) fail_msg("cut %zu: '%s'", cuts[i], err);
   }
+  /* extraneous bytes before the SOS marker: libjpeg warns, the image is whole */
+  size_t k = 2;
+  while (k + 1 < len && !(jpg[k] == 0xff && jpg[k + 1] == 0xda)) k++;
+  assert_true(k + 1 < len);
+  uint8_t *extra = malloc(len + 2);
+  memcpy(extra, jpg, k);
+  extra[k] = 0x12, extra[k + 1] = 0x34;
+  memcpy(extra + k + 2, jpg + k, len - k);
+  vigil_image a, b;
+  assert_int_equal(vigil_img_decode(&a, jpg, len, NULL, NULL, 0), 0);
+  if (vigil_img_decode(&b, extra, len + 2, NULL, err, sizeof err)) fail_msg("extraneous bytes: %s", err);
+  assert_memory_equal(a.data, b.data, (size_t)a.h * a.stride);
+  vigil_image_free(&a), vigil_image_free(&b);
+  free(extra);
   free(ref);
   free(jpg);
 }
