@@ -17,14 +17,17 @@
 #include "cmds.h"
 #include "util/assets.h"
 #include "util/log.h"
+#include "vigil/cameras.h"
 #include "vigil/config.h"
 #include "vigil/detect.h"
 #include "vigil/enrich.h"
+#include "vigil/enrich_client.h"
 #include "vigil/pipeline.h"
 #include "vigil/report.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
 #include "vigil/video.h"
+#include "vigil/watch.h"
 
 #define MAX_SOURCES 256
 
@@ -61,7 +64,13 @@ static void usage(FILE *f) {
           "  --max-enrich N     enrichment calls per frame (4); --no-enrich to skip enrichment\n"
           "  --snapshots DIR    where annotated snapshots go ($VIGIL_HOME/snapshots)\n"
           "  --config FILE      KEY=VALUE configuration file\n"
-          "  --quiet            no progress bar\n");
+          "  --quiet            no progress bar\n"
+          "  --watch ROOT       watch ROOT (one subfolder per camera, FTP uploads) with inotify and\n"
+          "                     analyze each complete new image or clip until SIGINT/SIGTERM\n"
+          "  --cameras FILE     camera registry (JSON: id, name, source, timezone, zones, depth_px_per_m)\n"
+          "  --enrich-url URL   enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
+          "                     ENRICHMENT_LIGHT_URL for animals) instead of in-process\n"
+          "  --threads N        vrt threads of the detector session (1)\n");
 }
 
 static bool has_ext(const char *p, const char *const *exts) {
@@ -207,6 +216,10 @@ int cmd_analyze(int argc, char **argv) {
   source *src = calloc(MAX_SOURCES, sizeof *src);
   int nsrc = 0;
   const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
+  const char *watch_root = NULL, *cameras_path = NULL, *enrich_url = NULL;
+  int threads = 0;
+  camera_registry reg = {0};
+  enrich_client *ecl = NULL;
   double fps = 1, duration = 0;
   bool quiet = false, json = false;
   pipeline_params pp = pipeline_default_params();
@@ -234,6 +247,10 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--fast-path") && has) pp.batch.fast_path_conf = (float)atof(argv[++i]);
     else if (!strcmp(a, "--enrich-interval") && has) pp.enrich_interval_s = atof(argv[++i]);
     else if (!strcmp(a, "--max-enrich") && has) pp.max_enrich_per_frame = atoi(argv[++i]);
+    else if (!strcmp(a, "--watch") && has) watch_root = argv[++i];
+    else if (!strcmp(a, "--cameras") && has) cameras_path = argv[++i];
+    else if (!strcmp(a, "--enrich-url") && has) enrich_url = argv[++i];
+    else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
     else if (a[0] == '-' && strcmp(a, "-")) {
       fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
       usage(stderr);
@@ -255,8 +272,8 @@ int cmd_analyze(int argc, char **argv) {
       }
     }
   }
-  if (!nsrc || fps <= 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
-    if (!nsrc) fprintf(stderr, "vigil analyze: no images or videos given\n");
+  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || fps <= 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+    if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     usage(stderr);
     free(src);
     return VIGIL_EXIT_USAGE;
@@ -280,13 +297,28 @@ int cmd_analyze(int argc, char **argv) {
   store *st = NULL;
   pipeline *pl = NULL;
   out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
-  if (detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, sizeof err) ||
-      detector_load(&det, dp, err, sizeof err)) {
+  if (cameras_path && cameras_load(&reg, cameras_path, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: --cameras %s\n", err);
+    status = VIGIL_EXIT_USAGE;
+    goto done;
+  }
+  int dpc = detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, sizeof err);
+  if (threads > 0) dp.threads = threads;
+  if (dpc || detector_load(&det, dp, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
     status = VIGIL_EXIT_NODATA;
     goto done;
   }
-  if (pp.enrich && enrich_engine_init(&eng, cfg, err, sizeof err)) {
+  enrich_client_params ecp;
+  int remote = enrich_client_params_from_config(&ecp, cfg, err, sizeof err);
+  if (remote >= 0 && enrich_url) remote = snprintf(ecp.url, sizeof ecp.url, "%s", enrich_url) > 0;
+  if (remote < 0 || (pp.enrich && remote == 1 && enrich_client_init(&ecl, ecp, err, sizeof err))) {
+    fprintf(stderr, "vigil analyze: enrichment: %s\n", err);
+    status = VIGIL_EXIT_USAGE;
+    goto done;
+  }
+  if (ecl) pp.enrich_fn = enrich_client_fn, pp.enrich_ud = ecl;
+  if (pp.enrich && !ecl && enrich_engine_init(&eng, cfg, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: enrichment: %s\n", err);
     goto done;
   }
@@ -342,6 +374,9 @@ int cmd_analyze(int argc, char **argv) {
       snprintf(c.id, sizeof c.id, "%s", s->camera);
       snprintf(c.name, sizeof c.name, "%s", s->camera);
       snprintf(c.source, sizeof c.source, "%s", s->path);
+      const camera *rc = cameras_find(&reg, c.id); /* the registry names cameras and gives their zones */
+      if (!rc) rc = cameras_find_source(&reg, s->path);
+      if (rc) c = *rc;
       cam = pipeline_add_camera(pl, &c, err, sizeof err);
       if (cam < 0) {
         fprintf(stderr, "vigil analyze: camera %s: %s\n", s->camera, err);
@@ -408,6 +443,18 @@ int cmd_analyze(int argc, char **argv) {
     }
   }
   if (pipeline_flush(pl, -1, err, sizeof err)) vlog_error("analyze: %s", err);
+  if (watch_root && !stop) {
+    watch_run_params wp = watch_run_default_params();
+    wp.fps = fps;
+    wp.cameras = &reg;
+    wp.stop = &stop;
+    long nw = 0;
+    if (watch_run(pl, watch_root, &wp, &nw, err, sizeof err)) {
+      fprintf(stderr, "vigil analyze: --watch %s: %s\n", watch_root, err);
+      failures++;
+    }
+    fprintf(stderr, "analyze: watched %s, %ld files processed\n", watch_root, nw);
+  }
   if (pg.on) fprintf(stderr, "\n");
   const pipeline_stats *ps = pipeline_get_stats(pl);
   fprintf(stderr,
@@ -419,12 +466,14 @@ int cmd_analyze(int argc, char **argv) {
     if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
     else fprintf(stderr, "analyze: report written to %s\n", report_path);
   }
-  status = failures && !ps->frames ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+  status = failures && (!ps->frames || watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 done:
   pipeline_free(pl);
   store_close(st);
   risk_analyzer_free(risk);
   enrich_engine_free(eng);
+  enrich_client_free(ecl);
+  cameras_free(&reg);
   detector_free(det);
   report_free(oc.rep);
   vigil_config_set_global(NULL);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "vigil/detect.h"
+#include "vigil/enrich.h"
 #include "vigil/event.h"
 #include "vigil/img.h"
 
@@ -88,6 +89,11 @@ typedef struct {
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;
+  /* Enrichment elsewhere (e.g. over HTTP, vigil/enrich_client.h): called
+   * instead of enrich_run(engine, ...) with the same contract; the engine given
+   * to pipeline_init may then be NULL. NULL = the in-process engine. */
+  int (*enrich_fn)(void *enrich_ud, enrich_result *out, const enrich_request *rq, char *err, size_t errlen);
+  void *enrich_ud;
 } pipeline_params;
 
 pipeline_params pipeline_default_params(void);

@@ -295,7 +295,8 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
     const vigil_det *d = &l.dets[i];
     snprintf(id, sizeof id, "%.36s-%lld-%d", cs->cam.id, (long long)llround(ts * 1000), i);
-    if (tr[i] && p->enrich && budget > 0 && ts - tr[i]->enriched_at >= p->p.enrich_interval_s) {
+    if (tr[i] && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
+        ts - tr[i]->enriched_at >= p->p.enrich_interval_s) {
       bool e_ok;
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
                            .kind = kind_of(d->label, &e_ok), .detection_id = id, .camera_id = cs->cam.id,
@@ -303,7 +304,11 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();
-      if (r && enrich_run(p->enrich, r, &rq, eerr, sizeof eerr) == 0) {
+      int erc = !r ? -1
+                : p->p.enrich_fn ? p->p.enrich_fn(p->p.enrich_ud, r, &rq, eerr, sizeof eerr)
+                                 : enrich_run(p->enrich, r, &rq, eerr, sizeof eerr);
+      if (erc && r) vlog_warn("pipeline: enrichment of %s: %s", id, eerr);
+      if (erc == 0) {
         enrich_result_summary(r, id, &tr[i]->enr);
         tr[i]->has_pose = r->has_pose;
         if (r->has_pose) tr[i]->pose = r->pose;

@@ -1,0 +1,391 @@
+/* Enrichment over HTTP (libcurl): the CONTRACTS.md /enrich request built from
+ * an enrich_request (frame as base64 JPEG), sent to the heavy or light
+ * service by detection kind, and the reply parsed back into an enrich_result
+ * with a timeout and a bounded reply size. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/base64.h"
+#include "vigil/annotate.h"
+#include "vigil/enrich_client.h"
+
+struct enrich_client {
+  enrich_client_params p;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+enrich_client_params enrich_client_default_params(void) {
+  enrich_client_params p;
+  memset(&p, 0, sizeof p);
+  p.timeout_s = 30;
+  p.connect_timeout_s = 5;
+  p.max_reply = (size_t)4 << 20;
+  p.jpeg_quality = 90;
+  return p;
+}
+
+static int base_url(char *dst, size_t cap, const char *url, const char *key, char *err, size_t errlen) {
+  if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+    return fail(err, errlen, "%s must be an http:// or https:// URL, not '%s'", key, url);
+  size_t n = strlen(url);
+  while (n > 8 && url[n - 1] == '/') n--;
+  if (n >= cap) return fail(err, errlen, "%s is too long", key);
+  memcpy(dst, url, n);
+  dst[n] = 0;
+  return 0;
+}
+
+int enrich_client_params_from_config(enrich_client_params *p, const vigil_config *cfg, char *err, size_t errlen) {
+  *p = enrich_client_default_params();
+  const char *u = vigil_config_str(cfg, "ENRICHMENT_URL"), *l = vigil_config_str(cfg, "ENRICHMENT_LIGHT_URL");
+  const char *t = vigil_config_str(cfg, "ENRICHMENT_TIMEOUT_S");
+  if (t && t[0]) {
+    char *end;
+    double v = strtod(t, &end);
+    if (end == t || *end || !(v > 0 && v <= 3600)) return fail(err, errlen, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
+    p->timeout_s = v;
+  }
+  if (l && l[0] && base_url(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
+  if (!u || !u[0]) return 0;
+  if (base_url(p->url, sizeof p->url, u, "ENRICHMENT_URL", err, errlen)) return -1;
+  return 1;
+}
+
+int enrich_client_init(enrich_client **out, enrich_client_params p, char *err, size_t errlen) {
+  *out = NULL;
+  char tmp[512];
+  if (base_url(tmp, sizeof tmp, p.url, "the enrichment URL", err, errlen)) return -1;
+  snprintf(p.url, sizeof p.url, "%s", tmp);
+  if (p.light_url[0]) {
+    if (base_url(tmp, sizeof tmp, p.light_url, "the light enrichment URL", err, errlen)) return -1;
+    snprintf(p.light_url, sizeof p.light_url, "%s", tmp);
+  }
+  if (!(p.timeout_s > 0) || p.max_reply < 64 || p.jpeg_quality < 1 || p.jpeg_quality > 100)
+    return fail(err, errlen, "enrichment client: bad timeout, reply limit or JPEG quality");
+  pthread_once(&curl_once, curl_init_once);
+  enrich_client *c = calloc(1, sizeof *c);
+  if (!c) return fail(err, errlen, "out of memory");
+  c->p = p;
+  *out = c;
+  return 0;
+}
+
+void enrich_client_free(enrich_client *c) { free(c); }
+
+/* ---- reply ------------------------------------------------------------------------ */
+
+static void copy_str(char *dst, size_t cap, json_t *v) {
+  const char *s = json_string_value(v);
+  snprintf(dst, cap, "%s", s ? s : "");
+}
+
+static float num(json_t *v) {
+  double d = json_number_value(v);
+  return isfinite(d) ? (float)d : 0.0f;
+}
+
+/* The result holds static strings for a few fields (pose alerts,
+ * demographics): intern the known values, drop the rest. */
+static const char *intern(const char *s, const char *const *known) {
+  for (int i = 0; s && known[i]; i++)
+    if (!strcmp(s, known[i])) return known[i];
+  return NULL;
+}
+static const char *const alert_names[] = {"hands_raised", "fighting_stance", "crouching", "lying_down", NULL};
+static const char *const age_ranges[] = {"0-12", "13-17", "18-24", "25-35", "36-50", "51-65", "65+", NULL};
+static const char *const genders[] = {"male", "female", "unknown", NULL};
+
+static int parse_pose(enrich_result *r, json_t *o, char *err, size_t errlen) {
+  json_t *kps = json_object_get(o, "keypoints");
+  if (!json_is_array(kps) || json_array_size(kps) != POSE_NKP)
+    return fail(err, errlen, "pose.keypoints must be an array of %d keypoints", POSE_NKP);
+  for (int i = 0; i < POSE_NKP; i++) {
+    json_t *k = json_array_get(kps, (size_t)i);
+    if (!json_is_object(k)) return fail(err, errlen, "pose.keypoints[%d] must be an object", i);
+    r->pose.kp[i] = (pose_keypoint){num(json_object_get(k, "x")), num(json_object_get(k, "y")),
+                                     num(json_object_get(k, "score"))};
+  }
+  copy_str(r->pose.posture, sizeof r->pose.posture, json_object_get(o, "posture"));
+  if (!r->pose.posture[0]) snprintf(r->pose.posture, sizeof r->pose.posture, "unknown");
+  r->pose.posture_score = num(json_object_get(o, "posture_confidence"));
+  json_t *al = json_object_get(o, "alerts");
+  for (size_t i = 0; json_is_array(al) && i < json_array_size(al) && r->pose.n_alerts < POSE_MAX_ALERTS; i++) {
+    const char *a = intern(json_string_value(json_array_get(al, i)), alert_names);
+    if (a) r->pose.alerts[r->pose.n_alerts++] = a;
+  }
+  copy_str(r->pose_model, sizeof r->pose_model, json_object_get(o, "model"));
+  r->has_pose = true;
+  return 0;
+}
+
+static void parse_threat(enrich_result *r, json_t *o) {
+  r->has_threat = true;
+  r->threat.detected = json_is_true(json_object_get(o, "detected"));
+  copy_str(r->threat.type, sizeof r->threat.type, json_object_get(o, "threat_type"));
+  if (!r->threat.type[0]) snprintf(r->threat.type, sizeof r->threat.type, "none");
+  r->threat.confidence = num(json_object_get(o, "confidence"));
+  copy_str(r->threat.severity, sizeof r->threat.severity, json_object_get(o, "severity"));
+  copy_str(r->threat.label, sizeof r->threat.label, json_object_get(o, "label"));
+  json_t *b = json_object_get(o, "bbox");
+  if (json_is_array(b) && json_array_size(b) == 4) {
+    r->threat.x1 = num(json_array_get(b, 0)), r->threat.y1 = num(json_array_get(b, 1));
+    r->threat.x2 = num(json_array_get(b, 2)), r->threat.y2 = num(json_array_get(b, 3));
+  }
+}
+
+static void parse_demographics(enrich_result *r, json_t *o) {
+  r->has_demographics = true;
+  r->face_found = true;
+  r->demo.age = num(json_object_get(o, "age"));
+  r->demo.age_range = intern(json_string_value(json_object_get(o, "age_range")), age_ranges);
+  if (!r->demo.age_range) r->demo.age_range = age_bracket(r->demo.age);
+  r->demo.age_confidence = num(json_object_get(o, "age_confidence"));
+  r->demo.gender = intern(json_string_value(json_object_get(o, "gender")), genders);
+  if (!r->demo.gender) r->demo.gender = "unknown";
+  r->demo.gender_confidence = num(json_object_get(o, "gender_confidence"));
+  copy_str(r->demo_model, sizeof r->demo_model, json_object_get(o, "model"));
+  r->demo.model = NULL; /* the name is in demo_model */
+  json_t *fb = json_object_get(o, "face_bbox");
+  r->face.x1 = num(json_object_get(fb, "x1")), r->face.y1 = num(json_object_get(fb, "y1"));
+  r->face.x2 = num(json_object_get(fb, "x2")), r->face.y2 = num(json_object_get(fb, "y2"));
+  r->face.score = num(json_object_get(o, "face_confidence"));
+}
+
+static void parse_clothing(enrich_result *r, json_t *o) {
+  r->has_clothing = true;
+  json_t *t = json_object_get(o, "clothing_type");
+  copy_str(r->clothing.clothing_type, sizeof r->clothing.clothing_type, t ? t : json_object_get(o, "type"));
+  copy_str(r->clothing.color, sizeof r->clothing.color, json_object_get(o, "color"));
+  copy_str(r->clothing.style, sizeof r->clothing.style, json_object_get(o, "style"));
+  r->clothing.confidence = num(json_object_get(o, "confidence"));
+  r->clothing.is_suspicious = json_is_true(json_object_get(o, "is_suspicious"));
+  r->clothing.is_service_uniform = json_is_true(json_object_get(o, "is_service_uniform"));
+}
+
+static int parse_reid(enrich_result *r, json_t *root, json_t *emb, char *err, size_t errlen) {
+  if (!json_is_array(emb) || json_array_size(emb) != REID_DIM)
+    return fail(err, errlen, "reid_embedding must be an array of %d numbers", REID_DIM);
+  for (int i = 0; i < REID_DIM; i++) r->embedding[i] = num(json_array_get(emb, (size_t)i));
+  r->has_reid = true;
+  const char *pid = json_string_value(json_object_get(root, "person_id"));
+  if (pid && pid[0]) {
+    r->reid_matched = true;
+    snprintf(r->reid.person_id, sizeof r->reid.person_id, "%s", pid);
+    /* similarity and is_new sit in person_embeddings[<detection id>] */
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(root, "person_embeddings"), k, v) {
+      r->reid.similarity = num(json_object_get(v, "similarity"));
+      r->reid.is_new = json_is_true(json_object_get(v, "is_new"));
+      break;
+    }
+  }
+  return 0;
+}
+
+static void parse_action(enrich_result *r, json_t *o) {
+  r->has_action = true;
+  copy_str(r->action.action, sizeof r->action.action, json_object_get(o, "action"));
+  r->action.confidence = num(json_object_get(o, "confidence"));
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(o, "action_scores"), k, v) {
+    if (r->action.n >= 16) break;
+    snprintf(r->action.names[r->action.n], sizeof r->action.names[0], "%s", k);
+    r->action.scores[r->action.n++] = num(v);
+  }
+}
+
+int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  json_error_t je;
+  json_t *o = json_loadb(body, len, 0, &je);
+  if (!o) return fail(err, errlen, "enrichment reply is not JSON (line %d: %s)", je.line, je.text);
+  int rc = 0;
+  if (!json_is_object(o)) {
+    rc = fail(err, errlen, "enrichment reply must be a JSON object");
+    goto done;
+  }
+  /* every part must be present (null when it did not run): a reply without them is not /enrich's */
+  static const char *const parts[] = {"pose", "clothing", "demographics", "threat", "reid_embedding", "action", NULL};
+  for (int i = 0; parts[i]; i++)
+    if (!json_object_get(o, parts[i])) {
+      rc = fail(err, errlen, "enrichment reply lacks \"%s\"", parts[i]);
+      goto done;
+    }
+  json_t *v;
+  if (json_is_object(v = json_object_get(o, "pose")) && parse_pose(r, v, err, errlen)) {
+    rc = -1;
+    goto done;
+  }
+  if (json_is_object(v = json_object_get(o, "threat"))) parse_threat(r, v);
+  if (json_is_object(v = json_object_get(o, "demographics"))) parse_demographics(r, v);
+  if (json_is_object(v = json_object_get(o, "clothing"))) parse_clothing(r, v);
+  if (json_is_object(v = json_object_get(o, "action"))) parse_action(r, v);
+  v = json_object_get(o, "reid_embedding");
+  if (!json_is_null(v) && parse_reid(r, o, v, err, errlen)) {
+    rc = -1;
+    goto done;
+  }
+  json_t *used = json_object_get(o, "models_used");
+  for (size_t i = 0; json_is_array(used) && i < json_array_size(used) && r->n_models < ENRICH_MAX_MODELS; i++)
+    if (json_is_string(json_array_get(used, i)))
+      copy_str(r->models_used[r->n_models++], sizeof r->models_used[0], json_array_get(used, i));
+  const char *k;
+  json_object_foreach(json_object_get(o, "errors"), k, v) {
+    if (r->n_errors >= ENRICH_MAX_ERRORS) break;
+    snprintf(r->error_part[r->n_errors], sizeof r->error_part[0], "%s", k);
+    copy_str(r->error_reason[r->n_errors++], sizeof r->error_reason[0], v);
+  }
+  r->inference_ms = num(json_object_get(o, "inference_time_ms"));
+done:
+  json_decref(o);
+  return rc;
+}
+
+/* ---- request ----------------------------------------------------------------------- */
+
+typedef struct {
+  char *data;
+  size_t len, max;
+  bool too_big;
+} body_buf;
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
+  body_buf *b = ud;
+  size_t add = sz * n;
+  if (b->len + add > b->max) {
+    b->too_big = true;
+    return 0; /* aborts the transfer */
+  }
+  char *nd = realloc(b->data, b->len + add + 1);
+  if (!nd) return 0;
+  memcpy(nd + b->len, p, add);
+  b->data = nd;
+  b->len += add;
+  b->data[b->len] = 0;
+  return add;
+}
+
+static json_t *b64_jpeg(const vigil_image *im, int quality) {
+  uint8_t *jpg;
+  size_t len;
+  if (annotate_encode_jpeg(&jpg, &len, im, quality)) return NULL;
+  char *s = malloc(vigil_b64_encoded_len(len) + 1);
+  json_t *j = NULL;
+  if (s) {
+    size_t n = vigil_b64_encode(s, jpg, len, 0);
+    j = json_stringn_nocheck(s, n);
+  }
+  free(s);
+  free(jpg);
+  return j;
+}
+
+static const char *kind_name(enrich_kind k) {
+  switch (k) {
+  case ENRICH_PERSON: return "person";
+  case ENRICH_VEHICLE: return "vehicle";
+  case ENRICH_ANIMAL: return "animal";
+  default: return "object";
+  }
+}
+
+int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request *rq, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (!rq->frame || !rq->frame->data) return fail(err, errlen, "enrichment request without a frame");
+  if (!(rq->x2 > rq->x1 && rq->y2 > rq->y1)) return fail(err, errlen, "empty detection box");
+  json_t *req = json_object(), *bbox = json_object(), *opt = json_object();
+  json_t *img = b64_jpeg(rq->frame, c->p.jpeg_quality);
+  if (!req || !bbox || !opt || !img) {
+    json_decref(req), json_decref(bbox), json_decref(opt), json_decref(img);
+    return fail(err, errlen, "cannot encode the frame");
+  }
+  json_object_set_new(req, "image", img);
+  json_object_set_new(req, "detection_type", json_string(kind_name(rq->kind)));
+  json_object_set_new(bbox, "x1", json_real(rq->x1));
+  json_object_set_new(bbox, "y1", json_real(rq->y1));
+  json_object_set_new(bbox, "x2", json_real(rq->x2));
+  json_object_set_new(bbox, "y2", json_real(rq->y2));
+  json_object_set_new(req, "bbox", bbox);
+  json_object_set_new(opt, "include_pose", json_boolean(rq->opt.include_pose));
+  json_object_set_new(opt, "include_depth", json_boolean(rq->opt.include_depth));
+  json_object_set_new(opt, "action_recognition", json_boolean(rq->opt.action_recognition));
+  json_object_set_new(req, "options", opt);
+  if (rq->nframes > 0 && rq->frames) {
+    json_t *fr = json_array();
+    for (int i = 0; i < rq->nframes; i++) json_array_append_new(fr, b64_jpeg(rq->frames[i], c->p.jpeg_quality));
+    json_object_set_new(req, "frames", fr);
+  }
+  if (rq->detection_id) json_object_set_new(req, "detection_id", json_string(rq->detection_id));
+  if (rq->camera_id) json_object_set_new(req, "camera_id", json_string(rq->camera_id));
+  if (rq->ts > 0) json_object_set_new(req, "timestamp", json_real(rq->ts));
+  char *payload = json_dumps(req, JSON_COMPACT);
+  json_decref(req);
+  if (!payload) return fail(err, errlen, "out of memory");
+
+  const char *base = rq->kind == ENRICH_ANIMAL && c->p.light_url[0] ? c->p.light_url : c->p.url;
+  char url[600];
+  snprintf(url, sizeof url, "%s/enrich", base);
+  CURL *h = curl_easy_init();
+  if (!h) {
+    free(payload);
+    return fail(err, errlen, "curl_easy_init failed");
+  }
+  body_buf b = {.max = c->p.max_reply};
+  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+  hdr = curl_slist_append(hdr, "Expect:");
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->p.timeout_s * 1000));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLcode cc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(hdr);
+  free(payload);
+  int rc = 0;
+  if (b.too_big) rc = fail(err, errlen, "%s: reply over %zu bytes", url, c->p.max_reply);
+  else if (cc == CURLE_OPERATION_TIMEDOUT) rc = fail(err, errlen, "%s: timed out after %.1f s", url, c->p.timeout_s);
+  else if (cc != CURLE_OK) rc = fail(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
+  else if (status != 200) {
+    json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    rc = fail(err, errlen, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
+    json_decref(j);
+  } else if (enrich_reply_parse(out, b.data ? b.data : "", b.len, err, errlen)) {
+    rc = -1;
+  }
+  free(b.data);
+  return rc;
+}
+
+int enrich_client_fn(void *ud, enrich_result *out, const enrich_request *rq, char *err, size_t errlen) {
+  return enrich_client_run(ud, out, rq, err, errlen);
+}

@@ -1,0 +1,380 @@
+/* Camera-folder watching: completeness checks on real media cut short, a
+ * writer that uploads slowly in chunks (closing between chunks), renames into
+ * place, creates camera folders while the watcher runs; every complete file is
+ * handed over exactly once with its whole content, partial files never. Then
+ * `vigil analyze --watch` end to end with a camera registry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/assets.h"
+#include "vigil/watch.h"
+
+static char tmp[256], media[1024];
+
+static int setup(void **s) {
+  (void)s;
+  if (vigil_asset_require(media, sizeof media, "media/dog.jpg") ||
+      vigil_asset_require(media, sizeof media, "media/basketball1.png") ||
+      vigil_asset_require(media, sizeof media, "media/vtest.avi") || vigil_asset_require(media, sizeof media, "media")) {
+    fprintf(stderr, "%s\n", vigil_asset_errmsg());
+    return -1;
+  }
+  snprintf(tmp, sizeof tmp, "/tmp/vigil-watch-XXXXXX");
+  return mkdtemp(tmp) ? 0 : -1;
+}
+
+static int teardown(void **s) {
+  (void)s;
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc((size_t)n);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static void put(const char *path, const uint8_t *data, size_t len, bool append) {
+  int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, data, len), (ssize_t)len);
+  assert_int_equal(close(fd), 0);
+}
+
+static void sleep_s(double s) {
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
+static void test_complete_checks(void **s) {
+  (void)s;
+  char path[1024], src[1100], why[256];
+  size_t jl, pl, vl;
+  snprintf(src, sizeof src, "%s/dog.jpg", media);
+  uint8_t *jpg = slurp(src, &jl);
+  snprintf(src, sizeof src, "%s/basketball1.png", media);
+  uint8_t *png = slurp(src, &pl);
+  snprintf(src, sizeof src, "%s/vtest.avi", media);
+  uint8_t *avi = slurp(src, &vl);
+
+  snprintf(path, sizeof path, "%s/c.jpg", tmp);
+  put(path, jpg, jl / 2, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 0);
+  assert_non_null(strstr(why, "FFD9"));
+  put(path, jpg, jl - 1, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 0);
+  put(path, jpg, jl, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 1);
+
+  snprintf(path, sizeof path, "%s/c.png", tmp);
+  put(path, png, pl - 6, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 0);
+  assert_non_null(strstr(why, "IEND"));
+  put(path, png, pl, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 1);
+
+  snprintf(path, sizeof path, "%s/c2.jpg", tmp);
+  put(path, (const uint8_t *)"this is not an image at all, honest", 35, false);
+  assert_int_equal(watch_file_complete(path, WATCH_IMAGE, 1, why, sizeof why), 0);
+  assert_int_equal(watch_file_complete("/nonexistent/x.jpg", WATCH_IMAGE, 1, why, sizeof why), 0);
+
+  /* a video cut at 40%: it opens, but its frames end long before its declared duration */
+  snprintf(path, sizeof path, "%s/c.avi", tmp);
+  put(path, avi, vl * 2 / 5, false);
+  assert_int_equal(watch_file_complete(path, WATCH_VIDEO, 1, why, sizeof why), 0);
+  fprintf(stderr, "truncated video: %s\n", why);
+  put(path, avi + vl * 2 / 5, vl - vl * 2 / 5, true);
+  assert_int_equal(watch_file_complete(path, WATCH_VIDEO, 1, why, sizeof why), 1);
+
+  assert_int_equal(watch_kind_of("/a/b.JPG"), WATCH_IMAGE);
+  assert_int_equal(watch_kind_of("/a/b.mp4"), WATCH_VIDEO);
+  assert_int_equal(watch_kind_of("/a/.b.jpg"), -1);
+  assert_int_equal(watch_kind_of("/a/b.jpg.part"), -1);
+  assert_int_equal(watch_kind_of("/a.d/b"), -1);
+  free(jpg);
+  free(png);
+  free(avi);
+}
+
+/* ---- the slow uploader ---------------------------------------------------------------- */
+
+typedef struct {
+  char root[512];
+  uint8_t *jpg, *png, *avi;
+  size_t jl, pl, vl;
+  volatile int done;
+} writer_arg;
+
+static void chunked(const char *path, const uint8_t *data, size_t len, int chunks, double gap) {
+  for (int i = 0; i < chunks; i++) {
+    size_t a = len * (size_t)i / (size_t)chunks, b = len * (size_t)(i + 1) / (size_t)chunks;
+    put(path, data + a, b - a, i > 0);
+    if (i + 1 < chunks) sleep_s(gap);
+  }
+}
+
+static void *writer_main(void *p) {
+  writer_arg *a = p;
+  char path[1024], path2[1024];
+  /* gaps longer than the settle time: only the content check tells these apart */
+  snprintf(path, sizeof path, "%s/cam1/a.jpg", a->root);
+  chunked(path, a->jpg, a->jl, 4, 0.5);
+  snprintf(path, sizeof path, "%s/cam1/.b.jpg.part", a->root);
+  chunked(path, a->jpg, a->jl, 3, 0.3);
+  snprintf(path2, sizeof path2, "%s/cam1/b.jpg", a->root);
+  rename(path, path2);
+  snprintf(path, sizeof path, "%s/cam1/partial.jpg", a->root); /* never finished */
+  put(path, a->jpg, a->jl / 3, false);
+  snprintf(path, sizeof path, "%s/cam1/notes.txt", a->root);
+  put(path, (const uint8_t *)"hello", 5, false);
+  /* a new camera folder while running */
+  snprintf(path, sizeof path, "%s/cam2", a->root);
+  mkdir(path, 0755);
+  sleep_s(0.2);
+  snprintf(path, sizeof path, "%s/cam2/c.png", a->root);
+  chunked(path, a->png, a->pl, 3, 0.5);
+  /* a camera folder whose first file lands before any watch can exist on it */
+  snprintf(path, sizeof path, "%s/cam3", a->root);
+  mkdir(path, 0755);
+  snprintf(path, sizeof path, "%s/cam3/d.jpg", a->root);
+  put(path, a->jpg, a->jl, false);
+  /* a short clip, cut at 40% for a while, then finished */
+  snprintf(path, sizeof path, "%s/cam2/clip.avi", a->root);
+  put(path, a->avi, a->vl * 2 / 5, false);
+  sleep_s(1.5);
+  put(path, a->avi + a->vl * 2 / 5, a->vl - a->vl * 2 / 5, true);
+  sleep_s(1.0);
+  /* no second hand-over: a write-open and close without changes, a rename of the same file */
+  snprintf(path, sizeof path, "%s/cam1/a.jpg", a->root);
+  int fd = open(path, O_WRONLY | O_APPEND);
+  if (fd >= 0) close(fd);
+  snprintf(path, sizeof path, "%s/cam1/b.jpg", a->root);
+  snprintf(path2, sizeof path2, "%s/cam1/b-renamed.jpg", a->root);
+  rename(path, path2);
+  a->done = 1;
+  return NULL;
+}
+
+typedef struct {
+  int n;
+  char path[32][1024];
+  char camera[32][64];
+  int kind[32];
+  const writer_arg *w;
+  int bad_content;
+} seen;
+
+static void on_file(void *ud, const watch_file *f) {
+  seen *s = ud;
+  if (s->n >= 32) return;
+  snprintf(s->path[s->n], sizeof s->path[0], "%s", strrchr(f->path, '/') + 1);
+  snprintf(s->camera[s->n], sizeof s->camera[0], "%s", f->camera);
+  s->kind[s->n] = f->kind;
+  /* what is handed over is the whole original, byte for byte */
+  FILE *fp = fopen(f->path, "rb");
+  const uint8_t *want = f->kind == WATCH_VIDEO ? s->w->avi : strstr(f->path, ".png") ? s->w->png : s->w->jpg;
+  size_t wl = f->kind == WATCH_VIDEO ? s->w->vl : strstr(f->path, ".png") ? s->w->pl : s->w->jl;
+  uint8_t *got = malloc(wl + 1);
+  size_t n = fp && got ? fread(got, 1, wl + 1, fp) : 0;
+  if (fp) fclose(fp);
+  if (n != wl || (long long)wl != f->size || memcmp(got, want, wl)) s->bad_content++;
+  free(got);
+  s->n++;
+}
+
+static int count(const seen *s, const char *name) {
+  int c = 0;
+  for (int i = 0; i < s->n; i++) c += !strcmp(s->path[i], name);
+  return c;
+}
+
+static void test_slow_uploads(void **st) {
+  (void)st;
+  writer_arg a = {0};
+  char src[1100];
+  snprintf(src, sizeof src, "%s/dog.jpg", media);
+  a.jpg = slurp(src, &a.jl);
+  snprintf(src, sizeof src, "%s/basketball1.png", media);
+  a.png = slurp(src, &a.pl);
+  snprintf(src, sizeof src, "%s/vtest.avi", media);
+  a.avi = slurp(src, &a.vl);
+  snprintf(a.root, sizeof a.root, "%s/ftp", tmp);
+  assert_int_equal(mkdir(a.root, 0755), 0);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/cam1", a.root);
+  assert_int_equal(mkdir(path, 0755), 0);
+  snprintf(path, sizeof path, "%s/cam1/old.jpg", a.root); /* an old upload: left alone */
+  put(path, a.jpg, a.jl, false);
+
+  watch_params p = watch_default_params();
+  p.settle_s = 0.25;
+  p.retry_s = 0.2;
+  watcher *w;
+  char err[256];
+  assert_int_equal(watcher_init(&w, "/nonexistent-vigil-root", p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "not a folder"));
+  assert_int_equal(watcher_init(&w, a.root, p, err, sizeof err), 0);
+  assert_int_equal(watcher_cameras(w), 1);
+
+  seen s = {.w = &a};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, writer_main, &a), 0);
+  /* poll until the writer is done and everything settled; the deadline only bounds a hang */
+  time_t deadline = time(NULL) + 120;
+  int quiet_rounds = 0;
+  while (time(NULL) < deadline && quiet_rounds < 15) {
+    int r = watcher_poll(w, 0.2, on_file, &s, err, sizeof err);
+    assert_true(r >= 0);
+    bool only_partial = watcher_pending(w) == 0 || (watcher_pending(w) == 1 && s.n >= 5);
+    quiet_rounds = a.done && only_partial && r == 0 ? quiet_rounds + 1 : 0;
+  }
+  pthread_join(th, NULL);
+  for (int i = 0; i < s.n; i++) fprintf(stderr, "handed over: %s/%s\n", s.camera[i], s.path[i]);
+  assert_int_equal(s.bad_content, 0);
+  assert_int_equal(count(&s, "a.jpg"), 1);
+  assert_int_equal(count(&s, "b.jpg"), 1);
+  assert_int_equal(count(&s, "c.png"), 1);
+  assert_int_equal(count(&s, "d.jpg"), 1);
+  assert_int_equal(count(&s, "clip.avi"), 1);
+  assert_int_equal(count(&s, "partial.jpg"), 0);
+  assert_int_equal(count(&s, "old.jpg"), 0);
+  assert_int_equal(count(&s, "notes.txt"), 0);
+  assert_int_equal(count(&s, "b-renamed.jpg"), 0);
+  assert_int_equal(count(&s, ".b.jpg.part"), 0);
+  assert_int_equal(s.n, 5);
+  for (int i = 0; i < s.n; i++) {
+    const char *want = !strcmp(s.path[i], "c.png") || !strcmp(s.path[i], "clip.avi") ? "cam2"
+                       : !strcmp(s.path[i], "d.jpg")                                  ? "cam3"
+                                                                                      : "cam1";
+    assert_string_equal(s.camera[i], want);
+    assert_int_equal(s.kind[i], !strcmp(s.path[i], "clip.avi") ? WATCH_VIDEO : WATCH_IMAGE);
+  }
+  assert_int_equal(watcher_cameras(w), 3);
+  assert_int_equal(watcher_pending(w), 1); /* partial.jpg waits, unprocessed */
+  /* a genuinely new upload under a used name is new content: handed over again */
+  snprintf(path, sizeof path, "%s/cam1/a.jpg", a.root);
+  sleep_s(0.05);
+  put(path, a.jpg, a.jl, false);
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {time(NULL) + 5, 0}};
+  utimensat(AT_FDCWD, path, ts, 0); /* same size: make the mtime differ for sure */
+  int before = s.n;
+  deadline = time(NULL) + 30;
+  while (time(NULL) < deadline && s.n == before) assert_true(watcher_poll(w, 0.2, on_file, &s, err, sizeof err) >= 0);
+  assert_int_equal(s.n, before + 1);
+  assert_string_equal(s.path[before], "a.jpg");
+  watcher_free(w);
+  watcher_free(NULL);
+  free(a.jpg);
+  free(a.png);
+  free(a.avi);
+}
+
+/* ---- vigil analyze --watch, black box ---------------------------------------------------- */
+
+static void test_analyze_watch(void **st) {
+  (void)st;
+  const char *vigil = getenv("VIGIL_BINARY");
+  assert_non_null(vigil);
+  char root[512], cmd[4096], path[1024], src[1100];
+  snprintf(root, sizeof root, "%s/live", tmp);
+  assert_int_equal(mkdir(root, 0755), 0);
+  snprintf(path, sizeof path, "%s/porch", root);
+  assert_int_equal(mkdir(path, 0755), 0);
+  /* the registry names the camera and puts a zone over the whole frame */
+  snprintf(path, sizeof path, "%s/cameras.json", tmp);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f, "[{\"id\":\"porch\",\"name\":\"Porch camera\",\"timezone\":\"UTC\",\"zones\":[{\"name\":\"yard\","
+             "\"points\":[[0,0],[5000,0],[5000,5000],[0,5000]]}]}]");
+  fclose(f);
+  snprintf(cmd, sizeof cmd,
+           "NEMOTRON_API=none exec %s analyze --watch %s --cameras %s/cameras.json --no-enrich --json --quiet "
+           "--db sqlite://%s/w.db --snapshots %s/snaps > %s/w.out 2> %s/w.err",
+           vigil, root, tmp, tmp, tmp, tmp, tmp);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  assert_true(pid > 0);
+  sleep_s(1.0); /* the watch must exist before the upload starts */
+  size_t jl;
+  snprintf(src, sizeof src, "%s/dog.jpg", media);
+  uint8_t *jpg = slurp(src, &jl);
+  snprintf(path, sizeof path, "%s/porch/snap1.jpg", root);
+  chunked(path, jpg, jl, 3, 1.5);
+  free(jpg);
+  /* wait for the log line, then stop it like a service manager would */
+  char errlog[600];
+  snprintf(errlog, sizeof errlog, "%s/w.err", tmp);
+  bool processed = false;
+  for (int i = 0; i < 600 && !processed; i++) {
+    sleep_s(0.2);
+    FILE *e = fopen(errlog, "r");
+    char line[2048];
+    while (e && fgets(line, sizeof line, e))
+      if (strstr(line, "processed") && strstr(line, "snap1.jpg")) processed = true;
+    if (e) fclose(e);
+  }
+  kill(pid, SIGTERM);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  if (!processed || !WIFEXITED(status) || WEXITSTATUS(status)) {
+    snprintf(cmd, sizeof cmd, "tail -20 %s >&2", errlog);
+    (void)system(cmd);
+  }
+  assert_true(processed);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  /* the batch was flushed at exit: stored under the registry's camera, dog inside the zone */
+  sqlite3 *db;
+  snprintf(path, sizeof path, "%s/w.db", tmp);
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM detections WHERE camera_id = 'porch' AND class = 'dog'",
+                                      -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(q, 0), 1); /* processed once, not once per chunk */
+  sqlite3_finalize(q);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM cameras WHERE id = 'porch'", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "Porch camera");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  /* the event printed as JSON names the zone */
+  snprintf(cmd, sizeof cmd, "grep -q '\"camera_id\":\"porch\"' %s/w.out", tmp);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest t[] = {
+      cmocka_unit_test(test_complete_checks),
+      cmocka_unit_test(test_slow_uploads),
+      cmocka_unit_test(test_analyze_watch),
+  };
+  return cmocka_run_group_tests(t, setup, teardown);
+}
