@@ -245,87 +245,96 @@ static int lease(part_ctx *c, const char *part, const char *name, zoo_manager **
   return 0;
 }
 
-static void *part_threat(void *arg) {
-  part_ctx *c = arg;
-  const enrich_request *rq = c->rq;
+/* Leases `name`, runs fn on its handle, releases, and records the model or
+ * the reason it could not be used. The shape every part shares. */
+typedef int (*part_call)(part_ctx *c, enrich_handle *h, char *err, size_t errlen);
+
+static bool with_model(part_ctx *c, const char *part, const char *name, part_call fn) {
   zoo_manager *m;
   zoo_lease l;
-  const char *name = "threat-detection-yolov8n";
-  if (lease(c, "threat", name, &m, &l)) return NULL;
-  enrich_handle *h = l.handle;
+  if (lease(c, part, name, &m, &l)) return false;
+  char err[256];
+  snprintf(err, sizeof err, "%s has an unexpected adapter for %s", name, part);
+  int rc = fn(c, l.handle, err, sizeof err);
+  zoo_manager_release(m, &l);
+  if (rc) {
+    note_error(c, part, err);
+    return false;
+  }
+  note_model(c, name);
+  return true;
+}
+
+/* Threat: YOLO weapon detector on the person box grown by 20%, so a held
+ * weapon stays in view; the most severe class above the cut-off wins. */
+static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_DETECTOR) return -1;
   threat_result *t = &c->r->threat;
   memset(t, 0, sizeof *t);
   snprintf(t->type, sizeof t->type, "none");
   snprintf(t->severity, sizeof t->severity, "low");
-  char err[256];
-  /* the person box grown by 20%, so a held weapon stays in view */
   float w = rq->x2 - rq->x1, hh = rq->y2 - rq->y1;
   int cx = (int)fmaxf(0, rq->x1 - 0.1f * w), cy = (int)fmaxf(0, rq->y1 - 0.1f * hh);
   int cw = (int)fminf((float)rq->frame->w, rq->x2 + 0.1f * w) - cx;
   int ch = (int)fminf((float)rq->frame->h, rq->y2 + 0.1f * hh) - cy;
   vigil_image crop = {0};
-  int rc = h->kind == EH_DETECTOR ? vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch) : -1;
-  vigil_det_list dl = {0};
-  if (!rc) {
-    const vigil_image *imgs[1] = {&crop};
-    rc = detector_run(h->det, &dl, imgs, 1, err, sizeof err);
-  } else {
-    snprintf(err, sizeof err, "cannot crop the person box");
+  if (vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch)) {
+    snprintf(err, errlen, "cannot crop the person box");
+    return -1;
   }
-  if (rc) {
-    note_error(c, "threat", err);
-  } else {
-    static const char *const rank[] = {"low", "medium", "high", "critical"};
-    int best_rank = -1;
-    for (int i = 0; i < dl.n; i++) {
-      const char *type, *sev;
-      if (dl.dets[i].score < c->e->threat_conf || !threat_from_label(dl.dets[i].label, &type, &sev)) continue;
-      int r = 0;
-      while (r < 3 && strcmp(rank[r], sev)) r++;
-      if (r > best_rank || (r == best_rank && dl.dets[i].score > t->confidence)) {
-        best_rank = r;
-        t->detected = true;
-        snprintf(t->type, sizeof t->type, "%s", type);
-        snprintf(t->severity, sizeof t->severity, "%s", sev);
-        snprintf(t->label, sizeof t->label, "%s", dl.dets[i].label);
-        t->confidence = dl.dets[i].score;
-        t->x1 = dl.dets[i].x1 + (float)cx, t->y1 = dl.dets[i].y1 + (float)cy;
-        t->x2 = dl.dets[i].x2 + (float)cx, t->y2 = dl.dets[i].y2 + (float)cy;
-      }
+  vigil_det_list dl;
+  const vigil_image *imgs[1] = {&crop};
+  int rc = detector_run(h->det, &dl, imgs, 1, err, errlen);
+  vigil_image_free(&crop);
+  if (rc) return rc;
+  static const char *const rank[] = {"low", "medium", "high", "critical"};
+  int best_rank = -1;
+  for (int i = 0; i < dl.n; i++) {
+    const char *type, *sev;
+    if (dl.dets[i].score < c->e->threat_conf || !threat_from_label(dl.dets[i].label, &type, &sev)) continue;
+    int r = 0;
+    while (r < 3 && strcmp(rank[r], sev)) r++;
+    if (r > best_rank || (r == best_rank && dl.dets[i].score > t->confidence)) {
+      best_rank = r;
+      t->detected = true;
+      snprintf(t->type, sizeof t->type, "%s", type);
+      snprintf(t->severity, sizeof t->severity, "%s", sev);
+      snprintf(t->label, sizeof t->label, "%s", dl.dets[i].label);
+      t->confidence = dl.dets[i].score;
+      t->x1 = dl.dets[i].x1 + (float)cx, t->y1 = dl.dets[i].y1 + (float)cy;
+      t->x2 = dl.dets[i].x2 + (float)cx, t->y2 = dl.dets[i].y2 + (float)cy;
     }
-    c->r->has_threat = true;
-    note_model(c, name);
   }
   vigil_det_list_free(&dl);
-  vigil_image_free(&crop);
-  zoo_manager_release(m, &l);
+  c->r->has_threat = true;
+  return 0;
+}
+
+static void *part_threat(void *arg) {
+  with_model(arg, "threat", "threat-detection-yolov8n", call_threat);
   return NULL;
+}
+
+static int call_pose(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  int rc = -1;
+  if (h->kind == EH_RUNNER && !strcmp(h->adapter, "movenet-pose"))
+    rc = movenet_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "vitpose"))
+    rc = vitpose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "yolo-pose"))
+    rc = yolopose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc == 0) {
+    c->r->has_pose = true;
+    snprintf(c->r->pose_model, sizeof c->r->pose_model, "%s", c->e->pose_model);
+  }
+  return rc;
 }
 
 static void *part_pose(void *arg) {
   part_ctx *c = arg;
-  const enrich_request *rq = c->rq;
-  zoo_manager *m;
-  zoo_lease l;
-  const char *name = c->e->pose_model;
-  if (lease(c, "pose", name, &m, &l)) return NULL;
-  enrich_handle *h = l.handle;
-  char err[256] = "pose model has an unexpected adapter";
-  int rc = -1;
-  if (h->kind == EH_RUNNER && !strcmp(h->adapter, "movenet-pose"))
-    rc = movenet_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
-  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "vitpose"))
-    rc = vitpose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
-  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "yolo-pose"))
-    rc = yolopose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, sizeof err);
-  if (rc) {
-    note_error(c, "pose", err);
-  } else {
-    c->r->has_pose = true;
-    snprintf(c->r->pose_model, sizeof c->r->pose_model, "%s", name);
-    note_model(c, name);
-  }
-  zoo_manager_release(m, &l);
+  with_model(c, "pose", c->e->pose_model, call_pose);
   return NULL;
 }
 
@@ -356,125 +365,99 @@ static int detector_faces(detector_t *d, face_box *faces, int max, int *n, const
   return 0;
 }
 
-static int find_face(part_ctx *c, face_box *face, bool *found) {
+/* The face: searched in the upper half of the person box; none found is no
+ * error (r->face_found stays false). */
+static int call_face(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
-  zoo_manager *m;
-  zoo_lease l;
-  const char *name = c->e->face_model;
-  *found = false;
-  if (lease(c, "demographics", name, &m, &l)) return -1;
-  enrich_handle *h = l.handle;
   face_box faces[4];
   int n = 0, rc = -1;
-  char err[256] = "face model has an unexpected adapter";
-  /* faces are searched in the upper half of the person box */
   float top = rq->y1, bottom = rq->y1 + (rq->y2 - rq->y1) * 0.5f;
   if (h->kind == EH_RUNNER && !strcmp(h->adapter, "blazeface"))
-    rc = blazeface_detect(&h->run, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.6f, err, sizeof err);
-  else if (h->kind == EH_DETECTOR) /* yolo11-face: one class, boxes in the upper half of the person */
-    rc = detector_faces(h->det, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.5f, err, sizeof err);
-  zoo_manager_release(m, &l);
-  if (rc) {
-    note_error(c, "demographics", err);
-    return -1;
+    rc = blazeface_detect(&h->run, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.6f, err, errlen);
+  else if (h->kind == EH_DETECTOR) /* yolo11-face */
+    rc = detector_faces(h->det, faces, 4, &n, rq->frame, rq->x1, top, rq->x2, bottom, 0.5f, err, errlen);
+  if (rc == 0 && n > 0) {
+    c->r->face = faces[0];
+    c->r->face_found = true;
   }
-  note_model(c, name);
-  if (n > 0) {
-    *face = faces[0];
-    *found = true;
-  }
-  return 0;
+  return rc;
 }
 
-static int run_demo_model(part_ctx *c, const char *name, const face_box *face, demographics_result *d, bool age) {
-  zoo_manager *m;
-  zoo_lease l;
-  if (lease(c, "demographics", name, &m, &l)) return -1;
-  enrich_handle *h = l.handle;
-  char err[256] = "demographics model has an unexpected adapter";
+/* What one demographics model adds to r->demo (ages and genders merge). */
+static int call_demo(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  demographics_result d;
   int rc = -1;
-  if (!strcmp(h->adapter, "faceres")) rc = faceres_demographics(&h->run, d, c->rq->frame, face, err, sizeof err);
-  else if (!strcmp(h->adapter, "vit-classify") && age) rc = vit_age(&h->run, d, c->rq->frame, face, err, sizeof err);
-  else if (!strcmp(h->adapter, "vit-classify")) rc = vit_gender(&h->run, d, c->rq->frame, face, err, sizeof err);
-  zoo_manager_release(m, &l);
-  if (rc) note_error(c, "demographics", err);
-  else note_model(c, name);
+  const vigil_image *frame = c->rq->frame;
+  const face_box *face = &c->r->face;
+  if (!strcmp(h->adapter, "faceres")) {
+    rc = faceres_demographics(&h->run, &d, frame, face, err, errlen);
+    if (!rc) c->r->demo = d;
+  } else if (!strcmp(h->adapter, "vit-classify") && !strcmp(h->name, "vit-age-classifier")) {
+    rc = vit_age(&h->run, &d, frame, face, err, errlen);
+    if (!rc) {
+      c->r->demo.age = d.age, c->r->demo.age_range = d.age_range, c->r->demo.age_confidence = d.age_confidence;
+    }
+  } else if (!strcmp(h->adapter, "vit-classify")) {
+    rc = vit_gender(&h->run, &d, frame, face, err, errlen);
+    if (!rc) c->r->demo.gender = d.gender, c->r->demo.gender_confidence = d.gender_confidence;
+  }
   return rc;
 }
 
 static void *part_demographics(void *arg) {
   part_ctx *c = arg;
   enrich_result *r = c->r;
-  bool found;
-  if (find_face(c, &r->face, &found) || !found) return NULL; /* no visible face: no demographics, no error */
-  r->face_found = true;
+  if (!with_model(c, "demographics", c->e->face_model, call_face) || !r->face_found) return NULL;
   if (!strcmp(c->e->demo_model, "vit")) {
-    demographics_result a = {0}, g = {0};
-    if (run_demo_model(c, "vit-age-classifier", &r->face, &a, true)) return NULL;
-    if (run_demo_model(c, "vit-gender-classifier", &r->face, &g, false)) return NULL;
-    r->demo = a;
-    r->demo.gender = g.gender;
-    r->demo.gender_confidence = g.gender_confidence;
+    if (!with_model(c, "demographics", "vit-age-classifier", call_demo) ||
+        !with_model(c, "demographics", "vit-gender-classifier", call_demo))
+      return NULL;
     r->demo.model = "vit-age-classifier+vit-gender-classifier";
-  } else if (run_demo_model(c, c->e->demo_model, &r->face, &r->demo, true)) {
+  } else if (!with_model(c, "demographics", c->e->demo_model, call_demo)) {
     return NULL;
   }
-  snprintf(r->demo_model, sizeof r->demo_model, "%s", strcmp(c->e->demo_model, "vit") ? c->e->demo_model : "vit");
+  snprintf(r->demo_model, sizeof r->demo_model, "%s", c->e->demo_model);
   r->has_demographics = true;
   return NULL;
 }
 
-static void *part_clothing(void *arg) {
-  part_ctx *c = arg;
+static int call_clothing(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
-  zoo_manager *m;
-  zoo_lease l;
-  const char *name = "fashion-clip";
-  if (lease(c, "clothing", name, &m, &l)) return NULL;
-  enrich_handle *h = l.handle;
-  char err[256] = "clothing model has an unexpected adapter";
-  int rc = h->kind == EH_SIGLIP ? clothing_classify(h->sig, &c->r->clothing, rq->frame, rq->x1, rq->y1, rq->x2,
-                                                    rq->y2, err, sizeof err)
-                                : -1;
-  zoo_manager_release(m, &l);
-  if (rc) {
-    note_error(c, "clothing", err);
-    return NULL;
-  }
+  if (h->kind != EH_SIGLIP) return -1;
+  int rc = clothing_classify(h->sig, &c->r->clothing, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc) return rc;
   if (!c->r->clothing.color[0] || !strcmp(c->r->clothing.color, "unknown"))
     snprintf(c->r->clothing.color, sizeof c->r->clothing.color, "%s",
              torso_color_name(rq->frame, rq->x1, rq->y1, rq->x2, rq->y2));
   c->r->has_clothing = true;
-  note_model(c, name);
+  return 0;
+}
+
+static void *part_clothing(void *arg) {
+  with_model(arg, "clothing", "fashion-clip", call_clothing);
   return NULL;
 }
 
-static void *part_reid(void *arg) {
-  part_ctx *c = arg;
+/* Re-id: the embedding, then the gallery gives the cross-camera person_id. */
+static int call_reid(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
-  zoo_manager *m;
-  zoo_lease l;
-  const char *name = "osnet-x0-25";
-  if (lease(c, "reid", name, &m, &l)) return NULL;
-  enrich_handle *h = l.handle;
-  char err[256] = "re-id model has an unexpected adapter";
-  int rc = h->kind == EH_RUNNER ? osnet_embed(&h->run, c->r->embedding, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2,
-                                              err, sizeof err)
-                                : -1;
-  zoo_manager_release(m, &l);
-  if (rc) {
-    note_error(c, "reid", err);
-    return NULL;
-  }
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = osnet_embed(&h->run, c->r->embedding, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc) return rc;
   c->r->has_reid = true;
-  note_model(c, name);
   if (c->e->gallery) {
+    char gerr[256];
     if (reid_gallery_match(c->e->gallery, &c->r->reid, c->r->embedding, rq->camera_id ? rq->camera_id : "default",
-                           rq->ts, err, sizeof err) == 0)
+                           rq->ts, gerr, sizeof gerr) == 0)
       c->r->reid_matched = true;
     else
-      note_error(c, "reid", err);
+      note_error(c, "reid", gerr);
   }
+  return 0;
+}
+
+static void *part_reid(void *arg) {
+  with_model(arg, "reid", "osnet-x0-25", call_reid);
   return NULL;
 }
 
@@ -483,24 +466,12 @@ static bool pose_suspicious(const pose_result *p) {
   return !strcmp(p->posture, "running") || !strcmp(p->posture, "crouching") || !strcmp(p->posture, "lying_down");
 }
 
-static void run_action(part_ctx *c) {
+static int call_action(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
-  zoo_manager *m;
-  zoo_lease l;
-  const char *name = "xclip-base";
-  if (lease(c, "action", name, &m, &l)) return;
-  enrich_handle *h = l.handle;
-  char err[256] = "action model has an unexpected adapter";
-  int rc = h->kind == EH_XCLIP ? xclip_action(h->xc, &c->r->action, rq->frames, rq->nframes, rq->x1, rq->y1, rq->x2,
-                                              rq->y2, err, sizeof err)
-                               : -1;
-  zoo_manager_release(m, &l);
-  if (rc) {
-    note_error(c, "action", err);
-    return;
-  }
-  c->r->has_action = true;
-  note_model(c, name);
+  if (h->kind != EH_XCLIP) return -1;
+  int rc = xclip_action(h->xc, &c->r->action, rq->frames, rq->nframes, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc == 0) c->r->has_action = true;
+  return rc;
 }
 
 static double now_ms(void) {
@@ -551,7 +522,8 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
     else if (parts & jobs[i].bit) jobs[i].fn(&c); /* no thread available: run inline */
   }
   /* action: only with a suspicious pose and more than one frame */
-  if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose)) run_action(&c);
+  if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose))
+    with_model(&c, "action", "xclip-base", call_action);
   const char *later[] = {"depth", "vehicle", "pet"};
   const unsigned later_bits[] = {ENRICH_PART_DEPTH, ENRICH_PART_VEHICLE, ENRICH_PART_PET};
   for (int i = 0; i < 3; i++)
