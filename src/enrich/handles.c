@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "enrich/handles.h"
 
@@ -61,6 +63,17 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
              row->env_var[0] ? "set " : "", row->env_var, row->env_var[0] ? " or place them at " : "place them at ",
              path[0] ? path : row->default_path);
     return -1;
+  }
+  /* a single-file model given as its export folder: <dir>/model.onnx */
+  struct stat st;
+  if (!stat(path, &st) && S_ISDIR(st.st_mode) && strcmp(row->adapter, "siglip-zero-shot") &&
+      strcmp(row->adapter, "xclip-action")) {
+    size_t n = strlen(path);
+    snprintf(path + n, sizeof path - n, "/model.onnx");
+    if (access(path, R_OK)) {
+      snprintf(err, errlen, "%s: the folder has no model.onnx (see docs/models.md)", row->name);
+      return -1;
+    }
   }
   enrich_handle *h = calloc(1, sizeof *h);
   if (!h) return -1;

@@ -61,6 +61,7 @@ static int by_score_desc(const void *a, const void *b) {
 }
 
 int det_nms(vigil_det *dets, int n, float iou) {
+  if (n <= 0) return 0;
   qsort(dets, (size_t)n, sizeof *dets, by_score_desc);
   int kept = 0;
   for (int i = 0; i < n; i++) {
