@@ -238,6 +238,13 @@ static void test_opset9_normalised(void **state) {
   assert_int_equal(n->nout, 1);
   assert_int_equal(vrt_graph_validate(g), 0);
   vrt_graph_free(g);
+  g = load_ok("opset9_f16.onnx");
+  n = node(g, "clip16");
+  assert_int_equal(input_of(g, n, 2)->t.dtype, VRT_F16);
+  assert_true(vrt__f16_to_f32(*(const uint16_t *)input_of(g, n, 2)->t.data) == 2.5f);
+  n = node(g, "pad16"); /* its input is not known here: float32 */
+  assert_int_equal(input_of(g, n, 2)->t.dtype, VRT_F32);
+  vrt_graph_free(g);
 }
 
 static void test_unsorted_nodes_are_sorted(void **state) {

@@ -243,3 +243,8 @@ save("cycle2", [
     helper.make_node("Relu", ["a"], ["b"], name="loop_b"),
     helper.make_node("Neg", ["a"], ["c"], name="after_loop"),
 ], [vi("X", f32, [2])], [vi("Y", f32, [2])])
+
+# opset-9 Clip and Pad on a float16 graph input: their scalars become float16 too
+save("opset9_f16", [helper.make_node("Clip", ["X"], ["c"], name="clip16", min=-1.0, max=2.5),
+                    helper.make_node("Pad", ["c"], ["Y"], name="pad16", pads=[1, 0], value=0.5)],
+     [vi("X", TensorProto.FLOAT16, [3])], [vi("Y", TensorProto.FLOAT16, [4])], opset=9)

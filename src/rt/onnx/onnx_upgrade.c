@@ -22,7 +22,18 @@ static int attr_to_input(onnx_ctx *c, int i, const char *attr, int idx) {
     const void *data = a->type == VRT_ATTR_INT ? (const void *)&a->i : (const void *)a->ints;
     rc = onnx_add_const(c, base, VRT_I64, 1, dims, data, sizeof(int64_t) * (size_t)dims[0], &name);
   } else if (a->type == VRT_ATTR_FLOAT) {
-    rc = onnx_add_const(c, base, VRT_F32, 0, NULL, &a->f, sizeof(float), &name);
+    /* a scalar of the data input's type when that is known here (graph
+     * input or constant): Clip and Pad take min/max/value of type T */
+    onnx_node *n = &c->nodes[i];
+    int v = n->nin ? onnx_map_get(&c->values, n->in[0]) : -1;
+    vrt_dtype dt = v >= 0 ? c->g->values[v].t.dtype : VRT_F32;
+    union { float f; double d; uint16_t h; } x;
+    size_t sz = 4;
+    if (dt == VRT_F64) x.d = a->f, sz = 8;
+    else if (dt == VRT_F16) x.h = vrt__f32_to_f16(a->f), sz = 2;
+    else if (dt == VRT_BF16) x.h = vrt__f32_to_bf16(a->f), sz = 2;
+    else x.f = a->f, dt = VRT_F32;
+    rc = onnx_add_const(c, base, dt, 0, NULL, &x, sz, &name);
   } else if (a->type == VRT_ATTR_FLOATS) {
     int64_t dims[1] = {a->n};
     rc = onnx_add_const(c, base, VRT_F32, 1, dims, a->floats, sizeof(float) * (size_t)a->n, &name);
