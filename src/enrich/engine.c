@@ -120,8 +120,8 @@ static double budget_mb(const vigil_config *cfg, const char *key, double dflt_gb
   return dflt_gb * 1024;
 }
 
-static void choose(char *dst, size_t len, const char *env, const char *dflt) {
-  const char *v = getenv(env);
+static void choose(char *dst, size_t len, const vigil_config *cfg, const char *key, const char *dflt) {
+  const char *v = vigil_config_str(cfg, key);
   snprintf(dst, len, "%s", v && *v ? v : dflt);
 }
 
@@ -134,9 +134,9 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
     return -1;
   }
   route(&e->reg);
-  choose(e->pose_model, sizeof e->pose_model, "VIGIL_POSE_MODEL", "movenet-lightning");
-  choose(e->face_model, sizeof e->face_model, "VIGIL_FACE_MODEL", "blazeface");
-  choose(e->demo_model, sizeof e->demo_model, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
+  choose(e->pose_model, sizeof e->pose_model, cfg, "VIGIL_POSE_MODEL", "movenet-lightning");
+  choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
+  choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
   e->threat_conf = 0.5f;
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
@@ -168,12 +168,16 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
     return -1;
   }
   char gpath[1024], gerr[256];
-  const char *gp = getenv("VIGIL_REID_GALLERY");
+  const char *gp = vigil_config_str(cfg, "VIGIL_REID_GALLERY");
   if (!gp || !*gp) {
     if (vigil_asset_path(gpath, sizeof gpath, "reid-gallery.sqlite") == 0) gp = gpath;
   }
-  const char *th = getenv("VIGIL_REID_THRESHOLD");
-  if (reid_gallery_open(&e->gallery, gp, th ? (float)atof(th) : 0.7f, gerr, sizeof gerr))
+  double th = 0.7;
+  if (vigil_config_float(cfg, "VIGIL_REID_THRESHOLD", &th, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  if (reid_gallery_open(&e->gallery, gp, (float)th, gerr, sizeof gerr))
     vlog_warn("enrich: re-id gallery unavailable: %s", gerr);
   zoo_manager_preload_env(e->heavy);
   zoo_manager_preload_env(e->light);
