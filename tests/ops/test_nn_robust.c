@@ -17,7 +17,8 @@ static const vrt_op nn_ops[] = {
     VRT_OP_Gemm,           VRT_OP_Einsum,                VRT_OP_BatchNormalization, VRT_OP_InstanceNormalization,
     VRT_OP_LayerNormalization, VRT_OP_GroupNormalization, VRT_OP_LpNormalization,  VRT_OP_Softmax,
     VRT_OP_LogSoftmax,     VRT_OP_Hardmax,               VRT_OP_Resize,            VRT_OP_Upsample,
-    VRT_OP_TopK,           VRT_OP_NonMaxSuppression,
+    VRT_OP_TopK,           VRT_OP_NonMaxSuppression,     VRT_OP_NegativeLogLikelihoodLoss,
+    VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {
@@ -56,6 +57,11 @@ static void add_random_attrs(vrt_node *n) {
   if (rnd(4) == 0) vrt_node_set_int(n, "center_point_box", (int64_t)rnd(2));
   if (rnd(4) == 0) vrt_node_set_int(n, "exclude_outside", (int64_t)rnd(2));
   if (rnd(4) == 0) vrt_node_set_int(n, "storage_order", (int64_t)rnd(2));
+  if ((n->op == VRT_OP_MaxUnpool || n->op == VRT_OP_MaxPool) && rnd(2)) /* a usable 2-D kernel */
+    v[0] = 1 + rnd(2), v[1] = 1 + rnd(2), vrt_node_set_ints(n, "kernel_shape", v, 2);
+  if (rnd(2) == 0 || n->op == VRT_OP_LRN) vrt_node_set_int(n, "size", (int64_t)rnd(5));
+  if (rnd(4) == 0) vrt_node_set_string(n, "reduction", rnd(2) ? "sum" : "none");
+  if (rnd(4) == 0) vrt_node_set_int(n, "ignore_index", (int64_t)rnd(4) - 1);
   if (rnd(4) == 0) vrt_node_set_float(n, "epsilon", (float)rnd(3) * 1e-3f);
   if (rnd(3) == 0) vrt_node_set_string(n, "auto_pad", pads[rnd(5)]);
   if (rnd(2) == 0) vrt_node_set_string(n, "mode", modes[rnd(5)]);
@@ -105,6 +111,13 @@ static bool hint(vrt_op op, int i, const int64_t *x, vrt_dtype *t, int *nd, int6
       return false;
     case VRT_OP_Upsample:
       return *nd = 1, d[0] = 4, true;
+    case VRT_OP_NegativeLogLikelihoodLoss:
+    case VRT_OP_SoftmaxCrossEntropyLoss:
+      if (i == 1) return *t = VRT_I64, *nd = 3, d[0] = x[0], d[1] = x[2], d[2] = x[3], true;
+      return *nd = 1, d[0] = C, true;
+    case VRT_OP_MaxUnpool:
+      if (i == 1) return *t = VRT_I64, *nd = 4, memcpy(d, x, sizeof(int64_t) * 4), true;
+      return *t = VRT_I64, *nd = 1, d[0] = 4, true;
     case VRT_OP_NonMaxSuppression:
       if (i == 1) return *nd = 3, d[0] = 1, d[1] = 1 + rnd(2), d[2] = x[2], true;
       if (i == 2) return *t = VRT_I64, *nd = 1, d[0] = 1, true;
@@ -164,6 +177,9 @@ static void test_random_nodes(void **state) {
           default: ((uint8_t *)bufs[i])[e] = (uint8_t)v; break;
         }
       }
+      bool loss = op == VRT_OP_NegativeLogLikelihoodLoss || op == VRT_OP_SoftmaxCrossEntropyLoss;
+      if ((op == VRT_OP_MaxUnpool || loss) && i == 1 && t == VRT_I64) /* mostly valid positions/classes */
+        for (int64_t e = 0; e < ne; e++) ((int64_t *)bufs[i])[e] = llabs(((int64_t *)bufs[i])[e]) % (loss ? 2 : 4);
       in[i] = op_test_tensor(t, nd, dims, bufs[i]);
     }
     vrt_tensor out[4];

@@ -10,6 +10,8 @@
  *                 LogSoftmax, Hardmax
  *   nn_resize.c   Resize, Upsample
  *   nn_select.c   TopK, NonMaxSuppression
+ *   nn_loss.c     NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+ *   (LRN lives in nn_norm.c, MaxUnpool in nn_pool.c)
  *
  * VRT_REFERENCE=1 in the environment forces the reference kernels
  * everywhere (read at every call).
@@ -408,5 +410,6 @@ const vrt_opdef *const vrt__ops_nn[] = {
     &nn_op_gavgpool,  &nn_op_gmaxpool,       &nn_op_matmul,     &nn_op_gemm,      &nn_op_einsum,
     &nn_op_batchnorm, &nn_op_instnorm,       &nn_op_layernorm,  &nn_op_groupnorm, &nn_op_lpnorm,
     &nn_op_softmax,   &nn_op_logsoftmax,     &nn_op_hardmax,    &nn_op_resize,    &nn_op_upsample,
-    &nn_op_topk,      &nn_op_nms,            NULL,
+    &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
+    &nn_op_maxunpool, NULL,
 };

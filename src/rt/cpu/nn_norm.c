@@ -433,3 +433,53 @@ const vrt_opdef nn_op_logsoftmax = {
 const vrt_opdef nn_op_hardmax = {
     .op = VRT_OP_Hardmax, .infer = smax_infer, .exec = smax_exec, .min_inputs = 1, .max_inputs = 1,
 };
+
+/* ---- LRN ------------------------------------------------------------------------
+ * y = x / (bias + alpha / size * sum of x^2 over the channel window) ^ beta,
+ * the window running from c - floor((size-1)/2) to c + ceil((size-1)/2). */
+
+static int lrn_check(const vrt_node *n, const vrt_tensor *const *in, chan_view *v) {
+  int rc = need_f32(n, in, 1);
+  if (!rc) rc = chan_view_get(n, in[0], (int)vrt_attr_int(n, "vrt_layout", 0), v);
+  if (rc) return rc;
+  int64_t size = vrt_attr_int(n, "size", 0);
+  if (size < 1 || size > (1 << 24)) return NN_ERR(n, VRT_EINVAL, "size must be >= 1");
+  return 0;
+}
+
+static int lrn_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  chan_view v;
+  int rc = lrn_check(n, in, &v);
+  if (rc) return rc;
+  return same_shape_infer(n, in, nin, out, nout);
+}
+
+static int lrn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                    vrt_exec_ctx *ctx) {
+  chan_view v;
+  int rc = lrn_check(n, in, &v);
+  if (rc) return rc;
+  int64_t size = vrt_attr_int(n, "size", 1), lo = (size - 1) / 2, hi = size - 1 - lo;
+  double alpha = vrt_attr_float(n, "alpha", 1e-4f), beta = vrt_attr_float(n, "beta", 0.75f);
+  double bias = vrt_attr_float(n, "bias", 1.0f);
+  const float *x = in[0]->data;
+  float *y = out[0].data;
+  for (int64_t b = 0; b < v.N; b++)
+    for (int64_t c = 0; c < v.C; c++) {
+      int64_t c0 = c - lo < 0 ? 0 : c - lo, c1 = c + hi >= v.C ? v.C - 1 : c + hi;
+      for (int64_t i = 0; i < v.P; i++) {
+        double s = 0;
+        for (int64_t k = c0; k <= c1; k++) {
+          double t = x[b * v.sn + k * v.sc + i * v.sp];
+          s += t * t;
+        }
+        int64_t j = b * v.sn + c * v.sc + i * v.sp;
+        y[j] = (float)(x[j] / pow(bias + alpha / (double)size * s, beta));
+      }
+    }
+  return 0;
+}
+
+const vrt_opdef nn_op_lrn = {
+    .op = VRT_OP_LRN, .infer = lrn_infer, .exec = lrn_exec, .min_inputs = 1, .max_inputs = 1,
+};

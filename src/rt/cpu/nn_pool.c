@@ -299,3 +299,96 @@ const vrt_opdef nn_op_gavgpool = {
 const vrt_opdef nn_op_gmaxpool = {
     .op = VRT_OP_GlobalMaxPool, .infer = gpool_infer, .exec = gpool_exec, .min_inputs = 1, .max_inputs = 1,
 };
+
+/* ---- MaxUnpool --------------------------------------------------------------------
+ * Scatters X into zeros at the flat positions I (MaxPool's Indices). The
+ * output shape is output_shape when given, else the inverse pool size
+ * (in - 1) * stride + kernel - pads. */
+
+static int unpool_shape(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *o, bool dflt) {
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_read_nchw(n, in[0], 0, &g);
+  if (rc) return rc;
+  if (in[1]->dtype != VRT_I64 || !vrt__same_shape(in[0], in[1]))
+    return NN_ERR(n, VRT_ESHAPE, "indices must be int64 with the shape of X");
+  if (in[0]->dtype != VRT_F32 && in[0]->dtype != VRT_F64)
+    return NN_ERR(n, VRT_ETYPE, "unsupported dtype %s", vrt_dtype_name(in[0]->dtype));
+  o->dtype = in[0]->dtype;
+  o->ndim = in[0]->ndim;
+  const vrt_tensor *os = nin > 2 ? in[2] : NULL;
+  if (!dflt && os && vrt_tensor_numel(os) > 0) {
+    if (!os->data) return VRT_ENEEDDATA;
+    if (os->dtype != VRT_I64 || vrt_tensor_numel(os) != in[0]->ndim)
+      return NN_ERR(n, VRT_ESHAPE, "output_shape must be int64 with %d elements", in[0]->ndim);
+    for (int i = 0; i < in[0]->ndim; i++) {
+      o->dims[i] = ((const int64_t *)os->data)[i];
+      if (o->dims[i] < 0 || o->dims[i] > (INT64_C(1) << 32)) return NN_ERR(n, VRT_ESHAPE, "bad output_shape");
+    }
+    return 0;
+  }
+  if (p->nk != g.nsp || (p->nstrides && p->nstrides != g.nsp) || (p->npads && p->npads != 2 * g.nsp))
+    return NN_ERR(n, VRT_EINVAL, "kernel_shape/strides/pads do not match the input rank");
+  o->dims[0] = in[0]->dims[0];
+  o->dims[1] = in[0]->dims[1];
+  for (int i = 0; i < g.nsp; i++) {
+    int64_t s = p->nstrides ? p->strides[i] : 1;
+    int64_t pads = p->npads ? p->pads[i] + p->pads[i + g.nsp] : 0;
+    o->dims[2 + i] = (in[0]->dims[2 + i] - 1) * s + p->kernel[i] - pads;
+    if (o->dims[2 + i] < 0) return NN_ERR(n, VRT_ESHAPE, "negative output size");
+  }
+  return 0;
+}
+
+static int unpool_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  return unpool_shape(n, in, nin, &out[0], false);
+}
+
+/* The indices are flat positions in the default output shape; with an
+ * explicit output_shape each is re-encoded into that shape. */
+static int unpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                       vrt_exec_ctx *ctx) {
+  vrt_tensor def;
+  memset(&def, 0, sizeof def);
+  int rc = unpool_shape(n, in, nin, &def, true);
+  if (rc) return rc;
+  int nd = out[0].ndim;
+  int64_t ny = vrt_tensor_numel(&out[0]), nx = vrt_tensor_numel(in[0]), nd_def = vrt_tensor_numel(&def);
+  size_t es = vrt_dtype_size(out[0].dtype);
+  memset(out[0].data, 0, es * (size_t)ny);
+  int64_t *pos = ctx->scratch(ctx, sizeof(int64_t) * (size_t)(nx ? nx : 1));
+  if (!pos) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  const int64_t *idx = in[1]->data;
+  bool same = vrt__same_shape(&def, &out[0]);
+  for (int64_t i = 0; i < nx; i++) {
+    int64_t v = idx[i];
+    if (v < 0 || v >= nd_def) return NN_ERR(n, VRT_EINVAL, "index %lld out of range", (long long)v);
+    if (!same) {
+      int64_t r = 0, st = 1;
+      for (int a = nd - 1; a >= 0; a--) {
+        int64_t c = v % def.dims[a];
+        v /= def.dims[a];
+        if (c >= out[0].dims[a]) return NN_ERR(n, VRT_EINVAL, "index falls outside output_shape");
+        r += c * st;
+        st *= out[0].dims[a];
+      }
+      v = r;
+    }
+    pos[i] = v;
+  }
+  if (out[0].dtype == VRT_F32) {
+    const float *x = in[0]->data;
+    float *y = out[0].data;
+    for (int64_t i = 0; i < nx; i++) y[pos[i]] = x[i];
+  } else {
+    const double *x = in[0]->data;
+    double *y = out[0].data;
+    for (int64_t i = 0; i < nx; i++) y[pos[i]] = x[i];
+  }
+  return 0;
+}
+
+const vrt_opdef nn_op_maxunpool = {
+    .op = VRT_OP_MaxUnpool, .prepare = nn_conv_prepare, .infer = unpool_infer, .exec = unpool_exec,
+    .flags = VRT_OPF_DATA_DEPENDENT, .min_inputs = 2, .max_inputs = 3,
+};
