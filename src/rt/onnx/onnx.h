@@ -66,7 +66,7 @@ typedef struct onnx_ctx {
   /* Copies of unaligned raw_data go to one anonymous mapping that the graph
    * keeps (far fewer page faults than a malloc per tensor). */
   uint8_t *arena;
-  size_t arena_len, arena_used;
+  size_t arena_len, arena_used, arena_populated;
   bool arena_failed;
   onnx_ext ext[ONNX_MAX_EXT];
   int next;

@@ -74,13 +74,19 @@ static int fill_typed(const pb_reader *msg, vrt_dtype dt, int64_t numel, void *d
 }
 
 /* Bump allocation (64-byte aligned) from the copy arena, sized like the
- * whole input once: copies of raw_data can never need more. NULL when it is
- * full or cannot be mapped; the caller then mallocs. */
+ * whole input once: copies of raw_data can never need more. The address
+ * space is reserved up front; pages are prefaulted in 1 MiB steps as the
+ * arena fills (one call instead of a fault per page), so a model whose
+ * weights are mostly aligned costs no more than its copies. NULL when the
+ * arena is full or cannot be mapped; the caller then mallocs. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 static void *arena_alloc(onnx_ctx *c, size_t n) {
   if (!c->arena && !c->arena_failed) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t len = ((size_t)(c->root.end - c->root.p) + 65536 + page - 1) / page * page;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
       c->arena_failed = true;
       return NULL;
@@ -91,6 +97,13 @@ static void *arena_alloc(onnx_ctx *c, size_t n) {
   size_t at = (c->arena_used + 63) & ~(size_t)63;
   if (!c->arena || at > c->arena_len || n > c->arena_len - at) return NULL;
   c->arena_used = at + n;
+  if (c->arena_used > c->arena_populated) {
+    size_t step = (size_t)1 << 20, end = (c->arena_used + step - 1) / step * step;
+    if (end > c->arena_len) end = c->arena_len;
+    /* best effort: older kernels fault the pages in on first write instead */
+    (void)madvise(c->arena + c->arena_populated, end - c->arena_populated, MADV_POPULATE_WRITE);
+    c->arena_populated = end;
+  }
   return c->arena + at;
 }
 
