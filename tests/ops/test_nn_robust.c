@@ -18,7 +18,7 @@ static const vrt_op nn_ops[] = {
     VRT_OP_LayerNormalization, VRT_OP_GroupNormalization, VRT_OP_LpNormalization,  VRT_OP_Softmax,
     VRT_OP_LogSoftmax,     VRT_OP_Hardmax,               VRT_OP_Resize,            VRT_OP_Upsample,
     VRT_OP_TopK,           VRT_OP_NonMaxSuppression,     VRT_OP_NegativeLogLikelihoodLoss,
-    VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,
+    VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,         VRT_OP_GridSample,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {
@@ -67,6 +67,8 @@ static void add_random_attrs(vrt_node *n) {
   if (rnd(2) == 0) vrt_node_set_string(n, "mode", modes[rnd(5)]);
   if (rnd(2) == 0) vrt_node_set_string(n, "coordinate_transformation_mode", ctms[rnd(8)]);
   if (rnd(3) == 0) vrt_node_set_string(n, "nearest_mode", nms[rnd(5)]);
+  if (rnd(3) == 0) vrt_node_set_string(n, "padding_mode", rnd(2) ? "border" : "reflection");
+  if (rnd(3) == 0) vrt_node_set_int(n, "align_corners", (int64_t)rnd(2));
   if (rnd(2) == 0 || n->op == VRT_OP_Einsum) vrt_node_set_string(n, "equation", eqs[rnd(14)]);
   if (rnd(4) == 0) vrt_node_set_string(n, "vrt_act", acts[rnd(9)]);
   if (rnd(6) == 0) {
@@ -118,6 +120,8 @@ static bool hint(vrt_op op, int i, const int64_t *x, vrt_dtype *t, int *nd, int6
     case VRT_OP_MaxUnpool:
       if (i == 1) return *t = VRT_I64, *nd = 4, memcpy(d, x, sizeof(int64_t) * 4), true;
       return *t = VRT_I64, *nd = 1, d[0] = 4, true;
+    case VRT_OP_GridSample:
+      return *nd = 4, d[0] = x[0], d[1] = 1 + rnd(3), d[2] = 1 + rnd(3), d[3] = 2, true;
     case VRT_OP_NonMaxSuppression:
       if (i == 1) return *nd = 3, d[0] = 1, d[1] = 1 + rnd(2), d[2] = x[2], true;
       if (i == 2) return *t = VRT_I64, *nd = 1, d[0] = 1, true;

@@ -101,6 +101,6 @@ extern const vrt_opdef nn_op_batchnorm, nn_op_instnorm, nn_op_layernorm, nn_op_g
 extern const vrt_opdef nn_op_softmax, nn_op_logsoftmax, nn_op_hardmax;
 extern const vrt_opdef nn_op_resize, nn_op_upsample;
 extern const vrt_opdef nn_op_topk, nn_op_nms;
-extern const vrt_opdef nn_op_nllloss, nn_op_sceloss, nn_op_lrn, nn_op_maxunpool;
+extern const vrt_opdef nn_op_nllloss, nn_op_sceloss, nn_op_lrn, nn_op_maxunpool, nn_op_gridsample;
 
 #endif
