@@ -284,7 +284,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
   q.opt.include_pose = true;
   char err[512];
   if (vigil_json_parse(&q, req_f, VIGIL_JSON_N(req_f), req->body, req->body_len, err, sizeof err))
-    return vigil_http_error(res, strstr(err, "too") ? 413 : 400, "%s", err);
+    return vigil_http_error(res, strstr(err, "too large") ? 413 : 400, "%s", err);
   enrich_kind kind = ENRICH_PERSON;
   int status = 0;
   vigil_image frame = {0}, *frames = NULL;
