@@ -73,6 +73,9 @@ static void test_shape_errors(void **state) {
   vrt_tensor tib = op_test_tensor(VRT_I32, 1, d3, ib);
   const vrt_tensor *in2[] = {&ta, &tib};
   assert_int_equal(vrt_node_run1(&n, in2, 2, &out, 1), VRT_ETYPE);
+  /* a third input to a two-input op is refused, never folded in */
+  const vrt_tensor *in3[] = {&ta, &ta, &ta};
+  assert_int_equal(vrt_node_run1(&n, in3, 3, &out, 1), VRT_EGRAPH);
   op_test_node_free(&n);
 }
 

@@ -311,6 +311,14 @@ static void test_pad(void **state) {
   const float wcrop[] = {1, 4};
   assert_f32(&o, wcrop, 2);
   vrt__aligned_free(o.data);
+  /* absurd pads are refused before any size arithmetic can overflow */
+  const int64_t ph[] = {0, 0, 0, INT64_MAX};
+  int64_t np = 4;
+  vrt_tensor tp = op_test_tensor(VRT_I64, 1, &np, ph);
+  const vrt_tensor *in[] = {&tx, &tp};
+  vrt_node n = op_test_node(VRT_OP_Pad, 2, 1);
+  assert_int_equal(vrt_node_run1(&n, in, 2, &o, 1), VRT_ELIMIT);
+  op_test_node_free(&n);
 }
 
 static void test_tile_expand_trilu(void **state) {

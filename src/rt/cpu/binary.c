@@ -288,6 +288,8 @@ static int bin_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   const bin_kernels *k = bin_kernels_of(n);
   vrt_dtype dt = in[0]->dtype;
   if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  bool variadic = n->op == VRT_OP_Sum || n->op == VRT_OP_Mean || n->op == VRT_OP_Max || n->op == VRT_OP_Min;
+  if (!variadic && nin != 2) return KA_ERR(n, VRT_EGRAPH, "expects 2 inputs, got %d", nin);
   int64_t dims[VRT_MAX_DIMS];
   int nd = in[0]->ndim;
   memcpy(dims, in[0]->dims, sizeof dims);

@@ -357,9 +357,11 @@ static int pad_make(const vrt_node *n, const vrt_tensor *const *in, int nin, pad
     p->pb[a] = pads[i], p->pe[a] = pads[i + na];
   }
   for (int d = 0; d < rank; d++) {
+    const int64_t lim = INT64_C(1) << 40;
+    if (p->pb[d] > lim || p->pb[d] < -lim || p->pe[d] > lim || p->pe[d] < -lim)
+      return KA_ERR(n, VRT_ELIMIT, "pads of dim %d are too large", d);
     int64_t D = in[0]->dims[d], od = D + p->pb[d] + p->pe[d];
-    if (od < 0 || p->pb[d] > (INT64_C(1) << 40) || p->pe[d] > (INT64_C(1) << 40))
-      return KA_ERR(n, VRT_ESHAPE, "pads give dim %d a bad size", d);
+    if (od < 0) return KA_ERR(n, VRT_ESHAPE, "pads give dim %d a negative size", d);
     if (p->mode != PAD_CONSTANT && D == 0 && od > 0) return KA_ERR(n, VRT_ESHAPE, "cannot %s-pad an empty dim", mode);
     p->odims[d] = od;
   }
