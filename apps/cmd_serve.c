@@ -24,6 +24,7 @@ static void usage(FILE *f) {
           "  --port N       port of the one named service (also: PORT env)\n"
           "  --bind ADDR    IPv4 address to listen on (default 0.0.0.0)\n"
           "  --config FILE  KEY=VALUE file (also: VIGIL_CONFIG); the environment wins\n"
+          "  --max-batch N  images per detector inference call, bounds memory (also: VIGIL_DETECT_MAX_BATCH)\n"
           "\n"
           "Every service answers GET /health and GET /metrics. Keys: docs/configuration.md.\n");
 }
@@ -54,6 +55,15 @@ int cmd_serve(int argc, char **argv) {
       }
       const char **dst = a[2] == 'p' ? &port_arg : a[2] == 'b' ? &bind_arg : &config_arg;
       *dst = argv[++i];
+      continue;
+    }
+    if (!strcmp(a, "--max-batch")) {
+      long mb = 0;
+      if (i + 1 >= argc || parse_port(argv[i + 1], &mb) || mb < 1 || mb > 256) {
+        fprintf(stderr, "vigil serve: --max-batch needs a number from 1 to 256\n");
+        return VIGIL_EXIT_USAGE;
+      }
+      setenv("VIGIL_DETECT_MAX_BATCH", argv[++i], 1); /* the environment wins over the config file */
       continue;
     }
     if (a[0] == '-') {
