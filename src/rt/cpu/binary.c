@@ -327,6 +327,13 @@ static int bin_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   vrt_dtype dt = in[0]->dtype;
   bin_fn fn = k->fn[dt];
   if (nin == 1) return ka_broadcast_copy(n, out, in[0]);
+  if (n->op == VRT_OP_Pow && ka_is_float(dt) && vrt_tensor_numel(in[1]) == 1 && in[0]->ndim >= in[1]->ndim &&
+      vrt__get_f64(in[1], 0) == 2.0) {
+    /* x^2, as in decomposed LayerNorm/variance: a multiply, same result as pow */
+    const vrt_tensor *sq[2] = {in[0], in[0]};
+    bin_fn mul = bin_find(VRT_OP_Mul, 0)->fn[dt];
+    return ka_broadcast(n, out, sq, 2, bin_row, &mul);
+  }
   vrt_tensor b1 = *in[1];
   if (b1.dtype != dt) { /* Pow with a differently typed exponent: convert it to the base type */
     int64_t cnt = vrt_tensor_numel(&b1);

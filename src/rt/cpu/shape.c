@@ -254,7 +254,7 @@ static int range_count(const vrt_node *n, const vrt_tensor *const *in, int64_t *
 
 static int range_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   KA_NEED(3);
-  int64_t cnt;
+  int64_t cnt = 0;
   int rc = range_count(n, in, &cnt);
   if (rc < 0) return rc;
   ka_set_shape(out, in[0]->dtype, 1, &cnt);
