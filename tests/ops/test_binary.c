@@ -282,11 +282,50 @@ static void test_uint8_bitshift(void **state) {
   op_test_node_free(&n);
 }
 
+/* the same broadcast add over every numeric dtype, plus f16 comparisons */
+static void test_dtypes(void **state) {
+  (void)state;
+  int64_t d2[] = {2, 1}, d3[] = {3};
+  const double a64[] = {1.5, -2}, b64[] = {10, 20, 30};
+  vrt_tensor o = bin(VRT_OP_Add, op_test_tensor(VRT_F64, 2, d2, a64), op_test_tensor(VRT_F64, 1, d3, b64), NULL, 0);
+  assert_int_equal(o.dtype, VRT_F64);
+  assert_float_equal(((double *)o.data)[2], 31.5, 0);
+  assert_float_equal(((double *)o.data)[3], 8, 0);
+  vrt__aligned_free(o.data);
+  const int8_t a8[] = {127, -128}, b8[] = {1, 2, 3};
+  o = bin(VRT_OP_Add, op_test_tensor(VRT_I8, 2, d2, a8), op_test_tensor(VRT_I8, 1, d3, b8), NULL, 0);
+  assert_int_equal(((int8_t *)o.data)[0], -128); /* wraps */
+  assert_int_equal(((int8_t *)o.data)[5], -125);
+  vrt__aligned_free(o.data);
+  const uint64_t au[] = {UINT64_MAX, 5}, bu[] = {1, 2, 3};
+  o = bin(VRT_OP_Sub, op_test_tensor(VRT_U64, 2, d2, au), op_test_tensor(VRT_U64, 1, d3, bu), NULL, 0);
+  assert_true(((uint64_t *)o.data)[0] == UINT64_MAX - 1);
+  assert_true(((uint64_t *)o.data)[5] == 2);
+  vrt__aligned_free(o.data);
+  const uint16_t ah[] = {vrt__f32_to_f16(0.5f), vrt__f32_to_f16(-1.0f)};
+  const uint16_t bh[] = {vrt__f32_to_f16(0.25f), vrt__f32_to_f16(1.0f), vrt__f32_to_f16(-2.0f)};
+  o = bin(VRT_OP_Mul, op_test_tensor(VRT_F16, 2, d2, ah), op_test_tensor(VRT_F16, 1, d3, bh), NULL, 0);
+  assert_int_equal(o.dtype, VRT_F16);
+  assert_float_equal(vrt__f16_to_f32(((uint16_t *)o.data)[0]), 0.125f, 0);
+  assert_float_equal(vrt__f16_to_f32(((uint16_t *)o.data)[5]), 2.0f, 0);
+  vrt__aligned_free(o.data);
+  o = bin(VRT_OP_Less, op_test_tensor(VRT_F16, 2, d2, ah), op_test_tensor(VRT_F16, 1, d3, bh), NULL, 0);
+  const uint8_t *y = o.data;
+  assert_int_equal(o.dtype, VRT_BOOL);
+  assert_true(y[0] == 0 && y[1] == 1 && y[2] == 0 && y[3] == 1 && y[4] == 1 && y[5] == 0);
+  vrt__aligned_free(o.data);
+  const int64_t ai[] = {-5, 7}, bi[] = {0, 6, 8};
+  o = bin(VRT_OP_Max, op_test_tensor(VRT_I64, 2, d2, ai), op_test_tensor(VRT_I64, 1, d3, bi), NULL, 0);
+  const int64_t wmax[] = {0, 6, 8, 7, 7, 8};
+  for (int i = 0; i < 6; i++) assert_int_equal(((int64_t *)o.data)[i], wmax[i]);
+  vrt__aligned_free(o.data);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_broadcast_add), cmocka_unit_test(test_shape_errors),  cmocka_unit_test(test_int_division),
       cmocka_unit_test(test_float_floor_ops), cmocka_unit_test(test_pow_mixed),   cmocka_unit_test(test_compare_logic),
-      cmocka_unit_test(test_variadic),      cmocka_unit_test(test_where_prelu),   cmocka_unit_test(test_uint8_bitshift),
+      cmocka_unit_test(test_variadic),      cmocka_unit_test(test_where_prelu),   cmocka_unit_test(test_uint8_bitshift), cmocka_unit_test(test_dtypes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,10 +203,61 @@ static void test_cumsum(void **state) {
   op_test_node_free(&n);
 }
 
+static void test_dtypes(void **state) {
+  (void)state;
+  int64_t d[] = {2, 3};
+  uint16_t h[6];
+  for (int i = 0; i < 6; i++) h[i] = vrt__f32_to_f16((float)i * 0.5f);
+  vrt_tensor th = op_test_tensor(VRT_F16, 2, d, h);
+  const vrt_tensor *in[] = {&th};
+  vrt_tensor o;
+  vrt_node n = op_test_node(VRT_OP_ReduceSum, 1, 1);
+  vrt_node_set_int(&n, "keepdims", 0);
+  run_ok(&n, in, 1, &o, 1);
+  assert_int_equal(o.dtype, VRT_F16);
+  assert_float_equal(vrt__f16_to_f32(((uint16_t *)o.data)[0]), 7.5f, 0);
+  vrt__aligned_free(o.data);
+  op_test_node_free(&n);
+
+  const uint8_t u[] = {200, 100, 7, 9, 250, 1};
+  vrt_tensor tu = op_test_tensor(VRT_U8, 2, d, u);
+  const vrt_tensor *inu[] = {&tu};
+  n = op_test_node(VRT_OP_ReduceMax, 1, 1);
+  const int64_t ax[] = {1};
+  vrt_node_set_ints(&n, "axes", ax, 1);
+  run_ok(&n, inu, 1, &o, 1);
+  assert_int_equal(((uint8_t *)o.data)[0], 200);
+  assert_int_equal(((uint8_t *)o.data)[1], 250);
+  vrt__aligned_free(o.data);
+  op_test_node_free(&n);
+
+  const int8_t i8[] = {-3, 4, 4, -100, -7, 0};
+  vrt_tensor ti = op_test_tensor(VRT_I8, 2, d, i8);
+  const vrt_tensor *ini[] = {&ti};
+  n = op_test_node(VRT_OP_ArgMin, 1, 1);
+  vrt_node_set_int(&n, "axis", 1);
+  run_ok(&n, ini, 1, &o, 1);
+  assert_int_equal(((int64_t *)o.data)[0], 0);
+  assert_int_equal(((int64_t *)o.data)[1], 0);
+  vrt__aligned_free(o.data);
+  op_test_node_free(&n);
+
+  const double x64[] = {0.5, 0.25, 0.125};
+  int64_t d3 = 3;
+  const int64_t axis = 0;
+  vrt_tensor tx = op_test_tensor(VRT_F64, 1, &d3, x64), ta = op_test_tensor(VRT_I64, 0, NULL, &axis);
+  const vrt_tensor *inc[] = {&tx, &ta};
+  n = op_test_node(VRT_OP_CumSum, 2, 1);
+  run_ok(&n, inc, 2, &o, 1);
+  assert_float_equal(((double *)o.data)[2], 0.875, 0);
+  vrt__aligned_free(o.data);
+  op_test_node_free(&n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mean_axes), cmocka_unit_test(test_other_reductions),
-      cmocka_unit_test(test_attr_axes_noop_int), cmocka_unit_test(test_argmax), cmocka_unit_test(test_cumsum),
+      cmocka_unit_test(test_attr_axes_noop_int), cmocka_unit_test(test_argmax), cmocka_unit_test(test_cumsum), cmocka_unit_test(test_dtypes),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
