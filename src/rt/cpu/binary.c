@@ -12,16 +12,16 @@
  * input, then walk the outer dims with an odometer and hand each innermost
  * run to the row function. After merging, the innermost stride of each input
  * is 1 or 0, so row functions only see those two cases. */
-int ka_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in, int nin, ka_row_fn row,
+int vrt__kern_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in, int nin, vrt__kern_row_fn row,
                  void *ctx) {
   int nd = out->ndim;
   int64_t cd[VRT_MAX_DIMS], cs[3][VRT_MAX_DIMS];
   size_t es[3];
   int m = 0;
   int64_t total = vrt__numel(out->dims, nd);
-  if (total < 0) return KA_ERR(n, VRT_ESHAPE, "bad output shape");
+  if (total < 0) return KERN_ERR(n, VRT_ESHAPE, "bad output shape");
   for (int k = 0; k < nin; k++) {
-    if (in[k]->ndim > nd) return KA_ERR(n, VRT_ESHAPE, "input %d has rank %d > output rank %d", k, in[k]->ndim, nd);
+    if (in[k]->ndim > nd) return KERN_ERR(n, VRT_ESHAPE, "input %d has rank %d > output rank %d", k, in[k]->ndim, nd);
     es[k] = vrt_dtype_size(in[k]->dtype);
   }
   for (int d = 0; d < nd; d++) {
@@ -36,7 +36,7 @@ int ka_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in
       else if (idim == 1) st[k] = 0;
       else {
         char a[96], b[96];
-        return KA_ERR(n, VRT_ESHAPE, "cannot broadcast input %d %s to %s", k,
+        return KERN_ERR(n, VRT_ESHAPE, "cannot broadcast input %d %s to %s", k,
                       vrt__shape_str(in[k]->dims, in[k]->ndim, a, sizeof a), vrt__shape_str(out->dims, nd, b, sizeof b));
       }
     }
@@ -80,13 +80,13 @@ int ka_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in
 }
 
 static void copy_row(void *ctx, void *o, const void *const *p, const int64_t *s, int64_t n) {
-  ka_strided_copy(o, p[0], *(const size_t *)ctx, n, s[0]);
+  vrt__kern_strided_copy(o, p[0], *(const size_t *)ctx, n, s[0]);
 }
 
-int ka_broadcast_copy(const vrt_node *n, vrt_tensor *out, const vrt_tensor *in) {
+int vrt__kern_broadcast_copy(const vrt_node *n, vrt_tensor *out, const vrt_tensor *in) {
   size_t es = vrt_dtype_size(in->dtype);
   const vrt_tensor *ins[1] = {in};
-  return ka_broadcast(n, out, ins, 1, copy_row, &es);
+  return vrt__kern_broadcast(n, out, ins, 1, copy_row, &es);
 }
 
 /* ---- typed binary loops ---- */
@@ -121,25 +121,25 @@ typedef void (*bin_fn)(void *o, const void *a, int64_t sa, const void *b, int64_
 #define F32_TO_F16(x) vrt__f32_to_f16((float)(x))
 #define F32_TO_BF16(x) vrt__f32_to_bf16((float)(x))
 #define GEN_F(NAME, EXPR)                                                         \
-  BIN_ONE(NAME, float, float, KA_ID, float, (float), f32, EXPR)                   \
-  BIN_ONE(NAME, double, double, KA_ID, double, (double), f64, EXPR)               \
+  BIN_ONE(NAME, float, float, KERN_ID, float, (float), f32, EXPR)                   \
+  BIN_ONE(NAME, double, double, KERN_ID, double, (double), f64, EXPR)               \
   BIN_ONE(NAME, uint16_t, float, vrt__f16_to_f32, uint16_t, F32_TO_F16, f16, EXPR) \
   BIN_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, uint16_t, F32_TO_BF16, bf16, EXPR)
 #define GEN_FB(NAME, EXPR)                                                        \
-  BIN_ONE(NAME, float, float, KA_ID, uint8_t, (uint8_t), f32, EXPR)               \
-  BIN_ONE(NAME, double, double, KA_ID, uint8_t, (uint8_t), f64, EXPR)             \
+  BIN_ONE(NAME, float, float, KERN_ID, uint8_t, (uint8_t), f32, EXPR)               \
+  BIN_ONE(NAME, double, double, KERN_ID, uint8_t, (uint8_t), f64, EXPR)             \
   BIN_ONE(NAME, uint16_t, float, vrt__f16_to_f32, uint8_t, (uint8_t), f16, EXPR)  \
   BIN_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, uint8_t, (uint8_t), bf16, EXPR)
 #define GEN_S_(NAME, EXPR, O)                                                 \
-  BIN_ONE(NAME, int8_t, int8_t, KA_ID, O(int8_t), (O(int8_t)), i8, EXPR)        \
-  BIN_ONE(NAME, int16_t, int16_t, KA_ID, O(int16_t), (O(int16_t)), i16, EXPR)   \
-  BIN_ONE(NAME, int32_t, int32_t, KA_ID, O(int32_t), (O(int32_t)), i32, EXPR)   \
-  BIN_ONE(NAME, int64_t, int64_t, KA_ID, O(int64_t), (O(int64_t)), i64, EXPR)
+  BIN_ONE(NAME, int8_t, int8_t, KERN_ID, O(int8_t), (O(int8_t)), i8, EXPR)        \
+  BIN_ONE(NAME, int16_t, int16_t, KERN_ID, O(int16_t), (O(int16_t)), i16, EXPR)   \
+  BIN_ONE(NAME, int32_t, int32_t, KERN_ID, O(int32_t), (O(int32_t)), i32, EXPR)   \
+  BIN_ONE(NAME, int64_t, int64_t, KERN_ID, O(int64_t), (O(int64_t)), i64, EXPR)
 #define GEN_U_(NAME, EXPR, O)                                                     \
-  BIN_ONE(NAME, uint8_t, uint8_t, KA_ID, O(uint8_t), (O(uint8_t)), u8, EXPR)        \
-  BIN_ONE(NAME, uint16_t, uint16_t, KA_ID, O(uint16_t), (O(uint16_t)), u16, EXPR)   \
-  BIN_ONE(NAME, uint32_t, uint32_t, KA_ID, O(uint32_t), (O(uint32_t)), u32, EXPR)   \
-  BIN_ONE(NAME, uint64_t, uint64_t, KA_ID, O(uint64_t), (O(uint64_t)), u64, EXPR)
+  BIN_ONE(NAME, uint8_t, uint8_t, KERN_ID, O(uint8_t), (O(uint8_t)), u8, EXPR)        \
+  BIN_ONE(NAME, uint16_t, uint16_t, KERN_ID, O(uint16_t), (O(uint16_t)), u16, EXPR)   \
+  BIN_ONE(NAME, uint32_t, uint32_t, KERN_ID, O(uint32_t), (O(uint32_t)), u32, EXPR)   \
+  BIN_ONE(NAME, uint64_t, uint64_t, KERN_ID, O(uint64_t), (O(uint64_t)), u64, EXPR)
 #define SAME_T(T) T
 #define BOOL_T(T) uint8_t
 #define GEN_S(NAME, EXPR) GEN_S_(NAME, EXPR, SAME_T)
@@ -166,7 +166,7 @@ typedef void (*bin_fn)(void *o, const void *a, int64_t sa, const void *b, int64_
 #define IFLOORDIV(x, y) ({ ct q_ = IDIV(x, y); ((y) != 0 && IREM(x, y) != 0 && (((x) < 0) != ((y) < 0))) ? (ct)(q_ - 1) : q_; })
 #define FMOD_PY(x, y) ({ ct r_ = fmod((x), (y)); (r_ != 0 && ((r_ < 0) != ((y) < 0))) ? r_ + (y) : r_; })
 
-static inline int64_t ka_ipow(int64_t x, int64_t y) {
+static inline int64_t kern_ipow(int64_t x, int64_t y) {
   if (y < 0) return x == 1 ? 1 : x == -1 ? (y % 2 ? -1 : 1) : 0;
   uint64_t r = 1, b = (uint64_t)x;
   while (y) {
@@ -187,7 +187,7 @@ GEN_F(op_div, x / y)
 GEN_S(op_div, IDIV(x, y))
 GEN_U(op_div, UDIV(x, y))
 GEN_F(op_pow, pow(x, y))
-GEN_I(op_pow, ka_ipow((int64_t)x, (int64_t)y))
+GEN_I(op_pow, kern_ipow((int64_t)x, (int64_t)y))
 GEN_F(op_fmod, fmod(x, y))
 GEN_S(op_fmod, IREM(x, y))
 GEN_U(op_fmod, UREM(x, y))
@@ -213,10 +213,10 @@ GEN_FB(op_lt, x < y)
 GEN_IB(op_lt, x < y)
 GEN_FB(op_le, x <= y)
 GEN_IB(op_le, x <= y)
-BIN_ONE(op_and, uint8_t, uint8_t, KA_ID, uint8_t, (uint8_t), b, (x && y))
-BIN_ONE(op_or, uint8_t, uint8_t, KA_ID, uint8_t, (uint8_t), b, (x || y))
-BIN_ONE(op_xor, uint8_t, uint8_t, KA_ID, uint8_t, (uint8_t), b, ((x != 0) != (y != 0)))
-BIN_ONE(op_eq, uint8_t, uint8_t, KA_ID, uint8_t, (uint8_t), b, ((x != 0) == (y != 0)))
+BIN_ONE(op_and, uint8_t, uint8_t, KERN_ID, uint8_t, (uint8_t), b, (x && y))
+BIN_ONE(op_or, uint8_t, uint8_t, KERN_ID, uint8_t, (uint8_t), b, (x || y))
+BIN_ONE(op_xor, uint8_t, uint8_t, KERN_ID, uint8_t, (uint8_t), b, ((x != 0) != (y != 0)))
+BIN_ONE(op_eq, uint8_t, uint8_t, KERN_ID, uint8_t, (uint8_t), b, ((x != 0) == (y != 0)))
 GEN_U(op_shl, (y >= sizeof(ct) * 8 ? (ct)0 : (ct)((uint64_t)x << y)))
 GEN_U(op_shr, (y >= sizeof(ct) * 8 ? (ct)0 : (ct)((uint64_t)x >> y)))
 
@@ -225,7 +225,7 @@ enum { V_NONE = 0, V_FMOD = 1, V_RIGHT = 1 };
 typedef struct {
   int op, variant;
   bool bool_out;
-  bin_fn fn[KA_NDT];
+  bin_fn fn[KERN_NDT];
 } bin_kernels;
 
 static const bin_kernels bin_tab[] = {
@@ -267,11 +267,11 @@ static int bin_prepare(vrt_node *n) {
     variant = vrt_attr_int(n, "fmod", 0) ? V_FMOD : V_NONE;
   } else if (n->op == VRT_OP_BitShift) {
     const char *dir = vrt_attr_string(n, "direction", "");
-    if (strcmp(dir, "LEFT") && strcmp(dir, "RIGHT")) return KA_ERR(n, VRT_EINVAL, "direction must be LEFT or RIGHT, got '%s'", dir);
+    if (strcmp(dir, "LEFT") && strcmp(dir, "RIGHT")) return KERN_ERR(n, VRT_EINVAL, "direction must be LEFT or RIGHT, got '%s'", dir);
     variant = strcmp(dir, "RIGHT") == 0 ? V_RIGHT : V_NONE;
   }
   const bin_kernels *k = bin_find(n->op, variant);
-  if (!k) return KA_ERR(n, VRT_EUNSUPPORTED, "no kernel");
+  if (!k) return KERN_ERR(n, VRT_EUNSUPPORTED, "no kernel");
   n->params = (void *)k;
   n->params_free = NULL;
   return 0;
@@ -281,29 +281,29 @@ static const bin_kernels *bin_kernels_of(const vrt_node *n) {
   return n->params ? n->params : bin_find(n->op, 0);
 }
 
-static bool cast_ok_for_pow(vrt_dtype t) { return ka_is_float(t) || ka_is_int(t); }
+static bool cast_ok_for_pow(vrt_dtype t) { return kern_is_float(t) || kern_is_int(t); }
 
 static int bin_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   const bin_kernels *k = bin_kernels_of(n);
   vrt_dtype dt = in[0]->dtype;
-  if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (!k || dt < 0 || dt >= KERN_NDT || !k->fn[dt]) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   bool variadic = n->op == VRT_OP_Sum || n->op == VRT_OP_Mean || n->op == VRT_OP_Max || n->op == VRT_OP_Min;
-  if (!variadic && nin != 2) return KA_ERR(n, VRT_EGRAPH, "expects 2 inputs, got %d", nin);
+  if (!variadic && nin != 2) return KERN_ERR(n, VRT_EGRAPH, "expects 2 inputs, got %d", nin);
   int64_t dims[VRT_MAX_DIMS];
   int nd = in[0]->ndim;
   memcpy(dims, in[0]->dims, sizeof dims);
   for (int i = 1; i < nin; i++) {
-    if (!in[i]) return KA_ERR(n, VRT_EINVAL, "input %d missing", i);
+    if (!in[i]) return KERN_ERR(n, VRT_EINVAL, "input %d missing", i);
     if (in[i]->dtype != dt && n->op != VRT_OP_Pow)
-      return KA_ERR(n, VRT_ETYPE, "input %d has dtype %s, input 0 has %s", i, vrt_dtype_name(in[i]->dtype), vrt_dtype_name(dt));
+      return KERN_ERR(n, VRT_ETYPE, "input %d has dtype %s, input 0 has %s", i, vrt_dtype_name(in[i]->dtype), vrt_dtype_name(dt));
     if (n->op == VRT_OP_Pow && !cast_ok_for_pow(in[i]->dtype))
-      return KA_ERR(n, VRT_ETYPE, "exponent dtype %s not supported", vrt_dtype_name(in[i]->dtype));
+      return KERN_ERR(n, VRT_ETYPE, "exponent dtype %s not supported", vrt_dtype_name(in[i]->dtype));
     int64_t tmp[VRT_MAX_DIMS];
     int nt;
     if (vrt__broadcast_shape(dims, nd, in[i]->dims, in[i]->ndim, tmp, &nt) < 0) {
       char a[96], b[96];
-      return KA_ERR(n, VRT_ESHAPE, "shapes %s and %s are not broadcastable", vrt__shape_str(dims, nd, a, sizeof a),
+      return KERN_ERR(n, VRT_ESHAPE, "shapes %s and %s are not broadcastable", vrt__shape_str(dims, nd, a, sizeof a),
                     vrt__shape_str(in[i]->dims, in[i]->ndim, b, sizeof b));
     }
     memcpy(dims, tmp, sizeof dims);
@@ -311,8 +311,8 @@ static int bin_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   }
   /* PRelu broadcasts slope to X only (unidirectional) */
   if (n->op == VRT_OP_PRelu && (nd != in[0]->ndim || memcmp(dims, in[0]->dims, sizeof(int64_t) * (size_t)nd)))
-    return KA_ERR(n, VRT_ESHAPE, "slope does not broadcast to X");
-  ka_set_shape(&out[0], k->bool_out ? VRT_BOOL : dt, nd, dims);
+    return KERN_ERR(n, VRT_ESHAPE, "slope does not broadcast to X");
+  kern_set_shape(&out[0], k->bool_out ? VRT_BOOL : dt, nd, dims);
   return 0;
 }
 
@@ -326,34 +326,34 @@ static int bin_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   const bin_kernels *k = bin_kernels_of(n);
   vrt_dtype dt = in[0]->dtype;
   bin_fn fn = k->fn[dt];
-  if (nin == 1) return ka_broadcast_copy(n, out, in[0]);
-  if (n->op == VRT_OP_Pow && ka_is_float(dt) && vrt_tensor_numel(in[1]) == 1 && in[0]->ndim >= in[1]->ndim &&
+  if (nin == 1) return vrt__kern_broadcast_copy(n, out, in[0]);
+  if (n->op == VRT_OP_Pow && kern_is_float(dt) && vrt_tensor_numel(in[1]) == 1 && in[0]->ndim >= in[1]->ndim &&
       vrt__get_f64(in[1], 0) == 2.0) {
     /* x^2, as in decomposed LayerNorm/variance: a multiply, same result as pow */
     const vrt_tensor *sq[2] = {in[0], in[0]};
     bin_fn mul = bin_find(VRT_OP_Mul, 0)->fn[dt];
-    return ka_broadcast(n, out, sq, 2, bin_row, &mul);
+    return vrt__kern_broadcast(n, out, sq, 2, bin_row, &mul);
   }
   vrt_tensor b1 = *in[1];
   if (b1.dtype != dt) { /* Pow with a differently typed exponent: convert it to the base type */
     int64_t cnt = vrt_tensor_numel(&b1);
     size_t bytes = (size_t)cnt * vrt_dtype_size(dt);
     b1.data = x->scratch(x, bytes);
-    if (!b1.data) return KA_ERR(n, VRT_ENOMEM, "out of memory");
-    if (ka_cast(b1.data, dt, in[1]->data, in[1]->dtype, cnt) < 0) return KA_ERR(n, VRT_ETYPE, "cannot convert exponent");
+    if (!b1.data) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
+    if (vrt__kern_cast(b1.data, dt, in[1]->data, in[1]->dtype, cnt) < 0) return KERN_ERR(n, VRT_ETYPE, "cannot convert exponent");
     b1.dtype = dt;
   }
   const vrt_tensor *pair[2] = {in[0], &b1};
-  int rc = ka_broadcast(n, out, pair, 2, bin_row, &fn);
+  int rc = vrt__kern_broadcast(n, out, pair, 2, bin_row, &fn);
   for (int i = 2; i < nin && rc == 0; i++) { /* variadic: fold into the output */
     pair[0] = out;
     pair[1] = in[i];
-    rc = ka_broadcast(n, out, pair, 2, bin_row, &fn);
+    rc = vrt__kern_broadcast(n, out, pair, 2, bin_row, &fn);
   }
   if (rc == 0 && n->op == VRT_OP_Mean && nin > 1) {
     double cnt = nin;
     union { float f; double d; uint16_t h; } sc;
-    ka_cast(&sc, dt, &cnt, VRT_F64, 1);
+    vrt__kern_cast(&sc, dt, &cnt, VRT_F64, 1);
     const bin_kernels *dk = bin_find(VRT_OP_Div, 0);
     dk->fn[dt](out->data, out->data, 1, &sc, 0, vrt_tensor_numel(out));
   }
@@ -380,24 +380,24 @@ static void where_row(void *ctx, void *o, const void *const *p, const int64_t *s
 }
 
 static int where_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(3);
-  if (in[0]->dtype != VRT_BOOL) return KA_ERR(n, VRT_ETYPE, "condition must be bool, got %s", vrt_dtype_name(in[0]->dtype));
+  KERN_NEED(3);
+  if (in[0]->dtype != VRT_BOOL) return KERN_ERR(n, VRT_ETYPE, "condition must be bool, got %s", vrt_dtype_name(in[0]->dtype));
   if (in[1]->dtype != in[2]->dtype)
-    return KA_ERR(n, VRT_ETYPE, "X is %s but Y is %s", vrt_dtype_name(in[1]->dtype), vrt_dtype_name(in[2]->dtype));
-  if (vrt_dtype_size(in[1]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[1]->dtype));
+    return KERN_ERR(n, VRT_ETYPE, "X is %s but Y is %s", vrt_dtype_name(in[1]->dtype), vrt_dtype_name(in[2]->dtype));
+  if (vrt_dtype_size(in[1]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[1]->dtype));
   int64_t d1[VRT_MAX_DIMS], d2[VRT_MAX_DIMS];
   int n1, n2;
   if (vrt__broadcast_shape(in[0]->dims, in[0]->ndim, in[1]->dims, in[1]->ndim, d1, &n1) < 0 ||
       vrt__broadcast_shape(d1, n1, in[2]->dims, in[2]->ndim, d2, &n2) < 0)
-    return KA_ERR(n, VRT_ESHAPE, "condition, X and Y are not broadcastable");
-  ka_set_shape(&out[0], in[1]->dtype, n2, d2);
+    return KERN_ERR(n, VRT_ESHAPE, "condition, X and Y are not broadcastable");
+  kern_set_shape(&out[0], in[1]->dtype, n2, d2);
   return 0;
 }
 
 static int where_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                       vrt_exec_ctx *x) {
   size_t es = vrt_dtype_size(in[1]->dtype);
-  return ka_broadcast(n, out, in, 3, where_row, &es);
+  return vrt__kern_broadcast(n, out, in, 3, where_row, &es);
 }
 
 #define BIN_DEF(Name, lo, hi) \

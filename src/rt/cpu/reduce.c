@@ -20,7 +20,7 @@ typedef struct reduce_params {
 
 static int reduce_prepare(vrt_node *n) {
   reduce_params *p = calloc(1, sizeof *p);
-  if (!p) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  if (!p) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
   p->keepdims = (int)vrt_attr_int(n, "keepdims", 1);
   p->noop_empty = (int)vrt_attr_int(n, "noop_with_empty_axes", 0);
   p->select_last = (int)vrt_attr_int(n, "select_last_index", 0);
@@ -31,7 +31,7 @@ static int reduce_prepare(vrt_node *n) {
   int na = vrt_attr_ints(n, "axes", &ax);
   if (na > VRT_MAX_DIMS) {
     free(p);
-    return KA_ERR(n, VRT_EINVAL, "too many axes (%d)", na);
+    return KERN_ERR(n, VRT_EINVAL, "too many axes (%d)", na);
   }
   p->naxes_attr = na;
   for (int i = 0; i < na; i++) p->axes_attr[i] = ax[i];
@@ -53,7 +53,7 @@ static int reduce_axes(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   int64_t axes[VRT_MAX_DIMS];
   int na;
   if (nin > 1 && in[1]) {
-    na = ka_read_ints(n, in[1], "axes", axes, VRT_MAX_DIMS);
+    na = vrt__kern_read_ints(n, in[1], "axes", axes, VRT_MAX_DIMS);
     if (na < 0) return na;
   } else {
     na = p->naxes_attr;
@@ -63,9 +63,9 @@ static int reduce_axes(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   if (na == 0 && p->noop_empty) return 1;
   for (int i = 0; i < na; i++) {
     int a;
-    int rc = ka_axis(n, axes[i], rank, &a);
+    int rc = vrt__kern_axis(n, axes[i], rank, &a);
     if (rc < 0) return rc;
-    if (mask[a]) return KA_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
+    if (mask[a]) return KERN_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
     mask[a] = true;
   }
   return 0;
@@ -101,19 +101,19 @@ typedef void (*red_fn)(void *o, const void *x, int64_t outer, int64_t red, int64
 #define F16_ST(x) vrt__f32_to_f16((float)(x))
 #define BF16_ST(x) vrt__f32_to_bf16((float)(x))
 #define RED_F(NAME, INIT, COMBINE, FINAL)                                                 \
-  RED_ONE(NAME, float, KA_ID, (float), double, INIT, COMBINE, FINAL, f32)                 \
-  RED_ONE(NAME, double, KA_ID, (double), double, INIT, COMBINE, FINAL, f64)               \
+  RED_ONE(NAME, float, KERN_ID, (float), double, INIT, COMBINE, FINAL, f32)                 \
+  RED_ONE(NAME, double, KERN_ID, (double), double, INIT, COMBINE, FINAL, f64)               \
   RED_ONE(NAME, uint16_t, vrt__f16_to_f32, F16_ST, double, INIT, COMBINE, FINAL, f16)     \
   RED_ONE(NAME, uint16_t, vrt__bf16_to_f32, BF16_ST, double, INIT, COMBINE, FINAL, bf16)
 #define RED_I(NAME, INIT, COMBINE, FINAL)                                              \
-  RED_ONE(NAME, int8_t, KA_ID, (int8_t), int64_t, INIT, COMBINE, FINAL, i8)            \
-  RED_ONE(NAME, int16_t, KA_ID, (int16_t), int64_t, INIT, COMBINE, FINAL, i16)         \
-  RED_ONE(NAME, int32_t, KA_ID, (int32_t), int64_t, INIT, COMBINE, FINAL, i32)         \
-  RED_ONE(NAME, int64_t, KA_ID, (int64_t), int64_t, INIT, COMBINE, FINAL, i64)         \
-  RED_ONE(NAME, uint8_t, KA_ID, (uint8_t), int64_t, INIT, COMBINE, FINAL, u8)          \
-  RED_ONE(NAME, uint16_t, KA_ID, (uint16_t), int64_t, INIT, COMBINE, FINAL, u16)       \
-  RED_ONE(NAME, uint32_t, KA_ID, (uint32_t), int64_t, INIT, COMBINE, FINAL, u32)       \
-  RED_ONE(NAME, uint64_t, KA_ID, (uint64_t), int64_t, INIT, COMBINE, FINAL, u64)
+  RED_ONE(NAME, int8_t, KERN_ID, (int8_t), int64_t, INIT, COMBINE, FINAL, i8)            \
+  RED_ONE(NAME, int16_t, KERN_ID, (int16_t), int64_t, INIT, COMBINE, FINAL, i16)         \
+  RED_ONE(NAME, int32_t, KERN_ID, (int32_t), int64_t, INIT, COMBINE, FINAL, i32)         \
+  RED_ONE(NAME, int64_t, KERN_ID, (int64_t), int64_t, INIT, COMBINE, FINAL, i64)         \
+  RED_ONE(NAME, uint8_t, KERN_ID, (uint8_t), int64_t, INIT, COMBINE, FINAL, u8)          \
+  RED_ONE(NAME, uint16_t, KERN_ID, (uint16_t), int64_t, INIT, COMBINE, FINAL, u16)       \
+  RED_ONE(NAME, uint32_t, KERN_ID, (uint32_t), int64_t, INIT, COMBINE, FINAL, u32)       \
+  RED_ONE(NAME, uint64_t, KERN_ID, (uint64_t), int64_t, INIT, COMBINE, FINAL, u64)
 
 /* wrapping int64 arithmetic, no UB on overflow */
 #define IADD(a, b) ((int64_t)((uint64_t)(a) + (uint64_t)(b)))
@@ -160,8 +160,8 @@ RED_F(red_logsum, 0, a + v, log(a))
       for (int64_t i = 0; i < inner; i++) o[ob * inner + i] = ST(log(sum[i]) + mx[i]);              \
     }                                                                                               \
   }
-LSE_ONE(float, KA_ID, (float), f32)
-LSE_ONE(double, KA_ID, (double), f64)
+LSE_ONE(float, KERN_ID, (float), f32)
+LSE_ONE(double, KERN_ID, (double), f64)
 LSE_ONE(uint16_t, vrt__f16_to_f32, F16_ST, f16)
 LSE_ONE(uint16_t, vrt__bf16_to_f32, BF16_ST, bf16)
 
@@ -173,7 +173,7 @@ LSE_ONE(uint16_t, vrt__bf16_to_f32, BF16_ST, bf16)
 typedef struct {
   int op;
   int acc_rows; /* accumulator rows of `inner` 8-byte values */
-  red_fn fn[KA_NDT];
+  red_fn fn[KERN_NDT];
 } red_kernels;
 
 static const red_kernels red_tab[] = {
@@ -196,15 +196,15 @@ static const red_kernels *red_find(int op) {
 }
 
 static int reduce_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   const red_kernels *k = red_find(n->op);
   vrt_dtype dt = in[0]->dtype;
-  if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (!k || dt < 0 || dt >= KERN_NDT || !k->fn[dt]) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   bool mask[VRT_MAX_DIMS];
   int rc = reduce_axes(n, in, nin, mask);
   if (rc < 0) return rc;
   if (rc == 1) {
-    ka_set_shape(&out[0], dt, in[0]->ndim, in[0]->dims);
+    kern_set_shape(&out[0], dt, in[0]->ndim, in[0]->dims);
     return 0;
   }
   int keep = params_of(n)->keepdims;
@@ -248,10 +248,10 @@ static const void *reduce_view(const vrt_node *n, const vrt_tensor *t, const boo
     if (mask[d]) perm[np++] = d, *red *= t->dims[d];
   void *buf = x->scratch(x, t->nbytes);
   if (!buf) {
-    KA_ERR(n, VRT_ENOMEM, "out of memory for %zu bytes", t->nbytes);
+    KERN_ERR(n, VRT_ENOMEM, "out of memory for %zu bytes", t->nbytes);
     return NULL;
   }
-  ka_transpose(buf, t->data, vrt_dtype_size(t->dtype), rank, t->dims, perm);
+  vrt__kern_transpose(buf, t->data, vrt_dtype_size(t->dtype), rank, t->dims, perm);
   return buf;
 }
 
@@ -269,9 +269,9 @@ static int reduce_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   const void *src = reduce_view(n, in[0], mask, x, &outer, &red, &inner);
   if (!src && vrt_tensor_numel(in[0]) > 0) return VRT_ENOMEM;
   size_t accb;
-  if (!vrt__mul_ok((size_t)inner, 8 * (size_t)k->acc_rows, &accb)) return KA_ERR(n, VRT_ELIMIT, "too large");
+  if (!vrt__mul_ok((size_t)inner, 8 * (size_t)k->acc_rows, &accb)) return KERN_ERR(n, VRT_ELIMIT, "too large");
   void *acc = x->scratch(x, accb);
-  if (!acc) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  if (!acc) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
   k->fn[in[0]->dtype](out->data, src, outer, red, inner, acc);
   return 0;
 }
@@ -298,33 +298,33 @@ typedef void (*arg_fn)(int64_t *o, const void *x, int64_t outer, int64_t red, in
 #define GT(a, b) ((a) > (b))
 #define LT(a, b) ((a) < (b))
 #define ARG_ALL(NAME, BETTER)                                          \
-  ARG_ONE(NAME, float, KA_ID, float, BETTER, f32)                      \
-  ARG_ONE(NAME, double, KA_ID, double, BETTER, f64)                    \
+  ARG_ONE(NAME, float, KERN_ID, float, BETTER, f32)                      \
+  ARG_ONE(NAME, double, KERN_ID, double, BETTER, f64)                    \
   ARG_ONE(NAME, uint16_t, vrt__f16_to_f32, float, BETTER, f16)         \
   ARG_ONE(NAME, uint16_t, vrt__bf16_to_f32, float, BETTER, bf16)       \
-  ARG_ONE(NAME, int8_t, KA_ID, int8_t, BETTER, i8)                     \
-  ARG_ONE(NAME, int16_t, KA_ID, int16_t, BETTER, i16)                  \
-  ARG_ONE(NAME, int32_t, KA_ID, int32_t, BETTER, i32)                  \
-  ARG_ONE(NAME, int64_t, KA_ID, int64_t, BETTER, i64)                  \
-  ARG_ONE(NAME, uint8_t, KA_ID, uint8_t, BETTER, u8)                   \
-  ARG_ONE(NAME, uint16_t, KA_ID, uint16_t, BETTER, u16)                \
-  ARG_ONE(NAME, uint32_t, KA_ID, uint32_t, BETTER, u32)                \
-  ARG_ONE(NAME, uint64_t, KA_ID, uint64_t, BETTER, u64)
+  ARG_ONE(NAME, int8_t, KERN_ID, int8_t, BETTER, i8)                     \
+  ARG_ONE(NAME, int16_t, KERN_ID, int16_t, BETTER, i16)                  \
+  ARG_ONE(NAME, int32_t, KERN_ID, int32_t, BETTER, i32)                  \
+  ARG_ONE(NAME, int64_t, KERN_ID, int64_t, BETTER, i64)                  \
+  ARG_ONE(NAME, uint8_t, KERN_ID, uint8_t, BETTER, u8)                   \
+  ARG_ONE(NAME, uint16_t, KERN_ID, uint16_t, BETTER, u16)                \
+  ARG_ONE(NAME, uint32_t, KERN_ID, uint32_t, BETTER, u32)                \
+  ARG_ONE(NAME, uint64_t, KERN_ID, uint64_t, BETTER, u64)
 ARG_ALL(arg_max, GT)
 ARG_ALL(arg_min, LT)
 #define ARG_FNS(NAME) {F_FNS(NAME), I_FNS(NAME)}
-static const arg_fn argmax_tab[KA_NDT] = ARG_FNS(arg_max);
-static const arg_fn argmin_tab[KA_NDT] = ARG_FNS(arg_min);
+static const arg_fn argmax_tab[KERN_NDT] = ARG_FNS(arg_max);
+static const arg_fn argmin_tab[KERN_NDT] = ARG_FNS(arg_min);
 
 static int arg_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   vrt_dtype dt = in[0]->dtype;
-  if (dt < 0 || dt >= KA_NDT || !argmax_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (dt < 0 || dt >= KERN_NDT || !argmax_tab[dt]) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   const reduce_params *p = params_of(n);
   int axis;
-  int rc = ka_axis(n, p->axis, in[0]->ndim, &axis);
+  int rc = vrt__kern_axis(n, p->axis, in[0]->ndim, &axis);
   if (rc < 0) return rc;
-  if (in[0]->dims[axis] == 0) return KA_ERR(n, VRT_ESHAPE, "cannot take arg of an empty axis");
+  if (in[0]->dims[axis] == 0) return KERN_ERR(n, VRT_ESHAPE, "cannot take arg of an empty axis");
   out[0].dtype = VRT_I64;
   out[0].ndim = 0;
   for (int d = 0; d < in[0]->ndim; d++) {
@@ -345,7 +345,7 @@ static int arg_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
                     vrt_exec_ctx *x) {
   const reduce_params *p = params_of(n);
   int axis;
-  int rc = ka_axis(n, p->axis, in[0]->ndim, &axis);
+  int rc = vrt__kern_axis(n, p->axis, in[0]->ndim, &axis);
   if (rc < 0) return rc;
   int64_t outer, red, inner;
   axis_split(in[0], axis, &outer, &red, &inner);
@@ -374,33 +374,33 @@ typedef void (*cum_fn)(void *o, const void *x, int64_t outer, int64_t len, int64
         }                                                                                                        \
       }                                                                                                          \
   }
-KA_FLOAT_TYPES(CUM_ONE)
-KA_INT_TYPES(CUM_ONE)
+KERN_FLOAT_TYPES(CUM_ONE)
+KERN_INT_TYPES(CUM_ONE)
 #define CUM_ROW(DT, T, CT, LD, ST, SFX) [DT] = cum_##SFX,
-static const cum_fn cum_tab[KA_NDT] = {KA_FLOAT_TYPES(CUM_ROW) KA_INT_TYPES(CUM_ROW)};
+static const cum_fn cum_tab[KERN_NDT] = {KERN_FLOAT_TYPES(CUM_ROW) KERN_INT_TYPES(CUM_ROW)};
 
 static int cumsum_axis(const vrt_node *n, const vrt_tensor *const *in, int *axis) {
   int64_t a;
-  if (vrt_tensor_numel(in[1]) != 1) return KA_ERR(n, VRT_ESHAPE, "axis must be a scalar");
-  int rc = ka_read_ints(n, in[1], "axis", &a, 1);
+  if (vrt_tensor_numel(in[1]) != 1) return KERN_ERR(n, VRT_ESHAPE, "axis must be a scalar");
+  int rc = vrt__kern_read_ints(n, in[1], "axis", &a, 1);
   if (rc < 0) return rc;
-  return ka_axis(n, a, in[0]->ndim, axis);
+  return vrt__kern_axis(n, a, in[0]->ndim, axis);
 }
 
 static int cumsum_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(2);
+  KERN_NEED(2);
   vrt_dtype dt = in[0]->dtype;
-  if (dt < 0 || dt >= KA_NDT || !cum_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (dt < 0 || dt >= KERN_NDT || !cum_tab[dt]) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   int axis, rc = cumsum_axis(n, in, &axis);
   if (rc < 0 && rc != VRT_ENEEDDATA) return rc;
-  ka_set_shape(&out[0], dt, in[0]->ndim, in[0]->dims);
+  kern_set_shape(&out[0], dt, in[0]->ndim, in[0]->dims);
   return 0;
 }
 
 static int cumsum_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                        vrt_exec_ctx *x) {
   int axis, rc = cumsum_axis(n, in, &axis);
-  if (rc < 0) return rc == VRT_ENEEDDATA ? KA_ERR(n, VRT_EINVAL, "axis has no data") : rc;
+  if (rc < 0) return rc == VRT_ENEEDDATA ? KERN_ERR(n, VRT_EINVAL, "axis has no data") : rc;
   const reduce_params *p = params_of(n);
   int64_t outer, len, inner;
   axis_split(in[0], axis, &outer, &len, &inner);

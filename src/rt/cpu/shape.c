@@ -19,7 +19,7 @@ static int check_numel(const vrt_node *n, const vrt_tensor *in, const vrt_tensor
   int64_t a = vrt_tensor_numel(in), b = vrt_tensor_numel(out);
   if (a != b) {
     char s1[128], s2[128];
-    return KA_ERR(n, VRT_ESHAPE, "cannot reshape %s into %s", vrt__shape_str(in->dims, in->ndim, s1, sizeof s1),
+    return KERN_ERR(n, VRT_ESHAPE, "cannot reshape %s into %s", vrt__shape_str(in->dims, in->ndim, s1, sizeof s1),
                   vrt__shape_str(out->dims, out->ndim, s2, sizeof s2));
   }
   return 0;
@@ -28,16 +28,16 @@ static int check_numel(const vrt_node *n, const vrt_tensor *in, const vrt_tensor
 /* ---- Reshape(data, shape) ---- */
 
 static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int64_t shape[VRT_MAX_DIMS];
   int ns;
   if (nin > 1 && in[1]) {
-    ns = ka_read_ints(n, in[1], "shape", shape, VRT_MAX_DIMS);
+    ns = vrt__kern_read_ints(n, in[1], "shape", shape, VRT_MAX_DIMS);
     if (ns < 0) return ns;
   } else { /* opset 1-4 attribute form */
     const int64_t *s;
     ns = vrt_attr_ints(n, "shape", &s);
-    if (ns > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "shape has %d dims", ns);
+    if (ns > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "shape has %d dims", ns);
     if (ns > 0) memcpy(shape, s, sizeof(int64_t) * (size_t)ns);
   }
   int allowzero = (int)vrt_attr_int(n, "allowzero", 0);
@@ -46,16 +46,16 @@ static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
   for (int i = 0; i < ns; i++) {
     int64_t d = shape[i];
     if (d == 0 && !allowzero) {
-      if (i >= in[0]->ndim) return KA_ERR(n, VRT_ESHAPE, "shape[%d] = 0 copies a dim the input lacks", i);
+      if (i >= in[0]->ndim) return KERN_ERR(n, VRT_ESHAPE, "shape[%d] = 0 copies a dim the input lacks", i);
       d = in[0]->dims[i];
     }
     if (d == -1) {
-      if (infer_at >= 0) return KA_ERR(n, VRT_ESHAPE, "more than one -1 in shape");
+      if (infer_at >= 0) return KERN_ERR(n, VRT_ESHAPE, "more than one -1 in shape");
       infer_at = i;
     } else if (d < 0) {
-      return KA_ERR(n, VRT_ESHAPE, "negative dim %lld in shape", (long long)d);
+      return KERN_ERR(n, VRT_ESHAPE, "negative dim %lld in shape", (long long)d);
     } else if (__builtin_mul_overflow(known, d, &known)) {
-      return KA_ERR(n, VRT_ELIMIT, "shape too large");
+      return KERN_ERR(n, VRT_ELIMIT, "shape too large");
     }
     out->dims[i] = d;
   }
@@ -64,7 +64,7 @@ static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
   if (infer_at >= 0) {
     int64_t total = vrt_tensor_numel(in[0]);
     if (known == 0 || total % known)
-      return KA_ERR(n, VRT_ESHAPE, "cannot infer -1: %lld elements not divisible by %lld", (long long)total,
+      return KERN_ERR(n, VRT_ESHAPE, "cannot infer -1: %lld elements not divisible by %lld", (long long)total,
                     (long long)known);
     out->dims[infer_at] = total / known;
   }
@@ -74,30 +74,30 @@ static int reshape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
 /* ---- Flatten ---- */
 
 static int flatten_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int rank = in[0]->ndim;
   int64_t axis = vrt_attr_int(n, "axis", 1);
-  if (axis < -rank || axis > rank) return KA_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);
+  if (axis < -rank || axis > rank) return KERN_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);
   if (axis < 0) axis += rank;
   int64_t a = vrt__numel(in[0]->dims, (int)axis), b = vrt__numel(in[0]->dims + axis, rank - (int)axis);
   int64_t d[2] = {a, b};
-  ka_set_shape(out, in[0]->dtype, 2, d);
+  kern_set_shape(out, in[0]->dtype, 2, d);
   return 0;
 }
 
 /* ---- Squeeze / Unsqueeze: axes from input 1 (opset >= 13) or attribute ---- */
 
 static int axes_of(const vrt_node *n, const vrt_tensor *const *in, int nin, int64_t *axes) {
-  if (nin > 1 && in[1]) return ka_read_ints(n, in[1], "axes", axes, VRT_MAX_DIMS);
+  if (nin > 1 && in[1]) return vrt__kern_read_ints(n, in[1], "axes", axes, VRT_MAX_DIMS);
   const int64_t *a;
   int na = vrt_attr_ints(n, "axes", &a);
-  if (na > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "too many axes");
+  if (na > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "too many axes");
   if (na > 0) memcpy(axes, a, sizeof(int64_t) * (size_t)na);
   return na;
 }
 
 static int squeeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int64_t axes[VRT_MAX_DIMS];
   int na = axes_of(n, in, nin, axes);
   if (na < 0) return na;
@@ -105,10 +105,10 @@ static int squeeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
   bool drop[VRT_MAX_DIMS] = {0};
   for (int i = 0; i < na; i++) {
     int a;
-    int rc = ka_axis(n, axes[i], rank, &a);
+    int rc = vrt__kern_axis(n, axes[i], rank, &a);
     if (rc < 0) return rc;
     if (in[0]->dims[a] != 1)
-      return KA_ERR(n, VRT_ESHAPE, "cannot squeeze axis %d of size %lld", a, (long long)in[0]->dims[a]);
+      return KERN_ERR(n, VRT_ESHAPE, "cannot squeeze axis %d of size %lld", a, (long long)in[0]->dims[a]);
     drop[a] = true;
   }
   out->dtype = in[0]->dtype;
@@ -121,18 +121,18 @@ static int squeeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin
 }
 
 static int unsqueeze_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int64_t axes[VRT_MAX_DIMS];
   int na = axes_of(n, in, nin, axes);
   if (na < 0) return na;
   int orank = in[0]->ndim + na;
-  if (orank > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "output rank %d exceeds %d", orank, VRT_MAX_DIMS);
+  if (orank > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "output rank %d exceeds %d", orank, VRT_MAX_DIMS);
   bool ins[VRT_MAX_DIMS] = {0};
   for (int i = 0; i < na; i++) {
     int a;
-    int rc = ka_axis(n, axes[i], orank, &a);
+    int rc = vrt__kern_axis(n, axes[i], orank, &a);
     if (rc < 0) return rc;
-    if (ins[a]) return KA_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
+    if (ins[a]) return KERN_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
     ins[a] = true;
   }
   out->dtype = in[0]->dtype;
@@ -153,11 +153,11 @@ static void shape_range(const vrt_node *n, int rank, int64_t *s, int64_t *e) {
 }
 
 static int shape_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int64_t s, e;
   shape_range(n, in[0]->ndim, &s, &e);
   int64_t d = e - s;
-  ka_set_shape(out, VRT_I64, 1, &d);
+  kern_set_shape(out, VRT_I64, 1, &d);
   return 0;
 }
 
@@ -171,8 +171,8 @@ static int shape_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
 }
 
 static int size_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
-  ka_set_shape(out, VRT_I64, 0, NULL);
+  KERN_NEED(1);
+  kern_set_shape(out, VRT_I64, 0, NULL);
   return 0;
 }
 
@@ -186,7 +186,7 @@ static int size_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
 
 /* Fill count elements of es bytes with the value at v. */
 static void fill_elems(void *dst, const void *v, size_t es, int64_t count) {
-  ka_strided_copy(dst, v, es, count, 0);
+  vrt__kern_strided_copy(dst, v, es, count, 0);
 }
 
 static int cos_value(const vrt_node *n, vrt_dtype *dt, const void **v) {
@@ -196,24 +196,24 @@ static int cos_value(const vrt_node *n, vrt_dtype *dt, const void **v) {
   *v = &zero;
   if (!a) return 0;
   if (a->type != VRT_ATTR_TENSOR || !a->t || vrt_tensor_numel(a->t) != 1 || vrt_dtype_size(a->t->dtype) == 0)
-    return KA_ERR(n, VRT_EINVAL, "value must be a one-element tensor");
+    return KERN_ERR(n, VRT_EINVAL, "value must be a one-element tensor");
   *dt = a->t->dtype;
   *v = a->t->data;
   return 0;
 }
 
 static int cos_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   int64_t dims[VRT_MAX_DIMS];
-  int nd = ka_read_ints(n, in[0], "shape", dims, VRT_MAX_DIMS);
+  int nd = vrt__kern_read_ints(n, in[0], "shape", dims, VRT_MAX_DIMS);
   if (nd < 0) return nd;
   for (int i = 0; i < nd; i++)
-    if (dims[i] < 0) return KA_ERR(n, VRT_ESHAPE, "negative dim %lld", (long long)dims[i]);
+    if (dims[i] < 0) return KERN_ERR(n, VRT_ESHAPE, "negative dim %lld", (long long)dims[i]);
   vrt_dtype dt;
   const void *v;
   int rc = cos_value(n, &dt, &v);
   if (rc < 0) return rc;
-  ka_set_shape(out, dt, nd, dims);
+  kern_set_shape(out, dt, nd, dims);
   return 0;
 }
 
@@ -230,34 +230,34 @@ static int cos_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
 /* Range(start, limit, delta): ceil((limit - start) / delta) elements. */
 static int range_count(const vrt_node *n, const vrt_tensor *const *in, int64_t *count) {
   for (int i = 0; i < 3; i++) {
-    if (vrt_tensor_numel(in[i]) != 1) return KA_ERR(n, VRT_ESHAPE, "input %d must be a scalar", i);
-    if (in[i]->dtype != in[0]->dtype) return KA_ERR(n, VRT_ETYPE, "inputs must share one dtype");
+    if (vrt_tensor_numel(in[i]) != 1) return KERN_ERR(n, VRT_ESHAPE, "input %d must be a scalar", i);
+    if (in[i]->dtype != in[0]->dtype) return KERN_ERR(n, VRT_ETYPE, "inputs must share one dtype");
     if (!in[i]->data) return VRT_ENEEDDATA;
   }
   vrt_dtype dt = in[0]->dtype;
-  if (!ka_is_float(dt) && !ka_is_int(dt)) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (!kern_is_float(dt) && !kern_is_int(dt)) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   double cnt;
-  if (ka_is_int(dt)) {
+  if (kern_is_int(dt)) {
     int64_t s = vrt__get_i64(in[0], 0), l = vrt__get_i64(in[1], 0), d = vrt__get_i64(in[2], 0);
-    if (d == 0) return KA_ERR(n, VRT_EINVAL, "delta is 0");
+    if (d == 0) return KERN_ERR(n, VRT_EINVAL, "delta is 0");
     cnt = ceil(((double)l - (double)s) / (double)d);
   } else {
     double s = vrt__get_f64(in[0], 0), l = vrt__get_f64(in[1], 0), d = vrt__get_f64(in[2], 0);
-    if (d == 0 || d != d) return KA_ERR(n, VRT_EINVAL, "delta is 0 or NaN");
+    if (d == 0 || d != d) return KERN_ERR(n, VRT_EINVAL, "delta is 0 or NaN");
     cnt = ceil((l - s) / d);
   }
   if (!(cnt == cnt) || cnt < 0) cnt = 0;
-  if (cnt > (double)(INT64_C(1) << 40)) return KA_ERR(n, VRT_ELIMIT, "range of %g elements is too large", cnt);
+  if (cnt > (double)(INT64_C(1) << 40)) return KERN_ERR(n, VRT_ELIMIT, "range of %g elements is too large", cnt);
   *count = (int64_t)cnt;
   return 0;
 }
 
 static int range_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(3);
+  KERN_NEED(3);
   int64_t cnt = 0;
   int rc = range_count(n, in, &cnt);
   if (rc < 0) return rc;
-  ka_set_shape(out, in[0]->dtype, 1, &cnt);
+  kern_set_shape(out, in[0]->dtype, 1, &cnt);
   return 0;
 }
 
@@ -273,20 +273,20 @@ static int range_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
                       vrt_exec_ctx *x) {
   int64_t cnt = vrt_tensor_numel(out);
   switch (in[0]->dtype) {
-    KA_FLOAT_TYPES(RANGE_LOOP)
-    KA_INT_TYPES(RANGE_LOOP)
-    default: return KA_ERR(n, VRT_ETYPE, "dtype not supported");
+    KERN_FLOAT_TYPES(RANGE_LOOP)
+    KERN_INT_TYPES(RANGE_LOOP)
+    default: return KERN_ERR(n, VRT_ETYPE, "dtype not supported");
   }
   return 0;
 }
 
 /* EyeLike(x): 2-D, ones on diagonal k, dtype attr (default x's) */
 static int eyelike_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
-  if (in[0]->ndim != 2) return KA_ERR(n, VRT_ESHAPE, "input must be 2-D");
+  KERN_NEED(1);
+  if (in[0]->ndim != 2) return KERN_ERR(n, VRT_ESHAPE, "input must be 2-D");
   vrt_dtype dt = (vrt_dtype)vrt_attr_int(n, "dtype", in[0]->dtype);
-  if (!ka_is_float(dt) && !ka_is_int(dt) && dt != VRT_BOOL) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
-  ka_set_shape(out, dt, 2, in[0]->dims);
+  if (!kern_is_float(dt) && !kern_is_int(dt) && dt != VRT_BOOL) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  kern_set_shape(out, dt, 2, in[0]->dims);
   return 0;
 }
 
@@ -296,7 +296,7 @@ static int eyelike_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   size_t es = vrt_dtype_size(out->dtype);
   uint64_t one = 0;
   double d1 = 1;
-  ka_cast(&one, out->dtype, &d1, VRT_F64, 1);
+  vrt__kern_cast(&one, out->dtype, &d1, VRT_F64, 1);
   memset(out->data, 0, out->nbytes);
   for (int64_t i = 0; i < R; i++) {
     int64_t j = i + k;
@@ -320,9 +320,9 @@ static int constant_src(const vrt_node *n, vrt_tensor *t) {
   } else if ((a = vrt_node_attr(n, "value_ints"))) {
     t->dtype = VRT_I64, t->ndim = 1, t->dims[0] = a->n, t->data = a->ints;
   } else {
-    return KA_ERR(n, VRT_EUNSUPPORTED, "no supported value attribute");
+    return KERN_ERR(n, VRT_EUNSUPPORTED, "no supported value attribute");
   }
-  if (vrt_dtype_size(t->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(t->dtype));
+  if (vrt_dtype_size(t->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(t->dtype));
   return 0;
 }
 
@@ -330,7 +330,7 @@ static int constant_infer(const vrt_node *n, const vrt_tensor *const *in, int ni
   vrt_tensor t;
   int rc = constant_src(n, &t);
   if (rc < 0) return rc;
-  ka_set_shape(out, t.dtype, t.ndim, t.dims);
+  kern_set_shape(out, t.dtype, t.ndim, t.dims);
   return 0;
 }
 
@@ -356,7 +356,7 @@ static const vrt_opdef def_Constant = {VRT_OP_Constant, NULL, constant_infer, co
 
 const vrt_opdef *const vrt__ops_shape[] = {
     &def_Reshape, &def_Flatten, &def_Squeeze, &def_Unsqueeze, &def_Shape, &def_Size, &def_ConstantOfShape,
-    &def_Range, &def_EyeLike, &def_Constant, &ka_def_Transpose, &ka_def_DepthToSpace, &ka_def_SpaceToDepth,
-    &ka_def_Concat, &ka_def_Split, &ka_def_Slice, &ka_def_StridedSlice, &ka_def_Pad, &ka_def_Tile,
-    &ka_def_Expand, &ka_def_Trilu, &ka_def_Gather, &ka_def_GatherElements, &ka_def_GatherND,
-    &ka_def_ScatterND, &ka_def_ScatterElements, &ka_def_SparseToDense, &ka_def_NonZero, &ka_def_OneHot, NULL};
+    &def_Range, &def_EyeLike, &def_Constant, &vrt__kern_def_Transpose, &vrt__kern_def_DepthToSpace, &vrt__kern_def_SpaceToDepth,
+    &vrt__kern_def_Concat, &vrt__kern_def_Split, &vrt__kern_def_Slice, &vrt__kern_def_StridedSlice, &vrt__kern_def_Pad, &vrt__kern_def_Tile,
+    &vrt__kern_def_Expand, &vrt__kern_def_Trilu, &vrt__kern_def_Gather, &vrt__kern_def_GatherElements, &vrt__kern_def_GatherND,
+    &vrt__kern_def_ScatterND, &vrt__kern_def_ScatterElements, &vrt__kern_def_SparseToDense, &vrt__kern_def_NonZero, &vrt__kern_def_OneHot, NULL};

@@ -21,15 +21,15 @@ static int64_t *load_indices(const vrt_node *n, const vrt_tensor *t, vrt_exec_ct
   int64_t cnt = vrt_tensor_numel(t);
   int64_t *idx = x->scratch(x, sizeof(int64_t) * (size_t)(cnt > 0 ? cnt : 1));
   if (!idx) {
-    KA_ERR(n, VRT_ENOMEM, "out of memory");
+    KERN_ERR(n, VRT_ENOMEM, "out of memory");
     return NULL;
   }
-  ka_cast(idx, VRT_I64, t->data, t->dtype, cnt);
+  vrt__kern_cast(idx, VRT_I64, t->data, t->dtype, cnt);
   if (dim >= 0)
     for (int64_t i = 0; i < cnt; i++) {
       int64_t v = idx[i] < 0 ? idx[i] + dim : idx[i];
       if (v < 0 || v >= dim) {
-        KA_ERR(n, VRT_EINVAL, "index %lld out of range [-%lld, %lld)", (long long)idx[i], (long long)dim, (long long)dim);
+        KERN_ERR(n, VRT_EINVAL, "index %lld out of range [-%lld, %lld)", (long long)idx[i], (long long)dim, (long long)dim);
         return NULL;
       }
       idx[i] = v;
@@ -38,24 +38,24 @@ static int64_t *load_indices(const vrt_node *n, const vrt_tensor *t, vrt_exec_ct
 }
 
 static int check_index_dtype(const vrt_node *n, const vrt_tensor *t) {
-  if (!ka_is_index(t->dtype)) return KA_ERR(n, VRT_ETYPE, "indices must be int32 or int64, got %s", vrt_dtype_name(t->dtype));
+  if (!kern_is_index(t->dtype)) return KERN_ERR(n, VRT_ETYPE, "indices must be int32 or int64, got %s", vrt_dtype_name(t->dtype));
   return 0;
 }
 
 static int check_data_dtype(const vrt_node *n, const vrt_tensor *t) {
   size_t es = vrt_dtype_size(t->dtype);
-  if (es == 0 || es > 8) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(t->dtype));
+  if (es == 0 || es > 8) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(t->dtype));
   return 0;
 }
 
 /* ---- Gather(data, indices), axis ---- */
 
 static int gather_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(2);
+  KERN_NEED(2);
   int rc, axis, r = in[0]->ndim, q = in[1]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
-  if ((rc = ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
-  if (r - 1 + q > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "output rank too large");
+  if ((rc = vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
+  if (r - 1 + q > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "output rank too large");
   out->dtype = in[0]->dtype;
   out->ndim = 0;
   for (int d = 0; d < axis; d++) out->dims[out->ndim++] = in[0]->dims[d];
@@ -67,7 +67,7 @@ static int gather_infer(const vrt_node *n, const vrt_tensor *const *in, int nin,
 static int gather_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                        vrt_exec_ctx *x) {
   int axis;
-  ka_axis(n, vrt_attr_int(n, "axis", 0), in[0]->ndim, &axis);
+  vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), in[0]->ndim, &axis);
   int64_t D = in[0]->dims[axis];
   int64_t *idx = load_indices(n, in[1], x, D);
   if (!idx) return VRT_EINVAL;
@@ -92,17 +92,17 @@ static int gather_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef ka_def_Gather = {VRT_OP_Gather, NULL, gather_infer, gather_exec, 0, 2, 2};
+const vrt_opdef vrt__kern_def_Gather = {VRT_OP_Gather, NULL, gather_infer, gather_exec, 0, 2, 2};
 
 /* ---- GatherElements(data, indices), axis ---- */
 
 static int gel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(2);
+  KERN_NEED(2);
   int rc, axis, r = in[0]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
-  if ((rc = ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
-  if (in[1]->ndim != r) return KA_ERR(n, VRT_ESHAPE, "indices rank %d differs from data rank %d", in[1]->ndim, r);
-  ka_set_shape(out, in[0]->dtype, r, in[1]->dims);
+  if ((rc = vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
+  if (in[1]->ndim != r) return KERN_ERR(n, VRT_ESHAPE, "indices rank %d differs from data rank %d", in[1]->ndim, r);
+  kern_set_shape(out, in[0]->dtype, r, in[1]->dims);
   return 0;
 }
 
@@ -126,9 +126,9 @@ static int gel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
 static int gel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *x) {
   int axis, r = in[0]->ndim;
-  ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis);
+  vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), r, &axis);
   for (int d = 0; d < r; d++)
-    if (d != axis && in[1]->dims[d] > in[0]->dims[d]) return KA_ERR(n, VRT_ESHAPE, "indices dim %d exceeds data", d);
+    if (d != axis && in[1]->dims[d] > in[0]->dims[d]) return KERN_ERR(n, VRT_ESHAPE, "indices dim %d exceeds data", d);
   int64_t *idx = load_indices(n, in[1], x, in[0]->dims[axis]);
   if (!idx) return VRT_EINVAL;
   int64_t dstr[VRT_MAX_DIMS];
@@ -144,7 +144,7 @@ static int gel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef ka_def_GatherElements = {VRT_OP_GatherElements, NULL, gel_infer, gel_exec, 0, 2, 2};
+const vrt_opdef vrt__kern_def_GatherElements = {VRT_OP_GatherElements, NULL, gel_infer, gel_exec, 0, 2, 2};
 
 /* ---- GatherND(data, indices), batch_dims ---- */
 
@@ -152,18 +152,18 @@ static int gnd_check(const vrt_node *n, const vrt_tensor *const *in, int *b, int
   int rc, r = in[0]->ndim, q = in[1]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   int64_t bd = vrt_attr_int(n, "batch_dims", 0);
-  if (q < 1 || r < 1) return KA_ERR(n, VRT_ESHAPE, "data and indices need rank >= 1");
-  if (bd < 0 || bd >= q || bd >= r) return KA_ERR(n, VRT_EINVAL, "bad batch_dims %lld", (long long)bd);
+  if (q < 1 || r < 1) return KERN_ERR(n, VRT_ESHAPE, "data and indices need rank >= 1");
+  if (bd < 0 || bd >= q || bd >= r) return KERN_ERR(n, VRT_EINVAL, "bad batch_dims %lld", (long long)bd);
   *b = (int)bd;
   *k = in[1]->dims[q - 1];
-  if (*k < 1 || *k > r - bd) return KA_ERR(n, VRT_ESHAPE, "indices last dim %lld out of range", (long long)*k);
+  if (*k < 1 || *k > r - bd) return KERN_ERR(n, VRT_ESHAPE, "indices last dim %lld out of range", (long long)*k);
   for (int d = 0; d < bd; d++)
-    if (in[0]->dims[d] != in[1]->dims[d]) return KA_ERR(n, VRT_ESHAPE, "batch dim %d differs", d);
+    if (in[0]->dims[d] != in[1]->dims[d]) return KERN_ERR(n, VRT_ESHAPE, "batch dim %d differs", d);
   return 0;
 }
 
 static int gnd_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(2);
+  KERN_NEED(2);
   int b;
   int64_t k;
   int rc = gnd_check(n, in, &b, &k);
@@ -198,7 +198,7 @@ static int gnd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
     for (int64_t j = 0; j < k; j++) {
       int64_t D = in[0]->dims[b + j], v = idx[t * k + j];
       if (v < 0) v += D;
-      if (v < 0 || v >= D) return KA_ERR(n, VRT_EINVAL, "index %lld out of range for dim %lld", (long long)idx[t * k + j], (long long)D);
+      if (v < 0 || v >= D) return KERN_ERR(n, VRT_EINVAL, "index %lld out of range for dim %lld", (long long)idx[t * k + j], (long long)D);
       off += v * dstr[b + j];
     }
     memcpy((char *)out->data + t * slice, (const char *)in[0]->data + off * (int64_t)es, (size_t)slice);
@@ -206,7 +206,7 @@ static int gnd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef ka_def_GatherND = {VRT_OP_GatherND, NULL, gnd_infer, gnd_exec, 0, 2, 2};
+const vrt_opdef vrt__kern_def_GatherND = {VRT_OP_GatherND, NULL, gnd_infer, gnd_exec, 0, 2, 2};
 
 /* ---- scatter reductions ---- */
 
@@ -219,9 +219,9 @@ static int scatter_reduction(const vrt_node *n, vrt_dtype dt, int *red) {
   else if (!strcmp(s, "mul")) *red = RED_MUL;
   else if (!strcmp(s, "max")) *red = RED_MAX;
   else if (!strcmp(s, "min")) *red = RED_MIN;
-  else return KA_ERR(n, VRT_EINVAL, "unknown reduction '%s'", s);
+  else return KERN_ERR(n, VRT_EINVAL, "unknown reduction '%s'", s);
   if (*red != RED_NONE && dt != VRT_F32 && dt != VRT_F64 && dt != VRT_I32 && dt != VRT_I64)
-    return KA_ERR(n, VRT_ETYPE, "reduction '%s' not supported for %s", s, vrt_dtype_name(dt));
+    return KERN_ERR(n, VRT_ETYPE, "reduction '%s' not supported for %s", s, vrt_dtype_name(dt));
   return 0;
 }
 
@@ -282,22 +282,22 @@ static void scatter_apply(void *dst, const int64_t *off, const void *src, int64_
 /* ---- ScatterND(data, indices, updates) ---- */
 
 static int snd_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(3);
+  KERN_NEED(3);
   int rc, red;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = scatter_reduction(n, in[0]->dtype, &red)) < 0) return rc;
   int r = in[0]->ndim, q = in[1]->ndim;
-  if (q < 1) return KA_ERR(n, VRT_ESHAPE, "indices need rank >= 1");
+  if (q < 1) return KERN_ERR(n, VRT_ESHAPE, "indices need rank >= 1");
   int64_t k = in[1]->dims[q - 1];
-  if (k < 1 || k > r) return KA_ERR(n, VRT_ESHAPE, "indices last dim %lld out of range", (long long)k);
-  if (in[2]->dtype != in[0]->dtype) return KA_ERR(n, VRT_ETYPE, "updates dtype differs from data");
+  if (k < 1 || k > r) return KERN_ERR(n, VRT_ESHAPE, "indices last dim %lld out of range", (long long)k);
+  if (in[2]->dtype != in[0]->dtype) return KERN_ERR(n, VRT_ETYPE, "updates dtype differs from data");
   /* updates shape = indices.shape[:-1] + data.shape[k:] */
-  if (in[2]->ndim != q - 1 + r - k) return KA_ERR(n, VRT_ESHAPE, "updates has the wrong rank");
+  if (in[2]->ndim != q - 1 + r - k) return KERN_ERR(n, VRT_ESHAPE, "updates has the wrong rank");
   for (int d = 0; d < q - 1; d++)
-    if (in[2]->dims[d] != in[1]->dims[d]) return KA_ERR(n, VRT_ESHAPE, "updates dim %d mismatch", d);
+    if (in[2]->dims[d] != in[1]->dims[d]) return KERN_ERR(n, VRT_ESHAPE, "updates dim %d mismatch", d);
   for (int d = (int)k; d < r; d++)
-    if (in[2]->dims[q - 1 + d - k] != in[0]->dims[d]) return KA_ERR(n, VRT_ESHAPE, "updates dim mismatch");
-  ka_set_shape(out, in[0]->dtype, r, in[0]->dims);
+    if (in[2]->dims[q - 1 + d - k] != in[0]->dims[d]) return KERN_ERR(n, VRT_ESHAPE, "updates dim mismatch");
+  kern_set_shape(out, in[0]->dtype, r, in[0]->dims);
   return 0;
 }
 
@@ -320,7 +320,7 @@ static int snd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
     for (int64_t j = 0; j < k; j++) {
       int64_t D = in[0]->dims[j], v = idx[t * k + j];
       if (v < 0) v += D;
-      if (v < 0 || v >= D) return KA_ERR(n, VRT_EINVAL, "index %lld out of range for dim %lld", (long long)idx[t * k + j], (long long)D);
+      if (v < 0 || v >= D) return KERN_ERR(n, VRT_EINVAL, "index %lld out of range for dim %lld", (long long)idx[t * k + j], (long long)D);
       off += v * dstr[j];
     }
     combine((char *)out->data + off * (int64_t)es, (const char *)in[2]->data + t * slice * (int64_t)es, in[0]->dtype,
@@ -329,21 +329,21 @@ static int snd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef ka_def_ScatterND = {VRT_OP_ScatterND, NULL, snd_infer, snd_exec, 0, 3, 3};
+const vrt_opdef vrt__kern_def_ScatterND = {VRT_OP_ScatterND, NULL, snd_infer, snd_exec, 0, 3, 3};
 
 /* ---- ScatterElements(data, indices, updates), axis ---- */
 
 static int sel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(3);
+  KERN_NEED(3);
   int rc, red, axis, r = in[0]->ndim;
   if ((rc = check_data_dtype(n, in[0])) < 0 || (rc = check_index_dtype(n, in[1])) < 0) return rc;
   if ((rc = scatter_reduction(n, in[0]->dtype, &red)) < 0) return rc;
-  if ((rc = ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
-  if (in[1]->ndim != r || !vrt__same_shape(in[1], in[2])) return KA_ERR(n, VRT_ESHAPE, "indices and updates must have data's rank and one shape");
-  if (in[2]->dtype != in[0]->dtype) return KA_ERR(n, VRT_ETYPE, "updates dtype differs from data");
+  if ((rc = vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), r, &axis)) < 0) return rc;
+  if (in[1]->ndim != r || !vrt__same_shape(in[1], in[2])) return KERN_ERR(n, VRT_ESHAPE, "indices and updates must have data's rank and one shape");
+  if (in[2]->dtype != in[0]->dtype) return KERN_ERR(n, VRT_ETYPE, "updates dtype differs from data");
   for (int d = 0; d < r; d++)
-    if (d != axis && in[1]->dims[d] > in[0]->dims[d]) return KA_ERR(n, VRT_ESHAPE, "indices dim %d exceeds data", d);
-  ka_set_shape(out, in[0]->dtype, r, in[0]->dims);
+    if (d != axis && in[1]->dims[d] > in[0]->dims[d]) return KERN_ERR(n, VRT_ESHAPE, "indices dim %d exceeds data", d);
+  kern_set_shape(out, in[0]->dtype, r, in[0]->dims);
   return 0;
 }
 
@@ -351,7 +351,7 @@ static int sel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
                     vrt_exec_ctx *x) {
   int red, axis, r = in[0]->ndim;
   scatter_reduction(n, in[0]->dtype, &red);
-  ka_axis(n, vrt_attr_int(n, "axis", 0), r, &axis);
+  vrt__kern_axis(n, vrt_attr_int(n, "axis", 0), r, &axis);
   int64_t *idx = load_indices(n, in[1], x, in[0]->dims[axis]);
   if (!idx) return VRT_EINVAL;
   if (out->data != in[0]->data) memcpy(out->data, in[0]->data, out->nbytes);
@@ -362,34 +362,34 @@ static int sel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   const int64_t *shape = in[1]->dims;
   int64_t cnt = vrt_tensor_numel(in[1]);
   int64_t *offs = x->scratch(x, sizeof(int64_t) * (size_t)(cnt > 0 ? cnt : 1));
-  if (!offs) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  if (!offs) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
   WALK_ELEMS(r, shape, dstr, axis, offs[pos] = doff + idx[pos] * astr);
   scatter_apply(out->data, offs, in[2]->data, cnt, in[0]->dtype, red, es);
   return 0;
 }
 
-const vrt_opdef ka_def_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infer, sel_exec, 0, 3, 3};
+const vrt_opdef vrt__kern_def_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infer, sel_exec, 0, 3, 3};
 
 /* ---- SparseToDense(sparse_indices, output_shape, sparse_values, default_value) (TF) ---- */
 
 static int s2d_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(4);
+  KERN_NEED(4);
   int rc;
   int64_t shape[VRT_MAX_DIMS];
   if ((rc = check_index_dtype(n, in[0])) < 0 || (rc = check_data_dtype(n, in[2])) < 0) return rc;
   if (in[3]->dtype != in[2]->dtype || vrt_tensor_numel(in[3]) != 1)
-    return KA_ERR(n, VRT_ESHAPE, "default_value must be a scalar of the values' dtype");
-  if (in[0]->ndim > 2) return KA_ERR(n, VRT_ESHAPE, "sparse_indices must have rank <= 2");
-  int ns = ka_read_ints(n, in[1], "output_shape", shape, VRT_MAX_DIMS);
+    return KERN_ERR(n, VRT_ESHAPE, "default_value must be a scalar of the values' dtype");
+  if (in[0]->ndim > 2) return KERN_ERR(n, VRT_ESHAPE, "sparse_indices must have rank <= 2");
+  int ns = vrt__kern_read_ints(n, in[1], "output_shape", shape, VRT_MAX_DIMS);
   if (ns < 0) return ns;
   for (int i = 0; i < ns; i++)
-    if (shape[i] < 0) return KA_ERR(n, VRT_ESHAPE, "negative output dim");
+    if (shape[i] < 0) return KERN_ERR(n, VRT_ESHAPE, "negative output dim");
   int64_t nvals = in[0]->ndim == 0 ? 1 : in[0]->dims[0];
   int64_t rank_idx = in[0]->ndim == 2 ? in[0]->dims[1] : 1;
-  if (rank_idx != ns) return KA_ERR(n, VRT_ESHAPE, "indices have %lld coordinates, output rank is %d", (long long)rank_idx, ns);
+  if (rank_idx != ns) return KERN_ERR(n, VRT_ESHAPE, "indices have %lld coordinates, output rank is %d", (long long)rank_idx, ns);
   int64_t nv = vrt_tensor_numel(in[2]);
-  if (nv != 1 && nv != nvals) return KA_ERR(n, VRT_ESHAPE, "sparse_values must be a scalar or have %lld values", (long long)nvals);
-  ka_set_shape(out, in[2]->dtype, ns, shape);
+  if (nv != 1 && nv != nvals) return KERN_ERR(n, VRT_ESHAPE, "sparse_values must be a scalar or have %lld values", (long long)nvals);
+  kern_set_shape(out, in[2]->dtype, ns, shape);
   return 0;
 }
 
@@ -397,7 +397,7 @@ static int s2d_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
                     vrt_exec_ctx *x) {
   size_t es = vrt_dtype_size(out->dtype);
   int ns = out->ndim;
-  ka_strided_copy(out->data, in[3]->data, es, vrt_tensor_numel(out), 0);
+  vrt__kern_strided_copy(out->data, in[3]->data, es, vrt_tensor_numel(out), 0);
   int64_t *idx = load_indices(n, in[0], x, -1);
   if (!idx) return VRT_ENOMEM;
   int64_t ostr[VRT_MAX_DIMS];
@@ -409,7 +409,7 @@ static int s2d_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
     int64_t off = 0;
     for (int d = 0; d < ns; d++) {
       int64_t i = idx[v * per + d];
-      if (i < 0 || i >= out->dims[d]) return KA_ERR(n, VRT_EINVAL, "sparse index %lld out of range for dim %lld", (long long)i, (long long)out->dims[d]);
+      if (i < 0 || i >= out->dims[d]) return KERN_ERR(n, VRT_EINVAL, "sparse index %lld out of range for dim %lld", (long long)i, (long long)out->dims[d]);
       off += i * ostr[d];
     }
     memcpy((char *)out->data + off * (int64_t)es, (const char *)in[2]->data + v * vstride * (int64_t)es, es);
@@ -417,7 +417,7 @@ static int s2d_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef ka_def_SparseToDense = {VRT_OP_SparseToDense, NULL, s2d_infer, s2d_exec, 0, 4, 4};
+const vrt_opdef vrt__kern_def_SparseToDense = {VRT_OP_SparseToDense, NULL, s2d_infer, s2d_exec, 0, 4, 4};
 
 /* ---- NonZero(x) -> int64 [rank, nnz] ---- */
 
@@ -427,8 +427,8 @@ const vrt_opdef ka_def_SparseToDense = {VRT_OP_SparseToDense, NULL, s2d_infer, s
 static int64_t nonzero_scan(const vrt_tensor *t, int64_t *mark) {
   int64_t cnt = vrt_tensor_numel(t), nz = 0;
   switch (t->dtype) {
-    KA_FLOAT_TYPES(NZ_COUNT)
-    KA_INT_TYPES(NZ_COUNT)
+    KERN_FLOAT_TYPES(NZ_COUNT)
+    KERN_INT_TYPES(NZ_COUNT)
     case VRT_BOOL: { const uint8_t *p = t->data; for (int64_t i = 0; i < cnt; i++) if (p[i]) { if (mark) mark[nz] = i; nz++; } break; }
     default: return -1;
   }
@@ -436,12 +436,12 @@ static int64_t nonzero_scan(const vrt_tensor *t, int64_t *mark) {
 }
 
 static int nonzero_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
-  if (!ka_is_float(in[0]->dtype) && !ka_is_int(in[0]->dtype) && in[0]->dtype != VRT_BOOL)
-    return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
+  KERN_NEED(1);
+  if (!kern_is_float(in[0]->dtype) && !kern_is_int(in[0]->dtype) && in[0]->dtype != VRT_BOOL)
+    return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   if (!in[0]->data && vrt_tensor_numel(in[0]) > 0) return VRT_ENEEDDATA;
   int64_t d[2] = {in[0]->ndim, nonzero_scan(in[0], NULL)};
-  ka_set_shape(out, VRT_I64, 2, d);
+  kern_set_shape(out, VRT_I64, 2, d);
   return 0;
 }
 
@@ -449,8 +449,8 @@ static int nonzero_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
                         vrt_exec_ctx *x) {
   int64_t nz = out->dims[1], r = in[0]->ndim;
   int64_t *mark = x->scratch(x, sizeof(int64_t) * (size_t)(nz ? nz : 1));
-  if (!mark) return KA_ERR(n, VRT_ENOMEM, "out of memory");
-  if (nonzero_scan(in[0], mark) != nz) return KA_ERR(n, VRT_EINVAL, "input changed since shape inference");
+  if (!mark) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
+  if (nonzero_scan(in[0], mark) != nz) return KERN_ERR(n, VRT_EINVAL, "input changed since shape inference");
   int64_t *o = out->data;
   for (int64_t j = 0; j < nz; j++) {
     int64_t flat = mark[j];
@@ -463,30 +463,30 @@ static int nonzero_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   return 0;
 }
 
-const vrt_opdef ka_def_NonZero = {VRT_OP_NonZero, NULL, nonzero_infer, nonzero_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
+const vrt_opdef vrt__kern_def_NonZero = {VRT_OP_NonZero, NULL, nonzero_infer, nonzero_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
 
 /* ---- OneHot(indices, depth, values[off, on]), axis ---- */
 
 static int onehot_depth(const vrt_node *n, const vrt_tensor *t, int64_t *depth) {
-  if (vrt_tensor_numel(t) != 1) return KA_ERR(n, VRT_ESHAPE, "depth must have one element");
+  if (vrt_tensor_numel(t) != 1) return KERN_ERR(n, VRT_ESHAPE, "depth must have one element");
   if (!t->data) return VRT_ENEEDDATA;
   double d = vrt__get_f64(t, 0);
-  if (!(d >= 1) || d > (double)(INT64_C(1) << 32)) return KA_ERR(n, VRT_EINVAL, "bad depth %g", d);
+  if (!(d >= 1) || d > (double)(INT64_C(1) << 32)) return KERN_ERR(n, VRT_EINVAL, "bad depth %g", d);
   *depth = (int64_t)d;
   return 0;
 }
 
 static int onehot_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(3);
+  KERN_NEED(3);
   int rc, axis;
   int64_t depth;
-  if (!ka_is_float(in[0]->dtype) && !ka_is_int(in[0]->dtype)) return KA_ERR(n, VRT_ETYPE, "indices must be numeric");
+  if (!kern_is_float(in[0]->dtype) && !kern_is_int(in[0]->dtype)) return KERN_ERR(n, VRT_ETYPE, "indices must be numeric");
   if ((rc = check_data_dtype(n, in[2])) < 0) return rc;
-  if (vrt_tensor_numel(in[2]) != 2) return KA_ERR(n, VRT_ESHAPE, "values must have 2 elements");
+  if (vrt_tensor_numel(in[2]) != 2) return KERN_ERR(n, VRT_ESHAPE, "values must have 2 elements");
   if ((rc = onehot_depth(n, in[1], &depth)) < 0) return rc;
   int r = in[0]->ndim + 1;
-  if (r > VRT_MAX_DIMS) return KA_ERR(n, VRT_ELIMIT, "output rank too large");
-  if ((rc = ka_axis(n, vrt_attr_int(n, "axis", -1), r, &axis)) < 0) return rc;
+  if (r > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "output rank too large");
+  if ((rc = vrt__kern_axis(n, vrt_attr_int(n, "axis", -1), r, &axis)) < 0) return rc;
   out->dtype = in[2]->dtype;
   out->ndim = r;
   for (int d = 0, k = 0; d < r; d++) out->dims[d] = d == axis ? depth : in[0]->dims[k++];
@@ -499,16 +499,16 @@ static int onehot_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   int64_t depth;
   int rc = onehot_depth(n, in[1], &depth);
   if (rc < 0) return rc;
-  ka_axis(n, vrt_attr_int(n, "axis", -1), out->ndim, &axis);
+  vrt__kern_axis(n, vrt_attr_int(n, "axis", -1), out->ndim, &axis);
   size_t es = vrt_dtype_size(out->dtype);
   const char *vals = in[2]->data;
-  ka_strided_copy(out->data, vals, es, vrt_tensor_numel(out), 0);
+  vrt__kern_strided_copy(out->data, vals, es, vrt_tensor_numel(out), 0);
   int64_t outer = vrt__numel(out->dims, axis);
   int64_t inner = vrt__numel(out->dims + axis + 1, out->ndim - axis - 1);
   int64_t cnt = vrt_tensor_numel(in[0]);
   int64_t *idx = x->scratch(x, sizeof(int64_t) * (size_t)(cnt > 0 ? cnt : 1));
-  if (!idx) return KA_ERR(n, VRT_ENOMEM, "out of memory");
-  ka_cast(idx, VRT_I64, in[0]->data, in[0]->dtype, cnt);
+  if (!idx) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
+  vrt__kern_cast(idx, VRT_I64, in[0]->data, in[0]->dtype, cnt);
   for (int64_t o = 0; o < outer; o++)
     for (int64_t i = 0; i < inner; i++) {
       int64_t v = idx[o * inner + i];
@@ -519,4 +519,4 @@ static int onehot_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef ka_def_OneHot = {VRT_OP_OneHot, NULL, onehot_infer, onehot_exec, 0, 3, 3};
+const vrt_opdef vrt__kern_def_OneHot = {VRT_OP_OneHot, NULL, onehot_infer, onehot_exec, 0, 3, 3};

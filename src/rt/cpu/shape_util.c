@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int ka_err_node(const vrt_node *n, int code, const char *fmt, ...) {
+int vrt__kern_err_node(const vrt_node *n, int code, const char *fmt, ...) {
   char msg[400];
   va_list ap;
   va_start(ap, fmt);
@@ -14,27 +14,27 @@ int ka_err_node(const vrt_node *n, int code, const char *fmt, ...) {
   return vrt__err(code, "node '%s' (%s): %s", n->name ? n->name : "?", n->op_type ? n->op_type : "?", msg);
 }
 
-int ka_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count) {
+int vrt__kern_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count) {
   for (int i = 0; i < count; i++)
     if (i >= nin || !in[i])
-      return KA_ERR(n, VRT_EGRAPH, "required input %d is missing", i);
+      return KERN_ERR(n, VRT_EGRAPH, "required input %d is missing", i);
   return 0;
 }
 
-int ka_axis(const vrt_node *n, int64_t axis, int rank, int *out) {
+int vrt__kern_axis(const vrt_node *n, int64_t axis, int rank, int *out) {
   if (axis < -(int64_t)rank || axis >= rank || rank == 0)
-    return KA_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);
+    return KERN_ERR(n, VRT_EINVAL, "axis %lld out of range for rank %d", (long long)axis, rank);
   *out = (int)(axis < 0 ? axis + rank : axis);
   return 0;
 }
 
-int ka_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64_t *out, int max) {
+int vrt__kern_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64_t *out, int max) {
   if (!t) return 0;
-  if (!ka_is_int(t->dtype))
-    return KA_ERR(n, VRT_ETYPE, "%s must be an integer tensor, got %s", what, vrt_dtype_name(t->dtype));
-  if (t->ndim > 1) return KA_ERR(n, VRT_ESHAPE, "%s must be 0-D or 1-D, got rank %d", what, t->ndim);
+  if (!kern_is_int(t->dtype))
+    return KERN_ERR(n, VRT_ETYPE, "%s must be an integer tensor, got %s", what, vrt_dtype_name(t->dtype));
+  if (t->ndim > 1) return KERN_ERR(n, VRT_ESHAPE, "%s must be 0-D or 1-D, got rank %d", what, t->ndim);
   int64_t cnt = vrt__numel(t->dims, t->ndim);
-  if (cnt < 0 || cnt > max) return KA_ERR(n, VRT_ESHAPE, "%s has %lld values, at most %d allowed", what, (long long)cnt, max);
+  if (cnt < 0 || cnt > max) return KERN_ERR(n, VRT_ESHAPE, "%s has %lld values, at most %d allowed", what, (long long)cnt, max);
   if (cnt > 0 && !t->data) return VRT_ENEEDDATA;
   for (int64_t i = 0; i < cnt; i++) out[i] = vrt__get_i64(t, i);
   return (int)cnt;
@@ -48,7 +48,7 @@ int ka_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64
     else for (int64_t i = 0; i < count; i++) d[i] = s[i * src_stride];    \
   } while (0)
 
-void ka_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride) {
+void vrt__kern_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride) {
   switch (es) {
     case 1: STRIDED_COPY(uint8_t); break;
     case 2: STRIDED_COPY(uint16_t); break;

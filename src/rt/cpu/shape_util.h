@@ -12,60 +12,60 @@
 #include "ops.h"
 
 /* An error naming the node: every kernel error goes through this. */
-#define KA_ERR(n, code, ...) ka_err_node((n), (code), __VA_ARGS__)
-int ka_err_node(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define KERN_ERR(n, code, ...) vrt__kern_err_node((n), (code), __VA_ARGS__)
+int vrt__kern_err_node(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-#define KA_ID(x) (x)
+#define KERN_ID(x) (x)
 
 /* Type lists for generating typed loops:
  *   X(dtype, storage type, compute type, load, store, suffix) */
-#define KA_FLOAT_TYPES(X)                                              \
-  X(VRT_F32, float, float, KA_ID, KA_ID, f32)                          \
-  X(VRT_F64, double, double, KA_ID, KA_ID, f64)                        \
+#define KERN_FLOAT_TYPES(X)                                              \
+  X(VRT_F32, float, float, KERN_ID, KERN_ID, f32)                          \
+  X(VRT_F64, double, double, KERN_ID, KERN_ID, f64)                        \
   X(VRT_F16, uint16_t, float, vrt__f16_to_f32, vrt__f32_to_f16, f16)   \
   X(VRT_BF16, uint16_t, float, vrt__bf16_to_f32, vrt__f32_to_bf16, bf16)
-#define KA_SINT_TYPES(X)                       \
-  X(VRT_I8, int8_t, int8_t, KA_ID, KA_ID, i8)    \
-  X(VRT_I16, int16_t, int16_t, KA_ID, KA_ID, i16) \
-  X(VRT_I32, int32_t, int32_t, KA_ID, KA_ID, i32) \
-  X(VRT_I64, int64_t, int64_t, KA_ID, KA_ID, i64)
-#define KA_UINT_TYPES(X)                          \
-  X(VRT_U8, uint8_t, uint8_t, KA_ID, KA_ID, u8)     \
-  X(VRT_U16, uint16_t, uint16_t, KA_ID, KA_ID, u16) \
-  X(VRT_U32, uint32_t, uint32_t, KA_ID, KA_ID, u32) \
-  X(VRT_U64, uint64_t, uint64_t, KA_ID, KA_ID, u64)
-#define KA_INT_TYPES(X) KA_SINT_TYPES(X) KA_UINT_TYPES(X)
+#define KERN_SINT_TYPES(X)                       \
+  X(VRT_I8, int8_t, int8_t, KERN_ID, KERN_ID, i8)    \
+  X(VRT_I16, int16_t, int16_t, KERN_ID, KERN_ID, i16) \
+  X(VRT_I32, int32_t, int32_t, KERN_ID, KERN_ID, i32) \
+  X(VRT_I64, int64_t, int64_t, KERN_ID, KERN_ID, i64)
+#define KERN_UINT_TYPES(X)                          \
+  X(VRT_U8, uint8_t, uint8_t, KERN_ID, KERN_ID, u8)     \
+  X(VRT_U16, uint16_t, uint16_t, KERN_ID, KERN_ID, u16) \
+  X(VRT_U32, uint32_t, uint32_t, KERN_ID, KERN_ID, u32) \
+  X(VRT_U64, uint64_t, uint64_t, KERN_ID, KERN_ID, u64)
+#define KERN_INT_TYPES(X) KERN_SINT_TYPES(X) KERN_UINT_TYPES(X)
 
 /* Number of dtype slots in per-dtype kernel tables (VRT_BF16 is the largest). */
-#define KA_NDT 17
+#define KERN_NDT 17
 
-static inline bool ka_is_float(vrt_dtype t) {
+static inline bool kern_is_float(vrt_dtype t) {
   return t == VRT_F32 || t == VRT_F64 || t == VRT_F16 || t == VRT_BF16;
 }
-static inline bool ka_is_int(vrt_dtype t) {
+static inline bool kern_is_int(vrt_dtype t) {
   return t == VRT_I8 || t == VRT_I16 || t == VRT_I32 || t == VRT_I64 || t == VRT_U8 || t == VRT_U16 ||
          t == VRT_U32 || t == VRT_U64;
 }
-static inline bool ka_is_index(vrt_dtype t) { return t == VRT_I32 || t == VRT_I64; }
+static inline bool kern_is_index(vrt_dtype t) { return t == VRT_I32 || t == VRT_I64; }
 
 /* Required inputs 0..count-1 must be present (a malformed graph can omit
  * one in the middle); VRT_EGRAPH naming the node otherwise. */
-int ka_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count);
-#define KA_NEED(count)                           \
+int vrt__kern_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int count);
+#define KERN_NEED(count)                           \
   do {                                           \
-    int rc_ = ka_need(n, in, nin, (count));      \
+    int rc_ = vrt__kern_need(n, in, nin, (count));      \
     if (rc_ < 0) return rc_;                     \
   } while (0)
 
 /* Normalise axis into [0, rank); VRT_EINVAL naming the node if out of range. */
-int ka_axis(const vrt_node *n, int64_t axis, int rank, int *out);
+int vrt__kern_axis(const vrt_node *n, int64_t axis, int rank, int *out);
 
 /* Read a 0-D/1-D integer tensor into out[0..max). Returns the count, or
  * VRT_ENEEDDATA if its data is not known yet, or an error naming the node. */
-int ka_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64_t *out, int max);
+int vrt__kern_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64_t *out, int max);
 
 /* Set an output's shape. */
-static inline void ka_set_shape(vrt_tensor *o, vrt_dtype dt, int ndim, const int64_t *dims) {
+static inline void kern_set_shape(vrt_tensor *o, vrt_dtype dt, int ndim, const int64_t *dims) {
   o->dtype = dt;
   o->ndim = ndim;
   for (int i = 0; i < ndim; i++) o->dims[i] = dims[i];
@@ -75,34 +75,34 @@ static inline void ka_set_shape(vrt_tensor *o, vrt_dtype dt, int ndim, const int
  * n) once per contiguous run of the output, after collapsing dims; in_strides
  * are 0 (broadcast) or 1. out has its final shape; every input must be
  * broadcastable to it (unidirectionally). nin <= 3. */
-typedef void (*ka_row_fn)(void *ctx, void *o, const void *const *p, const int64_t *s, int64_t n);
-int ka_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in, int nin, ka_row_fn row,
+typedef void (*vrt__kern_row_fn)(void *ctx, void *o, const void *const *p, const int64_t *s, int64_t n);
+int vrt__kern_broadcast(const vrt_node *n, vrt_tensor *out, const vrt_tensor *const *in, int nin, vrt__kern_row_fn row,
                  void *ctx);
 /* out = in broadcast to out's shape (any dtype; Expand, variadic ops). */
-int ka_broadcast_copy(const vrt_node *n, vrt_tensor *out, const vrt_tensor *in);
+int vrt__kern_broadcast_copy(const vrt_node *n, vrt_tensor *out, const vrt_tensor *in);
 
 /* Transpose src (dims, ndim) into dst by perm, elements of esize bytes
  * (shape_transpose.c). perm must be a valid permutation. */
-void ka_transpose(void *dst, const void *src, size_t esize, int ndim, const int64_t *dims, const int *perm);
+void vrt__kern_transpose(void *dst, const void *src, size_t esize, int ndim, const int64_t *dims, const int *perm);
 
 /* Convert count elements from src (dtype st) into dst (dtype dt): ONNX Cast
  * semantics (float->int truncates and saturates, NaN -> 0; ->bool is != 0).
  * Returns VRT_ETYPE for unsupported dtypes (unary.c). */
-int ka_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t count);
+int vrt__kern_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t count);
 
 /* dst (dense, dims odims[0..ndim)) = src viewed with element strides
  * sstr[] starting at element offset base. Strides may be 0 or negative
  * (shape_transpose.c). The Transpose, Slice, StridedSlice workhorse. */
-void ka_strided_gather(void *dst, const void *src, size_t es, int ndim, const int64_t *odims, const int64_t *sstr,
+void vrt__kern_strided_gather(void *dst, const void *src, size_t es, int ndim, const int64_t *odims, const int64_t *sstr,
                        int64_t base);
 
 /* The opdefs of the shape family that live outside shape.c. */
-extern const vrt_opdef ka_def_Transpose, ka_def_DepthToSpace, ka_def_SpaceToDepth, ka_def_Concat, ka_def_Split,
-    ka_def_Slice, ka_def_StridedSlice, ka_def_Pad, ka_def_Tile, ka_def_Expand, ka_def_Trilu, ka_def_Gather,
-    ka_def_GatherElements, ka_def_GatherND, ka_def_ScatterND, ka_def_ScatterElements, ka_def_SparseToDense,
-    ka_def_NonZero, ka_def_OneHot;
+extern const vrt_opdef vrt__kern_def_Transpose, vrt__kern_def_DepthToSpace, vrt__kern_def_SpaceToDepth, vrt__kern_def_Concat, vrt__kern_def_Split,
+    vrt__kern_def_Slice, vrt__kern_def_StridedSlice, vrt__kern_def_Pad, vrt__kern_def_Tile, vrt__kern_def_Expand, vrt__kern_def_Trilu, vrt__kern_def_Gather,
+    vrt__kern_def_GatherElements, vrt__kern_def_GatherND, vrt__kern_def_ScatterND, vrt__kern_def_ScatterElements, vrt__kern_def_SparseToDense,
+    vrt__kern_def_NonZero, vrt__kern_def_OneHot;
 
 /* Copy count elements of size es (1,2,4,8) with a source stride; typed loops. */
-void ka_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride);
+void vrt__kern_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride);
 
 #endif

@@ -30,25 +30,25 @@ typedef void (*unary_fn)(void *o, const void *x, int64_t n, const unary_params *
 #define F32_TO_F16(x) vrt__f32_to_f16((float)(x))
 #define F32_TO_BF16(x) vrt__f32_to_bf16((float)(x))
 #define UNARY_FLOAT(NAME, EXPR)                                                             \
-  UNARY_ONE(NAME, float, float, KA_ID, KA_ID, f32, float, (float), EXPR)                    \
-  UNARY_ONE(NAME, double, double, KA_ID, KA_ID, f64, double, (double), EXPR)                \
-  UNARY_ONE(NAME, uint16_t, float, vrt__f16_to_f32, KA_ID, f16, uint16_t, F32_TO_F16, EXPR) \
-  UNARY_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, KA_ID, bf16, uint16_t, F32_TO_BF16, EXPR)
+  UNARY_ONE(NAME, float, float, KERN_ID, KERN_ID, f32, float, (float), EXPR)                    \
+  UNARY_ONE(NAME, double, double, KERN_ID, KERN_ID, f64, double, (double), EXPR)                \
+  UNARY_ONE(NAME, uint16_t, float, vrt__f16_to_f32, KERN_ID, f16, uint16_t, F32_TO_F16, EXPR) \
+  UNARY_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, KERN_ID, bf16, uint16_t, F32_TO_BF16, EXPR)
 #define UNARY_FLOAT_BOOL(NAME, EXPR)                                                \
-  UNARY_ONE(NAME, float, float, KA_ID, KA_ID, f32, uint8_t, (uint8_t), EXPR)        \
-  UNARY_ONE(NAME, double, double, KA_ID, KA_ID, f64, uint8_t, (uint8_t), EXPR)      \
-  UNARY_ONE(NAME, uint16_t, float, vrt__f16_to_f32, KA_ID, f16, uint8_t, (uint8_t), EXPR) \
-  UNARY_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, KA_ID, bf16, uint8_t, (uint8_t), EXPR)
+  UNARY_ONE(NAME, float, float, KERN_ID, KERN_ID, f32, uint8_t, (uint8_t), EXPR)        \
+  UNARY_ONE(NAME, double, double, KERN_ID, KERN_ID, f64, uint8_t, (uint8_t), EXPR)      \
+  UNARY_ONE(NAME, uint16_t, float, vrt__f16_to_f32, KERN_ID, f16, uint8_t, (uint8_t), EXPR) \
+  UNARY_ONE(NAME, uint16_t, float, vrt__bf16_to_f32, KERN_ID, bf16, uint8_t, (uint8_t), EXPR)
 #define UNARY_SINT(NAME, EXPR)                                               \
-  UNARY_ONE(NAME, int8_t, int8_t, KA_ID, KA_ID, i8, int8_t, (int8_t), EXPR)     \
-  UNARY_ONE(NAME, int16_t, int16_t, KA_ID, KA_ID, i16, int16_t, (int16_t), EXPR) \
-  UNARY_ONE(NAME, int32_t, int32_t, KA_ID, KA_ID, i32, int32_t, (int32_t), EXPR) \
-  UNARY_ONE(NAME, int64_t, int64_t, KA_ID, KA_ID, i64, int64_t, (int64_t), EXPR)
+  UNARY_ONE(NAME, int8_t, int8_t, KERN_ID, KERN_ID, i8, int8_t, (int8_t), EXPR)     \
+  UNARY_ONE(NAME, int16_t, int16_t, KERN_ID, KERN_ID, i16, int16_t, (int16_t), EXPR) \
+  UNARY_ONE(NAME, int32_t, int32_t, KERN_ID, KERN_ID, i32, int32_t, (int32_t), EXPR) \
+  UNARY_ONE(NAME, int64_t, int64_t, KERN_ID, KERN_ID, i64, int64_t, (int64_t), EXPR)
 #define UNARY_UINT(NAME, EXPR)                                                     \
-  UNARY_ONE(NAME, uint8_t, uint8_t, KA_ID, KA_ID, u8, uint8_t, (uint8_t), EXPR)       \
-  UNARY_ONE(NAME, uint16_t, uint16_t, KA_ID, KA_ID, u16, uint16_t, (uint16_t), EXPR) \
-  UNARY_ONE(NAME, uint32_t, uint32_t, KA_ID, KA_ID, u32, uint32_t, (uint32_t), EXPR) \
-  UNARY_ONE(NAME, uint64_t, uint64_t, KA_ID, KA_ID, u64, uint64_t, (uint64_t), EXPR)
+  UNARY_ONE(NAME, uint8_t, uint8_t, KERN_ID, KERN_ID, u8, uint8_t, (uint8_t), EXPR)       \
+  UNARY_ONE(NAME, uint16_t, uint16_t, KERN_ID, KERN_ID, u16, uint16_t, (uint16_t), EXPR) \
+  UNARY_ONE(NAME, uint32_t, uint32_t, KERN_ID, KERN_ID, u32, uint32_t, (uint32_t), EXPR) \
+  UNARY_ONE(NAME, uint64_t, uint64_t, KERN_ID, KERN_ID, u64, uint64_t, (uint64_t), EXPR)
 
 #define FLOAT_FNS(NAME) \
   [VRT_F32] = NAME##_f32, [VRT_F64] = NAME##_f64, [VRT_F16] = NAME##_f16, [VRT_BF16] = NAME##_bf16
@@ -106,12 +106,12 @@ UNARY_FLOAT(op_thresholdedrelu, (v > (ct)P->alpha ? v : (ct)0))
 UNARY_FLOAT(op_shrink, (v < -(ct)P->lambd ? v + (ct)P->bias : v > (ct)P->lambd ? v - (ct)P->bias : (ct)0))
 UNARY_FLOAT_BOOL(op_isnan, isnan(v))
 UNARY_FLOAT_BOOL(op_isinf, (isinf(v) && ((v > 0 && P->detect_pos) || (v < 0 && P->detect_neg))))
-UNARY_ONE(op_not, uint8_t, uint8_t, KA_ID, KA_ID, b, uint8_t, (uint8_t), !v)
+UNARY_ONE(op_not, uint8_t, uint8_t, KERN_ID, KERN_ID, b, uint8_t, (uint8_t), !v)
 
 typedef struct {
   int op;
   bool bool_out;
-  unary_fn fn[KA_NDT];
+  unary_fn fn[KERN_NDT];
 } unary_kernels;
 
 static const unary_kernels unary_tab[] = {
@@ -165,7 +165,7 @@ static const unary_kernels *unary_find(int op) {
 
 static int unary_prepare(vrt_node *n) {
   unary_params *p = calloc(1, sizeof *p);
-  if (!p) return KA_ERR(n, VRT_ENOMEM, "out of memory");
+  if (!p) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
   float alpha = 1.0f, beta = 0.5f;
   switch (n->op) {
     case VRT_OP_LeakyRelu: alpha = 0.01f; break;
@@ -184,11 +184,11 @@ static int unary_prepare(vrt_node *n) {
   p->approx_tanh = strcmp(approx, "tanh") == 0;
   if (!p->approx_tanh && strcmp(approx, "none") != 0) {
     free(p);
-    return KA_ERR(n, VRT_EINVAL, "unknown approximate '%s'", approx);
+    return KERN_ERR(n, VRT_EINVAL, "unknown approximate '%s'", approx);
   }
   if (n->op == VRT_OP_Celu && p->alpha == 0) {
     free(p);
-    return KA_ERR(n, VRT_EINVAL, "alpha must not be 0");
+    return KERN_ERR(n, VRT_EINVAL, "alpha must not be 0");
   }
   n->params = p;
   n->params_free = free;
@@ -196,16 +196,16 @@ static int unary_prepare(vrt_node *n) {
 }
 
 static int same_shape_out(vrt_tensor *out, const vrt_tensor *x, vrt_dtype dt) {
-  ka_set_shape(out, dt, x->ndim, x->dims);
+  kern_set_shape(out, dt, x->ndim, x->dims);
   return 0;
 }
 
 static int unary_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   const unary_kernels *k = unary_find(n->op);
   vrt_dtype dt = in[0]->dtype;
-  if (!k || dt < 0 || dt >= KA_NDT || !k->fn[dt])
-    return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (!k || dt < 0 || dt >= KERN_NDT || !k->fn[dt])
+    return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   return same_shape_out(&out[0], in[0], k->bool_out ? VRT_BOOL : dt);
 }
 
@@ -244,21 +244,21 @@ UNARY_DEF(Not)
       o[i] = ST(v);                                                                              \
     }                                                                                            \
   }
-KA_FLOAT_TYPES(CLIP_ONE)
-KA_INT_TYPES(CLIP_ONE)
+KERN_FLOAT_TYPES(CLIP_ONE)
+KERN_INT_TYPES(CLIP_ONE)
 
 typedef void (*clip_fn)(void *o, const void *x, int64_t n, const void *lo, const void *hi);
 #define CLIP_ROW(DT, T, CT, LD, ST, SFX) [DT] = clip_##SFX,
-static const clip_fn clip_tab[KA_NDT] = {KA_FLOAT_TYPES(CLIP_ROW) KA_INT_TYPES(CLIP_ROW)};
+static const clip_fn clip_tab[KERN_NDT] = {KERN_FLOAT_TYPES(CLIP_ROW) KERN_INT_TYPES(CLIP_ROW)};
 
 static int clip_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
+  KERN_NEED(1);
   vrt_dtype dt = in[0]->dtype;
-  if (dt < 0 || dt >= KA_NDT || !clip_tab[dt]) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
+  if (dt < 0 || dt >= KERN_NDT || !clip_tab[dt]) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(dt));
   for (int i = 1; i < nin && i < 3; i++) {
     if (!in[i]) continue;
-    if (in[i]->dtype != dt) return KA_ERR(n, VRT_ETYPE, "bound %d has dtype %s, input %s", i, vrt_dtype_name(in[i]->dtype), vrt_dtype_name(dt));
-    if (vrt_tensor_numel(in[i]) != 1) return KA_ERR(n, VRT_ESHAPE, "bound %d must have one element", i);
+    if (in[i]->dtype != dt) return KERN_ERR(n, VRT_ETYPE, "bound %d has dtype %s, input %s", i, vrt_dtype_name(in[i]->dtype), vrt_dtype_name(dt));
+    if (vrt_tensor_numel(in[i]) != 1) return KERN_ERR(n, VRT_ESHAPE, "bound %d must have one element", i);
   }
   return same_shape_out(&out[0], in[0], dt);
 }
@@ -272,9 +272,9 @@ static int clip_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   /* opset < 11: float attributes (the loaders may leave them) */
   const vrt_attr *amin = vrt_node_attr(n, "min"), *amax = vrt_node_attr(n, "max");
   if ((amin && !lo) || (amax && !hi)) {
-    if (!ka_is_float(dt)) return KA_ERR(n, VRT_ETYPE, "min/max attributes need a float input");
-    if (amin && !lo) { ka_cast(&alo, dt, &amin->f, VRT_F32, 1); lo = &alo; }
-    if (amax && !hi) { ka_cast(&ahi, dt, &amax->f, VRT_F32, 1); hi = &ahi; }
+    if (!kern_is_float(dt)) return KERN_ERR(n, VRT_ETYPE, "min/max attributes need a float input");
+    if (amin && !lo) { vrt__kern_cast(&alo, dt, &amin->f, VRT_F32, 1); lo = &alo; }
+    if (amax && !hi) { vrt__kern_cast(&ahi, dt, &amax->f, VRT_F32, 1); hi = &ahi; }
   }
   clip_tab[dt](out[0].data, in[0]->data, vrt_tensor_numel(in[0]), lo, hi);
   return 0;
@@ -285,8 +285,8 @@ static const vrt_opdef def_Clip = {VRT_OP_Clip, NULL, clip_infer, clip_exec, 0, 
 /* ---- Identity, Dropout (inference: copy; mask all true) ---- */
 
 static int identity_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(1);
-  if (vrt_dtype_size(in[0]->dtype) == 0) return KA_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
+  KERN_NEED(1);
+  if (vrt_dtype_size(in[0]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   same_shape_out(&out[0], in[0], in[0]->dtype);
   if (nout > 1) same_shape_out(&out[1], in[0], VRT_BOOL); /* Dropout mask */
   return 0;
@@ -296,7 +296,7 @@ static int identity_exec(const vrt_node *n, const vrt_tensor *const *in, int nin
                          vrt_exec_ctx *x) {
   if (n->op == VRT_OP_Dropout && nin > 2 && in[2] && in[2]->data && vrt__get_i64(in[2], 0)) {
     double ratio = nin > 1 && in[1] && in[1]->data ? vrt__get_f64(in[1], 0) : 0.5;
-    if (ratio != 0) return KA_ERR(n, VRT_EUNSUPPORTED, "training-mode dropout is not supported");
+    if (ratio != 0) return KERN_ERR(n, VRT_EUNSUPPORTED, "training-mode dropout is not supported");
   }
   size_t bytes = out[0].nbytes;
   if (out[0].data != in[0]->data && bytes) memmove(out[0].data, in[0]->data, bytes);
@@ -318,8 +318,8 @@ static const vrt_opdef def_Dropout = {VRT_OP_Dropout, NULL, identity_infer, iden
   static void load_##SFX(int64_t *d, const void *s, int64_t n) { const T *x = s; for (int64_t i = 0; i < n; i++) d[i] = (int64_t)x[i]; }
 #define LOAD_F(DT, T, CT, LD, ST, SFX) \
   static void load_##SFX(double *d, const void *s, int64_t n) { const T *x = s; for (int64_t i = 0; i < n; i++) d[i] = (double)LD(x[i]); }
-KA_INT_TYPES(LOAD_I)
-KA_FLOAT_TYPES(LOAD_F)
+KERN_INT_TYPES(LOAD_I)
+KERN_FLOAT_TYPES(LOAD_F)
 
 /* saturating double -> integer; NaN -> 0 */
 #define STORE_I(SFX, T, MIN, MAX)                                                        \
@@ -354,8 +354,8 @@ static inline uint16_t bf16_trunc(float f) {
   return (uint16_t)(x >> 16);
 }
 #define CAST_FLOAT_TYPES(X)                                  \
-  X(VRT_F32, float, float, KA_ID, KA_ID, f32)                \
-  X(VRT_F64, double, double, KA_ID, KA_ID, f64)              \
+  X(VRT_F32, float, float, KERN_ID, KERN_ID, f32)                \
+  X(VRT_F64, double, double, KERN_ID, KERN_ID, f64)              \
   X(VRT_F16, uint16_t, float, vrt__f16_to_f32, vrt__f32_to_f16, f16) \
   X(VRT_BF16, uint16_t, float, vrt__bf16_to_f32, bf16_trunc, bf16)
 CAST_FLOAT_TYPES(STORE_F)
@@ -370,14 +370,14 @@ typedef void (*store_f_fn)(void *d, const double *s, int64_t n);
 #define ROW_LOAD(DT, T, CT, LD, ST, SFX) [DT] = load_##SFX,
 #define ROW_STORE_I(DT, T, CT, LD, ST, SFX) [DT] = store_i_##SFX,
 #define ROW_STORE_F(DT, T, CT, LD, ST, SFX) [DT] = store_f_##SFX,
-static const load_i_fn load_i_tab[KA_NDT] = {KA_INT_TYPES(ROW_LOAD)[VRT_BOOL] = load_u8};
-static const load_f_fn load_f_tab[KA_NDT] = {KA_FLOAT_TYPES(ROW_LOAD)};
-static const store_i_fn store_i_tab[KA_NDT] = {KA_INT_TYPES(ROW_STORE_I) KA_FLOAT_TYPES(ROW_STORE_I)[VRT_BOOL] = store_i_b};
-static const store_f_fn store_f_tab[KA_NDT] = {KA_INT_TYPES(ROW_STORE_F) KA_FLOAT_TYPES(ROW_STORE_F)[VRT_BOOL] = store_f_b};
+static const load_i_fn load_i_tab[KERN_NDT] = {KERN_INT_TYPES(ROW_LOAD)[VRT_BOOL] = load_u8};
+static const load_f_fn load_f_tab[KERN_NDT] = {KERN_FLOAT_TYPES(ROW_LOAD)};
+static const store_i_fn store_i_tab[KERN_NDT] = {KERN_INT_TYPES(ROW_STORE_I) KERN_FLOAT_TYPES(ROW_STORE_I)[VRT_BOOL] = store_i_b};
+static const store_f_fn store_f_tab[KERN_NDT] = {KERN_INT_TYPES(ROW_STORE_F) KERN_FLOAT_TYPES(ROW_STORE_F)[VRT_BOOL] = store_f_b};
 
-static bool cast_supported(vrt_dtype t) { return t >= 0 && t < KA_NDT && store_i_tab[t]; }
+static bool cast_supported(vrt_dtype t) { return t >= 0 && t < KERN_NDT && store_i_tab[t]; }
 
-int ka_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t count) {
+int vrt__kern_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t count) {
   if (!cast_supported(dt) || !cast_supported(st)) return VRT_ETYPE;
   size_t des = vrt_dtype_size(dt), ses = vrt_dtype_size(st);
   if (dt == st) {
@@ -401,24 +401,24 @@ int ka_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64_t coun
 }
 
 static int cast_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KA_NEED(n->op == VRT_OP_CastLike ? 2 : 1);
+  KERN_NEED(n->op == VRT_OP_CastLike ? 2 : 1);
   vrt_dtype to;
   if (n->op == VRT_OP_CastLike) {
     to = in[1]->dtype;
   } else {
     const vrt_attr *a = vrt_node_attr(n, "to");
-    if (!a) return KA_ERR(n, VRT_EINVAL, "missing attribute 'to'");
+    if (!a) return KERN_ERR(n, VRT_EINVAL, "missing attribute 'to'");
     to = (vrt_dtype)a->i;
   }
   if (!cast_supported(in[0]->dtype) || !cast_supported(to))
-    return KA_ERR(n, VRT_ETYPE, "cast from %s to %s not supported", vrt_dtype_name(in[0]->dtype), vrt_dtype_name(to));
+    return KERN_ERR(n, VRT_ETYPE, "cast from %s to %s not supported", vrt_dtype_name(in[0]->dtype), vrt_dtype_name(to));
   return same_shape_out(&out[0], in[0], to);
 }
 
 static int cast_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                      vrt_exec_ctx *x) {
-  int rc = ka_cast(out[0].data, out[0].dtype, in[0]->data, in[0]->dtype, vrt_tensor_numel(in[0]));
-  return rc < 0 ? KA_ERR(n, rc, "cast failed") : 0;
+  int rc = vrt__kern_cast(out[0].data, out[0].dtype, in[0]->data, in[0]->dtype, vrt_tensor_numel(in[0]));
+  return rc < 0 ? KERN_ERR(n, rc, "cast failed") : 0;
 }
 
 static const vrt_opdef def_Cast = {VRT_OP_Cast, NULL, cast_infer, cast_exec, 0, 1, 1};
