@@ -19,6 +19,7 @@ static const vrt_op nn_ops[] = {
     VRT_OP_LogSoftmax,     VRT_OP_Hardmax,               VRT_OP_Resize,            VRT_OP_Upsample,
     VRT_OP_TopK,           VRT_OP_NonMaxSuppression,     VRT_OP_NegativeLogLikelihoodLoss,
     VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,         VRT_OP_GridSample,
+    VRT_OP_ConvInteger,    VRT_OP_MatMulInteger,         VRT_OP_QLinearConv,       VRT_OP_QLinearMatMul,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {
@@ -85,8 +86,13 @@ static bool hint(vrt_op op, int i, const int64_t *x, vrt_dtype *t, int *nd, int6
   *t = VRT_F32;
   switch (op) {
     case VRT_OP_Conv:
-      if (i == 1) return *nd = 4, d[0] = 1 + rnd(4), d[1] = C, d[2] = d[3] = k, true;
-      if (i == 2) return false;
+    case VRT_OP_ConvInteger:
+    case VRT_OP_QLinearConv:
+      if (i == (op == VRT_OP_QLinearConv ? 3 : 1)) return *nd = 4, d[0] = 1 + rnd(4), d[1] = C, d[2] = d[3] = k, true;
+      return false;
+    case VRT_OP_MatMulInteger:
+    case VRT_OP_QLinearMatMul:
+      if (i == (op == VRT_OP_QLinearMatMul ? 3 : 1)) return *nd = 2, d[0] = x[3], d[1] = 1 + rnd(4), true;
       return false;
     case VRT_OP_ConvTranspose:
       if (i == 1) return *nd = 4, d[0] = C, d[1] = 1 + rnd(3), d[2] = d[3] = k, true;
@@ -147,8 +153,8 @@ static void test_random_nodes(void **state) {
     int nout = 1 + (int)rnd((uint32_t)(maxout + (rnd(10) == 0))); /* sometimes one too many */
     vrt_node n = op_test_node(op, nin, nout);
     add_random_attrs(&n);
-    vrt_tensor in[8];
-    void *bufs[8] = {0};
+    vrt_tensor in[12];
+    void *bufs[12] = {0};
     memset(in, 0, sizeof in);
     int64_t x0[8] = {0};
     bool hinted = false;
@@ -167,6 +173,12 @@ static void test_random_nodes(void **state) {
         hinted = true;
       } else if (i > 0 && hinted && rnd(4)) {
         hint(op, i, x0, &t, &nd, dims);
+      }
+      /* quantized ops: 8-bit data and zero points, float scales, int32 bias */
+      if ((op == VRT_OP_ConvInteger || op == VRT_OP_MatMulInteger) && rnd(4)) t = VRT_U8;
+      if ((op == VRT_OP_QLinearConv || op == VRT_OP_QLinearMatMul) && rnd(8)) {
+        t = i == 1 || i == 4 || i == 6 ? VRT_F32 : i == 8 ? VRT_I32 : VRT_U8;
+        if (i != 0 && i != 3 && i != 8) nd = 0; /* per-tensor scales and zero points */
       }
       int64_t ne = vrt__numel(dims, nd);
       size_t es = vrt_dtype_size(t);
@@ -198,13 +210,15 @@ static void test_random_nodes(void **state) {
       ran++;
       ran_op[op]++;
     } else {
+      const char *dbg = getenv("NN_ROBUST_DEBUG"); /* op name: print why its nodes were rejected */
+      if (dbg && !strcmp(dbg, vrt_op_name(op))) printf("  rejected: %s\n", vrt_last_error());
       assert_true(rc < 0);
       assert_string_not_equal(vrt_strerror(rc), "unknown status");
       assert_true(vrt_last_error()[0] != 0);
       failed++;
     }
     op_test_node_free(&n);
-    for (int i = 0; i < 8; i++) free(bufs[i]);
+    for (int i = 0; i < 12; i++) free(bufs[i]);
   }
   /* the generator must exercise both outcomes */
   assert_true(ran > 1000);

@@ -12,6 +12,7 @@
  *   nn_select.c   TopK, NonMaxSuppression
  *   nn_loss.c     NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
  *   nn_gridsample.c GridSample
+ *   nn_quant.c    ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul
  *   (LRN lives in nn_norm.c, MaxUnpool in nn_pool.c)
  *
  * VRT_REFERENCE=1 in the environment forces the reference kernels
@@ -412,5 +413,6 @@ const vrt_opdef *const vrt__ops_nn[] = {
     &nn_op_batchnorm, &nn_op_instnorm,       &nn_op_layernorm,  &nn_op_groupnorm, &nn_op_lpnorm,
     &nn_op_softmax,   &nn_op_logsoftmax,     &nn_op_hardmax,    &nn_op_resize,    &nn_op_upsample,
     &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
-    &nn_op_maxunpool, &nn_op_gridsample,     NULL,
+    &nn_op_maxunpool, &nn_op_gridsample,     &nn_op_convinteger, &nn_op_matmulinteger, &nn_op_qlinearconv,
+    &nn_op_qlinearmatmul, NULL,
 };

@@ -93,6 +93,22 @@ int nn_pool_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x
 int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
 int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
 
+/* MatMul geometry (numpy broadcasting of the batch dims, 1-D operands):
+ * output batch dims and per-operand batch strides (0 on broadcast dims).
+ * Checks shapes only. */
+typedef struct nn_mm_geom {
+  int64_t M, N, K;
+  int nb;
+  int64_t bdims[VRT_MAX_DIMS], sa[VRT_MAX_DIMS], sb[VRT_MAX_DIMS];
+  int64_t batch;
+  int ndim_out;
+  int64_t out_dims[VRT_MAX_DIMS];
+} nn_mm_geom;
+
+int nn_mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, nn_mm_geom *g);
+/* Element offsets of batch item t in A and B. */
+void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob);
+
 /* Family members, defined across the nn_*.c files; the table is in nn.c. */
 extern const vrt_opdef nn_op_conv, nn_op_conv_transpose;
 extern const vrt_opdef nn_op_maxpool, nn_op_avgpool, nn_op_lppool, nn_op_gavgpool, nn_op_gmaxpool;
@@ -102,5 +118,6 @@ extern const vrt_opdef nn_op_softmax, nn_op_logsoftmax, nn_op_hardmax;
 extern const vrt_opdef nn_op_resize, nn_op_upsample;
 extern const vrt_opdef nn_op_topk, nn_op_nms;
 extern const vrt_opdef nn_op_nllloss, nn_op_sceloss, nn_op_lrn, nn_op_maxunpool, nn_op_gridsample;
+extern const vrt_opdef nn_op_convinteger, nn_op_matmulinteger, nn_op_qlinearconv, nn_op_qlinearmatmul;
 
 #endif

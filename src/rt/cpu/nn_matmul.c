@@ -27,22 +27,11 @@ static bool matmul_dtype_ok(vrt_dtype t) {
 
 /* ---- MatMul ------------------------------------------------------------------ */
 
-/* Geometry: batch dims of the output, and per-operand batch strides (0 on
- * broadcast dims), all in elements. */
-typedef struct mm_geom {
-  int64_t M, N, K;
-  int nb;
-  int64_t bdims[VRT_MAX_DIMS], sa[VRT_MAX_DIMS], sb[VRT_MAX_DIMS];
-  int64_t batch;
-  int ndim_out;
-  int64_t out_dims[VRT_MAX_DIMS];
-} mm_geom;
+typedef nn_mm_geom mm_geom;
 
-static int mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, mm_geom *g) {
+int nn_mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, nn_mm_geom *g) {
   memset(g, 0, sizeof *g);
   if (a->ndim < 1 || b->ndim < 1) return NN_ERR(n, VRT_ESHAPE, "MatMul operands must have rank >= 1");
-  if (a->dtype != b->dtype || !matmul_dtype_ok(a->dtype))
-    return NN_ERR(n, VRT_ETYPE, "unsupported dtypes %s x %s", vrt_dtype_name(a->dtype), vrt_dtype_name(b->dtype));
   int64_t ad[VRT_MAX_DIMS + 1], bd[VRT_MAX_DIMS + 1];
   int na = a->ndim, nb = b->ndim;
   memcpy(ad, a->dims, sizeof(int64_t) * na);
@@ -88,6 +77,12 @@ static int mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor 
   return 0;
 }
 
+static int mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, mm_geom *g) {
+  if (a->dtype != b->dtype || !matmul_dtype_ok(a->dtype))
+    return NN_ERR(n, VRT_ETYPE, "unsupported dtypes %s x %s", vrt_dtype_name(a->dtype), vrt_dtype_name(b->dtype));
+  return nn_mm_geom_get(n, a, b, g);
+}
+
 static int matmul_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   mm_geom g;
   int rc = mm_geom_get(n, in[0], in[1], &g);
@@ -100,8 +95,7 @@ static int matmul_infer(const vrt_node *n, const vrt_tensor *const *in, int nin,
   return 0;
 }
 
-/* Offsets of batch item t in A and B. */
-static void mm_offsets(const mm_geom *g, int64_t t, int64_t *oa, int64_t *ob) {
+void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob) {
   int64_t a = 0, b = 0;
   for (int i = g->nb - 1; i >= 0; i--) {
     int64_t c = t % g->bdims[i];
@@ -117,7 +111,7 @@ static void mm_offsets(const mm_geom *g, int64_t t, int64_t *oa, int64_t *ob) {
   static void NAME(const mm_geom *g, const T *A, const T *B, T *C) {                  \
     for (int64_t t = 0; t < g->batch; t++) {                                          \
       int64_t oa, ob;                                                                 \
-      mm_offsets(g, t, &oa, &ob);                                                     \
+      nn_mm_offsets(g, t, &oa, &ob);                                                     \
       const T *a = A + oa, *b = B + ob;                                               \
       T *c = C + t * g->M * g->N;                                                     \
       for (int64_t i = 0; i < g->M; i++)                                              \
@@ -150,7 +144,7 @@ static int mm_fast(const vrt_node *n, const mm_geom *g, const float *A, const fl
     return sgemm(n, 'N', 'N', g->batch * g->M, g->N, g->K, 1.0f, A, g->K, B, g->N, 0, C, g->N);
   for (int64_t t = 0; t < g->batch; t++) {
     int64_t oa, ob;
-    mm_offsets(g, t, &oa, &ob);
+    nn_mm_offsets(g, t, &oa, &ob);
     int rc = sgemm(n, 'N', 'N', g->M, g->N, g->K, 1.0f, A + oa, g->K, B + ob, g->N, 0, C + t * g->M * g->N, g->N);
     if (rc) return rc;
   }
