@@ -24,7 +24,12 @@ for s in "${srcs[@]}"; do names+=("$(basename "$s" .c)"); done
 
 CC=clang cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DVIGIL_FUZZ=ON -DVIGIL_TESTS=OFF \
   -DVIGIL_ASAN=ON -DVIGIL_UBSAN=ON ${CMAKE_FLAGS:-} >/dev/null
-cmake --build "$B" -j"$JOBS" --target "${names[@]}"
+echo "fuzz: building ${#names[@]} targets in $B"
+if ! cmake --build "$B" -j"$JOBS" --target "${names[@]}" >"$B/build.log" 2>&1; then
+  grep -E 'error|Error' "$B/build.log" | head -40 >&2
+  echo "fuzz: build failed; full log in $B/build.log" >&2
+  exit 1
+fi
 
 mkdir -p "$B/artifacts"
 fail=0
