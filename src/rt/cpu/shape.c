@@ -1,8 +1,8 @@
 /* CPU reference kernels: the "shape" family of ops.def. This file holds the
  * views (Reshape, Flatten, Squeeze, Unsqueeze), shape queries (Shape, Size),
  * generators (ConstantOfShape, Range, EyeLike, Constant) and the family
- * table; the movers live in shape_transpose.c, shape_slice.c and
- * shape_gather.c. */
+ * table; the movers live in shape_transpose.c, shape_slice.c,
+ * shape_gather.c and shape_extra.c. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -359,4 +359,6 @@ const vrt_opdef *const vrt__ops_shape[] = {
     &def_Range, &def_EyeLike, &def_Constant, &vrt__kern_def_Transpose, &vrt__kern_def_DepthToSpace, &vrt__kern_def_SpaceToDepth,
     &vrt__kern_def_Concat, &vrt__kern_def_Split, &vrt__kern_def_Slice, &vrt__kern_def_StridedSlice, &vrt__kern_def_Pad, &vrt__kern_def_Tile,
     &vrt__kern_def_Expand, &vrt__kern_def_Trilu, &vrt__kern_def_Gather, &vrt__kern_def_GatherElements, &vrt__kern_def_GatherND,
-    &vrt__kern_def_ScatterND, &vrt__kern_def_ScatterElements, &vrt__kern_def_SparseToDense, &vrt__kern_def_NonZero, &vrt__kern_def_OneHot, NULL};
+    &vrt__kern_def_ScatterND, &vrt__kern_def_ScatterElements, &vrt__kern_def_SparseToDense, &vrt__kern_def_NonZero, &vrt__kern_def_OneHot,
+    &vrt__kern_def_Scatter, &vrt__kern_def_Compress, &vrt__kern_def_ReverseSequence, &vrt__kern_def_Unique,
+    &vrt__kern_def_HannWindow, &vrt__kern_def_HammingWindow, &vrt__kern_def_BlackmanWindow, NULL};

@@ -369,6 +369,8 @@ static int sel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
 }
 
 const vrt_opdef vrt__kern_def_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infer, sel_exec, 0, 3, 3};
+/* Scatter (opset 9-10) is ScatterElements without reduction */
+const vrt_opdef vrt__kern_def_Scatter = {VRT_OP_Scatter, NULL, sel_infer, sel_exec, 0, 3, 3};
 
 /* ---- SparseToDense(sparse_indices, output_shape, sparse_values, default_value) (TF) ---- */
 
