@@ -20,6 +20,7 @@ static const vrt_op nn_ops[] = {
     VRT_OP_TopK,           VRT_OP_NonMaxSuppression,     VRT_OP_NegativeLogLikelihoodLoss,
     VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,         VRT_OP_GridSample,
     VRT_OP_ConvInteger,    VRT_OP_MatMulInteger,         VRT_OP_QLinearConv,       VRT_OP_QLinearMatMul,
+    VRT_OP_RNN,            VRT_OP_GRU,                   VRT_OP_LSTM,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {
@@ -63,6 +64,11 @@ static void add_random_attrs(vrt_node *n) {
   if (rnd(2) == 0 || n->op == VRT_OP_LRN) vrt_node_set_int(n, "size", (int64_t)rnd(5));
   if (rnd(4) == 0) vrt_node_set_string(n, "reduction", rnd(2) ? "sum" : "none");
   if (rnd(4) == 0) vrt_node_set_int(n, "ignore_index", (int64_t)rnd(4) - 1);
+  if (rnd(4)) vrt_node_set_int(n, "hidden_size", rnd(8) ? 2 : (int64_t)rnd(3));
+  if (rnd(4) == 0) vrt_node_set_string(n, "direction", rnd(2) ? "reverse" : "bidirectional");
+  if (rnd(4) == 0) vrt_node_set_int(n, "linear_before_reset", (int64_t)rnd(2));
+  if (rnd(4) == 0) vrt_node_set_float(n, "clip", (float)rnd(3));
+  if (rnd(4) == 0) vrt_node_set_int(n, "layout", (int64_t)rnd(3));
   if (rnd(4) == 0) vrt_node_set_float(n, "epsilon", (float)rnd(3) * 1e-3f);
   if (rnd(3) == 0) vrt_node_set_string(n, "auto_pad", pads[rnd(5)]);
   if (rnd(2) == 0) vrt_node_set_string(n, "mode", modes[rnd(5)]);
@@ -126,6 +132,17 @@ static bool hint(vrt_op op, int i, const int64_t *x, vrt_dtype *t, int *nd, int6
     case VRT_OP_MaxUnpool:
       if (i == 1) return *t = VRT_I64, *nd = 4, memcpy(d, x, sizeof(int64_t) * 4), true;
       return *t = VRT_I64, *nd = 1, d[0] = 4, true;
+    case VRT_OP_RNN:
+    case VRT_OP_GRU:
+    case VRT_OP_LSTM: { /* x is [S, B, I]; hidden_size 2 */
+      int64_t G = op == VRT_OP_RNN ? 1 : op == VRT_OP_GRU ? 3 : 4;
+      if (i == 1) return *nd = 3, d[0] = 1, d[1] = 2 * G, d[2] = x[2], true;
+      if (i == 2) return *nd = 3, d[0] = 1, d[1] = 2 * G, d[2] = 2, true;
+      if (i == 3) return *nd = 2, d[0] = 1, d[1] = 4 * G, true;
+      if (i == 4) return *t = VRT_I32, *nd = 1, d[0] = x[1], true;
+      if (i == 7) return *nd = 2, d[0] = 1, d[1] = 6, true;
+      return *nd = 3, d[0] = 1, d[1] = x[1], d[2] = 2, true;
+    }
     case VRT_OP_GridSample:
       return *nd = 4, d[0] = x[0], d[1] = 1 + rnd(3), d[2] = 1 + rnd(3), d[3] = 2, true;
     case VRT_OP_NonMaxSuppression:
@@ -169,6 +186,7 @@ static void test_random_nodes(void **state) {
         dims[0] = 1, dims[1] = 1 + rnd(3), dims[2] = 1 + rnd(5), dims[3] = 1 + rnd(5);
         if (op == VRT_OP_NonMaxSuppression) nd = 3, dims[1] = 2 + rnd(4), dims[2] = 4;
         if (op == VRT_OP_Gemm) nd = 2, dims[0] = 1 + rnd(3);
+        if (op == VRT_OP_RNN || op == VRT_OP_GRU || op == VRT_OP_LSTM) nd = 3, dims[1] = 1 + rnd(2), dims[2] = 1 + rnd(3);
         memcpy(x0, dims, sizeof x0);
         hinted = true;
       } else if (i > 0 && hinted && rnd(4)) {
