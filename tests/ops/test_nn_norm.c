@@ -176,11 +176,34 @@ static void test_lpnorm(void **state) {
   op_test_node_free(&n);
 }
 
+static void test_mvn(void **state) {
+  const float x[4] = {1, 3, 10, 10}; /* [1,2,1,2] */
+  vrt_tensor in = NN_T(VRT_F32, 4, NN_DIMS(1, 2, 1, 2), x), out;
+  vrt_node n = op_test_node(VRT_OP_MeanVarianceNormalization, 1, 1); /* axes 0,2,3: per channel */
+  assert_int_equal(nn_run(&n, &in, 1, &out, 1), 0);
+  nn_expect_f32(&out, (const float[]){-1, 1, 0, 0}, 4, 1e-6);
+  nn_out_free(&out, 1);
+  op_test_node_free(&n);
+  n = op_test_node(VRT_OP_MeanVarianceNormalization, 1, 1); /* over everything */
+  vrt_node_set_ints(&n, "axes", (int64_t[]){0, 1, 2, -1}, 4);
+  assert_int_equal(nn_run(&n, &in, 1, &out, 1), 0);
+  /* mean 6, E[x^2] = 210/4 = 52.5, std = sqrt(16.5) */
+  float s = sqrtf(16.5f);
+  nn_expect_f32(&out, (const float[]){-5 / s, -3 / s, 4 / s, 4 / s}, 4, 1e-5);
+  nn_out_free(&out, 1);
+  op_test_node_free(&n);
+  n = op_test_node(VRT_OP_MeanVarianceNormalization, 1, 1);
+  vrt_node_set_ints(&n, "axes", (int64_t[]){4}, 1);
+  assert_int_equal(nn_run(&n, &in, 1, &out, 1), VRT_EINVAL);
+  op_test_node_free(&n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_softmax_axes),  cmocka_unit_test(test_hardmax_ties),
       cmocka_unit_test(test_layernorm),     cmocka_unit_test(test_batchnorm),
       cmocka_unit_test(test_instance_group_norm), cmocka_unit_test(test_lpnorm),
+      cmocka_unit_test(test_mvn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

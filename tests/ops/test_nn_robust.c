@@ -20,7 +20,7 @@ static const vrt_op nn_ops[] = {
     VRT_OP_TopK,           VRT_OP_NonMaxSuppression,     VRT_OP_NegativeLogLikelihoodLoss,
     VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,         VRT_OP_GridSample,
     VRT_OP_ConvInteger,    VRT_OP_MatMulInteger,         VRT_OP_QLinearConv,       VRT_OP_QLinearMatMul,
-    VRT_OP_RNN,            VRT_OP_GRU,                   VRT_OP_LSTM,
+    VRT_OP_RNN,            VRT_OP_GRU,                   VRT_OP_LSTM,              VRT_OP_MeanVarianceNormalization,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {

@@ -14,7 +14,7 @@
  *   nn_gridsample.c GridSample
  *   nn_quant.c    ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul
  *   nn_rnn.c      RNN, GRU, LSTM
- *   (LRN lives in nn_norm.c, MaxUnpool in nn_pool.c)
+ *   (LRN and MeanVarianceNormalization live in nn_norm.c, MaxUnpool in nn_pool.c)
  *
  * VRT_REFERENCE=1 in the environment forces the reference kernels
  * everywhere (read at every call).
@@ -415,5 +415,6 @@ const vrt_opdef *const vrt__ops_nn[] = {
     &nn_op_softmax,   &nn_op_logsoftmax,     &nn_op_hardmax,    &nn_op_resize,    &nn_op_upsample,
     &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
     &nn_op_maxunpool, &nn_op_gridsample,     &nn_op_convinteger, &nn_op_matmulinteger, &nn_op_qlinearconv,
-    &nn_op_qlinearmatmul, &nn_op_rnn,       &nn_op_gru,        &nn_op_lstm,      NULL,
+    &nn_op_qlinearmatmul, &nn_op_rnn,       &nn_op_gru,        &nn_op_lstm,      &nn_op_mvn,
+    NULL,
 };

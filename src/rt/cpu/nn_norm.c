@@ -483,3 +483,73 @@ static int lrn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
 const vrt_opdef nn_op_lrn = {
     .op = VRT_OP_LRN, .infer = lrn_infer, .exec = lrn_exec, .min_inputs = 1, .max_inputs = 1,
 };
+
+/* ---- MeanVarianceNormalization ---------------------------------------------------
+ * y = (x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) over `axes` (default
+ * 0, 2, 3), as the ONNX function body defines it. Statistics live in an
+ * array indexed by the kept coordinates (reduced axes get stride 0). */
+
+static int mvn_axes(const vrt_node *n, const vrt_tensor *x, bool red[VRT_MAX_DIMS]) {
+  const int64_t *ax;
+  int k = vrt_attr_ints(n, "axes", &ax);
+  static const int64_t dflt[3] = {0, 2, 3};
+  if (!vrt_node_attr(n, "axes")) ax = dflt, k = 3;
+  memset(red, 0, sizeof(bool) * VRT_MAX_DIMS);
+  for (int i = 0; i < k; i++) {
+    int64_t a = ax[i] < 0 ? ax[i] + x->ndim : ax[i];
+    if (a < 0 || a >= x->ndim) return NN_ERR(n, VRT_EINVAL, "axis %lld out of range", (long long)ax[i]);
+    red[a] = true;
+  }
+  return 0;
+}
+
+static int mvn_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  bool red[VRT_MAX_DIMS];
+  int rc = need_f32(n, in, 1);
+  if (!rc) rc = mvn_axes(n, in[0], red);
+  if (rc) return rc;
+  return same_shape_infer(n, in, nin, out, nout);
+}
+
+static int mvn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                    vrt_exec_ctx *ctx) {
+  const vrt_tensor *x = in[0];
+  bool red[VRT_MAX_DIMS];
+  int rc = mvn_axes(n, x, red);
+  if (rc) return rc;
+  int nd = x->ndim;
+  int64_t kst[VRT_MAX_DIMS], nk = 1, cnt = 1, total = vrt_tensor_numel(x);
+  for (int a = nd - 1; a >= 0; a--) {
+    kst[a] = red[a] ? 0 : nk;
+    if (red[a]) cnt *= x->dims[a];
+    else nk *= x->dims[a];
+  }
+  double *st = ctx->scratch(ctx, sizeof(double) * (size_t)(2 * nk + 1));
+  if (!st) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  memset(st, 0, sizeof(double) * (size_t)(2 * nk));
+  const float *xp = x->data;
+  float *y = out[0].data;
+  for (int pass = 0; pass < 2; pass++) {
+    int64_t idx[VRT_MAX_DIMS] = {0}, key = 0;
+    for (int64_t i = 0; i < total; i++) {
+      if (pass == 0) {
+        st[2 * key] += xp[i];
+        st[2 * key + 1] += (double)xp[i] * xp[i];
+      } else {
+        double m = st[2 * key] / (double)cnt, var = st[2 * key + 1] / (double)cnt - m * m;
+        y[i] = (float)((xp[i] - m) / (sqrt(var > 0 ? var : 0) + 1e-9));
+      }
+      for (int a = nd - 1; a >= 0; a--) { /* odometer over x, key follows */
+        key += kst[a];
+        if (++idx[a] < x->dims[a]) break;
+        key -= kst[a] * x->dims[a];
+        idx[a] = 0;
+      }
+    }
+  }
+  return 0;
+}
+
+const vrt_opdef nn_op_mvn = {
+    .op = VRT_OP_MeanVarianceNormalization, .infer = mvn_infer, .exec = mvn_exec, .min_inputs = 1, .max_inputs = 1,
+};
