@@ -103,6 +103,9 @@ extern const vrt_opdef vrt__kern_def_Transpose, vrt__kern_def_DepthToSpace, vrt_
     vrt__kern_def_NonZero, vrt__kern_def_OneHot, vrt__kern_def_Scatter, vrt__kern_def_Compress,
     vrt__kern_def_ReverseSequence, vrt__kern_def_Unique, vrt__kern_def_HannWindow, vrt__kern_def_HammingWindow,
     vrt__kern_def_BlackmanWindow;
+/* ... and of the unary family outside unary.c (unary_quant.c). */
+extern const vrt_opdef vrt__kern_def_QuantizeLinear, vrt__kern_def_DequantizeLinear,
+    vrt__kern_def_DynamicQuantizeLinear;
 
 /* Copy count elements of size es (1,2,4,8) with a source stride; typed loops. */
 void vrt__kern_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride);

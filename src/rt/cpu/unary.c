@@ -430,4 +430,5 @@ const vrt_opdef *const vrt__ops_unary[] = {
     &def_Round, &def_Sin, &def_Sinh, &def_Sqrt, &def_Tan, &def_Tanh, &def_Sigmoid, &def_LeakyRelu,
     &def_Elu, &def_Selu, &def_Celu, &def_HardSigmoid, &def_HardSwish, &def_Softplus, &def_Softsign,
     &def_Mish, &def_Gelu, &def_ThresholdedRelu, &def_Shrink, &def_IsNaN, &def_IsInf, &def_Not,
-    &def_Clip, &def_Identity, &def_Dropout, &def_Cast, &def_CastLike, NULL};
+    &def_Clip, &def_Identity, &def_Dropout, &def_Cast, &def_CastLike, &vrt__kern_def_QuantizeLinear,
+    &vrt__kern_def_DequantizeLinear, &vrt__kern_def_DynamicQuantizeLinear, NULL};
