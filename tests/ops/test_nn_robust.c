@@ -21,6 +21,7 @@ static const vrt_op nn_ops[] = {
     VRT_OP_SoftmaxCrossEntropyLoss, VRT_OP_LRN,          VRT_OP_MaxUnpool,         VRT_OP_GridSample,
     VRT_OP_ConvInteger,    VRT_OP_MatMulInteger,         VRT_OP_QLinearConv,       VRT_OP_QLinearMatMul,
     VRT_OP_RNN,            VRT_OP_GRU,                   VRT_OP_LSTM,              VRT_OP_MeanVarianceNormalization,
+    VRT_OP_RoiAlign,
 };
 
 static void rand_ints(int64_t *v, int n, int lo, int hi) {
@@ -143,6 +144,9 @@ static bool hint(vrt_op op, int i, const int64_t *x, vrt_dtype *t, int *nd, int6
       if (i == 7) return *nd = 2, d[0] = 1, d[1] = 6, true;
       return *nd = 3, d[0] = 1, d[1] = x[1], d[2] = 2, true;
     }
+    case VRT_OP_RoiAlign: /* one region of image 0 */
+      if (i == 1) return *nd = 2, d[0] = 1, d[1] = 4, true;
+      return *t = VRT_I64, *nd = 1, d[0] = 1, true;
     case VRT_OP_GridSample:
       return *nd = 4, d[0] = x[0], d[1] = 1 + rnd(3), d[2] = 1 + rnd(3), d[3] = 2, true;
     case VRT_OP_NonMaxSuppression:
@@ -214,6 +218,7 @@ static void test_random_nodes(void **state) {
       bool loss = op == VRT_OP_NegativeLogLikelihoodLoss || op == VRT_OP_SoftmaxCrossEntropyLoss;
       if ((op == VRT_OP_MaxUnpool || loss) && i == 1 && t == VRT_I64) /* mostly valid positions/classes */
         for (int64_t e = 0; e < ne; e++) ((int64_t *)bufs[i])[e] = llabs(((int64_t *)bufs[i])[e]) % (loss ? 2 : 4);
+      if (op == VRT_OP_RoiAlign && i == 2 && t == VRT_I64 && ne > 0 && rnd(2)) ((int64_t *)bufs[i])[0] = 0;
       in[i] = op_test_tensor(t, nd, dims, bufs[i]);
     }
     vrt_tensor out[4];

@@ -14,6 +14,7 @@
  *   nn_gridsample.c GridSample
  *   nn_quant.c    ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul
  *   nn_rnn.c      RNN, GRU, LSTM
+ *   nn_roialign.c RoiAlign
  *   (LRN and MeanVarianceNormalization live in nn_norm.c, MaxUnpool in nn_pool.c)
  *
  * VRT_REFERENCE=1 in the environment forces the reference kernels
@@ -416,5 +417,5 @@ const vrt_opdef *const vrt__ops_nn[] = {
     &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
     &nn_op_maxunpool, &nn_op_gridsample,     &nn_op_convinteger, &nn_op_matmulinteger, &nn_op_qlinearconv,
     &nn_op_qlinearmatmul, &nn_op_rnn,       &nn_op_gru,        &nn_op_lstm,      &nn_op_mvn,
-    NULL,
+    &nn_op_roialign,  NULL,
 };

@@ -119,6 +119,6 @@ extern const vrt_opdef nn_op_resize, nn_op_upsample;
 extern const vrt_opdef nn_op_topk, nn_op_nms;
 extern const vrt_opdef nn_op_nllloss, nn_op_sceloss, nn_op_lrn, nn_op_maxunpool, nn_op_gridsample;
 extern const vrt_opdef nn_op_convinteger, nn_op_matmulinteger, nn_op_qlinearconv, nn_op_qlinearmatmul;
-extern const vrt_opdef nn_op_rnn, nn_op_gru, nn_op_lstm, nn_op_mvn;
+extern const vrt_opdef nn_op_rnn, nn_op_gru, nn_op_lstm, nn_op_mvn, nn_op_roialign;
 
 #endif
