@@ -419,4 +419,4 @@ static const vrt_opdef def_CumSum = {VRT_OP_CumSum, reduce_prepare, cumsum_infer
 const vrt_opdef *const vrt__ops_reduce[] = {
     &def_ReduceSum, &def_ReduceMean, &def_ReduceMax, &def_ReduceMin, &def_ReduceProd, &def_ReduceL1,
     &def_ReduceL2, &def_ReduceLogSum, &def_ReduceLogSumExp, &def_ReduceSumSquare, &def_ArgMax, &def_ArgMin,
-    &def_CumSum, NULL};
+    &def_CumSum, &vrt__kern_def_DFT, &vrt__kern_def_STFT, NULL};

@@ -106,6 +106,8 @@ extern const vrt_opdef vrt__kern_def_Transpose, vrt__kern_def_DepthToSpace, vrt_
 /* ... and of the unary family outside unary.c (unary_quant.c). */
 extern const vrt_opdef vrt__kern_def_QuantizeLinear, vrt__kern_def_DequantizeLinear,
     vrt__kern_def_DynamicQuantizeLinear;
+/* ... and of the reduce family outside reduce.c (reduce_signal.c). */
+extern const vrt_opdef vrt__kern_def_DFT, vrt__kern_def_STFT;
 
 /* Copy count elements of size es (1,2,4,8) with a source stride; typed loops. */
 void vrt__kern_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride);
