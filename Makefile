@@ -4,7 +4,7 @@
 #   make build      configure + build into $(BUILD) (RelWithDebInfo, portable: no -march=native)
 #   make test       deps + build + ctest + sanitizer run (test-asan) + fuzz smoke (fuzz-smoke)
 #   make run        deps + build + the main job (tools/run-main.sh)
-#   make bench      deps + build + every bench_* executable
+#   make bench      deps + build + `vigil bench` (every bench_*, or BENCH=NAME)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make test-asan  unit and op tests built with ASan+UBSan in $(BUILD_ASAN)
 #   make clean      remove $(BUILD), $(BUILD_ASAN), $(BUILD_FUZZ)
@@ -64,12 +64,11 @@ run:
 	@$(SUBMAKE) build
 	@BUILD=$(BUILD) tools/run-main.sh
 
+# BENCH=NAME runs only bench_NAME (see `build/vigil bench --help`).
 bench:
 	@$(SUBMAKE) deps
 	@$(SUBMAKE) build
-	@set -e; found=0; for b in $(BUILD)/bench_*; do \
-	  [ -x "$$b" ] || continue; found=1; echo "bench: $$b"; "$$b"; done; \
-	  [ $$found -eq 1 ] || echo "bench: no bench_* executables in $(BUILD) yet"
+	@$(BUILD)/vigil bench $(BENCH)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
