@@ -2,7 +2,7 @@
 #
 #   make deps       install apt packages, models, media, reference runtimes (tools/setup/deps.sh)
 #   make build      configure + build into $(BUILD) (RelWithDebInfo, portable: no -march=native)
-#   make test       deps + build + ctest + sanitizer run (test-asan) + fuzz smoke (fuzz-smoke)
+#   make test       deps + build + ctest (test-ctest) + sanitizer run (test-asan) + fuzz smoke (fuzz-smoke)
 #   make run        deps + build + the main job (tools/run-main.sh)
 #   make bench      deps + build + `vigil bench` (every bench_*, or BENCH=NAME)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
@@ -23,7 +23,7 @@ export VIGIL_HOME
 
 SUBMAKE = $(MAKE) --no-print-directory
 
-.PHONY: all deps build test test-unit test-asan fuzz fuzz-smoke run bench clean
+.PHONY: all deps build test test-ctest test-asan fuzz fuzz-smoke run bench clean
 
 all: build
 
@@ -38,11 +38,11 @@ build:
 test:
 	@$(SUBMAKE) deps
 	@$(SUBMAKE) build
-	@$(SUBMAKE) test-unit
+	@$(SUBMAKE) test-ctest
 	@$(SUBMAKE) test-asan
 	@$(SUBMAKE) fuzz-smoke
 
-test-unit:
+test-ctest:
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 test-asan:
