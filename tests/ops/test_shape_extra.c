@@ -1,5 +1,5 @@
-/* Tests of Compress, ReverseSequence, Unique, Scatter and the window
- * generators against hand-computed values. */
+/* Tests of Compress, ReverseSequence, Unique, Scatter, the window
+ * generators and MelWeightMatrix against hand-computed values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,12 +146,33 @@ static void test_scatter_windows(void **state) {
   op_test_node_free(&n);
 }
 
+static void test_mel_weight_matrix(void **state) {
+  (void)state;
+  /* 2 mel bins, dft 8 at 8 Hz over [0, 4] Hz: the edges land on DFT bins 0,1,2,3 */
+  const int32_t mels = 2, dft = 8, rate = 8;
+  const float lo = 0, hi = 4;
+  vrt_tensor a = op_test_tensor(VRT_I32, 0, NULL, &mels), b = op_test_tensor(VRT_I32, 0, NULL, &dft),
+             c = op_test_tensor(VRT_I32, 0, NULL, &rate), d = op_test_tensor(VRT_F32, 0, NULL, &lo),
+             e = op_test_tensor(VRT_F32, 0, NULL, &hi);
+  const vrt_tensor *in[] = {&a, &b, &c, &d, &e};
+  vrt_tensor o;
+  vrt_node n = op_test_node(VRT_OP_MelWeightMatrix, 5, 1);
+  run_ok(&n, in, 5, &o, 1);
+  assert_int_equal(o.dims[0], 5);
+  assert_int_equal(o.dims[1], 2);
+  const float w[] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0};
+  assert_true(op_test_maxdiff(o.data, w, 10) == 0);
+  vrt__aligned_free(o.data);
+  op_test_node_free(&n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compress),
       cmocka_unit_test(test_reverse_sequence),
       cmocka_unit_test(test_unique),
       cmocka_unit_test(test_scatter_windows),
+      cmocka_unit_test(test_mel_weight_matrix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -361,4 +361,5 @@ const vrt_opdef *const vrt__ops_shape[] = {
     &vrt__kern_def_Expand, &vrt__kern_def_Trilu, &vrt__kern_def_Gather, &vrt__kern_def_GatherElements, &vrt__kern_def_GatherND,
     &vrt__kern_def_ScatterND, &vrt__kern_def_ScatterElements, &vrt__kern_def_SparseToDense, &vrt__kern_def_NonZero, &vrt__kern_def_OneHot,
     &vrt__kern_def_Scatter, &vrt__kern_def_Compress, &vrt__kern_def_ReverseSequence, &vrt__kern_def_Unique,
-    &vrt__kern_def_HannWindow, &vrt__kern_def_HammingWindow, &vrt__kern_def_BlackmanWindow, NULL};
+    &vrt__kern_def_HannWindow, &vrt__kern_def_HammingWindow, &vrt__kern_def_BlackmanWindow,
+    &vrt__kern_def_MelWeightMatrix, NULL};

@@ -1,6 +1,6 @@
 /* CPU reference kernels for the less common shape-family ops: Compress,
- * ReverseSequence, Unique and the window generators (HannWindow,
- * HammingWindow, BlackmanWindow). */
+ * ReverseSequence, Unique and the generators HannWindow, HammingWindow,
+ * BlackmanWindow and MelWeightMatrix. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -290,3 +290,73 @@ static int unique_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
 }
 
 const vrt_opdef vrt__kern_def_Unique = {VRT_OP_Unique, NULL, unique_infer, unique_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
+
+/* ---- MelWeightMatrix(num_mel_bins, dft_length, sample_rate, lower_hz, upper_hz) ----
+ * Triangular filters on the mel scale, following the ONNX reference: the
+ * num_mel_bins + 2 edge frequencies are spread evenly in mel, mapped back
+ * to hertz and floored to DFT bins; filter i rises from edge i to edge i+1
+ * and falls to edge i+2. */
+
+typedef struct {
+  int64_t mels, dft, rate;
+  double lo, hi;
+} mel_args;
+
+static int mel_read(const vrt_node *n, const vrt_tensor *const *in, mel_args *a) {
+  for (int i = 0; i < 5; i++) {
+    if (vrt_tensor_numel(in[i]) != 1) return KERN_ERR(n, VRT_ESHAPE, "input %d must be a scalar", i);
+    if (!in[i]->data) return VRT_ENEEDDATA;
+  }
+  for (int i = 0; i < 3; i++)
+    if (!kern_is_int(in[i]->dtype)) return KERN_ERR(n, VRT_ETYPE, "input %d must be an integer", i);
+  a->mels = vrt__get_i64(in[0], 0), a->dft = vrt__get_i64(in[1], 0), a->rate = vrt__get_i64(in[2], 0);
+  a->lo = vrt__get_f64(in[3], 0), a->hi = vrt__get_f64(in[4], 0);
+  if (a->mels < 1 || a->mels > 65536 || a->dft < 1 || a->dft > (INT64_C(1) << 24) || a->rate < 1 || !(a->hi >= a->lo) ||
+      !(a->lo >= 0))
+    return KERN_ERR(n, VRT_EINVAL, "bad MelWeightMatrix arguments");
+  return 0;
+}
+
+static int mel_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  KERN_NEED(5);
+  mel_args a;
+  int rc = mel_read(n, in, &a);
+  if (rc < 0) return rc;
+  vrt_dtype dt = (vrt_dtype)vrt_attr_int(n, "output_datatype", VRT_F32);
+  if (!kern_is_float(dt) && !kern_is_int(dt)) return KERN_ERR(n, VRT_ETYPE, "output_datatype %s not supported", vrt_dtype_name(dt));
+  int64_t d[2] = {a.dft / 2 + 1, a.mels};
+  kern_set_shape(out, dt, 2, d);
+  return 0;
+}
+
+static int mel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                    vrt_exec_ctx *x) {
+  mel_args a;
+  int rc = mel_read(n, in, &a);
+  if (rc < 0) return rc;
+  int64_t bins = a.dft / 2 + 1, M = a.mels;
+  double *w = x->scratch(x, sizeof(double) * (size_t)(bins * M));
+  int64_t *edge = x->scratch(x, sizeof(int64_t) * (size_t)(M + 2));
+  if (!w || !edge) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
+  memset(w, 0, sizeof(double) * (size_t)(bins * M));
+  double mlo = 2595.0 * log10(1.0 + a.lo / 700.0), mhi = 2595.0 * log10(1.0 + a.hi / 700.0);
+  double step = (mhi - mlo) / (double)(M + 2);
+  for (int64_t i = 0; i < M + 2; i++) {
+    double hz = 700.0 * (pow(10.0, ((double)i * step + mlo) / 2595.0) - 1.0);
+    edge[i] = (int64_t)floor((double)(a.dft + 1) * hz / (double)a.rate);
+    if (edge[i] < 0) edge[i] = 0;
+    if (edge[i] >= bins) edge[i] = bins - 1;
+  }
+  for (int64_t i = 0; i < M; i++) {
+    int64_t l = edge[i], c = edge[i + 1], h = edge[i + 2];
+    if (c == l) {
+      w[c * M + i] = 1;
+    } else {
+      for (int64_t j = l; j <= c; j++) w[j * M + i] = (double)(j - l) / (double)(c - l);
+    }
+    for (int64_t j = c; j < h; j++) w[j * M + i] = (double)(h - j) / (double)(h - c);
+  }
+  return vrt__kern_cast(out->data, out->dtype, w, VRT_F64, bins * M) < 0 ? KERN_ERR(n, VRT_ETYPE, "cast failed") : 0;
+}
+
+const vrt_opdef vrt__kern_def_MelWeightMatrix = {VRT_OP_MelWeightMatrix, NULL, mel_infer, mel_exec, 0, 5, 5};

@@ -102,7 +102,7 @@ extern const vrt_opdef vrt__kern_def_Transpose, vrt__kern_def_DepthToSpace, vrt_
     vrt__kern_def_GatherElements, vrt__kern_def_GatherND, vrt__kern_def_ScatterND, vrt__kern_def_ScatterElements, vrt__kern_def_SparseToDense,
     vrt__kern_def_NonZero, vrt__kern_def_OneHot, vrt__kern_def_Scatter, vrt__kern_def_Compress,
     vrt__kern_def_ReverseSequence, vrt__kern_def_Unique, vrt__kern_def_HannWindow, vrt__kern_def_HammingWindow,
-    vrt__kern_def_BlackmanWindow;
+    vrt__kern_def_BlackmanWindow, vrt__kern_def_MelWeightMatrix;
 /* ... and of the unary family outside unary.c (unary_quant.c). */
 extern const vrt_opdef vrt__kern_def_QuantizeLinear, vrt__kern_def_DequantizeLinear,
     vrt__kern_def_DynamicQuantizeLinear;
