@@ -373,7 +373,7 @@ int cmd_analyze(int argc, char **argv) {
       memset(&c, 0, sizeof c);
       snprintf(c.id, sizeof c.id, "%s", s->camera);
       snprintf(c.name, sizeof c.name, "%s", s->camera);
-      snprintf(c.source, sizeof c.source, "%s", s->path);
+      snprintf(c.source, sizeof c.source, "%.*s", (int)sizeof c.source - 1, s->path);
       const camera *rc = cameras_find(&reg, c.id); /* the registry names cameras and gives their zones */
       if (!rc) rc = cameras_find_source(&reg, s->path);
       if (rc) c = *rc;

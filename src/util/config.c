@@ -90,6 +90,7 @@ static const vigil_config_key keys[] = {
     {"RISK_LOITER_S", VIGIL_CFG_FLOAT, "300", 1, 86400, "The same re-id person seen longer than this is loitering"},
     {"ENRICHMENT_URL", VIGIL_CFG_STRING, NULL, NORANGE,
      "Heavy enrichment service URL for the pipeline's HTTP routing (unset: in-process)"},
+    {"ENRICHMENT_TIMEOUT_S", VIGIL_CFG_FLOAT, "30", 0.001, 3600, "Timeout of one HTTP enrichment call, seconds"},
     {"ENRICHMENT_LIGHT_URL", VIGIL_CFG_STRING, NULL, NORANGE, "Light enrichment service URL for HTTP routing"},
     {"VIGIL_HTTP_THREADS", VIGIL_CFG_INT, "4", 1, 256, "Worker threads per service"},
     {"VIGIL_HTTP_MAX_CONNECTIONS", VIGIL_CFG_INT, "64", 1, 100000,
