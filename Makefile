@@ -7,10 +7,12 @@
 #   make bench      deps + build + `vigil bench` (every bench_*, or BENCH=NAME)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make test-asan  unit and op tests built with ASan+UBSan in $(BUILD_ASAN)
+#   make test-tsan  the zoo manager's threaded tests (stress included) under ThreadSanitizer
 #   make clean      remove $(BUILD), $(BUILD_ASAN), $(BUILD_FUZZ)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_TSAN ?= build-tsan
 JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
 WERROR ?= OFF
@@ -22,8 +24,11 @@ VIGIL_HOME ?= $(HOME)/.cache/vigil
 export VIGIL_HOME
 
 SUBMAKE = $(MAKE) --no-print-directory
+# The sanitizer stages build only what they run.
+ASAN_TARGETS := $(sort $(basename $(notdir $(wildcard tests/unit/test_*.c tests/ops/test_*.c))))
+TSAN_TESTS := test_zoo test_zoo_stress test_zoo_http
 
-.PHONY: all deps build test test-ctest test-asan fuzz fuzz-smoke run bench clean
+.PHONY: all deps build test test-ctest test-asan test-tsan fuzz fuzz-smoke run bench clean
 
 all: build
 
@@ -40,6 +45,7 @@ test:
 	@$(SUBMAKE) build
 	@$(SUBMAKE) test-ctest
 	@$(SUBMAKE) test-asan
+	@$(SUBMAKE) test-tsan
 	@$(SUBMAKE) fuzz-smoke
 
 test-ctest:
@@ -48,10 +54,16 @@ test-ctest:
 test-asan:
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_ASAN=ON -DVIGIL_UBSAN=ON \
 	  -DVIGIL_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD_ASAN) -j$(JOBS)
+	@cmake --build $(BUILD_ASAN) -j$(JOBS) --target vigil $(ASAN_TARGETS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) -L '$(ASAN_LABELS)'
+
+test-tsan:
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_TSAN=ON -DVIGIL_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_TSAN) -j$(JOBS) --target $(TSAN_TESTS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -R 'unit/($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 fuzz-smoke:
 	@BUILD_FUZZ=$(BUILD_FUZZ) JOBS=$(JOBS) tools/setup/fuzz.sh $(FUZZ_SMOKE_SECONDS)
@@ -71,4 +83,4 @@ bench:
 	@$(BUILD)/vigil bench $(BENCH)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
