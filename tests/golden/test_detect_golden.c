@@ -52,7 +52,7 @@ static void *slurp(const char *path, size_t *len) {
 static void detect_file(const char *rel, vigil_det_list *out, vigil_image *img) {
   char path[1024], err[512];
   if (vigil_asset_require(path, sizeof path, rel)) fail_msg("%s", vigil_asset_errmsg());
-  size_t len;
+  size_t len = 0;
   void *buf = slurp(path, &len);
   assert_non_null(buf);
   vigil_img_limits lim = vigil_img_default_limits();
