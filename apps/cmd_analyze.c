@@ -167,11 +167,14 @@ static void *slurp(const char *path, size_t *len, size_t max) {
 }
 
 static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate) {
+  /* A batch already in the store (a rerun over the same media, or a restart
+   * after a crash) is reported as the event stored then, flagged, so every
+   * run's output and report are complete. */
   out_ctx *o = ud;
-  if (duplicate) return;
   o->events++;
   if (o->json) {
     json_t *j = vigil_event_to_json(ev);
+    if (duplicate) json_object_set_new(j, "already_stored", json_true());
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
     printf("%s\n", s);
     free(s);
@@ -184,9 +187,9 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
     strftime(t0, sizeof t0, "%H:%M:%S", &tm);
     gmtime_r(&z, &tm);
     strftime(t1, sizeof t1, "%H:%M:%S", &tm);
-    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu detections (%s%s): %s\n", ev->risk_level, ev->risk_score,
-           (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer, ev->fast_path ? ", fast path" : "",
-           ev->summary ? ev->summary : "");
+    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu detections (%s%s%s): %s\n", ev->risk_level,
+           ev->risk_score, (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer,
+           ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "", ev->summary ? ev->summary : "");
   }
   fflush(stdout);
   if (o->rep) report_add(o->rep, ev, b);
@@ -458,9 +461,10 @@ int cmd_analyze(int argc, char **argv) {
   if (pg.on) fprintf(stderr, "\n");
   const pipeline_stats *ps = pipeline_get_stats(pl);
   fprintf(stderr,
-          "analyze: %ld frames, %ld detections, %ld enrichments, %ld events (%ld batches); time: detect %.1fs, "
-          "enrich %.1fs, risk %.1fs, store %.1fs\n",
-          ps->frames, ps->detections, ps->enriched, ps->events, ps->batches, ps->detect_ms / 1e3, ps->enrich_ms / 1e3,
+          "analyze: %ld frames, %ld detections, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: "
+          "detect %.1fs, enrich %.1fs, risk %.1fs, store %.1fs\n",
+          ps->frames, ps->detections, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->detect_ms / 1e3,
+          ps->enrich_ms / 1e3,
           ps->risk_ms / 1e3, ps->store_ms / 1e3);
   if (oc.rep) {
     if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
