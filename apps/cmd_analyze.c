@@ -46,6 +46,14 @@ typedef struct {
 } out_ctx;
 
 static volatile sig_atomic_t stop;
+
+/* Wall-clock time with sub-second resolution: stream frames are stamped with
+ * it, and detection ids derive from the stamp in milliseconds. */
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 static void on_signal(int sig) { (void)sig, stop = 1; }
 
 static void usage(FILE *f) {
@@ -421,12 +429,12 @@ int cmd_analyze(int argc, char **argv) {
         continue;
       }
       backoff = 1;
-      double base = s->stream ? (double)time(NULL) : s->mtime - video_duration_s(v);
+      double base = s->stream ? wall_now() : s->mtime - video_duration_s(v);
       vigil_image img = {0};
       double pts;
       int r = 0;
       while (!stop && (r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
-        double t = s->stream ? (double)time(NULL) : base + pts;
+        double t = s->stream ? wall_now() : base + pts;
         if (pipeline_frame(pl, cam, &img, t, err, sizeof err)) {
           vlog_error("analyze: %s: %s", s->path, err);
           failures++;
