@@ -12,9 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "service_test.h"
 #include "util/assets.h"
 
-static char tmp[256], media[1024];
+static char media[1024];
 static int port;
 static pid_t pid;
 
@@ -33,37 +34,8 @@ static pid_t start(int p, const char *model) {
   return c;
 }
 
-static int curl_json(json_t **out, int *status, const char *args) {
-  char cmd[4096], body[512];
-  snprintf(body, sizeof body, "%s/body.json", tmp);
-  snprintf(cmd, sizeof cmd, "curl -s -o %s -w '%%{http_code}' %s > %s/code", body, args, tmp);
-  if (system(cmd)) return -1;
-  char code[512];
-  snprintf(code, sizeof code, "%s/code", tmp);
-  FILE *f = fopen(code, "r");
-  if (!f || fscanf(f, "%d", status) != 1) {
-    if (f) fclose(f);
-    return -1;
-  }
-  fclose(f);
-  json_error_t je;
-  *out = json_load_file(body, 0, &je);
-  return *out ? 0 : -1;
-}
-
 static void wait_up(int p) {
-  char args[128];
-  snprintf(args, sizeof args, "http://127.0.0.1:%d/health", p);
-  for (int i = 0; i < 100; i++) {
-    json_t *j;
-    int st;
-    if (curl_json(&j, &st, args) == 0) {
-      json_decref(j);
-      return;
-    }
-    usleep(100000);
-  }
-  fail_msg("server on port %d did not come up", p);
+  if (!svc_wait_up(p)) fail_msg("server on port %d did not come up", p);
 }
 
 static int setup(void **s) {
@@ -104,7 +76,7 @@ static void test_health(void **s) {
   int st;
   char args[128];
   snprintf(args, sizeof args, "http://127.0.0.1:%d/health", port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 200);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "healthy");
   assert_true(json_is_true(json_object_get(j, "model_loaded")));
@@ -118,7 +90,7 @@ static void test_detect_multipart_and_json(void **s) {
   int st;
   char args[4096];
   snprintf(args, sizeof args, "-F file=@%s/dog.jpg http://127.0.0.1:%d/detect", media, port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 200);
   json_t *dets = json_object_get(j, "detections");
   assert_true(has_class(dets, "dog") && has_class(dets, "bicycle") && has_class(dets, "truck"));
@@ -139,7 +111,7 @@ static void test_detect_multipart_and_json(void **s) {
   assert_int_equal(system(cmd), 0);
   snprintf(args, sizeof args, "-H 'Content-Type: application/json' --data-binary @%s/req.json http://127.0.0.1:%d/detect",
            tmp, port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 200);
   dets = json_object_get(j, "detections");
   assert_true(has_class(dets, "person") && has_class(dets, "dog"));
@@ -154,7 +126,7 @@ static void test_batch(void **s) {
   char args[4096];
   snprintf(args, sizeof args, "-F file=@%s/dog.jpg -F file=@%s/person.jpg http://127.0.0.1:%d/detect/batch", media,
            media, port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 200);
   assert_int_equal(json_integer_value(json_object_get(j, "num_images")), 2);
   json_t *res = json_object_get(j, "results");
@@ -172,7 +144,7 @@ static void test_bad_input(void **s) {
   char args[4096], cmd[1024];
   /* not an image */
   snprintf(args, sizeof args, "-F file=@/etc/hostname http://127.0.0.1:%d/detect", port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 400);
   assert_non_null(json_string_value(json_object_get(j, "detail")));
   json_decref(j);
@@ -182,7 +154,7 @@ static void test_bad_input(void **s) {
            tmp);
   assert_int_equal(system(cmd), 0);
   snprintf(args, sizeof args, "-F file=@%s/one.png http://127.0.0.1:%d/detect", tmp, port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 200);
   assert_int_equal(json_array_size(json_object_get(j, "detections")), 0);
   assert_int_equal(json_integer_value(json_object_get(j, "image_width")), 1);
@@ -191,12 +163,12 @@ static void test_bad_input(void **s) {
   snprintf(cmd, sizeof cmd, "head -c 11000000 /dev/zero > %s/big.bin", tmp);
   assert_int_equal(system(cmd), 0);
   snprintf(args, sizeof args, "-F file=@%s/big.bin http://127.0.0.1:%d/detect", tmp, port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 413);
   json_decref(j);
   /* no file at all */
   snprintf(args, sizeof args, "-H 'Content-Type: application/json' -d '{}' http://127.0.0.1:%d/detect", port);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 400);
   json_decref(j);
 }
@@ -214,7 +186,7 @@ static void test_unknown_family(void **s) {
   int st;
   char args[4096];
   snprintf(args, sizeof args, "http://127.0.0.1:%d/health", p2);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "unhealthy");
   const char *e = json_string_value(json_object_get(j, "error"));
   assert_non_null(e);
@@ -222,7 +194,7 @@ static void test_unknown_family(void **s) {
   assert_non_null(strstr(e, "gender_pred"));
   json_decref(j);
   snprintf(args, sizeof args, "-F file=@%s/dog.jpg http://127.0.0.1:%d/detect", media, p2);
-  assert_int_equal(curl_json(&j, &st, args), 0);
+  assert_int_equal(svc_curl(&j, &st, "%s", args), 0);
   assert_int_equal(st, 503);
   json_decref(j);
   kill(c, SIGTERM);

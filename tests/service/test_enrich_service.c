@@ -16,9 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "service_test.h"
 #include "util/assets.h"
 
-static char tmp[256], media[1024];
+static char media[1024];
 static int port, port_light, port_bare;
 static pid_t pids[3];
 
@@ -45,39 +46,8 @@ static pid_t start(const char *service, int p, bool hub_models) {
   return c;
 }
 
-/* curl ARGS; *out = parsed JSON body, *status = HTTP status */
-static int curl(json_t **out, int *status, const char *fmt, ...) {
-  char args[4096], cmd[4700], path[300];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "curl -s -o %s/body.json -w '%%{http_code}' %s > %s/code", tmp, args, tmp);
-  if (system(cmd)) return -1;
-  snprintf(path, sizeof path, "%s/code", tmp);
-  FILE *f = fopen(path, "r");
-  if (!f || fscanf(f, "%d", status) != 1) {
-    if (f) fclose(f);
-    return -1;
-  }
-  fclose(f);
-  snprintf(path, sizeof path, "%s/body.json", tmp);
-  json_error_t je;
-  *out = json_load_file(path, 0, &je);
-  return *out ? 0 : -1;
-}
-
 static void wait_up(int p) {
-  for (int i = 0; i < 150; i++) {
-    json_t *j;
-    int st;
-    if (curl(&j, &st, "http://127.0.0.1:%d/health", p) == 0) {
-      json_decref(j);
-      return;
-    }
-    usleep(100000);
-  }
-  fail_msg("server on port %d did not come up", p);
+  if (!svc_wait_up(p)) fail_msg("server on port %d did not come up", p);
 }
 
 /* writes tmp/NAME: an /enrich body for an image with optional extra JSON */
@@ -91,7 +61,7 @@ static void body(const char *name, const char *image, const char *extra) {
 static json_t *post(int p, const char *path, const char *file, int want) {
   json_t *j;
   int st;
-  assert_int_equal(curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s", tmp,
+  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s", tmp,
                         file, p, path),
                    0);
   if (st != want) fail_msg("%s: status %d, wanted %d: %s", path, st, want, json_dumps(j, 0));
@@ -253,7 +223,7 @@ static void test_bad_input(void **s) {
   assert_int_equal(system(cmd), 0);
   json_decref(post(port, "/enrich", "b64.json", 400));
   int st;
-  assert_int_equal(curl(&j, &st, "-F file=@%s/dog.jpg http://127.0.0.1:%d/enrich", media, port), 0);
+  assert_int_equal(svc_curl(&j, &st, "-F file=@%s/dog.jpg http://127.0.0.1:%d/enrich", media, port), 0);
   assert_int_equal(st, 415);
   json_decref(j);
 }
@@ -262,25 +232,25 @@ static void test_models_endpoints(void **s) {
   (void)s;
   json_t *j;
   int st;
-  assert_int_equal(curl(&j, &st, "http://127.0.0.1:%d/models/status", port_light), 0);
+  assert_int_equal(svc_curl(&j, &st, "http://127.0.0.1:%d/models/status", port_light), 0);
   assert_int_equal(st, 200);
   assert_true(json_number_value(json_object_get(j, "vram_budget_mb")) > 0);
   assert_true(json_is_array(json_object_get(j, "loaded_models")));
   assert_true(json_is_array(json_object_get(j, "registered_models")));
   assert_true(json_is_array(json_object_get(j, "pending_loads")));
   json_decref(j);
-  assert_int_equal(curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/preload?model_name=movenet-lightning'", port_light), 0);
+  assert_int_equal(svc_curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/preload?model_name=movenet-lightning'", port_light), 0);
   assert_int_equal(st, 200);
   const char *status = json_string_value(json_object_get(j, "status"));
   assert_true(!strcmp(status, "loaded") || !strcmp(status, "already_loaded"));
   json_decref(j);
-  assert_int_equal(curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/preload?model_name=no-such-model'", port_light), 0);
+  assert_int_equal(svc_curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/preload?model_name=no-such-model'", port_light), 0);
   assert_int_equal(st, 400);
   json_decref(j);
-  assert_int_equal(curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/unload?model_name=movenet-lightning'", port_light), 0);
+  assert_int_equal(svc_curl(&j, &st, "-X POST 'http://127.0.0.1:%d/models/unload?model_name=movenet-lightning'", port_light), 0);
   assert_int_equal(st, 200);
   json_decref(j);
-  assert_int_equal(curl(&j, &st, "http://127.0.0.1:%d/health", port_light), 0);
+  assert_int_equal(svc_curl(&j, &st, "http://127.0.0.1:%d/health", port_light), 0);
   assert_string_equal(json_string_value(json_object_get(j, "service")), "light");
   json_decref(j);
 }

@@ -1,0 +1,53 @@
+/* Shared by the black-box service tests: curl over loopback into a JSON body
+ * and an HTTP status, and waiting for a server to answer /health. The test
+ * defines `tmp`, a scratch folder for curl's output. Header-only. */
+#ifndef VIGIL_TESTS_SERVICE_TEST_H
+#define VIGIL_TESTS_SERVICE_TEST_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char tmp[256];
+
+/* curl ARGS (printf-style); *out = the parsed JSON body, *status = HTTP status */
+static int svc_curl(json_t **out, int *status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int svc_curl(json_t **out, int *status, const char *fmt, ...) {
+  char args[4096], cmd[4700], path[300];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "curl -s -o %s/body.json -w '%%{http_code}' %s > %s/code", tmp, args, tmp);
+  if (system(cmd)) return -1;
+  snprintf(path, sizeof path, "%s/code", tmp);
+  FILE *f = fopen(path, "r");
+  if (!f || fscanf(f, "%d", status) != 1) {
+    if (f) fclose(f);
+    return -1;
+  }
+  fclose(f);
+  snprintf(path, sizeof path, "%s/body.json", tmp);
+  json_error_t je;
+  *out = json_load_file(path, 0, &je);
+  return *out ? 0 : -1;
+}
+
+/* Waits up to 15 s for GET /health to answer; false if it never does. */
+static bool svc_wait_up(int port) {
+  for (int i = 0; i < 150; i++) {
+    json_t *j;
+    int st;
+    if (svc_curl(&j, &st, "http://127.0.0.1:%d/health", port) == 0) {
+      json_decref(j);
+      return true;
+    }
+    usleep(100000);
+  }
+  return false;
+}
+
+#endif
