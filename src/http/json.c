@@ -2,6 +2,7 @@
  * table-driven parser from request JSON into C structs. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,40 @@ int vigil_http_reply_json(vigil_http_response *res, int status, json_t *obj) {
   return 0;
 }
 
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place, so
+ * that messages quoting untrusted input (a parser's "near '...'") can always
+ * become a JSON string: jansson refuses invalid UTF-8. Overlong forms and
+ * surrogates count as invalid. */
+static void utf8_sanitize(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+    bool ok = n >= 0;
+    for (int k = 1; ok && k <= n; k++) ok = (p[k] & 0xc0) == 0x80;
+    if (ok && n == 1) ok = *p >= 0xc2;
+    if (ok && n == 2) {
+      unsigned cp = (unsigned)(p[0] & 0x0f) << 12 | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+      ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+    }
+    if (ok && n == 3) {
+      unsigned cp = (unsigned)(p[0] & 0x07) << 18 | (unsigned)(p[1] & 0x3f) << 12;
+      ok = cp >= 0x10000 && cp <= 0x10ffff;
+    }
+    if (!ok) {
+      *p++ = '?';
+      continue;
+    }
+    p += n + 1;
+  }
+}
+
 int vigil_http_error(vigil_http_response *res, int status, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  utf8_sanitize(msg);
   return vigil_http_reply_json(res, status, json_pack("{s:s}", "detail", msg));
 }
 
