@@ -66,7 +66,7 @@ test-tsan:
 	  ctest --output-on-failure -j$(JOBS) -R 'unit/($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 fuzz-smoke:
-	@BUILD_FUZZ=$(BUILD_FUZZ) JOBS=$(JOBS) tools/setup/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+	@FUZZ_SEED=1 BUILD_FUZZ=$(BUILD_FUZZ) JOBS=$(JOBS) tools/setup/fuzz.sh $(FUZZ_SMOKE_SECONDS)
 
 fuzz:
 	@BUILD_FUZZ=$(BUILD_FUZZ) JOBS=$(JOBS) tools/setup/fuzz.sh $(FUZZ_SECONDS)

@@ -2,7 +2,8 @@
 # fuzz.sh: builds the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang + ASan + UBSan in
 # build-fuzz/ and runs each one for a bounded time. `make fuzz` runs long, CI a short smoke.
 #
-#   tools/setup/fuzz.sh [SECONDS]      default 60 per target; BUILD_FUZZ, JOBS override
+#   tools/setup/fuzz.sh [SECONDS]      default 60 per target; BUILD_FUZZ, JOBS override;
+#                                      FUZZ_SEED=N fixes libFuzzer's seed (the CI smoke uses 1)
 # Seeds come from tests/fuzz/corpus/<name>/ (read only); new inputs go to
 # build-fuzz/corpus/<name>/; a dictionary tests/fuzz/<name>.dict is used when present.
 # Crash reproducers are written to build-fuzz/artifacts/.
@@ -40,6 +41,7 @@ for n in "${names[@]}"; do
   args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
     -artifact_prefix="$B/artifacts/$n-")
   [ -f "$ROOT/tests/fuzz/$n.dict" ] && args+=(-dict="$ROOT/tests/fuzz/$n.dict")
+  [ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED") # the CI smoke replays one mutation sequence
   dirs=("$B/corpus/$n")
   [ -d "$ROOT/tests/fuzz/corpus/$n" ] && dirs+=("$ROOT/tests/fuzz/corpus/$n")
   echo "fuzz: $n for ${SECONDS_EACH}s"
