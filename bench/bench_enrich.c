@@ -19,36 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "util/assets.h"
 #include "util/base64.h"
 #include "vigil/annotate.h"
 #include "vigil/detect.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  int k = (int)(p / 100.0 * n + 0.999999) - 1;
-  return v[k < 0 ? 0 : k >= n ? n - 1 : k];
-}
-
-static int free_port(void) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t l = sizeof a;
-  if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &l)) return -1;
-  close(s);
-  return ntohs(a.sin_port);
-}
 
 typedef struct {
   char *data;
