@@ -140,11 +140,7 @@ static load_result run_clients(int clients, int total) {
 int main(int argc, char **argv) {
   int nframes = 6, requests = 12;
   char vigil[1024];
-  snprintf(vigil, sizeof vigil, "%s", argv[0]);
-  char *sl = strrchr(vigil, '/');
-  if (sl) snprintf(sl + 1, sizeof vigil - (size_t)(sl + 1 - vigil), "vigil");
-  else snprintf(vigil, sizeof vigil, "./vigil");
-  if (getenv("VIGIL_BINARY")) snprintf(vigil, sizeof vigil, "%s", getenv("VIGIL_BINARY"));
+  vigil_binary_path(vigil, sizeof vigil, argv[0]);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--frames") && i + 1 < argc) nframes = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--requests") && i + 1 < argc) requests = atoi(argv[++i]);

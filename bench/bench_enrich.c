@@ -87,11 +87,7 @@ static int unload_all(CURL *h) {
 int main(int argc, char **argv) {
   int nwarm = 10, ncold = 5;
   char vigil[1024];
-  snprintf(vigil, sizeof vigil, "%s", argv[0]);
-  char *sl = strrchr(vigil, '/');
-  if (sl) snprintf(sl + 1, sizeof vigil - (size_t)(sl + 1 - vigil), "vigil");
-  else snprintf(vigil, sizeof vigil, "./vigil");
-  if (getenv("VIGIL_BINARY")) snprintf(vigil, sizeof vigil, "%s", getenv("VIGIL_BINARY"));
+  vigil_binary_path(vigil, sizeof vigil, argv[0]);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--warm") && i + 1 < argc) nwarm = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--cold") && i + 1 < argc) ncold = atoi(argv[++i]);

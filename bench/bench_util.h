@@ -1,10 +1,13 @@
 /* Shared by the HTTP benchmarks: a monotonic clock, nearest-rank
- * percentiles, and a free loopback port for the server they start.
+ * percentiles, a free loopback port for the server they start, and where
+ * that server's binary is.
  * Header-only. */
 #ifndef VIGIL_BENCH_UTIL_H
 #define VIGIL_BENCH_UTIL_H
 
 #include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -36,6 +39,19 @@ static int free_port(void) {
   if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &l)) return -1;
   close(s);
   return ntohs(a.sin_port);
+}
+
+/* The vigil binary the benches start: $VIGIL_BINARY, else the `vigil` built
+ * beside this bench program. */
+static void vigil_binary_path(char *buf, size_t len, const char *argv0) {
+  if (getenv("VIGIL_BINARY")) {
+    snprintf(buf, len, "%s", getenv("VIGIL_BINARY"));
+    return;
+  }
+  snprintf(buf, len, "%s", argv0);
+  char *sl = strrchr(buf, '/');
+  if (sl) snprintf(sl + 1, len - (size_t)(sl + 1 - buf), "vigil");
+  else snprintf(buf, len, "./vigil");
 }
 
 #endif
