@@ -19,7 +19,14 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   libjansson-dev libturbojpeg0-dev libspng-dev libwebp-dev libavformat-dev libavcodec-dev
   libavutil-dev libswscale-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev
   libonnx-testdata python3-onnx python3-numpy python3-pil postgresql-15 nodejs npm
-  ca-certificates curl)
+  ca-certificates curl
+  # libdnnl-dev's CMake config calls find_package OpenCL REQUIRED; the headers and the ICD
+  # loader are only a Recommends of libdnnl-dev, so they must be named here.
+  ocl-icd-opencl-dev opencl-c-headers
+  # XNNPACK: NHWC kernels for the TF.js models; MQTT client and broker, headless browser tests,
+  # torch + torchvision for the bench/test model exports, OpenCV for the BRISQUE reference.
+  libxnnpack-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
+  python3-opencv)
 
 mode=all
 check_only=0
