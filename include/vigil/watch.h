@@ -34,6 +34,7 @@ typedef struct {
   int max_checks;     /* failed checks before waiting for its next write event (150) */
   bool scan_existing; /* also hand over the files present at start (false) */
   double video_fps;   /* sampling rate of the decode-to-the-end check of videos (1) */
+  volatile sig_atomic_t *stop; /* when it becomes nonzero, checks and polls return early (may be NULL) */
 } watch_params;
 
 watch_params watch_default_params(void);
@@ -63,6 +64,10 @@ int watcher_cameras(const watcher *w); /* camera folders watched */
 
 /* The completeness check alone: 1 complete, 0 not (why says what is missing). */
 int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen);
+/* The container framing part of it on an open file of `size` bytes (AVI RIFF
+ * chunks, MP4 top-level boxes, Matroska segment): 1 complete or a format
+ * without sizes, 0 truncated or malformed. Bounded in time for any bytes. */
+int watch_container_complete(int fd, long long size, char *why, size_t whylen);
 /* WATCH_IMAGE or WATCH_VIDEO by extension, or -1 for files the watcher ignores. */
 int watch_kind_of(const char *path);
 

@@ -177,19 +177,25 @@ static int ebml_vint(const uint8_t *b, int n, uint64_t *v, bool *unknown) {
 
 /* Container framing: a truncated AVI, MP4/MOV or Matroska file is missing
  * bytes that its own chunk sizes announce. Returns 1 complete (or a
- * container without such sizes), 0 truncated. Decoders do not tell: FFmpeg
- * opens a cut AVI and estimates its duration from the bytes present. */
-static int container_complete(int fd, long long size, char *why, size_t whylen) {
+ * container without such sizes), 0 truncated or malformed. Decoders do not
+ * tell: FFmpeg opens a cut AVI and estimates its duration from the bytes
+ * present. The sizes come from the file, so every step is checked against
+ * what is left of it before it moves the offset (always forward), and the
+ * walk is bounded in steps: a hostile file can neither loop nor stall it. */
+#define MAX_TOP_LEVEL 1000000 /* fragmented MP4: two boxes per fragment, hours of them */
+int watch_container_complete(int fd, long long size, char *why, size_t whylen) {
   uint8_t h[64];
+  if (size < 12) return why_not(why, whylen, "%s", "too short");
   ssize_t n = pread(fd, h, sizeof h, 0);
   if (n < 12) return why_not(why, whylen, "%s", "too short");
   if (!memcmp(h, "RIFF", 4)) { /* AVI (and OpenDML's AVIX continuation chunks) */
     long long o = 0;
-    while (o + 8 <= size) {
+    for (int steps = 0; o + 8 <= size; steps++) {
       uint8_t c[8];
+      if (steps >= MAX_TOP_LEVEL) return why_not(why, whylen, "%s", "too many RIFF chunks");
       if (pread(fd, c, 8, (off_t)o) != 8 || memcmp(c, "RIFF", 4)) break;
       uint32_t s = le32(c + 4);
-      o += 8 + (long long)s + (s & 1);
+      o += 8 + (long long)s + (s & 1); /* s < 2^32: no overflow, and o grows by 8 at least */
     }
     if (o == size || o == size + 1) return 1;
     return why_not(why, whylen, "%s", o > size ? "RIFF chunks announce more bytes than the file holds" : "bytes after the RIFF chunks");
@@ -197,41 +203,51 @@ static int container_complete(int fd, long long size, char *why, size_t whylen) 
   if (!memcmp(h + 4, "ftyp", 4)) { /* ISO BMFF: top-level boxes must tile the file, with a moov */
     long long o = 0;
     bool moov = false;
-    while (o + 8 <= size) {
+    for (int steps = 0; o + 8 <= size; steps++) {
       uint8_t b[16];
-      if (pread(fd, b, 16, (off_t)o) < 8) break;
-      uint64_t s = be32(b);
+      if (steps >= MAX_TOP_LEVEL) return why_not(why, whylen, "%s", "too many MP4 boxes");
+      ssize_t got = pread(fd, b, 16, (off_t)o);
+      if (got < 8) return why_not(why, whylen, "%s", "read error");
+      uint64_t s = be32(b), head = 8;
       if (!memcmp(b + 4, "moov", 4)) moov = true;
-      if (s == 1) s = be32(b + 8) << 32 | be32(b + 12);
-      else if (s == 0) s = (uint64_t)(size - o); /* to the end of the file */
-      if (s < 8) return why_not(why, whylen, "%s", "malformed MP4 box");
+      if (s == 1) { /* 64-bit size after the type */
+        if (got < 16) return why_not(why, whylen, "%s", "MP4 box announces more bytes than the file holds");
+        s = be32(b + 8) << 32 | be32(b + 12);
+        head = 16;
+      } else if (s == 0) {
+        s = (uint64_t)(size - o); /* to the end of the file */
+      }
+      if (s < head) return why_not(why, whylen, "%s", "malformed MP4 box");
+      if (s > (uint64_t)(size - o)) return why_not(why, whylen, "%s", "MP4 boxes announce more bytes than the file holds");
       o += (long long)s;
     }
-    if (o != size) return why_not(why, whylen, "%s", "MP4 boxes announce more bytes than the file holds");
+    if (o != size) return why_not(why, whylen, "%s", "MP4 box header cut short");
     return moov ? 1 : why_not(why, whylen, "%s", "MP4 without its moov box");
   }
   if (h[0] == 0x1A && h[1] == 0x45 && h[2] == 0xDF && h[3] == 0xA3) { /* Matroska / WebM */
     uint64_t hs, ss;
     bool unk;
     int l1 = ebml_vint(h + 4, (int)n - 4, &hs, &unk);
-    if (l1 < 0) return why_not(why, whylen, "%s", "malformed EBML header");
-    long long o = 4 + l1 + (long long)hs;
+    if (l1 < 0 || unk) return why_not(why, whylen, "%s", "malformed EBML header");
+    if (hs > (uint64_t)size) return why_not(why, whylen, "%s", "no Matroska segment yet");
+    long long o = 4 + l1 + (long long)hs; /* both < 2^57: no overflow */
     uint8_t sg[12];
     if (o + 12 > size || pread(fd, sg, 12, (off_t)o) != 12) return why_not(why, whylen, "%s", "no Matroska segment yet");
     if (memcmp(sg, "\x18\x53\x80\x67", 4)) return 1;
     int l2 = ebml_vint(sg + 4, 8, &ss, &unk);
     if (l2 < 0) return why_not(why, whylen, "%s", "malformed Matroska segment");
+    if (!unk && ss > (uint64_t)(size - o)) return why_not(why, whylen, "%s", "Matroska segment longer than the file");
     if (!unk && o + 4 + l2 + (long long)ss > size) return why_not(why, whylen, "%s", "Matroska segment longer than the file");
     return 1;
   }
   return 1;
 }
 
-static int video_complete(const char *path, double fps, char *why, size_t whylen) {
+static int video_complete(const char *path, double fps, volatile sig_atomic_t *stop, char *why, size_t whylen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return why_not(why, whylen, "cannot open: %s", strerror(errno));
   struct stat st;
-  int framed = fstat(fd, &st) == 0 ? container_complete(fd, (long long)st.st_size, why, whylen) : 0;
+  int framed = fstat(fd, &st) == 0 ? watch_container_complete(fd, (long long)st.st_size, why, whylen) : 0;
   close(fd);
   if (framed != 1) return 0;
   video_params vp = video_default_params();
@@ -243,7 +259,14 @@ static int video_complete(const char *path, double fps, char *why, size_t whylen
   double pts = 0, last = -1;
   int r;
   long frames = 0;
-  while ((r = video_next(v, &img, &pts, err, sizeof err)) == 1) last = pts, frames++;
+  while ((r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+    last = pts, frames++;
+    if (stop && *stop) { /* shutting down: not complete as far as we know */
+      vigil_image_free(&img);
+      video_close(v);
+      return why_not(why, whylen, "%s", "check interrupted");
+    }
+  }
   double dur = video_duration_s(v);
   vigil_image_free(&img);
   video_close(v);
@@ -258,9 +281,14 @@ static int video_complete(const char *path, double fps, char *why, size_t whylen
   return 1;
 }
 
-int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen) {
+static int file_complete(const char *path, watch_kind kind, double video_fps, volatile sig_atomic_t *stop, char *why,
+                         size_t whylen) {
   if (why && whylen) why[0] = 0;
-  return kind == WATCH_VIDEO ? video_complete(path, video_fps, why, whylen) : image_complete(path, why, whylen);
+  return kind == WATCH_VIDEO ? video_complete(path, video_fps, stop, why, whylen) : image_complete(path, why, whylen);
+}
+
+int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen) {
+  return file_complete(path, kind, video_fps, NULL, why, whylen);
 }
 
 /* ---- folders and candidates ---------------------------------------------------------- */
@@ -491,6 +519,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
 static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void *ud) {
   int handed = 0;
   for (int i = 0; i < w->ncands;) {
+    if (w->p.stop && *w->p.stop) break; /* SIGTERM: the rest stay candidates */
     cand *c = &w->cands[i];
     double now = mono_s();
     if (c->next_check > now) {
@@ -512,7 +541,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
       drop = true;
     } else {
       char why[256];
-      if (watch_file_complete(c->path, c->kind, w->p.video_fps, why, sizeof why) == 1) {
+      if (file_complete(c->path, c->kind, w->p.video_fps, w->p.stop, why, sizeof why) == 1) {
         /* the check took time: hand over only if nothing changed meanwhile */
         struct stat st2;
         if (stat(c->path, &st2) == 0 && st2.st_size == st.st_size && mtime_ns(&st2) == mtime_ns(&st)) {
@@ -636,11 +665,13 @@ static void on_file(void *ud, const watch_file *f) {
       double base = f->mtime - video_duration_s(v), pts;
       vigil_image img = {0};
       int k;
-      while ((k = video_next(v, &img, &pts, err, sizeof err)) == 1)
+      while ((k = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+        if (r->p->stop && *r->p->stop) break; /* shutting down: the rest of the clip waits for the next start */
         if (pipeline_frame(r->pl, cam, &img, base + pts, err, sizeof err)) {
           vlog_error("watch: %s: %s", f->path, err);
           break;
         }
+      }
       if (k < 0) vlog_warn("watch: %s: %s", f->path, err);
       vigil_image_free(&img);
       video_close(v);
@@ -653,7 +684,9 @@ static void on_file(void *ud, const watch_file *f) {
 int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *files_done, char *err, size_t errlen) {
   watcher *w;
   if (files_done) *files_done = 0;
-  if (watcher_init(&w, root, p->watch, err, errlen)) return -1;
+  watch_params wp = p->watch;
+  if (!wp.stop) wp.stop = p->stop;
+  if (watcher_init(&w, root, wp, err, errlen)) return -1;
   vlog_info("watch: watching %s (%d camera folders)", root, watcher_cameras(w));
   run_ctx r = {.pl = pl, .p = p, .err = err, .errlen = errlen};
   double last_tick = mono_s();

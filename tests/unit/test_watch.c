@@ -119,6 +119,54 @@ static void test_complete_checks(void **s) {
   free(avi);
 }
 
+/* Hostile container sizes: each check must end (the alarm turns a hang into a
+ * failure) and say 0. A 32-byte MP4 whose second box has a 64-bit size near
+ * 2^64 once made the box offset go negative and loop forever. */
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char m[] = "container check hung\n";
+  (void)!write(2, m, sizeof m - 1);
+  _exit(3);
+}
+
+static void test_hostile_containers(void **s) {
+  (void)s;
+  static const struct {
+    const char *name;
+    size_t len;
+    const char *bytes;
+  } cases[] = {
+      /* ftyp(16) then a box of size 1 whose 64-bit size is 2^64 - 16: o would step back to 0 */
+      {"neg.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\xff\xff\xff\xff\xff\xff\xff\xf0"},
+      /* a 64-bit size of 2^63: would be negative as a signed offset */
+      {"big.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\x80\0\0\0\0\0\0\0"},
+      /* a 64-bit size smaller than its own header */
+      {"small.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\0\0\0\0\0\0\0\x08"},
+      /* a 64-bit size header cut short by the end of the file */
+      {"cut.mp4", 28, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\0\0\0\0"},
+      /* an EBML header size of 2^56 - 2 */
+      {"big.mkv", 16, "\x1a\x45\xdf\xa3" "\x01\xff\xff\xff\xff\xff\xff\xfe" "\0\0\0\0"},
+      /* a RIFF chunk larger than the file */
+      {"big.avi", 16, "RIFF\xff\xff\xff\xff" "AVI LIST"},
+  };
+  signal(SIGALRM, on_alarm);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char path[1024], why[256] = "";
+    snprintf(path, sizeof path, "%s/%s", tmp, cases[i].name);
+    put(path, (const uint8_t *)cases[i].bytes, cases[i].len, false);
+    alarm(20);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(watch_container_complete(fd, (long long)cases[i].len, why, sizeof why), 0);
+    close(fd);
+    assert_int_equal(watch_file_complete(path, WATCH_VIDEO, 1, why, sizeof why), 0);
+    alarm(0);
+    fprintf(stderr, "%s: %s\n", cases[i].name, why);
+    assert_true(why[0] != 0);
+  }
+  signal(SIGALRM, SIG_DFL);
+}
+
 /* ---- the slow uploader ---------------------------------------------------------------- */
 
 typedef struct {
@@ -373,6 +421,7 @@ static void test_analyze_watch(void **st) {
 int main(void) {
   const struct CMUnitTest t[] = {
       cmocka_unit_test(test_complete_checks),
+      cmocka_unit_test(test_hostile_containers),
       cmocka_unit_test(test_slow_uploads),
       cmocka_unit_test(test_analyze_watch),
   };
