@@ -583,6 +583,57 @@ static void test_ppocr_cls(void **state) {
   check_ocr("ch_ppocr_mobile_v2.0_cls_infer.onnx", 9, 250, 221, "[-1,3,-1,-1]", "[-1,2]");
 }
 
+/* Issue 10 item 2.7: one changed byte (5558 -> 0x0d) turns a Constant's
+ * `value` attribute into one the node cannot use; the loader then freed the
+ * tensor data that points into the file mapping ("free(): invalid pointer").
+ * Loaded through the file path (mmap), the mutated model must give an error
+ * or a valid graph. Then every byte of a window around it, and a stride over
+ * the whole file, set to a few values. */
+static void test_ppocr_cls_mutations(void **state) {
+  (void)state;
+  char path[1024];
+  require_asset(path, sizeof path, "models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+  size_t len;
+  uint8_t *b = read_all(path, &len);
+  assert_true(len > 6000);
+  const char *mpath = model_path("cls-mutated.onnx");
+  typedef struct {
+    size_t off;
+    uint8_t v;
+  } mutation;
+  mutation muts[512];
+  int nm = 0;
+  muts[nm++] = (mutation){5558, 0x0d};
+  for (size_t o = 5540; o < 5580 && nm < 200; o++) muts[nm++] = (mutation){o, (uint8_t)(b[o] ^ 0x08)};
+  for (size_t o = 7; nm < 512; o += len / 300) muts[nm++] = (mutation){o % len, (uint8_t)(o * 37)};
+  int loaded = 0, refused = 0;
+  for (int i = 0; i < nm; i++) {
+    uint8_t keep = b[muts[i].off];
+    b[muts[i].off] = muts[i].v;
+    FILE *f = fopen(mpath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    b[muts[i].off] = keep;
+    vrt_graph *g = NULL;
+    if (vrt__onnx_load_file(&g, mpath) == 0) {
+      assert_int_equal(vrt_graph_validate(g), 0);
+      vrt_graph_free(g);
+      loaded++;
+    } else {
+      assert_null(g);
+      assert_true(vrt_last_error()[0] != 0);
+      if (i == 0) printf("byte 5558 = 0x0d: %s\n", vrt_last_error());
+      refused++;
+    }
+    vrt_model_t *m = NULL; /* the public path: load passes too */
+    if (vrt_model_load(&m, mpath, vrt_load_default_params()) == 0) vrt_model_free(m);
+  }
+  printf("%d single-byte mutations of the cls model: %d loaded, %d refused\n", nm, loaded, refused);
+  assert_int_equal(loaded + refused, nm);
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -601,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_ppocr_det),
       cmocka_unit_test(test_ppocr_rec),
       cmocka_unit_test(test_ppocr_cls),
+      cmocka_unit_test(test_ppocr_cls_mutations),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
