@@ -126,11 +126,19 @@ static bool parse_score(json_t *v, double *out) {
   if (json_is_number(v)) {
     *out = json_number_value(v);
   } else if (json_is_string(v)) {
-    const char *s = json_string_value(v);
+    /* a decimal number and nothing else ("64.6", " -3 "): strtod alone would
+     * read "0x50" as 80, "1e2" as 100, "inf", or "72 of 100" as 72 */
+    const char *s = json_string_value(v), *p;
     while (isspace((unsigned char)*s)) s++;
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s) return false;
+    p = s + (*s == '-');
+    size_t nd = 0, nf = 0;
+    while (isdigit((unsigned char)*p)) p++, nd++;
+    if (*p == '.')
+      for (p++; isdigit((unsigned char)*p);) p++, nf++;
+    while (isspace((unsigned char)*p)) p++;
+    if (!nd || nd > 6 || *p || (p[-1] == '.' && !nf)) return false;
+    if (memchr(s, '.', (size_t)(p - s)) && !nf) return false;
+    *out = strtod(s, NULL);
   } else {
     return false;
   }

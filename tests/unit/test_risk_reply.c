@@ -95,7 +95,11 @@ static void rejects_unusable(void **state) {
   const char *bad[] = {"", "no json here", "{\"risk_score\": ", "{\"risk_level\": \"high\"}",
                        "{\"risk_score\": \"high\"}", "{\"risk_score\": null}", "[1,2,3]",
                        "{\"risk_score\": 50", "<think>{\"risk_score\": 1}</think>",
-                       "{\"risk_score\": 1e999}"};
+                       "{\"risk_score\": 1e999}",
+                       /* strings hold a plain decimal number or nothing usable */
+                       "{\"risk_score\": \"0x50\"}", "{\"risk_score\": \"1e2\"}", "{\"risk_score\": \"inf\"}",
+                       "{\"risk_score\": \"72 of 100\"}", "{\"risk_score\": \"5.\"}", "{\"risk_score\": \".\"}",
+                       "{\"risk_score\": \"nan\"}", "{\"risk_score\": \"+-3\"}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[128] = "";
     int rc = risk_parse_reply(&r, bad[i], strlen(bad[i]), err, sizeof err);
