@@ -110,7 +110,8 @@ static int add_source(source *s, int *n, const char *path, const char *camera) {
   o->stream = strstr(path, "://") != NULL;
   o->video = o->stream || has_ext(path, video_exts);
   struct stat st;
-  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtime : (double)time(NULL);
+  /* full precision: two uploads within one second are two moments, not one */
+  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : wall_now();
   if (camera) {
     snprintf(o->camera, sizeof o->camera, "%s", camera);
   } else if (o->video) {

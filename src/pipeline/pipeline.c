@@ -262,6 +262,28 @@ static void keep_snapshot(cam_state *cs, const vigil_image *frame, const vigil_d
   }
 }
 
+/* 32 bits of a 64-bit multiply-xorshift hash of the frame's pixels: part of
+ * every detection id, so two different frames of one camera stamped with the
+ * same millisecond (uploads with equal mtimes) never share ids, while the
+ * same frame processed again (a restart) gets the same ids and is stored once. */
+static uint32_t frame_hash(const vigil_image *f) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(uint32_t)f->w << 32 | (uint32_t)f->h);
+  size_t row = (size_t)f->w * (size_t)f->c;
+  for (int y = 0; y < f->h; y++) {
+    const uint8_t *p = f->data + (size_t)y * f->stride;
+    size_t x = 0;
+    for (; x + 8 <= row; x += 8) {
+      uint64_t v;
+      memcpy(&v, p + x, 8);
+      h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
+      h ^= h >> 29;
+    }
+    for (; x < row; x++) h = (h ^ p[x]) * 0x94D049BB133111EBull;
+  }
+  h ^= h >> 32;
+  return (uint32_t)h;
+}
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     snprintf(err, errlen, "no camera %d", cam);
@@ -292,9 +314,10 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   }
   int budget = p->p.max_enrich_per_frame;
   char id[VIGIL_ID_LEN];
+  uint32_t fh = l.n ? frame_hash(frame) : 0;
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
     const vigil_det *d = &l.dets[i];
-    snprintf(id, sizeof id, "%.36s-%lld-%d", cs->cam.id, (long long)llround(ts * 1000), i);
+    snprintf(id, sizeof id, "%.32s-%lld-%08x-%d", cs->cam.id, (long long)llround(ts * 1000), fh, i);
     if (tr[i] && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
         ts - tr[i]->enriched_at >= p->p.enrich_interval_s) {
       bool e_ok;

@@ -7,7 +7,8 @@
  *    file can make them do;
  *  - parsed as a single TensorProto (vrt__onnx_parse_tensor).
  * Errors are fine; crashes, leaks and unbounded allocations are not. Bounds:
- * inputs over 1 MB, models whose inputs (dynamic dims taken as 2) exceed
+ * inputs over 1 MB (FUZZ_ONNX_MAX_MB raises it, for mutation sweeps of the
+ * real models: `fuzz_onnx mutated-*.onnx`), models whose inputs (dynamic dims taken as 2) exceed
  * 64 Ki elements, or with more than 256 nodes are not run. */
 #include <stdint.h>
 #include <stdio.h>
@@ -66,7 +67,12 @@ done:
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > (1u << 20)) return 0;
+  static size_t max_bytes;
+  if (!max_bytes) {
+    const char *e = getenv("FUZZ_ONNX_MAX_MB");
+    max_bytes = (e && atoi(e) > 0 ? (size_t)atoi(e) : 1) << 20;
+  }
+  if (size > max_bytes) return 0;
   if (!path[0]) {
     char dir[] = "/tmp/fuzz_onnx-XXXXXX";
     if (!mkdtemp(dir)) abort();

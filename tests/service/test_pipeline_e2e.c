@@ -208,7 +208,49 @@ static void test_crash_consistency(void **s) {
   sqlite3_close(db);
 }
 
+/* Item 2.6 of issue 10: two uploads of one camera with the same mtime second
+ * (here: the very same mtime, to the nanosecond) are two frames; every
+ * detection of both is stored and linked to the event. Each image alone
+ * gives the expected count. */
+static long long detections_of(const char *tag, const char *const *imgs, int n) {
+  char dir[600], cmd[4096], media[1024];
+  snprintf(dir, sizeof dir, "%s/same-%s/porch", tmpdir, tag);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < n; i++) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "media/%s", imgs[i]);
+    assert_int_equal(vigil_asset_require(media, sizeof media, rel), 0);
+    snprintf(cmd, sizeof cmd, "cp %s %s/%d-%s && touch -d '2026-01-01 10:00:00.250000000' %s/%d-%s", media, dir, i,
+             imgs[i], dir, i, imgs[i]);
+    assert_int_equal(system(cmd), 0);
+  }
+  snprintf(cmd, sizeof cmd,
+           "%s analyze %s/same-%s --quiet --no-enrich --db sqlite://%s/same-%s.db --snapshots %s/s3 > /dev/null 2>&1",
+           vigil, tmpdir, tag, tmpdir, tag, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  char name[64];
+  snprintf(name, sizeof name, "same-%s.db", tag);
+  sqlite3 *db = open_db(name);
+  long long n_det = scalar(db, "SELECT count(*) FROM detections");
+  assert_int_equal(scalar(db, "SELECT count(*) FROM event_detections"), n_det);
+  sqlite3_close(db);
+  return n_det;
+}
+
+static void test_same_second_uploads(void **s) {
+  (void)s;
+  const char *a[] = {"dog.jpg"}, *b[] = {"person.jpg"}, *both[] = {"dog.jpg", "person.jpg"};
+  long long na = detections_of("a", a, 1), nb = detections_of("b", b, 1);
+  fprintf(stderr, "alone: %lld, %lld\n", na, nb);
+  assert_true(na > 0 && nb > 0);
+  long long nboth = detections_of("both", both, 2);
+  fprintf(stderr, "same-mtime uploads: %lld + %lld detections alone, %lld together\n", na, nb, nboth);
+  assert_int_equal(nboth, na + nb);
+}
+
 int main(void) {
-  const struct CMUnitTest t[] = {cmocka_unit_test(test_vtest_events), cmocka_unit_test(test_crash_consistency)};
+  const struct CMUnitTest t[] = {cmocka_unit_test(test_vtest_events), cmocka_unit_test(test_crash_consistency),
+                                 cmocka_unit_test(test_same_second_uploads)};
   return cmocka_run_group_tests(t, setup, teardown);
 }
