@@ -175,6 +175,18 @@ static void *slurp(const char *path, size_t *len, size_t max) {
   return b;
 }
 
+/* Text from the store or an LLM on one terminal line: control characters
+ * (escape sequences, newlines, C1 codes in UTF-8) become spaces. Events
+ * stored by older versions were not cleaned, so this is done here too. */
+static void print_clean(FILE *f, const char *s) {
+  if (!s) return;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f) fputc(' ', f);
+    else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) fputc(' ', f), p++;
+    else fputc(*p, f);
+  }
+}
+
 static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate) {
   /* A batch already in the store (a rerun over the same media, or a restart
    * after a crash) is reported as the event stored then, flagged, so every
@@ -196,9 +208,13 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
     strftime(t0, sizeof t0, "%H:%M:%S", &tm);
     gmtime_r(&z, &tm);
     strftime(t1, sizeof t1, "%H:%M:%S", &tm);
-    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu detections (%s%s%s): %s\n", ev->risk_level,
-           ev->risk_score, (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer,
-           ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "", ev->summary ? ev->summary : "");
+    printf("[%-8s %3d] event %lld, camera ", ev->risk_level, ev->risk_score, (long long)ev->id);
+    print_clean(stdout, ev->camera_id);
+    printf(", %s-%s UTC, %zu detections (", t0, t1, b->n);
+    print_clean(stdout, ev->scorer);
+    printf("%s%s): ", ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "");
+    print_clean(stdout, ev->summary);
+    fputc('\n', stdout);
   }
   fflush(stdout);
   if (o->rep) report_add(o->rep, ev, b);

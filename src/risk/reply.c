@@ -181,6 +181,25 @@ static char *text_field(json_t *obj, const char *key) {
   return NULL;
 }
 
+/* Model text ends up on terminals (vigil analyze), in logs and in reports:
+ * control characters (C0 but newline and tab, DEL, and the UTF-8 encoded C1
+ * range, whose CSI U+009B starts terminal escapes too) become spaces, in place. */
+static void strip_controls(char *s) {
+  if (!s) return;
+  char *o = s;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+      *o++ = ' ';
+    } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+      *o++ = ' ';
+      p++;
+    } else {
+      *o++ = (char)*p;
+    }
+  }
+  *o = 0;
+}
+
 int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (!text) {
@@ -230,6 +249,8 @@ int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, s
   out->summary = text_field(j, "summary");
   out->reasoning = text_field(j, "reasoning");
   json_decref(j);
+  strip_controls(out->summary);
+  strip_controls(out->reasoning);
   if (!out->summary) {
     out->filled_defaults = true;
     out->summary = strdup("Risk assessed by the language model (it gave no summary).");

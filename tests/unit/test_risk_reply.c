@@ -90,6 +90,22 @@ static void clamp_and_strings(void **state) {
   }
 }
 
+/* Issue 10 item 2.10: terminal escapes in model text never reach a terminal:
+ * C0 controls (but newline and tab), DEL and UTF-8 C1 codes become spaces. */
+static void control_characters_removed(void **state) {
+  risk_reply r;
+  const char *txt = "{\"risk_score\": 40, \"summary\": \"\\u001b]0;pwned\\u0007 ok \\u009b31m red\\u007f\", "
+                    "\"reasoning\": \"line 1\\nline 2\\t\\u001b[2J\\r\"}";
+  assert_int_equal(parse(&r, txt), 0);
+  for (const unsigned char *p = (const unsigned char *)r.summary; *p; p++) {
+    assert_true(*p >= 0x20 && *p != 0x7f);
+    assert_false(*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F);
+  }
+  assert_non_null(strstr(r.summary, "]0;pwned  ok  31m red"));
+  assert_string_equal(r.reasoning, "line 1\nline 2\t [2J ");
+  risk_reply_free(&r);
+}
+
 static void rejects_unusable(void **state) {
   risk_reply r;
   const char *bad[] = {"", "no json here", "{\"risk_score\": ", "{\"risk_level\": \"high\"}",
@@ -139,6 +155,7 @@ int main(void) {
       cmocka_unit_test(plain_valid),
       cmocka_unit_test(prose_fences_and_think),
       cmocka_unit_test(clamp_and_strings),
+      cmocka_unit_test(control_characters_removed),
       cmocka_unit_test(rejects_unusable),
       cmocka_unit_test(long_fields_are_capped),
   };
