@@ -240,6 +240,8 @@ static void progress_draw(progress *pg, const char *what) {
   fflush(stderr);
 }
 
+static const camera *registry_find(void *ud, const char *id) { return cameras_find(ud, id); }
+
 int cmd_analyze(int argc, char **argv) {
   source *src = calloc(MAX_SOURCES, sizeof *src);
   int nsrc = 0;
@@ -373,6 +375,11 @@ int cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "vigil analyze: %s\n", err);
     goto done;
   }
+  /* batches a crash or kill left open: resumed, and closed at the latest by the final flush */
+  if (pipeline_recover(pl, registry_find, &reg, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: recovering open batches: %s\n", err);
+    goto done;
+  }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
@@ -476,6 +483,7 @@ int cmd_analyze(int argc, char **argv) {
     wp.fps = fps;
     wp.cameras = &reg;
     wp.stop = &stop;
+    wp.store = st; /* exactly once across restarts: the ledger and the open batches live in the store */
     long nw = 0;
     if (watch_run(pl, watch_root, &wp, &nw, err, sizeof err)) {
       fprintf(stderr, "vigil analyze: --watch %s: %s\n", watch_root, err);

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vigil/cameras.h"
 #include "vigil/pipeline.h"
@@ -35,6 +36,11 @@ typedef struct {
   bool scan_existing; /* also hand over the files present at start (false) */
   double video_fps;   /* sampling rate of the decode-to-the-end check of videos (1) */
   volatile sig_atomic_t *stop; /* when it becomes nonzero, checks and polls return early (may be NULL) */
+  /* A ledger of files already handled (across restarts), or NULL: a file it
+   * knows is never a candidate, and with a ledger every file present at start
+   * is looked at (the ledger, not scan_existing, decides what is old). */
+  bool (*seen)(void *ud, const char *path, long long size, int64_t mtime_ns);
+  void *seen_ud;
 } watch_params;
 
 watch_params watch_default_params(void);
@@ -47,6 +53,7 @@ typedef struct {
   watch_kind kind;
   double mtime;       /* unix seconds */
   long long size;
+  int64_t mtime_ns;   /* the same, exact: (path, size, mtime_ns) names this upload in the ledger */
 } watch_file;
 
 typedef struct watcher watcher;
@@ -78,6 +85,7 @@ typedef struct {
   const camera_registry *cameras;  /* names, zones and timezones by camera id or source (may be NULL) */
   volatile sig_atomic_t *stop;     /* runs until *stop becomes nonzero */
   long max_files;                  /* return after this many files (0 = no limit) */
+  struct store *store;             /* the ledger of processed files (vigil/store.h), or NULL: none */
 } watch_run_params;
 
 watch_run_params watch_run_default_params(void);
@@ -86,7 +94,14 @@ watch_run_params watch_run_default_params(void);
  * one frame at their mtime, videos sampled at fps (frame times end at the
  * file's mtime); ticks the batch clocks with wall time while idle; flushes
  * every open batch on return. Unknown camera folders become cameras named
- * after the folder. Returns 0 when stopped, <0 on a watcher or store error. */
+ * after the folder. With a store: every file is handled exactly once across
+ * crashes and restarts. Its detections are stored as they are found (open
+ * batches resume after a restart, see pipeline_add_camera); it goes into the
+ * store's ledger once all its frames went through; at start the ledger is
+ * consulted for every file present, so uploads that arrived while vigil was
+ * down are processed, and the ones processed before are not. The first time
+ * a root is watched, the files already there are recorded as preexisting and
+ * left alone (unless scan_existing). Returns 0 when stopped, <0 on a watcher or store error. */
 int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *files_done, char *err, size_t errlen);
 
 #endif

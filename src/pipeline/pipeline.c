@@ -120,6 +120,13 @@ void pipeline_free(pipeline *p) {
 const pipeline_stats *pipeline_get_stats(const pipeline *p) { return &p->stats; }
 
 int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
+  for (int i = 0; i < p->ncams; i++)
+    if (!strcmp(p->cams[i].cam.id, c->id)) { /* known (e.g. recovered): new name and zones, same open batch */
+      p->cams[i].cam = *c;
+      snprintf(p->cams[i].b.cur.camera_name, sizeof p->cams[i].b.cur.camera_name, "%s", c->name);
+      if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
+      return i;
+    }
   cam_state *n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
   if (!n) return -1;
   p->cams = n;
@@ -129,7 +136,36 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   batcher_init(&cs->b, p->p.batch, c->id);
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
+  /* A batch left open by a crash or kill resumes where it stopped: its
+   * detections were stored as they came (store_add_open_detection). */
+  vigil_batch open;
+  if (store_open_batch(p->st, c->id, &open, err, errlen)) return -1;
+  if (open.n) {
+    vigil_batch_free(&cs->b.cur);
+    cs->b.cur = open;
+    snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
+    cs->b.last_det = open.window_end;
+    vlog_info("pipeline: camera %s: resumed its open batch of %zu detection(s) from the store", c->id, open.n);
+  } else {
+    vigil_batch_free(&open);
+  }
   return p->ncams++;
+}
+
+int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
+                     size_t errlen) {
+  char(*ids)[VIGIL_ID_LEN] = NULL;
+  int n = 0, rc = store_open_cameras(p->st, &ids, &n, err, errlen);
+  for (int i = 0; !rc && i < n; i++) {
+    const camera *reg = find ? find(ud, ids[i]) : NULL;
+    camera c;
+    memset(&c, 0, sizeof c);
+    if (reg) c = *reg;
+    else snprintf(c.id, sizeof c.id, "%s", ids[i]), snprintf(c.name, sizeof c.name, "%.47s", ids[i]);
+    if (pipeline_add_camera(p, &c, err, errlen) < 0) rc = -1;
+  }
+  free(ids);
+  return rc;
 }
 
 static enrich_kind kind_of(const char *cls, bool *enrichable) {
@@ -362,6 +398,12 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     vd.confidence = d->score;
     vd.bbox = (vigil_bbox){d->x1, d->y1, d->x2, d->y2};
     vd.ts = ts;
+    bool fresh;
+    if (store_add_open_detection(p->st, cs->cam.name, &vd, &enr[i], &fresh, err, errlen)) { /* durable at once */
+      rc = -1;
+      break;
+    }
+    if (!fresh) continue; /* this frame was processed before the last restart: counted once */
     for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds a detection when it holds its foot point */
       if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2))
         vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vigil/store.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
 
@@ -316,6 +317,10 @@ static void add_candidate(watcher *w, const char *path, const char *camera, doub
   struct stat st;
   if (stat(path, &st) || !S_ISREG(st.st_mode) || is_done(w, &st)) return;
   if (min_mtime > 0 && (double)st.st_mtim.tv_sec < min_mtime) return;
+  if (w->p.seen && w->p.seen(w->p.seen_ud, path, (long long)st.st_size, mtime_ns(&st))) {
+    mark_done(w, &st); /* handled before a restart: once is enough */
+    return;
+  }
   double now = mono_s();
   for (int i = 0; i < w->ncands; i++) {
     cand *c = &w->cands[i];
@@ -443,7 +448,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
     }
   }
   closedir(dir);
-  if (p.scan_existing)
+  if (p.scan_existing || p.seen)
     for (int i = 0; i < w->ndirs; i++) {
       wdir d = w->dirs[i];
       scan_dir(w, &d, 0);
@@ -490,7 +495,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
         vlog_warn("watch: inotify queue overflow; rescanning");
         for (int i = 0; i < w->ndirs; i++) {
           wdir d = w->dirs[i];
-          scan_dir(w, &d, w->started);
+          scan_dir(w, &d, w->p.seen ? 0 : w->started); /* with a ledger, it tells what was handled */
         }
         continue;
       }
@@ -547,7 +552,8 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
         if (stat(c->path, &st2) == 0 && st2.st_size == st.st_size && mtime_ns(&st2) == mtime_ns(&st)) {
           mark_done(w, &st);
           watch_file f = {.camera = c->camera, .path = c->path, .kind = c->kind,
-                          .mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, .size = (long long)st.st_size};
+                          .mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, .size = (long long)st.st_size,
+                          .mtime_ns = mtime_ns(&st)};
           if (fn) fn(ud, &f);
           handed++;
           drop = true;
@@ -640,6 +646,7 @@ static void on_file(void *ud, const watch_file *f) {
     return;
   }
   char err[512];
+  const char *status = "processed";
   if (f->kind == WATCH_IMAGE) {
     vigil_img_limits lim = vigil_img_default_limits();
     size_t max = lim.max_bytes ? lim.max_bytes : ((size_t)10 << 20);
@@ -650,9 +657,16 @@ static void on_file(void *ud, const watch_file *f) {
       len = fread(buf, 1, (size_t)f->size, fp);
     if (fp) fclose(fp);
     vigil_image img = {0};
-    if (!buf || len != (size_t)f->size) vlog_warn("watch: %s: cannot read (gone, or over %zu bytes)", f->path, max);
-    else if (vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) vlog_warn("watch: %s: %s", f->path, err);
-    else if (pipeline_frame(r->pl, cam, &img, f->mtime, err, sizeof err)) vlog_error("watch: %s: %s", f->path, err);
+    if (!buf || len != (size_t)f->size) {
+      vlog_warn("watch: %s: cannot read (gone, or over %zu bytes)", f->path, max);
+      status = "failed";
+    } else if (vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) {
+      vlog_warn("watch: %s: %s", f->path, err);
+      status = "failed";
+    } else if (pipeline_frame(r->pl, cam, &img, f->mtime, err, sizeof err)) {
+      vlog_error("watch: %s: %s", f->path, err);
+      status = NULL; /* a store error: not done, tried again after a restart */
+    }
     vigil_image_free(&img);
     free(buf);
   } else {
@@ -661,14 +675,19 @@ static void on_file(void *ud, const watch_file *f) {
     video_reader *v;
     if (video_open(&v, f->path, vp, err, sizeof err)) {
       vlog_warn("watch: %s: %s", f->path, err);
+      status = "failed";
     } else {
       double base = f->mtime - video_duration_s(v), pts;
       vigil_image img = {0};
       int k;
       while ((k = video_next(v, &img, &pts, err, sizeof err)) == 1) {
-        if (r->p->stop && *r->p->stop) break; /* shutting down: the rest of the clip waits for the next start */
+        if (r->p->stop && *r->p->stop) { /* shutting down: the rest of the clip waits for the next start */
+          status = NULL;
+          break;
+        }
         if (pipeline_frame(r->pl, cam, &img, base + pts, err, sizeof err)) {
           vlog_error("watch: %s: %s", f->path, err);
+          status = NULL;
           break;
         }
       }
@@ -677,15 +696,70 @@ static void on_file(void *ud, const watch_file *f) {
       video_close(v);
     }
   }
+  if (status && r->p->store && store_mark_file(r->p->store, f->path, f->size, f->mtime_ns, status, err, sizeof err))
+    vlog_error("watch: %s: ledger: %s", f->path, err); /* processed again after a restart, its detections once */
   r->files++;
-  vlog_info("watch: processed %s (camera %s)", f->path, f->camera);
+  vlog_info("watch: %s %s (camera %s)", status && !strcmp(status, "failed") ? "could not process" : "processed",
+            f->path, f->camera);
 }
+
+static bool ledger_seen(void *ud, const char *path, long long size, int64_t mtime_ns) {
+  bool seen = false;
+  char err[256];
+  if (store_file_seen(ud, path, size, mtime_ns, &seen, err, sizeof err)) vlog_error("watch: ledger: %s", err);
+  return seen;
+}
+
+/* First start on a root: what is already there is old, recorded as such. */
+static int mark_preexisting(store *st, const char *root, char *err, size_t errlen) {
+  char rp[PATH_MAX];
+  if (!realpath(root, rp)) snprintf(rp, sizeof rp, "%s", root);
+  DIR *top = opendir(rp);
+  if (!top) return 0;
+  int rc = 0, n = 0;
+  struct dirent *e;
+  while (!rc && (e = readdir(top))) {
+    if (e->d_name[0] == '.') continue;
+    char sub[PATH_MAX];
+    struct stat st2;
+    if (snprintf(sub, sizeof sub, "%s/%s", rp, e->d_name) >= (int)sizeof sub || stat(sub, &st2)) continue;
+    DIR *d = S_ISDIR(st2.st_mode) ? opendir(sub) : NULL;
+    struct dirent *f;
+    while (!rc && d && (f = readdir(d))) {
+      char p[PATH_MAX];
+      struct stat fs;
+      if (f->d_name[0] == '.' || snprintf(p, sizeof p, "%s/%s", sub, f->d_name) >= (int)sizeof p) continue;
+      if (watch_kind_of(p) < 0 || stat(p, &fs) || !S_ISREG(fs.st_mode)) continue;
+      rc = store_mark_file(st, p, (long long)fs.st_size, mtime_ns(&fs), "preexisting", err, errlen);
+      n++;
+    }
+    if (d) closedir(d);
+    if (!rc && S_ISREG(st2.st_mode) && watch_kind_of(sub) >= 0) {
+      rc = store_mark_file(st, sub, (long long)st2.st_size, mtime_ns(&st2), "preexisting", err, errlen);
+      n++;
+    }
+  }
+  closedir(top);
+  if (!rc && n) vlog_info("watch: first start on %s: %d files already there are left alone", rp, n);
+  return rc;
+}
+
+static const camera *registry_find(void *ud, const char *id) { return ud ? cameras_find(ud, id) : NULL; }
 
 int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *files_done, char *err, size_t errlen) {
   watcher *w;
   if (files_done) *files_done = 0;
   watch_params wp = p->watch;
   if (!wp.stop) wp.stop = p->stop;
+  if (p->store) {
+    bool first;
+    if (store_watch_root_first_start(p->store, root, &first, err, errlen)) return -1;
+    if (first && !wp.scan_existing && mark_preexisting(p->store, root, err, errlen)) return -1;
+    wp.seen = ledger_seen;
+    wp.seen_ud = p->store;
+    /* batches a crash left open close by their clocks even if their camera stays quiet */
+    if (pipeline_recover(pl, registry_find, (void *)p->cameras, err, errlen)) return -1;
+  }
   if (watcher_init(&w, root, wp, err, errlen)) return -1;
   vlog_info("watch: watching %s (%d camera folders)", root, watcher_cameras(w));
   run_ctx r = {.pl = pl, .p = p, .err = err, .errlen = errlen};
