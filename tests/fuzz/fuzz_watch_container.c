@@ -2,7 +2,9 @@
  * (watch_container_complete: AVI RIFF chunks, MP4 boxes, Matroska segment
  * sizes) on arbitrary bytes in a memfd, as a camera upload would be. It must
  * end quickly (libFuzzer's -timeout catches loops) and say 0 or 1. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create */
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
