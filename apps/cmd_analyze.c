@@ -240,8 +240,6 @@ static void progress_draw(progress *pg, const char *what) {
   fflush(stderr);
 }
 
-static const camera *registry_find(void *ud, const char *id) { return cameras_find(ud, id); }
-
 int cmd_analyze(int argc, char **argv) {
   source *src = calloc(MAX_SOURCES, sizeof *src);
   int nsrc = 0;
@@ -373,11 +371,6 @@ int cmd_analyze(int argc, char **argv) {
   pp.ud = &oc;
   if (pipeline_init(&pl, pp, det, eng, risk, st, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: %s\n", err);
-    goto done;
-  }
-  /* batches a crash or kill left open: resumed, and closed at the latest by the final flush */
-  if (pipeline_recover(pl, registry_find, &reg, err, sizeof err)) {
-    fprintf(stderr, "vigil analyze: recovering open batches: %s\n", err);
     goto done;
   }
   signal(SIGINT, on_signal);

@@ -66,6 +66,7 @@ struct pipeline {
   cam_state *cams;
   int ncams;
   pipeline_stats stats;
+  bool durable; /* detections stored as found, open batches resumed (watch mode) */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -119,6 +120,23 @@ void pipeline_free(pipeline *p) {
 
 const pipeline_stats *pipeline_get_stats(const pipeline *p) { return &p->stats; }
 
+/* A batch left open by a crash or kill resumes where it stopped: its
+ * detections were stored as they came (store_add_open_detection). */
+static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
+  vigil_batch open;
+  if (store_open_batch(p->st, cs->cam.id, &open, err, errlen)) return -1;
+  if (!open.n) {
+    vigil_batch_free(&open);
+    return 0;
+  }
+  vigil_batch_free(&cs->b.cur);
+  cs->b.cur = open;
+  snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", cs->cam.name);
+  cs->b.last_det = open.window_end;
+  vlog_info("pipeline: camera %s: resumed its open batch of %zu detection(s) from the store", cs->cam.id, open.n);
+  return 0;
+}
+
 int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++)
     if (!strcmp(p->cams[i].cam.id, c->id)) { /* known (e.g. recovered): new name and zones, same open batch */
@@ -136,27 +154,25 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   batcher_init(&cs->b, p->p.batch, c->id);
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
-  /* A batch left open by a crash or kill resumes where it stopped: its
-   * detections were stored as they came (store_add_open_detection). */
-  vigil_batch open;
-  if (store_open_batch(p->st, c->id, &open, err, errlen)) return -1;
-  if (open.n) {
-    vigil_batch_free(&cs->b.cur);
-    cs->b.cur = open;
-    snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
-    cs->b.last_det = open.window_end;
-    vlog_info("pipeline: camera %s: resumed its open batch of %zu detection(s) from the store", c->id, open.n);
-  } else {
-    vigil_batch_free(&open);
-  }
-  return p->ncams++;
+  p->ncams++;
+  if (p->durable && resume_open(p, cs, err, errlen)) return -1;
+  return p->ncams - 1;
 }
+
+void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
 
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen) {
+  p->durable = true;
   char(*ids)[VIGIL_ID_LEN] = NULL;
   int n = 0, rc = store_open_cameras(p->st, &ids, &n, err, errlen);
   for (int i = 0; !rc && i < n; i++) {
+    int k = 0;
+    while (k < p->ncams && strcmp(p->cams[k].cam.id, ids[i])) k++;
+    if (k < p->ncams) { /* known already (files analyzed before the watch): resume unless it has a batch */
+      if (p->cams[k].b.cur.n == 0 && resume_open(p, &p->cams[k], err, errlen)) rc = -1;
+      continue;
+    }
     const camera *reg = find ? find(ud, ids[i]) : NULL;
     camera c;
     memset(&c, 0, sizeof c);
@@ -398,9 +414,9 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     vd.confidence = d->score;
     vd.bbox = (vigil_bbox){d->x1, d->y1, d->x2, d->y2};
     vd.ts = ts;
-    bool fresh;
-    if (store_add_open_detection(p->st, cs->cam.name, &vd, &enr[i], &fresh, err, errlen)) { /* durable at once */
-      rc = -1;
+    bool fresh = true;
+    if (p->durable && store_add_open_detection(p->st, cs->cam.name, &vd, &enr[i], &fresh, err, errlen)) {
+      rc = -1; /* durable at once, or not at all */
       break;
     }
     if (!fresh) continue; /* this frame was processed before the last restart: counted once */
