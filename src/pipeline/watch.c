@@ -753,7 +753,9 @@ int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *f
   if (!wp.stop) wp.stop = p->stop;
   if (p->store) {
     bool first;
-    if (store_watch_root_first_start(p->store, root, &first, err, errlen)) return -1;
+    char rp[PATH_MAX]; /* one name per folder, however it is spelled on the command line */
+    if (!realpath(root, rp)) snprintf(rp, sizeof rp, "%s", root);
+    if (store_watch_root_first_start(p->store, rp, &first, err, errlen)) return -1;
     if (first && !wp.scan_existing && mark_preexisting(p->store, root, err, errlen)) return -1;
     wp.seen = ledger_seen;
     wp.seen_ud = p->store;
