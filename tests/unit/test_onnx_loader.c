@@ -634,6 +634,22 @@ static void test_ppocr_cls_mutations(void **state) {
   free(b);
 }
 
+/* Found by fuzz_onnx (a 1-hour run): an Upsample (run by the Resize kernel) whose first input name is ""
+ * reached the kernel's shape inference as a NULL tensor. A required input
+ * that is missing is now a load error. The file is the fuzzer's reproducer,
+ * kept as a seed of its corpus. */
+static void test_missing_required_input(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_onnx/resize-missing-input.onnx", getenv("VIGIL_SOURCE_DIR"));
+  vrt_model_t *m = NULL;
+  int rc = vrt_model_load(&m, path, vrt_load_default_params());
+  printf("resize with a missing input: %s\n", rc ? vrt_last_error() : "loaded");
+  assert_int_not_equal(rc, 0);
+  assert_null(m);
+  assert_non_null(strstr(vrt_last_error(), "required input 0 is missing"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -653,6 +669,7 @@ int main(void) {
       cmocka_unit_test(test_ppocr_rec),
       cmocka_unit_test(test_ppocr_cls),
       cmocka_unit_test(test_ppocr_cls_mutations),
+      cmocka_unit_test(test_missing_required_input),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
