@@ -9,7 +9,8 @@
  * Errors are fine; crashes, leaks and unbounded allocations are not. Bounds:
  * inputs over 1 MB (FUZZ_ONNX_MAX_MB raises it, for mutation sweeps of the
  * real models: `fuzz_onnx mutated-*.onnx`), models whose inputs (dynamic dims taken as 2) exceed
- * 64 Ki elements, or with more than 256 nodes are not run. */
+ * 64 Ki elements, or with more than 256 nodes are not run; a run holds at
+ * most 256 MB of values (vrt_session_params.max_bytes). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,9 @@ static void run_small(const vrt_model_t *m) {
     in[i].data = b;
   }
   vrt_session_t *s = NULL;
-  if (vrt_session_create(&s, m, vrt_session_default_params()) == 0) {
+  vrt_session_params sp = vrt_session_default_params();
+  sp.max_bytes = 256u << 20; /* what a hostile file may make a run hold; over it: VRT_ELIMIT, not an OOM */
+  if (vrt_session_create(&s, m, sp) == 0) {
     const vrt_tensor *out;
     int nout;
     if (vrt_session_run(s, in, nin, &out, &nout) == 0)

@@ -650,6 +650,42 @@ static void test_missing_required_input(void **state) {
   assert_non_null(strstr(vrt_last_error(), "required input 0 is missing"));
 }
 
+/* Found by fuzz_onnx: a 978-byte model whose run needs more than 2 GB of
+ * intermediate values. With vrt_session_params.max_bytes the run fails with
+ * VRT_ELIMIT before allocating. */
+static void test_session_byte_limit(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_onnx/huge-intermediate.onnx", getenv("VIGIL_SOURCE_DIR"));
+  vrt_model_t *m = NULL;
+  assert_int_equal(vrt_model_load(&m, path, vrt_load_default_params()), 0);
+  vrt_tensor in[16];
+  memset(in, 0, sizeof in);
+  int nin = vrt_model_num_inputs(m);
+  assert_true(nin >= 1 && nin <= 16);
+  for (int i = 0; i < nin; i++) { /* as the fuzz target feeds it: dynamic dims 2, zeros */
+    const vrt_tensor *d = vrt_model_input(m, i);
+    in[i] = *d;
+    size_t n = vrt_dtype_size(d->dtype);
+    for (int k = 0; k < d->ndim; k++) n *= (size_t)(in[i].dims[k] = d->dims[k] < 0 ? 2 : d->dims[k]);
+    in[i].nbytes = n;
+    in[i].data = calloc(1, n ? n : 1);
+  }
+  vrt_session_params sp = vrt_session_default_params();
+  sp.max_bytes = 256u << 20;
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, sp), 0);
+  const vrt_tensor *out;
+  int nout;
+  int rc = vrt_session_run(s, in, nin, &out, &nout);
+  printf("hostile model under a 256 MB limit: %s\n", rc ? vrt_last_error() : "ran");
+  assert_int_equal(rc, VRT_ELIMIT);
+  assert_non_null(strstr(vrt_last_error(), "session limit"));
+  vrt_session_free(s);
+  for (int i = 0; i < nin; i++) free(in[i].data);
+  vrt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -670,6 +706,7 @@ int main(void) {
       cmocka_unit_test(test_ppocr_cls),
       cmocka_unit_test(test_ppocr_cls_mutations),
       cmocka_unit_test(test_missing_required_input),
+      cmocka_unit_test(test_session_byte_limit),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
