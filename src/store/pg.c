@@ -42,6 +42,12 @@ static const char *const migrations[] = {
     /* 2: filters of the events API */
     "CREATE INDEX events_camera_window ON events(camera_id, window_start);"
     "CREATE INDEX events_level_window ON events(risk_level, window_start);",
+    /* 3: the notification outbox, written in the event's transaction */
+    "CREATE TABLE outbox(id BIGSERIAL PRIMARY KEY,"
+    " event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE, sink TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " sent_at DOUBLE PRECISION, last_error TEXT, created_at DOUBLE PRECISION NOT NULL, UNIQUE (event_id, sink));"
+    "CREATE INDEX outbox_due ON outbox(sink, sent_at, next_at);",
 };
 
 #ifdef VIGIL_HAVE_PQ
