@@ -93,6 +93,8 @@ static const vigil_config_key keys[] = {
      "A label's count returns to 0 this long after the last event that showed it, seconds"},
     {"MQTT_BUFFER", VIGIL_CFG_INT, "1000", 1, 1000000,
      "Messages kept while the broker is down (oldest dropped first, counted)"},
+    {"VIGIL_CAMERAS", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Camera registry file (as `vigil analyze --cameras`): the cameras MQTT announces (unset: the store's)"},
     {"WEBHOOK_URL", VIGIL_CFG_STRING, NULL, NORANGE, "POST every new event's JSON here (unset: off)"},
     {"WEBHOOK_MIN_LEVEL", VIGIL_CFG_STRING, "low", NORANGE, "Only events at or above: low, medium, high, critical"},
     {"WEBHOOK_SECRET", VIGIL_CFG_STRING, NULL, NORANGE,
