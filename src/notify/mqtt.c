@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@ typedef struct {
 
 struct mqtt_client {
   struct mosquitto *m;
+  pthread_t th; /* the network loop: ours, so that reconnects never stop */
+  bool th_on;
+  atomic_bool stop, closing;
+  mqtt_url url;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool connected;
@@ -165,17 +170,18 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
   }
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
-  vlog_info("mqtt: connected%s%zu buffered message(s) sent", sent ? ", " : " (", sent);
+  if (sent)
+    vlog_info("mqtt: connected, %zu buffered message(s) sent", sent);
+  else
+    vlog_info("mqtt: connected");
 }
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc) {
   mqtt_client *c = ud;
   pthread_mutex_lock(&c->mu);
-  bool was = c->connected;
   c->connected = false;
   pthread_cond_broadcast(&c->cv);
   pthread_mutex_unlock(&c->mu);
-  if (was && rc) vlog_warn("mqtt: connection lost (%s); reconnecting", mosquitto_strerror(rc));
 }
 
 static void on_publish(struct mosquitto *m, void *ud, int mid) {
@@ -204,6 +210,40 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
   pthread_mutex_unlock(&c->mu);
 }
 
+/* Sleeps up to `s` seconds in short steps, returning early on stop. */
+static void nap(mqtt_client *c, double s) {
+  for (double t = 0; t < s && !atomic_load(&c->stop); t += 0.1) {
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* The network thread: connect, run the loop, and after any failure (broker
+ * down, connection lost, login refused) wait 1, 2, 4 ... 60 s and reconnect. */
+static void *net_main(void *arg) {
+  mqtt_client *c = arg;
+  double delay = 1;
+  bool first = true;
+  while (!atomic_load(&c->stop)) {
+    int rc = first ? mosquitto_connect_async(c->m, c->url.host, c->url.port, 30) : mosquitto_reconnect_async(c->m);
+    if (rc == MOSQ_ERR_SUCCESS) first = false;
+    unsigned before = mqtt_client_connects(c);
+    while (rc == MOSQ_ERR_SUCCESS && !atomic_load(&c->stop)) rc = mosquitto_loop(c->m, 100, 1);
+    if (atomic_load(&c->stop)) break;
+    bool was = mqtt_client_connects(c) != before;
+    if (was) delay = 1; /* it was up: start the backoff again */
+    pthread_mutex_lock(&c->mu);
+    c->connected = false;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (was && !atomic_load(&c->closing)) vlog_warn("mqtt: connection lost (%s); reconnecting", mosquitto_strerror(rc));
+    else vlog_debug("mqtt: %s:%d: %s; retry in %.0f s", c->url.host, c->url.port, mosquitto_strerror(rc), delay);
+    nap(c, delay);
+    delay = delay * 2 > 60 ? 60 : delay * 2;
+  }
+  return NULL;
+}
+
 int mqtt_client_start(mqtt_client **out, const char *url, const char *client_id, size_t buffer_cap,
                       const char *subscribe, char *err, size_t errlen) {
   *out = NULL;
@@ -212,6 +252,7 @@ int mqtt_client_start(mqtt_client **out, const char *url, const char *client_id,
   pthread_once(&lib_once, lib_init);
   mqtt_client *c = calloc(1, sizeof *c);
   if (!c) return -1;
+  c->url = u;
   c->cap = buffer_cap ? buffer_cap : 1;
   c->ring = calloc(c->cap, sizeof *c->ring);
   c->subscribe = subscribe ? strdup(subscribe) : NULL;
@@ -229,15 +270,13 @@ int mqtt_client_start(mqtt_client **out, const char *url, const char *client_id,
   mosquitto_message_callback_set(c->m, on_message);
   mosquitto_will_set(c->m, AVAIL_TOPIC, 7, "offline", 1, true);
   if (u.user[0]) mosquitto_username_pw_set(c->m, u.user, u.pass[0] ? u.pass : NULL);
-  mosquitto_reconnect_delay_set(c->m, 1, 60, true); /* 1, 2, 4 ... 60 s */
-  int rc = mosquitto_connect_async(c->m, u.host, u.port, 30);
-  if (rc != MOSQ_ERR_SUCCESS) /* broker down at start: the network thread keeps trying */
-    vlog_warn("mqtt: %s:%d not reachable yet (%s); retrying", u.host, u.port, mosquitto_strerror(rc));
-  if ((rc = mosquitto_loop_start(c->m)) != MOSQ_ERR_SUCCESS) {
-    snprintf(err, errlen, "mqtt: %s", mosquitto_strerror(rc));
+  mosquitto_threaded_set(c->m, true); /* publishes come from other threads than the loop */
+  if (pthread_create(&c->th, NULL, net_main, c)) {
+    snprintf(err, errlen, "mqtt: cannot start the network thread");
     mqtt_client_stop(c);
     return -1;
   }
+  c->th_on = true;
   *out = c;
   return 0;
 }
@@ -254,8 +293,14 @@ void mqtt_client_stop(mqtt_client *c) {
       if (mosquitto_publish(c->m, &mid, AVAIL_TOPIC, 7, "offline", 1, true) == MOSQ_ERR_SUCCESS)
         wait_ack(c, mid, 2.0, e, sizeof e);
     }
+    atomic_store(&c->closing, true);
     mosquitto_disconnect(c->m);
-    mosquitto_loop_stop(c->m, true);
+    for (int i = 0; i < 20 && mqtt_client_connected(c); i++) { /* let the loop send the DISCONNECT */
+      struct timespec ts = {0, 50 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+    atomic_store(&c->stop, true);
+    if (c->th_on) pthread_join(c->th, NULL);
     mosquitto_destroy(c->m);
   }
   for (size_t i = 0; i < c->count; i++) held_free(&c->ring[(c->head + i) % c->cap]);
