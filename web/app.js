@@ -59,11 +59,20 @@ function failure(e) {
 
 /* ---- live feed (server-sent events) ---- */
 
+/* The server may end each response after a while (a bounded poll) and the
+ * browser reconnects with Last-Event-ID: an error while CONNECTING is that
+ * normal turn; only a CLOSED source is offline. */
 function startStream() {
   const es = new EventSource('/events/stream');
   es.onopen = () => { conn.textContent = 'live'; };
-  es.onerror = () => { conn.textContent = 'reconnecting…'; };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      conn.textContent = 'offline — retrying';
+      setTimeout(startStream, 5000);
+    }
+  };
   es.onmessage = (m) => {
+    conn.textContent = 'live';
     let msg;
     try { msg = JSON.parse(m.data); } catch (e) { return; }
     if (msg && msg.type === 'new_event' && onNewEvent) onNewEvent(msg.event);
@@ -195,7 +204,7 @@ async function pageEvent(id) {
   let dets = [];
   try { dets = (await api(`/events/${ev.id}/detections`)).detections; } catch (e) { dets = []; }
   const reasons = (ev.reasoning || '').split('\n').filter((l) => l.trim());
-  const status = h('p', {role: 'status', 'aria-live': 'polite', class: 'mut'});
+  const status = h('p', {role: 'status', 'aria-live': 'polite', class: 'mut', id: 'review-status'});
   const reviewed = h('input', {type: 'checkbox', name: 'reviewed', id: 'reviewed', checked: ev.reviewed});
   const notes = h('textarea', {name: 'notes', id: 'notes', rows: 4, maxlength: 10000}, ev.notes || '');
   const form = h('form', {'aria-label': 'Review'},
@@ -260,10 +269,10 @@ async function zooCard(svc) {
   if (health.models_registered === undefined) { card.append(h('p', {class: 'mut'}, 'no model zoo on this service')); return card; }
   let st;
   try { st = await api(`/api/services/${encodeURIComponent(svc.name)}/models/status`); } catch (e) { card.append(failure(e)); return card; }
-  const used = (st.loaded_models || []).reduce((a, m) => a + (m.vram_mb || 0), 0);
-  const total = st.vram_total_mb || 0;
+  const used = st.vram_used_mb !== undefined ? st.vram_used_mb : (st.loaded_models || []).reduce((a, m) => a + (m.vram_mb || 0), 0);
+  const total = st.vram_budget_mb || st.vram_total_mb || 0;
   const pct = total ? Math.min(100, (100 * used) / total) : 0;
-  card.append(h('p', {}, `Status: ${st.status} · ${mb(used)} of ${mb(total)}`),
+  card.append(h('p', {}, `Status: ${st.status} · ${mb(used)} of ${mb(total)} budget`),
     h('div', {class: `bar${pct > 95 ? ' warn' : ''}`, role: 'meter', 'aria-label': `memory of ${svc.name}`, 'aria-valuemin': 0,
       'aria-valuemax': Math.round(total), 'aria-valuenow': Math.round(used)}, h('span', {style: `width:${pct.toFixed(1)}%`})));
   const loaded = {};
@@ -284,12 +293,13 @@ async function zooCard(svc) {
   };
   const rows = (st.registered_models || []).map((m) => {
     const l = loaded[m.name];
-    const state = l ? 'loaded' : pending.has(m.name) ? 'loading' : 'registered';
+    const state = l ? 'loaded' : pending.has(m.name) ? 'loading' : m.state || 'registered';
     const pre = h('button', {type: 'button', 'data-model': m.name, 'data-action': 'preload', disabled: !!l}, 'Preload');
     const un = h('button', {type: 'button', 'data-model': m.name, 'data-action': 'unload', disabled: !l}, 'Unload');
     pre.addEventListener('click', () => act('preload', m.name, pre));
     un.addEventListener('click', () => act('unload', m.name, un));
-    return h('tr', {'data-model': m.name}, h('td', {}, m.name), h('td', {class: l ? 'ok' : ''}, state),
+    return h('tr', {'data-model': m.name}, h('td', {}, m.name),
+      h('td', {class: l ? 'ok' : m.error ? 'err' : '', title: m.error || null, 'data-state': state}, state),
       h('td', {}, l ? mb(l.vram_mb) + ' measured' : mb(m.vram_mb) + ' est.'), h('td', {}, m.priority),
       h('td', {}, l ? ago(l.last_used) : '—'), h('td', {}, pre, ' ', un));
   });
@@ -358,6 +368,7 @@ async function pageSystem() {
 /* ---- routing ---- */
 
 async function route() {
+  delete main.dataset.ready;
   const m = location.pathname.match(/^\/event\/([^/]+)$/);
   const page = m ? null : (location.hash.replace(/^#\/?/, '').split('?')[0] || 'live');
   const pages = {live: pageLive, events: pageEvents, models: pageModels, system: pageSystem};
@@ -369,8 +380,10 @@ async function route() {
     show(h('h1', {}, 'Something went wrong'), failure(e));
   }
   main.dataset.ready = '1';
-  document.dispatchEvent(new Event('vigil:rendered'));
+  if (routed) main.focus({preventScroll: true}); /* keyboard users land on the new page */
+  routed = true;
 }
+let routed = false;
 
 window.addEventListener('hashchange', route);
 startStream();

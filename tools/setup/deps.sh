@@ -228,7 +228,7 @@ do_ref() {
   local want
   want=$(cat "$ROOT/tools/ref/package.json" "$lock" | sha256sum | cut -d' ' -f1)
   if [ -f "$STAMPS/ref" ] && [ "$(cat "$STAMPS/ref")" = "$want" ] &&
-     [ -d "$ref/node_modules/onnxruntime-node" ]; then
+     [ -d "$ref/node_modules/onnxruntime-node" ] && [ -d "$ref/node_modules/playwright-core" ]; then
     return 0
   fi
   if [ "$check_only" -eq 1 ]; then missing+=("ref: reference runtimes in $ref"); return 0; fi
@@ -239,7 +239,7 @@ do_ref() {
   # providers in its postinstall; its CPU library is already in the tarball.
   (cd "$ref" && ONNXRUNTIME_NODE_INSTALL_CUDA=skip ONNXRUNTIME_NODE_INSTALL=skip \
      npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $ref failed"
-  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs')") ||
+  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs'); require('playwright-core')") ||
     die "the reference runtimes do not load from $ref"
   # Nothing beyond the tarballs in package-lock.json may have been fetched: no GPU providers.
   local extra
