@@ -314,7 +314,7 @@ async function pageModels() {
   onNewEvent = null;
   const {services} = await api('/api/services');
   const cards = await Promise.all(services.map(zooCard));
-  show(h('h1', {}, 'Models'), h('div', {class: 'grid'}, cards));
+  show(h('h1', {}, 'Models'), h('div', {class: 'stack'}, cards));
 }
 
 /* ---- System ---- */
@@ -362,7 +362,7 @@ async function pageSystem() {
       cards.push(h('section', {class: 'card'}, h('h2', {}, s.name), failure(e)));
     }
   }
-  show(h('h1', {}, 'System'), h('div', {class: 'grid'}, cards));
+  show(h('h1', {}, 'System'), h('div', {class: 'grid wide'}, cards));
 }
 
 /* ---- routing ---- */

@@ -111,10 +111,15 @@ typedef struct {
   int attempts;  /* failed attempts so far */
 } store_outbox_item;
 
-/* Unsent rows of `sink` whose next attempt is due at `now`, oldest first (*items malloc'ed). */
-int store_outbox_due(store *s, const char *sink, double now, int limit, store_outbox_item **items, size_t *n,
-                     char *err, size_t errlen);
+/* Unsent rows of `sink` whose next attempt is due at `now`, oldest first
+ * (*items malloc'ed, NULL when none). Each row returned is claimed until
+ * now + lease_s: other dispatchers on the same store skip it meanwhile, and
+ * it is due again after the lease if its claimer never reported back. */
+int store_outbox_due(store *s, const char *sink, double now, double lease_s, int limit, store_outbox_item **items,
+                     size_t *n, char *err, size_t errlen);
 int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen);
+/* Gives a claimed row back unattempted (due at once). */
+int store_outbox_release(store *s, int64_t id, char *err, size_t errlen);
 /* Counts a failed attempt and sets the time of the next one. */
 int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, char *err, size_t errlen);
 int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen);

@@ -20,6 +20,7 @@
 #define CAMERA_REFRESH_S 2.0
 #define MAX_SNAPSHOT_BYTES (16u << 20)
 #define ACK_TIMEOUT_S 10.0
+#define BATCH 5 /* outbox rows claimed at once: a dead claimer delays them by its lease */
 
 typedef struct {
   char cam[VIGIL_ID_LEN], label[VIGIL_NAME_LEN];
@@ -85,6 +86,11 @@ static char *event_text(const vigil_event *ev) {
   return t;
 }
 
+/* Rows claimed but not attempted because we are stopping: due again at once. */
+static void release_rest(notify *n, store_outbox_item *it, size_t cnt) {
+  for (size_t i = 0; i < cnt; i++) store_outbox_release(n->st, it[i].id, NULL, 0);
+}
+
 /* ---- the webhook sink -------------------------------------------------------------------- */
 
 static void *webhook_main(void *arg) {
@@ -93,11 +99,12 @@ static void *webhook_main(void *arg) {
     store_outbox_item *it;
     size_t cnt;
     char err[512];
-    if (store_outbox_due(n->st, "webhook", now_s(), 20, &it, &cnt, err, sizeof err)) {
+    if (store_outbox_due(n->st, "webhook", now_s(), 30 + BATCH * n->wh_timeout, BATCH, &it, &cnt, err, sizeof err)) {
       vlog_warn("webhook: outbox: %s", err);
       cnt = 0, it = NULL;
     }
-    for (size_t i = 0; i < cnt && !atomic_load(&n->stop); i++) {
+    size_t i = 0;
+    for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
       int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
       char *body = rc ? NULL : event_text(&ev);
@@ -117,6 +124,7 @@ static void *webhook_main(void *arg) {
       }
       free(body);
     }
+    release_rest(n, it + i, cnt - i);
     free(it);
     sleep_tick();
   }
@@ -394,11 +402,12 @@ static void *mqtt_main(void *arg) {
     store_outbox_item *it;
     size_t cnt;
     char err[512];
-    if (store_outbox_due(n->st, "mqtt", t, 20, &it, &cnt, err, sizeof err)) {
+    if (store_outbox_due(n->st, "mqtt", t, 30 + BATCH * ACK_TIMEOUT_S, BATCH, &it, &cnt, err, sizeof err)) {
       vlog_warn("mqtt: outbox: %s", err);
       cnt = 0, it = NULL;
     }
-    for (size_t i = 0; i < cnt && !atomic_load(&n->stop); i++) {
+    size_t i = 0;
+    for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
       int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
       char *body = rc ? NULL : event_text(&ev);
@@ -421,6 +430,7 @@ static void *mqtt_main(void *arg) {
       }
       free(body);
     }
+    release_rest(n, it + i, cnt - i);
     free(it);
     sleep_tick();
   }
@@ -500,6 +510,22 @@ void notify_stop(notify *n) {
   free(n->wh_url);
   free(n->wh_secret);
   free(n);
+}
+
+bool notify_drain(notify *n, double secs) {
+  if (!n) return true;
+  double end = now_s() + secs;
+  for (;;) {
+    int64_t a = 0, b = 0;
+    if (n->mq_on) store_outbox_pending(n->st, "mqtt", &a, NULL, 0);
+    if (n->wh_on) store_outbox_pending(n->st, "webhook", &b, NULL, 0);
+    if (a + b == 0) return true;
+    if (now_s() >= end) {
+      vlog_warn("notifications: %lld alert(s) not yet delivered; they stay in the outbox", (long long)(a + b));
+      return false;
+    }
+    sleep_tick();
+  }
 }
 
 void notify_metrics(notify *n, vigil_metrics_out *o) {

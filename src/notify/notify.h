@@ -24,6 +24,8 @@ typedef struct notify notify;
  * the login is not an error here: the client keeps retrying with backoff. */
 int notify_start(notify **out, store *st, char *err, size_t errlen);
 void notify_stop(notify *n); /* NULL: no-op */
+/* Waits up to secs for the outbox of the configured sinks to empty; true when it did. */
+bool notify_drain(notify *n, double secs);
 /* vigil_mqtt_* and vigil_outbox_* gauges for /metrics. */
 void notify_metrics(notify *n, vigil_metrics_out *o);
 

@@ -607,12 +607,12 @@ static int row_outbox(void *ud, int nc, const char *const *c) {
   return 0;
 }
 
-int store_outbox_due(store *s, const char *sink, double now, int limit, store_outbox_item **items, size_t *n,
-                     char *err, size_t errlen) {
+int store_outbox_due(store *s, const char *sink, double now, double lease_s, int limit, store_outbox_item **items,
+                     size_t *n, char *err, size_t errlen) {
   *items = NULL;
   *n = 0;
-  if (!sink_valid(sink) || limit < 1 || limit > 1000) {
-    set_err(err, errlen, "outbox: sink must be mqtt or webhook and limit 1..1000");
+  if (!sink_valid(sink) || limit < 1 || limit > 1000 || !(lease_s >= 0)) {
+    set_err(err, errlen, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
     return STORE_EINVAL;
   }
   sval p[3] = {sv_text(sink), sv_real(now), sv_int(limit)};
@@ -622,6 +622,17 @@ int store_outbox_due(store *s, const char *sink, double now, int limit, store_ou
                 "SELECT id, event_id, sink, attempts FROM outbox WHERE sink = ? AND sent_at IS NULL AND next_at <= ?"
                 " ORDER BY id LIMIT ?",
                 p, 3, row_outbox, &l);
+  /* claim each row for the lease, so that another dispatcher (another
+   * process on the same store) skips it; a row whose claimer died is due
+   * again when the lease ends */
+  size_t kept = 0;
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    int64_t got = 0;
+    sval q[3] = {sv_real(now + lease_s), sv_int(l.v[i].id), sv_real(now)};
+    rc = EXEC(s, "UPDATE outbox SET next_at = ? WHERE id = ? AND sent_at IS NULL AND next_at <= ? RETURNING id", q, 3,
+              row_int, &got);
+    if (!rc && got) l.v[kept++] = l.v[i];
+  }
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
@@ -629,7 +640,11 @@ int store_outbox_due(store *s, const char *sink, double now, int limit, store_ou
     return rc;
   }
   *items = l.v;
-  *n = l.n;
+  *n = kept;
+  if (!kept) {
+    free(l.v);
+    *items = NULL;
+  }
   return 0;
 }
 
@@ -637,6 +652,14 @@ int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen) {
   sval p[2] = {sv_real(now_s()), sv_int(id)};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int store_outbox_release(store *s, int64_t id, char *err, size_t errlen) {
+  sval p = sv_int(id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "UPDATE outbox SET next_at = 0 WHERE id = ? AND sent_at IS NULL", &p, 1, NULL, NULL);
   pthread_mutex_unlock(&s->mu);
   return rc;
 }

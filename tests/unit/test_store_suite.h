@@ -387,25 +387,25 @@ static void st_outbox(void **state) {
   assert_int_equal(suite_count(s, "outbox"), 3);
   store_outbox_item *it;
   size_t n;
-  assert_int_equal(store_outbox_due(s, "mqtt", 1e12, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "mqtt", 1000, 0, 10, &it, &n, err, sizeof err), 0);
   assert_int_equal(n, 2);
   assert_int_equal(it[0].event_id, low);
   assert_int_equal(it[1].event_id, crit);
   assert_int_equal(it[0].attempts, 0);
   int64_t first = it[0].id;
   free(it);
-  assert_int_equal(store_outbox_due(s, "webhook", 1e12, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "webhook", 1000, 0, 10, &it, &n, err, sizeof err), 0);
   assert_int_equal(n, 1);
   assert_int_equal(it[0].event_id, crit);
   free(it);
   /* a failed attempt moves the row out of the due set until next_at */
   assert_int_equal(store_outbox_retry(s, first, 5e11, "broker down", err, sizeof err), 0);
-  assert_int_equal(store_outbox_due(s, "mqtt", 4e11, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "mqtt", 4e11, 0, 10, &it, &n, err, sizeof err), 0);
   assert_int_equal(n, 1);
   assert_int_equal(it[0].event_id, crit);
   assert_int_equal(store_outbox_sent(s, it[0].id, err, sizeof err), 0);
   free(it);
-  assert_int_equal(store_outbox_due(s, "mqtt", 1e12, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "mqtt", 1e12, 0, 10, &it, &n, err, sizeof err), 0);
   assert_int_equal(n, 1);
   assert_int_equal(it[0].id, first);
   assert_int_equal(it[0].attempts, 1);
@@ -413,7 +413,18 @@ static void st_outbox(void **state) {
   int64_t pending = -1;
   assert_int_equal(store_outbox_pending(s, "mqtt", &pending, err, sizeof err), 0);
   assert_int_equal(pending, 1);
-  assert_int_equal(store_outbox_due(s, "sms", 1e12, 10, &it, &n, err, sizeof err), STORE_EINVAL);
+  /* a claim: a second dispatcher does not get the row until the lease ends */
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 20, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  assert_null(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 51, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].id, first);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "sms", 1e12, 0, 10, &it, &n, err, sizeof err), STORE_EINVAL);
   /* no sinks: no rows */
   assert_int_equal(store_set_outbox(s, 0, NULL), 0);
   suite_insert(s, "ob", 2, 1, 99, NULL);
