@@ -26,7 +26,9 @@ static void usage(FILE *f) {
           "  --config FILE  KEY=VALUE file (also: VIGIL_CONFIG); the environment wins\n"
           "  --max-batch N  images per detector inference call, bounds memory (also: VIGIL_DETECT_MAX_BATCH)\n"
           "\n"
-          "Every service answers GET /health and GET /metrics. Keys: docs/configuration.md.\n");
+          "Every service answers GET /health and GET /metrics. Keys: docs/configuration.md.\n"
+          "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
+          "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n");
 }
 
 static int parse_port(const char *s, long *out) {

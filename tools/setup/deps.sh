@@ -26,7 +26,9 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   # XNNPACK: NHWC kernels for the TF.js models; MQTT client and broker, headless browser tests,
   # torch + torchvision for the bench/test model exports, OpenCV for the BRISQUE reference.
   libxnnpack-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
-  python3-opencv)
+  python3-opencv
+  # libcrypto's headers: HMAC-SHA256 of webhook signatures (only a Suggests of libcurl's -dev)
+  libssl-dev)
 
 mode=all
 check_only=0
