@@ -16,7 +16,7 @@
 #include "unit/test_risk_fixtures.h"
 #include "vigil/store.h"
 
-static int nt_free_port(void) {
+static inline int nt_free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t l = sizeof a;
@@ -26,19 +26,19 @@ static int nt_free_port(void) {
   return p;
 }
 
-static double nt_now(void) {
+static inline double nt_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void nt_sleep_ms(int ms) {
+static inline void nt_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
 }
 
 /* Polls cond(ud) every 50 ms for up to secs; true when it held. */
-static bool nt_wait(bool (*cond)(void *), void *ud, double secs) {
+static inline bool nt_wait(bool (*cond)(void *), void *ud, double secs) {
   double end = nt_now() + secs;
   do {
     if (cond(ud)) return true;
@@ -49,7 +49,7 @@ static bool nt_wait(bool (*cond)(void *), void *ud, double secs) {
 
 /* Stores one event of camera `cam` with the given labels (comma list) and
  * score, created now; snapshot (may be NULL) is its JPEG path. Returns its id. */
-static int64_t nt_insert(store *s, const char *cam, const char *cam_name, const char *labels, int score,
+static inline int64_t nt_insert(store *s, const char *cam, const char *cam_name, const char *labels, int score,
                          const char *summary, const char *snapshot) {
   static int seq;
   vigil_batch b;
