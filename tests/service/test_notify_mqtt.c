@@ -150,6 +150,26 @@ static bool have_event(void *ud) {
   return ok;
 }
 
+/* A client connecting now receives what the broker retained under `filter`:
+ * the number of retained, non-empty messages it got within 3 s. */
+static int retained_count(const char *filter) {
+  struct mosquitto *late = mosquitto_new("late", true, NULL);
+  assert_non_null(late);
+  mosquitto_username_pw_set(late, "observer", "obs");
+  mosquitto_message_callback_set(late, obs_message);
+  size_t m = mark();
+  assert_int_equal(mosquitto_connect(late, "127.0.0.1", broker_port, 30), 0);
+  mosquitto_subscribe(late, NULL, filter, 1);
+  for (int i = 0; i < 30; i++) mosquitto_loop(late, 100, 1);
+  mosquitto_disconnect(late);
+  mosquitto_destroy(late);
+  int n = 0;
+  pthread_mutex_lock(&obs_mu);
+  for (size_t i = m; i < n_msgs; i++) n += msgs[i].retain && msgs[i].len > 0;
+  pthread_mutex_unlock(&obs_mu);
+  return n;
+}
+
 /* ---- Home Assistant's MQTT discovery schema, per entity type ----
  * From the HA docs (integrations binary_sensor.mqtt, sensor.mqtt, image.mqtt,
  * and the shared entity options): required keys, allowed keys with types, and
@@ -373,6 +393,7 @@ static void mq_end_to_end(void **state) {
       if (!cam) assert_string_equal(json_string_value(json_object_get(dev, "name")), "Front <b>door</b>");
       json_decref(j);
     }
+  assert_int_equal(retained_count("homeassistant/#"), 10); /* retained for a Home Assistant that starts later */
   /* an event: vigil/events, counts, risk, snapshot; the outbox row is acknowledged */
   size_t m1 = mark();
   int64_t id = nt_insert(st, "front", "Front <b>door</b>", "person,person,car", 80, "two people <script>x</script>", snap);
@@ -412,6 +433,8 @@ static void mq_end_to_end(void **state) {
     config_topic(topic, sizeof topic, "back", i);
     assert_true(got(topic, "", m2, 20));
   }
+  assert_int_equal(retained_count("homeassistant/+/vigil_back/#"), 0); /* gone from the broker */
+  assert_int_equal(retained_count("homeassistant/+/vigil_front/#"), 5);
 
   /* the broker restarts; an event stored while it is down is delivered after */
   broker_stop();
