@@ -79,7 +79,7 @@ static void obs_message(struct mosquitto *m, void *ud, const struct mosquitto_me
     rec_msg *r = &msgs[n_msgs++];
     r->topic = strdup(msg->topic);
     r->payload = malloc((size_t)msg->payloadlen + 1);
-    memcpy(r->payload, msg->payload, (size_t)msg->payloadlen);
+    if (msg->payloadlen > 0) memcpy(r->payload, msg->payload, (size_t)msg->payloadlen);
     r->payload[msg->payloadlen] = 0;
     r->len = msg->payloadlen;
     r->retain = msg->retain;
