@@ -57,13 +57,38 @@ static void dashboard(void **state) {
   store_close(s);
 
   int ep = nt_free_port(), lp = nt_free_port();
-  char svc[128];
-  snprintf(svc, sizeof svc, "enrich-light=http://127.0.0.1:%d", lp);
+  char svc[192];
+  snprintf(svc, sizeof svc, "enrich-light=http://127.0.0.1:%d,gone=http://127.0.0.1:%d", lp, nt_free_port());
   setenv("DASHBOARD_SERVICES", svc, 1);
   pid_t light = spawn_vigil("enrich-light", lp);
   pid_t events = spawn_vigil("events", ep);
   assert_true(up(lp));
   assert_true(up(ep));
+
+  /* the HTTP side on its own: statuses and content types */
+  static const struct {
+    const char *method, *path, *status, *ctype;
+  } checks[] = {
+      {"GET", "/", "200", "text/html; charset=utf-8"},
+      {"GET", "/ui/app.js", "200", "text/javascript; charset=utf-8"},
+      {"GET", "/ui/style.css", "200", "text/css; charset=utf-8"},
+      {"GET", "/ui/nope.js", "404", "application/json"},
+      {"GET", "/event/1", "200", "text/html; charset=utf-8"},
+      {"GET", "/event/424242", "404", "text/html; charset=utf-8"},
+      {"GET", "/event/abc", "404", "text/html; charset=utf-8"},
+      {"GET", "/events/1/detections", "200", "application/json"},
+      {"GET", "/events/424242/detections", "404", "application/json"},
+      {"GET", "/api/services/gone/health", "502", "application/json"},
+      {"GET", "/api/services/unknown/health", "404", "application/json"},
+      {"GET", "/api/services/enrich-light/enrich", "404", "application/json"},
+      {"POST", "/api/services/enrich-light/models/preload?model_name=no%20such", "400", "application/json"},
+  };
+  for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
+    char c[512];
+    snprintf(c, sizeof c, "test \"$(curl -s -X %s -o /dev/null -w '%%{http_code} %%{content_type}' 'http://127.0.0.1:%d%s')\" = '%s %s'",
+             checks[i].method, ep, checks[i].path, checks[i].status, checks[i].ctype);
+    if (system(c)) fail_msg("%s %s: expected %s %s", checks[i].method, checks[i].path, checks[i].status, checks[i].ctype);
+  }
 
   char cwd[PATH_MAX], out[PATH_MAX + 64], cmd[3 * PATH_MAX];
   assert_non_null(getcwd(cwd, sizeof cwd));

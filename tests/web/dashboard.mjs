@@ -29,6 +29,8 @@ function watch(page) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     if (allow404 && /404/.test(m.text())) return;
+    /* the browser logs every failed fetch; the service "gone" is down on purpose */
+    if (/\/api\/services\/gone\//.test(m.location().url) && /502/.test(m.text())) return;
     errors.push(`${page.url()}: ${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
@@ -123,6 +125,8 @@ try {
   await page.waitForSelector('section[data-service="enrich-light"] tr[data-model="movenet-lightning"] td[data-state="loaded"]', {timeout: 60000});
   const after = await (await fetch(`${LIGHT}/models/status`)).json();
   assert.ok(after.loaded_models.some((m) => m.name === 'movenet-lightning'), 'preload did not reach the service');
+  const gone = page.locator('section[data-service="gone"] [role="alert"]');
+  assert.match(await gone.textContent(), /service 'gone' at http:\/\/127\.0\.0\.1:\d+ is not reachable/);
   await shot('models');
   await page.locator('section[data-service="enrich-light"] button[data-model="movenet-lightning"][data-action="unload"]').click();
   await page.waitForSelector('section[data-service="enrich-light"] tr[data-model="movenet-lightning"] td[data-state="unloaded"]', {timeout: 60000});
@@ -130,6 +134,7 @@ try {
   step('system');
   await open('/#/system');
   await page.waitForSelector('section[aria-label="Metrics of enrich-light"] table');
+  assert.match(await page.locator('main section.card:has(h2:text-is("gone")) [role="alert"]').textContent(), /not reachable/);
   assert.ok((await page.locator('section[aria-label="Metrics of events (this service)"] td').allTextContents()).some((t) => t.startsWith('vigil_http_')));
   await shot('system');
 
