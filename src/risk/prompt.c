@@ -101,6 +101,11 @@ int risk_damage_context(char *buf, size_t len, const vigil_vehicle *v) {
 }
 
 /* Damage pattern lines of CONTRACTS.md, shared with the rules. */
+int risk_damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage, bool *multi,
+                         bool *high_night) {
+  return risk__damage_patterns(v, hour, breakin, night_damage, multi, high_night);
+}
+
 int risk__damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage,
                           bool *multi, bool *high_night) {
   bool glass = false, lamp = false, high = false;
