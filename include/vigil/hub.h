@@ -2,7 +2,7 @@
  * exports them with tools/export/; tests use small generated models with the
  * same inputs and outputs). Each takes a model_runner (a zoo lease in the
  * services), the full frame and a region, and returns typed results in the
- * frame's pixels. (YOLO-family models — threat, yolo11-face, damage — run
+ * frame's pixels. (YOLO-family models — threat, yolo11-face — run
  * through the detector adapter, include/vigil/detect.h.) Preprocessing follows each model's published config
  * (docs/models.md gives size, resize, crop, mean and std per model). */
 #ifndef VIGIL_HUB_H
@@ -164,6 +164,11 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
 /* The canonical damage type of a model class name ("Glass shatter" ->
  * "glass_shatter"); NULL when it is none of the six. */
 const char *damage_canonical(const char *name);
+/* Ultralytics' names metadata (untrusted: it comes from the model file), a
+ * Python dict literal {0: 'crack', 1: 'dent'}: names[i] gets the canonical
+ * damage type of class i (NULL = not a damage type). Returns 1 + the largest
+ * class id named (below cap). */
+int damage_parse_names(const char *meta, const char **names, int cap);
 
 /* Pets: microsoft/resnet-18 (ImageNet-1k): 224 centre crop (crop_pct 0.875),
  * ImageNet mean/std, logits [B,1000]. Dogs are ImageNet 151-268, cats

@@ -31,10 +31,7 @@ const char *damage_canonical(const char *name) {
   return NULL;
 }
 
-/* Ultralytics' names metadata, a Python dict literal {0: 'crack', 1: 'dent'}:
- * names[i] gets the canonical damage type of class i (NULL = not a damage
- * type). Returns the number of classes named. */
-static int parse_names(const char *meta, const char **names, int cap) {
+int damage_parse_names(const char *meta, const char **names, int cap) {
   int n = 0;
   for (int i = 0; i < cap; i++) names[i] = NULL;
   for (const char *s = meta; s && (s = strchr(s, ':'));) {
@@ -159,7 +156,7 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   int rows = (int)o[di].dims[1], na = (int)o[di].dims[2];
   int nc = rows - 4 - SEG_NM;
   const char *names[SEG_MAX_CLASSES];
-  int named = parse_names(vrt_model_metadata(r->m, "names"), names, SEG_MAX_CLASSES);
+  int named = damage_parse_names(vrt_model_metadata(r->m, "names"), names, SEG_MAX_CLASSES);
   if (nc < 1 || nc > SEG_MAX_CLASSES || (named && named != nc)) {
     runner_outputs_free(o, n);
     return hub_fail(err, errlen, "vehicle-damage-detection: output0 has %d rows, which is not 4 + %d classes + 32",
