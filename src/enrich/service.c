@@ -456,8 +456,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     }
     req_parts |= b;
   }
-  if (part_mask && req_parts && !(part_mask & req_parts)) part_mask = 0; /* nothing asked of this endpoint */
-  if (!part_mask) part_mask = req_parts;
+  if (!part_mask) part_mask = req_parts; /* a per-part endpoint runs its own part whatever "parts" says */
   if (q.timezone && q.timezone[0] && !camera_timezone_valid(q.timezone)) {
     vigil_http_error(res, 400, "timezone '%s' is not in the zoneinfo database", q.timezone);
     goto done;
