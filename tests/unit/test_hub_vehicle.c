@@ -6,6 +6,8 @@
  * (map, relative depth, distance, proximity, a wrong export refused at load
  * naming its shape) and weather. */
 #include "test_hub_common.h"
+#include "vigil/enrich.h"
+#include "vigil/risk.h"
 
 static model_runner veh, dmg, flood, pet, dep, bad, wx;
 
@@ -230,10 +232,52 @@ static void weather(void **s) {
   vigil_image_free(&f);
 }
 
+/* The damage model's output reaches the risk rules through the enrichment
+ * summary: glass_shatter + lamp_broken at 23:00 is a break-in pattern and a
+ * critical alert. */
+static void damage_reaches_rules(void **s) {
+  (void)s;
+  vigil_image f;
+  hub_frame(&f, 640, 640, 90, 90, 90);
+  enrich_result *r = calloc(1, sizeof *r);
+  assert_non_null(r);
+  char err[256];
+  assert_int_equal(damage_detect(&dmg, &r->damage, &f, 0, 0, 640, 640, err, sizeof err), 0);
+  r->has_damage = true;
+  assert_int_equal(vehicle_classify(&veh, &r->vehicle, &f, 0, 0, 640, 640, err, sizeof err), 0);
+  r->has_vehicle = true;
+  vigil_enrichment e;
+  enrich_result_summary(r, "car-1", &e);
+  assert_true(e.vehicle.present);
+  assert_int_equal(e.vehicle.n_damage, 2);
+  assert_string_equal(e.vehicle.damage[0].type, "glass_shatter");
+  assert_int_equal(e.vehicle.damage[0].count, 1);
+  assert_float_equal(e.vehicle.damage[0].avg_confidence, 0.9f, 1e-5);
+  vigil_batch b;
+  vigil_batch_init(&b, "drive");
+  b.local_hour = 23;
+  vigil_detection d = {.cls = "car", .confidence = 0.9f};
+  snprintf(d.id, sizeof d.id, "car-1");
+  assert_int_equal(vigil_batch_add(&b, &d, &e), 0);
+  risk_rules_result rr;
+  risk_params p = risk_default_params();
+  assert_int_equal(risk_rules_score(&rr, &b, &p), 0);
+  assert_true(risk_rules_fired(&rr, "damage_breakin"));
+  assert_true(risk_rules_fired(&rr, "damage_high_security_night"));
+  assert_string_equal(rr.level, "critical");
+  char ctx[512];
+  assert_true(risk_damage_context(ctx, sizeof ctx, &e.vehicle) > 0);
+  assert_non_null(strstr(ctx, "Vehicle Damage Detected (2 instances):"));
+  risk_rules_result_free(&rr);
+  vigil_batch_free(&b);
+  free(r);
+  vigil_image_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest t[] = {
       cmocka_unit_test(vehicle_type), cmocka_unit_test(damage_masks), cmocka_unit_test(pets),
-      cmocka_unit_test(depth),        cmocka_unit_test(weather),
+      cmocka_unit_test(depth),        cmocka_unit_test(weather),  cmocka_unit_test(damage_reaches_rules),
   };
   return cmocka_run_group_tests(t, setup, teardown);
 }
