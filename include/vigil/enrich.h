@@ -50,6 +50,7 @@ typedef struct {
   enrich_options opt;
   unsigned parts;                     /* ENRICH_PART_* mask to run; 0 = by kind */
   const char *det_class;              /* the detector's class (fallbacks for vehicle and pet), may be NULL */
+  float det_score;                    /* the detector's confidence (the fallbacks' confidence) */
   const char *timezone;               /* the camera's IANA zone for time of day; NULL/"" = local */
   float depth_px_per_m;               /* the camera's depth calibration; 0 = the default */
 } enrich_request;

@@ -591,7 +591,7 @@ static int call_vehicle(part_ctx *c, enrich_handle *h, char *err, size_t errlen)
 static void *part_vehicle(void *arg) {
   part_ctx *c = arg;
   if (!with_model(c, "vehicle", "vehicle-segment-classification", call_vehicle) && model_missing(c, "vehicle") &&
-      vehicle_from_detector(&c->r->vehicle, c->rq->det_class, 0) == 0)
+      vehicle_from_detector(&c->r->vehicle, c->rq->det_class, c->rq->det_score) == 0)
     c->r->has_vehicle = true;
   return NULL;
 }
@@ -620,7 +620,7 @@ static int call_pet(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
 static void *part_pet(void *arg) {
   part_ctx *c = arg;
   if (!with_model(c, "pet", "pet-classifier", call_pet) && model_missing(c, "pet") &&
-      pet_from_detector(&c->r->pet, c->rq->det_class, 0) == 0)
+      pet_from_detector(&c->r->pet, c->rq->det_class, c->rq->det_score) == 0)
     c->r->has_pet = true;
   if (c->r->has_pet) c->r->pet.is_household = pet_household_match(c->e->household_pets, &c->r->pet);
   return NULL;

@@ -105,6 +105,7 @@ typedef struct {
   char **parts;          /* vigil extension: run only these parts (the HTTP client's routing) */
   size_t n_parts;
   char *detection_class; /* the detector's class, for the vehicle and pet fallbacks */
+  double detection_confidence;
   char *timezone;        /* the camera's IANA timezone, for the damage patterns' time of day */
   double depth_px_per_m; /* the camera's depth calibration */
 } enrich_req;
@@ -136,6 +137,7 @@ static const vigil_json_field req_f[] = {
     {.key = "parts", .type = VIGIL_JSON_STRING_ARRAY, .offset = offsetof(enrich_req, parts),
      .count_offset = offsetof(enrich_req, n_parts), .max = 16},
     {.key = "detection_class", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_class), .max = 47},
+    {.key = "detection_confidence", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, detection_confidence)},
     {.key = "timezone", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, timezone), .max = 47},
     {.key = "depth_px_per_m", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, depth_px_per_m)},
 };
@@ -505,6 +507,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather},
       .parts = part_mask,
       .det_class = q.detection_class,
+      .det_score = isfinite(q.detection_confidence) ? (float)fmin(fmax(q.detection_confidence, 0), 1) : 0,
       .timezone = q.timezone,
       .depth_px_per_m = (float)q.depth_px_per_m,
   };

@@ -553,7 +553,10 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
   if (rq->detection_id) json_object_set_new(req, "detection_id", json_string(rq->detection_id));
   if (rq->camera_id) json_object_set_new(req, "camera_id", json_string(rq->camera_id));
   if (rq->ts > 0) json_object_set_new(req, "timestamp", json_real(rq->ts));
-  if (rq->det_class && rq->det_class[0]) json_object_set_new(req, "detection_class", json_string(rq->det_class));
+  if (rq->det_class && rq->det_class[0]) {
+    json_object_set_new(req, "detection_class", json_string(rq->det_class));
+    json_object_set_new(req, "detection_confidence", json_real(rq->det_score));
+  }
   if (rq->timezone && rq->timezone[0]) json_object_set_new(req, "timezone", json_string(rq->timezone));
   if (rq->depth_px_per_m > 0) json_object_set_new(req, "depth_px_per_m", json_real(rq->depth_px_per_m));
   svc_call calls[2];

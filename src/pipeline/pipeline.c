@@ -301,7 +301,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
                            .kind = kind_of(d->label, &e_ok), .detection_id = id, .camera_id = cs->cam.id,
                            .ts = ts, .opt = {.include_pose = true, .include_weather = true},
-                           .det_class = d->label, .timezone = cs->cam.timezone,
+                           .det_class = d->label, .det_score = d->score, .timezone = cs->cam.timezone,
                            .depth_px_per_m = cs->cam.depth_px_per_m};
       for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
         rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;

@@ -128,7 +128,7 @@ static const char *str(json_t *o, const char *k) { return json_string_value(json
 static void test_vehicle(void **s) {
   (void)s;
   /* 2024-11-27 06:46:40 UTC = 01:46 in New York: night */
-  body("car.json", "\"detection_type\":\"vehicle\",\"detection_class\":\"car\",\"bbox\":{\"x1\":10,\"y1\":40,"
+  body("car.json", "\"detection_type\":\"vehicle\",\"detection_class\":\"car\",\"detection_confidence\":0.75,\"bbox\":{\"x1\":10,\"y1\":40,"
                    "\"x2\":200,\"y2\":360},\"timestamp\":1732690000,\"timezone\":\"America/New_York\"");
   json_t *j = post(port, "/enrich", "car.json", 200);
   json_t *v = json_object_get(j, "vehicle");
@@ -175,6 +175,7 @@ static void test_vehicle(void **s) {
   v = json_object_get(j, "vehicle");
   assert_string_equal(str(v, "vehicle_type"), "car");
   assert_string_equal(str(v, "source"), "detector");
+  assert_float_equal(json_number_value(json_object_get(v, "confidence")), 0.75, 1e-6);
   assert_true(json_is_null(json_object_get(j, "vehicle_damage")));
   assert_non_null(strstr(str(json_object_get(j, "errors"), "damage"), "VEHICLE_DAMAGE_MODEL_PATH"));
   json_decref(j);
