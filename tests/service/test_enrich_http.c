@@ -3,7 +3,7 @@
  * engine's; bad boxes, HTTP errors, timeouts, oversized replies, refused
  * connections and malformed replies are clean errors; animals go to the light
  * URL; parts are split between heavy and light by their models' service,
- * a dead URL in a list is skipped, and a light service killed mid-run leaves
+ * a dead or slow (timed out) URL in a list is skipped, and a light service killed mid-run leaves
  * its parts null with the reason while heavy's still arrive; `vigil analyze
  * --enrich-url` enriches through the service. */
 #include <setjmp.h>
@@ -332,6 +332,16 @@ static void test_split_failover_and_kill(void **s) {
   assert_int_equal(enrich_client_init(&c, cp, err, sizeof err), 0);
   enrich_result *r = malloc(sizeof *r);
   enrich_request rq = person_request();
+  /* a slow light URL (accepts, never answers) first: skipped after its timeout */
+  enrich_client_params sp = cp;
+  snprintf(sp.light_url, sizeof sp.light_url, "http://127.0.0.1:%d,http://127.0.0.1:%d", mute_port, lport);
+  sp.timeout_s = 10;
+  enrich_client *slow;
+  assert_int_equal(enrich_client_init(&slow, sp, err, sizeof err), 0);
+  if (enrich_client_run(slow, r, &rq, err, sizeof err)) fail_msg("past the slow URL: %s", err);
+  assert_true(r->has_pose);
+  assert_true(used(r, "movenet"));
+  enrich_client_free(slow);
   for (int round = 0; round < 4; round++) {
     if (round == 2) { /* mid-run */
       kill(light, SIGKILL);
