@@ -38,7 +38,9 @@ struct enrich_engine {
   struct {
     char camera[64];
     double ts;
+    bool ok;
     weather_result w;
+    char why[256];                 /* !ok: why it could not run (not retried within the TTL) */
   } wx[16];                        /* last weather per camera (ENRICH_WEATHER_TTL_S) */
 };
 
@@ -656,19 +658,33 @@ static int call_weather(part_ctx *c, enrich_handle *h, char *err, size_t errlen)
 }
 
 /* Weather changes slowly: one classification per camera per
- * ENRICH_WEATHER_TTL_S, the rest answered from the cache. */
+ * ENRICH_WEATHER_TTL_S, the rest answered from the cache; a failure (no
+ * model) is cached too, so the zoo is not asked again on every detection. */
 static void *part_weather(void *arg) {
   part_ctx *c = arg;
   enrich_engine *e = c->e;
-  const char *cam = c->rq->camera_id ? c->rq->camera_id : "";
+  const char *cam = c->rq->camera_id && c->rq->camera_id[0] ? c->rq->camera_id : "-";
+  char why[256] = "";
+  bool cached = false;
   pthread_mutex_lock(&e->wx_mu);
-  for (int i = 0; i < 16; i++)
-    if (e->wx[i].camera[0] && !strcmp(e->wx[i].camera, cam) && fabs(c->rq->ts - e->wx[i].ts) < ENRICH_WEATHER_TTL_S) {
-      c->r->weather = e->wx[i].w;
-      c->r->has_weather = true;
+  for (int i = 0; i < 16 && !cached; i++)
+    if (!strcmp(e->wx[i].camera, cam) && fabs(c->rq->ts - e->wx[i].ts) < ENRICH_WEATHER_TTL_S) {
+      cached = true;
+      if (e->wx[i].ok) c->r->weather = e->wx[i].w, c->r->has_weather = true;
+      else snprintf(why, sizeof why, "%s", e->wx[i].why);
     }
   pthread_mutex_unlock(&e->wx_mu);
-  if (c->r->has_weather || !with_model(c, "weather", "weather-classification", call_weather)) return NULL;
+  if (cached) {
+    if (!c->r->has_weather) note_error(c, "weather", why);
+    return NULL;
+  }
+  bool ok = with_model(c, "weather", "weather-classification", call_weather);
+  if (!ok) {
+    pthread_mutex_lock(c->mu);
+    for (int i = 0; i < c->r->n_errors; i++)
+      if (!strcmp(c->r->error_part[i], "weather")) snprintf(why, sizeof why, "%s", c->r->error_reason[i]);
+    pthread_mutex_unlock(c->mu);
+  }
   pthread_mutex_lock(&e->wx_mu);
   int slot = 0;
   for (int i = 0; i < 16; i++) {
@@ -678,9 +694,11 @@ static void *part_weather(void *arg) {
     }
     if (e->wx[i].ts < e->wx[slot].ts) slot = i; /* the oldest (or an empty one) */
   }
-  snprintf(e->wx[slot].camera, sizeof e->wx[slot].camera, "%s", cam[0] ? cam : "-");
+  snprintf(e->wx[slot].camera, sizeof e->wx[slot].camera, "%s", cam);
   e->wx[slot].ts = c->rq->ts;
+  e->wx[slot].ok = ok;
   e->wx[slot].w = c->r->weather;
+  snprintf(e->wx[slot].why, sizeof e->wx[slot].why, "%s", why);
   pthread_mutex_unlock(&e->wx_mu);
   return NULL;
 }
