@@ -17,6 +17,8 @@ static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims
     if (dims[k] >= 0) continue;
     if (k == 0) dims[k] = 1;
     else if (!strcmp(adapter, "ppocr")) dims[k] = k == 1 ? 3 : 640;
+    else if (!strcmp(adapter, "depth-anything")) dims[k] = k == 1 ? 3 : 518;
+    else if (!strcmp(adapter, "yolo-segment")) dims[k] = k == 1 ? 3 : 640;
     else dims[k] = 224;
   }
 }
@@ -80,7 +82,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
   snprintf(h->name, sizeof h->name, "%s", row->name);
   int rc;
-  if (!strcmp(row->adapter, "yolo-detect") || !strcmp(row->adapter, "yolo-segment") ||
+  if (!strcmp(row->adapter, "yolo-detect") ||
       !strcmp(row->adapter, "centernet-detect") || !strcmp(row->adapter, "nanodet-detect")) {
     h->kind = EH_DETECTOR;
     detector_params p = detector_default_params();
@@ -113,6 +115,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   } else {
     h->kind = EH_RUNNER;
     rc = runner_load(&h->run, path, threads, err, errlen);
+    /* exports with the wrong outputs fail here with their shapes named,
+     * not later in a request (yolo-segment: the damage decoder's masks) */
+    if (!rc && !strcmp(row->adapter, "depth-anything")) rc = depth_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->adapter, "yolo-segment")) rc = damage_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
     if (!rc) rc = warm_runner(&h->run, row->adapter, err, errlen);
     if (!rc) *measured = runner_memory_bytes(&h->run);
   }
