@@ -45,13 +45,7 @@ int clip_tokenizer_vocab_size(const clip_tokenizer *t);
 int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, const char *text, size_t len,
                   char *err, size_t errlen);
 
-/* ---- maths --------------------------------------------------------------------------------- */
-
-/* v /= ||v||; a zero vector stays zero. */
-void clip_l2_normalize(float *v, int n);
-float clip_dot(const float *a, const float *b, int n);
-/* probs[i] = softmax(scale * sims)[i]; the model's logit scale is exp(logit_scale). */
-void clip_softmax_scaled(float *probs, const float *sims, int n, float scale);
+/* ---- the rolling scene baseline ------------------------------------------------------------ */
 
 /* A camera's usual view: an exponential moving average of normalised scene
  * embeddings, renormalised after each update; `count` samples so far. It is warm

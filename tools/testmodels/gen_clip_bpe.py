@@ -88,7 +88,7 @@ def encode(text, vocab, ranks, ctx=77):
     return ids + [0] * (ctx - len(ids))
 
 
-WORDS = ("a person in a red jacket walks past the parked car at night while a dog barks near the gate "
+WORDS = ("a person in a red jacket walks past the parked car at night while a dog barks near the gate green blue "
          "delivery van stops driveway package porch camera front door back yard garage window fence "
          "suspicious loitering hoodie mask running walking standing bicycle motorcycle truck bus cat bird "
          "the quick brown fox jumps over lazy dogs security alert event summary reasoning risk score").split()
