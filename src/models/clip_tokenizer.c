@@ -27,71 +27,14 @@
 #include <string.h>
 #include <wctype.h>
 
+#include "models/bpe.h"
 #include "vigil/clip.h"
-
-/* ---- a string -> int hash table ---------------------------------------------------------- */
-
-typedef struct {
-  char **keys;
-  int *vals;
-  size_t cap, n;
-} strmap;
-
-static uint64_t fnv(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-  return h;
-}
-
-static int strmap_init(strmap *m, size_t want) {
-  m->cap = 64;
-  while (m->cap < want * 2) m->cap <<= 1;
-  m->n = 0;
-  m->keys = calloc(m->cap, sizeof *m->keys);
-  m->vals = calloc(m->cap, sizeof *m->vals);
-  return m->keys && m->vals ? 0 : -1;
-}
-
-static void strmap_free(strmap *m) {
-  if (m->keys)
-    for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
-  free(m->keys);
-  free(m->vals);
-}
-
-/* slot of key (n bytes), or the empty slot where it would go */
-static size_t strmap_slot(const strmap *m, const char *k, size_t n) {
-  size_t i = fnv(k, n) & (m->cap - 1);
-  while (m->keys[i] && !(strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n))) i = (i + 1) & (m->cap - 1);
-  return i;
-}
-
-static int strmap_get(const strmap *m, const char *k, size_t n) {
-  size_t i = strmap_slot(m, k, n);
-  return m->keys[i] ? m->vals[i] : -1;
-}
-
-/* Inserts unless present (the first value wins). The table never fills: the
- * callers size it for every key first. */
-static int strmap_put(strmap *m, const char *k, size_t n, int v) {
-  size_t i = strmap_slot(m, k, n);
-  if (m->keys[i]) return 0;
-  if ((m->n + 1) * 2 > m->cap) return -1;
-  m->keys[i] = malloc(n + 1);
-  if (!m->keys[i]) return -1;
-  memcpy(m->keys[i], k, n);
-  m->keys[i][n] = 0;
-  m->vals[i] = v;
-  m->n++;
-  return 0;
-}
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */
 
 struct clip_tokenizer {
-  strmap vocab, ranks; /* symbol -> id, "a b" -> merge rank */
-  int sot, eot, vocab_size;
-  char byte_sym[256][3]; /* UTF-8 of the symbol each byte stands for */
+  bpe_vocab v;
+  int sot, eot;
   pcre2_code *re;
   locale_t loc;
 };
@@ -106,46 +49,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
   return -1;
 }
 
-static int utf8_put(char *o, uint32_t c) {
-  if (c < 0x80) return o[0] = (char)c, 1;
-  if (c < 0x800) return o[0] = (char)(0xC0 | c >> 6), o[1] = (char)(0x80 | (c & 63)), 2;
-  if (c < 0x10000)
-    return o[0] = (char)(0xE0 | c >> 12), o[1] = (char)(0x80 | (c >> 6 & 63)), o[2] = (char)(0x80 | (c & 63)), 3;
-  o[0] = (char)(0xF0 | c >> 18), o[1] = (char)(0x80 | (c >> 12 & 63));
-  o[2] = (char)(0x80 | (c >> 6 & 63)), o[3] = (char)(0x80 | (c & 63));
-  return 4;
-}
-
-/* Decodes one code point; returns its length, or 0 for invalid UTF-8 (overlong,
- * surrogate, out of range, truncated). */
-static int utf8_get(const unsigned char *s, size_t n, uint32_t *c) {
-  if (!n) return 0;
-  if (s[0] < 0x80) return *c = s[0], 1;
-  int len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-  if (!len || (size_t)len > n || s[0] > 0xF4) return 0;
-  uint32_t v = s[0] & (0x7F >> len);
-  for (int i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    v = v << 6 | (s[i] & 63);
-  }
-  static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *c = v;
-  return len;
-}
-
-/* The byte-to-unicode table: printable bytes ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) map to
- * themselves, the other 68 to U+0100, U+0101, ... in byte order. */
-static void byte_table(clip_tokenizer *t) {
-  int next = 0;
-  for (int b = 0; b < 256; b++) {
-    bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-    uint32_t c = printable ? (uint32_t)b : 256u + (uint32_t)next++;
-    memset(t->byte_sym[b], 0, 3);
-    utf8_put(t->byte_sym[b], c);
-  }
-}
-
 static const char *PATTERN =
     "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^\\s\\p{L}\\p{N}]+";
 
@@ -154,120 +57,37 @@ int clip_tokenizer_load_mem(clip_tokenizer **out, const char *vocab_json, size_t
   *out = NULL;
   clip_tokenizer *t = calloc(1, sizeof *t);
   if (!t) return fail(err, errlen, "clip tokenizer: out of memory");
-  json_error_t je;
-  json_t *v = json_loadb(vocab_json, vocab_len, JSON_REJECT_DUPLICATES, &je);
-  int rc = -1;
-  if (!v || !json_is_object(v)) {
-    fail(err, errlen, "clip tokenizer: vocab.json is not a JSON object (%s)", v ? "" : je.text);
-    goto out;
+  char e[256];
+  if (bpe_vocab_load_mem(&t->v, vocab_json, vocab_len, merges, merges_len, e, sizeof e)) {
+    free(t);
+    return fail(err, errlen, "clip tokenizer: %s", e);
   }
-  if (strmap_init(&t->vocab, json_object_size(v) + 1)) {
-    fail(err, errlen, "clip tokenizer: out of memory");
-    goto out;
-  }
-  const char *key;
-  json_t *val;
-  int maxid = -1;
-  json_object_foreach(v, key, val) {
-    json_int_t id = json_integer_value(val);
-    if (!json_is_integer(val) || id < 0 || id > 10000000) {
-      fail(err, errlen, "clip tokenizer: vocab.json: '%.40s' has no valid id", key);
-      goto out;
-    }
-    if (strmap_put(&t->vocab, key, strlen(key), (int)id)) {
-      fail(err, errlen, "clip tokenizer: out of memory");
-      goto out;
-    }
-    if (id > maxid) maxid = (int)id;
-  }
-  t->vocab_size = maxid + 1;
-  t->sot = strmap_get(&t->vocab, "<|startoftext|>", 15);
-  t->eot = strmap_get(&t->vocab, "<|endoftext|>", 13);
-  if (t->sot < 0 || t->eot < 0) {
-    fail(err, errlen, "clip tokenizer: vocab.json lacks <|startoftext|> or <|endoftext|>");
-    goto out;
-  }
-  /* merges: count lines first to size the table */
-  size_t lines = 1;
-  for (size_t i = 0; i < merges_len; i++) lines += merges[i] == '\n';
-  if (strmap_init(&t->ranks, lines)) {
-    fail(err, errlen, "clip tokenizer: out of memory");
-    goto out;
-  }
-  int rank = 0;
-  size_t p = 0, lineno = 0;
-  while (p < merges_len) {
-    const char *nl = memchr(merges + p, '\n', merges_len - p);
-    size_t e = nl ? (size_t)(nl - merges) : merges_len, n = e - p;
-    if (n && merges[p + n - 1] == '\r') n--;
-    lineno++;
-    if (n && !(lineno == 1 && n >= 8 && !memcmp(merges + p, "#version", 8))) {
-      const char *sp = memchr(merges + p, ' ', n);
-      if (!sp || sp == merges + p || sp == merges + p + n - 1 || memchr(sp + 1, ' ', (size_t)(merges + p + n - sp - 1))) {
-        fail(err, errlen, "clip tokenizer: merges.txt line %zu is not 'a b'", lineno);
-        goto out;
-      }
-      if (strmap_put(&t->ranks, merges + p, n, rank++)) {
-        fail(err, errlen, "clip tokenizer: out of memory");
-        goto out;
-      }
-    }
-    p = e + 1;
-  }
-  byte_table(t);
+  t->sot = bpe_id(&t->v, "<|startoftext|>");
+  t->eot = bpe_id(&t->v, "<|endoftext|>");
   int ec;
   PCRE2_SIZE eo;
-  t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &ec, &eo, NULL);
-  t->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-  if (!t->re || t->loc == (locale_t)0) {
-    fail(err, errlen, "clip tokenizer: %s", !t->re ? "pattern does not compile" : "no C.UTF-8 locale");
-    goto out;
+  if (t->sot < 0 || t->eot < 0) {
+    fail(err, errlen, "clip tokenizer: vocab.json lacks <|startoftext|> or <|endoftext|>");
+  } else if (!(t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                                     &ec, &eo, NULL))) {
+    fail(err, errlen, "clip tokenizer: the pattern does not compile");
+  } else if ((t->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0)) == (locale_t)0) {
+    fail(err, errlen, "clip tokenizer: no C.UTF-8 locale");
+  } else {
+    *out = t;
+    return 0;
   }
-  rc = 0;
-out:
-  json_decref(v);
-  if (rc) clip_tokenizer_free(t);
-  else *out = t;
-  return rc;
-}
-
-static char *slurp(const char *path, size_t *len, size_t max, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      if (cap >= max) {
-        fail(err, errlen, "%s: larger than %zu MB", path, max >> 20);
-        break;
-      }
-      cap = cap ? cap * 2 : 1 << 16;
-      char *nb = realloc(buf, cap + 1);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (!r) {
-      fclose(f);
-      buf[n] = 0;
-      *len = n;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
+  clip_tokenizer_free(t);
+  return -1;
 }
 
 int clip_tokenizer_load(clip_tokenizer **out, const char *vocab_path, const char *merges_path, char *err,
                         size_t errlen) {
   *out = NULL;
   size_t vl, ml;
-  char *v = slurp(vocab_path, &vl, (size_t)64 << 20, err, errlen);
+  char *v = bpe_slurp(vocab_path, &vl, (size_t)64 << 20, err, errlen);
   if (!v) return -1;
-  char *m = slurp(merges_path, &ml, (size_t)64 << 20, err, errlen);
+  char *m = bpe_slurp(merges_path, &ml, (size_t)64 << 20, err, errlen);
   if (!m) {
     free(v);
     return -1;
@@ -280,14 +100,13 @@ int clip_tokenizer_load(clip_tokenizer **out, const char *vocab_path, const char
 
 void clip_tokenizer_free(clip_tokenizer *t) {
   if (!t) return;
-  strmap_free(&t->vocab);
-  strmap_free(&t->ranks);
+  bpe_vocab_free(&t->v);
   if (t->re) pcre2_code_free(t->re);
   if (t->loc) freelocale(t->loc);
   free(t);
 }
 
-int clip_tokenizer_vocab_size(const clip_tokenizer *t) { return t->vocab_size; }
+int clip_tokenizer_vocab_size(const clip_tokenizer *t) { return t->v.vocab_size; }
 
 /* ---- text cleaning --------------------------------------------------------------------------- */
 
@@ -353,7 +172,7 @@ static int html_unescape(sbuf *o, const char *s, size_t n) {
       if (digits && j < n && s[j] == ';' && v >= 0x20 && !(v >= 0x7F && v <= 0x9F) && v <= 0x10FFFF &&
           !(v >= 0xD800 && v <= 0xDFFF)) {
         char u[4];
-        if (sb_put(o, u, (size_t)utf8_put(u, v))) return -1;
+        if (sb_put(o, u, (size_t)bpe_utf8_put(u, v))) return -1;
         i = j + 1;
         done = true;
       }
@@ -364,7 +183,7 @@ static int html_unescape(sbuf *o, const char *s, size_t n) {
         bool semi = i + 1 + l < n && s[i + 1 + l] == ';';
         if (!semi && !ents[k].legacy) continue;
         char u[4];
-        if (sb_put(o, u, (size_t)utf8_put(u, ents[k].cp))) return -1;
+        if (sb_put(o, u, (size_t)bpe_utf8_put(u, ents[k].cp))) return -1;
         i += 1 + l + semi;
         done = true;
       }
@@ -391,7 +210,7 @@ static int clean(sbuf *o, const char *s, size_t n, locale_t loc) {
   bool pending_space = false, prev_letter = false;
   while (i < n) {
     uint32_t c;
-    int l = utf8_get((const unsigned char *)s + i, n - i, &c);
+    int l = bpe_utf8_get((const unsigned char *)s + i, n - i, &c);
     if (!l) return -1;
     i += (size_t)l;
     if (py_space(c)) {
@@ -404,95 +223,22 @@ static int clean(sbuf *o, const char *s, size_t n, locale_t loc) {
     char u[8];
     int ul;
     if (c == 0x130) { /* the one full-case-mapping letter CLIP meets: "i" + combining dot */
-      ul = utf8_put(u, 'i');
-      ul += utf8_put(u + ul, 0x307);
+      ul = bpe_utf8_put(u, 'i');
+      ul += bpe_utf8_put(u + ul, 0x307);
     } else if (c == 0x3A3) { /* capital sigma ends a word as final sigma, as Python's lower() does */
       uint32_t next = 0;
       size_t j = i;
       int l2;
-      while (j < n && (l2 = utf8_get((const unsigned char *)s + j, n - j, &next)) && case_ignorable(next)) j += (size_t)l2;
-      bool next_letter = j < n && utf8_get((const unsigned char *)s + j, n - j, &next) && iswalpha_l((wint_t)next, loc);
-      ul = utf8_put(u, prev_letter && !next_letter ? 0x3C2 : 0x3C3);
+      while (j < n && (l2 = bpe_utf8_get((const unsigned char *)s + j, n - j, &next)) && case_ignorable(next)) j += (size_t)l2;
+      bool next_letter = j < n && bpe_utf8_get((const unsigned char *)s + j, n - j, &next) && iswalpha_l((wint_t)next, loc);
+      ul = bpe_utf8_put(u, prev_letter && !next_letter ? 0x3C2 : 0x3C3);
     } else {
-      ul = utf8_put(u, (uint32_t)towlower_l((wint_t)c, loc));
+      ul = bpe_utf8_put(u, (uint32_t)towlower_l((wint_t)c, loc));
     }
     if (sb_put(o, u, (size_t)ul)) return -1;
     if (!case_ignorable(c)) prev_letter = iswalpha_l((wint_t)c, loc);
   }
   return 0;
-}
-
-/* ---- BPE ---------------------------------------------------------------------------------------- */
-
-/* Merges the symbols of one piece (sym[i] = start offsets into buf, len[i]) and
- * appends their ids to ids[*n] (up to cap). Symbols are spans of `buf`. */
-static int bpe_piece(const clip_tokenizer *t, const char *piece, size_t plen, int32_t *ids, int *n, int cap) {
-  /* symbols as owned strings */
-  size_t ns = 0;
-  char **sym = malloc(sizeof *sym * (plen + 1));
-  if (!sym) return -1;
-  int rc = -1;
-  for (size_t i = 0; i < plen; i++) {
-    const char *b = t->byte_sym[(uint8_t)piece[i]];
-    bool last = i + 1 == plen;
-    size_t bl = strlen(b);
-    sym[ns] = malloc(bl + (last ? 4 : 0) + 1);
-    if (!sym[ns]) goto out;
-    memcpy(sym[ns], b, bl);
-    if (last) memcpy(sym[ns] + bl, "</w>", 4), bl += 4;
-    sym[ns++][bl] = 0;
-  }
-  char key[2048];
-  for (;;) {
-    int best = -1;
-    size_t bi = 0;
-    for (size_t i = 0; i + 1 < ns; i++) {
-      size_t a = strlen(sym[i]), b = strlen(sym[i + 1]);
-      if (a + b + 2 > sizeof key) continue; /* cannot be a merge of this vocabulary */
-      memcpy(key, sym[i], a);
-      key[a] = ' ';
-      memcpy(key + a + 1, sym[i + 1], b);
-      int r = strmap_get(&t->ranks, key, a + b + 1);
-      if (r >= 0 && (best < 0 || r < best)) best = r, bi = i;
-    }
-    if (best < 0) break;
-    /* merge every occurrence of the pair (first, second), left to right */
-    char *first = sym[bi], *second = sym[bi + 1];
-    size_t fl = strlen(first), sl = strlen(second), w = 0;
-    char *f = strdup(first), *sd = strdup(second);
-    if (!f || !sd) {
-      free(f), free(sd);
-      goto out;
-    }
-    for (size_t i = 0; i < ns;) {
-      if (i + 1 < ns && !strcmp(sym[i], f) && !strcmp(sym[i + 1], sd)) {
-        char *m = malloc(fl + sl + 1);
-        if (!m) {
-          free(f), free(sd);
-          ns = w + (ns - i); /* keep what is still owned freeable */
-          goto out;
-        }
-        memcpy(m, sym[i], fl);
-        memcpy(m + fl, sym[i + 1], sl + 1);
-        free(sym[i]), free(sym[i + 1]);
-        sym[w++] = m;
-        i += 2;
-      } else {
-        sym[w++] = sym[i++];
-      }
-    }
-    ns = w;
-    free(f), free(sd);
-  }
-  for (size_t i = 0; i < ns && *n < cap; i++) {
-    int id = strmap_get(&t->vocab, sym[i], strlen(sym[i]));
-    if (id >= 0) ids[(*n)++] = id; /* a symbol outside the vocabulary is dropped */
-  }
-  rc = 0;
-out:
-  for (size_t i = 0; i < ns; i++) free(sym[i]);
-  free(sym);
-  return rc;
 }
 
 int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, const char *text, size_t len,
@@ -504,7 +250,7 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
   if (len == CLIP_MAX_TEXT && len && (unsigned char)text[len - 1] >= 0xC0) len--;
   for (size_t i = 0; i < len;) {
     uint32_t c;
-    int l = utf8_get((const unsigned char *)text + i, len - i, &c);
+    int l = bpe_utf8_get((const unsigned char *)text + i, len - i, &c);
     if (!l) return fail(err, errlen, "text is not valid UTF-8 (byte %zu)", i);
     i += (size_t)l;
   }
@@ -535,7 +281,7 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
     size_t pl = ov[1] - ov[0];
     if (pl == 15 && !memcmp(piece, "<|startoftext|>", 15)) ids[n++] = t->sot;
     else if (pl == 13 && !memcmp(piece, "<|endoftext|>", 13)) ids[n++] = t->eot;
-    else if (bpe_piece(t, piece, pl, ids, &n, ctx - 1)) {
+    else if (bpe_encode_piece(&t->v, piece, pl, "</w>", ids, &n, ctx - 1)) {
       pcre2_match_data_free(md);
       fail(err, errlen, "clip tokenizer: out of memory");
       goto out;
