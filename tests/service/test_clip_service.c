@@ -91,7 +91,8 @@ static int setup(void **s) {
     fprintf(stderr, "generating the CLIP test model failed (run `make deps`)\n");
     return -1;
   }
-  port = 24000 + (int)(getpid() % 20000), port_bare = port + 1;
+  port = svc_free_port(), port_bare = svc_free_port();
+  if (port < 0 || port_bare < 0 || port == port_bare) return -1;
   pid = start(port, true);
   pid_bare = start(port_bare, false);
   if (!svc_wait_up(port) || !svc_wait_up(port_bare)) return -1;
