@@ -69,7 +69,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   /* a single-file model given as its export folder: <dir>/model.onnx */
   struct stat st;
   if (!stat(path, &st) && S_ISDIR(st.st_mode) && strcmp(row->adapter, "siglip-zero-shot") &&
-      strcmp(row->adapter, "xclip-action")) {
+      strcmp(row->adapter, "xclip-action") && strcmp(row->adapter, "brisque")) {
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/model.onnx");
     if (access(path, R_OK)) {
@@ -108,6 +108,13 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     h->kind = EH_SIGLIP;
     rc = siglip_load(&h->sig, path, err, errlen);
     if (!rc) *measured = siglip_memory_bytes(h->sig);
+  } else if (!strcmp(row->adapter, "brisque")) {
+    h->kind = EH_BRISQUE;
+    char mp[ZOO_PATH_MAX * 2 + 32], rp[ZOO_PATH_MAX * 2 + 32];
+    snprintf(mp, sizeof mp, "%s/brisque_model_live.yml", path);
+    snprintf(rp, sizeof rp, "%s/brisque_range_live.yml", path);
+    rc = vigil_brisque_load(&h->bq, mp, rp, err, errlen);
+    if (!rc) *measured = vigil_brisque_memory_bytes(h->bq);
   } else if (!strcmp(row->adapter, "xclip-action")) {
     h->kind = EH_XCLIP;
     rc = xclip_load(&h->xc, path, err, errlen);
@@ -127,6 +134,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     detector_free(h->det);
     siglip_free(h->sig);
     xclip_free(h->xc);
+    vigil_brisque_free(h->bq);
     runner_free(&h->run);
     free(h);
     return -1;
@@ -141,6 +149,7 @@ static void el_unload(void *ctx, const zoo_model_row *row, void *handle) {
   detector_free(h->det);
   siglip_free(h->sig);
   xclip_free(h->xc);
+  vigil_brisque_free(h->bq);
   runner_free(&h->run);
   free(h);
 }

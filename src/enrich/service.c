@@ -9,6 +9,7 @@
  *                           one part each: {"image", "bbox"} -> that part
  *        (/depth-estimate needs the depth model; /object-distance falls
  *        back to the box-height distance without it)
+ *   POST /quality           (light) BRISQUE of the whole image
  *   GET  /models/status, POST /models/preload, POST /models/unload
  *   GET  /health
  *
@@ -32,6 +33,7 @@
 #include "vigil/risk.h"
 #include "vigil/enrich.h"
 #include "vigil/http.h"
+#include "enrich/handles.h"
 #include "zoo/zoo_http.h"
 
 #define ENRICH_MAX_IMAGE ((size_t)10 << 20)
@@ -598,6 +600,47 @@ static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
   return handle(res, req, ENRICH_PART_WEATHER, "weather");
 }
 
+static double ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
+ * {"image": base64}. An image under 16 px a side or with no texture is a 400 with the
+ * reason (BRISQUE is undefined there), never NaN. */
+static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
+  enrich_ctx *c = req->ctx;
+  if (c->svc != ZOO_SVC_LIGHT) return vigil_http_error(res, 404, "/quality is served by the light service (8096)");
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  vigil_uploads u = {0};
+  if (vigil_http_read_uploads(&u, res, req, "image", 1, ENRICH_MAX_IMAGE)) return -1;
+  vigil_image im = {0};
+  vigil_img_limits lim = vigil_http_image_limits(NULL);
+  int rc = vigil_http_decode_image(&im, res, u.items[0].data, u.items[0].len, &lim);
+  vigil_uploads_free(&u);
+  if (rc < 0) return -1;
+  zoo_lease l = {0};
+  char err[512];
+  if (zoo_manager_acquire(c->mgr, "brisque-quality", &l, err, sizeof err)) {
+    vigil_image_free(&im);
+    return vigil_http_error(res, 503, "brisque-quality is not available: %s", err);
+  }
+  const enrich_handle *h = l.handle;
+  double score = 0;
+  rc = vigil_brisque_score(&score, h->bq, &im, err, sizeof err);
+  zoo_manager_release(c->mgr, &l);
+  vigil_image_free(&im);
+  if (rc) return vigil_http_error(res, rc == VIGIL_IMG_ENOMEM ? 500 : 400, "%s", err);
+  json_t *o = json_object();
+  json_object_set_new(o, "brisque", jround(score, 1000));
+  json_object_set_new(o, "quality", json_string(vigil_brisque_label(score)));
+  json_object_set_new(o, "model", json_string("brisque-quality"));
+  json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+  return vigil_http_reply_json(res, 200, o);
+}
+
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   enrich_ctx *c = req->ctx;
   zoo_snapshot s;
@@ -634,6 +677,7 @@ static const vigil_http_route enrich_routes[] = {
     {"POST", "/object-distance", h_depth},
     {"POST", "/vehicle-damage", h_damage},
     {"POST", "/weather-classify", h_weather},
+    {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };
 

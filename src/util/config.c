@@ -63,6 +63,16 @@ static const vigil_config_key keys[] = {
     {"ENRICHMENT_DEPTH_SERVICE", VIGIL_CFG_STRING, "light", NORANGE, "Where depth runs: heavy|light"},
     {"ENRICHMENT_*_SERVICE", VIGIL_CFG_STRING, NULL, NORANGE,
      "Routing of any other model: heavy|light"},
+    /* CLIP (8093) */
+    {"CLIP_MODEL_PATH", VIGIL_CFG_STRING, "/models/clip-vit-large-patch14", NORANGE,
+     "CLIP export folder: vision.onnx, text.onnx, vocab.json, merges.txt, logit_scale.txt"},
+    {"CLIP_ANOMALY_THRESHOLD", VIGIL_CFG_FLOAT, "0.25", 0, 2,
+     "Anomaly score (1 - cosine to the camera's baseline) above which a warm baseline flags a scene"},
+    {"CLIP_BASELINE_WARM", VIGIL_CFG_INT, "20", 1, 1000000, "Scene embeddings a camera's baseline needs to be warm"},
+    {"CLIP_BASELINE_ALPHA", VIGIL_CFG_FLOAT, "0.05", 0.0001, 1,
+     "Smallest weight of a new scene in the rolling baseline (EMA; the first samples average evenly)"},
+    {"VIGIL_CLIP_BASELINES", VIGIL_CFG_STRING, NULL, NORANGE,
+     "SQLite file of the per-camera CLIP baselines (unset: $VIGIL_HOME/clip-baselines.sqlite)"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
