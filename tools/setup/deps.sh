@@ -28,7 +28,9 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   libxnnpack-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
   python3-opencv
   # libcrypto's headers: HMAC-SHA256 of webhook signatures (only a Suggests of libcurl's -dev)
-  libssl-dev)
+  libssl-dev
+  # PCRE2: the CLIP tokenizer's pre-tokenizer needs Unicode letter and number classes; python3-regex runs the reference tokenizer in its test.
+  libpcre2-dev python3-regex)
 
 mode=all
 check_only=0
