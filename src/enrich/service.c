@@ -294,7 +294,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     goto done;
   }
   vigil_img_limits lim = vigil_img_default_limits();
-  if (vigil_http_decode_image(&frame, res, q.image.data, q.image.len, &lim) < 0) goto done;
+  if (vigil_http_decode_image(&frame, res, req, q.image.data, q.image.len, &lim) < 0) goto done;
   if (q.n_frames) {
     frames = calloc(q.n_frames, sizeof *frames);
     fptr = calloc(q.n_frames, sizeof *fptr);
@@ -303,8 +303,9 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       goto done;
     }
     for (size_t i = 0; i < q.n_frames; i++) {
-      if (vigil_http_decode_image(&frames[i], res, q.frames[i].data, q.frames[i].len, &lim) < 0) {
-        vigil_http_error(res, res->status ? res->status : 400, "frames[%zu]: could not decode image", i);
+      if (vigil_http_decode_image(&frames[i], res, req, q.frames[i].data, q.frames[i].len, &lim) < 0) {
+        if (res->status == 400 || res->status == 415)
+          vigil_http_error(res, res->status, "frames[%zu]: could not decode image", i);
         goto done;
       }
       if (frames[i].w != frames[0].w || frames[i].h != frames[0].h) {
