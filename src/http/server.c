@@ -66,7 +66,7 @@ typedef struct req_state {
   const char *url, *method;
   void *poll_state;
   vigil_http_response pending;
-  struct req_state *pnext;
+  struct req_state *pnext; /* next parked poll, or next job */
   struct {
     const char *name;
     char value[256];
@@ -89,11 +89,16 @@ struct vigil_http_server {
   pthread_t watchdog;
   pthread_cond_t cv;
   bool stop, watchdog_started;
-  /* admission: at most p.threads handlers run, at most 2 x p.threads wait */
+  /* request workers: p.threads threads run handlers off the I/O threads;
+   * at most 2 x p.threads requests wait for one (the job queue) */
   pthread_mutex_t gate_mu;
   pthread_cond_t gate_cv;
+  req_state *jobs, *jobs_tail;
   unsigned running, waiting;
-  double ewma_s; /* handling time of admitted requests, moving average */
+  double ewma_s; /* handling time of queued requests, moving average */
+  pthread_t *workers;
+  unsigned n_workers;
+  bool workers_stop;
   /* decoded pixels in flight */
   pthread_mutex_t px_mu;
   pthread_cond_t px_cv;
@@ -208,39 +213,34 @@ static enum MHD_Result send_error(vigil_http_server *srv, struct MHD_Connection 
 
 /* ---- admission: bounded handlers, bounded wait, shedding ----------------------------------- */
 
-/* 0: admitted (call gate_leave after). -1: shed, *retry_s says when to retry. */
-static int gate_enter(vigil_http_server *srv, int *retry_s) {
+/* Queues a request for the workers, suspending its connection (the I/O
+ * thread moves on); or sheds it: -1, *retry_s says when to retry. The
+ * suspend happens under gate_mu, so no worker can resume it first. */
+static int job_submit(vigil_http_server *srv, req_state *rs, int *retry_s) {
   unsigned workers = srv->p.threads;
   pthread_mutex_lock(&srv->gate_mu);
-  if (srv->running < workers && !srv->waiting) {
-    srv->running++;
-    pthread_mutex_unlock(&srv->gate_mu);
-    return 0;
+  if (srv->running + srv->waiting >= workers) {
+    /* Expected wait: the queue ahead drains `workers` at a time, one
+     * handling time each. Auto limit: twice one handling time. */
+    double est = srv->ewma_s * (double)(srv->waiting + 1) / (double)workers;
+    double limit = srv->p.max_queue_wait_s > 0 ? srv->p.max_queue_wait_s : 2 * srv->ewma_s;
+    if (srv->waiting >= 2 * workers || (srv->ewma_s > 0 && est > limit)) {
+      double r = est > srv->ewma_s ? est : srv->ewma_s;
+      *retry_s = r < 1 ? 1 : (int)ceil(r);
+      pthread_mutex_unlock(&srv->gate_mu);
+      return -1;
+    }
   }
-  /* Expected wait: the queue ahead drains `workers` at a time, one handling
-   * time each. Auto limit: twice one handling time. */
-  double est = srv->ewma_s * (double)(srv->waiting + 1) / (double)workers;
-  double limit = srv->p.max_queue_wait_s > 0 ? srv->p.max_queue_wait_s : 2 * srv->ewma_s;
-  if (srv->waiting >= 2 * workers || (srv->ewma_s > 0 && est > limit)) {
-    double r = est > srv->ewma_s ? est : srv->ewma_s;
-    *retry_s = r < 1 ? 1 : (int)ceil(r);
-    pthread_mutex_unlock(&srv->gate_mu);
-    return -1;
-  }
+  rs->parked = true;
+  rs->pnext = NULL;
+  if (srv->jobs_tail) srv->jobs_tail->pnext = rs;
+  else srv->jobs = rs;
+  srv->jobs_tail = rs;
   srv->waiting++;
-  while (srv->running >= workers) pthread_cond_wait(&srv->gate_cv, &srv->gate_mu);
-  srv->waiting--;
-  srv->running++;
-  pthread_mutex_unlock(&srv->gate_mu);
-  return 0;
-}
-
-static void gate_leave(vigil_http_server *srv, double seconds) {
-  pthread_mutex_lock(&srv->gate_mu);
-  srv->running--;
-  srv->ewma_s = srv->ewma_s > 0 ? 0.8 * srv->ewma_s + 0.2 * seconds : seconds;
+  MHD_suspend_connection(rs->c);
   pthread_cond_signal(&srv->gate_cv);
   pthread_mutex_unlock(&srv->gate_mu);
+  return 0;
 }
 
 int http_admit_pixels(const vigil_http_request *req, uint64_t px, vigil_http_response *res) {
@@ -374,39 +374,77 @@ static enum MHD_Result dispatch(vigil_http_server *srv, struct MHD_Connection *c
     snprintf(rs->pbuf, sizeof rs->pbuf, "%.*s", (int)(param_len < 255 ? param_len : 255), param);
     rs->has_param = true;
   }
-  bool gated = !is_open_route(method, url);
-  int retry = 0;
-  if (gated && gate_enter(srv, &retry)) {
+  if (!is_open_route(method, url)) {
+    int retry = 0;
+    if (job_submit(srv, rs, &retry) == 0) return MHD_YES;
     vigil_http_error(&res, 503, "server busy: the expected wait is over the limit (VIGIL_HTTP_MAX_QUEUE_WAIT_S); "
                      "retry later");
     res.retry_after_s = retry;
     return send_response(srv, c, rs, row, &res);
   }
+  /* /health and /metrics run here, on the I/O thread: cheap, and never queued */
   vigil_http_request req;
   build_request(&req, rs);
-  double t0 = now_s();
   int rc = svc->routes[row].handler(&res, &req);
-  pixels_release(rs);
-  if (gated) gate_leave(srv, now_s() - t0);
-  if (rc == VIGIL_HTTP_POLL && !res.status) {
-    /* Park: the connection is suspended and holds no worker; the poller
-     * thread calls the handler again. Suspending under poll_mu means the
-     * poller cannot resume it before it is suspended. */
-    pthread_mutex_lock(&srv->poll_mu);
-    rs->parked = true;
-    rs->pnext = srv->polls;
-    srv->polls = rs;
-    MHD_suspend_connection(c);
-    pthread_cond_signal(&srv->poll_cv);
-    pthread_mutex_unlock(&srv->poll_mu);
-    return MHD_YES;
-  }
   if (res.status < 100 || res.status > 599) {
     vigil_http_response_free(&res);
     if (rc == 0) vlog_error("%s %s %s: handler set no status", svc->name, method, url);
     return send_error(srv, c, rs, row, 500, "internal error");
   }
   return send_response(srv, c, rs, row, &res);
+}
+
+/* Hands a parked request its answer; its I/O thread sends it. */
+static void finish_parked(req_state *rs, vigil_http_response *res) {
+  rs->pending = *res;
+  rs->has_pending = true;
+  rs->parked = false;
+  MHD_resume_connection(rs->c);
+}
+
+static void *worker_main(void *arg) {
+  vigil_http_server *srv = arg;
+  for (;;) {
+    pthread_mutex_lock(&srv->gate_mu);
+    while (!srv->jobs && !srv->workers_stop) pthread_cond_wait(&srv->gate_cv, &srv->gate_mu);
+    req_state *rs = srv->jobs;
+    if (!rs) { /* stopping, and the queue is drained */
+      pthread_mutex_unlock(&srv->gate_mu);
+      return NULL;
+    }
+    srv->jobs = rs->pnext;
+    if (!srv->jobs) srv->jobs_tail = NULL;
+    srv->waiting--;
+    srv->running++;
+    pthread_mutex_unlock(&srv->gate_mu);
+    vigil_http_request req;
+    build_request(&req, rs);
+    vigil_http_response res = {0};
+    double t0 = now_s();
+    const vigil_http_route *route = &srv->svc->routes[rs->row];
+    int rc = route->handler(&res, &req);
+    pixels_release(rs);
+    double dt = now_s() - t0;
+    pthread_mutex_lock(&srv->gate_mu);
+    srv->running--;
+    srv->ewma_s = srv->ewma_s > 0 ? 0.8 * srv->ewma_s + 0.2 * dt : dt;
+    pthread_mutex_unlock(&srv->gate_mu);
+    if (rc == VIGIL_HTTP_POLL && !res.status) {
+      /* A long poll: stays suspended, the poller calls it again. */
+      pthread_mutex_lock(&srv->poll_mu);
+      rs->pnext = srv->polls;
+      srv->polls = rs;
+      pthread_cond_signal(&srv->poll_cv);
+      pthread_mutex_unlock(&srv->poll_mu);
+      continue;
+    }
+    if (res.status < 100 || res.status > 599) {
+      vigil_http_response_free(&res);
+      if (rc == 0) vlog_error("%s %s %s: handler set no status", srv->svc->name, rs->method, rs->url);
+      vigil_http_error(&res, 500, "internal error");
+    }
+    finish_parked(rs, &res);
+  }
 }
 
 /* Calls parked long-poll handlers until each answers, then resumes its connection. */
@@ -429,10 +467,7 @@ static void *poller_main(void *arg) {
         vigil_http_error(&res, 500, "internal error");
       }
       *pp = rs->pnext;
-      rs->pending = res;
-      rs->has_pending = true;
-      rs->parked = false;
-      MHD_resume_connection(rs->c);
+      finish_parked(rs, &res);
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -445,12 +480,10 @@ static void *poller_main(void *arg) {
   while (srv->polls) {
     req_state *rs = srv->polls;
     srv->polls = rs->pnext;
-    memset(&rs->pending, 0, sizeof rs->pending);
-    vigil_http_error(&rs->pending, 503, "server shutting down");
-    rs->pending.retry_after_s = 1;
-    rs->has_pending = true;
-    rs->parked = false;
-    MHD_resume_connection(rs->c);
+    vigil_http_response res = {0};
+    vigil_http_error(&res, 503, "server shutting down");
+    res.retry_after_s = 1;
+    finish_parked(rs, &res);
   }
   pthread_mutex_unlock(&srv->poll_mu);
   return NULL;
@@ -844,9 +877,9 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   /* MHD's pool holds the request line and headers, and buffers reads; it is
    * larger than our own header limit so that our JSON 414/431 answer first. */
   size_t pool = 2 * p.max_header < 16384 ? 16384 : 2 * p.max_header;
-  /* Request workers: p.threads run handlers, up to 2 x p.threads wait for
-   * one, and two more stay free to shed load and answer /health at once. */
-  unsigned pool_threads = 3 * p.threads + 2;
+  /* I/O threads only read, write, screen and queue: handlers run on the
+   * workers, so an I/O thread can always shed load and answer /health. */
+  unsigned pool_threads = 2;
   /* Room past max_connections: /health and /metrics still get a slot. */
   unsigned mhd_limit = p.max_connections + 64 + 4 * pool_threads;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
@@ -879,6 +912,16 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
     return -1;
   }
   srv->poller_started = true;
+  srv->workers = calloc(p.threads, sizeof *srv->workers);
+  for (unsigned i = 0; srv->workers && i < p.threads; i++) {
+    if (pthread_create(&srv->workers[i], NULL, worker_main, srv)) break;
+    srv->n_workers++;
+  }
+  if (srv->n_workers != p.threads) {
+    snprintf(err, errlen, "cannot start the worker threads");
+    vigil_http_server_free(srv);
+    return -1;
+  }
   *out = srv;
   return 0;
 }
@@ -891,6 +934,14 @@ void vigil_http_server_free(vigil_http_server *srv) {
     MHD_socket ls = MHD_quiesce_daemon(srv->d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
   }
+  if (srv->n_workers) { /* they finish the queued requests, then exit */
+    pthread_mutex_lock(&srv->gate_mu);
+    srv->workers_stop = true;
+    pthread_cond_broadcast(&srv->gate_cv);
+    pthread_mutex_unlock(&srv->gate_mu);
+    for (unsigned i = 0; i < srv->n_workers; i++) pthread_join(srv->workers[i], NULL);
+  }
+  free(srv->workers);
   if (srv->poller_started) { /* answers parked long polls (503) and resumes them */
     pthread_mutex_lock(&srv->poll_mu);
     srv->poll_stop = true;
