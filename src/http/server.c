@@ -267,7 +267,8 @@ int http_admit_pixels(const vigil_http_request *req, uint64_t px, vigil_http_res
   until.tv_sec += 2;
   int rc = 0;
   while (srv->px_inflight + px > svc_max && rc == 0) rc = pthread_cond_timedwait(&srv->px_cv, &srv->px_mu, &until);
-  bool ok = srv->px_inflight + px <= svc_max;
+  uint64_t held = srv->px_inflight;
+  bool ok = held + px <= svc_max;
   if (ok) {
     srv->px_inflight += px;
     rs->pixels += px;
@@ -275,7 +276,7 @@ int http_admit_pixels(const vigil_http_request *req, uint64_t px, vigil_http_res
   pthread_mutex_unlock(&srv->px_mu);
   if (!ok) {
     vigil_http_error(res, 503, "server busy: other requests hold %llu decoded pixels (limit %llu); retry shortly",
-                     (unsigned long long)srv->px_inflight, (unsigned long long)svc_max);
+                     (unsigned long long)held, (unsigned long long)svc_max);
     res->retry_after_s = 1;
     return -1;
   }

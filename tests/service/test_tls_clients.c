@@ -28,6 +28,14 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int hits;
 static char last_auth[300], last_path[128];
 
+/* The server thread's record, read under its lock. */
+static int hits_now(void) {
+  pthread_mutex_lock(&mu);
+  int n = hits;
+  pthread_mutex_unlock(&mu);
+  return n;
+}
+
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -112,18 +120,20 @@ static void llm_over_https(void **s) {
   p.max_retries = 0;
   char *text = NULL, err[512] = "";
   /* the system's CAs do not know our certificate: refused before any request */
+  pthread_mutex_lock(&mu);
   hits = 0;
+  pthread_mutex_unlock(&mu);
   assert_int_not_equal(risk_llm_complete(&text, &p, "prompt", NULL, NULL, err, sizeof err), 0);
   assert_null(text);
   if (!strcasestr(err, "certificate") && !strcasestr(err, "SSL")) fail_msg("error: %s", err);
-  assert_int_equal(hits, 0);
+  assert_int_equal(hits_now(), 0);
   /* trusted through ca_file: the request goes through, with the key */
   snprintf(p.ca_file, sizeof p.ca_file, "%s", cert_path);
   int rc = risk_llm_complete(&text, &p, "prompt", NULL, NULL, err, sizeof err);
   if (rc) fail_msg("LLM over https: %s", err);
   assert_string_equal(text, "hello over tls");
   free(text);
-  assert_int_equal(hits, 1);
+  assert_int_equal(hits_now(), 1);
   assert_string_equal(last_path, "/completion");
   assert_string_equal(last_auth, "Bearer llm-key-0123456789");
 }
@@ -144,17 +154,19 @@ static void enrich_over_https(void **s) {
   memset(frame.data, 90, (size_t)frame.h * frame.stride);
   enrich_request rq = {.frame = &frame, .x1 = 8, .y1 = 8, .x2 = 56, .y2 = 56, .kind = ENRICH_PERSON};
   enrich_result *r = calloc(1, sizeof *r);
+  pthread_mutex_lock(&mu);
   hits = 0;
+  pthread_mutex_unlock(&mu);
   assert_int_equal(enrich_client_run(c, r, &rq, err, sizeof err), -1);
   if (!strcasestr(err, "certificate") && !strcasestr(err, "SSL")) fail_msg("error: %s", err);
-  assert_int_equal(hits, 0);
+  assert_int_equal(hits_now(), 0);
   enrich_client_free(c);
   setenv("VIGIL_CA_FILE", cert_path, 1);
   assert_int_equal(enrich_client_params_from_config(&cp, NULL, err, sizeof err), 1);
   assert_int_equal(enrich_client_init(&c, cp, err, sizeof err), 0);
   assert_int_equal(enrich_client_run(c, r, &rq, err, sizeof err), -1); /* the fake answers 503 */
   if (!strstr(err, "fake enrich")) fail_msg("error: %s", err);
-  assert_int_equal(hits, 1);
+  assert_int_equal(hits_now(), 1);
   assert_string_equal(last_path, "/enrich");
   assert_string_equal(last_auth, "Bearer enrich-key-0123456789");
   enrich_client_free(c);

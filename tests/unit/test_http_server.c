@@ -321,11 +321,13 @@ typedef struct {
   uint16_t port;
   const char *path;
   hreply r;
+  int done; /* set (atomically) once r is filled */
 } call;
 
 static void *do_call(void *arg) {
   call *c = arg;
   c->r = fetch_h(c->port, "GET", c->path, NULL, NULL);
+  __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
   return NULL;
 }
 
@@ -357,14 +359,14 @@ static void sheds_past_the_queue(void **state) {
   free(h.body);
   for (int tries = 0; tries < 600; tries++) {
     shed = 0;
-    for (int i = 1; i < 6; i++) shed += __atomic_load_n(&calls[i].r.status, __ATOMIC_SEQ_CST) == 503;
+    for (int i = 1; i < 6; i++) shed += __atomic_load_n(&calls[i].done, __ATOMIC_ACQUIRE) && calls[i].r.status == 503;
     if (shed == 3) break;
     struct timespec nap = {0, 50 * 1000000L};
     nanosleep(&nap, NULL);
   }
   assert_int_equal(shed, 3);
-  assert_int_equal(block_entered, 1); /* still held: the 503s did not wait for it */
   pthread_mutex_lock(&block_mu);
+  assert_int_equal(block_entered, 1); /* still held: the 503s did not wait for it */
   block_open = 1;
   pthread_cond_broadcast(&block_cv);
   pthread_mutex_unlock(&block_mu);
@@ -393,8 +395,8 @@ static void long_polls_park(void **state) {
   vigil_http_params p = {.port = 0, .threads = 1};
   assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), 0);
   uint16_t port = vigil_http_server_port(s);
-  poll_open = 0;
-  poll_calls = 0;
+  __atomic_store_n(&poll_open, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&poll_calls, 0, __ATOMIC_SEQ_CST);
   call calls[4];
   pthread_t t[4];
   struct timespec nap = {0, 20 * 1000000L};
@@ -404,7 +406,7 @@ static void long_polls_park(void **state) {
     for (int k = 0; k < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < i + 1; k++) nanosleep(&nap, NULL);
   }
   for (int i = 0; i < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < 8; i++) nanosleep(&nap, NULL);
-  assert_true(poll_calls >= 8); /* each polled again after parking */
+  assert_true(__atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) >= 8); /* each polled again after parking */
   hreply r = fetch_h(port, "GET", "/items/x", NULL, NULL);
   if (r.status != 200) fail_msg("%ld: %s", r.status, r.body);
   free(r.body);
@@ -416,8 +418,8 @@ static void long_polls_park(void **state) {
     free(calls[i].r.body);
   }
   /* parked at shutdown: answered 503, and the server stops */
-  poll_open = 0;
-  poll_calls = 0;
+  __atomic_store_n(&poll_open, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&poll_calls, 0, __ATOMIC_SEQ_CST);
   calls[0] = (call){.port = port, .path = "/poll"};
   pthread_create(&t[0], NULL, do_call, &calls[0]);
   for (int i = 0; i < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < 2; i++) nanosleep(&nap, NULL);
