@@ -85,6 +85,7 @@ struct vigil_http_server {
   pthread_mutex_t conn_mu;
   conn_track *conns;
   atomic_uint active;
+  atomic_uint killed; /* of those, shut down by us and not yet closed by MHD */
   atomic_uint handling; /* requests between dispatch and completion */
   pthread_t watchdog;
   pthread_cond_t cv;
@@ -535,7 +536,9 @@ static bool screen_request(vigil_http_server *srv, struct MHD_Connection *c, req
   bool open = is_open_route(method, url);
   if (!open && rs->ct && rs->ct->over_ip)
     ANSWER(503, "server busy: too many connections from your address (limit %u)", srv->p.max_conn_per_ip);
-  if (!open && atomic_load(&srv->active) > srv->p.max_connections)
+  /* connections we have already shut down do not count: they are going */
+  unsigned active = atomic_load(&srv->active), going = atomic_load(&srv->killed);
+  if (!open && active > going && active - going > srv->p.max_connections)
     ANSWER(503, "server busy: too many connections");
   bool health = !strcmp(url, "/health");
   const char *host = conn_header(c, MHD_HTTP_HEADER_HOST);
@@ -671,10 +674,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   *con_cls = NULL;
 }
 
-static void evict(vigil_http_server *srv, conn_track *t, const char *why) {
-  vlog_debug("%s: closing a waiting connection (%s)", srv->svc->name, why);
+/* Shuts a connection's socket down (MHD then sees EOF and closes it on its
+ * own thread). Under conn_mu. */
+static void kill_conn(vigil_http_server *srv, conn_track *t) {
   shutdown(t->fd, SHUT_RDWR);
   t->killed = true;
+  atomic_fetch_add(&srv->killed, 1);
+}
+
+static void evict(vigil_http_server *srv, conn_track *t, const char *why) {
+  vlog_debug("%s: closing a waiting connection (%s)", srv->svc->name, why);
+  kill_conn(srv, t);
 }
 
 /* A new connection past the per-address or the total limit closes the
@@ -725,9 +735,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     pthread_mutex_unlock(&srv->conn_mu);
   } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
     conn_track *ct = *socket_context;
-    atomic_fetch_sub(&srv->active, 1);
-    if (!ct) return;
+    if (!ct) {
+      atomic_fetch_sub(&srv->active, 1);
+      return;
+    }
     pthread_mutex_lock(&srv->conn_mu);
+    /* killed before active: a reader taking active, then killed, never sees killed > active */
+    if (ct->killed) atomic_fetch_sub(&srv->killed, 1);
+    atomic_fetch_sub(&srv->active, 1);
     if (ct->prev) ct->prev->next = ct->next;
     else srv->conns = ct->next;
     if (ct->next) ct->next->prev = ct->prev;
@@ -763,8 +778,7 @@ static void *watchdog_main(void *arg) {
       if (t - atomic_load(&ct->recv_start_ms) > 1000LL * limit) {
         vlog_info("%s: closing a connection that took over %u s to send its request%s", srv->svc->name, limit,
                   headers ? "" : "'s headers");
-        shutdown(ct->fd, SHUT_RDWR);
-        ct->killed = true;
+        kill_conn(srv, ct);
       }
     }
     struct timespec ts;
