@@ -92,9 +92,11 @@ static const vigil_config_key keys[] = {
      "Heavy enrichment service URL for the pipeline's HTTP routing (unset: in-process)"},
     {"ENRICHMENT_TIMEOUT_S", VIGIL_CFG_FLOAT, "30", 0.001, 3600, "Timeout of one HTTP enrichment call, seconds"},
     {"ENRICHMENT_LIGHT_URL", VIGIL_CFG_STRING, NULL, NORANGE, "Light enrichment service URL for HTTP routing"},
-    {"VIGIL_HTTP_THREADS", VIGIL_CFG_INT, "4", 1, 256, "Worker threads per service"},
+    {"VIGIL_HTTP_THREADS", VIGIL_CFG_INT, "4", 1, 256,
+     "Worker threads per service (handlers run there; at most twice as many requests wait)"},
     {"VIGIL_HTTP_MAX_CONNECTIONS", VIGIL_CFG_INT, "64", 1, 100000,
-     "Concurrent connections per service; past it requests get 503"},
+     "Concurrent connections per service; past it the oldest connection still waiting for its headers is "
+     "closed, or (none) requests get 503; /health and /metrics always answer"},
     {"VIGIL_HTTP_MAX_BODY_MB", VIGIL_CFG_FLOAT, "16", 0.001, 4096,
      "Largest request body; larger bodies get 413 without being buffered"},
     {"VIGIL_HTTP_MAX_HEADER_KB", VIGIL_CFG_INT, "32", 4, 1024, "Request line + headers limit"},
