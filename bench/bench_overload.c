@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   video_params vp = video_default_params();
   vp.fps = 0.2;
   video_reader *v;
-  vigil_image frame;
+  vigil_image frame = {0};
   double pts;
   if (video_open(&v, path, vp, err, sizeof err) || video_next(v, &frame, &pts, err, sizeof err) != 1 ||
       annotate_encode_jpeg(&jpg, &jpg_len, &frame, 90)) {
