@@ -179,7 +179,8 @@ void vigil_uploads_free(vigil_uploads *u);
  * against the request's budget (VIGIL_HTTP_MAX_REQUEST_PIXELS, summed over
  * every image it decodes: 413) and the service's pixels in flight
  * (VIGIL_HTTP_MAX_INFLIGHT_PIXELS: waits up to 2 s for room, then 503 with
- * Retry-After); they are given back when the handler returns. */
+ * Retry-After); they are given back when the handler returns. req NULL: the
+ * request whose handler runs on this thread, if any. */
 int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const vigil_http_request *req,
                             const uint8_t *buf, size_t len, const vigil_img_limits *lim);
 

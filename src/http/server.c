@@ -212,6 +212,12 @@ static enum MHD_Result send_error(vigil_http_server *srv, struct MHD_Connection 
   return send_response(srv, c, rs, row, &res);
 }
 
+/* The request whose handler runs on this thread (for vigil_http_decode_image
+ * calls that do not pass it). */
+static _Thread_local const vigil_http_request *current_req;
+
+const vigil_http_request *http_current_request(void) { return current_req; }
+
 /* ---- admission: bounded handlers, bounded wait, shedding ----------------------------------- */
 
 /* Queues a request for the workers, suspending its connection (the I/O
@@ -387,7 +393,9 @@ static enum MHD_Result dispatch(vigil_http_server *srv, struct MHD_Connection *c
   /* /health and /metrics run here, on the I/O thread: cheap, and never queued */
   vigil_http_request req;
   build_request(&req, rs);
+  current_req = &req;
   int rc = svc->routes[row].handler(&res, &req);
+  current_req = NULL;
   if (res.status < 100 || res.status > 599) {
     vigil_http_response_free(&res);
     if (rc == 0) vlog_error("%s %s %s: handler set no status", svc->name, method, url);
@@ -424,7 +432,9 @@ static void *worker_main(void *arg) {
     vigil_http_response res = {0};
     double t0 = now_s();
     const vigil_http_route *route = &srv->svc->routes[rs->row];
+    current_req = &req;
     int rc = route->handler(&res, &req);
+    current_req = NULL;
     pixels_release(rs);
     double dt = now_s() - t0;
     pthread_mutex_lock(&srv->gate_mu);
@@ -459,7 +469,9 @@ static void *poller_main(void *arg) {
       vigil_http_request req;
       build_request(&req, rs);
       vigil_http_response res = {0};
+      current_req = &req;
       int rc = srv->svc->routes[rs->row].handler(&res, &req);
+      current_req = NULL;
       if (rc == VIGIL_HTTP_POLL && !res.status) {
         pp = &rs->pnext;
         continue;

@@ -156,6 +156,7 @@ int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const vi
                             const uint8_t *buf, size_t len, const vigil_img_limits *lim) {
   char err[256];
   memset(out, 0, sizeof *out);
+  if (!req) req = http_current_request();
   if (req && req->internal) {
     /* Admit the decoded size before allocating it: a small file can name a
      * huge image, and a batch of them adds up. */
