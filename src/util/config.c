@@ -69,8 +69,8 @@ static const vigil_config_key keys[] = {
     {"OCR_MAX_SIDE", VIGIL_CFG_INT, "960", 32, 4096, "Longest side of the OCR detector's input, pixels"},
     {"LICENSE_PLATE_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo11-license-plate", NORANGE,
      "Plate detector export (ONNX); unset or missing: the OCR detector finds plates"},
-    {"PLATE_PATTERN", VIGIL_CFG_STRING, "^[A-Z0-9]{1,4}[ -]?[A-Z0-9]{1,4}[ -]?[A-Z0-9]{0,4}$", NORANGE,
-     "POSIX extended regex a read plate must match (before spaces and dashes are stripped; 4-10 letters/digits)"},
+    {"PLATE_PATTERN", VIGIL_CFG_STRING, "^([A-Z0-9][ -]?){3,9}[A-Z0-9]$", NORANGE,
+     "POSIX extended regex a plate read must match, upper case with its spaces/dashes (default: 4-10 letters/digits)"},
     {"KNOWN_PLATES", VIGIL_CFG_LIST, "", NORANGE,
      "Comma list of household plates (normalised: KX21ABC); others are unknown to the risk rules"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
