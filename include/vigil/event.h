@@ -90,6 +90,17 @@ typedef struct {
   vigil_damage damage[VIGIL_MAX_DAMAGE];
 } vigil_vehicle;
 
+/* A licence plate read on a vehicle (docs/models.md, "Licence plates"). */
+typedef struct {
+  bool present;
+  char text[16];                /* normalised: KX21ABC */
+  char raw[64];                 /* as read: "KX21 ABC" */
+  float confidence;
+  int votes;                    /* frames of the track that read this text (1 = this frame only) */
+  bool known;                   /* in KNOWN_PLATES */
+  vigil_bbox bbox;
+} vigil_plate;
+
 typedef struct {
   bool present;
   char type[16];                /* dog, cat */
@@ -126,6 +137,7 @@ typedef struct {
   vigil_depth depth;
   vigil_action action;
   vigil_face face;
+  vigil_plate plate;
 } vigil_enrichment;
 
 /* One camera's detections over one window; the unit the risk stage scores and

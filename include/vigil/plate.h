@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "vigil/config.h"
+#include "vigil/detect.h"
 #include "vigil/img.h"
 #include "vigil/ocr.h"
 
@@ -25,6 +26,7 @@ typedef struct {
   float confidence;
   float x1, y1, x2, y2;      /* frame pixels */
   char source[24];           /* "ocr-detector" or "yolo11-license-plate" */
+  bool known;                /* in KNOWN_PLATES */
 } plate_read;
 
 typedef struct {
@@ -60,6 +62,15 @@ bool plate_is_known(const plate_config *pc, const char *normalised);
  * does (not an error). Errors: the OCR engine failing. */
 int plate_find(ocr_engine *ocr, const plate_config *pc, plate_read *out, const vigil_image *frame, float x1,
                float y1, float x2, float y2, char *err, size_t errlen);
+
+/* With a plate detector (yolo11-license-plate): its most confident box on the
+ * vehicle crop goes into hint (frame pixels, source set; found stays false).
+ * No box: hint untouched. */
+int plate_box_detect(detector_t *det, plate_read *hint, const vigil_image *frame, float x1, float y1, float x2,
+                     float y2, char *err, size_t errlen);
+/* Reads the plate inside hint's box (grown by 15%) as plate_find does. */
+int plate_read_in_box(ocr_engine *ocr, const plate_config *pc, plate_read *out, const vigil_image *frame,
+                      const plate_read *hint, char *err, size_t errlen);
 
 /* Votes of one process: per vehicle track, how often each normalised text
  * was read. */

@@ -216,12 +216,32 @@ static json_t *action_json(const enrich_result *r) {
   return o;
 }
 
+/* "license_plate" of the vehicle part: null when the reader ran and found none. */
+static json_t *plate_json(const enrich_result *r) {
+  if (!r->plate.found) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "text", json_string(r->plate.text));
+  json_object_set_new(o, "raw_text", json_string(r->plate.raw));
+  json_object_set_new(o, "confidence", jround(r->plate.confidence, 1000));
+  json_object_set_new(o, "bbox", bbox_obj(r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2));
+  json_object_set_new(o, "known", json_boolean(r->plate.known));
+  json_object_set_new(o, "source", json_string(r->plate.source));
+  return o;
+}
+
+static json_t *vehicle_json(const enrich_result *r) {
+  if (!r->plate_ran) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "license_plate", plate_json(r));
+  return o;
+}
+
 static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_t *o = json_object();
   json_object_set_new(o, "pose", pose_json(r));
   json_object_set_new(o, "clothing", clothing_json(r));
   json_object_set_new(o, "demographics", demo_json(r));
-  json_object_set_new(o, "vehicle", json_null());
+  json_object_set_new(o, "vehicle", vehicle_json(r));
   json_object_set_new(o, "pet", json_null());
   json_object_set_new(o, "threat", threat_json(r));
   json_object_set_new(o, "threat_detection", threat_json(r));

@@ -144,6 +144,7 @@ static void consider(plate_read *best, const plate_config *pc, const char *raw, 
   best->found = true;
   snprintf(best->raw, sizeof best->raw, "%s", raw);
   plate_normalize(best->text, sizeof best->text, NULL, 0, raw);
+  best->known = plate_is_known(pc, best->text);
   best->confidence = conf;
   best->x1 = ox + mnx / scale, best->y1 = oy + mny / scale;
   best->x2 = ox + mxx / scale, best->y2 = oy + mxy / scale;
@@ -200,6 +201,49 @@ int plate_find(ocr_engine *ocr, const plate_config *pc, plate_read *out, const v
   }
   vigil_image_free(&crop);
   vigil_image_free(&big);
+  return rc;
+}
+
+int plate_box_detect(detector_t *det, plate_read *hint, const vigil_image *frame, float x1, float y1, float x2,
+                     float y2, char *err, size_t errlen) {
+  int cx = (int)fmaxf(x1, 0), cy = (int)fmaxf(y1, 0);
+  int cw = (int)fminf(x2, (float)frame->w) - cx, ch = (int)fminf(y2, (float)frame->h) - cy;
+  if (cw < 8 || ch < 8) return 0;
+  vigil_image crop = {0};
+  if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) {
+    if (err) snprintf(err, errlen, "plate: cannot crop the vehicle");
+    return -1;
+  }
+  vigil_det_list l;
+  const vigil_image *imgs[1] = {&crop};
+  int rc = detector_run(det, &l, imgs, 1, err, errlen);
+  vigil_image_free(&crop);
+  if (rc) return rc;
+  int best = -1;
+  for (int i = 0; i < l.n; i++)
+    if (l.dets[i].score >= 0.25f && (best < 0 || l.dets[i].score > l.dets[best].score)) best = i;
+  if (best >= 0) {
+    memset(hint, 0, sizeof *hint);
+    hint->x1 = cx + l.dets[best].x1, hint->y1 = cy + l.dets[best].y1;
+    hint->x2 = cx + l.dets[best].x2, hint->y2 = cy + l.dets[best].y2;
+    hint->confidence = l.dets[best].score;
+    snprintf(hint->source, sizeof hint->source, "yolo11-license-plate");
+  }
+  vigil_det_list_free(&l);
+  return 0;
+}
+
+int plate_read_in_box(ocr_engine *ocr, const plate_config *pc, plate_read *out, const vigil_image *frame,
+                      const plate_read *hint, char *err, size_t errlen) {
+  float w = hint->x2 - hint->x1, h = hint->y2 - hint->y1;
+  plate_read box = *hint;
+  int rc = plate_find(ocr, pc, out, frame, box.x1 - 0.15f * w, box.y1 - 0.15f * h, box.x2 + 0.15f * w,
+                      box.y2 + 0.15f * h, err, errlen);
+  if (!rc && out->found) {
+    /* the detector's box is the plate; the text region lies inside it */
+    out->x1 = box.x1, out->y1 = box.y1, out->x2 = box.x2, out->y2 = box.y2;
+    snprintf(out->source, sizeof out->source, "%s", box.source);
+  }
   return rc;
 }
 

@@ -215,6 +215,23 @@ static void parse_action(enrich_result *r, json_t *o) {
   }
 }
 
+/* vehicle.license_plate: {text, raw_text, confidence, bbox{x1..y2}, known, source} or null */
+static void parse_vehicle(enrich_result *r, json_t *o) {
+  r->plate_ran = true;
+  json_t *p = json_object_get(o, "license_plate");
+  if (!json_is_object(p) || !json_is_string(json_object_get(p, "text"))) return;
+  plate_read *pl = &r->plate;
+  pl->found = true;
+  copy_str(pl->text, sizeof pl->text, json_object_get(p, "text"));
+  copy_str(pl->raw, sizeof pl->raw, json_object_get(p, "raw_text"));
+  copy_str(pl->source, sizeof pl->source, json_object_get(p, "source"));
+  pl->confidence = num(json_object_get(p, "confidence"));
+  pl->known = json_is_true(json_object_get(p, "known"));
+  json_t *b = json_object_get(p, "bbox");
+  pl->x1 = num(json_object_get(b, "x1")), pl->y1 = num(json_object_get(b, "y1"));
+  pl->x2 = num(json_object_get(b, "x2")), pl->y2 = num(json_object_get(b, "y2"));
+}
+
 int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   json_error_t je;
@@ -241,6 +258,7 @@ int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err
   if (json_is_object(v = json_object_get(o, "demographics"))) parse_demographics(r, v);
   if (json_is_object(v = json_object_get(o, "clothing"))) parse_clothing(r, v);
   if (json_is_object(v = json_object_get(o, "action"))) parse_action(r, v);
+  if (json_is_object(v = json_object_get(o, "vehicle"))) parse_vehicle(r, v);
   v = json_object_get(o, "reid_embedding");
   if (!json_is_null(v) && parse_reid(r, o, v, err, errlen)) {
     rc = -1;
