@@ -23,6 +23,7 @@ extern "C" {
 #define VIGIL_MAX_REID_CAMERAS 8
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
+#define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
 
 typedef struct {
   float x1, y1, x2, y2; /* pixels of the original frame */
@@ -181,6 +182,8 @@ typedef struct {
   char *notes;                  /* owned; NULL = none */
   char *snapshot_path;          /* owned; NULL = none */
   double created_at;            /* unix seconds */
+  int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
+  char plates[VIGIL_MAX_PLATES][16];
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);

@@ -13,6 +13,7 @@
 
 #include "vigil/config.h"
 #include "vigil/detect.h"
+#include "vigil/event.h"
 #include "vigil/img.h"
 #include "vigil/ocr.h"
 
@@ -82,5 +83,10 @@ void plate_votes_free(plate_votes *v);
  * with its count; *best "" and 0 when the track has no reading. */
 int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap);
 void plate_votes_forget(plate_votes *v, long track_id);
+/* The pipeline's hook: adds this frame's reading of track_id (pl->present)
+ * and rewrites pl with the track's winner: text, votes = its count, known
+ * (pc may be NULL: unchanged). A track with earlier readings but none this
+ * frame gets the winner too. */
+void plate_vote_apply(plate_votes *v, const plate_config *pc, long track_id, vigil_plate *pl);
 
 #endif

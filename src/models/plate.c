@@ -336,6 +336,20 @@ int plate_votes_add(plate_votes *v, long track_id, const char *text, float confi
   return count;
 }
 
+void plate_vote_apply(plate_votes *v, const plate_config *pc, long track_id, vigil_plate *pl) {
+  char best[PLATE_TEXT_MAX];
+  int n = plate_votes_add(v, track_id, pl->present ? pl->text : "", pl->confidence, best, sizeof best);
+  if (!n) return;
+  if (!pl->present || strcmp(best, pl->text)) {
+    /* the track's majority differs from (or fills in for) this frame's reading */
+    snprintf(pl->raw, sizeof pl->raw, "%s", best);
+    snprintf(pl->text, sizeof pl->text, "%s", best);
+    pl->present = true;
+  }
+  pl->votes = n;
+  if (pc) pl->known = plate_is_known(pc, pl->text);
+}
+
 void plate_votes_forget(plate_votes *v, long track_id) {
   pthread_mutex_lock(&v->mu);
   vote_track *t = track_of(v, track_id, false);

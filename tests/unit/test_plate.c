@@ -105,8 +105,41 @@ static void test_votes(void **s) {
   plate_votes_free(v);
 }
 
+/* The pipeline's hook: a misread frame is outvoted, a frame without a reading
+ * inherits the track's plate, known is re-checked on the winner. */
+static void test_vote_apply(void **s) {
+  (void)s;
+  plate_votes *v = plate_votes_new();
+  plate_config pc;
+  char err[128];
+  const char *known[] = {"KX21ABC"};
+  assert_int_equal(plate_config_set(&pc, DEFAULT_PATTERN, known, 1, err, sizeof err), 0);
+  const char *reads[] = {"KX21ABC", "KX21ABC", "KX2IABC"};
+  vigil_plate pl;
+  for (int i = 0; i < 3; i++) {
+    memset(&pl, 0, sizeof pl);
+    pl.present = true;
+    snprintf(pl.text, sizeof pl.text, "%s", reads[i]);
+    pl.confidence = 0.9f;
+    plate_vote_apply(v, &pc, 42, &pl);
+  }
+  assert_string_equal(pl.text, "KX21ABC"); /* 2 votes against 1 */
+  assert_int_equal(pl.votes, 2);
+  assert_true(pl.known);
+  memset(&pl, 0, sizeof pl);
+  plate_vote_apply(v, &pc, 42, &pl); /* no reading on this frame */
+  assert_true(pl.present);
+  assert_string_equal(pl.text, "KX21ABC");
+  memset(&pl, 0, sizeof pl);
+  plate_vote_apply(v, &pc, 43, &pl); /* a track never read: stays absent */
+  assert_false(pl.present);
+  plate_config_free(&pc);
+  plate_votes_free(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_normalize), cmocka_unit_test(test_pattern),
-                                     cmocka_unit_test(test_known), cmocka_unit_test(test_votes)};
+                                     cmocka_unit_test(test_known), cmocka_unit_test(test_votes),
+                                     cmocka_unit_test(test_vote_apply)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
