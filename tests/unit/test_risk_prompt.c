@@ -82,6 +82,7 @@ static void prompt_carries_everything(void **state) {
   int counts[] = {1, 2};
   float confs[] = {0.87f, 0.655f};
   vigil_enrichment v = fx_damage(2, types, counts, confs);
+  v.plate = fx_plate("KX21ABC", false).plate;
   fx_add(&b, "car", 0.8f, &v);
   vigil_enrichment dog = fx_none();
   dog.pet.present = true;
@@ -107,7 +108,8 @@ static void prompt_carries_everything(void **state) {
       "Vehicle Damage Detected (3 instances):\n   - glass_shatter: 1 instance(s) (avg conf: 87%)\n"
       "   - lamp_broken: 2 instance(s) (avg conf: 66%)\n   **HIGH SECURITY ALERT**",
       "break-in pattern", "high-security damage at night = critical alert", "Action: climbing fence",
-      "Distance from camera: 4.2 m", "Pet: dog", "2023-11-14T22:13:20Z"};
+      "Distance from camera: 4.2 m", "Pet: dog", "2023-11-14T22:13:20Z",
+      "Licence plate: KX21ABC (unknown, confidence 0.93, read on 3 frames)", "unknown plate at night"};
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
     if (!strstr(s, must[i])) fail_msg("prompt lacks \"%s\":\n%s", must[i], s);
   }
