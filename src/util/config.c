@@ -67,6 +67,8 @@ static const vigil_config_key keys[] = {
     {"PPOCR_KEYS_PATH", VIGIL_CFG_STRING, NULL, NORANGE,
      "Recogniser dictionary (unset: $VIGIL_HOME/models/ocr/ppocr_keys_v1.txt)"},
     {"OCR_MAX_SIDE", VIGIL_CFG_INT, "960", 32, 4096, "Longest side of the OCR detector's input, pixels"},
+    {"OCR_MODEL_PATH", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Folder with the four PP-OCR files for the enrichment zoo's `paddleocr` row (unset: $VIGIL_HOME/models/ocr)"},
     {"LICENSE_PLATE_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo11-license-plate", NORANGE,
      "Plate detector export (ONNX); unset or missing: the OCR detector finds plates"},
     {"PLATE_PATTERN", VIGIL_CFG_STRING, "^([A-Z0-9][ -]?){3,9}[A-Z0-9]$", NORANGE,
