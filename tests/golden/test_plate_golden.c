@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ static int setup(void **s) {
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/testmedia/ocr_media.py plates %s %s", src, media, dir);
   if (system(cmd)) {
     fprintf(stderr, "rendering the plates failed (python3-pil)\n");
+    return -1;
+  }
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/testmodels/gen_hub_models.py %s plate", src, dir);
+  if (system(cmd)) {
+    fprintf(stderr, "generating the plate detector stand-in failed (python3-onnx)\n");
     return -1;
   }
   if (ocr_load_config(&eng, NULL, NULL, err, sizeof err) ||
@@ -122,7 +128,47 @@ static void test_no_plate(void **s) {
   vigil_image_free(&im);
 }
 
+/* The yolo11-license-plate path, with the generated stand-in (same input and
+ * output as the real export) whose one box lands on the rendered plate: the
+ * box comes from the detector, the text from OCR inside it. */
+static void test_detector_box(void **s) {
+  (void)s;
+  char path[512], err[512];
+  snprintf(path, sizeof path, "%s/yolo11-license-plate.onnx", dir);
+  detector_params dp = detector_default_params();
+  dp.path = path;
+  dp.security_only = false;
+  dp.conf = 0.05f;
+  detector_t *det;
+  assert_int_equal(detector_load(&det, dp, err, sizeof err), 0);
+  snprintf(path, sizeof path, "%s/plate_0_0.png", dir);
+  vigil_image im = {0};
+  assert_int_equal(load(&im, path), 0);
+  plate_read hint, r;
+  memset(&hint, 0, sizeof hint);
+  assert_int_equal(plate_box_detect(det, &hint, &im, 465, 75, 695, 170, err, sizeof err), 0);
+  printf("detector box %.0f,%.0f-%.0f,%.0f (%.2f)\n", hint.x1, hint.y1, hint.x2, hint.y2, hint.confidence);
+  assert_string_equal(hint.source, "yolo11-license-plate");
+  assert_false(hint.found);
+  /* the planted box, mapped back through the letterbox: the plate at 518,130-602,151 */
+  assert_true(fabsf(hint.x1 - 518) < 6 && fabsf(hint.x2 - 602) < 6);
+  assert_true(fabsf(hint.y1 - 130) < 6 && fabsf(hint.y2 - 151) < 6);
+  assert_int_equal(plate_read_in_box(eng, &pc, &r, &im, &hint, err, sizeof err), 0);
+  assert_true(r.found);
+  assert_string_equal(r.text, "KX21ABC");
+  assert_string_equal(r.source, "yolo11-license-plate");
+  assert_float_equal(r.x1, hint.x1, 1e-3);
+  assert_float_equal(r.y2, hint.y2, 1e-3);
+  /* a box with nothing readable in it: no plate */
+  hint.x1 = 470, hint.y1 = 80, hint.x2 = 520, hint.y2 = 95;
+  assert_int_equal(plate_read_in_box(eng, &pc, &r, &im, &hint, err, sizeof err), 0);
+  assert_false(r.found);
+  vigil_image_free(&im);
+  detector_free(det);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_rendered_plates), cmocka_unit_test(test_no_plate)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_rendered_plates), cmocka_unit_test(test_no_plate),
+                                     cmocka_unit_test(test_detector_box)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

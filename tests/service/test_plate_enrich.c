@@ -2,7 +2,8 @@
  * `enrich-light`): a vehicle request on a plate rendered onto a real photo
  * gets vehicle.license_plate with the normalised text, the raw text, and a
  * box in frame pixels; KNOWN_PLATES marks it known; a vehicle without a plate
- * gets license_plate null. */
+ * gets license_plate null. The light service also has a yolo11-license-plate
+ * export (the generated stand-in, tools/testmodels) and takes the box from it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +23,7 @@ static char media[1024];
 static int port, port_light;
 static pid_t pids[2];
 
-static pid_t start(const char *service, int p, const char *known) {
+static pid_t start(const char *service, int p, const char *known, const char *plate_model) {
   pid_t c = fork();
   if (c == 0) {
     char ports[16], log[512], v[600];
@@ -31,6 +32,8 @@ static pid_t start(const char *service, int p, const char *known) {
     snprintf(v, sizeof v, "%s/gallery-%d.sqlite", tmp, p), setenv("VIGIL_REID_GALLERY", v, 1);
     if (known) setenv("KNOWN_PLATES", known, 1);
     else unsetenv("KNOWN_PLATES");
+    if (plate_model) setenv("LICENSE_PLATE_MODEL_PATH", plate_model, 1);
+    else unsetenv("LICENSE_PLATE_MODEL_PATH");
     if (!freopen(log, "w", stderr)) _exit(126);
     const char *bin = getenv("VIGIL_BINARY");
     execl(bin, bin, "serve", service, "--port", ports, (char *)NULL);
@@ -70,9 +73,13 @@ static int setup(void **s) {
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/testmedia/ocr_media.py plates %s %s", src ? src : ".", media,
            tmp);
   if (system(cmd)) return -1;
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/testmodels/gen_hub_models.py %s plate", src ? src : ".", tmp);
+  if (system(cmd)) return -1;
+  char plate_model[512];
+  snprintf(plate_model, sizeof plate_model, "%s/yolo11-license-plate.onnx", tmp);
   port = 23000 + (int)((getpid() + 3) % 20000), port_light = port + 1;
-  pids[0] = start("enrich", port, NULL);
-  pids[1] = start("enrich-light", port_light, "kx21 abc, LR69KVD");
+  pids[0] = start("enrich", port, NULL, NULL);
+  pids[1] = start("enrich-light", port_light, "kx21 abc, LR69KVD", plate_model);
   if (!svc_wait_up(port) || !svc_wait_up(port_light)) return -1;
   const char *veh = "\"detection_type\":\"vehicle\",\"detection_id\":\"v1\",\"camera_id\":\"drive\","
                     "\"bbox\":{\"x1\":465,\"y1\":75,\"x2\":695,\"y2\":170}";
@@ -93,6 +100,13 @@ static int teardown(void **s) {
   return system(cmd) ? -1 : 0;
 }
 
+static bool used(json_t *j, const char *model) {
+  json_t *u = json_object_get(j, "models_used");
+  for (size_t i = 0; i < json_array_size(u); i++)
+    if (!strcmp(json_string_value(json_array_get(u, i)), model)) return true;
+  return false;
+}
+
 static void check_plate(json_t *j, bool known) {
   json_t *lp = json_object_get(json_object_get(j, "vehicle"), "license_plate");
   if (!json_is_object(lp)) fail_msg("no license_plate: %s", json_dumps(j, 0));
@@ -111,10 +125,11 @@ static void test_heavy(void **s) {
   (void)s;
   json_t *j = post(port, "/enrich", "plate.json");
   check_plate(j, false);
-  json_t *used = json_object_get(j, "models_used");
-  bool ocr = false;
-  for (size_t i = 0; i < json_array_size(used); i++) ocr |= !strcmp(json_string_value(json_array_get(used, i)), "paddleocr");
-  assert_true(ocr);
+  assert_true(used(j, "paddleocr"));
+  assert_false(used(j, "yolo11-license-plate")); /* not installed on this one */
+  assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(j, "vehicle"), "license_plate"),
+                                                        "source")),
+                      "ocr-detector");
   json_decref(j);
   j = post(port, "/vehicle-classify", "plate.json");
   check_plate(j, false);
@@ -125,6 +140,10 @@ static void test_light_known(void **s) {
   (void)s;
   json_t *j = post(port_light, "/enrich", "plate.json");
   check_plate(j, true);
+  json_t *lp = json_object_get(json_object_get(j, "vehicle"), "license_plate");
+  assert_string_equal(json_string_value(json_object_get(lp, "source")), "yolo11-license-plate");
+  assert_true(used(j, "yolo11-license-plate"));
+  assert_true(used(j, "paddleocr"));
   json_decref(j);
 }
 
