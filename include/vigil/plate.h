@@ -80,8 +80,10 @@ plate_votes *plate_votes_new(void);
 void plate_votes_free(plate_votes *v);
 /* Adds one reading of track_id (text "" adds nothing) and returns the
  * current winner: the most frequent text (ties: higher summed confidence),
- * with its count; *best "" and 0 when the track has no reading. */
-int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap);
+ * with its count and (best_conf, may be NULL) its mean confidence; *best ""
+ * and 0 when the track has no reading. */
+int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap,
+                    float *best_conf);
 void plate_votes_forget(plate_votes *v, long track_id);
 /* The pipeline's hook: adds this frame's reading of track_id (pl->present)
  * and rewrites pl with the track's winner: text, votes = its count, known

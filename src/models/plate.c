@@ -12,6 +12,7 @@
 #define PLATE_MIN_ASPECT 1.5f  /* text region width / height */
 #define PLATE_MAX_ASPECT 12.0f
 #define PLATE_OCR_SIDE 640     /* a vehicle crop is scaled so its longer side is at least this */
+#define PLATE_EDGE_PX 4.0f    /* text this close (frame pixels) to the crop's side is cut off */
 #define PLATE_VOTE_TRACKS 256  /* tracks remembered (oldest forgotten first) */
 #define PLATE_VOTE_TEXTS 8     /* distinct readings kept per track */
 
@@ -131,8 +132,10 @@ bool plate_is_known(const plate_config *pc, const char *normalised) {
 static float quad_w(const ocr_line *l) { return hypotf(l->quad[1].x - l->quad[0].x, l->quad[1].y - l->quad[0].y); }
 static float quad_h(const ocr_line *l) { return hypotf(l->quad[3].x - l->quad[0].x, l->quad[3].y - l->quad[0].y); }
 
+/* in_w: width of the image OCR read; text touching its left or right edge was
+ * cut by the vehicle box (a partial plate such as "KX21" of "KX21 ABC"). */
 static void consider(plate_read *best, const plate_config *pc, const char *raw, float conf, const ocr_line *a,
-                     const ocr_line *b, float ox, float oy, float scale) {
+                     const ocr_line *b, float ox, float oy, float scale, int in_w) {
   if (!plate_matches(pc, raw) || (best->found && conf <= best->confidence)) return;
   float mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
   for (int k = 0; k < 8; k++) {
@@ -141,6 +144,7 @@ static void consider(plate_read *best, const plate_config *pc, const char *raw, 
     mnx = fminf(mnx, l->quad[k % 4].x), mxx = fmaxf(mxx, l->quad[k % 4].x);
     mny = fminf(mny, l->quad[k % 4].y), mxy = fmaxf(mxy, l->quad[k % 4].y);
   }
+  if (mnx <= PLATE_EDGE_PX * scale || mxx >= in_w - 1 - PLATE_EDGE_PX * scale) return;
   best->found = true;
   snprintf(best->raw, sizeof best->raw, "%s", raw);
   plate_normalize(best->text, sizeof best->text, NULL, 0, raw);
@@ -182,7 +186,7 @@ int plate_find(ocr_engine *ocr, const plate_config *pc, plate_read *out, const v
       const ocr_line *a = &r.lines[i];
       float w = quad_w(a), h = quad_h(a);
       if (h > 0 && w / h >= PLATE_MIN_ASPECT && w / h <= PLATE_MAX_ASPECT)
-        consider(out, pc, a->text, a->confidence, a, NULL, (float)cx, (float)cy, scale);
+        consider(out, pc, a->text, a->confidence, a, NULL, (float)cx, (float)cy, scale, in->w);
       /* a plate read as two regions on one row ("KX21" "ABC") */
       if (i + 1 < r.n) {
         const ocr_line *b = &r.lines[i + 1];
@@ -193,7 +197,8 @@ int plate_find(ocr_engine *ocr, const plate_config *pc, plate_read *out, const v
           snprintf(joined, sizeof joined, "%s %s", a->text, b->text);
           float wj = quad_w(a) + quad_w(b) + fmaxf(gap, 0);
           if (wj / h >= PLATE_MIN_ASPECT && wj / h <= PLATE_MAX_ASPECT)
-            consider(out, pc, joined, fminf(a->confidence, b->confidence), a, b, (float)cx, (float)cy, scale);
+            consider(out, pc, joined, fminf(a->confidence, b->confidence), a, b, (float)cx, (float)cy, scale,
+                     in->w);
         }
       }
     }
@@ -298,8 +303,10 @@ static vote_track *track_of(plate_votes *v, long id, bool create) {
   return &v->tracks[slot];
 }
 
-int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap) {
+int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap,
+                    float *best_conf) {
   if (cap) best[0] = 0;
+  if (best_conf) *best_conf = 0;
   pthread_mutex_lock(&v->mu);
   vote_track *t = track_of(v, track_id, text && text[0]);
   int count = 0;
@@ -330,6 +337,7 @@ int plate_votes_add(plate_votes *v, long track_id, const char *text, float confi
     if (w >= 0) {
       if (cap) snprintf(best, cap, "%s", t->t[w].text);
       count = t->t[w].count;
+      if (best_conf) *best_conf = t->t[w].conf_sum / (float)count;
     }
   }
   pthread_mutex_unlock(&v->mu);
@@ -338,12 +346,14 @@ int plate_votes_add(plate_votes *v, long track_id, const char *text, float confi
 
 void plate_vote_apply(plate_votes *v, const plate_config *pc, long track_id, vigil_plate *pl) {
   char best[PLATE_TEXT_MAX];
-  int n = plate_votes_add(v, track_id, pl->present ? pl->text : "", pl->confidence, best, sizeof best);
+  float conf;
+  int n = plate_votes_add(v, track_id, pl->present ? pl->text : "", pl->confidence, best, sizeof best, &conf);
   if (!n) return;
   if (!pl->present || strcmp(best, pl->text)) {
     /* the track's majority differs from (or fills in for) this frame's reading */
     snprintf(pl->raw, sizeof pl->raw, "%s", best);
     snprintf(pl->text, sizeof pl->text, "%s", best);
+    pl->confidence = conf; /* the winner's mean over the track */
     pl->present = true;
   }
   pl->votes = n;

@@ -82,26 +82,28 @@ static void test_votes(void **s) {
   (void)s;
   plate_votes *v = plate_votes_new();
   char best[PLATE_TEXT_MAX];
-  assert_int_equal(plate_votes_add(v, 7, "KX21ABC", 0.9f, best, sizeof best), 1);
+  assert_int_equal(plate_votes_add(v, 7, "KX21ABC", 0.9f, best, sizeof best, NULL), 1);
   assert_string_equal(best, "KX21ABC");
-  assert_int_equal(plate_votes_add(v, 7, "KX2IABC", 0.95f, best, sizeof best), 1);
+  assert_int_equal(plate_votes_add(v, 7, "KX2IABC", 0.95f, best, sizeof best, NULL), 1);
   assert_string_equal(best, "KX2IABC"); /* a tie goes to the higher confidence */
-  assert_int_equal(plate_votes_add(v, 7, "KX21ABC", 0.8f, best, sizeof best), 2);
+  float conf;
+  assert_int_equal(plate_votes_add(v, 7, "KX21ABC", 0.8f, best, sizeof best, &conf), 2);
   assert_string_equal(best, "KX21ABC");
+  assert_float_equal(conf, 0.85, 1e-6); /* mean of 0.9 and 0.8 */
   /* another track is counted apart */
-  assert_int_equal(plate_votes_add(v, 8, "AB123CD", 0.7f, best, sizeof best), 1);
+  assert_int_equal(plate_votes_add(v, 8, "AB123CD", 0.7f, best, sizeof best, NULL), 1);
   assert_string_equal(best, "AB123CD");
   /* an empty reading adds nothing but reports the winner */
-  assert_int_equal(plate_votes_add(v, 7, "", 0, best, sizeof best), 2);
+  assert_int_equal(plate_votes_add(v, 7, "", 0, best, sizeof best, NULL), 2);
   assert_string_equal(best, "KX21ABC");
-  assert_int_equal(plate_votes_add(v, 99, "", 0, best, sizeof best), 0);
+  assert_int_equal(plate_votes_add(v, 99, "", 0, best, sizeof best, NULL), 0);
   assert_string_equal(best, "");
   plate_votes_forget(v, 7);
-  assert_int_equal(plate_votes_add(v, 7, "", 0, best, sizeof best), 0);
-  assert_int_equal(plate_votes_add(v, 8, "", 0, best, sizeof best), 1);
+  assert_int_equal(plate_votes_add(v, 7, "", 0, best, sizeof best, NULL), 0);
+  assert_int_equal(plate_votes_add(v, 8, "", 0, best, sizeof best, NULL), 1);
   /* many tracks: the table stays bounded and keeps working */
-  for (long t = 1000; t < 1600; t++) plate_votes_add(v, t, "ZZ99ZZZ", 0.5f, best, sizeof best);
-  assert_int_equal(plate_votes_add(v, 1599, "ZZ99ZZZ", 0.5f, best, sizeof best), 2);
+  for (long t = 1000; t < 1600; t++) plate_votes_add(v, t, "ZZ99ZZZ", 0.5f, best, sizeof best, NULL);
+  assert_int_equal(plate_votes_add(v, 1599, "ZZ99ZZZ", 0.5f, best, sizeof best, NULL), 2);
   plate_votes_free(v);
 }
 
@@ -130,6 +132,7 @@ static void test_vote_apply(void **s) {
   plate_vote_apply(v, &pc, 42, &pl); /* no reading on this frame */
   assert_true(pl.present);
   assert_string_equal(pl.text, "KX21ABC");
+  assert_float_equal(pl.confidence, 0.9, 1e-6);
   memset(&pl, 0, sizeof pl);
   plate_vote_apply(v, &pc, 43, &pl); /* a track never read: stays absent */
   assert_false(pl.present);
