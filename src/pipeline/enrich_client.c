@@ -530,6 +530,7 @@ static void merge(enrich_result *d, const enrich_result *s) {
   if (s->has_pet) d->has_pet = true, d->pet = s->pet;
   if (s->has_depth) d->has_depth = true, d->depth = s->depth;
   if (s->has_weather) d->has_weather = true, d->weather = s->weather;
+  if (s->plate_ran) d->plate_ran = true, d->plate = s->plate;
   for (int i = 0; i < s->n_models; i++) add_model(d, s->models_used[i]);
   for (int i = 0; i < s->n_errors; i++) add_error(d, s->error_part[i], s->error_reason[i]);
   if (s->inference_ms > d->inference_ms) d->inference_ms = s->inference_ms;
