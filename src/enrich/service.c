@@ -239,15 +239,33 @@ static json_t *action_json(const enrich_result *r) {
   return o;
 }
 
+/* "license_plate" of the vehicle part: null when the reader ran and found none. */
+static json_t *plate_json(const enrich_result *r) {
+  if (!r->plate.found) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "text", json_string(r->plate.text));
+  json_object_set_new(o, "raw_text", json_string(r->plate.raw));
+  json_object_set_new(o, "confidence", jround(r->plate.confidence, 1000));
+  json_object_set_new(o, "bbox", bbox_obj(r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2));
+  json_object_set_new(o, "known", json_boolean(r->plate.known));
+  json_object_set_new(o, "source", json_string(r->plate.source));
+  return o;
+}
+
 
 /* ---- the vehicle and animal path ------------------------------------------------------ */
 
 /* The "vehicle" part, built in this one function so other vehicle fields
  * (licence plates) merge here. */
 static json_t *vehicle_json(const enrich_result *r) {
-  if (!r->has_vehicle) return json_null();
+  if (!r->has_vehicle && !r->plate_ran) return json_null();
   const vehicle_result *v = &r->vehicle;
   json_t *o = json_object(), *top = json_array();
+  json_object_set_new(o, "license_plate", r->plate_ran ? plate_json(r) : json_null());
+  if (!r->has_vehicle) {
+    json_decref(top);
+    return o;
+  }
   json_object_set_new(o, "vehicle_type", json_string(v->vehicle_type));
   json_object_set_new(o, "display_name", json_string(v->display_name));
   json_object_set_new(o, "confidence", jround(v->confidence, 1000));
@@ -470,7 +488,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     goto done;
   }
   vigil_img_limits lim = vigil_img_default_limits();
-  if (vigil_http_decode_image(&frame, res, q.image.data, q.image.len, &lim) < 0) goto done;
+  if (vigil_http_decode_image(&frame, res, req, q.image.data, q.image.len, &lim) < 0) goto done;
   if (q.n_frames) {
     frames = calloc(q.n_frames, sizeof *frames);
     fptr = calloc(q.n_frames, sizeof *fptr);
@@ -479,8 +497,9 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       goto done;
     }
     for (size_t i = 0; i < q.n_frames; i++) {
-      if (vigil_http_decode_image(&frames[i], res, q.frames[i].data, q.frames[i].len, &lim) < 0) {
-        vigil_http_error(res, res->status ? res->status : 400, "frames[%zu]: could not decode image", i);
+      if (vigil_http_decode_image(&frames[i], res, req, q.frames[i].data, q.frames[i].len, &lim) < 0) {
+        if (res->status == 400 || res->status == 415)
+          vigil_http_error(res, res->status, "frames[%zu]: could not decode image", i);
         goto done;
       }
       if (frames[i].w != frames[0].w || frames[i].h != frames[0].h) {
@@ -618,7 +637,7 @@ static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
   if (vigil_http_read_uploads(&u, res, req, "image", 1, ENRICH_MAX_IMAGE)) return -1;
   vigil_image im = {0};
   vigil_img_limits lim = vigil_http_image_limits(NULL);
-  int rc = vigil_http_decode_image(&im, res, u.items[0].data, u.items[0].len, &lim);
+  int rc = vigil_http_decode_image(&im, res, req, u.items[0].data, u.items[0].len, &lim);
   vigil_uploads_free(&u);
   if (rc < 0) return -1;
   zoo_lease l = {0};

@@ -92,6 +92,17 @@ int enrich_client_params_from_config(enrich_client_params *p, const vigil_config
     if (end == t || *end || !(v > 0 && v <= 3600)) return fail(err, errlen, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
     p->timeout_s = v;
   }
+  const char *k = vigil_config_str(cfg, "ENRICHMENT_API_KEY");
+  if (k && k[0]) {
+    if (strlen(k) >= sizeof p->api_key || strpbrk(k, " \t\r\n"))
+      return fail(err, errlen, "ENRICHMENT_API_KEY must be at most 256 characters without spaces");
+    snprintf(p->api_key, sizeof p->api_key, "%s", k);
+  }
+  const char *ca = vigil_config_str(cfg, "VIGIL_CA_FILE");
+  if (ca && ca[0]) {
+    if (strlen(ca) >= sizeof p->ca_file) return fail(err, errlen, "VIGIL_CA_FILE is too long");
+    snprintf(p->ca_file, sizeof p->ca_file, "%s", ca);
+  }
   if (l && l[0] && url_list(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
   if (!u || !u[0]) return 0;
   if (url_list(p->url, sizeof p->url, u, "ENRICHMENT_URL", err, errlen)) return -1;
@@ -244,7 +255,26 @@ static void parse_action(enrich_result *r, json_t *o) {
   }
 }
 
+/* vehicle.license_plate: {text, raw_text, confidence, bbox{x1..y2}, known, source} or null */
+static void parse_plate(enrich_result *r, json_t *o) {
+  r->plate_ran = true;
+  json_t *p = json_object_get(o, "license_plate");
+  if (!json_is_object(p) || !json_is_string(json_object_get(p, "text"))) return;
+  plate_read *pl = &r->plate;
+  pl->found = true;
+  copy_str(pl->text, sizeof pl->text, json_object_get(p, "text"));
+  copy_str(pl->raw, sizeof pl->raw, json_object_get(p, "raw_text"));
+  copy_str(pl->source, sizeof pl->source, json_object_get(p, "source"));
+  pl->confidence = num(json_object_get(p, "confidence"));
+  pl->known = json_is_true(json_object_get(p, "known"));
+  json_t *b = json_object_get(p, "bbox");
+  pl->x1 = num(json_object_get(b, "x1")), pl->y1 = num(json_object_get(b, "y1"));
+  pl->x2 = num(json_object_get(b, "x2")), pl->y2 = num(json_object_get(b, "y2"));
+}
+
 static void parse_vehicle(enrich_result *r, json_t *o) {
+  if (json_object_get(o, "license_plate")) parse_plate(r, o);
+  if (!json_is_string(json_object_get(o, "vehicle_type"))) return;
   const char *t = json_string_value(json_object_get(o, "vehicle_type"));
   vehicle_set_type(&r->vehicle, t ? t : "unknown", num(json_object_get(o, "confidence")));
   r->vehicle.from_detector = !strcmp(json_string_value(json_object_get(o, "source")) ?: "", "detector");
@@ -420,6 +450,11 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   body_buf b = {.max = c->p.max_reply};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   hdr = curl_slist_append(hdr, "Expect:");
+  if (c->p.api_key[0]) {
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->p.api_key);
+    hdr = curl_slist_append(hdr, auth);
+  }
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
@@ -430,6 +465,10 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* https:// is always verified (certificate and host name) */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (c->p.ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, c->p.ca_file);
   CURLcode cc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -511,6 +550,7 @@ static void merge(enrich_result *d, const enrich_result *s) {
   if (s->has_pet) d->has_pet = true, d->pet = s->pet;
   if (s->has_depth) d->has_depth = true, d->depth = s->depth;
   if (s->has_weather) d->has_weather = true, d->weather = s->weather;
+  if (s->plate_ran) d->plate_ran = true, d->plate = s->plate;
   for (int i = 0; i < s->n_models; i++) add_model(d, s->models_used[i]);
   for (int i = 0; i < s->n_errors; i++) add_error(d, s->error_part[i], s->error_reason[i]);
   if (s->inference_ms > d->inference_ms) d->inference_ms = s->inference_ms;
