@@ -126,7 +126,7 @@ function hashQuery() {
   return new URLSearchParams(q >= 0 ? location.hash.slice(q + 1) : '');
 }
 
-function hasPlate(ev) { return ev.plate !== undefined || ev.plates !== undefined; }
+function hasPlate(ev) { return !!ev.plate || (Array.isArray(ev.plates) && ev.plates.length > 0); }
 function platesOf(ev) { return [].concat(ev.plate || [], ev.plates || []).map((p) => (typeof p === 'string' ? p : (p && p.text) || '')); }
 
 function eventRow(ev) {

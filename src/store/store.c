@@ -575,9 +575,9 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
   static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
                                    "event_plates", "outbox"};
-  size_t i = 0;
-  while (i < 6 && strcmp(table, ok[i])) i++;
-  if (i == 6) {
+  size_t i = 0, nok = sizeof ok / sizeof ok[0];
+  while (i < nok && strcmp(table, ok[i])) i++;
+  if (i == nok) {
     set_err(err, errlen, "unknown table %s", table);
     return STORE_EINVAL;
   }
