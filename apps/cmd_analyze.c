@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "notify/notify.h"
 #include "util/assets.h"
 #include "util/log.h"
 #include "vigil/cameras.h"
@@ -306,6 +307,7 @@ int cmd_analyze(int argc, char **argv) {
   enrich_engine *eng = NULL;
   risk_analyzer *risk = NULL;
   store *st = NULL;
+  notify *nt = NULL;
   pipeline *pl = NULL;
   out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
   if (cameras_path && cameras_load(&reg, cameras_path, err, sizeof err)) {
@@ -346,6 +348,10 @@ int cmd_analyze(int argc, char **argv) {
   }
   if (store_open(&st, dburl, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: store %s: %s\n", dburl, err);
+    goto done;
+  }
+  if (notify_start(&nt, st, err, sizeof err)) { /* MQTT / webhook alerts, when configured */
+    fprintf(stderr, "vigil analyze: %s\n", err);
     goto done;
   }
   if (snaps) snprintf(pp.snapshot_dir, sizeof pp.snapshot_dir, "%s", snaps);
@@ -479,8 +485,10 @@ int cmd_analyze(int argc, char **argv) {
     else fprintf(stderr, "analyze: report written to %s\n", report_path);
   }
   status = failures && (!ps->frames || watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+  notify_drain(nt, 10); /* a short run: give the alerts of its events a moment to go out */
 done:
   pipeline_free(pl);
+  notify_stop(nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(st);
   risk_analyzer_free(risk);
   enrich_engine_free(eng);

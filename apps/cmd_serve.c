@@ -29,7 +29,9 @@ static void usage(FILE *f) {
           "  --max-batch N  images per detector inference call, bounds memory (also: VIGIL_DETECT_MAX_BATCH)\n"
           "\n"
           "Every service answers GET /health and GET /metrics. API keys: VIGIL_API_KEY or\n"
-          "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n");
+          "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n"
+          "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
+          "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n");
 }
 
 static int parse_port(const char *s, long *out) {

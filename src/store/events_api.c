@@ -19,18 +19,21 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "risk/sbuf.h"
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
 #include "vigil/store.h"
+#include "web/assets.h"
 
 #define MAX_NOTES 10000
 #define MAX_SNAPSHOT_BYTES (32u << 20)
 
 typedef struct {
   store *st;
-  bool own; /* close on free */
+  bool own;   /* close on free */
+  notify *nt; /* the outbox dispatcher, when MQTT_URL or WEBHOOK_URL is set */
 } events_ctx;
 
 /* ---- parsing of query values --------------------------------------------------------- */
@@ -345,6 +348,75 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   return VIGIL_HTTP_POLL;
 }
 
+/* GET /events/{id}/detections: the event's boxes and their enrichment (dashboard). */
+static int h_detections(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  int64_t id;
+  if (parse_id(req, &id)) return vigil_http_error(res, 400, "event id must be a positive integer");
+  vigil_event ev;
+  char err[512] = "";
+  int rc = store_get_event(c->st, id, &ev, err, sizeof err);
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  vigil_event_free(&ev);
+  vigil_detection *d;
+  size_t n;
+  if ((rc = store_event_detections(c->st, id, &d, &n, err, sizeof err))) return vigil_http_error(res, 500, "%s", err);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *j = vigil_detection_to_json(&d[i]);
+    char *txt = NULL;
+    if (!store_get_enrichment(c->st, d[i].id, &txt, NULL, 0) && txt) {
+      json_t *e = json_loads(txt, 0, NULL);
+      if (e) json_object_set_new(j, "enrichment", e);
+    }
+    free(txt);
+    json_array_append_new(arr, j);
+  }
+  free(d);
+  return vigil_http_reply_json(res, 200, json_pack("{s:I,s:o}", "event_id", (json_int_t)id, "detections", arr));
+}
+
+/* GET /api/cameras: the cameras of the store, each with its newest event (or null). */
+static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  store_camera *cams;
+  size_t n;
+  char err[512] = "";
+  if (store_list_cameras(c->st, &cams, &n, err, sizeof err)) return vigil_http_error(res, 500, "%s", err);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    store_filter f = store_default_filter();
+    f.camera_id = cams[i].id;
+    f.limit = 1;
+    vigil_event *evs = NULL;
+    size_t ne = 0;
+    json_t *last = json_null();
+    if (!store_list_events(c->st, &f, &evs, &ne, NULL, 0) && ne) {
+      json_decref(last);
+      last = vigil_event_to_json(&evs[0]);
+    }
+    store_events_free(evs, ne);
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event", last));
+  }
+  free(cams);
+  return vigil_http_reply_json(res, 200, json_pack("{s:o}", "cameras", arr));
+}
+
+/* GET /event/{id}: the dashboard's page of one event; the app shell with 404
+ * when the event does not exist, so the page and its status both say so. */
+static int h_event_page(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  int64_t id;
+  int status = 404;
+  if (!parse_id(req, &id)) {
+    vigil_event ev;
+    int rc = store_get_event(c->st, id, &ev, NULL, 0);
+    if (!rc) vigil_event_free(&ev);
+    status = rc == 0 ? 200 : rc == STORE_ENOTFOUND ? 404 : 500;
+  }
+  return web_reply_asset(res, "index.html", status);
+}
+
 /* ---- the service ------------------------------------------------------------------------ */
 
 static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t errlen) {
@@ -364,13 +436,24 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
     return -1;
   }
   c->own = true;
+  if (notify_start(&c->nt, c->st, err, errlen)) {
+    store_close(c->st);
+    free(c);
+    return -1;
+  }
   *ctx = c;
   return 0;
+}
+
+static void events_metrics(vigil_metrics_out *o, void *ctx) {
+  events_ctx *c = ctx;
+  if (c) notify_metrics(c->nt, o);
 }
 
 static void events_free(void *ctx) {
   events_ctx *c = ctx;
   if (!c) return;
+  notify_stop(c->nt);
   if (c->own) store_close(c->st);
   free(c);
 }
@@ -382,6 +465,18 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/events/{id}/snapshot", h_snapshot},
     {"GET", "/events/{id}", h_get},
     {"PATCH", "/events/{id}", h_patch},
+    {"GET", "/events/{id}/detections", h_detections},
+    /* the dashboard */
+    {"GET", "/", web_h_index},
+    {"GET", "/ui/{file}", web_h_asset},
+    {"GET", "/event/{id}", h_event_page},
+    {"GET", "/api/cameras", h_cameras},
+    {"GET", "/api/services", web_h_services},
+    {"GET", "/api/services/{name}/health", web_h_proxy},
+    {"GET", "/api/services/{name}/metrics", web_h_proxy},
+    {"GET", "/api/services/{name}/models/status", web_h_proxy},
+    {"POST", "/api/services/{name}/models/preload", web_h_proxy},
+    {"POST", "/api/services/{name}/models/unload", web_h_proxy},
 };
 
 const vigil_service vigil_service_events = {
@@ -391,5 +486,6 @@ const vigil_service vigil_service_events = {
     .n_routes = VIGIL_JSON_N(events_routes),
     .init = events_init,
     .free = events_free,
+    .metrics = events_metrics,
     .max_body = 64 * 1024,
 };

@@ -46,6 +46,12 @@ static const char *const migrations[] = {
     "CREATE TABLE event_plates(event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
     " plate TEXT NOT NULL, PRIMARY KEY (event_id, plate));"
     "CREATE INDEX event_plates_plate ON event_plates(plate);",
+    /* 4: the notification outbox, written in the event's transaction */
+    "CREATE TABLE outbox(id BIGSERIAL PRIMARY KEY,"
+    " event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE, sink TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " sent_at DOUBLE PRECISION, last_error TEXT, created_at DOUBLE PRECISION NOT NULL, UNIQUE (event_id, sink));"
+    "CREATE INDEX outbox_due ON outbox(sink, sent_at, next_at);",
 };
 
 #ifdef VIGIL_HAVE_PQ

@@ -37,6 +37,12 @@ static const char *const migrations[] = {
     "CREATE TABLE event_plates(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
     " plate TEXT NOT NULL, PRIMARY KEY (event_id, plate));"
     "CREATE INDEX event_plates_plate ON event_plates(plate);",
+    /* 4: the notification outbox, written in the event's transaction */
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE, sink TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL DEFAULT 0, sent_at REAL, last_error TEXT,"
+    " created_at REAL NOT NULL, UNIQUE (event_id, sink));"
+    "CREATE INDEX outbox_due ON outbox(sink, sent_at, next_at);",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

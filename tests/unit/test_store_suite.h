@@ -371,6 +371,79 @@ static void st_crash_consistency(void **state) {
   store_close(s);
 }
 
+/* The outbox: rows per configured sink in the event's transaction, due
+ * order, retry scheduling, sent rows leave the queue, duplicates add none. */
+static void st_outbox(void **state) {
+  store *s = suite_open("outbox");
+  char err[256];
+  assert_int_equal(store_set_outbox(s, STORE_SINK_MQTT | STORE_SINK_WEBHOOK, "high"), 0);
+  assert_int_equal(store_set_outbox(s, 8, NULL), STORE_EINVAL);
+  assert_int_equal(store_set_outbox(s, STORE_SINK_MQTT, "urgent"), STORE_EINVAL);
+  int64_t low = suite_insert(s, "ob", 0, 2, 10, NULL);  /* low: mqtt only */
+  int64_t crit = suite_insert(s, "ob", 1, 2, 95, NULL); /* critical: both */
+  bool dup = false;
+  suite_insert(s, "ob", 1, 2, 95, &dup);
+  assert_true(dup);
+  assert_int_equal(suite_count(s, "outbox"), 3);
+  store_outbox_item *it;
+  size_t n;
+  assert_int_equal(store_outbox_due(s, "mqtt", 1000, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(it[0].event_id, low);
+  assert_int_equal(it[1].event_id, crit);
+  assert_int_equal(it[0].attempts, 0);
+  int64_t first = it[0].id;
+  free(it);
+  assert_int_equal(store_outbox_due(s, "webhook", 1000, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].event_id, crit);
+  free(it);
+  /* a failed attempt moves the row out of the due set until next_at */
+  assert_int_equal(store_outbox_retry(s, first, 5e11, "broker down", err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "mqtt", 4e11, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].event_id, crit);
+  assert_int_equal(store_outbox_sent(s, it[0].id, err, sizeof err), 0);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 1e12, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].id, first);
+  assert_int_equal(it[0].attempts, 1);
+  free(it);
+  int64_t pending = -1;
+  assert_int_equal(store_outbox_pending(s, "mqtt", &pending, err, sizeof err), 0);
+  assert_int_equal(pending, 1);
+  /* a claim: a second dispatcher does not get the row until the lease ends */
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 20, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  assert_null(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 51, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].id, first);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "sms", 1e12, 0, 10, &it, &n, err, sizeof err), STORE_EINVAL);
+  /* no sinks: no rows */
+  assert_int_equal(store_set_outbox(s, 0, NULL), 0);
+  suite_insert(s, "ob", 2, 1, 99, NULL);
+  assert_int_equal(suite_count(s, "outbox"), 3);
+  /* detections and cameras for the dashboard and MQTT */
+  vigil_detection *d;
+  assert_int_equal(store_event_detections(s, crit, &d, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(d[0].cls, "person");
+  assert_string_equal(d[1].cls, "car");
+  assert_string_equal(d[0].camera_id, "ob");
+  free(d);
+  store_camera *cams;
+  assert_int_equal(store_list_cameras(s, &cams, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(cams[0].id, "ob");
+  free(cams);
+}
+
 /* Plates are stored with the event; the plate filter finds exactly those
  * events; the enrichment JSON keeps the reading. */
 static void st_plates(void **state) {
@@ -432,6 +505,6 @@ static void st_plates(void **state) {
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
-      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_plates)
+      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates)
 
 #endif

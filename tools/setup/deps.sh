@@ -27,6 +27,8 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   # torch + torchvision for the bench/test model exports, OpenCV for the BRISQUE reference.
   libxnnpack-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
   python3-opencv
+  # libcrypto's headers: HMAC-SHA256 of webhook signatures (only a Suggests of libcurl's -dev)
+  libssl-dev
   # PCRE2: the CLIP tokenizer's pre-tokenizer needs Unicode letter and number classes; python3-regex runs the reference tokenizer in its test.
   libpcre2-dev python3-regex)
 
@@ -230,7 +232,7 @@ do_ref() {
   local want
   want=$(cat "$ROOT/tools/ref/package.json" "$lock" | sha256sum | cut -d' ' -f1)
   if [ -f "$STAMPS/ref" ] && [ "$(cat "$STAMPS/ref")" = "$want" ] &&
-     [ -d "$ref/node_modules/onnxruntime-node" ]; then
+     [ -d "$ref/node_modules/onnxruntime-node" ] && [ -d "$ref/node_modules/playwright-core" ]; then
     return 0
   fi
   if [ "$check_only" -eq 1 ]; then missing+=("ref: reference runtimes in $ref"); return 0; fi
@@ -241,7 +243,7 @@ do_ref() {
   # providers in its postinstall; its CPU library is already in the tarball.
   (cd "$ref" && ONNXRUNTIME_NODE_INSTALL_CUDA=skip ONNXRUNTIME_NODE_INSTALL=skip \
      npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $ref failed"
-  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs')") ||
+  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs'); require('playwright-core')") ||
     die "the reference runtimes do not load from $ref"
   # Nothing beyond the tarballs in package-lock.json may have been fetched: no GPU providers.
   local extra
