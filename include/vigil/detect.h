@@ -85,9 +85,18 @@ const char *coco_label(int cls);
 int coco_class_id(const char *label); /* -1 if unknown */
 bool is_security_class(const char *label);
 
-/* Class-aware non-maximum suppression in place: keeps the highest-scoring box
- * of every overlapping (IoU > iou) pair of the same class; sorts by score. */
+/* Non-maximum suppression in place: keeps the highest-scoring box of every
+ * overlapping (IoU > iou) pair of the same class; the vehicle classes (car,
+ * truck, bus, motorcycle, bicycle) count as one class here, so one van is
+ * not both a car and a truck. Sorts by score; returns the count kept. */
 int det_nms(vigil_det *dets, int n, float iou);
+/* The same with separate thresholds: iou between boxes of one class,
+ * group_iou between different vehicle classes (end-to-end heads that
+ * already suppressed within a class pass iou > 1). */
+int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou);
+bool det_is_vehicle(const char *label);
+/* Same class, or both vehicle classes. */
+bool det_same_group(const vigil_det *a, const vigil_det *b);
 float det_iou(const vigil_det *a, const vigil_det *b);
 
 #endif
