@@ -58,6 +58,8 @@ void detector_free(detector_t *d);
 det_family detector_family(const detector_t *d);
 const char *detector_model_name(const detector_t *d);
 float detector_conf(const detector_t *d);
+/* The model's input size in pixels (what one call looks at). */
+void detector_input_size(const detector_t *d, int *w, int *h);
 size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured */
 
 /* Detects objects in n images; out[i] receives image i's detections sorted by

@@ -23,7 +23,7 @@ typedef struct {
   float match_dist;         /* fallback: centre distance / box size below this associates (0.8) */
   int min_hits;             /* matched frames before a track can be confirmed (3) */
   float min_first_score;    /* default first-sighting minimum (0.3) */
-  float confirm_median;     /* default median-score threshold (0.45) */
+  float confirm_median;     /* default median-score threshold (0.35; person 0.45 in cls[]) */
   double max_age_s;         /* a track unmatched this long while looked at is dropped (2 s) */
   double max_idle_s;        /* ... and one not looked at this long, whatever (60 s) */
   double stationary_s;      /* a track that stays within stationary_frac of its box for this long is stationary (3 s) */
@@ -70,6 +70,7 @@ typedef struct {
   track_t *t;
   int n, cap;
   unsigned next_id;
+  bool one_shot;            /* this update is a lone still (a snapshot camera): one sighting may confirm */
 } tracker;
 
 void tracker_init(tracker *tr, const tracker_params *p);

@@ -221,6 +221,7 @@ void detector_free(detector_t *d) {
 det_family detector_family(const detector_t *d) { return d->fam; }
 const char *detector_model_name(const detector_t *d) { return d->name; }
 float detector_conf(const detector_t *d) { return d->p.conf; }
+void detector_input_size(const detector_t *d, int *w, int *h) { *w = d->in_w, *h = d->in_h; }
 
 size_t detector_memory_bytes(const detector_t *d) { return runner_memory_bytes(&d->run); }
 

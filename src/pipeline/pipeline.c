@@ -1,17 +1,22 @@
-/* The pipeline proper: one frame at a time, detect -> enrich -> batch; a
- * closed batch is annotated, scored, stored and reported.
+/* The pipeline proper: one frame of one camera at a time, motion -> detect
+ * (on crops around the motion) -> track -> enrich -> batch; a closed batch is
+ * annotated, scored, stored and reported.
  *
- * Enrichment is the expensive stage, so it is sampled: every enrichable
- * detection (person, vehicle, animal) is matched to a short-lived track of
- * the same class on the same camera (IoU > 0.3 with its last box, seen in the
- * last 5 s). A track is enriched when it is new or its last enrichment is
- * older than enrich_interval_s; otherwise the detection carries the track's
- * last enrichment, so every detection of a batch still has its context.
- * At most max_enrich_per_frame calls run per frame, highest confidence first.
+ * Motion gating: a frame without motion is not detected; the tracker only
+ * predicts. A frame whose motion all lies on known tracks is detected at most
+ * detect_fps times per second; new motion is detected at once. Still tracks
+ * (a parked car, a person standing) are re-checked every recheck_s on the
+ * whole frame, so they neither vanish nor linger when they leave unseen.
+ *
+ * Only confirmed tracks (vigil/track.h: median score, first sighting) reach
+ * enrichment and batches, one batch entry per track, updated in place while
+ * the object stays: the entry carries its best sighting, dwell and zones.
+ * A track is enriched when confirmed and again after enrich_interval_s; at
+ * most max_enrich_per_frame calls per frame, highest confidence first.
  *
  * Snapshots: for each open batch the pipeline keeps the frame with the most
- * detections (the latest on ties), with its boxes and skeletons, and writes
- * it annotated when the batch closes. */
+ * confirmed objects (the latest on ties), with its boxes and skeletons, and
+ * writes it annotated when the batch closes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,23 +28,27 @@
 #include "util/log.h"
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
+#include "vigil/motion.h"
 #include "vigil/pipeline.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
 
-#define TRACK_MAX 64
-#define TRACK_TTL_S 5.0
 #define SNAP_MAX 64
+#define PIPELINE_STILL_GAP_S 5.0
+#define MAX_REGIONS 32
 
+/* What the pipeline keeps per track beside the tracker's own state. */
 typedef struct {
-  bool used;
-  char cls[VIGIL_NAME_LEN];
-  float x1, y1, x2, y2;
-  double last_seen, enriched_at;
+  unsigned id;              /* 0 = free */
+  double enriched_at;
   vigil_enrichment enr;
   bool has_pose;
   pose_result pose;
-} track;
+  long batch_serial;        /* the batch its entry is in, and where */
+  size_t batch_idx;
+  char det_id[VIGIL_ID_LEN];
+  char entry_zone[VIGIL_NAME_LEN], exit_zone[VIGIL_NAME_LEN];
+} track_extra;
 
 typedef struct {
   vigil_image frame;
@@ -52,7 +61,10 @@ typedef struct {
 typedef struct {
   camera cam;
   batcher b;
-  track tracks[TRACK_MAX];
+  tracker tr;
+  motion_detector md;
+  track_extra *ex;          /* PIPELINE_MAX_TRACKS */
+  double last_detect, last_full, last_ts;
   snapshot snap;
   long seq;
 } cam_state;
@@ -75,6 +87,12 @@ pipeline_params pipeline_default_params(void) {
   p.enrich_interval_s = 10;
   p.max_enrich_per_frame = 4;
   p.enrich = true;
+  p.motion = true;
+  p.motion_params = motion_default_params();
+  p.track = tracker_default_params();
+  p.detect_fps = 5;
+  p.recheck_s = 5;
+  p.max_crops = 2;
   return p;
 }
 
@@ -111,6 +129,9 @@ void pipeline_free(pipeline *p) {
   if (!p) return;
   for (int i = 0; i < p->ncams; i++) {
     batcher_free(&p->cams[i].b);
+    tracker_free(&p->cams[i].tr);
+    motion_free(&p->cams[i].md);
+    free(p->cams[i].ex);
     vigil_image_free(&p->cams[i].snap.frame);
   }
   free(p->cams);
@@ -126,7 +147,19 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   cam_state *cs = &p->cams[p->ncams];
   memset(cs, 0, sizeof *cs);
   cs->cam = *c;
+  cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
+  if (!cs->ex) return -1;
   batcher_init(&cs->b, p->p.batch, c->id);
+  tracker_init(&cs->tr, &p->p.track);
+  motion_params mp = p->p.motion_params;
+  for (int z = 0; z < c->nmasks && mp.nmasks < MOTION_MAX_MASKS; z++) {
+    motion_mask *m = &mp.masks[mp.nmasks++];
+    m->npoints = c->masks[z].npoints < MOTION_MAX_POINTS ? c->masks[z].npoints : MOTION_MAX_POINTS;
+    memcpy(m->x, c->masks[z].x, sizeof(float) * (size_t)m->npoints);
+    memcpy(m->y, c->masks[z].y, sizeof(float) * (size_t)m->npoints);
+  }
+  motion_init(&cs->md, &mp);
+  cs->last_detect = cs->last_full = cs->last_ts = -1e18;
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
   return p->ncams++;
@@ -143,35 +176,81 @@ static enrich_kind kind_of(const char *cls, bool *enrichable) {
   return ENRICH_OBJECT;
 }
 
-static track *match_track(cam_state *cs, const vigil_det *d, double ts) {
-  track *best = NULL;
-  float best_iou = 0.3f;
-  vigil_det a = *d;
-  for (int i = 0; i < TRACK_MAX; i++) {
-    track *t = &cs->tracks[i];
-    if (!t->used || strcmp(t->cls, d->label) || ts - t->last_seen > TRACK_TTL_S) continue;
-    vigil_det b = {.x1 = t->x1, .y1 = t->y1, .x2 = t->x2, .y2 = t->y2};
-    float iou = det_iou(&a, &b);
-    if (iou > best_iou) best_iou = iou, best = t;
+static track_extra *extra_of(cam_state *cs, unsigned id) {
+  track_extra *free_slot = NULL;
+  for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
+    if (cs->ex[i].id == id) return &cs->ex[i];
+    if (!free_slot && !cs->ex[i].id) free_slot = &cs->ex[i];
   }
-  return best;
+  if (!free_slot) { /* recycle the slot of a track the tracker dropped */
+    for (int i = 0; i < PIPELINE_MAX_TRACKS && !free_slot; i++) {
+      bool alive = false;
+      for (int k = 0; k < cs->tr.n && !alive; k++) alive = cs->tr.t[k].id == cs->ex[i].id;
+      if (!alive) free_slot = &cs->ex[i];
+    }
+  }
+  if (!free_slot) return NULL;
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->id = id;
+  free_slot->enriched_at = -1e18;
+  free_slot->batch_serial = -1;
+  return free_slot;
 }
 
-static track *new_track(cam_state *cs, const vigil_det *d, double ts) {
-  track *slot = &cs->tracks[0];
-  for (int i = 0; i < TRACK_MAX; i++) {
-    track *t = &cs->tracks[i];
-    if (!t->used || ts - t->last_seen > TRACK_TTL_S) {
-      slot = t;
-      break;
-    }
-    if (t->last_seen < slot->last_seen) slot = t;
+/* Frees the extras of tracks the tracker no longer holds. */
+static void extras_gc(cam_state *cs) {
+  for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
+    if (!cs->ex[i].id) continue;
+    bool alive = false;
+    for (int k = 0; k < cs->tr.n && !alive; k++) alive = cs->tr.t[k].id == cs->ex[i].id;
+    if (!alive) cs->ex[i].id = 0;
   }
-  memset(slot, 0, sizeof *slot);
-  slot->used = true;
-  snprintf(slot->cls, sizeof slot->cls, "%s", d->label);
-  slot->enriched_at = -1e18;
-  return slot;
+}
+
+/* Detects on the planned crops; boxes come back in frame pixels. */
+static int detect_crops(pipeline *p, const vigil_image *frame, const track_region *crops, int ncrops,
+                        vigil_det_list *out, char *err, size_t errlen) {
+  out->dets = NULL, out->n = 0;
+  if (ncrops == 1 && crops[0].x1 <= 0 && crops[0].y1 <= 0 && crops[0].x2 >= (float)frame->w &&
+      crops[0].y2 >= (float)frame->h) {
+    const vigil_image *imgs[1] = {frame};
+    p->stats.detector_calls++;
+    return detector_run(p->det, out, imgs, 1, err, errlen);
+  }
+  vigil_image im[MAX_REGIONS];
+  const vigil_image *ptr[MAX_REGIONS];
+  vigil_det_list l[MAX_REGIONS];
+  memset(im, 0, sizeof im);
+  int rc = 0;
+  for (int i = 0; i < ncrops && !rc; i++) {
+    rc = vigil_img_crop(&im[i], frame, (int)crops[i].x1, (int)crops[i].y1, (int)(crops[i].x2 - crops[i].x1),
+                        (int)(crops[i].y2 - crops[i].y1));
+    ptr[i] = &im[i];
+  }
+  if (rc) snprintf(err, errlen, "cannot crop a motion region");
+  if (!rc) {
+    p->stats.detector_calls += ncrops;
+    rc = detector_run(p->det, l, ptr, ncrops, err, errlen);
+  }
+  for (int i = 0; i < ncrops; i++) vigil_image_free(&im[i]);
+  if (rc) return rc;
+  int total = 0;
+  for (int i = 0; i < ncrops; i++) total += l[i].n;
+  out->dets = malloc(sizeof *out->dets * (size_t)(total + 1));
+  for (int i = 0; i < ncrops; i++) {
+    for (int k = 0; out->dets && k < l[i].n; k++) {
+      vigil_det d = l[i].dets[k];
+      d.x1 += crops[i].x1, d.x2 += crops[i].x1, d.y1 += crops[i].y1, d.y2 += crops[i].y1;
+      out->dets[out->n++] = d;
+    }
+    vigil_det_list_free(&l[i]);
+  }
+  if (!out->dets) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  out->n = det_nms(out->dets, out->n, 0.5f); /* one object seen by two overlapping crops */
+  return 0;
 }
 
 /* Writes the annotated snapshot of the batch; returns the path or "". */
@@ -262,99 +341,204 @@ static void keep_snapshot(cam_state *cs, const vigil_image *frame, const vigil_d
   }
 }
 
+static const char *zone_at(const cam_state *cs, float x1, float x2, float y2) {
+  for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds an object when it holds its foot point */
+    if (camera_zone_contains(&cs->cam.zones[z], (x1 + x2) / 2, y2)) return cs->cam.zones[z].name;
+  return NULL;
+}
+
+/* Decides what the detector looks at in this frame: 0 crops = nothing. */
+static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts, track_region *crops) {
+  track_region reg[MAX_REGIONS];
+  const track_region whole = {0, 0, (float)frame->w, (float)frame->h};
+  if (!p->p.motion) {
+    crops[0] = whole;
+    return 1;
+  }
+  double t0 = now_ms();
+  int nreg = motion_detect(&cs->md, frame, reg, MAX_REGIONS);
+  p->stats.motion_ms += now_ms() - t0;
+  bool first = cs->md.frames == 1;
+  bool any_track = cs->tr.n > 0;
+  if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
+    cs->last_full = ts; /* the first frame, and a regular look at still objects */
+    crops[0] = whole;
+    return 1;
+  }
+  if (nreg == 0) return 0;
+  /* motion on known tracks only: the tracker predicts between detections */
+  bool explained = true;
+  for (int i = 0; i < nreg && explained; i++) {
+    float cx = (reg[i].x1 + reg[i].x2) / 2, cy = (reg[i].y1 + reg[i].y2) / 2;
+    bool on = false;
+    for (int k = 0; k < cs->tr.n && !on; k++) {
+      const track_t *t = &cs->tr.t[k];
+      float mw = (t->x2 - t->x1) * 0.5f, mh = (t->y2 - t->y1) * 0.5f;
+      on = cx >= t->x1 - mw && cx <= t->x2 + mw && cy >= t->y1 - mh && cy <= t->y2 + mh;
+    }
+    explained = on;
+  }
+  if (explained && p->p.detect_fps > 0 && ts - cs->last_detect < 1.0 / p->p.detect_fps - 1e-6) return 0;
+  int side_w, side_h;
+  detector_input_size(p->det, &side_w, &side_h);
+  int n = motion_plan_crops(reg, nreg, frame->w, frame->h, side_w > side_h ? side_w : side_h,
+                            p->p.max_crops > 0 ? p->p.max_crops : 1, crops);
+  if (n == 1 && crops[0].x1 <= 0 && crops[0].y1 <= 0 && crops[0].x2 >= frame->w && crops[0].y2 >= frame->h)
+    cs->last_full = ts;
+  return n;
+}
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     snprintf(err, errlen, "no camera %d", cam);
     return -1;
   }
   cam_state *cs = &p->cams[cam];
-  vigil_det_list l;
-  const vigil_image *imgs[1] = {frame};
-  double t0 = now_ms();
-  if (detector_run(p->det, &l, imgs, 1, err, errlen)) return -1;
-  p->stats.detect_ms += now_ms() - t0;
   p->stats.frames++;
+  /* A frame long after the previous one (a snapshot camera's still, the
+   * first frame) cannot be tracked: it is detected whole and one sighting
+   * may confirm an object (its score is the median of one). */
+  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts < cs->last_ts;
+  cs->last_ts = ts;
+  track_region crops[MAX_REGIONS];
+  int ncrops = plan(p, cs, frame, ts, crops);
+  if (still) ncrops = 1, crops[0] = (track_region){0, 0, (float)frame->w, (float)frame->h};
+  vigil_batch closed;
+  if (ncrops == 0) { /* nothing new moves: no detector call */
+    p->stats.frames_gated++;
+    tracker_predict(&cs->tr, ts);
+    if (batcher_tick(&cs->b, ts, false, &closed) == 1) return close_batch(p, cs, &closed, err, errlen);
+    return 0;
+  }
+  vigil_det_list l;
+  double t0 = now_ms();
+  if (detect_crops(p, frame, crops, ncrops, &l, err, errlen)) return -1;
+  p->stats.detect_ms += now_ms() - t0;
+  cs->last_detect = ts;
+  p->stats.detected_frames++;
   p->stats.detections += l.n;
+  t0 = now_ms();
+  int *dt = calloc((size_t)l.n + 1, sizeof *dt);
+  cs->tr.one_shot = still;
+  if (!dt || tracker_update(&cs->tr, l.dets, l.n, ts, crops, ncrops, dt)) {
+    free(dt);
+    vigil_det_list_free(&l);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  extras_gc(cs);
+  p->stats.track_ms += now_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
-  vigil_enrichment *enr = calloc((size_t)l.n + 1, sizeof *enr);
-  track **tr = calloc((size_t)l.n + 1, sizeof *tr);
-  int rc = poses && enr && tr ? 0 : -1;
-  /* tracks first, then enrichment for the most confident stale ones */
-  for (int i = 0; !rc && i < l.n; i++) {
-    bool enrichable;
-    kind_of(l.dets[i].label, &enrichable);
-    if (!enrichable) continue;
-    tr[i] = match_track(cs, &l.dets[i], ts);
-    if (!tr[i]) tr[i] = new_track(cs, &l.dets[i], ts);
-    tr[i]->x1 = l.dets[i].x1, tr[i]->y1 = l.dets[i].y1, tr[i]->x2 = l.dets[i].x2, tr[i]->y2 = l.dets[i].y2;
-    tr[i]->last_seen = ts;
-  }
+  vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
+  int rc = poses && conf.dets ? 0 : -1;
   int budget = p->p.max_enrich_per_frame;
-  char id[VIGIL_ID_LEN];
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
+    if (dt[i] < 0) continue;
+    const track_t *t = &cs->tr.t[dt[i]];
+    if (!t->confirmed) continue; /* detector noise never reaches enrichment or events */
+    if (t->confirmed_now) p->stats.tracks_confirmed++;
+    track_extra *x = extra_of(cs, t->id);
+    if (!x) continue;
     const vigil_det *d = &l.dets[i];
-    snprintf(id, sizeof id, "%.36s-%lld-%d", cs->cam.id, (long long)llround(ts * 1000), i);
-    if (tr[i] && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
-        ts - tr[i]->enriched_at >= p->p.enrich_interval_s) {
-      bool e_ok;
-      enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
-                           .kind = kind_of(d->label, &e_ok), .detection_id = id, .camera_id = cs->cam.id,
-                           .ts = ts, .opt = {.include_pose = true}};
+    if (!x->det_id[0] || x->batch_serial != cs->b.serial)
+      snprintf(x->det_id, sizeof x->det_id, "%.36s-%lld-%u", cs->cam.id, (long long)llround(ts * 1000), t->id);
+    bool enrichable;
+    enrich_kind kind = kind_of(d->label, &enrichable);
+    if (enrichable && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
+        ts - x->enriched_at >= p->p.enrich_interval_s) {
+      enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2, .kind = kind,
+                           .detection_id = x->det_id, .camera_id = cs->cam.id, .ts = ts,
+                           .opt = {.include_pose = true}};
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();
       int erc = !r ? -1
                 : p->p.enrich_fn ? p->p.enrich_fn(p->p.enrich_ud, r, &rq, eerr, sizeof eerr)
                                  : enrich_run(p->enrich, r, &rq, eerr, sizeof eerr);
-      if (erc && r) vlog_warn("pipeline: enrichment of %s: %s", id, eerr);
+      if (erc && r) vlog_warn("pipeline: camera %s: enrichment of %s: %s", cs->cam.id, x->det_id, eerr);
       if (erc == 0) {
-        enrich_result_summary(r, id, &tr[i]->enr);
-        tr[i]->has_pose = r->has_pose;
-        if (r->has_pose) tr[i]->pose = r->pose;
-        tr[i]->enriched_at = ts;
+        enrich_result_summary(r, x->det_id, &x->enr);
+        x->has_pose = r->has_pose;
+        if (r->has_pose) x->pose = r->pose;
         p->stats.enriched++;
       }
+      x->enriched_at = ts; /* a failed call is not retried every frame either */
       p->stats.enrich_ms += now_ms() - t0;
       free(r);
       budget--;
     }
-    if (tr[i]) {
-      enr[i] = tr[i]->enr;
-      if (i < SNAP_MAX && tr[i]->has_pose && ts - tr[i]->enriched_at < 0.5) { /* the skeleton of this frame */
-        has_pose[i] = true;
-        poses[i] = tr[i]->pose;
-      }
+    if (conf.n < SNAP_MAX) {
+      conf.dets[conf.n] = *d;
+      if (x->has_pose && ts - x->enriched_at < 0.5) has_pose[conf.n] = true, poses[conf.n] = x->pose;
+      conf.n++;
     }
-    snprintf(enr[i].detection_id, sizeof enr[i].detection_id, "%s", id);
-  }
-  if (!rc) keep_snapshot(cs, frame, &l, has_pose, poses);
-  for (int i = 0; !rc && i < l.n; i++) {
-    const vigil_det *d = &l.dets[i];
+    /* the track's batch entry: best sighting, dwell, zones */
+    const char *zone = zone_at(cs, d->x1, d->x2, d->y2);
+    if (zone) {
+      vigil_batch_add_zone(&cs->b.cur, zone);
+      if (!x->entry_zone[0] && t->confirmed_now) snprintf(x->entry_zone, sizeof x->entry_zone, "%s", zone);
+      snprintf(x->exit_zone, sizeof x->exit_zone, "%s", zone);
+    }
     vigil_detection vd;
     memset(&vd, 0, sizeof vd);
-    snprintf(vd.id, sizeof vd.id, "%s", enr[i].detection_id);
+    snprintf(vd.id, sizeof vd.id, "%s", x->det_id);
     snprintf(vd.camera_id, sizeof vd.camera_id, "%s", cs->cam.id);
-    snprintf(vd.cls, sizeof vd.cls, "%s", d->label);
-    vd.confidence = d->score;
-    vd.bbox = (vigil_bbox){d->x1, d->y1, d->x2, d->y2};
-    vd.ts = ts;
-    for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds a detection when it holds its foot point */
-      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2))
-        vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);
-    vigil_batch closed;
-    int c = batcher_add(&cs->b, &vd, &enr[i], &closed);
+    snprintf(vd.cls, sizeof vd.cls, "%s", t->label);
+    vd.confidence = t->best_score;
+    vd.bbox = (vigil_bbox){t->bx1, t->by1, t->bx2, t->by2};
+    vd.ts = ts; /* the window runs on sightings; the box and score are the best sighting's */
+    vd.track_id = t->id;
+    vd.first_seen = t->first_seen;
+    vd.last_seen = t->last_seen;
+    vd.stationary = t->stationary;
+    vd.frames = t->hits;
+    snprintf(vd.entry_zone, sizeof vd.entry_zone, "%s", x->entry_zone);
+    snprintf(vd.exit_zone, sizeof vd.exit_zone, "%s", x->exit_zone);
+    snprintf(x->enr.detection_id, sizeof x->enr.detection_id, "%s", x->det_id);
+    int c;
+    if (x->batch_serial == cs->b.serial && x->batch_idx < cs->b.cur.n) {
+      c = batcher_touch(&cs->b, x->batch_idx, &vd, &x->enr, &closed);
+    } else {
+      x->batch_serial = cs->b.serial;
+      x->batch_idx = cs->b.cur.n;
+      c = batcher_add(&cs->b, &vd, &x->enr, &closed);
+    }
     if (c < 0) rc = -1;
-    else if (c == 1) rc = close_batch(p, cs, &closed, err, errlen);
+    else if (c == 1) {
+      keep_snapshot(cs, frame, &conf, has_pose, poses);
+      rc = close_batch(p, cs, &closed, err, errlen);
+    }
   }
+  if (!rc) keep_snapshot(cs, frame, &conf, has_pose, poses);
   free(poses);
-  free(enr);
-  free(tr);
+  free(conf.dets);
+  free(dt);
   vigil_det_list_free(&l);
   if (rc) return rc;
-  vigil_batch closed;
   if (batcher_tick(&cs->b, ts, false, &closed) == 1) return close_batch(p, cs, &closed, err, errlen);
   return 0;
+}
+
+int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max) {
+  if (cam < 0 || cam >= p->ncams) return -1;
+  const cam_state *cs = &p->cams[cam];
+  int n = 0;
+  for (int i = 0; i < cs->tr.n && n < max; i++) {
+    const track_t *t = &cs->tr.t[i];
+    if (!t->confirmed) continue;
+    pipeline_track *o = &out[n++];
+    memset(o, 0, sizeof *o);
+    o->track_id = t->id;
+    snprintf(o->cls, sizeof o->cls, "%s", t->label ? t->label : "");
+    o->score = t->score;
+    o->bbox = (vigil_bbox){t->x1, t->y1, t->x2, t->y2};
+    o->first_seen = t->first_seen;
+    o->last_seen = t->last_seen;
+    o->stationary = t->stationary;
+    o->frames = t->hits;
+  }
+  return n;
 }
 
 int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {

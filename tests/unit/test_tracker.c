@@ -104,6 +104,9 @@ static void test_confirmation_by_median(void **s) {
   assert_true(fabsf(first - 0.4f) < 1e-6f && fabsf(med - 0.5f) < 1e-6f);
   tracker_class_thresholds(&tp, "dog", &first, &med);
   assert_true(fabsf(med - tp.confirm_median) < 1e-6f);
+  tracker_params def = tracker_default_params();
+  tracker_class_thresholds(&def, "person", &first, &med);
+  assert_true(med > def.confirm_median); /* calibrated stricter for people */
   assert_int_equal(tracker_parse_classes(&tp, "person:0.3", err, sizeof err), -1);
   assert_int_equal(tracker_parse_classes(&tp, "person:0.3:1.5", err, sizeof err), -1);
   assert_int_equal(tracker_parse_classes(&tp, "person:x:0.5", err, sizeof err), -1);
