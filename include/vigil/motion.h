@@ -23,7 +23,7 @@ typedef struct {
   int threshold;      /* grey difference (0..255) that counts as motion (20); lower = more sensitive */
   float alpha;        /* background learning rate per frame (0.05) */
   int dilate;         /* 3x3 dilation passes (2) */
-  float min_area;     /* smallest region, as a fraction of the frame (0.0005) */
+  float min_area;     /* smallest region, as a fraction of the frame (0.001) */
   int nmasks;         /* polygons never to count as motion (trees, a road) */
   motion_mask masks[MOTION_MAX_MASKS];
 } motion_params;
@@ -34,7 +34,7 @@ typedef struct {
   motion_params p;
   int w, h, fw, fh;   /* analysis and frame size */
   float *bg;
-  uint8_t *grey, *mask, *tmp, *excl;
+  uint8_t *grey, *mask, *tmp, *excl, *prev, *fd;
   int *label;
   long frames;
 } motion_detector;

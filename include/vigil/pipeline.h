@@ -109,9 +109,10 @@ typedef struct {
   bool motion;                /* motion gating and region crops (true) */
   motion_params motion_params;
   tracker_params track;       /* association and confirmation */
-  double detect_fps;          /* while all motion lies on known tracks, detect at most this often (5; 0 = every frame) */
+  double detect_fps;          /* while all motion lies on known tracks, detect at most this often (4; 0 = every frame) */
   double recheck_s;           /* still tracks are re-checked on the whole frame this often (5) */
-  int max_crops;              /* motion crops per frame before the whole frame is detected instead (2) */
+  int max_crops;              /* motion crops per frame before the whole frame is detected instead (1: a crop costs
+                                 as much as the whole frame when the frame is not much larger than the input) */
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;

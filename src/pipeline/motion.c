@@ -20,7 +20,7 @@ motion_params motion_default_params(void) {
   p.threshold = 20;
   p.alpha = 0.05f;
   p.dilate = 2;
-  p.min_area = 0.0005f;
+  p.min_area = 0.001f;
   return p;
 }
 
@@ -39,7 +39,9 @@ void motion_free(motion_detector *m) {
   free(m->tmp);
   free(m->excl);
   free(m->label);
-  m->bg = NULL, m->grey = m->mask = m->tmp = m->excl = NULL, m->label = NULL;
+  free(m->prev);
+  free(m->fd);
+  m->bg = NULL, m->grey = m->mask = m->tmp = m->excl = m->prev = m->fd = NULL, m->label = NULL;
 }
 
 static bool in_poly(const motion_mask *z, float x, float y) {
@@ -63,8 +65,10 @@ static int restart(motion_detector *m, const vigil_image *f) {
   m->tmp = malloc(n);
   m->excl = calloc(n, 1);
   m->label = malloc(n * sizeof *m->label);
+  m->prev = malloc(n);
+  m->fd = malloc(n);
   m->frames = 0;
-  if (!m->bg || !m->grey || !m->mask || !m->tmp || !m->excl || !m->label) return -1;
+  if (!m->bg || !m->grey || !m->mask || !m->tmp || !m->excl || !m->label || !m->prev || !m->fd) return -1;
   for (int y = 0; y < m->h && m->p.nmasks; y++)
     for (int x = 0; x < m->w; x++) {
       float fx = (x + 0.5f) * f->w / m->w, fy = (y + 0.5f) * f->h / m->h;
@@ -124,15 +128,24 @@ int motion_detect(motion_detector *m, const vigil_image *f, track_region *out, i
   int n = m->w * m->h;
   if (m->frames++ == 0) {
     for (int i = 0; i < n; i++) m->bg[i] = m->grey[i];
+    memcpy(m->prev, m->grey, (size_t)n);
     return 0;
+  }
+  /* Motion = differs from the background AND near a change since the last
+   * frame: the background alone leaves "ghosts" where someone stood when it
+   * started and a trail behind every walker; the frame difference alone
+   * sees only edges. Dilating the frame difference first fills the walker. */
+  for (int i = 0; i < n; i++) m->fd[i] = abs((int)m->grey[i] - (int)m->prev[i]) * 2 > m->p.threshold;
+  for (int k = 0; k < m->p.dilate + 1; k++) {
+    dilate(m->tmp, m->fd, m->w, m->h);
+    memcpy(m->fd, m->tmp, (size_t)n);
   }
   for (int i = 0; i < n; i++) {
     float d = fabsf((float)m->grey[i] - m->bg[i]);
-    m->mask[i] = d > (float)m->p.threshold && !m->excl[i];
-    /* learn slower where something moves, so a walker does not burn into the background */
-    float a = m->mask[i] ? m->p.alpha * 0.25f : m->p.alpha;
-    m->bg[i] += a * ((float)m->grey[i] - m->bg[i]);
+    m->mask[i] = d > (float)m->p.threshold && m->fd[i] && !m->excl[i];
+    m->bg[i] += m->p.alpha * ((float)m->grey[i] - m->bg[i]);
   }
+  memcpy(m->prev, m->grey, (size_t)n);
   for (int k = 0; k < m->p.dilate; k++) {
     dilate(m->tmp, m->mask, m->w, m->h);
     memcpy(m->mask, m->tmp, (size_t)n);

@@ -90,9 +90,9 @@ pipeline_params pipeline_default_params(void) {
   p.motion = true;
   p.motion_params = motion_default_params();
   p.track = tracker_default_params();
-  p.detect_fps = 5;
+  p.detect_fps = 4;
   p.recheck_s = 5;
-  p.max_crops = 2;
+  p.max_crops = 1;
   return p;
 }
 
@@ -368,16 +368,30 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   if (nreg == 0) return 0;
   /* motion on known tracks only: the tracker predicts between detections */
   bool explained = true;
+  float small = 0.002f * (float)frame->w * (float)frame->h;
   for (int i = 0; i < nreg && explained; i++) {
-    float cx = (reg[i].x1 + reg[i].x2) / 2, cy = (reg[i].y1 + reg[i].y2) / 2;
-    bool on = false;
-    for (int k = 0; k < cs->tr.n && !on; k++) {
+    /* specks (a shadow, a flag, compression noise) wait for the next
+     * detect_fps tick rather than forcing a detection now */
+    if ((reg[i].x2 - reg[i].x1) * (reg[i].y2 - reg[i].y1) < small) continue;
+    /* covered by the tracks' boxes (grown by half: limbs, shadows, the
+     * prediction's error); overlaps between tracks may count twice, which
+     * only errs towards detecting less often when people walk together */
+    float area = (reg[i].x2 - reg[i].x1) * (reg[i].y2 - reg[i].y1), cover = 0;
+    for (int k = 0; k < cs->tr.n; k++) {
       const track_t *t = &cs->tr.t[k];
       float mw = (t->x2 - t->x1) * 0.5f, mh = (t->y2 - t->y1) * 0.5f;
-      on = cx >= t->x1 - mw && cx <= t->x2 + mw && cy >= t->y1 - mh && cy <= t->y2 + mh;
+      float ix = fminf(reg[i].x2, t->x2 + mw) - fmaxf(reg[i].x1, t->x1 - mw);
+      float iy = fminf(reg[i].y2, t->y2 + mh) - fmaxf(reg[i].y1, t->y1 - mh);
+      if (ix > 0 && iy > 0) cover += ix * iy;
     }
+    bool on = cover >= 0.5f * area;
+    if (!on)
+      vlog_debug("pipeline: camera %s: new motion %.0f,%.0f-%.0f,%.0f (%.0f%% on %d tracks)", cs->cam.id, reg[i].x1,
+                 reg[i].y1, reg[i].x2, reg[i].y2, 100 * cover / area, cs->tr.n);
     explained = on;
   }
+  vlog_debug("pipeline: camera %s: %d motion region(s)%s, first %.0f,%.0f-%.0f,%.0f", cs->cam.id, nreg,
+             explained ? " on known tracks" : "", reg[0].x1, reg[0].y1, reg[0].x2, reg[0].y2);
   if (explained && p->p.detect_fps > 0 && ts - cs->last_detect < 1.0 / p->p.detect_fps - 1e-6) return 0;
   int side_w, side_h;
   detector_input_size(p->det, &side_w, &side_h);
