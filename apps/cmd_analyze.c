@@ -64,7 +64,9 @@ static void usage(FILE *f) {
           "options:\n"
           "  --json             print events as JSON lines\n"
           "  --report FILE      write a self-contained HTML report\n"
-          "  --fps N            frames per second sampled from videos (default 1)\n"
+          "  --fps N|native     frames per second sampled from videos (default 1 for files, native for\n"
+          "                     streams: every frame the camera sends)\n"
+          "  --no-motion        detect every sampled frame whole (no motion gating, MOTION_GATING=false)\n"
           "  --duration S       stop streams after S seconds (default: until interrupted)\n"
           "  --db URL           store (sqlite:///path or postgresql://...; default VIGIL_DB or $VIGIL_HOME/vigil.db)\n"
           "  --window S --idle S --max-batch N --fast-path CONF   batching (90, 30, 100, 0.90)\n"
@@ -183,6 +185,21 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
   if (o->json) {
     json_t *j = vigil_event_to_json(ev);
     if (duplicate) json_object_set_new(j, "already_stored", json_true());
+    /* the tracked objects behind the event (one batch entry per track) */
+    json_t *objs = json_array();
+    for (size_t i = 0; i < b->n; i++) {
+      const vigil_detection *d = &b->dets[i];
+      if (!d->track_id) continue;
+      json_t *o = json_pack("{s:i, s:s, s:s, s:f, s:[f,f,f,f], s:f, s:i, s:b}", "track_id", (int)d->track_id,
+                            "detection_id", d->id, "class", d->cls, "confidence", (double)d->confidence, "bbox",
+                            (double)d->bbox.x1, (double)d->bbox.y1, (double)d->bbox.x2, (double)d->bbox.y2,
+                            "dwell_s", d->last_seen - d->first_seen, "frames", d->frames, "stationary",
+                            d->stationary);
+      if (o && d->entry_zone[0]) json_object_set_new(o, "entry_zone", json_string(d->entry_zone));
+      if (o && d->exit_zone[0]) json_object_set_new(o, "exit_zone", json_string(d->exit_zone));
+      if (o) json_array_append_new(objs, o);
+    }
+    json_object_set_new(j, "objects", objs);
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
     printf("%s\n", s);
     free(s);
@@ -195,7 +212,7 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
     strftime(t0, sizeof t0, "%H:%M:%S", &tm);
     gmtime_r(&z, &tm);
     strftime(t1, sizeof t1, "%H:%M:%S", &tm);
-    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu detections (%s%s%s): %s\n", ev->risk_level,
+    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu object(s) (%s%s%s): %s\n", ev->risk_level,
            ev->risk_score, (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer,
            ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "", ev->summary ? ev->summary : "");
   }
@@ -232,7 +249,7 @@ int cmd_analyze(int argc, char **argv) {
   camera_registry reg = {0};
   enrich_client *ecl = NULL;
   double fps = 1, duration = 0;
-  bool quiet = false, json = false;
+  bool quiet = false, json = false, fps_set = false, no_motion = false;
   pipeline_params pp = pipeline_default_params();
   int status = VIGIL_EXIT_FAIL;
   for (int i = 1; i < argc; i++) {
@@ -250,7 +267,12 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--db") && has) db = argv[++i];
     else if (!strcmp(a, "--config") && has) config_path = argv[++i];
     else if (!strcmp(a, "--snapshots") && has) snaps = argv[++i];
-    else if (!strcmp(a, "--fps") && has) fps = atof(argv[++i]);
+    else if (!strcmp(a, "--fps") && has) {
+      const char *v = argv[++i];
+      fps = !strcmp(v, "native") ? 0 : atof(v); /* 0 = the stream's own rate */
+      fps_set = true;
+      if (fps == 0 && strcmp(v, "native")) fps = -1;
+    } else if (!strcmp(a, "--no-motion")) no_motion = true;
     else if (!strcmp(a, "--duration") && has) duration = atof(argv[++i]);
     else if (!strcmp(a, "--window") && has) pp.batch.window_s = atof(argv[++i]);
     else if (!strcmp(a, "--idle") && has) pp.batch.idle_s = atof(argv[++i]);
@@ -283,7 +305,7 @@ int cmd_analyze(int argc, char **argv) {
       }
     }
   }
-  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || fps <= 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
     if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     usage(stderr);
     free(src);
@@ -300,6 +322,13 @@ int cmd_analyze(int argc, char **argv) {
   }
   vigil_config_set_global(cfg);
   cfg = (vigil_config *)vigil_config_global();
+  if (pipeline_params_from_config(&pp, cfg, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: %s\n", err);
+    vigil_config_set_global(NULL);
+    free(src);
+    return VIGIL_EXIT_USAGE;
+  }
+  if (no_motion) pp.motion = false;
   detector_params dp;
   char model_path[1024];
   detector_t *det = NULL;
@@ -368,7 +397,7 @@ int cmd_analyze(int argc, char **argv) {
     else if (!src[i].stream) {
       video_reader *v;
       if (video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
-        pg.total += (long)ceil(video_duration_s(v) * fps);
+        pg.total += (long)ceil(video_duration_s(v) * (fps > 0 ? fps : video_source_fps(v) > 0 ? video_source_fps(v) : 25));
         video_close(v);
       }
     }
@@ -414,7 +443,7 @@ int cmd_analyze(int argc, char **argv) {
     }
     /* video files and streams; streams reconnect with backoff */
     video_params vp = video_default_params();
-    vp.fps = fps;
+    vp.fps = s->stream && !fps_set ? 0 : fps; /* streams: every frame unless --fps says otherwise */
     double backoff = 1, t_start = (double)time(NULL);
     for (;;) {
       video_reader *v;
@@ -469,11 +498,12 @@ int cmd_analyze(int argc, char **argv) {
   if (pg.on) fprintf(stderr, "\n");
   const pipeline_stats *ps = pipeline_get_stats(pl);
   fprintf(stderr,
-          "analyze: %ld frames, %ld detections, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: "
-          "detect %.1fs, enrich %.1fs, risk %.1fs, store %.1fs\n",
-          ps->frames, ps->detections, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->detect_ms / 1e3,
-          ps->enrich_ms / 1e3,
-          ps->risk_ms / 1e3, ps->store_ms / 1e3);
+          "analyze: %ld frames (%ld detected, %ld gated by motion, %ld dropped), %ld detector calls, %ld detections, "
+          "%ld objects tracked, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: motion %.1fs, "
+          "detect %.1fs, track %.1fs, enrich %.1fs, risk %.1fs, store %.1fs\n",
+          ps->frames, ps->detected_frames, ps->frames_gated, ps->dropped, ps->detector_calls, ps->detections,
+          ps->tracks_confirmed, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->motion_ms / 1e3,
+          ps->detect_ms / 1e3, ps->track_ms / 1e3, ps->enrich_ms / 1e3, ps->risk_ms / 1e3, ps->store_ms / 1e3);
   if (oc.rep) {
     if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
     else fprintf(stderr, "analyze: report written to %s\n", report_path);

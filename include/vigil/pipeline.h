@@ -124,6 +124,10 @@ typedef struct {
 } pipeline_params;
 
 pipeline_params pipeline_default_params(void);
+/* Motion and track settings from the configuration (MOTION_*, TRACK_*;
+ * docs/configuration.md) over *p. 0, or -1 with err naming the bad key. */
+struct vigil_config;
+int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *cfg, char *err, size_t errlen);
 
 typedef struct pipeline pipeline;
 

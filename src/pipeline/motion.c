@@ -146,6 +146,7 @@ int motion_detect(motion_detector *m, const vigil_image *f, track_region *out, i
     m->bg[i] += m->p.alpha * ((float)m->grey[i] - m->bg[i]);
   }
   memcpy(m->prev, m->grey, (size_t)n);
+  memcpy(m->fd, m->mask, (size_t)n); /* the area counts changed pixels, not what dilation added */
   for (int k = 0; k < m->p.dilate; k++) {
     dilate(m->tmp, m->mask, m->w, m->h);
     memcpy(m->mask, m->tmp, (size_t)n);
@@ -168,7 +169,7 @@ int motion_detect(motion_detector *m, const vigil_image *f, track_region *out, i
     m->label[i] = 1;
     while (sp) {
       int v = stack[--sp], x = v % m->w, y = v / m->w;
-      area++;
+      area += m->fd[v];
       if (x < x1) x1 = x;
       if (x > x2) x2 = x;
       if (y < y1) y1 = y;

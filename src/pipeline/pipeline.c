@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "vigil/config.h"
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
 #include "vigil/motion.h"
@@ -94,6 +95,33 @@ pipeline_params pipeline_default_params(void) {
   p.recheck_s = 5;
   p.max_crops = 1;
   return p;
+}
+
+int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *cfg, char *err, size_t errlen) {
+  double f;
+  long i;
+  bool b;
+  if (vigil_config_bool(cfg, "MOTION_GATING", &b, err, errlen) == 0) p->motion = b;
+  else return -1;
+  if (vigil_config_int(cfg, "MOTION_THRESHOLD", &i, err, errlen)) return -1;
+  p->motion_params.threshold = (int)i;
+  if (vigil_config_float(cfg, "MOTION_MIN_AREA", &f, err, errlen)) return -1;
+  p->motion_params.min_area = (float)f;
+  if (vigil_config_float(cfg, "MOTION_DETECT_FPS", &p->detect_fps, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "MOTION_RECHECK_S", &p->recheck_s, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "TRACK_CONFIRM_SCORE", &f, err, errlen)) return -1;
+  p->track.confirm_median = (float)f;
+  if (vigil_config_float(cfg, "TRACK_MIN_FIRST_SCORE", &f, err, errlen)) return -1;
+  p->track.min_first_score = (float)f;
+  if (vigil_config_int(cfg, "TRACK_MIN_HITS", &i, err, errlen)) return -1;
+  p->track.min_hits = (int)i;
+  const char *cls = vigil_config_str(cfg, "TRACK_CLASSES");
+  char e2[200];
+  if (cls && tracker_parse_classes(&p->track, cls, e2, sizeof e2)) {
+    snprintf(err, errlen, "TRACK_CLASSES: %s", e2);
+    return -1;
+  }
+  return 0;
 }
 
 static double now_ms(void) {
