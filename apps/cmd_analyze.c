@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "cmds.h"
 #include "util/assets.h"
 #include "util/log.h"
+#include "vigil/camrun.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
 #include "vigil/detect.h"
@@ -36,6 +38,7 @@ typedef struct {
   char camera[48];
   bool video; /* video file or stream URL */
   bool stream;
+  bool done;  /* run concurrently before the sequential pass */
   double mtime;
 } source;
 
@@ -80,7 +83,9 @@ static void usage(FILE *f) {
           "  --cameras FILE     camera registry (JSON: id, name, source, timezone, zones, depth_px_per_m)\n"
           "  --enrich-url URL   enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
           "                     ENRICHMENT_LIGHT_URL for animals) instead of in-process\n"
-          "  --threads N        vrt threads of the detector session (1)\n");
+          "  --threads N        vrt threads of the detector session (1)\n"
+          "  --workers N        pipeline threads shared by concurrent cameras (2); each video or stream\n"
+          "                     that is a camera of its own is decoded on its own thread\n");
 }
 
 static bool has_ext(const char *p, const char *const *exts) {
@@ -220,6 +225,20 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
   if (o->rep) report_add(o->rep, ev, b);
 }
 
+/* Registers the camera of source s (the registry names it and gives its
+ * zones and motion masks); returns its pipeline index or <0. */
+static int register_camera(pipeline *pl, const camera_registry *reg, const source *s, char *err, size_t errlen) {
+  camera c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.id, sizeof c.id, "%s", s->camera);
+  snprintf(c.name, sizeof c.name, "%s", s->camera);
+  snprintf(c.source, sizeof c.source, "%.*s", (int)sizeof c.source - 1, s->path);
+  const camera *rc = cameras_find(reg, c.id);
+  if (!rc) rc = cameras_find_source(reg, s->path);
+  if (rc) c = *rc;
+  return pipeline_add_camera(pl, &c, err, errlen);
+}
+
 typedef struct {
   bool on;
   long done, total;
@@ -240,12 +259,23 @@ static void progress_draw(progress *pg, const char *what) {
   fflush(stderr);
 }
 
+static pthread_mutex_t progress_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_frame_progress(void *ud, int source) {
+  (void)source;
+  progress *pg = ud;
+  pthread_mutex_lock(&progress_mu);
+  pg->done++;
+  progress_draw(pg, "cameras");
+  pthread_mutex_unlock(&progress_mu);
+}
+
 int cmd_analyze(int argc, char **argv) {
   source *src = calloc(MAX_SOURCES, sizeof *src);
   int nsrc = 0;
   const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
   const char *watch_root = NULL, *cameras_path = NULL, *enrich_url = NULL;
-  int threads = 0;
+  int threads = 0, workers = 0;
   camera_registry reg = {0};
   enrich_client *ecl = NULL;
   double fps = 1, duration = 0;
@@ -284,6 +314,7 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--cameras") && has) cameras_path = argv[++i];
     else if (!strcmp(a, "--enrich-url") && has) enrich_url = argv[++i];
     else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--workers") && has) workers = atoi(argv[++i]);
     else if (a[0] == '-' && strcmp(a, "-")) {
       fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
       usage(stderr);
@@ -305,7 +336,7 @@ int cmd_analyze(int argc, char **argv) {
       }
     }
   }
-  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || workers < 0 || workers > 64 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
     if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     usage(stderr);
     free(src);
@@ -405,19 +436,54 @@ int cmd_analyze(int argc, char **argv) {
   int failures = 0, cam = -1;
   char last_cam[48] = "";
   vigil_img_limits lim = vigil_img_default_limits();
+  /* Cameras that are one video or stream each run concurrently: a decode
+   * thread per camera, --workers pipeline threads shared by all of them.
+   * Cameras made of several files (a folder of clips and stills) keep their
+   * order in the sequential pass below. */
+  camrun_source *cr = calloc((size_t)nsrc + 1, sizeof *cr);
+  int ncr = 0;
+  for (int i = 0; cr && i < nsrc; i++) {
+    bool alone = (i == 0 || strcmp(src[i - 1].camera, src[i].camera)) &&
+                 (i == nsrc - 1 || strcmp(src[i + 1].camera, src[i].camera));
+    if (!src[i].video || !alone) continue;
+    int c = register_camera(pl, &reg, &src[i], err, sizeof err);
+    if (c < 0) {
+      fprintf(stderr, "vigil analyze: camera %s: %s\n", src[i].camera, err);
+      free(cr);
+      goto done;
+    }
+    camrun_source *o = &cr[ncr++];
+    snprintf(o->url, sizeof o->url, "%s", src[i].path);
+    o->cam = c;
+    o->live = src[i].stream;
+    o->fps = src[i].stream && !fps_set ? 0 : fps;
+    video_reader *v;
+    o->base_ts = src[i].mtime;
+    if (!src[i].stream && video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
+      o->base_ts = src[i].mtime - video_duration_s(v);
+      video_close(v);
+    }
+    src[i].done = true;
+  }
+  if (ncr > 0) {
+    camrun_params crp = camrun_default_params();
+    if (workers > 0) crp.workers = workers;
+    crp.duration_s = duration;
+    crp.stop = &stop;
+    crp.on_frame = on_frame_progress;
+    crp.ud = &pg;
+    long nf = 0;
+    failures += camrun_run(pl, cr, ncr, &crp, &nf);
+    for (int i = 0; i < ncr; i++)
+      if (pipeline_flush(pl, cr[i].cam, err, sizeof err)) vlog_error("analyze: %s", err);
+  }
+  free(cr);
   for (int i = 0; i < nsrc && !stop; i++) {
     source *s = &src[i];
+    if (s->done) continue;
     if (strcmp(last_cam, s->camera)) {
       if (cam >= 0 && pipeline_flush(pl, cam, err, sizeof err)) vlog_error("analyze: %s", err);
-      camera c;
-      memset(&c, 0, sizeof c);
-      snprintf(c.id, sizeof c.id, "%s", s->camera);
-      snprintf(c.name, sizeof c.name, "%s", s->camera);
-      snprintf(c.source, sizeof c.source, "%.*s", (int)sizeof c.source - 1, s->path);
-      const camera *rc = cameras_find(&reg, c.id); /* the registry names cameras and gives their zones */
-      if (!rc) rc = cameras_find_source(&reg, s->path);
-      if (rc) c = *rc;
-      cam = pipeline_add_camera(pl, &c, err, sizeof err);
+      cam = register_camera(pl, &reg, s, err, sizeof err);
       if (cam < 0) {
         fprintf(stderr, "vigil analyze: camera %s: %s\n", s->camera, err);
         goto done;

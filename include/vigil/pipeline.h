@@ -132,8 +132,10 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
 typedef struct pipeline pipeline;
 
 /* The stages are borrowed: the caller keeps them alive and frees them after
- * pipeline_free. enrich may be NULL (no enrichment). One thread drives a
- * pipeline; enrichment parts run in parallel inside. */
+ * pipeline_free. enrich may be NULL (no enrichment). Threads: one camera is
+ * driven by one thread at a time, different cameras may run on different
+ * threads at once (the detector and enrichment are shared, batches close one
+ * at a time under the pipeline's lock); add cameras before starting them. */
 int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, struct enrich_engine *enrich,
                   struct risk_analyzer *risk, struct store *st, char *err, size_t errlen);
 void pipeline_free(pipeline *p);
@@ -147,6 +149,8 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen);
 /* Advances the batch clocks without a frame (time passes on idle cameras). */
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen);
 const pipeline_stats *pipeline_get_stats(const pipeline *p);
+/* Counts frames of camera cam dropped before the pipeline saw them (overload). */
+void pipeline_add_dropped(pipeline *p, int cam, long n);
 
 /* A confirmed object a camera is tracking now (for dashboards). */
 #define PIPELINE_MAX_TRACKS 256

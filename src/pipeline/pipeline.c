@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "util/log.h"
@@ -68,6 +69,7 @@ typedef struct {
   double last_detect, last_full, last_ts;
   snapshot snap;
   long seq;
+  pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
 } cam_state;
 
 struct pipeline {
@@ -76,9 +78,10 @@ struct pipeline {
   enrich_engine *enrich;
   risk_analyzer *risk;
   store *st;
-  cam_state *cams;
+  cam_state **cams;         /* stable addresses: cameras run on worker threads */
   int ncams;
   pipeline_stats stats;
+  pthread_mutex_t mu;       /* closing batches (risk, store, on_event) and the stats sum */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -144,6 +147,7 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
+  pthread_mutex_init(&pl->mu, NULL);
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
     free(pl);
@@ -156,27 +160,55 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
 void pipeline_free(pipeline *p) {
   if (!p) return;
   for (int i = 0; i < p->ncams; i++) {
-    batcher_free(&p->cams[i].b);
-    tracker_free(&p->cams[i].tr);
-    motion_free(&p->cams[i].md);
-    free(p->cams[i].ex);
-    vigil_image_free(&p->cams[i].snap.frame);
+    batcher_free(&p->cams[i]->b);
+    tracker_free(&p->cams[i]->tr);
+    motion_free(&p->cams[i]->md);
+    free(p->cams[i]->ex);
+    vigil_image_free(&p->cams[i]->snap.frame);
+    free(p->cams[i]);
   }
   free(p->cams);
+  pthread_mutex_destroy(&p->mu);
   free(p);
 }
 
-const pipeline_stats *pipeline_get_stats(const pipeline *p) { return &p->stats; }
+const pipeline_stats *pipeline_get_stats(const pipeline *p) {
+  pipeline *m = (pipeline *)p; /* the sum is a cache; callers see a snapshot */
+  pthread_mutex_lock(&m->mu);
+  pipeline_stats s;
+  memset(&s, 0, sizeof s);
+  for (int i = 0; i < p->ncams; i++) {
+    const pipeline_stats *c = &p->cams[i]->st;
+#define SUM(f) s.f += c->f
+    SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
+    SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
+    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(dropped);
+#undef SUM
+  }
+  m->stats = s;
+  pthread_mutex_unlock(&m->mu);
+  return &m->stats;
+}
+
+void pipeline_add_dropped(pipeline *p, int cam, long n) {
+  if (cam < 0 || cam >= p->ncams) return;
+  pthread_mutex_lock(&p->mu);
+  p->cams[cam]->st.dropped += n;
+  pthread_mutex_unlock(&p->mu);
+}
 
 int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
-  cam_state *n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
+  cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
   if (!n) return -1;
   p->cams = n;
-  cam_state *cs = &p->cams[p->ncams];
-  memset(cs, 0, sizeof *cs);
+  cam_state *cs = calloc(1, sizeof *cs);
+  if (!cs) return -1;
   cs->cam = *c;
   cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
-  if (!cs->ex) return -1;
+  if (!cs->ex) {
+    free(cs);
+    return -1;
+  }
   batcher_init(&cs->b, p->p.batch, c->id);
   tracker_init(&cs->tr, &p->p.track);
   motion_params mp = p->p.motion_params;
@@ -189,7 +221,18 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   motion_init(&cs->md, &mp);
   cs->last_detect = cs->last_full = cs->last_ts = -1e18;
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
-  if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
+  pthread_mutex_lock(&p->mu);
+  int rc = store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen);
+  if (rc == 0) p->cams[p->ncams] = cs;
+  pthread_mutex_unlock(&p->mu);
+  if (rc) {
+    batcher_free(&cs->b);
+    tracker_free(&cs->tr);
+    motion_free(&cs->md);
+    free(cs->ex);
+    free(cs);
+    return -1;
+  }
   return p->ncams++;
 }
 
@@ -236,13 +279,13 @@ static void extras_gc(cam_state *cs) {
 }
 
 /* Detects on the planned crops; boxes come back in frame pixels. */
-static int detect_crops(pipeline *p, const vigil_image *frame, const track_region *crops, int ncrops,
+static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, const track_region *crops, int ncrops,
                         vigil_det_list *out, char *err, size_t errlen) {
   out->dets = NULL, out->n = 0;
   if (ncrops == 1 && crops[0].x1 <= 0 && crops[0].y1 <= 0 && crops[0].x2 >= (float)frame->w &&
       crops[0].y2 >= (float)frame->h) {
     const vigil_image *imgs[1] = {frame};
-    p->stats.detector_calls++;
+    cs->st.detector_calls++;
     return detector_run(p->det, out, imgs, 1, err, errlen);
   }
   vigil_image im[MAX_REGIONS];
@@ -257,7 +300,7 @@ static int detect_crops(pipeline *p, const vigil_image *frame, const track_regio
   }
   if (rc) snprintf(err, errlen, "cannot crop a motion region");
   if (!rc) {
-    p->stats.detector_calls += ncrops;
+    cs->st.detector_calls += ncrops;
     rc = detector_run(p->det, l, ptr, ncrops, err, errlen);
   }
   for (int i = 0; i < ncrops; i++) vigil_image_free(&im[i]);
@@ -320,7 +363,18 @@ static void write_snapshot(pipeline *p, cam_state *cs, vigil_batch *b) {
 }
 
 /* Scores, stores and reports one closed batch; frees it. */
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen);
+
+/* Cameras run on worker threads; the risk analyzer, the store connection and
+ * the caller's on_event are shared, so batches close one at a time. */
 static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+  pthread_mutex_lock(&p->mu);
+  int rc = close_batch_locked(p, cs, b, err, errlen);
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
   int rc = 0;
   int hour, minute;
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
@@ -333,16 +387,16 @@ static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, si
   memset(&ev, 0, sizeof ev);
   double t0 = now_ms();
   rc = risk_analyze(p->risk, b, &ev, err, errlen);
-  p->stats.risk_ms += now_ms() - t0;
+  cs->st.risk_ms += now_ms() - t0;
   if (rc == 0) {
     bool dup = false;
     t0 = now_ms();
     rc = store_insert_batch(p->st, b, &ev, &dup, err, errlen);
-    p->stats.store_ms += now_ms() - t0;
+    cs->st.store_ms += now_ms() - t0;
     if (rc == 0) {
-      p->stats.batches++;
-      p->stats.events += !dup;
-      p->stats.duplicates += dup;
+      cs->st.batches++;
+      cs->st.events += !dup;
+      cs->st.duplicates += dup;
       if (p->p.on_event) p->p.on_event(p->p.ud, &ev, b, dup);
     }
   }
@@ -385,7 +439,7 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   }
   double t0 = now_ms();
   int nreg = motion_detect(&cs->md, frame, reg, MAX_REGIONS);
-  p->stats.motion_ms += now_ms() - t0;
+  cs->st.motion_ms += now_ms() - t0;
   bool first = cs->md.frames == 1;
   bool any_track = cs->tr.n > 0;
   if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
@@ -435,8 +489,8 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     snprintf(err, errlen, "no camera %d", cam);
     return -1;
   }
-  cam_state *cs = &p->cams[cam];
-  p->stats.frames++;
+  cam_state *cs = p->cams[cam];
+  cs->st.frames++;
   /* A frame long after the previous one (a snapshot camera's still, the
    * first frame) cannot be tracked: it is detected whole and one sighting
    * may confirm an object (its score is the median of one). */
@@ -447,18 +501,18 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   if (still) ncrops = 1, crops[0] = (track_region){0, 0, (float)frame->w, (float)frame->h};
   vigil_batch closed;
   if (ncrops == 0) { /* nothing new moves: no detector call */
-    p->stats.frames_gated++;
+    cs->st.frames_gated++;
     tracker_predict(&cs->tr, ts);
     if (batcher_tick(&cs->b, ts, false, &closed) == 1) return close_batch(p, cs, &closed, err, errlen);
     return 0;
   }
   vigil_det_list l;
   double t0 = now_ms();
-  if (detect_crops(p, frame, crops, ncrops, &l, err, errlen)) return -1;
-  p->stats.detect_ms += now_ms() - t0;
+  if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
+  cs->st.detect_ms += now_ms() - t0;
   cs->last_detect = ts;
-  p->stats.detected_frames++;
-  p->stats.detections += l.n;
+  cs->st.detected_frames++;
+  cs->st.detections += l.n;
   t0 = now_ms();
   int *dt = calloc((size_t)l.n + 1, sizeof *dt);
   cs->tr.one_shot = still;
@@ -469,7 +523,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     return -1;
   }
   extras_gc(cs);
-  p->stats.track_ms += now_ms() - t0;
+  cs->st.track_ms += now_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
   vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
@@ -479,7 +533,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     if (dt[i] < 0) continue;
     const track_t *t = &cs->tr.t[dt[i]];
     if (!t->confirmed) continue; /* detector noise never reaches enrichment or events */
-    if (t->confirmed_now) p->stats.tracks_confirmed++;
+    if (t->confirmed_now) cs->st.tracks_confirmed++;
     track_extra *x = extra_of(cs, t->id);
     if (!x) continue;
     const vigil_det *d = &l.dets[i];
@@ -503,10 +557,10 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         enrich_result_summary(r, x->det_id, &x->enr);
         x->has_pose = r->has_pose;
         if (r->has_pose) x->pose = r->pose;
-        p->stats.enriched++;
+        cs->st.enriched++;
       }
       x->enriched_at = ts; /* a failed call is not retried every frame either */
-      p->stats.enrich_ms += now_ms() - t0;
+      cs->st.enrich_ms += now_ms() - t0;
       free(r);
       budget--;
     }
@@ -564,7 +618,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
 
 int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max) {
   if (cam < 0 || cam >= p->ncams) return -1;
-  const cam_state *cs = &p->cams[cam];
+  const cam_state *cs = p->cams[cam];
   int n = 0;
   for (int i = 0; i < cs->tr.n && n < max; i++) {
     const track_t *t = &cs->tr.t[i];
@@ -587,7 +641,7 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     if (cam >= 0 && i != cam) continue;
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i].b, 0, true, &closed) == 1 && close_batch(p, &p->cams[i], &closed, err, errlen))
+    if (batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
       return -1;
   }
   return 0;
@@ -596,7 +650,7 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i].b, now, false, &closed) == 1 && close_batch(p, &p->cams[i], &closed, err, errlen))
+    if (batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
       return -1;
   }
   return 0;
