@@ -87,7 +87,7 @@ static const vigil_config_key keys[] = {
     {"NEMOTRON_RETRIES", VIGIL_CFG_INT, "2", 0, 20, "Extra LLM attempts on connect errors, timeouts and 5xx"},
     {"NEMOTRON_BACKOFF_S", VIGIL_CFG_FLOAT, "0.5", 0, 60, "First retry delay, doubled per retry, seconds"},
     {"NEMOTRON_COOLDOWN_S", VIGIL_CFG_FLOAT, "30", 0, 86400, "After an LLM failure, score with rules for this long"},
-    {"RISK_LOITER_S", VIGIL_CFG_FLOAT, "300", 1, 86400, "The same re-id person seen longer than this is loitering"},
+    {"RISK_LOITER_S", VIGIL_CFG_FLOAT, "300", 1, 86400, "A person tracked (dwell) or re-identified longer than this is loitering"},
     /* Real-time pipeline: motion gating and tracks (docs/architecture.md) */
     {"MOTION_GATING", VIGIL_CFG_BOOL, "true", NORANGE,
      "Detect only frames with motion, on crops around it (false: every frame, whole)"},
