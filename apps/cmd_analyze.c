@@ -455,6 +455,7 @@ int cmd_analyze(int argc, char **argv) {
     camrun_source *o = &cr[ncr++];
     snprintf(o->url, sizeof o->url, "%s", src[i].path);
     o->cam = c;
+    snprintf(o->camera_id, sizeof o->camera_id, "%s", src[i].camera);
     o->live = src[i].stream;
     o->fps = src[i].stream && !fps_set ? 0 : fps;
     video_reader *v;

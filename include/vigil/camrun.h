@@ -41,6 +41,7 @@ int frame_queue_pop(frame_queue *q, vigil_image *img, double *ts);
 typedef struct {
   char url[1024];   /* video file or rtsp:// / http:// stream */
   int cam;          /* pipeline camera index */
+  char camera_id[64]; /* for the logs */
   bool live;        /* a stream: frames stamped with the wall clock, drop-oldest, reconnect */
   double base_ts;   /* files: unix time of the first frame */
   double fps;       /* sampling, <= 0 = every frame */

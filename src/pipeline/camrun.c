@@ -120,7 +120,7 @@ static void *decode_main(void *arg) {
     video_reader *v;
     bool over = r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s;
     if (video_open(&v, s->url, vp, err, sizeof err)) {
-      vlog_warn("camera %d (%s): %s", s->cam, s->url, err);
+      vlog_warn("camera %s (%s): %s", s->camera_id, s->url, err);
       if (!s->live || stopping(r) || over) {
         c->failed = true;
         break;
@@ -145,17 +145,17 @@ static void *decode_main(void *arg) {
       if (nd > 0) {
         pipeline_add_dropped(r->pl, s->cam, nd);
         if (c->q.dropped == nd || c->q.dropped % 100 == 0)
-          vlog_warn("camera %d (%s): processing falls behind; %ld frame(s) dropped so far", s->cam, s->url,
-                    c->q.dropped);
+          vlog_warn("camera %s (%s): processing falls behind; %ld frame(s) dropped so far", s->camera_id,
+                    s->url, c->q.dropped);
       }
-      if (pr < 0) vlog_error("camera %d: out of memory queueing a frame", s->cam);
+      if (pr < 0) vlog_error("camera %s: out of memory queueing a frame", s->camera_id);
       if (s->live && r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s) break;
     }
     vigil_image_free(&img);
     video_close(v);
-    if (k < 0) vlog_warn("camera %d (%s): %s", s->cam, s->url, err);
+    if (k < 0) vlog_warn("camera %s (%s): %s", s->camera_id, s->url, err);
     if (!s->live || stopping(r) || (r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s)) break;
-    vlog_warn("camera %d: stream %s dropped or stalled; reconnecting in %.0f s", s->cam, s->url, backoff);
+    vlog_warn("camera %s: stream %s dropped; reconnecting in %.0f s", s->camera_id, s->url, backoff);
     sleep((unsigned)backoff);
     backoff = backoff * 2 > 30 ? 30 : backoff * 2;
   }
@@ -191,7 +191,7 @@ static void *worker_main(void *arg) {
     pthread_cond_broadcast(&r->room);
     pthread_mutex_unlock(&r->mu);
     if (pipeline_frame(r->pl, pick->s->cam, &img, ts, err, sizeof err))
-      vlog_error("camera %d (%s): %s", pick->s->cam, pick->s->url, err);
+      vlog_error("camera %s (%s): %s", pick->s->camera_id, pick->s->url, err);
     if (r->p->on_frame) r->p->on_frame(r->p->ud, pick->index);
     pthread_mutex_lock(&r->mu);
     r->frames++;
