@@ -45,6 +45,7 @@ typedef struct {
   bool live;        /* a stream: frames stamped with the wall clock, drop-oldest, reconnect */
   double base_ts;   /* files: unix time of the first frame */
   double fps;       /* sampling, <= 0 = every frame */
+  double max_s;     /* files: stop at this stream time (0 = the whole file) */
 } camrun_source;
 
 typedef struct {

@@ -134,6 +134,7 @@ static void *decode_main(void *arg) {
     double pts;
     int k = 0;
     while (!stopping(r) && (k = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+      if (!s->live && s->max_s > 0 && pts >= s->max_s) break;
       double ts = s->live ? wall_now() : s->base_ts + pts;
       pthread_mutex_lock(&r->mu);
       int pr;
