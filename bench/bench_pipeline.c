@@ -164,7 +164,11 @@ static void *run_one(void *arg) {
   r->st = *pipeline_get_stats(pl);
   for (int s = 0; s < nseen; s++) {
     r->confirmed_persons++;
-    r->false_tracks += seen[s].on_static || !seen[s].moved;
+    bool bad = seen[s].on_static || !seen[s].moved;
+    r->false_tracks += bad;
+    if (bad)
+      printf("         false track %u: first box %.0f,%.0f-%.0f,%.0f%s\n", seen[s].id, seen[s].first.x1, seen[s].first.y1,
+             seen[s].first.x2, seen[s].first.y2, seen[s].on_static ? " (a static object)" : " (never moved)");
   }
   vigil_image_free(&img);
   r->rc = 0;
