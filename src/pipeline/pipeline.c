@@ -32,6 +32,7 @@
 #include "vigil/enrich.h"
 #include "vigil/motion.h"
 #include "vigil/pipeline.h"
+#include "vigil/plate.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
 
@@ -81,7 +82,9 @@ struct pipeline {
   cam_state **cams;         /* stable addresses: cameras run on worker threads */
   int ncams;
   pipeline_stats stats;
-  pthread_mutex_t mu;       /* closing batches (risk, store, on_event) and the stats sum */
+  pthread_mutex_t mu;       /* closing batches (risk, store, on_event), the stats sum, plate votes */
+  plate_votes *votes;       /* licence plates voted per track (key: camera << 32 | track id) */
+  plate_config plates;      /* KNOWN_PLATES after voting */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -147,9 +150,17 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
+  if (!(pl->votes = plate_votes_new()) || plate_config_init(&pl->plates, NULL, err, errlen)) {
+    plate_votes_free(pl->votes);
+    free(pl);
+    return -1;
+  }
   pthread_mutex_init(&pl->mu, NULL);
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
+    plate_votes_free(pl->votes);
+    plate_config_free(&pl->plates);
+    pthread_mutex_destroy(&pl->mu);
     free(pl);
     return -1;
   }
@@ -168,6 +179,8 @@ void pipeline_free(pipeline *p) {
     free(p->cams[i]);
   }
   free(p->cams);
+  plate_votes_free(p->votes);
+  plate_config_free(&p->plates);
   pthread_mutex_destroy(&p->mu);
   free(p);
 }
@@ -268,13 +281,19 @@ static track_extra *extra_of(cam_state *cs, unsigned id) {
   return free_slot;
 }
 
-/* Frees the extras of tracks the tracker no longer holds. */
-static void extras_gc(cam_state *cs) {
+static long vote_key(int cam, unsigned track_id) { return (long)cam << 32 | (long)track_id; }
+
+/* Frees the extras (and plate votes) of tracks the tracker no longer holds. */
+static void extras_gc(pipeline *p, int cam, cam_state *cs) {
   for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
     if (!cs->ex[i].id) continue;
     bool alive = false;
     for (int k = 0; k < cs->tr.n && !alive; k++) alive = cs->tr.t[k].id == cs->ex[i].id;
-    if (!alive) cs->ex[i].id = 0;
+    if (alive) continue;
+    pthread_mutex_lock(&p->mu);
+    plate_votes_forget(p->votes, vote_key(cam, cs->ex[i].id));
+    pthread_mutex_unlock(&p->mu);
+    cs->ex[i].id = 0;
   }
 }
 
@@ -423,9 +442,9 @@ static void keep_snapshot(cam_state *cs, const vigil_image *frame, const vigil_d
   }
 }
 
-static const char *zone_at(const cam_state *cs, float x1, float x2, float y2) {
+static const camera_zone *zone_at(const cam_state *cs, float x1, float x2, float y2) {
   for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds an object when it holds its foot point */
-    if (camera_zone_contains(&cs->cam.zones[z], (x1 + x2) / 2, y2)) return cs->cam.zones[z].name;
+    if (camera_zone_contains(&cs->cam.zones[z], (x1 + x2) / 2, y2)) return &cs->cam.zones[z];
   return NULL;
 }
 
@@ -522,7 +541,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  extras_gc(cs);
+  extras_gc(p, cam, cs);
   cs->st.track_ms += now_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
@@ -545,7 +564,11 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         ts - x->enriched_at >= p->p.enrich_interval_s) {
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2, .kind = kind,
                            .detection_id = x->det_id, .camera_id = cs->cam.id, .ts = ts,
-                           .opt = {.include_pose = true}};
+                           .opt = {.include_pose = true, .include_weather = true},
+                           .det_class = d->label, .det_score = d->score, .timezone = cs->cam.timezone,
+                           .depth_px_per_m = cs->cam.depth_px_per_m};
+      for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
+        rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();
@@ -555,6 +578,11 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       if (erc && r) vlog_warn("pipeline: camera %s: enrichment of %s: %s", cs->cam.id, x->det_id, eerr);
       if (erc == 0) {
         enrich_result_summary(r, x->det_id, &x->enr);
+        if (r->plate_ran) {
+          pthread_mutex_lock(&p->mu);
+          plate_vote_apply(p->votes, &p->plates, vote_key(cam, t->id), &x->enr.plate);
+          pthread_mutex_unlock(&p->mu);
+        }
         x->has_pose = r->has_pose;
         if (r->has_pose) x->pose = r->pose;
         cs->st.enriched++;
@@ -570,9 +598,14 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       conf.n++;
     }
     /* the track's batch entry: best sighting, dwell, zones */
-    const char *zone = zone_at(cs, d->x1, d->x2, d->y2);
+    const camera_zone *cz = zone_at(cs, d->x1, d->x2, d->y2);
+    const char *zone = cz ? cz->name : NULL;
+    for (int z = 0; z < cs->cam.nzones; z++) /* every zone that holds its foot point */
+      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2)) {
+        vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);
+        if (cs->cam.zones[z].entrance) vigil_batch_mark_entrance(&cs->b.cur, cs->cam.zones[z].name);
+      }
     if (zone) {
-      vigil_batch_add_zone(&cs->b.cur, zone);
       if (!x->entry_zone[0] && t->confirmed_now) snprintf(x->entry_zone, sizeof x->entry_zone, "%s", zone);
       snprintf(x->exit_zone, sizeof x->exit_zone, "%s", zone);
     }
