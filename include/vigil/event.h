@@ -36,6 +36,15 @@ typedef struct {
   float confidence;             /* 0..1 */
   vigil_bbox bbox;
   double ts;                    /* unix seconds (UTC) of the frame */
+  /* The tracked object this entry stands for (pipeline batches hold one entry
+   * per confirmed track; track_id 0 = a lone detection, the fields below are
+   * then unset). The box, confidence and ts are those of its best sighting. */
+  uint32_t track_id;
+  double first_seen, last_seen; /* unix seconds: dwell = last_seen - first_seen */
+  bool stationary;              /* it has not moved for a few seconds (parked, standing) */
+  int frames;                   /* frames it was detected in */
+  char entry_zone[VIGIL_NAME_LEN]; /* zone of its first confirmed sighting, "" = none */
+  char exit_zone[VIGIL_NAME_LEN];  /* zone of its latest sighting, "" = none */
 } vigil_detection;
 
 /* Each part is valid only when its `present` flag is set (the part ran). */

@@ -139,6 +139,19 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   sbuf_addf(o, ") confidence %.2f, box [%.0f, %.0f, %.0f, %.0f]", d->confidence, d->bbox.x1,
             d->bbox.y1, d->bbox.x2, d->bbox.y2);
   if (d->ts > 0 && b->window_start > 0) sbuf_addf(o, ", at +%.1f s", d->ts - b->window_start);
+  if (d->track_id) {
+    double dwell = d->last_seen - d->first_seen;
+    sbuf_addf(o, ", tracked object #%u seen for %.1f s in %d frame(s)%s", (unsigned)d->track_id,
+              dwell > 0 ? dwell : 0, d->frames, d->stationary ? ", stationary" : ", moving");
+    if (d->entry_zone[0]) {
+      sbuf_add(o, ", entered in zone ");
+      risk__add_clean(o, d->entry_zone, sizeof d->entry_zone);
+    }
+    if (d->exit_zone[0]) {
+      sbuf_add(o, ", last in zone ");
+      risk__add_clean(o, d->exit_zone, sizeof d->exit_zone);
+    }
+  }
   sbuf_add(o, "\n");
   if (risk__threat_real(&e->threat)) {
     sbuf_add(o, "   THREAT: weapon detected: ");
@@ -325,7 +338,12 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
   }
 
   /* class counts */
-  sbuf_addf(&o, "Detections (%zu total", b->n);
+  /* a pipeline batch holds one entry per tracked object: say so, so the
+   * counts read as objects, not as detections over frames */
+  bool tracked = b->n > 0;
+  for (size_t i = 0; i < b->n; i++)
+    if (!b->dets[i].track_id) tracked = false;
+  sbuf_addf(&o, "%s (%zu total", tracked ? "Tracked objects, one entry per distinct object" : "Detections", b->n);
   {
     char seen[32][VIGIL_NAME_LEN];
     int cnt[32], ns = 0;

@@ -196,6 +196,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       else if (c->is_suspicious)
         fire(&ev, R_CLOTHING_SUSPICIOUS, "%s (%s)", c->type, d->id), any_alert = true;
     }
+    if (d->track_id && !strcasecmp(d->cls, "person") && d->last_seen - d->first_seen > loiter)
+      fire(&ev, R_LOITERING, "person #%u on camera for %.1f min (limit %.1f)", (unsigned)d->track_id,
+           (d->last_seen - d->first_seen) / 60, loiter / 60);
     if (e->reid.present) {
       double dur = e->reid.last_seen - e->reid.first_seen;
       if (isfinite(dur) && dur > loiter)
@@ -239,11 +242,19 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       fire(&ev, R_SERVICE_UNIFORM, "%s (%s)", b->enr[i].clothing.type, b->dets[i].id);
       break;
     }
-  if (persons) fire(&ev, R_BASE_PERSON, "%d person detection(s)", persons);
-  if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle detection(s)", vehicles);
-  if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal detection(s)", animals);
-  if (animals && household == animals) fire(&ev, R_PET_HOUSEHOLD, "%d known pet detection(s)", household);
-  if (others) fire(&ev, R_BASE_OTHER, "%d other detection(s)", others);
+  /* pipeline batches hold one entry per tracked object: counts are objects */
+  bool tracked = b->n > 0;
+  int parked = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (!b->dets[i].track_id) tracked = false;
+    if (in_list(b->dets[i].cls, vehicle_classes) && b->dets[i].stationary) parked++;
+  }
+  const char *unit = tracked ? "tracked" : "detection(s)";
+  if (persons) fire(&ev, R_BASE_PERSON, "%d person %s", persons, unit);
+  if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle %s", vehicles, unit);
+  if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal %s", animals, unit);
+  if (animals && household == animals) fire(&ev, R_PET_HOUSEHOLD, "%d known pet %s", household, unit);
+  if (others) fire(&ev, R_BASE_OTHER, "%d other %s", others, unit);
   if (persons && night) fire(&ev, R_NIGHT_PERSON, "local time %02d:%02d", b->local_hour,
                               b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0);
   /* person count: detections per batch over-count one person across frames,
@@ -319,8 +330,13 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   risk__add_clean(&ss, b->camera_id, VIGIL_ID_LEN);
   sbuf_add(&ss, ":");
   const char *sep = " ";
-  if (persons) sbuf_addf(&ss, "%s%d person detection(s)", sep, persons), sep = ", ";
-  if (vehicles) sbuf_addf(&ss, "%s%d vehicle(s)", sep, vehicles), sep = ", ";
+  if (persons && tracked) sbuf_addf(&ss, "%s%d %s", sep, persons, persons == 1 ? "person" : "people"), sep = ", ";
+  else if (persons) sbuf_addf(&ss, "%s%d person detection(s)", sep, persons), sep = ", ";
+  if (vehicles && tracked && parked == vehicles)
+    sbuf_addf(&ss, "%s%d parked vehicle%s", sep, vehicles, vehicles == 1 ? "" : "s"), sep = ", ";
+  else if (vehicles && tracked && parked)
+    sbuf_addf(&ss, "%s%d vehicle(s), %d of them parked", sep, vehicles, parked), sep = ", ";
+  else if (vehicles) sbuf_addf(&ss, "%s%d vehicle(s)", sep, vehicles), sep = ", ";
   if (animals) sbuf_addf(&ss, "%s%d animal(s)", sep, animals), sep = ", ";
   if (others) sbuf_addf(&ss, "%s%d other object(s)", sep, others), sep = ", ";
   if (!b->n) sbuf_add(&ss, " no detections");

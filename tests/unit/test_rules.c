@@ -373,6 +373,37 @@ static void deterministic(void **state) {
   vigil_batch_free(NULL);
 }
 
+/* Pipeline batches: one entry per tracked object; counts are objects, a
+ * person's dwell on the camera is loitering, stationary vehicles are parked. */
+static void tracked_objects(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 12);
+  for (int i = 0; i < 3; i++) {
+    fx_add(&b, "person", 0.7f, NULL);
+    b.dets[b.n - 1].track_id = (uint32_t)(i + 1);
+    b.dets[b.n - 1].first_seen = 1000, b.dets[b.n - 1].last_seen = 1000 + 20 * i;
+  }
+  for (int i = 0; i < 2; i++) {
+    fx_add(&b, "car", 0.7f, NULL);
+    b.dets[b.n - 1].track_id = (uint32_t)(10 + i);
+    b.dets[b.n - 1].stationary = true;
+  }
+  score(&b, &r);
+  assert_non_null(strstr(r.summary, "3 people"));
+  assert_non_null(strstr(r.summary, "2 parked vehicles"));
+  assert_null(strstr(r.summary, "detection"));
+  assert_true(risk_rules_fired(&r, "persons_3plus"));
+  assert_false(risk_rules_fired(&r, "loitering"));
+  risk_rules_result_free(&r);
+  b.dets[2].last_seen = 1000 + 301; /* one person stays past RISK_LOITER_S (300) */
+  score(&b, &r);
+  assert_true(risk_rules_fired(&r, "loitering"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_is_documented),
@@ -384,6 +415,7 @@ int main(void) {
       cmocka_unit_test(behaviour_rules),
       cmocka_unit_test(uniform_loiter_count_faces_zones),
       cmocka_unit_test(deterministic),
+      cmocka_unit_test(tracked_objects),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
