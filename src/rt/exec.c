@@ -283,7 +283,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   if (plan >= 0 && (rc = use_plan(s, plan))) return rc;
   const vrt_plan *p = plan >= 0 ? &s->plans[plan] : NULL;
 
-  const vrt_tensor *in[64];
+  const vrt_tensor *in[VRT_MAX_NODE_IO]; /* validation bounds nin and nout */
   vrt_scratch_list sl = {0};
   vrt_exec_ctx x;
   vrt_exec_ctx_init(&x, &sl, s->threads);
@@ -291,8 +291,8 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   for (int i = 0; i < g->nnodes && !rc; i++) {
     const vrt_node *n = &g->nodes[i];
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
-    for (int k = 0; k < n->nin && k < 64; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
-    vrt_tensor out[16];
+    for (int k = 0; k < n->nin; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+    vrt_tensor out[VRT_MAX_NODE_IO];
     memset(out, 0, sizeof out);
     rc = d->infer(n, in, n->nin, out, n->nout);
     if (rc < 0) break;

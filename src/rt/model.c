@@ -54,10 +54,9 @@ static int prepare_nodes(vrt_graph *g) {
 #define VRT_FOLD_MAX_BYTES ((size_t)64 << 20)
 
 static int infer_and_fold(vrt_graph *g, bool fold) {
-  const vrt_tensor *in[64];
+  const vrt_tensor *in[VRT_MAX_NODE_IO];
   for (int i = 0; i < g->nnodes; i++) {
     vrt_node *n = &g->nodes[i];
-    if (n->nin > 64) return vrt__err(VRT_ELIMIT, "node '%s': too many inputs (%d)", n->name, n->nin);
     node_inputs(g, n, in);
     bool known = true, all_const = true;
     for (int k = 0; k < n->nin; k++) {
@@ -73,8 +72,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       continue;
     }
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
-    vrt_tensor out[16];
-    if (n->nout > 16) return vrt__err(VRT_ELIMIT, "node '%s': too many outputs (%d)", n->name, n->nout);
+    vrt_tensor out[VRT_MAX_NODE_IO]; /* nin, nout <= VRT_MAX_NODE_IO: checked by validation */
     memset(out, 0, sizeof out);
     int rc = d->infer(n, in, n->nin, out, n->nout);
     if (rc == VRT_ENEEDDATA) {
