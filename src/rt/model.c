@@ -184,6 +184,7 @@ static int wrap(vrt_model_t **out, vrt_graph *g, vrt_load_params p) {
     return vrt__err(VRT_ENOMEM, "out of memory");
   }
   m->g = g;
+  pthread_mutex_init(&m->pack_mu, NULL);
   int rc = finish_model(m, p);
   if (rc) {
     vrt_model_free(m);
@@ -223,6 +224,8 @@ int vrt_model_load_memory(vrt_model_t **out, const void *buf, size_t len, vrt_lo
 
 void vrt_model_free(vrt_model_t *m) {
   if (!m) return;
+  vrt__model_pack_free(m);
+  pthread_mutex_destroy(&m->pack_mu);
   vrt_graph_free(m->g);
   free(m);
 }
