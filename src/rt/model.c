@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "fuse.h"
 #include "loaders.h"
 #include "model.h"
 
@@ -157,6 +158,30 @@ static int remove_dead(vrt_graph *g) {
   return 0;
 }
 
+/* Fusion (fuse.c), then the rewritten nodes parse their attributes again and
+ * the swallowed ones are removed. VRT_FUSE=0 turns it off (A/B checks). */
+static int fuse(vrt_graph *g) {
+  const char *e = getenv("VRT_FUSE");
+  if (e && !strcmp(e, "0")) return 0;
+  char *changed = calloc((size_t)g->nnodes + 1, 1);
+  if (!changed) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = vrt__fuse_all(g, changed);
+  for (int i = 0; i < g->nnodes && rc > 0; i++) {
+    vrt_node *n = &g->nodes[i];
+    if (!changed[i] || n->op < 0) continue;
+    const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
+    if (n->params_free) n->params_free(n->params);
+    n->params = NULL;
+    n->params_free = NULL;
+    int r = vrt_node_check_arity(n, d);
+    if (!r && d->prepare) r = d->prepare(n);
+    if (r < 0) rc = r;
+  }
+  free(changed);
+  if (rc > 0) rc = remove_dead(g);
+  return rc;
+}
+
 static int finish_model(vrt_model_t *m, vrt_load_params p) {
   vrt_graph *g = m->g;
   int rc = vrt_graph_validate(g);
@@ -164,6 +189,7 @@ static int finish_model(vrt_model_t *m, vrt_load_params p) {
   if ((rc = prepare_nodes(g))) return rc;
   if ((rc = infer_and_fold(g, p.optimize != 0))) return rc;
   if (p.optimize && (rc = remove_dead(g))) return rc;
+  if (p.optimize && (rc = fuse(g)) < 0) return rc;
   size_t limit = p.max_weight_bytes ? p.max_weight_bytes : ((size_t)4 << 30);
   for (int v = 0; v < g->nvalues; v++) {
     vrt_value *val = &g->values[v];
