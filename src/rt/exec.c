@@ -14,8 +14,10 @@
  * per node (it is cheap and per node, not per element); a value whose actual
  * size exceeds its slot (only data-dependent ops such as NonZero can do that)
  * gets a heap buffer for that run. Plans are cached per input-shape key. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "exec.h"
@@ -48,7 +50,32 @@ struct vrt_session {
   const vrt_tensor **out_ptrs;
   vrt_tensor *outs;
   vrt_scratch_list sl; /* kernel scratch, kept across runs */
+  double *prof;        /* VRT_PROFILE: seconds per op [op*2 + on a backend] */
+  int64_t *prof_n;
 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* VRT_PROFILE=1: time per op type (planned runs only), printed to stderr when
+ * the session is freed: where a model's time goes, and which backend ran it. */
+static void prof_print(const vrt_session_t *s) {
+  double total = 0;
+  for (int i = 0; i < 2 * VRT_OP_COUNT; i++) total += s->prof[i];
+  fprintf(stderr, "vrt profile: %.1f ms in planned runs\n", total * 1e3);
+  for (;;) {
+    int best = -1;
+    for (int i = 0; i < 2 * VRT_OP_COUNT; i++)
+      if (s->prof[i] > 0 && (best < 0 || s->prof[i] > s->prof[best])) best = i;
+    if (best < 0 || s->prof[best] < total * 0.005) break;
+    fprintf(stderr, "  %-24s %-9s %9.2f ms %5.1f%% %8lld calls\n", vrt_op_name((vrt_op)(best / 2)),
+            best & 1 ? "backend" : "own", s->prof[best] * 1e3, 100 * s->prof[best] / total, (long long)s->prof_n[best]);
+    s->prof[best] = -s->prof[best];
+  }
+}
 
 vrt_session_params vrt_session_default_params(void) {
   vrt_session_params p = {.threads = 1};
@@ -71,6 +98,11 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   if (!s->vals || !s->heap || !s->last_use || !s->outs) {
     vrt_session_free(s);
     return vrt__err(VRT_ENOMEM, "out of memory");
+  }
+  const char *pe = getenv("VRT_PROFILE");
+  if (pe && *pe && strcmp(pe, "0")) {
+    s->prof = calloc(2 * VRT_OP_COUNT, sizeof *s->prof);
+    s->prof_n = calloc(2 * VRT_OP_COUNT, sizeof *s->prof_n);
   }
   for (int v = 0; v < g->nvalues; v++) s->last_use[v] = -1;
   for (int i = 0; i < g->nnodes; i++)
@@ -128,6 +160,9 @@ static void free_heap(vrt_session_t *s) {
 
 void vrt_session_free(vrt_session_t *s) {
   if (!s) return;
+  if (s->prof && s->prof_n) prof_print(s);
+  free(s->prof);
+  free(s->prof_n);
   if (s->heap) free_heap(s);
   for (int i = 0; i < s->nplans; i++) {
     free(s->plans[i].offset);
@@ -366,8 +401,14 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     }
     if (rc) break;
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
-    if (kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin)) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
+    double t0 = s->prof && p ? now_s() : 0;
+    if (on_backend) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
     else rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    if (t0 > 0 && s->prof_n) {
+      s->prof[n->op * 2 + on_backend] += now_s() - t0;
+      s->prof_n[n->op * 2 + on_backend]++;
+    }
     if (rc > 0) rc = 0;
     if (sl->peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl->peak + heap_bytes + s->arena_cap;
     vrt_scratch_release(sl);

@@ -137,6 +137,66 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
   return rc < 0 ? rc : fused;
 }
 
+/* Conv -> Mul(., k) or Add(., b) with a constant scalar: k scales the weights
+ * and bias, b adds to the bias (Paddle's MobileOne blocks write an affine
+ * like this after every conv). Repeats until nothing changes. */
+int vrt__fuse_affine(vrt_graph *g, char *changed) {
+  int fused = 0;
+  for (bool again = true; again;) {
+    again = false;
+    int *uses = count_uses(g);
+    if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+      vrt_node *op = &g->nodes[i];
+      if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) continue;
+      int side = const_f32(g, op->in[0], 1) ? 0 : const_f32(g, op->in[1], 1) ? 1 : -1;
+      if (side < 0) continue;
+      int c = op->in[1 - side];
+      vrt_node *cv = producer_of(g, c);
+      if (!cv || cv->op != VRT_OP_Conv || uses[c] != 1 || has_fused(cv) || cv->nout != 1) continue;
+      const vrt_tensor *w = &g->values[cv->in[1]].t;
+      if (w->ndim < 1 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+      int64_t M = w->dims[0], nw = vrt_tensor_numel(w);
+      bool bias = cv->nin > 2 && cv->in[2] >= 0;
+      if (bias && !const_f32(g, cv->in[2], M)) continue;
+      float k = *(const float *)g->values[op->in[side]].t.data;
+      bool mul = op->op == VRT_OP_Mul;
+      float *nb = malloc(sizeof(float) * (size_t)(M ? M : 1)), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
+      if (!nb || (mul && !nwt)) {
+        free(nb), free(nwt), free(uses);
+        return vrt__err(VRT_ENOMEM, "out of memory");
+      }
+      const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+      for (int64_t m = 0; m < M; m++) nb[m] = mul ? (b0 ? b0[m] : 0) * k : (b0 ? b0[m] : 0) + k;
+      char name[256];
+      int64_t bd[1] = {M};
+      if (mul) {
+        const float *w0 = w->data;
+        for (int64_t j = 0; j < nw; j++) nwt[j] = w0[j] * k;
+        snprintf(name, sizeof name, "%s/scaled_w", cv->name);
+        int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nwt, sizeof(float) * (size_t)nw, false);
+        if (vw < 0) {
+          free(nb), free(uses);
+          return vw;
+        }
+        cv->in[1] = vw;
+      }
+      snprintf(name, sizeof name, "%s/affine_b", cv->name);
+      int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+      if (vb < 0 || set_input(cv, 2, vb) < 0) {
+        free(uses);
+        return vb < 0 ? vb : VRT_ENOMEM;
+      }
+      take_output(g, cv, op);
+      mark(changed, g, cv);
+      fused++;
+      again = true;
+    }
+    free(uses);
+  }
+  return fused;
+}
+
 /* Is v the other operand of Add(a, v) with exactly a's full static shape, and
  * available before node index before? */
 static bool same_static_shape(const vrt_tensor *a, const vrt_tensor *b) {
@@ -216,6 +276,57 @@ static int set_act(vrt_node *n, const char *name, float alpha, float beta) {
   return rc;
 }
 
+/* The live node after index from that reads v with op (any input slot), or
+ * NULL. */
+static vrt_node *reader(vrt_graph *g, int v, int op, int from) {
+  for (int j = from + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op != op) continue;
+    for (int k = 0; k < m->nin; k++)
+      if (m->in[k] == v) return m;
+  }
+  return NULL;
+}
+
+static bool scalar_is(const vrt_graph *g, int v, float want) {
+  return const_f32(g, v, 1) && fabsf(*(const float *)g->values[v].t.data - want) < 1e-6f * (1 + fabsf(want));
+}
+
+/* HardSwish spelled out, as Paddle and older torch exports write it, on a
+ * value x that only these nodes read:
+ *   Mul(x, Clip(Add(x, 3), 0, 6)) then Div(., 6) or Mul(., 1/6)   (x read twice)
+ *   Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))                      (x read twice)
+ * Returns the node whose output is the HardSwish and marks the rest dead
+ * (only when the whole pattern matches), or NULL. */
+static vrt_node *match_hardswish(vrt_graph *g, const int *uses, int x, int from) {
+  vrt_node *hs = reader(g, x, VRT_OP_HardSigmoid, from);
+  if (hs && uses[x] == 2 && uses[hs->out[0]] == 1 && fabsf(vrt_attr_float(hs, "alpha", 0.2f) - 1.0f / 6) < 1e-6f &&
+      fabsf(vrt_attr_float(hs, "beta", 0.5f) - 0.5f) < 1e-6f) {
+    vrt_node *mul = reader(g, hs->out[0], VRT_OP_Mul, from);
+    if (mul && mul->nin == 2 && (mul->in[0] == x || mul->in[1] == x)) {
+      hs->op = -1;
+      return mul;
+    }
+    return NULL;
+  }
+  vrt_node *add = reader(g, x, VRT_OP_Add, from);
+  if (!add || uses[x] != 2 || add->nin != 2 || !scalar_is(g, add->in[add->in[0] == x ? 1 : 0], 3)) return NULL;
+  vrt_node *clip = reader(g, add->out[0], VRT_OP_Clip, from);
+  if (!clip || uses[add->out[0]] != 1 || uses[clip->out[0]] != 1) return NULL;
+  float lo, hi;
+  const char *k = act_of(g, clip, &lo, &hi);
+  if (!k || strcmp(k, "Relu6")) return NULL;
+  vrt_node *mul = reader(g, clip->out[0], VRT_OP_Mul, from);
+  if (!mul || mul->nin != 2 || !(mul->in[0] == x || mul->in[1] == x) || uses[mul->out[0]] != 1) return NULL;
+  vrt_node *div = reader(g, mul->out[0], VRT_OP_Div, from), *last = NULL;
+  if (div && div->nin == 2 && div->in[0] == mul->out[0] && scalar_is(g, div->in[1], 6)) last = div;
+  vrt_node *m6 = last ? NULL : reader(g, mul->out[0], VRT_OP_Mul, from);
+  if (m6 && m6->nin == 2 && scalar_is(g, m6->in[m6->in[0] == mul->out[0] ? 1 : 0], 1.0f / 6)) last = m6;
+  if (!last) return NULL;
+  add->op = -1, clip->op = -1, mul->op = -1;
+  return last;
+}
+
 int vrt__fuse_activation(vrt_graph *g, char *changed) {
   int *uses = count_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
@@ -228,7 +339,10 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
     if (!h || !act_host(h) || h->nout != 1) continue;
     const char *cur = vrt_attr_string(h, "vrt_act", NULL);
     if (cur && *cur) continue;
-    if (g->values[x].t.dtype != VRT_F32) continue;
+    /* Conv is float32 only; Gemm/MatMul must be known to be (dynamic shapes
+     * leave dtypes unset at load) */
+    bool conv = h->op == VRT_OP_Conv || h->op == VRT_OP_ConvTranspose;
+    if (!conv && g->values[x].t.dtype != VRT_F32) continue;
     float alpha, beta;
     const char *name = act_of(g, a, &alpha, &beta);
     if (name && uses[x] == 1) {
@@ -237,6 +351,16 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
       mark(changed, g, h);
       fused++;
       continue;
+    }
+    if (!name && uses[x] == 2) {
+      vrt_node *last = match_hardswish(g, uses, x, (int)(h - g->nodes));
+      if (last) {
+        if ((rc = set_act(h, "HardSwish", 0, 0))) break;
+        take_output(g, h, last);
+        mark(changed, g, h);
+        fused++;
+        continue;
+      }
     }
     /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
     if (a->op == VRT_OP_Sigmoid && uses[x] == 2 && uses[a->out[0]] == 1) {
@@ -262,6 +386,8 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   int rc, total = 0;
   if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
+  total += rc;
+  if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
   total += rc;
   if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
   total += rc;

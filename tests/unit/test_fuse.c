@@ -36,7 +36,7 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
@@ -74,6 +74,17 @@ static vrt_graph *pattern(int kind) {
       *(float *)g->values[lo].t.data = 0;
       *(float *)g->values[hi].t.data = 6;
       node(g, VRT_OP_Clip, "clip", (int[]){c, lo, hi}, 3, y);
+      break;
+    }
+    case P_HSWISH: { /* y = c * Clip(c + 3, 0, 6) / 6, as Paddle writes HardSwish */
+      int k3 = cnst(g, "k3", 0, NULL, 0), lo = cnst(g, "lo", 0, NULL, 0), hi = cnst(g, "hi", 0, NULL, 0);
+      int k6 = cnst(g, "k6", 0, NULL, 0), a = val(g, "a"), cl = val(g, "cl"), m = val(g, "m");
+      *(float *)g->values[k3].t.data = 3, *(float *)g->values[lo].t.data = 0;
+      *(float *)g->values[hi].t.data = 6, *(float *)g->values[k6].t.data = 6;
+      node(g, VRT_OP_Add, "add3", (int[]){c, k3}, 2, a);
+      node(g, VRT_OP_Clip, "clip", (int[]){a, lo, hi}, 3, cl);
+      node(g, VRT_OP_Mul, "mul", (int[]){c, cl}, 2, m);
+      node(g, VRT_OP_Div, "div6", (int[]){m, k6}, 2, y);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -186,6 +197,11 @@ static void test_clip_relu6_fused(void **state) {
   vrt_model_free(m);
 }
 
+static void test_hardswish_spelled_out(void **state) {
+  (void)state;
+  assert_int_equal(check(P_HSWISH), 1);
+}
+
 static void test_second_consumer_blocks(void **state) {
   (void)state;
   assert_int_equal(check(P_TWO_USES), 2);
@@ -208,7 +224,7 @@ int main(void) {
       cmocka_unit_test(test_batchnorm_folded),  cmocka_unit_test(test_relu_fused),
       cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
-      cmocka_unit_test(test_bn_nhwc_left_alone),
+      cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
