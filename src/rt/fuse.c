@@ -86,12 +86,19 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) continue;
     if (vrt_attr_int(bn, "training_mode", 0)) continue;
     vrt_node *cv = producer_of(g, bn->in[0]);
-    if (!cv || cv->op != VRT_OP_Conv || uses[bn->in[0]] != 1 || has_fused(cv)) continue;
+    if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
+      continue;
+    bool tr = cv->op == VRT_OP_ConvTranspose;
     if (vrt_attr_int(cv, "vrt_layout", 0) != 0) continue; /* BatchNorm's axis 1 is NCHW's channel */
     const vrt_tensor *w = &g->values[cv->in[1]].t;
     if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
-    int64_t M = w->dims[0], per = vrt_tensor_numel(w) / (M ? M : 1);
-    bool ok = M > 0;
+    /* Conv W is [M, C/G, k..]: output channel m is row m. ConvTranspose W is
+     * [C, M/G, k..]: output channel (c / (C/G)) * M/G + o is W[c, o]. */
+    int64_t G = vrt_attr_int(cv, "group", 1);
+    if (G < 1 || w->dims[0] % G) continue;
+    int64_t M = tr ? w->dims[1] * G : w->dims[0], rows = w->dims[0], Mg = w->dims[1];
+    int64_t per = vrt_tensor_numel(w) / (rows ? rows : 1), kk = tr ? per / (Mg ? Mg : 1) : per;
+    bool ok = M > 0 && rows > 0;
     for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
     bool bias = cv->nin > 2 && cv->in[2] >= 0;
     if (!ok || (bias && !const_f32(g, cv->in[2], M))) continue;
@@ -99,21 +106,22 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
     const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
     float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
-    float *nw = malloc(sizeof(float) * (size_t)(M * per)), *nb = malloc(sizeof(float) * (size_t)M);
+    float *nw = malloc(sizeof(float) * (size_t)(rows * per)), *nb = malloc(sizeof(float) * (size_t)M);
     if (!nw || !nb) {
       free(nw), free(nb);
       rc = vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
       break;
     }
-    for (int64_t m = 0; m < M; m++) {
-      float s = sc[m] / sqrtf(var[m] + eps);
-      for (int64_t j = 0; j < per; j++) nw[m * per + j] = w0[m * per + j] * s;
-      nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * s + sh[m];
-    }
+    for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < per; j++) {
+        int64_t m = tr ? (r / (rows / G)) * Mg + j / kk : r;
+        nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
+      }
     int64_t bd[1] = {M};
     char name[256];
     snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
-    int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nw, sizeof(float) * (size_t)(M * per), false);
+    int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nw, sizeof(float) * (size_t)(rows * per), false);
     if (vw < 0) {
       free(nw), free(nb);
       rc = vw;

@@ -8,7 +8,8 @@
 
 #include "ir.h"
 
-/* Conv -> BatchNormalization (inference, NCHW): new Conv weights and bias. */
+/* Conv or ConvTranspose -> BatchNormalization (inference, NCHW): new weights
+ * and bias. */
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed);
 /* Conv -> Mul/Add by a constant scalar: scaled weights, shifted bias. */
 int vrt__fuse_affine(vrt_graph *g, char *changed);

@@ -36,19 +36,23 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
   vrt_graph *g = vrt_graph_new();
   int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 4, 6, 6});
   g->values[x].flags |= VRT_VAL_INPUT;
-  int w = cnst(g, "w", 4, (int64_t[]){8, 4, 3, 3}, 0), b = cnst(g, "b", 1, (int64_t[]){8}, 0);
+  bool tr = kind == P_BN_T; /* grouped ConvTranspose: W [C=4, M/G=4, 3, 3], G 2, M 8 */
+  int w = cnst(g, "w", 4, tr ? (int64_t[]){4, 4, 3, 3} : (int64_t[]){8, 4, 3, 3}, 0);
+  int b = cnst(g, "b", 1, (int64_t[]){8}, 0);
   int c = val(g, "c"), y = val(g, "y");
   int extra_out = -1;
-  node(g, VRT_OP_Conv, "conv", (int[]){x, w, b}, 3, c);
+  node(g, tr ? VRT_OP_ConvTranspose : VRT_OP_Conv, "conv", (int[]){x, w, b}, 3, c);
   vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  if (tr) vrt_node_set_int(&g->nodes[0], "group", 2);
   switch (kind) {
+    case P_BN_T:
     case P_BN: {
       int s = cnst(g, "s", 1, (int64_t[]){8}, 0), sh = cnst(g, "sh", 1, (int64_t[]){8}, 0);
       int mu = cnst(g, "mu", 1, (int64_t[]){8}, 0), var = cnst(g, "var", 1, (int64_t[]){8}, 0.5f);
@@ -173,6 +177,11 @@ static void test_batchnorm_folded(void **state) {
   assert_int_equal(check(P_BN), 1);
 }
 
+static void test_batchnorm_into_convtranspose(void **state) {
+  (void)state;
+  assert_int_equal(check(P_BN_T), 1);
+}
+
 static void test_relu_fused(void **state) {
   (void)state;
   assert_int_equal(check(P_RELU), 1);
@@ -225,6 +234,7 @@ int main(void) {
       cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
+      cmocka_unit_test(test_batchnorm_into_convtranspose),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

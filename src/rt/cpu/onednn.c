@@ -125,7 +125,14 @@ static bool conv_supports(const vrt_kernel_req *rq) {
   const nn_conv_params *p = n->params;
   if (!p || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4 || !is_const(rq, 1)) return false;
   if (rq->nin > 2 && rq->in[2] && !is_const(rq, 2)) return false;
-  if (n->op == VRT_OP_ConvTranspose && rq->nin > 4 && rq->in[4]) return false;
+  if (n->op == VRT_OP_ConvTranspose) {
+    if (rq->nin > 4 && rq->in[4]) return false;
+    /* oneDNN's deconvolution pads output channels to a block of 16; with a
+     * few per group (a 1-channel upsampling head) it is many times slower
+     * than the sgemm + col2im of nn_conv.c */
+    const vrt_tensor *w = rq->in[1];
+    if (w->ndim != 4 || w->dims[1] < 8) return false;
+  }
   dnnl_alg_kind_t alg;
   float a, b;
   return p->act.kind == NN_ACT_NONE || act_alg(&p->act, &alg, &a, &b);
