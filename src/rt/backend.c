@@ -62,24 +62,28 @@ uint64_t vrt__shape_sig(const vrt_tensor *const *in, int nin) {
   return h;
 }
 
-void vrt__kernel_plan(const vrt_kernel_req *rq, vrt_kernel *k) {
+int vrt__kernel_plan_on(const vrt_backend *b, const vrt_kernel_req *rq, vrt_kernel *k) {
   memset(k, 0, sizeof *k);
   k->sig = vrt__shape_sig(rq->in, rq->nin);
+  void *st = NULL;
+  int rc = b->plan(rq, &st);
+  if (rc == 0) {
+    k->b = b;
+    k->state = st;
+    return 0;
+  }
+  vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", b->name, vrt_last_error());
+  vrt__err_clear();
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+void vrt__kernel_plan(const vrt_kernel_req *rq, vrt_kernel *k) {
+  memset(k, 0, sizeof *k);
   const vrt_backend *bs[8];
   int nb = vrt__backends_enabled(bs, 8);
-  for (int i = 0; i < nb; i++) {
-    if (!bs[i]->supports_op(rq)) continue;
-    void *st = NULL;
-    int rc = bs[i]->plan(rq, &st);
-    if (rc == 0) {
-      k->b = bs[i];
-      k->state = st;
-      return;
-    }
-    vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", bs[i]->name,
-             vrt_last_error());
-    vrt__err_clear();
-  }
+  for (int i = 0; i < nb; i++)
+    if (bs[i]->supports_op(rq) && vrt__kernel_plan_on(bs[i], rq, k) == 0) return;
+  k->sig = vrt__shape_sig(rq->in, rq->nin);
 }
 
 void vrt__kernel_release(vrt_kernel *k) {

@@ -253,13 +253,75 @@ static void test_refused_falls_back(void **state) {
   vrt_model_free(m);
 }
 
+/* A chain of NCHW convolutions whose intermediates stay in oneDNN's layout:
+ *   a = Conv1(x) relu; b = Conv2(a) (depthwise); c = Conv3(b) + a (residual);
+ *   d = Sigmoid(b) (a reader on its own kernel: b must stay plain);
+ *   outputs c, d. Planned runs against the reference, twice. */
+static void test_private_layout_chain(void **state) {
+  (void)state;
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 24, 13, 11});
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){32, 24, 3, 3}, rand_buf(32 * 24 * 9), 4 * 32 * 24 * 9, false);
+  int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){32, 1, 3, 3}, rand_buf(32 * 9), 4 * 32 * 9, false);
+  int w3 = vrt_graph_add_const(g, "w3", VRT_F32, 4, (int64_t[]){32, 32, 1, 1}, rand_buf(32 * 32), 4 * 32 * 32, false);
+  int w4 = vrt_graph_add_const(g, "w4", VRT_F32, 4, (int64_t[]){20, 32, 1, 1}, rand_buf(20 * 32), 4 * 20 * 32, false);
+  int a = vrt_graph_add_value(g, "a", VRT_UNDEFINED, -1, NULL), b = vrt_graph_add_value(g, "b", VRT_UNDEFINED, -1, NULL);
+  int c = vrt_graph_add_value(g, "c", VRT_UNDEFINED, -1, NULL), d = vrt_graph_add_value(g, "d", VRT_UNDEFINED, -1, NULL);
+  int e = vrt_graph_add_value(g, "e", VRT_UNDEFINED, -1, NULL);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &a, 1);
+  vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+  vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){a, w2}, 2, &b, 1);
+  vrt_node_set_ints(&g->nodes[1], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  vrt_node_set_int(&g->nodes[1], "group", 32);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){b, w3, -1, -1, a}, 5, &c, 1);
+  vrt_graph_add_node(g, VRT_OP_Sigmoid, "sig", "Sigmoid", &b, 1, &d, 1);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c4", "Conv", (int[]){c, w4}, 2, &e, 1);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int) * 2);
+  g->outputs[0] = e, g->outputs[1] = d;
+  g->noutputs = 2;
+  g->values[e].flags |= VRT_VAL_OUTPUT;
+  g->values[d].flags |= VRT_VAL_OUTPUT;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  conv_case cc = {0};
+  int64_t ny;
+  for (int i = 0; i < 2; i++) assert_true(run_vs_ref(m, &cc, &ny) < 1e-3);
+  assert_int_equal(ny, 20 * 13 * 11);
+  assert_non_null(m->packed);
+  /* the second output (through the plain Sigmoid) too */
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  float *xv = rand_buf(24 * 13 * 11);
+  vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, 24, 13, 11}, xv);
+  const vrt_tensor *out;
+  int nout;
+  for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  float *fast = malloc(sizeof(float) * 32 * 13 * 11);
+  memcpy(fast, out[1].data, sizeof(float) * 32 * 13 * 11);
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  unsetenv("VRT_REFERENCE");
+  assert_true(op_test_maxdiff(fast, out[1].data, 32 * 13 * 11) < 1e-4);
+  free(fast);
+  free(xv);
+  vrt_session_free(s);
+  vrt_model_free(m);
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_vs_reference), cmocka_unit_test(test_deconv_vs_reference),
       cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
-      cmocka_unit_test(test_refused_falls_back),
+      cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,8 +97,10 @@ typedef struct dn_conv {
   dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
   dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst, m_dst_user, m_res_user;
   size_t src_bytes, dst_bytes; /* scratch for the primitive's own layouts */
+  size_t dst_size;             /* bytes of dst in the layout the primitive writes */
   const void *w;               /* packed weights, owned by the model */
   bool residual;
+  dnnl_memory_desc_t md_out;   /* the layout the output is stored in when kept private */
 } dn_conv;
 
 static void conv_release(void *state) {
@@ -296,15 +298,28 @@ static int conv_plan(const vrt_kernel_req *rq, void **state) {
   }
   DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
-  DN_TRY(dnnl_memory_create(&c->m_src_user, &md_src_user, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_dst_user, &md_dst_user, eng, DNNL_MEMORY_NONE), "memory");
+  /* Where the input and residual come from (a producer's private layout or
+   * plain) and where the output goes (kept in the primitive's layout when
+   * every reader is a oneDNN node too, else reordered to plain). */
+  const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
+  const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout;
+  if (keep) {
+    c->md_out = *md_dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+  }
+  const dnnl_memory_desc_t *md_out = keep ? md_dst : &md_dst_user;
+  c->dst_size = dnnl_memory_desc_get_size(md_dst);
+  DN_TRY(dnnl_memory_create(&c->m_src_user, md_in, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst_user, md_out, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_src, md_src, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst, md_dst, eng, DNNL_MEMORY_NONE), "memory");
-  if ((rc = make_reorder(rq, &md_src_user, md_src, &c->r_src))) goto fail;
-  if ((rc = make_reorder(rq, md_dst, &md_dst_user, &c->r_dst))) goto fail;
-  if (c->r_dst && c->residual) {
-    DN_TRY(dnnl_memory_create(&c->m_res_user, &md_dst_user, eng, DNNL_MEMORY_NONE), "memory");
-    if ((rc = make_reorder(rq, &md_dst_user, md_dst, &c->r_res))) goto fail;
+  if ((rc = make_reorder(rq, md_in, md_src, &c->r_src))) goto fail;
+  if ((rc = make_reorder(rq, md_dst, md_out, &c->r_dst))) goto fail;
+  if (c->residual && !dnnl_memory_desc_equal(md_res, md_dst)) {
+    DN_TRY(dnnl_memory_create(&c->m_res_user, md_res, eng, DNNL_MEMORY_NONE), "memory");
+    if ((rc = make_reorder(rq, md_res, md_dst, &c->r_res))) goto fail;
   }
   if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
   if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
@@ -357,8 +372,8 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
       dnnl_memory_set_data_handle(c->m_res_user, r->data);
       dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_res_user}, {DNNL_ARG_TO, c->m_dst}};
       if ((rc = run(n, c->r_res, c->stream, 2, a))) return rc;
-    } else if (r->data != dst) {
-      memcpy(dst, r->data, out[0].nbytes);
+    } else if (r->data != dst) { /* same layout as dst: its padded size */
+      memcpy(dst, r->data, c->dst_size);
     }
   }
   dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_w}, {DNNL_ARG_DST, c->m_dst}};
@@ -382,6 +397,15 @@ static bool supports(const vrt_kernel_req *rq) {
 
 static int plan(const vrt_kernel_req *rq, void **state) { return conv_plan(rq, state); }
 
+/* NCHW convolutions read their input (0) and residual (4) in whatever layout
+ * the producing convolution wrote. */
+static bool accepts_private(const vrt_kernel_req *rq, int k) {
+  const nn_conv_params *p = rq->n->params;
+  if (!p || p->layout) return false;
+  return k == 0 || (k == 4 && rq->n->op == VRT_OP_Conv);
+}
+
 const vrt_backend vrt__backend_onednn = {
     .name = "onednn", .supports_op = supports, .plan = plan, .exec = conv_exec, .release = conv_release,
+    .accepts_private = accepts_private,
 };
