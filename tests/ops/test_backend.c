@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,31 @@ static void test_refused_falls_back(void **state) {
   vrt_model_free(m);
 }
 
+/* VRT_PRECISION=bf16 where the CPU has bf16 dot products: close to the f32
+ * reference but not bit-equal (so the bf16 kernels did run); elsewhere the
+ * float32 result. */
+static void test_bf16_opt_in(void **state) {
+  (void)state;
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  bool has = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  setenv("VRT_PRECISION", "bf16", 1);
+  for (int nhwc = 0; nhwc < 2; nhwc++) {
+    conv_case c = {.nhwc = nhwc, .bias = true, .N = 1, .C = 16, .M = 32, .H = 12, .W = 12, .kh = 3, .kw = 3,
+                   .group = 1, .s = 1, .d = 1, .pad = 1, .act = "Relu"};
+    vrt_model_t *m = conv_model(&c);
+    int64_t ny;
+    double d = run_vs_ref(m, &c, &ny);
+    if (has) {
+      assert_true(d > 0);
+      assert_true(d < 0.1);
+    } else {
+      assert_true(d < 1e-3);
+    }
+    vrt_model_free(m);
+  }
+  unsetenv("VRT_PRECISION");
+}
+
 /* A chain of NCHW convolutions whose intermediates stay in oneDNN's layout:
  *   a = Conv1(x) relu; b = Conv2(a) (depthwise); c = Conv3(b) + a (residual);
  *   d = Sigmoid(b) (a reader on its own kernel: b must stay plain);
@@ -322,6 +348,7 @@ int main(void) {
       cmocka_unit_test(test_conv_vs_reference), cmocka_unit_test(test_deconv_vs_reference),
       cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
       cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
+      cmocka_unit_test(test_bf16_opt_in),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

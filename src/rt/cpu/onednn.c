@@ -68,6 +68,28 @@ static dnnl_engine_t get_engine(void) {
     }                                                                                      \
   } while (0)
 
+/* ---- precision ----------------------------------------------------------- */
+
+/* VRT_PRECISION=bf16: let oneDNN compute f32 convolutions in bf16 (inputs and
+ * weights rounded to bf16, f32 accumulation) where this CPU has bf16 dot
+ * products (avx512_bf16 or AMX); elsewhere say once that it stays f32.
+ * Read per plan, like the other switches. */
+static bool bf16_ok;
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+
+static void bf16_probe(void) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  bf16_ok = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  if (!bf16_ok) vrt__log("VRT_PRECISION=bf16: this CPU has no avx512_bf16/AMX; running float32");
+}
+
+static bool dn_bf16(void) {
+  const char *e = getenv("VRT_PRECISION");
+  if (!e || strcmp(e, "bf16")) return false;
+  pthread_once(&bf16_once, bf16_probe);
+  return bf16_ok;
+}
+
 /* ---- post-ops ------------------------------------------------------------ */
 
 /* oneDNN eltwise algorithm for a fused activation; false when it has none. */
@@ -206,7 +228,7 @@ fail:
   return rc;
 }
 
-static int conv_plan(const vrt_kernel_req *rq, void **state) {
+static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
   bool deconv = n->op == VRT_OP_ConvTranspose;
@@ -244,16 +266,16 @@ static int conv_plan(const vrt_kernel_req *rq, void **state) {
   if (G == 1) {
     dnnl_dims_t wd = {M, C, g.k[1], g.k[2]};
     DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 4, wd, dnnl_f32, deconv ? dnnl_iohw : dnnl_oihw), "w desc");
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 4, wd, dnnl_f32, dnnl_format_tag_any), "w desc");
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 4, wd, cdt, dnnl_format_tag_any), "w desc");
   } else {
     dnnl_dims_t wd = {G, M / G, C / G, g.k[1], g.k[2]};
     DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 5, wd, dnnl_f32, deconv ? dnnl_giohw : dnnl_goihw), "w desc");
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 5, wd, dnnl_f32, dnnl_format_tag_any), "w desc");
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 5, wd, cdt, dnnl_format_tag_any), "w desc");
   }
   dnnl_dims_t bd = {M};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 1, bd, dnnl_f32, dnnl_x), "bias desc");
   dnnl_format_tag_t io = p->layout ? dnnl_nhwc : dnnl_format_tag_any;
-  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, dnnl_f32, io), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, io), "src desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, io), "dst desc");
   bool bias = rq->nin > 2 && rq->in[2];
   c->residual = rq->nin > 4 && rq->in[4];
@@ -395,7 +417,14 @@ static bool supports(const vrt_kernel_req *rq) {
   return conv_supports(rq);
 }
 
-static int plan(const vrt_kernel_req *rq, void **state) { return conv_plan(rq, state); }
+/* bf16 (when asked for and the CPU has it): source and weights in bf16,
+ * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
+ * for runs in f32 rather than on the reference kernel. */
+static int plan(const vrt_kernel_req *rq, void **state) {
+  if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
+  vrt__err_clear();
+  return conv_plan(rq, state, dnnl_f32);
+}
 
 /* NCHW convolutions read their input (0) and residual (4) in whatever layout
  * the producing convolution wrote. */
