@@ -72,7 +72,15 @@ int vrt__kernel_plan_on(const vrt_backend *b, const vrt_kernel_req *rq, vrt_kern
     k->state = st;
     return 0;
   }
-  vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", b->name, vrt_last_error());
+  /* one line per refusal, but a process running many sessions of a model
+   * with many odd nodes would repeat them: the first 32 are enough */
+  static _Atomic int logged;
+  int nlog = logged++;
+  if (nlog < 32)
+    vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", b->name,
+             vrt_last_error());
+  else if (nlog == 32)
+    vrt__log("further backend refusals are not logged");
   vrt__err_clear();
   return rc < 0 ? rc : VRT_EUNSUPPORTED;
 }

@@ -254,6 +254,100 @@ static void test_refused_falls_back(void **state) {
   vrt_model_free(m);
 }
 
+/* Binary ops and pools on oneDNN, in a chain after a convolution (so they
+ * read and write its private layout) and alone on plain random broadcasts:
+ *   c = Conv(x); g = GlobalAveragePool(c); m = Mul(c, g); a = Add(m, c);
+ *   s = Sub(a, k[1,C,1,1]); mp = MaxPool(s 3x3 s2 p1); y = AveragePool(mp 2x2 s2 p1)
+ * Planned runs against the reference. */
+static void test_binary_pool_chain(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 6; trial++) {
+    int64_t C = irand(3, 40), H = irand(6, 20), W = irand(6, 20);
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){C, C, 3, 3}, rand_buf(C * C * 9),
+                                sizeof(float) * (size_t)(C * C * 9), false);
+    int k = vrt_graph_add_const(g, "k", VRT_F32, 4, (int64_t[]){1, C, 1, 1}, rand_buf(C), sizeof(float) * (size_t)C,
+                                false);
+    const char *names[] = {"c", "g", "m", "a", "s", "mp", "y"};
+    int v[7];
+    for (int i = 0; i < 7; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "conv", "Conv", (int[]){x, w}, 2, &v[0], 1);
+    vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_graph_add_node(g, VRT_OP_GlobalAveragePool, "gap", "GlobalAveragePool", &v[0], 1, &v[1], 1);
+    vrt_graph_add_node(g, VRT_OP_Mul, "mul", "Mul", (int[]){v[0], v[1]}, 2, &v[2], 1);
+    vrt_graph_add_node(g, VRT_OP_Add, "add", "Add", (int[]){v[2], v[0]}, 2, &v[3], 1);
+    vrt_graph_add_node(g, VRT_OP_Sub, "sub", "Sub", (int[]){v[3], k}, 2, &v[4], 1);
+    vrt_graph_add_node(g, VRT_OP_MaxPool, "mp", "MaxPool", &v[4], 1, &v[5], 1);
+    vrt_node_set_ints(&g->nodes[5], "kernel_shape", (int64_t[]){3, 3}, 2);
+    vrt_node_set_ints(&g->nodes[5], "strides", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[5], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_graph_add_node(g, VRT_OP_AveragePool, "ap", "AveragePool", &v[5], 1, &v[6], 1);
+    vrt_node_set_ints(&g->nodes[6], "kernel_shape", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[6], "strides", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[6], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_node_set_int(&g->nodes[6], "count_include_pad", trial & 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = v[6];
+    g->noutputs = 1;
+    g->values[v[6]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    setenv("VRT_FUSE", "0", 1); /* keep the Add a binary node */
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    unsetenv("VRT_FUSE");
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    conv_case cc = {0};
+    int64_t ny;
+    double d = run_vs_ref(m, &cc, &ny);
+    if (d > 1e-3) fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g\n", trial, (long long)C, (long long)H, (long long)W, d);
+    assert_true(d < 1e-3);
+    vrt_model_free(m);
+  }
+}
+
+/* One binary node on plain inputs with numpy broadcasts both ways. */
+static void test_binary_broadcasts(void **state) {
+  (void)state;
+  static const vrt_op ops[] = {VRT_OP_Add, VRT_OP_Mul, VRT_OP_Sub, VRT_OP_Div, VRT_OP_Max, VRT_OP_Min};
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t full[4] = {irand(1, 2), irand(1, 9), irand(1, 9), irand(1, 9)}, bd[4];
+    int nb = irand(1, 4);
+    for (int i = 0; i < nb; i++) bd[i] = rnd() & 1 ? full[4 - nb + i] : 1;
+    bool swap = rnd() & 1;
+    vrt_op op = ops[rnd() % 6];
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, full);
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int64_t nbel = vrt__numel(bd, nb);
+    float *bv = rand_buf(nbel);
+    for (int64_t i = 0; i < nbel; i++) bv[i] += bv[i] >= 0 ? 0.5f : -0.5f; /* no division by ~0 */
+    int b = vrt_graph_add_const(g, "b", VRT_F32, nb, bd, bv, sizeof(float) * (size_t)nbel, false);
+    int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    int ins[2] = {swap ? b : x, swap ? x : b};
+    vrt_graph_add_node(g, op, "bin", vrt_op_name(op), ins, 2, &y, 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = y;
+    g->noutputs = 1;
+    g->values[y].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    assert_int_equal(vrt__model_from_graph(&m, g, vrt_load_default_params()), 0);
+    conv_case cc = {0};
+    int64_t ny;
+    double d = run_vs_ref(m, &cc, &ny);
+    if (d > 1e-4) fprintf(stderr, "trial %d %s swap %d: max diff %g\n", trial, vrt_op_name(op), swap, d);
+    assert_true(d < 1e-4);
+    vrt_model_free(m);
+  }
+}
+
 /* VRT_PRECISION=bf16 where the CPU has bf16 dot products: close to the f32
  * reference but not bit-equal (so the bf16 kernels did run); elsewhere the
  * float32 result. */
@@ -348,7 +442,8 @@ int main(void) {
       cmocka_unit_test(test_conv_vs_reference), cmocka_unit_test(test_deconv_vs_reference),
       cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
       cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
-      cmocka_unit_test(test_bf16_opt_in),
+      cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
+      cmocka_unit_test(test_binary_broadcasts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,10 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
 
 /* ---- convolution and deconvolution --------------------------------------- */
 
+enum { DN_CONV = 1, DN_SIMPLE };
+
 typedef struct dn_conv {
+  int kind; /* DN_CONV */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
@@ -194,6 +197,15 @@ static int pack_weights(void *ctx, void *dst) {
   return ok ? 0 : vrt__err(VRT_EUNSUPPORTED, "oneDNN weights reorder failed");
 }
 
+/* oneDNN's "ref" implementations are plain loops, slower than the op's own
+ * kernel: refuse them so the node stays there. */
+static int refuse_ref(const vrt_kernel_req *rq, const_dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
+  if (!strncmp(impl, "ref", 3)) return NN_ERR(rq->n, VRT_EUNSUPPORTED, "oneDNN offers only its reference kernel (%s)", impl);
+  return 0;
+}
+
 /* The identity of a packed layout, field by field (a memory descriptor has
  * padding and unused union bytes, so it is not compared as raw bytes). */
 static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
@@ -239,6 +251,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
   dn_conv *c = calloc(1, sizeof *c);
   if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_CONV;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t po = NULL;
   dnnl_primitive_desc_t pd = NULL;
@@ -303,6 +316,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
            "convolution desc");
     DN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "convolution");
   }
+  if ((rc = refuse_ref(rq, pd))) goto fail;
   const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -410,31 +424,280 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
   return 0;
 }
 
+/* ---- binary, pooling: one primitive between reorders ---------------------- */
+
+/* A side of a simple primitive: the tensor as stored (user: a producer's
+ * private layout or plain) and as the primitive wants it (mem), with the
+ * reorder between them when they differ. */
+typedef struct dn_side {
+  int idx; /* node input index; -1 for the output */
+  dnnl_memory_t user, mem;
+  dnnl_primitive_t reorder;
+  size_t bytes; /* scratch for mem when reordering */
+} dn_side;
+
+typedef struct dn_simple {
+  int kind; /* DN_SIMPLE */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim;
+  int nsrc;
+  int src_arg[2];
+  dn_side src[2], dst;
+  dnnl_memory_desc_t md_out;
+} dn_simple;
+
+static void side_free(dn_side *d) {
+  if (d->reorder) dnnl_primitive_destroy(d->reorder);
+  if (d->user) dnnl_memory_destroy(d->user);
+  if (d->mem) dnnl_memory_destroy(d->mem);
+}
+
+static void simple_release(dn_simple *c) {
+  if (!c) return;
+  if (c->prim) dnnl_primitive_destroy(c->prim);
+  for (int i = 0; i < c->nsrc; i++) side_free(&c->src[i]);
+  side_free(&c->dst);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+/* user -> mem for an input (to_prim), mem -> user for the output. */
+static int side_init(const vrt_kernel_req *rq, dn_side *d, int idx, const dnnl_memory_desc_t *user,
+                     const dnnl_memory_desc_t *prim, bool to_prim) {
+  int rc = 0;
+  d->idx = idx;
+  DN_TRY(dnnl_memory_create(&d->user, user, get_engine(), DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&d->mem, prim, get_engine(), DNNL_MEMORY_NONE), "memory");
+  if ((rc = to_prim ? make_reorder(rq, user, prim, &d->reorder) : make_reorder(rq, prim, user, &d->reorder)))
+    goto fail;
+  if (d->reorder) d->bytes = dnnl_memory_desc_get_size(prim);
+fail:
+  return rc;
+}
+
+/* Plain row-major md of a tensor as rank 4 (leading 1s). */
+static int plain4(const vrt_kernel_req *rq, const vrt_tensor *t, dnnl_memory_desc_t *md) {
+  int rc = 0;
+  dnnl_dims_t d = {1, 1, 1, 1};
+  for (int i = 0; i < t->ndim; i++) d[4 - t->ndim + i] = t->dims[i];
+  DN_TRY(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_abcd), "plain desc");
+fail:
+  return rc;
+}
+
+static bool full4(const vrt_tensor *t, const vrt_tensor *out) {
+  return t && t->ndim == 4 && vrt__same_shape(t, out);
+}
+
+static int binary_alg(int op, dnnl_alg_kind_t *alg) {
+  switch (op) {
+    case VRT_OP_Add: *alg = dnnl_binary_add; return 1;
+    case VRT_OP_Mul: *alg = dnnl_binary_mul; return 1;
+    case VRT_OP_Max: *alg = dnnl_binary_max; return 1;
+    case VRT_OP_Min: *alg = dnnl_binary_min; return 1;
+    case VRT_OP_Sub: *alg = dnnl_binary_sub; return 2; /* not commutative */
+    case VRT_OP_Div: *alg = dnnl_binary_div; return 2;
+    default: return 0;
+  }
+}
+
+/* Which input is the full-shape one (src0) and which broadcasts (src1). */
+static bool binary_roles(const vrt_kernel_req *rq, int *s0, int *s1) {
+  dnnl_alg_kind_t alg;
+  int k = binary_alg(rq->n->op, &alg);
+  if (!k || rq->nin != 2 || !rq->in[0] || !rq->in[1] || rq->nout != 1) return false;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1], *o = &rq->out[0];
+  if (a->dtype != VRT_F32 || b->dtype != VRT_F32 || o->ndim != 4) return false;
+  *s0 = full4(a, o) ? 0 : (k == 1 && full4(b, o)) ? 1 : -1;
+  if (*s0 < 0) return false;
+  *s1 = 1 - *s0;
+  const vrt_tensor *t = rq->in[*s1];
+  if (t->ndim > 4) return false;
+  for (int i = 0; i < t->ndim; i++) { /* numpy broadcast into o: each dim equal or 1 */
+    int64_t od = o->dims[4 - t->ndim + i];
+    if (t->dims[i] != od && t->dims[i] != 1) return false;
+  }
+  return true;
+}
+
+static bool pool_supports(const vrt_kernel_req *rq) {
+  int op = rq->n->op;
+  if (op != VRT_OP_MaxPool && op != VRT_OP_AveragePool && op != VRT_OP_GlobalAveragePool &&
+      op != VRT_OP_GlobalMaxPool)
+    return false;
+  if (rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
+  const nn_conv_params *p = rq->n->params;
+  if (op == VRT_OP_MaxPool || op == VRT_OP_AveragePool) {
+    if (!p || p->layout || p->storage_order || p->ceil_mode) return false;
+  }
+  if (p && p->layout) return false;
+  return true;
+}
+
+static int simple_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  dnnl_engine_t eng = get_engine();
+  dn_simple *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_SIMPLE;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  const vrt_tensor *out = &rq->out[0];
+  if (out->ndim != 4) {
+    simple_release(c);
+    return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
+  }
+  dnnl_memory_desc_t md_plain_out, md_any_out, md_in[2];
+  const dnnl_memory_desc_t *stored[2] = {NULL, NULL};
+  dnnl_dims_t od = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain_out, 4, od, dnnl_f32, dnnl_abcd), "dst desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_any_out, 4, od, dnnl_f32, dnnl_format_tag_any), "dst desc");
+  int s0 = 0, s1 = 1;
+  if (binary_roles(rq, &s0, &s1)) {
+    dnnl_alg_kind_t alg;
+    binary_alg(n->op, &alg);
+    int idx[2] = {s0, s1};
+    for (int i = 0; i < 2; i++) {
+      if ((rc = plain4(rq, rq->in[idx[i]], &md_in[i]))) goto fail;
+      stored[i] = rq->in_layout && rq->in_layout[idx[i]] ? rq->in_layout[idx[i]] : &md_in[i];
+    }
+    /* the primitive works in src0's stored layout; a full-shape src1 is
+     * brought to it too, a broadcast src1 stays plain */
+    const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
+    dnnl_binary_desc_t bd;
+    DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &bd, NULL, eng, NULL), "binary");
+    c->nsrc = 2;
+    c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
+    if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
+    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+  } else {
+    const nn_conv_params *p = n->params;
+    const vrt_tensor *x = rq->in[0];
+    if ((rc = plain4(rq, x, &md_in[0]))) goto fail;
+    stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
+    dnnl_dims_t st = {1, 1}, k = {x->dims[2], x->dims[3]}, dil = {0, 0}, pl = {0, 0}, pr = {0, 0};
+    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool ? dnnl_pooling_max
+                                                                                   : dnnl_pooling_avg_exclude_padding;
+    if (n->op == VRT_OP_MaxPool || n->op == VRT_OP_AveragePool) {
+      nn_geom g;
+      if ((rc = nn_pool_geom(n, p, x, &g))) goto fail;
+      for (int i = 0; i < 2; i++) {
+        st[i] = g.s[1 + i], k[i] = g.k[1 + i], dil[i] = g.d[1 + i] - 1, pl[i] = g.pb[1 + i];
+        /* oneDNN derives the output size from the padding: make it agree */
+        pr[i] = (g.out[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1 - g.in[1 + i] - g.pb[1 + i];
+      }
+      if (n->op == VRT_OP_AveragePool && p->count_include_pad) alg = dnnl_pooling_avg_include_padding;
+    }
+    dnnl_pooling_v2_desc_t pdsc;
+    DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
+                                             pl, pr),
+           "pooling desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &pdsc, NULL, eng, NULL), "pooling");
+    c->nsrc = 1;
+    c->src_arg[0] = DNNL_ARG_SRC;
+    if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
+  }
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !dnnl_memory_desc_equal(md_dst, &md_plain_out);
+  if (keep) {
+    c->md_out = *md_dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+  }
+  if ((rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  simple_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
+                       vrt_exec_ctx *x) {
+  int rc;
+  nn_set_threads(x->threads);
+  dnnl_exec_arg_t a[3];
+  for (int i = 0; i < c->nsrc; i++) {
+    dn_side *d = &c->src[i];
+    void *data = in[d->idx]->data;
+    if (d->reorder) {
+      void *t = x->scratch(x, d->bytes);
+      if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for a oneDNN reorder");
+      dnnl_memory_set_data_handle(d->user, data);
+      dnnl_memory_set_data_handle(d->mem, t);
+      dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->user}, {DNNL_ARG_TO, d->mem}};
+      if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+    } else {
+      dnnl_memory_set_data_handle(d->mem, data);
+    }
+    a[i] = (dnnl_exec_arg_t){c->src_arg[i], d->mem};
+  }
+  dn_side *d = &c->dst;
+  void *t = out[0].data;
+  if (d->reorder && !(t = x->scratch(x, d->bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN output");
+  dnnl_memory_set_data_handle(d->mem, t);
+  a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
+  if ((rc = run(n, c->prim, c->stream, c->nsrc + 1, a))) return rc;
+  if (d->reorder) {
+    dnnl_memory_set_data_handle(d->user, out[0].data);
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->mem}, {DNNL_ARG_TO, d->user}};
+    if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+  }
+  return 0;
+}
+
 /* ---- the backend ----------------------------------------------------------- */
 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
-  return conv_supports(rq);
+  int s0, s1;
+  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq);
 }
+
+static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
 
 /* bf16 (when asked for and the CPU has it): source and weights in bf16,
  * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
  * for runs in f32 rather than on the reference kernel. */
 static int plan(const vrt_kernel_req *rq, void **state) {
+  if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
   return conv_plan(rq, state, dnnl_f32);
 }
 
+static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                vrt_exec_ctx *x) {
+  if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
+  return conv_exec(state, n, in, nin, out, nout, x);
+}
+
+static void release(void *state) {
+  if (state && *(int *)state == DN_SIMPLE) simple_release(state);
+  else conv_release(state);
+}
+
 /* NCHW convolutions read their input (0) and residual (4) in whatever layout
- * the producing convolution wrote. */
+ * the producer wrote; binary ops their full-shape operands; pools their
+ * input. */
 static bool accepts_private(const vrt_kernel_req *rq, int k) {
-  const nn_conv_params *p = rq->n->params;
-  if (!p || p->layout) return false;
-  return k == 0 || (k == 4 && rq->n->op == VRT_OP_Conv);
+  if (is_conv(rq->n)) {
+    const nn_conv_params *p = rq->n->params;
+    if (!p || p->layout) return false;
+    return k == 0 || (k == 4 && rq->n->op == VRT_OP_Conv);
+  }
+  int s0, s1;
+  if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
+  return k == 0 && pool_supports(rq);
 }
 
 const vrt_backend vrt__backend_onednn = {
-    .name = "onednn", .supports_op = supports, .plan = plan, .exec = conv_exec, .release = conv_release,
+    .name = "onednn", .supports_op = supports, .plan = plan, .exec = exec, .release = release,
     .accepts_private = accepts_private,
 };
