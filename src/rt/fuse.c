@@ -77,6 +77,13 @@ static void mark(char *changed, const vrt_graph *g, const vrt_node *n) {
   if (changed) changed[n - g->nodes] = 1;
 }
 
+/* Output channel of element j of row r of Conv (tr false, W [M, C/G, k..])
+ * or ConvTranspose (tr true, W [C, M/G, k..]) weights with per elements per
+ * row: the mapping BatchNorm folding and per-channel scaling share. */
+static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t G, int64_t Mg, int64_t kk) {
+  return tr ? (r / (rows / G)) * Mg + j / kk : r;
+}
+
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
   int *uses = count_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
@@ -115,7 +122,7 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
     for (int64_t r = 0; r < rows; r++)
       for (int64_t j = 0; j < per; j++) {
-        int64_t m = tr ? (r / (rows / G)) * Mg + j / kk : r;
+        int64_t m = out_channel(tr, r, j, rows, G, Mg, kk);
         nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
       }
     int64_t bd[1] = {M};
@@ -145,9 +152,26 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
   return rc < 0 ? rc : fused;
 }
 
-/* Conv -> Mul(., k) or Add(., b) with a constant scalar: k scales the weights
- * and bias, b adds to the bias (Paddle's MobileOne blocks write an affine
- * like this after every conv). Repeats until nothing changes. */
+/* A constant that is a scalar or, for an NCHW host, one value per output
+ * channel ([M,1,1] or [1,M,1,1]): its values through *v, count via *per_ch. */
+static bool channel_const(const vrt_graph *g, int v, int64_t M, bool nchw, const float **vals, bool *per_ch) {
+  if (const_f32(g, v, 1)) {
+    *vals = g->values[v].t.data;
+    *per_ch = false;
+    return true;
+  }
+  if (!nchw || M <= 1 || !const_f32(g, v, M)) return false;
+  const vrt_tensor *t = &g->values[v].t;
+  if (!(t->ndim == 3 && t->dims[0] == M) && !(t->ndim == 4 && t->dims[0] == 1 && t->dims[1] == M)) return false;
+  *vals = t->data;
+  *per_ch = true;
+  return true;
+}
+
+/* Conv/ConvTranspose -> Mul(., k) or Add(., b) with a constant scalar or
+ * per-output-channel k / b: k scales the weights and bias, b adds to the
+ * bias (Paddle writes ConvTranspose bias as such an Add, and MobileOne blocks
+ * a scalar affine after every conv). Repeats until nothing changes. */
 int vrt__fuse_affine(vrt_graph *g, char *changed) {
   int fused = 0;
   for (bool again = true; again;) {
@@ -157,48 +181,61 @@ int vrt__fuse_affine(vrt_graph *g, char *changed) {
     for (int i = 0; i < g->nnodes; i++) {
       vrt_node *op = &g->nodes[i];
       if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) continue;
-      int side = const_f32(g, op->in[0], 1) ? 0 : const_f32(g, op->in[1], 1) ? 1 : -1;
-      if (side < 0) continue;
-      int c = op->in[1 - side];
-      vrt_node *cv = producer_of(g, c);
-      if (!cv || cv->op != VRT_OP_Conv || uses[c] != 1 || has_fused(cv) || cv->nout != 1) continue;
-      const vrt_tensor *w = &g->values[cv->in[1]].t;
-      if (w->ndim < 1 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
-      int64_t M = w->dims[0], nw = vrt_tensor_numel(w);
-      bool bias = cv->nin > 2 && cv->in[2] >= 0;
-      if (bias && !const_f32(g, cv->in[2], M)) continue;
-      float k = *(const float *)g->values[op->in[side]].t.data;
-      bool mul = op->op == VRT_OP_Mul;
-      float *nb = malloc(sizeof(float) * (size_t)(M ? M : 1)), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
-      if (!nb || (mul && !nwt)) {
-        free(nb), free(nwt), free(uses);
-        return vrt__err(VRT_ENOMEM, "out of memory");
-      }
-      const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
-      for (int64_t m = 0; m < M; m++) nb[m] = mul ? (b0 ? b0[m] : 0) * k : (b0 ? b0[m] : 0) + k;
-      char name[256];
-      int64_t bd[1] = {M};
-      if (mul) {
-        const float *w0 = w->data;
-        for (int64_t j = 0; j < nw; j++) nwt[j] = w0[j] * k;
-        snprintf(name, sizeof name, "%s/scaled_w", cv->name);
-        int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nwt, sizeof(float) * (size_t)nw, false);
-        if (vw < 0) {
-          free(nb), free(uses);
-          return vw;
+      for (int side = 0; side < 2; side++) {
+        int c = op->in[1 - side];
+        vrt_node *cv = producer_of(g, c);
+        if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[c] != 1 || has_fused(cv) ||
+            cv->nout != 1)
+          continue;
+        bool tr = cv->op == VRT_OP_ConvTranspose;
+        const vrt_tensor *w = &g->values[cv->in[1]].t;
+        int64_t G = vrt_attr_int(cv, "group", 1);
+        if (w->ndim < 3 || G < 1 || w->dims[0] % G || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+        int64_t rows = w->dims[0], Mg = w->dims[1], M = tr ? Mg * G : rows, nw = vrt_tensor_numel(w);
+        int64_t per = nw / rows, kk = tr ? per / (Mg ? Mg : 1) : per;
+        const float *kv;
+        bool per_ch;
+        if (!channel_const(g, op->in[side], M, vrt_attr_int(cv, "vrt_layout", 0) == 0, &kv, &per_ch)) continue;
+        bool bias = cv->nin > 2 && cv->in[2] >= 0;
+        if (bias && !const_f32(g, cv->in[2], M)) continue;
+        bool mul = op->op == VRT_OP_Mul;
+        float *nb = malloc(sizeof(float) * (size_t)M), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
+        if (!nb || (mul && !nwt)) {
+          free(nb), free(nwt), free(uses);
+          return vrt__err(VRT_ENOMEM, "out of memory");
         }
-        cv->in[1] = vw;
+        const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+        for (int64_t m = 0; m < M; m++) {
+          float k = kv[per_ch ? m : 0], b = b0 ? b0[m] : 0;
+          nb[m] = mul ? b * k : b + k;
+        }
+        char name[256];
+        int64_t bd[1] = {M};
+        if (mul) {
+          const float *w0 = w->data;
+          for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < per; j++)
+              nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
+          snprintf(name, sizeof name, "%s/scaled_w", cv->name);
+          int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nwt, sizeof(float) * (size_t)nw, false);
+          if (vw < 0) {
+            free(nb), free(uses);
+            return vw;
+          }
+          cv->in[1] = vw;
+        }
+        snprintf(name, sizeof name, "%s/affine_b", cv->name);
+        int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+        if (vb < 0 || set_input(cv, 2, vb) < 0) {
+          free(uses);
+          return vb < 0 ? vb : VRT_ENOMEM;
+        }
+        take_output(g, cv, op);
+        mark(changed, g, cv);
+        fused++;
+        again = true;
+        break;
       }
-      snprintf(name, sizeof name, "%s/affine_b", cv->name);
-      int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
-      if (vb < 0 || set_input(cv, 2, vb) < 0) {
-        free(uses);
-        return vb < 0 ? vb : VRT_ENOMEM;
-      }
-      take_output(g, cv, op);
-      mark(changed, g, cv);
-      fused++;
-      again = true;
     }
     free(uses);
   }
@@ -393,10 +430,14 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
 
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   int rc, total = 0;
-  if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
-  total += rc;
-  if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
-  total += rc;
+  for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
+    int before = total;
+    if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
+    total += rc;
+    if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
+    total += rc;
+    if (total == before) break;
+  }
   if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
   total += rc;
   if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;

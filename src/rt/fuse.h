@@ -11,7 +11,8 @@
 /* Conv or ConvTranspose -> BatchNormalization (inference, NCHW): new weights
  * and bias. */
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed);
-/* Conv -> Mul/Add by a constant scalar: scaled weights, shifted bias. */
+/* Conv/ConvTranspose -> Mul/Add by a constant scalar or per-channel value:
+ * scaled weights, shifted bias. */
 int vrt__fuse_affine(vrt_graph *g, char *changed);
 /* Conv -> Add(conv, r), r of the same static shape and ready before the Conv:
  * r becomes Conv input 4 (a oneDNN sum post-op). */

@@ -36,14 +36,14 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
   vrt_graph *g = vrt_graph_new();
   int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 4, 6, 6});
   g->values[x].flags |= VRT_VAL_INPUT;
-  bool tr = kind == P_BN_T; /* grouped ConvTranspose: W [C=4, M/G=4, 3, 3], G 2, M 8 */
+  bool tr = kind == P_BN_T || kind == P_AFFINE_T; /* grouped ConvTranspose: W [C=4, M/G=4, 3, 3], G 2, M 8 */
   int w = cnst(g, "w", 4, tr ? (int64_t[]){4, 4, 3, 3} : (int64_t[]){8, 4, 3, 3}, 0);
   int b = cnst(g, "b", 1, (int64_t[]){8}, 0);
   int c = val(g, "c"), y = val(g, "y");
@@ -89,6 +89,16 @@ static vrt_graph *pattern(int kind) {
       node(g, VRT_OP_Clip, "clip", (int[]){a, lo, hi}, 3, cl);
       node(g, VRT_OP_Mul, "mul", (int[]){c, cl}, 2, m);
       node(g, VRT_OP_Div, "div6", (int[]){m, k6}, 2, y);
+      break;
+    }
+    case P_AFFINE_T: { /* y = Relu((convT(x) + b[1,8,1,1]) * k[8,1,1] * 0.5) */
+      int bb = cnst(g, "bb", 4, (int64_t[]){1, 8, 1, 1}, 0), kc = cnst(g, "kc", 3, (int64_t[]){8, 1, 1}, 0);
+      int half = cnst(g, "half", 0, NULL, 0), a1 = val(g, "a1"), a2 = val(g, "a2"), a3 = val(g, "a3");
+      *(float *)g->values[half].t.data = 0.5f;
+      node(g, VRT_OP_Add, "addb", (int[]){c, bb}, 2, a1);
+      node(g, VRT_OP_Mul, "mulk", (int[]){kc, a1}, 2, a2);
+      node(g, VRT_OP_Mul, "half", (int[]){a2, half}, 2, a3);
+      node(g, VRT_OP_Relu, "relu", &a3, 1, y);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -182,6 +192,11 @@ static void test_batchnorm_into_convtranspose(void **state) {
   assert_int_equal(check(P_BN_T), 1);
 }
 
+static void test_channel_affine_into_convtranspose(void **state) {
+  (void)state;
+  assert_int_equal(check(P_AFFINE_T), 1);
+}
+
 static void test_relu_fused(void **state) {
   (void)state;
   assert_int_equal(check(P_RELU), 1);
@@ -234,7 +249,7 @@ int main(void) {
       cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
-      cmocka_unit_test(test_batchnorm_into_convtranspose),
+      cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_channel_affine_into_convtranspose),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,14 @@ typedef struct dn_conv {
   const void *w;               /* packed weights, owned by the model */
   bool residual;
   dnnl_memory_desc_t md_out;   /* the layout the output is stored in when kept private */
+  /* ConvTranspose: bias and activation applied after the primitive, on the
+   * plain output (oneDNN 2.6's deconvolution with bias or post-ops falls to
+   * a path ~100x slower than without) */
+  bool post;
+  const float *post_bias;
+  nn_act post_act;
+  int layout;
+  int64_t N, M, P;
 } dn_conv;
 
 static void conv_release(void *state) {
@@ -292,13 +300,21 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, io), "dst desc");
   bool bias = rq->nin > 2 && rq->in[2];
   c->residual = rq->nin > 4 && rq->in[4];
+  if (deconv && (bias || p->act.kind != NN_ACT_NONE)) {
+    c->post = true;
+    c->post_bias = bias ? rq->in[2]->data : NULL;
+    c->post_act = p->act;
+    c->layout = p->layout;
+    c->N = g.N, c->M = g.M, c->P = g.out[1] * g.out[2];
+    bias = false;
+  }
 
   DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
   DN_TRY(dnnl_post_ops_create(&po), "post-ops");
   if (c->residual) DN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
   dnnl_alg_kind_t alg;
   float alpha, beta;
-  if (p->act.kind != NN_ACT_NONE && act_alg(&p->act, &alg, &alpha, &beta))
+  if (!c->post && p->act.kind != NN_ACT_NONE && act_alg(&p->act, &alg, &alpha, &beta))
     DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), "eltwise post-op");
   DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
   if (deconv) {
@@ -339,7 +355,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
    * every reader is a oneDNN node too, else reordered to plain). */
   const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
   const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
-  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout;
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout && !c->post;
   if (keep) {
     c->md_out = *md_dst;
     rq->out_layout[0] = &c->md_out;
@@ -420,6 +436,10 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
     dnnl_memory_set_data_handle(c->m_dst_user, out[0].data);
     dnnl_exec_arg_t b[] = {{DNNL_ARG_FROM, c->m_dst}, {DNNL_ARG_TO, c->m_dst_user}};
     if ((rc = run(n, c->r_dst, c->stream, 2, b))) return rc;
+  }
+  if (c->post) { /* plain output here: never kept private */
+    if (c->layout == 0) nn_bias_act(out[0].data, c->N, c->M, c->P, c->post_bias, &c->post_act, NULL, 0);
+    else nn_bias_act(out[0].data, c->N * c->P, c->M, 1, c->post_bias, &c->post_act, NULL, 0);
   }
   return 0;
 }
