@@ -344,6 +344,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
   c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
                          pack_weights, &pc);
+  nn_set_threads(rq->threads); /* packing ran on one */
   if (!c->w) {
     rc = VRT_EUNSUPPORTED;
     goto fail;
@@ -686,6 +687,9 @@ static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op ==
  * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
  * for runs in f32 rather than on the reference kernel. */
 static int plan(const vrt_kernel_req *rq, void **state) {
+  /* some kernels split their work when the primitive is created, by the
+   * thread count in force then: make it the session's */
+  nn_set_threads(rq->threads);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
