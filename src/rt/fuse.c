@@ -128,7 +128,10 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     int64_t bd[1] = {M};
     char name[256];
     snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
-    int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nw, sizeof(float) * (size_t)(rows * per), false);
+    int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+    int wn = w->ndim;
+    memcpy(wd, w->dims, sizeof wd);
+    int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nw, sizeof(float) * (size_t)(rows * per), false);
     if (vw < 0) {
       free(nw), free(nb);
       rc = vw;
@@ -217,7 +220,10 @@ int vrt__fuse_affine(vrt_graph *g, char *changed) {
             for (int64_t j = 0; j < per; j++)
               nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
           snprintf(name, sizeof name, "%s/scaled_w", cv->name);
-          int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nwt, sizeof(float) * (size_t)nw, false);
+          int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+          int wn = w->ndim;
+          memcpy(wd, w->dims, sizeof wd);
+          int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nwt, sizeof(float) * (size_t)nw, false);
           if (vw < 0) {
             free(nb), free(uses);
             return vw;

@@ -93,9 +93,13 @@ static vrt_model_t *conv_model(const conv_case *c) {
 
 /* Runs the model three times: unplanned, planned (backend kernels), and
  * planned again with VRT_REFERENCE=1; returns max |backend - reference|. */
+static int session_threads = 1;
+
 static double run_vs_ref(vrt_model_t *m, const conv_case *c, int64_t *out_elems) {
   vrt_session_t *s;
-  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  vrt_session_params sp = vrt_session_default_params();
+  sp.threads = session_threads;
+  assert_int_equal(vrt_session_create(&s, m, sp), 0);
   const vrt_tensor *xin = vrt_model_input(m, 0);
   int64_t xn = vrt_tensor_numel(xin);
   float *x = rand_buf(xn);
@@ -435,6 +439,21 @@ static void test_private_layout_chain(void **state) {
   vrt_model_free(m);
 }
 
+/* Sessions with 2 threads (oneDNN's OpenMP team) compute what the reference
+ * does. */
+static void test_two_threads(void **state) {
+  (void)state;
+  session_threads = 2;
+  for (int i = 0; i < 8; i++) {
+    conv_case c = random_case(i & 1);
+    vrt_model_t *m = conv_model(&c);
+    int64_t ny;
+    assert_true(run_vs_ref(m, &c, &ny) < 1e-3);
+    vrt_model_free(m);
+  }
+  session_threads = 1;
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -443,7 +462,7 @@ int main(void) {
       cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
       cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
       cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
-      cmocka_unit_test(test_binary_broadcasts),
+      cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
