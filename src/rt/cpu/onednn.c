@@ -1,11 +1,12 @@
-/* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC) and
- * ConvTranspose through oneDNN 2.6 primitives, with bias, activation and a
- * residual Add fused as post-ops.
+/* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
+ * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
+ * broadcast) and pooling (Max, Average, Global*) through oneDNN 2.6
+ * primitives, with bias, activation and a residual Add fused as post-ops.
  *
- * Why primitives and not dnnl_sgemm. The reference path of nn_conv.c runs
- * im2col + sgemm on plain tensors: it writes a K-times larger copy of the
- * input, runs a GEMM whose shape suits neither small-channel nor depthwise
- * convolutions, then sweeps the output again for bias and activation. A
+ * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
+ * im2col + sgemm on plain tensors: they write a K-times larger copy of the
+ * input, run a GEMM whose shape suits neither small-channel nor depthwise
+ * convolutions, then sweep the output again for bias and activation. A
  * oneDNN convolution primitive is a JIT kernel generated for one shape and
  * this CPU's ISA (AVX-512, AMX), reading the input in place and applying
  * bias, activation and the residual sum while the output tile is still in
@@ -15,7 +16,7 @@
  * every session (one per thread); a session caches one plan per set of input
  * shapes (exec.c). So:
  *   - primitives, memory objects and the stream are per session and per plan
- *     (the kernel state below), built when the plan is made; executing them
+ *     (the kernel states below), built when the plan is made; executing them
  *     needs no lock;
  *   - weights are reordered into the primitive's preferred blocked layout
  *     (format_tag::any) once per model, through vrt__model_pack (keyed by
@@ -24,19 +25,28 @@
  *     stays what it was.
  *
  * Layouts. NHWC graphs (TF.js) run on plain nhwc tensors, which oneDNN's
- * AVX-512 kernels read directly. NCHW graphs (ONNX) let the primitive pick
- * its source and destination layout (nChw16c and friends); the input is
- * reordered in and the output out around the primitive, in per-session
- * scratch. The weights never are: they are packed once.
+ * AVX-512 kernels read directly. In NCHW graphs (ONNX) a convolution picks
+ * its own source and destination layout (on this CPU usually nhwc, "acdb",
+ * or nChw16c). exec.c tells each kernel which of its values may stay in a
+ * private layout (producer and every reader on this backend, see
+ * accepts_private): those are written and read in the primitive's layout,
+ * so a conv -> conv / add / mul / pool chain reorders only where it enters
+ * from or leaves to a plain op or a graph output.
  *
  * Refusals. supports_op is a cheap filter (dtype, rank, constant weights,
  * activation kinds oneDNN has); whatever oneDNN itself refuses when the
  * primitive descriptor is created makes plan return <0, and the node runs on
- * the reference kernel with one log line (backend.c).
+ * its own kernel with one log line (backend.c). So do shapes for which
+ * oneDNN only has its "ref" loops, and ConvTranspose with few output channels
+ * per group (padded to 16, many times slower than sgemm + col2im).
+ *
+ * Precision. VRT_PRECISION=bf16 makes convolutions take bf16 source and
+ * weights (f32 accumulation, destination and post-ops) on CPUs with
+ * avx512_bf16 or AMX; elsewhere they stay f32 with one log line.
  *
  * Threads. This oneDNN is built on OpenMP: each execution uses the calling
  * thread's OpenMP team size, which nn_set_threads sets to the session's
- * thread count before every primitive runs. */
+ * thread count before every primitive is created or run. */
 #include <dnnl.h>
 #include <dnnl_debug.h>
 #include <pthread.h>
