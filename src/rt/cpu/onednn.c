@@ -534,7 +534,7 @@ static int binary_alg(int op, dnnl_alg_kind_t *alg) {
 
 /* Which input is the full-shape one (src0) and which broadcasts (src1). */
 static bool binary_roles(const vrt_kernel_req *rq, int *s0, int *s1) {
-  dnnl_alg_kind_t alg;
+  dnnl_alg_kind_t alg = dnnl_binary_add;
   int k = binary_alg(rq->n->op, &alg);
   if (!k || rq->nin != 2 || !rq->in[0] || !rq->in[1] || rq->nout != 1) return false;
   const vrt_tensor *a = rq->in[0], *b = rq->in[1], *o = &rq->out[0];
@@ -585,7 +585,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_any_out, 4, od, dnnl_f32, dnnl_format_tag_any), "dst desc");
   int s0 = 0, s1 = 1;
   if (binary_roles(rq, &s0, &s1)) {
-    dnnl_alg_kind_t alg;
+    dnnl_alg_kind_t alg = dnnl_binary_add;
     binary_alg(n->op, &alg);
     int idx[2] = {s0, s1};
     for (int i = 0; i < 2; i++) {
