@@ -314,6 +314,53 @@ static void test_binary_pool_chain(void **state) {
   }
 }
 
+/* Conv -> Resize (nearest, integer factors, both coordinate conventions
+ * oneDNN matches) -> Conv, against the reference; and a mode it does not
+ * match (asymmetric + round_prefer_floor at factor 3) staying correct on
+ * the own kernel. */
+static void test_resize_nearest(void **state) {
+  (void)state;
+  static const char *const ct[] = {"asymmetric", "half_pixel", "asymmetric"};
+  static const char *const nm[] = {"floor", "round_prefer_floor", "round_prefer_floor"};
+  for (int trial = 0; trial < 6; trial++) {
+    int64_t C = irand(2, 20), H = irand(3, 9), W = irand(3, 9), fh = irand(1, 3), fw = irand(2, 3);
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, rand_buf(C * C),
+                                sizeof(float) * (size_t)(C * C), false);
+    float *sc = malloc(16);
+    sc[0] = 1, sc[1] = 1, sc[2] = (float)fh, sc[3] = (float)fw;
+    int scales = vrt_graph_add_const(g, "scales", VRT_F32, 1, (int64_t[]){4}, sc, 16, false);
+    int a = vrt_graph_add_value(g, "a", VRT_UNDEFINED, -1, NULL), r = vrt_graph_add_value(g, "r", VRT_UNDEFINED, -1, NULL);
+    int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w}, 2, &a, 1);
+    vrt_graph_add_node(g, VRT_OP_Resize, "rs", "Resize", (int[]){a, -1, scales}, 3, &r, 1);
+    vrt_node_set_string(&g->nodes[1], "mode", "nearest");
+    vrt_node_set_string(&g->nodes[1], "coordinate_transformation_mode", ct[trial % 3]);
+    vrt_node_set_string(&g->nodes[1], "nearest_mode", nm[trial % 3]);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){r, w}, 2, &y, 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = y;
+    g->noutputs = 1;
+    g->values[y].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    conv_case cc = {0};
+    int64_t ny;
+    double d = run_vs_ref(m, &cc, &ny);
+    if (d > 1e-4) fprintf(stderr, "trial %d %s/%s x%lldx%lld: max diff %g\n", trial, ct[trial % 3], nm[trial % 3], (long long)fh, (long long)fw, d);
+    assert_true(d < 1e-4);
+    assert_int_equal(ny, C * H * fh * W * fw);
+    vrt_model_free(m);
+  }
+}
+
 /* One binary node on plain inputs with numpy broadcasts both ways. */
 static void test_binary_broadcasts(void **state) {
   (void)state;
@@ -463,6 +510,7 @@ int main(void) {
       cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
       cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
+      cmocka_unit_test(test_resize_nearest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
  * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
- * broadcast) and pooling (Max, Average, Global*) through oneDNN 2.6
+ * broadcast), pooling (Max, Average, Global*) and nearest Resize by integer
+ * factors through oneDNN 2.6
  * primitives, with bias, activation and a residual Add fused as post-ops.
  *
  * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
@@ -565,6 +566,25 @@ static bool pool_supports(const vrt_kernel_req *rq) {
   return true;
 }
 
+/* Resize, nearest, by integer factors on the last two axes (N and C kept):
+ * for those, ONNX's asymmetric+floor and half_pixel+round_prefer_floor
+ * both pick source floor((o + 0.5) / k), which is oneDNN's nearest too. */
+static bool resize_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_Resize || rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
+  if (strcmp(vrt_attr_string(n, "mode", "nearest"), "nearest") || vrt_attr_int(n, "antialias", 0)) return false;
+  const char *ct = vrt_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+  const char *nm = vrt_attr_string(n, "nearest_mode", "round_prefer_floor");
+  bool ok = (!strcmp(ct, "asymmetric") && !strcmp(nm, "floor")) ||
+            ((!strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel")) && !strcmp(nm, "round_prefer_floor"));
+  const vrt_tensor *x = rq->in[0], *o = &rq->out[0];
+  if (!ok || o->ndim != 4 || o->dims[0] != x->dims[0] || o->dims[1] != x->dims[1]) return false;
+  for (int i = 2; i < 4; i++)
+    if (x->dims[i] < 1 || o->dims[i] < x->dims[i] || o->dims[i] % x->dims[i]) return false;
+  /* pytorch_half_pixel differs when an output axis has length 1 */
+  return strcmp(ct, "pytorch_half_pixel") || (o->dims[2] > 1 && o->dims[3] > 1);
+}
+
 static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   dnnl_engine_t eng = get_engine();
@@ -602,6 +622,17 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
     if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
     if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+  } else if (resize_supports(rq)) {
+    if ((rc = plain4(rq, rq->in[0], &md_in[0]))) goto fail;
+    stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
+    dnnl_resampling_desc_t rd;
+    DN_TRY(dnnl_resampling_forward_desc_init(&rd, dnnl_forward_inference, dnnl_resampling_nearest, NULL, stored[0],
+                                             &md_any_out),
+           "resampling desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &rd, NULL, eng, NULL), "resampling");
+    c->nsrc = 1;
+    c->src_arg[0] = DNNL_ARG_SRC;
+    if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
   } else {
     const nn_conv_params *p = n->params;
     const vrt_tensor *x = rq->in[0];
@@ -688,7 +719,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
-  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq);
+  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -728,7 +759,7 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
   }
   int s0, s1;
   if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
-  return k == 0 && pool_supports(rq);
+  return k == 0 && (pool_supports(rq) || resize_supports(rq));
 }
 
 const vrt_backend vrt__backend_onednn = {
