@@ -1,7 +1,7 @@
 /* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
  * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
- * broadcast), pooling (Max, Average, Global*) and nearest Resize by integer
- * factors through oneDNN 2.6
+ * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
+ * factors and Softmax / LogSoftmax through oneDNN 2.6
  * primitives, with bias, activation and a residual Add fused as post-ops.
  *
  * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
@@ -585,6 +585,55 @@ static bool resize_supports(const vrt_kernel_req *rq) {
   return strcmp(ct, "pytorch_half_pixel") || (o->dims[2] > 1 && o->dims[3] > 1);
 }
 
+/* Softmax / LogSoftmax (opset-13 single axis), any rank up to 6, plain. */
+static bool softmax_supports(const vrt_kernel_req *rq) {
+  int op = rq->n->op;
+  if ((op != VRT_OP_Softmax && op != VRT_OP_LogSoftmax) || rq->nin != 1 || rq->nout != 1) return false;
+  const vrt_tensor *x = rq->in[0];
+  if (x->dtype != VRT_F32 || x->ndim < 1 || x->ndim > 6 || vrt_tensor_numel(x) <= 0) return false;
+  int64_t axis = vrt_attr_int(rq->n, "axis", -1);
+  return axis >= -x->ndim && axis < x->ndim;
+}
+
+static int softmax_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const vrt_tensor *x = rq->in[0];
+  dn_simple *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_SIMPLE;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  dnnl_dims_t d, st;
+  for (int i = x->ndim - 1; i >= 0; i--) {
+    d[i] = x->dims[i];
+    st[i] = i == x->ndim - 1 ? 1 : st[i + 1] * x->dims[i + 1];
+  }
+  int64_t axis = vrt_attr_int(n, "axis", -1);
+  if (axis < 0) axis += x->ndim;
+  dnnl_memory_desc_t md;
+  DN_TRY(dnnl_memory_desc_init_by_strides(&md, x->ndim, d, dnnl_f32, st), "softmax desc");
+  dnnl_softmax_v2_desc_t sd;
+  DN_TRY(dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference,
+                                           n->op == VRT_OP_LogSoftmax ? dnnl_softmax_log : dnnl_softmax_accurate,
+                                           &md, &md, (int)axis),
+         "softmax desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &sd, NULL, get_engine(), NULL), "softmax");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  c->nsrc = 1;
+  c->src_arg[0] = DNNL_ARG_SRC;
+  if ((rc = side_init(rq, &c->src[0], 0, &md, &md, true))) goto fail;
+  if ((rc = side_init(rq, &c->dst, -1, &md, &md, false))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, get_engine(), dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  simple_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
 static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   dnnl_engine_t eng = get_engine();
@@ -719,7 +768,8 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
-  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq);
+  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
+         softmax_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -731,6 +781,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   /* some kernels split their work when the primitive is created, by the
    * thread count in force then: make it the session's */
   nn_set_threads(rq->threads);
+  if (softmax_supports(rq)) return softmax_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
