@@ -434,6 +434,138 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
   return rc < 0 ? rc : fused;
 }
 
+/* ReduceMean over the last axis only (keepdims), by attribute or constant
+ * axes input. */
+static bool mean_last(const vrt_graph *g, const vrt_node *r, int x) {
+  if (r->op != VRT_OP_ReduceMean || r->in[0] != x || !vrt_attr_int(r, "keepdims", 1)) return false;
+  const int64_t *ax;
+  int na = vrt_attr_ints(r, "axes", &ax);
+  int64_t a;
+  if (na == 1) {
+    a = ax[0];
+  } else if (na == 0 && r->nin > 1 && r->in[1] >= 0) {
+    const vrt_value *v = &g->values[r->in[1]];
+    if (!(v->flags & VRT_VAL_CONST) || v->t.dtype != VRT_I64 || vrt_tensor_numel(&v->t) != 1) return false;
+    a = *(const int64_t *)v->t.data;
+  } else {
+    return false;
+  }
+  int rank = g->values[x].t.ndim;
+  return a == -1 || (rank > 0 && a == rank - 1);
+}
+
+/* The only live reader of v after node index from, or NULL. */
+static vrt_node *sole_reader(vrt_graph *g, const int *uses, int v, int from) {
+  if (v < 0 || uses[v] != 1) return NULL;
+  for (int j = from + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op < 0) continue;
+    for (int k = 0; k < m->nin; k++)
+      if (m->in[k] == v) return m;
+  }
+  return NULL;
+}
+
+/* LayerNorm written out, as exporters before opset 17 do:
+ *   m = ReduceMean(x, -1); d = x - m; v = ReduceMean(d*d or Pow(d, 2), -1);
+ *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
+ * becomes LayerNormalization(x, gamma or 1, beta; axis -1, epsilon eps). */
+int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *m = &g->nodes[i];
+    if (m->op != VRT_OP_ReduceMean || m->nout != 1) continue;
+    int x = m->in[0];
+    if (!mean_last(g, m, x)) continue;
+    vrt_node *sub = sole_reader(g, uses, m->out[0], i);
+    if (!sub || sub->op != VRT_OP_Sub || sub->nin != 2 || sub->in[0] != x || sub->in[1] != m->out[0]) continue;
+    int d = sub->out[0];
+    if (uses[d] != 2 && uses[d] != 3) continue;
+    /* d is read by the square (Pow(d,2): once; Mul(d,d): twice) and the Div */
+    vrt_node *sq = NULL, *div = NULL;
+    for (int j = (int)(sub - g->nodes) + 1; j < g->nnodes; j++) {
+      vrt_node *c = &g->nodes[j];
+      if (c->op == VRT_OP_Pow && c->nin == 2 && c->in[0] == d && scalar_is(g, c->in[1], 2)) sq = c;
+      if (c->op == VRT_OP_Mul && c->nin == 2 && c->in[0] == d && c->in[1] == d) sq = c;
+      if (c->op == VRT_OP_Div && c->nin == 2 && c->in[0] == d) div = c;
+    }
+    if (!sq || !div || uses[d] != (sq->op == VRT_OP_Mul ? 3 : 2)) continue;
+    vrt_node *m2 = sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
+    if (!m2 || !mean_last(g, m2, sq->out[0])) continue;
+    vrt_node *add = sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
+    if (!add || add->op != VRT_OP_Add || add->nin != 2) continue;
+    int ev = add->in[add->in[0] == m2->out[0] ? 1 : 0];
+    if (!const_f32(g, ev, 1)) continue;
+    float eps = *(const float *)g->values[ev].t.data;
+    vrt_node *sq2 = sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
+    if (!sq2 || sq2->op != VRT_OP_Sqrt || div->in[1] != sq2->out[0] || uses[sq2->out[0]] != 1) continue;
+    /* optional affine: Mul by a 1-D gamma, Add of a 1-D beta */
+    vrt_node *last = div, *mul = NULL, *badd = NULL;
+    int gamma = -1, beta = -1;
+    vrt_node *nx = sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
+    if (nx && nx->op == VRT_OP_Mul && nx->nin == 2) {
+      int gv = nx->in[nx->in[0] == div->out[0] ? 1 : 0];
+      const vrt_tensor *gt = &g->values[gv].t;
+      if (gt->ndim == 1 && const_f32(g, gv, gt->dims[0])) mul = nx, gamma = gv, last = nx;
+    }
+    nx = mul ? sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
+    if (nx && nx->op == VRT_OP_Add && nx->nin == 2) {
+      int bv = nx->in[nx->in[0] == mul->out[0] ? 1 : 0];
+      const vrt_tensor *bt = &g->values[bv].t;
+      if (bt->ndim == 1 && const_f32(g, bv, bt->dims[0])) badd = nx, beta = bv, last = nx;
+    }
+    const vrt_tensor *xt = &g->values[x].t;
+    int64_t D = xt->ndim > 0 ? xt->dims[xt->ndim - 1] : -1;
+    if (gamma >= 0 && D >= 0 && g->values[gamma].t.dims[0] != D) continue;
+    if (beta >= 0 && D >= 0 && g->values[beta].t.dims[0] != D) continue;
+    if (gamma < 0) { /* LayerNormalization needs a scale: a scalar 1 broadcasts */
+      float *one = malloc(sizeof(float));
+      if (!one) {
+        rc = vrt__err(VRT_ENOMEM, "out of memory");
+        break;
+      }
+      *one = 1;
+      char name[256];
+      snprintf(name, sizeof name, "%s/ln_one", m->name);
+      if ((gamma = vrt_graph_add_const(g, name, VRT_F32, 0, NULL, one, sizeof(float), false)) < 0) {
+        rc = gamma;
+        break;
+      }
+    }
+    /* m becomes the LayerNormalization producing last's output */
+    int ins[3] = {x, gamma, beta};
+    int *nin = realloc(m->in, sizeof(int) * 3);
+    if (!nin) {
+      rc = vrt__err(VRT_ENOMEM, "out of memory");
+      break;
+    }
+    memcpy(nin, ins, sizeof ins);
+    m->in = nin;
+    m->nin = beta >= 0 ? 3 : 2;
+    for (int k = 0; k < m->nattr; k++) vrt_attr_clear(&m->attrs[k]);
+    free(m->attrs);
+    m->attrs = NULL;
+    m->nattr = 0;
+    m->op = VRT_OP_LayerNormalization;
+    free(m->op_type);
+    m->op_type = strdup("LayerNormalization");
+    if (!m->op_type || (rc = vrt_node_set_int(m, "axis", -1)) || (rc = vrt_node_set_float(m, "epsilon", eps))) {
+      rc = rc ? rc : vrt__err(VRT_ENOMEM, "out of memory");
+      break;
+    }
+    take_output(g, m, last);
+    vrt_node *dead[] = {sub, sq, m2, add, sq2, div, mul, badd};
+    for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
+      if (dead[k]) dead[k]->op = -1;
+    mark(changed, g, m);
+    fused++;
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   int rc, total = 0;
   for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
@@ -444,6 +576,8 @@ int vrt__fuse_all(vrt_graph *g, char *changed) {
     total += rc;
     if (total == before) break;
   }
+  if ((rc = vrt__fuse_layernorm(g, changed)) < 0) return rc;
+  total += rc;
   if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
   total += rc;
   if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;

@@ -241,6 +241,78 @@ static void test_bn_nhwc_left_alone(void **state) {
   vrt_graph_free(g);
 }
 
+/* x [2, 5, 8] -> LayerNorm written out over the last axis -> y; affine with
+ * Pow(d, 2), or bare with Mul(d, d). */
+static vrt_graph *ln_graph(bool affine) {
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 3, (int64_t[]){2, 5, 8});
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int64_t *ax = malloc(8);
+  *ax = -1;
+  int axes = vrt_graph_add_const(g, "axes", VRT_I64, 1, (int64_t[]){1}, ax, 8, false);
+  int two = cnst(g, "two", 0, NULL, 0), eps = cnst(g, "eps", 0, NULL, 0);
+  *(float *)g->values[two].t.data = 2, *(float *)g->values[eps].t.data = 1e-5f;
+  int gm = cnst(g, "gamma", 1, (int64_t[]){8}, 0), bt = cnst(g, "beta", 1, (int64_t[]){8}, 0);
+  const char *names[] = {"m", "d", "p", "v", "e", "s", "n", "o", "y"};
+  int v[9];
+  for (int i = 0; i < 9; i++) v[i] = val(g, names[i]);
+  node(g, VRT_OP_ReduceMean, "mean1", (int[]){x, axes}, 2, v[0]);
+  node(g, VRT_OP_Sub, "sub", (int[]){x, v[0]}, 2, v[1]);
+  if (affine) node(g, VRT_OP_Pow, "pow", (int[]){v[1], two}, 2, v[2]);
+  else node(g, VRT_OP_Mul, "sq", (int[]){v[1], v[1]}, 2, v[2]);
+  node(g, VRT_OP_ReduceMean, "mean2", (int[]){v[2], axes}, 2, v[3]);
+  node(g, VRT_OP_Add, "addeps", (int[]){v[3], eps}, 2, v[4]);
+  node(g, VRT_OP_Sqrt, "sqrt", &v[4], 1, v[5]);
+  node(g, VRT_OP_Div, "div", (int[]){v[1], v[5]}, 2, affine ? v[6] : v[8]);
+  if (affine) {
+    node(g, VRT_OP_Mul, "gamma", (int[]){v[6], gm}, 2, v[7]);
+    node(g, VRT_OP_Add, "beta", (int[]){bt, v[7]}, 2, v[8]);
+  }
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = v[8];
+  g->noutputs = 1;
+  g->values[v[8]].flags |= VRT_VAL_OUTPUT;
+  return g;
+}
+
+static void test_layernorm_pattern(void **state) {
+  (void)state;
+  for (int affine = 0; affine < 2; affine++) {
+    vrt_model_t *mm[2];
+    for (int f = 0; f < 2; f++) {
+      rng = 99;
+      setenv("VRT_FUSE", f ? "1" : "0", 1);
+      int rc = vrt__model_from_graph(&mm[f], ln_graph(affine), vrt_load_default_params());
+      unsetenv("VRT_FUSE");
+      if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+      assert_int_equal(rc, 0);
+    }
+    assert_int_equal(vrt_model_num_nodes(mm[1]), 1);
+    assert_string_equal(vrt_model_node_op(mm[1], 0), "LayerNormalization");
+    float x[80];
+    for (int i = 0; i < 80; i++) x[i] = frand() * 3;
+    float *y[2];
+    for (int f = 0; f < 2; f++) {
+      vrt_session_t *s;
+      assert_int_equal(vrt_session_create(&s, mm[f], vrt_session_default_params()), 0);
+      vrt_tensor in = {.name = "x", .dtype = VRT_F32, .ndim = 3, .dims = {2, 5, 8}, .data = x, .nbytes = sizeof x};
+      const vrt_tensor *out;
+      int nout;
+      assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+      assert_int_equal(vrt_tensor_numel(&out[0]), 80);
+      y[f] = malloc(sizeof x);
+      memcpy(y[f], out[0].data, sizeof x);
+      vrt_session_free(s);
+    }
+    for (int i = 0; i < 80; i++) assert_float_equal(y[0][i], y[1][i], 1e-4);
+    free(y[0]), free(y[1]);
+    vrt_model_free(mm[0]), vrt_model_free(mm[1]);
+  }
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -249,7 +321,7 @@ int main(void) {
       cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
-      cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_channel_affine_into_convtranspose),
+      cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
