@@ -7,7 +7,7 @@
  *
  * Operators and primitives are created once per case (weights packed once,
  * as a backend would at plan time); only execution is timed. The three run
- * in turn inside each round; the table quotes medians, the ratios divide by
+ * in turn inside each round, in a rotating order; the table quotes medians, the ratios divide by
  * vrt's median, and max_diff is each library's largest difference from
  * vrt's output. oneDNN uses plain nhwc activations (what an XNNPACK/vrt
  * neighbour would hand it) and lets the primitive pick the weights layout.
@@ -432,16 +432,18 @@ int main(int argc, char **argv) {
            *tx = malloc(sizeof(double) * (size_t)runs);
     int vok = 1;
     for (int r = -2; r < runs && vok; r++) { /* two warm-up rounds */
-      double t0 = now_ms();
-      vok = vrt_exec(&v, yv, g.yn) == 0;
-      double t1 = now_ms();
-      if (dok) dok = dnn_exec(&d) == 0;
-      double t2 = now_ms();
+      double t[3] = {0, 0, 0};
+      for (int j = 0; j < 3; j++) { /* rotate the order: no library always runs on the others' cache */
+        int which = (j + (r < 0 ? 0 : r)) % 3;
+        double t0 = now_ms();
+        if (which == 0) vok = vok && vrt_exec(&v, yv, g.yn) == 0;
+        else if (which == 1 && dok) dok = dnn_exec(&d) == 0;
 #ifdef VIGIL_HAVE_XNNPACK
-      if (xok) xok = xnn_exec(&xi) == 0;
+        else if (which == 2 && xok) xok = xnn_exec(&xi) == 0;
 #endif
-      double t3 = now_ms();
-      if (r >= 0) tv[r] = t1 - t0, td[r] = t2 - t1, tx[r] = t3 - t2;
+        t[which] = now_ms() - t0;
+      }
+      if (r >= 0) tv[r] = t[0], td[r] = t[1], tx[r] = t[2];
     }
     double mv = vok ? median(tv, runs) * 1e3 : NAN, md = dok ? median(td, runs) * 1e3 : NAN;
     double mx = xok ? median(tx, runs) * 1e3 : NAN;
