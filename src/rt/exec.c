@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "exec.h"
 #include "model.h"
 
@@ -29,6 +30,7 @@ typedef struct vrt_plan {
   size_t *offset;  /* per value; SIZE_MAX = not in the arena */
   size_t *size;    /* per value planned bytes */
   size_t arena_bytes;
+  vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
 } vrt_plan;
 
 struct vrt_session {
@@ -45,6 +47,7 @@ struct vrt_session {
   int *last_use;      /* per value: last node index reading it */
   const vrt_tensor **out_ptrs;
   vrt_tensor *outs;
+  vrt_scratch_list sl; /* kernel scratch, kept across runs */
 };
 
 vrt_session_params vrt_session_default_params(void) {
@@ -78,6 +81,43 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   return 0;
 }
 
+static void free_kernels(const vrt_graph *g, vrt_plan *p) {
+  if (!p->kern) return;
+  for (int i = 0; i < g->nnodes; i++) vrt__kernel_release(&p->kern[i]);
+  free(p->kern);
+  p->kern = NULL;
+}
+
+/* Ask the backends for every node's kernel of plan p, from the shapes the
+ * first run recorded in s->vals (backend.h). Without memory for the table
+ * every node simply runs its own exec. */
+static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
+  const vrt_graph *g = s->m->g;
+  const vrt_backend *bs[2];
+  if (!vrt__backends_enabled(bs, 2)) return;
+  p->kern = calloc((size_t)g->nnodes + 1, sizeof *p->kern);
+  if (!p->kern) return;
+  vrt_tensor tin[VRT_MAX_NODE_IO], tout[VRT_MAX_NODE_IO];
+  const vrt_tensor *in[VRT_MAX_NODE_IO];
+  for (int i = 0; i < g->nnodes; i++) {
+    const vrt_node *n = &g->nodes[i];
+    for (int k = 0; k < n->nin; k++) {
+      int v = n->in[k];
+      in[k] = NULL;
+      if (v < 0) continue;
+      tin[k] = s->vals[v];
+      if (!(g->values[v].flags & VRT_VAL_CONST)) tin[k].data = NULL;
+      in[k] = &tin[k];
+    }
+    for (int k = 0; k < n->nout; k++) {
+      tout[k] = s->vals[n->out[k]];
+      tout[k].data = NULL;
+    }
+    vrt_kernel_req rq = {s->m, g, i, n, in, n->nin, tout, n->nout, s->threads};
+    vrt__kernel_plan(&rq, &p->kern[i]);
+  }
+}
+
 static void free_heap(vrt_session_t *s) {
   for (int v = 0; v < s->m->g->nvalues; v++)
     if (s->heap[v]) {
@@ -92,7 +132,9 @@ void vrt_session_free(vrt_session_t *s) {
   for (int i = 0; i < s->nplans; i++) {
     free(s->plans[i].offset);
     free(s->plans[i].size);
+    free_kernels(s->m->g, &s->plans[i]);
   }
+  vrt_scratch_free(&s->sl);
   vrt__aligned_free(s->arena);
   free(s->vals);
   free(s->heap);
@@ -189,6 +231,7 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     s->next_evict = (s->next_evict + 1) % VRT_MAX_PLANS;
     free(s->plans[slot].offset);
     free(s->plans[slot].size);
+    free_kernels(g, &s->plans[slot]);
     if (s->active_plan == slot) s->active_plan = -1;
   }
   vrt_plan *p = &s->plans[slot];
@@ -283,16 +326,18 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   if (plan >= 0 && (rc = use_plan(s, plan))) return rc;
   const vrt_plan *p = plan >= 0 ? &s->plans[plan] : NULL;
 
-  const vrt_tensor *in[64];
-  vrt_scratch_list sl = {0};
+  const vrt_tensor *in[VRT_MAX_NODE_IO]; /* validation bounds nin and nout */
+  vrt_scratch_list *sl = &s->sl;
   vrt_exec_ctx x;
-  vrt_exec_ctx_init(&x, &sl, s->threads);
+  vrt_exec_ctx_init(&x, sl, s->threads);
+  const vrt_backend *enabled[2];
+  const vrt_kernel *kern = p && vrt__backends_enabled(enabled, 2) ? p->kern : NULL;
   size_t heap_bytes = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
     const vrt_node *n = &g->nodes[i];
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
-    for (int k = 0; k < n->nin && k < 64; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
-    vrt_tensor out[16];
+    for (int k = 0; k < n->nin; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+    vrt_tensor out[VRT_MAX_NODE_IO];
     memset(out, 0, sizeof out);
     rc = d->infer(n, in, n->nin, out, n->nout);
     if (rc < 0) break;
@@ -320,11 +365,13 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       s->vals[v] = out[k];
     }
     if (rc) break;
-    rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    const vrt_kernel *kn = kern ? &kern[i] : NULL;
+    if (kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin)) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    else rc = d->exec(n, in, n->nin, out, n->nout, &x);
     if (rc > 0) rc = 0;
-    if (sl.peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl.peak + heap_bytes + s->arena_cap;
-    vrt_scratch_release(&sl);
-    sl.peak = 0;
+    if (sl->peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl->peak + heap_bytes + s->arena_cap;
+    vrt_scratch_release(sl);
+    sl->peak = 0;
     /* free heap buffers of values that are dead now (first, unplanned run) */
     for (int k = 0; k < n->nin && !p; k++) {
       int v = n->in[k];
@@ -335,7 +382,6 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       }
     }
   }
-  free(sl.ptrs);
   if (rc < 0) return rc;
   if (!p && g->ninputs <= 16) {
     /* first run with these shapes: plan from what was recorded, move the
@@ -357,6 +403,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       int v = g->outputs[i];
       if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);
     }
+    plan_kernels(s, &s->plans[slot]);
   }
   if (s->arena_cap > s->peak) s->peak = s->arena_cap;
   for (int i = 0; i < g->noutputs; i++) s->outs[i] = s->vals[g->outputs[i]];

@@ -1,0 +1,270 @@
+/* Load-time fusion passes: BatchNorm folded into Conv, a residual Add and an
+ * activation folded into the Conv/Gemm/MatMul before them.
+ *
+ * Each pass rewrites the graph in place after constant folding (so shapes
+ * and constants are known) and marks the swallowed node dead (op = -1) for
+ * remove_dead. The fused forms are the ones the kernels already understand:
+ *   - a folded BatchNorm is new constant weights and bias on the Conv;
+ *   - an activation is the "vrt_act" attribute (nn_act_parse), applied after
+ *     bias and residual;
+ *   - a residual Add is Conv input 4, added before the activation.
+ * The reference kernels implement every fused form, so fusion never depends
+ * on a backend; oneDNN maps them to post-ops. A node is only swallowed when
+ * the intermediate value has exactly one consumer and is not a graph output,
+ * so nothing else can observe it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse.h"
+#include "ops.h"
+
+/* uses[v]: how many node inputs read v, plus one when v is a graph output. */
+static int *count_uses(const vrt_graph *g) {
+  int *u = calloc((size_t)g->nvalues + 1, sizeof *u);
+  if (!u) return NULL;
+  for (int i = 0; i < g->nnodes; i++) {
+    if (g->nodes[i].op < 0) continue;
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      if (g->nodes[i].in[k] >= 0) u[g->nodes[i].in[k]]++;
+  }
+  for (int i = 0; i < g->noutputs; i++) u[g->outputs[i]]++;
+  return u;
+}
+
+static bool const_f32(const vrt_graph *g, int v, int64_t numel) {
+  if (v < 0) return false;
+  const vrt_value *val = &g->values[v];
+  return (val->flags & VRT_VAL_CONST) && val->t.dtype == VRT_F32 && val->t.data &&
+         vrt_tensor_numel(&val->t) == numel;
+}
+
+/* The node producing v when it is a live node of one of the given ops. */
+static vrt_node *producer_of(vrt_graph *g, int v) {
+  if (v < 0 || g->values[v].producer < 0) return NULL;
+  vrt_node *p = &g->nodes[g->values[v].producer];
+  return p->op < 0 ? NULL : p;
+}
+
+static bool has_fused(const vrt_node *n) {
+  const char *a = vrt_attr_string(n, "vrt_act", NULL);
+  return (a && *a) || n->nin > 3;
+}
+
+/* Make node n produce value v (the output of the node it swallowed). */
+static void take_output(vrt_graph *g, vrt_node *n, vrt_node *dead) {
+  int old = n->out[0], v = dead->out[0];
+  n->out[0] = v;
+  g->values[v].producer = (int)(n - g->nodes);
+  g->values[old].producer = -1;
+  dead->op = -1;
+}
+
+static int set_input(vrt_node *n, int k, int v) {
+  if (k >= n->nin) {
+    int *in = realloc(n->in, sizeof(int) * (size_t)(k + 1));
+    if (!in) return vrt__err(VRT_ENOMEM, "out of memory");
+    for (int i = n->nin; i <= k; i++) in[i] = -1;
+    n->in = in;
+    n->nin = k + 1;
+  }
+  n->in[k] = v;
+  return 0;
+}
+
+static void mark(char *changed, const vrt_graph *g, const vrt_node *n) {
+  if (changed) changed[n - g->nodes] = 1;
+}
+
+int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *bn = &g->nodes[i];
+    if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) continue;
+    if (vrt_attr_int(bn, "training_mode", 0)) continue;
+    vrt_node *cv = producer_of(g, bn->in[0]);
+    if (!cv || cv->op != VRT_OP_Conv || uses[bn->in[0]] != 1 || has_fused(cv)) continue;
+    if (vrt_attr_int(cv, "vrt_layout", 0) != 0) continue; /* BatchNorm's axis 1 is NCHW's channel */
+    const vrt_tensor *w = &g->values[cv->in[1]].t;
+    if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+    int64_t M = w->dims[0], per = vrt_tensor_numel(w) / (M ? M : 1);
+    bool ok = M > 0;
+    for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
+    bool bias = cv->nin > 2 && cv->in[2] >= 0;
+    if (!ok || (bias && !const_f32(g, cv->in[2], M))) continue;
+    const float *sc = g->values[bn->in[1]].t.data, *sh = g->values[bn->in[2]].t.data;
+    const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
+    const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+    float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
+    float *nw = malloc(sizeof(float) * (size_t)(M * per)), *nb = malloc(sizeof(float) * (size_t)M);
+    if (!nw || !nb) {
+      free(nw), free(nb);
+      rc = vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
+      break;
+    }
+    for (int64_t m = 0; m < M; m++) {
+      float s = sc[m] / sqrtf(var[m] + eps);
+      for (int64_t j = 0; j < per; j++) nw[m * per + j] = w0[m * per + j] * s;
+      nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * s + sh[m];
+    }
+    int64_t bd[1] = {M};
+    char name[256];
+    snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
+    int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nw, sizeof(float) * (size_t)(M * per), false);
+    if (vw < 0) {
+      free(nw), free(nb);
+      rc = vw;
+      break;
+    }
+    snprintf(name, sizeof name, "%s/bn_folded_b", cv->name);
+    int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+    if (vb < 0) {
+      free(nb);
+      rc = vb;
+      break;
+    }
+    bn = &g->nodes[i]; /* values may have moved; nodes did not */
+    cv->in[1] = vw;
+    if ((rc = set_input(cv, 2, vb))) break;
+    take_output(g, cv, bn);
+    mark(changed, g, cv);
+    fused++;
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+/* Is v the other operand of Add(a, v) with exactly a's full static shape, and
+ * available before node index before? */
+static bool same_static_shape(const vrt_tensor *a, const vrt_tensor *b) {
+  if (a->ndim < 0 || a->ndim != b->ndim || a->dtype != b->dtype) return false;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->dims[d] < 0 || a->dims[d] != b->dims[d]) return false;
+  return true;
+}
+
+int vrt__fuse_residual(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int fused = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    vrt_node *add = &g->nodes[i];
+    if (add->op != VRT_OP_Add || add->nin != 2 || add->nout != 1) continue;
+    for (int side = 0; side < 2; side++) {
+      int a = add->in[side], r = add->in[1 - side];
+      vrt_node *cv = producer_of(g, a);
+      if (!cv || cv->op != VRT_OP_Conv || uses[a] != 1 || has_fused(cv) || a == r) continue;
+      if (!same_static_shape(&g->values[a].t, &g->values[r].t) || g->values[a].t.dtype != VRT_F32) continue;
+      int rp = g->values[r].producer; /* the residual must exist when the Conv runs */
+      if (rp >= 0 && rp >= (int)(cv - g->nodes)) continue;
+      if (set_input(cv, 4, r) < 0) {
+        free(uses);
+        return VRT_ENOMEM;
+      }
+      take_output(g, cv, add);
+      mark(changed, g, cv);
+      fused++;
+      break;
+    }
+  }
+  free(uses);
+  return fused;
+}
+
+/* Activation of node a as a "vrt_act" name (+ alpha/beta), or NULL. */
+static const char *act_of(const vrt_graph *g, const vrt_node *a, float *alpha, float *beta) {
+  *alpha = 0, *beta = 0;
+  switch (a->op) {
+    case VRT_OP_Relu: return "Relu";
+    case VRT_OP_Sigmoid: return "Sigmoid";
+    case VRT_OP_Tanh: return "Tanh";
+    case VRT_OP_HardSwish: return "HardSwish";
+    case VRT_OP_LeakyRelu: *alpha = vrt_attr_float(a, "alpha", 0.01f); return "LeakyRelu";
+    case VRT_OP_Elu: *alpha = vrt_attr_float(a, "alpha", 1.0f); return "Elu";
+    case VRT_OP_Gelu: return strcmp(vrt_attr_string(a, "approximate", "none"), "none") ? NULL : "Gelu";
+    case VRT_OP_Clip: {
+      *alpha = -INFINITY, *beta = INFINITY;
+      if (vrt_node_attr(a, "min")) *alpha = vrt_attr_float(a, "min", 0);
+      if (vrt_node_attr(a, "max")) *beta = vrt_attr_float(a, "max", 0);
+      for (int k = 1; k < a->nin && k < 3; k++) {
+        if (a->in[k] < 0) continue;
+        if (!const_f32(g, a->in[k], 1)) return NULL;
+        float v = *(const float *)g->values[a->in[k]].t.data;
+        if (k == 1) *alpha = v;
+        else *beta = v;
+      }
+      if (*alpha == 0 && *beta == 6) return "Relu6";
+      return "Clip";
+    }
+    default: return NULL;
+  }
+}
+
+static bool act_host(const vrt_node *n) {
+  if (n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose) return true;
+  /* Gemm/MatMul apply vrt_act too; their input 3 is the Prelu slope only */
+  return (n->op == VRT_OP_Gemm || n->op == VRT_OP_MatMul) && n->nin <= 3;
+}
+
+static int set_act(vrt_node *n, const char *name, float alpha, float beta) {
+  int rc = vrt_node_set_string(n, "vrt_act", name);
+  if (!rc) rc = vrt_node_set_float(n, "vrt_act_alpha", alpha);
+  if (!rc) rc = vrt_node_set_float(n, "vrt_act_beta", beta);
+  return rc;
+}
+
+int vrt__fuse_activation(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *a = &g->nodes[i];
+    if (a->op < 0 || a->nin < 1 || a->nout != 1) continue;
+    int x = a->in[0];
+    vrt_node *h = producer_of(g, x);
+    if (!h || !act_host(h) || h->nout != 1) continue;
+    const char *cur = vrt_attr_string(h, "vrt_act", NULL);
+    if (cur && *cur) continue;
+    if (g->values[x].t.dtype != VRT_F32) continue;
+    float alpha, beta;
+    const char *name = act_of(g, a, &alpha, &beta);
+    if (name && uses[x] == 1) {
+      if ((rc = set_act(h, name, alpha, beta))) break;
+      take_output(g, h, a);
+      mark(changed, g, h);
+      fused++;
+      continue;
+    }
+    /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
+    if (a->op == VRT_OP_Sigmoid && uses[x] == 2 && uses[a->out[0]] == 1) {
+      vrt_node *mul = NULL;
+      for (int j = i + 1; j < g->nnodes && !mul; j++) {
+        vrt_node *m = &g->nodes[j];
+        if (m->op == VRT_OP_Mul && m->nin == 2 &&
+            ((m->in[0] == x && m->in[1] == a->out[0]) || (m->in[1] == x && m->in[0] == a->out[0])))
+          mul = m;
+      }
+      if (!mul) continue;
+      if ((rc = set_act(h, "SiLU", 0, 0))) break;
+      take_output(g, h, mul);
+      a->op = -1;
+      mark(changed, g, h);
+      fused++;
+    }
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+int vrt__fuse_all(vrt_graph *g, char *changed) {
+  int rc, total = 0;
+  if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
+  total += rc;
+  if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
+  total += rc;
+  if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;
+  return total + rc;
+}

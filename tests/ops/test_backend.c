@@ -1,0 +1,264 @@
+/* The backend table and the oneDNN backend against the reference kernels:
+ * one-node Conv / ConvTranspose graphs on random shapes (both layouts,
+ * groups, depthwise, strides, dilations, pads, bias, fused activations and
+ * residual) run in a session, whose second (planned) run goes through the
+ * backend, and again with VRT_REFERENCE=1. Also: weights packed once per
+ * model and shared by sessions, and a refused node falling back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "model.h"
+#include "op_test.h"
+
+static uint32_t rng = 12345;
+static uint32_t rnd(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return rng >> 8;
+}
+static int irand(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static float frand(void) { return (float)(rnd() % 2001) / 1000.0f - 1.0f; }
+
+static float *rand_buf(int64_t n) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int64_t i = 0; i < n; i++) p[i] = frand();
+  return p;
+}
+
+typedef struct conv_case {
+  bool deconv, nhwc, bias, residual;
+  int64_t N, C, M, H, W, kh, kw, group, s, d, pad;
+  const char *act;
+} conv_case;
+
+/* x -> Conv(x, W, B [, -, residual]) -> y. Residual is a second input r. */
+static vrt_model_t *conv_model(const conv_case *c) {
+  vrt_graph *g = vrt_graph_new();
+  int64_t xd[4] = {c->N, c->C, c->H, c->W};
+  if (c->nhwc) xd[1] = c->H, xd[2] = c->W, xd[3] = c->C;
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, xd);
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int64_t wd[4] = {c->M, c->C / c->group, c->kh, c->kw};
+  if (c->deconv) wd[0] = c->C, wd[1] = c->M / c->group;
+  int64_t wn = wd[0] * wd[1] * wd[2] * wd[3];
+  int w = vrt_graph_add_const(g, "w", VRT_F32, 4, wd, rand_buf(wn), sizeof(float) * (size_t)wn, false);
+  int b = -1, r = -1;
+  if (c->bias) b = vrt_graph_add_const(g, "b", VRT_F32, 1, (int64_t[]){c->M}, rand_buf(c->M), sizeof(float) * (size_t)c->M, false);
+  int ins[5] = {x, w, b, -1, -1}, nin = c->bias ? 3 : 2;
+  int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+  g->values[y].flags |= VRT_VAL_OUTPUT;
+  g->inputs = malloc(sizeof(int) * 2);
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  if (c->residual) { /* Conv only: the output's shape, NCHW or NHWC */
+    int64_t oh = (c->H + 2 * c->pad - c->d * (c->kh - 1) - 1) / c->s + 1;
+    int64_t ow = (c->W + 2 * c->pad - c->d * (c->kw - 1) - 1) / c->s + 1;
+    int64_t rd[4] = {c->N, c->M, oh, ow};
+    if (c->nhwc) rd[1] = oh, rd[2] = ow, rd[3] = c->M;
+    r = vrt_graph_add_value(g, "r", VRT_F32, 4, rd);
+    g->values[r].flags |= VRT_VAL_INPUT;
+    g->inputs[g->ninputs++] = r;
+    ins[4] = r;
+    nin = 5;
+  }
+  vrt_graph_add_node(g, c->deconv ? VRT_OP_ConvTranspose : VRT_OP_Conv, "conv", c->deconv ? "ConvTranspose" : "Conv",
+                     ins, nin, &y, 1);
+  vrt_node *n = &g->nodes[0];
+  vrt_node_set_int(n, "group", c->group);
+  vrt_node_set_ints(n, "strides", (int64_t[]){c->s, c->s}, 2);
+  vrt_node_set_ints(n, "dilations", (int64_t[]){c->d, c->d}, 2);
+  vrt_node_set_ints(n, "pads", (int64_t[]){c->pad, c->pad, c->pad, c->pad}, 4);
+  if (c->nhwc) vrt_node_set_int(n, "vrt_layout", 1);
+  if (c->act) vrt_node_set_string(n, "vrt_act", c->act);
+  if (c->act && !strcmp(c->act, "LeakyRelu")) vrt_node_set_float(n, "vrt_act_alpha", 0.2f);
+  if (c->act && !strcmp(c->act, "Clip")) {
+    vrt_node_set_float(n, "vrt_act_alpha", -0.5f);
+    vrt_node_set_float(n, "vrt_act_beta", 0.7f);
+  }
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = y;
+  g->noutputs = 1;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  return m;
+}
+
+/* Runs the model three times: unplanned, planned (backend kernels), and
+ * planned again with VRT_REFERENCE=1; returns max |backend - reference|. */
+static double run_vs_ref(vrt_model_t *m, const conv_case *c, int64_t *out_elems) {
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  const vrt_tensor *xin = vrt_model_input(m, 0);
+  int64_t xn = vrt_tensor_numel(xin);
+  float *x = rand_buf(xn);
+  vrt_tensor in[2] = {op_test_tensor(VRT_F32, 4, xin->dims, x)};
+  in[0].name = "x";
+  const vrt_tensor *out;
+  int nout;
+  float *res = NULL;
+  if (c->residual) {
+    const vrt_tensor *rin = vrt_model_input(m, 1);
+    res = rand_buf(vrt_tensor_numel(rin));
+    in[1] = op_test_tensor(VRT_F32, 4, rin->dims, res);
+    in[1].name = "r";
+  }
+  int nin = c->residual ? 2 : 1;
+  int rc = vrt_session_run(s, in, nin, &out, &nout);
+  if (rc) fprintf(stderr, "run: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  assert_int_equal(vrt_session_run(s, in, nin, &out, &nout), 0);
+  int64_t ny = vrt_tensor_numel(&out[0]);
+  float *fast = malloc(sizeof(float) * (size_t)ny);
+  memcpy(fast, out[0].data, sizeof(float) * (size_t)ny);
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt_session_run(s, in, nin, &out, &nout), 0);
+  unsetenv("VRT_REFERENCE");
+  double d = op_test_maxdiff(fast, out[0].data, ny);
+  *out_elems = ny;
+  free(fast);
+  free(x);
+  free(res);
+  vrt_session_free(s);
+  return d;
+}
+
+static conv_case random_case(bool deconv) {
+  static const char *acts[] = {NULL, "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "SiLU", "Gelu",
+                               "Clip", "Elu"};
+  conv_case c = {.deconv = deconv};
+  c.nhwc = rnd() & 1;
+  c.bias = rnd() % 4 != 0;
+  c.N = irand(1, 2);
+  int kind = irand(0, 2); /* plain, grouped, depthwise */
+  c.group = kind == 0 ? 1 : kind == 1 ? irand(2, 3) : irand(3, 20);
+  c.C = kind == 2 ? c.group : c.group * irand(1, 9);
+  c.M = kind == 2 ? c.group * irand(1, 2) : c.group * irand(1, 9);
+  c.H = irand(5, 17);
+  c.W = irand(5, 17);
+  c.kh = irand(1, 3);
+  c.kw = rnd() % 3 ? c.kh : irand(1, 3);
+  c.s = irand(1, 2);
+  c.d = deconv ? 1 : irand(1, 2);
+  c.pad = irand(0, (int)(c.kh < c.kw ? c.kh : c.kw) - 1);
+  c.act = acts[rnd() % (sizeof acts / sizeof acts[0])];
+  c.residual = !deconv && rnd() % 3 == 0;
+  return c;
+}
+
+static void check_cases(bool deconv) {
+  int ran = 0;
+  for (int i = 0; i < 60; i++) {
+    conv_case c = random_case(deconv);
+    vrt_model_t *m = conv_model(&c);
+    int64_t ny;
+    double d = run_vs_ref(m, &c, &ny);
+    if (d > 1e-3) {
+      fprintf(stderr, "case %d: deconv %d nhwc %d N%lld C%lld M%lld %lldx%lld k%lldx%lld g%lld s%lld d%lld p%lld act %s bias %d res %d: max diff %g\n",
+              i, c.deconv, c.nhwc, (long long)c.N, (long long)c.C, (long long)c.M, (long long)c.H, (long long)c.W,
+              (long long)c.kh, (long long)c.kw, (long long)c.group, (long long)c.s, (long long)c.d, (long long)c.pad,
+              c.act ? c.act : "-", c.bias, c.residual, d);
+      fail();
+    }
+    ran += m->packed != NULL; /* the backend took the node: it packed weights */
+    vrt_model_free(m);
+  }
+  /* oneDNN takes every one of these; a silent fallback would test nothing */
+  assert_int_equal(ran, 60);
+}
+
+static void test_conv_vs_reference(void **state) {
+  (void)state;
+  check_cases(false);
+}
+
+static void test_deconv_vs_reference(void **state) {
+  (void)state;
+  check_cases(true);
+}
+
+/* Two sessions of one model: the weights are packed once, for both. */
+static void test_weights_shared(void **state) {
+  (void)state;
+  conv_case c = {.nhwc = false, .bias = true, .N = 1, .C = 16, .M = 32, .H = 14, .W = 14, .kh = 3, .kw = 3,
+                 .group = 1, .s = 1, .d = 1, .pad = 1, .act = "Relu"};
+  vrt_model_t *m = conv_model(&c);
+  int64_t ny;
+  assert_true(run_vs_ref(m, &c, &ny) < 1e-3);
+  assert_non_null(m->packed);
+  size_t once = m->packed_bytes;
+  assert_true(once >= 16 * 32 * 9 * sizeof(float));
+  assert_true(run_vs_ref(m, &c, &ny) < 1e-3);
+  assert_int_equal(m->packed_bytes, once);
+  vrt_model_free(m);
+}
+
+/* VRT_BACKENDS picks backends by name; "none" leaves every node on its own
+ * exec (no packing), and results agree. */
+static void test_backends_env(void **state) {
+  (void)state;
+  const vrt_backend *bs[4];
+  setenv("VRT_BACKENDS", "none", 1);
+  assert_int_equal(vrt__backends_enabled(bs, 4), 0);
+  conv_case c = {.nhwc = true, .N = 1, .C = 8, .M = 8, .H = 9, .W = 9, .kh = 3, .kw = 3, .group = 8, .s = 1,
+                 .d = 1, .pad = 1};
+  vrt_model_t *m = conv_model(&c);
+  int64_t ny;
+  assert_true(run_vs_ref(m, &c, &ny) < 1e-4);
+  assert_null(m->packed);
+  vrt_model_free(m);
+  setenv("VRT_BACKENDS", "onednn", 1);
+  assert_int_equal(vrt__backends_enabled(bs, 4), 1);
+  assert_string_equal(bs[0]->name, "onednn");
+  unsetenv("VRT_BACKENDS");
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt__backends_enabled(bs, 4), 0);
+  unsetenv("VRT_REFERENCE");
+}
+
+/* A ConvTranspose whose output padding oneDNN cannot express is refused at
+ * plan time and runs on the reference kernel: right answer, nothing packed. */
+static void test_refused_falls_back(void **state) {
+  (void)state;
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 2, 4, 4});
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){2, 3, 1, 1}, rand_buf(6), 24, false);
+  int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+  g->values[y].flags |= VRT_VAL_OUTPUT;
+  int ins[2] = {x, w};
+  vrt_graph_add_node(g, VRT_OP_ConvTranspose, "convt", "ConvTranspose", ins, 2, &y, 1);
+  vrt_node_set_ints(&g->nodes[0], "strides", (int64_t[]){3, 3}, 2);
+  vrt_node_set_ints(&g->nodes[0], "output_padding", (int64_t[]){2, 2}, 2);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = y;
+  g->noutputs = 1;
+  vrt_model_t *m = NULL;
+  assert_int_equal(vrt__model_from_graph(&m, g, vrt_load_default_params()), 0);
+  conv_case c = {0};
+  int64_t ny;
+  assert_true(run_vs_ref(m, &c, &ny) < 1e-5);
+  assert_int_equal(ny, 3 * 12 * 12);
+  assert_null(m->packed);
+  vrt_model_free(m);
+}
+
+int main(void) {
+  unsetenv("VRT_REFERENCE");
+  unsetenv("VRT_BACKENDS");
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_conv_vs_reference), cmocka_unit_test(test_deconv_vs_reference),
+      cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
+      cmocka_unit_test(test_refused_falls_back),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,214 @@
+/* Load-time fusion passes on graphs built here: each pass fuses what it
+ * should (node count after load), leaves alone what it must not (a value
+ * with a second consumer, NHWC BatchNorm), and the fused model computes what
+ * the unfused one does (VRT_FUSE=0), on the reference kernels and on the
+ * backends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse.h"
+#include "model.h"
+#include "ops.h"
+
+static uint32_t rng = 777;
+static float frand(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (float)((rng >> 8) % 2001) / 1000.0f - 1.0f;
+}
+
+static int cnst(vrt_graph *g, const char *name, int ndim, const int64_t *dims, float lo) {
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= dims[i];
+  float *p = malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) p[i] = lo + (lo > 0 ? 1.0f + frand() * 0.5f : frand());
+  return vrt_graph_add_const(g, name, VRT_F32, ndim, dims, p, sizeof(float) * (size_t)n, false);
+}
+
+static int val(vrt_graph *g, const char *name) { return vrt_graph_add_value(g, name, VRT_UNDEFINED, -1, NULL); }
+
+static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int nin, int out) {
+  return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
+}
+
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES };
+
+/* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
+static vrt_graph *pattern(int kind) {
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 4, 6, 6});
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int w = cnst(g, "w", 4, (int64_t[]){8, 4, 3, 3}, 0), b = cnst(g, "b", 1, (int64_t[]){8}, 0);
+  int c = val(g, "c"), y = val(g, "y");
+  int extra_out = -1;
+  node(g, VRT_OP_Conv, "conv", (int[]){x, w, b}, 3, c);
+  vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  switch (kind) {
+    case P_BN: {
+      int s = cnst(g, "s", 1, (int64_t[]){8}, 0), sh = cnst(g, "sh", 1, (int64_t[]){8}, 0);
+      int mu = cnst(g, "mu", 1, (int64_t[]){8}, 0), var = cnst(g, "var", 1, (int64_t[]){8}, 0.5f);
+      node(g, VRT_OP_BatchNormalization, "bn", (int[]){c, s, sh, mu, var}, 5, y);
+      break;
+    }
+    case P_RELU: node(g, VRT_OP_Relu, "relu", &c, 1, y); break;
+    case P_RES_RELU: { /* y = Relu(conv(x) + Relu(x'))  with x' = a 1x1 conv of x */
+      int w2 = cnst(g, "w2", 4, (int64_t[]){8, 4, 1, 1}, 0), r = val(g, "r"), s = val(g, "s");
+      node(g, VRT_OP_Conv, "skip", (int[]){x, w2}, 2, r);
+      node(g, VRT_OP_Add, "add", (int[]){r, c}, 2, s);
+      node(g, VRT_OP_Relu, "relu", &s, 1, y);
+      break;
+    }
+    case P_SILU: {
+      int sg = val(g, "sg");
+      node(g, VRT_OP_Sigmoid, "sig", &c, 1, sg);
+      node(g, VRT_OP_Mul, "mul", (int[]){c, sg}, 2, y);
+      break;
+    }
+    case P_CLIP6: {
+      int lo = cnst(g, "lo", 0, NULL, 0), hi = cnst(g, "hi", 0, NULL, 0);
+      *(float *)g->values[lo].t.data = 0;
+      *(float *)g->values[hi].t.data = 6;
+      node(g, VRT_OP_Clip, "clip", (int[]){c, lo, hi}, 3, y);
+      break;
+    }
+    case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
+      node(g, VRT_OP_Relu, "relu", &c, 1, y);
+      extra_out = c;
+      break;
+    }
+    default: break;
+  }
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int) * 2);
+  g->outputs[0] = y;
+  g->noutputs = 1;
+  g->values[y].flags |= VRT_VAL_OUTPUT;
+  if (extra_out >= 0) {
+    g->outputs[g->noutputs++] = extra_out;
+    g->values[extra_out].flags |= VRT_VAL_OUTPUT;
+  }
+  return g;
+}
+
+/* Nodes are appended in call order, so for P_RES_RELU "skip" comes after
+ * "conv": swap them so the residual is ready when the main Conv runs. */
+static void residual_first(vrt_graph *g) {
+  vrt_node t = g->nodes[0];
+  g->nodes[0] = g->nodes[1];
+  g->nodes[1] = t;
+  for (int i = 0; i < 2; i++) g->values[g->nodes[i].out[0]].producer = i;
+}
+
+static vrt_model_t *load(int kind, bool fuse) {
+  vrt_graph *g = pattern(kind);
+  if (kind == P_RES_RELU) residual_first(g);
+  setenv("VRT_FUSE", fuse ? "1" : "0", 1);
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  unsetenv("VRT_FUSE");
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  return m;
+}
+
+static float *run(vrt_model_t *m, const float *x, int64_t *ny) {
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  vrt_tensor in = {.name = "x", .dtype = VRT_F32, .ndim = 4, .dims = {1, 4, 6, 6}, .data = (void *)x,
+                   .nbytes = sizeof(float) * 144};
+  const vrt_tensor *out;
+  int nout;
+  for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0); /* planned */
+  *ny = vrt_tensor_numel(&out[0]);
+  float *y = malloc(sizeof(float) * (size_t)*ny);
+  memcpy(y, out[0].data, sizeof(float) * (size_t)*ny);
+  vrt_session_free(s);
+  return y;
+}
+
+/* Fused vs unfused on the same input, with the backends and on the
+ * reference kernels; returns the fused model's node count. */
+static int check(int kind) {
+  float x[144];
+  for (int i = 0; i < 144; i++) x[i] = frand() * 2;
+  uint32_t seed = rng;
+  vrt_model_t *plain = load(kind, false);
+  rng = seed;
+  vrt_model_t *fused = load(kind, true);
+  int nodes = vrt_model_num_nodes(fused);
+  for (int ref = 0; ref < 2; ref++) {
+    if (ref) setenv("VRT_REFERENCE", "1", 1);
+    int64_t n1, n2;
+    float *a = run(plain, x, &n1), *b = run(fused, x, &n2);
+    assert_int_equal(n1, n2);
+    for (int64_t i = 0; i < n1; i++) assert_float_equal(a[i], b[i], 1e-4 * (1 + fabsf(a[i])));
+    free(a), free(b);
+    unsetenv("VRT_REFERENCE");
+  }
+  vrt_model_free(plain);
+  vrt_model_free(fused);
+  return nodes;
+}
+
+static void test_batchnorm_folded(void **state) {
+  (void)state;
+  assert_int_equal(check(P_BN), 1);
+}
+
+static void test_relu_fused(void **state) {
+  (void)state;
+  assert_int_equal(check(P_RELU), 1);
+}
+
+static void test_residual_then_relu(void **state) {
+  (void)state;
+  assert_int_equal(check(P_RES_RELU), 2); /* skip conv + conv(residual, relu) */
+}
+
+static void test_silu_fused(void **state) {
+  (void)state;
+  assert_int_equal(check(P_SILU), 1);
+}
+
+static void test_clip_relu6_fused(void **state) {
+  (void)state;
+  assert_int_equal(check(P_CLIP6), 1);
+  /* the fused activation is Relu6 */
+  vrt_model_t *m = load(P_CLIP6, true);
+  assert_string_equal(vrt_attr_string(&m->g->nodes[0], "vrt_act", ""), "Relu6");
+  vrt_model_free(m);
+}
+
+static void test_second_consumer_blocks(void **state) {
+  (void)state;
+  assert_int_equal(check(P_TWO_USES), 2);
+}
+
+/* The passes on their own: a Conv in NHWC is not a BatchNorm host. */
+static void test_bn_nhwc_left_alone(void **state) {
+  (void)state;
+  vrt_graph *g = pattern(P_BN);
+  vrt_node_set_int(&g->nodes[0], "vrt_layout", 1);
+  assert_int_equal(vrt__fuse_batchnorm(g, NULL), 0);
+  assert_int_equal(g->nodes[1].op, VRT_OP_BatchNormalization);
+  vrt_graph_free(g);
+}
+
+int main(void) {
+  unsetenv("VRT_REFERENCE");
+  unsetenv("VRT_BACKENDS");
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_batchnorm_folded),  cmocka_unit_test(test_relu_fused),
+      cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
+      cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
+      cmocka_unit_test(test_bn_nhwc_left_alone),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
