@@ -11,6 +11,7 @@
 /* Default priority order. A new backend adds one line here. */
 static const vrt_backend *const table[] = {
     &vrt__backend_onednn,
+    &vrt__backend_xnn, /* NHWC pooling, fully connected; conv only where oneDNN refuses */
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 

@@ -1,11 +1,14 @@
 /* The XNNPACK backend (src/rt/cpu/xnn.c) against vrt's reference kernels
  * (VRT_REFERENCE=1) on random NHWC shapes: conv (dense, grouped, depthwise,
- * strides, dilations, asymmetric and SAME pads, fused activations), pooling,
- * fully connected; plus what it must refuse. Built without XNNPACK, every
- * node must be refused. */
+ * strides, dilations, asymmetric and SAME pads, fused activations and
+ * residual), pooling, fully connected; a small NHWC model run in a session
+ * through the backend table (VRT_BACKENDS=xnnpack); and what it must refuse.
+ * Built without XNNPACK, every node must be refused. */
 #include "test_nn_util.h"
 
+#include "backend.h"
 #include "cpu/xnn.h"
+#include "model.h"
 
 static uint32_t rng = 7;
 static int64_t rnd(int64_t lo, int64_t hi) { /* [lo, hi] */
@@ -22,7 +25,7 @@ static double xnn_vs_ref(vrt_node *n, const vrt_tensor *in, int nin, int threads
   unsetenv("VRT_REFERENCE");
   if (rc) fprintf(stderr, "reference: %s\n", vrt_last_error());
   assert_int_equal(rc, 0);
-  const vrt_tensor *ptr[4];
+  const vrt_tensor *ptr[8];
   for (int i = 0; i < nin; i++) ptr[i] = in[i].dtype ? &in[i] : NULL;
   assert_true(xnn_supports_node(n, ptr, nin, true));
   xnn_node *x = NULL;
@@ -48,7 +51,7 @@ static double xnn_vs_ref(vrt_node *n, const vrt_tensor *in, int nin, int threads
 static void test_conv_random(void **state) {
   (void)state;
   if (!xnn_available()) skip();
-  static const char *acts[] = {NULL, "Relu", "Relu6", "HardSwish", "Sigmoid", "LeakyRelu"};
+  static const char *acts[] = {NULL, "Relu", "Relu6", "HardSwish", "Sigmoid", "LeakyRelu", "Clip", "SiLU"};
   for (int t = 0; t < 60; t++) {
     int kind = t % 3; /* 0 dense, 1 depthwise, 2 grouped */
     int64_t N = rnd(1, 2), H = rnd(3, 17), W = rnd(3, 17), k = rnd(1, 5), s = rnd(1, 2), d = t % 7 == 0 ? 2 : 1;
@@ -67,11 +70,20 @@ static void test_conv_random(void **state) {
     vrt_node_set_ints(&n, "dilations", NN_DIMS(d, d), 2);
     if (t % 5 == 4) vrt_node_set_string(&n, "auto_pad", "SAME_UPPER");
     else vrt_node_set_ints(&n, "pads", pads, 4);
-    const char *act = acts[t % 6];
+    const char *act = acts[t % 8];
     if (act) vrt_node_set_string(&n, "vrt_act", act);
-    vrt_tensor in[3] = {NN_T(VRT_F32, 4, NN_DIMS(N, H, W, C), x), NN_T(VRT_F32, 4, NN_DIMS(M, C / G, k, k), w),
-                        NN_T(VRT_F32, 1, NN_DIMS(M), b)};
-    int nin = t % 4 == 3 ? 2 : 3; /* some without bias */
+    if (act && !strcmp(act, "Clip")) {
+      vrt_node_set_float(&n, "vrt_act_alpha", -0.3f);
+      vrt_node_set_float(&n, "vrt_act_beta", 0.4f);
+    }
+    /* output shape, for the fused residual (Conv input 4) */
+    int64_t ext = (k - 1) * d + 1, OH, OW;
+    if (t % 5 == 4) OH = (H + s - 1) / s, OW = (W + s - 1) / s;
+    else OH = (H + pads[0] + pads[2] - ext) / s + 1, OW = (W + pads[1] + pads[3] - ext) / s + 1;
+    float *r = nn_rand(N * OH * OW * M, (uint32_t)t * 3 + 4);
+    vrt_tensor in[5] = {NN_T(VRT_F32, 4, NN_DIMS(N, H, W, C), x), NN_T(VRT_F32, 4, NN_DIMS(M, C / G, k, k), w),
+                        NN_T(VRT_F32, 1, NN_DIMS(M), b), {0}, NN_T(VRT_F32, 4, NN_DIMS(N, OH, OW, M), r)};
+    int nin = t % 4 == 3 ? 2 : t % 3 == 1 ? 5 : 3; /* some without bias, some with a residual */
     double diff = xnn_vs_ref(&n, in, nin, 1 + t % 2);
     if (diff > 1e-5)
       fprintf(stderr, "case %d: N%lld H%lld W%lld C%lld M%lld G%lld k%lld s%lld d%lld act %s: %g\n", t, (long long)N,
@@ -79,7 +91,7 @@ static void test_conv_random(void **state) {
               (long long)d, act ? act : "-", diff);
     assert_true(diff <= 1e-5);
     op_test_node_free(&n);
-    free(x), free(w), free(b);
+    free(x), free(w), free(b), free(r);
   }
 }
 
@@ -128,6 +140,7 @@ static void test_fc(void **state) {
     vrt_node n = op_test_node(matmul ? VRT_OP_MatMul : VRT_OP_Gemm, matmul ? 2 : 3, 1);
     vrt_tensor in[3];
     if (matmul) {
+      if (t == 7) vrt_node_set_string(&n, "vrt_act", "Gelu"); /* fuse.c puts activations on MatMul too */
       in[0] = NN_T(VRT_F32, 3, NN_DIMS(2, M, K), a); /* batch rows share the weights */
       in[1] = NN_T(VRT_F32, 2, NN_DIMS(K, N), b);
     } else {
@@ -143,6 +156,71 @@ static void test_fc(void **state) {
     op_test_node_free(&n);
     free(a), free(b), free(c);
   }
+}
+
+/* x [1,12,10,6] NHWC -> Conv 3x3 depthwise, Relu -> MaxPool 2x2 s2 ->
+ * Conv 1x1 6->8 -> GlobalAveragePool -> y; run in a session with
+ * VRT_BACKENDS=xnnpack (the second run is planned) and with the reference. */
+static void test_session_through_table(void **state) {
+  (void)state;
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, NN_DIMS(1, 12, 10, 6));
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, NN_DIMS(6, 1, 3, 3), nn_rand(54, 1), 54 * 4, false);
+  int b1 = vrt_graph_add_const(g, "b1", VRT_F32, 1, NN_DIMS(6), nn_rand(6, 2), 6 * 4, false);
+  int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, NN_DIMS(8, 6, 1, 1), nn_rand(48, 3), 48 * 4, false);
+  int v[4];
+  for (int i = 0; i < 4; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "v%d", i);
+    v[i] = vrt_graph_add_value(g, name, VRT_UNDEFINED, -1, NULL);
+  }
+  g->values[v[3]].flags |= VRT_VAL_OUTPUT;
+  vrt_graph_add_node(g, VRT_OP_Conv, "dw", "Conv", (int[]){x, w1, b1}, 3, &v[0], 1);
+  vrt_node_set_int(&g->nodes[0], "group", 6);
+  vrt_node_set_ints(&g->nodes[0], "pads", NN_DIMS(1, 1, 1, 1), 4);
+  vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+  vrt_graph_add_node(g, VRT_OP_MaxPool, "pool", "MaxPool", (int[]){v[0]}, 1, &v[1], 1);
+  vrt_node_set_ints(&g->nodes[1], "kernel_shape", NN_DIMS(2, 2), 2);
+  vrt_node_set_ints(&g->nodes[1], "strides", NN_DIMS(2, 2), 2);
+  vrt_graph_add_node(g, VRT_OP_Conv, "pw", "Conv", (int[]){v[1], w2}, 2, &v[2], 1);
+  vrt_graph_add_node(g, VRT_OP_GlobalAveragePool, "gap", "GlobalAveragePool", (int[]){v[2]}, 1, &v[3], 1);
+  for (int i = 0; i < 4; i++) vrt_node_set_int(&g->nodes[i], "vrt_layout", 1);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = v[3];
+  g->noutputs = 1;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+
+  setenv("VRT_BACKENDS", "xnnpack", 1);
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  float *xd = nn_rand(12 * 10 * 6, 4);
+  vrt_tensor in = NN_T(VRT_F32, 4, NN_DIMS(1, 12, 10, 6), xd);
+  const vrt_tensor *out;
+  int nout;
+  int64_t before = xnn_run_count();
+  for (int r = 0; r < 3; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  int64_t ran = xnn_run_count() - before;
+  assert_int_equal(out[0].ndim, 4);
+  assert_int_equal(out[0].dims[3], 8);
+  float fast[8];
+  memcpy(fast, out[0].data, sizeof fast);
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  unsetenv("VRT_REFERENCE");
+  unsetenv("VRT_BACKENDS");
+  assert_true(op_test_maxdiff(fast, out[0].data, 8) < 1e-5);
+  if (xnn_available()) assert_true(ran >= 4 * 2); /* all four nodes, on the planned runs */
+  else assert_int_equal(ran, 0);
+  vrt_session_free(s);
+  vrt_model_free(m);
+  free(xd);
 }
 
 /* What the backend must refuse (and, built without XNNPACK, everything). */
@@ -202,6 +280,7 @@ int main(void) {
       cmocka_unit_test(test_conv_random),
       cmocka_unit_test(test_pool_random),
       cmocka_unit_test(test_fc),
+      cmocka_unit_test(test_session_through_table),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "nn.h"
 
 #ifdef VIGIL_HAVE_XNNPACK
@@ -24,10 +25,14 @@ struct xnn_node {
   int64_t in_numel, out_numel;
   nn_act post;          /* activation XNNPACK cannot fuse as output bounds */
   int64_t channels;     /* of the output, for post */
+  bool residual;        /* Conv input 4 (fused Add): added before post */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
+static _Atomic int64_t runs;
+
+int64_t xnn_run_count(void) { return runs; }
 
 static void init_lib(void) { init_ok = xnn_initialize(NULL) == xnn_status_success; }
 
@@ -53,14 +58,19 @@ static pthreadpool_t pool_get(int threads) {
 
 static bool is_f32(const vrt_tensor *t, int ndim) { return t && t->dtype == VRT_F32 && (ndim < 0 || t->ndim == ndim); }
 
-/* Output bounds for the activations XNNPACK clamps; the rest run after. */
-static void act_bounds(const nn_act *a, float *lo, float *hi, nn_act *post) {
+/* Output bounds for the activations XNNPACK clamps; the rest run after (and
+ * all of them when a residual must be added first). */
+static void act_bounds(const nn_act *a, bool residual, float *lo, float *hi, nn_act *post) {
   *lo = -INFINITY, *hi = INFINITY;
   memset(post, 0, sizeof *post);
-  if (a->kind == NN_ACT_RELU) *lo = 0;
+  if (residual) *post = *a;
+  else if (a->kind == NN_ACT_RELU) *lo = 0;
   else if (a->kind == NN_ACT_RELU6) *lo = 0, *hi = 6;
+  else if (a->kind == NN_ACT_CLIP && a->alpha <= a->beta) *lo = a->alpha, *hi = a->beta;
   else *post = *a;
 }
+
+static bool has_residual(const vrt_tensor *const *in, int nin) { return nin > 4 && in[4]; }
 
 static bool conv_ok(const vrt_node *n, const vrt_tensor *const *in, int nin, bool wconst, nn_geom *g) {
   const nn_conv_params *p = n->params;
@@ -71,6 +81,8 @@ static bool conv_ok(const vrt_node *n, const vrt_tensor *const *in, int nin, boo
     vrt__err_clear();
     return false;
   }
+  if (has_residual(in, nin) && (!is_f32(in[4], 4) || vrt_tensor_numel(in[4]) != g->N * g->out[1] * g->out[2] * g->M))
+    return false;
   return g->k[1] <= UINT32_MAX && g->k[2] <= UINT32_MAX && g->N > 0;
 }
 
@@ -103,15 +115,15 @@ static bool fc_ok(const vrt_node *n, const vrt_tensor *const *in, int nin, bool 
       if (!is_f32(c, -1) || !c->data || vrt_attr_float(n, "beta", 1.0f) != 1.0f) return false;
       if (vrt_tensor_numel(c) != *N || c->dims[c->ndim - 1] != *N) return false;
     }
-    nn_act a;
-    if (nn_act_parse(n, &a) || a.kind == NN_ACT_PRELU) {
-      vrt__err_clear();
-      return false;
-    }
   } else if (n->op == VRT_OP_MatMul) {
     *K = in[1]->dims[0];
     *N = in[1]->dims[1];
   } else {
+    return false;
+  }
+  nn_act a; /* both may carry a fused activation (fuse.c) */
+  if (nn_act_parse(n, &a) || a.kind == NN_ACT_PRELU) {
+    vrt__err_clear();
     return false;
   }
   return in[0]->dims[in[0]->ndim - 1] == *K && *K > 0 && *N > 0;
@@ -155,7 +167,8 @@ static int prepare_conv(xnn_node *x, const vrt_node *n, const vrt_tensor *const 
     for (int64_t i = 0; i < cig; i++)
       for (int64_t k = 0; k < kk; k++) wt[dw ? k * g.M + o : (o * kk + k) * cig + i] = w[(o * cig + i) * kk + k];
   float lo, hi;
-  act_bounds(&p->act, &lo, &hi, &x->post);
+  x->residual = has_residual(in, nin);
+  act_bounds(&p->act, x->residual, &lo, &hi, &x->post);
   enum xnn_status s = xnn_create_convolution2d_nhwc_f32(
       (uint32_t)g.pb[1], end_pad(&g, 2), end_pad(&g, 1), (uint32_t)g.pb[2], (uint32_t)g.k[1], (uint32_t)g.k[2],
       (uint32_t)g.s[1], (uint32_t)g.s[2], (uint32_t)g.d[1], (uint32_t)g.d[2], (uint32_t)g.group, (size_t)cig,
@@ -209,10 +222,10 @@ static int prepare_fc(xnn_node *x, const vrt_node *n, const vrt_tensor *const *i
   if (!fc_ok(n, in, nin, true, &K, &N)) return NN_ERR(n, VRT_EUNSUPPORTED, "not an XNNPACK fully connected");
   bool tb = n->op == VRT_OP_Gemm && vrt_attr_int(n, "transB", 0);
   const float *bias = n->op == VRT_OP_Gemm && nin > 2 && in[2] ? in[2]->data : NULL;
-  nn_act a = {0};
-  if (n->op == VRT_OP_Gemm) nn_act_parse(n, &a);
+  nn_act a;
+  if (nn_act_parse(n, &a)) return -1;
   float lo, hi;
-  act_bounds(&a, &lo, &hi, &x->post);
+  act_bounds(&a, false, &lo, &hi, &x->post);
   /* XNNPACK's kernel is [N, K]; a [K, N] B is its transposed form */
   enum xnn_status s = xnn_create_fully_connected_nc_f32((size_t)K, (size_t)N, (size_t)K, (size_t)N, in[1]->data, bias,
                                                         lo, hi, tb ? 0 : XNN_FLAG_TRANSPOSE_WEIGHTS, &x->op);
@@ -293,7 +306,14 @@ int xnn_run_node(xnn_node *x, const vrt_tensor *const *in, int nin, vrt_tensor *
   }
   if (s == xnn_status_success) s = xnn_run_operator(x->op, pool);
   free(copy);
+  runs++;
   if (s != xnn_status_success) return NN_ERR(n, VRT_EINVAL, "XNNPACK run failed: status %d", s);
+  if (x->residual) {
+    if (!has_residual(in, nin) || vrt_tensor_numel(in[4]) != x->out_numel)
+      return NN_ERR(n, VRT_ESHAPE, "fused residual must have the output's shape");
+    const float *r = in[4]->data;
+    for (int64_t i = 0; i < x->out_numel; i++) dst[i] += r[i];
+  }
   if (x->post.kind != NN_ACT_NONE) nn_bias_act(dst, x->out_numel / x->channels, x->channels, 1, NULL, &x->post, NULL, 0);
   return 0;
 }
@@ -321,4 +341,30 @@ int xnn_run_node(xnn_node *x, const vrt_tensor *const *in, int nin, vrt_tensor *
 
 void xnn_node_free(xnn_node *x) {}
 
+int64_t xnn_run_count(void) { return 0; }
+
 #endif
+
+/* ---- the backend table entry (backend.h) --------------------------------------
+ * Constants are the inputs whose data the request carries, so "weights are
+ * constant" is in[1]->data != NULL, which xnn_supports_node checks. This
+ * XNNPACK (2022-02) has no shared weights cache: each session's plan packs
+ * its own copy of a node's weights when it creates the operator. */
+
+static bool backend_supports(const vrt_kernel_req *rq) { return xnn_supports_node(rq->n, rq->in, rq->nin, true); }
+
+static int backend_plan(const vrt_kernel_req *rq, void **state) {
+  xnn_node *x = NULL;
+  int rc = xnn_prepare_node(rq->n, rq->in, rq->nin, &x);
+  *state = x;
+  return rc;
+}
+
+static int backend_exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
+                        int nout, vrt_exec_ctx *x) {
+  return xnn_run_node(state, in, nin, &out[0], x ? x->threads : 1);
+}
+
+static void backend_release(void *state) { xnn_node_free(state); }
+
+const vrt_backend vrt__backend_xnn = {"xnnpack", backend_supports, backend_plan, backend_exec, backend_release};

@@ -16,7 +16,12 @@
  * An xnn_node is stateful (XNNPACK operators keep the bound pointers and
  * indirection buffers), so it belongs to one session's plan at a time, like
  * the arena. Built without XNNPACK, xnn_available() is false and
- * xnn_supports_node() always false. */
+ * xnn_supports_node() always false.
+ *
+ * The backend table entry (vrt__backend_xnn, "xnnpack" in VRT_BACKENDS)
+ * wraps these four calls; it sits after oneDNN in the default order, because
+ * `vigil bench kernels` measured oneDNN's primitives faster for every NHWC
+ * convolution family on this CPU, and XNNPACK faster for pooling. */
 #ifndef VRT_CPU_XNN_H
 #define VRT_CPU_XNN_H
 
@@ -44,5 +49,9 @@ int xnn_prepare_node(const vrt_node *n, const vrt_tensor *const *in, int nin, xn
 int xnn_run_node(xnn_node *x, const vrt_tensor *const *in, int nin, vrt_tensor *out, int threads);
 
 void xnn_node_free(xnn_node *x); /* NULL is a no-op */
+
+/* Operators run by xnn_run_node since the process started (all threads):
+ * lets tests see that the backend table routed nodes here. */
+int64_t xnn_run_count(void);
 
 #endif
