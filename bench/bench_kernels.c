@@ -28,12 +28,12 @@
 #include <xnnpack.h>
 #endif
 
-typedef enum { K_CONV, K_FC, K_MAXPOOL, K_AVGPOOL } kind;
+typedef enum { K_CONV, K_FC, K_MAXPOOL, K_AVGPOOL, K_GAVGPOOL } kind;
 
 typedef struct kcase {
   const char *name;
   kind k;
-  int64_t h, w, cin, cout, kh, stride, pad, group; /* FC: cin -> cout; pools: kh x kh window */
+  int64_t h, w, cin, cout, kh, stride, pad, group; /* FC: h rows, cin -> cout; pools: kh x kh window */
 } kcase;
 
 static const kcase CASES[] = {
@@ -56,9 +56,13 @@ static const kcase CASES[] = {
     {"dw3x3 384 12 (movenet)", K_CONV, 12, 12, 384, 384, 3, 1, 1, 384},
     {"dw3x3 512 14 (faceres)", K_CONV, 14, 14, 512, 512, 3, 1, 1, 512},
     {"fc 1024->256 (faceres)", K_FC, 1, 1, 1024, 256, 0, 0, 0, 0},
+    {"fc 197x768->768 (ViT block)", K_FC, 197, 1, 768, 768, 0, 0, 0, 0},
+    {"fc 64x512->128 (re-id head)", K_FC, 64, 1, 512, 128, 0, 0, 0, 0},
     {"maxpool 2x2 s2 24 128 (blazeface)", K_MAXPOOL, 128, 128, 24, 24, 2, 2, 0, 0},
     {"maxpool 3x3 s1 80 128 (centernet)", K_MAXPOOL, 128, 128, 80, 80, 3, 1, 1, 0},
     {"avgpool 2x2 s2 256 32", K_AVGPOOL, 32, 32, 256, 256, 2, 2, 0, 0},
+    {"global avgpool 1024 7 (faceres-like)", K_GAVGPOOL, 7, 7, 1024, 1024, 7, 1, 0, 0},
+    {"global avgpool 96 64", K_GAVGPOOL, 64, 64, 96, 96, 64, 1, 0, 0},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -103,8 +107,8 @@ typedef struct geom {
 static geom case_geom(const kcase *c) {
   geom g = {0};
   if (c->k == K_FC) {
-    g.oh = g.ow = 1;
-    g.xn = c->cin, g.yn = c->cout, g.wn = c->cin * c->cout;
+    g.oh = c->h, g.ow = 1;
+    g.xn = c->h * c->cin, g.yn = c->h * c->cout, g.wn = c->cin * c->cout;
     return g;
   }
   g.oh = (c->h + 2 * c->pad - c->kh) / c->stride + 1;
@@ -139,6 +143,7 @@ static void vrt_setup(vrt_impl *v, const kcase *c, float *x, float *w, float *b)
   memset(v, 0, sizeof *v);
   vrt_op op = c->k == K_CONV ? VRT_OP_Conv : c->k == K_FC ? VRT_OP_Gemm : c->k == K_MAXPOOL ? VRT_OP_MaxPool
                                                                                               : VRT_OP_AveragePool;
+  if (c->k == K_GAVGPOOL) op = VRT_OP_GlobalAveragePool;
   v->nin = c->k == K_CONV || c->k == K_FC ? 3 : 1;
   v->n.op = op;
   v->n.name = strdup("bench");
@@ -148,9 +153,12 @@ static void vrt_setup(vrt_impl *v, const kcase *c, float *x, float *w, float *b)
   v->n.in = calloc((size_t)v->nin, sizeof(int));
   v->n.out = calloc(1, sizeof(int));
   if (c->k == K_FC) {
-    v->tx = mk_tensor(2, (int64_t[]){1, c->cin}, x);
+    v->tx = mk_tensor(2, (int64_t[]){c->h, c->cin}, x);
     v->tw = mk_tensor(2, (int64_t[]){c->cin, c->cout}, w); /* [K,N] as TF.js MatMul lowers it */
     v->tb = mk_tensor(1, (int64_t[]){c->cout}, b);
+  } else if (c->k == K_GAVGPOOL) {
+    v->tx = mk_tensor(4, (int64_t[]){1, c->h, c->w, c->cin}, x);
+    vrt_node_set_int(&v->n, "vrt_layout", 1);
   } else {
     v->tx = mk_tensor(4, (int64_t[]){1, c->h, c->w, c->cin}, x);
     vrt_node_set_int(&v->n, "vrt_layout", 1);
@@ -236,8 +244,8 @@ static int dnn_setup(dnn_impl *d, const kcase *c, const geom *g, float *x, float
   dnnl_memory_desc_t xmd, ymd, bmd, wplain, wany;
   dnnl_primitive_desc_t pd;
   if (c->k == K_FC) {
-    DNN_CHECK(dnnl_memory_desc_init_by_tag(&xmd, 2, (dnnl_dims_t){1, c->cin}, dnnl_f32, dnnl_nc));
-    DNN_CHECK(dnnl_memory_desc_init_by_tag(&ymd, 2, (dnnl_dims_t){1, c->cout}, dnnl_f32, dnnl_nc));
+    DNN_CHECK(dnnl_memory_desc_init_by_tag(&xmd, 2, (dnnl_dims_t){c->h, c->cin}, dnnl_f32, dnnl_nc));
+    DNN_CHECK(dnnl_memory_desc_init_by_tag(&ymd, 2, (dnnl_dims_t){c->h, c->cout}, dnnl_f32, dnnl_nc));
     /* weights are [K,N] (TF.js MatMul): oneDNN's logical dims are {O, I}; io = transposed */
     DNN_CHECK(dnnl_memory_desc_init_by_tag(&wplain, 2, (dnnl_dims_t){c->cout, c->cin}, dnnl_f32, dnnl_io));
     DNN_CHECK(dnnl_memory_desc_init_by_tag(&wany, 2, (dnnl_dims_t){c->cout, c->cin}, dnnl_f32, dnnl_format_tag_any));
@@ -340,7 +348,12 @@ static int xnn_setup(xnn_impl *xi, const kcase *c, const geom *g, const float *x
   } else if (c->k == K_FC) {
     s = xnn_create_fully_connected_nc_f32((size_t)c->cin, (size_t)c->cout, (size_t)c->cin, (size_t)c->cout, w, b,
                                           -INFINITY, INFINITY, XNN_FLAG_TRANSPOSE_WEIGHTS, &xi->op);
-    if (s == xnn_status_success) s = xnn_setup_fully_connected_nc_f32(xi->op, 1, x, y, NULL);
+    if (s == xnn_status_success) s = xnn_setup_fully_connected_nc_f32(xi->op, (size_t)c->h, x, y, NULL);
+  } else if (c->k == K_GAVGPOOL) {
+    s = xnn_create_global_average_pooling_nwc_f32((size_t)c->cin, (size_t)c->cin, (size_t)c->cin, -INFINITY, INFINITY,
+                                                  0, &xi->op);
+    if (s == xnn_status_success)
+      s = xnn_setup_global_average_pooling_nwc_f32(xi->op, 1, (size_t)(c->h * c->w), x, y, NULL);
   } else if (c->k == K_MAXPOOL) {
     s = xnn_create_max_pooling2d_nhwc_f32(p, pr, pb, p, (uint32_t)c->kh, (uint32_t)c->kh, (uint32_t)c->stride,
                                           (uint32_t)c->stride, 1, 1, (size_t)c->cin, (size_t)c->cin, (size_t)c->cin,
@@ -409,7 +422,7 @@ int main(int argc, char **argv) {
   for (int ci = 0; ci < ncases; ci++) {
     const kcase *c = &CASES[ci];
     geom g = case_geom(c);
-    float *x = aligned_alloc(64, sizeof(float) * (size_t)((g.xn + 15) / 16 * 16));
+    float *x = aligned_alloc(64, sizeof(float) * (size_t)((g.xn + 16 + 15) / 16 * 16)); /* XNN_EXTRA_BYTES */
     float *w = aligned_alloc(64, sizeof(float) * (size_t)((g.wn + 16) / 16 * 16));
     float *b = aligned_alloc(64, sizeof(float) * (size_t)((c->cout + 15) / 16 * 16));
     float *yv = calloc((size_t)g.yn, sizeof(float)), *yd = calloc((size_t)g.yn, sizeof(float));

@@ -19,9 +19,11 @@
  * xnn_supports_node() always false.
  *
  * The backend table entry (vrt__backend_xnn, "xnnpack" in VRT_BACKENDS)
- * wraps these four calls; it sits after oneDNN in the default order, because
+ * wraps these calls; it sits after oneDNN in the default order, because
  * `vigil bench kernels` measured oneDNN's primitives faster for every NHWC
- * convolution family on this CPU, and XNNPACK faster for pooling. */
+ * convolution family on this CPU, and XNNPACK faster for pooling. It does not
+ * take Gemm/MatMul (measured slower than vrt's sgemm path), though
+ * xnn_prepare_node implements and tests them. */
 #ifndef VRT_CPU_XNN_H
 #define VRT_CPU_XNN_H
 
