@@ -2,7 +2,7 @@
  * models and inputs, in one run; for the TF.js models ORT cannot load, vrt
  * against the f32 FLOP ceiling of this machine measured in the same run.
  *
- * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick]
+ * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS]
  *
  * Each model gets two fresh worker processes: this program in --worker mode
  * (vrt) and tools/ref/ort_bench.mjs (ORT), both speaking the same line
@@ -17,7 +17,9 @@
  * and Gemm, from shapes found by running the graph once node by node.
  * Then, unless --no-busy, the 1- and 2-thread runs are repeated with a
  * spinning child process keeping one core busy: the t2/t1 column shows
- * whether 2 threads lose to 1 when the other core is taken. */
+ * whether 2 threads lose to 1 when the other core is taken. --alt BACKENDS
+ * adds a third worker, vrt with VRT_BACKENDS=BACKENDS, to the same rounds
+ * (e.g. --alt xnnpack,onednn: which backend order is faster per model). */
 #include <dnnl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -235,7 +237,8 @@ typedef struct worker {
   FILE *to, *from;
 } worker;
 
-static int worker_start(worker *w, char *const argv[], const char *env_omp) {
+/* env_key=env_val is set in the child when env_key is not NULL. */
+static int worker_start(worker *w, char *const argv[], const char *env_key, const char *env_val) {
   int a[2], b[2];
   if (pipe(a) || pipe(b)) return -1;
   pid_t pid = fork();
@@ -244,7 +247,7 @@ static int worker_start(worker *w, char *const argv[], const char *env_omp) {
     dup2(a[0], 0);
     dup2(b[1], 1);
     close(a[0]), close(a[1]), close(b[0]), close(b[1]);
-    if (env_omp) setenv("OMP_NUM_THREADS", env_omp, 1);
+    if (env_key) setenv(env_key, env_val, 1);
     execvp(argv[0], argv);
     fprintf(stderr, "bench_vrt: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -426,7 +429,7 @@ static double measure_ceiling(const char *self, int threads) {
   snprintf(omp, sizeof omp, "%d", threads);
   char *argv[] = {(char *)self, "--ceiling", NULL};
   worker w = {0};
-  if (worker_start(&w, argv, omp)) return NAN;
+  if (worker_start(&w, argv, "OMP_NUM_THREADS", omp)) return NAN;
   char line[256];
   double g = NAN;
   if (fgets(line, sizeof line, w.from) && !strncmp(line, "ok ", 3)) g = strtod(line + 3, NULL);
@@ -449,6 +452,7 @@ typedef struct result {
   double maxdiff;
   double bv1, bv2, bo1, bo2;      /* medians with the other core busy */
   double c1, c2;                  /* f32 ceiling (GFLOP/s) measured just before this model */
+  double a1, a2, adiff;           /* --alt: vrt with VRT_BACKENDS=alt, medians, max diff to vrt */
   int ok;
 } result;
 
@@ -461,30 +465,27 @@ static pid_t spinner_start(void) {
   return pid;
 }
 
-/* Interleaved runs at T threads; medians into *mv, *mo (NAN when absent). */
-static void timed_runs(worker *v, worker *o, int t, int runs, int warmup, double *mv, double *mo) {
-  double *tv = malloc(sizeof(double) * (size_t)runs), *to = malloc(sizeof(double) * (size_t)runs);
-  for (int r = 0; r < warmup; r++) {
-    worker_cmd(v, "run %d", t);
-    if (o->pid) worker_cmd(o, "run %d", t);
-  }
-  int nv = 0, no = 0;
-  for (int r = 0; r < runs; r++) {
-    double a = NAN, b = NAN;
-    if (r % 2 == 0) {
-      a = worker_cmd(v, "run %d", t);
-      if (o->pid) b = worker_cmd(o, "run %d", t);
-    } else {
-      if (o->pid) b = worker_cmd(o, "run %d", t);
-      a = worker_cmd(v, "run %d", t);
+/* Interleaved runs at T threads of the workers that exist (pid != 0), in an
+ * order that rotates every round; medians into med[i] (NAN when absent). */
+#define NW 3
+static void timed_runs(worker *const *w, int t, int runs, int warmup, double *med) {
+  double *tm[NW];
+  int cnt[NW] = {0};
+  for (int i = 0; i < NW; i++) tm[i] = malloc(sizeof(double) * (size_t)runs);
+  for (int r = 0; r < warmup; r++)
+    for (int i = 0; i < NW; i++)
+      if (w[i]->pid) worker_cmd(w[i], "run %d", t);
+  for (int r = 0; r < runs; r++)
+    for (int j = 0; j < NW; j++) {
+      int i = (j + r) % NW;
+      if (!w[i]->pid) continue;
+      double ms = worker_cmd(w[i], "run %d", t);
+      if (!isnan(ms)) tm[i][cnt[i]++] = ms;
     }
-    if (!isnan(a)) tv[nv++] = a;
-    if (!isnan(b)) to[no++] = b;
+  for (int i = 0; i < NW; i++) {
+    med[i] = cnt[i] ? median(tm[i], cnt[i]) : NAN;
+    free(tm[i]);
   }
-  *mv = nv ? median(tv, nv) : NAN;
-  *mo = no ? median(to, no) : NAN;
-  free(tv);
-  free(to);
 }
 
 static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dort) {
@@ -529,12 +530,14 @@ static int rm_rf_dir(const char *dir) {
 }
 
 static double measure_ceiling(const char *self, int threads);
+static const char *alt_backends; /* --alt */
 
 static void bench_model(const char *self, const bmodel *b, int runs, int warmup, int busy, result *res) {
   memset(res, 0, sizeof *res);
   res->name = b->name;
   res->ort = b->ort;
   res->maxdiff = res->obase = res->orss = res->oload = res->o1 = res->o2 = res->bo1 = res->bo2 = NAN;
+  res->a1 = res->a2 = res->adiff = NAN;
   char path[4096];
   if (vigil_asset_require(path, sizeof path, b->rel)) {
     fprintf(stderr, "bench_vrt: %s: %s (skipped)\n", b->name, vigil_asset_errmsg());
@@ -565,13 +568,17 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   snprintf(inputs_json, sizeof inputs_json, "%s/inputs.json", dir);
   const char *src = getenv("VIGIL_SOURCE_DIR") ? getenv("VIGIL_SOURCE_DIR") : VIGIL_SOURCE_DIR;
   snprintf(ort_js, sizeof ort_js, "%s/tools/ref/ort_bench.mjs", src);
-  worker v = {0}, o = {0};
+  worker v = {0}, o = {0}, a = {0};
+  worker *const ws[NW] = {&v, &o, &a};
+  double med[NW];
   char *vargv[] = {(char *)self, "--worker", path, inputs_json, NULL};
   char *oargv[] = {"node", ort_js, path, inputs_json, NULL};
   char line[256];
-  if (worker_start(&v, vargv, NULL) || !fgets(line, sizeof line, v.from)) goto out;
+  if (worker_start(&v, vargv, NULL, NULL) || !fgets(line, sizeof line, v.from)) goto out;
+  if (alt_backends && (worker_start(&a, vargv, "VRT_BACKENDS", alt_backends) || !fgets(line, sizeof line, a.from)))
+    goto out;
   if (b->ort) {
-    if (worker_start(&o, oargv, NULL) || !fgets(line, sizeof line, o.from) || strncmp(line, "ready", 5)) {
+    if (worker_start(&o, oargv, NULL, NULL) || !fgets(line, sizeof line, o.from) || strncmp(line, "ready", 5)) {
       fprintf(stderr, "bench_vrt: %s: the ORT worker did not start (make deps installs it)\n", b->name);
       if (o.pid) worker_stop(&o);
       o.pid = 0;
@@ -583,25 +590,33 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->vload = worker_cmd(&v, "load 1");
   if (isnan(res->vload)) goto out;
   if (o.pid) res->oload = worker_cmd(&o, "load 1");
-  timed_runs(&v, &o, 1, runs, warmup, &res->v1, &res->o1);
-  char dv[4200], dort[4200];
+  if (a.pid) worker_cmd(&a, "load 1");
+  timed_runs(ws, 1, runs, warmup, med);
+  res->v1 = med[0], res->o1 = med[1], res->a1 = med[2];
+  char dv[4200], dort[4200], da[4200];
   snprintf(dv, sizeof dv, "%s/vrt", dir);
   snprintf(dort, sizeof dort, "%s/ort", dir);
+  snprintf(da, sizeof da, "%s/alt", dir);
   worker_cmd(&v, "dump %s", dv);
+  if (a.pid && !isnan(worker_cmd(&a, "dump %s", da))) res->adiff = max_abs_diff(m, da, dv);
   res->vrss = proc_mem(v.pid, "VmHWM");
   if (o.pid) {
     worker_cmd(&o, "dump %s", dort);
     res->orss = proc_mem(o.pid, "VmHWM") - res->obase;
     res->maxdiff = max_abs_diff(m, dv, dort);
   }
-  worker_cmd(&v, "load 2");
-  if (o.pid) worker_cmd(&o, "load 2");
-  timed_runs(&v, &o, 2, runs, warmup, &res->v2, &res->o2);
+  for (int i = 0; i < NW; i++)
+    if (ws[i]->pid) worker_cmd(ws[i], "load 2");
+  timed_runs(ws, 2, runs, warmup, med);
+  res->v2 = med[0], res->o2 = med[1], res->a2 = med[2];
   if (busy) {
+    worker_stop(&a); /* the busy-core runs compare vrt and ORT only */
     pid_t sp = spinner_start();
     int br = runs / 2 + 1;
-    timed_runs(&v, &o, 1, br, 1, &res->bv1, &res->bo1);
-    timed_runs(&v, &o, 2, br, 1, &res->bv2, &res->bo2);
+    timed_runs(ws, 1, br, 1, med);
+    res->bv1 = med[0], res->bo1 = med[1];
+    timed_runs(ws, 2, br, 1, med);
+    res->bv2 = med[0], res->bo2 = med[1];
     if (sp > 0) {
       kill(sp, SIGKILL);
       waitpid(sp, NULL, 0);
@@ -611,6 +626,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
 out:
   worker_stop(&v);
   worker_stop(&o);
+  worker_stop(&a);
   for (int i = 0; i < nin; i++) free(in[i].data);
   vrt_model_free(m);
   rm_rf_dir(dir);
@@ -661,6 +677,24 @@ static void report(const result *r, int n, int busy) {
     printf("%-20s %7.1f %9.1f %9.2f %9.2f %7.1f %9.1f %9.2f %9.2f\n", x->name, x->c1, x->gflop / x->v1 * 1e3, l1,
            x->v1 / l1, x->c2, x->gflop / x->v2 * 1e3, l2, x->v2 / l2);
   }
+  if (alt_backends) {
+    printf("\nvrt with VRT_BACKENDS=%s (alt) against vrt as configured, interleaved in the same rounds\n", alt_backends);
+    printf("%-20s %9s %9s %9s %9s %9s %9s %9s\n", "model", "vrt1_ms", "alt1_ms", "alt/vrt1", "vrt2_ms", "alt2_ms",
+           "alt/vrt2", "max_diff");
+    for (int i = 0; i < n; i++) {
+      const result *x = &r[i];
+      if (!x->ok) continue;
+      char s[7][32];
+      fmt(s[0], 32, "%.2f", x->v1);
+      fmt(s[1], 32, "%.2f", x->a1);
+      fmt(s[2], 32, "%.2f", x->a1 / x->v1);
+      fmt(s[3], 32, "%.2f", x->v2);
+      fmt(s[4], 32, "%.2f", x->a2);
+      fmt(s[5], 32, "%.2f", x->a2 / x->v2);
+      fmt(s[6], 32, "%.1e", x->adiff);
+      printf("%-20s %9s %9s %9s %9s %9s %9s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+    }
+  }
   if (!busy) return;
   printf("\nother core busy (a spinning process): medians, and 2 threads over 1 (t2/t1 > 1: 2 threads lose)\n");
   printf("%-20s %9s %9s %9s %9s %9s %9s\n", "model", "vrt1_ms", "vrt2_ms", "vrt_t2/t1", "ort1_ms", "ort2_ms",
@@ -689,9 +723,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--no-busy")) busy = 0;
+    else if (!strcmp(argv[i], "--alt") && i + 1 < argc) alt_backends = argv[++i];
     else if (!strcmp(argv[i], "--quick")) runs = 3, warmup = 1;
     else {
-      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick]\nmodels:");
+      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS]\n"
+             "  --alt BACKENDS  also run vrt with VRT_BACKENDS=BACKENDS, interleaved, and compare\nmodels:");
       for (int k = 0; k < NMODELS; k++) printf(" %s", MODELS[k].name);
       printf("\n");
       return strcmp(argv[i], "--help") ? 2 : 0;
