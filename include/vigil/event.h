@@ -95,12 +95,20 @@ typedef struct {
   char type[16];                /* dog, cat */
   char breed[VIGIL_NAME_LEN];
   float confidence;
+  bool is_household;            /* matches the household pet list (VIGIL_HOUSEHOLD_PETS) */
 } vigil_pet;
 
 typedef struct {
   bool present;
   float distance_m;
+  char proximity[16];           /* very_close, close, medium, far */
 } vigil_depth;
+
+typedef struct {
+  bool present;
+  char label[32];               /* the weather classifier's label, e.g. "rain" */
+  float confidence;
+} vigil_weather;
 
 typedef struct {
   bool present;
@@ -126,6 +134,7 @@ typedef struct {
   vigil_depth depth;
   vigil_action action;
   vigil_face face;
+  vigil_weather weather;
 } vigil_enrichment;
 
 /* One camera's detections over one window; the unit the risk stage scores and
@@ -141,6 +150,7 @@ typedef struct {
   char snapshot_path[512];         /* annotated JPEG of the batch, "" if none */
   int n_zones;
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
+  bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
   size_t n, cap;
   vigil_detection *dets;
   vigil_enrichment *enr;
@@ -152,6 +162,8 @@ void vigil_batch_free(vigil_batch *b); /* frees the arrays; NULL is a no-op */
 int vigil_batch_add(vigil_batch *b, const vigil_detection *d, const vigil_enrichment *e);
 /* Adds a zone name once (duplicates and overflow are ignored). */
 void vigil_batch_add_zone(vigil_batch *b, const char *zone);
+/* Marks a zone already added as an entrance (the camera registry's "entrance": true). */
+void vigil_batch_mark_entrance(vigil_batch *b, const char *zone);
 
 typedef struct {
   int64_t id;                   /* store id; 0 before it is stored */

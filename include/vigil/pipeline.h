@@ -22,6 +22,7 @@ typedef struct {
   char name[48];
   int npoints;
   float x[CAMERA_MAX_POINTS], y[CAMERA_MAX_POINTS]; /* polygon, pixels */
+  bool entrance;          /* "entrance": true -- a door; people there get depth (approach rule) */
 } camera_zone;
 
 typedef struct {

@@ -17,6 +17,8 @@ static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims
     if (dims[k] >= 0) continue;
     if (k == 0) dims[k] = 1;
     else if (!strcmp(adapter, "ppocr")) dims[k] = k == 1 ? 3 : 640;
+    else if (!strcmp(adapter, "depth-anything")) dims[k] = k == 1 ? 3 : 518;
+    else if (!strcmp(adapter, "yolo-segment")) dims[k] = k == 1 ? 3 : 640;
     else dims[k] = 224;
   }
 }
@@ -67,7 +69,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   /* a single-file model given as its export folder: <dir>/model.onnx */
   struct stat st;
   if (!stat(path, &st) && S_ISDIR(st.st_mode) && strcmp(row->adapter, "siglip-zero-shot") &&
-      strcmp(row->adapter, "xclip-action")) {
+      strcmp(row->adapter, "xclip-action") && strcmp(row->adapter, "brisque")) {
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/model.onnx");
     if (access(path, R_OK)) {
@@ -80,7 +82,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
   snprintf(h->name, sizeof h->name, "%s", row->name);
   int rc;
-  if (!strcmp(row->adapter, "yolo-detect") || !strcmp(row->adapter, "yolo-segment") ||
+  if (!strcmp(row->adapter, "yolo-detect") ||
       !strcmp(row->adapter, "centernet-detect") || !strcmp(row->adapter, "nanodet-detect")) {
     h->kind = EH_DETECTOR;
     detector_params p = detector_default_params();
@@ -106,6 +108,13 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     h->kind = EH_SIGLIP;
     rc = siglip_load(&h->sig, path, err, errlen);
     if (!rc) *measured = siglip_memory_bytes(h->sig);
+  } else if (!strcmp(row->adapter, "brisque")) {
+    h->kind = EH_BRISQUE;
+    char mp[ZOO_PATH_MAX * 2 + 32], rp[ZOO_PATH_MAX * 2 + 32];
+    snprintf(mp, sizeof mp, "%s/brisque_model_live.yml", path);
+    snprintf(rp, sizeof rp, "%s/brisque_range_live.yml", path);
+    rc = vigil_brisque_load(&h->bq, mp, rp, err, errlen);
+    if (!rc) *measured = vigil_brisque_memory_bytes(h->bq);
   } else if (!strcmp(row->adapter, "xclip-action")) {
     h->kind = EH_XCLIP;
     rc = xclip_load(&h->xc, path, err, errlen);
@@ -113,6 +122,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   } else {
     h->kind = EH_RUNNER;
     rc = runner_load(&h->run, path, threads, err, errlen);
+    /* exports with the wrong outputs fail here with their shapes named,
+     * not later in a request (yolo-segment: the damage decoder's masks) */
+    if (!rc && !strcmp(row->adapter, "depth-anything")) rc = depth_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->adapter, "yolo-segment")) rc = damage_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
     if (!rc) rc = warm_runner(&h->run, row->adapter, err, errlen);
     if (!rc) *measured = runner_memory_bytes(&h->run);
   }
@@ -120,6 +134,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     detector_free(h->det);
     siglip_free(h->sig);
     xclip_free(h->xc);
+    vigil_brisque_free(h->bq);
     runner_free(&h->run);
     free(h);
     return -1;
@@ -134,6 +149,7 @@ static void el_unload(void *ctx, const zoo_model_row *row, void *handle) {
   detector_free(h->det);
   siglip_free(h->sig);
   xclip_free(h->xc);
+  vigil_brisque_free(h->bq);
   runner_free(&h->run);
   free(h);
 }

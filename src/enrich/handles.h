@@ -7,9 +7,10 @@
 #include "models/runner.h"
 #include "vigil/detect.h"
 #include "vigil/hub.h"
+#include "vigil/quality.h"
 #include "vigil/zoo.h"
 
-typedef enum { EH_RUNNER, EH_DETECTOR, EH_SIGLIP, EH_XCLIP } enrich_handle_kind;
+typedef enum { EH_RUNNER, EH_DETECTOR, EH_SIGLIP, EH_XCLIP, EH_BRISQUE } enrich_handle_kind;
 
 typedef struct {
   enrich_handle_kind kind;
@@ -19,6 +20,7 @@ typedef struct {
   detector_t *det;    /* EH_DETECTOR (YOLO-family adapters) */
   siglip_model *sig;  /* EH_SIGLIP */
   xclip_model *xc;    /* EH_XCLIP */
+  vigil_brisque *bq;  /* EH_BRISQUE: the folder holds brisque_{model,range}_live.yml */
 } enrich_handle;
 
 /* The zoo_loader that builds enrich_handles from registry rows by adapter,

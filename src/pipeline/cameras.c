@@ -95,11 +95,14 @@ static int only_keys(json_t *obj, const char *const *keys, const char *where, ch
 }
 
 static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, size_t errlen) {
-  static const char *const keys[] = {"name", "points", NULL};
+  static const char *const keys[] = {"name", "points", "entrance", NULL};
   if (!json_is_object(j)) return fail(err, errlen, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
   if (get_str(z->name, sizeof z->name, j, "name", true, where, err, errlen)) return -1;
   if (!z->name[0]) return fail(err, errlen, "%s.name must not be empty", where);
+  json_t *ent = json_object_get(j, "entrance");
+  if (ent && !json_is_boolean(ent)) return fail(err, errlen, "%s.entrance must be true or false", where);
+  z->entrance = json_is_true(ent);
   json_t *pts = json_object_get(j, "points");
   if (!json_is_array(pts)) return fail(err, errlen, "%s.points must be an array of [x, y] pairs", where);
   size_t n = json_array_size(pts);

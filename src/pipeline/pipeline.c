@@ -300,7 +300,11 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       bool e_ok;
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
                            .kind = kind_of(d->label, &e_ok), .detection_id = id, .camera_id = cs->cam.id,
-                           .ts = ts, .opt = {.include_pose = true}};
+                           .ts = ts, .opt = {.include_pose = true, .include_weather = true},
+                           .det_class = d->label, .det_score = d->score, .timezone = cs->cam.timezone,
+                           .depth_px_per_m = cs->cam.depth_px_per_m};
+      for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
+        rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();
@@ -340,8 +344,10 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     vd.bbox = (vigil_bbox){d->x1, d->y1, d->x2, d->y2};
     vd.ts = ts;
     for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds a detection when it holds its foot point */
-      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2))
+      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2)) {
         vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);
+        if (cs->cam.zones[z].entrance) vigil_batch_mark_entrance(&cs->b.cur, cs->cam.zones[z].name);
+      }
     vigil_batch closed;
     int c = batcher_add(&cs->b, &vd, &enr[i], &closed);
     if (c < 0) rc = -1;

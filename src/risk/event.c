@@ -59,6 +59,11 @@ void vigil_batch_add_zone(vigil_batch *b, const char *zone) {
   vigil_strlcpy(b->zones[b->n_zones++], zone, VIGIL_NAME_LEN);
 }
 
+void vigil_batch_mark_entrance(vigil_batch *b, const char *zone) {
+  for (int i = 0; zone && i < b->n_zones; i++)
+    if (!strcmp(b->zones[i], zone)) b->zone_entrance[i] = true;
+}
+
 void vigil_event_init(vigil_event *ev) {
   memset(ev, 0, sizeof *ev);
   vigil_strlcpy(ev->risk_level, "low", sizeof ev->risk_level);

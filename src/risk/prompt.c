@@ -101,6 +101,11 @@ int risk_damage_context(char *buf, size_t len, const vigil_vehicle *v) {
 }
 
 /* Damage pattern lines of CONTRACTS.md, shared with the rules. */
+int risk_damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage, bool *multi,
+                         bool *high_night) {
+  return risk__damage_patterns(v, hour, breakin, night_damage, multi, high_night);
+}
+
 int risk__damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage,
                           bool *multi, bool *high_night) {
   bool glass = false, lamp = false, high = false;
@@ -228,14 +233,22 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
       risk__add_clean(o, e->pet.breed, sizeof e->pet.breed);
       sbuf_add(o, ")");
     }
-    sbuf_addf(o, ", confidence %.2f\n", e->pet.confidence);
+    sbuf_addf(o, ", confidence %.2f%s\n", e->pet.confidence, e->pet.is_household ? ", a known household pet" : "");
   }
   if (e->action.present) {
     sbuf_add(o, "   Action: ");
     risk__add_clean(o, e->action.action, sizeof e->action.action);
     sbuf_addf(o, " (confidence %.2f)\n", e->action.confidence);
   }
-  if (e->depth.present) sbuf_addf(o, "   Distance from camera: %.1f m\n", e->depth.distance_m);
+  if (e->depth.present) {
+    sbuf_addf(o, "   Distance from camera: %.1f m", e->depth.distance_m);
+    if (e->depth.proximity[0]) {
+      sbuf_add(o, " (");
+      risk__add_clean(o, e->depth.proximity, sizeof e->depth.proximity);
+      sbuf_add(o, ")");
+    }
+    sbuf_add(o, "\n");
+  }
 }
 
 /* Detections with a weapon come first so a cut never hides them. */
@@ -275,6 +288,20 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
     sbuf_add(&o, "Local time of day: unknown\n");
   }
   if (b->fast_path) sbuf_add(&o, "Fast path: a high-confidence person detection triggered immediate analysis\n");
+  for (size_t i = 0; i < b->n; i++) /* the weather of the batch: the first detection that carries it */
+    if (b->enr[i].weather.present) {
+      sbuf_add(&o, "Weather: ");
+      risk__add_clean(&o, b->enr[i].weather.label, sizeof b->enr[i].weather.label);
+      sbuf_addf(&o, " (confidence %.2f)\n", b->enr[i].weather.confidence);
+      break;
+    }
+  for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++)
+    if (b->zone_entrance[i]) {
+      sbuf_add(&o, "Entrance zone entered: ");
+      risk__add_clean(&o, b->zones[i], VIGIL_NAME_LEN);
+      sbuf_add(&o, "\n");
+      break;
+    }
   if (b->n_zones > 0) {
     sbuf_add(&o, "Zones entered:");
     for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++) {

@@ -49,7 +49,10 @@
   X(DAMAGE_MULTI, "damage_multi", ADD, 15, "two or more damage types (likely incident)")           \
   X(DAMAGE_BREAKIN, "damage_breakin", FLOOR, 70, "glass_shatter + lamp_broken (break-in pattern)") \
   X(DAMAGE_HIGH_NIGHT, "damage_high_security_night", FLOOR, 85,                                    \
-    "high-security damage at night (critical alert)")
+    "high-security damage at night (critical alert)")                                              \
+  X(PET_HOUSEHOLD, "pet_household", ADD, -5, "every animal is a known household pet")               \
+  X(PERSON_AT_ENTRANCE, "person_approaching_entrance", ADD, 15,                                      \
+    "a person within 5 m of the camera while an entrance zone is entered")
 
 enum {
 #define X_(e, id, kind, val, desc) R_##e,
@@ -132,7 +135,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   memset(&ev, 0, sizeof ev);
   double loiter = p && p->loiter_s > 0 ? p->loiter_s : 300;
   bool night = risk__is_night(b->local_hour);
-  int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0;
+  int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0, household = 0;
+  bool entrance = false;
+  for (int z = 0; z < b->n_zones && z < VIGIL_MAX_ZONES; z++) entrance |= b->zone_entrance[z];
   bool any_alert = false, weapon = false;
 
   for (size_t i = 0; i < b->n; i++) {
@@ -204,6 +209,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     if (e->action.present && e->action.confidence >= 0.5f && has_sub(e->action.action, bad_actions))
       fire(&ev, R_ACTION_SUSPICIOUS, "%s at %.0f%% (%s)", e->action.action, e->action.confidence * 100, d->id),
           any_alert = true;
+    if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
+    if (entrance && !strcasecmp(d->cls, "person") && e->depth.present && e->depth.distance_m < 5)
+      fire(&ev, R_PERSON_AT_ENTRANCE, "%s at %.1f m", d->id, e->depth.distance_m);
     if (e->vehicle.present) {
       bool bi, nd, mu, hn;
       int types = risk__damage_patterns(&e->vehicle, b->local_hour, &bi, &nd, &mu, &hn);
@@ -222,6 +230,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   if (persons) fire(&ev, R_BASE_PERSON, "%d person detection(s)", persons);
   if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle detection(s)", vehicles);
   if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal detection(s)", animals);
+  if (animals && household == animals) fire(&ev, R_PET_HOUSEHOLD, "%d known pet detection(s)", household);
   if (others) fire(&ev, R_BASE_OTHER, "%d other detection(s)", others);
   if (persons && night) fire(&ev, R_NIGHT_PERSON, "local time %02d:%02d", b->local_hour,
                               b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0);

@@ -11,7 +11,7 @@
 /* Default priority order. A new backend adds one line here. */
 static const vrt_backend *const table[] = {
     &vrt__backend_onednn,
-    &vrt__backend_xnn, /* NHWC pooling, fully connected; conv only where oneDNN refuses */
+    &vrt__backend_xnn, /* NHWC pooling; NHWC conv only where oneDNN refuses (bench/README.md) */
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 
@@ -63,24 +63,36 @@ uint64_t vrt__shape_sig(const vrt_tensor *const *in, int nin) {
   return h;
 }
 
-void vrt__kernel_plan(const vrt_kernel_req *rq, vrt_kernel *k) {
+int vrt__kernel_plan_on(const vrt_backend *b, const vrt_kernel_req *rq, vrt_kernel *k) {
   memset(k, 0, sizeof *k);
   k->sig = vrt__shape_sig(rq->in, rq->nin);
+  void *st = NULL;
+  int rc = b->plan(rq, &st);
+  if (rc == 0) {
+    k->b = b;
+    k->state = st;
+    return 0;
+  }
+  /* one line per refusal, but a process running many sessions of a model
+   * with many odd nodes would repeat them: the first 32 are enough */
+  static _Atomic int logged;
+  int nlog = logged++;
+  if (nlog < 32)
+    vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", b->name,
+             vrt_last_error());
+  else if (nlog == 32)
+    vrt__log("further backend refusals are not logged");
+  vrt__err_clear();
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+void vrt__kernel_plan(const vrt_kernel_req *rq, vrt_kernel *k) {
+  memset(k, 0, sizeof *k);
   const vrt_backend *bs[8];
   int nb = vrt__backends_enabled(bs, 8);
-  for (int i = 0; i < nb; i++) {
-    if (!bs[i]->supports_op(rq)) continue;
-    void *st = NULL;
-    int rc = bs[i]->plan(rq, &st);
-    if (rc == 0) {
-      k->b = bs[i];
-      k->state = st;
-      return;
-    }
-    vrt__log("%s backend refused: %s; the node runs on the next backend or its own kernel", bs[i]->name,
-             vrt_last_error());
-    vrt__err_clear();
-  }
+  for (int i = 0; i < nb; i++)
+    if (bs[i]->supports_op(rq) && vrt__kernel_plan_on(bs[i], rq, k) == 0) return;
+  k->sig = vrt__shape_sig(rq->in, rq->nin);
 }
 
 void vrt__kernel_release(vrt_kernel *k) {

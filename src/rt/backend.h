@@ -19,6 +19,10 @@
  *   3. VRT_BACKENDS=xnnpack,onednn (names, comma separated, in priority
  *      order) picks and orders backends at run time; VRT_BACKENDS=none or
  *      VRT_REFERENCE=1 runs every node on src/rt/cpu.
+ * Layout propagation: a backend with accepts_private may keep a value in its
+ * own layout (oneDNN's nChw16c / nhwc for an NCHW graph) when its producer and
+ * every reader run on that backend; exec.c decides which values qualify per
+ * plan, and plans again without them if a node in the chain is refused.
  * Kernel states are per session and plan, so exec needs no lock. Weights
  * packed for a library are per model and shared by every session: pack them
  * through vrt__model_pack, which packs once under the model's lock. */
@@ -40,6 +44,17 @@ typedef struct vrt_kernel_req {
   const vrt_tensor *out;
   int nout;
   int threads;
+  /* Private layouts (plan only; all NULL in supports_op and accepts_private).
+   * in_layout[k]: the layout the producer's kernel stored input k in (the
+   * pointer its plan set in out_layout), NULL for plain row-major.
+   * out_private_ok[k]: output k may be stored in a layout of the backend's
+   * own (every reader runs on this backend and accepts it there); the kernel
+   * then sets out_layout[k] (a pointer that lives as long as its state) and
+   * out_bytes[k] (what that layout needs; the arena slot grows to it). */
+  const void *const *in_layout;
+  const bool *out_private_ok;
+  const void **out_layout;
+  size_t *out_bytes;
 } vrt_kernel_req;
 
 typedef struct vrt_backend {
@@ -51,6 +66,9 @@ typedef struct vrt_backend {
   int (*exec)(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
               vrt_exec_ctx *x);
   void (*release)(void *state);
+  /* Optional: may input k of this node arrive in this backend's private
+   * layout? NULL: never, every value it reads or writes is plain. */
+  bool (*accepts_private)(const vrt_kernel_req *rq, int k);
 } vrt_backend;
 
 extern const vrt_backend vrt__backend_onednn;
@@ -70,8 +88,12 @@ typedef struct vrt_kernel {
 } vrt_kernel;
 
 uint64_t vrt__shape_sig(const vrt_tensor *const *in, int nin);
-/* Choose and plan node rq->node; fills k (k->b NULL when no backend took it). */
+/* Choose and plan node rq->node on plain layouts; fills k (k->b NULL when no
+ * backend took it). */
 void vrt__kernel_plan(const vrt_kernel_req *rq, vrt_kernel *k);
+/* Plan it on backend b only (private layouts as rq says): 0, or <0 when b
+ * refused, with the log line written. */
+int vrt__kernel_plan_on(const vrt_backend *b, const vrt_kernel_req *rq, vrt_kernel *k);
 void vrt__kernel_release(vrt_kernel *k);
 
 /* Packed weights shared by all sessions of model m. Looks up (node, key); the

@@ -77,6 +77,13 @@ static void mark(char *changed, const vrt_graph *g, const vrt_node *n) {
   if (changed) changed[n - g->nodes] = 1;
 }
 
+/* Output channel of element j of row r of Conv (tr false, W [M, C/G, k..])
+ * or ConvTranspose (tr true, W [C, M/G, k..]) weights with per elements per
+ * row: the mapping BatchNorm folding and per-channel scaling share. */
+static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t G, int64_t Mg, int64_t kk) {
+  return tr ? (r / (rows / G)) * Mg + j / kk : r;
+}
+
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
   int *uses = count_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
@@ -86,12 +93,19 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) continue;
     if (vrt_attr_int(bn, "training_mode", 0)) continue;
     vrt_node *cv = producer_of(g, bn->in[0]);
-    if (!cv || cv->op != VRT_OP_Conv || uses[bn->in[0]] != 1 || has_fused(cv)) continue;
+    if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
+      continue;
+    bool tr = cv->op == VRT_OP_ConvTranspose;
     if (vrt_attr_int(cv, "vrt_layout", 0) != 0) continue; /* BatchNorm's axis 1 is NCHW's channel */
     const vrt_tensor *w = &g->values[cv->in[1]].t;
     if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
-    int64_t M = w->dims[0], per = vrt_tensor_numel(w) / (M ? M : 1);
-    bool ok = M > 0;
+    /* Conv W is [M, C/G, k..]: output channel m is row m. ConvTranspose W is
+     * [C, M/G, k..]: output channel (c / (C/G)) * M/G + o is W[c, o]. */
+    int64_t G = vrt_attr_int(cv, "group", 1);
+    if (G < 1 || w->dims[0] % G) continue;
+    int64_t M = tr ? w->dims[1] * G : w->dims[0], rows = w->dims[0], Mg = w->dims[1];
+    int64_t per = vrt_tensor_numel(w) / (rows ? rows : 1), kk = tr ? per / (Mg ? Mg : 1) : per;
+    bool ok = M > 0 && rows > 0;
     for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
     bool bias = cv->nin > 2 && cv->in[2] >= 0;
     if (!ok || (bias && !const_f32(g, cv->in[2], M))) continue;
@@ -99,21 +113,25 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
     const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
     float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
-    float *nw = malloc(sizeof(float) * (size_t)(M * per)), *nb = malloc(sizeof(float) * (size_t)M);
+    float *nw = malloc(sizeof(float) * (size_t)(rows * per)), *nb = malloc(sizeof(float) * (size_t)M);
     if (!nw || !nb) {
       free(nw), free(nb);
       rc = vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
       break;
     }
-    for (int64_t m = 0; m < M; m++) {
-      float s = sc[m] / sqrtf(var[m] + eps);
-      for (int64_t j = 0; j < per; j++) nw[m * per + j] = w0[m * per + j] * s;
-      nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * s + sh[m];
-    }
+    for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < per; j++) {
+        int64_t m = out_channel(tr, r, j, rows, G, Mg, kk);
+        nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
+      }
     int64_t bd[1] = {M};
     char name[256];
     snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
-    int vw = vrt_graph_add_const(g, name, VRT_F32, w->ndim, w->dims, nw, sizeof(float) * (size_t)(M * per), false);
+    int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+    int wn = w->ndim;
+    memcpy(wd, w->dims, sizeof wd);
+    int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nw, sizeof(float) * (size_t)(rows * per), false);
     if (vw < 0) {
       free(nw), free(nb);
       rc = vw;
@@ -135,6 +153,99 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
   }
   free(uses);
   return rc < 0 ? rc : fused;
+}
+
+/* A constant that is a scalar or, for an NCHW host, one value per output
+ * channel ([M,1,1] or [1,M,1,1]): its values through *v, count via *per_ch. */
+static bool channel_const(const vrt_graph *g, int v, int64_t M, bool nchw, const float **vals, bool *per_ch) {
+  if (const_f32(g, v, 1)) {
+    *vals = g->values[v].t.data;
+    *per_ch = false;
+    return true;
+  }
+  if (!nchw || M <= 1 || !const_f32(g, v, M)) return false;
+  const vrt_tensor *t = &g->values[v].t;
+  if (!(t->ndim == 3 && t->dims[0] == M) && !(t->ndim == 4 && t->dims[0] == 1 && t->dims[1] == M)) return false;
+  *vals = t->data;
+  *per_ch = true;
+  return true;
+}
+
+/* Conv/ConvTranspose -> Mul(., k) or Add(., b) with a constant scalar or
+ * per-output-channel k / b: k scales the weights and bias, b adds to the
+ * bias (Paddle writes ConvTranspose bias as such an Add, and MobileOne blocks
+ * a scalar affine after every conv). Repeats until nothing changes. */
+int vrt__fuse_affine(vrt_graph *g, char *changed) {
+  int fused = 0;
+  for (bool again = true; again;) {
+    again = false;
+    int *uses = count_uses(g);
+    if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+      vrt_node *op = &g->nodes[i];
+      if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) continue;
+      for (int side = 0; side < 2; side++) {
+        int c = op->in[1 - side];
+        vrt_node *cv = producer_of(g, c);
+        if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[c] != 1 || has_fused(cv) ||
+            cv->nout != 1)
+          continue;
+        bool tr = cv->op == VRT_OP_ConvTranspose;
+        const vrt_tensor *w = &g->values[cv->in[1]].t;
+        int64_t G = vrt_attr_int(cv, "group", 1);
+        if (w->ndim < 3 || G < 1 || w->dims[0] % G || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+        int64_t rows = w->dims[0], Mg = w->dims[1], M = tr ? Mg * G : rows, nw = vrt_tensor_numel(w);
+        int64_t per = nw / rows, kk = tr ? per / (Mg ? Mg : 1) : per;
+        const float *kv;
+        bool per_ch;
+        if (!channel_const(g, op->in[side], M, vrt_attr_int(cv, "vrt_layout", 0) == 0, &kv, &per_ch)) continue;
+        bool bias = cv->nin > 2 && cv->in[2] >= 0;
+        if (bias && !const_f32(g, cv->in[2], M)) continue;
+        bool mul = op->op == VRT_OP_Mul;
+        float *nb = malloc(sizeof(float) * (size_t)M), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
+        if (!nb || (mul && !nwt)) {
+          free(nb), free(nwt), free(uses);
+          return vrt__err(VRT_ENOMEM, "out of memory");
+        }
+        const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+        for (int64_t m = 0; m < M; m++) {
+          float k = kv[per_ch ? m : 0], b = b0 ? b0[m] : 0;
+          nb[m] = mul ? b * k : b + k;
+        }
+        char name[256];
+        int64_t bd[1] = {M};
+        if (mul) {
+          const float *w0 = w->data;
+          for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < per; j++)
+              nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
+          snprintf(name, sizeof name, "%s/scaled_w", cv->name);
+          int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+          int wn = w->ndim;
+          memcpy(wd, w->dims, sizeof wd);
+          int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nwt, sizeof(float) * (size_t)nw, false);
+          if (vw < 0) {
+            free(nb), free(uses);
+            return vw;
+          }
+          cv->in[1] = vw;
+        }
+        snprintf(name, sizeof name, "%s/affine_b", cv->name);
+        int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+        if (vb < 0 || set_input(cv, 2, vb) < 0) {
+          free(uses);
+          return vb < 0 ? vb : VRT_ENOMEM;
+        }
+        take_output(g, cv, op);
+        mark(changed, g, cv);
+        fused++;
+        again = true;
+        break;
+      }
+    }
+    free(uses);
+  }
+  return fused;
 }
 
 /* Is v the other operand of Add(a, v) with exactly a's full static shape, and
@@ -216,6 +327,57 @@ static int set_act(vrt_node *n, const char *name, float alpha, float beta) {
   return rc;
 }
 
+/* The live node after index from that reads v with op (any input slot), or
+ * NULL. */
+static vrt_node *reader(vrt_graph *g, int v, int op, int from) {
+  for (int j = from + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op != op) continue;
+    for (int k = 0; k < m->nin; k++)
+      if (m->in[k] == v) return m;
+  }
+  return NULL;
+}
+
+static bool scalar_is(const vrt_graph *g, int v, float want) {
+  return const_f32(g, v, 1) && fabsf(*(const float *)g->values[v].t.data - want) < 1e-6f * (1 + fabsf(want));
+}
+
+/* HardSwish spelled out, as Paddle and older torch exports write it, on a
+ * value x that only these nodes read:
+ *   Mul(x, Clip(Add(x, 3), 0, 6)) then Div(., 6) or Mul(., 1/6)   (x read twice)
+ *   Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))                      (x read twice)
+ * Returns the node whose output is the HardSwish and marks the rest dead
+ * (only when the whole pattern matches), or NULL. */
+static vrt_node *match_hardswish(vrt_graph *g, const int *uses, int x, int from) {
+  vrt_node *hs = reader(g, x, VRT_OP_HardSigmoid, from);
+  if (hs && uses[x] == 2 && uses[hs->out[0]] == 1 && fabsf(vrt_attr_float(hs, "alpha", 0.2f) - 1.0f / 6) < 1e-6f &&
+      fabsf(vrt_attr_float(hs, "beta", 0.5f) - 0.5f) < 1e-6f) {
+    vrt_node *mul = reader(g, hs->out[0], VRT_OP_Mul, from);
+    if (mul && mul->nin == 2 && (mul->in[0] == x || mul->in[1] == x)) {
+      hs->op = -1;
+      return mul;
+    }
+    return NULL;
+  }
+  vrt_node *add = reader(g, x, VRT_OP_Add, from);
+  if (!add || uses[x] != 2 || add->nin != 2 || !scalar_is(g, add->in[add->in[0] == x ? 1 : 0], 3)) return NULL;
+  vrt_node *clip = reader(g, add->out[0], VRT_OP_Clip, from);
+  if (!clip || uses[add->out[0]] != 1 || uses[clip->out[0]] != 1) return NULL;
+  float lo, hi;
+  const char *k = act_of(g, clip, &lo, &hi);
+  if (!k || strcmp(k, "Relu6")) return NULL;
+  vrt_node *mul = reader(g, clip->out[0], VRT_OP_Mul, from);
+  if (!mul || mul->nin != 2 || !(mul->in[0] == x || mul->in[1] == x) || uses[mul->out[0]] != 1) return NULL;
+  vrt_node *div = reader(g, mul->out[0], VRT_OP_Div, from), *last = NULL;
+  if (div && div->nin == 2 && div->in[0] == mul->out[0] && scalar_is(g, div->in[1], 6)) last = div;
+  vrt_node *m6 = last ? NULL : reader(g, mul->out[0], VRT_OP_Mul, from);
+  if (m6 && m6->nin == 2 && scalar_is(g, m6->in[m6->in[0] == mul->out[0] ? 1 : 0], 1.0f / 6)) last = m6;
+  if (!last) return NULL;
+  add->op = -1, clip->op = -1, mul->op = -1;
+  return last;
+}
+
 int vrt__fuse_activation(vrt_graph *g, char *changed) {
   int *uses = count_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
@@ -228,7 +390,10 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
     if (!h || !act_host(h) || h->nout != 1) continue;
     const char *cur = vrt_attr_string(h, "vrt_act", NULL);
     if (cur && *cur) continue;
-    if (g->values[x].t.dtype != VRT_F32) continue;
+    /* Conv is float32 only; Gemm/MatMul must be known to be (dynamic shapes
+     * leave dtypes unset at load) */
+    bool conv = h->op == VRT_OP_Conv || h->op == VRT_OP_ConvTranspose;
+    if (!conv && g->values[x].t.dtype != VRT_F32) continue;
     float alpha, beta;
     const char *name = act_of(g, a, &alpha, &beta);
     if (name && uses[x] == 1) {
@@ -237,6 +402,16 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
       mark(changed, g, h);
       fused++;
       continue;
+    }
+    if (!name && uses[x] == 2) {
+      vrt_node *last = match_hardswish(g, uses, x, (int)(h - g->nodes));
+      if (last) {
+        if ((rc = set_act(h, "HardSwish", 0, 0))) break;
+        take_output(g, h, last);
+        mark(changed, g, h);
+        fused++;
+        continue;
+      }
     }
     /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
     if (a->op == VRT_OP_Sigmoid && uses[x] == 2 && uses[a->out[0]] == 1) {
@@ -261,8 +436,14 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
 
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   int rc, total = 0;
-  if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
-  total += rc;
+  for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
+    int before = total;
+    if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
+    total += rc;
+    if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
+    total += rc;
+    if (total == before) break;
+  }
   if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
   total += rc;
   if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;

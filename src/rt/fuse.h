@@ -8,15 +8,19 @@
 
 #include "ir.h"
 
-/* Conv -> BatchNormalization (inference, NCHW): new Conv weights and bias. */
+/* Conv or ConvTranspose -> BatchNormalization (inference, NCHW): new weights
+ * and bias. */
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed);
+/* Conv/ConvTranspose -> Mul/Add by a constant scalar or per-channel value:
+ * scaled weights, shifted bias. */
+int vrt__fuse_affine(vrt_graph *g, char *changed);
 /* Conv -> Add(conv, r), r of the same static shape and ready before the Conv:
  * r becomes Conv input 4 (a oneDNN sum post-op). */
 int vrt__fuse_residual(vrt_graph *g, char *changed);
 /* Conv/ConvTranspose/Gemm/MatMul -> Relu, LeakyRelu, Sigmoid, Tanh, Elu,
  * HardSwish, Gelu, Clip (Relu6), or Mul(x, Sigmoid(x)) (SiLU): "vrt_act". */
 int vrt__fuse_activation(vrt_graph *g, char *changed);
-/* All of them, in that order (a residual before the activation after it). */
+/* All of them (BatchNorm, affine, residual, activation) (a residual before the activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 
 #endif

@@ -96,11 +96,18 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
     json_object_set_new(j, "vehicle", json_null());
   }
   json_object_set_new(j, "pet",
-                      e->pet.present ? json_pack("{s:o,s:o,s:f}", "type", str(e->pet.type), "breed",
-                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence)
+                      e->pet.present ? json_pack("{s:o,s:o,s:f,s:b}", "type", str(e->pet.type), "breed",
+                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence,
+                                                 "is_household_pet", e->pet.is_household)
                                      : json_null());
   json_object_set_new(j, "depth",
-                      e->depth.present ? json_pack("{s:f}", "distance_m", (double)e->depth.distance_m) : json_null());
+                      e->depth.present ? json_pack("{s:f,s:o}", "distance_m", (double)e->depth.distance_m,
+                                                   "proximity_label", str(e->depth.proximity))
+                                       : json_null());
+  json_object_set_new(j, "weather",
+                      e->weather.present ? json_pack("{s:o,s:f}", "label", str(e->weather.label), "confidence",
+                                                     (double)e->weather.confidence)
+                                         : json_null());
   json_object_set_new(j, "action",
                       e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
                                                     (double)e->action.confidence)

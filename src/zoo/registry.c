@@ -58,7 +58,7 @@ static const zoo_model_row builtin_rows[] = {
      "microsoft/xclip-base-patch32"},
     {"fashion-clip", 800, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "siglip-zero-shot", "CLOTHING_MODEL_PATH",
      "/models/fashion-clip"},
-    {"brisque-quality", 0, ZOO_LOW, ZOO_SVC_LIGHT, NW, "brisque", "", ""},
+    {"brisque-quality", 0, ZOO_LOW, ZOO_SVC_LIGHT, ZOO_ROW_HOME_RELATIVE, "brisque", "BRISQUE_MODEL_PATH", "models/brisque"},
     {"vehicle-segment-classification", GB(1.5), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "vit-classify",
      "VEHICLE_MODEL_PATH", "/models/vehicle-segment-classification"},
     {"vehicle-damage-detection", GB(2.0), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "yolo-segment",

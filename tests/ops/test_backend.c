@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,13 @@ static vrt_model_t *conv_model(const conv_case *c) {
 
 /* Runs the model three times: unplanned, planned (backend kernels), and
  * planned again with VRT_REFERENCE=1; returns max |backend - reference|. */
+static int session_threads = 1;
+
 static double run_vs_ref(vrt_model_t *m, const conv_case *c, int64_t *out_elems) {
   vrt_session_t *s;
-  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  vrt_session_params sp = vrt_session_default_params();
+  sp.threads = session_threads;
+  assert_int_equal(vrt_session_create(&s, m, sp), 0);
   const vrt_tensor *xin = vrt_model_input(m, 0);
   int64_t xn = vrt_tensor_numel(xin);
   float *x = rand_buf(xn);
@@ -136,10 +141,11 @@ static conv_case random_case(bool deconv) {
   c.nhwc = rnd() & 1;
   c.bias = rnd() % 4 != 0;
   c.N = irand(1, 2);
-  int kind = irand(0, 2); /* plain, grouped, depthwise */
+  int kind = irand(0, deconv ? 1 : 2); /* plain, grouped, depthwise */
   c.group = kind == 0 ? 1 : kind == 1 ? irand(2, 3) : irand(3, 20);
   c.C = kind == 2 ? c.group : c.group * irand(1, 9);
   c.M = kind == 2 ? c.group * irand(1, 2) : c.group * irand(1, 9);
+  if (deconv) c.M = c.group * irand(8, 12); /* fewer per group stay on nn_conv.c (onednn.c) */
   c.H = irand(5, 17);
   c.W = irand(5, 17);
   c.kh = irand(1, 3);
@@ -252,13 +258,211 @@ static void test_refused_falls_back(void **state) {
   vrt_model_free(m);
 }
 
+/* Binary ops and pools on oneDNN, in a chain after a convolution (so they
+ * read and write its private layout) and alone on plain random broadcasts:
+ *   c = Conv(x); g = GlobalAveragePool(c); m = Mul(c, g); a = Add(m, c);
+ *   s = Sub(a, k[1,C,1,1]); mp = MaxPool(s 3x3 s2 p1); y = AveragePool(mp 2x2 s2 p1)
+ * Planned runs against the reference. */
+static void test_binary_pool_chain(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 6; trial++) {
+    int64_t C = irand(3, 40), H = irand(6, 20), W = irand(6, 20);
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){C, C, 3, 3}, rand_buf(C * C * 9),
+                                sizeof(float) * (size_t)(C * C * 9), false);
+    int k = vrt_graph_add_const(g, "k", VRT_F32, 4, (int64_t[]){1, C, 1, 1}, rand_buf(C), sizeof(float) * (size_t)C,
+                                false);
+    const char *names[] = {"c", "g", "m", "a", "s", "mp", "y"};
+    int v[7];
+    for (int i = 0; i < 7; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "conv", "Conv", (int[]){x, w}, 2, &v[0], 1);
+    vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_graph_add_node(g, VRT_OP_GlobalAveragePool, "gap", "GlobalAveragePool", &v[0], 1, &v[1], 1);
+    vrt_graph_add_node(g, VRT_OP_Mul, "mul", "Mul", (int[]){v[0], v[1]}, 2, &v[2], 1);
+    vrt_graph_add_node(g, VRT_OP_Add, "add", "Add", (int[]){v[2], v[0]}, 2, &v[3], 1);
+    vrt_graph_add_node(g, VRT_OP_Sub, "sub", "Sub", (int[]){v[3], k}, 2, &v[4], 1);
+    vrt_graph_add_node(g, VRT_OP_MaxPool, "mp", "MaxPool", &v[4], 1, &v[5], 1);
+    vrt_node_set_ints(&g->nodes[5], "kernel_shape", (int64_t[]){3, 3}, 2);
+    vrt_node_set_ints(&g->nodes[5], "strides", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[5], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_graph_add_node(g, VRT_OP_AveragePool, "ap", "AveragePool", &v[5], 1, &v[6], 1);
+    vrt_node_set_ints(&g->nodes[6], "kernel_shape", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[6], "strides", (int64_t[]){2, 2}, 2);
+    vrt_node_set_ints(&g->nodes[6], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_node_set_int(&g->nodes[6], "count_include_pad", trial & 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = v[6];
+    g->noutputs = 1;
+    g->values[v[6]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    setenv("VRT_FUSE", "0", 1); /* keep the Add a binary node */
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    unsetenv("VRT_FUSE");
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    conv_case cc = {0};
+    int64_t ny;
+    double d = run_vs_ref(m, &cc, &ny);
+    if (d > 1e-3) fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g\n", trial, (long long)C, (long long)H, (long long)W, d);
+    assert_true(d < 1e-3);
+    vrt_model_free(m);
+  }
+}
+
+/* One binary node on plain inputs with numpy broadcasts both ways. */
+static void test_binary_broadcasts(void **state) {
+  (void)state;
+  static const vrt_op ops[] = {VRT_OP_Add, VRT_OP_Mul, VRT_OP_Sub, VRT_OP_Div, VRT_OP_Max, VRT_OP_Min};
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t full[4] = {irand(1, 2), irand(1, 9), irand(1, 9), irand(1, 9)}, bd[4];
+    int nb = irand(1, 4);
+    for (int i = 0; i < nb; i++) bd[i] = rnd() & 1 ? full[4 - nb + i] : 1;
+    bool swap = rnd() & 1;
+    vrt_op op = ops[rnd() % 6];
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, full);
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int64_t nbel = vrt__numel(bd, nb);
+    float *bv = rand_buf(nbel);
+    for (int64_t i = 0; i < nbel; i++) bv[i] += bv[i] >= 0 ? 0.5f : -0.5f; /* no division by ~0 */
+    int b = vrt_graph_add_const(g, "b", VRT_F32, nb, bd, bv, sizeof(float) * (size_t)nbel, false);
+    int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    int ins[2] = {swap ? b : x, swap ? x : b};
+    vrt_graph_add_node(g, op, "bin", vrt_op_name(op), ins, 2, &y, 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = y;
+    g->noutputs = 1;
+    g->values[y].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    assert_int_equal(vrt__model_from_graph(&m, g, vrt_load_default_params()), 0);
+    conv_case cc = {0};
+    int64_t ny;
+    double d = run_vs_ref(m, &cc, &ny);
+    if (d > 1e-4) fprintf(stderr, "trial %d %s swap %d: max diff %g\n", trial, vrt_op_name(op), swap, d);
+    assert_true(d < 1e-4);
+    vrt_model_free(m);
+  }
+}
+
+/* VRT_PRECISION=bf16 where the CPU has bf16 dot products: close to the f32
+ * reference but not bit-equal (so the bf16 kernels did run); elsewhere the
+ * float32 result. */
+static void test_bf16_opt_in(void **state) {
+  (void)state;
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  bool has = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  setenv("VRT_PRECISION", "bf16", 1);
+  for (int nhwc = 0; nhwc < 2; nhwc++) {
+    conv_case c = {.nhwc = nhwc, .bias = true, .N = 1, .C = 16, .M = 32, .H = 12, .W = 12, .kh = 3, .kw = 3,
+                   .group = 1, .s = 1, .d = 1, .pad = 1, .act = "Relu"};
+    vrt_model_t *m = conv_model(&c);
+    int64_t ny;
+    double d = run_vs_ref(m, &c, &ny);
+    if (has) {
+      assert_true(d > 0);
+      assert_true(d < 0.1);
+    } else {
+      assert_true(d < 1e-3);
+    }
+    vrt_model_free(m);
+  }
+  unsetenv("VRT_PRECISION");
+}
+
+/* A chain of NCHW convolutions whose intermediates stay in oneDNN's layout:
+ *   a = Conv1(x) relu; b = Conv2(a) (depthwise); c = Conv3(b) + a (residual);
+ *   d = Sigmoid(b) (a reader on its own kernel: b must stay plain);
+ *   outputs c, d. Planned runs against the reference, twice. */
+static void test_private_layout_chain(void **state) {
+  (void)state;
+  vrt_graph *g = vrt_graph_new();
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 24, 13, 11});
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){32, 24, 3, 3}, rand_buf(32 * 24 * 9), 4 * 32 * 24 * 9, false);
+  int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){32, 1, 3, 3}, rand_buf(32 * 9), 4 * 32 * 9, false);
+  int w3 = vrt_graph_add_const(g, "w3", VRT_F32, 4, (int64_t[]){32, 32, 1, 1}, rand_buf(32 * 32), 4 * 32 * 32, false);
+  int w4 = vrt_graph_add_const(g, "w4", VRT_F32, 4, (int64_t[]){20, 32, 1, 1}, rand_buf(20 * 32), 4 * 20 * 32, false);
+  int a = vrt_graph_add_value(g, "a", VRT_UNDEFINED, -1, NULL), b = vrt_graph_add_value(g, "b", VRT_UNDEFINED, -1, NULL);
+  int c = vrt_graph_add_value(g, "c", VRT_UNDEFINED, -1, NULL), d = vrt_graph_add_value(g, "d", VRT_UNDEFINED, -1, NULL);
+  int e = vrt_graph_add_value(g, "e", VRT_UNDEFINED, -1, NULL);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &a, 1);
+  vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+  vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){a, w2}, 2, &b, 1);
+  vrt_node_set_ints(&g->nodes[1], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  vrt_node_set_int(&g->nodes[1], "group", 32);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){b, w3, -1, -1, a}, 5, &c, 1);
+  vrt_graph_add_node(g, VRT_OP_Sigmoid, "sig", "Sigmoid", &b, 1, &d, 1);
+  vrt_graph_add_node(g, VRT_OP_Conv, "c4", "Conv", (int[]){c, w4}, 2, &e, 1);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = malloc(sizeof(int) * 2);
+  g->outputs[0] = e, g->outputs[1] = d;
+  g->noutputs = 2;
+  g->values[e].flags |= VRT_VAL_OUTPUT;
+  g->values[d].flags |= VRT_VAL_OUTPUT;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  conv_case cc = {0};
+  int64_t ny;
+  for (int i = 0; i < 2; i++) assert_true(run_vs_ref(m, &cc, &ny) < 1e-3);
+  assert_int_equal(ny, 20 * 13 * 11);
+  assert_non_null(m->packed);
+  /* the second output (through the plain Sigmoid) too */
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  float *xv = rand_buf(24 * 13 * 11);
+  vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, 24, 13, 11}, xv);
+  const vrt_tensor *out;
+  int nout;
+  for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  float *fast = malloc(sizeof(float) * 32 * 13 * 11);
+  memcpy(fast, out[1].data, sizeof(float) * 32 * 13 * 11);
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  unsetenv("VRT_REFERENCE");
+  assert_true(op_test_maxdiff(fast, out[1].data, 32 * 13 * 11) < 1e-4);
+  free(fast);
+  free(xv);
+  vrt_session_free(s);
+  vrt_model_free(m);
+}
+
+/* Sessions with 2 threads (oneDNN's OpenMP team) compute what the reference
+ * does. */
+static void test_two_threads(void **state) {
+  (void)state;
+  session_threads = 2;
+  for (int i = 0; i < 8; i++) {
+    conv_case c = random_case(i & 1);
+    vrt_model_t *m = conv_model(&c);
+    int64_t ny;
+    assert_true(run_vs_ref(m, &c, &ny) < 1e-3);
+    vrt_model_free(m);
+  }
+  session_threads = 1;
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_conv_vs_reference), cmocka_unit_test(test_deconv_vs_reference),
       cmocka_unit_test(test_weights_shared),    cmocka_unit_test(test_backends_env),
-      cmocka_unit_test(test_refused_falls_back),
+      cmocka_unit_test(test_refused_falls_back), cmocka_unit_test(test_private_layout_chain),
+      cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
+      cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,19 +36,23 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
   vrt_graph *g = vrt_graph_new();
   int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 4, 6, 6});
   g->values[x].flags |= VRT_VAL_INPUT;
-  int w = cnst(g, "w", 4, (int64_t[]){8, 4, 3, 3}, 0), b = cnst(g, "b", 1, (int64_t[]){8}, 0);
+  bool tr = kind == P_BN_T || kind == P_AFFINE_T; /* grouped ConvTranspose: W [C=4, M/G=4, 3, 3], G 2, M 8 */
+  int w = cnst(g, "w", 4, tr ? (int64_t[]){4, 4, 3, 3} : (int64_t[]){8, 4, 3, 3}, 0);
+  int b = cnst(g, "b", 1, (int64_t[]){8}, 0);
   int c = val(g, "c"), y = val(g, "y");
   int extra_out = -1;
-  node(g, VRT_OP_Conv, "conv", (int[]){x, w, b}, 3, c);
+  node(g, tr ? VRT_OP_ConvTranspose : VRT_OP_Conv, "conv", (int[]){x, w, b}, 3, c);
   vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+  if (tr) vrt_node_set_int(&g->nodes[0], "group", 2);
   switch (kind) {
+    case P_BN_T:
     case P_BN: {
       int s = cnst(g, "s", 1, (int64_t[]){8}, 0), sh = cnst(g, "sh", 1, (int64_t[]){8}, 0);
       int mu = cnst(g, "mu", 1, (int64_t[]){8}, 0), var = cnst(g, "var", 1, (int64_t[]){8}, 0.5f);
@@ -74,6 +78,27 @@ static vrt_graph *pattern(int kind) {
       *(float *)g->values[lo].t.data = 0;
       *(float *)g->values[hi].t.data = 6;
       node(g, VRT_OP_Clip, "clip", (int[]){c, lo, hi}, 3, y);
+      break;
+    }
+    case P_HSWISH: { /* y = c * Clip(c + 3, 0, 6) / 6, as Paddle writes HardSwish */
+      int k3 = cnst(g, "k3", 0, NULL, 0), lo = cnst(g, "lo", 0, NULL, 0), hi = cnst(g, "hi", 0, NULL, 0);
+      int k6 = cnst(g, "k6", 0, NULL, 0), a = val(g, "a"), cl = val(g, "cl"), m = val(g, "m");
+      *(float *)g->values[k3].t.data = 3, *(float *)g->values[lo].t.data = 0;
+      *(float *)g->values[hi].t.data = 6, *(float *)g->values[k6].t.data = 6;
+      node(g, VRT_OP_Add, "add3", (int[]){c, k3}, 2, a);
+      node(g, VRT_OP_Clip, "clip", (int[]){a, lo, hi}, 3, cl);
+      node(g, VRT_OP_Mul, "mul", (int[]){c, cl}, 2, m);
+      node(g, VRT_OP_Div, "div6", (int[]){m, k6}, 2, y);
+      break;
+    }
+    case P_AFFINE_T: { /* y = Relu((convT(x) + b[1,8,1,1]) * k[8,1,1] * 0.5) */
+      int bb = cnst(g, "bb", 4, (int64_t[]){1, 8, 1, 1}, 0), kc = cnst(g, "kc", 3, (int64_t[]){8, 1, 1}, 0);
+      int half = cnst(g, "half", 0, NULL, 0), a1 = val(g, "a1"), a2 = val(g, "a2"), a3 = val(g, "a3");
+      *(float *)g->values[half].t.data = 0.5f;
+      node(g, VRT_OP_Add, "addb", (int[]){c, bb}, 2, a1);
+      node(g, VRT_OP_Mul, "mulk", (int[]){kc, a1}, 2, a2);
+      node(g, VRT_OP_Mul, "half", (int[]){a2, half}, 2, a3);
+      node(g, VRT_OP_Relu, "relu", &a3, 1, y);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -162,6 +187,16 @@ static void test_batchnorm_folded(void **state) {
   assert_int_equal(check(P_BN), 1);
 }
 
+static void test_batchnorm_into_convtranspose(void **state) {
+  (void)state;
+  assert_int_equal(check(P_BN_T), 1);
+}
+
+static void test_channel_affine_into_convtranspose(void **state) {
+  (void)state;
+  assert_int_equal(check(P_AFFINE_T), 1);
+}
+
 static void test_relu_fused(void **state) {
   (void)state;
   assert_int_equal(check(P_RELU), 1);
@@ -186,6 +221,11 @@ static void test_clip_relu6_fused(void **state) {
   vrt_model_free(m);
 }
 
+static void test_hardswish_spelled_out(void **state) {
+  (void)state;
+  assert_int_equal(check(P_HSWISH), 1);
+}
+
 static void test_second_consumer_blocks(void **state) {
   (void)state;
   assert_int_equal(check(P_TWO_USES), 2);
@@ -208,7 +248,8 @@ int main(void) {
       cmocka_unit_test(test_batchnorm_folded),  cmocka_unit_test(test_relu_fused),
       cmocka_unit_test(test_residual_then_relu), cmocka_unit_test(test_silu_fused),
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
-      cmocka_unit_test(test_bn_nhwc_left_alone),
+      cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
+      cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_channel_affine_into_convtranspose),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

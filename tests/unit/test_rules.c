@@ -156,6 +156,56 @@ static void damage_patterns(void **state) {
   vigil_batch_free(&b);
 }
 
+/* The household pet discount and the entrance rule, as a table. */
+static void pet_and_entrance_rules(void **state) {
+  static const struct {
+    const char *what;
+    const char *cls;
+    bool pet, household, depth, entrance;
+    float distance;
+    int score;
+    const char *fired, *not_fired;
+  } rows[] = {
+      {"unknown dog", "dog", true, false, false, false, 0, 5, "base_animal", "pet_household"},
+      {"household dog", "dog", true, true, false, false, 0, 0, "pet_household", NULL},
+      {"dog without a pet part", "dog", false, false, false, false, 0, 5, NULL, "pet_household"},
+      {"person at 3 m, entrance", "person", false, false, true, true, 3.0f, 45, "person_approaching_entrance", NULL},
+      {"person at 3 m, no entrance", "person", false, false, true, false, 3.0f, 20, NULL,
+       "person_approaching_entrance"},
+      {"person at 8 m, entrance", "person", false, false, true, true, 8.0f, 30, "zone_entered",
+       "person_approaching_entrance"},
+      {"person without depth, entrance", "person", false, false, false, true, 0, 30, NULL,
+       "person_approaching_entrance"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+    vigil_batch b;
+    risk_rules_result r;
+    fx_batch(&b, "c", 13);
+    vigil_enrichment e = fx_none();
+    if (rows[i].pet) {
+      e.pet.present = true;
+      snprintf(e.pet.type, sizeof e.pet.type, "%s", rows[i].cls);
+      e.pet.is_household = rows[i].household;
+    }
+    if (rows[i].depth) {
+      e.depth.present = true;
+      e.depth.distance_m = rows[i].distance;
+    }
+    fx_add(&b, rows[i].cls, 0.8f, &e);
+    if (rows[i].entrance) {
+      vigil_batch_add_zone(&b, "front door");
+      vigil_batch_mark_entrance(&b, "front door");
+    }
+    int sc = score(&b, &r);
+    if (sc != rows[i].score) fail_msg("%s: score %d, expected %d", rows[i].what, sc, rows[i].score);
+    if (rows[i].fired && !risk_rules_fired(&r, rows[i].fired)) fail_msg("%s: %s did not fire", rows[i].what, rows[i].fired);
+    if (rows[i].not_fired && risk_rules_fired(&r, rows[i].not_fired))
+      fail_msg("%s: %s fired", rows[i].what, rows[i].not_fired);
+    risk_rules_result_free(&r);
+    vigil_batch_free(&b);
+  }
+}
+
 static void behaviour_rules(void **state) {
   vigil_batch b;
   risk_rules_result r;
@@ -288,6 +338,7 @@ int main(void) {
       cmocka_unit_test(baseline_by_class),
       cmocka_unit_test(weapons_are_critical),
       cmocka_unit_test(damage_patterns),
+      cmocka_unit_test(pet_and_entrance_rules),
       cmocka_unit_test(behaviour_rules),
       cmocka_unit_test(uniform_loiter_count_faces_zones),
       cmocka_unit_test(deterministic),

@@ -27,7 +27,9 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   # libpthreadpool-dev ships); MQTT client and broker, headless browser tests,
   # torch + torchvision for the bench/test model exports, OpenCV for the BRISQUE reference.
   libxnnpack-dev libpthreadpool-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
-  python3-opencv)
+  python3-opencv
+  # PCRE2: the CLIP tokenizer's pre-tokenizer needs Unicode letter and number classes; python3-regex runs the reference tokenizer in its test.
+  libpcre2-dev python3-regex)
 
 mode=all
 check_only=0

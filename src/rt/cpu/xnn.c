@@ -359,6 +359,9 @@ static bool backend_supports(const vrt_kernel_req *rq) {
 }
 
 static int backend_plan(const vrt_kernel_req *rq, void **state) {
+  *state = NULL;
+  for (int k = 0; k < rq->nin; k++) /* no accepts_private: every input must arrive plain */
+    if (rq->in_layout && rq->in_layout[k]) return NN_ERR(rq->n, VRT_EUNSUPPORTED, "input %d is not plain", k);
   xnn_node *x = NULL;
   int rc = xnn_prepare_node(rq->n, rq->in, rq->nin, &x);
   *state = x;
@@ -372,4 +375,10 @@ static int backend_exec(void *state, const vrt_node *n, const vrt_tensor *const 
 
 static void backend_release(void *state) { xnn_node_free(state); }
 
-const vrt_backend vrt__backend_xnn = {"xnnpack", backend_supports, backend_plan, backend_exec, backend_release};
+const vrt_backend vrt__backend_xnn = {
+    .name = "xnnpack",
+    .supports_op = backend_supports,
+    .plan = backend_plan,
+    .exec = backend_exec,
+    .release = backend_release,
+};
