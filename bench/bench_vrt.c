@@ -40,8 +40,8 @@
 #include "util/assets.h"
 #include "vrt/vrt.h"
 
-#ifndef VIGIL_SOURCE_DIR
-#define VIGIL_SOURCE_DIR "."
+#ifndef VIGIL_SOURCE_DIR_DEFAULT
+#define VIGIL_SOURCE_DIR_DEFAULT "."
 #endif
 
 static double now_ms(void) {
@@ -566,7 +566,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->c2 = measure_ceiling(self, 2);
   char inputs_json[4200], ort_js[4200];
   snprintf(inputs_json, sizeof inputs_json, "%s/inputs.json", dir);
-  const char *src = getenv("VIGIL_SOURCE_DIR") ? getenv("VIGIL_SOURCE_DIR") : VIGIL_SOURCE_DIR;
+  const char *src = getenv("VIGIL_SOURCE_DIR") ? getenv("VIGIL_SOURCE_DIR") : VIGIL_SOURCE_DIR_DEFAULT;
   snprintf(ort_js, sizeof ort_js, "%s/tools/ref/ort_bench.mjs", src);
   worker v = {0}, o = {0}, a = {0};
   worker *const ws[NW] = {&v, &o, &a};

@@ -12,6 +12,7 @@
 #include "vigil/hub.h"
 #include "vigil/img.h"
 #include "vigil/person.h"
+#include "vigil/plate.h"
 #include "vigil/pose.h"
 #include "vigil/zoo.h"
 
@@ -98,6 +99,8 @@ typedef struct {
   reid_match reid;
   bool reid_matched;               /* the gallery gave a person_id */
   action_result action;
+  bool plate_ran;                  /* the licence-plate reader ran (vehicles) */
+  plate_read plate;                /* .found when a plate was read */
   bool has_vehicle, has_damage, has_pet, has_depth, has_weather;
   vehicle_result vehicle;
   damage_result damage;

@@ -23,6 +23,7 @@ extern "C" {
 #define VIGIL_MAX_REID_CAMERAS 8
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
+#define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
 
 typedef struct {
   float x1, y1, x2, y2; /* pixels of the original frame */
@@ -90,6 +91,17 @@ typedef struct {
   vigil_damage damage[VIGIL_MAX_DAMAGE];
 } vigil_vehicle;
 
+/* A licence plate read on a vehicle (docs/models.md, "Licence plates"). */
+typedef struct {
+  bool present;
+  char text[16];                /* normalised: KX21ABC */
+  char raw[64];                 /* as read: "KX21 ABC" */
+  float confidence;
+  int votes;                    /* frames of the track that read this text (1 = this frame only) */
+  bool known;                   /* in KNOWN_PLATES */
+  vigil_bbox bbox;
+} vigil_plate;
+
 typedef struct {
   bool present;
   char type[16];                /* dog, cat */
@@ -134,6 +146,7 @@ typedef struct {
   vigil_depth depth;
   vigil_action action;
   vigil_face face;
+  vigil_plate plate;
   vigil_weather weather;
 } vigil_enrichment;
 
@@ -181,6 +194,8 @@ typedef struct {
   char *notes;                  /* owned; NULL = none */
   char *snapshot_path;          /* owned; NULL = none */
   double created_at;            /* unix seconds */
+  int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
+  char plates[VIGIL_MAX_PLATES][16];
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);

@@ -66,6 +66,7 @@ typedef struct {
   int reviewed;          /* -1 any, 0 not reviewed, 1 reviewed */
   int limit;             /* 1..1000; default 50 */
   int offset;            /* >= 0 */
+  const char *plate;     /* NULL = any; else a normalised licence plate (KX21ABC) read in the event */
 } store_filter;
 
 store_filter store_default_filter(void);

@@ -26,6 +26,7 @@
 #include "util/assets.h"
 #include "util/log.h"
 #include "vigil/enrich.h"
+#include "vigil/plate.h"
 
 struct enrich_engine {
   zoo_registry reg;
@@ -33,6 +34,7 @@ struct enrich_engine {
   reid_gallery *gallery;
   char pose_model[ZOO_NAME_MAX], face_model[ZOO_NAME_MAX], demo_model[16];
   float threat_conf;
+  plate_config plates; /* PLATE_PATTERN, KNOWN_PLATES */
   char household_pets[256];        /* VIGIL_HOUSEHOLD_PETS */
   pthread_mutex_t wx_mu;           /* guards the weather cache */
   struct {
@@ -225,6 +227,10 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
   choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
   e->threat_conf = 0.5f;
+  if (plate_config_init(&e->plates, cfg, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
   choose(e->household_pets, sizeof e->household_pets, cfg, "VIGIL_HOUSEHOLD_PETS", "");
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
@@ -279,6 +285,7 @@ void enrich_engine_free(enrich_engine *e) {
   zoo_manager_free(e->light);
   reid_gallery_close(e->gallery);
   zoo_registry_free(&e->reg);
+  plate_config_free(&e->plates);
   pthread_mutex_destroy(&e->wx_mu);
   free(e);
 }
@@ -567,6 +574,31 @@ static int call_action(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   return rc;
 }
 
+/* Licence plate: yolo11-license-plate (when its export is installed) finds
+ * the plate box, else the OCR detector searches the whole vehicle; the OCR
+ * engine reads it (src/models/plate.c). */
+static int call_plate_box(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  if (h->kind != EH_DETECTOR) return -1;
+  return plate_box_detect(h->det, &c->r->plate, c->rq->frame, c->rq->x1, c->rq->y1, c->rq->x2, c->rq->y2, err,
+                          errlen);
+}
+
+static int call_plate(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_OCR) return -1;
+  plate_read hint = c->r->plate;
+  int rc = hint.source[0] ? plate_read_in_box(h->ocr, &c->e->plates, &c->r->plate, rq->frame, &hint, err, errlen)
+                          : plate_find(h->ocr, &c->e->plates, &c->r->plate, rq->frame, rq->x1, rq->y1, rq->x2,
+                                       rq->y2, err, errlen);
+  c->r->plate_ran = rc == 0;
+  return rc;
+}
+
+static void part_plate(part_ctx *c) {
+  const zoo_model_row *yolo = zoo_registry_find(&c->e->reg, "yolo11-license-plate");
+  if (yolo && zoo_row_installed(yolo)) with_model(c, "license_plate", "yolo11-license-plate", call_plate_box);
+  with_model(c, "license_plate", "paddleocr", call_plate);
+}
 
 /* ---- the vehicle and animal path ------------------------------------------------------ */
 
@@ -757,6 +789,7 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   /* action: only with a suspicious pose and more than one frame */
   if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose))
     with_model(&c, "action", "xclip-base", call_action);
+  if (parts & ENRICH_PART_VEHICLE) part_plate(&c);
   out->inference_ms = now_ms() - t0;
   return 0;
 }
@@ -797,6 +830,15 @@ void enrich_result_summary(const enrich_result *r, const char *detection_id, vig
     o->reid.last_seen = r->reid.last_seen;
     for (int i = 0; i < r->reid.n_cameras && i < VIGIL_MAX_REID_CAMERAS; i++)
       snprintf(o->reid.cameras[o->reid.n_cameras++], sizeof o->reid.cameras[0], "%s", r->reid.cameras[i]);
+  }
+  if (r->plate.found) {
+    o->plate.present = true;
+    snprintf(o->plate.text, sizeof o->plate.text, "%s", r->plate.text);
+    snprintf(o->plate.raw, sizeof o->plate.raw, "%s", r->plate.raw);
+    o->plate.confidence = r->plate.confidence;
+    o->plate.votes = 1;
+    o->plate.known = r->plate.known;
+    o->plate.bbox = (vigil_bbox){r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2};
   }
   if (r->has_action) {
     o->action.present = true;

@@ -55,6 +55,35 @@ static int warm_runner(model_runner *r, const char *adapter, char *err, size_t e
   return rc;
 }
 
+/* The whole PP-OCR pipeline from a folder holding the published files. */
+static int load_ocr(const zoo_model_row *row, const char *dir, int threads, void **handle, uint64_t *measured,
+                    char *err, size_t errlen) {
+  static const char *const files[4] = {"ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
+                                       "ch_ppocr_mobile_v2.0_cls_infer.onnx", "ppocr_keys_v1.txt"};
+  char p[4][ZOO_PATH_MAX * 2 + 64];
+  for (int i = 0; i < 4; i++) snprintf(p[i], sizeof p[i], "%s/%s", dir, files[i]);
+  enrich_handle *h = calloc(1, sizeof *h);
+  if (!h) return -1;
+  h->kind = EH_OCR;
+  snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
+  snprintf(h->name, sizeof h->name, "%s", row->name);
+  if (ocr_load(&h->ocr, p[0], p[1], access(p[2], R_OK) ? NULL : p[2], p[3], threads, err, errlen)) {
+    free(h);
+    return -1;
+  }
+  /* warm-up on a typical vehicle crop so the measured bytes include the arenas */
+  vigil_image grey = {0};
+  if (!vigil_image_init(&grey, 640, 320, 3)) {
+    memset(grey.data, 128, (size_t)grey.h * grey.stride);
+    ocr_result r;
+    if (!ocr_run(h->ocr, &r, &grey, NULL, err, errlen)) ocr_result_free(&r);
+    vigil_image_free(&grey);
+  }
+  *measured = ocr_memory_bytes(h->ocr);
+  *handle = h;
+  return 0;
+}
+
 static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t *measured, char *err,
                    size_t errlen) {
   int threads = (int)(intptr_t)ctx;
@@ -68,8 +97,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   }
   /* a single-file model given as its export folder: <dir>/model.onnx */
   struct stat st;
-  if (!stat(path, &st) && S_ISDIR(st.st_mode) && strcmp(row->adapter, "siglip-zero-shot") &&
-      strcmp(row->adapter, "xclip-action") && strcmp(row->adapter, "brisque")) {
+  bool is_dir = !stat(path, &st) && S_ISDIR(st.st_mode);
+  if (is_dir && !strcmp(row->adapter, "ppocr")) return load_ocr(row, path, threads, handle, measured, err, errlen);
+  if (is_dir && strcmp(row->adapter, "siglip-zero-shot") &&
+      strcmp(row->adapter, "xclip-action") &&
+      strcmp(row->adapter, "brisque")) {
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/model.onnx");
     if (access(path, R_OK)) {
@@ -149,6 +181,7 @@ static void el_unload(void *ctx, const zoo_model_row *row, void *handle) {
   detector_free(h->det);
   siglip_free(h->sig);
   xclip_free(h->xc);
+  ocr_free(h->ocr);
   vigil_brisque_free(h->bq);
   runner_free(&h->run);
   free(h);

@@ -239,15 +239,33 @@ static json_t *action_json(const enrich_result *r) {
   return o;
 }
 
+/* "license_plate" of the vehicle part: null when the reader ran and found none. */
+static json_t *plate_json(const enrich_result *r) {
+  if (!r->plate.found) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "text", json_string(r->plate.text));
+  json_object_set_new(o, "raw_text", json_string(r->plate.raw));
+  json_object_set_new(o, "confidence", jround(r->plate.confidence, 1000));
+  json_object_set_new(o, "bbox", bbox_obj(r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2));
+  json_object_set_new(o, "known", json_boolean(r->plate.known));
+  json_object_set_new(o, "source", json_string(r->plate.source));
+  return o;
+}
+
 
 /* ---- the vehicle and animal path ------------------------------------------------------ */
 
 /* The "vehicle" part, built in this one function so other vehicle fields
  * (licence plates) merge here. */
 static json_t *vehicle_json(const enrich_result *r) {
-  if (!r->has_vehicle) return json_null();
+  if (!r->has_vehicle && !r->plate_ran) return json_null();
   const vehicle_result *v = &r->vehicle;
   json_t *o = json_object(), *top = json_array();
+  json_object_set_new(o, "license_plate", r->plate_ran ? plate_json(r) : json_null());
+  if (!r->has_vehicle) {
+    json_decref(top);
+    return o;
+  }
   json_object_set_new(o, "vehicle_type", json_string(v->vehicle_type));
   json_object_set_new(o, "display_name", json_string(v->display_name));
   json_object_set_new(o, "confidence", jround(v->confidence, 1000));

@@ -52,4 +52,3 @@ static const vigil_http_route health_routes[] = {
 STUB(vigil_stub_detect, "detect", 8095, detect_routes);
 STUB(vigil_stub_enrich, "enrich", 8094, health_routes);
 STUB(vigil_stub_enrich_light, "enrich-light", 8096, health_routes);
-STUB(vigil_stub_florence, "florence", 8092, health_routes);

@@ -244,7 +244,26 @@ static void parse_action(enrich_result *r, json_t *o) {
   }
 }
 
+/* vehicle.license_plate: {text, raw_text, confidence, bbox{x1..y2}, known, source} or null */
+static void parse_plate(enrich_result *r, json_t *o) {
+  r->plate_ran = true;
+  json_t *p = json_object_get(o, "license_plate");
+  if (!json_is_object(p) || !json_is_string(json_object_get(p, "text"))) return;
+  plate_read *pl = &r->plate;
+  pl->found = true;
+  copy_str(pl->text, sizeof pl->text, json_object_get(p, "text"));
+  copy_str(pl->raw, sizeof pl->raw, json_object_get(p, "raw_text"));
+  copy_str(pl->source, sizeof pl->source, json_object_get(p, "source"));
+  pl->confidence = num(json_object_get(p, "confidence"));
+  pl->known = json_is_true(json_object_get(p, "known"));
+  json_t *b = json_object_get(p, "bbox");
+  pl->x1 = num(json_object_get(b, "x1")), pl->y1 = num(json_object_get(b, "y1"));
+  pl->x2 = num(json_object_get(b, "x2")), pl->y2 = num(json_object_get(b, "y2"));
+}
+
 static void parse_vehicle(enrich_result *r, json_t *o) {
+  if (json_object_get(o, "license_plate")) parse_plate(r, o);
+  if (!json_is_string(json_object_get(o, "vehicle_type"))) return;
   const char *t = json_string_value(json_object_get(o, "vehicle_type"));
   vehicle_set_type(&r->vehicle, t ? t : "unknown", num(json_object_get(o, "confidence")));
   r->vehicle.from_detector = !strcmp(json_string_value(json_object_get(o, "source")) ?: "", "detector");
@@ -511,6 +530,7 @@ static void merge(enrich_result *d, const enrich_result *s) {
   if (s->has_pet) d->has_pet = true, d->pet = s->pet;
   if (s->has_depth) d->has_depth = true, d->depth = s->depth;
   if (s->has_weather) d->has_weather = true, d->weather = s->weather;
+  if (s->plate_ran) d->plate_ran = true, d->plate = s->plate;
   for (int i = 0; i < s->n_models; i++) add_model(d, s->models_used[i]);
   for (int i = 0; i < s->n_errors; i++) add_error(d, s->error_part[i], s->error_reason[i]);
   if (s->inference_ms > d->inference_ms) d->inference_ms = s->inference_ms;

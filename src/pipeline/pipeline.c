@@ -24,6 +24,7 @@
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
 #include "vigil/pipeline.h"
+#include "vigil/plate.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
 
@@ -39,6 +40,7 @@ typedef struct {
   vigil_enrichment enr;
   bool has_pose;
   pose_result pose;
+  long id; /* pipeline-wide, for plate voting */
 } track;
 
 typedef struct {
@@ -66,6 +68,9 @@ struct pipeline {
   cam_state *cams;
   int ncams;
   pipeline_stats stats;
+  long next_track;
+  plate_votes *votes;  /* licence plates voted per track */
+  plate_config plates; /* KNOWN_PLATES after voting */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -98,8 +103,15 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
+  if (!(pl->votes = plate_votes_new()) || plate_config_init(&pl->plates, NULL, err, errlen)) {
+    plate_votes_free(pl->votes);
+    free(pl);
+    return -1;
+  }
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
+    plate_votes_free(pl->votes);
+    plate_config_free(&pl->plates);
     free(pl);
     return -1;
   }
@@ -114,6 +126,8 @@ void pipeline_free(pipeline *p) {
     vigil_image_free(&p->cams[i].snap.frame);
   }
   free(p->cams);
+  plate_votes_free(p->votes);
+  plate_config_free(&p->plates);
   free(p);
 }
 
@@ -157,7 +171,7 @@ static track *match_track(cam_state *cs, const vigil_det *d, double ts) {
   return best;
 }
 
-static track *new_track(cam_state *cs, const vigil_det *d, double ts) {
+static track *new_track(pipeline *p, cam_state *cs, const vigil_det *d, double ts) {
   track *slot = &cs->tracks[0];
   for (int i = 0; i < TRACK_MAX; i++) {
     track *t = &cs->tracks[i];
@@ -167,8 +181,10 @@ static track *new_track(cam_state *cs, const vigil_det *d, double ts) {
     }
     if (t->last_seen < slot->last_seen) slot = t;
   }
+  if (slot->used) plate_votes_forget(p->votes, slot->id);
   memset(slot, 0, sizeof *slot);
   slot->used = true;
+  slot->id = ++p->next_track;
   snprintf(slot->cls, sizeof slot->cls, "%s", d->label);
   slot->enriched_at = -1e18;
   return slot;
@@ -286,7 +302,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     kind_of(l.dets[i].label, &enrichable);
     if (!enrichable) continue;
     tr[i] = match_track(cs, &l.dets[i], ts);
-    if (!tr[i]) tr[i] = new_track(cs, &l.dets[i], ts);
+    if (!tr[i]) tr[i] = new_track(p, cs, &l.dets[i], ts);
     tr[i]->x1 = l.dets[i].x1, tr[i]->y1 = l.dets[i].y1, tr[i]->x2 = l.dets[i].x2, tr[i]->y2 = l.dets[i].y2;
     tr[i]->last_seen = ts;
   }
@@ -314,6 +330,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
       if (erc && r) vlog_warn("pipeline: enrichment of %s: %s", id, eerr);
       if (erc == 0) {
         enrich_result_summary(r, id, &tr[i]->enr);
+        if (r->plate_ran) plate_vote_apply(p->votes, &p->plates, tr[i]->id, &tr[i]->enr.plate);
         tr[i]->has_pose = r->has_pose;
         if (r->has_pose) tr[i]->pose = r->pose;
         tr[i]->enriched_at = ts;

@@ -123,6 +123,14 @@ int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b) {
       vigil_strlcpy(ev->detection_ids[i], b->dets[i].id, VIGIL_ID_LEN);
     ev->n_detection_ids = b->n;
   }
+  ev->n_plates = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    const vigil_plate *pl = &b->enr[i].plate;
+    if (!pl->present || !pl->text[0]) continue;
+    bool seen = false;
+    for (int k = 0; k < ev->n_plates; k++) seen |= !strcmp(ev->plates[k], pl->text);
+    if (!seen && ev->n_plates < VIGIL_MAX_PLATES) vigil_strlcpy(ev->plates[ev->n_plates++], pl->text, 16);
+  }
   free(ev->snapshot_path);
   ev->snapshot_path = NULL;
   if (b->snapshot_path[0] && !(ev->snapshot_path = strdup(b->snapshot_path))) return -ENOMEM;

@@ -14,7 +14,8 @@
 static const char system_text[] =
     "You are a home security risk analyst. You receive the detections of one camera over a short "
     "time window, each with the results of enrichment models (weapon detection, pose, clothing, "
-    "demographics, person re-identification across cameras, vehicle type and damage, pets, "
+    "demographics, person re-identification across cameras, vehicle type and damage, licence "
+    "plates, pets, "
     "distance, actions), the zones entered and the local time of day.\n"
     "Assess how likely the scene is a security threat to the home and its occupants.\n"
     "Guidance:\n"
@@ -26,6 +27,8 @@ static const char system_text[] =
     "casing the property.\n"
     "- Vehicle damage matters most when it is glass_shatter or lamp_broken, several damage types "
     "together, or at night.\n"
+    "- A licence plate marked known belongs to a household vehicle and usually lowers the risk; an "
+    "unknown plate at night deserves attention.\n"
     "- Night hours are 22:00-06:00. Demographics are context only, never a reason for suspicion by "
     "themselves.\n"
     "Risk bands: low 0-29, medium 30-59, high 60-84, critical 85-100.\n"
@@ -224,6 +227,14 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
       if (nd) sbuf_add(o, "   Damage pattern: damage at night = elevated risk\n");
       if (hn) sbuf_add(o, "   Damage pattern: high-security damage at night = critical alert\n");
     }
+  }
+  if (e->plate.present) {
+    sbuf_add(o, "   Licence plate: ");
+    risk__add_clean(o, e->plate.text, sizeof e->plate.text);
+    sbuf_addf(o, " (%s, confidence %.2f", e->plate.known ? "known household vehicle" : "unknown",
+              e->plate.confidence);
+    if (e->plate.votes > 1) sbuf_addf(o, ", read on %d frames", e->plate.votes);
+    sbuf_add(o, ")\n");
   }
   if (e->pet.present) {
     sbuf_add(o, "   Pet: ");

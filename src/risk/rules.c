@@ -44,6 +44,9 @@
   X(ACTION_SUSPICIOUS, "action_suspicious", ADD, 20,                                               \
     "a suspicious action (fighting, climbing, breaking in, theft, vandalism)")                     \
   X(ZONE, "zone_entered", ADD, 10, "a detection inside a configured zone")                         \
+  X(PLATE_UNKNOWN_NIGHT, "plate_unknown_night", ADD, 15,                                          \
+    "a licence plate not in KNOWN_PLATES at night (22:00-06:00)")                                  \
+  X(PLATE_KNOWN, "plate_known", ADD, -10, "only household plates (KNOWN_PLATES) were read")        \
   X(DAMAGE_ANY, "damage_any", ADD, 10, "vehicle damage is visible")                                \
   X(DAMAGE_NIGHT, "damage_night", ADD, 15, "vehicle damage at night (elevated risk)")              \
   X(DAMAGE_MULTI, "damage_multi", ADD, 15, "two or more damage types (likely incident)")           \
@@ -135,6 +138,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   memset(&ev, 0, sizeof ev);
   double loiter = p && p->loiter_s > 0 ? p->loiter_s : 300;
   bool night = risk__is_night(b->local_hour);
+  int plates_known = 0, plates_unknown = 0;
   int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0, household = 0;
   bool entrance = false;
   for (int z = 0; z < b->n_zones && z < VIGIL_MAX_ZONES; z++) entrance |= b->zone_entrance[z];
@@ -209,6 +213,14 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     if (e->action.present && e->action.confidence >= 0.5f && has_sub(e->action.action, bad_actions))
       fire(&ev, R_ACTION_SUSPICIOUS, "%s at %.0f%% (%s)", e->action.action, e->action.confidence * 100, d->id),
           any_alert = true;
+    if (e->plate.present && e->plate.text[0]) {
+      if (e->plate.known) {
+        plates_known++;
+      } else {
+        plates_unknown++;
+        if (night) fire(&ev, R_PLATE_UNKNOWN_NIGHT, "%s at %02d:00 (%s)", e->plate.text, b->local_hour, d->id);
+      }
+    }
     if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
     if (entrance && !strcasecmp(d->cls, "person") && e->depth.present && e->depth.distance_m < 5)
       fire(&ev, R_PERSON_AT_ENTRANCE, "%s at %.1f m", d->id, e->depth.distance_m);
@@ -259,6 +271,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     fire(&ev, R_PERSONS_2, "2 people");
   if (unknown) fire(&ev, R_FACE_UNKNOWN, "%d unknown face(s)", unknown);
   else if (known && known >= persons && !weapon) fire(&ev, R_FACE_KNOWN, "%d known face(s)", known);
+  if (plates_known && !plates_unknown && !weapon && !any_alert) fire(&ev, R_PLATE_KNOWN, "%d reading(s)", plates_known);
   if (b->n_zones > 0) fire(&ev, R_ZONE, "%s%s", b->zones[0], b->n_zones > 1 ? " and more" : "");
 
   int base = 0, add = 0, floor_ = 0;

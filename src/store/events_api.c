@@ -22,6 +22,7 @@
 #include "risk/sbuf.h"
 #include "util/log.h"
 #include "vigil/http.h"
+#include "vigil/plate.h"
 #include "vigil/store.h"
 
 #define MAX_NOTES 10000
@@ -139,6 +140,13 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
   if (f.since > 0 && f.until > 0 && f.until < f.since) return vigil_http_error(res, 400, "until is before since");
   if ((v = vigil_http_query(req, "reviewed")) && parse_bool(v, &f.reviewed))
     return vigil_http_error(res, 400, "reviewed must be true or false");
+  char plate[PLATE_TEXT_MAX];
+  if ((v = vigil_http_query(req, "plate"))) {
+    /* normalised like a read plate: "kx21 abc" finds KX21ABC */
+    int k = plate_normalize(plate, sizeof plate, NULL, 0, v);
+    if (k < 1 || k >= PLATE_TEXT_MAX) return vigil_http_error(res, 400, "plate must be 1-15 letters or digits");
+    f.plate = plate;
+  }
   if ((v = vigil_http_query(req, "limit"))) {
     if (parse_int(v, 1, 1000, &n)) return vigil_http_error(res, 400, "limit must be an integer 1..1000");
     f.limit = (int)n;

@@ -112,6 +112,12 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
                       e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
                                                     (double)e->action.confidence)
                                         : json_null());
+  json_object_set_new(j, "license_plate",
+                      e->plate.present
+                          ? json_pack("{s:o,s:o,s:f,s:i,s:b,s:o}", "text", str(e->plate.text), "raw_text",
+                                      str(e->plate.raw), "confidence", (double)e->plate.confidence, "votes",
+                                      e->plate.votes, "known", e->plate.known, "bbox", bbox(&e->plate.bbox))
+                          : json_null());
   json_object_set_new(j, "face",
                       e->face.present ? json_pack("{s:b,s:o}", "known", e->face.known, "name", str(e->face.name))
                                       : json_null());
@@ -136,6 +142,9 @@ json_t *vigil_event_to_json(const vigil_event *ev) {
   json_object_set_new(j, "reviewed", json_boolean(ev->reviewed));
   json_object_set_new(j, "notes", ev->notes ? str(ev->notes) : json_null());
   json_object_set_new(j, "has_snapshot", json_boolean(ev->snapshot_path && ev->snapshot_path[0]));
+  json_t *plates = json_array();
+  for (int i = 0; i < ev->n_plates && i < VIGIL_MAX_PLATES; i++) json_array_append_new(plates, str(ev->plates[i]));
+  json_object_set_new(j, "plates", plates);
   json_object_set_new(j, "created_at", iso_time(ev->created_at));
   return j;
 }

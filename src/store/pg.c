@@ -42,6 +42,10 @@ static const char *const migrations[] = {
     /* 2: filters of the events API */
     "CREATE INDEX events_camera_window ON events(camera_id, window_start);"
     "CREATE INDEX events_level_window ON events(risk_level, window_start);",
+    /* 3: licence plates of an event (GET /events?plate=) */
+    "CREATE TABLE event_plates(event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " plate TEXT NOT NULL, PRIMARY KEY (event_id, plate));"
+    "CREATE INDEX event_plates_plate ON event_plates(plate);",
 };
 
 #ifdef VIGIL_HAVE_PQ

@@ -33,6 +33,10 @@ static const char *const migrations[] = {
     /* 2: filters of the events API */
     "CREATE INDEX events_camera_window ON events(camera_id, window_start);"
     "CREATE INDEX events_level_window ON events(risk_level, window_start);",
+    /* 3: licence plates of an event (GET /events?plate=) */
+    "CREATE TABLE event_plates(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " plate TEXT NOT NULL, PRIMARY KEY (event_id, plate));"
+    "CREATE INDEX event_plates_plate ON event_plates(plate);",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

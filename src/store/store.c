@@ -249,6 +249,14 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                    r, 3, NULL, NULL)))
       goto fail;
   }
+  for (size_t i = 0; i < b->n; i++) {
+    const vigil_plate *pl = &b->enr[i].plate;
+    if (!pl->present || !pl->text[0]) continue;
+    sval q[2] = {sv_int(id), sv_text(pl->text)};
+    if ((rc = EXEC(s, "INSERT INTO event_plates(event_id, plate) VALUES (?, ?) ON CONFLICT(event_id, plate) DO NOTHING",
+                   q, 2, NULL, NULL)))
+      goto fail;
+  }
   if ((rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL))) goto fail;
   if (duplicate) *duplicate = false;
   ev->id = id;
@@ -283,7 +291,7 @@ int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *du
 }
 
 store_filter store_default_filter(void) {
-  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0};
+  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL};
   return f;
 }
 
@@ -363,6 +371,21 @@ static int load_ids(store *s, vigil_event *ev, char *err, size_t errlen) {
   return rc;
 }
 
+static int row_plate(void *ud, int nc, const char *const *c) {
+  vigil_event *ev = ud;
+  if (nc > 0 && c[0] && ev->n_plates < VIGIL_MAX_PLATES) vigil_strlcpy(ev->plates[ev->n_plates++], c[0], 16);
+  return 0;
+}
+
+/* The detection ids and the plates of a stored event. */
+static int load_details(store *s, vigil_event *ev, char *err, size_t errlen) {
+  int rc = load_ids(s, ev, err, errlen);
+  if (rc) return rc;
+  sval p = sv_int(ev->id);
+  ev->n_plates = 0;
+  return EXEC(s, "SELECT plate FROM event_plates WHERE event_id = ? ORDER BY plate", &p, 1, row_plate, ev);
+}
+
 void store_events_free(vigil_event *evs, size_t n) {
   if (!evs) return;
   for (size_t i = 0; i < n; i++) vigil_event_free(&evs[i]);
@@ -406,13 +429,17 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
     k += snprintf(sql + k, sizeof sql - k, " AND reviewed = ?");
     p[np++] = sv_int(f->reviewed);
   }
+  if (f->plate) {
+    k += snprintf(sql + k, sizeof sql - k, " AND id IN (SELECT event_id FROM event_plates WHERE plate = ?)");
+    p[np++] = sv_text(f->plate);
+  }
   snprintf(sql + k, sizeof sql - k, " ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?");
   p[np++] = sv_int(f->limit ? f->limit : 50);
   p[np++] = sv_int(f->offset);
   ev_list l = {0};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, sql, p, np, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_ids(s, &l.evs[i], err, errlen);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     if (l.oom) set_err(err, errlen, "out of memory");
@@ -436,7 +463,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   ev_list l = {0};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id > ? ORDER BY id LIMIT ?", p, 2, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_ids(s, &l.evs[i], err, errlen);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     if (l.oom) set_err(err, errlen, "out of memory");
@@ -464,7 +491,7 @@ static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t 
     set_err(err, errlen, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
-  if (!rc) rc = load_ids(s, &l.evs[0], err, errlen);
+  if (!rc) rc = load_details(s, &l.evs[0], err, errlen);
   if (rc) {
     store_events_free(l.evs, l.n);
     return rc;
@@ -511,10 +538,11 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 }
 
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
-  static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections"};
+  static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
+                                   "event_plates"};
   size_t i = 0;
-  while (i < 5 && strcmp(table, ok[i])) i++;
-  if (i == 5) {
+  while (i < 6 && strcmp(table, ok[i])) i++;
+  if (i == 6) {
     set_err(err, errlen, "unknown table %s", table);
     return STORE_EINVAL;
   }

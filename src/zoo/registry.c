@@ -37,7 +37,8 @@ static const zoo_model_row builtin_rows[] = {
      "LICENSE_PLATE_MODEL_PATH", "/models/yolo11-license-plate"},
     {"yolo11-face", 200, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "yolo-detect", "FACE_MODEL_PATH",
      "/models/yolo11-face"},
-    {"paddleocr", 100, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "ppocr", "OCR_MODEL_PATH", "/models/paddleocr"},
+    {"paddleocr", 100, ZOO_MEDIUM, ZOO_SVC_HEAVY, ZOO_ROW_HOME_RELATIVE, "ppocr", "OCR_MODEL_PATH",
+     "models/ocr"}, /* the PP-OCR folder setup fetches: det, rec, cls, keys */
     {"clip-vit-l", 800, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "clip-embed", "CLIP_MODEL_PATH",
      "/models/clip-vit-large-patch14"},
     {"florence-2-large", GB(1.2), ZOO_LOW, ZOO_SVC_HEAVY, 0, "florence-2", "FLORENCE_MODEL_PATH",

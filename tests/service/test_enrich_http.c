@@ -284,6 +284,8 @@ static void test_light_routing(void **s) {
   assert_int_equal(enrich_client_init(&c, cp, err, sizeof err), 0);
   if (enrich_client_run(c, r, &rq, err, sizeof err)) fail_msg("vehicle to heavy: %s", err);
   assert_false(r->has_pose); /* a vehicle request runs no person part */
+  assert_true(r->plate_ran); /* vehicle.license_plate came back (null: the dog has no plate) */
+  assert_false(r->plate.found);
   enrich_client_free(c);
   free(r);
 }
@@ -448,6 +450,21 @@ static void test_reply_parse(void **s) {
   enrich_result_summary(r, "d", &sum);
   assert_true(sum.threat.present);
   assert_string_equal(sum.threat.severity, "high");
+  assert_false(sum.plate.present);
+  /* a vehicle's plate comes back into the result and the summary */
+  const char *veh = "{\"pose\":null,\"clothing\":null,\"demographics\":null,\"threat\":null,\"reid_embedding\":null,"
+                    "\"action\":null,\"vehicle\":{\"license_plate\":{\"text\":\"KX21ABC\",\"raw_text\":\"KX21 ABC\","
+                    "\"confidence\":0.93,\"bbox\":{\"x1\":10,\"y1\":20,\"x2\":90,\"y2\":40},\"known\":true,"
+                    "\"source\":\"ocr-detector\"}}}";
+  assert_int_equal(enrich_reply_parse(r, veh, strlen(veh), err, sizeof err), 0);
+  assert_true(r->plate_ran && r->plate.found);
+  assert_string_equal(r->plate.text, "KX21ABC");
+  assert_string_equal(r->plate.raw, "KX21 ABC");
+  assert_true(r->plate.known);
+  assert_true(r->plate.x2 == 90.0f && r->plate.y1 == 20.0f);
+  enrich_result_summary(r, "v", &sum);
+  assert_true(sum.plate.present && sum.plate.known && sum.plate.votes == 1);
+  assert_string_equal(sum.plate.text, "KX21ABC");
   free(r);
 }
 

@@ -87,6 +87,7 @@ static void prompt_carries_everything(void **state) {
   int counts[] = {1, 2};
   float confs[] = {0.87f, 0.655f};
   vigil_enrichment v = fx_damage(2, types, counts, confs);
+  v.plate = fx_plate("KX21ABC", false).plate;
   fx_add(&b, "car", 0.8f, &v);
   vigil_enrichment dog = fx_none();
   dog.pet.present = true;
@@ -114,7 +115,8 @@ static void prompt_carries_everything(void **state) {
       "   - lamp_broken: 2 instance(s) (avg conf: 66%)\n   **HIGH SECURITY ALERT**",
       "break-in pattern", "high-security damage at night = critical alert", "Action: climbing fence",
       "Distance from camera: 4.2 m (close)", "Pet: dog", "a known household pet", "Weather: rain (confidence 0.80)",
-      "Entrance zone entered: porch", "2023-11-14T22:13:20Z"};
+      "Entrance zone entered: porch", "2023-11-14T22:13:20Z",
+      "Licence plate: KX21ABC (unknown, confidence 0.93, read on 3 frames)", "unknown plate at night"};
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
     if (!strstr(s, must[i])) fail_msg("prompt lacks \"%s\":\n%s", must[i], s);
   }

@@ -156,6 +156,47 @@ static void damage_patterns(void **state) {
   vigil_batch_free(&b);
 }
 
+/* An unknown plate at night adds its weight; by day it does not; only known
+ * (household) plates lower the score. */
+static void plate_rules(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "drive", 2);
+  vigil_enrichment e = fx_plate("AB123CD", false);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 10 + 15);
+  assert_true(risk_rules_fired(&r, "plate_unknown_night"));
+  assert_non_null(strstr(r.reasoning, "AB123CD"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  fx_batch(&b, "drive", 14);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 10);
+  assert_false(risk_rules_fired(&r, "plate_unknown_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* known plate with a person at night: -10 against the person's +15 */
+  fx_batch(&b, "drive", 23);
+  e = fx_plate("KX21ABC", true);
+  fx_add(&b, "car", 0.9f, &e);
+  fx_add(&b, "person", 0.9f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 15 - 10);
+  assert_true(risk_rules_fired(&r, "plate_known"));
+  assert_false(risk_rules_fired(&r, "plate_unknown_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* a known and an unknown plate: no discount, the unknown one counts */
+  fx_batch(&b, "drive", 23);
+  fx_add(&b, "car", 0.9f, &e);
+  vigil_enrichment u = fx_plate("ZZ99ZZZ", false);
+  fx_add(&b, "car", 0.9f, &u);
+  assert_int_equal(score(&b, &r), 10 + 15);
+  assert_false(risk_rules_fired(&r, "plate_known"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
 /* The household pet discount and the entrance rule, as a table. */
 static void pet_and_entrance_rules(void **state) {
   static const struct {
@@ -338,6 +379,7 @@ int main(void) {
       cmocka_unit_test(baseline_by_class),
       cmocka_unit_test(weapons_are_critical),
       cmocka_unit_test(damage_patterns),
+      cmocka_unit_test(plate_rules),
       cmocka_unit_test(pet_and_entrance_rules),
       cmocka_unit_test(behaviour_rules),
       cmocka_unit_test(uniform_loiter_count_faces_zones),

@@ -276,6 +276,41 @@ static void health_and_methods(void **state) {
   free(body);
 }
 
+/* GET /events?plate= normalises the query like a read plate; events list their plates. */
+static void plates(void **state) {
+  (void)state;
+  vigil_batch b;
+  fx_batch(&b, "drive", 23);
+  b.window_start = 1700009000.0;
+  b.window_end = b.window_start + 90;
+  vigil_enrichment e = fx_plate("KX21ABC", false);
+  fx_add(&b, "car", 0.9f, &e);
+  vigil_strlcpy(b.dets[0].id, "drive-plate-1", sizeof b.dets[0].id);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  ev.risk_score = 45;
+  vigil_strlcpy(ev.risk_level, vigil_risk_level(45), sizeof ev.risk_level);
+  ev.summary = strdup("car");
+  ev.reasoning = strdup("plate");
+  vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
+  char err[256];
+  if (store_insert_batch(st, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  json_t *j = get_json("/events?plate=kx21-abc", 200);
+  json_t *evs = json_object_get(j, "events");
+  assert_int_equal(json_array_size(evs), 1);
+  json_t *pl = json_object_get(json_array_get(evs, 0), "plates");
+  assert_int_equal(json_array_size(pl), 1);
+  assert_string_equal(json_string_value(json_array_get(pl, 0)), "KX21ABC");
+  json_decref(j);
+  j = get_json("/events?plate=ZZ99ZZZ", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+  json_decref(j);
+  j = get_json("/events?plate=%21%21", 400);
+  json_decref(j);
+}
+
 static int setup(void **state) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/vigil-api-XXXXXX");
   if (!mkdtemp(tmpdir)) return -1;
@@ -322,6 +357,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
       cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(health_and_methods),
+      cmocka_unit_test(plates),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

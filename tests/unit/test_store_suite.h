@@ -371,9 +371,67 @@ static void st_crash_consistency(void **state) {
   store_close(s);
 }
 
+/* Plates are stored with the event; the plate filter finds exactly those
+ * events; the enrichment JSON keeps the reading. */
+static void st_plates(void **state) {
+  (void)state;
+  store *s = suite_open("plates");
+  const char *plates[3] = {"KX21ABC", "AB123CD", NULL};
+  int64_t ids[3];
+  for (int i = 0; i < 3; i++) {
+    vigil_batch b;
+    suite_batch(&b, "drive", i, 1);
+    if (plates[i]) {
+      char id[64];
+      snprintf(id, sizeof id, "drive-car-%d", i);
+      vigil_detection d = fx_det("drive", id, "car", 0.8f, b.window_start + 5);
+      vigil_enrichment e = fx_plate(plates[i], i == 1);
+      vigil_batch_add(&b, &d, &e);
+      vigil_batch_add(&b, &d, &e); /* the same plate twice in one batch: stored once */
+      snprintf(id, sizeof id, "drive-car-%d-b", i);
+      vigil_strlcpy(b.dets[b.n - 1].id, id, sizeof b.dets[0].id);
+    }
+    vigil_event ev;
+    suite_event(&ev, &b, 40);
+    char err[512] = "";
+    if (store_insert_batch(s, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+    ids[i] = ev.id;
+    assert_int_equal(ev.n_plates, plates[i] ? 1 : 0);
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+  }
+  assert_int_equal(suite_count(s, "event_plates"), 2);
+  store_filter f = store_default_filter();
+  f.plate = "KX21ABC";
+  vigil_event *evs;
+  size_t n;
+  char err[512];
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(evs[0].id, ids[0]);
+  assert_int_equal(evs[0].n_plates, 1);
+  assert_string_equal(evs[0].plates[0], "KX21ABC");
+  store_events_free(evs, n);
+  f.plate = "ZZ99ZZZ";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  store_events_free(evs, n);
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, ids[1], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_plates, 1);
+  assert_string_equal(ev.plates[0], "AB123CD");
+  vigil_event_free(&ev);
+  char *json = NULL;
+  assert_int_equal(store_get_enrichment(s, "drive-car-1", &json, err, sizeof err), 0);
+  assert_non_null(strstr(json, "\"license_plate\":{"));
+  assert_non_null(strstr(json, "AB123CD"));
+  free(json);
+  store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
-      cmocka_unit_test(st_crash_consistency)
+      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_plates)
 
 #endif

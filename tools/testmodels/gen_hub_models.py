@@ -6,7 +6,7 @@ weights crafted so that the adapters' decoding can be predicted by the tests
 (tests/unit/test_hub_*.c). Deterministic: fixed seeds, no training.
 
 Usage: /usr/bin/python3 tools/testmodels/gen_hub_models.py OUTDIR [name ...]
-names: vitpose yolopose yoloface threat vitage vitgender osnet siglip xclip
+names: vitpose yolopose yoloface threat plate vitage vitgender osnet siglip xclip
 vehicle damage damageflood pet depth depthbad weather (default: all). Needs only Debian's python3-onnx and python3-numpy.
 
 What each model computes (the tests rely on this; docs/models.md repeats it):
@@ -21,6 +21,9 @@ What each model computes (the tests rely on this; docs/models.md repeats it):
 - threat   images [1,3,640,640] -> output0 [1,10,8400], Ultralytics names
   {0: 'knife', ..., 5: 'crowbar'}: a knife (0.8) at anchor 300 with a
   shifted duplicate (0.6) at 301, a gun (0.7) at anchor 400.
+- plate    images [1,3,640,640] -> output0 [1,5,8400], names
+  {0: 'license_plate'}: anchor 250 = box (264,370,234,58) in letterbox pixels,
+  score 0.85 (where the test plate lands when dog.jpg's truck is the crop).
 - vitage   pixel_values [B,3,224,224] -> logits [B,9] (ViT-shaped: patch
   Conv, one uniform-attention block, mean pooling; see vit_classifier): logit_k =
   s * (2 c_k m - c_k^2), m = mean of the normalised input, c_k = -1 + k/4,
@@ -162,6 +165,11 @@ def threat(out):
                [(300, [400, 300, 60, 120], 4, 0.8, 0.0), (301, [404, 304, 60, 120], 4, 0.6, 0.0),
                 (400, [150, 420, 90, 50], 5, 0.7, 0.0)],
                {"names": THREAT_NAMES, "task": "detect", "imgsz": "[640, 640]"})
+
+
+def plate(out):
+    yolo_const(out, "yolo11-license-plate.onnx", "yolo11-license-plate", 5,
+               [(250, [264, 370, 234, 58], 4, 0.85, 0.0)], {"names": "{0: 'license_plate'}", "task": "detect"})
 
 
 # ---- ViT classifiers ---------------------------------------------------------
@@ -406,7 +414,8 @@ def weather(out):
     vit_classifier(out, "weather.onnx", "weather", W, np.zeros(3, np.float32), ["Clear", "Rain", "Fog"])
 
 
-MODELS = {"vitpose": vitpose, "yolopose": yolopose, "yoloface": yoloface, "threat": threat, "vitage": vitage,
+MODELS = {"vitpose": vitpose, "yolopose": yolopose, "yoloface": yoloface, "threat": threat, "plate": plate,
+          "vitage": vitage,
           "vitgender": vitgender, "osnet": osnet, "siglip": siglip, "xclip": xclip, "vehicle": vehicle,
           "damage": damage, "damageflood": damageflood, "pet": pet, "depth": depth, "depthbad": depthbad,
           "weather": weather}
