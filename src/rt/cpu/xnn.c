@@ -351,10 +351,23 @@ int64_t xnn_run_count(void) { return 0; }
  * XNNPACK (2022-02) has no shared weights cache: each session's plan packs
  * its own copy of a node's weights when it creates the operator. */
 
-/* Fully connected is left to vrt's sgemm path: `vigil bench kernels` measured
- * XNNPACK's slower there (2.5x at 197x768x768, 1.3x at 64x512x128). */
+/* What the table routes here, from `vigil bench kernels` on this CPU:
+ * NHWC max and average pooling (1.6-2x faster than oneDNN's primitive). Not
+ * convolution (oneDNN's JIT primitives are faster almost everywhere; set
+ * VRT_XNNPACK_CONV=1 to route NHWC convolutions here for comparison), not
+ * global average pooling (oneDNN ties or wins), not fully connected (vrt's
+ * sgemm path wins: 1.8x at 197x768x768). */
 static bool backend_supports(const vrt_kernel_req *rq) {
-  if (rq->n->op == VRT_OP_Gemm || rq->n->op == VRT_OP_MatMul) return false;
+  switch (rq->n->op) {
+    case VRT_OP_MaxPool:
+    case VRT_OP_AveragePool: break;
+    case VRT_OP_Conv: {
+      const char *e = getenv("VRT_XNNPACK_CONV");
+      if (!e || strcmp(e, "1")) return false;
+      break;
+    }
+    default: return false;
+  }
   return xnn_supports_node(rq->n, rq->in, rq->nin, true);
 }
 

@@ -19,11 +19,12 @@
  * xnn_supports_node() always false.
  *
  * The backend table entry (vrt__backend_xnn, "xnnpack" in VRT_BACKENDS)
- * wraps these calls; it sits after oneDNN in the default order, because
- * `vigil bench kernels` measured oneDNN's primitives faster for every NHWC
- * convolution family on this CPU, and XNNPACK faster for pooling. It does not
- * take Gemm/MatMul (measured slower than vrt's sgemm path), though
- * xnn_prepare_node implements and tests them. */
+ * wraps these calls. It comes first in the default order but takes only the
+ * families `vigil bench kernels` measured faster than oneDNN on this CPU: NHWC
+ * MaxPool and AveragePool. Convolutions stay on oneDNN unless
+ * VRT_XNNPACK_CONV=1; global average pooling and Gemm/MatMul are implemented
+ * and tested here but left to oneDNN and vrt's sgemm (see bench/README.md).
+ */
 #ifndef VRT_CPU_XNN_H
 #define VRT_CPU_XNN_H
 
