@@ -381,9 +381,12 @@ static int backend_plan(const vrt_kernel_req *rq, void **state) {
   return rc;
 }
 
+/* On the caller's thread only: oneDNN's OpenMP team is the session's thread
+ * pool, and a second pool (pthreadpool's) beside it would oversubscribe the
+ * cores; the pooling routed here is short and memory-bound. */
 static int backend_exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
                         int nout, vrt_exec_ctx *x) {
-  return xnn_run_node(state, in, nin, &out[0], x ? x->threads : 1);
+  return xnn_run_node(state, in, nin, &out[0], 1);
 }
 
 static void backend_release(void *state) { xnn_node_free(state); }
