@@ -42,6 +42,7 @@ typedef struct {
   risk_api api;
   char model[96];         /* "model" of the OpenAI request */
   char api_key[256];      /* Bearer token for OpenAI-compatible servers; "" = none */
+  char ca_file[512];      /* PEM bundle that verifies an https:// server; "" = the system's */
   double timeout_s;       /* whole request; default 60 */
   double connect_timeout_s; /* default 5 */
   int max_retries;        /* extra attempts on connect errors, timeouts and 5xx; default 2 */

@@ -488,7 +488,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     goto done;
   }
   vigil_img_limits lim = vigil_img_default_limits();
-  if (vigil_http_decode_image(&frame, res, q.image.data, q.image.len, &lim) < 0) goto done;
+  if (vigil_http_decode_image(&frame, res, req, q.image.data, q.image.len, &lim) < 0) goto done;
   if (q.n_frames) {
     frames = calloc(q.n_frames, sizeof *frames);
     fptr = calloc(q.n_frames, sizeof *fptr);
@@ -497,8 +497,9 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       goto done;
     }
     for (size_t i = 0; i < q.n_frames; i++) {
-      if (vigil_http_decode_image(&frames[i], res, q.frames[i].data, q.frames[i].len, &lim) < 0) {
-        vigil_http_error(res, res->status ? res->status : 400, "frames[%zu]: could not decode image", i);
+      if (vigil_http_decode_image(&frames[i], res, req, q.frames[i].data, q.frames[i].len, &lim) < 0) {
+        if (res->status == 400 || res->status == 415)
+          vigil_http_error(res, res->status, "frames[%zu]: could not decode image", i);
         goto done;
       }
       if (frames[i].w != frames[0].w || frames[i].h != frames[0].h) {
@@ -636,7 +637,7 @@ static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
   if (vigil_http_read_uploads(&u, res, req, "image", 1, ENRICH_MAX_IMAGE)) return -1;
   vigil_image im = {0};
   vigil_img_limits lim = vigil_http_image_limits(NULL);
-  int rc = vigil_http_decode_image(&im, res, u.items[0].data, u.items[0].len, &lim);
+  int rc = vigil_http_decode_image(&im, res, req, u.items[0].data, u.items[0].len, &lim);
   vigil_uploads_free(&u);
   if (rc < 0) return -1;
   zoo_lease l = {0};

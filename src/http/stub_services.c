@@ -19,7 +19,7 @@ static int stub_detect_common(vigil_http_response *res, const vigil_http_request
   if (vigil_http_read_uploads(&up, res, req, "image_base64", max_files, lim.max_bytes)) return 0;
   for (size_t i = 0; i < up.n; i++) {
     vigil_image im;
-    if (vigil_http_decode_image(&im, res, up.items[i].data, up.items[i].len, &lim)) {
+    if (vigil_http_decode_image(&im, res, req, up.items[i].data, up.items[i].len, &lim)) {
       vigil_uploads_free(&up);
       return 0;
     }

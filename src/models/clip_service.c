@@ -162,7 +162,7 @@ static int embed_image(clip_ctx *c, float *e, const clip_req *q, vigil_http_resp
   if (!q->image.data) return vigil_http_error(res, 400, "field 'image' (base64) is required"), -1;
   vigil_image im = {0};
   vigil_img_limits lim = vigil_http_image_limits(NULL);
-  if (vigil_http_decode_image(&im, res, q->image.data, q->image.len, &lim) < 0) return -1;
+  if (vigil_http_decode_image(&im, res, NULL, q->image.data, q->image.len, &lim) < 0) return -1;
   char err[512];
   int rc = clip_embed_image(c->m, e, &im, err, sizeof err);
   vigil_image_free(&im);

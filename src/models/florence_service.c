@@ -79,7 +79,7 @@ static int read_and_run(vigil_http_response *res, const vigil_http_request *req,
   vigil_uploads up;
   if (vigil_http_read_uploads(&up, res, req, "image_base64", 1, lim.max_bytes)) return -1;
   vigil_image im;
-  int rc = vigil_http_decode_image(&im, res, up.items[0].data, up.items[0].len, &lim);
+  int rc = vigil_http_decode_image(&im, res, req, up.items[0].data, up.items[0].len, &lim);
   vigil_uploads_free(&up);
   if (rc < 0) return -1;
   if (!c->ocr) {

@@ -92,6 +92,17 @@ int enrich_client_params_from_config(enrich_client_params *p, const vigil_config
     if (end == t || *end || !(v > 0 && v <= 3600)) return fail(err, errlen, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
     p->timeout_s = v;
   }
+  const char *k = vigil_config_str(cfg, "ENRICHMENT_API_KEY");
+  if (k && k[0]) {
+    if (strlen(k) >= sizeof p->api_key || strpbrk(k, " \t\r\n"))
+      return fail(err, errlen, "ENRICHMENT_API_KEY must be at most 256 characters without spaces");
+    snprintf(p->api_key, sizeof p->api_key, "%s", k);
+  }
+  const char *ca = vigil_config_str(cfg, "VIGIL_CA_FILE");
+  if (ca && ca[0]) {
+    if (strlen(ca) >= sizeof p->ca_file) return fail(err, errlen, "VIGIL_CA_FILE is too long");
+    snprintf(p->ca_file, sizeof p->ca_file, "%s", ca);
+  }
   if (l && l[0] && url_list(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
   if (!u || !u[0]) return 0;
   if (url_list(p->url, sizeof p->url, u, "ENRICHMENT_URL", err, errlen)) return -1;
@@ -439,6 +450,11 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   body_buf b = {.max = c->p.max_reply};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   hdr = curl_slist_append(hdr, "Expect:");
+  if (c->p.api_key[0]) {
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->p.api_key);
+    hdr = curl_slist_append(hdr, auth);
+  }
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
@@ -449,6 +465,10 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* https:// is always verified (certificate and host name) */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (c->p.ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, c->p.ca_file);
   CURLcode cc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

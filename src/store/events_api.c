@@ -3,7 +3,7 @@
  *
  * The feed: the HTTP library answers each request with one whole body, so
  * GET /events/stream is a bounded SSE poll. It waits (up to ?wait=, default
- * 10 s) for events after the client's cursor (Last-Event-ID header or
+ * 10 s; parked by the server, holding no request worker) for events after the client's cursor (Last-Event-ID header or
  * ?after=), sends them as `id: N` + `data: {"type":"new_event","event":{...}}`
  * records with a `retry:` hint, and ends; EventSource clients reconnect and
  * resume from the last id, so nothing is missed between polls. Without a
@@ -277,8 +277,50 @@ static double mono(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* A parked stream between polls (the server keeps it, then free()s it). */
+typedef struct {
+  int64_t cursor;
+  double deadline;
+} stream_state;
+
+/* Sends the events after *cursor, or, when there are none, waits: returns
+ * VIGIL_HTTP_POLL until the deadline, then answers with the cursor kept. */
+static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss) {
+  char err[512] = "";
+  vigil_event *evs;
+  size_t n;
+  if (store_events_after(c->st, ss->cursor, 100, &evs, &n, err, sizeof err))
+    return vigil_http_error(res, 500, "%s", err);
+  if (!n && mono() < ss->deadline) {
+    store_events_free(evs, n);
+    return VIGIL_HTTP_POLL;
+  }
+  sbuf out;
+  sbuf_init(&out, 0);
+  sbuf_add(&out, "retry: 1000\n\n");
+  for (size_t i = 0; i < n; i++) {
+    json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
+    char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (txt) sbuf_addf(&out, "id: %lld\ndata: %s\n\n", (long long)evs[i].id, txt);
+    free(txt);
+    ss->cursor = evs[i].id;
+  }
+  store_events_free(evs, n);
+  if (!n) sbuf_addf(&out, ": no new events\nid: %lld\n\n", (long long)ss->cursor); /* keeps the cursor */
+  if (out.oom) {
+    sbuf_free(&out);
+    return vigil_http_error(res, 500, "out of memory");
+  }
+  int rc = vigil_http_reply(res, 200, "text/event-stream", out.s, out.len);
+  sbuf_free(&out);
+  return rc;
+}
+
+/* The wait happens parked (VIGIL_HTTP_POLL), so streams hold no request worker. */
 static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
+  if (req->poll_state && *req->poll_state) return stream_poll(res, c, *req->poll_state);
   long after = -1, wait_s = 10;
   const char *v = vigil_http_header(req, "Last-Event-ID");
   if (!v || !*v) v = vigil_http_query(req, "after");
@@ -287,46 +329,20 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");
   char err[512] = "";
-  int64_t cursor = after;
+  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s};
   if (after < 0) {
-    int rc = store_max_event_id(c->st, &cursor, err, sizeof err);
+    int rc = store_max_event_id(c->st, &st.cursor, err, sizeof err);
     if (rc) return vigil_http_error(res, 500, "%s", err);
   }
-  sbuf out;
-  sbuf_init(&out, 0);
-  sbuf_add(&out, "retry: 1000\n\n");
-  double deadline = mono() + (double)wait_s;
-  size_t sent = 0;
-  for (;;) {
-    vigil_event *evs;
-    size_t n;
-    int rc = store_events_after(c->st, cursor, 100, &evs, &n, err, sizeof err);
-    if (rc) {
-      sbuf_free(&out);
-      return vigil_http_error(res, 500, "%s", err);
-    }
-    for (size_t i = 0; i < n; i++) {
-      json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
-      char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-      json_decref(msg);
-      if (txt) sbuf_addf(&out, "id: %lld\ndata: %s\n\n", (long long)evs[i].id, txt);
-      free(txt);
-      cursor = evs[i].id;
-    }
-    store_events_free(evs, n);
-    sent += n;
-    if (sent || mono() >= deadline) break;
-    struct timespec ts = {0, 250 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  if (!sent) sbuf_addf(&out, ": no new events\nid: %lld\n\n", (long long)cursor); /* keeps the cursor */
-  if (out.oom) {
-    sbuf_free(&out);
-    return vigil_http_error(res, 500, "out of memory");
-  }
-  int rc = vigil_http_reply(res, 200, "text/event-stream", out.s, out.len);
-  sbuf_free(&out);
-  return rc;
+  /* without a server to park it (in-process callers), the wait is 0 */
+  if (!req->poll_state) st.deadline = 0;
+  int rc = stream_poll(res, c, &st);
+  if (rc != VIGIL_HTTP_POLL) return rc;
+  stream_state *ss = malloc(sizeof *ss);
+  if (!ss) return vigil_http_error(res, 500, "out of memory");
+  *ss = st;
+  *req->poll_state = ss;
+  return VIGIL_HTTP_POLL;
 }
 
 /* ---- the service ------------------------------------------------------------------------ */
