@@ -10,6 +10,7 @@
 
 /* Default priority order. A new backend adds one line here. */
 static const vrt_backend *const table[] = {
+    &vrt__backend_xnn, /* only NHWC max/average pooling, where it beats oneDNN (bench/README.md) */
     &vrt__backend_onednn,
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))

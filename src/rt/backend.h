@@ -72,6 +72,7 @@ typedef struct vrt_backend {
 } vrt_backend;
 
 extern const vrt_backend vrt__backend_onednn;
+extern const vrt_backend vrt__backend_xnn; /* src/rt/cpu/xnn.c */
 
 /* Enabled backends in priority order (VRT_BACKENDS, VRT_REFERENCE), NULL
  * terminated. Read on every call, like VRT_REFERENCE, so tests can flip it. */
