@@ -1,8 +1,12 @@
-/* The Florence-2 service (port 8092). Florence-2 itself is a hub-only model
- * that vigil cannot run yet, so the service answers text reading from the
- * PP-OCRv4 engine: POST /ocr, and POST /extract with the <OCR> and
- * <OCR_WITH_REGION> prompts (saying which engine answered); the other
- * Florence prompts get 503. /health is "degraded" while OCR works. */
+/* The Florence-2 service (port 8092).
+ *
+ * With the Florence-2 export at FLORENCE_MODEL_PATH (src/models/florence.c):
+ * POST /extract answers every task prompt of model-zoo.md, and /caption, /detect
+ * (<OD>) and /dense-caption are shortcuts; /health is "healthy". Without it, text
+ * reading comes from the PP-OCRv4 engine: POST /extract with <OCR> and
+ * <OCR_WITH_REGION> (saying which engine answered), and the other prompts get 503
+ * saying Florence-2 is not installed; /health is "degraded" while OCR works.
+ * POST /ocr is always the PP-OCRv4 pipeline (it reports per-line confidences). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "vigil/florence.h"
 #include "vigil/http.h"
 #include "vigil/ocr.h"
 
@@ -19,6 +24,9 @@ typedef struct {
   ocr_engine *ocr;
   ocr_params params;
   char error[512];
+  florence_model *fm;     /* NULL: Florence-2 is not installed */
+  florence_params fp;
+  char fm_error[512];
 } florence_ctx;
 
 static double ms_now(void) {
@@ -34,32 +42,44 @@ static int florence_init(void **out, const vigil_config *cfg, char *err, size_t 
   c->params = ocr_default_params();
   if (ocr_load_config(&c->ocr, &c->params, cfg, c->error, sizeof c->error))
     vlog_error("florence: OCR unavailable: %s (run `make deps`)", c->error);
-  else
-    vlog_info("florence: Florence-2 is not installed; <OCR> is answered by PP-OCRv4");
+  c->fp = florence_default_params();
+  long beams = c->fp.num_beams, maxt = c->fp.max_new_tokens;
+  vigil_config_int(cfg, "FLORENCE_NUM_BEAMS", &beams, NULL, 0);
+  vigil_config_int(cfg, "FLORENCE_MAX_NEW_TOKENS", &maxt, NULL, 0);
+  c->fp.num_beams = (int)beams, c->fp.max_new_tokens = (int)maxt;
+  const char *path = vigil_config_str(cfg, "FLORENCE_MODEL_PATH");
+  char e[480] = "not set";
+  if (!path || !*path || florence_load(&c->fm, path, 1, e, sizeof e)) {
+    snprintf(c->fm_error, sizeof c->fm_error,
+             "Florence-2 is not installed (FLORENCE_MODEL_PATH: %s; see docs/models.md)", e);
+    vlog_info("florence: %s; <OCR> is answered by PP-OCRv4", c->fm_error);
+  }
   *out = c;
   return 0;
 }
 
-static void florence_free(void *ctx) {
+static void florence_ctx_free(void *ctx) {
   florence_ctx *c = ctx;
   if (!c) return;
   ocr_free(c->ocr);
+  florence_free(c->fm);
   free(c);
 }
 
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   florence_ctx *c = req->ctx;
   json_t *o = json_object();
-  json_object_set_new(o, "status", json_string(c->ocr ? "degraded" : "unhealthy"));
-  json_object_set_new(o, "model_loaded", json_false());
+  json_object_set_new(o, "status", json_string(c->fm ? "healthy" : c->ocr ? "degraded" : "unhealthy"));
+  json_object_set_new(o, "model_loaded", json_boolean(c->fm != NULL));
   json_object_set_new(o, "device", json_string("cpu"));
   json_object_set_new(o, "cuda_available", json_false());
-  json_object_set_new(o, "model_name", json_null());
-  json_object_set_new(o, "vram_used_gb", json_real(ocr_memory_bytes(c->ocr) / 1e9));
+  json_object_set_new(o, "model_name", c->fm ? json_string("florence-2-large") : json_null());
+  json_object_set_new(o, "vram_used_gb", json_real((ocr_memory_bytes(c->ocr) + florence_memory_bytes(c->fm)) / 1e9));
   json_object_set_new(o, "ocr_engine", c->ocr ? json_string(OCR_ENGINE_NAME) : json_null());
   json_object_set_new(o, "ocr_loaded", json_boolean(c->ocr != NULL));
-  json_object_set_new(o, "detail", json_string(c->ocr ? "Florence-2 is not installed; OCR only (PP-OCRv4)"
-                                                       : c->error));
+  json_object_set_new(o, "detail", json_string(c->fm    ? "Florence-2 and PP-OCRv4"
+                                               : c->ocr ? "Florence-2 is not installed; OCR only (PP-OCRv4)"
+                                                        : c->error));
   return vigil_http_reply_json(res, 200, o);
 }
 
@@ -71,17 +91,23 @@ static json_t *quad_json(const ocr_line *l) {
   return q;
 }
 
-/* Reads the one image of the request (multipart `file` or JSON image_base64)
- * and runs OCR; 0 with res filled on any error. */
-static int read_and_run(vigil_http_response *res, const vigil_http_request *req, ocr_result *r, double *ms) {
-  florence_ctx *c = req->ctx;
+/* Reads the one image of the request (multipart `file` or JSON image_base64);
+ * -1 with res filled on any error. */
+static int read_image(vigil_image *im, vigil_http_response *res, const vigil_http_request *req) {
   vigil_img_limits lim = vigil_http_image_limits(NULL);
   vigil_uploads up;
   if (vigil_http_read_uploads(&up, res, req, "image_base64", 1, lim.max_bytes)) return -1;
-  vigil_image im;
-  int rc = vigil_http_decode_image(&im, res, req, up.items[0].data, up.items[0].len, &lim);
+  int rc = vigil_http_decode_image(im, res, req, up.items[0].data, up.items[0].len, &lim);
   vigil_uploads_free(&up);
-  if (rc < 0) return -1;
+  return rc < 0 ? -1 : 0;
+}
+
+/* Reads the image and runs OCR; 0 with res filled on any error. */
+static int read_and_run(vigil_http_response *res, const vigil_http_request *req, ocr_result *r, double *ms) {
+  florence_ctx *c = req->ctx;
+  vigil_image im;
+  int rc;
+  if (read_image(&im, res, req)) return -1;
   if (!c->ocr) {
     vigil_image_free(&im);
     vigil_http_error(res, 503, "OCR models not loaded: %s", c->error);
@@ -144,10 +170,73 @@ static int read_prompt(char *out, size_t cap, const vigil_http_request *req) {
   return 0;
 }
 
+/* One Florence-2 answer in Florence's own layout: {"<TASK>": text} for captions and
+ * OCR, {"<TASK>": {"bboxes": [[x1,y1,x2,y2]], "labels"}} for boxes,
+ * {"<OCR_WITH_REGION>": {"quad_boxes", "labels"}} for text regions. */
+static int reply_florence(vigil_http_response *res, const vigil_http_request *req, florence_task t) {
+  florence_ctx *c = req->ctx;
+  if (!c->fm) return vigil_http_error(res, 503, "%s needs %s", florence_task_prompt(t), c->fm_error);
+  vigil_image im;
+  if (read_image(&im, res, req)) return 0;
+  florence_result r;
+  char err[512];
+  double t0 = ms_now();
+  int rc = florence_run(c->fm, &r, t, &im, c->fp, err, sizeof err);
+  double ms = ms_now() - t0;
+  vigil_image_free(&im);
+  if (rc) return vigil_http_error(res, 500, "Florence-2 failed: %s", err);
+  json_t *v;
+  if (t == FLORENCE_OD || t == FLORENCE_DENSE_REGION_CAPTION || t == FLORENCE_REGION_PROPOSAL) {
+    json_t *boxes = json_array(), *labels = json_array();
+    for (int i = 0; i < r.n_boxes; i++) {
+      const florence_box *b = &r.boxes[i];
+      json_array_append_new(boxes, json_pack("[o,o,o,o]", jround(b->x1, 10), jround(b->y1, 10), jround(b->x2, 10),
+                                             jround(b->y2, 10)));
+      json_array_append_new(labels, json_string(b->label));
+    }
+    v = json_pack("{s:o, s:o}", "bboxes", boxes, "labels", labels);
+  } else if (t == FLORENCE_OCR_WITH_REGION) {
+    json_t *quads = json_array(), *labels = json_array();
+    for (int i = 0; i < r.n_regions; i++) {
+      json_t *q = json_array();
+      for (int k = 0; k < 8; k++) json_array_append_new(q, jround(r.regions[i].quad[k], 10));
+      json_array_append_new(quads, q);
+      json_array_append_new(labels, json_string(r.regions[i].text));
+    }
+    v = json_pack("{s:o, s:o}", "quad_boxes", quads, "labels", labels);
+  } else {
+    v = json_string(r.text);
+  }
+  json_t *result = json_object();
+  json_object_set_new(result, florence_task_prompt(t), v);
+  json_t *o = json_pack("{s:s, s:o, s:s, s:i, s:b, s:o}", "prompt", florence_task_prompt(t), "result", result, "engine",
+                        "florence-2", "tokens", r.n_tokens, "truncated", r.truncated, "inference_time_ms",
+                        jround(ms, 100));
+  florence_result_free(&r);
+  return vigil_http_reply_json(res, 200, o);
+}
+
+static int h_caption(vigil_http_response *res, const vigil_http_request *req) {
+  const char *d = vigil_http_query(req, "detail");
+  florence_task t = !d || !strcmp(d, "brief") ? FLORENCE_CAPTION
+                    : !strcmp(d, "detailed")  ? FLORENCE_DETAILED_CAPTION
+                    : !strcmp(d, "more")      ? FLORENCE_MORE_DETAILED_CAPTION
+                                              : FLORENCE_NTASKS;
+  if (t == FLORENCE_NTASKS) return vigil_http_error(res, 400, "detail must be brief, detailed or more");
+  return reply_florence(res, req, t);
+}
+static int h_detect(vigil_http_response *res, const vigil_http_request *req) { return reply_florence(res, req, FLORENCE_OD); }
+static int h_dense(vigil_http_response *res, const vigil_http_request *req) {
+  return reply_florence(res, req, FLORENCE_DENSE_REGION_CAPTION);
+}
+
 static int h_extract(vigil_http_response *res, const vigil_http_request *req) {
+  florence_ctx *c = req->ctx;
   char prompt[64];
   read_prompt(prompt, sizeof prompt, req);
   if (!prompt[0]) return vigil_http_error(res, 400, "missing 'prompt' (e.g. <OCR>, <OCR_WITH_REGION>)");
+  int task = florence_task_parse(prompt);
+  if (task >= 0 && c->fm) return reply_florence(res, req, (florence_task)task);
   bool region = !strcmp(prompt, "<OCR_WITH_REGION>");
   if (!region && strcmp(prompt, "<OCR>")) {
     static const char *const florence_only[] = {"<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>",
@@ -192,6 +281,9 @@ static const vigil_http_route florence_routes[] = {
     {"GET", "/health", h_health},
     {"POST", "/ocr", h_ocr},
     {"POST", "/extract", h_extract},
+    {"POST", "/caption", h_caption},
+    {"POST", "/detect", h_detect},
+    {"POST", "/dense-caption", h_dense},
 };
 
 const vigil_service vigil_service_florence = {.name = "florence",
@@ -199,4 +291,4 @@ const vigil_service vigil_service_florence = {.name = "florence",
                                               .routes = florence_routes,
                                               .n_routes = VIGIL_JSON_N(florence_routes),
                                               .init = florence_init,
-                                              .free = florence_free};
+                                              .free = florence_ctx_free};

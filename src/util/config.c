@@ -81,6 +81,12 @@ static const vigil_config_key keys[] = {
      "POSIX extended regex a plate read must match, upper case with its spaces/dashes (default: 4-10 letters/digits)"},
     {"KNOWN_PLATES", VIGIL_CFG_LIST, "", NORANGE,
      "Comma list of household plates (normalised: KX21ABC); others are unknown to the risk rules"},
+    /* Florence-2 (8092) */
+    {"FLORENCE_MODEL_PATH", VIGIL_CFG_STRING, "/models/florence-2-large", NORANGE,
+     "Florence-2 export folder (five ONNX graphs, vocab.json, merges.txt); without it 8092 answers OCR by PP-OCRv4"},
+    {"FLORENCE_NUM_BEAMS", VIGIL_CFG_INT, "3", 1, 8, "Beams of Florence-2's search (1 = greedy)"},
+    {"FLORENCE_MAX_NEW_TOKENS", VIGIL_CFG_INT, "1024", 1, 4096,
+     "Most tokens one Florence-2 answer may have; a longer one is cut and marked truncated"},
     /* CLIP (8093) */
     {"CLIP_MODEL_PATH", VIGIL_CFG_STRING, "/models/clip-vit-large-patch14", NORANGE,
      "CLIP export folder: vision.onnx, text.onnx, vocab.json, merges.txt, logit_scale.txt"},
