@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "notify/notify.h"
 #include "util/assets.h"
 #include "util/log.h"
+#include "vigil/camrun.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
 #include "vigil/detect.h"
@@ -36,6 +39,7 @@ typedef struct {
   char camera[48];
   bool video; /* video file or stream URL */
   bool stream;
+  bool done;  /* run concurrently before the sequential pass */
   double mtime;
 } source;
 
@@ -64,7 +68,9 @@ static void usage(FILE *f) {
           "options:\n"
           "  --json             print events as JSON lines\n"
           "  --report FILE      write a self-contained HTML report\n"
-          "  --fps N            frames per second sampled from videos (default 1)\n"
+          "  --fps N|native     frames per second sampled from videos (default 1 for files, native for\n"
+          "                     streams: every frame the camera sends)\n"
+          "  --no-motion        detect every sampled frame whole (no motion gating, MOTION_GATING=false)\n"
           "  --duration S       stop streams after S seconds (default: until interrupted)\n"
           "  --db URL           store (sqlite:///path or postgresql://...; default VIGIL_DB or $VIGIL_HOME/vigil.db)\n"
           "  --window S --idle S --max-batch N --fast-path CONF   batching (90, 30, 100, 0.90)\n"
@@ -78,7 +84,9 @@ static void usage(FILE *f) {
           "  --cameras FILE     camera registry (JSON: id, name, source, timezone, zones, depth_px_per_m)\n"
           "  --enrich-url URL   enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
           "                     ENRICHMENT_LIGHT_URL for animals) instead of in-process\n"
-          "  --threads N        vrt threads of the detector session (1)\n");
+          "  --threads N        vrt threads of the detector session (1)\n"
+          "  --workers N        pipeline threads shared by concurrent cameras (2); each video or stream\n"
+          "                     that is a camera of its own is decoded on its own thread\n");
 }
 
 static bool has_ext(const char *p, const char *const *exts) {
@@ -196,6 +204,21 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
   if (o->json) {
     json_t *j = vigil_event_to_json(ev);
     if (duplicate) json_object_set_new(j, "already_stored", json_true());
+    /* the tracked objects behind the event (one batch entry per track) */
+    json_t *objs = json_array();
+    for (size_t i = 0; i < b->n; i++) {
+      const vigil_detection *d = &b->dets[i];
+      if (!d->track_id) continue;
+      json_t *o = json_pack("{s:i, s:s, s:s, s:f, s:[f,f,f,f], s:f, s:i, s:b}", "track_id", (int)d->track_id,
+                            "detection_id", d->id, "class", d->cls, "confidence", (double)d->confidence, "bbox",
+                            (double)d->bbox.x1, (double)d->bbox.y1, (double)d->bbox.x2, (double)d->bbox.y2,
+                            "dwell_s", d->last_seen - d->first_seen, "frames", d->frames, "stationary",
+                            d->stationary);
+      if (o && d->entry_zone[0]) json_object_set_new(o, "entry_zone", json_string(d->entry_zone));
+      if (o && d->exit_zone[0]) json_object_set_new(o, "exit_zone", json_string(d->exit_zone));
+      if (o) json_array_append_new(objs, o);
+    }
+    json_object_set_new(j, "objects", objs);
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
     printf("%s\n", s);
     free(s);
@@ -210,7 +233,7 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
     strftime(t1, sizeof t1, "%H:%M:%S", &tm);
     printf("[%-8s %3d] event %lld, camera ", ev->risk_level, ev->risk_score, (long long)ev->id);
     print_clean(stdout, ev->camera_id);
-    printf(", %s-%s UTC, %zu detections (", t0, t1, b->n);
+    printf(", %s-%s UTC, %zu object(s) (", t0, t1, b->n);
     print_clean(stdout, ev->scorer);
     printf("%s%s): ", ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "");
     print_clean(stdout, ev->summary);
@@ -218,6 +241,20 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
   }
   fflush(stdout);
   if (o->rep) report_add(o->rep, ev, b);
+}
+
+/* Registers the camera of source s (the registry names it and gives its
+ * zones and motion masks); returns its pipeline index or <0. */
+static int register_camera(pipeline *pl, const camera_registry *reg, const source *s, char *err, size_t errlen) {
+  camera c;
+  memset(&c, 0, sizeof c);
+  snprintf(c.id, sizeof c.id, "%s", s->camera);
+  snprintf(c.name, sizeof c.name, "%s", s->camera);
+  snprintf(c.source, sizeof c.source, "%.*s", (int)sizeof c.source - 1, s->path);
+  const camera *rc = cameras_find(reg, c.id);
+  if (!rc) rc = cameras_find_source(reg, s->path);
+  if (rc) c = *rc;
+  return pipeline_add_camera(pl, &c, err, errlen);
 }
 
 typedef struct {
@@ -240,16 +277,27 @@ static void progress_draw(progress *pg, const char *what) {
   fflush(stderr);
 }
 
+static pthread_mutex_t progress_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_frame_progress(void *ud, int source) {
+  (void)source;
+  progress *pg = ud;
+  pthread_mutex_lock(&progress_mu);
+  pg->done++;
+  progress_draw(pg, "cameras");
+  pthread_mutex_unlock(&progress_mu);
+}
+
 int cmd_analyze(int argc, char **argv) {
   source *src = calloc(MAX_SOURCES, sizeof *src);
   int nsrc = 0;
   const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
   const char *watch_root = NULL, *cameras_path = NULL, *enrich_url = NULL;
-  int threads = 0;
+  int threads = 0, workers = 0;
   camera_registry reg = {0};
   enrich_client *ecl = NULL;
   double fps = 1, duration = 0;
-  bool quiet = false, json = false;
+  bool quiet = false, json = false, fps_set = false, no_motion = false;
   pipeline_params pp = pipeline_default_params();
   int status = VIGIL_EXIT_FAIL;
   for (int i = 1; i < argc; i++) {
@@ -267,7 +315,12 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--db") && has) db = argv[++i];
     else if (!strcmp(a, "--config") && has) config_path = argv[++i];
     else if (!strcmp(a, "--snapshots") && has) snaps = argv[++i];
-    else if (!strcmp(a, "--fps") && has) fps = atof(argv[++i]);
+    else if (!strcmp(a, "--fps") && has) {
+      const char *v = argv[++i];
+      fps = !strcmp(v, "native") ? 0 : atof(v); /* 0 = the stream's own rate */
+      fps_set = true;
+      if (fps == 0 && strcmp(v, "native")) fps = -1;
+    } else if (!strcmp(a, "--no-motion")) no_motion = true;
     else if (!strcmp(a, "--duration") && has) duration = atof(argv[++i]);
     else if (!strcmp(a, "--window") && has) pp.batch.window_s = atof(argv[++i]);
     else if (!strcmp(a, "--idle") && has) pp.batch.idle_s = atof(argv[++i]);
@@ -279,6 +332,7 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--cameras") && has) cameras_path = argv[++i];
     else if (!strcmp(a, "--enrich-url") && has) enrich_url = argv[++i];
     else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
+    else if (!strcmp(a, "--workers") && has) workers = atoi(argv[++i]);
     else if (a[0] == '-' && strcmp(a, "-")) {
       fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
       usage(stderr);
@@ -300,7 +354,7 @@ int cmd_analyze(int argc, char **argv) {
       }
     }
   }
-  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || fps <= 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || workers < 0 || workers > 64 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
     if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     usage(stderr);
     free(src);
@@ -317,12 +371,20 @@ int cmd_analyze(int argc, char **argv) {
   }
   vigil_config_set_global(cfg);
   cfg = (vigil_config *)vigil_config_global();
+  if (pipeline_params_from_config(&pp, cfg, err, sizeof err)) {
+    fprintf(stderr, "vigil analyze: %s\n", err);
+    vigil_config_set_global(NULL);
+    free(src);
+    return VIGIL_EXIT_USAGE;
+  }
+  if (no_motion) pp.motion = false;
   detector_params dp;
   char model_path[1024];
   detector_t *det = NULL;
   enrich_engine *eng = NULL;
   risk_analyzer *risk = NULL;
   store *st = NULL;
+  notify *nt = NULL;
   pipeline *pl = NULL;
   out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
   if (cameras_path && cameras_load(&reg, cameras_path, err, sizeof err)) {
@@ -365,6 +427,10 @@ int cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "vigil analyze: store %s: %s\n", dburl, err);
     goto done;
   }
+  if (notify_start(&nt, st, err, sizeof err)) { /* MQTT / webhook alerts, when configured */
+    fprintf(stderr, "vigil analyze: %s\n", err);
+    goto done;
+  }
   if (snaps) snprintf(pp.snapshot_dir, sizeof pp.snapshot_dir, "%s", snaps);
   else vigil_asset_path(pp.snapshot_dir, sizeof pp.snapshot_dir, "snapshots");
   pp.on_event = on_event;
@@ -385,7 +451,7 @@ int cmd_analyze(int argc, char **argv) {
     else if (!src[i].stream) {
       video_reader *v;
       if (video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
-        pg.total += (long)ceil(video_duration_s(v) * fps);
+        pg.total += (long)ceil(video_duration_s(v) * (fps > 0 ? fps : video_source_fps(v) > 0 ? video_source_fps(v) : 25));
         video_close(v);
       }
     }
@@ -393,19 +459,55 @@ int cmd_analyze(int argc, char **argv) {
   int failures = 0, cam = -1;
   char last_cam[48] = "";
   vigil_img_limits lim = vigil_img_default_limits();
+  /* Cameras that are one video or stream each run concurrently: a decode
+   * thread per camera, --workers pipeline threads shared by all of them.
+   * Cameras made of several files (a folder of clips and stills) keep their
+   * order in the sequential pass below. */
+  camrun_source *cr = calloc((size_t)nsrc + 1, sizeof *cr);
+  int ncr = 0;
+  for (int i = 0; cr && i < nsrc; i++) {
+    bool alone = (i == 0 || strcmp(src[i - 1].camera, src[i].camera)) &&
+                 (i == nsrc - 1 || strcmp(src[i + 1].camera, src[i].camera));
+    if (!src[i].video || !alone) continue;
+    int c = register_camera(pl, &reg, &src[i], err, sizeof err);
+    if (c < 0) {
+      fprintf(stderr, "vigil analyze: camera %s: %s\n", src[i].camera, err);
+      free(cr);
+      goto done;
+    }
+    camrun_source *o = &cr[ncr++];
+    snprintf(o->url, sizeof o->url, "%s", src[i].path);
+    o->cam = c;
+    snprintf(o->camera_id, sizeof o->camera_id, "%s", src[i].camera);
+    o->live = src[i].stream;
+    o->fps = src[i].stream && !fps_set ? 0 : fps;
+    video_reader *v;
+    o->base_ts = src[i].mtime;
+    if (!src[i].stream && video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
+      o->base_ts = src[i].mtime - video_duration_s(v);
+      video_close(v);
+    }
+    src[i].done = true;
+  }
+  if (ncr > 0) {
+    camrun_params crp = camrun_default_params();
+    if (workers > 0) crp.workers = workers;
+    crp.duration_s = duration;
+    crp.stop = &stop;
+    crp.on_frame = on_frame_progress;
+    crp.ud = &pg;
+    long nf = 0;
+    failures += camrun_run(pl, cr, ncr, &crp, &nf);
+    for (int i = 0; i < ncr; i++)
+      if (pipeline_flush(pl, cr[i].cam, err, sizeof err)) vlog_error("analyze: %s", err);
+  }
+  free(cr);
   for (int i = 0; i < nsrc && !stop; i++) {
     source *s = &src[i];
+    if (s->done) continue;
     if (strcmp(last_cam, s->camera)) {
       if (cam >= 0 && pipeline_flush(pl, cam, err, sizeof err)) vlog_error("analyze: %s", err);
-      camera c;
-      memset(&c, 0, sizeof c);
-      snprintf(c.id, sizeof c.id, "%s", s->camera);
-      snprintf(c.name, sizeof c.name, "%s", s->camera);
-      snprintf(c.source, sizeof c.source, "%.*s", (int)sizeof c.source - 1, s->path);
-      const camera *rc = cameras_find(&reg, c.id); /* the registry names cameras and gives their zones */
-      if (!rc) rc = cameras_find_source(&reg, s->path);
-      if (rc) c = *rc;
-      cam = pipeline_add_camera(pl, &c, err, sizeof err);
+      cam = register_camera(pl, &reg, s, err, sizeof err);
       if (cam < 0) {
         fprintf(stderr, "vigil analyze: camera %s: %s\n", s->camera, err);
         goto done;
@@ -431,7 +533,7 @@ int cmd_analyze(int argc, char **argv) {
     }
     /* video files and streams; streams reconnect with backoff */
     video_params vp = video_default_params();
-    vp.fps = fps;
+    vp.fps = s->stream && !fps_set ? 0 : fps; /* streams: every frame unless --fps says otherwise */
     double backoff = 1, t_start = (double)time(NULL);
     for (;;) {
       video_reader *v;
@@ -487,18 +589,21 @@ int cmd_analyze(int argc, char **argv) {
   if (pg.on) fprintf(stderr, "\n");
   const pipeline_stats *ps = pipeline_get_stats(pl);
   fprintf(stderr,
-          "analyze: %ld frames, %ld detections, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: "
-          "detect %.1fs, enrich %.1fs, risk %.1fs, store %.1fs\n",
-          ps->frames, ps->detections, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->detect_ms / 1e3,
-          ps->enrich_ms / 1e3,
-          ps->risk_ms / 1e3, ps->store_ms / 1e3);
+          "analyze: %ld frames (%ld detected, %ld gated by motion, %ld dropped), %ld detector calls, %ld detections, "
+          "%ld objects tracked, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: motion %.1fs, "
+          "detect %.1fs, track %.1fs, enrich %.1fs, risk %.1fs, store %.1fs\n",
+          ps->frames, ps->detected_frames, ps->frames_gated, ps->dropped, ps->detector_calls, ps->detections,
+          ps->tracks_confirmed, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->motion_ms / 1e3,
+          ps->detect_ms / 1e3, ps->track_ms / 1e3, ps->enrich_ms / 1e3, ps->risk_ms / 1e3, ps->store_ms / 1e3);
   if (oc.rep) {
     if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
     else fprintf(stderr, "analyze: report written to %s\n", report_path);
   }
   status = failures && (!ps->frames || watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+  notify_drain(nt, 10); /* a short run: give the alerts of its events a moment to go out */
 done:
   pipeline_free(pl);
+  notify_stop(nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(st);
   risk_analyzer_free(risk);
   enrich_engine_free(eng);

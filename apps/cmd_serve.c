@@ -13,7 +13,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: vigil serve SERVICE... [--port N] [--bind ADDR] [--config FILE]\n"
+          "usage: vigil serve SERVICE... [--port N] [--bind ADDR] [--insecure] [--config FILE]\n"
           "\n"
           "Runs HTTP services until SIGINT/SIGTERM. SERVICE is one of:\n");
   for (size_t i = 0; vigil_services[i]; i++)
@@ -22,11 +22,16 @@ static void usage(FILE *f) {
           "  all           every service above, each on its own port\n"
           "\n"
           "  --port N       port of the one named service (also: PORT env)\n"
-          "  --bind ADDR    IPv4 address to listen on (default 0.0.0.0)\n"
+          "  --bind ADDR    IPv4 address to listen on (also: VIGIL_HTTP_BIND; default 127.0.0.1\n"
+          "                 without an API key, 0.0.0.0 with one)\n"
+          "  --insecure     allow --bind beyond loopback without an API key (also: VIGIL_HTTP_INSECURE=1)\n"
           "  --config FILE  KEY=VALUE file (also: VIGIL_CONFIG); the environment wins\n"
           "  --max-batch N  images per detector inference call, bounds memory (also: VIGIL_DETECT_MAX_BATCH)\n"
           "\n"
-          "Every service answers GET /health and GET /metrics. Keys: docs/configuration.md.\n");
+          "Every service answers GET /health and GET /metrics. API keys: VIGIL_API_KEY or\n"
+          "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n"
+          "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
+          "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n");
 }
 
 static int parse_port(const char *s, long *out) {
@@ -55,6 +60,10 @@ int cmd_serve(int argc, char **argv) {
       }
       const char **dst = a[2] == 'p' ? &port_arg : a[2] == 'b' ? &bind_arg : &config_arg;
       *dst = argv[++i];
+      continue;
+    }
+    if (!strcmp(a, "--insecure")) {
+      setenv("VIGIL_HTTP_INSECURE", "1", 1);
       continue;
     }
     if (!strcmp(a, "--max-batch")) {
@@ -126,7 +135,24 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "vigil serve: %s\n", err);
     return VIGIL_EXIT_USAGE;
   }
+  if (!bind_arg) bind_arg = vigil_config_str(NULL, "VIGIL_HTTP_BIND");
+  if (bind_arg && !*bind_arg) bind_arg = NULL;
+  vigil_http_auth *auth = NULL;
+  if (vigil_http_auth_from_config(&auth, NULL, err, sizeof err)) {
+    fprintf(stderr, "vigil serve: %s\n", err);
+    return VIGIL_EXIT_USAGE;
+  }
+  bool keys = vigil_http_auth_n_keys(auth) > 0;
+  const char *shown_bind = bind_arg ? bind_arg : keys ? "0.0.0.0" : "127.0.0.1";
   params.bind_addr = bind_arg;
+  params.auth = auth;
+  if (!keys && !bind_arg)
+    vlog_info("no API key configured: listening on 127.0.0.1 only (set VIGIL_API_KEY or VIGIL_API_KEYS_FILE to "
+              "serve other machines)");
+  else if (!keys && params.allow_insecure_bind && strncmp(shown_bind, "127.", 4))
+    vlog_warn("no API key configured and listening on %s: anyone who reaches these ports may use them", shown_bind);
+  else if (keys)
+    vlog_info("API keys: %zu; every route but /health needs one", vigil_http_auth_n_keys(auth));
 
   /* Block the stop signals before any thread starts, so that every thread
    * inherits the mask and only sigwait() below receives them. */
@@ -154,7 +180,7 @@ int cmd_serve(int argc, char **argv) {
       status = VIGIL_EXIT_FAIL;
       break;
     }
-    vlog_info("%s listening on http://%s:%u", s->name, bind_arg ? bind_arg : "0.0.0.0",
+    vlog_info("%s listening on http://%s:%u", s->name, shown_bind,
               (unsigned)vigil_http_server_port(servers[i]));
   }
   if (status == VIGIL_EXIT_OK) {
@@ -166,6 +192,7 @@ int cmd_serve(int argc, char **argv) {
     vigil_http_server_free(servers[i]);
     if (chosen[i]->free && ctxs[i]) chosen[i]->free(ctxs[i]);
   }
+  vigil_http_auth_free(auth);
   vigil_config_set_global(NULL);
   return status;
 }

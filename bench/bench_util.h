@@ -14,25 +14,25 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
+static inline double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_d(const void *a, const void *b) {
+static inline int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
 /* nearest-rank percentile of n samples (sorts v) */
-static double pct(double *v, int n, double p) {
+static inline double pct(double *v, int n, double p) {
   qsort(v, (size_t)n, sizeof *v, cmp_d);
   int k = (int)(p / 100.0 * n + 0.999999) - 1;
   return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
-static int free_port(void) {
+static inline int free_port(void) {
   int s = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t l = sizeof a;
@@ -43,7 +43,7 @@ static int free_port(void) {
 
 /* The vigil binary the benches start: $VIGIL_BINARY, else the `vigil` built
  * beside this bench program. */
-static void vigil_binary_path(char *buf, size_t len, const char *argv0) {
+static inline void vigil_binary_path(char *buf, size_t len, const char *argv0) {
   if (getenv("VIGIL_BINARY")) {
     snprintf(buf, len, "%s", getenv("VIGIL_BINARY"));
     return;

@@ -3,7 +3,8 @@
  *
  *   [{"id": "front-door", "name": "Front door", "source": "/srv/ftp/front-door",
  *     "timezone": "Europe/Paris", "depth_px_per_m": 310,
- *     "zones": [{"name": "porch", "points": [[0,300],[640,300],[640,480],[0,480]]}]}]
+ *     "zones": [{"name": "porch", "points": [[0,300],[640,300],[640,480],[0,480]],
+ *                "entrance": true}]}]
  *
  * Rules: "id" is required (1-63 of [A-Za-z0-9_.-], unique); every other key is
  * optional; unknown keys, wrong types, too many cameras/zones/points, zones

@@ -58,6 +58,8 @@ void detector_free(detector_t *d);
 det_family detector_family(const detector_t *d);
 const char *detector_model_name(const detector_t *d);
 float detector_conf(const detector_t *d);
+/* The model's input size in pixels (what one call looks at). */
+void detector_input_size(const detector_t *d, int *w, int *h);
 size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured */
 
 /* Detects objects in n images; out[i] receives image i's detections sorted by
@@ -85,9 +87,18 @@ const char *coco_label(int cls);
 int coco_class_id(const char *label); /* -1 if unknown */
 bool is_security_class(const char *label);
 
-/* Class-aware non-maximum suppression in place: keeps the highest-scoring box
- * of every overlapping (IoU > iou) pair of the same class; sorts by score. */
+/* Non-maximum suppression in place: keeps the highest-scoring box of every
+ * overlapping (IoU > iou) pair of the same class; the vehicle classes (car,
+ * truck, bus, motorcycle, bicycle) count as one class here, so one van is
+ * not both a car and a truck. Sorts by score; returns the count kept. */
 int det_nms(vigil_det *dets, int n, float iou);
+/* The same with separate thresholds: iou between boxes of one class,
+ * group_iou between different vehicle classes (end-to-end heads that
+ * already suppressed within a class pass iou > 1). */
+int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou);
+bool det_is_vehicle(const char *label);
+/* Same class, or both vehicle classes. */
+bool det_same_group(const vigil_det *a, const vigil_det *b);
 float det_iou(const vigil_det *a, const vigil_det *b);
 
 #endif

@@ -12,6 +12,7 @@
 #include "vigil/hub.h"
 #include "vigil/img.h"
 #include "vigil/person.h"
+#include "vigil/plate.h"
 #include "vigil/pose.h"
 #include "vigil/zoo.h"
 
@@ -30,7 +31,10 @@ bool threat_from_label(const char *label, const char **type, const char **severi
 
 typedef struct {
   bool include_pose, include_depth, action_recognition;
+  bool include_weather; /* the frame's weather (cached per camera for ENRICH_WEATHER_TTL_S) */
 } enrich_options;
+
+#define ENRICH_WEATHER_TTL_S 300
 
 typedef enum { ENRICH_PERSON, ENRICH_VEHICLE, ENRICH_ANIMAL, ENRICH_OBJECT } enrich_kind;
 int enrich_kind_parse(const char *s, enrich_kind *out); /* -1 for anything else */
@@ -46,6 +50,10 @@ typedef struct {
   double ts;                          /* unix seconds of the frame */
   enrich_options opt;
   unsigned parts;                     /* ENRICH_PART_* mask to run; 0 = by kind */
+  const char *det_class;              /* the detector's class (fallbacks for vehicle and pet), may be NULL */
+  float det_score;                    /* the detector's confidence (the fallbacks' confidence) */
+  const char *timezone;               /* the camera's IANA zone for time of day; NULL/"" = local */
+  float depth_px_per_m;               /* the camera's depth calibration; 0 = the default */
 } enrich_request;
 
 enum {
@@ -58,7 +66,21 @@ enum {
   ENRICH_PART_DEPTH = 1u << 6,
   ENRICH_PART_VEHICLE = 1u << 7,
   ENRICH_PART_PET = 1u << 8,
+  ENRICH_PART_DAMAGE = 1u << 9,
+  ENRICH_PART_WEATHER = 1u << 10,
 };
+
+/* The parts a request runs when rq->parts is 0 (CONTRACTS.md by kind). */
+unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int nframes);
+/* Part names as the reply and the "parts" request field spell them
+ * (threat, pose, demographics, clothing, reid, action, depth, vehicle, pet,
+ * damage, weather); 0 / NULL when unknown. */
+unsigned enrich_part_bit(const char *name);
+const char *enrich_part_name(unsigned bit);
+/* The service (heavy or light) that hosts the model of a part, after
+ * ENRICHMENT_<FUNCTION>_SERVICE and ENRICHMENT_<MODEL>_SERVICE (env). The
+ * pipeline's HTTP client routes with it. */
+zoo_service enrich_part_service(unsigned bit);
 
 #define ENRICH_MAX_MODELS 16
 #define ENRICH_MAX_ERRORS 12
@@ -77,6 +99,15 @@ typedef struct {
   reid_match reid;
   bool reid_matched;               /* the gallery gave a person_id */
   action_result action;
+  bool plate_ran;                  /* the licence-plate reader ran (vehicles) */
+  plate_read plate;                /* .found when a plate was read */
+  bool has_vehicle, has_damage, has_pet, has_depth, has_weather;
+  vehicle_result vehicle;
+  damage_result damage;
+  int local_hour, local_minute;    /* of rq->ts in rq->timezone (damage patterns) */
+  pet_result pet;
+  depth_result depth;
+  weather_result weather;
   int n_models;
   char models_used[ENRICH_MAX_MODELS][ZOO_NAME_MAX];
   int n_errors;

@@ -24,10 +24,13 @@ typedef struct {
   double connect_timeout_s; /* (5) */
   size_t max_reply;     /* reply bytes at most (4 MB) */
   int jpeg_quality;     /* frame encoding (90) */
+  char api_key[257];    /* sent as Authorization: Bearer; "" = none */
+  char ca_file[512];    /* PEM bundle that verifies an https:// service; "" = the system's */
 } enrich_client_params;
 
 enrich_client_params enrich_client_default_params(void);
-/* ENRICHMENT_URL, ENRICHMENT_LIGHT_URL, ENRICHMENT_TIMEOUT_S (env or config
+/* ENRICHMENT_URL, ENRICHMENT_LIGHT_URL, ENRICHMENT_TIMEOUT_S, ENRICHMENT_API_KEY,
+ * VIGIL_CA_FILE (env or config
  * file). Returns 1 when ENRICHMENT_URL is set, 0 when not (in-process
  * enrichment), <0 on a bad value. */
 int enrich_client_params_from_config(enrich_client_params *p, const vigil_config *cfg, char *err, size_t errlen);

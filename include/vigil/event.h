@@ -23,6 +23,7 @@ extern "C" {
 #define VIGIL_MAX_REID_CAMERAS 8
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
+#define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
 
 typedef struct {
   float x1, y1, x2, y2; /* pixels of the original frame */
@@ -35,6 +36,15 @@ typedef struct {
   float confidence;             /* 0..1 */
   vigil_bbox bbox;
   double ts;                    /* unix seconds (UTC) of the frame */
+  /* The tracked object this entry stands for (pipeline batches hold one entry
+   * per confirmed track; track_id 0 = a lone detection, the fields below are
+   * then unset). The box, confidence and ts are those of its best sighting. */
+  uint32_t track_id;
+  double first_seen, last_seen; /* unix seconds: dwell = last_seen - first_seen */
+  bool stationary;              /* it has not moved for a few seconds (parked, standing) */
+  int frames;                   /* frames it was detected in */
+  char entry_zone[VIGIL_NAME_LEN]; /* zone of its first confirmed sighting, "" = none */
+  char exit_zone[VIGIL_NAME_LEN];  /* zone of its latest sighting, "" = none */
 } vigil_detection;
 
 /* Each part is valid only when its `present` flag is set (the part ran). */
@@ -90,17 +100,36 @@ typedef struct {
   vigil_damage damage[VIGIL_MAX_DAMAGE];
 } vigil_vehicle;
 
+/* A licence plate read on a vehicle (docs/models.md, "Licence plates"). */
+typedef struct {
+  bool present;
+  char text[16];                /* normalised: KX21ABC */
+  char raw[64];                 /* as read: "KX21 ABC" */
+  float confidence;
+  int votes;                    /* frames of the track that read this text (1 = this frame only) */
+  bool known;                   /* in KNOWN_PLATES */
+  vigil_bbox bbox;
+} vigil_plate;
+
 typedef struct {
   bool present;
   char type[16];                /* dog, cat */
   char breed[VIGIL_NAME_LEN];
   float confidence;
+  bool is_household;            /* matches the household pet list (VIGIL_HOUSEHOLD_PETS) */
 } vigil_pet;
 
 typedef struct {
   bool present;
   float distance_m;
+  char proximity[16];           /* very_close, close, medium, far */
 } vigil_depth;
+
+typedef struct {
+  bool present;
+  char label[32];               /* the weather classifier's label, e.g. "rain" */
+  float confidence;
+} vigil_weather;
 
 typedef struct {
   bool present;
@@ -126,6 +155,8 @@ typedef struct {
   vigil_depth depth;
   vigil_action action;
   vigil_face face;
+  vigil_plate plate;
+  vigil_weather weather;
 } vigil_enrichment;
 
 /* One camera's detections over one window; the unit the risk stage scores and
@@ -141,6 +172,7 @@ typedef struct {
   char snapshot_path[512];         /* annotated JPEG of the batch, "" if none */
   int n_zones;
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
+  bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
   size_t n, cap;
   vigil_detection *dets;
   vigil_enrichment *enr;
@@ -152,6 +184,8 @@ void vigil_batch_free(vigil_batch *b); /* frees the arrays; NULL is a no-op */
 int vigil_batch_add(vigil_batch *b, const vigil_detection *d, const vigil_enrichment *e);
 /* Adds a zone name once (duplicates and overflow are ignored). */
 void vigil_batch_add_zone(vigil_batch *b, const char *zone);
+/* Marks a zone already added as an entrance (the camera registry's "entrance": true). */
+void vigil_batch_mark_entrance(vigil_batch *b, const char *zone);
 
 typedef struct {
   int64_t id;                   /* store id; 0 before it is stored */
@@ -169,6 +203,8 @@ typedef struct {
   char *notes;                  /* owned; NULL = none */
   char *snapshot_path;          /* owned; NULL = none */
   double created_at;            /* unix seconds */
+  int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
+  char plates[VIGIL_MAX_PLATES][16];
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);

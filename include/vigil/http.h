@@ -40,13 +40,23 @@ typedef struct {
   size_t body_len;
   void *ctx;                /* the service context from vigil_service.init */
   void *internal;           /* the server's; use vigil_http_header() */
+  /* Long-poll routes: the handler's own state, kept between its calls; the
+   * server free()s it when the request ends. */
+  void **poll_state;
 } vigil_http_request;
+
+/* A long-poll handler returns this (with res untouched) for "nothing yet":
+ * the server parks the connection, which then holds no request worker, and
+ * calls the handler again about every 250 ms from its poller thread until it
+ * answers (handlers return 0 or -1 otherwise). */
+#define VIGIL_HTTP_POLL 1
 
 typedef struct {
   int status;
   char content_type[64];
   char *body; /* malloc'ed, owned by the response */
   size_t body_len;
+  int retry_after_s; /* > 0: sent as a Retry-After header (503 when shedding load) */
 } vigil_http_response;
 
 /* A handler fills `res` and returns 0. A negative return with res->status
@@ -164,9 +174,15 @@ int vigil_http_read_uploads(vigil_uploads *out, vigil_http_response *res, const 
 void vigil_uploads_free(vigil_uploads *u);
 
 /* Decodes an uploaded image; on failure fills `res` with the image status
- * (400 could not decode, 413, 415) and returns the negative VIGIL_IMG_*. */
-int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const uint8_t *buf, size_t len,
-                            const vigil_img_limits *lim);
+ * (400 could not decode, 413, 415) and returns the negative VIGIL_IMG_*.
+ * With `req` (a request being served), the decoded pixels are first admitted
+ * against the request's budget (VIGIL_HTTP_MAX_REQUEST_PIXELS, summed over
+ * every image it decodes: 413) and the service's pixels in flight
+ * (VIGIL_HTTP_MAX_INFLIGHT_PIXELS: waits up to 2 s for room, then 503 with
+ * Retry-After); they are given back when the handler returns. req NULL: the
+ * request whose handler runs on this thread, if any. */
+int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const vigil_http_request *req,
+                            const uint8_t *buf, size_t len, const vigil_img_limits *lim);
 
 /* Image limits from the configuration: VIGIL_MAX_IMAGE_MB (bytes),
  * VIGIL_MAX_IMAGE_PIXELS, 16384 per side. cfg NULL = the global one. */
@@ -200,8 +216,36 @@ typedef struct vigil_service {
 extern const vigil_service *const vigil_services[];
 const vigil_service *vigil_service_find(const char *name);
 
+/* ---- access control (src/http/auth.c) ---------------------------------------------------- */
+
+typedef enum { VIGIL_ROLE_NONE = 0, VIGIL_ROLE_READ = 1, VIGIL_ROLE_ADMIN = 2 } vigil_http_role;
+typedef struct vigil_http_auth vigil_http_auth;
+
+/* From VIGIL_API_KEY (an admin key), VIGIL_API_KEYS_FILE, VIGIL_HTTP_ALLOWED_HOSTS
+ * and VIGIL_HTTP_CORS_ORIGINS. No key anywhere: an object with no keys. */
+int vigil_http_auth_from_config(vigil_http_auth **out, const vigil_config *cfg, char *err, size_t errlen);
+vigil_http_auth *vigil_http_auth_new(void);
+void vigil_http_auth_free(vigil_http_auth *a);
+/* A key is 16..256 printable ASCII characters without spaces. */
+int vigil_http_auth_add_key(vigil_http_auth *a, vigil_http_role role, const char *key, size_t len, char *err,
+                            size_t errlen);
+/* The keys file: "admin KEY" / "read KEY" lines, '#' comments. */
+int vigil_http_auth_parse_keys(vigil_http_auth *a, const char *text, size_t len, char *err, size_t errlen);
+int vigil_http_auth_add_host(vigil_http_auth *a, const char *host);     /* a DNS name, or "*" */
+int vigil_http_auth_add_origin(vigil_http_auth *a, const char *origin); /* "https://x:8443", or "*" */
+size_t vigil_http_auth_n_keys(const vigil_http_auth *a);
+/* The role of the key in `Authorization: Bearer K` or `X-API-Key: K`,
+ * compared in constant time; NONE for no or an unknown key; ADMIN when no
+ * key is configured at all. */
+vigil_http_role vigil_http_auth_role(const vigil_http_auth *a, const char *authorization, const char *x_api_key);
+/* A Host header names an IP literal, localhost or an allowed name (port ignored). */
+bool vigil_http_host_allowed(const vigil_http_auth *a, const char *host);
+/* NULL origin, the same origin as `host`, or an allow-listed one. */
+bool vigil_http_origin_allowed(const vigil_http_auth *a, const char *origin, const char *host);
+bool vigil_http_origin_listed(const vigil_http_auth *a, const char *origin);
+
 typedef struct {
-  const char *bind_addr;     /* IPv4 address; NULL = 0.0.0.0 */
+  const char *bind_addr;     /* IPv4 address; NULL = 127.0.0.1 without keys, else 0.0.0.0 */
   uint16_t port;             /* 0 = any free port (see vigil_http_server_port) */
   unsigned threads;
   unsigned max_connections;  /* past it: 503 */
@@ -209,10 +253,18 @@ typedef struct {
   size_t max_header;         /* bytes of request line + headers */
   unsigned idle_timeout_s;
   unsigned request_timeout_s;/* whole request must arrive within this */
+  unsigned header_timeout_s; /* request line + headers must arrive within this */
+  unsigned max_conn_per_ip;  /* past it, the client's oldest waiting connection is closed */
+  uint64_t max_request_pixels;  /* decoded pixels one request may hold */
+  uint64_t max_inflight_pixels; /* decoded pixels all requests of the service may hold */
+  double max_queue_wait_s;   /* shed (503) past this expected wait; 0 = 2x the measured handling time */
+  const vigil_http_auth *auth; /* borrowed; NULL or no keys = open, loopback only */
+  bool allow_insecure_bind;  /* listen beyond loopback without keys (VIGIL_HTTP_INSECURE) */
 } vigil_http_params;
 
 /* Defaults from the configuration (VIGIL_HTTP_*); cfg NULL = the global one.
- * max_body is 0 unless VIGIL_HTTP_MAX_BODY_MB is set (env or file). */
+ * max_body is 0 unless VIGIL_HTTP_MAX_BODY_MB is set (env or file). auth and
+ * bind_addr are left NULL (the caller's). */
 int vigil_http_params_from_config(vigil_http_params *p, const vigil_config *cfg, char *err, size_t errlen);
 
 typedef struct vigil_http_server vigil_http_server;

@@ -7,11 +7,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vigil/detect.h"
 #include "vigil/enrich.h"
 #include "vigil/event.h"
 #include "vigil/img.h"
+#include "vigil/motion.h"
+#include "vigil/track.h"
 
 /* ---- cameras ----------------------------------------------------------------------- */
 
@@ -22,6 +25,7 @@ typedef struct {
   char name[48];
   int npoints;
   float x[CAMERA_MAX_POINTS], y[CAMERA_MAX_POINTS]; /* polygon, pixels */
+  bool entrance;          /* "entrance": true -- a door; people there get depth (approach rule) */
 } camera_zone;
 
 typedef struct {
@@ -32,6 +36,8 @@ typedef struct {
   int nzones;
   camera_zone zones[CAMERA_MAX_ZONES];
   float depth_px_per_m;   /* depth calibration: box height in px of a 1.7 m person at 1 m; 0 = none */
+  int nmasks;             /* motion masks: polygons where movement is ignored (trees, a busy road) */
+  camera_zone masks[CAMERA_MAX_ZONES];
 } camera;
 
 /* Point-in-polygon (even-odd). */
@@ -56,6 +62,10 @@ typedef struct {
   batch_params p;
   vigil_batch cur;  /* the open batch (cur.n == 0: none) */
   double last_det;
+  long serial;      /* counts closed batches: tells an entry index of the open batch from an old one */
+#define BATCHER_FAST_IDS 32
+  uint32_t fast_ids[BATCHER_FAST_IDS]; /* tracks that took the fast path already */
+  int nfast;
 } batcher;
 
 void batcher_init(batcher *b, batch_params p, const char *camera_id);
@@ -65,6 +75,12 @@ void batcher_free(batcher *b);
  * it and frees it with vigil_batch_free) and the batcher starts afresh.
  * Returns 0 otherwise, <0 on out of memory. */
 int batcher_add(batcher *b, const vigil_detection *d, const vigil_enrichment *e, vigil_batch *out);
+/* Updates entry idx of the open batch (the same tracked object seen again:
+ * best sighting, dwell, zones); the entry keeps its id. Keeps the batch open
+ * (idle time counts from d->last_seen) and takes the fast path when a person
+ * reaches fast_path_conf. Returns 1 with *out filled when it closed, 0, or
+ * -1 for an index outside the open batch. */
+int batcher_touch(batcher *b, size_t idx, const vigil_detection *d, const vigil_enrichment *e, vigil_batch *out);
 /* Closes the open batch when its window or idle time has passed at `now`
  * (or always, with force). Returns 1 with *out filled, 0 if nothing closed. */
 int batcher_tick(batcher *b, double now, bool force, vigil_batch *out);
@@ -76,8 +92,13 @@ struct risk_analyzer;
 struct store;
 
 typedef struct {
-  double detect_ms, enrich_ms, risk_ms, store_ms; /* summed stage times */
+  double motion_ms, detect_ms, track_ms, enrich_ms, risk_ms, store_ms; /* summed stage times */
   long frames, detections, enriched, batches, events, duplicates;
+  long frames_gated;     /* frames not detected: no motion, or motion on known tracks between detections */
+  long detected_frames;  /* frames the detector looked at */
+  long detector_calls;   /* detector images run (one per crop) */
+  long tracks_confirmed; /* tracks that became real objects */
+  long dropped;          /* live frames dropped under overload (set by the caller that queues frames) */
 } pipeline_stats;
 
 typedef struct {
@@ -86,6 +107,13 @@ typedef struct {
   int max_enrich_per_frame;   /* enrichment calls per frame at most (4) */
   bool enrich;                /* run enrichment at all (true) */
   char snapshot_dir[512];     /* annotated snapshots; "" = none */
+  bool motion;                /* motion gating and region crops (true) */
+  motion_params motion_params;
+  tracker_params track;       /* association and confirmation */
+  double detect_fps;          /* while all motion lies on known tracks, detect at most this often (4; 0 = every frame) */
+  double recheck_s;           /* still tracks are re-checked on the whole frame this often (5) */
+  int max_crops;              /* motion crops per frame before the whole frame is detected instead (1: a crop costs
+                                 as much as the whole frame when the frame is not much larger than the input) */
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;
@@ -97,12 +125,18 @@ typedef struct {
 } pipeline_params;
 
 pipeline_params pipeline_default_params(void);
+/* Motion and track settings from the configuration (MOTION_*, TRACK_*;
+ * docs/configuration.md) over *p. 0, or -1 with err naming the bad key. */
+struct vigil_config;
+int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *cfg, char *err, size_t errlen);
 
 typedef struct pipeline pipeline;
 
 /* The stages are borrowed: the caller keeps them alive and frees them after
- * pipeline_free. enrich may be NULL (no enrichment). One thread drives a
- * pipeline; enrichment parts run in parallel inside. */
+ * pipeline_free. enrich may be NULL (no enrichment). Threads: one camera is
+ * driven by one thread at a time, different cameras may run on different
+ * threads at once (the detector and enrichment are shared, batches close one
+ * at a time under the pipeline's lock); add cameras before starting them. */
 int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, struct enrich_engine *enrich,
                   struct risk_analyzer *risk, struct store *st, char *err, size_t errlen);
 void pipeline_free(pipeline *p);
@@ -132,5 +166,22 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen);
 /* Advances the batch clocks without a frame (time passes on idle cameras). */
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen);
 const pipeline_stats *pipeline_get_stats(const pipeline *p);
+/* Counts frames of camera cam dropped before the pipeline saw them (overload). */
+void pipeline_add_dropped(pipeline *p, int cam, long n);
+
+/* A confirmed object a camera is tracking now (for dashboards). */
+#define PIPELINE_MAX_TRACKS 256
+typedef struct {
+  uint32_t track_id;
+  char cls[VIGIL_NAME_LEN];
+  float score;          /* last detection */
+  vigil_bbox bbox;      /* current (filtered) box, frame pixels */
+  double first_seen, last_seen;
+  bool stationary;
+  int frames;
+} pipeline_track;
+/* Copies up to max confirmed tracks of camera cam; returns their count or -1
+ * for no such camera. Call from the thread that drives the pipeline. */
+int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max);
 
 #endif

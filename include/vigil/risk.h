@@ -42,6 +42,7 @@ typedef struct {
   risk_api api;
   char model[96];         /* "model" of the OpenAI request */
   char api_key[256];      /* Bearer token for OpenAI-compatible servers; "" = none */
+  char ca_file[512];      /* PEM bundle that verifies an https:// server; "" = the system's */
   double timeout_s;       /* whole request; default 60 */
   double connect_timeout_s; /* default 5 */
   int max_retries;        /* extra attempts on connect errors, timeouts and 5xx; default 2 */
@@ -77,6 +78,12 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
  * plus "**HIGH SECURITY ALERT**: Suspicious damage types detected" when glass_shatter
  * or lamp_broken is present. Returns the length that was needed (snprintf style). */
 int risk_damage_context(char *buf, size_t len, const vigil_vehicle *v);
+/* CONTRACTS.md's damage patterns for one vehicle at local hour `hour` (-1 =
+ * unknown: no night patterns): glass_shatter + lamp_broken = break-in;
+ * 22:00-06:00 + any damage = elevated; >= 2 types = likely incident;
+ * high-security damage at night = critical. Returns the number of types. */
+int risk_damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage, bool *multi,
+                         bool *high_night);
 
 /* ---- reply ------------------------------------------------------------------ */
 

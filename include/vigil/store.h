@@ -66,6 +66,7 @@ typedef struct {
   int reviewed;          /* -1 any, 0 not reviewed, 1 reviewed */
   int limit;             /* 1..1000; default 50 */
   int offset;            /* >= 0 */
+  const char *plate;     /* NULL = any; else a normalised licence plate (KX21ABC) read in the event */
 } store_filter;
 
 store_filter store_default_filter(void);
@@ -88,11 +89,51 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
 /* The highest event id (0 when there is none). */
 int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen);
 
-/* Rows in one of: cameras, detections, enrichment_results, events, event_detections. */
+/* Rows in one of: cameras, detections, enrichment_results, events, event_detections, outbox. */
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen);
 
 /* The stored enrichment JSON text of a detection (*json malloc'ed; NULL if none). */
 int store_get_enrichment(store *s, const char *detection_id, char **json, char *err, size_t errlen);
+
+/* ---- the notification outbox ----------------------------------------------------------
+ * store_insert_batch writes one outbox row per configured sink in the event's
+ * own transaction; a dispatcher (src/notify) delivers due rows and marks them
+ * sent only after the broker or webhook acknowledged them (at-least-once; the
+ * event id is the de-duplication key). The sinks default from the config:
+ * MQTT_URL set -> "mqtt", WEBHOOK_URL set -> "webhook" for events at or above
+ * WEBHOOK_MIN_LEVEL. */
+enum { STORE_SINK_MQTT = 1, STORE_SINK_WEBHOOK = 2 };
+/* Overrides the configured sinks of this handle; level NULL = low. */
+int store_set_outbox(store *s, unsigned sinks, const char *webhook_min_level);
+
+typedef struct {
+  int64_t id, event_id;
+  char sink[16]; /* "mqtt" or "webhook" */
+  int attempts;  /* failed attempts so far */
+} store_outbox_item;
+
+/* Unsent rows of `sink` whose next attempt is due at `now`, oldest first
+ * (*items malloc'ed, NULL when none). Each row returned is claimed until
+ * now + lease_s: other dispatchers on the same store skip it meanwhile, and
+ * it is due again after the lease if its claimer never reported back. */
+int store_outbox_due(store *s, const char *sink, double now, double lease_s, int limit, store_outbox_item **items,
+                     size_t *n, char *err, size_t errlen);
+int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen);
+/* Gives a claimed row back unattempted (due at once). */
+int store_outbox_release(store *s, int64_t id, char *err, size_t errlen);
+/* Counts a failed attempt and sets the time of the next one. */
+int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, char *err, size_t errlen);
+int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen);
+
+/* The detections of an event in stored order (*dets malloc'ed). */
+int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, size_t *n, char *err,
+                           size_t errlen);
+
+typedef struct {
+  char id[VIGIL_ID_LEN];
+  char name[VIGIL_NAME_LEN];
+} store_camera;
+int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size_t errlen); /* *cams malloc'ed */
 
 /* ---- durable open batches (a crash loses no detection) ---- */
 

@@ -21,9 +21,12 @@
 #include <time.h>
 
 #include "enrich/handles.h"
+#include "vigil/pipeline.h"
+#include "vigil/risk.h"
 #include "util/assets.h"
 #include "util/log.h"
 #include "vigil/enrich.h"
+#include "vigil/plate.h"
 
 struct enrich_engine {
   zoo_registry reg;
@@ -31,6 +34,16 @@ struct enrich_engine {
   reid_gallery *gallery;
   char pose_model[ZOO_NAME_MAX], face_model[ZOO_NAME_MAX], demo_model[16];
   float threat_conf;
+  plate_config plates; /* PLATE_PATTERN, KNOWN_PLATES */
+  char household_pets[256];        /* VIGIL_HOUSEHOLD_PETS */
+  pthread_mutex_t wx_mu;           /* guards the weather cache */
+  struct {
+    char camera[64];
+    double ts;
+    bool ok;
+    weather_result w;
+    char why[256];                 /* !ok: why it could not run (not retried within the TTL) */
+  } wx[16];                        /* last weather per camera (ENRICH_WEATHER_TTL_S) */
 };
 
 /* ---- rules ------------------------------------------------------------------------ */
@@ -84,26 +97,101 @@ static const struct {
     {"DEMOGRAPHICS", {"faceres", "gear", "vit-age-classifier", "vit-gender-classifier"}},
     {"FACE", {"blazeface", "yolo11-face"}},
     {"ACTION", {"xclip-base"}},
+    {"WEATHER", {"weather-classification"}},
 };
+
+static const char *route_env(const char *model, char *key, size_t keylen);
+
+/* Part -> name and the model that decides its service (with the registry's
+ * default service, model-zoo.md's split). */
+static const struct {
+  unsigned bit;
+  const char *name, *model;
+  zoo_service dflt;
+} part_table[] = {
+    {ENRICH_PART_THREAT, "threat", "threat-detection-yolov8n", ZOO_SVC_LIGHT},
+    {ENRICH_PART_POSE, "pose", "movenet-lightning", ZOO_SVC_LIGHT},
+    {ENRICH_PART_DEMOGRAPHICS, "demographics", "faceres", ZOO_SVC_HEAVY},
+    {ENRICH_PART_CLOTHING, "clothing", "fashion-clip", ZOO_SVC_HEAVY},
+    {ENRICH_PART_REID, "reid", "osnet-x0-25", ZOO_SVC_LIGHT},
+    {ENRICH_PART_ACTION, "action", "xclip-base", ZOO_SVC_HEAVY},
+    {ENRICH_PART_DEPTH, "depth", "depth-anything-v2-small", ZOO_SVC_LIGHT},
+    {ENRICH_PART_VEHICLE, "vehicle", "vehicle-segment-classification", ZOO_SVC_HEAVY},
+    {ENRICH_PART_PET, "pet", "pet-classifier", ZOO_SVC_LIGHT},
+    {ENRICH_PART_DAMAGE, "damage", "vehicle-damage-detection", ZOO_SVC_HEAVY},
+    {ENRICH_PART_WEATHER, "weather", "weather-classification", ZOO_SVC_HEAVY},
+};
+#define N_PARTS (sizeof part_table / sizeof *part_table)
+
+unsigned enrich_part_bit(const char *name) {
+  for (size_t i = 0; name && i < N_PARTS; i++)
+    if (!strcmp(part_table[i].name, name)) return part_table[i].bit;
+  return 0;
+}
+
+const char *enrich_part_name(unsigned bit) {
+  for (size_t i = 0; i < N_PARTS; i++)
+    if (part_table[i].bit == bit) return part_table[i].name;
+  return NULL;
+}
+
+zoo_service enrich_part_service(unsigned bit) {
+  for (size_t i = 0; i < N_PARTS; i++) {
+    if (part_table[i].bit != bit) continue;
+    char key[128];
+    const char *model = part_table[i].model;
+    if (bit == ENRICH_PART_POSE && getenv("VIGIL_POSE_MODEL")) model = getenv("VIGIL_POSE_MODEL");
+    const char *v = route_env(model, key, sizeof key);
+    zoo_service s;
+    if (v && zoo_service_parse(v, &s) == 0 && s != ZOO_SVC_CORE) return s;
+    return part_table[i].dflt;
+  }
+  return ZOO_SVC_HEAVY;
+}
+
+unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int nframes) {
+  unsigned parts = 0;
+  if (kind == ENRICH_PERSON)
+    parts = ENRICH_PART_THREAT | ENRICH_PART_DEMOGRAPHICS | ENRICH_PART_CLOTHING | ENRICH_PART_REID |
+            (opt->include_pose ? ENRICH_PART_POSE : 0) | (opt->action_recognition ? ENRICH_PART_ACTION : 0);
+  else if (kind == ENRICH_VEHICLE)
+    parts = ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE;
+  else if (kind == ENRICH_ANIMAL)
+    parts = ENRICH_PART_PET;
+  if (opt->include_depth) parts |= ENRICH_PART_DEPTH;
+  if (opt->include_weather) parts |= ENRICH_PART_WEATHER;
+  if (nframes > 1 && kind == ENRICH_PERSON) parts |= ENRICH_PART_ACTION | ENRICH_PART_POSE;
+  return parts;
+}
+
+/* The env override of one model's service, NULL when none; key gets the
+ * variable that decided (for the warning). */
+static const char *route_env(const char *model, char *key, size_t keylen) {
+  const char *v = NULL;
+  for (size_t f = 0; f < sizeof functions / sizeof *functions && !v; f++)
+    for (int k = 0; k < 4 && functions[f].models[k]; k++)
+      if (!strcmp(functions[f].models[k], model)) {
+        snprintf(key, keylen, "ENRICHMENT_%s_SERVICE", functions[f].function);
+        v = getenv(key);
+      }
+  char mk[128];
+  snprintf(mk, sizeof mk, "ENRICHMENT_");
+  size_t o = strlen(mk);
+  for (const char *p = model; *p && o < sizeof mk - 10; p++) mk[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+  snprintf(mk + o, sizeof mk - o, "_SERVICE");
+  if (getenv(mk)) {
+    v = getenv(mk);
+    snprintf(key, keylen, "%s", mk);
+  }
+  return v;
+}
 
 static void route(zoo_registry *reg) {
   for (int i = 0; i < reg->count; i++) {
     zoo_model_row *row = &reg->rows[i];
     if (row->service == ZOO_SVC_CORE) continue;
-    char key[128];
-    const char *v = NULL;
-    for (size_t f = 0; f < sizeof functions / sizeof *functions && !v; f++)
-      for (int k = 0; k < 4 && functions[f].models[k]; k++)
-        if (!strcmp(functions[f].models[k], row->name)) {
-          snprintf(key, sizeof key, "ENRICHMENT_%s_SERVICE", functions[f].function);
-          v = getenv(key);
-        }
-    snprintf(key, sizeof key, "ENRICHMENT_");
-    size_t o = strlen(key);
-    for (const char *p = row->name; *p && o < sizeof key - 10; p++)
-      key[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-    snprintf(key + o, sizeof key - o, "_SERVICE");
-    if (getenv(key)) v = getenv(key);
+    char key[128] = "";
+    const char *v = route_env(row->name, key, sizeof key);
     zoo_service s;
     if (v && zoo_service_parse(v, &s) == 0 && s != ZOO_SVC_CORE) row->service = s;
     else if (v) vlog_warn("enrich: ignoring %s=%s (heavy or light)", key, v);
@@ -129,6 +217,7 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   *out = NULL;
   enrich_engine *e = calloc(1, sizeof *e);
   if (!e) return -1;
+  pthread_mutex_init(&e->wx_mu, NULL);
   if (zoo_registry_init(&e->reg, err, errlen)) {
     free(e);
     return -1;
@@ -138,6 +227,11 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
   choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
   e->threat_conf = 0.5f;
+  if (plate_config_init(&e->plates, cfg, err, errlen)) {
+    enrich_engine_free(e);
+    return -1;
+  }
+  choose(e->household_pets, sizeof e->household_pets, cfg, "VIGIL_HOUSEHOLD_PETS", "");
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
   double heavy = budget_mb(cfg, "VRAM_BUDGET_GB", 6.0, err, errlen);
@@ -191,6 +285,8 @@ void enrich_engine_free(enrich_engine *e) {
   zoo_manager_free(e->light);
   reid_gallery_close(e->gallery);
   zoo_registry_free(&e->reg);
+  plate_config_free(&e->plates);
+  pthread_mutex_destroy(&e->wx_mu);
   free(e);
 }
 
@@ -478,6 +574,167 @@ static int call_action(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   return rc;
 }
 
+/* Licence plate: yolo11-license-plate (when its export is installed) finds
+ * the plate box, else the OCR detector searches the whole vehicle; the OCR
+ * engine reads it (src/models/plate.c). */
+static int call_plate_box(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  if (h->kind != EH_DETECTOR) return -1;
+  return plate_box_detect(h->det, &c->r->plate, c->rq->frame, c->rq->x1, c->rq->y1, c->rq->x2, c->rq->y2, err,
+                          errlen);
+}
+
+static int call_plate(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_OCR) return -1;
+  plate_read hint = c->r->plate;
+  int rc = hint.source[0] ? plate_read_in_box(h->ocr, &c->e->plates, &c->r->plate, rq->frame, &hint, err, errlen)
+                          : plate_find(h->ocr, &c->e->plates, &c->r->plate, rq->frame, rq->x1, rq->y1, rq->x2,
+                                       rq->y2, err, errlen);
+  c->r->plate_ran = rc == 0;
+  return rc;
+}
+
+static void part_plate(part_ctx *c) {
+  const zoo_model_row *yolo = zoo_registry_find(&c->e->reg, "yolo11-license-plate");
+  if (yolo && zoo_row_installed(yolo)) with_model(c, "license_plate", "yolo11-license-plate", call_plate_box);
+  with_model(c, "license_plate", "paddleocr", call_plate);
+}
+
+/* ---- the vehicle and animal path ------------------------------------------------------ */
+
+/* A part whose model is missing falls back when it can (vehicle and pet from
+ * the detector's class, depth from the box alone); the reason stays in
+ * errors so the caller knows the model did not run. */
+static bool model_missing(part_ctx *c, const char *part) {
+  pthread_mutex_lock(c->mu);
+  bool miss = false;
+  for (int i = 0; i < c->r->n_errors; i++)
+    miss |= !strcmp(c->r->error_part[i], part) && strstr(c->r->error_reason[i], "not installed");
+  pthread_mutex_unlock(c->mu);
+  return miss;
+}
+
+static int call_vehicle(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = vehicle_classify(&h->run, &c->r->vehicle, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc == 0) c->r->has_vehicle = true;
+  return rc;
+}
+
+static void *part_vehicle(void *arg) {
+  part_ctx *c = arg;
+  if (!with_model(c, "vehicle", "vehicle-segment-classification", call_vehicle) && model_missing(c, "vehicle") &&
+      vehicle_from_detector(&c->r->vehicle, c->rq->det_class, c->rq->det_score) == 0)
+    c->r->has_vehicle = true;
+  return NULL;
+}
+
+static int call_damage(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = damage_detect(&h->run, &c->r->damage, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc == 0) c->r->has_damage = true;
+  return rc;
+}
+
+static void *part_damage(void *arg) {
+  with_model(arg, "damage", "vehicle-damage-detection", call_damage);
+  return NULL;
+}
+
+static int call_pet(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = pet_classify(&h->run, &c->r->pet, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc == 0) c->r->has_pet = true;
+  return rc;
+}
+
+static void *part_pet(void *arg) {
+  part_ctx *c = arg;
+  if (!with_model(c, "pet", "pet-classifier", call_pet) && model_missing(c, "pet") &&
+      pet_from_detector(&c->r->pet, c->rq->det_class, c->rq->det_score) == 0)
+    c->r->has_pet = true;
+  if (c->r->has_pet) c->r->pet.is_household = pet_household_match(c->e->household_pets, &c->r->pet);
+  return NULL;
+}
+
+static const char *kind_word(enrich_kind k) {
+  return k == ENRICH_PERSON ? "person" : k == ENRICH_VEHICLE ? "vehicle" : k == ENRICH_ANIMAL ? "animal" : "object";
+}
+
+static int call_depth(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  return depth_estimate(&h->run, &c->r->depth, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+}
+
+static void *part_depth(void *arg) {
+  part_ctx *c = arg;
+  const enrich_request *rq = c->rq;
+  bool ran = with_model(c, "depth", "depth-anything-v2-small", call_depth);
+  if (ran || model_missing(c, "depth")) {
+    /* the distance needs only the box and the calibration */
+    depth_distance(&c->r->depth, kind_word(rq->kind), rq->y2 - rq->y1, rq->depth_px_per_m, rq->frame->w);
+    c->r->has_depth = true;
+  }
+  return NULL;
+}
+
+static int call_weather(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = weather_classify(&h->run, &c->r->weather, c->rq->frame, err, errlen);
+  if (rc == 0) c->r->has_weather = true;
+  return rc;
+}
+
+/* Weather changes slowly: one classification per camera per
+ * ENRICH_WEATHER_TTL_S, the rest answered from the cache; a failure (no
+ * model) is cached too, so the zoo is not asked again on every detection. */
+static void *part_weather(void *arg) {
+  part_ctx *c = arg;
+  enrich_engine *e = c->e;
+  const char *cam = c->rq->camera_id && c->rq->camera_id[0] ? c->rq->camera_id : "-";
+  char why[256] = "";
+  bool cached = false;
+  pthread_mutex_lock(&e->wx_mu);
+  for (int i = 0; i < 16 && !cached; i++)
+    if (!strcmp(e->wx[i].camera, cam) && fabs(c->rq->ts - e->wx[i].ts) < ENRICH_WEATHER_TTL_S) {
+      cached = true;
+      if (e->wx[i].ok) c->r->weather = e->wx[i].w, c->r->has_weather = true;
+      else snprintf(why, sizeof why, "%s", e->wx[i].why);
+    }
+  pthread_mutex_unlock(&e->wx_mu);
+  if (cached) {
+    if (!c->r->has_weather) note_error(c, "weather", why);
+    return NULL;
+  }
+  bool ok = with_model(c, "weather", "weather-classification", call_weather);
+  if (!ok) {
+    pthread_mutex_lock(c->mu);
+    for (int i = 0; i < c->r->n_errors; i++)
+      if (!strcmp(c->r->error_part[i], "weather")) snprintf(why, sizeof why, "%s", c->r->error_reason[i]);
+    pthread_mutex_unlock(c->mu);
+  }
+  pthread_mutex_lock(&e->wx_mu);
+  int slot = 0;
+  for (int i = 0; i < 16; i++) {
+    if (!strcmp(e->wx[i].camera, cam)) {
+      slot = i;
+      break;
+    }
+    if (e->wx[i].ts < e->wx[slot].ts) slot = i; /* the oldest (or an empty one) */
+  }
+  snprintf(e->wx[slot].camera, sizeof e->wx[slot].camera, "%s", cam);
+  e->wx[slot].ts = c->rq->ts;
+  e->wx[slot].ok = ok;
+  e->wx[slot].w = c->r->weather;
+  snprintf(e->wx[slot].why, sizeof e->wx[slot].why, "%s", why);
+  pthread_mutex_unlock(&e->wx_mu);
+  return NULL;
+}
+
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -495,43 +752,44 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
     if (err) snprintf(err, errlen, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
     return -1;
   }
-  unsigned parts = rq.parts;
-  if (!parts) {
-    if (rq.kind == ENRICH_PERSON)
-      parts = ENRICH_PART_THREAT | ENRICH_PART_DEMOGRAPHICS | ENRICH_PART_CLOTHING | ENRICH_PART_REID |
-              (rq.opt.include_pose ? ENRICH_PART_POSE : 0) | (rq.opt.action_recognition ? ENRICH_PART_ACTION : 0);
-    else if (rq.kind == ENRICH_VEHICLE)
-      parts = ENRICH_PART_VEHICLE;
-    else if (rq.kind == ENRICH_ANIMAL)
-      parts = ENRICH_PART_PET;
-    if (rq.opt.include_depth) parts |= ENRICH_PART_DEPTH;
-    if (rq.nframes > 1 && rq.kind == ENRICH_PERSON) parts |= ENRICH_PART_ACTION | ENRICH_PART_POSE;
+  unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
+  if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
+      (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
+    if (err)
+      snprintf(err, errlen, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+               "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
+               VEHICLE_MIN_BOX);
+    return -1;
+  }
+  {
+    camera tzc;
+    memset(&tzc, 0, sizeof tzc);
+    if (rq.timezone) snprintf(tzc.timezone, sizeof tzc.timezone, "%s", rq.timezone);
+    camera_local_time(&tzc, rq.ts, &out->local_hour, &out->local_minute);
   }
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   part_ctx c = {.e = e, .rq = &rq, .r = out, .mu = &mu};
   struct {
     unsigned bit;
     void *(*fn)(void *);
-  } jobs[] = {{ENRICH_PART_THREAT, part_threat},
-              {ENRICH_PART_POSE, part_pose},
-              {ENRICH_PART_DEMOGRAPHICS, part_demographics},
-              {ENRICH_PART_CLOTHING, part_clothing},
-              {ENRICH_PART_REID, part_reid}};
-  pthread_t th[5];
-  bool started[5] = {0};
-  for (int i = 0; i < 5; i++)
+  } jobs[] = {{ENRICH_PART_THREAT, part_threat},   {ENRICH_PART_POSE, part_pose},
+              {ENRICH_PART_DEMOGRAPHICS, part_demographics}, {ENRICH_PART_CLOTHING, part_clothing},
+              {ENRICH_PART_REID, part_reid},       {ENRICH_PART_VEHICLE, part_vehicle},
+              {ENRICH_PART_DAMAGE, part_damage},   {ENRICH_PART_PET, part_pet},
+              {ENRICH_PART_DEPTH, part_depth},     {ENRICH_PART_WEATHER, part_weather}};
+  enum { NJOBS = sizeof jobs / sizeof *jobs };
+  pthread_t th[NJOBS];
+  bool started[NJOBS] = {0};
+  for (int i = 0; i < NJOBS; i++)
     if (parts & jobs[i].bit) started[i] = pthread_create(&th[i], NULL, jobs[i].fn, &c) == 0;
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < NJOBS; i++) {
     if (started[i]) pthread_join(th[i], NULL);
     else if (parts & jobs[i].bit) jobs[i].fn(&c); /* no thread available: run inline */
   }
   /* action: only with a suspicious pose and more than one frame */
   if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose))
     with_model(&c, "action", "xclip-base", call_action);
-  const char *later[] = {"depth", "vehicle", "pet"};
-  const unsigned later_bits[] = {ENRICH_PART_DEPTH, ENRICH_PART_VEHICLE, ENRICH_PART_PET};
-  for (int i = 0; i < 3; i++)
-    if (parts & later_bits[i]) note_error(&c, later[i], "not available yet in this build of vigil");
+  if (parts & ENRICH_PART_VEHICLE) part_plate(&c);
   out->inference_ms = now_ms() - t0;
   return 0;
 }
@@ -573,9 +831,47 @@ void enrich_result_summary(const enrich_result *r, const char *detection_id, vig
     for (int i = 0; i < r->reid.n_cameras && i < VIGIL_MAX_REID_CAMERAS; i++)
       snprintf(o->reid.cameras[o->reid.n_cameras++], sizeof o->reid.cameras[0], "%s", r->reid.cameras[i]);
   }
+  if (r->plate.found) {
+    o->plate.present = true;
+    snprintf(o->plate.text, sizeof o->plate.text, "%s", r->plate.text);
+    snprintf(o->plate.raw, sizeof o->plate.raw, "%s", r->plate.raw);
+    o->plate.confidence = r->plate.confidence;
+    o->plate.votes = 1;
+    o->plate.known = r->plate.known;
+    o->plate.bbox = (vigil_bbox){r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2};
+  }
   if (r->has_action) {
     o->action.present = true;
     snprintf(o->action.action, sizeof o->action.action, "%s", r->action.action);
     o->action.confidence = r->action.confidence;
+  }
+  if (r->has_vehicle || r->has_damage) {
+    o->vehicle.present = true;
+    snprintf(o->vehicle.type, sizeof o->vehicle.type, "%s", r->has_vehicle ? r->vehicle.vehicle_type : "");
+    o->vehicle.is_commercial = r->has_vehicle && r->vehicle.is_commercial;
+    for (int i = 0; r->has_damage && i < r->damage.n_types && i < VIGIL_MAX_DAMAGE; i++) {
+      vigil_damage *d = &o->vehicle.damage[o->vehicle.n_damage++];
+      snprintf(d->type, sizeof d->type, "%s", r->damage.types[i]);
+      d->count = r->damage.type_count[i];
+      d->avg_confidence = d->count ? r->damage.type_conf_sum[i] / (float)d->count : 0;
+    }
+  }
+  if (r->has_pet) {
+    o->pet.present = true;
+    snprintf(o->pet.type, sizeof o->pet.type, "%s", r->pet.pet_type);
+    snprintf(o->pet.breed, sizeof o->pet.breed, "%s",
+             r->pet.breed[0] ? r->pet.breed : strcmp(r->pet.pet_type, "other") ? "" : r->pet.top_label);
+    o->pet.confidence = r->pet.confidence;
+    o->pet.is_household = r->pet.is_household;
+  }
+  if (r->has_depth) {
+    o->depth.present = true;
+    o->depth.distance_m = r->depth.distance_m;
+    snprintf(o->depth.proximity, sizeof o->depth.proximity, "%s", r->depth.proximity);
+  }
+  if (r->has_weather) {
+    o->weather.present = true;
+    snprintf(o->weather.label, sizeof o->weather.label, "%s", r->weather.label);
+    o->weather.confidence = r->weather.confidence;
   }
 }

@@ -17,6 +17,8 @@ static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims
     if (dims[k] >= 0) continue;
     if (k == 0) dims[k] = 1;
     else if (!strcmp(adapter, "ppocr")) dims[k] = k == 1 ? 3 : 640;
+    else if (!strcmp(adapter, "depth-anything")) dims[k] = k == 1 ? 3 : 518;
+    else if (!strcmp(adapter, "yolo-segment")) dims[k] = k == 1 ? 3 : 640;
     else dims[k] = 224;
   }
 }
@@ -53,6 +55,35 @@ static int warm_runner(model_runner *r, const char *adapter, char *err, size_t e
   return rc;
 }
 
+/* The whole PP-OCR pipeline from a folder holding the published files. */
+static int load_ocr(const zoo_model_row *row, const char *dir, int threads, void **handle, uint64_t *measured,
+                    char *err, size_t errlen) {
+  static const char *const files[4] = {"ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
+                                       "ch_ppocr_mobile_v2.0_cls_infer.onnx", "ppocr_keys_v1.txt"};
+  char p[4][ZOO_PATH_MAX * 2 + 64];
+  for (int i = 0; i < 4; i++) snprintf(p[i], sizeof p[i], "%s/%s", dir, files[i]);
+  enrich_handle *h = calloc(1, sizeof *h);
+  if (!h) return -1;
+  h->kind = EH_OCR;
+  snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
+  snprintf(h->name, sizeof h->name, "%s", row->name);
+  if (ocr_load(&h->ocr, p[0], p[1], access(p[2], R_OK) ? NULL : p[2], p[3], threads, err, errlen)) {
+    free(h);
+    return -1;
+  }
+  /* warm-up on a typical vehicle crop so the measured bytes include the arenas */
+  vigil_image grey = {0};
+  if (!vigil_image_init(&grey, 640, 320, 3)) {
+    memset(grey.data, 128, (size_t)grey.h * grey.stride);
+    ocr_result r;
+    if (!ocr_run(h->ocr, &r, &grey, NULL, err, errlen)) ocr_result_free(&r);
+    vigil_image_free(&grey);
+  }
+  *measured = ocr_memory_bytes(h->ocr);
+  *handle = h;
+  return 0;
+}
+
 static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t *measured, char *err,
                    size_t errlen) {
   int threads = (int)(intptr_t)ctx;
@@ -66,8 +97,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   }
   /* a single-file model given as its export folder: <dir>/model.onnx */
   struct stat st;
-  if (!stat(path, &st) && S_ISDIR(st.st_mode) && strcmp(row->adapter, "siglip-zero-shot") &&
-      strcmp(row->adapter, "xclip-action")) {
+  bool is_dir = !stat(path, &st) && S_ISDIR(st.st_mode);
+  if (is_dir && !strcmp(row->adapter, "ppocr")) return load_ocr(row, path, threads, handle, measured, err, errlen);
+  if (is_dir && strcmp(row->adapter, "siglip-zero-shot") &&
+      strcmp(row->adapter, "xclip-action") &&
+      strcmp(row->adapter, "brisque")) {
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/model.onnx");
     if (access(path, R_OK)) {
@@ -80,7 +114,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
   snprintf(h->name, sizeof h->name, "%s", row->name);
   int rc;
-  if (!strcmp(row->adapter, "yolo-detect") || !strcmp(row->adapter, "yolo-segment") ||
+  if (!strcmp(row->adapter, "yolo-detect") ||
       !strcmp(row->adapter, "centernet-detect") || !strcmp(row->adapter, "nanodet-detect")) {
     h->kind = EH_DETECTOR;
     detector_params p = detector_default_params();
@@ -106,6 +140,13 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     h->kind = EH_SIGLIP;
     rc = siglip_load(&h->sig, path, err, errlen);
     if (!rc) *measured = siglip_memory_bytes(h->sig);
+  } else if (!strcmp(row->adapter, "brisque")) {
+    h->kind = EH_BRISQUE;
+    char mp[ZOO_PATH_MAX * 2 + 32], rp[ZOO_PATH_MAX * 2 + 32];
+    snprintf(mp, sizeof mp, "%s/brisque_model_live.yml", path);
+    snprintf(rp, sizeof rp, "%s/brisque_range_live.yml", path);
+    rc = vigil_brisque_load(&h->bq, mp, rp, err, errlen);
+    if (!rc) *measured = vigil_brisque_memory_bytes(h->bq);
   } else if (!strcmp(row->adapter, "xclip-action")) {
     h->kind = EH_XCLIP;
     rc = xclip_load(&h->xc, path, err, errlen);
@@ -113,6 +154,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   } else {
     h->kind = EH_RUNNER;
     rc = runner_load(&h->run, path, threads, err, errlen);
+    /* exports with the wrong outputs fail here with their shapes named,
+     * not later in a request (yolo-segment: the damage decoder's masks) */
+    if (!rc && !strcmp(row->adapter, "depth-anything")) rc = depth_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->adapter, "yolo-segment")) rc = damage_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
     if (!rc) rc = warm_runner(&h->run, row->adapter, err, errlen);
     if (!rc) *measured = runner_memory_bytes(&h->run);
   }
@@ -120,6 +166,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     detector_free(h->det);
     siglip_free(h->sig);
     xclip_free(h->xc);
+    vigil_brisque_free(h->bq);
     runner_free(&h->run);
     free(h);
     return -1;
@@ -134,6 +181,8 @@ static void el_unload(void *ctx, const zoo_model_row *row, void *handle) {
   detector_free(h->det);
   siglip_free(h->sig);
   xclip_free(h->xc);
+  ocr_free(h->ocr);
+  vigil_brisque_free(h->bq);
   runner_free(&h->run);
   free(h);
 }

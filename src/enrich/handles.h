@@ -7,9 +7,11 @@
 #include "models/runner.h"
 #include "vigil/detect.h"
 #include "vigil/hub.h"
+#include "vigil/ocr.h"
+#include "vigil/quality.h"
 #include "vigil/zoo.h"
 
-typedef enum { EH_RUNNER, EH_DETECTOR, EH_SIGLIP, EH_XCLIP } enrich_handle_kind;
+typedef enum { EH_RUNNER, EH_DETECTOR, EH_SIGLIP, EH_XCLIP, EH_OCR, EH_BRISQUE } enrich_handle_kind;
 
 typedef struct {
   enrich_handle_kind kind;
@@ -19,6 +21,8 @@ typedef struct {
   detector_t *det;    /* EH_DETECTOR (YOLO-family adapters) */
   siglip_model *sig;  /* EH_SIGLIP */
   xclip_model *xc;    /* EH_XCLIP */
+  ocr_engine *ocr;    /* EH_OCR: the PP-OCR folder (det, rec, cls, keys) of the paddleocr row */
+  vigil_brisque *bq;  /* EH_BRISQUE: the folder holds brisque_{model,range}_live.yml */
 } enrich_handle;
 
 /* The zoo_loader that builds enrich_handles from registry rows by adapter,

@@ -5,7 +5,11 @@
  *   POST /enrich            CONTRACTS.md request and reply
  *   POST /pose-analyze /clothing-classify /threat-detect /demographics
  *        /reid-embed /vehicle-classify /pet-classify /depth-estimate
- *        /object-distance   one part each: {"image", "bbox"} -> that part
+ *        /object-distance /vehicle-damage /weather-classify
+ *                           one part each: {"image", "bbox"} -> that part
+ *        (/depth-estimate needs the depth model; /object-distance falls
+ *        back to the box-height distance without it)
+ *   POST /quality           (light) BRISQUE of the whole image
  *   GET  /models/status, POST /models/preload, POST /models/unload
  *   GET  /health
  *
@@ -21,9 +25,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <spng.h>
+
+#include "util/base64.h"
 #include "util/log.h"
+#include "vigil/cameras.h"
+#include "vigil/risk.h"
 #include "vigil/enrich.h"
 #include "vigil/http.h"
+#include "enrich/handles.h"
 #include "zoo/zoo_http.h"
 
 #define ENRICH_MAX_IMAGE ((size_t)10 << 20)
@@ -80,7 +90,7 @@ typedef struct {
 } req_bbox;
 
 typedef struct {
-  bool include_pose, include_depth, action_recognition;
+  bool include_pose, include_depth, action_recognition, include_weather;
 } req_opts;
 
 typedef struct {
@@ -94,6 +104,12 @@ typedef struct {
   char *detection_id;
   char *camera_id;
   double timestamp;
+  char **parts;          /* vigil extension: run only these parts (the HTTP client's routing) */
+  size_t n_parts;
+  char *detection_class; /* the detector's class, for the vehicle and pet fallbacks */
+  double detection_confidence;
+  char *timezone;        /* the camera's IANA timezone, for the damage patterns' time of day */
+  double depth_px_per_m; /* the camera's depth calibration */
 } enrich_req;
 
 static const vigil_json_field bbox_f[] = {
@@ -106,6 +122,7 @@ static const vigil_json_field opt_f[] = {
     {.key = "include_pose", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_pose)},
     {.key = "include_depth", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_depth)},
     {.key = "action_recognition", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, action_recognition)},
+    {.key = "include_weather", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_weather)},
 };
 static const vigil_json_field req_f[] = {
     {.key = "image", .type = VIGIL_JSON_BASE64, .offset = offsetof(enrich_req, image), .required = true,
@@ -115,10 +132,16 @@ static const vigil_json_field req_f[] = {
      .present_offset = 1 + offsetof(enrich_req, has_box)},
     {.key = "frames", .type = VIGIL_JSON_BASE64_ARRAY, .offset = offsetof(enrich_req, frames),
      .count_offset = offsetof(enrich_req, n_frames), .max = ENRICH_MAX_FRAMES},
-    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f, .n_sub = 3},
+    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f, .n_sub = 4},
     {.key = "detection_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_id), .max = 63},
     {.key = "camera_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, camera_id), .max = 63},
     {.key = "timestamp", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, timestamp)},
+    {.key = "parts", .type = VIGIL_JSON_STRING_ARRAY, .offset = offsetof(enrich_req, parts),
+     .count_offset = offsetof(enrich_req, n_parts), .max = 16},
+    {.key = "detection_class", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_class), .max = 47},
+    {.key = "detection_confidence", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, detection_confidence)},
+    {.key = "timezone", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, timezone), .max = 47},
+    {.key = "depth_px_per_m", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, depth_px_per_m)},
 };
 
 /* ---- reply ------------------------------------------------------------------------ */
@@ -216,18 +239,171 @@ static json_t *action_json(const enrich_result *r) {
   return o;
 }
 
+/* "license_plate" of the vehicle part: null when the reader ran and found none. */
+static json_t *plate_json(const enrich_result *r) {
+  if (!r->plate.found) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "text", json_string(r->plate.text));
+  json_object_set_new(o, "raw_text", json_string(r->plate.raw));
+  json_object_set_new(o, "confidence", jround(r->plate.confidence, 1000));
+  json_object_set_new(o, "bbox", bbox_obj(r->plate.x1, r->plate.y1, r->plate.x2, r->plate.y2));
+  json_object_set_new(o, "known", json_boolean(r->plate.known));
+  json_object_set_new(o, "source", json_string(r->plate.source));
+  return o;
+}
+
+
+/* ---- the vehicle and animal path ------------------------------------------------------ */
+
+/* The "vehicle" part, built in this one function so other vehicle fields
+ * (licence plates) merge here. */
+static json_t *vehicle_json(const enrich_result *r) {
+  if (!r->has_vehicle && !r->plate_ran) return json_null();
+  const vehicle_result *v = &r->vehicle;
+  json_t *o = json_object(), *top = json_array();
+  json_object_set_new(o, "license_plate", r->plate_ran ? plate_json(r) : json_null());
+  if (!r->has_vehicle) {
+    json_decref(top);
+    return o;
+  }
+  json_object_set_new(o, "vehicle_type", json_string(v->vehicle_type));
+  json_object_set_new(o, "display_name", json_string(v->display_name));
+  json_object_set_new(o, "confidence", jround(v->confidence, 1000));
+  json_object_set_new(o, "is_commercial", json_boolean(v->is_commercial));
+  for (int i = 0; i < v->n_top; i++) {
+    json_t *t = json_object();
+    json_object_set_new(t, "vehicle_type", json_string(v->top_type[i]));
+    json_object_set_new(t, "confidence", jround(v->top_score[i], 1000));
+    json_array_append_new(top, t);
+  }
+  json_object_set_new(o, "top_3", top);
+  json_object_set_new(o, "source", json_string(v->from_detector ? "detector" : "model"));
+  json_object_set_new(o, "model",
+                      json_string(v->from_detector ? "detector" : "vehicle-segment-classification"));
+  return o;
+}
+
+/* model-zoo.md's damage JSON plus the CONTRACTS.md patterns at the frame's
+ * local time and the LLM context string. */
+static json_t *damage_json(const enrich_result *r) {
+  if (!r->has_damage) return json_null();
+  const damage_result *d = &r->damage;
+  json_t *o = json_object(), *dets = json_array(), *types = json_array();
+  for (int i = 0; i < d->n; i++) {
+    json_t *x = json_object();
+    json_object_set_new(x, "damage_type", json_string(d->dets[i].damage_type));
+    json_object_set_new(x, "confidence", jround(d->dets[i].confidence, 1000));
+    json_object_set_new(x, "bbox", bbox_obj(d->dets[i].x1, d->dets[i].y1, d->dets[i].x2, d->dets[i].y2));
+    json_object_set_new(x, "has_mask", json_boolean(d->dets[i].has_mask));
+    json_object_set_new(x, "mask_area", json_integer(d->dets[i].mask_area));
+    json_array_append_new(dets, x);
+  }
+  vigil_vehicle vv;
+  memset(&vv, 0, sizeof vv);
+  vv.present = true;
+  for (int i = 0; i < d->n_types; i++) {
+    json_array_append_new(types, json_string(d->types[i]));
+    snprintf(vv.damage[i].type, sizeof vv.damage[i].type, "%s", d->types[i]);
+    vv.damage[i].count = d->type_count[i];
+    vv.damage[i].avg_confidence = d->type_count[i] ? d->type_conf_sum[i] / (float)d->type_count[i] : 0;
+    vv.n_damage++;
+  }
+  json_object_set_new(o, "detections", dets);
+  json_object_set_new(o, "damage_types", types);
+  json_object_set_new(o, "has_high_security_damage", json_boolean(d->has_high_security_damage));
+  json_object_set_new(o, "total_damage_count", json_integer(d->n));
+  json_object_set_new(o, "highest_confidence", jround(d->highest_confidence, 1000));
+  json_object_set_new(o, "capped", json_boolean(d->capped));
+  bool bi, nd, mu, hn;
+  risk_damage_patterns(&vv, r->local_hour, &bi, &nd, &mu, &hn);
+  json_t *pat = json_object();
+  json_object_set_new(pat, "break_in_pattern", json_boolean(bi));
+  json_object_set_new(pat, "elevated_risk", json_boolean(nd));
+  json_object_set_new(pat, "likely_incident", json_boolean(mu));
+  json_object_set_new(pat, "critical_alert", json_boolean(hn));
+  json_object_set_new(o, "patterns", pat);
+  char hhmm[8];
+  snprintf(hhmm, sizeof hhmm, "%02d:%02d", r->local_hour, r->local_minute);
+  json_object_set_new(o, "local_time", json_string(hhmm));
+  char ctx[1024];
+  json_object_set_new(o, "context", risk_damage_context(ctx, sizeof ctx, &vv) > 0 ? json_string(ctx) : json_string(""));
+  json_object_set_new(o, "model", json_string("vehicle-damage-detection"));
+  return o;
+}
+
+static json_t *pet_json(const enrich_result *r) {
+  if (!r->has_pet) return json_null();
+  const pet_result *p = &r->pet;
+  json_t *o = json_object();
+  json_object_set_new(o, "pet_type", json_string(p->pet_type));
+  json_object_set_new(o, "breed", p->breed[0] ? json_string(p->breed) : json_null());
+  json_object_set_new(o, "confidence", jround(p->confidence, 1000));
+  json_object_set_new(o, "top_label", json_string(p->top_label));
+  json_object_set_new(o, "is_household_pet", json_boolean(p->is_household));
+  json_object_set_new(o, "source", json_string(p->from_detector ? "detector" : "model"));
+  json_object_set_new(o, "model", json_string(p->from_detector ? "detector" : "pet-classifier"));
+  return o;
+}
+
+/* The depth map as a base64 PNG (8-bit grey, 255 = nearest); NULL on failure. */
+static json_t *depth_png(const depth_result *d) {
+  spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+  if (!ctx) return NULL;
+  spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+  struct spng_ihdr ih = {.width = (uint32_t)d->map_w, .height = (uint32_t)d->map_h, .bit_depth = 8,
+                         .color_type = SPNG_COLOR_TYPE_GRAYSCALE};
+  spng_set_ihdr(ctx, &ih);
+  json_t *j = NULL;
+  size_t len = (size_t)d->map_w * (size_t)d->map_h;
+  if (spng_encode_image(ctx, d->map, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
+    int e = 0;
+    size_t n = 0;
+    uint8_t *png = spng_get_png_buffer(ctx, &n, &e);
+    char *b64 = png && !e ? malloc(vigil_b64_encoded_len(n) + 1) : NULL;
+    if (b64) j = json_stringn(b64, vigil_b64_encode(b64, png, n, 0));
+    free(b64);
+    free(png);
+  }
+  spng_ctx_free(ctx);
+  return j;
+}
+
+static json_t *depth_json(const enrich_result *r) {
+  if (!r->has_depth) return json_null();
+  const depth_result *d = &r->depth;
+  json_t *o = json_object(), *png = d->has_map ? depth_png(d) : NULL;
+  json_object_set_new(o, "depth_map_base64", png ? png : json_null());
+  json_object_set_new(o, "estimated_distance_m", jround(d->distance_m, 100));
+  json_object_set_new(o, "relative_depth", d->has_map ? jround(d->relative_depth, 1000) : json_null());
+  json_object_set_new(o, "proximity_label", json_string(d->proximity));
+  json_object_set_new(o, "depth_px_per_m", jround(d->px_per_m, 10));
+  json_object_set_new(o, "calibration", json_string(d->default_calibration ? "default" : "camera"));
+  json_object_set_new(o, "source", json_string(d->has_map ? "depth-anything-v2-small" : "box"));
+  return o;
+}
+
+static json_t *weather_json(const enrich_result *r) {
+  if (!r->has_weather) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "label", json_string(r->weather.label));
+  json_object_set_new(o, "confidence", jround(r->weather.confidence, 1000));
+  return o;
+}
+
 static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_t *o = json_object();
   json_object_set_new(o, "pose", pose_json(r));
   json_object_set_new(o, "clothing", clothing_json(r));
   json_object_set_new(o, "demographics", demo_json(r));
-  json_object_set_new(o, "vehicle", json_null());
-  json_object_set_new(o, "pet", json_null());
+  json_object_set_new(o, "vehicle", vehicle_json(r));
+  json_object_set_new(o, "vehicle_damage", damage_json(r));
+  json_object_set_new(o, "pet", pet_json(r));
+  json_object_set_new(o, "weather", weather_json(r));
   json_object_set_new(o, "threat", threat_json(r));
   json_object_set_new(o, "threat_detection", threat_json(r));
   json_object_set_new(o, "reid_embedding", r->has_reid ? embedding_json(r) : json_null());
   json_object_set_new(o, "action", action_json(r));
-  json_object_set_new(o, "depth", json_null());
+  json_object_set_new(o, "depth", depth_json(r));
   /* model-zoo.md's EnrichmentResult maps, keyed by detection id */
   json_t *ages = json_object(), *genders = json_object(), *embs = json_object();
   if (r->has_demographics) {
@@ -293,8 +469,26 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     vigil_http_error(res, 400, "detection_type must be person, vehicle, animal or object, not '%s'", q.detection_type);
     goto done;
   }
+  unsigned req_parts = 0;
+  for (size_t i = 0; i < q.n_parts; i++) {
+    unsigned b = enrich_part_bit(q.parts[i]);
+    if (!b) {
+      vigil_http_error(res, 400, "parts[%zu]: unknown part '%s'", i, q.parts[i]);
+      goto done;
+    }
+    req_parts |= b;
+  }
+  if (!part_mask) part_mask = req_parts; /* a per-part endpoint runs its own part whatever "parts" says */
+  if (q.timezone && q.timezone[0] && !camera_timezone_valid(q.timezone)) {
+    vigil_http_error(res, 400, "timezone '%s' is not in the zoneinfo database", q.timezone);
+    goto done;
+  }
+  if (!(q.depth_px_per_m >= 0 && q.depth_px_per_m < 1e6)) {
+    vigil_http_error(res, 400, "depth_px_per_m must be a number in [0, 1e6)");
+    goto done;
+  }
   vigil_img_limits lim = vigil_img_default_limits();
-  if (vigil_http_decode_image(&frame, res, q.image.data, q.image.len, &lim) < 0) goto done;
+  if (vigil_http_decode_image(&frame, res, req, q.image.data, q.image.len, &lim) < 0) goto done;
   if (q.n_frames) {
     frames = calloc(q.n_frames, sizeof *frames);
     fptr = calloc(q.n_frames, sizeof *fptr);
@@ -303,8 +497,9 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       goto done;
     }
     for (size_t i = 0; i < q.n_frames; i++) {
-      if (vigil_http_decode_image(&frames[i], res, q.frames[i].data, q.frames[i].len, &lim) < 0) {
-        vigil_http_error(res, res->status ? res->status : 400, "frames[%zu]: could not decode image", i);
+      if (vigil_http_decode_image(&frames[i], res, req, q.frames[i].data, q.frames[i].len, &lim) < 0) {
+        if (res->status == 400 || res->status == 415)
+          vigil_http_error(res, res->status, "frames[%zu]: could not decode image", i);
         goto done;
       }
       if (frames[i].w != frames[0].w || frames[i].h != frames[0].h) {
@@ -330,8 +525,12 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       .detection_id = det_id,
       .camera_id = q.camera_id,
       .ts = q.timestamp > 0 ? q.timestamp : (double)time(NULL),
-      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition},
+      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather},
       .parts = part_mask,
+      .det_class = q.detection_class,
+      .det_score = isfinite(q.detection_confidence) ? (float)fmin(fmax(q.detection_confidence, 0), 1) : 0,
+      .timezone = q.timezone,
+      .depth_px_per_m = (float)q.depth_px_per_m,
   };
   enrich_result *r = malloc(sizeof *r);
   if (!r) {
@@ -348,8 +547,11 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
     vigil_http_reply_json(res, 200, full);
   } else {
     json_t *p = json_object_get(full, part);
-    if (!p || json_is_null(p)) {
-      json_t *why = json_object_get(json_object_get(full, "errors"), strcmp(part, "reid_embedding") ? part : "reid");
+    /* /depth-estimate is the full depth map: the model must have run */
+    bool no_map = !strcmp(req->path ? req->path : "", "/depth-estimate") && p && json_is_null(json_object_get(p, "depth_map_base64"));
+    if (!p || json_is_null(p) || no_map) {
+      const char *ekey = !strcmp(part, "reid_embedding") ? "reid" : !strcmp(part, "vehicle_damage") ? "damage" : part;
+      json_t *why = json_object_get(json_object_get(full, "errors"), ekey);
       if (!strcmp(part, "demographics") && !why) {
         /* no visible face: not an error */
         json_t *o = json_object();
@@ -410,6 +612,54 @@ static int h_depth(vigil_http_response *res, const vigil_http_request *req) {
   return handle(res, req, ENRICH_PART_DEPTH, "depth");
 }
 
+static int h_damage(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_DAMAGE, "vehicle_damage");
+}
+static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_WEATHER, "weather");
+}
+
+static double ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
+ * {"image": base64}. An image under 16 px a side or with no texture is a 400 with the
+ * reason (BRISQUE is undefined there), never NaN. */
+static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
+  enrich_ctx *c = req->ctx;
+  if (c->svc != ZOO_SVC_LIGHT) return vigil_http_error(res, 404, "/quality is served by the light service (8096)");
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  vigil_uploads u = {0};
+  if (vigil_http_read_uploads(&u, res, req, "image", 1, ENRICH_MAX_IMAGE)) return -1;
+  vigil_image im = {0};
+  vigil_img_limits lim = vigil_http_image_limits(NULL);
+  int rc = vigil_http_decode_image(&im, res, req, u.items[0].data, u.items[0].len, &lim);
+  vigil_uploads_free(&u);
+  if (rc < 0) return -1;
+  zoo_lease l = {0};
+  char err[512];
+  if (zoo_manager_acquire(c->mgr, "brisque-quality", &l, err, sizeof err)) {
+    vigil_image_free(&im);
+    return vigil_http_error(res, 503, "brisque-quality is not available: %s", err);
+  }
+  const enrich_handle *h = l.handle;
+  double score = 0;
+  rc = vigil_brisque_score(&score, h->bq, &im, err, sizeof err);
+  zoo_manager_release(c->mgr, &l);
+  vigil_image_free(&im);
+  if (rc) return vigil_http_error(res, rc == VIGIL_IMG_ENOMEM ? 500 : 400, "%s", err);
+  json_t *o = json_object();
+  json_object_set_new(o, "brisque", jround(score, 1000));
+  json_object_set_new(o, "quality", json_string(vigil_brisque_label(score)));
+  json_object_set_new(o, "model", json_string("brisque-quality"));
+  json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+  return vigil_http_reply_json(res, 200, o);
+}
+
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   enrich_ctx *c = req->ctx;
   zoo_snapshot s;
@@ -444,6 +694,9 @@ static const vigil_http_route enrich_routes[] = {
     {"POST", "/pet-classify", h_pet},
     {"POST", "/depth-estimate", h_depth},
     {"POST", "/object-distance", h_depth},
+    {"POST", "/vehicle-damage", h_damage},
+    {"POST", "/weather-classify", h_weather},
+    {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };
 

@@ -41,4 +41,12 @@ void http_metrics_observe(http_metrics *m, size_t row, int status, double second
 /* Writes the Prometheus text; the caller frees o->buf. */
 void http_metrics_render(http_metrics *m, vigil_metrics_out *o, unsigned active_connections);
 
+/* Admits `px` decoded pixels for the request being served (server.c): 0, or
+ * -1 with `res` filled (413 over the request's budget, 503 when the
+ * service's stays full for 2 s). A request without a server: always 0. */
+/* The request whose handler runs on the calling thread, or NULL. */
+const vigil_http_request *http_current_request(void);
+
+int http_admit_pixels(const vigil_http_request *req, uint64_t px, vigil_http_response *res);
+
 #endif

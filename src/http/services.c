@@ -8,15 +8,15 @@
 extern const vigil_service vigil_service_detect;
 extern const vigil_service vigil_service_events; /* src/store/events_api.c */
 extern const vigil_service vigil_service_enrich, vigil_service_enrich_light;
-extern const vigil_service vigil_stub_clip,
-    vigil_stub_florence;
+extern const vigil_service vigil_service_clip; /* src/models/clip_service.c */
+extern const vigil_service vigil_service_florence; /* src/models/florence_service.c */
 
 const vigil_service *const vigil_services[] = {
     &vigil_service_detect,    /* 8095: detection (src/models) */
     &vigil_service_enrich,    /* 8094: enrichment, heavy models (src/enrich) */
     &vigil_service_enrich_light, /* 8096: enrichment, light models (src/enrich) */
-    &vigil_stub_clip,         /* 8093: CLIP embeddings */
-    &vigil_stub_florence,     /* 8092: Florence-2 captions and OCR */
+    &vigil_service_clip,      /* 8093: CLIP embeddings, zero-shot labels, scene anomaly (src/models) */
+    &vigil_service_florence,  /* 8092: Florence-2 port: OCR by PP-OCRv4 (src/models) */
     &vigil_service_events,    /* 8090: risk events API (src/store) */
     NULL,
 };

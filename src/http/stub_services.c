@@ -19,7 +19,7 @@ static int stub_detect_common(vigil_http_response *res, const vigil_http_request
   if (vigil_http_read_uploads(&up, res, req, "image_base64", max_files, lim.max_bytes)) return 0;
   for (size_t i = 0; i < up.n; i++) {
     vigil_image im;
-    if (vigil_http_decode_image(&im, res, up.items[i].data, up.items[i].len, &lim)) {
+    if (vigil_http_decode_image(&im, res, req, up.items[i].data, up.items[i].len, &lim)) {
       vigil_uploads_free(&up);
       return 0;
     }
@@ -52,5 +52,3 @@ static const vigil_http_route health_routes[] = {
 STUB(vigil_stub_detect, "detect", 8095, detect_routes);
 STUB(vigil_stub_enrich, "enrich", 8094, health_routes);
 STUB(vigil_stub_enrich_light, "enrich-light", 8096, health_routes);
-STUB(vigil_stub_clip, "clip", 8093, health_routes);
-STUB(vigil_stub_florence, "florence", 8092, health_routes);

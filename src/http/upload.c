@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_internal.h"
 #include "util/base64.h"
 #include "vigil/http.h"
 
@@ -151,9 +152,27 @@ int vigil_http_read_uploads(vigil_uploads *out, vigil_http_response *res, const 
   return -1;
 }
 
-int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const uint8_t *buf, size_t len,
-                            const vigil_img_limits *lim) {
+int vigil_http_decode_image(vigil_image *out, vigil_http_response *res, const vigil_http_request *req,
+                            const uint8_t *buf, size_t len, const vigil_img_limits *lim) {
   char err[256];
+  memset(out, 0, sizeof *out);
+  if (!req) req = http_current_request();
+  if (req && req->internal) {
+    /* Admit the decoded size before allocating it: a small file can name a
+     * huge image, and a batch of them adds up. */
+    int w, h;
+    vigil_img_format fmt;
+    int rc = vigil_img_probe(&w, &h, &fmt, buf, len, err, sizeof err);
+    if (rc) {
+      vigil_http_error(res, vigil_img_http_status(rc), "%s", err);
+      return rc;
+    }
+    uint64_t px = (uint64_t)w * (uint64_t)h;
+    bool over_image = lim && ((lim->max_side && (w > lim->max_side || h > lim->max_side)) ||
+                              (lim->max_pixels && px > lim->max_pixels));
+    /* an image over its own limits is refused by the decoder, with its reason */
+    if (px && !over_image && http_admit_pixels(req, px, res)) return VIGIL_IMG_ETOOBIG;
+  }
   int rc = vigil_img_decode(out, buf, len, lim, err, sizeof err);
   if (rc) vigil_http_error(res, vigil_img_http_status(rc), "%s", err);
   return rc;

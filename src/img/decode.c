@@ -153,7 +153,9 @@ static spng_ctx *png_open(const uint8_t *buf, size_t len, const vigil_img_limits
 static int png_header(spng_ctx *ctx, int *w, int *h, char *err, size_t errlen) {
   struct spng_ihdr ihdr;
   int r = spng_get_ihdr(ctx, &ihdr);
-  if (r == SPNG_EUSER_WIDTH || r == SPNG_EUSER_HEIGHT || r == SPNG_EWIDTH || r == SPNG_EHEIGHT)
+  /* EUSER_*: over our side limit (413). EWIDTH/EHEIGHT: a width or height
+   * the PNG format forbids (0, or past 2^31 - 1): a corrupt file (400). */
+  if (r == SPNG_EUSER_WIDTH || r == SPNG_EUSER_HEIGHT)
     return fail(err, errlen, VIGIL_IMG_ETOOBIG, "image too large: png %s", spng_strerror(r));
   if (r) return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png: %s", spng_strerror(r));
   *w = (int)ihdr.width;

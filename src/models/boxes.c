@@ -1,4 +1,5 @@
-/* COCO class names, the security-class filter, IoU and class-aware NMS. */
+/* COCO class names, the security-class filter, IoU and NMS (class-aware,
+ * except that the vehicle classes suppress each other). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,15 +61,36 @@ static int by_score_desc(const void *a, const void *b) {
   return x->cls - y->cls;
 }
 
-int det_nms(vigil_det *dets, int n, float iou) {
+bool det_is_vehicle(const char *label) {
+  static const char *const v[] = {"car", "truck", "bus", "motorcycle", "bicycle"};
+  if (!label) return false;
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+    if (!strcmp(v[i], label)) return true;
+  return false;
+}
+
+/* One parked van scored as both "car" and "truck" is one object: the vehicle
+ * classes form one group for suppression. Other classes stay apart (a person
+ * in front of a car is two objects). */
+bool det_same_group(const vigil_det *a, const vigil_det *b) {
+  if (a->cls == b->cls) return true;
+  return det_is_vehicle(a->label) && det_is_vehicle(b->label);
+}
+
+int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou) {
   if (n <= 0) return 0;
   qsort(dets, (size_t)n, sizeof *dets, by_score_desc);
   int kept = 0;
   for (int i = 0; i < n; i++) {
     bool keep = true;
-    for (int k = 0; k < kept && keep; k++)
-      if (dets[k].cls == dets[i].cls && det_iou(&dets[k], &dets[i]) > iou) keep = false;
+    for (int k = 0; k < kept && keep; k++) {
+      if (!det_same_group(&dets[k], &dets[i])) continue;
+      float lim = dets[k].cls == dets[i].cls ? iou : group_iou;
+      if (det_iou(&dets[k], &dets[i]) > lim) keep = false;
+    }
     if (keep) dets[kept++] = dets[i];
   }
   return kept;
 }
+
+int det_nms(vigil_det *dets, int n, float iou) { return det_nms_ex(dets, n, iou, iou); }

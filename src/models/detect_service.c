@@ -114,8 +114,8 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
 }
 
 /* Decodes every upload, runs one detector call over all of them. */
-static int run_uploads(vigil_http_response *res, detect_ctx *c, const vigil_uploads *up, vigil_image *imgs,
-                       vigil_det_list *lists, double *ms) {
+static int run_uploads(vigil_http_response *res, const vigil_http_request *req, detect_ctx *c,
+                       const vigil_uploads *up, vigil_image *imgs, vigil_det_list *lists, double *ms) {
   vigil_img_limits lim = vigil_img_default_limits();
   const vigil_image **run = calloc(up->n + 1, sizeof *run);
   int *idx = calloc(up->n + 1, sizeof *idx);
@@ -125,8 +125,8 @@ static int run_uploads(vigil_http_response *res, detect_ctx *c, const vigil_uplo
     goto out;
   }
   for (size_t i = 0; i < up->n; i++) {
-    if (vigil_http_decode_image(&imgs[i], res, up->items[i].data, up->items[i].len, &lim) < 0) {
-      if (up->n > 1) {
+    if (vigil_http_decode_image(&imgs[i], res, req, up->items[i].data, up->items[i].len, &lim) < 0) {
+      if (up->n > 1 && (res->status == 400 || res->status == 415)) {
         /* name the failing image in the batch */
         vigil_http_error(res, res->status ? res->status : 400, "image %zu (%s): could not decode image", i,
                          up->items[i].filename[0] ? up->items[i].filename : "unnamed");
@@ -171,7 +171,7 @@ static int detect_common(vigil_http_response *res, const vigil_http_request *req
   vigil_image *imgs = calloc(up.n, sizeof *imgs);
   vigil_det_list *lists = calloc(up.n, sizeof *lists);
   double ms = 0;
-  if (imgs && lists && run_uploads(res, c, &up, imgs, lists, &ms) == 0) {
+  if (imgs && lists && run_uploads(res, req, c, &up, imgs, lists, &ms) == 0) {
     json_t *o = json_object();
     if (!batch) {
       json_object_set_new(o, "detections", dets_json(&lists[0]));

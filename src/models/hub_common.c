@@ -2,6 +2,8 @@
  * NCHW tensors, the input test hook, softmax/L2, pre-tokenised prompt files. */
 #include "models/hub_common.h"
 
+#include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -197,4 +199,31 @@ int hub_prompt_ids_find(const hub_prompt_ids *p, const char *prompt) {
   for (int i = 0; i < p->n; i++)
     if (!strcmp(p->prompts[i], prompt)) return i;
   return -1;
+}
+
+int hub_id2label(const char *meta, char (*labels)[48], int n) {
+  for (int i = 0; i < n; i++) labels[i][0] = 0;
+  if (!meta) return 0;
+  json_t *o = json_loads(meta, 0, NULL);
+  int named = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) { /* a NULL or non-object o visits nothing */
+    char *end;
+    long id = strtol(k, &end, 10);
+    if (end == k || *end || id < 0 || id >= n || !json_is_string(v)) continue;
+    const char *s = json_string_value(v);
+    size_t j = 0;
+    for (; s[j] && j < sizeof labels[0] - 1; j++) labels[id][j] = (char)tolower((unsigned char)s[j]);
+    labels[id][j] = 0;
+    named++;
+  }
+  json_decref(o);
+  return named;
+}
+
+void hub_center_square(float *x1, float *y1, float *x2, float *y2, float crop_pct) {
+  float cx = (*x1 + *x2) / 2, cy = (*y1 + *y2) / 2;
+  float side = fminf(*x2 - *x1, *y2 - *y1) * crop_pct;
+  *x1 = cx - side / 2, *x2 = cx + side / 2, *y1 = cy - side / 2, *y2 = cy + side / 2;
 }

@@ -60,6 +60,16 @@ typedef struct {
   int64_t *mask; /* n * len, or NULL when the file has none */
 } hub_prompt_ids;
 
+/* The labels of a classifier from its "id2label" metadata (a JSON object
+ * {"0": "car", ...} the export scripts write): labels[i] for i < n, lower
+ * case. Returns how many of the n ids it named (labels not named stay "").
+ * 0 when the metadata is absent or not such an object. */
+int hub_id2label(const char *meta, char (*labels)[48], int n);
+
+/* The square centre crop of a box that a "shortest edge 256, centre crop
+ * 224" processor sees (side = crop_pct * the box's shorter side). */
+void hub_center_square(float *x1, float *y1, float *x2, float *y2, float crop_pct);
+
 int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t errlen);
 void hub_prompt_ids_free(hub_prompt_ids *p);
 /* Row of a prompt, -1 if absent. */

@@ -95,11 +95,14 @@ static int only_keys(json_t *obj, const char *const *keys, const char *where, ch
 }
 
 static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, size_t errlen) {
-  static const char *const keys[] = {"name", "points", NULL};
+  static const char *const keys[] = {"name", "points", "entrance", NULL};
   if (!json_is_object(j)) return fail(err, errlen, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
   if (get_str(z->name, sizeof z->name, j, "name", true, where, err, errlen)) return -1;
   if (!z->name[0]) return fail(err, errlen, "%s.name must not be empty", where);
+  json_t *ent = json_object_get(j, "entrance");
+  if (ent && !json_is_boolean(ent)) return fail(err, errlen, "%s.entrance must be true or false", where);
+  z->entrance = json_is_true(ent);
   json_t *pts = json_object_get(j, "points");
   if (!json_is_array(pts)) return fail(err, errlen, "%s.points must be an array of [x, y] pairs", where);
   size_t n = json_array_size(pts);
@@ -121,7 +124,7 @@ static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, s
 }
 
 static int parse_camera(camera *c, json_t *j, const char *where, char *err, size_t errlen) {
-  static const char *const keys[] = {"id", "name", "source", "timezone", "zones", "depth_px_per_m", NULL};
+  static const char *const keys[] = {"id", "name", "source", "timezone", "zones", "motion_masks", "depth_px_per_m", NULL};
   memset(c, 0, sizeof *c);
   if (!json_is_object(j)) return fail(err, errlen, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
@@ -159,6 +162,20 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
           return fail(err, errlen, "%s.name \"%s\" is used twice", w, c->zones[i].name);
     }
     c->nzones = (int)n;
+  }
+  /* polygons where movement is ignored (a tree, a busy road): same shape as zones */
+  json_t *masks = json_object_get(j, "motion_masks");
+  if (masks) {
+    if (!json_is_array(masks)) return fail(err, errlen, "%s.motion_masks must be an array", where);
+    size_t n = json_array_size(masks);
+    if (n > CAMERA_MAX_ZONES)
+      return fail(err, errlen, "%s.motion_masks has %zu masks; at most %d", where, n, CAMERA_MAX_ZONES);
+    for (size_t i = 0; i < n; i++) {
+      char w[128];
+      snprintf(w, sizeof w, "%s.motion_masks[%zu]", where, i);
+      if (parse_zone(&c->masks[i], json_array_get(masks, i), w, err, errlen)) return -1;
+    }
+    c->nmasks = (int)n;
   }
   return 0;
 }

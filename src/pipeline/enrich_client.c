@@ -1,7 +1,10 @@
 /* Enrichment over HTTP (libcurl): the CONTRACTS.md /enrich request built from
- * an enrich_request (frame as base64 JPEG), sent to the heavy or light
- * service by detection kind, and the reply parsed back into an enrich_result
- * with a timeout and a bounded reply size. */
+ * an enrich_request (frame as base64 JPEG), its parts split between the heavy
+ * and light services as ENRICHMENT_<MODEL>_SERVICE routes them, each service
+ * tried URL by URL (a dead or slow one is skipped after its timeout), and
+ * the replies parsed and merged into one enrich_result with a bounded reply
+ * size; the parts of a service that no URL answered are null with the reason
+ * under errors. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
@@ -54,6 +57,31 @@ static int base_url(char *dst, size_t cap, const char *url, const char *key, cha
   return 0;
 }
 
+/* A comma-separated list of base URLs, each checked and normalised. */
+static int url_list(char *dst, size_t cap, const char *list, const char *key, char *err, size_t errlen) {
+  size_t o = 0;
+  dst[0] = 0;
+  for (const char *s = list; *s;) {
+    const char *e = strchr(s, ',');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    while (n && *s == ' ') s++, n--;
+    while (n && s[n - 1] == ' ') n--;
+    if (n) {
+      char one[512], norm[512];
+      if (n >= sizeof one) return fail(err, errlen, "%s: a URL is too long", key);
+      memcpy(one, s, n);
+      one[n] = 0;
+      if (base_url(norm, sizeof norm, one, key, err, errlen)) return -1;
+      int w = snprintf(dst + o, cap - o, "%s%s", o ? "," : "", norm);
+      if (w < 0 || (size_t)w >= cap - o) return fail(err, errlen, "%s is too long", key);
+      o += (size_t)w;
+    }
+    if (!e) break;
+    s = e + 1;
+  }
+  return 0;
+}
+
 int enrich_client_params_from_config(enrich_client_params *p, const vigil_config *cfg, char *err, size_t errlen) {
   *p = enrich_client_default_params();
   const char *u = vigil_config_str(cfg, "ENRICHMENT_URL"), *l = vigil_config_str(cfg, "ENRICHMENT_LIGHT_URL");
@@ -64,19 +92,31 @@ int enrich_client_params_from_config(enrich_client_params *p, const vigil_config
     if (end == t || *end || !(v > 0 && v <= 3600)) return fail(err, errlen, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
     p->timeout_s = v;
   }
-  if (l && l[0] && base_url(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
+  const char *k = vigil_config_str(cfg, "ENRICHMENT_API_KEY");
+  if (k && k[0]) {
+    if (strlen(k) >= sizeof p->api_key || strpbrk(k, " \t\r\n"))
+      return fail(err, errlen, "ENRICHMENT_API_KEY must be at most 256 characters without spaces");
+    snprintf(p->api_key, sizeof p->api_key, "%s", k);
+  }
+  const char *ca = vigil_config_str(cfg, "VIGIL_CA_FILE");
+  if (ca && ca[0]) {
+    if (strlen(ca) >= sizeof p->ca_file) return fail(err, errlen, "VIGIL_CA_FILE is too long");
+    snprintf(p->ca_file, sizeof p->ca_file, "%s", ca);
+  }
+  if (l && l[0] && url_list(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
   if (!u || !u[0]) return 0;
-  if (base_url(p->url, sizeof p->url, u, "ENRICHMENT_URL", err, errlen)) return -1;
-  return 1;
+  if (url_list(p->url, sizeof p->url, u, "ENRICHMENT_URL", err, errlen)) return -1;
+  return p->url[0] ? 1 : 0;
 }
 
 int enrich_client_init(enrich_client **out, enrich_client_params p, char *err, size_t errlen) {
   *out = NULL;
   char tmp[512];
-  if (base_url(tmp, sizeof tmp, p.url, "the enrichment URL", err, errlen)) return -1;
+  if (url_list(tmp, sizeof tmp, p.url, "the enrichment URL", err, errlen)) return -1;
+  if (!tmp[0]) return fail(err, errlen, "the enrichment URL is empty");
   snprintf(p.url, sizeof p.url, "%s", tmp);
   if (p.light_url[0]) {
-    if (base_url(tmp, sizeof tmp, p.light_url, "the light enrichment URL", err, errlen)) return -1;
+    if (url_list(tmp, sizeof tmp, p.light_url, "the light enrichment URL", err, errlen)) return -1;
     snprintf(p.light_url, sizeof p.light_url, "%s", tmp);
   }
   if (!(p.timeout_s > 0) || p.max_reply < 64 || p.jpeg_quality < 1 || p.jpeg_quality > 100)
@@ -215,6 +255,91 @@ static void parse_action(enrich_result *r, json_t *o) {
   }
 }
 
+/* vehicle.license_plate: {text, raw_text, confidence, bbox{x1..y2}, known, source} or null */
+static void parse_plate(enrich_result *r, json_t *o) {
+  r->plate_ran = true;
+  json_t *p = json_object_get(o, "license_plate");
+  if (!json_is_object(p) || !json_is_string(json_object_get(p, "text"))) return;
+  plate_read *pl = &r->plate;
+  pl->found = true;
+  copy_str(pl->text, sizeof pl->text, json_object_get(p, "text"));
+  copy_str(pl->raw, sizeof pl->raw, json_object_get(p, "raw_text"));
+  copy_str(pl->source, sizeof pl->source, json_object_get(p, "source"));
+  pl->confidence = num(json_object_get(p, "confidence"));
+  pl->known = json_is_true(json_object_get(p, "known"));
+  json_t *b = json_object_get(p, "bbox");
+  pl->x1 = num(json_object_get(b, "x1")), pl->y1 = num(json_object_get(b, "y1"));
+  pl->x2 = num(json_object_get(b, "x2")), pl->y2 = num(json_object_get(b, "y2"));
+}
+
+static void parse_vehicle(enrich_result *r, json_t *o) {
+  if (json_object_get(o, "license_plate")) parse_plate(r, o);
+  if (!json_is_string(json_object_get(o, "vehicle_type"))) return;
+  const char *t = json_string_value(json_object_get(o, "vehicle_type"));
+  vehicle_set_type(&r->vehicle, t ? t : "unknown", num(json_object_get(o, "confidence")));
+  r->vehicle.from_detector = !strcmp(json_string_value(json_object_get(o, "source")) ?: "", "detector");
+  json_t *top = json_object_get(o, "top_3");
+  for (size_t i = 0; json_is_array(top) && i < json_array_size(top) && r->vehicle.n_top < VEHICLE_TOP; i++) {
+    json_t *x = json_array_get(top, i);
+    copy_str(r->vehicle.top_type[r->vehicle.n_top], sizeof r->vehicle.top_type[0], json_object_get(x, "vehicle_type"));
+    r->vehicle.top_score[r->vehicle.n_top++] = num(json_object_get(x, "confidence"));
+  }
+  r->has_vehicle = true;
+}
+
+static void parse_damage(enrich_result *r, json_t *o) {
+  damage_result *d = &r->damage;
+  json_t *dets = json_object_get(o, "detections");
+  for (size_t i = 0; json_is_array(dets) && i < json_array_size(dets) && d->n < DAMAGE_MAX_DETECTIONS; i++) {
+    json_t *x = json_array_get(dets, i);
+    const char *t = damage_canonical(json_string_value(json_object_get(x, "damage_type")));
+    if (!t) continue;
+    damage_det *dd = &d->dets[d->n++];
+    snprintf(dd->damage_type, sizeof dd->damage_type, "%s", t);
+    dd->confidence = num(json_object_get(x, "confidence"));
+    json_t *b = json_object_get(x, "bbox");
+    dd->x1 = num(json_object_get(b, "x1")), dd->y1 = num(json_object_get(b, "y1"));
+    dd->x2 = num(json_object_get(b, "x2")), dd->y2 = num(json_object_get(b, "y2"));
+    dd->has_mask = json_is_true(json_object_get(x, "has_mask"));
+    dd->mask_area = (int)json_integer_value(json_object_get(x, "mask_area"));
+    int k = 0;
+    while (k < d->n_types && strcmp(d->types[k], t)) k++;
+    if (k == d->n_types) snprintf(d->types[d->n_types++], sizeof d->types[0], "%s", t);
+    d->type_count[k]++;
+    d->type_conf_sum[k] += dd->confidence;
+    d->has_high_security_damage |= !strcmp(t, "glass_shatter") || !strcmp(t, "lamp_broken");
+    if (dd->confidence > d->highest_confidence) d->highest_confidence = dd->confidence;
+  }
+  d->capped = json_is_true(json_object_get(o, "capped"));
+  r->has_damage = true;
+}
+
+static void parse_pet(enrich_result *r, json_t *o) {
+  copy_str(r->pet.pet_type, sizeof r->pet.pet_type, json_object_get(o, "pet_type"));
+  copy_str(r->pet.breed, sizeof r->pet.breed, json_object_get(o, "breed"));
+  copy_str(r->pet.top_label, sizeof r->pet.top_label, json_object_get(o, "top_label"));
+  r->pet.confidence = num(json_object_get(o, "confidence"));
+  r->pet.is_household = json_is_true(json_object_get(o, "is_household_pet"));
+  r->pet.from_detector = !strcmp(json_string_value(json_object_get(o, "source")) ?: "", "detector");
+  r->has_pet = true;
+}
+
+/* The depth map itself is not kept (the pipeline uses the distance). */
+static void parse_depth(enrich_result *r, json_t *o) {
+  r->depth.distance_m = num(json_object_get(o, "estimated_distance_m"));
+  r->depth.relative_depth = num(json_object_get(o, "relative_depth"));
+  copy_str(r->depth.proximity, sizeof r->depth.proximity, json_object_get(o, "proximity_label"));
+  if (!r->depth.proximity[0]) snprintf(r->depth.proximity, sizeof r->depth.proximity, "%s", depth_proximity(r->depth.distance_m));
+  r->depth.px_per_m = num(json_object_get(o, "depth_px_per_m"));
+  r->has_depth = true;
+}
+
+static void parse_weather(enrich_result *r, json_t *o) {
+  copy_str(r->weather.label, sizeof r->weather.label, json_object_get(o, "label"));
+  r->weather.confidence = num(json_object_get(o, "confidence"));
+  r->has_weather = true;
+}
+
 int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   json_error_t je;
@@ -241,6 +366,11 @@ int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err
   if (json_is_object(v = json_object_get(o, "demographics"))) parse_demographics(r, v);
   if (json_is_object(v = json_object_get(o, "clothing"))) parse_clothing(r, v);
   if (json_is_object(v = json_object_get(o, "action"))) parse_action(r, v);
+  if (json_is_object(v = json_object_get(o, "vehicle"))) parse_vehicle(r, v);
+  if (json_is_object(v = json_object_get(o, "vehicle_damage"))) parse_damage(r, v);
+  if (json_is_object(v = json_object_get(o, "pet"))) parse_pet(r, v);
+  if (json_is_object(v = json_object_get(o, "depth"))) parse_depth(r, v);
+  if (json_is_object(v = json_object_get(o, "weather"))) parse_weather(r, v);
   v = json_object_get(o, "reid_embedding");
   if (!json_is_null(v) && parse_reid(r, o, v, err, errlen)) {
     rc = -1;
@@ -310,10 +440,133 @@ static const char *kind_name(enrich_kind k) {
   }
 }
 
+/* One POST of payload to base/enrich, its reply parsed into *out. */
+static int post_one(enrich_client *c, const char *base, const char *payload, enrich_result *out, char *err,
+                    size_t errlen) {
+  char url[600];
+  snprintf(url, sizeof url, "%s/enrich", base);
+  CURL *h = curl_easy_init();
+  if (!h) return fail(err, errlen, "curl_easy_init failed");
+  body_buf b = {.max = c->p.max_reply};
+  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+  hdr = curl_slist_append(hdr, "Expect:");
+  if (c->p.api_key[0]) {
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->p.api_key);
+    hdr = curl_slist_append(hdr, auth);
+  }
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->p.timeout_s * 1000));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* https:// is always verified (certificate and host name) */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (c->p.ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, c->p.ca_file);
+  CURLcode cc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(hdr);
+  int rc = 0;
+  if (b.too_big) rc = fail(err, errlen, "%s: reply over %zu bytes", url, c->p.max_reply);
+  else if (cc == CURLE_OPERATION_TIMEDOUT) rc = fail(err, errlen, "%s: timed out after %.1f s", url, c->p.timeout_s);
+  else if (cc != CURLE_OK) rc = fail(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
+  else if (status != 200) {
+    json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    rc = fail(err, errlen, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
+    json_decref(j);
+  } else if (enrich_reply_parse(out, b.data ? b.data : "", b.len, err, errlen)) {
+    rc = -1;
+  }
+  free(b.data);
+  return rc;
+}
+
+/* One service's share of a request: its parts, tried on each of its URLs in
+ * turn until one answers. */
+typedef struct {
+  enrich_client *c;
+  const char *name, *urls;
+  char *payload;
+  unsigned parts;
+  enrich_result *res;
+  int rc;
+  char err[512];
+} svc_call;
+
+static void *svc_run(void *arg) {
+  svc_call *s = arg;
+  s->rc = -1;
+  snprintf(s->err, sizeof s->err, "no %s URL", s->name);
+  for (const char *u = s->urls; u && *u;) {
+    const char *e = strchr(u, ',');
+    char base[512];
+    snprintf(base, sizeof base, "%.*s", (int)(e ? (size_t)(e - u) : strlen(u)), u);
+    s->rc = post_one(s->c, base, s->payload, s->res, s->err, sizeof s->err);
+    if (s->rc == 0) break;
+    if (!e) break;
+    u = e + 1;
+  }
+  return NULL;
+}
+
+static void add_model(enrich_result *d, const char *m) {
+  for (int i = 0; i < d->n_models; i++)
+    if (!strcmp(d->models_used[i], m)) return;
+  if (d->n_models < ENRICH_MAX_MODELS) snprintf(d->models_used[d->n_models++], sizeof d->models_used[0], "%s", m);
+}
+
+static void add_error(enrich_result *d, const char *part, const char *reason) {
+  if (d->n_errors >= ENRICH_MAX_ERRORS) return;
+  snprintf(d->error_part[d->n_errors], sizeof d->error_part[0], "%s", part);
+  snprintf(d->error_reason[d->n_errors++], sizeof d->error_reason[0], "%s", reason);
+}
+
+/* Copies the parts that ran in src into dst (each part comes from one service). */
+static void merge(enrich_result *d, const enrich_result *s) {
+  if (s->has_threat) d->has_threat = true, d->threat = s->threat;
+  if (s->has_pose) d->has_pose = true, d->pose = s->pose, memcpy(d->pose_model, s->pose_model, sizeof d->pose_model);
+  if (s->has_demographics) {
+    d->has_demographics = d->face_found = true;
+    d->demo = s->demo, d->face = s->face;
+    memcpy(d->demo_model, s->demo_model, sizeof d->demo_model);
+  }
+  if (s->has_clothing) d->has_clothing = true, d->clothing = s->clothing;
+  if (s->has_reid) {
+    d->has_reid = true, d->reid_matched = s->reid_matched, d->reid = s->reid;
+    memcpy(d->embedding, s->embedding, sizeof d->embedding);
+  }
+  if (s->has_action) d->has_action = true, d->action = s->action;
+  if (s->has_vehicle) d->has_vehicle = true, d->vehicle = s->vehicle;
+  if (s->has_damage) d->has_damage = true, d->damage = s->damage;
+  if (s->has_pet) d->has_pet = true, d->pet = s->pet;
+  if (s->has_depth) d->has_depth = true, d->depth = s->depth;
+  if (s->has_weather) d->has_weather = true, d->weather = s->weather;
+  if (s->plate_ran) d->plate_ran = true, d->plate = s->plate;
+  for (int i = 0; i < s->n_models; i++) add_model(d, s->models_used[i]);
+  for (int i = 0; i < s->n_errors; i++) add_error(d, s->error_part[i], s->error_reason[i]);
+  if (s->inference_ms > d->inference_ms) d->inference_ms = s->inference_ms;
+}
+
 int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request *rq, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (!rq->frame || !rq->frame->data) return fail(err, errlen, "enrichment request without a frame");
   if (!(rq->x2 > rq->x1 && rq->y2 > rq->y1)) return fail(err, errlen, "empty detection box");
+  /* the parts by service (ENRICHMENT_<MODEL>_SERVICE); all heavy without a light URL */
+  unsigned parts = rq->parts ? rq->parts : enrich_default_parts(rq->kind, &rq->opt, rq->nframes);
+  unsigned mask[2] = {0, 0}; /* heavy, light */
+  for (unsigned bit = 1; bit && bit <= parts; bit <<= 1)
+    if (parts & bit) mask[c->p.light_url[0] && enrich_part_service(bit) == ZOO_SVC_LIGHT] |= bit;
+  for (int k = 0; k < 2; k++) /* action runs only on a suspicious pose: its service needs the pose too */
+    if ((mask[k] & ENRICH_PART_ACTION) && !(mask[k] & ENRICH_PART_POSE)) mask[k] |= ENRICH_PART_POSE;
   json_t *req = json_object(), *bbox = json_object(), *opt = json_object();
   json_t *img = b64_jpeg(rq->frame, c->p.jpeg_quality);
   if (!req || !bbox || !opt || !img) {
@@ -330,6 +583,7 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
   json_object_set_new(opt, "include_pose", json_boolean(rq->opt.include_pose));
   json_object_set_new(opt, "include_depth", json_boolean(rq->opt.include_depth));
   json_object_set_new(opt, "action_recognition", json_boolean(rq->opt.action_recognition));
+  json_object_set_new(opt, "include_weather", json_boolean(rq->opt.include_weather));
   json_object_set_new(req, "options", opt);
   if (rq->nframes > 0 && rq->frames) {
     json_t *fr = json_array();
@@ -339,50 +593,56 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
   if (rq->detection_id) json_object_set_new(req, "detection_id", json_string(rq->detection_id));
   if (rq->camera_id) json_object_set_new(req, "camera_id", json_string(rq->camera_id));
   if (rq->ts > 0) json_object_set_new(req, "timestamp", json_real(rq->ts));
-  char *payload = json_dumps(req, JSON_COMPACT);
-  json_decref(req);
-  if (!payload) return fail(err, errlen, "out of memory");
-
-  const char *base = rq->kind == ENRICH_ANIMAL && c->p.light_url[0] ? c->p.light_url : c->p.url;
-  char url[600];
-  snprintf(url, sizeof url, "%s/enrich", base);
-  CURL *h = curl_easy_init();
-  if (!h) {
-    free(payload);
-    return fail(err, errlen, "curl_easy_init failed");
+  if (rq->det_class && rq->det_class[0]) {
+    json_object_set_new(req, "detection_class", json_string(rq->det_class));
+    json_object_set_new(req, "detection_confidence", json_real(rq->det_score));
   }
-  body_buf b = {.max = c->p.max_reply};
-  struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-  hdr = curl_slist_append(hdr, "Expect:");
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->p.timeout_s * 1000));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  CURLcode cc = curl_easy_perform(h);
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(h);
-  curl_slist_free_all(hdr);
-  free(payload);
+  if (rq->timezone && rq->timezone[0]) json_object_set_new(req, "timezone", json_string(rq->timezone));
+  if (rq->depth_px_per_m > 0) json_object_set_new(req, "depth_px_per_m", json_real(rq->depth_px_per_m));
+  svc_call calls[2];
+  memset(calls, 0, sizeof calls);
   int rc = 0;
-  if (b.too_big) rc = fail(err, errlen, "%s: reply over %zu bytes", url, c->p.max_reply);
-  else if (cc == CURLE_OPERATION_TIMEDOUT) rc = fail(err, errlen, "%s: timed out after %.1f s", url, c->p.timeout_s);
-  else if (cc != CURLE_OK) rc = fail(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
-  else if (status != 200) {
-    json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
-    const char *detail = json_string_value(json_object_get(j, "detail"));
-    rc = fail(err, errlen, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
-    json_decref(j);
-  } else if (enrich_reply_parse(out, b.data ? b.data : "", b.len, err, errlen)) {
-    rc = -1;
+  for (int k = 0; k < 2; k++) {
+    calls[k] = (svc_call){.c = c, .name = k ? "light" : "heavy", .urls = k ? c->p.light_url : c->p.url,
+                          .parts = mask[k], .rc = -1};
+    if (!mask[k]) continue;
+    json_t *pa = json_array();
+    for (unsigned bit = 1; bit && bit <= mask[k]; bit <<= 1)
+      if (mask[k] & bit) json_array_append_new(pa, json_string(enrich_part_name(bit)));
+    json_object_set_new(req, "parts", pa);
+    calls[k].payload = json_dumps(req, JSON_COMPACT);
+    calls[k].res = malloc(sizeof *calls[k].res);
+    if (!calls[k].payload || !calls[k].res) rc = fail(err, errlen, "out of memory");
   }
-  free(b.data);
+  json_decref(req);
+  /* both services at once: a slow one costs its timeout, not the other's reply */
+  pthread_t th;
+  bool threaded = false;
+  if (!rc && mask[0] && mask[1]) threaded = pthread_create(&th, NULL, svc_run, &calls[1]) == 0;
+  if (!rc && mask[0]) svc_run(&calls[0]);
+  if (threaded) pthread_join(th, NULL);
+  else if (!rc && mask[1]) svc_run(&calls[1]);
+  int answered = 0;
+  for (int k = 0; !rc && k < 2; k++) {
+    if (!mask[k]) continue;
+    if (calls[k].rc == 0) {
+      merge(out, calls[k].res);
+      answered++;
+      continue;
+    }
+    for (unsigned bit = 1; bit && bit <= mask[k]; bit <<= 1) /* its parts stay null, with the reason */
+      if (mask[k] & bit) {
+        char why[256];
+        snprintf(why, sizeof why, "%s service unavailable: %.200s", calls[k].name, calls[k].err);
+        add_error(out, enrich_part_name(bit), why);
+      }
+    snprintf(err, errlen, "%s", calls[k].err);
+  }
+  if (!rc && !answered) rc = -1; /* err holds the last service's reason */
+  for (int k = 0; k < 2; k++) {
+    free(calls[k].payload);
+    free(calls[k].res);
+  }
   return rc;
 }
 

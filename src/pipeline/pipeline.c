@@ -1,45 +1,57 @@
-/* The pipeline proper: one frame at a time, detect -> enrich -> batch; a
- * closed batch is annotated, scored, stored and reported.
+/* The pipeline proper: one frame of one camera at a time, motion -> detect
+ * (on crops around the motion) -> track -> enrich -> batch; a closed batch is
+ * annotated, scored, stored and reported.
  *
- * Enrichment is the expensive stage, so it is sampled: every enrichable
- * detection (person, vehicle, animal) is matched to a short-lived track of
- * the same class on the same camera (IoU > 0.3 with its last box, seen in the
- * last 5 s). A track is enriched when it is new or its last enrichment is
- * older than enrich_interval_s; otherwise the detection carries the track's
- * last enrichment, so every detection of a batch still has its context.
- * At most max_enrich_per_frame calls run per frame, highest confidence first.
+ * Motion gating: a frame without motion is not detected; the tracker only
+ * predicts. A frame whose motion all lies on known tracks is detected at most
+ * detect_fps times per second; new motion is detected at once. Still tracks
+ * (a parked car, a person standing) are re-checked every recheck_s on the
+ * whole frame, so they neither vanish nor linger when they leave unseen.
+ *
+ * Only confirmed tracks (vigil/track.h: median score, first sighting) reach
+ * enrichment and batches, one batch entry per track, updated in place while
+ * the object stays: the entry carries its best sighting, dwell and zones.
+ * A track is enriched when confirmed and again after enrich_interval_s; at
+ * most max_enrich_per_frame calls per frame, highest confidence first.
  *
  * Snapshots: for each open batch the pipeline keeps the frame with the most
- * detections (the latest on ties), with its boxes and skeletons, and writes
- * it annotated when the batch closes. */
+ * confirmed objects (the latest on ties), with its boxes and skeletons, and
+ * writes it annotated when the batch closes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "util/log.h"
+#include "vigil/config.h"
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
+#include "vigil/motion.h"
 #include "vigil/pipeline.h"
+#include "vigil/plate.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
 
-#define TRACK_MAX 64
-#define TRACK_TTL_S 5.0
 #define SNAP_MAX 64
+#define PIPELINE_STILL_GAP_S 5.0
+#define MAX_REGIONS 32
 
+/* What the pipeline keeps per track beside the tracker's own state. */
 typedef struct {
-  bool used;
-  char cls[VIGIL_NAME_LEN];
-  float x1, y1, x2, y2;
-  double last_seen, enriched_at;
+  unsigned id;              /* 0 = free */
+  double enriched_at;
   vigil_enrichment enr;
   bool has_pose;
   pose_result pose;
-} track;
+  long batch_serial;        /* the batch its entry is in, and where */
+  size_t batch_idx;
+  char det_id[VIGIL_ID_LEN];
+  char entry_zone[VIGIL_NAME_LEN], exit_zone[VIGIL_NAME_LEN];
+} track_extra;
 
 typedef struct {
   vigil_image frame;
@@ -52,9 +64,13 @@ typedef struct {
 typedef struct {
   camera cam;
   batcher b;
-  track tracks[TRACK_MAX];
+  tracker tr;
+  motion_detector md;
+  track_extra *ex;          /* PIPELINE_MAX_TRACKS */
+  double last_detect, last_full, last_ts;
   snapshot snap;
   long seq;
+  pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
 } cam_state;
 
 struct pipeline {
@@ -63,10 +79,13 @@ struct pipeline {
   enrich_engine *enrich;
   risk_analyzer *risk;
   store *st;
-  cam_state *cams;
+  cam_state **cams;         /* stable addresses: cameras run on worker threads */
   int ncams;
   pipeline_stats stats;
-  bool durable; /* detections stored as found, open batches resumed (watch mode) */
+  pthread_mutex_t mu;       /* closing batches (risk, store, on_event), the stats sum, plate votes */
+  plate_votes *votes;       /* licence plates voted per track (key: camera << 32 | track id) */
+  plate_config plates;      /* KNOWN_PLATES after voting */
+  bool durable;             /* batch entries stored as found, open batches resumed (watch mode) */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -76,7 +95,40 @@ pipeline_params pipeline_default_params(void) {
   p.enrich_interval_s = 10;
   p.max_enrich_per_frame = 4;
   p.enrich = true;
+  p.motion = true;
+  p.motion_params = motion_default_params();
+  p.track = tracker_default_params();
+  p.detect_fps = 4;
+  p.recheck_s = 5;
+  p.max_crops = 1;
   return p;
+}
+
+int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *cfg, char *err, size_t errlen) {
+  double f;
+  long i;
+  bool b;
+  if (vigil_config_bool(cfg, "MOTION_GATING", &b, err, errlen) == 0) p->motion = b;
+  else return -1;
+  if (vigil_config_int(cfg, "MOTION_THRESHOLD", &i, err, errlen)) return -1;
+  p->motion_params.threshold = (int)i;
+  if (vigil_config_float(cfg, "MOTION_MIN_AREA", &f, err, errlen)) return -1;
+  p->motion_params.min_area = (float)f;
+  if (vigil_config_float(cfg, "MOTION_DETECT_FPS", &p->detect_fps, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "MOTION_RECHECK_S", &p->recheck_s, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "TRACK_CONFIRM_SCORE", &f, err, errlen)) return -1;
+  p->track.confirm_median = (float)f;
+  if (vigil_config_float(cfg, "TRACK_MIN_FIRST_SCORE", &f, err, errlen)) return -1;
+  p->track.min_first_score = (float)f;
+  if (vigil_config_int(cfg, "TRACK_MIN_HITS", &i, err, errlen)) return -1;
+  p->track.min_hits = (int)i;
+  const char *cls = vigil_config_str(cfg, "TRACK_CLASSES");
+  char e2[200];
+  if (cls && tracker_parse_classes(&p->track, cls, e2, sizeof e2)) {
+    snprintf(err, errlen, "TRACK_CLASSES: %s", e2);
+    return -1;
+  }
+  return 0;
 }
 
 static double now_ms(void) {
@@ -99,8 +151,17 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
+  if (!(pl->votes = plate_votes_new()) || plate_config_init(&pl->plates, NULL, err, errlen)) {
+    plate_votes_free(pl->votes);
+    free(pl);
+    return -1;
+  }
+  pthread_mutex_init(&pl->mu, NULL);
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
     snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
+    plate_votes_free(pl->votes);
+    plate_config_free(&pl->plates);
+    pthread_mutex_destroy(&pl->mu);
     free(pl);
     return -1;
   }
@@ -111,20 +172,53 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
 void pipeline_free(pipeline *p) {
   if (!p) return;
   for (int i = 0; i < p->ncams; i++) {
-    batcher_free(&p->cams[i].b);
-    vigil_image_free(&p->cams[i].snap.frame);
+    batcher_free(&p->cams[i]->b);
+    tracker_free(&p->cams[i]->tr);
+    motion_free(&p->cams[i]->md);
+    free(p->cams[i]->ex);
+    vigil_image_free(&p->cams[i]->snap.frame);
+    free(p->cams[i]);
   }
   free(p->cams);
+  plate_votes_free(p->votes);
+  plate_config_free(&p->plates);
+  pthread_mutex_destroy(&p->mu);
   free(p);
 }
 
-const pipeline_stats *pipeline_get_stats(const pipeline *p) { return &p->stats; }
+const pipeline_stats *pipeline_get_stats(const pipeline *p) {
+  pipeline *m = (pipeline *)p; /* the sum is a cache; callers see a snapshot */
+  pthread_mutex_lock(&m->mu);
+  pipeline_stats s;
+  memset(&s, 0, sizeof s);
+  for (int i = 0; i < p->ncams; i++) {
+    const pipeline_stats *c = &p->cams[i]->st;
+#define SUM(f) s.f += c->f
+    SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
+    SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
+    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(dropped);
+#undef SUM
+  }
+  m->stats = s;
+  pthread_mutex_unlock(&m->mu);
+  return &m->stats;
+}
 
-/* A batch left open by a crash or kill resumes where it stopped: its
- * detections were stored as they came (store_add_open_detection). */
+void pipeline_add_dropped(pipeline *p, int cam, long n) {
+  if (cam < 0 || cam >= p->ncams) return;
+  pthread_mutex_lock(&p->mu);
+  p->cams[cam]->st.dropped += n;
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* A batch left open by a crash or kill resumes where it stopped: its entries
+ * were stored as they came (store_add_open_detection). */
 static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
   vigil_batch open;
-  if (store_open_batch(p->st, cs->cam.id, &open, err, errlen)) return -1;
+  pthread_mutex_lock(&p->mu);
+  int rc = store_open_batch(p->st, cs->cam.id, &open, err, errlen);
+  pthread_mutex_unlock(&p->mu);
+  if (rc) return -1;
   if (!open.n) {
     vigil_batch_free(&open);
     return 0;
@@ -133,30 +227,9 @@ static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
   cs->b.cur = open;
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", cs->cam.name);
   cs->b.last_det = open.window_end;
-  vlog_info("pipeline: camera %s: resumed its open batch of %zu detection(s) from the store", cs->cam.id, open.n);
+  cs->b.serial++; /* no track points into the resumed entries */
+  vlog_info("pipeline: camera %s: resumed its open batch of %zu entries from the store", cs->cam.id, open.n);
   return 0;
-}
-
-int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
-  for (int i = 0; i < p->ncams; i++)
-    if (!strcmp(p->cams[i].cam.id, c->id)) { /* known (e.g. recovered): new name and zones, same open batch */
-      p->cams[i].cam = *c;
-      snprintf(p->cams[i].b.cur.camera_name, sizeof p->cams[i].b.cur.camera_name, "%s", c->name);
-      if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
-      return i;
-    }
-  cam_state *n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
-  if (!n) return -1;
-  p->cams = n;
-  cam_state *cs = &p->cams[p->ncams];
-  memset(cs, 0, sizeof *cs);
-  cs->cam = *c;
-  batcher_init(&cs->b, p->p.batch, c->id);
-  snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
-  if (store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen)) return -1;
-  p->ncams++;
-  if (p->durable && resume_open(p, cs, err, errlen)) return -1;
-  return p->ncams - 1;
 }
 
 void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
@@ -165,12 +238,15 @@ int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id
                      size_t errlen) {
   p->durable = true;
   char(*ids)[VIGIL_ID_LEN] = NULL;
-  int n = 0, rc = store_open_cameras(p->st, &ids, &n, err, errlen);
+  int n = 0;
+  pthread_mutex_lock(&p->mu);
+  int rc = store_open_cameras(p->st, &ids, &n, err, errlen);
+  pthread_mutex_unlock(&p->mu);
   for (int i = 0; !rc && i < n; i++) {
     int k = 0;
-    while (k < p->ncams && strcmp(p->cams[k].cam.id, ids[i])) k++;
+    while (k < p->ncams && strcmp(p->cams[k]->cam.id, ids[i])) k++;
     if (k < p->ncams) { /* known already (files analyzed before the watch): resume unless it has a batch */
-      if (p->cams[k].b.cur.n == 0 && resume_open(p, &p->cams[k], err, errlen)) rc = -1;
+      if (p->cams[k]->b.cur.n == 0 && resume_open(p, p->cams[k], err, errlen)) rc = -1;
       continue;
     }
     const camera *reg = find ? find(ud, ids[i]) : NULL;
@@ -184,6 +260,52 @@ int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id
   return rc;
 }
 
+int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
+  for (int i = 0; i < p->ncams; i++)
+    if (!strcmp(p->cams[i]->cam.id, c->id)) { /* known (e.g. recovered): same state, same open batch */
+      snprintf(p->cams[i]->b.cur.camera_name, sizeof p->cams[i]->b.cur.camera_name, "%s", c->name);
+      return i;
+    }
+  cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
+  if (!n) return -1;
+  p->cams = n;
+  cam_state *cs = calloc(1, sizeof *cs);
+  if (!cs) return -1;
+  cs->cam = *c;
+  cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
+  if (!cs->ex) {
+    free(cs);
+    return -1;
+  }
+  batcher_init(&cs->b, p->p.batch, c->id);
+  tracker_init(&cs->tr, &p->p.track);
+  motion_params mp = p->p.motion_params;
+  for (int z = 0; z < c->nmasks && mp.nmasks < MOTION_MAX_MASKS; z++) {
+    motion_mask *m = &mp.masks[mp.nmasks++];
+    m->npoints = c->masks[z].npoints < MOTION_MAX_POINTS ? c->masks[z].npoints : MOTION_MAX_POINTS;
+    memcpy(m->x, c->masks[z].x, sizeof(float) * (size_t)m->npoints);
+    memcpy(m->y, c->masks[z].y, sizeof(float) * (size_t)m->npoints);
+  }
+  motion_init(&cs->md, &mp);
+  cs->last_detect = cs->last_full = cs->last_ts = -1e18;
+  snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
+  pthread_mutex_lock(&p->mu);
+  int rc = store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen);
+  if (rc == 0) p->cams[p->ncams] = cs;
+  pthread_mutex_unlock(&p->mu);
+  if (rc) {
+    batcher_free(&cs->b);
+    tracker_free(&cs->tr);
+    motion_free(&cs->md);
+    free(cs->ex);
+    free(cs);
+    return -1;
+  }
+  p->ncams++;
+  if (p->durable && resume_open(p, cs, err, errlen)) return -1;
+  return p->ncams - 1;
+}
+
 static enrich_kind kind_of(const char *cls, bool *enrichable) {
   *enrichable = true;
   if (!strcmp(cls, "person")) return ENRICH_PERSON;
@@ -195,35 +317,87 @@ static enrich_kind kind_of(const char *cls, bool *enrichable) {
   return ENRICH_OBJECT;
 }
 
-static track *match_track(cam_state *cs, const vigil_det *d, double ts) {
-  track *best = NULL;
-  float best_iou = 0.3f;
-  vigil_det a = *d;
-  for (int i = 0; i < TRACK_MAX; i++) {
-    track *t = &cs->tracks[i];
-    if (!t->used || strcmp(t->cls, d->label) || ts - t->last_seen > TRACK_TTL_S) continue;
-    vigil_det b = {.x1 = t->x1, .y1 = t->y1, .x2 = t->x2, .y2 = t->y2};
-    float iou = det_iou(&a, &b);
-    if (iou > best_iou) best_iou = iou, best = t;
+static track_extra *extra_of(cam_state *cs, unsigned id) {
+  track_extra *free_slot = NULL;
+  for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
+    if (cs->ex[i].id == id) return &cs->ex[i];
+    if (!free_slot && !cs->ex[i].id) free_slot = &cs->ex[i];
   }
-  return best;
+  if (!free_slot) { /* recycle the slot of a track the tracker dropped */
+    for (int i = 0; i < PIPELINE_MAX_TRACKS && !free_slot; i++) {
+      bool alive = false;
+      for (int k = 0; k < cs->tr.n && !alive; k++) alive = cs->tr.t[k].id == cs->ex[i].id;
+      if (!alive) free_slot = &cs->ex[i];
+    }
+  }
+  if (!free_slot) return NULL;
+  memset(free_slot, 0, sizeof *free_slot);
+  free_slot->id = id;
+  free_slot->enriched_at = -1e18;
+  free_slot->batch_serial = -1;
+  return free_slot;
 }
 
-static track *new_track(cam_state *cs, const vigil_det *d, double ts) {
-  track *slot = &cs->tracks[0];
-  for (int i = 0; i < TRACK_MAX; i++) {
-    track *t = &cs->tracks[i];
-    if (!t->used || ts - t->last_seen > TRACK_TTL_S) {
-      slot = t;
-      break;
-    }
-    if (t->last_seen < slot->last_seen) slot = t;
+static long vote_key(int cam, unsigned track_id) { return (long)cam << 32 | (long)track_id; }
+
+/* Frees the extras (and plate votes) of tracks the tracker no longer holds. */
+static void extras_gc(pipeline *p, int cam, cam_state *cs) {
+  for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
+    if (!cs->ex[i].id) continue;
+    bool alive = false;
+    for (int k = 0; k < cs->tr.n && !alive; k++) alive = cs->tr.t[k].id == cs->ex[i].id;
+    if (alive) continue;
+    pthread_mutex_lock(&p->mu);
+    plate_votes_forget(p->votes, vote_key(cam, cs->ex[i].id));
+    pthread_mutex_unlock(&p->mu);
+    cs->ex[i].id = 0;
   }
-  memset(slot, 0, sizeof *slot);
-  slot->used = true;
-  snprintf(slot->cls, sizeof slot->cls, "%s", d->label);
-  slot->enriched_at = -1e18;
-  return slot;
+}
+
+/* Detects on the planned crops; boxes come back in frame pixels. */
+static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, const track_region *crops, int ncrops,
+                        vigil_det_list *out, char *err, size_t errlen) {
+  out->dets = NULL, out->n = 0;
+  if (ncrops == 1 && crops[0].x1 <= 0 && crops[0].y1 <= 0 && crops[0].x2 >= (float)frame->w &&
+      crops[0].y2 >= (float)frame->h) {
+    const vigil_image *imgs[1] = {frame};
+    cs->st.detector_calls++;
+    return detector_run(p->det, out, imgs, 1, err, errlen);
+  }
+  vigil_image im[MAX_REGIONS];
+  const vigil_image *ptr[MAX_REGIONS];
+  vigil_det_list l[MAX_REGIONS];
+  memset(im, 0, sizeof im);
+  int rc = 0;
+  for (int i = 0; i < ncrops && !rc; i++) {
+    rc = vigil_img_crop(&im[i], frame, (int)crops[i].x1, (int)crops[i].y1, (int)(crops[i].x2 - crops[i].x1),
+                        (int)(crops[i].y2 - crops[i].y1));
+    ptr[i] = &im[i];
+  }
+  if (rc) snprintf(err, errlen, "cannot crop a motion region");
+  if (!rc) {
+    cs->st.detector_calls += ncrops;
+    rc = detector_run(p->det, l, ptr, ncrops, err, errlen);
+  }
+  for (int i = 0; i < ncrops; i++) vigil_image_free(&im[i]);
+  if (rc) return rc;
+  int total = 0;
+  for (int i = 0; i < ncrops; i++) total += l[i].n;
+  out->dets = malloc(sizeof *out->dets * (size_t)(total + 1));
+  for (int i = 0; i < ncrops; i++) {
+    for (int k = 0; out->dets && k < l[i].n; k++) {
+      vigil_det d = l[i].dets[k];
+      d.x1 += crops[i].x1, d.x2 += crops[i].x1, d.y1 += crops[i].y1, d.y2 += crops[i].y1;
+      out->dets[out->n++] = d;
+    }
+    vigil_det_list_free(&l[i]);
+  }
+  if (!out->dets) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  out->n = det_nms(out->dets, out->n, 0.5f); /* one object seen by two overlapping crops */
+  return 0;
 }
 
 /* Writes the annotated snapshot of the batch; returns the path or "". */
@@ -265,7 +439,18 @@ static void write_snapshot(pipeline *p, cam_state *cs, vigil_batch *b) {
 }
 
 /* Scores, stores and reports one closed batch; frees it. */
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen);
+
+/* Cameras run on worker threads; the risk analyzer, the store connection and
+ * the caller's on_event are shared, so batches close one at a time. */
 static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+  pthread_mutex_lock(&p->mu);
+  int rc = close_batch_locked(p, cs, b, err, errlen);
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
   int rc = 0;
   int hour, minute;
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
@@ -278,16 +463,16 @@ static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, si
   memset(&ev, 0, sizeof ev);
   double t0 = now_ms();
   rc = risk_analyze(p->risk, b, &ev, err, errlen);
-  p->stats.risk_ms += now_ms() - t0;
+  cs->st.risk_ms += now_ms() - t0;
   if (rc == 0) {
     bool dup = false;
     t0 = now_ms();
     rc = store_insert_batch(p->st, b, &ev, &dup, err, errlen);
-    p->stats.store_ms += now_ms() - t0;
+    cs->st.store_ms += now_ms() - t0;
     if (rc == 0) {
-      p->stats.batches++;
-      p->stats.events += !dup;
-      p->stats.duplicates += dup;
+      cs->st.batches++;
+      cs->st.events += !dup;
+      cs->st.duplicates += dup;
       if (p->p.on_event) p->p.on_event(p->p.ud, &ev, b, dup);
     }
   }
@@ -314,26 +499,65 @@ static void keep_snapshot(cam_state *cs, const vigil_image *frame, const vigil_d
   }
 }
 
-/* 32 bits of a 64-bit multiply-xorshift hash of the frame's pixels: part of
- * every detection id, so two different frames of one camera stamped with the
- * same millisecond (uploads with equal mtimes) never share ids, while the
- * same frame processed again (a restart) gets the same ids and is stored once. */
-static uint32_t frame_hash(const vigil_image *f) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(uint32_t)f->w << 32 | (uint32_t)f->h);
-  size_t row = (size_t)f->w * (size_t)f->c;
-  for (int y = 0; y < f->h; y++) {
-    const uint8_t *p = f->data + (size_t)y * f->stride;
-    size_t x = 0;
-    for (; x + 8 <= row; x += 8) {
-      uint64_t v;
-      memcpy(&v, p + x, 8);
-      h = (h ^ v) * 0xBF58476D1CE4E5B9ull;
-      h ^= h >> 29;
-    }
-    for (; x < row; x++) h = (h ^ p[x]) * 0x94D049BB133111EBull;
+static const camera_zone *zone_at(const cam_state *cs, float x1, float x2, float y2) {
+  for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds an object when it holds its foot point */
+    if (camera_zone_contains(&cs->cam.zones[z], (x1 + x2) / 2, y2)) return &cs->cam.zones[z];
+  return NULL;
+}
+
+/* Decides what the detector looks at in this frame: 0 crops = nothing. */
+static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts, track_region *crops) {
+  track_region reg[MAX_REGIONS];
+  const track_region whole = {0, 0, (float)frame->w, (float)frame->h};
+  if (!p->p.motion) {
+    crops[0] = whole;
+    return 1;
   }
-  h ^= h >> 32;
-  return (uint32_t)h;
+  double t0 = now_ms();
+  int nreg = motion_detect(&cs->md, frame, reg, MAX_REGIONS);
+  cs->st.motion_ms += now_ms() - t0;
+  bool first = cs->md.frames == 1;
+  bool any_track = cs->tr.n > 0;
+  if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
+    cs->last_full = ts; /* the first frame, and a regular look at still objects */
+    crops[0] = whole;
+    return 1;
+  }
+  if (nreg == 0) return 0;
+  /* motion on known tracks only: the tracker predicts between detections */
+  bool explained = true;
+  float small = 0.002f * (float)frame->w * (float)frame->h;
+  for (int i = 0; i < nreg && explained; i++) {
+    /* specks (a shadow, a flag, compression noise) wait for the next
+     * detect_fps tick rather than forcing a detection now */
+    if ((reg[i].x2 - reg[i].x1) * (reg[i].y2 - reg[i].y1) < small) continue;
+    /* covered by the tracks' boxes (grown by half: limbs, shadows, the
+     * prediction's error); overlaps between tracks may count twice, which
+     * only errs towards detecting less often when people walk together */
+    float area = (reg[i].x2 - reg[i].x1) * (reg[i].y2 - reg[i].y1), cover = 0;
+    for (int k = 0; k < cs->tr.n; k++) {
+      const track_t *t = &cs->tr.t[k];
+      float mw = (t->x2 - t->x1) * 0.5f, mh = (t->y2 - t->y1) * 0.5f;
+      float ix = fminf(reg[i].x2, t->x2 + mw) - fmaxf(reg[i].x1, t->x1 - mw);
+      float iy = fminf(reg[i].y2, t->y2 + mh) - fmaxf(reg[i].y1, t->y1 - mh);
+      if (ix > 0 && iy > 0) cover += ix * iy;
+    }
+    bool on = cover >= 0.5f * area;
+    if (!on)
+      vlog_debug("pipeline: camera %s: new motion %.0f,%.0f-%.0f,%.0f (%.0f%% on %d tracks)", cs->cam.id, reg[i].x1,
+                 reg[i].y1, reg[i].x2, reg[i].y2, 100 * cover / area, cs->tr.n);
+    explained = on;
+  }
+  vlog_debug("pipeline: camera %s: %d motion region(s)%s, first %.0f,%.0f-%.0f,%.0f", cs->cam.id, nreg,
+             explained ? " on known tracks" : "", reg[0].x1, reg[0].y1, reg[0].x2, reg[0].y2);
+  if (explained && p->p.detect_fps > 0 && ts - cs->last_detect < 1.0 / p->p.detect_fps - 1e-6) return 0;
+  int side_w, side_h;
+  detector_input_size(p->det, &side_w, &side_h);
+  int n = motion_plan_crops(reg, nreg, frame->w, frame->h, side_w > side_h ? side_w : side_h,
+                            p->p.max_crops > 0 ? p->p.max_crops : 1, crops);
+  if (n == 1 && crops[0].x1 <= 0 && crops[0].y1 <= 0 && crops[0].x2 >= frame->w && crops[0].y2 >= frame->h)
+    cs->last_full = ts;
+  return n;
 }
 
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
@@ -341,108 +565,185 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     snprintf(err, errlen, "no camera %d", cam);
     return -1;
   }
-  cam_state *cs = &p->cams[cam];
+  cam_state *cs = p->cams[cam];
+  cs->st.frames++;
+  /* A frame long after the previous one (a snapshot camera's still, the
+   * first frame) cannot be tracked: it is detected whole and one sighting
+   * may confirm an object (its score is the median of one). */
+  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts < cs->last_ts;
+  cs->last_ts = ts;
+  track_region crops[MAX_REGIONS];
+  int ncrops = plan(p, cs, frame, ts, crops);
+  if (still) ncrops = 1, crops[0] = (track_region){0, 0, (float)frame->w, (float)frame->h};
+  vigil_batch closed;
+  if (ncrops == 0) { /* nothing new moves: no detector call */
+    cs->st.frames_gated++;
+    tracker_predict(&cs->tr, ts);
+    if (batcher_tick(&cs->b, ts, false, &closed) == 1) return close_batch(p, cs, &closed, err, errlen);
+    return 0;
+  }
   vigil_det_list l;
-  const vigil_image *imgs[1] = {frame};
   double t0 = now_ms();
-  if (detector_run(p->det, &l, imgs, 1, err, errlen)) return -1;
-  p->stats.detect_ms += now_ms() - t0;
-  p->stats.frames++;
-  p->stats.detections += l.n;
+  if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
+  cs->st.detect_ms += now_ms() - t0;
+  cs->last_detect = ts;
+  cs->st.detected_frames++;
+  cs->st.detections += l.n;
+  t0 = now_ms();
+  int *dt = calloc((size_t)l.n + 1, sizeof *dt);
+  cs->tr.one_shot = still;
+  if (!dt || tracker_update(&cs->tr, l.dets, l.n, ts, crops, ncrops, dt)) {
+    free(dt);
+    vigil_det_list_free(&l);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  extras_gc(p, cam, cs);
+  cs->st.track_ms += now_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
-  vigil_enrichment *enr = calloc((size_t)l.n + 1, sizeof *enr);
-  track **tr = calloc((size_t)l.n + 1, sizeof *tr);
-  int rc = poses && enr && tr ? 0 : -1;
-  /* tracks first, then enrichment for the most confident stale ones */
-  for (int i = 0; !rc && i < l.n; i++) {
-    bool enrichable;
-    kind_of(l.dets[i].label, &enrichable);
-    if (!enrichable) continue;
-    tr[i] = match_track(cs, &l.dets[i], ts);
-    if (!tr[i]) tr[i] = new_track(cs, &l.dets[i], ts);
-    tr[i]->x1 = l.dets[i].x1, tr[i]->y1 = l.dets[i].y1, tr[i]->x2 = l.dets[i].x2, tr[i]->y2 = l.dets[i].y2;
-    tr[i]->last_seen = ts;
-  }
+  vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
+  int rc = poses && conf.dets ? 0 : -1;
   int budget = p->p.max_enrich_per_frame;
-  char id[VIGIL_ID_LEN];
-  uint32_t fh = l.n ? frame_hash(frame) : 0;
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
+    if (dt[i] < 0) continue;
+    const track_t *t = &cs->tr.t[dt[i]];
+    if (!t->confirmed) continue; /* detector noise never reaches enrichment or events */
+    if (t->confirmed_now) cs->st.tracks_confirmed++;
+    track_extra *x = extra_of(cs, t->id);
+    if (!x) continue;
     const vigil_det *d = &l.dets[i];
-    snprintf(id, sizeof id, "%.32s-%lld-%08x-%d", cs->cam.id, (long long)llround(ts * 1000), fh, i);
-    if (tr[i] && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
-        ts - tr[i]->enriched_at >= p->p.enrich_interval_s) {
-      bool e_ok;
-      enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2,
-                           .kind = kind_of(d->label, &e_ok), .detection_id = id, .camera_id = cs->cam.id,
-                           .ts = ts, .opt = {.include_pose = true}};
+    if (!x->det_id[0] || x->batch_serial != cs->b.serial)
+      snprintf(x->det_id, sizeof x->det_id, "%.36s-%lld-%u", cs->cam.id, (long long)llround(ts * 1000), t->id);
+    bool enrichable;
+    enrich_kind kind = kind_of(d->label, &enrichable);
+    if (enrichable && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
+        ts - x->enriched_at >= p->p.enrich_interval_s) {
+      enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2, .kind = kind,
+                           .detection_id = x->det_id, .camera_id = cs->cam.id, .ts = ts,
+                           .opt = {.include_pose = true, .include_weather = true},
+                           .det_class = d->label, .det_score = d->score, .timezone = cs->cam.timezone,
+                           .depth_px_per_m = cs->cam.depth_px_per_m};
+      for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
+        rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();
       int erc = !r ? -1
                 : p->p.enrich_fn ? p->p.enrich_fn(p->p.enrich_ud, r, &rq, eerr, sizeof eerr)
                                  : enrich_run(p->enrich, r, &rq, eerr, sizeof eerr);
-      if (erc && r) vlog_warn("pipeline: enrichment of %s: %s", id, eerr);
+      if (erc && r) vlog_warn("pipeline: camera %s: enrichment of %s: %s", cs->cam.id, x->det_id, eerr);
       if (erc == 0) {
-        enrich_result_summary(r, id, &tr[i]->enr);
-        tr[i]->has_pose = r->has_pose;
-        if (r->has_pose) tr[i]->pose = r->pose;
-        tr[i]->enriched_at = ts;
-        p->stats.enriched++;
+        enrich_result_summary(r, x->det_id, &x->enr);
+        if (r->plate_ran) {
+          pthread_mutex_lock(&p->mu);
+          plate_vote_apply(p->votes, &p->plates, vote_key(cam, t->id), &x->enr.plate);
+          pthread_mutex_unlock(&p->mu);
+        }
+        x->has_pose = r->has_pose;
+        if (r->has_pose) x->pose = r->pose;
+        cs->st.enriched++;
       }
-      p->stats.enrich_ms += now_ms() - t0;
+      x->enriched_at = ts; /* a failed call is not retried every frame either */
+      cs->st.enrich_ms += now_ms() - t0;
       free(r);
       budget--;
     }
-    if (tr[i]) {
-      enr[i] = tr[i]->enr;
-      if (i < SNAP_MAX && tr[i]->has_pose && ts - tr[i]->enriched_at < 0.5) { /* the skeleton of this frame */
-        has_pose[i] = true;
-        poses[i] = tr[i]->pose;
-      }
+    if (conf.n < SNAP_MAX) {
+      conf.dets[conf.n] = *d;
+      if (x->has_pose && ts - x->enriched_at < 0.5) has_pose[conf.n] = true, poses[conf.n] = x->pose;
+      conf.n++;
     }
-    snprintf(enr[i].detection_id, sizeof enr[i].detection_id, "%s", id);
-  }
-  if (!rc) keep_snapshot(cs, frame, &l, has_pose, poses);
-  for (int i = 0; !rc && i < l.n; i++) {
-    const vigil_det *d = &l.dets[i];
+    /* the track's batch entry: best sighting, dwell, zones */
+    const camera_zone *cz = zone_at(cs, d->x1, d->x2, d->y2);
+    const char *zone = cz ? cz->name : NULL;
+    for (int z = 0; z < cs->cam.nzones; z++) /* every zone that holds its foot point */
+      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2)) {
+        vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);
+        if (cs->cam.zones[z].entrance) vigil_batch_mark_entrance(&cs->b.cur, cs->cam.zones[z].name);
+      }
+    if (zone) {
+      if (!x->entry_zone[0] && t->confirmed_now) snprintf(x->entry_zone, sizeof x->entry_zone, "%s", zone);
+      snprintf(x->exit_zone, sizeof x->exit_zone, "%s", zone);
+    }
     vigil_detection vd;
     memset(&vd, 0, sizeof vd);
-    snprintf(vd.id, sizeof vd.id, "%s", enr[i].detection_id);
+    snprintf(vd.id, sizeof vd.id, "%s", x->det_id);
     snprintf(vd.camera_id, sizeof vd.camera_id, "%s", cs->cam.id);
-    snprintf(vd.cls, sizeof vd.cls, "%s", d->label);
-    vd.confidence = d->score;
-    vd.bbox = (vigil_bbox){d->x1, d->y1, d->x2, d->y2};
-    vd.ts = ts;
-    bool fresh = true;
-    if (p->durable && store_add_open_detection(p->st, cs->cam.name, &vd, &enr[i], &fresh, err, errlen)) {
-      rc = -1; /* durable at once, or not at all */
-      break;
+    snprintf(vd.cls, sizeof vd.cls, "%s", t->label);
+    vd.confidence = t->best_score;
+    vd.bbox = (vigil_bbox){t->bx1, t->by1, t->bx2, t->by2};
+    vd.ts = ts; /* the window runs on sightings; the box and score are the best sighting's */
+    vd.track_id = t->id;
+    vd.first_seen = t->first_seen;
+    vd.last_seen = t->last_seen;
+    vd.stationary = t->stationary;
+    vd.frames = t->hits;
+    snprintf(vd.entry_zone, sizeof vd.entry_zone, "%s", x->entry_zone);
+    snprintf(vd.exit_zone, sizeof vd.exit_zone, "%s", x->exit_zone);
+    snprintf(x->enr.detection_id, sizeof x->enr.detection_id, "%s", x->det_id);
+    int c;
+    bool touch = x->batch_serial == cs->b.serial && x->batch_idx < cs->b.cur.n;
+    if (p->durable) { /* stored at once: a crash loses no entry */
+      bool fresh;
+      pthread_mutex_lock(&p->mu);
+      int src = store_add_open_detection(p->st, cs->cam.name, &vd, &x->enr, &fresh, err, errlen);
+      pthread_mutex_unlock(&p->mu);
+      if (src) {
+        rc = -1;
+        break;
+      }
+      if (!fresh) continue; /* in a stored event already: this frame was processed before a restart */
     }
-    if (!fresh) continue; /* this frame was processed before the last restart: counted once */
-    for (int z = 0; z < cs->cam.nzones; z++) /* a zone holds a detection when it holds its foot point */
-      if (camera_zone_contains(&cs->cam.zones[z], (d->x1 + d->x2) / 2, d->y2))
-        vigil_batch_add_zone(&cs->b.cur, cs->cam.zones[z].name);
-    vigil_batch closed;
-    int c = batcher_add(&cs->b, &vd, &enr[i], &closed);
+    if (touch) {
+      c = batcher_touch(&cs->b, x->batch_idx, &vd, &x->enr, &closed);
+    } else {
+      x->batch_serial = cs->b.serial;
+      x->batch_idx = cs->b.cur.n;
+      c = batcher_add(&cs->b, &vd, &x->enr, &closed);
+    }
     if (c < 0) rc = -1;
-    else if (c == 1) rc = close_batch(p, cs, &closed, err, errlen);
+    else if (c == 1) {
+      keep_snapshot(cs, frame, &conf, has_pose, poses);
+      rc = close_batch(p, cs, &closed, err, errlen);
+    }
   }
+  if (!rc) keep_snapshot(cs, frame, &conf, has_pose, poses);
   free(poses);
-  free(enr);
-  free(tr);
+  free(conf.dets);
+  free(dt);
   vigil_det_list_free(&l);
   if (rc) return rc;
-  vigil_batch closed;
   if (batcher_tick(&cs->b, ts, false, &closed) == 1) return close_batch(p, cs, &closed, err, errlen);
   return 0;
+}
+
+int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max) {
+  if (cam < 0 || cam >= p->ncams) return -1;
+  const cam_state *cs = p->cams[cam];
+  int n = 0;
+  for (int i = 0; i < cs->tr.n && n < max; i++) {
+    const track_t *t = &cs->tr.t[i];
+    if (!t->confirmed) continue;
+    pipeline_track *o = &out[n++];
+    memset(o, 0, sizeof *o);
+    o->track_id = t->id;
+    snprintf(o->cls, sizeof o->cls, "%s", t->label ? t->label : "");
+    o->score = t->score;
+    o->bbox = (vigil_bbox){t->x1, t->y1, t->x2, t->y2};
+    o->first_seen = t->first_seen;
+    o->last_seen = t->last_seen;
+    o->stationary = t->stationary;
+    o->frames = t->hits;
+  }
+  return n;
 }
 
 int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     if (cam >= 0 && i != cam) continue;
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i].b, 0, true, &closed) == 1 && close_batch(p, &p->cams[i], &closed, err, errlen))
+    if (batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
       return -1;
   }
   return 0;
@@ -451,7 +752,7 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i].b, now, false, &closed) == 1 && close_batch(p, &p->cams[i], &closed, err, errlen))
+    if (batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
       return -1;
   }
   return 0;

@@ -59,6 +59,11 @@ void vigil_batch_add_zone(vigil_batch *b, const char *zone) {
   vigil_strlcpy(b->zones[b->n_zones++], zone, VIGIL_NAME_LEN);
 }
 
+void vigil_batch_mark_entrance(vigil_batch *b, const char *zone) {
+  for (int i = 0; zone && i < b->n_zones; i++)
+    if (!strcmp(b->zones[i], zone)) b->zone_entrance[i] = true;
+}
+
 void vigil_event_init(vigil_event *ev) {
   memset(ev, 0, sizeof *ev);
   vigil_strlcpy(ev->risk_level, "low", sizeof ev->risk_level);
@@ -117,6 +122,14 @@ int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b) {
     for (size_t i = 0; i < b->n; i++)
       vigil_strlcpy(ev->detection_ids[i], b->dets[i].id, VIGIL_ID_LEN);
     ev->n_detection_ids = b->n;
+  }
+  ev->n_plates = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    const vigil_plate *pl = &b->enr[i].plate;
+    if (!pl->present || !pl->text[0]) continue;
+    bool seen = false;
+    for (int k = 0; k < ev->n_plates; k++) seen |= !strcmp(ev->plates[k], pl->text);
+    if (!seen && ev->n_plates < VIGIL_MAX_PLATES) vigil_strlcpy(ev->plates[ev->n_plates++], pl->text, 16);
   }
   free(ev->snapshot_path);
   ev->snapshot_path = NULL;

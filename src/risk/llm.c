@@ -164,6 +164,10 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)((p->connect_timeout_s > 0 ? p->connect_timeout_s : 5) * 1000));
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* https:// is always verified (certificate and host name) */
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (p->ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -14,7 +14,8 @@
 static const char system_text[] =
     "You are a home security risk analyst. You receive the detections of one camera over a short "
     "time window, each with the results of enrichment models (weapon detection, pose, clothing, "
-    "demographics, person re-identification across cameras, vehicle type and damage, pets, "
+    "demographics, person re-identification across cameras, vehicle type and damage, licence "
+    "plates, pets, "
     "distance, actions), the zones entered and the local time of day.\n"
     "Assess how likely the scene is a security threat to the home and its occupants.\n"
     "Guidance:\n"
@@ -26,6 +27,8 @@ static const char system_text[] =
     "casing the property.\n"
     "- Vehicle damage matters most when it is glass_shatter or lamp_broken, several damage types "
     "together, or at night.\n"
+    "- A licence plate marked known belongs to a household vehicle and usually lowers the risk; an "
+    "unknown plate at night deserves attention.\n"
     "- Night hours are 22:00-06:00. Demographics are context only, never a reason for suspicion by "
     "themselves.\n"
     "Risk bands: low 0-29, medium 30-59, high 60-84, critical 85-100.\n"
@@ -101,6 +104,11 @@ int risk_damage_context(char *buf, size_t len, const vigil_vehicle *v) {
 }
 
 /* Damage pattern lines of CONTRACTS.md, shared with the rules. */
+int risk_damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage, bool *multi,
+                         bool *high_night) {
+  return risk__damage_patterns(v, hour, breakin, night_damage, multi, high_night);
+}
+
 int risk__damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool *night_damage,
                           bool *multi, bool *high_night) {
   bool glass = false, lamp = false, high = false;
@@ -131,6 +139,19 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   sbuf_addf(o, ") confidence %.2f, box [%.0f, %.0f, %.0f, %.0f]", d->confidence, d->bbox.x1,
             d->bbox.y1, d->bbox.x2, d->bbox.y2);
   if (d->ts > 0 && b->window_start > 0) sbuf_addf(o, ", at +%.1f s", d->ts - b->window_start);
+  if (d->track_id) {
+    double dwell = d->last_seen - d->first_seen;
+    sbuf_addf(o, ", tracked object #%u seen for %.1f s in %d frame(s)%s", (unsigned)d->track_id,
+              dwell > 0 ? dwell : 0, d->frames, d->stationary ? ", stationary" : ", moving");
+    if (d->entry_zone[0]) {
+      sbuf_add(o, ", entered in zone ");
+      risk__add_clean(o, d->entry_zone, sizeof d->entry_zone);
+    }
+    if (d->exit_zone[0]) {
+      sbuf_add(o, ", last in zone ");
+      risk__add_clean(o, d->exit_zone, sizeof d->exit_zone);
+    }
+  }
   sbuf_add(o, "\n");
   if (risk__threat_real(&e->threat)) {
     sbuf_add(o, "   THREAT: weapon detected: ");
@@ -220,6 +241,14 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
       if (hn) sbuf_add(o, "   Damage pattern: high-security damage at night = critical alert\n");
     }
   }
+  if (e->plate.present) {
+    sbuf_add(o, "   Licence plate: ");
+    risk__add_clean(o, e->plate.text, sizeof e->plate.text);
+    sbuf_addf(o, " (%s, confidence %.2f", e->plate.known ? "known household vehicle" : "unknown",
+              e->plate.confidence);
+    if (e->plate.votes > 1) sbuf_addf(o, ", read on %d frames", e->plate.votes);
+    sbuf_add(o, ")\n");
+  }
   if (e->pet.present) {
     sbuf_add(o, "   Pet: ");
     risk__add_clean(o, e->pet.type[0] ? e->pet.type : "animal", sizeof e->pet.type);
@@ -228,14 +257,22 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
       risk__add_clean(o, e->pet.breed, sizeof e->pet.breed);
       sbuf_add(o, ")");
     }
-    sbuf_addf(o, ", confidence %.2f\n", e->pet.confidence);
+    sbuf_addf(o, ", confidence %.2f%s\n", e->pet.confidence, e->pet.is_household ? ", a known household pet" : "");
   }
   if (e->action.present) {
     sbuf_add(o, "   Action: ");
     risk__add_clean(o, e->action.action, sizeof e->action.action);
     sbuf_addf(o, " (confidence %.2f)\n", e->action.confidence);
   }
-  if (e->depth.present) sbuf_addf(o, "   Distance from camera: %.1f m\n", e->depth.distance_m);
+  if (e->depth.present) {
+    sbuf_addf(o, "   Distance from camera: %.1f m", e->depth.distance_m);
+    if (e->depth.proximity[0]) {
+      sbuf_add(o, " (");
+      risk__add_clean(o, e->depth.proximity, sizeof e->depth.proximity);
+      sbuf_add(o, ")");
+    }
+    sbuf_add(o, "\n");
+  }
 }
 
 /* Detections with a weapon come first so a cut never hides them. */
@@ -275,6 +312,20 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
     sbuf_add(&o, "Local time of day: unknown\n");
   }
   if (b->fast_path) sbuf_add(&o, "Fast path: a high-confidence person detection triggered immediate analysis\n");
+  for (size_t i = 0; i < b->n; i++) /* the weather of the batch: the first detection that carries it */
+    if (b->enr[i].weather.present) {
+      sbuf_add(&o, "Weather: ");
+      risk__add_clean(&o, b->enr[i].weather.label, sizeof b->enr[i].weather.label);
+      sbuf_addf(&o, " (confidence %.2f)\n", b->enr[i].weather.confidence);
+      break;
+    }
+  for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++)
+    if (b->zone_entrance[i]) {
+      sbuf_add(&o, "Entrance zone entered: ");
+      risk__add_clean(&o, b->zones[i], VIGIL_NAME_LEN);
+      sbuf_add(&o, "\n");
+      break;
+    }
   if (b->n_zones > 0) {
     sbuf_add(&o, "Zones entered:");
     for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++) {
@@ -287,7 +338,12 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
   }
 
   /* class counts */
-  sbuf_addf(&o, "Detections (%zu total", b->n);
+  /* a pipeline batch holds one entry per tracked object: say so, so the
+   * counts read as objects, not as detections over frames */
+  bool tracked = b->n > 0;
+  for (size_t i = 0; i < b->n; i++)
+    if (!b->dets[i].track_id) tracked = false;
+  sbuf_addf(&o, "%s (%zu total", tracked ? "Tracked objects, one entry per distinct object" : "Detections", b->n);
   {
     char seen[32][VIGIL_NAME_LEN];
     int cnt[32], ns = 0;

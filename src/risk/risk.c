@@ -73,6 +73,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
   const char *s;
   if ((s = vigil_config_str(cfg, "NEMOTRON_MODEL"))) vigil_strlcpy(p->model, s, sizeof p->model);
   if ((s = vigil_config_str(cfg, "NEMOTRON_API_KEY"))) vigil_strlcpy(p->api_key, s, sizeof p->api_key);
+  if ((s = vigil_config_str(cfg, "VIGIL_CA_FILE"))) vigil_strlcpy(p->ca_file, s, sizeof p->ca_file);
   struct {
     const char *key;
     double *dst;

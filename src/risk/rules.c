@@ -44,12 +44,18 @@
   X(ACTION_SUSPICIOUS, "action_suspicious", ADD, 20,                                               \
     "a suspicious action (fighting, climbing, breaking in, theft, vandalism)")                     \
   X(ZONE, "zone_entered", ADD, 10, "a detection inside a configured zone")                         \
+  X(PLATE_UNKNOWN_NIGHT, "plate_unknown_night", ADD, 15,                                          \
+    "a licence plate not in KNOWN_PLATES at night (22:00-06:00)")                                  \
+  X(PLATE_KNOWN, "plate_known", ADD, -10, "only household plates (KNOWN_PLATES) were read")        \
   X(DAMAGE_ANY, "damage_any", ADD, 10, "vehicle damage is visible")                                \
   X(DAMAGE_NIGHT, "damage_night", ADD, 15, "vehicle damage at night (elevated risk)")              \
   X(DAMAGE_MULTI, "damage_multi", ADD, 15, "two or more damage types (likely incident)")           \
   X(DAMAGE_BREAKIN, "damage_breakin", FLOOR, 70, "glass_shatter + lamp_broken (break-in pattern)") \
   X(DAMAGE_HIGH_NIGHT, "damage_high_security_night", FLOOR, 85,                                    \
-    "high-security damage at night (critical alert)")
+    "high-security damage at night (critical alert)")                                              \
+  X(PET_HOUSEHOLD, "pet_household", ADD, -5, "every animal is a known household pet")               \
+  X(PERSON_AT_ENTRANCE, "person_approaching_entrance", ADD, 15,                                      \
+    "a person within 5 m of the camera while an entrance zone is entered")
 
 enum {
 #define X_(e, id, kind, val, desc) R_##e,
@@ -132,7 +138,10 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   memset(&ev, 0, sizeof ev);
   double loiter = p && p->loiter_s > 0 ? p->loiter_s : 300;
   bool night = risk__is_night(b->local_hour);
-  int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0;
+  int plates_known = 0, plates_unknown = 0;
+  int persons = 0, vehicles = 0, animals = 0, others = 0, known = 0, unknown = 0, household = 0;
+  bool entrance = false;
+  for (int z = 0; z < b->n_zones && z < VIGIL_MAX_ZONES; z++) entrance |= b->zone_entrance[z];
   bool any_alert = false, weapon = false;
 
   for (size_t i = 0; i < b->n; i++) {
@@ -187,6 +196,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       else if (c->is_suspicious)
         fire(&ev, R_CLOTHING_SUSPICIOUS, "%s (%s)", c->type, d->id), any_alert = true;
     }
+    if (d->track_id && !strcasecmp(d->cls, "person") && d->last_seen - d->first_seen > loiter)
+      fire(&ev, R_LOITERING, "person #%u on camera for %.1f min (limit %.1f)", (unsigned)d->track_id,
+           (d->last_seen - d->first_seen) / 60, loiter / 60);
     if (e->reid.present) {
       double dur = e->reid.last_seen - e->reid.first_seen;
       if (isfinite(dur) && dur > loiter)
@@ -204,6 +216,17 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     if (e->action.present && e->action.confidence >= 0.5f && has_sub(e->action.action, bad_actions))
       fire(&ev, R_ACTION_SUSPICIOUS, "%s at %.0f%% (%s)", e->action.action, e->action.confidence * 100, d->id),
           any_alert = true;
+    if (e->plate.present && e->plate.text[0]) {
+      if (e->plate.known) {
+        plates_known++;
+      } else {
+        plates_unknown++;
+        if (night) fire(&ev, R_PLATE_UNKNOWN_NIGHT, "%s at %02d:00 (%s)", e->plate.text, b->local_hour, d->id);
+      }
+    }
+    if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
+    if (entrance && !strcasecmp(d->cls, "person") && e->depth.present && e->depth.distance_m < 5)
+      fire(&ev, R_PERSON_AT_ENTRANCE, "%s at %.1f m", d->id, e->depth.distance_m);
     if (e->vehicle.present) {
       bool bi, nd, mu, hn;
       int types = risk__damage_patterns(&e->vehicle, b->local_hour, &bi, &nd, &mu, &hn);
@@ -219,10 +242,19 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       fire(&ev, R_SERVICE_UNIFORM, "%s (%s)", b->enr[i].clothing.type, b->dets[i].id);
       break;
     }
-  if (persons) fire(&ev, R_BASE_PERSON, "%d person detection(s)", persons);
-  if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle detection(s)", vehicles);
-  if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal detection(s)", animals);
-  if (others) fire(&ev, R_BASE_OTHER, "%d other detection(s)", others);
+  /* pipeline batches hold one entry per tracked object: counts are objects */
+  bool tracked = b->n > 0;
+  int parked = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (!b->dets[i].track_id) tracked = false;
+    if (in_list(b->dets[i].cls, vehicle_classes) && b->dets[i].stationary) parked++;
+  }
+  const char *unit = tracked ? "tracked" : "detection(s)";
+  if (persons) fire(&ev, R_BASE_PERSON, "%d person %s", persons, unit);
+  if (vehicles) fire(&ev, R_BASE_VEHICLE, "%d vehicle %s", vehicles, unit);
+  if (animals) fire(&ev, R_BASE_ANIMAL, "%d animal %s", animals, unit);
+  if (animals && household == animals) fire(&ev, R_PET_HOUSEHOLD, "%d known pet %s", household, unit);
+  if (others) fire(&ev, R_BASE_OTHER, "%d other %s", others, unit);
   if (persons && night) fire(&ev, R_NIGHT_PERSON, "local time %02d:%02d", b->local_hour,
                               b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0);
   /* person count: detections per batch over-count one person across frames,
@@ -250,6 +282,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     fire(&ev, R_PERSONS_2, "2 people");
   if (unknown) fire(&ev, R_FACE_UNKNOWN, "%d unknown face(s)", unknown);
   else if (known && known >= persons && !weapon) fire(&ev, R_FACE_KNOWN, "%d known face(s)", known);
+  if (plates_known && !plates_unknown && !weapon && !any_alert) fire(&ev, R_PLATE_KNOWN, "%d reading(s)", plates_known);
   if (b->n_zones > 0) fire(&ev, R_ZONE, "%s%s", b->zones[0], b->n_zones > 1 ? " and more" : "");
 
   int base = 0, add = 0, floor_ = 0;
@@ -298,8 +331,13 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   risk__add_clean(&ss, b->camera_id, VIGIL_ID_LEN);
   sbuf_add(&ss, ":");
   const char *sep = " ";
-  if (persons) sbuf_addf(&ss, "%s%d person detection(s)", sep, persons), sep = ", ";
-  if (vehicles) sbuf_addf(&ss, "%s%d vehicle(s)", sep, vehicles), sep = ", ";
+  if (persons && tracked) sbuf_addf(&ss, "%s%d %s", sep, persons, persons == 1 ? "person" : "people"), sep = ", ";
+  else if (persons) sbuf_addf(&ss, "%s%d person detection(s)", sep, persons), sep = ", ";
+  if (vehicles && tracked && parked == vehicles)
+    sbuf_addf(&ss, "%s%d parked vehicle%s", sep, vehicles, vehicles == 1 ? "" : "s"), sep = ", ";
+  else if (vehicles && tracked && parked)
+    sbuf_addf(&ss, "%s%d vehicle(s), %d of them parked", sep, vehicles, parked), sep = ", ";
+  else if (vehicles) sbuf_addf(&ss, "%s%d vehicle(s)", sep, vehicles), sep = ", ";
   if (animals) sbuf_addf(&ss, "%s%d animal(s)", sep, animals), sep = ", ";
   if (others) sbuf_addf(&ss, "%s%d other object(s)", sep, others), sep = ", ";
   if (!b->n) sbuf_add(&ss, " no detections");

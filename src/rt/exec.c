@@ -14,9 +14,12 @@
  * per node (it is cheap and per node, not per element); a value whose actual
  * size exceeds its slot (only data-dependent ops such as NonZero can do that)
  * gets a heap buffer for that run. Plans are cached per input-shape key. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "backend.h"
 #include "exec.h"
 #include "model.h"
 
@@ -29,6 +32,7 @@ typedef struct vrt_plan {
   size_t *offset;  /* per value; SIZE_MAX = not in the arena */
   size_t *size;    /* per value planned bytes */
   size_t arena_bytes;
+  vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
 } vrt_plan;
 
 struct vrt_session {
@@ -46,7 +50,33 @@ struct vrt_session {
   int *last_use;      /* per value: last node index reading it */
   const vrt_tensor **out_ptrs;
   vrt_tensor *outs;
+  vrt_scratch_list sl; /* kernel scratch, kept across runs */
+  double *prof;        /* VRT_PROFILE: seconds per op [op*2 + on a backend] */
+  int64_t *prof_n;
 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* VRT_PROFILE=1: time per op type (planned runs only), printed to stderr when
+ * the session is freed: where a model's time goes, and which backend ran it. */
+static void prof_print(const vrt_session_t *s) {
+  double total = 0;
+  for (int i = 0; i < 2 * VRT_OP_COUNT; i++) total += s->prof[i];
+  fprintf(stderr, "vrt profile: %.1f ms in planned runs\n", total * 1e3);
+  for (;;) {
+    int best = -1;
+    for (int i = 0; i < 2 * VRT_OP_COUNT; i++)
+      if (s->prof[i] > 0 && (best < 0 || s->prof[i] > s->prof[best])) best = i;
+    if (best < 0 || s->prof[best] < total * 0.005) break;
+    fprintf(stderr, "  %-24s %-9s %9.2f ms %5.1f%% %8lld calls\n", vrt_op_name((vrt_op)(best / 2)),
+            best & 1 ? "backend" : "own", s->prof[best] * 1e3, 100 * s->prof[best] / total, (long long)s->prof_n[best]);
+    s->prof[best] = -s->prof[best];
+  }
+}
 
 vrt_session_params vrt_session_default_params(void) {
   vrt_session_params p = {.threads = 1};
@@ -71,6 +101,11 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
     vrt_session_free(s);
     return vrt__err(VRT_ENOMEM, "out of memory");
   }
+  const char *pe = getenv("VRT_PROFILE");
+  if (pe && *pe && strcmp(pe, "0")) {
+    s->prof = calloc(2 * VRT_OP_COUNT, sizeof *s->prof);
+    s->prof_n = calloc(2 * VRT_OP_COUNT, sizeof *s->prof_n);
+  }
   for (int v = 0; v < g->nvalues; v++) s->last_use[v] = -1;
   for (int i = 0; i < g->nnodes; i++)
     for (int k = 0; k < g->nodes[i].nin; k++)
@@ -78,6 +113,159 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   for (int i = 0; i < g->noutputs; i++) s->last_use[g->outputs[i]] = g->nnodes;
   *out = s;
   return 0;
+}
+
+static size_t align_up(size_t x) { return (x + VRT_ALIGN - 1) & ~(size_t)(VRT_ALIGN - 1); }
+
+static void free_kernels(const vrt_graph *g, vrt_plan *p) {
+  if (!p->kern) return;
+  for (int i = 0; i < g->nnodes; i++) vrt__kernel_release(&p->kern[i]);
+  free(p->kern);
+  p->kern = NULL;
+}
+
+/* Shapes of node i as the first run recorded them (constants keep their
+ * data, everything else has none). */
+typedef struct node_view {
+  vrt_tensor tin[VRT_MAX_NODE_IO], tout[VRT_MAX_NODE_IO];
+  const vrt_tensor *in[VRT_MAX_NODE_IO];
+  const void *in_layout[VRT_MAX_NODE_IO], *out_layout[VRT_MAX_NODE_IO];
+  bool out_ok[VRT_MAX_NODE_IO];
+  size_t out_bytes[VRT_MAX_NODE_IO];
+  vrt_kernel_req rq;
+} node_view;
+
+static void view_node(const vrt_session_t *s, int i, node_view *w) {
+  const vrt_graph *g = s->m->g;
+  const vrt_node *n = &g->nodes[i];
+  for (int k = 0; k < n->nin; k++) {
+    int v = n->in[k];
+    w->in[k] = NULL;
+    w->in_layout[k] = NULL;
+    if (v < 0) continue;
+    w->tin[k] = s->vals[v];
+    if (!(g->values[v].flags & VRT_VAL_CONST)) w->tin[k].data = NULL;
+    w->in[k] = &w->tin[k];
+  }
+  for (int k = 0; k < n->nout; k++) {
+    w->tout[k] = s->vals[n->out[k]];
+    w->tout[k].data = NULL;
+    w->out_ok[k] = false;
+    w->out_layout[k] = NULL;
+    w->out_bytes[k] = 0;
+  }
+  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->threads, NULL, NULL, NULL, NULL};
+}
+
+/* Which values may stay in a backend's private layout: produced and read
+ * only by nodes assigned to that backend, at input slots it accepts, and not
+ * graph outputs. Graphs with data-dependent ops keep everything plain (a
+ * node whose input shapes change between runs falls back to its own exec,
+ * which only reads plain data). */
+static void mark_private(const vrt_session_t *s, const vrt_backend *const *assigned, char *priv, node_view *w) {
+  const vrt_graph *g = s->m->g;
+  memset(priv, 0, (size_t)g->nvalues + 1);
+  for (int i = 0; i < g->nnodes; i++) {
+    const vrt_opdef *d = vrt_opdef_get((vrt_op)g->nodes[i].op);
+    if (d && (d->flags & VRT_OPF_DATA_DEPENDENT)) return;
+  }
+  for (int i = 0; i < g->nnodes; i++)
+    if (assigned[i] && assigned[i]->accepts_private)
+      for (int k = 0; k < g->nodes[i].nout; k++) priv[g->nodes[i].out[k]] = 1;
+  for (int i = 0; i < g->noutputs; i++) priv[g->outputs[i]] = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const vrt_node *n = &g->nodes[i];
+    for (int k = 0; k < n->nin; k++) {
+      int v = n->in[k];
+      if (v < 0 || !priv[v]) continue;
+      const vrt_backend *pb = assigned[g->values[v].producer];
+      if (assigned[i] != pb) {
+        priv[v] = 0;
+        continue;
+      }
+      view_node(s, i, w);
+      if (!pb->accepts_private(&w->rq, k)) priv[v] = 0;
+    }
+  }
+}
+
+/* Ask the backends for every node's kernel of plan p, from the shapes the
+ * first run recorded in s->vals (backend.h): assign each node to the first
+ * backend that supports it, decide which values stay in a private layout,
+ * plan in node order (a producer's layout is known before its readers plan),
+ * and grow the arena slots of private values. A node refused at plan time
+ * that touches a private value is banned and everything is planned again
+ * (at most a few rounds); without memory every node runs its own exec. */
+static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
+  const vrt_graph *g = s->m->g;
+  const vrt_backend *bs[8];
+  int nb = vrt__backends_enabled(bs, 8);
+  if (!nb) return;
+  p->kern = calloc((size_t)g->nnodes + 1, sizeof *p->kern);
+  const vrt_backend **assigned = calloc((size_t)g->nnodes + 1, sizeof *assigned);
+  const void **layout = calloc((size_t)g->nvalues + 1, sizeof *layout);
+  char *priv = calloc((size_t)g->nvalues + 1, 1);
+  node_view *w = malloc(sizeof *w);
+  if (!p->kern || !assigned || !layout || !priv || !w) {
+    free(p->kern);
+    p->kern = NULL;
+    goto out;
+  }
+  for (int i = 0; i < g->nnodes; i++) {
+    view_node(s, i, w);
+    for (int b = 0; b < nb && !assigned[i]; b++)
+      if (bs[b]->supports_op(&w->rq)) assigned[i] = bs[b];
+  }
+  for (int round = 0; round < 4; round++) {
+    mark_private(s, assigned, priv, w);
+    memset(layout, 0, sizeof *layout * (size_t)g->nvalues);
+    bool again = false;
+    for (int i = 0; i < g->nnodes && !again; i++) {
+      const vrt_node *n = &g->nodes[i];
+      view_node(s, i, w);
+      if (!assigned[i]) {
+        p->kern[i].sig = vrt__shape_sig(w->in, n->nin);
+        continue;
+      }
+      bool touches = false;
+      for (int k = 0; k < n->nin; k++) {
+        w->in_layout[k] = n->in[k] >= 0 ? layout[n->in[k]] : NULL;
+        touches |= n->in[k] >= 0 && priv[n->in[k]];
+      }
+      for (int k = 0; k < n->nout; k++) touches |= (w->out_ok[k] = priv[n->out[k]] != 0);
+      w->rq.in_layout = w->in_layout;
+      w->rq.out_private_ok = w->out_ok;
+      w->rq.out_layout = w->out_layout;
+      w->rq.out_bytes = w->out_bytes;
+      if (vrt__kernel_plan_on(assigned[i], &w->rq, &p->kern[i]) == 0) {
+        for (int k = 0; k < n->nout; k++) {
+          int v = n->out[k];
+          if (!w->out_layout[k]) continue;
+          layout[v] = w->out_layout[k];
+          if (align_up(w->out_bytes[k]) > p->size[v]) p->size[v] = align_up(w->out_bytes[k]);
+        }
+        continue;
+      }
+      assigned[i] = NULL; /* refused: its own exec, on plain data */
+      if (touches) {
+        again = true;
+        for (int j = 0; j < g->nnodes; j++) vrt__kernel_release(&p->kern[j]);
+        break;
+      }
+      view_node(s, i, w);
+      vrt__kernel_plan(&w->rq, &p->kern[i]); /* another backend, plain */
+    }
+    if (!again) break;
+    if (round == 3) { /* give up on kernels rather than loop */
+      free_kernels(g, p);
+      break;
+    }
+  }
+out:
+  free(assigned);
+  free(layout);
+  free(priv);
+  free(w);
 }
 
 static void free_heap(vrt_session_t *s) {
@@ -90,11 +278,16 @@ static void free_heap(vrt_session_t *s) {
 
 void vrt_session_free(vrt_session_t *s) {
   if (!s) return;
+  if (s->prof && s->prof_n) prof_print(s);
+  free(s->prof);
+  free(s->prof_n);
   if (s->heap) free_heap(s);
   for (int i = 0; i < s->nplans; i++) {
     free(s->plans[i].offset);
     free(s->plans[i].size);
+    free_kernels(s->m->g, &s->plans[i]);
   }
+  vrt_scratch_free(&s->sl);
   vrt__aligned_free(s->arena);
   free(s->vals);
   free(s->heap);
@@ -111,7 +304,6 @@ void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
   out->plan_count = (size_t)s->nplans;
 }
 
-static size_t align_up(size_t x) { return (x + VRT_ALIGN - 1) & ~(size_t)(VRT_ALIGN - 1); }
 
 /* Bind the caller's inputs to the graph inputs, checking dtype and rank and
  * every static dimension. */
@@ -191,6 +383,7 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     s->next_evict = (s->next_evict + 1) % VRT_MAX_PLANS;
     free(s->plans[slot].offset);
     free(s->plans[slot].size);
+    free_kernels(g, &s->plans[slot]);
     if (s->active_plan == slot) s->active_plan = -1;
   }
   vrt_plan *p = &s->plans[slot];
@@ -209,10 +402,14 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     p->offset[v] = SIZE_MAX;
     const vrt_value *val = &g->values[v];
     if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
-    size_t b = align_up(s->vals[v].nbytes ? s->vals[v].nbytes : 1);
+    p->size[v] = align_up(s->vals[v].nbytes ? s->vals[v].nbytes : 1);
+  }
+  plan_kernels(s, p); /* may grow the slots of values kept in a private layout */
+  for (int v = 0; v < g->nvalues; v++) {
+    const vrt_value *val = &g->values[v];
+    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
     int end = s->last_use[v] < 0 ? val->producer : s->last_use[v];
-    lr[n++] = (live_range){v, b, val->producer, end};
-    p->size[v] = b;
+    lr[n++] = (live_range){v, p->size[v], val->producer, end};
   }
   qsort(lr, (size_t)n, sizeof *lr, cmp_size_desc);
   /* placed[] holds indices into lr of values already given an offset */
@@ -288,16 +485,18 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   if (plan >= 0 && (rc = use_plan(s, plan))) return rc;
   const vrt_plan *p = plan >= 0 ? &s->plans[plan] : NULL;
 
-  const vrt_tensor *in[64];
-  vrt_scratch_list sl = {0};
+  const vrt_tensor *in[VRT_MAX_NODE_IO]; /* validation bounds nin and nout */
+  vrt_scratch_list *sl = &s->sl;
   vrt_exec_ctx x;
-  vrt_exec_ctx_init(&x, &sl, s->threads);
+  vrt_exec_ctx_init(&x, sl, s->threads);
+  const vrt_backend *enabled[2];
+  const vrt_kernel *kern = p && vrt__backends_enabled(enabled, 2) ? p->kern : NULL;
   size_t heap_bytes = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
     const vrt_node *n = &g->nodes[i];
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
-    for (int k = 0; k < n->nin && k < 64; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
-    vrt_tensor out[16];
+    for (int k = 0; k < n->nin; k++) in[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
+    vrt_tensor out[VRT_MAX_NODE_IO];
     memset(out, 0, sizeof out);
     rc = d->infer(n, in, n->nin, out, n->nout);
     if (rc < 0) break;
@@ -330,11 +529,19 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       s->vals[v] = out[k];
     }
     if (rc) break;
-    rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    const vrt_kernel *kn = kern ? &kern[i] : NULL;
+    bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
+    double t0 = s->prof && p ? now_s() : 0;
+    if (on_backend) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    else rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    if (t0 > 0 && s->prof_n) {
+      s->prof[n->op * 2 + on_backend] += now_s() - t0;
+      s->prof_n[n->op * 2 + on_backend]++;
+    }
     if (rc > 0) rc = 0;
-    if (sl.peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl.peak + heap_bytes + s->arena_cap;
-    vrt_scratch_release(&sl);
-    sl.peak = 0;
+    if (sl->peak + heap_bytes + s->arena_cap > s->peak) s->peak = sl->peak + heap_bytes + s->arena_cap;
+    vrt_scratch_release(sl);
+    sl->peak = 0;
     /* free heap buffers of values that are dead now (first, unplanned run) */
     for (int k = 0; k < n->nin && !p; k++) {
       int v = n->in[k];
@@ -345,7 +552,6 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       }
     }
   }
-  free(sl.ptrs);
   if (rc < 0) return rc;
   if (!p && g->ninputs <= 16) {
     /* first run with these shapes: plan from what was recorded, move the

@@ -11,14 +11,20 @@
  * and by tests/ops. Errors name the node. */
 int vrt_node_run1(vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout);
 
-/* Scratch allocator for one kernel call (heap-backed, freed together). */
+/* Scratch allocator for one kernel call. Requests are carved from a pool
+ * that release empties (and grows to the largest call seen so far), so a
+ * session that keeps its list across runs stops allocating after the first;
+ * what does not fit the pool comes from the heap and is freed by release. */
 typedef struct vrt_scratch_list {
   void **ptrs;
   int n, cap;
   size_t bytes, peak;
+  char *pool;
+  size_t pool_cap, pool_used, want;
 } vrt_scratch_list;
 void vrt_exec_ctx_init(vrt_exec_ctx *x, vrt_scratch_list *sl, int threads);
-void vrt_scratch_release(vrt_scratch_list *sl); /* frees everything handed out */
+void vrt_scratch_release(vrt_scratch_list *sl); /* takes back everything handed out */
+void vrt_scratch_free(vrt_scratch_list *sl);    /* release, then free the pool and list */
 
 /* Check nin/nout against the opdef and name the node in the error. */
 int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d);

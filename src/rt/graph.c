@@ -300,6 +300,11 @@ int vrt_graph_validate(const vrt_graph *g) {
       rc = vrt__err(VRT_EUNSUPPORTED, "node '%s': unsupported op '%s'", n->name, n->op_type);
       break;
     }
+    if (n->nin > VRT_MAX_NODE_IO || n->nout > VRT_MAX_NODE_IO) {
+      rc = vrt__err(VRT_ELIMIT, "node '%s' (%s): %d inputs and %d outputs, at most %d of each are supported",
+                    n->name, n->op_type, n->nin, n->nout, VRT_MAX_NODE_IO);
+      break;
+    }
     for (int k = 0; k < n->nin; k++) {
       int v = n->in[k];
       if (v < -1 || v >= g->nvalues) {

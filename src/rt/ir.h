@@ -9,6 +9,11 @@
 
 #include "rt.h"
 
+/* Most inputs or outputs one node may have. The executor sizes its per-node
+ * tensor arrays with it and vrt_graph_validate refuses nodes beyond it, so a
+ * loader never has to check (Split, Concat and friends are the wide ones). */
+#define VRT_MAX_NODE_IO 64
+
 typedef enum {
   VRT_ATTR_INT = 1,
   VRT_ATTR_FLOAT,

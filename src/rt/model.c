@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "fuse.h"
 #include "loaders.h"
 #include "model.h"
 
@@ -54,10 +55,9 @@ static int prepare_nodes(vrt_graph *g) {
 #define VRT_FOLD_MAX_BYTES ((size_t)64 << 20)
 
 static int infer_and_fold(vrt_graph *g, bool fold) {
-  const vrt_tensor *in[64];
+  const vrt_tensor *in[VRT_MAX_NODE_IO];
   for (int i = 0; i < g->nnodes; i++) {
     vrt_node *n = &g->nodes[i];
-    if (n->nin > 64) return vrt__err(VRT_ELIMIT, "node '%s': too many inputs (%d)", n->name, n->nin);
     node_inputs(g, n, in);
     bool known = true, all_const = true;
     for (int k = 0; k < n->nin; k++) {
@@ -73,8 +73,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       continue;
     }
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
-    vrt_tensor out[16];
-    if (n->nout > 16) return vrt__err(VRT_ELIMIT, "node '%s': too many outputs (%d)", n->name, n->nout);
+    vrt_tensor out[VRT_MAX_NODE_IO]; /* nin, nout <= VRT_MAX_NODE_IO: checked by validation */
     memset(out, 0, sizeof out);
     int rc = d->infer(n, in, n->nin, out, n->nout);
     if (rc == VRT_ENEEDDATA) {
@@ -159,6 +158,30 @@ static int remove_dead(vrt_graph *g) {
   return 0;
 }
 
+/* Fusion (fuse.c), then the rewritten nodes parse their attributes again and
+ * the swallowed ones are removed. VRT_FUSE=0 turns it off (A/B checks). */
+static int fuse(vrt_graph *g) {
+  const char *e = getenv("VRT_FUSE");
+  if (e && !strcmp(e, "0")) return 0;
+  char *changed = calloc((size_t)g->nnodes + 1, 1);
+  if (!changed) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = vrt__fuse_all(g, changed);
+  for (int i = 0; i < g->nnodes && rc > 0; i++) {
+    vrt_node *n = &g->nodes[i];
+    if (!changed[i] || n->op < 0) continue;
+    const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
+    if (n->params_free) n->params_free(n->params);
+    n->params = NULL;
+    n->params_free = NULL;
+    int r = vrt_node_check_arity(n, d);
+    if (!r && d->prepare) r = d->prepare(n);
+    if (r < 0) rc = r;
+  }
+  free(changed);
+  if (rc > 0) rc = remove_dead(g);
+  return rc;
+}
+
 static int finish_model(vrt_model_t *m, vrt_load_params p) {
   vrt_graph *g = m->g;
   int rc = vrt_graph_validate(g);
@@ -166,6 +189,7 @@ static int finish_model(vrt_model_t *m, vrt_load_params p) {
   if ((rc = prepare_nodes(g))) return rc;
   if ((rc = infer_and_fold(g, p.optimize != 0))) return rc;
   if (p.optimize && (rc = remove_dead(g))) return rc;
+  if (p.optimize && (rc = fuse(g)) < 0) return rc;
   size_t limit = p.max_weight_bytes ? p.max_weight_bytes : ((size_t)4 << 30);
   for (int v = 0; v < g->nvalues; v++) {
     vrt_value *val = &g->values[v];
@@ -186,6 +210,7 @@ static int wrap(vrt_model_t **out, vrt_graph *g, vrt_load_params p) {
     return vrt__err(VRT_ENOMEM, "out of memory");
   }
   m->g = g;
+  pthread_mutex_init(&m->pack_mu, NULL);
   int rc = finish_model(m, p);
   if (rc) {
     vrt_model_free(m);
@@ -225,6 +250,8 @@ int vrt_model_load_memory(vrt_model_t **out, const void *buf, size_t len, vrt_lo
 
 void vrt_model_free(vrt_model_t *m) {
   if (!m) return;
+  vrt__model_pack_free(m);
+  pthread_mutex_destroy(&m->pack_mu);
   vrt_graph_free(m->g);
   free(m);
 }

@@ -7,6 +7,16 @@
 
 static void *scratch_alloc(vrt_exec_ctx *x, size_t bytes) {
   vrt_scratch_list *sl = x->impl;
+  size_t b = (bytes + 63) & ~(size_t)63;
+  if (b < bytes) return NULL;
+  sl->want += b;
+  if (sl->pool && sl->pool_cap - sl->pool_used >= b) {
+    void *m = sl->pool + sl->pool_used;
+    sl->pool_used += b;
+    sl->bytes += b;
+    if (sl->bytes > sl->peak) sl->peak = sl->bytes;
+    return m;
+  }
   if (sl->n == sl->cap) {
     int cap = sl->cap ? sl->cap * 2 : 8;
     void **p = realloc(sl->ptrs, sizeof(void *) * (size_t)cap);
@@ -32,6 +42,20 @@ void vrt_scratch_release(vrt_scratch_list *sl) {
   for (int i = 0; i < sl->n; i++) vrt__aligned_free(sl->ptrs[i]);
   sl->n = 0;
   sl->bytes = 0;
+  sl->pool_used = 0;
+  if (sl->want > sl->pool_cap) { /* grow the pool to the largest call so far */
+    vrt__aligned_free(sl->pool);
+    sl->pool = vrt__aligned_alloc(sl->want);
+    sl->pool_cap = sl->pool ? sl->want : 0;
+  }
+  sl->want = 0;
+}
+
+void vrt_scratch_free(vrt_scratch_list *sl) {
+  vrt_scratch_release(sl);
+  vrt__aligned_free(sl->pool);
+  free(sl->ptrs);
+  memset(sl, 0, sizeof *sl);
 }
 
 int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d) {
@@ -81,8 +105,7 @@ int vrt_node_run1(vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor 
   vrt_exec_ctx x;
   vrt_exec_ctx_init(&x, &sl, 1);
   rc = d->exec(n, in, nin, out, nout, &x);
-  vrt_scratch_release(&sl);
-  free(sl.ptrs);
+  vrt_scratch_free(&sl);
   if (rc >= 0) return 0;
 fail:
   for (int i = 0; i < nout; i++) {

@@ -3,7 +3,7 @@
  *
  * The feed: the HTTP library answers each request with one whole body, so
  * GET /events/stream is a bounded SSE poll. It waits (up to ?wait=, default
- * 10 s) for events after the client's cursor (Last-Event-ID header or
+ * 10 s; parked by the server, holding no request worker) for events after the client's cursor (Last-Event-ID header or
  * ?after=), sends them as `id: N` + `data: {"type":"new_event","event":{...}}`
  * records with a `retry:` hint, and ends; EventSource clients reconnect and
  * resume from the last id, so nothing is missed between polls. Without a
@@ -16,17 +16,21 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "notify/notify.h"
 #include "risk/sbuf.h"
 #include "store/events_query.h"
 #include "util/log.h"
 #include "vigil/http.h"
+#include "vigil/plate.h"
 #include "vigil/store.h"
+#include "web/assets.h"
 
 #define MAX_SNAPSHOT_BYTES (32u << 20)
 
 typedef struct {
   store *st;
-  bool own; /* close on free */
+  bool own;   /* close on free */
+  notify *nt; /* the outbox dispatcher, when MQTT_URL or WEBHOOK_URL is set */
 } events_ctx;
 
 /* ---- parsing (src/store/events_query.c: strict, and reachable from a fuzz target) ---- */
@@ -56,6 +60,14 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
   store_filter f;
   char msg[160];
   if (events_parse_filter(query_get, (void *)req, &f, msg, sizeof msg)) return vigil_http_error(res, 400, "%s", msg);
+  const char *v;
+  char plate[PLATE_TEXT_MAX];
+  if ((v = vigil_http_query(req, "plate"))) {
+    /* normalised like a read plate: "kx21 abc" finds KX21ABC */
+    int k = plate_normalize(plate, sizeof plate, NULL, 0, v);
+    if (k < 1 || k >= PLATE_TEXT_MAX) return vigil_http_error(res, 400, "plate must be 1-15 letters or digits");
+    f.plate = plate;
+  }
   vigil_event *evs;
   size_t cnt;
   char err[512] = "";
@@ -143,8 +155,50 @@ static double mono(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* A parked stream between polls (the server keeps it, then free()s it). */
+typedef struct {
+  int64_t cursor;
+  double deadline;
+} stream_state;
+
+/* Sends the events after *cursor, or, when there are none, waits: returns
+ * VIGIL_HTTP_POLL until the deadline, then answers with the cursor kept. */
+static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss) {
+  char err[512] = "";
+  vigil_event *evs;
+  size_t n;
+  if (store_events_after(c->st, ss->cursor, 100, &evs, &n, err, sizeof err))
+    return vigil_http_error(res, 500, "%s", err);
+  if (!n && mono() < ss->deadline) {
+    store_events_free(evs, n);
+    return VIGIL_HTTP_POLL;
+  }
+  sbuf out;
+  sbuf_init(&out, 0);
+  sbuf_add(&out, "retry: 1000\n\n");
+  for (size_t i = 0; i < n; i++) {
+    json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
+    char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (txt) sbuf_addf(&out, "id: %lld\ndata: %s\n\n", (long long)evs[i].id, txt);
+    free(txt);
+    ss->cursor = evs[i].id;
+  }
+  store_events_free(evs, n);
+  if (!n) sbuf_addf(&out, ": no new events\nid: %lld\n\n", (long long)ss->cursor); /* keeps the cursor */
+  if (out.oom) {
+    sbuf_free(&out);
+    return vigil_http_error(res, 500, "out of memory");
+  }
+  int rc = vigil_http_reply(res, 200, "text/event-stream", out.s, out.len);
+  sbuf_free(&out);
+  return rc;
+}
+
+/* The wait happens parked (VIGIL_HTTP_POLL), so streams hold no request worker. */
 static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
+  if (req->poll_state && *req->poll_state) return stream_poll(res, c, *req->poll_state);
   long after = -1, wait_s = 10;
   const char *v = vigil_http_header(req, "Last-Event-ID");
   if (!v || !*v) v = vigil_http_query(req, "after");
@@ -153,46 +207,89 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");
   char err[512] = "";
-  int64_t cursor = after;
+  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s};
   if (after < 0) {
-    int rc = store_max_event_id(c->st, &cursor, err, sizeof err);
+    int rc = store_max_event_id(c->st, &st.cursor, err, sizeof err);
     if (rc) return vigil_http_error(res, 500, "%s", err);
   }
-  sbuf out;
-  sbuf_init(&out, 0);
-  sbuf_add(&out, "retry: 1000\n\n");
-  double deadline = mono() + (double)wait_s;
-  size_t sent = 0;
-  for (;;) {
-    vigil_event *evs;
-    size_t n;
-    int rc = store_events_after(c->st, cursor, 100, &evs, &n, err, sizeof err);
-    if (rc) {
-      sbuf_free(&out);
-      return vigil_http_error(res, 500, "%s", err);
+  /* without a server to park it (in-process callers), the wait is 0 */
+  if (!req->poll_state) st.deadline = 0;
+  int rc = stream_poll(res, c, &st);
+  if (rc != VIGIL_HTTP_POLL) return rc;
+  stream_state *ss = malloc(sizeof *ss);
+  if (!ss) return vigil_http_error(res, 500, "out of memory");
+  *ss = st;
+  *req->poll_state = ss;
+  return VIGIL_HTTP_POLL;
+}
+
+/* GET /events/{id}/detections: the event's boxes and their enrichment (dashboard). */
+static int h_detections(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  int64_t id;
+  if (parse_id(req, &id)) return vigil_http_error(res, 400, "event id must be a positive integer");
+  vigil_event ev;
+  char err[512] = "";
+  int rc = store_get_event(c->st, id, &ev, err, sizeof err);
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  vigil_event_free(&ev);
+  vigil_detection *d;
+  size_t n;
+  if ((rc = store_event_detections(c->st, id, &d, &n, err, sizeof err))) return vigil_http_error(res, 500, "%s", err);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    json_t *j = vigil_detection_to_json(&d[i]);
+    char *txt = NULL;
+    if (!store_get_enrichment(c->st, d[i].id, &txt, NULL, 0) && txt) {
+      json_t *e = json_loads(txt, 0, NULL);
+      if (e) json_object_set_new(j, "enrichment", e);
     }
-    for (size_t i = 0; i < n; i++) {
-      json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
-      char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-      json_decref(msg);
-      if (txt) sbuf_addf(&out, "id: %lld\ndata: %s\n\n", (long long)evs[i].id, txt);
-      free(txt);
-      cursor = evs[i].id;
+    free(txt);
+    json_array_append_new(arr, j);
+  }
+  free(d);
+  return vigil_http_reply_json(res, 200, json_pack("{s:I,s:o}", "event_id", (json_int_t)id, "detections", arr));
+}
+
+/* GET /api/cameras: the cameras of the store, each with its newest event (or null). */
+static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  store_camera *cams;
+  size_t n;
+  char err[512] = "";
+  if (store_list_cameras(c->st, &cams, &n, err, sizeof err)) return vigil_http_error(res, 500, "%s", err);
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++) {
+    store_filter f = store_default_filter();
+    f.camera_id = cams[i].id;
+    f.limit = 1;
+    vigil_event *evs = NULL;
+    size_t ne = 0;
+    json_t *last = json_null();
+    if (!store_list_events(c->st, &f, &evs, &ne, NULL, 0) && ne) {
+      json_decref(last);
+      last = vigil_event_to_json(&evs[0]);
     }
-    store_events_free(evs, n);
-    sent += n;
-    if (sent || mono() >= deadline) break;
-    struct timespec ts = {0, 250 * 1000000L};
-    nanosleep(&ts, NULL);
+    store_events_free(evs, ne);
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event", last));
   }
-  if (!sent) sbuf_addf(&out, ": no new events\nid: %lld\n\n", (long long)cursor); /* keeps the cursor */
-  if (out.oom) {
-    sbuf_free(&out);
-    return vigil_http_error(res, 500, "out of memory");
+  free(cams);
+  return vigil_http_reply_json(res, 200, json_pack("{s:o}", "cameras", arr));
+}
+
+/* GET /event/{id}: the dashboard's page of one event; the app shell with 404
+ * when the event does not exist, so the page and its status both say so. */
+static int h_event_page(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  int64_t id;
+  int status = 404;
+  if (!parse_id(req, &id)) {
+    vigil_event ev;
+    int rc = store_get_event(c->st, id, &ev, NULL, 0);
+    if (!rc) vigil_event_free(&ev);
+    status = rc == 0 ? 200 : rc == STORE_ENOTFOUND ? 404 : 500;
   }
-  int rc = vigil_http_reply(res, 200, "text/event-stream", out.s, out.len);
-  sbuf_free(&out);
-  return rc;
+  return web_reply_asset(res, "index.html", status);
 }
 
 /* ---- the service ------------------------------------------------------------------------ */
@@ -214,13 +311,24 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
     return -1;
   }
   c->own = true;
+  if (notify_start(&c->nt, c->st, err, errlen)) {
+    store_close(c->st);
+    free(c);
+    return -1;
+  }
   *ctx = c;
   return 0;
+}
+
+static void events_metrics(vigil_metrics_out *o, void *ctx) {
+  events_ctx *c = ctx;
+  if (c) notify_metrics(c->nt, o);
 }
 
 static void events_free(void *ctx) {
   events_ctx *c = ctx;
   if (!c) return;
+  notify_stop(c->nt);
   if (c->own) store_close(c->st);
   free(c);
 }
@@ -232,6 +340,18 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/events/{id}/snapshot", h_snapshot},
     {"GET", "/events/{id}", h_get},
     {"PATCH", "/events/{id}", h_patch},
+    {"GET", "/events/{id}/detections", h_detections},
+    /* the dashboard */
+    {"GET", "/", web_h_index},
+    {"GET", "/ui/{file}", web_h_asset},
+    {"GET", "/event/{id}", h_event_page},
+    {"GET", "/api/cameras", h_cameras},
+    {"GET", "/api/services", web_h_services},
+    {"GET", "/api/services/{name}/health", web_h_proxy},
+    {"GET", "/api/services/{name}/metrics", web_h_proxy},
+    {"GET", "/api/services/{name}/models/status", web_h_proxy},
+    {"POST", "/api/services/{name}/models/preload", web_h_proxy},
+    {"POST", "/api/services/{name}/models/unload", web_h_proxy},
 };
 
 const vigil_service vigil_service_events = {
@@ -241,5 +361,6 @@ const vigil_service vigil_service_events = {
     .n_routes = VIGIL_JSON_N(events_routes),
     .init = events_init,
     .free = events_free,
+    .metrics = events_metrics,
     .max_body = 64 * 1024,
 };

@@ -96,15 +96,28 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
     json_object_set_new(j, "vehicle", json_null());
   }
   json_object_set_new(j, "pet",
-                      e->pet.present ? json_pack("{s:o,s:o,s:f}", "type", str(e->pet.type), "breed",
-                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence)
+                      e->pet.present ? json_pack("{s:o,s:o,s:f,s:b}", "type", str(e->pet.type), "breed",
+                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence,
+                                                 "is_household_pet", e->pet.is_household)
                                      : json_null());
   json_object_set_new(j, "depth",
-                      e->depth.present ? json_pack("{s:f}", "distance_m", (double)e->depth.distance_m) : json_null());
+                      e->depth.present ? json_pack("{s:f,s:o}", "distance_m", (double)e->depth.distance_m,
+                                                   "proximity_label", str(e->depth.proximity))
+                                       : json_null());
+  json_object_set_new(j, "weather",
+                      e->weather.present ? json_pack("{s:o,s:f}", "label", str(e->weather.label), "confidence",
+                                                     (double)e->weather.confidence)
+                                         : json_null());
   json_object_set_new(j, "action",
                       e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
                                                     (double)e->action.confidence)
                                         : json_null());
+  json_object_set_new(j, "license_plate",
+                      e->plate.present
+                          ? json_pack("{s:o,s:o,s:f,s:i,s:b,s:o}", "text", str(e->plate.text), "raw_text",
+                                      str(e->plate.raw), "confidence", (double)e->plate.confidence, "votes",
+                                      e->plate.votes, "known", e->plate.known, "bbox", bbox(&e->plate.bbox))
+                          : json_null());
   json_object_set_new(j, "face",
                       e->face.present ? json_pack("{s:b,s:o}", "known", e->face.known, "name", str(e->face.name))
                                       : json_null());
@@ -129,6 +142,9 @@ json_t *vigil_event_to_json(const vigil_event *ev) {
   json_object_set_new(j, "reviewed", json_boolean(ev->reviewed));
   json_object_set_new(j, "notes", ev->notes ? str(ev->notes) : json_null());
   json_object_set_new(j, "has_snapshot", json_boolean(ev->snapshot_path && ev->snapshot_path[0]));
+  json_t *plates = json_array();
+  for (int i = 0; i < ev->n_plates && i < VIGIL_MAX_PLATES; i++) json_array_append_new(plates, str(ev->plates[i]));
+  json_object_set_new(j, "plates", plates);
   json_object_set_new(j, "created_at", iso_time(ev->created_at));
   return j;
 }

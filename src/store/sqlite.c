@@ -33,7 +33,17 @@ static const char *const migrations[] = {
     /* 2: filters of the events API */
     "CREATE INDEX events_camera_window ON events(camera_id, window_start);"
     "CREATE INDEX events_level_window ON events(risk_level, window_start);",
-    /* 3: durable open batches and the watcher's ledger of processed files */
+    /* 3: licence plates of an event (GET /events?plate=) */
+    "CREATE TABLE event_plates(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " plate TEXT NOT NULL, PRIMARY KEY (event_id, plate));"
+    "CREATE INDEX event_plates_plate ON event_plates(plate);",
+    /* 4: the notification outbox, written in the event's transaction */
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE, sink TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL DEFAULT 0, sent_at REAL, last_error TEXT,"
+    " created_at REAL NOT NULL, UNIQUE (event_id, sink));"
+    "CREATE INDEX outbox_due ON outbox(sink, sent_at, next_at);",
+    /* 5: durable open batches and the watcher's ledger of processed files */
     "CREATE TABLE open_detections(detection_id TEXT PRIMARY KEY REFERENCES detections(id),"
     " camera_id TEXT NOT NULL, seq INTEGER NOT NULL, enrichment TEXT NOT NULL);"
     "CREATE INDEX open_detections_camera ON open_detections(camera_id, seq);"

@@ -20,7 +20,16 @@ struct store {
   const store_backend *be;
   void *db;
   pthread_mutex_t mu;
+  unsigned sinks;        /* STORE_SINK_*: which outbox rows an event gets */
+  int webhook_min_rank;  /* 0 low .. 3 critical */
 };
+
+static int level_rank(const char *l) {
+  static const char *const lv[] = {"low", "medium", "high", "critical"};
+  for (int i = 0; i < 4; i++)
+    if (l && !strcmp(l, lv[i])) return i;
+  return -1;
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -100,6 +109,12 @@ int store_open(store **out, const char *url, char *err, size_t errlen) {
     rc = store__sqlite_open(&s->db, path, err, errlen);
   }
   if (!rc) rc = migrate(s, err, errlen);
+  if (!rc) { /* the sinks that are configured get outbox rows (store_set_outbox overrides) */
+    const char *m = vigil_config_str(NULL, "MQTT_URL"), *w = vigil_config_str(NULL, "WEBHOOK_URL");
+    s->sinks = (m && *m ? STORE_SINK_MQTT : 0) | (w && *w ? STORE_SINK_WEBHOOK : 0);
+    int r = level_rank(vigil_config_str(NULL, "WEBHOOK_MIN_LEVEL"));
+    s->webhook_min_rank = r < 0 ? 0 : r;
+  }
 out:
   if (rc) {
     store_close(s);
@@ -117,6 +132,16 @@ void store_close(store *s) {
 }
 
 const char *store_backend_name(const store *s) { return s->be->name; }
+
+int store_set_outbox(store *s, unsigned sinks, const char *webhook_min_level) {
+  int r = webhook_min_level ? level_rank(webhook_min_level) : 0;
+  if (r < 0 || sinks & ~(unsigned)(STORE_SINK_MQTT | STORE_SINK_WEBHOOK)) return STORE_EINVAL;
+  pthread_mutex_lock(&s->mu);
+  s->sinks = sinks;
+  s->webhook_min_rank = r;
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
 
 int store_schema_version(store *s, int *version, char *err, size_t errlen) {
   int64_t v = -1;
@@ -255,6 +280,24 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     sval o = sv_text(d->id); /* no longer part of an open batch */
     if ((rc = EXEC(s, "DELETE FROM open_detections WHERE detection_id = ?", &o, 1, NULL, NULL))) goto fail;
   }
+  for (size_t i = 0; i < b->n; i++) {
+    const vigil_plate *pl = &b->enr[i].plate;
+    if (!pl->present || !pl->text[0]) continue;
+    sval q[2] = {sv_int(id), sv_text(pl->text)};
+    if ((rc = EXEC(s, "INSERT INTO event_plates(event_id, plate) VALUES (?, ?) ON CONFLICT(event_id, plate) DO NOTHING",
+                   q, 2, NULL, NULL)))
+      goto fail;
+  }
+  { /* the notifications of this event commit with it, or not at all */
+    const char *lvl = vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score);
+    for (int k = 0; k < 2; k++) {
+      unsigned bit = k ? STORE_SINK_WEBHOOK : STORE_SINK_MQTT;
+      if (!(s->sinks & bit) || (bit == STORE_SINK_WEBHOOK && level_rank(lvl) < s->webhook_min_rank)) continue;
+      sval p[3] = {sv_int(id), sv_text(k ? "webhook" : "mqtt"), sv_real(now_s())};
+      if ((rc = EXEC(s, "INSERT INTO outbox(event_id, sink, created_at) VALUES (?, ?, ?)", p, 3, NULL, NULL)))
+        goto fail;
+    }
+  }
   if ((rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL))) goto fail;
   if (duplicate) *duplicate = false;
   ev->id = id;
@@ -289,7 +332,7 @@ int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *du
 }
 
 store_filter store_default_filter(void) {
-  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0};
+  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL};
   return f;
 }
 
@@ -369,6 +412,21 @@ static int load_ids(store *s, vigil_event *ev, char *err, size_t errlen) {
   return rc;
 }
 
+static int row_plate(void *ud, int nc, const char *const *c) {
+  vigil_event *ev = ud;
+  if (nc > 0 && c[0] && ev->n_plates < VIGIL_MAX_PLATES) vigil_strlcpy(ev->plates[ev->n_plates++], c[0], 16);
+  return 0;
+}
+
+/* The detection ids and the plates of a stored event. */
+static int load_details(store *s, vigil_event *ev, char *err, size_t errlen) {
+  int rc = load_ids(s, ev, err, errlen);
+  if (rc) return rc;
+  sval p = sv_int(ev->id);
+  ev->n_plates = 0;
+  return EXEC(s, "SELECT plate FROM event_plates WHERE event_id = ? ORDER BY plate", &p, 1, row_plate, ev);
+}
+
 void store_events_free(vigil_event *evs, size_t n) {
   if (!evs) return;
   for (size_t i = 0; i < n; i++) vigil_event_free(&evs[i]);
@@ -412,13 +470,17 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
     k += snprintf(sql + k, sizeof sql - k, " AND reviewed = ?");
     p[np++] = sv_int(f->reviewed);
   }
+  if (f->plate) {
+    k += snprintf(sql + k, sizeof sql - k, " AND id IN (SELECT event_id FROM event_plates WHERE plate = ?)");
+    p[np++] = sv_text(f->plate);
+  }
   snprintf(sql + k, sizeof sql - k, " ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?");
   p[np++] = sv_int(f->limit ? f->limit : 50);
   p[np++] = sv_int(f->offset);
   ev_list l = {0};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, sql, p, np, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_ids(s, &l.evs[i], err, errlen);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     if (l.oom) set_err(err, errlen, "out of memory");
@@ -442,7 +504,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   ev_list l = {0};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id > ? ORDER BY id LIMIT ?", p, 2, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_ids(s, &l.evs[i], err, errlen);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     if (l.oom) set_err(err, errlen, "out of memory");
@@ -470,7 +532,7 @@ static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t 
     set_err(err, errlen, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
-  if (!rc) rc = load_ids(s, &l.evs[0], err, errlen);
+  if (!rc) rc = load_details(s, &l.evs[0], err, errlen);
   if (rc) {
     store_events_free(l.evs, l.n);
     return rc;
@@ -517,10 +579,11 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 }
 
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
-  static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections"};
-  size_t i = 0;
-  while (i < 5 && strcmp(table, ok[i])) i++;
-  if (i == 5) {
+  static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
+                                   "event_plates", "outbox"};
+  size_t i = 0, nok = sizeof ok / sizeof ok[0];
+  while (i < nok && strcmp(table, ok[i])) i++;
+  if (i == nok) {
     set_err(err, errlen, "unknown table %s", table);
     return STORE_EINVAL;
   }
@@ -547,6 +610,206 @@ int store_get_enrichment(store *s, const char *detection_id, char **json, char *
   int rc = EXEC(s, "SELECT json FROM enrichment_results WHERE detection_id = ?", &p, 1, row_str, json);
   pthread_mutex_unlock(&s->mu);
   return rc;
+}
+
+/* ---- the notification outbox ------------------------------------------------------------ */
+
+static bool sink_valid(const char *sink) { return sink && (!strcmp(sink, "mqtt") || !strcmp(sink, "webhook")); }
+
+typedef struct {
+  store_outbox_item *v;
+  size_t n, cap;
+} ob_list;
+
+static int row_outbox(void *ud, int nc, const char *const *c) {
+  ob_list *l = ud;
+  if (nc < 4) return STORE_EDB;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    store_outbox_item *nv = realloc(l->v, ncap * sizeof *nv);
+    if (!nv) return STORE_ENOMEM;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  store_outbox_item *it = &l->v[l->n++];
+  memset(it, 0, sizeof *it);
+  it->id = c[0] ? strtoll(c[0], NULL, 10) : 0;
+  it->event_id = c[1] ? strtoll(c[1], NULL, 10) : 0;
+  vigil_strlcpy(it->sink, c[2] ? c[2] : "", sizeof it->sink);
+  it->attempts = c[3] ? atoi(c[3]) : 0;
+  return 0;
+}
+
+int store_outbox_due(store *s, const char *sink, double now, double lease_s, int limit, store_outbox_item **items,
+                     size_t *n, char *err, size_t errlen) {
+  *items = NULL;
+  *n = 0;
+  if (!sink_valid(sink) || limit < 1 || limit > 1000 || !(lease_s >= 0)) {
+    set_err(err, errlen, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
+    return STORE_EINVAL;
+  }
+  sval p[3] = {sv_text(sink), sv_real(now), sv_int(limit)};
+  ob_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "SELECT id, event_id, sink, attempts FROM outbox WHERE sink = ? AND sent_at IS NULL AND next_at <= ?"
+                " ORDER BY id LIMIT ?",
+                p, 3, row_outbox, &l);
+  /* claim each row for the lease, so that another dispatcher (another
+   * process on the same store) skips it; a row whose claimer died is due
+   * again when the lease ends */
+  size_t kept = 0;
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    int64_t got = 0;
+    sval q[3] = {sv_real(now + lease_s), sv_int(l.v[i].id), sv_real(now)};
+    rc = EXEC(s, "UPDATE outbox SET next_at = ? WHERE id = ? AND sent_at IS NULL AND next_at <= ? RETURNING id", q, 3,
+              row_int, &got);
+    if (!rc && got) l.v[kept++] = l.v[i];
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    free(l.v);
+    return rc;
+  }
+  *items = l.v;
+  *n = kept;
+  if (!kept) {
+    free(l.v);
+    *items = NULL;
+  }
+  return 0;
+}
+
+int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen) {
+  sval p[2] = {sv_real(now_s()), sv_int(id)};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int store_outbox_release(store *s, int64_t id, char *err, size_t errlen) {
+  sval p = sv_int(id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "UPDATE outbox SET next_at = 0 WHERE id = ? AND sent_at IS NULL", &p, 1, NULL, NULL);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, char *err, size_t errlen) {
+  sval p[3] = {sv_real(next_at), sv_text(error ? error : ""), sv_int(id)};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?", p, 3, NULL,
+                NULL);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen) {
+  *n = 0;
+  if (!sink_valid(sink)) {
+    set_err(err, errlen, "outbox: sink must be mqtt or webhook");
+    return STORE_EINVAL;
+  }
+  sval p = sv_text(sink);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT COUNT(*) FROM outbox WHERE sink = ? AND sent_at IS NULL", &p, 1, row_int, n);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+/* ---- what the dashboard and MQTT show --------------------------------------------------- */
+
+typedef struct {
+  vigil_detection *v;
+  size_t n, cap;
+} det_list;
+
+static int row_det(void *ud, int nc, const char *const *c) {
+  det_list *l = ud;
+  if (nc < 9) return STORE_EDB;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    vigil_detection *nv = realloc(l->v, ncap * sizeof *nv);
+    if (!nv) return STORE_ENOMEM;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  vigil_detection *d = &l->v[l->n++];
+  memset(d, 0, sizeof *d);
+  vigil_strlcpy(d->id, c[0] ? c[0] : "", sizeof d->id);
+  vigil_strlcpy(d->camera_id, c[1] ? c[1] : "", sizeof d->camera_id);
+  vigil_strlcpy(d->cls, c[2] ? c[2] : "", sizeof d->cls);
+  d->confidence = c[3] ? strtof(c[3], NULL) : 0;
+  d->bbox.x1 = c[4] ? strtof(c[4], NULL) : 0;
+  d->bbox.y1 = c[5] ? strtof(c[5], NULL) : 0;
+  d->bbox.x2 = c[6] ? strtof(c[6], NULL) : 0;
+  d->bbox.y2 = c[7] ? strtof(c[7], NULL) : 0;
+  d->ts = c[8] ? strtod(c[8], NULL) : 0;
+  return 0;
+}
+
+int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, size_t *n, char *err,
+                           size_t errlen) {
+  *dets = NULL;
+  *n = 0;
+  sval p = sv_int(event_id);
+  det_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
+                " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
+                " WHERE ed.event_id = ? ORDER BY ed.seq",
+                &p, 1, row_det, &l);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    free(l.v);
+    return rc;
+  }
+  *dets = l.v;
+  *n = l.n;
+  return 0;
+}
+
+typedef struct {
+  store_camera *v;
+  size_t n, cap;
+} cam_list;
+
+static int row_cam(void *ud, int nc, const char *const *c) {
+  cam_list *l = ud;
+  if (nc < 2) return STORE_EDB;
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    store_camera *nv = realloc(l->v, ncap * sizeof *nv);
+    if (!nv) return STORE_ENOMEM;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  store_camera *k = &l->v[l->n++];
+  memset(k, 0, sizeof *k);
+  vigil_strlcpy(k->id, c[0] ? c[0] : "", sizeof k->id);
+  vigil_strlcpy(k->name, c[1] ? c[1] : "", sizeof k->name);
+  return 0;
+}
+
+int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size_t errlen) {
+  *cams = NULL;
+  *n = 0;
+  cam_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, &l);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    free(l.v);
+    return rc;
+  }
+  *cams = l.v;
+  *n = l.n;
+  return 0;
 }
 
 /* ---- durable open batches ------------------------------------------------------------ */
@@ -599,7 +862,20 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
   if (rc) goto out;
   if ((rc = EXEC(s, "SELECT count(*) FROM detections WHERE id = ?", &pid, 1, row_int, &have))) goto fail;
-  if (have) { /* processed before (a restart going over the same file): not again */
+  if (have) {
+    int64_t open = 0;
+    if ((rc = EXEC(s, "SELECT count(*) FROM open_detections WHERE detection_id = ?", &pid, 1, row_int, &open)))
+      goto fail;
+    if (open) { /* the same batch entry seen again (its track's best sighting): kept current */
+      sval p[8] = {sv_text(d->cls),      sv_real(d->confidence), sv_real(d->bbox.x1), sv_real(d->bbox.y1),
+                   sv_real(d->bbox.x2),  sv_real(d->bbox.y2),    sv_real(d->ts),      sv_text(d->id)};
+      sval q[2] = {sv_text(enc), sv_text(d->id)};
+      if ((rc = EXEC(s, "UPDATE detections SET class = ?, confidence = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?, ts = ? WHERE id = ?",
+                     p, 8, NULL, NULL)) ||
+          (rc = EXEC(s, "UPDATE open_detections SET enrichment = ? WHERE detection_id = ?", q, 2, NULL, NULL)))
+        goto fail;
+      *fresh = true;
+    } /* else: in a stored event already (a restart going over the same file): not again */
     rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
     goto out;
   }
@@ -697,10 +973,10 @@ int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err,
 typedef struct {
   char (*ids)[VIGIL_ID_LEN];
   int n, cap;
-} cam_list;
+} open_cam_list;
 
-static int row_cam(void *ud, int nc, const char *const *c) {
-  cam_list *l = ud;
+static int row_open_cam(void *ud, int nc, const char *const *c) {
+  open_cam_list *l = ud;
   if (nc < 1 || !c[0]) return 0;
   if (l->n == l->cap) {
     int cap = l->cap ? l->cap * 2 : 8;
@@ -714,9 +990,9 @@ static int row_cam(void *ud, int nc, const char *const *c) {
 }
 
 int store_open_cameras(store *s, char (**ids)[VIGIL_ID_LEN], int *n, char *err, size_t errlen) {
-  cam_list l = {0};
+  open_cam_list l = {0};
   pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0, row_cam, &l);
+  int rc = EXEC(s, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0, row_open_cam, &l);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
     free(l.ids);

@@ -37,7 +37,8 @@ static const zoo_model_row builtin_rows[] = {
      "LICENSE_PLATE_MODEL_PATH", "/models/yolo11-license-plate"},
     {"yolo11-face", 200, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "yolo-detect", "FACE_MODEL_PATH",
      "/models/yolo11-face"},
-    {"paddleocr", 100, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "ppocr", "OCR_MODEL_PATH", "/models/paddleocr"},
+    {"paddleocr", 100, ZOO_MEDIUM, ZOO_SVC_HEAVY, ZOO_ROW_HOME_RELATIVE, "ppocr", "OCR_MODEL_PATH",
+     "models/ocr"}, /* the PP-OCR folder setup fetches: det, rec, cls, keys */
     {"clip-vit-l", 800, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "clip-embed", "CLIP_MODEL_PATH",
      "/models/clip-vit-large-patch14"},
     {"florence-2-large", GB(1.2), ZOO_LOW, ZOO_SVC_HEAVY, 0, "florence-2", "FLORENCE_MODEL_PATH",
@@ -58,7 +59,7 @@ static const zoo_model_row builtin_rows[] = {
      "microsoft/xclip-base-patch32"},
     {"fashion-clip", 800, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "siglip-zero-shot", "CLOTHING_MODEL_PATH",
      "/models/fashion-clip"},
-    {"brisque-quality", 0, ZOO_LOW, ZOO_SVC_LIGHT, NW, "brisque", "", ""},
+    {"brisque-quality", 0, ZOO_LOW, ZOO_SVC_LIGHT, ZOO_ROW_HOME_RELATIVE, "brisque", "BRISQUE_MODEL_PATH", "models/brisque"},
     {"vehicle-segment-classification", GB(1.5), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "vit-classify",
      "VEHICLE_MODEL_PATH", "/models/vehicle-segment-classification"},
     {"vehicle-damage-detection", GB(2.0), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "yolo-segment",

@@ -18,9 +18,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < r->pose.n_alerts; i++)
       if (!r->pose.alerts[i]) abort();
     if (r->has_demographics && (!r->demo.age_range || !r->demo.gender)) abort();
+    if (r->damage.n < 0 || r->damage.n > DAMAGE_MAX_DETECTIONS || r->damage.n_types < 0 ||
+        r->damage.n_types > DAMAGE_NTYPES || r->vehicle.n_top < 0 || r->vehicle.n_top > VEHICLE_TOP)
+      abort();
     vigil_enrichment sum;
     enrich_result_summary(r, "fuzz", &sum);
     if (strlen(sum.pose.posture) >= sizeof sum.pose.posture) abort();
+    if (sum.vehicle.n_damage < 0 || sum.vehicle.n_damage > VIGIL_MAX_DAMAGE) abort();
   } else if (!err[0]) {
     abort();
   }

@@ -79,9 +79,13 @@ static void test_dog(void **s) {
   vigil_image img = {0};
   detect_file("media/dog.jpg", &l, &img);
   const vigil_det *dog = find(&l, "dog"), *bike = find(&l, "bicycle"), *truck = find(&l, "truck");
+  const vigil_det *car = find(&l, "car");
   assert_non_null(dog);
   assert_non_null(bike);
-  assert_non_null(truck);
+  /* the pickup is one object: centernet scores it car 0.55 and truck lower;
+   * the vehicle classes suppress each other, so exactly one of them stays */
+  assert_true((truck != NULL) != (car != NULL));
+  if (!truck) truck = car;
   /* darknet's dog.jpg (768x576): the dog sits lower left, the truck upper right */
   assert_true(dog->x1 < img.w / 2.0 && dog->y2 > img.h / 2.0);
   assert_true(truck->x2 > img.w / 2.0 && truck->y1 < img.h / 2.0);

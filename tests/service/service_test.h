@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static char tmp[256];
 
@@ -34,6 +37,19 @@ static int svc_curl(json_t **out, int *status, const char *fmt, ...) {
   json_error_t je;
   *out = json_load_file(path, 0, &je);
   return *out ? 0 : -1;
+}
+
+/* A loopback port the kernel has just handed out (free now; tests running at the same
+ * time cannot collide on it as they can on pid-derived ports). */
+static inline int svc_free_port(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t l = sizeof a;
+  int port = -1;
+  if (s >= 0 && !bind(s, (struct sockaddr *)&a, sizeof a) && !getsockname(s, (struct sockaddr *)&a, &l))
+    port = ntohs(a.sin_port);
+  if (s >= 0) close(s);
+  return port;
 }
 
 /* Waits up to 15 s for GET /health to answer; false if it never does. */

@@ -2,7 +2,10 @@
  * free port: the client's result on a real person matches the in-process
  * engine's; bad boxes, HTTP errors, timeouts, oversized replies, refused
  * connections and malformed replies are clean errors; animals go to the light
- * URL; `vigil analyze --enrich-url` enriches through the service. */
+ * URL; parts are split between heavy and light by their models' service,
+ * a dead or slow (timed out) URL in a list is skipped, and a light service killed mid-run leaves
+ * its parts null with the reason while heavy's still arrive; `vigil analyze
+ * --enrich-url` enriches through the service. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +284,100 @@ static void test_light_routing(void **s) {
   assert_int_equal(enrich_client_init(&c, cp, err, sizeof err), 0);
   if (enrich_client_run(c, r, &rq, err, sizeof err)) fail_msg("vehicle to heavy: %s", err);
   assert_false(r->has_pose); /* a vehicle request runs no person part */
+  assert_true(r->plate_ran); /* vehicle.license_plate came back (null: the dog has no plate) */
+  assert_false(r->plate.found);
+  enrich_client_free(c);
+  free(r);
+}
+
+static pid_t spawn(const char *svc, int p, const char *logname) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    char ps[16], log[512];
+    snprintf(ps, sizeof ps, "%d", p);
+    snprintf(log, sizeof log, "%s/%s", tmp, logname);
+    if (!freopen(log, "w", stderr)) _exit(126);
+    const char *bin = getenv("VIGIL_BINARY");
+    execl(bin, bin, "serve", svc, "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+static bool used(const enrich_result *r, const char *model) {
+  for (int i = 0; i < r->n_models; i++)
+    if (strstr(r->models_used[i], model)) return true;
+  return false;
+}
+
+static const char *error_of(const enrich_result *r, const char *part) {
+  for (int i = 0; i < r->n_errors; i++)
+    if (!strcmp(r->error_part[i], part)) return r->error_reason[i];
+  return NULL;
+}
+
+/* Parts follow their models' service; a dead light URL is skipped; the light
+ * service killed between requests: its parts null with the reason, heavy's
+ * parts still there. */
+static void test_split_failover_and_kill(void **s) {
+  (void)s;
+  int lport = free_port(), dead = free_port();
+  pid_t light = spawn("enrich-light", lport, "light.log");
+  assert_true(light > 0);
+  assert_int_equal(wait_up(lport), 0);
+  enrich_client_params cp = enrich_client_default_params();
+  snprintf(cp.url, sizeof cp.url, "http://127.0.0.1:%d", port);
+  snprintf(cp.light_url, sizeof cp.light_url, "http://127.0.0.1:%d, http://127.0.0.1:%d", dead, lport);
+  cp.timeout_s = 120;
+  enrich_client *c;
+  char err[512];
+  assert_int_equal(enrich_client_init(&c, cp, err, sizeof err), 0);
+  enrich_result *r = malloc(sizeof *r);
+  enrich_request rq = person_request();
+  /* a slow light URL (accepts, never answers) first: skipped after its timeout */
+  enrich_client_params sp = cp;
+  snprintf(sp.light_url, sizeof sp.light_url, "http://127.0.0.1:%d,http://127.0.0.1:%d", mute_port, lport);
+  sp.timeout_s = 10;
+  enrich_client *slow;
+  assert_int_equal(enrich_client_init(&slow, sp, err, sizeof err), 0);
+  if (enrich_client_run(slow, r, &rq, err, sizeof err)) fail_msg("past the slow URL: %s", err);
+  assert_true(r->has_pose);
+  assert_true(used(r, "movenet"));
+  enrich_client_free(slow);
+  for (int round = 0; round < 4; round++) {
+    if (round == 2) { /* mid-run */
+      kill(light, SIGKILL);
+      waitpid(light, NULL, 0);
+    }
+    int rc = enrich_client_run(c, r, &rq, err, sizeof err);
+    if (rc) fail_msg("round %d: %s", round, err);
+    /* heavy always answers its parts: the face finder ran there, clothing's reason came from there */
+    assert_true(used(r, "blazeface"));
+    const char *clothing = error_of(r, "clothing");
+    assert_non_null(clothing);
+    assert_null(strstr(clothing, "service unavailable"));
+    if (round < 2) { /* pose from the light service, reached past the dead URL */
+      assert_true(r->has_pose);
+      assert_true(used(r, "movenet"));
+      assert_null(error_of(r, "pose"));
+    } else {
+      assert_false(r->has_pose);
+      assert_false(used(r, "movenet"));
+      const char *why = error_of(r, "pose");
+      assert_non_null(why);
+      fprintf(stderr, "after the kill, pose: %s\n", why);
+      assert_non_null(strstr(why, "light service unavailable"));
+      assert_non_null(error_of(r, "reid"));
+      assert_non_null(error_of(r, "threat"));
+    }
+  }
+  /* moving pose to heavy brings it back without the light service */
+  setenv("ENRICHMENT_POSE_SERVICE", "heavy", 1);
+  int rc = enrich_client_run(c, r, &rq, err, sizeof err);
+  unsetenv("ENRICHMENT_POSE_SERVICE");
+  if (rc) fail_msg("pose on heavy: %s", err);
+  assert_true(r->has_pose);
+  assert_true(used(r, "movenet"));
   enrich_client_free(c);
   free(r);
 }
@@ -299,6 +396,12 @@ static void test_config(void **s) {
   assert_string_equal(p.url, "http://10.0.0.5:8094");
   assert_string_equal(p.light_url, "http://10.0.0.6:8096");
   assert_true(p.timeout_s == 7.5);
+  setenv("ENRICHMENT_LIGHT_URL", "http://10.0.0.6:8096/ , http://10.0.0.7:8096", 1);
+  assert_int_equal(enrich_client_params_from_config(&p, NULL, err, sizeof err), 1);
+  assert_string_equal(p.light_url, "http://10.0.0.6:8096,http://10.0.0.7:8096");
+  setenv("ENRICHMENT_LIGHT_URL", "http://10.0.0.6:8096,ftp://x", 1);
+  assert_true(enrich_client_params_from_config(&p, NULL, err, sizeof err) < 0);
+  setenv("ENRICHMENT_LIGHT_URL", "http://10.0.0.6:8096", 1);
   setenv("ENRICHMENT_TIMEOUT_S", "-1", 1);
   assert_true(enrich_client_params_from_config(&p, NULL, err, sizeof err) < 0);
   assert_non_null(strstr(err, "ENRICHMENT_TIMEOUT_S"));
@@ -347,6 +450,21 @@ static void test_reply_parse(void **s) {
   enrich_result_summary(r, "d", &sum);
   assert_true(sum.threat.present);
   assert_string_equal(sum.threat.severity, "high");
+  assert_false(sum.plate.present);
+  /* a vehicle's plate comes back into the result and the summary */
+  const char *veh = "{\"pose\":null,\"clothing\":null,\"demographics\":null,\"threat\":null,\"reid_embedding\":null,"
+                    "\"action\":null,\"vehicle\":{\"license_plate\":{\"text\":\"KX21ABC\",\"raw_text\":\"KX21 ABC\","
+                    "\"confidence\":0.93,\"bbox\":{\"x1\":10,\"y1\":20,\"x2\":90,\"y2\":40},\"known\":true,"
+                    "\"source\":\"ocr-detector\"}}}";
+  assert_int_equal(enrich_reply_parse(r, veh, strlen(veh), err, sizeof err), 0);
+  assert_true(r->plate_ran && r->plate.found);
+  assert_string_equal(r->plate.text, "KX21ABC");
+  assert_string_equal(r->plate.raw, "KX21 ABC");
+  assert_true(r->plate.known);
+  assert_true(r->plate.x2 == 90.0f && r->plate.y1 == 20.0f);
+  enrich_result_summary(r, "v", &sum);
+  assert_true(sum.plate.present && sum.plate.known && sum.plate.votes == 1);
+  assert_string_equal(sum.plate.text, "KX21ABC");
   free(r);
 }
 
@@ -396,6 +514,7 @@ int main(void) {
       cmocka_unit_test(test_person_matches_in_process),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_light_routing),
+      cmocka_unit_test(test_split_failover_and_kill),
       cmocka_unit_test(test_analyze_routes_over_http),
   };
   return cmocka_run_group_tests(t, setup, teardown);

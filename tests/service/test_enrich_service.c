@@ -255,8 +255,45 @@ static void test_models_endpoints(void **s) {
   json_decref(j);
 }
 
+/* BRISQUE on the light service: a real photo scores "good" with the same number the
+ * library gives (the golden test checks that against OpenCV); multipart works too; a
+ * uniform or tiny image is a 400 with the reason, never NaN; heavy says where to go. */
+static void test_quality(void **s) {
+  (void)s;
+  char cmd[3072];
+  snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\"}' $(base64 -w0 %s/dog.jpg) > %s/q.json", media, tmp);
+  assert_int_equal(system(cmd), 0);
+  json_t *j = post(port_light, "/quality", "q.json", 200);
+  double b = json_number_value(json_object_get(j, "brisque"));
+  assert_true(b > 3.5 && b < 5.5); /* OpenCV: 4.484 */
+  assert_string_equal(json_string_value(json_object_get(j, "quality")), "good");
+  assert_true(json_number_value(json_object_get(j, "inference_time_ms")) > 0);
+  json_decref(j);
+  int st;
+  assert_int_equal(svc_curl(&j, &st, "-F file=@%s/chelsea.png http://127.0.0.1:%d/quality", media, port_light), 0);
+  assert_int_equal(st, 200);
+  assert_string_equal(json_string_value(json_object_get(j, "quality")), "good");
+  json_decref(j);
+  /* a uniform 64x64 grey PNG and a 1x1 one */
+  snprintf(cmd, sizeof cmd,
+           "/usr/bin/python3 -c \"from PIL import Image; Image.new('RGB',(64,64),(90,90,90)).save('%s/flat.png');"
+           "Image.new('RGB',(1,1),(9,9,9)).save('%s/one.png')\"",
+           tmp, tmp);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(svc_curl(&j, &st, "-F file=@%s/flat.png http://127.0.0.1:%d/quality", tmp, port_light), 0);
+  assert_int_equal(st, 400);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "no texture"));
+  json_decref(j);
+  assert_int_equal(svc_curl(&j, &st, "-F file=@%s/one.png http://127.0.0.1:%d/quality", tmp, port_light), 0);
+  assert_int_equal(st, 400);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "smaller"));
+  json_decref(j);
+  json_decref(post(port, "/quality", "q.json", 404));
+}
+
 int main(void) {
   const struct CMUnitTest t[] = {
+      cmocka_unit_test(test_quality),
       cmocka_unit_test(test_enrich_person), cmocka_unit_test(test_single_part_endpoints),
       cmocka_unit_test(test_missing_models), cmocka_unit_test(test_bad_input), cmocka_unit_test(test_models_endpoints),
   };

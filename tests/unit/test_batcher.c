@@ -140,12 +140,49 @@ static void test_local_time(void **s) {
   assert_int_equal(h, 15);
 }
 
+/* One entry per tracked object, updated in place; the batch stays open while
+ * it is seen; a tracked person takes the fast path once only. */
+static void test_touch_and_fast_once(void **s) {
+  (void)s;
+  batcher b;
+  batcher_init(&b, batch_default_params(), "cam1");
+  vigil_batch out;
+  vigil_enrichment e = {0};
+  vigil_detection d = det("person", 0.6f, 100);
+  d.track_id = 7;
+  assert_int_equal(batcher_add(&b, &d, &e, &out), 0);
+  long serial = b.serial;
+  for (int t = 1; t < 60; t++) { /* seen for a minute: one entry, still open (idle counts from last sighting) */
+    vigil_detection u = det("person", 0.6f, 100 + t);
+    u.track_id = 7;
+    u.last_seen = 100 + t;
+    assert_int_equal(batcher_touch(&b, 0, &u, &e, &out), 0);
+    assert_int_equal(batcher_tick(&b, 100 + t, false, &out), 0);
+  }
+  assert_int_equal(b.cur.n, 1);
+  assert_string_equal(b.cur.dets[0].id, "cam1-100000"); /* the entry keeps its first id */
+  assert_int_equal(batcher_touch(&b, 5, &d, &e, &out), -1);
+  vigil_detection f = det("person", 0.95f, 161);
+  f.track_id = 7;
+  assert_int_equal(batcher_touch(&b, 0, &f, &e, &out), 1); /* the fast path */
+  assert_true(out.fast_path);
+  assert_int_equal(out.n, 1);
+  vigil_batch_free(&out);
+  assert_true(b.serial == serial + 1);
+  f.ts = 162;
+  assert_int_equal(batcher_add(&b, &f, &e, &out), 0); /* same track again: no second fast path */
+  f.track_id = 8;
+  assert_int_equal(batcher_add(&b, &f, &e, &out), 1); /* another person does */
+  vigil_batch_free(&out);
+  batcher_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest t[] = {
       cmocka_unit_test(test_window_closes_after_90s), cmocka_unit_test(test_idle_closes_after_30s),
       cmocka_unit_test(test_max_100),                 cmocka_unit_test(test_fast_path),
       cmocka_unit_test(test_configurable_and_force),  cmocka_unit_test(test_zone),
-      cmocka_unit_test(test_local_time),
+      cmocka_unit_test(test_local_time),              cmocka_unit_test(test_touch_and_fast_once),
   };
   return cmocka_run_group_tests(t, NULL, NULL);
 }

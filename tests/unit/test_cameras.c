@@ -11,12 +11,15 @@
 
 #include "vigil/cameras.h"
 
+static void expect_error(const char *json, const char *needle);
+
 static void test_valid_full(void **s) {
   (void)s;
   const char *j =
       "[{\"id\":\"front-door\",\"name\":\"Front door\",\"source\":\"/srv/ftp/front-door\",\"timezone\":\"Europe/Paris\","
       "\"depth_px_per_m\":310.5,\"zones\":[{\"name\":\"porch\",\"points\":[[0,300],[640,300],[640,480],[0,480]]},"
-      "{\"name\":\"gate\",\"points\":[[10,10],[20,10],[15,30]]}]},"
+      "{\"name\":\"gate\",\"entrance\":true,\"points\":[[10,10],[20,10],[15,30]]}],"
+      "\"motion_masks\":[{\"name\":\"tree\",\"points\":[[0,0],[100,0],[100,100]]}]},"
       "{\"id\":\"garage\"}]";
   camera_registry r;
   char err[256] = "";
@@ -34,6 +37,13 @@ static void test_valid_full(void **s) {
   assert_true(camera_zone_contains(&c->zones[0], 320, 400));
   assert_false(camera_zone_contains(&c->zones[0], 320, 100));
   assert_int_equal(c->zones[1].npoints, 3);
+  assert_int_equal(c->nmasks, 1);
+  assert_string_equal(c->masks[0].name, "tree");
+  assert_int_equal(c->masks[0].npoints, 3);
+  expect_error("[{\"id\":\"a\",\"motion_masks\":{}}]", "motion_masks must be an array");
+  expect_error("[{\"id\":\"a\",\"motion_masks\":[{\"name\":\"t\",\"points\":[[0,0],[1,1]]}]}]", "motion_masks[0].points has 2 points");
+  assert_false(c->zones[0].entrance);
+  assert_true(c->zones[1].entrance);
   /* defaults: the name is the id, local time, no zones */
   assert_string_equal(r.cams[1].name, "garage");
   assert_string_equal(r.cams[1].timezone, "");
@@ -62,6 +72,8 @@ static void expect_error(const char *json, const char *needle) {
 
 static void test_bad_json(void **s) {
   (void)s;
+  expect_error("[{\"id\":\"a\",\"zones\":[{\"name\":\"d\",\"entrance\":1,\"points\":[[0,0],[1,0],[1,1]]}]}]",
+               "cameras[0].zones[0].entrance must be true or false");
   expect_error("[{\"id\":\"a\"", "bad JSON");
   expect_error("", "bad JSON");
   expect_error("{\"id\":\"a\"}", "must be a JSON array");

@@ -139,11 +139,67 @@ static void test_unknown_op_named(void **state) {
   assert_non_null(strstr(vrt_last_error(), "Frobnicate"));
 }
 
+/* x [N, 20] (N dynamic) -> Split(axis 1) into 20 outputs -> all outputs.
+ * Static shape inference cannot run (N unknown), so only the executor sees
+ * the node's width: it used to keep 16 output slots on the stack. */
+static vrt_graph *split_graph(int nsplit) {
+  vrt_graph *g = vrt_graph_new();
+  int64_t xd[2] = {-1, nsplit};
+  int x = vrt_graph_add_value(g, "x", VRT_F32, 2, xd);
+  g->values[x].flags |= VRT_VAL_INPUT;
+  int *outs = malloc(sizeof(int) * (size_t)nsplit);
+  for (int i = 0; i < nsplit; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "y%d", i);
+    outs[i] = vrt_graph_add_value(g, name, VRT_UNDEFINED, -1, NULL);
+    g->values[outs[i]].flags |= VRT_VAL_OUTPUT;
+  }
+  vrt_graph_add_node(g, VRT_OP_Split, "split", "Split", &x, 1, outs, nsplit);
+  vrt_node_set_int(&g->nodes[0], "axis", 1);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->ninputs = 1;
+  g->outputs = outs;
+  g->noutputs = nsplit;
+  return g;
+}
+
+static void test_wide_split_dynamic(void **state) {
+  (void)state;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, split_graph(20), vrt_load_default_params());
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  float x[3 * 20];
+  for (int i = 0; i < 60; i++) x[i] = (float)i;
+  vrt_tensor in = {.name = "x", .dtype = VRT_F32, .ndim = 2, .dims = {3, 20}, .data = x, .nbytes = sizeof x};
+  for (int run = 0; run < 2; run++) { /* unplanned, then planned */
+    const vrt_tensor *out;
+    int nout;
+    assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    assert_int_equal(nout, 20);
+    for (int k = 0; k < 20; k++) {
+      assert_int_equal(out[k].dims[0], 3);
+      assert_int_equal(out[k].dims[1], 1);
+      for (int r = 0; r < 3; r++) assert_float_equal(((float *)out[k].data)[r], x[r * 20 + k], 0);
+    }
+  }
+  vrt_session_free(s);
+  vrt_model_free(m);
+  /* one output past the limit: refused by validation, naming the node */
+  rc = vrt__model_from_graph(&m, split_graph(VRT_MAX_NODE_IO + 1), vrt_load_default_params());
+  assert_int_equal(rc, VRT_ELIMIT);
+  assert_non_null(strstr(vrt_last_error(), "split"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plans_per_shape),
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_unknown_op_named),
+      cmocka_unit_test(test_wide_split_dynamic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,7 +253,7 @@ static void huge_png_header(void **state) {
 
 static void oversized_bodies(void **state) {
   /* announced by Content-Length: refused before the body is sent */
-  const char *h = "POST /detect HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+  const char *h = "POST /detect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
                   "Content-Length: 50000000\r\n\r\n";
   int fd = connect_server();
   assert_int_equal(send_all(fd, h, strlen(h)), 0);
@@ -264,7 +264,7 @@ static void oversized_bodies(void **state) {
   assert_detail(&r, "too large");
   free(r.body);
   /* chunked, 3 MB against a 2 MB limit: counted as it streams, then refused */
-  h = "POST /detect HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+  h = "POST /detect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
       "Transfer-Encoding: chunked\r\n\r\n";
   fd = connect_server();
   assert_int_equal(send_all(fd, h, strlen(h)), 0);
@@ -283,7 +283,7 @@ static void oversized_bodies(void **state) {
 
 static void oversized_headers(void **state) {
   static char big[80000];
-  int n = snprintf(big, sizeof big, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ");
+  int n = snprintf(big, sizeof big, "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: ");
   memset(big + n, 'b', 70000);
   memcpy(big + n + 70000, "\r\n\r\n", 4);
   int fd = connect_server();
@@ -302,7 +302,7 @@ static void oversized_headers(void **state) {
 static void slow_client(void **state) {
   int fd = connect_server();
   assert_true(fd >= 0);
-  const char *h = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  const char *h = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
   assert_int_equal(send_all(fd, h, strlen(h)), 0);
   bool closed = false;
   for (int i = 0; i < 100 && !closed; i++) { /* at most 100 x 200 ms */
@@ -321,29 +321,130 @@ static void slow_client(void **state) {
   assert_true(closed);
 }
 
+/* Past the connection limit (4 here), a new connection closes the oldest one
+ * still waiting for its request, so idle or slow clients cannot lock the
+ * service: /health answers, and the idle connections are all closed. */
 static void connection_limit(void **state) {
-  int idle[4];
-  for (int i = 0; i < 4; i++) assert_true((idle[i] = connect_server()) >= 0);
-  bool busy = false;
-  for (int i = 0; i < 400 && !busy; i++) { /* until the server has accepted the idle four */
-    reply r = request("GET", "/health", NULL, NULL, 0);
-    if (r.status == 503) {
-      assert_detail(&r, "too many connections");
-      busy = true;
-    }
-    free(r.body);
-    if (!busy) nap_ms(50);
+  int idle[6];
+  for (int i = 0; i < 6; i++) assert_true((idle[i] = connect_server()) >= 0);
+  reply r = request("GET", "/health", NULL, NULL, 0);
+  assert_int_equal(r.status, 200);
+  free(r.body);
+  r = request("POST", "/detect", "application/json", "{}", 2);
+  assert_int_equal(r.status, 400); /* a normal request is served too */
+  free(r.body);
+  int closed = 0;
+  for (int i = 0; i < 6; i++) {
+    char c;
+    if (recv(idle[i], &c, 1, 0) <= 0) closed++; /* EOF, or the 20 s receive timeout */
+    close(idle[i]);
   }
-  for (int i = 0; i < 4; i++) close(idle[i]);
-  assert_true(busy);
-  int status = 0;
-  for (int i = 0; i < 400 && status != 200; i++) { /* until the server has seen them close */
-    reply r = request("GET", "/health", NULL, NULL, 0);
-    status = r.status;
-    free(r.body);
-    if (status != 200) nap_ms(50);
+  assert_int_equal(closed, 6);
+}
+
+/* Opens a connection from a loopback source address of our choosing. */
+static int connect_from(const char *src) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in me = {.sin_family = AF_INET};
+  inet_pton(AF_INET, src, &me.sin_addr);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&me, sizeof me) || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+    close(fd);
+    return -1;
   }
-  assert_int_equal(status, 200);
+  struct timeval tv = {20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+/* A crowd of 100 connections trickling header bytes: /health still answers
+ * 200, and another client's request is served or refused with a JSON 503,
+ * never left hanging (each read has a 20 s timeout). */
+static void slow_crowd(void **state) {
+  enum { N = 100 };
+  int fds[N], n = 0;
+  for (int i = 0; i < N; i++) {
+    int fd = connect_server();
+    if (fd < 0) continue;
+    send_all(fd, "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", 48);
+    fds[n++] = fd;
+  }
+  assert_true(n >= N / 2);
+  for (int i = 0; i < n; i++) send(fds[i], "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  reply r = request("GET", "/health", NULL, NULL, 0);
+  assert_int_equal(r.status, 200);
+  free(r.body);
+  for (int i = 0; i < n; i++) send(fds[i], "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  int fd = connect_from("127.0.0.2");
+  assert_true(fd >= 0);
+  const char *h = "POST /detect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 2\r\n\r\n{}";
+  assert_int_equal(send_all(fd, h, strlen(h)), 0);
+  if (read_reply(fd, &r)) fail_msg("the other client got no reply");
+  close(fd);
+  if (r.status != 400 && r.status != 503) fail_msg("status %d (%.200s)", r.status, r.body);
+  assert_detail(&r, NULL);
+  free(r.body);
+  for (int i = 0; i < n; i++) close(fds[i]);
+}
+
+/* A %00 in the request target is refused, not cut short. */
+static void nul_in_path(void **state) {
+  expect("GET", "/health%00/x", NULL, NULL, 400, "NUL");
+  expect("GET", "/health?x=1%00", NULL, NULL, 400, "NUL");
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+  }
+  return ~c;
+}
+
+/* A PNG whose IHDR says width 0 is a corrupt file (400), not a large one. */
+static void zero_width_png(void **state) {
+  uint8_t png[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                     0, 0, 0, 0, 0, 0, 0, 64, 8, 2, 0, 0, 0};
+  uint32_t crc = crc32_of(png + 12, 17);
+  png[29] = (uint8_t)(crc >> 24), png[30] = (uint8_t)(crc >> 16), png[31] = (uint8_t)(crc >> 8), png[32] = (uint8_t)crc;
+  char b64[128], body[256];
+  vigil_b64_encode(b64, png, sizeof png, 0);
+  snprintf(body, sizeof body, "{\"image_base64\": \"%s\"}", b64);
+  reply r = request("POST", "/detect", "application/json", body, strlen(body));
+  if (r.status != 400) fail_msg("status %d (%.200s)", r.status, r.body);
+  assert_detail(&r, NULL);
+  free(r.body);
+}
+
+/* Headers or a target over our limits get our JSON 431 / 414, not HTML. */
+static void json_header_limits(void **state) {
+  static char big[48000];
+  int n = snprintf(big, sizeof big, "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: ");
+  memset(big + n, 'b', 40000);
+  memcpy(big + n + 40000, "\r\n\r\n", 4);
+  int fd = connect_server();
+  assert_int_equal(send_all(fd, big, (size_t)n + 40004), 0);
+  reply r;
+  assert_int_equal(read_reply(fd, &r), 0);
+  close(fd);
+  assert_int_equal(r.status, 431);
+  assert_non_null(strstr(r.head, "application/json"));
+  assert_detail(&r, "too large");
+  free(r.body);
+  n = snprintf(big, sizeof big, "GET /health?q=");
+  memset(big + n, 'q', 12000);
+  n += 12000;
+  n += snprintf(big + n, sizeof big - (size_t)n, " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  fd = connect_server();
+  assert_int_equal(send_all(fd, big, (size_t)n), 0);
+  assert_int_equal(read_reply(fd, &r), 0);
+  close(fd);
+  assert_int_equal(r.status, 414);
+  assert_detail(&r, "too long");
+  free(r.body);
 }
 
 static void still_serving_and_metrics(void **state) {
@@ -380,6 +481,8 @@ int main(void) {
       cmocka_unit_test(health),           cmocka_unit_test(bad_requests),
       cmocka_unit_test(huge_png_header),  cmocka_unit_test(oversized_bodies),
       cmocka_unit_test(oversized_headers), cmocka_unit_test(slow_client),
+      cmocka_unit_test(slow_crowd),       cmocka_unit_test(nul_in_path),
+      cmocka_unit_test(zero_width_png),   cmocka_unit_test(json_header_limits),
       cmocka_unit_test_setup_teardown(connection_limit, start_limited, stop_limited),
       cmocka_unit_test(still_serving_and_metrics),
       cmocka_unit_test(clean_shutdown),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -223,6 +224,282 @@ static void params_from_config(void **state) {
   unsetenv("VIGIL_HTTP_MAX_BODY_MB");
 }
 
+/* fetch() with extra request headers (NULL-terminated) and the Retry-After
+ * and Access-Control-Allow-Origin of the reply. */
+typedef struct {
+  long status;
+  long retry_after;
+  char acao[128];
+  char *body;
+} hreply;
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+  hreply *r = ud;
+  size_t len = sz * n;
+  if (len > 29 && !strncasecmp(p, "Access-Control-Allow-Origin: ", 29)) {
+    size_t v = len - 29;
+    while (v && (p[29 + v - 1] == '\r' || p[29 + v - 1] == '\n')) v--;
+    snprintf(r->acao, sizeof r->acao, "%.*s", (int)v, p + 29);
+  }
+  return len;
+}
+
+static hreply fetch_h(uint16_t port, const char *method, const char *path, const char *body, const char **hdrs) {
+  CURL *c = curl_easy_init();
+  char url[512];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)port, path);
+  sink s = {0};
+  hreply r = {0};
+  struct curl_slist *h = NULL;
+  for (int i = 0; hdrs && hdrs[i]; i++) h = curl_slist_append(h, hdrs[i]);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  }
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_off_t ra = 0;
+    curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra);
+    r.retry_after = (long)ra;
+  }
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  r.body = s.buf ? s.buf : strdup("");
+  return r;
+}
+
+/* A handler that blocks until released: the admission test holds the one worker with it. */
+static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
+static int block_open, block_entered;
+
+static int h_block(vigil_http_response *res, const vigil_http_request *req) {
+  pthread_mutex_lock(&block_mu);
+  block_entered++;
+  pthread_cond_broadcast(&block_cv);
+  while (!block_open) pthread_cond_wait(&block_cv, &block_mu);
+  pthread_mutex_unlock(&block_mu);
+  return vigil_http_reply(res, 200, "text/plain", "ok", 2);
+}
+
+/* A long poll: "nothing yet" until poll_open, counting its calls. */
+static int poll_open, poll_calls;
+
+static int h_poll(vigil_http_response *res, const vigil_http_request *req) {
+  __atomic_add_fetch(&poll_calls, 1, __ATOMIC_SEQ_CST);
+  if (!__atomic_load_n(&poll_open, __ATOMIC_SEQ_CST)) {
+    if (!*req->poll_state) *req->poll_state = malloc(16); /* freed by the server */
+    return VIGIL_HTTP_POLL;
+  }
+  return vigil_http_reply(res, 200, "text/plain", "news", 4);
+}
+
+static int h_health(vigil_http_response *res, const vigil_http_request *req) {
+  return vigil_http_reply(res, 200, "application/json", "{}", 2);
+}
+
+static const vigil_http_route load_routes[] = {
+    {"GET", "/health", h_health},
+    {"GET", "/block", h_block},
+    {"GET", "/poll", h_poll},
+    {"GET", "/items/{name}", h_item},
+    {"POST", "/echo", h_echo},
+    {"PATCH", "/echo", h_echo},
+};
+
+static const vigil_service load_svc = {.name = "load", .routes = load_routes, .n_routes = 6};
+
+typedef struct {
+  uint16_t port;
+  const char *path;
+  hreply r;
+  int done; /* set (atomically) once r is filled */
+} call;
+
+static void *do_call(void *arg) {
+  call *c = arg;
+  c->r = fetch_h(c->port, "GET", c->path, NULL, NULL);
+  __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* One worker, six requests: one runs, two wait (2 x workers), three are
+ * shed at once with 503 + Retry-After while the first still runs. */
+static void sheds_past_the_queue(void **state) {
+  vigil_http_server *s;
+  char err[256];
+  vigil_http_params p = {.port = 0, .threads = 1};
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, NULL, p, err, sizeof err), 0);
+  uint16_t port = vigil_http_server_port(s);
+  block_open = block_entered = 0;
+  call calls[6];
+  pthread_t t[6];
+  calls[0] = (call){.port = port, .path = "/block"};
+  pthread_create(&t[0], NULL, do_call, &calls[0]);
+  pthread_mutex_lock(&block_mu);
+  while (!block_entered) pthread_cond_wait(&block_cv, &block_mu);
+  pthread_mutex_unlock(&block_mu);
+  for (int i = 1; i < 6; i++) {
+    calls[i] = (call){.port = port, .path = "/block"};
+    pthread_create(&t[i], NULL, do_call, &calls[i]);
+  }
+  /* the shed ones come back while the worker is still held */
+  int shed = 0;
+  /* /health is not queued behind the held worker */
+  hreply h = fetch_h(port, "GET", "/health", NULL, NULL);
+  assert_int_equal(h.status, 200);
+  free(h.body);
+  for (int tries = 0; tries < 600; tries++) {
+    shed = 0;
+    for (int i = 1; i < 6; i++) shed += __atomic_load_n(&calls[i].done, __ATOMIC_ACQUIRE) && calls[i].r.status == 503;
+    if (shed == 3) break;
+    struct timespec nap = {0, 50 * 1000000L};
+    nanosleep(&nap, NULL);
+  }
+  assert_int_equal(shed, 3);
+  pthread_mutex_lock(&block_mu);
+  assert_int_equal(block_entered, 1); /* still held: the 503s did not wait for it */
+  block_open = 1;
+  pthread_cond_broadcast(&block_cv);
+  pthread_mutex_unlock(&block_mu);
+  int ok = 0;
+  for (int i = 0; i < 6; i++) {
+    pthread_join(t[i], NULL);
+    if (calls[i].r.status == 200) ok++;
+    else {
+      assert_int_equal(calls[i].r.status, 503);
+      assert_true(calls[i].r.retry_after >= 1);
+      assert_non_null(strstr(calls[i].r.body, "\"detail\""));
+    }
+    free(calls[i].r.body);
+  }
+  assert_int_equal(ok, 3);
+  vigil_http_server_free(s);
+}
+
+/* Parked long polls hold no worker: with one worker, four polls wait while
+ * another request is served; they answer when their news comes, and polls
+ * still parked when the server stops get 503. */
+static void long_polls_park(void **state) {
+  svc_ctx ctx = {0};
+  vigil_http_server *s;
+  char err[256];
+  vigil_http_params p = {.port = 0, .threads = 1};
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), 0);
+  uint16_t port = vigil_http_server_port(s);
+  __atomic_store_n(&poll_open, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&poll_calls, 0, __ATOMIC_SEQ_CST);
+  call calls[4];
+  pthread_t t[4];
+  struct timespec nap = {0, 20 * 1000000L};
+  for (int i = 0; i < 4; i++) { /* one after the other: a burst of four would be shed past the queue */
+    calls[i] = (call){.port = port, .path = "/poll"};
+    pthread_create(&t[i], NULL, do_call, &calls[i]);
+    for (int k = 0; k < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < i + 1; k++) nanosleep(&nap, NULL);
+  }
+  for (int i = 0; i < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < 8; i++) nanosleep(&nap, NULL);
+  assert_true(__atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) >= 8); /* each polled again after parking */
+  hreply r = fetch_h(port, "GET", "/items/x", NULL, NULL);
+  if (r.status != 200) fail_msg("%ld: %s", r.status, r.body);
+  free(r.body);
+  __atomic_store_n(&poll_open, 1, __ATOMIC_SEQ_CST);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(calls[i].r.status, 200);
+    assert_string_equal(calls[i].r.body, "news");
+    free(calls[i].r.body);
+  }
+  /* parked at shutdown: answered 503, and the server stops */
+  __atomic_store_n(&poll_open, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&poll_calls, 0, __ATOMIC_SEQ_CST);
+  calls[0] = (call){.port = port, .path = "/poll"};
+  pthread_create(&t[0], NULL, do_call, &calls[0]);
+  for (int i = 0; i < 1500 && __atomic_load_n(&poll_calls, __ATOMIC_SEQ_CST) < 2; i++) nanosleep(&nap, NULL);
+  vigil_http_server_free(s);
+  pthread_join(t[0], NULL);
+  assert_int_equal(calls[0].r.status, 503);
+  free(calls[0].r.body);
+}
+
+#define ADMIN "admin-key-0123456789abcdef"
+#define READER "read-key-0123456789abcdef"
+
+/* API keys, Host, Origin and content-type rules on a server with keys. */
+static void access_rules(void **state) {
+  svc_ctx ctx = {0};
+  vigil_http_auth *a = vigil_http_auth_new();
+  char err[256];
+  const char *file = "# keys\nadmin " ADMIN "\nread " READER "\n";
+  assert_int_equal(vigil_http_auth_parse_keys(a, file, strlen(file), err, sizeof err), 0);
+  assert_int_equal(vigil_http_auth_add_origin(a, "https://dash.example"), 0);
+  assert_int_equal(vigil_http_auth_add_host(a, "vigil.lan"), 0);
+  vigil_http_server *s;
+  vigil_http_params p = {.bind_addr = "127.0.0.1", .port = 0, .threads = 2, .auth = a};
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), 0);
+  uint16_t port = vigil_http_server_port(s);
+  struct {
+    const char *method, *path, *body;
+    const char *hdrs[4];
+    long want;
+  } cases[] = {
+      {"GET", "/health", NULL, {NULL}, 200},                      /* open */
+      {"GET", "/items/a", NULL, {NULL}, 401},                     /* no key */
+      {"GET", "/metrics", NULL, {NULL}, 401},
+      {"GET", "/items/a", NULL, {"Authorization: Bearer wrong-key-0123456789", NULL}, 401},
+      {"GET", "/items/a", NULL, {"Authorization: Bearer " READER, NULL}, 200},
+      {"GET", "/items/a", NULL, {"X-API-Key: " READER, NULL}, 200},
+      {"GET", "/items/a", NULL, {"X-API-Key: " ADMIN, NULL}, 200},
+      {"POST", "/echo", "{}", {"X-API-Key: " READER, "Content-Type: application/json", NULL}, 403},
+      {"POST", "/echo", "{}", {"X-API-Key: " ADMIN, "Content-Type: application/json", NULL}, 201},
+      {"PATCH", "/echo", "{}", {"Authorization: bearer " ADMIN, "Content-Type: application/json", NULL}, 201},
+      /* a cross-site "simple" request: text/plain, foreign Origin */
+      {"POST", "/echo", "{}", {"X-API-Key: " ADMIN, "Content-Type: text/plain", NULL}, 415},
+      {"POST", "/echo", "{}", {"X-API-Key: " ADMIN, "Content-Type: application/json", "Origin: http://evil.example", NULL}, 403},
+      {"POST", "/echo", "{}", {"X-API-Key: " ADMIN, "Content-Type: application/json", "Sec-Fetch-Site: cross-site", NULL}, 403},
+      {"POST", "/echo", "{}", {"X-API-Key: " ADMIN, "Content-Type: application/json", "Origin: https://dash.example", NULL}, 201},
+      /* DNS rebinding: a foreign name in Host */
+      {"GET", "/items/a", NULL, {"X-API-Key: " ADMIN, "Host: evil.example", NULL}, 403},
+      {"GET", "/items/a", NULL, {"X-API-Key: " ADMIN, "Host: vigil.lan:8090", NULL}, 200},
+      {"GET", "/items/a", NULL, {"X-API-Key: " ADMIN, "Host: [::1]:8090", NULL}, 200},
+      {"GET", "/health", NULL, {"Host: evil.example", NULL}, 200},
+      /* CORS preflight */
+      {"OPTIONS", "/echo", NULL, {"Origin: http://evil.example", NULL}, 403},
+      {"OPTIONS", "/echo", NULL, {"Origin: https://dash.example", NULL}, 204},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    hreply r = fetch_h(port, cases[i].method, cases[i].path, cases[i].body, cases[i].hdrs);
+    if (r.status != cases[i].want)
+      fail_msg("case %zu: %s %s: %ld, want %ld (%s)", i, cases[i].method, cases[i].path, r.status, cases[i].want,
+               r.body);
+    if (r.status >= 400) assert_non_null(strstr(r.body, "\"detail\""));
+    bool dash = cases[i].hdrs[2] && strstr(cases[i].hdrs[2], "dash.example");
+    dash |= cases[i].hdrs[0] && strstr(cases[i].hdrs[0], "dash.example");
+    if (dash) assert_string_equal(r.acao, "https://dash.example");
+    else assert_string_equal(r.acao, "");
+    free(r.body);
+  }
+  vigil_http_server_free(s);
+  /* without keys: loopback only, unless explicitly allowed */
+  p = (vigil_http_params){.bind_addr = "0.0.0.0", .port = 0};
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), -1);
+  assert_non_null(strstr(err, "without an API key"));
+  p.allow_insecure_bind = true;
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), 0);
+  vigil_http_server_free(s);
+  p = (vigil_http_params){.bind_addr = "0.0.0.0", .port = 0, .auth = a};
+  assert_int_equal(vigil_http_server_start(&s, &load_svc, &ctx, p, err, sizeof err), 0);
+  vigil_http_server_free(s);
+  vigil_http_auth_free(a);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
@@ -230,6 +507,9 @@ int main(void) {
       cmocka_unit_test(two_servers_and_busy_port),
       cmocka_unit_test(graceful_stop),
       cmocka_unit_test(params_from_config),
+      cmocka_unit_test(sheds_past_the_queue),
+      cmocka_unit_test(long_polls_park),
+      cmocka_unit_test(access_rules),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

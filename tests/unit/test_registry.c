@@ -218,7 +218,11 @@ static void test_weights_path(void **state) {
   const zoo_model_row *vp = zoo_registry_find(&r, "vitpose-small");
   assert_int_equal(zoo_row_weights_path(vp, buf, sizeof buf, &env), 0);
   assert_string_equal(buf, "/models/vitpose-plus-small");
-  assert_true(zoo_row_installed(zoo_registry_find(&r, "brisque-quality"))); /* no weights */
+  /* BRISQUE's "weights" are the LIVE model files setup installs in a folder */
+  const zoo_model_row *bq = zoo_registry_find(&r, "brisque-quality");
+  assert_int_equal(zoo_row_weights_path(bq, buf, sizeof buf, &env), 0);
+  assert_string_equal(buf, "/tmp/zoo-home-test/models/brisque");
+  assert_false(zoo_row_installed(bq));
   unsetenv("VIGIL_HOME");
   zoo_registry_free(&r);
 }

@@ -41,6 +41,19 @@ static inline void fx_add(vigil_batch *b, const char *cls, float conf, const vig
   vigil_batch_add(b, &d, e);
 }
 
+/* A vehicle whose plate was read (normalised text). */
+static inline vigil_enrichment fx_plate(const char *text, bool known) {
+  vigil_enrichment e = fx_none();
+  e.plate.present = true;
+  vigil_strlcpy(e.plate.text, text, sizeof e.plate.text);
+  vigil_strlcpy(e.plate.raw, text, sizeof e.plate.raw);
+  e.plate.confidence = 0.93f;
+  e.plate.votes = 3;
+  e.plate.known = known;
+  e.plate.bbox = (vigil_bbox){10, 20, 90, 40};
+  return e;
+}
+
 static inline vigil_enrichment fx_threat(const char *type, float conf, const char *sev) {
   vigil_enrichment e = fx_none();
   e.threat.present = true;

@@ -51,6 +51,7 @@ static void prompt_carries_everything(void **state) {
   vigil_batch_add_zone(&b, "porch");
   vigil_batch_add_zone(&b, "porch");
   vigil_batch_add_zone(&b, "driveway");
+  vigil_batch_mark_entrance(&b, "porch");
   b.fast_path = true;
   vigil_enrichment p = fx_threat("knife", 0.91f, "high");
   p.pose.present = true;
@@ -77,16 +78,22 @@ static void prompt_carries_everything(void **state) {
   p.action.confidence = 0.7f;
   p.depth.present = true;
   p.depth.distance_m = 4.25f;
+  vigil_strlcpy(p.depth.proximity, "close", sizeof p.depth.proximity);
+  p.weather.present = true;
+  vigil_strlcpy(p.weather.label, "rain", sizeof p.weather.label);
+  p.weather.confidence = 0.8f;
   fx_add(&b, "person", 0.93f, &p);
   const char *types[] = {"glass_shatter", "lamp_broken"};
   int counts[] = {1, 2};
   float confs[] = {0.87f, 0.655f};
   vigil_enrichment v = fx_damage(2, types, counts, confs);
+  v.plate = fx_plate("KX21ABC", false).plate;
   fx_add(&b, "car", 0.8f, &v);
   vigil_enrichment dog = fx_none();
   dog.pet.present = true;
   vigil_strlcpy(dog.pet.type, "dog", sizeof dog.pet.type);
   dog.pet.confidence = 0.9f;
+  dog.pet.is_household = true;
   fx_add(&b, "dog", 0.7f, &dog);
 
   risk_params rp = risk_default_params();
@@ -107,7 +114,9 @@ static void prompt_carries_everything(void **state) {
       "Vehicle Damage Detected (3 instances):\n   - glass_shatter: 1 instance(s) (avg conf: 87%)\n"
       "   - lamp_broken: 2 instance(s) (avg conf: 66%)\n   **HIGH SECURITY ALERT**",
       "break-in pattern", "high-security damage at night = critical alert", "Action: climbing fence",
-      "Distance from camera: 4.2 m", "Pet: dog", "2023-11-14T22:13:20Z"};
+      "Distance from camera: 4.2 m (close)", "Pet: dog", "a known household pet", "Weather: rain (confidence 0.80)",
+      "Entrance zone entered: porch", "2023-11-14T22:13:20Z",
+      "Licence plate: KX21ABC (unknown, confidence 0.93, read on 3 frames)", "unknown plate at night"};
   for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
     if (!strstr(s, must[i])) fail_msg("prompt lacks \"%s\":\n%s", must[i], s);
   }

@@ -156,6 +156,97 @@ static void damage_patterns(void **state) {
   vigil_batch_free(&b);
 }
 
+/* An unknown plate at night adds its weight; by day it does not; only known
+ * (household) plates lower the score. */
+static void plate_rules(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "drive", 2);
+  vigil_enrichment e = fx_plate("AB123CD", false);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 10 + 15);
+  assert_true(risk_rules_fired(&r, "plate_unknown_night"));
+  assert_non_null(strstr(r.reasoning, "AB123CD"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  fx_batch(&b, "drive", 14);
+  fx_add(&b, "car", 0.9f, &e);
+  assert_int_equal(score(&b, &r), 10);
+  assert_false(risk_rules_fired(&r, "plate_unknown_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* known plate with a person at night: -10 against the person's +15 */
+  fx_batch(&b, "drive", 23);
+  e = fx_plate("KX21ABC", true);
+  fx_add(&b, "car", 0.9f, &e);
+  fx_add(&b, "person", 0.9f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 15 - 10);
+  assert_true(risk_rules_fired(&r, "plate_known"));
+  assert_false(risk_rules_fired(&r, "plate_unknown_night"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+  /* a known and an unknown plate: no discount, the unknown one counts */
+  fx_batch(&b, "drive", 23);
+  fx_add(&b, "car", 0.9f, &e);
+  vigil_enrichment u = fx_plate("ZZ99ZZZ", false);
+  fx_add(&b, "car", 0.9f, &u);
+  assert_int_equal(score(&b, &r), 10 + 15);
+  assert_false(risk_rules_fired(&r, "plate_known"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+/* The household pet discount and the entrance rule, as a table. */
+static void pet_and_entrance_rules(void **state) {
+  static const struct {
+    const char *what;
+    const char *cls;
+    bool pet, household, depth, entrance;
+    float distance;
+    int score;
+    const char *fired, *not_fired;
+  } rows[] = {
+      {"unknown dog", "dog", true, false, false, false, 0, 5, "base_animal", "pet_household"},
+      {"household dog", "dog", true, true, false, false, 0, 0, "pet_household", NULL},
+      {"dog without a pet part", "dog", false, false, false, false, 0, 5, NULL, "pet_household"},
+      {"person at 3 m, entrance", "person", false, false, true, true, 3.0f, 45, "person_approaching_entrance", NULL},
+      {"person at 3 m, no entrance", "person", false, false, true, false, 3.0f, 20, NULL,
+       "person_approaching_entrance"},
+      {"person at 8 m, entrance", "person", false, false, true, true, 8.0f, 30, "zone_entered",
+       "person_approaching_entrance"},
+      {"person without depth, entrance", "person", false, false, false, true, 0, 30, NULL,
+       "person_approaching_entrance"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+    vigil_batch b;
+    risk_rules_result r;
+    fx_batch(&b, "c", 13);
+    vigil_enrichment e = fx_none();
+    if (rows[i].pet) {
+      e.pet.present = true;
+      snprintf(e.pet.type, sizeof e.pet.type, "%s", rows[i].cls);
+      e.pet.is_household = rows[i].household;
+    }
+    if (rows[i].depth) {
+      e.depth.present = true;
+      e.depth.distance_m = rows[i].distance;
+    }
+    fx_add(&b, rows[i].cls, 0.8f, &e);
+    if (rows[i].entrance) {
+      vigil_batch_add_zone(&b, "front door");
+      vigil_batch_mark_entrance(&b, "front door");
+    }
+    int sc = score(&b, &r);
+    if (sc != rows[i].score) fail_msg("%s: score %d, expected %d", rows[i].what, sc, rows[i].score);
+    if (rows[i].fired && !risk_rules_fired(&r, rows[i].fired)) fail_msg("%s: %s did not fire", rows[i].what, rows[i].fired);
+    if (rows[i].not_fired && risk_rules_fired(&r, rows[i].not_fired))
+      fail_msg("%s: %s fired", rows[i].what, rows[i].not_fired);
+    risk_rules_result_free(&r);
+    vigil_batch_free(&b);
+  }
+}
+
 static void behaviour_rules(void **state) {
   vigil_batch b;
   risk_rules_result r;
@@ -282,15 +373,49 @@ static void deterministic(void **state) {
   vigil_batch_free(NULL);
 }
 
+/* Pipeline batches: one entry per tracked object; counts are objects, a
+ * person's dwell on the camera is loitering, stationary vehicles are parked. */
+static void tracked_objects(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 12);
+  for (int i = 0; i < 3; i++) {
+    fx_add(&b, "person", 0.7f, NULL);
+    b.dets[b.n - 1].track_id = (uint32_t)(i + 1);
+    b.dets[b.n - 1].first_seen = 1000, b.dets[b.n - 1].last_seen = 1000 + 20 * i;
+  }
+  for (int i = 0; i < 2; i++) {
+    fx_add(&b, "car", 0.7f, NULL);
+    b.dets[b.n - 1].track_id = (uint32_t)(10 + i);
+    b.dets[b.n - 1].stationary = true;
+  }
+  score(&b, &r);
+  assert_non_null(strstr(r.summary, "3 people"));
+  assert_non_null(strstr(r.summary, "2 parked vehicles"));
+  assert_null(strstr(r.summary, "detection"));
+  assert_true(risk_rules_fired(&r, "persons_3plus"));
+  assert_false(risk_rules_fired(&r, "loitering"));
+  risk_rules_result_free(&r);
+  b.dets[2].last_seen = 1000 + 301; /* one person stays past RISK_LOITER_S (300) */
+  score(&b, &r);
+  assert_true(risk_rules_fired(&r, "loitering"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(table_is_documented),
       cmocka_unit_test(baseline_by_class),
       cmocka_unit_test(weapons_are_critical),
       cmocka_unit_test(damage_patterns),
+      cmocka_unit_test(plate_rules),
+      cmocka_unit_test(pet_and_entrance_rules),
       cmocka_unit_test(behaviour_rules),
       cmocka_unit_test(uniform_loiter_count_faces_zones),
       cmocka_unit_test(deterministic),
+      cmocka_unit_test(tracked_objects),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

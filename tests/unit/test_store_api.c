@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,77 @@ static void stream(void **state) {
   free(body);
 }
 
+typedef struct {
+  int port;
+  long status;
+  char *body;
+} stream_call;
+
+static void *stream_thread(void *arg) {
+  stream_call *c = arg;
+  CURL *h = curl_easy_init();
+  char url[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/events/stream?wait=60", c->port);
+  buf b = {0};
+  struct curl_slist *hl = curl_slist_append(NULL, "Last-Event-ID: 5");
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 90L);
+  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(h);
+  c->body = b.data;
+  return NULL;
+}
+
+/* Four waiting streams on a one-worker server hold no worker: the events
+ * API still answers (30 s client timeout against 60 s streams), and a new
+ * event reaches all four. */
+static void streams_hold_no_worker(void **state) {
+  char err[512];
+  vigil_http_params p;
+  assert_int_equal(vigil_http_params_from_config(&p, NULL, err, sizeof err), 0);
+  p.bind_addr = "127.0.0.1";
+  p.port = 0;
+  p.threads = 1;
+  vigil_http_server *one;
+  assert_int_equal(vigil_http_server_start(&one, &vigil_service_events, svc_ctx, p, err, sizeof err), 0);
+  int main_port = port;
+  port = vigil_http_server_port(one);
+  stream_call calls[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    calls[i] = (stream_call){.port = port};
+    assert_int_equal(pthread_create(&t[i], NULL, stream_thread, &calls[i]), 0);
+    /* until it is connected (the gauge counts this request too): one after
+     * the other, as a burst of four on one worker would be shed */
+    bool up = false;
+    for (int k = 0; k < 300 && !up; k++) {
+      char *m;
+      assert_int_equal(http("GET", "/metrics", NULL, NULL, &m, NULL, 0), 200);
+      char *g = strstr(m, "\nvigil_http_connections_active{");
+      up = g && atoi(strchr(g, '}') + 1) >= i + 2;
+      free(m);
+      if (!up) usleep(50000);
+    }
+    assert_true(up);
+  }
+  json_t *j = get_json("/events?limit=1", 200);
+  json_decref(j);
+  add_event("side", 4, 50, NULL);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(calls[i].status, 200);
+    assert_non_null(calls[i].body);
+    assert_non_null(strstr(calls[i].body, "id: 6\ndata: "));
+    free(calls[i].body);
+  }
+  vigil_http_server_free(one);
+  port = main_port;
+}
+
 static void health_and_methods(void **state) {
   json_t *j = get_json("/health", 200);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "healthy");
@@ -279,6 +351,41 @@ static void health_and_methods(void **state) {
   free(body);
   assert_int_equal(http("GET", "/nope", NULL, NULL, &body, NULL, 0), 404);
   free(body);
+}
+
+/* GET /events?plate= normalises the query like a read plate; events list their plates. */
+static void plates(void **state) {
+  (void)state;
+  vigil_batch b;
+  fx_batch(&b, "drive", 23);
+  b.window_start = 1700009000.0;
+  b.window_end = b.window_start + 90;
+  vigil_enrichment e = fx_plate("KX21ABC", false);
+  fx_add(&b, "car", 0.9f, &e);
+  vigil_strlcpy(b.dets[0].id, "drive-plate-1", sizeof b.dets[0].id);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  ev.risk_score = 45;
+  vigil_strlcpy(ev.risk_level, vigil_risk_level(45), sizeof ev.risk_level);
+  ev.summary = strdup("car");
+  ev.reasoning = strdup("plate");
+  vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
+  char err[256];
+  if (store_insert_batch(st, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  json_t *j = get_json("/events?plate=kx21-abc", 200);
+  json_t *evs = json_object_get(j, "events");
+  assert_int_equal(json_array_size(evs), 1);
+  json_t *pl = json_object_get(json_array_get(evs, 0), "plates");
+  assert_int_equal(json_array_size(pl), 1);
+  assert_string_equal(json_string_value(json_array_get(pl, 0)), "KX21ABC");
+  json_decref(j);
+  j = get_json("/events?plate=ZZ99ZZZ", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+  json_decref(j);
+  j = get_json("/events?plate=%21%21", 400);
+  json_decref(j);
 }
 
 static int setup(void **state) {
@@ -387,8 +494,10 @@ static void parse_times(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(parse_times),      cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
-      cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(health_and_methods),
+      cmocka_unit_test(parse_times),
+      cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
+      cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(streams_hold_no_worker),
+      cmocka_unit_test(health_and_methods), cmocka_unit_test(plates),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -371,9 +371,140 @@ static void st_crash_consistency(void **state) {
   store_close(s);
 }
 
+/* The outbox: rows per configured sink in the event's transaction, due
+ * order, retry scheduling, sent rows leave the queue, duplicates add none. */
+static void st_outbox(void **state) {
+  store *s = suite_open("outbox");
+  char err[256];
+  assert_int_equal(store_set_outbox(s, STORE_SINK_MQTT | STORE_SINK_WEBHOOK, "high"), 0);
+  assert_int_equal(store_set_outbox(s, 8, NULL), STORE_EINVAL);
+  assert_int_equal(store_set_outbox(s, STORE_SINK_MQTT, "urgent"), STORE_EINVAL);
+  int64_t low = suite_insert(s, "ob", 0, 2, 10, NULL);  /* low: mqtt only */
+  int64_t crit = suite_insert(s, "ob", 1, 2, 95, NULL); /* critical: both */
+  bool dup = false;
+  suite_insert(s, "ob", 1, 2, 95, &dup);
+  assert_true(dup);
+  assert_int_equal(suite_count(s, "outbox"), 3);
+  store_outbox_item *it;
+  size_t n;
+  assert_int_equal(store_outbox_due(s, "mqtt", 1000, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(it[0].event_id, low);
+  assert_int_equal(it[1].event_id, crit);
+  assert_int_equal(it[0].attempts, 0);
+  int64_t first = it[0].id;
+  free(it);
+  assert_int_equal(store_outbox_due(s, "webhook", 1000, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].event_id, crit);
+  free(it);
+  /* a failed attempt moves the row out of the due set until next_at */
+  assert_int_equal(store_outbox_retry(s, first, 5e11, "broker down", err, sizeof err), 0);
+  assert_int_equal(store_outbox_due(s, "mqtt", 4e11, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].event_id, crit);
+  assert_int_equal(store_outbox_sent(s, it[0].id, err, sizeof err), 0);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 1e12, 0, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].id, first);
+  assert_int_equal(it[0].attempts, 1);
+  free(it);
+  int64_t pending = -1;
+  assert_int_equal(store_outbox_pending(s, "mqtt", &pending, err, sizeof err), 0);
+  assert_int_equal(pending, 1);
+  /* a claim: a second dispatcher does not get the row until the lease ends */
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 20, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  assert_null(it);
+  assert_int_equal(store_outbox_due(s, "mqtt", 2e12 + 51, 50, 10, &it, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(it[0].id, first);
+  free(it);
+  assert_int_equal(store_outbox_due(s, "sms", 1e12, 0, 10, &it, &n, err, sizeof err), STORE_EINVAL);
+  /* no sinks: no rows */
+  assert_int_equal(store_set_outbox(s, 0, NULL), 0);
+  suite_insert(s, "ob", 2, 1, 99, NULL);
+  assert_int_equal(suite_count(s, "outbox"), 3);
+  /* detections and cameras for the dashboard and MQTT */
+  vigil_detection *d;
+  assert_int_equal(store_event_detections(s, crit, &d, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(d[0].cls, "person");
+  assert_string_equal(d[1].cls, "car");
+  assert_string_equal(d[0].camera_id, "ob");
+  free(d);
+  store_camera *cams;
+  assert_int_equal(store_list_cameras(s, &cams, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(cams[0].id, "ob");
+  free(cams);
+}
+
+/* Plates are stored with the event; the plate filter finds exactly those
+ * events; the enrichment JSON keeps the reading. */
+static void st_plates(void **state) {
+  (void)state;
+  store *s = suite_open("plates");
+  const char *plates[3] = {"KX21ABC", "AB123CD", NULL};
+  int64_t ids[3];
+  for (int i = 0; i < 3; i++) {
+    vigil_batch b;
+    suite_batch(&b, "drive", i, 1);
+    if (plates[i]) {
+      char id[64];
+      snprintf(id, sizeof id, "drive-car-%d", i);
+      vigil_detection d = fx_det("drive", id, "car", 0.8f, b.window_start + 5);
+      vigil_enrichment e = fx_plate(plates[i], i == 1);
+      vigil_batch_add(&b, &d, &e);
+      vigil_batch_add(&b, &d, &e); /* the same plate twice in one batch: stored once */
+      snprintf(id, sizeof id, "drive-car-%d-b", i);
+      vigil_strlcpy(b.dets[b.n - 1].id, id, sizeof b.dets[0].id);
+    }
+    vigil_event ev;
+    suite_event(&ev, &b, 40);
+    char err[512] = "";
+    if (store_insert_batch(s, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+    ids[i] = ev.id;
+    assert_int_equal(ev.n_plates, plates[i] ? 1 : 0);
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+  }
+  assert_int_equal(suite_count(s, "event_plates"), 2);
+  store_filter f = store_default_filter();
+  f.plate = "KX21ABC";
+  vigil_event *evs;
+  size_t n;
+  char err[512];
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(evs[0].id, ids[0]);
+  assert_int_equal(evs[0].n_plates, 1);
+  assert_string_equal(evs[0].plates[0], "KX21ABC");
+  store_events_free(evs, n);
+  f.plate = "ZZ99ZZZ";
+  assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  store_events_free(evs, n);
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, ids[1], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_plates, 1);
+  assert_string_equal(ev.plates[0], "AB123CD");
+  vigil_event_free(&ev);
+  char *json = NULL;
+  assert_int_equal(store_get_enrichment(s, "drive-car-1", &json, err, sizeof err), 0);
+  assert_non_null(strstr(json, "\"license_plate\":{"));
+  assert_non_null(strstr(json, "AB123CD"));
+  free(json);
+  store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
-      cmocka_unit_test(st_crash_consistency)
+      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates)
 
 #endif

@@ -23,10 +23,15 @@ APT_PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev 
   # libdnnl-dev's CMake config calls find_package OpenCL REQUIRED; the headers and the ICD
   # loader are only a Recommends of libdnnl-dev, so they must be named here.
   ocl-icd-opencl-dev opencl-c-headers
-  # XNNPACK: NHWC kernels for the TF.js models; MQTT client and broker, headless browser tests,
+  # XNNPACK: NHWC kernels for the TF.js models (xnnpack.h includes pthreadpool.h, which only
+  # libpthreadpool-dev ships); MQTT client and broker, headless browser tests,
   # torch + torchvision for the bench/test model exports, OpenCV for the BRISQUE reference.
-  libxnnpack-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
-  python3-opencv)
+  libxnnpack-dev libpthreadpool-dev libmosquitto-dev mosquitto chromium python3-torch python3-torchvision
+  python3-opencv
+  # libcrypto's headers: HMAC-SHA256 of webhook signatures (only a Suggests of libcurl's -dev)
+  libssl-dev
+  # PCRE2: the CLIP tokenizer's pre-tokenizer needs Unicode letter and number classes; python3-regex runs the reference tokenizer in its test.
+  libpcre2-dev python3-regex)
 
 mode=all
 check_only=0
@@ -228,7 +233,7 @@ do_ref() {
   local want
   want=$(cat "$ROOT/tools/ref/package.json" "$lock" | sha256sum | cut -d' ' -f1)
   if [ -f "$STAMPS/ref" ] && [ "$(cat "$STAMPS/ref")" = "$want" ] &&
-     [ -d "$ref/node_modules/onnxruntime-node" ]; then
+     [ -d "$ref/node_modules/onnxruntime-node" ] && [ -d "$ref/node_modules/playwright-core" ]; then
     return 0
   fi
   if [ "$check_only" -eq 1 ]; then missing+=("ref: reference runtimes in $ref"); return 0; fi
@@ -239,7 +244,7 @@ do_ref() {
   # providers in its postinstall; its CPU library is already in the tarball.
   (cd "$ref" && ONNXRUNTIME_NODE_INSTALL_CUDA=skip ONNXRUNTIME_NODE_INSTALL=skip \
      npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $ref failed"
-  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs')") ||
+  (cd "$ref" && node -e "require('onnxruntime-node'); require('@tensorflow/tfjs'); require('playwright-core')") ||
     die "the reference runtimes do not load from $ref"
   # Nothing beyond the tarballs in package-lock.json may have been fetched: no GPU providers.
   local extra
@@ -271,6 +276,21 @@ do_golden() {
   done
 }
 
+# --- bench models: torch exports `vigil bench vrt` runs (tools/bench/export_models.py) ---
+# Only when one is missing; Debian's python3 (the one python3-torch belongs to), not a venv's.
+BENCH_MODELS=(resnet18 mobilenet_v3_large yolov8n_style osnet_x1_0)
+do_bench_models() {
+  local want=() n
+  for n in "${BENCH_MODELS[@]}"; do
+    [ -s "$VIGIL_HOME/bench-models/$n.onnx" ] || want+=("$n")
+  done
+  [ "${#want[@]}" -eq 0 ] && return 0
+  if [ "$check_only" -eq 1 ]; then missing+=("bench models: ${want[*]}"); return 0; fi
+  note "exporting bench models: ${want[*]}"
+  VIGIL_HOME="$VIGIL_HOME" /usr/bin/python3 "$ROOT/tools/bench/export_models.py" \
+    --out "$VIGIL_HOME/bench-models" "${want[@]}" || die "tools/bench/export_models.py failed"
+}
+
 mkdir -p "$VIGIL_HOME"
 # Several checkouts may share one VIGIL_HOME: one deps.sh at a time.
 exec 9>"$VIGIL_HOME/.deps.lock"
@@ -278,7 +298,7 @@ flock 9
 
 if [ "$mode" = all ]; then do_apt; fi
 do_assets
-if [ "$mode" = all ]; then do_ref; do_golden; fi
+if [ "$mode" = all ]; then do_ref; do_golden; do_bench_models; fi
 
 if [ "$check_only" -eq 1 ]; then
   if [ "${#missing[@]}" -eq 0 ]; then echo "deps: ok"; exit 0; fi

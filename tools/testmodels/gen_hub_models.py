@@ -6,8 +6,8 @@ weights crafted so that the adapters' decoding can be predicted by the tests
 (tests/unit/test_hub_*.c). Deterministic: fixed seeds, no training.
 
 Usage: /usr/bin/python3 tools/testmodels/gen_hub_models.py OUTDIR [name ...]
-names: vitpose yolopose yoloface threat vitage vitgender osnet siglip xclip
-(default: all). Needs only Debian's python3-onnx and python3-numpy.
+names: vitpose yolopose yoloface threat plate vitage vitgender osnet siglip xclip
+vehicle damage damageflood pet depth depthbad weather (default: all). Needs only Debian's python3-onnx and python3-numpy.
 
 What each model computes (the tests rely on this; docs/models.md repeats it):
 - vitpose  pixel_values [B,3,256,192] -> heatmaps [B,17,64,48]: a stride-4
@@ -21,6 +21,9 @@ What each model computes (the tests rely on this; docs/models.md repeats it):
 - threat   images [1,3,640,640] -> output0 [1,10,8400], Ultralytics names
   {0: 'knife', ..., 5: 'crowbar'}: a knife (0.8) at anchor 300 with a
   shifted duplicate (0.6) at 301, a gun (0.7) at anchor 400.
+- plate    images [1,3,640,640] -> output0 [1,5,8400], names
+  {0: 'license_plate'}: anchor 250 = box (264,370,234,58) in letterbox pixels,
+  score 0.85 (where the test plate lands when dog.jpg's truck is the crop).
 - vitage   pixel_values [B,3,224,224] -> logits [B,9] (ViT-shaped: patch
   Conv, one uniform-attention block, mean pooling; see vit_classifier): logit_k =
   s * (2 c_k m - c_k^2), m = mean of the normalised input, c_k = -1 + k/4,
@@ -38,6 +41,24 @@ What each model computes (the tests rely on this; docs/models.md repeats it):
   attention_mask [N,L] -> logits_per_video [B,N]; prompt_ids.txt. The video
   vector is the mean colour over the 8 frames (CLIP-normalised); running is
   red, walking green, fighting blue, the rest (0,0,0,-1).
+- vehicle  pixel_values [B,3,224,224] -> logits [B,11] (vit_classifier),
+  id2label = model-zoo.md's 11 classes: logits = 6 * mean colour (normalised)
+  on pickup_truck (R), background (G), work_van (B), pedestrian 5 * G.
+- damage   images [1,3,640,640] -> output0 [1,42,8400] + output1 [1,32,160,160]
+  (YOLOv11-seg, nc 6, CarDD names with spaces): a glass shatter (0.9, box
+  cx,cy,w,h = 320,320,100,80, mask = prototype 0, +1 on cells 70..89 x
+  70..89) with a shifted duplicate (0.6), a lamp broken (0.7, box
+  150,150,60,40, mask = prototype 1, +1 everywhere); all constants.
+- damageflood the same signature with 5000 non-overlapping dents (0.5).
+- pet      pixel_values [B,3,224,224] -> logits [B,1000] (Conv, GAP, MatMul):
+  8 * mean R -> 207 (golden retriever) and 6 * R -> 208 (Labrador),
+  8 * B -> 281 (tabby), 8 * G -> 17 (jay).
+- depth    pixel_values [B,3,518,518] -> predicted_depth [B,518,518]: the
+  mean of the three normalised channels (brighter = nearer).
+- depthbad the same input -> predicted_depth [B,37,37] (a patch Conv
+  without the head's upsampling): vigil must refuse it at load.
+- weather  pixel_values [B,3,224,224] -> logits [B,3], id2label
+  {clear, rain, fog}: 6 * R, 6 * B, 6 * G.
 """
 import json
 import os
@@ -144,6 +165,11 @@ def threat(out):
                [(300, [400, 300, 60, 120], 4, 0.8, 0.0), (301, [404, 304, 60, 120], 4, 0.6, 0.0),
                 (400, [150, 420, 90, 50], 5, 0.7, 0.0)],
                {"names": THREAT_NAMES, "task": "detect", "imgsz": "[640, 640]"})
+
+
+def plate(out):
+    yolo_const(out, "yolo11-license-plate.onnx", "yolo11-license-plate", 5,
+               [(250, [264, 370, 234, 58], 4, 0.85, 0.0)], {"names": "{0: 'license_plate'}", "task": "detect"})
 
 
 # ---- ViT classifiers ---------------------------------------------------------
@@ -296,8 +322,103 @@ def xclip(out):
     write_ids(os.path.join(d, "prompt_ids.txt"), rows)
 
 
-MODELS = {"vitpose": vitpose, "yolopose": yolopose, "yoloface": yoloface, "threat": threat, "vitage": vitage,
-          "vitgender": vitgender, "osnet": osnet, "siglip": siglip, "xclip": xclip}
+# ---- the vehicle and animal path ------------------------------------------------
+VEHICLE_CLASSES = ["articulated_truck", "background", "bicycle", "bus", "car", "motorcycle",
+                   "non_motorized_vehicle", "pedestrian", "pickup_truck", "single_unit_truck", "work_van"]
+
+
+def vehicle(out):
+    W = np.zeros((3, 11), np.float32)
+    W[0, 8] = 6.0   # red   -> pickup_truck
+    W[1, 1] = 6.0   # green -> background (never reported)
+    W[1, 7] = 5.0   # green -> pedestrian (never reported)
+    W[2, 10] = 6.0  # blue  -> work_van
+    vit_classifier(out, "vehicle-segment.onnx", "vehicle-segment", W, np.zeros(11, np.float32), VEHICLE_CLASSES)
+
+
+DAMAGE_NAMES = "{0: 'crack', 1: 'dent', 2: 'glass shatter', 3: 'lamp broken', 4: 'scratch', 5: 'tire flat'}"
+
+
+def seg_model(out, fname, name, C, P):
+    nodes, inits = mean_scalar("images")
+    nodes += [node("Mul", ["m", "zero"], ["z"]), node("Add", ["C", "z"], ["output0"]),
+              node("Add", ["P", "z"], ["output1"])]
+    inits += [init("C", C), init("P", P), init("zero", [0.0])]
+    save(os.path.join(out, fname), name, nodes, [vi("images", F32, [1, 3, 640, 640])],
+         [vi("output0", F32, [1, 42, 8400]), vi("output1", F32, [1, 32, 160, 160])], inits,
+         {"names": DAMAGE_NAMES, "task": "segment", "imgsz": "[640, 640]"})
+
+
+def damage(out):
+    C = np.zeros((1, 42, 8400), np.float32)
+    def plant(a, box, cls, score, coef):
+        C[0, :4, a] = box
+        C[0, 4 + cls, a] = score
+        C[0, 10 + coef, a] = 1.0
+    plant(100, [320, 320, 100, 80], 2, 0.9, 0)
+    plant(101, [324, 322, 100, 80], 2, 0.6, 0)
+    plant(200, [150, 150, 60, 40], 3, 0.7, 1)
+    P = np.full((1, 32, 160, 160), -1.0, np.float32)
+    P[0, 0, 70:90, 70:90] = 1.0
+    P[0, 1] = 1.0
+    seg_model(out, "damage-seg.onnx", "damage-seg", C, P)
+
+
+def damageflood(out):
+    C = np.zeros((1, 42, 8400), np.float32)
+    for a in range(5000):
+        C[0, :4, a] = [4 + 8 * (a % 80), 4 + 8 * (a // 80), 4, 4]
+        C[0, 4 + 1, a] = 0.5
+        C[0, 10, a] = 1.0
+    P = np.ones((1, 32, 160, 160), np.float32)
+    seg_model(out, "damage-flood.onnx", "damage-flood", C, P)
+
+
+def pet(out):
+    wc = np.zeros((8, 3, 4, 4), np.float32)
+    for c in range(3):
+        wc[c, c] = 1.0 / 16
+    W = np.zeros((8, 1000), np.float32)
+    W[0, 207], W[0, 208] = 8.0, 6.0
+    W[2, 281] = 8.0
+    W[1, 17] = 8.0
+    save(os.path.join(out, "resnet-18.onnx"), "resnet-18",
+         [node("Conv", ["pixel_values", "Wc"], ["c"], kernel_shape=[4, 4], strides=[4, 4]),
+          node("GlobalAveragePool", ["c"], ["g"]), node("Flatten", ["g"], ["f"], axis=1),
+          node("MatMul", ["f", "W"], ["logits"])],
+         [vi("pixel_values", F32, ["batch", 3, 224, 224])], [vi("logits", F32, ["batch", 1000])],
+         [init("Wc", wc), init("W", W)])
+
+
+def depth(out):
+    w = np.full((1, 3, 1, 1), 1.0 / 3, np.float32)
+    save(os.path.join(out, "depth-anything.onnx"), "depth-anything",
+         [node("Conv", ["pixel_values", "W"], ["c"], kernel_shape=[1, 1]),
+          node("Squeeze", ["c", "ax1"], ["predicted_depth"])],
+         [vi("pixel_values", F32, ["batch", 3, 518, 518])], [vi("predicted_depth", F32, ["batch", 518, 518])],
+         [init("W", w), init("ax1", [1], np.int64)])
+
+
+def depthbad(out):
+    w = np.full((1, 3, 14, 14), 1.0 / (3 * 196), np.float32)
+    save(os.path.join(out, "depth-bad.onnx"), "depth-bad",
+         [node("Conv", ["pixel_values", "W"], ["c"], kernel_shape=[14, 14], strides=[14, 14]),
+          node("Squeeze", ["c", "ax1"], ["predicted_depth"])],
+         [vi("pixel_values", F32, [1, 3, 518, 518])], [vi("predicted_depth", F32, [1, 37, 37])],
+         [init("W", w), init("ax1", [1], np.int64)])
+
+
+def weather(out):
+    W = np.zeros((3, 3), np.float32)
+    W[0, 0], W[2, 1], W[1, 2] = 6.0, 6.0, 6.0
+    vit_classifier(out, "weather.onnx", "weather", W, np.zeros(3, np.float32), ["Clear", "Rain", "Fog"])
+
+
+MODELS = {"vitpose": vitpose, "yolopose": yolopose, "yoloface": yoloface, "threat": threat, "plate": plate,
+          "vitage": vitage,
+          "vitgender": vitgender, "osnet": osnet, "siglip": siglip, "xclip": xclip, "vehicle": vehicle,
+          "damage": damage, "damageflood": damageflood, "pet": pet, "depth": depth, "depthbad": depthbad,
+          "weather": weather}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

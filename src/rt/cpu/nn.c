@@ -76,11 +76,12 @@ int nn_act_parse(const vrt_node *n, nn_act *a) {
   static const struct {
     const char *name;
     nn_act_kind kind;
-    float alpha;
+    float alpha, beta;
   } acts[] = {
-      {"Relu", NN_ACT_RELU, 0},       {"Relu6", NN_ACT_RELU6, 0},     {"LeakyRelu", NN_ACT_LEAKY, 0.01f},
-      {"Sigmoid", NN_ACT_SIGMOID, 0}, {"Tanh", NN_ACT_TANH, 0},       {"Elu", NN_ACT_ELU, 1.0f},
-      {"HardSwish", NN_ACT_HARDSWISH, 0}, {"Prelu", NN_ACT_PRELU, 0}, {"PRelu", NN_ACT_PRELU, 0},
+      {"Relu", NN_ACT_RELU, 0, 0},         {"Relu6", NN_ACT_RELU6, 0, 0},   {"LeakyRelu", NN_ACT_LEAKY, 0.01f, 0},
+      {"Sigmoid", NN_ACT_SIGMOID, 0, 0},   {"Tanh", NN_ACT_TANH, 0, 0},     {"Elu", NN_ACT_ELU, 1.0f, 0},
+      {"HardSwish", NN_ACT_HARDSWISH, 0, 0}, {"Prelu", NN_ACT_PRELU, 0, 0}, {"PRelu", NN_ACT_PRELU, 0, 0},
+      {"Clip", NN_ACT_CLIP, -INFINITY, INFINITY}, {"SiLU", NN_ACT_SILU, 0, 0}, {"Gelu", NN_ACT_GELU, 0, 0},
   };
   memset(a, 0, sizeof *a);
   const char *s = vrt_attr_string(n, "vrt_act", NULL);
@@ -89,13 +90,23 @@ int nn_act_parse(const vrt_node *n, nn_act *a) {
     if (strcmp(s, acts[i].name) == 0) {
       a->kind = acts[i].kind;
       a->alpha = vrt_attr_float(n, "vrt_act_alpha", acts[i].alpha);
+      a->beta = vrt_attr_float(n, "vrt_act_beta", acts[i].beta);
       return 0;
     }
   return NN_ERR(n, VRT_EUNSUPPORTED, "unknown fused activation '%s'", s);
 }
 
-static void act_span(nn_act_kind k, float alpha, float *y, int64_t n) {
+static void act_span(nn_act_kind k, float alpha, float beta, float *y, int64_t n) {
   switch (k) {
+    case NN_ACT_CLIP:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] < alpha ? alpha : (y[i] > beta ? beta : y[i]);
+      break;
+    case NN_ACT_SILU:
+      for (int64_t i = 0; i < n; i++) y[i] = y[i] / (1.0f + expf(-y[i]));
+      break;
+    case NN_ACT_GELU:
+      for (int64_t i = 0; i < n; i++) y[i] = 0.5f * y[i] * (1.0f + erff(y[i] * 0.70710678118654752f));
+      break;
     case NN_ACT_NONE:
     case NN_ACT_PRELU: break;
     case NN_ACT_RELU:
@@ -131,7 +142,7 @@ static void act_span(nn_act_kind k, float alpha, float *y, int64_t n) {
 void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float *bias, const nn_act *a,
                  const float *slope, int64_t nslope) {
   nn_act_kind k = a ? a->kind : NN_ACT_NONE;
-  float alpha = a ? a->alpha : 0;
+  float alpha = a ? a->alpha : 0, beta = a ? a->beta : 0;
   if (!bias && k == NN_ACT_NONE) return;
   if (inner == 1) {
     for (int64_t o = 0; o < outer; o++) {
@@ -144,7 +155,7 @@ void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float 
           p[c] = p[c] >= 0 ? p[c] : s * p[c];
         }
       } else {
-        act_span(k, alpha, p, C);
+        act_span(k, alpha, beta, p, C);
       }
     }
     return;
@@ -160,7 +171,7 @@ void nn_bias_act(float *y, int64_t outer, int64_t C, int64_t inner, const float 
         float s = slope[nslope == 1 ? 0 : c];
         for (int64_t i = 0; i < inner; i++) p[i] = p[i] >= 0 ? p[i] : s * p[i];
       } else {
-        act_span(k, alpha, p, inner);
+        act_span(k, alpha, beta, p, inner);
       }
     }
 }

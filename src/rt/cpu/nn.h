@@ -37,11 +37,14 @@ typedef enum {
   NN_ACT_ELU,
   NN_ACT_HARDSWISH,
   NN_ACT_PRELU,
+  NN_ACT_CLIP,  /* min alpha, max beta (vrt_act_alpha / vrt_act_beta) */
+  NN_ACT_SILU,  /* x * sigmoid(x) */
+  NN_ACT_GELU,  /* x/2 * (1 + erf(x / sqrt 2)) */
 } nn_act_kind;
 
 typedef struct nn_act {
   nn_act_kind kind;
-  float alpha;
+  float alpha, beta;
 } nn_act;
 
 int nn_act_parse(const vrt_node *n, nn_act *a);

@@ -49,10 +49,33 @@ static int conv_check_common(const vrt_node *n, const vrt_tensor *const *in, int
   return 0;
 }
 
-static void finish(const nn_geom *g, float *y, const float *bias, const nn_act *a, const float *slope, int64_t ns) {
+static void bias_act(const nn_geom *g, float *y, const float *bias, const nn_act *a, const float *slope,
+                     int64_t ns) {
   int64_t P = g->out[0] * g->out[1] * g->out[2];
   if (g->layout == 0) nn_bias_act(y, g->N, g->M, P, bias, a, slope, ns);
   else nn_bias_act(y, g->N * P, g->M, 1, bias, a, slope, ns);
+}
+
+/* y = act(y + bias + res): res is the residual that the fusion pass folded
+ * in from a following Add (input 4, the output's shape), NULL when none. */
+static void finish(const nn_geom *g, float *y, const float *bias, const nn_act *a, const float *slope, int64_t ns,
+                   const float *res) {
+  if (!res) {
+    bias_act(g, y, bias, a, slope, ns);
+    return;
+  }
+  bias_act(g, y, bias, NULL, NULL, 0);
+  int64_t total = g->N * g->M * g->out[0] * g->out[1] * g->out[2];
+  for (int64_t i = 0; i < total; i++) y[i] += res[i];
+  bias_act(g, y, NULL, a, slope, ns);
+}
+
+/* The fused residual (input 4) must have the output's shape exactly. */
+static int check_residual(const vrt_node *n, const vrt_tensor *const *in, int nin, const vrt_tensor *out) {
+  if (nin <= 4 || !in[4]) return 0;
+  if (in[4]->dtype != VRT_F32 || !vrt__same_shape(in[4], out))
+    return NN_ERR(n, VRT_ESHAPE, "fused residual must be float32 with the output's shape");
+  return 0;
 }
 
 /* ---- Conv ------------------------------------------------------------------ */
@@ -66,7 +89,7 @@ static int conv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   out[0].dtype = VRT_F32;
   out[0].ndim = in[0]->ndim;
   nn_layout_dims(p->layout, g.nsp, g.N, g.M, g.out, out[0].dims);
-  return 0;
+  return check_residual(n, in, nin, &out[0]);
 }
 
 static void conv_ref(const nn_geom *g, const float *x, const float *w, const float *b, float *y) {
@@ -320,21 +343,23 @@ static int conv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   int64_t ns;
   if ((rc = nn_prelu_slope(n, in, nin, 3, g.M, &p->act, &slope, &ns))) return rc;
   float *y = out[0].data;
+  const float *res = nin > 4 && in[4] ? in[4]->data : NULL;
   if (vrt_tensor_numel(&out[0]) == 0) return 0;
   if (!nn_use_reference() && g.nsp <= 2) {
     nn_set_threads(ctx->threads);
     if ((rc = conv_fast(n, &g, in[0]->data, in[1]->data, y, ctx))) return rc;
-    finish(&g, y, bias, &p->act, slope, ns);
+    finish(&g, y, bias, &p->act, slope, ns, res);
     return 0;
   }
   conv_ref(&g, in[0]->data, in[1]->data, bias, y);
-  finish(&g, y, NULL, &p->act, slope, ns);
+  finish(&g, y, NULL, &p->act, slope, ns, res);
   return 0;
 }
 
+/* Inputs: X, W, B, Prelu slope (fused act), residual (fused Add). */
 const vrt_opdef nn_op_conv = {
     .op = VRT_OP_Conv, .prepare = nn_conv_prepare, .infer = conv_infer, .exec = conv_exec,
-    .min_inputs = 2, .max_inputs = 4,
+    .min_inputs = 2, .max_inputs = 5,
 };
 
 /* ---- ConvTranspose -------------------------------------------------------- */
@@ -463,7 +488,7 @@ static int convt_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   } else {
     convt_ref(&g, in[0]->data, in[1]->data, out[0].data);
   }
-  finish(&g, out[0].data, bias, &p->act, slope, ns);
+  finish(&g, out[0].data, bias, &p->act, slope, ns, NULL);
   return 0;
 }
 

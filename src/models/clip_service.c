@@ -1,0 +1,449 @@
+/* The CLIP service (8093): embeddings, zero-shot labels, image-text similarity and
+ * scene anomaly against a camera's usual view, from the CLIP export at
+ * CLIP_MODEL_PATH (docs/models.md). Without the export every model endpoint answers
+ * 503 saying so, and /health is "unhealthy" with model_loaded false.
+ *
+ *   POST /embed             {"image"} or {"text"} -> {"embedding" [D], "embedding_dimension"}
+ *   POST /classify          {"image", "labels": [..<=100]} -> {"scores", "top_label", "top_score"}
+ *   POST /similarity        {"image", "text"} -> {"similarity"} (cosine)
+ *   POST /batch-similarity  {"image", "texts": [..<=100]} -> {"similarities": [..], "texts"}
+ *   POST /anomaly-score     {"image", "baseline_embedding": [D]} or {"image", "camera_id",
+ *                           "update_baseline": true} -> {"anomaly_score", "similarity_to_baseline",
+ *                           "baseline_warm", "baseline_samples", "is_anomaly"}
+ * "image" is base64 (JPEG/PNG/WebP); multipart `file` is accepted by /embed. Texts are
+ * UTF-8 (invalid: 400), truncated to CLIP's 77 tokens. The per-camera baselines live
+ * in SQLite (VIGIL_CLIP_BASELINES) so they survive restarts. */
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "models/hub_common.h"
+#include "util/assets.h"
+#include "util/log.h"
+#include "vigil/clip.h"
+#include "vigil/config.h"
+#include "vigil/http.h"
+
+#define CLIP_MAX_LABELS 100
+#define CLIP_MAX_BODY ((size_t)16 << 20)
+
+typedef struct {
+  clip_model *m;
+  char why[512]; /* why there is no model */
+  double threshold, min_alpha;
+  long warm_after;
+  pthread_mutex_t mu; /* baselines and their database */
+  sqlite3 *db;
+} clip_ctx;
+
+static int clip_init(void **out, const vigil_config *cfg, char *err, size_t errlen) {
+  (void)err, (void)errlen;
+  clip_ctx *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  pthread_mutex_init(&c->mu, NULL);
+  const char *path = vigil_config_str(cfg, "CLIP_MODEL_PATH");
+  char e[512] = "";
+  if (!path || !*path) snprintf(c->why, sizeof c->why, "CLIP_MODEL_PATH is not set");
+  else if (clip_load(&c->m, path, 1, e, sizeof e))
+    snprintf(c->why, sizeof c->why, "CLIP is not installed: %s (set CLIP_MODEL_PATH to an export folder, see docs/models.md)", e);
+  if (!c->m) vlog_warn("clip: %s", c->why);
+  c->threshold = 0.25, c->min_alpha = 0.05, c->warm_after = 20;
+  vigil_config_float(cfg, "CLIP_ANOMALY_THRESHOLD", &c->threshold, NULL, 0);
+  vigil_config_float(cfg, "CLIP_BASELINE_ALPHA", &c->min_alpha, NULL, 0);
+  vigil_config_int(cfg, "CLIP_BASELINE_WARM", &c->warm_after, NULL, 0);
+  const char *bp = vigil_config_str(cfg, "VIGIL_CLIP_BASELINES");
+  char bpath[1024];
+  if ((!bp || !*bp) && vigil_asset_path(bpath, sizeof bpath, "clip-baselines.sqlite") == 0) bp = bpath;
+  if (bp && sqlite3_open_v2(bp, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) ==
+                SQLITE_OK) {
+    sqlite3_busy_timeout(c->db, 2000);
+    if (sqlite3_exec(c->db,
+                     "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS clip_baselines(camera_id TEXT PRIMARY KEY,"
+                     " samples INTEGER NOT NULL, dim INTEGER NOT NULL, mean BLOB NOT NULL, updated REAL NOT NULL);",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+      vlog_warn("clip: baselines database %s: %s; baselines will not persist", bp, sqlite3_errmsg(c->db));
+      sqlite3_close(c->db);
+      c->db = NULL;
+    }
+  } else {
+    if (c->db) sqlite3_close(c->db);
+    c->db = NULL;
+    vlog_warn("clip: cannot open the baselines database; baselines will not persist");
+  }
+  *out = c;
+  return 0;
+}
+
+static void clip_ctx_free(void *p) {
+  clip_ctx *c = p;
+  if (!c) return;
+  clip_free(c->m);
+  if (c->db) sqlite3_close(c->db);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+/* ---- requests --------------------------------------------------------------------------------- */
+
+typedef struct {
+  vigil_bytes image;
+  char *text, *camera_id;
+  char **labels;
+  size_t n_labels;
+  char **texts;
+  size_t n_texts;
+  bool update_baseline;
+} clip_req;
+
+static const vigil_json_field req_f[] = {
+    {.key = "image", .type = VIGIL_JSON_BASE64, .offset = offsetof(clip_req, image), .max = (size_t)10 << 20},
+    {.key = "text", .type = VIGIL_JSON_STRING, .offset = offsetof(clip_req, text), .max = 65536},
+    {.key = "camera_id", .type = VIGIL_JSON_STRING, .offset = offsetof(clip_req, camera_id), .max = 63},
+    {.key = "labels", .type = VIGIL_JSON_STRING_ARRAY, .offset = offsetof(clip_req, labels),
+     .count_offset = offsetof(clip_req, n_labels), .max = CLIP_MAX_LABELS},
+    {.key = "texts", .type = VIGIL_JSON_STRING_ARRAY, .offset = offsetof(clip_req, texts),
+     .count_offset = offsetof(clip_req, n_texts), .max = CLIP_MAX_LABELS},
+    {.key = "update_baseline", .type = VIGIL_JSON_BOOL, .offset = offsetof(clip_req, update_baseline)},
+};
+
+static double ms_since(const struct timespec *t0) {
+  struct timespec t1;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static json_t *jround(double v, double q) { return json_real(round(v * q) / q); }
+
+static json_t *vec_json(const float *v, int n) {
+  json_t *a = json_array();
+  for (int i = 0; i < n; i++) json_array_append_new(a, jround(v[i], 1e6));
+  return a;
+}
+
+/* Parses the JSON body; 0, or -1 with res filled. */
+static int parse(clip_req *q, json_t **root, vigil_http_response *res, const vigil_http_request *req) {
+  memset(q, 0, sizeof *q);
+  q->update_baseline = true;
+  *root = NULL;
+  if (!vigil_http_content_type_is(req, "application/json"))
+    return vigil_http_error(res, 415, "send application/json (see docs/http-api.md)"), -1;
+  json_error_t je;
+  *root = json_loadb((const char *)req->body, req->body_len, 0, &je);
+  if (!*root) return vigil_http_error(res, 400, "body is not valid JSON: %s", je.text), -1;
+  if (!json_is_object(*root)) return vigil_http_error(res, 400, "body is not a JSON object"), -1;
+  char err[512];
+  if (vigil_json_parse_object(q, req_f, VIGIL_JSON_N(req_f), *root, err, sizeof err)) {
+    json_t *l = json_object_get(*root, "labels"), *t = json_object_get(*root, "texts");
+    bool too_many = (json_is_array(l) && json_array_size(l) > CLIP_MAX_LABELS) ||
+                    (json_is_array(t) && json_array_size(t) > CLIP_MAX_LABELS);
+    return vigil_http_error(res, too_many ? 400 : strstr(err, "too large") ? 413 : 400, "%s%s", err,
+                            too_many ? " (at most 100)" : ""), -1;
+  }
+  return 0;
+}
+
+static void req_free(clip_req *q, json_t *root) {
+  vigil_json_free(q, req_f, VIGIL_JSON_N(req_f));
+  json_decref(root);
+}
+
+static int need_model(const clip_ctx *c, vigil_http_response *res) {
+  if (c->m) return 0;
+  vigil_http_error(res, 503, "%s", c->why);
+  return -1;
+}
+
+/* Decodes and embeds q->image into e (dim floats). */
+static int embed_image(clip_ctx *c, float *e, const clip_req *q, vigil_http_response *res) {
+  if (!q->image.data) return vigil_http_error(res, 400, "field 'image' (base64) is required"), -1;
+  vigil_image im = {0};
+  vigil_img_limits lim = vigil_http_image_limits(NULL);
+  if (vigil_http_decode_image(&im, res, NULL, q->image.data, q->image.len, &lim) < 0) return -1;
+  char err[512];
+  int rc = clip_embed_image(c->m, e, &im, err, sizeof err);
+  vigil_image_free(&im);
+  if (rc) return vigil_http_error(res, 500, "%s", err), -1;
+  return 0;
+}
+
+/* Embeds n texts; an invalid UTF-8 text is a 400 naming it. */
+static int embed_texts(clip_ctx *c, float *e, char *const *texts, size_t n, vigil_http_response *res) {
+  size_t *lens = malloc(sizeof *lens * (n ? n : 1));
+  if (!lens) return vigil_http_error(res, 500, "out of memory"), -1;
+  for (size_t i = 0; i < n; i++) lens[i] = strlen(texts[i]);
+  char err[512];
+  int rc = clip_embed_texts(c->m, e, (const char *const *)texts, lens, (int)n, err, sizeof err);
+  free(lens);
+  if (rc) return vigil_http_error(res, strstr(err, "UTF-8") ? 400 : 500, "%s", err), -1;
+  return 0;
+}
+
+static int h_embed(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  if (need_model(c, res)) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int d = clip_embed_dim(c->m);
+  float *e = malloc(sizeof(float) * (size_t)d);
+  if (!e) return vigil_http_error(res, 500, "out of memory");
+  clip_req q;
+  json_t *root = NULL;
+  int rc = -1;
+  if (req->content_type && !strncmp(req->content_type, "multipart/", 10)) {
+    vigil_uploads u;
+    if (vigil_http_read_uploads(&u, res, req, "image", 1, (size_t)10 << 20) == 0) {
+      memset(&q, 0, sizeof q);
+      q.image.data = u.items[0].data, q.image.len = u.items[0].len;
+      rc = embed_image(c, e, &q, res);
+      vigil_uploads_free(&u);
+      memset(&q, 0, sizeof q);
+    }
+  } else if (parse(&q, &root, res, req) == 0) {
+    if (q.text && !q.image.data) rc = embed_texts(c, e, &q.text, 1, res);
+    else rc = embed_image(c, e, &q, res);
+    req_free(&q, root);
+  }
+  if (rc == 0) {
+    json_t *o = json_object();
+    json_object_set_new(o, "embedding", vec_json(e, d));
+    json_object_set_new(o, "embedding_dimension", json_integer(d));
+    json_object_set_new(o, "model", json_string("clip-vit-large-patch14"));
+    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    rc = vigil_http_reply_json(res, 200, o);
+  }
+  free(e);
+  (void)rc; /* every path above filled res */
+  return 0;
+}
+
+/* The image's similarity to n texts (cosine). */
+static int image_vs_texts(clip_ctx *c, float *sims, const clip_req *q, char *const *texts, size_t n,
+                          vigil_http_response *res) {
+  int d = clip_embed_dim(c->m);
+  float *e = malloc(sizeof(float) * (size_t)d * (n + 1));
+  if (!e) return vigil_http_error(res, 500, "out of memory"), -1;
+  int rc = embed_image(c, e, q, res);
+  if (!rc) rc = embed_texts(c, e + d, texts, n, res);
+  for (size_t i = 0; !rc && i < n; i++) sims[i] = hub_dot(e, e + (size_t)d * (i + 1), d);
+  free(e);
+  return rc;
+}
+
+static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  if (need_model(c, res)) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clip_req q;
+  json_t *root;
+  if (parse(&q, &root, res, req)) return 0;
+  if (q.n_labels < 1) {
+    req_free(&q, root);
+    return vigil_http_error(res, 400, "field 'labels' must list 1 to 100 labels");
+  }
+  float sims[CLIP_MAX_LABELS], probs[CLIP_MAX_LABELS];
+  if (image_vs_texts(c, sims, &q, q.labels, q.n_labels, res) == 0) {
+    float scale = clip_logit_scale(c->m);
+    for (size_t i = 0; i < q.n_labels; i++) sims[i] *= scale;
+    hub_softmax(probs, sims, (int)q.n_labels);
+    json_t *o = json_object(), *scores = json_object();
+    size_t best = 0;
+    for (size_t i = 0; i < q.n_labels; i++) {
+      json_object_set_new(scores, q.labels[i], jround(probs[i], 1e6));
+      if (probs[i] > probs[best]) best = i;
+    }
+    json_object_set_new(o, "scores", scores);
+    json_object_set_new(o, "top_label", json_string(q.labels[best]));
+    json_object_set_new(o, "top_score", jround(probs[best], 1e6));
+    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    vigil_http_reply_json(res, 200, o);
+  }
+  req_free(&q, root);
+  return 0;
+}
+
+static int h_similarity(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  if (need_model(c, res)) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clip_req q;
+  json_t *root;
+  if (parse(&q, &root, res, req)) return 0;
+  float sim;
+  if (!q.text) vigil_http_error(res, 400, "field 'text' is required");
+  else if (image_vs_texts(c, &sim, &q, &q.text, 1, res) == 0) {
+    json_t *o = json_object();
+    json_object_set_new(o, "similarity", jround(sim, 1e6));
+    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    vigil_http_reply_json(res, 200, o);
+  }
+  req_free(&q, root);
+  return 0;
+}
+
+static int h_batch_similarity(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  if (need_model(c, res)) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clip_req q;
+  json_t *root;
+  if (parse(&q, &root, res, req)) return 0;
+  float sims[CLIP_MAX_LABELS];
+  if (q.n_texts < 1) vigil_http_error(res, 400, "field 'texts' must list 1 to 100 texts");
+  else if (image_vs_texts(c, sims, &q, q.texts, q.n_texts, res) == 0) {
+    json_t *o = json_object(), *a = json_array(), *t = json_array();
+    for (size_t i = 0; i < q.n_texts; i++) {
+      json_array_append_new(a, jround(sims[i], 1e6));
+      json_array_append_new(t, json_string(q.texts[i]));
+    }
+    json_object_set_new(o, "similarities", a);
+    json_object_set_new(o, "texts", t);
+    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    vigil_http_reply_json(res, 200, o);
+  }
+  req_free(&q, root);
+  return 0;
+}
+
+/* ---- baselines ---------------------------------------------------------------------------------- */
+
+/* Loads a camera's baseline (zeroed when it has none); caller holds mu. */
+static void baseline_get(clip_ctx *c, clip_baseline *b, const char *cam) {
+  if (!c->db) return;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db, "SELECT samples, dim, mean FROM clip_baselines WHERE camera_id = ?", -1, &st, NULL))
+    return;
+  sqlite3_bind_text(st, 1, cam, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) == b->dim &&
+      sqlite3_column_bytes(st, 2) == (int)(sizeof(float) * (size_t)b->dim)) {
+    b->count = sqlite3_column_int64(st, 0);
+    memcpy(b->mean, sqlite3_column_blob(st, 2), sizeof(float) * (size_t)b->dim);
+  }
+  sqlite3_finalize(st);
+}
+
+static void baseline_put(clip_ctx *c, const clip_baseline *b, const char *cam) {
+  if (!c->db) return;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db,
+                         "INSERT INTO clip_baselines(camera_id, samples, dim, mean, updated) VALUES(?,?,?,?,?) "
+                         "ON CONFLICT(camera_id) DO UPDATE SET samples=excluded.samples, dim=excluded.dim, "
+                         "mean=excluded.mean, updated=excluded.updated",
+                         -1, &st, NULL))
+    return;
+  sqlite3_bind_text(st, 1, cam, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, b->count);
+  sqlite3_bind_int(st, 3, b->dim);
+  sqlite3_bind_blob(st, 4, b->mean, (int)(sizeof(float) * (size_t)b->dim), SQLITE_STATIC);
+  sqlite3_bind_double(st, 5, (double)time(NULL));
+  if (sqlite3_step(st) != SQLITE_DONE) vlog_warn("clip: baseline of %s not saved: %s", cam, sqlite3_errmsg(c->db));
+  sqlite3_finalize(st);
+}
+
+static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  if (need_model(c, res)) return 0;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  clip_req q;
+  json_t *root;
+  if (parse(&q, &root, res, req)) return 0;
+  int d = clip_embed_dim(c->m);
+  float *e = malloc(sizeof(float) * (size_t)d * 2);
+  clip_baseline b = {0};
+  if (!e || clip_baseline_init(&b, d)) {
+    vigil_http_error(res, 500, "out of memory");
+    goto out;
+  }
+  json_t *given = json_object_get(root, "baseline_embedding");
+  if (given && !json_is_null(given)) {
+    if (!json_is_array(given) || json_array_size(given) != (size_t)d) {
+      vigil_http_error(res, 400, "field 'baseline_embedding' must be an array of %d numbers", d);
+      goto out;
+    }
+    for (int i = 0; i < d; i++) {
+      json_t *v = json_array_get(given, (size_t)i);
+      if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        vigil_http_error(res, 400, "field 'baseline_embedding[%d]' must be a finite number", i);
+        goto out;
+      }
+      b.mean[i] = (float)json_number_value(v);
+    }
+    if (hub_l2_normalize(b.mean, d) == 0) {
+      vigil_http_error(res, 400, "field 'baseline_embedding' is all zeros");
+      goto out;
+    }
+    b.count = c->warm_after; /* a given baseline counts as warm */
+  } else if (!q.camera_id || !*q.camera_id) {
+    vigil_http_error(res, 400, "give 'baseline_embedding' or 'camera_id' (the camera's rolling baseline)");
+    goto out;
+  }
+  if (embed_image(c, e, &q, res)) goto out;
+  bool rolling = !given || json_is_null(given);
+  if (rolling) {
+    pthread_mutex_lock(&c->mu);
+    baseline_get(c, &b, q.camera_id);
+  }
+  bool have = b.count > 0;
+  float sim = have ? hub_dot(e, b.mean, d) : 1.0f;
+  bool warm = b.count >= c->warm_after;
+  if (rolling) {
+    if (q.update_baseline) {
+      clip_baseline_update(&b, e, (float)c->min_alpha);
+      baseline_put(c, &b, q.camera_id);
+    }
+    pthread_mutex_unlock(&c->mu);
+  }
+  double score = have ? 1.0 - sim : 0.0;
+  json_t *o = json_object();
+  json_object_set_new(o, "anomaly_score", jround(score, 1e6));
+  json_object_set_new(o, "similarity_to_baseline", have ? jround(sim, 1e6) : json_null());
+  json_object_set_new(o, "baseline_warm", json_boolean(warm));
+  json_object_set_new(o, "baseline_samples", json_integer(b.count));
+  json_object_set_new(o, "is_anomaly", json_boolean(warm && score > c->threshold));
+  json_object_set_new(o, "threshold", jround(c->threshold, 1e6));
+  json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+  vigil_http_reply_json(res, 200, o);
+out:
+  clip_baseline_free(&b);
+  free(e);
+  req_free(&q, root);
+  return 0;
+}
+
+static int h_health(vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  json_t *o = json_object();
+  json_object_set_new(o, "status", json_string(c->m ? "healthy" : "unhealthy"));
+  json_object_set_new(o, "model_loaded", json_boolean(c->m != NULL));
+  json_object_set_new(o, "model_name", json_string("clip-vit-large-patch14"));
+  json_object_set_new(o, "device", json_string("cpu"));
+  json_object_set_new(o, "cuda_available", json_false());
+  json_object_set_new(o, "embedding_dimension", c->m ? json_integer(clip_embed_dim(c->m)) : json_null());
+  json_object_set_new(o, "memory_mb", jround(c->m ? (double)clip_memory_bytes(c->m) / 1048576.0 : 0, 10));
+  if (!c->m) json_object_set_new(o, "detail", json_string(c->why));
+  return vigil_http_reply_json(res, 200, o);
+}
+
+static const vigil_http_route clip_routes[] = {
+    {"GET", "/health", h_health},
+    {"POST", "/embed", h_embed},
+    {"POST", "/classify", h_classify},
+    {"POST", "/similarity", h_similarity},
+    {"POST", "/batch-similarity", h_batch_similarity},
+    {"POST", "/anomaly-score", h_anomaly},
+};
+
+const vigil_service vigil_service_clip = {.name = "clip",
+                                          .port = 8093,
+                                          .routes = clip_routes,
+                                          .n_routes = VIGIL_JSON_N(clip_routes),
+                                          .init = clip_init,
+                                          .free = clip_ctx_free,
+                                          .max_body = CLIP_MAX_BODY};

@@ -1,0 +1,819 @@
+/* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
+ * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
+ * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
+ * factors and Softmax / LogSoftmax through oneDNN 2.6
+ * primitives, with bias, activation and a residual Add fused as post-ops.
+ *
+ * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
+ * im2col + sgemm on plain tensors: they write a K-times larger copy of the
+ * input, run a GEMM whose shape suits neither small-channel nor depthwise
+ * convolutions, then sweep the output again for bias and activation. A
+ * oneDNN convolution primitive is a JIT kernel generated for one shape and
+ * this CPU's ISA (AVX-512, AMX), reading the input in place and applying
+ * bias, activation and the residual sum while the output tile is still in
+ * registers. The price is state: a primitive is built for one set of shapes.
+ *
+ * Where the state lives. A model is loaded once and shared read-only by
+ * every session (one per thread); a session caches one plan per set of input
+ * shapes (exec.c). So:
+ *   - primitives, memory objects and the stream are per session and per plan
+ *     (the kernel states below), built when the plan is made; executing them
+ *     needs no lock;
+ *   - weights are reordered into the primitive's preferred blocked layout
+ *     (format_tag::any) once per model, through vrt__model_pack (keyed by
+ *     node and the packed layout, under the model's lock), and shared by every
+ *     session. Packing happens at the first plan, not at load, so load time
+ *     stays what it was.
+ *
+ * Layouts. NHWC graphs (TF.js) run on plain nhwc tensors, which oneDNN's
+ * AVX-512 kernels read directly. In NCHW graphs (ONNX) a convolution picks
+ * its own source and destination layout (on this CPU usually nhwc, "acdb",
+ * or nChw16c). exec.c tells each kernel which of its values may stay in a
+ * private layout (producer and every reader on this backend, see
+ * accepts_private): those are written and read in the primitive's layout,
+ * so a conv -> conv / add / mul / pool chain reorders only where it enters
+ * from or leaves to a plain op or a graph output.
+ *
+ * Refusals. supports_op is a cheap filter (dtype, rank, constant weights,
+ * activation kinds oneDNN has); whatever oneDNN itself refuses when the
+ * primitive descriptor is created makes plan return <0, and the node runs on
+ * its own kernel with one log line (backend.c). So do shapes for which
+ * oneDNN only has its "ref" loops, and ConvTranspose with few output channels
+ * per group (padded to 16, many times slower than sgemm + col2im).
+ *
+ * Precision. VRT_PRECISION=bf16 makes convolutions take bf16 source and
+ * weights (f32 accumulation, destination and post-ops) on CPUs with
+ * avx512_bf16 or AMX; elsewhere they stay f32 with one log line.
+ *
+ * Threads. This oneDNN is built on OpenMP: each execution uses the calling
+ * thread's OpenMP team size, which nn_set_threads sets to the session's
+ * thread count before every primitive is created or run. */
+#include <dnnl.h>
+#include <dnnl_debug.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "nn.h"
+
+static dnnl_engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void) {
+  if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+}
+
+static dnnl_engine_t get_engine(void) {
+  pthread_once(&engine_once, engine_init);
+  return engine;
+}
+
+#define DN_TRY(call, what)                                                                 \
+  do {                                                                                     \
+    dnnl_status_t st_ = (call);                                                            \
+    if (st_ != dnnl_success) {                                                             \
+      rc = NN_ERR(rq->n, VRT_EUNSUPPORTED, "oneDNN %s: %s", what, dnnl_status2str(st_)); \
+      goto fail;                                                                           \
+    }                                                                                      \
+  } while (0)
+
+/* ---- precision ----------------------------------------------------------- */
+
+/* VRT_PRECISION=bf16: let oneDNN compute f32 convolutions in bf16 (inputs and
+ * weights rounded to bf16, f32 accumulation) where this CPU has bf16 dot
+ * products (avx512_bf16 or AMX); elsewhere say once that it stays f32.
+ * Read per plan, like the other switches. */
+static bool bf16_ok;
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+
+static void bf16_probe(void) {
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  bf16_ok = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  if (!bf16_ok) vrt__log("VRT_PRECISION=bf16: this CPU has no avx512_bf16/AMX; running float32");
+}
+
+static bool dn_bf16(void) {
+  const char *e = getenv("VRT_PRECISION");
+  if (!e || strcmp(e, "bf16")) return false;
+  pthread_once(&bf16_once, bf16_probe);
+  return bf16_ok;
+}
+
+/* ---- post-ops ------------------------------------------------------------ */
+
+/* oneDNN eltwise algorithm for a fused activation; false when it has none. */
+static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *beta) {
+  *alpha = 0;
+  *beta = 0;
+  switch (a->kind) {
+    case NN_ACT_RELU: *alg = dnnl_eltwise_relu; return true;
+    case NN_ACT_LEAKY: *alg = dnnl_eltwise_relu, *alpha = a->alpha; return true;
+    case NN_ACT_RELU6: *alg = dnnl_eltwise_clip, *beta = 6; return true;
+    case NN_ACT_CLIP: *alg = dnnl_eltwise_clip_v2, *alpha = a->alpha, *beta = a->beta; return true;
+    case NN_ACT_SIGMOID: *alg = dnnl_eltwise_logistic; return true;
+    case NN_ACT_TANH: *alg = dnnl_eltwise_tanh; return true;
+    case NN_ACT_ELU: *alg = dnnl_eltwise_elu, *alpha = a->alpha; return true;
+    case NN_ACT_HARDSWISH: *alg = dnnl_eltwise_hardswish; return true;
+    case NN_ACT_SILU: *alg = dnnl_eltwise_swish, *alpha = 1; return true;
+    case NN_ACT_GELU: *alg = dnnl_eltwise_gelu_erf; return true;
+    default: return false;
+  }
+}
+
+/* ---- convolution and deconvolution --------------------------------------- */
+
+enum { DN_CONV = 1, DN_SIMPLE };
+
+typedef struct dn_conv {
+  int kind; /* DN_CONV */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim;
+  dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
+  dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst, m_dst_user, m_res_user;
+  size_t src_bytes, dst_bytes; /* scratch for the primitive's own layouts */
+  size_t dst_size;             /* bytes of dst in the layout the primitive writes */
+  const void *w;               /* packed weights, owned by the model */
+  bool residual;
+  dnnl_memory_desc_t md_out;   /* the layout the output is stored in when kept private */
+  /* ConvTranspose: bias and activation applied after the primitive, on the
+   * plain output (oneDNN 2.6's deconvolution with bias or post-ops falls to
+   * a path ~100x slower than without) */
+  bool post;
+  const float *post_bias;
+  nn_act post_act;
+  int layout;
+  int64_t N, M, P;
+} dn_conv;
+
+static void conv_release(void *state) {
+  dn_conv *c = state;
+  if (!c) return;
+  dnnl_primitive_t prims[] = {c->prim, c->r_src, c->r_dst, c->r_res};
+  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+    if (prims[i]) dnnl_primitive_destroy(prims[i]);
+  dnnl_memory_t mems[] = {c->m_src_user, c->m_src, c->m_w, c->m_b, c->m_dst, c->m_dst_user, c->m_res_user};
+  for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+    if (mems[i]) dnnl_memory_destroy(mems[i]);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+static bool is_const(const vrt_kernel_req *rq, int k) {
+  return k < rq->nin && rq->in[k] && rq->n->in[k] >= 0 && (rq->g->values[rq->n->in[k]].flags & VRT_VAL_CONST) &&
+         rq->in[k]->data;
+}
+
+static bool conv_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_Conv && n->op != VRT_OP_ConvTranspose) return false;
+  const nn_conv_params *p = n->params;
+  if (!p || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4 || !is_const(rq, 1)) return false;
+  if (rq->nin > 2 && rq->in[2] && !is_const(rq, 2)) return false;
+  if (n->op == VRT_OP_ConvTranspose) {
+    if (rq->nin > 4 && rq->in[4]) return false;
+    /* oneDNN's deconvolution pads output channels to a block of 16; with a
+     * few per group (a 1-channel upsampling head) it is many times slower
+     * than the sgemm + col2im of nn_conv.c */
+    const vrt_tensor *w = rq->in[1];
+    if (w->ndim != 4 || w->dims[1] < 8) return false;
+  }
+  dnnl_alg_kind_t alg;
+  float a, b;
+  return p->act.kind == NN_ACT_NONE || act_alg(&p->act, &alg, &a, &b);
+}
+
+typedef struct {
+  const dnnl_memory_desc_t *user, *packed;
+  const void *src;
+} pack_ctx;
+
+/* Reorder the constant weights into the primitive's layout (runs once per
+ * model and layout, under the model's pack lock). */
+static int pack_weights(void *ctx, void *dst) {
+  pack_ctx *pc = ctx;
+  dnnl_engine_t eng = get_engine();
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t r = NULL;
+  dnnl_memory_t ms = NULL, md = NULL;
+  dnnl_stream_t st = NULL;
+  int ok = dnnl_reorder_primitive_desc_create(&pd, pc->user, eng, pc->packed, eng, NULL) == dnnl_success &&
+           dnnl_primitive_create(&r, pd) == dnnl_success &&
+           dnnl_memory_create(&ms, pc->user, eng, (void *)pc->src) == dnnl_success &&
+           dnnl_memory_create(&md, pc->packed, eng, dst) == dnnl_success &&
+           dnnl_stream_create(&st, eng, dnnl_stream_default_flags) == dnnl_success;
+  if (ok) {
+    nn_set_threads(1);
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
+    ok = dnnl_primitive_execute(r, st, 2, args) == dnnl_success && dnnl_stream_wait(st) == dnnl_success;
+  }
+  if (st) dnnl_stream_destroy(st);
+  if (md) dnnl_memory_destroy(md);
+  if (ms) dnnl_memory_destroy(ms);
+  if (r) dnnl_primitive_destroy(r);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  return ok ? 0 : vrt__err(VRT_EUNSUPPORTED, "oneDNN weights reorder failed");
+}
+
+/* oneDNN's "ref" implementations are plain loops, slower than the op's own
+ * kernel: refuse them so the node stays there. */
+static int refuse_ref(const vrt_kernel_req *rq, const_dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
+  if (!strncmp(impl, "ref", 3)) return NN_ERR(rq->n, VRT_EUNSUPPORTED, "oneDNN offers only its reference kernel (%s)", impl);
+  return 0;
+}
+
+/* The identity of a packed layout, field by field (a memory descriptor has
+ * padding and unused union bytes, so it is not compared as raw bytes). */
+static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
+  int n = 0;
+  k[n++] = md->ndims;
+  k[n++] = md->data_type;
+  k[n++] = md->format_kind;
+  k[n++] = md->offset0;
+  for (int i = 0; i < md->ndims; i++) k[n++] = md->dims[i], k[n++] = md->padded_dims[i];
+  if (md->format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    for (int i = 0; i < md->ndims; i++) k[n++] = b->strides[i];
+    k[n++] = b->inner_nblks;
+    for (int i = 0; i < b->inner_nblks; i++) k[n++] = b->inner_blks[i], k[n++] = b->inner_idxs[i];
+  }
+  k[n++] = md->extra.flags;
+  return n;
+}
+
+/* A reorder primitive between two layouts of the same tensor, NULL when they
+ * are the same. */
+static int make_reorder(const vrt_kernel_req *rq, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                        dnnl_primitive_t *out) {
+  int rc = 0;
+  dnnl_primitive_desc_t pd = NULL;
+  *out = NULL;
+  if (dnnl_memory_desc_equal(from, to)) return 0;
+  DN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, get_engine(), to, get_engine(), NULL), "reorder");
+  DN_TRY(dnnl_primitive_create(out, pd), "reorder primitive");
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  return rc;
+}
+
+static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  bool deconv = n->op == VRT_OP_ConvTranspose;
+  nn_geom g;
+  int rc = deconv ? nn_convt_geom(n, p, rq->in[0], rq->in[1], &g) : nn_conv_geom(n, p, rq->in[0], rq->in[1], &g);
+  if (rc) return rc;
+  dnnl_engine_t eng = get_engine();
+  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+  dn_conv *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_CONV;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+
+  int64_t C = g.C, M = g.M, G = g.group;
+  dnnl_dims_t sd = {g.N, C, g.in[1], g.in[2]}, dd = {g.N, M, g.out[1], g.out[2]};
+  dnnl_dims_t strides = {g.s[1], g.s[2]}, dil = {g.d[1] - 1, g.d[2] - 1}, pl = {g.pb[1], g.pb[2]},
+              pr = {g.pe[1], g.pe[2]};
+  if (deconv) { /* oneDNN derives the output size; make the right padding agree with ours */
+    for (int i = 0; i < 2; i++) {
+      int64_t full = (g.in[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1;
+      pr[i] = full - g.out[1 + i] - g.pb[1 + i];
+      if (pr[i] < 0) {
+        rc = NN_ERR(n, VRT_EUNSUPPORTED, "output padding beyond the kernel is not mapped to oneDNN");
+        goto fail;
+      }
+    }
+  }
+  /* Weights as ONNX stores them: Conv [M, C/G, kh, kw]; ConvTranspose
+   * [C, M/G, kh, kw], i.e. (g, o, i) dims stored i-major. */
+  dnnl_memory_desc_t md_src_user, md_dst_user, md_w_user, md_b, md_src_any, md_dst_any, md_w_any;
+  dnnl_format_tag_t plain = p->layout ? dnnl_nhwc : dnnl_nchw;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_user, 4, sd, dnnl_f32, plain), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_user, 4, dd, dnnl_f32, plain), "dst desc");
+  if (G == 1) {
+    dnnl_dims_t wd = {M, C, g.k[1], g.k[2]};
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 4, wd, dnnl_f32, deconv ? dnnl_iohw : dnnl_oihw), "w desc");
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 4, wd, cdt, dnnl_format_tag_any), "w desc");
+  } else {
+    dnnl_dims_t wd = {G, M / G, C / G, g.k[1], g.k[2]};
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 5, wd, dnnl_f32, deconv ? dnnl_giohw : dnnl_goihw), "w desc");
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 5, wd, cdt, dnnl_format_tag_any), "w desc");
+  }
+  dnnl_dims_t bd = {M};
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 1, bd, dnnl_f32, dnnl_x), "bias desc");
+  dnnl_format_tag_t io = p->layout ? dnnl_nhwc : dnnl_format_tag_any;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, io), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, io), "dst desc");
+  bool bias = rq->nin > 2 && rq->in[2];
+  c->residual = rq->nin > 4 && rq->in[4];
+  if (deconv && (bias || p->act.kind != NN_ACT_NONE)) {
+    c->post = true;
+    c->post_bias = bias ? rq->in[2]->data : NULL;
+    c->post_act = p->act;
+    c->layout = p->layout;
+    c->N = g.N, c->M = g.M, c->P = g.out[1] * g.out[2];
+    bias = false;
+  }
+
+  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
+  DN_TRY(dnnl_post_ops_create(&po), "post-ops");
+  if (c->residual) DN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
+  dnnl_alg_kind_t alg;
+  float alpha, beta;
+  if (!c->post && p->act.kind != NN_ACT_NONE && act_alg(&p->act, &alg, &alpha, &beta))
+    DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), "eltwise post-op");
+  DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
+  if (deconv) {
+    dnnl_deconvolution_desc_t cd;
+    DN_TRY(dnnl_dilated_deconvolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_deconvolution_direct,
+                                                        &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
+                                                        strides, dil, pl, pr),
+           "deconvolution desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "deconvolution");
+  } else {
+    dnnl_convolution_desc_t cd;
+    DN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                      &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
+                                                      strides, dil, pl, pr),
+           "convolution desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "convolution");
+  }
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+
+  /* packed weights, shared by the model's sessions */
+  int64_t key[128];
+  int kl = md_key(md_w, key);
+  pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
+  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
+                         pack_weights, &pc);
+  nn_set_threads(rq->threads); /* packing ran on one */
+  if (!c->w) {
+    rc = VRT_EUNSUPPORTED;
+    goto fail;
+  }
+  DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
+  if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
+  /* Where the input and residual come from (a producer's private layout or
+   * plain) and where the output goes (kept in the primitive's layout when
+   * every reader is a oneDNN node too, else reordered to plain). */
+  const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
+  const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout && !c->post;
+  if (keep) {
+    c->md_out = *md_dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+  }
+  const dnnl_memory_desc_t *md_out = keep ? md_dst : &md_dst_user;
+  c->dst_size = dnnl_memory_desc_get_size(md_dst);
+  DN_TRY(dnnl_memory_create(&c->m_src_user, md_in, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst_user, md_out, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_src, md_src, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst, md_dst, eng, DNNL_MEMORY_NONE), "memory");
+  if ((rc = make_reorder(rq, md_in, md_src, &c->r_src))) goto fail;
+  if ((rc = make_reorder(rq, md_dst, md_out, &c->r_dst))) goto fail;
+  if (c->residual && !dnnl_memory_desc_equal(md_res, md_dst)) {
+    DN_TRY(dnnl_memory_create(&c->m_res_user, md_res, eng, DNNL_MEMORY_NONE), "memory");
+    if ((rc = make_reorder(rq, md_res, md_dst, &c->r_res))) goto fail;
+  }
+  if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
+  if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  dnnl_post_ops_destroy(po);
+  dnnl_primitive_attr_destroy(attr);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  conv_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int run(const vrt_node *n, dnnl_primitive_t prim, dnnl_stream_t st, int nargs, const dnnl_exec_arg_t *args) {
+  dnnl_status_t s = dnnl_primitive_execute(prim, st, nargs, args);
+  if (s == dnnl_success) s = dnnl_stream_wait(st);
+  if (s != dnnl_success) return NN_ERR(n, VRT_EINVAL, "oneDNN execution failed: %s", dnnl_status2str(s));
+  return 0;
+}
+
+static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
+                     int nout, vrt_exec_ctx *x) {
+  (void)nout;
+  dn_conv *c = state;
+  int rc = 0;
+  nn_set_threads(x->threads);
+  void *src = in[0]->data, *dst = out[0].data;
+  if (c->r_src) {
+    src = x->scratch(x, c->src_bytes);
+    if (!src) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN source");
+    dnnl_memory_set_data_handle(c->m_src_user, in[0]->data);
+    dnnl_memory_set_data_handle(c->m_src, src);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_src_user}, {DNNL_ARG_TO, c->m_src}};
+    if ((rc = run(n, c->r_src, c->stream, 2, a))) return rc;
+  }
+  if (c->r_dst) {
+    dst = x->scratch(x, c->dst_bytes);
+    if (!dst) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN destination");
+  }
+  dnnl_memory_set_data_handle(c->m_src, src);
+  dnnl_memory_set_data_handle(c->m_dst, dst);
+  if (c->residual) { /* the sum post-op accumulates onto what dst holds */
+    const vrt_tensor *r = nin > 4 ? in[4] : NULL;
+    if (!r || r->nbytes != out[0].nbytes) return NN_ERR(n, VRT_ESHAPE, "fused residual has the wrong size");
+    if (c->r_res) {
+      dnnl_memory_set_data_handle(c->m_res_user, r->data);
+      dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_res_user}, {DNNL_ARG_TO, c->m_dst}};
+      if ((rc = run(n, c->r_res, c->stream, 2, a))) return rc;
+    } else if (r->data != dst) { /* same layout as dst: its padded size */
+      memcpy(dst, r->data, c->dst_size);
+    }
+  }
+  dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_w}, {DNNL_ARG_DST, c->m_dst}};
+  int na = 3;
+  if (c->m_b) a[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->m_b};
+  if ((rc = run(n, c->prim, c->stream, na, a))) return rc;
+  if (c->r_dst) {
+    dnnl_memory_set_data_handle(c->m_dst_user, out[0].data);
+    dnnl_exec_arg_t b[] = {{DNNL_ARG_FROM, c->m_dst}, {DNNL_ARG_TO, c->m_dst_user}};
+    if ((rc = run(n, c->r_dst, c->stream, 2, b))) return rc;
+  }
+  if (c->post) { /* plain output here: never kept private */
+    if (c->layout == 0) nn_bias_act(out[0].data, c->N, c->M, c->P, c->post_bias, &c->post_act, NULL, 0);
+    else nn_bias_act(out[0].data, c->N * c->P, c->M, 1, c->post_bias, &c->post_act, NULL, 0);
+  }
+  return 0;
+}
+
+/* ---- binary, pooling: one primitive between reorders ---------------------- */
+
+/* A side of a simple primitive: the tensor as stored (user: a producer's
+ * private layout or plain) and as the primitive wants it (mem), with the
+ * reorder between them when they differ. */
+typedef struct dn_side {
+  int idx; /* node input index; -1 for the output */
+  dnnl_memory_t user, mem;
+  dnnl_primitive_t reorder;
+  size_t bytes; /* scratch for mem when reordering */
+} dn_side;
+
+typedef struct dn_simple {
+  int kind; /* DN_SIMPLE */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim;
+  int nsrc;
+  int src_arg[2];
+  dn_side src[2], dst;
+  dnnl_memory_desc_t md_out;
+} dn_simple;
+
+static void side_free(dn_side *d) {
+  if (d->reorder) dnnl_primitive_destroy(d->reorder);
+  if (d->user) dnnl_memory_destroy(d->user);
+  if (d->mem) dnnl_memory_destroy(d->mem);
+}
+
+static void simple_release(dn_simple *c) {
+  if (!c) return;
+  if (c->prim) dnnl_primitive_destroy(c->prim);
+  for (int i = 0; i < c->nsrc; i++) side_free(&c->src[i]);
+  side_free(&c->dst);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+/* user -> mem for an input (to_prim), mem -> user for the output. */
+static int side_init(const vrt_kernel_req *rq, dn_side *d, int idx, const dnnl_memory_desc_t *user,
+                     const dnnl_memory_desc_t *prim, bool to_prim) {
+  int rc = 0;
+  d->idx = idx;
+  DN_TRY(dnnl_memory_create(&d->user, user, get_engine(), DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&d->mem, prim, get_engine(), DNNL_MEMORY_NONE), "memory");
+  if ((rc = to_prim ? make_reorder(rq, user, prim, &d->reorder) : make_reorder(rq, prim, user, &d->reorder)))
+    goto fail;
+  if (d->reorder) d->bytes = dnnl_memory_desc_get_size(prim);
+fail:
+  return rc;
+}
+
+/* Plain row-major md of a tensor as rank 4 (leading 1s). */
+static int plain4(const vrt_kernel_req *rq, const vrt_tensor *t, dnnl_memory_desc_t *md) {
+  int rc = 0;
+  dnnl_dims_t d = {1, 1, 1, 1};
+  for (int i = 0; i < t->ndim; i++) d[4 - t->ndim + i] = t->dims[i];
+  DN_TRY(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_abcd), "plain desc");
+fail:
+  return rc;
+}
+
+static bool full4(const vrt_tensor *t, const vrt_tensor *out) {
+  return t && t->ndim == 4 && vrt__same_shape(t, out);
+}
+
+static int binary_alg(int op, dnnl_alg_kind_t *alg) {
+  switch (op) {
+    case VRT_OP_Add: *alg = dnnl_binary_add; return 1;
+    case VRT_OP_Mul: *alg = dnnl_binary_mul; return 1;
+    case VRT_OP_Max: *alg = dnnl_binary_max; return 1;
+    case VRT_OP_Min: *alg = dnnl_binary_min; return 1;
+    case VRT_OP_Sub: *alg = dnnl_binary_sub; return 2; /* not commutative */
+    case VRT_OP_Div: *alg = dnnl_binary_div; return 2;
+    default: return 0;
+  }
+}
+
+/* Which input is the full-shape one (src0) and which broadcasts (src1). */
+static bool binary_roles(const vrt_kernel_req *rq, int *s0, int *s1) {
+  dnnl_alg_kind_t alg = dnnl_binary_add;
+  int k = binary_alg(rq->n->op, &alg);
+  if (!k || rq->nin != 2 || !rq->in[0] || !rq->in[1] || rq->nout != 1) return false;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1], *o = &rq->out[0];
+  if (a->dtype != VRT_F32 || b->dtype != VRT_F32 || o->ndim != 4) return false;
+  *s0 = full4(a, o) ? 0 : (k == 1 && full4(b, o)) ? 1 : -1;
+  if (*s0 < 0) return false;
+  *s1 = 1 - *s0;
+  const vrt_tensor *t = rq->in[*s1];
+  if (t->ndim > 4) return false;
+  for (int i = 0; i < t->ndim; i++) { /* numpy broadcast into o: each dim equal or 1 */
+    int64_t od = o->dims[4 - t->ndim + i];
+    if (t->dims[i] != od && t->dims[i] != 1) return false;
+  }
+  return true;
+}
+
+static bool pool_supports(const vrt_kernel_req *rq) {
+  int op = rq->n->op;
+  if (op != VRT_OP_MaxPool && op != VRT_OP_AveragePool && op != VRT_OP_GlobalAveragePool &&
+      op != VRT_OP_GlobalMaxPool)
+    return false;
+  if (rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
+  const nn_conv_params *p = rq->n->params;
+  if (op == VRT_OP_MaxPool || op == VRT_OP_AveragePool) {
+    if (!p || p->layout || p->storage_order || p->ceil_mode) return false;
+  }
+  if (p && p->layout) return false;
+  return true;
+}
+
+/* Resize, nearest, by integer factors on the last two axes (N and C kept):
+ * for those, ONNX's asymmetric+floor and half_pixel+round_prefer_floor
+ * both pick source floor((o + 0.5) / k), which is oneDNN's nearest too. */
+static bool resize_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_Resize || rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
+  if (strcmp(vrt_attr_string(n, "mode", "nearest"), "nearest") || vrt_attr_int(n, "antialias", 0)) return false;
+  const char *ct = vrt_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+  const char *nm = vrt_attr_string(n, "nearest_mode", "round_prefer_floor");
+  bool ok = (!strcmp(ct, "asymmetric") && !strcmp(nm, "floor")) ||
+            ((!strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel")) && !strcmp(nm, "round_prefer_floor"));
+  const vrt_tensor *x = rq->in[0], *o = &rq->out[0];
+  if (!ok || o->ndim != 4 || o->dims[0] != x->dims[0] || o->dims[1] != x->dims[1]) return false;
+  for (int i = 2; i < 4; i++)
+    if (x->dims[i] < 1 || o->dims[i] < x->dims[i] || o->dims[i] % x->dims[i]) return false;
+  /* pytorch_half_pixel differs when an output axis has length 1 */
+  return strcmp(ct, "pytorch_half_pixel") || (o->dims[2] > 1 && o->dims[3] > 1);
+}
+
+/* Softmax / LogSoftmax (opset-13 single axis), any rank up to 6, plain. */
+static bool softmax_supports(const vrt_kernel_req *rq) {
+  int op = rq->n->op;
+  if ((op != VRT_OP_Softmax && op != VRT_OP_LogSoftmax) || rq->nin != 1 || rq->nout != 1) return false;
+  const vrt_tensor *x = rq->in[0];
+  if (x->dtype != VRT_F32 || x->ndim < 1 || x->ndim > 6 || vrt_tensor_numel(x) <= 0) return false;
+  int64_t axis = vrt_attr_int(rq->n, "axis", -1);
+  return axis >= -x->ndim && axis < x->ndim;
+}
+
+static int softmax_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const vrt_tensor *x = rq->in[0];
+  dn_simple *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_SIMPLE;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  dnnl_dims_t d, st;
+  for (int i = x->ndim - 1; i >= 0; i--) {
+    d[i] = x->dims[i];
+    st[i] = i == x->ndim - 1 ? 1 : st[i + 1] * x->dims[i + 1];
+  }
+  int64_t axis = vrt_attr_int(n, "axis", -1);
+  if (axis < 0) axis += x->ndim;
+  dnnl_memory_desc_t md;
+  DN_TRY(dnnl_memory_desc_init_by_strides(&md, x->ndim, d, dnnl_f32, st), "softmax desc");
+  dnnl_softmax_v2_desc_t sd;
+  DN_TRY(dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference,
+                                           n->op == VRT_OP_LogSoftmax ? dnnl_softmax_log : dnnl_softmax_accurate,
+                                           &md, &md, (int)axis),
+         "softmax desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &sd, NULL, get_engine(), NULL), "softmax");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  c->nsrc = 1;
+  c->src_arg[0] = DNNL_ARG_SRC;
+  if ((rc = side_init(rq, &c->src[0], 0, &md, &md, true))) goto fail;
+  if ((rc = side_init(rq, &c->dst, -1, &md, &md, false))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, get_engine(), dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  simple_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int simple_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  dnnl_engine_t eng = get_engine();
+  dn_simple *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_SIMPLE;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  const vrt_tensor *out = &rq->out[0];
+  if (out->ndim != 4) {
+    simple_release(c);
+    return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
+  }
+  dnnl_memory_desc_t md_plain_out, md_any_out, md_in[2];
+  const dnnl_memory_desc_t *stored[2] = {NULL, NULL};
+  dnnl_dims_t od = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain_out, 4, od, dnnl_f32, dnnl_abcd), "dst desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_any_out, 4, od, dnnl_f32, dnnl_format_tag_any), "dst desc");
+  int s0 = 0, s1 = 1;
+  if (binary_roles(rq, &s0, &s1)) {
+    dnnl_alg_kind_t alg = dnnl_binary_add;
+    binary_alg(n->op, &alg);
+    int idx[2] = {s0, s1};
+    for (int i = 0; i < 2; i++) {
+      if ((rc = plain4(rq, rq->in[idx[i]], &md_in[i]))) goto fail;
+      stored[i] = rq->in_layout && rq->in_layout[idx[i]] ? rq->in_layout[idx[i]] : &md_in[i];
+    }
+    /* the primitive works in src0's stored layout; a full-shape src1 is
+     * brought to it too, a broadcast src1 stays plain */
+    const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
+    dnnl_binary_desc_t bd;
+    DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &bd, NULL, eng, NULL), "binary");
+    c->nsrc = 2;
+    c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
+    if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
+    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+  } else if (resize_supports(rq)) {
+    if ((rc = plain4(rq, rq->in[0], &md_in[0]))) goto fail;
+    stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
+    dnnl_resampling_desc_t rd;
+    DN_TRY(dnnl_resampling_forward_desc_init(&rd, dnnl_forward_inference, dnnl_resampling_nearest, NULL, stored[0],
+                                             &md_any_out),
+           "resampling desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &rd, NULL, eng, NULL), "resampling");
+    c->nsrc = 1;
+    c->src_arg[0] = DNNL_ARG_SRC;
+    if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
+  } else {
+    const nn_conv_params *p = n->params;
+    const vrt_tensor *x = rq->in[0];
+    if ((rc = plain4(rq, x, &md_in[0]))) goto fail;
+    stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
+    dnnl_dims_t st = {1, 1}, k = {x->dims[2], x->dims[3]}, dil = {0, 0}, pl = {0, 0}, pr = {0, 0};
+    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool ? dnnl_pooling_max
+                                                                                   : dnnl_pooling_avg_exclude_padding;
+    if (n->op == VRT_OP_MaxPool || n->op == VRT_OP_AveragePool) {
+      nn_geom g;
+      if ((rc = nn_pool_geom(n, p, x, &g))) goto fail;
+      for (int i = 0; i < 2; i++) {
+        st[i] = g.s[1 + i], k[i] = g.k[1 + i], dil[i] = g.d[1 + i] - 1, pl[i] = g.pb[1 + i];
+        /* oneDNN derives the output size from the padding: make it agree */
+        pr[i] = (g.out[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1 - g.in[1 + i] - g.pb[1 + i];
+      }
+      if (n->op == VRT_OP_AveragePool && p->count_include_pad) alg = dnnl_pooling_avg_include_padding;
+    }
+    dnnl_pooling_v2_desc_t pdsc;
+    DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
+                                             pl, pr),
+           "pooling desc");
+    DN_TRY(dnnl_primitive_desc_create(&pd, &pdsc, NULL, eng, NULL), "pooling");
+    c->nsrc = 1;
+    c->src_arg[0] = DNNL_ARG_SRC;
+    if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
+  }
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !dnnl_memory_desc_equal(md_dst, &md_plain_out);
+  if (keep) {
+    c->md_out = *md_dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+  }
+  if ((rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  simple_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
+                       vrt_exec_ctx *x) {
+  int rc;
+  nn_set_threads(x->threads);
+  dnnl_exec_arg_t a[3];
+  for (int i = 0; i < c->nsrc; i++) {
+    dn_side *d = &c->src[i];
+    void *data = in[d->idx]->data;
+    if (d->reorder) {
+      void *t = x->scratch(x, d->bytes);
+      if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for a oneDNN reorder");
+      dnnl_memory_set_data_handle(d->user, data);
+      dnnl_memory_set_data_handle(d->mem, t);
+      dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->user}, {DNNL_ARG_TO, d->mem}};
+      if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+    } else {
+      dnnl_memory_set_data_handle(d->mem, data);
+    }
+    a[i] = (dnnl_exec_arg_t){c->src_arg[i], d->mem};
+  }
+  dn_side *d = &c->dst;
+  void *t = out[0].data;
+  if (d->reorder && !(t = x->scratch(x, d->bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN output");
+  dnnl_memory_set_data_handle(d->mem, t);
+  a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
+  if ((rc = run(n, c->prim, c->stream, c->nsrc + 1, a))) return rc;
+  if (d->reorder) {
+    dnnl_memory_set_data_handle(d->user, out[0].data);
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->mem}, {DNNL_ARG_TO, d->user}};
+    if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+  }
+  return 0;
+}
+
+/* ---- the backend ----------------------------------------------------------- */
+
+static bool supports(const vrt_kernel_req *rq) {
+  if (!get_engine()) return false;
+  int s0, s1;
+  return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
+         softmax_supports(rq);
+}
+
+static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
+
+/* bf16 (when asked for and the CPU has it): source and weights in bf16,
+ * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
+ * for runs in f32 rather than on the reference kernel. */
+static int plan(const vrt_kernel_req *rq, void **state) {
+  /* some kernels split their work when the primitive is created, by the
+   * thread count in force then: make it the session's */
+  nn_set_threads(rq->threads);
+  if (softmax_supports(rq)) return softmax_plan(rq, state);
+  if (!is_conv(rq->n)) return simple_plan(rq, state);
+  if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
+  vrt__err_clear();
+  return conv_plan(rq, state, dnnl_f32);
+}
+
+static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                vrt_exec_ctx *x) {
+  if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
+  return conv_exec(state, n, in, nin, out, nout, x);
+}
+
+static void release(void *state) {
+  if (state && *(int *)state == DN_SIMPLE) simple_release(state);
+  else conv_release(state);
+}
+
+/* NCHW convolutions read their input (0) and residual (4) in whatever layout
+ * the producer wrote; binary ops their full-shape operands; pools their
+ * input. */
+static bool accepts_private(const vrt_kernel_req *rq, int k) {
+  if (is_conv(rq->n)) {
+    const nn_conv_params *p = rq->n->params;
+    if (!p || p->layout) return false;
+    return k == 0 || (k == 4 && rq->n->op == VRT_OP_Conv);
+  }
+  int s0, s1;
+  if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
+  return k == 0 && (pool_supports(rq) || resize_supports(rq));
+}
+
+const vrt_backend vrt__backend_onednn = {
+    .name = "onednn", .supports_op = supports, .plan = plan, .exec = exec, .release = release,
+    .accepts_private = accepts_private,
+};

@@ -1,0 +1,585 @@
+/* Load-time fusion passes: BatchNorm folded into Conv, a residual Add and an
+ * activation folded into the Conv/Gemm/MatMul before them.
+ *
+ * Each pass rewrites the graph in place after constant folding (so shapes
+ * and constants are known) and marks the swallowed node dead (op = -1) for
+ * remove_dead. The fused forms are the ones the kernels already understand:
+ *   - a folded BatchNorm is new constant weights and bias on the Conv;
+ *   - an activation is the "vrt_act" attribute (nn_act_parse), applied after
+ *     bias and residual;
+ *   - a residual Add is Conv input 4, added before the activation.
+ * The reference kernels implement every fused form, so fusion never depends
+ * on a backend; oneDNN maps them to post-ops. A node is only swallowed when
+ * the intermediate value has exactly one consumer and is not a graph output,
+ * so nothing else can observe it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse.h"
+#include "ops.h"
+
+/* uses[v]: how many node inputs read v, plus one when v is a graph output. */
+static int *count_uses(const vrt_graph *g) {
+  int *u = calloc((size_t)g->nvalues + 1, sizeof *u);
+  if (!u) return NULL;
+  for (int i = 0; i < g->nnodes; i++) {
+    if (g->nodes[i].op < 0) continue;
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      if (g->nodes[i].in[k] >= 0) u[g->nodes[i].in[k]]++;
+  }
+  for (int i = 0; i < g->noutputs; i++) u[g->outputs[i]]++;
+  return u;
+}
+
+static bool const_f32(const vrt_graph *g, int v, int64_t numel) {
+  if (v < 0) return false;
+  const vrt_value *val = &g->values[v];
+  return (val->flags & VRT_VAL_CONST) && val->t.dtype == VRT_F32 && val->t.data &&
+         vrt_tensor_numel(&val->t) == numel;
+}
+
+/* The node producing v when it is a live node of one of the given ops. */
+static vrt_node *producer_of(vrt_graph *g, int v) {
+  if (v < 0 || g->values[v].producer < 0) return NULL;
+  vrt_node *p = &g->nodes[g->values[v].producer];
+  return p->op < 0 ? NULL : p;
+}
+
+static bool has_fused(const vrt_node *n) {
+  const char *a = vrt_attr_string(n, "vrt_act", NULL);
+  return (a && *a) || n->nin > 3;
+}
+
+/* Make node n produce value v (the output of the node it swallowed). */
+static void take_output(vrt_graph *g, vrt_node *n, vrt_node *dead) {
+  int old = n->out[0], v = dead->out[0];
+  n->out[0] = v;
+  g->values[v].producer = (int)(n - g->nodes);
+  g->values[old].producer = -1;
+  dead->op = -1;
+}
+
+static int set_input(vrt_node *n, int k, int v) {
+  if (k >= n->nin) {
+    int *in = realloc(n->in, sizeof(int) * (size_t)(k + 1));
+    if (!in) return vrt__err(VRT_ENOMEM, "out of memory");
+    for (int i = n->nin; i <= k; i++) in[i] = -1;
+    n->in = in;
+    n->nin = k + 1;
+  }
+  n->in[k] = v;
+  return 0;
+}
+
+static void mark(char *changed, const vrt_graph *g, const vrt_node *n) {
+  if (changed) changed[n - g->nodes] = 1;
+}
+
+/* Output channel of element j of row r of Conv (tr false, W [M, C/G, k..])
+ * or ConvTranspose (tr true, W [C, M/G, k..]) weights with per elements per
+ * row: the mapping BatchNorm folding and per-channel scaling share. */
+static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t G, int64_t Mg, int64_t kk) {
+  return tr ? (r / (rows / G)) * Mg + j / kk : r;
+}
+
+int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *bn = &g->nodes[i];
+    if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) continue;
+    if (vrt_attr_int(bn, "training_mode", 0)) continue;
+    vrt_node *cv = producer_of(g, bn->in[0]);
+    if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
+      continue;
+    bool tr = cv->op == VRT_OP_ConvTranspose;
+    if (vrt_attr_int(cv, "vrt_layout", 0) != 0) continue; /* BatchNorm's axis 1 is NCHW's channel */
+    const vrt_tensor *w = &g->values[cv->in[1]].t;
+    if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+    /* Conv W is [M, C/G, k..]: output channel m is row m. ConvTranspose W is
+     * [C, M/G, k..]: output channel (c / (C/G)) * M/G + o is W[c, o]. */
+    int64_t G = vrt_attr_int(cv, "group", 1);
+    if (G < 1 || w->dims[0] % G) continue;
+    int64_t M = tr ? w->dims[1] * G : w->dims[0], rows = w->dims[0], Mg = w->dims[1];
+    int64_t per = vrt_tensor_numel(w) / (rows ? rows : 1), kk = tr ? per / (Mg ? Mg : 1) : per;
+    bool ok = M > 0 && rows > 0;
+    for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
+    bool bias = cv->nin > 2 && cv->in[2] >= 0;
+    if (!ok || (bias && !const_f32(g, cv->in[2], M))) continue;
+    const float *sc = g->values[bn->in[1]].t.data, *sh = g->values[bn->in[2]].t.data;
+    const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
+    const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+    float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
+    float *nw = malloc(sizeof(float) * (size_t)(rows * per)), *nb = malloc(sizeof(float) * (size_t)M);
+    if (!nw || !nb) {
+      free(nw), free(nb);
+      rc = vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
+      break;
+    }
+    for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t j = 0; j < per; j++) {
+        int64_t m = out_channel(tr, r, j, rows, G, Mg, kk);
+        nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
+      }
+    int64_t bd[1] = {M};
+    char name[256];
+    snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
+    int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+    int wn = w->ndim;
+    memcpy(wd, w->dims, sizeof wd);
+    int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nw, sizeof(float) * (size_t)(rows * per), false);
+    if (vw < 0) {
+      free(nw), free(nb);
+      rc = vw;
+      break;
+    }
+    snprintf(name, sizeof name, "%s/bn_folded_b", cv->name);
+    int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+    if (vb < 0) {
+      free(nb);
+      rc = vb;
+      break;
+    }
+    bn = &g->nodes[i]; /* values may have moved; nodes did not */
+    cv->in[1] = vw;
+    if ((rc = set_input(cv, 2, vb))) break;
+    take_output(g, cv, bn);
+    mark(changed, g, cv);
+    fused++;
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+/* A constant that is a scalar or, for an NCHW host, one value per output
+ * channel ([M,1,1] or [1,M,1,1]): its values through *v, count via *per_ch. */
+static bool channel_const(const vrt_graph *g, int v, int64_t M, bool nchw, const float **vals, bool *per_ch) {
+  if (const_f32(g, v, 1)) {
+    *vals = g->values[v].t.data;
+    *per_ch = false;
+    return true;
+  }
+  if (!nchw || M <= 1 || !const_f32(g, v, M)) return false;
+  const vrt_tensor *t = &g->values[v].t;
+  if (!(t->ndim == 3 && t->dims[0] == M) && !(t->ndim == 4 && t->dims[0] == 1 && t->dims[1] == M)) return false;
+  *vals = t->data;
+  *per_ch = true;
+  return true;
+}
+
+/* Conv/ConvTranspose -> Mul(., k) or Add(., b) with a constant scalar or
+ * per-output-channel k / b: k scales the weights and bias, b adds to the
+ * bias (Paddle writes ConvTranspose bias as such an Add, and MobileOne blocks
+ * a scalar affine after every conv). Repeats until nothing changes. */
+int vrt__fuse_affine(vrt_graph *g, char *changed) {
+  int fused = 0;
+  for (bool again = true; again;) {
+    again = false;
+    int *uses = count_uses(g);
+    if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+      vrt_node *op = &g->nodes[i];
+      if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) continue;
+      for (int side = 0; side < 2; side++) {
+        int c = op->in[1 - side];
+        vrt_node *cv = producer_of(g, c);
+        if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[c] != 1 || has_fused(cv) ||
+            cv->nout != 1)
+          continue;
+        bool tr = cv->op == VRT_OP_ConvTranspose;
+        const vrt_tensor *w = &g->values[cv->in[1]].t;
+        int64_t G = vrt_attr_int(cv, "group", 1);
+        if (w->ndim < 3 || G < 1 || w->dims[0] % G || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+        int64_t rows = w->dims[0], Mg = w->dims[1], M = tr ? Mg * G : rows, nw = vrt_tensor_numel(w);
+        int64_t per = nw / rows, kk = tr ? per / (Mg ? Mg : 1) : per;
+        const float *kv;
+        bool per_ch;
+        if (!channel_const(g, op->in[side], M, vrt_attr_int(cv, "vrt_layout", 0) == 0, &kv, &per_ch)) continue;
+        bool bias = cv->nin > 2 && cv->in[2] >= 0;
+        if (bias && !const_f32(g, cv->in[2], M)) continue;
+        bool mul = op->op == VRT_OP_Mul;
+        float *nb = malloc(sizeof(float) * (size_t)M), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
+        if (!nb || (mul && !nwt)) {
+          free(nb), free(nwt), free(uses);
+          return vrt__err(VRT_ENOMEM, "out of memory");
+        }
+        const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+        for (int64_t m = 0; m < M; m++) {
+          float k = kv[per_ch ? m : 0], b = b0 ? b0[m] : 0;
+          nb[m] = mul ? b * k : b + k;
+        }
+        char name[256];
+        int64_t bd[1] = {M};
+        if (mul) {
+          const float *w0 = w->data;
+          for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < per; j++)
+              nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
+          snprintf(name, sizeof name, "%s/scaled_w", cv->name);
+          int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+          int wn = w->ndim;
+          memcpy(wd, w->dims, sizeof wd);
+          int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nwt, sizeof(float) * (size_t)nw, false);
+          if (vw < 0) {
+            free(nb), free(uses);
+            return vw;
+          }
+          cv->in[1] = vw;
+        }
+        snprintf(name, sizeof name, "%s/affine_b", cv->name);
+        int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+        if (vb < 0 || set_input(cv, 2, vb) < 0) {
+          free(uses);
+          return vb < 0 ? vb : VRT_ENOMEM;
+        }
+        take_output(g, cv, op);
+        mark(changed, g, cv);
+        fused++;
+        again = true;
+        break;
+      }
+    }
+    free(uses);
+  }
+  return fused;
+}
+
+/* Is v the other operand of Add(a, v) with exactly a's full static shape, and
+ * available before node index before? */
+static bool same_static_shape(const vrt_tensor *a, const vrt_tensor *b) {
+  if (a->ndim < 0 || a->ndim != b->ndim || a->dtype != b->dtype) return false;
+  for (int d = 0; d < a->ndim; d++)
+    if (a->dims[d] < 0 || a->dims[d] != b->dims[d]) return false;
+  return true;
+}
+
+int vrt__fuse_residual(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int fused = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    vrt_node *add = &g->nodes[i];
+    if (add->op != VRT_OP_Add || add->nin != 2 || add->nout != 1) continue;
+    for (int side = 0; side < 2; side++) {
+      int a = add->in[side], r = add->in[1 - side];
+      vrt_node *cv = producer_of(g, a);
+      if (!cv || cv->op != VRT_OP_Conv || uses[a] != 1 || has_fused(cv) || a == r) continue;
+      if (!same_static_shape(&g->values[a].t, &g->values[r].t) || g->values[a].t.dtype != VRT_F32) continue;
+      int rp = g->values[r].producer; /* the residual must exist when the Conv runs */
+      if (rp >= 0 && rp >= (int)(cv - g->nodes)) continue;
+      if (set_input(cv, 4, r) < 0) {
+        free(uses);
+        return VRT_ENOMEM;
+      }
+      take_output(g, cv, add);
+      mark(changed, g, cv);
+      fused++;
+      break;
+    }
+  }
+  free(uses);
+  return fused;
+}
+
+/* Activation of node a as a "vrt_act" name (+ alpha/beta), or NULL. */
+static const char *act_of(const vrt_graph *g, const vrt_node *a, float *alpha, float *beta) {
+  *alpha = 0, *beta = 0;
+  switch (a->op) {
+    case VRT_OP_Relu: return "Relu";
+    case VRT_OP_Sigmoid: return "Sigmoid";
+    case VRT_OP_Tanh: return "Tanh";
+    case VRT_OP_HardSwish: return "HardSwish";
+    case VRT_OP_LeakyRelu: *alpha = vrt_attr_float(a, "alpha", 0.01f); return "LeakyRelu";
+    case VRT_OP_Elu: *alpha = vrt_attr_float(a, "alpha", 1.0f); return "Elu";
+    case VRT_OP_Gelu: return strcmp(vrt_attr_string(a, "approximate", "none"), "none") ? NULL : "Gelu";
+    case VRT_OP_Clip: {
+      *alpha = -INFINITY, *beta = INFINITY;
+      if (vrt_node_attr(a, "min")) *alpha = vrt_attr_float(a, "min", 0);
+      if (vrt_node_attr(a, "max")) *beta = vrt_attr_float(a, "max", 0);
+      for (int k = 1; k < a->nin && k < 3; k++) {
+        if (a->in[k] < 0) continue;
+        if (!const_f32(g, a->in[k], 1)) return NULL;
+        float v = *(const float *)g->values[a->in[k]].t.data;
+        if (k == 1) *alpha = v;
+        else *beta = v;
+      }
+      if (*alpha == 0 && *beta == 6) return "Relu6";
+      return "Clip";
+    }
+    default: return NULL;
+  }
+}
+
+static bool act_host(const vrt_node *n) {
+  if (n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose) return true;
+  /* Gemm/MatMul apply vrt_act too; their input 3 is the Prelu slope only */
+  return (n->op == VRT_OP_Gemm || n->op == VRT_OP_MatMul) && n->nin <= 3;
+}
+
+static int set_act(vrt_node *n, const char *name, float alpha, float beta) {
+  int rc = vrt_node_set_string(n, "vrt_act", name);
+  if (!rc) rc = vrt_node_set_float(n, "vrt_act_alpha", alpha);
+  if (!rc) rc = vrt_node_set_float(n, "vrt_act_beta", beta);
+  return rc;
+}
+
+/* The live node after index from that reads v with op (any input slot), or
+ * NULL. */
+static vrt_node *reader(vrt_graph *g, int v, int op, int from) {
+  for (int j = from + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op != op) continue;
+    for (int k = 0; k < m->nin; k++)
+      if (m->in[k] == v) return m;
+  }
+  return NULL;
+}
+
+static bool scalar_is(const vrt_graph *g, int v, float want) {
+  return const_f32(g, v, 1) && fabsf(*(const float *)g->values[v].t.data - want) < 1e-6f * (1 + fabsf(want));
+}
+
+/* HardSwish spelled out, as Paddle and older torch exports write it, on a
+ * value x that only these nodes read:
+ *   Mul(x, Clip(Add(x, 3), 0, 6)) then Div(., 6) or Mul(., 1/6)   (x read twice)
+ *   Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))                      (x read twice)
+ * Returns the node whose output is the HardSwish and marks the rest dead
+ * (only when the whole pattern matches), or NULL. */
+static vrt_node *match_hardswish(vrt_graph *g, const int *uses, int x, int from) {
+  vrt_node *hs = reader(g, x, VRT_OP_HardSigmoid, from);
+  if (hs && uses[x] == 2 && uses[hs->out[0]] == 1 && fabsf(vrt_attr_float(hs, "alpha", 0.2f) - 1.0f / 6) < 1e-6f &&
+      fabsf(vrt_attr_float(hs, "beta", 0.5f) - 0.5f) < 1e-6f) {
+    vrt_node *mul = reader(g, hs->out[0], VRT_OP_Mul, from);
+    if (mul && mul->nin == 2 && (mul->in[0] == x || mul->in[1] == x)) {
+      hs->op = -1;
+      return mul;
+    }
+    return NULL;
+  }
+  vrt_node *add = reader(g, x, VRT_OP_Add, from);
+  if (!add || uses[x] != 2 || add->nin != 2 || !scalar_is(g, add->in[add->in[0] == x ? 1 : 0], 3)) return NULL;
+  vrt_node *clip = reader(g, add->out[0], VRT_OP_Clip, from);
+  if (!clip || uses[add->out[0]] != 1 || uses[clip->out[0]] != 1) return NULL;
+  float lo, hi;
+  const char *k = act_of(g, clip, &lo, &hi);
+  if (!k || strcmp(k, "Relu6")) return NULL;
+  vrt_node *mul = reader(g, clip->out[0], VRT_OP_Mul, from);
+  if (!mul || mul->nin != 2 || !(mul->in[0] == x || mul->in[1] == x) || uses[mul->out[0]] != 1) return NULL;
+  vrt_node *div = reader(g, mul->out[0], VRT_OP_Div, from), *last = NULL;
+  if (div && div->nin == 2 && div->in[0] == mul->out[0] && scalar_is(g, div->in[1], 6)) last = div;
+  vrt_node *m6 = last ? NULL : reader(g, mul->out[0], VRT_OP_Mul, from);
+  if (m6 && m6->nin == 2 && scalar_is(g, m6->in[m6->in[0] == mul->out[0] ? 1 : 0], 1.0f / 6)) last = m6;
+  if (!last) return NULL;
+  add->op = -1, clip->op = -1, mul->op = -1;
+  return last;
+}
+
+int vrt__fuse_activation(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *a = &g->nodes[i];
+    if (a->op < 0 || a->nin < 1 || a->nout != 1) continue;
+    int x = a->in[0];
+    vrt_node *h = producer_of(g, x);
+    if (!h || !act_host(h) || h->nout != 1) continue;
+    const char *cur = vrt_attr_string(h, "vrt_act", NULL);
+    if (cur && *cur) continue;
+    /* Conv is float32 only; Gemm/MatMul must be known to be (dynamic shapes
+     * leave dtypes unset at load) */
+    bool conv = h->op == VRT_OP_Conv || h->op == VRT_OP_ConvTranspose;
+    if (!conv && g->values[x].t.dtype != VRT_F32) continue;
+    float alpha, beta;
+    const char *name = act_of(g, a, &alpha, &beta);
+    if (name && uses[x] == 1) {
+      if ((rc = set_act(h, name, alpha, beta))) break;
+      take_output(g, h, a);
+      mark(changed, g, h);
+      fused++;
+      continue;
+    }
+    if (!name && uses[x] == 2) {
+      vrt_node *last = match_hardswish(g, uses, x, (int)(h - g->nodes));
+      if (last) {
+        if ((rc = set_act(h, "HardSwish", 0, 0))) break;
+        take_output(g, h, last);
+        mark(changed, g, h);
+        fused++;
+        continue;
+      }
+    }
+    /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
+    if (a->op == VRT_OP_Sigmoid && uses[x] == 2 && uses[a->out[0]] == 1) {
+      vrt_node *mul = NULL;
+      for (int j = i + 1; j < g->nnodes && !mul; j++) {
+        vrt_node *m = &g->nodes[j];
+        if (m->op == VRT_OP_Mul && m->nin == 2 &&
+            ((m->in[0] == x && m->in[1] == a->out[0]) || (m->in[1] == x && m->in[0] == a->out[0])))
+          mul = m;
+      }
+      if (!mul) continue;
+      if ((rc = set_act(h, "SiLU", 0, 0))) break;
+      take_output(g, h, mul);
+      a->op = -1;
+      mark(changed, g, h);
+      fused++;
+    }
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+/* ReduceMean over the last axis only (keepdims), by attribute or constant
+ * axes input. */
+static bool mean_last(const vrt_graph *g, const vrt_node *r, int x) {
+  if (r->op != VRT_OP_ReduceMean || r->in[0] != x || !vrt_attr_int(r, "keepdims", 1)) return false;
+  const int64_t *ax;
+  int na = vrt_attr_ints(r, "axes", &ax);
+  int64_t a;
+  if (na == 1) {
+    a = ax[0];
+  } else if (na == 0 && r->nin > 1 && r->in[1] >= 0) {
+    const vrt_value *v = &g->values[r->in[1]];
+    if (!(v->flags & VRT_VAL_CONST) || v->t.dtype != VRT_I64 || vrt_tensor_numel(&v->t) != 1) return false;
+    a = *(const int64_t *)v->t.data;
+  } else {
+    return false;
+  }
+  int rank = g->values[x].t.ndim;
+  return a == -1 || (rank > 0 && a == rank - 1);
+}
+
+/* The only live reader of v after node index from, or NULL. */
+static vrt_node *sole_reader(vrt_graph *g, const int *uses, int v, int from) {
+  if (v < 0 || uses[v] != 1) return NULL;
+  for (int j = from + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op < 0) continue;
+    for (int k = 0; k < m->nin; k++)
+      if (m->in[k] == v) return m;
+  }
+  return NULL;
+}
+
+/* LayerNorm written out, as exporters before opset 17 do:
+ *   m = ReduceMean(x, -1); d = x - m; v = ReduceMean(d*d or Pow(d, 2), -1);
+ *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
+ * becomes LayerNormalization(x, gamma or 1, beta; axis -1, epsilon eps). */
+int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
+  int *uses = count_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && !rc; i++) {
+    vrt_node *m = &g->nodes[i];
+    if (m->op != VRT_OP_ReduceMean || m->nout != 1) continue;
+    int x = m->in[0];
+    if (!mean_last(g, m, x)) continue;
+    vrt_node *sub = sole_reader(g, uses, m->out[0], i);
+    if (!sub || sub->op != VRT_OP_Sub || sub->nin != 2 || sub->in[0] != x || sub->in[1] != m->out[0]) continue;
+    int d = sub->out[0];
+    if (uses[d] != 2 && uses[d] != 3) continue;
+    /* d is read by the square (Pow(d,2): once; Mul(d,d): twice) and the Div */
+    vrt_node *sq = NULL, *div = NULL;
+    for (int j = (int)(sub - g->nodes) + 1; j < g->nnodes; j++) {
+      vrt_node *c = &g->nodes[j];
+      if (c->op == VRT_OP_Pow && c->nin == 2 && c->in[0] == d && scalar_is(g, c->in[1], 2)) sq = c;
+      if (c->op == VRT_OP_Mul && c->nin == 2 && c->in[0] == d && c->in[1] == d) sq = c;
+      if (c->op == VRT_OP_Div && c->nin == 2 && c->in[0] == d) div = c;
+    }
+    if (!sq || !div || uses[d] != (sq->op == VRT_OP_Mul ? 3 : 2)) continue;
+    vrt_node *m2 = sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
+    if (!m2 || !mean_last(g, m2, sq->out[0])) continue;
+    vrt_node *add = sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
+    if (!add || add->op != VRT_OP_Add || add->nin != 2) continue;
+    int ev = add->in[add->in[0] == m2->out[0] ? 1 : 0];
+    if (!const_f32(g, ev, 1)) continue;
+    float eps = *(const float *)g->values[ev].t.data;
+    vrt_node *sq2 = sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
+    if (!sq2 || sq2->op != VRT_OP_Sqrt || div->in[1] != sq2->out[0] || uses[sq2->out[0]] != 1) continue;
+    /* optional affine: Mul by a 1-D gamma, Add of a 1-D beta */
+    vrt_node *last = div, *mul = NULL, *badd = NULL;
+    int gamma = -1, beta = -1;
+    vrt_node *nx = sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
+    if (nx && nx->op == VRT_OP_Mul && nx->nin == 2) {
+      int gv = nx->in[nx->in[0] == div->out[0] ? 1 : 0];
+      const vrt_tensor *gt = &g->values[gv].t;
+      if (gt->ndim == 1 && const_f32(g, gv, gt->dims[0])) mul = nx, gamma = gv, last = nx;
+    }
+    nx = mul ? sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
+    if (nx && nx->op == VRT_OP_Add && nx->nin == 2) {
+      int bv = nx->in[nx->in[0] == mul->out[0] ? 1 : 0];
+      const vrt_tensor *bt = &g->values[bv].t;
+      if (bt->ndim == 1 && const_f32(g, bv, bt->dims[0])) badd = nx, beta = bv, last = nx;
+    }
+    const vrt_tensor *xt = &g->values[x].t;
+    int64_t D = xt->ndim > 0 ? xt->dims[xt->ndim - 1] : -1;
+    if (gamma >= 0 && D >= 0 && g->values[gamma].t.dims[0] != D) continue;
+    if (beta >= 0 && D >= 0 && g->values[beta].t.dims[0] != D) continue;
+    if (gamma < 0) { /* LayerNormalization needs a scale: a scalar 1 broadcasts */
+      float *one = malloc(sizeof(float));
+      if (!one) {
+        rc = vrt__err(VRT_ENOMEM, "out of memory");
+        break;
+      }
+      *one = 1;
+      char name[256];
+      snprintf(name, sizeof name, "%s/ln_one", m->name);
+      if ((gamma = vrt_graph_add_const(g, name, VRT_F32, 0, NULL, one, sizeof(float), false)) < 0) {
+        rc = gamma;
+        break;
+      }
+    }
+    /* m becomes the LayerNormalization producing last's output */
+    int ins[3] = {x, gamma, beta};
+    int *nin = realloc(m->in, sizeof(int) * 3);
+    if (!nin) {
+      rc = vrt__err(VRT_ENOMEM, "out of memory");
+      break;
+    }
+    memcpy(nin, ins, sizeof ins);
+    m->in = nin;
+    m->nin = beta >= 0 ? 3 : 2;
+    for (int k = 0; k < m->nattr; k++) vrt_attr_clear(&m->attrs[k]);
+    free(m->attrs);
+    m->attrs = NULL;
+    m->nattr = 0;
+    m->op = VRT_OP_LayerNormalization;
+    free(m->op_type);
+    m->op_type = strdup("LayerNormalization");
+    if (!m->op_type || (rc = vrt_node_set_int(m, "axis", -1)) || (rc = vrt_node_set_float(m, "epsilon", eps))) {
+      rc = rc ? rc : vrt__err(VRT_ENOMEM, "out of memory");
+      break;
+    }
+    take_output(g, m, last);
+    vrt_node *dead[] = {sub, sq, m2, add, sq2, div, mul, badd};
+    for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
+      if (dead[k]) dead[k]->op = -1;
+    mark(changed, g, m);
+    fused++;
+  }
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+int vrt__fuse_all(vrt_graph *g, char *changed) {
+  int rc, total = 0;
+  for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
+    int before = total;
+    if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
+    total += rc;
+    if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
+    total += rc;
+    if (total == before) break;
+  }
+  if ((rc = vrt__fuse_layernorm(g, changed)) < 0) return rc;
+  total += rc;
+  if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
+  total += rc;
+  if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;
+  return total + rc;
+}
