@@ -114,6 +114,8 @@ typedef struct {
   double recheck_s;           /* still tracks are re-checked on the whole frame this often (5) */
   int max_crops;              /* motion crops per frame before the whole frame is detected instead (1: a crop costs
                                  as much as the whole frame when the frame is not much larger than the input) */
+  bool tamper;                /* camera tampering and blindness events (true; vigil/tamper.h) */
+  double tamper_fps;          /* frames per second the tampering check looks at (2) */
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;

@@ -50,6 +50,7 @@ typedef struct {
   tamper_kind started;    /* an incident that starts on this frame (NONE otherwise) */
   tamper_kind ongoing;    /* the incident in progress, if any */
   bool warm;              /* the baseline is old enough to judge */
+  bool suspect;           /* some condition holds on this frame (raised or not yet) */
   /* this frame's measurements, for logs and the event's reasoning */
   double grey_std, sharpness_ratio, saturated, scene_corr;
 } tamper_verdict;

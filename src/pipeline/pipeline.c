@@ -32,6 +32,7 @@
 #include "vigil/enrich.h"
 #include "vigil/motion.h"
 #include "vigil/pipeline.h"
+#include "vigil/tamper.h"
 #include "vigil/plate.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
@@ -71,6 +72,10 @@ typedef struct {
   snapshot snap;
   long seq;
   pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
+  tamper_state *tamper;     /* NULL: tampering checks are off */
+  double tamper_last;       /* time of the last frame the check looked at */
+  vigil_image before;       /* the last view the check found normal (the "before" snapshot) */
+  double before_ts;
 } cam_state;
 
 struct pipeline {
@@ -101,6 +106,8 @@ pipeline_params pipeline_default_params(void) {
   p.detect_fps = 4;
   p.recheck_s = 5;
   p.max_crops = 1;
+  p.tamper = true;
+  p.tamper_fps = 2;
   return p;
 }
 
@@ -116,6 +123,8 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
   p->motion_params.min_area = (float)f;
   if (vigil_config_float(cfg, "MOTION_DETECT_FPS", &p->detect_fps, err, errlen)) return -1;
   if (vigil_config_float(cfg, "MOTION_RECHECK_S", &p->recheck_s, err, errlen)) return -1;
+  if (vigil_config_bool(cfg, "TAMPER_DETECT", &p->tamper, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "TAMPER_FPS", &p->tamper_fps, err, errlen)) return -1;
   if (vigil_config_float(cfg, "TRACK_CONFIRM_SCORE", &f, err, errlen)) return -1;
   p->track.confirm_median = (float)f;
   if (vigil_config_float(cfg, "TRACK_MIN_FIRST_SCORE", &f, err, errlen)) return -1;
@@ -175,6 +184,8 @@ void pipeline_free(pipeline *p) {
     batcher_free(&p->cams[i]->b);
     tracker_free(&p->cams[i]->tr);
     motion_free(&p->cams[i]->md);
+    tamper_free(p->cams[i]->tamper);
+    vigil_image_free(&p->cams[i]->before);
     free(p->cams[i]->ex);
     vigil_image_free(&p->cams[i]->snap.frame);
     free(p->cams[i]);
@@ -288,6 +299,12 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   }
   motion_init(&cs->md, &mp);
   cs->last_detect = cs->last_full = cs->last_ts = -1e18;
+  cs->tamper_last = cs->before_ts = -1e18;
+  if (p->p.tamper && tamper_init(&cs->tamper, tamper_default_params())) {
+    batcher_free(&cs->b), tracker_free(&cs->tr), motion_free(&cs->md);
+    free(cs->ex), free(cs);
+    return -1;
+  }
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   pthread_mutex_lock(&p->mu);
   int rc = store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen);
@@ -297,6 +314,7 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
     batcher_free(&cs->b);
     tracker_free(&cs->tr);
     motion_free(&cs->md);
+    tamper_free(cs->tamper);
     free(cs->ex);
     free(cs);
     return -1;
@@ -560,6 +578,136 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   return n;
 }
 
+/* ---- camera tampering ------------------------------------------------------------------ */
+
+/* Risk of a tampering incident (docs/risk.md): a camera that cannot see is a high risk;
+ * covered or blinded (someone acted on the camera) ranks above a lost focus or view. */
+static int tamper_score(tamper_kind k) {
+  return k == TAMPER_COVERED ? 80 : k == TAMPER_BLINDED ? 75 : 70;
+}
+
+static const char *tamper_words(tamper_kind k) {
+  switch (k) {
+  case TAMPER_COVERED: return "covered: the frame went near-uniform";
+  case TAMPER_DEFOCUSED: return "defocused or smeared: sharpness collapsed";
+  case TAMPER_BLINDED: return "blinded: most of the frame is saturated";
+  case TAMPER_MOVED: return "turned away: the scene no longer matches its usual view";
+  default: return "tampered with";
+  }
+}
+
+/* The frame scaled to height h (a copy). */
+static int scaled(vigil_image *out, const vigil_image *in, int h) {
+  int w = (int)((double)in->w * h / in->h + 0.5);
+  return vigil_img_resize(out, in, w < 1 ? 1 : w, h, VIGIL_RESIZE_AREA);
+}
+
+/* before | after side by side, labelled, as the event's snapshot; "" when there is
+ * no snapshot folder or no "before" view yet. */
+static void tamper_snapshot(pipeline *p, cam_state *cs, const vigil_image *after, double ts, char *path, size_t len) {
+  path[0] = 0;
+  if (!p->p.snapshot_dir[0]) return;
+  vigil_image a = {0}, b = {0}, both = {0};
+  const int H = 240;
+  if (scaled(&a, after, H)) return;
+  bool have_before = cs->before.data && !scaled(&b, &cs->before, H);
+  int w = a.w + (have_before ? b.w + 4 : 0);
+  if (!vigil_image_init(&both, w, H, 3)) {
+    int x = 0;
+    const vigil_image *parts[2] = {have_before ? &b : NULL, &a};
+    for (int k = 0; k < 2; k++) {
+      if (!parts[k]) continue;
+      for (int y = 0; y < H; y++)
+        memcpy(both.data + (size_t)y * both.stride + (size_t)x * 3, parts[k]->data + (size_t)y * parts[k]->stride,
+               (size_t)parts[k]->w * 3);
+      annotate_text(&both, x + 4, 4, k == 0 ? "before" : "after", 1, (vigil_rgb){255, 255, 255}, (vigil_rgb){200, 30, 30});
+      x += parts[k]->w + 4;
+    }
+    uint8_t *jpg;
+    size_t n;
+    if (annotate_encode_jpeg(&jpg, &n, &both, 85) == 0) {
+      char dir[512];
+      if (snprintf(dir, sizeof dir, "%.400s/%.63s", p->p.snapshot_dir, cs->cam.id) < (int)sizeof dir) {
+        mkdir(dir, 0755);
+        char file[512];
+        snprintf(file, sizeof file, "%.440s/tamper-%.0f.jpg", dir, ts * 1000);
+        FILE *f = fopen(file, "wb");
+        if (f) {
+          bool ok = fwrite(jpg, 1, n, f) == n;
+          ok = fclose(f) == 0 && ok;
+          if (ok) snprintf(path, len, "%s", file);
+        }
+      }
+      free(jpg);
+    }
+  }
+  vigil_image_free(&a), vigil_image_free(&b), vigil_image_free(&both);
+}
+
+/* One camera_tampering event per incident: its own batch (no detections, an
+ * idempotency key from the camera and the time), scored by the documented table, not
+ * by the LLM, stored and reported like any other event. */
+static int tamper_event(pipeline *p, cam_state *cs, const vigil_image *frame, double ts, const tamper_verdict *v,
+                        char *err, size_t errlen) {
+  vigil_batch b;
+  vigil_batch_init(&b, cs->cam.id);
+  snprintf(b.camera_name, sizeof b.camera_name, "%s", cs->cam.name);
+  b.window_start = cs->before.data && cs->before_ts < ts ? cs->before_ts : ts;
+  b.window_end = ts;
+  camera_local_time(&cs->cam, ts, &b.local_hour, &b.local_minute);
+  snprintf(b.batch_key, sizeof b.batch_key, "tamper-%.0f", ts * 1000);
+  tamper_snapshot(p, cs, frame, ts, b.snapshot_path, sizeof b.snapshot_path);
+  vigil_event ev;
+  memset(&ev, 0, sizeof ev);
+  snprintf(ev.camera_id, sizeof ev.camera_id, "%s", cs->cam.id);
+  ev.risk_score = tamper_score(v->started);
+  snprintf(ev.risk_level, sizeof ev.risk_level, "%s", vigil_risk_level(ev.risk_score));
+  snprintf(ev.scorer, sizeof ev.scorer, "tamper");
+  char sum[256], why[512];
+  snprintf(sum, sizeof sum, "camera_tampering: camera %s was %s", cs->cam.name[0] ? cs->cam.name : cs->cam.id,
+           tamper_words(v->started));
+  snprintf(why, sizeof why,
+           "Rule camera_tampering (%s) held for 5 s against the camera's rolling baseline: grey spread %.1f, "
+           "sharpness %.0f%% of usual, %.0f%% saturated, scene match %.2f. The snapshot shows the view before and "
+           "after.",
+           tamper_kind_name(v->started), v->grey_std, 100 * v->sharpness_ratio, 100 * v->saturated, v->scene_corr);
+  ev.summary = strdup(sum);
+  ev.reasoning = strdup(why);
+  ev.window_start = b.window_start, ev.window_end = b.window_end;
+  int rc = ev.summary && ev.reasoning ? 0 : -1;
+  if (rc) snprintf(err, errlen, "out of memory");
+  pthread_mutex_lock(&p->mu);
+  bool dup = false;
+  if (!rc) rc = store_insert_batch(p->st, &b, &ev, &dup, err, errlen);
+  if (!rc) {
+    cs->st.batches++;
+    cs->st.events += !dup;
+    cs->st.duplicates += dup;
+    if (p->p.on_event) p->p.on_event(p->p.ud, &ev, &b, dup);
+  }
+  pthread_mutex_unlock(&p->mu);
+  vlog_warn("camera %s: tampering (%s) at %.1f s", cs->cam.id, tamper_kind_name(v->started), ts);
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  return rc;
+}
+
+/* Looks at the frame for tampering at most tamper_fps times a second; keeps the last
+ * normal view (refreshed every 10 s) for the incident's "before" snapshot. */
+static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, double ts, char *err, size_t errlen) {
+  if (!cs->tamper || (p->p.tamper_fps > 0 && ts - cs->tamper_last < 1.0 / p->p.tamper_fps && ts >= cs->tamper_last))
+    return 0;
+  cs->tamper_last = ts;
+  tamper_verdict v;
+  if (tamper_update(cs->tamper, &v, frame, ts)) return 0; /* an unusable frame changes nothing */
+  if (v.started) return tamper_event(p, cs, frame, ts, &v, err, errlen);
+  if (!v.suspect && !v.ongoing && (ts - cs->before_ts >= 10 || ts < cs->before_ts || !cs->before.data)) {
+    vigil_image_free(&cs->before);
+    if (scaled(&cs->before, frame, frame->h > 480 ? 480 : frame->h) == 0) cs->before_ts = ts;
+  }
+  return 0;
+}
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     snprintf(err, errlen, "no camera %d", cam);
@@ -567,6 +715,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   }
   cam_state *cs = p->cams[cam];
   cs->st.frames++;
+  if (tamper_check(p, cs, frame, ts, err, errlen)) vlog_warn("camera %s: tampering event not stored: %s", cs->cam.id, err);
   /* A frame long after the previous one (a snapshot camera's still, the
    * first frame) cannot be tracked: it is detected whole and one sighting
    * may confirm an object (its score is the median of one). */

@@ -198,6 +198,7 @@ int tamper_update(tamper_state *s, tamper_verdict *v, const vigil_image *frame, 
       }
   }
   v->ongoing = s->ongoing;
+  v->suspect = any;
   if (!any && s->ongoing == TAMPER_NONE) follow(s, m, dt);
   free(m);
   return 0;

@@ -155,6 +155,9 @@ static const vigil_config_key keys[] = {
     {"NEMOTRON_COOLDOWN_S", VIGIL_CFG_FLOAT, "30", 0, 86400, "After an LLM failure, score with rules for this long"},
     {"RISK_LOITER_S", VIGIL_CFG_FLOAT, "300", 1, 86400, "A person tracked (dwell) or re-identified longer than this is loitering"},
     /* Real-time pipeline: motion gating and tracks (docs/architecture.md) */
+    {"TAMPER_DETECT", VIGIL_CFG_BOOL, "true", NORANGE,
+     "Raise a camera_tampering event when a camera is covered, defocused, blinded or turned (docs/risk.md)"},
+    {"TAMPER_FPS", VIGIL_CFG_FLOAT, "2", 0, 1000, "Frames per second the tampering check looks at (0 = every frame)"},
     {"MOTION_GATING", VIGIL_CFG_BOOL, "true", NORANGE,
      "Detect only frames with motion, on crops around it (false: every frame, whole)"},
     {"MOTION_THRESHOLD", VIGIL_CFG_INT, "20", 1, 255,
