@@ -74,6 +74,7 @@ typedef struct {
   pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
   tamper_state *tamper;     /* NULL: tampering checks are off */
   double tamper_last;       /* time of the last frame the check looked at */
+  int last_w, last_h;       /* size of the last frame */
   vigil_image before;       /* the last view the check found normal (the "before" snapshot) */
   double before_ts;
 } cam_state;
@@ -716,11 +717,14 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   cam_state *cs = p->cams[cam];
   cs->st.frames++;
   if (tamper_check(p, cs, frame, ts, err, errlen)) vlog_warn("camera %s: tampering event not stored: %s", cs->cam.id, err);
-  /* A frame long after the previous one (a snapshot camera's still, the
-   * first frame) cannot be tracked: it is detected whole and one sighting
-   * may confirm an object (its score is the median of one). */
-  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts < cs->last_ts;
+  /* A frame that is not the next frame of a moving picture (long after the
+   * previous one: a snapshot camera's still, the first frame; at the same instant:
+   * two uploads stamped alike; of another size) cannot be tracked: it is detected
+   * whole and one sighting may confirm an object (its score is the median of one). */
+  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts <= cs->last_ts || frame->w != cs->last_w ||
+               frame->h != cs->last_h; /* an image at the same instant, or of another size, is not the next frame */
   cs->last_ts = ts;
+  cs->last_w = frame->w, cs->last_h = frame->h;
   track_region crops[MAX_REGIONS];
   int ncrops = plan(p, cs, frame, ts, crops);
   if (still) ncrops = 1, crops[0] = (track_region){0, 0, (float)frame->w, (float)frame->h};
