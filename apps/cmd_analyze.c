@@ -118,7 +118,8 @@ static int add_source(source *s, int *n, const char *path, const char *camera) {
   o->stream = strstr(path, "://") != NULL;
   o->video = o->stream || has_ext(path, video_exts);
   struct stat st;
-  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtime : (double)time(NULL);
+  /* full precision: two uploads within one second are two moments, not one */
+  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : wall_now();
   if (camera) {
     snprintf(o->camera, sizeof o->camera, "%s", camera);
   } else if (o->video) {
@@ -182,6 +183,18 @@ static void *slurp(const char *path, size_t *len, size_t max) {
   return b;
 }
 
+/* Text from the store or an LLM on one terminal line: control characters
+ * (escape sequences, newlines, C1 codes in UTF-8) become spaces. Events
+ * stored by older versions were not cleaned, so this is done here too. */
+static void print_clean(FILE *f, const char *s) {
+  if (!s) return;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f) fputc(' ', f);
+    else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) fputc(' ', f), p++;
+    else fputc(*p, f);
+  }
+}
+
 static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate) {
   /* A batch already in the store (a rerun over the same media, or a restart
    * after a crash) is reported as the event stored then, flagged, so every
@@ -218,9 +231,13 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
     strftime(t0, sizeof t0, "%H:%M:%S", &tm);
     gmtime_r(&z, &tm);
     strftime(t1, sizeof t1, "%H:%M:%S", &tm);
-    printf("[%-8s %3d] event %lld, camera %s, %s-%s UTC, %zu object(s) (%s%s%s): %s\n", ev->risk_level,
-           ev->risk_score, (long long)ev->id, ev->camera_id, t0, t1, b->n, ev->scorer,
-           ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "", ev->summary ? ev->summary : "");
+    printf("[%-8s %3d] event %lld, camera ", ev->risk_level, ev->risk_score, (long long)ev->id);
+    print_clean(stdout, ev->camera_id);
+    printf(", %s-%s UTC, %zu object(s) (", t0, t1, b->n);
+    print_clean(stdout, ev->scorer);
+    printf("%s%s): ", ev->fast_path ? ", fast path" : "", duplicate ? ", stored earlier" : "");
+    print_clean(stdout, ev->summary);
+    fputc('\n', stdout);
   }
   fflush(stdout);
   if (o->rep) report_add(o->rep, ev, b);
@@ -561,6 +578,7 @@ int cmd_analyze(int argc, char **argv) {
     wp.fps = fps;
     wp.cameras = &reg;
     wp.stop = &stop;
+    wp.store = st; /* exactly once across restarts: the ledger and the open batches live in the store */
     long nw = 0;
     if (watch_run(pl, watch_root, &wp, &nw, err, sizeof err)) {
       fprintf(stderr, "vigil analyze: --watch %s: %s\n", watch_root, err);

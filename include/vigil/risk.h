@@ -132,6 +132,8 @@ typedef struct {
   char *reasoning;        /* owned: one line per fired rule */
   int n_fired;
   const char *fired[64];  /* ids of fired rules, in table order (static strings) */
+  int floor;              /* the highest fired FLOOR rule's minimum, 0 if none */
+  const char *floor_rule; /* its id, NULL if none */
 } risk_rules_result;
 
 void risk_rules_result_free(risk_rules_result *r);

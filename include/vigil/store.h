@@ -135,6 +135,30 @@ typedef struct {
 } store_camera;
 int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size_t errlen); /* *cams malloc'ed */
 
+/* ---- durable open batches (a crash loses no detection) ---- */
+
+/* Stores a detection of a still-open batch (with its enrichment) at once, in
+ * one transaction. *fresh is false, and nothing is written, when the
+ * detection id is already stored: the frame was processed before (a restart
+ * going over the same file) and must not be counted again. */
+int store_add_open_detection(store *s, const char *camera_name, const vigil_detection *d, const vigil_enrichment *e,
+                             bool *fresh, char *err, size_t errlen);
+/* The open batch of a camera as stored (n = 0: none), in arrival order; the
+ * caller frees it. store_insert_batch closes its rows. */
+int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err, size_t errlen);
+/* Cameras with an open batch (*ids malloc'ed, *n of them). */
+int store_open_cameras(store *s, char (**ids)[VIGIL_ID_LEN], int *n, char *err, size_t errlen);
+
+/* ---- the watcher's ledger of files (exactly once across restarts) ---- */
+
+int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns, bool *seen, char *err,
+                    size_t errlen);
+/* status: "processed", "failed" (could not be read or decoded), "preexisting". */
+int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns, const char *status, char *err,
+                    size_t errlen);
+/* Records root as watched; *first is true the first time ever. */
+int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen);
+
 /* JSON of records, as the events API serves them. New references. */
 json_t *vigil_event_to_json(const vigil_event *ev);
 json_t *vigil_enrichment_to_json(const vigil_enrichment *e);

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vigil/cameras.h"
 #include "vigil/pipeline.h"
@@ -34,6 +35,12 @@ typedef struct {
   int max_checks;     /* failed checks before waiting for its next write event (150) */
   bool scan_existing; /* also hand over the files present at start (false) */
   double video_fps;   /* sampling rate of the decode-to-the-end check of videos (1) */
+  volatile sig_atomic_t *stop; /* when it becomes nonzero, checks and polls return early (may be NULL) */
+  /* A ledger of files already handled (across restarts), or NULL: a file it
+   * knows is never a candidate, and with a ledger every file present at start
+   * is looked at (the ledger, not scan_existing, decides what is old). */
+  bool (*seen)(void *ud, const char *path, long long size, int64_t mtime_ns);
+  void *seen_ud;
 } watch_params;
 
 watch_params watch_default_params(void);
@@ -46,6 +53,7 @@ typedef struct {
   watch_kind kind;
   double mtime;       /* unix seconds */
   long long size;
+  int64_t mtime_ns;   /* the same, exact: (path, size, mtime_ns) names this upload in the ledger */
 } watch_file;
 
 typedef struct watcher watcher;
@@ -63,6 +71,10 @@ int watcher_cameras(const watcher *w); /* camera folders watched */
 
 /* The completeness check alone: 1 complete, 0 not (why says what is missing). */
 int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen);
+/* The container framing part of it on an open file of `size` bytes (AVI RIFF
+ * chunks, MP4 top-level boxes, Matroska segment): 1 complete or a format
+ * without sizes, 0 truncated or malformed. Bounded in time for any bytes. */
+int watch_container_complete(int fd, long long size, char *why, size_t whylen);
 /* WATCH_IMAGE or WATCH_VIDEO by extension, or -1 for files the watcher ignores. */
 int watch_kind_of(const char *path);
 
@@ -73,6 +85,7 @@ typedef struct {
   const camera_registry *cameras;  /* names, zones and timezones by camera id or source (may be NULL) */
   volatile sig_atomic_t *stop;     /* runs until *stop becomes nonzero */
   long max_files;                  /* return after this many files (0 = no limit) */
+  struct store *store;             /* the ledger of processed files (vigil/store.h), or NULL: none */
 } watch_run_params;
 
 watch_run_params watch_run_default_params(void);
@@ -81,7 +94,14 @@ watch_run_params watch_run_default_params(void);
  * one frame at their mtime, videos sampled at fps (frame times end at the
  * file's mtime); ticks the batch clocks with wall time while idle; flushes
  * every open batch on return. Unknown camera folders become cameras named
- * after the folder. Returns 0 when stopped, <0 on a watcher or store error. */
+ * after the folder. With a store: every file is handled exactly once across
+ * crashes and restarts. Its detections are stored as they are found (open
+ * batches resume after a restart, see pipeline_add_camera); it goes into the
+ * store's ledger once all its frames went through; at start the ledger is
+ * consulted for every file present, so uploads that arrived while vigil was
+ * down are processed, and the ones processed before are not. The first time
+ * a root is watched, the files already there are recorded as preexisting and
+ * left alone (unless scan_existing). Returns 0 when stopped, <0 on a watcher or store error. */
 int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *files_done, char *err, size_t errlen);
 
 #endif

@@ -128,6 +128,10 @@ const char *vrt_model_node_op(const vrt_model_t *m, int i);
 
 typedef struct vrt_session_params {
   int threads; /* worker threads inside one run (0 = 1) */
+  size_t max_bytes; /* intermediate values a run may hold at once (arena, or buffers in a
+                       first run); a run that would need more fails with VRT_ELIMIT before
+                       allocating. 0 = no limit. Bounds what a hostile model file can make
+                       a session allocate. */
 } vrt_session_params;
 
 vrt_session_params vrt_session_default_params(void);

@@ -74,6 +74,7 @@ typedef struct {
   pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
   tamper_state *tamper;     /* NULL: tampering checks are off */
   double tamper_last;       /* time of the last frame the check looked at */
+  int last_w, last_h;       /* size of the last frame */
   vigil_image before;       /* the last view the check found normal (the "before" snapshot) */
   double before_ts;
 } cam_state;
@@ -90,6 +91,7 @@ struct pipeline {
   pthread_mutex_t mu;       /* closing batches (risk, store, on_event), the stats sum, plate votes */
   plate_votes *votes;       /* licence plates voted per track (key: camera << 32 | track id) */
   plate_config plates;      /* KNOWN_PLATES after voting */
+  bool durable;             /* batch entries stored as found, open batches resumed (watch mode) */
 };
 
 pipeline_params pipeline_default_params(void) {
@@ -221,7 +223,61 @@ void pipeline_add_dropped(pipeline *p, int cam, long n) {
   pthread_mutex_unlock(&p->mu);
 }
 
+/* A batch left open by a crash or kill resumes where it stopped: its entries
+ * were stored as they came (store_add_open_detection). */
+static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
+  vigil_batch open;
+  pthread_mutex_lock(&p->mu);
+  int rc = store_open_batch(p->st, cs->cam.id, &open, err, errlen);
+  pthread_mutex_unlock(&p->mu);
+  if (rc) return -1;
+  if (!open.n) {
+    vigil_batch_free(&open);
+    return 0;
+  }
+  vigil_batch_free(&cs->b.cur);
+  cs->b.cur = open;
+  snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", cs->cam.name);
+  cs->b.last_det = open.window_end;
+  cs->b.serial++; /* no track points into the resumed entries */
+  vlog_info("pipeline: camera %s: resumed its open batch of %zu entries from the store", cs->cam.id, open.n);
+  return 0;
+}
+
+void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
+
+int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
+                     size_t errlen) {
+  p->durable = true;
+  char(*ids)[VIGIL_ID_LEN] = NULL;
+  int n = 0;
+  pthread_mutex_lock(&p->mu);
+  int rc = store_open_cameras(p->st, &ids, &n, err, errlen);
+  pthread_mutex_unlock(&p->mu);
+  for (int i = 0; !rc && i < n; i++) {
+    int k = 0;
+    while (k < p->ncams && strcmp(p->cams[k]->cam.id, ids[i])) k++;
+    if (k < p->ncams) { /* known already (files analyzed before the watch): resume unless it has a batch */
+      if (p->cams[k]->b.cur.n == 0 && resume_open(p, p->cams[k], err, errlen)) rc = -1;
+      continue;
+    }
+    const camera *reg = find ? find(ud, ids[i]) : NULL;
+    camera c;
+    memset(&c, 0, sizeof c);
+    if (reg) c = *reg;
+    else snprintf(c.id, sizeof c.id, "%s", ids[i]), snprintf(c.name, sizeof c.name, "%.47s", ids[i]);
+    if (pipeline_add_camera(p, &c, err, errlen) < 0) rc = -1;
+  }
+  free(ids);
+  return rc;
+}
+
 int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) {
+  for (int i = 0; i < p->ncams; i++)
+    if (!strcmp(p->cams[i]->cam.id, c->id)) { /* known (e.g. recovered): same state, same open batch */
+      snprintf(p->cams[i]->b.cur.camera_name, sizeof p->cams[i]->b.cur.camera_name, "%s", c->name);
+      return i;
+    }
   cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
   if (!n) return -1;
   p->cams = n;
@@ -264,7 +320,9 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
     free(cs);
     return -1;
   }
-  return p->ncams++;
+  p->ncams++;
+  if (p->durable && resume_open(p, cs, err, errlen)) return -1;
+  return p->ncams - 1;
 }
 
 static enrich_kind kind_of(const char *cls, bool *enrichable) {
@@ -659,11 +717,14 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   cam_state *cs = p->cams[cam];
   cs->st.frames++;
   if (tamper_check(p, cs, frame, ts, err, errlen)) vlog_warn("camera %s: tampering event not stored: %s", cs->cam.id, err);
-  /* A frame long after the previous one (a snapshot camera's still, the
-   * first frame) cannot be tracked: it is detected whole and one sighting
-   * may confirm an object (its score is the median of one). */
-  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts < cs->last_ts;
+  /* A frame that is not the next frame of a moving picture (long after the
+   * previous one: a snapshot camera's still, the first frame; at the same instant:
+   * two uploads stamped alike; of another size) cannot be tracked: it is detected
+   * whole and one sighting may confirm an object (its score is the median of one). */
+  bool still = ts - cs->last_ts > PIPELINE_STILL_GAP_S || ts <= cs->last_ts || frame->w != cs->last_w ||
+               frame->h != cs->last_h; /* an image at the same instant, or of another size, is not the next frame */
   cs->last_ts = ts;
+  cs->last_w = frame->w, cs->last_h = frame->h;
   track_region crops[MAX_REGIONS];
   int ncrops = plan(p, cs, frame, ts, crops);
   if (still) ncrops = 1, crops[0] = (track_region){0, 0, (float)frame->w, (float)frame->h};
@@ -775,7 +836,19 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     snprintf(vd.exit_zone, sizeof vd.exit_zone, "%s", x->exit_zone);
     snprintf(x->enr.detection_id, sizeof x->enr.detection_id, "%s", x->det_id);
     int c;
-    if (x->batch_serial == cs->b.serial && x->batch_idx < cs->b.cur.n) {
+    bool touch = x->batch_serial == cs->b.serial && x->batch_idx < cs->b.cur.n;
+    if (p->durable) { /* stored at once: a crash loses no entry */
+      bool fresh;
+      pthread_mutex_lock(&p->mu);
+      int src = store_add_open_detection(p->st, cs->cam.name, &vd, &x->enr, &fresh, err, errlen);
+      pthread_mutex_unlock(&p->mu);
+      if (src) {
+        rc = -1;
+        break;
+      }
+      if (!fresh) continue; /* in a stored event already: this frame was processed before a restart */
+    }
+    if (touch) {
       c = batcher_touch(&cs->b, x->batch_idx, &vd, &x->enr, &closed);
     } else {
       x->batch_serial = cs->b.serial;

@@ -119,7 +119,10 @@ static void esc(FILE *f, const char *s) {
       case '>': fputs("&gt;", f); break;
       case '&': fputs("&amp;", f); break;
       case '"': fputs("&quot;", f); break;
-      default: fputc(*s, f);
+      default:
+        /* no control characters (terminal escapes when the file is viewed with cat) */
+        if (((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') || *s == 0x7f) fputc(' ', f);
+        else fputc(*s, f);
     }
   }
 }

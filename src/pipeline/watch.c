@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vigil/store.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
 
@@ -177,19 +178,25 @@ static int ebml_vint(const uint8_t *b, int n, uint64_t *v, bool *unknown) {
 
 /* Container framing: a truncated AVI, MP4/MOV or Matroska file is missing
  * bytes that its own chunk sizes announce. Returns 1 complete (or a
- * container without such sizes), 0 truncated. Decoders do not tell: FFmpeg
- * opens a cut AVI and estimates its duration from the bytes present. */
-static int container_complete(int fd, long long size, char *why, size_t whylen) {
+ * container without such sizes), 0 truncated or malformed. Decoders do not
+ * tell: FFmpeg opens a cut AVI and estimates its duration from the bytes
+ * present. The sizes come from the file, so every step is checked against
+ * what is left of it before it moves the offset (always forward), and the
+ * walk is bounded in steps: a hostile file can neither loop nor stall it. */
+#define MAX_TOP_LEVEL 1000000 /* fragmented MP4: two boxes per fragment, hours of them */
+int watch_container_complete(int fd, long long size, char *why, size_t whylen) {
   uint8_t h[64];
+  if (size < 12) return why_not(why, whylen, "%s", "too short");
   ssize_t n = pread(fd, h, sizeof h, 0);
   if (n < 12) return why_not(why, whylen, "%s", "too short");
   if (!memcmp(h, "RIFF", 4)) { /* AVI (and OpenDML's AVIX continuation chunks) */
     long long o = 0;
-    while (o + 8 <= size) {
+    for (int steps = 0; o + 8 <= size; steps++) {
       uint8_t c[8];
+      if (steps >= MAX_TOP_LEVEL) return why_not(why, whylen, "%s", "too many RIFF chunks");
       if (pread(fd, c, 8, (off_t)o) != 8 || memcmp(c, "RIFF", 4)) break;
       uint32_t s = le32(c + 4);
-      o += 8 + (long long)s + (s & 1);
+      o += 8 + (long long)s + (s & 1); /* s < 2^32: no overflow, and o grows by 8 at least */
     }
     if (o == size || o == size + 1) return 1;
     return why_not(why, whylen, "%s", o > size ? "RIFF chunks announce more bytes than the file holds" : "bytes after the RIFF chunks");
@@ -197,41 +204,51 @@ static int container_complete(int fd, long long size, char *why, size_t whylen) 
   if (!memcmp(h + 4, "ftyp", 4)) { /* ISO BMFF: top-level boxes must tile the file, with a moov */
     long long o = 0;
     bool moov = false;
-    while (o + 8 <= size) {
+    for (int steps = 0; o + 8 <= size; steps++) {
       uint8_t b[16];
-      if (pread(fd, b, 16, (off_t)o) < 8) break;
-      uint64_t s = be32(b);
+      if (steps >= MAX_TOP_LEVEL) return why_not(why, whylen, "%s", "too many MP4 boxes");
+      ssize_t got = pread(fd, b, 16, (off_t)o);
+      if (got < 8) return why_not(why, whylen, "%s", "read error");
+      uint64_t s = be32(b), head = 8;
       if (!memcmp(b + 4, "moov", 4)) moov = true;
-      if (s == 1) s = be32(b + 8) << 32 | be32(b + 12);
-      else if (s == 0) s = (uint64_t)(size - o); /* to the end of the file */
-      if (s < 8) return why_not(why, whylen, "%s", "malformed MP4 box");
+      if (s == 1) { /* 64-bit size after the type */
+        if (got < 16) return why_not(why, whylen, "%s", "MP4 box announces more bytes than the file holds");
+        s = be32(b + 8) << 32 | be32(b + 12);
+        head = 16;
+      } else if (s == 0) {
+        s = (uint64_t)(size - o); /* to the end of the file */
+      }
+      if (s < head) return why_not(why, whylen, "%s", "malformed MP4 box");
+      if (s > (uint64_t)(size - o)) return why_not(why, whylen, "%s", "MP4 boxes announce more bytes than the file holds");
       o += (long long)s;
     }
-    if (o != size) return why_not(why, whylen, "%s", "MP4 boxes announce more bytes than the file holds");
+    if (o != size) return why_not(why, whylen, "%s", "MP4 box header cut short");
     return moov ? 1 : why_not(why, whylen, "%s", "MP4 without its moov box");
   }
   if (h[0] == 0x1A && h[1] == 0x45 && h[2] == 0xDF && h[3] == 0xA3) { /* Matroska / WebM */
     uint64_t hs, ss;
     bool unk;
     int l1 = ebml_vint(h + 4, (int)n - 4, &hs, &unk);
-    if (l1 < 0) return why_not(why, whylen, "%s", "malformed EBML header");
-    long long o = 4 + l1 + (long long)hs;
+    if (l1 < 0 || unk) return why_not(why, whylen, "%s", "malformed EBML header");
+    if (hs > (uint64_t)size) return why_not(why, whylen, "%s", "no Matroska segment yet");
+    long long o = 4 + l1 + (long long)hs; /* both < 2^57: no overflow */
     uint8_t sg[12];
     if (o + 12 > size || pread(fd, sg, 12, (off_t)o) != 12) return why_not(why, whylen, "%s", "no Matroska segment yet");
     if (memcmp(sg, "\x18\x53\x80\x67", 4)) return 1;
     int l2 = ebml_vint(sg + 4, 8, &ss, &unk);
     if (l2 < 0) return why_not(why, whylen, "%s", "malformed Matroska segment");
+    if (!unk && ss > (uint64_t)(size - o)) return why_not(why, whylen, "%s", "Matroska segment longer than the file");
     if (!unk && o + 4 + l2 + (long long)ss > size) return why_not(why, whylen, "%s", "Matroska segment longer than the file");
     return 1;
   }
   return 1;
 }
 
-static int video_complete(const char *path, double fps, char *why, size_t whylen) {
+static int video_complete(const char *path, double fps, volatile sig_atomic_t *stop, char *why, size_t whylen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return why_not(why, whylen, "cannot open: %s", strerror(errno));
   struct stat st;
-  int framed = fstat(fd, &st) == 0 ? container_complete(fd, (long long)st.st_size, why, whylen) : 0;
+  int framed = fstat(fd, &st) == 0 ? watch_container_complete(fd, (long long)st.st_size, why, whylen) : 0;
   close(fd);
   if (framed != 1) return 0;
   video_params vp = video_default_params();
@@ -243,7 +260,14 @@ static int video_complete(const char *path, double fps, char *why, size_t whylen
   double pts = 0, last = -1;
   int r;
   long frames = 0;
-  while ((r = video_next(v, &img, &pts, err, sizeof err)) == 1) last = pts, frames++;
+  while ((r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+    last = pts, frames++;
+    if (stop && *stop) { /* shutting down: not complete as far as we know */
+      vigil_image_free(&img);
+      video_close(v);
+      return why_not(why, whylen, "%s", "check interrupted");
+    }
+  }
   double dur = video_duration_s(v);
   vigil_image_free(&img);
   video_close(v);
@@ -258,9 +282,14 @@ static int video_complete(const char *path, double fps, char *why, size_t whylen
   return 1;
 }
 
-int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen) {
+static int file_complete(const char *path, watch_kind kind, double video_fps, volatile sig_atomic_t *stop, char *why,
+                         size_t whylen) {
   if (why && whylen) why[0] = 0;
-  return kind == WATCH_VIDEO ? video_complete(path, video_fps, why, whylen) : image_complete(path, why, whylen);
+  return kind == WATCH_VIDEO ? video_complete(path, video_fps, stop, why, whylen) : image_complete(path, why, whylen);
+}
+
+int watch_file_complete(const char *path, watch_kind kind, double video_fps, char *why, size_t whylen) {
+  return file_complete(path, kind, video_fps, NULL, why, whylen);
 }
 
 /* ---- folders and candidates ---------------------------------------------------------- */
@@ -288,6 +317,10 @@ static void add_candidate(watcher *w, const char *path, const char *camera, doub
   struct stat st;
   if (stat(path, &st) || !S_ISREG(st.st_mode) || is_done(w, &st)) return;
   if (min_mtime > 0 && (double)st.st_mtim.tv_sec < min_mtime) return;
+  if (w->p.seen && w->p.seen(w->p.seen_ud, path, (long long)st.st_size, mtime_ns(&st))) {
+    mark_done(w, &st); /* handled before a restart: once is enough */
+    return;
+  }
   double now = mono_s();
   for (int i = 0; i < w->ncands; i++) {
     cand *c = &w->cands[i];
@@ -415,7 +448,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
     }
   }
   closedir(dir);
-  if (p.scan_existing)
+  if (p.scan_existing || p.seen)
     for (int i = 0; i < w->ndirs; i++) {
       wdir d = w->dirs[i];
       scan_dir(w, &d, 0);
@@ -462,7 +495,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
         vlog_warn("watch: inotify queue overflow; rescanning");
         for (int i = 0; i < w->ndirs; i++) {
           wdir d = w->dirs[i];
-          scan_dir(w, &d, w->started);
+          scan_dir(w, &d, w->p.seen ? 0 : w->started); /* with a ledger, it tells what was handled */
         }
         continue;
       }
@@ -491,6 +524,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
 static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void *ud) {
   int handed = 0;
   for (int i = 0; i < w->ncands;) {
+    if (w->p.stop && *w->p.stop) break; /* SIGTERM: the rest stay candidates */
     cand *c = &w->cands[i];
     double now = mono_s();
     if (c->next_check > now) {
@@ -512,13 +546,14 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
       drop = true;
     } else {
       char why[256];
-      if (watch_file_complete(c->path, c->kind, w->p.video_fps, why, sizeof why) == 1) {
+      if (file_complete(c->path, c->kind, w->p.video_fps, w->p.stop, why, sizeof why) == 1) {
         /* the check took time: hand over only if nothing changed meanwhile */
         struct stat st2;
         if (stat(c->path, &st2) == 0 && st2.st_size == st.st_size && mtime_ns(&st2) == mtime_ns(&st)) {
           mark_done(w, &st);
           watch_file f = {.camera = c->camera, .path = c->path, .kind = c->kind,
-                          .mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, .size = (long long)st.st_size};
+                          .mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9, .size = (long long)st.st_size,
+                          .mtime_ns = mtime_ns(&st)};
           if (fn) fn(ud, &f);
           handed++;
           drop = true;
@@ -611,6 +646,7 @@ static void on_file(void *ud, const watch_file *f) {
     return;
   }
   char err[512];
+  const char *status = "processed";
   if (f->kind == WATCH_IMAGE) {
     vigil_img_limits lim = vigil_img_default_limits();
     size_t max = lim.max_bytes ? lim.max_bytes : ((size_t)10 << 20);
@@ -621,9 +657,16 @@ static void on_file(void *ud, const watch_file *f) {
       len = fread(buf, 1, (size_t)f->size, fp);
     if (fp) fclose(fp);
     vigil_image img = {0};
-    if (!buf || len != (size_t)f->size) vlog_warn("watch: %s: cannot read (gone, or over %zu bytes)", f->path, max);
-    else if (vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) vlog_warn("watch: %s: %s", f->path, err);
-    else if (pipeline_frame(r->pl, cam, &img, f->mtime, err, sizeof err)) vlog_error("watch: %s: %s", f->path, err);
+    if (!buf || len != (size_t)f->size) {
+      vlog_warn("watch: %s: cannot read (gone, or over %zu bytes)", f->path, max);
+      status = "failed";
+    } else if (vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) {
+      vlog_warn("watch: %s: %s", f->path, err);
+      status = "failed";
+    } else if (pipeline_frame(r->pl, cam, &img, f->mtime, err, sizeof err)) {
+      vlog_error("watch: %s: %s", f->path, err);
+      status = NULL; /* a store error: not done, tried again after a restart */
+    }
     vigil_image_free(&img);
     free(buf);
   } else {
@@ -632,28 +675,94 @@ static void on_file(void *ud, const watch_file *f) {
     video_reader *v;
     if (video_open(&v, f->path, vp, err, sizeof err)) {
       vlog_warn("watch: %s: %s", f->path, err);
+      status = "failed";
     } else {
       double base = f->mtime - video_duration_s(v), pts;
       vigil_image img = {0};
       int k;
-      while ((k = video_next(v, &img, &pts, err, sizeof err)) == 1)
-        if (pipeline_frame(r->pl, cam, &img, base + pts, err, sizeof err)) {
-          vlog_error("watch: %s: %s", f->path, err);
+      while ((k = video_next(v, &img, &pts, err, sizeof err)) == 1) {
+        if (r->p->stop && *r->p->stop) { /* shutting down: the rest of the clip waits for the next start */
+          status = NULL;
           break;
         }
+        if (pipeline_frame(r->pl, cam, &img, base + pts, err, sizeof err)) {
+          vlog_error("watch: %s: %s", f->path, err);
+          status = NULL;
+          break;
+        }
+      }
       if (k < 0) vlog_warn("watch: %s: %s", f->path, err);
       vigil_image_free(&img);
       video_close(v);
     }
   }
+  if (status && r->p->store && store_mark_file(r->p->store, f->path, f->size, f->mtime_ns, status, err, sizeof err))
+    vlog_error("watch: %s: ledger: %s", f->path, err); /* processed again after a restart, its detections once */
   r->files++;
-  vlog_info("watch: processed %s (camera %s)", f->path, f->camera);
+  vlog_info("watch: %s %s (camera %s)", status && !strcmp(status, "failed") ? "could not process" : "processed",
+            f->path, f->camera);
 }
+
+static bool ledger_seen(void *ud, const char *path, long long size, int64_t mtime_ns) {
+  bool seen = false;
+  char err[256];
+  if (store_file_seen(ud, path, size, mtime_ns, &seen, err, sizeof err)) vlog_error("watch: ledger: %s", err);
+  return seen;
+}
+
+/* First start on a root: what is already there is old, recorded as such. */
+static int mark_preexisting(store *st, const char *root, char *err, size_t errlen) {
+  char rp[PATH_MAX];
+  if (!realpath(root, rp)) snprintf(rp, sizeof rp, "%s", root);
+  DIR *top = opendir(rp);
+  if (!top) return 0;
+  int rc = 0, n = 0;
+  struct dirent *e;
+  while (!rc && (e = readdir(top))) {
+    if (e->d_name[0] == '.') continue;
+    char sub[PATH_MAX];
+    struct stat st2;
+    if (snprintf(sub, sizeof sub, "%s/%s", rp, e->d_name) >= (int)sizeof sub || stat(sub, &st2)) continue;
+    DIR *d = S_ISDIR(st2.st_mode) ? opendir(sub) : NULL;
+    struct dirent *f;
+    while (!rc && d && (f = readdir(d))) {
+      char p[PATH_MAX];
+      struct stat fs;
+      if (f->d_name[0] == '.' || snprintf(p, sizeof p, "%s/%s", sub, f->d_name) >= (int)sizeof p) continue;
+      if (watch_kind_of(p) < 0 || stat(p, &fs) || !S_ISREG(fs.st_mode)) continue;
+      rc = store_mark_file(st, p, (long long)fs.st_size, mtime_ns(&fs), "preexisting", err, errlen);
+      n++;
+    }
+    if (d) closedir(d);
+    if (!rc && S_ISREG(st2.st_mode) && watch_kind_of(sub) >= 0) {
+      rc = store_mark_file(st, sub, (long long)st2.st_size, mtime_ns(&st2), "preexisting", err, errlen);
+      n++;
+    }
+  }
+  closedir(top);
+  if (!rc && n) vlog_info("watch: first start on %s: %d files already there are left alone", rp, n);
+  return rc;
+}
+
+static const camera *registry_find(void *ud, const char *id) { return ud ? cameras_find(ud, id) : NULL; }
 
 int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *files_done, char *err, size_t errlen) {
   watcher *w;
   if (files_done) *files_done = 0;
-  if (watcher_init(&w, root, p->watch, err, errlen)) return -1;
+  watch_params wp = p->watch;
+  if (!wp.stop) wp.stop = p->stop;
+  if (p->store) {
+    bool first;
+    char rp[PATH_MAX]; /* one name per folder, however it is spelled on the command line */
+    if (!realpath(root, rp)) snprintf(rp, sizeof rp, "%s", root);
+    if (store_watch_root_first_start(p->store, rp, &first, err, errlen)) return -1;
+    if (first && !wp.scan_existing && mark_preexisting(p->store, root, err, errlen)) return -1;
+    wp.seen = ledger_seen;
+    wp.seen_ud = p->store;
+    /* batches a crash left open close by their clocks even if their camera stays quiet */
+    if (pipeline_recover(pl, registry_find, (void *)p->cameras, err, errlen)) return -1;
+  }
+  if (watcher_init(&w, root, wp, err, errlen)) return -1;
   vlog_info("watch: watching %s (%d camera folders)", root, watcher_cameras(w));
   run_ctx r = {.pl = pl, .p = p, .err = err, .errlen = errlen};
   double last_tick = mono_s();

@@ -126,11 +126,19 @@ static bool parse_score(json_t *v, double *out) {
   if (json_is_number(v)) {
     *out = json_number_value(v);
   } else if (json_is_string(v)) {
-    const char *s = json_string_value(v);
+    /* a decimal number and nothing else ("64.6", " -3 "): strtod alone would
+     * read "0x50" as 80, "1e2" as 100, "inf", or "72 of 100" as 72 */
+    const char *s = json_string_value(v), *p;
     while (isspace((unsigned char)*s)) s++;
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s) return false;
+    p = s + (*s == '-');
+    size_t nd = 0, nf = 0;
+    while (isdigit((unsigned char)*p)) p++, nd++;
+    if (*p == '.')
+      for (p++; isdigit((unsigned char)*p);) p++, nf++;
+    while (isspace((unsigned char)*p)) p++;
+    if (!nd || nd > 6 || *p || (p[-1] == '.' && !nf)) return false;
+    if (memchr(s, '.', (size_t)(p - s)) && !nf) return false;
+    *out = strtod(s, NULL);
   } else {
     return false;
   }
@@ -171,6 +179,25 @@ static char *text_field(json_t *obj, const char *key) {
     return sbuf_take(&b);
   }
   return NULL;
+}
+
+/* Model text ends up on terminals (vigil analyze), in logs and in reports:
+ * control characters (C0 but newline and tab, DEL, and the UTF-8 encoded C1
+ * range, whose CSI U+009B starts terminal escapes too) become spaces, in place. */
+static void strip_controls(char *s) {
+  if (!s) return;
+  char *o = s;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f) {
+      *o++ = ' ';
+    } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+      *o++ = ' ';
+      p++;
+    } else {
+      *o++ = (char)*p;
+    }
+  }
+  *o = 0;
 }
 
 int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, size_t errlen) {
@@ -222,6 +249,8 @@ int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, s
   out->summary = text_field(j, "summary");
   out->reasoning = text_field(j, "reasoning");
   json_decref(j);
+  strip_controls(out->summary);
+  strip_controls(out->reasoning);
   if (!out->summary) {
     out->filled_defaults = true;
     out->summary = strdup("Risk assessed by the language model (it gave no summary).");

@@ -192,6 +192,10 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
   free(ev->reasoning);
   ev->summary = ev->reasoning = NULL;
 
+  /* The rules always run: their floors (weapons, break-in patterns) bind
+   * whatever scorer produced the score, an LLM reply included. */
+  risk_rules_result rr;
+  if (risk_rules_score(&rr, b, &a->p)) goto oom;
   char why[512] = "";
   risk_reply rep;
   int rc = try_llm(a, b, &rep, why, sizeof why);
@@ -201,7 +205,13 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
     vigil_strlcpy(ev->scorer, "llm", sizeof ev->scorer);
     ev->summary = rep.summary;
     rep.summary = NULL;
-    if (rep.score_clamped || rep.level_derived || rep.filled_defaults) {
+    int floored_from = -1;
+    if (rr.floor > ev->risk_score) {
+      floored_from = ev->risk_score;
+      ev->risk_score = rr.floor;
+      vigil_strlcpy(ev->risk_level, vigil_risk_level(rr.floor), sizeof ev->risk_level);
+    }
+    if (rep.score_clamped || rep.level_derived || rep.filled_defaults || floored_from >= 0) {
       sbuf s;
       sbuf_init(&s, 0);
       sbuf_add(&s, rep.reasoning);
@@ -209,22 +219,29 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
       if (rep.score_clamped) sbuf_add(&s, " score clamped to 0..100;");
       if (rep.level_derived) sbuf_add(&s, " level derived from the score;");
       if (rep.filled_defaults) sbuf_add(&s, " missing summary/reasoning filled;");
+      if (floored_from >= 0)
+        sbuf_addf(&s, " safety floor %s raised the score from %d to %d;", rr.floor_rule, floored_from, rr.floor);
       sbuf_add(&s, "]");
       ev->reasoning = sbuf_take(&s);
     } else {
       ev->reasoning = rep.reasoning;
       rep.reasoning = NULL;
     }
+    if (floored_from >= 0)
+      vlog_info("risk: camera %s: the LLM scored %d; safety floor %s raised it to %d", b->camera_id, floored_from,
+                rr.floor_rule, rr.floor);
     risk_reply_free(&rep);
+    risk_rules_result_free(&rr);
     if (!ev->reasoning) goto oom;
     return 0;
   }
-  if (rc == RISK_ENOMEM) goto oom;
+  if (rc == RISK_ENOMEM) {
+    risk_rules_result_free(&rr);
+    goto oom;
+  }
   if (rc != RISK_ENOLLM) vlog_warn("risk: camera %s: LLM failed (%s); using the rules", b->camera_id, why);
 
-  risk_rules_result rr;
-  if (risk_rules_score(&rr, b, &a->p)) goto oom;
-  ev->risk_score = rr.score;
+  ev->risk_score = rr.score; /* the rules' own score already respects their floors */
   vigil_strlcpy(ev->risk_level, rr.level, sizeof ev->risk_level);
   vigil_strlcpy(ev->scorer, "rules", sizeof ev->scorer);
   ev->summary = rr.summary;

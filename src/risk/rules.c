@@ -290,8 +290,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     if (!ev.fired[r]) continue;
     if (table[r].kind == RISK_RULE_BASE && table[r].value > base) base = table[r].value;
     if (table[r].kind == RISK_RULE_ADD) add += table[r].value;
-    if (table[r].kind == RISK_RULE_FLOOR && table[r].value > floor_) floor_ = table[r].value;
+    if (table[r].kind == RISK_RULE_FLOOR && table[r].value > floor_) floor_ = table[r].value, out->floor_rule = table[r].id;
   }
+  out->floor = floor_;
   int score = base + add;
   if (score < floor_) score = floor_;
   if (score < 0) score = 0;

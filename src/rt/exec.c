@@ -38,6 +38,7 @@ typedef struct vrt_plan {
 struct vrt_session {
   const vrt_model_t *m;
   int threads;
+  size_t max_bytes;   /* 0 = no limit */
   vrt_tensor *vals;   /* runtime view of every value */
   void **heap;        /* per value: heap buffer owned for this run, or NULL */
   vrt_plan plans[VRT_MAX_PLANS];
@@ -89,6 +90,7 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   if (!s) return vrt__err(VRT_ENOMEM, "out of memory");
   s->m = m;
   s->threads = p.threads > 0 ? p.threads : 1;
+  s->max_bytes = p.max_bytes;
   s->active_plan = -1;
   size_t nv = (size_t)g->nvalues + 1;
   s->vals = calloc(nv, sizeof *s->vals);
@@ -446,6 +448,9 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
 static int use_plan(vrt_session_t *s, int slot) {
   vrt_plan *p = &s->plans[slot];
   if (p->arena_bytes > s->arena_cap) {
+    if (s->max_bytes && p->arena_bytes > s->max_bytes)
+      return vrt__err(VRT_ELIMIT, "the run needs a %zu-byte arena, over the session limit of %zu", p->arena_bytes,
+                      s->max_bytes);
     void *a = vrt__aligned_alloc(p->arena_bytes);
     if (!a) return vrt__err(VRT_ENOMEM, "out of memory for a %zu-byte arena", p->arena_bytes);
     vrt__aligned_free(s->arena);
@@ -509,6 +514,11 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       if (p && p->offset[v] != SIZE_MAX && bytes <= p->size[v]) {
         out[k].data = (char *)s->arena + p->offset[v];
       } else {
+        if (s->max_bytes && (bytes > s->max_bytes || heap_bytes + bytes > s->max_bytes)) {
+          rc = vrt__err(VRT_ELIMIT, "node '%s' (%s): %zu more bytes of values would pass the session limit of %zu",
+                        n->name, n->op_type, bytes, s->max_bytes);
+          break;
+        }
         out[k].data = s->heap[v] = vrt__aligned_alloc(bytes);
         if (!out[k].data) {
           rc = vrt__err(VRT_ENOMEM, "node '%s': out of memory for %zu bytes", n->name, bytes);

@@ -17,7 +17,7 @@ void vrt_attr_clear(vrt_attr *a) {
   for (int i = 0; a->strings && i < a->n; i++) free(a->strings[i]);
   free(a->strings);
   if (a->t) {
-    free(a->t->data);
+    if (!a->t_borrowed) free(a->t->data);
     free((char *)a->t->name);
     free(a->t);
   }

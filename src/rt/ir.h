@@ -35,7 +35,8 @@ typedef struct vrt_attr {
   int64_t *ints;
   float *floats;
   char **strings;
-  vrt_tensor *t;    /* TENSOR (owned: t and t->data) */
+  vrt_tensor *t;    /* TENSOR (owned: t, and t->data unless t_borrowed) */
+  bool t_borrowed;  /* t->data points into a model file's mapping: never freed here */
 } vrt_attr;
 
 enum {

@@ -64,6 +64,11 @@ int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d) {
   if (present < d->min_inputs || (d->max_inputs >= 0 && n->nin > d->max_inputs))
     return vrt__err(VRT_EGRAPH, "node '%s' (%s): %d inputs, expected %d..%d", n->name, n->op_type, n->nin,
                     d->min_inputs, d->max_inputs);
+  /* the required inputs come first (ONNX's rule); an empty name there leaves a
+   * kernel with a NULL tensor it never checks for */
+  for (int k = 0; k < d->min_inputs && k < n->nin; k++)
+    if (n->in[k] < 0)
+      return vrt__err(VRT_EGRAPH, "node '%s' (%s): required input %d is missing", n->name, n->op_type, k);
   return 0;
 }
 

@@ -9,9 +9,6 @@
  * resume from the last id, so nothing is missed between polls. Without a
  * cursor the feed starts at the newest stored event. The store is polled, so
  * events written by another process (vigil analyze) are seen too. */
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +18,13 @@
 
 #include "notify/notify.h"
 #include "risk/sbuf.h"
+#include "store/events_query.h"
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
 #include "vigil/store.h"
 #include "web/assets.h"
 
-#define MAX_NOTES 10000
 #define MAX_SNAPSHOT_BYTES (32u << 20)
 
 typedef struct {
@@ -36,80 +33,13 @@ typedef struct {
   notify *nt; /* the outbox dispatcher, when MQTT_URL or WEBHOOK_URL is set */
 } events_ctx;
 
-/* ---- parsing of query values --------------------------------------------------------- */
+/* ---- parsing (src/store/events_query.c: strict, and reachable from a fuzz target) ---- */
 
-/* Unix seconds, or ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" (or a date). */
-static int parse_time(const char *s, double *out) {
-  if (!s || !*s) return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end != s && !*end && !errno && isfinite(v) && v >= 0) {
-    *out = v;
-    return 0;
-  }
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) {
-    memset(&tm, 0, sizeof tm);
-    p = strptime(s, "%Y-%m-%d", &tm);
-    if (!p || *p) return -1;
-  }
-  double frac = 0;
-  if (*p == '.') {
-    char *e;
-    frac = strtod(p, &e);
-    p = e;
-  }
-  long off = 0;
-  if (*p == 'Z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int hh, mm;
-    if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59) return -1;
-    off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-    p += 6;
-  }
-  if (*p) return -1;
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1) return -1;
-  *out = (double)t - (double)off + frac;
-  return 0;
-}
+static int parse_int(const char *s, long lo, long hi, long *out) { return events_parse_int(s, lo, hi, out); }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  if (!s || !*s) return -1;
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (*end || errno || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
+static int parse_id(const vigil_http_request *req, int64_t *id) { return events_parse_id(req->path_param, id); }
 
-static int parse_bool(const char *s, int *out) {
-  if (!s) return -1;
-  if (!strcasecmp(s, "true") || !strcmp(s, "1")) return *out = 1, 0;
-  if (!strcasecmp(s, "false") || !strcmp(s, "0")) return *out = 0, 0;
-  return -1;
-}
-
-static int parse_id(const vigil_http_request *req, int64_t *id) {
-  long v;
-  if (!req->path_param) return -1;
-  char buf[32];
-  const char *slash = strchr(req->path_param, '/');
-  size_t n = slash ? (size_t)(slash - req->path_param) : strlen(req->path_param);
-  if (n == 0 || n >= sizeof buf) return -1;
-  memcpy(buf, req->path_param, n);
-  buf[n] = '\0';
-  for (size_t i = 0; i < n; i++)
-    if (!isdigit((unsigned char)buf[i])) return -1;
-  if (parse_int(buf, 1, 0x7fffffffffffL, &v)) return -1;
-  *id = v;
-  return 0;
-}
+static const char *query_get(void *ud, const char *name) { return vigil_http_query(ud, name); }
 
 static int store_status(int rc) { return rc == STORE_ENOTFOUND ? 404 : rc == STORE_EINVAL ? 400 : 500; }
 
@@ -127,36 +57,16 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
 
 static int h_list(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
-  store_filter f = store_default_filter();
+  store_filter f;
+  char msg[160];
+  if (events_parse_filter(query_get, (void *)req, &f, msg, sizeof msg)) return vigil_http_error(res, 400, "%s", msg);
   const char *v;
-  long n;
-  f.camera_id = vigil_http_query(req, "camera");
-  if (!f.camera_id) f.camera_id = vigil_http_query(req, "camera_id");
-  f.level = vigil_http_query(req, "level");
-  if (!f.level) f.level = vigil_http_query(req, "risk_level");
-  if (f.level && !vigil_risk_level_valid(f.level))
-    return vigil_http_error(res, 400, "level must be low, medium, high or critical");
-  if ((v = vigil_http_query(req, "since")) && parse_time(v, &f.since))
-    return vigil_http_error(res, 400, "since must be unix seconds or ISO 8601");
-  if ((v = vigil_http_query(req, "until")) && parse_time(v, &f.until))
-    return vigil_http_error(res, 400, "until must be unix seconds or ISO 8601");
-  if (f.since > 0 && f.until > 0 && f.until < f.since) return vigil_http_error(res, 400, "until is before since");
-  if ((v = vigil_http_query(req, "reviewed")) && parse_bool(v, &f.reviewed))
-    return vigil_http_error(res, 400, "reviewed must be true or false");
   char plate[PLATE_TEXT_MAX];
   if ((v = vigil_http_query(req, "plate"))) {
     /* normalised like a read plate: "kx21 abc" finds KX21ABC */
     int k = plate_normalize(plate, sizeof plate, NULL, 0, v);
     if (k < 1 || k >= PLATE_TEXT_MAX) return vigil_http_error(res, 400, "plate must be 1-15 letters or digits");
     f.plate = plate;
-  }
-  if ((v = vigil_http_query(req, "limit"))) {
-    if (parse_int(v, 1, 1000, &n)) return vigil_http_error(res, 400, "limit must be an integer 1..1000");
-    f.limit = (int)n;
-  }
-  if ((v = vigil_http_query(req, "offset"))) {
-    if (parse_int(v, 0, 1000000000, &n)) return vigil_http_error(res, 400, "offset must be an integer >= 0");
-    f.offset = (int)n;
   }
   vigil_event *evs;
   size_t cnt;
@@ -188,49 +98,14 @@ static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   int64_t id;
   if (parse_id(req, &id)) return vigil_http_error(res, 400, "event id must be a positive integer");
-  json_error_t jerr;
-  json_t *body = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
-  if (!body || !json_is_object(body)) {
-    json_decref(body);
-    return vigil_http_error(res, 400, "body must be a JSON object {\"reviewed\": bool, \"notes\": string}");
-  }
-  int reviewed = -1;
-  const char *notes = NULL;
-  const char *key;
-  json_t *val;
-  int status = 0;
-  char msg[160] = "";
-  json_object_foreach(body, key, val) {
-    if (!strcmp(key, "reviewed")) {
-      if (!json_is_boolean(val)) {
-        status = 400, snprintf(msg, sizeof msg, "reviewed must be true or false");
-        break;
-      }
-      reviewed = json_is_true(val);
-    } else if (!strcmp(key, "notes")) {
-      if (!json_is_string(val)) {
-        status = 400, snprintf(msg, sizeof msg, "notes must be a string");
-        break;
-      }
-      if (json_string_length(val) > MAX_NOTES || memchr(json_string_value(val), 0, json_string_length(val))) {
-        status = 400, snprintf(msg, sizeof msg, "notes must be at most %d bytes of text", MAX_NOTES);
-        break;
-      }
-      notes = json_string_value(val);
-    } else {
-      status = 400, snprintf(msg, sizeof msg, "unknown field '%.64s' (reviewed, notes)", key);
-      break;
-    }
-  }
-  if (!status && reviewed < 0 && !notes) status = 400, snprintf(msg, sizeof msg, "nothing to change: give reviewed and/or notes");
-  if (status) {
-    json_decref(body);
-    return vigil_http_error(res, status, "%s", msg);
-  }
+  int reviewed;
+  char *notes, msg[160];
+  if (events_parse_patch(req->body, req->body_len, &reviewed, &notes, msg, sizeof msg))
+    return vigil_http_error(res, 400, "%s", msg);
   vigil_event ev;
   char err[512] = "";
   int rc = store_patch_event(c->st, id, reviewed, notes, &ev, err, sizeof err);
-  json_decref(body);
+  free(notes);
   if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
   json_t *j = vigil_event_to_json(&ev);
   vigil_event_free(&ev);

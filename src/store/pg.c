@@ -52,6 +52,13 @@ static const char *const migrations[] = {
     " attempts INTEGER NOT NULL DEFAULT 0, next_at DOUBLE PRECISION NOT NULL DEFAULT 0,"
     " sent_at DOUBLE PRECISION, last_error TEXT, created_at DOUBLE PRECISION NOT NULL, UNIQUE (event_id, sink));"
     "CREATE INDEX outbox_due ON outbox(sink, sent_at, next_at);",
+    /* 5: durable open batches and the watcher's ledger of processed files */
+    "CREATE TABLE open_detections(detection_id TEXT PRIMARY KEY REFERENCES detections(id),"
+    " camera_id TEXT NOT NULL, seq INTEGER NOT NULL, enrichment TEXT NOT NULL);"
+    "CREATE INDEX open_detections_camera ON open_detections(camera_id, seq);"
+    "CREATE TABLE processed_files(path TEXT NOT NULL, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,"
+    " status TEXT NOT NULL, processed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
+    "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started DOUBLE PRECISION NOT NULL);",
 };
 
 #ifdef VIGIL_HAVE_PQ

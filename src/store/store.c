@@ -240,6 +240,10 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     if ((rc = EXEC(s, "SELECT id FROM events WHERE camera_id = ? AND window_start = ? AND batch_key = ?", p, 3,
                    row_int, &id)))
       goto fail;
+    for (size_t i = 0; i < b->n; i++) {
+      sval o = sv_text(b->dets[i].id);
+      if ((rc = EXEC(s, "DELETE FROM open_detections WHERE detection_id = ?", &o, 1, NULL, NULL))) goto fail;
+    }
     if (duplicate) *duplicate = true;
     ev->id = id;
     return EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
@@ -273,6 +277,8 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                    " ON CONFLICT(event_id, detection_id) DO NOTHING",
                    r, 3, NULL, NULL)))
       goto fail;
+    sval o = sv_text(d->id); /* no longer part of an open batch */
+    if ((rc = EXEC(s, "DELETE FROM open_detections WHERE detection_id = ?", &o, 1, NULL, NULL))) goto fail;
   }
   for (size_t i = 0; i < b->n; i++) {
     const vigil_plate *pl = &b->enr[i].plate;
@@ -804,4 +810,232 @@ int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size
   *cams = l.v;
   *n = l.n;
   return 0;
+}
+
+/* ---- durable open batches ------------------------------------------------------------ */
+
+/* The enrichment summary of an open detection is kept as hex of the flat
+ * struct, tagged with its size: open batches live minutes, across a crash of
+ * the same binary; a row written by a build with another layout is recovered
+ * without its enrichment rather than misread. */
+static char *enr_encode(const vigil_enrichment *e) {
+  size_t n = sizeof *e;
+  char *h = malloc(n * 2 + 32);
+  if (!h) return NULL;
+  int k = snprintf(h, 32, "v1:%zu:", n);
+  const uint8_t *b = (const uint8_t *)e;
+  for (size_t i = 0; i < n; i++) snprintf(h + k + 2 * i, 3, "%02x", b[i]);
+  return h;
+}
+
+static void enr_decode(vigil_enrichment *e, const char *h, const char *det_id) {
+  memset(e, 0, sizeof *e);
+  char tag[32];
+  int k = snprintf(tag, sizeof tag, "v1:%zu:", sizeof *e);
+  if (h && !strncmp(h, tag, (size_t)k) && strlen(h + k) == 2 * sizeof *e) {
+    uint8_t *b = (uint8_t *)e;
+    for (size_t i = 0; i < sizeof *e; i++) {
+      unsigned v;
+      if (sscanf(h + k + 2 * i, "%2x", &v) != 1) {
+        memset(e, 0, sizeof *e);
+        break;
+      }
+      b[i] = (uint8_t)v;
+    }
+  }
+  /* whatever the bytes said, the strings end and the id is the detection's */
+  vigil_strlcpy(e->detection_id, det_id, sizeof e->detection_id);
+  e->threat.type[sizeof e->threat.type - 1] = 0;
+}
+
+int store_add_open_detection(store *s, const char *camera_name, const vigil_detection *d, const vigil_enrichment *e,
+                             bool *fresh, char *err, size_t errlen) {
+  *fresh = false;
+  char *enc = enr_encode(e);
+  if (!enc) {
+    set_err(err, errlen, "out of memory");
+    return STORE_ENOMEM;
+  }
+  pthread_mutex_lock(&s->mu);
+  int64_t have = 0;
+  sval pid = sv_text(d->id);
+  int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
+  if (rc) goto out;
+  if ((rc = EXEC(s, "SELECT count(*) FROM detections WHERE id = ?", &pid, 1, row_int, &have))) goto fail;
+  if (have) {
+    int64_t open = 0;
+    if ((rc = EXEC(s, "SELECT count(*) FROM open_detections WHERE detection_id = ?", &pid, 1, row_int, &open)))
+      goto fail;
+    if (open) { /* the same batch entry seen again (its track's best sighting): kept current */
+      sval p[8] = {sv_text(d->cls),      sv_real(d->confidence), sv_real(d->bbox.x1), sv_real(d->bbox.y1),
+                   sv_real(d->bbox.x2),  sv_real(d->bbox.y2),    sv_real(d->ts),      sv_text(d->id)};
+      sval q[2] = {sv_text(enc), sv_text(d->id)};
+      if ((rc = EXEC(s, "UPDATE detections SET class = ?, confidence = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?, ts = ? WHERE id = ?",
+                     p, 8, NULL, NULL)) ||
+          (rc = EXEC(s, "UPDATE open_detections SET enrichment = ? WHERE detection_id = ?", q, 2, NULL, NULL)))
+        goto fail;
+      *fresh = true;
+    } /* else: in a stored event already (a restart going over the same file): not again */
+    rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
+    goto out;
+  }
+  {
+    sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(now_s())};
+    if ((rc = EXEC(s, "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) ON CONFLICT(id) DO NOTHING",
+                   p, 3, NULL, NULL)))
+      goto fail;
+  }
+  {
+    sval p[9] = {sv_text(d->id),         sv_text(d->camera_id), sv_text(d->cls),
+                 sv_real(d->confidence), sv_real(d->bbox.x1),   sv_real(d->bbox.y1),
+                 sv_real(d->bbox.x2),    sv_real(d->bbox.y2),   sv_real(d->ts)};
+    if ((rc = EXEC(s, "INSERT INTO detections(id, camera_id, class, confidence, x1, y1, x2, y2, ts)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL, NULL)))
+      goto fail;
+  }
+  {
+    json_t *j = vigil_enrichment_to_json(e);
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!txt) {
+      set_err(err, errlen, "out of memory");
+      rc = STORE_ENOMEM;
+      goto fail;
+    }
+    sval q[2] = {sv_text(d->id), sv_text(txt)};
+    rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
+              q, 2, NULL, NULL);
+    free(txt);
+    if (rc) goto fail;
+  }
+  {
+    int64_t seq = 0;
+    sval c = sv_text(d->camera_id);
+    if ((rc = EXEC(s, "SELECT COALESCE(MAX(seq), -1) + 1 FROM open_detections WHERE camera_id = ?", &c, 1, row_int,
+                   &seq)))
+      goto fail;
+    sval p[4] = {sv_text(d->id), sv_text(d->camera_id), sv_int(seq), sv_text(enc)};
+    if ((rc = EXEC(s, "INSERT INTO open_detections(detection_id, camera_id, seq, enrichment) VALUES (?, ?, ?, ?)", p, 4,
+                   NULL, NULL)))
+      goto fail;
+  }
+  if ((rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL))) goto fail;
+  *fresh = true;
+  goto out;
+fail:
+  s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+out:
+  pthread_mutex_unlock(&s->mu);
+  free(enc);
+  return rc;
+}
+
+typedef struct {
+  vigil_batch *b;
+  int rc;
+} open_ctx;
+
+static int row_open(void *ud, int nc, const char *const *c) {
+  open_ctx *x = ud;
+  if (nc < 10 || !c[0]) return STORE_EDB;
+  vigil_detection d;
+  memset(&d, 0, sizeof d);
+  vigil_strlcpy(d.id, c[0], sizeof d.id);
+  vigil_strlcpy(d.camera_id, x->b->camera_id, sizeof d.camera_id);
+  vigil_strlcpy(d.cls, c[1] ? c[1] : "", sizeof d.cls);
+  d.confidence = c[2] ? strtof(c[2], NULL) : 0;
+  d.bbox = (vigil_bbox){c[3] ? strtof(c[3], NULL) : 0, c[4] ? strtof(c[4], NULL) : 0, c[5] ? strtof(c[5], NULL) : 0,
+                        c[6] ? strtof(c[6], NULL) : 0};
+  d.ts = c[7] ? strtod(c[7], NULL) : 0;
+  vigil_enrichment e;
+  enr_decode(&e, c[8], d.id);
+  if (vigil_batch_add(x->b, &d, &e)) return STORE_ENOMEM;
+  if (x->b->n == 1 || d.ts < x->b->window_start) x->b->window_start = d.ts;
+  if (d.ts > x->b->window_end) x->b->window_end = d.ts;
+  return 0;
+}
+
+int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err, size_t errlen) {
+  vigil_batch_init(b, camera_id);
+  open_ctx x = {b, 0};
+  sval p = sv_text(camera_id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "SELECT d.id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts, o.enrichment, o.seq"
+                " FROM open_detections o JOIN detections d ON d.id = o.detection_id"
+                " WHERE o.camera_id = ? ORDER BY o.seq",
+                &p, 1, row_open, &x);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) vigil_batch_free(b);
+  return rc;
+}
+
+typedef struct {
+  char (*ids)[VIGIL_ID_LEN];
+  int n, cap;
+} open_cam_list;
+
+static int row_open_cam(void *ud, int nc, const char *const *c) {
+  open_cam_list *l = ud;
+  if (nc < 1 || !c[0]) return 0;
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 8;
+    void *n = realloc(l->ids, sizeof *l->ids * (size_t)cap);
+    if (!n) return STORE_ENOMEM;
+    l->ids = n;
+    l->cap = cap;
+  }
+  vigil_strlcpy(l->ids[l->n++], c[0], VIGIL_ID_LEN);
+  return 0;
+}
+
+int store_open_cameras(store *s, char (**ids)[VIGIL_ID_LEN], int *n, char *err, size_t errlen) {
+  open_cam_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0, row_open_cam, &l);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    free(l.ids);
+    l.ids = NULL, l.n = 0;
+  }
+  *ids = l.ids;
+  *n = l.n;
+  return rc;
+}
+
+/* ---- the watcher's ledger ------------------------------------------------------------ */
+
+int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns, bool *seen, char *err,
+                    size_t errlen) {
+  int64_t c = 0;
+  sval p[3] = {sv_text(path), sv_int(size), sv_int(mtime_ns)};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT count(*) FROM processed_files WHERE path = ? AND size = ? AND mtime_ns = ?", p, 3, row_int,
+                &c);
+  pthread_mutex_unlock(&s->mu);
+  *seen = c > 0;
+  return rc;
+}
+
+int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns, const char *status, char *err,
+                    size_t errlen) {
+  sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(now_s())};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "INSERT INTO processed_files(path, size, mtime_ns, status, processed_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(path, size, mtime_ns) DO UPDATE SET status = excluded.status",
+                p, 5, NULL, NULL);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen) {
+  int64_t c = 0;
+  sval p[2] = {sv_text(root), sv_real(now_s())};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT count(*) FROM watch_roots WHERE root = ?", p, 1, row_int, &c);
+  if (!rc && !c) rc = EXEC(s, "INSERT INTO watch_roots(root, first_started) VALUES (?, ?)", p, 2, NULL, NULL);
+  pthread_mutex_unlock(&s->mu);
+  *first = c == 0;
+  return rc;
 }

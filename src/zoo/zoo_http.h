@@ -19,6 +19,12 @@ int zoo_http_get_status(vigil_http_response *res, const vigil_http_request *req,
 int zoo_http_preload(vigil_http_response *res, const vigil_http_request *req, zoo_manager *m);
 int zoo_http_unload(vigil_http_response *res, const vigil_http_request *req, zoo_manager *m);
 
+/* The model_name query of preload/unload, apart from the server (a fuzz target
+ * calls it): get(ud, key) returns a query value or NULL. 0 with *name (a
+ * model m manages), else the HTTP status (400, 503) with msg. */
+int zoo_http_parse_model(const char *(*get)(void *ud, const char *key), void *ud, const zoo_manager *m,
+                         const char **name, char *msg, size_t msglen);
+
 /* Route handlers for contexts whose first member is a zoo_manager *. */
 int zoo_http_route_status(vigil_http_response *res, const vigil_http_request *req);
 int zoo_http_route_preload(vigil_http_response *res, const vigil_http_request *req);

@@ -18,7 +18,7 @@
 #include "unit/test_risk_fixtures.h"
 #include "vigil/risk.h"
 
-typedef enum { S_VALID, S_PROSE, S_THINK, S_MALFORMED, S_RANGE, S_500, S_FLAKY, S_SLOW, S_BIG, S_404 } scenario;
+typedef enum { S_VALID, S_PROSE, S_THINK, S_MALFORMED, S_RANGE, S_500, S_FLAKY, S_SLOW, S_BIG, S_404, S_KNIFE_LOW } scenario;
 
 static struct {
   pthread_mutex_t mu;
@@ -51,6 +51,9 @@ static const char *model_text(scenario sc) {
            "{\"risk_score\": 91, \"risk_level\": \"critical\", \"summary\": \"Armed person\", \"reasoning\": \"knife\"}";
   case S_MALFORMED:
     return "{risk_score: very high, \"summary\": \"oops\"";
+  case S_KNIFE_LOW: /* a reply that talks a weapon down */
+    return "{\"risk_score\": 20, \"risk_level\": \"low\", \"summary\": \"Gardener with a tool\", "
+           "\"reasoning\": \"The knife is probably for the hedges.\"}";
   case S_RANGE:
     return "{\"risk_score\": 150, \"risk_level\": \"extreme\", \"summary\": \"s\", \"reasoning\": \"r\"}";
   default:
@@ -257,6 +260,43 @@ static void prose_and_think(void **state) {
   }
 }
 
+/* Item 2.8 of issue 10: the rule floors bind an LLM score too. A person with
+ * a knife scored "low" (20) by the model comes out at the knife floor (85,
+ * critical), still the LLM's summary, with a note in the reasoning. A score
+ * above the floors is left alone. */
+static void llm_cannot_go_below_floors(void **state) {
+  for (int api = RISK_API_LLAMACPP; api <= RISK_API_OPENAI; api++) {
+    use(S_KNIFE_LOW);
+    risk_params p = params((risk_api)api);
+    vigil_batch b;
+    fx_batch(&b, "garden", 14);
+    vigil_enrichment e = fx_threat("knife", 0.8f, "high");
+    fx_add(&b, "person", 0.9f, &e);
+    risk_analyzer *a;
+    assert_int_equal(risk_analyzer_init(&a, &p, NULL, 0), 0);
+    vigil_event ev;
+    vigil_event_init(&ev);
+    char err[256];
+    assert_int_equal(risk_analyze(a, &b, &ev, err, sizeof err), 0);
+    assert_string_equal(ev.scorer, "llm");
+    assert_int_equal(ev.risk_score, 85);
+    assert_string_equal(ev.risk_level, "critical");
+    assert_string_equal(ev.summary, "Gardener with a tool");
+    assert_non_null(strstr(ev.reasoning, "safety floor weapon_knife raised the score from 20 to 85"));
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+    /* no weapon: the model's 20 stands */
+    fx_batch(&b, "garden", 14);
+    fx_add(&b, "person", 0.9f, NULL);
+    assert_int_equal(risk_analyze(a, &b, &ev, err, sizeof err), 0);
+    assert_int_equal(ev.risk_score, 20);
+    assert_null(strstr(ev.reasoning, "safety floor"));
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+    risk_analyzer_free(a);
+  }
+}
+
 static void malformed_falls_back_to_rules(void **state) {
   use(S_MALFORMED);
   risk_params p = params(RISK_API_LLAMACPP);
@@ -403,6 +443,7 @@ int main(void) {
       cmocka_unit_test(llamacpp_request_and_valid_reply),
       cmocka_unit_test(openai_request_and_valid_reply),
       cmocka_unit_test(prose_and_think),
+      cmocka_unit_test(llm_cannot_go_below_floors),
       cmocka_unit_test(malformed_falls_back_to_rules),
       cmocka_unit_test(out_of_range_is_clamped),
       cmocka_unit_test(http_500_is_retried_then_rules),

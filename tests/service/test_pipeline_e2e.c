@@ -208,7 +208,92 @@ static void test_crash_consistency(void **s) {
   sqlite3_close(db);
 }
 
+/* Item 2.6 of issue 10: two uploads of one camera with the same mtime second
+ * (here: the very same mtime, to the nanosecond) are two frames; every
+ * detection of both is stored and linked to the event. Each image alone
+ * gives the expected count. */
+static long long detections_of(const char *tag, const char *const *imgs, int n) {
+  char dir[600], cmd[4096], media[1024];
+  snprintf(dir, sizeof dir, "%s/same-%s/porch", tmpdir, tag);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < n; i++) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "media/%s", imgs[i]);
+    assert_int_equal(vigil_asset_require(media, sizeof media, rel), 0);
+    snprintf(cmd, sizeof cmd, "cp %s %s/%d-%s && touch -d '2026-01-01 10:00:00.250000000' %s/%d-%s", media, dir, i,
+             imgs[i], dir, i, imgs[i]);
+    assert_int_equal(system(cmd), 0);
+  }
+  snprintf(cmd, sizeof cmd,
+           "%s analyze %s/same-%s --quiet --no-enrich --db sqlite://%s/same-%s.db --snapshots %s/s3 > /dev/null 2>&1",
+           vigil, tmpdir, tag, tmpdir, tag, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  char name[64];
+  snprintf(name, sizeof name, "same-%s.db", tag);
+  sqlite3 *db = open_db(name);
+  long long n_det = scalar(db, "SELECT count(*) FROM detections");
+  assert_int_equal(scalar(db, "SELECT count(*) FROM event_detections"), n_det);
+  sqlite3_close(db);
+  return n_det;
+}
+
+static void test_same_second_uploads(void **s) {
+  (void)s;
+  const char *a[] = {"dog.jpg"}, *b[] = {"person.jpg"}, *both[] = {"dog.jpg", "person.jpg"};
+  long long na = detections_of("a", a, 1), nb = detections_of("b", b, 1);
+  fprintf(stderr, "alone: %lld, %lld\n", na, nb);
+  assert_true(na > 0 && nb > 0);
+  long long nboth = detections_of("both", both, 2);
+  fprintf(stderr, "same-mtime uploads: %lld + %lld detections alone, %lld together\n", na, nb, nboth);
+  assert_int_equal(nboth, na + nb);
+}
+
+/* Item 2.10 of issue 10: text stored or produced by an LLM never carries
+ * terminal escapes to the terminal. An event's summary in the store holds an
+ * ESC sequence and a C1 CSI; a rerun over the same image reports that stored
+ * event ("stored earlier") on stdout, cleaned. */
+static void test_no_terminal_escapes(void **s) {
+  (void)s;
+  char cmd[4096], dir[600];
+  snprintf(dir, sizeof dir, "%s/esc/porch", tmpdir);
+  char media[1024];
+  assert_int_equal(vigil_asset_require(media, sizeof media, "media/dog.jpg"), 0);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/", dir, media, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "%s analyze %s --quiet --no-enrich --db sqlite://%s/esc.db --snapshots %s/s4 > /dev/null 2>&1",
+           vigil, dir, tmpdir, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  char path[600];
+  snprintf(path, sizeof path, "%s/esc.db", tmpdir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE events SET summary = 'pwn' || char(27) || ']0;title' || char(7) || char(155) || '2J end'",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  snprintf(cmd, sizeof cmd,
+           "%s analyze %s --quiet --no-enrich --db sqlite://%s/esc.db --snapshots %s/s4 > %s/esc.out 2>/dev/null", vigil,
+           dir, tmpdir, tmpdir, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(path, sizeof path, "%s/esc.out", tmpdir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char out[8192];
+  size_t n = fread(out, 1, sizeof out - 1, f);
+  fclose(f);
+  out[n] = 0;
+  assert_non_null(strstr(out, "stored earlier"));
+  assert_non_null(strstr(out, "pwn ]0;title"));
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)out[i];
+    assert_false(c < 0x20 && c != '\n');
+    assert_false(c == 0xC2 && i + 1 < n && (unsigned char)out[i + 1] >= 0x80 && (unsigned char)out[i + 1] <= 0x9F);
+  }
+}
+
 int main(void) {
-  const struct CMUnitTest t[] = {cmocka_unit_test(test_vtest_events), cmocka_unit_test(test_crash_consistency)};
+  const struct CMUnitTest t[] = {cmocka_unit_test(test_vtest_events), cmocka_unit_test(test_crash_consistency),
+                                 cmocka_unit_test(test_same_second_uploads), cmocka_unit_test(test_no_terminal_escapes)};
   return cmocka_run_group_tests(t, setup, teardown);
 }

@@ -583,6 +583,109 @@ static void test_ppocr_cls(void **state) {
   check_ocr("ch_ppocr_mobile_v2.0_cls_infer.onnx", 9, 250, 221, "[-1,3,-1,-1]", "[-1,2]");
 }
 
+/* Issue 10 item 2.7: one changed byte (5558 -> 0x0d) turns a Constant's
+ * `value` attribute into one the node cannot use; the loader then freed the
+ * tensor data that points into the file mapping ("free(): invalid pointer").
+ * Loaded through the file path (mmap), the mutated model must give an error
+ * or a valid graph. Then every byte of a window around it, and a stride over
+ * the whole file, set to a few values. */
+static void test_ppocr_cls_mutations(void **state) {
+  (void)state;
+  char path[1024];
+  require_asset(path, sizeof path, "models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+  size_t len;
+  uint8_t *b = read_all(path, &len);
+  assert_true(len > 6000);
+  const char *mpath = model_path("cls-mutated.onnx");
+  typedef struct {
+    size_t off;
+    uint8_t v;
+  } mutation;
+  mutation muts[512];
+  int nm = 0;
+  muts[nm++] = (mutation){5558, 0x0d};
+  for (size_t o = 5540; o < 5580 && nm < 200; o++) muts[nm++] = (mutation){o, (uint8_t)(b[o] ^ 0x08)};
+  for (size_t o = 7; nm < 512; o += len / 300) muts[nm++] = (mutation){o % len, (uint8_t)(o * 37)};
+  int loaded = 0, refused = 0;
+  for (int i = 0; i < nm; i++) {
+    uint8_t keep = b[muts[i].off];
+    b[muts[i].off] = muts[i].v;
+    FILE *f = fopen(mpath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    b[muts[i].off] = keep;
+    vrt_graph *g = NULL;
+    if (vrt__onnx_load_file(&g, mpath) == 0) {
+      assert_int_equal(vrt_graph_validate(g), 0);
+      vrt_graph_free(g);
+      loaded++;
+    } else {
+      assert_null(g);
+      assert_true(vrt_last_error()[0] != 0);
+      if (i == 0) printf("byte 5558 = 0x0d: %s\n", vrt_last_error());
+      refused++;
+    }
+    vrt_model_t *m = NULL; /* the public path: load passes too */
+    if (vrt_model_load(&m, mpath, vrt_load_default_params()) == 0) vrt_model_free(m);
+  }
+  printf("%d single-byte mutations of the cls model: %d loaded, %d refused\n", nm, loaded, refused);
+  assert_int_equal(loaded + refused, nm);
+  free(b);
+}
+
+/* Found by fuzz_onnx (a 1-hour run): an Upsample (run by the Resize kernel) whose first input name is ""
+ * reached the kernel's shape inference as a NULL tensor. A required input
+ * that is missing is now a load error. The file is the fuzzer's reproducer,
+ * kept as a seed of its corpus. */
+static void test_missing_required_input(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_onnx/resize-missing-input.onnx", getenv("VIGIL_SOURCE_DIR"));
+  vrt_model_t *m = NULL;
+  int rc = vrt_model_load(&m, path, vrt_load_default_params());
+  printf("resize with a missing input: %s\n", rc ? vrt_last_error() : "loaded");
+  assert_int_not_equal(rc, 0);
+  assert_null(m);
+  assert_non_null(strstr(vrt_last_error(), "required input 0 is missing"));
+}
+
+/* Found by fuzz_onnx: a 978-byte model whose run needs more than 2 GB of
+ * intermediate values. With vrt_session_params.max_bytes the run fails with
+ * VRT_ELIMIT before allocating. */
+static void test_session_byte_limit(void **state) {
+  (void)state;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/fuzz_onnx/huge-intermediate.onnx", getenv("VIGIL_SOURCE_DIR"));
+  vrt_model_t *m = NULL;
+  assert_int_equal(vrt_model_load(&m, path, vrt_load_default_params()), 0);
+  vrt_tensor in[16];
+  memset(in, 0, sizeof in);
+  int nin = vrt_model_num_inputs(m);
+  assert_true(nin >= 1 && nin <= 16);
+  for (int i = 0; i < nin; i++) { /* as the fuzz target feeds it: dynamic dims 2, zeros */
+    const vrt_tensor *d = vrt_model_input(m, i);
+    in[i] = *d;
+    size_t n = vrt_dtype_size(d->dtype);
+    for (int k = 0; k < d->ndim; k++) n *= (size_t)(in[i].dims[k] = d->dims[k] < 0 ? 2 : d->dims[k]);
+    in[i].nbytes = n;
+    in[i].data = calloc(1, n ? n : 1);
+  }
+  vrt_session_params sp = vrt_session_default_params();
+  sp.max_bytes = 256u << 20;
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, sp), 0);
+  const vrt_tensor *out;
+  int nout;
+  int rc = vrt_session_run(s, in, nin, &out, &nout);
+  printf("hostile model under a 256 MB limit: %s\n", rc ? vrt_last_error() : "ran");
+  assert_int_equal(rc, VRT_ELIMIT);
+  assert_non_null(strstr(vrt_last_error(), "session limit"));
+  vrt_session_free(s);
+  for (int i = 0; i < nin; i++) free(in[i].data);
+  vrt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -601,6 +704,9 @@ int main(void) {
       cmocka_unit_test(test_ppocr_det),
       cmocka_unit_test(test_ppocr_rec),
       cmocka_unit_test(test_ppocr_cls),
+      cmocka_unit_test(test_ppocr_cls_mutations),
+      cmocka_unit_test(test_missing_required_input),
+      cmocka_unit_test(test_session_byte_limit),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -90,12 +90,32 @@ static void clamp_and_strings(void **state) {
   }
 }
 
+/* Issue 10 item 2.10: terminal escapes in model text never reach a terminal:
+ * C0 controls (but newline and tab), DEL and UTF-8 C1 codes become spaces. */
+static void control_characters_removed(void **state) {
+  risk_reply r;
+  const char *txt = "{\"risk_score\": 40, \"summary\": \"\\u001b]0;pwned\\u0007 ok \\u009b31m red\\u007f\", "
+                    "\"reasoning\": \"line 1\\nline 2\\t\\u001b[2J\\r\"}";
+  assert_int_equal(parse(&r, txt), 0);
+  for (const unsigned char *p = (const unsigned char *)r.summary; *p; p++) {
+    assert_true(*p >= 0x20 && *p != 0x7f);
+    assert_false(*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F);
+  }
+  assert_non_null(strstr(r.summary, "]0;pwned  ok  31m red"));
+  assert_string_equal(r.reasoning, "line 1\nline 2\t [2J ");
+  risk_reply_free(&r);
+}
+
 static void rejects_unusable(void **state) {
   risk_reply r;
   const char *bad[] = {"", "no json here", "{\"risk_score\": ", "{\"risk_level\": \"high\"}",
                        "{\"risk_score\": \"high\"}", "{\"risk_score\": null}", "[1,2,3]",
                        "{\"risk_score\": 50", "<think>{\"risk_score\": 1}</think>",
-                       "{\"risk_score\": 1e999}"};
+                       "{\"risk_score\": 1e999}",
+                       /* strings hold a plain decimal number or nothing usable */
+                       "{\"risk_score\": \"0x50\"}", "{\"risk_score\": \"1e2\"}", "{\"risk_score\": \"inf\"}",
+                       "{\"risk_score\": \"72 of 100\"}", "{\"risk_score\": \"5.\"}", "{\"risk_score\": \".\"}",
+                       "{\"risk_score\": \"nan\"}", "{\"risk_score\": \"+-3\"}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[128] = "";
     int rc = risk_parse_reply(&r, bad[i], strlen(bad[i]), err, sizeof err);
@@ -135,6 +155,7 @@ int main(void) {
       cmocka_unit_test(plain_valid),
       cmocka_unit_test(prose_fences_and_think),
       cmocka_unit_test(clamp_and_strings),
+      cmocka_unit_test(control_characters_removed),
       cmocka_unit_test(rejects_unusable),
       cmocka_unit_test(long_fields_are_capped),
   };

@@ -119,6 +119,54 @@ static void test_complete_checks(void **s) {
   free(avi);
 }
 
+/* Hostile container sizes: each check must end (the alarm turns a hang into a
+ * failure) and say 0. A 32-byte MP4 whose second box has a 64-bit size near
+ * 2^64 once made the box offset go negative and loop forever. */
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char m[] = "container check hung\n";
+  (void)!write(2, m, sizeof m - 1);
+  _exit(3);
+}
+
+static void test_hostile_containers(void **s) {
+  (void)s;
+  static const struct {
+    const char *name;
+    size_t len;
+    const char *bytes;
+  } cases[] = {
+      /* ftyp(16) then a box of size 1 whose 64-bit size is 2^64 - 16: o would step back to 0 */
+      {"neg.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\xff\xff\xff\xff\xff\xff\xff\xf0"},
+      /* a 64-bit size of 2^63: would be negative as a signed offset */
+      {"big.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\x80\0\0\0\0\0\0\0"},
+      /* a 64-bit size smaller than its own header */
+      {"small.mp4", 32, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\0\0\0\0\0\0\0\x08"},
+      /* a 64-bit size header cut short by the end of the file */
+      {"cut.mp4", 28, "\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\0\0\0\0"},
+      /* an EBML header size of 2^56 - 2 */
+      {"big.mkv", 16, "\x1a\x45\xdf\xa3" "\x01\xff\xff\xff\xff\xff\xff\xfe" "\0\0\0\0"},
+      /* a RIFF chunk larger than the file */
+      {"big.avi", 16, "RIFF\xff\xff\xff\xff" "AVI LIST"},
+  };
+  signal(SIGALRM, on_alarm);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char path[1024], why[256] = "";
+    snprintf(path, sizeof path, "%s/%s", tmp, cases[i].name);
+    put(path, (const uint8_t *)cases[i].bytes, cases[i].len, false);
+    alarm(20);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(watch_container_complete(fd, (long long)cases[i].len, why, sizeof why), 0);
+    close(fd);
+    assert_int_equal(watch_file_complete(path, WATCH_VIDEO, 1, why, sizeof why), 0);
+    alarm(0);
+    fprintf(stderr, "%s: %s\n", cases[i].name, why);
+    assert_true(why[0] != 0);
+  }
+  signal(SIGALRM, SIG_DFL);
+}
+
 /* ---- the slow uploader ---------------------------------------------------------------- */
 
 typedef struct {
@@ -370,11 +418,140 @@ static void test_analyze_watch(void **st) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* ---- restart: kill -9 mid-run, uploads while down, restart (issue 10, 2.5) ---------------- */
+
+static pid_t start_watch(const char *root, const char *db, const char *log) {
+  const char *vigil = getenv("VIGIL_BINARY");
+  assert_non_null(vigil);
+  char cmd[4096];
+  /* long windows: the batch is still open when the watcher dies */
+  snprintf(cmd, sizeof cmd,
+           "NEMOTRON_API=none exec %s analyze --watch %s --no-enrich --quiet --window 3600 --idle 3600 "
+           "--db sqlite://%s --snapshots %s/snaps-r >> %s.out 2>> %s",
+           vigil, root, db, tmp, log, log);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  assert_true(pid > 0);
+  return pid;
+}
+
+static int log_count(const char *log, const char *a, const char *b) {
+  FILE *e = fopen(log, "r");
+  char line[2048];
+  int n = 0;
+  while (e && fgets(line, sizeof line, e)) n += strstr(line, a) && strstr(line, b);
+  if (e) fclose(e);
+  return n;
+}
+
+static void wait_log(const char *log, const char *a, const char *b, int want) {
+  for (int i = 0; i < 900 && log_count(log, a, b) < want; i++) sleep_s(0.2);
+  if (log_count(log, a, b) < want) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -20 %s >&2", log);
+    (void)!system(cmd);
+  }
+  assert_true(log_count(log, a, b) >= want);
+}
+
+static long long q1(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  long long v = sqlite3_column_int64(q, 0);
+  sqlite3_finalize(q);
+  return v;
+}
+
+static void copy_media(const char *name, const char *dst, time_t mtime) {
+  char src[1100];
+  size_t len;
+  snprintf(src, sizeof src, "%s/%s", media, name);
+  uint8_t *b = slurp(src, &len);
+  char part[1100];
+  snprintf(part, sizeof part, "%s.part", dst); /* upload under a temporary name, then rename */
+  put(part, b, len, false);
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {mtime, 123456789}};
+  assert_int_equal(utimensat(AT_FDCWD, part, ts, 0), 0);
+  assert_int_equal(rename(part, dst), 0);
+  free(b);
+}
+
+static void test_restart_exactly_once(void **st) {
+  (void)st;
+  char root[512], cam[600], db[600], log[600], path[1024];
+  snprintf(root, sizeof root, "%s/restart", tmp);
+  snprintf(cam, sizeof cam, "%s/porch", root);
+  snprintf(db, sizeof db, "%s/restart.db", tmp);
+  snprintf(log, sizeof log, "%s/restart.log", tmp);
+  assert_int_equal(mkdir(root, 0755), 0);
+  assert_int_equal(mkdir(cam, 0755), 0);
+  snprintf(path, sizeof path, "%s/old.jpg", cam); /* there before the first start ever: left alone */
+  copy_media("dog.jpg", path, time(NULL) - 600);
+  time_t t0 = time(NULL);
+
+  pid_t pid = start_watch(root, db, log);
+  wait_log(log, "watching", root, 1);
+  snprintf(path, sizeof path, "%s/u1.jpg", cam);
+  copy_media("dog.jpg", path, t0);
+  wait_log(log, "processed", "u1.jpg", 1);
+  kill(pid, SIGKILL); /* a crash: the batch holding u1's detections is open */
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status));
+
+  sqlite3 *d;
+  assert_int_equal(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  long long n1 = q1(d, "SELECT count(*) FROM detections");
+  assert_true(n1 > 0);                                               /* durable when processed */
+  assert_int_equal(q1(d, "SELECT count(*) FROM open_detections"), n1); /* in the open batch */
+  assert_int_equal(q1(d, "SELECT count(*) FROM events"), 0);
+  sqlite3_close(d);
+
+  /* uploads while vigil is down; one is the same image at another time */
+  snprintf(path, sizeof path, "%s/u2.jpg", cam);
+  copy_media("person.jpg", path, t0 + 1);
+  snprintf(path, sizeof path, "%s/u3.jpg", cam);
+  copy_media("dog.jpg", path, t0 + 2);
+  /* and a hostile 32-byte MP4 (a negative 64-bit box size): it must neither hang nor block SIGTERM */
+  snprintf(path, sizeof path, "%s/evil.mp4", cam);
+  put(path, (const uint8_t *)"\0\0\0\x10" "ftypisom\0\0\0\0" "\0\0\0\x01" "mdat" "\xff\xff\xff\xff\xff\xff\xff\xf0", 32,
+      false);
+
+  pid = start_watch(root, db, log);
+  wait_log(log, "processed", "u2.jpg", 1);
+  wait_log(log, "processed", "u3.jpg", 1);
+  sleep_s(3.0); /* time for the MP4 to be examined (settle 1 s) */
+  kill(pid, SIGTERM);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+
+  assert_int_equal(log_count(log, "processed", "u1.jpg"), 1); /* not again after the restart */
+  assert_int_equal(log_count(log, "processed", "old.jpg"), 0);
+  assert_int_equal(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  long long n = q1(d, "SELECT count(*) FROM detections");
+  fprintf(stderr, "restart: %lld detections before the crash, %lld in all\n", n1, n);
+  assert_true(n > n1);
+  assert_int_equal(q1(d, "SELECT count(DISTINCT ts) FROM detections"), 3); /* u1, u2, u3: each once */
+  assert_int_equal(q1(d, "SELECT count(*) FROM open_detections"), 0);     /* flushed at exit */
+  assert_int_equal(q1(d, "SELECT count(*) FROM event_detections"), n);   /* every detection in one event */
+  assert_int_equal(q1(d, "SELECT count(DISTINCT detection_id) FROM event_detections"), n);
+  assert_int_equal(q1(d, "SELECT count(*) FROM processed_files WHERE status = 'processed'"), 3);
+  assert_int_equal(q1(d, "SELECT count(*) FROM processed_files WHERE path LIKE '%old.jpg' AND status = 'preexisting'"), 1);
+  sqlite3_close(d);
+}
+
 int main(void) {
   const struct CMUnitTest t[] = {
       cmocka_unit_test(test_complete_checks),
+      cmocka_unit_test(test_hostile_containers),
       cmocka_unit_test(test_slow_uploads),
       cmocka_unit_test(test_analyze_watch),
+      cmocka_unit_test(test_restart_exactly_once),
   };
   return cmocka_run_group_tests(t, setup, teardown);
 }

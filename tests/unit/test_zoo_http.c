@@ -80,6 +80,17 @@ static void test_endpoints(void **state) {
   j = call(&ctx, "POST", "/models/preload", NULL, &st);
   assert_int_equal(st, 400);
   json_decref(j);
+  /* names with control bytes (echoed into replies and logs) or overlong: 400 before any lookup */
+  const char *bad[] = {"sma\x1b[2Jll", "small\n", "a b",
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    j = call(&ctx, "POST", "/models/preload", bad[i], &st);
+    assert_int_equal(st, 400);
+    const char *d = json_string_value(json_object_get(j, "detail"));
+    assert_non_null(d);
+    assert_null(strchr(d, 0x1b));
+    json_decref(j);
+  }
   j = call(&ctx, "POST", "/models/preload", "huge", &st);
   assert_int_equal(st, 507);
   json_decref(j);

@@ -303,6 +303,7 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       memcpy(a->t->dims, ot.dims, sizeof ot.dims);
       a->t->data = ot.data;
       a->t->nbytes = ot.nbytes;
+      a->t_borrowed = ot.borrowed; /* then vrt_attr_clear leaves the data alone, whatever path frees a */
       *borrowed = ot.borrowed;
       break;
     }
@@ -357,7 +358,6 @@ toolong:
 oom:
   rc = vrt__err(VRT_ENOMEM, "out of memory");
 fail:
-  if (*borrowed && a->t) a->t->data = NULL;
   *borrowed = false;
   vrt_attr_clear(a);
   return rc < 0 ? rc : VRT_EPARSE;
@@ -393,7 +393,7 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
       t.data = a.t->data;
       t.nbytes = a.t->nbytes;
       t.borrowed = borrowed;
-      a.t->data = NULL;
+      a.t->data = NULL; /* moved into t (owned or borrowed, as t.borrowed says) */
     } else if ((strcmp(an, "value_float") == 0 && a.type == VRT_ATTR_FLOAT) ||
                (strcmp(an, "value_int") == 0 && a.type == VRT_ATTR_INT)) {
       bool fl = a.type == VRT_ATTR_FLOAT;

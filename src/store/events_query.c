@@ -1,0 +1,223 @@
+/* Strict parsers of the events API's query values, path id and PATCH body
+ * (see events_query.h). Strict on purpose: strtod would take "0x10", "1e23",
+ * " 5", "inf"; strptime and sscanf("%2d") take one-digit fields and stop
+ * anywhere; a value the API half-understood is worse than a 400. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store/events_query.h"
+
+static int say(char *msg, size_t msglen, const char *text) {
+  if (msg && msglen) snprintf(msg, msglen, "%s", text);
+  return -1;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Exactly n digits at s; their value. */
+static bool digits(const char *s, int n, int *v) {
+  int x = 0;
+  for (int i = 0; i < n; i++) {
+    if (!is_digit(s[i])) return false;
+    x = x * 10 + (s[i] - '0');
+  }
+  *v = x;
+  return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's civil algorithm). */
+static long long days_from_civil(int y, int m, int d) {
+  y -= m <= 2;
+  long long era = (y >= 0 ? y : y - 399) / 400;
+  long long yoe = y - era * 400;
+  long long doy = (153LL * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m) {
+  static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+#define MAX_EPOCH 253402300799.0 /* 9999-12-31T23:59:59Z */
+
+/* Digits, then optionally '.' and at least one digit; nothing else. */
+static int parse_epoch(const char *s, double *out) {
+  const char *p = s;
+  int n = 0;
+  while (is_digit(*p)) p++, n++;
+  if (!n || n > 12) return -1;
+  if (*p == '.') {
+    p++;
+    int f = 0;
+    while (is_digit(*p)) p++, f++;
+    if (!f || f > 9) return -1;
+  }
+  if (*p) return -1;
+  double v = strtod(s, NULL); /* only digits and one '.' here: no hex, exponent or locale surprise */
+  if (!(v >= 0 && v <= MAX_EPOCH)) return -1;
+  *out = v;
+  return 0;
+}
+
+int events_parse_time(const char *s, double *out) {
+  if (!s || !*s) return -1;
+  if (strlen(s) > 64) return -1;
+  if (!parse_epoch(s, out)) return 0;
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  const char *p = s;
+  if (!digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' || !digits(p + 8, 2, &d)) return -1;
+  p += 10;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return -1;
+  double frac = 0;
+  long off = 0;
+  if (*p == 'T' || *p == 't') {
+    p++;
+    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi) || p[5] != ':' || !digits(p + 6, 2, &sec)) return -1;
+    p += 8;
+    if (h > 23 || mi > 59 || sec > 59) return -1;
+    if (*p == '.') {
+      double scale = 0.1;
+      int f = 0;
+      for (p++; is_digit(*p); p++, f++) {
+        if (f < 9) frac += (*p - '0') * scale, scale /= 10;
+      }
+      if (!f || f > 9) return -1;
+    }
+    if (*p == 'Z' || *p == 'z') {
+      p++;
+    } else if (*p == '+' || *p == '-') {
+      int oh, om;
+      if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59) return -1;
+      off = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
+      p += 6;
+    }
+  }
+  if (*p) return -1;
+  double t = (double)(days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec) - (double)off + frac;
+  if (!(t >= 0 && t <= MAX_EPOCH)) return -1;
+  *out = t;
+  return 0;
+}
+
+int events_parse_int(const char *s, long lo, long hi, long *out) {
+  if (!s || !*s) return -1;
+  const char *p = s;
+  bool neg = *p == '-';
+  if (neg) p++;
+  if (!*p || strlen(p) > 18) return -1;
+  long v = 0;
+  for (; *p; p++) {
+    if (!is_digit(*p)) return -1;
+    v = v * 10 + (*p - '0'); /* at most 18 digits: no overflow */
+  }
+  if (neg) v = -v;
+  if (v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+int events_parse_id(const char *path_param, int64_t *id) {
+  if (!path_param) return -1;
+  char buf[32];
+  const char *slash = strchr(path_param, '/');
+  size_t n = slash ? (size_t)(slash - path_param) : strlen(path_param);
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, path_param, n);
+  buf[n] = '\0';
+  if (buf[0] == '-') return -1;
+  long v;
+  if (events_parse_int(buf, 1, 0x7fffffffffffL, &v)) return -1;
+  *id = v;
+  return 0;
+}
+
+static int parse_bool(const char *s, int *out) {
+  if (!strcasecmp(s, "true") || !strcmp(s, "1")) return *out = 1, 0;
+  if (!strcasecmp(s, "false") || !strcmp(s, "0")) return *out = 0, 0;
+  return -1;
+}
+
+int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,
+                        size_t msglen) {
+  *f = store_default_filter();
+  const char *v;
+  long n;
+  f->camera_id = get(ud, "camera");
+  if (!f->camera_id) f->camera_id = get(ud, "camera_id");
+  f->level = get(ud, "level");
+  if (!f->level) f->level = get(ud, "risk_level");
+  if (f->level && !vigil_risk_level_valid(f->level)) return say(msg, msglen, "level must be low, medium, high or critical");
+  if ((v = get(ud, "since")) && events_parse_time(v, &f->since))
+    return say(msg, msglen, "since must be unix seconds or ISO 8601 (2026-01-01T00:00:00Z)");
+  if ((v = get(ud, "until")) && events_parse_time(v, &f->until))
+    return say(msg, msglen, "until must be unix seconds or ISO 8601 (2026-01-01T00:00:00Z)");
+  if (f->since > 0 && f->until > 0 && f->until < f->since) return say(msg, msglen, "until is before since");
+  if ((v = get(ud, "reviewed")) && parse_bool(v, &f->reviewed)) return say(msg, msglen, "reviewed must be true or false");
+  if ((v = get(ud, "limit"))) {
+    if (events_parse_int(v, 1, 1000, &n)) return say(msg, msglen, "limit must be an integer 1..1000");
+    f->limit = (int)n;
+  }
+  if ((v = get(ud, "offset"))) {
+    if (events_parse_int(v, 0, 1000000000, &n)) return say(msg, msglen, "offset must be an integer >= 0");
+    f->offset = (int)n;
+  }
+  return 0;
+}
+
+int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes, char *msg, size_t msglen) {
+  *reviewed = -1;
+  *notes = NULL;
+  json_error_t jerr;
+  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  if (!j || !json_is_object(j)) {
+    json_decref(j);
+    return say(msg, msglen, "body must be a JSON object {\"reviewed\": bool, \"notes\": string}");
+  }
+  const char *key;
+  json_t *val;
+  int rc = 0;
+  json_object_foreach(j, key, val) {
+    if (!strcmp(key, "reviewed")) {
+      if (!json_is_boolean(val)) {
+        rc = say(msg, msglen, "reviewed must be true or false");
+        break;
+      }
+      *reviewed = json_is_true(val);
+    } else if (!strcmp(key, "notes")) {
+      if (!json_is_string(val)) {
+        rc = say(msg, msglen, "notes must be a string");
+        break;
+      }
+      size_t nl = json_string_length(val);
+      const char *s = json_string_value(val);
+      if (nl > EVENTS_MAX_NOTES || memchr(s, 0, nl)) {
+        if (msg && msglen) snprintf(msg, msglen, "notes must be at most %d bytes of text", EVENTS_MAX_NOTES);
+        rc = -1;
+        break;
+      }
+      if (!(*notes = strdup(s))) {
+        rc = say(msg, msglen, "out of memory");
+        break;
+      }
+    } else {
+      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (reviewed, notes)", key);
+      rc = -1;
+      break;
+    }
+  }
+  if (!rc && *reviewed < 0 && !*notes) rc = say(msg, msglen, "nothing to change: give reviewed and/or notes");
+  json_decref(j);
+  if (rc) {
+    free(*notes);
+    *notes = NULL;
+    *reviewed = -1;
+  }
+  return rc;
+}

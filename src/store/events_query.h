@@ -1,0 +1,33 @@
+/* The parsers of the events API's untrusted input (query values, the event id
+ * in the path, the PATCH body), apart from the HTTP server so that unit tests
+ * and a fuzz target (tests/fuzz/fuzz_events_query.c) call them directly.
+ * Every function returns 0 or -1; on -1 msg (may be NULL) says why, in words
+ * a client can act on (the API answers it as 400 {"detail": msg}). */
+#ifndef VIGIL_EVENTS_QUERY_H
+#define VIGIL_EVENTS_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/store.h"
+
+/* A time: unix seconds (digits, optionally .digits; no sign, exponent, hex,
+ * spaces) or ISO 8601 "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.f...](Z|+HH:MM|-HH:MM)?"
+ * (no offset = UTC). Years 1970..9999; every field range-checked. */
+int events_parse_time(const char *s, double *out);
+/* A decimal integer in lo..hi (digits with an optional leading '-'). */
+int events_parse_int(const char *s, long lo, long hi, long *out);
+/* The event id at the start of a path parameter ("12" or "12/snapshot"). */
+int events_parse_id(const char *path_param, int64_t *id);
+
+/* GET /events: the filter from the query; get(ud, name) returns a value or
+ * NULL. The strings in *f point into what get returned. */
+int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,
+                        size_t msglen);
+
+/* PATCH /events/{id}: {"reviewed": bool, "notes": string}, at least one.
+ * *reviewed -1 when absent; *notes malloc'ed (NULL when absent). */
+#define EVENTS_MAX_NOTES 10000
+int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes, char *msg, size_t msglen);
+
+#endif
