@@ -47,7 +47,7 @@ static int setup(void **s) {
   }
   snprintf(tmp, sizeof tmp, "/tmp/vigil-detect-XXXXXX");
   if (!mkdtemp(tmp)) return -1;
-  port = 21000 + (int)(getpid() % 20000);
+  port = svc_free_port();
   pid = start(port, NULL);
   wait_up(port);
   return 0;

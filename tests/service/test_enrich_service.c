@@ -85,7 +85,7 @@ static int setup(void **s) {
     fprintf(stderr, "generating the hub test models failed (run `make deps`)\n");
     return -1;
   }
-  port = 22000 + (int)(getpid() % 20000), port_light = port + 1, port_bare = port + 2;
+  port = svc_free_port(), port_light = svc_free_port(), port_bare = svc_free_port();
   pids[0] = start("enrich", port, true);
   pids[1] = start("enrich-light", port_light, true);
   pids[2] = start("enrich", port_bare, false);

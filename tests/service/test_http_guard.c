@@ -104,7 +104,7 @@ static void pixel_budget(void **s) {
   long size = ftell(f);
   fclose(f);
   assert_true(size < 400 * 1024); /* a small file ... */
-  int port = 24000 + (int)(getpid() % 20000);
+  int port = svc_free_port();
   char log[300];
   snprintf(log, sizeof log, "%s/pixels.log", tmp);
   pid_t p = start(port, log, NULL, NULL, NULL);
@@ -142,7 +142,7 @@ static void pixel_budget(void **s) {
 }
 
 static void binding_and_keys(void **s) {
-  int port = 25000 + (int)(getpid() % 20000);
+  int port = svc_free_port();
   char log[300];
   snprintf(log, sizeof log, "%s/bind.log", tmp);
   /* no key: loopback, said at start */
