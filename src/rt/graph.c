@@ -1,5 +1,6 @@
 /* IR construction and teardown: values, nodes, attributes, metadata, and the
  * structural validation both loaders run before a graph is executed. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -255,7 +256,9 @@ int64_t vrt_attr_int(const vrt_node *n, const char *name, int64_t dflt) {
   const vrt_attr *a = vrt_node_attr(n, name);
   if (!a) return dflt;
   if (a->type == VRT_ATTR_INT) return a->i;
-  if (a->type == VRT_ATTR_FLOAT) return (int64_t)a->f;
+  /* a float where an int belongs: only a value an int64 can hold converts (a model
+   * file's NaN or 4e37 would be undefined behaviour; found by fuzz_onnx) */
+  if (a->type == VRT_ATTR_FLOAT) return isfinite(a->f) && fabs(a->f) < 9.2e18 ? (int64_t)a->f : dflt;
   return dflt;
 }
 
