@@ -77,7 +77,7 @@ static void copy_label(char *dst, size_t cap, const char *s, size_t n) {
     n = cap - 1;
     while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
   }
-  memcpy(dst, s, n);
+  memmove(dst, s, n); /* the text is trimmed in place */
   dst[n] = 0;
 }
 

@@ -348,7 +348,7 @@ int tracker_update(tracker *tr, const vigil_det *dets, int n, double ts, const t
       if (dist < tr->p.match_dist) pairs[np++] = (pair){1 - dist / tr->p.match_dist, i, j};
     }
   }
-  qsort(pairs, (size_t)np, sizeof *pairs, by_key_desc);
+  if (np) qsort(pairs, (size_t)np, sizeof *pairs, by_key_desc); /* pairs may be NULL with none */
   bool *dused = calloc((size_t)n + 1, 1);
   if (!dused) {
     free(pairs);

@@ -442,6 +442,7 @@ static void st_outbox(void **state) {
   assert_int_equal(n, 1);
   assert_string_equal(cams[0].id, "ob");
   free(cams);
+  store_close(s);
 }
 
 /* Plates are stored with the event; the plate filter finds exactly those

@@ -254,8 +254,7 @@ static int unique_infer(const vrt_node *n, const vrt_tensor *const *in, int nin,
   int axis;
   int rc = uniq_run(n, in[0], &x, &r, &u, &axis);
   int64_t ng = r.nuniq;
-  vrt_scratch_release(&sl);
-  free(sl.ptrs);
+  vrt_scratch_free(&sl); /* release() alone would keep (and leak) the grown pool */
   if (rc < 0) return rc;
   if (axis < 0) {
     kern_set_shape(&out[0], in[0]->dtype, 1, &ng);
