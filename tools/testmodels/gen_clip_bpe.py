@@ -118,11 +118,17 @@ def corpus(rng, n):
     return out
 
 
-def train(texts, n_merges):
+def train(texts, n_merges, pattern=None, prep=None, suffix="</w>"):
+    """Learns merges (most frequent adjacent pair first) from texts split by `pattern`
+    after `prep` (CLIP's by default; GPT-2's tokenizers pass their own and no suffix)."""
+    pattern = pattern or PATTERN
+    prep = prep or clean
     counts = {}
     for t in texts:
-        for piece in PATTERN.findall(clean(t)):
-            w = tuple(symbols(piece))
+        for piece in pattern.findall(prep(t)):
+            w = [BYTES[b] for b in piece.encode("utf-8")]
+            w[-1] += suffix
+            w = tuple(w)
             counts[w] = counts.get(w, 0) + 1
     merges = []
     for _ in range(n_merges):

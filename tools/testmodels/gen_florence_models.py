@@ -50,43 +50,12 @@ GPT2 = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 BYTES = gen_clip_bpe.BYTES
 
 
-def train(texts, n_merges):
-    counts = {}
-    for t in texts:
-        for piece in GPT2.findall(t):
-            w = tuple(BYTES[b] for b in piece.encode("utf-8"))
-            counts[w] = counts.get(w, 0) + 1
-    merges = []
-    for _ in range(n_merges):
-        pc = {}
-        for w, c in counts.items():
-            for i in range(len(w) - 1):
-                pc[(w[i], w[i + 1])] = pc.get((w[i], w[i + 1]), 0) + c
-        if not pc:
-            break
-        best = max(pc.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        new = {}
-        for w, c in counts.items():
-            out, k = [], 0
-            while k < len(w):
-                if k + 1 < len(w) and (w[k], w[k + 1]) == best:
-                    out.append(w[k] + w[k + 1])
-                    k += 2
-                else:
-                    out.append(w[k])
-                    k += 1
-            new[tuple(out)] = new.get(tuple(out), 0) + c
-        counts = new
-    return merges
-
-
 def main():
     d = os.path.join(sys.argv[1], "florence")
     os.makedirs(d, exist_ok=True)
     corpus = ["a red car", "a blue car", "What does the image describe?", "Locate the objects with category name in the image.",
               "What is the text in the image?", "Describe in detail what is shown in the image."] * 20
-    merges = train(corpus, 400)
+    merges = gen_clip_bpe.train(corpus, 400, pattern=GPT2, prep=lambda t: t, suffix="")
     tokens = ["<s>", "<pad>", "</s>", "<unk>"] + [BYTES[b] for b in range(256)] + ["".join(m) for m in merges]
     vocab = {}
     for t in tokens:
