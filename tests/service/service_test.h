@@ -52,9 +52,10 @@ static inline int svc_free_port(void) {
   return port;
 }
 
-/* Waits up to 15 s for GET /health to answer; false if it never does. */
+/* Waits up to 60 s for GET /health to answer (a loaded machine loading models is slow;
+ * it returns as soon as the server answers); false if it never does. */
 static bool svc_wait_up(int port) {
-  for (int i = 0; i < 150; i++) {
+  for (int i = 0; i < 600; i++) {
     json_t *j;
     int st;
     if (svc_curl(&j, &st, "http://127.0.0.1:%d/health", port) == 0) {

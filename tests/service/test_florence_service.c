@@ -34,7 +34,7 @@ static int setup(void **s) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/testmedia/ocr_media.py basic %s", src ? src : "..", tmp);
   if (system(cmd)) return -1;
-  port = 21000 + (int)((getpid() + 7) % 20000);
+  port = svc_free_port();
   pid = fork();
   if (pid == 0) {
     char ports[16], log[512];

@@ -77,7 +77,7 @@ static int setup(void **s) {
   if (system(cmd)) return -1;
   char plate_model[512];
   snprintf(plate_model, sizeof plate_model, "%s/yolo11-license-plate.onnx", tmp);
-  port = 23000 + (int)((getpid() + 3) % 20000), port_light = port + 1;
+  port = svc_free_port(), port_light = svc_free_port();
   pids[0] = start("enrich", port, NULL, NULL);
   pids[1] = start("enrich-light", port_light, "kx21 abc, LR69KVD", plate_model);
   if (!svc_wait_up(port) || !svc_wait_up(port_light)) return -1;
