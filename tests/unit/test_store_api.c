@@ -320,9 +320,10 @@ static void streams_hold_no_worker(void **state) {
     calls[i] = (stream_call){.port = port};
     assert_int_equal(pthread_create(&t[i], NULL, stream_thread, &calls[i]), 0);
     /* until it is connected (the gauge counts this request too): one after
-     * the other, as a burst of four on one worker would be shed */
+     * the other, as a burst of four on one worker would be shed; up to 60 s, as an
+     * ASan build on a loaded machine took over 15 s to connect one */
     bool up = false;
-    for (int k = 0; k < 300 && !up; k++) {
+    for (int k = 0; k < 1200 && !up; k++) {
       char *m;
       assert_int_equal(http("GET", "/metrics", NULL, NULL, &m, NULL, 0), 200);
       char *g = strstr(m, "\nvigil_http_connections_active{");
