@@ -8,17 +8,22 @@
 #include <string.h>
 #include <time.h>
 
-static int log_level(void) {
-  static int level = -1;
-  if (level < 0) {
-    const char *e = getenv("VIGIL_LOG");
-    level = VLOG_INFO;
-    if (e) {
-      if (!strcmp(e, "error")) level = VLOG_ERROR;
-      else if (!strcmp(e, "warn")) level = VLOG_WARN;
-      else if (!strcmp(e, "debug")) level = VLOG_DEBUG;
-    }
+static int level = VLOG_INFO;
+static pthread_once_t level_once = PTHREAD_ONCE_INIT;
+
+/* Read once, by whichever thread logs first (threads log at once: a plain lazy read
+ * was a data race under ThreadSanitizer). */
+static void level_init(void) {
+  const char *e = getenv("VIGIL_LOG");
+  if (e) {
+    if (!strcmp(e, "error")) level = VLOG_ERROR;
+    else if (!strcmp(e, "warn")) level = VLOG_WARN;
+    else if (!strcmp(e, "debug")) level = VLOG_DEBUG;
   }
+}
+
+static int log_level(void) {
+  pthread_once(&level_once, level_init);
   return level;
 }
 
