@@ -79,6 +79,7 @@ static const bmodel MODELS[] = {
     {"mobilenet_v3_large", "bench-models/mobilenet_v3_large.onnx", {0}, 1},
     {"yolov8n_style_640", "bench-models/yolov8n_style.onnx", {0}, 1},
     {"osnet_x1_0", "bench-models/osnet_x1_0.onnx", {0}, 1},
+    {"vit_small_6l", "bench-models/vit_small_6l.onnx", {0}, 1},
     {"ppocr_v4_det_640", "models/ocr/ch_PP-OCRv4_det_infer.onnx", {1, 640, 640}, 1},
     {"ppocr_v4_rec_48x320", "models/ocr/ch_PP-OCRv4_rec_infer.onnx", {1, 320}, 1},
     {"ppocr_cls_48x192", "models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx", {1, 48, 192}, 1},

@@ -578,6 +578,8 @@ int vrt__fuse_all(vrt_graph *g, char *changed) {
   }
   if ((rc = vrt__fuse_layernorm(g, changed)) < 0) return rc;
   total += rc;
+  if ((rc = vrt__fuse_transformer(g, changed)) < 0) return rc;
+  total += rc;
   if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
   total += rc;
   if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;

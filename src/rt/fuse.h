@@ -24,6 +24,14 @@ int vrt__fuse_residual(vrt_graph *g, char *changed);
 /* Conv/ConvTranspose/Gemm/MatMul -> Relu, LeakyRelu, Sigmoid, Tanh, Elu,
  * HardSwish, Gelu, Clip (Relu6), or Mul(x, Sigmoid(x)) (SiLU): "vrt_act". */
 int vrt__fuse_activation(vrt_graph *g, char *changed);
+/* fuse_mm.c: the erf GELU written out -> Gelu; MatMul(A, const W) -> Add of
+ * a last-axis constant bias: MatMul input 2; MatMul, scale, [mask Add],
+ * Softmax, MatMul -> VrtAttention (nn_attention.c). */
+int vrt__fuse_gelu(vrt_graph *g, char *changed);
+int vrt__fuse_matmul_bias(vrt_graph *g, char *changed);
+int vrt__fuse_attention(vrt_graph *g, char *changed);
+/* The three above, in that order (vrt__fuse_all calls it). */
+int vrt__fuse_transformer(vrt_graph *g, char *changed);
 /* All of them (BatchNorm, affine, LayerNorm, residual, activation) (a residual before the activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 

@@ -93,6 +93,11 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       if (!vrt__tensor_bytes(&out[k], &b)) b = VRT_FOLD_MAX_BYTES + 1;
       total += b;
     }
+    /* Shape and Size read only the dims, which are static here (inputs are
+     * checked against their declared shapes at run time): fold them too, so
+     * the shape arithmetic exporters emit (Shape, Gather, Div, Slice ...)
+     * folds away and the passes after see static shapes. */
+    if ((n->op == VRT_OP_Shape || n->op == VRT_OP_Size) && n->nin == 1) all_const = true;
     if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES || (d->flags & VRT_OPF_DATA_DEPENDENT && total > 0 &&
                                                                0))
       continue;

@@ -15,6 +15,10 @@ is missing; needs Debian's python3-torch, python3-torchvision, python3-onnx.
   osnet_x1_0          [1,3,256,128]  written here from the OSNet paper (Zhou et
                                      al. 2019): omni-scale residual blocks with
                                      a unified aggregation gate
+  vit_small_6l        [1,3,224,224]  torchvision VisionTransformer, ViT-S/16
+                                     widths (384, 6 heads, MLP 1536) with 6 of
+                                     its 12 layers (45 MB): the MatMul,
+                                     attention and LayerNorm path
 """
 import argparse
 import os
@@ -210,6 +214,17 @@ class OSNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+# --- ViT ------------------------------------------------------------------------
+def vit_small_6l():
+    m = torchvision.models.vision_transformer.VisionTransformer(
+        image_size=224, patch_size=16, num_layers=6, num_heads=6, hidden_dim=384, mlp_dim=1536)
+    # torchvision zero-initialises the classifier: random, or every logit is 0
+    # and the bench's max_diff would compare nothing
+    nn.init.normal_(m.heads.head.weight, std=0.02)
+    nn.init.normal_(m.heads.head.bias, std=0.02)
+    return m
+
+
 # --- export -----------------------------------------------------------------------
 def randomize_bn(model, gen):
     """Random BN statistics, so folding BN into Conv is exercised with real numbers."""
@@ -227,6 +242,7 @@ MODELS = {
     "mobilenet_v3_large": (lambda: torchvision.models.mobilenet_v3_large(weights=None), (1, 3, 224, 224), "logits"),
     "yolov8n_style": (YoloV8nStyle, (1, 3, 640, 640), "output0"),
     "osnet_x1_0": (OSNet, (1, 3, 256, 128), "features"),
+    "vit_small_6l": (lambda: vit_small_6l(), (1, 3, 224, 224), "logits"),
 }
 
 
@@ -238,7 +254,10 @@ def export(name, out_dir):
     x = torch.rand(*shape, generator=torch.Generator().manual_seed(2))
     path = os.path.join(out_dir, name + ".onnx")
     tmp = path + ".tmp"
-    with torch.no_grad():
+    # Under no_grad torch's nn.MultiheadAttention takes its fused fast path,
+    # which has no ONNX export: transformers export with autograd on (same
+    # graph otherwise).
+    with torch.no_grad() if not name.startswith("vit") else torch.enable_grad():
         torch.onnx.export(model, x, tmp, opset_version=OPSET, input_names=["input"], output_names=[out_name],
                           do_constant_folding=True)
     import onnx

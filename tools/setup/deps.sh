@@ -278,7 +278,7 @@ do_golden() {
 
 # --- bench models: torch exports `vigil bench vrt` runs (tools/bench/export_models.py) ---
 # Only when one is missing; Debian's python3 (the one python3-torch belongs to), not a venv's.
-BENCH_MODELS=(resnet18 mobilenet_v3_large yolov8n_style osnet_x1_0)
+BENCH_MODELS=(resnet18 mobilenet_v3_large yolov8n_style osnet_x1_0 vit_small_6l)
 do_bench_models() {
   local want=() n
   for n in "${BENCH_MODELS[@]}"; do

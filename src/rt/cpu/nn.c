@@ -428,5 +428,5 @@ const vrt_opdef *const vrt__ops_nn[] = {
     &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
     &nn_op_maxunpool, &nn_op_gridsample,     &nn_op_convinteger, &nn_op_matmulinteger, &nn_op_qlinearconv,
     &nn_op_qlinearmatmul, &nn_op_rnn,       &nn_op_gru,        &nn_op_lstm,      &nn_op_mvn,
-    &nn_op_roialign,  NULL,
+    &nn_op_roialign,  &nn_op_attention, NULL,
 };

@@ -108,6 +108,17 @@ typedef struct nn_mm_geom {
   int64_t out_dims[VRT_MAX_DIMS];
 } nn_mm_geom;
 
+/* VrtAttention geometry (nn_attention.c): Q [b.., M, D], Kt [b.., D, N],
+ * V [b.., N, Dv], same batch dims; mask strides over [b.., M, N]. */
+typedef struct nn_attn_geom_t {
+  int rank;
+  int64_t batch, M, N, D, Dv;
+  bool mask;
+  int64_t mst[VRT_MAX_DIMS];
+  float scale;
+} nn_attn_geom_t;
+int nn_attn_geom(const vrt_node *n, const vrt_tensor *const *in, int nin, nn_attn_geom_t *g);
+
 int nn_mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, nn_mm_geom *g);
 /* Element offsets of batch item t in A and B. */
 void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob);
@@ -115,7 +126,7 @@ void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob);
 /* Family members, defined across the nn_*.c files; the table is in nn.c. */
 extern const vrt_opdef nn_op_conv, nn_op_conv_transpose;
 extern const vrt_opdef nn_op_maxpool, nn_op_avgpool, nn_op_lppool, nn_op_gavgpool, nn_op_gmaxpool;
-extern const vrt_opdef nn_op_matmul, nn_op_gemm, nn_op_einsum;
+extern const vrt_opdef nn_op_matmul, nn_op_gemm, nn_op_einsum, nn_op_attention;
 extern const vrt_opdef nn_op_batchnorm, nn_op_instnorm, nn_op_layernorm, nn_op_groupnorm, nn_op_lpnorm;
 extern const vrt_opdef nn_op_softmax, nn_op_logsoftmax, nn_op_hardmax;
 extern const vrt_opdef nn_op_resize, nn_op_upsample;

@@ -1,8 +1,8 @@
 /* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
  * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
  * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
- * factors and Softmax / LogSoftmax through oneDNN 2.6
- * primitives, with bias, activation and a residual Add fused as post-ops.
+ * factors, Softmax / LogSoftmax, MatMul / Gemm with constant weights and
+ * the fused VrtAttention through oneDNN 2.6 primitives, with bias, activation and a residual Add fused as post-ops.
  *
  * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
  * im2col + sgemm on plain tensors: they write a K-times larger copy of the
@@ -763,13 +763,296 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
   return 0;
 }
 
+/* ---- MatMul / Gemm with constant weights, and VrtAttention ---------------
+ * (separate from the convolution code above: its own state, plan and exec)
+ *
+ * A MatMul or Gemm whose B is a constant [K, N] (every Linear layer) runs as
+ * one oneDNN matmul primitive on A viewed as [rows, K] (batch dims folded
+ * into rows: B is shared), B packed once per model into the layout the
+ * primitive picks, bias and activation as post-ops; with VRT_PRECISION=bf16
+ * A and B in bf16 (f32 accumulation and output). A MatMul of two activations
+ * stays on the op's own sgemm kernel, unless it is part of an attention block
+ * (VrtAttention): Q.Kt (output scale = the softmax scale), the mask added,
+ * Softmax in place, then .V: three primitives over the folded batch. */
+
+enum { DN_MM = 3, DN_ATTN };
+
+typedef struct dn_mm {
+  int kind; /* DN_MM or DN_ATTN */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim, r_src;     /* r_src: f32 -> bf16 of A (bf16 only) */
+  dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst;
+  size_t src_bytes;
+  const void *w;                    /* packed weights, owned by the model */
+  /* DN_ATTN: prim = Q.Kt, sm = softmax, pv = .V */
+  dnnl_primitive_t sm, pv;
+  dnnl_memory_t m_k, m_s, m_v, m_o;
+  size_t s_bytes;
+  /* the mask, added between Q.Kt and the softmax (oneDNN 2.6's matmul takes
+   * a broadcast binary post-op only on its reference kernel): strides over
+   * the folded [B, M, N] scores, 0 on broadcast dims */
+  bool mask;
+  int64_t B, M, N, mask_b, mask_m, mask_n;
+} dn_mm;
+
+static void mm_release(dn_mm *c) {
+  if (!c) return;
+  dnnl_primitive_t prims[] = {c->prim, c->r_src, c->sm, c->pv};
+  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+    if (prims[i]) dnnl_primitive_destroy(prims[i]);
+  dnnl_memory_t mems[] = {c->m_src_user, c->m_src, c->m_w, c->m_b, c->m_dst, c->m_k, c->m_s, c->m_v, c->m_o};
+  for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+    if (mems[i]) dnnl_memory_destroy(mems[i]);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+/* The Gemm attributes the matmul primitive maps: A not transposed, alpha 1,
+ * C absent or a [N] / [1, N] bias with beta 1. */
+static bool gemm_plain(const vrt_kernel_req *rq, int64_t N) {
+  const vrt_node *n = rq->n;
+  if (vrt_attr_int(n, "transA", 0) || vrt_attr_float(n, "alpha", 1.0f) != 1.0f) return false;
+  if (rq->nin < 3 || !rq->in[2]) return true;
+  const vrt_tensor *c = rq->in[2];
+  if (!is_const(rq, 2) || vrt_attr_float(n, "beta", 1.0f) != 1.0f || c->dtype != VRT_F32) return false;
+  return (c->ndim == 1 && c->dims[0] == N) || (c->ndim == 2 && c->dims[0] == 1 && c->dims[1] == N);
+}
+
+static bool mm_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if ((n->op != VRT_OP_MatMul && n->op != VRT_OP_Gemm) || rq->nout != 1 || rq->nin > 3) return false;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1];
+  if (!a || !b || a->dtype != VRT_F32 || b->dtype != VRT_F32 || a->ndim < 2 || b->ndim != 2 || !is_const(rq, 1))
+    return false;
+  bool tb = n->op == VRT_OP_Gemm && vrt_attr_int(n, "transB", 0);
+  int64_t K = tb ? b->dims[1] : b->dims[0], N = tb ? b->dims[0] : b->dims[1];
+  if (a->dims[a->ndim - 1] != K || K <= 0 || N <= 0 || vrt_tensor_numel(a) <= 0) return false;
+  if (n->op == VRT_OP_Gemm ? (a->ndim != 2 || !gemm_plain(rq, N))
+                           : (rq->nin > 2 && rq->in[2] && (!is_const(rq, 2) || vrt_tensor_numel(rq->in[2]) != N)))
+    return false;
+  nn_act act;
+  dnnl_alg_kind_t alg;
+  float al, be;
+  if (nn_act_parse(n, &act)) return false;
+  return act.kind == NN_ACT_NONE || act_alg(&act, &alg, &al, &be);
+}
+
+static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
+  const vrt_node *n = rq->n;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1];
+  bool tb = n->op == VRT_OP_Gemm && vrt_attr_int(n, "transB", 0);
+  int64_t K = a->dims[a->ndim - 1], N = tb ? b->dims[0] : b->dims[1], R = vrt_tensor_numel(a) / K;
+  dnnl_engine_t eng = get_engine();
+  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+  dn_mm *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_MM;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  dnnl_dims_t sd = {R, K}, wd = {K, N}, dd = {R, N}, bd = {1, N};
+  dnnl_memory_desc_t md_src_user, md_src, md_w_user, md_w_any, md_b, md_dst;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_user, 2, sd, dnnl_f32, dnnl_ab), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src, 2, sd, cdt, dnnl_ab), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 2, wd, dnnl_f32, tb ? dnnl_ba : dnnl_ab), "weights desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 2, wd, cdt, dnnl_format_tag_any), "weights desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 2, bd, dnnl_f32, dnnl_ab), "bias desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst, 2, dd, dnnl_f32, dnnl_ab), "dst desc");
+  bool bias = rq->nin > 2 && rq->in[2];
+  nn_act act;
+  if ((rc = nn_act_parse(n, &act))) goto fail;
+  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
+  DN_TRY(dnnl_post_ops_create(&po), "post-ops");
+  dnnl_alg_kind_t alg;
+  float alpha, beta;
+  if (act.kind != NN_ACT_NONE && act_alg(&act, &alg, &alpha, &beta))
+    DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), "eltwise post-op");
+  DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
+  dnnl_matmul_desc_t mdsc;
+  DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_any, bias ? &md_b : NULL, &md_dst), "matmul desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, attr, eng, NULL), "matmul");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  int64_t key[128];
+  int kl = md_key(md_w, key);
+  pack_ctx pc = {&md_w_user, md_w, b->data};
+  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
+                         pack_weights, &pc);
+  nn_set_threads(rq->threads); /* packing ran on one */
+  if (!c->w) {
+    rc = VRT_EUNSUPPORTED;
+    goto fail;
+  }
+  DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
+  if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
+  DN_TRY(dnnl_memory_create(&c->m_src, &md_src, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst, &md_dst, eng, DNNL_MEMORY_NONE), "memory");
+  if (cdt != dnnl_f32) {
+    DN_TRY(dnnl_memory_create(&c->m_src_user, &md_src_user, eng, DNNL_MEMORY_NONE), "memory");
+    if ((rc = make_reorder(rq, &md_src_user, &md_src, &c->r_src))) goto fail;
+    c->src_bytes = dnnl_memory_desc_get_size(&md_src);
+  }
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  dnnl_post_ops_destroy(po);
+  dnnl_primitive_attr_destroy(attr);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  mm_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int mm_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out, vrt_exec_ctx *x) {
+  int rc;
+  nn_set_threads(x->threads);
+  void *src = in[0]->data;
+  if (c->r_src) {
+    if (!(src = x->scratch(x, c->src_bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN source");
+    dnnl_memory_set_data_handle(c->m_src_user, in[0]->data);
+    dnnl_memory_set_data_handle(c->m_src, src);
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, c->m_src_user}, {DNNL_ARG_TO, c->m_src}};
+    if ((rc = run(n, c->r_src, c->stream, 2, r))) return rc;
+  }
+  dnnl_memory_set_data_handle(c->m_src, src);
+  dnnl_memory_set_data_handle(c->m_dst, out[0].data);
+  dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_w}, {DNNL_ARG_DST, c->m_dst}};
+  int na = 3;
+  if (c->m_b) a[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->m_b};
+  return run(n, c->prim, c->stream, na, a);
+}
+
+/* VrtAttention with the batch dims folded into one (the mask must broadcast
+ * over all of them or over none). */
+static bool attn_supports(const vrt_kernel_req *rq) {
+  if (rq->n->op != VRT_OP_VrtAttention || rq->nout != 1) return false;
+  nn_attn_geom_t g;
+  if (nn_attn_geom(rq->n, rq->in, rq->nin, &g)) {
+    vrt__err_clear();
+    return false;
+  }
+  if (g.M <= 0 || g.N <= 0 || g.D <= 0 || g.Dv <= 0) return false;
+  if (g.mask) {
+    bool any = false, all = true;
+    for (int i = 0; i < g.rank - 2; i++) any |= g.mst[i] != 0, all &= g.mst[i] != 0 || rq->in[0]->dims[i] == 1;
+    if (any && !all) return false;
+  }
+  return true;
+}
+
+static int attn_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  nn_attn_geom_t g;
+  int rc = nn_attn_geom(n, rq->in, rq->nin, &g);
+  if (rc) return rc;
+  dnnl_engine_t eng = get_engine();
+  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+  dn_mm *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_ATTN;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  int64_t B = g.batch;
+  dnnl_dims_t qd = {B, g.M, g.D}, kd = {B, g.D, g.N}, sd = {B, g.M, g.N}, vd = {B, g.N, g.Dv}, od = {B, g.M, g.Dv};
+  dnnl_memory_desc_t md_q, md_k, md_s, md_v, md_o;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_q, 3, qd, dnnl_f32, dnnl_abc), "q desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_k, 3, kd, dnnl_f32, dnnl_abc), "k desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_s, 3, sd, dnnl_f32, dnnl_abc), "s desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_v, 3, vd, dnnl_f32, dnnl_abc), "v desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_o, 3, od, dnnl_f32, dnnl_abc), "o desc");
+  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
+  if (g.scale != 1.0f) DN_TRY(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &g.scale), "output scale");
+  if (g.mask) { /* folded to [1 or B, 1 or M, 1 or N], dense over the dims it has */
+    bool mb = false;
+    for (int i = 0; i < g.rank - 2; i++) mb |= g.mst[i] != 0;
+    int64_t mm = g.mst[g.rank - 2] ? g.M : 1, mn = g.mst[g.rank - 1] ? g.N : 1;
+    c->mask_n = mn > 1, c->mask_m = mm > 1 ? mn : 0, c->mask_b = mb ? mm * mn : 0;
+    c->mask = true;
+  }
+  c->B = B, c->M = g.M, c->N = g.N;
+  dnnl_matmul_desc_t mdsc;
+  DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_q, &md_k, NULL, &md_s), "matmul desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, attr, eng, NULL), "matmul");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  dnnl_primitive_desc_destroy(pd), pd = NULL;
+  dnnl_softmax_v2_desc_t smd;
+  DN_TRY(dnnl_softmax_v2_forward_desc_init(&smd, dnnl_forward_inference, dnnl_softmax_accurate, &md_s, &md_s, 2),
+         "softmax desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &smd, NULL, eng, NULL), "softmax");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->sm, pd), "primitive");
+  dnnl_primitive_desc_destroy(pd), pd = NULL;
+  DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_s, &md_v, NULL, &md_o), "matmul desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, NULL, eng, NULL), "matmul");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->pv, pd), "primitive");
+  DN_TRY(dnnl_memory_create(&c->m_src, &md_q, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_k, &md_k, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_s, &md_s, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_v, &md_v, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_o, &md_o, eng, DNNL_MEMORY_NONE), "memory");
+  c->s_bytes = dnnl_memory_desc_get_size(&md_s);
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  if (po) dnnl_post_ops_destroy(po);
+  dnnl_primitive_attr_destroy(attr);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (po) dnnl_post_ops_destroy(po);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  mm_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int attn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
+                     vrt_exec_ctx *x) {
+  int rc;
+  nn_set_threads(x->threads);
+  void *s = x->scratch(x, c->s_bytes);
+  if (!s) return NN_ERR(n, VRT_ENOMEM, "out of memory for attention scores");
+  dnnl_memory_set_data_handle(c->m_src, in[0]->data);
+  dnnl_memory_set_data_handle(c->m_k, in[1]->data);
+  dnnl_memory_set_data_handle(c->m_v, in[2]->data);
+  dnnl_memory_set_data_handle(c->m_s, s);
+  dnnl_memory_set_data_handle(c->m_o, out[0].data);
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_k}, {DNNL_ARG_DST, c->m_s}};
+  if ((rc = run(n, c->prim, c->stream, 3, a))) return rc;
+  if (c->mask) {
+    if (nin < 4 || !in[3]) return NN_ERR(n, VRT_EINVAL, "attention mask missing");
+    const float *mk = in[3]->data;
+    float *sc = s;
+    for (int64_t t = 0; t < c->B; t++)
+      for (int64_t i = 0; i < c->M; i++) {
+        float *row = sc + (t * c->M + i) * c->N;
+        const float *mr = mk + t * c->mask_b + i * c->mask_m;
+        if (c->mask_n)
+          for (int64_t j = 0; j < c->N; j++) row[j] += mr[j];
+        else
+          for (int64_t j = 0; j < c->N; j++) row[j] += mr[0];
+      }
+  }
+  dnnl_exec_arg_t b[] = {{DNNL_ARG_SRC, c->m_s}, {DNNL_ARG_DST, c->m_s}};
+  if ((rc = run(n, c->sm, c->stream, 2, b))) return rc;
+  dnnl_exec_arg_t d[] = {{DNNL_ARG_SRC, c->m_s}, {DNNL_ARG_WEIGHTS, c->m_v}, {DNNL_ARG_DST, c->m_o}};
+  return run(n, c->pv, c->stream, 3, d);
+}
+
 /* ---- the backend ----------------------------------------------------------- */
 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
-         softmax_supports(rq);
+         softmax_supports(rq) || mm_supports(rq) || attn_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -782,6 +1065,12 @@ static int plan(const vrt_kernel_req *rq, void **state) {
    * thread count in force then: make it the session's */
   nn_set_threads(rq->threads);
   if (softmax_supports(rq)) return softmax_plan(rq, state);
+  if (attn_supports(rq)) return attn_plan(rq, state);
+  if (mm_supports(rq)) {
+    if (dn_bf16() && mm_plan(rq, state, dnnl_bf16) == 0) return 0;
+    vrt__err_clear();
+    return mm_plan(rq, state, dnnl_f32);
+  }
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
@@ -791,11 +1080,14 @@ static int plan(const vrt_kernel_req *rq, void **state) {
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
+  if (*(int *)state == DN_MM) return mm_exec(state, n, in, out, x);
+  if (*(int *)state == DN_ATTN) return attn_exec(state, n, in, nin, out, x);
   return conv_exec(state, n, in, nin, out, nout, x);
 }
 
 static void release(void *state) {
   if (state && *(int *)state == DN_SIMPLE) simple_release(state);
+  else if (state && (*(int *)state == DN_MM || *(int *)state == DN_ATTN)) mm_release(state);
   else conv_release(state);
 }
 

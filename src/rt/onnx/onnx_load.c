@@ -430,8 +430,9 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
 /* ---- nodes ------------------------------------------------------------------- */
 
 static int op_lookup(const char *op_type) {
-  /* IR ops that exist for TF.js only; an ONNX file cannot name them. */
-  static const char *const not_onnx[] = {"StridedSlice", "SparseToDense", "FloorDiv", "FloorMod"};
+  /* IR ops that exist for TF.js or the fusion passes only; an ONNX file
+   * cannot name them. */
+  static const char *const not_onnx[] = {"StridedSlice", "SparseToDense", "FloorDiv", "FloorMod", "VrtAttention"};
   for (size_t i = 0; i < sizeof not_onnx / sizeof not_onnx[0]; i++)
     if (strcmp(op_type, not_onnx[i]) == 0) return -1;
   if (strcmp(op_type, "Scatter") == 0) return VRT_OP_ScatterElements; /* renamed in opset 11 */
