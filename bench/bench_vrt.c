@@ -2,7 +2,7 @@
  * models and inputs, in one run; for the TF.js models ORT cannot load, vrt
  * against the f32 FLOP ceiling of this machine measured in the same run.
  *
- * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS]
+ * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS | --bf16]
  *
  * Each model gets two fresh worker processes: this program in --worker mode
  * (vrt) and tools/ref/ort_bench.mjs (ORT), both speaking the same line
@@ -19,7 +19,10 @@
  * spinning child process keeping one core busy: the t2/t1 column shows
  * whether 2 threads lose to 1 when the other core is taken. --alt BACKENDS
  * adds a third worker, vrt with VRT_BACKENDS=BACKENDS, to the same rounds
- * (e.g. --alt xnnpack,onednn: which backend order is faster per model). */
+ * (e.g. --alt xnnpack,onednn: which backend order is faster per model).
+ * --bf16 makes that third worker vrt with VRT_PRECISION=bf16 and checks bf16
+ * on the real photos of media/ (max error against float32, classifiers'
+ * top-1 agreement, the CenterNet detector's box agreement). */
 #include <dnnl.h>
 #include <errno.h>
 #include <jansson.h>
@@ -38,6 +41,8 @@
 #include "model.h"
 #include "ops.h"
 #include "util/assets.h"
+#include "vigil/detect.h"
+#include "vigil/img.h"
 #include "vrt/vrt.h"
 
 #ifndef VIGIL_SOURCE_DIR_DEFAULT
@@ -454,6 +459,10 @@ typedef struct result {
   double bv1, bv2, bo1, bo2;      /* medians with the other core busy */
   double c1, c2;                  /* f32 ceiling (GFLOP/s) measured just before this model */
   double a1, a2, adiff;           /* --alt: vrt with VRT_BACKENDS=alt, medians, max diff to vrt */
+                                  /* --bf16: the same, with VRT_PRECISION=bf16 */
+  int photos, top1_same, top1_n;  /* --bf16 on the real photos: top-1 agreement (classifiers) */
+  double prel;                    /* max |bf16 - f32| / max |f32| over the photos' outputs */
+  int boxes_same, boxes_n;        /* detectors: boxes matched (same class, IoU >= 0.5) / max(count) */
   int ok;
 } result;
 
@@ -532,6 +541,177 @@ static int rm_rf_dir(const char *dir) {
 
 static double measure_ceiling(const char *self, int threads);
 static const char *alt_backends; /* --alt */
+static int bf16_mode;            /* --bf16 */
+
+/* ---- --bf16: accuracy of VRT_PRECISION=bf16 on the real photos ----------------- */
+
+static const char *const PHOTOS[] = {"media/dog.jpg",     "media/person.jpg",  "media/horses.jpg",
+                                     "media/eagle.jpg",   "media/chelsea.png", "media/astronaut.png",
+                                     "media/grace_hopper.jpg", "media/kite.jpg", "media/messi5.jpg"};
+#define NPHOTOS ((int)(sizeof PHOTOS / sizeof PHOTOS[0]))
+
+static int photo_load(const char *rel, vigil_image *im) {
+  char path[4096];
+  if (vigil_asset_require(path, sizeof path, rel)) return -1;
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
+  int rc = buf && fread(buf, 1, (size_t)len, f) == (size_t)len ? 0 : -1;
+  fclose(f);
+  char err[256];
+  if (!rc) rc = vigil_img_decode(im, buf, (size_t)len, NULL, err, sizeof err) ? -1 : 0;
+  free(buf);
+  return rc;
+}
+
+/* The photo as model input t (3 channels, NCHW or NHWC by where the 3 is):
+ * float32 ImageNet-normalised for ONNX graphs, [0, 1] for TF.js ones, raw
+ * 0..255 for int32 inputs. Returns -1 when the input is not an image. */
+static int photo_tensor(const vigil_image *im, const vrt_tensor *t, int onnx, vrt_tensor *out) {
+  if (t->ndim != 4 || (t->dtype != VRT_F32 && t->dtype != VRT_I32)) return -1;
+  bool nchw = t->dims[1] == 3;
+  if (!nchw && t->dims[3] != 3) return -1;
+  int h = (int)(nchw ? t->dims[2] : t->dims[1]), w = (int)(nchw ? t->dims[3] : t->dims[2]);
+  vigil_image rs = {0};
+  if (h <= 0 || w <= 0 || vigil_img_resize(&rs, im, w, h, VIGIL_RESIZE_BILINEAR)) return -1;
+  *out = *t;
+  out->dims[0] = 1;
+  out->nbytes = (size_t)3 * w * h * 4;
+  out->data = malloc(out->nbytes);
+  static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < 3; c++) {
+        uint8_t v = rs.data[(size_t)y * rs.stride + (size_t)x * rs.c + (rs.c >= 3 ? c : 0)];
+        size_t i = nchw ? ((size_t)c * h + y) * w + x : ((size_t)y * w + x) * 3 + c;
+        if (t->dtype == VRT_I32) ((int32_t *)out->data)[i] = v;
+        else ((float *)out->data)[i] = onnx ? (v / 255.0f - mean[c]) / sd[c] : v / 255.0f;
+      }
+  vigil_image_free(&rs);
+  return 0;
+}
+
+/* One session of m planned with VRT_PRECISION=prec (read when a plan is
+ * made: the second run of a shape). */
+static vrt_session_t *session_planned(vrt_model_t *m, const char *prec, const vrt_tensor *in) {
+  vrt_session_t *s = NULL;
+  if (vrt_session_create(&s, m, vrt_session_default_params())) return NULL;
+  if (prec) setenv("VRT_PRECISION", prec, 1);
+  const vrt_tensor *o;
+  int no;
+  for (int r = 0; r < 2; r++) vrt_session_run(s, in, 1, &o, &no);
+  unsetenv("VRT_PRECISION");
+  return s;
+}
+
+static double iou(const vigil_det *a, const vigil_det *b) {
+  double ix = fmin(a->x2, b->x2) - fmax(a->x1, b->x1), iy = fmin(a->y2, b->y2) - fmax(a->y1, b->y1);
+  if (ix <= 0 || iy <= 0) return 0;
+  double i = ix * iy, u = (a->x2 - a->x1) * (a->y2 - a->y1) + (b->x2 - b->x1) * (b->y2 - b->y1) - i;
+  return u > 0 ? i / u : 0;
+}
+
+/* Detector models (vigil's own decoding): boxes of the f32 and bf16
+ * detectors, matched greedily by class and IoU >= 0.5. */
+static void bf16_boxes(const char *path, result *res) {
+  detector_t *d[2] = {0};
+  char err[256];
+  vigil_image ims[NPHOTOS];
+  int n = 0;
+  for (int i = 0; i < NPHOTOS; i++)
+    if (!photo_load(PHOTOS[i], &ims[n])) n++;
+  for (int k = 0; k < 2 && n > 0; k++) {
+    detector_params p = detector_default_params();
+    p.path = path;
+    p.threads = 1;
+    if (detector_load(&d[k], p, err, sizeof err)) break;
+    if (k) setenv("VRT_PRECISION", "bf16", 1);
+    vigil_det_list l[2];
+    const vigil_image *one = &ims[0];
+    for (int r = 0; r < 2; r++) /* unplanned, then planned with this precision */
+      if (!detector_run(d[k], l, &one, 1, err, sizeof err)) vigil_det_list_free(&l[0]);
+    unsetenv("VRT_PRECISION");
+  }
+  if (d[0] && d[1]) {
+    res->boxes_same = res->boxes_n = 0;
+    for (int i = 0; i < n; i++) {
+      vigil_det_list a = {0}, b = {0};
+      const vigil_image *one = &ims[i];
+      if (detector_run(d[0], &a, &one, 1, err, sizeof err) || detector_run(d[1], &b, &one, 1, err, sizeof err)) {
+        vigil_det_list_free(&a);
+        continue;
+      }
+      char *used = calloc((size_t)b.n + 1, 1);
+      for (int x = 0; x < a.n; x++)
+        for (int y = 0; y < b.n; y++)
+          if (!used[y] && a.dets[x].cls == b.dets[y].cls && iou(&a.dets[x], &b.dets[y]) >= 0.5) {
+            used[y] = 1;
+            res->boxes_same++;
+            break;
+          }
+      res->boxes_n += a.n > b.n ? a.n : b.n;
+      free(used);
+      vigil_det_list_free(&a);
+      vigil_det_list_free(&b);
+    }
+  }
+  for (int k = 0; k < 2; k++) detector_free(d[k]);
+  for (int i = 0; i < n; i++) vigil_image_free(&ims[i]);
+}
+
+static void bf16_photos(const bmodel *b, const char *path, vrt_model_t *m, result *res) {
+  res->prel = NAN;
+  res->boxes_n = -1;
+  if (vrt_model_num_inputs(m) != 1) return;
+  const vrt_tensor *t = vrt_model_input(m, 0);
+  vrt_tensor tmpl = *t;
+  for (int d = 0, di = 0; d < tmpl.ndim; d++)
+    if (tmpl.dims[d] < 0) tmpl.dims[d] = di < 4 && b->dyn[di] > 0 ? b->dyn[di++] : 1;
+  vrt_session_t *s[2] = {0};
+  double maxd = 0, maxv = 0;
+  for (int i = 0; i < NPHOTOS; i++) {
+    vigil_image im = {0};
+    vrt_tensor in;
+    if (photo_load(PHOTOS[i], &im)) continue;
+    int rc = photo_tensor(&im, &tmpl, b->ort, &in);
+    vigil_image_free(&im);
+    if (rc) break;
+    in.name = t->name;
+    if (!s[0]) s[0] = session_planned(m, NULL, &in), s[1] = session_planned(m, "bf16", &in);
+    const vrt_tensor *o[2];
+    int no[2];
+    if (!s[0] || !s[1] || vrt_session_run(s[0], &in, 1, &o[0], &no[0])) {
+      free(in.data);
+      break;
+    }
+    /* keep f32's outputs: the next run of s[1] does not touch s[0]'s */
+    if (vrt_session_run(s[1], &in, 1, &o[1], &no[1])) {
+      free(in.data);
+      break;
+    }
+    res->photos++;
+    for (int k = 0; k < no[0] && k < no[1]; k++) {
+      if (o[0][k].dtype != VRT_F32 || o[0][k].nbytes != o[1][k].nbytes) continue;
+      const float *x = o[0][k].data, *y = o[1][k].data;
+      int64_t ne = vrt_tensor_numel(&o[0][k]), ax = 0, ay = 0;
+      for (int64_t e = 0; e < ne; e++) {
+        maxd = fmax(maxd, fabs((double)x[e] - y[e]));
+        maxv = fmax(maxv, fabs((double)x[e]));
+        if (x[e] > x[ax]) ax = e;
+        if (y[e] > y[ay]) ay = e;
+      }
+      if (k == 0 && o[0][0].ndim == 2 && o[0][0].dims[0] == 1 && ne >= 2) res->top1_n++, res->top1_same += ax == ay;
+    }
+    free(in.data);
+  }
+  if (res->photos) res->prel = maxv > 0 ? maxd / maxv : maxd;
+  vrt_session_free(s[0]);
+  vrt_session_free(s[1]);
+  if (!strcmp(b->name, "centernet_512")) bf16_boxes(path, res);
+}
 
 static void bench_model(const char *self, const bmodel *b, int runs, int warmup, int busy, result *res) {
   memset(res, 0, sizeof *res);
@@ -577,6 +757,8 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   char line[256];
   if (worker_start(&v, vargv, NULL, NULL) || !fgets(line, sizeof line, v.from)) goto out;
   if (alt_backends && (worker_start(&a, vargv, "VRT_BACKENDS", alt_backends) || !fgets(line, sizeof line, a.from)))
+    goto out;
+  if (bf16_mode && (worker_start(&a, vargv, "VRT_PRECISION", "bf16") || !fgets(line, sizeof line, a.from)))
     goto out;
   if (b->ort) {
     if (worker_start(&o, oargv, NULL, NULL) || !fgets(line, sizeof line, o.from) || strncmp(line, "ready", 5)) {
@@ -624,6 +806,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
     }
   }
   res->ok = !isnan(res->v1);
+  if (bf16_mode) bf16_photos(b, path, m, res);
 out:
   worker_stop(&v);
   worker_stop(&o);
@@ -696,6 +879,32 @@ static void report(const result *r, int n, int busy) {
       printf("%-20s %9s %9s %9s %9s %9s %9s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
     }
   }
+  if (bf16_mode) {
+    printf("\nVRT_PRECISION=bf16 (bf16) against vrt float32 and ORT float32, interleaved in the same rounds;\n"
+           "accuracy on the real photos (%d in media/): rel_err = max |bf16 - f32| / max |f32| over every\n"
+           "output; top1: classifiers' argmax agreement; boxes: detections matched (class, IoU >= 0.5)\n", NPHOTOS);
+    printf("%-20s %9s %9s %9s %9s %9s %9s %7s %9s %7s %9s\n", "model", "vrt1_ms", "bf16_ms", "ort1_ms", "bf16/vrt",
+           "bf16/ort", "diff", "photos", "rel_err", "top1", "boxes");
+    for (int i = 0; i < n; i++) {
+      const result *x = &r[i];
+      if (!x->ok) continue;
+      char s[10][32];
+      fmt(s[0], 32, "%.2f", x->v1);
+      fmt(s[1], 32, "%.2f", x->a1);
+      fmt(s[2], 32, "%.2f", x->o1);
+      fmt(s[3], 32, "%.2f", x->a1 / x->v1);
+      fmt(s[4], 32, "%.2f", x->a1 / x->o1);
+      fmt(s[5], 32, "%.1e", x->adiff);
+      snprintf(s[6], 32, "%d", x->photos);
+      fmt(s[7], 32, "%.1e", x->prel);
+      if (x->top1_n) snprintf(s[8], 32, "%d/%d", x->top1_same, x->top1_n);
+      else snprintf(s[8], 32, "-");
+      if (x->boxes_n >= 0) snprintf(s[9], 32, "%d/%d", x->boxes_same, x->boxes_n);
+      else snprintf(s[9], 32, "-");
+      printf("%-20s %9s %9s %9s %9s %9s %9s %7s %9s %7s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
+             s[7], s[8], s[9]);
+    }
+  }
   if (!busy) return;
   printf("\nother core busy (a spinning process): medians, and 2 threads over 1 (t2/t1 > 1: 2 threads lose)\n");
   printf("%-20s %9s %9s %9s %9s %9s %9s\n", "model", "vrt1_ms", "vrt2_ms", "vrt_t2/t1", "ort1_ms", "ort2_ms",
@@ -725,16 +934,23 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--no-busy")) busy = 0;
     else if (!strcmp(argv[i], "--alt") && i + 1 < argc) alt_backends = argv[++i];
+    else if (!strcmp(argv[i], "--bf16")) bf16_mode = 1;
     else if (!strcmp(argv[i], "--quick")) runs = 3, warmup = 1;
     else {
-      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS]\n"
-             "  --alt BACKENDS  also run vrt with VRT_BACKENDS=BACKENDS, interleaved, and compare\nmodels:");
+      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS | --bf16]\n"
+             "  --alt BACKENDS  also run vrt with VRT_BACKENDS=BACKENDS, interleaved, and compare\n"
+             "  --bf16          also run vrt with VRT_PRECISION=bf16, interleaved, and check it on the real photos\n"
+             "models:");
       for (int k = 0; k < NMODELS; k++) printf(" %s", MODELS[k].name);
       printf("\n");
       return strcmp(argv[i], "--help") ? 2 : 0;
     }
   }
   if (runs < 1) runs = 1;
+  if (alt_backends && bf16_mode) {
+    fprintf(stderr, "bench_vrt: --alt and --bf16 share the third worker: pick one\n");
+    return 2;
+  }
   char self[4096];
   ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
   if (sl <= 0) return 1;
