@@ -1,7 +1,8 @@
 /* The oneDNN matmul kernels against the reference kernels: one-node MatMul /
  * Gemm graphs with constant weights on random shapes (batched A, bias,
  * transB, fused activations; Gemm attributes oneDNN is not given fall back
- * to the op's own kernel), VrtAttention with and without masks, weights
+ * to the op's own kernel), VrtAttention with and without masks,
+ * LayerNormalization, weights
  * packed once per model, and bf16 on request. The second (planned) run of a
  * session goes through the backend; the third runs with VRT_REFERENCE=1. */
 #include <setjmp.h>
@@ -218,6 +219,33 @@ static void test_attention_bad_shapes(void **state) {
   assert_null(m);
 }
 
+/* LayerNormalization over the trailing axes (axis -1, or earlier: folded),
+ * with and without bias, against the reference kernel. */
+static void test_layernorm_vs_reference(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 16; trial++) {
+    int nd = irand(2, 4);
+    int64_t dims[4];
+    for (int i = 0; i < nd; i++) dims[i] = irand(1, i == nd - 1 ? 300 : 9);
+    int axis = trial % 3 == 0 ? nd - 2 : -1;
+    int first = axis < 0 ? nd - 1 : axis;
+    vrt_graph *g = vrt_graph_new();
+    int x = add_input(g, "x", nd, dims);
+    int sc = add_const(g, "scale", nd - first, dims + first);
+    int ins[3] = {x, sc, -1}, nin = 2;
+    if (trial % 2) ins[nin++] = add_const(g, "bias", nd - first, dims + first);
+    int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_LayerNormalization, "ln", "LayerNormalization", ins, nin, &y, 1);
+    vrt_node_set_int(&g->nodes[0], "axis", axis);
+    vrt_node_set_float(&g->nodes[0], "epsilon", 1e-5f);
+    vrt_model_t *m = finish(g, y);
+    double d = run_vs_ref(m);
+    if (d >= 1e-4) fprintf(stderr, "trial %d: diff %g\n", trial, d);
+    assert_true(d < 1e-4);
+    vrt_model_free(m);
+  }
+}
+
 /* VRT_PRECISION=bf16 on a CPU with bf16: close to, not equal to, float32. */
 static void test_matmul_bf16(void **state) {
   (void)state;
@@ -244,7 +272,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_matmul_vs_reference),    cmocka_unit_test(test_matmul_weights_shared),
       cmocka_unit_test(test_attention_vs_reference), cmocka_unit_test(test_attention_bad_shapes),
-      cmocka_unit_test(test_matmul_bf16),
+      cmocka_unit_test(test_matmul_bf16),            cmocka_unit_test(test_layernorm_vs_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

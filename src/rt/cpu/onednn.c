@@ -1,8 +1,8 @@
 /* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
  * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
  * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
- * factors, Softmax / LogSoftmax, MatMul / Gemm with constant weights and
- * the fused VrtAttention through oneDNN 2.6 primitives, with bias, activation and a residual Add fused as post-ops.
+ * factors, Softmax / LogSoftmax, LayerNormalization, MatMul / Gemm with
+ * constant weights and the fused VrtAttention through oneDNN 2.6 primitives, with bias, activation and a residual Add fused as post-ops.
  *
  * Why primitives and not dnnl_sgemm. The own kernels of nn_conv.c run
  * im2col + sgemm on plain tensors: they write a K-times larger copy of the
@@ -775,10 +775,10 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
  * (VrtAttention): Q.Kt (output scale = the softmax scale), the mask added,
  * Softmax in place, then .V: three primitives over the folded batch. */
 
-enum { DN_MM = 3, DN_ATTN };
+enum { DN_MM = 3, DN_ATTN, DN_LN };
 
 typedef struct dn_mm {
-  int kind; /* DN_MM or DN_ATTN */
+  int kind; /* DN_MM, DN_ATTN or DN_LN */
   dnnl_stream_t stream;
   dnnl_primitive_t prim, r_src;     /* r_src: f32 -> bf16 of A (bf16 only) */
   dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst;
@@ -1046,13 +1046,87 @@ static int attn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, i
   return run(n, c->pv, c->stream, 3, d);
 }
 
+/* LayerNormalization with dense [D] scale (and bias) over the trailing axes
+ * (folded into one of D), no Mean / InvStdDev outputs: oneDNN's
+ * layer_normalization primitive (vectorised; the op's own kernel
+ * accumulates in double). Shares dn_mm: prim, m_src, m_dst, m_w (scale),
+ * m_b (shift). */
+static bool ln_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_LayerNormalization || rq->nout != 1 || rq->nin < 2 || !rq->in[0] || !rq->in[1]) return false;
+  const vrt_tensor *x = rq->in[0];
+  if (x->dtype != VRT_F32 || x->ndim < 1 || rq->in[1]->dtype != VRT_F32) return false;
+  int64_t axis = vrt_attr_int(n, "axis", -1);
+  if (axis < 0) axis += x->ndim;
+  if (axis < 0 || axis >= x->ndim) return false;
+  int64_t D = vrt__numel(x->dims + axis, x->ndim - (int)axis);
+  if (D <= 0 || vrt_tensor_numel(x) <= 0 || vrt_tensor_numel(rq->in[1]) != D) return false;
+  return rq->nin < 3 || !rq->in[2] || (rq->in[2]->dtype == VRT_F32 && vrt_tensor_numel(rq->in[2]) == D);
+}
+
+static int ln_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const vrt_tensor *x = rq->in[0];
+  int64_t axis = vrt_attr_int(n, "axis", -1);
+  if (axis < 0) axis += x->ndim;
+  int64_t D = vrt__numel(x->dims + axis, x->ndim - (int)axis), R = vrt_tensor_numel(x) / D;
+  dnnl_engine_t eng = get_engine();
+  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+  dn_mm *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_LN;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  bool shift = rq->nin > 2 && rq->in[2];
+  dnnl_dims_t dd = {R, D}, sd = {D};
+  dnnl_memory_desc_t md, md_s;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md, 2, dd, dnnl_f32, dnnl_ab), "data desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_s, 1, sd, dnnl_f32, dnnl_a), "scale desc");
+  dnnl_layer_normalization_desc_t ld;
+  DN_TRY(dnnl_layer_normalization_forward_desc_init(&ld, dnnl_forward_inference, &md, NULL,
+                                                    vrt_attr_float(n, "epsilon", 1e-5f),
+                                                    dnnl_use_scale | (shift ? dnnl_use_shift : 0)),
+         "layer normalization desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &ld, NULL, eng, NULL), "layer normalization");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_memory_create(&c->m_src, &md, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst, &md, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_w, &md_s, eng, DNNL_MEMORY_NONE), "memory");
+  if (shift) DN_TRY(dnnl_memory_create(&c->m_b, &md_s, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  mm_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int ln_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
+                   vrt_exec_ctx *x) {
+  nn_set_threads(x->threads);
+  dnnl_memory_set_data_handle(c->m_src, in[0]->data);
+  dnnl_memory_set_data_handle(c->m_dst, out[0].data);
+  dnnl_memory_set_data_handle(c->m_w, in[1]->data);
+  dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_DST, c->m_dst}, {DNNL_ARG_SCALE, c->m_w}};
+  int na = 3;
+  if (c->m_b) {
+    if (nin < 3 || !in[2]) return NN_ERR(n, VRT_EINVAL, "LayerNormalization bias missing");
+    dnnl_memory_set_data_handle(c->m_b, in[2]->data);
+    a[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, c->m_b};
+  }
+  return run(n, c->prim, c->stream, na, a);
+}
+
 /* ---- the backend ----------------------------------------------------------- */
 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
-         softmax_supports(rq) || mm_supports(rq) || attn_supports(rq);
+         softmax_supports(rq) || mm_supports(rq) || attn_supports(rq) || ln_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -1066,6 +1140,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   nn_set_threads(rq->threads);
   if (softmax_supports(rq)) return softmax_plan(rq, state);
   if (attn_supports(rq)) return attn_plan(rq, state);
+  if (ln_supports(rq)) return ln_plan(rq, state);
   if (mm_supports(rq)) {
     if (dn_bf16() && mm_plan(rq, state, dnnl_bf16) == 0) return 0;
     vrt__err_clear();
@@ -1082,12 +1157,13 @@ static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_MM) return mm_exec(state, n, in, out, x);
   if (*(int *)state == DN_ATTN) return attn_exec(state, n, in, nin, out, x);
+  if (*(int *)state == DN_LN) return ln_exec(state, n, in, nin, out, x);
   return conv_exec(state, n, in, nin, out, nout, x);
 }
 
 static void release(void *state) {
   if (state && *(int *)state == DN_SIMPLE) simple_release(state);
-  else if (state && (*(int *)state == DN_MM || *(int *)state == DN_ATTN)) mm_release(state);
+  else if (state && *(int *)state >= DN_MM) mm_release(state);
   else conv_release(state);
 }
 
