@@ -219,6 +219,30 @@ static void test_attention_bad_shapes(void **state) {
   assert_null(m);
 }
 
+/* MatMul of two activations with numpy-broadcast batch dims (ranks 2..4),
+ * against the reference. */
+static void test_matmul_dynamic_vs_reference(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 24; trial++) {
+    int ra = irand(2, 4), rb = irand(2, 4), r = ra > rb ? ra : rb;
+    int64_t full[4], ad[4], bd[4];
+    for (int i = 0; i < r - 2; i++) full[i] = irand(1, 3);
+    int64_t M = irand(1, 30), K = irand(1, 40), N = irand(1, 30);
+    for (int i = 0; i < ra - 2; i++) ad[i] = rnd() % 3 == 0 ? 1 : full[r - ra + i];
+    for (int i = 0; i < rb - 2; i++) bd[i] = rnd() % 3 == 0 ? 1 : full[r - rb + i];
+    ad[ra - 2] = M, ad[ra - 1] = K, bd[rb - 2] = K, bd[rb - 1] = N;
+    vrt_graph *g = vrt_graph_new();
+    int a = add_input(g, "a", ra, ad), b = add_input(g, "b", rb, bd);
+    int y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_MatMul, "mm", "MatMul", (int[]){a, b}, 2, &y, 1);
+    vrt_model_t *m = finish(g, y);
+    double d = run_vs_ref(m);
+    if (d >= 1e-4) fprintf(stderr, "trial %d ranks %d %d: diff %g\n", trial, ra, rb, d);
+    assert_true(d < 1e-4);
+    vrt_model_free(m);
+  }
+}
+
 /* LayerNormalization over the trailing axes (axis -1, or earlier: folded),
  * with and without bias, against the reference kernel. */
 static void test_layernorm_vs_reference(void **state) {
@@ -273,6 +297,7 @@ int main(void) {
       cmocka_unit_test(test_matmul_vs_reference),    cmocka_unit_test(test_matmul_weights_shared),
       cmocka_unit_test(test_attention_vs_reference), cmocka_unit_test(test_attention_bad_shapes),
       cmocka_unit_test(test_matmul_bf16),            cmocka_unit_test(test_layernorm_vs_reference),
+      cmocka_unit_test(test_matmul_dynamic_vs_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -771,14 +771,14 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
  * into rows: B is shared), B packed once per model into the layout the
  * primitive picks, bias and activation as post-ops; with VRT_PRECISION=bf16
  * A and B in bf16 (f32 accumulation and output). A MatMul of two activations
- * stays on the op's own sgemm kernel, unless it is part of an attention block
- * (VrtAttention): Q.Kt (output scale = the softmax scale), the mask added,
+ * is one batched matmul primitive on plain data (numpy broadcasting of the
+ * batch dims), and an attention block (VrtAttention) three: Q.Kt (output scale = the softmax scale), the mask added,
  * Softmax in place, then .V: three primitives over the folded batch. */
 
-enum { DN_MM = 3, DN_ATTN, DN_LN };
+enum { DN_MM = 3, DN_ATTN, DN_LN, DN_MM_DYN };
 
 typedef struct dn_mm {
-  int kind; /* DN_MM, DN_ATTN or DN_LN */
+  int kind; /* DN_MM, DN_ATTN, DN_LN or DN_MM_DYN */
   dnnl_stream_t stream;
   dnnl_primitive_t prim, r_src;     /* r_src: f32 -> bf16 of A (bf16 only) */
   dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst;
@@ -816,6 +816,75 @@ static bool gemm_plain(const vrt_kernel_req *rq, int64_t N) {
   const vrt_tensor *c = rq->in[2];
   if (!is_const(rq, 2) || vrt_attr_float(n, "beta", 1.0f) != 1.0f || c->dtype != VRT_F32) return false;
   return (c->ndim == 1 && c->dims[0] == N) || (c->ndim == 2 && c->dims[0] == 1 && c->dims[1] == N);
+}
+
+/* A MatMul of two activations (no bias, no activation), ranks 2..6 with
+ * numpy-broadcast batch dims: one batched matmul primitive on plain data. */
+static bool mm_dyn_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_MatMul || rq->nout != 1 || rq->nin != 2 || vrt_node_attr(n, "vrt_act")) return false;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1];
+  if (!a || !b || a->dtype != VRT_F32 || b->dtype != VRT_F32 || a->ndim < 2 || b->ndim < 2 || a->ndim > 6 ||
+      b->ndim > 6 || is_const(rq, 1))
+    return false;
+  if (a->dims[a->ndim - 1] != b->dims[b->ndim - 2] || vrt_tensor_numel(a) <= 0 || vrt_tensor_numel(b) <= 0)
+    return false;
+  for (int i = 3; i <= a->ndim || i <= b->ndim; i++) {
+    int64_t da = i <= a->ndim ? a->dims[a->ndim - i] : 1, db = i <= b->ndim ? b->dims[b->ndim - i] : 1;
+    if (da != db && da != 1 && db != 1) return false;
+  }
+  return true;
+}
+
+static int mm_dyn_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const vrt_tensor *a = rq->in[0], *b = rq->in[1];
+  int r = a->ndim > b->ndim ? a->ndim : b->ndim;
+  dnnl_dims_t ad, bd, od;
+  for (int i = 0; i < r; i++) { /* left-padded with 1s to rank r */
+    int ia = i - (r - a->ndim), ib = i - (r - b->ndim);
+    ad[i] = ia >= 0 ? a->dims[ia] : 1;
+    bd[i] = ib >= 0 ? b->dims[ib] : 1;
+    od[i] = i < r - 2 ? (ad[i] > bd[i] ? ad[i] : bd[i]) : 0;
+  }
+  od[r - 2] = ad[r - 2], od[r - 1] = bd[r - 1];
+  dnnl_engine_t eng = get_engine();
+  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+  dn_mm *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_MM_DYN;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  static const dnnl_format_tag_t plain[] = {dnnl_ab, dnnl_ab, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
+  dnnl_memory_desc_t md_a, md_b, md_o;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_a, r, ad, dnnl_f32, plain[r]), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, r, bd, dnnl_f32, plain[r]), "weights desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_o, r, od, dnnl_f32, plain[r]), "dst desc");
+  dnnl_matmul_desc_t mdsc;
+  DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_a, &md_b, NULL, &md_o), "matmul desc");
+  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, NULL, eng, NULL), "matmul");
+  if ((rc = refuse_ref(rq, pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_memory_create(&c->m_src, &md_a, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_k, &md_b, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->m_dst, &md_o, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  mm_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int mm_dyn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out, vrt_exec_ctx *x) {
+  nn_set_threads(x->threads);
+  dnnl_memory_set_data_handle(c->m_src, in[0]->data);
+  dnnl_memory_set_data_handle(c->m_k, in[1]->data);
+  dnnl_memory_set_data_handle(c->m_dst, out[0].data);
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_k}, {DNNL_ARG_DST, c->m_dst}};
+  return run(n, c->prim, c->stream, 3, a);
 }
 
 static bool mm_supports(const vrt_kernel_req *rq) {
@@ -1126,7 +1195,7 @@ static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
-         softmax_supports(rq) || mm_supports(rq) || attn_supports(rq) || ln_supports(rq);
+         softmax_supports(rq) || mm_supports(rq) || mm_dyn_supports(rq) || attn_supports(rq) || ln_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -1141,6 +1210,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   if (softmax_supports(rq)) return softmax_plan(rq, state);
   if (attn_supports(rq)) return attn_plan(rq, state);
   if (ln_supports(rq)) return ln_plan(rq, state);
+  if (mm_dyn_supports(rq)) return mm_dyn_plan(rq, state);
   if (mm_supports(rq)) {
     if (dn_bf16() && mm_plan(rq, state, dnnl_bf16) == 0) return 0;
     vrt__err_clear();
@@ -1158,6 +1228,7 @@ static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int
   if (*(int *)state == DN_MM) return mm_exec(state, n, in, out, x);
   if (*(int *)state == DN_ATTN) return attn_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_LN) return ln_exec(state, n, in, nin, out, x);
+  if (*(int *)state == DN_MM_DYN) return mm_dyn_exec(state, n, in, out, x);
   return conv_exec(state, n, in, nin, out, nout, x);
 }
 
