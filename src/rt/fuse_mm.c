@@ -187,9 +187,27 @@ static bool static_shape(const vrt_tensor *t) {
   return true;
 }
 
+/* t has the same last two dims as s (a Reshape between them only splits or
+ * merges batch dims). */
+static bool views_batch(const vrt_tensor *t, const vrt_tensor *s) {
+  return t->ndim >= 2 && s->ndim >= 2 && t->dims[t->ndim - 1] == s->dims[s->ndim - 1] &&
+         t->dims[t->ndim - 2] == s->dims[s->ndim - 2] && t->dims[t->ndim - 1] >= 0 && t->dims[t->ndim - 2] >= 0;
+}
+
+/* A static float mask that is 1 on every dim but the last two: the same for
+ * every batch entry however the batch dims are viewed. */
+static bool batch_broadcast(const vrt_tensor *m) {
+  if (!static_shape(m)) return false;
+  for (int d = 0; d < m->ndim - 2; d++)
+    if (m->dims[d] != 1) return false;
+  return true;
+}
+
 /* The attention block as torch (nn.MultiheadAttention, HF CLIP/ViT) exports it:
  *   s = MatMul([q * c1 | q / c1 | q], kt) [* c2 | / c2] [+ mask]
  *   o = MatMul(Softmax(s, axis -1), v)
+ * (HF CLIP adds the mask on a [b, h, t, t] view: Reshape, Add, Reshape back;
+ * fused when the mask is the same for every batch entry), 
  * becomes o = VrtAttention(q, kt, v [, mask]; scale c1 * c2), when Q, Kt and
  * V have static shapes with the same batch dims and every value in between
  * has one reader. */
@@ -210,7 +228,20 @@ int vrt__fuse_attention(vrt_graph *g, char *changed) {
     int mask = -1, x;
     vrt_node *p = g->values[s].producer >= 0 ? &g->nodes[g->values[s].producer] : NULL;
     vrt_node *madd = NULL, *sc2 = NULL, *sc1 = NULL;
-    if (p && p->op == VRT_OP_Add && p->nin == 2) { /* the mask: whichever operand is not the scores path */
+    vrt_node *rs_out = NULL, *rs_in = NULL;
+    if (p && p->op == VRT_OP_Reshape && uses[p->in[0]] == 1) { /* the view around the mask Add (HF CLIP) */
+      vrt_node *ad = g->values[p->in[0]].producer >= 0 ? &g->nodes[g->values[p->in[0]].producer] : NULL;
+      for (int k = 0; ad && ad->op == VRT_OP_Add && ad->nin == 2 && k < 2 && mask < 0; k++) {
+        vrt_node *r = g->values[ad->in[k]].producer >= 0 ? &g->nodes[g->values[ad->in[k]].producer] : NULL;
+        int mv = ad->in[1 - k];
+        if (!r || r->op != VRT_OP_Reshape || uses[ad->in[k]] != 1 || uses[r->in[0]] != 1 ||
+            !views_batch(&g->values[r->in[0]].t, st) || !batch_broadcast(&g->values[mv].t))
+          continue;
+        mask = mv, madd = ad, rs_out = p, rs_in = r;
+        p = g->values[r->in[0]].producer >= 0 ? &g->nodes[g->values[r->in[0]].producer] : NULL;
+      }
+      if (mask < 0) continue;
+    } else if (p && p->op == VRT_OP_Add && p->nin == 2) { /* the mask: whichever operand is not the scores path */
       for (int k = 0; k < 2 && mask < 0; k++) {
         vrt_node *q = g->values[p->in[k]].producer >= 0 ? &g->nodes[g->values[p->in[k]].producer] : NULL;
         if (q && uses[p->in[k]] == 1 && (q->op == VRT_OP_MatMul || q->op == VRT_OP_Mul || q->op == VRT_OP_Div))
@@ -234,19 +265,19 @@ int vrt__fuse_attention(vrt_graph *g, char *changed) {
     bool ok = true;
     for (int d = 0; d < tq->ndim - 2; d++) ok = ok && tk->dims[d] == tq->dims[d] && tv->dims[d] == tq->dims[d];
     if (!ok) continue;
-    if (mask >= 0) {
+    if (mask >= 0) { /* broadcasts to the scores (extra leading dims of 1 allowed) */
       const vrt_tensor *tm = &g->values[mask].t;
-      if (!static_shape(tm) || tm->ndim > st->ndim) continue;
+      if (!static_shape(tm)) continue;
       for (int d = 0; d < tm->ndim; d++) {
-        int64_t sd = st->dims[st->ndim - tm->ndim + d];
-        ok = ok && (tm->dims[d] == 1 || tm->dims[d] == sd);
+        int sd = st->ndim - tm->ndim + d;
+        ok = ok && (tm->dims[d] == 1 || (sd >= 0 && tm->dims[d] == st->dims[sd]));
       }
       if (!ok) continue;
     }
     int in[4] = {q, kt, v, mask};
     if ((rc = rewrite(mm2, VRT_OP_VrtAttention, "VrtAttention", in, mask >= 0 ? 4 : 3))) break;
     if ((rc = vrt_node_set_float(mm2, "scale", scale))) break;
-    vrt_node *dead[] = {mm1, sc1, sc2, madd, sm};
+    vrt_node *dead[] = {mm1, sc1, sc2, madd, sm, rs_out, rs_in};
     for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
       if (dead[k]) dead[k]->op = -1;
     if (changed) changed[mm2 - g->nodes] = 1;

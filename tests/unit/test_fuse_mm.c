@@ -1,6 +1,7 @@
 /* The transformer fusion passes (fuse_mm.c) on graphs built here, shaped
  * like torch's exports: nn.MultiheadAttention (Q divided by sqrt(d) before
- * Q.Kt), HF CLIP (scores scaled after Q.Kt, plus a mask), the erf GELU after
+ * Q.Kt), CLIP-style (scores scaled after Q.Kt, plus a mask; or HF CLIP's
+ * mask added on a 4-D view between two Reshapes), the erf GELU after
  * a Linear (MatMul + bias Add) and on its own. Each fuses to the expected
  * nodes, leaves alone what has a second reader, and computes what the
  * unfused graph does (VRT_FUSE=0) on the backends and on the reference
@@ -58,7 +59,13 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { G_VIT, G_CLIP, G_SOFTMAX_OUT, G_LINEAR_GELU, G_GELU_HALF_FIRST };
+enum { G_VIT, G_CLIP, G_SOFTMAX_OUT, G_LINEAR_GELU, G_GELU_HALF_FIRST, G_CLIP_VIEW };
+
+static int shape_const(vrt_graph *g, const char *name, int n, const int64_t *v) {
+  int64_t *p = malloc(sizeof(int64_t) * (size_t)n);
+  memcpy(p, v, sizeof(int64_t) * (size_t)n);
+  return vrt_graph_add_const(g, name, VRT_I64, 1, (int64_t[]){n}, p, sizeof(int64_t) * (size_t)n, false);
+}
 
 static vrt_graph *build(int kind) {
   vrt_graph *g = vrt_graph_new();
@@ -91,7 +98,14 @@ static vrt_graph *build(int kind) {
   int q = input(g, "q", 3, (int64_t[]){2, 5, 8}), kt = input(g, "kt", 3, (int64_t[]){2, 8, 7});
   int v = input(g, "v", 3, (int64_t[]){2, 7, 4});
   int s = val(g, "s"), p = val(g, "p"), y = val(g, "y");
-  if (kind == G_CLIP) {
+  if (kind == G_CLIP_VIEW) { /* HF CLIP: the mask is added on a [b=1, h=2, t, t] view */
+    int mask = input(g, "mask", 4, (int64_t[]){1, 1, 5, 7});
+    int raw = val(g, "raw"), r4 = val(g, "r4"), a4 = val(g, "a4");
+    node(g, VRT_OP_MatMul, "qk", (int[]){q, kt}, 2, raw);
+    node(g, VRT_OP_Reshape, "view4", (int[]){raw, shape_const(g, "s4", 4, (int64_t[]){1, 2, 5, 7})}, 2, r4);
+    node(g, VRT_OP_Add, "mask", (int[]){r4, mask}, 2, a4);
+    node(g, VRT_OP_Reshape, "view3", (int[]){a4, shape_const(g, "s3", 3, (int64_t[]){2, 5, 7})}, 2, s);
+  } else if (kind == G_CLIP) {
     int mask = input(g, "mask", 2, (int64_t[]){5, 7});
     int raw = val(g, "raw"), sc = val(g, "sc");
     node(g, VRT_OP_MatMul, "qk", (int[]){q, kt}, 2, raw);
@@ -191,6 +205,11 @@ static void test_attention_clip_mask(void **state) {
   vrt_model_free(m);
 }
 
+static void test_attention_clip_mask_view(void **state) {
+  (void)state;
+  check(G_CLIP_VIEW, 1, "VrtAttention");
+}
+
 static void test_attention_softmax_read_twice(void **state) {
   (void)state;
   check(G_SOFTMAX_OUT, 4, "Softmax"); /* the probabilities leave the graph: nothing fused */
@@ -216,7 +235,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_attention_mha),      cmocka_unit_test(test_attention_clip_mask),
       cmocka_unit_test(test_attention_softmax_read_twice), cmocka_unit_test(test_linear_gelu),
-      cmocka_unit_test(test_gelu_half_first),
+      cmocka_unit_test(test_gelu_half_first),    cmocka_unit_test(test_attention_clip_mask_view),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
  * the op vrt__fuse_attention (fuse_mm.c) makes of an exported attention
  * block. Inputs Q [b.., M, D], Kt [b.., D, N] (K already transposed, as the
  * exporters feed the first MatMul), V [b.., N, Dv], optional float mask
- * broadcasting to [b.., M, N]; attribute "scale". This is the reference
+ * broadcasting to [b.., M, N] (extra leading 1s allowed); attribute "scale". This is the reference
  * kernel (and the one that runs when the oneDNN backend refuses): per batch
  * dnnl_sgemm, then the row softmax, then dnnl_sgemm again; VRT_REFERENCE=1
  * runs plain loops. */
@@ -31,7 +31,8 @@ int nn_attn_geom(const vrt_node *n, const vrt_tensor *const *in, int nin, nn_att
   if (k->dims[r - 2] != g->D) return NN_ERR(n, VRT_ESHAPE, "Q and Kt inner dimensions differ");
   if (v->dims[r - 2] != g->N) return NN_ERR(n, VRT_ESHAPE, "Kt and V key counts differ");
   if (m) { /* strides of the mask over the score dims [b.., M, N] (0: broadcast) */
-    if (m->ndim > r) return NN_ERR(n, VRT_ESHAPE, "mask rank exceeds the scores'");
+    for (int i = 0; i < m->ndim - r; i++)
+      if (m->dims[i] != 1) return NN_ERR(n, VRT_ESHAPE, "mask rank exceeds the scores'");
     int64_t st = 1;
     for (int i = r - 1; i >= 0; i--) {
       int mi = i - (r - m->ndim);
