@@ -27,6 +27,7 @@
 #include "util/log.h"
 #include "vigil/enrich.h"
 #include "vigil/plate.h"
+#include "vigil/status.h"
 
 struct enrich_engine {
   zoo_registry reg;
@@ -354,7 +355,7 @@ static bool with_model(part_ctx *c, const char *part, const char *name, part_cal
   zoo_lease l;
   if (lease(c, part, name, &m, &l)) return false;
   char err[256];
-  snprintf(err, sizeof err, "%s has an unexpected adapter for %s", name, part);
+  vigil_err(err, sizeof err, -1, "%s has an unexpected adapter for %s", name, part);
   int rc = fn(c, l.handle, err, sizeof err);
   zoo_manager_release(m, &l);
   if (rc) {
@@ -380,7 +381,7 @@ static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   int ch = (int)fminf((float)rq->frame->h, rq->y2 + 0.1f * hh) - cy;
   vigil_image crop = {0};
   if (vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch)) {
-    snprintf(err, errlen, "cannot crop the person box");
+    vigil_err(err, errlen, -1, "cannot crop the person box");
     return -1;
   }
   vigil_det_list dl;
@@ -445,7 +446,7 @@ static int detector_faces(detector_t *d, face_box *faces, int max, int *n, const
   vigil_image crop = {0};
   int cx = (int)x1, cy = (int)y1;
   if (vigil_img_crop(&crop, frame, cx, cy, (int)(x2 - x1), (int)(y2 - y1))) {
-    snprintf(err, errlen, "cannot crop the face region");
+    vigil_err(err, errlen, -1, "cannot crop the face region");
     return -1;
   }
   vigil_det_list l;
@@ -749,14 +750,14 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   rq.x1 = fmaxf(rq.x1, 0), rq.y1 = fmaxf(rq.y1, 0);
   rq.x2 = fminf(rq.x2, (float)rq.frame->w), rq.y2 = fminf(rq.y2, (float)rq.frame->h);
   if (!(rq.x2 - rq.x1 >= 2) || !(rq.y2 - rq.y1 >= 2)) {
-    if (err) snprintf(err, errlen, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
+    vigil_err(err, errlen, -1, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
     return -1;
   }
   unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
   if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
       (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
     if (err)
-      snprintf(err, errlen, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+      vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
                "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
                VEHICLE_MIN_BOX);
     return -1;

@@ -33,6 +33,7 @@
 
 #include "http/http_internal.h"
 #include "util/log.h"
+#include "vigil/status.h"
 
 typedef struct conn_track {
   int fd;
@@ -855,7 +856,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   *out = NULL;
   vigil_http_server *srv = calloc(1, sizeof *srv);
   if (!srv) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   if (!p.threads) p.threads = 1;
@@ -881,7 +882,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   pthread_mutex_init(&srv->poll_mu, NULL);
   pthread_cond_init(&srv->poll_cv, NULL);
   if (http_metrics_init(&srv->metrics, svc->name, svc->routes, svc->n_routes)) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     vigil_http_server_free(srv);
     return -1;
   }
@@ -889,7 +890,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(p.port)};
   const char *bind_addr = p.bind_addr ? p.bind_addr : keys ? "0.0.0.0" : "127.0.0.1";
   if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
-    snprintf(err, errlen, "bad bind address '%s' (IPv4 expected)", bind_addr);
+    vigil_err(err, errlen, -1, "bad bind address '%s' (IPv4 expected)", bind_addr);
     vigil_http_server_free(srv);
     return -1;
   }
@@ -920,7 +921,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
   if (!srv->d) {
-    snprintf(err, errlen, "cannot listen on %s:%u (%s)", bind_addr, (unsigned)p.port,
+    vigil_err(err, errlen, -1, "cannot listen on %s:%u (%s)", bind_addr, (unsigned)p.port,
              errno ? strerror(errno) : "microhttpd failed to start");
     vigil_http_server_free(srv);
     return -1;
@@ -928,13 +929,13 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
   srv->port = di ? di->port : p.port;
   if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) {
-    snprintf(err, errlen, "cannot start the watchdog thread");
+    vigil_err(err, errlen, -1, "cannot start the watchdog thread");
     vigil_http_server_free(srv);
     return -1;
   }
   srv->watchdog_started = true;
   if (pthread_create(&srv->poller, NULL, poller_main, srv)) {
-    snprintf(err, errlen, "cannot start the poller thread");
+    vigil_err(err, errlen, -1, "cannot start the poller thread");
     vigil_http_server_free(srv);
     return -1;
   }
@@ -945,7 +946,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
     srv->n_workers++;
   }
   if (srv->n_workers != p.threads) {
-    snprintf(err, errlen, "cannot start the worker threads");
+    vigil_err(err, errlen, -1, "cannot start the worker threads");
     vigil_http_server_free(srv);
     return -1;
   }

@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "vigil/detect.h"
 #include "vigil/http.h"
+#include "vigil/status.h"
 
 #define DETECT_MAX_IMAGE_BYTES ((size_t)10 << 20)
 #define DETECT_MAX_BATCH_FILES 32
@@ -42,7 +43,7 @@ int detector_params_from_config(detector_params *p, char *path_buf, size_t len, 
   const char *path = vigil_config_str(cfg, "YOLO26_MODEL_PATH");
   if (!path || !strcmp(src, "default") || !strcmp(src, "unset")) {
     if (vigil_asset_path(path_buf, len, "models/human/centernet.json")) {
-      snprintf(err, errlen, "%s", vigil_asset_errmsg());
+      vigil_err(err, errlen, -1, "%s", vigil_asset_errmsg());
       return -1;
     }
   } else {

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
+#include "vigil/status.h"
 
 #define TICK_NS (200 * 1000000L)
 #define CAMERA_REFRESH_S 2.0
@@ -462,7 +463,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
       vigil_config_list(NULL, "MQTT_LABELS", &n->labels, &n->n_labels, err, errlen))
     goto fail;
   if (lvl && *lvl && !vigil_risk_level_valid(lvl)) {
-    snprintf(err, errlen, "WEBHOOK_MIN_LEVEL must be low, medium, high or critical");
+    vigil_err(err, errlen, -1, "WEBHOOK_MIN_LEVEL must be low, medium, high or critical");
     goto fail;
   }
   const char *pfx = vigil_config_str(NULL, "MQTT_DISCOVERY_PREFIX");
@@ -474,7 +475,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
     if (mqtt_client_start(&n->mq, murl, vigil_config_str(NULL, "MQTT_CLIENT_ID"), (size_t)buf, sub, err, errlen))
       goto fail;
     if (pthread_create(&n->mq_th, NULL, mqtt_main, n)) {
-      snprintf(err, errlen, "cannot start the MQTT thread");
+      vigil_err(err, errlen, -1, "cannot start the MQTT thread");
       goto fail;
     }
     n->mq_on = true;
@@ -483,7 +484,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
     n->wh_url = strdup(wurl);
     n->wh_secret = cfg_dup("WEBHOOK_SECRET");
     if (!n->wh_url || pthread_create(&n->wh_th, NULL, webhook_main, n)) {
-      snprintf(err, errlen, "cannot start the webhook thread");
+      vigil_err(err, errlen, -1, "cannot start the webhook thread");
       goto fail;
     }
     n->wh_on = true;

@@ -35,6 +35,7 @@
 #include "vigil/tamper.h"
 #include "vigil/plate.h"
 #include "vigil/risk.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 
 #define SNAP_MAX 64
@@ -135,7 +136,7 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
   const char *cls = vigil_config_str(cfg, "TRACK_CLASSES");
   char e2[200];
   if (cls && tracker_parse_classes(&p->track, cls, e2, sizeof e2)) {
-    snprintf(err, errlen, "TRACK_CLASSES: %s", e2);
+    vigil_err(err, errlen, -1, "TRACK_CLASSES: %s", e2);
     return -1;
   }
   return 0;
@@ -151,7 +152,7 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
                   store *st, char *err, size_t errlen) {
   *out = NULL;
   if (!det || !risk || !st) {
-    snprintf(err, errlen, "pipeline needs a detector, a risk analyzer and a store");
+    vigil_err(err, errlen, -1, "pipeline needs a detector, a risk analyzer and a store");
     return -1;
   }
   pipeline *pl = calloc(1, sizeof *pl);
@@ -168,7 +169,7 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   }
   pthread_mutex_init(&pl->mu, NULL);
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
+    vigil_err(err, errlen, -1, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
     plate_votes_free(pl->votes);
     plate_config_free(&pl->plates);
     pthread_mutex_destroy(&pl->mu);
@@ -393,7 +394,7 @@ static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, co
                         (int)(crops[i].y2 - crops[i].y1));
     ptr[i] = &im[i];
   }
-  if (rc) snprintf(err, errlen, "cannot crop a motion region");
+  if (rc) vigil_err(err, errlen, -1, "cannot crop a motion region");
   if (!rc) {
     cs->st.detector_calls += ncrops;
     rc = detector_run(p->det, l, ptr, ncrops, err, errlen);
@@ -412,7 +413,7 @@ static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, co
     vigil_det_list_free(&l[i]);
   }
   if (!out->dets) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   out->n = det_nms(out->dets, out->n, 0.5f); /* one object seen by two overlapping crops */
@@ -676,7 +677,7 @@ static int tamper_event(pipeline *p, cam_state *cs, const vigil_image *frame, do
   ev.reasoning = strdup(why);
   ev.window_start = b.window_start, ev.window_end = b.window_end;
   int rc = ev.summary && ev.reasoning ? 0 : -1;
-  if (rc) snprintf(err, errlen, "out of memory");
+  if (rc) vigil_err(err, errlen, -1, "out of memory");
   pthread_mutex_lock(&p->mu);
   bool dup = false;
   if (!rc) rc = store_insert_batch(p->st, &b, &ev, &dup, err, errlen);
@@ -711,7 +712,7 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
 
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
-    snprintf(err, errlen, "no camera %d", cam);
+    vigil_err(err, errlen, -1, "no camera %d", cam);
     return -1;
   }
   cam_state *cs = p->cams[cam];
@@ -748,7 +749,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   if (!dt || tracker_update(&cs->tr, l.dets, l.n, ts, crops, ncrops, dt)) {
     free(dt);
     vigil_det_list_free(&l);
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   extras_gc(p, cam, cs);

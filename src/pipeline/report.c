@@ -7,6 +7,7 @@
 
 #include "util/base64.h"
 #include "vigil/report.h"
+#include "vigil/status.h"
 
 typedef struct {
   long long id;
@@ -137,7 +138,7 @@ static void fmt_time(char *buf, size_t len, double t) {
 int report_write(const report *r, const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "w");
   if (!f) {
-    snprintf(err, errlen, "cannot write %s", path);
+    vigil_err(err, errlen, -1, "cannot write %s", path);
     return -1;
   }
   int counts[4] = {0};
@@ -196,7 +197,7 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
   if (r->n == 0) fputs("<div class=\"none\">No events.</div>\n", f);
   fputs("</div></body></html>\n", f);
   if (fclose(f)) {
-    snprintf(err, errlen, "cannot write %s", path);
+    vigil_err(err, errlen, -1, "cannot write %s", path);
     return -1;
   }
   return 0;

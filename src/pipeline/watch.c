@@ -32,6 +32,7 @@
 #include "vigil/store.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
+#include "vigil/status.h"
 
 #define DONE_CAP 4096
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -362,14 +363,14 @@ static void scan_dir(watcher *w, const wdir *d, double min_mtime) {
 static int add_dir(watcher *w, const char *path, bool root, char *err, size_t errlen) {
   int wd = inotify_add_watch(w->fd, path, DIR_MASK | IN_ONLYDIR);
   if (wd < 0) {
-    snprintf(err, errlen, "cannot watch %s: %s", path, strerror(errno));
+    vigil_err(err, errlen, -1, "cannot watch %s: %s", path, strerror(errno));
     return -1;
   }
   for (int i = 0; i < w->ndirs; i++)
     if (w->dirs[i].wd == wd) return i; /* already watched */
   wdir *n = realloc(w->dirs, sizeof *n * (size_t)(w->ndirs + 1));
   if (!n) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   w->dirs = n;
@@ -408,7 +409,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   *out = NULL;
   struct stat st;
   if (stat(root, &st) || !S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "%s is not a folder", root);
+    vigil_err(err, errlen, -1, "%s is not a folder", root);
     return -1;
   }
   watcher *w = calloc(1, sizeof *w);
@@ -417,7 +418,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   w->started = (double)time(NULL);
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd < 0) {
-    snprintf(err, errlen, "inotify: %s", strerror(errno));
+    vigil_err(err, errlen, -1, "inotify: %s", strerror(errno));
     free(w);
     return -1;
   }
@@ -429,7 +430,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   }
   DIR *dir = opendir(rp);
   if (!dir) {
-    snprintf(err, errlen, "%s: %s", rp, strerror(errno));
+    vigil_err(err, errlen, -1, "%s: %s", rp, strerror(errno));
     watcher_free(w);
     return -1;
   }
@@ -485,7 +486,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EINTR) continue;
-      snprintf(err, errlen, "inotify read: %s", strerror(errno));
+      vigil_err(err, errlen, -1, "inotify read: %s", strerror(errno));
       return -1;
     }
     for (char *p = buf; p < buf + n;) {
@@ -583,7 +584,7 @@ int watcher_poll(watcher *w, double timeout_s, void (*fn)(void *ud, const watch_
   struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
   int r = poll(&pfd, 1, (int)ceil(wait * 1000));
   if (r < 0 && errno != EINTR) {
-    snprintf(err, errlen, "poll: %s", strerror(errno));
+    vigil_err(err, errlen, -1, "poll: %s", strerror(errno));
     return -1;
   }
   if (r > 0 && read_events(w, err, errlen)) return -1;
@@ -783,7 +784,7 @@ int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *f
   if (r.rc) rc = -1;
   char ferr[512];
   if (pipeline_flush(pl, -1, ferr, sizeof ferr)) {
-    if (!rc) snprintf(err, errlen, "%s", ferr);
+    if (!rc) vigil_err(err, errlen, -1, "%s", ferr);
     rc = -1;
   }
   if (files_done) *files_done = r.files;

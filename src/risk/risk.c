@@ -13,21 +13,13 @@
 #include "risk/sbuf.h"
 #include "util/log.h"
 #include "vigil/risk.h"
+#include "vigil/status.h"
 
 struct risk_analyzer {
   risk_params p;
   pthread_mutex_t mu;
   double llm_down_until; /* monotonic seconds; rules only until then */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 risk_params risk_default_params(void) {
   risk_params p;
@@ -54,8 +46,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
   const char *url = vigil_config_str(cfg, "NEMOTRON_URL");
   const char *api = vigil_config_str(cfg, "NEMOTRON_API");
   if (url && strlen(url) >= sizeof p->url) {
-    set_err(err, errlen, "NEMOTRON_URL is too long");
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "NEMOTRON_URL is too long");
   }
   vigil_strlcpy(p->url, url, sizeof p->url);
   if (!api || !*api || !strcasecmp(api, "completion") || !strcasecmp(api, "llamacpp") ||
@@ -66,8 +57,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
   else if (!strcasecmp(api, "none") || !strcasecmp(api, "rules"))
     p->api = RISK_API_NONE;
   else {
-    set_err(err, errlen, "NEMOTRON_API='%s': expected completion|llamacpp, chat|openai or none", api);
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "NEMOTRON_API='%s': expected completion|llamacpp, chat|openai or none", api);
   }
   if (!p->url[0]) p->api = RISK_API_NONE;
   const char *s;
@@ -90,8 +80,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
     int rc = vigil_config_float(cfg, dk[i].key, &v, err, errlen);
     if (rc) return RISK_EINVAL;
     if (v < dk[i].lo || v > dk[i].hi) {
-      set_err(err, errlen, "%s=%g is out of range [%g, %g]", dk[i].key, v, dk[i].lo, dk[i].hi);
-      return RISK_EINVAL;
+      return vigil_err(err, errlen, RISK_EINVAL, "%s=%g is out of range [%g, %g]", dk[i].key, v, dk[i].lo, dk[i].hi);
     }
     *dk[i].dst = v;
   }
@@ -105,8 +94,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
     long v;
     if (vigil_config_int(cfg, ik[i].key, &v, err, errlen)) return RISK_EINVAL;
     if (v < ik[i].lo || v > ik[i].hi) {
-      set_err(err, errlen, "%s=%ld is out of range [%ld, %ld]", ik[i].key, v, ik[i].lo, ik[i].hi);
-      return RISK_EINVAL;
+      return vigil_err(err, errlen, RISK_EINVAL, "%s=%ld is out of range [%ld, %ld]", ik[i].key, v, ik[i].lo, ik[i].hi);
     }
     *ik[i].dst = (int)v;
   }
@@ -117,8 +105,7 @@ int risk_analyzer_init(risk_analyzer **out, const risk_params *p, char *err, siz
   *out = NULL;
   risk_analyzer *a = calloc(1, sizeof *a);
   if (!a) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   a->p = p ? *p : risk_default_params();
   pthread_mutex_init(&a->mu, NULL);
@@ -180,12 +167,10 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
 
 int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *err, size_t errlen) {
   if (!a || !b || !ev) {
-    set_err(err, errlen, "risk_analyze: NULL argument");
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "risk_analyze: NULL argument");
   }
   if (vigil_event_from_batch(ev, b)) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   ev->created_at = wall_now();
   free(ev->summary);
@@ -255,6 +240,5 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
   if (!ev->reasoning) goto oom;
   return 0;
 oom:
-  set_err(err, errlen, "out of memory");
-  return RISK_ENOMEM;
+  return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
 }

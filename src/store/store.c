@@ -14,6 +14,7 @@
 #include "store/store_int.h"
 #include "util/assets.h"
 #include "vigil/config.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 
 struct store {
@@ -29,15 +30,6 @@ static int level_rank(const char *l) {
   for (int i = 0; i < 4; i++)
     if (l && !strcmp(l, lv[i])) return i;
   return -1;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
 }
 
 #define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
@@ -61,7 +53,7 @@ static int migrate(store *s, char *err, size_t errlen) {
     have = 0;
   }
   if (have > s->be->n_migrations) {
-    set_err(err, errlen, "database schema version %lld is newer than this vigil (%d)", (long long)have,
+    vigil_err(err, errlen, -1, "database schema version %lld is newer than this vigil (%d)", (long long)have,
             s->be->n_migrations);
     rc = STORE_EDB;
     goto fail;
@@ -79,8 +71,7 @@ fail:
 int store_open(store **out, const char *url, char *err, size_t errlen) {
   *out = NULL;
   if (!url || !*url) {
-    set_err(err, errlen, "empty store URL");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "empty store URL");
   }
   store *s = calloc(1, sizeof *s);
   if (!s) return STORE_ENOMEM;
@@ -96,12 +87,12 @@ int store_open(store **out, const char *url, char *err, size_t errlen) {
     else if (!strncmp(url, "sqlite:", 7))
       path = url + 7; /* sqlite::memory: */
     else if (strstr(url, "://")) {
-      set_err(err, errlen, "unknown store URL scheme in '%s' (sqlite:// or postgresql://)", url);
+      vigil_err(err, errlen, -1, "unknown store URL scheme in '%s' (sqlite:// or postgresql://)", url);
       rc = STORE_EINVAL;
       goto out;
     }
     if (!*path) {
-      set_err(err, errlen, "store URL '%s' has no path", url);
+      vigil_err(err, errlen, -1, "store URL '%s' has no path", url);
       rc = STORE_EINVAL;
       goto out;
     }
@@ -167,8 +158,7 @@ static double now_s(void) {
 int store_upsert_camera(store *s, const char *id, const char *name, const char *source, char *err,
                         size_t errlen) {
   if (!id || !*id) {
-    set_err(err, errlen, "camera id is empty");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "camera id is empty");
   }
   sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(now_s())};
   pthread_mutex_lock(&s->mu);
@@ -262,7 +252,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!txt) {
-      set_err(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       rc = STORE_ENOMEM;
       goto fail;
     }
@@ -310,12 +300,10 @@ fail:
 int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                        size_t errlen) {
   if (!s || !b || !ev || !b->camera_id[0]) {
-    set_err(err, errlen, "store_insert_batch: missing store, batch, event or camera id");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "store_insert_batch: missing store, batch, event or camera id");
   }
   if (ev->risk_score < 0 || ev->risk_score > 100) {
-    set_err(err, errlen, "risk_score %d out of range", ev->risk_score);
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "risk_score %d out of range", ev->risk_score);
   }
   bool dup = false;
   pthread_mutex_lock(&s->mu);
@@ -408,7 +396,7 @@ static int load_ids(store *s, vigil_event *ev, char *err, size_t errlen) {
   ids_ctx x = {ev, 0};
   sval p = sv_int(ev->id);
   int rc = EXEC(s, "SELECT detection_id FROM event_detections WHERE event_id = ? ORDER BY seq", &p, 1, row_id, &x);
-  if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+  if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
   return rc;
 }
 
@@ -439,12 +427,10 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   store_filter d = store_default_filter();
   if (!f) f = &d;
   if (f->level && !vigil_risk_level_valid(f->level)) {
-    set_err(err, errlen, "level must be low, medium, high or critical");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "level must be low, medium, high or critical");
   }
   if (f->limit < 0 || f->limit > 1000 || f->offset < 0) {
-    set_err(err, errlen, "limit must be 1..1000 and offset >= 0");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000 and offset >= 0");
   }
   char sql[1024];
   sval p[8];
@@ -483,7 +469,7 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (l.oom) set_err(err, errlen, "out of memory");
+    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
     store_events_free(l.evs, l.n);
     return rc;
   }
@@ -497,8 +483,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   *evs = NULL;
   *n = 0;
   if (limit < 1 || limit > 1000) {
-    set_err(err, errlen, "limit must be 1..1000");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000");
   }
   sval p[2] = {sv_int(after_id), sv_int(limit)};
   ev_list l = {0};
@@ -507,7 +492,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (l.oom) set_err(err, errlen, "out of memory");
+    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
     store_events_free(l.evs, l.n);
     return rc;
   }
@@ -529,7 +514,7 @@ static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t 
   sval p = sv_int(id);
   int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id = ?", &p, 1, row_event, &l);
   if (!rc && l.n == 0) {
-    set_err(err, errlen, "event %lld not found", (long long)id);
+    vigil_err(err, errlen, -1, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
   if (!rc) rc = load_details(s, &l.evs[0], err, errlen);
@@ -554,15 +539,14 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
                       size_t errlen) {
   if (out) vigil_event_init(out);
   if (reviewed < -1 || reviewed > 1) {
-    set_err(err, errlen, "reviewed must be true or false");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "reviewed must be true or false");
   }
   pthread_mutex_lock(&s->mu);
   int64_t found = 0;
   sval pid = sv_int(id);
   int rc = EXEC(s, "SELECT id FROM events WHERE id = ?", &pid, 1, row_int, &found);
   if (!rc && !found) {
-    set_err(err, errlen, "event %lld not found", (long long)id);
+    vigil_err(err, errlen, -1, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
   if (!rc && reviewed >= 0) {
@@ -584,8 +568,7 @@ int store_count(store *s, const char *table, int64_t *n, char *err, size_t errle
   size_t i = 0, nok = sizeof ok / sizeof ok[0];
   while (i < nok && strcmp(table, ok[i])) i++;
   if (i == nok) {
-    set_err(err, errlen, "unknown table %s", table);
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "unknown table %s", table);
   }
   char sql[80];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", ok[i]);
@@ -645,8 +628,7 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
   *items = NULL;
   *n = 0;
   if (!sink_valid(sink) || limit < 1 || limit > 1000 || !(lease_s >= 0)) {
-    set_err(err, errlen, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
   }
   sval p[3] = {sv_text(sink), sv_real(now), sv_int(limit)};
   ob_list l = {0};
@@ -668,7 +650,7 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
   }
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
     free(l.v);
     return rc;
   }
@@ -709,8 +691,7 @@ int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, 
 int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen) {
   *n = 0;
   if (!sink_valid(sink)) {
-    set_err(err, errlen, "outbox: sink must be mqtt or webhook");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook");
   }
   sval p = sv_text(sink);
   pthread_mutex_lock(&s->mu);
@@ -764,7 +745,7 @@ int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, s
                 &p, 1, row_det, &l);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
     free(l.v);
     return rc;
   }
@@ -803,7 +784,7 @@ int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size
   int rc = EXEC(s, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, &l);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
     free(l.v);
     return rc;
   }
@@ -853,8 +834,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
   *fresh = false;
   char *enc = enr_encode(e);
   if (!enc) {
-    set_err(err, errlen, "out of memory");
-    return STORE_ENOMEM;
+    return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
   }
   pthread_mutex_lock(&s->mu);
   int64_t have = 0;
@@ -898,7 +878,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!txt) {
-      set_err(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       rc = STORE_ENOMEM;
       goto fail;
     }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "util/log.h"
+#include "vigil/status.h"
 
 #define NORANGE 1, 0 /* min > max: no range check */
 
@@ -259,15 +260,6 @@ struct vigil_config {
   char **k, **v;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static char *trim(char *s) {
   while (*s == ' ' || *s == '\t') s++;
   char *e = s + strlen(s);
@@ -312,7 +304,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
   }
   FILE *f = fopen(path, "r");
   if (!f) {
-    set_err(err, errlen, "config %s: %s", path, strerror(errno));
+    vigil_err(err, errlen, -1, "config %s: %s", path, strerror(errno));
     free(c);
     return VIGIL_CFG_EIO;
   }
@@ -322,7 +314,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     lineno++;
     size_t len = strlen(line);
     if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-      set_err(err, errlen, "%s:%d: line too long", path, lineno);
+      vigil_err(err, errlen, -1, "%s:%d: line too long", path, lineno);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -331,7 +323,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     if (!strncmp(s, "export ", 7)) s = trim(s + 7);
     char *eq = strchr(s, '=');
     if (!eq) {
-      set_err(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+      vigil_err(err, errlen, -1, "%s:%d: expected KEY=VALUE", path, lineno);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -341,7 +333,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     for (char *p = k; *p && ok; p++)
       ok = isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
     if (!ok) {
-      set_err(err, errlen, "%s:%d: bad key '%s' (upper case, digits, '_')", path, lineno, k);
+      vigil_err(err, errlen, -1, "%s:%d: bad key '%s' (upper case, digits, '_')", path, lineno, k);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -352,7 +344,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     }
     if (!vigil_config_find(k)) vlog_warn("config %s:%d: unknown key %s (kept)", path, lineno, k);
     if ((rc = cfg_put(c, k, v))) {
-      set_err(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       break;
     }
   }
@@ -421,8 +413,7 @@ const char *vigil_config_source(const vigil_config *cfg, const char *key) {
 static int range_check(const char *key, double v, char *err, size_t errlen) {
   const vigil_config_key *row = vigil_config_find(key);
   if (row && row->min <= row->max && (v < row->min || v > row->max)) {
-    set_err(err, errlen, "%s=%g is out of range [%g, %g]", key, v, row->min, row->max);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s=%g is out of range [%g, %g]", key, v, row->min, row->max);
   }
   return 0;
 }
@@ -430,16 +421,14 @@ static int range_check(const char *key, double v, char *err, size_t errlen) {
 int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char *end;
   errno = 0;
   double v = strtod(s, &end);
   while (end && isspace((unsigned char)*end)) end++;
   if (end == s || *end || errno || !isfinite(v)) {
-    set_err(err, errlen, "%s='%s' is not a number", key, s);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not a number", key, s);
   }
   int rc = range_check(key, v, err, errlen);
   if (rc) return rc;
@@ -450,16 +439,14 @@ int vigil_config_float(const vigil_config *cfg, const char *key, double *out, ch
 int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
   while (end && isspace((unsigned char)*end)) end++;
   if (end == s || *end || errno) {
-    set_err(err, errlen, "%s='%s' is not an integer", key, s);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not an integer", key, s);
   }
   int rc = range_check(key, (double)v, err, errlen);
   if (rc) return rc;
@@ -470,8 +457,7 @@ int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *
 int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
   for (int i = 0; i < 4; i++) {
@@ -484,8 +470,7 @@ int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char 
       return 0;
     }
   }
-  set_err(err, errlen, "%s='%s' is not a boolean (true/false, 1/0, yes/no, on/off)", key, s);
-  return VIGIL_CFG_EINVAL;
+  return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not a boolean (true/false, 1/0, yes/no, on/off)", key, s);
 }
 
 void vigil_config_list_free(char **items, size_t n) {
@@ -500,8 +485,7 @@ int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, s
   *n = 0;
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char **v = NULL;
   size_t cnt = 0;
@@ -516,8 +500,7 @@ int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, s
       char *item = nv ? strndup(a, (size_t)(b - a)) : NULL;
       if (!item) {
         vigil_config_list_free(nv ? nv : v, cnt);
-        set_err(err, errlen, "out of memory");
-        return VIGIL_CFG_ENOMEM;
+        return vigil_err(err, errlen, VIGIL_CFG_ENOMEM, "out of memory");
       }
       v = nv;
       v[cnt++] = item;
