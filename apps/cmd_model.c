@@ -11,19 +11,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "cmds.h"
 #include "vrt/vrt.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int load(const char *path, vrt_model_t **m, double *ms) {
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int rc = vrt_model_load(m, path, vrt_load_default_params());
-  if (ms) *ms = now_ms() - t0;
+  if (ms) *ms = vigil_mono_ms() - t0;
   if (rc) {
     fprintf(stderr, "vigil model: %s: %s: %s\n", path, vrt_strerror(rc), vrt_last_error());
     return rc == VRT_EIO || rc == VRT_ENOTFOUND ? VIGIL_EXIT_NODATA : VIGIL_EXIT_FAIL;
@@ -296,9 +291,9 @@ static int model_run(int argc, char **argv) {
   int nout = 0;
   double first = 0, *times = calloc((size_t)runs, sizeof(double));
   for (int r = 0; r < 1 + warmup + runs; r++) {
-    double t0 = now_ms();
+    double t0 = vigil_mono_ms();
     rc = vrt_session_run(s, in, nin, &outs, &nout);
-    double dt = now_ms() - t0;
+    double dt = vigil_mono_ms() - t0;
     if (rc) {
       fprintf(stderr, "vigil model run: %s: %s\n", vrt_strerror(rc), vrt_last_error());
       break;

@@ -32,6 +32,7 @@
 #include <microhttpd.h>
 
 #include "http/http_internal.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/status.h"
 
@@ -112,12 +113,6 @@ struct vigil_http_server {
   pthread_t poller;
   bool poll_stop, poller_started;
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- request helpers ----------------------------------------------------------------- */
 
@@ -200,7 +195,7 @@ static enum MHD_Result send_response(vigil_http_server *srv, struct MHD_Connecti
   enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
   MHD_destroy_response(r);
   rs->answered = true;
-  http_metrics_observe(&srv->metrics, row, status, now_s() - rs->t0);
+  http_metrics_observe(&srv->metrics, row, status, vigil_mono_s() - rs->t0);
   vlog_debug("%s: %d", srv->svc->name, status);
   return ok;
 }
@@ -431,13 +426,13 @@ static void *worker_main(void *arg) {
     vigil_http_request req;
     build_request(&req, rs);
     vigil_http_response res = {0};
-    double t0 = now_s();
+    double t0 = vigil_mono_s();
     const vigil_http_route *route = &srv->svc->routes[rs->row];
     current_req = &req;
     int rc = route->handler(&res, &req);
     current_req = NULL;
     pixels_release(rs);
-    double dt = now_s() - t0;
+    double dt = vigil_mono_s() - t0;
     pthread_mutex_lock(&srv->gate_mu);
     srv->running--;
     srv->ewma_s = srv->ewma_s > 0 ? 0.8 * srv->ewma_s + 0.2 * dt : dt;
@@ -617,7 +612,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rs) return MHD_NO;
     rs->srv = srv;
     rs->c = c;
-    rs->t0 = now_s();
+    rs->t0 = vigil_mono_s();
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     rs->ct = ci ? ci->socket_context : NULL;
     if (rs->ct) atomic_store(&rs->ct->headers_done, 1);
@@ -675,7 +670,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   if (!rs) return;
   if (rs->dispatched) atomic_fetch_sub(&srv->handling, 1);
   if (rs->ct) {
-    atomic_store(&rs->ct->recv_start_ms, (long long)(now_s() * 1000));
+    atomic_store(&rs->ct->recv_start_ms, (long long)(vigil_mono_s() * 1000));
     atomic_store(&rs->ct->headers_done, 0);
     atomic_store(&rs->ct->handling, 0);
   }
@@ -739,7 +734,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
       ct->ip = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr.s_addr;
-    atomic_store(&ct->recv_start_ms, (long long)(now_s() * 1000));
+    atomic_store(&ct->recv_start_ms, (long long)(vigil_mono_s() * 1000));
     pthread_mutex_lock(&srv->conn_mu);
     ct->next = srv->conns;
     if (srv->conns) srv->conns->prev = ct;
@@ -783,7 +778,7 @@ static void *watchdog_main(void *arg) {
   vigil_http_server *srv = arg;
   pthread_mutex_lock(&srv->conn_mu);
   while (!srv->stop) {
-    long long t = (long long)(now_s() * 1000);
+    long long t = (long long)(vigil_mono_s() * 1000);
     for (conn_track *ct = srv->conns; ct; ct = ct->next) {
       if (ct->killed || atomic_load(&ct->handling) || ct->fd < 0) continue;
       bool headers = atomic_load(&ct->headers_done);

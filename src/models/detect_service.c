@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "util/assets.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/detect.h"
 #include "vigil/http.h"
@@ -29,12 +30,6 @@ typedef struct {
   char error[512];
   char model_path[1024];
 } detect_ctx;
-
-static double ms_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 int detector_params_from_config(detector_params *p, char *path_buf, size_t len, const vigil_config *cfg, char *err,
                                 size_t errlen) {
@@ -142,14 +137,14 @@ static int run_uploads(vigil_http_response *res, const vigil_http_request *req, 
   }
   vigil_det_list *tmp = calloc((size_t)nrun + 1, sizeof *tmp);
   char err[512];
-  double t0 = ms_now();
+  double t0 = vigil_mono_ms();
   if (!tmp || (nrun && detector_run(c->det, tmp, run, nrun, err, sizeof err))) {
     free(tmp);
     vigil_http_error(res, 500, "inference failed: %s", err);
     rc = -1;
     goto out;
   }
-  *ms = ms_now() - t0;
+  *ms = vigil_mono_ms() - t0;
   for (int k = 0; k < nrun; k++) lists[idx[k]] = tmp[k];
   free(tmp);
 out:

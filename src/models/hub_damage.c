@@ -10,6 +10,7 @@
 
 #include "models/hub_common.h"
 #include "vigil/detect.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
 #include "vigil/status.h"
 

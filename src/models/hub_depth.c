@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
 #include "vigil/status.h"
 

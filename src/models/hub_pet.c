@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
 #include "vigil/status.h"
 

@@ -18,6 +18,7 @@
 
 #include "models/runner.h"
 #include "util/assets.h"
+#include "util/clock.h"
 
 #define OCR_DET_MULTIPLE 32
 #define OCR_REC_H 48
@@ -52,12 +53,6 @@ ocr_params ocr_default_params(void) {
                       .cls_thresh = 0.9f,
                       .drop_score = 0.5f,
                       .rec_batch = 6};
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* ---- dictionary and CTC ------------------------------------------------------------ */
@@ -457,9 +452,9 @@ static int put_line(float *dst, const vigil_image *crop, int W) {
 static int run_model(model_runner *r, const char *stage, vrt_tensor *in, vrt_tensor **o, int *no, double *ms,
                      char *err, size_t errlen) {
   in->name = vrt_model_input(r->m, 0)->name;
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int rc = runner_run(r, in, 1, o, no, err, errlen);
-  *ms += now_ms() - t0;
+  *ms += vigil_mono_ms() - t0;
   if (rc) return rc;
   if (*no < 1 || (*o)[0].dtype != VRT_F32) {
     runner_outputs_free(*o, *no);
@@ -697,7 +692,7 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
 
 int ocr_run(ocr_engine *e, ocr_result *out, const vigil_image *im, const ocr_params *p0, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   ocr_params p = p0 ? *p0 : ocr_default_params();
   if (p.max_side < OCR_DET_MULTIPLE) p.max_side = OCR_DET_MULTIPLE;
   if (!e || !im || !im->data || im->w < 1 || im->h < 1 || im->c != 3)
@@ -727,6 +722,6 @@ int ocr_run(ocr_engine *e, ocr_result *out, const vigil_image *im, const ocr_par
   for (int i = 0; i < out->n; i++)
     if (out->lines[i].text[0] && out->lines[i].confidence >= p.drop_score) out->lines[k++] = out->lines[i];
   out->n = k;
-  out->total_ms = now_ms() - t0;
+  out->total_ms = vigil_mono_ms() - t0;
   return 0;
 }

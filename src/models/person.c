@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vigil/detect.h"
+#include "models/runner.h"
 #include "vigil/person.h"
 #include "vigil/status.h"
 

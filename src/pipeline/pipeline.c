@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/config.h"
 #include "vigil/annotate.h"
@@ -140,12 +141,6 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
     return -1;
   }
   return 0;
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_engine *enrich, risk_analyzer *risk,
@@ -481,14 +476,14 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
   cs->snap.n = 0;
   vigil_event ev;
   memset(&ev, 0, sizeof ev);
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   rc = risk_analyze(p->risk, b, &ev, err, errlen);
-  cs->st.risk_ms += now_ms() - t0;
+  cs->st.risk_ms += vigil_mono_ms() - t0;
   if (rc == 0) {
     bool dup = false;
-    t0 = now_ms();
+    t0 = vigil_mono_ms();
     rc = store_insert_batch(p->st, b, &ev, &dup, err, errlen);
-    cs->st.store_ms += now_ms() - t0;
+    cs->st.store_ms += vigil_mono_ms() - t0;
     if (rc == 0) {
       cs->st.batches++;
       cs->st.events += !dup;
@@ -533,9 +528,9 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
     crops[0] = whole;
     return 1;
   }
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int nreg = motion_detect(&cs->md, frame, reg, MAX_REGIONS);
-  cs->st.motion_ms += now_ms() - t0;
+  cs->st.motion_ms += vigil_mono_ms() - t0;
   bool first = cs->md.frames == 1;
   bool any_track = cs->tr.n > 0;
   if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
@@ -737,13 +732,13 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     return 0;
   }
   vigil_det_list l;
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
-  cs->st.detect_ms += now_ms() - t0;
+  cs->st.detect_ms += vigil_mono_ms() - t0;
   cs->last_detect = ts;
   cs->st.detected_frames++;
   cs->st.detections += l.n;
-  t0 = now_ms();
+  t0 = vigil_mono_ms();
   int *dt = calloc((size_t)l.n + 1, sizeof *dt);
   cs->tr.one_shot = still;
   if (!dt || tracker_update(&cs->tr, l.dets, l.n, ts, crops, ncrops, dt)) {
@@ -753,7 +748,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     return -1;
   }
   extras_gc(p, cam, cs);
-  cs->st.track_ms += now_ms() - t0;
+  cs->st.track_ms += vigil_mono_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
   vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
@@ -782,7 +777,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
-      t0 = now_ms();
+      t0 = vigil_mono_ms();
       int erc = !r ? -1
                 : p->p.enrich_fn ? p->p.enrich_fn(p->p.enrich_ud, r, &rq, eerr, sizeof eerr)
                                  : enrich_run(p->enrich, r, &rq, eerr, sizeof eerr);
@@ -799,7 +794,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         cs->st.enriched++;
       }
       x->enriched_at = ts; /* a failed call is not retried every frame either */
-      cs->st.enrich_ms += now_ms() - t0;
+      cs->st.enrich_ms += vigil_mono_ms() - t0;
       free(r);
       budget--;
     }

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/store.h"
 #include "vigil/video.h"
@@ -75,12 +76,6 @@ struct watcher {
 
 watch_params watch_default_params(void) {
   return (watch_params){.settle_s = 1.0, .retry_s = 2.0, .max_checks = 150, .scan_existing = false, .video_fps = 1};
-}
-
-static double mono_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int64_t mtime_ns(const struct stat *st) { return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec; }
@@ -322,7 +317,7 @@ static void add_candidate(watcher *w, const char *path, const char *camera, doub
     mark_done(w, &st); /* handled before a restart: once is enough */
     return;
   }
-  double now = mono_s();
+  double now = vigil_mono_s();
   for (int i = 0; i < w->ncands; i++) {
     cand *c = &w->cands[i];
     if (strcmp(c->path, path)) continue;
@@ -527,7 +522,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
   for (int i = 0; i < w->ncands;) {
     if (w->p.stop && *w->p.stop) break; /* SIGTERM: the rest stay candidates */
     cand *c = &w->cands[i];
-    double now = mono_s();
+    double now = vigil_mono_s();
     if (c->next_check > now) {
       i++;
       continue;
@@ -559,7 +554,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
           handed++;
           drop = true;
         } else {
-          c->next_check = mono_s() + w->p.settle_s;
+          c->next_check = vigil_mono_s() + w->p.settle_s;
         }
       } else if (++c->checks >= w->p.max_checks) {
         vlog_warn("watch: %s is still incomplete (%s); waiting for its next write", c->path, why);
@@ -577,7 +572,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
 
 int watcher_poll(watcher *w, double timeout_s, void (*fn)(void *ud, const watch_file *f), void *ud, char *err,
                  size_t errlen) {
-  double now = mono_s(), wait = timeout_s;
+  double now = vigil_mono_s(), wait = timeout_s;
   for (int i = 0; i < w->ncands; i++)
     if (w->cands[i].next_check - now < wait) wait = w->cands[i].next_check - now;
   if (wait < 0) wait = 0;
@@ -766,15 +761,15 @@ int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *f
   if (watcher_init(&w, root, wp, err, errlen)) return -1;
   vlog_info("watch: watching %s (%d camera folders)", root, watcher_cameras(w));
   run_ctx r = {.pl = pl, .p = p, .err = err, .errlen = errlen};
-  double last_tick = mono_s();
+  double last_tick = vigil_mono_s();
   int rc = 0;
   while (!(p->stop && *p->stop) && !r.rc && !(p->max_files > 0 && r.files >= p->max_files)) {
     if (watcher_poll(w, p->tick_s > 0 ? p->tick_s : 1, on_file, &r, err, errlen) < 0) {
       rc = -1;
       break;
     }
-    if (mono_s() - last_tick >= (p->tick_s > 0 ? p->tick_s : 1)) {
-      last_tick = mono_s();
+    if (vigil_mono_s() - last_tick >= (p->tick_s > 0 ? p->tick_s : 1)) {
+      last_tick = vigil_mono_s();
       if (pipeline_tick(pl, (double)time(NULL), err, errlen)) {
         rc = -1;
         break;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "risk/sbuf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/risk.h"
 #include "vigil/status.h"
@@ -119,18 +120,6 @@ void risk_analyzer_free(risk_analyzer *a) {
   free(a);
 }
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Tries the LLM; 0 and a parsed reply, or an error in why[]. */
 static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char *why, size_t whylen) {
   const risk_params *p = &a->p;
@@ -141,8 +130,8 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
   pthread_mutex_lock(&a->mu);
   double until = a->llm_down_until;
   pthread_mutex_unlock(&a->mu);
-  if (until > mono_now()) {
-    snprintf(why, whylen, "LLM unavailable after a recent failure (retried in %.0f s)", until - mono_now());
+  if (until > vigil_mono_s()) {
+    snprintf(why, whylen, "LLM unavailable after a recent failure (retried in %.0f s)", until - vigil_mono_s());
     return RISK_ENOLLM;
   }
   char *prompt = NULL, *sys = NULL, *user = NULL, *text = NULL;
@@ -159,7 +148,7 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
   free(text);
   if (rc == RISK_EHTTP || rc == RISK_ETOOBIG) {
     pthread_mutex_lock(&a->mu);
-    a->llm_down_until = mono_now() + p->cooldown_s;
+    a->llm_down_until = vigil_mono_s() + p->cooldown_s;
     pthread_mutex_unlock(&a->mu);
   }
   return rc;
@@ -172,7 +161,7 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
   if (vigil_event_from_batch(ev, b)) {
     return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
-  ev->created_at = wall_now();
+  ev->created_at = vigil_wall_s();
   free(ev->summary);
   free(ev->reasoning);
   ev->summary = ev->reasoning = NULL;

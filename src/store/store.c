@@ -13,6 +13,7 @@
 
 #include "store/store_int.h"
 #include "util/assets.h"
+#include "util/clock.h"
 #include "vigil/config.h"
 #include "vigil/status.h"
 #include "vigil/store.h"
@@ -149,18 +150,12 @@ int store_default_url(char *buf, size_t len) {
   return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int store_upsert_camera(store *s, const char *id, const char *name, const char *source, char *err,
                         size_t errlen) {
   if (!id || !*id) {
     return vigil_err(err, errlen, STORE_EINVAL, "camera id is empty");
   }
-  sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(now_s())};
+  sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, ?, ?) "
@@ -192,7 +187,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
   if (rc) return rc;
   {
-    sval p[3] = {sv_text(b->camera_id), sv_text(b->camera_name), sv_real(now_s())};
+    sval p[3] = {sv_text(b->camera_id), sv_text(b->camera_name), sv_real(vigil_wall_s())};
     if ((rc = EXEC(s,
                    "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) "
                    "ON CONFLICT(id) DO NOTHING",
@@ -201,7 +196,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   }
   int64_t id = 0;
   {
-    double created = ev->created_at > 0 ? ev->created_at : now_s();
+    double created = ev->created_at > 0 ? ev->created_at : vigil_wall_s();
     sval p[14] = {sv_text(b->camera_id),
                   sv_int(ev->risk_score),
                   sv_text(vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score)),
@@ -283,7 +278,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     for (int k = 0; k < 2; k++) {
       unsigned bit = k ? STORE_SINK_WEBHOOK : STORE_SINK_MQTT;
       if (!(s->sinks & bit) || (bit == STORE_SINK_WEBHOOK && level_rank(lvl) < s->webhook_min_rank)) continue;
-      sval p[3] = {sv_int(id), sv_text(k ? "webhook" : "mqtt"), sv_real(now_s())};
+      sval p[3] = {sv_int(id), sv_text(k ? "webhook" : "mqtt"), sv_real(vigil_wall_s())};
       if ((rc = EXEC(s, "INSERT INTO outbox(event_id, sink, created_at) VALUES (?, ?, ?)", p, 3, NULL, NULL)))
         goto fail;
     }
@@ -327,6 +322,42 @@ store_filter store_default_filter(void) {
 #define EVENT_COLS                                                                                         \
   "id, camera_id, risk_score, risk_level, summary, reasoning, window_start, window_end, fast_path, scorer," \
   " reviewed, notes, snapshot_path, created_at"
+
+/* A growing array of fixed-size records that a row callback fills. */
+typedef struct {
+  void *v;
+  size_t n, cap, size;
+} row_list;
+
+/* The next record, zeroed; NULL when out of memory. */
+static void *row_list_push(row_list *l) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    void *nv = realloc(l->v, ncap * l->size);
+    if (!nv) return NULL;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  void *r = (char *)l->v + l->n++ * l->size;
+  memset(r, 0, l->size);
+  return r;
+}
+
+/* A listing: runs sql under the lock into l; on failure the records are
+ * freed and out of memory is reported. */
+static int row_list_query(store *s, row_list *l, const char *sql, const sval *p, int np, store_row_fn fn, char *err,
+                          size_t errlen) {
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, sql, p, np, fn, l);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+  }
+  return rc;
+}
 
 typedef struct {
   vigil_event *evs;
@@ -599,23 +630,10 @@ int store_get_enrichment(store *s, const char *detection_id, char **json, char *
 
 static bool sink_valid(const char *sink) { return sink && (!strcmp(sink, "mqtt") || !strcmp(sink, "webhook")); }
 
-typedef struct {
-  store_outbox_item *v;
-  size_t n, cap;
-} ob_list;
-
 static int row_outbox(void *ud, int nc, const char *const *c) {
-  ob_list *l = ud;
   if (nc < 4) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    store_outbox_item *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  store_outbox_item *it = &l->v[l->n++];
-  memset(it, 0, sizeof *it);
+  store_outbox_item *it = row_list_push(ud);
+  if (!it) return STORE_ENOMEM;
   it->id = c[0] ? strtoll(c[0], NULL, 10) : 0;
   it->event_id = c[1] ? strtoll(c[1], NULL, 10) : 0;
   vigil_strlcpy(it->sink, c[2] ? c[2] : "", sizeof it->sink);
@@ -631,7 +649,8 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
     return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
   }
   sval p[3] = {sv_text(sink), sv_real(now), sv_int(limit)};
-  ob_list l = {0};
+  row_list l = {.size = sizeof(store_outbox_item)};
+  store_outbox_item *v;
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "SELECT id, event_id, sink, attempts FROM outbox WHERE sink = ? AND sent_at IS NULL AND next_at <= ?"
@@ -641,12 +660,13 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
    * process on the same store) skips it; a row whose claimer died is due
    * again when the lease ends */
   size_t kept = 0;
+  v = l.v;
   for (size_t i = 0; !rc && i < l.n; i++) {
     int64_t got = 0;
-    sval q[3] = {sv_real(now + lease_s), sv_int(l.v[i].id), sv_real(now)};
+    sval q[3] = {sv_real(now + lease_s), sv_int(v[i].id), sv_real(now)};
     rc = EXEC(s, "UPDATE outbox SET next_at = ? WHERE id = ? AND sent_at IS NULL AND next_at <= ? RETURNING id", q, 3,
               row_int, &got);
-    if (!rc && got) l.v[kept++] = l.v[i];
+    if (!rc && got) v[kept++] = v[i];
   }
   pthread_mutex_unlock(&s->mu);
   if (rc) {
@@ -664,7 +684,7 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
 }
 
 int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen) {
-  sval p[2] = {sv_real(now_s()), sv_int(id)};
+  sval p[2] = {sv_real(vigil_wall_s()), sv_int(id)};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
   pthread_mutex_unlock(&s->mu);
@@ -702,23 +722,10 @@ int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size
 
 /* ---- what the dashboard and MQTT show --------------------------------------------------- */
 
-typedef struct {
-  vigil_detection *v;
-  size_t n, cap;
-} det_list;
-
 static int row_det(void *ud, int nc, const char *const *c) {
-  det_list *l = ud;
   if (nc < 9) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    vigil_detection *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  vigil_detection *d = &l->v[l->n++];
-  memset(d, 0, sizeof *d);
+  vigil_detection *d = row_list_push(ud);
+  if (!d) return STORE_ENOMEM;
   vigil_strlcpy(d->id, c[0] ? c[0] : "", sizeof d->id);
   vigil_strlcpy(d->camera_id, c[1] ? c[1] : "", sizeof d->camera_id);
   vigil_strlcpy(d->cls, c[2] ? c[2] : "", sizeof d->cls);
@@ -736,41 +743,22 @@ int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, s
   *dets = NULL;
   *n = 0;
   sval p = sv_int(event_id);
-  det_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
-                " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
-                " WHERE ed.event_id = ? ORDER BY ed.seq",
-                &p, 1, row_det, &l);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
-    free(l.v);
-    return rc;
-  }
+  row_list l = {.size = sizeof(vigil_detection)};
+  int rc = row_list_query(s, &l,
+                          "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
+                          " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
+                          " WHERE ed.event_id = ? ORDER BY ed.seq",
+                          &p, 1, row_det, err, errlen);
+  if (rc) return rc;
   *dets = l.v;
   *n = l.n;
   return 0;
 }
 
-typedef struct {
-  store_camera *v;
-  size_t n, cap;
-} cam_list;
-
 static int row_cam(void *ud, int nc, const char *const *c) {
-  cam_list *l = ud;
   if (nc < 2) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    store_camera *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  store_camera *k = &l->v[l->n++];
-  memset(k, 0, sizeof *k);
+  store_camera *k = row_list_push(ud);
+  if (!k) return STORE_ENOMEM;
   vigil_strlcpy(k->id, c[0] ? c[0] : "", sizeof k->id);
   vigil_strlcpy(k->name, c[1] ? c[1] : "", sizeof k->name);
   return 0;
@@ -779,15 +767,9 @@ static int row_cam(void *ud, int nc, const char *const *c) {
 int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size_t errlen) {
   *cams = NULL;
   *n = 0;
-  cam_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, &l);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
-    free(l.v);
-    return rc;
-  }
+  row_list l = {.size = sizeof(store_camera)};
+  int rc = row_list_query(s, &l, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, err, errlen);
+  if (rc) return rc;
   *cams = l.v;
   *n = l.n;
   return 0;
@@ -860,7 +842,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
     goto out;
   }
   {
-    sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(now_s())};
+    sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(vigil_wall_s())};
     if ((rc = EXEC(s, "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) ON CONFLICT(id) DO NOTHING",
                    p, 3, NULL, NULL)))
       goto fail;
@@ -999,7 +981,7 @@ int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns
 
 int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns, const char *status, char *err,
                     size_t errlen) {
-  sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(now_s())};
+  sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "INSERT INTO processed_files(path, size, mtime_ns, status, processed_at) VALUES (?, ?, ?, ?, ?)"
@@ -1011,7 +993,7 @@ int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns
 
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen) {
   int64_t c = 0;
-  sval p[2] = {sv_text(root), sv_real(now_s())};
+  sval p[2] = {sv_text(root), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "SELECT count(*) FROM watch_roots WHERE root = ?", p, 1, row_int, &c);
   if (!rc && !c) rc = EXEC(s, "INSERT INTO watch_roots(root, first_started) VALUES (?, ?)", p, 2, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vigil/config.h"
 #include "vigil/status.h"
 
 static _Thread_local char home_buf[PATH_MAX];
@@ -28,7 +29,7 @@ static const char *home_set(const char *s, size_t n) {
 }
 
 const char *vigil_home(void) {
-  const char *e = getenv("VIGIL_HOME");
+  const char *e = vigil_config_given(NULL, "VIGIL_HOME");
   if (e && *e) return home_set(e, strlen(e));
 
   const char *h = getenv("HOME");

@@ -26,6 +26,8 @@ static const vigil_config_key keys[] = {
     {"VIGIL_LOG", VIGIL_CFG_STRING, "info", NORANGE, "Log level: error, warn, info, debug"},
     {"VIGIL_CONFIG", VIGIL_CFG_STRING, NULL, NORANGE,
      "Path of an optional KEY=VALUE config file (same keys; the environment wins)"},
+    {"VIGIL_SOURCE_DIR", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Source tree for `vigil models` (tools/setup/deps.sh), tests and benches (unset: found from the binary)"},
     /* Detection (YOLO26 service, 8095) */
     {"YOLO26_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo26/exports/yolo26m_fp16.engine", NORANGE,
      "Detector weights (.onnx or TF.js model.json); vigil's default detector is used when absent"},
@@ -102,6 +104,12 @@ static const vigil_config_key keys[] = {
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
     {"ZOO_IDLE_TIMEOUT_S", VIGIL_CFG_FLOAT, "300", 0, 1e9, "Unload a model idle this long, seconds (0 = never)"},
+    {"ZOO_REAPER_INTERVAL_S", VIGIL_CFG_FLOAT, "30", 0, 86400,
+     "How often a service's reaper looks for idle models, seconds (only while ZOO_IDLE_TIMEOUT_S > 0)"},
+    {"ZOO_ACQUIRE_TIMEOUT_MS", VIGIL_CFG_FLOAT, "5000", 0, 3600000,
+     "How long a request waits for memory held by models in use before 503, milliseconds"},
+    {"*_MODEL_PATH", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Weights of the model registry row that names this variable (`vigil models list`, docs/zoo.md)"},
     {"VIGIL_ZOO_CONFIG", VIGIL_CFG_STRING, NULL, NORANGE, "File that adds or overrides model registry rows (docs/zoo.md)"},
     {"VIGIL_POSE_MODEL", VIGIL_CFG_STRING, "movenet-lightning", NORANGE,
      "Pose model: movenet-lightning, movenet-thunder, vitpose-small, yolov8n-pose"},
@@ -408,6 +416,11 @@ const char *vigil_config_source(const vigil_config *cfg, const char *key) {
   const char *src;
   lookup(cfg, key, &src);
   return src;
+}
+
+const char *vigil_config_given(const vigil_config *cfg, const char *key) {
+  const char *src, *v = lookup(cfg, key, &src);
+  return !strcmp(src, "env") || !strcmp(src, "file") ? v : NULL;
 }
 
 static int range_check(const char *key, double v, char *err, size_t errlen) {

@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vigil/config.h"
 #include "vigil/status.h"
 
 #define LEASE_SHARDS 8
@@ -208,7 +209,7 @@ zoo_params zoo_default_params(void) {
 }
 
 int zoo_params_from_env(zoo_params *p, char *err, size_t errlen) {
-  const char *b = getenv("VRAM_BUDGET_GB");
+  const char *b = vigil_config_given(NULL, "VRAM_BUDGET_GB");
   if (b) {
     int rc = zoo_budget_parse_gb(b, &p->budget_mb, err, errlen);
     if (rc) return rc;
@@ -220,7 +221,7 @@ int zoo_params_from_env(zoo_params *p, char *err, size_t errlen) {
               {"ZOO_ACQUIRE_TIMEOUT_MS", 0, 3600000}};
   double v[3] = {p->idle_timeout_s, 30, p->acquire_timeout_ms};
   for (int i = 0; i < 3; i++) {
-    const char *t = getenv(keys[i].key);
+    const char *t = vigil_config_given(NULL, keys[i].key);
     if (!t || !*t) continue;
     char *end;
     errno = 0;
@@ -794,7 +795,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
 }
 
 int zoo_manager_preload_env(zoo_manager *m) {
-  const char *list = getenv("ENRICHMENT_PRELOAD_MODELS");
+  const char *list = vigil_config_given(NULL, "ENRICHMENT_PRELOAD_MODELS");
   if (!m || !list || !*list) return 0;
   char *buf = strdup(list);
   if (!buf) return 1;

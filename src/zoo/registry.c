@@ -13,12 +13,8 @@
 
 #include "vigil/status.h"
 
-#if defined(__has_include)
-#if __has_include("util/assets.h")
 #include "util/assets.h"
-#define ZOO_HAVE_ASSETS 1
-#endif
-#endif
+#include "vigil/config.h"
 
 #define GB(x) ((x) * 1024.0)
 
@@ -207,7 +203,7 @@ int zoo_registry_init_builtin(zoo_registry *r, char *err, size_t errlen) {
 int zoo_registry_init(zoo_registry *r, char *err, size_t errlen) {
   int rc = zoo_registry_init_builtin(r, err, errlen);
   if (rc) return rc;
-  const char *cfg = getenv("VIGIL_ZOO_CONFIG");
+  const char *cfg = vigil_config_given(NULL, "VIGIL_ZOO_CONFIG");
   if (cfg && *cfg) {
     rc = zoo_registry_load_config(r, cfg, err, errlen);
     if (rc) {
@@ -411,32 +407,16 @@ int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_
 
 /* ---- weights path ---------------------------------------------------------- */
 
-#ifndef ZOO_HAVE_ASSETS
-/* Stand-in for util/assets.h until it lands: same contract. */
-static const char *zoo_vigil_home(void) {
-  static char home[ZOO_PATH_MAX];
-  const char *h = getenv("VIGIL_HOME");
-  if (h && *h) return h;
-  const char *u = getenv("HOME");
-  snprintf(home, sizeof home, "%s/.cache/vigil", u && *u ? u : "/tmp");
-  return home;
-}
-static int zoo_asset_path(char *buf, size_t len, const char *rel) {
-  int n = snprintf(buf, len, "%s/%s", zoo_vigil_home(), rel);
-  return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-#else
 static int zoo_asset_path(char *buf, size_t len, const char *rel) {
   return vigil_asset_path(buf, len, rel) < 0 ? -1 : 0;
 }
-#endif
 
 int zoo_row_weights_path(const zoo_model_row *row, char *buf, size_t len, bool *from_env) {
   if (from_env) *from_env = false;
   if (!len) return ZOO_EINVAL;
   buf[0] = 0;
   if (row->env_var[0]) {
-    const char *v = getenv(row->env_var);
+    const char *v = vigil_config_given(NULL, row->env_var);
     if (v && *v) {
       if (from_env) *from_env = true;
       if ((size_t)snprintf(buf, len, "%s", v) >= len) return ZOO_EINVAL;

@@ -13,6 +13,7 @@
 
 #include "util/clock.h"
 #include "util/file.h"
+#include "vigil/config.h"
 #include "vigil/status.h"
 
 static void status_map(void **state) {
@@ -85,12 +86,27 @@ static void file_read(void **state) {
   free(data);
 }
 
+/* vigil_config_given: env or file only, never the default column. */
+static void config_given(void **state) {
+  (void)state;
+  unsetenv("ZOO_ACQUIRE_TIMEOUT_MS");
+  assert_null(vigil_config_given(NULL, "ZOO_ACQUIRE_TIMEOUT_MS"));
+  assert_string_equal(vigil_config_str(NULL, "ZOO_ACQUIRE_TIMEOUT_MS"), "5000");
+  setenv("ZOO_ACQUIRE_TIMEOUT_MS", "250", 1);
+  assert_string_equal(vigil_config_given(NULL, "ZOO_ACQUIRE_TIMEOUT_MS"), "250");
+  unsetenv("ZOO_ACQUIRE_TIMEOUT_MS");
+  /* registry rows' variables are documented by the *_MODEL_PATH pattern */
+  assert_non_null(vigil_config_find("MOVENET_MODEL_PATH"));
+  assert_non_null(vigil_config_find("ZOO_REAPER_INTERVAL_S"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(status_map),
       cmocka_unit_test(err_helper),
       cmocka_unit_test(clocks),
       cmocka_unit_test(file_read),
+      cmocka_unit_test(config_given),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
