@@ -19,6 +19,7 @@
 #include "notify/notify.h"
 #include "util/assets.h"
 #include "util/clock.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vigil/camrun.h"
 #include "vigil/cameras.h"
@@ -161,21 +162,14 @@ static int add_folder(source *s, int *n, const char *dir, const char *camera, in
   return 0;
 }
 
+/* A whole image file; NULL when missing, empty or over max bytes. */
 static void *slurp(const char *path, size_t *len, size_t max) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size <= 0 || (size_t)st.st_size > max) {
-    fclose(f);
+  char *b;
+  if (vigil_file_read(path, max, &b, len, NULL, 0)) return NULL;
+  if (!*len) {
+    free(b);
     return NULL;
   }
-  void *b = malloc((size_t)st.st_size);
-  if (b && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
   return b;
 }
 

@@ -11,8 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "util/clock.h"
 #include "cmds.h"
+#include "util/clock.h"
+#include "util/file.h"
 #include "vrt/vrt.h"
 
 static int load(const char *path, vrt_model_t **m, double *ms) {
@@ -134,22 +135,10 @@ static void fill_pattern(vrt_tensor *t) {
   }
 }
 
+/* A raw input tensor file (errno says why on failure). */
 static void *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size < 0) {
-    fclose(f);
-    return NULL;
-  }
-  void *buf = malloc((size_t)st.st_size + 1);
-  if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
-  return buf;
+  char *b;
+  return vigil_file_read(path, (size_t)1 << 40, &b, len, NULL, 0) ? NULL : b;
 }
 
 static int write_output(const char *dir, const vrt_tensor *t) {

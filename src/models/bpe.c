@@ -94,36 +94,6 @@ int bpe_utf8_get(const unsigned char *s, size_t n, uint32_t *c) {
   return len;
 }
 
-char *bpe_slurp(const char *path, size_t *len, size_t max, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return vigil_err(err, errlen, -1, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      if (cap >= max) {
-        vigil_err(err, errlen, -1, "%s: larger than %zu MB", path, max >> 20);
-        break;
-      }
-      cap = cap ? cap * 2 : 1 << 16;
-      char *nb = realloc(buf, cap + 1);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (!r) {
-      fclose(f);
-      buf[n] = 0;
-      *len = n;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
 /* ---- vocabulary ------------------------------------------------------------------------------ */
 
 /* The byte-to-unicode table: printable bytes ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) stand

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/file.h"
 #include "vigil/quality.h"
 #include "vigil/status.h"
 
@@ -194,43 +195,13 @@ int vigil_brisque_load_mem(vigil_brisque **out, const char *model, size_t model_
   return 0;
 }
 
-static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return vigil_err(err, errlen, -1, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1 << 16;
-      if (cap > MAX_FILE) {
-        vigil_err(err, errlen, -1, "%s: larger than %zu MB", path, MAX_FILE >> 20);
-        break;
-      }
-      char *nb = realloc(buf, cap);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) {
-      fclose(f);
-      *len = n;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
 int vigil_brisque_load(vigil_brisque **out, const char *model_path, const char *range_path, char *err,
                        size_t errlen) {
   *out = NULL;
   size_t ml = 0, rl = 0;
-  char *mb = slurp(model_path, &ml, err, errlen);
-  if (!mb) return VIGIL_IMG_EFORMAT;
-  char *rb = slurp(range_path, &rl, err, errlen);
-  if (!rb) {
+  char *mb, *rb;
+  if (vigil_file_read(model_path, MAX_FILE, &mb, &ml, err, errlen)) return VIGIL_IMG_EFORMAT;
+  if (vigil_file_read(range_path, MAX_FILE, &rb, &rl, err, errlen)) {
     free(mb);
     return VIGIL_IMG_EFORMAT;
   }

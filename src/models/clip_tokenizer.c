@@ -28,6 +28,7 @@
 #include <wctype.h>
 
 #include "models/bpe.h"
+#include "util/file.h"
 #include "vigil/clip.h"
 #include "vigil/status.h"
 
@@ -76,10 +77,9 @@ int clip_tokenizer_load(clip_tokenizer **out, const char *vocab_path, const char
                         size_t errlen) {
   *out = NULL;
   size_t vl, ml;
-  char *v = bpe_slurp(vocab_path, &vl, (size_t)64 << 20, err, errlen);
-  if (!v) return -1;
-  char *m = bpe_slurp(merges_path, &ml, (size_t)64 << 20, err, errlen);
-  if (!m) {
+  char *v, *m;
+  if (vigil_file_read(vocab_path, (size_t)64 << 20, &v, &vl, err, errlen)) return -1;
+  if (vigil_file_read(merges_path, (size_t)64 << 20, &m, &ml, err, errlen)) {
     free(v);
     return -1;
   }

@@ -22,6 +22,7 @@
 #include "models/bpe.h"
 #include "models/generate.h"
 #include "models/hub_common.h"
+#include "util/file.h"
 #include "vigil/florence.h"
 #include "vigil/status.h"
 
@@ -174,11 +175,11 @@ int florence_load(florence_model **out, const char *dir, int threads, char *err,
   char *vj = NULL, *mj = NULL;
   if (!rc) {
     snprintf(path, sizeof path, "%s/vocab.json", dir);
-    if (!(vj = bpe_slurp(path, &vl, (size_t)64 << 20, err, errlen))) rc = -1;
+    if (vigil_file_read(path, (size_t)64 << 20, &vj, &vl, err, errlen)) rc = -1;
   }
   if (!rc) {
     snprintf(path, sizeof path, "%s/merges.txt", dir);
-    if (!(mj = bpe_slurp(path, &ml, (size_t)64 << 20, err, errlen))) rc = -1;
+    if (vigil_file_read(path, (size_t)64 << 20, &mj, &ml, err, errlen)) rc = -1;
   }
   if (!rc && bpe_vocab_load_mem(&m->v, vj, vl, mj, ml, e, sizeof e)) rc = vigil_err(err, errlen, -1, "florence: %s", e);
   free(vj), free(mj);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/file.h"
 #include "vigil/cameras.h"
 #include "vigil/status.h"
 
@@ -213,21 +214,12 @@ done:
 
 int cameras_load(camera_registry *out, const char *path, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) return vigil_err(err, errlen, -1, "%s: %s", path, strerror(errno));
-  char *buf = malloc(CAMERAS_MAX_FILE_BYTES + 1);
-  size_t n = buf ? fread(buf, 1, CAMERAS_MAX_FILE_BYTES + 1, f) : 0;
-  bool rd_err = ferror(f);
-  fclose(f);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  int rc;
-  if (rd_err) rc = vigil_err(err, errlen, -1, "%s: read error", path);
-  else if (n > CAMERAS_MAX_FILE_BYTES) rc = vigil_err(err, errlen, -1, "%s: over %zu bytes", path, CAMERAS_MAX_FILE_BYTES);
-  else {
-    char e[400];
-    rc = cameras_parse(out, buf, n, e, sizeof e);
-    if (rc) vigil_err(err, errlen, -1, "%s: %s", path, e);
-  }
+  char *buf;
+  size_t n;
+  if (vigil_file_read(path, CAMERAS_MAX_FILE_BYTES, &buf, &n, err, errlen)) return -1;
+  char e[400];
+  int rc = cameras_parse(out, buf, n, e, sizeof e);
+  if (rc) vigil_err(err, errlen, -1, "%s: %s", path, e);
   free(buf);
   return rc;
 }
