@@ -31,6 +31,7 @@
 #include "vigil/report.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
 

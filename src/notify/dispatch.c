@@ -17,6 +17,7 @@
 #include "vigil/cameras.h"
 #include "vigil/config.h"
 #include "vigil/status.h"
+#include "vigil/store_json.h"
 
 #define TICK_NS (200 * 1000000L)
 #define CAMERA_REFRESH_S 2.0

@@ -24,6 +24,7 @@
 #include "vigil/plate.h"
 #include "vigil/status.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 #include "web/assets.h"
 
 #define MAX_SNAPSHOT_BYTES (32u << 20)

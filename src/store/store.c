@@ -40,6 +40,17 @@ static int row_int(void *ud, int nc, const char *const *cols) {
   return 0;
 }
 
+/* A detection's enrichment, stored as its JSON text (store/json.c). */
+static int put_enrichment(store *s, const char *det_id, const vigil_enrichment *e, char *err, size_t errlen) {
+  char *txt = store__enrichment_text(e);
+  if (!txt) return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
+  sval q[2] = {sv_text(det_id), sv_text(txt)};
+  int rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
+                q, 2, NULL, NULL);
+  free(txt);
+  return rc;
+}
+
 int store_latest_schema_version(void) { return store__sqlite.n_migrations; }
 
 static int migrate(store *s, char *err, size_t errlen) {
@@ -243,19 +254,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                    p, 9, NULL, NULL)))
       goto fail;
-    json_t *j = vigil_enrichment_to_json(&b->enr[i]);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!txt) {
-      vigil_err(err, errlen, -1, "out of memory");
-      rc = STORE_ENOMEM;
-      goto fail;
-    }
-    sval q[2] = {sv_text(d->id), sv_text(txt)};
-    rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
-              q, 2, NULL, NULL);
-    free(txt);
-    if (rc) goto fail;
+    if ((rc = put_enrichment(s, d->id, &b->enr[i], err, errlen))) goto fail;
     sval r[3] = {sv_int(id), sv_text(d->id), sv_int((int64_t)i)};
     if ((rc = EXEC(s,
                    "INSERT INTO event_detections(event_id, detection_id, seq) VALUES (?, ?, ?)"
@@ -855,21 +854,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL, NULL)))
       goto fail;
   }
-  {
-    json_t *j = vigil_enrichment_to_json(e);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!txt) {
-      vigil_err(err, errlen, -1, "out of memory");
-      rc = STORE_ENOMEM;
-      goto fail;
-    }
-    sval q[2] = {sv_text(d->id), sv_text(txt)};
-    rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
-              q, 2, NULL, NULL);
-    free(txt);
-    if (rc) goto fail;
-  }
+  if ((rc = put_enrichment(s, d->id, e, err, errlen))) goto fail;
   {
     int64_t seq = 0;
     sval c = sv_text(d->camera_id);
