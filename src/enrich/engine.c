@@ -46,40 +46,6 @@ struct enrich_engine {
   } wx[16];                        /* last weather per camera (ENRICH_WEATHER_TTL_S) */
 };
 
-/* ---- rules ------------------------------------------------------------------------ */
-
-bool threat_from_label(const char *label, const char **type, const char **severity) {
-  static const struct {
-    const char *label, *type, *severity;
-  } table[] = {
-      {"knife", "knife", "high"},    {"gun", "gun", "critical"},      {"rifle", "gun", "critical"},
-      {"pistol", "gun", "critical"}, {"handgun", "gun", "critical"},  {"firearm", "gun", "critical"},
-      {"weapon", "weapon", "high"},  {"bat", "weapon", "medium"},     {"crowbar", "weapon", "medium"},
-      {"baseball bat", "weapon", "medium"},
-  };
-  char low[48];
-  size_t n = 0;
-  for (; label[n] && n < sizeof low - 1; n++) low[n] = (char)tolower((unsigned char)label[n]);
-  low[n] = 0;
-  for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-    if (!strcmp(low, table[i].label)) {
-      *type = table[i].type;
-      *severity = table[i].severity;
-      return true;
-    }
-  return false;
-}
-
-int enrich_kind_parse(const char *s, enrich_kind *out) {
-  static const char *const names[] = {"person", "vehicle", "animal", "object"};
-  for (int i = 0; i < 4; i++)
-    if (s && !strcmp(s, names[i])) {
-      *out = (enrich_kind)i;
-      return 0;
-    }
-  return -1;
-}
-
 /* ---- engine ----------------------------------------------------------------------- */
 
 static const struct {
@@ -392,7 +358,7 @@ static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   int best_rank = -1;
   for (int i = 0; i < dl.n; i++) {
     const char *type, *sev;
-    if (dl.dets[i].score < c->e->threat_conf || !threat_from_label(dl.dets[i].label, &type, &sev)) continue;
+    if (dl.dets[i].score < c->e->threat_conf || !vigil_class_threat(dl.dets[i].label, &type, &sev)) continue;
     int r = 0;
     while (r < 3 && strcmp(rank[r], sev)) r++;
     if (r > best_rank || (r == best_rank && dl.dets[i].score > t->confidence)) {
@@ -660,10 +626,6 @@ static void *part_pet(void *arg) {
   return NULL;
 }
 
-static const char *kind_word(enrich_kind k) {
-  return k == ENRICH_PERSON ? "person" : k == ENRICH_VEHICLE ? "vehicle" : k == ENRICH_ANIMAL ? "animal" : "object";
-}
-
 static int call_depth(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
   if (h->kind != EH_RUNNER) return -1;
@@ -676,7 +638,7 @@ static void *part_depth(void *arg) {
   bool ran = with_model(c, "depth", "depth-anything-v2-small", call_depth);
   if (ran || model_missing(c, "depth")) {
     /* the distance needs only the box and the calibration */
-    depth_distance(&c->r->depth, kind_word(rq->kind), rq->y2 - rq->y1, rq->depth_px_per_m, rq->frame->w);
+    depth_distance(&c->r->depth, vigil_kind_name(rq->kind), rq->y2 - rq->y1, rq->depth_px_per_m, rq->frame->w);
     c->r->has_depth = true;
   }
   return NULL;

@@ -269,7 +269,7 @@ static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ?
 static int push(vigil_det_list *l, int *cap, const detector_t *d, const det_geom *g, int cls, float score, float x1,
                 float y1, float x2, float y2) {
   const char *label = label_of(d, cls);
-  if (d->p.security_only && !is_security_class(label)) return 0;
+  if (d->p.security_only && !vigil_class_security(label)) return 0;
   if (l->n == *cap) {
     int nc = *cap ? *cap * 2 : 32;
     vigil_det *nd = realloc(l->dets, sizeof *nd * (size_t)nc);
