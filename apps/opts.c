@@ -10,6 +10,7 @@
 
 void app_opts_usage(const app_cmd *c, FILE *f) {
   fputs(c->synopsis, f);
+  if (c->more) c->more(f);
   if (c->nopts) fputs("options:\n", f);
   for (int i = 0; i < c->nopts; i++) {
     const app_opt *o = &c->opts[i];
@@ -22,6 +23,7 @@ void app_opts_usage(const app_cmd *c, FILE *f) {
     }
     fputc('\n', f);
   }
+  if (c->epilog) fputs(c->epilog, f);
 }
 
 static const app_opt *find(const app_cmd *c, const char *name) {

@@ -27,6 +27,8 @@ typedef struct {
 typedef struct {
   const char *name;     /* "vigil analyze", the prefix of its messages */
   const char *synopsis; /* the usage line(s) and what precedes "options:" */
+  void (*more)(FILE *f); /* what else precedes "options:" (a list known at run time), may be NULL */
+  const char *epilog;   /* what follows the options, may be NULL */
   const app_opt *opts;
   int nopts;
   /* a non-option argument ("-" included): 0, or the exit status to end with
