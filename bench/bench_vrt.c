@@ -41,6 +41,7 @@
 #include "model.h"
 #include "ops.h"
 #include "util/assets.h"
+#include "util/file.h"
 #include "vigil/detect.h"
 #include "vigil/img.h"
 #include "vrt/vrt.h"
@@ -551,18 +552,12 @@ static const char *const PHOTOS[] = {"media/dog.jpg",     "media/person.jpg",  "
 #define NPHOTOS ((int)(sizeof PHOTOS / sizeof PHOTOS[0]))
 
 static int photo_load(const char *rel, vigil_image *im) {
-  char path[4096];
-  if (vigil_asset_require(path, sizeof path, rel)) return -1;
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
-  int rc = buf && fread(buf, 1, (size_t)len, f) == (size_t)len ? 0 : -1;
-  fclose(f);
-  char err[256];
-  if (!rc) rc = vigil_img_decode(im, buf, (size_t)len, NULL, err, sizeof err) ? -1 : 0;
+  char path[4096], err[256];
+  char *buf = NULL;
+  size_t len = 0;
+  if (vigil_asset_require(path, sizeof path, rel) || vigil_file_read(path, (size_t)64 << 20, &buf, &len, err, sizeof err))
+    return -1;
+  int rc = vigil_img_decode(im, (const uint8_t *)buf, len, NULL, err, sizeof err) ? -1 : 0;
   free(buf);
   return rc;
 }
