@@ -99,6 +99,10 @@ typedef struct vrt_load_params {
   vrt_format format;      /* AUTO guesses from the path / bytes */
   int optimize;           /* constant folding, dead-node removal (default 1) */
   size_t max_weight_bytes; /* refuse models whose weights exceed this (0 = 4 GiB) */
+  int bf16;               /* 1: this model's convolutions and constant-weight MatMul/Gemm
+                             in bf16 where the CPU has it (as VRT_PRECISION=bf16 does for
+                             every model); see bench/README.md for which models keep
+                             their accuracy */
 } vrt_load_params;
 
 vrt_load_params vrt_load_default_params(void);

@@ -215,6 +215,7 @@ static int wrap(vrt_model_t **out, vrt_graph *g, vrt_load_params p) {
     return vrt__err(VRT_ENOMEM, "out of memory");
   }
   m->g = g;
+  m->bf16 = p.bf16 != 0;
   pthread_mutex_init(&m->pack_mu, NULL);
   int rc = finish_model(m, p);
   if (rc) {

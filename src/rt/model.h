@@ -15,6 +15,7 @@ struct vrt_model {
   pthread_mutex_t pack_mu;
   struct vrt_packed *packed;
   size_t packed_bytes;
+  bool bf16;             /* vrt_load_params.bf16 */
 };
 
 void vrt__model_pack_free(vrt_model_t *m);

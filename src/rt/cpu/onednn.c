@@ -41,7 +41,8 @@
  * oneDNN only has its "ref" loops, and ConvTranspose with few output channels
  * per group (padded to 16, many times slower than sgemm + col2im).
  *
- * Precision. VRT_PRECISION=bf16 makes convolutions take bf16 source and
+ * Precision. VRT_PRECISION=bf16 (or vrt_load_params.bf16 for one model)
+ * makes convolutions and constant-weight MatMul/Gemm take bf16 source and
  * weights (f32 accumulation, destination and post-ops) on CPUs with
  * avx512_bf16 or AMX; elsewhere they stay f32 with one log line.
  *
@@ -56,6 +57,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "model.h"
 #include "nn.h"
 
 static dnnl_engine_t engine;
@@ -81,7 +83,8 @@ static dnnl_engine_t get_engine(void) {
 
 /* ---- precision ----------------------------------------------------------- */
 
-/* VRT_PRECISION=bf16: let oneDNN compute f32 convolutions in bf16 (inputs and
+/* VRT_PRECISION=bf16 (every model) or vrt_load_params.bf16 (one model): let
+ * oneDNN compute f32 convolutions and constant-weight MatMul/Gemm in bf16 (inputs and
  * weights rounded to bf16, f32 accumulation) where this CPU has bf16 dot
  * products (avx512_bf16 or AMX); elsewhere say once that it stays f32.
  * Read per plan, like the other switches. */
@@ -94,9 +97,9 @@ static void bf16_probe(void) {
   if (!bf16_ok) vrt__log("VRT_PRECISION=bf16: this CPU has no avx512_bf16/AMX; running float32");
 }
 
-static bool dn_bf16(void) {
+static bool dn_bf16(const vrt_kernel_req *rq) {
   const char *e = getenv("VRT_PRECISION");
-  if (!e || strcmp(e, "bf16")) return false;
+  if (!rq->m->bf16 && (!e || strcmp(e, "bf16"))) return false;
   pthread_once(&bf16_once, bf16_probe);
   return bf16_ok;
 }
@@ -1212,12 +1215,12 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   if (ln_supports(rq)) return ln_plan(rq, state);
   if (mm_dyn_supports(rq)) return mm_dyn_plan(rq, state);
   if (mm_supports(rq)) {
-    if (dn_bf16() && mm_plan(rq, state, dnnl_bf16) == 0) return 0;
+    if (dn_bf16(rq) && mm_plan(rq, state, dnnl_bf16) == 0) return 0;
     vrt__err_clear();
     return mm_plan(rq, state, dnnl_f32);
   }
   if (!is_conv(rq->n)) return simple_plan(rq, state);
-  if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
+  if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
   return conv_plan(rq, state, dnnl_f32);
 }
