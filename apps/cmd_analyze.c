@@ -386,6 +386,7 @@ int cmd_analyze(int argc, char **argv) {
   store *st = NULL;
   notify *nt = NULL;
   pipeline *pl = NULL;
+  pipeline_scene *scene = NULL;
   out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
   if (cameras_path && cameras_load(&reg, cameras_path, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: --cameras %s\n", err);
@@ -439,6 +440,11 @@ int cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "vigil analyze: %s\n", err);
     goto done;
   }
+  if (pipeline_scene_open(&scene, cfg)) { /* caption, CLIP anomaly, search embeddings, when installed */
+    fprintf(stderr, "vigil analyze: out of memory\n");
+    goto done;
+  }
+  pipeline_set_scene(pl, scene);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
 
@@ -603,6 +609,7 @@ int cmd_analyze(int argc, char **argv) {
   notify_drain(nt, 10); /* a short run: give the alerts of its events a moment to go out */
 done:
   pipeline_free(pl);
+  pipeline_scene_close(scene);
   notify_stop(nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(st);
   risk_analyzer_free(risk);
