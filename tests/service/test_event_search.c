@@ -36,9 +36,9 @@ static void analyze(const char *dir, const char *db, const char *out, bool model
   snprintf(cmd, sizeof cmd,
            "cd %s && NEMOTRON_API=none CLIP_BASELINE_WARM=1 CLIP_MODEL_PATH=%s FLORENCE_MODEL_PATH=%s "
            "FLORENCE_NUM_BEAMS=1 VIGIL_CLIP_BASELINES=%s/baselines-%s.sqlite %s analyze %s --json --no-enrich --quiet "
-           "--db sqlite://%s/%s --snapshots %s/snaps > %s.jsonl 2> %s.log",
+           "--db sqlite://%s/%s --snapshots %s/snaps --report %s.html > %s.jsonl 2> %s.log",
            tmp, models ? "clip" : "/nonexistent/clip", models ? "florence" : "/nonexistent/florence", tmp, db,
-           getenv("VIGIL_BINARY"), dir, tmp, db, tmp, out, out);
+           getenv("VIGIL_BINARY"), dir, tmp, db, tmp, out, out, out);
   run(cmd);
 }
 
@@ -162,6 +162,8 @@ static void pipeline_and_search(void **state) {
                       "a blue car");
   json_decref(by);
   assert_int_equal(count_lines("first.log", "scene stage on"), 1);
+  assert_int_equal(count_lines("first.html", "caption: a red car"), 1); /* the report shows it */
+  assert_int_equal(count_lines("first.html", "scene anomaly 0.00 (baseline still learning"), 3);
 
   /* the store: a snapshot and the person crops per event, crops tied to the event's detections */
   char path[512];
