@@ -313,6 +313,17 @@ static void missing_models(void **state) {
   json_decref(by);
   assert_int_equal(count_lines("plain.log", "CLIP is not installed"), 1);
   assert_int_equal(count_lines("plain.log", "Florence-2 is not installed"), 1);
+  /* CLIP installed later: those events have nothing to compare, and are not found */
+  int port = svc_free_port();
+  pid_t srv = serve(port, "plain.db", true);
+  assert_true(svc_wait_up(port));
+  json_t *j = get(port, "/events/1/similar", 404);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "no stored CLIP embedding"));
+  json_decref(j);
+  j = get(port, "/events/search?q=red", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "results")), 0);
+  json_decref(j);
+  stop(srv);
 }
 
 int main(void) {
