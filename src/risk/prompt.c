@@ -279,7 +279,7 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
 /* What the scene models said of the snapshot (src/pipeline/scene.c). */
 static void add_scene(sbuf *o, const vigil_scene *sc) {
   if (sc->has_caption && sc->caption[0]) {
-    sbuf_add(o, "Scene caption (Florence-2, the best snapshot): ");
+    sbuf_add(o, "Scene caption (Florence-2, the best snapshot; machine-generated, may be wrong): ");
     risk__add_clean(o, sc->caption, sizeof sc->caption);
     sbuf_add(o, "\n");
   }

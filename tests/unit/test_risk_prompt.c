@@ -201,7 +201,8 @@ static void prompt_carries_the_scene(void **state) {
   b.scene.baseline_warm = true;
   b.scene.is_anomaly = true;
   assert_int_equal(risk_build_prompt(&s, &b, &rp), 0);
-  assert_non_null(strstr(s, "Scene caption (Florence-2, the best snapshot): A man in a dark hoodie holds a crowbar"));
+  assert_non_null(strstr(s, "Scene caption (Florence-2, the best snapshot; machine-generated, may be wrong): A man in a "
+                            "dark hoodie holds a crowbar"));
   assert_non_null(strstr(s, "Scene anomaly (CLIP): 0.41 distance from this camera's usual view (0 = as usual): the "
                             "scene looks unusual"));
   int ends = 0;
