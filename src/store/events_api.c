@@ -53,8 +53,9 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   char err[256] = "";
   int rc = store_schema_version(c->st, &v, err, sizeof err);
   return vigil_http_reply_json(res, rc ? 503 : 200,
-                               json_pack("{s:s,s:s,s:i}", "status", rc ? "unhealthy" : "healthy", "store",
-                                         store_backend_name(c->st), "schema_version", v));
+                               json_pack("{s:s,s:s,s:i,s:b}", "status", rc ? "unhealthy" : "healthy", "store",
+                                         store_backend_name(c->st), "schema_version", v, "semantic_search",
+                                         events_search_available(c->search)));
 }
 
 static int h_list(vigil_http_response *res, const vigil_http_request *req) {

@@ -41,6 +41,8 @@ void events_search_close(events_search *es) {
   free(es);
 }
 
+bool events_search_available(const events_search *es) { return es && es->m; }
+
 /* ---- ranking ----------------------------------------------------------------------------- */
 
 typedef struct {

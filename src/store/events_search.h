@@ -5,6 +5,7 @@
 #ifndef VIGIL_EVENTS_SEARCH_H
 #define VIGIL_EVENTS_SEARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@ typedef struct events_search events_search;
 /* Never fails for a missing model: the handlers then answer 503 saying why. */
 int events_search_open(events_search **out, const vigil_config *cfg);
 void events_search_close(events_search *es);
+bool events_search_available(const events_search *es); /* CLIP is loaded */
 
 /* GET /events/search?q=&limit= and POST /events/search {"q", "limit"}. */
 int events_search_h_text(vigil_http_response *res, const vigil_http_request *req, store *st, events_search *es);

@@ -192,6 +192,12 @@ static void pipeline_and_search(void **state) {
   pid_t srv = serve(port, "ev.db", true), nomodel = serve(bare, "ev.db", false);
   assert_true(svc_wait_up(port) && svc_wait_up(bare));
 
+  json_t *hj = get(port, "/health", 200);
+  assert_true(json_is_true(json_object_get(hj, "semantic_search")));
+  json_decref(hj);
+  hj = get(bare, "/health", 200);
+  assert_true(json_is_false(json_object_get(hj, "semantic_search")));
+  json_decref(hj);
   /* text -> events: each colour word finds its camera first, scores descending */
   const char *words[3] = {"person in a red jacket", "green", "a BLUE coat"};
   for (int i = 0; i < 3; i++) {
