@@ -11,7 +11,6 @@
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -184,12 +183,6 @@ void store_embeddings_free(store_embedding *e, int n);
  * e->vec is valid during the call only. Non-zero from fn stops the scan. */
 typedef int (*store_embedding_fn)(void *ud, int64_t event_id, const store_embedding *e);
 int store_scan_embeddings(store *s, int dim, store_embedding_fn fn, void *ud, char *err, size_t errlen);
-
-/* JSON of records, as the events API serves them. New references. */
-json_t *vigil_event_to_json(const vigil_event *ev);
-json_t *vigil_enrichment_to_json(const vigil_enrichment *e);
-json_t *vigil_detection_to_json(const vigil_detection *d);
-json_t *vigil_scene_to_json(const vigil_scene *sc); /* null when no scene model ran */
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "vigil/quality.h"
+#include "vigil/status.h"
 
 #define GRID_MAX 9900
 
@@ -305,12 +306,12 @@ static int scale_features(double *feat, const plane *x) {
 
 int vigil_brisque_features(double feat[VIGIL_BRISQUE_NFEAT], const vigil_image *im, char *err, size_t errlen) {
   if (!im || !im->data || (im->c != 1 && im->c != 3)) {
-    if (err) snprintf(err, errlen, "brisque: expected an RGB or grey image");
+    vigil_err(err, errlen, -1, "brisque: expected an RGB or grey image");
     return VIGIL_IMG_EINVAL;
   }
   if (im->w < VIGIL_BRISQUE_MIN_SIDE || im->h < VIGIL_BRISQUE_MIN_SIDE) {
     if (err)
-      snprintf(err, errlen, "brisque: image is %dx%d, smaller than %d px on a side", im->w, im->h,
+      vigil_err(err, errlen, -1, "brisque: image is %dx%d, smaller than %d px on a side", im->w, im->h,
                VIGIL_BRISQUE_MIN_SIDE);
     return VIGIL_IMG_EINVAL;
   }
@@ -327,9 +328,9 @@ int vigil_brisque_features(double feat[VIGIL_BRISQUE_NFEAT], const vigil_image *
     rc = r == -2 ? VIGIL_IMG_ENOMEM : r ? VIGIL_IMG_EINVAL : 0;
   }
   if (rc == VIGIL_IMG_EINVAL && err)
-    snprintf(err, errlen, "brisque: the image has no texture (uniform or nearly so): quality is undefined");
+    vigil_err(err, errlen, -1, "brisque: the image has no texture (uniform or nearly so): quality is undefined");
   else if (rc == VIGIL_IMG_ENOMEM && err)
-    snprintf(err, errlen, "brisque: out of memory");
+    vigil_err(err, errlen, -1, "brisque: out of memory");
   free(full.p);
   free(half.p);
   return rc;

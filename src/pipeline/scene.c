@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "vigil/classes.h"
 #include "vigil/clip.h"
 #include "vigil/config.h"
 #include "vigil/florence.h"
@@ -121,7 +122,10 @@ static int embed_crop(pipeline_scene *s, float *out, const vigil_image *frame, c
   return rc;
 }
 
-static bool wanted(const char *label) { return !strcmp(label, "person") || det_is_vehicle(label); }
+static bool wanted(const char *label) {
+  vigil_kind k = vigil_class_kind(label);
+  return k == VIGIL_KIND_PERSON || k == VIGIL_KIND_VEHICLE;
+}
 
 int pipeline_scene_run(pipeline_scene *s, vigil_batch *b, const vigil_image *frame, const vigil_det *dets, int n,
                        pipeline_scene_out *out) {

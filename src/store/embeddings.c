@@ -10,13 +10,10 @@
 
 #include "store/store_int.h"
 #include "util/base64.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 
 #define SCAN_PAGE 512
-
-static void set_msg(char *err, size_t errlen, const char *msg) {
-  if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
 
 /* ---- scene ---------------------------------------------------------------------------------- */
 
@@ -104,20 +101,18 @@ static int vec_decode(float *out, int dim, const char *txt) {
 
 int store_put_embeddings(store *s, int64_t event_id, const store_embedding *e, int n, char *err, size_t errlen) {
   if (n < 0 || n > STORE_MAX_EMBEDDINGS || event_id < 1) {
-    set_msg(err, errlen, "store_put_embeddings: bad event id or more than STORE_MAX_EMBEDDINGS");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "store_put_embeddings: bad event id or more than %d embeddings",
+                     STORE_MAX_EMBEDDINGS);
   }
   for (int i = 0; i < n; i++)
     if (e[i].dim < 1 || e[i].dim > STORE_MAX_EMBED_DIM || e[i].dim != e[0].dim || !e[i].vec) {
-      set_msg(err, errlen, "store_put_embeddings: embeddings of one event must share one width");
-      return STORE_EINVAL;
+      return vigil_err(err, errlen, STORE_EINVAL, "store_put_embeddings: embeddings of one event must share one width");
     }
   char *txt[STORE_MAX_EMBEDDINGS] = {0};
   for (int i = 0; i < n; i++)
     if (!(txt[i] = vec_encode(e[i].vec, e[i].dim))) {
       for (int k = 0; k < i; k++) free(txt[k]);
-      set_msg(err, errlen, "out of memory");
-      return STORE_ENOMEM;
+      return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
     }
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
@@ -189,17 +184,14 @@ int store_event_embeddings(store *s, int64_t event_id, store_embedding **out, in
   *out = NULL;
   *n = 0;
   one_event x = {.e = calloc(STORE_MAX_EMBEDDINGS, sizeof(store_embedding))};
-  if (!x.e) {
-    set_msg(err, errlen, "out of memory");
-    return STORE_ENOMEM;
-  }
+  if (!x.e) return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
   sval p = sv_int(event_id);
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "SELECT kind, detection_id, label, dim, vec FROM event_embeddings WHERE event_id = ? ORDER BY seq",
                 &p, 1, row_own, &x);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (x.oom) set_msg(err, errlen, "out of memory");
+    if (x.oom) vigil_err(err, errlen, rc, "out of memory");
     store_embeddings_free(x.e, x.n);
     return rc;
   }
@@ -231,16 +223,10 @@ static int row_scan(void *ud, int nc, const char *const *c) {
 }
 
 int store_scan_embeddings(store *s, int dim, store_embedding_fn fn, void *ud, char *err, size_t errlen) {
-  if (dim < 1 || dim > STORE_MAX_EMBED_DIM) {
-    set_msg(err, errlen, "embedding width out of range");
-    return STORE_EINVAL;
-  }
+  if (dim < 1 || dim > STORE_MAX_EMBED_DIM) return vigil_err(err, errlen, STORE_EINVAL, "embedding width out of range");
   scan_ctx x = {.fn = fn, .ud = ud, .last_event = 0, .last_seq = -1};
   x.e.dim = dim;
-  if (!(x.e.vec = malloc(sizeof(float) * (size_t)dim))) {
-    set_msg(err, errlen, "out of memory");
-    return STORE_ENOMEM;
-  }
+  if (!(x.e.vec = malloc(sizeof(float) * (size_t)dim))) return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
   int rc = 0;
   do { /* keyset pages: each one a short read under the lock */
     x.rows = 0;

@@ -12,6 +12,7 @@
 #include "store/events_search.h"
 #include "util/log.h"
 #include "vigil/clip.h"
+#include "vigil/store_json.h"
 
 struct events_search {
   clip_model *m; /* NULL: not installed (why says so) */

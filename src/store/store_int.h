@@ -62,4 +62,8 @@ int store__scene_load(struct store *s, vigil_event *ev, char *err, size_t errlen
 int store__sqlite_open(void **db, const char *path, char *err, size_t errlen);
 int store__pg_open(void **db, const char *conninfo, char *err, size_t errlen);
 
+/* An enrichment as compact JSON text (store/json.c), malloc'ed; NULL when out
+ * of memory. What the enrichment_results column holds. */
+char *store__enrichment_text(const vigil_enrichment *e);
+
 #endif

@@ -21,6 +21,7 @@
 #include "store/events_search.h"
 #include "unit/test_risk_fixtures.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 
 static void suite_fresh_url(char *buf, size_t len, const char *name);
 
