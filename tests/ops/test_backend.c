@@ -534,6 +534,88 @@ static void test_private_layout_chain(void **state) {
   vrt_model_free(m);
 }
 
+/* A channel gate as OSNet and SE blocks write it: Conv -> ReduceMean over
+ * H, W (keepdims; ReduceMax, and the opset-18 axes input, on some trials) ->
+ * 1x1 Conv + Sigmoid -> Mul(x, gate) -> ReduceMean without keepdims ([N, C]).
+ * The reduces run as oneDNN global pooling in the conv's layout; both
+ * outputs against the reference. */
+static void test_spatial_reduce_gate(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 8; trial++) {
+    int64_t C = irand(3, 40), H = irand(1, 17), W = irand(1, 17);
+    bool axes_input = trial & 1, use_max = trial & 2;
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){C, C, 3, 3}, rand_buf(C * C * 9),
+                                 sizeof(float) * (size_t)(C * C * 9), false);
+    int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, rand_buf(C * C),
+                                 sizeof(float) * (size_t)(C * C), false);
+    int64_t *ax = malloc(2 * sizeof *ax);
+    ax[0] = trial & 4 ? -1 : 2, ax[1] = trial & 4 ? -2 : 3;
+    int axv = vrt_graph_add_const(g, "axes", VRT_I64, 1, (int64_t[]){2}, ax, 2 * sizeof *ax, false);
+    const char *names[] = {"a", "m", "gs", "y", "f"};
+    int v[5];
+    for (int i = 0; i < 5; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &v[0], 1);
+    vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+    int rop = use_max ? VRT_OP_ReduceMax : VRT_OP_ReduceMean;
+    const char *rname = use_max ? "ReduceMax" : "ReduceMean";
+    if (axes_input) {
+      vrt_graph_add_node(g, rop, "r1", rname, (int[]){v[0], axv}, 2, &v[1], 1);
+    } else {
+      vrt_graph_add_node(g, rop, "r1", rname, &v[0], 1, &v[1], 1);
+      vrt_node_set_ints(&g->nodes[1], "axes", ax, 2);
+    }
+    vrt_graph_add_node(g, VRT_OP_Conv, "fc", "Conv", (int[]){v[1], w2}, 2, &v[2], 1);
+    vrt_node_set_string(&g->nodes[2], "vrt_act", "Sigmoid");
+    vrt_graph_add_node(g, VRT_OP_Mul, "gate", "Mul", (int[]){v[0], v[2]}, 2, &v[3], 1);
+    vrt_graph_add_node(g, VRT_OP_ReduceMean, "r2", "ReduceMean", &v[3], 1, &v[4], 1);
+    vrt_node_set_ints(&g->nodes[4], "axes", (int64_t[]){3, 2}, 2);
+    vrt_node_set_int(&g->nodes[4], "keepdims", 0);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int) * 2);
+    g->outputs[0] = v[3], g->outputs[1] = v[4];
+    g->noutputs = 2;
+    g->values[v[3]].flags |= VRT_VAL_OUTPUT;
+    g->values[v[4]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    vrt_session_t *s;
+    assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+    float *xv = rand_buf(C * H * W);
+    vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, C, H, W}, xv);
+    in.name = "x";
+    const vrt_tensor *out;
+    int nout;
+    for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    assert_int_equal(nout, 2);
+    assert_int_equal(out[1].ndim, 2);
+    assert_int_equal(out[1].dims[1], C);
+    int64_t n0 = C * H * W;
+    float *fast = malloc(sizeof(float) * (size_t)(n0 + C));
+    memcpy(fast, out[0].data, sizeof(float) * (size_t)n0);
+    memcpy(fast + n0, out[1].data, sizeof(float) * (size_t)C);
+    setenv("VRT_REFERENCE", "1", 1);
+    assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    unsetenv("VRT_REFERENCE");
+    double d0 = op_test_maxdiff(fast, out[0].data, n0), d1 = op_test_maxdiff(fast + n0, out[1].data, C);
+    if (d0 > 1e-4 || d1 > 1e-4)
+      fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g %g\n", trial, (long long)C, (long long)H, (long long)W,
+              d0, d1);
+    assert_true(d0 < 1e-4 && d1 < 1e-4);
+    free(fast);
+    free(xv);
+    vrt_session_free(s);
+    vrt_model_free(m);
+  }
+}
+
 /* Sessions with 2 threads (oneDNN's OpenMP team) compute what the reference
  * does. */
 static void test_two_threads(void **state) {
@@ -559,6 +641,7 @@ int main(void) {
       cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
       cmocka_unit_test(test_resize_nearest),    cmocka_unit_test(test_softmax),
+      cmocka_unit_test(test_spatial_reduce_gate),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -552,8 +552,42 @@ static bool binary_roles(const vrt_kernel_req *rq, int *s0, int *s1) {
   return true;
 }
 
+/* ReduceMean / ReduceMax over exactly the two spatial axes of a rank-4
+ * tensor (a channel gate's x.mean((2, 3), keepdim=True), a classifier's
+ * final mean) is GlobalAveragePool / GlobalMaxPool; *keep says whether the
+ * output keeps rank 4 (keepdims). Axes come from the attribute (opset < 18)
+ * or a constant second input (opset 18). */
+static bool reduce_spatial(const vrt_kernel_req *rq, bool *keep) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_ReduceMean && n->op != VRT_OP_ReduceMax) return false;
+  if (rq->nin < 1 || !rq->in[0] || rq->in[0]->ndim != 4 || rq->nout != 1) return false;
+  if (rq->in[0]->dims[0] < 1 || rq->in[0]->dims[1] < 1 || rq->in[0]->dims[2] < 1 || rq->in[0]->dims[3] < 1) return false;
+  const int64_t *ax = NULL;
+  int na;
+  if (rq->nin > 1 && rq->in[1]) {
+    const vrt_tensor *t = rq->in[1];
+    if (!is_const(rq, 1) || t->dtype != VRT_I64 || t->ndim != 1) return false;
+    ax = t->data;
+    na = (int)t->dims[0];
+  } else {
+    na = vrt_attr_ints(n, "axes", &ax);
+  }
+  if (na != 2 || !ax) return false;
+  bool seen[4] = {false, false, false, false};
+  for (int i = 0; i < 2; i++) {
+    int64_t a = ax[i] < 0 ? ax[i] + 4 : ax[i];
+    if (a < 2 || a > 3 || seen[a]) return false;
+    seen[a] = true;
+  }
+  *keep = vrt_attr_int(n, "keepdims", 1) != 0;
+  return true;
+}
+
 static bool pool_supports(const vrt_kernel_req *rq) {
   int op = rq->n->op;
+  bool keep;
+  if (op == VRT_OP_ReduceMean || op == VRT_OP_ReduceMax)
+    return reduce_spatial(rq, &keep) && rq->in[0]->dtype == VRT_F32;
   if (op != VRT_OP_MaxPool && op != VRT_OP_AveragePool && op != VRT_OP_GlobalAveragePool &&
       op != VRT_OP_GlobalMaxPool)
     return false;
@@ -643,13 +677,15 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   dnnl_primitive_desc_t pd = NULL;
   int rc = 0;
   const vrt_tensor *out = &rq->out[0];
-  if (out->ndim != 4) {
+  bool red_keep = true, red = reduce_spatial(rq, &red_keep);
+  if (out->ndim != 4 && !(red && !red_keep)) {
     simple_release(c);
     return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
   }
   dnnl_memory_desc_t md_plain_out, md_any_out, md_in[2];
   const dnnl_memory_desc_t *stored[2] = {NULL, NULL};
-  dnnl_dims_t od = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
+  /* a spatial reduce without keepdims writes [N, C]: the bytes of [N, C, 1, 1] */
+  dnnl_dims_t od = {out->dims[0], out->dims[1], red ? 1 : out->dims[2], red ? 1 : out->dims[3]};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain_out, 4, od, dnnl_f32, dnnl_abcd), "dst desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_any_out, 4, od, dnnl_f32, dnnl_format_tag_any), "dst desc");
   int s0 = 0, s1 = 1;
@@ -688,8 +724,9 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     if ((rc = plain4(rq, x, &md_in[0]))) goto fail;
     stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
     dnnl_dims_t st = {1, 1}, k = {x->dims[2], x->dims[3]}, dil = {0, 0}, pl = {0, 0}, pr = {0, 0};
-    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool ? dnnl_pooling_max
-                                                                                   : dnnl_pooling_avg_exclude_padding;
+    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool || n->op == VRT_OP_ReduceMax
+                              ? dnnl_pooling_max
+                              : dnnl_pooling_avg_exclude_padding;
     if (n->op == VRT_OP_MaxPool || n->op == VRT_OP_AveragePool) {
       nn_geom g;
       if ((rc = nn_pool_geom(n, p, x, &g))) goto fail;
@@ -711,7 +748,8 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   }
   if ((rc = refuse_ref(rq, pd))) goto fail;
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !dnnl_memory_desc_equal(md_dst, &md_plain_out);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
+              !dnnl_memory_desc_equal(md_dst, &md_plain_out);
   if (keep) {
     c->md_out = *md_dst;
     rq->out_layout[0] = &c->md_out;
