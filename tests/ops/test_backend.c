@@ -8,10 +8,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dlfcn.h>
 #include <dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "model.h"
@@ -631,7 +633,39 @@ static void test_two_threads(void **state) {
   session_threads = 1;
 }
 
-int main(void) {
+/* The OpenMP runtime under oneDNN starts with passive waiting although the
+ * environment does not ask for it (nn.c sets it before libgomp reads it): a
+ * child started without OMP_WAIT_POLICY / GOMP_SPINCOUNT prints libgomp's
+ * own view of its settings (omp_display_env). */
+static void test_omp_passive_by_default(void **state) {
+  (void)state;
+  char exe[4096], cmd[4200];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  assert_true(n > 0);
+  exe[n] = 0;
+  snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT '%s' --omp-env 2>&1", exe);
+  FILE *f = popen(cmd, "r");
+  assert_non_null(f);
+  char line[512];
+  bool passive = false, seen = false;
+  while (fgets(line, sizeof line, f)) {
+    if (!strstr(line, "OMP_WAIT_POLICY")) continue;
+    seen = true;
+    passive |= strstr(line, "PASSIVE") != NULL;
+  }
+  assert_int_equal(pclose(f), 0);
+  assert_true(seen);
+  assert_true(passive);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--omp-env")) {
+    void (*display)(int) = NULL;
+    *(void **)&display = dlsym(RTLD_DEFAULT, "omp_display_env");
+    if (!display) return 1;
+    display(0);
+    return 0;
+  }
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
   const struct CMUnitTest tests[] = {
@@ -641,7 +675,7 @@ int main(void) {
       cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
       cmocka_unit_test(test_resize_nearest),    cmocka_unit_test(test_softmax),
-      cmocka_unit_test(test_spatial_reduce_gate),
+      cmocka_unit_test(test_spatial_reduce_gate), cmocka_unit_test(test_omp_passive_by_default),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
