@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <dlfcn.h>
 #include <dnnl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +619,93 @@ static void test_spatial_reduce_gate(void **state) {
   }
 }
 
+/* A C2f-style block: Conv -> Slice into two channel halves (unit steps,
+ * bounds as the opset-13 inputs, one of them negative or past the end) ->
+ * Conv on the second half -> Concat(axis) of the halves and the Conv output
+ * (and on some trials the graph input itself, plain) -> Conv; plus a Slice
+ * along a spatial axis straight to an output. Concat and Slice run on oneDNN
+ * in the producers' layouts; both outputs against the reference. */
+static int i64_const(vrt_graph *g, const char *name, const int64_t *v, int n) {
+  int64_t *p = malloc(sizeof(int64_t) * (size_t)n);
+  memcpy(p, v, sizeof(int64_t) * (size_t)n);
+  return vrt_graph_add_const(g, name, VRT_I64, 1, (int64_t[]){n}, p, sizeof(int64_t) * (size_t)n, false);
+}
+
+static void test_concat_slice_chain(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 8; trial++) {
+    int64_t C = 2 * irand(2, 24), H = irand(2, 14), W = irand(2, 14), h = C / 2;
+    bool with_input = trial & 1;
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, rand_buf(C * C),
+                                 sizeof(float) * (size_t)(C * C), false);
+    int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){h, h, 3, 3}, rand_buf(h * h * 9),
+                                 sizeof(float) * (size_t)(h * h * 9), false);
+    int64_t cc = C + h + (with_input ? C : 0);
+    int w3 = vrt_graph_add_const(g, "w3", VRT_F32, 4, (int64_t[]){8, cc, 1, 1}, rand_buf(8 * cc),
+                                 sizeof(float) * (size_t)(8 * cc), false);
+    int ax1 = i64_const(g, "ax1", (int64_t[]){1}, 1);
+    int s0 = i64_const(g, "s0", (int64_t[]){0}, 1), e0 = i64_const(g, "e0", (int64_t[]){h}, 1);
+    int s1 = i64_const(g, "s1", (int64_t[]){trial & 2 ? -h : h}, 1);
+    int e1 = i64_const(g, "e1", (int64_t[]){trial & 2 ? INT64_MAX : C}, 1);
+    int hs = i64_const(g, "hs", (int64_t[]){1}, 1), he = i64_const(g, "he", (int64_t[]){H > 2 ? H - 1 : H}, 1);
+    int ax2 = i64_const(g, "ax2", (int64_t[]){trial & 4 ? 3 : 2}, 1);
+    const char *names[] = {"a", "p0", "p1", "b", "cat", "y", "sp"};
+    int v[7];
+    for (int i = 0; i < 7; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &v[0], 1);
+    vrt_node_set_string(&g->nodes[0], "vrt_act", "SiLU");
+    vrt_graph_add_node(g, VRT_OP_Slice, "sl0", "Slice", (int[]){v[0], s0, e0, ax1}, 4, &v[1], 1);
+    vrt_graph_add_node(g, VRT_OP_Slice, "sl1", "Slice", (int[]){v[0], s1, e1, ax1}, 4, &v[2], 1);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){v[2], w2}, 2, &v[3], 1);
+    vrt_node_set_ints(&g->nodes[3], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    int cat_in[4] = {v[1], v[2], v[3], x};
+    vrt_graph_add_node(g, VRT_OP_Concat, "cat", "Concat", cat_in, with_input ? 4 : 3, &v[4], 1);
+    vrt_node_set_int(&g->nodes[4], "axis", trial & 2 ? -3 : 1);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){v[4], w3}, 2, &v[5], 1);
+    vrt_graph_add_node(g, VRT_OP_Slice, "sp", "Slice", (int[]){v[0], hs, he, ax2}, 4, &v[6], 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int) * 2);
+    g->outputs[0] = v[5], g->outputs[1] = v[6];
+    g->noutputs = 2;
+    g->values[v[5]].flags |= VRT_VAL_OUTPUT;
+    g->values[v[6]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    vrt_session_t *s;
+    assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+    float *xv = rand_buf(C * H * W);
+    vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, C, H, W}, xv);
+    in.name = "x";
+    const vrt_tensor *out;
+    int nout;
+    for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    int64_t n0 = vrt_tensor_numel(&out[0]), n1 = vrt_tensor_numel(&out[1]);
+    assert_int_equal(n0, 8 * H * W);
+    float *fast = malloc(sizeof(float) * (size_t)(n0 + n1));
+    memcpy(fast, out[0].data, sizeof(float) * (size_t)n0);
+    memcpy(fast + n0, out[1].data, sizeof(float) * (size_t)n1);
+    setenv("VRT_REFERENCE", "1", 1);
+    assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    unsetenv("VRT_REFERENCE");
+    double d0 = op_test_maxdiff(fast, out[0].data, n0), d1 = op_test_maxdiff(fast + n0, out[1].data, n1);
+    if (d0 > 1e-3 || d1 > 1e-5)
+      fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g %g\n", trial, (long long)C, (long long)H, (long long)W,
+              d0, d1);
+    assert_true(d0 < 1e-3 && d1 < 1e-5);
+    free(fast);
+    free(xv);
+    vrt_session_free(s);
+    vrt_model_free(m);
+  }
+}
+
 /* Sessions with 2 threads (oneDNN's OpenMP team) compute what the reference
  * does. */
 static void test_two_threads(void **state) {
@@ -676,6 +764,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
       cmocka_unit_test(test_resize_nearest),    cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_spatial_reduce_gate), cmocka_unit_test(test_omp_passive_by_default),
+      cmocka_unit_test(test_concat_slice_chain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
