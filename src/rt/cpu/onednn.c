@@ -46,8 +46,9 @@
  * avx512_bf16 or AMX; elsewhere they stay f32 with one log line.
  *
  * Threads. This oneDNN is built on OpenMP: each execution uses the calling
- * thread's OpenMP team size, which nn_set_threads sets to the session's
- * thread count before every primitive is created or run. */
+ * thread's OpenMP team size, which nn_set_threads sets before every
+ * primitive is created or run: the session's thread count for bulky nodes,
+ * one thread for nodes too small to pay for a parallel region (dn_team). */
 #include <dnnl.h>
 #include <dnnl_debug.h>
 #include <pthread.h>
@@ -123,12 +124,47 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
   }
 }
 
+/* ---- threads per node ------------------------------------------------------ */
+
+/* How many of the session's threads one node's primitives use. Every oneDNN
+ * execution is an OpenMP parallel region, and with more than one thread each
+ * region costs waking the workers (a futex wake-up with passive waiting,
+ * nn.c) and a barrier that waits for the slowest of them; on a shared
+ * machine a worker that is not scheduled stalls the region for a time
+ * slice. A node whose work is smaller than that cost (OSNet's channel-gate
+ * convolutions on 1x1 maps, small pools, adds and concats) runs on the
+ * calling thread alone; the bulky ones get the session's team. Thresholds:
+ * about 30 us of work on one core (4 MFLOP of convolution, 64 Ki elements
+ * written by a memory-bound op). */
+enum { DN_TEAM_MIN_FLOP = 4000000, DN_TEAM_MIN_ELEMS = 65536 };
+
+static int dn_team(const vrt_kernel_req *rq) {
+  if (rq->threads <= 1 || rq->nout < 1) return 1;
+  double out = (double)vrt_tensor_numel(&rq->out[0]);
+  const vrt_node *n = rq->n;
+  if ((n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose) && rq->nin > 1 && rq->in[1] && rq->in[1]->ndim >= 2) {
+    const vrt_tensor *w = rq->in[1];
+    double k = 1; /* MACs per output element: (C/G) * kh * kw, from the weights */
+    for (int d = 1; d < w->ndim; d++) k *= (double)w->dims[d];
+    if (n->op == VRT_OP_ConvTranspose) /* w [C, M/G, k..]: each input element feeds M/G * k outputs */
+      out = (double)vrt_tensor_numel(rq->in[0]);
+    return 2 * out * k < DN_TEAM_MIN_FLOP ? 1 : rq->threads;
+  }
+  return out < DN_TEAM_MIN_ELEMS ? 1 : rq->threads;
+}
+
 /* ---- convolution and deconvolution --------------------------------------- */
 
 enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
 
+/* What every kernel state starts with. */
+typedef struct dn_head {
+  int kind, team;
+} dn_head;
+
 typedef struct dn_conv {
   int kind; /* DN_CONV */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
@@ -356,7 +392,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
   c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
                          pack_weights, &pc);
-  nn_set_threads(rq->threads); /* packing ran on one */
+  nn_set_threads(dn_team(rq)); /* packing ran on one */
   if (!c->w) {
     rc = VRT_EUNSUPPORTED;
     goto fail;
@@ -414,7 +450,6 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
   (void)nout;
   dn_conv *c = state;
   int rc = 0;
-  nn_set_threads(x->threads);
   void *src = in[0]->data, *dst = out[0].data;
   if (c->r_src) {
     src = x->scratch(x, c->src_bytes);
@@ -471,6 +506,7 @@ typedef struct dn_side {
 
 typedef struct dn_simple {
   int kind; /* DN_SIMPLE */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   int nsrc;
@@ -771,7 +807,6 @@ fail:
 static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
                        vrt_exec_ctx *x) {
   int rc;
-  nn_set_threads(x->threads);
   dnnl_exec_arg_t a[3];
   for (int i = 0; i < c->nsrc; i++) {
     dn_side *d = &c->src[i];
@@ -813,6 +848,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
 
 typedef struct dn_concat {
   int kind; /* DN_CONCAT */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   int nsrc;
@@ -889,7 +925,6 @@ fail:
 
 static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
                        vrt_exec_ctx *x) {
-  nn_set_threads(x->threads);
   if (nin != c->nsrc) return NN_ERR(n, VRT_EINVAL, "oneDNN concat planned for %d inputs, got %d", c->nsrc, nin);
   dnnl_exec_arg_t a[DN_CONCAT_MAX + 1];
   for (int k = 0; k < c->nsrc; k++) {
@@ -909,6 +944,7 @@ static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const 
  * when the readers take it private (nhwc stays nhwc), plain otherwise. */
 typedef struct dn_slice {
   int kind; /* DN_SLICE */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   dnnl_memory_t src, dst;
@@ -1011,7 +1047,6 @@ fail:
 
 static int slice_exec(dn_slice *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
                       vrt_exec_ctx *x) {
-  nn_set_threads(x->threads);
   dnnl_memory_set_data_handle(c->src, in[0]->data);
   dnnl_memory_set_data_handle(c->dst, out[0].data);
   dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
@@ -1032,10 +1067,19 @@ static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op ==
 /* bf16 (when asked for and the CPU has it): source and weights in bf16,
  * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
  * for runs in f32 rather than on the reference kernel. */
+static int plan_node(const vrt_kernel_req *rq, void **state);
+
 static int plan(const vrt_kernel_req *rq, void **state) {
   /* some kernels split their work when the primitive is created, by the
-   * thread count in force then: make it the session's */
-  nn_set_threads(rq->threads);
+   * thread count in force then: make it the node's team */
+  int team = dn_team(rq);
+  nn_set_threads(team);
+  int rc = plan_node(rq, state);
+  if (rc == 0) ((dn_head *)*state)->team = team;
+  return rc;
+}
+
+static int plan_node(const vrt_kernel_req *rq, void **state) {
   if (softmax_supports(rq)) return softmax_plan(rq, state);
   if (concat_supports(rq)) return concat_plan(rq, state);
   if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
@@ -1047,6 +1091,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
 
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
+  nn_set_threads(((const dn_head *)state)->team);
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
