@@ -226,8 +226,6 @@ typedef struct {
 
 void vigil_event_init(vigil_event *ev);
 void vigil_event_free(vigil_event *ev); /* frees the members and re-inits; NULL is a no-op */
-/* Deep copy; 0 or -ENOMEM (dst is then empty). dst must not hold owned memory. */
-int vigil_event_copy(vigil_event *dst, const vigil_event *src);
 /* Fills camera, window, fast_path, detection ids and snapshot from a batch. 0 or -ENOMEM. */
 int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b);
 

@@ -244,8 +244,6 @@ static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
   return 0;
 }
 
-void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
-
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen) {
   p->durable = true;
