@@ -119,6 +119,19 @@ async function pageLive() {
   await render();
 }
 
+/* ---- the risk rule table (ids -> descriptions), loaded once ---- */
+
+let ruleTable = null;
+async function loadRules() {
+  if (ruleTable) return ruleTable;
+  try {
+    const {rules} = await api('/api/rules');
+    ruleTable = {};
+    for (const r of rules) ruleTable[r.id] = r;
+  } catch (e) { return {}; }
+  return ruleTable;
+}
+
 /* ---- Events ---- */
 
 function hashQuery() {
@@ -144,6 +157,7 @@ function matches(ev, q) {
   if (q.get('level') && ev.risk_level !== q.get('level')) return false;
   if (q.get('reviewed') === 'true' && !ev.reviewed) return false;
   if (q.get('reviewed') === 'false' && ev.reviewed) return false;
+  if (q.get('rule') && !(ev.rules || []).includes(q.get('rule'))) return false;
   if (q.get('plate') && !platesOf(ev).some((p) => p.toLowerCase().includes(q.get('plate').toLowerCase()))) return false;
   return true;
 }
@@ -151,12 +165,12 @@ function matches(ev, q) {
 async function pageEvents() {
   setPage('events', 'Events');
   const q = hashQuery();
-  const [{cameras}, list] = await Promise.all([api('/api/cameras'), (async () => {
+  const [{cameras}, list, rules] = await Promise.all([api('/api/cameras'), (async () => {
     const p = new URLSearchParams({limit: '200'});
-    for (const k of ['camera', 'level', 'reviewed', 'plate']) if (q.get(k)) p.set(k, q.get(k));
+    for (const k of ['camera', 'level', 'reviewed', 'plate', 'rule']) if (q.get(k)) p.set(k, q.get(k));
     for (const k of ['since', 'until']) if (q.get(k)) p.set(k, new Date(q.get(k)).toISOString());
     return api(`/events?${p}`);
-  })()]);
+  })(), loadRules()]);
   const events = list.events.filter((e) => matches(e, q));
   const sel = (name, label, opts) => h('label', {}, label, h('select', {name},
     h('option', {value: ''}, 'any'), opts.map(([v, t]) => h('option', {value: v, selected: q.get(name) === v}, t))));
@@ -166,6 +180,7 @@ async function pageEvents() {
     h('label', {}, 'From', h('input', {type: 'datetime-local', name: 'since', value: q.get('since') || ''})),
     h('label', {}, 'To', h('input', {type: 'datetime-local', name: 'until', value: q.get('until') || ''})),
     sel('reviewed', 'Reviewed', [['false', 'not reviewed'], ['true', 'reviewed']]),
+    sel('rule', 'Rule fired', Object.keys(rules).sort().map((id) => [id, id])),
     list.events.some(hasPlate) || q.get('plate') ? h('label', {}, 'Plate', h('input', {name: 'plate', value: q.get('plate') || ''})) : null,
     h('button', {type: 'submit'}, 'Apply'));
   form.addEventListener('submit', (e) => {
@@ -203,7 +218,7 @@ async function pageEvent(id) {
   }
   let dets = [];
   try { dets = (await api(`/events/${ev.id}/detections`)).detections; } catch (e) { dets = []; }
-  const reasons = (ev.reasoning || '').split('\n').filter((l) => l.trim());
+  await loadRules();
   const status = h('p', {role: 'status', 'aria-live': 'polite', class: 'mut', id: 'review-status'});
   const reviewed = h('input', {type: 'checkbox', name: 'reviewed', id: 'reviewed', checked: ev.reviewed});
   const notes = h('textarea', {name: 'notes', id: 'notes', rows: 4, maxlength: 10000}, ev.notes || '');
@@ -247,7 +262,14 @@ async function pageEvent(id) {
         h('p', {}, h('strong', {}, 'Window: '), `${fmtTime(ev.window_start)} – ${fmtTime(ev.window_end)}`),
         h('p', {}, h('strong', {}, 'Scored by: '), ev.scorer, ev.fast_path ? ' (fast path)' : ''),
         h('h2', {}, 'Reasoning'), h('pre', {class: 'reason'}, ev.reasoning || ''),
-        ev.scorer === 'rules' && reasons.length ? [h('h2', {}, 'Rules that fired'), h('ul', {class: 'rules'}, reasons.map((r) => h('li', {}, r)))] : null,
+        h('h2', {}, 'Rules that fired'),
+        (ev.rules || []).length
+          ? h('ul', {class: 'rules', id: 'rules'}, ev.rules.map((id) => {
+            const r = ruleTable[id];
+            return h('li', {'data-rule': id}, h('a', {href: `/#/events?rule=${encodeURIComponent(id)}`}, h('code', {}, id)),
+              r ? ` — ${r.description} (${r.kind} ${r.kind === 'add' && r.value > 0 ? '+' : ''}${r.value})` : '');
+          }))
+          : h('p', {class: 'mut'}, 'none recorded'),
         h('h2', {}, 'Review'), form)));
 }
 

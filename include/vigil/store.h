@@ -67,6 +67,7 @@ typedef struct {
   int limit;             /* 1..1000; default 50 */
   int offset;            /* >= 0 */
   const char *plate;     /* NULL = any; else a normalised licence plate (KX21ABC) read in the event */
+  const char *rule;      /* NULL = any; else the id of a risk rule that fired (weapon_knife) */
 } store_filter;
 
 store_filter store_default_filter(void);

@@ -22,6 +22,7 @@
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
+#include "vigil/risk.h"
 #include "vigil/store.h"
 #include "web/assets.h"
 
@@ -277,6 +278,19 @@ static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
   return vigil_http_reply_json(res, 200, json_pack("{s:o}", "cameras", arr));
 }
 
+/* GET /api/rules: the risk rule table (ids the events list under "rules"). */
+static int h_rules(vigil_http_response *res, const vigil_http_request *req) {
+  (void)req;
+  size_t n;
+  const risk_rule *t = risk_rules_table(&n);
+  static const char *const kinds[] = {"base", "add", "floor"};
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "id", t[i].id, "description", t[i].description, "kind",
+                                         kinds[t[i].kind], "value", t[i].value));
+  return vigil_http_reply_json(res, 200, json_pack("{s:o}", "rules", arr));
+}
+
 /* GET /event/{id}: the dashboard's page of one event; the app shell with 404
  * when the event does not exist, so the page and its status both say so. */
 static int h_event_page(vigil_http_response *res, const vigil_http_request *req) {
@@ -346,6 +360,7 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/ui/{file}", web_h_asset},
     {"GET", "/event/{id}", h_event_page},
     {"GET", "/api/cameras", h_cameras},
+    {"GET", "/api/rules", h_rules},
     {"GET", "/api/services", web_h_services},
     {"GET", "/api/services/{name}/health", web_h_proxy},
     {"GET", "/api/services/{name}/metrics", web_h_proxy},

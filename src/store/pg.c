@@ -59,6 +59,8 @@ static const char *const migrations[] = {
     "CREATE TABLE processed_files(path TEXT NOT NULL, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,"
     " status TEXT NOT NULL, processed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started DOUBLE PRECISION NOT NULL);",
+    /* 6: ids of the risk rules that fired, space-separated (GET /events?rule=) */
+    "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
 };
 
 #ifdef VIGIL_HAVE_PQ

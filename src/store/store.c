@@ -192,6 +192,32 @@ static void derive_key(char out[VIGIL_ID_LEN], const vigil_batch *b) {
 
 static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen);
 
+/* The rules column: ids separated by single spaces (ids are [a-z0-9_]). */
+static void rules_join(char *buf, size_t len, const vigil_event *ev) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < ev->n_rules && i < VIGIL_MAX_RULES; i++) {
+    int w = snprintf(buf + k, len - k, "%s%s", k ? " " : "", ev->rules[i]);
+    if (w < 0 || (size_t)w >= len - k) break;
+    k += (size_t)w;
+  }
+  buf[k] = '\0';
+}
+
+static void rules_split(vigil_event *ev, const char *col) {
+  ev->n_rules = 0;
+  for (const char *p = col; p && *p && ev->n_rules < VIGIL_MAX_RULES;) {
+    while (*p == ' ') p++;
+    size_t n = strcspn(p, " ");
+    if (!n) break;
+    if (n < VIGIL_RULE_LEN) {
+      memcpy(ev->rules[ev->n_rules], p, n);
+      ev->rules[ev->n_rules++][n] = '\0';
+    }
+    p += n;
+  }
+}
+
 static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                          size_t errlen) {
   char key[VIGIL_ID_LEN];
@@ -212,7 +238,9 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   int64_t id = 0;
   {
     double created = ev->created_at > 0 ? ev->created_at : now_s();
-    sval p[14] = {sv_text(b->camera_id),
+    char rules[VIGIL_MAX_RULES * VIGIL_RULE_LEN];
+    rules_join(rules, sizeof rules, ev);
+    sval p[15] = {sv_text(b->camera_id),
                   sv_int(ev->risk_score),
                   sv_text(vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score)),
                   sv_text(ev->summary ? ev->summary : ""),
@@ -225,13 +253,14 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                   sv_text(ev->notes),
                   sv_text(b->snapshot_path[0] ? b->snapshot_path : ev->snapshot_path),
                   sv_text(key),
-                  sv_real(created)};
+                  sv_real(created),
+                  sv_text(rules)};
     if ((rc = EXEC(s,
                    "INSERT INTO events(camera_id, risk_score, risk_level, summary, reasoning, window_start,"
-                   " window_end, fast_path, scorer, reviewed, notes, snapshot_path, batch_key, created_at)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                   " window_end, fast_path, scorer, reviewed, notes, snapshot_path, batch_key, created_at, rules)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT(camera_id, window_start, batch_key) DO NOTHING RETURNING id",
-                   p, 14, row_int, &id)))
+                   p, 15, row_int, &id)))
       goto fail;
     ev->created_at = created;
   }
@@ -332,13 +361,13 @@ int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *du
 }
 
 store_filter store_default_filter(void) {
-  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL};
+  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL, NULL};
   return f;
 }
 
 #define EVENT_COLS                                                                                         \
   "id, camera_id, risk_score, risk_level, summary, reasoning, window_start, window_end, fast_path, scorer," \
-  " reviewed, notes, snapshot_path, created_at"
+  " reviewed, notes, snapshot_path, created_at, rules"
 
 typedef struct {
   vigil_event *evs;
@@ -350,7 +379,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static int row_event(void *ud, int nc, const char *const *c) {
   ev_list *l = ud;
-  if (nc < 14) return STORE_EDB;
+  if (nc < 15) return STORE_EDB;
   if (l->n == l->cap) {
     size_t ncap = l->cap ? l->cap * 2 : 16;
     vigil_event *ne = realloc(l->evs, ncap * sizeof *ne);
@@ -377,6 +406,7 @@ static int row_event(void *ud, int nc, const char *const *c) {
   ev->notes = dup_or_null(c[11]);
   ev->snapshot_path = dup_or_null(c[12]);
   ev->created_at = c[13] ? strtod(c[13], NULL) : 0;
+  rules_split(ev, c[14]);
   l->n++;
   if (!ev->summary || !ev->reasoning || (c[11] && !ev->notes) || (c[12] && !ev->snapshot_path)) {
     l->oom = true;
@@ -447,7 +477,7 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
     return STORE_EINVAL;
   }
   char sql[1024];
-  sval p[8];
+  sval p[10];
   int np = 0;
   int k = snprintf(sql, sizeof sql, "SELECT " EVENT_COLS " FROM events WHERE 1 = 1");
   if (f->camera_id) {
@@ -473,6 +503,21 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   if (f->plate) {
     k += snprintf(sql + k, sizeof sql - k, " AND id IN (SELECT event_id FROM event_plates WHERE plate = ?)");
     p[np++] = sv_text(f->plate);
+  }
+  char like[VIGIL_RULE_LEN * 2 + 8];
+  if (f->rule) { /* ' a b ' LIKE '% b %', with _ taken literally */
+    size_t m = 0;
+    like[m++] = '%';
+    like[m++] = ' ';
+    for (const char *r = f->rule; *r && m < sizeof like - 4; r++) {
+      if (*r == '_' || *r == '%' || *r == '\\') like[m++] = '\\';
+      like[m++] = *r;
+    }
+    like[m++] = ' ';
+    like[m++] = '%';
+    like[m] = '\0';
+    k += snprintf(sql + k, sizeof sql - k, " AND ' ' || rules || ' ' LIKE ? ESCAPE '\\'");
+    p[np++] = sv_text(like);
   }
   snprintf(sql + k, sizeof sql - k, " ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?");
   p[np++] = sv_int(f->limit ? f->limit : 50);

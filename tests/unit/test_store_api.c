@@ -394,6 +394,48 @@ static void plates(void **state) {
   json_decref(j);
 }
 
+/* Events list the ids of the rules that fired; GET /events?rule= filters on
+ * one, and an id that is no rule is a 400. */
+static void rules(void **state) {
+  (void)state;
+  vigil_batch b;
+  fx_batch(&b, "rulecam", 23);
+  b.window_start = 1700019000.0;
+  b.window_end = b.window_start + 90;
+  fx_add(&b, "person", 0.9f, NULL);
+  vigil_strlcpy(b.dets[0].id, "rulecam-1", sizeof b.dets[0].id);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  ev.risk_score = 35;
+  vigil_strlcpy(ev.risk_level, vigil_risk_level(35), sizeof ev.risk_level);
+  ev.summary = strdup("night person");
+  ev.reasoning = strdup("rules");
+  vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
+  vigil_strlcpy(ev.rules[ev.n_rules++], "base_person", VIGIL_RULE_LEN);
+  vigil_strlcpy(ev.rules[ev.n_rules++], "night_person", VIGIL_RULE_LEN);
+  char err[256];
+  if (store_insert_batch(st, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+  int64_t id = ev.id;
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  json_t *j = get_json("/events?rule=night_person", 200);
+  json_t *evs = json_object_get(j, "events");
+  assert_int_equal(json_array_size(evs), 1);
+  json_t *e0 = json_array_get(evs, 0);
+  assert_int_equal(json_integer_value(json_object_get(e0, "id")), id);
+  json_t *r = json_object_get(e0, "rules");
+  assert_int_equal(json_array_size(r), 2);
+  assert_string_equal(json_string_value(json_array_get(r, 0)), "base_person");
+  assert_string_equal(json_string_value(json_array_get(r, 1)), "night_person");
+  json_decref(j);
+  j = get_json("/events?rule=weapon_firearm", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+  json_decref(j);
+  j = get_json("/events?rule=night%25", 400);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "rule"));
+  json_decref(j);
+}
+
 static int setup(void **state) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/vigil-api-XXXXXX");
   if (!mkdtemp(tmpdir)) return -1;
@@ -503,7 +545,7 @@ int main(void) {
       cmocka_unit_test(parse_times),
       cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
       cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(streams_hold_no_worker),
-      cmocka_unit_test(health_and_methods), cmocka_unit_test(plates),
+      cmocka_unit_test(health_and_methods), cmocka_unit_test(plates), cmocka_unit_test(rules),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

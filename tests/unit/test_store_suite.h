@@ -503,9 +503,61 @@ static void st_plates(void **state) {
   store_close(s);
 }
 
+/* The ids of the rules that fired are stored with the event, come back in
+ * order, and the rule filter matches whole ids only (the '_' of an id is not a
+ * LIKE wildcard: persons_2 must not find an event that only has persons_3plus). */
+static void st_rules(void **state) {
+  (void)state;
+  store *s = suite_open("rules");
+  const char *sets[3][3] = {{"base_person", "weapon_knife", "persons_2"}, {"base_vehicle", "persons_3plus", NULL},
+                            {NULL, NULL, NULL}};
+  int64_t ids[3];
+  for (int i = 0; i < 3; i++) {
+    vigil_batch b;
+    suite_batch(&b, "rulecam", i, 1);
+    vigil_event ev;
+    suite_event(&ev, &b, 50);
+    for (int k = 0; k < 3 && sets[i][k]; k++) vigil_strlcpy(ev.rules[ev.n_rules++], sets[i][k], VIGIL_RULE_LEN);
+    char err[512] = "";
+    if (store_insert_batch(s, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+    ids[i] = ev.id;
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+  }
+  char err[512];
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, ids[0], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_rules, 3);
+  assert_string_equal(ev.rules[0], "base_person");
+  assert_string_equal(ev.rules[1], "weapon_knife");
+  assert_string_equal(ev.rules[2], "persons_2");
+  vigil_event_free(&ev);
+  assert_int_equal(store_get_event(s, ids[2], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_rules, 0);
+  vigil_event_free(&ev);
+  const struct {
+    const char *rule;
+    int n;
+    int64_t id;
+  } q[] = {{"weapon_knife", 1, 0}, {"persons_2", 1, 0}, {"persons_3plus", 1, 1}, {"base_person", 1, 0},
+           {"weapon_firearm", 0, -1}, {"person", 0, -1}};
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    store_filter f = store_default_filter();
+    f.rule = q[k].rule;
+    vigil_event *evs;
+    size_t n;
+    assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+    if ((int)n != q[k].n) fail_msg("rule %s: %zu events, wanted %d", q[k].rule, n, q[k].n);
+    if (n) assert_int_equal(evs[0].id, ids[q[k].id]);
+    store_events_free(evs, n);
+  }
+  store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
-      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates)
+      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates), \
+      cmocka_unit_test(st_rules)
 
 #endif

@@ -84,11 +84,19 @@ try {
   await page.waitForSelector('main[data-ready="1"]');
   await page.waitForFunction(() => document.querySelectorAll('ol.timeline li').length === 1);
   assert.equal(await page.locator('input[name="plate"]').count(), 0, 'plate filter without plates');
+  await open('/#/events?rule=weapon_firearm');
+  assert.equal(await page.locator('select[name="rule"]').inputValue(), 'weapon_firearm');
+  assert.equal(await page.locator('ol.timeline li').count(), 0, 'no event fired weapon_firearm');
+  await open('/#/events?rule=weapon_knife');
+  assert.equal(await page.locator('ol.timeline li').count(), 3);
 
   step('one event: review with the keyboard, persisted');
   await open(`/event/${fresh}`);
   assert.ok((await page.locator('h1').textContent()).includes('fresh <i>event</i> from the test'));
+  /* the rules that fired: stored ids, described from /api/rules, each a link to the rule filter */
   assert.equal(await page.locator('ul.rules li').count(), 2);
+  assert.match(await page.locator('li[data-rule="weapon_knife"]').textContent(), /^weapon_knife — a knife is detected \(floor 85\)$/);
+  assert.equal(await page.locator('li[data-rule="night_person"] a').getAttribute('href'), '/#/events?rule=night_person');
   assert.equal(await page.locator('table tbody tr').count(), 1);
   await page.focus('#reviewed');
   await page.keyboard.press('Space');
