@@ -160,6 +160,36 @@ int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns
 /* Records root as watched; *first is true the first time ever. */
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen);
 
+/* ---- live state: what each camera's pipeline sees now (dashboard tiles) ----
+ * The pipeline (vigil analyze, watch mode, streams) replaces its camera's row
+ * at a bounded rate (LIVE_INTERVAL_S); the events service, in this or another
+ * process on the same store, serves it and pushes a `camera` record on its
+ * SSE stream when a row's seq grows. */
+#define STORE_LIVE_MAX_JPEG (4u << 20)
+#define STORE_LIVE_MAX_TRACKS_JSON (256u << 10)
+typedef struct {
+  char camera_id[VIGIL_ID_LEN];
+  int64_t seq;          /* grows with every publish of any camera */
+  double updated_at;    /* unix seconds of the publish */
+  double frame_ts;      /* unix seconds of the frame */
+  int width, height;    /* of the frame the boxes are in */
+  char *tracks_json;    /* owned: JSON array of the confirmed tracks */
+  uint8_t *jpeg;        /* owned: the annotated frame; NULL when not asked for or none */
+  size_t jpeg_len;
+  bool has_jpeg;        /* the row holds a frame (also when it was not asked for) */
+} store_live;
+void store_live_free(store_live *l); /* the members; NULL is a no-op */
+void store_lives_free(store_live *l, size_t n);
+/* Replaces the camera's row (tracks_json a JSON array, at most
+ * STORE_LIVE_MAX_TRACKS_JSON; jpeg may be NULL, at most STORE_LIVE_MAX_JPEG). */
+int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
+                   const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen);
+/* One camera's row, with its JPEG when with_jpeg; STORE_ENOTFOUND when it has none. */
+int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen);
+/* Rows with seq > after_seq, oldest first, without JPEGs (*out malloc'ed, NULL when none). */
+int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen);
+int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen);
+
 /* JSON of records, as the events API serves them. New references. */
 json_t *vigil_event_to_json(const vigil_event *ev);
 json_t *vigil_enrichment_to_json(const vigil_enrichment *e);

@@ -61,6 +61,10 @@ static const char *const migrations[] = {
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started DOUBLE PRECISION NOT NULL);",
     /* 6: ids of the risk rules that fired, space-separated (GET /events?rule=) */
     "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    /* 7: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
+    "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
+    " frame_ts DOUBLE PRECISION NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, jpeg TEXT);"
+    "CREATE INDEX live_state_seq ON live_state(seq);",
 };
 
 #ifdef VIGIL_HAVE_PQ

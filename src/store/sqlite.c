@@ -52,6 +52,10 @@ static const char *const migrations[] = {
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started REAL NOT NULL);",
     /* 6: ids of the risk rules that fired, space-separated (GET /events?rule=) */
     "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    /* 7: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
+    "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL,"
+    " frame_ts REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, jpeg TEXT);"
+    "CREATE INDEX live_state_seq ON live_state(seq);",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

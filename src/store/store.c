@@ -13,6 +13,7 @@
 
 #include "store/store_int.h"
 #include "util/assets.h"
+#include "util/base64.h"
 #include "vigil/config.h"
 #include "vigil/store.h"
 
@@ -625,7 +626,7 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
   static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
-                                   "event_plates", "outbox"};
+                                   "event_plates", "outbox", "live_state"};
   size_t i = 0, nok = sizeof ok / sizeof ok[0];
   while (i < nok && strcmp(table, ok[i])) i++;
   if (i == nok) {
@@ -1082,5 +1083,158 @@ int store_watch_root_first_start(store *s, const char *root, bool *first, char *
   if (!rc && !c) rc = EXEC(s, "INSERT INTO watch_roots(root, first_started) VALUES (?, ?)", p, 2, NULL, NULL);
   pthread_mutex_unlock(&s->mu);
   *first = c == 0;
+  return rc;
+}
+
+/* ---- live state ------------------------------------------------------------------------ */
+
+void store_live_free(store_live *l) {
+  if (!l) return;
+  free(l->tracks_json);
+  free(l->jpeg);
+  l->tracks_json = NULL;
+  l->jpeg = NULL;
+  l->jpeg_len = 0;
+}
+
+void store_lives_free(store_live *l, size_t n) {
+  if (!l) return;
+  for (size_t i = 0; i < n; i++) store_live_free(&l[i]);
+  free(l);
+}
+
+int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
+                   const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen) {
+  if (!s || !camera_id || !camera_id[0] || strlen(camera_id) >= VIGIL_ID_LEN || !tracks_json || width < 0 ||
+      height < 0) {
+    set_err(err, errlen, "store_put_live: missing camera id or tracks");
+    return STORE_EINVAL;
+  }
+  if (strlen(tracks_json) > STORE_LIVE_MAX_TRACKS_JSON || jpeg_len > STORE_LIVE_MAX_JPEG) {
+    set_err(err, errlen, "store_put_live: tracks or frame too large");
+    return STORE_EINVAL;
+  }
+  /* base64: both backends store text, and PostgreSQL text holds no NUL byte */
+  char *b64 = NULL;
+  if (jpeg && jpeg_len) {
+    if (!(b64 = malloc(vigil_b64_encoded_len(jpeg_len) + 1))) {
+      set_err(err, errlen, "out of memory");
+      return STORE_ENOMEM;
+    }
+    b64[vigil_b64_encode(b64, jpeg, jpeg_len, 0)] = '\0';
+  }
+  sval p[7] = {sv_text(camera_id), sv_real(now_s()), sv_real(frame_ts), sv_int(width),
+               sv_int(height),     sv_text(tracks_json), sv_text(b64)};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
+  if (!rc)
+    rc = EXEC(s,
+              "INSERT INTO live_state(camera_id, seq, updated_at, frame_ts, width, height, tracks, jpeg)"
+              " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM live_state), ?, ?, ?, ?, ?, ?)"
+              " ON CONFLICT(camera_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at,"
+              " frame_ts = excluded.frame_ts, width = excluded.width, height = excluded.height,"
+              " tracks = excluded.tracks, jpeg = excluded.jpeg",
+              p, 7, NULL, NULL);
+  if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
+  if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+  pthread_mutex_unlock(&s->mu);
+  free(b64);
+  return rc;
+}
+
+#define LIVE_HAS_JPEG " CASE WHEN jpeg IS NULL THEN 0 ELSE 1 END"
+
+typedef struct {
+  store_live *l;
+  size_t n, cap;
+  bool with_jpeg, oom, bad;
+} live_list;
+
+static int row_live(void *ud, int nc, const char *const *c) {
+  live_list *x = ud;
+  if (nc < 8) return STORE_EDB;
+  if (x->n == x->cap) {
+    size_t ncap = x->cap ? x->cap * 2 : 8;
+    store_live *nl = realloc(x->l, ncap * sizeof *nl);
+    if (!nl) return x->oom = true, STORE_ENOMEM;
+    x->l = nl;
+    x->cap = ncap;
+  }
+  store_live *l = &x->l[x->n];
+  memset(l, 0, sizeof *l);
+  vigil_strlcpy(l->camera_id, c[0] ? c[0] : "", sizeof l->camera_id);
+  l->seq = c[1] ? strtoll(c[1], NULL, 10) : 0;
+  l->updated_at = c[2] ? strtod(c[2], NULL) : 0;
+  l->frame_ts = c[3] ? strtod(c[3], NULL) : 0;
+  l->width = c[4] ? atoi(c[4]) : 0;
+  l->height = c[5] ? atoi(c[5]) : 0;
+  l->tracks_json = strdup(c[6] ? c[6] : "[]");
+  x->n++;
+  if (!l->tracks_json) return x->oom = true, STORE_ENOMEM;
+  if (!x->with_jpeg) l->has_jpeg = c[7] && c[7][0] == '1';
+  if (x->with_jpeg && c[7] && c[7][0]) {
+    size_t len = strlen(c[7]);
+    if (vigil_b64_decode_alloc(&l->jpeg, &l->jpeg_len, c[7], len, STORE_LIVE_MAX_JPEG, NULL, 0)) {
+      l->jpeg = NULL, l->jpeg_len = 0;
+      x->bad = true; /* a damaged row: served as no frame */
+    }
+    l->has_jpeg = l->jpeg != NULL;
+  }
+  return 0;
+}
+
+int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  live_list x = {.with_jpeg = with_jpeg};
+  sval p = sv_text(camera_id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, jpeg FROM live_state"
+                            " WHERE camera_id = ?"
+                          : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks," LIVE_HAS_JPEG " FROM live_state"
+                            " WHERE camera_id = ?",
+                &p, 1, row_live, &x);
+  pthread_mutex_unlock(&s->mu);
+  if (!rc && !x.n) {
+    set_err(err, errlen, "camera %.64s has no live state", camera_id);
+    rc = STORE_ENOTFOUND;
+  }
+  if (rc) {
+    if (x.oom) set_err(err, errlen, "out of memory");
+    store_lives_free(x.l, x.n);
+    return rc;
+  }
+  *out = x.l[0];
+  for (size_t i = 1; i < x.n; i++) store_live_free(&x.l[i]);
+  free(x.l);
+  return 0;
+}
+
+int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  live_list x = {0};
+  sval p = sv_int(after_seq);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks," LIVE_HAS_JPEG " FROM live_state"
+                " WHERE seq > ? ORDER BY seq LIMIT 1000",
+                &p, 1, row_live, &x);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (x.oom) set_err(err, errlen, "out of memory");
+    store_lives_free(x.l, x.n);
+    return rc;
+  }
+  *out = x.l;
+  *n = x.n;
+  return 0;
+}
+
+int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen) {
+  *seq = 0;
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT COALESCE(MAX(seq), 0) FROM live_state", NULL, 0, row_int, seq);
+  pthread_mutex_unlock(&s->mu);
   return rc;
 }

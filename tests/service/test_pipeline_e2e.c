@@ -108,6 +108,9 @@ static void test_vtest_events(void **s) {
   assert_int_equal(scalar(db, "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_detections ed "
                               "JOIN detections d ON d.id = ed.detection_id WHERE ed.event_id = e.id AND d.class = 'person')"),
                    0);
+  /* vigil analyze published the camera's live state (dashboard tile): a frame and a track list */
+  assert_int_equal(scalar(db, "SELECT count(*) FROM live_state WHERE camera_id = 'vtest' AND jpeg IS NOT NULL"
+                              " AND width > 0 AND tracks LIKE '[%]'"), 1);
   assert_int_equal(scalar(db, "SELECT count(*) FROM events WHERE ' ' || rules || ' ' LIKE '% base_person %'"), events);
   /* enrichment results were stored for some detections (pose from MoveNet) */
   assert_true(scalar(db, "SELECT count(*) FROM enrichment_results WHERE json LIKE '%posture%'") > 0);
