@@ -44,6 +44,7 @@ function fmtTime(iso) {
 }
 
 function setPage(name, title) {
+  onCamera = null; /* only the Live page follows camera states */
   document.title = `${title} · vigil`;
   for (const a of document.querySelectorAll('nav a'))
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
@@ -59,11 +60,14 @@ function failure(e) {
 
 /* ---- live feed (server-sent events) ---- */
 
+let onCamera = null; /* the current page's handler of live camera states */
+
 /* The server may end each response after a while (a bounded poll) and the
  * browser reconnects with Last-Event-ID: an error while CONNECTING is that
- * normal turn; only a CLOSED source is offline. */
+ * normal turn; only a CLOSED source is offline. ?live=1 adds `camera` records
+ * (a camera's current frame and tracks changed). */
 function startStream() {
-  const es = new EventSource('/events/stream');
+  const es = new EventSource('/events/stream?live=1');
   es.onopen = () => { conn.textContent = 'live'; };
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
@@ -71,12 +75,16 @@ function startStream() {
       setTimeout(startStream, 5000);
     }
   };
+  const parse = (m) => { try { return JSON.parse(m.data); } catch (e) { return null; } };
   es.onmessage = (m) => {
     conn.textContent = 'live';
-    let msg;
-    try { msg = JSON.parse(m.data); } catch (e) { return; }
+    const msg = parse(m);
     if (msg && msg.type === 'new_event' && onNewEvent) onNewEvent(msg.event);
   };
+  es.addEventListener('camera', (m) => {
+    const msg = parse(m);
+    if (msg && msg.type === 'camera' && msg.camera && onCamera) onCamera(msg.camera);
+  });
 }
 
 /* ---- Live ---- */
@@ -89,13 +97,42 @@ function labelChips(dets) {
   return h('div', {class: 'chips', 'aria-label': 'Objects'}, names.map((n) => h('span', {class: 'chip'}, `${n} × ${counts[n]}`)));
 }
 
+function fmtDwell(s) {
+  const v = Number(s) || 0;
+  return v < 60 ? `${v.toFixed(0)} s` : v < 3600 ? `${(v / 60).toFixed(1)} min` : `${(v / 3600).toFixed(1)} h`;
+}
+
+/* The camera's current frame (tracks drawn on it by the pipeline) and its
+ * tracked objects now; updated in place by `camera` stream records. */
+function liveView(name, live) {
+  const box = h('div', {class: 'live', 'data-seq': live ? live.seq : 0});
+  if (!live) {
+    box.append(h('p', {class: 'mut'}, 'no live view (no pipeline is running for this camera)'));
+    return box;
+  }
+  box.append(live.frame
+    ? h('img', {class: 'liveframe', src: live.frame, alt: `Current frame of ${name} with its tracked objects`})
+    : h('div', {class: 'noimg'}, 'no frame'));
+  const tracks = live.tracks || [];
+  box.append(h('p', {class: 'mut'}, `Tracked now: ${tracks.length} object${tracks.length === 1 ? '' : 's'} · frame ${fmtTime(live.frame_ts)}`));
+  const age = (Date.now() - Date.parse(live.updated_at)) / 1000;
+  if (age > 60) box.append(h('p', {class: 'mut stale'}, `No update for ${ago(live.updated_at)}: the pipeline may have stopped.`));
+  if (tracks.length)
+    box.append(h('ul', {class: 'tracks', 'aria-label': `Objects tracked now on ${name}`},
+      tracks.map((t) => h('li', {'data-track': t.id},
+        h('strong', {}, `#${t.id} ${t.label}`), ` ${(Number(t.score) * 100).toFixed(0)}% · ${fmtDwell(t.dwell_s)}`,
+        t.stationary ? ' · still' : ''))));
+  return box;
+}
+
 async function tile(c) {
   const ev = c.last_event;
   const name = c.name || c.id;
   const card = h('section', {class: 'card tile', 'data-camera': c.id, 'aria-label': `Camera ${name}`}, h('h2', {}, name));
-  if (ev && ev.has_snapshot)
+  card.append(liveView(name, c.live));
+  if (ev && ev.has_snapshot && !(c.live && c.live.frame))
     card.append(h('img', {src: `/events/${ev.id}/snapshot`, alt: `Latest annotated frame of ${name}`, loading: 'lazy'}));
-  else card.append(h('div', {class: 'noimg'}, 'no snapshot yet'));
+  else if (!c.live) card.append(h('div', {class: 'noimg'}, 'no snapshot yet'));
   if (!ev) return card;
   card.append(h('p', {}, badge(ev.risk_level), ' ', h('a', {href: `/event/${ev.id}`}, ev.summary || '(no summary)')));
   card.append(h('p', {class: 'mut'}, fmtTime(ev.window_end)));
@@ -110,12 +147,24 @@ async function pageLive() {
   setPage('live', 'Live');
   const grid = h('div', {class: 'grid', id: 'tiles'});
   show(h('h1', {}, 'Live'), grid);
+  const names = {};
   const render = async () => {
     const {cameras} = await api('/api/cameras');
+    for (const c of cameras) names[c.id] = c.name || c.id;
     const tiles = await Promise.all(cameras.map(tile));
-    grid.replaceChildren(...(tiles.length ? tiles : [h('p', {class: 'mut'}, 'No camera has reported an event yet.')]));
+    grid.replaceChildren(...(tiles.length ? tiles : [h('p', {class: 'mut'}, 'No camera has reported yet.')]));
   };
-  onNewEvent = () => { render().catch((e) => grid.replaceChildren(failure(e))); };
+  const rerender = () => { render().catch((e) => grid.replaceChildren(failure(e))); };
+  onNewEvent = rerender;
+  onCamera = (live) => {
+    const card = [...grid.querySelectorAll('section.tile')].find((s) => s.dataset.camera === live.camera_id);
+    if (!card) { rerender(); return; } /* a camera not shown yet */
+    const old = card.querySelector('.live');
+    if (old && Number(old.dataset.seq) >= live.seq) return;
+    const name = names[live.camera_id] || live.camera_id;
+    if (old) old.replaceWith(liveView(name, live)); else card.querySelector('h2').after(liveView(name, live));
+    if (live.frame) for (const im of card.querySelectorAll('img:not(.liveframe)')) im.remove();
+  };
   await render();
 }
 

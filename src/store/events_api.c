@@ -400,7 +400,8 @@ static int h_detections(vigil_http_response *res, const vigil_http_request *req)
   return vigil_http_reply_json(res, 200, json_pack("{s:I,s:o}", "event_id", (json_int_t)id, "detections", arr));
 }
 
-/* GET /api/cameras: the cameras of the store, each with its newest event (or null). */
+/* GET /api/cameras: the cameras of the store, each with its newest event and
+ * its live state (or null). */
 static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   store_camera *cams;
@@ -420,7 +421,15 @@ static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
       last = vigil_event_to_json(&evs[0]);
     }
     store_events_free(evs, ne);
-    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event", last));
+    json_t *live = json_null();
+    store_live l;
+    if (!store_get_live(c->st, cams[i].id, false, &l, NULL, 0)) {
+      json_decref(live);
+      live = live_json(&l);
+      store_live_free(&l);
+    }
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event",
+                                         last, "live", live));
   }
   free(cams);
   return vigil_http_reply_json(res, 200, json_pack("{s:o}", "cameras", arr));
