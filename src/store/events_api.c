@@ -237,19 +237,6 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
   return rc;
 }
 
-/* "N", or with live "N:M" (a plain N leaves the live cursor at -1: from now). */
-static int parse_cursor(const char *v, bool live, long *after, long *live_after) {
-  const char *colon = live ? strchr(v, ':') : NULL;
-  if (!colon) return parse_int(v, 0, 0x7fffffffffffL, after);
-  char a[24];
-  size_t k = (size_t)(colon - v);
-  if (k == 0 || k >= sizeof a) return -1;
-  memcpy(a, v, k);
-  a[k] = '\0';
-  if (parse_int(a, 0, 0x7fffffffffffL, after)) return -1;
-  return parse_int(colon + 1, 0, 0x7fffffffffffL, live_after);
-}
-
 /* ---- live state of a camera ---- */
 
 static json_t *iso_or_null(double t) {
@@ -346,7 +333,7 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   if (v && parse_int(v, 0, 1, &live)) return vigil_http_error(res, 400, "live must be 0 or 1");
   v = vigil_http_header(req, "Last-Event-ID");
   if (!v || !*v) v = vigil_http_query(req, "after");
-  if (v && parse_cursor(v, live != 0, &after, &live_after))
+  if (v && events_parse_cursor(v, live != 0, &after, &live_after))
     return vigil_http_error(res, 400, "after / Last-Event-ID must be an event id (with live=1: EVENT:LIVE)");
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");

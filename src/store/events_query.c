@@ -145,6 +145,18 @@ static int parse_bool(const char *s, int *out) {
   return -1;
 }
 
+int events_parse_cursor(const char *v, bool live, long *after, long *live_after) {
+  const char *colon = live ? strchr(v, ':') : NULL;
+  if (!colon) return events_parse_int(v, 0, 0x7fffffffffffL, after);
+  char a[24];
+  size_t k = (size_t)(colon - v);
+  if (k == 0 || k >= sizeof a) return -1;
+  memcpy(a, v, k);
+  a[k] = '\0';
+  if (events_parse_int(a, 0, 0x7fffffffffffL, after)) return -1;
+  return events_parse_int(colon + 1, 0, 0x7fffffffffffL, live_after);
+}
+
 int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,
                         size_t msglen) {
   *f = store_default_filter();
