@@ -426,6 +426,20 @@ static void mq_end_to_end(void **state) {
   assert_true(got("vigil/front/person", "0", m1, 20));
   assert_true(got("vigil/front/car", "0", m1, 20));
 
+  /* a pipeline's live state: the counts are the objects tracked now, 0 when they leave */
+  size_t ml = mark();
+  assert_int_equal(store_put_live(st, "front", nt_now(), 640, 480,
+                                  "[{\"id\":1,\"label\":\"person\"},{\"id\":2,\"label\":\"person\"},"
+                                  "{\"id\":3,\"label\":\"person\"},{\"id\":4,\"label\":\"dog\"}]",
+                                  NULL, 0, NULL, 0), 0);
+  assert_true(got("vigil/front/person", "3", ml, 20));
+  size_t ml2 = mark();
+  assert_int_equal(store_put_live(st, "front", nt_now(), 640, 480, "[{\"id\":5,\"label\":\"car\"}]", NULL, 0, NULL, 0), 0);
+  assert_true(got("vigil/front/car", "1", ml2, 20));
+  assert_true(got("vigil/front/person", "0", ml2, 20));
+  /* no further state (the pipeline stopped): the count clears after MQTT_CLEAR_S */
+  assert_true(got("vigil/front/car", "0", ml2, 20));
+
   /* a camera removed: its configs are cleared (empty retained payloads) */
   size_t m2 = mark();
   write_cameras(false);
