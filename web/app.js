@@ -417,10 +417,31 @@ function metricsCard(title, samples) {
         h('tr', {}, h('td', {}, s.name), h('td', {class: 'mut'}, s.labels), h('td', {}, Number.isInteger(s.value) ? s.value : s.value.toFixed(4))))))))));
 }
 
+/* The pipelines' own counters (they run in `vigil analyze`, not behind a
+ * port): per camera, from the live state each publishes with its frame. */
+function pipelinesCard(cameras) {
+  const live = cameras.filter((c) => c.live && c.live.stats);
+  const card = h('section', {class: 'card', 'aria-label': 'Pipelines per camera'}, h('h2', {}, 'Pipelines (per camera)'));
+  if (!live.length) { card.append(h('p', {class: 'mut'}, 'No pipeline has published a live state.')); return card; }
+  const per = (ms, n) => (n ? `${(ms / n).toFixed(1)} ms` : '—');
+  const head = ['camera', 'updated', 'frames', 'dropped', 'no detector call', 'detector calls', 'detect / frame', 'track / frame', 'enrich / call', 'events'];
+  card.append(h('div', {class: 'tablewrap'}, h('table', {},
+    h('thead', {}, h('tr', {}, head.map((t) => h('th', {}, t)))),
+    h('tbody', {}, live.map((c) => {
+      const s = c.live.stats;
+      return h('tr', {'data-camera': c.id}, h('td', {}, c.name || c.id), h('td', {class: 'mut'}, ago(c.live.updated_at)),
+        h('td', {}, s.frames), h('td', {'data-stat': 'dropped'}, s.dropped), h('td', {}, s.frames_gated), h('td', {}, s.detector_calls),
+        h('td', {}, per(s.detect_ms, s.detected_frames)), h('td', {}, per(s.track_ms, s.detected_frames)),
+        h('td', {}, per(s.enrich_ms, s.enriched)), h('td', {}, s.events));
+    })))));
+  return card;
+}
+
 async function pageSystem() {
   setPage('system', 'System');
   onNewEvent = null;
   const cards = [];
+  cards.push(pipelinesCard((await api('/api/cameras')).cameras));
   const own = await fetch('/metrics').then((r) => r.text());
   cards.push(metricsCard('events (this service)', parseMetrics(own)));
   const {services} = await api('/api/services');

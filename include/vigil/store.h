@@ -174,16 +174,18 @@ typedef struct {
   double frame_ts;      /* unix seconds of the frame */
   int width, height;    /* of the frame the boxes are in */
   char *tracks_json;    /* owned: JSON array of the confirmed tracks */
+  char *stats_json;     /* owned: JSON object, the camera's pipeline counters and stage times */
   uint8_t *jpeg;        /* owned: the annotated frame; NULL when not asked for or none */
   size_t jpeg_len;
   bool has_jpeg;        /* the row holds a frame (also when it was not asked for) */
 } store_live;
 void store_live_free(store_live *l); /* the members; NULL is a no-op */
 void store_lives_free(store_live *l, size_t n);
-/* Replaces the camera's row (tracks_json a JSON array, at most
- * STORE_LIVE_MAX_TRACKS_JSON; jpeg may be NULL, at most STORE_LIVE_MAX_JPEG). */
+/* Replaces the camera's row (tracks_json a JSON array and stats_json a JSON
+ * object (NULL = {}), each at most STORE_LIVE_MAX_TRACKS_JSON; jpeg may be
+ * NULL, at most STORE_LIVE_MAX_JPEG). */
 int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
-                   const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen);
+                   const char *stats_json, const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen);
 /* One camera's row, with its JPEG when with_jpeg; STORE_ENOTFOUND when it has none. */
 int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen);
 /* Rows with seq > after_seq, oldest first, without JPEGs (*out malloc'ed, NULL when none). */

@@ -27,6 +27,20 @@ char *live_tracks_json(const pipeline_track *tr, int n) {
   return s;
 }
 
+char *live_stats_json(const pipeline_stats *st) {
+  json_t *j = json_object();
+#define I_(f) json_object_set_new(j, #f, json_integer(st->f))
+#define F_(f) json_object_set_new(j, #f, json_real(isfinite(st->f) ? st->f : 0))
+  I_(frames), I_(dropped), I_(frames_gated), I_(detected_frames), I_(detector_calls), I_(detections);
+  I_(tracks_confirmed), I_(enriched), I_(batches), I_(events), I_(duplicates);
+  F_(motion_ms), F_(detect_ms), F_(track_ms), F_(enrich_ms), F_(risk_ms), F_(store_ms);
+#undef I_
+#undef F_
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  return s;
+}
+
 /* A copy of the frame at most max_w wide; *scale maps frame pixels into it. */
 static int scaled_copy(vigil_image *out, const vigil_image *in, int max_w, float *scale) {
   *scale = 1;
@@ -66,19 +80,21 @@ static int annotated_jpeg(uint8_t **jpg, size_t *len, const vigil_image *frame, 
 }
 
 int live_publish(store *st, const char *camera_id, const vigil_image *frame, double ts, const pipeline_track *tr,
-                 int n, int max_w, char *err, size_t errlen) {
-  char *tracks = live_tracks_json(tr, n);
+                 int n, const pipeline_stats *stats, int max_w, char *err, size_t errlen) {
+  char *tracks = live_tracks_json(tr, n), *sj = stats ? live_stats_json(stats) : NULL;
   uint8_t *jpg = NULL;
   size_t len = 0;
-  if (!tracks || annotated_jpeg(&jpg, &len, frame, tr, n, max_w)) {
+  if (!tracks || (stats && !sj) || annotated_jpeg(&jpg, &len, frame, tr, n, max_w)) {
     free(tracks);
+    free(sj);
     free(jpg);
     snprintf(err, errlen, "live state of %s: out of memory or encoding failed", camera_id);
     return -1;
   }
-  int rc = store_put_live(st, camera_id, ts, frame ? frame->w : 0, frame ? frame->h : 0, tracks, jpg, len, err,
+  int rc = store_put_live(st, camera_id, ts, frame ? frame->w : 0, frame ? frame->h : 0, tracks, sj, jpg, len, err,
                           errlen);
   free(tracks);
+  free(sj);
   free(jpg);
   return rc;
 }

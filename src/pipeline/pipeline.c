@@ -728,8 +728,11 @@ static void publish_live(pipeline *p, int cam, const vigil_image *frame, double 
   cs->live_at = now;
   pipeline_track *tr = malloc(PIPELINE_MAX_TRACKS * sizeof *tr);
   int n = tr ? pipeline_camera_tracks(p, cam, tr, PIPELINE_MAX_TRACKS) : -1;
+  pthread_mutex_lock(&p->mu); /* dropped is counted by the decode thread under the lock */
+  pipeline_stats st = cs->st;
+  pthread_mutex_unlock(&p->mu);
   char err[256];
-  if (n >= 0 && live_publish(p->st, cs->cam.id, frame, ts, tr, n, p->p.live_max_width, err, sizeof err))
+  if (n >= 0 && live_publish(p->st, cs->cam.id, frame, ts, tr, n, &st, p->p.live_max_width, err, sizeof err))
     vlog_warn("pipeline: camera %s: %s", cs->cam.id, err);
   free(tr);
 }

@@ -251,13 +251,18 @@ static json_t *iso_or_null(double t) {
   return json_string(out);
 }
 
-/* {"camera_id","seq","updated_at","frame_ts","width","height","tracks":[...],"frame"}: frame is
+/* {"camera_id","seq","updated_at","frame_ts","width","height","tracks":[...],"stats":{...},"frame"}: frame is
  * the URL of the annotated JPEG (null without one), versioned by seq so browsers refetch it. */
 static json_t *live_json(const store_live *l) {
   json_t *tracks = json_loads(l->tracks_json ? l->tracks_json : "[]", 0, NULL);
   if (!json_is_array(tracks)) { /* a damaged row: no tracks rather than no answer */
     json_decref(tracks);
     tracks = json_array();
+  }
+  json_t *stats = json_loads(l->stats_json ? l->stats_json : "{}", 0, NULL);
+  if (!json_is_object(stats)) {
+    json_decref(stats);
+    stats = json_object();
   }
   char *esc = NULL, url[256];
   json_t *cam = json_string(l->camera_id);
@@ -281,10 +286,10 @@ static json_t *live_json(const store_live *l) {
     }
   }
   free(esc);
-  return json_pack("{s:o,s:I,s:o,s:o,s:i,s:i,s:o,s:o}", "camera_id", cam ? cam : json_string(""), "seq",
+  return json_pack("{s:o,s:I,s:o,s:o,s:i,s:i,s:o,s:o,s:o}", "camera_id", cam ? cam : json_string(""), "seq",
                    (json_int_t)l->seq, "updated_at", iso_or_null(l->updated_at), "frame_ts",
-                   iso_or_null(l->frame_ts), "width", l->width, "height", l->height, "tracks", tracks, "frame",
-                   frame);
+                   iso_or_null(l->frame_ts), "width", l->width, "height", l->height, "tracks", tracks, "stats", stats,
+                   "frame", frame);
 }
 
 static int live_camera_id(const vigil_http_request *req, char *id, size_t len) {

@@ -63,7 +63,7 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
     /* 7: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
     "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
-    " frame_ts DOUBLE PRECISION NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, jpeg TEXT);"
+    " frame_ts DOUBLE PRECISION NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
     "CREATE INDEX live_state_seq ON live_state(seq);",
 };
 

@@ -1091,8 +1091,9 @@ int store_watch_root_first_start(store *s, const char *root, bool *first, char *
 void store_live_free(store_live *l) {
   if (!l) return;
   free(l->tracks_json);
+  free(l->stats_json);
   free(l->jpeg);
-  l->tracks_json = NULL;
+  l->tracks_json = l->stats_json = NULL;
   l->jpeg = NULL;
   l->jpeg_len = 0;
 }
@@ -1104,13 +1105,15 @@ void store_lives_free(store_live *l, size_t n) {
 }
 
 int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
-                   const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen) {
+                   const char *stats_json, const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen) {
   if (!s || !camera_id || !camera_id[0] || strlen(camera_id) >= VIGIL_ID_LEN || !tracks_json || width < 0 ||
       height < 0) {
     set_err(err, errlen, "store_put_live: missing camera id or tracks");
     return STORE_EINVAL;
   }
-  if (strlen(tracks_json) > STORE_LIVE_MAX_TRACKS_JSON || jpeg_len > STORE_LIVE_MAX_JPEG) {
+  if (!stats_json) stats_json = "{}";
+  if (strlen(tracks_json) > STORE_LIVE_MAX_TRACKS_JSON || strlen(stats_json) > STORE_LIVE_MAX_TRACKS_JSON ||
+      jpeg_len > STORE_LIVE_MAX_JPEG) {
     set_err(err, errlen, "store_put_live: tracks or frame too large");
     return STORE_EINVAL;
   }
@@ -1123,18 +1126,18 @@ int store_put_live(store *s, const char *camera_id, double frame_ts, int width, 
     }
     b64[vigil_b64_encode(b64, jpeg, jpeg_len, 0)] = '\0';
   }
-  sval p[7] = {sv_text(camera_id), sv_real(now_s()), sv_real(frame_ts), sv_int(width),
-               sv_int(height),     sv_text(tracks_json), sv_text(b64)};
+  sval p[8] = {sv_text(camera_id), sv_real(now_s()), sv_real(frame_ts), sv_int(width),
+               sv_int(height),     sv_text(tracks_json), sv_text(stats_json), sv_text(b64)};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
   if (!rc)
     rc = EXEC(s,
-              "INSERT INTO live_state(camera_id, seq, updated_at, frame_ts, width, height, tracks, jpeg)"
-              " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM live_state), ?, ?, ?, ?, ?, ?)"
+              "INSERT INTO live_state(camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg)"
+              " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM live_state), ?, ?, ?, ?, ?, ?, ?)"
               " ON CONFLICT(camera_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at,"
               " frame_ts = excluded.frame_ts, width = excluded.width, height = excluded.height,"
-              " tracks = excluded.tracks, jpeg = excluded.jpeg",
-              p, 7, NULL, NULL);
+              " tracks = excluded.tracks, stats = excluded.stats, jpeg = excluded.jpeg",
+              p, 8, NULL, NULL);
   if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
   if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
   pthread_mutex_unlock(&s->mu);
@@ -1152,7 +1155,7 @@ typedef struct {
 
 static int row_live(void *ud, int nc, const char *const *c) {
   live_list *x = ud;
-  if (nc < 8) return STORE_EDB;
+  if (nc < 9) return STORE_EDB;
   if (x->n == x->cap) {
     size_t ncap = x->cap ? x->cap * 2 : 8;
     store_live *nl = realloc(x->l, ncap * sizeof *nl);
@@ -1169,12 +1172,13 @@ static int row_live(void *ud, int nc, const char *const *c) {
   l->width = c[4] ? atoi(c[4]) : 0;
   l->height = c[5] ? atoi(c[5]) : 0;
   l->tracks_json = strdup(c[6] ? c[6] : "[]");
+  l->stats_json = strdup(c[7] ? c[7] : "{}");
   x->n++;
-  if (!l->tracks_json) return x->oom = true, STORE_ENOMEM;
-  if (!x->with_jpeg) l->has_jpeg = c[7] && c[7][0] == '1';
-  if (x->with_jpeg && c[7] && c[7][0]) {
-    size_t len = strlen(c[7]);
-    if (vigil_b64_decode_alloc(&l->jpeg, &l->jpeg_len, c[7], len, STORE_LIVE_MAX_JPEG, NULL, 0)) {
+  if (!l->tracks_json || !l->stats_json) return x->oom = true, STORE_ENOMEM;
+  if (!x->with_jpeg) l->has_jpeg = c[8] && c[8][0] == '1';
+  if (x->with_jpeg && c[8] && c[8][0]) {
+    size_t len = strlen(c[8]);
+    if (vigil_b64_decode_alloc(&l->jpeg, &l->jpeg_len, c[8], len, STORE_LIVE_MAX_JPEG, NULL, 0)) {
       l->jpeg = NULL, l->jpeg_len = 0;
       x->bad = true; /* a damaged row: served as no frame */
     }
@@ -1189,9 +1193,9 @@ int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *
   sval p = sv_text(camera_id);
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
-                with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, jpeg FROM live_state"
+                with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg FROM live_state"
                             " WHERE camera_id = ?"
-                          : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks," LIVE_HAS_JPEG " FROM live_state"
+                          : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
                             " WHERE camera_id = ?",
                 &p, 1, row_live, &x);
   pthread_mutex_unlock(&s->mu);
@@ -1217,7 +1221,7 @@ int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, c
   sval p = sv_int(after_seq);
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
-                "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks," LIVE_HAS_JPEG " FROM live_state"
+                "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
                 " WHERE seq > ? ORDER BY seq LIMIT 1000",
                 &p, 1, row_live, &x);
   pthread_mutex_unlock(&s->mu);

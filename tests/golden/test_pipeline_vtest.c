@@ -121,6 +121,10 @@ static void test_vtest_tracks(void **st) {
         assert_true(fabs(json_number_value(json_object_get(t, "dwell_s")) - (tr[i].last_seen - tr[i].first_seen)) < 1e-3);
       }
       json_decref(arr);
+      json_t *stj = json_loads(l.stats_json, 0, NULL); /* the camera's counters up to this frame */
+      assert_int_equal(json_integer_value(json_object_get(stj, "frames")), frame + 1);
+      assert_true(json_integer_value(json_object_get(stj, "detector_calls")) > 0);
+      json_decref(stj);
       store_live_free(&l);
     }
     frame++;

@@ -431,10 +431,10 @@ static void mq_end_to_end(void **state) {
   assert_int_equal(store_put_live(st, "front", nt_now(), 640, 480,
                                   "[{\"id\":1,\"label\":\"person\"},{\"id\":2,\"label\":\"person\"},"
                                   "{\"id\":3,\"label\":\"person\"},{\"id\":4,\"label\":\"dog\"}]",
-                                  NULL, 0, NULL, 0), 0);
+                                  NULL, NULL, 0, NULL, 0), 0);
   assert_true(got("vigil/front/person", "3", ml, 20));
   size_t ml2 = mark();
-  assert_int_equal(store_put_live(st, "front", nt_now(), 640, 480, "[{\"id\":5,\"label\":\"car\"}]", NULL, 0, NULL, 0), 0);
+  assert_int_equal(store_put_live(st, "front", nt_now(), 640, 480, "[{\"id\":5,\"label\":\"car\"}]", NULL, NULL, 0, NULL, 0), 0);
   assert_true(got("vigil/front/car", "1", ml2, 20));
   assert_true(got("vigil/front/person", "0", ml2, 20));
   /* no further state (the pipeline stopped): the count clears after MQTT_CLEAR_S */

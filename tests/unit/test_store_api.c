@@ -451,12 +451,13 @@ static void live(void **state) {
   const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 0xff, 0xd9};
   const char *tracks = "[{\"id\":7,\"label\":\"person\",\"score\":0.9,\"bbox\":{\"x1\":1,\"y1\":2,\"x2\":3,\"y2\":4},"
                        "\"stationary\":false,\"dwell_s\":12.5}]";
-  assert_int_equal(store_put_live(st, "porch cam", 1700000000.25, 640, 480, tracks, jpg, sizeof jpg, err, sizeof err), 0);
+  assert_int_equal(store_put_live(st, "porch cam", 1700000000.25, 640, 480, tracks, "{\"frames\":12,\"dropped\":3}", jpg, sizeof jpg, err, sizeof err), 0);
   json_t *j = get_json("/cameras/porch%20cam/live", 200);
   assert_string_equal(json_string_value(json_object_get(j, "camera_id")), "porch cam");
   assert_int_equal(json_integer_value(json_object_get(j, "seq")), seq0 + 1);
   assert_int_equal(json_integer_value(json_object_get(j, "width")), 640);
   assert_string_equal(json_string_value(json_object_get(j, "frame_ts")), "2023-11-14T22:13:20.250Z");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "stats"), "dropped")), 3);
   json_t *t0 = json_array_get(json_object_get(j, "tracks"), 0);
   assert_int_equal(json_integer_value(json_object_get(t0, "id")), 7);
   assert_string_equal(json_string_value(json_object_get(t0, "label")), "person");
@@ -470,7 +471,7 @@ static void live(void **state) {
   assert_memory_equal(body, jpg, sizeof jpg);
   free(body);
   /* a camera whose state has no frame: frame null, live.jpg 404 */
-  assert_int_equal(store_put_live(st, "dark", 1700000000, 0, 0, "[]", NULL, 0, err, sizeof err), 0);
+  assert_int_equal(store_put_live(st, "dark", 1700000000, 0, 0, "[]", NULL, NULL, 0, err, sizeof err), 0);
   j = get_json("/cameras/dark/live", 200);
   assert_true(json_is_null(json_object_get(j, "frame")));
   json_decref(j);
@@ -506,7 +507,7 @@ static void live(void **state) {
     char url[512];
     snprintf(url, sizeof url, "sqlite://%s/events.db", tmpdir);
     if (store_open(&s2, url, NULL, 0)) _exit(1);
-    int rc = store_put_live(s2, "dark", 1700000005, 0, 0, "[{\"id\":9}]", NULL, 0, NULL, 0);
+    int rc = store_put_live(s2, "dark", 1700000005, 0, 0, "[{\"id\":9}]", NULL, NULL, 0, NULL, 0);
     store_close(s2);
     _exit(rc ? 1 : 0);
   }

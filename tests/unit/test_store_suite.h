@@ -568,10 +568,10 @@ static void st_live(void **state) {
   assert_int_equal(store_get_live(s, "front", true, &l, err, sizeof err), STORE_ENOTFOUND);
   uint8_t jpg[300];
   for (size_t i = 0; i < sizeof jpg; i++) jpg[i] = (uint8_t)(i * 7); /* holds 0 bytes */
-  assert_int_equal(store_put_live(s, "front", 1700000000.5, 1280, 720, "[{\"id\":1}]", jpg, sizeof jpg, err,
+  assert_int_equal(store_put_live(s, "front", 1700000000.5, 1280, 720, "[{\"id\":1}]", "{\"frames\":7}", jpg, sizeof jpg, err,
                                   sizeof err), 0);
-  assert_int_equal(store_put_live(s, "back", 1700000001.0, 640, 480, "[]", NULL, 0, err, sizeof err), 0);
-  assert_int_equal(store_put_live(s, "front", 1700000002.0, 1280, 720, "[{\"id\":1},{\"id\":2}]", jpg, 100, err,
+  assert_int_equal(store_put_live(s, "back", 1700000001.0, 640, 480, "[]", NULL, NULL, 0, err, sizeof err), 0);
+  assert_int_equal(store_put_live(s, "front", 1700000002.0, 1280, 720, "[{\"id\":1},{\"id\":2}]", "{\"frames\":9}", jpg, 100, err,
                                   sizeof err), 0);
   assert_int_equal(suite_count(s, "live_state"), 2);
   assert_int_equal(store_live_max_seq(s, &seq, err, sizeof err), 0);
@@ -583,6 +583,7 @@ static void st_live(void **state) {
   assert_true(l.frame_ts > 1700000001.9 && l.frame_ts < 1700000002.1);
   assert_true(l.updated_at > 1.7e9);
   assert_string_equal(l.tracks_json, "[{\"id\":1},{\"id\":2}]");
+  assert_string_equal(l.stats_json, "{\"frames\":9}");
   assert_true(l.has_jpeg);
   assert_int_equal(l.jpeg_len, 100);
   assert_memory_equal(l.jpeg, jpg, 100);
@@ -595,6 +596,7 @@ static void st_live(void **state) {
   assert_false(l.has_jpeg);
   assert_null(l.jpeg);
   assert_int_equal(l.seq, 2);
+  assert_string_equal(l.stats_json, "{}"); /* none given */
   store_live_free(&l);
   store_live *all;
   size_t n;
@@ -609,8 +611,8 @@ static void st_live(void **state) {
   assert_int_equal(n, 0);
   store_lives_free(all, n);
   /* refused: no camera, a frame over the limit */
-  assert_int_equal(store_put_live(s, "", 1, 1, 1, "[]", NULL, 0, err, sizeof err), STORE_EINVAL);
-  assert_int_equal(store_put_live(s, "front", 1, 1, 1, "[]", jpg, STORE_LIVE_MAX_JPEG + 1, err, sizeof err),
+  assert_int_equal(store_put_live(s, "", 1, 1, 1, "[]", NULL, NULL, 0, err, sizeof err), STORE_EINVAL);
+  assert_int_equal(store_put_live(s, "front", 1, 1, 1, "[]", NULL, jpg, STORE_LIVE_MAX_JPEG + 1, err, sizeof err),
                    STORE_EINVAL);
   assert_int_equal(suite_count(s, "live_state"), 2);
   store_close(s);

@@ -164,6 +164,10 @@ try {
   step('system');
   await open('/#/system');
   await page.waitForSelector('section[aria-label="Metrics of enrich-light"] table');
+  /* the pipelines' counters (dropped frames, stage times) from the live state */
+  const pipe = page.locator('section[aria-label="Pipelines per camera"] tr[data-camera="front"]');
+  assert.equal(await pipe.locator('td[data-stat="dropped"]').textContent(), '4');
+  assert.ok((await pipe.locator('td').allTextContents()).includes('12.3 ms'), 'detect time per frame');
   assert.match(await page.locator('main section.card:has(h2:text-is("gone")) [role="alert"]').textContent(), /not reachable/);
   assert.ok((await page.locator('section[aria-label="Metrics of events (this service)"] td').allTextContents()).some((t) => t.startsWith('vigil_http_')));
   await shot('system');
