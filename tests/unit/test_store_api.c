@@ -518,6 +518,12 @@ static void live(void **state) {
   assert_non_null(strstr(body, "\"camera_id\":\"dark\""));
   assert_non_null(strstr(body, "\"tracks\":[{\"id\":9}]"));
   free(body);
+  /* a camera id longer than any stored one is a 400, not a lookup */
+  char longpath[160];
+  snprintf(longpath, sizeof longpath, "/cameras/%070d/live", 7);
+  s = http("GET", longpath, NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
   /* without live=1 an EVENT:LIVE id is refused, and live itself is 0 or 1 */
   s = http("GET", "/events/stream?wait=0", NULL, "Last-Event-ID: 1:2", &body, NULL, 0);
   assert_int_equal(s, 400);
