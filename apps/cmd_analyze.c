@@ -18,6 +18,8 @@
 #include "cmds.h"
 #include "notify/notify.h"
 #include "util/assets.h"
+#include "util/clock.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vigil/camrun.h"
 #include "vigil/cameras.h"
@@ -29,6 +31,7 @@
 #include "vigil/report.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
 
@@ -53,11 +56,6 @@ static volatile sig_atomic_t stop;
 
 /* Wall-clock time with sub-second resolution: stream frames are stamped with
  * it, and detection ids derive from the stamp in milliseconds. */
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 static void on_signal(int sig) { (void)sig, stop = 1; }
 
 static void usage(FILE *f) {
@@ -119,7 +117,7 @@ static int add_source(source *s, int *n, const char *path, const char *camera) {
   o->video = o->stream || has_ext(path, video_exts);
   struct stat st;
   /* full precision: two uploads within one second are two moments, not one */
-  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : wall_now();
+  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : vigil_wall_s();
   if (camera) {
     snprintf(o->camera, sizeof o->camera, "%s", camera);
   } else if (o->video) {
@@ -165,21 +163,14 @@ static int add_folder(source *s, int *n, const char *dir, const char *camera, in
   return 0;
 }
 
+/* A whole image file; NULL when missing, empty or over max bytes. */
 static void *slurp(const char *path, size_t *len, size_t max) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size <= 0 || (size_t)st.st_size > max) {
-    fclose(f);
+  char *b;
+  if (vigil_file_read(path, max, &b, len, NULL, 0)) return NULL;
+  if (!*len) {
+    free(b);
     return NULL;
   }
-  void *b = malloc((size_t)st.st_size);
-  if (b && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
   return b;
 }
 
@@ -548,12 +539,12 @@ int cmd_analyze(int argc, char **argv) {
         continue;
       }
       backoff = 1;
-      double base = s->stream ? wall_now() : s->mtime - video_duration_s(v);
+      double base = s->stream ? vigil_wall_s() : s->mtime - video_duration_s(v);
       vigil_image img = {0};
       double pts;
       int r = 0;
       while (!stop && (r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
-        double t = s->stream ? wall_now() : base + pts;
+        double t = s->stream ? vigil_wall_s() : base + pts;
         if (pipeline_frame(pl, cam, &img, t, err, sizeof err)) {
           vlog_error("analyze: %s: %s", s->path, err);
           failures++;

@@ -12,18 +12,14 @@
 #include <time.h>
 
 #include "cmds.h"
+#include "util/clock.h"
+#include "util/file.h"
 #include "vrt/vrt.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int load(const char *path, vrt_model_t **m, double *ms) {
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int rc = vrt_model_load(m, path, vrt_load_default_params());
-  if (ms) *ms = now_ms() - t0;
+  if (ms) *ms = vigil_mono_ms() - t0;
   if (rc) {
     fprintf(stderr, "vigil model: %s: %s: %s\n", path, vrt_strerror(rc), vrt_last_error());
     return rc == VRT_EIO || rc == VRT_ENOTFOUND ? VIGIL_EXIT_NODATA : VIGIL_EXIT_FAIL;
@@ -139,22 +135,10 @@ static void fill_pattern(vrt_tensor *t) {
   }
 }
 
+/* A raw input tensor file (errno says why on failure). */
 static void *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size < 0) {
-    fclose(f);
-    return NULL;
-  }
-  void *buf = malloc((size_t)st.st_size + 1);
-  if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
-  return buf;
+  char *b;
+  return vigil_file_read(path, (size_t)1 << 40, &b, len, NULL, 0) ? NULL : b;
 }
 
 static int write_output(const char *dir, const vrt_tensor *t) {
@@ -296,9 +280,9 @@ static int model_run(int argc, char **argv) {
   int nout = 0;
   double first = 0, *times = calloc((size_t)runs, sizeof(double));
   for (int r = 0; r < 1 + warmup + runs; r++) {
-    double t0 = now_ms();
+    double t0 = vigil_mono_ms();
     rc = vrt_session_run(s, in, nin, &outs, &nout);
-    double dt = now_ms() - t0;
+    double dt = vigil_mono_ms() - t0;
     if (rc) {
       fprintf(stderr, "vigil model run: %s: %s\n", vrt_strerror(rc), vrt_last_error());
       break;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "vigil/config.h"
 #include "vigil/zoo.h"
 
 static void usage(FILE *f) {
@@ -138,7 +139,7 @@ static bool is_file(const char *p) {
 /* tools/setup/deps.sh: under $VIGIL_SOURCE_DIR, else up from the binary
  * (build/vigil -> ../tools, build/sub/vigil -> ../../tools). */
 static int find_deps(char *out, size_t len) {
-  const char *src = getenv("VIGIL_SOURCE_DIR");
+  const char *src = vigil_config_str(NULL, "VIGIL_SOURCE_DIR");
   if (src && *src) {
     snprintf(out, len, "%s/tools/setup/deps.sh", src);
     return is_file(out) ? 0 : -1;

@@ -11,7 +11,6 @@
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -191,11 +190,6 @@ int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *
 /* Rows with seq > after_seq, oldest first, without JPEGs (*out malloc'ed, NULL when none). */
 int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen);
 int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen);
-
-/* JSON of records, as the events API serves them. New references. */
-json_t *vigil_event_to_json(const vigil_event *ev);
-json_t *vigil_enrichment_to_json(const vigil_enrichment *e);
-json_t *vigil_detection_to_json(const vigil_detection *d);
 
 #ifdef __cplusplus
 }

@@ -24,9 +24,11 @@
 #include "vigil/pipeline.h"
 #include "vigil/risk.h"
 #include "util/assets.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/enrich.h"
 #include "vigil/plate.h"
+#include "vigil/status.h"
 
 struct enrich_engine {
   zoo_registry reg;
@@ -140,7 +142,8 @@ zoo_service enrich_part_service(unsigned bit) {
     if (part_table[i].bit != bit) continue;
     char key[128];
     const char *model = part_table[i].model;
-    if (bit == ENRICH_PART_POSE && getenv("VIGIL_POSE_MODEL")) model = getenv("VIGIL_POSE_MODEL");
+    const char *pose = vigil_config_given(NULL, "VIGIL_POSE_MODEL");
+    if (bit == ENRICH_PART_POSE && pose) model = pose;
     const char *v = route_env(model, key, sizeof key);
     zoo_service s;
     if (v && zoo_service_parse(v, &s) == 0 && s != ZOO_SVC_CORE) return s;
@@ -172,15 +175,16 @@ static const char *route_env(const char *model, char *key, size_t keylen) {
     for (int k = 0; k < 4 && functions[f].models[k]; k++)
       if (!strcmp(functions[f].models[k], model)) {
         snprintf(key, keylen, "ENRICHMENT_%s_SERVICE", functions[f].function);
-        v = getenv(key);
+        v = vigil_config_given(NULL, key);
       }
   char mk[128];
   snprintf(mk, sizeof mk, "ENRICHMENT_");
   size_t o = strlen(mk);
   for (const char *p = model; *p && o < sizeof mk - 10; p++) mk[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
   snprintf(mk + o, sizeof mk - o, "_SERVICE");
-  if (getenv(mk)) {
-    v = getenv(mk);
+  const char *mv = vigil_config_given(NULL, mk);
+  if (mv) {
+    v = mv;
     snprintf(key, keylen, "%s", mk);
   }
   return v;
@@ -199,9 +203,7 @@ static void route(zoo_registry *reg) {
 }
 
 static double budget_mb(const vigil_config *cfg, const char *key, double dflt_gb, char *err, size_t errlen) {
-  const char *v = vigil_config_str(cfg, key);
-  const char *src = vigil_config_source(cfg, key);
-  if (!v || !strcmp(src, "default") || !strcmp(src, "unset")) v = getenv(key);
+  const char *v = vigil_config_given(cfg, key);
   double mb;
   if (v && zoo_budget_parse_gb(v, &mb, err, errlen) == 0) return mb;
   if (v) return -1;
@@ -235,9 +237,9 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
   double heavy = budget_mb(cfg, "VRAM_BUDGET_GB", 6.0, err, errlen);
-  const char *lv = getenv("VRAM_BUDGET_LIGHT_GB");
-  double light = lv ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
-                    : (getenv("VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
+  double light = vigil_config_given(cfg, "VRAM_BUDGET_LIGHT_GB")
+                     ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
+                     : (vigil_config_given(cfg, "VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
   if (heavy < 0 || light < 0) {
     enrich_engine_free(e);
     return -1;
@@ -354,7 +356,7 @@ static bool with_model(part_ctx *c, const char *part, const char *name, part_cal
   zoo_lease l;
   if (lease(c, part, name, &m, &l)) return false;
   char err[256];
-  snprintf(err, sizeof err, "%s has an unexpected adapter for %s", name, part);
+  vigil_err(err, sizeof err, -1, "%s has an unexpected adapter for %s", name, part);
   int rc = fn(c, l.handle, err, sizeof err);
   zoo_manager_release(m, &l);
   if (rc) {
@@ -380,7 +382,7 @@ static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   int ch = (int)fminf((float)rq->frame->h, rq->y2 + 0.1f * hh) - cy;
   vigil_image crop = {0};
   if (vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch)) {
-    snprintf(err, errlen, "cannot crop the person box");
+    vigil_err(err, errlen, -1, "cannot crop the person box");
     return -1;
   }
   vigil_det_list dl;
@@ -445,7 +447,7 @@ static int detector_faces(detector_t *d, face_box *faces, int max, int *n, const
   vigil_image crop = {0};
   int cx = (int)x1, cy = (int)y1;
   if (vigil_img_crop(&crop, frame, cx, cy, (int)(x2 - x1), (int)(y2 - y1))) {
-    snprintf(err, errlen, "cannot crop the face region");
+    vigil_err(err, errlen, -1, "cannot crop the face region");
     return -1;
   }
   vigil_det_list l;
@@ -735,28 +737,22 @@ static void *part_weather(void *arg) {
   return NULL;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   enrich_request rq = *rq0;
   /* clip the box to the image; an empty box is the caller's error */
   rq.x1 = fmaxf(rq.x1, 0), rq.y1 = fmaxf(rq.y1, 0);
   rq.x2 = fminf(rq.x2, (float)rq.frame->w), rq.y2 = fminf(rq.y2, (float)rq.frame->h);
   if (!(rq.x2 - rq.x1 >= 2) || !(rq.y2 - rq.y1 >= 2)) {
-    if (err) snprintf(err, errlen, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
+    vigil_err(err, errlen, -1, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
     return -1;
   }
   unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
   if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
       (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
     if (err)
-      snprintf(err, errlen, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+      vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
                "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
                VEHICLE_MIN_BOX);
     return -1;
@@ -790,7 +786,7 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose))
     with_model(&c, "action", "xclip-base", call_action);
   if (parts & ENRICH_PART_VEHICLE) part_plate(&c);
-  out->inference_ms = now_ms() - t0;
+  out->inference_ms = vigil_mono_ms() - t0;
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "enrich/handles.h"
+#include "vigil/status.h"
 
 /* A typical input per adapter for the warm-up (dynamic dims get these). */
 static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims) {
@@ -36,7 +37,7 @@ static int warm_runner(model_runner *r, const char *adapter, char *err, size_t e
     int64_t n = vrt_tensor_numel(&in[i]);
     size_t es = vrt_dtype_size(d->dtype);
     if (n < 0 || !es || n > ((int64_t)1 << 28)) {
-      if (err) snprintf(err, errlen, "%s: input '%s' cannot be warmed up", r->name, d->name);
+      vigil_err(err, errlen, -1, "%s: input '%s' cannot be warmed up", r->name, d->name);
       rc = -1;
       break;
     }
@@ -90,7 +91,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   char path[ZOO_PATH_MAX * 2];
   bool from_env = false;
   if (zoo_row_weights_path(row, path, sizeof path, &from_env) || !path[0] || !zoo_row_installed(row)) {
-    snprintf(err, errlen, "weights for %s are not installed: %s%s%s%s", row->name,
+    vigil_err(err, errlen, -1, "weights for %s are not installed: %s%s%s%s", row->name,
              row->env_var[0] ? "set " : "", row->env_var, row->env_var[0] ? " or place them at " : "place them at ",
              path[0] ? path : row->default_path);
     return -1;
@@ -105,7 +106,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     size_t n = strlen(path);
     snprintf(path + n, sizeof path - n, "/model.onnx");
     if (access(path, R_OK)) {
-      snprintf(err, errlen, "%s: the folder has no model.onnx (see docs/models.md)", row->name);
+      vigil_err(err, errlen, -1, "%s: the folder has no model.onnx (see docs/models.md)", row->name);
       return -1;
     }
   }

@@ -24,6 +24,7 @@
 
 #include "models/runner.h"
 #include "vigil/detect.h"
+#include "vigil/status.h"
 #include "vrt/vrt.h"
 
 #define DET_MAX_NAMES 1024
@@ -69,10 +70,6 @@ static float family_default_conf(det_family f) {
   }
 }
 
-static void seterr(char *err, size_t len, const char *fmt, const char *a, const char *b) {
-  if (err && len) snprintf(err, len, fmt, a, b);
-}
-
 /* Ultralytics stores names as a Python dict literal: {0: 'person', 1: 'bicycle'} */
 static void parse_names(detector_t *d, const char *meta) {
   const char *s = meta;
@@ -101,8 +98,7 @@ static int recognise(detector_t *d, char *err, size_t errlen) {
   int nout = vrt_model_num_outputs(m);
   const vrt_tensor *in = vrt_model_input(m, 0);
   if (vrt_model_num_inputs(m) != 1 || !in || in->ndim != 4 || in->dtype != VRT_F32) {
-    seterr(err, errlen, "%s: a detector needs one float32 image input of rank 4%s", d->name, "");
-    return -1;
+    return vigil_err(err, errlen, -1, "%s: a detector needs one float32 image input of rank 4", d->name);
   }
   bool nhwc = in->dims[3] == 3;
   d->dyn_batch = in->dims[0] < 0;
@@ -170,19 +166,15 @@ static int recognise(detector_t *d, char *err, size_t errlen) {
       o += (size_t)snprintf(found + o, sizeof found - o, k ? ",%lld" : "%lld", (long long)t->dims[k]);
     o += (size_t)snprintf(found + o, sizeof found - o, "]");
   }
-  seterr(err, errlen, "model outputs match no known detector family (yolo26, yolo, centernet, nanodet): found %s%s",
-         found, "");
-  return -1;
+  return vigil_err(err, errlen, -1,
+                   "model outputs match no known detector family (yolo26, yolo, centernet, nanodet): found %s", found);
 }
 
 int detector_load(detector_t **out, detector_params p, char *err, size_t errlen) {
   *out = NULL;
-  if (!p.path) {
-    seterr(err, errlen, "no detector model path given%s%s", "", "");
-    return -1;
-  }
+  if (!p.path) return vigil_err(err, errlen, -1, "no detector model path given");
   detector_t *d = calloc(1, sizeof *d);
-  if (!d) return -1;
+  if (!d) return vigil_err_oom(err, errlen);
   d->p = p;
   if (runner_load(&d->run, p.path, p.threads, err, errlen)) {
     free(d);
@@ -197,9 +189,8 @@ int detector_load(detector_t **out, detector_params p, char *err, size_t errlen)
     return -1;
   }
   if (p.family != DET_FAMILY_AUTO && p.family != d->fam) {
-    if (err)
-      snprintf(err, errlen, "detector %s: configured family %s but the model looks like %s", d->name,
-               det_family_name(p.family), det_family_name(d->fam));
+    vigil_err(err, errlen, -1, "detector %s: configured family %s but the model looks like %s", d->name,
+              det_family_name(p.family), det_family_name(d->fam));
     detector_free(d);
     return -1;
   }
@@ -380,7 +371,7 @@ int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *i
   vrt_session_t *s = runner_borrow(&d->run);
   int rc = 0;
   if (!buf || !geo || !s) {
-    if (err) snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     rc = -1;
     goto done;
   }
@@ -388,7 +379,7 @@ int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *i
     int bn = n - i0 < batch ? n - i0 : batch;
     for (int b = 0; b < bn && !rc; b++)
       if (preprocess(d, buf + (size_t)b * per, &geo[i0 + b], imgs[i0 + b])) {
-        if (err) snprintf(err, errlen, "image %d: cannot preprocess", i0 + b);
+        vigil_err(err, errlen, -1, "image %d: cannot preprocess", i0 + b);
         rc = -1;
       }
     if (rc) break;
@@ -405,13 +396,13 @@ int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *i
     const vrt_tensor *outs;
     int nout;
     if (vrt_session_run(s, &in, 1, &outs, &nout)) {
-      if (err) snprintf(err, errlen, "inference failed: %s", vrt_last_error());
+      vigil_err(err, errlen, -1, "inference failed: %s", vrt_last_error());
       rc = -1;
       break;
     }
     for (int b = 0; b < bn && !rc; b++)
       if (decode(d, &out[i0 + b], &geo[i0 + b], outs, b)) {
-        if (err) snprintf(err, errlen, "out of memory");
+        vigil_err(err, errlen, -1, "out of memory");
         rc = -1;
       }
   }

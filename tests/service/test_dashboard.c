@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
