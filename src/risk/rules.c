@@ -14,6 +14,7 @@
 
 #include "risk/risk_int.h"
 #include "risk/sbuf.h"
+#include "vigil/classes.h"
 #include "vigil/risk.h"
 
 #define RULES(X)                                                                                   \
@@ -90,19 +91,9 @@ bool risk_rules_fired(const risk_rules_result *r, const char *id) {
   return false;
 }
 
-static const char *const vehicle_classes[] = {"car", "truck", "bus", "motorcycle", "bicycle", "vehicle", NULL};
-static const char *const animal_classes[] = {"dog", "cat", "bird", "animal", NULL};
-static const char *const firearms[] = {"gun", "rifle", "pistol", "firearm", "handgun", "shotgun", NULL};
-static const char *const blunt[] = {"bat", "crowbar", "baseball bat", NULL};
 static const char *const face_cover[] = {"mask", "balaclava", NULL}; /* substrings */
 static const char *const bad_actions[] = {"fight", "climb", "break", "theft", "steal", "vandal",
                                           "punch", "kick", "shoot", NULL};
-
-static bool in_list(const char *s, const char *const *list) {
-  for (; *list; list++)
-    if (!strcasecmp(s, *list)) return true;
-  return false;
-}
 
 static bool has_sub(const char *s, const char *const *list) {
   for (; *list; list++)
@@ -148,18 +139,19 @@ static void evidence_weapon(eval *ev, const vigil_detection *d, const vigil_enri
   if (risk__threat_real(&e->threat)) {
     wt = e->threat.type;
     wc = e->threat.confidence;
-  } else if (d->confidence >= 0.5f &&
-             (in_list(d->cls, firearms) || !strcasecmp(d->cls, "knife") || !strcasecmp(d->cls, "weapon"))) {
+  } else if (d->confidence >= 0.5f && vigil_class_weapon(d->cls) != VIGIL_WEAPON_NONE &&
+             vigil_class_weapon(d->cls) != VIGIL_WEAPON_BLUNT) { /* COCO's "baseball bat" is sports gear */
     wt = d->cls;
     wc = d->confidence;
   }
   if (!wt) return;
   ev->weapon = true;
-  if (in_list(wt, firearms))
+  vigil_weapon w = vigil_class_weapon(wt);
+  if (w == VIGIL_WEAPON_FIREARM)
     fire(ev, R_WEAPON_FIREARM, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
-  else if (!strcasecmp(wt, "knife"))
+  else if (w == VIGIL_WEAPON_KNIFE)
     fire(ev, R_WEAPON_KNIFE, "knife at %.0f%% (%s)", wc * 100, d->id);
-  else if (in_list(wt, blunt))
+  else if (w == VIGIL_WEAPON_BLUNT)
     fire(ev, R_WEAPON_BLUNT, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
   else
     fire(ev, R_WEAPON_OTHER, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
@@ -278,8 +270,9 @@ static void evidence(eval *ev, const vigil_batch *b, const risk_params *p) {
   for (size_t i = 0; i < b->n; i++) {
     const vigil_detection *d = &b->dets[i];
     const vigil_enrichment *e = &b->enr[i];
-    bool vehicle = in_list(d->cls, vehicle_classes), animal = in_list(d->cls, animal_classes);
-    bool person = !strcasecmp(d->cls, "person");
+    vigil_kind kind = vigil_class_kind(d->cls);
+    bool vehicle = kind == VIGIL_KIND_VEHICLE, animal = kind == VIGIL_KIND_ANIMAL;
+    bool person = kind == VIGIL_KIND_PERSON;
     if (person)
       ev->persons++;
     else if (vehicle)
