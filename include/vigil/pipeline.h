@@ -117,6 +117,9 @@ typedef struct {
                                  as much as the whole frame when the frame is not much larger than the input) */
   bool tamper;                /* camera tampering and blindness events (true; vigil/tamper.h) */
   double tamper_fps;          /* frames per second the tampering check looks at (2) */
+  double live_interval_s;     /* each camera's live state (frame + tracks, dashboard) is stored at most this
+                                 often, wall seconds (1; 0 = never) */
+  int live_max_width;         /* the live frame is scaled down to this width (640) */
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;
