@@ -103,9 +103,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
      * the shape arithmetic exporters emit (Shape, Gather, Div, Slice ...)
      * folds away and the passes after see static shapes. */
     if ((n->op == VRT_OP_Shape || n->op == VRT_OP_Size) && n->nin == 1) all_const = true;
-    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES || (d->flags & VRT_OPF_DATA_DEPENDENT && total > 0 &&
-                                                               0))
-      continue;
+    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES) continue;
     rc = vrt_node_run1(n, in, n->nin, out, n->nout);
     if (rc < 0) return rc;
     for (int k = 0; k < n->nout; k++) {

@@ -130,6 +130,6 @@ static int attn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef nn_op_attention = {
+const vrt_opdef vrt__op_VrtAttention = {
     .op = VRT_OP_VrtAttention, .infer = attn_infer, .exec = attn_exec, .min_inputs = 3, .max_inputs = 4,
 };
