@@ -86,7 +86,9 @@ static void usage(FILE *f) {
           "                     ENRICHMENT_LIGHT_URL for animals) instead of in-process\n"
           "  --threads N        vrt threads of the detector session (1)\n"
           "  --workers N        pipeline threads shared by concurrent cameras (2); each video or stream\n"
-          "                     that is a camera of its own is decoded on its own thread\n");
+          "                     that is a camera of its own is decoded on its own thread\n"
+          "  --metrics-port N   serve GET /health and GET /metrics (per-camera frames, drops, events)\n"
+          "                     on port N while running (0: any free port, logged)\n");
 }
 
 static bool has_ext(const char *p, const char *const *exts) {
@@ -293,7 +295,8 @@ int cmd_analyze(int argc, char **argv) {
   int nsrc = 0;
   const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
   const char *watch_root = NULL, *cameras_path = NULL, *enrich_url = NULL;
-  int threads = 0, workers = 0;
+  int threads = 0, workers = 0, metrics_port = -1;
+  pipeline_http *mh = NULL;
   camera_registry reg = {0};
   enrich_client *ecl = NULL;
   double fps = 1, duration = 0;
@@ -333,6 +336,11 @@ int cmd_analyze(int argc, char **argv) {
     else if (!strcmp(a, "--enrich-url") && has) enrich_url = argv[++i];
     else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
     else if (!strcmp(a, "--workers") && has) workers = atoi(argv[++i]);
+    else if (!strcmp(a, "--metrics-port") && has) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      metrics_port = *end || v < 0 || v > 65535 ? -2 : (int)v;
+    }
     else if (a[0] == '-' && strcmp(a, "-")) {
       fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
       usage(stderr);
@@ -354,7 +362,7 @@ int cmd_analyze(int argc, char **argv) {
       }
     }
   }
-  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || workers < 0 || workers > 64 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
+  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || workers < 0 || workers > 64 || metrics_port < -1 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
     if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     usage(stderr);
     free(src);
@@ -438,6 +446,14 @@ int cmd_analyze(int argc, char **argv) {
   if (pipeline_init(&pl, pp, det, eng, risk, st, err, sizeof err)) {
     fprintf(stderr, "vigil analyze: %s\n", err);
     goto done;
+  }
+  if (metrics_port >= 0) {
+    if (pipeline_http_start(&mh, pl, metrics_port, err, sizeof err)) {
+      fprintf(stderr, "vigil analyze: --metrics-port %d: %s\n", metrics_port, err);
+      goto done;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a scraper that hangs up */
+    vlog_info("analyze: metrics on http://127.0.0.1:%d/metrics", pipeline_http_port(mh));
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -602,6 +618,7 @@ int cmd_analyze(int argc, char **argv) {
   status = failures && (!ps->frames || watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
   notify_drain(nt, 10); /* a short run: give the alerts of its events a moment to go out */
 done:
+  pipeline_http_stop(mh);
   pipeline_free(pl);
   notify_stop(nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(st);

@@ -72,6 +72,8 @@ typedef struct {
   snapshot snap;
   long seq;
   pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
+  pipeline_stats pub;       /* st as of the last finished frame, and the drops: read by other threads (/metrics) */
+  pthread_mutex_t pub_mu;
   tamper_state *tamper;     /* NULL: tampering checks are off */
   double tamper_last;       /* time of the last frame the check looked at */
   int last_w, last_h;       /* size of the last frame */
@@ -189,6 +191,7 @@ void pipeline_free(pipeline *p) {
     vigil_image_free(&p->cams[i]->before);
     free(p->cams[i]->ex);
     vigil_image_free(&p->cams[i]->snap.frame);
+    pthread_mutex_destroy(&p->cams[i]->pub_mu);
     free(p->cams[i]);
   }
   free(p->cams);
@@ -208,8 +211,11 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
 #define SUM(f) s.f += c->f
     SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
     SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
-    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(dropped);
+    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed);
 #undef SUM
+    pthread_mutex_lock(&p->cams[i]->pub_mu);
+    s.dropped += p->cams[i]->pub.dropped;
+    pthread_mutex_unlock(&p->cams[i]->pub_mu);
   }
   m->stats = s;
   pthread_mutex_unlock(&m->mu);
@@ -217,10 +223,42 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
 }
 
 void pipeline_add_dropped(pipeline *p, int cam, long n) {
-  if (cam < 0 || cam >= p->ncams) return;
   pthread_mutex_lock(&p->mu);
-  p->cams[cam]->st.dropped += n;
+  cam_state *cs = cam >= 0 && cam < p->ncams ? p->cams[cam] : NULL;
   pthread_mutex_unlock(&p->mu);
+  if (!cs) return;
+  pthread_mutex_lock(&cs->pub_mu);
+  cs->pub.dropped += n;
+  pthread_mutex_unlock(&cs->pub_mu);
+}
+
+/* The camera's counters become visible to other threads (the drops are
+ * counted there by the thread that queues frames). */
+static void stats_publish(cam_state *cs) {
+  pthread_mutex_lock(&cs->pub_mu);
+  long dropped = cs->pub.dropped;
+  cs->pub = cs->st;
+  cs->pub.dropped = dropped;
+  pthread_mutex_unlock(&cs->pub_mu);
+}
+
+int pipeline_camera_stats(pipeline *p, int cam, char *id, size_t idlen, pipeline_stats *out) {
+  pthread_mutex_lock(&p->mu); /* cameras may be added meanwhile (the watcher) */
+  cam_state *cs = cam >= 0 && cam < p->ncams ? p->cams[cam] : NULL;
+  pthread_mutex_unlock(&p->mu);
+  if (!cs) return -1;
+  snprintf(id, idlen, "%s", cs->cam.id);
+  pthread_mutex_lock(&cs->pub_mu);
+  *out = cs->pub;
+  pthread_mutex_unlock(&cs->pub_mu);
+  return 0;
+}
+
+int pipeline_camera_count(pipeline *p) {
+  pthread_mutex_lock(&p->mu);
+  int n = p->ncams;
+  pthread_mutex_unlock(&p->mu);
+  return n;
 }
 
 /* A batch left open by a crash or kill resumes where it stopped: its entries
@@ -278,12 +316,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
       snprintf(p->cams[i]->b.cur.camera_name, sizeof p->cams[i]->b.cur.camera_name, "%s", c->name);
       return i;
     }
+  pthread_mutex_lock(&p->mu); /* other threads read the camera list (/metrics) */
   cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
+  if (n) p->cams = n;
+  pthread_mutex_unlock(&p->mu);
   if (!n) return -1;
-  p->cams = n;
   cam_state *cs = calloc(1, sizeof *cs);
   if (!cs) return -1;
   cs->cam = *c;
+  pthread_mutex_init(&cs->pub_mu, NULL);
   cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
   if (!cs->ex) {
     free(cs);
@@ -303,24 +344,25 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   cs->tamper_last = cs->before_ts = -1e18;
   if (p->p.tamper && tamper_init(&cs->tamper, tamper_default_params())) {
     batcher_free(&cs->b), tracker_free(&cs->tr), motion_free(&cs->md);
+    pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex), free(cs);
     return -1;
   }
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   pthread_mutex_lock(&p->mu);
   int rc = store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen);
-  if (rc == 0) p->cams[p->ncams] = cs;
+  if (rc == 0) p->cams[p->ncams++] = cs;
   pthread_mutex_unlock(&p->mu);
   if (rc) {
     batcher_free(&cs->b);
     tracker_free(&cs->tr);
     motion_free(&cs->md);
     tamper_free(cs->tamper);
+    pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex);
     free(cs);
     return -1;
   }
-  p->ncams++;
   if (p->durable && resume_open(p, cs, err, errlen)) return -1;
   return p->ncams - 1;
 }
@@ -709,12 +751,22 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
   return 0;
 }
 
+static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *frame, double ts, char *err,
+                     size_t errlen);
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     snprintf(err, errlen, "no camera %d", cam);
     return -1;
   }
   cam_state *cs = p->cams[cam];
+  int rc = frame_run(p, cam, cs, frame, ts, err, errlen);
+  stats_publish(cs);
+  return rc;
+}
+
+static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *frame, double ts, char *err,
+                     size_t errlen) {
   cs->st.frames++;
   if (tamper_check(p, cs, frame, ts, err, errlen)) vlog_warn("camera %s: tampering event not stored: %s", cs->cam.id, err);
   /* A frame that is not the next frame of a moving picture (long after the
@@ -896,8 +948,9 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     if (cam >= 0 && i != cam) continue;
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
-      return -1;
+    int rc = batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 ? close_batch(p, p->cams[i], &closed, err, errlen) : 0;
+    stats_publish(p->cams[i]);
+    if (rc) return -1;
   }
   return 0;
 }
@@ -905,8 +958,9 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
-      return -1;
+    int rc = batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 ? close_batch(p, p->cams[i], &closed, err, errlen) : 0;
+    stats_publish(p->cams[i]);
+    if (rc) return -1;
   }
   return 0;
 }
