@@ -218,6 +218,7 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
                             d->stationary);
       if (o && d->entry_zone[0]) json_object_set_new(o, "entry_zone", json_string(d->entry_zone));
       if (o && d->exit_zone[0]) json_object_set_new(o, "exit_zone", json_string(d->exit_zone));
+      if (o && d->snapshot_path[0]) json_object_set_new(o, "snapshot", json_string(d->snapshot_path));
       if (o) json_array_append_new(objs, o);
     }
     json_object_set_new(j, "objects", objs);

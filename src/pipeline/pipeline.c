@@ -16,7 +16,10 @@
  *
  * Snapshots: for each open batch the pipeline keeps the frame with the most
  * confirmed objects (the latest on ties), with its boxes and skeletons, and
- * writes it annotated when the batch closes. */
+ * writes it annotated when the batch closes. Each batch entry (a tracked
+ * object) also keeps a crop of its best sighting (best_crop_offer: score,
+ * weighted down when cut by the frame edge or small), written as its own
+ * JPEG when the batch closes (vigil_detection.snapshot_path). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,9 +65,17 @@ typedef struct {
   pose_result pose[SNAP_MAX];
 } snapshot;
 
+/* The crop of a batch entry's best sighting so far. */
+typedef struct {
+  float q;                  /* sighting_quality of the kept crop; 0 = none */
+  vigil_image crop;
+} best_crop;
+
 typedef struct {
   camera cam;
   batcher b;
+  best_crop *best;          /* per entry of the open batch (same index), ncrop of them */
+  size_t nbest;
   tracker tr;
   motion_detector md;
   track_extra *ex;          /* PIPELINE_MAX_TRACKS */
@@ -191,6 +202,8 @@ void pipeline_free(pipeline *p) {
     vigil_image_free(&p->cams[i]->before);
     free(p->cams[i]->ex);
     vigil_image_free(&p->cams[i]->snap.frame);
+    for (size_t k = 0; k < p->cams[i]->nbest; k++) vigil_image_free(&p->cams[i]->best[k].crop);
+    free(p->cams[i]->best);
     pthread_mutex_destroy(&p->cams[i]->pub_mu);
     free(p->cams[i]);
   }
@@ -499,6 +512,84 @@ static void write_snapshot(pipeline *p, cam_state *cs, vigil_batch *b) {
   vigil_image_free(&im);
 }
 
+/* ---- per-object snapshots: the best sighting of each batch entry ---------------------- */
+
+#define BEST_CROP_SIDE 256 /* longest side of a kept crop, px */
+
+/* How good a sighting is for a picture of the object: its detector score,
+ * halved when the box touches the frame edge (the object is cut off), and
+ * scaled down below 96 px of height (too small to see much). */
+static float sighting_quality(const vigil_det *d, int fw, int fh) {
+  float q = d->score;
+  if (d->x1 <= 2 || d->y1 <= 2 || d->x2 >= (float)fw - 2 || d->y2 >= (float)fh - 2) q *= 0.5f;
+  float h = d->y2 - d->y1;
+  if (h < 96) q *= h > 8 ? h / 96 : 8.0f / 96;
+  return q;
+}
+
+/* Keeps a crop of this sighting for entry idx of the open batch when it is
+ * better than the one kept (the box grown by 15% a side, at most
+ * BEST_CROP_SIDE px). Best effort: out of memory keeps the old one. */
+static void best_crop_offer(cam_state *cs, size_t idx, const vigil_image *frame, const vigil_det *d) {
+  if (idx >= cs->nbest) {
+    size_t n = idx + 16;
+    best_crop *nb = realloc(cs->best, n * sizeof *nb);
+    if (!nb) return;
+    memset(nb + cs->nbest, 0, (n - cs->nbest) * sizeof *nb);
+    cs->best = nb, cs->nbest = n;
+  }
+  best_crop *bc = &cs->best[idx];
+  float q = sighting_quality(d, frame->w, frame->h);
+  if (bc->crop.data && q <= bc->q) return;
+  float mw = (d->x2 - d->x1) * 0.15f, mh = (d->y2 - d->y1) * 0.15f;
+  int x1 = (int)fmaxf(0, d->x1 - mw), y1 = (int)fmaxf(0, d->y1 - mh);
+  int x2 = (int)fminf((float)frame->w, d->x2 + mw), y2 = (int)fminf((float)frame->h, d->y2 + mh);
+  if (x2 - x1 < 2 || y2 - y1 < 2) return;
+  vigil_image c = {0}, s = {0};
+  if (vigil_img_crop(&c, frame, x1, y1, x2 - x1, y2 - y1)) return;
+  int side = c.w > c.h ? c.w : c.h;
+  if (side > BEST_CROP_SIDE) {
+    int w = (int)((double)c.w * BEST_CROP_SIDE / side + 0.5), h = (int)((double)c.h * BEST_CROP_SIDE / side + 0.5);
+    int rc = vigil_img_resize(&s, &c, w < 1 ? 1 : w, h < 1 ? 1 : h, VIGIL_RESIZE_AREA);
+    vigil_image_free(&c);
+    if (rc) return;
+    c = s;
+  }
+  vigil_image_free(&bc->crop);
+  bc->crop = c;
+  bc->q = q;
+}
+
+/* Writes the kept crops of a closing batch (entry i = crop i) as JPEGs and
+ * sets the entries' snapshot_path; forgets the crops either way. */
+static void best_crops_write(pipeline *p, cam_state *cs, vigil_batch *b) {
+  for (size_t i = 0; i < b->n && i < cs->nbest; i++) {
+    best_crop *bc = &cs->best[i];
+    b->dets[i].snapshot_path[0] = 0;
+    if (!bc->crop.data || !p->p.snapshot_dir[0]) continue;
+    uint8_t *jpg;
+    size_t len;
+    if (annotate_encode_jpeg(&jpg, &len, &bc->crop, 85)) continue;
+    char dir[512], path[sizeof b->dets[i].snapshot_path];
+    if (snprintf(dir, sizeof dir, "%.400s/%.63s", p->p.snapshot_dir, b->camera_id) < (int)sizeof dir) {
+      mkdir(dir, 0755);
+      snprintf(path, sizeof path, "%.400s/obj-%.63s.jpg", dir, b->dets[i].id);
+      FILE *f = fopen(path, "wb");
+      if (f) {
+        bool ok = fwrite(jpg, 1, len, f) == len;
+        ok = fclose(f) == 0 && ok;
+        if (ok) snprintf(b->dets[i].snapshot_path, sizeof b->dets[i].snapshot_path, "%s", path);
+        else vlog_warn("pipeline: cannot write snapshot %s", path);
+      }
+    }
+    free(jpg);
+  }
+  for (size_t i = 0; i < cs->nbest; i++) {
+    vigil_image_free(&cs->best[i].crop);
+    cs->best[i].q = 0;
+  }
+}
+
 /* Scores, stores and reports one closed batch; frees it. */
 static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen);
 
@@ -518,6 +609,7 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
   b->local_hour = hour;
   b->local_minute = minute;
   write_snapshot(p, cs, b);
+  best_crops_write(p, cs, b);
   vigil_image_free(&cs->snap.frame);
   cs->snap.n = 0;
   vigil_event ev;
@@ -900,6 +992,7 @@ static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *fra
       }
       if (!fresh) continue; /* in a stored event already: this frame was processed before a restart */
     }
+    best_crop_offer(cs, touch ? x->batch_idx : cs->b.cur.n, frame, d);
     if (touch) {
       c = batcher_touch(&cs->b, x->batch_idx, &vd, &x->enr, &closed);
     } else {

@@ -59,6 +59,8 @@ static const char *const migrations[] = {
     "CREATE TABLE processed_files(path TEXT NOT NULL, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,"
     " status TEXT NOT NULL, processed_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started DOUBLE PRECISION NOT NULL);",
+    /* 6: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
+    "ALTER TABLE detections ADD COLUMN snapshot_path TEXT;",
 };
 
 #ifdef VIGIL_HAVE_PQ

@@ -50,6 +50,8 @@ static const char *const migrations[] = {
     "CREATE TABLE processed_files(path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " status TEXT NOT NULL, processed_at REAL NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started REAL NOT NULL);",
+    /* 6: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
+    "ALTER TABLE detections ADD COLUMN snapshot_path TEXT;",
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
