@@ -99,6 +99,9 @@ typedef struct {
   long detector_calls;   /* detector images run (one per crop) */
   long tracks_confirmed; /* tracks that became real objects */
   long dropped;          /* live frames dropped under overload (set by the caller that queues frames) */
+  /* why gated frames were detected: the whole frame (first frame, still-track re-check),
+   * new motion (at once), motion on known tracks (at most detect_fps) */
+  long plan_full, plan_new, plan_tracks;
 } pipeline_stats;
 
 typedef struct {

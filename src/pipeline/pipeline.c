@@ -224,7 +224,7 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
 #define SUM(f) s.f += c->f
     SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
     SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
-    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed);
+    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(plan_full), SUM(plan_new), SUM(plan_tracks);
 #undef SUM
     pthread_mutex_lock(&p->cams[i]->pub_mu);
     s.dropped += p->cams[i]->pub.dropped;
@@ -673,6 +673,7 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   bool any_track = cs->tr.n > 0;
   if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
     cs->last_full = ts; /* the first frame, and a regular look at still objects */
+    cs->st.plan_full++;
     crops[0] = whole;
     return 1;
   }
@@ -704,6 +705,8 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   vlog_debug("pipeline: camera %s: %d motion region(s)%s, first %.0f,%.0f-%.0f,%.0f", cs->cam.id, nreg,
              explained ? " on known tracks" : "", reg[0].x1, reg[0].y1, reg[0].x2, reg[0].y2);
   if (explained && p->p.detect_fps > 0 && ts - cs->last_detect < 1.0 / p->p.detect_fps - 1e-6) return 0;
+  if (explained) cs->st.plan_tracks++;
+  else cs->st.plan_new++;
   int side_w, side_h;
   detector_input_size(p->det, &side_w, &side_h);
   int n = motion_plan_crops(reg, nreg, frame->w, frame->h, side_w > side_h ? side_w : side_h,
