@@ -79,7 +79,10 @@ static void test_drops_on_metrics(void **s) {
           "600", "--metrics-port", mp, "--db", db, "--snapshots", snaps, (char *)NULL);
     _exit(127);
   }
-  assert_true(svc_wait_up(mport));
+  /* the server starts once the detector is loaded: up to 3 minutes (a sanitizer build on a loaded machine) */
+  bool up = false;
+  for (int i = 0; i < 3 && !up; i++) up = svc_wait_up(mport);
+  assert_true(up);
   /* the counters are read while the camera floods, until frames went through and some were dropped */
   double dropped = -1, frames = -1;
   snprintf(path, sizeof path, "%s/metrics.txt", tmp);
