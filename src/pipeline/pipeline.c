@@ -76,7 +76,7 @@ typedef struct {
 typedef struct {
   camera cam;
   batcher b;
-  best_crop *best;          /* per entry of the open batch (same index), ncrop of them */
+  best_crop *best;          /* per entry of the open batch (same index), nbest of them */
   size_t nbest;
   tracker tr;
   motion_detector md;
