@@ -367,6 +367,7 @@ typedef struct {
   notify *nt;
   pipeline *pl;
   pipeline_http *mh; /* --metrics-port */
+  pipeline_scene *scene; /* caption, CLIP anomaly, search embeddings (NULL: off) */
   out_ctx oc;
 } analyze_ctx;
 
@@ -438,6 +439,11 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
     fprintf(stderr, "vigil analyze: %s\n", err);
     return VIGIL_EXIT_FAIL;
   }
+  if (pipeline_scene_open(&x->scene, cfg)) { /* caption, CLIP anomaly, search embeddings, when installed */
+    fprintf(stderr, "vigil analyze: out of memory\n");
+    return VIGIL_EXIT_FAIL;
+  }
+  pipeline_set_scene(x->pl, x->scene);
   if (a->metrics_port >= 0) {
     if (pipeline_http_start(&x->mh, x->pl, a->metrics_port, err, errlen)) {
       fprintf(stderr, "vigil analyze: --metrics-port %d: %s\n", a->metrics_port, err);
@@ -452,6 +458,7 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
 static void analyze_free(analyze_ctx *x) {
   pipeline_http_stop(x->mh);
   pipeline_free(x->pl);
+  pipeline_scene_close(x->scene);
   notify_stop(x->nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(x->st);
   risk_analyzer_free(x->risk);

@@ -24,6 +24,8 @@ extern "C" {
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
 #define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
+#define VIGIL_MAX_RULES 48 /* risk rules that fired for an event (src/risk/rules.c has 34) */
+#define VIGIL_RULE_LEN 32  /* a rule id, e.g. "weapon_firearm" */
 
 typedef struct {
   float x1, y1, x2, y2; /* pixels of the original frame */
@@ -161,6 +163,21 @@ typedef struct {
   vigil_weather weather;
 } vigil_enrichment;
 
+/* What the scene models said of the batch's best snapshot (src/pipeline/scene.c):
+ * Florence-2's <DETAILED_CAPTION> and CLIP's distance from the camera's usual
+ * view. Each part is valid only when its flag is set (the model is installed). */
+#define VIGIL_CAPTION_LEN 512
+typedef struct {
+  bool has_caption;
+  char caption[VIGIL_CAPTION_LEN];
+  bool has_anomaly;
+  float anomaly_score;     /* 1 - cosine to the rolling baseline; 0 for the camera's first view */
+  float similarity;        /* cosine to the baseline before this view joined it */
+  bool baseline_warm;      /* the baseline had CLIP_BASELINE_WARM samples */
+  int64_t baseline_samples;
+  bool is_anomaly;         /* warm and anomaly_score > CLIP_ANOMALY_THRESHOLD */
+} vigil_scene;
+
 /* One camera's detections over one window; the unit the risk stage scores and
  * the store writes in one transaction. dets[i] and enr[i] belong together
  * (enr[i].detection_id == dets[i].id; an all-absent enrichment when none ran). */
@@ -175,6 +192,7 @@ typedef struct {
   int n_zones;
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
   bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
+  vigil_scene scene;                           /* caption and scene anomaly of the snapshot */
   size_t n, cap;
   vigil_detection *dets;
   vigil_enrichment *enr;
@@ -207,12 +225,16 @@ typedef struct {
   double created_at;            /* unix seconds */
   int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
   char plates[VIGIL_MAX_PLATES][16];
+  vigil_scene scene;            /* caption and scene anomaly, as stored (flags clear: none) */
+  /* Ids of the risk rules that fired on the batch (docs/risk.md), in table
+   * order. The rules run for every event, LLM-scored ones too (their floors
+   * bind any scorer), so this lists the rules' findings whichever scorer won. */
+  int n_rules;
+  char rules[VIGIL_MAX_RULES][VIGIL_RULE_LEN];
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);
 void vigil_event_free(vigil_event *ev); /* frees the members and re-inits; NULL is a no-op */
-/* Deep copy; 0 or -ENOMEM (dst is then empty). dst must not hold owned memory. */
-int vigil_event_copy(vigil_event *dst, const vigil_event *src);
 /* Fills camera, window, fast_path, detection ids and snapshot from a batch. 0 or -ENOMEM. */
 int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b);
 

@@ -93,6 +93,7 @@ struct store;
 
 typedef struct {
   double motion_ms, detect_ms, track_ms, enrich_ms, risk_ms, store_ms; /* summed stage times */
+  double scene_ms;       /* the scene stage: caption, CLIP anomaly and embeddings (scene.c) */
   long frames, detections, enriched, batches, events, duplicates;
   long frames_gated;     /* frames not detected: no motion, or motion on known tracks between detections */
   long detected_frames;  /* frames the detector looked at */
@@ -119,6 +120,9 @@ typedef struct {
                                  as much as the whole frame when the frame is not much larger than the input) */
   bool tamper;                /* camera tampering and blindness events (true; vigil/tamper.h) */
   double tamper_fps;          /* frames per second the tampering check looks at (2) */
+  double live_interval_s;     /* each camera's live state (frame + tracks, dashboard) is stored at most this
+                                 often, wall seconds (1; 0 = never) */
+  int live_max_width;         /* the live frame is scaled down to this width (640) */
   /* called for every stored event (also duplicates, flagged) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;
@@ -154,16 +158,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen);
  * processed, as part of its camera's open batch, and a detection already
  * stored (the same frame processed before a restart) is skipped. Without it
  * (files, streams) nothing is written before a batch closes, and a rerun over
- * the same media re-forms the same batches, reported as stored earlier. */
-void pipeline_set_durable(pipeline *p, bool on);
-/* Turns durable mode on and registers every camera with an open batch in the
+ * the same media re-forms the same batches, reported as stored earlier.
+ * pipeline_recover turns durable mode on and registers every camera with an open batch in the
  * store (left by a crash or kill), resuming those batches, so that they close
  * (by their clocks, a tick or a flush) even if the camera sends nothing more.
  * find (may be NULL) gives a registry entry. */
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen);
 /* One frame of camera `cam` at unix time ts: detect, enrich, batch (durable
- * mode: see pipeline_set_durable); closed
+ * mode: see pipeline_recover); closed
  * batches are scored, stored and reported through on_event. */
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen);
 /* Closes every open batch of camera cam (-1: all cameras), e.g. at the end of a file. */
@@ -203,5 +206,37 @@ typedef struct {
 /* Copies up to max confirmed tracks of camera cam; returns their count or -1
  * for no such camera. Call from the thread that drives the pipeline. */
 int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max);
+
+/* ---- the scene stage (src/pipeline/scene.c) ----------------------------------------------
+ * When a batch closes, its best snapshot gets a Florence-2 <DETAILED_CAPTION> and a
+ * CLIP anomaly score against the camera's rolling baseline (batch->scene: the LLM
+ * prompt and the stored event carry them), and CLIP embeddings of the snapshot and
+ * of up to CLIP_SEARCH_MAX_CROPS confirmed person/vehicle crops are stored with the
+ * event for semantic search. Runs on the camera's thread before the close lock. */
+#include "vigil/store.h"
+
+typedef struct pipeline_scene pipeline_scene;
+#define PIPELINE_SCENE_MAX_EMBED STORE_MAX_EMBEDDINGS
+
+/* Loads what is installed (CLIP_MODEL_PATH, FLORENCE_MODEL_PATH), logging once what
+ * is not; *out is NULL when neither is installed or PIPELINE_SCENE is off. -1 only
+ * when out of memory. */
+int pipeline_scene_open(pipeline_scene **out, const struct vigil_config *cfg);
+void pipeline_scene_close(pipeline_scene *s);
+bool pipeline_scene_has_clip(const pipeline_scene *s);
+bool pipeline_scene_has_florence(const pipeline_scene *s);
+/* Borrowed; set before frames flow (NULL: off). Free it after pipeline_free. */
+void pipeline_set_scene(pipeline *p, pipeline_scene *s);
+
+typedef struct {
+  int n;
+  store_embedding emb[PIPELINE_SCENE_MAX_EMBED]; /* vec owned */
+} pipeline_scene_out;
+
+/* Fills b->scene from the snapshot frame (n boxes of it) and out with its embeddings. */
+int pipeline_scene_run(pipeline_scene *s, vigil_batch *b, const vigil_image *frame, const vigil_det *dets, int n,
+                       pipeline_scene_out *out);
+void pipeline_scene_store(struct store *st, int64_t event_id, const pipeline_scene_out *o);
+void pipeline_scene_out_free(pipeline_scene_out *o);
 
 #endif

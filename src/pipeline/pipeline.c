@@ -35,6 +35,7 @@
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
 #include "vigil/motion.h"
+#include "pipeline/live.h"
 #include "vigil/pipeline.h"
 #include "vigil/tamper.h"
 #include "vigil/plate.h"
@@ -92,6 +93,7 @@ typedef struct {
   int last_w, last_h;       /* size of the last frame */
   vigil_image before;       /* the last view the check found normal (the "before" snapshot) */
   double before_ts;
+  double live_at;           /* monotonic seconds of the last live-state publish (0 = never) */
 } cam_state;
 
 struct pipeline {
@@ -107,7 +109,10 @@ struct pipeline {
   plate_votes *votes;       /* licence plates voted per track (key: camera << 32 | track id) */
   plate_config plates;      /* KNOWN_PLATES after voting */
   bool durable;             /* batch entries stored as found, open batches resumed (watch mode) */
+  pipeline_scene *scene;    /* caption, CLIP anomaly, search embeddings; NULL = off (scene.c) */
 };
+
+void pipeline_set_scene(pipeline *p, pipeline_scene *s) { p->scene = s; }
 
 pipeline_params pipeline_default_params(void) {
   pipeline_params p;
@@ -124,6 +129,8 @@ pipeline_params pipeline_default_params(void) {
   p.max_crops = 1;
   p.tamper = true;
   p.tamper_fps = 2;
+  p.live_interval_s = 1;
+  p.live_max_width = 640;
   return p;
 }
 
@@ -141,6 +148,9 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
   if (vigil_config_float(cfg, "MOTION_RECHECK_S", &p->recheck_s, err, errlen)) return -1;
   if (vigil_config_bool(cfg, "TAMPER_DETECT", &p->tamper, err, errlen)) return -1;
   if (vigil_config_float(cfg, "TAMPER_FPS", &p->tamper_fps, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "LIVE_INTERVAL_S", &p->live_interval_s, err, errlen)) return -1;
+  if (vigil_config_int(cfg, "LIVE_MAX_WIDTH", &i, err, errlen)) return -1;
+  p->live_max_width = (int)i;
   if (vigil_config_float(cfg, "TRACK_CONFIRM_SCORE", &f, err, errlen)) return -1;
   p->track.confirm_median = (float)f;
   if (vigil_config_float(cfg, "TRACK_MIN_FIRST_SCORE", &f, err, errlen)) return -1;
@@ -221,6 +231,7 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
     SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
     SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
     SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(plan_full), SUM(plan_new), SUM(plan_tracks);
+    SUM(scene_ms);
 #undef SUM
     pthread_mutex_lock(&p->cams[i]->pub_mu);
     s.dropped += p->cams[i]->pub.dropped;
@@ -290,8 +301,6 @@ static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
   vlog_info("pipeline: camera %s: resumed its open batch of %zu entries from the store", cs->cam.id, open.n);
   return 0;
 }
-
-void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
 
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen) {
@@ -576,18 +585,28 @@ static void best_crops_write(pipeline *p, cam_state *cs, vigil_batch *b) {
 }
 
 /* Scores, stores and reports one closed batch; frees it. */
-static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen);
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const pipeline_scene_out *so, char *err,
+                              size_t errlen);
 
 /* Cameras run on worker threads; the risk analyzer, the store connection and
- * the caller's on_event are shared, so batches close one at a time. */
+ * the caller's on_event are shared, so batches close one at a time. The scene
+ * models (the slow part) look at the camera's own snapshot before the lock. */
 static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+  pipeline_scene_out so = {0};
+  if (p->scene) {
+    double t0 = vigil_mono_ms();
+    pipeline_scene_run(p->scene, b, &cs->snap.frame, cs->snap.dets, cs->snap.n, &so);
+    cs->st.scene_ms += vigil_mono_ms() - t0;
+  }
   pthread_mutex_lock(&p->mu);
-  int rc = close_batch_locked(p, cs, b, err, errlen);
+  int rc = close_batch_locked(p, cs, b, &so, err, errlen);
   pthread_mutex_unlock(&p->mu);
+  pipeline_scene_out_free(&so);
   return rc;
 }
 
-static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const pipeline_scene_out *so, char *err,
+                              size_t errlen) {
   int rc = 0;
   int hour, minute;
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
@@ -611,6 +630,7 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
       cs->st.batches++;
       cs->st.events += !dup;
       cs->st.duplicates += dup;
+      if (!dup) pipeline_scene_store(p->st, ev.id, so);
       if (p->p.on_event) p->p.on_event(p->p.ud, &ev, b, dup);
     }
   }
@@ -834,6 +854,25 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
 static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *frame, double ts, char *err,
                      size_t errlen);
 
+/* The camera's live state for the dashboard (src/pipeline/live.c), at most once
+ * per live_interval_s of wall time whatever the frame rate; a failure is logged,
+ * never the frame's. */
+static void publish_live(pipeline *p, int cam, const vigil_image *frame, double ts) {
+  cam_state *cs = p->cams[cam];
+  double now = vigil_mono_s();
+  if (!p->st || p->p.live_interval_s <= 0 || (cs->live_at > 0 && now - cs->live_at < p->p.live_interval_s)) return;
+  cs->live_at = now;
+  pipeline_track *tr = malloc(PIPELINE_MAX_TRACKS * sizeof *tr);
+  int n = tr ? pipeline_camera_tracks(p, cam, tr, PIPELINE_MAX_TRACKS) : -1;
+  pthread_mutex_lock(&cs->pub_mu); /* the published counters: dropped is counted by the decode thread */
+  pipeline_stats st = cs->pub;
+  pthread_mutex_unlock(&cs->pub_mu);
+  char err[256];
+  if (n >= 0 && live_publish(p->st, cs->cam.id, frame, ts, tr, n, &st, p->p.live_max_width, err, sizeof err))
+    vlog_warn("pipeline: camera %s: %s", cs->cam.id, err);
+  free(tr);
+}
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     vigil_err(err, errlen, -1, "no camera %d", cam);
@@ -842,6 +881,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   cam_state *cs = p->cams[cam];
   int rc = frame_run(p, cam, cs, frame, ts, err, errlen);
   stats_publish(cs);
+  publish_live(p, cam, frame, ts);
   return rc;
 }
 

@@ -23,6 +23,8 @@ typedef struct {
   char *jpeg_b64; /* NULL when there is no snapshot */
   char counts[256];
   char zones[256];
+  vigil_scene scene; /* caption and CLIP anomaly, when the scene stage ran */
+  char rules[VIGIL_MAX_RULES * VIGIL_RULE_LEN]; /* ids of the rules that fired, ", "-separated */
 #define REPORT_MAX_OBJECTS 16 /* object crops shown per event */
   int nobj;
   char *obj_b64[REPORT_MAX_OBJECTS];
@@ -79,10 +81,13 @@ int report_add(report *r, const vigil_event *ev, const vigil_batch *b) {
   snprintf(it->level, sizeof it->level, "%s", ev->risk_level);
   snprintf(it->scorer, sizeof it->scorer, "%s", ev->scorer);
   it->fast_path = ev->fast_path;
+  it->scene = ev->scene;
   it->start = ev->window_start;
   it->end = ev->window_end;
   it->summary = strdup(ev->summary ? ev->summary : "");
   it->reasoning = strdup(ev->reasoning ? ev->reasoning : "");
+  for (int k = 0, o = 0; k < ev->n_rules && k < VIGIL_MAX_RULES && o < (int)sizeof it->rules - VIGIL_RULE_LEN - 3; k++)
+    o += snprintf(it->rules + o, sizeof it->rules - (size_t)o, "%s%s", k ? ", " : "", ev->rules[k]);
   if (b && b->snapshot_path[0]) it->jpeg_b64 = read_b64(b->snapshot_path);
   for (size_t i = 0; b && i < b->n && it->nobj < REPORT_MAX_OBJECTS; i++) { /* each object's best sighting */
     const vigil_detection *d = &b->dets[i];
@@ -189,6 +194,20 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
         fputs(" &middot; zones: ", f);
         esc(f, it->zones);
       }
+      fputs("</div>", f);
+    }
+    if (it->scene.has_caption && it->scene.caption[0]) {
+      fputs("<div class=\"meta\">caption: ", f);
+      esc(f, it->scene.caption);
+      fputs("</div>", f);
+    }
+    if (it->scene.has_anomaly)
+      fprintf(f, "<div class=\"meta\">scene anomaly %.2f (%s, baseline of %lld views)</div>", it->scene.anomaly_score,
+              !it->scene.baseline_warm ? "baseline still learning" : it->scene.is_anomaly ? "unusual" : "usual",
+              (long long)it->scene.baseline_samples);
+    if (it->rules[0]) {
+      fputs("<div class=\"meta rules\">rules fired: ", f);
+      esc(f, it->rules);
       fputs("</div>", f);
     }
     if (it->nobj) {

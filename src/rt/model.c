@@ -65,6 +65,11 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       if (!fully_known(in[k])) known = false;
       if (!(g->values[n->in[k]].flags & VRT_VAL_CONST)) all_const = false;
     }
+    /* Shape and Size read only the dims: with those known (static here; the
+     * session rejects inputs that differ) they fold like constants, and so
+     * does the arithmetic that turns them into Slice bounds or Reshape
+     * targets (torch's chunk/split export), which lets those nodes plan. */
+    if (known && (n->op == VRT_OP_Shape || n->op == VRT_OP_Size)) all_const = true;
     if (!known) {
       for (int k = 0; k < n->nout; k++) {
         vrt_value *v = &g->values[n->out[k]];
@@ -93,9 +98,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       if (!vrt__tensor_bytes(&out[k], &b)) b = VRT_FOLD_MAX_BYTES + 1;
       total += b;
     }
-    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES || (d->flags & VRT_OPF_DATA_DEPENDENT && total > 0 &&
-                                                               0))
-      continue;
+    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES) continue;
     rc = vrt_node_run1(n, in, n->nin, out, n->nout);
     if (rc < 0) return rc;
     for (int k = 0; k < n->nout; k++) {

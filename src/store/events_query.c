@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "store/events_query.h"
+#include "vigil/risk.h"
 
 static int say(char *msg, size_t msglen, const char *text) {
   if (msg && msglen) snprintf(msg, msglen, "%s", text);
@@ -144,6 +145,18 @@ static int parse_bool(const char *s, int *out) {
   return -1;
 }
 
+int events_parse_cursor(const char *v, bool live, long *after, long *live_after) {
+  const char *colon = live ? strchr(v, ':') : NULL;
+  if (!colon) return events_parse_int(v, 0, 0x7fffffffffffL, after);
+  char a[24];
+  size_t k = (size_t)(colon - v);
+  if (k == 0 || k >= sizeof a) return -1;
+  memcpy(a, v, k);
+  a[k] = '\0';
+  if (events_parse_int(a, 0, 0x7fffffffffffL, after)) return -1;
+  return events_parse_int(colon + 1, 0, 0x7fffffffffffL, live_after);
+}
+
 int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,
                         size_t msglen) {
   *f = store_default_filter();
@@ -160,6 +173,14 @@ int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud
     return say(msg, msglen, "until must be unix seconds or ISO 8601 (2026-01-01T00:00:00Z)");
   if (f->since > 0 && f->until > 0 && f->until < f->since) return say(msg, msglen, "until is before since");
   if ((v = get(ud, "reviewed")) && parse_bool(v, &f->reviewed)) return say(msg, msglen, "reviewed must be true or false");
+  if ((v = get(ud, "rule"))) {
+    size_t nr;
+    const risk_rule *rules = risk_rules_table(&nr);
+    size_t i = 0;
+    while (i < nr && strcmp(rules[i].id, v)) i++;
+    if (i == nr) return say(msg, msglen, "rule must be the id of a risk rule (docs/risk.md), e.g. weapon_knife");
+    f->rule = rules[i].id;
+  }
   if ((v = get(ud, "limit"))) {
     if (events_parse_int(v, 1, 1000, &n)) return say(msg, msglen, "limit must be an integer 1..1000");
     f->limit = (int)n;
@@ -218,6 +239,66 @@ int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes
     free(*notes);
     *notes = NULL;
     *reviewed = -1;
+  }
+  return rc;
+}
+
+int events_parse_search_limit(const char *s, int *limit, char *msg, size_t msglen) {
+  long v;
+  if (!s) return 0;
+  if (events_parse_int(s, 1, EVENTS_MAX_SEARCH, &v)) return say(msg, msglen, "limit must be 1..100");
+  *limit = (int)v;
+  return 0;
+}
+
+int events_parse_search_body(const void *body, size_t len, char **q, size_t *qlen, int *limit, char *msg,
+                             size_t msglen) {
+  *q = NULL;
+  *qlen = 0;
+  json_error_t jerr;
+  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  if (!j || !json_is_object(j)) {
+    json_decref(j);
+    return say(msg, msglen, "body must be a JSON object {\"q\": string, \"limit\": 1..100}");
+  }
+  const char *key;
+  json_t *val;
+  int rc = 0;
+  json_object_foreach(j, key, val) {
+    if (!strcmp(key, "q")) {
+      size_t n = json_is_string(val) ? json_string_length(val) : 0;
+      const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+      if (!s || n > EVENTS_MAX_QUERY || memchr(s, 0, n)) {
+        if (msg && msglen) snprintf(msg, msglen, "q must be a string of at most %d bytes", EVENTS_MAX_QUERY);
+        rc = -1;
+        break;
+      }
+      free(*q);
+      if (!(*q = malloc(n + 1))) {
+        rc = say(msg, msglen, "out of memory");
+        break;
+      }
+      memcpy(*q, s, n + 1);
+      *qlen = n;
+    } else if (!strcmp(key, "limit")) {
+      json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
+      if (v < 1 || v > EVENTS_MAX_SEARCH) {
+        rc = say(msg, msglen, "limit must be an integer 1..100");
+        break;
+      }
+      *limit = (int)v;
+    } else {
+      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (q, limit)", key);
+      rc = -1;
+      break;
+    }
+  }
+  json_decref(j);
+  if (!rc && !*q) rc = say(msg, msglen, "field 'q' (the text to search for) is required");
+  if (rc) {
+    free(*q);
+    *q = NULL;
+    *qlen = 0;
   }
   return rc;
 }

@@ -51,7 +51,21 @@ static const char *const migrations[] = {
     "CREATE TABLE processed_files(path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " status TEXT NOT NULL, processed_at REAL NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started REAL NOT NULL);",
-    /* 6: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
+    /* 6: the scene models' view of an event (caption, CLIP anomaly) and its CLIP
+     * embeddings for semantic search (src/store/embeddings.c) */
+    "CREATE TABLE event_scene(event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,"
+    " caption TEXT, anomaly_score REAL, similarity REAL, baseline_warm INTEGER NOT NULL DEFAULT 0,"
+    " baseline_samples INTEGER NOT NULL DEFAULT 0, is_anomaly INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE event_embeddings(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, kind TEXT NOT NULL, detection_id TEXT, label TEXT NOT NULL DEFAULT '',"
+    " dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (event_id, seq));",
+    /* 7: ids of the risk rules that fired, space-separated (GET /events?rule=) */
+    "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    /* 8: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
+    "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL,"
+    " frame_ts REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
+    "CREATE INDEX live_state_seq ON live_state(seq);",
+    /* 9: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
     "ALTER TABLE detections ADD COLUMN snapshot_path TEXT;",
 };
 

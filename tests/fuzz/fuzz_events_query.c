@@ -1,8 +1,8 @@
 /* libFuzzer target: the events API's parsers of untrusted input without a
  * server (src/store/events_query.c). The input is a query string
  * ("since=...&limit=..."): it goes to the filter parser as key=value pairs,
- * whole to the time, integer and path-id parsers, and as a PATCH body to the
- * body parser. Checks the ranges every accepted value must be in. */
+ * whole to the time, integer, SSE cursor, path-id and search-limit parsers, and as a PATCH
+ * body and a search body to the body parsers. Checks the ranges every accepted value must be in. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (events_parse_time(s, &t) == 0 && !(t >= 0 && t <= 253402300799.0)) abort();
   long v;
   if (events_parse_int(s, -5, 1000, &v) == 0 && (v < -5 || v > 1000)) abort();
+  long ev = -1, lv = -1;
+  if (events_parse_cursor(s, true, &ev, &lv) == 0 && (ev < 0 || lv < -1)) abort();
+  if (events_parse_cursor(s, false, &ev, &lv) == 0 && ev < 0) abort();
   int64_t id;
   if (events_parse_id(s, &id) == 0 && id < 1) abort();
   int reviewed;
@@ -42,6 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (notes || !msg[0]) {
     abort();
   }
+  char *sq;
+  size_t sqlen;
+  int lim = 20;
+  if (events_parse_search_body(data, size, &sq, &sqlen, &lim, msg, sizeof msg) == 0) {
+    if (!sq || strlen(sq) != sqlen || sqlen > EVENTS_MAX_QUERY || lim < 1 || lim > EVENTS_MAX_SEARCH) abort();
+    free(sq);
+  } else if (sq || !msg[0]) {
+    abort();
+  }
+  lim = 20;
+  if (events_parse_search_limit(s, &lim, msg, sizeof msg) == 0 && (lim < 1 || lim > EVENTS_MAX_SEARCH)) abort();
   query q = {0};
   for (char *p = s, *save = NULL, *kv; q.n < 16 && (kv = strtok_r(p, "&", &save)); p = NULL) {
     char *eq = strchr(kv, '=');
@@ -56,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (f.since > 0 && f.until > 0 && f.until < f.since) abort();
     if (f.level && !vigil_risk_level_valid(f.level)) abort();
     if (f.reviewed < -1 || f.reviewed > 1) abort();
+    if (f.rule && (strlen(f.rule) >= VIGIL_RULE_LEN || strspn(f.rule, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(f.rule)))
+      abort();
   } else if (!msg[0]) {
     abort();
   }
