@@ -75,6 +75,21 @@ static double retry_delay(const notify *n, int attempts) {
   return d < n->backoff_max ? d : n->backoff_max;
 }
 
+/* One delivery attempt of an outbox row on sink k (0 mqtt, 1 webhook): sent,
+ * or (err set) retried after the backoff. */
+static void attempt_done(notify *n, const store_outbox_item *it, int k, const char *err) {
+  static const char *const sink[] = {"mqtt", "webhook"};
+  if (err) {
+    double d = retry_delay(n, it->attempts);
+    vlog_warn("%s: event %lld: %s; retry %d in %.1f s", sink[k], (long long)it->event_id, err, it->attempts + 1, d);
+    store_outbox_retry(n->st, it->id, vigil_wall_s() + d, err, NULL, 0);
+    atomic_fetch_add(&n->failures[k], 1);
+  } else {
+    store_outbox_sent(n->st, it->id, NULL, 0);
+    atomic_fetch_add(&n->delivered[k], 1);
+  }
+}
+
 /* The event as the events API serves it, serialised. */
 static char *event_text(const vigil_event *ev) {
   json_t *j = vigil_event_to_json(ev);
@@ -110,15 +125,8 @@ static void *webhook_main(void *arg) {
         store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
         continue;
       }
-      if (webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err)) {
-        double d = retry_delay(n, it[i].attempts);
-        vlog_warn("webhook: event %lld: %s; retry %d in %.1f s", (long long)it[i].event_id, err, it[i].attempts + 1, d);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
-        atomic_fetch_add(&n->failures[1], 1);
-      } else {
-        store_outbox_sent(n->st, it[i].id, NULL, 0);
-        atomic_fetch_add(&n->delivered[1], 1);
-      }
+      rc = webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err);
+      attempt_done(n, &it[i], 1, rc ? err : NULL);
       free(body);
     }
     release_rest(n, it + i, cnt - i);
@@ -416,15 +424,8 @@ static void *mqtt_main(void *arg) {
       /* state topics only for fresh events: a backlog must not light up sensors */
       if (t - ev.created_at <= n->clear_s) publish_state(n, &ev);
       vigil_event_free(&ev);
-      if (mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err)) {
-        double d = retry_delay(n, it[i].attempts);
-        vlog_warn("mqtt: event %lld: %s; retry in %.1f s", (long long)it[i].event_id, err, d);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
-        atomic_fetch_add(&n->failures[0], 1);
-      } else {
-        store_outbox_sent(n->st, it[i].id, NULL, 0);
-        atomic_fetch_add(&n->delivered[0], 1);
-      }
+      rc = mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err);
+      attempt_done(n, &it[i], 0, rc ? err : NULL);
       free(body);
     }
     release_rest(n, it + i, cnt - i);

@@ -83,6 +83,14 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
                                          f.limit, "offset", f.offset));
 }
 
+/* The event as JSON (ev freed), or the store's error. */
+static int reply_event(vigil_http_response *res, int rc, const char *err, vigil_event *ev) {
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  json_t *j = vigil_event_to_json(ev);
+  vigil_event_free(ev);
+  return vigil_http_reply_json(res, 200, j);
+}
+
 static int h_get(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   int64_t id;
@@ -90,10 +98,7 @@ static int h_get(vigil_http_response *res, const vigil_http_request *req) {
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
-  json_t *j = vigil_event_to_json(&ev);
-  vigil_event_free(&ev);
-  return vigil_http_reply_json(res, 200, j);
+  return reply_event(res, rc, err, &ev);
 }
 
 static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
@@ -108,10 +113,7 @@ static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
   char err[512] = "";
   int rc = store_patch_event(c->st, id, reviewed, notes, &ev, err, sizeof err);
   free(notes);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
-  json_t *j = vigil_event_to_json(&ev);
-  vigil_event_free(&ev);
-  return vigil_http_reply_json(res, 200, j);
+  return reply_event(res, rc, err, &ev);
 }
 
 static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
