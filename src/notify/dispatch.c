@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
+#include "vigil/http.h"
 #include "vigil/status.h"
 #include "vigil/store_json.h"
 

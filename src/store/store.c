@@ -2,7 +2,6 @@
  * migrations, the one-transaction batch insert with its idempotency key, and
  * the event queries of the events API. */
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
