@@ -466,7 +466,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
   int status = 0;
   vigil_image frame = {0}, *frames = NULL;
   const vigil_image **fptr = NULL;
-  if (q.detection_type && enrich_kind_parse(q.detection_type, &kind)) {
+  if (q.detection_type && vigil_kind_parse(q.detection_type, &kind)) {
     vigil_http_error(res, 400, "detection_type must be person, vehicle, animal or object, not '%s'", q.detection_type);
     goto done;
   }

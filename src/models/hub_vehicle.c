@@ -8,6 +8,7 @@
 
 #include "models/hub_common.h"
 #include "models/runner.h"
+#include "vigil/classes.h"
 #include "vigil/hub.h"
 #include "vigil/status.h"
 
@@ -28,18 +29,15 @@ void vehicle_set_type(vehicle_result *out, const char *type, float confidence) {
 }
 
 int vehicle_from_detector(vehicle_result *out, const char *det_class, float det_score) {
-  static const char *const ok[] = {"car", "truck", "bus", "motorcycle", "bicycle"};
   memset(out, 0, sizeof *out);
-  for (size_t i = 0; det_class && i < sizeof ok / sizeof *ok; i++)
-    if (!strcmp(det_class, ok[i])) {
-      vehicle_set_type(out, ok[i], det_score);
-      out->from_detector = true;
-      out->n_top = 1;
-      snprintf(out->top_type[0], sizeof out->top_type[0], "%s", ok[i]);
-      out->top_score[0] = det_score;
-      return 0;
-    }
-  return -1;
+  const vigil_class *c = vigil_class_find(det_class);
+  if (!c || c->kind != VIGIL_KIND_VEHICLE) return -1;
+  vehicle_set_type(out, c->label, det_score);
+  out->from_detector = true;
+  out->n_top = 1;
+  snprintf(out->top_type[0], sizeof out->top_type[0], "%s", c->label);
+  out->top_score[0] = det_score;
+  return 0;
 }
 
 /* ViTImageProcessor of the model (google/vit-base-patch16-224-in21k's): the

@@ -421,15 +421,6 @@ static json_t *b64_jpeg(const vigil_image *im, int quality) {
   return j;
 }
 
-static const char *kind_name(enrich_kind k) {
-  switch (k) {
-  case ENRICH_PERSON: return "person";
-  case ENRICH_VEHICLE: return "vehicle";
-  case ENRICH_ANIMAL: return "animal";
-  default: return "object";
-  }
-}
-
 /* One POST of payload to base/enrich, its reply parsed into *out. */
 static int post_one(enrich_client *c, const char *base, const char *payload, enrich_result *out, char *err,
                     size_t errlen) {
@@ -564,7 +555,7 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
     return vigil_err(err, errlen, -1, "cannot encode the frame");
   }
   json_object_set_new(req, "image", img);
-  json_object_set_new(req, "detection_type", json_string(kind_name(rq->kind)));
+  json_object_set_new(req, "detection_type", json_string(vigil_kind_name(rq->kind)));
   json_object_set_new(bbox, "x1", json_real(rq->x1));
   json_object_set_new(bbox, "y1", json_real(rq->y1));
   json_object_set_new(bbox, "x2", json_real(rq->x2));

@@ -322,17 +322,6 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   return p->ncams - 1;
 }
 
-static enrich_kind kind_of(const char *cls, bool *enrichable) {
-  *enrichable = true;
-  if (!strcmp(cls, "person")) return ENRICH_PERSON;
-  if (!strcmp(cls, "car") || !strcmp(cls, "truck") || !strcmp(cls, "bus") || !strcmp(cls, "motorcycle") ||
-      !strcmp(cls, "bicycle"))
-    return ENRICH_VEHICLE;
-  if (!strcmp(cls, "dog") || !strcmp(cls, "cat") || !strcmp(cls, "bird")) return ENRICH_ANIMAL;
-  *enrichable = false;
-  return ENRICH_OBJECT;
-}
-
 static track_extra *extra_of(cam_state *cs, unsigned id) {
   track_extra *free_slot = NULL;
   for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
@@ -765,9 +754,8 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     const vigil_det *d = &l.dets[i];
     if (!x->det_id[0] || x->batch_serial != cs->b.serial)
       snprintf(x->det_id, sizeof x->det_id, "%.36s-%lld-%u", cs->cam.id, (long long)llround(ts * 1000), t->id);
-    bool enrichable;
-    enrich_kind kind = kind_of(d->label, &enrichable);
-    if (enrichable && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
+    enrich_kind kind = vigil_class_kind(d->label);
+    if (kind != ENRICH_OBJECT && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
         ts - x->enriched_at >= p->p.enrich_interval_s) {
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2, .kind = kind,
                            .detection_id = x->det_id, .camera_id = cs->cam.id, .ts = ts,
