@@ -19,6 +19,7 @@
 #include "notify/notify.h"
 #include "risk/sbuf.h"
 #include "store/events_query.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
@@ -153,12 +154,6 @@ static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
   return rc;
 }
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* A parked stream between polls (the server keeps it, then free()s it). */
 typedef struct {
   int64_t cursor;
@@ -173,7 +168,7 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
   size_t n;
   if (store_events_after(c->st, ss->cursor, 100, &evs, &n, err, sizeof err))
     return vigil_http_error(res, 500, "%s", err);
-  if (!n && mono() < ss->deadline) {
+  if (!n && vigil_mono_s() < ss->deadline) {
     store_events_free(evs, n);
     return VIGIL_HTTP_POLL;
   }
@@ -211,7 +206,7 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");
   char err[512] = "";
-  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s};
+  stream_state st = {.cursor = after, .deadline = vigil_mono_s() + (double)wait_s};
   if (after < 0) {
     int rc = store_max_event_id(c->st, &st.cursor, err, sizeof err);
     if (rc) return vigil_http_error(res, 500, "%s", err);
