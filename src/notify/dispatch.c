@@ -99,6 +99,18 @@ static char *event_text(const vigil_event *ev) {
   return t;
 }
 
+/* The outbox row's event (*ev, which the caller frees) and its JSON text;
+ * NULL when either fails, the row then retried after the longest backoff. */
+static char *outbox_body(notify *n, const store_outbox_item *it, vigil_event *ev, char *err, size_t errlen) {
+  int rc = store_get_event(n->st, it->event_id, ev, err, errlen);
+  char *body = rc ? NULL : event_text(ev);
+  if (!body) {
+    if (!rc) vigil_event_free(ev);
+    store_outbox_retry(n->st, it->id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
+  }
+  return body;
+}
+
 /* Rows claimed but not attempted because we are stopping: due again at once. */
 static void release_rest(notify *n, store_outbox_item *it, size_t cnt) {
   for (size_t i = 0; i < cnt; i++) store_outbox_release(n->st, it[i].id, NULL, 0);
@@ -119,14 +131,10 @@ static void *webhook_main(void *arg) {
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
-      int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
-      char *body = rc ? NULL : event_text(&ev);
-      if (!rc) vigil_event_free(&ev);
-      if (!body) {
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
-        continue;
-      }
-      rc = webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err);
+      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
+      if (!body) continue;
+      vigil_event_free(&ev);
+      int rc = webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err);
       attempt_done(n, &it[i], 1, rc ? err : NULL);
       free(body);
     }
@@ -415,17 +423,12 @@ static void *mqtt_main(void *arg) {
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
-      int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
-      char *body = rc ? NULL : event_text(&ev);
-      if (!body) {
-        if (!rc) vigil_event_free(&ev);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
-        continue;
-      }
+      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
+      if (!body) continue;
       /* state topics only for fresh events: a backlog must not light up sensors */
       if (t - ev.created_at <= n->clear_s) publish_state(n, &ev);
       vigil_event_free(&ev);
-      rc = mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err);
+      int rc = mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err);
       attempt_done(n, &it[i], 0, rc ? err : NULL);
       free(body);
     }

@@ -10,9 +10,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "risk/sbuf.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 #include "vigil/status.h"
 

@@ -17,10 +17,10 @@
 #include <time.h>
 
 #include "notify/notify.h"
-#include "risk/sbuf.h"
 #include "store/events_query.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/sbuf.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
 #include "vigil/status.h"
