@@ -22,6 +22,17 @@ struct risk_analyzer {
   double llm_down_until; /* monotonic seconds; rules only until then */
 };
 
+const char *risk_strerror(int status) {
+  switch (status) {
+#define RISK_X_(name, code, msg) \
+  case code:                     \
+    return msg;
+    RISK_STATUS_MAP(RISK_X_)
+#undef RISK_X_
+  }
+  return "unknown risk error";
+}
+
 risk_params risk_default_params(void) {
   risk_params p;
   memset(&p, 0, sizeof p);

@@ -44,8 +44,6 @@ static int parse_id(const vigil_http_request *req, int64_t *id) { return events_
 
 static const char *query_get(void *ud, const char *name) { return vigil_http_query(ud, name); }
 
-static int store_status(int rc) { return rc == STORE_ENOTFOUND ? 404 : rc == STORE_EINVAL ? 400 : 500; }
-
 /* ---- handlers ----------------------------------------------------------------------------- */
 
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
@@ -75,7 +73,7 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
   size_t cnt;
   char err[512] = "";
   int rc = store_list_events(c->st, &f, &evs, &cnt, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   json_t *arr = json_array();
   for (size_t i = 0; i < cnt; i++) json_array_append_new(arr, vigil_event_to_json(&evs[i]));
   store_events_free(evs, cnt);
@@ -86,7 +84,7 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
 
 /* The event as JSON (ev freed), or the store's error. */
 static int reply_event(vigil_http_response *res, int rc, const char *err, vigil_event *ev) {
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   json_t *j = vigil_event_to_json(ev);
   vigil_event_free(ev);
   return vigil_http_reply_json(res, 200, j);
@@ -124,7 +122,7 @@ static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   if (!ev.snapshot_path || !ev.snapshot_path[0]) {
     vigil_event_free(&ev);
     return vigil_http_error(res, 404, "event %lld has no snapshot", (long long)id);
@@ -230,7 +228,7 @@ static int h_detections(vigil_http_response *res, const vigil_http_request *req)
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   vigil_event_free(&ev);
   vigil_detection *d;
   size_t n;

@@ -32,6 +32,28 @@ static int level_rank(const char *l) {
   return -1;
 }
 
+const char *store_strerror(int status) {
+  switch (status) {
+#define STORE_X_(name, code, http, msg) \
+  case code:                            \
+    return msg;
+    STORE_STATUS_MAP(STORE_X_)
+#undef STORE_X_
+  }
+  return "unknown store error";
+}
+
+int store_http_status(int status) {
+  switch (status) {
+#define STORE_X_(name, code, http, msg) \
+  case code:                            \
+    return http;
+    STORE_STATUS_MAP(STORE_X_)
+#undef STORE_X_
+  }
+  return 500;
+}
+
 #define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
 
 static int row_int(void *ud, int nc, const char *const *cols) {

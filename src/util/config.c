@@ -234,6 +234,17 @@ static const vigil_config_key keys[] = {
      "Largest decoded image, pixels (also at most 16384 per side)"},
 };
 
+const char *vigil_config_strerror(int status) {
+  switch (status) {
+#define VIGIL_CFG_X_(name, code, msg) \
+  case code:                          \
+    return msg;
+    VIGIL_CFG_STATUS_MAP(VIGIL_CFG_X_)
+#undef VIGIL_CFG_X_
+  }
+  return "unknown config error";
+}
+
 const vigil_config_key *vigil_config_keys(size_t *n) {
   *n = sizeof keys / sizeof keys[0];
   return keys;
