@@ -19,6 +19,7 @@
 #include "models/runner.h"
 #include "util/assets.h"
 #include "util/clock.h"
+#include "util/file.h"
 
 #define OCR_DET_MULTIPLE 32
 #define OCR_REC_H 48
@@ -59,23 +60,17 @@ ocr_params ocr_default_params(void) {
 
 int ocr_dict_load(ocr_dict *d, const char *path, char *err, size_t errlen) {
   memset(d, 0, sizeof *d);
-  FILE *f = fopen(path, "rb");
-  if (!f) return vigil_err(err, errlen, -1, "cannot open dictionary %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (n <= 0 || n > (64 << 20)) {
-    fclose(f);
-    return vigil_err(err, errlen, -1, "dictionary %s is empty or too large", path);
+  char *text, e[600];
+  size_t len;
+  if (vigil_file_read(path, (size_t)64 << 20, &text, &len, e, sizeof e))
+    return vigil_err(err, errlen, -1, "dictionary: %s", e);
+  long n = (long)len;
+  /* room for the blank and space symbols written after the text */
+  d->pool = n > 0 ? realloc(text, len + 8) : NULL;
+  if (!d->pool) {
+    free(text);
+    return vigil_err(err, errlen, -1, n > 0 ? "out of memory reading %s" : "dictionary %s is empty", path);
   }
-  d->pool = malloc((size_t)n + 8);
-  if (!d->pool || fread(d->pool, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(d->pool);
-    d->pool = NULL;
-    return vigil_err(err, errlen, -1, "cannot read dictionary %s", path);
-  }
-  fclose(f);
   int lines = 1;
   for (long i = 0; i < n; i++) lines += d->pool[i] == '\n';
   d->sym = calloc((size_t)lines + 2, sizeof *d->sym);
