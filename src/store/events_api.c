@@ -18,6 +18,7 @@
 
 #include "notify/notify.h"
 #include "store/events_query.h"
+#include "store/events_search.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/sbuf.h"
@@ -34,6 +35,7 @@ typedef struct {
   store *st;
   bool own;   /* close on free */
   notify *nt; /* the outbox dispatcher, when MQTT_URL or WEBHOOK_URL is set */
+  events_search *search; /* semantic search (src/store/events_search.c) */
 } events_ctx;
 
 /* ---- parsing (src/store/events_query.c: strict, and reachable from a fuzz target) ---- */
@@ -52,8 +54,9 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   char err[256] = "";
   int rc = store_schema_version(c->st, &v, err, sizeof err);
   return vigil_http_reply_json(res, rc ? 503 : 200,
-                               json_pack("{s:s,s:s,s:i}", "status", rc ? "unhealthy" : "healthy", "store",
-                                         store_backend_name(c->st), "schema_version", v));
+                               json_pack("{s:s,s:s,s:i,s:b}", "status", rc ? "unhealthy" : "healthy", "store",
+                                         store_backend_name(c->st), "schema_version", v, "semantic_search",
+                                         events_search_available(c->search)));
 }
 
 static int h_list(vigil_http_response *res, const vigil_http_request *req) {
@@ -289,6 +292,17 @@ static int h_event_page(vigil_http_response *res, const vigil_http_request *req)
   return web_reply_asset(res, "index.html", status);
 }
 
+/* GET|POST /events/search, GET /events/{id}/similar: src/store/events_search.c */
+static int h_search(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  return events_search_h_text(res, req, c->st, c->search);
+}
+
+static int h_similar(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  return events_search_h_similar(res, req, c->st, c->search);
+}
+
 /* ---- the service ------------------------------------------------------------------------ */
 
 static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t errlen) {
@@ -308,7 +322,14 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
     return -1;
   }
   c->own = true;
+  if (events_search_open(&c->search, cfg)) {
+    store_close(c->st);
+    free(c);
+    vigil_err(err, errlen, -1, "out of memory");
+    return -1;
+  }
   if (notify_start(&c->nt, c->st, err, errlen)) {
+    events_search_close(c->search);
     store_close(c->st);
     free(c);
     return -1;
@@ -326,6 +347,7 @@ static void events_free(void *ctx) {
   events_ctx *c = ctx;
   if (!c) return;
   notify_stop(c->nt);
+  events_search_close(c->search);
   if (c->own) store_close(c->st);
   free(c);
 }
@@ -334,6 +356,9 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/health", h_health},
     {"GET", "/events", h_list},
     {"GET", "/events/stream", h_stream}, /* before /events/{id} */
+    {"GET", "/events/search", h_search},
+    {"POST", "/events/search", h_search},
+    {"GET", "/events/{id}/similar", h_similar},
     {"GET", "/events/{id}/snapshot", h_snapshot},
     {"GET", "/events/{id}", h_get},
     {"PATCH", "/events/{id}", h_patch},

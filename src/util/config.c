@@ -100,6 +100,10 @@ static const vigil_config_key keys[] = {
      "Smallest weight of a new scene in the rolling baseline (EMA; the first samples average evenly)"},
     {"VIGIL_CLIP_BASELINES", VIGIL_CFG_STRING, NULL, NORANGE,
      "SQLite file of the per-camera CLIP baselines (unset: $VIGIL_HOME/clip-baselines.sqlite)"},
+    {"CLIP_SEARCH_MAX_CROPS", VIGIL_CFG_INT, "8", 0, 8,
+     "Person/vehicle crops of an event's snapshot the pipeline embeds for semantic search (besides the snapshot)"},
+    {"PIPELINE_SCENE", VIGIL_CFG_BOOL, "true", NORANGE,
+     "Caption (Florence-2) and CLIP anomaly of each batch's snapshot, and search embeddings, when the models are installed"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},

@@ -23,6 +23,7 @@ static const char *const http_edge[] = {
     "src/enrich/service.c",     "src/models/clip_service.c", "src/models/detect_service.c",
     "src/models/florence_service.c", "src/store/events_api.c", "src/zoo/zoo_http.c",
     "src/zoo/zoo_http.h",       "src/web/dashboard.c",       "src/web/assets.h",
+    "src/store/events_search.c", "src/store/events_search.h", /* the events service's search routes */
     "src/notify/dispatch.c", /* the outbox gauges of the events service's /metrics */
 };
 
