@@ -23,13 +23,7 @@ struct risk_analyzer {
 };
 
 const char *risk_strerror(int status) {
-  switch (status) {
-#define RISK_X_(name, code, msg) \
-  case code:                     \
-    return msg;
-    RISK_STATUS_MAP(RISK_X_)
-#undef RISK_X_
-  }
+  switch (status) { RISK_STATUS_MAP(VIGIL_MSG_CASE_3) }
   return "unknown risk error";
 }
 

@@ -26,24 +26,12 @@ static int level_rank(const char *l) {
 }
 
 const char *store_strerror(int status) {
-  switch (status) {
-#define STORE_X_(name, code, http, msg) \
-  case code:                            \
-    return msg;
-    STORE_STATUS_MAP(STORE_X_)
-#undef STORE_X_
-  }
+  switch (status) { STORE_STATUS_MAP(VIGIL_MSG_CASE) }
   return "unknown store error";
 }
 
 int store_http_status(int status) {
-  switch (status) {
-#define STORE_X_(name, code, http, msg) \
-  case code:                            \
-    return http;
-    STORE_STATUS_MAP(STORE_X_)
-#undef STORE_X_
-  }
+  switch (status) { STORE_STATUS_MAP(VIGIL_HTTP_CASE) }
   return 500;
 }
 

@@ -239,13 +239,7 @@ static const vigil_config_key keys[] = {
 };
 
 const char *vigil_config_strerror(int status) {
-  switch (status) {
-#define VIGIL_CFG_X_(name, code, msg) \
-  case code:                          \
-    return msg;
-    VIGIL_CFG_STATUS_MAP(VIGIL_CFG_X_)
-#undef VIGIL_CFG_X_
-  }
+  switch (status) { VIGIL_CFG_STATUS_MAP(VIGIL_MSG_CASE_3) }
   return "unknown config error";
 }
 
