@@ -31,6 +31,7 @@ static const char *const http_edge[] = {
 static const char *const json_only[] = {
     "src/store/json.c",      "src/zoo/zoo_json.c",   "src/zoo/zoo_json.h",        /* codecs */
     "src/store/events_query.c",                                                    /* PATCH body of the events API */
+    "src/pipeline/live.c",                                                         /* live tiles' stored JSON */
     "src/models/bpe.c",      "src/models/clip_tokenizer.c", "src/models/hub_common.c", /* vocab.json, config.json */
     "src/pipeline/cameras.c",                                                      /* the camera registry file */
     "src/pipeline/enrich_client.c",                                                /* client of the enrichment API */
