@@ -229,9 +229,7 @@ typedef struct {
 
 static void progress_draw(progress *pg, const char *what) {
   if (!pg->on) return;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  double el = ts.tv_sec + ts.tv_nsec / 1e9 - pg->t0;
+  double el = vigil_mono_s() - pg->t0;
   int width = 30, fill = pg->total > 0 ? (int)(width * (double)pg->done / (double)pg->total) : 0;
   if (fill > width) fill = width;
   char bar[64];
@@ -649,9 +647,7 @@ static int analyze_run(analyze_ctx *x, analyze_args *a, char *err, size_t errlen
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   progress pg = {.on = !a->quiet && isatty(2)};
-  struct timespec ts0;
-  clock_gettime(CLOCK_MONOTONIC, &ts0);
-  pg.t0 = ts0.tv_sec + ts0.tv_nsec / 1e9;
+  pg.t0 = vigil_mono_s();
   pg.total = frames_expected(a, err, errlen);
   int failures = run_concurrent(x, a, &pg, err, errlen);
   if (failures < 0) return VIGIL_EXIT_FAIL;

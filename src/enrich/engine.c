@@ -188,7 +188,7 @@ static void choose(char *dst, size_t len, const vigil_config *cfg, const char *k
 int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, size_t errlen) {
   *out = NULL;
   enrich_engine *e = calloc(1, sizeof *e);
-  if (!e) return -1;
+  if (!e) return vigil_err_oom(err, errlen);
   pthread_mutex_init(&e->wx_mu, NULL);
   if (zoo_registry_init(&e->reg, err, errlen)) {
     free(e);
@@ -741,8 +741,7 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
   if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
       (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
-    if (err)
-      vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+    vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
                "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
                VEHICLE_MIN_BOX);
     return -1;

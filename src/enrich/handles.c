@@ -219,8 +219,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   }
   enrich_handle *h = calloc(1, sizeof *h);
   if (!h) {
-    snprintf(err, errlen, "%s: out of memory", row->name);
-    return -1;
+    return vigil_err(err, errlen, -1, "%s: out of memory", row->name);
   }
   h->kind = kind;
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);

@@ -174,13 +174,14 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
     return -1;
   }
   pipeline *pl = calloc(1, sizeof *pl);
-  if (!pl) return -1;
+  if (!pl) return vigil_err_oom(err, errlen);
   pl->p = p;
   pl->det = det;
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
-  if (!(pl->votes = plate_votes_new()) || plate_config_init(&pl->plates, NULL, err, errlen)) {
+  pl->votes = plate_votes_new();
+  if (!pl->votes ? vigil_err_oom(err, errlen) : plate_config_init(&pl->plates, NULL, err, errlen)) {
     plate_votes_free(pl->votes);
     free(pl);
     return -1;
@@ -338,15 +339,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
   if (n) p->cams = n;
   pthread_mutex_unlock(&p->mu);
-  if (!n) return -1;
+  if (!n) return vigil_err_oom(err, errlen);
   cam_state *cs = calloc(1, sizeof *cs);
-  if (!cs) return -1;
+  if (!cs) return vigil_err_oom(err, errlen);
   cs->cam = *c;
   pthread_mutex_init(&cs->pub_mu, NULL);
   cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
   if (!cs->ex) {
     free(cs);
-    return -1;
+    return vigil_err_oom(err, errlen);
   }
   batcher_init(&cs->b, p->p.batch, c->id);
   tracker_init(&cs->tr, &p->p.track);
@@ -364,7 +365,7 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
     batcher_free(&cs->b), tracker_free(&cs->tr), motion_free(&cs->md);
     pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex), free(cs);
-    return -1;
+    return vigil_err_oom(err, errlen);
   }
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   pthread_mutex_lock(&p->mu);

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "risk/risk_int.h"
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 
 static const char system_text[] =

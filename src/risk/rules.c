@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "risk/risk_int.h"
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/classes.h"
 #include "vigil/risk.h"
 
