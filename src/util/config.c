@@ -97,6 +97,10 @@ static const vigil_config_key keys[] = {
      "Smallest weight of a new scene in the rolling baseline (EMA; the first samples average evenly)"},
     {"VIGIL_CLIP_BASELINES", VIGIL_CFG_STRING, NULL, NORANGE,
      "SQLite file of the per-camera CLIP baselines (unset: $VIGIL_HOME/clip-baselines.sqlite)"},
+    /* YOLO-World (open vocabulary on 8095) */
+    {"YOLO_WORLD_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo-world-s", NORANGE,
+     "YOLO-World export folder (yolo_world.onnx, text.onnx, vocab.json, merges.txt); without it /detect refuses 'classes'"},
+    {"YOLO_WORLD_CONFIDENCE", VIGIL_CFG_FLOAT, "0.25", 0, 1, "Minimum score of an open-vocabulary detection"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
