@@ -31,6 +31,7 @@
 #include "vigil/store.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
+#include "vigil/yolo_world.h"
 
 #define MAX_SOURCES 256
 
@@ -381,6 +382,7 @@ int cmd_analyze(int argc, char **argv) {
   detector_params dp;
   char model_path[1024];
   detector_t *det = NULL;
+  yolo_world *world = NULL;
   enrich_engine *eng = NULL;
   risk_analyzer *risk = NULL;
   store *st = NULL;
@@ -398,6 +400,22 @@ int cmd_analyze(int argc, char **argv) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
     status = VIGIL_EXIT_NODATA;
     goto done;
+  }
+  bool watching = false;
+  for (int i = 0; i < reg.n; i++) watching |= reg.cams[i].nwatch > 0;
+  if (watching) { /* the registry's watch lists need YOLO-World; without it they only feed the rules */
+    const char *ywp = vigil_config_str(cfg, "YOLO_WORLD_MODEL_PATH");
+    double yc = 0.25;
+    vigil_config_float(cfg, "YOLO_WORLD_CONFIDENCE", &yc, NULL, 0);
+    pp.world_conf = (float)yc;
+    char yerr[512];
+    if (!ywp || yolo_world_load(&world, ywp, threads > 0 ? threads : 1, yerr, sizeof yerr)) {
+      fprintf(stderr, "vigil analyze: camera watch lists: YOLO-World export not installed (%s); watched classes are "
+                      "only recognised when the detector itself reports them (tools/export/yolo_world.py)\n",
+              ywp ? yerr : "YOLO_WORLD_MODEL_PATH is not set");
+    } else {
+      pp.world = world;
+    }
   }
   enrich_client_params ecp;
   int remote = enrich_client_params_from_config(&ecp, cfg, err, sizeof err);
@@ -610,6 +628,7 @@ done:
   enrich_client_free(ecl);
   cameras_free(&reg);
   detector_free(det);
+  yolo_world_free(world);
   report_free(oc.rep);
   vigil_config_set_global(NULL);
   free(src);

@@ -19,6 +19,7 @@ extern "C" {
 
 #define VIGIL_ID_LEN 64    /* ids: detection, camera, person, batch key */
 #define VIGIL_NAME_LEN 48  /* short labels: class, posture, clothing type ... */
+#define VIGIL_MAX_WATCH 16 /* classes on a camera's watch list */
 #define VIGIL_MAX_ALERTS 6
 #define VIGIL_MAX_REID_CAMERAS 8
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
@@ -173,6 +174,8 @@ typedef struct {
   int n_zones;
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
   bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
+  int n_watch;                                 /* the camera's watch list (registry "watch"): */
+  char watch[VIGIL_MAX_WATCH][VIGIL_NAME_LEN]; /* classes whose sighting the rules raise */
   size_t n, cap;
   vigil_detection *dets;
   vigil_enrichment *enr;

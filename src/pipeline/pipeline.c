@@ -36,6 +36,7 @@
 #include "vigil/plate.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
+#include "vigil/yolo_world.h"
 
 #define SNAP_MAX 64
 #define PIPELINE_STILL_GAP_S 5.0
@@ -373,6 +374,31 @@ static void extras_gc(pipeline *p, int cam, cam_state *cs) {
   }
 }
 
+/* The camera's watch list through YOLO-World on the whole frame, appended to l (the
+ * labels point into the camera's registry entry, which lives as long as cs). */
+static int detect_watched(pipeline *p, cam_state *cs, const vigil_image *frame, vigil_det_list *l, char *err,
+                          size_t errlen) {
+  const char *cls[VIGIL_MAX_WATCH];
+  for (int i = 0; i < cs->cam.nwatch; i++) cls[i] = cs->cam.watch[i];
+  vigil_det_list w;
+  int n = cs->cam.nwatch < yolo_world_max_classes(p->p.world) ? cs->cam.nwatch : yolo_world_max_classes(p->p.world);
+  if (yolo_world_detect(p->p.world, &w, frame, cls, n, p->p.world_conf, err, errlen)) return -1;
+  cs->st.detector_calls++;
+  if (!w.n) return 0;
+  vigil_det *nd = realloc(l->dets, sizeof *nd * (size_t)(l->n + w.n));
+  if (!nd) {
+    vigil_det_list_free(&w);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < w.n; i++) w.dets[i].cls += 1000; /* never the same class id as a COCO class */
+  memcpy(nd + l->n, w.dets, sizeof *nd * (size_t)w.n);
+  l->dets = nd;
+  l->n += w.n;
+  vigil_det_list_free(&w);
+  return 0;
+}
+
 /* Detects on the planned crops; boxes come back in frame pixels. */
 static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, const track_region *crops, int ncrops,
                         vigil_det_list *out, char *err, size_t errlen) {
@@ -475,6 +501,8 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
   b->local_hour = hour;
   b->local_minute = minute;
+  b->n_watch = cs->cam.nwatch;
+  memcpy(b->watch, cs->cam.watch, sizeof b->watch);
   write_snapshot(p, cs, b);
   vigil_image_free(&cs->snap.frame);
   cs->snap.n = 0;
@@ -738,6 +766,10 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   vigil_det_list l;
   double t0 = now_ms();
   if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
+  if (p->p.world && cs->cam.nwatch > 0 && detect_watched(p, cs, frame, &l, err, errlen)) {
+    vigil_det_list_free(&l);
+    return -1;
+  }
   cs->st.detect_ms += now_ms() - t0;
   cs->last_detect = ts;
   cs->st.detected_frames++;

@@ -55,7 +55,10 @@
     "high-security damage at night (critical alert)")                                              \
   X(PET_HOUSEHOLD, "pet_household", ADD, -5, "every animal is a known household pet")               \
   X(PERSON_AT_ENTRANCE, "person_approaching_entrance", ADD, 15,                                      \
-    "a person within 5 m of the camera while an entrance zone is entered")
+    "a person within 5 m of the camera while an entrance zone is entered")                            \
+  X(WATCHED, "watched_object", ADD, 10, "an object class on the camera's watch list")                \
+  X(WATCHED_NIGHT, "watched_object_night", ADD, 20,                                                  \
+    "a watch-list object at night (22:00-06:00), e.g. a ladder against the house")
 
 enum {
 #define X_(e, id, kind, val, desc) R_##e,
@@ -225,6 +228,12 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       }
     }
     if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
+    for (int k = 0; k < b->n_watch && k < VIGIL_MAX_WATCH; k++)
+      if (!strcasecmp(d->cls, b->watch[k])) {
+        fire(&ev, R_WATCHED, "%s at %.0f%% (%s)", d->cls, d->confidence * 100, d->id);
+        if (night) fire(&ev, R_WATCHED_NIGHT, "%s at %02d:00 (%s)", d->cls, b->local_hour, d->id);
+        break;
+      }
     if (entrance && !strcasecmp(d->cls, "person") && e->depth.present && e->depth.distance_m < 5)
       fire(&ev, R_PERSON_AT_ENTRANCE, "%s at %.1f m", d->id, e->depth.distance_m);
     if (e->vehicle.present) {
@@ -347,7 +356,8 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   /* the strongest reasons, in words */
   const int key[] = {R_WEAPON_FIREARM, R_WEAPON_KNIFE, R_WEAPON_OTHER, R_WEAPON_BLUNT, R_DAMAGE_HIGH_NIGHT,
                      R_DAMAGE_BREAKIN, R_POSE_FIGHTING, R_POSE_HANDS_RAISED, R_ACTION_SUSPICIOUS,
-                     R_CLOTHING_FACE_COVER, R_LOITERING, R_POSE_LYING, R_POSE_CROUCHING, R_DAMAGE_MULTI};
+                     R_CLOTHING_FACE_COVER, R_WATCHED_NIGHT, R_LOITERING, R_POSE_LYING, R_POSE_CROUCHING,
+                     R_DAMAGE_MULTI};
   int shown = 0;
   for (size_t k = 0; k < sizeof key / sizeof key[0] && shown < 3; k++) {
     if (!ev.fired[key[k]]) continue;
