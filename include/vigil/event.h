@@ -70,6 +70,7 @@ typedef struct {
   char color[VIGIL_NAME_LEN];   /* e.g. "dark" */
   bool is_suspicious;
   bool is_service_uniform;
+  char items[160];              /* SegFormer clothes: "upper_clothes red 45%, pants blue 50%"; "" = not run */
 } vigil_clothing;
 
 typedef struct {
@@ -127,6 +128,12 @@ typedef struct {
 } vigil_depth;
 
 typedef struct {
+  bool present;                 /* the violence classifier ran on the frame (>= 2 people in it) */
+  bool violent;                 /* its violence probability >= 0.5 */
+  float confidence;             /* that probability */
+} vigil_violence;
+
+typedef struct {
   bool present;
   char label[32];               /* the weather classifier's label, e.g. "rain" */
   float confidence;
@@ -158,6 +165,7 @@ typedef struct {
   vigil_face face;
   vigil_plate plate;
   vigil_weather weather;
+  vigil_violence violence;
 } vigil_enrichment;
 
 /* One camera's detections over one window; the unit the risk stage scores and

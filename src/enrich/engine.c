@@ -98,6 +98,7 @@ static const struct {
     {"FACE", {"blazeface", "yolo11-face"}},
     {"ACTION", {"xclip-base"}},
     {"WEATHER", {"weather-classification"}},
+    {"VIOLENCE", {"violence-detection"}},
 };
 
 static const char *route_env(const char *model, char *key, size_t keylen);
@@ -120,6 +121,7 @@ static const struct {
     {ENRICH_PART_PET, "pet", "pet-classifier", ZOO_SVC_LIGHT},
     {ENRICH_PART_DAMAGE, "damage", "vehicle-damage-detection", ZOO_SVC_HEAVY},
     {ENRICH_PART_WEATHER, "weather", "weather-classification", ZOO_SVC_HEAVY},
+    {ENRICH_PART_VIOLENCE, "violence", "violence-detection", ZOO_SVC_HEAVY},
 };
 #define N_PARTS (sizeof part_table / sizeof *part_table)
 
@@ -160,6 +162,7 @@ unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int n
     parts = ENRICH_PART_PET;
   if (opt->include_depth) parts |= ENRICH_PART_DEPTH;
   if (opt->include_weather) parts |= ENRICH_PART_WEATHER;
+  if (opt->include_violence) parts |= ENRICH_PART_VIOLENCE;
   if (nframes > 1 && kind == ENRICH_PERSON) parts |= ENRICH_PART_ACTION | ENRICH_PART_POSE;
   return parts;
 }
@@ -533,8 +536,39 @@ static int call_clothing(part_ctx *c, enrich_handle *h, char *err, size_t errlen
   return 0;
 }
 
+/* SegFormer clothes: per-item masks, areas and colours beside FashionSigLIP's label. */
+static int call_segformer(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  segformer_result s;
+  int rc = segformer_clothes(&h->run, &s, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc) return rc;
+  c->r->n_segments = s.n;
+  memcpy(c->r->segments, s.items, sizeof s.items[0] * (size_t)s.n);
+  segformer_result_free(&s); /* the label map stays in the adapter's reply only */
+  return 0;
+}
+
 static void *part_clothing(void *arg) {
-  with_model(arg, "clothing", "fashion-clip", call_clothing);
+  part_ctx *c = arg;
+  with_model(c, "clothing", "fashion-clip", call_clothing);
+  /* segformer is optional beside FashionSigLIP: not installed is no error here
+   * (`vigil models list` says so); installed and failing is */
+  if (zoo_row_installed(zoo_registry_find(&c->e->reg, "segformer-b2-clothes")))
+    with_model(c, "clothing", "segformer-b2-clothes", call_segformer);
+  return NULL;
+}
+
+/* Violence on the whole frame (asked for multi-person scenes). */
+static int call_violence(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = violence_classify(&h->run, &c->r->violence, c->rq->frame, 0, 0, 0, 0, err, errlen);
+  if (rc == 0) c->r->has_violence = true;
+  return rc;
+}
+
+static void *part_violence(void *arg) {
+  with_model(arg, "violence", "violence-detection", call_violence);
   return NULL;
 }
 
@@ -776,7 +810,8 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
               {ENRICH_PART_DEMOGRAPHICS, part_demographics}, {ENRICH_PART_CLOTHING, part_clothing},
               {ENRICH_PART_REID, part_reid},       {ENRICH_PART_VEHICLE, part_vehicle},
               {ENRICH_PART_DAMAGE, part_damage},   {ENRICH_PART_PET, part_pet},
-              {ENRICH_PART_DEPTH, part_depth},     {ENRICH_PART_WEATHER, part_weather}};
+              {ENRICH_PART_DEPTH, part_depth},     {ENRICH_PART_WEATHER, part_weather},
+              {ENRICH_PART_VIOLENCE, part_violence}};
   enum { NJOBS = sizeof jobs / sizeof *jobs };
   pthread_t th[NJOBS];
   bool started[NJOBS] = {0};
@@ -816,6 +851,18 @@ void enrich_result_summary(const enrich_result *r, const char *detection_id, vig
     snprintf(o->clothing.color, sizeof o->clothing.color, "%s", r->clothing.color);
     o->clothing.is_suspicious = r->clothing.is_suspicious;
     o->clothing.is_service_uniform = r->clothing.is_service_uniform;
+  }
+  for (int i = 0; i < r->n_segments; i++) { /* SegFormer items, also without FashionSigLIP */
+    const segformer_item *s = &r->segments[i];
+    size_t n = strlen(o->clothing.items);
+    snprintf(o->clothing.items + n, sizeof o->clothing.items - n, "%s%s %s %.0f%%", n ? ", " : "", s->item, s->color,
+             s->area * 100);
+    o->clothing.present = true;
+  }
+  if (r->has_violence) {
+    o->violence.present = true;
+    o->violence.violent = r->violence.violent;
+    o->violence.confidence = r->violence.violence;
   }
   if (r->has_demographics) {
     o->demographics.present = true;

@@ -19,6 +19,7 @@ static void warm_dims(const char *adapter, const vrt_tensor *decl, int64_t *dims
     else if (!strcmp(adapter, "ppocr")) dims[k] = k == 1 ? 3 : 640;
     else if (!strcmp(adapter, "depth-anything")) dims[k] = k == 1 ? 3 : 518;
     else if (!strcmp(adapter, "yolo-segment")) dims[k] = k == 1 ? 3 : 640;
+    else if (!strcmp(adapter, "segformer")) dims[k] = k == 1 ? 3 : 512;
     else dims[k] = 224;
   }
 }
@@ -159,6 +160,8 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
     if (!rc && !strcmp(row->adapter, "depth-anything")) rc = depth_check(&h->run, err, errlen);
     if (!rc && !strcmp(row->adapter, "yolo-segment")) rc = damage_check(&h->run, err, errlen);
     if (!rc && !strcmp(row->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->name, "violence-detection")) rc = violence_check(&h->run, err, errlen);
+    if (!rc && !strcmp(row->adapter, "segformer")) rc = segformer_check(&h->run, err, errlen);
     if (!rc) rc = warm_runner(&h->run, row->adapter, err, errlen);
     if (!rc) *measured = runner_memory_bytes(&h->run);
   }

@@ -5,7 +5,7 @@
  *   POST /enrich            CONTRACTS.md request and reply
  *   POST /pose-analyze /clothing-classify /threat-detect /demographics
  *        /reid-embed /vehicle-classify /pet-classify /depth-estimate
- *        /object-distance /vehicle-damage /weather-classify
+ *        /object-distance /vehicle-damage /weather-classify /violence-detect
  *                           one part each: {"image", "bbox"} -> that part
  *        (/depth-estimate needs the depth model; /object-distance falls
  *        back to the box-height distance without it)
@@ -90,7 +90,7 @@ typedef struct {
 } req_bbox;
 
 typedef struct {
-  bool include_pose, include_depth, action_recognition, include_weather;
+  bool include_pose, include_depth, action_recognition, include_weather, include_violence;
 } req_opts;
 
 typedef struct {
@@ -123,6 +123,7 @@ static const vigil_json_field opt_f[] = {
     {.key = "include_depth", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_depth)},
     {.key = "action_recognition", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, action_recognition)},
     {.key = "include_weather", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_weather)},
+    {.key = "include_violence", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_violence)},
 };
 static const vigil_json_field req_f[] = {
     {.key = "image", .type = VIGIL_JSON_BASE64, .offset = offsetof(enrich_req, image), .required = true,
@@ -132,7 +133,8 @@ static const vigil_json_field req_f[] = {
      .present_offset = 1 + offsetof(enrich_req, has_box)},
     {.key = "frames", .type = VIGIL_JSON_BASE64_ARRAY, .offset = offsetof(enrich_req, frames),
      .count_offset = offsetof(enrich_req, n_frames), .max = ENRICH_MAX_FRAMES},
-    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f, .n_sub = 4},
+    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f,
+     .n_sub = VIGIL_JSON_N(opt_f)},
     {.key = "detection_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_id), .max = 63},
     {.key = "camera_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, camera_id), .max = 63},
     {.key = "timestamp", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, timestamp)},
@@ -210,9 +212,27 @@ static json_t *demo_json(const enrich_result *r) {
   return o;
 }
 
+/* SegFormer's items: [{item, area, color, bbox}], largest first */
+static json_t *segments_json(const enrich_result *r) {
+  json_t *a = json_array();
+  for (int i = 0; i < r->n_segments; i++) {
+    const segformer_item *s = &r->segments[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "item", json_string(s->item));
+    json_object_set_new(o, "area", jround(s->area, 1000));
+    json_object_set_new(o, "color", json_string(s->color));
+    json_object_set_new(o, "bbox", json_pack("{s:o,s:o,s:o,s:o}", "x1", jround(s->x1, 10), "y1", jround(s->y1, 10),
+                                             "x2", jround(s->x2, 10), "y2", jround(s->y2, 10)));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
 static json_t *clothing_json(const enrich_result *r) {
-  if (!r->has_clothing) return json_null();
+  if (!r->has_clothing && !r->n_segments) return json_null();
   json_t *o = json_object();
+  json_object_set_new(o, "segments", segments_json(r));
+  if (!r->has_clothing) return o; /* segformer alone (FashionSigLIP not installed) */
   json_object_set_new(o, "type", json_string(r->clothing.clothing_type));
   json_object_set_new(o, "clothing_type", json_string(r->clothing.clothing_type));
   json_object_set_new(o, "color", json_string(r->clothing.color));
@@ -390,6 +410,16 @@ static json_t *weather_json(const enrich_result *r) {
   return o;
 }
 
+static json_t *violence_json(const enrich_result *r) {
+  if (!r->has_violence) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "is_violent", json_boolean(r->violence.violent));
+  json_object_set_new(o, "violence_score", jround(r->violence.violence, 1000));
+  json_object_set_new(o, "label", json_string(r->violence.label));
+  json_object_set_new(o, "model", json_string("violence-detection"));
+  return o;
+}
+
 static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_t *o = json_object();
   json_object_set_new(o, "pose", pose_json(r));
@@ -399,6 +429,7 @@ static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_object_set_new(o, "vehicle_damage", damage_json(r));
   json_object_set_new(o, "pet", pet_json(r));
   json_object_set_new(o, "weather", weather_json(r));
+  json_object_set_new(o, "violence", violence_json(r));
   json_object_set_new(o, "threat", threat_json(r));
   json_object_set_new(o, "threat_detection", threat_json(r));
   json_object_set_new(o, "reid_embedding", r->has_reid ? embedding_json(r) : json_null());
@@ -525,7 +556,8 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       .detection_id = det_id,
       .camera_id = q.camera_id,
       .ts = q.timestamp > 0 ? q.timestamp : (double)time(NULL),
-      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather},
+      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather,
+              q.opt.include_violence},
       .parts = part_mask,
       .det_class = q.detection_class,
       .det_score = isfinite(q.detection_confidence) ? (float)fmin(fmax(q.detection_confidence, 0), 1) : 0,
@@ -618,6 +650,9 @@ static int h_damage(vigil_http_response *res, const vigil_http_request *req) {
 static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
   return handle(res, req, ENRICH_PART_WEATHER, "weather");
 }
+static int h_violence(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_VIOLENCE, "violence");
+}
 
 static double ms_since(const struct timespec *t0) {
   struct timespec t1;
@@ -696,6 +731,7 @@ static const vigil_http_route enrich_routes[] = {
     {"POST", "/object-distance", h_depth},
     {"POST", "/vehicle-damage", h_damage},
     {"POST", "/weather-classify", h_weather},
+    {"POST", "/violence-detect", h_violence},
     {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };

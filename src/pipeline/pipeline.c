@@ -790,6 +790,11 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
   int rc = poses && conf.dets ? 0 : -1;
   int budget = p->p.max_enrich_per_frame;
+  /* violence detection looks at the whole frame, once, when >= 2 people are confirmed in it */
+  int persons_now = 0;
+  bool violence_asked = false;
+  for (int i = 0; i < l.n; i++)
+    persons_now += dt[i] >= 0 && cs->tr.t[dt[i]].confirmed && !strcmp(l.dets[i].label, "person");
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
     if (dt[i] < 0) continue;
     const track_t *t = &cs->tr.t[dt[i]];
@@ -811,6 +816,8 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
                            .depth_px_per_m = cs->cam.depth_px_per_m};
       for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
         rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
+      if (persons_now >= 2 && rq.kind == ENRICH_PERSON && !violence_asked)
+        rq.opt.include_violence = violence_asked = true;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = now_ms();

@@ -56,6 +56,8 @@
   X(PET_HOUSEHOLD, "pet_household", ADD, -5, "every animal is a known household pet")               \
   X(PERSON_AT_ENTRANCE, "person_approaching_entrance", ADD, 15,                                      \
     "a person within 5 m of the camera while an entrance zone is entered")                            \
+  X(VIOLENCE, "violence_detected", ADD, 30,                                                         \
+    "the violence classifier finds violence in a multi-person scene (>= 0.5)")                       \
   X(WATCHED, "watched_object", ADD, 10, "an object class on the camera's watch list")                \
   X(WATCHED_NIGHT, "watched_object_night", ADD, 20,                                                  \
     "a watch-list object at night (22:00-06:00), e.g. a ladder against the house")
@@ -228,6 +230,9 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
       }
     }
     if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
+    if (e->violence.present && e->violence.violent && e->violence.confidence >= 0.5f)
+      fire(&ev, R_VIOLENCE, "violence %.0f%% in the frame of %s", e->violence.confidence * 100, d->id),
+          any_alert = true;
     for (int k = 0; k < b->n_watch && k < VIGIL_MAX_WATCH; k++)
       if (!strcasecmp(d->cls, b->watch[k])) {
         fire(&ev, R_WATCHED, "%s at %.0f%% (%s)", d->cls, d->confidence * 100, d->id);
@@ -355,7 +360,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
               b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0, night ? " (night)" : "");
   /* the strongest reasons, in words */
   const int key[] = {R_WEAPON_FIREARM, R_WEAPON_KNIFE, R_WEAPON_OTHER, R_WEAPON_BLUNT, R_DAMAGE_HIGH_NIGHT,
-                     R_DAMAGE_BREAKIN, R_POSE_FIGHTING, R_POSE_HANDS_RAISED, R_ACTION_SUSPICIOUS,
+                     R_DAMAGE_BREAKIN, R_VIOLENCE, R_POSE_FIGHTING, R_POSE_HANDS_RAISED, R_ACTION_SUSPICIOUS,
                      R_CLOTHING_FACE_COVER, R_WATCHED_NIGHT, R_LOITERING, R_POSE_LYING, R_POSE_CROUCHING,
                      R_DAMAGE_MULTI};
   int shown = 0;

@@ -437,8 +437,34 @@ static void watch_list_rules(void **state) {
   vigil_batch_free(&b);
 }
 
+/* violence on a multi-person frame: +30 and a behaviour alert (no uniform discount) */
+static void violence_rule(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 14);
+  vigil_enrichment e;
+  memset(&e, 0, sizeof e);
+  e.violence.present = true, e.violence.violent = true, e.violence.confidence = 0.93f;
+  e.clothing.present = true, e.clothing.is_service_uniform = true;
+  snprintf(e.clothing.type, sizeof e.clothing.type, "delivery uniform");
+  fx_add(&b, "person", 0.8f, &e);
+  fx_add(&b, "person", 0.8f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 5 + 30);
+  assert_true(risk_rules_fired(&r, "violence_detected"));
+  assert_false(risk_rules_fired(&r, "service_uniform"));
+  assert_non_null(strstr(r.reasoning, "violence 93%"));
+  risk_rules_result_free(&r);
+  b.enr[0].violence.violent = false, b.enr[0].violence.confidence = 0.2f;
+  score(&b, &r);
+  assert_false(risk_rules_fired(&r, "violence_detected"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(violence_rule),
       cmocka_unit_test(watch_list_rules),
       cmocka_unit_test(table_is_documented),
       cmocka_unit_test(baseline_by_class),
