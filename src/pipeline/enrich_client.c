@@ -227,7 +227,8 @@ static void parse_clothing(enrich_result *r, json_t *o) {
     segformer_item *it = &r->segments[r->n_segments++];
     copy_str(it->item, sizeof it->item, json_object_get(s, "item"));
     copy_str(it->color, sizeof it->color, json_object_get(s, "color"));
-    it->area = num(json_object_get(s, "area"));
+    double area = num(json_object_get(s, "area"));
+    it->area = area > 0 && area <= 1 ? (float)area : 0; /* a fraction; NaN and nonsense read as 0 */
     json_t *b = json_object_get(s, "bbox");
     it->x1 = num(json_object_get(b, "x1")), it->y1 = num(json_object_get(b, "y1"));
     it->x2 = num(json_object_get(b, "x2")), it->y2 = num(json_object_get(b, "y2"));
