@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "opts.h"
 #include "notify/notify.h"
 #include "util/assets.h"
+#include "util/clock.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vigil/camrun.h"
 #include "vigil/cameras.h"
@@ -29,6 +32,7 @@
 #include "vigil/report.h"
 #include "vigil/risk.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
 #include "vigil/yolo_world.h"
@@ -54,41 +58,7 @@ static volatile sig_atomic_t stop;
 
 /* Wall-clock time with sub-second resolution: stream frames are stamped with
  * it, and detection ids derive from the stamp in milliseconds. */
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 static void on_signal(int sig) { (void)sig, stop = 1; }
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: vigil analyze PATH... [options]\n"
-          "  PATH: image files, folders (each subfolder is one camera: the FTP upload layout),\n"
-          "        video files, or rtsp:// / http:// streams.\n"
-          "options:\n"
-          "  --json             print events as JSON lines\n"
-          "  --report FILE      write a self-contained HTML report\n"
-          "  --fps N|native     frames per second sampled from videos (default 1 for files, native for\n"
-          "                     streams: every frame the camera sends)\n"
-          "  --no-motion        detect every sampled frame whole (no motion gating, MOTION_GATING=false)\n"
-          "  --duration S       stop streams after S seconds (default: until interrupted)\n"
-          "  --db URL           store (sqlite:///path or postgresql://...; default VIGIL_DB or $VIGIL_HOME/vigil.db)\n"
-          "  --window S --idle S --max-batch N --fast-path CONF   batching (90, 30, 100, 0.90)\n"
-          "  --enrich-interval S  re-enrich a tracked object after S seconds (10)\n"
-          "  --max-enrich N     enrichment calls per frame (4); --no-enrich to skip enrichment\n"
-          "  --snapshots DIR    where annotated snapshots go ($VIGIL_HOME/snapshots)\n"
-          "  --config FILE      KEY=VALUE configuration file\n"
-          "  --quiet            no progress bar\n"
-          "  --watch ROOT       watch ROOT (one subfolder per camera, FTP uploads) with inotify and\n"
-          "                     analyze each complete new image or clip until SIGINT/SIGTERM\n"
-          "  --cameras FILE     camera registry (JSON: id, name, source, timezone, zones, depth_px_per_m)\n"
-          "  --enrich-url URL   enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
-          "                     ENRICHMENT_LIGHT_URL for animals) instead of in-process\n"
-          "  --threads N        vrt threads of the detector session (1)\n"
-          "  --workers N        pipeline threads shared by concurrent cameras (2); each video or stream\n"
-          "                     that is a camera of its own is decoded on its own thread\n");
-}
 
 static bool has_ext(const char *p, const char *const *exts) {
   const char *dot = strrchr(p, '.');
@@ -120,7 +90,7 @@ static int add_source(source *s, int *n, const char *path, const char *camera) {
   o->video = o->stream || has_ext(path, video_exts);
   struct stat st;
   /* full precision: two uploads within one second are two moments, not one */
-  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : wall_now();
+  o->mtime = !o->stream && stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 : vigil_wall_s();
   if (camera) {
     snprintf(o->camera, sizeof o->camera, "%s", camera);
   } else if (o->video) {
@@ -166,21 +136,14 @@ static int add_folder(source *s, int *n, const char *dir, const char *camera, in
   return 0;
 }
 
+/* A whole image file; NULL when missing, empty or over max bytes. */
 static void *slurp(const char *path, size_t *len, size_t max) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size <= 0 || (size_t)st.st_size > max) {
-    fclose(f);
+  char *b;
+  if (vigil_file_read(path, max, &b, len, NULL, 0)) return NULL;
+  if (!*len) {
+    free(b);
     return NULL;
   }
-  void *b = malloc((size_t)st.st_size);
-  if (b && fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
   return b;
 }
 
@@ -289,219 +252,268 @@ static void on_frame_progress(void *ud, int source) {
   pthread_mutex_unlock(&progress_mu);
 }
 
-int cmd_analyze(int argc, char **argv) {
-  source *src = calloc(MAX_SOURCES, sizeof *src);
-  int nsrc = 0;
-  const char *report_path = NULL, *db = NULL, *config_path = NULL, *snaps = NULL;
-  const char *watch_root = NULL, *cameras_path = NULL, *enrich_url = NULL;
-  int threads = 0, workers = 0;
-  camera_registry reg = {0};
-  enrich_client *ecl = NULL;
-  double fps = 1, duration = 0;
-  bool quiet = false, json = false, fps_set = false, no_motion = false;
-  pipeline_params pp = pipeline_default_params();
-  int status = VIGIL_EXIT_FAIL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      free(src);
-      return VIGIL_EXIT_OK;
-    }
-    if (!strcmp(a, "--json")) json = true;
-    else if (!strcmp(a, "--quiet")) quiet = true;
-    else if (!strcmp(a, "--no-enrich")) pp.enrich = false;
-    else if (!strcmp(a, "--report") && has) report_path = argv[++i];
-    else if (!strcmp(a, "--db") && has) db = argv[++i];
-    else if (!strcmp(a, "--config") && has) config_path = argv[++i];
-    else if (!strcmp(a, "--snapshots") && has) snaps = argv[++i];
-    else if (!strcmp(a, "--fps") && has) {
-      const char *v = argv[++i];
-      fps = !strcmp(v, "native") ? 0 : atof(v); /* 0 = the stream's own rate */
-      fps_set = true;
-      if (fps == 0 && strcmp(v, "native")) fps = -1;
-    } else if (!strcmp(a, "--no-motion")) no_motion = true;
-    else if (!strcmp(a, "--duration") && has) duration = atof(argv[++i]);
-    else if (!strcmp(a, "--window") && has) pp.batch.window_s = atof(argv[++i]);
-    else if (!strcmp(a, "--idle") && has) pp.batch.idle_s = atof(argv[++i]);
-    else if (!strcmp(a, "--max-batch") && has) pp.batch.max_detections = atoi(argv[++i]);
-    else if (!strcmp(a, "--fast-path") && has) pp.batch.fast_path_conf = (float)atof(argv[++i]);
-    else if (!strcmp(a, "--enrich-interval") && has) pp.enrich_interval_s = atof(argv[++i]);
-    else if (!strcmp(a, "--max-enrich") && has) pp.max_enrich_per_frame = atoi(argv[++i]);
-    else if (!strcmp(a, "--watch") && has) watch_root = argv[++i];
-    else if (!strcmp(a, "--cameras") && has) cameras_path = argv[++i];
-    else if (!strcmp(a, "--enrich-url") && has) enrich_url = argv[++i];
-    else if (!strcmp(a, "--threads") && has) threads = atoi(argv[++i]);
-    else if (!strcmp(a, "--workers") && has) workers = atoi(argv[++i]);
-    else if (a[0] == '-' && strcmp(a, "-")) {
-      fprintf(stderr, "vigil analyze: unknown option '%s'\n", a);
-      usage(stderr);
-      free(src);
-      return VIGIL_EXIT_USAGE;
-    } else {
-      struct stat st;
-      if (strstr(a, "://")) add_source(src, &nsrc, a, NULL);
-      else if (stat(a, &st)) {
-        fprintf(stderr, "vigil analyze: %s: %s\n", a, strerror(errno));
-        free(src);
-        return VIGIL_EXIT_NODATA;
-      } else if (S_ISDIR(st.st_mode)) add_folder(src, &nsrc, a, NULL, 0);
-      else if (has_ext(a, image_exts) || has_ext(a, video_exts)) add_source(src, &nsrc, a, NULL);
-      else {
-        fprintf(stderr, "vigil analyze: %s: not an image or video file\n", a);
-        free(src);
-        return VIGIL_EXIT_USAGE;
-      }
-    }
-  }
-  if ((!nsrc && !watch_root) || threads < 0 || threads > 256 || workers < 0 || workers > 64 || fps < 0 || fps > 60 || pp.batch.window_s <= 0 || pp.batch.idle_s <= 0 || pp.batch.max_detections < 1) {
-    if (!nsrc && !watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
-    usage(stderr);
-    free(src);
+/* ---- parse: the options and the paths ------------------------------------------------ */
+
+typedef struct {
+  source *src;
+  int nsrc;
+  const char *report_path, *db, *config_path, *snaps;
+  const char *watch_root, *cameras_path, *enrich_url;
+  int threads, workers;
+  double fps, duration; /* fps 0: a stream's own rate */
+  bool quiet, json, fps_set, no_motion;
+  pipeline_params pp;
+} analyze_args;
+
+static int parse_fps(void *dst, const char *v) {
+  analyze_args *a = dst;
+  a->fps = !strcmp(v, "native") ? 0 : atof(v); /* 0 = the stream's own rate */
+  a->fps_set = true;
+  if (a->fps == 0 && strcmp(v, "native")) a->fps = -1; /* refused below, with the usage */
+  return 0;
+}
+
+/* A path: a stream URL, a folder, an image or a video file. */
+static int add_path(void *ud, const char *a) {
+  analyze_args *x = ud;
+  struct stat st;
+  if (strstr(a, "://")) add_source(x->src, &x->nsrc, a, NULL);
+  else if (stat(a, &st)) {
+    fprintf(stderr, "vigil analyze: %s: %s\n", a, strerror(errno));
+    return VIGIL_EXIT_NODATA;
+  } else if (S_ISDIR(st.st_mode)) add_folder(x->src, &x->nsrc, a, NULL, 0);
+  else if (has_ext(a, image_exts) || has_ext(a, video_exts)) add_source(x->src, &x->nsrc, a, NULL);
+  else {
+    fprintf(stderr, "vigil analyze: %s: not an image or video file\n", a);
     return VIGIL_EXIT_USAGE;
   }
-  qsort(src, (size_t)nsrc, sizeof *src, cmp_src);
+  return 0;
+}
 
-  char err[1024];
+static int analyze_parse(analyze_args *a, int argc, char **argv) {
+  pipeline_params *pp = &a->pp;
+  const app_opt opts[] = {
+      {"--json", NULL, OPT_SET, &a->json, "print events as JSON lines", NULL},
+      {"--report", "FILE", OPT_STR, &a->report_path, "write a self-contained HTML report", NULL},
+      {"--fps", "N|native", OPT_FN, a,
+       "frames per second sampled from videos (default 1 for files, native for\n"
+       "streams: every frame the camera sends)", parse_fps},
+      {"--no-motion", NULL, OPT_SET, &a->no_motion,
+       "detect every sampled frame whole (no motion gating, MOTION_GATING=false)", NULL},
+      {"--duration", "S", OPT_DOUBLE, &a->duration, "stop streams after S seconds (default: until interrupted)",
+       NULL},
+      {"--db", "URL", OPT_STR, &a->db,
+       "store (sqlite:///path or postgresql://...; default VIGIL_DB or $VIGIL_HOME/vigil.db)", NULL},
+      {"--window", "S", OPT_DOUBLE, &pp->batch.window_s, "batch window in seconds (90)", NULL},
+      {"--idle", "S", OPT_DOUBLE, &pp->batch.idle_s, "close a batch S seconds after its last sighting (30)", NULL},
+      {"--max-batch", "N", OPT_INT, &pp->batch.max_detections, "objects in one batch at most (100)", NULL},
+      {"--fast-path", "CONF", OPT_FLOAT, &pp->batch.fast_path_conf,
+       "a person at CONF or above closes the batch at once (0.90)", NULL},
+      {"--enrich-interval", "S", OPT_DOUBLE, &pp->enrich_interval_s,
+       "re-enrich a tracked object after S seconds (10)", NULL},
+      {"--max-enrich", "N", OPT_INT, &pp->max_enrich_per_frame, "enrichment calls per frame (4)", NULL},
+      {"--no-enrich", NULL, OPT_CLEAR, &pp->enrich, "skip enrichment", NULL},
+      {"--snapshots", "DIR", OPT_STR, &a->snaps, "where annotated snapshots go ($VIGIL_HOME/snapshots)", NULL},
+      {"--config", "FILE", OPT_STR, &a->config_path, "KEY=VALUE configuration file", NULL},
+      {"--quiet", NULL, OPT_SET, &a->quiet, "no progress bar", NULL},
+      {"--watch", "ROOT", OPT_STR, &a->watch_root,
+       "watch ROOT (one subfolder per camera, FTP uploads) with inotify and\n"
+       "analyze each complete new image or clip until SIGINT/SIGTERM", NULL},
+      {"--cameras", "FILE", OPT_STR, &a->cameras_path,
+       "camera registry (JSON: id, name, source, timezone, zones, depth_px_per_m)", NULL},
+      {"--enrich-url", "URL", OPT_STR, &a->enrich_url,
+       "enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
+       "ENRICHMENT_LIGHT_URL for animals) instead of in-process", NULL},
+      {"--threads", "N", OPT_INT, &a->threads, "vrt threads of the detector session (1)", NULL},
+      {"--workers", "N", OPT_INT, &a->workers,
+       "pipeline threads shared by concurrent cameras (2); each video or stream\n"
+       "that is a camera of its own is decoded on its own thread", NULL},
+  };
+  const app_cmd cmd = {
+      .name = "vigil analyze",
+      .synopsis = "usage: vigil analyze PATH... [options]\n"
+                  "  PATH: image files, folders (each subfolder is one camera: the FTP upload layout),\n"
+                  "        video files, or rtsp:// / http:// streams.\n",
+      .opts = opts,
+      .nopts = (int)(sizeof opts / sizeof *opts),
+      .positional = add_path,
+      .ud = a,
+  };
+  int rc = app_opts_parse(&cmd, 1, argc, argv);
+  if (rc) return rc;
+  if ((!a->nsrc && !a->watch_root) || a->threads < 0 || a->threads > 256 || a->workers < 0 || a->workers > 64 ||
+      a->fps < 0 || a->fps > 60 || pp->batch.window_s <= 0 || pp->batch.idle_s <= 0 || pp->batch.max_detections < 1) {
+    if (!a->nsrc && !a->watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
+    app_opts_usage(&cmd, stderr);
+    return VIGIL_EXIT_USAGE;
+  }
+  qsort(a->src, (size_t)a->nsrc, sizeof *a->src, cmp_src);
+  return 0;
+}
+
+/* ---- build: configuration, models, store, pipeline ----------------------------------- */
+
+typedef struct {
+  camera_registry reg;
+  detector_t *det;
+  yolo_world *world; /* the cameras' watch lists (NULL: none watch, or not installed) */
+  enrich_engine *eng;
+  enrich_client *ecl;
+  risk_analyzer *risk;
+  store *st;
+  notify *nt;
+  pipeline *pl;
+  out_ctx oc;
+} analyze_ctx;
+
+/* Everything the run needs, from the configuration and the options; an
+ * exit status on failure (what was built is freed by analyze_free). */
+static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errlen) {
+  pipeline_params *pp = &a->pp;
   vigil_config *cfg = NULL;
-  if (vigil_config_load(&cfg, config_path, err, sizeof err)) {
+  if (vigil_config_load(&cfg, a->config_path, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s\n", err);
-    free(src);
     return VIGIL_EXIT_USAGE;
   }
   vigil_config_set_global(cfg);
   cfg = (vigil_config *)vigil_config_global();
-  if (pipeline_params_from_config(&pp, cfg, err, sizeof err)) {
+  if (pipeline_params_from_config(pp, cfg, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s\n", err);
-    vigil_config_set_global(NULL);
-    free(src);
     return VIGIL_EXIT_USAGE;
   }
-  if (no_motion) pp.motion = false;
+  if (a->no_motion) pp->motion = false;
+  x->oc = (out_ctx){.json = a->json, .rep = a->report_path ? report_new("vigil analyze report") : NULL};
+  if (a->cameras_path && cameras_load(&x->reg, a->cameras_path, err, errlen)) {
+    fprintf(stderr, "vigil analyze: --cameras %s\n", err);
+    return VIGIL_EXIT_USAGE;
+  }
   detector_params dp;
   char model_path[1024];
-  detector_t *det = NULL;
-  yolo_world *world = NULL;
-  enrich_engine *eng = NULL;
-  risk_analyzer *risk = NULL;
-  store *st = NULL;
-  notify *nt = NULL;
-  pipeline *pl = NULL;
-  out_ctx oc = {.json = json, .rep = report_path ? report_new("vigil analyze report") : NULL};
-  if (cameras_path && cameras_load(&reg, cameras_path, err, sizeof err)) {
-    fprintf(stderr, "vigil analyze: --cameras %s\n", err);
-    status = VIGIL_EXIT_USAGE;
-    goto done;
-  }
-  int dpc = detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, sizeof err);
-  if (threads > 0) dp.threads = threads;
-  if (dpc || detector_load(&det, dp, err, sizeof err)) {
+  int dpc = detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, errlen);
+  if (a->threads > 0) dp.threads = a->threads;
+  if (dpc || detector_load(&x->det, dp, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
-    status = VIGIL_EXIT_NODATA;
-    goto done;
+    return VIGIL_EXIT_NODATA;
   }
   bool watching = false;
-  for (int i = 0; i < reg.n; i++) watching |= reg.cams[i].nwatch > 0;
+  for (int i = 0; i < x->reg.n; i++) watching |= x->reg.cams[i].nwatch > 0;
   if (watching) { /* the registry's watch lists need YOLO-World; without it they only feed the rules */
     const char *ywp = vigil_config_str(cfg, "YOLO_WORLD_MODEL_PATH");
     double yc = 0.25;
     vigil_config_float(cfg, "YOLO_WORLD_CONFIDENCE", &yc, NULL, 0);
-    pp.world_conf = (float)yc;
+    pp->world_conf = (float)yc;
     char yerr[512];
-    if (!ywp || yolo_world_load(&world, ywp, threads > 0 ? threads : 1, yerr, sizeof yerr)) {
+    if (!ywp || yolo_world_load(&x->world, ywp, a->threads > 0 ? a->threads : 1, yerr, sizeof yerr))
       fprintf(stderr, "vigil analyze: camera watch lists: YOLO-World export not installed (%s); watched classes are "
                       "only recognised when the detector itself reports them (tools/export/yolo_world.py)\n",
               ywp ? yerr : "YOLO_WORLD_MODEL_PATH is not set");
-    } else {
-      pp.world = world;
-    }
+    else
+      pp->world = x->world;
   }
   enrich_client_params ecp;
-  int remote = enrich_client_params_from_config(&ecp, cfg, err, sizeof err);
-  if (remote >= 0 && enrich_url) remote = snprintf(ecp.url, sizeof ecp.url, "%s", enrich_url) > 0;
-  if (remote < 0 || (pp.enrich && remote == 1 && enrich_client_init(&ecl, ecp, err, sizeof err))) {
+  int remote = enrich_client_params_from_config(&ecp, cfg, err, errlen);
+  if (remote >= 0 && a->enrich_url) remote = snprintf(ecp.url, sizeof ecp.url, "%s", a->enrich_url) > 0;
+  if (remote < 0 || (pp->enrich && remote == 1 && enrich_client_init(&x->ecl, ecp, err, errlen))) {
     fprintf(stderr, "vigil analyze: enrichment: %s\n", err);
-    status = VIGIL_EXIT_USAGE;
-    goto done;
+    return VIGIL_EXIT_USAGE;
   }
-  if (ecl) pp.enrich_fn = enrich_client_fn, pp.enrich_ud = ecl;
-  if (pp.enrich && !ecl && enrich_engine_init(&eng, cfg, err, sizeof err)) {
+  if (x->ecl) pp->enrich_fn = enrich_client_fn, pp->enrich_ud = x->ecl;
+  if (pp->enrich && !x->ecl && enrich_engine_init(&x->eng, cfg, err, errlen)) {
     fprintf(stderr, "vigil analyze: enrichment: %s\n", err);
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
   risk_params rp;
-  if (risk_params_from_config(&rp, cfg, err, sizeof err) || risk_analyzer_init(&risk, &rp, err, sizeof err)) {
+  if (risk_params_from_config(&rp, cfg, err, errlen) || risk_analyzer_init(&x->risk, &rp, err, errlen)) {
     fprintf(stderr, "vigil analyze: risk: %s\n", err);
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
   char dburl[1100];
-  if (db) snprintf(dburl, sizeof dburl, "%s", db);
+  if (a->db) snprintf(dburl, sizeof dburl, "%s", a->db);
   else if (store_default_url(dburl, sizeof dburl)) {
     fprintf(stderr, "vigil analyze: no store URL\n");
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
-  if (store_open(&st, dburl, err, sizeof err)) {
+  if (store_open(&x->st, dburl, err, errlen)) {
     fprintf(stderr, "vigil analyze: store %s: %s\n", dburl, err);
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
-  if (notify_start(&nt, st, err, sizeof err)) { /* MQTT / webhook alerts, when configured */
+  if (notify_start(&x->nt, x->st, err, errlen)) { /* MQTT / webhook alerts, when configured */
     fprintf(stderr, "vigil analyze: %s\n", err);
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
-  if (snaps) snprintf(pp.snapshot_dir, sizeof pp.snapshot_dir, "%s", snaps);
-  else vigil_asset_path(pp.snapshot_dir, sizeof pp.snapshot_dir, "snapshots");
-  pp.on_event = on_event;
-  pp.ud = &oc;
-  if (pipeline_init(&pl, pp, det, eng, risk, st, err, sizeof err)) {
+  if (a->snaps) snprintf(pp->snapshot_dir, sizeof pp->snapshot_dir, "%s", a->snaps);
+  else vigil_asset_path(pp->snapshot_dir, sizeof pp->snapshot_dir, "snapshots");
+  pp->on_event = on_event;
+  pp->ud = &x->oc;
+  if (pipeline_init(&x->pl, *pp, x->det, x->eng, x->risk, x->st, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s\n", err);
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
+  return 0;
+}
 
-  progress pg = {.on = !quiet && isatty(2)};
-  struct timespec ts0;
-  clock_gettime(CLOCK_MONOTONIC, &ts0);
-  pg.t0 = ts0.tv_sec + ts0.tv_nsec / 1e9;
-  for (int i = 0; i < nsrc; i++) {
-    if (!src[i].video) pg.total++;
-    else if (!src[i].stream) {
+static void analyze_free(analyze_ctx *x) {
+  pipeline_free(x->pl);
+  notify_stop(x->nt); /* what is left stays in the outbox for the next dispatcher */
+  store_close(x->st);
+  risk_analyzer_free(x->risk);
+  enrich_engine_free(x->eng);
+  enrich_client_free(x->ecl);
+  cameras_free(&x->reg);
+  detector_free(x->det);
+  yolo_world_free(x->world);
+  report_free(x->oc.rep);
+  vigil_config_set_global(NULL);
+}
+
+/* ---- run: the sources, then --watch --------------------------------------------------- */
+
+/* Frames the progress bar expects: one per image, duration x fps per video. */
+static long frames_expected(const analyze_args *a, char *err, size_t errlen) {
+  long total = 0;
+  for (int i = 0; i < a->nsrc; i++) {
+    if (!a->src[i].video) total++;
+    else if (!a->src[i].stream) {
       video_reader *v;
-      if (video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
-        pg.total += (long)ceil(video_duration_s(v) * (fps > 0 ? fps : video_source_fps(v) > 0 ? video_source_fps(v) : 25));
+      if (video_open(&v, a->src[i].path, video_default_params(), err, errlen) == 0) {
+        double fps = a->fps > 0 ? a->fps : video_source_fps(v) > 0 ? video_source_fps(v) : 25;
+        total += (long)ceil(video_duration_s(v) * fps);
         video_close(v);
       }
     }
   }
-  int failures = 0, cam = -1;
-  char last_cam[48] = "";
-  vigil_img_limits lim = vigil_img_default_limits();
-  /* Cameras that are one video or stream each run concurrently: a decode
-   * thread per camera, --workers pipeline threads shared by all of them.
-   * Cameras made of several files (a folder of clips and stills) keep their
-   * order in the sequential pass below. */
+  return total;
+}
+
+/* Cameras that are one video or stream each run concurrently: a decode
+ * thread per camera, --workers pipeline threads shared by all of them.
+ * Cameras made of several files (a folder of clips and stills) keep their
+ * order in the sequential pass (run_sequential). Returns the failures, or
+ * -1 when a camera cannot be registered. */
+static int run_concurrent(analyze_ctx *x, analyze_args *a, progress *pg, char *err, size_t errlen) {
+  source *src = a->src;
+  int nsrc = a->nsrc, failures = 0;
   camrun_source *cr = calloc((size_t)nsrc + 1, sizeof *cr);
   int ncr = 0;
   for (int i = 0; cr && i < nsrc; i++) {
     bool alone = (i == 0 || strcmp(src[i - 1].camera, src[i].camera)) &&
                  (i == nsrc - 1 || strcmp(src[i + 1].camera, src[i].camera));
     if (!src[i].video || !alone) continue;
-    int c = register_camera(pl, &reg, &src[i], err, sizeof err);
+    int c = register_camera(x->pl, &x->reg, &src[i], err, errlen);
     if (c < 0) {
       fprintf(stderr, "vigil analyze: camera %s: %s\n", src[i].camera, err);
       free(cr);
-      goto done;
+      return -1;
     }
     camrun_source *o = &cr[ncr++];
     snprintf(o->url, sizeof o->url, "%s", src[i].path);
     o->cam = c;
     snprintf(o->camera_id, sizeof o->camera_id, "%s", src[i].camera);
     o->live = src[i].stream;
-    o->fps = src[i].stream && !fps_set ? 0 : fps;
+    o->fps = src[i].stream && !a->fps_set ? 0 : a->fps;
     video_reader *v;
     o->base_ts = src[i].mtime;
-    if (!src[i].stream && video_open(&v, src[i].path, video_default_params(), err, sizeof err) == 0) {
+    if (!src[i].stream && video_open(&v, src[i].path, video_default_params(), err, errlen) == 0) {
       o->base_ts = src[i].mtime - video_duration_s(v);
       video_close(v);
     }
@@ -509,103 +521,116 @@ int cmd_analyze(int argc, char **argv) {
   }
   if (ncr > 0) {
     camrun_params crp = camrun_default_params();
-    if (workers > 0) crp.workers = workers;
-    crp.duration_s = duration;
+    if (a->workers > 0) crp.workers = a->workers;
+    crp.duration_s = a->duration;
     crp.stop = &stop;
     crp.on_frame = on_frame_progress;
-    crp.ud = &pg;
+    crp.ud = pg;
     long nf = 0;
-    failures += camrun_run(pl, cr, ncr, &crp, &nf);
+    failures += camrun_run(x->pl, cr, ncr, &crp, &nf);
     for (int i = 0; i < ncr; i++)
-      if (pipeline_flush(pl, cr[i].cam, err, sizeof err)) vlog_error("analyze: %s", err);
+      if (pipeline_flush(x->pl, cr[i].cam, err, errlen)) vlog_error("analyze: %s", err);
   }
   free(cr);
-  for (int i = 0; i < nsrc && !stop; i++) {
-    source *s = &src[i];
+  return failures;
+}
+
+/* One image file: 1 if it failed. */
+static int run_image(analyze_ctx *x, const source *s, int cam, char *err, size_t errlen) {
+  vigil_img_limits lim = vigil_img_default_limits();
+  size_t len;
+  uint8_t *buf = slurp(s->path, &len, lim.max_bytes ? lim.max_bytes : ((size_t)10 << 20));
+  vigil_image img = {0};
+  int failed = 0;
+  if (!buf || vigil_img_decode(&img, buf, len, &lim, err, errlen)) {
+    vlog_warn("analyze: %s: %s", s->path, buf ? err : "cannot read (missing or over 10 MB)");
+    failed = 1;
+  } else if (pipeline_frame(x->pl, cam, &img, s->mtime, err, errlen)) {
+    vlog_error("analyze: %s: %s", s->path, err);
+    failed = 1;
+  }
+  free(buf);
+  vigil_image_free(&img);
+  return failed;
+}
+
+/* A video file or a stream; streams reconnect with backoff. Returns the
+ * failures. */
+static int run_video(analyze_ctx *x, const analyze_args *a, const source *s, int cam, progress *pg, char *err,
+                     size_t errlen) {
+  int failures = 0;
+  double duration = a->duration;
+  video_params vp = video_default_params();
+  vp.fps = s->stream && !a->fps_set ? 0 : a->fps; /* streams: every frame unless --fps says otherwise */
+  double backoff = 1, t_start = (double)time(NULL);
+  for (;;) {
+    video_reader *v;
+    if (video_open(&v, s->path, vp, err, errlen)) {
+      vlog_warn("analyze: %s: %s", s->path, err);
+      if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) {
+        failures++;
+        break;
+      }
+      sleep((unsigned)backoff);
+      backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+      continue;
+    }
+    backoff = 1;
+    double base = s->stream ? vigil_wall_s() : s->mtime - video_duration_s(v);
+    vigil_image img = {0};
+    double pts;
+    int r = 0;
+    while (!stop && (r = video_next(v, &img, &pts, err, errlen)) == 1) {
+      double t = s->stream ? vigil_wall_s() : base + pts;
+      if (pipeline_frame(x->pl, cam, &img, t, err, errlen)) {
+        vlog_error("analyze: %s: %s", s->path, err);
+        failures++;
+        break;
+      }
+      pg->done++;
+      progress_draw(pg, s->path);
+      if (s->stream && duration > 0 && time(NULL) - t_start > duration) break;
+    }
+    vigil_image_free(&img);
+    video_close(v);
+    if (r < 0) vlog_warn("analyze: %s: %s", s->path, err);
+    if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) break;
+    vlog_warn("analyze: stream %s dropped; reconnecting in %.0f s", s->path, backoff);
+    sleep((unsigned)backoff);
+    backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+  }
+  return failures;
+}
+
+/* The sources not run concurrently, camera by camera in time order. Returns
+ * the failures, or -1 when a camera cannot be registered. */
+static int run_sequential(analyze_ctx *x, analyze_args *a, progress *pg, char *err, size_t errlen) {
+  int failures = 0, cam = -1;
+  char last_cam[48] = "";
+  for (int i = 0; i < a->nsrc && !stop; i++) {
+    source *s = &a->src[i];
     if (s->done) continue;
     if (strcmp(last_cam, s->camera)) {
-      if (cam >= 0 && pipeline_flush(pl, cam, err, sizeof err)) vlog_error("analyze: %s", err);
-      cam = register_camera(pl, &reg, s, err, sizeof err);
+      if (cam >= 0 && pipeline_flush(x->pl, cam, err, errlen)) vlog_error("analyze: %s", err);
+      cam = register_camera(x->pl, &x->reg, s, err, errlen);
       if (cam < 0) {
         fprintf(stderr, "vigil analyze: camera %s: %s\n", s->camera, err);
-        goto done;
+        return -1;
       }
       snprintf(last_cam, sizeof last_cam, "%s", s->camera);
     }
-    if (!s->video) {
-      size_t len;
-      uint8_t *buf = slurp(s->path, &len, lim.max_bytes ? lim.max_bytes : ((size_t)10 << 20));
-      vigil_image img = {0};
-      if (!buf || vigil_img_decode(&img, buf, len, &lim, err, sizeof err)) {
-        vlog_warn("analyze: %s: %s", s->path, buf ? err : "cannot read (missing or over 10 MB)");
-        failures++;
-      } else if (pipeline_frame(pl, cam, &img, s->mtime, err, sizeof err)) {
-        vlog_error("analyze: %s: %s", s->path, err);
-        failures++;
-      }
-      free(buf);
-      vigil_image_free(&img);
-      pg.done++;
-      progress_draw(&pg, s->path);
-      continue;
-    }
-    /* video files and streams; streams reconnect with backoff */
-    video_params vp = video_default_params();
-    vp.fps = s->stream && !fps_set ? 0 : fps; /* streams: every frame unless --fps says otherwise */
-    double backoff = 1, t_start = (double)time(NULL);
-    for (;;) {
-      video_reader *v;
-      if (video_open(&v, s->path, vp, err, sizeof err)) {
-        vlog_warn("analyze: %s: %s", s->path, err);
-        if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) {
-          failures++;
-          break;
-        }
-        sleep((unsigned)backoff);
-        backoff = backoff * 2 > 30 ? 30 : backoff * 2;
-        continue;
-      }
-      backoff = 1;
-      double base = s->stream ? wall_now() : s->mtime - video_duration_s(v);
-      vigil_image img = {0};
-      double pts;
-      int r = 0;
-      while (!stop && (r = video_next(v, &img, &pts, err, sizeof err)) == 1) {
-        double t = s->stream ? wall_now() : base + pts;
-        if (pipeline_frame(pl, cam, &img, t, err, sizeof err)) {
-          vlog_error("analyze: %s: %s", s->path, err);
-          failures++;
-          break;
-        }
-        pg.done++;
-        progress_draw(&pg, s->path);
-        if (s->stream && duration > 0 && time(NULL) - t_start > duration) break;
-      }
-      vigil_image_free(&img);
-      video_close(v);
-      if (r < 0) vlog_warn("analyze: %s: %s", s->path, err);
-      if (!s->stream || stop || (duration > 0 && time(NULL) - t_start > duration)) break;
-      vlog_warn("analyze: stream %s dropped; reconnecting in %.0f s", s->path, backoff);
-      sleep((unsigned)backoff);
-      backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+    if (s->video) {
+      failures += run_video(x, a, s, cam, pg, err, errlen);
+    } else {
+      failures += run_image(x, s, cam, err, errlen);
+      pg->done++;
+      progress_draw(pg, s->path);
     }
   }
-  if (pipeline_flush(pl, -1, err, sizeof err)) vlog_error("analyze: %s", err);
-  if (watch_root && !stop) {
-    watch_run_params wp = watch_run_default_params();
-    wp.fps = fps;
-    wp.cameras = &reg;
-    wp.stop = &stop;
-    wp.store = st; /* exactly once across restarts: the ledger and the open batches live in the store */
-    long nw = 0;
-    if (watch_run(pl, watch_root, &wp, &nw, err, sizeof err)) {
-      fprintf(stderr, "vigil analyze: --watch %s: %s\n", watch_root, err);
-      failures++;
-    }
-    fprintf(stderr, "analyze: watched %s, %ld files processed\n", watch_root, nw);
-  }
-  if (pg.on) fprintf(stderr, "\n");
-  const pipeline_stats *ps = pipeline_get_stats(pl);
+  return failures;
+}
+
+static void print_stats(const pipeline_stats *ps) {
   fprintf(stderr,
           "analyze: %ld frames (%ld detected, %ld gated by motion, %ld dropped), %ld detector calls, %ld detections, "
           "%ld objects tracked, %ld enrichments, %ld events (%ld new, %ld stored earlier); time: motion %.1fs, "
@@ -613,24 +638,65 @@ int cmd_analyze(int argc, char **argv) {
           ps->frames, ps->detected_frames, ps->frames_gated, ps->dropped, ps->detector_calls, ps->detections,
           ps->tracks_confirmed, ps->enriched, ps->batches, ps->events, ps->duplicates, ps->motion_ms / 1e3,
           ps->detect_ms / 1e3, ps->track_ms / 1e3, ps->enrich_ms / 1e3, ps->risk_ms / 1e3, ps->store_ms / 1e3);
-  if (oc.rep) {
-    if (report_write(oc.rep, report_path, err, sizeof err)) fprintf(stderr, "vigil analyze: %s\n", err);
-    else fprintf(stderr, "analyze: report written to %s\n", report_path);
+}
+
+/* The whole run over built objects: an exit status. */
+static int analyze_run(analyze_ctx *x, analyze_args *a, char *err, size_t errlen) {
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  progress pg = {.on = !a->quiet && isatty(2)};
+  struct timespec ts0;
+  clock_gettime(CLOCK_MONOTONIC, &ts0);
+  pg.t0 = ts0.tv_sec + ts0.tv_nsec / 1e9;
+  pg.total = frames_expected(a, err, errlen);
+  int failures = run_concurrent(x, a, &pg, err, errlen);
+  if (failures < 0) return VIGIL_EXIT_FAIL;
+  int seq = run_sequential(x, a, &pg, err, errlen);
+  if (seq < 0) return VIGIL_EXIT_FAIL;
+  failures += seq;
+  if (pipeline_flush(x->pl, -1, err, errlen)) vlog_error("analyze: %s", err);
+  if (a->watch_root && !stop) {
+    watch_run_params wp = watch_run_default_params();
+    wp.fps = a->fps;
+    wp.cameras = &x->reg;
+    wp.stop = &stop;
+    wp.store = x->st; /* exactly once across restarts: the ledger and the open batches live in the store */
+    long nw = 0;
+    if (watch_run(x->pl, a->watch_root, &wp, &nw, err, errlen)) {
+      fprintf(stderr, "vigil analyze: --watch %s: %s\n", a->watch_root, err);
+      failures++;
+    }
+    fprintf(stderr, "analyze: watched %s, %ld files processed\n", a->watch_root, nw);
   }
-  status = failures && (!ps->frames || watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
-  notify_drain(nt, 10); /* a short run: give the alerts of its events a moment to go out */
-done:
-  pipeline_free(pl);
-  notify_stop(nt); /* what is left stays in the outbox for the next dispatcher */
-  store_close(st);
-  risk_analyzer_free(risk);
-  enrich_engine_free(eng);
-  enrich_client_free(ecl);
-  cameras_free(&reg);
-  detector_free(det);
-  yolo_world_free(world);
-  report_free(oc.rep);
-  vigil_config_set_global(NULL);
-  free(src);
+  if (pg.on) fprintf(stderr, "\n");
+  const pipeline_stats *ps = pipeline_get_stats(x->pl);
+  print_stats(ps);
+  if (x->oc.rep) {
+    if (report_write(x->oc.rep, a->report_path, err, errlen)) fprintf(stderr, "vigil analyze: %s\n", err);
+    else fprintf(stderr, "analyze: report written to %s\n", a->report_path);
+  }
+  int status = failures && (!ps->frames || a->watch_root) ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+  notify_drain(x->nt, 10); /* a short run: give the alerts of its events a moment to go out */
+  return status;
+}
+
+int cmd_analyze(int argc, char **argv) {
+  analyze_args a = {.src = calloc(MAX_SOURCES, sizeof(source)), .fps = 1, .pp = pipeline_default_params()};
+  if (!a.src) {
+    fprintf(stderr, "vigil analyze: out of memory\n");
+    return VIGIL_EXIT_FAIL;
+  }
+  int status = analyze_parse(&a, argc, argv);
+  if (status) {
+    free(a.src);
+    return status == APP_OPTS_HELP ? VIGIL_EXIT_OK : status;
+  }
+  char err[1024];
+  analyze_ctx x;
+  memset(&x, 0, sizeof x);
+  status = analyze_build(&x, &a, err, sizeof err);
+  if (!status) status = analyze_run(&x, &a, err, sizeof err);
+  analyze_free(&x);
+  free(a.src);
   return status;
 }

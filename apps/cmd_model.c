@@ -12,18 +12,15 @@
 #include <time.h>
 
 #include "cmds.h"
+#include "opts.h"
+#include "util/clock.h"
+#include "util/file.h"
 #include "vrt/vrt.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int load(const char *path, vrt_model_t **m, double *ms) {
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int rc = vrt_model_load(m, path, vrt_load_default_params());
-  if (ms) *ms = now_ms() - t0;
+  if (ms) *ms = vigil_mono_ms() - t0;
   if (rc) {
     fprintf(stderr, "vigil model: %s: %s: %s\n", path, vrt_strerror(rc), vrt_last_error());
     return rc == VRT_EIO || rc == VRT_ENOTFOUND ? VIGIL_EXIT_NODATA : VIGIL_EXIT_FAIL;
@@ -139,22 +136,10 @@ static void fill_pattern(vrt_tensor *t) {
   }
 }
 
+/* A raw input tensor file (errno says why on failure). */
 static void *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  struct stat st;
-  if (fstat(fileno(f), &st) || st.st_size < 0) {
-    fclose(f);
-    return NULL;
-  }
-  void *buf = malloc((size_t)st.st_size + 1);
-  if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *len = (size_t)st.st_size;
-  return buf;
+  char *b;
+  return vigil_file_read(path, (size_t)1 << 40, &b, len, NULL, 0) ? NULL : b;
 }
 
 static int write_output(const char *dir, const vrt_tensor *t) {
@@ -181,188 +166,246 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static void run_usage(FILE *f) {
-  fprintf(f,
-          "usage: vigil model run PATH [--input NAME=FILE]... [--shape NAME=1x3x640x640]...\n"
-          "                        [--threads N] [--runs N] [--warmup N] [--out DIR]\n"
-          "  PATH is an .onnx file or a TF.js model.json. FILE holds raw little-endian values\n"
-          "  in the input's dtype and shape; inputs without --input get a fixed pseudo-random\n"
-          "  pattern. Dynamic dimensions need --shape (a leading batch dimension defaults to 1).\n"
-          "  Prints one JSON line; with --out writes DIR/<output name>.bin per output.\n");
+/* ---- run: parse ----------------------------------------------------------------------- */
+
+typedef struct {
+  const char *path, *outdir;
+  kv inputs[32], shapes[32];
+  int ninputs, nshapes, threads, runs, warmup;
+} run_args;
+
+static int add_kv(kv *list, int *n, const char *v) {
+  if (*n >= 32 || !parse_kv(v, &list[*n])) return -1;
+  (*n)++;
+  return 0;
 }
 
-static int model_run(int argc, char **argv) {
-  const char *path = NULL, *outdir = NULL;
-  kv inputs[32], shapes[32];
-  int ninputs = 0, nshapes = 0, threads = 1, runs = 1, warmup = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      run_usage(stdout);
-      return VIGIL_EXIT_OK;
-    } else if (!strcmp(a, "--input") && has && ninputs < 32) {
-      if (!parse_kv(argv[++i], &inputs[ninputs++])) goto usage;
-    } else if (!strcmp(a, "--shape") && has && nshapes < 32) {
-      if (!parse_kv(argv[++i], &shapes[nshapes++])) goto usage;
-    } else if (!strcmp(a, "--threads") && has) {
-      threads = atoi(argv[++i]);
-    } else if (!strcmp(a, "--runs") && has) {
-      runs = atoi(argv[++i]);
-    } else if (!strcmp(a, "--warmup") && has) {
-      warmup = atoi(argv[++i]);
-    } else if (!strcmp(a, "--out") && has) {
-      outdir = argv[++i];
-    } else if (a[0] != '-' && !path) {
-      path = a;
-    } else {
-      goto usage;
-    }
-  }
-  if (!path || threads < 1 || threads > 256 || runs < 1 || runs > 100000 || warmup < 0) goto usage;
+static int opt_input(void *dst, const char *v) {
+  run_args *a = dst;
+  return add_kv(a->inputs, &a->ninputs, v);
+}
 
-  vrt_model_t *m;
-  double load_ms;
-  int rc = load(path, &m, &load_ms);
+static int opt_shape(void *dst, const char *v) {
+  run_args *a = dst;
+  return add_kv(a->shapes, &a->nshapes, v);
+}
+
+static int run_path(void *ud, const char *arg) {
+  run_args *a = ud;
+  if (a->path || arg[0] == '-') return -1;
+  a->path = arg;
+  return 0;
+}
+
+static void run_args_free(run_args *a) {
+  for (int k = 0; k < a->ninputs; k++) free((char *)a->inputs[k].name);
+  for (int k = 0; k < a->nshapes; k++) free((char *)a->shapes[k].name);
+}
+
+static int run_parse(run_args *a, int argc, char **argv) {
+  const app_opt opts[] = {
+      {"--input", "NAME=FILE", OPT_FN, a, "FILE holds the input's raw little-endian values (repeatable, 32)",
+       opt_input},
+      {"--shape", "NAME=DIMS", OPT_FN, a, "the shape of an input with dynamic dimensions, e.g. 1x3x640x640",
+       opt_shape},
+      {"--threads", "N", OPT_INT, &a->threads, "vrt threads of the session (1)", NULL},
+      {"--runs", "N", OPT_INT, &a->runs, "timed runs (1)", NULL},
+      {"--warmup", "N", OPT_INT, &a->warmup, "untimed runs after the first (0)", NULL},
+      {"--out", "DIR", OPT_STR, &a->outdir, "write DIR/<output name>.bin per output", NULL},
+  };
+  const app_cmd cmd = {
+      .name = "vigil model run",
+      .synopsis = "usage: vigil model run PATH [options]\n"
+                  "  PATH is an .onnx file or a TF.js model.json. Inputs without --input get a fixed\n"
+                  "  pseudo-random pattern. Dynamic dimensions need --shape (a leading batch dimension\n"
+                  "  defaults to 1). Prints one JSON line.\n",
+      .opts = opts,
+      .nopts = (int)(sizeof opts / sizeof *opts),
+      .positional = run_path,
+      .ud = a,
+  };
+  int rc = app_opts_parse(&cmd, 1, argc, argv);
   if (rc) return rc;
-  int nin = vrt_model_num_inputs(m);
-  vrt_tensor *in = calloc((size_t)nin + 1, sizeof *in);
-  int status = VIGIL_EXIT_FAIL;
-  for (int i = 0; i < nin; i++) {
-    const vrt_tensor *decl = vrt_model_input(m, i);
-    in[i].name = decl->name;
-    in[i].dtype = decl->dtype;
-    in[i].ndim = decl->ndim;
-    memcpy(in[i].dims, decl->dims, sizeof in[i].dims);
-    for (int k = 0; k < nshapes; k++)
-      if (!strcmp(shapes[k].name, decl->name) && parse_shape(shapes[k].val, in[i].dims, &in[i].ndim)) {
-        fprintf(stderr, "vigil model run: bad --shape '%s'\n", shapes[k].val);
-        goto done_usage;
-      }
-    for (int d = 0; d < in[i].ndim; d++) {
-      if (in[i].dims[d] >= 0) continue;
-      if (d == 0) {
-        in[i].dims[d] = 1;
-        continue;
-      }
-      fprintf(stderr, "vigil model run: input '%s' has dynamic dimension %d; pass --shape %s=...\n", decl->name, d,
-              decl->name);
-      goto done_usage;
-    }
-    int64_t ne = vrt_tensor_numel(&in[i]);
-    if (ne < 0 || ne > ((int64_t)1 << 31)) {
-      fprintf(stderr, "vigil model run: input '%s' is too large\n", decl->name);
-      goto done_usage;
-    }
-    size_t bytes = (size_t)ne * vrt_dtype_size(in[i].dtype);
-    const char *file = NULL;
-    for (int k = 0; k < ninputs; k++)
-      if (!strcmp(inputs[k].name, decl->name)) file = inputs[k].val;
-    if (file) {
-      size_t len;
-      in[i].data = read_file(file, &len);
-      if (!in[i].data) {
-        fprintf(stderr, "vigil model run: cannot read '%s': %s\n", file, strerror(errno));
-        status = VIGIL_EXIT_NODATA;
-        goto done;
-      }
-      if (len != bytes) {
-        fprintf(stderr, "vigil model run: '%s' has %zu bytes, input '%s' needs %zu\n", file, len, decl->name, bytes);
-        goto done_usage;
-      }
-    } else {
-      in[i].data = malloc(bytes ? bytes : 1);
-      fill_pattern(&in[i]);
-    }
-    in[i].nbytes = bytes;
+  if (!a->path || a->threads < 1 || a->threads > 256 || a->runs < 1 || a->runs > 100000 || a->warmup < 0) {
+    app_opts_usage(&cmd, stderr);
+    return VIGIL_EXIT_USAGE;
   }
-  for (int k = 0; k < ninputs; k++) {
-    bool found = false;
-    for (int i = 0; i < nin; i++) found |= !strcmp(inputs[k].name, in[i].name);
-    if (!found) {
-      fprintf(stderr, "vigil model run: model has no input '%s'\n", inputs[k].name);
-      goto done_usage;
-    }
-  }
+  return 0;
+}
 
+/* ---- run: build the inputs ------------------------------------------------------------ */
+
+/* Input i as declared, with --shape applied and --input's file or the
+ * pattern as its values: 0 or an exit status. */
+static int build_input(vrt_tensor *t, const vrt_tensor *decl, const run_args *a) {
+  t->name = decl->name;
+  t->dtype = decl->dtype;
+  t->ndim = decl->ndim;
+  memcpy(t->dims, decl->dims, sizeof t->dims);
+  for (int k = 0; k < a->nshapes; k++)
+    if (!strcmp(a->shapes[k].name, decl->name) && parse_shape(a->shapes[k].val, t->dims, &t->ndim)) {
+      fprintf(stderr, "vigil model run: bad --shape '%s'\n", a->shapes[k].val);
+      return VIGIL_EXIT_USAGE;
+    }
+  for (int d = 0; d < t->ndim; d++) {
+    if (t->dims[d] >= 0) continue;
+    if (d == 0) {
+      t->dims[d] = 1;
+      continue;
+    }
+    fprintf(stderr, "vigil model run: input '%s' has dynamic dimension %d; pass --shape %s=...\n", decl->name, d,
+            decl->name);
+    return VIGIL_EXIT_USAGE;
+  }
+  int64_t ne = vrt_tensor_numel(t);
+  if (ne < 0 || ne > ((int64_t)1 << 31)) {
+    fprintf(stderr, "vigil model run: input '%s' is too large\n", decl->name);
+    return VIGIL_EXIT_USAGE;
+  }
+  size_t bytes = (size_t)ne * vrt_dtype_size(t->dtype);
+  const char *file = NULL;
+  for (int k = 0; k < a->ninputs; k++)
+    if (!strcmp(a->inputs[k].name, decl->name)) file = a->inputs[k].val;
+  if (file) {
+    size_t len;
+    t->data = read_file(file, &len);
+    if (!t->data) {
+      fprintf(stderr, "vigil model run: cannot read '%s': %s\n", file, strerror(errno));
+      return VIGIL_EXIT_NODATA;
+    }
+    if (len != bytes) {
+      fprintf(stderr, "vigil model run: '%s' has %zu bytes, input '%s' needs %zu\n", file, len, decl->name, bytes);
+      return VIGIL_EXIT_USAGE;
+    }
+  } else {
+    t->data = malloc(bytes ? bytes : 1);
+    if (!t->data) {
+      fprintf(stderr, "vigil model run: out of memory\n");
+      return VIGIL_EXIT_FAIL;
+    }
+    fill_pattern(t);
+  }
+  t->nbytes = bytes;
+  return 0;
+}
+
+static int build_inputs(vrt_tensor *in, const vrt_model_t *m, const run_args *a) {
+  int nin = vrt_model_num_inputs(m);
+  for (int i = 0; i < nin; i++) {
+    int rc = build_input(&in[i], vrt_model_input(m, i), a);
+    if (rc) return rc;
+  }
+  for (int k = 0; k < a->ninputs; k++) {
+    bool found = false;
+    for (int i = 0; i < nin; i++) found |= !strcmp(a->inputs[k].name, in[i].name);
+    if (!found) {
+      fprintf(stderr, "vigil model run: model has no input '%s'\n", a->inputs[k].name);
+      return VIGIL_EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
+/* ---- run: run and report ---------------------------------------------------------------- */
+
+static void print_run(vrt_session_t *s, const run_args *a, double load_ms, double first, const double *times,
+                      const vrt_tensor *outs, int nout) {
+  int runs = a->runs;
+  vrt_memory_info mi;
+  vrt_session_memory(s, &mi);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  json_t *o = json_object();
+  json_object_set_new(o, "load_ms", json_real(load_ms));
+  json_object_set_new(o, "first_run_ms", json_real(first));
+  json_object_set_new(o, "median_ms", json_real(runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2));
+  json_object_set_new(o, "min_ms", json_real(times[0]));
+  json_object_set_new(o, "runs", json_integer(runs));
+  json_object_set_new(o, "threads", json_integer(a->threads));
+  json_object_set_new(o, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
+  json_object_set_new(o, "weights_bytes", json_integer((json_int_t)mi.weight_bytes));
+  json_object_set_new(o, "arena_bytes", json_integer((json_int_t)mi.arena_bytes));
+  json_t *arr = json_array();
+  for (int i = 0; i < nout; i++) {
+    json_t *oj = json_object(), *sh = json_array();
+    json_object_set_new(oj, "name", json_string(outs[i].name));
+    json_object_set_new(oj, "dtype", json_string(vrt_dtype_name(outs[i].dtype)));
+    for (int d = 0; d < outs[i].ndim; d++) json_array_append_new(sh, json_integer(outs[i].dims[d]));
+    json_object_set_new(oj, "shape", sh);
+    json_array_append_new(arr, oj);
+  }
+  json_object_set_new(o, "outputs", arr);
+  char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+  printf("%s\n", txt);
+  free(txt);
+  json_decref(o);
+}
+
+/* The first run, --warmup runs, then --runs timed ones; the outputs are
+ * written to --out and the JSON line printed. */
+static int run_session(vrt_model_t *m, const vrt_tensor *in, int nin, const run_args *a, double load_ms) {
   vrt_session_params sp = vrt_session_default_params();
-  sp.threads = threads;
+  sp.threads = a->threads;
   vrt_session_t *s;
-  if ((rc = vrt_session_create(&s, m, sp))) {
+  if (vrt_session_create(&s, m, sp)) {
     fprintf(stderr, "vigil model run: %s\n", vrt_last_error());
-    goto done;
+    return VIGIL_EXIT_FAIL;
   }
   const vrt_tensor *outs = NULL;
-  int nout = 0;
-  double first = 0, *times = calloc((size_t)runs, sizeof(double));
-  for (int r = 0; r < 1 + warmup + runs; r++) {
-    double t0 = now_ms();
+  int nout = 0, rc = 0;
+  double first = 0, *times = calloc((size_t)a->runs, sizeof(double));
+  if (!times) rc = -1, fprintf(stderr, "vigil model run: out of memory\n");
+  for (int r = 0; !rc && r < 1 + a->warmup + a->runs; r++) {
+    double t0 = vigil_mono_ms();
     rc = vrt_session_run(s, in, nin, &outs, &nout);
-    double dt = now_ms() - t0;
+    double dt = vigil_mono_ms() - t0;
     if (rc) {
       fprintf(stderr, "vigil model run: %s: %s\n", vrt_strerror(rc), vrt_last_error());
       break;
     }
     if (r == 0) first = dt;
-    else if (r > warmup) times[r - 1 - warmup] = dt;
+    else if (r > a->warmup) times[r - 1 - a->warmup] = dt;
   }
   if (!rc) {
-    qsort(times, (size_t)runs, sizeof(double), cmp_double);
-    if (outdir) {
-      mkdir(outdir, 0777);
+    qsort(times, (size_t)a->runs, sizeof(double), cmp_double);
+    if (a->outdir) {
+      mkdir(a->outdir, 0777);
       for (int i = 0; i < nout; i++)
-        if (write_output(outdir, &outs[i])) {
-          fprintf(stderr, "vigil model run: cannot write output '%s' to %s\n", outs[i].name, outdir);
+        if (write_output(a->outdir, &outs[i])) {
+          fprintf(stderr, "vigil model run: cannot write output '%s' to %s\n", outs[i].name, a->outdir);
           rc = -1;
         }
     }
   }
-  if (!rc) {
-    vrt_memory_info mi;
-    vrt_session_memory(s, &mi);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    json_t *o = json_object();
-    json_object_set_new(o, "load_ms", json_real(load_ms));
-    json_object_set_new(o, "first_run_ms", json_real(first));
-    json_object_set_new(o, "median_ms", json_real(runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2));
-    json_object_set_new(o, "min_ms", json_real(times[0]));
-    json_object_set_new(o, "runs", json_integer(runs));
-    json_object_set_new(o, "threads", json_integer(threads));
-    json_object_set_new(o, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
-    json_object_set_new(o, "weights_bytes", json_integer((json_int_t)mi.weight_bytes));
-    json_object_set_new(o, "arena_bytes", json_integer((json_int_t)mi.arena_bytes));
-    json_t *arr = json_array();
-    for (int i = 0; i < nout; i++) {
-      json_t *oj = json_object(), *sh = json_array();
-      json_object_set_new(oj, "name", json_string(outs[i].name));
-      json_object_set_new(oj, "dtype", json_string(vrt_dtype_name(outs[i].dtype)));
-      for (int d = 0; d < outs[i].ndim; d++) json_array_append_new(sh, json_integer(outs[i].dims[d]));
-      json_object_set_new(oj, "shape", sh);
-      json_array_append_new(arr, oj);
-    }
-    json_object_set_new(o, "outputs", arr);
-    char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    printf("%s\n", txt);
-    free(txt);
-    json_decref(o);
-    status = VIGIL_EXIT_OK;
-  }
+  if (!rc) print_run(s, a, load_ms, first, times, outs, nout);
   free(times);
   vrt_session_free(s);
-  goto done;
-done_usage:
-  status = VIGIL_EXIT_USAGE;
-done:
-  for (int i = 0; i < nin; i++) free(in[i].data);
+  return rc ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
+}
+
+static int model_run(int argc, char **argv) {
+  run_args a = {.threads = 1, .runs = 1};
+  int status = run_parse(&a, argc, argv);
+  if (status) {
+    run_args_free(&a);
+    return status == APP_OPTS_HELP ? VIGIL_EXIT_OK : status;
+  }
+  vrt_model_t *m;
+  double load_ms;
+  status = load(a.path, &m, &load_ms);
+  if (status) {
+    run_args_free(&a);
+    return status;
+  }
+  int nin = vrt_model_num_inputs(m);
+  vrt_tensor *in = calloc((size_t)nin + 1, sizeof *in);
+  status = !in ? VIGIL_EXIT_FAIL : build_inputs(in, m, &a);
+  if (!status) status = run_session(m, in, nin, &a, load_ms);
+  for (int i = 0; in && i < nin; i++) free(in[i].data);
   free(in);
-  for (int k = 0; k < ninputs; k++) free((char *)inputs[k].name);
-  for (int k = 0; k < nshapes; k++) free((char *)shapes[k].name);
+  run_args_free(&a);
   vrt_model_free(m);
   return status;
-usage:
-  run_usage(stderr);
-  return VIGIL_EXIT_USAGE;
 }
 
 int cmd_model(int argc, char **argv) {

@@ -13,21 +13,48 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "opts.h"
+#include "vigil/config.h"
 #include "vigil/zoo.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: vigil models list [--json] [--service core|heavy|light] [--missing]\n"
-          "       vigil models fetch [deps.sh options]\n"
-          "\n"
-          "list   every model of the zoo registry (built-in table plus $VIGIL_ZOO_CONFIG):\n"
-          "       service, priority, declared MB, adapter, and whether its weights are\n"
-          "       installed, with the env var or path that would supply them.\n"
-          "       --missing shows only models whose weights are missing.\n"
-          "fetch  install vigil's default models and media into $VIGIL_HOME by running\n"
-          "       tools/setup/deps.sh --assets-only (found via $VIGIL_SOURCE_DIR or next\n"
-          "       to the binary); extra options are passed on (e.g. --check, --verify).\n");
+/* `list`'s options: one table for parsing and --help. */
+static struct {
+  bool json, missing;
+  int service; /* -1: every service */
+} list_args = {.service = -1};
+
+static int opt_service(void *dst, const char *v) {
+  zoo_service s;
+  if (zoo_service_parse(v, &s)) return -1;
+  *(int *)dst = (int)s;
+  return 0;
 }
+
+static const app_opt list_opts[] = {
+    {"--json", NULL, OPT_SET, &list_args.json, "one JSON array", NULL},
+    {"--service", "SVC", OPT_FN, &list_args.service, "only the models of service SVC (core, heavy, light)",
+     opt_service},
+    {"--missing", NULL, OPT_SET, &list_args.missing, "only models whose weights are missing", NULL},
+};
+
+static const app_cmd list_cmd = {
+    .name = "vigil models list",
+    .synopsis = "usage: vigil models list [options]\n"
+                "       vigil models fetch [deps.sh options]\n"
+                "\n"
+                "list   every model of the zoo registry (built-in table plus $VIGIL_ZOO_CONFIG):\n"
+                "       service, priority, declared MB, adapter, and whether its weights are\n"
+                "       installed, with the env var or path that would supply them.\n"
+                "fetch  install vigil's default models and media into $VIGIL_HOME by running\n"
+                "       tools/setup/deps.sh --assets-only (found via $VIGIL_SOURCE_DIR or next\n"
+                "       to the binary); extra options are passed on (e.g. --check, --verify).\n"
+                "\n"
+                "list ",
+    .opts = list_opts,
+    .nopts = (int)(sizeof list_opts / sizeof *list_opts),
+};
+
+static void usage(FILE *f) { app_opts_usage(&list_cmd, f); }
 
 typedef struct row_state {
   const char *state; /* "installed", "missing", "builtin" */
@@ -67,23 +94,10 @@ static void describe(const zoo_model_row *r, const row_state *s, char *buf, size
 }
 
 static int models_list(int argc, char **argv) {
-  bool as_json = false, only_missing = false;
-  int want_service = -1;
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) as_json = true;
-    else if (!strcmp(argv[i], "--missing")) only_missing = true;
-    else if (!strcmp(argv[i], "--service") && i + 1 < argc) {
-      zoo_service s;
-      if (zoo_service_parse(argv[++i], &s)) {
-        fprintf(stderr, "vigil models list: unknown service '%s' (core, heavy, light)\n", argv[i]);
-        return VIGIL_EXIT_USAGE;
-      }
-      want_service = (int)s;
-    } else {
-      fprintf(stderr, "vigil models list: unknown option '%s' (try --help)\n", argv[i]);
-      return VIGIL_EXIT_USAGE;
-    }
-  }
+  int prc = app_opts_parse(&list_cmd, 2, argc, argv);
+  if (prc) return prc == APP_OPTS_HELP ? VIGIL_EXIT_OK : prc;
+  bool as_json = list_args.json, only_missing = list_args.missing;
+  int want_service = list_args.service;
   zoo_registry reg;
   char err[512];
   if (zoo_registry_init(&reg, err, sizeof err)) {
@@ -138,7 +152,7 @@ static bool is_file(const char *p) {
 /* tools/setup/deps.sh: under $VIGIL_SOURCE_DIR, else up from the binary
  * (build/vigil -> ../tools, build/sub/vigil -> ../../tools). */
 static int find_deps(char *out, size_t len) {
-  const char *src = getenv("VIGIL_SOURCE_DIR");
+  const char *src = vigil_config_str(NULL, "VIGIL_SOURCE_DIR");
   if (src && *src) {
     snprintf(out, len, "%s/tools/setup/deps.sh", src);
     return is_file(out) ? 0 : -1;

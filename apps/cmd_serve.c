@@ -7,32 +7,10 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "opts.h"
 #include "util/log.h"
 #include "vigil/config.h"
 #include "vigil/http.h"
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: vigil serve SERVICE... [--port N] [--bind ADDR] [--insecure] [--config FILE]\n"
-          "\n"
-          "Runs HTTP services until SIGINT/SIGTERM. SERVICE is one of:\n");
-  for (size_t i = 0; vigil_services[i]; i++)
-    fprintf(f, "  %-13s port %u\n", vigil_services[i]->name, (unsigned)vigil_services[i]->port);
-  fprintf(f,
-          "  all           every service above, each on its own port\n"
-          "\n"
-          "  --port N       port of the one named service (also: PORT env)\n"
-          "  --bind ADDR    IPv4 address to listen on (also: VIGIL_HTTP_BIND; default 127.0.0.1\n"
-          "                 without an API key, 0.0.0.0 with one)\n"
-          "  --insecure     allow --bind beyond loopback without an API key (also: VIGIL_HTTP_INSECURE=1)\n"
-          "  --config FILE  KEY=VALUE file (also: VIGIL_CONFIG); the environment wins\n"
-          "  --max-batch N  images per detector inference call, bounds memory (also: VIGIL_DETECT_MAX_BATCH)\n"
-          "\n"
-          "Every service answers GET /health and GET /metrics. API keys: VIGIL_API_KEY or\n"
-          "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n"
-          "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
-          "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n");
-}
 
 static int parse_port(const char *s, long *out) {
   char *end;
@@ -43,59 +21,86 @@ static int parse_port(const char *s, long *out) {
   return 0;
 }
 
-int cmd_serve(int argc, char **argv) {
+static void list_services(FILE *f) {
+  for (size_t i = 0; vigil_services[i]; i++)
+    fprintf(f, "  %-13s port %u\n", vigil_services[i]->name, (unsigned)vigil_services[i]->port);
+  fprintf(f, "  all           every service above, each on its own port\n\n");
+}
+
+typedef struct {
   const vigil_service *chosen[16];
-  size_t n = 0;
-  const char *port_arg = NULL, *bind_arg = NULL, *config_arg = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return VIGIL_EXIT_OK;
-    }
-    if (!strcmp(a, "--port") || !strcmp(a, "--bind") || !strcmp(a, "--config")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "vigil serve: %s needs a value\n", a);
-        return VIGIL_EXIT_USAGE;
-      }
-      const char **dst = a[2] == 'p' ? &port_arg : a[2] == 'b' ? &bind_arg : &config_arg;
-      *dst = argv[++i];
-      continue;
-    }
-    if (!strcmp(a, "--insecure")) {
-      setenv("VIGIL_HTTP_INSECURE", "1", 1);
-      continue;
-    }
-    if (!strcmp(a, "--max-batch")) {
-      long mb = 0;
-      if (i + 1 >= argc || parse_port(argv[i + 1], &mb) || mb < 1 || mb > 256) {
-        fprintf(stderr, "vigil serve: --max-batch needs a number from 1 to 256\n");
-        return VIGIL_EXIT_USAGE;
-      }
-      setenv("VIGIL_DETECT_MAX_BATCH", argv[++i], 1); /* the environment wins over the config file */
-      continue;
-    }
-    if (a[0] == '-') {
-      fprintf(stderr, "vigil serve: unknown option '%s' (try --help)\n", a);
-      return VIGIL_EXIT_USAGE;
-    }
-    if (!strcmp(a, "all")) {
-      for (size_t k = 0; vigil_services[k]; k++) {
-        bool dup = false;
-        for (size_t j = 0; j < n; j++) dup |= chosen[j] == vigil_services[k];
-        if (!dup && n < 16) chosen[n++] = vigil_services[k];
-      }
-      continue;
-    }
-    const vigil_service *s = vigil_service_find(a);
-    if (!s) {
-      fprintf(stderr, "vigil serve: unknown service '%s' (try --help)\n", a);
-      return VIGIL_EXIT_USAGE;
-    }
-    bool dup = false;
-    for (size_t j = 0; j < n; j++) dup |= chosen[j] == s;
-    if (!dup && n < 16) chosen[n++] = s;
+  size_t n;
+  const char *port_arg, *bind_arg, *config_arg;
+  bool insecure;
+} serve_args;
+
+static void choose(serve_args *a, const vigil_service *s) {
+  bool dup = false;
+  for (size_t j = 0; j < a->n; j++) dup |= a->chosen[j] == s;
+  if (!dup && a->n < 16) a->chosen[a->n++] = s;
+}
+
+static int add_service(void *ud, const char *name) {
+  serve_args *a = ud;
+  if (name[0] == '-') return -1;
+  if (!strcmp(name, "all")) {
+    for (size_t k = 0; vigil_services[k]; k++) choose(a, vigil_services[k]);
+    return 0;
   }
+  const vigil_service *s = vigil_service_find(name);
+  if (!s) {
+    fprintf(stderr, "vigil serve: unknown service '%s' (try --help)\n", name);
+    return VIGIL_EXIT_USAGE;
+  }
+  choose(a, s);
+  return 0;
+}
+
+/* --max-batch: the environment wins over the config file */
+static int opt_max_batch(void *dst, const char *v) {
+  (void)dst;
+  long mb = 0;
+  if (parse_port(v, &mb) || mb < 1 || mb > 256) return -1;
+  setenv("VIGIL_DETECT_MAX_BATCH", v, 1);
+  return 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+  serve_args sa = {0};
+  const app_opt opts[] = {
+      {"--port", "N", OPT_STR, &sa.port_arg, "port of the one named service (also: PORT env)", NULL},
+      {"--bind", "ADDR", OPT_STR, &sa.bind_arg,
+       "IPv4 address to listen on (also: VIGIL_HTTP_BIND; default 127.0.0.1\n"
+       "without an API key, 0.0.0.0 with one)", NULL},
+      {"--insecure", NULL, OPT_SET, &sa.insecure,
+       "allow --bind beyond loopback without an API key (also: VIGIL_HTTP_INSECURE=1)", NULL},
+      {"--config", "FILE", OPT_STR, &sa.config_arg, "KEY=VALUE file (also: VIGIL_CONFIG); the environment wins",
+       NULL},
+      {"--max-batch", "N", OPT_FN, NULL,
+       "images per detector inference call, 1 to 256, bounds memory\n(also: VIGIL_DETECT_MAX_BATCH)", opt_max_batch},
+  };
+  const app_cmd cmd = {
+      .name = "vigil serve",
+      .synopsis = "usage: vigil serve SERVICE... [options]\n"
+                  "\n"
+                  "Runs HTTP services until SIGINT/SIGTERM. SERVICE is one of:\n",
+      .more = list_services,
+      .epilog = "\n"
+                "Every service answers GET /health and GET /metrics. API keys: VIGIL_API_KEY or\n"
+                "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n"
+                "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
+                "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n",
+      .opts = opts,
+      .nopts = (int)(sizeof opts / sizeof *opts),
+      .positional = add_service,
+      .ud = &sa,
+  };
+  int prc = app_opts_parse(&cmd, 1, argc, argv);
+  if (prc) return prc == APP_OPTS_HELP ? VIGIL_EXIT_OK : prc;
+  if (sa.insecure) setenv("VIGIL_HTTP_INSECURE", "1", 1);
+  const vigil_service *const *chosen = sa.chosen;
+  size_t n = sa.n;
+  const char *port_arg = sa.port_arg, *bind_arg = sa.bind_arg, *config_arg = sa.config_arg;
   if (n == 0) {
     fprintf(stderr, "vigil serve: name at least one service (try --help)\n");
     return VIGIL_EXIT_USAGE;

@@ -60,6 +60,10 @@ const vigil_config *vigil_config_global(void);
 const char *vigil_config_str(const vigil_config *cfg, const char *key);
 /* Where the value came from: "env", "file", "default" or "unset". */
 const char *vigil_config_source(const vigil_config *cfg, const char *key);
+/* The value set by the environment or the file, NULL when only the default
+ * (or nothing) applies: for keys whose unset state means "leave the caller's
+ * own default" (zoo timeouts, routing overrides, per-row model paths). */
+const char *vigil_config_given(const vigil_config *cfg, const char *key);
 
 /* Typed getters: 0 and *out set on success (including the default); a
  * negative VIGIL_CFG_* with a message naming the key on a bad value.

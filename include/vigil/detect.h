@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vigil/classes.h"
 #include "vigil/img.h"
 
 typedef enum {
@@ -82,10 +83,9 @@ struct vigil_config;
 int detector_params_from_config(detector_params *p, char *path_buf, size_t len, const struct vigil_config *cfg,
                                 char *err, size_t errlen);
 
-/* COCO-80 names, and the design's SECURITY_CLASSES filter. */
+/* COCO-80 names (the vocabulary of classes is vigil/classes.h). */
 const char *coco_label(int cls);
 int coco_class_id(const char *label); /* -1 if unknown */
-bool is_security_class(const char *label);
 
 /* Non-maximum suppression in place: keeps the highest-scoring box of every
  * overlapping (IoU > iou) pair of the same class; the vehicle classes (car,
@@ -96,7 +96,6 @@ int det_nms(vigil_det *dets, int n, float iou);
  * group_iou between different vehicle classes (end-to-end heads that
  * already suppressed within a class pass iou > 1). */
 int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou);
-bool det_is_vehicle(const char *label);
 /* Same class, or both vehicle classes. */
 bool det_same_group(const vigil_det *a, const vigil_det *b);
 float det_iou(const vigil_det *a, const vigil_det *b);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "vigil/classes.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
 #include "vigil/hub.h"
@@ -26,10 +27,6 @@ typedef struct {
   char label[48];      /* the model's own class name */
 } threat_result;
 
-/* CONTRACTS.md: knife high; gun/rifle/pistol critical; bat/crowbar medium.
- * Returns false for classes that are not threats. */
-bool threat_from_label(const char *label, const char **type, const char **severity);
-
 typedef struct {
   bool include_pose, include_depth, action_recognition;
   bool include_weather; /* the frame's weather (cached per camera for ENRICH_WEATHER_TTL_S) */
@@ -38,8 +35,13 @@ typedef struct {
 
 #define ENRICH_WEATHER_TTL_S 300
 
-typedef enum { ENRICH_PERSON, ENRICH_VEHICLE, ENRICH_ANIMAL, ENRICH_OBJECT } enrich_kind;
-int enrich_kind_parse(const char *s, enrich_kind *out); /* -1 for anything else */
+/* What enrichment runs on a detection: its class's kind in the vocabulary
+ * (vigil/classes.h: vigil_class_kind, vigil_kind_name, vigil_kind_parse). */
+typedef vigil_kind enrich_kind;
+#define ENRICH_PERSON VIGIL_KIND_PERSON
+#define ENRICH_VEHICLE VIGIL_KIND_VEHICLE
+#define ENRICH_ANIMAL VIGIL_KIND_ANIMAL
+#define ENRICH_OBJECT VIGIL_KIND_OBJECT
 
 typedef struct {
   const vigil_image *frame;

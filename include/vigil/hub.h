@@ -10,7 +10,6 @@
 
 #include <stdbool.h>
 
-#include "models/runner.h"
 #include "vigil/img.h"
 #include "vigil/person.h"
 #include "vigil/pose.h"

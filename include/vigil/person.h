@@ -8,9 +8,12 @@
 
 #include <stdbool.h>
 
-#include "models/runner.h"
 #include "vigil/img.h"
 #include "vigil/pose.h"
+
+/* A loaded model with its session pool (src/models/runner.h); callers hold one
+ * (a zoo lease in the services) and pass it in. */
+typedef struct model_runner model_runner;
 
 /* MoveNet (lightning 192 / thunder 256, chosen by the model's input size):
  * the person box, grown by 10%, padded to a square, resized, int32 RGB. */

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "models/runner.h"
+#include "vigil/person.h" /* model_runner */
 #include "vigil/img.h"
 
 /* ---- violence ---------------------------------------------------------------------- */

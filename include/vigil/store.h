@@ -11,7 +11,6 @@
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -158,11 +157,6 @@ int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns
                     size_t errlen);
 /* Records root as watched; *first is true the first time ever. */
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen);
-
-/* JSON of records, as the events API serves them. New references. */
-json_t *vigil_event_to_json(const vigil_event *ev);
-json_t *vigil_enrichment_to_json(const vigil_enrichment *e);
-json_t *vigil_detection_to_json(const vigil_detection *d);
 
 #ifdef __cplusplus
 }

@@ -24,9 +24,11 @@
 #include "vigil/pipeline.h"
 #include "vigil/risk.h"
 #include "util/assets.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/enrich.h"
 #include "vigil/plate.h"
+#include "vigil/status.h"
 
 struct enrich_engine {
   zoo_registry reg;
@@ -46,107 +48,78 @@ struct enrich_engine {
   } wx[16];                        /* last weather per camera (ENRICH_WEATHER_TTL_S) */
 };
 
-/* ---- rules ------------------------------------------------------------------------ */
-
-bool threat_from_label(const char *label, const char **type, const char **severity) {
-  static const struct {
-    const char *label, *type, *severity;
-  } table[] = {
-      {"knife", "knife", "high"},    {"gun", "gun", "critical"},      {"rifle", "gun", "critical"},
-      {"pistol", "gun", "critical"}, {"handgun", "gun", "critical"},  {"firearm", "gun", "critical"},
-      {"weapon", "weapon", "high"},  {"bat", "weapon", "medium"},     {"crowbar", "weapon", "medium"},
-      {"baseball bat", "weapon", "medium"},
-  };
-  char low[48];
-  size_t n = 0;
-  for (; label[n] && n < sizeof low - 1; n++) low[n] = (char)tolower((unsigned char)label[n]);
-  low[n] = 0;
-  for (size_t i = 0; i < sizeof table / sizeof *table; i++)
-    if (!strcmp(low, table[i].label)) {
-      *type = table[i].type;
-      *severity = table[i].severity;
-      return true;
-    }
-  return false;
-}
-
-int enrich_kind_parse(const char *s, enrich_kind *out) {
-  static const char *const names[] = {"person", "vehicle", "animal", "object"};
-  for (int i = 0; i < 4; i++)
-    if (s && !strcmp(s, names[i])) {
-      *out = (enrich_kind)i;
-      return 0;
-    }
-  return -1;
-}
-
 /* ---- engine ----------------------------------------------------------------------- */
 
+/* The parts' threads (below). */
+static void *part_threat(void *arg);
+static void *part_pose(void *arg);
+static void *part_demographics(void *arg);
+static void *part_clothing(void *arg);
+static void *part_reid(void *arg);
+static void *part_depth(void *arg);
+static void *part_vehicle(void *arg);
+static void *part_pet(void *arg);
+static void *part_damage(void *arg);
+static void *part_weather(void *arg);
+static void *part_violence(void *arg);
+
+/* The parts, one row each: the part's bit and name, its function (the
+ * ENRICHMENT_<FUNCTION>_SERVICE variable moves all the function's models),
+ * its models (models[0] decides the part's service, with the registry's
+ * default service of model-zoo.md's split), and the thread that runs it
+ * (NULL: action runs after pose; FACE is no part of its own, demographics
+ * leases its models). A new part is one row here and its thread. */
 static const struct {
-  const char *function;
+  unsigned bit;
+  const char *name, *function;
+  zoo_service dflt;
+  void *(*run)(void *);
   const char *models[4];
-} functions[] = {
-    {"POSE", {"movenet-lightning", "movenet-thunder", "vitpose-small", "yolov8n-pose"}},
-    {"THREAT", {"threat-detection-yolov8n"}},
-    {"REID", {"osnet-x0-25"}},
-    {"PET", {"pet-classifier"}},
-    {"DEPTH", {"depth-anything-v2-small"}},
-    {"VEHICLE", {"vehicle-segment-classification"}},
-    {"DAMAGE", {"vehicle-damage-detection"}},
-    {"CLOTHING", {"fashion-clip", "segformer-b2-clothes"}},
-    {"DEMOGRAPHICS", {"faceres", "gear", "vit-age-classifier", "vit-gender-classifier"}},
-    {"FACE", {"blazeface", "yolo11-face"}},
-    {"ACTION", {"xclip-base"}},
-    {"WEATHER", {"weather-classification"}},
-    {"VIOLENCE", {"violence-detection"}},
+} parts_table[] = {
+    {ENRICH_PART_THREAT, "threat", "THREAT", ZOO_SVC_LIGHT, part_threat, {"threat-detection-yolov8n"}},
+    {ENRICH_PART_POSE, "pose", "POSE", ZOO_SVC_LIGHT, part_pose,
+     {"movenet-lightning", "movenet-thunder", "vitpose-small", "yolov8n-pose"}},
+    {ENRICH_PART_DEMOGRAPHICS, "demographics", "DEMOGRAPHICS", ZOO_SVC_HEAVY, part_demographics,
+     {"faceres", "gear", "vit-age-classifier", "vit-gender-classifier"}},
+    {ENRICH_PART_CLOTHING, "clothing", "CLOTHING", ZOO_SVC_HEAVY, part_clothing,
+     {"fashion-clip", "segformer-b2-clothes"}},
+    {ENRICH_PART_REID, "reid", "REID", ZOO_SVC_LIGHT, part_reid, {"osnet-x0-25"}},
+    {ENRICH_PART_ACTION, "action", "ACTION", ZOO_SVC_HEAVY, NULL, {"xclip-base"}},
+    {ENRICH_PART_DEPTH, "depth", "DEPTH", ZOO_SVC_LIGHT, part_depth, {"depth-anything-v2-small"}},
+    {ENRICH_PART_VEHICLE, "vehicle", "VEHICLE", ZOO_SVC_HEAVY, part_vehicle, {"vehicle-segment-classification"}},
+    {ENRICH_PART_PET, "pet", "PET", ZOO_SVC_LIGHT, part_pet, {"pet-classifier"}},
+    {ENRICH_PART_DAMAGE, "damage", "DAMAGE", ZOO_SVC_HEAVY, part_damage, {"vehicle-damage-detection"}},
+    {ENRICH_PART_WEATHER, "weather", "WEATHER", ZOO_SVC_HEAVY, part_weather, {"weather-classification"}},
+    {ENRICH_PART_VIOLENCE, "violence", "VIOLENCE", ZOO_SVC_HEAVY, part_violence, {"violence-detection"}},
+    {0, NULL, "FACE", ZOO_SVC_HEAVY, NULL, {"blazeface", "yolo11-face"}},
 };
+#define N_PARTS (sizeof parts_table / sizeof *parts_table)
 
 static const char *route_env(const char *model, char *key, size_t keylen);
 
-/* Part -> name and the model that decides its service (with the registry's
- * default service, model-zoo.md's split). */
-static const struct {
-  unsigned bit;
-  const char *name, *model;
-  zoo_service dflt;
-} part_table[] = {
-    {ENRICH_PART_THREAT, "threat", "threat-detection-yolov8n", ZOO_SVC_LIGHT},
-    {ENRICH_PART_POSE, "pose", "movenet-lightning", ZOO_SVC_LIGHT},
-    {ENRICH_PART_DEMOGRAPHICS, "demographics", "faceres", ZOO_SVC_HEAVY},
-    {ENRICH_PART_CLOTHING, "clothing", "fashion-clip", ZOO_SVC_HEAVY},
-    {ENRICH_PART_REID, "reid", "osnet-x0-25", ZOO_SVC_LIGHT},
-    {ENRICH_PART_ACTION, "action", "xclip-base", ZOO_SVC_HEAVY},
-    {ENRICH_PART_DEPTH, "depth", "depth-anything-v2-small", ZOO_SVC_LIGHT},
-    {ENRICH_PART_VEHICLE, "vehicle", "vehicle-segment-classification", ZOO_SVC_HEAVY},
-    {ENRICH_PART_PET, "pet", "pet-classifier", ZOO_SVC_LIGHT},
-    {ENRICH_PART_DAMAGE, "damage", "vehicle-damage-detection", ZOO_SVC_HEAVY},
-    {ENRICH_PART_WEATHER, "weather", "weather-classification", ZOO_SVC_HEAVY},
-    {ENRICH_PART_VIOLENCE, "violence", "violence-detection", ZOO_SVC_HEAVY},
-};
-#define N_PARTS (sizeof part_table / sizeof *part_table)
-
 unsigned enrich_part_bit(const char *name) {
   for (size_t i = 0; name && i < N_PARTS; i++)
-    if (!strcmp(part_table[i].name, name)) return part_table[i].bit;
+    if (parts_table[i].bit && !strcmp(parts_table[i].name, name)) return parts_table[i].bit;
   return 0;
 }
 
 const char *enrich_part_name(unsigned bit) {
   for (size_t i = 0; i < N_PARTS; i++)
-    if (part_table[i].bit == bit) return part_table[i].name;
+    if (parts_table[i].bit && parts_table[i].bit == bit) return parts_table[i].name;
   return NULL;
 }
 
 zoo_service enrich_part_service(unsigned bit) {
   for (size_t i = 0; i < N_PARTS; i++) {
-    if (part_table[i].bit != bit) continue;
+    if (!parts_table[i].bit || parts_table[i].bit != bit) continue;
     char key[128];
-    const char *model = part_table[i].model;
-    if (bit == ENRICH_PART_POSE && getenv("VIGIL_POSE_MODEL")) model = getenv("VIGIL_POSE_MODEL");
+    const char *model = parts_table[i].models[0];
+    const char *pose = vigil_config_given(NULL, "VIGIL_POSE_MODEL");
+    if (bit == ENRICH_PART_POSE && pose) model = pose;
     const char *v = route_env(model, key, sizeof key);
     zoo_service s;
     if (v && zoo_service_parse(v, &s) == 0 && s != ZOO_SVC_CORE) return s;
-    return part_table[i].dflt;
+    return parts_table[i].dflt;
   }
   return ZOO_SVC_HEAVY;
 }
@@ -171,19 +144,20 @@ unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int n
  * variable that decided (for the warning). */
 static const char *route_env(const char *model, char *key, size_t keylen) {
   const char *v = NULL;
-  for (size_t f = 0; f < sizeof functions / sizeof *functions && !v; f++)
-    for (int k = 0; k < 4 && functions[f].models[k]; k++)
-      if (!strcmp(functions[f].models[k], model)) {
-        snprintf(key, keylen, "ENRICHMENT_%s_SERVICE", functions[f].function);
-        v = getenv(key);
+  for (size_t f = 0; f < N_PARTS && !v; f++)
+    for (int k = 0; k < 4 && parts_table[f].models[k]; k++)
+      if (!strcmp(parts_table[f].models[k], model)) {
+        snprintf(key, keylen, "ENRICHMENT_%s_SERVICE", parts_table[f].function);
+        v = vigil_config_given(NULL, key);
       }
   char mk[128];
   snprintf(mk, sizeof mk, "ENRICHMENT_");
   size_t o = strlen(mk);
   for (const char *p = model; *p && o < sizeof mk - 10; p++) mk[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
   snprintf(mk + o, sizeof mk - o, "_SERVICE");
-  if (getenv(mk)) {
-    v = getenv(mk);
+  const char *mv = vigil_config_given(NULL, mk);
+  if (mv) {
+    v = mv;
     snprintf(key, keylen, "%s", mk);
   }
   return v;
@@ -202,9 +176,7 @@ static void route(zoo_registry *reg) {
 }
 
 static double budget_mb(const vigil_config *cfg, const char *key, double dflt_gb, char *err, size_t errlen) {
-  const char *v = vigil_config_str(cfg, key);
-  const char *src = vigil_config_source(cfg, key);
-  if (!v || !strcmp(src, "default") || !strcmp(src, "unset")) v = getenv(key);
+  const char *v = vigil_config_given(cfg, key);
   double mb;
   if (v && zoo_budget_parse_gb(v, &mb, err, errlen) == 0) return mb;
   if (v) return -1;
@@ -238,9 +210,9 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
   double heavy = budget_mb(cfg, "VRAM_BUDGET_GB", 6.0, err, errlen);
-  const char *lv = getenv("VRAM_BUDGET_LIGHT_GB");
-  double light = lv ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
-                    : (getenv("VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
+  double light = vigil_config_given(cfg, "VRAM_BUDGET_LIGHT_GB")
+                     ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
+                     : (vigil_config_given(cfg, "VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
   if (heavy < 0 || light < 0) {
     enrich_engine_free(e);
     return -1;
@@ -357,7 +329,7 @@ static bool with_model(part_ctx *c, const char *part, const char *name, part_cal
   zoo_lease l;
   if (lease(c, part, name, &m, &l)) return false;
   char err[256];
-  snprintf(err, sizeof err, "%s has an unexpected adapter for %s", name, part);
+  vigil_err(err, sizeof err, -1, "%s has an unexpected adapter for %s", name, part);
   int rc = fn(c, l.handle, err, sizeof err);
   zoo_manager_release(m, &l);
   if (rc) {
@@ -383,7 +355,7 @@ static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   int ch = (int)fminf((float)rq->frame->h, rq->y2 + 0.1f * hh) - cy;
   vigil_image crop = {0};
   if (vigil_img_crop(&crop, rq->frame, cx, cy, cw, ch)) {
-    snprintf(err, errlen, "cannot crop the person box");
+    vigil_err(err, errlen, -1, "cannot crop the person box");
     return -1;
   }
   vigil_det_list dl;
@@ -395,7 +367,7 @@ static int call_threat(part_ctx *c, enrich_handle *h, char *err, size_t errlen) 
   int best_rank = -1;
   for (int i = 0; i < dl.n; i++) {
     const char *type, *sev;
-    if (dl.dets[i].score < c->e->threat_conf || !threat_from_label(dl.dets[i].label, &type, &sev)) continue;
+    if (dl.dets[i].score < c->e->threat_conf || !vigil_class_threat(dl.dets[i].label, &type, &sev)) continue;
     int r = 0;
     while (r < 3 && strcmp(rank[r], sev)) r++;
     if (r > best_rank || (r == best_rank && dl.dets[i].score > t->confidence)) {
@@ -419,15 +391,26 @@ static void *part_threat(void *arg) {
   return NULL;
 }
 
+/* The pose adapters (VIGIL_POSE_MODEL picks the model, its registry row the
+ * adapter): one row each. */
+static const struct {
+  const char *adapter;
+  int (*run)(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2, float y2,
+             char *err, size_t errlen);
+} pose_adapters[] = {
+    {"movenet-pose", movenet_pose},
+    {"vitpose", vitpose_pose},
+    {"yolo-pose", yolopose_pose},
+};
+
 static int call_pose(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
   int rc = -1;
-  if (h->kind == EH_RUNNER && !strcmp(h->adapter, "movenet-pose"))
-    rc = movenet_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
-  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "vitpose"))
-    rc = vitpose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
-  else if (h->kind == EH_RUNNER && !strcmp(h->adapter, "yolo-pose"))
-    rc = yolopose_pose(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  for (size_t i = 0; h->kind == EH_RUNNER && i < sizeof pose_adapters / sizeof *pose_adapters; i++)
+    if (!strcmp(h->adapter, pose_adapters[i].adapter)) {
+      rc = pose_adapters[i].run(&h->run, &c->r->pose, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+      break;
+    }
   if (rc == 0) {
     c->r->has_pose = true;
     snprintf(c->r->pose_model, sizeof c->r->pose_model, "%s", c->e->pose_model);
@@ -448,7 +431,7 @@ static int detector_faces(detector_t *d, face_box *faces, int max, int *n, const
   vigil_image crop = {0};
   int cx = (int)x1, cy = (int)y1;
   if (vigil_img_crop(&crop, frame, cx, cy, (int)(x2 - x1), (int)(y2 - y1))) {
-    snprintf(err, errlen, "cannot crop the face region");
+    vigil_err(err, errlen, -1, "cannot crop the face region");
     return -1;
   }
   vigil_det_list l;
@@ -486,25 +469,38 @@ static int call_face(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   return rc;
 }
 
-/* What one demographics model adds to r->demo (ages and genders merge). */
+/* The demographics adapters: a row matches the handle's adapter (and its
+ * model, when the row names one); `gives` says what the model's answer adds
+ * to r->demo (the ViT pair merge an age and a gender). */
+enum { DEMO_AGE = 1, DEMO_GENDER = 2, DEMO_ALL = 3 };
+static const struct {
+  const char *adapter, *model;
+  int (*run)(model_runner *r, demographics_result *out, const vigil_image *frame, const face_box *face, char *err,
+             size_t errlen);
+  int gives;
+} demo_adapters[] = {
+    {"faceres", NULL, faceres_demographics, DEMO_ALL},
+    {"vit-classify", "vit-age-classifier", vit_age, DEMO_AGE},
+    {"vit-classify", NULL, vit_gender, DEMO_GENDER},
+};
+
 static int call_demo(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
-  demographics_result d;
-  int rc = -1;
-  const vigil_image *frame = c->rq->frame;
-  const face_box *face = &c->r->face;
-  if (!strcmp(h->adapter, "faceres")) {
-    rc = faceres_demographics(&h->run, &d, frame, face, err, errlen);
-    if (!rc) c->r->demo = d;
-  } else if (!strcmp(h->adapter, "vit-classify") && !strcmp(h->name, "vit-age-classifier")) {
-    rc = vit_age(&h->run, &d, frame, face, err, errlen);
-    if (!rc) {
-      c->r->demo.age = d.age, c->r->demo.age_range = d.age_range, c->r->demo.age_confidence = d.age_confidence;
-    }
-  } else if (!strcmp(h->adapter, "vit-classify")) {
-    rc = vit_gender(&h->run, &d, frame, face, err, errlen);
-    if (!rc) c->r->demo.gender = d.gender, c->r->demo.gender_confidence = d.gender_confidence;
+  for (size_t i = 0; i < sizeof demo_adapters / sizeof *demo_adapters; i++) {
+    if (strcmp(h->adapter, demo_adapters[i].adapter) ||
+        (demo_adapters[i].model && strcmp(h->name, demo_adapters[i].model)))
+      continue;
+    demographics_result d;
+    int rc = demo_adapters[i].run(&h->run, &d, c->rq->frame, &c->r->face, err, errlen);
+    if (rc) return rc;
+    demographics_result *o = &c->r->demo;
+    if (demo_adapters[i].gives == DEMO_ALL) *o = d;
+    else if (demo_adapters[i].gives == DEMO_AGE)
+      o->age = d.age, o->age_range = d.age_range, o->age_confidence = d.age_confidence;
+    else
+      o->gender = d.gender, o->gender_confidence = d.gender_confidence;
+    return 0;
   }
-  return rc;
+  return -1;
 }
 
 static void *part_demographics(void *arg) {
@@ -694,10 +690,6 @@ static void *part_pet(void *arg) {
   return NULL;
 }
 
-static const char *kind_word(enrich_kind k) {
-  return k == ENRICH_PERSON ? "person" : k == ENRICH_VEHICLE ? "vehicle" : k == ENRICH_ANIMAL ? "animal" : "object";
-}
-
 static int call_depth(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
   const enrich_request *rq = c->rq;
   if (h->kind != EH_RUNNER) return -1;
@@ -710,7 +702,7 @@ static void *part_depth(void *arg) {
   bool ran = with_model(c, "depth", "depth-anything-v2-small", call_depth);
   if (ran || model_missing(c, "depth")) {
     /* the distance needs only the box and the calibration */
-    depth_distance(&c->r->depth, kind_word(rq->kind), rq->y2 - rq->y1, rq->depth_px_per_m, rq->frame->w);
+    depth_distance(&c->r->depth, vigil_kind_name(rq->kind), rq->y2 - rq->y1, rq->depth_px_per_m, rq->frame->w);
     c->r->has_depth = true;
   }
   return NULL;
@@ -769,28 +761,22 @@ static void *part_weather(void *arg) {
   return NULL;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   enrich_request rq = *rq0;
   /* clip the box to the image; an empty box is the caller's error */
   rq.x1 = fmaxf(rq.x1, 0), rq.y1 = fmaxf(rq.y1, 0);
   rq.x2 = fminf(rq.x2, (float)rq.frame->w), rq.y2 = fminf(rq.y2, (float)rq.frame->h);
   if (!(rq.x2 - rq.x1 >= 2) || !(rq.y2 - rq.y1 >= 2)) {
-    if (err) snprintf(err, errlen, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
+    vigil_err(err, errlen, -1, "bbox is empty after clipping to the %dx%d image", rq.frame->w, rq.frame->h);
     return -1;
   }
   unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
   if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
       (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
     if (err)
-      snprintf(err, errlen, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+      vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
                "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
                VEHICLE_MIN_BOX);
     return -1;
@@ -803,29 +789,21 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   }
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   part_ctx c = {.e = e, .rq = &rq, .r = out, .mu = &mu};
-  struct {
-    unsigned bit;
-    void *(*fn)(void *);
-  } jobs[] = {{ENRICH_PART_THREAT, part_threat},   {ENRICH_PART_POSE, part_pose},
-              {ENRICH_PART_DEMOGRAPHICS, part_demographics}, {ENRICH_PART_CLOTHING, part_clothing},
-              {ENRICH_PART_REID, part_reid},       {ENRICH_PART_VEHICLE, part_vehicle},
-              {ENRICH_PART_DAMAGE, part_damage},   {ENRICH_PART_PET, part_pet},
-              {ENRICH_PART_DEPTH, part_depth},     {ENRICH_PART_WEATHER, part_weather},
-              {ENRICH_PART_VIOLENCE, part_violence}};
-  enum { NJOBS = sizeof jobs / sizeof *jobs };
-  pthread_t th[NJOBS];
-  bool started[NJOBS] = {0};
-  for (int i = 0; i < NJOBS; i++)
-    if (parts & jobs[i].bit) started[i] = pthread_create(&th[i], NULL, jobs[i].fn, &c) == 0;
-  for (int i = 0; i < NJOBS; i++) {
+  pthread_t th[N_PARTS];
+  bool started[N_PARTS] = {0};
+  for (size_t i = 0; i < N_PARTS; i++)
+    if (parts_table[i].run && (parts & parts_table[i].bit))
+      started[i] = pthread_create(&th[i], NULL, parts_table[i].run, &c) == 0;
+  for (size_t i = 0; i < N_PARTS; i++) {
     if (started[i]) pthread_join(th[i], NULL);
-    else if (parts & jobs[i].bit) jobs[i].fn(&c); /* no thread available: run inline */
+    else if (parts_table[i].run && (parts & parts_table[i].bit))
+      parts_table[i].run(&c); /* no thread available: run inline */
   }
   /* action: only with a suspicious pose and more than one frame */
   if ((parts & ENRICH_PART_ACTION) && rq.nframes > 1 && out->has_pose && pose_suspicious(&out->pose))
     with_model(&c, "action", "xclip-base", call_action);
   if (parts & ENRICH_PART_VEHICLE) part_plate(&c);
-  out->inference_ms = now_ms() - t0;
+  out->inference_ms = vigil_mono_ms() - t0;
   return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <spng.h>
 
 #include "util/base64.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/cameras.h"
 #include "vigil/risk.h"
@@ -496,7 +497,7 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
   int status = 0;
   vigil_image frame = {0}, *frames = NULL;
   const vigil_image **fptr = NULL;
-  if (q.detection_type && enrich_kind_parse(q.detection_type, &kind)) {
+  if (q.detection_type && vigil_kind_parse(q.detection_type, &kind)) {
     vigil_http_error(res, 400, "detection_type must be person, vehicle, animal or object, not '%s'", q.detection_type);
     goto done;
   }
@@ -654,20 +655,13 @@ static int h_violence(vigil_http_response *res, const vigil_http_request *req) {
   return handle(res, req, ENRICH_PART_VIOLENCE, "violence");
 }
 
-static double ms_since(const struct timespec *t0) {
-  struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
  * {"image": base64}. An image under 16 px a side or with no texture is a 400 with the
  * reason (BRISQUE is undefined there), never NaN. */
 static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
   enrich_ctx *c = req->ctx;
   if (c->svc != ZOO_SVC_LIGHT) return vigil_http_error(res, 404, "/quality is served by the light service (8096)");
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   vigil_uploads u = {0};
   if (vigil_http_read_uploads(&u, res, req, "image", 1, ENRICH_MAX_IMAGE)) return -1;
   vigil_image im = {0};
@@ -691,7 +685,7 @@ static int h_quality(vigil_http_response *res, const vigil_http_request *req) {
   json_object_set_new(o, "brisque", jround(score, 1000));
   json_object_set_new(o, "quality", json_string(vigil_brisque_label(score)));
   json_object_set_new(o, "model", json_string("brisque-quality"));
-  json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+  json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
   return vigil_http_reply_json(res, 200, o);
 }
 

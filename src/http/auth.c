@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "vigil/http.h"
+#include "vigil/status.h"
 
 #define KEY_MIN 16
 #define KEY_MAX 256
@@ -49,21 +50,21 @@ size_t vigil_http_auth_n_keys(const vigil_http_auth *a) { return a ? a->n_keys :
 int vigil_http_auth_add_key(vigil_http_auth *a, vigil_http_role role, const char *key, size_t len, char *err,
                             size_t errlen) {
   if (len < KEY_MIN || len > KEY_MAX) {
-    snprintf(err, errlen, "an API key must be %d to %d characters long (got %zu)", KEY_MIN, KEY_MAX, len);
+    vigil_err(err, errlen, -1, "an API key must be %d to %d characters long (got %zu)", KEY_MIN, KEY_MAX, len);
     return -1;
   }
   for (size_t i = 0; i < len; i++)
     if (key[i] <= ' ' || key[i] > '~') {
-      snprintf(err, errlen, "an API key may only hold printable ASCII without spaces");
+      vigil_err(err, errlen, -1, "an API key may only hold printable ASCII without spaces");
       return -1;
     }
   if (role != VIGIL_ROLE_READ && role != VIGIL_ROLE_ADMIN) {
-    snprintf(err, errlen, "bad key role");
+    vigil_err(err, errlen, -1, "bad key role");
     return -1;
   }
   auth_key *nk = realloc(a->keys, (a->n_keys + 1) * sizeof *nk);
   if (!nk) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   a->keys = nk;
@@ -98,17 +99,17 @@ int vigil_http_auth_parse_keys(vigil_http_auth *a, const char *text, size_t len,
              (rl == 9 && !strncasecmp(s, "read-only", 9)))
       role = VIGIL_ROLE_READ;
     if (role == VIGIL_ROLE_NONE) {
-      snprintf(err, errlen, "line %d: expected 'admin KEY' or 'read KEY'", lineno);
+      vigil_err(err, errlen, -1, "line %d: expected 'admin KEY' or 'read KEY'", lineno);
       return -1;
     }
     while (w < e && (*w == ' ' || *w == '\t')) w++;
     char kerr[160];
     if (w == e) {
-      snprintf(err, errlen, "line %d: no key after the role", lineno);
+      vigil_err(err, errlen, -1, "line %d: no key after the role", lineno);
       return -1;
     }
     if (vigil_http_auth_add_key(a, role, w, (size_t)(e - w), kerr, sizeof kerr)) {
-      snprintf(err, errlen, "line %d: %s", lineno, kerr);
+      vigil_err(err, errlen, -1, "line %d: %s", lineno, kerr);
       return -1;
     }
   }
@@ -141,20 +142,20 @@ int vigil_http_auth_from_config(vigil_http_auth **out, const vigil_config *cfg, 
   *out = NULL;
   vigil_http_auth *a = vigil_http_auth_new();
   if (!a) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   char kerr[200];
   const char *k = vigil_config_str(cfg, "VIGIL_API_KEY");
   if (k && *k && vigil_http_auth_add_key(a, VIGIL_ROLE_ADMIN, k, strlen(k), kerr, sizeof kerr)) {
-    snprintf(err, errlen, "VIGIL_API_KEY: %s", kerr);
+    vigil_err(err, errlen, -1, "VIGIL_API_KEY: %s", kerr);
     goto fail;
   }
   const char *path = vigil_config_str(cfg, "VIGIL_API_KEYS_FILE");
   if (path && *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-      snprintf(err, errlen, "VIGIL_API_KEYS_FILE %s: %s", path, strerror(errno));
+      vigil_err(err, errlen, -1, "VIGIL_API_KEYS_FILE %s: %s", path, strerror(errno));
       goto fail;
     }
     char *buf = malloc(KEYS_FILE_MAX + 1);
@@ -167,11 +168,11 @@ int vigil_http_auth_from_config(vigil_http_auth **out, const vigil_config *cfg, 
     if (buf) memset(buf, 0, n < KEYS_FILE_MAX ? n : KEYS_FILE_MAX);
     free(buf);
     if (rc) {
-      snprintf(err, errlen, "VIGIL_API_KEYS_FILE %s: %s", path, kerr);
+      vigil_err(err, errlen, -1, "VIGIL_API_KEYS_FILE %s: %s", path, kerr);
       goto fail;
     }
     if (!a->n_keys) {
-      snprintf(err, errlen, "VIGIL_API_KEYS_FILE %s holds no key", path);
+      vigil_err(err, errlen, -1, "VIGIL_API_KEYS_FILE %s holds no key", path);
       goto fail;
     }
   }
@@ -185,7 +186,7 @@ int vigil_http_auth_from_config(vigil_http_auth **out, const vigil_config *cfg, 
       rc = l == 0 ? vigil_http_auth_add_host(a, items[i]) : vigil_http_auth_add_origin(a, items[i]);
     vigil_config_list_free(items, n);
     if (rc) {
-      snprintf(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       goto fail;
     }
   }

@@ -9,6 +9,7 @@
 
 #include "util/base64.h"
 #include "vigil/http.h"
+#include "vigil/status.h"
 
 int vigil_http_reply(vigil_http_response *res, int status, const char *content_type, const void *body, size_t len) {
   free(res->body);
@@ -89,7 +90,7 @@ void vigil_http_response_free(vigil_http_response *res) {
 #define AT(out, off, type) ((type *)((char *)(out) + (off)))
 
 static int jerr(char *err, size_t errlen, const char *path, const char *key, const char *what) {
-  if (err && errlen) snprintf(err, errlen, "field '%s%s%s' %s", path, *path && *key ? "." : "", key, what);
+  vigil_err(err, errlen, -1, "field '%s%s%s' %s", path, *path && *key ? "." : "", key, what);
   return -1;
 }
 
@@ -274,7 +275,7 @@ static void free_fields(void *out, const vigil_json_field *f, size_t n) {
 int vigil_json_parse_object(void *out, const vigil_json_field *fields, size_t n, json_t *obj, char *err,
                             size_t errlen) {
   if (!json_is_object(obj)) {
-    if (err && errlen) snprintf(err, errlen, "request body must be a JSON object");
+    vigil_err(err, errlen, -1, "request body must be a JSON object");
     return -1;
   }
   return parse_fields(out, fields, n, obj, "", err, errlen);
@@ -285,7 +286,7 @@ int vigil_json_parse(void *out, const vigil_json_field *fields, size_t n, const 
   json_error_t je;
   json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je);
   if (!root) {
-    if (err && errlen) snprintf(err, errlen, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+    vigil_err(err, errlen, -1, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
     return -1;
   }
   int rc = vigil_json_parse_object(out, fields, n, root, err, errlen);

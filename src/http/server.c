@@ -32,7 +32,9 @@
 #include <microhttpd.h>
 
 #include "http/http_internal.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "vigil/status.h"
 
 typedef struct conn_track {
   int fd;
@@ -111,12 +113,6 @@ struct vigil_http_server {
   pthread_t poller;
   bool poll_stop, poller_started;
 };
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- request helpers ----------------------------------------------------------------- */
 
@@ -199,7 +195,7 @@ static enum MHD_Result send_response(vigil_http_server *srv, struct MHD_Connecti
   enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
   MHD_destroy_response(r);
   rs->answered = true;
-  http_metrics_observe(&srv->metrics, row, status, now_s() - rs->t0);
+  http_metrics_observe(&srv->metrics, row, status, vigil_mono_s() - rs->t0);
   vlog_debug("%s: %d", srv->svc->name, status);
   return ok;
 }
@@ -430,13 +426,13 @@ static void *worker_main(void *arg) {
     vigil_http_request req;
     build_request(&req, rs);
     vigil_http_response res = {0};
-    double t0 = now_s();
+    double t0 = vigil_mono_s();
     const vigil_http_route *route = &srv->svc->routes[rs->row];
     current_req = &req;
     int rc = route->handler(&res, &req);
     current_req = NULL;
     pixels_release(rs);
-    double dt = now_s() - t0;
+    double dt = vigil_mono_s() - t0;
     pthread_mutex_lock(&srv->gate_mu);
     srv->running--;
     srv->ewma_s = srv->ewma_s > 0 ? 0.8 * srv->ewma_s + 0.2 * dt : dt;
@@ -616,7 +612,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rs) return MHD_NO;
     rs->srv = srv;
     rs->c = c;
-    rs->t0 = now_s();
+    rs->t0 = vigil_mono_s();
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     rs->ct = ci ? ci->socket_context : NULL;
     if (rs->ct) atomic_store(&rs->ct->headers_done, 1);
@@ -674,7 +670,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   if (!rs) return;
   if (rs->dispatched) atomic_fetch_sub(&srv->handling, 1);
   if (rs->ct) {
-    atomic_store(&rs->ct->recv_start_ms, (long long)(now_s() * 1000));
+    atomic_store(&rs->ct->recv_start_ms, (long long)(vigil_mono_s() * 1000));
     atomic_store(&rs->ct->headers_done, 0);
     atomic_store(&rs->ct->handling, 0);
   }
@@ -738,7 +734,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
       ct->ip = ((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr.s_addr;
-    atomic_store(&ct->recv_start_ms, (long long)(now_s() * 1000));
+    atomic_store(&ct->recv_start_ms, (long long)(vigil_mono_s() * 1000));
     pthread_mutex_lock(&srv->conn_mu);
     ct->next = srv->conns;
     if (srv->conns) srv->conns->prev = ct;
@@ -782,7 +778,7 @@ static void *watchdog_main(void *arg) {
   vigil_http_server *srv = arg;
   pthread_mutex_lock(&srv->conn_mu);
   while (!srv->stop) {
-    long long t = (long long)(now_s() * 1000);
+    long long t = (long long)(vigil_mono_s() * 1000);
     for (conn_track *ct = srv->conns; ct; ct = ct->next) {
       if (ct->killed || atomic_load(&ct->handling) || ct->fd < 0) continue;
       bool headers = atomic_load(&ct->headers_done);
@@ -855,7 +851,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   *out = NULL;
   vigil_http_server *srv = calloc(1, sizeof *srv);
   if (!srv) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   if (!p.threads) p.threads = 1;
@@ -881,7 +877,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   pthread_mutex_init(&srv->poll_mu, NULL);
   pthread_cond_init(&srv->poll_cv, NULL);
   if (http_metrics_init(&srv->metrics, svc->name, svc->routes, svc->n_routes)) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     vigil_http_server_free(srv);
     return -1;
   }
@@ -889,7 +885,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(p.port)};
   const char *bind_addr = p.bind_addr ? p.bind_addr : keys ? "0.0.0.0" : "127.0.0.1";
   if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
-    snprintf(err, errlen, "bad bind address '%s' (IPv4 expected)", bind_addr);
+    vigil_err(err, errlen, -1, "bad bind address '%s' (IPv4 expected)", bind_addr);
     vigil_http_server_free(srv);
     return -1;
   }
@@ -920,7 +916,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
   if (!srv->d) {
-    snprintf(err, errlen, "cannot listen on %s:%u (%s)", bind_addr, (unsigned)p.port,
+    vigil_err(err, errlen, -1, "cannot listen on %s:%u (%s)", bind_addr, (unsigned)p.port,
              errno ? strerror(errno) : "microhttpd failed to start");
     vigil_http_server_free(srv);
     return -1;
@@ -928,13 +924,13 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
   srv->port = di ? di->port : p.port;
   if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) {
-    snprintf(err, errlen, "cannot start the watchdog thread");
+    vigil_err(err, errlen, -1, "cannot start the watchdog thread");
     vigil_http_server_free(srv);
     return -1;
   }
   srv->watchdog_started = true;
   if (pthread_create(&srv->poller, NULL, poller_main, srv)) {
-    snprintf(err, errlen, "cannot start the poller thread");
+    vigil_err(err, errlen, -1, "cannot start the poller thread");
     vigil_http_server_free(srv);
     return -1;
   }
@@ -945,7 +941,7 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
     srv->n_workers++;
   }
   if (srv->n_workers != p.threads) {
-    snprintf(err, errlen, "cannot start the worker threads");
+    vigil_err(err, errlen, -1, "cannot start the worker threads");
     vigil_http_server_free(srv);
     return -1;
   }

@@ -13,6 +13,7 @@
 #endif
 
 #include "vigil/img.h"
+#include "vigil/status.h"
 
 const char *vigil_img_strerror(int status) {
   switch (status) {
@@ -75,23 +76,12 @@ vigil_img_limits vigil_img_default_limits(void) {
   return (vigil_img_limits){.max_bytes = 10u << 20, .max_pixels = 50000000u, .max_side = 16384};
 }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static int check_dims(int w, int h, const vigil_img_limits *lim, char *err, size_t errlen) {
   if (w <= 0 || h <= 0)
-    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels (%dx%d)", w, h);
+    return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels (%dx%d)", w, h);
   if ((lim->max_side && (w > lim->max_side || h > lim->max_side)) ||
       (lim->max_pixels && (uint64_t)w * (uint64_t)h > lim->max_pixels))
-    return fail(err, errlen, VIGIL_IMG_ETOOBIG,
+    return vigil_err(err, errlen, VIGIL_IMG_ETOOBIG,
                 "image too large: %dx%d pixels (limits: %llu pixels, %d per side)", w, h,
                 (unsigned long long)lim->max_pixels, lim->max_side);
   return 0;
@@ -102,24 +92,24 @@ static int check_dims(int w, int h, const vigil_img_limits *lim, char *err, size
 static int jpeg_header(tjhandle tj, const uint8_t *buf, size_t len, int *w, int *h, char *err, size_t errlen) {
   int subsamp = 0, cs = 0;
   *w = *h = 0;
-  if (len > ULONG_MAX) return fail(err, errlen, VIGIL_IMG_ETOOBIG, "jpeg too large");
+  if (len > ULONG_MAX) return vigil_err(err, errlen, VIGIL_IMG_ETOOBIG, "jpeg too large");
   /* A warning (see decode_jpeg) still fills the header fields. */
   if (tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, &cs) &&
       (tjGetErrorCode(tj) != TJERR_WARNING || strcasestr(tjGetErrorStr2(tj), "premature end") || *w <= 0 || *h <= 0))
-    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg header: %s", tjGetErrorStr2(tj));
+    return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg header: %s", tjGetErrorStr2(tj));
   if (cs == TJCS_CMYK || cs == TJCS_YCCK)
-    return fail(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: CMYK jpeg");
+    return vigil_err(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: CMYK jpeg");
   return 0;
 }
 
 static int decode_jpeg(vigil_image *out, const uint8_t *buf, size_t len, const vigil_img_limits *lim,
                        char *err, size_t errlen) {
   tjhandle tj = tjInitDecompress();
-  if (!tj) return fail(err, errlen, VIGIL_IMG_ENOMEM, "jpeg: %s", tjGetErrorStr2(NULL));
+  if (!tj) return vigil_err(err, errlen, VIGIL_IMG_ENOMEM, "jpeg: %s", tjGetErrorStr2(NULL));
   int w, h, rc = jpeg_header(tj, buf, len, &w, &h, err, errlen);
   if (!rc) rc = check_dims(w, h, lim, err, errlen);
   if (!rc && (rc = vigil_image_init(out, w, h, 3)))
-    fail(err, errlen, rc, "out of memory for a %dx%d image", w, h);
+    vigil_err(err, errlen, rc, "out of memory for a %dx%d image", w, h);
   /* A truncated stream is an error, never half an image: libjpeg reports it
    * as the warning "Premature end of JPEG file". Other warnings (such as
    * "extraneous bytes before marker", common from IP cameras) leave a whole
@@ -129,7 +119,7 @@ static int decode_jpeg(vigil_image *out, const uint8_t *buf, size_t len, const v
                            TJFLAG_LIMITSCANS)) {
     const char *msg = tjGetErrorStr2(tj);
     if (tjGetErrorCode(tj) != TJERR_WARNING || strcasestr(msg, "premature end")) {
-      rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg: %s", msg);
+      rc = vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: jpeg: %s", msg);
       vigil_image_free(out);
     }
   }
@@ -156,8 +146,8 @@ static int png_header(spng_ctx *ctx, int *w, int *h, char *err, size_t errlen) {
   /* EUSER_*: over our side limit (413). EWIDTH/EHEIGHT: a width or height
    * the PNG format forbids (0, or past 2^31 - 1): a corrupt file (400). */
   if (r == SPNG_EUSER_WIDTH || r == SPNG_EUSER_HEIGHT)
-    return fail(err, errlen, VIGIL_IMG_ETOOBIG, "image too large: png %s", spng_strerror(r));
-  if (r) return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png: %s", spng_strerror(r));
+    return vigil_err(err, errlen, VIGIL_IMG_ETOOBIG, "image too large: png %s", spng_strerror(r));
+  if (r) return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png: %s", spng_strerror(r));
   *w = (int)ihdr.width;
   *h = (int)ihdr.height;
   return 0;
@@ -166,19 +156,19 @@ static int png_header(spng_ctx *ctx, int *w, int *h, char *err, size_t errlen) {
 static int decode_png(vigil_image *out, const uint8_t *buf, size_t len, const vigil_img_limits *lim,
                       char *err, size_t errlen) {
   spng_ctx *ctx = png_open(buf, len, lim);
-  if (!ctx) return fail(err, errlen, VIGIL_IMG_ENOMEM, "png: out of memory");
+  if (!ctx) return vigil_err(err, errlen, VIGIL_IMG_ENOMEM, "png: out of memory");
   int w = 0, h = 0, rc = png_header(ctx, &w, &h, err, errlen);
   if (!rc) rc = check_dims(w, h, lim, err, errlen);
   size_t need = 0;
   if (!rc && spng_decoded_image_size(ctx, SPNG_FMT_RGB8, &need))
-    rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png size");
+    rc = vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png size");
   if (!rc && (rc = vigil_image_init(out, w, h, 3)))
-    fail(err, errlen, rc, "out of memory for a %dx%d image", w, h);
+    vigil_err(err, errlen, rc, "out of memory for a %dx%d image", w, h);
   if (!rc && need != (size_t)h * out->stride)
-    rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png size mismatch");
+    rc = vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png size mismatch");
   int r;
   if (!rc && (r = spng_decode_image(ctx, out->data, need, SPNG_FMT_RGB8, 0)))
-    rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png: %s", spng_strerror(r));
+    rc = vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: png: %s", spng_strerror(r));
   if (rc) vigil_image_free(out);
   spng_ctx_free(ctx);
   return rc;
@@ -191,13 +181,13 @@ static int decode_webp(vigil_image *out, const uint8_t *buf, size_t len, const v
                        char *err, size_t errlen) {
   int w, h;
   if (!WebPGetInfo(buf, len, &w, &h))
-    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: webp header");
+    return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: webp header");
   int rc = check_dims(w, h, lim, err, errlen);
   if (rc) return rc;
-  if ((rc = vigil_image_init(out, w, h, 3))) return fail(err, errlen, rc, "out of memory for a %dx%d image", w, h);
+  if ((rc = vigil_image_init(out, w, h, 3))) return vigil_err(err, errlen, rc, "out of memory for a %dx%d image", w, h);
   if (!WebPDecodeRGBInto(buf, len, out->data, (size_t)h * out->stride, (int)out->stride)) {
     vigil_image_free(out);
-    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: corrupt webp");
+    return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: corrupt webp");
   }
   return 0;
 }
@@ -218,10 +208,10 @@ static int sniff_checked(vigil_img_format *fmt, const uint8_t *buf, size_t len, 
   case VIGIL_IMG_FMT_GIF:
   case VIGIL_IMG_FMT_BMP:
   case VIGIL_IMG_FMT_TIFF:
-    return fail(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: %s (use JPEG, PNG or WebP)",
+    return vigil_err(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: %s (use JPEG, PNG or WebP)",
                 vigil_img_format_name(*fmt));
   default:
-    return fail(err, errlen, VIGIL_IMG_EFORMAT, "could not decode image: not a JPEG, PNG or WebP file");
+    return vigil_err(err, errlen, VIGIL_IMG_EFORMAT, "could not decode image: not a JPEG, PNG or WebP file");
   }
 }
 
@@ -233,22 +223,22 @@ int vigil_img_probe(int *w, int *h, vigil_img_format *fmt, const uint8_t *buf, s
   vigil_img_limits nolim = {0};
   if (*fmt == VIGIL_IMG_FMT_JPEG) {
     tjhandle tj = tjInitDecompress();
-    if (!tj) return fail(err, errlen, VIGIL_IMG_ENOMEM, "jpeg: out of memory");
+    if (!tj) return vigil_err(err, errlen, VIGIL_IMG_ENOMEM, "jpeg: out of memory");
     rc = jpeg_header(tj, buf, len, w, h, err, errlen);
     tjDestroy(tj);
-    if (!rc && (*w <= 0 || *h <= 0)) rc = fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels");
+    if (!rc && (*w <= 0 || *h <= 0)) rc = vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: no pixels");
     return rc;
   }
   if (*fmt == VIGIL_IMG_FMT_PNG) {
     spng_ctx *ctx = png_open(buf, len, &nolim);
-    if (!ctx) return fail(err, errlen, VIGIL_IMG_ENOMEM, "png: out of memory");
+    if (!ctx) return vigil_err(err, errlen, VIGIL_IMG_ENOMEM, "png: out of memory");
     rc = png_header(ctx, w, h, err, errlen);
     spng_ctx_free(ctx);
     return rc;
   }
 #ifdef VIGIL_HAVE_WEBP
   if (*fmt == VIGIL_IMG_FMT_WEBP && !WebPGetInfo(buf, len, w, h))
-    return fail(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: webp header");
+    return vigil_err(err, errlen, VIGIL_IMG_ECORRUPT, "could not decode image: webp header");
 #endif
   return 0;
 }
@@ -259,7 +249,7 @@ int vigil_img_decode(vigil_image *out, const uint8_t *buf, size_t len, const vig
   vigil_img_limits def = vigil_img_default_limits();
   if (!lim) lim = &def;
   if (lim->max_bytes && len > lim->max_bytes)
-    return fail(err, errlen, VIGIL_IMG_ETOOBIG, "image too large: %zu bytes (limit %zu)", len, lim->max_bytes);
+    return vigil_err(err, errlen, VIGIL_IMG_ETOOBIG, "image too large: %zu bytes (limit %zu)", len, lim->max_bytes);
   vigil_img_format fmt;
   int rc = sniff_checked(&fmt, buf, len, err, errlen);
   if (rc) return rc;
@@ -273,6 +263,6 @@ int vigil_img_decode(vigil_image *out, const uint8_t *buf, size_t len, const vig
     return decode_webp(out, buf, len, lim, err, errlen);
 #endif
   default:
-    return fail(err, errlen, VIGIL_IMG_EFORMAT, "could not decode image");
+    return vigil_err(err, errlen, VIGIL_IMG_EFORMAT, "could not decode image");
   }
 }

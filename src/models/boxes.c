@@ -1,5 +1,5 @@
-/* COCO class names, the security-class filter, IoU and NMS (class-aware,
- * except that the vehicle classes suppress each other). */
+/* COCO class names, IoU and NMS (class-aware, except that the vehicle
+ * classes of the vocabulary, vigil/classes.h, suppress each other). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,21 +21,12 @@ static const char *const coco80[80] = {
     "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
     "hair drier",    "toothbrush"};
 
-static const char *const security_classes[] = {"person", "car",  "truck",      "dog", "cat",
-                                               "bird",   "bicycle", "motorcycle", "bus"};
-
 const char *coco_label(int cls) { return cls >= 0 && cls < 80 ? coco80[cls] : "unknown"; }
 
 int coco_class_id(const char *label) {
   for (int i = 0; i < 80; i++)
     if (!strcmp(coco80[i], label)) return i;
   return -1;
-}
-
-bool is_security_class(const char *label) {
-  for (size_t i = 0; i < sizeof security_classes / sizeof *security_classes; i++)
-    if (!strcmp(security_classes[i], label)) return true;
-  return false;
 }
 
 void vigil_det_list_free(vigil_det_list *l) {
@@ -61,20 +52,12 @@ static int by_score_desc(const void *a, const void *b) {
   return x->cls - y->cls;
 }
 
-bool det_is_vehicle(const char *label) {
-  static const char *const v[] = {"car", "truck", "bus", "motorcycle", "bicycle"};
-  if (!label) return false;
-  for (size_t i = 0; i < sizeof v / sizeof *v; i++)
-    if (!strcmp(v[i], label)) return true;
-  return false;
-}
-
 /* One parked van scored as both "car" and "truck" is one object: the vehicle
  * classes form one group for suppression. Other classes stay apart (a person
  * in front of a car is two objects). */
 bool det_same_group(const vigil_det *a, const vigil_det *b) {
   if (a->cls == b->cls) return true;
-  return det_is_vehicle(a->label) && det_is_vehicle(b->label);
+  return vigil_class_kind(a->label) == VIGIL_KIND_VEHICLE && vigil_class_kind(b->label) == VIGIL_KIND_VEHICLE;
 }
 
 int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou) {

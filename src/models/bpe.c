@@ -13,16 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
+#include "vigil/status.h"
 
 /* ---- string -> int hash table (open addressing, FNV-1a) --------------------------------- */
 
@@ -103,36 +94,6 @@ int bpe_utf8_get(const unsigned char *s, size_t n, uint32_t *c) {
   return len;
 }
 
-char *bpe_slurp(const char *path, size_t *len, size_t max, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      if (cap >= max) {
-        fail(err, errlen, "%s: larger than %zu MB", path, max >> 20);
-        break;
-      }
-      cap = cap ? cap * 2 : 1 << 16;
-      char *nb = realloc(buf, cap + 1);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (!r) {
-      fclose(f);
-      buf[n] = 0;
-      *len = n;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
 /* ---- vocabulary ------------------------------------------------------------------------------ */
 
 /* The byte-to-unicode table: printable bytes ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) stand
@@ -156,7 +117,7 @@ int bpe_vocab_load_mem(bpe_vocab *v, const char *vocab_json, size_t vocab_len, c
   json_t *j = json_loadb(vocab_json, vocab_len, JSON_REJECT_DUPLICATES, &je);
   int rc = -1;
   if (!j || !json_is_object(j)) {
-    fail(err, errlen, "vocab.json is not a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+    vigil_err(err, errlen, -1, "vocab.json is not a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
     goto out;
   }
   if (map_init(&v->vocab, json_object_size(j) + 1)) goto oom;
@@ -166,7 +127,7 @@ int bpe_vocab_load_mem(bpe_vocab *v, const char *vocab_json, size_t vocab_len, c
   json_object_foreach(j, key, val) {
     json_int_t id = json_integer_value(val);
     if (!json_is_integer(val) || id < 0 || id > 10000000) {
-      fail(err, errlen, "vocab.json: '%.40s' has no valid id", key);
+      vigil_err(err, errlen, -1, "vocab.json: '%.40s' has no valid id", key);
       goto out;
     }
     if (map_put(&v->vocab, key, strlen(key), (int)id)) goto oom;
@@ -191,7 +152,7 @@ int bpe_vocab_load_mem(bpe_vocab *v, const char *vocab_json, size_t vocab_len, c
       const char *sp = memchr(merges + p, ' ', n);
       if (!sp || sp == merges + p || sp == merges + p + n - 1 ||
           memchr(sp + 1, ' ', (size_t)(merges + p + n - sp - 1))) {
-        fail(err, errlen, "merges.txt line %zu is not 'a b'", lineno);
+        vigil_err(err, errlen, -1, "merges.txt line %zu is not 'a b'", lineno);
         goto out;
       }
       if (map_put(&v->ranks, merges + p, n, rank++)) goto oom;
@@ -202,7 +163,7 @@ int bpe_vocab_load_mem(bpe_vocab *v, const char *vocab_json, size_t vocab_len, c
   rc = 0;
   goto out;
 oom:
-  fail(err, errlen, "out of memory");
+  vigil_err(err, errlen, -1, "out of memory");
 out:
   json_decref(j);
   if (rc) bpe_vocab_free(v);

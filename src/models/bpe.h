@@ -48,7 +48,4 @@ char *bpe_decode(const bpe_vocab *v, const int32_t *ids, int n, const char *suff
 int bpe_utf8_get(const unsigned char *s, size_t n, uint32_t *c);
 int bpe_utf8_put(char *o, uint32_t c);
 
-/* A whole file (at most max bytes), NUL-terminated; NULL with err on failure. */
-char *bpe_slurp(const char *path, size_t *len, size_t max, char *err, size_t errlen);
-
 #endif

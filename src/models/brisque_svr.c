@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/file.h"
 #include "vigil/quality.h"
+#include "vigil/status.h"
 
 #define MAX_SV 100000 /* far above the 774 of the LIVE model; bounds memory */
 #define MAX_FILE ((size_t)64 << 20)
@@ -31,16 +33,6 @@ struct vigil_brisque {
 typedef struct {
   const char *p, *end;
 } cursor;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return VIGIL_IMG_EFORMAT;
-}
 
 /* Finds "key:" at the start of a line (after indentation) from c->p on; leaves the
  * cursor just after the colon. */
@@ -124,66 +116,66 @@ static int read_array(cursor *c, double *out, int want) {
 static int parse_model(vigil_brisque *m, const char *buf, size_t len, char *err, size_t errlen) {
   cursor all = {buf, buf + len}, c = all;
   char v[64];
-  if (find_key(&c, "opencv_ml_svm")) return fail(err, errlen, "brisque model: not an OpenCV SVM file");
+  if (find_key(&c, "opencv_ml_svm")) return vigil_err(err, errlen, -1, "brisque model: not an OpenCV SVM file");
   c = all;
-  if (find_key(&c, "svmType")) return fail(err, errlen, "brisque model: no svmType");
+  if (find_key(&c, "svmType")) return vigil_err(err, errlen, -1, "brisque model: no svmType");
   line_value(v, sizeof v, &c);
-  if (strcmp(v, "EPS_SVR")) return fail(err, errlen, "brisque model: svmType %s, expected EPS_SVR", v);
+  if (strcmp(v, "EPS_SVR")) return vigil_err(err, errlen, -1, "brisque model: svmType %s, expected EPS_SVR", v);
   c = all;
-  if (find_key(&c, "kernel") || find_key(&c, "type")) return fail(err, errlen, "brisque model: no kernel type");
+  if (find_key(&c, "kernel") || find_key(&c, "type")) return vigil_err(err, errlen, -1, "brisque model: no kernel type");
   line_value(v, sizeof v, &c);
-  if (strcmp(v, "RBF")) return fail(err, errlen, "brisque model: kernel %s, expected RBF", v);
+  if (strcmp(v, "RBF")) return vigil_err(err, errlen, -1, "brisque model: kernel %s, expected RBF", v);
   int ok = 1;
   m->gamma = key_number(c, "gamma", &ok);
   double var_count = key_number(all, "var_count", &ok);
   double sv_total = key_number(all, "sv_total", &ok);
-  if (!ok) return fail(err, errlen, "brisque model: gamma, var_count or sv_total missing");
+  if (!ok) return vigil_err(err, errlen, -1, "brisque model: gamma, var_count or sv_total missing");
   if (var_count != VIGIL_BRISQUE_NFEAT)
-    return fail(err, errlen, "brisque model: var_count %g, expected %d", var_count, VIGIL_BRISQUE_NFEAT);
+    return vigil_err(err, errlen, -1, "brisque model: var_count %g, expected %d", var_count, VIGIL_BRISQUE_NFEAT);
   if (!(sv_total >= 1 && sv_total <= MAX_SV) || sv_total != floor(sv_total))
-    return fail(err, errlen, "brisque model: sv_total %g out of range", sv_total);
-  if (!(m->gamma > 0)) return fail(err, errlen, "brisque model: RBF gamma must be positive");
+    return vigil_err(err, errlen, -1, "brisque model: sv_total %g out of range", sv_total);
+  if (!(m->gamma > 0)) return vigil_err(err, errlen, -1, "brisque model: RBF gamma must be positive");
   m->n_sv = (int)sv_total;
   m->sv = malloc((size_t)m->n_sv * VIGIL_BRISQUE_NFEAT * sizeof *m->sv);
   m->alpha = malloc((size_t)m->n_sv * sizeof *m->alpha);
-  if (!m->sv || !m->alpha) return fail(err, errlen, "brisque model: out of memory");
+  if (!m->sv || !m->alpha) return vigil_err(err, errlen, -1, "brisque model: out of memory");
   c = all;
-  if (find_key(&c, "support_vectors")) return fail(err, errlen, "brisque model: no support_vectors");
+  if (find_key(&c, "support_vectors")) return vigil_err(err, errlen, -1, "brisque model: no support_vectors");
   for (int i = 0; i < m->n_sv; i++) {
     const char *p = c.p;
     while (p < c.end && isspace((unsigned char)*p)) p++;
-    if (p >= c.end || *p != '-') return fail(err, errlen, "brisque model: support vector %d missing", i);
+    if (p >= c.end || *p != '-') return vigil_err(err, errlen, -1, "brisque model: support vector %d missing", i);
     c.p = p + 1;
     if (read_array(&c, m->sv + (size_t)i * VIGIL_BRISQUE_NFEAT, VIGIL_BRISQUE_NFEAT) < 0)
-      return fail(err, errlen, "brisque model: support vector %d is not %d numbers", i, VIGIL_BRISQUE_NFEAT);
+      return vigil_err(err, errlen, -1, "brisque model: support vector %d is not %d numbers", i, VIGIL_BRISQUE_NFEAT);
   }
-  if (find_key(&c, "decision_functions")) return fail(err, errlen, "brisque model: no decision_functions");
+  if (find_key(&c, "decision_functions")) return vigil_err(err, errlen, -1, "brisque model: no decision_functions");
   cursor d = c;
   double svc = key_number(d, "sv_count", &ok);
   m->rho = key_number(d, "rho", &ok);
-  if (!ok || svc != m->n_sv) return fail(err, errlen, "brisque model: decision function sv_count/rho wrong");
+  if (!ok || svc != m->n_sv) return vigil_err(err, errlen, -1, "brisque model: decision function sv_count/rho wrong");
   if (find_key(&d, "alpha") || read_array(&d, m->alpha, m->n_sv) < 0)
-    return fail(err, errlen, "brisque model: alpha is not %d numbers", m->n_sv);
+    return vigil_err(err, errlen, -1, "brisque model: alpha is not %d numbers", m->n_sv);
   /* an "index" list would say the function uses a subset; the LIVE model uses all */
   cursor ix = d;
-  if (!find_key(&ix, "index")) return fail(err, errlen, "brisque model: indexed decision functions are not supported");
+  if (!find_key(&ix, "index")) return vigil_err(err, errlen, -1, "brisque model: indexed decision functions are not supported");
   return 0;
 }
 
 static int parse_range(vigil_brisque *m, const char *buf, size_t len, char *err, size_t errlen) {
   cursor all = {buf, buf + len}, c = all;
-  if (find_key(&c, "range")) return fail(err, errlen, "brisque range: no 'range' matrix");
+  if (find_key(&c, "range")) return vigil_err(err, errlen, -1, "brisque range: no 'range' matrix");
   int ok = 1;
   double rows = key_number(c, "rows", &ok), cols = key_number(c, "cols", &ok);
   if (!ok || rows != 2 || cols != VIGIL_BRISQUE_NFEAT)
-    return fail(err, errlen, "brisque range: expected a 2 x %d matrix", VIGIL_BRISQUE_NFEAT);
+    return vigil_err(err, errlen, -1, "brisque range: expected a 2 x %d matrix", VIGIL_BRISQUE_NFEAT);
   double v[2 * VIGIL_BRISQUE_NFEAT];
   if (find_key(&c, "data") || read_array(&c, v, 2 * VIGIL_BRISQUE_NFEAT) < 0)
-    return fail(err, errlen, "brisque range: data is not %d numbers", 2 * VIGIL_BRISQUE_NFEAT);
+    return vigil_err(err, errlen, -1, "brisque range: data is not %d numbers", 2 * VIGIL_BRISQUE_NFEAT);
   for (int i = 0; i < VIGIL_BRISQUE_NFEAT; i++) {
     m->lo[i] = v[i];
     m->hi[i] = v[VIGIL_BRISQUE_NFEAT + i];
-    if (!(m->hi[i] > m->lo[i])) return fail(err, errlen, "brisque range: feature %d has an empty range", i);
+    if (!(m->hi[i] > m->lo[i])) return vigil_err(err, errlen, -1, "brisque range: feature %d has an empty range", i);
   }
   return 0;
 }
@@ -192,7 +184,7 @@ int vigil_brisque_load_mem(vigil_brisque **out, const char *model, size_t model_
                            size_t range_len, char *err, size_t errlen) {
   *out = NULL;
   vigil_brisque *m = calloc(1, sizeof *m);
-  if (!m) return fail(err, errlen, "brisque: out of memory"), VIGIL_IMG_ENOMEM;
+  if (!m) return vigil_err(err, errlen, -1, "brisque: out of memory"), VIGIL_IMG_ENOMEM;
   int rc = parse_model(m, model, model_len, err, errlen);
   if (!rc) rc = parse_range(m, range, range_len, err, errlen);
   if (rc) {
@@ -203,43 +195,13 @@ int vigil_brisque_load_mem(vigil_brisque **out, const char *model, size_t model_
   return 0;
 }
 
-static char *slurp(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno)), NULL;
-  char *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? cap * 2 : 1 << 16;
-      if (cap > MAX_FILE) {
-        fail(err, errlen, "%s: larger than %zu MB", path, MAX_FILE >> 20);
-        break;
-      }
-      char *nb = realloc(buf, cap);
-      if (!nb) break;
-      buf = nb;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) {
-      fclose(f);
-      *len = n;
-      return buf;
-    }
-  }
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
 int vigil_brisque_load(vigil_brisque **out, const char *model_path, const char *range_path, char *err,
                        size_t errlen) {
   *out = NULL;
   size_t ml = 0, rl = 0;
-  char *mb = slurp(model_path, &ml, err, errlen);
-  if (!mb) return VIGIL_IMG_EFORMAT;
-  char *rb = slurp(range_path, &rl, err, errlen);
-  if (!rb) {
+  char *mb, *rb;
+  if (vigil_file_read(model_path, MAX_FILE, &mb, &ml, err, errlen)) return VIGIL_IMG_EFORMAT;
+  if (vigil_file_read(range_path, MAX_FILE, &rb, &rl, err, errlen)) {
     free(mb);
     return VIGIL_IMG_EFORMAT;
   }
@@ -278,7 +240,7 @@ int vigil_brisque_score(double *score, const vigil_brisque *m, const vigil_image
   int rc = vigil_brisque_features(f, im, err, errlen);
   if (rc) return rc;
   double v = vigil_brisque_predict(m, f);
-  if (!isfinite(v)) return fail(err, errlen, "brisque: the score is not a number"), VIGIL_IMG_EINVAL;
+  if (!isfinite(v)) return vigil_err(err, errlen, -1, "brisque: the score is not a number"), VIGIL_IMG_EINVAL;
   *score = v < 0 ? 0 : v > 100 ? 100 : v; /* the reference clamps too */
   return 0;
 }

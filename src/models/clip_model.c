@@ -10,6 +10,7 @@
 
 #include "models/hub_common.h"
 #include "vigil/clip.h"
+#include "vigil/status.h"
 
 #define CLIP_MAX_DIM 8192
 
@@ -38,7 +39,7 @@ static int read_scale(float *out, const char *dir, char *err, size_t errlen) {
   double v;
   int ok = fscanf(f, "%lf", &v) == 1 && isfinite(v) && v > -10 && v < 10;
   fclose(f);
-  if (!ok) return hub_fail(err, errlen, "clip: %s must hold one number (the log of the logit scale)", path);
+  if (!ok) return vigil_err(err, errlen, -1, "clip: %s must hold one number (the log of the logit scale)", path);
   *out = (float)v;
   return 0;
 }
@@ -47,7 +48,7 @@ static int read_scale(float *out, const char *dir, char *err, size_t errlen) {
 static int load_dir(clip_model **out, const char *dir, int threads, bool with_vision, char *err, size_t errlen) {
   *out = NULL;
   clip_model *m = calloc(1, sizeof *m);
-  if (!m) return hub_fail(err, errlen, "out of memory");
+  if (!m) return vigil_err(err, errlen, -1, "out of memory");
   char a[4096], b[4096];
   snprintf(a, sizeof a, "%s/vision.onnx", dir);
   int rc = with_vision ? runner_load(&m->vision, a, threads, err, errlen) : 0;
@@ -65,7 +66,7 @@ static int load_dir(clip_model **out, const char *dir, int threads, bool with_vi
     const vrt_tensor *v = vrt_model_input(m->vision.m, 0);
     if (!v || v->ndim != 4 || v->dtype != VRT_F32 || (v->dims[1] > 0 && v->dims[1] != 3) ||
         (v->dims[2] > 0 && v->dims[2] != v->dims[3]) || v->dims[2] > 1024)
-      rc = hub_fail(err, errlen, "clip: vision.onnx must take pixel_values [N,3,S,S] float32");
+      rc = vigil_err(err, errlen, -1, "clip: vision.onnx must take pixel_values [N,3,S,S] float32");
     else
       m->size = v->dims[2] > 0 ? (int)v->dims[2] : 224;
   }
@@ -74,7 +75,7 @@ static int load_dir(clip_model **out, const char *dir, int threads, bool with_vi
     const vrt_tensor *t = vrt_model_input(m->text.m, 0);
     if (!t || t->ndim != 2 || (t->dtype != VRT_I64 && t->dtype != VRT_I32) || (t->dims[1] > 0 && t->dims[1] != CLIP_CONTEXT) ||
         nin < 1 || nin > 2)
-      rc = hub_fail(err, errlen, "clip: text.onnx must take input_ids [N,%d] int64 (and optionally attention_mask)",
+      rc = vigil_err(err, errlen, -1, "clip: text.onnx must take input_ids [N,%d] int64 (and optionally attention_mask)",
                     CLIP_CONTEXT);
     m->text_mask = nin == 2;
   }
@@ -121,7 +122,7 @@ static int take_rows(clip_model *m, float *out, const vrt_tensor *t, int n, cons
                      size_t errlen) {
   if (!t || t->dtype != VRT_F32 || t->ndim != 2 || t->dims[0] != n || t->dims[1] < 1 || t->dims[1] > CLIP_MAX_DIM ||
       (m->dim > 0 && t->dims[1] != m->dim))
-    return hub_fail(err, errlen, "clip: %s must output %s [N,D] float32", what,
+    return vigil_err(err, errlen, -1, "clip: %s must output %s [N,D] float32", what,
                     strcmp(what, "vision.onnx") ? "text_embeds" : "image_embeds");
   if (m->dim < 0) m->dim = (int)t->dims[1];
   if (!out) return 0;
@@ -142,7 +143,7 @@ int clip_embed_texts(const clip_model *cm, float *out, const char *const *texts,
   size_t per = (size_t)batch * CLIP_CONTEXT;
   int64_t *ids = malloc(sizeof *ids * per * 2);
   int32_t row[CLIP_CONTEXT];
-  if (!ids) return hub_fail(err, errlen, "out of memory");
+  if (!ids) return vigil_err(err, errlen, -1, "out of memory");
   int64_t *mask = ids + per;
   int rc = 0;
   for (int b0 = 0; !rc && b0 < n; b0 += batch) {
@@ -185,17 +186,17 @@ int clip_embed_texts(const clip_model *cm, float *out, const char *const *texts,
 
 int clip_embed_image(const clip_model *cm, float *out, const vigil_image *im, char *err, size_t errlen) {
   clip_model *m = (clip_model *)cm;
-  if (!m->vision.m) return hub_fail(err, errlen, "clip: this model has no image tower (loaded text-only)");
-  if (!im || im->c != 3 || im->w < 1 || im->h < 1) return hub_fail(err, errlen, "clip: expected an RGB image");
+  if (!m->vision.m) return vigil_err(err, errlen, -1, "clip: this model has no image tower (loaded text-only)");
+  if (!im || im->c != 3 || im->w < 1 || im->h < 1) return vigil_err(err, errlen, -1, "clip: expected an RGB image");
   int s = m->size, side = im->w < im->h ? im->w : im->h;
   size_t ne = 3 * (size_t)s * (size_t)s;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   /* shortest side to S, centre crop: the centred side x side square, resized */
   float x0 = (float)(im->w - side) / 2, y0 = (float)(im->h - side) / 2;
   if (hub_box_to_nchw(buf, im, x0, y0, x0 + (float)side, y0 + (float)side, s, s, hub_clip_mean, hub_clip_std)) {
     free(buf);
-    return hub_fail(err, errlen, "clip: the image is empty");
+    return vigil_err(err, errlen, -1, "clip: the image is empty");
   }
   const vrt_tensor *d = vrt_model_input(m->vision.m, 0);
   vrt_tensor in = {.name = d->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, s, s}, .data = buf,

@@ -23,6 +23,7 @@
 
 #include "models/hub_common.h"
 #include "util/assets.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/clip.h"
 #include "vigil/config.h"
@@ -110,12 +111,6 @@ static const vigil_json_field req_f[] = {
     {.key = "update_baseline", .type = VIGIL_JSON_BOOL, .offset = offsetof(clip_req, update_baseline)},
 };
 
-static double ms_since(const struct timespec *t0) {
-  struct timespec t1;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static json_t *jround(double v, double q) { return json_real(round(v * q) / q); }
 
 static json_t *vec_json(const float *v, int n) {
@@ -185,8 +180,7 @@ static int embed_texts(clip_ctx *c, float *e, char *const *texts, size_t n, vigi
 static int h_embed(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   int d = clip_embed_dim(c->m);
   float *e = malloc(sizeof(float) * (size_t)d);
   if (!e) return vigil_http_error(res, 500, "out of memory");
@@ -212,7 +206,7 @@ static int h_embed(vigil_http_response *res, const vigil_http_request *req) {
     json_object_set_new(o, "embedding", vec_json(e, d));
     json_object_set_new(o, "embedding_dimension", json_integer(d));
     json_object_set_new(o, "model", json_string("clip-vit-large-patch14"));
-    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
     rc = vigil_http_reply_json(res, 200, o);
   }
   free(e);
@@ -236,8 +230,7 @@ static int image_vs_texts(clip_ctx *c, float *sims, const clip_req *q, char *con
 static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
   if (parse(&q, &root, res, req)) return 0;
@@ -259,7 +252,7 @@ static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
     json_object_set_new(o, "scores", scores);
     json_object_set_new(o, "top_label", json_string(q.labels[best]));
     json_object_set_new(o, "top_score", jround(probs[best], 1e6));
-    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
     vigil_http_reply_json(res, 200, o);
   }
   req_free(&q, root);
@@ -269,8 +262,7 @@ static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
 static int h_similarity(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
   if (parse(&q, &root, res, req)) return 0;
@@ -279,7 +271,7 @@ static int h_similarity(vigil_http_response *res, const vigil_http_request *req)
   else if (image_vs_texts(c, &sim, &q, &q.text, 1, res) == 0) {
     json_t *o = json_object();
     json_object_set_new(o, "similarity", jround(sim, 1e6));
-    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
     vigil_http_reply_json(res, 200, o);
   }
   req_free(&q, root);
@@ -289,8 +281,7 @@ static int h_similarity(vigil_http_response *res, const vigil_http_request *req)
 static int h_batch_similarity(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
   if (parse(&q, &root, res, req)) return 0;
@@ -304,7 +295,7 @@ static int h_batch_similarity(vigil_http_response *res, const vigil_http_request
     }
     json_object_set_new(o, "similarities", a);
     json_object_set_new(o, "texts", t);
-    json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
     vigil_http_reply_json(res, 200, o);
   }
   req_free(&q, root);
@@ -349,8 +340,7 @@ static void baseline_put(clip_ctx *c, const clip_baseline *b, const char *cam) {
 static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
-  struct timespec t0;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
   if (parse(&q, &root, res, req)) return 0;
@@ -408,7 +398,7 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
   json_object_set_new(o, "baseline_samples", json_integer(b.count));
   json_object_set_new(o, "is_anomaly", json_boolean(warm && score > c->threshold));
   json_object_set_new(o, "threshold", jround(c->threshold, 1e6));
-  json_object_set_new(o, "inference_time_ms", jround(ms_since(&t0), 100));
+  json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
   vigil_http_reply_json(res, 200, o);
 out:
   clip_baseline_free(&b);

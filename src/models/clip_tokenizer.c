@@ -28,7 +28,9 @@
 #include <wctype.h>
 
 #include "models/bpe.h"
+#include "util/file.h"
 #include "vigil/clip.h"
+#include "vigil/status.h"
 
 /* ---- the tokenizer ---------------------------------------------------------------------------- */
 
@@ -39,16 +41,6 @@ struct clip_tokenizer {
   locale_t loc;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 static const char *PATTERN =
     "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^\\s\\p{L}\\p{N}]+";
 
@@ -56,23 +48,23 @@ int clip_tokenizer_load_mem(clip_tokenizer **out, const char *vocab_json, size_t
                             size_t merges_len, char *err, size_t errlen) {
   *out = NULL;
   clip_tokenizer *t = calloc(1, sizeof *t);
-  if (!t) return fail(err, errlen, "clip tokenizer: out of memory");
+  if (!t) return vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
   char e[256];
   if (bpe_vocab_load_mem(&t->v, vocab_json, vocab_len, merges, merges_len, e, sizeof e)) {
     free(t);
-    return fail(err, errlen, "clip tokenizer: %s", e);
+    return vigil_err(err, errlen, -1, "clip tokenizer: %s", e);
   }
   t->sot = bpe_id(&t->v, "<|startoftext|>");
   t->eot = bpe_id(&t->v, "<|endoftext|>");
   int ec;
   PCRE2_SIZE eo;
   if (t->sot < 0 || t->eot < 0) {
-    fail(err, errlen, "clip tokenizer: vocab.json lacks <|startoftext|> or <|endoftext|>");
+    vigil_err(err, errlen, -1, "clip tokenizer: vocab.json lacks <|startoftext|> or <|endoftext|>");
   } else if (!(t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
                                      &ec, &eo, NULL))) {
-    fail(err, errlen, "clip tokenizer: the pattern does not compile");
+    vigil_err(err, errlen, -1, "clip tokenizer: the pattern does not compile");
   } else if ((t->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0)) == (locale_t)0) {
-    fail(err, errlen, "clip tokenizer: no C.UTF-8 locale");
+    vigil_err(err, errlen, -1, "clip tokenizer: no C.UTF-8 locale");
   } else {
     *out = t;
     return 0;
@@ -85,10 +77,9 @@ int clip_tokenizer_load(clip_tokenizer **out, const char *vocab_path, const char
                         size_t errlen) {
   *out = NULL;
   size_t vl, ml;
-  char *v = bpe_slurp(vocab_path, &vl, (size_t)64 << 20, err, errlen);
-  if (!v) return -1;
-  char *m = bpe_slurp(merges_path, &ml, (size_t)64 << 20, err, errlen);
-  if (!m) {
+  char *v, *m;
+  if (vigil_file_read(vocab_path, (size_t)64 << 20, &v, &vl, err, errlen)) return -1;
+  if (vigil_file_read(merges_path, (size_t)64 << 20, &m, &ml, err, errlen)) {
     free(v);
     return -1;
   }
@@ -243,7 +234,7 @@ static int clean(sbuf *o, const char *s, size_t n, locale_t loc) {
 
 int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, const char *text, size_t len,
                   char *err, size_t errlen) {
-  if (ctx < 2) return fail(err, errlen, "clip tokenizer: context of %d tokens", ctx);
+  if (ctx < 2) return vigil_err(err, errlen, -1, "clip tokenizer: context of %d tokens", ctx);
   if (len > CLIP_MAX_TEXT) len = CLIP_MAX_TEXT;
   /* a cut in the middle of a character at the cap is not the caller's error */
   while (len && len == CLIP_MAX_TEXT && ((unsigned char)text[len - 1] & 0xC0) == 0x80) len--;
@@ -251,21 +242,21 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
   for (size_t i = 0; i < len;) {
     uint32_t c;
     int l = bpe_utf8_get((const unsigned char *)text + i, len - i, &c);
-    if (!l) return fail(err, errlen, "text is not valid UTF-8 (byte %zu)", i);
+    if (!l) return vigil_err(err, errlen, -1, "text is not valid UTF-8 (byte %zu)", i);
     i += (size_t)l;
   }
   sbuf a = {0}, b = {0}, c = {0};
   int rc = -1;
   if (html_unescape(&a, text, len) || sb_put(&a, "", 0) || html_unescape(&b, a.p, a.n) || sb_put(&b, "", 0) ||
       clean(&c, b.p, b.n, t->loc) || sb_put(&c, "", 0)) {
-    fail(err, errlen, "clip tokenizer: out of memory");
+    vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
     goto out;
   }
   int n = 0;
   ids[n++] = t->sot;
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
   if (!md) {
-    fail(err, errlen, "clip tokenizer: out of memory");
+    vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
     goto out;
   }
   PCRE2_SIZE off = 0;
@@ -283,7 +274,7 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
     else if (pl == 13 && !memcmp(piece, "<|endoftext|>", 13)) ids[n++] = t->eot;
     else if (bpe_encode_piece(&t->v, piece, pl, "</w>", ids, &n, ctx - 1)) {
       pcre2_match_data_free(md);
-      fail(err, errlen, "clip tokenizer: out of memory");
+      vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
       goto out;
     }
     off = ov[1];

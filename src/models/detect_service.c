@@ -21,9 +21,11 @@
 #include <time.h>
 
 #include "util/assets.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/detect.h"
 #include "vigil/http.h"
+#include "vigil/status.h"
 #include "vigil/yolo_world.h"
 #include <jansson.h>
 
@@ -47,12 +49,6 @@ typedef struct {
   bool given;
 } class_list;
 
-static double ms_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int detector_params_from_config(detector_params *p, char *path_buf, size_t len, const vigil_config *cfg, char *err,
                                 size_t errlen) {
   *p = detector_default_params();
@@ -60,7 +56,7 @@ int detector_params_from_config(detector_params *p, char *path_buf, size_t len, 
   const char *path = vigil_config_str(cfg, "YOLO26_MODEL_PATH");
   if (!path || !strcmp(src, "default") || !strcmp(src, "unset")) {
     if (vigil_asset_path(path_buf, len, "models/human/centernet.json")) {
-      snprintf(err, errlen, "%s", vigil_asset_errmsg());
+      vigil_err(err, errlen, -1, "%s", vigil_asset_errmsg());
       return -1;
     }
   } else {
@@ -173,7 +169,7 @@ static int run_uploads(vigil_http_response *res, const vigil_http_request *req, 
   }
   vigil_det_list *tmp = calloc((size_t)nrun + 1, sizeof *tmp);
   char err[512];
-  double t0 = ms_now();
+  double t0 = vigil_mono_ms();
   int frc = 0;
   if (tmp && cl->given) {
     for (int k = 0; k < nrun && !frc; k++)
@@ -189,7 +185,7 @@ static int run_uploads(vigil_http_response *res, const vigil_http_request *req, 
     rc = -1;
     goto out;
   }
-  *ms = ms_now() - t0;
+  *ms = vigil_mono_ms() - t0;
   for (int k = 0; k < nrun; k++) lists[idx[k]] = tmp[k];
   free(tmp);
 out:

@@ -22,7 +22,9 @@
 #include "models/bpe.h"
 #include "models/generate.h"
 #include "models/hub_common.h"
+#include "util/file.h"
 #include "vigil/florence.h"
+#include "vigil/status.h"
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 
@@ -159,7 +161,7 @@ florence_params florence_default_params(void) { return (florence_params){.num_be
 int florence_load(florence_model **out, const char *dir, int threads, char *err, size_t errlen) {
   *out = NULL;
   florence_model *m = calloc(1, sizeof *m);
-  if (!m) return hub_fail(err, errlen, "out of memory");
+  if (!m) return vigil_err(err, errlen, -1, "out of memory");
   static const char *files[5] = {"vision_encoder.onnx", "embed_tokens.onnx", "encoder_model.onnx", "decoder_model.onnx",
                                  "decoder_with_past_model.onnx"};
   model_runner *r[5] = {&m->vision, &m->embed, &m->encoder, &m->dec, &m->dec_past};
@@ -167,35 +169,35 @@ int florence_load(florence_model **out, const char *dir, int threads, char *err,
   int rc = 0;
   for (int i = 0; i < 5 && !rc; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    if ((rc = runner_load(r[i], path, threads, e, sizeof e))) hub_fail(err, errlen, "florence: %s: %s", files[i], e);
+    if ((rc = runner_load(r[i], path, threads, e, sizeof e))) vigil_err(err, errlen, -1, "florence: %s: %s", files[i], e);
   }
   size_t vl = 0, ml = 0;
   char *vj = NULL, *mj = NULL;
   if (!rc) {
     snprintf(path, sizeof path, "%s/vocab.json", dir);
-    if (!(vj = bpe_slurp(path, &vl, (size_t)64 << 20, err, errlen))) rc = -1;
+    if (vigil_file_read(path, (size_t)64 << 20, &vj, &vl, err, errlen)) rc = -1;
   }
   if (!rc) {
     snprintf(path, sizeof path, "%s/merges.txt", dir);
-    if (!(mj = bpe_slurp(path, &ml, (size_t)64 << 20, err, errlen))) rc = -1;
+    if (vigil_file_read(path, (size_t)64 << 20, &mj, &ml, err, errlen)) rc = -1;
   }
-  if (!rc && bpe_vocab_load_mem(&m->v, vj, vl, mj, ml, e, sizeof e)) rc = hub_fail(err, errlen, "florence: %s", e);
+  if (!rc && bpe_vocab_load_mem(&m->v, vj, vl, mj, ml, e, sizeof e)) rc = vigil_err(err, errlen, -1, "florence: %s", e);
   free(vj), free(mj);
   if (!rc) {
     m->bos = bpe_id(&m->v, "<s>"), m->pad = bpe_id(&m->v, "<pad>"), m->eos = bpe_id(&m->v, "</s>");
-    if (m->bos < 0 || m->eos < 0) rc = hub_fail(err, errlen, "florence: vocab.json lacks <s> or </s>");
+    if (m->bos < 0 || m->eos < 0) rc = vigil_err(err, errlen, -1, "florence: vocab.json lacks <s> or </s>");
   }
   if (!rc) {
     int ec;
     PCRE2_SIZE eo;
     m->re = pcre2_compile((PCRE2_SPTR)GPT2_PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
-    if (!m->re) rc = hub_fail(err, errlen, "florence: the tokenizer pattern does not compile");
+    if (!m->re) rc = vigil_err(err, errlen, -1, "florence: the tokenizer pattern does not compile");
   }
   if (!rc) {
     const vrt_tensor *d = vrt_model_input(m->vision.m, 0);
     if (!d || d->ndim != 4 || d->dtype != VRT_F32 || (d->dims[1] > 0 && d->dims[1] != 3) || d->dims[2] > 2048 ||
         (d->dims[2] > 0 && d->dims[2] != d->dims[3]))
-      rc = hub_fail(err, errlen, "florence: vision_encoder.onnx must take pixel_values [1,3,S,S] float32");
+      rc = vigil_err(err, errlen, -1, "florence: vision_encoder.onnx must take pixel_values [1,3,S,S] float32");
     else
       m->size = d->dims[2] > 0 ? (int)d->dims[2] : 768;
   }
@@ -303,8 +305,8 @@ static int keep_present(fl_state *s, vrt_tensor *o, int no, int first, char *err
     while (c < s->ncache && strcmp(s->names[c], name)) c++;
     if (c == s->ncache) {
       if (!first) continue; /* a with-past graph that repeats the encoder cache: keep the first */
-      if (s->ncache == FL_MAX_CACHE) return hub_fail(err, errlen, "florence: more than %d cache tensors", FL_MAX_CACHE);
-      if (!(s->names[c] = strdup(name))) return hub_fail(err, errlen, "out of memory");
+      if (s->ncache == FL_MAX_CACHE) return vigil_err(err, errlen, -1, "florence: more than %d cache tensors", FL_MAX_CACHE);
+      if (!(s->names[c] = strdup(name))) return vigil_err(err, errlen, -1, "out of memory");
       s->ncache++;
     } else if (strstr(name, ".encoder.")) {
       continue; /* cross-attention keys/values are computed once */
@@ -322,7 +324,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
                    size_t errlen) {
   fl_state *s = ud;
   const florence_model *m = s->m;
-  if (t > 0 && reorder(s, parent, n)) return hub_fail(err, errlen, "out of memory");
+  if (t > 0 && reorder(s, parent, n)) return vigil_err(err, errlen, -1, "out of memory");
   /* embed the beams' last tokens: [n,1] -> [n,1,D] */
   int64_t ids[64];
   for (int i = 0; i < n; i++) ids[i] = tokens[i];
@@ -339,7 +341,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
   vrt_tensor *o = NULL;
   int no = 0;
   if (eo[0].dtype != VRT_F32 || eo[0].ndim != 3 || eo[0].dims[0] != n || eo[0].dims[2] != s->D) {
-    hub_fail(err, errlen, "florence: embed_tokens.onnx must output inputs_embeds [N,1,%d]", s->D);
+    vigil_err(err, errlen, -1, "florence: embed_tokens.onnx must output inputs_embeds [N,1,%d]", s->D);
     goto out;
   }
   model_runner *r = (model_runner *)(t == 0 ? &m->dec : &m->dec_past);
@@ -347,7 +349,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
   encb = malloc(sizeof(float) * encn * (size_t)n);
   mask = malloc(sizeof(int64_t) * (size_t)s->S * (size_t)n);
   if (!encb || !mask) {
-    hub_fail(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   for (int i = 0; i < n; i++) memcpy(encb + encn * (size_t)i, s->enc, sizeof(float) * encn);
@@ -355,7 +357,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
   static const bool yes = true;
   int nin = vrt_model_num_inputs(r->m);
   if (nin > FL_MAX_CACHE + 4) {
-    hub_fail(err, errlen, "florence: the decoder has %d inputs", nin);
+    vigil_err(err, errlen, -1, "florence: the decoder has %d inputs", nin);
     goto out;
   }
   for (int i = 0; i < nin; i++) {
@@ -378,7 +380,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
       int c = 0;
       while (c < s->ncache && strcmp(s->names[c], d->name)) c++;
       if (c == s->ncache) {
-        hub_fail(err, errlen, "florence: the decoder's input '%s' is not one vigil knows", d->name);
+        vigil_err(err, errlen, -1, "florence: the decoder's input '%s' is not one vigil knows", d->name);
         goto out;
       }
       *x = s->cache[c];
@@ -387,7 +389,7 @@ static int fl_step(void *ud, int t, const int32_t *tokens, const int *parent, in
   if (hub_run(r, t == 0 ? "florence-decoder" : "florence-decoder-past", in, nin, &o, &no, err, errlen)) goto out;
   const vrt_tensor *lg = out_named(o, no, "logits");
   if (!lg || lg->dtype != VRT_F32 || lg->ndim != 3 || lg->dims[0] != n || lg->dims[2] != s->vocab) {
-    hub_fail(err, errlen, "florence: the decoder must output logits [N,T,%d]", s->vocab);
+    vigil_err(err, errlen, -1, "florence: the decoder must output logits [N,T,%d]", s->vocab);
     goto out;
   }
   int64_t T = lg->dims[1];
@@ -413,16 +415,16 @@ int florence_run(const florence_model *cm, florence_result *out, florence_task t
                  florence_params p, char *err, size_t errlen) {
   florence_model *m = (florence_model *)cm;
   memset(out, 0, sizeof *out);
-  if ((unsigned)task >= FLORENCE_NTASKS) return hub_fail(err, errlen, "florence: unknown task");
-  if (!im || im->c != 3) return hub_fail(err, errlen, "florence: expected an RGB image");
-  if (p.num_beams < 1 || p.num_beams > 8) return hub_fail(err, errlen, "florence: num_beams must be 1..8");
+  if ((unsigned)task >= FLORENCE_NTASKS) return vigil_err(err, errlen, -1, "florence: unknown task");
+  if (!im || im->c != 3) return vigil_err(err, errlen, -1, "florence: expected an RGB image");
+  if (p.num_beams < 1 || p.num_beams > 8) return vigil_err(err, errlen, -1, "florence: num_beams must be 1..8");
   int S = m->size;
   size_t npx = 3 * (size_t)S * (size_t)S;
   float *px = malloc(sizeof(float) * npx);
-  if (!px) return hub_fail(err, errlen, "out of memory");
+  if (!px) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(px, im, 0, 0, (float)im->w, (float)im->h, S, S, hub_imagenet_mean, hub_imagenet_std)) {
     free(px);
-    return hub_fail(err, errlen, "florence: the image is empty");
+    return vigil_err(err, errlen, -1, "florence: the image is empty");
   }
   const vrt_tensor *vd = vrt_model_input(m->vision.m, 0);
   vrt_tensor vin = {.name = vd->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, S, S}, .data = px,
@@ -436,12 +438,12 @@ int florence_run(const florence_model *cm, florence_result *out, florence_task t
   gen_result g = {0};
   if (hub_run(&m->vision, "florence-vision", &vin, 1, &vo, &nvo, err, errlen)) goto out;
   if (vo[0].dtype != VRT_F32 || vo[0].ndim != 3 || vo[0].dims[0] != 1) {
-    hub_fail(err, errlen, "florence: vision_encoder.onnx must output image_features [1,N,D]");
+    vigil_err(err, errlen, -1, "florence: vision_encoder.onnx must output image_features [1,N,D]");
     goto out;
   }
   int N = (int)vo[0].dims[1], D = (int)vo[0].dims[2];
   if (!(q = tokenize(m, tasks[task].question, &nq)) || !(q64 = malloc(sizeof *q64 * (size_t)nq))) {
-    hub_fail(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   for (int i = 0; i < nq; i++) q64[i] = q[i];
@@ -450,14 +452,14 @@ int florence_run(const florence_model *cm, florence_result *out, florence_task t
                     .nbytes = sizeof *q64 * (size_t)nq};
   if (hub_run(&m->embed, "florence-embed", &qin, 1, &qo, &nqo, err, errlen)) goto out;
   if (qo[0].dtype != VRT_F32 || qo[0].ndim != 3 || qo[0].dims[1] != nq || qo[0].dims[2] != D) {
-    hub_fail(err, errlen, "florence: embed_tokens.onnx must output inputs_embeds [1,L,%d]", D);
+    vigil_err(err, errlen, -1, "florence: embed_tokens.onnx must output inputs_embeds [1,L,%d]", D);
     goto out;
   }
   int L = N + nq;
   cat = malloc(sizeof(float) * (size_t)L * (size_t)D);
   amask = malloc(sizeof(int64_t) * (size_t)L);
   if (!cat || !amask) {
-    hub_fail(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   memcpy(cat, vo[0].data, sizeof(float) * (size_t)N * (size_t)D);
@@ -475,11 +477,11 @@ int florence_run(const florence_model *cm, florence_result *out, florence_task t
                             .nbytes = sizeof(float) * (size_t)L * (size_t)D};
   }
   if (ne < 1 || ne > 2 || hub_run(&m->encoder, "florence-encoder", xin, ne, &xo, &nxo, err, errlen)) {
-    if (ne < 1 || ne > 2) hub_fail(err, errlen, "florence: encoder_model.onnx must take inputs_embeds (+ attention_mask)");
+    if (ne < 1 || ne > 2) vigil_err(err, errlen, -1, "florence: encoder_model.onnx must take inputs_embeds (+ attention_mask)");
     goto out;
   }
   if (xo[0].dtype != VRT_F32 || xo[0].ndim != 3 || xo[0].dims[1] != L || xo[0].dims[2] != D) {
-    hub_fail(err, errlen, "florence: encoder_model.onnx must output last_hidden_state [1,%d,%d]", L, D);
+    vigil_err(err, errlen, -1, "florence: encoder_model.onnx must output last_hidden_state [1,%d,%d]", L, D);
     goto out;
   }
   st.enc = xo[0].data, xo[0].data = NULL;
@@ -496,7 +498,7 @@ int florence_run(const florence_model *cm, florence_result *out, florence_task t
   char *text = bpe_decode(&m->v, g.tokens, g.n, "", skip_special, m);
   if (!text || florence_parse(out, task, text, im->w, im->h)) {
     free(text);
-    hub_fail(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   free(text);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/florence.h"
 #include "vigil/http.h"
@@ -28,12 +29,6 @@ typedef struct {
   florence_params fp;
   char fm_error[512];
 } florence_ctx;
-
-static double ms_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int florence_init(void **out, const vigil_config *cfg, char *err, size_t errlen) {
   (void)err, (void)errlen;
@@ -114,9 +109,9 @@ static int read_and_run(vigil_http_response *res, const vigil_http_request *req,
     return -1;
   }
   char err[512];
-  double t0 = ms_now();
+  double t0 = vigil_mono_ms();
   rc = ocr_run(c->ocr, r, &im, &c->params, err, sizeof err);
-  *ms = ms_now() - t0;
+  *ms = vigil_mono_ms() - t0;
   vigil_image_free(&im);
   if (rc) {
     vigil_http_error(res, 500, "OCR failed: %s", err);
@@ -180,9 +175,9 @@ static int reply_florence(vigil_http_response *res, const vigil_http_request *re
   if (read_image(&im, res, req)) return 0;
   florence_result r;
   char err[512];
-  double t0 = ms_now();
+  double t0 = vigil_mono_ms();
   int rc = florence_run(c->fm, &r, t, &im, c->fp, err, sizeof err);
-  double ms = ms_now() - t0;
+  double ms = vigil_mono_ms() - t0;
   vigil_image_free(&im);
   if (rc) return vigil_http_error(res, 500, "Florence-2 failed: %s", err);
   json_t *v;

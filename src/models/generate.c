@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vigil/status.h"
 
 gen_params gen_default_params(void) {
   return (gen_params){.num_beams = 3,
@@ -38,16 +39,6 @@ void gen_result_free(gen_result *r) {
   if (!r) return;
   free(r->tokens);
   memset(r, 0, sizeof *r);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
 }
 
 typedef struct {
@@ -123,7 +114,7 @@ static int cand_cmp(const void *a, const void *b) {
 int gen_run(gen_result *out, gen_params p, int vocab, gen_step_fn step, void *ud, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (p.num_beams < 1 || p.num_beams > 64 || p.max_new_tokens < 1 || vocab < 2)
-    return fail(err, errlen, "generate: num_beams 1..64, max_new_tokens >= 1");
+    return vigil_err(err, errlen, -1, "generate: num_beams 1..64, max_new_tokens >= 1");
   int K = p.num_beams, T = p.max_new_tokens, ncand = 2 * K;
   float *logits = malloc(sizeof(float) * (size_t)K * (size_t)vocab);
   hyp *live = calloc((size_t)K, sizeof *live), *next = calloc((size_t)K, sizeof *next);
@@ -133,14 +124,14 @@ int gen_run(gen_result *out, gen_params p, int vocab, gen_step_fn step, void *ud
   finished_set fin = {.h = calloc((size_t)K, sizeof(hyp)), .cap = K, .worst = -INFINITY};
   int rc = -1;
   if (!logits || !live || !next || !cands || !last || !parent || !fin.h) {
-    fail(err, errlen, "generate: out of memory");
+    vigil_err(err, errlen, -1, "generate: out of memory");
     goto out;
   }
   for (int i = 0; i < K; i++) {
     live[i].tok = malloc(sizeof(int32_t) * (size_t)T);
     next[i].tok = malloc(sizeof(int32_t) * (size_t)T);
     if (!live[i].tok || !next[i].tok) {
-      fail(err, errlen, "generate: out of memory");
+      vigil_err(err, errlen, -1, "generate: out of memory");
       goto out;
     }
   }
@@ -186,7 +177,7 @@ int gen_run(gen_result *out, gen_params p, int vocab, gen_step_fn step, void *ud
       if (c->tok == p.eos_id) {
         if (r >= K) continue;
         if (finished_add(&fin, src->tok, src->n, norm_score(c->score, src->n + 1, p.length_penalty))) {
-          fail(err, errlen, "generate: out of memory");
+          vigil_err(err, errlen, -1, "generate: out of memory");
           goto out;
         }
         continue;
@@ -241,14 +232,14 @@ int gen_run(gen_result *out, gen_params p, int vocab, gen_step_fn step, void *ud
       out->n = live[bl].n, out->score = bs, out->finished = 0;
       out->tokens = malloc(sizeof(int32_t) * (size_t)(live[bl].n ? live[bl].n : 1));
       if (!out->tokens) {
-        fail(err, errlen, "generate: out of memory");
+        vigil_err(err, errlen, -1, "generate: out of memory");
         goto out;
       }
       memcpy(out->tokens, live[bl].tok, sizeof(int32_t) * (size_t)live[bl].n);
     } else {
       out->tokens = malloc(sizeof(int32_t));
       if (!out->tokens) {
-        fail(err, errlen, "generate: out of memory");
+        vigil_err(err, errlen, -1, "generate: out of memory");
         goto out;
       }
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vigil/status.h"
 
 const float hub_imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, hub_imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 const float hub_half_mean[3] = {0.5f, 0.5f, 0.5f}, hub_half_std[3] = {0.5f, 0.5f, 0.5f};
@@ -27,16 +28,6 @@ int hub_run(model_runner *r, const char *adapter, const vrt_tensor *in, int nin,
             char *err, size_t errlen) {
   if (hook) hook(hook_ud, adapter, in, nin);
   return runner_run(r, in, nin, outs, nout, err, errlen);
-}
-
-int hub_fail(char *err, size_t len, const char *fmt, ...) {
-  if (err && len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
 }
 
 int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *frame) {
@@ -134,19 +125,19 @@ static int parse_ints(int64_t *dst, int cap, const char *s) {
 int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t errlen) {
   memset(p, 0, sizeof *p);
   FILE *f = fopen(path, "r");
-  if (!f) return hub_fail(err, errlen, "cannot open %s (write it with tools/export/)", path);
+  if (!f) return vigil_err(err, errlen, -1, "cannot open %s (write it with tools/export/)", path);
   char line[16384];
   int lineno = 0, cap = 0, rc = 0;
   int64_t tmp[HUB_MAX_PROMPT_LEN];
   while (!rc && fgets(line, sizeof line, f)) {
     lineno++;
     size_t l = strlen(line);
-    if (l && line[l - 1] != '\n' && !feof(f)) rc = hub_fail(err, errlen, "%s:%d: line too long", path, lineno);
+    if (l && line[l - 1] != '\n' && !feof(f)) rc = vigil_err(err, errlen, -1, "%s:%d: line too long", path, lineno);
     while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
     if (rc || !l || line[0] == '#') continue;
     char *t1 = strchr(line, '\t');
     if (!t1) {
-      rc = hub_fail(err, errlen, "%s:%d: expected prompt<TAB>ids", path, lineno);
+      rc = vigil_err(err, errlen, -1, "%s:%d: expected prompt<TAB>ids", path, lineno);
       break;
     }
     *t1++ = 0;
@@ -154,7 +145,7 @@ int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t e
     if (t2) *t2++ = 0;
     int n = parse_ints(tmp, HUB_MAX_PROMPT_LEN, t1);
     if (n <= 0 || (p->n && n != p->len) || (p->n && (t2 != NULL) != (p->mask != NULL))) {
-      rc = hub_fail(err, errlen, "%s:%d: every row needs the same number (1..%d) of ids and the same columns", path,
+      rc = vigil_err(err, errlen, -1, "%s:%d: every row needs the same number (1..%d) of ids and the same columns", path,
                     lineno, HUB_MAX_PROMPT_LEN);
       break;
     }
@@ -167,21 +158,21 @@ int hub_prompt_ids_load(hub_prompt_ids *p, const char *path, char *err, size_t e
       int64_t *nm = ni && t2 ? realloc(p->mask, sizeof *nm * (size_t)cap * (size_t)n) : NULL;
       if (nm) p->mask = nm;
       if (!np || !ni || (t2 && !nm)) {
-        rc = hub_fail(err, errlen, "out of memory");
+        rc = vigil_err(err, errlen, -1, "out of memory");
         break;
       }
     }
     p->len = n;
     memcpy(p->ids + (size_t)p->n * (size_t)n, tmp, sizeof *tmp * (size_t)n);
     if (t2 && parse_ints(p->mask + (size_t)p->n * (size_t)n, n, t2) != n) {
-      rc = hub_fail(err, errlen, "%s:%d: the attention mask needs as many values as the ids", path, lineno);
+      rc = vigil_err(err, errlen, -1, "%s:%d: the attention mask needs as many values as the ids", path, lineno);
       break;
     }
-    if (!(p->prompts[p->n] = strdup(line))) rc = hub_fail(err, errlen, "out of memory");
+    if (!(p->prompts[p->n] = strdup(line))) rc = vigil_err(err, errlen, -1, "out of memory");
     else p->n++;
   }
   fclose(f);
-  if (!rc && !p->n) rc = hub_fail(err, errlen, "%s: no prompts", path);
+  if (!rc && !p->n) rc = vigil_err(err, errlen, -1, "%s: no prompts", path);
   if (rc) hub_prompt_ids_free(p);
   return rc;
 }

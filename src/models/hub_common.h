@@ -27,7 +27,6 @@ void hub_set_input_hook(hub_input_hook_fn fn, void *ud);
 int hub_run(model_runner *r, const char *adapter, const vrt_tensor *in, int nin, vrt_tensor **outs, int *nout,
             char *err, size_t errlen);
 
-int hub_fail(char *err, size_t len, const char *fmt, ...);
 
 /* Clips a box to the frame; -1 when nothing of it is inside or it is empty. */
 int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *frame);

@@ -10,7 +10,9 @@
 
 #include "models/hub_common.h"
 #include "vigil/detect.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 #define SEG_SIZE 640
 #define SEG_NM 32 /* mask coefficients */
@@ -68,20 +70,20 @@ static int find_outputs(const vrt_tensor *o, int n, int *det, int *proto) {
 int damage_check(model_runner *r, char *err, size_t errlen) {
   const vrt_tensor *in = vrt_model_input(r->m, 0);
   if (!in || in->ndim != 4 || in->dtype != VRT_F32 || (in->dims[1] >= 0 && in->dims[1] != 3))
-    return hub_fail(err, errlen, "vehicle-damage-detection: expected images [1,3,640,640] float32");
+    return vigil_err(err, errlen, -1, "vehicle-damage-detection: expected images [1,3,640,640] float32");
   int no = vrt_model_num_outputs(r->m);
   bool have3 = false, have4 = false;
   for (int i = 0; i < no; i++) {
     const vrt_tensor *t = vrt_model_output(r->m, i);
     have3 |= t && t->ndim == 3, have4 |= t && t->ndim == 4;
     if (t && t->ndim == 4 && t->dims[1] >= 0 && t->dims[1] != SEG_NM)
-      return hub_fail(err, errlen, "vehicle-damage-detection: output1 has %lld prototypes, expected %d",
+      return vigil_err(err, errlen, -1, "vehicle-damage-detection: output1 has %lld prototypes, expected %d",
                       (long long)t->dims[1], SEG_NM);
   }
   bool unknown = false; /* shapes the loader could not infer are checked at run time */
   for (int i = 0; i < no; i++) unknown |= !vrt_model_output(r->m, i) || vrt_model_output(r->m, i)->ndim < 0;
   if (!unknown && (!have3 || !have4))
-    return hub_fail(err, errlen,
+    return vigil_err(err, errlen, -1,
                     "vehicle-damage-detection: a segmentation export has output0 [1,4+nc+32,N] and output1 "
                     "[1,32,160,160]; this model has %d output(s) without that pair (a detect-only export?)",
                     no);
@@ -122,20 +124,20 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (damage_check(r, err, errlen)) return -1;
-  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return hub_fail(err, errlen, "vehicle box is empty or outside the image");
+  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "vehicle box is empty or outside the image");
   int cx = (int)floorf(x1), cy = (int)floorf(y1);
   vigil_image crop = {0}, lbi = {0};
   vigil_letterbox lb;
   if (vigil_img_crop(&crop, frame, cx, cy, (int)ceilf(x2) - cx, (int)ceilf(y2) - cy))
-    return hub_fail(err, errlen, "cannot crop the vehicle box");
+    return vigil_err(err, errlen, -1, "cannot crop the vehicle box");
   int rc = vigil_img_letterbox(&lbi, &lb, &crop, SEG_SIZE, SEG_SIZE, 114, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&crop);
-  if (rc) return hub_fail(err, errlen, "cannot letterbox the vehicle box");
+  if (rc) return vigil_err(err, errlen, -1, "cannot letterbox the vehicle box");
   size_t ne = 3 * (size_t)SEG_SIZE * SEG_SIZE;
   float *buf = malloc(sizeof(float) * ne);
   if (!buf) {
     vigil_image_free(&lbi);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   const float scale255[3] = {255, 255, 255};
   vigil_img_to_f32(buf, &lbi, VIGIL_LAYOUT_NCHW, NULL, scale255, false);
@@ -151,7 +153,7 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   if (find_outputs(o, n, &di, &pi) || o[di].dtype != VRT_F32 || o[pi].dtype != VRT_F32 || o[di].dims[0] != 1 ||
       o[pi].dims[0] != 1 || o[pi].dims[1] != SEG_NM) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "vehicle-damage-detection: expected output0 [1,4+nc+32,N] and output1 [1,32,H,W]");
+    return vigil_err(err, errlen, -1, "vehicle-damage-detection: expected output0 [1,4+nc+32,N] and output1 [1,32,H,W]");
   }
   int rows = (int)o[di].dims[1], na = (int)o[di].dims[2];
   int nc = rows - 4 - SEG_NM;
@@ -159,7 +161,7 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   int named = damage_parse_names(vrt_model_metadata(r->m, "names"), names, SEG_MAX_CLASSES);
   if (nc < 1 || nc > SEG_MAX_CLASSES || (named && named != nc)) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "vehicle-damage-detection: output0 has %d rows, which is not 4 + %d classes + 32",
+    return vigil_err(err, errlen, -1, "vehicle-damage-detection: output0 has %d rows, which is not 4 + %d classes + 32",
                     rows, named ? named : nc);
   }
   if (!named) /* no metadata: the CarDD order of model-zoo.md */
@@ -168,7 +170,7 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   cand *cs = malloc(sizeof(cand) * (size_t)(na > 0 ? na : 1));
   if (!cs) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   int nk = 0;
   for (int a = 0; a < na; a++) {

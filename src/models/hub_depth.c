@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 /* The export's fixed input: 518 x 518 (the processor's lower bound, a
  * multiple of the 14 px patch). The frame is stretched to it, ImageNet
@@ -35,16 +37,16 @@ int depth_check(model_runner *r, char *err, size_t errlen) {
   char s[96];
   if (!in || in->ndim != 4 || in->dtype != VRT_F32 || (in->dims[1] >= 0 && in->dims[1] != 3)) {
     dims_str(s, sizeof s, in);
-    return hub_fail(err, errlen, "depth-anything: input has shape %s; expected pixel_values [B,3,%d,%d] float32", s,
+    return vigil_err(err, errlen, -1, "depth-anything: input has shape %s; expected pixel_values [B,3,%d,%d] float32", s,
                     DEPTH_SIZE, DEPTH_SIZE);
   }
   int64_t ih = in->dims[2] > 0 ? in->dims[2] : DEPTH_SIZE, iw = in->dims[3] > 0 ? in->dims[3] : DEPTH_SIZE;
   if (ih % 14 || iw % 14 || ih > 2048 || iw > 2048)
-    return hub_fail(err, errlen, "depth-anything: input %lldx%lld is not a multiple of the 14 px patch (or too large)",
+    return vigil_err(err, errlen, -1, "depth-anything: input %lldx%lld is not a multiple of the 14 px patch (or too large)",
                     (long long)ih, (long long)iw);
   if (out && out->ndim >= 0 && !out_shape_ok(out, ih, iw)) {
     dims_str(s, sizeof s, out);
-    return hub_fail(err, errlen, "depth-anything: unexpected output shape %s; expected predicted_depth [B,%lld,%lld]",
+    return vigil_err(err, errlen, -1, "depth-anything: unexpected output shape %s; expected predicted_depth [B,%lld,%lld]",
                     s, (long long)ih, (long long)iw);
   }
   return 0;
@@ -83,14 +85,14 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
   if (depth_check(r, err, errlen)) return -1;
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : DEPTH_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : DEPTH_SIZE;
-  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return hub_fail(err, errlen, "box is empty or outside the image");
+  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "box is empty or outside the image");
   size_t ne = 3 * (size_t)ih * (size_t)iw;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, 0, 0, (float)frame->w, (float)frame->h, iw, ih, hub_imagenet_mean,
                       hub_imagenet_std)) {
     free(buf);
-    return hub_fail(err, errlen, "cannot resize the frame");
+    return vigil_err(err, errlen, -1, "cannot resize the frame");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -103,7 +105,7 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
     char s[96];
     dims_str(s, sizeof s, n ? &o[0] : NULL);
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "depth-anything: unexpected output shape %s; expected predicted_depth [1,%d,%d]", s,
+    return vigil_err(err, errlen, -1, "depth-anything: unexpected output shape %s; expected predicted_depth [1,%d,%d]", s,
                     ih, iw);
   }
   const float *d = o[0].data;
@@ -118,7 +120,7 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
   vigil_image g = {0}, small = {0};
   if (vigil_image_init(&g, ow, oh, 1)) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   for (int y = 0; y < oh; y++)
     for (int x = 0; x < ow; x++) {
@@ -136,7 +138,7 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
   if (!vals) {
     runner_outputs_free(o, n);
     vigil_image_free(&g);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   for (int y = by1; y < by2; y++)
     for (int x = bx1; x < bx2; x++) {
@@ -154,7 +156,7 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
   }
   rc = vigil_img_resize(&small, &g, mw, mh, VIGIL_RESIZE_AREA);
   vigil_image_free(&g);
-  if (rc) return hub_fail(err, errlen, "cannot resize the depth map");
+  if (rc) return vigil_err(err, errlen, -1, "cannot resize the depth map");
   out->map_w = mw, out->map_h = mh;
   for (int y = 0; y < mh; y++) memcpy(out->map + (size_t)y * mw, small.data + (size_t)y * small.stride, (size_t)mw);
   vigil_image_free(&small);

@@ -9,7 +9,9 @@
 #include <strings.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 #define IMAGENET_N 1000
 #define DOG_FIRST 151
@@ -42,15 +44,15 @@ int pet_classify(model_runner *r, pet_result *out, const vigil_image *frame, flo
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "pet-classifier: expected pixel_values [B,3,224,224] float32");
-  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return hub_fail(err, errlen, "animal box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "pet-classifier: expected pixel_values [B,3,224,224] float32");
+  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "animal box is empty or outside the image");
   hub_center_square(&x1, &y1, &x2, &y2, PET_CROP_PCT);
   size_t ne = 3 * (size_t)PET_SIZE * PET_SIZE;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, PET_SIZE, PET_SIZE, hub_imagenet_mean, hub_imagenet_std)) {
     free(buf);
-    return hub_fail(err, errlen, "animal box is too small");
+    return vigil_err(err, errlen, -1, "animal box is too small");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, PET_SIZE, PET_SIZE}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -61,12 +63,12 @@ int pet_classify(model_runner *r, pet_result *out, const vigil_image *frame, flo
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != IMAGENET_N) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "pet-classifier: expected logits [1,%d] (ImageNet-1k)", IMAGENET_N);
+    return vigil_err(err, errlen, -1, "pet-classifier: expected logits [1,%d] (ImageNet-1k)", IMAGENET_N);
   }
   float *p = malloc(sizeof(float) * IMAGENET_N);
   if (!p) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   hub_softmax(p, o[0].data, IMAGENET_N);
   runner_outputs_free(o, n);

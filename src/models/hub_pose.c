@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 /* ViTPose (usyd-community/vitpose-plus-small, VitPoseImageProcessor config):
  * input 256 high x 192 wide; the box is grown to the input's aspect ratio and
@@ -21,19 +23,19 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "vitpose: expected pixel_values [B,3,256,192] float32");
+    return vigil_err(err, errlen, -1, "vitpose: expected pixel_values [B,3,256,192] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : VITPOSE_H, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : VITPOSE_W;
-  if (ih > 2048 || iw > 2048) return hub_fail(err, errlen, "vitpose: input %dx%d is too large", iw, ih);
+  if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "vitpose: input %dx%d is too large", iw, ih);
   float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
   if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))
-    return hub_fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   float cx = (bx1 + bx2) / 2, cy = (by1 + by2) / 2, w = bx2 - bx1, h = by2 - by1, aspect = (float)iw / (float)ih;
   if (w > aspect * h) h = w / aspect;
   else w = h * aspect;
   w *= VITPOSE_PADDING, h *= VITPOSE_PADDING;
   float ox = cx - w / 2, oy = cy - h / 2;
   float *buf = malloc(sizeof(float) * 3 * (size_t)iw * (size_t)ih);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   hub_affine_to_nchw(buf, frame, ox, oy, w / (float)iw, h / (float)ih, iw, ih, hub_imagenet_mean, hub_imagenet_std);
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
                    .nbytes = sizeof(float) * 3 * (size_t)iw * (size_t)ih};
@@ -45,7 +47,7 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   if (n < 1 || o[0].dtype != VRT_F32 || o[0].ndim != 4 || o[0].dims[0] != 1 || o[0].dims[1] != POSE_NKP ||
       o[0].dims[2] < 2 || o[0].dims[3] < 2) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "vitpose: expected heatmaps [1,17,H,W]");
+    return vigil_err(err, errlen, -1, "vitpose: expected heatmaps [1,17,H,W]");
   }
   int H = (int)o[0].dims[2], W = (int)o[0].dims[3];
   for (int k = 0; k < POSE_NKP; k++) {
@@ -86,24 +88,24 @@ int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, f
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "yolov8n-pose: expected images [1,3,640,640] float32");
+    return vigil_err(err, errlen, -1, "yolov8n-pose: expected images [1,3,640,640] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : YOLOPOSE_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : YOLOPOSE_SIZE;
-  if (ih > 4096 || iw > 4096) return hub_fail(err, errlen, "yolov8n-pose: input %dx%d is too large", iw, ih);
+  if (ih > 4096 || iw > 4096) return vigil_err(err, errlen, -1, "yolov8n-pose: input %dx%d is too large", iw, ih);
   float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
   if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))
-    return hub_fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   int cx = (int)floorf(bx1), cy = (int)floorf(by1);
   vigil_image crop = {0}, lbi = {0};
   vigil_letterbox lb;
   if (vigil_img_crop(&crop, frame, cx, cy, (int)ceilf(bx2) - cx, (int)ceilf(by2) - cy))
-    return hub_fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   int rc = vigil_img_letterbox(&lbi, &lb, &crop, iw, ih, 114, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&crop);
-  if (rc) return hub_fail(err, errlen, "letterbox failed");
+  if (rc) return vigil_err(err, errlen, -1, "letterbox failed");
   float *buf = malloc(sizeof(float) * 3 * (size_t)iw * (size_t)ih);
   if (!buf) {
     vigil_image_free(&lbi);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   const float zero[3] = {0, 0, 0}, scale[3] = {255, 255, 255};
   vigil_img_to_f32(buf, &lbi, VIGIL_LAYOUT_NCHW, zero, scale, false);
@@ -121,7 +123,7 @@ int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, f
   bool chlast = n >= 1 && o[0].ndim == 3 && o[0].dims[2] == rows;
   if (n < 1 || o[0].dtype != VRT_F32 || o[0].dims[0] != 1 || (!chfirst && !chlast)) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "yolov8n-pose: expected output0 [1,56,N]");
+    return vigil_err(err, errlen, -1, "yolov8n-pose: expected output0 [1,56,N]");
   }
   const float *d = o[0].data;
   int64_t N = chfirst ? o[0].dims[2] : o[0].dims[1];

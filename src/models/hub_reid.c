@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 /* OSNet (torchreid's test transform): resize to 256 high x 128 wide
  * (bilinear), ToTensor, ImageNet mean/std; RGB. */
@@ -20,16 +22,16 @@ int osnet_embed(model_runner *r, float *emb, const vigil_image *frame, float x1,
                 char *err, size_t errlen) {
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "osnet: expected images [B,3,256,128] float32");
+    return vigil_err(err, errlen, -1, "osnet: expected images [B,3,256,128] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : OSNET_H, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : OSNET_W;
-  if (ih > 2048 || iw > 2048) return hub_fail(err, errlen, "osnet: input too large");
+  if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "osnet: input too large");
   size_t ne = 3 * (size_t)iw * (size_t)ih;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (frame->c != 3 ||
       hub_box_to_nchw(buf, frame, x1, y1, x2, y2, iw, ih, hub_imagenet_mean, hub_imagenet_std)) {
     free(buf);
-    return hub_fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -40,12 +42,12 @@ int osnet_embed(model_runner *r, float *emb, const vigil_image *frame, float x1,
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != REID_DIM) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "osnet: expected features [1,%d]", REID_DIM);
+    return vigil_err(err, errlen, -1, "osnet: expected features [1,%d]", REID_DIM);
   }
   memcpy(emb, o[0].data, sizeof(float) * REID_DIM);
   runner_outputs_free(o, n);
   float norm = hub_l2_normalize(emb, REID_DIM);
-  if (!(norm > 0) || !isfinite(norm)) return hub_fail(err, errlen, "osnet: the embedding is zero or not finite");
+  if (!(norm > 0) || !isfinite(norm)) return vigil_err(err, errlen, -1, "osnet: the embedding is zero or not finite");
   return 0;
 }
 
@@ -81,7 +83,7 @@ struct reid_gallery {
 static int db_exec(reid_gallery *g, const char *sql, char *err, size_t errlen) {
   char *msg = NULL;
   if (sqlite3_exec(g->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    hub_fail(err, errlen, "reid gallery: %s", msg ? msg : sqlite3_errmsg(g->db));
+    vigil_err(err, errlen, -1, "reid gallery: %s", msg ? msg : sqlite3_errmsg(g->db));
     sqlite3_free(msg);
     return -1;
   }
@@ -107,7 +109,7 @@ static int db_load(reid_gallery *g, char *err, size_t errlen) {
                          "SELECT person_id, embedding, first_seen, last_seen, sightings, cameras FROM reid_persons "
                          "ORDER BY last_seen DESC",
                          -1, &st, NULL) != SQLITE_OK)
-    return hub_fail(err, errlen, "reid gallery: %s", sqlite3_errmsg(g->db));
+    return vigil_err(err, errlen, -1, "reid gallery: %s", sqlite3_errmsg(g->db));
   while (sqlite3_step(st) == SQLITE_ROW && g->n < REID_GALLERY_MAX) {
     const unsigned char *id = sqlite3_column_text(st, 0);
     const void *blob = sqlite3_column_blob(st, 1);
@@ -128,7 +130,7 @@ static int db_load(reid_gallery *g, char *err, size_t errlen) {
   }
   sqlite3_finalize(st);
   if (sqlite3_prepare_v2(g->db, "SELECT value FROM reid_meta WHERE key = 'next_id'", -1, &st, NULL) != SQLITE_OK)
-    return hub_fail(err, errlen, "reid gallery: %s", sqlite3_errmsg(g->db));
+    return vigil_err(err, errlen, -1, "reid gallery: %s", sqlite3_errmsg(g->db));
   if (sqlite3_step(st) == SQLITE_ROW) g->next_id = (long)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   if (g->next_id < 1) g->next_id = 1;
@@ -137,11 +139,11 @@ static int db_load(reid_gallery *g, char *err, size_t errlen) {
 
 int reid_gallery_open(reid_gallery **out, const char *path, float threshold, char *err, size_t errlen) {
   *out = NULL;
-  if (!(threshold > -1 && threshold <= 1)) return hub_fail(err, errlen, "reid gallery: threshold must be in (-1, 1]");
+  if (!(threshold > -1 && threshold <= 1)) return vigil_err(err, errlen, -1, "reid gallery: threshold must be in (-1, 1]");
   reid_gallery *g = calloc(1, sizeof *g);
   if (!g || !(g->p = calloc(REID_GALLERY_MAX, sizeof *g->p))) {
     free(g);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   g->threshold = threshold;
   g->next_id = 1;
@@ -149,7 +151,7 @@ int reid_gallery_open(reid_gallery **out, const char *path, float threshold, cha
   if (path && path[0]) {
     if (sqlite3_open_v2(path, &g->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
         SQLITE_OK) {
-      hub_fail(err, errlen, "reid gallery: cannot open %s: %s", path, g->db ? sqlite3_errmsg(g->db) : "?");
+      vigil_err(err, errlen, -1, "reid gallery: cannot open %s: %s", path, g->db ? sqlite3_errmsg(g->db) : "?");
       reid_gallery_close(g);
       return -1;
     }
@@ -204,7 +206,7 @@ static int db_save(reid_gallery *g, const reid_person *p, char *err, size_t errl
     rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
     sqlite3_finalize(st);
   }
-  if (rc != SQLITE_OK) return hub_fail(err, errlen, "reid gallery: %s", sqlite3_errmsg(g->db));
+  if (rc != SQLITE_OK) return vigil_err(err, errlen, -1, "reid gallery: %s", sqlite3_errmsg(g->db));
   return 0;
 }
 
@@ -229,9 +231,9 @@ int reid_gallery_match(reid_gallery *g, reid_match *out, const float *emb, const
   float q[REID_DIM];
   memcpy(q, emb, sizeof q);
   float norm = hub_l2_normalize(q, REID_DIM);
-  if (!(norm > 0) || !isfinite(norm)) return hub_fail(err, errlen, "reid gallery: the embedding is zero or not finite");
+  if (!(norm > 0) || !isfinite(norm)) return vigil_err(err, errlen, -1, "reid gallery: the embedding is zero or not finite");
   if (!camera_id || !camera_id[0]) camera_id = "default";
-  if (!isfinite(ts)) return hub_fail(err, errlen, "reid gallery: bad timestamp");
+  if (!isfinite(ts)) return vigil_err(err, errlen, -1, "reid gallery: bad timestamp");
   pthread_mutex_lock(&g->mu);
   int best = -1;
   float bs = -2;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "vigil/status.h"
 #include "vigil/scene_models.h"
 
 #define SEG_SIZE 512
@@ -30,10 +31,10 @@ int segformer_check(model_runner *r, char *err, size_t errlen) {
   const vrt_tensor *in = vrt_model_input(r->m, 0), *o = vrt_model_output(r->m, 0);
   if (!in || in->ndim != 4 || in->dtype != VRT_F32 || (in->dims[1] >= 0 && in->dims[1] != 3) ||
       (in->dims[2] >= 0 && in->dims[2] != SEG_SIZE) || (in->dims[3] >= 0 && in->dims[3] != SEG_SIZE))
-    return hub_fail(err, errlen, "segformer-b2-clothes: expected pixel_values [B,3,512,512] float32");
+    return vigil_err(err, errlen, -1, "segformer-b2-clothes: expected pixel_values [B,3,512,512] float32");
   if (!o || o->ndim != 4 || (o->dims[1] >= 0 && o->dims[1] != SEGFORMER_LABELS))
-    return hub_fail(err, errlen, "segformer-b2-clothes: expected logits [B,%d,H,W] (its %d labels)", SEGFORMER_LABELS,
-                    SEGFORMER_LABELS);
+    return vigil_err(err, errlen, -1, "segformer-b2-clothes: expected logits [B,%d,H,W] (its %d labels)",
+                     SEGFORMER_LABELS, SEGFORMER_LABELS);
   return 0;
 }
 
@@ -47,13 +48,13 @@ int segformer_clothes(model_runner *r, segformer_result *out, const vigil_image 
                       float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (segformer_check(r, err, errlen)) return -1;
-  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return hub_fail(err, errlen, "segformer-b2-clothes: empty box");
+  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "segformer-b2-clothes: empty box");
   size_t ne = 3 * (size_t)SEG_SIZE * SEG_SIZE;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, SEG_SIZE, SEG_SIZE, hub_imagenet_mean, hub_imagenet_std)) {
     free(buf);
-    return hub_fail(err, errlen, "segformer-b2-clothes: cannot resize the person box");
+    return vigil_err(err, errlen, -1, "segformer-b2-clothes: cannot resize the person box");
   }
   vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4,
                    .dims = {1, 3, SEG_SIZE, SEG_SIZE}, .data = buf, .nbytes = sizeof(float) * ne};
@@ -65,7 +66,7 @@ int segformer_clothes(model_runner *r, segformer_result *out, const vigil_image 
   if (n < 1 || o[0].dtype != VRT_F32 || o[0].ndim != 4 || o[0].dims[0] != 1 || o[0].dims[1] != SEGFORMER_LABELS ||
       o[0].dims[2] < 1 || o[0].dims[3] < 1 || o[0].dims[2] > SEG_SIZE || o[0].dims[3] > SEG_SIZE) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "segformer-b2-clothes: expected logits [1,%d,H,W] float32 (H, W <= %d)",
+    return vigil_err(err, errlen, -1, "segformer-b2-clothes: expected logits [1,%d,H,W] float32 (H, W <= %d)",
                     SEGFORMER_LABELS, SEG_SIZE);
   }
   int mh = (int)o[0].dims[2], mw = (int)o[0].dims[3];
@@ -73,7 +74,7 @@ int segformer_clothes(model_runner *r, segformer_result *out, const vigil_image 
   out->mask = malloc(plane);
   if (!out->mask) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   const float *lg = o[0].data;
   for (size_t i = 0; i < plane; i++) {

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
 #include "vigil/scene_models.h"
+#include "vigil/status.h"
 
 /* Every prompt model-zoo.md names, then the security ones it elides.
  * X(prompt, clothing_type, colour ("" = from the torso), style, suspicious,
@@ -88,17 +90,17 @@ static int embed_prompts(siglip_model *m, model_runner *text, const hub_prompt_i
   for (int i = 0; i < NPROMPTS; i++) {
     rows[i] = hub_prompt_ids_find(ids, security_clothing_prompts[i]);
     if (rows[i] < 0)
-      return hub_fail(err, errlen, "fashion-clip: prompt \"%s\" is not in prompt_ids.txt (rerun tools/export/fashion_siglip.py)",
+      return vigil_err(err, errlen, -1, "fashion-clip: prompt \"%s\" is not in prompt_ids.txt (rerun tools/export/fashion_siglip.py)",
                       security_clothing_prompts[i]);
   }
   int nin = vrt_model_num_inputs(text->m);
   const vrt_tensor *d0 = vrt_model_input(text->m, 0);
   if (!d0 || d0->ndim != 2 || (nin != 1 && nin != 2) || (d0->dims[1] > 0 && d0->dims[1] != ids->len))
-    return hub_fail(err, errlen, "fashion-clip: text tower wants input_ids [B,%lld]; prompt_ids.txt has %d ids a row",
+    return vigil_err(err, errlen, -1, "fashion-clip: text tower wants input_ids [B,%lld]; prompt_ids.txt has %d ids a row",
                     d0 && d0->ndim == 2 ? (long long)d0->dims[1] : -1LL, ids->len);
   int batch = d0->dims[0] > 0 ? (int)d0->dims[0] : NPROMPTS;
   int64_t *tok = malloc(sizeof *tok * (size_t)batch * (size_t)ids->len * 2);
-  if (!tok) return hub_fail(err, errlen, "out of memory");
+  if (!tok) return vigil_err(err, errlen, -1, "out of memory");
   int64_t *mask = tok + (size_t)batch * (size_t)ids->len;
   int rc = 0;
   for (int b0 = 0; !rc && b0 < NPROMPTS; b0 += batch) {
@@ -120,12 +122,12 @@ static int embed_prompts(siglip_model *m, model_runner *text, const hub_prompt_i
     const vrt_tensor *t = output_named(o, n, "text_embeds");
     if (!t || t->dtype != VRT_F32 || t->ndim != 2 || t->dims[0] != batch || t->dims[1] < 1 ||
         (m->dim && t->dims[1] != m->dim) || t->dims[1] > 8192) {
-      rc = hub_fail(err, errlen, "fashion-clip: expected text_embeds [B,D]");
+      rc = vigil_err(err, errlen, -1, "fashion-clip: expected text_embeds [B,D]");
     } else {
       if (!m->dim) {
         m->dim = (int)t->dims[1];
         m->text_bytes = sizeof(float) * (size_t)NPROMPTS * (size_t)m->dim;
-        if (!(m->text_emb = malloc(m->text_bytes))) rc = hub_fail(err, errlen, "out of memory");
+        if (!(m->text_emb = malloc(m->text_bytes))) rc = vigil_err(err, errlen, -1, "out of memory");
       }
       for (int j = 0; !rc && j < batch && b0 + j < NPROMPTS; j++) {
         float *e = m->text_emb + (size_t)(b0 + j) * (size_t)m->dim;
@@ -142,7 +144,7 @@ static int embed_prompts(siglip_model *m, model_runner *text, const hub_prompt_i
 int siglip_load(siglip_model **out, const char *dir, char *err, size_t errlen) {
   *out = NULL;
   siglip_model *m = calloc(1, sizeof *m);
-  if (!m) return hub_fail(err, errlen, "out of memory");
+  if (!m) return vigil_err(err, errlen, -1, "out of memory");
   char path[4096];
   model_runner text = {0};
   hub_prompt_ids ids = {0};
@@ -181,15 +183,15 @@ int clothing_classify(siglip_model *m, clothing_result *out, const vigil_image *
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(m->vision.m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "fashion-clip: expected pixel_values [B,3,224,224] float32");
+    return vigil_err(err, errlen, -1, "fashion-clip: expected pixel_values [B,3,224,224] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : SIGLIP_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : SIGLIP_SIZE;
-  if (ih > 2048 || iw > 2048) return hub_fail(err, errlen, "fashion-clip: input too large");
+  if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "fashion-clip: input too large");
   size_t ne = 3 * (size_t)iw * (size_t)ih;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (frame->c != 3 || hub_box_to_nchw(buf, frame, x1, y1, x2, y2, iw, ih, hub_half_mean, hub_half_std)) {
     free(buf);
-    return hub_fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -201,13 +203,13 @@ int clothing_classify(siglip_model *m, clothing_result *out, const vigil_image *
   const vrt_tensor *t = output_named(o, n, "image_embeds");
   if (!t || t->dtype != VRT_F32 || vrt_tensor_numel(t) != m->dim) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "fashion-clip: expected image_embeds [1,%d]", m->dim);
+    return vigil_err(err, errlen, -1, "fashion-clip: expected image_embeds [1,%d]", m->dim);
   }
   float *e = malloc(sizeof(float) * (size_t)m->dim);
   float logits[NPROMPTS], p[NPROMPTS];
   if (e) memcpy(e, t->data, sizeof(float) * (size_t)m->dim);
   runner_outputs_free(o, n);
-  if (!e) return hub_fail(err, errlen, "out of memory");
+  if (!e) return vigil_err(err, errlen, -1, "out of memory");
   hub_l2_normalize(e, m->dim);
   for (int i = 0; i < NPROMPTS; i++) logits[i] = SIGLIP_SCALE * hub_dot(e, m->text_emb + (size_t)i * m->dim, m->dim);
   free(e);

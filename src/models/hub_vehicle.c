@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
+#include "vigil/classes.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 const char *const vehicle_segment_classes[VEHICLE_NCLASSES] = {
     "articulated_truck", "background",    "bicycle",           "bus",      "car",     "motorcycle",
@@ -26,18 +29,15 @@ void vehicle_set_type(vehicle_result *out, const char *type, float confidence) {
 }
 
 int vehicle_from_detector(vehicle_result *out, const char *det_class, float det_score) {
-  static const char *const ok[] = {"car", "truck", "bus", "motorcycle", "bicycle"};
   memset(out, 0, sizeof *out);
-  for (size_t i = 0; det_class && i < sizeof ok / sizeof *ok; i++)
-    if (!strcmp(det_class, ok[i])) {
-      vehicle_set_type(out, ok[i], det_score);
-      out->from_detector = true;
-      out->n_top = 1;
-      snprintf(out->top_type[0], sizeof out->top_type[0], "%s", ok[i]);
-      out->top_score[0] = det_score;
-      return 0;
-    }
-  return -1;
+  const vigil_class *c = vigil_class_find(det_class);
+  if (!c || c->kind != VIGIL_KIND_VEHICLE) return -1;
+  vehicle_set_type(out, c->label, det_score);
+  out->from_detector = true;
+  out->n_top = 1;
+  snprintf(out->top_type[0], sizeof out->top_type[0], "%s", c->label);
+  out->top_score[0] = det_score;
+  return 0;
 }
 
 /* ViTImageProcessor of the model (google/vit-base-patch16-224-in21k's): the
@@ -49,13 +49,13 @@ int vehicle_classify(model_runner *r, vehicle_result *out, const vigil_image *fr
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "vehicle-segment-classification: expected pixel_values [B,3,224,224] float32");
+    return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected pixel_values [B,3,224,224] float32");
   size_t ne = 3 * (size_t)VEH_SIZE * VEH_SIZE;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, VEH_SIZE, VEH_SIZE, hub_half_mean, hub_half_std)) {
     free(buf);
-    return hub_fail(err, errlen, "vehicle box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "vehicle box is empty or outside the image");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, VEH_SIZE, VEH_SIZE},
                    .data = buf, .nbytes = sizeof(float) * ne};
@@ -66,7 +66,7 @@ int vehicle_classify(model_runner *r, vehicle_result *out, const vigil_image *fr
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != VEHICLE_NCLASSES) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "vehicle-segment-classification: expected logits [1,%d]", VEHICLE_NCLASSES);
+    return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected logits [1,%d]", VEHICLE_NCLASSES);
   }
   float p[VEHICLE_NCLASSES];
   hub_softmax(p, o[0].data, VEHICLE_NCLASSES);

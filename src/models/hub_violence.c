@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "vigil/status.h"
 #include "vigil/scene_models.h"
 
 #define VIO_SIZE 224
@@ -24,11 +25,11 @@ int violence_check(model_runner *r, char *err, size_t errlen) {
   const vrt_tensor *in = vrt_model_input(r->m, 0);
   if (!in || in->ndim != 4 || in->dtype != VRT_F32 || (in->dims[1] >= 0 && in->dims[1] != 3) ||
       (in->dims[2] >= 0 && in->dims[2] != VIO_SIZE) || (in->dims[3] >= 0 && in->dims[3] != VIO_SIZE))
-    return hub_fail(err, errlen, "violence-detection: expected pixel_values [B,3,224,224] float32");
+    return vigil_err(err, errlen, -1, "violence-detection: expected pixel_values [B,3,224,224] float32");
   char labels[2][48];
   int vio, non;
   if (class_ids(r, labels, &vio, &non))
-    return hub_fail(err, errlen, "violence-detection: the export's id2label must name a violence and a "
+    return vigil_err(err, errlen, -1, "violence-detection: the export's id2label must name a violence and a "
                                  "non-violence class (write it with tools/export/violence_detection.py)");
   return 0;
 }
@@ -42,10 +43,10 @@ int violence_classify(model_runner *r, violence_result *out, const vigil_image *
   if (!(x2 > x1 && y2 > y1)) x1 = 0, y1 = 0, x2 = (float)frame->w, y2 = (float)frame->h;
   size_t ne = 3 * (size_t)VIO_SIZE * VIO_SIZE;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, VIO_SIZE, VIO_SIZE, hub_half_mean, hub_half_std)) {
     free(buf);
-    return hub_fail(err, errlen, "violence-detection: the region is outside the frame");
+    return vigil_err(err, errlen, -1, "violence-detection: the region is outside the frame");
   }
   vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4,
                    .dims = {1, 3, VIO_SIZE, VIO_SIZE}, .data = buf, .nbytes = sizeof(float) * ne};
@@ -56,7 +57,7 @@ int violence_classify(model_runner *r, violence_result *out, const vigil_image *
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != 2) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "violence-detection: expected logits [1,2] float32");
+    return vigil_err(err, errlen, -1, "violence-detection: expected logits [1,2] float32");
   }
   float p[2];
   hub_softmax(p, o[0].data, 2);

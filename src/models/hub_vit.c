@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 /* Both processors (preprocessor_config.json of nateraw/vit-age-classifier and
  * rizvandwiki/gender-classification, ViTImageProcessor): resize to 224 x 224,
@@ -21,19 +23,19 @@ static int run_face(model_runner *r, const char *adapter, vrt_tensor **o, int *n
                     const face_box *face, char *err, size_t errlen) {
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return hub_fail(err, errlen, "%s: expected pixel_values [B,3,224,224] float32", adapter);
+    return vigil_err(err, errlen, -1, "%s: expected pixel_values [B,3,224,224] float32", adapter);
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : VIT_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : VIT_SIZE;
-  if (ih > 2048 || iw > 2048) return hub_fail(err, errlen, "%s: input too large", adapter);
+  if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "%s: input too large", adapter);
   float cx = (face->x1 + face->x2) / 2, cy = (face->y1 + face->y2) / 2;
   float side = fmaxf(face->x2 - face->x1, face->y2 - face->y1) * VIT_FACE_MARGIN;
-  if (!(side > 0)) return hub_fail(err, errlen, "face box is empty");
+  if (!(side > 0)) return vigil_err(err, errlen, -1, "face box is empty");
   size_t ne = 3 * (size_t)iw * (size_t)ih;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, iw, ih, hub_half_mean,
                       hub_half_std)) {
     free(buf);
-    return hub_fail(err, errlen, "face box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "face box is empty or outside the image");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -42,7 +44,7 @@ static int run_face(model_runner *r, const char *adapter, vrt_tensor **o, int *n
   if (rc) return rc;
   if (*n < 1 || (*o)[0].dtype != VRT_F32 || vrt_tensor_numel(&(*o)[0]) != want) {
     runner_outputs_free(*o, *n);
-    return hub_fail(err, errlen, "%s: expected logits [1,%d]", adapter, want);
+    return vigil_err(err, errlen, -1, "%s: expected logits [1,%d]", adapter, want);
   }
   return 0;
 }

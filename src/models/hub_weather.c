@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 #define WX_SIZE 224
 #define WX_MAX_CLASSES 64
@@ -13,11 +15,11 @@
 int weather_check(model_runner *r, char *err, size_t errlen) {
   const vrt_tensor *in = vrt_model_input(r->m, 0);
   if (!in || in->ndim != 4 || in->dtype != VRT_F32 || (in->dims[1] >= 0 && in->dims[1] != 3))
-    return hub_fail(err, errlen, "weather-classification: expected pixel_values [B,3,224,224] float32");
+    return vigil_err(err, errlen, -1, "weather-classification: expected pixel_values [B,3,224,224] float32");
   char labels[WX_MAX_CLASSES][48];
   int named = hub_id2label(vrt_model_metadata(r->m, "id2label"), labels, WX_MAX_CLASSES);
   if (named < 2)
-    return hub_fail(err, errlen, "weather-classification: the export has no id2label metadata (write it with "
+    return vigil_err(err, errlen, -1, "weather-classification: the export has no id2label metadata (write it with "
                                  "tools/export/weather_classifier.py)");
   return 0;
 }
@@ -28,11 +30,11 @@ int weather_classify(model_runner *r, weather_result *out, const vigil_image *fr
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   size_t ne = 3 * (size_t)WX_SIZE * WX_SIZE;
   float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return hub_fail(err, errlen, "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, 0, 0, (float)frame->w, (float)frame->h, WX_SIZE, WX_SIZE, hub_half_mean,
                       hub_half_std)) {
     free(buf);
-    return hub_fail(err, errlen, "cannot resize the frame");
+    return vigil_err(err, errlen, -1, "cannot resize the frame");
   }
   vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, WX_SIZE, WX_SIZE}, .data = buf,
                    .nbytes = sizeof(float) * ne};
@@ -46,7 +48,7 @@ int weather_classify(model_runner *r, weather_result *out, const vigil_image *fr
   int64_t nc = n ? vrt_tensor_numel(&o[0]) : 0;
   if (n < 1 || o[0].dtype != VRT_F32 || nc < 2 || nc > WX_MAX_CLASSES) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "weather-classification: expected logits [1,n] with 2..%d classes", WX_MAX_CLASSES);
+    return vigil_err(err, errlen, -1, "weather-classification: expected logits [1,n] with 2..%d classes", WX_MAX_CLASSES);
   }
   float p[WX_MAX_CLASSES];
   hub_softmax(p, o[0].data, (int)nc);

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/status.h"
 
 /* X(action name, prompt). tools/testmodels/hub_prompts.py reads this block:
  * keep one X per line. At most 16 (action_result holds 16). */
@@ -61,7 +63,7 @@ static int input_index(const vrt_model_t *m, const char *name, int fallback) {
 int xclip_load(xclip_model **out, const char *dir, char *err, size_t errlen) {
   *out = NULL;
   xclip_model *m = calloc(1, sizeof *m);
-  if (!m) return hub_fail(err, errlen, "out of memory");
+  if (!m) return vigil_err(err, errlen, -1, "out of memory");
   char path[4096];
   hub_prompt_ids ids = {0};
   snprintf(path, sizeof path, "%s/xclip.onnx", dir);
@@ -71,7 +73,7 @@ int xclip_load(xclip_model **out, const char *dir, char *err, size_t errlen) {
     rc = hub_prompt_ids_load(&ids, path, err, errlen);
   }
   if (!rc && vrt_model_num_inputs(m->run.m) != 3)
-    rc = hub_fail(err, errlen, "xclip: expected inputs pixel_values, input_ids, attention_mask");
+    rc = vigil_err(err, errlen, -1, "xclip: expected inputs pixel_values, input_ids, attention_mask");
   if (!rc) {
     m->in_pix = input_index(m->run.m, "pixel_values", 0);
     m->in_ids = input_index(m->run.m, "input_ids", 1);
@@ -79,18 +81,18 @@ int xclip_load(xclip_model **out, const char *dir, char *err, size_t errlen) {
     const vrt_tensor *p = vrt_model_input(m->run.m, m->in_pix);
     if (m->in_pix == m->in_ids || m->in_ids == m->in_mask || m->in_pix == m->in_mask || p->ndim != 5 ||
         p->dtype != VRT_F32 || (p->dims[1] > 0 && p->dims[1] != XCLIP_FRAMES) || (p->dims[2] > 0 && p->dims[2] != 3))
-      rc = hub_fail(err, errlen, "xclip: expected pixel_values [B,8,3,224,224] float32");
+      rc = vigil_err(err, errlen, -1, "xclip: expected pixel_values [B,8,3,224,224] float32");
   }
   if (!rc) {
     m->len = ids.len;
     m->ids = malloc(sizeof *m->ids * (size_t)NACTIONS * (size_t)ids.len);
     m->mask = malloc(sizeof *m->mask * (size_t)NACTIONS * (size_t)ids.len);
-    if (!m->ids || !m->mask) rc = hub_fail(err, errlen, "out of memory");
+    if (!m->ids || !m->mask) rc = vigil_err(err, errlen, -1, "out of memory");
   }
   for (int i = 0; !rc && i < NACTIONS; i++) {
     int r = hub_prompt_ids_find(&ids, action_texts[i]);
     if (r < 0) {
-      rc = hub_fail(err, errlen, "xclip: prompt \"%s\" is not in prompt_ids.txt (rerun tools/export/xclip.py)",
+      rc = vigil_err(err, errlen, -1, "xclip: prompt \"%s\" is not in prompt_ids.txt (rerun tools/export/xclip.py)",
                     action_texts[i]);
       break;
     }
@@ -141,21 +143,21 @@ static int frame_to_nchw(float *dst, const vigil_image *f, float x1, float y1, f
 int xclip_action(xclip_model *m, action_result *out, const vigil_image *const *frames, int nframes, float x1,
                  float y1, float x2, float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (nframes < 2) return hub_fail(err, errlen, "xclip: action needs at least 2 frames (got %d)", nframes);
+  if (nframes < 2) return vigil_err(err, errlen, -1, "xclip: action needs at least 2 frames (got %d)", nframes);
   if (nframes > XCLIP_MAX_INPUT_FRAMES)
-    return hub_fail(err, errlen, "xclip: at most %d frames (got %d)", XCLIP_MAX_INPUT_FRAMES, nframes);
+    return vigil_err(err, errlen, -1, "xclip: at most %d frames (got %d)", XCLIP_MAX_INPUT_FRAMES, nframes);
   for (int i = 0; i < nframes; i++)
     if (!frames[i] || frames[i]->w != frames[0]->w || frames[i]->h != frames[0]->h)
-      return hub_fail(err, errlen, "xclip: every frame must have the size of the first");
+      return vigil_err(err, errlen, -1, "xclip: every frame must have the size of the first");
   size_t per = 3 * (size_t)XCLIP_SIZE * XCLIP_SIZE;
   float *pix = malloc(sizeof(float) * per * XCLIP_FRAMES);
-  if (!pix) return hub_fail(err, errlen, "out of memory");
+  if (!pix) return vigil_err(err, errlen, -1, "out of memory");
   /* 8 frames spread evenly over the clip; fewer than 8 repeat */
   for (int t = 0; t < XCLIP_FRAMES; t++) {
     int src = (int)((long)t * nframes / XCLIP_FRAMES);
     if (frame_to_nchw(pix + per * (size_t)t, frames[src], x1, y1, x2, y2)) {
       free(pix);
-      return hub_fail(err, errlen, "person box is empty or outside the image");
+      return vigil_err(err, errlen, -1, "person box is empty or outside the image");
     }
   }
   vrt_tensor in[3];
@@ -180,7 +182,7 @@ int xclip_action(xclip_model *m, action_result *out, const vigil_image *const *f
   if (!lv && n) lv = &o[0];
   if (!lv || lv->dtype != VRT_F32 || vrt_tensor_numel(lv) != NACTIONS) {
     runner_outputs_free(o, n);
-    return hub_fail(err, errlen, "xclip: expected logits_per_video [1,%d]", NACTIONS);
+    return vigil_err(err, errlen, -1, "xclip: expected logits_per_video [1,%d]", NACTIONS);
   }
   float p[NACTIONS];
   hub_softmax(p, lv->data, NACTIONS);

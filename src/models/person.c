@@ -6,12 +6,9 @@
 #include <string.h>
 
 #include "vigil/detect.h"
+#include "models/runner.h"
 #include "vigil/person.h"
-
-static int fail(char *err, size_t len, const char *msg) {
-  if (err && len) snprintf(err, len, "%s", msg);
-  return -1;
-}
+#include "vigil/status.h"
 
 /* Crops the (grown) box and pads it to a square; returns the square's top-left
  * in frame pixels and its side. */
@@ -38,19 +35,19 @@ int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
                  float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_I32) return fail(err, errlen, "movenet: unexpected input");
+  if (!decl || decl->ndim != 4 || decl->dtype != VRT_I32) return vigil_err(err, errlen, -1, "movenet: unexpected input");
   int size = decl->dims[1] > 0 ? (int)decl->dims[1] : 192;
   vigil_image sq = {0}, rs = {0};
   float ox, oy, side;
   if (square_crop(&sq, &ox, &oy, &side, frame, x1, y1, x2, y2, 0.1f))
-    return fail(err, errlen, "person box is empty or outside the image");
+    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
   int rc = vigil_img_resize(&rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&sq);
-  if (rc) return fail(err, errlen, "resize failed");
+  if (rc) return vigil_err(err, errlen, -1, "resize failed");
   int32_t *buf = malloc(sizeof(int32_t) * (size_t)size * (size_t)size * 3);
   if (!buf) {
     vigil_image_free(&rs);
-    return fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   vigil_img_to_i32(buf, &rs);
   vigil_image_free(&rs);
@@ -63,7 +60,7 @@ int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != POSE_NKP * 3) {
     runner_outputs_free(o, n);
-    return fail(err, errlen, "movenet: unexpected output");
+    return vigil_err(err, errlen, -1, "movenet: unexpected output");
   }
   const float *k = o[0].data;
   for (int i = 0; i < POSE_NKP; i++) {
@@ -90,14 +87,14 @@ int blazeface_detect(model_runner *r, face_box *faces, int max, int *n, const vi
   vigil_image sq = {0}, rs = {0};
   float ox, oy, side;
   if (square_crop(&sq, &ox, &oy, &side, frame, x1, y1, x2, y2, 0))
-    return fail(err, errlen, "region is empty or outside the image");
+    return vigil_err(err, errlen, -1, "region is empty or outside the image");
   int rc = vigil_img_resize(&rs, &sq, 256, 256, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&sq);
-  if (rc) return fail(err, errlen, "resize failed");
+  if (rc) return vigil_err(err, errlen, -1, "resize failed");
   float *buf = malloc(sizeof(float) * 256 * 256 * 3);
   if (!buf) {
     vigil_image_free(&rs);
-    return fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   const float mean[3] = {127.5f, 127.5f, 127.5f}, std[3] = {127.5f, 127.5f, 127.5f};
   vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, mean, std, false);
@@ -121,12 +118,12 @@ int blazeface_detect(model_runner *r, face_box *faces, int max, int *n, const vi
   }
   if (!sc[0] || !sc[1] || !bx[0] || !bx[1]) {
     runner_outputs_free(o, no);
-    return fail(err, errlen, "blazeface: unexpected outputs");
+    return vigil_err(err, errlen, -1, "blazeface: unexpected outputs");
   }
   face_box *cf = malloc(sizeof *cf * 896);
   if (!cf) {
     runner_outputs_free(o, no);
-    return fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   int nc = 0;
   const int grid[2] = {16, 8}, per[2] = {2, 6};
@@ -183,14 +180,14 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
   vigil_image sq = {0}, rs = {0};
   float ox, oy, side;
   if (square_crop(&sq, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.0f))
-    return fail(err, errlen, "face box is empty");
+    return vigil_err(err, errlen, -1, "face box is empty");
   int rc = vigil_img_resize(&rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&sq);
-  if (rc) return fail(err, errlen, "resize failed");
+  if (rc) return vigil_err(err, errlen, -1, "resize failed");
   float *buf = malloc(sizeof(float) * (size_t)size * (size_t)size * 3);
   if (!buf) {
     vigil_image_free(&rs);
-    return fail(err, errlen, "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   /* RGB 0..255 on the tight face box: measured on the sample portraits, 0..1
    * or -1..1 input leaves the final features all zero (docs/models.md). */
@@ -212,7 +209,7 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
   }
   if (!gender || !age) {
     runner_outputs_free(o, no);
-    return fail(err, errlen, "faceres: unexpected outputs");
+    return vigil_err(err, errlen, -1, "faceres: unexpected outputs");
   }
   float sum = 0, expect = 0;
   for (int i = 0; i < 100; i++) sum += age[i], expect += age[i] * (float)i;

@@ -1,6 +1,7 @@
 /* Licence plates: normalisation and PLATE_PATTERN, known plates, reading a
  * plate off a vehicle crop with the OCR engine, and per-track voting. */
 #include "vigil/plate.h"
+#include "vigil/status.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -70,7 +71,7 @@ int plate_config_set(plate_config *pc, const char *pattern, const char *const *k
     if (rc) {
       char msg[128];
       regerror(rc, &pc->re, msg, sizeof msg);
-      if (err) snprintf(err, errlen, "PLATE_PATTERN '%.100s': %s", pattern, msg);
+      vigil_err(err, errlen, -1, "PLATE_PATTERN '%.100s': %s", pattern, msg);
       return -1;
     }
     pc->has_re = true;
@@ -79,7 +80,7 @@ int plate_config_set(plate_config *pc, const char *pattern, const char *const *k
     pc->known = calloc(n, sizeof *pc->known);
     if (!pc->known) {
       plate_config_free(pc);
-      if (err) snprintf(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -88,7 +89,7 @@ int plate_config_set(plate_config *pc, const char *pattern, const char *const *k
       if (!norm[0]) continue;
       if (!(pc->known[pc->n_known] = strdup(norm))) {
         plate_config_free(pc);
-        if (err) snprintf(err, errlen, "out of memory");
+        vigil_err(err, errlen, -1, "out of memory");
         return -1;
       }
       pc->n_known++;
@@ -163,7 +164,7 @@ int plate_find(ocr_engine *ocr, const plate_config *pc, plate_read *out, const v
   if (cw < 8 || ch < 8) return 0; /* nothing readable */
   vigil_image crop = {0}, big = {0};
   if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) {
-    if (err) snprintf(err, errlen, "plate: cannot crop the vehicle");
+    vigil_err(err, errlen, -1, "plate: cannot crop the vehicle");
     return -1;
   }
   float scale = 1;
@@ -216,7 +217,7 @@ int plate_box_detect(detector_t *det, plate_read *hint, const vigil_image *frame
   if (cw < 8 || ch < 8) return 0;
   vigil_image crop = {0};
   if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) {
-    if (err) snprintf(err, errlen, "plate: cannot crop the vehicle");
+    vigil_err(err, errlen, -1, "plate: cannot crop the vehicle");
     return -1;
   }
   vigil_det_list l;

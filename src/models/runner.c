@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vigil/status.h"
 
 int runner_load(model_runner *r, const char *path, int threads, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
@@ -12,7 +13,7 @@ int runner_load(model_runner *r, const char *path, int threads, char *err, size_
   snprintf(r->name, sizeof r->name, "%s", base ? base + 1 : path);
   r->threads = threads > 0 ? threads : 1;
   if (vrt_model_load(&r->m, path, vrt_load_default_params())) {
-    if (err) snprintf(err, errlen, "cannot load %s: %s", path, vrt_last_error());
+    vigil_err(err, errlen, -1, "cannot load %s: %s", path, vrt_last_error());
     r->m = NULL;
     return -1;
   }
@@ -68,13 +69,13 @@ int runner_run(model_runner *r, const vrt_tensor *in, int nin, vrt_tensor **outs
   *nout = 0;
   vrt_session_t *s = runner_borrow(r);
   if (!s) {
-    if (err) snprintf(err, errlen, "%s: cannot create a session: %s", r->name, vrt_last_error());
+    vigil_err(err, errlen, -1, "%s: cannot create a session: %s", r->name, vrt_last_error());
     return -1;
   }
   const vrt_tensor *o;
   int n, rc = 0;
   if (vrt_session_run(s, in, nin, &o, &n)) {
-    if (err) snprintf(err, errlen, "%s: inference failed: %s", r->name, vrt_last_error());
+    vigil_err(err, errlen, -1, "%s: inference failed: %s", r->name, vrt_last_error());
     rc = -1;
   } else {
     vrt_tensor *copy = calloc((size_t)n + 1, sizeof *copy);
@@ -89,7 +90,7 @@ int runner_run(model_runner *r, const vrt_tensor *in, int nin, vrt_tensor **outs
       memcpy(copy[i].data, o[i].data, o[i].nbytes);
     }
     if (!copy) {
-      if (err) snprintf(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       rc = -1;
     } else {
       *outs = copy;

@@ -11,7 +11,7 @@
 
 #define RUNNER_POOL_MAX 16
 
-typedef struct {
+typedef struct model_runner {
   vrt_model_t *m;
   int threads;
   pthread_mutex_t mu;

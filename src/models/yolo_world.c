@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "models/hub_common.h"
+#include "vigil/status.h"
 #include "vigil/clip.h"
 #include "vigil/yolo_world.h"
 
@@ -30,7 +31,7 @@ struct yolo_world {
 int yolo_world_load(yolo_world **out, const char *dir, int threads, char *err, size_t errlen) {
   *out = NULL;
   yolo_world *w = calloc(1, sizeof *w);
-  if (!w) return hub_fail(err, errlen, "out of memory");
+  if (!w) return vigil_err(err, errlen, -1, "out of memory");
   pthread_mutex_init(&w->mu, NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/yolo_world.onnx", dir);
@@ -47,7 +48,7 @@ int yolo_world_load(yolo_world **out, const char *dir, int threads, char *err, s
     w->dim = clip_embed_dim(w->text);
     if (!im || im->ndim != 4 || im->dtype != VRT_F32 || (im->dims[1] > 0 && im->dims[1] != 3) || !tf ||
         tf->ndim != 3 || tf->dtype != VRT_F32 || tf->dims[2] != w->dim || !o || o->ndim != 3)
-      rc = hub_fail(err, errlen,
+      rc = vigil_err(err, errlen, -1,
                     "yolo-world: %s must take images [1,3,H,W] and txt_feats [1,N,%d] float32 and output "
                     "[1,4+N,anchors] (the text tower gives %d-d embeddings)",
                     path, w->dim, w->dim);
@@ -56,7 +57,7 @@ int yolo_world_load(yolo_world **out, const char *dir, int threads, char *err, s
       w->in_h = im->dims[2] > 0 ? (int)im->dims[2] : 640;
       w->slots = tf->dims[1] > 0 ? (int)tf->dims[1] : 0;
       if (w->slots > 0 && o->dims[1] > 0 && o->dims[1] != 4 + w->slots)
-        rc = hub_fail(err, errlen, "yolo-world: output0 has %lld rows, expected 4 + %d classes",
+        rc = vigil_err(err, errlen, -1, "yolo-world: output0 has %lld rows, expected 4 + %d classes",
                       (long long)o->dims[1], w->slots);
     }
   }
@@ -97,16 +98,16 @@ void yolo_world_cache_stats(yolo_world *w, int *entries, long *hits, long *misse
 }
 
 int yolo_world_check_classes(const char *const *classes, int n, int max, char *err, size_t errlen) {
-  if (n < 1) return hub_fail(err, errlen, "'classes' must list at least one class");
-  if (n > max) return hub_fail(err, errlen, "'classes' lists %d classes; at most %d are allowed", n, max);
+  if (n < 1) return vigil_err(err, errlen, -1, "'classes' must list at least one class");
+  if (n > max) return vigil_err(err, errlen, -1, "'classes' lists %d classes; at most %d are allowed", n, max);
   for (int i = 0; i < n; i++) {
     const char *s = classes[i];
     size_t len = s ? strlen(s) : 0;
     bool blank = true;
     for (size_t k = 0; k < len && blank; k++) blank = isspace((unsigned char)s[k]) != 0;
-    if (blank) return hub_fail(err, errlen, "class %d is empty", i);
+    if (blank) return vigil_err(err, errlen, -1, "class %d is empty", i);
     if (len > YOLO_WORLD_MAX_CLASS_LEN)
-      return hub_fail(err, errlen, "class %d is %zu bytes long; at most %d are allowed", i, len,
+      return vigil_err(err, errlen, -1, "class %d is %zu bytes long; at most %d are allowed", i, len,
                       YOLO_WORLD_MAX_CLASS_LEN);
   }
   return 0;
@@ -126,7 +127,7 @@ static int embed_classes(yolo_world *w, float *feats, const char *const *classes
   float *me = malloc(sizeof *me * (size_t)n * (size_t)w->dim);
   int nm = 0, rc = 0;
   if (!miss || !mt || !ml || !me) {
-    rc = hub_fail(err, errlen, "out of memory");
+    rc = vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   pthread_mutex_lock(&w->mu);
@@ -224,12 +225,12 @@ int yolo_world_detect(yolo_world *w, vigil_det_list *out, const vigil_image *img
   vrt_tensor *o = NULL;
   int no = 0, rc = 0;
   if (!feats || !pix) {
-    rc = hub_fail(err, errlen, "out of memory");
+    rc = vigil_err(err, errlen, -1, "out of memory");
     goto out;
   }
   if ((rc = embed_classes(w, feats, classes, n, err, errlen))) goto out;
   if (vigil_img_letterbox(&lbimg, &lb, img, w->in_w, w->in_h, 114, VIGIL_RESIZE_BILINEAR)) {
-    rc = hub_fail(err, errlen, "yolo-world: cannot letterbox the image");
+    rc = vigil_err(err, errlen, -1, "yolo-world: cannot letterbox the image");
     goto out;
   }
   const float mean[3] = {0, 0, 0}, std[3] = {255, 255, 255};
@@ -242,12 +243,12 @@ int yolo_world_detect(yolo_world *w, vigil_det_list *out, const vigil_image *img
   if ((rc = hub_run(&w->det, "yolo-world", in, 2, &o, &no, err, errlen))) goto out;
   if (no < 1 || o[0].dtype != VRT_F32 || o[0].ndim != 3 || o[0].dims[0] != 1 || o[0].dims[1] != 4 + slots ||
       o[0].dims[2] < 1) {
-    rc = hub_fail(err, errlen, "yolo-world: expected output0 [1,%d,anchors] float32", 4 + slots);
+    rc = vigil_err(err, errlen, -1, "yolo-world: expected output0 [1,%d,anchors] float32", 4 + slots);
     goto out;
   }
   if (yolo_world_decode(out, o[0].data, (int)o[0].dims[1], (int)o[0].dims[2], n, classes, conf, 0.45f, &lb, img->w,
                         img->h))
-    rc = hub_fail(err, errlen, "out of memory");
+    rc = vigil_err(err, errlen, -1, "out of memory");
 out:
   if (o) runner_outputs_free(o, no);
   vigil_image_free(&lbimg);

@@ -12,9 +12,12 @@
 #include <time.h>
 
 #include "notify/notify.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
+#include "vigil/status.h"
+#include "vigil/store_json.h"
 
 #define TICK_NS (200 * 1000000L)
 #define CAMERA_REFRESH_S 2.0
@@ -61,12 +64,6 @@ struct notify {
   atomic_ulong delivered[2], failures[2];
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void sleep_tick(void) {
   struct timespec ts = {0, TICK_NS};
   nanosleep(&ts, NULL);
@@ -99,7 +96,7 @@ static void *webhook_main(void *arg) {
     store_outbox_item *it;
     size_t cnt;
     char err[512];
-    if (store_outbox_due(n->st, "webhook", now_s(), 30 + BATCH * n->wh_timeout, BATCH, &it, &cnt, err, sizeof err)) {
+    if (store_outbox_due(n->st, "webhook", vigil_wall_s(), 30 + BATCH * n->wh_timeout, BATCH, &it, &cnt, err, sizeof err)) {
       vlog_warn("webhook: outbox: %s", err);
       cnt = 0, it = NULL;
     }
@@ -110,13 +107,13 @@ static void *webhook_main(void *arg) {
       char *body = rc ? NULL : event_text(&ev);
       if (!rc) vigil_event_free(&ev);
       if (!body) {
-        store_outbox_retry(n->st, it[i].id, now_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
+        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
         continue;
       }
       if (webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err)) {
         double d = retry_delay(n, it[i].attempts);
         vlog_warn("webhook: event %lld: %s; retry %d in %.1f s", (long long)it[i].event_id, err, it[i].attempts + 1, d);
-        store_outbox_retry(n->st, it[i].id, now_s() + d, err, NULL, 0);
+        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
         atomic_fetch_add(&n->failures[1], 1);
       } else {
         store_outbox_sent(n->st, it[i].id, NULL, 0);
@@ -279,7 +276,7 @@ static int load_cameras(notify *n, store_camera **out, size_t *cnt) {
 /* Announces every camera after each (re)connect and when the set changes;
  * clears (empty retained config) our configs of cameras that are gone. */
 static void discovery_refresh(notify *n, bool force) {
-  double t = now_s();
+  double t = vigil_wall_s();
   unsigned gen = mqtt_client_connects(n->mq);
   if (!force && gen == n->announced_gen && t - n->cams_at < CAMERA_REFRESH_S) return;
   store_camera *cams;
@@ -350,7 +347,7 @@ static void publish_state(notify *n, const vigil_event *ev) {
   slug(cs, sizeof cs, ev->camera_id);
   vigil_detection *d;
   size_t nd;
-  double t = now_s();
+  double t = vigil_wall_s();
   if (!store_event_detections(n->st, ev->id, &d, &nd, err, sizeof err)) {
     for (size_t i = 0; i < n->n_labels; i++) {
       int c = 0;
@@ -390,7 +387,7 @@ static void *mqtt_main(void *arg) {
       continue;
     }
     discovery_refresh(n, false);
-    double t = now_s();
+    double t = vigil_wall_s();
     for (size_t i = 0; i < n->n_live;) { /* objects no longer reported: count back to 0 */
       if (n->live[i].until <= t) {
         live_count l = n->live[i];
@@ -413,7 +410,7 @@ static void *mqtt_main(void *arg) {
       char *body = rc ? NULL : event_text(&ev);
       if (!body) {
         if (!rc) vigil_event_free(&ev);
-        store_outbox_retry(n->st, it[i].id, now_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
+        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
         continue;
       }
       /* state topics only for fresh events: a backlog must not light up sensors */
@@ -422,7 +419,7 @@ static void *mqtt_main(void *arg) {
       if (mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err)) {
         double d = retry_delay(n, it[i].attempts);
         vlog_warn("mqtt: event %lld: %s; retry in %.1f s", (long long)it[i].event_id, err, d);
-        store_outbox_retry(n->st, it[i].id, now_s() + d, err, NULL, 0);
+        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
         atomic_fetch_add(&n->failures[0], 1);
       } else {
         store_outbox_sent(n->st, it[i].id, NULL, 0);
@@ -462,7 +459,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
       vigil_config_list(NULL, "MQTT_LABELS", &n->labels, &n->n_labels, err, errlen))
     goto fail;
   if (lvl && *lvl && !vigil_risk_level_valid(lvl)) {
-    snprintf(err, errlen, "WEBHOOK_MIN_LEVEL must be low, medium, high or critical");
+    vigil_err(err, errlen, -1, "WEBHOOK_MIN_LEVEL must be low, medium, high or critical");
     goto fail;
   }
   const char *pfx = vigil_config_str(NULL, "MQTT_DISCOVERY_PREFIX");
@@ -474,7 +471,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
     if (mqtt_client_start(&n->mq, murl, vigil_config_str(NULL, "MQTT_CLIENT_ID"), (size_t)buf, sub, err, errlen))
       goto fail;
     if (pthread_create(&n->mq_th, NULL, mqtt_main, n)) {
-      snprintf(err, errlen, "cannot start the MQTT thread");
+      vigil_err(err, errlen, -1, "cannot start the MQTT thread");
       goto fail;
     }
     n->mq_on = true;
@@ -483,7 +480,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
     n->wh_url = strdup(wurl);
     n->wh_secret = cfg_dup("WEBHOOK_SECRET");
     if (!n->wh_url || pthread_create(&n->wh_th, NULL, webhook_main, n)) {
-      snprintf(err, errlen, "cannot start the webhook thread");
+      vigil_err(err, errlen, -1, "cannot start the webhook thread");
       goto fail;
     }
     n->wh_on = true;
@@ -514,13 +511,13 @@ void notify_stop(notify *n) {
 
 bool notify_drain(notify *n, double secs) {
   if (!n) return true;
-  double end = now_s() + secs;
+  double end = vigil_wall_s() + secs;
   for (;;) {
     int64_t a = 0, b = 0;
     if (n->mq_on) store_outbox_pending(n->st, "mqtt", &a, NULL, 0);
     if (n->wh_on) store_outbox_pending(n->st, "webhook", &b, NULL, 0);
     if (a + b == 0) return true;
-    if (now_s() >= end) {
+    if (vigil_wall_s() >= end) {
       vlog_warn("notifications: %lld alert(s) not yet delivered; they stay in the outbox", (long long)(a + b));
       return false;
     }

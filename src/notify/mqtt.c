@@ -13,6 +13,7 @@
 
 #include "notify/notify.h"
 #include "util/log.h"
+#include "vigil/status.h"
 
 #define AVAIL_TOPIC "vigil/available"
 #define ACK_RING 1024
@@ -73,7 +74,7 @@ int mqtt_url_parse(mqtt_url *u, const char *url, char *err, size_t errlen) {
   memset(u, 0, sizeof *u);
   u->port = 1883;
   if (!url || strncmp(url, "mqtt://", 7)) {
-    snprintf(err, errlen, "MQTT_URL must start with mqtt:// (mqtt://user:pass@host:1883)");
+    vigil_err(err, errlen, -1, "MQTT_URL must start with mqtt:// (mqtt://user:pass@host:1883)");
     return -1;
   }
   const char *p = url + 7, *end = p + strcspn(p, "/?#");
@@ -85,7 +86,7 @@ int mqtt_url_parse(mqtt_url *u, const char *url, char *err, size_t errlen) {
     size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
     if (pct_copy(u->user, sizeof u->user, p, ul) ||
         (colon && pct_copy(u->pass, sizeof u->pass, colon + 1, (size_t)(at - colon - 1)))) {
-      snprintf(err, errlen, "MQTT_URL: user or password too long or malformed");
+      vigil_err(err, errlen, -1, "MQTT_URL: user or password too long or malformed");
       return -1;
     }
     p = at + 1;
@@ -93,7 +94,7 @@ int mqtt_url_parse(mqtt_url *u, const char *url, char *err, size_t errlen) {
   const char *colon = memchr(p, ':', (size_t)(end - p));
   size_t hl = colon ? (size_t)(colon - p) : (size_t)(end - p);
   if (hl == 0 || hl >= sizeof u->host) {
-    snprintf(err, errlen, "MQTT_URL has no host");
+    vigil_err(err, errlen, -1, "MQTT_URL has no host");
     return -1;
   }
   memcpy(u->host, p, hl);
@@ -103,13 +104,13 @@ int mqtt_url_parse(mqtt_url *u, const char *url, char *err, size_t errlen) {
     errno = 0;
     long port = strtol(colon + 1, &e, 10);
     if (e != end || errno || port < 1 || port > 65535) {
-      snprintf(err, errlen, "MQTT_URL: bad port");
+      vigil_err(err, errlen, -1, "MQTT_URL: bad port");
       return -1;
     }
     u->port = (int)port;
   }
   if (*end && strcmp(end, "/")) {
-    snprintf(err, errlen, "MQTT_URL: unexpected '%.32s' after host:port", end);
+    vigil_err(err, errlen, -1, "MQTT_URL: unexpected '%.32s' after host:port", end);
     return -1;
   }
   return 0;
@@ -260,7 +261,7 @@ int mqtt_client_start(mqtt_client **out, const char *url, const char *client_id,
   pthread_cond_init(&c->cv, NULL);
   c->m = mosquitto_new(client_id && *client_id ? client_id : "vigil", true, c);
   if (!c->ring || !c->m || (subscribe && !c->subscribe)) {
-    snprintf(err, errlen, "mqtt: out of memory");
+    vigil_err(err, errlen, -1, "mqtt: out of memory");
     mqtt_client_stop(c);
     return -1;
   }
@@ -272,7 +273,7 @@ int mqtt_client_start(mqtt_client **out, const char *url, const char *client_id,
   if (u.user[0]) mosquitto_username_pw_set(c->m, u.user, u.pass[0] ? u.pass : NULL);
   mosquitto_threaded_set(c->m, true); /* publishes come from other threads than the loop */
   if (pthread_create(&c->th, NULL, net_main, c)) {
-    snprintf(err, errlen, "mqtt: cannot start the network thread");
+    vigil_err(err, errlen, -1, "mqtt: cannot start the network thread");
     mqtt_client_stop(c);
     return -1;
   }
@@ -363,12 +364,12 @@ static int wait_ack(mqtt_client *c, int mid, double timeout_s, char *err, size_t
   for (;;) {
     if (was_acked(c, mid)) break;
     if (!c->connected) {
-      snprintf(err, errlen, "connection lost before the broker acknowledged");
+      vigil_err(err, errlen, -1, "connection lost before the broker acknowledged");
       rc = -1;
       break;
     }
     if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
-      snprintf(err, errlen, "no PUBACK within %.1f s", timeout_s);
+      vigil_err(err, errlen, -1, "no PUBACK within %.1f s", timeout_s);
       rc = -1;
       break;
     }
@@ -382,7 +383,7 @@ int mqtt_client_publish_acked(mqtt_client *c, const char *topic, const void *pay
   int mid = -1;
   int rc = mosquitto_publish(c->m, &mid, topic, (int)len, payload, 1, false);
   if (rc != MOSQ_ERR_SUCCESS) {
-    snprintf(err, errlen, "publish: %s", mosquitto_strerror(rc));
+    vigil_err(err, errlen, -1, "publish: %s", mosquitto_strerror(rc));
     return -1;
   }
   return wait_ack(c, mid, timeout_s, err, errlen);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "notify/notify.h"
+#include "vigil/status.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -28,7 +29,7 @@ int webhook_post(const char *url, const char *secret, const char *body, size_t l
   pthread_once(&curl_once, curl_init_once);
   CURL *h = curl_easy_init();
   if (!h) {
-    snprintf(err, errlen, "curl_easy_init failed");
+    vigil_err(err, errlen, -1, "curl_easy_init failed");
     return -1;
   }
   char sig[80 + 32], idh[64];
@@ -41,7 +42,7 @@ int webhook_post(const char *url, const char *secret, const char *body, size_t l
     if (webhook_sign(secret, body, len, s)) {
       curl_slist_free_all(hdr);
       curl_easy_cleanup(h);
-      snprintf(err, errlen, "HMAC-SHA256 failed");
+      vigil_err(err, errlen, -1, "HMAC-SHA256 failed");
       return -1;
     }
     snprintf(sig, sizeof sig, "X-Vigil-Signature: %s", s);
@@ -63,11 +64,11 @@ int webhook_post(const char *url, const char *secret, const char *body, size_t l
   curl_slist_free_all(hdr);
   curl_easy_cleanup(h);
   if (cc != CURLE_OK) {
-    snprintf(err, errlen, "%s", cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : curl_easy_strerror(cc));
+    vigil_err(err, errlen, -1, "%s", cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : curl_easy_strerror(cc));
     return -1;
   }
   if (status < 200 || status > 299) {
-    snprintf(err, errlen, "HTTP %ld", status);
+    vigil_err(err, errlen, -1, "HTTP %ld", status);
     return -1;
   }
   return 0;

@@ -8,11 +8,12 @@
 #include <turbojpeg.h>
 
 #include "vigil/annotate.h"
+#include "vigil/classes.h"
 
 vigil_rgb annotate_class_color(const char *label) {
   static const vigil_rgb palette[] = {{230, 57, 70},  {42, 157, 143}, {233, 196, 106}, {69, 123, 157},
                                       {244, 162, 97}, {131, 56, 236}, {58, 134, 255},  {255, 0, 110}};
-  if (!strcmp(label, "person")) return palette[0];
+  if (vigil_class_kind(label) == VIGIL_KIND_PERSON) return palette[0];
   unsigned h = 5381;
   for (const char *p = label; *p; p++) h = h * 33 + (unsigned char)*p;
   return palette[1 + h % 7];

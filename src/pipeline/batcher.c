@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/classes.h"
 #include "vigil/pipeline.h"
 
 batch_params batch_default_params(void) {
@@ -39,7 +40,7 @@ static void hand_over(batcher *b, vigil_batch *out) {
  * same track close by their windows (else one person at 0.95 would close a
  * batch every frame). */
 static bool takes_fast_path(batcher *b, const vigil_detection *d) {
-  if (strcmp(d->cls, "person") || !(d->confidence >= b->p.fast_path_conf)) return false;
+  if (vigil_class_kind(d->cls) != VIGIL_KIND_PERSON || !(d->confidence >= b->p.fast_path_conf)) return false;
   if (!d->track_id) return true;
   for (int i = 0; i < BATCHER_FAST_IDS; i++)
     if (b->fast_ids[i] == d->track_id) return false;

@@ -10,18 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/file.h"
 #include "vigil/cameras.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
+#include "vigil/status.h"
 
 bool camera_timezone_valid(const char *tz) {
   if (!tz) return false;
@@ -66,20 +57,20 @@ static bool id_valid(const char *s) {
 static int get_str(char *dst, size_t cap, json_t *obj, const char *key, bool required, const char *where,
                    char *err, size_t errlen) {
   json_t *v = json_object_get(obj, key);
-  if (!v) return required ? fail(err, errlen, "%s: \"%s\" is required", where, key) : 0;
-  if (!json_is_string(v)) return fail(err, errlen, "%s.%s must be a string", where, key);
+  if (!v) return required ? vigil_err(err, errlen, -1, "%s: \"%s\" is required", where, key) : 0;
+  if (!json_is_string(v)) return vigil_err(err, errlen, -1, "%s.%s must be a string", where, key);
   const char *s = json_string_value(v);
   size_t n = json_string_length(v);
-  if (n >= cap) return fail(err, errlen, "%s.%s is too long (%zu bytes, at most %zu)", where, key, n, cap - 1);
-  if (strlen(s) != n) return fail(err, errlen, "%s.%s must not contain NUL characters", where, key);
+  if (n >= cap) return vigil_err(err, errlen, -1, "%s.%s is too long (%zu bytes, at most %zu)", where, key, n, cap - 1);
+  if (strlen(s) != n) return vigil_err(err, errlen, -1, "%s.%s must not contain NUL characters", where, key);
   memcpy(dst, s, n + 1);
   return 0;
 }
 
 static int get_num(double *out, json_t *v, const char *where, char *err, size_t errlen) {
-  if (!json_is_number(v)) return fail(err, errlen, "%s must be a number", where);
+  if (!json_is_number(v)) return vigil_err(err, errlen, -1, "%s must be a number", where);
   double d = json_number_value(v);
-  if (!isfinite(d) || d < 0 || d > 1e6) return fail(err, errlen, "%s must be a finite number in 0..1e6", where);
+  if (!isfinite(d) || d < 0 || d > 1e6) return vigil_err(err, errlen, -1, "%s must be a finite number in 0..1e6", where);
   *out = d;
   return 0;
 }
@@ -90,30 +81,30 @@ static int only_keys(json_t *obj, const char *const *keys, const char *where, ch
   json_object_foreach(obj, k, v) {
     bool known = false;
     for (int i = 0; keys[i] && !known; i++) known = !strcmp(k, keys[i]);
-    if (!known) return fail(err, errlen, "%s: unknown key \"%.64s\"", where, k);
+    if (!known) return vigil_err(err, errlen, -1, "%s: unknown key \"%.64s\"", where, k);
   }
   return 0;
 }
 
 static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, size_t errlen) {
   static const char *const keys[] = {"name", "points", "entrance", NULL};
-  if (!json_is_object(j)) return fail(err, errlen, "%s must be an object", where);
+  if (!json_is_object(j)) return vigil_err(err, errlen, -1, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
   if (get_str(z->name, sizeof z->name, j, "name", true, where, err, errlen)) return -1;
-  if (!z->name[0]) return fail(err, errlen, "%s.name must not be empty", where);
+  if (!z->name[0]) return vigil_err(err, errlen, -1, "%s.name must not be empty", where);
   json_t *ent = json_object_get(j, "entrance");
-  if (ent && !json_is_boolean(ent)) return fail(err, errlen, "%s.entrance must be true or false", where);
+  if (ent && !json_is_boolean(ent)) return vigil_err(err, errlen, -1, "%s.entrance must be true or false", where);
   z->entrance = json_is_true(ent);
   json_t *pts = json_object_get(j, "points");
-  if (!json_is_array(pts)) return fail(err, errlen, "%s.points must be an array of [x, y] pairs", where);
+  if (!json_is_array(pts)) return vigil_err(err, errlen, -1, "%s.points must be an array of [x, y] pairs", where);
   size_t n = json_array_size(pts);
   if (n < 3 || n > CAMERA_MAX_POINTS)
-    return fail(err, errlen, "%s.points has %zu points; a zone needs 3 to %d", where, n, CAMERA_MAX_POINTS);
+    return vigil_err(err, errlen, -1, "%s.points has %zu points; a zone needs 3 to %d", where, n, CAMERA_MAX_POINTS);
   for (size_t i = 0; i < n; i++) {
     json_t *p = json_array_get(pts, i);
     char w[160];
     snprintf(w, sizeof w, "%s.points[%zu]", where, i);
-    if (!json_is_array(p) || json_array_size(p) != 2) return fail(err, errlen, "%s must be an [x, y] pair", w);
+    if (!json_is_array(p) || json_array_size(p) != 2) return vigil_err(err, errlen, -1, "%s must be an [x, y] pair", w);
     double x, y;
     if (get_num(&x, json_array_get(p, 0), w, err, errlen) || get_num(&y, json_array_get(p, 1), w, err, errlen))
       return -1;
@@ -128,18 +119,18 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
   static const char *const keys[] = {"id",           "name",           "source", "timezone", "zones",
                                      "motion_masks", "depth_px_per_m", "watch",  NULL};
   memset(c, 0, sizeof *c);
-  if (!json_is_object(j)) return fail(err, errlen, "%s must be an object", where);
+  if (!json_is_object(j)) return vigil_err(err, errlen, -1, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
   if (get_str(c->id, sizeof c->id, j, "id", true, where, err, errlen)) return -1;
   if (!id_valid(c->id))
-    return fail(err, errlen, "%s.id \"%s\" must be 1-63 characters of A-Z a-z 0-9 _ . -", where, c->id);
+    return vigil_err(err, errlen, -1, "%s.id \"%s\" must be 1-63 characters of A-Z a-z 0-9 _ . -", where, c->id);
   if (get_str(c->name, sizeof c->name, j, "name", false, where, err, errlen) ||
       get_str(c->source, sizeof c->source, j, "source", false, where, err, errlen) ||
       get_str(c->timezone, sizeof c->timezone, j, "timezone", false, where, err, errlen))
     return -1;
   if (!c->name[0]) snprintf(c->name, sizeof c->name, "%.47s", c->id);
   if (!camera_timezone_valid(c->timezone))
-    return fail(err, errlen, "%s.timezone \"%s\" is not a timezone name of the zoneinfo database (e.g. Europe/Paris, UTC)",
+    return vigil_err(err, errlen, -1, "%s.timezone \"%s\" is not a timezone name of the zoneinfo database (e.g. Europe/Paris, UTC)",
                 where, c->timezone);
   json_t *d = json_object_get(j, "depth_px_per_m");
   if (d) {
@@ -151,27 +142,27 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
   }
   json_t *zones = json_object_get(j, "zones");
   if (zones) {
-    if (!json_is_array(zones)) return fail(err, errlen, "%s.zones must be an array", where);
+    if (!json_is_array(zones)) return vigil_err(err, errlen, -1, "%s.zones must be an array", where);
     size_t n = json_array_size(zones);
     if (n > CAMERA_MAX_ZONES)
-      return fail(err, errlen, "%s.zones has %zu zones; at most %d", where, n, CAMERA_MAX_ZONES);
+      return vigil_err(err, errlen, -1, "%s.zones has %zu zones; at most %d", where, n, CAMERA_MAX_ZONES);
     for (size_t i = 0; i < n; i++) {
       char w[128];
       snprintf(w, sizeof w, "%s.zones[%zu]", where, i);
       if (parse_zone(&c->zones[i], json_array_get(zones, i), w, err, errlen)) return -1;
       for (size_t k = 0; k < i; k++)
         if (!strcmp(c->zones[k].name, c->zones[i].name))
-          return fail(err, errlen, "%s.name \"%s\" is used twice", w, c->zones[i].name);
+          return vigil_err(err, errlen, -1, "%s.name \"%s\" is used twice", w, c->zones[i].name);
     }
     c->nzones = (int)n;
   }
   /* polygons where movement is ignored (a tree, a busy road): same shape as zones */
   json_t *masks = json_object_get(j, "motion_masks");
   if (masks) {
-    if (!json_is_array(masks)) return fail(err, errlen, "%s.motion_masks must be an array", where);
+    if (!json_is_array(masks)) return vigil_err(err, errlen, -1, "%s.motion_masks must be an array", where);
     size_t n = json_array_size(masks);
     if (n > CAMERA_MAX_ZONES)
-      return fail(err, errlen, "%s.motion_masks has %zu masks; at most %d", where, n, CAMERA_MAX_ZONES);
+      return vigil_err(err, errlen, -1, "%s.motion_masks has %zu masks; at most %d", where, n, CAMERA_MAX_ZONES);
     for (size_t i = 0; i < n; i++) {
       char w[128];
       snprintf(w, sizeof w, "%s.motion_masks[%zu]", where, i);
@@ -182,15 +173,17 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
   /* open-vocabulary classes to look for ("ladder", "crowbar"): YOLO-World and the rules */
   json_t *watch = json_object_get(j, "watch");
   if (watch) {
-    if (!json_is_array(watch)) return fail(err, errlen, "%s.watch must be an array of class names", where);
+    if (!json_is_array(watch)) return vigil_err(err, errlen, -1, "%s.watch must be an array of class names", where);
     size_t n = json_array_size(watch);
-    if (n > VIGIL_MAX_WATCH) return fail(err, errlen, "%s.watch has %zu classes; at most %d", where, n, VIGIL_MAX_WATCH);
+    if (n > VIGIL_MAX_WATCH)
+      return vigil_err(err, errlen, -1, "%s.watch has %zu classes; at most %d", where, n, VIGIL_MAX_WATCH);
     for (size_t i = 0; i < n; i++) {
       const char *s = json_string_value(json_array_get(watch, i));
       size_t len = s ? strlen(s) : 0, k = 0;
       while (k < len && isspace((unsigned char)s[k])) k++;
       if (!s || k == len || len >= VIGIL_NAME_LEN)
-        return fail(err, errlen, "%s.watch[%zu] must be a class name of 1-%d characters", where, i, VIGIL_NAME_LEN - 1);
+        return vigil_err(err, errlen, -1, "%s.watch[%zu] must be a class name of 1-%d characters", where, i,
+                         VIGIL_NAME_LEN - 1);
       snprintf(c->watch[i], sizeof c->watch[i], "%s", s);
     }
     c->nwatch = (int)n;
@@ -200,23 +193,23 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
 
 int cameras_parse(camera_registry *out, const char *text, size_t len, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (len > CAMERAS_MAX_FILE_BYTES) return fail(err, errlen, "camera registry is over %zu bytes", CAMERAS_MAX_FILE_BYTES);
+  if (len > CAMERAS_MAX_FILE_BYTES) return vigil_err(err, errlen, -1, "camera registry is over %zu bytes", CAMERAS_MAX_FILE_BYTES);
   json_error_t je;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-  if (!root) return fail(err, errlen, "camera registry: bad JSON at line %d column %d: %s", je.line, je.column, je.text);
+  if (!root) return vigil_err(err, errlen, -1, "camera registry: bad JSON at line %d column %d: %s", je.line, je.column, je.text);
   int rc = 0;
   if (!json_is_array(root)) {
-    rc = fail(err, errlen, "camera registry must be a JSON array of cameras");
+    rc = vigil_err(err, errlen, -1, "camera registry must be a JSON array of cameras");
     goto done;
   }
   size_t n = json_array_size(root);
   if (n > CAMERAS_MAX) {
-    rc = fail(err, errlen, "camera registry has %zu cameras; at most %d", n, CAMERAS_MAX);
+    rc = vigil_err(err, errlen, -1, "camera registry has %zu cameras; at most %d", n, CAMERAS_MAX);
     goto done;
   }
   out->cams = calloc(n ? n : 1, sizeof *out->cams);
   if (!out->cams) {
-    rc = fail(err, errlen, "out of memory");
+    rc = vigil_err(err, errlen, -1, "out of memory");
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
@@ -228,7 +221,7 @@ int cameras_parse(camera_registry *out, const char *text, size_t len, char *err,
     }
     for (size_t k = 0; k < i; k++)
       if (!strcmp(out->cams[k].id, out->cams[i].id)) {
-        rc = fail(err, errlen, "%s.id \"%s\" is already used by cameras[%zu]", where, out->cams[i].id, k);
+        rc = vigil_err(err, errlen, -1, "%s.id \"%s\" is already used by cameras[%zu]", where, out->cams[i].id, k);
         goto done;
       }
     out->n++;
@@ -241,21 +234,12 @@ done:
 
 int cameras_load(camera_registry *out, const char *path, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno));
-  char *buf = malloc(CAMERAS_MAX_FILE_BYTES + 1);
-  size_t n = buf ? fread(buf, 1, CAMERAS_MAX_FILE_BYTES + 1, f) : 0;
-  bool rd_err = ferror(f);
-  fclose(f);
-  if (!buf) return fail(err, errlen, "out of memory");
-  int rc;
-  if (rd_err) rc = fail(err, errlen, "%s: read error", path);
-  else if (n > CAMERAS_MAX_FILE_BYTES) rc = fail(err, errlen, "%s: over %zu bytes", path, CAMERAS_MAX_FILE_BYTES);
-  else {
-    char e[400];
-    rc = cameras_parse(out, buf, n, e, sizeof e);
-    if (rc) fail(err, errlen, "%s: %s", path, e);
-  }
+  char *buf;
+  size_t n;
+  if (vigil_file_read(path, CAMERAS_MAX_FILE_BYTES, &buf, &n, err, errlen)) return -1;
+  char e[400];
+  int rc = cameras_parse(out, buf, n, e, sizeof e);
+  if (rc) vigil_err(err, errlen, -1, "%s: %s", path, e);
   free(buf);
   return rc;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/camrun.h"
 #include "vigil/video.h"
@@ -99,12 +100,6 @@ struct camrun {
   long frames;
 };
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool stopping(const camrun *r) { return r->p->stop && *r->p->stop; }
 
 static void *decode_main(void *arg) {
@@ -113,12 +108,12 @@ static void *decode_main(void *arg) {
   const camrun_source *s = c->s;
   video_params vp = video_default_params();
   vp.fps = s->fps;
-  double backoff = 1, t_start = wall_now();
+  double backoff = 1, t_start = vigil_wall_s();
   char err[512];
   long dropped_before = 0;
   for (;;) {
     video_reader *v;
-    bool over = r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s;
+    bool over = r->p->duration_s > 0 && vigil_wall_s() - t_start > r->p->duration_s;
     if (video_open(&v, s->url, vp, err, sizeof err)) {
       vlog_warn("camera %s (%s): %s", s->camera_id, s->url, err);
       if (!s->live || stopping(r) || over) {
@@ -135,7 +130,7 @@ static void *decode_main(void *arg) {
     int k = 0;
     while (!stopping(r) && (k = video_next(v, &img, &pts, err, sizeof err)) == 1) {
       if (!s->live && s->max_s > 0 && pts >= s->max_s) break;
-      double ts = s->live ? wall_now() : s->base_ts + pts;
+      double ts = s->live ? vigil_wall_s() : s->base_ts + pts;
       pthread_mutex_lock(&r->mu);
       int pr;
       while ((pr = frame_queue_push(&c->q, &img, ts)) == 2 && !stopping(r)) pthread_cond_wait(&r->room, &r->mu);
@@ -150,12 +145,12 @@ static void *decode_main(void *arg) {
                     s->url, c->q.dropped);
       }
       if (pr < 0) vlog_error("camera %s: out of memory queueing a frame", s->camera_id);
-      if (s->live && r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s) break;
+      if (s->live && r->p->duration_s > 0 && vigil_wall_s() - t_start > r->p->duration_s) break;
     }
     vigil_image_free(&img);
     video_close(v);
     if (k < 0) vlog_warn("camera %s (%s): %s", s->camera_id, s->url, err);
-    if (!s->live || stopping(r) || (r->p->duration_s > 0 && wall_now() - t_start > r->p->duration_s)) break;
+    if (!s->live || stopping(r) || (r->p->duration_s > 0 && vigil_wall_s() - t_start > r->p->duration_s)) break;
     vlog_warn("camera %s: stream %s dropped; reconnecting in %.0f s", s->camera_id, s->url, backoff);
     sleep((unsigned)backoff);
     backoff = backoff * 2 > 30 ? 30 : backoff * 2;

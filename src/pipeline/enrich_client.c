@@ -17,21 +17,11 @@
 #include "util/base64.h"
 #include "vigil/annotate.h"
 #include "vigil/enrich_client.h"
+#include "vigil/status.h"
 
 struct enrich_client {
   enrich_client_params p;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -48,10 +38,10 @@ enrich_client_params enrich_client_default_params(void) {
 
 static int base_url(char *dst, size_t cap, const char *url, const char *key, char *err, size_t errlen) {
   if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-    return fail(err, errlen, "%s must be an http:// or https:// URL, not '%s'", key, url);
+    return vigil_err(err, errlen, -1, "%s must be an http:// or https:// URL, not '%s'", key, url);
   size_t n = strlen(url);
   while (n > 8 && url[n - 1] == '/') n--;
-  if (n >= cap) return fail(err, errlen, "%s is too long", key);
+  if (n >= cap) return vigil_err(err, errlen, -1, "%s is too long", key);
   memcpy(dst, url, n);
   dst[n] = 0;
   return 0;
@@ -68,12 +58,12 @@ static int url_list(char *dst, size_t cap, const char *list, const char *key, ch
     while (n && s[n - 1] == ' ') n--;
     if (n) {
       char one[512], norm[512];
-      if (n >= sizeof one) return fail(err, errlen, "%s: a URL is too long", key);
+      if (n >= sizeof one) return vigil_err(err, errlen, -1, "%s: a URL is too long", key);
       memcpy(one, s, n);
       one[n] = 0;
       if (base_url(norm, sizeof norm, one, key, err, errlen)) return -1;
       int w = snprintf(dst + o, cap - o, "%s%s", o ? "," : "", norm);
-      if (w < 0 || (size_t)w >= cap - o) return fail(err, errlen, "%s is too long", key);
+      if (w < 0 || (size_t)w >= cap - o) return vigil_err(err, errlen, -1, "%s is too long", key);
       o += (size_t)w;
     }
     if (!e) break;
@@ -89,18 +79,18 @@ int enrich_client_params_from_config(enrich_client_params *p, const vigil_config
   if (t && t[0]) {
     char *end;
     double v = strtod(t, &end);
-    if (end == t || *end || !(v > 0 && v <= 3600)) return fail(err, errlen, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
+    if (end == t || *end || !(v > 0 && v <= 3600)) return vigil_err(err, errlen, -1, "ENRICHMENT_TIMEOUT_S must be in (0, 3600], not '%s'", t);
     p->timeout_s = v;
   }
   const char *k = vigil_config_str(cfg, "ENRICHMENT_API_KEY");
   if (k && k[0]) {
     if (strlen(k) >= sizeof p->api_key || strpbrk(k, " \t\r\n"))
-      return fail(err, errlen, "ENRICHMENT_API_KEY must be at most 256 characters without spaces");
+      return vigil_err(err, errlen, -1, "ENRICHMENT_API_KEY must be at most 256 characters without spaces");
     snprintf(p->api_key, sizeof p->api_key, "%s", k);
   }
   const char *ca = vigil_config_str(cfg, "VIGIL_CA_FILE");
   if (ca && ca[0]) {
-    if (strlen(ca) >= sizeof p->ca_file) return fail(err, errlen, "VIGIL_CA_FILE is too long");
+    if (strlen(ca) >= sizeof p->ca_file) return vigil_err(err, errlen, -1, "VIGIL_CA_FILE is too long");
     snprintf(p->ca_file, sizeof p->ca_file, "%s", ca);
   }
   if (l && l[0] && url_list(p->light_url, sizeof p->light_url, l, "ENRICHMENT_LIGHT_URL", err, errlen)) return -1;
@@ -113,17 +103,17 @@ int enrich_client_init(enrich_client **out, enrich_client_params p, char *err, s
   *out = NULL;
   char tmp[512];
   if (url_list(tmp, sizeof tmp, p.url, "the enrichment URL", err, errlen)) return -1;
-  if (!tmp[0]) return fail(err, errlen, "the enrichment URL is empty");
+  if (!tmp[0]) return vigil_err(err, errlen, -1, "the enrichment URL is empty");
   snprintf(p.url, sizeof p.url, "%s", tmp);
   if (p.light_url[0]) {
     if (url_list(tmp, sizeof tmp, p.light_url, "the light enrichment URL", err, errlen)) return -1;
     snprintf(p.light_url, sizeof p.light_url, "%s", tmp);
   }
   if (!(p.timeout_s > 0) || p.max_reply < 64 || p.jpeg_quality < 1 || p.jpeg_quality > 100)
-    return fail(err, errlen, "enrichment client: bad timeout, reply limit or JPEG quality");
+    return vigil_err(err, errlen, -1, "enrichment client: bad timeout, reply limit or JPEG quality");
   pthread_once(&curl_once, curl_init_once);
   enrich_client *c = calloc(1, sizeof *c);
-  if (!c) return fail(err, errlen, "out of memory");
+  if (!c) return vigil_err(err, errlen, -1, "out of memory");
   c->p = p;
   *out = c;
   return 0;
@@ -157,10 +147,10 @@ static const char *const genders[] = {"male", "female", "unknown", NULL};
 static int parse_pose(enrich_result *r, json_t *o, char *err, size_t errlen) {
   json_t *kps = json_object_get(o, "keypoints");
   if (!json_is_array(kps) || json_array_size(kps) != POSE_NKP)
-    return fail(err, errlen, "pose.keypoints must be an array of %d keypoints", POSE_NKP);
+    return vigil_err(err, errlen, -1, "pose.keypoints must be an array of %d keypoints", POSE_NKP);
   for (int i = 0; i < POSE_NKP; i++) {
     json_t *k = json_array_get(kps, (size_t)i);
-    if (!json_is_object(k)) return fail(err, errlen, "pose.keypoints[%d] must be an object", i);
+    if (!json_is_object(k)) return vigil_err(err, errlen, -1, "pose.keypoints[%d] must be an object", i);
     r->pose.kp[i] = (pose_keypoint){num(json_object_get(k, "x")), num(json_object_get(k, "y")),
                                      num(json_object_get(k, "score"))};
   }
@@ -244,7 +234,7 @@ static void parse_violence(enrich_result *r, json_t *o) {
 
 static int parse_reid(enrich_result *r, json_t *root, json_t *emb, char *err, size_t errlen) {
   if (!json_is_array(emb) || json_array_size(emb) != REID_DIM)
-    return fail(err, errlen, "reid_embedding must be an array of %d numbers", REID_DIM);
+    return vigil_err(err, errlen, -1, "reid_embedding must be an array of %d numbers", REID_DIM);
   for (int i = 0; i < REID_DIM; i++) r->embedding[i] = num(json_array_get(emb, (size_t)i));
   r->has_reid = true;
   const char *pid = json_string_value(json_object_get(root, "person_id"));
@@ -365,17 +355,17 @@ int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err
   memset(r, 0, sizeof *r);
   json_error_t je;
   json_t *o = json_loadb(body, len, 0, &je);
-  if (!o) return fail(err, errlen, "enrichment reply is not JSON (line %d: %s)", je.line, je.text);
+  if (!o) return vigil_err(err, errlen, -1, "enrichment reply is not JSON (line %d: %s)", je.line, je.text);
   int rc = 0;
   if (!json_is_object(o)) {
-    rc = fail(err, errlen, "enrichment reply must be a JSON object");
+    rc = vigil_err(err, errlen, -1, "enrichment reply must be a JSON object");
     goto done;
   }
   /* every part must be present (null when it did not run): a reply without them is not /enrich's */
   static const char *const parts[] = {"pose", "clothing", "demographics", "threat", "reid_embedding", "action", NULL};
   for (int i = 0; parts[i]; i++)
     if (!json_object_get(o, parts[i])) {
-      rc = fail(err, errlen, "enrichment reply lacks \"%s\"", parts[i]);
+      rc = vigil_err(err, errlen, -1, "enrichment reply lacks \"%s\"", parts[i]);
       goto done;
     }
   json_t *v;
@@ -453,22 +443,13 @@ static json_t *b64_jpeg(const vigil_image *im, int quality) {
   return j;
 }
 
-static const char *kind_name(enrich_kind k) {
-  switch (k) {
-  case ENRICH_PERSON: return "person";
-  case ENRICH_VEHICLE: return "vehicle";
-  case ENRICH_ANIMAL: return "animal";
-  default: return "object";
-  }
-}
-
 /* One POST of payload to base/enrich, its reply parsed into *out. */
 static int post_one(enrich_client *c, const char *base, const char *payload, enrich_result *out, char *err,
                     size_t errlen) {
   char url[600];
   snprintf(url, sizeof url, "%s/enrich", base);
   CURL *h = curl_easy_init();
-  if (!h) return fail(err, errlen, "curl_easy_init failed");
+  if (!h) return vigil_err(err, errlen, -1, "curl_easy_init failed");
   body_buf b = {.max = c->p.max_reply};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   hdr = curl_slist_append(hdr, "Expect:");
@@ -497,13 +478,13 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   curl_easy_cleanup(h);
   curl_slist_free_all(hdr);
   int rc = 0;
-  if (b.too_big) rc = fail(err, errlen, "%s: reply over %zu bytes", url, c->p.max_reply);
-  else if (cc == CURLE_OPERATION_TIMEDOUT) rc = fail(err, errlen, "%s: timed out after %.1f s", url, c->p.timeout_s);
-  else if (cc != CURLE_OK) rc = fail(err, errlen, "%s: %s", url, curl_easy_strerror(cc));
+  if (b.too_big) rc = vigil_err(err, errlen, -1, "%s: reply over %zu bytes", url, c->p.max_reply);
+  else if (cc == CURLE_OPERATION_TIMEDOUT) rc = vigil_err(err, errlen, -1, "%s: timed out after %.1f s", url, c->p.timeout_s);
+  else if (cc != CURLE_OK) rc = vigil_err(err, errlen, -1, "%s: %s", url, curl_easy_strerror(cc));
   else if (status != 200) {
     json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
     const char *detail = json_string_value(json_object_get(j, "detail"));
-    rc = fail(err, errlen, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
+    rc = vigil_err(err, errlen, -1, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
     json_decref(j);
   } else if (enrich_reply_parse(out, b.data ? b.data : "", b.len, err, errlen)) {
     rc = -1;
@@ -582,8 +563,8 @@ static void merge(enrich_result *d, const enrich_result *s) {
 
 int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request *rq, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (!rq->frame || !rq->frame->data) return fail(err, errlen, "enrichment request without a frame");
-  if (!(rq->x2 > rq->x1 && rq->y2 > rq->y1)) return fail(err, errlen, "empty detection box");
+  if (!rq->frame || !rq->frame->data) return vigil_err(err, errlen, -1, "enrichment request without a frame");
+  if (!(rq->x2 > rq->x1 && rq->y2 > rq->y1)) return vigil_err(err, errlen, -1, "empty detection box");
   /* the parts by service (ENRICHMENT_<MODEL>_SERVICE); all heavy without a light URL */
   unsigned parts = rq->parts ? rq->parts : enrich_default_parts(rq->kind, &rq->opt, rq->nframes);
   unsigned mask[2] = {0, 0}; /* heavy, light */
@@ -595,10 +576,10 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
   json_t *img = b64_jpeg(rq->frame, c->p.jpeg_quality);
   if (!req || !bbox || !opt || !img) {
     json_decref(req), json_decref(bbox), json_decref(opt), json_decref(img);
-    return fail(err, errlen, "cannot encode the frame");
+    return vigil_err(err, errlen, -1, "cannot encode the frame");
   }
   json_object_set_new(req, "image", img);
-  json_object_set_new(req, "detection_type", json_string(kind_name(rq->kind)));
+  json_object_set_new(req, "detection_type", json_string(vigil_kind_name(rq->kind)));
   json_object_set_new(bbox, "x1", json_real(rq->x1));
   json_object_set_new(bbox, "y1", json_real(rq->y1));
   json_object_set_new(bbox, "x2", json_real(rq->x2));
@@ -637,7 +618,7 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
     json_object_set_new(req, "parts", pa);
     calls[k].payload = json_dumps(req, JSON_COMPACT);
     calls[k].res = malloc(sizeof *calls[k].res);
-    if (!calls[k].payload || !calls[k].res) rc = fail(err, errlen, "out of memory");
+    if (!calls[k].payload || !calls[k].res) rc = vigil_err(err, errlen, -1, "out of memory");
   }
   json_decref(req);
   /* both services at once: a slow one costs its timeout, not the other's reply */
@@ -661,7 +642,7 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
         snprintf(why, sizeof why, "%s service unavailable: %.200s", calls[k].name, calls[k].err);
         add_error(out, enrich_part_name(bit), why);
       }
-    snprintf(err, errlen, "%s", calls[k].err);
+    vigil_err(err, errlen, -1, "%s", calls[k].err);
   }
   if (!rc && !answered) rc = -1; /* err holds the last service's reason */
   for (int k = 0; k < 2; k++) {

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/config.h"
 #include "vigil/annotate.h"
@@ -35,6 +36,7 @@
 #include "vigil/tamper.h"
 #include "vigil/plate.h"
 #include "vigil/risk.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 #include "vigil/yolo_world.h"
 
@@ -136,23 +138,17 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
   const char *cls = vigil_config_str(cfg, "TRACK_CLASSES");
   char e2[200];
   if (cls && tracker_parse_classes(&p->track, cls, e2, sizeof e2)) {
-    snprintf(err, errlen, "TRACK_CLASSES: %s", e2);
+    vigil_err(err, errlen, -1, "TRACK_CLASSES: %s", e2);
     return -1;
   }
   return 0;
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_engine *enrich, risk_analyzer *risk,
                   store *st, char *err, size_t errlen) {
   *out = NULL;
   if (!det || !risk || !st) {
-    snprintf(err, errlen, "pipeline needs a detector, a risk analyzer and a store");
+    vigil_err(err, errlen, -1, "pipeline needs a detector, a risk analyzer and a store");
     return -1;
   }
   pipeline *pl = calloc(1, sizeof *pl);
@@ -169,7 +165,7 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
   }
   pthread_mutex_init(&pl->mu, NULL);
   if (p.snapshot_dir[0] && mkdir(p.snapshot_dir, 0755) && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
+    vigil_err(err, errlen, -1, "cannot create snapshot folder %s: %s", p.snapshot_dir, strerror(errno));
     plate_votes_free(pl->votes);
     plate_config_free(&pl->plates);
     pthread_mutex_destroy(&pl->mu);
@@ -326,17 +322,6 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   return p->ncams - 1;
 }
 
-static enrich_kind kind_of(const char *cls, bool *enrichable) {
-  *enrichable = true;
-  if (!strcmp(cls, "person")) return ENRICH_PERSON;
-  if (!strcmp(cls, "car") || !strcmp(cls, "truck") || !strcmp(cls, "bus") || !strcmp(cls, "motorcycle") ||
-      !strcmp(cls, "bicycle"))
-    return ENRICH_VEHICLE;
-  if (!strcmp(cls, "dog") || !strcmp(cls, "cat") || !strcmp(cls, "bird")) return ENRICH_ANIMAL;
-  *enrichable = false;
-  return ENRICH_OBJECT;
-}
-
 static track_extra *extra_of(cam_state *cs, unsigned id) {
   track_extra *free_slot = NULL;
   for (int i = 0; i < PIPELINE_MAX_TRACKS; i++) {
@@ -419,7 +404,7 @@ static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, co
                         (int)(crops[i].y2 - crops[i].y1));
     ptr[i] = &im[i];
   }
-  if (rc) snprintf(err, errlen, "cannot crop a motion region");
+  if (rc) vigil_err(err, errlen, -1, "cannot crop a motion region");
   if (!rc) {
     cs->st.detector_calls += ncrops;
     rc = detector_run(p->det, l, ptr, ncrops, err, errlen);
@@ -438,7 +423,7 @@ static int detect_crops(pipeline *p, cam_state *cs, const vigil_image *frame, co
     vigil_det_list_free(&l[i]);
   }
   if (!out->dets) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   out->n = det_nms(out->dets, out->n, 0.5f); /* one object seen by two overlapping crops */
@@ -508,14 +493,14 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
   cs->snap.n = 0;
   vigil_event ev;
   memset(&ev, 0, sizeof ev);
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   rc = risk_analyze(p->risk, b, &ev, err, errlen);
-  cs->st.risk_ms += now_ms() - t0;
+  cs->st.risk_ms += vigil_mono_ms() - t0;
   if (rc == 0) {
     bool dup = false;
-    t0 = now_ms();
+    t0 = vigil_mono_ms();
     rc = store_insert_batch(p->st, b, &ev, &dup, err, errlen);
-    cs->st.store_ms += now_ms() - t0;
+    cs->st.store_ms += vigil_mono_ms() - t0;
     if (rc == 0) {
       cs->st.batches++;
       cs->st.events += !dup;
@@ -560,9 +545,9 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
     crops[0] = whole;
     return 1;
   }
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   int nreg = motion_detect(&cs->md, frame, reg, MAX_REGIONS);
-  cs->st.motion_ms += now_ms() - t0;
+  cs->st.motion_ms += vigil_mono_ms() - t0;
   bool first = cs->md.frames == 1;
   bool any_track = cs->tr.n > 0;
   if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
@@ -704,7 +689,7 @@ static int tamper_event(pipeline *p, cam_state *cs, const vigil_image *frame, do
   ev.reasoning = strdup(why);
   ev.window_start = b.window_start, ev.window_end = b.window_end;
   int rc = ev.summary && ev.reasoning ? 0 : -1;
-  if (rc) snprintf(err, errlen, "out of memory");
+  if (rc) vigil_err(err, errlen, -1, "out of memory");
   pthread_mutex_lock(&p->mu);
   bool dup = false;
   if (!rc) rc = store_insert_batch(p->st, &b, &ev, &dup, err, errlen);
@@ -739,7 +724,7 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
 
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
-    snprintf(err, errlen, "no camera %d", cam);
+    vigil_err(err, errlen, -1, "no camera %d", cam);
     return -1;
   }
   cam_state *cs = p->cams[cam];
@@ -764,27 +749,27 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     return 0;
   }
   vigil_det_list l;
-  double t0 = now_ms();
+  double t0 = vigil_mono_ms();
   if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
   if (p->p.world && cs->cam.nwatch > 0 && detect_watched(p, cs, frame, &l, err, errlen)) {
     vigil_det_list_free(&l);
     return -1;
   }
-  cs->st.detect_ms += now_ms() - t0;
+  cs->st.detect_ms += vigil_mono_ms() - t0;
   cs->last_detect = ts;
   cs->st.detected_frames++;
   cs->st.detections += l.n;
-  t0 = now_ms();
+  t0 = vigil_mono_ms();
   int *dt = calloc((size_t)l.n + 1, sizeof *dt);
   cs->tr.one_shot = still;
   if (!dt || tracker_update(&cs->tr, l.dets, l.n, ts, crops, ncrops, dt)) {
     free(dt);
     vigil_det_list_free(&l);
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   extras_gc(p, cam, cs);
-  cs->st.track_ms += now_ms() - t0;
+  cs->st.track_ms += vigil_mono_ms() - t0;
   bool has_pose[SNAP_MAX] = {0};
   pose_result *poses = calloc(SNAP_MAX, sizeof *poses);
   vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
@@ -794,7 +779,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
   int persons_now = 0;
   bool violence_asked = false;
   for (int i = 0; i < l.n; i++)
-    persons_now += dt[i] >= 0 && cs->tr.t[dt[i]].confirmed && !strcmp(l.dets[i].label, "person");
+    persons_now += dt[i] >= 0 && cs->tr.t[dt[i]].confirmed && vigil_class_kind(l.dets[i].label) == VIGIL_KIND_PERSON;
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
     if (dt[i] < 0) continue;
     const track_t *t = &cs->tr.t[dt[i]];
@@ -805,9 +790,8 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
     const vigil_det *d = &l.dets[i];
     if (!x->det_id[0] || x->batch_serial != cs->b.serial)
       snprintf(x->det_id, sizeof x->det_id, "%.36s-%lld-%u", cs->cam.id, (long long)llround(ts * 1000), t->id);
-    bool enrichable;
-    enrich_kind kind = kind_of(d->label, &enrichable);
-    if (enrichable && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
+    enrich_kind kind = vigil_class_kind(d->label);
+    if (kind != ENRICH_OBJECT && (p->enrich || (p->p.enrich && p->p.enrich_fn)) && budget > 0 &&
         ts - x->enriched_at >= p->p.enrich_interval_s) {
       enrich_request rq = {.frame = frame, .x1 = d->x1, .y1 = d->y1, .x2 = d->x2, .y2 = d->y2, .kind = kind,
                            .detection_id = x->det_id, .camera_id = cs->cam.id, .ts = ts,
@@ -820,7 +804,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         rq.opt.include_violence = violence_asked = true;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
-      t0 = now_ms();
+      t0 = vigil_mono_ms();
       int erc = !r ? -1
                 : p->p.enrich_fn ? p->p.enrich_fn(p->p.enrich_ud, r, &rq, eerr, sizeof eerr)
                                  : enrich_run(p->enrich, r, &rq, eerr, sizeof eerr);
@@ -837,7 +821,7 @@ int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, ch
         cs->st.enriched++;
       }
       x->enriched_at = ts; /* a failed call is not retried every frame either */
-      cs->st.enrich_ms += now_ms() - t0;
+      cs->st.enrich_ms += vigil_mono_ms() - t0;
       free(r);
       budget--;
     }

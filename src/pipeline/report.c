@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "util/base64.h"
+#include "util/file.h"
 #include "vigil/report.h"
+#include "vigil/status.h"
 
 typedef struct {
   long long id;
@@ -45,27 +47,13 @@ void report_free(report *r) {
   free(r);
 }
 
+/* The snapshot as base64 (NULL when missing, empty or over 32 MB). */
 static char *read_b64(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (n <= 0 || n > (32L << 20)) {
-    fclose(f);
-    return NULL;
-  }
-  uint8_t *buf = malloc((size_t)n);
-  char *out = malloc(vigil_b64_encoded_len((size_t)n) + 1);
-  if (buf && out && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-    size_t k = vigil_b64_encode(out, buf, (size_t)n, 0);
-    out[k] = 0;
-  } else {
-    free(out);
-    out = NULL;
-  }
+  char *buf, *out = NULL;
+  size_t n;
+  if (vigil_file_read(path, (size_t)32 << 20, &buf, &n, NULL, 0)) return NULL;
+  if (n && (out = malloc(vigil_b64_encoded_len(n) + 1))) out[vigil_b64_encode(out, (const uint8_t *)buf, n, 0)] = 0;
   free(buf);
-  fclose(f);
   return out;
 }
 
@@ -137,7 +125,7 @@ static void fmt_time(char *buf, size_t len, double t) {
 int report_write(const report *r, const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "w");
   if (!f) {
-    snprintf(err, errlen, "cannot write %s", path);
+    vigil_err(err, errlen, -1, "cannot write %s", path);
     return -1;
   }
   int counts[4] = {0};
@@ -196,7 +184,7 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
   if (r->n == 0) fputs("<div class=\"none\">No events.</div>\n", f);
   fputs("</div></body></html>\n", f);
   if (fclose(f)) {
-    snprintf(err, errlen, "cannot write %s", path);
+    vigil_err(err, errlen, -1, "cannot write %s", path);
     return -1;
   }
   return 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vigil/track.h"
+#include "vigil/status.h"
 
 #define TRACKER_MAX 256
 
@@ -45,14 +46,14 @@ int tracker_parse_classes(tracker_params *p, const char *spec, char *err, size_t
     while (*s == ' ' || *s == ',') s++;
     if (!*s) break;
     if (p->nclasses >= TRACK_MAX_CLASSES) {
-      snprintf(err, errlen, "at most %d classes", TRACK_MAX_CLASSES);
+      vigil_err(err, errlen, -1, "at most %d classes", TRACK_MAX_CLASSES);
       return -1;
     }
     track_class_params *c = &p->cls[p->nclasses];
     const char *colon = strchr(s, ':');
     size_t ln = colon ? (size_t)(colon - s) : 0;
     if (!colon || ln == 0 || ln >= sizeof c->label) {
-      snprintf(err, errlen, "expected label:min_first:median, got '%.40s'", s);
+      vigil_err(err, errlen, -1, "expected label:min_first:median, got '%.40s'", s);
       return -1;
     }
     memcpy(c->label, s, ln);
@@ -60,12 +61,12 @@ int tracker_parse_classes(tracker_params *p, const char *spec, char *err, size_t
     char *end;
     double a = strtod(colon + 1, &end);
     if (*end != ':') {
-      snprintf(err, errlen, "expected label:min_first:median, got '%.40s'", s);
+      vigil_err(err, errlen, -1, "expected label:min_first:median, got '%.40s'", s);
       return -1;
     }
     double b = strtod(end + 1, &end);
     if (end == colon + 1 || (*end && *end != ',' && *end != ' ') || !(a >= 0 && a <= 1) || !(b >= 0 && b <= 1)) {
-      snprintf(err, errlen, "thresholds of '%s' must be numbers in 0..1", c->label);
+      vigil_err(err, errlen, -1, "thresholds of '%s' must be numbers in 0..1", c->label);
       return -1;
     }
     c->min_first_score = (float)a;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "vigil/video.h"
+#include "vigil/status.h"
 
 struct video_reader {
   AVFormatContext *fmt;
@@ -33,7 +34,7 @@ video_params video_default_params(void) {
 static int averr(char *err, size_t len, const char *what, int code) {
   char buf[128];
   av_strerror(code, buf, sizeof buf);
-  if (err && len) snprintf(err, len, "%s: %s", what, buf);
+  vigil_err(err, len, -1, "%s: %s", what, buf);
   return -1;
 }
 
@@ -67,13 +68,13 @@ int video_open(video_reader **out, const char *url, video_params p, char *err, s
   v->stream = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
   if (v->stream < 0 || !codec) {
     video_close(v);
-    if (err) snprintf(err, errlen, "%s: no decodable video stream", url);
+    vigil_err(err, errlen, -1, "%s: no decodable video stream", url);
     return -1;
   }
   AVStream *st = v->fmt->streams[v->stream];
   if (st->codecpar->width <= 0 || st->codecpar->height <= 0 || st->codecpar->width > p.max_side ||
       st->codecpar->height > p.max_side) {
-    if (err) snprintf(err, errlen, "%s: video size %dx%d outside 1..%d", url, st->codecpar->width,
+    vigil_err(err, errlen, -1, "%s: video size %dx%d outside 1..%d", url, st->codecpar->width,
                       st->codecpar->height, p.max_side);
     video_close(v);
     return -1;
@@ -82,7 +83,7 @@ int video_open(video_reader **out, const char *url, video_params p, char *err, s
   if (!v->dec || avcodec_parameters_to_context(v->dec, st->codecpar) < 0 ||
       (rc = avcodec_open2(v->dec, codec, NULL)) < 0) {
     video_close(v);
-    if (err) snprintf(err, errlen, "%s: cannot open the decoder", url);
+    vigil_err(err, errlen, -1, "%s: cannot open the decoder", url);
     return -1;
   }
   v->tb = av_q2d(st->time_base);
@@ -121,19 +122,19 @@ int video_height(const video_reader *v) { return v->dec->height; }
 static int to_rgb(video_reader *v, vigil_image *img, char *err, size_t errlen) {
   AVFrame *f = v->frame;
   if (f->width <= 0 || f->height <= 0 || f->width > v->p.max_side || f->height > v->p.max_side) {
-    if (err) snprintf(err, errlen, "frame size %dx%d outside limits", f->width, f->height);
+    vigil_err(err, errlen, -1, "frame size %dx%d outside limits", f->width, f->height);
     return -1;
   }
   v->sws = sws_getCachedContext(v->sws, f->width, f->height, (enum AVPixelFormat)f->format, f->width, f->height,
                                 AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
   if (!v->sws) {
-    if (err) snprintf(err, errlen, "cannot convert pixel format");
+    vigil_err(err, errlen, -1, "cannot convert pixel format");
     return -1;
   }
   if (img->w != f->width || img->h != f->height || img->c != 3) {
     vigil_image_free(img);
     if (vigil_image_init(img, f->width, f->height, 3)) {
-      if (err) snprintf(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       return -1;
     }
   }

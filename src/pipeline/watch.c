@@ -28,10 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/store.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
+#include "vigil/status.h"
 
 #define DONE_CAP 4096
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -74,12 +76,6 @@ struct watcher {
 
 watch_params watch_default_params(void) {
   return (watch_params){.settle_s = 1.0, .retry_s = 2.0, .max_checks = 150, .scan_existing = false, .video_fps = 1};
-}
-
-static double mono_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int64_t mtime_ns(const struct stat *st) { return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec; }
@@ -321,7 +317,7 @@ static void add_candidate(watcher *w, const char *path, const char *camera, doub
     mark_done(w, &st); /* handled before a restart: once is enough */
     return;
   }
-  double now = mono_s();
+  double now = vigil_mono_s();
   for (int i = 0; i < w->ncands; i++) {
     cand *c = &w->cands[i];
     if (strcmp(c->path, path)) continue;
@@ -362,14 +358,14 @@ static void scan_dir(watcher *w, const wdir *d, double min_mtime) {
 static int add_dir(watcher *w, const char *path, bool root, char *err, size_t errlen) {
   int wd = inotify_add_watch(w->fd, path, DIR_MASK | IN_ONLYDIR);
   if (wd < 0) {
-    snprintf(err, errlen, "cannot watch %s: %s", path, strerror(errno));
+    vigil_err(err, errlen, -1, "cannot watch %s: %s", path, strerror(errno));
     return -1;
   }
   for (int i = 0; i < w->ndirs; i++)
     if (w->dirs[i].wd == wd) return i; /* already watched */
   wdir *n = realloc(w->dirs, sizeof *n * (size_t)(w->ndirs + 1));
   if (!n) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   w->dirs = n;
@@ -408,7 +404,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   *out = NULL;
   struct stat st;
   if (stat(root, &st) || !S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "%s is not a folder", root);
+    vigil_err(err, errlen, -1, "%s is not a folder", root);
     return -1;
   }
   watcher *w = calloc(1, sizeof *w);
@@ -417,7 +413,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   w->started = (double)time(NULL);
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->fd < 0) {
-    snprintf(err, errlen, "inotify: %s", strerror(errno));
+    vigil_err(err, errlen, -1, "inotify: %s", strerror(errno));
     free(w);
     return -1;
   }
@@ -429,7 +425,7 @@ int watcher_init(watcher **out, const char *root, watch_params p, char *err, siz
   }
   DIR *dir = opendir(rp);
   if (!dir) {
-    snprintf(err, errlen, "%s: %s", rp, strerror(errno));
+    vigil_err(err, errlen, -1, "%s: %s", rp, strerror(errno));
     watcher_free(w);
     return -1;
   }
@@ -485,7 +481,7 @@ static int read_events(watcher *w, char *err, size_t errlen) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EINTR) continue;
-      snprintf(err, errlen, "inotify read: %s", strerror(errno));
+      vigil_err(err, errlen, -1, "inotify read: %s", strerror(errno));
       return -1;
     }
     for (char *p = buf; p < buf + n;) {
@@ -526,7 +522,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
   for (int i = 0; i < w->ncands;) {
     if (w->p.stop && *w->p.stop) break; /* SIGTERM: the rest stay candidates */
     cand *c = &w->cands[i];
-    double now = mono_s();
+    double now = vigil_mono_s();
     if (c->next_check > now) {
       i++;
       continue;
@@ -558,7 +554,7 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
           handed++;
           drop = true;
         } else {
-          c->next_check = mono_s() + w->p.settle_s;
+          c->next_check = vigil_mono_s() + w->p.settle_s;
         }
       } else if (++c->checks >= w->p.max_checks) {
         vlog_warn("watch: %s is still incomplete (%s); waiting for its next write", c->path, why);
@@ -576,14 +572,14 @@ static int check_due(watcher *w, void (*fn)(void *ud, const watch_file *f), void
 
 int watcher_poll(watcher *w, double timeout_s, void (*fn)(void *ud, const watch_file *f), void *ud, char *err,
                  size_t errlen) {
-  double now = mono_s(), wait = timeout_s;
+  double now = vigil_mono_s(), wait = timeout_s;
   for (int i = 0; i < w->ncands; i++)
     if (w->cands[i].next_check - now < wait) wait = w->cands[i].next_check - now;
   if (wait < 0) wait = 0;
   struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
   int r = poll(&pfd, 1, (int)ceil(wait * 1000));
   if (r < 0 && errno != EINTR) {
-    snprintf(err, errlen, "poll: %s", strerror(errno));
+    vigil_err(err, errlen, -1, "poll: %s", strerror(errno));
     return -1;
   }
   if (r > 0 && read_events(w, err, errlen)) return -1;
@@ -765,15 +761,15 @@ int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *f
   if (watcher_init(&w, root, wp, err, errlen)) return -1;
   vlog_info("watch: watching %s (%d camera folders)", root, watcher_cameras(w));
   run_ctx r = {.pl = pl, .p = p, .err = err, .errlen = errlen};
-  double last_tick = mono_s();
+  double last_tick = vigil_mono_s();
   int rc = 0;
   while (!(p->stop && *p->stop) && !r.rc && !(p->max_files > 0 && r.files >= p->max_files)) {
     if (watcher_poll(w, p->tick_s > 0 ? p->tick_s : 1, on_file, &r, err, errlen) < 0) {
       rc = -1;
       break;
     }
-    if (mono_s() - last_tick >= (p->tick_s > 0 ? p->tick_s : 1)) {
-      last_tick = mono_s();
+    if (vigil_mono_s() - last_tick >= (p->tick_s > 0 ? p->tick_s : 1)) {
+      last_tick = vigil_mono_s();
       if (pipeline_tick(pl, (double)time(NULL), err, errlen)) {
         rc = -1;
         break;
@@ -783,7 +779,7 @@ int watch_run(pipeline *pl, const char *root, const watch_run_params *p, long *f
   if (r.rc) rc = -1;
   char ferr[512];
   if (pipeline_flush(pl, -1, ferr, sizeof ferr)) {
-    if (!rc) snprintf(err, errlen, "%s", ferr);
+    if (!rc) vigil_err(err, errlen, -1, "%s", ferr);
     rc = -1;
   }
   if (files_done) *files_done = r.files;

@@ -12,15 +12,7 @@
 
 #include "util/log.h"
 #include "vigil/risk.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "vigil/status.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -76,8 +68,7 @@ static int extract_text(char **text, const risk_params *p, const body *b, char *
   json_error_t jerr;
   json_t *j = json_loadb(b->data ? b->data : "", b->len, 0, &jerr);
   if (!j) {
-    set_err(err, errlen, "LLM server reply is not JSON: %s", jerr.text);
-    return RISK_EREPLY;
+    return vigil_err(err, errlen, RISK_EREPLY, "LLM server reply is not JSON: %s", jerr.text);
   }
   json_t *c = NULL;
   if (p->api == RISK_API_OPENAI) {
@@ -89,14 +80,12 @@ static int extract_text(char **text, const risk_params *p, const body *b, char *
   }
   if (!json_is_string(c)) {
     json_decref(j);
-    set_err(err, errlen, "LLM server reply has no %s", p->api == RISK_API_OPENAI ? "choices[0].message.content" : "content");
-    return RISK_EREPLY;
+    return vigil_err(err, errlen, RISK_EREPLY, "LLM server reply has no %s", p->api == RISK_API_OPENAI ? "choices[0].message.content" : "content");
   }
   *text = strndup(json_string_value(c), json_string_length(c));
   json_decref(j);
   if (!*text) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   return 0;
 }
@@ -112,12 +101,10 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
                       const char *user, char *err, size_t errlen) {
   *text = NULL;
   if (p->api == RISK_API_NONE || !p->url[0]) {
-    set_err(err, errlen, "no LLM configured");
-    return RISK_ENOLLM;
+    return vigil_err(err, errlen, RISK_ENOLLM, "no LLM configured");
   }
   if (p->api == RISK_API_OPENAI ? (!system || !user) : !prompt) {
-    set_err(err, errlen, "missing prompt");
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "missing prompt");
   }
   pthread_once(&curl_once, curl_init_once);
   char url[512];
@@ -127,14 +114,12 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
            p->api == RISK_API_OPENAI ? "/v1/chat/completions" : "/completion");
   char *req = request_json(p, prompt, system, user);
   if (!req) {
-    set_err(err, errlen, "out of memory building the request");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory building the request");
   }
   CURL *h = curl_easy_init();
   if (!h) {
     free(req);
-    set_err(err, errlen, "curl_easy_init failed");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "curl_easy_init failed");
   }
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   char auth[300];
@@ -175,16 +160,16 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
     if (cc == CURLE_OK && status >= 200 && status < 300) {
       rc = extract_text(text, p, &b, err, errlen);
     } else if (b.too_big) {
-      set_err(err, errlen, "LLM reply larger than %zu bytes", b.max);
+      vigil_err(err, errlen, -1, "LLM reply larger than %zu bytes", b.max);
       rc = RISK_ETOOBIG;
     } else if (cc != CURLE_OK) {
-      set_err(err, errlen, "LLM request to %s failed: %s", url, curl_easy_strerror(cc));
+      vigil_err(err, errlen, -1, "LLM request to %s failed: %s", url, curl_easy_strerror(cc));
       rc = RISK_EHTTP;
       retry = cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_GOT_NOTHING ||
               cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_COULDNT_RESOLVE_HOST ||
               cc == CURLE_PARTIAL_FILE;
     } else {
-      set_err(err, errlen, "LLM server %s answered HTTP %ld", url, status);
+      vigil_err(err, errlen, -1, "LLM server %s answered HTTP %ld", url, status);
       rc = RISK_EHTTP;
       retry = status >= 500 || status == 429;
     }

@@ -11,18 +11,10 @@
 
 #include "risk/sbuf.h"
 #include "vigil/risk.h"
+#include "vigil/status.h"
 
 #define MAX_TEXT_FIELD 4000 /* summary / reasoning cap, bytes */
 #define MAX_CANDIDATES 64   /* '{' starts tried; bounds the work on hostile input */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 void risk_reply_free(risk_reply *r) {
   if (!r) return;
@@ -203,13 +195,11 @@ static void strip_controls(char *s) {
 int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (!text) {
-    set_err(err, errlen, "empty reply");
-    return RISK_EREPLY;
+    return vigil_err(err, errlen, RISK_EREPLY, "empty reply");
   }
   char *buf = malloc(len + 1);
   if (!buf) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   const char *tail;
   size_t tail_len;
@@ -218,14 +208,12 @@ int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, s
   if (!j && tail) j = first_object(tail, tail_len);
   free(buf);
   if (!j) {
-    set_err(err, errlen, "no JSON object with a risk_score in the reply");
-    return RISK_EREPLY;
+    return vigil_err(err, errlen, RISK_EREPLY, "no JSON object with a risk_score in the reply");
   }
   double score;
   if (!parse_score(json_object_get(j, "risk_score"), &score)) {
     json_decref(j);
-    set_err(err, errlen, "risk_score is not a number");
-    return RISK_EREPLY;
+    return vigil_err(err, errlen, RISK_EREPLY, "risk_score is not a number");
   }
   if (score < 0 || score > 100) out->score_clamped = true;
   score = fmin(fmax(score, 0.0), 100.0);
@@ -261,8 +249,7 @@ int risk_parse_reply(risk_reply *out, const char *text, size_t len, char *err, s
   }
   if (!out->summary || !out->reasoning) {
     risk_reply_free(out);
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   return 0;
 }

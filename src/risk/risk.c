@@ -11,23 +11,16 @@
 #include <time.h>
 
 #include "risk/sbuf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "vigil/risk.h"
+#include "vigil/status.h"
 
 struct risk_analyzer {
   risk_params p;
   pthread_mutex_t mu;
   double llm_down_until; /* monotonic seconds; rules only until then */
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 risk_params risk_default_params(void) {
   risk_params p;
@@ -54,8 +47,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
   const char *url = vigil_config_str(cfg, "NEMOTRON_URL");
   const char *api = vigil_config_str(cfg, "NEMOTRON_API");
   if (url && strlen(url) >= sizeof p->url) {
-    set_err(err, errlen, "NEMOTRON_URL is too long");
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "NEMOTRON_URL is too long");
   }
   vigil_strlcpy(p->url, url, sizeof p->url);
   if (!api || !*api || !strcasecmp(api, "completion") || !strcasecmp(api, "llamacpp") ||
@@ -66,8 +58,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
   else if (!strcasecmp(api, "none") || !strcasecmp(api, "rules"))
     p->api = RISK_API_NONE;
   else {
-    set_err(err, errlen, "NEMOTRON_API='%s': expected completion|llamacpp, chat|openai or none", api);
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "NEMOTRON_API='%s': expected completion|llamacpp, chat|openai or none", api);
   }
   if (!p->url[0]) p->api = RISK_API_NONE;
   const char *s;
@@ -90,8 +81,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
     int rc = vigil_config_float(cfg, dk[i].key, &v, err, errlen);
     if (rc) return RISK_EINVAL;
     if (v < dk[i].lo || v > dk[i].hi) {
-      set_err(err, errlen, "%s=%g is out of range [%g, %g]", dk[i].key, v, dk[i].lo, dk[i].hi);
-      return RISK_EINVAL;
+      return vigil_err(err, errlen, RISK_EINVAL, "%s=%g is out of range [%g, %g]", dk[i].key, v, dk[i].lo, dk[i].hi);
     }
     *dk[i].dst = v;
   }
@@ -105,8 +95,7 @@ int risk_params_from_config(risk_params *p, const vigil_config *cfg, char *err, 
     long v;
     if (vigil_config_int(cfg, ik[i].key, &v, err, errlen)) return RISK_EINVAL;
     if (v < ik[i].lo || v > ik[i].hi) {
-      set_err(err, errlen, "%s=%ld is out of range [%ld, %ld]", ik[i].key, v, ik[i].lo, ik[i].hi);
-      return RISK_EINVAL;
+      return vigil_err(err, errlen, RISK_EINVAL, "%s=%ld is out of range [%ld, %ld]", ik[i].key, v, ik[i].lo, ik[i].hi);
     }
     *ik[i].dst = (int)v;
   }
@@ -117,8 +106,7 @@ int risk_analyzer_init(risk_analyzer **out, const risk_params *p, char *err, siz
   *out = NULL;
   risk_analyzer *a = calloc(1, sizeof *a);
   if (!a) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
   a->p = p ? *p : risk_default_params();
   pthread_mutex_init(&a->mu, NULL);
@@ -132,18 +120,6 @@ void risk_analyzer_free(risk_analyzer *a) {
   free(a);
 }
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Tries the LLM; 0 and a parsed reply, or an error in why[]. */
 static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char *why, size_t whylen) {
   const risk_params *p = &a->p;
@@ -154,8 +130,8 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
   pthread_mutex_lock(&a->mu);
   double until = a->llm_down_until;
   pthread_mutex_unlock(&a->mu);
-  if (until > mono_now()) {
-    snprintf(why, whylen, "LLM unavailable after a recent failure (retried in %.0f s)", until - mono_now());
+  if (until > vigil_mono_s()) {
+    snprintf(why, whylen, "LLM unavailable after a recent failure (retried in %.0f s)", until - vigil_mono_s());
     return RISK_ENOLLM;
   }
   char *prompt = NULL, *sys = NULL, *user = NULL, *text = NULL;
@@ -172,7 +148,7 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
   free(text);
   if (rc == RISK_EHTTP || rc == RISK_ETOOBIG) {
     pthread_mutex_lock(&a->mu);
-    a->llm_down_until = mono_now() + p->cooldown_s;
+    a->llm_down_until = vigil_mono_s() + p->cooldown_s;
     pthread_mutex_unlock(&a->mu);
   }
   return rc;
@@ -180,14 +156,12 @@ static int try_llm(risk_analyzer *a, const vigil_batch *b, risk_reply *rep, char
 
 int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *err, size_t errlen) {
   if (!a || !b || !ev) {
-    set_err(err, errlen, "risk_analyze: NULL argument");
-    return RISK_EINVAL;
+    return vigil_err(err, errlen, RISK_EINVAL, "risk_analyze: NULL argument");
   }
   if (vigil_event_from_batch(ev, b)) {
-    set_err(err, errlen, "out of memory");
-    return RISK_ENOMEM;
+    return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
   }
-  ev->created_at = wall_now();
+  ev->created_at = vigil_wall_s();
   free(ev->summary);
   free(ev->reasoning);
   ev->summary = ev->reasoning = NULL;
@@ -255,6 +229,5 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
   if (!ev->reasoning) goto oom;
   return 0;
 oom:
-  set_err(err, errlen, "out of memory");
-  return RISK_ENOMEM;
+  return vigil_err(err, errlen, RISK_ENOMEM, "out of memory");
 }

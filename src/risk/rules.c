@@ -14,6 +14,7 @@
 
 #include "risk/risk_int.h"
 #include "risk/sbuf.h"
+#include "vigil/classes.h"
 #include "vigil/risk.h"
 
 #define RULES(X)                                                                                   \
@@ -95,19 +96,9 @@ bool risk_rules_fired(const risk_rules_result *r, const char *id) {
   return false;
 }
 
-static const char *const vehicle_classes[] = {"car", "truck", "bus", "motorcycle", "bicycle", "vehicle", NULL};
-static const char *const animal_classes[] = {"dog", "cat", "bird", "animal", NULL};
-static const char *const firearms[] = {"gun", "rifle", "pistol", "firearm", "handgun", "shotgun", NULL};
-static const char *const blunt[] = {"bat", "crowbar", "baseball bat", NULL};
 static const char *const face_cover[] = {"mask", "balaclava", NULL}; /* substrings */
 static const char *const bad_actions[] = {"fight", "climb", "break", "theft", "steal", "vandal",
                                           "punch", "kick", "shoot", NULL};
-
-static bool in_list(const char *s, const char *const *list) {
-  for (; *list; list++)
-    if (!strcasecmp(s, *list)) return true;
-  return false;
-}
 
 static bool has_sub(const char *s, const char *const *list) {
   for (; *list; list++)
@@ -152,11 +143,12 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   for (size_t i = 0; i < b->n; i++) {
     const vigil_detection *d = &b->dets[i];
     const vigil_enrichment *e = &b->enr[i];
-    if (!strcasecmp(d->cls, "person"))
+    vigil_kind kind = vigil_class_kind(d->cls);
+    if (kind == VIGIL_KIND_PERSON)
       persons++;
-    else if (in_list(d->cls, vehicle_classes))
+    else if (kind == VIGIL_KIND_VEHICLE)
       vehicles++;
-    else if (in_list(d->cls, animal_classes))
+    else if (kind == VIGIL_KIND_ANIMAL)
       animals++;
     else
       others++;
@@ -167,19 +159,19 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
     if (risk__threat_real(&e->threat)) {
       wt = e->threat.type;
       wc = e->threat.confidence;
-    } else if (d->confidence >= 0.5f &&
-               (in_list(d->cls, firearms) || !strcasecmp(d->cls, "knife") || !strcasecmp(d->cls, "weapon"))) {
+    } else if (d->confidence >= 0.5f && vigil_class_weapon(d->cls) != VIGIL_WEAPON_NONE &&
+               vigil_class_weapon(d->cls) != VIGIL_WEAPON_BLUNT) { /* COCO's "baseball bat" is sports gear */
       wt = d->cls;
       wc = d->confidence;
     }
     if (wt) {
-      if (in_list(wt, firearms)) {
+      if (vigil_class_weapon(wt) == VIGIL_WEAPON_FIREARM) {
         fire(&ev, R_WEAPON_FIREARM, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
         weapon = true;
-      } else if (!strcasecmp(wt, "knife")) {
+      } else if (vigil_class_weapon(wt) == VIGIL_WEAPON_KNIFE) {
         fire(&ev, R_WEAPON_KNIFE, "knife at %.0f%% (%s)", wc * 100, d->id);
         weapon = true;
-      } else if (in_list(wt, blunt)) {
+      } else if (vigil_class_weapon(wt) == VIGIL_WEAPON_BLUNT) {
         fire(&ev, R_WEAPON_BLUNT, "%s at %.0f%% (%s)", wt, wc * 100, d->id);
         weapon = true;
       } else {
@@ -229,7 +221,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
         if (night) fire(&ev, R_PLATE_UNKNOWN_NIGHT, "%s at %02d:00 (%s)", e->plate.text, b->local_hour, d->id);
       }
     }
-    if (in_list(d->cls, animal_classes) && e->pet.present && e->pet.is_household) household++;
+    if (kind == VIGIL_KIND_ANIMAL && e->pet.present && e->pet.is_household) household++;
     if (e->violence.present && e->violence.violent && e->violence.confidence >= 0.5f)
       fire(&ev, R_VIOLENCE, "violence %.0f%% in the frame of %s", e->violence.confidence * 100, d->id),
           any_alert = true;
@@ -261,7 +253,7 @@ int risk_rules_score(risk_rules_result *out, const vigil_batch *b, const risk_pa
   int parked = 0;
   for (size_t i = 0; i < b->n; i++) {
     if (!b->dets[i].track_id) tracked = false;
-    if (in_list(b->dets[i].cls, vehicle_classes) && b->dets[i].stationary) parked++;
+    if (vigil_class_kind(b->dets[i].cls) == VIGIL_KIND_VEHICLE && b->dets[i].stationary) parked++;
   }
   const char *unit = tracked ? "tracked" : "detection(s)";
   if (persons) fire(&ev, R_BASE_PERSON, "%d person %s", persons, unit);

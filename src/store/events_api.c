@@ -22,7 +22,9 @@
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 #include "web/assets.h"
 
 #define MAX_SNAPSHOT_BYTES (32u << 20)
@@ -301,7 +303,7 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
   if (u && *u)
     snprintf(url, sizeof url, "%s", u);
   else if (store_default_url(url, sizeof url)) {
-    snprintf(err, errlen, "store URL too long");
+    vigil_err(err, errlen, -1, "store URL too long");
     return -1;
   }
   events_ctx *c = calloc(1, sizeof *c);

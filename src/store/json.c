@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "store/store_int.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 
 static json_t *iso_time(double t) {
   if (!(t > 0) || !isfinite(t) || t > 1e11) return json_null();
@@ -152,4 +154,11 @@ json_t *vigil_event_to_json(const vigil_event *ev) {
   json_object_set_new(j, "plates", plates);
   json_object_set_new(j, "created_at", iso_time(ev->created_at));
   return j;
+}
+
+char *store__enrichment_text(const vigil_enrichment *e) {
+  json_t *j = vigil_enrichment_to_json(e);
+  char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return txt;
 }

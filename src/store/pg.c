@@ -6,16 +6,8 @@
 #include <string.h>
 
 #include "store/store_int.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static const char *const migrations[] = {
     /* 1: the schema */
@@ -93,8 +85,7 @@ static int pg_exec(void *vdb, const char *sql, const sval *params, int n, store_
     char *q = rewrite(sql);
     if (!q || n > 32) {
       free(q);
-      set_err(err, errlen, "pg: out of memory or too many parameters");
-      return STORE_ENOMEM;
+      return vigil_err(err, errlen, STORE_ENOMEM, "pg: out of memory or too many parameters");
     }
     char bufs[32][40];
     const char *vals[32];
@@ -111,7 +102,7 @@ static int pg_exec(void *vdb, const char *sql, const sval *params, int n, store_
   }
   ExecStatusType st = PQresultStatus(r);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    set_err(err, errlen, "postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    vigil_err(err, errlen, -1, "postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     PQclear(r);
     return STORE_EDB;
   }
@@ -137,7 +128,7 @@ int store__pg_open(void **out, const char *conninfo, char *err, size_t errlen) {
   *out = NULL;
   PGconn *c = PQconnectdb(conninfo);
   if (!c || PQstatus(c) != CONNECTION_OK) {
-    set_err(err, errlen, "postgresql connect: %s", c ? PQerrorMessage(c) : "out of memory");
+    vigil_err(err, errlen, -1, "postgresql connect: %s", c ? PQerrorMessage(c) : "out of memory");
     PQfinish(c);
     return STORE_EDB;
   }
@@ -159,8 +150,7 @@ const store_backend store__pg = {
 int store__pg_open(void **out, const char *conninfo, char *err, size_t errlen) {
   *out = NULL;
   (void)migrations;
-  set_err(err, errlen, "vigil was built without libpq (PostgreSQL)");
-  return STORE_EUNSUPPORTED;
+  return vigil_err(err, errlen, STORE_EUNSUPPORTED, "vigil was built without libpq (PostgreSQL)");
 }
 
 const store_backend store__pg = {.name = "postgresql"};

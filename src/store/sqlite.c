@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/store_int.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 
 static const char *const migrations[] = {
@@ -52,22 +53,13 @@ static const char *const migrations[] = {
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started REAL NOT NULL);",
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static int lite_exec(void *vdb, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,
                      size_t errlen) {
   sqlite3 *db = vdb;
   if (!n && !fn) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-      set_err(err, errlen, "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
+      vigil_err(err, errlen, -1, "sqlite: %s", msg ? msg : sqlite3_errmsg(db));
       sqlite3_free(msg);
       return STORE_EDB;
     }
@@ -75,8 +67,7 @@ static int lite_exec(void *vdb, const char *sql, const sval *params, int n, stor
   }
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    set_err(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
-    return STORE_EDB;
+    return vigil_err(err, errlen, STORE_EDB, "sqlite: %s", sqlite3_errmsg(db));
   }
   for (int i = 0; i < n; i++) {
     int rc = SQLITE_OK;
@@ -87,7 +78,7 @@ static int lite_exec(void *vdb, const char *sql, const sval *params, int n, stor
     case SV_TEXT: rc = sqlite3_bind_text(st, i + 1, params[i].s, -1, SQLITE_TRANSIENT); break;
     }
     if (rc != SQLITE_OK) {
-      set_err(err, errlen, "sqlite bind: %s", sqlite3_errmsg(db));
+      vigil_err(err, errlen, -1, "sqlite bind: %s", sqlite3_errmsg(db));
       sqlite3_finalize(st);
       return STORE_EDB;
     }
@@ -97,7 +88,7 @@ static int lite_exec(void *vdb, const char *sql, const sval *params, int n, stor
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) {
-      set_err(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
+      vigil_err(err, errlen, -1, "sqlite: %s", sqlite3_errmsg(db));
       ret = STORE_EDB;
       break;
     }
@@ -119,7 +110,7 @@ int store__sqlite_open(void **out, const char *path, char *err, size_t errlen) {
   sqlite3 *db = NULL;
   int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
   if (rc != SQLITE_OK) {
-    set_err(err, errlen, "sqlite open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    vigil_err(err, errlen, -1, "sqlite open %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return STORE_EDB;
   }

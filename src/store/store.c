@@ -13,7 +13,9 @@
 
 #include "store/store_int.h"
 #include "util/assets.h"
+#include "util/clock.h"
 #include "vigil/config.h"
+#include "vigil/status.h"
 #include "vigil/store.h"
 
 struct store {
@@ -31,20 +33,22 @@ static int level_rank(const char *l) {
   return -1;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 #define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
 
 static int row_int(void *ud, int nc, const char *const *cols) {
   *(int64_t *)ud = nc > 0 && cols[0] ? strtoll(cols[0], NULL, 10) : 0;
   return 0;
+}
+
+/* A detection's enrichment, stored as its JSON text (store/json.c). */
+static int put_enrichment(store *s, const char *det_id, const vigil_enrichment *e, char *err, size_t errlen) {
+  char *txt = store__enrichment_text(e);
+  if (!txt) return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
+  sval q[2] = {sv_text(det_id), sv_text(txt)};
+  int rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
+                q, 2, NULL, NULL);
+  free(txt);
+  return rc;
 }
 
 int store_latest_schema_version(void) { return store__sqlite.n_migrations; }
@@ -61,7 +65,7 @@ static int migrate(store *s, char *err, size_t errlen) {
     have = 0;
   }
   if (have > s->be->n_migrations) {
-    set_err(err, errlen, "database schema version %lld is newer than this vigil (%d)", (long long)have,
+    vigil_err(err, errlen, -1, "database schema version %lld is newer than this vigil (%d)", (long long)have,
             s->be->n_migrations);
     rc = STORE_EDB;
     goto fail;
@@ -79,8 +83,7 @@ fail:
 int store_open(store **out, const char *url, char *err, size_t errlen) {
   *out = NULL;
   if (!url || !*url) {
-    set_err(err, errlen, "empty store URL");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "empty store URL");
   }
   store *s = calloc(1, sizeof *s);
   if (!s) return STORE_ENOMEM;
@@ -96,12 +99,12 @@ int store_open(store **out, const char *url, char *err, size_t errlen) {
     else if (!strncmp(url, "sqlite:", 7))
       path = url + 7; /* sqlite::memory: */
     else if (strstr(url, "://")) {
-      set_err(err, errlen, "unknown store URL scheme in '%s' (sqlite:// or postgresql://)", url);
+      vigil_err(err, errlen, -1, "unknown store URL scheme in '%s' (sqlite:// or postgresql://)", url);
       rc = STORE_EINVAL;
       goto out;
     }
     if (!*path) {
-      set_err(err, errlen, "store URL '%s' has no path", url);
+      vigil_err(err, errlen, -1, "store URL '%s' has no path", url);
       rc = STORE_EINVAL;
       goto out;
     }
@@ -158,19 +161,12 @@ int store_default_url(char *buf, size_t len) {
   return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int store_upsert_camera(store *s, const char *id, const char *name, const char *source, char *err,
                         size_t errlen) {
   if (!id || !*id) {
-    set_err(err, errlen, "camera id is empty");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "camera id is empty");
   }
-  sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(now_s())};
+  sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, ?, ?) "
@@ -202,7 +198,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
   if (rc) return rc;
   {
-    sval p[3] = {sv_text(b->camera_id), sv_text(b->camera_name), sv_real(now_s())};
+    sval p[3] = {sv_text(b->camera_id), sv_text(b->camera_name), sv_real(vigil_wall_s())};
     if ((rc = EXEC(s,
                    "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) "
                    "ON CONFLICT(id) DO NOTHING",
@@ -211,7 +207,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   }
   int64_t id = 0;
   {
-    double created = ev->created_at > 0 ? ev->created_at : now_s();
+    double created = ev->created_at > 0 ? ev->created_at : vigil_wall_s();
     sval p[14] = {sv_text(b->camera_id),
                   sv_int(ev->risk_score),
                   sv_text(vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score)),
@@ -258,19 +254,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
                    p, 9, NULL, NULL)))
       goto fail;
-    json_t *j = vigil_enrichment_to_json(&b->enr[i]);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!txt) {
-      set_err(err, errlen, "out of memory");
-      rc = STORE_ENOMEM;
-      goto fail;
-    }
-    sval q[2] = {sv_text(d->id), sv_text(txt)};
-    rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
-              q, 2, NULL, NULL);
-    free(txt);
-    if (rc) goto fail;
+    if ((rc = put_enrichment(s, d->id, &b->enr[i], err, errlen))) goto fail;
     sval r[3] = {sv_int(id), sv_text(d->id), sv_int((int64_t)i)};
     if ((rc = EXEC(s,
                    "INSERT INTO event_detections(event_id, detection_id, seq) VALUES (?, ?, ?)"
@@ -293,7 +277,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     for (int k = 0; k < 2; k++) {
       unsigned bit = k ? STORE_SINK_WEBHOOK : STORE_SINK_MQTT;
       if (!(s->sinks & bit) || (bit == STORE_SINK_WEBHOOK && level_rank(lvl) < s->webhook_min_rank)) continue;
-      sval p[3] = {sv_int(id), sv_text(k ? "webhook" : "mqtt"), sv_real(now_s())};
+      sval p[3] = {sv_int(id), sv_text(k ? "webhook" : "mqtt"), sv_real(vigil_wall_s())};
       if ((rc = EXEC(s, "INSERT INTO outbox(event_id, sink, created_at) VALUES (?, ?, ?)", p, 3, NULL, NULL)))
         goto fail;
     }
@@ -310,12 +294,10 @@ fail:
 int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                        size_t errlen) {
   if (!s || !b || !ev || !b->camera_id[0]) {
-    set_err(err, errlen, "store_insert_batch: missing store, batch, event or camera id");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "store_insert_batch: missing store, batch, event or camera id");
   }
   if (ev->risk_score < 0 || ev->risk_score > 100) {
-    set_err(err, errlen, "risk_score %d out of range", ev->risk_score);
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "risk_score %d out of range", ev->risk_score);
   }
   bool dup = false;
   pthread_mutex_lock(&s->mu);
@@ -339,6 +321,42 @@ store_filter store_default_filter(void) {
 #define EVENT_COLS                                                                                         \
   "id, camera_id, risk_score, risk_level, summary, reasoning, window_start, window_end, fast_path, scorer," \
   " reviewed, notes, snapshot_path, created_at"
+
+/* A growing array of fixed-size records that a row callback fills. */
+typedef struct {
+  void *v;
+  size_t n, cap, size;
+} row_list;
+
+/* The next record, zeroed; NULL when out of memory. */
+static void *row_list_push(row_list *l) {
+  if (l->n == l->cap) {
+    size_t ncap = l->cap ? l->cap * 2 : 16;
+    void *nv = realloc(l->v, ncap * l->size);
+    if (!nv) return NULL;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  void *r = (char *)l->v + l->n++ * l->size;
+  memset(r, 0, l->size);
+  return r;
+}
+
+/* A listing: runs sql under the lock into l; on failure the records are
+ * freed and out of memory is reported. */
+static int row_list_query(store *s, row_list *l, const char *sql, const sval *p, int np, store_row_fn fn, char *err,
+                          size_t errlen) {
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, sql, p, np, fn, l);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+  }
+  return rc;
+}
 
 typedef struct {
   vigil_event *evs;
@@ -408,7 +426,7 @@ static int load_ids(store *s, vigil_event *ev, char *err, size_t errlen) {
   ids_ctx x = {ev, 0};
   sval p = sv_int(ev->id);
   int rc = EXEC(s, "SELECT detection_id FROM event_detections WHERE event_id = ? ORDER BY seq", &p, 1, row_id, &x);
-  if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+  if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
   return rc;
 }
 
@@ -439,12 +457,10 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   store_filter d = store_default_filter();
   if (!f) f = &d;
   if (f->level && !vigil_risk_level_valid(f->level)) {
-    set_err(err, errlen, "level must be low, medium, high or critical");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "level must be low, medium, high or critical");
   }
   if (f->limit < 0 || f->limit > 1000 || f->offset < 0) {
-    set_err(err, errlen, "limit must be 1..1000 and offset >= 0");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000 and offset >= 0");
   }
   char sql[1024];
   sval p[8];
@@ -483,7 +499,7 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (l.oom) set_err(err, errlen, "out of memory");
+    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
     store_events_free(l.evs, l.n);
     return rc;
   }
@@ -497,8 +513,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   *evs = NULL;
   *n = 0;
   if (limit < 1 || limit > 1000) {
-    set_err(err, errlen, "limit must be 1..1000");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000");
   }
   sval p[2] = {sv_int(after_id), sv_int(limit)};
   ev_list l = {0};
@@ -507,7 +522,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
   for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (l.oom) set_err(err, errlen, "out of memory");
+    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
     store_events_free(l.evs, l.n);
     return rc;
   }
@@ -529,7 +544,7 @@ static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t 
   sval p = sv_int(id);
   int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id = ?", &p, 1, row_event, &l);
   if (!rc && l.n == 0) {
-    set_err(err, errlen, "event %lld not found", (long long)id);
+    vigil_err(err, errlen, -1, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
   if (!rc) rc = load_details(s, &l.evs[0], err, errlen);
@@ -554,15 +569,14 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
                       size_t errlen) {
   if (out) vigil_event_init(out);
   if (reviewed < -1 || reviewed > 1) {
-    set_err(err, errlen, "reviewed must be true or false");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "reviewed must be true or false");
   }
   pthread_mutex_lock(&s->mu);
   int64_t found = 0;
   sval pid = sv_int(id);
   int rc = EXEC(s, "SELECT id FROM events WHERE id = ?", &pid, 1, row_int, &found);
   if (!rc && !found) {
-    set_err(err, errlen, "event %lld not found", (long long)id);
+    vigil_err(err, errlen, -1, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
   if (!rc && reviewed >= 0) {
@@ -584,8 +598,7 @@ int store_count(store *s, const char *table, int64_t *n, char *err, size_t errle
   size_t i = 0, nok = sizeof ok / sizeof ok[0];
   while (i < nok && strcmp(table, ok[i])) i++;
   if (i == nok) {
-    set_err(err, errlen, "unknown table %s", table);
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "unknown table %s", table);
   }
   char sql[80];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", ok[i]);
@@ -616,23 +629,10 @@ int store_get_enrichment(store *s, const char *detection_id, char **json, char *
 
 static bool sink_valid(const char *sink) { return sink && (!strcmp(sink, "mqtt") || !strcmp(sink, "webhook")); }
 
-typedef struct {
-  store_outbox_item *v;
-  size_t n, cap;
-} ob_list;
-
 static int row_outbox(void *ud, int nc, const char *const *c) {
-  ob_list *l = ud;
   if (nc < 4) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    store_outbox_item *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  store_outbox_item *it = &l->v[l->n++];
-  memset(it, 0, sizeof *it);
+  store_outbox_item *it = row_list_push(ud);
+  if (!it) return STORE_ENOMEM;
   it->id = c[0] ? strtoll(c[0], NULL, 10) : 0;
   it->event_id = c[1] ? strtoll(c[1], NULL, 10) : 0;
   vigil_strlcpy(it->sink, c[2] ? c[2] : "", sizeof it->sink);
@@ -645,11 +645,11 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
   *items = NULL;
   *n = 0;
   if (!sink_valid(sink) || limit < 1 || limit > 1000 || !(lease_s >= 0)) {
-    set_err(err, errlen, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook, limit 1..1000, lease >= 0");
   }
   sval p[3] = {sv_text(sink), sv_real(now), sv_int(limit)};
-  ob_list l = {0};
+  row_list l = {.size = sizeof(store_outbox_item)};
+  store_outbox_item *v;
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "SELECT id, event_id, sink, attempts FROM outbox WHERE sink = ? AND sent_at IS NULL AND next_at <= ?"
@@ -659,16 +659,17 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
    * process on the same store) skips it; a row whose claimer died is due
    * again when the lease ends */
   size_t kept = 0;
+  v = l.v;
   for (size_t i = 0; !rc && i < l.n; i++) {
     int64_t got = 0;
-    sval q[3] = {sv_real(now + lease_s), sv_int(l.v[i].id), sv_real(now)};
+    sval q[3] = {sv_real(now + lease_s), sv_int(v[i].id), sv_real(now)};
     rc = EXEC(s, "UPDATE outbox SET next_at = ? WHERE id = ? AND sent_at IS NULL AND next_at <= ? RETURNING id", q, 3,
               row_int, &got);
-    if (!rc && got) l.v[kept++] = l.v[i];
+    if (!rc && got) v[kept++] = v[i];
   }
   pthread_mutex_unlock(&s->mu);
   if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
+    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
     free(l.v);
     return rc;
   }
@@ -682,7 +683,7 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
 }
 
 int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen) {
-  sval p[2] = {sv_real(now_s()), sv_int(id)};
+  sval p[2] = {sv_real(vigil_wall_s()), sv_int(id)};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
   pthread_mutex_unlock(&s->mu);
@@ -709,8 +710,7 @@ int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, 
 int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen) {
   *n = 0;
   if (!sink_valid(sink)) {
-    set_err(err, errlen, "outbox: sink must be mqtt or webhook");
-    return STORE_EINVAL;
+    return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook");
   }
   sval p = sv_text(sink);
   pthread_mutex_lock(&s->mu);
@@ -721,23 +721,10 @@ int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size
 
 /* ---- what the dashboard and MQTT show --------------------------------------------------- */
 
-typedef struct {
-  vigil_detection *v;
-  size_t n, cap;
-} det_list;
-
 static int row_det(void *ud, int nc, const char *const *c) {
-  det_list *l = ud;
   if (nc < 9) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    vigil_detection *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  vigil_detection *d = &l->v[l->n++];
-  memset(d, 0, sizeof *d);
+  vigil_detection *d = row_list_push(ud);
+  if (!d) return STORE_ENOMEM;
   vigil_strlcpy(d->id, c[0] ? c[0] : "", sizeof d->id);
   vigil_strlcpy(d->camera_id, c[1] ? c[1] : "", sizeof d->camera_id);
   vigil_strlcpy(d->cls, c[2] ? c[2] : "", sizeof d->cls);
@@ -755,41 +742,22 @@ int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, s
   *dets = NULL;
   *n = 0;
   sval p = sv_int(event_id);
-  det_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
-                " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
-                " WHERE ed.event_id = ? ORDER BY ed.seq",
-                &p, 1, row_det, &l);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
-    free(l.v);
-    return rc;
-  }
+  row_list l = {.size = sizeof(vigil_detection)};
+  int rc = row_list_query(s, &l,
+                          "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
+                          " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
+                          " WHERE ed.event_id = ? ORDER BY ed.seq",
+                          &p, 1, row_det, err, errlen);
+  if (rc) return rc;
   *dets = l.v;
   *n = l.n;
   return 0;
 }
 
-typedef struct {
-  store_camera *v;
-  size_t n, cap;
-} cam_list;
-
 static int row_cam(void *ud, int nc, const char *const *c) {
-  cam_list *l = ud;
   if (nc < 2) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    store_camera *nv = realloc(l->v, ncap * sizeof *nv);
-    if (!nv) return STORE_ENOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
-  store_camera *k = &l->v[l->n++];
-  memset(k, 0, sizeof *k);
+  store_camera *k = row_list_push(ud);
+  if (!k) return STORE_ENOMEM;
   vigil_strlcpy(k->id, c[0] ? c[0] : "", sizeof k->id);
   vigil_strlcpy(k->name, c[1] ? c[1] : "", sizeof k->name);
   return 0;
@@ -798,15 +766,9 @@ static int row_cam(void *ud, int nc, const char *const *c) {
 int store_list_cameras(store *s, store_camera **cams, size_t *n, char *err, size_t errlen) {
   *cams = NULL;
   *n = 0;
-  cam_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, &l);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (rc == STORE_ENOMEM) set_err(err, errlen, "out of memory");
-    free(l.v);
-    return rc;
-  }
+  row_list l = {.size = sizeof(store_camera)};
+  int rc = row_list_query(s, &l, "SELECT id, name FROM cameras ORDER BY id", NULL, 0, row_cam, err, errlen);
+  if (rc) return rc;
   *cams = l.v;
   *n = l.n;
   return 0;
@@ -853,8 +815,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
   *fresh = false;
   char *enc = enr_encode(e);
   if (!enc) {
-    set_err(err, errlen, "out of memory");
-    return STORE_ENOMEM;
+    return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
   }
   pthread_mutex_lock(&s->mu);
   int64_t have = 0;
@@ -880,7 +841,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
     goto out;
   }
   {
-    sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(now_s())};
+    sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(vigil_wall_s())};
     if ((rc = EXEC(s, "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) ON CONFLICT(id) DO NOTHING",
                    p, 3, NULL, NULL)))
       goto fail;
@@ -893,21 +854,7 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL, NULL)))
       goto fail;
   }
-  {
-    json_t *j = vigil_enrichment_to_json(e);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!txt) {
-      set_err(err, errlen, "out of memory");
-      rc = STORE_ENOMEM;
-      goto fail;
-    }
-    sval q[2] = {sv_text(d->id), sv_text(txt)};
-    rc = EXEC(s, "INSERT INTO enrichment_results(detection_id, json) VALUES (?, ?) ON CONFLICT(detection_id) DO NOTHING",
-              q, 2, NULL, NULL);
-    free(txt);
-    if (rc) goto fail;
-  }
+  if ((rc = put_enrichment(s, d->id, e, err, errlen))) goto fail;
   {
     int64_t seq = 0;
     sval c = sv_text(d->camera_id);
@@ -1019,7 +966,7 @@ int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns
 
 int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns, const char *status, char *err,
                     size_t errlen) {
-  sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(now_s())};
+  sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
                 "INSERT INTO processed_files(path, size, mtime_ns, status, processed_at) VALUES (?, ?, ?, ?, ?)"
@@ -1031,7 +978,7 @@ int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns
 
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen) {
   int64_t c = 0;
-  sval p[2] = {sv_text(root), sv_real(now_s())};
+  sval p[2] = {sv_text(root), sv_real(vigil_wall_s())};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, "SELECT count(*) FROM watch_roots WHERE root = ?", p, 1, row_int, &c);
   if (!rc && !c) rc = EXEC(s, "INSERT INTO watch_roots(root, first_started) VALUES (?, ?)", p, 2, NULL, NULL);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/event.h"
+
 typedef enum { SV_NULL, SV_INT, SV_REAL, SV_TEXT } sv_type;
 
 typedef struct {
@@ -41,5 +43,9 @@ extern const store_backend store__pg;
 /* Open functions: 0 and *db, or STORE_E* with a message. */
 int store__sqlite_open(void **db, const char *path, char *err, size_t errlen);
 int store__pg_open(void **db, const char *conninfo, char *err, size_t errlen);
+
+/* An enrichment as compact JSON text (store/json.c), malloc'ed; NULL when out
+ * of memory. What the enrichment_results column holds. */
+char *store__enrichment_text(const vigil_enrichment *e);
 
 #endif

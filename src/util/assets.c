@@ -11,17 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vigil/config.h"
+#include "vigil/status.h"
+
 static _Thread_local char home_buf[PATH_MAX];
 static _Thread_local char err_buf[PATH_MAX + 128];
-
-static int set_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int set_err(int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err_buf, sizeof err_buf, fmt, ap);
-  va_end(ap);
-  return code;
-}
 
 const char *vigil_asset_errmsg(void) { return err_buf; }
 
@@ -35,7 +29,7 @@ static const char *home_set(const char *s, size_t n) {
 }
 
 const char *vigil_home(void) {
-  const char *e = getenv("VIGIL_HOME");
+  const char *e = vigil_config_given(NULL, "VIGIL_HOME");
   if (e && *e) return home_set(e, strlen(e));
 
   const char *h = getenv("HOME");
@@ -64,16 +58,16 @@ static bool rel_ok(const char *rel) {
 }
 
 int vigil_asset_path(char *buf, size_t len, const char *rel) {
-  if (!buf || len == 0) return set_err(-EINVAL, "asset path: no output buffer");
+  if (!buf || len == 0) return vigil_err(err_buf, sizeof err_buf, -EINVAL, "asset path: no output buffer");
   buf[0] = '\0';
   if (!rel_ok(rel))
-    return set_err(-EINVAL, "asset path '%s': must be relative to VIGIL_HOME, without '..'",
+    return vigil_err(err_buf, sizeof err_buf, -EINVAL, "asset path '%s': must be relative to VIGIL_HOME, without '..'",
                    rel ? rel : "(null)");
   const char *home = vigil_home();
   int n = snprintf(buf, len, "%s/%s", home, rel);
   if (n < 0 || (size_t)n >= len) {
     buf[0] = '\0';
-    return set_err(-ENAMETOOLONG, "asset path '%s/%s' is too long", home, rel);
+    return vigil_err(err_buf, sizeof err_buf, -ENAMETOOLONG, "asset path '%s/%s' is too long", home, rel);
   }
   return 0;
 }
@@ -88,7 +82,7 @@ int vigil_asset_require(char *buf, size_t len, const char *rel) {
   int rc = vigil_asset_path(buf, len, rel);
   if (rc < 0) return rc;
   if (access(buf, R_OK) != 0)
-    return set_err(-ENOENT, "missing asset %s (VIGIL_HOME=%s): run `make deps` to install it",
+    return vigil_err(err_buf, sizeof err_buf, -ENOENT, "missing asset %s (VIGIL_HOME=%s): run `make deps` to install it",
                    buf, vigil_home());
   return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vigil/status.h"
+
 static const char enc_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char enc_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -33,9 +35,9 @@ size_t vigil_b64_decoded_max(size_t len) { return len / 4 * 3 + 3; }
 
 size_t vigil_b64_encoded_len(size_t len) { return (len + 2) / 3 * 4; }
 
-static void set_err(char *err, size_t errlen, const char *msg, size_t off) {
-  if (err && errlen) snprintf(err, errlen, "invalid base64: %s at offset %zu", msg, off);
-}
+/* Every decoding error reads the same: what is wrong, and where. */
+#define B64_ERR(err, errlen, msg, off) \
+  vigil_err(err, errlen, VIGIL_B64_EINVAL, "invalid base64: %s at offset %zu", msg, off)
 
 int vigil_b64_decode(uint8_t *dst, size_t cap, size_t *out_len, const char *src, size_t len,
                      char *err, size_t errlen) {
@@ -47,7 +49,7 @@ int vigil_b64_decode(uint8_t *dst, size_t cap, size_t *out_len, const char *src,
     int v = b64_value((unsigned char)src[i], &alphabet);
     if (v == B_WS) continue;
     if (v == B_BAD) {
-      set_err(err, errlen, alphabet && (src[i] == '+' || src[i] == '/' || src[i] == '-' || src[i] == '_')
+      B64_ERR(err, errlen, alphabet && (src[i] == '+' || src[i] == '/' || src[i] == '-' || src[i] == '_')
                                ? "mixed standard and url-safe alphabets"
                                : "character outside the alphabet",
               i);
@@ -56,24 +58,24 @@ int vigil_b64_decode(uint8_t *dst, size_t cap, size_t *out_len, const char *src,
     if (v == B_PAD) {
       /* '=' may only follow 2 or 3 digits of a quantum, and only up to its end. */
       if (nacc + npad < 2) {
-        set_err(err, errlen, "misplaced padding", i);
+        B64_ERR(err, errlen, "misplaced padding", i);
         return VIGIL_B64_EINVAL;
       }
       npad++;
       if (nacc + npad > 4) {
-        set_err(err, errlen, "too much padding", i);
+        B64_ERR(err, errlen, "too much padding", i);
         return VIGIL_B64_EINVAL;
       }
       continue;
     }
     if (npad) {
-      set_err(err, errlen, "data after padding", i);
+      B64_ERR(err, errlen, "data after padding", i);
       return VIGIL_B64_EINVAL;
     }
     acc = acc << 6 | (uint32_t)v;
     if (++nacc == 4) {
       if (o + 3 > cap) {
-        set_err(err, errlen, "output buffer too small", i);
+        B64_ERR(err, errlen, "output buffer too small", i);
         return VIGIL_B64_ESPACE;
       }
       dst[o++] = (uint8_t)(acc >> 16);
@@ -84,23 +86,23 @@ int vigil_b64_decode(uint8_t *dst, size_t cap, size_t *out_len, const char *src,
     }
   }
   if (npad && nacc + npad != 4) {
-    set_err(err, errlen, "incomplete padding", len);
+    B64_ERR(err, errlen, "incomplete padding", len);
     return VIGIL_B64_EINVAL;
   }
   if (nacc == 1) {
-    set_err(err, errlen, "truncated input (a lone final character)", len);
+    B64_ERR(err, errlen, "truncated input (a lone final character)", len);
     return VIGIL_B64_EINVAL;
   }
   if (nacc) {
     int nbytes = nacc - 1; /* 2 digits -> 1 byte, 3 digits -> 2 bytes */
     int spare = nacc * 6 - nbytes * 8;
     if (acc & ((1u << spare) - 1)) {
-      set_err(err, errlen, "non-zero trailing bits", len);
+      B64_ERR(err, errlen, "non-zero trailing bits", len);
       return VIGIL_B64_EINVAL;
     }
     acc >>= spare;
     if (o + (size_t)nbytes > cap) {
-      set_err(err, errlen, "output buffer too small", len);
+      B64_ERR(err, errlen, "output buffer too small", len);
       return VIGIL_B64_ESPACE;
     }
     if (nbytes == 2) dst[o++] = (uint8_t)(acc >> 8);
@@ -125,13 +127,13 @@ int vigil_b64_decode_alloc(uint8_t **out, size_t *out_len, const char *src, size
       if (v < 64) digits++;
     }
     if (digits / 4 * 3 + (digits % 4 ? digits % 4 - 1 : 0) > max_out) {
-      if (err && errlen) snprintf(err, errlen, "decoded data is larger than %zu bytes", max_out);
+      vigil_err(err, errlen, -1, "decoded data is larger than %zu bytes", max_out);
       return VIGIL_B64_ESPACE;
     }
   }
   uint8_t *buf = malloc(cap ? cap : 1);
   if (!buf) {
-    if (err && errlen) snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return VIGIL_B64_ENOMEM;
   }
   int rc = vigil_b64_decode(buf, cap, out_len, src, len, err, errlen);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "util/log.h"
+#include "vigil/status.h"
 
 #define NORANGE 1, 0 /* min > max: no range check */
 
@@ -25,6 +26,8 @@ static const vigil_config_key keys[] = {
     {"VIGIL_LOG", VIGIL_CFG_STRING, "info", NORANGE, "Log level: error, warn, info, debug"},
     {"VIGIL_CONFIG", VIGIL_CFG_STRING, NULL, NORANGE,
      "Path of an optional KEY=VALUE config file (same keys; the environment wins)"},
+    {"VIGIL_SOURCE_DIR", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Source tree for `vigil models` (tools/setup/deps.sh), tests and benches (unset: found from the binary)"},
     /* Detection (YOLO26 service, 8095) */
     {"YOLO26_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo26/exports/yolo26m_fp16.engine", NORANGE,
      "Detector weights (.onnx or TF.js model.json); vigil's default detector is used when absent"},
@@ -38,6 +41,10 @@ static const vigil_config_key keys[] = {
      "Vehicle damage model (YOLOv11-seg export)"},
     {"WEATHER_MODEL_PATH", VIGIL_CFG_STRING, "/models/weather-classification", NORANGE,
      "Weather classifier (image classifier export with id2label)"},
+    {"VIOLENCE_MODEL_PATH", VIGIL_CFG_STRING, "/models/violence-detection", NORANGE,
+     "Violence classifier (ViT export with id2label), run on frames with two or more people"},
+    {"SEGFORMER_MODEL_PATH", VIGIL_CFG_STRING, "/models/segformer-b2-clothes", NORANGE,
+     "SegFormer-b2 clothes export: clothing items, areas and colours beside FashionSigLIP"},
     {"PET_MODEL_PATH", VIGIL_CFG_STRING, "/models/pet-classifier", NORANGE, "Pet classifier"},
     {"CLOTHING_MODEL_PATH", VIGIL_CFG_STRING, "/models/fashion-clip", NORANGE,
      "Clothing model (FashionCLIP/SigLIP)"},
@@ -105,6 +112,12 @@ static const vigil_config_key keys[] = {
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
     {"ZOO_IDLE_TIMEOUT_S", VIGIL_CFG_FLOAT, "300", 0, 1e9, "Unload a model idle this long, seconds (0 = never)"},
+    {"ZOO_REAPER_INTERVAL_S", VIGIL_CFG_FLOAT, "30", 0, 86400,
+     "How often a service's reaper looks for idle models, seconds (only while ZOO_IDLE_TIMEOUT_S > 0)"},
+    {"ZOO_ACQUIRE_TIMEOUT_MS", VIGIL_CFG_FLOAT, "5000", 0, 3600000,
+     "How long a request waits for memory held by models in use before 503, milliseconds"},
+    {"*_MODEL_PATH", VIGIL_CFG_STRING, NULL, NORANGE,
+     "Weights of the model registry row that names this variable (`vigil models list`, docs/zoo.md)"},
     {"VIGIL_ZOO_CONFIG", VIGIL_CFG_STRING, NULL, NORANGE, "File that adds or overrides model registry rows (docs/zoo.md)"},
     {"VIGIL_POSE_MODEL", VIGIL_CFG_STRING, "movenet-lightning", NORANGE,
      "Pose model: movenet-lightning, movenet-thunder, vitpose-small, yolov8n-pose"},
@@ -263,15 +276,6 @@ struct vigil_config {
   char **k, **v;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 static char *trim(char *s) {
   while (*s == ' ' || *s == '\t') s++;
   char *e = s + strlen(s);
@@ -316,7 +320,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
   }
   FILE *f = fopen(path, "r");
   if (!f) {
-    set_err(err, errlen, "config %s: %s", path, strerror(errno));
+    vigil_err(err, errlen, -1, "config %s: %s", path, strerror(errno));
     free(c);
     return VIGIL_CFG_EIO;
   }
@@ -326,7 +330,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     lineno++;
     size_t len = strlen(line);
     if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-      set_err(err, errlen, "%s:%d: line too long", path, lineno);
+      vigil_err(err, errlen, -1, "%s:%d: line too long", path, lineno);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -335,7 +339,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     if (!strncmp(s, "export ", 7)) s = trim(s + 7);
     char *eq = strchr(s, '=');
     if (!eq) {
-      set_err(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+      vigil_err(err, errlen, -1, "%s:%d: expected KEY=VALUE", path, lineno);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -345,7 +349,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     for (char *p = k; *p && ok; p++)
       ok = isupper((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
     if (!ok) {
-      set_err(err, errlen, "%s:%d: bad key '%s' (upper case, digits, '_')", path, lineno, k);
+      vigil_err(err, errlen, -1, "%s:%d: bad key '%s' (upper case, digits, '_')", path, lineno, k);
       rc = VIGIL_CFG_ESYNTAX;
       break;
     }
@@ -356,7 +360,7 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     }
     if (!vigil_config_find(k)) vlog_warn("config %s:%d: unknown key %s (kept)", path, lineno, k);
     if ((rc = cfg_put(c, k, v))) {
-      set_err(err, errlen, "out of memory");
+      vigil_err(err, errlen, -1, "out of memory");
       break;
     }
   }
@@ -422,11 +426,15 @@ const char *vigil_config_source(const vigil_config *cfg, const char *key) {
   return src;
 }
 
+const char *vigil_config_given(const vigil_config *cfg, const char *key) {
+  const char *src, *v = lookup(cfg, key, &src);
+  return !strcmp(src, "env") || !strcmp(src, "file") ? v : NULL;
+}
+
 static int range_check(const char *key, double v, char *err, size_t errlen) {
   const vigil_config_key *row = vigil_config_find(key);
   if (row && row->min <= row->max && (v < row->min || v > row->max)) {
-    set_err(err, errlen, "%s=%g is out of range [%g, %g]", key, v, row->min, row->max);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s=%g is out of range [%g, %g]", key, v, row->min, row->max);
   }
   return 0;
 }
@@ -434,16 +442,14 @@ static int range_check(const char *key, double v, char *err, size_t errlen) {
 int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char *end;
   errno = 0;
   double v = strtod(s, &end);
   while (end && isspace((unsigned char)*end)) end++;
   if (end == s || *end || errno || !isfinite(v)) {
-    set_err(err, errlen, "%s='%s' is not a number", key, s);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not a number", key, s);
   }
   int rc = range_check(key, v, err, errlen);
   if (rc) return rc;
@@ -454,16 +460,14 @@ int vigil_config_float(const vigil_config *cfg, const char *key, double *out, ch
 int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
   while (end && isspace((unsigned char)*end)) end++;
   if (end == s || *end || errno) {
-    set_err(err, errlen, "%s='%s' is not an integer", key, s);
-    return VIGIL_CFG_EINVAL;
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not an integer", key, s);
   }
   int rc = range_check(key, (double)v, err, errlen);
   if (rc) return rc;
@@ -474,8 +478,7 @@ int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *
 int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char *err, size_t errlen) {
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
   for (int i = 0; i < 4; i++) {
@@ -488,8 +491,7 @@ int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char 
       return 0;
     }
   }
-  set_err(err, errlen, "%s='%s' is not a boolean (true/false, 1/0, yes/no, on/off)", key, s);
-  return VIGIL_CFG_EINVAL;
+  return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not a boolean (true/false, 1/0, yes/no, on/off)", key, s);
 }
 
 void vigil_config_list_free(char **items, size_t n) {
@@ -504,8 +506,7 @@ int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, s
   *n = 0;
   const char *s = vigil_config_str(cfg, key);
   if (!s) {
-    set_err(err, errlen, "%s is not set", key);
-    return VIGIL_CFG_ENOTFOUND;
+    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
   }
   char **v = NULL;
   size_t cnt = 0;
@@ -520,8 +521,7 @@ int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, s
       char *item = nv ? strndup(a, (size_t)(b - a)) : NULL;
       if (!item) {
         vigil_config_list_free(nv ? nv : v, cnt);
-        set_err(err, errlen, "out of memory");
-        return VIGIL_CFG_ENOMEM;
+        return vigil_err(err, errlen, VIGIL_CFG_ENOMEM, "out of memory");
       }
       v = nv;
       v[cnt++] = item;

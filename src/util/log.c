@@ -8,13 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "vigil/config.h"
+
 static int level = VLOG_INFO;
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 
 /* Read once, by whichever thread logs first (threads log at once: a plain lazy read
  * was a data race under ThreadSanitizer). */
 static void level_init(void) {
-  const char *e = getenv("VIGIL_LOG");
+  const char *e = vigil_config_str(NULL, "VIGIL_LOG");
   if (e) {
     if (!strcmp(e, "error")) level = VLOG_ERROR;
     else if (!strcmp(e, "warn")) level = VLOG_WARN;

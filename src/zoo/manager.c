@@ -63,6 +63,8 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vigil/config.h"
+#include "vigil/status.h"
 
 #define LEASE_SHARDS 8
 
@@ -122,18 +124,6 @@ struct zoo_manager {
 };
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static int seterr(char *err, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int seterr(char *err, size_t len, int code, const char *fmt, ...) {
-  if (err && len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
 
 /* Truncating copy (the messages we keep are bounded; snprintf("%s") warns). */
 static void copy_str(char *dst, size_t cap, const char *src) {
@@ -219,7 +209,7 @@ zoo_params zoo_default_params(void) {
 }
 
 int zoo_params_from_env(zoo_params *p, char *err, size_t errlen) {
-  const char *b = getenv("VRAM_BUDGET_GB");
+  const char *b = vigil_config_given(NULL, "VRAM_BUDGET_GB");
   if (b) {
     int rc = zoo_budget_parse_gb(b, &p->budget_mb, err, errlen);
     if (rc) return rc;
@@ -231,13 +221,13 @@ int zoo_params_from_env(zoo_params *p, char *err, size_t errlen) {
               {"ZOO_ACQUIRE_TIMEOUT_MS", 0, 3600000}};
   double v[3] = {p->idle_timeout_s, 30, p->acquire_timeout_ms};
   for (int i = 0; i < 3; i++) {
-    const char *t = getenv(keys[i].key);
+    const char *t = vigil_config_given(NULL, keys[i].key);
     if (!t || !*t) continue;
     char *end;
     errno = 0;
     double x = strtod(t, &end);
     if (end == t || *end || errno || isnan(x) || x < keys[i].lo || x > keys[i].hi)
-      return seterr(err, errlen, ZOO_EINVAL, "%s '%s' is not a number in [%g, %g]", keys[i].key,
+      return vigil_err(err, errlen, ZOO_EINVAL, "%s '%s' is not a number in [%g, %g]", keys[i].key,
                     t, keys[i].lo, keys[i].hi);
     v[i] = x;
   }
@@ -255,12 +245,12 @@ int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, c
                      size_t errlen) {
   *out = NULL;
   if (!reg || !p.loader.load || !p.loader.unload)
-    return seterr(err, errlen, ZOO_EINVAL, "zoo manager needs a registry and a loader");
+    return vigil_err(err, errlen, ZOO_EINVAL, "zoo manager needs a registry and a loader");
   if (isnan(p.budget_mb) || p.budget_mb < 0 || p.budget_mb > ZOO_BUDGET_MAX_GB * 1024)
-    return seterr(err, errlen, ZOO_EINVAL, "budget %g MB is out of range", p.budget_mb);
+    return vigil_err(err, errlen, ZOO_EINVAL, "budget %g MB is out of range", p.budget_mb);
   if (p.acquire_timeout_ms < 0) p.acquire_timeout_ms = 0;
   zoo_manager *m = calloc(1, sizeof *m);
-  if (!m) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+  if (!m) return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   m->p = p;
   for (int i = 0; i < reg->count; i++) {
     const zoo_model_row *r = &reg->rows[i];
@@ -278,7 +268,7 @@ int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, c
     free(m->entries);
     free(m->index);
     free(m);
-    return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+    return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   }
   m->index_mask = cap - 1;
   for (unsigned i = 0; i < cap; i++) m->index[i] = -1;
@@ -464,7 +454,7 @@ static int victim_cmp(const void *a, const void *b) {
 static int reserve(zoo_manager *m, zoo_entry *self, uint64_t need, int64_t deadline, char *err,
                    size_t errlen) {
   victim *cand = malloc((size_t)(m->n ? m->n : 1) * sizeof *cand);
-  if (!cand) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+  if (!cand) return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   int rc = 0;
   pthread_mutex_lock(&m->bmu);
   /* Announce ourselves before reading any lease count: a release that drops
@@ -477,7 +467,7 @@ static int reserve(zoo_manager *m, zoo_entry *self, uint64_t need, int64_t deadl
       if (m->entries[i].pinned && &m->entries[i] != self) pinned += m->entries[i].charge;
     uint64_t room = m->budget > pinned ? m->budget - pinned : 0;
     if (need + self->charge > room) {
-      rc = seterr(err, errlen, ZOO_ENOSPACE,
+      rc = vigil_err(err, errlen, ZOO_ENOSPACE,
                   "model '%s' needs %.1f MB but the budget is %.1f MB (%.1f MB pinned)",
                   self->row.name, to_mb(need + self->charge), to_mb(m->budget), to_mb(pinned));
       break;
@@ -528,7 +518,7 @@ static int reserve(zoo_manager *m, zoo_entry *self, uint64_t need, int64_t deadl
       continue;
     }
     if (mono_ns() >= deadline) {
-      rc = seterr(err, errlen, ZOO_EBUSY,
+      rc = vigil_err(err, errlen, ZOO_EBUSY,
                   "model '%s' needs %.1f MB; %.1f of %.1f MB are held by models in use or loading",
                   self->row.name, to_mb(need), to_mb(m->used), to_mb(m->budget));
       break;
@@ -607,7 +597,7 @@ static int do_load(zoo_manager *m, zoo_entry *e, void **handle_out, char *err, s
   int rc = reserve(m, e, need, deadline, msg, sizeof msg);
   if (rc) {
     finish_load(m, e, rc, NULL, 0, msg);
-    return seterr(err, errlen, rc, "%s", msg);
+    return vigil_err(err, errlen, rc, "%s", msg);
   }
   const zoo_memsource *ms = &m->p.memsource;
   uint64_t before = ms->used ? ms->used(ms->ctx) : 0;
@@ -621,7 +611,7 @@ static int do_load(zoo_manager *m, zoo_entry *e, void **handle_out, char *err, s
              lerr[0] ? lerr : "unknown error");
     vlog_warn("zoo: %s", msg);
     finish_load(m, e, ZOO_ELOAD, NULL, 0, msg);
-    return seterr(err, errlen, ZOO_ELOAD, "%s", msg);
+    return vigil_err(err, errlen, ZOO_ELOAD, "%s", msg);
   }
   uint64_t after = ms->used ? ms->used(ms->ctx) : 0;
   uint64_t measured = ms->measure ? ms->measure(ms->ctx, h, reported, before, after) : reported;
@@ -645,7 +635,7 @@ static int do_load(zoo_manager *m, zoo_entry *e, void **handle_out, char *err, s
                e->row.declared_mb, msg);
       vlog_warn("zoo: %s", full);
       finish_load(m, e, rc, NULL, 0, full);
-      return seterr(err, errlen, rc, "%s", full);
+      return vigil_err(err, errlen, rc, "%s", full);
     }
   }
   vlog_info("zoo: loaded %s (%.1f MB measured, %.1f MB declared)", e->row.name, to_mb(measured),
@@ -691,7 +681,7 @@ static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how,
       e->waiters = &w;
       while (!w.done) pthread_cond_wait(&e->cv, &e->mu);
       pthread_mutex_unlock(&e->mu);
-      if (w.status) return seterr(err, errlen, w.status, "%s", w.err);
+      if (w.status) return vigil_err(err, errlen, w.status, "%s", w.err);
       out->entry = e;
       out->handle = w.handle;
       if (how) *how = 2;
@@ -705,7 +695,7 @@ static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how,
       int64_t now = mgr_now(m);
       if (now < e->next_retry_ns) {
         double wait = (double)(e->next_retry_ns - now) / 1e9;
-        int rc = seterr(err, errlen, ZOO_EBACKOFF, "%s (failure %d; next retry in %.1f s)",
+        int rc = vigil_err(err, errlen, ZOO_EBACKOFF, "%s (failure %d; next retry in %.1f s)",
                         e->error, e->fail_count, wait);
         pthread_mutex_unlock(&e->mu);
         return rc;
@@ -727,11 +717,11 @@ static int acquire_entry(zoo_manager *m, zoo_entry *e, zoo_lease *out, int *how,
 
 int zoo_manager_acquire(zoo_manager *m, const char *name, zoo_lease *out, char *err,
                         size_t errlen) {
-  if (!m || !out) return seterr(err, errlen, ZOO_EINVAL, "invalid argument");
+  if (!m || !out) return vigil_err(err, errlen, ZOO_EINVAL, "invalid argument");
   zoo_entry *e = find_entry(m, name);
   if (!e) {
     memset(out, 0, sizeof *out);
-    return seterr(err, errlen, ZOO_ENOTFOUND, "unknown model '%s'", name ? name : "(null)");
+    return vigil_err(err, errlen, ZOO_ENOTFOUND, "unknown model '%s'", name ? name : "(null)");
   }
   return acquire_entry(m, e, out, NULL, err, errlen);
 }
@@ -746,7 +736,7 @@ int zoo_manager_preload(zoo_manager *m, const char *name, zoo_result *res) {
   zoo_entry *e = m ? find_entry(m, name) : NULL;
   if (!e) {
     res->status = "error";
-    return seterr(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
+    return vigil_err(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
                   name ? name : "(null)");
   }
   zoo_lease l;
@@ -771,7 +761,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
   zoo_entry *e = m ? find_entry(m, name) : NULL;
   if (!e) {
     res->status = "error";
-    return seterr(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
+    return vigil_err(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
                   name ? name : "(null)");
   }
   pthread_mutex_lock(&m->bmu);
@@ -779,7 +769,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
   if (st == ZOO_STATE_LOADING) {
     pthread_mutex_unlock(&m->bmu);
     res->status = "error";
-    return seterr(res->message, sizeof res->message, ZOO_ELEASED, "model '%s' is loading", name);
+    return vigil_err(res->message, sizeof res->message, ZOO_ELEASED, "model '%s' is loading", name);
   }
   if (st != ZOO_STATE_LOADED) {
     pthread_mutex_unlock(&m->bmu);
@@ -791,7 +781,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
     int n = lease_count(e);
     pthread_mutex_unlock(&m->bmu);
     res->status = "error";
-    return seterr(res->message, sizeof res->message, ZOO_ELEASED,
+    return vigil_err(res->message, sizeof res->message, ZOO_ELEASED,
                   "model '%s' is in use (%d lease%s); try again later", name, n, n == 1 ? "" : "s");
   }
   m->freeing += e->charge;
@@ -805,7 +795,7 @@ int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
 }
 
 int zoo_manager_preload_env(zoo_manager *m) {
-  const char *list = getenv("ENRICHMENT_PRELOAD_MODELS");
+  const char *list = vigil_config_given(NULL, "ENRICHMENT_PRELOAD_MODELS");
   if (!m || !list || !*list) return 0;
   char *buf = strdup(list);
   if (!buf) return 1;

@@ -11,12 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#if defined(__has_include)
-#if __has_include("util/assets.h")
+#include "vigil/status.h"
+
 #include "util/assets.h"
-#define ZOO_HAVE_ASSETS 1
-#endif
-#endif
+#include "vigil/config.h"
 
 #define GB(x) ((x) * 1024.0)
 
@@ -112,18 +110,6 @@ static const zoo_model_row builtin_rows[] = {
      "models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx"},
 };
 
-static int seterr(char *err, size_t len, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int seterr(char *err, size_t len, int code, const char *fmt, ...) {
-  if (err && len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 const char *zoo_strerror(int status) {
   switch (status) {
 #define ZOO_X_(name, code, msg, http) \
@@ -175,18 +161,18 @@ int zoo_service_parse(const char *s, zoo_service *out) {
 }
 
 int zoo_budget_parse_gb(const char *s, double *out_mb, char *err, size_t errlen) {
-  if (!s || !*s) return seterr(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB is empty");
+  if (!s || !*s) return vigil_err(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB is empty");
   char *end = NULL;
   errno = 0;
   double gb = strtod(s, &end);
   while (end && isspace((unsigned char)*end)) end++;
   if (end == s || (end && *end) || errno == ERANGE)
-    return seterr(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB '%s' is not a number", s);
+    return vigil_err(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB '%s' is not a number", s);
   if (isnan(gb) || isinf(gb))
-    return seterr(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB '%s' is not finite", s);
-  if (gb < 0) return seterr(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB %g is negative", gb);
+    return vigil_err(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB '%s' is not finite", s);
+  if (gb < 0) return vigil_err(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB %g is negative", gb);
   if (gb > ZOO_BUDGET_MAX_GB)
-    return seterr(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB %g is absurd (max %g)", gb,
+    return vigil_err(err, errlen, ZOO_EINVAL, "VRAM_BUDGET_GB %g is absurd (max %g)", gb,
                   ZOO_BUDGET_MAX_GB);
   *out_mb = gb * 1024.0;
   return 0;
@@ -208,7 +194,7 @@ static int reg_reserve(zoo_registry *r, int n) {
 int zoo_registry_init_builtin(zoo_registry *r, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   int n = (int)(sizeof builtin_rows / sizeof builtin_rows[0]);
-  if (reg_reserve(r, n)) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+  if (reg_reserve(r, n)) return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   memcpy(r->rows, builtin_rows, sizeof builtin_rows);
   r->count = n;
   return 0;
@@ -217,7 +203,7 @@ int zoo_registry_init_builtin(zoo_registry *r, char *err, size_t errlen) {
 int zoo_registry_init(zoo_registry *r, char *err, size_t errlen) {
   int rc = zoo_registry_init_builtin(r, err, errlen);
   if (rc) return rc;
-  const char *cfg = getenv("VIGIL_ZOO_CONFIG");
+  const char *cfg = vigil_config_given(NULL, "VIGIL_ZOO_CONFIG");
   if (cfg && *cfg) {
     rc = zoo_registry_load_config(r, cfg, err, errlen);
     if (rc) {
@@ -261,7 +247,7 @@ static bool valid_name(const char *s) {
 static int set_str(char *dst, size_t cap, const char *v, int lineno, const char *key, char *err,
                    size_t errlen) {
   if (strlen(v) >= cap)
-    return seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: %s is too long", lineno, key);
+    return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: %s is too long", lineno, key);
   strcpy(dst, v);
   return 0;
 }
@@ -270,7 +256,7 @@ static int set_flag(zoo_model_row *row, unsigned flag, const char *v, int lineno
                     size_t errlen) {
   if (!strcmp(v, "1") || !strcmp(v, "true")) row->flags |= flag;
   else if (!strcmp(v, "0") || !strcmp(v, "false")) row->flags &= ~flag;
-  else return seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: '%s' is not 0/1", lineno, v);
+  else return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: '%s' is not 0/1", lineno, v);
   return 0;
 }
 
@@ -278,7 +264,7 @@ static int apply_kv(zoo_model_row *row, char *kv, int lineno, bool *has_mb, char
                     size_t errlen) {
   char *eq = strchr(kv, '=');
   if (!eq || eq == kv)
-    return seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: expected key=value, got '%s'",
+    return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: expected key=value, got '%s'",
                   lineno, kv);
   *eq = 0;
   const char *k = kv, *v = eq + 1;
@@ -287,7 +273,7 @@ static int apply_kv(zoo_model_row *row, char *kv, int lineno, bool *has_mb, char
     errno = 0;
     double mb = strtod(v, &end);
     if (end == v || *end || errno || isnan(mb) || mb < 0 || mb > ZOO_BUDGET_MAX_GB * 1024)
-      return seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: bad declared_mb '%s'", lineno,
+      return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: bad declared_mb '%s'", lineno,
                     v);
     row->declared_mb = mb;
     *has_mb = true;
@@ -295,13 +281,13 @@ static int apply_kv(zoo_model_row *row, char *kv, int lineno, bool *has_mb, char
   }
   if (!strcmp(k, "priority")) {
     if (zoo_priority_parse(v, &row->priority))
-      return seterr(err, errlen, ZOO_ECONFIG,
+      return vigil_err(err, errlen, ZOO_ECONFIG,
                     "zoo config line %d: priority '%s' is not CRITICAL/HIGH/MEDIUM/LOW", lineno, v);
     return 0;
   }
   if (!strcmp(k, "service")) {
     if (zoo_service_parse(v, &row->service))
-      return seterr(err, errlen, ZOO_ECONFIG,
+      return vigil_err(err, errlen, ZOO_ECONFIG,
                     "zoo config line %d: service '%s' is not core/heavy/light", lineno, v);
     return 0;
   }
@@ -312,19 +298,19 @@ static int apply_kv(zoo_model_row *row, char *kv, int lineno, bool *has_mb, char
   if (!strcmp(k, "always_loaded")) return set_flag(row, ZOO_ROW_ALWAYS_LOADED, v, lineno, err, errlen);
   if (!strcmp(k, "home_relative")) return set_flag(row, ZOO_ROW_HOME_RELATIVE, v, lineno, err, errlen);
   if (!strcmp(k, "no_weights")) return set_flag(row, ZOO_ROW_NO_WEIGHTS, v, lineno, err, errlen);
-  return seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: unknown key '%s'", lineno, k);
+  return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: unknown key '%s'", lineno, k);
 }
 
 int zoo_registry_load_config_text(zoo_registry *r, const char *text, char *err, size_t errlen) {
   /* Work on a copy so that a bad line leaves the registry untouched. */
   zoo_registry tmp = {0};
-  if (reg_reserve(&tmp, r->count + 8)) return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+  if (reg_reserve(&tmp, r->count + 8)) return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   if (r->count) memcpy(tmp.rows, r->rows, (size_t)r->count * sizeof *r->rows);
   tmp.count = r->count;
   char *buf = strdup(text);
   if (!buf) {
     zoo_registry_free(&tmp);
-    return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+    return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
   }
   int rc = 0, lineno = 0;
   char *save = NULL;
@@ -338,7 +324,7 @@ int zoo_registry_load_config_text(zoo_registry *r, const char *text, char *err, 
     char *name = strtok_r(line, " \t\r", &tok_save);
     if (!name) continue;
     if (!valid_name(name)) {
-      rc = seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: bad model name '%s'", lineno, name);
+      rc = vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: bad model name '%s'", lineno, name);
       break;
     }
     zoo_model_row *row = reg_find(tmp.rows, tmp.count, name);
@@ -356,13 +342,13 @@ int zoo_registry_load_config_text(zoo_registry *r, const char *text, char *err, 
       rc = apply_kv(&edit, kv, lineno, &has_mb, err, errlen);
     if (rc) break;
     if (is_new && !has_mb) {
-      rc = seterr(err, errlen, ZOO_ECONFIG, "zoo config line %d: new model '%s' needs declared_mb",
+      rc = vigil_err(err, errlen, ZOO_ECONFIG, "zoo config line %d: new model '%s' needs declared_mb",
                   lineno, name);
       break;
     }
     if (is_new) {
       if (reg_reserve(&tmp, tmp.count + 1)) {
-        rc = seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+        rc = vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
         break;
       }
       tmp.rows[tmp.count++] = edit;
@@ -382,7 +368,7 @@ int zoo_registry_load_config_text(zoo_registry *r, const char *text, char *err, 
 
 int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
-  if (!f) return seterr(err, errlen, ZOO_ECONFIG, "zoo config %s: %s", path, strerror(errno));
+  if (!f) return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config %s: %s", path, strerror(errno));
   char *text = NULL;
   size_t len = 0, cap = 0;
   char chunk[4096];
@@ -391,7 +377,7 @@ int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_
     if (len + n + 1 > (size_t)1 << 20) {
       fclose(f);
       free(text);
-      return seterr(err, errlen, ZOO_ECONFIG, "zoo config %s: larger than 1 MiB", path);
+      return vigil_err(err, errlen, ZOO_ECONFIG, "zoo config %s: larger than 1 MiB", path);
     }
     if (len + n + 1 > cap) {
       cap = (len + n + 1) * 2;
@@ -399,7 +385,7 @@ int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_
       if (!t) {
         fclose(f);
         free(text);
-        return seterr(err, errlen, ZOO_ENOMEM, "out of memory");
+        return vigil_err(err, errlen, ZOO_ENOMEM, "out of memory");
       }
       text = t;
     }
@@ -413,7 +399,7 @@ int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_
   if (rc && err && errlen) {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s: %s", path, err);
-    snprintf(err, errlen, "%s", tmp);
+    vigil_err(err, errlen, -1, "%s", tmp);
   }
   free(text);
   return rc;
@@ -421,32 +407,16 @@ int zoo_registry_load_config(zoo_registry *r, const char *path, char *err, size_
 
 /* ---- weights path ---------------------------------------------------------- */
 
-#ifndef ZOO_HAVE_ASSETS
-/* Stand-in for util/assets.h until it lands: same contract. */
-static const char *zoo_vigil_home(void) {
-  static char home[ZOO_PATH_MAX];
-  const char *h = getenv("VIGIL_HOME");
-  if (h && *h) return h;
-  const char *u = getenv("HOME");
-  snprintf(home, sizeof home, "%s/.cache/vigil", u && *u ? u : "/tmp");
-  return home;
-}
-static int zoo_asset_path(char *buf, size_t len, const char *rel) {
-  int n = snprintf(buf, len, "%s/%s", zoo_vigil_home(), rel);
-  return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-#else
 static int zoo_asset_path(char *buf, size_t len, const char *rel) {
   return vigil_asset_path(buf, len, rel) < 0 ? -1 : 0;
 }
-#endif
 
 int zoo_row_weights_path(const zoo_model_row *row, char *buf, size_t len, bool *from_env) {
   if (from_env) *from_env = false;
   if (!len) return ZOO_EINVAL;
   buf[0] = 0;
   if (row->env_var[0]) {
-    const char *v = getenv(row->env_var);
+    const char *v = vigil_config_given(NULL, row->env_var);
     if (v && *v) {
       if (from_env) *from_env = true;
       if ((size_t)snprintf(buf, len, "%s", v) >= len) return ZOO_EINVAL;

@@ -7,24 +7,25 @@
 
 #include "vigil/zoo.h"
 #include "vrt/vrt.h"
+#include "vigil/status.h"
 
 static int vrt_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t *measured,
                     char *err, size_t errlen) {
   int threads = (int)(intptr_t)ctx;
   char path[ZOO_PATH_MAX * 2];
   if (zoo_row_weights_path(row, path, sizeof path, NULL) || !path[0]) {
-    snprintf(err, errlen, "no weights path for %s (set %s)", row->name,
+    vigil_err(err, errlen, -1, "no weights path for %s (set %s)", row->name,
              row->env_var[0] ? row->env_var : "a path in the zoo config");
     return -1;
   }
   zoo_vrt_model *h = calloc(1, sizeof *h);
   if (!h) {
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   int rc = vrt_model_load(&h->model, path, vrt_load_default_params());
   if (rc) {
-    snprintf(err, errlen, "%s: %s", path, vrt_last_error()[0] ? vrt_last_error() : vrt_strerror(rc));
+    vigil_err(err, errlen, -1, "%s: %s", path, vrt_last_error()[0] ? vrt_last_error() : vrt_strerror(rc));
     free(h);
     return -1;
   }
@@ -54,7 +55,7 @@ static int vrt_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t
   for (int i = 0; i < nin; i++) free(in[i].data);
   free(in);
   if (rc) {
-    snprintf(err, errlen, "%s: warm-up run failed: %s", path,
+    vigil_err(err, errlen, -1, "%s: warm-up run failed: %s", path,
              vrt_last_error()[0] ? vrt_last_error() : vrt_strerror(rc));
     vrt_session_free(h->session);
     vrt_model_free(h->model);

@@ -89,7 +89,7 @@ static void test_dog(void **s) {
   /* darknet's dog.jpg (768x576): the dog sits lower left, the truck upper right */
   assert_true(dog->x1 < img.w / 2.0 && dog->y2 > img.h / 2.0);
   assert_true(truck->x2 > img.w / 2.0 && truck->y1 < img.h / 2.0);
-  for (int i = 0; i < l.n; i++) assert_true(is_security_class(l.dets[i].label));
+  for (int i = 0; i < l.n; i++) assert_true(vigil_class_security(l.dets[i].label));
   vigil_det_list_free(&l);
   vigil_image_free(&img);
 }

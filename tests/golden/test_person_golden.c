@@ -13,6 +13,7 @@
 
 #include "util/assets.h"
 #include "vigil/detect.h"
+#include "models/runner.h"
 #include "vigil/person.h"
 #include "vigil/video.h"
 

@@ -18,6 +18,7 @@
 
 #include "models/hub_common.h"
 #include "util/assets.h"
+#include "models/runner.h"
 #include "vigil/hub.h"
 
 static char hub_tmp[512];

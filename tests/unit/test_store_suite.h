@@ -19,6 +19,7 @@
 
 #include "unit/test_risk_fixtures.h"
 #include "vigil/store.h"
+#include "vigil/store_json.h"
 
 static void suite_fresh_url(char *buf, size_t len, const char *name);
 

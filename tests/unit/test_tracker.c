@@ -150,7 +150,6 @@ static void test_nms_vehicle_group(void **s) {
   vigil_det e[3] = {box("car", 0.52f, 50, 50, 40, 40), box("truck", 0.41f, 51, 50, 40, 40),
                     box("person", 0.5f, 50, 50, 40, 40)};
   assert_int_equal(det_nms_ex(e, 3, 1.01f, 0.45f), 2);
-  assert_true(det_is_vehicle("bus") && !det_is_vehicle("person") && !det_is_vehicle(NULL));
 }
 
 int main(void) {
