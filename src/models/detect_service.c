@@ -137,6 +137,10 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   json_object_set_new(o, "model_name", c->det ? json_string(detector_model_name(c->det)) : json_null());
   json_object_set_new(o, "vram_used_gb", json_real(c->det ? detector_memory_bytes(c->det) / 1e9 : 0));
   if (!c->det) json_object_set_new(o, "error", json_string(c->error));
+  /* open vocabulary ("classes"): whether the YOLO-World export is installed, and why not */
+  json_object_set_new(o, "open_vocabulary", json_boolean(c->yw != NULL));
+  if (c->yw) json_object_set_new(o, "open_vocabulary_max_classes", json_integer(yolo_world_max_classes(c->yw)));
+  else json_object_set_new(o, "open_vocabulary_error", json_string(c->yw_error));
   return vigil_http_reply_json(res, 200, o);
 }
 
@@ -309,6 +313,15 @@ static void detect_metrics(vigil_metrics_out *o, void *ctx) {
   char labels[300];
   snprintf(labels, sizeof labels, "model=\"%s\"", c->det ? detector_model_name(c->det) : "none");
   vigil_metrics_sample(o, "vigil_model_memory_bytes", labels, c->det ? (double)detector_memory_bytes(c->det) : 0);
+  if (!c->yw) return;
+  vigil_metrics_sample(o, "vigil_model_memory_bytes", "model=\"yolo-world\"", (double)yolo_world_memory_bytes(c->yw));
+  int entries;
+  long hits, misses;
+  yolo_world_cache_stats(c->yw, &entries, &hits, &misses);
+  vigil_metrics_header(o, "vigil_yolo_world_text_cache_total", "counter",
+                       "YOLO-World class-text embeddings: lookups answered from the cache (hit) or computed (miss)");
+  vigil_metrics_sample(o, "vigil_yolo_world_text_cache_total", "result=\"hit\"", (double)hits);
+  vigil_metrics_sample(o, "vigil_yolo_world_text_cache_total", "result=\"miss\"", (double)misses);
 }
 
 static const vigil_http_route detect_routes[] = {

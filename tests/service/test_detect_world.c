@@ -88,6 +88,19 @@ static void finds_the_asked_class(void **s) {
   assert_float_equal(json_number_value(json_object_get(b, "width")), 64, 1.0);
   assert_string_equal(json_string_value(json_object_get(j, "model")), "yolo-world");
   json_decref(j);
+  /* the same classes again: their embeddings come from the cache (/metrics counts) */
+  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/ok.json "
+                                     "http://127.0.0.1:%d/detect", tmp, port), 0);
+  assert_int_equal(st, 200);
+  json_decref(j);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd,
+           "curl -s http://127.0.0.1:%d/metrics | grep -q 'vigil_yolo_world_text_cache_total{result=\"hit\"} 2'", port);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(svc_curl(&j, &st, "http://127.0.0.1:%d/health", port), 0);
+  assert_true(json_is_true(json_object_get(j, "open_vocabulary")));
+  assert_int_equal(json_integer_value(json_object_get(j, "open_vocabulary_max_classes")), 8);
+  json_decref(j);
 }
 
 /* body: the JSON written after the image; expects 400 with a detail containing want */
@@ -131,6 +144,12 @@ static void refuses_bad_vocabularies(void **s) {
 static void refuses_classes_without_the_export(void **s) {
   (void)s;
   expect_400(port_bare, "[\"ladder\"]", "YOLO-World export");
+  json_t *h;
+  int hs;
+  assert_int_equal(svc_curl(&h, &hs, "http://127.0.0.1:%d/health", port_bare), 0);
+  assert_true(json_is_false(json_object_get(h, "open_vocabulary")));
+  assert_non_null(strstr(json_string_value(json_object_get(h, "open_vocabulary_error")), "yolo_world.onnx"));
+  json_decref(h);
   /* the fixed-vocabulary detector still answers there */
   json_t *j;
   int st;
