@@ -117,6 +117,8 @@ typedef struct {
   violence_result violence;
   int n_segments;                  /* segformer-b2-clothes items of the person (beside FashionSigLIP) */
   segformer_item segments[SEGFORMER_MAX_ITEMS];
+  int seg_mask_w, seg_mask_h;      /* the label map over the person box (0 x 0: none) */
+  uint8_t seg_mask[SEGFORMER_MASK_SIDE * SEGFORMER_MASK_SIDE]; /* label ids (segformer_labels), row-major */
   int n_models;
   char models_used[ENRICH_MAX_MODELS][ZOO_NAME_MAX];
   int n_errors;

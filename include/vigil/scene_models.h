@@ -35,6 +35,7 @@ int violence_classify(model_runner *r, violence_result *out, const vigil_image *
 
 #define SEGFORMER_LABELS 18
 #define SEGFORMER_MAX_ITEMS 12
+#define SEGFORMER_MASK_SIDE 128 /* the label map kept with a result (the model's own 128 x 128) */
 
 /* The model's 18 labels in id order (its config.json id2label). */
 extern const char *const segformer_labels[SEGFORMER_LABELS];

@@ -541,7 +541,14 @@ static int call_segformer(part_ctx *c, enrich_handle *h, char *err, size_t errle
   if (rc) return rc;
   c->r->n_segments = s.n;
   memcpy(c->r->segments, s.items, sizeof s.items[0] * (size_t)s.n);
-  segformer_result_free(&s); /* the label map stays in the adapter's reply only */
+  /* the label map, nearest-sampled down to SEGFORMER_MASK_SIDE when an export gives more */
+  int mw = s.mask_w < SEGFORMER_MASK_SIDE ? s.mask_w : SEGFORMER_MASK_SIDE;
+  int mh = s.mask_h < SEGFORMER_MASK_SIDE ? s.mask_h : SEGFORMER_MASK_SIDE;
+  for (int y = 0; y < mh; y++)
+    for (int x = 0; x < mw; x++)
+      c->r->seg_mask[y * mw + x] = s.mask[(size_t)(y * s.mask_h / mh) * (size_t)s.mask_w + (size_t)(x * s.mask_w / mw)];
+  c->r->seg_mask_w = mw, c->r->seg_mask_h = mh;
+  segformer_result_free(&s);
   return 0;
 }
 

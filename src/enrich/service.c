@@ -213,6 +213,8 @@ static json_t *demo_json(const enrich_result *r) {
   return o;
 }
 
+static json_t *gray_png(const uint8_t *map, int w, int h);
+
 /* SegFormer's items: [{item, area, color, bbox}], largest first */
 static json_t *segments_json(const enrich_result *r) {
   json_t *a = json_array();
@@ -229,10 +231,24 @@ static json_t *segments_json(const enrich_result *r) {
   return a;
 }
 
+/* The label map: a grey PNG whose values are label ids, over the person box */
+static json_t *mask_json(const enrich_result *r) {
+  if (r->seg_mask_w < 1 || r->seg_mask_h < 1) return json_null();
+  json_t *o = json_object(), *labels = json_array();
+  for (int i = 0; i < SEGFORMER_LABELS; i++) json_array_append_new(labels, json_string(segformer_labels[i]));
+  json_t *png = gray_png(r->seg_mask, r->seg_mask_w, r->seg_mask_h);
+  json_object_set_new(o, "width", json_integer(r->seg_mask_w));
+  json_object_set_new(o, "height", json_integer(r->seg_mask_h));
+  json_object_set_new(o, "labels", labels);
+  json_object_set_new(o, "png_base64", png ? png : json_null());
+  return o;
+}
+
 static json_t *clothing_json(const enrich_result *r) {
   if (!r->has_clothing && !r->n_segments) return json_null();
   json_t *o = json_object();
   json_object_set_new(o, "segments", segments_json(r));
+  json_object_set_new(o, "segment_mask", mask_json(r));
   if (!r->has_clothing) return o; /* segformer alone (FashionSigLIP not installed) */
   json_object_set_new(o, "type", json_string(r->clothing.clothing_type));
   json_object_set_new(o, "clothing_type", json_string(r->clothing.clothing_type));
@@ -367,16 +383,19 @@ static json_t *pet_json(const enrich_result *r) {
 }
 
 /* The depth map as a base64 PNG (8-bit grey, 255 = nearest); NULL on failure. */
-static json_t *depth_png(const depth_result *d) {
+static json_t *depth_png(const depth_result *d) { return gray_png(d->map, d->map_w, d->map_h); }
+
+/* An 8-bit grey map as a base64 PNG; NULL on failure. */
+static json_t *gray_png(const uint8_t *map, int w, int h) {
   spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
   if (!ctx) return NULL;
   spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
-  struct spng_ihdr ih = {.width = (uint32_t)d->map_w, .height = (uint32_t)d->map_h, .bit_depth = 8,
+  struct spng_ihdr ih = {.width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
                          .color_type = SPNG_COLOR_TYPE_GRAYSCALE};
   spng_set_ihdr(ctx, &ih);
   json_t *j = NULL;
-  size_t len = (size_t)d->map_w * (size_t)d->map_h;
-  if (spng_encode_image(ctx, d->map, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
+  size_t len = (size_t)w * (size_t)h;
+  if (spng_encode_image(ctx, map, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
     int e = 0;
     size_t n = 0;
     uint8_t *png = spng_get_png_buffer(ctx, &n, &e);

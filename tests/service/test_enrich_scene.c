@@ -131,6 +131,22 @@ static void test_segformer_items(void **s) {
   assert_string_equal(str(b, "item"), "pants");
   assert_string_equal(str(b, "color"), "blue");
   assert_float_equal(json_number_value(json_object_get(json_object_get(b, "bbox"), "y1")), 240, 4);
+  /* the label map: 128 x 128 label ids as a grey PNG (upper clothes 4 above, pants 6 below) */
+  json_t *m = json_object_get(c, "segment_mask");
+  assert_int_equal(json_integer_value(json_object_get(m, "width")), 128);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(m, "labels"), 6)), "pants");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "%s/mask.b64", tmp);
+  FILE *f = fopen(cmd, "w");
+  assert_non_null(f);
+  fputs(json_string_value(json_object_get(m, "png_base64")), f);
+  fclose(f);
+  snprintf(cmd, sizeof cmd,
+           "cd %s && base64 -d mask.b64 > mask.png && /usr/bin/python3 -c \"from PIL import Image; "
+           "im = Image.open('mask.png'); assert im.size == (128, 128) and im.mode == 'L'; "
+           "assert im.getpixel((64, 10)) == 4 and im.getpixel((64, 120)) == 6\"",
+           tmp);
+  assert_int_equal(system(cmd), 0);
   /* FashionSigLIP is not installed: no label, and the reason is given */
   assert_null(json_object_get(c, "clothing_type"));
   char *dump = json_dumps(j, 0);
