@@ -3,6 +3,8 @@
  * scores ~1 for a class whose text holds "red"): the decode and its mapping back
  * through the letterbox, padded class slots, the text embedding cache, and the
  * checks of untrusted vocabularies. */
+#include <pthread.h>
+
 #include "test_hub_common.h"
 #include "vigil/yolo_world.h"
 
@@ -115,6 +117,54 @@ static void caches_text_embeddings(void **s) {
   vigil_image_free(&im);
 }
 
+/* Threads sharing one model and its cache (ThreadSanitizer runs this): every call finds
+ * the red square, and each distinct class string is cached once. */
+typedef struct {
+  const vigil_image *im;
+  int found, failed;
+} thread_arg;
+
+static void *detect_thread(void *p) {
+  thread_arg *a = p;
+  const char *cls[] = {"red", "thread class a", "thread class b"};
+  for (int k = 0; k < 3; k++) {
+    vigil_det_list l;
+    char err[256];
+    if (yolo_world_detect(yw, &l, a->im, cls, 3, 0.25f, err, sizeof err)) {
+      a->failed++;
+      continue;
+    }
+    a->found += l.n == 1 && l.dets[0].cls == 0;
+    vigil_det_list_free(&l);
+  }
+  return NULL;
+}
+
+static void shared_between_threads(void **s) {
+  (void)s;
+  vigil_image im;
+  scene(&im);
+  int e0, e1;
+  long h0, m0, h1, m1;
+  yolo_world_cache_stats(yw, &e0, &h0, &m0);
+  pthread_t th[4];
+  thread_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (thread_arg){&im, 0, 0};
+    assert_int_equal(pthread_create(&th[i], NULL, detect_thread, &args[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(args[i].failed, 0);
+    assert_int_equal(args[i].found, 3);
+  }
+  yolo_world_cache_stats(yw, &e1, &h1, &m1);
+  /* "red" may be cached already; the two thread classes are new, once each */
+  assert_true(e1 - e0 == 2 || e1 - e0 == 3);
+  assert_int_equal((h1 - h0) + (m1 - m0), 4 * 3 * 3);
+  vigil_image_free(&im);
+}
+
 static void refuses_bad_vocabularies(void **s) {
   (void)s;
   char err[256];
@@ -175,7 +225,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(loads_with_export_slots),   cmocka_unit_test(detects_the_asked_classes),
       cmocka_unit_test(caches_text_embeddings),    cmocka_unit_test(refuses_bad_vocabularies),
-      cmocka_unit_test(decodes_and_suppresses),
+      cmocka_unit_test(decodes_and_suppresses),    cmocka_unit_test(shared_between_threads),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
