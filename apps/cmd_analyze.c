@@ -363,6 +363,7 @@ typedef struct {
   store *st;
   notify *nt;
   pipeline *pl;
+  pipeline_scene *scene; /* caption, CLIP anomaly, search embeddings (NULL: off) */
   out_ctx oc;
 } analyze_ctx;
 
@@ -449,11 +450,17 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
     fprintf(stderr, "vigil analyze: %s\n", err);
     return VIGIL_EXIT_FAIL;
   }
+  if (pipeline_scene_open(&x->scene, cfg)) { /* caption, CLIP anomaly, search embeddings, when installed */
+    fprintf(stderr, "vigil analyze: out of memory\n");
+    return VIGIL_EXIT_FAIL;
+  }
+  pipeline_set_scene(x->pl, x->scene);
   return 0;
 }
 
 static void analyze_free(analyze_ctx *x) {
   pipeline_free(x->pl);
+  pipeline_scene_close(x->scene);
   notify_stop(x->nt); /* what is left stays in the outbox for the next dispatcher */
   store_close(x->st);
   risk_analyzer_free(x->risk);

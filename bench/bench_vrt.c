@@ -741,7 +741,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *wp = getenv("OMP_WAIT_POLICY"), *vb = getenv("VRT_BACKENDS");
   printf("bench_vrt: vrt vs onnxruntime-node 1.30 (CPU EP), same inputs, interleaved, median of %d runs "
-         "(%d warm-up); OMP_WAIT_POLICY=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset", vb ? vb : "unset");
+         "(%d warm-up); OMP_WAIT_POLICY=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset (vrt sets passive)",
+         vb ? vb : "unset");
   fflush(stdout);
   result res[NMODELS];
   int n = 0;

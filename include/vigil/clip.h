@@ -62,6 +62,27 @@ void clip_baseline_free(clip_baseline *b);
  * min_alpha) so the first samples average evenly and later ones decay. */
 void clip_baseline_update(clip_baseline *b, const float *e, float min_alpha);
 
+/* The per-camera baselines as stored (src/models/clip_baselines.c): one SQLite file,
+ * VIGIL_CLIP_BASELINES (unset: $VIGIL_HOME/clip-baselines.sqlite), shared by the CLIP
+ * service and the pipeline. Thread-safe. A file that cannot be opened is logged and
+ * the baselines then do not persist (every camera starts cold on every call). */
+typedef struct clip_baselines clip_baselines;
+int clip_baselines_open(clip_baselines **out, const char *path); /* path NULL: the config's */
+void clip_baselines_close(clip_baselines *b);
+
+typedef struct {
+  bool have_baseline; /* the camera had samples before this one */
+  float similarity;   /* cosine to the baseline (1 without one) */
+  float anomaly_score;/* 1 - similarity (0 without a baseline) */
+  bool warm;          /* the baseline had warm_after samples before this one */
+  int64_t samples;    /* samples after the update */
+} clip_anomaly;
+
+/* Scores the normalised scene embedding e against the camera's baseline and, when
+ * update, folds e into it, in one transaction. 0 or -1 (out of memory). */
+int clip_baselines_score(clip_baselines *b, const char *camera, const float *e, int dim, bool update,
+                         float min_alpha, long warm_after, clip_anomaly *out);
+
 /* ---- model (vision.onnx, text.onnx, vocab.json, merges.txt, logit_scale.txt) ------------------- */
 
 typedef struct clip_model clip_model;
@@ -77,6 +98,10 @@ int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t 
  * clip_embed_image fails). YOLO-World's export folder holds such a tower. */
 int clip_load_text(clip_model **out, const char *dir, int threads, char *err, size_t errlen);
 void clip_free(clip_model *m);
+/* One loaded export per folder per process (the CLIP service, the events API's
+ * search and the pipeline share it); each acquire is paired with a release. */
+int clip_shared_acquire(clip_model **out, const char *dir, char *err, size_t errlen);
+void clip_shared_release(clip_model *m);
 int clip_embed_dim(const clip_model *m);
 float clip_logit_scale(const clip_model *m); /* exp(logit_scale) */
 size_t clip_memory_bytes(const clip_model *m);

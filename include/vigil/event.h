@@ -168,6 +168,21 @@ typedef struct {
   vigil_violence violence;
 } vigil_enrichment;
 
+/* What the scene models said of the batch's best snapshot (src/pipeline/scene.c):
+ * Florence-2's <DETAILED_CAPTION> and CLIP's distance from the camera's usual
+ * view. Each part is valid only when its flag is set (the model is installed). */
+#define VIGIL_CAPTION_LEN 512
+typedef struct {
+  bool has_caption;
+  char caption[VIGIL_CAPTION_LEN];
+  bool has_anomaly;
+  float anomaly_score;     /* 1 - cosine to the rolling baseline; 0 for the camera's first view */
+  float similarity;        /* cosine to the baseline before this view joined it */
+  bool baseline_warm;      /* the baseline had CLIP_BASELINE_WARM samples */
+  int64_t baseline_samples;
+  bool is_anomaly;         /* warm and anomaly_score > CLIP_ANOMALY_THRESHOLD */
+} vigil_scene;
+
 /* One camera's detections over one window; the unit the risk stage scores and
  * the store writes in one transaction. dets[i] and enr[i] belong together
  * (enr[i].detection_id == dets[i].id; an all-absent enrichment when none ran). */
@@ -182,6 +197,7 @@ typedef struct {
   int n_zones;
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
   bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
+  vigil_scene scene;                           /* caption and scene anomaly of the snapshot */
   int n_watch;                                 /* the camera's watch list (registry "watch"): */
   char watch[VIGIL_MAX_WATCH][VIGIL_NAME_LEN]; /* classes whose sighting the rules raise */
   size_t n, cap;
@@ -216,6 +232,7 @@ typedef struct {
   double created_at;            /* unix seconds */
   int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
   char plates[VIGIL_MAX_PLATES][16];
+  vigil_scene scene;            /* caption and scene anomaly, as stored (flags clear: none) */
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);

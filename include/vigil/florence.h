@@ -79,4 +79,11 @@ florence_params florence_default_params(void);
 int florence_run(const florence_model *m, florence_result *out, florence_task t, const vigil_image *im,
                  florence_params p, char *err, size_t errlen);
 
+/* What florence_run feeds the graphs, for a reference runtime driven with the same
+ * input (`vigil bench clip`): the question's ids (<s> ... </s>, malloc'ed, *n of
+ * them; NULL when out of memory), the vision encoder's square side, <s> and </s>. */
+int32_t *florence_question_ids(const florence_model *m, florence_task t, int *n);
+int florence_image_size(const florence_model *m);
+void florence_special_ids(const florence_model *m, int32_t *bos, int32_t *eos);
+
 #endif

@@ -95,6 +95,7 @@ struct store;
 
 typedef struct {
   double motion_ms, detect_ms, track_ms, enrich_ms, risk_ms, store_ms; /* summed stage times */
+  double scene_ms;       /* the scene stage: caption, CLIP anomaly and embeddings (scene.c) */
   long frames, detections, enriched, batches, events, duplicates;
   long frames_gated;     /* frames not detected: no motion, or motion on known tracks between detections */
   long detected_frames;  /* frames the detector looked at */
@@ -189,5 +190,37 @@ typedef struct {
 /* Copies up to max confirmed tracks of camera cam; returns their count or -1
  * for no such camera. Call from the thread that drives the pipeline. */
 int pipeline_camera_tracks(const pipeline *p, int cam, pipeline_track *out, int max);
+
+/* ---- the scene stage (src/pipeline/scene.c) ----------------------------------------------
+ * When a batch closes, its best snapshot gets a Florence-2 <DETAILED_CAPTION> and a
+ * CLIP anomaly score against the camera's rolling baseline (batch->scene: the LLM
+ * prompt and the stored event carry them), and CLIP embeddings of the snapshot and
+ * of up to CLIP_SEARCH_MAX_CROPS confirmed person/vehicle crops are stored with the
+ * event for semantic search. Runs on the camera's thread before the close lock. */
+#include "vigil/store.h"
+
+typedef struct pipeline_scene pipeline_scene;
+#define PIPELINE_SCENE_MAX_EMBED STORE_MAX_EMBEDDINGS
+
+/* Loads what is installed (CLIP_MODEL_PATH, FLORENCE_MODEL_PATH), logging once what
+ * is not; *out is NULL when neither is installed or PIPELINE_SCENE is off. -1 only
+ * when out of memory. */
+int pipeline_scene_open(pipeline_scene **out, const struct vigil_config *cfg);
+void pipeline_scene_close(pipeline_scene *s);
+bool pipeline_scene_has_clip(const pipeline_scene *s);
+bool pipeline_scene_has_florence(const pipeline_scene *s);
+/* Borrowed; set before frames flow (NULL: off). Free it after pipeline_free. */
+void pipeline_set_scene(pipeline *p, pipeline_scene *s);
+
+typedef struct {
+  int n;
+  store_embedding emb[PIPELINE_SCENE_MAX_EMBED]; /* vec owned */
+} pipeline_scene_out;
+
+/* Fills b->scene from the snapshot frame (n boxes of it) and out with its embeddings. */
+int pipeline_scene_run(pipeline_scene *s, vigil_batch *b, const vigil_image *frame, const vigil_det *dets, int n,
+                       pipeline_scene_out *out);
+void pipeline_scene_store(struct store *st, int64_t event_id, const pipeline_scene_out *o);
+void pipeline_scene_out_free(pipeline_scene_out *o);
 
 #endif

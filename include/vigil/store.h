@@ -158,6 +158,32 @@ int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns
 /* Records root as watched; *first is true the first time ever. */
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen);
 
+/* ---- CLIP embeddings of an event, for semantic search (src/store/embeddings.c) ----
+ * The pipeline stores, after the event, the embedding of its snapshot and of its
+ * confirmed person and vehicle crops; the events API ranks events by them. */
+#define STORE_MAX_EMBEDDINGS 9 /* per event: the snapshot and up to 8 crops */
+#define STORE_MAX_EMBED_DIM 4096
+
+typedef struct {
+  char kind[16];                   /* "snapshot" or "crop" */
+  char detection_id[VIGIL_ID_LEN]; /* the crop's detection; "" = none (the snapshot) */
+  char label[VIGIL_NAME_LEN];      /* the crop's class, "" for the snapshot */
+  int dim;
+  float *vec;                      /* dim floats (L2-normalised by the caller) */
+} store_embedding;
+
+/* Replaces the embeddings of an event (at most STORE_MAX_EMBEDDINGS, one width). */
+int store_put_embeddings(store *s, int64_t event_id, const store_embedding *e, int n, char *err, size_t errlen);
+/* The embeddings of one event in stored order (*e malloc'ed with their vectors; n 0 = none). */
+int store_event_embeddings(store *s, int64_t event_id, store_embedding **e, int *n, char *err, size_t errlen);
+void store_embeddings_free(store_embedding *e, int n);
+
+/* Calls fn for every stored embedding of width dim, by event id then order; the
+ * store is read a page at a time (memory stays bounded, writers are not held up).
+ * e->vec is valid during the call only. Non-zero from fn stops the scan. */
+typedef int (*store_embedding_fn)(void *ud, int64_t event_id, const store_embedding *e);
+int store_scan_embeddings(store *s, int dim, store_embedding_fn fn, void *ud, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@ extern "C" {
 json_t *vigil_event_to_json(const vigil_event *ev);
 json_t *vigil_enrichment_to_json(const vigil_enrichment *e);
 json_t *vigil_detection_to_json(const vigil_detection *d);
+json_t *vigil_scene_to_json(const vigil_scene *sc); /* json null when no scene model ran */
 
 #ifdef __cplusplus
 }

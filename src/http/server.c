@@ -110,6 +110,7 @@ struct vigil_http_server {
   pthread_mutex_t poll_mu;
   pthread_cond_t poll_cv;
   req_state *polls;
+  atomic_uint n_polls; /* parked long polls, for /metrics */
   pthread_t poller;
   bool poll_stop, poller_started;
 };
@@ -359,6 +360,20 @@ static enum MHD_Result dispatch(vigil_http_server *srv, struct MHD_Connection *c
   if (row == svc->n_routes) { /* built-in /metrics */
     vigil_metrics_out o = {0};
     http_metrics_render(&srv->metrics, &o, atomic_load(&srv->active));
+    {
+      char labels[96];
+      snprintf(labels, sizeof labels, "service=\"%s\"", svc->name);
+      pthread_mutex_lock(&srv->gate_mu);
+      unsigned running = srv->running, waiting = srv->waiting;
+      pthread_mutex_unlock(&srv->gate_mu);
+      vigil_metrics_header(&o, "vigil_http_requests_running", "gauge", "Requests a worker is handling now.");
+      vigil_metrics_sample(&o, "vigil_http_requests_running", labels, running);
+      vigil_metrics_header(&o, "vigil_http_requests_queued", "gauge", "Requests waiting for a worker.");
+      vigil_metrics_sample(&o, "vigil_http_requests_queued", labels, waiting);
+      vigil_metrics_header(&o, "vigil_http_long_polls_parked", "gauge",
+                           "Long polls (event streams) waiting off the workers.");
+      vigil_metrics_sample(&o, "vigil_http_long_polls_parked", labels, atomic_load(&srv->n_polls));
+    }
     if (svc->metrics) svc->metrics(&o, srv->ctx);
     if (o.oom) {
       free(o.buf);
@@ -442,6 +457,7 @@ static void *worker_main(void *arg) {
       pthread_mutex_lock(&srv->poll_mu);
       rs->pnext = srv->polls;
       srv->polls = rs;
+      atomic_fetch_add(&srv->n_polls, 1);
       pthread_cond_signal(&srv->poll_cv);
       pthread_mutex_unlock(&srv->poll_mu);
       continue;
@@ -477,6 +493,7 @@ static void *poller_main(void *arg) {
         vigil_http_error(&res, 500, "internal error");
       }
       *pp = rs->pnext;
+      atomic_fetch_sub(&srv->n_polls, 1);
       finish_parked(rs, &res);
     }
     struct timespec ts;
@@ -490,6 +507,7 @@ static void *poller_main(void *arg) {
   while (srv->polls) {
     req_state *rs = srv->polls;
     srv->polls = rs->pnext;
+    atomic_fetch_sub(&srv->n_polls, 1);
     vigil_http_response res = {0};
     vigil_http_error(&res, 503, "server shutting down");
     res.retry_after_s = 1;

@@ -4,6 +4,7 @@
  * and tools/export/clip_vit_large_patch14.py. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,54 @@ void clip_free(clip_model *m) {
   runner_free(&m->text);
   clip_tokenizer_free(m->tok);
   free(m);
+}
+
+/* The shared handles: few (one export per process in practice), found by folder. */
+#define CLIP_SHARED_MAX 4
+static struct {
+  char dir[1024];
+  clip_model *m;
+  int refs;
+} shared[CLIP_SHARED_MAX];
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int clip_shared_acquire(clip_model **out, const char *dir, char *err, size_t errlen) {
+  *out = NULL;
+  pthread_mutex_lock(&shared_mu);
+  int slot = -1;
+  for (int i = 0; i < CLIP_SHARED_MAX; i++) {
+    if (shared[i].m && !strcmp(shared[i].dir, dir)) {
+      shared[i].refs++;
+      *out = shared[i].m;
+      pthread_mutex_unlock(&shared_mu);
+      return 0;
+    }
+    if (!shared[i].m && slot < 0) slot = i;
+  }
+  int rc = -1;
+  if (slot < 0) vigil_err(err, errlen, -1, "clip: too many CLIP exports loaded at once");
+  else if (strlen(dir) >= sizeof shared[slot].dir) vigil_err(err, errlen, -1, "clip: export path too long");
+  else if (!(rc = clip_load(&shared[slot].m, dir, 1, err, errlen))) {
+    snprintf(shared[slot].dir, sizeof shared[slot].dir, "%s", dir);
+    shared[slot].refs = 1;
+    *out = shared[slot].m;
+  }
+  pthread_mutex_unlock(&shared_mu);
+  return rc;
+}
+
+void clip_shared_release(clip_model *m) {
+  if (!m) return;
+  clip_model *dead = NULL;
+  pthread_mutex_lock(&shared_mu);
+  for (int i = 0; i < CLIP_SHARED_MAX; i++)
+    if (shared[i].m == m && --shared[i].refs == 0) {
+      dead = m;
+      shared[i].m = NULL;
+      shared[i].dir[0] = 0;
+    }
+  pthread_mutex_unlock(&shared_mu);
+  clip_free(dead);
 }
 
 int clip_embed_dim(const clip_model *m) { return m->dim; }

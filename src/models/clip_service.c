@@ -12,10 +12,9 @@
  *                           "baseline_warm", "baseline_samples", "is_anomaly"}
  * "image" is base64 (JPEG/PNG/WebP); multipart `file` is accepted by /embed. Texts are
  * UTF-8 (invalid: 400), truncated to CLIP's 77 tokens. The per-camera baselines live
- * in SQLite (VIGIL_CLIP_BASELINES) so they survive restarts. */
+ * in SQLite (VIGIL_CLIP_BASELINES, src/models/clip_baselines.c) so they survive
+ * restarts; the pipeline's scene stage updates the same ones. */
 #include <math.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,47 +32,31 @@
 #define CLIP_MAX_BODY ((size_t)16 << 20)
 
 typedef struct {
-  clip_model *m;
+  clip_model *m; /* shared with the events API and the pipeline (clip_shared_acquire) */
   char why[512]; /* why there is no model */
   double threshold, min_alpha;
   long warm_after;
-  pthread_mutex_t mu; /* baselines and their database */
-  sqlite3 *db;
+  clip_baselines *bases;
 } clip_ctx;
 
 static int clip_init(void **out, const vigil_config *cfg, char *err, size_t errlen) {
   (void)err, (void)errlen;
   clip_ctx *c = calloc(1, sizeof *c);
   if (!c) return -1;
-  pthread_mutex_init(&c->mu, NULL);
   const char *path = vigil_config_str(cfg, "CLIP_MODEL_PATH");
   char e[512] = "";
   if (!path || !*path) snprintf(c->why, sizeof c->why, "CLIP_MODEL_PATH is not set");
-  else if (clip_load(&c->m, path, 1, e, sizeof e))
+  else if (clip_shared_acquire(&c->m, path, e, sizeof e))
     snprintf(c->why, sizeof c->why, "CLIP is not installed: %s (set CLIP_MODEL_PATH to an export folder, see docs/models.md)", e);
   if (!c->m) vlog_warn("clip: %s", c->why);
   c->threshold = 0.25, c->min_alpha = 0.05, c->warm_after = 20;
   vigil_config_float(cfg, "CLIP_ANOMALY_THRESHOLD", &c->threshold, NULL, 0);
   vigil_config_float(cfg, "CLIP_BASELINE_ALPHA", &c->min_alpha, NULL, 0);
   vigil_config_int(cfg, "CLIP_BASELINE_WARM", &c->warm_after, NULL, 0);
-  const char *bp = vigil_config_str(cfg, "VIGIL_CLIP_BASELINES");
-  char bpath[1024];
-  if ((!bp || !*bp) && vigil_asset_path(bpath, sizeof bpath, "clip-baselines.sqlite") == 0) bp = bpath;
-  if (bp && sqlite3_open_v2(bp, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) ==
-                SQLITE_OK) {
-    sqlite3_busy_timeout(c->db, 2000);
-    if (sqlite3_exec(c->db,
-                     "PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS clip_baselines(camera_id TEXT PRIMARY KEY,"
-                     " samples INTEGER NOT NULL, dim INTEGER NOT NULL, mean BLOB NOT NULL, updated REAL NOT NULL);",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-      vlog_warn("clip: baselines database %s: %s; baselines will not persist", bp, sqlite3_errmsg(c->db));
-      sqlite3_close(c->db);
-      c->db = NULL;
-    }
-  } else {
-    if (c->db) sqlite3_close(c->db);
-    c->db = NULL;
-    vlog_warn("clip: cannot open the baselines database; baselines will not persist");
+  if (clip_baselines_open(&c->bases, vigil_config_str(cfg, "VIGIL_CLIP_BASELINES"))) {
+    clip_shared_release(c->m);
+    free(c);
+    return -1;
   }
   *out = c;
   return 0;
@@ -82,9 +65,8 @@ static int clip_init(void **out, const vigil_config *cfg, char *err, size_t errl
 static void clip_ctx_free(void *p) {
   clip_ctx *c = p;
   if (!c) return;
-  clip_free(c->m);
-  if (c->db) sqlite3_close(c->db);
-  pthread_mutex_destroy(&c->mu);
+  clip_shared_release(c->m);
+  clip_baselines_close(c->bases);
   free(c);
 }
 
@@ -302,41 +284,6 @@ static int h_batch_similarity(vigil_http_response *res, const vigil_http_request
   return 0;
 }
 
-/* ---- baselines ---------------------------------------------------------------------------------- */
-
-/* Loads a camera's baseline (zeroed when it has none); caller holds mu. */
-static void baseline_get(clip_ctx *c, clip_baseline *b, const char *cam) {
-  if (!c->db) return;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, "SELECT samples, dim, mean FROM clip_baselines WHERE camera_id = ?", -1, &st, NULL))
-    return;
-  sqlite3_bind_text(st, 1, cam, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 1) == b->dim &&
-      sqlite3_column_bytes(st, 2) == (int)(sizeof(float) * (size_t)b->dim)) {
-    b->count = sqlite3_column_int64(st, 0);
-    memcpy(b->mean, sqlite3_column_blob(st, 2), sizeof(float) * (size_t)b->dim);
-  }
-  sqlite3_finalize(st);
-}
-
-static void baseline_put(clip_ctx *c, const clip_baseline *b, const char *cam) {
-  if (!c->db) return;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "INSERT INTO clip_baselines(camera_id, samples, dim, mean, updated) VALUES(?,?,?,?,?) "
-                         "ON CONFLICT(camera_id) DO UPDATE SET samples=excluded.samples, dim=excluded.dim, "
-                         "mean=excluded.mean, updated=excluded.updated",
-                         -1, &st, NULL))
-    return;
-  sqlite3_bind_text(st, 1, cam, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, b->count);
-  sqlite3_bind_int(st, 3, b->dim);
-  sqlite3_bind_blob(st, 4, b->mean, (int)(sizeof(float) * (size_t)b->dim), SQLITE_STATIC);
-  sqlite3_bind_double(st, 5, (double)time(NULL));
-  if (sqlite3_step(st) != SQLITE_DONE) vlog_warn("clip: baseline of %s not saved: %s", cam, sqlite3_errmsg(c->db));
-  sqlite3_finalize(st);
-}
-
 static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
   if (need_model(c, res)) return 0;
@@ -375,27 +322,25 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
     goto out;
   }
   if (embed_image(c, e, &q, res)) goto out;
-  bool rolling = !given || json_is_null(given);
-  if (rolling) {
-    pthread_mutex_lock(&c->mu);
-    baseline_get(c, &b, q.camera_id);
-  }
-  bool have = b.count > 0;
-  float sim = have ? hub_dot(e, b.mean, d) : 1.0f;
-  bool warm = b.count >= c->warm_after;
-  if (rolling) {
-    if (q.update_baseline) {
-      clip_baseline_update(&b, e, (float)c->min_alpha);
-      baseline_put(c, &b, q.camera_id);
+  bool have, warm;
+  float sim;
+  int64_t samples;
+  if (!given || json_is_null(given)) { /* the camera's rolling baseline */
+    clip_anomaly a;
+    if (clip_baselines_score(c->bases, q.camera_id, e, d, q.update_baseline, (float)c->min_alpha, c->warm_after, &a)) {
+      vigil_http_error(res, 500, "out of memory");
+      goto out;
     }
-    pthread_mutex_unlock(&c->mu);
+    have = a.have_baseline, warm = a.warm, sim = a.similarity, samples = a.samples;
+  } else {
+    have = true, warm = true, sim = hub_dot(e, b.mean, d), samples = b.count;
   }
   double score = have ? 1.0 - sim : 0.0;
   json_t *o = json_object();
   json_object_set_new(o, "anomaly_score", jround(score, 1e6));
   json_object_set_new(o, "similarity_to_baseline", have ? jround(sim, 1e6) : json_null());
   json_object_set_new(o, "baseline_warm", json_boolean(warm));
-  json_object_set_new(o, "baseline_samples", json_integer(b.count));
+  json_object_set_new(o, "baseline_samples", json_integer(samples));
   json_object_set_new(o, "is_anomaly", json_boolean(warm && score > c->threshold));
   json_object_set_new(o, "threshold", jround(c->threshold, 1e6));
   json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));

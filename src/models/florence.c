@@ -256,6 +256,18 @@ static int32_t *tokenize(const florence_model *m, const char *text, int *n) {
   return ids;
 }
 
+int32_t *florence_question_ids(const florence_model *m, florence_task t, int *n) {
+  if ((unsigned)t >= FLORENCE_NTASKS) return NULL;
+  return tokenize(m, tasks[t].question, n);
+}
+
+int florence_image_size(const florence_model *m) { return m->size; }
+
+void florence_special_ids(const florence_model *m, int32_t *bos, int32_t *eos) {
+  *bos = m->bos;
+  *eos = m->eos;
+}
+
 static const vrt_tensor *out_named(vrt_tensor *o, int n, const char *name) {
   for (int i = 0; i < n; i++)
     if (o[i].name && !strcmp(o[i].name, name)) return &o[i];

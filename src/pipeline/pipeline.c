@@ -95,7 +95,10 @@ struct pipeline {
   plate_votes *votes;       /* licence plates voted per track (key: camera << 32 | track id) */
   plate_config plates;      /* KNOWN_PLATES after voting */
   bool durable;             /* batch entries stored as found, open batches resumed (watch mode) */
+  pipeline_scene *scene;    /* caption, CLIP anomaly, search embeddings; NULL = off (scene.c) */
 };
+
+void pipeline_set_scene(pipeline *p, pipeline_scene *s) { p->scene = s; }
 
 pipeline_params pipeline_default_params(void) {
   pipeline_params p;
@@ -206,6 +209,7 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
     SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
     SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
     SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(dropped);
+    SUM(scene_ms);
 #undef SUM
   }
   m->stats = s;
@@ -469,18 +473,28 @@ static void write_snapshot(pipeline *p, cam_state *cs, vigil_batch *b) {
 }
 
 /* Scores, stores and reports one closed batch; frees it. */
-static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen);
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const pipeline_scene_out *so, char *err,
+                              size_t errlen);
 
 /* Cameras run on worker threads; the risk analyzer, the store connection and
- * the caller's on_event are shared, so batches close one at a time. */
+ * the caller's on_event are shared, so batches close one at a time. The scene
+ * models (the slow part) look at the camera's own snapshot before the lock. */
 static int close_batch(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+  pipeline_scene_out so = {0};
+  if (p->scene) {
+    double t0 = vigil_mono_ms();
+    pipeline_scene_run(p->scene, b, &cs->snap.frame, cs->snap.dets, cs->snap.n, &so);
+    cs->st.scene_ms += vigil_mono_ms() - t0;
+  }
   pthread_mutex_lock(&p->mu);
-  int rc = close_batch_locked(p, cs, b, err, errlen);
+  int rc = close_batch_locked(p, cs, b, &so, err, errlen);
   pthread_mutex_unlock(&p->mu);
+  pipeline_scene_out_free(&so);
   return rc;
 }
 
-static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *err, size_t errlen) {
+static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const pipeline_scene_out *so, char *err,
+                              size_t errlen) {
   int rc = 0;
   int hour, minute;
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
@@ -505,6 +519,7 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, char *
       cs->st.batches++;
       cs->st.events += !dup;
       cs->st.duplicates += dup;
+      if (!dup) pipeline_scene_store(p->st, ev.id, so);
       if (p->p.on_event) p->p.on_event(p->p.ud, &ev, b, dup);
     }
   }

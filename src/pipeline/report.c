@@ -22,6 +22,7 @@ typedef struct {
   char *jpeg_b64; /* NULL when there is no snapshot */
   char counts[256];
   char zones[256];
+  vigil_scene scene; /* caption and CLIP anomaly, when the scene stage ran */
 } report_item;
 
 struct report {
@@ -73,6 +74,7 @@ int report_add(report *r, const vigil_event *ev, const vigil_batch *b) {
   snprintf(it->level, sizeof it->level, "%s", ev->risk_level);
   snprintf(it->scorer, sizeof it->scorer, "%s", ev->scorer);
   it->fast_path = ev->fast_path;
+  it->scene = ev->scene;
   it->start = ev->window_start;
   it->end = ev->window_end;
   it->summary = strdup(ev->summary ? ev->summary : "");
@@ -175,6 +177,15 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
       }
       fputs("</div>", f);
     }
+    if (it->scene.has_caption && it->scene.caption[0]) {
+      fputs("<div class=\"meta\">caption: ", f);
+      esc(f, it->scene.caption);
+      fputs("</div>", f);
+    }
+    if (it->scene.has_anomaly)
+      fprintf(f, "<div class=\"meta\">scene anomaly %.2f (%s, baseline of %lld views)</div>", it->scene.anomaly_score,
+              !it->scene.baseline_warm ? "baseline still learning" : it->scene.is_anomaly ? "unusual" : "usual",
+              (long long)it->scene.baseline_samples);
     fputs("<div class=\"summary\">", f);
     esc(f, it->summary);
     fputs("</div><pre>", f);

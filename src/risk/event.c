@@ -131,6 +131,7 @@ int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b) {
     for (int k = 0; k < ev->n_plates; k++) seen |= !strcmp(ev->plates[k], pl->text);
     if (!seen && ev->n_plates < VIGIL_MAX_PLATES) vigil_strlcpy(ev->plates[ev->n_plates++], pl->text, 16);
   }
+  ev->scene = b->scene;
   free(ev->snapshot_path);
   ev->snapshot_path = NULL;
   if (b->snapshot_path[0] && !(ev->snapshot_path = strdup(b->snapshot_path))) return -ENOMEM;

@@ -280,6 +280,23 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
 }
 
 /* Detections with a weapon come first so a cut never hides them. */
+/* What the scene models said of the snapshot (src/pipeline/scene.c). */
+static void add_scene(sbuf *o, const vigil_scene *sc) {
+  if (sc->has_caption && sc->caption[0]) {
+    sbuf_add(o, "Scene caption (Florence-2, the best snapshot; machine-generated, may be wrong): ");
+    risk__add_clean(o, sc->caption, sizeof sc->caption);
+    sbuf_add(o, "\n");
+  }
+  if (sc->has_anomaly) {
+    if (!sc->baseline_warm)
+      sbuf_addf(o, "Scene anomaly (CLIP): %.2f, but this camera's usual view is still being learnt (%lld views)\n",
+                sc->anomaly_score, (long long)sc->baseline_samples);
+    else
+      sbuf_addf(o, "Scene anomaly (CLIP): %.2f distance from this camera's usual view (0 = as usual)%s\n",
+                sc->anomaly_score, sc->is_anomaly ? ": the scene looks unusual" : ", within the usual range");
+  }
+}
+
 static int interest(const vigil_batch *b, size_t i) {
   const vigil_enrichment *e = &b->enr[i];
   if (risk__threat_real(&e->threat)) return 0;
@@ -323,6 +340,7 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
       sbuf_addf(&o, " (confidence %.2f)\n", b->enr[i].weather.confidence);
       break;
     }
+  add_scene(&o, &b->scene);
   for (size_t i = 0; i < b->n; i++) /* violence: a whole-frame result, once per batch */
     if (b->enr[i].violence.present) {
       sbuf_addf(&o, "Violence classifier (multi-person scene): %s (violence probability %.2f)\n",

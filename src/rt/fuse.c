@@ -566,8 +566,55 @@ int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
   return rc < 0 ? rc : fused;
 }
 
+/* Pads of a Pad node (constant input 1, or the opset < 11 attribute) all
+ * zero: the node copies its input. */
+static bool pad_is_identity(const vrt_graph *g, const vrt_node *n) {
+  if (n->op != VRT_OP_Pad || n->nin < 1 || n->nout != 1 || n->in[0] < 0) return false;
+  const int64_t *pads = NULL;
+  int64_t np = 0;
+  if (n->nin > 1 && n->in[1] >= 0) {
+    const vrt_value *v = &g->values[n->in[1]];
+    if (!(v->flags & VRT_VAL_CONST) || v->t.dtype != VRT_I64 || !v->t.data) return false;
+    pads = v->t.data;
+    np = vrt_tensor_numel(&v->t);
+  } else {
+    np = vrt_attr_ints(n, "pads", &pads);
+  }
+  if (np <= 0 || !pads) return false;
+  for (int64_t i = 0; i < np; i++)
+    if (pads[i] != 0) return false;
+  return true;
+}
+
+int vrt__fuse_identity_pad(vrt_graph *g, char *changed) {
+  int removed = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    vrt_node *p = &g->nodes[i];
+    if (!pad_is_identity(g, p)) continue;
+    int x = p->in[0], y = p->out[0];
+    bool is_out = false;
+    for (int k = 0; k < g->noutputs; k++) is_out |= g->outputs[k] == y;
+    if (is_out || g->values[x].t.dtype != g->values[y].t.dtype) continue;
+    for (int j = 0; j < g->nnodes; j++) {
+      vrt_node *r = &g->nodes[j];
+      if (r->op < 0) continue;
+      for (int k = 0; k < r->nin; k++)
+        if (r->in[k] == y) {
+          r->in[k] = x;
+          mark(changed, g, r);
+        }
+    }
+    g->values[y].producer = -1;
+    p->op = -1;
+    removed++;
+  }
+  return removed;
+}
+
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   int rc, total = 0;
+  if ((rc = vrt__fuse_identity_pad(g, changed)) < 0) return rc;
+  total += rc;
   for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
     int before = total;
     if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;

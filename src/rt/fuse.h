@@ -24,6 +24,9 @@ int vrt__fuse_residual(vrt_graph *g, char *changed);
 /* Conv/ConvTranspose/Gemm/MatMul -> Relu, LeakyRelu, Sigmoid, Tanh, Elu,
  * HardSwish, Gelu, Clip (Relu6), or Mul(x, Sigmoid(x)) (SiLU): "vrt_act". */
 int vrt__fuse_activation(vrt_graph *g, char *changed);
+/* Pad whose pads are all zero (torch exports AvgPool2d(2, 2) as Pad +
+ * AveragePool): readers take its input, the node dies. */
+int vrt__fuse_identity_pad(vrt_graph *g, char *changed);
 /* All of them (BatchNorm, affine, LayerNorm, residual, activation) (a residual before the activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 

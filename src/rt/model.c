@@ -65,6 +65,11 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       if (!fully_known(in[k])) known = false;
       if (!(g->values[n->in[k]].flags & VRT_VAL_CONST)) all_const = false;
     }
+    /* Shape and Size read only the dims: with those known (static here; the
+     * session rejects inputs that differ) they fold like constants, and so
+     * does the arithmetic that turns them into Slice bounds or Reshape
+     * targets (torch's chunk/split export), which lets those nodes plan. */
+    if (known && (n->op == VRT_OP_Shape || n->op == VRT_OP_Size)) all_const = true;
     if (!known) {
       for (int k = 0; k < n->nout; k++) {
         vrt_value *v = &g->values[n->out[k]];

@@ -19,6 +19,7 @@
 #include "notify/notify.h"
 #include "risk/sbuf.h"
 #include "store/events_query.h"
+#include "store/events_search.h"
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
@@ -33,6 +34,7 @@ typedef struct {
   store *st;
   bool own;   /* close on free */
   notify *nt; /* the outbox dispatcher, when MQTT_URL or WEBHOOK_URL is set */
+  events_search *search; /* semantic search (src/store/events_search.c) */
 } events_ctx;
 
 /* ---- parsing (src/store/events_query.c: strict, and reachable from a fuzz target) ---- */
@@ -53,8 +55,9 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   char err[256] = "";
   int rc = store_schema_version(c->st, &v, err, sizeof err);
   return vigil_http_reply_json(res, rc ? 503 : 200,
-                               json_pack("{s:s,s:s,s:i}", "status", rc ? "unhealthy" : "healthy", "store",
-                                         store_backend_name(c->st), "schema_version", v));
+                               json_pack("{s:s,s:s,s:i,s:b}", "status", rc ? "unhealthy" : "healthy", "store",
+                                         store_backend_name(c->st), "schema_version", v, "semantic_search",
+                                         events_search_available(c->search)));
 }
 
 static int h_list(vigil_http_response *res, const vigil_http_request *req) {
@@ -294,6 +297,17 @@ static int h_event_page(vigil_http_response *res, const vigil_http_request *req)
   return web_reply_asset(res, "index.html", status);
 }
 
+/* GET|POST /events/search, GET /events/{id}/similar: src/store/events_search.c */
+static int h_search(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  return events_search_h_text(res, req, c->st, c->search);
+}
+
+static int h_similar(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  return events_search_h_similar(res, req, c->st, c->search);
+}
+
 /* ---- the service ------------------------------------------------------------------------ */
 
 static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t errlen) {
@@ -313,7 +327,14 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
     return -1;
   }
   c->own = true;
+  if (events_search_open(&c->search, cfg)) {
+    store_close(c->st);
+    free(c);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   if (notify_start(&c->nt, c->st, err, errlen)) {
+    events_search_close(c->search);
     store_close(c->st);
     free(c);
     return -1;
@@ -331,6 +352,7 @@ static void events_free(void *ctx) {
   events_ctx *c = ctx;
   if (!c) return;
   notify_stop(c->nt);
+  events_search_close(c->search);
   if (c->own) store_close(c->st);
   free(c);
 }
@@ -339,6 +361,9 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/health", h_health},
     {"GET", "/events", h_list},
     {"GET", "/events/stream", h_stream}, /* before /events/{id} */
+    {"GET", "/events/search", h_search},
+    {"POST", "/events/search", h_search},
+    {"GET", "/events/{id}/similar", h_similar},
     {"GET", "/events/{id}/snapshot", h_snapshot},
     {"GET", "/events/{id}", h_get},
     {"PATCH", "/events/{id}", h_patch},

@@ -221,3 +221,63 @@ int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes
   }
   return rc;
 }
+
+int events_parse_search_limit(const char *s, int *limit, char *msg, size_t msglen) {
+  long v;
+  if (!s) return 0;
+  if (events_parse_int(s, 1, EVENTS_MAX_SEARCH, &v)) return say(msg, msglen, "limit must be 1..100");
+  *limit = (int)v;
+  return 0;
+}
+
+int events_parse_search_body(const void *body, size_t len, char **q, size_t *qlen, int *limit, char *msg,
+                             size_t msglen) {
+  *q = NULL;
+  *qlen = 0;
+  json_error_t jerr;
+  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  if (!j || !json_is_object(j)) {
+    json_decref(j);
+    return say(msg, msglen, "body must be a JSON object {\"q\": string, \"limit\": 1..100}");
+  }
+  const char *key;
+  json_t *val;
+  int rc = 0;
+  json_object_foreach(j, key, val) {
+    if (!strcmp(key, "q")) {
+      size_t n = json_is_string(val) ? json_string_length(val) : 0;
+      const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+      if (!s || n > EVENTS_MAX_QUERY || memchr(s, 0, n)) {
+        if (msg && msglen) snprintf(msg, msglen, "q must be a string of at most %d bytes", EVENTS_MAX_QUERY);
+        rc = -1;
+        break;
+      }
+      free(*q);
+      if (!(*q = malloc(n + 1))) {
+        rc = say(msg, msglen, "out of memory");
+        break;
+      }
+      memcpy(*q, s, n + 1);
+      *qlen = n;
+    } else if (!strcmp(key, "limit")) {
+      json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
+      if (v < 1 || v > EVENTS_MAX_SEARCH) {
+        rc = say(msg, msglen, "limit must be an integer 1..100");
+        break;
+      }
+      *limit = (int)v;
+    } else {
+      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (q, limit)", key);
+      rc = -1;
+      break;
+    }
+  }
+  json_decref(j);
+  if (!rc && !*q) rc = say(msg, msglen, "field 'q' (the text to search for) is required");
+  if (rc) {
+    free(*q);
+    *q = NULL;
+    *qlen = 0;
+  }
+  return rc;
+}

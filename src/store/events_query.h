@@ -30,4 +30,15 @@ int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud
 #define EVENTS_MAX_NOTES 10000
 int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes, char *msg, size_t msglen);
 
+/* GET /events/search and /events/{id}/similar: ?limit= (1..EVENTS_MAX_SEARCH,
+ * default 20). */
+#define EVENTS_MAX_SEARCH 100
+#define EVENTS_MAX_QUERY 16384 /* bytes of a search text (CLIP reads no further) */
+int events_parse_search_limit(const char *s, int *limit, char *msg, size_t msglen);
+/* POST /events/search: {"q": string, "limit": 1..100} (q required, at most
+ * EVENTS_MAX_QUERY bytes, no NUL; limit optional, *limit keeps its value when
+ * absent). *q malloc'ed, *qlen its length. UTF-8 is checked by the tokenizer. */
+int events_parse_search_body(const void *body, size_t len, char **q, size_t *qlen, int *limit, char *msg,
+                             size_t msglen);
+
 #endif

@@ -131,6 +131,24 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
   return j;
 }
 
+/* The caption and CLIP anomaly of an event; null when no scene model ran. */
+json_t *vigil_scene_to_json(const vigil_scene *sc) {
+  if (!sc->has_caption && !sc->has_anomaly) return json_null();
+  json_t *j = json_object();
+  json_object_set_new(j, "caption", sc->has_caption ? str(sc->caption) : json_null());
+  if (sc->has_anomaly) {
+    json_object_set_new(j, "anomaly_score", json_real(round(sc->anomaly_score * 1e4) / 1e4));
+    json_object_set_new(j, "similarity_to_baseline",
+                        isfinite(sc->similarity) ? json_real(round(sc->similarity * 1e4) / 1e4) : json_null());
+    json_object_set_new(j, "baseline_warm", json_boolean(sc->baseline_warm));
+    json_object_set_new(j, "baseline_samples", json_integer(sc->baseline_samples));
+    json_object_set_new(j, "is_anomaly", json_boolean(sc->is_anomaly));
+  } else {
+    json_object_set_new(j, "anomaly_score", json_null());
+  }
+  return j;
+}
+
 json_t *vigil_event_to_json(const vigil_event *ev) {
   json_t *j = json_object();
   json_object_set_new(j, "id", json_integer(ev->id));
@@ -153,6 +171,7 @@ json_t *vigil_event_to_json(const vigil_event *ev) {
   for (int i = 0; i < ev->n_plates && i < VIGIL_MAX_PLATES; i++) json_array_append_new(plates, str(ev->plates[i]));
   json_object_set_new(j, "plates", plates);
   json_object_set_new(j, "created_at", iso_time(ev->created_at));
+  json_object_set_new(j, "scene", vigil_scene_to_json(&ev->scene));
   return j;
 }
 

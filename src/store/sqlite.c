@@ -51,6 +51,14 @@ static const char *const migrations[] = {
     "CREATE TABLE processed_files(path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
     " status TEXT NOT NULL, processed_at REAL NOT NULL, PRIMARY KEY (path, size, mtime_ns));"
     "CREATE TABLE watch_roots(root TEXT PRIMARY KEY, first_started REAL NOT NULL);",
+    /* 6: the scene models' view of an event (caption, CLIP anomaly) and its CLIP
+     * embeddings for semantic search (src/store/embeddings.c) */
+    "CREATE TABLE event_scene(event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,"
+    " caption TEXT, anomaly_score REAL, similarity REAL, baseline_warm INTEGER NOT NULL DEFAULT 0,"
+    " baseline_samples INTEGER NOT NULL DEFAULT 0, is_anomaly INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE event_embeddings(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, kind TEXT NOT NULL, detection_id TEXT, label TEXT NOT NULL DEFAULT '',"
+    " dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (event_id, seq));",
 };
 
 static int lite_exec(void *vdb, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,

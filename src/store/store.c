@@ -18,13 +18,6 @@
 #include "vigil/status.h"
 #include "vigil/store.h"
 
-struct store {
-  const store_backend *be;
-  void *db;
-  pthread_mutex_t mu;
-  unsigned sinks;        /* STORE_SINK_*: which outbox rows an event gets */
-  int webhook_min_rank;  /* 0 low .. 3 critical */
-};
 
 static int level_rank(const char *l) {
   static const char *const lv[] = {"low", "medium", "high", "critical"};
@@ -33,7 +26,6 @@ static int level_rank(const char *l) {
   return -1;
 }
 
-#define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
 
 static int row_int(void *ud, int nc, const char *const *cols) {
   *(int64_t *)ud = nc > 0 && cols[0] ? strtoll(cols[0], NULL, 10) : 0;
@@ -272,6 +264,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                    q, 2, NULL, NULL)))
       goto fail;
   }
+  if ((rc = store__scene_insert(s, id, &b->scene, err, errlen))) goto fail;
   { /* the notifications of this event commit with it, or not at all */
     const char *lvl = vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score);
     for (int k = 0; k < 2; k++) {
@@ -442,7 +435,8 @@ static int load_details(store *s, vigil_event *ev, char *err, size_t errlen) {
   if (rc) return rc;
   sval p = sv_int(ev->id);
   ev->n_plates = 0;
-  return EXEC(s, "SELECT plate FROM event_plates WHERE event_id = ? ORDER BY plate", &p, 1, row_plate, ev);
+  rc = EXEC(s, "SELECT plate FROM event_plates WHERE event_id = ? ORDER BY plate", &p, 1, row_plate, ev);
+  return rc ? rc : store__scene_load(s, ev, err, errlen);
 }
 
 void store_events_free(vigil_event *evs, size_t n) {
@@ -594,7 +588,7 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
   static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
-                                   "event_plates", "outbox"};
+                                   "event_plates", "outbox", "event_scene", "event_embeddings"};
   size_t i = 0, nok = sizeof ok / sizeof ok[0];
   while (i < nok && strcmp(table, ok[i])) i++;
   if (i == nok) {

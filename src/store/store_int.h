@@ -4,6 +4,7 @@
 #ifndef VIGIL_STORE_INT_H
 #define VIGIL_STORE_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,23 @@ typedef struct {
 
 extern const store_backend store__sqlite;
 extern const store_backend store__pg;
+
+/* A store handle (store.c); the files of the store share it. */
+struct store {
+  const store_backend *be;
+  void *db;
+  pthread_mutex_t mu;
+  unsigned sinks;        /* STORE_SINK_*: which outbox rows an event gets */
+  int webhook_min_rank;  /* 0 low .. 3 critical */
+};
+
+/* One statement on s's backend, with `err`/`errlen` of the caller in scope. */
+#define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
+
+/* embeddings.c: an event's scene row, written in its insert transaction and read
+ * with its details (caller holds mu). */
+int store__scene_insert(struct store *s, int64_t event_id, const vigil_scene *sc, char *err, size_t errlen);
+int store__scene_load(struct store *s, vigil_event *ev, char *err, size_t errlen);
 
 /* Open functions: 0 and *db, or STORE_E* with a message. */
 int store__sqlite_open(void **db, const char *path, char *err, size_t errlen);

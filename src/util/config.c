@@ -104,6 +104,10 @@ static const vigil_config_key keys[] = {
      "Smallest weight of a new scene in the rolling baseline (EMA; the first samples average evenly)"},
     {"VIGIL_CLIP_BASELINES", VIGIL_CFG_STRING, NULL, NORANGE,
      "SQLite file of the per-camera CLIP baselines (unset: $VIGIL_HOME/clip-baselines.sqlite)"},
+    {"CLIP_SEARCH_MAX_CROPS", VIGIL_CFG_INT, "8", 0, 8,
+     "Person/vehicle crops of an event's snapshot the pipeline embeds for semantic search (besides the snapshot)"},
+    {"PIPELINE_SCENE", VIGIL_CFG_BOOL, "true", NORANGE,
+     "Caption (Florence-2) and CLIP anomaly of each batch's snapshot, and search embeddings, when the models are installed"},
     /* YOLO-World (open vocabulary on 8095) */
     {"YOLO_WORLD_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo-world-s", NORANGE,
      "YOLO-World export folder (yolo_world.onnx, text.onnx, vocab.json, merges.txt); without it /detect refuses 'classes'"},

@@ -1,8 +1,8 @@
 /* libFuzzer target: the events API's parsers of untrusted input without a
  * server (src/store/events_query.c). The input is a query string
  * ("since=...&limit=..."): it goes to the filter parser as key=value pairs,
- * whole to the time, integer and path-id parsers, and as a PATCH body to the
- * body parser. Checks the ranges every accepted value must be in. */
+ * whole to the time, integer, path-id and search-limit parsers, and as a PATCH
+ * body and a search body to the body parsers. Checks the ranges every accepted value must be in. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (notes || !msg[0]) {
     abort();
   }
+  char *sq;
+  size_t sqlen;
+  int lim = 20;
+  if (events_parse_search_body(data, size, &sq, &sqlen, &lim, msg, sizeof msg) == 0) {
+    if (!sq || strlen(sq) != sqlen || sqlen > EVENTS_MAX_QUERY || lim < 1 || lim > EVENTS_MAX_SEARCH) abort();
+    free(sq);
+  } else if (sq || !msg[0]) {
+    abort();
+  }
+  lim = 20;
+  if (events_parse_search_limit(s, &lim, msg, sizeof msg) == 0 && (lim < 1 || lim > EVENTS_MAX_SEARCH)) abort();
   query q = {0};
   for (char *p = s, *save = NULL, *kv; q.n < 16 && (kv = strtok_r(p, "&", &save)); p = NULL) {
     char *eq = strchr(kv, '=');

@@ -8,10 +8,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dlfcn.h>
 #include <dnnl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "model.h"
@@ -534,6 +537,175 @@ static void test_private_layout_chain(void **state) {
   vrt_model_free(m);
 }
 
+/* A channel gate as OSNet and SE blocks write it: Conv -> ReduceMean over
+ * H, W (keepdims; ReduceMax, and the opset-18 axes input, on some trials) ->
+ * 1x1 Conv + Sigmoid -> Mul(x, gate) -> ReduceMean without keepdims ([N, C]).
+ * The reduces run as oneDNN global pooling in the conv's layout; both
+ * outputs against the reference. */
+static void test_spatial_reduce_gate(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 8; trial++) {
+    int64_t C = irand(3, 40), H = irand(1, 17), W = irand(1, 17);
+    bool axes_input = trial & 1, use_max = trial & 2;
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){C, C, 3, 3}, rand_buf(C * C * 9),
+                                 sizeof(float) * (size_t)(C * C * 9), false);
+    int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, rand_buf(C * C),
+                                 sizeof(float) * (size_t)(C * C), false);
+    int64_t *ax = malloc(2 * sizeof *ax);
+    ax[0] = trial & 4 ? -1 : 2, ax[1] = trial & 4 ? -2 : 3;
+    int axv = vrt_graph_add_const(g, "axes", VRT_I64, 1, (int64_t[]){2}, ax, 2 * sizeof *ax, false);
+    const char *names[] = {"a", "m", "gs", "y", "f"};
+    int v[5];
+    for (int i = 0; i < 5; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &v[0], 1);
+    vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+    int rop = use_max ? VRT_OP_ReduceMax : VRT_OP_ReduceMean;
+    const char *rname = use_max ? "ReduceMax" : "ReduceMean";
+    if (axes_input) {
+      vrt_graph_add_node(g, rop, "r1", rname, (int[]){v[0], axv}, 2, &v[1], 1);
+    } else {
+      vrt_graph_add_node(g, rop, "r1", rname, &v[0], 1, &v[1], 1);
+      vrt_node_set_ints(&g->nodes[1], "axes", ax, 2);
+    }
+    vrt_graph_add_node(g, VRT_OP_Conv, "fc", "Conv", (int[]){v[1], w2}, 2, &v[2], 1);
+    vrt_node_set_string(&g->nodes[2], "vrt_act", "Sigmoid");
+    vrt_graph_add_node(g, VRT_OP_Mul, "gate", "Mul", (int[]){v[0], v[2]}, 2, &v[3], 1);
+    vrt_graph_add_node(g, VRT_OP_ReduceMean, "r2", "ReduceMean", &v[3], 1, &v[4], 1);
+    vrt_node_set_ints(&g->nodes[4], "axes", (int64_t[]){3, 2}, 2);
+    vrt_node_set_int(&g->nodes[4], "keepdims", 0);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int) * 2);
+    g->outputs[0] = v[3], g->outputs[1] = v[4];
+    g->noutputs = 2;
+    g->values[v[3]].flags |= VRT_VAL_OUTPUT;
+    g->values[v[4]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    vrt_session_t *s;
+    assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+    float *xv = rand_buf(C * H * W);
+    vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, C, H, W}, xv);
+    in.name = "x";
+    const vrt_tensor *out;
+    int nout;
+    for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    assert_int_equal(nout, 2);
+    assert_int_equal(out[1].ndim, 2);
+    assert_int_equal(out[1].dims[1], C);
+    int64_t n0 = C * H * W;
+    float *fast = malloc(sizeof(float) * (size_t)(n0 + C));
+    memcpy(fast, out[0].data, sizeof(float) * (size_t)n0);
+    memcpy(fast + n0, out[1].data, sizeof(float) * (size_t)C);
+    setenv("VRT_REFERENCE", "1", 1);
+    assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    unsetenv("VRT_REFERENCE");
+    double d0 = op_test_maxdiff(fast, out[0].data, n0), d1 = op_test_maxdiff(fast + n0, out[1].data, C);
+    if (d0 > 1e-4 || d1 > 1e-4)
+      fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g %g\n", trial, (long long)C, (long long)H, (long long)W,
+              d0, d1);
+    assert_true(d0 < 1e-4 && d1 < 1e-4);
+    free(fast);
+    free(xv);
+    vrt_session_free(s);
+    vrt_model_free(m);
+  }
+}
+
+/* A C2f-style block: Conv -> Slice into two channel halves (unit steps,
+ * bounds as the opset-13 inputs, one of them negative or past the end) ->
+ * Conv on the second half -> Concat(axis) of the halves and the Conv output
+ * (and on some trials the graph input itself, plain) -> Conv; plus a Slice
+ * along a spatial axis straight to an output. Concat and Slice run on oneDNN
+ * in the producers' layouts; both outputs against the reference. */
+static int i64_const(vrt_graph *g, const char *name, const int64_t *v, int n) {
+  int64_t *p = malloc(sizeof(int64_t) * (size_t)n);
+  memcpy(p, v, sizeof(int64_t) * (size_t)n);
+  return vrt_graph_add_const(g, name, VRT_I64, 1, (int64_t[]){n}, p, sizeof(int64_t) * (size_t)n, false);
+}
+
+static void test_concat_slice_chain(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 8; trial++) {
+    int64_t C = 2 * irand(2, 24), H = irand(2, 14), W = irand(2, 14), h = C / 2;
+    bool with_input = trial & 1;
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, rand_buf(C * C),
+                                 sizeof(float) * (size_t)(C * C), false);
+    int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){h, h, 3, 3}, rand_buf(h * h * 9),
+                                 sizeof(float) * (size_t)(h * h * 9), false);
+    int64_t cc = C + h + (with_input ? C : 0);
+    int w3 = vrt_graph_add_const(g, "w3", VRT_F32, 4, (int64_t[]){8, cc, 1, 1}, rand_buf(8 * cc),
+                                 sizeof(float) * (size_t)(8 * cc), false);
+    int ax1 = i64_const(g, "ax1", (int64_t[]){1}, 1);
+    int s0 = i64_const(g, "s0", (int64_t[]){0}, 1), e0 = i64_const(g, "e0", (int64_t[]){h}, 1);
+    int s1 = i64_const(g, "s1", (int64_t[]){trial & 2 ? -h : h}, 1);
+    int e1 = i64_const(g, "e1", (int64_t[]){trial & 2 ? INT64_MAX : C}, 1);
+    int hs = i64_const(g, "hs", (int64_t[]){1}, 1), he = i64_const(g, "he", (int64_t[]){H > 2 ? H - 1 : H}, 1);
+    int ax2 = i64_const(g, "ax2", (int64_t[]){trial & 4 ? 3 : 2}, 1);
+    const char *names[] = {"a", "p0", "p1", "b", "cat", "y", "sp"};
+    int v[7];
+    for (int i = 0; i < 7; i++) v[i] = vrt_graph_add_value(g, names[i], VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &v[0], 1);
+    vrt_node_set_string(&g->nodes[0], "vrt_act", "SiLU");
+    vrt_graph_add_node(g, VRT_OP_Slice, "sl0", "Slice", (int[]){v[0], s0, e0, ax1}, 4, &v[1], 1);
+    vrt_graph_add_node(g, VRT_OP_Slice, "sl1", "Slice", (int[]){v[0], s1, e1, ax1}, 4, &v[2], 1);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){v[2], w2}, 2, &v[3], 1);
+    vrt_node_set_ints(&g->nodes[3], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    int cat_in[4] = {v[1], v[2], v[3], x};
+    vrt_graph_add_node(g, VRT_OP_Concat, "cat", "Concat", cat_in, with_input ? 4 : 3, &v[4], 1);
+    vrt_node_set_int(&g->nodes[4], "axis", trial & 2 ? -3 : 1);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){v[4], w3}, 2, &v[5], 1);
+    vrt_graph_add_node(g, VRT_OP_Slice, "sp", "Slice", (int[]){v[0], hs, he, ax2}, 4, &v[6], 1);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int) * 2);
+    g->outputs[0] = v[5], g->outputs[1] = v[6];
+    g->noutputs = 2;
+    g->values[v[5]].flags |= VRT_VAL_OUTPUT;
+    g->values[v[6]].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    vrt_session_t *s;
+    assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+    float *xv = rand_buf(C * H * W);
+    vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, C, H, W}, xv);
+    in.name = "x";
+    const vrt_tensor *out;
+    int nout;
+    for (int r = 0; r < 2; r++) assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    int64_t n0 = vrt_tensor_numel(&out[0]), n1 = vrt_tensor_numel(&out[1]);
+    assert_int_equal(n0, 8 * H * W);
+    float *fast = malloc(sizeof(float) * (size_t)(n0 + n1));
+    memcpy(fast, out[0].data, sizeof(float) * (size_t)n0);
+    memcpy(fast + n0, out[1].data, sizeof(float) * (size_t)n1);
+    setenv("VRT_REFERENCE", "1", 1);
+    assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+    unsetenv("VRT_REFERENCE");
+    double d0 = op_test_maxdiff(fast, out[0].data, n0), d1 = op_test_maxdiff(fast + n0, out[1].data, n1);
+    if (d0 > 1e-3 || d1 > 1e-5)
+      fprintf(stderr, "trial %d C%lld %lldx%lld: max diff %g %g\n", trial, (long long)C, (long long)H, (long long)W,
+              d0, d1);
+    assert_true(d0 < 1e-3 && d1 < 1e-5);
+    free(fast);
+    free(xv);
+    vrt_session_free(s);
+    vrt_model_free(m);
+  }
+}
+
 /* Sessions with 2 threads (oneDNN's OpenMP team) compute what the reference
  * does. */
 static void test_two_threads(void **state) {
@@ -549,7 +721,39 @@ static void test_two_threads(void **state) {
   session_threads = 1;
 }
 
-int main(void) {
+/* The OpenMP runtime under oneDNN starts with passive waiting although the
+ * environment does not ask for it (nn.c sets it before libgomp reads it): a
+ * child started without OMP_WAIT_POLICY / GOMP_SPINCOUNT prints libgomp's
+ * own view of its settings (omp_display_env). */
+static void test_omp_passive_by_default(void **state) {
+  (void)state;
+  char exe[4096], cmd[4200];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  assert_true(n > 0);
+  exe[n] = 0;
+  snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT '%s' --omp-env 2>&1", exe);
+  FILE *f = popen(cmd, "r");
+  assert_non_null(f);
+  char line[512];
+  bool passive = false, seen = false;
+  while (fgets(line, sizeof line, f)) {
+    if (!strstr(line, "OMP_WAIT_POLICY")) continue;
+    seen = true;
+    passive |= strstr(line, "PASSIVE") != NULL;
+  }
+  assert_int_equal(pclose(f), 0);
+  assert_true(seen);
+  assert_true(passive);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--omp-env")) {
+    void (*display)(int) = NULL;
+    *(void **)&display = dlsym(RTLD_DEFAULT, "omp_display_env");
+    if (!display) return 1;
+    display(0);
+    return 0;
+  }
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
   const struct CMUnitTest tests[] = {
@@ -559,6 +763,8 @@ int main(void) {
       cmocka_unit_test(test_bf16_opt_in),       cmocka_unit_test(test_binary_pool_chain),
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
       cmocka_unit_test(test_resize_nearest),    cmocka_unit_test(test_softmax),
+      cmocka_unit_test(test_spatial_reduce_gate), cmocka_unit_test(test_omp_passive_by_default),
+      cmocka_unit_test(test_concat_slice_chain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T, P_PAD0, P_PAD1 };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
@@ -99,6 +99,18 @@ static vrt_graph *pattern(int kind) {
       node(g, VRT_OP_Mul, "mulk", (int[]){kc, a1}, 2, a2);
       node(g, VRT_OP_Mul, "half", (int[]){a2, half}, 2, a3);
       node(g, VRT_OP_Relu, "relu", &a3, 1, y);
+      break;
+    }
+    case P_PAD0:
+    case P_PAD1: { /* Pad (zero pads, or one row at the bottom) -> AveragePool 2x2 */
+      int64_t *pads = calloc(8, sizeof *pads);
+      if (kind == P_PAD1) pads[6] = 1;
+      int pv = vrt_graph_add_const(g, "pads", VRT_I64, 1, (int64_t[]){8}, pads, 8 * sizeof *pads, false);
+      int pd = val(g, "pd");
+      node(g, VRT_OP_Pad, "pad", (int[]){c, pv}, 2, pd);
+      node(g, VRT_OP_AveragePool, "pool", &pd, 1, y);
+      vrt_node_set_ints(&g->nodes[2], "kernel_shape", (int64_t[]){2, 2}, 2);
+      vrt_node_set_ints(&g->nodes[2], "strides", (int64_t[]){2, 2}, 2);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -231,6 +243,13 @@ static void test_second_consumer_blocks(void **state) {
   assert_int_equal(check(P_TWO_USES), 2);
 }
 
+/* A Pad with all-zero pads is dropped; one that pads is kept. */
+static void test_identity_pad_dropped(void **state) {
+  (void)state;
+  assert_int_equal(check(P_PAD0), 2);
+  assert_int_equal(check(P_PAD1), 3);
+}
+
 /* The passes on their own: a Conv in NHWC is not a BatchNorm host. */
 static void test_bn_nhwc_left_alone(void **state) {
   (void)state;
@@ -322,6 +341,7 @@ int main(void) {
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
       cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
+      cmocka_unit_test(test_identity_pad_dropped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/events_search.h"
 #include "unit/test_risk_fixtures.h"
 #include "vigil/store.h"
 #include "vigil/store_json.h"
@@ -504,9 +506,168 @@ static void st_plates(void **state) {
   store_close(s);
 }
 
+static void put4(store *s, int64_t ev, int n, const float (*v)[4], const char *const *labels) {
+  store_embedding e[STORE_MAX_EMBEDDINGS];
+  memset(e, 0, sizeof e);
+  float copy[STORE_MAX_EMBEDDINGS][4];
+  for (int i = 0; i < n; i++) {
+    memcpy(copy[i], v[i], sizeof copy[i]);
+    vigil_strlcpy(e[i].kind, labels && labels[i] ? "crop" : "snapshot", sizeof e[i].kind);
+    if (labels && labels[i]) {
+      vigil_strlcpy(e[i].label, labels[i], sizeof e[i].label);
+      snprintf(e[i].detection_id, sizeof e[i].detection_id, "det-%lld-%d", (long long)ev, i);
+    }
+    e[i].dim = 4;
+    e[i].vec = copy[i];
+  }
+  char err[256] = "";
+  if (store_put_embeddings(s, ev, e, n, err, sizeof err)) fail_msg("store_put_embeddings: %s", err);
+}
+
+/* The scene row (caption, anomaly) with its event, and the embeddings semantic
+ * search ranks: round trip, replacement, bad input, the ranking (best pair per
+ * event, exclusion, limit), a store with none, and a scan over several pages. */
+static void st_scene_and_embeddings(void **state) {
+  (void)state;
+  store *s = suite_open("scene");
+  char err[512] = "";
+  events_hit hits[100];
+  int nh = -1;
+  int64_t seen = -1;
+  const float q0[4] = {1, 0, 0, 0}, q1[4] = {0, 1, 0, 0};
+  assert_int_equal(events_search_rank(s, q0, 1, 4, 0, 10, hits, &nh, &seen, err, sizeof err), 0);
+  assert_int_equal(nh, 0); /* an empty store: an empty list */
+  assert_int_equal(seen, 0);
+  int64_t id[3];
+  for (int i = 0; i < 3; i++) {
+    vigil_batch b;
+    suite_batch(&b, "scene", i, 1);
+    if (i == 0) {
+      b.scene.has_caption = true;
+      vigil_strlcpy(b.scene.caption, "a person in a red jacket at the door", sizeof b.scene.caption);
+      b.scene.has_anomaly = true;
+      b.scene.anomaly_score = 0.375f;
+      b.scene.similarity = 0.625f;
+      b.scene.baseline_warm = true;
+      b.scene.baseline_samples = 41;
+      b.scene.is_anomaly = true;
+    } else if (i == 1) {
+      b.scene.has_anomaly = true; /* a camera's first view: no baseline to compare with */
+      b.scene.similarity = NAN;
+      b.scene.baseline_samples = 1;
+    }
+    vigil_event ev;
+    suite_event(&ev, &b, 30);
+    if (store_insert_batch(s, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+    id[i] = ev.id;
+    if (i == 0) assert_string_equal(ev.scene.caption, "a person in a red jacket at the door");
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+  }
+  assert_int_equal(suite_count(s, "event_scene"), 2);
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, id[0], &ev, err, sizeof err), 0);
+  assert_true(ev.scene.has_caption && ev.scene.has_anomaly && ev.scene.baseline_warm && ev.scene.is_anomaly);
+  assert_string_equal(ev.scene.caption, "a person in a red jacket at the door");
+  assert_float_equal(ev.scene.anomaly_score, 0.375, 1e-6);
+  assert_float_equal(ev.scene.similarity, 0.625, 1e-6);
+  assert_int_equal(ev.scene.baseline_samples, 41);
+  json_t *j = vigil_event_to_json(&ev);
+  json_t *sc = json_object_get(j, "scene");
+  assert_string_equal(json_string_value(json_object_get(sc, "caption")), "a person in a red jacket at the door");
+  assert_float_equal(json_number_value(json_object_get(sc, "anomaly_score")), 0.375, 1e-4);
+  assert_true(json_is_true(json_object_get(sc, "is_anomaly")));
+  json_decref(j);
+  vigil_event_free(&ev);
+  assert_int_equal(store_get_event(s, id[1], &ev, err, sizeof err), 0);
+  assert_false(ev.scene.has_caption);
+  assert_true(ev.scene.has_anomaly && !ev.scene.baseline_warm && isnan(ev.scene.similarity));
+  j = vigil_event_to_json(&ev);
+  assert_true(json_is_null(json_object_get(json_object_get(j, "scene"), "caption")));
+  assert_true(json_is_null(json_object_get(json_object_get(j, "scene"), "similarity_to_baseline")));
+  json_decref(j);
+  vigil_event_free(&ev);
+  assert_int_equal(store_get_event(s, id[2], &ev, err, sizeof err), 0);
+  j = vigil_event_to_json(&ev);
+  assert_true(json_is_null(json_object_get(j, "scene"))); /* no scene model ran */
+  json_decref(j);
+  vigil_event_free(&ev);
+
+  /* event 0: a snapshot along q0 and a person crop leaning to q1; event 1 along q1 */
+  const float e0[2][4] = {{1, 0, 0, 0}, {0.6f, 0.8f, 0, 0}}, e1[1][4] = {{0, 1, 0, 0}}, e2[1][4] = {{0, 0, 1, 0}};
+  const char *const lab0[2] = {NULL, "person"};
+  put4(s, id[0], 2, e0, lab0);
+  put4(s, id[1], 1, e1, NULL);
+  put4(s, id[2], 1, e2, NULL);
+  put4(s, id[2], 1, e2, NULL); /* replaced, not added */
+  assert_int_equal(suite_count(s, "event_embeddings"), 4);
+  store_embedding *got;
+  int ng;
+  assert_int_equal(store_event_embeddings(s, id[0], &got, &ng, err, sizeof err), 0);
+  assert_int_equal(ng, 2);
+  assert_string_equal(got[0].kind, "snapshot");
+  assert_string_equal(got[1].kind, "crop");
+  assert_string_equal(got[1].label, "person");
+  assert_int_equal(got[1].dim, 4);
+  assert_memory_equal(got[1].vec, e0[1], sizeof e0[1]);
+  store_embeddings_free(got, ng);
+
+  assert_int_equal(events_search_rank(s, q0, 1, 4, 0, 10, hits, &nh, &seen, err, sizeof err), 0);
+  assert_int_equal(nh, 3);
+  assert_int_equal(seen, 3);
+  assert_int_equal(hits[0].event_id, id[0]);
+  assert_float_equal(hits[0].score, 1, 1e-6);
+  assert_string_equal(hits[0].match.kind, "snapshot");
+  assert_int_equal(hits[1].event_id, id[2]); /* both 0: the newer first */
+  assert_int_equal(events_search_rank(s, q1, 1, 4, 0, 2, hits, &nh, NULL, err, sizeof err), 0);
+  assert_int_equal(nh, 2); /* the limit */
+  assert_int_equal(hits[0].event_id, id[1]);
+  assert_int_equal(hits[1].event_id, id[0]); /* by its crop: 0.8 */
+  assert_float_equal(hits[1].score, 0.8, 1e-6);
+  assert_string_equal(hits[1].match.label, "person");
+  assert_non_null(strstr(hits[1].match.detection_id, "det-"));
+  assert_int_equal(events_search_rank(s, e0[0], 2, 4, id[0], 10, hits, &nh, &seen, err, sizeof err), 0);
+  assert_int_equal(nh, 2); /* "similar to event 0": every pair, itself excluded */
+  assert_int_equal(hits[0].event_id, id[1]);
+  assert_float_equal(hits[0].score, 0.8, 1e-6);
+  assert_int_equal(events_search_rank(s, q0, 1, 8, 0, 10, hits, &nh, NULL, err, sizeof err), 0);
+  assert_int_equal(nh, 0); /* another model's width: nothing */
+
+  /* bad input */
+  float big[STORE_MAX_EMBEDDINGS + 1][4];
+  memset(big, 0, sizeof big);
+  store_embedding many[STORE_MAX_EMBEDDINGS + 1];
+  memset(many, 0, sizeof many);
+  for (int i = 0; i <= STORE_MAX_EMBEDDINGS; i++) many[i].dim = 4, many[i].vec = big[i];
+  assert_int_equal(store_put_embeddings(s, id[0], many, STORE_MAX_EMBEDDINGS + 1, err, sizeof err), STORE_EINVAL);
+  many[1].dim = 5;
+  assert_int_equal(store_put_embeddings(s, id[0], many, 2, err, sizeof err), STORE_EINVAL);
+  assert_int_equal(suite_count(s, "event_embeddings"), 4); /* untouched */
+
+  /* more rows than one scan page: the best is found wherever it is */
+  int64_t star = 0;
+  for (int i = 0; i < 300; i++) {
+    int64_t e = suite_insert(s, "many", 10 + i, 1, 10, NULL);
+    const float v[2][4] = {{0, 0, 0.6f, 0.8f}, {0, 0, 0.8f, 0.6f}};
+    const float best[2][4] = {{0, 0, 0, 1}, {0, 0, 0.8f, 0.6f}};
+    put4(s, e, 2, i == 257 ? best : v, NULL);
+    if (i == 257) star = e;
+  }
+  const float q3[4] = {0, 0, 0, 1};
+  assert_int_equal(events_search_rank(s, q3, 1, 4, 0, 100, hits, &nh, &seen, err, sizeof err), 0);
+  assert_int_equal(seen, 303);
+  assert_int_equal(nh, 100);
+  assert_int_equal(hits[0].event_id, star);
+  assert_float_equal(hits[0].score, 1, 1e-6);
+  for (int i = 1; i < nh; i++) assert_true(hits[i].score <= hits[i - 1].score);
+  assert_float_equal(hits[1].score, 0.8, 1e-6);
+  store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
-      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates)
+      cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates), \
+      cmocka_unit_test(st_scene_and_embeddings)
 
 #endif

@@ -50,6 +50,26 @@ bool nn_use_reference(void) {
   return e && *e && strcmp(e, "0") != 0;
 }
 
+/* How oneDNN's OpenMP workers wait between parallel regions. libgomp's
+ * default lets an idle worker spin for ~300000 polls (milliseconds) before it
+ * sleeps; vrt runs its own kernels on the calling thread between oneDNN
+ * calls, so with 2 threads on 2 cores the spinning worker takes the core a
+ * neighbour (another session, another service, the other camera) needs, and
+ * with that core busy a region waits for a worker that is not scheduled:
+ * 2 threads measured many times slower than 1. Passive workers sleep on a
+ * futex at once and cost a wake-up per region instead. libgomp reads the
+ * policy once, in its constructor, which runs before main (libdnnl pulls it
+ * in), so the only code early enough is the executable's .preinit_array,
+ * which the dynamic loader runs before any library constructor; vrt is a
+ * static library, so this entry lands in every program that uses it. A
+ * policy (or GOMP_SPINCOUNT) the user set is left alone. */
+static void omp_policy_preinit(int argc, char **argv, char **envp) {
+  (void)argc, (void)argv, (void)envp;
+  if (!getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+__attribute__((used, section(".preinit_array"))) static void (*const omp_policy_preinit_fn)(int, char **,
+                                                                                           char **) = omp_policy_preinit;
+
 /* oneDNN here is built on OpenMP, which sizes its team from the calling
  * thread's nthreads ICV. Setting it per call makes sgemm honour the
  * session's thread count (default 1) instead of grabbing every core, which

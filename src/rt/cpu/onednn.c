@@ -46,8 +46,9 @@
  * avx512_bf16 or AMX; elsewhere they stay f32 with one log line.
  *
  * Threads. This oneDNN is built on OpenMP: each execution uses the calling
- * thread's OpenMP team size, which nn_set_threads sets to the session's
- * thread count before every primitive is created or run. */
+ * thread's OpenMP team size, which nn_set_threads sets before every
+ * primitive is created or run: the session's thread count for bulky nodes,
+ * one thread for nodes too small to pay for a parallel region (dn_team). */
 #include <dnnl.h>
 #include <dnnl_debug.h>
 #include <pthread.h>
@@ -57,6 +58,7 @@
 
 #include "backend.h"
 #include "nn.h"
+#include "shape_util.h"
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
@@ -122,12 +124,47 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
   }
 }
 
+/* ---- threads per node ------------------------------------------------------ */
+
+/* How many of the session's threads one node's primitives use. Every oneDNN
+ * execution is an OpenMP parallel region, and with more than one thread each
+ * region costs waking the workers (a futex wake-up with passive waiting,
+ * nn.c) and a barrier that waits for the slowest of them; on a shared
+ * machine a worker that is not scheduled stalls the region for a time
+ * slice. A node whose work is smaller than that cost (OSNet's channel-gate
+ * convolutions on 1x1 maps, small pools, adds and concats) runs on the
+ * calling thread alone; the bulky ones get the session's team. Thresholds:
+ * about 30 us of work on one core (4 MFLOP of convolution, 64 Ki elements
+ * written by a memory-bound op). */
+enum { DN_TEAM_MIN_FLOP = 4000000, DN_TEAM_MIN_ELEMS = 65536 };
+
+static int dn_team(const vrt_kernel_req *rq) {
+  if (rq->threads <= 1 || rq->nout < 1) return 1;
+  double out = (double)vrt_tensor_numel(&rq->out[0]);
+  const vrt_node *n = rq->n;
+  if ((n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose) && rq->nin > 1 && rq->in[1] && rq->in[1]->ndim >= 2) {
+    const vrt_tensor *w = rq->in[1];
+    double k = 1; /* MACs per output element: (C/G) * kh * kw, from the weights */
+    for (int d = 1; d < w->ndim; d++) k *= (double)w->dims[d];
+    if (n->op == VRT_OP_ConvTranspose) /* w [C, M/G, k..]: each input element feeds M/G * k outputs */
+      out = (double)vrt_tensor_numel(rq->in[0]);
+    return 2 * out * k < DN_TEAM_MIN_FLOP ? 1 : rq->threads;
+  }
+  return out < DN_TEAM_MIN_ELEMS ? 1 : rq->threads;
+}
+
 /* ---- convolution and deconvolution --------------------------------------- */
 
-enum { DN_CONV = 1, DN_SIMPLE };
+enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
+
+/* What every kernel state starts with. */
+typedef struct dn_head {
+  int kind, team;
+} dn_head;
 
 typedef struct dn_conv {
   int kind; /* DN_CONV */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
@@ -355,7 +392,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
   c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
                          pack_weights, &pc);
-  nn_set_threads(rq->threads); /* packing ran on one */
+  nn_set_threads(dn_team(rq)); /* packing ran on one */
   if (!c->w) {
     rc = VRT_EUNSUPPORTED;
     goto fail;
@@ -413,7 +450,6 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
   (void)nout;
   dn_conv *c = state;
   int rc = 0;
-  nn_set_threads(x->threads);
   void *src = in[0]->data, *dst = out[0].data;
   if (c->r_src) {
     src = x->scratch(x, c->src_bytes);
@@ -470,6 +506,7 @@ typedef struct dn_side {
 
 typedef struct dn_simple {
   int kind; /* DN_SIMPLE */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
   int nsrc;
@@ -552,8 +589,42 @@ static bool binary_roles(const vrt_kernel_req *rq, int *s0, int *s1) {
   return true;
 }
 
+/* ReduceMean / ReduceMax over exactly the two spatial axes of a rank-4
+ * tensor (a channel gate's x.mean((2, 3), keepdim=True), a classifier's
+ * final mean) is GlobalAveragePool / GlobalMaxPool; *keep says whether the
+ * output keeps rank 4 (keepdims). Axes come from the attribute (opset < 18)
+ * or a constant second input (opset 18). */
+static bool reduce_spatial(const vrt_kernel_req *rq, bool *keep) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_ReduceMean && n->op != VRT_OP_ReduceMax) return false;
+  if (rq->nin < 1 || !rq->in[0] || rq->in[0]->ndim != 4 || rq->nout != 1) return false;
+  if (rq->in[0]->dims[0] < 1 || rq->in[0]->dims[1] < 1 || rq->in[0]->dims[2] < 1 || rq->in[0]->dims[3] < 1) return false;
+  const int64_t *ax = NULL;
+  int na;
+  if (rq->nin > 1 && rq->in[1]) {
+    const vrt_tensor *t = rq->in[1];
+    if (!is_const(rq, 1) || t->dtype != VRT_I64 || t->ndim != 1) return false;
+    ax = t->data;
+    na = (int)t->dims[0];
+  } else {
+    na = vrt_attr_ints(n, "axes", &ax);
+  }
+  if (na != 2 || !ax) return false;
+  bool seen[4] = {false, false, false, false};
+  for (int i = 0; i < 2; i++) {
+    int64_t a = ax[i] < 0 ? ax[i] + 4 : ax[i];
+    if (a < 2 || a > 3 || seen[a]) return false;
+    seen[a] = true;
+  }
+  *keep = vrt_attr_int(n, "keepdims", 1) != 0;
+  return true;
+}
+
 static bool pool_supports(const vrt_kernel_req *rq) {
   int op = rq->n->op;
+  bool keep;
+  if (op == VRT_OP_ReduceMean || op == VRT_OP_ReduceMax)
+    return reduce_spatial(rq, &keep) && rq->in[0]->dtype == VRT_F32;
   if (op != VRT_OP_MaxPool && op != VRT_OP_AveragePool && op != VRT_OP_GlobalAveragePool &&
       op != VRT_OP_GlobalMaxPool)
     return false;
@@ -643,13 +714,15 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   dnnl_primitive_desc_t pd = NULL;
   int rc = 0;
   const vrt_tensor *out = &rq->out[0];
-  if (out->ndim != 4) {
+  bool red_keep = true, red = reduce_spatial(rq, &red_keep);
+  if (out->ndim != 4 && !(red && !red_keep)) {
     simple_release(c);
     return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
   }
   dnnl_memory_desc_t md_plain_out, md_any_out, md_in[2];
   const dnnl_memory_desc_t *stored[2] = {NULL, NULL};
-  dnnl_dims_t od = {out->dims[0], out->dims[1], out->dims[2], out->dims[3]};
+  /* a spatial reduce without keepdims writes [N, C]: the bytes of [N, C, 1, 1] */
+  dnnl_dims_t od = {out->dims[0], out->dims[1], red ? 1 : out->dims[2], red ? 1 : out->dims[3]};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain_out, 4, od, dnnl_f32, dnnl_abcd), "dst desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_any_out, 4, od, dnnl_f32, dnnl_format_tag_any), "dst desc");
   int s0 = 0, s1 = 1;
@@ -688,8 +761,9 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     if ((rc = plain4(rq, x, &md_in[0]))) goto fail;
     stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
     dnnl_dims_t st = {1, 1}, k = {x->dims[2], x->dims[3]}, dil = {0, 0}, pl = {0, 0}, pr = {0, 0};
-    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool ? dnnl_pooling_max
-                                                                                   : dnnl_pooling_avg_exclude_padding;
+    dnnl_alg_kind_t alg = n->op == VRT_OP_MaxPool || n->op == VRT_OP_GlobalMaxPool || n->op == VRT_OP_ReduceMax
+                              ? dnnl_pooling_max
+                              : dnnl_pooling_avg_exclude_padding;
     if (n->op == VRT_OP_MaxPool || n->op == VRT_OP_AveragePool) {
       nn_geom g;
       if ((rc = nn_pool_geom(n, p, x, &g))) goto fail;
@@ -711,7 +785,8 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   }
   if ((rc = refuse_ref(rq, pd))) goto fail;
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-  bool keep = rq->out_private_ok && rq->out_private_ok[0] && !dnnl_memory_desc_equal(md_dst, &md_plain_out);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
+              !dnnl_memory_desc_equal(md_dst, &md_plain_out);
   if (keep) {
     c->md_out = *md_dst;
     rq->out_layout[0] = &c->md_out;
@@ -732,7 +807,6 @@ fail:
 static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
                        vrt_exec_ctx *x) {
   int rc;
-  nn_set_threads(x->threads);
   dnnl_exec_arg_t a[3];
   for (int i = 0; i < c->nsrc; i++) {
     dn_side *d = &c->src[i];
@@ -763,13 +837,229 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
   return 0;
 }
 
+/* ---- concat: inputs in their stored layouts, output kept private --------- */
+
+/* Concat of rank-4 float tensors along any axis (YOLO necks and C2f blocks
+ * join channels). oneDNN's concat reads each input where its producer left
+ * it (nhwc or blocked) and writes the joined tensor in the first input's
+ * layout when the readers take it private, or straight into plain memory
+ * otherwise: no reorder to plain and back around the join. */
+#define DN_CONCAT_MAX 16
+
+typedef struct dn_concat {
+  int kind; /* DN_CONCAT */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim;
+  int nsrc;
+  dnnl_memory_t src[DN_CONCAT_MAX], dst;
+  dnnl_memory_desc_t md_out;
+} dn_concat;
+
+static bool concat_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_Concat || rq->nout != 1 || rq->nin < 2 || rq->nin > DN_CONCAT_MAX) return false;
+  const vrt_tensor *o = &rq->out[0];
+  if (o->dtype != VRT_F32 || o->ndim != 4) return false;
+  int64_t axis = vrt_attr_int(n, "axis", 1);
+  if (axis < -4 || axis > 3) return false;
+  for (int k = 0; k < rq->nin; k++) {
+    const vrt_tensor *t = rq->in[k];
+    if (!t || t->dtype != VRT_F32 || t->ndim != 4 || vrt_tensor_numel(t) <= 0) return false;
+  }
+  return true;
+}
+
+static void concat_release(dn_concat *c) {
+  if (!c) return;
+  if (c->prim) dnnl_primitive_destroy(c->prim);
+  for (int i = 0; i < c->nsrc; i++)
+    if (c->src[i]) dnnl_memory_destroy(c->src[i]);
+  if (c->dst) dnnl_memory_destroy(c->dst);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+static int concat_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  dnnl_engine_t eng = get_engine();
+  dn_concat *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_CONCAT;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  int64_t axis = vrt_attr_int(n, "axis", 1);
+  if (axis < 0) axis += 4;
+  dnnl_memory_desc_t plain[DN_CONCAT_MAX], mds[DN_CONCAT_MAX], md_plain_out;
+  for (int k = 0; k < rq->nin; k++) {
+    if ((rc = plain4(rq, rq->in[k], &plain[k]))) goto fail;
+    mds[k] = rq->in_layout && rq->in_layout[k] ? *(const dnnl_memory_desc_t *)rq->in_layout[k] : plain[k];
+  }
+  if ((rc = plain4(rq, &rq->out[0], &md_plain_out))) goto fail;
+  bool priv = rq->out_private_ok && rq->out_private_ok[0];
+  /* private: oneDNN picks the layout (the first input's); else plain */
+  DN_TRY(dnnl_concat_primitive_desc_create(&pd, priv ? NULL : &md_plain_out, rq->nin, (int)axis, mds, NULL, eng),
+         "concat");
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  if (priv && !dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
+    c->md_out = *md_dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+  } else if (!dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
+    rc = NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN concat: unexpected output layout");
+    goto fail;
+  }
+  c->nsrc = rq->nin;
+  for (int k = 0; k < rq->nin; k++) DN_TRY(dnnl_memory_create(&c->src[k], &mds[k], eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->dst, md_dst, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  concat_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
+                       vrt_exec_ctx *x) {
+  if (nin != c->nsrc) return NN_ERR(n, VRT_EINVAL, "oneDNN concat planned for %d inputs, got %d", c->nsrc, nin);
+  dnnl_exec_arg_t a[DN_CONCAT_MAX + 1];
+  for (int k = 0; k < c->nsrc; k++) {
+    dnnl_memory_set_data_handle(c->src[k], in[k]->data);
+    a[k] = (dnnl_exec_arg_t){DNNL_ARG_MULTIPLE_SRC + k, c->src[k]};
+  }
+  dnnl_memory_set_data_handle(c->dst, out[0].data);
+  a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, c->dst};
+  return run(n, c->prim, c->stream, c->nsrc + 1, a);
+}
+
+/* ---- slice: a window of a rank-4 tensor, as a reorder --------------------- */
+
+/* Slice with unit steps of a rank-4 float tensor (C2f's channel split, YOLO's
+ * chunk): a reorder from a oneDNN sub-memory view of the input, in whatever
+ * layout its producer stored it, to the output, dense in the same axis order
+ * when the readers take it private (nhwc stays nhwc), plain otherwise. */
+typedef struct dn_slice {
+  int kind; /* DN_SLICE */
+  int team; /* OpenMP threads this node's primitives run on (dn_team) */
+  dnnl_stream_t stream;
+  dnnl_primitive_t prim;
+  dnnl_memory_t src, dst;
+  dnnl_memory_desc_t md_out;
+} dn_slice;
+
+static bool slice_window4(const vrt_kernel_req *rq, int64_t *start, int64_t *odims) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_Slice || rq->nout != 1 || rq->nin < 1 || !rq->in[0]) return false;
+  const vrt_tensor *x = rq->in[0];
+  if (x->dtype != VRT_F32 || x->ndim != 4 || rq->out[0].ndim != 4 || vrt_tensor_numel(&rq->out[0]) <= 0) return false;
+  for (int k = 1; k < rq->nin; k++)
+    if (rq->in[k] && !is_const(rq, k)) return false;
+  int64_t step[4];
+  if (vrt__slice_window(n, rq->in, rq->nin, start, step, odims) < 0) {
+    vrt__err_clear();
+    return false;
+  }
+  for (int d = 0; d < 4; d++)
+    if (step[d] != 1 || odims[d] != rq->out[0].dims[d]) return false;
+  return true;
+}
+
+static bool slice_supports(const vrt_kernel_req *rq) {
+  int64_t start[4], odims[4];
+  return slice_window4(rq, start, odims);
+}
+
+static void slice_release(dn_slice *c) {
+  if (!c) return;
+  if (c->prim) dnnl_primitive_destroy(c->prim);
+  if (c->src) dnnl_memory_destroy(c->src);
+  if (c->dst) dnnl_memory_destroy(c->dst);
+  if (c->stream) dnnl_stream_destroy(c->stream);
+  free(c);
+}
+
+/* A dense layout of dims with the axis order of md's strides (md without
+ * inner blocks), or false. */
+static bool dense_like(const dnnl_memory_desc_t *md, const int64_t *dims, dnnl_memory_desc_t *out) {
+  if (md->format_kind != dnnl_blocked || md->format_desc.blocking.inner_nblks != 0 || md->ndims != 4) return false;
+  const dnnl_dim_t *st = md->format_desc.blocking.strides;
+  int order[4] = {0, 1, 2, 3};
+  for (int i = 1; i < 4; i++) /* outermost first: larger stride, ties by axis */
+    for (int j = i; j > 0 && st[order[j]] > st[order[j - 1]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  dnnl_dims_t d = {dims[0], dims[1], dims[2], dims[3]}, s;
+  dnnl_dim_t acc = 1;
+  for (int i = 3; i >= 0; i--) {
+    s[order[i]] = acc;
+    acc *= dims[order[i]];
+  }
+  return dnnl_memory_desc_init_by_strides(out, 4, d, dnnl_f32, s) == dnnl_success;
+}
+
+static int slice_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  dnnl_engine_t eng = get_engine();
+  dn_slice *c = calloc(1, sizeof *c);
+  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  c->kind = DN_SLICE;
+  dnnl_primitive_desc_t pd = NULL;
+  int rc = 0;
+  int64_t start[4], odims[4];
+  if (!slice_window4(rq, start, odims)) {
+    slice_release(c);
+    return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN slice: not a unit-step window");
+  }
+  dnnl_memory_desc_t plain_in, parent, sub, md_plain_out, dst;
+  if ((rc = plain4(rq, rq->in[0], &plain_in))) goto fail;
+  if ((rc = plain4(rq, &rq->out[0], &md_plain_out))) goto fail;
+  parent = rq->in_layout && rq->in_layout[0] ? *(const dnnl_memory_desc_t *)rq->in_layout[0] : plain_in;
+  dnnl_dims_t sd = {odims[0], odims[1], odims[2], odims[3]}, so = {start[0], start[1], start[2], start[3]};
+  DN_TRY(dnnl_memory_desc_init_submemory(&sub, &parent, sd, so), "slice view");
+  bool priv = rq->out_private_ok && rq->out_private_ok[0] && dense_like(&parent, odims, &dst) &&
+              !dnnl_memory_desc_equal(&dst, &md_plain_out);
+  if (priv) {
+    c->md_out = dst;
+    rq->out_layout[0] = &c->md_out;
+    rq->out_bytes[0] = dnnl_memory_desc_get_size(&dst);
+  } else {
+    dst = md_plain_out;
+  }
+  DN_TRY(dnnl_reorder_primitive_desc_create(&pd, &sub, eng, &dst, eng, NULL), "slice reorder");
+  DN_TRY(dnnl_memory_create(&c->src, &sub, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_memory_create(&c->dst, &dst, eng, DNNL_MEMORY_NONE), "memory");
+  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
+  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
+  dnnl_primitive_desc_destroy(pd);
+  *state = c;
+  return 0;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  slice_release(c);
+  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+}
+
+static int slice_exec(dn_slice *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
+                      vrt_exec_ctx *x) {
+  dnnl_memory_set_data_handle(c->src, in[0]->data);
+  dnnl_memory_set_data_handle(c->dst, out[0].data);
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
+  return run(n, c->prim, c->stream, 2, a);
+}
+
 /* ---- the backend ----------------------------------------------------------- */
 
 static bool supports(const vrt_kernel_req *rq) {
   if (!get_engine()) return false;
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
-         softmax_supports(rq);
+         softmax_supports(rq) || concat_supports(rq) || slice_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -777,11 +1067,22 @@ static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op ==
 /* bf16 (when asked for and the CPU has it): source and weights in bf16,
  * destination, bias and post-ops in f32. A shape oneDNN has no bf16 kernel
  * for runs in f32 rather than on the reference kernel. */
+static int plan_node(const vrt_kernel_req *rq, void **state);
+
 static int plan(const vrt_kernel_req *rq, void **state) {
   /* some kernels split their work when the primitive is created, by the
-   * thread count in force then: make it the session's */
-  nn_set_threads(rq->threads);
+   * thread count in force then: make it the node's team */
+  int team = dn_team(rq);
+  nn_set_threads(team);
+  int rc = plan_node(rq, state);
+  if (rc == 0) ((dn_head *)*state)->team = team;
+  return rc;
+}
+
+static int plan_node(const vrt_kernel_req *rq, void **state) {
   if (softmax_supports(rq)) return softmax_plan(rq, state);
+  if (concat_supports(rq)) return concat_plan(rq, state);
+  if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16() && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
@@ -790,12 +1091,17 @@ static int plan(const vrt_kernel_req *rq, void **state) {
 
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
+  nn_set_threads(((const dn_head *)state)->team);
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
+  if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
+  if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
   return conv_exec(state, n, in, nin, out, nout, x);
 }
 
 static void release(void *state) {
   if (state && *(int *)state == DN_SIMPLE) simple_release(state);
+  else if (state && *(int *)state == DN_CONCAT) concat_release(state);
+  else if (state && *(int *)state == DN_SLICE) slice_release(state);
   else conv_release(state);
 }
 
@@ -808,6 +1114,8 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
     if (!p || p->layout) return false;
     return k == 0 || (k == 4 && rq->n->op == VRT_OP_Conv);
   }
+  if (concat_supports(rq)) return true;
+  if (rq->n->op == VRT_OP_Slice) return k == 0 && slice_supports(rq);
   int s0, s1;
   if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
   return k == 0 && (pool_supports(rq) || resize_supports(rq));

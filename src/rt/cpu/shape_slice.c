@@ -188,6 +188,15 @@ static int slice_make(const vrt_node *n, const vrt_tensor *const *in, int nin, s
   return 0;
 }
 
+int vrt__slice_window(const vrt_node *n, const vrt_tensor *const *in, int nin, int64_t *start, int64_t *step,
+                      int64_t *odims) {
+  slice_plan p;
+  int rc = slice_make(n, in, nin, &p);
+  if (rc < 0) return rc;
+  for (int d = 0; d < p.rank; d++) start[d] = p.start[d], step[d] = p.step[d], odims[d] = p.odims[d];
+  return 0;
+}
+
 static void slice_run(const slice_plan *p, const vrt_tensor *in, vrt_tensor *out) {
   int64_t istr[VRT_MAX_DIMS], ss[VRT_MAX_DIMS], base = 0;
   vrt__strides(in->dims, in->ndim, istr);

@@ -11,6 +11,12 @@
 
 #include "ops.h"
 
+/* What a Slice node reads, resolved as its kernel does (python-style clamping,
+ * negative indices): per axis of in[0] the first index, the step and the
+ * output length. Needs the starts/ends/axes/steps inputs' data. */
+int vrt__slice_window(const vrt_node *n, const vrt_tensor *const *in, int nin, int64_t *start, int64_t *step,
+                      int64_t *odims);
+
 /* An error naming the node: every kernel error goes through this. */
 #define KERN_ERR(n, code, ...) vrt__kern_err_node((n), (code), __VA_ARGS__)
 int vrt__kern_err_node(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
