@@ -198,6 +198,14 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
     return -1;
   }
   route(&e->reg);
+  /* the optional scene models, said once: their parts stay quiet per request (segformer)
+   * or name the reason in "errors" (violence) */
+  if (!zoo_row_installed(zoo_registry_find(&e->reg, "segformer-b2-clothes")))
+    vlog_info("enrich: segformer-b2-clothes not installed (SEGFORMER_MODEL_PATH; tools/export/segformer_b2_clothes.py): "
+              "clothing has no item masks");
+  if (!zoo_row_installed(zoo_registry_find(&e->reg, "violence-detection")))
+    vlog_info("enrich: violence-detection not installed (VIOLENCE_MODEL_PATH; tools/export/violence_detection.py): "
+              "multi-person frames are not checked for violence");
   choose(e->pose_model, sizeof e->pose_model, cfg, "VIGIL_POSE_MODEL", "movenet-lightning");
   choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
   choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
