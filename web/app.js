@@ -44,6 +44,7 @@ function fmtTime(iso) {
 }
 
 function setPage(name, title) {
+  onCamera = null; /* only the Live page follows camera states */
   document.title = `${title} · vigil`;
   for (const a of document.querySelectorAll('nav a'))
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
@@ -59,11 +60,14 @@ function failure(e) {
 
 /* ---- live feed (server-sent events) ---- */
 
+let onCamera = null; /* the current page's handler of live camera states */
+
 /* The server may end each response after a while (a bounded poll) and the
  * browser reconnects with Last-Event-ID: an error while CONNECTING is that
- * normal turn; only a CLOSED source is offline. */
+ * normal turn; only a CLOSED source is offline. ?live=1 adds `camera` records
+ * (a camera's current frame and tracks changed). */
 function startStream() {
-  const es = new EventSource('/events/stream');
+  const es = new EventSource('/events/stream?live=1');
   es.onopen = () => { conn.textContent = 'live'; };
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
@@ -71,12 +75,16 @@ function startStream() {
       setTimeout(startStream, 5000);
     }
   };
+  const parse = (m) => { try { return JSON.parse(m.data); } catch (e) { return null; } };
   es.onmessage = (m) => {
     conn.textContent = 'live';
-    let msg;
-    try { msg = JSON.parse(m.data); } catch (e) { return; }
+    const msg = parse(m);
     if (msg && msg.type === 'new_event' && onNewEvent) onNewEvent(msg.event);
   };
+  es.addEventListener('camera', (m) => {
+    const msg = parse(m);
+    if (msg && msg.type === 'camera' && msg.camera && onCamera) onCamera(msg.camera);
+  });
 }
 
 /* ---- Live ---- */
@@ -89,13 +97,42 @@ function labelChips(dets) {
   return h('div', {class: 'chips', 'aria-label': 'Objects'}, names.map((n) => h('span', {class: 'chip'}, `${n} × ${counts[n]}`)));
 }
 
+function fmtDwell(s) {
+  const v = Number(s) || 0;
+  return v < 60 ? `${v.toFixed(0)} s` : v < 3600 ? `${(v / 60).toFixed(1)} min` : `${(v / 3600).toFixed(1)} h`;
+}
+
+/* The camera's current frame (tracks drawn on it by the pipeline) and its
+ * tracked objects now; updated in place by `camera` stream records. */
+function liveView(name, live) {
+  const box = h('div', {class: 'live', 'data-seq': live ? live.seq : 0});
+  if (!live) {
+    box.append(h('p', {class: 'mut'}, 'no live view (no pipeline is running for this camera)'));
+    return box;
+  }
+  box.append(live.frame
+    ? h('img', {class: 'liveframe', src: live.frame, alt: `Current frame of ${name} with its tracked objects`})
+    : h('div', {class: 'noimg'}, 'no frame'));
+  const tracks = live.tracks || [];
+  box.append(h('p', {class: 'mut'}, `Tracked now: ${tracks.length} object${tracks.length === 1 ? '' : 's'} · frame ${fmtTime(live.frame_ts)}`));
+  const age = (Date.now() - Date.parse(live.updated_at)) / 1000;
+  if (age > 60) box.append(h('p', {class: 'mut stale'}, `No update for ${ago(live.updated_at)}: the pipeline may have stopped.`));
+  if (tracks.length)
+    box.append(h('ul', {class: 'tracks', 'aria-label': `Objects tracked now on ${name}`},
+      tracks.map((t) => h('li', {'data-track': t.id},
+        h('strong', {}, `#${t.id} ${t.label}`), ` ${(Number(t.score) * 100).toFixed(0)}% · ${fmtDwell(t.dwell_s)}`,
+        t.stationary ? ' · still' : ''))));
+  return box;
+}
+
 async function tile(c) {
   const ev = c.last_event;
   const name = c.name || c.id;
   const card = h('section', {class: 'card tile', 'data-camera': c.id, 'aria-label': `Camera ${name}`}, h('h2', {}, name));
-  if (ev && ev.has_snapshot)
+  card.append(liveView(name, c.live));
+  if (ev && ev.has_snapshot && !(c.live && c.live.frame))
     card.append(h('img', {src: `/events/${ev.id}/snapshot`, alt: `Latest annotated frame of ${name}`, loading: 'lazy'}));
-  else card.append(h('div', {class: 'noimg'}, 'no snapshot yet'));
+  else if (!c.live) card.append(h('div', {class: 'noimg'}, 'no snapshot yet'));
   if (!ev) return card;
   card.append(h('p', {}, badge(ev.risk_level), ' ', h('a', {href: `/event/${ev.id}`}, ev.summary || '(no summary)')));
   card.append(h('p', {class: 'mut'}, fmtTime(ev.window_end)));
@@ -110,13 +147,38 @@ async function pageLive() {
   setPage('live', 'Live');
   const grid = h('div', {class: 'grid', id: 'tiles'});
   show(h('h1', {}, 'Live'), grid);
+  const names = {};
   const render = async () => {
     const {cameras} = await api('/api/cameras');
+    for (const c of cameras) names[c.id] = c.name || c.id;
     const tiles = await Promise.all(cameras.map(tile));
-    grid.replaceChildren(...(tiles.length ? tiles : [h('p', {class: 'mut'}, 'No camera has reported an event yet.')]));
+    grid.replaceChildren(...(tiles.length ? tiles : [h('p', {class: 'mut'}, 'No camera has reported yet.')]));
   };
-  onNewEvent = () => { render().catch((e) => grid.replaceChildren(failure(e))); };
+  const rerender = () => { render().catch((e) => grid.replaceChildren(failure(e))); };
+  onNewEvent = rerender;
+  onCamera = (live) => {
+    const card = [...grid.querySelectorAll('section.tile')].find((s) => s.dataset.camera === live.camera_id);
+    if (!card) { rerender(); return; } /* a camera not shown yet */
+    const old = card.querySelector('.live');
+    if (old && Number(old.dataset.seq) >= live.seq) return;
+    const name = names[live.camera_id] || live.camera_id;
+    if (old) old.replaceWith(liveView(name, live)); else card.querySelector('h2').after(liveView(name, live));
+    if (live.frame) for (const im of card.querySelectorAll('img:not(.liveframe)')) im.remove();
+  };
   await render();
+}
+
+/* ---- the risk rule table (ids -> descriptions), loaded once ---- */
+
+let ruleTable = null;
+async function loadRules() {
+  if (ruleTable) return ruleTable;
+  try {
+    const {rules} = await api('/api/rules');
+    ruleTable = {};
+    for (const r of rules) ruleTable[r.id] = r;
+  } catch (e) { return {}; }
+  return ruleTable;
 }
 
 /* ---- Events ---- */
@@ -144,6 +206,7 @@ function matches(ev, q) {
   if (q.get('level') && ev.risk_level !== q.get('level')) return false;
   if (q.get('reviewed') === 'true' && !ev.reviewed) return false;
   if (q.get('reviewed') === 'false' && ev.reviewed) return false;
+  if (q.get('rule') && !(ev.rules || []).includes(q.get('rule'))) return false;
   if (q.get('plate') && !platesOf(ev).some((p) => p.toLowerCase().includes(q.get('plate').toLowerCase()))) return false;
   return true;
 }
@@ -151,12 +214,12 @@ function matches(ev, q) {
 async function pageEvents() {
   setPage('events', 'Events');
   const q = hashQuery();
-  const [{cameras}, list] = await Promise.all([api('/api/cameras'), (async () => {
+  const [{cameras}, list, rules] = await Promise.all([api('/api/cameras'), (async () => {
     const p = new URLSearchParams({limit: '200'});
-    for (const k of ['camera', 'level', 'reviewed', 'plate']) if (q.get(k)) p.set(k, q.get(k));
+    for (const k of ['camera', 'level', 'reviewed', 'plate', 'rule']) if (q.get(k)) p.set(k, q.get(k));
     for (const k of ['since', 'until']) if (q.get(k)) p.set(k, new Date(q.get(k)).toISOString());
     return api(`/events?${p}`);
-  })()]);
+  })(), loadRules()]);
   const events = list.events.filter((e) => matches(e, q));
   const sel = (name, label, opts) => h('label', {}, label, h('select', {name},
     h('option', {value: ''}, 'any'), opts.map(([v, t]) => h('option', {value: v, selected: q.get(name) === v}, t))));
@@ -166,6 +229,7 @@ async function pageEvents() {
     h('label', {}, 'From', h('input', {type: 'datetime-local', name: 'since', value: q.get('since') || ''})),
     h('label', {}, 'To', h('input', {type: 'datetime-local', name: 'until', value: q.get('until') || ''})),
     sel('reviewed', 'Reviewed', [['false', 'not reviewed'], ['true', 'reviewed']]),
+    sel('rule', 'Rule fired', Object.keys(rules).sort().map((id) => [id, id])),
     list.events.some(hasPlate) || q.get('plate') ? h('label', {}, 'Plate', h('input', {name: 'plate', value: q.get('plate') || ''})) : null,
     h('button', {type: 'submit'}, 'Apply'));
   form.addEventListener('submit', (e) => {
@@ -203,7 +267,7 @@ async function pageEvent(id) {
   }
   let dets = [];
   try { dets = (await api(`/events/${ev.id}/detections`)).detections; } catch (e) { dets = []; }
-  const reasons = (ev.reasoning || '').split('\n').filter((l) => l.trim());
+  await loadRules();
   const status = h('p', {role: 'status', 'aria-live': 'polite', class: 'mut', id: 'review-status'});
   const reviewed = h('input', {type: 'checkbox', name: 'reviewed', id: 'reviewed', checked: ev.reviewed});
   const notes = h('textarea', {name: 'notes', id: 'notes', rows: 4, maxlength: 10000}, ev.notes || '');
@@ -247,7 +311,14 @@ async function pageEvent(id) {
         h('p', {}, h('strong', {}, 'Window: '), `${fmtTime(ev.window_start)} – ${fmtTime(ev.window_end)}`),
         h('p', {}, h('strong', {}, 'Scored by: '), ev.scorer, ev.fast_path ? ' (fast path)' : ''),
         h('h2', {}, 'Reasoning'), h('pre', {class: 'reason'}, ev.reasoning || ''),
-        ev.scorer === 'rules' && reasons.length ? [h('h2', {}, 'Rules that fired'), h('ul', {class: 'rules'}, reasons.map((r) => h('li', {}, r)))] : null,
+        h('h2', {}, 'Rules that fired'),
+        (ev.rules || []).length
+          ? h('ul', {class: 'rules', id: 'rules'}, ev.rules.map((id) => {
+            const r = ruleTable[id];
+            return h('li', {'data-rule': id}, h('a', {href: `/#/events?rule=${encodeURIComponent(id)}`}, h('code', {}, id)),
+              r ? ` — ${r.description} (${r.kind} ${r.kind === 'add' && r.value > 0 ? '+' : ''}${r.value})` : '');
+          }))
+          : h('p', {class: 'mut'}, 'none recorded'),
         h('h2', {}, 'Review'), form)));
 }
 
@@ -346,10 +417,31 @@ function metricsCard(title, samples) {
         h('tr', {}, h('td', {}, s.name), h('td', {class: 'mut'}, s.labels), h('td', {}, Number.isInteger(s.value) ? s.value : s.value.toFixed(4))))))))));
 }
 
+/* The pipelines' own counters (they run in `vigil analyze`, not behind a
+ * port): per camera, from the live state each publishes with its frame. */
+function pipelinesCard(cameras) {
+  const live = cameras.filter((c) => c.live && c.live.stats);
+  const card = h('section', {class: 'card', 'aria-label': 'Pipelines per camera'}, h('h2', {}, 'Pipelines (per camera)'));
+  if (!live.length) { card.append(h('p', {class: 'mut'}, 'No pipeline has published a live state.')); return card; }
+  const per = (ms, n) => (n ? `${(ms / n).toFixed(1)} ms` : '—');
+  const head = ['camera', 'updated', 'frames', 'dropped', 'no detector call', 'detector calls', 'detect / frame', 'track / frame', 'enrich / call', 'events'];
+  card.append(h('div', {class: 'tablewrap'}, h('table', {},
+    h('thead', {}, h('tr', {}, head.map((t) => h('th', {}, t)))),
+    h('tbody', {}, live.map((c) => {
+      const s = c.live.stats;
+      return h('tr', {'data-camera': c.id}, h('td', {}, c.name || c.id), h('td', {class: 'mut'}, ago(c.live.updated_at)),
+        h('td', {}, s.frames), h('td', {'data-stat': 'dropped'}, s.dropped), h('td', {}, s.frames_gated), h('td', {}, s.detector_calls),
+        h('td', {}, per(s.detect_ms, s.detected_frames)), h('td', {}, per(s.track_ms, s.detected_frames)),
+        h('td', {}, per(s.enrich_ms, s.enriched)), h('td', {}, s.events));
+    })))));
+  return card;
+}
+
 async function pageSystem() {
   setPage('system', 'System');
   onNewEvent = null;
   const cards = [];
+  cards.push(pipelinesCard((await api('/api/cameras')).cameras));
   const own = await fetch('/metrics').then((r) => r.text());
   cards.push(metricsCard('events (this service)', parseMetrics(own)));
   const {services} = await api('/api/services');

@@ -16,7 +16,6 @@ typedef struct {
 /* A stable colour per class label. */
 vigil_rgb annotate_class_color(const char *label);
 void annotate_rect(vigil_image *im, float x1, float y1, float x2, float y2, int thickness, vigil_rgb c);
-void annotate_line(vigil_image *im, float x1, float y1, float x2, float y2, int thickness, vigil_rgb c);
 void annotate_dot(vigil_image *im, float x, float y, int radius, vigil_rgb c);
 /* A COCO skeleton: keypoints above min_score and the limbs between them. */
 void annotate_pose(vigil_image *im, const pose_result *p, float min_score);

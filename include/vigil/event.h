@@ -25,6 +25,8 @@ extern "C" {
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
 #define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
+#define VIGIL_MAX_RULES 48 /* risk rules that fired for an event (src/risk/rules.c has 37) */
+#define VIGIL_RULE_LEN 32  /* a rule id, e.g. "weapon_firearm" */
 
 typedef struct {
   float x1, y1, x2, y2; /* pixels of the original frame */
@@ -233,12 +235,15 @@ typedef struct {
   int n_plates;                 /* licence plates read in the batch (normalised, distinct) */
   char plates[VIGIL_MAX_PLATES][16];
   vigil_scene scene;            /* caption and scene anomaly, as stored (flags clear: none) */
+  /* Ids of the risk rules that fired on the batch (docs/risk.md), in table
+   * order. The rules run for every event, LLM-scored ones too (their floors
+   * bind any scorer), so this lists the rules' findings whichever scorer won. */
+  int n_rules;
+  char rules[VIGIL_MAX_RULES][VIGIL_RULE_LEN];
 } vigil_event;
 
 void vigil_event_init(vigil_event *ev);
 void vigil_event_free(vigil_event *ev); /* frees the members and re-inits; NULL is a no-op */
-/* Deep copy; 0 or -ENOMEM (dst is then empty). dst must not hold owned memory. */
-int vigil_event_copy(vigil_event *dst, const vigil_event *src);
 /* Fills camera, window, fast_path, detection ids and snapshot from a batch. 0 or -ENOMEM. */
 int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b);
 

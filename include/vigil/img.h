@@ -61,7 +61,6 @@ typedef enum {
 
 /* Format from magic bytes (never from a content type). */
 vigil_img_format vigil_img_sniff(const uint8_t *buf, size_t len);
-const char *vigil_img_format_name(vigil_img_format f);
 
 typedef struct {
   size_t max_bytes;    /* encoded size; 0 = no limit */

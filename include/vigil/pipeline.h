@@ -119,6 +119,9 @@ typedef struct {
                                  as much as the whole frame when the frame is not much larger than the input) */
   bool tamper;                /* camera tampering and blindness events (true; vigil/tamper.h) */
   double tamper_fps;          /* frames per second the tampering check looks at (2) */
+  double live_interval_s;     /* each camera's live state (frame + tracks, dashboard) is stored at most this
+                                 often, wall seconds (1; 0 = never) */
+  int live_max_width;         /* the live frame is scaled down to this width (640) */
   /* called for every stored event (also duplicates, flagged) */
   struct yolo_world *world;   /* borrowed: cameras with a watch list also run it on detected frames (NULL = none) */
   float world_conf;           /* its minimum score (YOLO_WORLD_CONFIDENCE, 0.25) */
@@ -156,16 +159,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen);
  * processed, as part of its camera's open batch, and a detection already
  * stored (the same frame processed before a restart) is skipped. Without it
  * (files, streams) nothing is written before a batch closes, and a rerun over
- * the same media re-forms the same batches, reported as stored earlier. */
-void pipeline_set_durable(pipeline *p, bool on);
-/* Turns durable mode on and registers every camera with an open batch in the
+ * the same media re-forms the same batches, reported as stored earlier.
+ * pipeline_recover turns durable mode on and registers every camera with an open batch in the
  * store (left by a crash or kill), resuming those batches, so that they close
  * (by their clocks, a tick or a flush) even if the camera sends nothing more.
  * find (may be NULL) gives a registry entry. */
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen);
 /* One frame of camera `cam` at unix time ts: detect, enrich, batch (durable
- * mode: see pipeline_set_durable); closed
+ * mode: see pipeline_recover); closed
  * batches are scored, stored and reported through on_event. */
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen);
 /* Closes every open batch of camera cam (-1: all cameras), e.g. at the end of a file. */

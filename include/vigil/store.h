@@ -66,6 +66,7 @@ typedef struct {
   int limit;             /* 1..1000; default 50 */
   int offset;            /* >= 0 */
   const char *plate;     /* NULL = any; else a normalised licence plate (KX21ABC) read in the event */
+  const char *rule;      /* NULL = any; else the id of a risk rule that fired (weapon_knife) */
 } store_filter;
 
 store_filter store_default_filter(void);
@@ -183,6 +184,37 @@ void store_embeddings_free(store_embedding *e, int n);
  * e->vec is valid during the call only. Non-zero from fn stops the scan. */
 typedef int (*store_embedding_fn)(void *ud, int64_t event_id, const store_embedding *e);
 int store_scan_embeddings(store *s, int dim, store_embedding_fn fn, void *ud, char *err, size_t errlen);
+/* ---- live state: what each camera's pipeline sees now (dashboard tiles) ----
+ * The pipeline (vigil analyze, watch mode, streams) replaces its camera's row
+ * at a bounded rate (LIVE_INTERVAL_S); the events service, in this or another
+ * process on the same store, serves it and pushes a `camera` record on its
+ * SSE stream when a row's seq grows. */
+#define STORE_LIVE_MAX_JPEG (4u << 20)
+#define STORE_LIVE_MAX_TRACKS_JSON (256u << 10)
+typedef struct {
+  char camera_id[VIGIL_ID_LEN];
+  int64_t seq;          /* grows with every publish of any camera */
+  double updated_at;    /* unix seconds of the publish */
+  double frame_ts;      /* unix seconds of the frame */
+  int width, height;    /* of the frame the boxes are in */
+  char *tracks_json;    /* owned: JSON array of the confirmed tracks */
+  char *stats_json;     /* owned: JSON object, the camera's pipeline counters and stage times */
+  uint8_t *jpeg;        /* owned: the annotated frame; NULL when not asked for or none */
+  size_t jpeg_len;
+  bool has_jpeg;        /* the row holds a frame (also when it was not asked for) */
+} store_live;
+void store_live_free(store_live *l); /* the members; NULL is a no-op */
+void store_lives_free(store_live *l, size_t n);
+/* Replaces the camera's row (tracks_json a JSON array and stats_json a JSON
+ * object (NULL = {}), each at most STORE_LIVE_MAX_TRACKS_JSON; jpeg may be
+ * NULL, at most STORE_LIVE_MAX_JPEG). */
+int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
+                   const char *stats_json, const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen);
+/* One camera's row, with its JPEG when with_jpeg; STORE_ENOTFOUND when it has none. */
+int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen);
+/* Rows with seq > after_seq, oldest first, without JPEGs (*out malloc'ed, NULL when none). */
+int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen);
+int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -209,7 +209,6 @@ int zoo_manager_preload_env(zoo_manager *m);
 int zoo_manager_reap(zoo_manager *m, int64_t now_ns);
 
 bool zoo_manager_manages(const zoo_manager *m, const char *name);
-uint64_t zoo_manager_budget_bytes(const zoo_manager *m);
 uint64_t zoo_manager_used_bytes(const zoo_manager *m); /* reserved + measured */
 int zoo_manager_load_count(const zoo_manager *m, const char *name); /* loads started, for tests */
 

@@ -1,6 +1,6 @@
-/* The services `vigil serve` knows, in one table. To register a real service,
- * define a `const vigil_service` in your own directory (see the placeholders in
- * stub_services.c and include/vigil/http.h) and change its line below. */
+/* The services `vigil serve` knows, in one table. To add a service, define a
+ * `const vigil_service` (include/vigil/http.h) next to its code and add its
+ * line below. */
 #include <string.h>
 
 #include "vigil/http.h"

@@ -67,7 +67,7 @@ vigil_img_format vigil_img_sniff(const uint8_t *b, size_t n) {
   return VIGIL_IMG_FMT_UNKNOWN;
 }
 
-const char *vigil_img_format_name(vigil_img_format f) {
+static const char *format_name(vigil_img_format f) {
   static const char *names[] = {"unknown", "jpeg", "png", "webp", "gif", "bmp", "tiff"};
   return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "unknown";
 }
@@ -209,7 +209,7 @@ static int sniff_checked(vigil_img_format *fmt, const uint8_t *buf, size_t len, 
   case VIGIL_IMG_FMT_BMP:
   case VIGIL_IMG_FMT_TIFF:
     return vigil_err(err, errlen, VIGIL_IMG_EUNSUPPORTED, "unsupported image format: %s (use JPEG, PNG or WebP)",
-                vigil_img_format_name(*fmt));
+                format_name(*fmt));
   default:
     return vigil_err(err, errlen, VIGIL_IMG_EFORMAT, "could not decode image: not a JPEG, PNG or WebP file");
   }

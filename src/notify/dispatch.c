@@ -27,6 +27,7 @@
 
 typedef struct {
   char cam[VIGIL_ID_LEN], label[VIGIL_NAME_LEN];
+  int count; /* as published */
   double until;
 } live_count;
 
@@ -60,6 +61,7 @@ struct notify {
   strset known; /* discovery config topics of ours on the broker */
   live_count *live;
   size_t n_live;
+  int64_t live_seq; /* the store's live_state rows seen up to here */
   /* counters for /metrics */
   atomic_ulong delivered[2], failures[2];
 };
@@ -318,19 +320,24 @@ static void discovery_refresh(notify *n, bool force) {
   strset_free(&desired);
 }
 
+/* Sets a retained count; published only when it changes (live states repeat
+ * every second). A count above 0 falls back to 0 at `until` unless renewed. */
 static void count_set(notify *n, const char *cs, const char *ls, int count, double until) {
   char topic[256], val[16];
   snprintf(topic, sizeof topic, "vigil/%s/%s", cs, ls);
   snprintf(val, sizeof val, "%d", count);
-  mqtt_client_publish(n->mq, topic, val, strlen(val), true);
   for (size_t i = 0; i < n->n_live; i++)
     if (!strcmp(n->live[i].cam, cs) && !strcmp(n->live[i].label, ls)) {
-      if (count)
+      if (n->live[i].count != count) mqtt_client_publish(n->mq, topic, val, strlen(val), true);
+      if (count) {
         n->live[i].until = until;
-      else
+        n->live[i].count = count;
+      } else {
         n->live[i] = n->live[--n->n_live];
+      }
       return;
     }
+  mqtt_client_publish(n->mq, topic, val, strlen(val), true);
   if (!count) return;
   live_count *nl = realloc(n->live, (n->n_live + 1) * sizeof *nl);
   if (!nl) return;
@@ -338,7 +345,55 @@ static void count_set(notify *n, const char *cs, const char *ls, int count, doub
   live_count *l = &n->live[n->n_live++];
   vigil_strlcpy(l->cam, cs, sizeof l->cam);
   vigil_strlcpy(l->label, ls, sizeof l->label);
+  l->count = count;
   l->until = until;
+}
+
+static bool count_known(const notify *n, const char *cs, const char *ls) {
+  for (size_t i = 0; i < n->n_live; i++)
+    if (!strcmp(n->live[i].cam, cs) && !strcmp(n->live[i].label, ls)) return true;
+  return false;
+}
+
+/* A camera whose pipeline publishes its live state (tracks now) at most
+ * clear_s ago: its counts come from those tracks, not from events. */
+static bool live_fresh(notify *n, const char *camera_id, double t) {
+  store_live l;
+  if (store_get_live(n->st, camera_id, false, &l, NULL, 0)) return false;
+  bool fresh = t - l.updated_at <= n->clear_s;
+  store_live_free(&l);
+  return fresh;
+}
+
+/* Counts of the confirmed objects each camera tracks now, from the live
+ * states the pipelines published since the last look (0 when they leave). */
+static void live_counts(notify *n, double t) {
+  store_live *lv;
+  size_t nl;
+  char err[256];
+  if (store_live_after(n->st, n->live_seq, &lv, &nl, err, sizeof err)) {
+    vlog_warn("mqtt: live state: %s", err);
+    return;
+  }
+  for (size_t i = 0; i < nl; i++) {
+    n->live_seq = lv[i].seq;
+    if (t - lv[i].updated_at > n->clear_s) continue; /* an old state: no pipeline runs there now */
+    json_t *tracks = json_loads(lv[i].tracks_json, 0, NULL);
+    char cs[VIGIL_ID_LEN];
+    slug(cs, sizeof cs, lv[i].camera_id);
+    for (size_t k = 0; k < n->n_labels; k++) {
+      int c = 0;
+      size_t j;
+      json_t *tr;
+      json_array_foreach(tracks, j, tr) c += json_is_string(json_object_get(tr, "label")) &&
+                                            !strcmp(json_string_value(json_object_get(tr, "label")), n->labels[k]);
+      char ls[VIGIL_NAME_LEN];
+      slug(ls, sizeof ls, n->labels[k]);
+      if (c || count_known(n, cs, ls)) count_set(n, cs, ls, c, t + n->clear_s);
+    }
+    json_decref(tracks);
+  }
+  store_lives_free(lv, nl);
 }
 
 /* The per-camera state of a fresh event: label counts, risk, snapshot. */
@@ -348,7 +403,7 @@ static void publish_state(notify *n, const vigil_event *ev) {
   vigil_detection *d;
   size_t nd;
   double t = vigil_wall_s();
-  if (!store_event_detections(n->st, ev->id, &d, &nd, err, sizeof err)) {
+  if (!live_fresh(n, ev->camera_id, t) && !store_event_detections(n->st, ev->id, &d, &nd, err, sizeof err)) {
     for (size_t i = 0; i < n->n_labels; i++) {
       int c = 0;
       for (size_t k = 0; k < nd; k++) c += !strcmp(d[k].cls, n->labels[i]);
@@ -388,6 +443,7 @@ static void *mqtt_main(void *arg) {
     }
     discovery_refresh(n, false);
     double t = vigil_wall_s();
+    live_counts(n, t);
     for (size_t i = 0; i < n->n_live;) { /* objects no longer reported: count back to 0 */
       if (n->live[i].until <= t) {
         live_count l = n->live[i];

@@ -44,7 +44,7 @@ void annotate_dot(vigil_image *im, float x, float y, int r, vigil_rgb c) {
       if (dx * dx + dy * dy <= r * r) put(im, (int)lroundf(x) + dx, (int)lroundf(y) + dy, c);
 }
 
-void annotate_line(vigil_image *im, float x1, float y1, float x2, float y2, int t, vigil_rgb c) {
+static void line(vigil_image *im, float x1, float y1, float x2, float y2, int t, vigil_rgb c) {
   float len = hypotf(x2 - x1, y2 - y1);
   int steps = (int)len + 1;
   if (steps > 100000) return;
@@ -65,7 +65,7 @@ void annotate_pose(vigil_image *im, const pose_result *p, float min_score) {
   const vigil_rgb limb = {0, 220, 255}, joint = {255, 255, 255};
   for (size_t i = 0; i < sizeof limbs / sizeof *limbs; i++) {
     const pose_keypoint *a = &p->kp[limbs[i][0]], *b = &p->kp[limbs[i][1]];
-    if (a->score > min_score && b->score > min_score) annotate_line(im, a->x, a->y, b->x, b->y, 2, limb);
+    if (a->score > min_score && b->score > min_score) line(im, a->x, a->y, b->x, b->y, 2, limb);
   }
   for (int i = 0; i < POSE_NKP; i++)
     if (p->kp[i].score > min_score) annotate_dot(im, p->kp[i].x, p->kp[i].y, 3, joint);

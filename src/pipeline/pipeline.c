@@ -32,6 +32,7 @@
 #include "vigil/annotate.h"
 #include "vigil/enrich.h"
 #include "vigil/motion.h"
+#include "pipeline/live.h"
 #include "vigil/pipeline.h"
 #include "vigil/tamper.h"
 #include "vigil/plate.h"
@@ -80,6 +81,7 @@ typedef struct {
   int last_w, last_h;       /* size of the last frame */
   vigil_image before;       /* the last view the check found normal (the "before" snapshot) */
   double before_ts;
+  double live_at;           /* monotonic seconds of the last live-state publish (0 = never) */
 } cam_state;
 
 struct pipeline {
@@ -115,6 +117,8 @@ pipeline_params pipeline_default_params(void) {
   p.max_crops = 1;
   p.tamper = true;
   p.tamper_fps = 2;
+  p.live_interval_s = 1;
+  p.live_max_width = 640;
   return p;
 }
 
@@ -132,6 +136,9 @@ int pipeline_params_from_config(pipeline_params *p, const struct vigil_config *c
   if (vigil_config_float(cfg, "MOTION_RECHECK_S", &p->recheck_s, err, errlen)) return -1;
   if (vigil_config_bool(cfg, "TAMPER_DETECT", &p->tamper, err, errlen)) return -1;
   if (vigil_config_float(cfg, "TAMPER_FPS", &p->tamper_fps, err, errlen)) return -1;
+  if (vigil_config_float(cfg, "LIVE_INTERVAL_S", &p->live_interval_s, err, errlen)) return -1;
+  if (vigil_config_int(cfg, "LIVE_MAX_WIDTH", &i, err, errlen)) return -1;
+  p->live_max_width = (int)i;
   if (vigil_config_float(cfg, "TRACK_CONFIRM_SCORE", &f, err, errlen)) return -1;
   p->track.confirm_median = (float)f;
   if (vigil_config_float(cfg, "TRACK_MIN_FIRST_SCORE", &f, err, errlen)) return -1;
@@ -244,8 +251,6 @@ static int resume_open(pipeline *p, cam_state *cs, char *err, size_t errlen) {
   vlog_info("pipeline: camera %s: resumed its open batch of %zu entries from the store", cs->cam.id, open.n);
   return 0;
 }
-
-void pipeline_set_durable(pipeline *p, bool on) { p->durable = on; }
 
 int pipeline_recover(pipeline *p, const camera *(*find)(void *ud, const char *id), void *ud, char *err,
                      size_t errlen) {
@@ -737,7 +742,34 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
   return 0;
 }
 
+static int frame_run(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen);
+
+/* The camera's live state for the dashboard (src/pipeline/live.c), at most once
+ * per live_interval_s of wall time whatever the frame rate; a failure is logged,
+ * never the frame's. */
+static void publish_live(pipeline *p, int cam, const vigil_image *frame, double ts) {
+  cam_state *cs = p->cams[cam];
+  double now = vigil_mono_s();
+  if (!p->st || p->p.live_interval_s <= 0 || (cs->live_at > 0 && now - cs->live_at < p->p.live_interval_s)) return;
+  cs->live_at = now;
+  pipeline_track *tr = malloc(PIPELINE_MAX_TRACKS * sizeof *tr);
+  int n = tr ? pipeline_camera_tracks(p, cam, tr, PIPELINE_MAX_TRACKS) : -1;
+  pthread_mutex_lock(&p->mu); /* dropped is counted by the decode thread under the lock */
+  pipeline_stats st = cs->st;
+  pthread_mutex_unlock(&p->mu);
+  char err[256];
+  if (n >= 0 && live_publish(p->st, cs->cam.id, frame, ts, tr, n, &st, p->p.live_max_width, err, sizeof err))
+    vlog_warn("pipeline: camera %s: %s", cs->cam.id, err);
+  free(tr);
+}
+
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
+  int rc = frame_run(p, cam, frame, ts, err, errlen);
+  if (cam >= 0 && cam < p->ncams) publish_live(p, cam, frame, ts);
+  return rc;
+}
+
+static int frame_run(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     vigil_err(err, errlen, -1, "no camera %d", cam);
     return -1;

@@ -23,6 +23,7 @@ typedef struct {
   char counts[256];
   char zones[256];
   vigil_scene scene; /* caption and CLIP anomaly, when the scene stage ran */
+  char rules[VIGIL_MAX_RULES * VIGIL_RULE_LEN]; /* ids of the rules that fired, ", "-separated */
 } report_item;
 
 struct report {
@@ -79,6 +80,8 @@ int report_add(report *r, const vigil_event *ev, const vigil_batch *b) {
   it->end = ev->window_end;
   it->summary = strdup(ev->summary ? ev->summary : "");
   it->reasoning = strdup(ev->reasoning ? ev->reasoning : "");
+  for (int k = 0, o = 0; k < ev->n_rules && k < VIGIL_MAX_RULES && o < (int)sizeof it->rules - VIGIL_RULE_LEN - 3; k++)
+    o += snprintf(it->rules + o, sizeof it->rules - (size_t)o, "%s%s", k ? ", " : "", ev->rules[k]);
   if (b && b->snapshot_path[0]) it->jpeg_b64 = read_b64(b->snapshot_path);
   /* class counts: "person x12, car x3" */
   if (b) {
@@ -186,6 +189,11 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
       fprintf(f, "<div class=\"meta\">scene anomaly %.2f (%s, baseline of %lld views)</div>", it->scene.anomaly_score,
               !it->scene.baseline_warm ? "baseline still learning" : it->scene.is_anomaly ? "unusual" : "usual",
               (long long)it->scene.baseline_samples);
+    if (it->rules[0]) {
+      fputs("<div class=\"meta rules\">rules fired: ", f);
+      esc(f, it->rules);
+      fputs("</div>", f);
+    }
     fputs("<div class=\"summary\">", f);
     esc(f, it->summary);
     fputs("</div><pre>", f);

@@ -79,35 +79,6 @@ void vigil_event_free(vigil_event *ev) {
   vigil_event_init(ev);
 }
 
-static int dup_opt(char **dst, const char *src) {
-  *dst = NULL;
-  if (!src) return 0;
-  *dst = strdup(src);
-  return *dst ? 0 : -ENOMEM;
-}
-
-int vigil_event_copy(vigil_event *dst, const vigil_event *src) {
-  *dst = *src;
-  dst->summary = dst->reasoning = dst->notes = dst->snapshot_path = NULL;
-  dst->detection_ids = NULL;
-  int rc = dup_opt(&dst->summary, src->summary);
-  if (!rc) rc = dup_opt(&dst->reasoning, src->reasoning);
-  if (!rc) rc = dup_opt(&dst->notes, src->notes);
-  if (!rc) rc = dup_opt(&dst->snapshot_path, src->snapshot_path);
-  if (!rc && src->n_detection_ids) {
-    dst->detection_ids = malloc(src->n_detection_ids * sizeof *dst->detection_ids);
-    if (!dst->detection_ids)
-      rc = -ENOMEM;
-    else
-      memcpy(dst->detection_ids, src->detection_ids, src->n_detection_ids * sizeof *dst->detection_ids);
-  }
-  if (rc) {
-    dst->n_detection_ids = 0;
-    vigil_event_free(dst);
-  }
-  return rc;
-}
-
 int vigil_event_from_batch(vigil_event *ev, const vigil_batch *b) {
   vigil_strlcpy(ev->camera_id, b->camera_id, sizeof ev->camera_id);
   ev->window_start = b->window_start;

@@ -170,6 +170,9 @@ int risk_analyze(risk_analyzer *a, const vigil_batch *b, vigil_event *ev, char *
    * whatever scorer produced the score, an LLM reply included. */
   risk_rules_result rr;
   if (risk_rules_score(&rr, b, &a->p)) goto oom;
+  ev->n_rules = 0; /* stored with the event whichever scorer wins */
+  for (int i = 0; i < rr.n_fired && ev->n_rules < VIGIL_MAX_RULES; i++)
+    vigil_strlcpy(ev->rules[ev->n_rules++], rr.fired[i], VIGIL_RULE_LEN);
   char why[512] = "";
   risk_reply rep;
   int rc = try_llm(a, b, &rep, why, sizeof why);

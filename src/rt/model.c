@@ -98,9 +98,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       if (!vrt__tensor_bytes(&out[k], &b)) b = VRT_FOLD_MAX_BYTES + 1;
       total += b;
     }
-    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES || (d->flags & VRT_OPF_DATA_DEPENDENT && total > 0 &&
-                                                               0))
-      continue;
+    if (!fold || !all_const || total > VRT_FOLD_MAX_BYTES) continue;
     rc = vrt_node_run1(n, in, n->nin, out, n->nout);
     if (rc < 0) return rc;
     for (int k = 0; k < n->nout; k++) {

@@ -1,6 +1,6 @@
-/* The op table: one enum from ops.def, one opdef per op, grouped in family
- * tables that the kernel files own. Dispatch is by op, then by dtype inside
- * each kernel; never per element. */
+/* The op table: one enum from ops.def, one opdef per op (vrt__op_<Name>,
+ * owned by its family's kernel files). Dispatch is by op, then by dtype
+ * inside each kernel; never per element. */
 #ifndef VRT_OPS_H
 #define VRT_OPS_H
 
@@ -55,14 +55,16 @@ typedef struct vrt_opdef {
   int min_inputs, max_inputs; /* max -1 = variadic */
 } vrt_opdef;
 
-/* Family tables, NULL-terminated, each owned by src/rt/cpu/<family>.c. */
-extern const vrt_opdef *const vrt__ops_unary[];
-extern const vrt_opdef *const vrt__ops_binary[];
-extern const vrt_opdef *const vrt__ops_reduce[];
-extern const vrt_opdef *const vrt__ops_shape[];
-extern const vrt_opdef *const vrt__ops_nn[];
+/* Every op's opdef is vrt__op_<Name>, defined in its family's kernel files
+ * (src/rt/cpu/<family>*.c); ops.c builds the op table from ops.def. */
+#define X(name, family) extern const vrt_opdef vrt__op_##name;
+#include "ops.def"
+#undef X
 
-/* The opdef of op, or NULL when no kernel supports it yet. */
+/* The opdef of op; NULL for an op outside the enum. */
 const vrt_opdef *vrt_opdef_get(vrt_op op);
+/* The family of op (ops.def's second column: the kernel files
+ * src/rt/cpu/<family>*.c), "?" outside the enum. */
+const char *vrt_op_family(vrt_op op);
 
 #endif

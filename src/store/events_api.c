@@ -8,7 +8,12 @@
  * records with a `retry:` hint, and ends; EventSource clients reconnect and
  * resume from the last id, so nothing is missed between polls. Without a
  * cursor the feed starts at the newest stored event. The store is polled, so
- * events written by another process (vigil analyze) are seen too. */
+ * events written by another process (vigil analyze) are seen too.
+ *
+ * Live tiles: each pipeline replaces its cameras' live_state rows (frame with
+ * the tracks drawn, tracks as JSON) about once a second; GET /cameras/{id}/live
+ * and /live.jpg serve them, and /events/stream?live=1 adds `event: camera`
+ * records when a row changes, with ids "EVENT:LIVE" that resume both cursors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include "util/log.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
+#include "vigil/risk.h"
 #include "vigil/status.h"
 #include "vigil/store.h"
 #include "vigil/store_json.h"
@@ -164,17 +170,35 @@ static double mono(void) {
 typedef struct {
   int64_t cursor;
   double deadline;
+  bool live;           /* ?live=1: also `camera` records when a camera's live state changes */
+  int64_t live_cursor; /* the live_state seq sent last */
 } stream_state;
+
+/* The SSE id: the event cursor, and with ?live=1 also the live cursor ("12:345"),
+ * so a reconnecting EventSource resumes both. */
+static void stream_id(sbuf *out, const stream_state *ss) {
+  if (ss->live)
+    sbuf_addf(out, "id: %lld:%lld\n", (long long)ss->cursor, (long long)ss->live_cursor);
+  else
+    sbuf_addf(out, "id: %lld\n", (long long)ss->cursor);
+}
+
+static json_t *live_json(const store_live *l);
 
 /* Sends the events after *cursor, or, when there are none, waits: returns
  * VIGIL_HTTP_POLL until the deadline, then answers with the cursor kept. */
 static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss) {
   char err[512] = "";
   vigil_event *evs;
-  size_t n;
+  size_t n, nl = 0;
+  store_live *lv = NULL;
   if (store_events_after(c->st, ss->cursor, 100, &evs, &n, err, sizeof err))
     return vigil_http_error(res, 500, "%s", err);
-  if (!n && mono() < ss->deadline) {
+  if (ss->live && store_live_after(c->st, ss->live_cursor, &lv, &nl, err, sizeof err)) {
+    store_events_free(evs, n);
+    return vigil_http_error(res, 500, "%s", err);
+  }
+  if (!n && !nl && mono() < ss->deadline) {
     store_events_free(evs, n);
     return VIGIL_HTTP_POLL;
   }
@@ -185,12 +209,30 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
     json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
     char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
-    if (txt) sbuf_addf(&out, "id: %lld\ndata: %s\n\n", (long long)evs[i].id, txt);
-    free(txt);
     ss->cursor = evs[i].id;
+    if (!txt) continue;
+    stream_id(&out, ss);
+    sbuf_addf(&out, "data: %s\n\n", txt);
+    free(txt);
   }
   store_events_free(evs, n);
-  if (!n) sbuf_addf(&out, ": no new events\nid: %lld\n\n", (long long)ss->cursor); /* keeps the cursor */
+  for (size_t i = 0; i < nl; i++) {
+    json_t *msg = json_pack("{s:s,s:o}", "type", "camera", "camera", live_json(&lv[i]));
+    char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    ss->live_cursor = lv[i].seq;
+    if (!txt) continue;
+    sbuf_add(&out, "event: camera\n");
+    stream_id(&out, ss);
+    sbuf_addf(&out, "data: %s\n\n", txt);
+    free(txt);
+  }
+  store_lives_free(lv, nl);
+  if (!n && !nl) { /* keeps the cursor */
+    sbuf_add(&out, ": no new events\n");
+    stream_id(&out, ss);
+    sbuf_add(&out, "\n");
+  }
   if (out.oom) {
     sbuf_free(&out);
     return vigil_http_error(res, 500, "out of memory");
@@ -200,21 +242,120 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
   return rc;
 }
 
+/* ---- live state of a camera ---- */
+
+static json_t *iso_or_null(double t) {
+  if (!(t > 0) || t > 1e11) return json_null();
+  time_t sec = (time_t)t;
+  struct tm tm;
+  gmtime_r(&sec, &tm);
+  char buf[40], out[48];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  int ms = (int)((t - (double)sec) * 1000);
+  snprintf(out, sizeof out, "%s.%03dZ", buf, ms < 0 ? 0 : ms > 999 ? 999 : ms);
+  return json_string(out);
+}
+
+/* {"camera_id","seq","updated_at","frame_ts","width","height","tracks":[...],"stats":{...},"frame"}: frame is
+ * the URL of the annotated JPEG (null without one), versioned by seq so browsers refetch it. */
+static json_t *live_json(const store_live *l) {
+  json_t *tracks = json_loads(l->tracks_json ? l->tracks_json : "[]", 0, NULL);
+  if (!json_is_array(tracks)) { /* a damaged row: no tracks rather than no answer */
+    json_decref(tracks);
+    tracks = json_array();
+  }
+  json_t *stats = json_loads(l->stats_json ? l->stats_json : "{}", 0, NULL);
+  if (!json_is_object(stats)) {
+    json_decref(stats);
+    stats = json_object();
+  }
+  char *esc = NULL, url[256];
+  json_t *cam = json_string(l->camera_id);
+  json_t *frame = json_null();
+  if (cam && l->has_jpeg) {
+    /* percent-encode the id for the URL (ids are free text) */
+    size_t n = strlen(l->camera_id);
+    esc = malloc(n * 3 + 1);
+    size_t k = 0;
+    for (size_t i = 0; esc && i < n; i++) {
+      unsigned char ch = (unsigned char)l->camera_id[i];
+      if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
+        esc[k++] = (char)ch;
+      else
+        k += (size_t)snprintf(esc + k, 4, "%%%02X", ch);
+    }
+    if (esc) esc[k] = '\0';
+    if (esc && snprintf(url, sizeof url, "/cameras/%s/live.jpg?seq=%lld", esc, (long long)l->seq) < (int)sizeof url) {
+      json_decref(frame);
+      frame = json_string(url);
+    }
+  }
+  free(esc);
+  return json_pack("{s:o,s:I,s:o,s:o,s:i,s:i,s:o,s:o,s:o}", "camera_id", cam ? cam : json_string(""), "seq",
+                   (json_int_t)l->seq, "updated_at", iso_or_null(l->updated_at), "frame_ts",
+                   iso_or_null(l->frame_ts), "width", l->width, "height", l->height, "tracks", tracks, "stats", stats,
+                   "frame", frame);
+}
+
+static int live_camera_id(const vigil_http_request *req, char *id, size_t len) {
+  const char *p = req->path_param;
+  if (!p || !*p || strlen(p) >= len) return -1;
+  snprintf(id, len, "%s", p);
+  return 0;
+}
+
+/* GET /cameras/{id}/live: what the camera's pipeline sees now. */
+static int h_live(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  char id[VIGIL_ID_LEN], err[512] = "";
+  if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
+  store_live l;
+  int rc = store_get_live(c->st, id, false, &l, err, sizeof err);
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  json_t *j = live_json(&l);
+  store_live_free(&l);
+  return vigil_http_reply_json(res, 200, j);
+}
+
+/* GET /cameras/{id}/live.jpg: the annotated frame of that state. */
+static int h_live_jpg(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  char id[VIGIL_ID_LEN], err[512] = "";
+  if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
+  store_live l;
+  int rc = store_get_live(c->st, id, true, &l, err, sizeof err);
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (!l.jpeg) {
+    store_live_free(&l);
+    return vigil_http_error(res, 404, "camera %s has no live frame", id);
+  }
+  rc = vigil_http_reply(res, 200, "image/jpeg", l.jpeg, l.jpeg_len);
+  store_live_free(&l);
+  return rc;
+}
+
 /* The wait happens parked (VIGIL_HTTP_POLL), so streams hold no request worker. */
 static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   if (req->poll_state && *req->poll_state) return stream_poll(res, c, *req->poll_state);
-  long after = -1, wait_s = 10;
-  const char *v = vigil_http_header(req, "Last-Event-ID");
+  long after = -1, live_after = -1, wait_s = 10, live = 0;
+  const char *v = vigil_http_query(req, "live");
+  if (v && parse_int(v, 0, 1, &live)) return vigil_http_error(res, 400, "live must be 0 or 1");
+  v = vigil_http_header(req, "Last-Event-ID");
   if (!v || !*v) v = vigil_http_query(req, "after");
-  if (v && parse_int(v, 0, 0x7fffffffffffL, &after))
-    return vigil_http_error(res, 400, "after / Last-Event-ID must be an event id");
+  if (v && events_parse_cursor(v, live != 0, &after, &live_after))
+    return vigil_http_error(res, 400, "after / Last-Event-ID must be an event id (with live=1: EVENT:LIVE)");
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");
   char err[512] = "";
-  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s};
+  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s, .live = live != 0,
+                     .live_cursor = live_after};
   if (after < 0) {
     int rc = store_max_event_id(c->st, &st.cursor, err, sizeof err);
+    if (rc) return vigil_http_error(res, 500, "%s", err);
+  }
+  if (st.live && live_after < 0) { /* from now: the page loads the current state itself */
+    int rc = store_live_max_seq(c->st, &st.live_cursor, err, sizeof err);
     if (rc) return vigil_http_error(res, 500, "%s", err);
   }
   /* without a server to park it (in-process callers), the wait is 0 */
@@ -256,7 +397,8 @@ static int h_detections(vigil_http_response *res, const vigil_http_request *req)
   return vigil_http_reply_json(res, 200, json_pack("{s:I,s:o}", "event_id", (json_int_t)id, "detections", arr));
 }
 
-/* GET /api/cameras: the cameras of the store, each with its newest event (or null). */
+/* GET /api/cameras: the cameras of the store, each with its newest event and
+ * its live state (or null). */
 static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   store_camera *cams;
@@ -276,10 +418,31 @@ static int h_cameras(vigil_http_response *res, const vigil_http_request *req) {
       last = vigil_event_to_json(&evs[0]);
     }
     store_events_free(evs, ne);
-    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event", last));
+    json_t *live = json_null();
+    store_live l;
+    if (!store_get_live(c->st, cams[i].id, false, &l, NULL, 0)) {
+      json_decref(live);
+      live = live_json(&l);
+      store_live_free(&l);
+    }
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:o}", "id", cams[i].id, "name", cams[i].name, "last_event",
+                                         last, "live", live));
   }
   free(cams);
   return vigil_http_reply_json(res, 200, json_pack("{s:o}", "cameras", arr));
+}
+
+/* GET /api/rules: the risk rule table (ids the events list under "rules"). */
+static int h_rules(vigil_http_response *res, const vigil_http_request *req) {
+  (void)req;
+  size_t n;
+  const risk_rule *t = risk_rules_table(&n);
+  static const char *const kinds[] = {"base", "add", "floor"};
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i}", "id", t[i].id, "description", t[i].description, "kind",
+                                         kinds[t[i].kind], "value", t[i].value));
+  return vigil_http_reply_json(res, 200, json_pack("{s:o}", "rules", arr));
 }
 
 /* GET /event/{id}: the dashboard's page of one event; the app shell with 404
@@ -368,11 +531,14 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/events/{id}", h_get},
     {"PATCH", "/events/{id}", h_patch},
     {"GET", "/events/{id}/detections", h_detections},
+    {"GET", "/cameras/{id}/live", h_live},
+    {"GET", "/cameras/{id}/live.jpg", h_live_jpg},
     /* the dashboard */
     {"GET", "/", web_h_index},
     {"GET", "/ui/{file}", web_h_asset},
     {"GET", "/event/{id}", h_event_page},
     {"GET", "/api/cameras", h_cameras},
+    {"GET", "/api/rules", h_rules},
     {"GET", "/api/services", web_h_services},
     {"GET", "/api/services/{name}/health", web_h_proxy},
     {"GET", "/api/services/{name}/metrics", web_h_proxy},

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "store/events_query.h"
+#include "vigil/risk.h"
 
 static int say(char *msg, size_t msglen, const char *text) {
   if (msg && msglen) snprintf(msg, msglen, "%s", text);
@@ -144,6 +145,18 @@ static int parse_bool(const char *s, int *out) {
   return -1;
 }
 
+int events_parse_cursor(const char *v, bool live, long *after, long *live_after) {
+  const char *colon = live ? strchr(v, ':') : NULL;
+  if (!colon) return events_parse_int(v, 0, 0x7fffffffffffL, after);
+  char a[24];
+  size_t k = (size_t)(colon - v);
+  if (k == 0 || k >= sizeof a) return -1;
+  memcpy(a, v, k);
+  a[k] = '\0';
+  if (events_parse_int(a, 0, 0x7fffffffffffL, after)) return -1;
+  return events_parse_int(colon + 1, 0, 0x7fffffffffffL, live_after);
+}
+
 int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,
                         size_t msglen) {
   *f = store_default_filter();
@@ -160,6 +173,14 @@ int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud
     return say(msg, msglen, "until must be unix seconds or ISO 8601 (2026-01-01T00:00:00Z)");
   if (f->since > 0 && f->until > 0 && f->until < f->since) return say(msg, msglen, "until is before since");
   if ((v = get(ud, "reviewed")) && parse_bool(v, &f->reviewed)) return say(msg, msglen, "reviewed must be true or false");
+  if ((v = get(ud, "rule"))) {
+    size_t nr;
+    const risk_rule *rules = risk_rules_table(&nr);
+    size_t i = 0;
+    while (i < nr && strcmp(rules[i].id, v)) i++;
+    if (i == nr) return say(msg, msglen, "rule must be the id of a risk rule (docs/risk.md), e.g. weapon_knife");
+    f->rule = rules[i].id;
+  }
   if ((v = get(ud, "limit"))) {
     if (events_parse_int(v, 1, 1000, &n)) return say(msg, msglen, "limit must be an integer 1..1000");
     f->limit = (int)n;

@@ -20,6 +20,9 @@ int events_parse_int(const char *s, long lo, long hi, long *out);
 /* The event id at the start of a path parameter ("12" or "12/snapshot"). */
 int events_parse_id(const char *path_param, int64_t *id);
 
+/* The SSE cursor (Last-Event-ID or ?after=): "N" (an event id), or with live
+ * also "N:M" (event id, live_state seq); *live_after is left alone for "N". */
+int events_parse_cursor(const char *v, bool live, long *after, long *live_after);
 /* GET /events: the filter from the query; get(ud, name) returns a value or
  * NULL. The strings in *f point into what get returned. */
 int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud, store_filter *f, char *msg,

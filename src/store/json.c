@@ -170,6 +170,9 @@ json_t *vigil_event_to_json(const vigil_event *ev) {
   json_t *plates = json_array();
   for (int i = 0; i < ev->n_plates && i < VIGIL_MAX_PLATES; i++) json_array_append_new(plates, str(ev->plates[i]));
   json_object_set_new(j, "plates", plates);
+  json_t *rules = json_array();
+  for (int i = 0; i < ev->n_rules && i < VIGIL_MAX_RULES; i++) json_array_append_new(rules, str(ev->rules[i]));
+  json_object_set_new(j, "rules", rules);
   json_object_set_new(j, "created_at", iso_time(ev->created_at));
   json_object_set_new(j, "scene", vigil_scene_to_json(&ev->scene));
   return j;

@@ -60,6 +60,12 @@ static const char *const migrations[] = {
     "CREATE TABLE event_embeddings(event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL, kind TEXT NOT NULL, detection_id TEXT, label TEXT NOT NULL DEFAULT '',"
     " dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (event_id, seq));",
+    /* 7: ids of the risk rules that fired, space-separated (GET /events?rule=) */
+    "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    /* 8: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
+    "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
+    " frame_ts DOUBLE PRECISION NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
+    "CREATE INDEX live_state_seq ON live_state(seq);",
 };
 
 #ifdef VIGIL_HAVE_PQ

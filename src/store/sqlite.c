@@ -59,6 +59,12 @@ static const char *const migrations[] = {
     "CREATE TABLE event_embeddings(event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL, kind TEXT NOT NULL, detection_id TEXT, label TEXT NOT NULL DEFAULT '',"
     " dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (event_id, seq));",
+    /* 7: ids of the risk rules that fired, space-separated (GET /events?rule=) */
+    "ALTER TABLE events ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    /* 8: what each camera's pipeline sees now (dashboard tiles): one row per camera, replaced */
+    "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL,"
+    " frame_ts REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
+    "CREATE INDEX live_state_seq ON live_state(seq);",
 };
 
 static int lite_exec(void *vdb, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,

@@ -13,6 +13,7 @@
 
 #include "store/store_int.h"
 #include "util/assets.h"
+#include "util/base64.h"
 #include "util/clock.h"
 #include "vigil/config.h"
 #include "vigil/status.h"
@@ -180,6 +181,32 @@ static void derive_key(char out[VIGIL_ID_LEN], const vigil_batch *b) {
 
 static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen);
 
+/* The rules column: ids separated by single spaces (ids are [a-z0-9_]). */
+static void rules_join(char *buf, size_t len, const vigil_event *ev) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < ev->n_rules && i < VIGIL_MAX_RULES; i++) {
+    int w = snprintf(buf + k, len - k, "%s%s", k ? " " : "", ev->rules[i]);
+    if (w < 0 || (size_t)w >= len - k) break;
+    k += (size_t)w;
+  }
+  buf[k] = '\0';
+}
+
+static void rules_split(vigil_event *ev, const char *col) {
+  ev->n_rules = 0;
+  for (const char *p = col; p && *p && ev->n_rules < VIGIL_MAX_RULES;) {
+    while (*p == ' ') p++;
+    size_t n = strcspn(p, " ");
+    if (!n) break;
+    if (n < VIGIL_RULE_LEN) {
+      memcpy(ev->rules[ev->n_rules], p, n);
+      ev->rules[ev->n_rules++][n] = '\0';
+    }
+    p += n;
+  }
+}
+
 static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
                          size_t errlen) {
   char key[VIGIL_ID_LEN];
@@ -200,7 +227,9 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   int64_t id = 0;
   {
     double created = ev->created_at > 0 ? ev->created_at : vigil_wall_s();
-    sval p[14] = {sv_text(b->camera_id),
+    char rules[VIGIL_MAX_RULES * VIGIL_RULE_LEN];
+    rules_join(rules, sizeof rules, ev);
+    sval p[15] = {sv_text(b->camera_id),
                   sv_int(ev->risk_score),
                   sv_text(vigil_risk_level_valid(ev->risk_level) ? ev->risk_level : vigil_risk_level(ev->risk_score)),
                   sv_text(ev->summary ? ev->summary : ""),
@@ -213,13 +242,14 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
                   sv_text(ev->notes),
                   sv_text(b->snapshot_path[0] ? b->snapshot_path : ev->snapshot_path),
                   sv_text(key),
-                  sv_real(created)};
+                  sv_real(created),
+                  sv_text(rules)};
     if ((rc = EXEC(s,
                    "INSERT INTO events(camera_id, risk_score, risk_level, summary, reasoning, window_start,"
-                   " window_end, fast_path, scorer, reviewed, notes, snapshot_path, batch_key, created_at)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                   " window_end, fast_path, scorer, reviewed, notes, snapshot_path, batch_key, created_at, rules)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT(camera_id, window_start, batch_key) DO NOTHING RETURNING id",
-                   p, 14, row_int, &id)))
+                   p, 15, row_int, &id)))
       goto fail;
     ev->created_at = created;
   }
@@ -307,13 +337,13 @@ int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *du
 }
 
 store_filter store_default_filter(void) {
-  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL};
+  store_filter f = {NULL, NULL, 0, 0, -1, 50, 0, NULL, NULL};
   return f;
 }
 
 #define EVENT_COLS                                                                                         \
   "id, camera_id, risk_score, risk_level, summary, reasoning, window_start, window_end, fast_path, scorer," \
-  " reviewed, notes, snapshot_path, created_at"
+  " reviewed, notes, snapshot_path, created_at, rules"
 
 /* A growing array of fixed-size records that a row callback fills. */
 typedef struct {
@@ -361,7 +391,7 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static int row_event(void *ud, int nc, const char *const *c) {
   ev_list *l = ud;
-  if (nc < 14) return STORE_EDB;
+  if (nc < 15) return STORE_EDB;
   if (l->n == l->cap) {
     size_t ncap = l->cap ? l->cap * 2 : 16;
     vigil_event *ne = realloc(l->evs, ncap * sizeof *ne);
@@ -388,6 +418,7 @@ static int row_event(void *ud, int nc, const char *const *c) {
   ev->notes = dup_or_null(c[11]);
   ev->snapshot_path = dup_or_null(c[12]);
   ev->created_at = c[13] ? strtod(c[13], NULL) : 0;
+  rules_split(ev, c[14]);
   l->n++;
   if (!ev->summary || !ev->reasoning || (c[11] && !ev->notes) || (c[12] && !ev->snapshot_path)) {
     l->oom = true;
@@ -457,7 +488,7 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
     return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000 and offset >= 0");
   }
   char sql[1024];
-  sval p[8];
+  sval p[10];
   int np = 0;
   int k = snprintf(sql, sizeof sql, "SELECT " EVENT_COLS " FROM events WHERE 1 = 1");
   if (f->camera_id) {
@@ -483,6 +514,21 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   if (f->plate) {
     k += snprintf(sql + k, sizeof sql - k, " AND id IN (SELECT event_id FROM event_plates WHERE plate = ?)");
     p[np++] = sv_text(f->plate);
+  }
+  char like[VIGIL_RULE_LEN * 2 + 8];
+  if (f->rule) { /* ' a b ' LIKE '% b %', with _ taken literally */
+    size_t m = 0;
+    like[m++] = '%';
+    like[m++] = ' ';
+    for (const char *r = f->rule; *r && m < sizeof like - 4; r++) {
+      if (*r == '_' || *r == '%' || *r == '\\') like[m++] = '\\';
+      like[m++] = *r;
+    }
+    like[m++] = ' ';
+    like[m++] = '%';
+    like[m] = '\0';
+    k += snprintf(sql + k, sizeof sql - k, " AND ' ' || rules || ' ' LIKE ? ESCAPE '\\'");
+    p[np++] = sv_text(like);
   }
   snprintf(sql + k, sizeof sql - k, " ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?");
   p[np++] = sv_int(f->limit ? f->limit : 50);
@@ -588,7 +634,7 @@ int store_patch_event(store *s, int64_t id, int reviewed, const char *notes, vig
 
 int store_count(store *s, const char *table, int64_t *n, char *err, size_t errlen) {
   static const char *const ok[] = {"cameras", "detections", "enrichment_results", "events", "event_detections",
-                                   "event_plates", "outbox", "event_scene", "event_embeddings"};
+                                   "event_plates", "outbox", "event_scene", "event_embeddings", "live_state"};
   size_t i = 0, nok = sizeof ok / sizeof ok[0];
   while (i < nok && strcmp(table, ok[i])) i++;
   if (i == nok) {
@@ -978,5 +1024,162 @@ int store_watch_root_first_start(store *s, const char *root, bool *first, char *
   if (!rc && !c) rc = EXEC(s, "INSERT INTO watch_roots(root, first_started) VALUES (?, ?)", p, 2, NULL, NULL);
   pthread_mutex_unlock(&s->mu);
   *first = c == 0;
+  return rc;
+}
+
+/* ---- live state ------------------------------------------------------------------------ */
+
+void store_live_free(store_live *l) {
+  if (!l) return;
+  free(l->tracks_json);
+  free(l->stats_json);
+  free(l->jpeg);
+  l->tracks_json = l->stats_json = NULL;
+  l->jpeg = NULL;
+  l->jpeg_len = 0;
+}
+
+void store_lives_free(store_live *l, size_t n) {
+  if (!l) return;
+  for (size_t i = 0; i < n; i++) store_live_free(&l[i]);
+  free(l);
+}
+
+int store_put_live(store *s, const char *camera_id, double frame_ts, int width, int height, const char *tracks_json,
+                   const char *stats_json, const uint8_t *jpeg, size_t jpeg_len, char *err, size_t errlen) {
+  if (!s || !camera_id || !camera_id[0] || strlen(camera_id) >= VIGIL_ID_LEN || !tracks_json || width < 0 ||
+      height < 0) {
+    vigil_err(err, errlen, -1, "store_put_live: missing camera id or tracks");
+    return STORE_EINVAL;
+  }
+  if (!stats_json) stats_json = "{}";
+  if (strlen(tracks_json) > STORE_LIVE_MAX_TRACKS_JSON || strlen(stats_json) > STORE_LIVE_MAX_TRACKS_JSON ||
+      jpeg_len > STORE_LIVE_MAX_JPEG) {
+    vigil_err(err, errlen, -1, "store_put_live: tracks or frame too large");
+    return STORE_EINVAL;
+  }
+  /* base64: both backends store text, and PostgreSQL text holds no NUL byte */
+  char *b64 = NULL;
+  if (jpeg && jpeg_len) {
+    if (!(b64 = malloc(vigil_b64_encoded_len(jpeg_len) + 1))) {
+      vigil_err(err, errlen, -1, "out of memory");
+      return STORE_ENOMEM;
+    }
+    b64[vigil_b64_encode(b64, jpeg, jpeg_len, 0)] = '\0';
+  }
+  sval p[8] = {sv_text(camera_id), sv_real(vigil_wall_s()), sv_real(frame_ts), sv_int(width),
+               sv_int(height),     sv_text(tracks_json), sv_text(stats_json), sv_text(b64)};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
+  if (!rc)
+    rc = EXEC(s,
+              "INSERT INTO live_state(camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg)"
+              " VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM live_state), ?, ?, ?, ?, ?, ?, ?)"
+              " ON CONFLICT(camera_id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at,"
+              " frame_ts = excluded.frame_ts, width = excluded.width, height = excluded.height,"
+              " tracks = excluded.tracks, stats = excluded.stats, jpeg = excluded.jpeg",
+              p, 8, NULL, NULL);
+  if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
+  if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+  pthread_mutex_unlock(&s->mu);
+  free(b64);
+  return rc;
+}
+
+#define LIVE_HAS_JPEG " CASE WHEN jpeg IS NULL THEN 0 ELSE 1 END"
+
+typedef struct {
+  store_live *l;
+  size_t n, cap;
+  bool with_jpeg, oom, bad;
+} live_list;
+
+static int row_live(void *ud, int nc, const char *const *c) {
+  live_list *x = ud;
+  if (nc < 9) return STORE_EDB;
+  if (x->n == x->cap) {
+    size_t ncap = x->cap ? x->cap * 2 : 8;
+    store_live *nl = realloc(x->l, ncap * sizeof *nl);
+    if (!nl) return x->oom = true, STORE_ENOMEM;
+    x->l = nl;
+    x->cap = ncap;
+  }
+  store_live *l = &x->l[x->n];
+  memset(l, 0, sizeof *l);
+  vigil_strlcpy(l->camera_id, c[0] ? c[0] : "", sizeof l->camera_id);
+  l->seq = c[1] ? strtoll(c[1], NULL, 10) : 0;
+  l->updated_at = c[2] ? strtod(c[2], NULL) : 0;
+  l->frame_ts = c[3] ? strtod(c[3], NULL) : 0;
+  l->width = c[4] ? atoi(c[4]) : 0;
+  l->height = c[5] ? atoi(c[5]) : 0;
+  l->tracks_json = strdup(c[6] ? c[6] : "[]");
+  l->stats_json = strdup(c[7] ? c[7] : "{}");
+  x->n++;
+  if (!l->tracks_json || !l->stats_json) return x->oom = true, STORE_ENOMEM;
+  if (!x->with_jpeg) l->has_jpeg = c[8] && c[8][0] == '1';
+  if (x->with_jpeg && c[8] && c[8][0]) {
+    size_t len = strlen(c[8]);
+    if (vigil_b64_decode_alloc(&l->jpeg, &l->jpeg_len, c[8], len, STORE_LIVE_MAX_JPEG, NULL, 0)) {
+      l->jpeg = NULL, l->jpeg_len = 0;
+      x->bad = true; /* a damaged row: served as no frame */
+    }
+    l->has_jpeg = l->jpeg != NULL;
+  }
+  return 0;
+}
+
+int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  live_list x = {.with_jpeg = with_jpeg};
+  sval p = sv_text(camera_id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg FROM live_state"
+                            " WHERE camera_id = ?"
+                          : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
+                            " WHERE camera_id = ?",
+                &p, 1, row_live, &x);
+  pthread_mutex_unlock(&s->mu);
+  if (!rc && !x.n) {
+    vigil_err(err, errlen, -1, "camera %.64s has no live state", camera_id);
+    rc = STORE_ENOTFOUND;
+  }
+  if (rc) {
+    if (x.oom) vigil_err(err, errlen, -1, "out of memory");
+    store_lives_free(x.l, x.n);
+    return rc;
+  }
+  *out = x.l[0];
+  for (size_t i = 1; i < x.n; i++) store_live_free(&x.l[i]);
+  free(x.l);
+  return 0;
+}
+
+int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  live_list x = {0};
+  sval p = sv_int(after_seq);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s,
+                "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
+                " WHERE seq > ? ORDER BY seq LIMIT 1000",
+                &p, 1, row_live, &x);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (x.oom) vigil_err(err, errlen, -1, "out of memory");
+    store_lives_free(x.l, x.n);
+    return rc;
+  }
+  *out = x.l;
+  *n = x.n;
+  return 0;
+}
+
+int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen) {
+  *seq = 0;
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT COALESCE(MAX(seq), 0) FROM live_state", NULL, 0, row_int, seq);
+  pthread_mutex_unlock(&s->mu);
   return rc;
 }

@@ -863,8 +863,6 @@ bool zoo_manager_manages(const zoo_manager *m, const char *name) {
   return m && find_entry(m, name) != NULL;
 }
 
-uint64_t zoo_manager_budget_bytes(const zoo_manager *m) { return m ? m->budget : 0; }
-
 uint64_t zoo_manager_used_bytes(const zoo_manager *m) {
   if (!m) return 0;
   zoo_manager *mm = (zoo_manager *)m;

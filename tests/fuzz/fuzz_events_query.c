@@ -1,7 +1,7 @@
 /* libFuzzer target: the events API's parsers of untrusted input without a
  * server (src/store/events_query.c). The input is a query string
  * ("since=...&limit=..."): it goes to the filter parser as key=value pairs,
- * whole to the time, integer, path-id and search-limit parsers, and as a PATCH
+ * whole to the time, integer, SSE cursor, path-id and search-limit parsers, and as a PATCH
  * body and a search body to the body parsers. Checks the ranges every accepted value must be in. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (events_parse_time(s, &t) == 0 && !(t >= 0 && t <= 253402300799.0)) abort();
   long v;
   if (events_parse_int(s, -5, 1000, &v) == 0 && (v < -5 || v > 1000)) abort();
+  long ev = -1, lv = -1;
+  if (events_parse_cursor(s, true, &ev, &lv) == 0 && (ev < 0 || lv < -1)) abort();
+  if (events_parse_cursor(s, false, &ev, &lv) == 0 && ev < 0) abort();
   int64_t id;
   if (events_parse_id(s, &id) == 0 && id < 1) abort();
   int reviewed;
@@ -67,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (f.since > 0 && f.until > 0 && f.until < f.since) abort();
     if (f.level && !vigil_risk_level_valid(f.level)) abort();
     if (f.reviewed < -1 || f.reviewed > 1) abort();
+    if (f.rule && (strlen(f.rule) >= VIGIL_RULE_LEN || strspn(f.rule, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(f.rule)))
+      abort();
   } else if (!msg[0]) {
     abort();
   }

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "util/assets.h"
 #include "vigil/pipeline.h"
 #include "vigil/risk.h"
@@ -70,6 +72,7 @@ static void test_vtest_tracks(void **st) {
   pp.enrich = false;
   pp.on_event = on_event;
   pp.ud = &se;
+  pp.live_interval_s = 1e-9; /* the live state of every frame, checked against the tracks below */
   pipeline *pl = NULL;
   assert_int_equal(pipeline_init(&pl, pp, det, NULL, risk, sto, err, sizeof err), 0);
   camera c = {0};
@@ -102,6 +105,28 @@ static void test_vtest_tracks(void **st) {
     /* hand-labelled: 6 people at frame 50, 7 at frame 100 (docs/models.md) */
     if (frame == 50) assert_true(abs(persons - 6) <= 1);
     if (frame == 100) assert_true(abs(persons - 7) <= 1);
+    if (frame == 50 || frame == 100) { /* the dashboard's live state is these tracks on this frame */
+      store_live l;
+      assert_int_equal(store_get_live(sto, "vtest", true, &l, err, sizeof err), 0);
+      assert_true(fabs(l.frame_ts - ts) < 1e-3);
+      assert_int_equal(l.width, img.w);
+      assert_true(l.jpeg_len > 1000 && l.jpeg[0] == 0xff && l.jpeg[1] == 0xd8);
+      json_t *arr = json_loads(l.tracks_json, 0, NULL);
+      assert_int_equal((int)json_array_size(arr), n);
+      for (int i = 0; i < n; i++) {
+        json_t *t = json_array_get(arr, (size_t)i);
+        assert_int_equal(json_integer_value(json_object_get(t, "id")), tr[i].track_id);
+        assert_string_equal(json_string_value(json_object_get(t, "label")), tr[i].cls);
+        assert_true(fabs(json_number_value(json_object_get(json_object_get(t, "bbox"), "x1")) - tr[i].bbox.x1) < 0.01);
+        assert_true(fabs(json_number_value(json_object_get(t, "dwell_s")) - (tr[i].last_seen - tr[i].first_seen)) < 1e-3);
+      }
+      json_decref(arr);
+      json_t *stj = json_loads(l.stats_json, 0, NULL); /* the camera's counters up to this frame */
+      assert_int_equal(json_integer_value(json_object_get(stj, "frames")), frame + 1);
+      assert_true(json_integer_value(json_object_get(stj, "detector_calls")) > 0);
+      json_decref(stj);
+      store_live_free(&l);
+    }
     frame++;
   }
   assert_int_equal(frame, 111);

@@ -74,7 +74,9 @@ static inline int64_t nt_insert(store *s, const char *cam, const char *cam_name,
   ev.risk_score = score;
   vigil_strlcpy(ev.risk_level, vigil_risk_level(score), sizeof ev.risk_level);
   ev.summary = strdup(summary);
-  ev.reasoning = strdup("rule person_at_night: +20\nrule knife: +50");
+  ev.reasoning = strdup("Rules fired:\n- night_person: +15\n- weapon_knife: floor 85");
+  vigil_strlcpy(ev.rules[ev.n_rules++], "night_person", VIGIL_RULE_LEN);
+  vigil_strlcpy(ev.rules[ev.n_rules++], "weapon_knife", VIGIL_RULE_LEN);
   vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
   ev.created_at = nt_now();
   char err[512] = "";

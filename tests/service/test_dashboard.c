@@ -2,12 +2,14 @@
  * (tests/web/dashboard.mjs): this driver stores events (with HTML in the
  * camera name and the summary), starts `vigil serve events` and the real
  * `vigil serve enrich-light` zoo, and runs the script, which calls this
- * binary back with --insert to store an event while a page is open.
+ * binary back with --insert to store an event while a page is open and with
+ * --live to change a camera's live state (tracks, frame) while the Live page is.
  * Screenshots land in <build>/artifacts/dashboard/. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include "util/assets.h"
 
 static char dir[128], self[PATH_MAX];
+static int put_live(store *s, const char *cam, const char *labels, const char *jpeg_path);
 
 static pid_t spawn_vigil(const char *service, int port) {
   pid_t p = fork();
@@ -54,6 +57,7 @@ static void dashboard(void **state) {
   assert_true(nt_insert(s, "front", "Front <img src=x onerror=\"window.__pwned=1\">", "person,person,car", 80,
                         "<script>window.__pwned=1</script><b>two people</b> at the door", snap) > 0);
   assert_true(nt_insert(s, "garage", "Garage", "car", 20, "a car parks", snap) > 0);
+  assert_int_equal(put_live(s, "front", "person", snap), 0); /* a pipeline tracks one person on front */
   store_close(s);
 
   int ep = nt_free_port(), lp = nt_free_port();
@@ -78,6 +82,10 @@ static void dashboard(void **state) {
       {"GET", "/event/abc", "404", "text/html; charset=utf-8"},
       {"GET", "/events/1/detections", "200", "application/json"},
       {"GET", "/events/424242/detections", "404", "application/json"},
+      {"GET", "/cameras/front/live", "200", "application/json"},
+      {"GET", "/cameras/front/live.jpg", "200", "image/jpeg"},
+      {"GET", "/cameras/garage/live", "404", "application/json"},
+      {"GET", "/api/rules", "200", "application/json"},
       {"GET", "/api/services/gone/health", "502", "application/json"},
       {"GET", "/api/services/unknown/health", "404", "application/json"},
       {"GET", "/api/services/enrich-light/enrich", "404", "application/json"},
@@ -112,6 +120,37 @@ static void dashboard(void **state) {
   assert_int_equal(rc, 0);
 }
 
+/* The live state of a camera as a pipeline publishes it: one track per label
+ * of the comma list (ids 1..n), the JPEG file as its frame. */
+static int put_live(store *s, const char *cam, const char *labels, const char *jpeg_path) {
+  json_t *arr = json_array();
+  char l[512];
+  snprintf(l, sizeof l, "%s", labels);
+  int k = 0;
+  for (char *t = strtok(l, ","); t; t = strtok(NULL, ",")) {
+    k++;
+    json_array_append_new(arr, json_pack("{s:i,s:s,s:f,s:{s:f,s:f,s:f,s:f},s:b,s:f}", "id", k, "label", t, "score",
+                                         0.87, "bbox", "x1", 10.0 * k, "y1", 20.0, "x2", 10.0 * k + 40, "y2", 120.0,
+                                         "stationary", k == 2, "dwell_s", 4.0 * k));
+  }
+  char *tracks = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  uint8_t *jpg = NULL;
+  size_t n = 0;
+  FILE *f = jpeg_path ? fopen(jpeg_path, "rb") : NULL;
+  if (f) {
+    jpg = malloc(STORE_LIVE_MAX_JPEG);
+    n = jpg ? fread(jpg, 1, STORE_LIVE_MAX_JPEG, f) : 0;
+    fclose(f);
+  }
+  char err[512] = "";
+  int rc = store_put_live(s, cam, nt_now(), 640, 480, tracks, "{\"frames\":250,\"dropped\":4,\"detected_frames\":100,\"detect_ms\":1234.5}", jpg, n, err, sizeof err);
+  if (rc) fprintf(stderr, "# put_live: %s\n", err);
+  free(tracks);
+  free(jpg);
+  return rc;
+}
+
 /* --insert DB CAMERA SUMMARY: stores one event and prints its id (for the script). */
 static int insert_mode(int argc, char **argv) {
   if (argc < 5) return 2;
@@ -128,8 +167,23 @@ static int insert_mode(int argc, char **argv) {
   return 0;
 }
 
+/* --live DB CAMERA LABELS JPEG: replaces the camera's live state (for the script). */
+static int live_mode(int argc, char **argv) {
+  if (argc < 6) return 2;
+  store *s;
+  char err[512];
+  if (store_open(&s, argv[2], err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  int rc = put_live(s, argv[3], argv[4], argv[5]);
+  store_close(s);
+  return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--insert")) return insert_mode(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "--live")) return live_mode(argc, argv);
   if (!realpath("/proc/self/exe", self)) return 1;
   snprintf(dir, sizeof dir, "/tmp/vigil-dash-XXXXXX");
   if (!mkdtemp(dir)) return 1;

@@ -92,6 +92,10 @@ static void test_vtest_events(void **s) {
     assert_string_equal(scorer, "rules");
     assert_non_null(level);
     assert_true(!strcmp(level, "low") || !strcmp(level, "medium") || !strcmp(level, "high") || !strcmp(level, "critical"));
+    /* the ids of the rules that fired: every window holds a person */
+    json_t *rules = json_object_get(ev, "rules");
+    assert_true(json_is_array(rules) && json_array_size(rules) >= 1);
+    assert_string_equal(json_string_value(json_array_get(rules, 0)), "base_person");
     json_decref(ev);
     events++;
   }
@@ -104,6 +108,10 @@ static void test_vtest_events(void **s) {
   assert_int_equal(scalar(db, "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_detections ed "
                               "JOIN detections d ON d.id = ed.detection_id WHERE ed.event_id = e.id AND d.class = 'person')"),
                    0);
+  /* vigil analyze published the camera's live state (dashboard tile): a frame and a track list */
+  assert_int_equal(scalar(db, "SELECT count(*) FROM live_state WHERE camera_id = 'vtest' AND jpeg IS NOT NULL"
+                              " AND width > 0 AND tracks LIKE '[%]'"), 1);
+  assert_int_equal(scalar(db, "SELECT count(*) FROM events WHERE ' ' || rules || ' ' LIKE '% base_person %'"), events);
   /* enrichment results were stored for some detections (pose from MoveNet) */
   assert_true(scalar(db, "SELECT count(*) FROM enrichment_results WHERE json LIKE '%posture%'") > 0);
   sqlite3_close(db);
@@ -112,6 +120,13 @@ static void test_vtest_events(void **s) {
   assert_non_null(f);
   fseek(f, 0, SEEK_END);
   assert_true(ftell(f) > 10000); /* snapshots are embedded */
+  fseek(f, 0, SEEK_SET);
+  {
+    static char html[1 << 22];
+    size_t got = fread(html, 1, sizeof html - 1, f);
+    html[got] = 0;
+    assert_non_null(strstr(html, "rules fired: base_person"));
+  }
   fclose(f);
 
   /* the events API lists what was stored */

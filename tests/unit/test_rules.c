@@ -462,6 +462,34 @@ static void violence_rule(void **state) {
   vigil_batch_free(&b);
 }
 
+/* risk_analyze stores the ids of the fired rules with the event (rules
+ * scorer here: no LLM configured), in table order, as the reasoning lists them. */
+static void analyze_keeps_rule_ids(void **state) {
+  (void)state;
+  vigil_batch b;
+  fx_batch(&b, "c", 23);
+  vigil_enrichment e = fx_threat("knife", 0.9f, "high");
+  fx_add(&b, "person", 0.9f, &e);
+  risk_analyzer *a;
+  risk_params p = risk_default_params();
+  assert_int_equal(risk_analyzer_init(&a, &p, NULL, 0), 0);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  assert_int_equal(risk_analyze(a, &b, &ev, NULL, 0), 0);
+  assert_int_equal(ev.n_rules, 3);
+  assert_string_equal(ev.rules[0], "base_person");
+  assert_string_equal(ev.rules[1], "weapon_knife");
+  assert_string_equal(ev.rules[2], "night_person");
+  for (int i = 0; i < ev.n_rules; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n- %s: ", ev.rules[i]);
+    assert_non_null(strstr(ev.reasoning, line));
+  }
+  vigil_event_free(&ev);
+  risk_analyzer_free(a);
+  vigil_batch_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(violence_rule),
@@ -476,6 +504,7 @@ int main(void) {
       cmocka_unit_test(uniform_loiter_count_faces_zones),
       cmocka_unit_test(deterministic),
       cmocka_unit_test(tracked_objects),
+      cmocka_unit_test(analyze_keeps_rule_ids),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -401,6 +401,148 @@ static void plates(void **state) {
   json_decref(j);
 }
 
+/* Events list the ids of the rules that fired; GET /events?rule= filters on
+ * one, and an id that is no rule is a 400. */
+static void rules(void **state) {
+  (void)state;
+  vigil_batch b;
+  fx_batch(&b, "rulecam", 23);
+  b.window_start = 1700019000.0;
+  b.window_end = b.window_start + 90;
+  fx_add(&b, "person", 0.9f, NULL);
+  vigil_strlcpy(b.dets[0].id, "rulecam-1", sizeof b.dets[0].id);
+  vigil_event ev;
+  vigil_event_init(&ev);
+  ev.risk_score = 35;
+  vigil_strlcpy(ev.risk_level, vigil_risk_level(35), sizeof ev.risk_level);
+  ev.summary = strdup("night person");
+  ev.reasoning = strdup("rules");
+  vigil_strlcpy(ev.scorer, "rules", sizeof ev.scorer);
+  vigil_strlcpy(ev.rules[ev.n_rules++], "base_person", VIGIL_RULE_LEN);
+  vigil_strlcpy(ev.rules[ev.n_rules++], "night_person", VIGIL_RULE_LEN);
+  char err[256];
+  if (store_insert_batch(st, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+  int64_t id = ev.id;
+  vigil_event_free(&ev);
+  vigil_batch_free(&b);
+  json_t *j = get_json("/events?rule=night_person", 200);
+  json_t *evs = json_object_get(j, "events");
+  assert_int_equal(json_array_size(evs), 1);
+  json_t *e0 = json_array_get(evs, 0);
+  assert_int_equal(json_integer_value(json_object_get(e0, "id")), id);
+  json_t *r = json_object_get(e0, "rules");
+  assert_int_equal(json_array_size(r), 2);
+  assert_string_equal(json_string_value(json_array_get(r, 0)), "base_person");
+  assert_string_equal(json_string_value(json_array_get(r, 1)), "night_person");
+  json_decref(j);
+  j = get_json("/events?rule=weapon_firearm", 200);
+  assert_int_equal(json_array_size(json_object_get(j, "events")), 0);
+  json_decref(j);
+  j = get_json("/events?rule=night%25", 400);
+  assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "rule"));
+  json_decref(j);
+}
+
+/* The live state of a camera: GET /cameras/{id}/live and live.jpg; the
+ * stream with ?live=1 sends a `camera` record when a camera's state changes,
+ * with an "EVENT:LIVE" id that resumes both cursors. */
+static void live(void **state) {
+  (void)state;
+  char *body, ct[64], err[256];
+  long s = http("GET", "/cameras/porch/live", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 404);
+  assert_non_null(strstr(body, "no live state"));
+  free(body);
+  int64_t seq0;
+  assert_int_equal(store_live_max_seq(st, &seq0, err, sizeof err), 0);
+  const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 1, 2, 0xff, 0xd9};
+  const char *tracks = "[{\"id\":7,\"label\":\"person\",\"score\":0.9,\"bbox\":{\"x1\":1,\"y1\":2,\"x2\":3,\"y2\":4},"
+                       "\"stationary\":false,\"dwell_s\":12.5}]";
+  assert_int_equal(store_put_live(st, "porch cam", 1700000000.25, 640, 480, tracks, "{\"frames\":12,\"dropped\":3}", jpg, sizeof jpg, err, sizeof err), 0);
+  json_t *j = get_json("/cameras/porch%20cam/live", 200);
+  assert_string_equal(json_string_value(json_object_get(j, "camera_id")), "porch cam");
+  assert_int_equal(json_integer_value(json_object_get(j, "seq")), seq0 + 1);
+  assert_int_equal(json_integer_value(json_object_get(j, "width")), 640);
+  assert_string_equal(json_string_value(json_object_get(j, "frame_ts")), "2023-11-14T22:13:20.250Z");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "stats"), "dropped")), 3);
+  json_t *t0 = json_array_get(json_object_get(j, "tracks"), 0);
+  assert_int_equal(json_integer_value(json_object_get(t0, "id")), 7);
+  assert_string_equal(json_string_value(json_object_get(t0, "label")), "person");
+  char want[128];
+  snprintf(want, sizeof want, "/cameras/porch%%20cam/live.jpg?seq=%lld", (long long)(seq0 + 1));
+  assert_string_equal(json_string_value(json_object_get(j, "frame")), want);
+  json_decref(j);
+  s = http("GET", want, NULL, NULL, &body, ct, sizeof ct);
+  assert_int_equal(s, 200);
+  assert_string_equal(ct, "image/jpeg");
+  assert_memory_equal(body, jpg, sizeof jpg);
+  free(body);
+  /* a camera whose state has no frame: frame null, live.jpg 404 */
+  assert_int_equal(store_put_live(st, "dark", 1700000000, 0, 0, "[]", NULL, NULL, 0, err, sizeof err), 0);
+  j = get_json("/cameras/dark/live", 200);
+  assert_true(json_is_null(json_object_get(j, "frame")));
+  json_decref(j);
+  s = http("GET", "/cameras/dark/live.jpg", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 404);
+  free(body);
+  /* the stream: camera records after the live cursor, named `camera` */
+  char hdr[64];
+  snprintf(hdr, sizeof hdr, "Last-Event-ID: 999:%lld", (long long)seq0);
+  s = http("GET", "/events/stream?live=1&wait=0", NULL, hdr, &body, ct, sizeof ct);
+  assert_int_equal(s, 200);
+  char rec[128];
+  snprintf(rec, sizeof rec, "event: camera\nid: 999:%lld\ndata: {\"type\":\"camera\",\"camera\":{", (long long)(seq0 + 1));
+  assert_non_null(strstr(body, rec));
+  assert_non_null(strstr(body, "\"camera_id\":\"porch cam\""));
+  snprintf(rec, sizeof rec, "event: camera\nid: 999:%lld\n", (long long)(seq0 + 2));
+  assert_non_null(strstr(body, rec));
+  assert_null(strstr(body, "new_event"));
+  free(body);
+  /* resumed at the newest: nothing, the id keeps both cursors */
+  snprintf(hdr, sizeof hdr, "Last-Event-ID: 999:%lld", (long long)(seq0 + 2));
+  s = http("GET", "/events/stream?live=1&wait=0", NULL, hdr, &body, NULL, 0);
+  snprintf(rec, sizeof rec, "id: 999:%lld\n", (long long)(seq0 + 2));
+  assert_non_null(strstr(body, rec));
+  assert_null(strstr(body, "data:"));
+  free(body);
+  /* a change while the client waits is pushed */
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    usleep(300000);
+    store *s2;
+    char url[512];
+    snprintf(url, sizeof url, "sqlite://%s/events.db", tmpdir);
+    if (store_open(&s2, url, NULL, 0)) _exit(1);
+    int rc = store_put_live(s2, "dark", 1700000005, 0, 0, "[{\"id\":9}]", NULL, NULL, 0, NULL, 0);
+    store_close(s2);
+    _exit(rc ? 1 : 0);
+  }
+  s = http("GET", "/events/stream?live=1&wait=20", NULL, hdr, &body, NULL, 0);
+  int wst;
+  waitpid(pid, &wst, 0);
+  assert_int_equal(s, 200);
+  assert_non_null(strstr(body, "\"camera_id\":\"dark\""));
+  assert_non_null(strstr(body, "\"tracks\":[{\"id\":9}]"));
+  free(body);
+  /* a camera id longer than any stored one is a 400, not a lookup */
+  char longpath[160];
+  snprintf(longpath, sizeof longpath, "/cameras/%070d/live", 7);
+  s = http("GET", longpath, NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
+  /* without live=1 an EVENT:LIVE id is refused, and live itself is 0 or 1 */
+  s = http("GET", "/events/stream?wait=0", NULL, "Last-Event-ID: 1:2", &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
+  s = http("GET", "/events/stream?live=2&wait=0", NULL, NULL, &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
+  s = http("GET", "/events/stream?live=1&wait=0", NULL, "Last-Event-ID: 1:x", &body, NULL, 0);
+  assert_int_equal(s, 400);
+  free(body);
+}
+
 static int setup(void **state) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/vigil-api-XXXXXX");
   if (!mkdtemp(tmpdir)) return -1;
@@ -510,7 +652,7 @@ int main(void) {
       cmocka_unit_test(parse_times),
       cmocka_unit_test(list_and_filters), cmocka_unit_test(get_one), cmocka_unit_test(patch),
       cmocka_unit_test(snapshot),         cmocka_unit_test(stream),  cmocka_unit_test(streams_hold_no_worker),
-      cmocka_unit_test(health_and_methods), cmocka_unit_test(plates),
+      cmocka_unit_test(health_and_methods), cmocka_unit_test(plates), cmocka_unit_test(rules), cmocka_unit_test(live),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

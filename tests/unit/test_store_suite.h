@@ -664,10 +664,125 @@ static void st_scene_and_embeddings(void **state) {
   store_close(s);
 }
 
+/* The ids of the rules that fired are stored with the event, come back in
+ * order, and the rule filter matches whole ids only (the '_' of an id is not a
+ * LIKE wildcard: persons_2 must not find an event that only has persons_3plus). */
+static void st_rules(void **state) {
+  (void)state;
+  store *s = suite_open("rules");
+  const char *sets[3][3] = {{"base_person", "weapon_knife", "persons_2"}, {"base_vehicle", "persons_3plus", NULL},
+                            {NULL, NULL, NULL}};
+  int64_t ids[3];
+  for (int i = 0; i < 3; i++) {
+    vigil_batch b;
+    suite_batch(&b, "rulecam", i, 1);
+    vigil_event ev;
+    suite_event(&ev, &b, 50);
+    for (int k = 0; k < 3 && sets[i][k]; k++) vigil_strlcpy(ev.rules[ev.n_rules++], sets[i][k], VIGIL_RULE_LEN);
+    char err[512] = "";
+    if (store_insert_batch(s, &b, &ev, NULL, err, sizeof err)) fail_msg("insert: %s", err);
+    ids[i] = ev.id;
+    vigil_event_free(&ev);
+    vigil_batch_free(&b);
+  }
+  char err[512];
+  vigil_event ev;
+  assert_int_equal(store_get_event(s, ids[0], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_rules, 3);
+  assert_string_equal(ev.rules[0], "base_person");
+  assert_string_equal(ev.rules[1], "weapon_knife");
+  assert_string_equal(ev.rules[2], "persons_2");
+  vigil_event_free(&ev);
+  assert_int_equal(store_get_event(s, ids[2], &ev, err, sizeof err), 0);
+  assert_int_equal(ev.n_rules, 0);
+  vigil_event_free(&ev);
+  const struct {
+    const char *rule;
+    int n;
+    int64_t id;
+  } q[] = {{"weapon_knife", 1, 0}, {"persons_2", 1, 0}, {"persons_3plus", 1, 1}, {"base_person", 1, 0},
+           {"weapon_firearm", 0, -1}, {"person", 0, -1}};
+  for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+    store_filter f = store_default_filter();
+    f.rule = q[k].rule;
+    vigil_event *evs;
+    size_t n;
+    assert_int_equal(store_list_events(s, &f, &evs, &n, err, sizeof err), 0);
+    if ((int)n != q[k].n) fail_msg("rule %s: %zu events, wanted %d", q[k].rule, n, q[k].n);
+    if (n) assert_int_equal(evs[0].id, ids[q[k].id]);
+    store_events_free(evs, n);
+  }
+  store_close(s);
+}
+
+/* Live state: one row per camera, replaced; seq grows with every publish of
+ * any camera; the JPEG comes back byte for byte (NUL bytes included), only
+ * when asked for; oversized input is refused. */
+static void st_live(void **state) {
+  (void)state;
+  store *s = suite_open("live");
+  char err[512] = "";
+  int64_t seq = -1;
+  assert_int_equal(store_live_max_seq(s, &seq, err, sizeof err), 0);
+  assert_int_equal(seq, 0);
+  store_live l;
+  assert_int_equal(store_get_live(s, "front", true, &l, err, sizeof err), STORE_ENOTFOUND);
+  uint8_t jpg[300];
+  for (size_t i = 0; i < sizeof jpg; i++) jpg[i] = (uint8_t)(i * 7); /* holds 0 bytes */
+  assert_int_equal(store_put_live(s, "front", 1700000000.5, 1280, 720, "[{\"id\":1}]", "{\"frames\":7}", jpg, sizeof jpg, err,
+                                  sizeof err), 0);
+  assert_int_equal(store_put_live(s, "back", 1700000001.0, 640, 480, "[]", NULL, NULL, 0, err, sizeof err), 0);
+  assert_int_equal(store_put_live(s, "front", 1700000002.0, 1280, 720, "[{\"id\":1},{\"id\":2}]", "{\"frames\":9}", jpg, 100, err,
+                                  sizeof err), 0);
+  assert_int_equal(suite_count(s, "live_state"), 2);
+  assert_int_equal(store_live_max_seq(s, &seq, err, sizeof err), 0);
+  assert_int_equal(seq, 3);
+  assert_int_equal(store_get_live(s, "front", true, &l, err, sizeof err), 0);
+  assert_int_equal(l.seq, 3);
+  assert_int_equal(l.width, 1280);
+  assert_int_equal(l.height, 720);
+  assert_true(l.frame_ts > 1700000001.9 && l.frame_ts < 1700000002.1);
+  assert_true(l.updated_at > 1.7e9);
+  assert_string_equal(l.tracks_json, "[{\"id\":1},{\"id\":2}]");
+  assert_string_equal(l.stats_json, "{\"frames\":9}");
+  assert_true(l.has_jpeg);
+  assert_int_equal(l.jpeg_len, 100);
+  assert_memory_equal(l.jpeg, jpg, 100);
+  store_live_free(&l);
+  assert_int_equal(store_get_live(s, "front", false, &l, err, sizeof err), 0);
+  assert_null(l.jpeg);
+  assert_true(l.has_jpeg);
+  store_live_free(&l);
+  assert_int_equal(store_get_live(s, "back", true, &l, err, sizeof err), 0);
+  assert_false(l.has_jpeg);
+  assert_null(l.jpeg);
+  assert_int_equal(l.seq, 2);
+  assert_string_equal(l.stats_json, "{}"); /* none given */
+  store_live_free(&l);
+  store_live *all;
+  size_t n;
+  assert_int_equal(store_live_after(s, 1, &all, &n, err, sizeof err), 0);
+  assert_int_equal(n, 2); /* back (2), front (3): oldest first */
+  assert_string_equal(all[0].camera_id, "back");
+  assert_string_equal(all[1].camera_id, "front");
+  assert_true(all[1].has_jpeg);
+  assert_null(all[1].jpeg);
+  store_lives_free(all, n);
+  assert_int_equal(store_live_after(s, 3, &all, &n, err, sizeof err), 0);
+  assert_int_equal(n, 0);
+  store_lives_free(all, n);
+  /* refused: no camera, a frame over the limit */
+  assert_int_equal(store_put_live(s, "", 1, 1, 1, "[]", NULL, NULL, 0, err, sizeof err), STORE_EINVAL);
+  assert_int_equal(store_put_live(s, "front", 1, 1, 1, "[]", NULL, jpg, STORE_LIVE_MAX_JPEG + 1, err, sizeof err),
+                   STORE_EINVAL);
+  assert_int_equal(suite_count(s, "live_state"), 2);
+  store_close(s);
+}
+
 #define STORE_SUITE_TESTS                                                                         \
   cmocka_unit_test(st_open_and_migrate), cmocka_unit_test(st_insert_and_get),                     \
       cmocka_unit_test(st_idempotent), cmocka_unit_test(st_list_filters), cmocka_unit_test(st_patch), \
       cmocka_unit_test(st_crash_consistency), cmocka_unit_test(st_outbox), cmocka_unit_test(st_plates), \
-      cmocka_unit_test(st_scene_and_embeddings)
+      cmocka_unit_test(st_scene_and_embeddings), cmocka_unit_test(st_rules), cmocka_unit_test(st_live)
 
 #endif

@@ -1,7 +1,8 @@
 // The dashboard in headless chromium (playwright-core from $VIGIL_HOME/ref), run by
 // tests/service/test_dashboard.c. Asserts: every page loads with no console error;
 // HTML in camera names and event text stays text; an event stored while the page is
-// open appears (server-sent events); marking reviewed + a note persist; the models
+// open appears (server-sent events); a Live tile follows its camera's live state
+// (frame and tracked objects) without a reload; marking reviewed + a note persist; the models
 // page shows the real zoo of enrich-light and its preload/unload buttons work; an
 // unknown event id gives a 404 page that says so; keyboard and phone layout.
 import {createRequire} from 'node:module';
@@ -58,7 +59,28 @@ try {
   assert.deepEqual(chips.sort(), ['car × 1', 'person × 2']);
   assert.equal(await page.locator('section.tile[data-camera="front"] img').getAttribute('alt') !== null, true);
   await page.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+  /* the live view: the pipeline's current frame and tracked objects */
+  const front = page.locator('section.tile[data-camera="front"]');
+  assert.equal(await front.locator('ul.tracks li').count(), 1);
+  assert.match(await front.locator('ul.tracks li').textContent(), /^#1 person 87% · 4 s$/);
+  const src0 = await front.locator('img.liveframe').getAttribute('src');
+  assert.match(src0, /^\/cameras\/front\/live\.jpg\?seq=\d+$/);
+  assert.match(await page.locator('section.tile[data-camera="garage"] .live').textContent(), /no live view/);
   await shot('live');
+
+  step('live: a tile follows the camera\'s tracks without a reload');
+  await page.evaluate(() => { window.__sameDocument = 1; });
+  await page.waitForFunction(() => document.getElementById('conn').textContent === 'live');
+  execFileSync(INSERTER, ['--live', INSERT_DB, 'front', 'person,person,<img src=y onerror="window.__pwned=2">', SNAPSHOT]);
+  await page.waitForFunction(() => document.querySelectorAll('section.tile[data-camera="front"] ul.tracks li').length === 3, null, {timeout: 30000});
+  assert.equal(await page.evaluate(() => window.__sameDocument), 1, 'the page reloaded');
+  const items = await front.locator('ul.tracks li').allTextContents();
+  assert.deepEqual(items, ['#1 person 87% · 4 s', '#2 person 87% · 8 s · still', '#3 <img src=y onerror="window.__pwned=2"> 87% · 12 s']);
+  assert.equal(await page.locator('img[src="y"]').count(), 0, 'HTML in a track label became an element');
+  const src1 = await front.locator('img.liveframe').getAttribute('src');
+  assert.notEqual(src1, src0, 'the live frame was not refreshed');
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+  await shot('live-updated');
 
   step('events timeline, and an event stored while it is open');
   await open('/#/events');
@@ -84,11 +106,19 @@ try {
   await page.waitForSelector('main[data-ready="1"]');
   await page.waitForFunction(() => document.querySelectorAll('ol.timeline li').length === 1);
   assert.equal(await page.locator('input[name="plate"]').count(), 0, 'plate filter without plates');
+  await open('/#/events?rule=weapon_firearm');
+  assert.equal(await page.locator('select[name="rule"]').inputValue(), 'weapon_firearm');
+  assert.equal(await page.locator('ol.timeline li').count(), 0, 'no event fired weapon_firearm');
+  await open('/#/events?rule=weapon_knife');
+  assert.equal(await page.locator('ol.timeline li').count(), 3);
 
   step('one event: review with the keyboard, persisted');
   await open(`/event/${fresh}`);
   assert.ok((await page.locator('h1').textContent()).includes('fresh <i>event</i> from the test'));
+  /* the rules that fired: stored ids, described from /api/rules, each a link to the rule filter */
   assert.equal(await page.locator('ul.rules li').count(), 2);
+  assert.match(await page.locator('li[data-rule="weapon_knife"]').textContent(), /^weapon_knife — a knife is detected \(floor 85\)$/);
+  assert.equal(await page.locator('li[data-rule="night_person"] a').getAttribute('href'), '/#/events?rule=night_person');
   assert.equal(await page.locator('table tbody tr').count(), 1);
   await page.focus('#reviewed');
   await page.keyboard.press('Space');
@@ -134,6 +164,10 @@ try {
   step('system');
   await open('/#/system');
   await page.waitForSelector('section[aria-label="Metrics of enrich-light"] table');
+  /* the pipelines' counters (dropped frames, stage times) from the live state */
+  const pipe = page.locator('section[aria-label="Pipelines per camera"] tr[data-camera="front"]');
+  assert.equal(await pipe.locator('td[data-stat="dropped"]').textContent(), '4');
+  assert.ok((await pipe.locator('td').allTextContents()).includes('12.3 ms'), 'detect time per frame');
   assert.match(await page.locator('main section.card:has(h2:text-is("gone")) [role="alert"]').textContent(), /not reachable/);
   assert.ok((await page.locator('section[aria-label="Metrics of events (this service)"] td').allTextContents()).some((t) => t.startsWith('vigil_http_')));
   await shot('system');

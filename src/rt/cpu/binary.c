@@ -401,15 +401,11 @@ static int where_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
 }
 
 #define BIN_DEF(Name, lo, hi) \
-  static const vrt_opdef def_##Name = {VRT_OP_##Name, bin_prepare, bin_infer, bin_exec, 0, lo, hi};
+  const vrt_opdef vrt__op_##Name = {VRT_OP_##Name, bin_prepare, bin_infer, bin_exec, 0, lo, hi};
 BIN_DEF(Add, 2, 2) BIN_DEF(Sub, 2, 2) BIN_DEF(Mul, 2, 2) BIN_DEF(Div, 2, 2) BIN_DEF(Pow, 2, 2)
 BIN_DEF(Mod, 2, 2) BIN_DEF(FloorDiv, 2, 2) BIN_DEF(FloorMod, 2, 2) BIN_DEF(PRelu, 2, 2)
 BIN_DEF(And, 2, 2) BIN_DEF(Or, 2, 2) BIN_DEF(Xor, 2, 2) BIN_DEF(BitShift, 2, 2) BIN_DEF(Equal, 2, 2)
 BIN_DEF(Greater, 2, 2) BIN_DEF(GreaterOrEqual, 2, 2) BIN_DEF(Less, 2, 2) BIN_DEF(LessOrEqual, 2, 2)
 BIN_DEF(Max, 1, -1) BIN_DEF(Min, 1, -1) BIN_DEF(Sum, 1, -1) BIN_DEF(Mean, 1, -1)
-static const vrt_opdef def_Where = {VRT_OP_Where, NULL, where_infer, where_exec, 0, 3, 3};
+const vrt_opdef vrt__op_Where = {VRT_OP_Where, NULL, where_infer, where_exec, 0, 3, 3};
 
-const vrt_opdef *const vrt__ops_binary[] = {
-    &def_Add, &def_Sub, &def_Mul, &def_Div, &def_Pow, &def_Mod, &def_FloorDiv, &def_FloorMod, &def_PRelu,
-    &def_And, &def_Or, &def_Xor, &def_BitShift, &def_Equal, &def_Greater, &def_GreaterOrEqual, &def_Less,
-    &def_LessOrEqual, &def_Max, &def_Min, &def_Sum, &def_Mean, &def_Where, NULL};

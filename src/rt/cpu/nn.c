@@ -440,13 +440,3 @@ int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *
   return 0;
 }
 
-const vrt_opdef *const vrt__ops_nn[] = {
-    &nn_op_conv,      &nn_op_conv_transpose, &nn_op_maxpool,    &nn_op_avgpool,   &nn_op_lppool,
-    &nn_op_gavgpool,  &nn_op_gmaxpool,       &nn_op_matmul,     &nn_op_gemm,      &nn_op_einsum,
-    &nn_op_batchnorm, &nn_op_instnorm,       &nn_op_layernorm,  &nn_op_groupnorm, &nn_op_lpnorm,
-    &nn_op_softmax,   &nn_op_logsoftmax,     &nn_op_hardmax,    &nn_op_resize,    &nn_op_upsample,
-    &nn_op_topk,      &nn_op_nms,            &nn_op_nllloss,    &nn_op_sceloss,   &nn_op_lrn,
-    &nn_op_maxunpool, &nn_op_gridsample,     &nn_op_convinteger, &nn_op_matmulinteger, &nn_op_qlinearconv,
-    &nn_op_qlinearmatmul, &nn_op_rnn,       &nn_op_gru,        &nn_op_lstm,      &nn_op_mvn,
-    &nn_op_roialign,  NULL,
-};

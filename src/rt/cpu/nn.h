@@ -112,16 +112,4 @@ int nn_mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, 
 /* Element offsets of batch item t in A and B. */
 void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob);
 
-/* Family members, defined across the nn_*.c files; the table is in nn.c. */
-extern const vrt_opdef nn_op_conv, nn_op_conv_transpose;
-extern const vrt_opdef nn_op_maxpool, nn_op_avgpool, nn_op_lppool, nn_op_gavgpool, nn_op_gmaxpool;
-extern const vrt_opdef nn_op_matmul, nn_op_gemm, nn_op_einsum;
-extern const vrt_opdef nn_op_batchnorm, nn_op_instnorm, nn_op_layernorm, nn_op_groupnorm, nn_op_lpnorm;
-extern const vrt_opdef nn_op_softmax, nn_op_logsoftmax, nn_op_hardmax;
-extern const vrt_opdef nn_op_resize, nn_op_upsample;
-extern const vrt_opdef nn_op_topk, nn_op_nms;
-extern const vrt_opdef nn_op_nllloss, nn_op_sceloss, nn_op_lrn, nn_op_maxunpool, nn_op_gridsample;
-extern const vrt_opdef nn_op_convinteger, nn_op_matmulinteger, nn_op_qlinearconv, nn_op_qlinearmatmul;
-extern const vrt_opdef nn_op_rnn, nn_op_gru, nn_op_lstm, nn_op_mvn, nn_op_roialign;
-
 #endif

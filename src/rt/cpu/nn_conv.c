@@ -357,7 +357,7 @@ static int conv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
 }
 
 /* Inputs: X, W, B, Prelu slope (fused act), residual (fused Add). */
-const vrt_opdef nn_op_conv = {
+const vrt_opdef vrt__op_Conv = {
     .op = VRT_OP_Conv, .prepare = nn_conv_prepare, .infer = conv_infer, .exec = conv_exec,
     .min_inputs = 2, .max_inputs = 5,
 };
@@ -492,7 +492,7 @@ static int convt_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef nn_op_conv_transpose = {
+const vrt_opdef vrt__op_ConvTranspose = {
     .op = VRT_OP_ConvTranspose, .prepare = nn_conv_prepare, .infer = convt_infer, .exec = convt_exec,
     .min_inputs = 2, .max_inputs = 4,
 };

@@ -146,7 +146,7 @@ static int gs_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_gridsample = {
+const vrt_opdef vrt__op_GridSample = {
     .op = VRT_OP_GridSample, .prepare = gs_prepare, .infer = gs_infer, .exec = gs_exec,
     .min_inputs = 2, .max_inputs = 2,
 };

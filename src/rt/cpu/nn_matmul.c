@@ -187,7 +187,7 @@ static int matmul_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef nn_op_matmul = {
+const vrt_opdef vrt__op_MatMul = {
     .op = VRT_OP_MatMul, .infer = matmul_infer, .exec = matmul_exec, .min_inputs = 2, .max_inputs = 4,
 };
 
@@ -307,7 +307,7 @@ static int gemm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef nn_op_gemm = {
+const vrt_opdef vrt__op_Gemm = {
     .op = VRT_OP_Gemm, .prepare = gemm_prepare, .infer = gemm_infer, .exec = gemm_exec,
     .min_inputs = 2, .max_inputs = 4,
 };
@@ -639,7 +639,7 @@ static int ein_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_einsum = {
+const vrt_opdef vrt__op_Einsum = {
     .op = VRT_OP_Einsum, .prepare = ein_prepare, .infer = ein_infer, .exec = ein_exec,
     .min_inputs = 1, .max_inputs = EIN_MAXIN,
 };

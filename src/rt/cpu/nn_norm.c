@@ -117,7 +117,7 @@ static int bn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_batchnorm = {
+const vrt_opdef vrt__op_BatchNormalization = {
     .op = VRT_OP_BatchNormalization, .infer = bn_infer, .exec = bn_exec, .min_inputs = 5, .max_inputs = 5,
 };
 
@@ -172,7 +172,7 @@ static int in_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_instnorm = {
+const vrt_opdef vrt__op_InstanceNormalization = {
     .op = VRT_OP_InstanceNormalization, .infer = in_infer, .exec = in_exec, .min_inputs = 3, .max_inputs = 3,
 };
 
@@ -211,7 +211,7 @@ static int gn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_groupnorm = {
+const vrt_opdef vrt__op_GroupNormalization = {
     .op = VRT_OP_GroupNormalization, .infer = gn_infer, .exec = gn_exec, .min_inputs = 3, .max_inputs = 3,
 };
 
@@ -306,7 +306,7 @@ static int ln_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_layernorm = {
+const vrt_opdef vrt__op_LayerNormalization = {
     .op = VRT_OP_LayerNormalization, .infer = ln_infer, .exec = ln_exec, .min_inputs = 2, .max_inputs = 3,
 };
 
@@ -354,7 +354,7 @@ static int lpn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_lpnorm = {
+const vrt_opdef vrt__op_LpNormalization = {
     .op = VRT_OP_LpNormalization, .infer = lpn_infer, .exec = lpn_exec, .min_inputs = 1, .max_inputs = 1,
 };
 
@@ -424,13 +424,13 @@ static int smax_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef nn_op_softmax = {
+const vrt_opdef vrt__op_Softmax = {
     .op = VRT_OP_Softmax, .infer = smax_infer, .exec = smax_exec, .min_inputs = 1, .max_inputs = 1,
 };
-const vrt_opdef nn_op_logsoftmax = {
+const vrt_opdef vrt__op_LogSoftmax = {
     .op = VRT_OP_LogSoftmax, .infer = smax_infer, .exec = smax_exec, .min_inputs = 1, .max_inputs = 1,
 };
-const vrt_opdef nn_op_hardmax = {
+const vrt_opdef vrt__op_Hardmax = {
     .op = VRT_OP_Hardmax, .infer = smax_infer, .exec = smax_exec, .min_inputs = 1, .max_inputs = 1,
 };
 
@@ -480,7 +480,7 @@ static int lrn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_lrn = {
+const vrt_opdef vrt__op_LRN = {
     .op = VRT_OP_LRN, .infer = lrn_infer, .exec = lrn_exec, .min_inputs = 1, .max_inputs = 1,
 };
 
@@ -550,6 +550,6 @@ static int mvn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_mvn = {
+const vrt_opdef vrt__op_MeanVarianceNormalization = {
     .op = VRT_OP_MeanVarianceNormalization, .infer = mvn_infer, .exec = mvn_exec, .min_inputs = 1, .max_inputs = 1,
 };

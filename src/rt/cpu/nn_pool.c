@@ -229,15 +229,15 @@ static int lppool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef nn_op_maxpool = {
+const vrt_opdef vrt__op_MaxPool = {
     .op = VRT_OP_MaxPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = maxpool_exec,
     .min_inputs = 1, .max_inputs = 1,
 };
-const vrt_opdef nn_op_avgpool = {
+const vrt_opdef vrt__op_AveragePool = {
     .op = VRT_OP_AveragePool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = avgpool_exec,
     .min_inputs = 1, .max_inputs = 1,
 };
-const vrt_opdef nn_op_lppool = {
+const vrt_opdef vrt__op_LpPool = {
     .op = VRT_OP_LpPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = lppool_exec,
     .min_inputs = 1, .max_inputs = 1,
 };
@@ -293,10 +293,10 @@ static int gpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef nn_op_gavgpool = {
+const vrt_opdef vrt__op_GlobalAveragePool = {
     .op = VRT_OP_GlobalAveragePool, .infer = gpool_infer, .exec = gpool_exec, .min_inputs = 1, .max_inputs = 1,
 };
-const vrt_opdef nn_op_gmaxpool = {
+const vrt_opdef vrt__op_GlobalMaxPool = {
     .op = VRT_OP_GlobalMaxPool, .infer = gpool_infer, .exec = gpool_exec, .min_inputs = 1, .max_inputs = 1,
 };
 
@@ -388,7 +388,7 @@ static int unpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef nn_op_maxunpool = {
+const vrt_opdef vrt__op_MaxUnpool = {
     .op = VRT_OP_MaxUnpool, .prepare = nn_conv_prepare, .infer = unpool_infer, .exec = unpool_exec,
     .flags = VRT_OPF_DATA_DEPENDENT, .min_inputs = 2, .max_inputs = 3,
 };

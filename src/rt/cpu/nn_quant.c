@@ -168,11 +168,11 @@ static int qconv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef nn_op_convinteger = {
+const vrt_opdef vrt__op_ConvInteger = {
     .op = VRT_OP_ConvInteger, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
     .min_inputs = 2, .max_inputs = 4,
 };
-const vrt_opdef nn_op_qlinearconv = {
+const vrt_opdef vrt__op_QLinearConv = {
     .op = VRT_OP_QLinearConv, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
     .min_inputs = 8, .max_inputs = 9,
 };
@@ -267,9 +267,9 @@ static int qmm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_matmulinteger = {
+const vrt_opdef vrt__op_MatMulInteger = {
     .op = VRT_OP_MatMulInteger, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 2, .max_inputs = 4,
 };
-const vrt_opdef nn_op_qlinearmatmul = {
+const vrt_opdef vrt__op_QLinearMatMul = {
     .op = VRT_OP_QLinearMatMul, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 8, .max_inputs = 8,
 };

@@ -381,10 +381,10 @@ static int rs_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
   return 0;
 }
 
-const vrt_opdef nn_op_resize = {
+const vrt_opdef vrt__op_Resize = {
     .op = VRT_OP_Resize, .prepare = rs_prepare, .infer = rs_infer, .exec = rs_exec, .min_inputs = 1, .max_inputs = 4,
 };
-const vrt_opdef nn_op_upsample = {
+const vrt_opdef vrt__op_Upsample = {
     .op = VRT_OP_Upsample, .prepare = rs_prepare, .infer = rs_infer, .exec = rs_exec,
     .min_inputs = 1, .max_inputs = 2,
 };

@@ -266,12 +266,12 @@ static int rnn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_rnn = {
+const vrt_opdef vrt__op_RNN = {
     .op = VRT_OP_RNN, .prepare = rnn_prepare, .infer = rnn_infer, .exec = rnn_exec, .min_inputs = 3, .max_inputs = 6,
 };
-const vrt_opdef nn_op_gru = {
+const vrt_opdef vrt__op_GRU = {
     .op = VRT_OP_GRU, .prepare = rnn_prepare, .infer = rnn_infer, .exec = rnn_exec, .min_inputs = 3, .max_inputs = 6,
 };
-const vrt_opdef nn_op_lstm = {
+const vrt_opdef vrt__op_LSTM = {
     .op = VRT_OP_LSTM, .prepare = rnn_prepare, .infer = rnn_infer, .exec = rnn_exec, .min_inputs = 3, .max_inputs = 8,
 };

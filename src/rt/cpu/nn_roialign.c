@@ -133,7 +133,7 @@ static int roi_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_roialign = {
+const vrt_opdef vrt__op_RoiAlign = {
     .op = VRT_OP_RoiAlign, .prepare = roi_prepare, .infer = roi_infer, .exec = roi_exec,
     .min_inputs = 3, .max_inputs = 3,
 };

@@ -155,7 +155,7 @@ static int topk_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef nn_op_topk = {
+const vrt_opdef vrt__op_TopK = {
     .op = VRT_OP_TopK, .infer = topk_infer, .exec = topk_exec, .min_inputs = 1, .max_inputs = 2,
 };
 
@@ -302,7 +302,7 @@ static int nms_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef nn_op_nms = {
+const vrt_opdef vrt__op_NonMaxSuppression = {
     .op = VRT_OP_NonMaxSuppression, .infer = nms_infer, .exec = nms_exec, .flags = VRT_OPF_DATA_DEPENDENT,
     .min_inputs = 2, .max_inputs = 5,
 };

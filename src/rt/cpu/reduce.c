@@ -409,14 +409,10 @@ static int cumsum_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
 }
 
 #define RED_DEF(Name) \
-  static const vrt_opdef def_##Name = {VRT_OP_##Name, reduce_prepare, reduce_infer, reduce_exec, 0, 1, 2};
+  const vrt_opdef vrt__op_##Name = {VRT_OP_##Name, reduce_prepare, reduce_infer, reduce_exec, 0, 1, 2};
 RED_DEF(ReduceSum) RED_DEF(ReduceMean) RED_DEF(ReduceMax) RED_DEF(ReduceMin) RED_DEF(ReduceProd)
 RED_DEF(ReduceL1) RED_DEF(ReduceL2) RED_DEF(ReduceLogSum) RED_DEF(ReduceLogSumExp) RED_DEF(ReduceSumSquare)
-static const vrt_opdef def_ArgMax = {VRT_OP_ArgMax, reduce_prepare, arg_infer, arg_exec, 0, 1, 1};
-static const vrt_opdef def_ArgMin = {VRT_OP_ArgMin, reduce_prepare, arg_infer, arg_exec, 0, 1, 1};
-static const vrt_opdef def_CumSum = {VRT_OP_CumSum, reduce_prepare, cumsum_infer, cumsum_exec, 0, 2, 2};
+const vrt_opdef vrt__op_ArgMax = {VRT_OP_ArgMax, reduce_prepare, arg_infer, arg_exec, 0, 1, 1};
+const vrt_opdef vrt__op_ArgMin = {VRT_OP_ArgMin, reduce_prepare, arg_infer, arg_exec, 0, 1, 1};
+const vrt_opdef vrt__op_CumSum = {VRT_OP_CumSum, reduce_prepare, cumsum_infer, cumsum_exec, 0, 2, 2};
 
-const vrt_opdef *const vrt__ops_reduce[] = {
-    &def_ReduceSum, &def_ReduceMean, &def_ReduceMax, &def_ReduceMin, &def_ReduceProd, &def_ReduceL1,
-    &def_ReduceL2, &def_ReduceLogSum, &def_ReduceLogSumExp, &def_ReduceSumSquare, &def_ArgMax, &def_ArgMin,
-    &def_CumSum, &vrt__kern_def_DFT, &vrt__kern_def_STFT, NULL};

@@ -102,7 +102,7 @@ static int dft_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return vrt__kern_cast(out->data, out->dtype, yd, VRT_F64, ocnt) < 0 ? KERN_ERR(n, VRT_ETYPE, "cast failed") : 0;
 }
 
-const vrt_opdef vrt__kern_def_DFT = {VRT_OP_DFT, NULL, dft_infer, dft_exec, 0, 1, 2};
+const vrt_opdef vrt__op_DFT = {VRT_OP_DFT, NULL, dft_infer, dft_exec, 0, 1, 2};
 
 /* ---- STFT(signal, frame_step, window?, frame_length?), onesided ---- */
 
@@ -177,4 +177,4 @@ static int stft_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return vrt__kern_cast(out->data, out->dtype, yd, VRT_F64, ocnt) < 0 ? KERN_ERR(n, VRT_ETYPE, "cast failed") : 0;
 }
 
-const vrt_opdef vrt__kern_def_STFT = {VRT_OP_STFT, NULL, stft_infer, stft_exec, 0, 2, 4};
+const vrt_opdef vrt__op_STFT = {VRT_OP_STFT, NULL, stft_infer, stft_exec, 0, 2, 4};

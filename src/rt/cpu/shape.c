@@ -343,23 +343,14 @@ static int constant_exec(const vrt_node *n, const vrt_tensor *const *in, int nin
   return 0;
 }
 
-static const vrt_opdef def_Reshape = {VRT_OP_Reshape, NULL, reshape_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
-static const vrt_opdef def_Flatten = {VRT_OP_Flatten, NULL, flatten_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 1};
-static const vrt_opdef def_Squeeze = {VRT_OP_Squeeze, NULL, squeeze_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
-static const vrt_opdef def_Unsqueeze = {VRT_OP_Unsqueeze, NULL, unsqueeze_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
-static const vrt_opdef def_Shape = {VRT_OP_Shape, NULL, shape_infer, shape_exec, 0, 1, 1};
-static const vrt_opdef def_Size = {VRT_OP_Size, NULL, size_infer, size_exec, 0, 1, 1};
-static const vrt_opdef def_ConstantOfShape = {VRT_OP_ConstantOfShape, NULL, cos_infer, cos_exec, 0, 1, 1};
-static const vrt_opdef def_Range = {VRT_OP_Range, NULL, range_infer, range_exec, 0, 3, 3};
-static const vrt_opdef def_EyeLike = {VRT_OP_EyeLike, NULL, eyelike_infer, eyelike_exec, 0, 1, 1};
-static const vrt_opdef def_Constant = {VRT_OP_Constant, NULL, constant_infer, constant_exec, 0, 0, 0};
+const vrt_opdef vrt__op_Reshape = {VRT_OP_Reshape, NULL, reshape_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
+const vrt_opdef vrt__op_Flatten = {VRT_OP_Flatten, NULL, flatten_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 1};
+const vrt_opdef vrt__op_Squeeze = {VRT_OP_Squeeze, NULL, squeeze_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
+const vrt_opdef vrt__op_Unsqueeze = {VRT_OP_Unsqueeze, NULL, unsqueeze_infer, view_exec, VRT_OPF_ALIAS_IN0, 1, 2};
+const vrt_opdef vrt__op_Shape = {VRT_OP_Shape, NULL, shape_infer, shape_exec, 0, 1, 1};
+const vrt_opdef vrt__op_Size = {VRT_OP_Size, NULL, size_infer, size_exec, 0, 1, 1};
+const vrt_opdef vrt__op_ConstantOfShape = {VRT_OP_ConstantOfShape, NULL, cos_infer, cos_exec, 0, 1, 1};
+const vrt_opdef vrt__op_Range = {VRT_OP_Range, NULL, range_infer, range_exec, 0, 3, 3};
+const vrt_opdef vrt__op_EyeLike = {VRT_OP_EyeLike, NULL, eyelike_infer, eyelike_exec, 0, 1, 1};
+const vrt_opdef vrt__op_Constant = {VRT_OP_Constant, NULL, constant_infer, constant_exec, 0, 0, 0};
 
-const vrt_opdef *const vrt__ops_shape[] = {
-    &def_Reshape, &def_Flatten, &def_Squeeze, &def_Unsqueeze, &def_Shape, &def_Size, &def_ConstantOfShape,
-    &def_Range, &def_EyeLike, &def_Constant, &vrt__kern_def_Transpose, &vrt__kern_def_DepthToSpace, &vrt__kern_def_SpaceToDepth,
-    &vrt__kern_def_Concat, &vrt__kern_def_Split, &vrt__kern_def_Slice, &vrt__kern_def_StridedSlice, &vrt__kern_def_Pad, &vrt__kern_def_Tile,
-    &vrt__kern_def_Expand, &vrt__kern_def_Trilu, &vrt__kern_def_Gather, &vrt__kern_def_GatherElements, &vrt__kern_def_GatherND,
-    &vrt__kern_def_ScatterND, &vrt__kern_def_ScatterElements, &vrt__kern_def_SparseToDense, &vrt__kern_def_NonZero, &vrt__kern_def_OneHot,
-    &vrt__kern_def_Scatter, &vrt__kern_def_Compress, &vrt__kern_def_ReverseSequence, &vrt__kern_def_Unique,
-    &vrt__kern_def_HannWindow, &vrt__kern_def_HammingWindow, &vrt__kern_def_BlackmanWindow,
-    &vrt__kern_def_MelWeightMatrix, NULL};

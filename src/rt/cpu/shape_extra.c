@@ -65,7 +65,7 @@ static int compress_exec(const vrt_node *n, const vrt_tensor *const *in, int nin
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Compress = {VRT_OP_Compress, NULL, compress_infer, compress_exec, VRT_OPF_DATA_DEPENDENT,
+const vrt_opdef vrt__op_Compress = {VRT_OP_Compress, NULL, compress_infer, compress_exec, VRT_OPF_DATA_DEPENDENT,
                                           2, 2};
 
 /* ---- ReverseSequence(input, sequence_lens), batch_axis, time_axis ---- */
@@ -110,7 +110,7 @@ static int revseq_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_ReverseSequence = {VRT_OP_ReverseSequence, NULL, revseq_infer, revseq_exec, 0, 2, 2};
+const vrt_opdef vrt__op_ReverseSequence = {VRT_OP_ReverseSequence, NULL, revseq_infer, revseq_exec, 0, 2, 2};
 
 /* ---- HannWindow / HammingWindow / BlackmanWindow(size), periodic, output_datatype ---- */
 
@@ -152,9 +152,9 @@ static int window_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return vrt__kern_cast(out->data, out->dtype, w, VRT_F64, N) < 0 ? KERN_ERR(n, VRT_ETYPE, "cast failed") : 0;
 }
 
-const vrt_opdef vrt__kern_def_HannWindow = {VRT_OP_HannWindow, NULL, window_infer, window_exec, 0, 1, 1};
-const vrt_opdef vrt__kern_def_HammingWindow = {VRT_OP_HammingWindow, NULL, window_infer, window_exec, 0, 1, 1};
-const vrt_opdef vrt__kern_def_BlackmanWindow = {VRT_OP_BlackmanWindow, NULL, window_infer, window_exec, 0, 1, 1};
+const vrt_opdef vrt__op_HannWindow = {VRT_OP_HannWindow, NULL, window_infer, window_exec, 0, 1, 1};
+const vrt_opdef vrt__op_HammingWindow = {VRT_OP_HammingWindow, NULL, window_infer, window_exec, 0, 1, 1};
+const vrt_opdef vrt__op_BlackmanWindow = {VRT_OP_BlackmanWindow, NULL, window_infer, window_exec, 0, 1, 1};
 
 /* ---- Unique(X), axis optional, sorted (default 1) ----
  * Outputs Y (unique values or slices), indices (first occurrence),
@@ -288,7 +288,7 @@ static int unique_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Unique = {VRT_OP_Unique, NULL, unique_infer, unique_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
+const vrt_opdef vrt__op_Unique = {VRT_OP_Unique, NULL, unique_infer, unique_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
 
 /* ---- MelWeightMatrix(num_mel_bins, dft_length, sample_rate, lower_hz, upper_hz) ----
  * Triangular filters on the mel scale, following the ONNX reference: the
@@ -358,4 +358,4 @@ static int mel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return vrt__kern_cast(out->data, out->dtype, w, VRT_F64, bins * M) < 0 ? KERN_ERR(n, VRT_ETYPE, "cast failed") : 0;
 }
 
-const vrt_opdef vrt__kern_def_MelWeightMatrix = {VRT_OP_MelWeightMatrix, NULL, mel_infer, mel_exec, 0, 5, 5};
+const vrt_opdef vrt__op_MelWeightMatrix = {VRT_OP_MelWeightMatrix, NULL, mel_infer, mel_exec, 0, 5, 5};

@@ -92,7 +92,7 @@ static int gather_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Gather = {VRT_OP_Gather, NULL, gather_infer, gather_exec, 0, 2, 2};
+const vrt_opdef vrt__op_Gather = {VRT_OP_Gather, NULL, gather_infer, gather_exec, 0, 2, 2};
 
 /* ---- GatherElements(data, indices), axis ---- */
 
@@ -144,7 +144,7 @@ static int gel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_GatherElements = {VRT_OP_GatherElements, NULL, gel_infer, gel_exec, 0, 2, 2};
+const vrt_opdef vrt__op_GatherElements = {VRT_OP_GatherElements, NULL, gel_infer, gel_exec, 0, 2, 2};
 
 /* ---- GatherND(data, indices), batch_dims ---- */
 
@@ -206,7 +206,7 @@ static int gnd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_GatherND = {VRT_OP_GatherND, NULL, gnd_infer, gnd_exec, 0, 2, 2};
+const vrt_opdef vrt__op_GatherND = {VRT_OP_GatherND, NULL, gnd_infer, gnd_exec, 0, 2, 2};
 
 /* ---- scatter reductions ---- */
 
@@ -329,7 +329,7 @@ static int snd_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_ScatterND = {VRT_OP_ScatterND, NULL, snd_infer, snd_exec, 0, 3, 3};
+const vrt_opdef vrt__op_ScatterND = {VRT_OP_ScatterND, NULL, snd_infer, snd_exec, 0, 3, 3};
 
 /* ---- ScatterElements(data, indices, updates), axis ---- */
 
@@ -368,9 +368,9 @@ static int sel_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infer, sel_exec, 0, 3, 3};
+const vrt_opdef vrt__op_ScatterElements = {VRT_OP_ScatterElements, NULL, sel_infer, sel_exec, 0, 3, 3};
 /* Scatter (opset 9-10) is ScatterElements without reduction */
-const vrt_opdef vrt__kern_def_Scatter = {VRT_OP_Scatter, NULL, sel_infer, sel_exec, 0, 3, 3};
+const vrt_opdef vrt__op_Scatter = {VRT_OP_Scatter, NULL, sel_infer, sel_exec, 0, 3, 3};
 
 /* ---- SparseToDense(sparse_indices, output_shape, sparse_values, default_value) (TF) ---- */
 
@@ -419,7 +419,7 @@ static int s2d_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_SparseToDense = {VRT_OP_SparseToDense, NULL, s2d_infer, s2d_exec, 0, 4, 4};
+const vrt_opdef vrt__op_SparseToDense = {VRT_OP_SparseToDense, NULL, s2d_infer, s2d_exec, 0, 4, 4};
 
 /* ---- NonZero(x) -> int64 [rank, nnz] ---- */
 
@@ -465,7 +465,7 @@ static int nonzero_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_NonZero = {VRT_OP_NonZero, NULL, nonzero_infer, nonzero_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
+const vrt_opdef vrt__op_NonZero = {VRT_OP_NonZero, NULL, nonzero_infer, nonzero_exec, VRT_OPF_DATA_DEPENDENT, 1, 1};
 
 /* ---- OneHot(indices, depth, values[off, on]), axis ---- */
 
@@ -521,4 +521,4 @@ static int onehot_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_OneHot = {VRT_OP_OneHot, NULL, onehot_infer, onehot_exec, 0, 3, 3};
+const vrt_opdef vrt__op_OneHot = {VRT_OP_OneHot, NULL, onehot_infer, onehot_exec, 0, 3, 3};

@@ -45,7 +45,7 @@ static int concat_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Concat = {VRT_OP_Concat, NULL, concat_infer, concat_exec, 0, 1, -1};
+const vrt_opdef vrt__op_Concat = {VRT_OP_Concat, NULL, concat_infer, concat_exec, 0, 1, -1};
 
 /* ---- Split: sizes from input 1, the 'split' attribute, num_outputs or equal parts ---- */
 
@@ -118,7 +118,7 @@ static int split_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Split = {VRT_OP_Split, NULL, split_infer, split_exec, 0, 1, 2};
+const vrt_opdef vrt__op_Split = {VRT_OP_Split, NULL, split_infer, split_exec, 0, 1, 2};
 
 /* ---- Slice(data, starts, ends, axes?, steps?) ---- */
 
@@ -226,7 +226,7 @@ static int slice_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Slice = {VRT_OP_Slice, NULL, slice_infer, slice_exec, 0, 1, 5};
+const vrt_opdef vrt__op_Slice = {VRT_OP_Slice, NULL, slice_infer, slice_exec, 0, 1, 5};
 
 /* ---- StridedSlice(input, begin, end, strides?) with TensorFlow's masks ----
  * The sparse spec (one entry per begin element) is expanded against the
@@ -321,7 +321,7 @@ static int strided_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_StridedSlice = {VRT_OP_StridedSlice, NULL, strided_infer, strided_exec, 0, 3, 4};
+const vrt_opdef vrt__op_StridedSlice = {VRT_OP_StridedSlice, NULL, strided_infer, strided_exec, 0, 3, 4};
 
 /* ---- Pad(data, pads, constant_value?, axes?), modes constant/reflect/edge/wrap ---- */
 
@@ -464,7 +464,7 @@ static int pad_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Pad = {VRT_OP_Pad, NULL, pad_infer, pad_exec, 0, 1, 4};
+const vrt_opdef vrt__op_Pad = {VRT_OP_Pad, NULL, pad_infer, pad_exec, 0, 1, 4};
 
 /* ---- Tile(input, repeats) ---- */
 
@@ -512,7 +512,7 @@ static int tile_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Tile = {VRT_OP_Tile, NULL, tile_infer, tile_exec, 0, 2, 2};
+const vrt_opdef vrt__op_Tile = {VRT_OP_Tile, NULL, tile_infer, tile_exec, 0, 2, 2};
 
 /* ---- Expand(input, shape): bidirectional broadcast ---- */
 
@@ -540,7 +540,7 @@ static int expand_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return vrt__kern_broadcast_copy(n, out, in[0]);
 }
 
-const vrt_opdef vrt__kern_def_Expand = {VRT_OP_Expand, NULL, expand_infer, expand_exec, 0, 2, 2};
+const vrt_opdef vrt__op_Expand = {VRT_OP_Expand, NULL, expand_infer, expand_exec, 0, 2, 2};
 
 /* ---- Trilu(input, k?) ---- */
 
@@ -579,4 +579,4 @@ static int trilu_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Trilu = {VRT_OP_Trilu, NULL, trilu_infer, trilu_exec, 0, 1, 2};
+const vrt_opdef vrt__op_Trilu = {VRT_OP_Trilu, NULL, trilu_infer, trilu_exec, 0, 1, 2};

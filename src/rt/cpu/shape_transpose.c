@@ -94,7 +94,7 @@ static int transpose_exec(const vrt_node *n, const vrt_tensor *const *in, int ni
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_Transpose = {VRT_OP_Transpose, NULL, transpose_infer, transpose_exec, 0, 1, 1};
+const vrt_opdef vrt__op_Transpose = {VRT_OP_Transpose, NULL, transpose_infer, transpose_exec, 0, 1, 1};
 
 /* ---- DepthToSpace / SpaceToDepth (NCHW), as a 6-D transpose ---- */
 
@@ -154,5 +154,5 @@ static int d2s_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_DepthToSpace = {VRT_OP_DepthToSpace, NULL, d2s_infer, d2s_exec, 0, 1, 1};
-const vrt_opdef vrt__kern_def_SpaceToDepth = {VRT_OP_SpaceToDepth, NULL, d2s_infer, d2s_exec, 0, 1, 1};
+const vrt_opdef vrt__op_DepthToSpace = {VRT_OP_DepthToSpace, NULL, d2s_infer, d2s_exec, 0, 1, 1};
+const vrt_opdef vrt__op_SpaceToDepth = {VRT_OP_SpaceToDepth, NULL, d2s_infer, d2s_exec, 0, 1, 1};

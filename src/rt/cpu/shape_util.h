@@ -102,19 +102,6 @@ int vrt__kern_cast(void *dst, vrt_dtype dt, const void *src, vrt_dtype st, int64
 void vrt__kern_strided_gather(void *dst, const void *src, size_t es, int ndim, const int64_t *odims, const int64_t *sstr,
                        int64_t base);
 
-/* The opdefs of the shape family that live outside shape.c. */
-extern const vrt_opdef vrt__kern_def_Transpose, vrt__kern_def_DepthToSpace, vrt__kern_def_SpaceToDepth, vrt__kern_def_Concat, vrt__kern_def_Split,
-    vrt__kern_def_Slice, vrt__kern_def_StridedSlice, vrt__kern_def_Pad, vrt__kern_def_Tile, vrt__kern_def_Expand, vrt__kern_def_Trilu, vrt__kern_def_Gather,
-    vrt__kern_def_GatherElements, vrt__kern_def_GatherND, vrt__kern_def_ScatterND, vrt__kern_def_ScatterElements, vrt__kern_def_SparseToDense,
-    vrt__kern_def_NonZero, vrt__kern_def_OneHot, vrt__kern_def_Scatter, vrt__kern_def_Compress,
-    vrt__kern_def_ReverseSequence, vrt__kern_def_Unique, vrt__kern_def_HannWindow, vrt__kern_def_HammingWindow,
-    vrt__kern_def_BlackmanWindow, vrt__kern_def_MelWeightMatrix;
-/* ... and of the unary family outside unary.c (unary_quant.c). */
-extern const vrt_opdef vrt__kern_def_QuantizeLinear, vrt__kern_def_DequantizeLinear,
-    vrt__kern_def_DynamicQuantizeLinear;
-/* ... and of the reduce family outside reduce.c (reduce_signal.c). */
-extern const vrt_opdef vrt__kern_def_DFT, vrt__kern_def_STFT;
-
 /* Copy count elements of size es (1,2,4,8) with a source stride; typed loops. */
 void vrt__kern_strided_copy(void *dst, const void *src, size_t es, int64_t count, int64_t src_stride);
 

@@ -219,7 +219,7 @@ static int unary_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
 }
 
 #define UNARY_DEF(Name)                                                                              \
-  static const vrt_opdef def_##Name = {VRT_OP_##Name, unary_prepare, unary_infer, unary_exec, 0, 1, 1};
+  const vrt_opdef vrt__op_##Name = {VRT_OP_##Name, unary_prepare, unary_infer, unary_exec, 0, 1, 1};
 UNARY_DEF(Abs) UNARY_DEF(Neg) UNARY_DEF(Sign) UNARY_DEF(Relu) UNARY_DEF(Acos) UNARY_DEF(Acosh)
 UNARY_DEF(Asin) UNARY_DEF(Asinh) UNARY_DEF(Atan) UNARY_DEF(Atanh) UNARY_DEF(Ceil) UNARY_DEF(Cos)
 UNARY_DEF(Cosh) UNARY_DEF(Erf) UNARY_DEF(Exp) UNARY_DEF(Floor) UNARY_DEF(Log) UNARY_DEF(Reciprocal)
@@ -280,7 +280,7 @@ static int clip_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-static const vrt_opdef def_Clip = {VRT_OP_Clip, NULL, clip_infer, clip_exec, 0, 1, 3};
+const vrt_opdef vrt__op_Clip = {VRT_OP_Clip, NULL, clip_infer, clip_exec, 0, 1, 3};
 
 /* ---- Identity, Dropout (inference: copy; mask all true) ---- */
 
@@ -304,8 +304,8 @@ static int identity_exec(const vrt_node *n, const vrt_tensor *const *in, int nin
   return 0;
 }
 
-static const vrt_opdef def_Identity = {VRT_OP_Identity, NULL, identity_infer, identity_exec, VRT_OPF_ALIAS_IN0, 1, 1};
-static const vrt_opdef def_Dropout = {VRT_OP_Dropout, NULL, identity_infer, identity_exec, VRT_OPF_ALIAS_IN0, 1, 3};
+const vrt_opdef vrt__op_Identity = {VRT_OP_Identity, NULL, identity_infer, identity_exec, VRT_OPF_ALIAS_IN0, 1, 1};
+const vrt_opdef vrt__op_Dropout = {VRT_OP_Dropout, NULL, identity_infer, identity_exec, VRT_OPF_ALIAS_IN0, 1, 3};
 
 /* ---- Cast ----
  * Two stages per chunk: load the source into int64 (integer/bool sources) or
@@ -421,14 +421,6 @@ static int cast_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return rc < 0 ? KERN_ERR(n, rc, "cast failed") : 0;
 }
 
-static const vrt_opdef def_Cast = {VRT_OP_Cast, NULL, cast_infer, cast_exec, 0, 1, 1};
-static const vrt_opdef def_CastLike = {VRT_OP_CastLike, NULL, cast_infer, cast_exec, 0, 2, 2};
+const vrt_opdef vrt__op_Cast = {VRT_OP_Cast, NULL, cast_infer, cast_exec, 0, 1, 1};
+const vrt_opdef vrt__op_CastLike = {VRT_OP_CastLike, NULL, cast_infer, cast_exec, 0, 2, 2};
 
-const vrt_opdef *const vrt__ops_unary[] = {
-    &def_Abs, &def_Neg, &def_Sign, &def_Relu, &def_Acos, &def_Acosh, &def_Asin, &def_Asinh, &def_Atan,
-    &def_Atanh, &def_Ceil, &def_Cos, &def_Cosh, &def_Erf, &def_Exp, &def_Floor, &def_Log, &def_Reciprocal,
-    &def_Round, &def_Sin, &def_Sinh, &def_Sqrt, &def_Tan, &def_Tanh, &def_Sigmoid, &def_LeakyRelu,
-    &def_Elu, &def_Selu, &def_Celu, &def_HardSigmoid, &def_HardSwish, &def_Softplus, &def_Softsign,
-    &def_Mish, &def_Gelu, &def_ThresholdedRelu, &def_Shrink, &def_IsNaN, &def_IsInf, &def_Not,
-    &def_Clip, &def_Identity, &def_Dropout, &def_Cast, &def_CastLike, &vrt__kern_def_QuantizeLinear,
-    &vrt__kern_def_DequantizeLinear, &vrt__kern_def_DynamicQuantizeLinear, NULL};

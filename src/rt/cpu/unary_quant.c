@@ -153,6 +153,6 @@ static int dyn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__kern_def_QuantizeLinear = {VRT_OP_QuantizeLinear, NULL, q_infer, q_exec, 0, 2, 3};
-const vrt_opdef vrt__kern_def_DequantizeLinear = {VRT_OP_DequantizeLinear, NULL, dq_infer, dq_exec, 0, 2, 3};
-const vrt_opdef vrt__kern_def_DynamicQuantizeLinear = {VRT_OP_DynamicQuantizeLinear, NULL, dyn_infer, dyn_exec, 0, 1, 1};
+const vrt_opdef vrt__op_QuantizeLinear = {VRT_OP_QuantizeLinear, NULL, q_infer, q_exec, 0, 2, 3};
+const vrt_opdef vrt__op_DequantizeLinear = {VRT_OP_DequantizeLinear, NULL, dq_infer, dq_exec, 0, 2, 3};
+const vrt_opdef vrt__op_DynamicQuantizeLinear = {VRT_OP_DynamicQuantizeLinear, NULL, dyn_infer, dyn_exec, 0, 1, 1};

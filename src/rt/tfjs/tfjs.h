@@ -69,8 +69,6 @@ int tfjs_input_const(tfjs_ctx *c, const tfjs_node *n, int k, const vrt_tensor **
 int tfjs_lower_node(tfjs_ctx *c, const tfjs_node *n);
 /* Bind output k of TF node `name` to graph value vid. */
 int tfjs_bind(tfjs_ctx *c, const char *name, int k, int vid);
-/* Whether op is a TF op type the lowering knows (Const and Placeholder too). */
-int tfjs_op_known(const char *op);
 
 /* Attribute readers over a node's attr object (TF.js JSON encoding: ints as
  * strings, strings base64, types as "DT_*"). */

@@ -824,10 +824,6 @@ static const lower_rule *find_rule(const char *op) {
   return NULL;
 }
 
-int tfjs_op_known(const char *op) {
-  return find_rule(op) || !strcmp(op, "Const") || !strcmp(op, "Placeholder");
-}
-
 int tfjs_lower_node(tfjs_ctx *c, const tfjs_node *n) {
   const lower_rule *r = find_rule(n->op);
   if (!r) return vrt__err(VRT_EUNSUPPORTED, "node '%s': unsupported TF.js op '%s'", n->name, n->op);
