@@ -180,6 +180,7 @@ static void on_event(void *ud, const vigil_event *ev, const vigil_batch *b, bool
                             d->stationary);
       if (o && d->entry_zone[0]) json_object_set_new(o, "entry_zone", json_string(d->entry_zone));
       if (o && d->exit_zone[0]) json_object_set_new(o, "exit_zone", json_string(d->exit_zone));
+      if (o && d->snapshot_path[0]) json_object_set_new(o, "snapshot", json_string(d->snapshot_path));
       if (o) json_array_append_new(objs, o);
     }
     json_object_set_new(j, "objects", objs);
@@ -260,6 +261,7 @@ typedef struct {
   const char *report_path, *db, *config_path, *snaps;
   const char *watch_root, *cameras_path, *enrich_url;
   int threads, workers;
+  int metrics_port; /* -1: no /metrics */
   double fps, duration; /* fps 0: a stream's own rate */
   bool quiet, json, fps_set, no_motion;
   pipeline_params pp;
@@ -328,6 +330,9 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
       {"--workers", "N", OPT_INT, &a->workers,
        "pipeline threads shared by concurrent cameras (2); each video or stream\n"
        "that is a camera of its own is decoded on its own thread", NULL},
+      {"--metrics-port", "N", OPT_INT, &a->metrics_port,
+       "serve GET /health and GET /metrics (per-camera frames, drops, events)\n"
+       "on port N while running (0: any free port, logged)", NULL},
   };
   const app_cmd cmd = {
       .name = "vigil analyze",
@@ -342,7 +347,7 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
   int rc = app_opts_parse(&cmd, 1, argc, argv);
   if (rc) return rc;
   if ((!a->nsrc && !a->watch_root) || a->threads < 0 || a->threads > 256 || a->workers < 0 || a->workers > 64 ||
-      a->fps < 0 || a->fps > 60 || pp->batch.window_s <= 0 || pp->batch.idle_s <= 0 || pp->batch.max_detections < 1) {
+      a->metrics_port < -1 || a->metrics_port > 65535 || a->fps < 0 || a->fps > 60 || pp->batch.window_s <= 0 || pp->batch.idle_s <= 0 || pp->batch.max_detections < 1) {
     if (!a->nsrc && !a->watch_root) fprintf(stderr, "vigil analyze: no images or videos given\n");
     app_opts_usage(&cmd, stderr);
     return VIGIL_EXIT_USAGE;
@@ -363,6 +368,7 @@ typedef struct {
   store *st;
   notify *nt;
   pipeline *pl;
+  pipeline_http *mh; /* --metrics-port */
   pipeline_scene *scene; /* caption, CLIP anomaly, search embeddings (NULL: off) */
   out_ctx oc;
 } analyze_ctx;
@@ -455,10 +461,19 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
     return VIGIL_EXIT_FAIL;
   }
   pipeline_set_scene(x->pl, x->scene);
+  if (a->metrics_port >= 0) {
+    if (pipeline_http_start(&x->mh, x->pl, a->metrics_port, err, errlen)) {
+      fprintf(stderr, "vigil analyze: --metrics-port %d: %s\n", a->metrics_port, err);
+      return VIGIL_EXIT_FAIL;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a scraper that hangs up */
+    vlog_info("analyze: metrics on http://127.0.0.1:%d/metrics", pipeline_http_port(x->mh));
+  }
   return 0;
 }
 
 static void analyze_free(analyze_ctx *x) {
+  pipeline_http_stop(x->mh);
   pipeline_free(x->pl);
   pipeline_scene_close(x->scene);
   notify_stop(x->nt); /* what is left stays in the outbox for the next dispatcher */
@@ -688,7 +703,8 @@ static int analyze_run(analyze_ctx *x, analyze_args *a, char *err, size_t errlen
 }
 
 int cmd_analyze(int argc, char **argv) {
-  analyze_args a = {.src = calloc(MAX_SOURCES, sizeof(source)), .fps = 1, .pp = pipeline_default_params()};
+  analyze_args a = {.src = calloc(MAX_SOURCES, sizeof(source)), .fps = 1, .pp = pipeline_default_params(),
+                    .metrics_port = -1};
   if (!a.src) {
     fprintf(stderr, "vigil analyze: out of memory\n");
     return VIGIL_EXIT_FAIL;

@@ -48,6 +48,8 @@ typedef struct {
   int frames;                   /* frames it was detected in */
   char entry_zone[VIGIL_NAME_LEN]; /* zone of its first confirmed sighting, "" = none */
   char exit_zone[VIGIL_NAME_LEN];  /* zone of its latest sighting, "" = none */
+  /* JPEG of the object's best sighting (pipeline.c: best_crop_offer), "" = none */
+  char snapshot_path[512];
 } vigil_detection;
 
 /* Each part is valid only when its `present` flag is set (the part ran). */

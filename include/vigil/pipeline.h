@@ -102,6 +102,9 @@ typedef struct {
   long detector_calls;   /* detector images run (one per crop) */
   long tracks_confirmed; /* tracks that became real objects */
   long dropped;          /* live frames dropped under overload (set by the caller that queues frames) */
+  /* why gated frames were detected: the whole frame (first frame, still-track re-check),
+   * new motion (at once), motion on known tracks (at most detect_fps) */
+  long plan_full, plan_new, plan_tracks;
 } pipeline_stats;
 
 typedef struct {
@@ -177,6 +180,21 @@ int pipeline_tick(pipeline *p, double now, char *err, size_t errlen);
 const pipeline_stats *pipeline_get_stats(const pipeline *p);
 /* Counts frames of camera cam dropped before the pipeline saw them (overload). */
 void pipeline_add_dropped(pipeline *p, int cam, long n);
+/* Any thread (e.g. /metrics): the number of cameras, and camera cam's id and
+ * counters as of its last processed frame (drops: as they happen). -1 for no
+ * such camera. */
+int pipeline_camera_count(pipeline *p);
+int pipeline_camera_stats(pipeline *p, int cam, char *id, size_t idlen, pipeline_stats *out);
+
+/* GET /health and GET /metrics (per-camera counters: frames, drops, gated
+ * frames, detector calls, tracks, events) of a running pipeline on `port`
+ * (0: the kernel picks; pipeline_http_port tells), under the services' rules
+ * (API keys, VIGIL_HTTP_BIND; src/pipeline/pipeline_http.c). Stop it before
+ * pipeline_free. */
+typedef struct pipeline_http pipeline_http;
+int pipeline_http_start(pipeline_http **out, pipeline *p, int port, char *err, size_t errlen);
+int pipeline_http_port(const pipeline_http *h);
+void pipeline_http_stop(pipeline_http *h);
 
 /* A confirmed object a camera is tracking now (for dashboards). */
 #define PIPELINE_MAX_TRACKS 256

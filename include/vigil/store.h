@@ -94,6 +94,9 @@ int store_count(store *s, const char *table, int64_t *n, char *err, size_t errle
 
 /* The stored enrichment JSON text of a detection (*json malloc'ed; NULL if none). */
 int store_get_enrichment(store *s, const char *detection_id, char **json, char *err, size_t errlen);
+/* The path of a detection's object snapshot (*path malloc'ed, "" when it has
+ * none); STORE_ENOTFOUND for no such detection. */
+int store_detection_snapshot(store *s, const char *detection_id, char **path, char *err, size_t errlen);
 
 /* ---- the notification outbox ----------------------------------------------------------
  * store_insert_batch writes one outbox row per configured sink in the event's

@@ -100,17 +100,21 @@ static void shrink(motion_detector *m, const vigil_image *f) {
   }
 }
 
-static void dilate(uint8_t *dst, const uint8_t *src, int w, int h) {
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      uint8_t v = 0;
-      for (int dy = -1; dy <= 1 && !v; dy++)
-        for (int dx = -1; dx <= 1 && !v; dx++) {
-          int yy = y + dy, xx = x + dx;
-          if (yy >= 0 && yy < h && xx >= 0 && xx < w && src[yy * w + xx]) v = 1;
-        }
-      dst[y * w + x] = v;
-    }
+/* 3x3 binary dilation of buf in place (tmp: scratch of the same size). A
+ * square's dilation is a row pass then a column pass: 6 reads a pixel
+ * instead of up to 9, and no copy back. */
+static void dilate(uint8_t *buf, uint8_t *tmp, int w, int h) {
+  for (int y = 0; y < h; y++) {
+    const uint8_t *s = buf + (size_t)y * w;
+    uint8_t *d = tmp + (size_t)y * w;
+    for (int x = 0; x < w; x++) d[x] = (x > 0 && s[x - 1]) || s[x] || (x + 1 < w && s[x + 1]);
+  }
+  for (int y = 0; y < h; y++) {
+    const uint8_t *up = y > 0 ? tmp + (size_t)(y - 1) * w : NULL, *mid = tmp + (size_t)y * w;
+    const uint8_t *dn = y + 1 < h ? tmp + (size_t)(y + 1) * w : NULL;
+    uint8_t *d = buf + (size_t)y * w;
+    for (int x = 0; x < w; x++) d[x] = (up && up[x]) || mid[x] || (dn && dn[x]);
+  }
 }
 
 static int by_area_desc(const void *a, const void *b) {
@@ -136,10 +140,7 @@ int motion_detect(motion_detector *m, const vigil_image *f, track_region *out, i
    * started and a trail behind every walker; the frame difference alone
    * sees only edges. Dilating the frame difference first fills the walker. */
   for (int i = 0; i < n; i++) m->fd[i] = abs((int)m->grey[i] - (int)m->prev[i]) * 2 > m->p.threshold;
-  for (int k = 0; k < m->p.dilate + 1; k++) {
-    dilate(m->tmp, m->fd, m->w, m->h);
-    memcpy(m->fd, m->tmp, (size_t)n);
-  }
+  for (int k = 0; k < m->p.dilate + 1; k++) dilate(m->fd, m->tmp, m->w, m->h);
   for (int i = 0; i < n; i++) {
     float d = fabsf((float)m->grey[i] - m->bg[i]);
     m->mask[i] = d > (float)m->p.threshold && m->fd[i] && !m->excl[i];
@@ -147,10 +148,7 @@ int motion_detect(motion_detector *m, const vigil_image *f, track_region *out, i
   }
   memcpy(m->prev, m->grey, (size_t)n);
   memcpy(m->fd, m->mask, (size_t)n); /* the area counts changed pixels, not what dilation added */
-  for (int k = 0; k < m->p.dilate; k++) {
-    dilate(m->tmp, m->mask, m->w, m->h);
-    memcpy(m->mask, m->tmp, (size_t)n);
-  }
+  for (int k = 0; k < m->p.dilate; k++) dilate(m->mask, m->tmp, m->w, m->h);
   /* connected components with an explicit stack (label doubles as the stack) */
   int nr = 0, cap = 64;
   track_region *rg = malloc(sizeof *rg * (size_t)cap);

@@ -16,7 +16,10 @@
  *
  * Snapshots: for each open batch the pipeline keeps the frame with the most
  * confirmed objects (the latest on ties), with its boxes and skeletons, and
- * writes it annotated when the batch closes. */
+ * writes it annotated when the batch closes. Each batch entry (a tracked
+ * object) also keeps a crop of its best sighting (best_crop_offer: score,
+ * weighted down when cut by the frame edge or small), written as its own
+ * JPEG when the batch closes (vigil_detection.snapshot_path). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -66,9 +69,17 @@ typedef struct {
   pose_result pose[SNAP_MAX];
 } snapshot;
 
+/* The crop of a batch entry's best sighting so far. */
+typedef struct {
+  float q;                  /* sighting_quality of the kept crop; 0 = none */
+  vigil_image crop;
+} best_crop;
+
 typedef struct {
   camera cam;
   batcher b;
+  best_crop *best;          /* per entry of the open batch (same index), nbest of them */
+  size_t nbest;
   tracker tr;
   motion_detector md;
   track_extra *ex;          /* PIPELINE_MAX_TRACKS */
@@ -76,6 +87,8 @@ typedef struct {
   snapshot snap;
   long seq;
   pipeline_stats st;        /* this camera's share; pipeline_get_stats sums */
+  pipeline_stats pub;       /* st as of the last finished frame, and the drops: read by other threads (/metrics) */
+  pthread_mutex_t pub_mu;
   tamper_state *tamper;     /* NULL: tampering checks are off */
   double tamper_last;       /* time of the last frame the check looked at */
   int last_w, last_h;       /* size of the last frame */
@@ -196,6 +209,9 @@ void pipeline_free(pipeline *p) {
     vigil_image_free(&p->cams[i]->before);
     free(p->cams[i]->ex);
     vigil_image_free(&p->cams[i]->snap.frame);
+    for (size_t k = 0; k < p->cams[i]->nbest; k++) vigil_image_free(&p->cams[i]->best[k].crop);
+    free(p->cams[i]->best);
+    pthread_mutex_destroy(&p->cams[i]->pub_mu);
     free(p->cams[i]);
   }
   free(p->cams);
@@ -215,9 +231,12 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
 #define SUM(f) s.f += c->f
     SUM(motion_ms), SUM(detect_ms), SUM(track_ms), SUM(enrich_ms), SUM(risk_ms), SUM(store_ms), SUM(frames);
     SUM(detections), SUM(enriched), SUM(batches), SUM(events), SUM(duplicates), SUM(frames_gated);
-    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(dropped);
+    SUM(detected_frames), SUM(detector_calls), SUM(tracks_confirmed), SUM(plan_full), SUM(plan_new), SUM(plan_tracks);
     SUM(scene_ms);
 #undef SUM
+    pthread_mutex_lock(&p->cams[i]->pub_mu);
+    s.dropped += p->cams[i]->pub.dropped;
+    pthread_mutex_unlock(&p->cams[i]->pub_mu);
   }
   m->stats = s;
   pthread_mutex_unlock(&m->mu);
@@ -225,10 +244,42 @@ const pipeline_stats *pipeline_get_stats(const pipeline *p) {
 }
 
 void pipeline_add_dropped(pipeline *p, int cam, long n) {
-  if (cam < 0 || cam >= p->ncams) return;
   pthread_mutex_lock(&p->mu);
-  p->cams[cam]->st.dropped += n;
+  cam_state *cs = cam >= 0 && cam < p->ncams ? p->cams[cam] : NULL;
   pthread_mutex_unlock(&p->mu);
+  if (!cs) return;
+  pthread_mutex_lock(&cs->pub_mu);
+  cs->pub.dropped += n;
+  pthread_mutex_unlock(&cs->pub_mu);
+}
+
+/* The camera's counters become visible to other threads (the drops are
+ * counted there by the thread that queues frames). */
+static void stats_publish(cam_state *cs) {
+  pthread_mutex_lock(&cs->pub_mu);
+  long dropped = cs->pub.dropped;
+  cs->pub = cs->st;
+  cs->pub.dropped = dropped;
+  pthread_mutex_unlock(&cs->pub_mu);
+}
+
+int pipeline_camera_stats(pipeline *p, int cam, char *id, size_t idlen, pipeline_stats *out) {
+  pthread_mutex_lock(&p->mu); /* cameras may be added meanwhile (the watcher) */
+  cam_state *cs = cam >= 0 && cam < p->ncams ? p->cams[cam] : NULL;
+  pthread_mutex_unlock(&p->mu);
+  if (!cs) return -1;
+  snprintf(id, idlen, "%s", cs->cam.id);
+  pthread_mutex_lock(&cs->pub_mu);
+  *out = cs->pub;
+  pthread_mutex_unlock(&cs->pub_mu);
+  return 0;
+}
+
+int pipeline_camera_count(pipeline *p) {
+  pthread_mutex_lock(&p->mu);
+  int n = p->ncams;
+  pthread_mutex_unlock(&p->mu);
+  return n;
 }
 
 /* A batch left open by a crash or kill resumes where it stopped: its entries
@@ -284,12 +335,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
       snprintf(p->cams[i]->b.cur.camera_name, sizeof p->cams[i]->b.cur.camera_name, "%s", c->name);
       return i;
     }
+  pthread_mutex_lock(&p->mu); /* other threads read the camera list (/metrics) */
   cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
+  if (n) p->cams = n;
+  pthread_mutex_unlock(&p->mu);
   if (!n) return -1;
-  p->cams = n;
   cam_state *cs = calloc(1, sizeof *cs);
   if (!cs) return -1;
   cs->cam = *c;
+  pthread_mutex_init(&cs->pub_mu, NULL);
   cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
   if (!cs->ex) {
     free(cs);
@@ -309,24 +363,25 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   cs->tamper_last = cs->before_ts = -1e18;
   if (p->p.tamper && tamper_init(&cs->tamper, tamper_default_params())) {
     batcher_free(&cs->b), tracker_free(&cs->tr), motion_free(&cs->md);
+    pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex), free(cs);
     return -1;
   }
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   pthread_mutex_lock(&p->mu);
   int rc = store_upsert_camera(p->st, c->id, c->name, c->source, err, errlen);
-  if (rc == 0) p->cams[p->ncams] = cs;
+  if (rc == 0) p->cams[p->ncams++] = cs;
   pthread_mutex_unlock(&p->mu);
   if (rc) {
     batcher_free(&cs->b);
     tracker_free(&cs->tr);
     motion_free(&cs->md);
     tamper_free(cs->tamper);
+    pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex);
     free(cs);
     return -1;
   }
-  p->ncams++;
   if (p->durable && resume_open(p, cs, err, errlen)) return -1;
   return p->ncams - 1;
 }
@@ -477,6 +532,84 @@ static void write_snapshot(pipeline *p, cam_state *cs, vigil_batch *b) {
   vigil_image_free(&im);
 }
 
+/* ---- per-object snapshots: the best sighting of each batch entry ---------------------- */
+
+#define BEST_CROP_SIDE 256 /* longest side of a kept crop, px */
+
+/* How good a sighting is for a picture of the object: its detector score,
+ * halved when the box touches the frame edge (the object is cut off), and
+ * scaled down below 96 px of height (too small to see much). */
+static float sighting_quality(const vigil_det *d, int fw, int fh) {
+  float q = d->score;
+  if (d->x1 <= 2 || d->y1 <= 2 || d->x2 >= (float)fw - 2 || d->y2 >= (float)fh - 2) q *= 0.5f;
+  float h = d->y2 - d->y1;
+  if (h < 96) q *= h > 8 ? h / 96 : 8.0f / 96;
+  return q;
+}
+
+/* Keeps a crop of this sighting for entry idx of the open batch when it is
+ * better than the one kept (the box grown by 15% a side, at most
+ * BEST_CROP_SIDE px). Best effort: out of memory keeps the old one. */
+static void best_crop_offer(cam_state *cs, size_t idx, const vigil_image *frame, const vigil_det *d) {
+  if (idx >= cs->nbest) {
+    size_t n = idx + 16;
+    best_crop *nb = realloc(cs->best, n * sizeof *nb);
+    if (!nb) return;
+    memset(nb + cs->nbest, 0, (n - cs->nbest) * sizeof *nb);
+    cs->best = nb, cs->nbest = n;
+  }
+  best_crop *bc = &cs->best[idx];
+  float q = sighting_quality(d, frame->w, frame->h);
+  if (bc->crop.data && q <= bc->q) return;
+  float mw = (d->x2 - d->x1) * 0.15f, mh = (d->y2 - d->y1) * 0.15f;
+  int x1 = (int)fmaxf(0, d->x1 - mw), y1 = (int)fmaxf(0, d->y1 - mh);
+  int x2 = (int)fminf((float)frame->w, d->x2 + mw), y2 = (int)fminf((float)frame->h, d->y2 + mh);
+  if (x2 - x1 < 2 || y2 - y1 < 2) return;
+  vigil_image c = {0}, s = {0};
+  if (vigil_img_crop(&c, frame, x1, y1, x2 - x1, y2 - y1)) return;
+  int side = c.w > c.h ? c.w : c.h;
+  if (side > BEST_CROP_SIDE) {
+    int w = (int)((double)c.w * BEST_CROP_SIDE / side + 0.5), h = (int)((double)c.h * BEST_CROP_SIDE / side + 0.5);
+    int rc = vigil_img_resize(&s, &c, w < 1 ? 1 : w, h < 1 ? 1 : h, VIGIL_RESIZE_AREA);
+    vigil_image_free(&c);
+    if (rc) return;
+    c = s;
+  }
+  vigil_image_free(&bc->crop);
+  bc->crop = c;
+  bc->q = q;
+}
+
+/* Writes the kept crops of a closing batch (entry i = crop i) as JPEGs and
+ * sets the entries' snapshot_path; forgets the crops either way. */
+static void best_crops_write(pipeline *p, cam_state *cs, vigil_batch *b) {
+  for (size_t i = 0; i < b->n && i < cs->nbest; i++) {
+    best_crop *bc = &cs->best[i];
+    b->dets[i].snapshot_path[0] = 0;
+    if (!bc->crop.data || !p->p.snapshot_dir[0]) continue;
+    uint8_t *jpg;
+    size_t len;
+    if (annotate_encode_jpeg(&jpg, &len, &bc->crop, 85)) continue;
+    char dir[512], path[sizeof b->dets[i].snapshot_path];
+    if (snprintf(dir, sizeof dir, "%.400s/%.63s", p->p.snapshot_dir, b->camera_id) < (int)sizeof dir) {
+      mkdir(dir, 0755);
+      snprintf(path, sizeof path, "%.400s/obj-%.63s.jpg", dir, b->dets[i].id);
+      FILE *f = fopen(path, "wb");
+      if (f) {
+        bool ok = fwrite(jpg, 1, len, f) == len;
+        ok = fclose(f) == 0 && ok;
+        if (ok) snprintf(b->dets[i].snapshot_path, sizeof b->dets[i].snapshot_path, "%s", path);
+        else vlog_warn("pipeline: cannot write snapshot %s", path);
+      }
+    }
+    free(jpg);
+  }
+  for (size_t i = 0; i < cs->nbest; i++) {
+    vigil_image_free(&cs->best[i].crop);
+    cs->best[i].q = 0;
+  }
+}
+
 /* Scores, stores and reports one closed batch; frees it. */
 static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const pipeline_scene_out *so, char *err,
                               size_t errlen);
@@ -508,6 +641,7 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const 
   b->n_watch = cs->cam.nwatch;
   memcpy(b->watch, cs->cam.watch, sizeof b->watch);
   write_snapshot(p, cs, b);
+  best_crops_write(p, cs, b);
   vigil_image_free(&cs->snap.frame);
   cs->snap.n = 0;
   vigil_event ev;
@@ -572,6 +706,7 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   bool any_track = cs->tr.n > 0;
   if (first || nreg < 0 || (any_track && ts - cs->last_full >= p->p.recheck_s)) {
     cs->last_full = ts; /* the first frame, and a regular look at still objects */
+    cs->st.plan_full++;
     crops[0] = whole;
     return 1;
   }
@@ -603,6 +738,8 @@ static int plan(pipeline *p, cam_state *cs, const vigil_image *frame, double ts,
   vlog_debug("pipeline: camera %s: %d motion region(s)%s, first %.0f,%.0f-%.0f,%.0f", cs->cam.id, nreg,
              explained ? " on known tracks" : "", reg[0].x1, reg[0].y1, reg[0].x2, reg[0].y2);
   if (explained && p->p.detect_fps > 0 && ts - cs->last_detect < 1.0 / p->p.detect_fps - 1e-6) return 0;
+  if (explained) cs->st.plan_tracks++;
+  else cs->st.plan_new++;
   int side_w, side_h;
   detector_input_size(p->det, &side_w, &side_h);
   int n = motion_plan_crops(reg, nreg, frame->w, frame->h, side_w > side_h ? side_w : side_h,
@@ -742,7 +879,8 @@ static int tamper_check(pipeline *p, cam_state *cs, const vigil_image *frame, do
   return 0;
 }
 
-static int frame_run(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen);
+static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *frame, double ts, char *err,
+                     size_t errlen);
 
 /* The camera's live state for the dashboard (src/pipeline/live.c), at most once
  * per live_interval_s of wall time whatever the frame rate; a failure is logged,
@@ -754,9 +892,9 @@ static void publish_live(pipeline *p, int cam, const vigil_image *frame, double 
   cs->live_at = now;
   pipeline_track *tr = malloc(PIPELINE_MAX_TRACKS * sizeof *tr);
   int n = tr ? pipeline_camera_tracks(p, cam, tr, PIPELINE_MAX_TRACKS) : -1;
-  pthread_mutex_lock(&p->mu); /* dropped is counted by the decode thread under the lock */
-  pipeline_stats st = cs->st;
-  pthread_mutex_unlock(&p->mu);
+  pthread_mutex_lock(&cs->pub_mu); /* the published counters: dropped is counted by the decode thread */
+  pipeline_stats st = cs->pub;
+  pthread_mutex_unlock(&cs->pub_mu);
   char err[256];
   if (n >= 0 && live_publish(p->st, cs->cam.id, frame, ts, tr, n, &st, p->p.live_max_width, err, sizeof err))
     vlog_warn("pipeline: camera %s: %s", cs->cam.id, err);
@@ -764,17 +902,19 @@ static void publish_live(pipeline *p, int cam, const vigil_image *frame, double 
 }
 
 int pipeline_frame(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
-  int rc = frame_run(p, cam, frame, ts, err, errlen);
-  if (cam >= 0 && cam < p->ncams) publish_live(p, cam, frame, ts);
-  return rc;
-}
-
-static int frame_run(pipeline *p, int cam, const vigil_image *frame, double ts, char *err, size_t errlen) {
   if (cam < 0 || cam >= p->ncams) {
     vigil_err(err, errlen, -1, "no camera %d", cam);
     return -1;
   }
   cam_state *cs = p->cams[cam];
+  int rc = frame_run(p, cam, cs, frame, ts, err, errlen);
+  stats_publish(cs);
+  publish_live(p, cam, frame, ts);
+  return rc;
+}
+
+static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *frame, double ts, char *err,
+                     size_t errlen) {
   cs->st.frames++;
   if (tamper_check(p, cs, frame, ts, err, errlen)) vlog_warn("camera %s: tampering event not stored: %s", cs->cam.id, err);
   /* A frame that is not the next frame of a moving picture (long after the
@@ -918,6 +1058,7 @@ static int frame_run(pipeline *p, int cam, const vigil_image *frame, double ts, 
       }
       if (!fresh) continue; /* in a stored event already: this frame was processed before a restart */
     }
+    best_crop_offer(cs, touch ? x->batch_idx : cs->b.cur.n, frame, d);
     if (touch) {
       c = batcher_touch(&cs->b, x->batch_idx, &vd, &x->enr, &closed);
     } else {
@@ -966,8 +1107,9 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     if (cam >= 0 && i != cam) continue;
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
-      return -1;
+    int rc = batcher_tick(&p->cams[i]->b, 0, true, &closed) == 1 ? close_batch(p, p->cams[i], &closed, err, errlen) : 0;
+    stats_publish(p->cams[i]);
+    if (rc) return -1;
   }
   return 0;
 }
@@ -975,8 +1117,9 @@ int pipeline_flush(pipeline *p, int cam, char *err, size_t errlen) {
 int pipeline_tick(pipeline *p, double now, char *err, size_t errlen) {
   for (int i = 0; i < p->ncams; i++) {
     vigil_batch closed;
-    if (batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 && close_batch(p, p->cams[i], &closed, err, errlen))
-      return -1;
+    int rc = batcher_tick(&p->cams[i]->b, now, false, &closed) == 1 ? close_batch(p, p->cams[i], &closed, err, errlen) : 0;
+    stats_publish(p->cams[i]);
+    if (rc) return -1;
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 /* HTML report writer: events kept in memory as they arrive, written as one
- * self-contained page (inline CSS, snapshots as data: URIs). */
+ * self-contained page (inline CSS, snapshots and each object's best-sighting
+ * crop as data: URIs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ typedef struct {
   char zones[256];
   vigil_scene scene; /* caption and CLIP anomaly, when the scene stage ran */
   char rules[VIGIL_MAX_RULES * VIGIL_RULE_LEN]; /* ids of the rules that fired, ", "-separated */
+#define REPORT_MAX_OBJECTS 16 /* object crops shown per event */
+  int nobj;
+  char *obj_b64[REPORT_MAX_OBJECTS];
+  char obj_label[REPORT_MAX_OBJECTS][96];
 } report_item;
 
 struct report {
@@ -44,6 +49,7 @@ void report_free(report *r) {
     free(r->items[i].summary);
     free(r->items[i].reasoning);
     free(r->items[i].jpeg_b64);
+    for (int k = 0; k < r->items[i].nobj; k++) free(r->items[i].obj_b64[k]);
   }
   free(r->items);
   free(r);
@@ -83,6 +89,14 @@ int report_add(report *r, const vigil_event *ev, const vigil_batch *b) {
   for (int k = 0, o = 0; k < ev->n_rules && k < VIGIL_MAX_RULES && o < (int)sizeof it->rules - VIGIL_RULE_LEN - 3; k++)
     o += snprintf(it->rules + o, sizeof it->rules - (size_t)o, "%s%s", k ? ", " : "", ev->rules[k]);
   if (b && b->snapshot_path[0]) it->jpeg_b64 = read_b64(b->snapshot_path);
+  for (size_t i = 0; b && i < b->n && it->nobj < REPORT_MAX_OBJECTS; i++) { /* each object's best sighting */
+    const vigil_detection *d = &b->dets[i];
+    char *img = d->snapshot_path[0] ? read_b64(d->snapshot_path) : NULL;
+    if (!img) continue;
+    it->obj_b64[it->nobj] = img;
+    snprintf(it->obj_label[it->nobj++], sizeof it->obj_label[0], "%s %.2f, %.0f s%s", d->cls, d->confidence,
+             d->last_seen > d->first_seen ? d->last_seen - d->first_seen : 0, d->stationary ? ", still" : "");
+  }
   /* class counts: "person x12, car x3" */
   if (b) {
     const char *seen[32];
@@ -152,6 +166,8 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
         ".meta{color:#aaa;font-size:13px}.summary{margin:10px 0 6px;font-size:15px}\n"
         "pre{white-space:pre-wrap;font-size:12.5px;color:#ccc;background:#15151a;padding:8px;border-radius:6px}\n"
         ".none{padding:40px;text-align:center;color:#777}\n"
+        ".objs{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}.obj{font-size:11px;color:#aaa;text-align:center}\n"
+        ".obj img{height:96px;width:auto;display:block;border-radius:4px;background:#000}\n"
         "</style></head><body>\n<h1>", f);
   esc(f, r->title);
   fprintf(f, "</h1><div class=\"sub\">%d events &middot; %d critical &middot; %d high &middot; %d medium &middot; %d low</div>\n",
@@ -192,6 +208,17 @@ int report_write(const report *r, const char *path, char *err, size_t errlen) {
     if (it->rules[0]) {
       fputs("<div class=\"meta rules\">rules fired: ", f);
       esc(f, it->rules);
+      fputs("</div>", f);
+    }
+    if (it->nobj) {
+      fputs("<div class=\"objs\">", f);
+      for (int k = 0; k < it->nobj; k++) {
+        fputs("<div class=\"obj\"><img alt=\"object snapshot\" src=\"data:image/jpeg;base64,", f);
+        fputs(it->obj_b64[k], f);
+        fputs("\">", f);
+        esc(f, it->obj_label[k]);
+        fputs("</div>", f);
+      }
       fputs("</div>", f);
     }
     fputs("<div class=\"summary\">", f);

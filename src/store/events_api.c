@@ -123,6 +123,31 @@ static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
   return vigil_http_reply_json(res, 200, j);
 }
 
+/* Answers with the image file at path (a snapshot the pipeline wrote); 404
+ * when it is gone or not a plain file of a sane size. */
+static int reply_snapshot(vigil_http_response *res, const char *path, const char *what) {
+  FILE *f = fopen(path, "rb");
+  struct stat stt;
+  if (!f || fstat(fileno(f), &stt) || !S_ISREG(stt.st_mode) || stt.st_size > MAX_SNAPSHOT_BYTES) {
+    vlog_warn("events: snapshot of %s unreadable: %s", what, path);
+    if (f) fclose(f);
+    return vigil_http_error(res, 404, "the snapshot of %s is no longer available", what);
+  }
+  size_t n = (size_t)stt.st_size;
+  char *buf = malloc(n ? n : 1);
+  size_t got = buf ? fread(buf, 1, n, f) : 0;
+  fclose(f);
+  size_t pl = strlen(path);
+  const char *ct = pl > 4 && !strcasecmp(path + pl - 4, ".png") ? "image/png" : "image/jpeg";
+  if (!buf || got != n) {
+    free(buf);
+    return vigil_http_error(res, 500, "reading the snapshot failed");
+  }
+  int rc = vigil_http_reply(res, 200, ct, buf, n);
+  free(buf);
+  return rc;
+}
+
 static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   int64_t id;
@@ -135,28 +160,29 @@ static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
     vigil_event_free(&ev);
     return vigil_http_error(res, 404, "event %lld has no snapshot", (long long)id);
   }
-  FILE *f = fopen(ev.snapshot_path, "rb");
-  struct stat stt;
-  if (!f || fstat(fileno(f), &stt) || !S_ISREG(stt.st_mode) || stt.st_size > MAX_SNAPSHOT_BYTES) {
-    vlog_warn("events: snapshot of event %lld unreadable: %s", (long long)id, ev.snapshot_path);
-    if (f) fclose(f);
-    vigil_event_free(&ev);
-    return vigil_http_error(res, 404, "the snapshot of event %lld is no longer available", (long long)id);
-  }
-  size_t n = (size_t)stt.st_size;
-  char *buf = malloc(n ? n : 1);
-  size_t got = buf ? fread(buf, 1, n, f) : 0;
-  fclose(f);
-  const char *path = ev.snapshot_path;
-  size_t pl = strlen(path);
-  const char *ct = pl > 4 && !strcasecmp(path + pl - 4, ".png") ? "image/png" : "image/jpeg";
+  char what[64];
+  snprintf(what, sizeof what, "event %lld", (long long)id);
+  rc = reply_snapshot(res, ev.snapshot_path, what);
   vigil_event_free(&ev);
-  if (!buf || got != n) {
-    free(buf);
-    return vigil_http_error(res, 500, "reading the snapshot failed");
+  return rc;
+}
+
+/* GET /detections/{id}/snapshot: the JPEG of a tracked object's best sighting. */
+static int h_detection_snapshot(vigil_http_response *res, const vigil_http_request *req) {
+  events_ctx *c = req->ctx;
+  const char *id = req->path_param;
+  if (!id || !*id || strlen(id) >= VIGIL_ID_LEN) return vigil_http_error(res, 400, "bad detection id");
+  char *path = NULL, err[512] = "";
+  int rc = store_detection_snapshot(c->st, id, &path, err, sizeof err);
+  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (!path[0]) {
+    free(path);
+    return vigil_http_error(res, 404, "detection %s has no snapshot", id);
   }
-  rc = vigil_http_reply(res, 200, ct, buf, n);
-  free(buf);
+  char what[VIGIL_ID_LEN + 16];
+  snprintf(what, sizeof what, "detection %s", id);
+  rc = reply_snapshot(res, path, what);
+  free(path);
   return rc;
 }
 
@@ -533,6 +559,7 @@ static const vigil_http_route events_routes[] = {
     {"GET", "/events/{id}/detections", h_detections},
     {"GET", "/cameras/{id}/live", h_live},
     {"GET", "/cameras/{id}/live.jpg", h_live_jpg},
+    {"GET", "/detections/{id}/snapshot", h_detection_snapshot},
     /* the dashboard */
     {"GET", "/", web_h_index},
     {"GET", "/ui/{file}", web_h_asset},

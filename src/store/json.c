@@ -42,6 +42,8 @@ json_t *vigil_detection_to_json(const vigil_detection *d) {
   json_object_set_new(j, "confidence", json_real(d->confidence));
   json_object_set_new(j, "bbox", bbox(&d->bbox));
   json_object_set_new(j, "timestamp", iso_time(d->ts));
+  /* the tracked object's best sighting: GET /detections/{id}/snapshot */
+  json_object_set_new(j, "has_snapshot", json_boolean(d->snapshot_path[0] != 0));
   return j;
 }
 

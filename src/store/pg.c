@@ -66,6 +66,8 @@ static const char *const migrations[] = {
     "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
     " frame_ts DOUBLE PRECISION NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
     "CREATE INDEX live_state_seq ON live_state(seq);",
+    /* 9: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
+    "ALTER TABLE detections ADD COLUMN snapshot_path TEXT;",
 };
 
 #ifdef VIGIL_HAVE_PQ

@@ -65,6 +65,8 @@ static const char *const migrations[] = {
     "CREATE TABLE live_state(camera_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL,"
     " frame_ts REAL NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, tracks TEXT NOT NULL, stats TEXT NOT NULL, jpeg TEXT);"
     "CREATE INDEX live_state_seq ON live_state(seq);",
+    /* 9: the JPEG of a tracked object's best sighting (GET /detections/{id}/snapshot) */
+    "ALTER TABLE detections ADD COLUMN snapshot_path TEXT;",
 };
 
 static int lite_exec(void *vdb, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,

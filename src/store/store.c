@@ -268,14 +268,21 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
   }
   for (size_t i = 0; i < b->n; i++) {
     const vigil_detection *d = &b->dets[i];
-    sval p[9] = {sv_text(d->id),           sv_text(b->camera_id),    sv_text(d->cls),
-                 sv_real(d->confidence),   sv_real(d->bbox.x1),      sv_real(d->bbox.y1),
-                 sv_real(d->bbox.x2),      sv_real(d->bbox.y2),      sv_real(d->ts)};
+    sval p[10] = {sv_text(d->id),           sv_text(b->camera_id),    sv_text(d->cls),
+                  sv_real(d->confidence),   sv_real(d->bbox.x1),      sv_real(d->bbox.y1),
+                  sv_real(d->bbox.x2),      sv_real(d->bbox.y2),      sv_real(d->ts),
+                  sv_text(d->snapshot_path[0] ? d->snapshot_path : NULL)};
     if ((rc = EXEC(s,
-                   "INSERT INTO detections(id, camera_id, class, confidence, x1, y1, x2, y2, ts)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                   p, 9, NULL, NULL)))
+                   "INSERT INTO detections(id, camera_id, class, confidence, x1, y1, x2, y2, ts, snapshot_path)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                   p, 10, NULL, NULL)))
       goto fail;
+    if (d->snapshot_path[0]) { /* an entry stored while open (durable mode) gets its snapshot now */
+      sval q[2] = {sv_text(d->snapshot_path), sv_text(d->id)};
+      if ((rc = EXEC(s, "UPDATE detections SET snapshot_path = ? WHERE id = ? AND snapshot_path IS NULL", q, 2,
+                     NULL, NULL)))
+        goto fail;
+    }
     if ((rc = put_enrichment(s, d->id, &b->enr[i], err, errlen))) goto fail;
     sval r[3] = {sv_int(id), sv_text(d->id), sv_int((int64_t)i)};
     if ((rc = EXEC(s,
@@ -665,6 +672,16 @@ int store_get_enrichment(store *s, const char *detection_id, char **json, char *
   return rc;
 }
 
+int store_detection_snapshot(store *s, const char *detection_id, char **path, char *err, size_t errlen) {
+  *path = NULL;
+  sval p = sv_text(detection_id);
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, "SELECT COALESCE(snapshot_path, '') FROM detections WHERE id = ?", &p, 1, row_str, path);
+  pthread_mutex_unlock(&s->mu);
+  if (!rc && !*path) return vigil_err(err, errlen, STORE_ENOTFOUND, "no detection %s", detection_id);
+  return rc;
+}
+
 /* ---- the notification outbox ------------------------------------------------------------ */
 
 static bool sink_valid(const char *sink) { return sink && (!strcmp(sink, "mqtt") || !strcmp(sink, "webhook")); }
@@ -774,6 +791,7 @@ static int row_det(void *ud, int nc, const char *const *c) {
   d->bbox.x2 = c[6] ? strtof(c[6], NULL) : 0;
   d->bbox.y2 = c[7] ? strtof(c[7], NULL) : 0;
   d->ts = c[8] ? strtod(c[8], NULL) : 0;
+  if (nc > 9 && c[9]) vigil_strlcpy(d->snapshot_path, c[9], sizeof d->snapshot_path);
   return 0;
 }
 
@@ -784,7 +802,7 @@ int store_event_detections(store *s, int64_t event_id, vigil_detection **dets, s
   sval p = sv_int(event_id);
   row_list l = {.size = sizeof(vigil_detection)};
   int rc = row_list_query(s, &l,
-                          "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts"
+                          "SELECT d.id, d.camera_id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts, d.snapshot_path"
                           " FROM event_detections ed JOIN detections d ON d.id = ed.detection_id"
                           " WHERE ed.event_id = ? ORDER BY ed.seq",
                           &p, 1, row_det, err, errlen);

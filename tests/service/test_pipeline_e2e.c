@@ -112,6 +112,25 @@ static void test_vtest_events(void **s) {
   assert_int_equal(scalar(db, "SELECT count(*) FROM live_state WHERE camera_id = 'vtest' AND jpeg IS NOT NULL"
                               " AND width > 0 AND tracks LIKE '[%]'"), 1);
   assert_int_equal(scalar(db, "SELECT count(*) FROM events WHERE ' ' || rules || ' ' LIKE '% base_person %'"), events);
+  /* every tracked object has the JPEG of its best sighting, stored with it */
+  assert_int_equal(scalar(db, "SELECT count(*) FROM detections WHERE snapshot_path IS NULL OR snapshot_path = ''"), 0);
+  {
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT snapshot_path, x2 - x1, y2 - y1 FROM detections", -1, &q, NULL),
+                     SQLITE_OK);
+    int files = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      FILE *jf = fopen((const char *)sqlite3_column_text(q, 0), "rb");
+      assert_non_null(jf);
+      unsigned char m[2] = {0};
+      assert_int_equal(fread(m, 1, 2, jf), 2);
+      assert_true(m[0] == 0xFF && m[1] == 0xD8); /* a JPEG */
+      fclose(jf);
+      files++;
+    }
+    sqlite3_finalize(q);
+    assert_true(files > 0);
+  }
   /* enrichment results were stored for some detections (pose from MoveNet) */
   assert_true(scalar(db, "SELECT count(*) FROM enrichment_results WHERE json LIKE '%posture%'") > 0);
   sqlite3_close(db);
@@ -128,6 +147,8 @@ static void test_vtest_events(void **s) {
     assert_non_null(strstr(html, "rules fired: base_person"));
   }
   fclose(f);
+  snprintf(cmd, sizeof cmd, "grep -q 'alt=\"object snapshot\" src=\"data:image/jpeg;base64,/9j/' %s/report.html", tmpdir);
+  assert_int_equal(system(cmd), 0); /* and each object's best sighting */
 
   /* the events API lists what was stored */
   int port = 20000 + (int)(getpid() % 20000);
@@ -142,9 +163,38 @@ static void test_vtest_events(void **s) {
     snprintf(cmd, sizeof cmd, "curl -sf 'http://127.0.0.1:%d/events?camera=vtest&limit=100' -o %s", port, out);
     ok = system(cmd) == 0;
   }
+  /* an event's objects say they have a snapshot, and the API serves it */
+  char det_id[128] = "";
+  if (ok) {
+    snprintf(cmd, sizeof cmd,
+             "curl -sf http://127.0.0.1:%d/events/1/detections | python3 -c 'import json,sys; d=json.load(sys.stdin)"
+             "[\"detections\"]; print(d[0][\"id\"] if d and all(x[\"has_snapshot\"] for x in d) else \"\")' > %s/det",
+             port, tmpdir);
+    ok = system(cmd) == 0;
+    snprintf(path, sizeof path, "%s/det", tmpdir);
+    f = fopen(path, "r");
+    if (!f || !fgets(det_id, sizeof det_id, f)) ok = 0;
+    if (f) fclose(f);
+    det_id[strcspn(det_id, "\n")] = 0;
+  }
+  fprintf(stderr, "object snapshot of detection '%s'\n", det_id);
+  int snap_ok = -1, missing_ok = -1;
+  if (ok && det_id[0]) {
+    snprintf(cmd, sizeof cmd,
+             "curl -sf http://127.0.0.1:%d/detections/%s/snapshot -o %s/obj.jpg && "
+             "test \"$(head -c 2 %s/obj.jpg | od -An -tx1 | tr -d ' ')\" = ffd8",
+             port, det_id, tmpdir, tmpdir);
+    snap_ok = system(cmd);
+    snprintf(cmd, sizeof cmd, "test $(curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/detections/nope/snapshot) = 404",
+             port);
+    missing_ok = system(cmd);
+  }
   snprintf(cmd, sizeof cmd, "kill $(cat %s/serve.pid)", tmpdir);
   (void)system(cmd);
   assert_true(ok);
+  assert_true(det_id[0]);
+  assert_int_equal(snap_ok, 0);
+  assert_int_equal(missing_ok, 0);
   json_error_t je;
   json_t *list = json_load_file(out, 0, &je);
   assert_non_null(list);
