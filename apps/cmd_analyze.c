@@ -35,6 +35,7 @@
 #include "vigil/store_json.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
+#include "vigil/yolo_world.h"
 
 #define MAX_SOURCES 256
 
@@ -358,6 +359,7 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
 typedef struct {
   camera_registry reg;
   detector_t *det;
+  yolo_world *world; /* the cameras' watch lists (NULL: none watch, or not installed) */
   enrich_engine *eng;
   enrich_client *ecl;
   risk_analyzer *risk;
@@ -397,6 +399,21 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
   if (dpc || detector_load(&x->det, dp, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
     return VIGIL_EXIT_NODATA;
+  }
+  bool watching = false;
+  for (int i = 0; i < x->reg.n; i++) watching |= x->reg.cams[i].nwatch > 0;
+  if (watching) { /* the registry's watch lists need YOLO-World; without it they only feed the rules */
+    const char *ywp = vigil_config_str(cfg, "YOLO_WORLD_MODEL_PATH");
+    double yc = 0.25;
+    vigil_config_float(cfg, "YOLO_WORLD_CONFIDENCE", &yc, NULL, 0);
+    pp->world_conf = (float)yc;
+    char yerr[512];
+    if (!ywp || yolo_world_load(&x->world, ywp, a->threads > 0 ? a->threads : 1, yerr, sizeof yerr))
+      fprintf(stderr, "vigil analyze: camera watch lists: YOLO-World export not installed (%s); watched classes are "
+                      "only recognised when the detector itself reports them (tools/export/yolo_world.py)\n",
+              ywp ? yerr : "YOLO_WORLD_MODEL_PATH is not set");
+    else
+      pp->world = x->world;
   }
   enrich_client_params ecp;
   int remote = enrich_client_params_from_config(&ecp, cfg, err, errlen);
@@ -464,6 +481,7 @@ static void analyze_free(analyze_ctx *x) {
   enrich_client_free(x->ecl);
   cameras_free(&x->reg);
   detector_free(x->det);
+  yolo_world_free(x->world);
   report_free(x->oc.rep);
   vigil_config_set_global(NULL);
 }

@@ -41,6 +41,10 @@ static const vigil_config_key keys[] = {
      "Vehicle damage model (YOLOv11-seg export)"},
     {"WEATHER_MODEL_PATH", VIGIL_CFG_STRING, "/models/weather-classification", NORANGE,
      "Weather classifier (image classifier export with id2label)"},
+    {"VIOLENCE_MODEL_PATH", VIGIL_CFG_STRING, "/models/violence-detection", NORANGE,
+     "Violence classifier (ViT export with id2label), run on frames with two or more people"},
+    {"SEGFORMER_MODEL_PATH", VIGIL_CFG_STRING, "/models/segformer-b2-clothes", NORANGE,
+     "SegFormer-b2 clothes export: clothing items, areas and colours beside FashionSigLIP"},
     {"PET_MODEL_PATH", VIGIL_CFG_STRING, "/models/pet-classifier", NORANGE, "Pet classifier"},
     {"CLOTHING_MODEL_PATH", VIGIL_CFG_STRING, "/models/fashion-clip", NORANGE,
      "Clothing model (FashionCLIP/SigLIP)"},
@@ -104,6 +108,10 @@ static const vigil_config_key keys[] = {
      "Person/vehicle crops of an event's snapshot the pipeline embeds for semantic search (besides the snapshot)"},
     {"PIPELINE_SCENE", VIGIL_CFG_BOOL, "true", NORANGE,
      "Caption (Florence-2) and CLIP anomaly of each batch's snapshot, and search embeddings, when the models are installed"},
+    /* YOLO-World (open vocabulary on 8095) */
+    {"YOLO_WORLD_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo-world-s", NORANGE,
+     "YOLO-World export folder (yolo_world.onnx, text.onnx, vocab.json, merges.txt); without it /detect refuses 'classes'"},
+    {"YOLO_WORLD_CONFIDENCE", VIGIL_CFG_FLOAT, "0.25", 0, 1, "Minimum score of an open-vocabulary detection"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
