@@ -26,7 +26,7 @@ export VIGIL_HOME
 SUBMAKE = $(MAKE) --no-print-directory
 # The sanitizer stages build only what they run.
 ASAN_TARGETS := $(sort $(basename $(notdir $(wildcard tests/unit/test_*.c tests/ops/test_*.c))))
-TSAN_TESTS := test_zoo test_zoo_stress test_zoo_http
+TSAN_TESTS := test_zoo test_zoo_stress test_zoo_http test_yolo_world
 
 .PHONY: all deps build test test-ctest test-asan test-tsan fuzz fuzz-smoke run bench clean
 

@@ -35,6 +35,7 @@
 #include "vigil/store_json.h"
 #include "vigil/video.h"
 #include "vigil/watch.h"
+#include "vigil/yolo_world.h"
 
 #define MAX_SOURCES 256
 
@@ -229,9 +230,7 @@ typedef struct {
 
 static void progress_draw(progress *pg, const char *what) {
   if (!pg->on) return;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  double el = ts.tv_sec + ts.tv_nsec / 1e9 - pg->t0;
+  double el = vigil_mono_s() - pg->t0;
   int width = 30, fill = pg->total > 0 ? (int)(width * (double)pg->done / (double)pg->total) : 0;
   if (fill > width) fill = width;
   char bar[64];
@@ -360,6 +359,7 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
 typedef struct {
   camera_registry reg;
   detector_t *det;
+  yolo_world *world; /* the cameras' watch lists (NULL: none watch, or not installed) */
   enrich_engine *eng;
   enrich_client *ecl;
   risk_analyzer *risk;
@@ -399,6 +399,21 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
   if (dpc || detector_load(&x->det, dp, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
     return VIGIL_EXIT_NODATA;
+  }
+  bool watching = false;
+  for (int i = 0; i < x->reg.n; i++) watching |= x->reg.cams[i].nwatch > 0;
+  if (watching) { /* the registry's watch lists need YOLO-World; without it they only feed the rules */
+    const char *ywp = vigil_config_str(cfg, "YOLO_WORLD_MODEL_PATH");
+    double yc = 0.25;
+    vigil_config_float(cfg, "YOLO_WORLD_CONFIDENCE", &yc, NULL, 0);
+    pp->world_conf = (float)yc;
+    char yerr[512];
+    if (!ywp || yolo_world_load(&x->world, ywp, a->threads > 0 ? a->threads : 1, yerr, sizeof yerr))
+      fprintf(stderr, "vigil analyze: camera watch lists: YOLO-World export not installed (%s); watched classes are "
+                      "only recognised when the detector itself reports them (tools/export/yolo_world.py)\n",
+              ywp ? yerr : "YOLO_WORLD_MODEL_PATH is not set");
+    else
+      pp->world = x->world;
   }
   enrich_client_params ecp;
   int remote = enrich_client_params_from_config(&ecp, cfg, err, errlen);
@@ -466,6 +481,7 @@ static void analyze_free(analyze_ctx *x) {
   enrich_client_free(x->ecl);
   cameras_free(&x->reg);
   detector_free(x->det);
+  yolo_world_free(x->world);
   report_free(x->oc.rep);
   vigil_config_set_global(NULL);
 }
@@ -649,9 +665,7 @@ static int analyze_run(analyze_ctx *x, analyze_args *a, char *err, size_t errlen
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   progress pg = {.on = !a->quiet && isatty(2)};
-  struct timespec ts0;
-  clock_gettime(CLOCK_MONOTONIC, &ts0);
-  pg.t0 = ts0.tv_sec + ts0.tv_nsec / 1e9;
+  pg.t0 = vigil_mono_s();
   pg.total = frames_expected(a, err, errlen);
   int failures = run_concurrent(x, a, &pg, err, errlen);
   if (failures < 0) return VIGIL_EXIT_FAIL;

@@ -4,7 +4,11 @@
  *   [{"id": "front-door", "name": "Front door", "source": "/srv/ftp/front-door",
  *     "timezone": "Europe/Paris", "depth_px_per_m": 310,
  *     "zones": [{"name": "porch", "points": [[0,300],[640,300],[640,480],[0,480]],
- *                "entrance": true}]}]
+ *                "entrance": true}],
+ *     "watch": ["ladder", "crowbar"]}]
+ * "watch" (at most VIGIL_MAX_WATCH names of 1-47 characters): classes YOLO-World looks
+ * for on this camera when its export is installed; their sightings raise the risk
+ * (rules watched_object, watched_object_night).
  *
  * Rules: "id" is required (1-63 of [A-Za-z0-9_.-], unique); every other key is
  * optional; unknown keys, wrong types, too many cameras/zones/points, zones

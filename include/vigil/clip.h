@@ -94,6 +94,9 @@ typedef struct clip_model clip_model;
  *   vocab.json, merges.txt, logit_scale.txt (the learned log scale; absent: log(100))
  * S and D are read from the models (224 and 768 for ViT-L/14). */
 int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t errlen);
+/* The text tower only: text.onnx, vocab.json, merges.txt (no vision.onnx; then
+ * clip_embed_image fails). YOLO-World's export folder holds such a tower. */
+int clip_load_text(clip_model **out, const char *dir, int threads, char *err, size_t errlen);
 void clip_free(clip_model *m);
 /* One loaded export per folder per process (the CLIP service, the events API's
  * search and the pipeline share it); each acquire is paired with a release. */

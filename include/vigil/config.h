@@ -29,14 +29,22 @@ typedef struct {
 
 typedef struct vigil_config vigil_config;
 
+/* Status codes, defined once: X(name, code, message). */
+#define VIGIL_CFG_STATUS_MAP(X)                                 \
+  X(OK, 0, "ok")                                                \
+  X(EINVAL, -1, "a value of the wrong type or out of range")    \
+  X(EIO, -2, "the config file cannot be read")                  \
+  X(ESYNTAX, -3, "a malformed line in the config file")         \
+  X(ENOTFOUND, -4, "no such key, or not set")                   \
+  X(ENOMEM, -5, "out of memory")
+
 enum {
-  VIGIL_CFG_OK = 0,
-  VIGIL_CFG_EINVAL = -1,   /* a value of the wrong type or out of range */
-  VIGIL_CFG_EIO = -2,      /* the file cannot be read */
-  VIGIL_CFG_ESYNTAX = -3,  /* a malformed line in the file */
-  VIGIL_CFG_ENOTFOUND = -4,/* no such key in the table */
-  VIGIL_CFG_ENOMEM = -5,
+#define VIGIL_CFG_X_(name, code, msg) VIGIL_CFG_##name = code,
+  VIGIL_CFG_STATUS_MAP(VIGIL_CFG_X_)
+#undef VIGIL_CFG_X_
 };
+
+const char *vigil_config_strerror(int status);
 
 /* The table of known keys. */
 const vigil_config_key *vigil_config_keys(size_t *n);

@@ -15,6 +15,7 @@
 #include "vigil/person.h"
 #include "vigil/plate.h"
 #include "vigil/pose.h"
+#include "vigil/scene_models.h"
 #include "vigil/zoo.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
 typedef struct {
   bool include_pose, include_depth, action_recognition;
   bool include_weather; /* the frame's weather (cached per camera for ENRICH_WEATHER_TTL_S) */
+  bool include_violence; /* violence detection on the whole frame (the pipeline asks when >= 2 people are in it) */
 } enrich_options;
 
 #define ENRICH_WEATHER_TTL_S 300
@@ -70,13 +72,14 @@ enum {
   ENRICH_PART_PET = 1u << 8,
   ENRICH_PART_DAMAGE = 1u << 9,
   ENRICH_PART_WEATHER = 1u << 10,
+  ENRICH_PART_VIOLENCE = 1u << 11,
 };
 
 /* The parts a request runs when rq->parts is 0 (CONTRACTS.md by kind). */
 unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int nframes);
 /* Part names as the reply and the "parts" request field spell them
  * (threat, pose, demographics, clothing, reid, action, depth, vehicle, pet,
- * damage, weather); 0 / NULL when unknown. */
+ * damage, weather, violence); 0 / NULL when unknown. */
 unsigned enrich_part_bit(const char *name);
 const char *enrich_part_name(unsigned bit);
 /* The service (heavy or light) that hosts the model of a part, after
@@ -110,6 +113,12 @@ typedef struct {
   pet_result pet;
   depth_result depth;
   weather_result weather;
+  bool has_violence;               /* violence-detection ran on the frame */
+  violence_result violence;
+  int n_segments;                  /* segformer-b2-clothes items of the person (beside FashionSigLIP) */
+  segformer_item segments[SEGFORMER_MAX_ITEMS];
+  int seg_mask_w, seg_mask_h;      /* the label map over the person box (0 x 0: none) */
+  uint8_t seg_mask[SEGFORMER_MASK_SIDE * SEGFORMER_MASK_SIDE]; /* label ids (segformer_labels), row-major */
   int n_models;
   char models_used[ENRICH_MAX_MODELS][ZOO_NAME_MAX];
   int n_errors;

@@ -19,12 +19,13 @@ extern "C" {
 
 #define VIGIL_ID_LEN 64    /* ids: detection, camera, person, batch key */
 #define VIGIL_NAME_LEN 48  /* short labels: class, posture, clothing type ... */
+#define VIGIL_MAX_WATCH 16 /* classes on a camera's watch list */
 #define VIGIL_MAX_ALERTS 6
 #define VIGIL_MAX_REID_CAMERAS 8
 #define VIGIL_MAX_DAMAGE 6 /* the six damage classes of model-zoo.md */
 #define VIGIL_MAX_ZONES 16
 #define VIGIL_MAX_PLATES 8 /* distinct licence plates per event */
-#define VIGIL_MAX_RULES 48 /* risk rules that fired for an event (src/risk/rules.c has 34) */
+#define VIGIL_MAX_RULES 48 /* risk rules that fired for an event (src/risk/rules.c has 37) */
 #define VIGIL_RULE_LEN 32  /* a rule id, e.g. "weapon_firearm" */
 
 typedef struct {
@@ -73,6 +74,7 @@ typedef struct {
   char color[VIGIL_NAME_LEN];   /* e.g. "dark" */
   bool is_suspicious;
   bool is_service_uniform;
+  char items[160];              /* SegFormer clothes: "upper_clothes red 45%, pants blue 50%"; "" = not run */
 } vigil_clothing;
 
 typedef struct {
@@ -130,6 +132,12 @@ typedef struct {
 } vigil_depth;
 
 typedef struct {
+  bool present;                 /* the violence classifier ran on the frame (>= 2 people in it) */
+  bool violent;                 /* its violence probability >= 0.5 */
+  float confidence;             /* that probability */
+} vigil_violence;
+
+typedef struct {
   bool present;
   char label[32];               /* the weather classifier's label, e.g. "rain" */
   float confidence;
@@ -161,6 +169,7 @@ typedef struct {
   vigil_face face;
   vigil_plate plate;
   vigil_weather weather;
+  vigil_violence violence;
 } vigil_enrichment;
 
 /* What the scene models said of the batch's best snapshot (src/pipeline/scene.c):
@@ -193,6 +202,8 @@ typedef struct {
   char zones[VIGIL_MAX_ZONES][VIGIL_NAME_LEN]; /* zones the detections fell in */
   bool zone_entrance[VIGIL_MAX_ZONES];         /* zones[i] is marked as an entrance */
   vigil_scene scene;                           /* caption and scene anomaly of the snapshot */
+  int n_watch;                                 /* the camera's watch list (registry "watch"): */
+  char watch[VIGIL_MAX_WATCH][VIGIL_NAME_LEN]; /* classes whose sighting the rules raise */
   size_t n, cap;
   vigil_detection *dets;
   vigil_enrichment *enr;

@@ -38,6 +38,8 @@ typedef struct {
   float depth_px_per_m;   /* depth calibration: box height in px of a 1.7 m person at 1 m; 0 = none */
   int nmasks;             /* motion masks: polygons where movement is ignored (trees, a busy road) */
   camera_zone masks[CAMERA_MAX_ZONES];
+  int nwatch;             /* "watch": classes looked for by YOLO-World (open vocabulary) and raised by the rules */
+  char watch[VIGIL_MAX_WATCH][VIGIL_NAME_LEN];
 } camera;
 
 /* Point-in-polygon (even-odd). */
@@ -124,6 +126,8 @@ typedef struct {
                                  often, wall seconds (1; 0 = never) */
   int live_max_width;         /* the live frame is scaled down to this width (640) */
   /* called for every stored event (also duplicates, flagged) */
+  struct yolo_world *world;   /* borrowed: cameras with a watch list also run it on detected frames (NULL = none) */
+  float world_conf;           /* its minimum score (YOLO_WORLD_CONFIDENCE, 0.25) */
   void (*on_event)(void *ud, const vigil_event *ev, const vigil_batch *b, bool duplicate);
   void *ud;
   /* Enrichment elsewhere (e.g. over HTTP, vigil/enrich_client.h): called

@@ -21,15 +21,23 @@
 extern "C" {
 #endif
 
+/* Status codes, defined once: X(name, code, message). */
+#define RISK_STATUS_MAP(X)                                                          \
+  X(OK, 0, "ok")                                                                    \
+  X(EINVAL, -1, "bad argument or configuration")                                    \
+  X(ENOMEM, -2, "out of memory")                                                    \
+  X(EHTTP, -3, "LLM unreachable: connect error, timeout or non-2xx after retries")  \
+  X(EREPLY, -4, "the LLM's reply is not usable")                                    \
+  X(ETOOBIG, -5, "the LLM's reply exceeded max_reply_bytes")                        \
+  X(ENOLLM, -6, "no LLM configured (or circuit open)")
+
 enum {
-  RISK_OK = 0,
-  RISK_EINVAL = -1,   /* bad argument or configuration */
-  RISK_ENOMEM = -2,
-  RISK_EHTTP = -3,    /* connect error, timeout, or a non-2xx status after retries */
-  RISK_EREPLY = -4,   /* the server reply or the model's text is not usable */
-  RISK_ETOOBIG = -5,  /* the reply exceeded max_reply_bytes */
-  RISK_ENOLLM = -6,   /* no LLM configured (or circuit open) */
+#define RISK_X_(name, code, msg) RISK_##name = code,
+  RISK_STATUS_MAP(RISK_X_)
+#undef RISK_X_
 };
+
+const char *risk_strerror(int status);
 
 typedef enum {
   RISK_API_NONE = 0,  /* rules only */

@@ -32,6 +32,19 @@ typedef enum {
 #undef VIGIL_X_
 } vigil_status;
 
+/* Switch cases that turn a status map into its lookups, so that each module's
+ * strerror is one line: switch (st) { MAP(VIGIL_MSG_CASE) } return "unknown";
+ * for maps X(name, code, http, msg) and, with the _3 forms, X(name, code, msg). */
+#define VIGIL_MSG_CASE(name, code, http, msg) \
+  case code:                                  \
+    return msg;
+#define VIGIL_HTTP_CASE(name, code, http, msg) \
+  case code:                                   \
+    return http;
+#define VIGIL_MSG_CASE_3(name, code, msg) \
+  case code:                              \
+    return msg;
+
 const char *vigil_strerror(int status);
 int vigil_status_http(int status); /* 200, 400, 404, 413, 415, 500 */
 

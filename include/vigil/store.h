@@ -21,14 +21,25 @@
 extern "C" {
 #endif
 
+/* Status codes, defined once: X(name, code, HTTP status, message). EDB: the
+ * database reported an error; EUNSUPPORTED: e.g. PostgreSQL asked for but not
+ * built in. */
+#define STORE_STATUS_MAP(X)                                      \
+  X(OK, 0, 200, "ok")                                            \
+  X(EINVAL, -1, 400, "bad argument, URL or filter")              \
+  X(ENOTFOUND, -2, 404, "no such event")                         \
+  X(EDB, -3, 500, "database error")                              \
+  X(ENOMEM, -4, 500, "out of memory")                            \
+  X(EUNSUPPORTED, -5, 500, "store backend not built in")
+
 enum {
-  STORE_OK = 0,
-  STORE_EINVAL = -1,      /* bad argument, URL or filter */
-  STORE_ENOTFOUND = -2,   /* no such event */
-  STORE_EDB = -3,         /* the database reported an error */
-  STORE_ENOMEM = -4,
-  STORE_EUNSUPPORTED = -5,/* e.g. PostgreSQL asked for but not built in */
+#define STORE_X_(name, code, http, msg) STORE_##name = code,
+  STORE_STATUS_MAP(STORE_X_)
+#undef STORE_X_
 };
+
+const char *store_strerror(int status);
+int store_http_status(int status); /* 200, 400, 404, 500 */
 
 typedef struct store store;
 

@@ -61,6 +61,7 @@ static void *part_vehicle(void *arg);
 static void *part_pet(void *arg);
 static void *part_damage(void *arg);
 static void *part_weather(void *arg);
+static void *part_violence(void *arg);
 
 /* The parts, one row each: the part's bit and name, its function (the
  * ENRICHMENT_<FUNCTION>_SERVICE variable moves all the function's models),
@@ -89,6 +90,7 @@ static const struct {
     {ENRICH_PART_PET, "pet", "PET", ZOO_SVC_LIGHT, part_pet, {"pet-classifier"}},
     {ENRICH_PART_DAMAGE, "damage", "DAMAGE", ZOO_SVC_HEAVY, part_damage, {"vehicle-damage-detection"}},
     {ENRICH_PART_WEATHER, "weather", "WEATHER", ZOO_SVC_HEAVY, part_weather, {"weather-classification"}},
+    {ENRICH_PART_VIOLENCE, "violence", "VIOLENCE", ZOO_SVC_HEAVY, part_violence, {"violence-detection"}},
     {0, NULL, "FACE", ZOO_SVC_HEAVY, NULL, {"blazeface", "yolo11-face"}},
 };
 #define N_PARTS (sizeof parts_table / sizeof *parts_table)
@@ -133,6 +135,7 @@ unsigned enrich_default_parts(enrich_kind kind, const enrich_options *opt, int n
     parts = ENRICH_PART_PET;
   if (opt->include_depth) parts |= ENRICH_PART_DEPTH;
   if (opt->include_weather) parts |= ENRICH_PART_WEATHER;
+  if (opt->include_violence) parts |= ENRICH_PART_VIOLENCE;
   if (nframes > 1 && kind == ENRICH_PERSON) parts |= ENRICH_PART_ACTION | ENRICH_PART_POSE;
   return parts;
 }
@@ -188,13 +191,21 @@ static void choose(char *dst, size_t len, const vigil_config *cfg, const char *k
 int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, size_t errlen) {
   *out = NULL;
   enrich_engine *e = calloc(1, sizeof *e);
-  if (!e) return -1;
+  if (!e) return vigil_err_oom(err, errlen);
   pthread_mutex_init(&e->wx_mu, NULL);
   if (zoo_registry_init(&e->reg, err, errlen)) {
     free(e);
     return -1;
   }
   route(&e->reg);
+  /* the optional scene models, said once: their parts stay quiet per request (segformer)
+   * or name the reason in "errors" (violence) */
+  if (!zoo_row_installed(zoo_registry_find(&e->reg, "segformer-b2-clothes")))
+    vlog_info("enrich: segformer-b2-clothes not installed (SEGFORMER_MODEL_PATH; tools/export/segformer_b2_clothes.py): "
+              "clothing has no item masks");
+  if (!zoo_row_installed(zoo_registry_find(&e->reg, "violence-detection")))
+    vlog_info("enrich: violence-detection not installed (VIOLENCE_MODEL_PATH; tools/export/violence_detection.py): "
+              "multi-person frames are not checked for violence");
   choose(e->pose_model, sizeof e->pose_model, cfg, "VIGIL_POSE_MODEL", "movenet-lightning");
   choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
   choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
@@ -529,8 +540,46 @@ static int call_clothing(part_ctx *c, enrich_handle *h, char *err, size_t errlen
   return 0;
 }
 
+/* SegFormer clothes: per-item masks, areas and colours beside FashionSigLIP's label. */
+static int call_segformer(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  const enrich_request *rq = c->rq;
+  if (h->kind != EH_RUNNER) return -1;
+  segformer_result s;
+  int rc = segformer_clothes(&h->run, &s, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
+  if (rc) return rc;
+  c->r->n_segments = s.n;
+  memcpy(c->r->segments, s.items, sizeof s.items[0] * (size_t)s.n);
+  /* the label map, nearest-sampled down to SEGFORMER_MASK_SIDE when an export gives more */
+  int mw = s.mask_w < SEGFORMER_MASK_SIDE ? s.mask_w : SEGFORMER_MASK_SIDE;
+  int mh = s.mask_h < SEGFORMER_MASK_SIDE ? s.mask_h : SEGFORMER_MASK_SIDE;
+  for (int y = 0; y < mh; y++)
+    for (int x = 0; x < mw; x++)
+      c->r->seg_mask[y * mw + x] = s.mask[(size_t)(y * s.mask_h / mh) * (size_t)s.mask_w + (size_t)(x * s.mask_w / mw)];
+  c->r->seg_mask_w = mw, c->r->seg_mask_h = mh;
+  segformer_result_free(&s);
+  return 0;
+}
+
 static void *part_clothing(void *arg) {
-  with_model(arg, "clothing", "fashion-clip", call_clothing);
+  part_ctx *c = arg;
+  with_model(c, "clothing", "fashion-clip", call_clothing);
+  /* segformer is optional beside FashionSigLIP: not installed is no error here
+   * (`vigil models list` says so); installed and failing is */
+  if (zoo_row_installed(zoo_registry_find(&c->e->reg, "segformer-b2-clothes")))
+    with_model(c, "clothing", "segformer-b2-clothes", call_segformer);
+  return NULL;
+}
+
+/* Violence on the whole frame (asked for multi-person scenes). */
+static int call_violence(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
+  if (h->kind != EH_RUNNER) return -1;
+  int rc = violence_classify(&h->run, &c->r->violence, c->rq->frame, 0, 0, 0, 0, err, errlen);
+  if (rc == 0) c->r->has_violence = true;
+  return rc;
+}
+
+static void *part_violence(void *arg) {
+  with_model(arg, "violence", "violence-detection", call_violence);
   return NULL;
 }
 
@@ -741,8 +790,7 @@ int enrich_run(enrich_engine *e, enrich_result *out, const enrich_request *rq0, 
   unsigned parts = rq.parts ? rq.parts : enrich_default_parts(rq.kind, &rq.opt, rq.nframes);
   if ((parts & (ENRICH_PART_VEHICLE | ENRICH_PART_DAMAGE)) &&
       (rq.x2 - rq.x1 < VEHICLE_MIN_BOX || rq.y2 - rq.y1 < VEHICLE_MIN_BOX)) {
-    if (err)
-      vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
+    vigil_err(err, errlen, -1, "vehicle box is %.0fx%.0f px after clipping to the %dx%d image; vehicle parts need at "
                "least %dx%d", rq.x2 - rq.x1, rq.y2 - rq.y1, rq.frame->w, rq.frame->h, VEHICLE_MIN_BOX,
                VEHICLE_MIN_BOX);
     return -1;
@@ -795,6 +843,18 @@ void enrich_result_summary(const enrich_result *r, const char *detection_id, vig
     snprintf(o->clothing.color, sizeof o->clothing.color, "%s", r->clothing.color);
     o->clothing.is_suspicious = r->clothing.is_suspicious;
     o->clothing.is_service_uniform = r->clothing.is_service_uniform;
+  }
+  for (int i = 0; i < r->n_segments; i++) { /* SegFormer items, also without FashionSigLIP */
+    const segformer_item *s = &r->segments[i];
+    size_t n = strlen(o->clothing.items);
+    snprintf(o->clothing.items + n, sizeof o->clothing.items - n, "%s%s %s %.0f%%", n ? ", " : "", s->item, s->color,
+             s->area * 100);
+    o->clothing.present = true;
+  }
+  if (r->has_violence) {
+    o->violence.present = true;
+    o->violence.violent = r->violence.violent;
+    o->violence.confidence = r->violence.violence;
   }
   if (r->has_demographics) {
     o->demographics.present = true;

@@ -37,6 +37,7 @@ static const adapter_row adapters[] = {
     {"ppocr", EH_OCR, true, 640, NULL}, /* a single file (no folder) loads as a plain runner */
     {"depth-anything", EH_RUNNER, false, 518, depth_check},
     {"yolo-segment", EH_RUNNER, false, 640, damage_check},
+    {"segformer", EH_RUNNER, false, 512, segformer_check},
 };
 
 static const adapter_row *adapter_find(const char *name) {
@@ -172,6 +173,7 @@ static int load_runner(enrich_handle *h, const adapter_row *a, const char *path,
   int rc = runner_load(&h->run, path, threads, err, errlen);
   if (!rc && a->check) rc = a->check(&h->run, err, errlen);
   if (!rc && !strcmp(h->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
+  if (!rc && !strcmp(h->name, "violence-detection")) rc = violence_check(&h->run, err, errlen);
   if (!rc) rc = warm_runner(&h->run, a, err, errlen);
   if (!rc) *measured = runner_memory_bytes(&h->run);
   return rc;
@@ -219,8 +221,7 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   }
   enrich_handle *h = calloc(1, sizeof *h);
   if (!h) {
-    snprintf(err, errlen, "%s: out of memory", row->name);
-    return -1;
+    return vigil_err(err, errlen, -1, "%s: out of memory", row->name);
   }
   h->kind = kind;
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);

@@ -9,6 +9,7 @@
 #include "vigil/hub.h"
 #include "vigil/ocr.h"
 #include "vigil/quality.h"
+#include "vigil/scene_models.h"
 #include "vigil/zoo.h"
 
 typedef enum { EH_RUNNER, EH_DETECTOR, EH_SIGLIP, EH_XCLIP, EH_OCR, EH_BRISQUE } enrich_handle_kind;

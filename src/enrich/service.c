@@ -5,7 +5,7 @@
  *   POST /enrich            CONTRACTS.md request and reply
  *   POST /pose-analyze /clothing-classify /threat-detect /demographics
  *        /reid-embed /vehicle-classify /pet-classify /depth-estimate
- *        /object-distance /vehicle-damage /weather-classify
+ *        /object-distance /vehicle-damage /weather-classify /violence-detect
  *                           one part each: {"image", "bbox"} -> that part
  *        (/depth-estimate needs the depth model; /object-distance falls
  *        back to the box-height distance without it)
@@ -91,7 +91,7 @@ typedef struct {
 } req_bbox;
 
 typedef struct {
-  bool include_pose, include_depth, action_recognition, include_weather;
+  bool include_pose, include_depth, action_recognition, include_weather, include_violence;
 } req_opts;
 
 typedef struct {
@@ -124,6 +124,7 @@ static const vigil_json_field opt_f[] = {
     {.key = "include_depth", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_depth)},
     {.key = "action_recognition", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, action_recognition)},
     {.key = "include_weather", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_weather)},
+    {.key = "include_violence", .type = VIGIL_JSON_BOOL, .offset = offsetof(req_opts, include_violence)},
 };
 static const vigil_json_field req_f[] = {
     {.key = "image", .type = VIGIL_JSON_BASE64, .offset = offsetof(enrich_req, image), .required = true,
@@ -133,7 +134,8 @@ static const vigil_json_field req_f[] = {
      .present_offset = 1 + offsetof(enrich_req, has_box)},
     {.key = "frames", .type = VIGIL_JSON_BASE64_ARRAY, .offset = offsetof(enrich_req, frames),
      .count_offset = offsetof(enrich_req, n_frames), .max = ENRICH_MAX_FRAMES},
-    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f, .n_sub = 4},
+    {.key = "options", .type = VIGIL_JSON_OBJECT, .offset = offsetof(enrich_req, opt), .sub = opt_f,
+     .n_sub = VIGIL_JSON_N(opt_f)},
     {.key = "detection_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, detection_id), .max = 63},
     {.key = "camera_id", .type = VIGIL_JSON_STRING, .offset = offsetof(enrich_req, camera_id), .max = 63},
     {.key = "timestamp", .type = VIGIL_JSON_DOUBLE, .offset = offsetof(enrich_req, timestamp)},
@@ -211,9 +213,43 @@ static json_t *demo_json(const enrich_result *r) {
   return o;
 }
 
+static json_t *gray_png(const uint8_t *map, int w, int h);
+
+/* SegFormer's items: [{item, area, color, bbox}], largest first */
+static json_t *segments_json(const enrich_result *r) {
+  json_t *a = json_array();
+  for (int i = 0; i < r->n_segments; i++) {
+    const segformer_item *s = &r->segments[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "item", json_string(s->item));
+    json_object_set_new(o, "area", jround(s->area, 1000));
+    json_object_set_new(o, "color", json_string(s->color));
+    json_object_set_new(o, "bbox", json_pack("{s:o,s:o,s:o,s:o}", "x1", jround(s->x1, 10), "y1", jround(s->y1, 10),
+                                             "x2", jround(s->x2, 10), "y2", jround(s->y2, 10)));
+    json_array_append_new(a, o);
+  }
+  return a;
+}
+
+/* The label map: a grey PNG whose values are label ids, over the person box */
+static json_t *mask_json(const enrich_result *r) {
+  if (r->seg_mask_w < 1 || r->seg_mask_h < 1) return json_null();
+  json_t *o = json_object(), *labels = json_array();
+  for (int i = 0; i < SEGFORMER_LABELS; i++) json_array_append_new(labels, json_string(segformer_labels[i]));
+  json_t *png = gray_png(r->seg_mask, r->seg_mask_w, r->seg_mask_h);
+  json_object_set_new(o, "width", json_integer(r->seg_mask_w));
+  json_object_set_new(o, "height", json_integer(r->seg_mask_h));
+  json_object_set_new(o, "labels", labels);
+  json_object_set_new(o, "png_base64", png ? png : json_null());
+  return o;
+}
+
 static json_t *clothing_json(const enrich_result *r) {
-  if (!r->has_clothing) return json_null();
+  if (!r->has_clothing && !r->n_segments) return json_null();
   json_t *o = json_object();
+  json_object_set_new(o, "segments", segments_json(r));
+  json_object_set_new(o, "segment_mask", mask_json(r));
+  if (!r->has_clothing) return o; /* segformer alone (FashionSigLIP not installed) */
   json_object_set_new(o, "type", json_string(r->clothing.clothing_type));
   json_object_set_new(o, "clothing_type", json_string(r->clothing.clothing_type));
   json_object_set_new(o, "color", json_string(r->clothing.color));
@@ -347,16 +383,19 @@ static json_t *pet_json(const enrich_result *r) {
 }
 
 /* The depth map as a base64 PNG (8-bit grey, 255 = nearest); NULL on failure. */
-static json_t *depth_png(const depth_result *d) {
+static json_t *depth_png(const depth_result *d) { return gray_png(d->map, d->map_w, d->map_h); }
+
+/* An 8-bit grey map as a base64 PNG; NULL on failure. */
+static json_t *gray_png(const uint8_t *map, int w, int h) {
   spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
   if (!ctx) return NULL;
   spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
-  struct spng_ihdr ih = {.width = (uint32_t)d->map_w, .height = (uint32_t)d->map_h, .bit_depth = 8,
+  struct spng_ihdr ih = {.width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
                          .color_type = SPNG_COLOR_TYPE_GRAYSCALE};
   spng_set_ihdr(ctx, &ih);
   json_t *j = NULL;
-  size_t len = (size_t)d->map_w * (size_t)d->map_h;
-  if (spng_encode_image(ctx, d->map, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
+  size_t len = (size_t)w * (size_t)h;
+  if (spng_encode_image(ctx, map, len, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE) == 0) {
     int e = 0;
     size_t n = 0;
     uint8_t *png = spng_get_png_buffer(ctx, &n, &e);
@@ -391,6 +430,16 @@ static json_t *weather_json(const enrich_result *r) {
   return o;
 }
 
+static json_t *violence_json(const enrich_result *r) {
+  if (!r->has_violence) return json_null();
+  json_t *o = json_object();
+  json_object_set_new(o, "is_violent", json_boolean(r->violence.violent));
+  json_object_set_new(o, "violence_score", jround(r->violence.violence, 1000));
+  json_object_set_new(o, "label", json_string(r->violence.label));
+  json_object_set_new(o, "model", json_string("violence-detection"));
+  return o;
+}
+
 static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_t *o = json_object();
   json_object_set_new(o, "pose", pose_json(r));
@@ -400,6 +449,7 @@ static json_t *result_json(const enrich_result *r, const char *det_id) {
   json_object_set_new(o, "vehicle_damage", damage_json(r));
   json_object_set_new(o, "pet", pet_json(r));
   json_object_set_new(o, "weather", weather_json(r));
+  json_object_set_new(o, "violence", violence_json(r));
   json_object_set_new(o, "threat", threat_json(r));
   json_object_set_new(o, "threat_detection", threat_json(r));
   json_object_set_new(o, "reid_embedding", r->has_reid ? embedding_json(r) : json_null());
@@ -526,7 +576,8 @@ static int handle(vigil_http_response *res, const vigil_http_request *req, unsig
       .detection_id = det_id,
       .camera_id = q.camera_id,
       .ts = q.timestamp > 0 ? q.timestamp : (double)time(NULL),
-      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather},
+      .opt = {q.opt.include_pose, q.opt.include_depth, q.opt.action_recognition, q.opt.include_weather,
+              q.opt.include_violence},
       .parts = part_mask,
       .det_class = q.detection_class,
       .det_score = isfinite(q.detection_confidence) ? (float)fmin(fmax(q.detection_confidence, 0), 1) : 0,
@@ -619,6 +670,9 @@ static int h_damage(vigil_http_response *res, const vigil_http_request *req) {
 static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
   return handle(res, req, ENRICH_PART_WEATHER, "weather");
 }
+static int h_violence(vigil_http_response *res, const vigil_http_request *req) {
+  return handle(res, req, ENRICH_PART_VIOLENCE, "violence");
+}
 
 /* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
  * {"image": base64}. An image under 16 px a side or with no texture is a 400 with the
@@ -690,6 +744,7 @@ static const vigil_http_route enrich_routes[] = {
     {"POST", "/object-distance", h_depth},
     {"POST", "/vehicle-damage", h_damage},
     {"POST", "/weather-classify", h_weather},
+    {"POST", "/violence-detect", h_violence},
     {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };

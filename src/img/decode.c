@@ -16,24 +16,12 @@
 #include "vigil/status.h"
 
 const char *vigil_img_strerror(int status) {
-  switch (status) {
-#define VIGIL_IMG_X_(name, code, http, msg) \
-  case code:                                \
-    return msg;
-    VIGIL_IMG_STATUS_MAP(VIGIL_IMG_X_)
-#undef VIGIL_IMG_X_
-  }
+  switch (status) { VIGIL_IMG_STATUS_MAP(VIGIL_MSG_CASE) }
   return "unknown image error";
 }
 
 int vigil_img_http_status(int status) {
-  switch (status) {
-#define VIGIL_IMG_X_(name, code, http, msg) \
-  case code:                                \
-    return http;
-    VIGIL_IMG_STATUS_MAP(VIGIL_IMG_X_)
-#undef VIGIL_IMG_X_
-  }
+  switch (status) { VIGIL_IMG_STATUS_MAP(VIGIL_HTTP_CASE) }
   return 500;
 }
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/sbuf.h"
 #include "vigil/status.h"
 
 /* ---- string -> int hash table (open addressing, FNV-1a) --------------------------------- */
@@ -251,23 +253,10 @@ out:
 
 /* ---- decode ---------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *p;
-  size_t n, cap;
-} buf;
-
-static int put(buf *b, const void *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t c = b->cap ? b->cap * 2 : 256;
-    while (c < b->n + n + 1) c *= 2;
-    char *np = realloc(b->p, c);
-    if (!np) return -1;
-    b->p = np, b->cap = c;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-  return 0;
+/* Appends to a util/sbuf.h string; -1 when out of memory. */
+static int put(sbuf *b, const void *s, size_t n) {
+  sbuf_addn(b, s, n);
+  return b->oom || b->full ? -1 : 0;
 }
 
 /* the byte a symbol code point stands for, or -1 */
@@ -275,7 +264,8 @@ static int sym_byte(const bpe_vocab *v, uint32_t c) { return c < 0x144 ? v->sym_
 
 char *bpe_decode(const bpe_vocab *v, const int32_t *ids, int n, const char *suffix, bool (*skip)(void *, int32_t),
                  void *ud) {
-  buf raw = {0}, out = {0};
+  sbuf raw, out;
+  sbuf_init(&raw, 0), sbuf_init(&out, 0);
   size_t sl = strlen(suffix);
   int ok = put(&raw, "", 0) == 0;
   for (int i = 0; ok && i < n; i++) {
@@ -298,17 +288,17 @@ char *bpe_decode(const bpe_vocab *v, const int32_t *ids, int n, const char *suff
     ok = (bytelevel ? put(&raw, bytes, nb) : put(&raw, t, tl)) == 0 && (!eow || put(&raw, " ", 1) == 0);
   }
   /* invalid UTF-8 (a cut character) -> U+FFFD */
-  for (size_t k = 0; ok && k < raw.n;) {
+  for (size_t k = 0; ok && k < raw.len;) {
     uint32_t c;
-    int l = bpe_utf8_get((const unsigned char *)raw.p + k, raw.n - k, &c);
-    if (l) ok = put(&out, raw.p + k, (size_t)l) == 0, k += (size_t)l;
+    int l = bpe_utf8_get((const unsigned char *)raw.s + k, raw.len - k, &c);
+    if (l) ok = put(&out, raw.s + k, (size_t)l) == 0, k += (size_t)l;
     else ok = put(&out, "\xEF\xBF\xBD", 3) == 0, k++;
   }
-  if (ok && !out.p) ok = put(&out, "", 0) == 0;
-  free(raw.p);
+  if (ok && !out.s) ok = put(&out, "", 0) == 0;
+  sbuf_free(&raw);
   if (!ok) {
-    free(out.p);
+    sbuf_free(&out);
     return NULL;
   }
-  return out.p;
+  return out.s;
 }

@@ -45,13 +45,14 @@ static int read_scale(float *out, const char *dir, char *err, size_t errlen) {
   return 0;
 }
 
-int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t errlen) {
+/* with_vision false: the text tower only (YOLO-World's vocabulary encoder). */
+static int load_dir(clip_model **out, const char *dir, int threads, bool with_vision, char *err, size_t errlen) {
   *out = NULL;
   clip_model *m = calloc(1, sizeof *m);
   if (!m) return vigil_err(err, errlen, -1, "out of memory");
   char a[4096], b[4096];
   snprintf(a, sizeof a, "%s/vision.onnx", dir);
-  int rc = runner_load(&m->vision, a, threads, err, errlen);
+  int rc = with_vision ? runner_load(&m->vision, a, threads, err, errlen) : 0;
   if (!rc) {
     snprintf(a, sizeof a, "%s/text.onnx", dir);
     rc = runner_load(&m->text, a, threads, err, errlen);
@@ -62,7 +63,7 @@ int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t 
     rc = clip_tokenizer_load(&m->tok, a, b, err, errlen);
   }
   if (!rc) rc = read_scale(&m->log_scale, dir, err, errlen);
-  if (!rc) {
+  if (!rc && with_vision) {
     const vrt_tensor *v = vrt_model_input(m->vision.m, 0);
     if (!v || v->ndim != 4 || v->dtype != VRT_F32 || (v->dims[1] > 0 && v->dims[1] != 3) ||
         (v->dims[2] > 0 && v->dims[2] != v->dims[3]) || v->dims[2] > 1024)
@@ -91,6 +92,14 @@ int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t 
   }
   *out = m;
   return 0;
+}
+
+int clip_load(clip_model **out, const char *dir, int threads, char *err, size_t errlen) {
+  return load_dir(out, dir, threads, true, err, errlen);
+}
+
+int clip_load_text(clip_model **out, const char *dir, int threads, char *err, size_t errlen) {
+  return load_dir(out, dir, threads, false, err, errlen);
 }
 
 void clip_free(clip_model *m) {
@@ -226,6 +235,7 @@ int clip_embed_texts(const clip_model *cm, float *out, const char *const *texts,
 
 int clip_embed_image(const clip_model *cm, float *out, const vigil_image *im, char *err, size_t errlen) {
   clip_model *m = (clip_model *)cm;
+  if (!m->vision.m) return vigil_err(err, errlen, -1, "clip: this model has no image tower (loaded text-only)");
   if (!im || im->c != 3 || im->w < 1 || im->h < 1) return vigil_err(err, errlen, -1, "clip: expected an RGB image");
   int s = m->size, side = im->w < im->h ? im->w : im->h;
   size_t ne = 3 * (size_t)s * (size_t)s;

@@ -134,6 +134,22 @@ static int need_model(const clip_ctx *c, vigil_http_response *res) {
   return -1;
 }
 
+/* Every JSON route's start: the model is loaded and the body parses. The
+ * context, or NULL with res filled. */
+static clip_ctx *begin(clip_req *q, json_t **root, vigil_http_response *res, const vigil_http_request *req) {
+  clip_ctx *c = req->ctx;
+  *root = NULL;
+  memset(q, 0, sizeof *q);
+  if (need_model(c, res) || parse(q, root, res, req)) return NULL;
+  return c;
+}
+
+/* Every route's end: the answer with its inference time. */
+static void reply_timed(vigil_http_response *res, json_t *o, double t0) {
+  json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
+  vigil_http_reply_json(res, 200, o);
+}
+
 /* Decodes and embeds q->image into e (dim floats). */
 static int embed_image(clip_ctx *c, float *e, const clip_req *q, vigil_http_response *res) {
   if (!q->image.data) return vigil_http_error(res, 400, "field 'image' (base64) is required"), -1;
@@ -188,8 +204,7 @@ static int h_embed(vigil_http_response *res, const vigil_http_request *req) {
     json_object_set_new(o, "embedding", vec_json(e, d));
     json_object_set_new(o, "embedding_dimension", json_integer(d));
     json_object_set_new(o, "model", json_string("clip-vit-large-patch14"));
-    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
-    rc = vigil_http_reply_json(res, 200, o);
+    reply_timed(res, o, t0);
   }
   free(e);
   (void)rc; /* every path above filled res */
@@ -210,12 +225,11 @@ static int image_vs_texts(clip_ctx *c, float *sims, const clip_req *q, char *con
 }
 
 static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
-  clip_ctx *c = req->ctx;
-  if (need_model(c, res)) return 0;
   double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
-  if (parse(&q, &root, res, req)) return 0;
+  clip_ctx *c = begin(&q, &root, res, req);
+  if (!c) return 0;
   if (q.n_labels < 1) {
     req_free(&q, root);
     return vigil_http_error(res, 400, "field 'labels' must list 1 to 100 labels");
@@ -234,39 +248,35 @@ static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
     json_object_set_new(o, "scores", scores);
     json_object_set_new(o, "top_label", json_string(q.labels[best]));
     json_object_set_new(o, "top_score", jround(probs[best], 1e6));
-    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
-    vigil_http_reply_json(res, 200, o);
+    reply_timed(res, o, t0);
   }
   req_free(&q, root);
   return 0;
 }
 
 static int h_similarity(vigil_http_response *res, const vigil_http_request *req) {
-  clip_ctx *c = req->ctx;
-  if (need_model(c, res)) return 0;
   double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
-  if (parse(&q, &root, res, req)) return 0;
+  clip_ctx *c = begin(&q, &root, res, req);
+  if (!c) return 0;
   float sim;
   if (!q.text) vigil_http_error(res, 400, "field 'text' is required");
   else if (image_vs_texts(c, &sim, &q, &q.text, 1, res) == 0) {
     json_t *o = json_object();
     json_object_set_new(o, "similarity", jround(sim, 1e6));
-    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
-    vigil_http_reply_json(res, 200, o);
+    reply_timed(res, o, t0);
   }
   req_free(&q, root);
   return 0;
 }
 
 static int h_batch_similarity(vigil_http_response *res, const vigil_http_request *req) {
-  clip_ctx *c = req->ctx;
-  if (need_model(c, res)) return 0;
   double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
-  if (parse(&q, &root, res, req)) return 0;
+  clip_ctx *c = begin(&q, &root, res, req);
+  if (!c) return 0;
   float sims[CLIP_MAX_LABELS];
   if (q.n_texts < 1) vigil_http_error(res, 400, "field 'texts' must list 1 to 100 texts");
   else if (image_vs_texts(c, sims, &q, q.texts, q.n_texts, res) == 0) {
@@ -277,20 +287,18 @@ static int h_batch_similarity(vigil_http_response *res, const vigil_http_request
     }
     json_object_set_new(o, "similarities", a);
     json_object_set_new(o, "texts", t);
-    json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
-    vigil_http_reply_json(res, 200, o);
+    reply_timed(res, o, t0);
   }
   req_free(&q, root);
   return 0;
 }
 
 static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
-  clip_ctx *c = req->ctx;
-  if (need_model(c, res)) return 0;
   double t0 = vigil_mono_ms();
   clip_req q;
   json_t *root;
-  if (parse(&q, &root, res, req)) return 0;
+  clip_ctx *c = begin(&q, &root, res, req);
+  if (!c) return 0;
   int d = clip_embed_dim(c->m);
   float *e = malloc(sizeof(float) * (size_t)d * 2);
   clip_baseline b = {0};
@@ -343,8 +351,7 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
   json_object_set_new(o, "baseline_samples", json_integer(samples));
   json_object_set_new(o, "is_anomaly", json_boolean(warm && score > c->threshold));
   json_object_set_new(o, "threshold", jround(c->threshold, 1e6));
-  json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
-  vigil_http_reply_json(res, 200, o);
+  reply_timed(res, o, t0);
 out:
   clip_baseline_free(&b);
   free(e);

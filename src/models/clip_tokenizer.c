@@ -29,6 +29,7 @@
 
 #include "models/bpe.h"
 #include "util/file.h"
+#include "util/sbuf.h"
 #include "vigil/clip.h"
 #include "vigil/status.h"
 
@@ -107,23 +108,10 @@ static bool py_space(uint32_t c) {
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-typedef struct {
-  char *p;
-  size_t n, cap;
-} sbuf;
-
+/* Appends to a util/sbuf.h string; -1 when out of memory. */
 static int sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t c = b->cap ? b->cap : 256;
-    while (c < b->n + n + 1) c *= 2;
-    char *np = realloc(b->p, c);
-    if (!np) return -1;
-    b->p = np, b->cap = c;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-  return 0;
+  sbuf_addn(b, s, n);
+  return b->oom || b->full ? -1 : 0;
 }
 
 /* One pass of the HTML unescaping vigil supports: &#N; &#xH; (valid scalar values
@@ -205,7 +193,7 @@ static int clean(sbuf *o, const char *s, size_t n, locale_t loc) {
     if (!l) return -1;
     i += (size_t)l;
     if (py_space(c)) {
-      pending_space = o->n > 0;
+      pending_space = o->len > 0;
       prev_letter = false;
       continue;
     }
@@ -245,10 +233,11 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
     if (!l) return vigil_err(err, errlen, -1, "text is not valid UTF-8 (byte %zu)", i);
     i += (size_t)l;
   }
-  sbuf a = {0}, b = {0}, c = {0};
+  sbuf a, b, c;
+  sbuf_init(&a, 0), sbuf_init(&b, 0), sbuf_init(&c, 0);
   int rc = -1;
-  if (html_unescape(&a, text, len) || sb_put(&a, "", 0) || html_unescape(&b, a.p, a.n) || sb_put(&b, "", 0) ||
-      clean(&c, b.p, b.n, t->loc) || sb_put(&c, "", 0)) {
+  if (html_unescape(&a, text, len) || sb_put(&a, "", 0) || html_unescape(&b, a.s, a.len) || sb_put(&b, "", 0) ||
+      clean(&c, b.s, b.len, t->loc) || sb_put(&c, "", 0)) {
     vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
     goto out;
   }
@@ -260,15 +249,15 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
     goto out;
   }
   PCRE2_SIZE off = 0;
-  while (off < c.n && n < ctx - 1) {
-    int m = pcre2_match(t->re, (PCRE2_SPTR)c.p, c.n, off, 0, md, NULL);
+  while (off < c.len && n < ctx - 1) {
+    int m = pcre2_match(t->re, (PCRE2_SPTR)c.s, c.len, off, 0, md, NULL);
     if (m < 0) break;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     if (ov[1] == ov[0]) { /* the pattern never matches empty; guard anyway */
       off = ov[1] + 1;
       continue;
     }
-    const char *piece = c.p + ov[0];
+    const char *piece = c.s + ov[0];
     size_t pl = ov[1] - ov[0];
     if (pl == 15 && !memcmp(piece, "<|startoftext|>", 15)) ids[n++] = t->sot;
     else if (pl == 13 && !memcmp(piece, "<|endoftext|>", 13)) ids[n++] = t->eot;
@@ -285,6 +274,6 @@ int clip_tokenize(const clip_tokenizer *t, int32_t *ids, int ctx, int *n_real, c
   for (int i = n; i < ctx; i++) ids[i] = 0;
   rc = 0;
 out:
-  free(a.p), free(b.p), free(c.p);
+  sbuf_free(&a), sbuf_free(&b), sbuf_free(&c);
   return rc;
 }

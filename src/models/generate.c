@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "vigil/status.h"
 
 gen_params gen_default_params(void) {

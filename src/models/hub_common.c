@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "vigil/status.h"
 
 const float hub_imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, hub_imagenet_std[3] = {0.229f, 0.224f, 0.225f};

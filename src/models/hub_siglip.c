@@ -9,6 +9,7 @@
 #include "models/hub_common.h"
 #include "models/runner.h"
 #include "vigil/hub.h"
+#include "vigil/scene_models.h"
 #include "vigil/status.h"
 
 /* Every prompt model-zoo.md names, then the security ones it elides.
@@ -253,6 +254,8 @@ static int palette(int r, int g, int b) {
   if (h < 290) return C_PURPLE;
   return C_PINK;
 }
+
+const char *hub_palette_name(uint8_t r, uint8_t g, uint8_t b) { return color_names[palette(r, g, b)]; }
 
 const char *torso_color_name(const vigil_image *frame, float x1, float y1, float x2, float y2) {
   if (!frame || !frame->data || frame->c != 3) return "unknown";

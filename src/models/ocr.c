@@ -19,6 +19,7 @@
 #include "models/runner.h"
 #include "util/assets.h"
 #include "util/clock.h"
+#include "util/file.h"
 
 #define OCR_DET_MULTIPLE 32
 #define OCR_REC_H 48
@@ -59,23 +60,17 @@ ocr_params ocr_default_params(void) {
 
 int ocr_dict_load(ocr_dict *d, const char *path, char *err, size_t errlen) {
   memset(d, 0, sizeof *d);
-  FILE *f = fopen(path, "rb");
-  if (!f) return vigil_err(err, errlen, -1, "cannot open dictionary %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  if (n <= 0 || n > (64 << 20)) {
-    fclose(f);
-    return vigil_err(err, errlen, -1, "dictionary %s is empty or too large", path);
+  char *text, e[600];
+  size_t len;
+  if (vigil_file_read(path, (size_t)64 << 20, &text, &len, e, sizeof e))
+    return vigil_err(err, errlen, -1, "dictionary: %s", e);
+  long n = (long)len;
+  /* room for the blank and space symbols written after the text */
+  d->pool = n > 0 ? realloc(text, len + 8) : NULL;
+  if (!d->pool) {
+    free(text);
+    return vigil_err(err, errlen, -1, n > 0 ? "out of memory reading %s" : "dictionary %s is empty", path);
   }
-  d->pool = malloc((size_t)n + 8);
-  if (!d->pool || fread(d->pool, 1, (size_t)n, f) != (size_t)n) {
-    fclose(f);
-    free(d->pool);
-    d->pool = NULL;
-    return vigil_err(err, errlen, -1, "cannot read dictionary %s", path);
-  }
-  fclose(f);
   int lines = 1;
   for (long i = 0; i < n; i++) lines += d->pool[i] == '\n';
   d->sym = calloc((size_t)lines + 2, sizeof *d->sym);
@@ -470,7 +465,7 @@ int ocr_load(ocr_engine **out, const char *det, const char *rec, const char *cls
              char *err, size_t errlen) {
   *out = NULL;
   ocr_engine *e = calloc(1, sizeof *e);
-  if (!e) return vigil_err(err, errlen, -1, "%s", "out of memory");
+  if (!e) return vigil_err(err, errlen, -1, "out of memory");
   if (runner_load(&e->det, det, threads, err, errlen) || runner_load(&e->rec, rec, threads, err, errlen) ||
       (cls && runner_load(&e->cls, cls, threads, err, errlen)) || ocr_dict_load(&e->dict, keys, err, errlen)) {
     ocr_free(e);
@@ -550,11 +545,11 @@ static int detect(ocr_engine *e, ocr_result *res, const vigil_image *im, const o
   if (rw < OCR_DET_MULTIPLE) rw = OCR_DET_MULTIPLE;
   if (rh < OCR_DET_MULTIPLE) rh = OCR_DET_MULTIPLE;
   vigil_image r = {0};
-  if (vigil_img_resize(&r, im, rw, rh, VIGIL_RESIZE_BILINEAR)) return vigil_err(err, errlen, -1, "%s", "out of memory");
+  if (vigil_img_resize(&r, im, rw, rh, VIGIL_RESIZE_BILINEAR)) return vigil_err(err, errlen, -1, "out of memory");
   float *buf = malloc(sizeof *buf * 3 * (size_t)rw * rh);
   if (!buf) {
     vigil_image_free(&r);
-    return vigil_err(err, errlen, -1, "%s", "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   static const float mean[3] = {0.406f * 255, 0.456f * 255, 0.485f * 255}; /* BGR order */
   static const float std[3] = {0.225f * 255, 0.224f * 255, 0.229f * 255};
@@ -569,20 +564,20 @@ static int detect(ocr_engine *e, ocr_result *res, const vigil_image *im, const o
   if (rc) return rc;
   if (vrt_tensor_numel(&o[0]) != (int64_t)rw * rh) {
     runner_outputs_free(o, no);
-    return vigil_err(err, errlen, -1, "%s", "det: probability map of an unexpected size");
+    return vigil_err(err, errlen, -1, "det: probability map of an unexpected size");
   }
   ocr_box *boxes = malloc(sizeof *boxes * (size_t)(p->max_candidates > 0 ? p->max_candidates : 1));
   int nb = boxes ? ocr_db_boxes(boxes, p->max_candidates, o[0].data, rw, rh, p, &res->candidates) : -1;
   runner_outputs_free(o, no);
   if (nb < 0) {
     free(boxes);
-    return vigil_err(err, errlen, -1, "%s", "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   if (res->candidates > p->max_candidates) res->capped = true;
   res->lines = calloc((size_t)nb + 1, sizeof *res->lines);
   if (!res->lines) {
     free(boxes);
-    return vigil_err(err, errlen, -1, "%s", "out of memory");
+    return vigil_err(err, errlen, -1, "out of memory");
   }
   float sx = (float)im->w / rw, sy = (float)im->h / rh;
   for (int i = 0; i < nb; i++) {
@@ -617,13 +612,13 @@ static int classify(ocr_engine *e, ocr_result *res, vigil_image *crops, const oc
   int B = p->rec_batch > 0 ? p->rec_batch : 6;
   size_t slot = 3 * (size_t)OCR_REC_H * OCR_CLS_W;
   float *buf = malloc(sizeof *buf * slot * B);
-  if (!buf) return vigil_err(err, errlen, -1, "%s", "out of memory");
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   for (int b0 = 0; b0 < res->n; b0 += B) {
     int nb = res->n - b0 < B ? res->n - b0 : B;
     for (int i = 0; i < nb; i++)
       if (put_line(buf + slot * i, &crops[b0 + i], OCR_CLS_W)) {
         free(buf);
-        return vigil_err(err, errlen, -1, "%s", "out of memory");
+        return vigil_err(err, errlen, -1, "out of memory");
       }
     vrt_tensor in = {.dtype = VRT_F32, .ndim = 4, .dims = {nb, 3, OCR_REC_H, OCR_CLS_W}, .data = buf,
                      .nbytes = sizeof *buf * slot * nb};
@@ -648,7 +643,7 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
                      size_t errlen) {
   int n = res->n, B = p->rec_batch > 0 ? p->rec_batch : 6;
   line_order *ord = malloc(sizeof *ord * (size_t)n);
-  if (!ord) return vigil_err(err, errlen, -1, "%s", "out of memory");
+  if (!ord) return vigil_err(err, errlen, -1, "out of memory");
   for (int i = 0; i < n; i++) ord[i] = (line_order){i, (float)crops[i].w / (float)crops[i].h};
   qsort(ord, (size_t)n, sizeof *ord, cmp_ratio);
   int rc = 0;
@@ -661,11 +656,11 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
     size_t slot = 3 * (size_t)OCR_REC_H * W;
     float *buf = malloc(sizeof *buf * slot * nb);
     if (!buf) {
-      rc = vigil_err(err, errlen, -1, "%s", "out of memory");
+      rc = vigil_err(err, errlen, -1, "out of memory");
       break;
     }
     for (int i = 0; i < nb && !rc; i++)
-      if (put_line(buf + slot * i, &crops[ord[b0 + i].idx], W)) rc = vigil_err(err, errlen, -1, "%s", "out of memory");
+      if (put_line(buf + slot * i, &crops[ord[b0 + i].idx], W)) rc = vigil_err(err, errlen, -1, "out of memory");
     vrt_tensor in = {.dtype = VRT_F32, .ndim = 4, .dims = {nb, 3, OCR_REC_H, W}, .data = buf,
                      .nbytes = sizeof *buf * slot * nb};
     vrt_tensor *o = NULL;
@@ -675,7 +670,7 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
     if (rc) break;
     if (o[0].ndim != 3 || o[0].dims[0] != nb) {
       runner_outputs_free(o, no);
-      rc = vigil_err(err, errlen, -1, "%s", "rec: output of an unexpected shape");
+      rc = vigil_err(err, errlen, -1, "rec: output of an unexpected shape");
       break;
     }
     int T = (int)o[0].dims[1], C = (int)o[0].dims[2];
@@ -696,13 +691,13 @@ int ocr_run(ocr_engine *e, ocr_result *out, const vigil_image *im, const ocr_par
   ocr_params p = p0 ? *p0 : ocr_default_params();
   if (p.max_side < OCR_DET_MULTIPLE) p.max_side = OCR_DET_MULTIPLE;
   if (!e || !im || !im->data || im->w < 1 || im->h < 1 || im->c != 3)
-    return vigil_err(err, errlen, -1, "%s", "ocr: need an RGB image");
+    return vigil_err(err, errlen, -1, "ocr: need an RGB image");
   if (detect(e, out, im, &p, err, errlen)) {
     ocr_result_free(out);
     return -1;
   }
   vigil_image *crops = calloc((size_t)out->n + 1, sizeof *crops);
-  int rc = crops ? 0 : vigil_err(err, errlen, -1, "%s", "out of memory");
+  int rc = crops ? 0 : vigil_err(err, errlen, -1, "out of memory");
   /* a quad that cannot be cut (degenerate) is dropped here */
   int k = 0;
   for (int i = 0; i < out->n && !rc; i++) {

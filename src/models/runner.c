@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "vigil/status.h"
 
 int runner_load(model_runner *r, const char *path, int threads, char *err, size_t errlen) {

@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "vigil/cameras.h"
 #include "vigil/config.h"
+#include "vigil/http.h"
 #include "vigil/status.h"
 #include "vigil/store_json.h"
 
@@ -77,12 +78,39 @@ static double retry_delay(const notify *n, int attempts) {
   return d < n->backoff_max ? d : n->backoff_max;
 }
 
+/* One delivery attempt of an outbox row on sink k (0 mqtt, 1 webhook): sent,
+ * or (err set) retried after the backoff. */
+static void attempt_done(notify *n, const store_outbox_item *it, int k, const char *err) {
+  static const char *const sink[] = {"mqtt", "webhook"};
+  if (err) {
+    double d = retry_delay(n, it->attempts);
+    vlog_warn("%s: event %lld: %s; retry %d in %.1f s", sink[k], (long long)it->event_id, err, it->attempts + 1, d);
+    store_outbox_retry(n->st, it->id, vigil_wall_s() + d, err, NULL, 0);
+    atomic_fetch_add(&n->failures[k], 1);
+  } else {
+    store_outbox_sent(n->st, it->id, NULL, 0);
+    atomic_fetch_add(&n->delivered[k], 1);
+  }
+}
+
 /* The event as the events API serves it, serialised. */
 static char *event_text(const vigil_event *ev) {
   json_t *j = vigil_event_to_json(ev);
   char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   return t;
+}
+
+/* The outbox row's event (*ev, which the caller frees) and its JSON text;
+ * NULL when either fails, the row then retried after the longest backoff. */
+static char *outbox_body(notify *n, const store_outbox_item *it, vigil_event *ev, char *err, size_t errlen) {
+  int rc = store_get_event(n->st, it->event_id, ev, err, errlen);
+  char *body = rc ? NULL : event_text(ev);
+  if (!body) {
+    if (!rc) vigil_event_free(ev);
+    store_outbox_retry(n->st, it->id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
+  }
+  return body;
 }
 
 /* Rows claimed but not attempted because we are stopping: due again at once. */
@@ -105,22 +133,11 @@ static void *webhook_main(void *arg) {
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
-      int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
-      char *body = rc ? NULL : event_text(&ev);
-      if (!rc) vigil_event_free(&ev);
-      if (!body) {
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
-        continue;
-      }
-      if (webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err)) {
-        double d = retry_delay(n, it[i].attempts);
-        vlog_warn("webhook: event %lld: %s; retry %d in %.1f s", (long long)it[i].event_id, err, it[i].attempts + 1, d);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
-        atomic_fetch_add(&n->failures[1], 1);
-      } else {
-        store_outbox_sent(n->st, it[i].id, NULL, 0);
-        atomic_fetch_add(&n->delivered[1], 1);
-      }
+      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
+      if (!body) continue;
+      vigil_event_free(&ev);
+      int rc = webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err);
+      attempt_done(n, &it[i], 1, rc ? err : NULL);
       free(body);
     }
     release_rest(n, it + i, cnt - i);
@@ -462,25 +479,13 @@ static void *mqtt_main(void *arg) {
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
-      int rc = store_get_event(n->st, it[i].event_id, &ev, err, sizeof err);
-      char *body = rc ? NULL : event_text(&ev);
-      if (!body) {
-        if (!rc) vigil_event_free(&ev);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + n->backoff_max, rc ? err : "out of memory", NULL, 0);
-        continue;
-      }
+      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
+      if (!body) continue;
       /* state topics only for fresh events: a backlog must not light up sensors */
       if (t - ev.created_at <= n->clear_s) publish_state(n, &ev);
       vigil_event_free(&ev);
-      if (mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err)) {
-        double d = retry_delay(n, it[i].attempts);
-        vlog_warn("mqtt: event %lld: %s; retry in %.1f s", (long long)it[i].event_id, err, d);
-        store_outbox_retry(n->st, it[i].id, vigil_wall_s() + d, err, NULL, 0);
-        atomic_fetch_add(&n->failures[0], 1);
-      } else {
-        store_outbox_sent(n->st, it[i].id, NULL, 0);
-        atomic_fetch_add(&n->delivered[0], 1);
-      }
+      int rc = mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err);
+      attempt_done(n, &it[i], 0, rc ? err : NULL);
       free(body);
     }
     release_rest(n, it + i, cnt - i);

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/http.h"
 #include "vigil/store.h"
 
 typedef struct notify notify;
@@ -26,7 +25,8 @@ int notify_start(notify **out, store *st, char *err, size_t errlen);
 void notify_stop(notify *n); /* NULL: no-op */
 /* Waits up to secs for the outbox of the configured sinks to empty; true when it did. */
 bool notify_drain(notify *n, double secs);
-/* vigil_mqtt_* and vigil_outbox_* gauges for /metrics. */
+/* vigil_mqtt_* and vigil_outbox_* gauges for the events service's /metrics. */
+typedef struct vigil_metrics_out vigil_metrics_out;
 void notify_metrics(notify *n, vigil_metrics_out *o);
 
 /* ---- webhook.c ---- */

@@ -1,5 +1,6 @@
 /* The camera registry file: strict JSON parsing into camera structs (ids,
  * names, sources, zone polygons, IANA timezones, depth calibration). */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -115,7 +116,8 @@ static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, s
 }
 
 static int parse_camera(camera *c, json_t *j, const char *where, char *err, size_t errlen) {
-  static const char *const keys[] = {"id", "name", "source", "timezone", "zones", "motion_masks", "depth_px_per_m", NULL};
+  static const char *const keys[] = {"id",           "name",           "source", "timezone", "zones",
+                                     "motion_masks", "depth_px_per_m", "watch",  NULL};
   memset(c, 0, sizeof *c);
   if (!json_is_object(j)) return vigil_err(err, errlen, -1, "%s must be an object", where);
   if (only_keys(j, keys, where, err, errlen)) return -1;
@@ -167,6 +169,24 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
       if (parse_zone(&c->masks[i], json_array_get(masks, i), w, err, errlen)) return -1;
     }
     c->nmasks = (int)n;
+  }
+  /* open-vocabulary classes to look for ("ladder", "crowbar"): YOLO-World and the rules */
+  json_t *watch = json_object_get(j, "watch");
+  if (watch) {
+    if (!json_is_array(watch)) return vigil_err(err, errlen, -1, "%s.watch must be an array of class names", where);
+    size_t n = json_array_size(watch);
+    if (n > VIGIL_MAX_WATCH)
+      return vigil_err(err, errlen, -1, "%s.watch has %zu classes; at most %d", where, n, VIGIL_MAX_WATCH);
+    for (size_t i = 0; i < n; i++) {
+      const char *s = json_string_value(json_array_get(watch, i));
+      size_t len = s ? strlen(s) : 0, k = 0;
+      while (k < len && isspace((unsigned char)s[k])) k++;
+      if (!s || k == len || len >= VIGIL_NAME_LEN)
+        return vigil_err(err, errlen, -1, "%s.watch[%zu] must be a class name of 1-%d characters", where, i,
+                         VIGIL_NAME_LEN - 1);
+      snprintf(c->watch[i], sizeof c->watch[i], "%s", s);
+    }
+    c->nwatch = (int)n;
   }
   return 0;
 }

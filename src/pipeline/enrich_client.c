@@ -209,6 +209,27 @@ static void parse_clothing(enrich_result *r, json_t *o) {
   r->clothing.confidence = num(json_object_get(o, "confidence"));
   r->clothing.is_suspicious = json_is_true(json_object_get(o, "is_suspicious"));
   r->clothing.is_service_uniform = json_is_true(json_object_get(o, "is_service_uniform"));
+  if (!json_object_get(o, "type") && !t) r->has_clothing = false; /* segformer's items alone */
+  json_t *segs = json_object_get(o, "segments"), *s;
+  size_t i;
+  json_array_foreach(segs, i, s) {
+    if (r->n_segments >= SEGFORMER_MAX_ITEMS || !json_is_object(s)) break;
+    segformer_item *it = &r->segments[r->n_segments++];
+    copy_str(it->item, sizeof it->item, json_object_get(s, "item"));
+    copy_str(it->color, sizeof it->color, json_object_get(s, "color"));
+    double area = num(json_object_get(s, "area"));
+    it->area = area > 0 && area <= 1 ? (float)area : 0; /* a fraction; NaN and nonsense read as 0 */
+    json_t *b = json_object_get(s, "bbox");
+    it->x1 = num(json_object_get(b, "x1")), it->y1 = num(json_object_get(b, "y1"));
+    it->x2 = num(json_object_get(b, "x2")), it->y2 = num(json_object_get(b, "y2"));
+  }
+}
+
+static void parse_violence(enrich_result *r, json_t *o) {
+  r->has_violence = true;
+  r->violence.violent = json_is_true(json_object_get(o, "is_violent"));
+  r->violence.violence = num(json_object_get(o, "violence_score"));
+  copy_str(r->violence.label, sizeof r->violence.label, json_object_get(o, "label"));
 }
 
 static int parse_reid(enrich_result *r, json_t *root, json_t *emb, char *err, size_t errlen) {
@@ -361,6 +382,7 @@ int enrich_reply_parse(enrich_result *r, const char *body, size_t len, char *err
   if (json_is_object(v = json_object_get(o, "pet"))) parse_pet(r, v);
   if (json_is_object(v = json_object_get(o, "depth"))) parse_depth(r, v);
   if (json_is_object(v = json_object_get(o, "weather"))) parse_weather(r, v);
+  if (json_is_object(v = json_object_get(o, "violence"))) parse_violence(r, v);
   v = json_object_get(o, "reid_embedding");
   if (!json_is_null(v) && parse_reid(r, o, v, err, errlen)) {
     rc = -1;
@@ -521,6 +543,8 @@ static void merge(enrich_result *d, const enrich_result *s) {
     memcpy(d->demo_model, s->demo_model, sizeof d->demo_model);
   }
   if (s->has_clothing) d->has_clothing = true, d->clothing = s->clothing;
+  if (s->n_segments) d->n_segments = s->n_segments, memcpy(d->segments, s->segments, sizeof d->segments);
+  if (s->has_violence) d->has_violence = true, d->violence = s->violence;
   if (s->has_reid) {
     d->has_reid = true, d->reid_matched = s->reid_matched, d->reid = s->reid;
     memcpy(d->embedding, s->embedding, sizeof d->embedding);
@@ -565,6 +589,7 @@ int enrich_client_run(enrich_client *c, enrich_result *out, const enrich_request
   json_object_set_new(opt, "include_depth", json_boolean(rq->opt.include_depth));
   json_object_set_new(opt, "action_recognition", json_boolean(rq->opt.action_recognition));
   json_object_set_new(opt, "include_weather", json_boolean(rq->opt.include_weather));
+  json_object_set_new(opt, "include_violence", json_boolean(rq->opt.include_violence));
   json_object_set_new(req, "options", opt);
   if (rq->nframes > 0 && rq->frames) {
     json_t *fr = json_array();

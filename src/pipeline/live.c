@@ -8,6 +8,7 @@
 
 #include "pipeline/live.h"
 #include "vigil/annotate.h"
+#include "vigil/status.h"
 
 char *live_tracks_json(const pipeline_track *tr, int n) {
   json_t *arr = json_array();
@@ -88,8 +89,7 @@ int live_publish(store *st, const char *camera_id, const vigil_image *frame, dou
     free(tracks);
     free(sj);
     free(jpg);
-    snprintf(err, errlen, "live state of %s: out of memory or encoding failed", camera_id);
-    return -1;
+    return vigil_err(err, errlen, -1, "live state of %s: out of memory or encoding failed", camera_id);
   }
   int rc = store_put_live(st, camera_id, ts, frame ? frame->w : 0, frame ? frame->h : 0, tracks, sj, jpg, len, err,
                           errlen);

@@ -42,6 +42,7 @@
 #include "vigil/risk.h"
 #include "vigil/status.h"
 #include "vigil/store.h"
+#include "vigil/yolo_world.h"
 
 #define SNAP_MAX 64
 #define PIPELINE_STILL_GAP_S 5.0
@@ -174,13 +175,14 @@ int pipeline_init(pipeline **out, pipeline_params p, detector_t *det, enrich_eng
     return -1;
   }
   pipeline *pl = calloc(1, sizeof *pl);
-  if (!pl) return -1;
+  if (!pl) return vigil_err_oom(err, errlen);
   pl->p = p;
   pl->det = det;
   pl->enrich = p.enrich ? enrich : NULL;
   pl->risk = risk;
   pl->st = st;
-  if (!(pl->votes = plate_votes_new()) || plate_config_init(&pl->plates, NULL, err, errlen)) {
+  pl->votes = plate_votes_new();
+  if (!pl->votes ? vigil_err_oom(err, errlen) : plate_config_init(&pl->plates, NULL, err, errlen)) {
     plate_votes_free(pl->votes);
     free(pl);
     return -1;
@@ -338,15 +340,15 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
   cam_state **n = realloc(p->cams, sizeof *n * (size_t)(p->ncams + 1));
   if (n) p->cams = n;
   pthread_mutex_unlock(&p->mu);
-  if (!n) return -1;
+  if (!n) return vigil_err_oom(err, errlen);
   cam_state *cs = calloc(1, sizeof *cs);
-  if (!cs) return -1;
+  if (!cs) return vigil_err_oom(err, errlen);
   cs->cam = *c;
   pthread_mutex_init(&cs->pub_mu, NULL);
   cs->ex = calloc(PIPELINE_MAX_TRACKS, sizeof *cs->ex);
   if (!cs->ex) {
     free(cs);
-    return -1;
+    return vigil_err_oom(err, errlen);
   }
   batcher_init(&cs->b, p->p.batch, c->id);
   tracker_init(&cs->tr, &p->p.track);
@@ -364,7 +366,7 @@ int pipeline_add_camera(pipeline *p, const camera *c, char *err, size_t errlen) 
     batcher_free(&cs->b), tracker_free(&cs->tr), motion_free(&cs->md);
     pthread_mutex_destroy(&cs->pub_mu);
     free(cs->ex), free(cs);
-    return -1;
+    return vigil_err_oom(err, errlen);
   }
   snprintf(cs->b.cur.camera_name, sizeof cs->b.cur.camera_name, "%s", c->name);
   pthread_mutex_lock(&p->mu);
@@ -420,6 +422,31 @@ static void extras_gc(pipeline *p, int cam, cam_state *cs) {
     pthread_mutex_unlock(&p->mu);
     cs->ex[i].id = 0;
   }
+}
+
+/* The camera's watch list through YOLO-World on the whole frame, appended to l (the
+ * labels point into the camera's registry entry, which lives as long as cs). */
+static int detect_watched(pipeline *p, cam_state *cs, const vigil_image *frame, vigil_det_list *l, char *err,
+                          size_t errlen) {
+  const char *cls[VIGIL_MAX_WATCH];
+  for (int i = 0; i < cs->cam.nwatch; i++) cls[i] = cs->cam.watch[i];
+  vigil_det_list w;
+  int n = cs->cam.nwatch < yolo_world_max_classes(p->p.world) ? cs->cam.nwatch : yolo_world_max_classes(p->p.world);
+  if (yolo_world_detect(p->p.world, &w, frame, cls, n, p->p.world_conf, err, errlen)) return -1;
+  cs->st.detector_calls++;
+  if (!w.n) return 0;
+  vigil_det *nd = realloc(l->dets, sizeof *nd * (size_t)(l->n + w.n));
+  if (!nd) {
+    vigil_det_list_free(&w);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < w.n; i++) w.dets[i].cls += 1000; /* never the same class id as a COCO class */
+  memcpy(nd + l->n, w.dets, sizeof *nd * (size_t)w.n);
+  l->dets = nd;
+  l->n += w.n;
+  vigil_det_list_free(&w);
+  return 0;
 }
 
 /* Detects on the planned crops; boxes come back in frame pixels. */
@@ -612,6 +639,8 @@ static int close_batch_locked(pipeline *p, cam_state *cs, vigil_batch *b, const 
   camera_local_time(&cs->cam, b->window_end, &hour, &minute);
   b->local_hour = hour;
   b->local_minute = minute;
+  b->n_watch = cs->cam.nwatch;
+  memcpy(b->watch, cs->cam.watch, sizeof b->watch);
   write_snapshot(p, cs, b);
   best_crops_write(p, cs, b);
   vigil_image_free(&cs->snap.frame);
@@ -910,6 +939,10 @@ static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *fra
   vigil_det_list l;
   double t0 = vigil_mono_ms();
   if (detect_crops(p, cs, frame, crops, ncrops, &l, err, errlen)) return -1;
+  if (p->p.world && cs->cam.nwatch > 0 && detect_watched(p, cs, frame, &l, err, errlen)) {
+    vigil_det_list_free(&l);
+    return -1;
+  }
   cs->st.detect_ms += vigil_mono_ms() - t0;
   cs->last_detect = ts;
   cs->st.detected_frames++;
@@ -930,6 +963,11 @@ static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *fra
   vigil_det_list conf = {calloc((size_t)l.n + 1, sizeof(vigil_det)), 0};
   int rc = poses && conf.dets ? 0 : -1;
   int budget = p->p.max_enrich_per_frame;
+  /* violence detection looks at the whole frame, once, when >= 2 people are confirmed in it */
+  int persons_now = 0;
+  bool violence_asked = false;
+  for (int i = 0; i < l.n; i++)
+    persons_now += dt[i] >= 0 && cs->tr.t[dt[i]].confirmed && vigil_class_kind(l.dets[i].label) == VIGIL_KIND_PERSON;
   for (int i = 0; !rc && i < l.n; i++) { /* l is sorted by score: most confident first */
     if (dt[i] < 0) continue;
     const track_t *t = &cs->tr.t[dt[i]];
@@ -950,6 +988,8 @@ static int frame_run(pipeline *p, int cam, cam_state *cs, const vigil_image *fra
                            .depth_px_per_m = cs->cam.depth_px_per_m};
       for (int z = 0; z < cs->cam.nzones; z++) /* distance for the entrance rule (docs/risk.md) */
         rq.opt.include_depth |= cs->cam.zones[z].entrance && rq.kind == ENRICH_PERSON;
+      if (persons_now >= 2 && rq.kind == ENRICH_PERSON && !violence_asked)
+        rq.opt.include_violence = violence_asked = true;
       enrich_result *r = malloc(sizeof *r);
       char eerr[256];
       t0 = vigil_mono_ms();

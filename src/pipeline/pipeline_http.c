@@ -11,6 +11,7 @@
 #include "vigil/config.h"
 #include "vigil/http.h"
 #include "vigil/pipeline.h"
+#include "vigil/status.h"
 
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   pipeline *p = req->ctx;
@@ -94,10 +95,7 @@ struct pipeline_http {
 int pipeline_http_start(pipeline_http **out, pipeline *p, int port, char *err, size_t errlen) {
   *out = NULL;
   pipeline_http *h = calloc(1, sizeof *h);
-  if (!h) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
+  if (!h) return vigil_err_oom(err, errlen);
   vigil_http_params hp;
   /* the services' rules: API keys, bind address (loopback without a key) */
   if (vigil_http_params_from_config(&hp, NULL, err, errlen) || vigil_http_auth_from_config(&h->auth, NULL, err, errlen)) {

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "risk/risk_int.h"
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 
 static const char system_text[] =
@@ -183,6 +183,10 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
     }
     if (e->clothing.is_suspicious) sbuf_add(o, " (suspicious attire)");
     if (e->clothing.is_service_uniform) sbuf_add(o, " (service uniform)");
+    if (e->clothing.items[0]) {
+      sbuf_add(o, "; items: ");
+      risk__add_clean(o, e->clothing.items, sizeof e->clothing.items);
+    }
     sbuf_add(o, "\n");
   }
   if (e->demographics.present) {
@@ -337,6 +341,20 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
       break;
     }
   add_scene(&o, &b->scene);
+  for (size_t i = 0; i < b->n; i++) /* violence: a whole-frame result, once per batch */
+    if (b->enr[i].violence.present) {
+      sbuf_addf(&o, "Violence classifier (multi-person scene): %s (violence probability %.2f)\n",
+                b->enr[i].violence.violent ? "violent" : "not violent", b->enr[i].violence.confidence);
+      break;
+    }
+  if (b->n_watch > 0) {
+    sbuf_add(&o, "Watched classes on this camera (their presence deserves attention, more so at night):");
+    for (int i = 0; i < b->n_watch && i < VIGIL_MAX_WATCH; i++) {
+      sbuf_add(&o, i ? ", " : " ");
+      risk__add_clean(&o, b->watch[i], VIGIL_NAME_LEN);
+    }
+    sbuf_add(&o, "\n");
+  }
   for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++)
     if (b->zone_entrance[i]) {
       sbuf_add(&o, "Entrance zone entered: ");

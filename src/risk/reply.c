@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 #include "vigil/status.h"
 

@@ -10,9 +10,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "risk/sbuf.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 #include "vigil/status.h"
 
@@ -21,6 +21,11 @@ struct risk_analyzer {
   pthread_mutex_t mu;
   double llm_down_until; /* monotonic seconds; rules only until then */
 };
+
+const char *risk_strerror(int status) {
+  switch (status) { RISK_STATUS_MAP(VIGIL_MSG_CASE_3) }
+  return "unknown risk error";
+}
 
 risk_params risk_default_params(void) {
   risk_params p;

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/event.h"
 
 void risk__add_clean(sbuf *b, const char *s, size_t max);

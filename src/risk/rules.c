@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "risk/risk_int.h"
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/classes.h"
 #include "vigil/risk.h"
 
@@ -56,7 +56,12 @@
     "high-security damage at night (critical alert)")                                              \
   X(PET_HOUSEHOLD, "pet_household", ADD, -5, "every animal is a known household pet")               \
   X(PERSON_AT_ENTRANCE, "person_approaching_entrance", ADD, 15,                                      \
-    "a person within 5 m of the camera while an entrance zone is entered")
+    "a person within 5 m of the camera while an entrance zone is entered")                            \
+  X(VIOLENCE, "violence_detected", ADD, 30,                                                         \
+    "the violence classifier finds violence in a multi-person scene (>= 0.5)")                       \
+  X(WATCHED, "watched_object", ADD, 10, "an object class on the camera's watch list")                \
+  X(WATCHED_NIGHT, "watched_object_night", ADD, 20,                                                  \
+    "a watch-list object at night (22:00-06:00), e.g. a ladder against the house")
 
 enum {
 #define X_(e, id, kind, val, desc) R_##e,
@@ -181,6 +186,19 @@ static void evidence_behaviour(eval *ev, const vigil_detection *d, const vigil_e
   if (e->action.present && e->action.confidence >= 0.5f && has_sub(e->action.action, bad_actions))
     fire(ev, R_ACTION_SUSPICIOUS, "%s at %.0f%% (%s)", e->action.action, e->action.confidence * 100, d->id),
         ev->any_alert = true;
+  if (e->violence.present && e->violence.violent && e->violence.confidence >= 0.5f)
+    fire(ev, R_VIOLENCE, "violence %.0f%% in the frame of %s", e->violence.confidence * 100, d->id),
+        ev->any_alert = true;
+}
+
+/* A class on the camera's watch list (registry "watch"), raised more at night. */
+static void evidence_watched(eval *ev, const vigil_batch *b, const vigil_detection *d) {
+  for (int k = 0; k < b->n_watch && k < VIGIL_MAX_WATCH; k++)
+    if (!strcasecmp(d->cls, b->watch[k])) {
+      fire(ev, R_WATCHED, "%s at %.0f%% (%s)", d->cls, d->confidence * 100, d->id);
+      if (ev->night) fire(ev, R_WATCHED_NIGHT, "%s at %02d:00 (%s)", d->cls, b->local_hour, d->id);
+      return;
+    }
 }
 
 static void evidence_presence(eval *ev, const vigil_detection *d, const vigil_enrichment *e, double loiter) {
@@ -290,6 +308,7 @@ static void evidence(eval *ev, const vigil_batch *b, const risk_params *p) {
     evidence_behaviour(ev, d, e);
     evidence_presence(ev, d, e, loiter);
     evidence_vehicle(ev, d, e, b->local_hour);
+    evidence_watched(ev, b, d);
     if (entrance && person && e->depth.present && e->depth.distance_m < 5)
       fire(ev, R_PERSON_AT_ENTRANCE, "%s at %.1f m", d->id, e->depth.distance_m);
   }
@@ -368,8 +387,9 @@ static char *render_summary(const risk_rules_result *out, const eval *ev, const 
               b->local_minute >= 0 && b->local_minute < 60 ? b->local_minute : 0, ev->night ? " (night)" : "");
   /* the strongest reasons, in words */
   static const int key[] = {R_WEAPON_FIREARM, R_WEAPON_KNIFE, R_WEAPON_OTHER, R_WEAPON_BLUNT, R_DAMAGE_HIGH_NIGHT,
-                            R_DAMAGE_BREAKIN, R_POSE_FIGHTING, R_POSE_HANDS_RAISED, R_ACTION_SUSPICIOUS,
-                            R_CLOTHING_FACE_COVER, R_LOITERING, R_POSE_LYING, R_POSE_CROUCHING, R_DAMAGE_MULTI};
+                            R_DAMAGE_BREAKIN, R_VIOLENCE, R_POSE_FIGHTING, R_POSE_HANDS_RAISED,
+                            R_ACTION_SUSPICIOUS, R_CLOTHING_FACE_COVER, R_WATCHED_NIGHT, R_LOITERING, R_POSE_LYING,
+                            R_POSE_CROUCHING, R_DAMAGE_MULTI};
   int shown = 0;
   for (size_t k = 0; k < sizeof key / sizeof key[0] && shown < 3; k++) {
     if (!ev->fired[key[k]]) continue;

@@ -22,10 +22,11 @@
 #include <time.h>
 
 #include "notify/notify.h"
-#include "risk/sbuf.h"
 #include "store/events_query.h"
 #include "store/events_search.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/sbuf.h"
 #include "vigil/http.h"
 #include "vigil/plate.h"
 #include "vigil/risk.h"
@@ -50,8 +51,6 @@ static int parse_int(const char *s, long lo, long hi, long *out) { return events
 static int parse_id(const vigil_http_request *req, int64_t *id) { return events_parse_id(req->path_param, id); }
 
 static const char *query_get(void *ud, const char *name) { return vigil_http_query(ud, name); }
-
-static int store_status(int rc) { return rc == STORE_ENOTFOUND ? 404 : rc == STORE_EINVAL ? 400 : 500; }
 
 /* ---- handlers ----------------------------------------------------------------------------- */
 
@@ -83,13 +82,21 @@ static int h_list(vigil_http_response *res, const vigil_http_request *req) {
   size_t cnt;
   char err[512] = "";
   int rc = store_list_events(c->st, &f, &evs, &cnt, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   json_t *arr = json_array();
   for (size_t i = 0; i < cnt; i++) json_array_append_new(arr, vigil_event_to_json(&evs[i]));
   store_events_free(evs, cnt);
   return vigil_http_reply_json(res, 200,
                                json_pack("{s:o,s:i,s:i,s:i}", "events", arr, "count", (int)cnt, "limit",
                                          f.limit, "offset", f.offset));
+}
+
+/* The event as JSON (ev freed), or the store's error. */
+static int reply_event(vigil_http_response *res, int rc, const char *err, vigil_event *ev) {
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
+  json_t *j = vigil_event_to_json(ev);
+  vigil_event_free(ev);
+  return vigil_http_reply_json(res, 200, j);
 }
 
 static int h_get(vigil_http_response *res, const vigil_http_request *req) {
@@ -99,10 +106,7 @@ static int h_get(vigil_http_response *res, const vigil_http_request *req) {
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
-  json_t *j = vigil_event_to_json(&ev);
-  vigil_event_free(&ev);
-  return vigil_http_reply_json(res, 200, j);
+  return reply_event(res, rc, err, &ev);
 }
 
 static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
@@ -117,10 +121,7 @@ static int h_patch(vigil_http_response *res, const vigil_http_request *req) {
   char err[512] = "";
   int rc = store_patch_event(c->st, id, reviewed, notes, &ev, err, sizeof err);
   free(notes);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
-  json_t *j = vigil_event_to_json(&ev);
-  vigil_event_free(&ev);
-  return vigil_http_reply_json(res, 200, j);
+  return reply_event(res, rc, err, &ev);
 }
 
 /* Answers with the image file at path (a snapshot the pipeline wrote); 404
@@ -155,7 +156,7 @@ static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   if (!ev.snapshot_path || !ev.snapshot_path[0]) {
     vigil_event_free(&ev);
     return vigil_http_error(res, 404, "event %lld has no snapshot", (long long)id);
@@ -174,7 +175,7 @@ static int h_detection_snapshot(vigil_http_response *res, const vigil_http_reque
   if (!id || !*id || strlen(id) >= VIGIL_ID_LEN) return vigil_http_error(res, 400, "bad detection id");
   char *path = NULL, err[512] = "";
   int rc = store_detection_snapshot(c->st, id, &path, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   if (!path[0]) {
     free(path);
     return vigil_http_error(res, 404, "detection %s has no snapshot", id);
@@ -184,12 +185,6 @@ static int h_detection_snapshot(vigil_http_response *res, const vigil_http_reque
   rc = reply_snapshot(res, path, what);
   free(path);
   return rc;
-}
-
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* A parked stream between polls (the server keeps it, then free()s it). */
@@ -224,7 +219,7 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
     store_events_free(evs, n);
     return vigil_http_error(res, 500, "%s", err);
   }
-  if (!n && !nl && mono() < ss->deadline) {
+  if (!n && !nl && vigil_mono_s() < ss->deadline) {
     store_events_free(evs, n);
     return VIGIL_HTTP_POLL;
   }
@@ -337,7 +332,7 @@ static int h_live(vigil_http_response *res, const vigil_http_request *req) {
   if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
   store_live l;
   int rc = store_get_live(c->st, id, false, &l, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   json_t *j = live_json(&l);
   store_live_free(&l);
   return vigil_http_reply_json(res, 200, j);
@@ -350,7 +345,7 @@ static int h_live_jpg(vigil_http_response *res, const vigil_http_request *req) {
   if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
   store_live l;
   int rc = store_get_live(c->st, id, true, &l, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   if (!l.jpeg) {
     store_live_free(&l);
     return vigil_http_error(res, 404, "camera %s has no live frame", id);
@@ -374,7 +369,7 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
   if ((v = vigil_http_query(req, "wait")) && parse_int(v, 0, 60, &wait_s))
     return vigil_http_error(res, 400, "wait must be 0..60 seconds");
   char err[512] = "";
-  stream_state st = {.cursor = after, .deadline = mono() + (double)wait_s, .live = live != 0,
+  stream_state st = {.cursor = after, .deadline = vigil_mono_s() + (double)wait_s, .live = live != 0,
                      .live_cursor = live_after};
   if (after < 0) {
     int rc = store_max_event_id(c->st, &st.cursor, err, sizeof err);
@@ -403,7 +398,7 @@ static int h_detections(vigil_http_response *res, const vigil_http_request *req)
   vigil_event ev;
   char err[512] = "";
   int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_status(rc), "%s", err);
+  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   vigil_event_free(&ev);
   vigil_detection *d;
   size_t n;
@@ -519,7 +514,7 @@ static int events_init(void **ctx, const vigil_config *cfg, char *err, size_t er
   if (events_search_open(&c->search, cfg)) {
     store_close(c->st);
     free(c);
-    snprintf(err, errlen, "out of memory");
+    vigil_err(err, errlen, -1, "out of memory");
     return -1;
   }
   if (notify_start(&c->nt, c->st, err, errlen)) {

@@ -64,9 +64,10 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
   }
   json_object_set_new(j, "clothing",
                       e->clothing.present
-                          ? json_pack("{s:o,s:o,s:b,s:b}", "type", str(e->clothing.type), "color",
+                          ? json_pack("{s:o,s:o,s:b,s:b,s:o}", "type", str(e->clothing.type), "color",
                                       str(e->clothing.color), "is_suspicious", e->clothing.is_suspicious,
-                                      "is_service_uniform", e->clothing.is_service_uniform)
+                                      "is_service_uniform", e->clothing.is_service_uniform, "items",
+                                      str(e->clothing.items))
                           : json_null());
   json_object_set_new(j, "demographics",
                       e->demographics.present
@@ -112,6 +113,10 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
                       e->weather.present ? json_pack("{s:o,s:f}", "label", str(e->weather.label), "confidence",
                                                      (double)e->weather.confidence)
                                          : json_null());
+  json_object_set_new(j, "violence",
+                      e->violence.present ? json_pack("{s:b,s:f}", "is_violent", e->violence.violent, "confidence",
+                                                      (double)e->violence.confidence)
+                                          : json_null());
   json_object_set_new(j, "action",
                       e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
                                                     (double)e->action.confidence)

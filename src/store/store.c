@@ -2,7 +2,6 @@
  * migrations, the one-transaction batch insert with its idempotency key, and
  * the event queries of the events API. */
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +26,15 @@ static int level_rank(const char *l) {
   return -1;
 }
 
+const char *store_strerror(int status) {
+  switch (status) { STORE_STATUS_MAP(VIGIL_MSG_CASE) }
+  return "unknown store error";
+}
+
+int store_http_status(int status) {
+  switch (status) { STORE_STATUS_MAP(VIGIL_HTTP_CASE) }
+  return 500;
+}
 
 static int row_int(void *ud, int nc, const char *const *cols) {
   *(int64_t *)ud = nc > 0 && cols[0] ? strtoll(cols[0], NULL, 10) : 0;
@@ -483,6 +491,24 @@ void store_events_free(vigil_event *evs, size_t n) {
   free(evs);
 }
 
+/* Events of a query (EVENT_COLS first) with their details, under the lock. */
+static int event_query(store *s, const char *sql, const sval *p, int np, vigil_event **evs, size_t *n, char *err,
+                       size_t errlen) {
+  ev_list l = {0};
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, sql, p, np, row_event, &l);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  if (rc) {
+    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
+    store_events_free(l.evs, l.n);
+    return rc;
+  }
+  *evs = l.evs;
+  *n = l.n;
+  return 0;
+}
+
 int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t *n, char *err, size_t errlen) {
   *evs = NULL;
   *n = 0;
@@ -540,19 +566,7 @@ int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t
   snprintf(sql + k, sizeof sql - k, " ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?");
   p[np++] = sv_int(f->limit ? f->limit : 50);
   p[np++] = sv_int(f->offset);
-  ev_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, sql, p, np, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
-    store_events_free(l.evs, l.n);
-    return rc;
-  }
-  *evs = l.evs;
-  *n = l.n;
-  return 0;
+  return event_query(s, sql, p, np, evs, n, err, errlen);
 }
 
 int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs, size_t *n, char *err,
@@ -563,19 +577,8 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
     return vigil_err(err, errlen, STORE_EINVAL, "limit must be 1..1000");
   }
   sval p[2] = {sv_int(after_id), sv_int(limit)};
-  ev_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id > ? ORDER BY id LIMIT ?", p, 2, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
-    store_events_free(l.evs, l.n);
-    return rc;
-  }
-  *evs = l.evs;
-  *n = l.n;
-  return 0;
+  return event_query(s, "SELECT " EVENT_COLS " FROM events WHERE id > ? ORDER BY id LIMIT ?", p, 2, evs, n, err,
+                     errlen);
 }
 
 int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen) {

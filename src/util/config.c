@@ -41,6 +41,10 @@ static const vigil_config_key keys[] = {
      "Vehicle damage model (YOLOv11-seg export)"},
     {"WEATHER_MODEL_PATH", VIGIL_CFG_STRING, "/models/weather-classification", NORANGE,
      "Weather classifier (image classifier export with id2label)"},
+    {"VIOLENCE_MODEL_PATH", VIGIL_CFG_STRING, "/models/violence-detection", NORANGE,
+     "Violence classifier (ViT export with id2label), run on frames with two or more people"},
+    {"SEGFORMER_MODEL_PATH", VIGIL_CFG_STRING, "/models/segformer-b2-clothes", NORANGE,
+     "SegFormer-b2 clothes export: clothing items, areas and colours beside FashionSigLIP"},
     {"PET_MODEL_PATH", VIGIL_CFG_STRING, "/models/pet-classifier", NORANGE, "Pet classifier"},
     {"CLOTHING_MODEL_PATH", VIGIL_CFG_STRING, "/models/fashion-clip", NORANGE,
      "Clothing model (FashionCLIP/SigLIP)"},
@@ -104,6 +108,10 @@ static const vigil_config_key keys[] = {
      "Person/vehicle crops of an event's snapshot the pipeline embeds for semantic search (besides the snapshot)"},
     {"PIPELINE_SCENE", VIGIL_CFG_BOOL, "true", NORANGE,
      "Caption (Florence-2) and CLIP anomaly of each batch's snapshot, and search embeddings, when the models are installed"},
+    /* YOLO-World (open vocabulary on 8095) */
+    {"YOLO_WORLD_MODEL_PATH", VIGIL_CFG_STRING, "/models/yolo-world-s", NORANGE,
+     "YOLO-World export folder (yolo_world.onnx, text.onnx, vocab.json, merges.txt); without it /detect refuses 'classes'"},
+    {"YOLO_WORLD_CONFIDENCE", VIGIL_CFG_FLOAT, "0.25", 0, 1, "Minimum score of an open-vocabulary detection"},
     /* Risk analysis (Nemotron / llama.cpp, 8091) */
     {"VRAM_BUDGET_LIGHT_GB", VIGIL_CFG_FLOAT, NULL, 0, 4096,
      "On-demand budget of the light enrichment service, GB (unset: VRAM_BUDGET_GB when set, else 1.2)"},
@@ -240,6 +248,11 @@ static const vigil_config_key keys[] = {
     {"VIGIL_MAX_IMAGE_PIXELS", VIGIL_CFG_INT, "50000000", 1, 1e9,
      "Largest decoded image, pixels (also at most 16384 per side)"},
 };
+
+const char *vigil_config_strerror(int status) {
+  switch (status) { VIGIL_CFG_STATUS_MAP(VIGIL_MSG_CASE_3) }
+  return "unknown config error";
+}
 
 const vigil_config_key *vigil_config_keys(size_t *n) {
   *n = sizeof keys / sizeof keys[0];
@@ -438,47 +451,49 @@ static int range_check(const char *key, double v, char *err, size_t errlen) {
   return 0;
 }
 
-int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
-  const char *s = vigil_config_str(cfg, key);
-  if (!s) {
-    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
-  }
+/* The text of a key that must be set. */
+static int need(const vigil_config *cfg, const char *key, const char **s, char *err, size_t errlen) {
+  *s = vigil_config_str(cfg, key);
+  return *s ? 0 : vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
+}
+
+/* A key's number: an integer (is_int, into *l) or a finite float (into *d),
+ * within the row's range. */
+static int number(const vigil_config *cfg, const char *key, bool is_int, double *d, long *l, char *err,
+                  size_t errlen) {
+  const char *s;
+  int rc = need(cfg, key, &s, err, errlen);
+  if (rc) return rc;
   char *end;
   errno = 0;
-  double v = strtod(s, &end);
+  if (is_int) *d = (double)(*l = strtol(s, &end, 10));
+  else *d = strtod(s, &end);
   while (end && isspace((unsigned char)*end)) end++;
-  if (end == s || *end || errno || !isfinite(v)) {
-    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not a number", key, s);
-  }
-  int rc = range_check(key, v, err, errlen);
-  if (rc) return rc;
-  *out = v;
-  return 0;
+  if (end == s || *end || errno || !isfinite(*d))
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not %s", key, s, is_int ? "an integer" : "a number");
+  return range_check(key, *d, err, errlen);
+}
+
+int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
+  double d;
+  long l;
+  int rc = number(cfg, key, false, &d, &l, err, errlen);
+  if (!rc) *out = d;
+  return rc;
 }
 
 int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *err, size_t errlen) {
-  const char *s = vigil_config_str(cfg, key);
-  if (!s) {
-    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
-  }
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  while (end && isspace((unsigned char)*end)) end++;
-  if (end == s || *end || errno) {
-    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not an integer", key, s);
-  }
-  int rc = range_check(key, (double)v, err, errlen);
-  if (rc) return rc;
-  *out = v;
-  return 0;
+  double d;
+  long l;
+  int rc = number(cfg, key, true, &d, &l, err, errlen);
+  if (!rc) *out = l;
+  return rc;
 }
 
 int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char *err, size_t errlen) {
-  const char *s = vigil_config_str(cfg, key);
-  if (!s) {
-    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
-  }
+  const char *s;
+  int rc = need(cfg, key, &s, err, errlen);
+  if (rc) return rc;
   static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
   for (int i = 0; i < 4; i++) {
     if (!strcasecmp(s, yes[i])) {
@@ -503,10 +518,9 @@ int vigil_config_list(const vigil_config *cfg, const char *key, char ***items, s
                       char *err, size_t errlen) {
   *items = NULL;
   *n = 0;
-  const char *s = vigil_config_str(cfg, key);
-  if (!s) {
-    return vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
-  }
+  const char *s;
+  int rc = need(cfg, key, &s, err, errlen);
+  if (rc) return rc;
   char **v = NULL;
   size_t cnt = 0;
   while (*s) {

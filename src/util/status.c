@@ -6,24 +6,12 @@
 #include <stdio.h>
 
 const char *vigil_strerror(int status) {
-  switch (status) {
-#define VIGIL_X_(name, code, http, msg) \
-  case code:                            \
-    return msg;
-    VIGIL_STATUS_MAP(VIGIL_X_)
-#undef VIGIL_X_
-  }
+  switch (status) { VIGIL_STATUS_MAP(VIGIL_MSG_CASE) }
   return "unknown error";
 }
 
 int vigil_status_http(int status) {
-  switch (status) {
-#define VIGIL_X_(name, code, http, msg) \
-  case code:                            \
-    return http;
-    VIGIL_STATUS_MAP(VIGIL_X_)
-#undef VIGIL_X_
-  }
+  switch (status) { VIGIL_STATUS_MAP(VIGIL_HTTP_CASE) }
   return 500;
 }
 

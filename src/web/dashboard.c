@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 #include "vigil/config.h"
 #include "web/assets.h"
 

@@ -728,17 +728,24 @@ int zoo_manager_acquire(zoo_manager *m, const char *name, zoo_lease *out, char *
 
 /* ---- preload / unload / reap ------------------------------------------------- */
 
-int zoo_manager_preload(zoo_manager *m, const char *name, zoo_result *res) {
-  zoo_result dummy;
-  if (!res) res = &dummy;
+/* The managed model called name, with res started for it; NULL with res
+ * filled when there is none. */
+static zoo_entry *named_entry(zoo_manager *m, const char *name, zoo_result *res) {
   memset(res, 0, sizeof *res);
   snprintf(res->model, sizeof res->model, "%s", name ? name : "");
   zoo_entry *e = m ? find_entry(m, name) : NULL;
   if (!e) {
     res->status = "error";
-    return vigil_err(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
-                  name ? name : "(null)");
+    vigil_err(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'", name ? name : "(null)");
   }
+  return e;
+}
+
+int zoo_manager_preload(zoo_manager *m, const char *name, zoo_result *res) {
+  zoo_result dummy;
+  if (!res) res = &dummy;
+  zoo_entry *e = named_entry(m, name, res);
+  if (!e) return ZOO_ENOTFOUND;
   zoo_lease l;
   int how = 0;
   int rc = acquire_entry(m, e, &l, &how, res->message, sizeof res->message);
@@ -756,14 +763,8 @@ int zoo_manager_preload(zoo_manager *m, const char *name, zoo_result *res) {
 int zoo_manager_unload(zoo_manager *m, const char *name, zoo_result *res) {
   zoo_result dummy;
   if (!res) res = &dummy;
-  memset(res, 0, sizeof *res);
-  snprintf(res->model, sizeof res->model, "%s", name ? name : "");
-  zoo_entry *e = m ? find_entry(m, name) : NULL;
-  if (!e) {
-    res->status = "error";
-    return vigil_err(res->message, sizeof res->message, ZOO_ENOTFOUND, "unknown model '%s'",
-                  name ? name : "(null)");
-  }
+  zoo_entry *e = named_entry(m, name, res);
+  if (!e) return ZOO_ENOTFOUND;
   pthread_mutex_lock(&m->bmu);
   int st = atomic_load(&e->state);
   if (st == ZOO_STATE_LOADING) {

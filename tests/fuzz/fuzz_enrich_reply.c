@@ -21,9 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r->damage.n < 0 || r->damage.n > DAMAGE_MAX_DETECTIONS || r->damage.n_types < 0 ||
         r->damage.n_types > DAMAGE_NTYPES || r->vehicle.n_top < 0 || r->vehicle.n_top > VEHICLE_TOP)
       abort();
+    if (r->n_segments < 0 || r->n_segments > SEGFORMER_MAX_ITEMS) abort();
     vigil_enrichment sum;
     enrich_result_summary(r, "fuzz", &sum);
     if (strlen(sum.pose.posture) >= sizeof sum.pose.posture) abort();
+    if (strlen(sum.clothing.items) >= sizeof sum.clothing.items) abort();
     if (sum.vehicle.n_damage < 0 || sum.vehicle.n_damage > VIGIL_MAX_DAMAGE) abort();
   } else if (!err[0]) {
     abort();

@@ -90,6 +90,28 @@ static void test_bad_json(void **s) {
   expect_error("[{\"id\":\"a\",\"depth_px_per_m\":\"x\"}]", "depth_px_per_m must be a number");
 }
 
+static void test_watch_list(void **s) {
+  (void)s;
+  camera_registry r;
+  char err[512];
+  const char *ok = "[{\"id\":\"back\",\"watch\":[\"ladder\",\"crowbar\"]},{\"id\":\"front\"}]";
+  assert_int_equal(cameras_parse(&r, ok, strlen(ok), err, sizeof err), 0);
+  assert_int_equal(r.cams[0].nwatch, 2);
+  assert_string_equal(r.cams[0].watch[1], "crowbar");
+  assert_int_equal(r.cams[1].nwatch, 0);
+  cameras_free(&r);
+  expect_error("[{\"id\":\"a\",\"watch\":\"ladder\"}]", "cameras[0].watch must be an array");
+  expect_error("[{\"id\":\"a\",\"watch\":[\"ladder\",\" \"]}]", "cameras[0].watch[1] must be a class name");
+  expect_error("[{\"id\":\"a\",\"watch\":[3]}]", "cameras[0].watch[0]");
+  expect_error("[{\"id\":\"a\",\"watch\":[\"0123456789012345678901234567890123456789012345678\"]}]",
+               "1-47 characters");
+  char many[1024] = "[{\"id\":\"a\",\"watch\":[";
+  for (int i = 0; i < VIGIL_MAX_WATCH + 1; i++)
+    snprintf(many + strlen(many), sizeof many - strlen(many), "%s\"c%d\"", i ? "," : "", i);
+  strcat(many, "]}]");
+  expect_error(many, "at most 16");
+}
+
 static void test_zone_limits(void **s) {
   (void)s;
   expect_error("[{\"id\":\"a\",\"zones\":{}}]", "zones must be an array");
@@ -187,6 +209,7 @@ static void test_load_and_find_source(void **s) {
 
 int main(void) {
   const struct CMUnitTest t[] = {
+      cmocka_unit_test(test_watch_list),
       cmocka_unit_test(test_valid_full),      cmocka_unit_test(test_bad_json),  cmocka_unit_test(test_zone_limits),
       cmocka_unit_test(test_too_many_cameras), cmocka_unit_test(test_timezones), cmocka_unit_test(test_load_and_find_source),
   };

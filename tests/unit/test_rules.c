@@ -404,6 +404,64 @@ static void tracked_objects(void **state) {
   vigil_batch_free(&b);
 }
 
+/* "A ladder against the house at night": a class on the camera's watch list raises the
+ * risk, more at night; the same class on a camera without it is only an object. */
+static void watch_list_rules(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 23);
+  fx_add(&b, "ladder", 0.6f, NULL);
+  assert_int_equal(score(&b, &r), 5); /* no watch list: base_other only */
+  assert_false(risk_rules_fired(&r, "watched_object"));
+  risk_rules_result_free(&r);
+  b.n_watch = 2;
+  snprintf(b.watch[0], sizeof b.watch[0], "crowbar");
+  snprintf(b.watch[1], sizeof b.watch[1], "Ladder");
+  assert_int_equal(score(&b, &r), 5 + 10 + 20);
+  assert_true(risk_rules_fired(&r, "watched_object") && risk_rules_fired(&r, "watched_object_night"));
+  assert_string_equal(r.level, "medium");
+  assert_non_null(strstr(r.summary, "watch-list object at night"));
+  assert_non_null(strstr(r.reasoning, "ladder at 23:00"));
+  risk_rules_result_free(&r);
+  b.local_hour = 14; /* daytime: watched, not the night rule */
+  assert_int_equal(score(&b, &r), 15);
+  assert_true(risk_rules_fired(&r, "watched_object"));
+  assert_false(risk_rules_fired(&r, "watched_object_night"));
+  risk_rules_result_free(&r);
+  /* a person at night with a watched ladder: both raise */
+  b.local_hour = 2;
+  fx_add(&b, "person", 0.8f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 15 + 10 + 20);
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
+/* violence on a multi-person frame: +30 and a behaviour alert (no uniform discount) */
+static void violence_rule(void **state) {
+  (void)state;
+  vigil_batch b;
+  risk_rules_result r;
+  fx_batch(&b, "c", 14);
+  vigil_enrichment e;
+  memset(&e, 0, sizeof e);
+  e.violence.present = true, e.violence.violent = true, e.violence.confidence = 0.93f;
+  e.clothing.present = true, e.clothing.is_service_uniform = true;
+  snprintf(e.clothing.type, sizeof e.clothing.type, "delivery uniform");
+  fx_add(&b, "person", 0.8f, &e);
+  fx_add(&b, "person", 0.8f, NULL);
+  assert_int_equal(score(&b, &r), 20 + 5 + 30);
+  assert_true(risk_rules_fired(&r, "violence_detected"));
+  assert_false(risk_rules_fired(&r, "service_uniform"));
+  assert_non_null(strstr(r.reasoning, "violence 93%"));
+  risk_rules_result_free(&r);
+  b.enr[0].violence.violent = false, b.enr[0].violence.confidence = 0.2f;
+  score(&b, &r);
+  assert_false(risk_rules_fired(&r, "violence_detected"));
+  risk_rules_result_free(&r);
+  vigil_batch_free(&b);
+}
+
 /* risk_analyze stores the ids of the fired rules with the event (rules
  * scorer here: no LLM configured), in table order, as the reasoning lists them. */
 static void analyze_keeps_rule_ids(void **state) {
@@ -434,6 +492,8 @@ static void analyze_keeps_rule_ids(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(violence_rule),
+      cmocka_unit_test(watch_list_rules),
       cmocka_unit_test(table_is_documented),
       cmocka_unit_test(baseline_by_class),
       cmocka_unit_test(weapons_are_critical),

@@ -14,7 +14,9 @@
 #include "util/clock.h"
 #include "util/file.h"
 #include "vigil/config.h"
+#include "vigil/risk.h"
 #include "vigil/status.h"
+#include "vigil/store.h"
 
 static void status_map(void **state) {
   (void)state;
@@ -25,6 +27,16 @@ static void status_map(void **state) {
   assert_int_equal(vigil_status_http(VIGIL_EINVAL), 400);
   assert_int_equal(vigil_status_http(VIGIL_ETOOBIG), 413);
   assert_int_equal(vigil_status_http(-999), 500);
+  /* the modules' own maps keep their values */
+  assert_int_equal(STORE_ENOTFOUND, -2);
+  assert_int_equal(store_http_status(STORE_ENOTFOUND), 404);
+  assert_int_equal(store_http_status(STORE_EINVAL), 400);
+  assert_int_equal(store_http_status(STORE_EDB), 500);
+  assert_string_equal(store_strerror(STORE_ENOMEM), "out of memory");
+  assert_int_equal(RISK_ENOLLM, -6);
+  assert_string_equal(risk_strerror(RISK_ENOMEM), "out of memory");
+  assert_int_equal(VIGIL_CFG_ENOMEM, -5);
+  assert_string_equal(vigil_config_strerror(VIGIL_CFG_EIO), "the config file cannot be read");
 }
 
 static void err_helper(void **state) {

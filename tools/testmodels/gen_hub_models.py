@@ -7,7 +7,7 @@ weights crafted so that the adapters' decoding can be predicted by the tests
 
 Usage: /usr/bin/python3 tools/testmodels/gen_hub_models.py OUTDIR [name ...]
 names: vitpose yolopose yoloface threat plate vitage vitgender osnet siglip xclip
-vehicle damage damageflood pet depth depthbad weather (default: all). Needs only Debian's python3-onnx and python3-numpy.
+vehicle damage damageflood pet depth depthbad weather violence segformer (default: all). Needs only Debian's python3-onnx and python3-numpy.
 
 What each model computes (the tests rely on this; docs/models.md repeats it):
 - vitpose  pixel_values [B,3,256,192] -> heatmaps [B,17,64,48]: a stride-4
@@ -59,6 +59,10 @@ What each model computes (the tests rely on this; docs/models.md repeats it):
   without the head's upsampling): vigil must refuse it at load.
 - weather  pixel_values [B,3,224,224] -> logits [B,3], id2label
   {clear, rain, fog}: 6 * R, 6 * B, 6 * G.
+- violence pixel_values [B,3,224,224] -> logits [B,2] (vit_classifier), id2label
+  {Non-Violence, Violence}: violence - non-violence = 6 * (mean R - mean B).
+- segformer pixel_values [B,3,512,512] -> logits [B,18,128,128], the model's 18
+  labels: red cells upper clothes, blue pants, green a hat, the rest background.
 """
 import json
 import os
@@ -414,11 +418,46 @@ def weather(out):
     vit_classifier(out, "weather.onnx", "weather", W, np.zeros(3, np.float32), ["Clear", "Rain", "Fog"])
 
 
+def violence(out):
+    """violence-detection: logits = 3 (R - B) for Violence, the opposite for Non-Violence
+    (a red region is violent, a blue one is not)."""
+    W = np.zeros((3, 2), np.float32)
+    W[0, 1], W[2, 1] = 3.0, -3.0
+    W[0, 0], W[2, 0] = -3.0, 3.0
+    vit_classifier(out, "violence.onnx", "violence", W, np.zeros(2, np.float32), ["Non-Violence", "Violence"])
+
+
+def segformer(out):
+    """segformer-b2-clothes: pixel_values [B,3,512,512] -> logits [B,18,128,128]. A 4x4
+    stride-4 Conv takes each cell's mean colour (ImageNet-normalised), a 1x1 Conv scores
+    labels: upper_clothes (4) = 3R - 1.5G - 1.5B, pants (6) = 3B - 1.5R - 1.5G,
+    hat (1) = 3G - 1.5R - 1.5B, background (0) = 2, the rest -10: red cells are upper
+    clothes, blue pants, green a hat, grey background."""
+    wp = np.zeros((3, 3, 4, 4), np.float32)
+    for c in range(3):
+        wp[c, c] = 1.0 / 16
+    w1 = np.zeros((18, 3, 1, 1), np.float32)
+    b1 = np.full(18, -10.0, np.float32)
+    b1[0] = 2.0
+    for lab, ch in ((4, 0), (6, 2), (1, 1)):
+        w1[lab, :, 0, 0] = -1.5
+        w1[lab, ch, 0, 0] = 3.0
+        b1[lab] = 0.0
+    labels = ["Background", "Hat", "Hair", "Sunglasses", "Upper-clothes", "Skirt", "Pants", "Dress", "Belt",
+              "Left-shoe", "Right-shoe", "Face", "Left-leg", "Right-leg", "Left-arm", "Right-arm", "Bag", "Scarf"]
+    save(os.path.join(out, "segformer.onnx"), "segformer-b2-clothes",
+         [node("Conv", ["pixel_values", "Wp"], ["m"], kernel_shape=[4, 4], strides=[4, 4]),
+          node("Conv", ["m", "W1", "B1"], ["logits"], kernel_shape=[1, 1])],
+         [vi("pixel_values", F32, ["batch", 3, 512, 512])], [vi("logits", F32, ["batch", 18, 128, 128])],
+         [init("Wp", wp), init("W1", w1), init("B1", b1)],
+         {"id2label": json.dumps({str(i): l for i, l in enumerate(labels)})})
+
+
 MODELS = {"vitpose": vitpose, "yolopose": yolopose, "yoloface": yoloface, "threat": threat, "plate": plate,
           "vitage": vitage,
           "vitgender": vitgender, "osnet": osnet, "siglip": siglip, "xclip": xclip, "vehicle": vehicle,
           "damage": damage, "damageflood": damageflood, "pet": pet, "depth": depth, "depthbad": depthbad,
-          "weather": weather}
+          "weather": weather, "violence": violence, "segformer": segformer}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

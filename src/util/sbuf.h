@@ -1,7 +1,7 @@
-/* A growable string with a hard cap, for prompts and reasoning texts; once
+/* A growable string with a hard cap (prompts, reasoning texts, pages, tokens); once
  * the cap is hit further appends are dropped and `full` is set. */
-#ifndef VIGIL_RISK_SBUF_H
-#define VIGIL_RISK_SBUF_H
+#ifndef VIGIL_UTIL_SBUF_H
+#define VIGIL_UTIL_SBUF_H
 
 #include <stdarg.h>
 #include <stdbool.h>

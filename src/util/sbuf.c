@@ -1,5 +1,5 @@
 /* The capped growable string of sbuf.h. */
-#include "risk/sbuf.h"
+#include "util/sbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
