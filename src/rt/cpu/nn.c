@@ -251,13 +251,7 @@ int nn_conv_prepare(vrt_node *n) {
   if (!rc) rc = read_ints(n, "output_padding", p->outpad, 3, &p->noutpad, 0);
   if (!rc) rc = read_ints(n, "output_shape", p->outshape, 3, &p->noutshape, 1);
   if (!rc) rc = nn_act_parse(n, &p->act);
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 void nn_layout_strides(int layout, int64_t C, const int64_t sp[3], int64_t *sn, int64_t *sc, int64_t ssp[3]) {

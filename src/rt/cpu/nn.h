@@ -4,6 +4,7 @@
 #define VRT_CPU_NN_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "ops.h"
 
@@ -17,6 +18,18 @@
 
 #define NN_ERR(n, code, ...) nn_err((n), (code), __VA_ARGS__)
 int nn_err(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The end of every prepare that mallocs its params: on error (rc != 0) frees
+ * p and passes rc on; otherwise hands p to the node, freed with it. */
+static inline int nn_params_keep(vrt_node *n, void *p, int rc) {
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  n->params = p;
+  n->params_free = free;
+  return 0;
+}
 
 /* True when VRT_REFERENCE is set to something other than "" or "0": every
  * kernel then takes its reference path. Read on every call so tests and

@@ -29,13 +29,7 @@ static int gs_prepare(vrt_node *n) {
   else if (!rc && !strcmp(p, "border")) g->pad = GS_BORDER;
   else if (!rc && !strcmp(p, "reflection")) g->pad = GS_REFLECTION;
   else if (!rc) rc = NN_ERR(n, VRT_EUNSUPPORTED, "padding_mode '%s' is not supported", p);
-  if (rc) {
-    free(g);
-    return rc;
-  }
-  n->params = g;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, g, rc);
 }
 
 static int gs_check(const vrt_node *n, const vrt_tensor *const *in) {

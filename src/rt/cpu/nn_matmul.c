@@ -207,13 +207,7 @@ static int gemm_prepare(vrt_node *n) {
   p->alpha = vrt_attr_float(n, "alpha", 1.0f);
   p->beta = vrt_attr_float(n, "beta", 1.0f);
   int rc = nn_act_parse(n, &p->act);
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 /* M, N, K and the broadcast strides of C (row, column) */
@@ -358,13 +352,7 @@ static int ein_prepare(vrt_node *n) {
     }
   }
   p->nin++;
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 static int letter_id(char c) { return c >= 'a' && c <= 'z' ? c - 'a' : c - 'A' + 26; }

@@ -87,13 +87,7 @@ static int rs_prepare(vrt_node *n) {
   if (!rc && k > VRT_MAX_DIMS) rc = NN_ERR(n, VRT_EINVAL, "too many axes");
   for (int i = 0; !rc && i < k; i++) p->axes[i] = ax[i];
   p->naxes = k;
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 /* Output shape and per-axis scale (the scale the coordinate formulas use). */

@@ -106,13 +106,7 @@ static int rnn_prepare(vrt_node *n) {
       if (names[j].nparams >= 1 && ial < nal) a->alpha = al[ial++];
       if (names[j].nparams >= 2 && ibe < nbe) a->beta = be[ibe++];
     }
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 typedef struct rnn_geom {

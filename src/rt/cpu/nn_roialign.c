@@ -29,13 +29,7 @@ static int roi_prepare(vrt_node *n) {
   else if (!p->half_pixel && strcmp(c, "output_half_pixel")) rc = NN_ERR(n, VRT_EINVAL, "bad coordinate mode '%s'", c);
   else if (p->oh < 1 || p->ow < 1 || p->oh > 65536 || p->ow > 65536 || p->ratio < 0 || p->ratio > 1024)
     rc = NN_ERR(n, VRT_EINVAL, "bad output size or sampling_ratio");
-  if (rc) {
-    free(p);
-    return rc;
-  }
-  n->params = p;
-  n->params_free = free;
-  return 0;
+  return nn_params_keep(n, p, rc);
 }
 
 static int roi_check(const vrt_node *n, const vrt_tensor *const *in) {
