@@ -105,6 +105,23 @@ float hub_l2_normalize(float *v, int n) {
   return norm;
 }
 
+int hub_run_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2, float y2,
+                int ow, int oh, const float mean[3], const float std[3], const char *bad_box, vrt_tensor **outs,
+                int *nout, char *err, size_t errlen) {
+  size_t ne = 3 * (size_t)ow * (size_t)oh;
+  float *buf = malloc(sizeof(float) * ne);
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
+  if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, ow, oh, mean, std)) {
+    free(buf);
+    return vigil_err(err, errlen, -1, "%s", bad_box);
+  }
+  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, oh, ow},
+                   .data = buf, .nbytes = sizeof(float) * ne};
+  int rc = hub_run(r, adapter, &in, 1, outs, nout, err, errlen);
+  free(buf);
+  return rc;
+}
+
 /* Parses "1 2 3" into dst (at most cap values); returns the count or -1. */
 static int parse_ints(int64_t *dst, int cap, const char *s) {
   int n = 0;

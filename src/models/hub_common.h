@@ -37,6 +37,13 @@ int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *
 int hub_box_to_nchw(float *out, const vigil_image *frame, float x1, float y1, float x2, float y2, int ow, int oh,
                     const float mean[3], const float std[3]);
 
+/* hub_box_to_nchw into a [1,3,oh,ow] float tensor named as the model's first
+ * input, then hub_run on it. bad_box: the error when the box is empty, outside
+ * the image, or the frame is not RGB. */
+int hub_run_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2, float y2,
+                int ow, int oh, const float mean[3], const float std[3], const char *bad_box, vrt_tensor **outs,
+                int *nout, char *err, size_t errlen);
+
 /* Affine crop without rotation: output pixel (u, v) samples the frame at
  * (x0 + (u + 0.5) * sx - 0.5, y0 + (v + 0.5) * sy - 0.5) bilinearly; outside
  * the frame is black (0), as cv2.warpAffine's constant border. NCHW floats

@@ -86,20 +86,10 @@ int depth_estimate(model_runner *r, depth_result *out, const vigil_image *frame,
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : DEPTH_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : DEPTH_SIZE;
   if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "box is empty or outside the image");
-  size_t ne = 3 * (size_t)ih * (size_t)iw;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, 0, 0, (float)frame->w, (float)frame->h, iw, ih, hub_imagenet_mean,
-                      hub_imagenet_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "cannot resize the frame");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "depth-anything", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "depth-anything", frame, 0, 0, (float)frame->w, (float)frame->h, iw, ih, hub_imagenet_mean,
+                       hub_imagenet_std, "cannot resize the frame", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || !out_shape_ok(&o[0], ih, iw) || o[0].dims[0] != 1) {
     char s[96];

@@ -47,19 +47,10 @@ int pet_classify(model_runner *r, pet_result *out, const vigil_image *frame, flo
     return vigil_err(err, errlen, -1, "pet-classifier: expected pixel_values [B,3,224,224] float32");
   if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "animal box is empty or outside the image");
   hub_center_square(&x1, &y1, &x2, &y2, PET_CROP_PCT);
-  size_t ne = 3 * (size_t)PET_SIZE * PET_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, PET_SIZE, PET_SIZE, hub_imagenet_mean, hub_imagenet_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "animal box is too small");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, PET_SIZE, PET_SIZE}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "pet-classifier", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "pet-classifier", frame, x1, y1, x2, y2, PET_SIZE, PET_SIZE, hub_imagenet_mean,
+                       hub_imagenet_std, "animal box is too small", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != IMAGENET_N) {
     runner_outputs_free(o, n);

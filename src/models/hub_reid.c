@@ -25,20 +25,10 @@ int osnet_embed(model_runner *r, float *emb, const vigil_image *frame, float x1,
     return vigil_err(err, errlen, -1, "osnet: expected images [B,3,256,128] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : OSNET_H, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : OSNET_W;
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "osnet: input too large");
-  size_t ne = 3 * (size_t)iw * (size_t)ih;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (frame->c != 3 ||
-      hub_box_to_nchw(buf, frame, x1, y1, x2, y2, iw, ih, hub_imagenet_mean, hub_imagenet_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "osnet-x0-25", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "osnet-x0-25", frame, x1, y1, x2, y2, iw, ih, hub_imagenet_mean, hub_imagenet_std,
+                       "person box is empty or outside the image", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != REID_DIM) {
     runner_outputs_free(o, n);

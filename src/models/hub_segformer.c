@@ -49,19 +49,10 @@ int segformer_clothes(model_runner *r, segformer_result *out, const vigil_image 
   memset(out, 0, sizeof *out);
   if (segformer_check(r, err, errlen)) return -1;
   if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "segformer-b2-clothes: empty box");
-  size_t ne = 3 * (size_t)SEG_SIZE * SEG_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, SEG_SIZE, SEG_SIZE, hub_imagenet_mean, hub_imagenet_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "segformer-b2-clothes: cannot resize the person box");
-  }
-  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4,
-                   .dims = {1, 3, SEG_SIZE, SEG_SIZE}, .data = buf, .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "segformer-b2-clothes", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "segformer-b2-clothes", frame, x1, y1, x2, y2, SEG_SIZE, SEG_SIZE, hub_imagenet_mean,
+                       hub_imagenet_std, "segformer-b2-clothes: cannot resize the person box", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || o[0].ndim != 4 || o[0].dims[0] != 1 || o[0].dims[1] != SEGFORMER_LABELS ||
       o[0].dims[2] < 1 || o[0].dims[3] < 1 || o[0].dims[2] > SEG_SIZE || o[0].dims[3] > SEG_SIZE) {

@@ -186,19 +186,10 @@ int clothing_classify(siglip_model *m, clothing_result *out, const vigil_image *
     return vigil_err(err, errlen, -1, "fashion-clip: expected pixel_values [B,3,224,224] float32");
   int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : SIGLIP_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : SIGLIP_SIZE;
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "fashion-clip: input too large");
-  size_t ne = 3 * (size_t)iw * (size_t)ih;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (frame->c != 3 || hub_box_to_nchw(buf, frame, x1, y1, x2, y2, iw, ih, hub_half_mean, hub_half_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(&m->vision, "fashion-clip", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(&m->vision, "fashion-clip", frame, x1, y1, x2, y2, iw, ih, hub_half_mean, hub_half_std,
+                       "person box is empty or outside the image", &o, &n, err, errlen);
   if (rc) return rc;
   const vrt_tensor *t = output_named(o, n, "image_embeds");
   if (!t || t->dtype != VRT_F32 || vrt_tensor_numel(t) != m->dim) {

@@ -50,19 +50,10 @@ int vehicle_classify(model_runner *r, vehicle_result *out, const vigil_image *fr
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
     return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected pixel_values [B,3,224,224] float32");
-  size_t ne = 3 * (size_t)VEH_SIZE * VEH_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, VEH_SIZE, VEH_SIZE, hub_half_mean, hub_half_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "vehicle box is empty or outside the image");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, VEH_SIZE, VEH_SIZE},
-                   .data = buf, .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "vehicle-segment-classification", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "vehicle-segment-classification", frame, x1, y1, x2, y2, VEH_SIZE, VEH_SIZE, hub_half_mean,
+                       hub_half_std, "vehicle box is empty or outside the image", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != VEHICLE_NCLASSES) {
     runner_outputs_free(o, n);

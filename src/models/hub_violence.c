@@ -41,19 +41,10 @@ int violence_classify(model_runner *r, violence_result *out, const vigil_image *
   int vio, non;
   if (violence_check(r, err, errlen) || class_ids(r, labels, &vio, &non)) return -1;
   if (!(x2 > x1 && y2 > y1)) x1 = 0, y1 = 0, x2 = (float)frame->w, y2 = (float)frame->h;
-  size_t ne = 3 * (size_t)VIO_SIZE * VIO_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, VIO_SIZE, VIO_SIZE, hub_half_mean, hub_half_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "violence-detection: the region is outside the frame");
-  }
-  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4,
-                   .dims = {1, 3, VIO_SIZE, VIO_SIZE}, .data = buf, .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "violence-detection", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "violence-detection", frame, x1, y1, x2, y2, VIO_SIZE, VIO_SIZE, hub_half_mean, hub_half_std,
+                       "violence-detection: the region is outside the frame", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != 2) {
     runner_outputs_free(o, n);

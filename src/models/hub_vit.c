@@ -29,18 +29,8 @@ static int run_face(model_runner *r, const char *adapter, vrt_tensor **o, int *n
   float cx = (face->x1 + face->x2) / 2, cy = (face->y1 + face->y2) / 2;
   float side = fmaxf(face->x2 - face->x1, face->y2 - face->y1) * VIT_FACE_MARGIN;
   if (!(side > 0)) return vigil_err(err, errlen, -1, "face box is empty");
-  size_t ne = 3 * (size_t)iw * (size_t)ih;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, iw, ih, hub_half_mean,
-                      hub_half_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "face box is empty or outside the image");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
-  int rc = hub_run(r, adapter, &in, 1, o, n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, adapter, frame, cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, iw, ih,
+                       hub_half_mean, hub_half_std, "face box is empty or outside the image", o, n, err, errlen);
   if (rc) return rc;
   if (*n < 1 || (*o)[0].dtype != VRT_F32 || vrt_tensor_numel(&(*o)[0]) != want) {
     runner_outputs_free(*o, *n);

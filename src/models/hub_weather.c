@@ -27,21 +27,10 @@ int weather_check(model_runner *r, char *err, size_t errlen) {
 int weather_classify(model_runner *r, weather_result *out, const vigil_image *frame, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (weather_check(r, err, errlen)) return -1;
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  size_t ne = 3 * (size_t)WX_SIZE * WX_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
-  if (hub_box_to_nchw(buf, frame, 0, 0, (float)frame->w, (float)frame->h, WX_SIZE, WX_SIZE, hub_half_mean,
-                      hub_half_std)) {
-    free(buf);
-    return vigil_err(err, errlen, -1, "cannot resize the frame");
-  }
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, WX_SIZE, WX_SIZE}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "weather-classification", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_box(r, "weather-classification", frame, 0, 0, (float)frame->w, (float)frame->h, WX_SIZE, WX_SIZE,
+                       hub_half_mean, hub_half_std, "cannot resize the frame", &o, &n, err, errlen);
   if (rc) return rc;
   char labels[WX_MAX_CLASSES][48];
   hub_id2label(vrt_model_metadata(r->m, "id2label"), labels, WX_MAX_CLASSES);
