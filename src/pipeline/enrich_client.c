@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/base64.h"
+#include "util/sbuf.h"
 #include "vigil/annotate.h"
 #include "vigil/enrich_client.h"
 #include "vigil/status.h"
@@ -406,28 +407,6 @@ done:
 
 /* ---- request ----------------------------------------------------------------------- */
 
-typedef struct {
-  char *data;
-  size_t len, max;
-  bool too_big;
-} body_buf;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
-  body_buf *b = ud;
-  size_t add = sz * n;
-  if (b->len + add > b->max) {
-    b->too_big = true;
-    return 0; /* aborts the transfer */
-  }
-  char *nd = realloc(b->data, b->len + add + 1);
-  if (!nd) return 0;
-  memcpy(nd + b->len, p, add);
-  b->data = nd;
-  b->len += add;
-  b->data[b->len] = 0;
-  return add;
-}
-
 static json_t *b64_jpeg(const vigil_image *im, int quality) {
   uint8_t *jpg;
   size_t len;
@@ -450,7 +429,8 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   snprintf(url, sizeof url, "%s/enrich", base);
   CURL *h = curl_easy_init();
   if (!h) return vigil_err(err, errlen, -1, "curl_easy_init failed");
-  body_buf b = {.max = c->p.max_reply};
+  sbuf b;
+  sbuf_init(&b, c->p.max_reply);
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   hdr = curl_slist_append(hdr, "Expect:");
   if (c->p.api_key[0]) {
@@ -462,7 +442,7 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sbuf_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->p.timeout_s * 1000));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->p.connect_timeout_s * 1000));
@@ -478,18 +458,18 @@ static int post_one(enrich_client *c, const char *base, const char *payload, enr
   curl_easy_cleanup(h);
   curl_slist_free_all(hdr);
   int rc = 0;
-  if (b.too_big) rc = vigil_err(err, errlen, -1, "%s: reply over %zu bytes", url, c->p.max_reply);
+  if (b.full) rc = vigil_err(err, errlen, -1, "%s: reply over %zu bytes", url, c->p.max_reply);
   else if (cc == CURLE_OPERATION_TIMEDOUT) rc = vigil_err(err, errlen, -1, "%s: timed out after %.1f s", url, c->p.timeout_s);
   else if (cc != CURLE_OK) rc = vigil_err(err, errlen, -1, "%s: %s", url, curl_easy_strerror(cc));
   else if (status != 200) {
-    json_t *j = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    json_t *j = b.s ? json_loadb(b.s, b.len, 0, NULL) : NULL;
     const char *detail = json_string_value(json_object_get(j, "detail"));
     rc = vigil_err(err, errlen, -1, "%s: HTTP %ld%s%s", url, status, detail ? ": " : "", detail ? detail : "");
     json_decref(j);
-  } else if (enrich_reply_parse(out, b.data ? b.data : "", b.len, err, errlen)) {
+  } else if (enrich_reply_parse(out, b.s ? b.s : "", b.len, err, errlen)) {
     rc = -1;
   }
-  free(b.data);
+  sbuf_free(&b);
   return rc;
 }
 

@@ -11,38 +11,12 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/sbuf.h"
 #include "vigil/risk.h"
 #include "vigil/status.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-typedef struct {
-  char *data;
-  size_t len, cap, max;
-  bool too_big;
-} body;
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud) {
-  body *b = ud;
-  size_t add = sz * n;
-  if (b->len + add > b->max) {
-    b->too_big = true;
-    return 0; /* aborts the transfer */
-  }
-  if (b->len + add + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + add + 1) nc *= 2;
-    char *nd = realloc(b->data, nc);
-    if (!nd) return 0;
-    b->data = nd;
-    b->cap = nc;
-  }
-  memcpy(b->data + b->len, p, add);
-  b->len += add;
-  b->data[b->len] = '\0';
-  return add;
-}
 
 static char *request_json(const risk_params *p, const char *prompt, const char *system, const char *user) {
   json_t *stop = json_pack("[ss]", "<|im_end|>", "<|im_start|>");
@@ -64,9 +38,9 @@ static char *request_json(const risk_params *p, const char *prompt, const char *
 }
 
 /* The model's text out of the server's JSON reply. */
-static int extract_text(char **text, const risk_params *p, const body *b, char *err, size_t errlen) {
+static int extract_text(char **text, const risk_params *p, const sbuf *b, char *err, size_t errlen) {
   json_error_t jerr;
-  json_t *j = json_loadb(b->data ? b->data : "", b->len, 0, &jerr);
+  json_t *j = json_loadb(b->s ? b->s : "", b->len, 0, &jerr);
   if (!j) {
     return vigil_err(err, errlen, RISK_EREPLY, "LLM server reply is not JSON: %s", jerr.text);
   }
@@ -136,13 +110,14 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
       sleep_s(delay);
       delay *= 2;
     }
-    body b = {.max = p->max_reply_bytes ? p->max_reply_bytes : (1u << 20)};
+    sbuf b;
+    sbuf_init(&b, p->max_reply_bytes ? p->max_reply_bytes : (1u << 20));
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sbuf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)((p->timeout_s > 0 ? p->timeout_s : 60) * 1000));
@@ -159,7 +134,7 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
     bool retry = false;
     if (cc == CURLE_OK && status >= 200 && status < 300) {
       rc = extract_text(text, p, &b, err, errlen);
-    } else if (b.too_big) {
+    } else if (b.full) {
       vigil_err(err, errlen, -1, "LLM reply larger than %zu bytes", b.max);
       rc = RISK_ETOOBIG;
     } else if (cc != CURLE_OK) {
@@ -173,7 +148,7 @@ int risk_llm_complete(char **text, const risk_params *p, const char *prompt, con
       rc = RISK_EHTTP;
       retry = status >= 500 || status == 429;
     }
-    free(b.data);
+    sbuf_free(&b);
     if (!retry) break;
   }
   curl_slist_free_all(hdr);

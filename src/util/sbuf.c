@@ -43,6 +43,17 @@ void sbuf_addn(sbuf *b, const char *s, size_t n) {
   b->s[b->len] = '\0';
 }
 
+size_t sbuf_write(char *p, size_t sz, size_t n, void *ud) {
+  sbuf *b = ud;
+  size_t add = sz * n;
+  if (b->len + add > b->max) {
+    b->full = true;
+    return 0;
+  }
+  sbuf_addn(b, p, add);
+  return b->oom ? 0 : add;
+}
+
 void sbuf_add(sbuf *b, const char *s) { sbuf_addn(b, s, strlen(s)); }
 
 void sbuf_addf(sbuf *b, const char *fmt, ...) {

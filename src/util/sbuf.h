@@ -18,6 +18,10 @@ void sbuf_free(sbuf *b);
 void sbuf_add(sbuf *b, const char *s);
 void sbuf_addn(sbuf *b, const char *s, size_t n);
 void sbuf_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A curl CURLOPT_WRITEFUNCTION (ud: the sbuf): appends a reply chunk, or
+ * returns 0 (which aborts the transfer) when it would pass max (full set) or
+ * memory runs out (oom set). */
+size_t sbuf_write(char *p, size_t sz, size_t n, void *ud);
 /* Returns the string and hands ownership to the caller (NULL after oom). */
 char *sbuf_take(sbuf *b);
 
