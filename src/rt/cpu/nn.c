@@ -31,19 +31,9 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int nn_err(const vrt_node *n, int code, const char *fmt, ...) {
-  char msg[384];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return vrt__err(code, "node '%s' (%s): %s", n->name ? n->name : "?", n->op_type ? n->op_type : "?", msg);
-}
 
 bool nn_use_reference(void) {
   const char *e = getenv("VRT_REFERENCE");

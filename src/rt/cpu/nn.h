@@ -16,8 +16,9 @@
 #pragma GCC optimize("vect-cost-model=dynamic")
 #endif
 
-#define NN_ERR(n, code, ...) nn_err((n), (code), __VA_ARGS__)
-int nn_err(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* An error naming the node: the reference kernels' KERN_ERR (shape_util.c). */
+#define NN_ERR(n, code, ...) vrt__kern_err_node((n), (code), __VA_ARGS__)
+int vrt__kern_err_node(const vrt_node *n, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The end of every prepare that mallocs its params: on error (rc != 0) frees
  * p and passes rc on; otherwise hands p to the node, freed with it. */
