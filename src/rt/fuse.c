@@ -20,8 +20,7 @@
 #include "fuse.h"
 #include "ops.h"
 
-/* uses[v]: how many node inputs read v, plus one when v is a graph output. */
-static int *count_uses(const vrt_graph *g) {
+int *vrt__fuse_uses(const vrt_graph *g) {
   int *u = calloc((size_t)g->nvalues + 1, sizeof *u);
   if (!u) return NULL;
   for (int i = 0; i < g->nnodes; i++) {
@@ -52,12 +51,11 @@ static bool has_fused(const vrt_node *n) {
   return (a && *a) || n->nin > 3;
 }
 
-/* Make node n produce value v (the output of the node it swallowed). */
-static void take_output(vrt_graph *g, vrt_node *n, vrt_node *dead) {
+void vrt__fuse_take_output(vrt_graph *g, vrt_node *n, vrt_node *dead) {
   int old = n->out[0], v = dead->out[0];
   n->out[0] = v;
   g->values[v].producer = (int)(n - g->nodes);
-  g->values[old].producer = -1;
+  if (old != v) g->values[old].producer = -1;
   dead->op = -1;
 }
 
@@ -85,7 +83,7 @@ static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t 
 }
 
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
-  int *uses = count_uses(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int rc = 0, fused = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -147,7 +145,7 @@ int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
     bn = &g->nodes[i]; /* values may have moved; nodes did not */
     cv->in[1] = vw;
     if ((rc = set_input(cv, 2, vb))) break;
-    take_output(g, cv, bn);
+    vrt__fuse_take_output(g, cv, bn);
     mark(changed, g, cv);
     fused++;
   }
@@ -179,7 +177,7 @@ int vrt__fuse_affine(vrt_graph *g, char *changed) {
   int fused = 0;
   for (bool again = true; again;) {
     again = false;
-    int *uses = count_uses(g);
+    int *uses = vrt__fuse_uses(g);
     if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
     for (int i = 0; i < g->nnodes; i++) {
       vrt_node *op = &g->nodes[i];
@@ -236,7 +234,7 @@ int vrt__fuse_affine(vrt_graph *g, char *changed) {
           free(uses);
           return vb < 0 ? vb : VRT_ENOMEM;
         }
-        take_output(g, cv, op);
+        vrt__fuse_take_output(g, cv, op);
         mark(changed, g, cv);
         fused++;
         again = true;
@@ -258,7 +256,7 @@ static bool same_static_shape(const vrt_tensor *a, const vrt_tensor *b) {
 }
 
 int vrt__fuse_residual(vrt_graph *g, char *changed) {
-  int *uses = count_uses(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int fused = 0;
   for (int i = 0; i < g->nnodes; i++) {
@@ -275,7 +273,7 @@ int vrt__fuse_residual(vrt_graph *g, char *changed) {
         free(uses);
         return VRT_ENOMEM;
       }
-      take_output(g, cv, add);
+      vrt__fuse_take_output(g, cv, add);
       mark(changed, g, cv);
       fused++;
       break;
@@ -379,7 +377,7 @@ static vrt_node *match_hardswish(vrt_graph *g, const int *uses, int x, int from)
 }
 
 int vrt__fuse_activation(vrt_graph *g, char *changed) {
-  int *uses = count_uses(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int rc = 0, fused = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -398,7 +396,7 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
     const char *name = act_of(g, a, &alpha, &beta);
     if (name && uses[x] == 1) {
       if ((rc = set_act(h, name, alpha, beta))) break;
-      take_output(g, h, a);
+      vrt__fuse_take_output(g, h, a);
       mark(changed, g, h);
       fused++;
       continue;
@@ -407,7 +405,7 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
       vrt_node *last = match_hardswish(g, uses, x, (int)(h - g->nodes));
       if (last) {
         if ((rc = set_act(h, "HardSwish", 0, 0))) break;
-        take_output(g, h, last);
+        vrt__fuse_take_output(g, h, last);
         mark(changed, g, h);
         fused++;
         continue;
@@ -424,7 +422,7 @@ int vrt__fuse_activation(vrt_graph *g, char *changed) {
       }
       if (!mul) continue;
       if ((rc = set_act(h, "SiLU", 0, 0))) break;
-      take_output(g, h, mul);
+      vrt__fuse_take_output(g, h, mul);
       a->op = -1;
       mark(changed, g, h);
       fused++;
@@ -454,8 +452,7 @@ static bool mean_last(const vrt_graph *g, const vrt_node *r, int x) {
   return a == -1 || (rank > 0 && a == rank - 1);
 }
 
-/* The only live reader of v after node index from, or NULL. */
-static vrt_node *sole_reader(vrt_graph *g, const int *uses, int v, int from) {
+vrt_node *vrt__fuse_sole_reader(vrt_graph *g, const int *uses, int v, int from) {
   if (v < 0 || uses[v] != 1) return NULL;
   for (int j = from + 1; j < g->nnodes; j++) {
     vrt_node *m = &g->nodes[j];
@@ -471,7 +468,7 @@ static vrt_node *sole_reader(vrt_graph *g, const int *uses, int v, int from) {
  *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
  * becomes LayerNormalization(x, gamma or 1, beta; axis -1, epsilon eps). */
 int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
-  int *uses = count_uses(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int rc = 0, fused = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -479,7 +476,7 @@ int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
     if (m->op != VRT_OP_ReduceMean || m->nout != 1) continue;
     int x = m->in[0];
     if (!mean_last(g, m, x)) continue;
-    vrt_node *sub = sole_reader(g, uses, m->out[0], i);
+    vrt_node *sub = vrt__fuse_sole_reader(g, uses, m->out[0], i);
     if (!sub || sub->op != VRT_OP_Sub || sub->nin != 2 || sub->in[0] != x || sub->in[1] != m->out[0]) continue;
     int d = sub->out[0];
     if (uses[d] != 2 && uses[d] != 3) continue;
@@ -492,25 +489,25 @@ int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
       if (c->op == VRT_OP_Div && c->nin == 2 && c->in[0] == d) div = c;
     }
     if (!sq || !div || uses[d] != (sq->op == VRT_OP_Mul ? 3 : 2)) continue;
-    vrt_node *m2 = sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
+    vrt_node *m2 = vrt__fuse_sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
     if (!m2 || !mean_last(g, m2, sq->out[0])) continue;
-    vrt_node *add = sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
+    vrt_node *add = vrt__fuse_sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
     if (!add || add->op != VRT_OP_Add || add->nin != 2) continue;
     int ev = add->in[add->in[0] == m2->out[0] ? 1 : 0];
     if (!const_f32(g, ev, 1)) continue;
     float eps = *(const float *)g->values[ev].t.data;
-    vrt_node *sq2 = sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
+    vrt_node *sq2 = vrt__fuse_sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
     if (!sq2 || sq2->op != VRT_OP_Sqrt || div->in[1] != sq2->out[0] || uses[sq2->out[0]] != 1) continue;
     /* optional affine: Mul by a 1-D gamma, Add of a 1-D beta */
     vrt_node *last = div, *mul = NULL, *badd = NULL;
     int gamma = -1, beta = -1;
-    vrt_node *nx = sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
+    vrt_node *nx = vrt__fuse_sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
     if (nx && nx->op == VRT_OP_Mul && nx->nin == 2) {
       int gv = nx->in[nx->in[0] == div->out[0] ? 1 : 0];
       const vrt_tensor *gt = &g->values[gv].t;
       if (gt->ndim == 1 && const_f32(g, gv, gt->dims[0])) mul = nx, gamma = gv, last = nx;
     }
-    nx = mul ? sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
+    nx = mul ? vrt__fuse_sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
     if (nx && nx->op == VRT_OP_Add && nx->nin == 2) {
       int bv = nx->in[nx->in[0] == mul->out[0] ? 1 : 0];
       const vrt_tensor *bt = &g->values[bv].t;
@@ -555,7 +552,7 @@ int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
       rc = rc ? rc : vrt__err(VRT_ENOMEM, "out of memory");
       break;
     }
-    take_output(g, m, last);
+    vrt__fuse_take_output(g, m, last);
     vrt_node *dead[] = {sub, sq, m2, add, sq2, div, mul, badd};
     for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
       if (dead[k]) dead[k]->op = -1;

@@ -8,6 +8,16 @@
 
 #include "ir.h"
 
+/* Helpers the passes of fuse.c and fuse_mm.c share. uses[v]: how many node
+ * inputs read v, plus one when v is a graph output (calloc'd; NULL when out
+ * of memory). */
+int *vrt__fuse_uses(const vrt_graph *g);
+/* The only live reader of v after node index from (-1: anywhere), or NULL when
+ * v has another reader or is a graph output. */
+vrt_node *vrt__fuse_sole_reader(vrt_graph *g, const int *uses, int v, int from);
+/* Make node n produce the output of the node it swallowed (dead, now op -1). */
+void vrt__fuse_take_output(vrt_graph *g, vrt_node *n, vrt_node *dead);
+
 /* Conv or ConvTranspose -> BatchNormalization (inference, NCHW): new weights
  * and bias. */
 int vrt__fuse_batchnorm(vrt_graph *g, char *changed);

@@ -11,34 +11,10 @@
 #include "fuse.h"
 #include "ops.h"
 
-static int *uses_of(const vrt_graph *g) {
-  int *u = calloc((size_t)g->nvalues + 1, sizeof *u);
-  if (!u) return NULL;
-  for (int i = 0; i < g->nnodes; i++) {
-    if (g->nodes[i].op < 0) continue;
-    for (int k = 0; k < g->nodes[i].nin; k++)
-      if (g->nodes[i].in[k] >= 0) u[g->nodes[i].in[k]]++;
-  }
-  for (int i = 0; i < g->noutputs; i++) u[g->outputs[i]]++;
-  return u;
-}
-
 static vrt_node *made_by(vrt_graph *g, int v, int op) {
   if (v < 0 || g->values[v].producer < 0) return NULL;
   vrt_node *p = &g->nodes[g->values[v].producer];
   return p->op == op ? p : NULL;
-}
-
-/* The only live reader of v, or NULL (v read more than once, or an output). */
-static vrt_node *only_reader(vrt_graph *g, const int *uses, int v) {
-  if (v < 0 || uses[v] != 1) return NULL;
-  for (int j = 0; j < g->nnodes; j++) {
-    vrt_node *m = &g->nodes[j];
-    if (m->op < 0) continue;
-    for (int k = 0; k < m->nin; k++)
-      if (m->in[k] == v) return m;
-  }
-  return NULL;
 }
 
 /* A constant float32 scalar (any rank, one element). */
@@ -62,14 +38,6 @@ static bool scaled(vrt_graph *g, const vrt_node *n, int *x, float *f) {
   if (scalar(g, n->in[1], &c)) return *x = n->in[0], *f = c, true;
   if (scalar(g, n->in[0], &c)) return *x = n->in[1], *f = c, true;
   return false;
-}
-
-static void retarget(vrt_graph *g, vrt_node *n, vrt_node *dead) {
-  int old = n->out[0], v = dead->out[0];
-  n->out[0] = v;
-  g->values[v].producer = (int)(n - g->nodes);
-  if (old != v) g->values[old].producer = -1;
-  dead->op = -1;
 }
 
 /* Turn node n into op (name op_type) with inputs in[0..nin); attributes
@@ -99,7 +67,7 @@ static int rewrite(vrt_node *n, int op, const char *op_type, const int *in, int 
  *   Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5)   or the 0.5 applied to x first
  * becomes Gelu(x), which fuse_activation may then fold into a MatMul/Gemm/Conv. */
 int vrt__fuse_gelu(vrt_graph *g, char *changed) {
-  int *uses = uses_of(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int rc = 0, fused = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -109,18 +77,18 @@ int vrt__fuse_gelu(vrt_graph *g, char *changed) {
     int x;
     float f;
     if (!d || d->op < 0 || !scaled(g, d, &x, &f) || !near(f, (float)M_SQRT1_2) || uses[d->out[0]] != 1) continue;
-    vrt_node *add = only_reader(g, uses, e->out[0]);
+    vrt_node *add = vrt__fuse_sole_reader(g, uses, e->out[0], -1);
     float one;
     if (!add || add->op != VRT_OP_Add || add->nin != 2 ||
         !scalar(g, add->in[add->in[0] == e->out[0] ? 1 : 0], &one) || one != 1.0f)
       continue;
     /* x * (1 + erf) * 0.5, in either order of the two products */
-    vrt_node *m1 = only_reader(g, uses, add->out[0]), *last = NULL, *half = NULL;
+    vrt_node *m1 = vrt__fuse_sole_reader(g, uses, add->out[0], -1), *last = NULL, *half = NULL;
     if (!m1 || m1->op != VRT_OP_Mul || m1->nin != 2) continue;
     int other = m1->in[m1->in[0] == add->out[0] ? 1 : 0];
     int xh;
     if (other == x && uses[x] == 2) { /* Mul(x, 1 + erf) then * 0.5 */
-      vrt_node *m2 = only_reader(g, uses, m1->out[0]);
+      vrt_node *m2 = vrt__fuse_sole_reader(g, uses, m1->out[0], -1);
       if (m2 && scaled(g, m2, &xh, &f) && xh == m1->out[0] && near(f, 0.5f)) last = m2;
     } else if ((half = made_by(g, other, VRT_OP_Mul)) && uses[other] == 1 && scaled(g, half, &xh, &f) && xh == x &&
                near(f, 0.5f) && uses[x] == 2) { /* Mul(x * 0.5, 1 + erf) */
@@ -129,7 +97,7 @@ int vrt__fuse_gelu(vrt_graph *g, char *changed) {
     if (!last) continue;
     /* d becomes Gelu(x) producing last's value */
     if ((rc = rewrite(d, VRT_OP_Gelu, "Gelu", &x, 1))) break;
-    retarget(g, d, last);
+    vrt__fuse_take_output(g, d, last);
     e->op = -1, add->op = -1;
     if (last != m1) m1->op = -1;
     if (half) half->op = -1;
@@ -144,7 +112,7 @@ int vrt__fuse_gelu(vrt_graph *g, char *changed) {
  * only spans the last axis ([N], [1, N], ...): the bias becomes MatMul
  * input 2 (added by the kernel, a oneDNN bias). */
 int vrt__fuse_matmul_bias(vrt_graph *g, char *changed) {
-  int *uses = uses_of(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int fused = 0, rc = 0;
   for (int i = 0; i < g->nnodes; i++) {
@@ -169,7 +137,7 @@ int vrt__fuse_matmul_bias(vrt_graph *g, char *changed) {
       in[2] = b;
       mm->in = in;
       mm->nin = 3;
-      retarget(g, mm, add);
+      vrt__fuse_take_output(g, mm, add);
       if (changed) changed[mm - g->nodes] = 1;
       fused++;
       break;
@@ -212,7 +180,7 @@ static bool batch_broadcast(const vrt_tensor *m) {
  * V have static shapes with the same batch dims and every value in between
  * has one reader. */
 int vrt__fuse_attention(vrt_graph *g, char *changed) {
-  int *uses = uses_of(g);
+  int *uses = vrt__fuse_uses(g);
   if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
   int rc = 0, fused = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
@@ -222,7 +190,7 @@ int vrt__fuse_attention(vrt_graph *g, char *changed) {
     const vrt_tensor *st = &g->values[s].t;
     int64_t ax = vrt_attr_int(sm, "axis", -1);
     if (st->ndim < 2 || (ax != -1 && ax != st->ndim - 1) || uses[s] != 1) continue;
-    vrt_node *mm2 = only_reader(g, uses, sm->out[0]);
+    vrt_node *mm2 = vrt__fuse_sole_reader(g, uses, sm->out[0], -1);
     if (!mm2 || mm2->op != VRT_OP_MatMul || mm2->nin != 2 || mm2->in[0] != sm->out[0] || mm2->in[1] == s) continue;
     float scale = 1, f;
     int mask = -1, x;
