@@ -105,6 +105,14 @@ float hub_l2_normalize(float *v, int n) {
   return norm;
 }
 
+const vrt_tensor *hub_rgb_input(const vrt_model_t *m, int def_h, int def_w, int *ih, int *iw) {
+  const vrt_tensor *d = vrt_model_input(m, 0);
+  if (!d || d->ndim != 4 || d->dtype != VRT_F32 || (d->dims[1] > 0 && d->dims[1] != 3)) return NULL;
+  if (ih) *ih = d->dims[2] > 0 ? (int)d->dims[2] : def_h;
+  if (iw) *iw = d->dims[3] > 0 ? (int)d->dims[3] : def_w;
+  return d;
+}
+
 int hub_run_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2, float y2,
                 int ow, int oh, const float mean[3], const float std[3], const char *bad_box, vrt_tensor **outs,
                 int *nout, char *err, size_t errlen) {

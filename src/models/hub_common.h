@@ -37,6 +37,11 @@ int hub_clip_box(float *x1, float *y1, float *x2, float *y2, const vigil_image *
 int hub_box_to_nchw(float *out, const vigil_image *frame, float x1, float y1, float x2, float y2, int ow, int oh,
                     const float mean[3], const float std[3]);
 
+/* The model's first input when it is [B,3,H,W] float32 (NULL otherwise); *ih
+ * and *iw (when not NULL) get H and W, or def_h / def_w where the export left
+ * them dynamic. */
+const vrt_tensor *hub_rgb_input(const vrt_model_t *m, int def_h, int def_w, int *ih, int *iw);
+
 /* hub_box_to_nchw into a [1,3,oh,ow] float tensor named as the model's first
  * input, then hub_run on it. bad_box: the error when the box is empty, outside
  * the image, or the frame is not RGB. */

@@ -42,8 +42,7 @@ int pet_from_detector(pet_result *out, const char *det_class, float det_score) {
 int pet_classify(model_runner *r, pet_result *out, const vigil_image *frame, float x1, float y1, float x2, float y2,
                  char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
+  if (!hub_rgb_input(r->m, 0, 0, NULL, NULL))
     return vigil_err(err, errlen, -1, "pet-classifier: expected pixel_values [B,3,224,224] float32");
   if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "animal box is empty or outside the image");
   hub_center_square(&x1, &y1, &x2, &y2, PET_CROP_PCT);

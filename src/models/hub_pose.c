@@ -21,10 +21,9 @@
 int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
                  float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return vigil_err(err, errlen, -1, "vitpose: expected pixel_values [B,3,256,192] float32");
-  int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : VITPOSE_H, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : VITPOSE_W;
+  int ih, iw;
+  const vrt_tensor *decl = hub_rgb_input(r->m, VITPOSE_H, VITPOSE_W, &ih, &iw);
+  if (!decl) return vigil_err(err, errlen, -1, "vitpose: expected pixel_values [B,3,256,192] float32");
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "vitpose: input %dx%d is too large", iw, ih);
   float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
   if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))
@@ -86,10 +85,9 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
 int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
                   float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return vigil_err(err, errlen, -1, "yolov8n-pose: expected images [1,3,640,640] float32");
-  int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : YOLOPOSE_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : YOLOPOSE_SIZE;
+  int ih, iw;
+  const vrt_tensor *decl = hub_rgb_input(r->m, YOLOPOSE_SIZE, YOLOPOSE_SIZE, &ih, &iw);
+  if (!decl) return vigil_err(err, errlen, -1, "yolov8n-pose: expected images [1,3,640,640] float32");
   if (ih > 4096 || iw > 4096) return vigil_err(err, errlen, -1, "yolov8n-pose: input %dx%d is too large", iw, ih);
   float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
   if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))

@@ -20,10 +20,9 @@
 
 int osnet_embed(model_runner *r, float *emb, const vigil_image *frame, float x1, float y1, float x2, float y2,
                 char *err, size_t errlen) {
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return vigil_err(err, errlen, -1, "osnet: expected images [B,3,256,128] float32");
-  int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : OSNET_H, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : OSNET_W;
+  int ih, iw;
+  const vrt_tensor *decl = hub_rgb_input(r->m, OSNET_H, OSNET_W, &ih, &iw);
+  if (!decl) return vigil_err(err, errlen, -1, "osnet: expected images [B,3,256,128] float32");
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "osnet: input too large");
   vrt_tensor *o;
   int n;

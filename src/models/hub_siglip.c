@@ -181,10 +181,9 @@ size_t siglip_memory_bytes(const siglip_model *m) { return m ? runner_memory_byt
 int clothing_classify(siglip_model *m, clothing_result *out, const vigil_image *frame, float x1, float y1, float x2,
                       float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(m->vision.m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return vigil_err(err, errlen, -1, "fashion-clip: expected pixel_values [B,3,224,224] float32");
-  int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : SIGLIP_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : SIGLIP_SIZE;
+  int ih, iw;
+  const vrt_tensor *decl = hub_rgb_input(m->vision.m, SIGLIP_SIZE, SIGLIP_SIZE, &ih, &iw);
+  if (!decl) return vigil_err(err, errlen, -1, "fashion-clip: expected pixel_values [B,3,224,224] float32");
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "fashion-clip: input too large");
   vrt_tensor *o;
   int n;

@@ -47,8 +47,7 @@ int vehicle_from_detector(vehicle_result *out, const char *det_class, float det_
 int vehicle_classify(model_runner *r, vehicle_result *out, const vigil_image *frame, float x1, float y1, float x2,
                      float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
+  if (!hub_rgb_input(r->m, 0, 0, NULL, NULL))
     return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected pixel_values [B,3,224,224] float32");
   vrt_tensor *o;
   int n;

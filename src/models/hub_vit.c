@@ -21,10 +21,9 @@
 
 static int run_face(model_runner *r, const char *adapter, vrt_tensor **o, int *n, int want, const vigil_image *frame,
                     const face_box *face, char *err, size_t errlen) {
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  if (!decl || decl->ndim != 4 || decl->dtype != VRT_F32 || (decl->dims[1] > 0 && decl->dims[1] != 3))
-    return vigil_err(err, errlen, -1, "%s: expected pixel_values [B,3,224,224] float32", adapter);
-  int ih = decl->dims[2] > 0 ? (int)decl->dims[2] : VIT_SIZE, iw = decl->dims[3] > 0 ? (int)decl->dims[3] : VIT_SIZE;
+  int ih, iw;
+  const vrt_tensor *decl = hub_rgb_input(r->m, VIT_SIZE, VIT_SIZE, &ih, &iw);
+  if (!decl) return vigil_err(err, errlen, -1, "%s: expected pixel_values [B,3,224,224] float32", adapter);
   if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "%s: input too large", adapter);
   float cx = (face->x1 + face->x2) / 2, cy = (face->y1 + face->y2) / 2;
   float side = fmaxf(face->x2 - face->x1, face->y2 - face->y1) * VIT_FACE_MARGIN;
