@@ -99,6 +99,18 @@ static int reply_event(vigil_http_response *res, int rc, const char *err, vigil_
   return vigil_http_reply_json(res, 200, j);
 }
 
+/* The event the path's id names, into *ev (the caller frees it): 0, or -1 with
+ * the error reply (bad id, not found, store error) sent and its code in *reply. */
+static int load_event(vigil_http_response *res, const vigil_http_request *req, int64_t *id, vigil_event *ev,
+                      int *reply) {
+  events_ctx *c = req->ctx;
+  if (parse_id(req, id)) return *reply = vigil_http_error(res, 400, "event id must be a positive integer"), -1;
+  char err[512] = "";
+  int rc = store_get_event(c->st, *id, ev, err, sizeof err);
+  if (rc) return *reply = vigil_http_error(res, store_http_status(rc), "%s", err), -1;
+  return 0;
+}
+
 static int h_get(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   int64_t id;
@@ -150,13 +162,10 @@ static int reply_snapshot(vigil_http_response *res, const char *path, const char
 }
 
 static int h_snapshot(vigil_http_response *res, const vigil_http_request *req) {
-  events_ctx *c = req->ctx;
   int64_t id;
-  if (parse_id(req, &id)) return vigil_http_error(res, 400, "event id must be a positive integer");
   vigil_event ev;
-  char err[512] = "";
-  int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
+  int rc;
+  if (load_event(res, req, &id, &ev, &rc)) return rc;
   if (!ev.snapshot_path || !ev.snapshot_path[0]) {
     vigil_event_free(&ev);
     return vigil_http_error(res, 404, "event %lld has no snapshot", (long long)id);
@@ -394,11 +403,10 @@ static int h_stream(vigil_http_response *res, const vigil_http_request *req) {
 static int h_detections(vigil_http_response *res, const vigil_http_request *req) {
   events_ctx *c = req->ctx;
   int64_t id;
-  if (parse_id(req, &id)) return vigil_http_error(res, 400, "event id must be a positive integer");
   vigil_event ev;
+  int rc;
+  if (load_event(res, req, &id, &ev, &rc)) return rc;
   char err[512] = "";
-  int rc = store_get_event(c->st, id, &ev, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
   vigil_event_free(&ev);
   vigil_detection *d;
   size_t n;
