@@ -314,26 +314,20 @@ void mqtt_client_stop(mqtt_client *c) {
   free(c);
 }
 
-bool mqtt_client_connected(mqtt_client *c) {
-  pthread_mutex_lock(&c->mu);
-  bool v = c->connected;
-  pthread_mutex_unlock(&c->mu);
-  return v;
-}
+/* The body of a getter that reads one field under the client lock. */
+#define LOCKED_READ(type, field)      \
+  {                                   \
+    pthread_mutex_lock(&c->mu);       \
+    type v = c->field;                \
+    pthread_mutex_unlock(&c->mu);     \
+    return v;                         \
+  }
 
-unsigned mqtt_client_connects(mqtt_client *c) {
-  pthread_mutex_lock(&c->mu);
-  unsigned v = c->connects;
-  pthread_mutex_unlock(&c->mu);
-  return v;
-}
+bool mqtt_client_connected(mqtt_client *c) LOCKED_READ(bool, connected)
 
-int mqtt_client_last_refusal(mqtt_client *c) {
-  pthread_mutex_lock(&c->mu);
-  int v = c->refusal;
-  pthread_mutex_unlock(&c->mu);
-  return v;
-}
+unsigned mqtt_client_connects(mqtt_client *c) LOCKED_READ(unsigned, connects)
+
+int mqtt_client_last_refusal(mqtt_client *c) LOCKED_READ(int, refusal)
 
 void mqtt_client_publish(mqtt_client *c, const char *topic, const void *payload, size_t len, bool retain) {
   pthread_mutex_lock(&c->mu);
@@ -389,19 +383,9 @@ int mqtt_client_publish_acked(mqtt_client *c, const char *topic, const void *pay
   return wait_ack(c, mid, timeout_s, err, errlen);
 }
 
-uint64_t mqtt_client_dropped(mqtt_client *c) {
-  pthread_mutex_lock(&c->mu);
-  uint64_t v = c->dropped;
-  pthread_mutex_unlock(&c->mu);
-  return v;
-}
+uint64_t mqtt_client_dropped(mqtt_client *c) LOCKED_READ(uint64_t, dropped)
 
-size_t mqtt_client_buffered(mqtt_client *c) {
-  pthread_mutex_lock(&c->mu);
-  size_t v = c->count;
-  pthread_mutex_unlock(&c->mu);
-  return v;
-}
+size_t mqtt_client_buffered(mqtt_client *c) LOCKED_READ(size_t, count)
 
 char **mqtt_client_take_seen(mqtt_client *c, size_t *n) {
   pthread_mutex_lock(&c->mu);
