@@ -337,8 +337,7 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
       .synopsis = "usage: vigil analyze PATH... [options]\n"
                   "  PATH: image files, folders (each subfolder is one camera: the FTP upload layout),\n"
                   "        video files, or rtsp:// / http:// streams.\n",
-      .opts = opts,
-      .nopts = (int)(sizeof opts / sizeof *opts),
+      APP_OPT_TABLE(opts),
       .positional = add_path,
       .ud = a,
   };

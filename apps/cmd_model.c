@@ -219,8 +219,7 @@ static int run_parse(run_args *a, int argc, char **argv) {
                   "  PATH is an .onnx file or a TF.js model.json. Inputs without --input get a fixed\n"
                   "  pseudo-random pattern. Dynamic dimensions need --shape (a leading batch dimension\n"
                   "  defaults to 1). Prints one JSON line.\n",
-      .opts = opts,
-      .nopts = (int)(sizeof opts / sizeof *opts),
+      APP_OPT_TABLE(opts),
       .positional = run_path,
       .ud = a,
   };

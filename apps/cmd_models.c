@@ -50,8 +50,7 @@ static const app_cmd list_cmd = {
                 "       to the binary); extra options are passed on (e.g. --check, --verify).\n"
                 "\n"
                 "list ",
-    .opts = list_opts,
-    .nopts = (int)(sizeof list_opts / sizeof *list_opts),
+    APP_OPT_TABLE(list_opts),
 };
 
 static void usage(FILE *f) { app_opts_usage(&list_cmd, f); }

@@ -90,8 +90,7 @@ int cmd_serve(int argc, char **argv) {
                 "VIGIL_API_KEYS_FILE (docs/http-api.md). Keys: docs/configuration.md.\n"
                 "The events service also serves the web dashboard at / and delivers MQTT and webhook\n"
                 "alerts when MQTT_URL / WEBHOOK_URL are set (docs/dashboard.md).\n",
-      .opts = opts,
-      .nopts = (int)(sizeof opts / sizeof *opts),
+      APP_OPT_TABLE(opts),
       .positional = add_service,
       .ud = &sa,
   };

@@ -37,6 +37,9 @@ typedef struct {
   void *ud;
 } app_cmd;
 
+/* The .opts and .nopts of an app_cmd from an app_opt array. */
+#define APP_OPT_TABLE(arr) .opts = (arr), .nopts = (int)(sizeof(arr) / sizeof *(arr))
+
 #define APP_OPTS_HELP (-1) /* --help was printed: end with VIGIL_EXIT_OK */
 
 /* Parses argv[first..argc-1] by the table: 0, APP_OPTS_HELP, or an exit
