@@ -114,6 +114,19 @@ static char *outbox_body(notify *n, const store_outbox_item *it, vigil_event *ev
 }
 
 /* Rows claimed but not attempted because we are stopping: due again at once. */
+/* Claims up to BATCH due items of sink for lease_s seconds: their count, or 0
+ * (logged) when the store fails. */
+static size_t outbox_claim(notify *n, const char *sink, double now, double lease_s, store_outbox_item **it) {
+  size_t cnt;
+  char err[512];
+  if (store_outbox_due(n->st, sink, now, lease_s, BATCH, it, &cnt, err, sizeof err)) {
+    vlog_warn("%s: outbox: %s", sink, err);
+    *it = NULL;
+    return 0;
+  }
+  return cnt;
+}
+
 static void release_rest(notify *n, store_outbox_item *it, size_t cnt) {
   for (size_t i = 0; i < cnt; i++) store_outbox_release(n->st, it[i].id, NULL, 0);
 }
@@ -124,12 +137,8 @@ static void *webhook_main(void *arg) {
   notify *n = arg;
   while (!atomic_load(&n->stop)) {
     store_outbox_item *it;
-    size_t cnt;
+    size_t cnt = outbox_claim(n, "webhook", vigil_wall_s(), 30 + BATCH * n->wh_timeout, &it);
     char err[512];
-    if (store_outbox_due(n->st, "webhook", vigil_wall_s(), 30 + BATCH * n->wh_timeout, BATCH, &it, &cnt, err, sizeof err)) {
-      vlog_warn("webhook: outbox: %s", err);
-      cnt = 0, it = NULL;
-    }
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
@@ -470,12 +479,8 @@ static void *mqtt_main(void *arg) {
       }
     }
     store_outbox_item *it;
-    size_t cnt;
+    size_t cnt = outbox_claim(n, "mqtt", t, 30 + BATCH * ACK_TIMEOUT_S, &it);
     char err[512];
-    if (store_outbox_due(n->st, "mqtt", t, 30 + BATCH * ACK_TIMEOUT_S, BATCH, &it, &cnt, err, sizeof err)) {
-      vlog_warn("mqtt: outbox: %s", err);
-      cnt = 0, it = NULL;
-    }
     size_t i = 0;
     for (; i < cnt && !atomic_load(&n->stop); i++) {
       vigil_event ev;
