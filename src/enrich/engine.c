@@ -659,13 +659,18 @@ static bool model_missing(part_ctx *c, const char *part) {
   return miss;
 }
 
-static int call_vehicle(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
-  const enrich_request *rq = c->rq;
-  if (h->kind != EH_RUNNER) return -1;
-  int rc = vehicle_classify(&h->run, &c->r->vehicle, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
-  if (rc == 0) c->r->has_vehicle = true;
-  return rc;
-}
+/* call_NAME: the runner model FN over the request's box into r->NAME, setting
+ * r->has_NAME when it ran. */
+#define CALL_BOX_RUNNER(name, fn)                                                                   \
+  static int call_##name(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {                \
+    const enrich_request *rq = c->rq;                                                              \
+    if (h->kind != EH_RUNNER) return -1;                                                           \
+    int rc = fn(&h->run, &c->r->name, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);     \
+    if (rc == 0) c->r->has_##name = true;                                                          \
+    return rc;                                                                                     \
+  }
+
+CALL_BOX_RUNNER(vehicle, vehicle_classify)
 
 static void *part_vehicle(void *arg) {
   part_ctx *c = arg;
@@ -675,26 +680,14 @@ static void *part_vehicle(void *arg) {
   return NULL;
 }
 
-static int call_damage(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
-  const enrich_request *rq = c->rq;
-  if (h->kind != EH_RUNNER) return -1;
-  int rc = damage_detect(&h->run, &c->r->damage, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
-  if (rc == 0) c->r->has_damage = true;
-  return rc;
-}
+CALL_BOX_RUNNER(damage, damage_detect)
 
 static void *part_damage(void *arg) {
   with_model(arg, "damage", "vehicle-damage-detection", call_damage);
   return NULL;
 }
 
-static int call_pet(part_ctx *c, enrich_handle *h, char *err, size_t errlen) {
-  const enrich_request *rq = c->rq;
-  if (h->kind != EH_RUNNER) return -1;
-  int rc = pet_classify(&h->run, &c->r->pet, rq->frame, rq->x1, rq->y1, rq->x2, rq->y2, err, errlen);
-  if (rc == 0) c->r->has_pet = true;
-  return rc;
-}
+CALL_BOX_RUNNER(pet, pet_classify)
 
 static void *part_pet(void *arg) {
   part_ctx *c = arg;
