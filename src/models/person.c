@@ -10,10 +10,11 @@
 #include "vigil/person.h"
 #include "vigil/status.h"
 
-/* Crops the (grown) box and pads it to a square; returns the square's top-left
- * in frame pixels and its side. */
-static int square_crop(vigil_image *sq, float *ox, float *oy, float *side, const vigil_image *frame, float x1,
-                       float y1, float x2, float y2, float grow) {
+/* Crops the (grown) box, pads it to a square and resizes that to size x size
+ * (bilinear) into *rs; returns the square's top-left in frame pixels and its
+ * side. -1: the box is empty or outside the image; -2: the resize failed. */
+static int square_crop(vigil_image *rs, float *ox, float *oy, float *side, const vigil_image *frame, float x1,
+                       float y1, float x2, float y2, float grow, int size) {
   float w = x2 - x1, h = y2 - y1;
   x1 -= w * grow / 2, x2 += w * grow / 2, y1 -= h * grow / 2, y2 += h * grow / 2;
   int cx = (int)floorf(fmaxf(x1, 0)), cy = (int)floorf(fmaxf(y1, 0));
@@ -22,13 +23,16 @@ static int square_crop(vigil_image *sq, float *ox, float *oy, float *side, const
   vigil_image crop = {0};
   if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) return -1;
   int offx = 0, offy = 0;
-  int rc = vigil_img_pad_square(sq, &offx, &offy, &crop, 0);
+  vigil_image sq = {0};
+  int rc = vigil_img_pad_square(&sq, &offx, &offy, &crop, 0);
   vigil_image_free(&crop);
   if (rc) return -1;
   *ox = (float)(cx - offx);
   *oy = (float)(cy - offy);
-  *side = (float)sq->w;
-  return 0;
+  *side = (float)sq.w;
+  rc = vigil_img_resize(rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
+  vigil_image_free(&sq);
+  return rc ? -2 : 0;
 }
 
 int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
@@ -37,13 +41,10 @@ int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_I32) return vigil_err(err, errlen, -1, "movenet: unexpected input");
   int size = decl->dims[1] > 0 ? (int)decl->dims[1] : 192;
-  vigil_image sq = {0}, rs = {0};
+  vigil_image rs = {0};
   float ox, oy, side;
-  if (square_crop(&sq, &ox, &oy, &side, frame, x1, y1, x2, y2, 0.1f))
-    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
-  int rc = vigil_img_resize(&rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
-  vigil_image_free(&sq);
-  if (rc) return vigil_err(err, errlen, -1, "resize failed");
+  int rc = square_crop(&rs, &ox, &oy, &side, frame, x1, y1, x2, y2, 0.1f, size);
+  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "person box is empty or outside the image" : "resize failed");
   int32_t *buf = malloc(sizeof(int32_t) * (size_t)size * (size_t)size * 3);
   if (!buf) {
     vigil_image_free(&rs);
@@ -84,13 +85,10 @@ int blazeface_detect(model_runner *r, face_box *faces, int max, int *n, const vi
                      float y1, float x2, float y2, float min_score, char *err, size_t errlen) {
   *n = 0;
   if (x2 <= x1 || y2 <= y1) x1 = 0, y1 = 0, x2 = (float)frame->w, y2 = (float)frame->h;
-  vigil_image sq = {0}, rs = {0};
+  vigil_image rs = {0};
   float ox, oy, side;
-  if (square_crop(&sq, &ox, &oy, &side, frame, x1, y1, x2, y2, 0))
-    return vigil_err(err, errlen, -1, "region is empty or outside the image");
-  int rc = vigil_img_resize(&rs, &sq, 256, 256, VIGIL_RESIZE_BILINEAR);
-  vigil_image_free(&sq);
-  if (rc) return vigil_err(err, errlen, -1, "resize failed");
+  int rc = square_crop(&rs, &ox, &oy, &side, frame, x1, y1, x2, y2, 0, 256);
+  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "region is empty or outside the image" : "resize failed");
   float *buf = malloc(sizeof(float) * 256 * 256 * 3);
   if (!buf) {
     vigil_image_free(&rs);
@@ -177,13 +175,10 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   int size = decl && decl->ndim == 4 && decl->dims[1] > 0 ? (int)decl->dims[1] : 224;
-  vigil_image sq = {0}, rs = {0};
+  vigil_image rs = {0};
   float ox, oy, side;
-  if (square_crop(&sq, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.0f))
-    return vigil_err(err, errlen, -1, "face box is empty");
-  int rc = vigil_img_resize(&rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
-  vigil_image_free(&sq);
-  if (rc) return vigil_err(err, errlen, -1, "resize failed");
+  int rc = square_crop(&rs, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.0f, size);
+  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "face box is empty" : "resize failed");
   float *buf = malloc(sizeof(float) * (size_t)size * (size_t)size * 3);
   if (!buf) {
     vigil_image_free(&rs);
