@@ -14,14 +14,7 @@
 #include "vigil/motion.h"
 
 motion_params motion_default_params(void) {
-  motion_params p;
-  memset(&p, 0, sizeof p);
-  p.width = 160;
-  p.threshold = 20;
-  p.alpha = 0.05f;
-  p.dilate = 2;
-  p.min_area = 0.001f;
-  return p;
+  return (motion_params){.width = 160, .threshold = 20, .alpha = 0.05f, .dilate = 2, .min_area = 0.001f};
 }
 
 void motion_init(motion_detector *m, const motion_params *p) {
