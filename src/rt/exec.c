@@ -605,7 +605,10 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       int team = s->team_now;
       s->team_now = team == 1 ? s->threads : 1;
       key[keylen - 1] = s->team_now;
-      if (find_plan(s, key, keylen) < 0 && build_plan(s, key, keylen) < 0) vrt__err_clear();
+      int other = find_plan(s, key, keylen);
+      if (other < 0 && (other = build_plan(s, key, keylen)) < 0) vrt__err_clear();
+      if (other < 0 || (s->max_bytes && s->plans[other].arena_bytes > s->max_bytes))
+        s->adaptive = false; /* no second plan within the limit: stay on N threads */
       s->team_now = team;
     }
   }
