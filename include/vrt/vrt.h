@@ -131,7 +131,9 @@ int vrt_model_num_nodes(const vrt_model_t *m);
 const char *vrt_model_node_op(const vrt_model_t *m, int i);
 
 typedef struct vrt_session_params {
-  int threads; /* worker threads inside one run (0 = 1) */
+  int threads; /* at most this many worker threads inside one run (0 = 1); above 1 the session
+                 * uses 1 or this many, whichever its recent runs measured faster
+                 * (VRT_ADAPTIVE_THREADS=0: always this many) */
   size_t max_bytes; /* intermediate values a run may hold at once (arena, or buffers in a
                        first run); a run that would need more fails with VRT_ELIMIT before
                        allocating. 0 = no limit. Bounds what a hostile model file can make

@@ -22,22 +22,28 @@
 #include "backend.h"
 #include "exec.h"
 #include "model.h"
+#include "team.h"
 
 #define VRT_ALIGN 64
 #define VRT_MAX_PLANS 16
 
 typedef struct vrt_plan {
-  int64_t key[16 * VRT_MAX_DIMS + 16]; /* ndim + dims of each input */
+  int64_t key[16 * VRT_MAX_DIMS + 17]; /* ndim + dims of each input, then the team size */
   int keylen;
   size_t *offset;  /* per value; SIZE_MAX = not in the arena */
   size_t *size;    /* per value planned bytes */
   size_t arena_bytes;
   vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
+  int64_t runs;     /* planned runs so far (the first one is not timed: cold) */
 } vrt_plan;
 
 struct vrt_session {
   const vrt_model_t *m;
-  int threads;
+  int threads;        /* the most a run may use (vrt_session_params.threads) */
+  int team_now;       /* threads of the run (and the plan) in progress: 1 or threads */
+  bool adaptive;      /* threads > 1 and VRT_ADAPTIVE_THREADS is not 0: team.h */
+  vrt_team team;      /* which of 1 and threads has been faster lately */
+  uint64_t team_key;  /* hash of the input shapes the team statistics are for */
   size_t max_bytes;   /* 0 = no limit */
   vrt_tensor *vals;   /* runtime view of every value */
   void **heap;        /* per value: heap buffer owned for this run, or NULL */
@@ -90,6 +96,10 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   if (!s) return vrt__err(VRT_ENOMEM, "out of memory");
   s->m = m;
   s->threads = p.threads > 0 ? p.threads : 1;
+  s->team_now = s->threads;
+  const char *ae = getenv("VRT_ADAPTIVE_THREADS");
+  s->adaptive = s->threads > 1 && !(ae && !strcmp(ae, "0"));
+  vrt_team_init(&s->team);
   s->max_bytes = p.max_bytes;
   s->active_plan = -1;
   size_t nv = (size_t)g->nvalues + 1;
@@ -154,7 +164,7 @@ static void view_node(const vrt_session_t *s, int i, node_view *w) {
     w->out_layout[k] = NULL;
     w->out_bytes[k] = 0;
   }
-  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->threads, NULL, NULL, NULL, NULL};
+  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->team_now, NULL, NULL, NULL, NULL};
 }
 
 /* Which values may stay in a backend's private layout: produced and read
@@ -474,13 +484,29 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   }
   int rc = bind_inputs(s, inputs, ninputs);
   if (rc) return rc;
-  int64_t key[16 * VRT_MAX_DIMS + 16];
+  int64_t key[16 * VRT_MAX_DIMS + 17];
   int keylen = 0;
   for (int i = 0; i < g->ninputs && i < 16; i++) {
     const vrt_tensor *t = &s->vals[g->inputs[i]];
     key[keylen++] = t->ndim;
     for (int d = 0; d < t->ndim; d++) key[keylen++] = t->dims[d];
   }
+  /* the team: every thread allowed, or with adaptive threads whichever of
+   * 1 and N has been faster for these shapes (team.h); kernels are made for
+   * one team size (oneDNN splits work when a primitive is created), so the
+   * team is part of the plan key */
+  int arm = 1;
+  if (s->adaptive) {
+    uint64_t h = 1469598103934665603ull;
+    for (int k = 0; k < keylen; k++) h = (h ^ (uint64_t)key[k]) * 1099511628211ull;
+    if (h != s->team_key) { /* other shapes, other timings */
+      vrt_team_init(&s->team);
+      s->team_key = h;
+    }
+    arm = vrt_team_pick(&s->team);
+  }
+  s->team_now = arm ? s->threads : 1;
+  key[keylen++] = s->team_now;
   int plan = g->ninputs <= 16 ? find_plan(s, key, keylen) : -1;
   if (plan >= 0 && (rc = use_plan(s, plan))) return rc;
   const vrt_plan *p = plan >= 0 ? &s->plans[plan] : NULL;
@@ -488,7 +514,8 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   const vrt_tensor *in[VRT_MAX_NODE_IO]; /* validation bounds nin and nout */
   vrt_scratch_list *sl = &s->sl;
   vrt_exec_ctx x;
-  vrt_exec_ctx_init(&x, sl, s->threads);
+  vrt_exec_ctx_init(&x, sl, s->team_now);
+  double run_t0 = p && s->adaptive ? now_s() : 0;
   const vrt_backend *enabled[2];
   const vrt_kernel *kern = p && vrt__backends_enabled(enabled, 2) ? p->kern : NULL;
   size_t heap_bytes = 0;
@@ -553,6 +580,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     }
   }
   if (rc < 0) return rc;
+  if (p && run_t0 > 0 && s->plans[plan].runs++ > 0) vrt_team_record(&s->team, arm, now_s() - run_t0);
   if (!p && g->ninputs <= 16) {
     /* first run with these shapes: plan from what was recorded, move the
      * outputs into the arena so they stay valid like on planned runs. */
@@ -572,6 +600,16 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     for (int i = 0; i < g->noutputs; i++) {
       int v = g->outputs[i];
       if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);
+    }
+    if (s->adaptive) { /* the other team's plan now too, from the same shapes: no second unplanned run */
+      int team = s->team_now;
+      s->team_now = team == 1 ? s->threads : 1;
+      key[keylen - 1] = s->team_now;
+      int other = find_plan(s, key, keylen);
+      if (other < 0 && (other = build_plan(s, key, keylen)) < 0) vrt__err_clear();
+      if (other < 0 || (s->max_bytes && s->plans[other].arena_bytes > s->max_bytes))
+        s->adaptive = false; /* no second plan within the limit: stay on N threads */
+      s->team_now = team;
     }
   }
   if (s->arena_cap > s->peak) s->peak = s->arena_cap;
