@@ -260,6 +260,15 @@ static int pack_weights(void *ctx, void *dst) {
 
 /* oneDNN's "ref" implementations are plain loops, slower than the op's own
  * kernel: refuse them so the node stays there. */
+/* Keeps output 0 in the primitive's layout md: the plan's copy (*keep, which
+ * must outlive the plan) becomes the output's layout, and its size the bytes
+ * the executor reserves for it. */
+static void keep_out_private(const vrt_kernel_req *rq, dnnl_memory_desc_t *keep, const dnnl_memory_desc_t *md) {
+  *keep = *md;
+  rq->out_layout[0] = keep;
+  rq->out_bytes[0] = dnnl_memory_desc_get_size(md);
+}
+
 static int refuse_ref(const vrt_kernel_req *rq, const_dnnl_primitive_desc_t pd) {
   const char *impl = NULL;
   if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
@@ -410,11 +419,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
   const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
   bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout && !c->post;
-  if (keep) {
-    c->md_out = *md_dst;
-    rq->out_layout[0] = &c->md_out;
-    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
-  }
+  if (keep) keep_out_private(rq, &c->md_out, md_dst);
   const dnnl_memory_desc_t *md_out = keep ? md_dst : &md_dst_user;
   c->dst_size = dnnl_memory_desc_get_size(md_dst);
   DN_TRY(dnnl_memory_create(&c->m_src_user, md_in, eng, DNNL_MEMORY_NONE), "memory");
@@ -792,11 +797,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
   bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
               !dnnl_memory_desc_equal(md_dst, &md_plain_out);
-  if (keep) {
-    c->md_out = *md_dst;
-    rq->out_layout[0] = &c->md_out;
-    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
-  }
+  if (keep) keep_out_private(rq, &c->md_out, md_dst);
   if ((rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false))) goto fail;
   DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
   DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
@@ -907,9 +908,7 @@ static int concat_plan(const vrt_kernel_req *rq, void **state) {
          "concat");
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
   if (priv && !dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
-    c->md_out = *md_dst;
-    rq->out_layout[0] = &c->md_out;
-    rq->out_bytes[0] = dnnl_memory_desc_get_size(md_dst);
+    keep_out_private(rq, &c->md_out, md_dst);
   } else if (!dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
     rc = NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN concat: unexpected output layout");
     goto fail;
@@ -1029,13 +1028,8 @@ static int slice_plan(const vrt_kernel_req *rq, void **state) {
   DN_TRY(dnnl_memory_desc_init_submemory(&sub, &parent, sd, so), "slice view");
   bool priv = rq->out_private_ok && rq->out_private_ok[0] && dense_like(&parent, odims, &dst) &&
               !dnnl_memory_desc_equal(&dst, &md_plain_out);
-  if (priv) {
-    c->md_out = dst;
-    rq->out_layout[0] = &c->md_out;
-    rq->out_bytes[0] = dnnl_memory_desc_get_size(&dst);
-  } else {
-    dst = md_plain_out;
-  }
+  if (priv) keep_out_private(rq, &c->md_out, &dst);
+  else dst = md_plain_out;
   DN_TRY(dnnl_reorder_primitive_desc_create(&pd, &sub, eng, &dst, eng, NULL), "slice reorder");
   DN_TRY(dnnl_memory_create(&c->src, &sub, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->dst, &dst, eng, DNNL_MEMORY_NONE), "memory");
