@@ -1,5 +1,5 @@
 /* vigil's configuration: every key the design names, with its default, in one
- * table (src/util/config.c). A value comes from, in order: the environment, an
+ * table (src/util/config_keys.def). A value comes from, in order: the environment, an
  * optional KEY=VALUE config file (VIGIL_CONFIG or --config), the default.
  *
  * Threads: a vigil_config is immutable after vigil_config_load; getters may be
