@@ -45,6 +45,19 @@ typedef enum {
   case code:                              \
     return msg;
 
+/* A module's two lookups from its X(name, code, http, msg) map, defined in one
+ * line: `const char *msg_fn(int)` (`unknown` for a code not in the map) and
+ * `int http_fn(int)` (500 for a code not in the map). */
+#define VIGIL_STATUS_LOOKUPS(MAP, msg_fn, http_fn, unknown) \
+  const char *msg_fn(int status) {                          \
+    switch (status) { MAP(VIGIL_MSG_CASE) }                 \
+    return unknown;                                         \
+  }                                                         \
+  int http_fn(int status) {                                 \
+    switch (status) { MAP(VIGIL_HTTP_CASE) }                \
+    return 500;                                             \
+  }
+
 const char *vigil_strerror(int status);
 int vigil_status_http(int status); /* 200, 400, 404, 413, 415, 500 */
 

@@ -15,15 +15,7 @@
 #include "vigil/img.h"
 #include "vigil/status.h"
 
-const char *vigil_img_strerror(int status) {
-  switch (status) { VIGIL_IMG_STATUS_MAP(VIGIL_MSG_CASE) }
-  return "unknown image error";
-}
-
-int vigil_img_http_status(int status) {
-  switch (status) { VIGIL_IMG_STATUS_MAP(VIGIL_HTTP_CASE) }
-  return 500;
-}
+VIGIL_STATUS_LOOKUPS(VIGIL_IMG_STATUS_MAP, vigil_img_strerror, vigil_img_http_status, "unknown image error")
 
 int vigil_image_init(vigil_image *im, int w, int h, int c) {
   memset(im, 0, sizeof *im);

@@ -132,8 +132,7 @@ int store_put_embeddings(store *s, int64_t event_id, const store_embedding *e, i
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 p, 7, NULL, NULL);
     }
-    if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
-    if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+    rc = store__tx_end(s, rc, err, errlen);
   }
   pthread_mutex_unlock(&s->mu);
   for (int i = 0; i < n; i++) free(txt[i]);

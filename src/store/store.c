@@ -26,15 +26,7 @@ static int level_rank(const char *l) {
   return -1;
 }
 
-const char *store_strerror(int status) {
-  switch (status) { STORE_STATUS_MAP(VIGIL_MSG_CASE) }
-  return "unknown store error";
-}
-
-int store_http_status(int status) {
-  switch (status) { STORE_STATUS_MAP(VIGIL_HTTP_CASE) }
-  return 500;
-}
+VIGIL_STATUS_LOOKUPS(STORE_STATUS_MAP, store_strerror, store_http_status, "unknown store error")
 
 static int row_int(void *ud, int nc, const char *const *cols) {
   *(int64_t *)ud = nc > 0 && cols[0] ? strtoll(cols[0], NULL, 10) : 0;
@@ -52,33 +44,37 @@ static int put_enrichment(store *s, const char *det_id, const vigil_enrichment *
   return rc;
 }
 
+int store__tx_end(store *s, int rc, char *err, size_t errlen) {
+  if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
+  if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+  return rc;
+}
+
 int store_latest_schema_version(void) { return store__sqlite.n_migrations; }
 
 static int migrate(store *s, char *err, size_t errlen) {
   int rc = EXEC(s, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)", NULL, 0, NULL, NULL);
   if (rc) return rc;
   if ((rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL))) return rc;
-  if (s->be->lock_sql && (rc = EXEC(s, s->be->lock_sql, NULL, 0, NULL, NULL))) goto fail;
+  if (s->be->lock_sql && (rc = EXEC(s, s->be->lock_sql, NULL, 0, NULL, NULL))) goto end;
   int64_t have = -1;
-  if ((rc = EXEC(s, "SELECT version FROM schema_version", NULL, 0, row_int, &have))) goto fail;
+  if ((rc = EXEC(s, "SELECT version FROM schema_version", NULL, 0, row_int, &have))) goto end;
   if (have < 0) {
-    if ((rc = EXEC(s, "INSERT INTO schema_version(version) VALUES (0)", NULL, 0, NULL, NULL))) goto fail;
+    if ((rc = EXEC(s, "INSERT INTO schema_version(version) VALUES (0)", NULL, 0, NULL, NULL))) goto end;
     have = 0;
   }
   if (have > s->be->n_migrations) {
     vigil_err(err, errlen, -1, "database schema version %lld is newer than this vigil (%d)", (long long)have,
             s->be->n_migrations);
     rc = STORE_EDB;
-    goto fail;
+    goto end;
   }
   for (int v = (int)have; v < s->be->n_migrations; v++)
-    if ((rc = EXEC(s, s->be->migrations[v], NULL, 0, NULL, NULL))) goto fail;
+    if ((rc = EXEC(s, s->be->migrations[v], NULL, 0, NULL, NULL))) goto end;
   sval p = sv_int(s->be->n_migrations);
-  if ((rc = EXEC(s, "UPDATE schema_version SET version = ?", &p, 1, NULL, NULL))) goto fail;
-  return EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
-fail:
-  s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
-  return rc;
+  rc = EXEC(s, "UPDATE schema_version SET version = ?", &p, 1, NULL, NULL);
+end: /* commits when rc is 0, else rolls back */
+  return store__tx_end(s, rc, err, errlen);
 }
 
 int store_open(store **out, const char *url, char *err, size_t errlen) {
@@ -120,12 +116,9 @@ int store_open(store **out, const char *url, char *err, size_t errlen) {
     s->webhook_min_rank = r < 0 ? 0 : r;
   }
 out:
-  if (rc) {
-    store_close(s);
-    return rc;
-  }
-  *out = s;
-  return 0;
+  if (rc) store_close(s);
+  else *out = s;
+  return rc;
 }
 
 void store_close(store *s) {
@@ -272,7 +265,7 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
     }
     if (duplicate) *duplicate = true;
     ev->id = id;
-    return EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
+    return store__tx_end(s, 0, err, errlen);
   }
   for (size_t i = 0; i < b->n; i++) {
     const vigil_detection *d = &b->dets[i];
@@ -320,13 +313,12 @@ static int insert_locked(store *s, const vigil_batch *b, vigil_event *ev, bool *
         goto fail;
     }
   }
-  if ((rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL))) goto fail;
+  if ((rc = store__tx_end(s, 0, err, errlen))) return rc;
   if (duplicate) *duplicate = false;
   ev->id = id;
   return 0;
 fail:
-  s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
-  return rc;
+  return store__tx_end(s, rc, err, errlen);
 }
 
 int store_insert_batch(store *s, const vigil_batch *b, vigil_event *ev, bool *duplicate, char *err,
@@ -883,11 +875,11 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
   sval pid = sv_text(d->id);
   int rc = EXEC(s, s->be->begin_sql, NULL, 0, NULL, NULL);
   if (rc) goto out;
-  if ((rc = EXEC(s, "SELECT count(*) FROM detections WHERE id = ?", &pid, 1, row_int, &have))) goto fail;
+  if ((rc = EXEC(s, "SELECT count(*) FROM detections WHERE id = ?", &pid, 1, row_int, &have))) goto end;
   if (have) {
     int64_t open = 0;
     if ((rc = EXEC(s, "SELECT count(*) FROM open_detections WHERE detection_id = ?", &pid, 1, row_int, &open)))
-      goto fail;
+      goto end;
     if (open) { /* the same batch entry seen again (its track's best sighting): kept current */
       sval p[8] = {sv_text(d->cls),      sv_real(d->confidence), sv_real(d->bbox.x1), sv_real(d->bbox.y1),
                    sv_real(d->bbox.x2),  sv_real(d->bbox.y2),    sv_real(d->ts),      sv_text(d->id)};
@@ -895,17 +887,16 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
       if ((rc = EXEC(s, "UPDATE detections SET class = ?, confidence = ?, x1 = ?, y1 = ?, x2 = ?, y2 = ?, ts = ? WHERE id = ?",
                      p, 8, NULL, NULL)) ||
           (rc = EXEC(s, "UPDATE open_detections SET enrichment = ? WHERE detection_id = ?", q, 2, NULL, NULL)))
-        goto fail;
+        goto end;
       *fresh = true;
     } /* else: in a stored event already (a restart going over the same file): not again */
-    rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
-    goto out;
+    goto end;
   }
   {
     sval p[3] = {sv_text(d->camera_id), sv_text(camera_name ? camera_name : ""), sv_real(vigil_wall_s())};
     if ((rc = EXEC(s, "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, '', ?) ON CONFLICT(id) DO NOTHING",
                    p, 3, NULL, NULL)))
-      goto fail;
+      goto end;
   }
   {
     sval p[9] = {sv_text(d->id),         sv_text(d->camera_id), sv_text(d->cls),
@@ -913,25 +904,23 @@ int store_add_open_detection(store *s, const char *camera_name, const vigil_dete
                  sv_real(d->bbox.x2),    sv_real(d->bbox.y2),   sv_real(d->ts)};
     if ((rc = EXEC(s, "INSERT INTO detections(id, camera_id, class, confidence, x1, y1, x2, y2, ts)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", p, 9, NULL, NULL)))
-      goto fail;
+      goto end;
   }
-  if ((rc = put_enrichment(s, d->id, e, err, errlen))) goto fail;
+  if ((rc = put_enrichment(s, d->id, e, err, errlen))) goto end;
   {
     int64_t seq = 0;
     sval c = sv_text(d->camera_id);
     if ((rc = EXEC(s, "SELECT COALESCE(MAX(seq), -1) + 1 FROM open_detections WHERE camera_id = ?", &c, 1, row_int,
                    &seq)))
-      goto fail;
+      goto end;
     sval p[4] = {sv_text(d->id), sv_text(d->camera_id), sv_int(seq), sv_text(enc)};
     if ((rc = EXEC(s, "INSERT INTO open_detections(detection_id, camera_id, seq, enrichment) VALUES (?, ?, ?, ?)", p, 4,
                    NULL, NULL)))
-      goto fail;
+      goto end;
   }
-  if ((rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL))) goto fail;
   *fresh = true;
-  goto out;
-fail:
-  s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+end: /* commits when rc is 0, else rolls back */
+  if ((rc = store__tx_end(s, rc, err, errlen))) *fresh = false;
 out:
   pthread_mutex_unlock(&s->mu);
   free(enc);
@@ -1100,8 +1089,7 @@ int store_put_live(store *s, const char *camera_id, double frame_ts, int width, 
               " frame_ts = excluded.frame_ts, width = excluded.width, height = excluded.height,"
               " tracks = excluded.tracks, stats = excluded.stats, jpeg = excluded.jpeg",
               p, 8, NULL, NULL);
-  if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
-  if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
+  rc = store__tx_end(s, rc, err, errlen);
   pthread_mutex_unlock(&s->mu);
   free(b64);
   return rc;

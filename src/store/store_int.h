@@ -53,6 +53,11 @@ struct store {
 /* One statement on s's backend, with `err`/`errlen` of the caller in scope. */
 #define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
 
+/* Ends the write transaction begun with be->begin_sql: COMMIT when rc is 0,
+ * ROLLBACK when rc or the COMMIT failed (quietly: rc's message stands).
+ * Returns rc, or the COMMIT's failure. */
+int store__tx_end(struct store *s, int rc, char *err, size_t errlen);
+
 /* embeddings.c: an event's scene row, written in its insert transaction and read
  * with its details (caller holds mu). */
 int store__scene_insert(struct store *s, int64_t event_id, const vigil_scene *sc, char *err, size_t errlen);

@@ -151,12 +151,9 @@ int vigil_config_load(vigil_config **out, const char *path, char *err, size_t er
     }
   }
   fclose(f);
-  if (rc) {
-    vigil_config_free(c);
-    return rc;
-  }
-  *out = c;
-  return 0;
+  if (rc) vigil_config_free(c);
+  else *out = c;
+  return rc;
 }
 
 void vigil_config_free(vigil_config *cfg) {

@@ -5,15 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-const char *vigil_strerror(int status) {
-  switch (status) { VIGIL_STATUS_MAP(VIGIL_MSG_CASE) }
-  return "unknown error";
-}
-
-int vigil_status_http(int status) {
-  switch (status) { VIGIL_STATUS_MAP(VIGIL_HTTP_CASE) }
-  return 500;
-}
+VIGIL_STATUS_LOOKUPS(VIGIL_STATUS_MAP, vigil_strerror, vigil_status_http, "unknown error")
 
 int vigil_err(char *err, size_t errlen, int code, const char *fmt, ...) {
   if (err && errlen) {

@@ -204,14 +204,8 @@ int zoo_registry_init(zoo_registry *r, char *err, size_t errlen) {
   int rc = zoo_registry_init_builtin(r, err, errlen);
   if (rc) return rc;
   const char *cfg = vigil_config_given(NULL, "VIGIL_ZOO_CONFIG");
-  if (cfg && *cfg) {
-    rc = zoo_registry_load_config(r, cfg, err, errlen);
-    if (rc) {
-      zoo_registry_free(r);
-      return rc;
-    }
-  }
-  return 0;
+  if (cfg && *cfg && (rc = zoo_registry_load_config(r, cfg, err, errlen))) zoo_registry_free(r);
+  return rc;
 }
 
 void zoo_registry_free(zoo_registry *r) {
