@@ -33,7 +33,7 @@ motion_params motion_default_params(void);
 typedef struct {
   motion_params p;
   int w, h, fw, fh;   /* analysis and frame size */
-  float *bg;
+  float *bg; /* owns the one allocation every buffer here lies in */
   uint8_t *grey, *mask, *tmp, *excl, *prev, *fd;
   int *label;
   long frames;

@@ -78,10 +78,11 @@ static double retry_delay(const notify *n, int attempts) {
   return d < n->backoff_max ? d : n->backoff_max;
 }
 
-/* One delivery attempt of an outbox row on sink k (0 mqtt, 1 webhook): sent,
- * or (err set) retried after the backoff. */
+static const char *const sink[] = {"mqtt", "webhook"}; /* k: 0 mqtt, 1 webhook */
+
+/* One delivery attempt of an outbox row on sink k: sent, or (err set)
+ * retried after the backoff. */
 static void attempt_done(notify *n, const store_outbox_item *it, int k, const char *err) {
-  static const char *const sink[] = {"mqtt", "webhook"};
   if (err) {
     double d = retry_delay(n, it->attempts);
     vlog_warn("%s: event %lld: %s; retry %d in %.1f s", sink[k], (long long)it->event_id, err, it->attempts + 1, d);
@@ -131,26 +132,42 @@ static void release_rest(notify *n, store_outbox_item *it, size_t cnt) {
   for (size_t i = 0; i < cnt; i++) store_outbox_release(n->st, it[i].id, NULL, 0);
 }
 
+/* A sink's delivery of one event as JSON text: 0, or non-zero with err set.
+ * now: when the batch was claimed. */
+typedef int (*sink_send)(notify *n, const vigil_event *ev, const char *body, double now, char *err,
+                         size_t errlen);
+
+/* Claims a batch of sink k's due rows (leased for lease_s) and attempts each
+ * until stop; the rows not attempted are released for the next pass. */
+static void deliver_batch(notify *n, int k, double now, double lease_s, sink_send send) {
+  store_outbox_item *it;
+  size_t cnt = outbox_claim(n, sink[k], now, lease_s, &it);
+  char err[512];
+  size_t i = 0;
+  for (; i < cnt && !atomic_load(&n->stop); i++) {
+    vigil_event ev;
+    char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
+    if (!body) continue;
+    int rc = send(n, &ev, body, now, err, sizeof err);
+    vigil_event_free(&ev);
+    attempt_done(n, &it[i], k, rc ? err : NULL);
+    free(body);
+  }
+  release_rest(n, it + i, cnt - i);
+  free(it);
+}
+
 /* ---- the webhook sink -------------------------------------------------------------------- */
+
+static int webhook_send(notify *n, const vigil_event *ev, const char *body, double now, char *err, size_t errlen) {
+  (void)now;
+  return webhook_post(n->wh_url, n->wh_secret, body, strlen(body), ev->id, n->wh_timeout, err, errlen);
+}
 
 static void *webhook_main(void *arg) {
   notify *n = arg;
   while (!atomic_load(&n->stop)) {
-    store_outbox_item *it;
-    size_t cnt = outbox_claim(n, "webhook", vigil_wall_s(), 30 + BATCH * n->wh_timeout, &it);
-    char err[512];
-    size_t i = 0;
-    for (; i < cnt && !atomic_load(&n->stop); i++) {
-      vigil_event ev;
-      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
-      if (!body) continue;
-      vigil_event_free(&ev);
-      int rc = webhook_post(n->wh_url, n->wh_secret, body, strlen(body), it[i].event_id, n->wh_timeout, err, sizeof err);
-      attempt_done(n, &it[i], 1, rc ? err : NULL);
-      free(body);
-    }
-    release_rest(n, it + i, cnt - i);
-    free(it);
+    deliver_batch(n, 1, vigil_wall_s(), 30 + BATCH * n->wh_timeout, webhook_send);
     sleep_tick();
   }
   return NULL;
@@ -460,6 +477,12 @@ static void publish_state(notify *n, const vigil_event *ev) {
   }
 }
 
+static int mqtt_send(notify *n, const vigil_event *ev, const char *body, double now, char *err, size_t errlen) {
+  /* state topics only for fresh events: a backlog must not light up sensors */
+  if (now - ev->created_at <= n->clear_s) publish_state(n, ev);
+  return mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, errlen);
+}
+
 static void *mqtt_main(void *arg) {
   notify *n = arg;
   while (!atomic_load(&n->stop)) {
@@ -478,23 +501,7 @@ static void *mqtt_main(void *arg) {
         i++;
       }
     }
-    store_outbox_item *it;
-    size_t cnt = outbox_claim(n, "mqtt", t, 30 + BATCH * ACK_TIMEOUT_S, &it);
-    char err[512];
-    size_t i = 0;
-    for (; i < cnt && !atomic_load(&n->stop); i++) {
-      vigil_event ev;
-      char *body = outbox_body(n, &it[i], &ev, err, sizeof err);
-      if (!body) continue;
-      /* state topics only for fresh events: a backlog must not light up sensors */
-      if (t - ev.created_at <= n->clear_s) publish_state(n, &ev);
-      vigil_event_free(&ev);
-      int rc = mqtt_client_publish_acked(n->mq, "vigil/events", body, strlen(body), ACK_TIMEOUT_S, err, sizeof err);
-      attempt_done(n, &it[i], 0, rc ? err : NULL);
-      free(body);
-    }
-    release_rest(n, it + i, cnt - i);
-    free(it);
+    deliver_batch(n, 0, t, 30 + BATCH * ACK_TIMEOUT_S, mqtt_send);
     sleep_tick();
   }
   return NULL;

@@ -26,14 +26,7 @@ void motion_init(motion_detector *m, const motion_params *p) {
 
 void motion_free(motion_detector *m) {
   if (!m) return;
-  free(m->bg);
-  free(m->grey);
-  free(m->mask);
-  free(m->tmp);
-  free(m->excl);
-  free(m->label);
-  free(m->prev);
-  free(m->fd);
+  free(m->bg); /* the one allocation behind every buffer (restart) */
   m->bg = NULL, m->grey = m->mask = m->tmp = m->excl = m->prev = m->fd = NULL, m->label = NULL;
 }
 
@@ -52,16 +45,14 @@ static int restart(motion_detector *m, const vigil_image *f) {
   m->h = (int)lround((double)f->h * m->w / f->w);
   if (m->h < 1) m->h = 1;
   size_t n = (size_t)m->w * (size_t)m->h;
-  m->bg = malloc(n * sizeof *m->bg);
-  m->grey = malloc(n);
-  m->mask = malloc(n);
-  m->tmp = malloc(n);
-  m->excl = calloc(n, 1);
-  m->label = malloc(n * sizeof *m->label);
-  m->prev = malloc(n);
-  m->fd = malloc(n);
   m->frames = 0;
-  if (!m->bg || !m->grey || !m->mask || !m->tmp || !m->excl || !m->label || !m->prev || !m->fd) return -1;
+  /* the buffers share one lifetime, so one allocation: n floats of background,
+   * n labels, then six byte planes (excl must start zeroed) */
+  m->bg = calloc(n, sizeof *m->bg + sizeof *m->label + 6);
+  if (!m->bg) return -1;
+  m->label = (int *)(m->bg + n);
+  uint8_t *b = (uint8_t *)(m->label + n);
+  m->grey = b, m->mask = b + n, m->tmp = b + 2 * n, m->excl = b + 3 * n, m->prev = b + 4 * n, m->fd = b + 5 * n;
   for (int y = 0; y < m->h && m->p.nmasks; y++)
     for (int x = 0; x < m->w; x++) {
       float fx = (x + 0.5f) * f->w / m->w, fy = (y + 0.5f) * f->h / m->h;
