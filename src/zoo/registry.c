@@ -18,96 +18,19 @@
 
 #define GB(x) ((x) * 1024.0)
 
-enum {
+enum { /* the flags of registry_rows.def */
   AL = ZOO_ROW_ALWAYS_LOADED,
   VD = ZOO_ROW_VIGIL_DEFAULT | ZOO_ROW_HOME_RELATIVE,
+  HR = ZOO_ROW_HOME_RELATIVE,
   NW = ZOO_ROW_NO_WEIGHTS,
 };
 
-/* Declared sizes: model-zoo.md's on-demand VRAM table and service table.
- * Priorities: model-zoo.md's priority table; docs/zoo.md justifies each.
- * vigil's own defaults are declared from their weights (fp16 widened to f32)
- * plus an activation-arena guess; the manager replaces them by measurement. */
+/* The compiled-in table, from registry_rows.def (docs/zoo.md describes it). */
 static const zoo_model_row builtin_rows[] = {
-    /* name, MB, priority, service, flags, adapter, env var, default path */
-    /* --- the 22 on-demand models of model-zoo.md --- */
-    {"yolo11-license-plate", 300, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "yolo-detect",
-     "LICENSE_PLATE_MODEL_PATH", "/models/yolo11-license-plate"},
-    {"yolo11-face", 200, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "yolo-detect", "FACE_MODEL_PATH",
-     "/models/yolo11-face"},
-    {"paddleocr", 100, ZOO_MEDIUM, ZOO_SVC_HEAVY, ZOO_ROW_HOME_RELATIVE, "ppocr", "OCR_MODEL_PATH",
-     "models/ocr"}, /* the PP-OCR folder setup fetches: det, rec, cls, keys */
-    {"clip-vit-l", 800, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "clip-embed", "CLIP_MODEL_PATH",
-     "/models/clip-vit-large-patch14"},
-    {"florence-2-large", GB(1.2), ZOO_LOW, ZOO_SVC_HEAVY, 0, "florence-2", "FLORENCE_MODEL_PATH",
-     "/models/florence-2-large"},
-    {"yolo-world-s", GB(1.5), ZOO_LOW, ZOO_SVC_HEAVY, 0, "yolo-world", "YOLO_WORLD_MODEL_PATH",
-     "/models/yolo-world-s"},
-    {"vitpose-small", GB(1.5), ZOO_HIGH, ZOO_SVC_LIGHT, 0, "vitpose", "VITPOSE_MODEL_PATH",
-     "/models/vitpose-plus-small"},
-    {"depth-anything-v2-small", 150, ZOO_LOW, ZOO_SVC_LIGHT, 0, "depth-anything", "DEPTH_MODEL_PATH",
-     "/models/depth-anything-v2-small"},
-    {"violence-detection", 500, ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "vit-classify",
-     "VIOLENCE_MODEL_PATH", "/models/violence-detection"},
-    {"weather-classification", 200, ZOO_LOW, ZOO_SVC_HEAVY, 0, "vit-classify",
-     "WEATHER_MODEL_PATH", "/models/weather-classification"},
-    {"segformer-b2-clothes", GB(1.5), ZOO_HIGH, ZOO_SVC_HEAVY, 0, "segformer",
-     "SEGFORMER_MODEL_PATH", "/models/segformer-b2-clothes"},
-    {"xclip-base", GB(2.0), ZOO_LOW, ZOO_SVC_HEAVY, 0, "xclip-action", "ACTION_MODEL_PATH",
-     "microsoft/xclip-base-patch32"},
-    {"fashion-clip", 800, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "siglip-zero-shot", "CLOTHING_MODEL_PATH",
-     "/models/fashion-clip"},
-    {"brisque-quality", 0, ZOO_LOW, ZOO_SVC_LIGHT, ZOO_ROW_HOME_RELATIVE, "brisque", "BRISQUE_MODEL_PATH", "models/brisque"},
-    {"vehicle-segment-classification", GB(1.5), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "vit-classify",
-     "VEHICLE_MODEL_PATH", "/models/vehicle-segment-classification"},
-    {"vehicle-damage-detection", GB(2.0), ZOO_MEDIUM, ZOO_SVC_HEAVY, 0, "yolo-segment",
-     "VEHICLE_DAMAGE_MODEL_PATH", "/models/vehicle-damage-detection"},
-    {"pet-classifier", 200, ZOO_MEDIUM, ZOO_SVC_LIGHT, 0, "resnet-classify", "PET_MODEL_PATH",
-     "/models/pet-classifier"},
-    {"osnet-x0-25", 100, ZOO_MEDIUM, ZOO_SVC_LIGHT, 0, "osnet-reid", "REID_MODEL_PATH",
-     "/models/osnet-x0-25"},
-    {"threat-detection-yolov8n", 300, ZOO_CRITICAL, ZOO_SVC_LIGHT, 0, "yolo-detect",
-     "THREAT_MODEL_PATH", "/models/threat-detection-yolov8n"},
-    {"vit-age-classifier", 200, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "vit-classify", "AGE_MODEL_PATH",
-     "/models/vit-age-classifier"},
-    {"vit-gender-classifier", 200, ZOO_HIGH, ZOO_SVC_HEAVY, 0, "vit-classify", "GENDER_MODEL_PATH",
-     "/models/vit-gender-classifier"},
-    {"yolov8n-pose", 200, ZOO_HIGH, ZOO_SVC_LIGHT, 0, "yolo-pose", "YOLO_POSE_MODEL_PATH",
-     "/models/yolov8n-pose"},
-
-    /* --- the always-loaded core services of model-zoo.md --- */
-    {"yolo26", GB(2.0), ZOO_CRITICAL, ZOO_SVC_CORE, AL, "yolo-detect", "YOLO26_MODEL_PATH",
-     "/models/yolo26/exports/yolo26m_fp16.engine"},
-    {"clip", 800, ZOO_CRITICAL, ZOO_SVC_CORE, AL, "clip-embed", "CLIP_MODEL_PATH",
-     "/models/clip-vit-large-patch14"},
-    {"florence-2", GB(1.2), ZOO_CRITICAL, ZOO_SVC_CORE, AL, "florence-2", "FLORENCE_MODEL_PATH",
-     "/models/florence-2-large"},
-
-    /* --- vigil's real default models, installed by `make deps` --- */
-    {"centernet", 160, ZOO_CRITICAL, ZOO_SVC_CORE, AL | VD, "centernet-detect",
-     "CENTERNET_MODEL_PATH", "models/human/centernet.json"},
-    {"nanodet", 120, ZOO_MEDIUM, ZOO_SVC_CORE, VD, "nanodet-detect", "NANODET_MODEL_PATH",
-     "models/human/nanodet.json"},
-    {"movenet-lightning", 40, ZOO_HIGH, ZOO_SVC_LIGHT, VD, "movenet-pose", "MOVENET_MODEL_PATH",
-     "models/human/movenet-lightning.json"},
-    {"movenet-thunder", 80, ZOO_HIGH, ZOO_SVC_LIGHT, VD, "movenet-pose",
-     "MOVENET_THUNDER_MODEL_PATH", "models/human/movenet-thunder.json"},
-    {"blazeface", 24, ZOO_HIGH, ZOO_SVC_HEAVY, VD, "blazeface", "BLAZEFACE_MODEL_PATH",
-     "models/human/blazeface.json"},
-    {"gear", 24, ZOO_HIGH, ZOO_SVC_HEAVY, VD, "gear-demographics", "GEAR_MODEL_PATH",
-     "models/human/gear.json"},
-    {"faceres", 48, ZOO_HIGH, ZOO_SVC_HEAVY, VD, "faceres", "FACERES_MODEL_PATH",
-     "models/human/faceres.json"},
-    {"age", 8, ZOO_HIGH, ZOO_SVC_HEAVY, VD, "ssrnet-age", "AGE_SSRNET_MODEL_PATH",
-     "models/human/age.json"},
-    {"gender", 8, ZOO_HIGH, ZOO_SVC_HEAVY, VD, "xception-gender", "GENDER_XCEPTION_MODEL_PATH",
-     "models/human/gender.json"},
-    {"ppocr-det", 64, ZOO_MEDIUM, ZOO_SVC_HEAVY, VD, "ppocr", "PPOCR_DET_MODEL_PATH",
-     "models/ocr/ch_PP-OCRv4_det_infer.onnx"},
-    {"ppocr-rec", 96, ZOO_MEDIUM, ZOO_SVC_HEAVY, VD, "ppocr", "PPOCR_REC_MODEL_PATH",
-     "models/ocr/ch_PP-OCRv4_rec_infer.onnx"},
-    {"ppocr-cls", 16, ZOO_MEDIUM, ZOO_SVC_HEAVY, VD, "ppocr", "PPOCR_CLS_MODEL_PATH",
-     "models/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx"},
+#define X(name, mb, prio, svc, flags, adapter, env, path) \
+  {name, mb, ZOO_##prio, ZOO_SVC_##svc, flags, adapter, env, path},
+#include "registry_rows.def"
+#undef X
 };
 
 const char *zoo_strerror(int status) {
