@@ -26,14 +26,9 @@
 #include "vigil/status.h"
 
 gen_params gen_default_params(void) {
-  return (gen_params){.num_beams = 3,
-                      .max_new_tokens = 1024,
-                      .decoder_start_id = 2,
-                      .forced_bos_id = 0,
-                      .eos_id = 2,
-                      .no_repeat_ngram = 3,
-                      .length_penalty = 1.0f,
-                      .early_stopping = 1};
+  /* the search of Florence's generation config; BART's special tokens (</s> = 2, <s> = 0) */
+  return (gen_params){.num_beams = 3, .max_new_tokens = 1024, .no_repeat_ngram = 3, .length_penalty = 1.0f,
+                      .early_stopping = 1, .decoder_start_id = 2, .forced_bos_id = 0, .eos_id = 2};
 }
 
 void gen_result_free(gen_result *r) {

@@ -43,17 +43,11 @@ void ocr_set_stage_hook(ocr_stage_hook_fn fn, void *ud) {
 }
 
 ocr_params ocr_default_params(void) {
-  return (ocr_params){.max_side = 960,
-                      .thresh = 0.3f,
-                      .box_thresh = 0.6f,
-                      .unclip_ratio = 1.5f,
-                      .min_size = 3,
-                      .max_candidates = 1000,
-                      .max_lines = 200,
-                      .use_cls = true,
-                      .cls_thresh = 0.9f,
-                      .drop_score = 0.5f,
-                      .rec_batch = 6};
+  /* PaddleOCR's defaults, by stage: detection, angle classifier, recognition */
+  return (ocr_params){.max_side = 960, .thresh = 0.3f, .box_thresh = 0.6f, .unclip_ratio = 1.5f, .min_size = 3,
+                      .max_candidates = 1000, .max_lines = 200,
+                      .use_cls = true, .cls_thresh = 0.9f,
+                      .drop_score = 0.5f, .rec_batch = 6};
 }
 
 /* ---- dictionary and CTC ------------------------------------------------------------ */

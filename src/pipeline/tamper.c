@@ -35,14 +35,9 @@ struct tamper_state {
 };
 
 tamper_params tamper_default_params(void) {
-  return (tamper_params){.sustain_s = 5,
-                         .rearm_s = 30,
-                         .warmup_s = 10,
-                         .baseline_tau_s = 20,
-                         .covered_std = 6,
-                         .sharpness_ratio = 0.35,
-                         .saturated_frac = 0.6,
-                         .scene_corr = 0.4};
+  /* timing, then the threshold of each condition (tamper.h says what each means) */
+  return (tamper_params){.sustain_s = 5, .rearm_s = 30, .warmup_s = 10, .baseline_tau_s = 20,
+                         .covered_std = 6, .sharpness_ratio = 0.35, .saturated_frac = 0.6, .scene_corr = 0.4};
 }
 
 const char *tamper_kind_name(tamper_kind k) {

@@ -18,15 +18,10 @@
 #define TRACKER_MAX 256
 
 tracker_params tracker_default_params(void) {
-  tracker_params p = {.match_iou = 0.2f,
-                      .match_dist = 0.8f,
-                      .min_hits = 3,
-                      .min_first_score = 0.3f,
-                      .confirm_median = 0.35f,
-                      .max_age_s = 2.0,
-                      .max_idle_s = 60.0,
-                      .stationary_s = 3.0,
-                      .stationary_frac = 0.15f};
+  /* matching, what makes a track a real object, then lifetimes */
+  tracker_params p = {.match_iou = 0.2f, .match_dist = 0.8f,
+                      .min_hits = 3, .min_first_score = 0.3f, .confirm_median = 0.35f,
+                      .max_age_s = 2.0, .max_idle_s = 60.0, .stationary_s = 3.0, .stationary_frac = 0.15f};
   /* measured on labelled vtest frames (docs/models.md): the centernet rock
    * and sign post score 0.31-0.42 as "person" on every frame, real people
    * have medians of 0.45 and more */
