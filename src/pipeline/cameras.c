@@ -115,6 +115,25 @@ static int parse_zone(camera_zone *z, json_t *j, const char *where, char *err, s
   return 0;
 }
 
+/* The polygon array `key` of camera j (zones, motion_masks; absent: none) into
+ * out[CAMERA_MAX_ZONES]: their count, or -1 with err set. noun: what the
+ * polygons are called in an error. */
+static int parse_zones(camera_zone *out, json_t *j, const char *key, const char *noun, const char *where, char *err,
+                       size_t errlen) {
+  json_t *a = json_object_get(j, key);
+  if (!a) return 0;
+  if (!json_is_array(a)) return vigil_err(err, errlen, -1, "%s.%s must be an array", where, key);
+  size_t n = json_array_size(a);
+  if (n > CAMERA_MAX_ZONES)
+    return vigil_err(err, errlen, -1, "%s.%s has %zu %s; at most %d", where, key, n, noun, CAMERA_MAX_ZONES);
+  for (size_t i = 0; i < n; i++) {
+    char w[128];
+    snprintf(w, sizeof w, "%s.%s[%zu]", where, key, i);
+    if (parse_zone(&out[i], json_array_get(a, i), w, err, errlen)) return -1;
+  }
+  return (int)n;
+}
+
 static int parse_camera(camera *c, json_t *j, const char *where, char *err, size_t errlen) {
   static const char *const keys[] = {"id",           "name",           "source", "timezone", "zones",
                                      "motion_masks", "depth_px_per_m", "watch",  NULL};
@@ -140,36 +159,13 @@ static int parse_camera(camera *c, json_t *j, const char *where, char *err, size
     if (get_num(&v, d, w, err, errlen)) return -1;
     c->depth_px_per_m = (float)v;
   }
-  json_t *zones = json_object_get(j, "zones");
-  if (zones) {
-    if (!json_is_array(zones)) return vigil_err(err, errlen, -1, "%s.zones must be an array", where);
-    size_t n = json_array_size(zones);
-    if (n > CAMERA_MAX_ZONES)
-      return vigil_err(err, errlen, -1, "%s.zones has %zu zones; at most %d", where, n, CAMERA_MAX_ZONES);
-    for (size_t i = 0; i < n; i++) {
-      char w[128];
-      snprintf(w, sizeof w, "%s.zones[%zu]", where, i);
-      if (parse_zone(&c->zones[i], json_array_get(zones, i), w, err, errlen)) return -1;
-      for (size_t k = 0; k < i; k++)
-        if (!strcmp(c->zones[k].name, c->zones[i].name))
-          return vigil_err(err, errlen, -1, "%s.name \"%s\" is used twice", w, c->zones[i].name);
-    }
-    c->nzones = (int)n;
-  }
+  if ((c->nzones = parse_zones(c->zones, j, "zones", "zones", where, err, errlen)) < 0) return -1;
+  for (int i = 1; i < c->nzones; i++)
+    for (int k = 0; k < i; k++)
+      if (!strcmp(c->zones[k].name, c->zones[i].name))
+        return vigil_err(err, errlen, -1, "%s.zones[%d].name \"%s\" is used twice", where, i, c->zones[i].name);
   /* polygons where movement is ignored (a tree, a busy road): same shape as zones */
-  json_t *masks = json_object_get(j, "motion_masks");
-  if (masks) {
-    if (!json_is_array(masks)) return vigil_err(err, errlen, -1, "%s.motion_masks must be an array", where);
-    size_t n = json_array_size(masks);
-    if (n > CAMERA_MAX_ZONES)
-      return vigil_err(err, errlen, -1, "%s.motion_masks has %zu masks; at most %d", where, n, CAMERA_MAX_ZONES);
-    for (size_t i = 0; i < n; i++) {
-      char w[128];
-      snprintf(w, sizeof w, "%s.motion_masks[%zu]", where, i);
-      if (parse_zone(&c->masks[i], json_array_get(masks, i), w, err, errlen)) return -1;
-    }
-    c->nmasks = (int)n;
-  }
+  if ((c->nmasks = parse_zones(c->masks, j, "motion_masks", "masks", where, err, errlen)) < 0) return -1;
   /* open-vocabulary classes to look for ("ladder", "crowbar"): YOLO-World and the rules */
   json_t *watch = json_object_get(j, "watch");
   if (watch) {
