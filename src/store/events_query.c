@@ -192,46 +192,55 @@ int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud
   return 0;
 }
 
+/* body as one JSON object (duplicate keys refused), or NULL with msg saying
+ * it must be one of the given shape. */
+static json_t *body_object(const void *body, size_t len, const char *shape, char *msg, size_t msglen) {
+  json_error_t jerr;
+  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  if (j && json_is_object(j)) return j;
+  json_decref(j);
+  if (msg && msglen) snprintf(msg, msglen, "body must be a JSON object %s", shape);
+  return NULL;
+}
+
+/* A malloc'ed copy of field `name`: a JSON string of at most max bytes and no
+ * NUL (*len its length when len is not NULL); -1 with msg otherwise. */
+static int text_field(json_t *val, const char *name, size_t max, char **out, size_t *len, char *msg, size_t msglen) {
+  size_t n = json_is_string(val) ? json_string_length(val) : 0;
+  const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+  if (!s || n > max || memchr(s, 0, n)) {
+    if (msg && msglen) snprintf(msg, msglen, "%s must be a string of at most %zu bytes", name, max);
+    return -1;
+  }
+  if (!(*out = malloc(n + 1))) return say(msg, msglen, "out of memory");
+  memcpy(*out, s, n + 1);
+  if (len) *len = n;
+  return 0;
+}
+
+static int unknown_field(const char *key, const char *known, char *msg, size_t msglen) {
+  if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (%s)", key, known);
+  return -1;
+}
+
 int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes, char *msg, size_t msglen) {
   *reviewed = -1;
   *notes = NULL;
-  json_error_t jerr;
-  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-  if (!j || !json_is_object(j)) {
-    json_decref(j);
-    return say(msg, msglen, "body must be a JSON object {\"reviewed\": bool, \"notes\": string}");
-  }
+  json_t *j = body_object(body, len, "{\"reviewed\": bool, \"notes\": string}", msg, msglen);
+  if (!j) return -1;
   const char *key;
   json_t *val;
   int rc = 0;
-  json_object_foreach(j, key, val) {
-    if (!strcmp(key, "reviewed")) {
-      if (!json_is_boolean(val)) {
-        rc = say(msg, msglen, "reviewed must be true or false");
-        break;
-      }
+  json_object_foreach(j, key, val) { /* keys are unique: each field is set once */
+    if (!strcmp(key, "reviewed") && json_is_boolean(val))
       *reviewed = json_is_true(val);
-    } else if (!strcmp(key, "notes")) {
-      if (!json_is_string(val)) {
-        rc = say(msg, msglen, "notes must be a string");
-        break;
-      }
-      size_t nl = json_string_length(val);
-      const char *s = json_string_value(val);
-      if (nl > EVENTS_MAX_NOTES || memchr(s, 0, nl)) {
-        if (msg && msglen) snprintf(msg, msglen, "notes must be at most %d bytes of text", EVENTS_MAX_NOTES);
-        rc = -1;
-        break;
-      }
-      if (!(*notes = strdup(s))) {
-        rc = say(msg, msglen, "out of memory");
-        break;
-      }
-    } else {
-      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (reviewed, notes)", key);
-      rc = -1;
-      break;
-    }
+    else if (!strcmp(key, "reviewed"))
+      rc = say(msg, msglen, "reviewed must be true or false");
+    else if (!strcmp(key, "notes"))
+      rc = text_field(val, "notes", EVENTS_MAX_NOTES, notes, NULL, msg, msglen);
+    else
+      rc = unknown_field(key, "reviewed, notes", msg, msglen);
+    if (rc) break;
   }
   if (!rc && *reviewed < 0 && !*notes) rc = say(msg, msglen, "nothing to change: give reviewed and/or notes");
   json_decref(j);
@@ -255,43 +264,22 @@ int events_parse_search_body(const void *body, size_t len, char **q, size_t *qle
                              size_t msglen) {
   *q = NULL;
   *qlen = 0;
-  json_error_t jerr;
-  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-  if (!j || !json_is_object(j)) {
-    json_decref(j);
-    return say(msg, msglen, "body must be a JSON object {\"q\": string, \"limit\": 1..100}");
-  }
+  json_t *j = body_object(body, len, "{\"q\": string, \"limit\": 1..100}", msg, msglen);
+  if (!j) return -1;
   const char *key;
   json_t *val;
   int rc = 0;
-  json_object_foreach(j, key, val) {
-    if (!strcmp(key, "q")) {
-      size_t n = json_is_string(val) ? json_string_length(val) : 0;
-      const char *s = json_is_string(val) ? json_string_value(val) : NULL;
-      if (!s || n > EVENTS_MAX_QUERY || memchr(s, 0, n)) {
-        if (msg && msglen) snprintf(msg, msglen, "q must be a string of at most %d bytes", EVENTS_MAX_QUERY);
-        rc = -1;
-        break;
-      }
-      free(*q);
-      if (!(*q = malloc(n + 1))) {
-        rc = say(msg, msglen, "out of memory");
-        break;
-      }
-      memcpy(*q, s, n + 1);
-      *qlen = n;
-    } else if (!strcmp(key, "limit")) {
-      json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
-      if (v < 1 || v > EVENTS_MAX_SEARCH) {
-        rc = say(msg, msglen, "limit must be an integer 1..100");
-        break;
-      }
+  json_object_foreach(j, key, val) { /* keys are unique: each field is set once */
+    json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
+    if (!strcmp(key, "q"))
+      rc = text_field(val, "q", EVENTS_MAX_QUERY, q, qlen, msg, msglen);
+    else if (!strcmp(key, "limit") && v >= 1 && v <= EVENTS_MAX_SEARCH)
       *limit = (int)v;
-    } else {
-      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (q, limit)", key);
-      rc = -1;
-      break;
-    }
+    else if (!strcmp(key, "limit"))
+      rc = say(msg, msglen, "limit must be an integer 1..100");
+    else
+      rc = unknown_field(key, "q, limit", msg, msglen);
+    if (rc) break;
   }
   json_decref(j);
   if (!rc && !*q) rc = say(msg, msglen, "field 'q' (the text to search for) is required");
