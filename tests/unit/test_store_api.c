@@ -645,6 +645,32 @@ static void parse_times(void **state) {
   assert_int_equal(events_parse_patch("{\"notes\":\"a\",\"notes\":\"b\"}", 25, &rv, &notes, msg, sizeof msg), -1);
   assert_int_equal(events_parse_patch("{\"x\":1}", 7, &rv, &notes, msg, sizeof msg), -1);
   assert_non_null(strstr(msg, "unknown field"));
+  const char *both = "{\"notes\":\"seen\",\"reviewed\":false}";
+  assert_int_equal(events_parse_patch(both, strlen(both), &rv, &notes, msg, sizeof msg), 0);
+  assert_int_equal(rv, 0);
+  assert_string_equal(notes, "seen");
+  free(notes);
+  assert_int_equal(events_parse_patch("{\"notes\":7}", 11, &rv, &notes, msg, sizeof msg), -1);
+  assert_non_null(strstr(msg, "notes must be a string"));
+  assert_int_equal(events_parse_patch("[]", 2, &rv, &notes, msg, sizeof msg), -1);
+  assert_non_null(strstr(msg, "must be a JSON object"));
+  /* the search body: q required, limit 1..100, nothing else */
+  char *q;
+  size_t qlen;
+  int limit = 20;
+  const char *ok = "{\"q\":\"red car\",\"limit\":5}";
+  assert_int_equal(events_parse_search_body(ok, strlen(ok), &q, &qlen, &limit, msg, sizeof msg), 0);
+  assert_string_equal(q, "red car");
+  assert_int_equal(qlen, 7);
+  assert_int_equal(limit, 5);
+  free(q);
+  assert_int_equal(events_parse_search_body("{\"limit\":0,\"q\":\"x\"}", 19, &q, &qlen, &limit, msg, sizeof msg), -1);
+  assert_null(q);
+  assert_non_null(strstr(msg, "limit must be"));
+  assert_int_equal(events_parse_search_body("{\"limit\":3}", 11, &q, &qlen, &limit, msg, sizeof msg), -1);
+  assert_non_null(strstr(msg, "'q'"));
+  assert_int_equal(events_parse_search_body("{\"q\":\"a\",\"k\":1}", 15, &q, &qlen, &limit, msg, sizeof msg), -1);
+  assert_non_null(strstr(msg, "unknown field 'k'"));
 }
 
 int main(void) {
