@@ -34,6 +34,7 @@
 #include "http/http_internal.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/sync.h"
 #include "vigil/status.h"
 
 typedef struct conn_track {
@@ -886,14 +887,10 @@ int vigil_http_server_start(vigil_http_server **out, const vigil_service *svc, v
   srv->builtin_metrics = true;
   for (size_t i = 0; i < svc->n_routes; i++)
     if (!strcmp(svc->routes[i].path, "/metrics")) srv->builtin_metrics = false;
-  pthread_mutex_init(&srv->conn_mu, NULL);
-  pthread_cond_init(&srv->cv, NULL);
-  pthread_mutex_init(&srv->gate_mu, NULL);
-  pthread_cond_init(&srv->gate_cv, NULL);
-  pthread_mutex_init(&srv->px_mu, NULL);
-  pthread_cond_init(&srv->px_cv, NULL);
-  pthread_mutex_init(&srv->poll_mu, NULL);
-  pthread_cond_init(&srv->poll_cv, NULL);
+  vigil_sync_init(&srv->conn_mu, &srv->cv, false);
+  vigil_sync_init(&srv->gate_mu, &srv->gate_cv, false);
+  vigil_sync_init(&srv->px_mu, &srv->px_cv, false);
+  vigil_sync_init(&srv->poll_mu, &srv->poll_cv, false);
   if (http_metrics_init(&srv->metrics, svc->name, svc->routes, svc->n_routes)) {
     vigil_err(err, errlen, -1, "out of memory");
     vigil_http_server_free(srv);
@@ -976,18 +973,12 @@ void vigil_http_server_free(vigil_http_server *srv) {
     if (ls != MHD_INVALID_SOCKET) close(ls);
   }
   if (srv->n_workers) { /* they finish the queued requests, then exit */
-    pthread_mutex_lock(&srv->gate_mu);
-    srv->workers_stop = true;
-    pthread_cond_broadcast(&srv->gate_cv);
-    pthread_mutex_unlock(&srv->gate_mu);
+    vigil_sync_raise(&srv->gate_mu, &srv->gate_cv, &srv->workers_stop);
     for (unsigned i = 0; i < srv->n_workers; i++) pthread_join(srv->workers[i], NULL);
   }
   free(srv->workers);
   if (srv->poller_started) { /* answers parked long polls (503) and resumes them */
-    pthread_mutex_lock(&srv->poll_mu);
-    srv->poll_stop = true;
-    pthread_cond_signal(&srv->poll_cv);
-    pthread_mutex_unlock(&srv->poll_mu);
+    vigil_sync_raise(&srv->poll_mu, &srv->poll_cv, &srv->poll_stop);
     pthread_join(srv->poller, NULL);
   }
   if (srv->d) {
@@ -997,21 +988,14 @@ void vigil_http_server_free(vigil_http_server *srv) {
     for (int i = 0; i < 500 && atomic_load(&srv->handling); i++) nanosleep(&nap, NULL);
   }
   if (srv->watchdog_started) {
-    pthread_mutex_lock(&srv->conn_mu);
-    srv->stop = true;
-    pthread_cond_signal(&srv->cv);
-    pthread_mutex_unlock(&srv->conn_mu);
+    vigil_sync_raise(&srv->conn_mu, &srv->cv, &srv->stop);
     pthread_join(srv->watchdog, NULL);
   }
   if (srv->d) MHD_stop_daemon(srv->d);
   http_metrics_free(&srv->metrics);
-  pthread_cond_destroy(&srv->cv);
-  pthread_mutex_destroy(&srv->conn_mu);
-  pthread_cond_destroy(&srv->gate_cv);
-  pthread_mutex_destroy(&srv->gate_mu);
-  pthread_cond_destroy(&srv->px_cv);
-  pthread_mutex_destroy(&srv->px_mu);
-  pthread_cond_destroy(&srv->poll_cv);
-  pthread_mutex_destroy(&srv->poll_mu);
+  vigil_sync_destroy(&srv->conn_mu, &srv->cv);
+  vigil_sync_destroy(&srv->gate_mu, &srv->gate_cv);
+  vigil_sync_destroy(&srv->px_mu, &srv->px_cv);
+  vigil_sync_destroy(&srv->poll_mu, &srv->poll_cv);
   free(srv);
 }

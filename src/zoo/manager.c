@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sync.h"
 #include "vigil/config.h"
 #include "vigil/status.h"
 
@@ -158,14 +159,6 @@ static int64_t mgr_now(const zoo_manager *m) {
 static double to_mb(uint64_t b) { return (double)b / (double)ZOO_MB; }
 
 static uint64_t mb_to_bytes(double mb) { return mb <= 0 ? 0 : (uint64_t)llround(mb * (double)ZOO_MB); }
-
-static void cond_init_mono(pthread_cond_t *cv) {
-  pthread_condattr_t a;
-  pthread_condattr_init(&a);
-  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-  pthread_cond_init(cv, &a);
-  pthread_condattr_destroy(&a);
-}
 
 static struct timespec ns_to_ts(int64_t ns) {
   struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
@@ -281,23 +274,20 @@ int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, c
     zoo_entry *e = &m->entries[k];
     e->row = *r;
     e->pinned = (r->flags & ZOO_ROW_ALWAYS_LOADED) != 0;
-    pthread_mutex_init(&e->mu, NULL);
-    cond_init_mono(&e->cv);
+    vigil_sync_init(&e->mu, &e->cv, true);
     uint32_t h = name_hash(r->name) & m->index_mask;
     while (m->index[h] >= 0) h = (h + 1) & m->index_mask;
     m->index[h] = k++;
   }
   m->n = k;
-  pthread_mutex_init(&m->bmu, NULL);
-  cond_init_mono(&m->space_cv);
+  vigil_sync_init(&m->bmu, &m->space_cv, true);
   m->budget = mb_to_bytes(p.budget_mb);
   m->start_ns = mgr_now(m);
   struct timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
   m->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
   m->touch_granularity_ns = p.clock.now_ns ? 0 : 1000000; /* real clock: 1 ms */
-  pthread_mutex_init(&m->rmu, NULL);
-  cond_init_mono(&m->rcv);
+  vigil_sync_init(&m->rmu, &m->rcv, true);
   if (p.reaper_interval_s > 0) {
     if (pthread_create(&m->reaper, NULL, reaper_main, m) == 0) m->reaper_on = true;
     else vlog_warn("zoo: could not start the reaper thread; idle models stay loaded");
@@ -309,10 +299,7 @@ int zoo_manager_init(zoo_manager **out, const zoo_registry *reg, zoo_params p, c
 void zoo_manager_free(zoo_manager *m) {
   if (!m) return;
   if (m->reaper_on) {
-    pthread_mutex_lock(&m->rmu);
-    m->reaper_stop = true;
-    pthread_cond_broadcast(&m->rcv);
-    pthread_mutex_unlock(&m->rmu);
+    vigil_sync_raise(&m->rmu, &m->rcv, &m->reaper_stop);
     pthread_join(m->reaper, NULL);
   }
   for (int i = 0; i < m->n; i++) {
@@ -322,13 +309,10 @@ void zoo_manager_free(zoo_manager *m) {
                 lease_count(e));
     if (atomic_load(&e->state) == ZOO_STATE_LOADED && e->handle)
       m->p.loader.unload(m->p.loader.ctx, &e->row, e->handle);
-    pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
+    vigil_sync_destroy(&e->mu, &e->cv);
   }
-  pthread_mutex_destroy(&m->bmu);
-  pthread_cond_destroy(&m->space_cv);
-  pthread_mutex_destroy(&m->rmu);
-  pthread_cond_destroy(&m->rcv);
+  vigil_sync_destroy(&m->bmu, &m->space_cv);
+  vigil_sync_destroy(&m->rmu, &m->rcv);
   free(m->entries);
   free(m->index);
   free(m);
