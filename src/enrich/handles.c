@@ -91,14 +91,13 @@ static int warm_runner(model_runner *r, const adapter_row *a, char *err, size_t 
 }
 
 /* One loader per handle kind: the handle's model from path (its weights:
- * a file, or the adapter's folder), with the bytes it measured after a
- * warm-up. */
-typedef int (*kind_load)(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                         char *err, size_t errlen);
+ * a file, or the adapter's folder), warmed up where a first run allocates
+ * (handle_bytes then measures it). */
+typedef int (*kind_load)(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err,
+                         size_t errlen);
 
 /* The whole PP-OCR pipeline from a folder holding the published files. */
-static int load_ocr(enrich_handle *h, const adapter_row *a, const char *dir, int threads, uint64_t *measured,
-                    char *err, size_t errlen) {
+static int load_ocr(enrich_handle *h, const adapter_row *a, const char *dir, int threads, char *err, size_t errlen) {
   (void)a;
   static const char *const files[4] = {"ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx",
                                        "ch_ppocr_mobile_v2.0_cls_infer.onnx", "ppocr_keys_v1.txt"};
@@ -113,12 +112,10 @@ static int load_ocr(enrich_handle *h, const adapter_row *a, const char *dir, int
     if (!ocr_run(h->ocr, &r, &grey, NULL, err, errlen)) ocr_result_free(&r);
     vigil_image_free(&grey);
   }
-  *measured = ocr_memory_bytes(h->ocr);
   return 0;
 }
 
-static int load_detector(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                         char *err, size_t errlen) {
+static int load_detector(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err, size_t errlen) {
   (void)a;
   detector_params p = detector_default_params();
   p.path = path;
@@ -137,45 +134,33 @@ static int load_detector(enrich_handle *h, const adapter_row *a, const char *pat
     if (!rc) vigil_det_list_free(&l);
     vigil_image_free(&grey);
   }
-  *measured = detector_memory_bytes(h->det);
   return rc;
 }
 
-static int load_siglip(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                       char *err, size_t errlen) {
+static int load_siglip(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err, size_t errlen) {
   (void)a, (void)threads;
-  int rc = siglip_load(&h->sig, path, err, errlen);
-  if (!rc) *measured = siglip_memory_bytes(h->sig);
-  return rc;
+  return siglip_load(&h->sig, path, err, errlen);
 }
 
-static int load_brisque(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                        char *err, size_t errlen) {
+static int load_brisque(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err, size_t errlen) {
   (void)a, (void)threads;
   char mp[ZOO_PATH_MAX * 2 + 32], rp[ZOO_PATH_MAX * 2 + 32];
   snprintf(mp, sizeof mp, "%s/brisque_model_live.yml", path);
   snprintf(rp, sizeof rp, "%s/brisque_range_live.yml", path);
-  int rc = vigil_brisque_load(&h->bq, mp, rp, err, errlen);
-  if (!rc) *measured = vigil_brisque_memory_bytes(h->bq);
-  return rc;
+  return vigil_brisque_load(&h->bq, mp, rp, err, errlen);
 }
 
-static int load_xclip(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                      char *err, size_t errlen) {
+static int load_xclip(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err, size_t errlen) {
   (void)a, (void)threads;
-  int rc = xclip_load(&h->xc, path, err, errlen);
-  if (!rc) *measured = xclip_memory_bytes(h->xc);
-  return rc;
+  return xclip_load(&h->xc, path, err, errlen);
 }
 
-static int load_runner(enrich_handle *h, const adapter_row *a, const char *path, int threads, uint64_t *measured,
-                       char *err, size_t errlen) {
+static int load_runner(enrich_handle *h, const adapter_row *a, const char *path, int threads, char *err, size_t errlen) {
   int rc = runner_load(&h->run, path, threads, err, errlen);
   if (!rc && a->check) rc = a->check(&h->run, err, errlen);
   if (!rc && !strcmp(h->name, "weather-classification")) rc = weather_check(&h->run, err, errlen);
   if (!rc && !strcmp(h->name, "violence-detection")) rc = violence_check(&h->run, err, errlen);
   if (!rc) rc = warm_runner(&h->run, a, err, errlen);
-  if (!rc) *measured = runner_memory_bytes(&h->run);
   return rc;
 }
 
@@ -183,6 +168,19 @@ static const kind_load kind_loads[] = {
     [EH_RUNNER] = load_runner, [EH_DETECTOR] = load_detector, [EH_SIGLIP] = load_siglip,
     [EH_XCLIP] = load_xclip,   [EH_OCR] = load_ocr,           [EH_BRISQUE] = load_brisque,
 };
+
+/* The bytes a loaded handle holds: weights, and the arenas of its warm-up. */
+static uint64_t handle_bytes(enrich_handle *h) {
+  switch (h->kind) {
+  case EH_DETECTOR: return detector_memory_bytes(h->det);
+  case EH_SIGLIP: return siglip_memory_bytes(h->sig);
+  case EH_XCLIP: return xclip_memory_bytes(h->xc);
+  case EH_OCR: return ocr_memory_bytes(h->ocr);
+  case EH_BRISQUE: return vigil_brisque_memory_bytes(h->bq);
+  case EH_RUNNER: break;
+  }
+  return runner_memory_bytes(&h->run);
+}
 
 static void handle_free(enrich_handle *h) {
   detector_free(h->det);
@@ -226,10 +224,11 @@ static int el_load(void *ctx, const zoo_model_row *row, void **handle, uint64_t 
   h->kind = kind;
   snprintf(h->adapter, sizeof h->adapter, "%s", row->adapter);
   snprintf(h->name, sizeof h->name, "%s", row->name);
-  if (kind_loads[kind](h, a, path, threads, measured, err, errlen)) {
+  if (kind_loads[kind](h, a, path, threads, err, errlen)) {
     handle_free(h);
     return -1;
   }
+  *measured = handle_bytes(h);
   *handle = h;
   return 0;
 }
