@@ -281,6 +281,16 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
 
 /* Detections with a weapon come first so a cut never hides them. */
 /* What the scene models said of the snapshot (src/pipeline/scene.c). */
+/* A line: title, then the n names (cleaned), comma-separated. */
+static void add_names(sbuf *o, const char *title, const char (*names)[VIGIL_NAME_LEN], int n) {
+  sbuf_add(o, title);
+  for (int i = 0; i < n; i++) {
+    sbuf_add(o, i ? ", " : " ");
+    risk__add_clean(o, names[i], VIGIL_NAME_LEN);
+  }
+  sbuf_add(o, "\n");
+}
+
 static void add_scene(sbuf *o, const vigil_scene *sc) {
   if (sc->has_caption && sc->caption[0]) {
     sbuf_add(o, "Scene caption (Florence-2, the best snapshot; machine-generated, may be wrong): ");
@@ -347,14 +357,9 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
                 b->enr[i].violence.violent ? "violent" : "not violent", b->enr[i].violence.confidence);
       break;
     }
-  if (b->n_watch > 0) {
-    sbuf_add(&o, "Watched classes on this camera (their presence deserves attention, more so at night):");
-    for (int i = 0; i < b->n_watch && i < VIGIL_MAX_WATCH; i++) {
-      sbuf_add(&o, i ? ", " : " ");
-      risk__add_clean(&o, b->watch[i], VIGIL_NAME_LEN);
-    }
-    sbuf_add(&o, "\n");
-  }
+  if (b->n_watch > 0)
+    add_names(&o, "Watched classes on this camera (their presence deserves attention, more so at night):", b->watch,
+              b->n_watch < VIGIL_MAX_WATCH ? b->n_watch : VIGIL_MAX_WATCH);
   for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++)
     if (b->zone_entrance[i]) {
       sbuf_add(&o, "Entrance zone entered: ");
@@ -362,16 +367,10 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
       sbuf_add(&o, "\n");
       break;
     }
-  if (b->n_zones > 0) {
-    sbuf_add(&o, "Zones entered:");
-    for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++) {
-      sbuf_add(&o, i ? ", " : " ");
-      risk__add_clean(&o, b->zones[i], VIGIL_NAME_LEN);
-    }
-    sbuf_add(&o, "\n");
-  } else {
+  if (b->n_zones > 0)
+    add_names(&o, "Zones entered:", b->zones, b->n_zones < VIGIL_MAX_ZONES ? b->n_zones : VIGIL_MAX_ZONES);
+  else
     sbuf_add(&o, "Zones entered: none\n");
-  }
 
   /* class counts */
   /* a pipeline batch holds one entry per tracked object: say so, so the
