@@ -327,21 +327,29 @@ static json_t *live_json(const store_live *l) {
                    "frame", frame);
 }
 
-static int live_camera_id(const vigil_http_request *req, char *id, size_t len) {
-  const char *p = req->path_param;
-  if (!p || !*p || strlen(p) >= len) return -1;
-  snprintf(id, len, "%s", p);
-  return 0;
+/* The live state of the path's camera (its JPEG too when with_jpeg): true
+ * and *l (the caller frees it), or false with the error reply written and
+ * *reply what writing it returned. */
+static bool live_get(vigil_http_response *res, const vigil_http_request *req, bool with_jpeg, store_live *l,
+                     int *reply) {
+  events_ctx *c = req->ctx;
+  const char *id = req->path_param;
+  char err[512] = "";
+  int rc = 0;
+  if (!id || !*id || strlen(id) >= VIGIL_ID_LEN)
+    *reply = vigil_http_error(res, 400, "camera id must be 1-63 bytes");
+  else if ((rc = store_get_live(c->st, id, with_jpeg, l, err, sizeof err)))
+    *reply = vigil_http_error(res, store_http_status(rc), "%s", err);
+  else
+    return true;
+  return false;
 }
 
 /* GET /cameras/{id}/live: what the camera's pipeline sees now. */
 static int h_live(vigil_http_response *res, const vigil_http_request *req) {
-  events_ctx *c = req->ctx;
-  char id[VIGIL_ID_LEN], err[512] = "";
-  if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
   store_live l;
-  int rc = store_get_live(c->st, id, false, &l, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
+  int rc;
+  if (!live_get(res, req, false, &l, &rc)) return rc;
   json_t *j = live_json(&l);
   store_live_free(&l);
   return vigil_http_reply_json(res, 200, j);
@@ -349,17 +357,11 @@ static int h_live(vigil_http_response *res, const vigil_http_request *req) {
 
 /* GET /cameras/{id}/live.jpg: the annotated frame of that state. */
 static int h_live_jpg(vigil_http_response *res, const vigil_http_request *req) {
-  events_ctx *c = req->ctx;
-  char id[VIGIL_ID_LEN], err[512] = "";
-  if (live_camera_id(req, id, sizeof id)) return vigil_http_error(res, 400, "camera id must be 1-63 bytes");
   store_live l;
-  int rc = store_get_live(c->st, id, true, &l, err, sizeof err);
-  if (rc) return vigil_http_error(res, store_http_status(rc), "%s", err);
-  if (!l.jpeg) {
-    store_live_free(&l);
-    return vigil_http_error(res, 404, "camera %s has no live frame", id);
-  }
-  rc = vigil_http_reply(res, 200, "image/jpeg", l.jpeg, l.jpeg_len);
+  int rc;
+  if (!live_get(res, req, true, &l, &rc)) return rc;
+  rc = l.jpeg ? vigil_http_reply(res, 200, "image/jpeg", l.jpeg, l.jpeg_len)
+                  : vigil_http_error(res, 404, "camera %s has no live frame", l.camera_id);
   store_live_free(&l);
   return rc;
 }
