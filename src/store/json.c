@@ -34,17 +34,21 @@ static json_t *str(const char *s) {
   return j ? j : json_string("");
 }
 
+/* The first n strings of a char[][stride] table, as a JSON array. */
+static json_t *str_array(const char *first, size_t stride, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++) json_array_append_new(a, str(first + i * stride));
+  return a;
+}
+
+/* The filled rows of a fixed table of max rows that claims n. */
+static size_t filled(int n, int max) { return n <= 0 ? 0 : (size_t)(n < max ? n : max); }
+
 json_t *vigil_detection_to_json(const vigil_detection *d) {
-  json_t *j = json_object();
-  json_object_set_new(j, "id", str(d->id));
-  json_object_set_new(j, "camera_id", str(d->camera_id));
-  json_object_set_new(j, "class", str(d->cls));
-  json_object_set_new(j, "confidence", json_real(d->confidence));
-  json_object_set_new(j, "bbox", bbox(&d->bbox));
-  json_object_set_new(j, "timestamp", iso_time(d->ts));
-  /* the tracked object's best sighting: GET /detections/{id}/snapshot */
-  json_object_set_new(j, "has_snapshot", json_boolean(d->snapshot_path[0] != 0));
-  return j;
+  /* has_snapshot: the tracked object's best sighting, GET /detections/{id}/snapshot */
+  return json_pack("{s:o,s:o,s:o,s:f,s:o,s:o,s:b}", "id", str(d->id), "camera_id", str(d->camera_id), "class",
+                   str(d->cls), "confidence", d->confidence, "bbox", bbox(&d->bbox), "timestamp", iso_time(d->ts),
+                   "has_snapshot", d->snapshot_path[0] != 0);
 }
 
 json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
@@ -56,8 +60,7 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
                                                     str(e->threat.severity), "bbox", bbox(&e->threat.bbox))
                                         : json_null());
   if (e->pose.present) {
-    json_t *al = json_array();
-    for (int i = 0; i < e->pose.n_alerts && i < VIGIL_MAX_ALERTS; i++) json_array_append_new(al, str(e->pose.alerts[i]));
+    json_t *al = str_array(e->pose.alerts[0], sizeof e->pose.alerts[0], filled(e->pose.n_alerts, VIGIL_MAX_ALERTS));
     json_object_set_new(j, "pose", json_pack("{s:o,s:o}", "posture", str(e->pose.posture), "alerts", al));
   } else {
     json_object_set_new(j, "pose", json_null());
@@ -75,9 +78,8 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
                                       str(e->demographics.gender), "confidence", (double)e->demographics.confidence)
                           : json_null());
   if (e->reid.present) {
-    json_t *cams = json_array();
-    for (int i = 0; i < e->reid.n_cameras && i < VIGIL_MAX_REID_CAMERAS; i++)
-      json_array_append_new(cams, str(e->reid.cameras[i]));
+    json_t *cams = str_array(e->reid.cameras[0], sizeof e->reid.cameras[0],
+                             filled(e->reid.n_cameras, VIGIL_MAX_REID_CAMERAS));
     json_object_set_new(j, "reid",
                         json_pack("{s:o,s:o,s:o,s:o}", "person_id", str(e->reid.person_id), "first_seen",
                                   iso_time(e->reid.first_seen), "last_seen", iso_time(e->reid.last_seen),
@@ -152,32 +154,17 @@ json_t *vigil_scene_to_json(const vigil_scene *sc) {
 }
 
 json_t *vigil_event_to_json(const vigil_event *ev) {
-  json_t *j = json_object();
-  json_object_set_new(j, "id", json_integer(ev->id));
-  json_object_set_new(j, "camera_id", str(ev->camera_id));
-  json_object_set_new(j, "risk_score", json_integer(ev->risk_score));
-  json_object_set_new(j, "risk_level", str(ev->risk_level));
-  json_object_set_new(j, "summary", str(ev->summary));
-  json_object_set_new(j, "reasoning", str(ev->reasoning));
-  json_t *ids = json_array();
-  for (size_t i = 0; i < ev->n_detection_ids; i++) json_array_append_new(ids, str(ev->detection_ids[i]));
-  json_object_set_new(j, "detection_ids", ids);
-  json_object_set_new(j, "window_start", iso_time(ev->window_start));
-  json_object_set_new(j, "window_end", iso_time(ev->window_end));
-  json_object_set_new(j, "fast_path", json_boolean(ev->fast_path));
-  json_object_set_new(j, "scorer", str(ev->scorer));
-  json_object_set_new(j, "reviewed", json_boolean(ev->reviewed));
-  json_object_set_new(j, "notes", ev->notes ? str(ev->notes) : json_null());
-  json_object_set_new(j, "has_snapshot", json_boolean(ev->snapshot_path && ev->snapshot_path[0]));
-  json_t *plates = json_array();
-  for (int i = 0; i < ev->n_plates && i < VIGIL_MAX_PLATES; i++) json_array_append_new(plates, str(ev->plates[i]));
-  json_object_set_new(j, "plates", plates);
-  json_t *rules = json_array();
-  for (int i = 0; i < ev->n_rules && i < VIGIL_MAX_RULES; i++) json_array_append_new(rules, str(ev->rules[i]));
-  json_object_set_new(j, "rules", rules);
-  json_object_set_new(j, "created_at", iso_time(ev->created_at));
-  json_object_set_new(j, "scene", vigil_scene_to_json(&ev->scene));
-  return j;
+  json_t *ids = ev->n_detection_ids ? str_array(ev->detection_ids[0], sizeof ev->detection_ids[0], ev->n_detection_ids)
+                                    : json_array();
+  return json_pack("{s:I,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:b,s:o,s:b,s:o,s:o,s:o,s:o}", "id",
+                   (json_int_t)ev->id, "camera_id", str(ev->camera_id), "risk_score", ev->risk_score, "risk_level",
+                   str(ev->risk_level), "summary", str(ev->summary), "reasoning", str(ev->reasoning), "detection_ids",
+                   ids, "window_start", iso_time(ev->window_start), "window_end", iso_time(ev->window_end),
+                   "fast_path", ev->fast_path, "scorer", str(ev->scorer), "reviewed", ev->reviewed, "notes",
+                   ev->notes ? str(ev->notes) : json_null(), "has_snapshot", ev->snapshot_path && ev->snapshot_path[0],
+                   "plates", str_array(ev->plates[0], sizeof ev->plates[0], filled(ev->n_plates, VIGIL_MAX_PLATES)),
+                   "rules", str_array(ev->rules[0], sizeof ev->rules[0], filled(ev->n_rules, VIGIL_MAX_RULES)),
+                   "created_at", iso_time(ev->created_at), "scene", vigil_scene_to_json(&ev->scene));
 }
 
 char *store__enrichment_text(const vigil_enrichment *e) {
