@@ -193,10 +193,7 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   enrich_engine *e = calloc(1, sizeof *e);
   if (!e) return vigil_err_oom(err, errlen);
   pthread_mutex_init(&e->wx_mu, NULL);
-  if (zoo_registry_init(&e->reg, err, errlen)) {
-    free(e);
-    return -1;
-  }
+  if (zoo_registry_init(&e->reg, err, errlen)) goto fail; /* the registry is empty again */
   route(&e->reg);
   /* the optional scene models, said once: their parts stay quiet per request (segformer)
    * or name the reason in "errors" (violence) */
@@ -210,10 +207,7 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   choose(e->face_model, sizeof e->face_model, cfg, "VIGIL_FACE_MODEL", "blazeface");
   choose(e->demo_model, sizeof e->demo_model, cfg, "VIGIL_DEMOGRAPHICS_MODEL", "faceres");
   e->threat_conf = 0.5f;
-  if (plate_config_init(&e->plates, cfg, err, errlen)) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (plate_config_init(&e->plates, cfg, err, errlen)) goto fail;
   choose(e->household_pets, sizeof e->household_pets, cfg, "VIGIL_HOUSEHOLD_PETS", "");
   /* VRAM_BUDGET_GB applies to heavy; light has its own key (design: ~1.2 GB),
    * falling back to VRAM_BUDGET_GB when only that one is set explicitly. */
@@ -221,45 +215,33 @@ int enrich_engine_init(enrich_engine **out, const vigil_config *cfg, char *err, 
   double light = vigil_config_given(cfg, "VRAM_BUDGET_LIGHT_GB")
                      ? budget_mb(cfg, "VRAM_BUDGET_LIGHT_GB", 1.2, err, errlen)
                      : (vigil_config_given(cfg, "VRAM_BUDGET_GB") ? heavy : 1.2 * 1024);
-  if (heavy < 0 || light < 0) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (heavy < 0 || light < 0) goto fail;
   zoo_params p = zoo_default_params();
-  if (zoo_params_from_env(&p, err, errlen)) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (zoo_params_from_env(&p, err, errlen)) goto fail;
   p.loader = enrich_zoo_loader(1);
   p.reaper_interval_s = 30;
   p.budget_mb = heavy;
   p.service_mask = 1u << ZOO_SVC_HEAVY;
-  if (zoo_manager_init(&e->heavy, &e->reg, p, err, errlen)) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (zoo_manager_init(&e->heavy, &e->reg, p, err, errlen)) goto fail;
   p.budget_mb = light;
   p.service_mask = 1u << ZOO_SVC_LIGHT;
-  if (zoo_manager_init(&e->light, &e->reg, p, err, errlen)) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (zoo_manager_init(&e->light, &e->reg, p, err, errlen)) goto fail;
   char gpath[1024], gerr[256];
   const char *gp = vigil_config_str(cfg, "VIGIL_REID_GALLERY");
   if (!gp || !*gp) {
     if (vigil_asset_path(gpath, sizeof gpath, "reid-gallery.sqlite") == 0) gp = gpath;
   }
   double th = 0.7;
-  if (vigil_config_float(cfg, "VIGIL_REID_THRESHOLD", &th, err, errlen)) {
-    enrich_engine_free(e);
-    return -1;
-  }
+  if (vigil_config_float(cfg, "VIGIL_REID_THRESHOLD", &th, err, errlen)) goto fail;
   if (reid_gallery_open(&e->gallery, gp, (float)th, gerr, sizeof gerr))
     vlog_warn("enrich: re-id gallery unavailable: %s", gerr);
   zoo_manager_preload_env(e->heavy);
   zoo_manager_preload_env(e->light);
   *out = e;
   return 0;
+fail:
+  enrich_engine_free(e);
+  return -1;
 }
 
 void enrich_engine_free(enrich_engine *e) {
@@ -674,9 +656,8 @@ CALL_BOX_RUNNER(vehicle, vehicle_classify)
 
 static void *part_vehicle(void *arg) {
   part_ctx *c = arg;
-  if (!with_model(c, "vehicle", "vehicle-segment-classification", call_vehicle) && model_missing(c, "vehicle") &&
-      vehicle_from_detector(&c->r->vehicle, c->rq->det_class, c->rq->det_score) == 0)
-    c->r->has_vehicle = true;
+  if (!with_model(c, "vehicle", "vehicle-segment-classification", call_vehicle) && model_missing(c, "vehicle"))
+    c->r->has_vehicle = vehicle_from_detector(&c->r->vehicle, c->rq->det_class, c->rq->det_score) == 0;
   return NULL;
 }
 
@@ -691,9 +672,8 @@ CALL_BOX_RUNNER(pet, pet_classify)
 
 static void *part_pet(void *arg) {
   part_ctx *c = arg;
-  if (!with_model(c, "pet", "pet-classifier", call_pet) && model_missing(c, "pet") &&
-      pet_from_detector(&c->r->pet, c->rq->det_class, c->rq->det_score) == 0)
-    c->r->has_pet = true;
+  if (!with_model(c, "pet", "pet-classifier", call_pet) && model_missing(c, "pet"))
+    c->r->has_pet = pet_from_detector(&c->r->pet, c->rq->det_class, c->rq->det_score) == 0;
   if (c->r->has_pet) c->r->pet.is_household = pet_household_match(c->e->household_pets, &c->r->pet);
   return NULL;
 }
