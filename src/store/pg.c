@@ -160,8 +160,7 @@ const store_backend store__pg = {
     .close = pg_close,
     .begin_sql = "BEGIN",
     .lock_sql = "SELECT pg_advisory_xact_lock(7346211)", /* one migrator at a time */
-    .migrations = migrations,
-    .n_migrations = (int)(sizeof migrations / sizeof migrations[0]),
+    STORE_MIGRATIONS(migrations),
 };
 #else
 int store__pg_open(void **out, const char *conninfo, char *err, size_t errlen) {

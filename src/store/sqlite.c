@@ -133,13 +133,11 @@ int store__sqlite_open(void **out, const char *path, char *err, size_t errlen) {
   sqlite3_busy_timeout(db, 10000);
   /* WAL keeps readers off the writer's back; NORMAL sync is durable across a
    * process crash (only power loss can drop the last commits). */
-  if (lite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, 0, NULL,
-                NULL, err, errlen)) {
-    sqlite3_close(db);
-    return STORE_EDB;
-  }
-  *out = db;
-  return 0;
+  rc = lite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, 0, NULL,
+                 NULL, err, errlen);
+  if (rc) sqlite3_close(db);
+  else *out = db;
+  return rc;
 }
 
 const store_backend store__sqlite = {
@@ -147,7 +145,5 @@ const store_backend store__sqlite = {
     .exec = lite_exec,
     .close = lite_close,
     .begin_sql = "BEGIN IMMEDIATE",
-    .lock_sql = NULL,
-    .migrations = migrations,
-    .n_migrations = (int)(sizeof migrations / sizeof migrations[0]),
+    STORE_MIGRATIONS(migrations),
 };

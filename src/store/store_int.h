@@ -38,6 +38,9 @@ typedef struct {
   int n_migrations;
 } store_backend;
 
+/* A backend's migration list, the designated initializers of both fields. */
+#define STORE_MIGRATIONS(list) .migrations = (list), .n_migrations = (int)(sizeof(list) / sizeof((list)[0]))
+
 extern const store_backend store__sqlite;
 extern const store_backend store__pg;
 
