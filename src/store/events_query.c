@@ -192,61 +192,109 @@ int events_parse_filter(const char *(*get)(void *ud, const char *name), void *ud
   return 0;
 }
 
-/* body as one JSON object (duplicate keys refused), or NULL with msg saying
- * it must be one of the given shape. */
-static json_t *body_object(const void *body, size_t len, const char *shape, char *msg, size_t msglen) {
-  json_error_t jerr;
-  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-  if (j && json_is_object(j)) return j;
-  json_decref(j);
-  if (msg && msglen) snprintf(msg, msglen, "body must be a JSON object %s", shape);
-  return NULL;
+/* A text field's destination: a malloc'ed copy in *s (NULL while absent),
+ * its length in *len (when len is not NULL), at most max bytes. */
+typedef struct {
+  char **s;
+  size_t *len;
+  size_t max;
+} text_out;
+
+static text_out text_out_init(char **s, size_t *len, size_t max) {
+  *s = NULL;
+  if (len) *len = 0;
+  return (text_out){s, len, max};
 }
 
-/* A malloc'ed copy of field `name`: a JSON string of at most max bytes and no
- * NUL (*len its length when len is not NULL); -1 with msg otherwise. */
-static int text_field(json_t *val, const char *name, size_t max, char **out, size_t *len, char *msg, size_t msglen) {
-  size_t n = json_is_string(val) ? json_string_length(val) : 0;
-  const char *s = json_is_string(val) ? json_string_value(val) : NULL;
-  if (!s || n > max || memchr(s, 0, n)) {
-    if (msg && msglen) snprintf(msg, msglen, "%s must be a string of at most %zu bytes", name, max);
+static void text_out_reset(text_out *t) {
+  free(*t->s);
+  *t->s = NULL;
+  if (t->len) *t->len = 0;
+}
+
+/* A field of a small JSON body: its name, and what takes its value into out
+ * (0, or -1 with msg naming the field). */
+typedef struct {
+  const char *name;
+  int (*take)(json_t *val, const char *name, void *out, char *msg, size_t msglen);
+  void *out;
+} body_field;
+
+static int take_bool(json_t *val, const char *name, void *out, char *msg, size_t msglen) {
+  if (!json_is_boolean(val)) {
+    if (msg && msglen) snprintf(msg, msglen, "%s must be true or false", name);
     return -1;
   }
-  if (!(*out = malloc(n + 1))) return say(msg, msglen, "out of memory");
-  memcpy(*out, s, n + 1);
-  if (len) *len = n;
+  *(int *)out = json_is_true(val);
   return 0;
 }
 
-static int unknown_field(const char *key, const char *known, char *msg, size_t msglen) {
-  if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (%s)", key, known);
-  return -1;
+/* A JSON string of at most t->max bytes and no NUL (into a text_out). */
+static int take_text(json_t *val, const char *name, void *out, char *msg, size_t msglen) {
+  text_out *t = out;
+  size_t n = json_is_string(val) ? json_string_length(val) : 0;
+  const char *s = json_is_string(val) ? json_string_value(val) : NULL;
+  if (!s || n > t->max || memchr(s, 0, n)) {
+    if (msg && msglen) snprintf(msg, msglen, "%s must be a string of at most %zu bytes", name, t->max);
+    return -1;
+  }
+  if (!(*t->s = malloc(n + 1))) return say(msg, msglen, "out of memory");
+  memcpy(*t->s, s, n + 1);
+  if (t->len) *t->len = n;
+  return 0;
+}
+
+static int take_limit(json_t *val, const char *name, void *out, char *msg, size_t msglen) {
+  json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
+  if (v < 1 || v > EVENTS_MAX_SEARCH) {
+    if (msg && msglen) snprintf(msg, msglen, "%s must be an integer 1..%d", name, EVENTS_MAX_SEARCH);
+    return -1;
+  }
+  *(int *)out = (int)v;
+  return 0;
+}
+
+/* body as one JSON object (duplicate keys refused) of the nf fields f, each
+ * optional and taken once, no other: 0, or -1 with msg (saying the body must
+ * look like shape when it is no object). */
+static int parse_body(const void *body, size_t len, const char *shape, const body_field *f, size_t nf, char *msg,
+                      size_t msglen) {
+  json_error_t jerr;
+  json_t *j = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+  if (!j || !json_is_object(j)) {
+    json_decref(j);
+    if (msg && msglen) snprintf(msg, msglen, "body must be a JSON object %s", shape);
+    return -1;
+  }
+  const char *key;
+  json_t *val;
+  int rc = 0;
+  json_object_foreach(j, key, val) {
+    size_t i = 0;
+    while (i < nf && strcmp(key, f[i].name)) i++;
+    if (i < nf) {
+      rc = f[i].take(val, f[i].name, f[i].out, msg, msglen);
+    } else {
+      char known[128] = "";
+      for (size_t k = 0; k < nf; k++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", f[k].name);
+      if (msg && msglen) snprintf(msg, msglen, "unknown field '%.64s' (%s)", key, known);
+      rc = -1;
+    }
+    if (rc) break;
+  }
+  json_decref(j);
+  return rc;
 }
 
 int events_parse_patch(const void *body, size_t len, int *reviewed, char **notes, char *msg, size_t msglen) {
   *reviewed = -1;
-  *notes = NULL;
-  json_t *j = body_object(body, len, "{\"reviewed\": bool, \"notes\": string}", msg, msglen);
-  if (!j) return -1;
-  const char *key;
-  json_t *val;
-  int rc = 0;
-  json_object_foreach(j, key, val) { /* keys are unique: each field is set once */
-    if (!strcmp(key, "reviewed") && json_is_boolean(val))
-      *reviewed = json_is_true(val);
-    else if (!strcmp(key, "reviewed"))
-      rc = say(msg, msglen, "reviewed must be true or false");
-    else if (!strcmp(key, "notes"))
-      rc = text_field(val, "notes", EVENTS_MAX_NOTES, notes, NULL, msg, msglen);
-    else
-      rc = unknown_field(key, "reviewed, notes", msg, msglen);
-    if (rc) break;
-  }
+  text_out t = text_out_init(notes, NULL, EVENTS_MAX_NOTES);
+  const body_field f[] = {{"reviewed", take_bool, reviewed}, {"notes", take_text, &t}};
+  int rc = parse_body(body, len, "{\"reviewed\": bool, \"notes\": string}", f, 2, msg, msglen);
   if (!rc && *reviewed < 0 && !*notes) rc = say(msg, msglen, "nothing to change: give reviewed and/or notes");
-  json_decref(j);
   if (rc) {
-    free(*notes);
-    *notes = NULL;
+    text_out_reset(&t);
     *reviewed = -1;
   }
   return rc;
@@ -262,31 +310,10 @@ int events_parse_search_limit(const char *s, int *limit, char *msg, size_t msgle
 
 int events_parse_search_body(const void *body, size_t len, char **q, size_t *qlen, int *limit, char *msg,
                              size_t msglen) {
-  *q = NULL;
-  *qlen = 0;
-  json_t *j = body_object(body, len, "{\"q\": string, \"limit\": 1..100}", msg, msglen);
-  if (!j) return -1;
-  const char *key;
-  json_t *val;
-  int rc = 0;
-  json_object_foreach(j, key, val) { /* keys are unique: each field is set once */
-    json_int_t v = json_is_integer(val) ? json_integer_value(val) : 0;
-    if (!strcmp(key, "q"))
-      rc = text_field(val, "q", EVENTS_MAX_QUERY, q, qlen, msg, msglen);
-    else if (!strcmp(key, "limit") && v >= 1 && v <= EVENTS_MAX_SEARCH)
-      *limit = (int)v;
-    else if (!strcmp(key, "limit"))
-      rc = say(msg, msglen, "limit must be an integer 1..100");
-    else
-      rc = unknown_field(key, "q, limit", msg, msglen);
-    if (rc) break;
-  }
-  json_decref(j);
+  text_out t = text_out_init(q, qlen, EVENTS_MAX_QUERY);
+  const body_field f[] = {{"q", take_text, &t}, {"limit", take_limit, limit}};
+  int rc = parse_body(body, len, "{\"q\": string, \"limit\": 1..100}", f, 2, msg, msglen);
   if (!rc && !*q) rc = say(msg, msglen, "field 'q' (the text to search for) is required");
-  if (rc) {
-    free(*q);
-    *q = NULL;
-    *qlen = 0;
-  }
+  if (rc) text_out_reset(&t);
   return rc;
 }
