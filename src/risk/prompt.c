@@ -128,6 +128,22 @@ int risk__damage_patterns(const vigil_vehicle *v, int hour, bool *breakin, bool 
   return types;
 }
 
+/* When v is not empty: before, v cleaned (at most max bytes), after. */
+static void add_opt(sbuf *o, const char *before, const char *v, size_t max, const char *after) {
+  if (!v[0]) return;
+  sbuf_add(o, before);
+  risk__add_clean(o, v, max);
+  sbuf_add(o, after);
+}
+
+/* " a, b, c": the first n (at most max) names of a char[max][stride] table, cleaned. */
+static void add_list(sbuf *o, const char *first, size_t stride, int n, int max) {
+  for (int i = 0; i < n && i < max; i++) {
+    sbuf_add(o, i ? ", " : " ");
+    risk__add_clean(o, first + (size_t)i * stride, stride);
+  }
+}
+
 static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   const vigil_detection *d = &b->dets[i];
   const vigil_enrichment *e = &b->enr[i];
@@ -143,14 +159,8 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
     double dwell = d->last_seen - d->first_seen;
     sbuf_addf(o, ", tracked object #%u seen for %.1f s in %d frame(s)%s", (unsigned)d->track_id,
               dwell > 0 ? dwell : 0, d->frames, d->stationary ? ", stationary" : ", moving");
-    if (d->entry_zone[0]) {
-      sbuf_add(o, ", entered in zone ");
-      risk__add_clean(o, d->entry_zone, sizeof d->entry_zone);
-    }
-    if (d->exit_zone[0]) {
-      sbuf_add(o, ", last in zone ");
-      risk__add_clean(o, d->exit_zone, sizeof d->exit_zone);
-    }
+    add_opt(o, ", entered in zone ", d->entry_zone, sizeof d->entry_zone, "");
+    add_opt(o, ", last in zone ", d->exit_zone, sizeof d->exit_zone, "");
   }
   sbuf_add(o, "\n");
   if (risk__threat_real(&e->threat)) {
@@ -167,26 +177,17 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
     risk__add_clean(o, e->pose.posture[0] ? e->pose.posture : "unknown", sizeof e->pose.posture);
     if (e->pose.n_alerts > 0) {
       sbuf_add(o, "; alerts:");
-      for (int k = 0; k < e->pose.n_alerts && k < VIGIL_MAX_ALERTS; k++) {
-        sbuf_add(o, k ? ", " : " ");
-        risk__add_clean(o, e->pose.alerts[k], VIGIL_NAME_LEN);
-      }
+      add_list(o, e->pose.alerts[0], sizeof e->pose.alerts[0], e->pose.n_alerts, VIGIL_MAX_ALERTS);
     }
     sbuf_add(o, "\n");
   }
   if (e->clothing.present) {
     sbuf_add(o, "   Clothing: ");
     risk__add_clean(o, e->clothing.type[0] ? e->clothing.type : "unknown", sizeof e->clothing.type);
-    if (e->clothing.color[0]) {
-      sbuf_add(o, ", ");
-      risk__add_clean(o, e->clothing.color, sizeof e->clothing.color);
-    }
+    add_opt(o, ", ", e->clothing.color, sizeof e->clothing.color, "");
     if (e->clothing.is_suspicious) sbuf_add(o, " (suspicious attire)");
     if (e->clothing.is_service_uniform) sbuf_add(o, " (service uniform)");
-    if (e->clothing.items[0]) {
-      sbuf_add(o, "; items: ");
-      risk__add_clean(o, e->clothing.items, sizeof e->clothing.items);
-    }
+    add_opt(o, "; items: ", e->clothing.items, sizeof e->clothing.items, "");
     sbuf_add(o, "\n");
   }
   if (e->demographics.present) {
@@ -199,11 +200,7 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   if (e->face.present) {
     if (e->face.known) {
       sbuf_add(o, "   Face: known person");
-      if (e->face.name[0]) {
-        sbuf_add(o, " (");
-        risk__add_clean(o, e->face.name, sizeof e->face.name);
-        sbuf_add(o, ")");
-      }
+      add_opt(o, " (", e->face.name, sizeof e->face.name, ")");
       sbuf_add(o, "\n");
     } else {
       sbuf_add(o, "   Face: unknown person\n");
@@ -216,10 +213,7 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
     if (dur > 0 && isfinite(dur)) sbuf_addf(o, ": seen for %.1f min", dur / 60.0);
     if (e->reid.n_cameras > 0) {
       sbuf_addf(o, " across %d camera(s):", e->reid.n_cameras);
-      for (int k = 0; k < e->reid.n_cameras && k < VIGIL_MAX_REID_CAMERAS; k++) {
-        sbuf_add(o, k ? ", " : " ");
-        risk__add_clean(o, e->reid.cameras[k], VIGIL_ID_LEN);
-      }
+      add_list(o, e->reid.cameras[0], sizeof e->reid.cameras[0], e->reid.n_cameras, VIGIL_MAX_REID_CAMERAS);
     }
     risk__fmt_time(tbuf, sizeof tbuf, e->reid.first_seen);
     sbuf_addf(o, " (first seen %s)\n", tbuf);
@@ -256,11 +250,7 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   if (e->pet.present) {
     sbuf_add(o, "   Pet: ");
     risk__add_clean(o, e->pet.type[0] ? e->pet.type : "animal", sizeof e->pet.type);
-    if (e->pet.breed[0]) {
-      sbuf_add(o, " (");
-      risk__add_clean(o, e->pet.breed, sizeof e->pet.breed);
-      sbuf_add(o, ")");
-    }
+    add_opt(o, " (", e->pet.breed, sizeof e->pet.breed, ")");
     sbuf_addf(o, ", confidence %.2f%s\n", e->pet.confidence, e->pet.is_household ? ", a known household pet" : "");
   }
   if (e->action.present) {
@@ -270,27 +260,13 @@ static void add_detection(sbuf *o, const vigil_batch *b, size_t i, int idx) {
   }
   if (e->depth.present) {
     sbuf_addf(o, "   Distance from camera: %.1f m", e->depth.distance_m);
-    if (e->depth.proximity[0]) {
-      sbuf_add(o, " (");
-      risk__add_clean(o, e->depth.proximity, sizeof e->depth.proximity);
-      sbuf_add(o, ")");
-    }
+    add_opt(o, " (", e->depth.proximity, sizeof e->depth.proximity, ")");
     sbuf_add(o, "\n");
   }
 }
 
 /* Detections with a weapon come first so a cut never hides them. */
 /* What the scene models said of the snapshot (src/pipeline/scene.c). */
-/* A line: title, then the n names (cleaned), comma-separated. */
-static void add_names(sbuf *o, const char *title, const char (*names)[VIGIL_NAME_LEN], int n) {
-  sbuf_add(o, title);
-  for (int i = 0; i < n; i++) {
-    sbuf_add(o, i ? ", " : " ");
-    risk__add_clean(o, names[i], VIGIL_NAME_LEN);
-  }
-  sbuf_add(o, "\n");
-}
-
 static void add_scene(sbuf *o, const vigil_scene *sc) {
   if (sc->has_caption && sc->caption[0]) {
     sbuf_add(o, "Scene caption (Florence-2, the best snapshot; machine-generated, may be wrong): ");
@@ -357,9 +333,11 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
                 b->enr[i].violence.violent ? "violent" : "not violent", b->enr[i].violence.confidence);
       break;
     }
-  if (b->n_watch > 0)
-    add_names(&o, "Watched classes on this camera (their presence deserves attention, more so at night):", b->watch,
-              b->n_watch < VIGIL_MAX_WATCH ? b->n_watch : VIGIL_MAX_WATCH);
+  if (b->n_watch > 0) {
+    sbuf_add(&o, "Watched classes on this camera (their presence deserves attention, more so at night):");
+    add_list(&o, b->watch[0], sizeof b->watch[0], b->n_watch, VIGIL_MAX_WATCH);
+    sbuf_add(&o, "\n");
+  }
   for (int i = 0; i < b->n_zones && i < VIGIL_MAX_ZONES; i++)
     if (b->zone_entrance[i]) {
       sbuf_add(&o, "Entrance zone entered: ");
@@ -367,10 +345,9 @@ int risk_build_messages(char **system, char **user, const vigil_batch *b, const 
       sbuf_add(&o, "\n");
       break;
     }
-  if (b->n_zones > 0)
-    add_names(&o, "Zones entered:", b->zones, b->n_zones < VIGIL_MAX_ZONES ? b->n_zones : VIGIL_MAX_ZONES);
-  else
-    sbuf_add(&o, "Zones entered: none\n");
+  sbuf_add(&o, "Zones entered:");
+  add_list(&o, b->zones[0], sizeof b->zones[0], b->n_zones, VIGIL_MAX_ZONES);
+  sbuf_add(&o, b->n_zones > 0 ? "\n" : " none\n");
 
   /* class counts */
   /* a pipeline batch holds one entry per tracked object: say so, so the
