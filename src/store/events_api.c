@@ -215,6 +215,21 @@ static void stream_id(sbuf *out, const stream_state *ss) {
 
 static json_t *live_json(const store_live *l);
 
+/* One SSE message, data {"type": type, type_key: obj} (taking obj), after
+ * an `event: sse_event` line when sse_event is not NULL; nothing when it
+ * cannot be serialised. The caller has advanced the cursors past it. */
+static void stream_msg(sbuf *out, const stream_state *ss, const char *sse_event, const char *type,
+                       const char *type_key, json_t *obj) {
+  json_t *msg = json_pack("{s:s,s:o}", "type", type, type_key, obj);
+  char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+  json_decref(msg);
+  if (!txt) return;
+  if (sse_event) sbuf_addf(out, "event: %s\n", sse_event);
+  stream_id(out, ss);
+  sbuf_addf(out, "data: %s\n\n", txt);
+  free(txt);
+}
+
 /* Sends the events after *cursor, or, when there are none, waits: returns
  * VIGIL_HTTP_POLL until the deadline, then answers with the cursor kept. */
 static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss) {
@@ -236,26 +251,13 @@ static int stream_poll(vigil_http_response *res, events_ctx *c, stream_state *ss
   sbuf_init(&out, 0);
   sbuf_add(&out, "retry: 1000\n\n");
   for (size_t i = 0; i < n; i++) {
-    json_t *msg = json_pack("{s:s,s:o}", "type", "new_event", "event", vigil_event_to_json(&evs[i]));
-    char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
     ss->cursor = evs[i].id;
-    if (!txt) continue;
-    stream_id(&out, ss);
-    sbuf_addf(&out, "data: %s\n\n", txt);
-    free(txt);
+    stream_msg(&out, ss, NULL, "new_event", "event", vigil_event_to_json(&evs[i]));
   }
   store_events_free(evs, n);
   for (size_t i = 0; i < nl; i++) {
-    json_t *msg = json_pack("{s:s,s:o}", "type", "camera", "camera", live_json(&lv[i]));
-    char *txt = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
     ss->live_cursor = lv[i].seq;
-    if (!txt) continue;
-    sbuf_add(&out, "event: camera\n");
-    stream_id(&out, ss);
-    sbuf_addf(&out, "data: %s\n\n", txt);
-    free(txt);
+    stream_msg(&out, ss, "camera", "camera", "camera", live_json(&lv[i]));
   }
   store_lives_free(lv, nl);
   if (!n && !nl) { /* keeps the cursor */

@@ -228,37 +228,31 @@ static int need(const vigil_config *cfg, const char *key, const char **s, char *
   return *s ? 0 : vigil_err(err, errlen, VIGIL_CFG_ENOTFOUND, "%s is not set", key);
 }
 
-/* A key's number: an integer (is_int, into *l) or a finite float (into *d),
- * within the row's range. */
-static int number(const vigil_config *cfg, const char *key, bool is_int, double *d, long *l, char *err,
-                  size_t errlen) {
+/* A key's number: an integer into *l when l is set, else a finite float into
+ * *d, within the row's range; the output is left as it was on failure. */
+static int number(const vigil_config *cfg, const char *key, double *d, long *l, char *err, size_t errlen) {
   const char *s;
   int rc = need(cfg, key, &s, err, errlen);
   if (rc) return rc;
   char *end;
+  long iv = 0;
   errno = 0;
-  if (is_int) *d = (double)(*l = strtol(s, &end, 10));
-  else *d = strtod(s, &end);
+  double v = l ? (double)(iv = strtol(s, &end, 10)) : strtod(s, &end);
   while (end && isspace((unsigned char)*end)) end++;
-  if (end == s || *end || errno || !isfinite(*d))
-    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not %s", key, s, is_int ? "an integer" : "a number");
-  return range_check(key, *d, err, errlen);
+  if (end == s || *end || errno || !isfinite(v))
+    return vigil_err(err, errlen, VIGIL_CFG_EINVAL, "%s='%s' is not %s", key, s, l ? "an integer" : "a number");
+  if ((rc = range_check(key, v, err, errlen))) return rc;
+  if (l) *l = iv;
+  else *d = v;
+  return 0;
 }
 
 int vigil_config_float(const vigil_config *cfg, const char *key, double *out, char *err, size_t errlen) {
-  double d;
-  long l;
-  int rc = number(cfg, key, false, &d, &l, err, errlen);
-  if (!rc) *out = d;
-  return rc;
+  return number(cfg, key, out, NULL, err, errlen);
 }
 
 int vigil_config_int(const vigil_config *cfg, const char *key, long *out, char *err, size_t errlen) {
-  double d;
-  long l;
-  int rc = number(cfg, key, true, &d, &l, err, errlen);
-  if (!rc) *out = l;
-  return rc;
+  return number(cfg, key, NULL, out, err, errlen);
 }
 
 int vigil_config_bool(const vigil_config *cfg, const char *key, bool *out, char *err, size_t errlen) {
