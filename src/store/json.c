@@ -51,42 +51,25 @@ json_t *vigil_detection_to_json(const vigil_detection *d) {
                    "has_snapshot", d->snapshot_path[0] != 0);
 }
 
+/* key: the object packed from the rest when the part is present, else null
+ * (nothing is packed for an absent part). */
+#define SET_PART(j, key, present, ...) json_object_set_new(j, key, (present) ? json_pack(__VA_ARGS__) : json_null())
+
 json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
   json_t *j = json_object();
   json_object_set_new(j, "detection_id", str(e->detection_id));
-  json_object_set_new(j, "threat",
-                      e->threat.present ? json_pack("{s:o,s:f,s:o,s:o}", "threat_type", str(e->threat.type),
-                                                    "confidence", (double)e->threat.confidence, "severity",
-                                                    str(e->threat.severity), "bbox", bbox(&e->threat.bbox))
-                                        : json_null());
-  if (e->pose.present) {
-    json_t *al = str_array(e->pose.alerts[0], sizeof e->pose.alerts[0], filled(e->pose.n_alerts, VIGIL_MAX_ALERTS));
-    json_object_set_new(j, "pose", json_pack("{s:o,s:o}", "posture", str(e->pose.posture), "alerts", al));
-  } else {
-    json_object_set_new(j, "pose", json_null());
-  }
-  json_object_set_new(j, "clothing",
-                      e->clothing.present
-                          ? json_pack("{s:o,s:o,s:b,s:b,s:o}", "type", str(e->clothing.type), "color",
-                                      str(e->clothing.color), "is_suspicious", e->clothing.is_suspicious,
-                                      "is_service_uniform", e->clothing.is_service_uniform, "items",
-                                      str(e->clothing.items))
-                          : json_null());
-  json_object_set_new(j, "demographics",
-                      e->demographics.present
-                          ? json_pack("{s:o,s:o,s:f}", "age_range", str(e->demographics.age_range), "gender",
-                                      str(e->demographics.gender), "confidence", (double)e->demographics.confidence)
-                          : json_null());
-  if (e->reid.present) {
-    json_t *cams = str_array(e->reid.cameras[0], sizeof e->reid.cameras[0],
-                             filled(e->reid.n_cameras, VIGIL_MAX_REID_CAMERAS));
-    json_object_set_new(j, "reid",
-                        json_pack("{s:o,s:o,s:o,s:o}", "person_id", str(e->reid.person_id), "first_seen",
-                                  iso_time(e->reid.first_seen), "last_seen", iso_time(e->reid.last_seen),
-                                  "cameras", cams));
-  } else {
-    json_object_set_new(j, "reid", json_null());
-  }
+  SET_PART(j, "threat", e->threat.present, "{s:o,s:f,s:o,s:o}", "threat_type", str(e->threat.type), "confidence",
+           (double)e->threat.confidence, "severity", str(e->threat.severity), "bbox", bbox(&e->threat.bbox));
+  SET_PART(j, "pose", e->pose.present, "{s:o,s:o}", "posture", str(e->pose.posture), "alerts",
+           str_array(e->pose.alerts[0], sizeof e->pose.alerts[0], filled(e->pose.n_alerts, VIGIL_MAX_ALERTS)));
+  SET_PART(j, "clothing", e->clothing.present, "{s:o,s:o,s:b,s:b,s:o}", "type", str(e->clothing.type), "color",
+           str(e->clothing.color), "is_suspicious", e->clothing.is_suspicious, "is_service_uniform",
+           e->clothing.is_service_uniform, "items", str(e->clothing.items));
+  SET_PART(j, "demographics", e->demographics.present, "{s:o,s:o,s:f}", "age_range", str(e->demographics.age_range),
+           "gender", str(e->demographics.gender), "confidence", (double)e->demographics.confidence);
+  SET_PART(j, "reid", e->reid.present, "{s:o,s:o,s:o,s:o}", "person_id", str(e->reid.person_id), "first_seen",
+           iso_time(e->reid.first_seen), "last_seen", iso_time(e->reid.last_seen), "cameras",
+           str_array(e->reid.cameras[0], sizeof e->reid.cameras[0], filled(e->reid.n_cameras, VIGIL_MAX_REID_CAMERAS)));
   if (e->vehicle.present) {
     json_t *dm = json_array();
     int total = 0;
@@ -102,36 +85,20 @@ json_t *vigil_enrichment_to_json(const vigil_enrichment *e) {
   } else {
     json_object_set_new(j, "vehicle", json_null());
   }
-  json_object_set_new(j, "pet",
-                      e->pet.present ? json_pack("{s:o,s:o,s:f,s:b}", "type", str(e->pet.type), "breed",
-                                                 str(e->pet.breed), "confidence", (double)e->pet.confidence,
-                                                 "is_household_pet", e->pet.is_household)
-                                     : json_null());
-  json_object_set_new(j, "depth",
-                      e->depth.present ? json_pack("{s:f,s:o}", "distance_m", (double)e->depth.distance_m,
-                                                   "proximity_label", str(e->depth.proximity))
-                                       : json_null());
-  json_object_set_new(j, "weather",
-                      e->weather.present ? json_pack("{s:o,s:f}", "label", str(e->weather.label), "confidence",
-                                                     (double)e->weather.confidence)
-                                         : json_null());
-  json_object_set_new(j, "violence",
-                      e->violence.present ? json_pack("{s:b,s:f}", "is_violent", e->violence.violent, "confidence",
-                                                      (double)e->violence.confidence)
-                                          : json_null());
-  json_object_set_new(j, "action",
-                      e->action.present ? json_pack("{s:o,s:f}", "action", str(e->action.action), "confidence",
-                                                    (double)e->action.confidence)
-                                        : json_null());
-  json_object_set_new(j, "license_plate",
-                      e->plate.present
-                          ? json_pack("{s:o,s:o,s:f,s:i,s:b,s:o}", "text", str(e->plate.text), "raw_text",
-                                      str(e->plate.raw), "confidence", (double)e->plate.confidence, "votes",
-                                      e->plate.votes, "known", e->plate.known, "bbox", bbox(&e->plate.bbox))
-                          : json_null());
-  json_object_set_new(j, "face",
-                      e->face.present ? json_pack("{s:b,s:o}", "known", e->face.known, "name", str(e->face.name))
-                                      : json_null());
+  SET_PART(j, "pet", e->pet.present, "{s:o,s:o,s:f,s:b}", "type", str(e->pet.type), "breed", str(e->pet.breed),
+           "confidence", (double)e->pet.confidence, "is_household_pet", e->pet.is_household);
+  SET_PART(j, "depth", e->depth.present, "{s:f,s:o}", "distance_m", (double)e->depth.distance_m, "proximity_label",
+           str(e->depth.proximity));
+  SET_PART(j, "weather", e->weather.present, "{s:o,s:f}", "label", str(e->weather.label), "confidence",
+           (double)e->weather.confidence);
+  SET_PART(j, "violence", e->violence.present, "{s:b,s:f}", "is_violent", e->violence.violent, "confidence",
+           (double)e->violence.confidence);
+  SET_PART(j, "action", e->action.present, "{s:o,s:f}", "action", str(e->action.action), "confidence",
+           (double)e->action.confidence);
+  SET_PART(j, "license_plate", e->plate.present, "{s:o,s:o,s:f,s:i,s:b,s:o}", "text", str(e->plate.text), "raw_text",
+           str(e->plate.raw), "confidence", (double)e->plate.confidence, "votes", e->plate.votes, "known",
+           e->plate.known, "bbox", bbox(&e->plate.bbox));
+  SET_PART(j, "face", e->face.present, "{s:b,s:o}", "known", e->face.known, "name", str(e->face.name));
   return j;
 }
 
