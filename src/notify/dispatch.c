@@ -44,7 +44,7 @@ struct notify {
   /* webhook */
   pthread_t wh_th;
   bool wh_on;
-  char *wh_url, *wh_secret;
+  char *wh_url, *wh_secret; /* in conf */
   double wh_timeout;
   /* mqtt */
   pthread_t mq_th;
@@ -54,7 +54,8 @@ struct notify {
   char **labels;
   size_t n_labels;
   double clear_s;
-  char *cameras_file;
+  char *cameras_file; /* in conf */
+  char *conf;         /* one allocation behind the config strings the threads keep */
   unsigned announced_gen;
   double cams_at;
   store_camera *cams;
@@ -509,9 +510,23 @@ static void *mqtt_main(void *arg) {
 
 /* ---- start, stop, metrics ------------------------------------------------------------------ */
 
-static char *cfg_dup(const char *key) {
-  const char *v = vigil_config_str(NULL, key);
-  return v && *v ? strdup(v) : NULL;
+/* Copies the values of n (at most 4) config keys into one allocation,
+ * *block, that the threads keep while the environment may change: *vals[i]
+ * the copy, NULL when the key is unset or empty. -1 when out of memory. */
+static int cfg_copy(char **block, const char *const *keys, char **const *vals, int n) {
+  const char *v[4];
+  size_t total = 1;
+  for (int i = 0; i < n && i < 4; i++) {
+    v[i] = vigil_config_str(NULL, keys[i]);
+    total += v[i] ? strlen(v[i]) + 1 : 0;
+  }
+  char *p = *block = malloc(total);
+  if (!p) return -1;
+  for (int i = 0; i < n && i < 4; i++) {
+    *vals[i] = v[i] && *v[i] ? strcpy(p, v[i]) : NULL;
+    p += *vals[i] ? strlen(p) + 1 : 0;
+  }
+  return 0;
 }
 
 int notify_start(notify **out, store *st, char *err, size_t errlen) {
@@ -537,7 +552,12 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
   }
   const char *pfx = vigil_config_str(NULL, "MQTT_DISCOVERY_PREFIX");
   snprintf(n->prefix, sizeof n->prefix, "%s", pfx && *pfx ? pfx : "homeassistant");
-  n->cameras_file = cfg_dup("VIGIL_CAMERAS");
+  static const char *const kept[] = {"VIGIL_CAMERAS", "WEBHOOK_URL", "WEBHOOK_SECRET"};
+  char **const into[] = {&n->cameras_file, &n->wh_url, &n->wh_secret};
+  if (cfg_copy(&n->conf, kept, into, 3)) {
+    vigil_err(err, errlen, -1, "out of memory");
+    goto fail;
+  }
   if (mq) {
     char sub[160];
     snprintf(sub, sizeof sub, "%s/+/+/+/config", n->prefix);
@@ -550,9 +570,7 @@ int notify_start(notify **out, store *st, char *err, size_t errlen) {
     n->mq_on = true;
   }
   if (wh) {
-    n->wh_url = strdup(wurl);
-    n->wh_secret = cfg_dup("WEBHOOK_SECRET");
-    if (!n->wh_url || pthread_create(&n->wh_th, NULL, webhook_main, n)) {
+    if (pthread_create(&n->wh_th, NULL, webhook_main, n)) {
       vigil_err(err, errlen, -1, "cannot start the webhook thread");
       goto fail;
     }
@@ -576,9 +594,7 @@ void notify_stop(notify *n) {
   strset_free(&n->known);
   free(n->cams);
   free(n->live);
-  free(n->cameras_file);
-  free(n->wh_url);
-  free(n->wh_secret);
+  free(n->conf);
   free(n);
 }
 
