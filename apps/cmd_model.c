@@ -222,10 +222,11 @@ static int run_parse(run_args *a, int argc, char **argv) {
       APP_OPT_TABLE(opts),
       .positional = run_path,
       .ud = a,
+      .needs = "PATH",
   };
   int rc = app_opts_parse(&cmd, 1, argc, argv);
   if (rc) return rc;
-  if (!a->path || a->threads < 1 || a->threads > 256 || a->runs < 1 || a->runs > 100000 || a->warmup < 0) {
+  if (a->threads < 1 || a->threads > 256 || a->runs < 1 || a->runs > 100000 || a->warmup < 0) {
     app_opts_usage(&cmd, stderr);
     return VIGIL_EXIT_USAGE;
   }

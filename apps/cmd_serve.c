@@ -93,6 +93,7 @@ int cmd_serve(int argc, char **argv) {
       APP_OPT_TABLE(opts),
       .positional = add_service,
       .ud = &sa,
+      .needs = "SERVICE",
   };
   int prc = app_opts_parse(&cmd, 1, argc, argv);
   if (prc) return prc == APP_OPTS_HELP ? VIGIL_EXIT_OK : prc;
@@ -100,10 +101,6 @@ int cmd_serve(int argc, char **argv) {
   const vigil_service *const *chosen = sa.chosen;
   size_t n = sa.n;
   const char *port_arg = sa.port_arg, *bind_arg = sa.bind_arg, *config_arg = sa.config_arg;
-  if (n == 0) {
-    fprintf(stderr, "vigil serve: name at least one service (try --help)\n");
-    return VIGIL_EXIT_USAGE;
-  }
 
   char err[512];
   vigil_config *cfg;

@@ -38,6 +38,7 @@ static int usage_error(const app_cmd *c) {
 }
 
 int app_opts_parse(const app_cmd *c, int first, int argc, char **argv) {
+  int npos = 0;
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -48,6 +49,7 @@ int app_opts_parse(const app_cmd *c, int first, int argc, char **argv) {
       int rc = c->positional ? c->positional(c->ud, a) : -1;
       if (rc < 0) fprintf(stderr, "%s: unexpected argument '%s'\n", c->name, a);
       if (rc) return rc < 0 ? usage_error(c) : rc;
+      npos++;
       continue;
     }
     const app_opt *o = find(c, a);
@@ -77,6 +79,10 @@ int app_opts_parse(const app_cmd *c, int first, int argc, char **argv) {
       break;
     default: break;
     }
+  }
+  if (c->needs && !npos) {
+    fprintf(stderr, "%s: no %s given\n", c->name, c->needs);
+    return usage_error(c);
   }
   return 0;
 }

@@ -35,6 +35,7 @@ typedef struct {
    * (the callback printed why); NULL: none are taken */
   int (*positional)(void *ud, const char *arg);
   void *ud;
+  const char *needs; /* the positional argument that must be given ("PATH"), or NULL */
 } app_cmd;
 
 /* The .opts and .nopts of an app_cmd from an app_opt array. */
@@ -43,8 +44,9 @@ typedef struct {
 #define APP_OPTS_HELP (-1) /* --help was printed: end with VIGIL_EXIT_OK */
 
 /* Parses argv[first..argc-1] by the table: 0, APP_OPTS_HELP, or an exit
- * status (VIGIL_EXIT_USAGE after an unknown option or a missing value, with
- * the usage printed to stderr; the positional callback's status). */
+ * status (VIGIL_EXIT_USAGE after an unknown option, a missing value or no
+ * `needs` argument, with the usage printed to stderr;
+ * the positional callback's status). */
 int app_opts_parse(const app_cmd *c, int first, int argc, char **argv);
 void app_opts_usage(const app_cmd *c, FILE *f);
 
