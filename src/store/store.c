@@ -356,6 +356,7 @@ store_filter store_default_filter(void) {
 typedef struct {
   void *v;
   size_t n, cap, size;
+  void (*drop)(void *rec); /* frees what a record owns, or NULL */
 } row_list;
 
 /* The next record, zeroed; NULL when out of memory. */
@@ -372,44 +373,36 @@ static void *row_list_push(row_list *l) {
   return r;
 }
 
-/* A listing: runs sql under the lock into l; on failure the records are
- * freed and out of memory is reported. */
+/* Ends a listing into l that ended with rc: on failure the records are
+ * dropped and freed (l empty), and out of memory is reported. Returns rc. */
+static int row_list_end(row_list *l, int rc, char *err, size_t errlen) {
+  if (!rc) return 0;
+  if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
+  for (size_t i = 0; l->drop && i < l->n; i++) l->drop((char *)l->v + i * l->size);
+  free(l->v);
+  l->v = NULL;
+  l->n = 0;
+  return rc;
+}
+
+/* A listing: runs sql under the lock into l (row_list_end on failure). */
 static int row_list_query(store *s, row_list *l, const char *sql, const sval *p, int np, store_row_fn fn, char *err,
                           size_t errlen) {
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, sql, p, np, fn, l);
   pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
-    free(l->v);
-    l->v = NULL;
-    l->n = 0;
-  }
-  return rc;
+  return row_list_end(l, rc, err, errlen);
 }
-
-typedef struct {
-  vigil_event *evs;
-  size_t n, cap;
-  bool oom;
-} ev_list;
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+static void drop_event(void *rec) { vigil_event_free(rec); }
+
+/* An EVENT_COLS row into a row_list of vigil_event (drop_event). */
 static int row_event(void *ud, int nc, const char *const *c) {
-  ev_list *l = ud;
   if (nc < 15) return STORE_EDB;
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 16;
-    vigil_event *ne = realloc(l->evs, ncap * sizeof *ne);
-    if (!ne) {
-      l->oom = true;
-      return STORE_ENOMEM;
-    }
-    l->evs = ne;
-    l->cap = ncap;
-  }
-  vigil_event *ev = &l->evs[l->n];
+  vigil_event *ev = row_list_push(ud);
+  if (!ev) return STORE_ENOMEM;
   vigil_event_init(ev);
   ev->id = c[0] ? strtoll(c[0], NULL, 10) : 0;
   vigil_strlcpy(ev->camera_id, c[1], sizeof ev->camera_id);
@@ -426,11 +419,7 @@ static int row_event(void *ud, int nc, const char *const *c) {
   ev->snapshot_path = dup_or_null(c[12]);
   ev->created_at = c[13] ? strtod(c[13], NULL) : 0;
   rules_split(ev, c[14]);
-  l->n++;
-  if (!ev->summary || !ev->reasoning || (c[11] && !ev->notes) || (c[12] && !ev->snapshot_path)) {
-    l->oom = true;
-    return STORE_ENOMEM;
-  }
+  if (!ev->summary || !ev->reasoning || (c[11] && !ev->notes) || (c[12] && !ev->snapshot_path)) return STORE_ENOMEM;
   return 0;
 }
 
@@ -486,19 +475,15 @@ void store_events_free(vigil_event *evs, size_t n) {
 /* Events of a query (EVENT_COLS first) with their details, under the lock. */
 static int event_query(store *s, const char *sql, const sval *p, int np, vigil_event **evs, size_t *n, char *err,
                        size_t errlen) {
-  ev_list l = {0};
+  row_list l = {.size = sizeof(vigil_event), .drop = drop_event};
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s, sql, p, np, row_event, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, &l.evs[i], err, errlen);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = load_details(s, (vigil_event *)l.v + i, err, errlen);
   pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (l.oom) vigil_err(err, errlen, -1, "out of memory");
-    store_events_free(l.evs, l.n);
-    return rc;
-  }
-  *evs = l.evs;
+  rc = row_list_end(&l, rc, err, errlen);
+  *evs = l.v;
   *n = l.n;
-  return 0;
+  return rc;
 }
 
 int store_list_events(store *s, const store_filter *f, vigil_event **evs, size_t *n, char *err, size_t errlen) {
@@ -582,21 +567,17 @@ int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen) {
 }
 
 static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen) {
-  ev_list l = {0};
+  row_list l = {.size = sizeof(vigil_event), .drop = drop_event};
   sval p = sv_int(id);
   int rc = EXEC(s, "SELECT " EVENT_COLS " FROM events WHERE id = ?", &p, 1, row_event, &l);
   if (!rc && l.n == 0) {
     vigil_err(err, errlen, -1, "event %lld not found", (long long)id);
     rc = STORE_ENOTFOUND;
   }
-  if (!rc) rc = load_details(s, &l.evs[0], err, errlen);
-  if (rc) {
-    store_events_free(l.evs, l.n);
-    return rc;
-  }
-  *out = l.evs[0];
-  free(l.evs);
-  return 0;
+  if (!rc) rc = load_details(s, l.v, err, errlen);
+  if (!(rc = row_list_end(&l, rc, err, errlen))) *out = *(vigil_event *)l.v; /* what the row owns passes to out */
+  free(l.v);
+  return rc;
 }
 
 int store_get_event(store *s, int64_t id, vigil_event *out, char *err, size_t errlen) {
@@ -967,36 +948,20 @@ int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err,
   return rc;
 }
 
-typedef struct {
-  char (*ids)[VIGIL_ID_LEN];
-  int n, cap;
-} open_cam_list;
-
 static int row_open_cam(void *ud, int nc, const char *const *c) {
-  open_cam_list *l = ud;
   if (nc < 1 || !c[0]) return 0;
-  if (l->n == l->cap) {
-    int cap = l->cap ? l->cap * 2 : 8;
-    void *n = realloc(l->ids, sizeof *l->ids * (size_t)cap);
-    if (!n) return STORE_ENOMEM;
-    l->ids = n;
-    l->cap = cap;
-  }
-  vigil_strlcpy(l->ids[l->n++], c[0], VIGIL_ID_LEN);
+  char *id = row_list_push(ud);
+  if (!id) return STORE_ENOMEM;
+  vigil_strlcpy(id, c[0], VIGIL_ID_LEN);
   return 0;
 }
 
 int store_open_cameras(store *s, char (**ids)[VIGIL_ID_LEN], int *n, char *err, size_t errlen) {
-  open_cam_list l = {0};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0, row_open_cam, &l);
-  pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    free(l.ids);
-    l.ids = NULL, l.n = 0;
-  }
-  *ids = l.ids;
-  *n = l.n;
+  row_list l = {.size = VIGIL_ID_LEN};
+  int rc = row_list_query(s, &l, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0,
+                          row_open_cam, err, errlen);
+  *ids = l.v;
+  *n = (int)l.n;
   return rc;
 }
 
@@ -1097,24 +1062,18 @@ int store_put_live(store *s, const char *camera_id, double frame_ts, int width, 
 
 #define LIVE_HAS_JPEG " CASE WHEN jpeg IS NULL THEN 0 ELSE 1 END"
 
+static void drop_live(void *rec) { store_live_free(rec); }
+
 typedef struct {
-  store_live *l;
-  size_t n, cap;
-  bool with_jpeg, oom, bad;
+  row_list rows; /* of store_live (drop_live) */
+  bool with_jpeg, bad;
 } live_list;
 
 static int row_live(void *ud, int nc, const char *const *c) {
   live_list *x = ud;
   if (nc < 9) return STORE_EDB;
-  if (x->n == x->cap) {
-    size_t ncap = x->cap ? x->cap * 2 : 8;
-    store_live *nl = realloc(x->l, ncap * sizeof *nl);
-    if (!nl) return x->oom = true, STORE_ENOMEM;
-    x->l = nl;
-    x->cap = ncap;
-  }
-  store_live *l = &x->l[x->n];
-  memset(l, 0, sizeof *l);
+  store_live *l = row_list_push(&x->rows);
+  if (!l) return STORE_ENOMEM;
   vigil_strlcpy(l->camera_id, c[0] ? c[0] : "", sizeof l->camera_id);
   l->seq = c[1] ? strtoll(c[1], NULL, 10) : 0;
   l->updated_at = c[2] ? strtod(c[2], NULL) : 0;
@@ -1123,8 +1082,7 @@ static int row_live(void *ud, int nc, const char *const *c) {
   l->height = c[5] ? atoi(c[5]) : 0;
   l->tracks_json = strdup(c[6] ? c[6] : "[]");
   l->stats_json = strdup(c[7] ? c[7] : "{}");
-  x->n++;
-  if (!l->tracks_json || !l->stats_json) return x->oom = true, STORE_ENOMEM;
+  if (!l->tracks_json || !l->stats_json) return STORE_ENOMEM;
   if (!x->with_jpeg) l->has_jpeg = c[8] && c[8][0] == '1';
   if (x->with_jpeg && c[8] && c[8][0]) {
     size_t len = strlen(c[8]);
@@ -1139,7 +1097,7 @@ static int row_live(void *ud, int nc, const char *const *c) {
 
 int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  live_list x = {.with_jpeg = with_jpeg};
+  live_list x = {.rows = {.size = sizeof(store_live), .drop = drop_live}, .with_jpeg = with_jpeg};
   sval p = sv_text(camera_id);
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
@@ -1149,25 +1107,23 @@ int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *
                             " WHERE camera_id = ?",
                 &p, 1, row_live, &x);
   pthread_mutex_unlock(&s->mu);
-  if (!rc && !x.n) {
+  if (!rc && !x.rows.n) {
     vigil_err(err, errlen, -1, "camera %.64s has no live state", camera_id);
     rc = STORE_ENOTFOUND;
   }
-  if (rc) {
-    if (x.oom) vigil_err(err, errlen, -1, "out of memory");
-    store_lives_free(x.l, x.n);
-    return rc;
+  store_live *l = x.rows.v;
+  if (!(rc = row_list_end(&x.rows, rc, err, errlen))) { /* the camera's one row passes to out */
+    *out = l[0];
+    for (size_t i = 1; i < x.rows.n; i++) store_live_free(&l[i]);
   }
-  *out = x.l[0];
-  for (size_t i = 1; i < x.n; i++) store_live_free(&x.l[i]);
-  free(x.l);
-  return 0;
+  free(x.rows.v);
+  return rc;
 }
 
 int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, char *err, size_t errlen) {
   *out = NULL;
   *n = 0;
-  live_list x = {0};
+  live_list x = {.rows = {.size = sizeof(store_live), .drop = drop_live}};
   sval p = sv_int(after_seq);
   pthread_mutex_lock(&s->mu);
   int rc = EXEC(s,
@@ -1175,14 +1131,10 @@ int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, c
                 " WHERE seq > ? ORDER BY seq LIMIT 1000",
                 &p, 1, row_live, &x);
   pthread_mutex_unlock(&s->mu);
-  if (rc) {
-    if (x.oom) vigil_err(err, errlen, -1, "out of memory");
-    store_lives_free(x.l, x.n);
-    return rc;
-  }
-  *out = x.l;
-  *n = x.n;
-  return 0;
+  rc = row_list_end(&x.rows, rc, err, errlen);
+  *out = x.rows.v;
+  *n = x.rows.n;
+  return rc;
 }
 
 int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen) {
