@@ -185,10 +185,9 @@ int store_event_embeddings(store *s, int64_t event_id, store_embedding **out, in
   one_event x = {.e = calloc(STORE_MAX_EMBEDDINGS, sizeof(store_embedding))};
   if (!x.e) return vigil_err(err, errlen, STORE_ENOMEM, "out of memory");
   sval p = sv_int(event_id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT kind, detection_id, label, dim, vec FROM event_embeddings WHERE event_id = ? ORDER BY seq",
-                &p, 1, row_own, &x);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s,
+                       "SELECT kind, detection_id, label, dim, vec FROM event_embeddings WHERE event_id = ? ORDER BY seq",
+                       &p, 1, row_own, &x);
   if (rc) {
     if (x.oom) vigil_err(err, errlen, rc, "out of memory");
     store_embeddings_free(x.e, x.n);

@@ -44,6 +44,14 @@ static int put_enrichment(store *s, const char *det_id, const vigil_enrichment *
   return rc;
 }
 
+int store__exec_locked(store *s, const char *sql, const sval *params, int n, store_row_fn fn, void *ud, char *err,
+                       size_t errlen) {
+  pthread_mutex_lock(&s->mu);
+  int rc = EXEC(s, sql, params, n, fn, ud);
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
 int store__tx_end(store *s, int rc, char *err, size_t errlen) {
   if (!rc) rc = EXEC(s, "COMMIT", NULL, 0, NULL, NULL);
   if (rc) s->be->exec(s->db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, 0);
@@ -142,9 +150,7 @@ int store_set_outbox(store *s, unsigned sinks, const char *webhook_min_level) {
 
 int store_schema_version(store *s, int *version, char *err, size_t errlen) {
   int64_t v = -1;
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT version FROM schema_version", NULL, 0, row_int, &v);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s, "SELECT version FROM schema_version", NULL, 0, row_int, &v);
   *version = (int)v;
   return rc;
 }
@@ -161,13 +167,10 @@ int store_upsert_camera(store *s, const char *id, const char *name, const char *
     return vigil_err(err, errlen, STORE_EINVAL, "camera id is empty");
   }
   sval p[4] = {sv_text(id), sv_text(name ? name : ""), sv_text(source ? source : ""), sv_real(vigil_wall_s())};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, source = excluded.source",
-                p, 4, NULL, NULL);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s,
+                     "INSERT INTO cameras(id, name, source, created_at) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT(id) DO UPDATE SET name = excluded.name, source = excluded.source",
+                     p, 4, NULL, NULL);
 }
 
 /* FNV-1a over the detection ids: the default idempotency key. */
@@ -388,9 +391,7 @@ static int row_list_end(row_list *l, int rc, char *err, size_t errlen) {
 /* A listing: runs sql under the lock into l (row_list_end on failure). */
 static int row_list_query(store *s, row_list *l, const char *sql, const sval *p, int np, store_row_fn fn, char *err,
                           size_t errlen) {
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, sql, p, np, fn, l);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s, sql, p, np, fn, l);
   return row_list_end(l, rc, err, errlen);
 }
 
@@ -560,10 +561,7 @@ int store_events_after(store *s, int64_t after_id, int limit, vigil_event **evs,
 
 int store_max_event_id(store *s, int64_t *id, char *err, size_t errlen) {
   *id = 0;
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, row_int, id);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, row_int, id);
 }
 
 static int get_locked(store *s, int64_t id, vigil_event *out, char *err, size_t errlen) {
@@ -626,10 +624,7 @@ int store_count(store *s, const char *table, int64_t *n, char *err, size_t errle
   char sql[80];
   snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", ok[i]);
   *n = 0;
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, sql, NULL, 0, row_int, n);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, sql, NULL, 0, row_int, n);
 }
 
 static int row_str(void *ud, int nc, const char *const *c) {
@@ -642,18 +637,13 @@ static int row_str(void *ud, int nc, const char *const *c) {
 int store_get_enrichment(store *s, const char *detection_id, char **json, char *err, size_t errlen) {
   *json = NULL;
   sval p = sv_text(detection_id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT json FROM enrichment_results WHERE detection_id = ?", &p, 1, row_str, json);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "SELECT json FROM enrichment_results WHERE detection_id = ?", &p, 1, row_str, json);
 }
 
 int store_detection_snapshot(store *s, const char *detection_id, char **path, char *err, size_t errlen) {
   *path = NULL;
   sval p = sv_text(detection_id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT COALESCE(snapshot_path, '') FROM detections WHERE id = ?", &p, 1, row_str, path);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s, "SELECT COALESCE(snapshot_path, '') FROM detections WHERE id = ?", &p, 1, row_str, path);
   if (!rc && !*path) return vigil_err(err, errlen, STORE_ENOTFOUND, "no detection %s", detection_id);
   return rc;
 }
@@ -717,27 +707,18 @@ int store_outbox_due(store *s, const char *sink, double now, double lease_s, int
 
 int store_outbox_sent(store *s, int64_t id, char *err, size_t errlen) {
   sval p[2] = {sv_real(vigil_wall_s()), sv_int(id)};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "UPDATE outbox SET sent_at = ?, last_error = NULL WHERE id = ?", p, 2, NULL, NULL);
 }
 
 int store_outbox_release(store *s, int64_t id, char *err, size_t errlen) {
   sval p = sv_int(id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "UPDATE outbox SET next_at = 0 WHERE id = ? AND sent_at IS NULL", &p, 1, NULL, NULL);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "UPDATE outbox SET next_at = 0 WHERE id = ? AND sent_at IS NULL", &p, 1, NULL, NULL);
 }
 
 int store_outbox_retry(store *s, int64_t id, double next_at, const char *error, char *err, size_t errlen) {
   sval p[3] = {sv_real(next_at), sv_text(error ? error : ""), sv_int(id)};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?", p, 3, NULL,
-                NULL);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?", p, 3,
+                     NULL, NULL);
 }
 
 int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size_t errlen) {
@@ -746,10 +727,7 @@ int store_outbox_pending(store *s, const char *sink, int64_t *n, char *err, size
     return vigil_err(err, errlen, STORE_EINVAL, "outbox: sink must be mqtt or webhook");
   }
   sval p = sv_text(sink);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT COUNT(*) FROM outbox WHERE sink = ? AND sent_at IS NULL", &p, 1, row_int, n);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "SELECT COUNT(*) FROM outbox WHERE sink = ? AND sent_at IS NULL", &p, 1, row_int, n);
 }
 
 /* ---- what the dashboard and MQTT show --------------------------------------------------- */
@@ -937,13 +915,11 @@ int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err,
   vigil_batch_init(b, camera_id);
   open_ctx x = {b, 0};
   sval p = sv_text(camera_id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "SELECT d.id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts, o.enrichment, o.seq"
-                " FROM open_detections o JOIN detections d ON d.id = o.detection_id"
-                " WHERE o.camera_id = ? ORDER BY o.seq",
-                &p, 1, row_open, &x);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s,
+                       "SELECT d.id, d.class, d.confidence, d.x1, d.y1, d.x2, d.y2, d.ts, o.enrichment, o.seq"
+                       " FROM open_detections o JOIN detections d ON d.id = o.detection_id"
+                       " WHERE o.camera_id = ? ORDER BY o.seq",
+                       &p, 1, row_open, &x);
   if (rc) vigil_batch_free(b);
   return rc;
 }
@@ -971,10 +947,8 @@ int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns
                     size_t errlen) {
   int64_t c = 0;
   sval p[3] = {sv_text(path), sv_int(size), sv_int(mtime_ns)};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT count(*) FROM processed_files WHERE path = ? AND size = ? AND mtime_ns = ?", p, 3, row_int,
-                &c);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s, "SELECT count(*) FROM processed_files WHERE path = ? AND size = ? AND mtime_ns = ?", p, 3,
+                       row_int, &c);
   *seen = c > 0;
   return rc;
 }
@@ -982,13 +956,10 @@ int store_file_seen(store *s, const char *path, long long size, int64_t mtime_ns
 int store_mark_file(store *s, const char *path, long long size, int64_t mtime_ns, const char *status, char *err,
                     size_t errlen) {
   sval p[5] = {sv_text(path), sv_int(size), sv_int(mtime_ns), sv_text(status), sv_real(vigil_wall_s())};
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "INSERT INTO processed_files(path, size, mtime_ns, status, processed_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT(path, size, mtime_ns) DO UPDATE SET status = excluded.status",
-                p, 5, NULL, NULL);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s,
+                     "INSERT INTO processed_files(path, size, mtime_ns, status, processed_at) VALUES (?, ?, ?, ?, ?)"
+                     " ON CONFLICT(path, size, mtime_ns) DO UPDATE SET status = excluded.status",
+                     p, 5, NULL, NULL);
 }
 
 int store_watch_root_first_start(store *s, const char *root, bool *first, char *err, size_t errlen) {
@@ -1099,14 +1070,12 @@ int store_get_live(store *s, const char *camera_id, bool with_jpeg, store_live *
   memset(out, 0, sizeof *out);
   live_list x = {.rows = {.size = sizeof(store_live), .drop = drop_live}, .with_jpeg = with_jpeg};
   sval p = sv_text(camera_id);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg FROM live_state"
-                            " WHERE camera_id = ?"
-                          : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
-                            " WHERE camera_id = ?",
-                &p, 1, row_live, &x);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s,
+                       with_jpeg ? "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats, jpeg FROM live_state"
+                                   " WHERE camera_id = ?"
+                                 : "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
+                                   " WHERE camera_id = ?",
+                       &p, 1, row_live, &x);
   if (!rc && !x.rows.n) {
     vigil_err(err, errlen, -1, "camera %.64s has no live state", camera_id);
     rc = STORE_ENOTFOUND;
@@ -1125,12 +1094,10 @@ int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, c
   *n = 0;
   live_list x = {.rows = {.size = sizeof(store_live), .drop = drop_live}};
   sval p = sv_int(after_seq);
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s,
-                "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
-                " WHERE seq > ? ORDER BY seq LIMIT 1000",
-                &p, 1, row_live, &x);
-  pthread_mutex_unlock(&s->mu);
+  int rc = EXEC_LOCKED(s,
+                       "SELECT camera_id, seq, updated_at, frame_ts, width, height, tracks, stats," LIVE_HAS_JPEG " FROM live_state"
+                       " WHERE seq > ? ORDER BY seq LIMIT 1000",
+                       &p, 1, row_live, &x);
   rc = row_list_end(&x.rows, rc, err, errlen);
   *out = x.rows.v;
   *n = x.rows.n;
@@ -1139,8 +1106,5 @@ int store_live_after(store *s, int64_t after_seq, store_live **out, size_t *n, c
 
 int store_live_max_seq(store *s, int64_t *seq, char *err, size_t errlen) {
   *seq = 0;
-  pthread_mutex_lock(&s->mu);
-  int rc = EXEC(s, "SELECT COALESCE(MAX(seq), 0) FROM live_state", NULL, 0, row_int, seq);
-  pthread_mutex_unlock(&s->mu);
-  return rc;
+  return EXEC_LOCKED(s, "SELECT COALESCE(MAX(seq), 0) FROM live_state", NULL, 0, row_int, seq);
 }

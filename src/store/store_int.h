@@ -56,6 +56,11 @@ struct store {
 /* One statement on s's backend, with `err`/`errlen` of the caller in scope. */
 #define EXEC(s, sql, params, n, fn, ud) (s)->be->exec((s)->db, sql, params, n, fn, ud, err, errlen)
 
+/* One statement under s's lock (EXEC_LOCKED: with the caller's err/errlen). */
+int store__exec_locked(struct store *s, const char *sql, const sval *params, int n, store_row_fn fn, void *ud,
+                       char *err, size_t errlen);
+#define EXEC_LOCKED(s, sql, params, n, fn, ud) store__exec_locked(s, sql, params, n, fn, ud, err, errlen)
+
 /* Ends the write transaction begun with be->begin_sql: COMMIT when rc is 0,
  * ROLLBACK when rc or the COMMIT failed (quietly: rc's message stands).
  * Returns rc, or the COMMIT's failure. */
