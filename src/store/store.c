@@ -424,31 +424,24 @@ static int row_event(void *ud, int nc, const char *const *c) {
   return 0;
 }
 
-typedef struct {
-  vigil_event *ev;
-  size_t cap;
-} ids_ctx;
-
+/* An id (first column, SQL NULL skipped) into a row_list of char[VIGIL_ID_LEN]. */
 static int row_id(void *ud, int nc, const char *const *c) {
-  ids_ctx *x = ud;
-  vigil_event *ev = x->ev;
-  if (ev->n_detection_ids == x->cap) {
-    size_t ncap = x->cap ? x->cap * 2 : 16;
-    void *n = realloc(ev->detection_ids, ncap * sizeof *ev->detection_ids);
-    if (!n) return STORE_ENOMEM;
-    ev->detection_ids = n;
-    x->cap = ncap;
-  }
-  vigil_strlcpy(ev->detection_ids[ev->n_detection_ids++], c[0], VIGIL_ID_LEN);
+  if (nc < 1 || !c[0]) return 0;
+  char *id = row_list_push(ud);
+  if (!id) return STORE_ENOMEM;
+  vigil_strlcpy(id, c[0], VIGIL_ID_LEN);
   return 0;
 }
 
 static int load_ids(store *s, vigil_event *ev, char *err, size_t errlen) {
-  ids_ctx x = {ev, 0};
+  row_list l = {.size = VIGIL_ID_LEN};
   sval p = sv_int(ev->id);
-  int rc = EXEC(s, "SELECT detection_id FROM event_detections WHERE event_id = ? ORDER BY seq", &p, 1, row_id, &x);
-  if (rc == STORE_ENOMEM) vigil_err(err, errlen, -1, "out of memory");
-  return rc;
+  int rc = EXEC(s, "SELECT detection_id FROM event_detections WHERE event_id = ? ORDER BY seq", &p, 1, row_id, &l);
+  if ((rc = row_list_end(&l, rc, err, errlen))) return rc;
+  free(ev->detection_ids);
+  ev->detection_ids = l.v;
+  ev->n_detection_ids = l.n;
+  return 0;
 }
 
 static int row_plate(void *ud, int nc, const char *const *c) {
@@ -924,18 +917,10 @@ int store_open_batch(store *s, const char *camera_id, vigil_batch *b, char *err,
   return rc;
 }
 
-static int row_open_cam(void *ud, int nc, const char *const *c) {
-  if (nc < 1 || !c[0]) return 0;
-  char *id = row_list_push(ud);
-  if (!id) return STORE_ENOMEM;
-  vigil_strlcpy(id, c[0], VIGIL_ID_LEN);
-  return 0;
-}
-
 int store_open_cameras(store *s, char (**ids)[VIGIL_ID_LEN], int *n, char *err, size_t errlen) {
   row_list l = {.size = VIGIL_ID_LEN};
   int rc = row_list_query(s, &l, "SELECT DISTINCT camera_id FROM open_detections ORDER BY camera_id", NULL, 0,
-                          row_open_cam, err, errlen);
+                          row_id, err, errlen);
   *ids = l.v;
   *n = (int)l.n;
   return rc;
