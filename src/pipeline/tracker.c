@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/linalg.h"
 #include "vigil/track.h"
 #include "vigil/status.h"
 
@@ -136,30 +137,12 @@ static void kf_predict(track_t *t, double ts) {
   t->kts = ts;
 }
 
-/* Inverts a 4x4 matrix by Gauss-Jordan with partial pivoting; -1 if singular. */
+/* Inverts a 4x4 matrix ([a | I] reduced by Gauss-Jordan); -1 if singular. */
 static int inv4(const double *a, double *out) {
   double m[4][8];
   for (int r = 0; r < 4; r++)
     for (int c = 0; c < 8; c++) m[r][c] = c < 4 ? a[r * 4 + c] : (c - 4 == r);
-  for (int c = 0; c < 4; c++) {
-    int piv = c;
-    for (int r = c + 1; r < 4; r++)
-      if (fabs(m[r][c]) > fabs(m[piv][c])) piv = r;
-    if (fabs(m[piv][c]) < 1e-12) return -1;
-    if (piv != c)
-      for (int k = 0; k < 8; k++) {
-        double tmp = m[c][k];
-        m[c][k] = m[piv][k];
-        m[piv][k] = tmp;
-      }
-    double d = m[c][c];
-    for (int k = 0; k < 8; k++) m[c][k] /= d;
-    for (int r = 0; r < 4; r++) {
-      if (r == c) continue;
-      double f = m[r][c];
-      for (int k = 0; k < 8; k++) m[r][k] -= f * m[c][k];
-    }
-  }
+  if (vigil_gauss_jordan(&m[0][0], 4, 8)) return -1;
   for (int r = 0; r < 4; r++)
     for (int c = 0; c < 4; c++) out[r * 4 + c] = m[r][c + 4];
   return 0;
