@@ -765,24 +765,10 @@ static void enrich_metrics(vigil_metrics_out *o, void *ctx) {
   zoo_snapshot_free(&s);
 }
 
-const vigil_service vigil_service_enrich = {
-    .name = "enrich",
-    .port = 8094,
-    .routes = enrich_routes,
-    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
-    .init = init_heavy,
-    .free = ctx_free,
-    .metrics = enrich_metrics,
-    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
-};
+/* The heavy and light services differ only in name, port and which models their zoo holds. */
+#define ENRICH_SERVICE(NAME, PORT, INIT)                                                            \
+  VIGIL_SERVICE(NAME, PORT, enrich_routes, .init = INIT, .free = ctx_free, .metrics = enrich_metrics, \
+                .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4)
 
-const vigil_service vigil_service_enrich_light = {
-    .name = "enrich-light",
-    .port = 8096,
-    .routes = enrich_routes,
-    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
-    .init = init_light,
-    .free = ctx_free,
-    .metrics = enrich_metrics,
-    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
-};
+const vigil_service vigil_service_enrich = ENRICH_SERVICE("enrich", 8094, init_heavy);
+const vigil_service vigil_service_enrich_light = ENRICH_SERVICE("enrich-light", 8096, init_light);

@@ -369,10 +369,5 @@ static const vigil_http_route clip_routes[] = {
     {"POST", "/anomaly-score", h_anomaly},
 };
 
-const vigil_service vigil_service_clip = {.name = "clip",
-                                          .port = 8093,
-                                          .routes = clip_routes,
-                                          .n_routes = VIGIL_JSON_N(clip_routes),
-                                          .init = clip_init,
-                                          .free = clip_ctx_free,
-                                          .max_body = CLIP_MAX_BODY};
+const vigil_service vigil_service_clip =
+    VIGIL_SERVICE("clip", 8093, clip_routes, .init = clip_init, .free = clip_ctx_free, .max_body = CLIP_MAX_BODY);
