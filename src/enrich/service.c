@@ -639,39 +639,22 @@ done:
 }
 
 static int h_enrich(vigil_http_response *res, const vigil_http_request *req) { return handle(res, req, 0, NULL); }
-static int h_pose(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_POSE, "pose");
-}
-static int h_clothing(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_CLOTHING, "clothing");
-}
-static int h_threat(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_THREAT, "threat");
-}
-static int h_demographics(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DEMOGRAPHICS, "demographics");
-}
-static int h_reid(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_REID, "reid_embedding");
-}
-static int h_vehicle(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_VEHICLE, "vehicle");
-}
-static int h_pet(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_PET, "pet");
-}
-static int h_depth(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DEPTH, "depth");
-}
 
-static int h_damage(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DAMAGE, "vehicle_damage");
-}
-static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_WEATHER, "weather");
-}
-static int h_violence(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_VIOLENCE, "violence");
+/* The single-part routes: the path names the part (parts.def). */
+static const struct {
+  const char *path;
+  unsigned mask;
+  const char *key;
+} parts[] = {
+#define PART(path, mask, key) {path, mask, key},
+#include "parts.def"
+#undef PART
+};
+
+static int h_part(vigil_http_response *res, const vigil_http_request *req) {
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    if (!strcmp(req->path, parts[i].path)) return handle(res, req, parts[i].mask, parts[i].key);
+  return vigil_http_error(res, 404, "no such part");
 }
 
 /* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
@@ -733,18 +716,9 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
 static const vigil_http_route enrich_routes[] = {
     {"GET", "/health", h_health},
     {"POST", "/enrich", h_enrich},
-    {"POST", "/pose-analyze", h_pose},
-    {"POST", "/clothing-classify", h_clothing},
-    {"POST", "/threat-detect", h_threat},
-    {"POST", "/demographics", h_demographics},
-    {"POST", "/reid-embed", h_reid},
-    {"POST", "/vehicle-classify", h_vehicle},
-    {"POST", "/pet-classify", h_pet},
-    {"POST", "/depth-estimate", h_depth},
-    {"POST", "/object-distance", h_depth},
-    {"POST", "/vehicle-damage", h_damage},
-    {"POST", "/weather-classify", h_weather},
-    {"POST", "/violence-detect", h_violence},
+#define PART(path, mask, key) {"POST", path, h_part},
+#include "parts.def"
+#undef PART
     {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };
