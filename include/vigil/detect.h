@@ -68,6 +68,11 @@ size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured
 int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
                  size_t errlen);
 
+/* detector_run on the region x, y, w x h of one frame (cut out first), with
+ * the boxes in frame pixels. -1 with err when the region cannot be cut. */
+int detector_run_region(detector_t *d, vigil_det_list *out, const vigil_image *frame, int x, int y, int w, int h,
+                        char *err, size_t errlen);
+
 /* Decodes model outputs (in the model's output order) computed elsewhere for
  * one image of w x h pixels preprocessed by this detector's family (used to
  * decode a reference runtime's outputs with vigil's own decoder). */

@@ -461,3 +461,19 @@ done:
     for (int i = 0; i < n; i++) vigil_det_list_free(&out[i]);
   return rc;
 }
+
+int detector_run_region(detector_t *d, vigil_det_list *out, const vigil_image *frame, int x, int y, int w, int h,
+                        char *err, size_t errlen) {
+  out->dets = NULL, out->n = 0;
+  vigil_image crop = {0};
+  if (vigil_img_crop(&crop, frame, x, y, w, h))
+    return vigil_err(err, errlen, -1, "cannot cut the region %d,%d %dx%d out of the frame", x, y, w, h);
+  const vigil_image *imgs[1] = {&crop};
+  int rc = detector_run(d, out, imgs, 1, err, errlen);
+  vigil_image_free(&crop);
+  for (int i = 0; i < out->n; i++) {
+    vigil_det *b = &out->dets[i];
+    b->x1 += (float)x, b->y1 += (float)y, b->x2 += (float)x, b->y2 += (float)y;
+  }
+  return rc;
+}

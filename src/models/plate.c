@@ -215,23 +215,16 @@ int plate_box_detect(detector_t *det, plate_read *hint, const vigil_image *frame
   int cx = (int)fmaxf(x1, 0), cy = (int)fmaxf(y1, 0);
   int cw = (int)fminf(x2, (float)frame->w) - cx, ch = (int)fminf(y2, (float)frame->h) - cy;
   if (cw < 8 || ch < 8) return 0;
-  vigil_image crop = {0};
-  if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) {
-    vigil_err(err, errlen, -1, "plate: cannot crop the vehicle");
-    return -1;
-  }
   vigil_det_list l;
-  const vigil_image *imgs[1] = {&crop};
-  int rc = detector_run(det, &l, imgs, 1, err, errlen);
-  vigil_image_free(&crop);
+  int rc = detector_run_region(det, &l, frame, cx, cy, cw, ch, err, errlen);
   if (rc) return rc;
   int best = -1;
   for (int i = 0; i < l.n; i++)
     if (l.dets[i].score >= 0.25f && (best < 0 || l.dets[i].score > l.dets[best].score)) best = i;
   if (best >= 0) {
     memset(hint, 0, sizeof *hint);
-    hint->x1 = cx + l.dets[best].x1, hint->y1 = cy + l.dets[best].y1;
-    hint->x2 = cx + l.dets[best].x2, hint->y2 = cy + l.dets[best].y2;
+    hint->x1 = l.dets[best].x1, hint->y1 = l.dets[best].y1;
+    hint->x2 = l.dets[best].x2, hint->y2 = l.dets[best].y2;
     hint->confidence = l.dets[best].score;
     snprintf(hint->source, sizeof hint->source, "yolo11-license-plate");
   }
