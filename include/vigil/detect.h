@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vigil/classes.h"
 #include "vigil/img.h"
@@ -104,5 +105,13 @@ int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou);
 /* Same class, or both vehicle classes. */
 bool det_same_group(const vigil_det *a, const vigil_det *b);
 float det_iou(const vigil_det *a, const vigil_det *b);
+
+/* Anchor j of an Ultralytics detection output laid out [4 + nc (+ more), n]:
+ * rows cx, cy, w, h, then one score per class. Returns the class with the
+ * highest score of at least conf, or -1 (NaN never passes); classes whose name
+ * is NULL are skipped (names NULL: none is). *score gets its score and box the
+ * anchor's cx, cy, w, h as they stand. */
+int yolo_anchor_best(const float *p, int64_t n, int64_t j, int nc, const char *const *names, float conf, float *score,
+                     float box[4]);
 
 #endif

@@ -35,6 +35,18 @@ float det_iou(const vigil_det *a, const vigil_det *b) {
   return ua > 0 ? inter / ua : 0;
 }
 
+int yolo_anchor_best(const float *p, int64_t n, int64_t j, int nc, const char *const *names, float conf, float *score,
+                     float box[4]) {
+  int best = -1;
+  for (int k = 0; k < nc; k++) {
+    float s = p[(size_t)(4 + k) * (size_t)n + (size_t)j];
+    if (s >= conf && (!names || names[k])) conf = s, best = k;
+  }
+  *score = conf;
+  for (int r = 0; r < 4; r++) box[r] = p[(size_t)r * (size_t)n + (size_t)j];
+  return best;
+}
+
 static int by_score_desc(const void *a, const void *b) {
   const vigil_det *x = a, *y = b;
   if (x->score != y->score) return x->score < y->score ? 1 : -1;

@@ -172,15 +172,10 @@ static int decode_yolo(const detector_t *d, vigil_det_list *l, int *cap, const d
   int64_t c = o->dims[1], n = o->dims[2];
   const float *p = (const float *)o->data + (size_t)b * (size_t)c * (size_t)n;
   for (int64_t j = 0; j < n; j++) {
-    int best = -1;
-    float bs = d->p.conf;
-    for (int k = 0; k < d->nc; k++) {
-      float s = p[(4 + k) * n + j];
-      if (s >= bs) bs = s, best = k;
-    }
-    if (best < 0) continue;
-    float cx = p[j], cy = p[n + j], w = p[2 * n + j], h = p[3 * n + j];
-    if (push(l, cap, d, g, best, bs, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)) return -1;
+    float bs, b[4]; /* cx, cy, w, h */
+    int best = yolo_anchor_best(p, n, j, d->nc, NULL, d->p.conf, &bs, b);
+    if (best >= 0 && push(l, cap, d, g, best, bs, b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2))
+      return -1;
   }
   return 0;
 }

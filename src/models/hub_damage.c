@@ -154,14 +154,10 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   }
   int nk = 0;
   for (int a = 0; a < na; a++) {
-    int best = -1;
-    float bs = DAMAGE_CONF;
-    for (int c = 0; c < nc; c++) {
-      float s = p[(size_t)(4 + c) * na + a];
-      if (s >= bs && names[c]) bs = s, best = c;
-    }
+    float bs, b[4];
+    int best = yolo_anchor_best(p, na, a, nc, names, DAMAGE_CONF, &bs, b);
     if (best < 0 || !isfinite(bs)) continue;
-    float bx = p[a], by = p[(size_t)na + a], bw = p[2 * (size_t)na + a], bh = p[3 * (size_t)na + a];
+    float bx = b[0], by = b[1], bw = b[2], bh = b[3];
     if (!(bw > 0 && bh > 0 && isfinite(bx) && isfinite(by) && bw < 1e5f && bh < 1e5f)) continue;
     cs[nk++] = (cand){bs, bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2, best, a};
   }
