@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,26 @@ static void test_run_region(void **s) {
   detector_free(d);
 }
 
+/* One anchor of a [4 + nc, n] output: the best class at or over conf, NaN
+ * and unnamed classes never win, the raw cx, cy, w, h. */
+static void test_anchor_best(void **s) {
+  (void)s;
+  /* rows cx, cy, w, h, 3 class scores; 2 anchors. Anchor 0 scores .2 .7 .7: a tie goes to the later class */
+  const float p[7 * 2] = {10, 20, 30, 40, 5, 6, 7, 8, 0.2f, 0.1f, 0.7f, NAN, 0.7f, 0.3f};
+  float sc, b[4];
+  assert_int_equal(yolo_anchor_best(p, 2, 0, 3, NULL, 0.25f, &sc, b), 2);
+  assert_float_equal(sc, 0.7f, 1e-6);
+  assert_float_equal(b[0], 10, 0);
+  assert_float_equal(b[1], 30, 0);
+  assert_float_equal(b[2], 5, 0);
+  assert_float_equal(b[3], 7, 0);
+  const char *names[3] = {"a", "b", NULL};
+  assert_int_equal(yolo_anchor_best(p, 2, 0, 3, names, 0.25f, &sc, b), 1);
+  assert_int_equal(yolo_anchor_best(p, 2, 1, 3, NULL, 0.25f, &sc, b), 2); /* NaN is skipped */
+  assert_float_equal(sc, 0.3f, 1e-6);
+  assert_int_equal(yolo_anchor_best(p, 2, 1, 3, NULL, 0.5f, &sc, b), -1);
+}
+
 static void test_yolov8_nms(void **s) {
   (void)s;
   detector_t *d = load("yolov8.onnx", -1); /* family default 0.5 */
@@ -175,6 +196,7 @@ static void test_unknown_family(void **s) {
 
 int main(void) {
   const struct CMUnitTest t[] = {cmocka_unit_test(test_yolo26_end_to_end), cmocka_unit_test(test_run_region),
+                                 cmocka_unit_test(test_anchor_best),
                                  cmocka_unit_test(test_yolov8_nms),
                                  cmocka_unit_test(test_unknown_family)};
   return cmocka_run_group_tests(t, setup, teardown);
