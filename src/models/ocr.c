@@ -28,8 +28,11 @@
 #define OCR_MAX_REC_RATIO 40 /* a line wider than 40x its height is squeezed: bounds the rec tensor */
 #define OCR_TALL_RATIO 1.5f  /* crops this much taller than wide are turned 90 degrees */
 
+/* The three stages' models; the classifier is optional (not loaded: m NULL). */
+enum { OCR_DET, OCR_REC, OCR_CLS, OCR_NSTAGES };
+
 struct ocr_engine {
-  model_runner det, rec, cls;
+  model_runner run[OCR_NSTAGES];
   bool has_cls;
   ocr_dict dict;
 };
@@ -466,8 +469,9 @@ int ocr_load(ocr_engine **out, const char *det, const char *rec, const char *cls
   *out = NULL;
   ocr_engine *e = calloc(1, sizeof *e);
   if (!e) return vigil_err(err, errlen, -1, "out of memory");
-  if (runner_load(&e->det, det, threads, err, errlen) || runner_load(&e->rec, rec, threads, err, errlen) ||
-      (cls && runner_load(&e->cls, cls, threads, err, errlen)) || ocr_dict_load(&e->dict, keys, err, errlen)) {
+  if (runner_load(&e->run[OCR_DET], det, threads, err, errlen) ||
+      runner_load(&e->run[OCR_REC], rec, threads, err, errlen) ||
+      (cls && runner_load(&e->run[OCR_CLS], cls, threads, err, errlen)) || ocr_dict_load(&e->dict, keys, err, errlen)) {
     ocr_free(e);
     return -1;
   }
@@ -503,17 +507,16 @@ int ocr_load_config(ocr_engine **out, ocr_params *params, const vigil_config *cf
 
 void ocr_free(ocr_engine *e) {
   if (!e) return;
-  runner_free(&e->det);
-  runner_free(&e->rec);
-  runner_free(&e->cls);
+  for (int s = 0; s < OCR_NSTAGES; s++) runner_free(&e->run[s]);
   ocr_dict_free(&e->dict);
   free(e);
 }
 
 size_t ocr_memory_bytes(const ocr_engine *e) {
   if (!e) return 0;
-  return runner_memory_bytes(&e->det) + runner_memory_bytes(&e->rec) +
-         (e->has_cls ? runner_memory_bytes(&e->cls) : 0);
+  size_t bytes = 0;
+  for (int s = 0; s < OCR_NSTAGES; s++) bytes += runner_memory_bytes(&e->run[s]); /* 0 when not loaded */
+  return bytes;
 }
 
 void ocr_result_free(ocr_result *r) {
@@ -559,7 +562,7 @@ static int detect(ocr_engine *e, ocr_result *res, const vigil_image *im, const o
                    .nbytes = sizeof *buf * 3 * (size_t)rw * rh};
   vrt_tensor *o;
   int no;
-  int rc = run_model(&e->det, "det", &in, &o, &no, &res->det_ms, err, errlen);
+  int rc = run_model(&e->run[OCR_DET], "det", &in, &o, &no, &res->det_ms, err, errlen);
   free(buf);
   if (rc) return rc;
   if (vrt_tensor_numel(&o[0]) != (int64_t)rw * rh) {
@@ -624,7 +627,7 @@ static int classify(ocr_engine *e, ocr_result *res, vigil_image *crops, const oc
                      .nbytes = sizeof *buf * slot * nb};
     vrt_tensor *o;
     int no;
-    if (run_model(&e->cls, "cls", &in, &o, &no, &res->cls_ms, err, errlen)) {
+    if (run_model(&e->run[OCR_CLS], "cls", &in, &o, &no, &res->cls_ms, err, errlen)) {
       free(buf);
       return -1;
     }
@@ -665,7 +668,7 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
                      .nbytes = sizeof *buf * slot * nb};
     vrt_tensor *o = NULL;
     int no = 0;
-    if (!rc) rc = run_model(&e->rec, "rec", &in, &o, &no, &res->rec_ms, err, errlen);
+    if (!rc) rc = run_model(&e->run[OCR_REC], "rec", &in, &o, &no, &res->rec_ms, err, errlen);
     free(buf);
     if (rc) break;
     if (o[0].ndim != 3 || o[0].dims[0] != nb) {
