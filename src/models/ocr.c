@@ -342,35 +342,20 @@ void ocr_sort_lines(ocr_line *l, int n) {
 
 /* ---- image helpers ------------------------------------------------------------------- */
 
-/* Solves the 8 homography unknowns mapping dst (0,0),(w,0),(w,h),(0,h) to the quad. */
+/* The homography H mapping dst (0,0),(w,0),(w,h),(0,h) to the quad q[0..3], in
+ * closed form (Heckbert's unit square to quad, scaled to w x h); -1 when the quad
+ * is degenerate (three corners on a line). */
 static int homography(double H[9], const ocr_point q[4], float w, float h) {
-  const double u[4] = {0, w, w, 0}, v[4] = {0, 0, h, h};
-  double A[8][9];
-  for (int i = 0; i < 4; i++) {
-    double x = q[i].x, y = q[i].y;
-    double r0[9] = {u[i], v[i], 1, 0, 0, 0, -u[i] * x, -v[i] * x, x};
-    double r1[9] = {0, 0, 0, u[i], v[i], 1, -u[i] * y, -v[i] * y, y};
-    memcpy(A[2 * i], r0, sizeof r0);
-    memcpy(A[2 * i + 1], r1, sizeof r1);
-  }
-  for (int c = 0; c < 8; c++) {
-    int piv = c;
-    for (int r = c + 1; r < 8; r++)
-      if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
-    if (fabs(A[piv][c]) < 1e-12) return -1;
-    if (piv != c)
-      for (int k = 0; k < 9; k++) {
-        double t = A[c][k];
-        A[c][k] = A[piv][k], A[piv][k] = t;
-      }
-    for (int r = 0; r < 8; r++) {
-      if (r == c) continue;
-      double f = A[r][c] / A[c][c];
-      for (int k = c; k < 9; k++) A[r][k] -= f * A[c][k];
-    }
-  }
-  for (int i = 0; i < 8; i++) H[i] = A[i][8] / A[i][i];
-  H[8] = 1;
+  double x0 = q[0].x, y0 = q[0].y, x1 = q[1].x, y1 = q[1].y, x2 = q[2].x, y2 = q[2].y, x3 = q[3].x, y3 = q[3].y;
+  double sx = x0 - x1 + x2 - x3, sy = y0 - y1 + y2 - y3; /* 0, 0 for a parallelogram */
+  double dx1 = x1 - x2, dx2 = x3 - x2, dy1 = y1 - y2, dy2 = y3 - y2;
+  double den = dx1 * dy2 - dx2 * dy1;
+  if (fabs(den) < 1e-12) return -1;
+  double g = (sx * dy2 - dx2 * sy) / den, k = (dx1 * sy - sx * dy1) / den;
+  const double m[9] = {(x1 - x0 + g * x1) / w, (x3 - x0 + k * x3) / h, x0,
+                       (y1 - y0 + g * y1) / w, (y3 - y0 + k * y3) / h, y0,
+                       g / w,                  k / h,                  1};
+  memcpy(H, m, sizeof m);
   return 0;
 }
 
