@@ -424,20 +424,14 @@ static json_t *depth_json(const enrich_result *r) {
 
 static json_t *weather_json(const enrich_result *r) {
   if (!r->has_weather) return json_null();
-  json_t *o = json_object();
-  json_object_set_new(o, "label", json_string(r->weather.label));
-  json_object_set_new(o, "confidence", jround(r->weather.confidence, 1000));
-  return o;
+  return json_pack("{s:s, s:o}", "label", r->weather.label, "confidence", jround(r->weather.confidence, 1000));
 }
 
 static json_t *violence_json(const enrich_result *r) {
   if (!r->has_violence) return json_null();
-  json_t *o = json_object();
-  json_object_set_new(o, "is_violent", json_boolean(r->violence.violent));
-  json_object_set_new(o, "violence_score", jround(r->violence.violence, 1000));
-  json_object_set_new(o, "label", json_string(r->violence.label));
-  json_object_set_new(o, "model", json_string("violence-detection"));
-  return o;
+  const violence_result *v = &r->violence;
+  return json_pack("{s:b, s:o, s:s, s:s}", "is_violent", v->violent, "violence_score", jround(v->violence, 1000),
+                   "label", v->label, "model", "violence-detection");
 }
 
 static json_t *result_json(const enrich_result *r, const char *det_id) {
