@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vigil/classes.h"
 #include "vigil/img.h"
@@ -68,6 +69,11 @@ size_t detector_memory_bytes(const detector_t *d); /* weights + arenas, measured
 int detector_run(detector_t *d, vigil_det_list *out, const vigil_image *const *imgs, int n, char *err,
                  size_t errlen);
 
+/* detector_run on the region x, y, w x h of one frame (cut out first), with
+ * the boxes in frame pixels. -1 with err when the region cannot be cut. */
+int detector_run_region(detector_t *d, vigil_det_list *out, const vigil_image *frame, int x, int y, int w, int h,
+                        char *err, size_t errlen);
+
 /* Decodes model outputs (in the model's output order) computed elsewhere for
  * one image of w x h pixels preprocessed by this detector's family (used to
  * decode a reference runtime's outputs with vigil's own decoder). */
@@ -99,5 +105,13 @@ int det_nms_ex(vigil_det *dets, int n, float iou, float group_iou);
 /* Same class, or both vehicle classes. */
 bool det_same_group(const vigil_det *a, const vigil_det *b);
 float det_iou(const vigil_det *a, const vigil_det *b);
+
+/* Anchor j of an Ultralytics detection output laid out [4 + nc (+ more), n]:
+ * rows cx, cy, w, h, then one score per class. Returns the class with the
+ * highest score of at least conf, or -1 (NaN never passes); classes whose name
+ * is NULL are skipped (names NULL: none is). *score gets its score and box the
+ * anchor's cx, cy, w, h as they stand. */
+int yolo_anchor_best(const float *p, int64_t n, int64_t j, int nc, const char *const *names, float conf, float *score,
+                     float box[4]);
 
 #endif

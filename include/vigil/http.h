@@ -212,6 +212,12 @@ typedef struct vigil_service {
   size_t max_body;        /* default body limit (0 = 16 MB); VIGIL_HTTP_MAX_BODY_MB, when set, wins */
 } vigil_service;
 
+/* A service definition: its name, default port and routes table (n_routes is
+ * counted from the table, so the two cannot disagree), then any optional fields
+ * as designated initializers (.init = ..., .max_body = ...). */
+#define VIGIL_SERVICE(NAME, PORT, ROUTES, ...) \
+  {.name = (NAME), .port = (PORT), .routes = (ROUTES), .n_routes = sizeof(ROUTES) / sizeof((ROUTES)[0]), __VA_ARGS__}
+
 /* The registered services, NULL-terminated (src/http/services.c). */
 extern const vigil_service *const vigil_services[];
 const vigil_service *vigil_service_find(const char *name);

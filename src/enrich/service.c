@@ -424,20 +424,14 @@ static json_t *depth_json(const enrich_result *r) {
 
 static json_t *weather_json(const enrich_result *r) {
   if (!r->has_weather) return json_null();
-  json_t *o = json_object();
-  json_object_set_new(o, "label", json_string(r->weather.label));
-  json_object_set_new(o, "confidence", jround(r->weather.confidence, 1000));
-  return o;
+  return json_pack("{s:s, s:o}", "label", r->weather.label, "confidence", jround(r->weather.confidence, 1000));
 }
 
 static json_t *violence_json(const enrich_result *r) {
   if (!r->has_violence) return json_null();
-  json_t *o = json_object();
-  json_object_set_new(o, "is_violent", json_boolean(r->violence.violent));
-  json_object_set_new(o, "violence_score", jround(r->violence.violence, 1000));
-  json_object_set_new(o, "label", json_string(r->violence.label));
-  json_object_set_new(o, "model", json_string("violence-detection"));
-  return o;
+  const violence_result *v = &r->violence;
+  return json_pack("{s:b, s:o, s:s, s:s}", "is_violent", v->violent, "violence_score", jround(v->violence, 1000),
+                   "label", v->label, "model", "violence-detection");
 }
 
 static json_t *result_json(const enrich_result *r, const char *det_id) {
@@ -639,39 +633,22 @@ done:
 }
 
 static int h_enrich(vigil_http_response *res, const vigil_http_request *req) { return handle(res, req, 0, NULL); }
-static int h_pose(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_POSE, "pose");
-}
-static int h_clothing(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_CLOTHING, "clothing");
-}
-static int h_threat(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_THREAT, "threat");
-}
-static int h_demographics(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DEMOGRAPHICS, "demographics");
-}
-static int h_reid(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_REID, "reid_embedding");
-}
-static int h_vehicle(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_VEHICLE, "vehicle");
-}
-static int h_pet(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_PET, "pet");
-}
-static int h_depth(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DEPTH, "depth");
-}
 
-static int h_damage(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_DAMAGE, "vehicle_damage");
-}
-static int h_weather(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_WEATHER, "weather");
-}
-static int h_violence(vigil_http_response *res, const vigil_http_request *req) {
-  return handle(res, req, ENRICH_PART_VIOLENCE, "violence");
+/* The single-part routes: the path names the part (parts.def). */
+static const struct {
+  const char *path;
+  unsigned mask;
+  const char *key;
+} parts[] = {
+#define PART(path, mask, key) {path, mask, key},
+#include "parts.def"
+#undef PART
+};
+
+static int h_part(vigil_http_response *res, const vigil_http_request *req) {
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    if (!strcmp(req->path, parts[i].path)) return handle(res, req, parts[i].mask, parts[i].key);
+  return vigil_http_error(res, 404, "no such part");
 }
 
 /* POST /quality (light service): BRISQUE of the whole image, multipart `file` or
@@ -733,18 +710,9 @@ static int h_health(vigil_http_response *res, const vigil_http_request *req) {
 static const vigil_http_route enrich_routes[] = {
     {"GET", "/health", h_health},
     {"POST", "/enrich", h_enrich},
-    {"POST", "/pose-analyze", h_pose},
-    {"POST", "/clothing-classify", h_clothing},
-    {"POST", "/threat-detect", h_threat},
-    {"POST", "/demographics", h_demographics},
-    {"POST", "/reid-embed", h_reid},
-    {"POST", "/vehicle-classify", h_vehicle},
-    {"POST", "/pet-classify", h_pet},
-    {"POST", "/depth-estimate", h_depth},
-    {"POST", "/object-distance", h_depth},
-    {"POST", "/vehicle-damage", h_damage},
-    {"POST", "/weather-classify", h_weather},
-    {"POST", "/violence-detect", h_violence},
+#define PART(path, mask, key) {"POST", path, h_part},
+#include "parts.def"
+#undef PART
     {"POST", "/quality", h_quality},
     ZOO_HTTP_ROUTES,
 };
@@ -765,24 +733,10 @@ static void enrich_metrics(vigil_metrics_out *o, void *ctx) {
   zoo_snapshot_free(&s);
 }
 
-const vigil_service vigil_service_enrich = {
-    .name = "enrich",
-    .port = 8094,
-    .routes = enrich_routes,
-    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
-    .init = init_heavy,
-    .free = ctx_free,
-    .metrics = enrich_metrics,
-    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
-};
+/* The heavy and light services differ only in name, port and which models their zoo holds. */
+#define ENRICH_SERVICE(NAME, PORT, INIT)                                                            \
+  VIGIL_SERVICE(NAME, PORT, enrich_routes, .init = INIT, .free = ctx_free, .metrics = enrich_metrics, \
+                .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4)
 
-const vigil_service vigil_service_enrich_light = {
-    .name = "enrich-light",
-    .port = 8096,
-    .routes = enrich_routes,
-    .n_routes = sizeof enrich_routes / sizeof enrich_routes[0],
-    .init = init_light,
-    .free = ctx_free,
-    .metrics = enrich_metrics,
-    .max_body = (ENRICH_MAX_IMAGE * 4 / 3 + 1024) * 4,
-};
+const vigil_service vigil_service_enrich = ENRICH_SERVICE("enrich", 8094, init_heavy);
+const vigil_service vigil_service_enrich_light = ENRICH_SERVICE("enrich-light", 8096, init_light);

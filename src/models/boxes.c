@@ -5,21 +5,10 @@
 
 #include "vigil/detect.h"
 
-static const char *const coco80[80] = {
-    "person",        "bicycle",      "car",           "motorcycle",    "airplane",     "bus",
-    "train",         "truck",        "boat",          "traffic light", "fire hydrant", "stop sign",
-    "parking meter", "bench",        "bird",          "cat",           "dog",          "horse",
-    "sheep",         "cow",          "elephant",      "bear",          "zebra",        "giraffe",
-    "backpack",      "umbrella",     "handbag",       "tie",           "suitcase",     "frisbee",
-    "skis",          "snowboard",    "sports ball",   "kite",          "baseball bat", "baseball glove",
-    "skateboard",    "surfboard",    "tennis racket", "bottle",        "wine glass",   "cup",
-    "fork",          "knife",        "spoon",         "bowl",          "banana",       "apple",
-    "sandwich",      "orange",       "broccoli",      "carrot",        "hot dog",      "pizza",
-    "donut",         "cake",         "chair",         "couch",         "potted plant", "bed",
-    "dining table",  "toilet",       "tv",            "laptop",        "mouse",        "remote",
-    "keyboard",      "cell phone",   "microwave",     "oven",          "toaster",      "sink",
-    "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
-    "hair drier",    "toothbrush"};
+static const char *const coco80[] = {
+#include "coco80.def"
+};
+_Static_assert(sizeof coco80 / sizeof *coco80 == 80, "coco80.def must list the 80 COCO classes");
 
 const char *coco_label(int cls) { return cls >= 0 && cls < 80 ? coco80[cls] : "unknown"; }
 
@@ -44,6 +33,18 @@ float det_iou(const vigil_det *a, const vigil_det *b) {
   float inter = iw * ih;
   float ua = (a->x2 - a->x1) * (a->y2 - a->y1) + (b->x2 - b->x1) * (b->y2 - b->y1) - inter;
   return ua > 0 ? inter / ua : 0;
+}
+
+int yolo_anchor_best(const float *p, int64_t n, int64_t j, int nc, const char *const *names, float conf, float *score,
+                     float box[4]) {
+  int best = -1;
+  for (int k = 0; k < nc; k++) {
+    float s = p[(size_t)(4 + k) * (size_t)n + (size_t)j];
+    if (s >= conf && (!names || names[k])) conf = s, best = k;
+  }
+  *score = conf;
+  for (int r = 0; r < 4; r++) box[r] = p[(size_t)r * (size_t)n + (size_t)j];
+  return best;
 }
 
 static int by_score_desc(const void *a, const void *b) {

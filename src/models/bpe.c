@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/file.h"
 #include "util/sbuf.h"
 #include "vigil/status.h"
 
@@ -170,6 +171,19 @@ out:
   json_decref(j);
   if (rc) bpe_vocab_free(v);
   return rc;
+}
+
+int bpe_vocab_load(bpe_vocab *v, const char *vocab_path, const char *merges_path, char *err, size_t errlen) {
+  memset(v, 0, sizeof *v);
+  const char *path[2] = {vocab_path, merges_path};
+  char *text[2] = {NULL, NULL};
+  size_t len[2] = {0, 0};
+  int rc = 0;
+  for (int i = 0; i < 2 && !rc; i++) rc = vigil_file_read(path[i], (size_t)64 << 20, &text[i], &len[i], err, errlen);
+  if (!rc) rc = bpe_vocab_load_mem(v, text[0], len[0], text[1], len[1], err, errlen);
+  free(text[0]);
+  free(text[1]);
+  return rc ? -1 : 0;
 }
 
 void bpe_vocab_free(bpe_vocab *v) {

@@ -26,6 +26,9 @@ typedef struct {
 
 int bpe_vocab_load_mem(bpe_vocab *v, const char *vocab_json, size_t vocab_len, const char *merges, size_t merges_len,
                        char *err, size_t errlen);
+/* bpe_vocab_load_mem of the files a tokenizer export holds (vocab.json,
+ * merges.txt), each at most 64 MiB. */
+int bpe_vocab_load(bpe_vocab *v, const char *vocab_path, const char *merges_path, char *err, size_t errlen);
 void bpe_vocab_free(bpe_vocab *v);
 int bpe_id(const bpe_vocab *v, const char *token); /* -1 if absent */
 

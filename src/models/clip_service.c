@@ -134,20 +134,28 @@ static int need_model(const clip_ctx *c, vigil_http_response *res) {
   return -1;
 }
 
-/* Every JSON route's start: the model is loaded and the body parses. The
- * context, or NULL with res filled. */
-static clip_ctx *begin(clip_req *q, json_t **root, vigil_http_response *res, const vigil_http_request *req) {
-  clip_ctx *c = req->ctx;
-  *root = NULL;
-  memset(q, 0, sizeof *q);
-  if (need_model(c, res) || parse(q, root, res, req)) return NULL;
-  return c;
-}
-
 /* Every route's end: the answer with its inference time. */
 static void reply_timed(vigil_http_response *res, json_t *o, double t0) {
   json_object_set_new(o, "inference_time_ms", jround(vigil_mono_ms() - t0, 100));
   vigil_http_reply_json(res, 200, o);
+}
+
+/* One JSON route's call: the context, the parsed body, when it started. */
+typedef struct {
+  clip_ctx *c;
+  clip_req q;
+  json_t *root;
+  double t0;
+} clip_call;
+
+/* Every JSON route: the model is loaded and the body parses, then fn fills res;
+ * the request is freed on every path. */
+static int run_json(vigil_http_response *res, const vigil_http_request *req,
+                    void (*fn)(clip_call *k, vigil_http_response *res)) {
+  clip_call k = {.c = req->ctx, .t0 = vigil_mono_ms()};
+  if (need_model(k.c, res) == 0 && parse(&k.q, &k.root, res, req) == 0) fn(&k, res);
+  req_free(&k.q, k.root);
+  return 0;
 }
 
 /* Decodes and embeds q->image into e (dim floats). */
@@ -224,81 +232,55 @@ static int image_vs_texts(clip_ctx *c, float *sims, const clip_req *q, char *con
   return rc;
 }
 
-static int h_classify(vigil_http_response *res, const vigil_http_request *req) {
-  double t0 = vigil_mono_ms();
-  clip_req q;
-  json_t *root;
-  clip_ctx *c = begin(&q, &root, res, req);
-  if (!c) return 0;
-  if (q.n_labels < 1) {
-    req_free(&q, root);
-    return vigil_http_error(res, 400, "field 'labels' must list 1 to 100 labels");
+static void classify(clip_call *k, vigil_http_response *res) {
+  const clip_req *q = &k->q;
+  if (q->n_labels < 1) {
+    vigil_http_error(res, 400, "field 'labels' must list 1 to 100 labels");
+    return;
   }
   float sims[CLIP_MAX_LABELS], probs[CLIP_MAX_LABELS];
-  if (image_vs_texts(c, sims, &q, q.labels, q.n_labels, res) == 0) {
-    float scale = clip_logit_scale(c->m);
-    for (size_t i = 0; i < q.n_labels; i++) sims[i] *= scale;
-    hub_softmax(probs, sims, (int)q.n_labels);
-    json_t *o = json_object(), *scores = json_object();
-    size_t best = 0;
-    for (size_t i = 0; i < q.n_labels; i++) {
-      json_object_set_new(scores, q.labels[i], jround(probs[i], 1e6));
-      if (probs[i] > probs[best]) best = i;
-    }
-    json_object_set_new(o, "scores", scores);
-    json_object_set_new(o, "top_label", json_string(q.labels[best]));
-    json_object_set_new(o, "top_score", jround(probs[best], 1e6));
-    reply_timed(res, o, t0);
+  if (image_vs_texts(k->c, sims, q, q->labels, q->n_labels, res)) return;
+  float scale = clip_logit_scale(k->c->m);
+  for (size_t i = 0; i < q->n_labels; i++) sims[i] *= scale;
+  hub_softmax(probs, sims, (int)q->n_labels);
+  json_t *o = json_object(), *scores = json_object();
+  size_t best = 0;
+  for (size_t i = 0; i < q->n_labels; i++) {
+    json_object_set_new(scores, q->labels[i], jround(probs[i], 1e6));
+    if (probs[i] > probs[best]) best = i;
   }
-  req_free(&q, root);
-  return 0;
+  json_object_set_new(o, "scores", scores);
+  json_object_set_new(o, "top_label", json_string(q->labels[best]));
+  json_object_set_new(o, "top_score", jround(probs[best], 1e6));
+  reply_timed(res, o, k->t0);
 }
 
-static int h_similarity(vigil_http_response *res, const vigil_http_request *req) {
-  double t0 = vigil_mono_ms();
-  clip_req q;
-  json_t *root;
-  clip_ctx *c = begin(&q, &root, res, req);
-  if (!c) return 0;
+static void similarity(clip_call *k, vigil_http_response *res) {
   float sim;
-  if (!q.text) vigil_http_error(res, 400, "field 'text' is required");
-  else if (image_vs_texts(c, &sim, &q, &q.text, 1, res) == 0) {
-    json_t *o = json_object();
-    json_object_set_new(o, "similarity", jround(sim, 1e6));
-    reply_timed(res, o, t0);
-  }
-  req_free(&q, root);
-  return 0;
+  if (!k->q.text) vigil_http_error(res, 400, "field 'text' is required");
+  else if (image_vs_texts(k->c, &sim, &k->q, &k->q.text, 1, res) == 0)
+    reply_timed(res, json_pack("{s:o}", "similarity", jround(sim, 1e6)), k->t0);
 }
 
-static int h_batch_similarity(vigil_http_response *res, const vigil_http_request *req) {
-  double t0 = vigil_mono_ms();
-  clip_req q;
-  json_t *root;
-  clip_ctx *c = begin(&q, &root, res, req);
-  if (!c) return 0;
+static void batch_similarity(clip_call *k, vigil_http_response *res) {
+  const clip_req *q = &k->q;
   float sims[CLIP_MAX_LABELS];
-  if (q.n_texts < 1) vigil_http_error(res, 400, "field 'texts' must list 1 to 100 texts");
-  else if (image_vs_texts(c, sims, &q, q.texts, q.n_texts, res) == 0) {
-    json_t *o = json_object(), *a = json_array(), *t = json_array();
-    for (size_t i = 0; i < q.n_texts; i++) {
-      json_array_append_new(a, jround(sims[i], 1e6));
-      json_array_append_new(t, json_string(q.texts[i]));
-    }
-    json_object_set_new(o, "similarities", a);
-    json_object_set_new(o, "texts", t);
-    reply_timed(res, o, t0);
+  if (q->n_texts < 1) {
+    vigil_http_error(res, 400, "field 'texts' must list 1 to 100 texts");
+    return;
   }
-  req_free(&q, root);
-  return 0;
+  if (image_vs_texts(k->c, sims, q, q->texts, q->n_texts, res)) return;
+  json_t *a = json_array(), *t = json_array();
+  for (size_t i = 0; i < q->n_texts; i++) {
+    json_array_append_new(a, jround(sims[i], 1e6));
+    json_array_append_new(t, json_string(q->texts[i]));
+  }
+  reply_timed(res, json_pack("{s:o, s:o}", "similarities", a, "texts", t), k->t0);
 }
 
-static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
-  double t0 = vigil_mono_ms();
-  clip_req q;
-  json_t *root;
-  clip_ctx *c = begin(&q, &root, res, req);
-  if (!c) return 0;
+static void anomaly(clip_call *k, vigil_http_response *res) {
+  clip_ctx *c = k->c;
+  const clip_req *q = &k->q;
   int d = clip_embed_dim(c->m);
   float *e = malloc(sizeof(float) * (size_t)d * 2);
   clip_baseline b = {0};
@@ -306,7 +288,7 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
     vigil_http_error(res, 500, "out of memory");
     goto out;
   }
-  json_t *given = json_object_get(root, "baseline_embedding");
+  json_t *given = json_object_get(k->root, "baseline_embedding");
   if (given && !json_is_null(given)) {
     if (!json_is_array(given) || json_array_size(given) != (size_t)d) {
       vigil_http_error(res, 400, "field 'baseline_embedding' must be an array of %d numbers", d);
@@ -325,17 +307,17 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
       goto out;
     }
     b.count = c->warm_after; /* a given baseline counts as warm */
-  } else if (!q.camera_id || !*q.camera_id) {
+  } else if (!q->camera_id || !*q->camera_id) {
     vigil_http_error(res, 400, "give 'baseline_embedding' or 'camera_id' (the camera's rolling baseline)");
     goto out;
   }
-  if (embed_image(c, e, &q, res)) goto out;
+  if (embed_image(c, e, q, res)) goto out;
   bool have, warm;
   float sim;
   int64_t samples;
   if (!given || json_is_null(given)) { /* the camera's rolling baseline */
     clip_anomaly a;
-    if (clip_baselines_score(c->bases, q.camera_id, e, d, q.update_baseline, (float)c->min_alpha, c->warm_after, &a)) {
+    if (clip_baselines_score(c->bases, q->camera_id, e, d, q->update_baseline, (float)c->min_alpha, c->warm_after, &a)) {
       vigil_http_error(res, 500, "out of memory");
       goto out;
     }
@@ -351,13 +333,18 @@ static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) {
   json_object_set_new(o, "baseline_samples", json_integer(samples));
   json_object_set_new(o, "is_anomaly", json_boolean(warm && score > c->threshold));
   json_object_set_new(o, "threshold", jround(c->threshold, 1e6));
-  reply_timed(res, o, t0);
+  reply_timed(res, o, k->t0);
 out:
   clip_baseline_free(&b);
   free(e);
-  req_free(&q, root);
-  return 0;
 }
+
+static int h_classify(vigil_http_response *res, const vigil_http_request *req) { return run_json(res, req, classify); }
+static int h_similarity(vigil_http_response *res, const vigil_http_request *req) { return run_json(res, req, similarity); }
+static int h_batch_similarity(vigil_http_response *res, const vigil_http_request *req) {
+  return run_json(res, req, batch_similarity);
+}
+static int h_anomaly(vigil_http_response *res, const vigil_http_request *req) { return run_json(res, req, anomaly); }
 
 static int h_health(vigil_http_response *res, const vigil_http_request *req) {
   clip_ctx *c = req->ctx;
@@ -382,10 +369,5 @@ static const vigil_http_route clip_routes[] = {
     {"POST", "/anomaly-score", h_anomaly},
 };
 
-const vigil_service vigil_service_clip = {.name = "clip",
-                                          .port = 8093,
-                                          .routes = clip_routes,
-                                          .n_routes = VIGIL_JSON_N(clip_routes),
-                                          .init = clip_init,
-                                          .free = clip_ctx_free,
-                                          .max_body = CLIP_MAX_BODY};
+const vigil_service vigil_service_clip =
+    VIGIL_SERVICE("clip", 8093, clip_routes, .init = clip_init, .free = clip_ctx_free, .max_body = CLIP_MAX_BODY);

@@ -28,7 +28,6 @@
 #include <wctype.h>
 
 #include "models/bpe.h"
-#include "util/file.h"
 #include "util/sbuf.h"
 #include "vigil/clip.h"
 #include "vigil/status.h"
@@ -45,16 +44,15 @@ struct clip_tokenizer {
 static const char *PATTERN =
     "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^\\s\\p{L}\\p{N}]+";
 
-int clip_tokenizer_load_mem(clip_tokenizer **out, const char *vocab_json, size_t vocab_len, const char *merges,
-                            size_t merges_len, char *err, size_t errlen) {
-  *out = NULL;
+/* The tokenizer around a loaded vocabulary, which it takes over (freed on
+ * failure too): CLIP's special ids, the pre-tokenizer pattern, a UTF-8 locale. */
+static int tokenizer_new(clip_tokenizer **out, bpe_vocab *v, char *err, size_t errlen) {
   clip_tokenizer *t = calloc(1, sizeof *t);
-  if (!t) return vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
-  char e[256];
-  if (bpe_vocab_load_mem(&t->v, vocab_json, vocab_len, merges, merges_len, e, sizeof e)) {
-    free(t);
-    return vigil_err(err, errlen, -1, "clip tokenizer: %s", e);
+  if (!t) {
+    bpe_vocab_free(v);
+    return vigil_err(err, errlen, -1, "clip tokenizer: out of memory");
   }
+  t->v = *v;
   t->sot = bpe_id(&t->v, "<|startoftext|>");
   t->eot = bpe_id(&t->v, "<|endoftext|>");
   int ec;
@@ -74,20 +72,23 @@ int clip_tokenizer_load_mem(clip_tokenizer **out, const char *vocab_json, size_t
   return -1;
 }
 
+int clip_tokenizer_load_mem(clip_tokenizer **out, const char *vocab_json, size_t vocab_len, const char *merges,
+                            size_t merges_len, char *err, size_t errlen) {
+  *out = NULL;
+  bpe_vocab v;
+  char e[256];
+  if (bpe_vocab_load_mem(&v, vocab_json, vocab_len, merges, merges_len, e, sizeof e))
+    return vigil_err(err, errlen, -1, "clip tokenizer: %s", e);
+  return tokenizer_new(out, &v, err, errlen);
+}
+
 int clip_tokenizer_load(clip_tokenizer **out, const char *vocab_path, const char *merges_path, char *err,
                         size_t errlen) {
   *out = NULL;
-  size_t vl, ml;
-  char *v, *m;
-  if (vigil_file_read(vocab_path, (size_t)64 << 20, &v, &vl, err, errlen)) return -1;
-  if (vigil_file_read(merges_path, (size_t)64 << 20, &m, &ml, err, errlen)) {
-    free(v);
-    return -1;
-  }
-  int rc = clip_tokenizer_load_mem(out, v, vl, m, ml, err, errlen);
-  free(v);
-  free(m);
-  return rc;
+  bpe_vocab v;
+  char e[256];
+  if (bpe_vocab_load(&v, vocab_path, merges_path, e, sizeof e)) return vigil_err(err, errlen, -1, "clip tokenizer: %s", e);
+  return tokenizer_new(out, &v, err, errlen);
 }
 
 void clip_tokenizer_free(clip_tokenizer *t) {

@@ -330,13 +330,6 @@ static const vigil_http_route detect_routes[] = {
     {"POST", "/detect/batch", h_batch},
 };
 
-const vigil_service vigil_service_detect = {
-    .name = "detect",
-    .port = 8095,
-    .routes = detect_routes,
-    .n_routes = sizeof detect_routes / sizeof detect_routes[0],
-    .init = detect_init,
-    .free = detect_free,
-    .metrics = detect_metrics,
-    .max_body = DETECT_MAX_IMAGE_BYTES * DETECT_MAX_BATCH_FILES / 4 + (1 << 20),
-};
+const vigil_service vigil_service_detect =
+    VIGIL_SERVICE("detect", 8095, detect_routes, .init = detect_init, .free = detect_free, .metrics = detect_metrics,
+                  .max_body = DETECT_MAX_IMAGE_BYTES * DETECT_MAX_BATCH_FILES / 4 + (1 << 20));

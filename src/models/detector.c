@@ -172,15 +172,10 @@ static int decode_yolo(const detector_t *d, vigil_det_list *l, int *cap, const d
   int64_t c = o->dims[1], n = o->dims[2];
   const float *p = (const float *)o->data + (size_t)b * (size_t)c * (size_t)n;
   for (int64_t j = 0; j < n; j++) {
-    int best = -1;
-    float bs = d->p.conf;
-    for (int k = 0; k < d->nc; k++) {
-      float s = p[(4 + k) * n + j];
-      if (s >= bs) bs = s, best = k;
-    }
-    if (best < 0) continue;
-    float cx = p[j], cy = p[n + j], w = p[2 * n + j], h = p[3 * n + j];
-    if (push(l, cap, d, g, best, bs, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)) return -1;
+    float bs, b[4]; /* cx, cy, w, h */
+    int best = yolo_anchor_best(p, n, j, d->nc, NULL, d->p.conf, &bs, b);
+    if (best >= 0 && push(l, cap, d, g, best, bs, b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2))
+      return -1;
   }
   return 0;
 }
@@ -459,5 +454,21 @@ done:
   free(geo);
   if (rc)
     for (int i = 0; i < n; i++) vigil_det_list_free(&out[i]);
+  return rc;
+}
+
+int detector_run_region(detector_t *d, vigil_det_list *out, const vigil_image *frame, int x, int y, int w, int h,
+                        char *err, size_t errlen) {
+  out->dets = NULL, out->n = 0;
+  vigil_image crop = {0};
+  if (vigil_img_crop(&crop, frame, x, y, w, h))
+    return vigil_err(err, errlen, -1, "cannot cut the region %d,%d %dx%d out of the frame", x, y, w, h);
+  const vigil_image *imgs[1] = {&crop};
+  int rc = detector_run(d, out, imgs, 1, err, errlen);
+  vigil_image_free(&crop);
+  for (int i = 0; i < out->n; i++) {
+    vigil_det *b = &out->dets[i];
+    b->x1 += (float)x, b->y1 += (float)y, b->x2 += (float)x, b->y2 += (float)y;
+  }
   return rc;
 }

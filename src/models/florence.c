@@ -22,7 +22,6 @@
 #include "models/bpe.h"
 #include "models/generate.h"
 #include "models/hub_common.h"
-#include "util/file.h"
 #include "vigil/florence.h"
 #include "vigil/status.h"
 
@@ -171,18 +170,10 @@ int florence_load(florence_model **out, const char *dir, int threads, char *err,
     snprintf(path, sizeof path, "%s/%s", dir, files[i]);
     if ((rc = runner_load(r[i], path, threads, e, sizeof e))) vigil_err(err, errlen, -1, "florence: %s: %s", files[i], e);
   }
-  size_t vl = 0, ml = 0;
-  char *vj = NULL, *mj = NULL;
-  if (!rc) {
-    snprintf(path, sizeof path, "%s/vocab.json", dir);
-    if (vigil_file_read(path, (size_t)64 << 20, &vj, &vl, err, errlen)) rc = -1;
-  }
-  if (!rc) {
-    snprintf(path, sizeof path, "%s/merges.txt", dir);
-    if (vigil_file_read(path, (size_t)64 << 20, &mj, &ml, err, errlen)) rc = -1;
-  }
-  if (!rc && bpe_vocab_load_mem(&m->v, vj, vl, mj, ml, e, sizeof e)) rc = vigil_err(err, errlen, -1, "florence: %s", e);
-  free(vj), free(mj);
+  char merges[4096];
+  snprintf(path, sizeof path, "%s/vocab.json", dir);
+  snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+  if (!rc && bpe_vocab_load(&m->v, path, merges, e, sizeof e)) rc = vigil_err(err, errlen, -1, "florence: %s", e);
   if (!rc) {
     m->bos = bpe_id(&m->v, "<s>"), m->pad = bpe_id(&m->v, "<pad>"), m->eos = bpe_id(&m->v, "</s>");
     if (m->bos < 0 || m->eos < 0) rc = vigil_err(err, errlen, -1, "florence: vocab.json lacks <s> or </s>");

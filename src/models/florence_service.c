@@ -281,9 +281,5 @@ static const vigil_http_route florence_routes[] = {
     {"POST", "/dense-caption", h_dense},
 };
 
-const vigil_service vigil_service_florence = {.name = "florence",
-                                              .port = 8092,
-                                              .routes = florence_routes,
-                                              .n_routes = VIGIL_JSON_N(florence_routes),
-                                              .init = florence_init,
-                                              .free = florence_ctx_free};
+const vigil_service vigil_service_florence =
+    VIGIL_SERVICE("florence", 8092, florence_routes, .init = florence_init, .free = florence_ctx_free);

@@ -113,21 +113,61 @@ const vrt_tensor *hub_rgb_input(const vrt_model_t *m, int def_h, int def_w, int 
   return d;
 }
 
+int hub_run_nchw(model_runner *r, const char *adapter, float *buf, int ow, int oh, vrt_tensor **outs, int *nout,
+                 char *err, size_t errlen) {
+  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, oh, ow},
+                   .data = buf, .nbytes = sizeof(float) * 3 * (size_t)ow * (size_t)oh};
+  int rc = hub_run(r, adapter, &in, 1, outs, nout, err, errlen);
+  free(buf);
+  return rc;
+}
+
 int hub_run_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2, float y2,
                 int ow, int oh, const float mean[3], const float std[3], const char *bad_box, vrt_tensor **outs,
                 int *nout, char *err, size_t errlen) {
-  size_t ne = 3 * (size_t)ow * (size_t)oh;
-  float *buf = malloc(sizeof(float) * ne);
+  float *buf = malloc(sizeof(float) * 3 * (size_t)ow * (size_t)oh);
   if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   if (hub_box_to_nchw(buf, frame, x1, y1, x2, y2, ow, oh, mean, std)) {
     free(buf);
     return vigil_err(err, errlen, -1, "%s", bad_box);
   }
-  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, oh, ow},
-                   .data = buf, .nbytes = sizeof(float) * ne};
-  int rc = hub_run(r, adapter, &in, 1, outs, nout, err, errlen);
-  free(buf);
+  return hub_run_nchw(r, adapter, buf, ow, oh, outs, nout, err, errlen);
+}
+
+int hub_classify_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2,
+                     float y2, int ow, int oh, const float mean[3], const float std[3], const char *bad_box, float *p,
+                     int n, char *err, size_t errlen) {
+  vrt_tensor *o;
+  int no;
+  int rc = hub_run_box(r, adapter, frame, x1, y1, x2, y2, ow, oh, mean, std, bad_box, &o, &no, err, errlen);
+  if (rc) return rc;
+  if (no < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != n)
+    rc = vigil_err(err, errlen, -1, "%s: expected logits [1,%d] float32", adapter, n);
+  else
+    hub_softmax(p, o[0].data, n);
+  runner_outputs_free(o, no);
   return rc;
+}
+
+int hub_run_letterboxed(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2,
+                        float y2, int ow, int oh, const char *bad_box, hub_boxed *at, vrt_tensor **outs, int *nout,
+                        char *err, size_t errlen) {
+  if (frame->c != 3 || hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "%s", bad_box);
+  at->x0 = (int)floorf(x1), at->y0 = (int)floorf(y1);
+  vigil_image crop = {0}, lbi = {0};
+  if (vigil_img_crop(&crop, frame, at->x0, at->y0, (int)ceilf(x2) - at->x0, (int)ceilf(y2) - at->y0))
+    return vigil_err(err, errlen, -1, "%s", bad_box);
+  int rc = vigil_img_letterbox(&lbi, &at->lb, &crop, ow, oh, 114, VIGIL_RESIZE_BILINEAR);
+  vigil_image_free(&crop);
+  if (rc) return vigil_err(err, errlen, -1, "%s: cannot letterbox the box", adapter);
+  float *buf = malloc(sizeof(float) * 3 * (size_t)ow * (size_t)oh);
+  if (buf) {
+    const float scale255[3] = {255, 255, 255};
+    vigil_img_to_f32(buf, &lbi, VIGIL_LAYOUT_NCHW, NULL, scale255, false);
+  }
+  vigil_image_free(&lbi);
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
+  return hub_run_nchw(r, adapter, buf, ow, oh, outs, nout, err, errlen);
 }
 
 /* Parses "1 2 3" into dst (at most cap values); returns the count or -1. */

@@ -49,6 +49,32 @@ int hub_run_box(model_runner *r, const char *adapter, const vigil_image *frame, 
                 int ow, int oh, const float mean[3], const float std[3], const char *bad_box, vrt_tensor **outs,
                 int *nout, char *err, size_t errlen);
 
+/* Runs buf as a [1,3,oh,ow] float tensor named as the model's first input
+ * (hub_run), then frees buf. */
+int hub_run_nchw(model_runner *r, const char *adapter, float *buf, int ow, int oh, vrt_tensor **outs, int *nout,
+                 char *err, size_t errlen);
+
+/* hub_run_box for a classifier: output 0 must be n float logits (else an error
+ * "<adapter>: expected logits [1,n] float32"); p gets their softmax. */
+int hub_classify_box(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2,
+                     float y2, int ow, int oh, const float mean[3], const float std[3], const char *bad_box, float *p,
+                     int n, char *err, size_t errlen);
+
+/* Where a letterboxed box came from: the crop's top-left in the frame and the
+ * letterbox. A model point maps back by vigil_letterbox_to_original, + x0, y0. */
+typedef struct {
+  int x0, y0;
+  vigil_letterbox lb;
+} hub_boxed;
+
+/* Ultralytics' preprocessing of a box: clipped to the frame, cut out,
+ * letterboxed to ow x oh with grey 114 (bilinear), RGB x/255 NCHW, then
+ * hub_run_nchw. bad_box: the error when the box is empty, outside the image,
+ * or the frame is not RGB. */
+int hub_run_letterboxed(model_runner *r, const char *adapter, const vigil_image *frame, float x1, float y1, float x2,
+                        float y2, int ow, int oh, const char *bad_box, hub_boxed *at, vrt_tensor **outs, int *nout,
+                        char *err, size_t errlen);
+
 /* Affine crop without rotation: output pixel (u, v) samples the frame at
  * (x0 + (u + 0.5) * sx - 0.5, y0 + (v + 0.5) * sy - 0.5) bilinearly; outside
  * the frame is black (0), as cv2.warpAffine's constant border. NCHW floats

@@ -122,32 +122,12 @@ static void add_type(damage_result *out, const char *type, float conf) {
 int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame, float x1, float y1, float x2,
                   float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (damage_check(r, err, errlen)) return -1;
-  if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "vehicle box is empty or outside the image");
-  int cx = (int)floorf(x1), cy = (int)floorf(y1);
-  vigil_image crop = {0}, lbi = {0};
-  vigil_letterbox lb;
-  if (vigil_img_crop(&crop, frame, cx, cy, (int)ceilf(x2) - cx, (int)ceilf(y2) - cy))
-    return vigil_err(err, errlen, -1, "cannot crop the vehicle box");
-  int rc = vigil_img_letterbox(&lbi, &lb, &crop, SEG_SIZE, SEG_SIZE, 114, VIGIL_RESIZE_BILINEAR);
-  vigil_image_free(&crop);
-  if (rc) return vigil_err(err, errlen, -1, "cannot letterbox the vehicle box");
-  size_t ne = 3 * (size_t)SEG_SIZE * SEG_SIZE;
-  float *buf = malloc(sizeof(float) * ne);
-  if (!buf) {
-    vigil_image_free(&lbi);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
-  const float scale255[3] = {255, 255, 255};
-  vigil_img_to_f32(buf, &lbi, VIGIL_LAYOUT_NCHW, NULL, scale255, false);
-  vigil_image_free(&lbi);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, SEG_SIZE, SEG_SIZE}, .data = buf,
-                   .nbytes = sizeof(float) * ne};
+  hub_boxed at;
   vrt_tensor *o;
   int n;
-  rc = hub_run(r, "vehicle-damage-detection", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_letterboxed(r, "vehicle-damage-detection", frame, x1, y1, x2, y2, SEG_SIZE, SEG_SIZE,
+                               "vehicle box is empty or outside the image", &at, &o, &n, err, errlen);
   if (rc) return rc;
   int di, pi;
   if (find_outputs(o, n, &di, &pi) || o[di].dtype != VRT_F32 || o[pi].dtype != VRT_F32 || o[di].dims[0] != 1 ||
@@ -174,14 +154,10 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
   }
   int nk = 0;
   for (int a = 0; a < na; a++) {
-    int best = -1;
-    float bs = DAMAGE_CONF;
-    for (int c = 0; c < nc; c++) {
-      float s = p[(size_t)(4 + c) * na + a];
-      if (s >= bs && names[c]) bs = s, best = c;
-    }
+    float bs, b[4];
+    int best = yolo_anchor_best(p, na, a, nc, names, DAMAGE_CONF, &bs, b);
     if (best < 0 || !isfinite(bs)) continue;
-    float bx = p[a], by = p[(size_t)na + a], bw = p[2 * (size_t)na + a], bh = p[3 * (size_t)na + a];
+    float bx = b[0], by = b[1], bw = b[2], bh = b[3];
     if (!(bw > 0 && bh > 0 && isfinite(bx) && isfinite(by) && bw < 1e5f && bh < 1e5f)) continue;
     cs[nk++] = (cand){bs, bx - bw / 2, by - bh / 2, bx + bw / 2, by + bh / 2, best, a};
   }
@@ -210,11 +186,12 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
     snprintf(dd->damage_type, sizeof dd->damage_type, "%s", names[c->cls]);
     dd->confidence = c->score;
     float bx1 = c->x1, by1 = c->y1, bx2 = c->x2, by2 = c->y2;
-    vigil_letterbox_to_original(&lb, &bx1, &by1);
-    vigil_letterbox_to_original(&lb, &bx2, &by2);
-    dd->x1 = fmaxf(bx1, 0) + (float)cx, dd->y1 = fmaxf(by1, 0) + (float)cy;
-    dd->x2 = fminf(bx2, (float)lb.inner_w / lb.scale) + (float)cx;
-    dd->y2 = fminf(by2, (float)lb.inner_h / lb.scale) + (float)cy;
+    const vigil_letterbox *lb = &at.lb;
+    vigil_letterbox_to_original(lb, &bx1, &by1);
+    vigil_letterbox_to_original(lb, &bx2, &by2);
+    dd->x1 = fmaxf(bx1, 0) + (float)at.x0, dd->y1 = fmaxf(by1, 0) + (float)at.y0;
+    dd->x2 = fminf(bx2, (float)lb->inner_w / lb->scale) + (float)at.x0;
+    dd->y2 = fminf(by2, (float)lb->inner_h / lb->scale) + (float)at.y0;
     float co[SEG_NM];
     for (int m = 0; m < SEG_NM; m++) co[m] = p[(size_t)(4 + nc + m) * na + c->anchor];
     int mx1 = (int)fmaxf(0, floorf(c->x1 * sx)), my1 = (int)fmaxf(0, floorf(c->y1 * sy));
@@ -227,7 +204,7 @@ int damage_detect(model_runner *r, damage_result *out, const vigil_image *frame,
         cells += v > 0; /* sigmoid(v) > 0.5 */
       }
     /* one prototype cell is (1/sx) x (1/sy) letterbox px = that / scale^2 frame px */
-    double cell_px = 1.0 / ((double)sx * sy * (double)lb.scale * lb.scale);
+    double cell_px = 1.0 / ((double)sx * sy * (double)at.lb.scale * at.lb.scale);
     dd->mask_area = (int)llround((double)cells * cell_px);
     dd->has_mask = cells > 0;
     add_type(out, names[c->cls], dd->confidence);

@@ -46,22 +46,14 @@ int pet_classify(model_runner *r, pet_result *out, const vigil_image *frame, flo
     return vigil_err(err, errlen, -1, "pet-classifier: expected pixel_values [B,3,224,224] float32");
   if (hub_clip_box(&x1, &y1, &x2, &y2, frame)) return vigil_err(err, errlen, -1, "animal box is empty or outside the image");
   hub_center_square(&x1, &y1, &x2, &y2, PET_CROP_PCT);
-  vrt_tensor *o;
-  int n;
-  int rc = hub_run_box(r, "pet-classifier", frame, x1, y1, x2, y2, PET_SIZE, PET_SIZE, hub_imagenet_mean,
-                       hub_imagenet_std, "animal box is too small", &o, &n, err, errlen);
-  if (rc) return rc;
-  if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != IMAGENET_N) {
-    runner_outputs_free(o, n);
-    return vigil_err(err, errlen, -1, "pet-classifier: expected logits [1,%d] (ImageNet-1k)", IMAGENET_N);
+  float *p = malloc(sizeof(float) * IMAGENET_N); /* ImageNet-1k */
+  if (!p) return vigil_err(err, errlen, -1, "out of memory");
+  int rc = hub_classify_box(r, "pet-classifier", frame, x1, y1, x2, y2, PET_SIZE, PET_SIZE, hub_imagenet_mean,
+                            hub_imagenet_std, "animal box is too small", p, IMAGENET_N, err, errlen);
+  if (rc) {
+    free(p);
+    return rc;
   }
-  float *p = malloc(sizeof(float) * IMAGENET_N);
-  if (!p) {
-    runner_outputs_free(o, n);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
-  hub_softmax(p, o[0].data, IMAGENET_N);
-  runner_outputs_free(o, n);
   float dog = 0, cat = 0;
   int top = 0, best_dog = DOG_FIRST, best_cat = CAT_FIRST, best_other = -1;
   for (int k = 0; k < IMAGENET_N; k++) {

@@ -9,6 +9,16 @@
 #include "vigil/hub.h"
 #include "vigil/status.h"
 
+/* The pose model's input [B,3,H,W] float32 (def_h x def_w where the export
+ * left it dynamic, at most max a side) into *ih, *iw; -1 with err otherwise. */
+static int pose_input(const model_runner *r, const char *adapter, const char *want, int def_h, int def_w, int max,
+                      int *ih, int *iw, char *err, size_t errlen) {
+  if (!hub_rgb_input(r->m, def_h, def_w, ih, iw))
+    return vigil_err(err, errlen, -1, "%s: expected %s float32", adapter, want);
+  if (*ih > max || *iw > max) return vigil_err(err, errlen, -1, "%s: input %dx%d is too large", adapter, *iw, *ih);
+  return 0;
+}
+
 /* ViTPose (usyd-community/vitpose-plus-small, VitPoseImageProcessor config):
  * input 256 high x 192 wide; the box is grown to the input's aspect ratio and
  * padded by 1.25 (box_to_center_and_scale, padding_factor 1.25), affine-warped
@@ -22,9 +32,8 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
                  float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   int ih, iw;
-  const vrt_tensor *decl = hub_rgb_input(r->m, VITPOSE_H, VITPOSE_W, &ih, &iw);
-  if (!decl) return vigil_err(err, errlen, -1, "vitpose: expected pixel_values [B,3,256,192] float32");
-  if (ih > 2048 || iw > 2048) return vigil_err(err, errlen, -1, "vitpose: input %dx%d is too large", iw, ih);
+  if (pose_input(r, "vitpose", "pixel_values [B,3,256,192]", VITPOSE_H, VITPOSE_W, 2048, &ih, &iw, err, errlen))
+    return -1;
   float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
   if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))
     return vigil_err(err, errlen, -1, "person box is empty or outside the image");
@@ -36,12 +45,9 @@ int vitpose_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   float *buf = malloc(sizeof(float) * 3 * (size_t)iw * (size_t)ih);
   if (!buf) return vigil_err(err, errlen, -1, "out of memory");
   hub_affine_to_nchw(buf, frame, ox, oy, w / (float)iw, h / (float)ih, iw, ih, hub_imagenet_mean, hub_imagenet_std);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * 3 * (size_t)iw * (size_t)ih};
   vrt_tensor *o;
   int n;
-  int rc = hub_run(r, "vitpose", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_nchw(r, "vitpose", buf, iw, ih, &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || o[0].ndim != 4 || o[0].dims[0] != 1 || o[0].dims[1] != POSE_NKP ||
       o[0].dims[2] < 2 || o[0].dims[3] < 2) {
@@ -86,34 +92,13 @@ int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, f
                   float y2, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   int ih, iw;
-  const vrt_tensor *decl = hub_rgb_input(r->m, YOLOPOSE_SIZE, YOLOPOSE_SIZE, &ih, &iw);
-  if (!decl) return vigil_err(err, errlen, -1, "yolov8n-pose: expected images [1,3,640,640] float32");
-  if (ih > 4096 || iw > 4096) return vigil_err(err, errlen, -1, "yolov8n-pose: input %dx%d is too large", iw, ih);
-  float bx1 = x1, by1 = y1, bx2 = x2, by2 = y2;
-  if (frame->c != 3 || hub_clip_box(&bx1, &by1, &bx2, &by2, frame))
-    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
-  int cx = (int)floorf(bx1), cy = (int)floorf(by1);
-  vigil_image crop = {0}, lbi = {0};
-  vigil_letterbox lb;
-  if (vigil_img_crop(&crop, frame, cx, cy, (int)ceilf(bx2) - cx, (int)ceilf(by2) - cy))
-    return vigil_err(err, errlen, -1, "person box is empty or outside the image");
-  int rc = vigil_img_letterbox(&lbi, &lb, &crop, iw, ih, 114, VIGIL_RESIZE_BILINEAR);
-  vigil_image_free(&crop);
-  if (rc) return vigil_err(err, errlen, -1, "letterbox failed");
-  float *buf = malloc(sizeof(float) * 3 * (size_t)iw * (size_t)ih);
-  if (!buf) {
-    vigil_image_free(&lbi);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
-  const float zero[3] = {0, 0, 0}, scale[3] = {255, 255, 255};
-  vigil_img_to_f32(buf, &lbi, VIGIL_LAYOUT_NCHW, zero, scale, false);
-  vigil_image_free(&lbi);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 3, ih, iw}, .data = buf,
-                   .nbytes = sizeof(float) * 3 * (size_t)iw * (size_t)ih};
+  if (pose_input(r, "yolov8n-pose", "images [1,3,640,640]", YOLOPOSE_SIZE, YOLOPOSE_SIZE, 4096, &ih, &iw, err, errlen))
+    return -1;
+  hub_boxed at;
   vrt_tensor *o;
   int n;
-  rc = hub_run(r, "yolov8n-pose", &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = hub_run_letterboxed(r, "yolov8n-pose", frame, x1, y1, x2, y2, iw, ih,
+                               "person box is empty or outside the image", &at, &o, &n, err, errlen);
   if (rc) return rc;
   const int rows = 5 + 3 * POSE_NKP;
   /* [1,56,N] as exported; [1,N,56] accepted too */
@@ -133,9 +118,9 @@ int yolopose_pose(model_runner *r, pose_result *out, const vigil_image *frame, f
   if (best >= 0) {
     for (int k = 0; k < POSE_NKP; k++) {
       float kx = AT(5 + 3 * k, best), ky = AT(6 + 3 * k, best), ks = AT(7 + 3 * k, best);
-      vigil_letterbox_to_original(&lb, &kx, &ky);
-      out->kp[k].x = (float)cx + kx;
-      out->kp[k].y = (float)cy + ky;
+      vigil_letterbox_to_original(&at.lb, &kx, &ky);
+      out->kp[k].x = (float)at.x0 + kx;
+      out->kp[k].y = (float)at.y0 + ky;
       out->kp[k].score = isfinite(ks) ? fminf(fmaxf(ks, 0), 1) : 0;
     }
   }

@@ -49,18 +49,11 @@ int vehicle_classify(model_runner *r, vehicle_result *out, const vigil_image *fr
   memset(out, 0, sizeof *out);
   if (!hub_rgb_input(r->m, 0, 0, NULL, NULL))
     return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected pixel_values [B,3,224,224] float32");
-  vrt_tensor *o;
-  int n;
-  int rc = hub_run_box(r, "vehicle-segment-classification", frame, x1, y1, x2, y2, VEH_SIZE, VEH_SIZE, hub_half_mean,
-                       hub_half_std, "vehicle box is empty or outside the image", &o, &n, err, errlen);
-  if (rc) return rc;
-  if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != VEHICLE_NCLASSES) {
-    runner_outputs_free(o, n);
-    return vigil_err(err, errlen, -1, "vehicle-segment-classification: expected logits [1,%d]", VEHICLE_NCLASSES);
-  }
   float p[VEHICLE_NCLASSES];
-  hub_softmax(p, o[0].data, VEHICLE_NCLASSES);
-  runner_outputs_free(o, n);
+  int rc = hub_classify_box(r, "vehicle-segment-classification", frame, x1, y1, x2, y2, VEH_SIZE, VEH_SIZE,
+                            hub_half_mean, hub_half_std, "vehicle box is empty or outside the image", p,
+                            VEHICLE_NCLASSES, err, errlen);
+  if (rc) return rc;
   /* the label order from the export's id2label when it names all 11 known classes */
   char labels[VEHICLE_NCLASSES][48];
   int named = hub_id2label(vrt_model_metadata(r->m, "id2label"), labels, VEHICLE_NCLASSES);

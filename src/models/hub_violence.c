@@ -41,18 +41,10 @@ int violence_classify(model_runner *r, violence_result *out, const vigil_image *
   int vio, non;
   if (violence_check(r, err, errlen) || class_ids(r, labels, &vio, &non)) return -1;
   if (!(x2 > x1 && y2 > y1)) x1 = 0, y1 = 0, x2 = (float)frame->w, y2 = (float)frame->h;
-  vrt_tensor *o;
-  int n;
-  int rc = hub_run_box(r, "violence-detection", frame, x1, y1, x2, y2, VIO_SIZE, VIO_SIZE, hub_half_mean, hub_half_std,
-                       "violence-detection: the region is outside the frame", &o, &n, err, errlen);
-  if (rc) return rc;
-  if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != 2) {
-    runner_outputs_free(o, n);
-    return vigil_err(err, errlen, -1, "violence-detection: expected logits [1,2] float32");
-  }
   float p[2];
-  hub_softmax(p, o[0].data, 2);
-  runner_outputs_free(o, n);
+  int rc = hub_classify_box(r, "violence-detection", frame, x1, y1, x2, y2, VIO_SIZE, VIO_SIZE, hub_half_mean,
+                            hub_half_std, "violence-detection: the region is outside the frame", p, 2, err, errlen);
+  if (rc) return rc;
   out->violence = p[vio];
   out->violent = p[vio] >= 0.5f;
   snprintf(out->label, sizeof out->label, "%s", labels[out->violent ? vio : non]);

@@ -28,8 +28,11 @@
 #define OCR_MAX_REC_RATIO 40 /* a line wider than 40x its height is squeezed: bounds the rec tensor */
 #define OCR_TALL_RATIO 1.5f  /* crops this much taller than wide are turned 90 degrees */
 
+/* The three stages' models; the classifier is optional (not loaded: m NULL). */
+enum { OCR_DET, OCR_REC, OCR_CLS, OCR_NSTAGES };
+
 struct ocr_engine {
-  model_runner det, rec, cls;
+  model_runner run[OCR_NSTAGES];
   bool has_cls;
   ocr_dict dict;
 };
@@ -333,35 +336,20 @@ void ocr_sort_lines(ocr_line *l, int n) {
 
 /* ---- image helpers ------------------------------------------------------------------- */
 
-/* Solves the 8 homography unknowns mapping dst (0,0),(w,0),(w,h),(0,h) to the quad. */
+/* The homography H mapping dst (0,0),(w,0),(w,h),(0,h) to the quad q[0..3], in
+ * closed form (Heckbert's unit square to quad, scaled to w x h); -1 when the quad
+ * is degenerate (three corners on a line). */
 static int homography(double H[9], const ocr_point q[4], float w, float h) {
-  const double u[4] = {0, w, w, 0}, v[4] = {0, 0, h, h};
-  double A[8][9];
-  for (int i = 0; i < 4; i++) {
-    double x = q[i].x, y = q[i].y;
-    double r0[9] = {u[i], v[i], 1, 0, 0, 0, -u[i] * x, -v[i] * x, x};
-    double r1[9] = {0, 0, 0, u[i], v[i], 1, -u[i] * y, -v[i] * y, y};
-    memcpy(A[2 * i], r0, sizeof r0);
-    memcpy(A[2 * i + 1], r1, sizeof r1);
-  }
-  for (int c = 0; c < 8; c++) {
-    int piv = c;
-    for (int r = c + 1; r < 8; r++)
-      if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
-    if (fabs(A[piv][c]) < 1e-12) return -1;
-    if (piv != c)
-      for (int k = 0; k < 9; k++) {
-        double t = A[c][k];
-        A[c][k] = A[piv][k], A[piv][k] = t;
-      }
-    for (int r = 0; r < 8; r++) {
-      if (r == c) continue;
-      double f = A[r][c] / A[c][c];
-      for (int k = c; k < 9; k++) A[r][k] -= f * A[c][k];
-    }
-  }
-  for (int i = 0; i < 8; i++) H[i] = A[i][8] / A[i][i];
-  H[8] = 1;
+  double x0 = q[0].x, y0 = q[0].y, x1 = q[1].x, y1 = q[1].y, x2 = q[2].x, y2 = q[2].y, x3 = q[3].x, y3 = q[3].y;
+  double sx = x0 - x1 + x2 - x3, sy = y0 - y1 + y2 - y3; /* 0, 0 for a parallelogram */
+  double dx1 = x1 - x2, dx2 = x3 - x2, dy1 = y1 - y2, dy2 = y3 - y2;
+  double den = dx1 * dy2 - dx2 * dy1;
+  if (fabs(den) < 1e-12) return -1;
+  double g = (sx * dy2 - dx2 * sy) / den, k = (dx1 * sy - sx * dy1) / den;
+  const double m[9] = {(x1 - x0 + g * x1) / w, (x3 - x0 + k * x3) / h, x0,
+                       (y1 - y0 + g * y1) / w, (y3 - y0 + k * y3) / h, y0,
+                       g / w,                  k / h,                  1};
+  memcpy(H, m, sizeof m);
   return 0;
 }
 
@@ -460,8 +448,9 @@ int ocr_load(ocr_engine **out, const char *det, const char *rec, const char *cls
   *out = NULL;
   ocr_engine *e = calloc(1, sizeof *e);
   if (!e) return vigil_err(err, errlen, -1, "out of memory");
-  if (runner_load(&e->det, det, threads, err, errlen) || runner_load(&e->rec, rec, threads, err, errlen) ||
-      (cls && runner_load(&e->cls, cls, threads, err, errlen)) || ocr_dict_load(&e->dict, keys, err, errlen)) {
+  if (runner_load(&e->run[OCR_DET], det, threads, err, errlen) ||
+      runner_load(&e->run[OCR_REC], rec, threads, err, errlen) ||
+      (cls && runner_load(&e->run[OCR_CLS], cls, threads, err, errlen)) || ocr_dict_load(&e->dict, keys, err, errlen)) {
     ocr_free(e);
     return -1;
   }
@@ -497,17 +486,16 @@ int ocr_load_config(ocr_engine **out, ocr_params *params, const vigil_config *cf
 
 void ocr_free(ocr_engine *e) {
   if (!e) return;
-  runner_free(&e->det);
-  runner_free(&e->rec);
-  runner_free(&e->cls);
+  for (int s = 0; s < OCR_NSTAGES; s++) runner_free(&e->run[s]);
   ocr_dict_free(&e->dict);
   free(e);
 }
 
 size_t ocr_memory_bytes(const ocr_engine *e) {
   if (!e) return 0;
-  return runner_memory_bytes(&e->det) + runner_memory_bytes(&e->rec) +
-         (e->has_cls ? runner_memory_bytes(&e->cls) : 0);
+  size_t bytes = 0;
+  for (int s = 0; s < OCR_NSTAGES; s++) bytes += runner_memory_bytes(&e->run[s]); /* 0 when not loaded */
+  return bytes;
 }
 
 void ocr_result_free(ocr_result *r) {
@@ -553,7 +541,7 @@ static int detect(ocr_engine *e, ocr_result *res, const vigil_image *im, const o
                    .nbytes = sizeof *buf * 3 * (size_t)rw * rh};
   vrt_tensor *o;
   int no;
-  int rc = run_model(&e->det, "det", &in, &o, &no, &res->det_ms, err, errlen);
+  int rc = run_model(&e->run[OCR_DET], "det", &in, &o, &no, &res->det_ms, err, errlen);
   free(buf);
   if (rc) return rc;
   if (vrt_tensor_numel(&o[0]) != (int64_t)rw * rh) {
@@ -618,7 +606,7 @@ static int classify(ocr_engine *e, ocr_result *res, vigil_image *crops, const oc
                      .nbytes = sizeof *buf * slot * nb};
     vrt_tensor *o;
     int no;
-    if (run_model(&e->cls, "cls", &in, &o, &no, &res->cls_ms, err, errlen)) {
+    if (run_model(&e->run[OCR_CLS], "cls", &in, &o, &no, &res->cls_ms, err, errlen)) {
       free(buf);
       return -1;
     }
@@ -659,7 +647,7 @@ static int recognise(ocr_engine *e, ocr_result *res, const vigil_image *crops, c
                      .nbytes = sizeof *buf * slot * nb};
     vrt_tensor *o = NULL;
     int no = 0;
-    if (!rc) rc = run_model(&e->rec, "rec", &in, &o, &no, &res->rec_ms, err, errlen);
+    if (!rc) rc = run_model(&e->run[OCR_REC], "rec", &in, &o, &no, &res->rec_ms, err, errlen);
     free(buf);
     if (rc) break;
     if (o[0].ndim != 3 || o[0].dims[0] != nb) {

@@ -10,11 +10,16 @@
 #include "vigil/person.h"
 #include "vigil/status.h"
 
+/* The square a model saw: its top-left in frame pixels and its side. */
+typedef struct {
+  float ox, oy, side;
+} square;
+
 /* Crops the (grown) box, pads it to a square and resizes that to size x size
- * (bilinear) into *rs; returns the square's top-left in frame pixels and its
- * side. -1: the box is empty or outside the image; -2: the resize failed. */
-static int square_crop(vigil_image *rs, float *ox, float *oy, float *side, const vigil_image *frame, float x1,
-                       float y1, float x2, float y2, float grow, int size) {
+ * (bilinear) into *rs; sq gets the square. -1: the box is empty or outside the
+ * image; -2: the resize failed. */
+static int square_crop(vigil_image *rs, square *sq_out, const vigil_image *frame, float x1, float y1, float x2,
+                       float y2, float grow, int size) {
   float w = x2 - x1, h = y2 - y1;
   x1 -= w * grow / 2, x2 += w * grow / 2, y1 -= h * grow / 2, y2 += h * grow / 2;
   int cx = (int)floorf(fmaxf(x1, 0)), cy = (int)floorf(fmaxf(y1, 0));
@@ -27,12 +32,32 @@ static int square_crop(vigil_image *rs, float *ox, float *oy, float *side, const
   int rc = vigil_img_pad_square(&sq, &offx, &offy, &crop, 0);
   vigil_image_free(&crop);
   if (rc) return -1;
-  *ox = (float)(cx - offx);
-  *oy = (float)(cy - offy);
-  *side = (float)sq.w;
+  *sq_out = (square){(float)(cx - offx), (float)(cy - offy), (float)sq.w};
   rc = vigil_img_resize(rs, &sq, size, size, VIGIL_RESIZE_BILINEAR);
   vigil_image_free(&sq);
   return rc ? -2 : 0;
+}
+
+/* square_crop of the box as the model's [1,size,size,3] input, run: int32 RGB
+ * (dtype VRT_I32) or floats (x - mean) / std (NULL: 0 and 1). bad_box: the
+ * error when the box is empty or outside the image. */
+static int run_square(model_runner *r, square *sq, const vigil_image *frame, float x1, float y1, float x2, float y2,
+                      float grow, int size, vrt_dtype dtype, const float *mean, const float *std, const char *bad_box,
+                      vrt_tensor **o, int *no, char *err, size_t errlen) {
+  vigil_image rs = {0};
+  int rc = square_crop(&rs, sq, frame, x1, y1, x2, y2, grow, size);
+  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? bad_box : "resize failed");
+  size_t ne = (size_t)size * (size_t)size * 3, es = dtype == VRT_I32 ? sizeof(int32_t) : sizeof(float);
+  void *buf = malloc(es * ne);
+  if (buf && dtype == VRT_I32) vigil_img_to_i32(buf, &rs);
+  else if (buf) vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, mean, std, false);
+  vigil_image_free(&rs);
+  if (!buf) return vigil_err(err, errlen, -1, "out of memory");
+  vrt_tensor in = {.name = vrt_model_input(r->m, 0)->name, .dtype = dtype, .ndim = 4, .dims = {1, size, size, 3},
+                   .data = buf, .nbytes = es * ne};
+  rc = runner_run(r, &in, 1, o, no, err, errlen);
+  free(buf);
+  return rc;
 }
 
 int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, float x1, float y1, float x2,
@@ -41,23 +66,11 @@ int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   if (!decl || decl->ndim != 4 || decl->dtype != VRT_I32) return vigil_err(err, errlen, -1, "movenet: unexpected input");
   int size = decl->dims[1] > 0 ? (int)decl->dims[1] : 192;
-  vigil_image rs = {0};
-  float ox, oy, side;
-  int rc = square_crop(&rs, &ox, &oy, &side, frame, x1, y1, x2, y2, 0.1f, size);
-  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "person box is empty or outside the image" : "resize failed");
-  int32_t *buf = malloc(sizeof(int32_t) * (size_t)size * (size_t)size * 3);
-  if (!buf) {
-    vigil_image_free(&rs);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
-  vigil_img_to_i32(buf, &rs);
-  vigil_image_free(&rs);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_I32, .ndim = 4, .dims = {1, size, size, 3}, .data = buf,
-                   .nbytes = sizeof(int32_t) * (size_t)size * (size_t)size * 3};
+  square sq;
   vrt_tensor *o;
   int n;
-  rc = runner_run(r, &in, 1, &o, &n, err, errlen);
-  free(buf);
+  int rc = run_square(r, &sq, frame, x1, y1, x2, y2, 0.1f, size, VRT_I32, NULL, NULL,
+                      "person box is empty or outside the image", &o, &n, err, errlen);
   if (rc) return rc;
   if (n < 1 || o[0].dtype != VRT_F32 || vrt_tensor_numel(&o[0]) != POSE_NKP * 3) {
     runner_outputs_free(o, n);
@@ -65,8 +78,8 @@ int movenet_pose(model_runner *r, pose_result *out, const vigil_image *frame, fl
   }
   const float *k = o[0].data;
   for (int i = 0; i < POSE_NKP; i++) {
-    out->kp[i].y = oy + k[i * 3 + 0] * side;
-    out->kp[i].x = ox + k[i * 3 + 1] * side;
+    out->kp[i].y = sq.oy + k[i * 3 + 0] * sq.side;
+    out->kp[i].x = sq.ox + k[i * 3 + 1] * sq.side;
     out->kp[i].score = k[i * 3 + 2];
   }
   runner_outputs_free(o, n);
@@ -85,26 +98,14 @@ int blazeface_detect(model_runner *r, face_box *faces, int max, int *n, const vi
                      float y1, float x2, float y2, float min_score, char *err, size_t errlen) {
   *n = 0;
   if (x2 <= x1 || y2 <= y1) x1 = 0, y1 = 0, x2 = (float)frame->w, y2 = (float)frame->h;
-  vigil_image rs = {0};
-  float ox, oy, side;
-  int rc = square_crop(&rs, &ox, &oy, &side, frame, x1, y1, x2, y2, 0, 256);
-  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "region is empty or outside the image" : "resize failed");
-  float *buf = malloc(sizeof(float) * 256 * 256 * 3);
-  if (!buf) {
-    vigil_image_free(&rs);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
-  const float mean[3] = {127.5f, 127.5f, 127.5f}, std[3] = {127.5f, 127.5f, 127.5f};
-  vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, mean, std, false);
-  vigil_image_free(&rs);
-  const vrt_tensor *decl = vrt_model_input(r->m, 0);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, 256, 256, 3}, .data = buf,
-                   .nbytes = sizeof(float) * 256 * 256 * 3};
+  const float half[3] = {127.5f, 127.5f, 127.5f};
+  square sq;
   vrt_tensor *o;
   int no;
-  rc = runner_run(r, &in, 1, &o, &no, err, errlen);
-  free(buf);
+  int rc = run_square(r, &sq, frame, x1, y1, x2, y2, 0, 256, VRT_F32, half, half,
+                      "region is empty or outside the image", &o, &no, err, errlen);
   if (rc) return rc;
+  const float ox = sq.ox, oy = sq.oy;
   /* outputs: scores [1,512,1] + [1,384,1], boxes [1,512,16] + [1,384,16] */
   const float *sc[2] = {0}, *bx[2] = {0};
   for (int i = 0; i < no; i++) {
@@ -125,7 +126,7 @@ int blazeface_detect(model_runner *r, face_box *faces, int max, int *n, const vi
   }
   int nc = 0;
   const int grid[2] = {16, 8}, per[2] = {2, 6};
-  const float k = side / 256.0f;
+  const float k = sq.side / 256.0f;
   for (int part = 0; part < 2; part++) {
     int g = grid[part];
     for (int a = 0; a < g * g * per[part]; a++) {
@@ -175,25 +176,13 @@ int faceres_demographics(model_runner *r, demographics_result *out, const vigil_
   memset(out, 0, sizeof *out);
   const vrt_tensor *decl = vrt_model_input(r->m, 0);
   int size = decl && decl->ndim == 4 && decl->dims[1] > 0 ? (int)decl->dims[1] : 224;
-  vigil_image rs = {0};
-  float ox, oy, side;
-  int rc = square_crop(&rs, &ox, &oy, &side, frame, face->x1, face->y1, face->x2, face->y2, 0.0f, size);
-  if (rc) return vigil_err(err, errlen, -1, "%s", rc == -1 ? "face box is empty" : "resize failed");
-  float *buf = malloc(sizeof(float) * (size_t)size * (size_t)size * 3);
-  if (!buf) {
-    vigil_image_free(&rs);
-    return vigil_err(err, errlen, -1, "out of memory");
-  }
   /* RGB 0..255 on the tight face box: measured on the sample portraits, 0..1
    * or -1..1 input leaves the final features all zero (docs/models.md). */
-  vigil_img_to_f32(buf, &rs, VIGIL_LAYOUT_NHWC, NULL, NULL, false);
-  vigil_image_free(&rs);
-  vrt_tensor in = {.name = decl->name, .dtype = VRT_F32, .ndim = 4, .dims = {1, size, size, 3}, .data = buf,
-                   .nbytes = sizeof(float) * (size_t)size * (size_t)size * 3};
+  square sq;
   vrt_tensor *o;
   int no;
-  rc = runner_run(r, &in, 1, &o, &no, err, errlen);
-  free(buf);
+  int rc = run_square(r, &sq, frame, face->x1, face->y1, face->x2, face->y2, 0.0f, size, VRT_F32, NULL, NULL,
+                      "face box is empty", &o, &no, err, errlen);
   if (rc) return rc;
   const float *gender = NULL, *age = NULL;
   for (int i = 0; i < no; i++) {

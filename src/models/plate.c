@@ -215,23 +215,16 @@ int plate_box_detect(detector_t *det, plate_read *hint, const vigil_image *frame
   int cx = (int)fmaxf(x1, 0), cy = (int)fmaxf(y1, 0);
   int cw = (int)fminf(x2, (float)frame->w) - cx, ch = (int)fminf(y2, (float)frame->h) - cy;
   if (cw < 8 || ch < 8) return 0;
-  vigil_image crop = {0};
-  if (vigil_img_crop(&crop, frame, cx, cy, cw, ch)) {
-    vigil_err(err, errlen, -1, "plate: cannot crop the vehicle");
-    return -1;
-  }
   vigil_det_list l;
-  const vigil_image *imgs[1] = {&crop};
-  int rc = detector_run(det, &l, imgs, 1, err, errlen);
-  vigil_image_free(&crop);
+  int rc = detector_run_region(det, &l, frame, cx, cy, cw, ch, err, errlen);
   if (rc) return rc;
   int best = -1;
   for (int i = 0; i < l.n; i++)
     if (l.dets[i].score >= 0.25f && (best < 0 || l.dets[i].score > l.dets[best].score)) best = i;
   if (best >= 0) {
     memset(hint, 0, sizeof *hint);
-    hint->x1 = cx + l.dets[best].x1, hint->y1 = cy + l.dets[best].y1;
-    hint->x2 = cx + l.dets[best].x2, hint->y2 = cy + l.dets[best].y2;
+    hint->x1 = l.dets[best].x1, hint->y1 = l.dets[best].y1;
+    hint->x2 = l.dets[best].x2, hint->y2 = l.dets[best].y2;
     hint->confidence = l.dets[best].score;
     snprintf(hint->source, sizeof hint->source, "yolo11-license-plate");
   }
@@ -287,21 +280,33 @@ void plate_votes_free(plate_votes *v) {
   free(v);
 }
 
+static unsigned long long track_used(const void *t) { return ((const vote_track *)t)->used; }
+static unsigned long long text_count(const void *t) { return (unsigned long long)((const vote_text *)t)->count; }
+
+/* A zeroed entry for something new in a table of *n entries (at most cap, each
+ * size bytes): appended while there is room, else in place of the entry with
+ * the least key (the least recently used track, the weakest reading). */
+static void *slot_take(void *base, size_t size, int *n, int cap, unsigned long long (*key)(const void *)) {
+  int slot = *n;
+  if (*n < cap) {
+    (*n)++;
+  } else {
+    slot = 0;
+    for (int i = 1; i < *n; i++)
+      if (key((char *)base + (size_t)i * size) < key((char *)base + (size_t)slot * size)) slot = i;
+  }
+  void *e = (char *)base + (size_t)slot * size;
+  memset(e, 0, size);
+  return e;
+}
+
 static vote_track *track_of(plate_votes *v, long id, bool create) {
   for (int i = 0; i < v->n; i++)
     if (v->tracks[i].track == id) return &v->tracks[i];
   if (!create) return NULL;
-  int slot = v->n;
-  if (v->n == PLATE_VOTE_TRACKS) { /* forget the least recently used track */
-    slot = 0;
-    for (int i = 1; i < v->n; i++)
-      if (v->tracks[i].used < v->tracks[slot].used) slot = i;
-  } else {
-    v->n++;
-  }
-  memset(&v->tracks[slot], 0, sizeof v->tracks[slot]);
-  v->tracks[slot].track = id;
-  return &v->tracks[slot];
+  vote_track *t = slot_take(v->tracks, sizeof *v->tracks, &v->n, PLATE_VOTE_TRACKS, track_used);
+  t->track = id;
+  return t;
 }
 
 int plate_votes_add(plate_votes *v, long track_id, const char *text, float confidence, char *best, size_t cap,
@@ -314,21 +319,14 @@ int plate_votes_add(plate_votes *v, long track_id, const char *text, float confi
   if (t) {
     t->used = ++v->clock;
     if (text && text[0]) {
-      int i = 0;
-      while (i < t->n && strcmp(t->t[i].text, text)) i++;
-      if (i == t->n) {
-        if (t->n == PLATE_VOTE_TEXTS) { /* drop the weakest single reading */
-          i = 0;
-          for (int j = 1; j < t->n; j++)
-            if (t->t[j].count < t->t[i].count) i = j;
-        } else {
-          t->n++;
-        }
-        memset(&t->t[i], 0, sizeof t->t[i]);
-        snprintf(t->t[i].text, sizeof t->t[i].text, "%s", text);
+      vote_text *x = t->t;
+      while (x < t->t + t->n && strcmp(x->text, text)) x++;
+      if (x == t->t + t->n) {
+        x = slot_take(t->t, sizeof *t->t, &t->n, PLATE_VOTE_TEXTS, text_count);
+        snprintf(x->text, sizeof x->text, "%s", text);
       }
-      t->t[i].count++;
-      t->t[i].conf_sum += confidence;
+      x->count++;
+      x->conf_sum += confidence;
     }
     int w = -1;
     for (int i = 0; i < t->n; i++)

@@ -180,15 +180,10 @@ int yolo_world_decode(vigil_det_list *out, const float *pred, int rows, int anch
   if (n < 1 || rows < 4 + n || anchors < 1 || lb->scale <= 0) return -1;
   int cap = 0;
   for (int j = 0; j < anchors; j++) {
-    int best = -1;
-    float bs = conf;
-    for (int k = 0; k < n; k++) {
-      float s = pred[(size_t)(4 + k) * anchors + j];
-      if (s >= bs) bs = s, best = k; /* NaN never passes */
-    }
+    float bs, b[4];
+    int best = yolo_anchor_best(pred, anchors, j, n, NULL, conf, &bs, b);
     if (best < 0) continue;
-    float cx = pred[j], cy = pred[(size_t)anchors + j], bw = pred[2 * (size_t)anchors + j],
-          bh = pred[3 * (size_t)anchors + j];
+    float cx = b[0], cy = b[1], bw = b[2], bh = b[3];
     vigil_det d = {.cls = best, .label = classes[best], .score = bs};
     d.x1 = clampf((cx - bw / 2 - (float)lb->pad_x) / lb->scale, 0, (float)w);
     d.y1 = clampf((cy - bh / 2 - (float)lb->pad_y) / lb->scale, 0, (float)h);

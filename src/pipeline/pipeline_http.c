@@ -78,14 +78,8 @@ static const vigil_http_route pipeline_routes[] = {
 
 /* Not in vigil_services (`vigil serve` does not run a pipeline): analyze
  * starts it with the pipeline as its context. */
-const vigil_service vigil_service_pipeline = {
-    .name = "pipeline",
-    .port = 8097,
-    .routes = pipeline_routes,
-    .n_routes = sizeof pipeline_routes / sizeof pipeline_routes[0],
-    .metrics = pipeline_metrics,
-    .max_body = 1024,
-};
+const vigil_service vigil_service_pipeline =
+    VIGIL_SERVICE("pipeline", 8097, pipeline_routes, .metrics = pipeline_metrics, .max_body = 1024);
 
 struct pipeline_http {
   vigil_http_server *srv;

@@ -581,13 +581,6 @@ static const vigil_http_route events_routes[] = {
     {"POST", "/api/services/{name}/models/unload", web_h_proxy},
 };
 
-const vigil_service vigil_service_events = {
-    .name = "events",
-    .port = 8090,
-    .routes = events_routes,
-    .n_routes = VIGIL_JSON_N(events_routes),
-    .init = events_init,
-    .free = events_free,
-    .metrics = events_metrics,
-    .max_body = 64 * 1024,
-};
+const vigil_service vigil_service_events = VIGIL_SERVICE("events", 8090, events_routes, .init = events_init,
+                                                          .free = events_free, .metrics = events_metrics,
+                                                          .max_body = 64 * 1024);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,52 @@ static void test_yolo26_end_to_end(void **s) {
   detector_free(d);
 }
 
+/* A region of a larger frame: the same detections as on the region alone, in
+ * frame pixels; a region outside the frame is an error. */
+static void test_run_region(void **s) {
+  (void)s;
+  detector_t *d = load("yolo26.onnx", 0.3f);
+  vigil_image im = {0};
+  uniform(&im, 1000, 600, 200, 100, 50);
+  vigil_det_list l;
+  char err[256];
+  assert_int_equal(detector_run_region(d, &l, &im, 100, 150, 800, 400, err, sizeof err), 0);
+  assert_int_equal(l.n, 2);
+  const vigil_det *p = find(&l, "person"), *c = find(&l, "car");
+  assert_non_null(p);
+  assert_non_null(c);
+  assert_float_equal(p->x1, 100 + 125, 0.5); /* test_yolo26_end_to_end's boxes, moved by (100, 150) */
+  assert_float_equal(p->y2, 150 + 400, 0.5);
+  assert_float_equal(c->x1, 100 + 437.5, 0.5);
+  assert_float_equal(c->y1, 150 + 112.5, 0.5);
+  vigil_det_list_free(&l);
+  assert_int_not_equal(detector_run_region(d, &l, &im, 2000, 0, 10, 10, err, sizeof err), 0);
+  assert_int_equal(l.n, 0);
+  assert_non_null(strstr(err, "region"));
+  vigil_image_free(&im);
+  detector_free(d);
+}
+
+/* One anchor of a [4 + nc, n] output: the best class at or over conf, NaN
+ * and unnamed classes never win, the raw cx, cy, w, h. */
+static void test_anchor_best(void **s) {
+  (void)s;
+  /* rows cx, cy, w, h, 3 class scores; 2 anchors. Anchor 0 scores .2 .7 .7: a tie goes to the later class */
+  const float p[7 * 2] = {10, 20, 30, 40, 5, 6, 7, 8, 0.2f, 0.1f, 0.7f, NAN, 0.7f, 0.3f};
+  float sc, b[4];
+  assert_int_equal(yolo_anchor_best(p, 2, 0, 3, NULL, 0.25f, &sc, b), 2);
+  assert_float_equal(sc, 0.7f, 1e-6);
+  assert_float_equal(b[0], 10, 0);
+  assert_float_equal(b[1], 30, 0);
+  assert_float_equal(b[2], 5, 0);
+  assert_float_equal(b[3], 7, 0);
+  const char *names[3] = {"a", "b", NULL};
+  assert_int_equal(yolo_anchor_best(p, 2, 0, 3, names, 0.25f, &sc, b), 1);
+  assert_int_equal(yolo_anchor_best(p, 2, 1, 3, NULL, 0.25f, &sc, b), 2); /* NaN is skipped */
+  assert_float_equal(sc, 0.3f, 1e-6);
+  assert_int_equal(yolo_anchor_best(p, 2, 1, 3, NULL, 0.5f, &sc, b), -1);
+}
+
 static void test_yolov8_nms(void **s) {
   (void)s;
   detector_t *d = load("yolov8.onnx", -1); /* family default 0.5 */
@@ -148,7 +195,9 @@ static void test_unknown_family(void **s) {
 }
 
 int main(void) {
-  const struct CMUnitTest t[] = {cmocka_unit_test(test_yolo26_end_to_end), cmocka_unit_test(test_yolov8_nms),
+  const struct CMUnitTest t[] = {cmocka_unit_test(test_yolo26_end_to_end), cmocka_unit_test(test_run_region),
+                                 cmocka_unit_test(test_anchor_best),
+                                 cmocka_unit_test(test_yolov8_nms),
                                  cmocka_unit_test(test_unknown_family)};
   return cmocka_run_group_tests(t, setup, teardown);
 }

@@ -104,6 +104,20 @@ static void test_votes(void **s) {
   /* many tracks: the table stays bounded and keeps working */
   for (long t = 1000; t < 1600; t++) plate_votes_add(v, t, "ZZ99ZZZ", 0.5f, best, sizeof best, NULL);
   assert_int_equal(plate_votes_add(v, 1599, "ZZ99ZZZ", 0.5f, best, sizeof best, NULL), 2);
+  assert_int_equal(plate_votes_add(v, 8, "", 0, best, sizeof best, NULL), 0); /* least recently used: forgotten */
+  /* a track keeps 8 distinct readings (PLATE_VOTE_TEXTS): a new one replaces the weakest, never the leader */
+  assert_int_equal(plate_votes_add(v, 2000, "LEAD1", 0.9f, best, sizeof best, NULL), 1);
+  assert_int_equal(plate_votes_add(v, 2000, "LEAD1", 0.9f, best, sizeof best, NULL), 2);
+  for (int i = 0; i < 12; i++) {
+    char text[16];
+    snprintf(text, sizeof text, "ONCE%d", i);
+    assert_int_equal(plate_votes_add(v, 2000, text, 0.99f, best, sizeof best, NULL), 2);
+    assert_string_equal(best, "LEAD1");
+  }
+  assert_int_equal(plate_votes_add(v, 2000, "LEAD1", 0.9f, best, sizeof best, NULL), 3);
+  assert_int_equal(plate_votes_add(v, 2000, "ONCE11", 0.99f, best, sizeof best, NULL), 3); /* 2 votes now */
+  assert_int_equal(plate_votes_add(v, 2000, "ONCE11", 0.99f, best, sizeof best, NULL), 3);
+  assert_string_equal(best, "ONCE11"); /* the newest reading was kept: 3 votes, ties on the higher confidence */
   plate_votes_free(v);
 }
 
