@@ -160,6 +160,10 @@ typedef struct vrt_memory_info {
 
 void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out);
 
+/* Threads the last vrt_session_run ran on (before the first: the session's
+ * threads): with adaptive threads 1 or the session's N, else always N. */
+int vrt_session_threads_used(const vrt_session_t *s);
+
 #ifdef __cplusplus
 }
 #endif

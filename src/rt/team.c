@@ -39,7 +39,7 @@ static int best_arm(const vrt_team *tm) {
 }
 
 int vrt_team_pick(const vrt_team *tm) {
-  if (tm->total[1] < 2 || tm->total[0] < 2) return tm->total[1] <= tm->total[0] ? 1 : 0;
+  if (tm->total[1] < VRT_TEAM_EXPLORE || tm->total[0] < VRT_TEAM_EXPLORE) return tm->total[1] <= tm->total[0] ? 1 : 0;
   if (tm->since >= tm->interval) return !tm->cur;
   return tm->cur;
 }
@@ -54,7 +54,7 @@ static void push(vrt_team *tm, int arm, double secs) {
 void vrt_team_record(vrt_team *tm, int arm, double secs) {
   arm = arm ? 1 : 0;
   if (!(secs >= 0)) secs = 0;
-  int explored = tm->total[0] >= 2 && tm->total[1] >= 2;
+  int explored = tm->total[0] >= VRT_TEAM_EXPLORE && tm->total[1] >= VRT_TEAM_EXPLORE;
   if (!explored || arm == tm->cur) {
     push(tm, arm, secs);
     if (tm->n[0] && tm->n[1]) tm->cur = best_arm(tm);

@@ -6,6 +6,12 @@
 #define VRT_TEAM_WIN 5         /* recent samples kept per arm (median of these) */
 #define VRT_TEAM_PROBE_MIN 16  /* runs between probes of the arm not in use ... */
 #define VRT_TEAM_PROBE_MAX 256 /* ... doubling up to this while probes keep losing */
+/* Runs of a fresh session (or after new input shapes) before its exploration
+ * is over: the unplanned first run, then each arm's untimed first planned run
+ * and VRT_TEAM_EXPLORE timed ones. A benchmark that wants the settled choice
+ * warms up this many runs. */
+#define VRT_TEAM_EXPLORE 2
+#define VRT_TEAM_WARM_RUNS (1 + 2 * (1 + VRT_TEAM_EXPLORE))
 
 /* Arm 0 runs on one thread, arm 1 on the session's N. Plain data, one per
  * session (sessions are single-threaded), no clock inside: the caller times
