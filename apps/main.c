@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "vrt/vrt.h"
 
 typedef struct {
   const char *name;
@@ -26,6 +27,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  vrt_omp_passive_reexec(argv); /* libgomp's idle workers sleep (docs/configuration.md, Threads) */
   if (argc < 2) {
     usage(stderr);
     return VIGIL_EXIT_USAGE;

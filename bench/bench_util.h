@@ -85,9 +85,9 @@ double bench_worker_cmd(bench_worker *w, double *second, const char *fmt, ...) _
 void bench_worker_stop(bench_worker *w);
 /* CPU time the process has used, all its threads, in ms (NAN if unreadable). */
 double bench_proc_cpu_ms(pid_t pid);
-/* Waits (at most max_ms) until process pid stops using the CPU: ONNX
+/* Waits (at most max_ms) until the n processes stop using the CPU: ONNX
  * Runtime's pool threads spin for tens of ms after a run, which would take
  * the core of whatever runs next. Returns the ms waited. */
-double bench_proc_settle(pid_t pid, double max_ms);
+double bench_procs_settle(const pid_t *pids, int n, double max_ms);
 
 #endif

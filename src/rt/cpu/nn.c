@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool nn_use_reference(void) {
   const char *e = getenv("VRT_REFERENCE");
@@ -41,24 +42,25 @@ bool nn_use_reference(void) {
 }
 
 /* How oneDNN's OpenMP workers wait between parallel regions. libgomp's
- * default lets an idle worker spin for ~300000 polls (milliseconds) before it
- * sleeps; vrt runs its own kernels on the calling thread between oneDNN
- * calls, so with 2 threads on 2 cores the spinning worker takes the core a
- * neighbour (another session, another service, the other camera) needs, and
- * with that core busy a region waits for a worker that is not scheduled:
- * 2 threads measured many times slower than 1. Passive workers sleep on a
- * futex at once and cost a wake-up per region instead. libgomp reads the
- * policy once, in its constructor, which runs before main (libdnnl pulls it
- * in), so the only code early enough is the executable's .preinit_array,
- * which the dynamic loader runs before any library constructor; vrt is a
- * static library, so this entry lands in every program that uses it. A
- * policy (or GOMP_SPINCOUNT) the user set is left alone. */
-static void omp_policy_preinit(int argc, char **argv, char **envp) {
-  (void)argc, (void)argv, (void)envp;
-  if (!getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 0);
+ * default (OMP_WAIT_POLICY unset) lets a worker spin 300000 polls (~15 ms
+ * on this CPU) after every region; vrt runs its own kernels on the calling
+ * thread between oneDNN calls and a session sleeps between frames, so at 2
+ * threads the spinning worker holds the core a neighbour needs (another
+ * session, another service, the other camera), and with that core busy a
+ * region waits for a worker that is not scheduled. Passive workers sleep on
+ * a futex at once and cost a wake-up per region instead. libgomp reads the
+ * policy once, in its constructor, before main; setting it from the
+ * executable's .preinit_array does not work either: glibc's own constructor
+ * runs after it and resets environ to the loader's array. So the program
+ * re-executes itself with the variable set, first thing in main. A policy
+ * (or GOMP_SPINCOUNT) the user set is left alone. */
+void vrt_omp_passive_reexec(char **argv) {
+  if (!argv || !argv[0] || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 0)) return;
+  execv("/proc/self/exe", argv);
+  /* no /proc: this process keeps libgomp's default; its children (exec)
+   * get the variable */
 }
-__attribute__((used, section(".preinit_array"))) static void (*const omp_policy_preinit_fn)(int, char **,
-                                                                                           char **) = omp_policy_preinit;
 
 /* oneDNN here is built on OpenMP, which sizes its team from the calling
  * thread's nthreads ICV. Setting it per call makes sgemm honour the
