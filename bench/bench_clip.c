@@ -41,32 +41,16 @@ static const char *const labels[NLABELS] = {"a person",         "a car",      "a
 
 /* ---- HTTP -------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *data;
-  size_t len;
-} buf_t;
-
-static size_t keep(char *p, size_t sz, size_t n, void *ud) {
-  buf_t *b = ud;
-  char *d = realloc(b->data, b->len + sz * n + 1);
-  if (!d) return 0;
-  memcpy(d + b->len, p, sz * n);
-  b->data = d;
-  b->len += sz * n;
-  d[b->len] = 0;
-  return sz * n;
-}
-
 /* POST body to the service; the latency (s) and the reply's inference_time_ms (NAN on failure). */
 static double post(CURL *h, int port, const char *path, const char *body, double *service_ms) {
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  buf_t b = {0};
+  bench_buf b = {0};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_reset(h);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -93,10 +77,10 @@ static bool http_up(int port) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/health", port);
   bool up = false;
   for (int i = 0; i < 1200 && !up; i++) { /* a real CLIP takes a while to load */
-    buf_t b = {0};
+    bench_buf b = {0};
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     up = curl_easy_perform(h) == CURLE_OK && b.data && strstr(b.data, "\"healthy\"");
     free(b.data);

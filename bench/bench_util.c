@@ -1,11 +1,23 @@
 /* The benchmarks' reference workers (bench_util.h): child processes that
- * answer one line per command over pipes, and how busy such a process is. */
+ * answer one line per command over pipes, and how busy such a process is;
+ * and the HTTP benchmarks' reply buffer. */
 #include "bench_util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <sys/wait.h>
+
+size_t bench_buf_keep(char *p, size_t sz, size_t n, void *ud) {
+  bench_buf *b = ud;
+  char *d = realloc(b->data, b->len + sz * n + 1);
+  if (!d) return 0;
+  memcpy(d + b->len, p, sz * n);
+  b->data = d;
+  b->len += sz * n;
+  d[b->len] = 0;
+  return sz * n;
+}
 
 static void worker_close(bench_worker *w) {
   if (w->to) fclose(w->to);

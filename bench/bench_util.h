@@ -64,6 +64,14 @@ static inline void vigil_binary_path(char *buf, size_t len, const char *argv0) {
   else snprintf(buf, len, "./vigil");
 }
 
+/* A reply body growing as it arrives (NUL-terminated; free data). */
+typedef struct bench_buf {
+  char *data;
+  size_t len;
+} bench_buf;
+/* libcurl CURLOPT_WRITEFUNCTION appending to the bench_buf in ud (bench_util.c). */
+size_t bench_buf_keep(char *p, size_t sz, size_t n, void *ud);
+
 /* ---- reference workers (bench_util.c) ---------------------------------------
  * A worker is a child process that prints "ready" once, then reads one
  * command per line and answers one line: "ok [NUMBER [NUMBER ...]]" or
