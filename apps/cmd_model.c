@@ -209,7 +209,7 @@ static int run_parse(run_args *a, int argc, char **argv) {
       {"--shape", "NAME=DIMS", OPT_FN, a, "the shape of an input with dynamic dimensions, e.g. 1x3x640x640",
        opt_shape},
       {"--threads", "N", OPT_INT, &a->threads,
-       "vrt threads of the session (1); N > 1 is at most N: each run on 1 thread\n"
+       "vrt threads of the session (2; 1 on one CPU); N > 1 is at most N: each run on 1 thread\n"
        "or N, whichever its recent runs measured faster (VRT_ADAPTIVE_THREADS=0:\n"
        "always exactly N)", NULL},
       {"--runs", "N", OPT_INT, &a->runs, "timed runs (1)", NULL},
@@ -391,7 +391,7 @@ static int run_session(vrt_model_t *m, const vrt_tensor *in, int nin, const run_
 }
 
 static int model_run(int argc, char **argv) {
-  run_args a = {.threads = 1, .runs = 1};
+  run_args a = {.threads = vigil_default_threads(), .runs = 1};
   int status = run_parse(&a, argc, argv);
   if (status) {
     run_args_free(&a);

@@ -1,6 +1,7 @@
 /* main() of the `vigil` command: the subcommand table and dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "vrt/vrt.h"
@@ -24,6 +25,11 @@ static void usage(FILE *f) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'vigil <command> --help' describes each command.\n");
+}
+
+int vigil_default_threads(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus >= 2 ? 2 : 1;
 }
 
 int main(int argc, char **argv) {
