@@ -762,7 +762,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
     bench_worker_cmd(&v, NULL, "load 1");
     bench_worker_cmd(&v, NULL, "load 2");
     pid_t sp = spinner_start();
-    int br = runs / 2 + 1 > 5 ? runs / 2 + 1 : 5;
+    int br = runs;
     slot bq[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}, {&o, 1, 1, 0, 0}, {&o, 2, 1, 0, 0}};
     timed_rounds(bq, 4, all, 3, br);
     res->bv1 = bq[0].med, res->bv2 = bq[1].med, res->bvon2 = bq[1].on, res->bo1 = bq[2].med, res->bo2 = bq[3].med;
