@@ -239,17 +239,10 @@ int main(int argc, char **argv) {
 
     /* the service */
     int port = free_port();
-    pid_t srv = fork();
-    if (srv == 0) {
-      char ports[16], bl[1200];
-      snprintf(ports, sizeof ports, "%d", port);
-      snprintf(bl, sizeof bl, "%s/baselines.sqlite", tmp);
-      setenv("CLIP_MODEL_PATH", clip_dir, 1);
-      setenv("VIGIL_CLIP_BASELINES", bl, 1);
-      if (!freopen("/dev/null", "w", stderr)) _exit(126);
-      execl(vigil, vigil, "serve", "clip", "--port", ports, (char *)NULL);
-      _exit(127);
-    }
+    char bl[1200];
+    snprintf(bl, sizeof bl, "%s/baselines.sqlite", tmp);
+    const char *const env[] = {"CLIP_MODEL_PATH", clip_dir, "VIGIL_CLIP_BASELINES", bl, NULL};
+    pid_t srv = bench_serve_start(vigil, "clip", port, env);
     if (!http_up(port)) {
       fprintf(stderr, "bench_clip: `%s serve clip` did not come up\n", vigil);
       kill(srv, SIGTERM);

@@ -178,14 +178,7 @@ int main(int argc, char **argv) {
   /* the service */
   curl_global_init(CURL_GLOBAL_DEFAULT);
   port = free_port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    if (!freopen("/dev/null", "w", stderr)) _exit(126);
-    execl(vigil, vigil, "serve", "detect", "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = bench_serve_start(vigil, "detect", port, NULL);
   CURL *h = curl_easy_init();
   bool up = false;
   for (int i = 0; i < 600 && !up; i++) {

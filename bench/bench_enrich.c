@@ -138,14 +138,7 @@ int main(int argc, char **argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   port = free_port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    if (!freopen("/dev/null", "w", stderr)) _exit(126);
-    execl(vigil, vigil, "serve", "enrich", "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = bench_serve_start(vigil, "enrich", port, NULL);
   CURL *h = curl_easy_init();
   long st = 0;
   for (int i = 0; i < 600; i++) {

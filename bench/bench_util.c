@@ -19,6 +19,18 @@ size_t bench_buf_keep(char *p, size_t sz, size_t n, void *ud) {
   return sz * n;
 }
 
+pid_t bench_serve_start(const char *vigil, const char *service, int port, const char *const *env) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%d", port);
+  for (int i = 0; env && env[i] && env[i + 1]; i += 2) setenv(env[i], env[i + 1], 1);
+  if (!freopen("/dev/null", "w", stderr)) _exit(126);
+  execl(vigil, vigil, "serve", service, "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
+  _exit(127);
+}
+
 static void worker_close(bench_worker *w) {
   if (w->to) fclose(w->to);
   if (w->from) fclose(w->from);

@@ -64,6 +64,11 @@ static inline void vigil_binary_path(char *buf, size_t len, const char *argv0) {
   else snprintf(buf, len, "./vigil");
 }
 
+/* Starts `VIGIL serve SERVICE --port PORT --bind 127.0.0.1` with stderr to
+ * /dev/null and env (NULL, or "KEY", "VALUE", ..., NULL) set in the child
+ * only. Returns its pid, -1 if fork failed (bench_util.c). */
+pid_t bench_serve_start(const char *vigil, const char *service, int port, const char *const *env);
+
 /* A reply body growing as it arrives (NUL-terminated; free data). */
 typedef struct bench_buf {
   char *data;
