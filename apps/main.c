@@ -33,7 +33,7 @@ int vigil_default_threads(void) {
 }
 
 int main(int argc, char **argv) {
-  vrt_omp_passive_reexec(argv); /* libgomp's idle workers sleep (docs/configuration.md, Threads) */
+  vrt_omp_env_reexec(argv); /* libgomp's workers spin briefly (docs/configuration.md, Threads) */
   if (argc < 2) {
     usage(stderr);
     return VIGIL_EXIT_USAGE;

@@ -904,7 +904,7 @@ static void report(const result *r, int n, int busy) {
 }
 
 int main(int argc, char **argv) {
-  vrt_omp_passive_reexec(argv); /* as vigil does; the workers inherit it */
+  vrt_omp_env_reexec(argv); /* as vigil does; the workers inherit it */
   if (argc == 4 && !strcmp(argv[1], "--worker")) return worker_main(argv[2], argv[3]);
   if (argc == 2 && !strcmp(argv[1], "--ceiling")) return ceiling_main();
   int runs = 11, warmup = 3, busy = 1;
@@ -937,10 +937,10 @@ int main(int argc, char **argv) {
   if (sl <= 0) return 1;
   self[sl] = 0;
   signal(SIGPIPE, SIG_IGN);
-  const char *wp = getenv("OMP_WAIT_POLICY"), *vb = getenv("VRT_BACKENDS");
+  const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT"), *vb = getenv("VRT_BACKENDS");
   printf("bench_vrt: vrt vs onnxruntime-node 1.30 (CPU EP), same inputs, interleaved, median of %d runs "
-         "(%d warm-up); OMP_WAIT_POLICY=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset",
-         vb ? vb : "unset");
+         "(%d warm-up); OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset",
+         sc ? sc : "unset", vb ? vb : "unset");
   fflush(stdout);
   result res[NMODELS];
   int n = 0;

@@ -43,20 +43,28 @@ bool nn_use_reference(void) {
 
 /* How oneDNN's OpenMP workers wait between parallel regions. libgomp's
  * default (OMP_WAIT_POLICY unset) lets a worker spin 300000 polls (~15 ms
- * on this CPU) after every region; vrt runs its own kernels on the calling
- * thread between oneDNN calls and a session sleeps between frames, so at 2
+ * on this CPU, where a pause takes ~140 cycles) after every region: at 2
  * threads the spinning worker holds the core a neighbour needs (another
- * session, another service, the other camera), and with that core busy a
- * region waits for a worker that is not scheduled. Passive workers sleep on
- * a futex at once and cost a wake-up per region instead. libgomp reads the
- * policy once, in its constructor, before main; setting it from the
- * executable's .preinit_array does not work either: glibc's own constructor
- * runs after it and resets environ to the loader's array. So the program
- * re-executes itself with the variable set, first thing in main. A policy
- * (or GOMP_SPINCOUNT) the user set is left alone. */
-void vrt_omp_passive_reexec(char **argv) {
+ * session, another service, the other camera) long after the run, and with
+ * that core busy a region waits for a worker that is not scheduled. Passive
+ * workers (OMP_WAIT_POLICY=passive, no spinning) sleep at once, but then
+ * every region wakes a sleeping thread on an idle CPU; in a KVM guest that
+ * costs so much after an idle gap that 2 threads were no faster than 1 for
+ * runs spaced 30 ms apart (resnet18: 23 ms at 1 and 2 threads, 13 ms back to
+ * back). VRT_OMP_SPINCOUNT polls (~0.5 ms here) keep the worker awake across
+ * the short gaps between the regions of one run (2 threads: 12.5 ms with the
+ * gaps) and let it sleep soon after the run; libgomp itself cuts the spin to
+ * 100 polls when it manages more threads than there are CPUs. libgomp reads
+ * GOMP_SPINCOUNT once, in its constructor, before main; setting it from the
+ * executable's .preinit_array does not work: glibc's own constructor runs
+ * after it and resets environ to the loader's array. So the program
+ * re-executes itself with the variable set, first thing in main. A
+ * GOMP_SPINCOUNT or OMP_WAIT_POLICY the user set is left alone. */
+#define VRT_OMP_SPINCOUNT "10000"
+
+void vrt_omp_env_reexec(char **argv) {
   if (!argv || !argv[0] || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-  if (setenv("OMP_WAIT_POLICY", "passive", 0)) return;
+  if (setenv("GOMP_SPINCOUNT", VRT_OMP_SPINCOUNT, 0)) return;
   execv("/proc/self/exe", argv);
   /* no /proc: this process keeps libgomp's default; its children (exec)
    * get the variable */
