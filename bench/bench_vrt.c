@@ -11,6 +11,9 @@
  * Each round runs vrt and ORT at 1 and at 2 threads once, in an order that
  * rotates every round, and the tables quote medians; before each timed run
  * every worker is left to go idle (ORT's pool threads spin on after a run).
+ * vrt's t2/t1 comes from rounds of vrt alone (1 and 2 threads alternating):
+ * a vrt 2-thread run right after an ORT 2-thread run was slower even with
+ * ORT idle again.
  * vrt's 2-thread session is adaptive (team.h): it warms up until it has
  * explored both team sizes, and the bench prints which one it ran on. Peak
  * RSS (VmHWM) is read after two 1-thread runs and an output dump, while
@@ -400,6 +403,7 @@ typedef struct result {
   double maxdiff;
   double bv1, bv2, bo1, bo2;      /* medians with the other core busy */
   double von2, bvon2;             /* share of vrt's timed 2-thread runs on 2 threads (adaptive), quiet / busy */
+  double tv1, tv2, tvon2;         /* vrt at 1 and 2 threads in rounds without ORT: medians, share on 2 */
   double c1, c2;                  /* f32 ceiling (GFLOP/s) measured just before this model */
   double a1, a2, adiff;           /* --alt: vrt with VRT_BACKENDS=alt, medians, max diff to vrt */
                                   /* --bf16: the same, with VRT_PRECISION=bf16 */
@@ -680,7 +684,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->ort = b->ort;
   res->maxdiff = res->obase = res->orss = res->oload = res->o1 = res->o2 = res->bo1 = res->bo2 = NAN;
   res->a1 = res->a2 = res->adiff = NAN;
-  res->von2 = res->bvon2 = NAN;
+  res->von2 = res->bvon2 = res->tv1 = res->tv2 = res->tvon2 = NAN;
   char path[4096];
   if (vigil_asset_require(path, sizeof path, b->rel)) {
     fprintf(stderr, "bench_vrt: %s: %s (skipped)\n", b->name, vigil_asset_errmsg());
@@ -756,6 +760,13 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   timed_rounds(q, 6, all, 3, runs);
   res->v1 = q[0].med, res->v2 = q[1].med, res->von2 = q[1].on;
   res->o1 = q[2].med, res->o2 = q[3].med, res->a1 = q[4].med, res->a2 = q[5].med;
+  /* vrt's 1 and 2 threads again in rounds of their own: even after ORT's
+   * pool threads went back to sleep, a vrt 2-thread run right after an ORT
+   * 2-thread run measured 2-4x slower on OSNet (bench/README.md, h11t) */
+  bench_worker_cmd(&v, NULL, "load 2"); /* fresh: explores without ORT's runs in between */
+  slot tq[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}};
+  timed_rounds(tq, 2, all, 3, runs);
+  res->tv1 = tq[0].med, res->tv2 = tq[1].med, res->tvon2 = tq[1].on;
   if (busy) {
     bench_worker_stop(&a); /* the busy-core runs compare vrt and ORT only */
     /* fresh vrt sessions: they explore 1 and 2 threads with the core busy */
@@ -763,9 +774,10 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
     bench_worker_cmd(&v, NULL, "load 2");
     pid_t sp = spinner_start();
     int br = runs;
-    slot bq[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}, {&o, 1, 1, 0, 0}, {&o, 2, 1, 0, 0}};
-    timed_rounds(bq, 4, all, 3, br);
-    res->bv1 = bq[0].med, res->bv2 = bq[1].med, res->bvon2 = bq[1].on, res->bo1 = bq[2].med, res->bo2 = bq[3].med;
+    slot bv[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}}, bo[] = {{&o, 1, 1, 0, 0}, {&o, 2, 1, 0, 0}};
+    timed_rounds(bv, 2, all, 3, br); /* vrt's rounds, then ORT's (see tq above) */
+    timed_rounds(bo, 2, all, 3, br);
+    res->bv1 = bv[0].med, res->bv2 = bv[1].med, res->bvon2 = bv[1].on, res->bo1 = bo[0].med, res->bo2 = bo[1].med;
     if (sp > 0) {
       kill(sp, SIGKILL);
       waitpid(sp, NULL, 0);
@@ -871,9 +883,10 @@ static void report(const result *r, int n, int busy) {
              s[7], s[8], s[9]);
     }
   }
-  printf("\n2 threads over 1, all in the same rounds (t2/t1 > 1: 2 threads lose); vrt_on2: share of vrt's timed\n"
+  printf("\n2 threads over 1 (t2/t1 > 1: 2 threads lose): vrt's from rounds of its own (1 and 2 threads\n"
+         "alternating), ORT's and the ort/vrt ratios from the rounds above; vrt_on2: share of vrt's timed\n"
          "2-thread runs that ran on 2 threads (the adaptive session's choice, VRT_ADAPTIVE_THREADS)%s\n",
-         busy ? "; busy: the same with a spinning process on one core, fresh vrt sessions" : "");
+         busy ? "; busy: the same with a spinning process on one core, fresh vrt sessions, vrt's rounds then ORT's" : "");
   printf("%-20s %9s %9s %9s %9s %9s", "model", "vrt_t2/t1", "vrt_on2", "ort_t2/t1", "ort2/vrt2", "ort1/vrt1");
   if (busy)
     printf(" | %9s %9s %9s %9s %9s %9s %9s", "busy_vrt1", "vrt2_ms", "vrt_t2/t1", "vrt_on2", "ort1_ms", "ort2_ms",
@@ -883,8 +896,8 @@ static void report(const result *r, int n, int busy) {
     const result *x = &r[i];
     if (!x->ok) continue;
     char s[12][32];
-    fmt(s[0], 32, "%.2f", x->v2 / x->v1);
-    fmt(s[1], 32, "%.2f", x->von2);
+    fmt(s[0], 32, "%.2f", x->tv2 / x->tv1);
+    fmt(s[1], 32, "%.2f", x->tvon2);
     fmt(s[2], 32, "%.2f", x->o2 / x->o1);
     fmt(s[3], 32, "%.2f", x->o2 / x->v2);
     fmt(s[4], 32, "%.2f", x->o1 / x->v1);

@@ -95,6 +95,20 @@ static void test_follows_the_machine(void **state) {
   assert_int_equal(tm.interval, VRT_TEAM_PROBE_MIN);
 }
 
+/* N threads must win by VRT_TEAM_MARGIN: a tie or a sliver goes to one
+ * thread (with the other core busy N's runs are noisy), a clear win to N. */
+static void test_margin(void **state) {
+  (void)state;
+  vrt_team tm;
+  double n_over_1[3] = {1.0, 0.95, 0.8};
+  int want[3] = {0, 0, 1};
+  for (int k = 0; k < 3; k++) {
+    vrt_team_init(&tm);
+    feed(&tm, 12, 0.010, 0.010 * n_over_1[k]);
+    assert_int_equal(tm.cur, want[k]);
+  }
+}
+
 /* y = Relu(x) * x, x [N, 4096] */
 static vrt_model_t *build(void) {
   vrt_graph *g = vrt_graph_new();
@@ -178,6 +192,7 @@ int main(void) {
       cmocka_unit_test(test_keeps_faster_and_backs_off),
       cmocka_unit_test(test_one_spike_does_not_flip),
       cmocka_unit_test(test_follows_the_machine),
+      cmocka_unit_test(test_margin),
       cmocka_unit_test(test_session_plans_per_team),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
