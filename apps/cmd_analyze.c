@@ -324,7 +324,9 @@ static int analyze_parse(analyze_args *a, int argc, char **argv) {
       {"--enrich-url", "URL", OPT_STR, &a->enrich_url,
        "enrich over HTTP (vigil serve enrich; also ENRICHMENT_URL,\n"
        "ENRICHMENT_LIGHT_URL for animals) instead of in-process", NULL},
-      {"--threads", "N", OPT_INT, &a->threads, "vrt threads of the detector session (1)", NULL},
+      {"--threads", "N", OPT_INT, &a->threads,
+       "vrt threads of the detector session (2; 1 on one CPU): at most N, adaptive\n"
+       "as in vigil model run --help", NULL},
       {"--workers", "N", OPT_INT, &a->workers,
        "pipeline threads shared by concurrent cameras (2); each video or stream\n"
        "that is a camera of its own is decoded on its own thread", NULL},
@@ -394,7 +396,7 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
   detector_params dp;
   char model_path[1024];
   int dpc = detector_params_from_config(&dp, model_path, sizeof model_path, cfg, err, errlen);
-  if (a->threads > 0) dp.threads = a->threads;
+  dp.threads = a->threads > 0 ? a->threads : vigil_default_threads();
   if (dpc || detector_load(&x->det, dp, err, errlen)) {
     fprintf(stderr, "vigil analyze: %s (run `make deps` for the default models)\n", err);
     return VIGIL_EXIT_NODATA;
@@ -407,7 +409,7 @@ static int analyze_build(analyze_ctx *x, analyze_args *a, char *err, size_t errl
     vigil_config_float(cfg, "YOLO_WORLD_CONFIDENCE", &yc, NULL, 0);
     pp->world_conf = (float)yc;
     char yerr[512];
-    if (!ywp || yolo_world_load(&x->world, ywp, a->threads > 0 ? a->threads : 1, yerr, sizeof yerr))
+    if (!ywp || yolo_world_load(&x->world, ywp, dp.threads, yerr, sizeof yerr))
       fprintf(stderr, "vigil analyze: camera watch lists: YOLO-World export not installed (%s); watched classes are "
                       "only recognised when the detector itself reports them (tools/export/yolo_world.py)\n",
               ywp ? yerr : "YOLO_WORLD_MODEL_PATH is not set");

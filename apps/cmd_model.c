@@ -208,7 +208,10 @@ static int run_parse(run_args *a, int argc, char **argv) {
        opt_input},
       {"--shape", "NAME=DIMS", OPT_FN, a, "the shape of an input with dynamic dimensions, e.g. 1x3x640x640",
        opt_shape},
-      {"--threads", "N", OPT_INT, &a->threads, "vrt threads of the session (1)", NULL},
+      {"--threads", "N", OPT_INT, &a->threads,
+       "vrt threads of the session (2; 1 on one CPU); N > 1 is at most N: each run on 1 thread\n"
+       "or N, whichever its recent runs measured faster (VRT_ADAPTIVE_THREADS=0:\n"
+       "always exactly N)", NULL},
       {"--runs", "N", OPT_INT, &a->runs, "timed runs (1)", NULL},
       {"--warmup", "N", OPT_INT, &a->warmup, "untimed runs after the first (0)", NULL},
       {"--out", "DIR", OPT_STR, &a->outdir, "write DIR/<output name>.bin per output", NULL},
@@ -218,7 +221,8 @@ static int run_parse(run_args *a, int argc, char **argv) {
       .synopsis = "usage: vigil model run PATH [options]\n"
                   "  PATH is an .onnx file or a TF.js model.json. Inputs without --input get a fixed\n"
                   "  pseudo-random pattern. Dynamic dimensions need --shape (a leading batch dimension\n"
-                  "  defaults to 1). Prints one JSON line.\n",
+                  "  defaults to 1). Prints one JSON line (runs_on_all_threads: timed runs that used\n"
+                  "  all --threads, the others ran on one).\n",
       APP_OPT_TABLE(opts),
       .positional = run_path,
       .ud = a,
@@ -309,7 +313,7 @@ static int build_inputs(vrt_tensor *in, const vrt_model_t *m, const run_args *a)
 /* ---- run: run and report ---------------------------------------------------------------- */
 
 static void print_run(vrt_session_t *s, const run_args *a, double load_ms, double first, const double *times,
-                      const vrt_tensor *outs, int nout) {
+                      int on_all, const vrt_tensor *outs, int nout) {
   int runs = a->runs;
   vrt_memory_info mi;
   vrt_session_memory(s, &mi);
@@ -322,6 +326,7 @@ static void print_run(vrt_session_t *s, const run_args *a, double load_ms, doubl
   json_object_set_new(o, "min_ms", json_real(times[0]));
   json_object_set_new(o, "runs", json_integer(runs));
   json_object_set_new(o, "threads", json_integer(a->threads));
+  json_object_set_new(o, "runs_on_all_threads", json_integer(on_all));
   json_object_set_new(o, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
   json_object_set_new(o, "weights_bytes", json_integer((json_int_t)mi.weight_bytes));
   json_object_set_new(o, "arena_bytes", json_integer((json_int_t)mi.arena_bytes));
@@ -352,7 +357,7 @@ static int run_session(vrt_model_t *m, const vrt_tensor *in, int nin, const run_
     return VIGIL_EXIT_FAIL;
   }
   const vrt_tensor *outs = NULL;
-  int nout = 0, rc = 0;
+  int nout = 0, rc = 0, on_all = 0;
   double first = 0, *times = calloc((size_t)a->runs, sizeof(double));
   if (!times) rc = -1, fprintf(stderr, "vigil model run: out of memory\n");
   for (int r = 0; !rc && r < 1 + a->warmup + a->runs; r++) {
@@ -364,7 +369,10 @@ static int run_session(vrt_model_t *m, const vrt_tensor *in, int nin, const run_
       break;
     }
     if (r == 0) first = dt;
-    else if (r > a->warmup) times[r - 1 - a->warmup] = dt;
+    else if (r > a->warmup) {
+      times[r - 1 - a->warmup] = dt;
+      on_all += vrt_session_threads_used(s) == a->threads;
+    }
   }
   if (!rc) {
     qsort(times, (size_t)a->runs, sizeof(double), cmp_double);
@@ -377,14 +385,14 @@ static int run_session(vrt_model_t *m, const vrt_tensor *in, int nin, const run_
         }
     }
   }
-  if (!rc) print_run(s, a, load_ms, first, times, outs, nout);
+  if (!rc) print_run(s, a, load_ms, first, times, on_all, outs, nout);
   free(times);
   vrt_session_free(s);
   return rc ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 }
 
 static int model_run(int argc, char **argv) {
-  run_args a = {.threads = 1, .runs = 1};
+  run_args a = {.threads = vigil_default_threads(), .runs = 1};
   int status = run_parse(&a, argc, argv);
   if (status) {
     run_args_free(&a);

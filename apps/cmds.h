@@ -16,4 +16,12 @@ int cmd_models(int argc, char **argv);  /* apps/cmd_models.c */
 int cmd_model(int argc, char **argv);   /* apps/cmd_model.c */
 int cmd_bench(int argc, char **argv);   /* apps/cmd_bench.c */
 
+/* vrt threads of a session that serves one stream (`vigil analyze`'s
+ * detector, `vigil model run`) when --threads is not given: 2, or 1 on a
+ * one-CPU machine. Measured (bench/README.md, docs/configuration.md
+ * Threads): with passive OpenMP waiting and the adaptive team size, 2
+ * threads beat 1 with the other core free and did not lose with it busy.
+ * apps/main.c */
+int vigil_default_threads(void);
+
 #endif

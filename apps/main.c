@@ -1,8 +1,10 @@
 /* main() of the `vigil` command: the subcommand table and dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
+#include "vrt/vrt.h"
 
 typedef struct {
   const char *name;
@@ -25,7 +27,13 @@ static void usage(FILE *f) {
   fprintf(f, "\n'vigil <command> --help' describes each command.\n");
 }
 
+int vigil_default_threads(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus >= 2 ? 2 : 1;
+}
+
 int main(int argc, char **argv) {
+  vrt_omp_env_reexec(argv); /* libgomp's workers spin briefly (docs/configuration.md, Threads) */
   if (argc < 2) {
     usage(stderr);
     return VIGIL_EXIT_USAGE;

@@ -39,98 +39,18 @@ static const char *const labels[NLABELS] = {"a person",         "a car",      "a
                                             "a cat",            "a bicycle",  "a truck",
                                             "a package at the door"};
 
-/* ---- reference workers (one command per line, "ok N ..." back) ------------------------- */
-
-typedef struct {
-  pid_t pid;
-  FILE *to, *from;
-} worker;
-
-static int worker_start(worker *w, char *const argv[]) {
-  int a[2], b[2];
-  if (pipe(a) || pipe(b)) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(a[0], 0);
-    dup2(b[1], 1);
-    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
-    execvp(argv[0], argv);
-    fprintf(stderr, "bench_clip: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  close(a[0]);
-  close(b[1]);
-  w->pid = pid;
-  w->to = fdopen(a[1], "w");
-  w->from = fdopen(b[0], "r");
-  char line[256];
-  if (!fgets(line, sizeof line, w->from) || strncmp(line, "ready", 5)) return -1;
-  return 0;
-}
-
-/* Sends a command; the first number after "ok" (NAN on error), *second the next one. */
-static double worker_cmd(worker *w, double *second, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static double worker_cmd(worker *w, double *second, const char *fmt, ...) {
-  if (!w->pid) return NAN;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(w->to, fmt, ap);
-  va_end(ap);
-  fputc('\n', w->to);
-  fflush(w->to);
-  char line[1024];
-  if (!fgets(line, sizeof line, w->from)) return NAN;
-  if (strncmp(line, "ok", 2)) {
-    line[strcspn(line, "\n")] = 0;
-    fprintf(stderr, "bench_clip: reference worker: %s\n", line);
-    return NAN;
-  }
-  char *end;
-  double v = strtod(line + 2, &end);
-  if (second) *second = strtod(end, NULL);
-  return v;
-}
-
-static void worker_stop(worker *w) {
-  if (!w->pid) return;
-  fputs("quit\n", w->to);
-  fflush(w->to);
-  fclose(w->to);
-  fclose(w->from);
-  int st;
-  waitpid(w->pid, &st, 0);
-  w->pid = 0;
-}
-
 /* ---- HTTP -------------------------------------------------------------------------------- */
-
-typedef struct {
-  char *data;
-  size_t len;
-} buf_t;
-
-static size_t keep(char *p, size_t sz, size_t n, void *ud) {
-  buf_t *b = ud;
-  char *d = realloc(b->data, b->len + sz * n + 1);
-  if (!d) return 0;
-  memcpy(d + b->len, p, sz * n);
-  b->data = d;
-  b->len += sz * n;
-  d[b->len] = 0;
-  return sz * n;
-}
 
 /* POST body to the service; the latency (s) and the reply's inference_time_ms (NAN on failure). */
 static double post(CURL *h, int port, const char *path, const char *body, double *service_ms) {
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  buf_t b = {0};
+  bench_buf b = {0};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_reset(h);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -157,10 +77,10 @@ static bool http_up(int port) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/health", port);
   bool up = false;
   for (int i = 0; i < 1200 && !up; i++) { /* a real CLIP takes a while to load */
-    buf_t b = {0};
+    bench_buf b = {0};
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     up = curl_easy_perform(h) == CURLE_OK && b.data && strstr(b.data, "\"healthy\"");
     free(b.data);
@@ -204,7 +124,6 @@ static const char *vpath_of(const char *dir) {
   return p;
 }
 
-static double median(double *v, int n) { return n > 0 ? pct(v, n, 50) : NAN; }
 
 int main(int argc, char **argv) {
   int runs = 15, warmup = 3, max_tokens = 256;
@@ -313,24 +232,17 @@ int main(int argc, char **argv) {
     snprintf(vpath, sizeof vpath, "%s/vision.onnx", clip_dir);
     snprintf(tpath, sizeof tpath, "%s/text.onnx", clip_dir);
     char *vargv[] = {"node", js, vpath, vj, NULL}, *targv[] = {"node", js, tpath, tj, NULL};
-    worker ov = {0}, ot = {0};
-    bool ort = !worker_start(&ov, vargv) && !worker_start(&ot, targv) && !isnan(worker_cmd(&ov, NULL, "load 1")) &&
-               !isnan(worker_cmd(&ot, NULL, "load 1"));
+    bench_worker ov = {0}, ot = {0};
+    bool ort = !bench_worker_start(&ov, vargv, NULL, NULL) && !bench_worker_start(&ot, targv, NULL, NULL) && !isnan(bench_worker_cmd(&ov, NULL, "load 1")) &&
+               !isnan(bench_worker_cmd(&ot, NULL, "load 1"));
     if (!ort) fprintf(stderr, "bench_clip: the ONNX Runtime reference did not start (make deps installs it)\n");
 
     /* the service */
     int port = free_port();
-    pid_t srv = fork();
-    if (srv == 0) {
-      char ports[16], bl[1200];
-      snprintf(ports, sizeof ports, "%d", port);
-      snprintf(bl, sizeof bl, "%s/baselines.sqlite", tmp);
-      setenv("CLIP_MODEL_PATH", clip_dir, 1);
-      setenv("VIGIL_CLIP_BASELINES", bl, 1);
-      if (!freopen("/dev/null", "w", stderr)) _exit(126);
-      execl(vigil, vigil, "serve", "clip", "--port", ports, (char *)NULL);
-      _exit(127);
-    }
+    char bl[1200];
+    snprintf(bl, sizeof bl, "%s/baselines.sqlite", tmp);
+    const char *const env[] = {"CLIP_MODEL_PATH", clip_dir, "VIGIL_CLIP_BASELINES", bl, NULL};
+    pid_t srv = bench_serve_start(vigil, "clip", port, env);
     if (!http_up(port)) {
       fprintf(stderr, "bench_clip: `%s serve clip` did not come up\n", vigil);
       kill(srv, SIGTERM);
@@ -355,11 +267,11 @@ int main(int argc, char **argv) {
     for (int r = -warmup; r < runs; r++) {
       double svc, t = post(h, port, "/embed", embed_body, &svc);
       if (r >= 0 && !isnan(t)) v_emb[ne] = t, v_emb_svc[ne++] = svc;
-      double ov_ms = ort ? worker_cmd(&ov, NULL, "run 1") : NAN;
+      double ov_ms = ort ? bench_worker_cmd(&ov, NULL, "run 1") : NAN;
       t = post(h, port, "/classify", classify_body, &svc);
       if (r >= 0 && !isnan(t)) v_cls[nc] = t, v_cls_svc[nc++] = svc;
-      double ot_ms = ort ? worker_cmd(&ot, NULL, "run 1") : NAN;
-      double ov2 = ort ? worker_cmd(&ov, NULL, "run 1") : NAN; /* a classify is one image and the labels */
+      double ot_ms = ort ? bench_worker_cmd(&ot, NULL, "run 1") : NAN;
+      double ov2 = ort ? bench_worker_cmd(&ov, NULL, "run 1") : NAN; /* a classify is one image and the labels */
       if (r >= 0 && !isnan(ov_ms)) o_vis[nv++] = ov_ms;
       if (r >= 0 && !isnan(ot_ms) && !isnan(ov2)) o_cls[no++] = ot_ms + ov2;
       const vrt_tensor *vo;
@@ -367,11 +279,11 @@ int main(int argc, char **argv) {
       double t1 = now_s();
       if (vrt_session_run(vs, &vin, 1, &vo, &nvo) == 0 && r >= 0) r_vis[nr++] = (now_s() - t1) * 1e3;
     }
-    double me = median(v_emb, ne), mes = median(v_emb_svc, ne), mc = median(v_cls, nc), mcs = median(v_cls_svc, nc);
-    double mov = median(o_vis, nv), moc = median(o_cls, no);
+    double me = median_of(v_emb, ne), mes = median_of(v_emb_svc, ne), mc = median_of(v_cls, nc), mcs = median_of(v_cls_svc, nc);
+    double mov = median_of(o_vis, nv), moc = median_of(o_cls, no);
     printf("CLIP /embed (person.jpg, 640x424 JPEG)\n");
     printf("  vigil /embed   client %.1f ms (%.2f images/s), service inference_time_ms %.1f\n", me * 1e3, 1 / me, mes);
-    double mrv = median(r_vis, nr);
+    double mrv = median_of(r_vis, nr);
     printf("  vrt vision     %.1f ms (%.2f images/s): the graph alone, in-process\n", mrv, 1e3 / mrv);
     printf("  ORT vision     %.1f ms (%.2f images/s): the graph alone\n", mov, 1e3 / mov);
     printf("  ratio vrt/ORT vision graph images/s: %.2f\n", mov / mrv);
@@ -390,8 +302,8 @@ int main(int argc, char **argv) {
     free(px);
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);
-    worker_stop(&ov);
-    worker_stop(&ot);
+    bench_worker_stop(&ov);
+    bench_worker_stop(&ot);
   }
 
   /* ---- Florence-2 generation ------------------------------------------------------------------ */
@@ -418,8 +330,8 @@ int main(int argc, char **argv) {
     snprintf(es, sizeof es, "%d", eos);
     snprintf(mt, sizeof mt, "%d", max_tokens);
     char *fargv[] = {"node", js, flo_dir, pf, side, qs, bs, es, mt, NULL};
-    worker of = {0};
-    bool ort = !worker_start(&of, fargv) && !isnan(worker_cmd(&of, NULL, "load 1"));
+    bench_worker of = {0};
+    bool ort = !bench_worker_start(&of, fargv, NULL, NULL) && !isnan(bench_worker_cmd(&of, NULL, "load 1"));
     if (!ort) fprintf(stderr, "bench_clip: the ONNX Runtime Florence-2 reference did not start\n");
     florence_params fp = florence_default_params();
     fp.num_beams = 1;
@@ -440,13 +352,13 @@ int main(int argc, char **argv) {
       vtok = res.n_tokens;
       snprintf(caption, sizeof caption, "%s", res.text ? res.text : "");
       florence_result_free(&res);
-      double n2 = 0, oms = ort ? worker_cmd(&of, &n2, "run") : NAN;
+      double n2 = 0, oms = ort ? bench_worker_cmd(&of, &n2, "run") : NAN;
       if (r >= 0) {
         vt[nv++] = dt / (vtok > 0 ? vtok : 1);
         if (!isnan(oms)) ot[no++] = oms / 1e3 / (n2 > 0 ? n2 : 1), otok = n2;
       }
     }
-    double mv = median(vt, nv), mo = median(ot, no);
+    double mv = median_of(vt, nv), mo = median_of(ot, no);
     printf("Florence-2 <DETAILED_CAPTION> generation (greedy, person.jpg, max %d tokens)\n", max_tokens);
     printf("  vigil  %d tokens per answer, %.2f ms/token (%.1f tokens/s): \"%s\"\n", vtok, mv * 1e3, 1 / mv, caption);
     printf("  ORT    %.0f tokens per answer, %.2f ms/token (%.1f tokens/s)\n", otok, mo * 1e3, 1 / mo);
@@ -454,7 +366,7 @@ int main(int argc, char **argv) {
            (int)otok != vtok ? " (token counts differ: the loops did not generate the same answer)" : "");
     printf("  (a token's time here is the whole answer's: image and question encoding included)\n");
     free(vt), free(ot), free(qs);
-    worker_stop(&of);
+    bench_worker_stop(&of);
     florence_free(fm);
   }
   vigil_image_free(&im);

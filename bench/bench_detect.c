@@ -34,22 +34,6 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud) {
 }
 
 typedef struct {
-  char *data;
-  size_t len;
-} buf_t;
-
-static size_t keep(char *p, size_t sz, size_t n, void *ud) {
-  buf_t *b = ud;
-  char *d = realloc(b->data, b->len + sz * n + 1);
-  if (!d) return 0;
-  memcpy(d + b->len, p, sz * n);
-  b->data = d;
-  b->len += sz * n;
-  d[b->len] = 0;
-  return sz * n;
-}
-
-typedef struct {
   uint8_t *jpg;
   size_t len;
 } frame_jpg;
@@ -68,10 +52,10 @@ static double post_detect(CURL *h, int i, double *server_ms) {
   curl_mime_filename(part, "frame.jpg");
   curl_mime_type(part, "image/jpeg");
   curl_mime_data(part, (const char *)jpgs[i].jpg, jpgs[i].len);
-  buf_t b = {0};
+  bench_buf b = {0};
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_MIMEPOST, m);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
   double t0 = now_s();
@@ -194,14 +178,7 @@ int main(int argc, char **argv) {
   /* the service */
   curl_global_init(CURL_GLOBAL_DEFAULT);
   port = free_port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    if (!freopen("/dev/null", "w", stderr)) _exit(126);
-    execl(vigil, vigil, "serve", "detect", "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = bench_serve_start(vigil, "detect", port, NULL);
   CURL *h = curl_easy_init();
   bool up = false;
   for (int i = 0; i < 600 && !up; i++) {

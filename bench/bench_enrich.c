@@ -25,34 +25,18 @@
 #include "vigil/annotate.h"
 #include "vigil/detect.h"
 
-typedef struct {
-  char *data;
-  size_t len;
-} buf_t;
-
-static size_t keep(char *p, size_t sz, size_t n, void *ud) {
-  buf_t *b = ud;
-  char *d = realloc(b->data, b->len + sz * n + 1);
-  if (!d) return 0;
-  memcpy(d + b->len, p, sz * n);
-  b->data = d;
-  b->len += sz * n;
-  d[b->len] = 0;
-  return sz * n;
-}
-
 static int port;
 
 /* method + path (+ JSON body); returns the parsed reply (NULL on failure) and the latency. */
 static json_t *call(CURL *h, const char *method, const char *path, const char *body, double *secs, long *status) {
   char url[512];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-  buf_t b = {0};
+  bench_buf b = {0};
   struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
   curl_easy_reset(h);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_buf_keep);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
   if (!strcmp(method, "POST")) curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
@@ -154,14 +138,7 @@ int main(int argc, char **argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   port = free_port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    if (!freopen("/dev/null", "w", stderr)) _exit(126);
-    execl(vigil, vigil, "serve", "enrich", "--port", ps, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
-  }
+  pid_t pid = bench_serve_start(vigil, "enrich", port, NULL);
   CURL *h = curl_easy_init();
   long st = 0;
   for (int i = 0; i < 600; i++) {

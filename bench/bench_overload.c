@@ -93,17 +93,9 @@ int main(int argc, char **argv) {
   video_close(v);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   port = free_port();
-  pid_t pid = fork();
-  if (pid == 0) {
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    if (!freopen("/dev/null", "w", stderr)) _exit(126);
-    setenv("VIGIL_HTTP_THREADS", "1", 1);
-    setenv("VIGIL_HTTP_MAX_CONNECTIONS", "1000", 1);
-    setenv("VIGIL_HTTP_MAX_CONNECTIONS_PER_IP", "0", 1);
-    execl(vigil, vigil, "serve", "detect", "--port", ps, (char *)NULL);
-    _exit(127);
-  }
+  const char *const env[] = {"VIGIL_HTTP_THREADS", "1", "VIGIL_HTTP_MAX_CONNECTIONS", "1000",
+                             "VIGIL_HTTP_MAX_CONNECTIONS_PER_IP", "0", NULL};
+  pid_t pid = bench_serve_start(vigil, "detect", port, env);
   double dt;
   bool up = false;
   for (int i = 0; i < 600 && !up; i++) {

@@ -6,18 +6,26 @@
  *
  * Each model gets two fresh worker processes: this program in --worker mode
  * (vrt) and tools/ref/ort_bench.mjs (ORT), both speaking the same line
- * protocol, so a worker's peak RSS is one model's and inference is timed inside
- * the worker (not node's start-up, not the pipe). Runs alternate between the
- * two runtimes (vrt first on even runs, ORT first on odd ones) and the table
- * quotes medians. Peak RSS (VmHWM) is read after the 1-thread runs, while
+ * protocol (bench_util.h), so a worker's peak RSS is one model's and
+ * inference is timed inside the worker (not node's start-up, not the pipe).
+ * Each round runs vrt and ORT at 1 and at 2 threads once, in an order that
+ * rotates every round, and the tables quote medians; before each timed run
+ * every worker is left to go idle (ORT's pool threads spin on after a run).
+ * vrt's t2/t1 comes from rounds of vrt alone (1 and 2 threads alternating):
+ * a vrt 2-thread run right after an ORT 2-thread run was slower even with
+ * ORT idle again.
+ * vrt's 2-thread session is adaptive (team.h): it warms up until it has
+ * explored both team sizes, and the bench prints which one it ran on. Peak
+ * RSS (VmHWM) is read after two 1-thread runs and an output dump, while
  * each worker holds one session; for ORT the node process's own footprint
  * before the session (printed as node_base) is subtracted.
  * The ceiling is the best of 25 dnnl_sgemm calls on 1024^3 in a separate
  * process with OMP_NUM_THREADS=T, measured again before each model; GFLOP counts 2 x MACs of Conv, ConvTranspose, MatMul
  * and Gemm, from shapes found by running the graph once node by node.
- * Then, unless --no-busy, the 1- and 2-thread runs are repeated with a
- * spinning child process keeping one core busy: the t2/t1 column shows
- * whether 2 threads lose to 1 when the other core is taken. --alt BACKENDS
+ * Then, unless --no-busy, the same rounds (vrt and ORT, 1 and 2 threads,
+ * fresh vrt sessions) run with a spinning child process keeping one core
+ * busy: the t2/t1 columns show whether 2 threads lose to 1 when the other
+ * core is taken. --alt BACKENDS
  * adds a third worker, vrt with VRT_BACKENDS=BACKENDS, to the same rounds
  * (e.g. --alt xnnpack,onednn: which backend order is faster per model).
  * --bf16 makes that third worker vrt with VRT_PRECISION=bf16 and checks bf16
@@ -37,9 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "exec.h"
 #include "model.h"
 #include "ops.h"
+#include "team.h"
 #include "util/assets.h"
 #include "util/file.h"
 #include "vigil/detect.h"
@@ -54,21 +64,6 @@ static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n) {
-  if (n <= 0) return NAN;
-  double *t = malloc(sizeof(double) * (size_t)n);
-  memcpy(t, v, sizeof(double) * (size_t)n);
-  qsort(t, (size_t)n, sizeof *t, cmp_d);
-  double m = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-  free(t);
-  return m;
 }
 
 /* ---- the models ------------------------------------------------------------ */
@@ -237,55 +232,7 @@ static double count_gflop(const vrt_graph *g, const vrt_tensor *inputs, int nin)
   return bad ? -1 : 2 * macs / 1e9;
 }
 
-/* ---- workers ----------------------------------------------------------------- */
-
-typedef struct worker {
-  pid_t pid;
-  FILE *to, *from;
-} worker;
-
-/* env_key=env_val is set in the child when env_key is not NULL. */
-static int worker_start(worker *w, char *const argv[], const char *env_key, const char *env_val) {
-  int a[2], b[2];
-  if (pipe(a) || pipe(b)) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(a[0], 0);
-    dup2(b[1], 1);
-    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
-    if (env_key) setenv(env_key, env_val, 1);
-    execvp(argv[0], argv);
-    fprintf(stderr, "bench_vrt: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  close(a[0]);
-  close(b[1]);
-  w->pid = pid;
-  w->to = fdopen(a[1], "w");
-  w->from = fdopen(b[0], "r");
-  return 0;
-}
-
-/* Sends one command; returns the number after "ok", NAN on "err"/EOF. */
-static double worker_cmd(worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static double worker_cmd(worker *w, const char *fmt, ...) {
-  if (!w->pid) return NAN;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(w->to, fmt, ap);
-  va_end(ap);
-  fputc('\n', w->to);
-  fflush(w->to);
-  char line[1024];
-  if (!fgets(line, sizeof line, w->from)) return NAN;
-  if (strncmp(line, "ok", 2)) {
-    line[strcspn(line, "\n")] = 0;
-    fprintf(stderr, "bench_vrt: worker %d: %s\n", (int)w->pid, line);
-    return NAN;
-  }
-  return line[2] ? strtod(line + 3, NULL) : 0;
-}
+/* ---- workers (bench_util.h) ---------------------------------------------------- */
 
 /* VmHWM / VmRSS of a process in MiB (NAN if unreadable). */
 static double proc_mem(pid_t pid, const char *key) {
@@ -301,18 +248,9 @@ static double proc_mem(pid_t pid, const char *key) {
   return v;
 }
 
-static void worker_stop(worker *w) {
-  if (!w->pid) return;
-  fprintf(w->to, "quit\n");
-  fflush(w->to);
-  fclose(w->to);
-  fclose(w->from);
-  int st;
-  waitpid(w->pid, &st, 0);
-  w->pid = 0;
-}
-
 /* ---- vrt worker mode: the same protocol as tools/ref/ort_bench.mjs ------------ */
+/* ("run T" answers "ok MS THREADS": the threads the run used, as the
+ * adaptive session chose them) */
 
 static int read_inputs(const char *json_path, vrt_tensor *in, int max) {
   json_error_t je;
@@ -358,7 +296,7 @@ static int worker_main(const char *model_path, const char *inputs_json) {
     return 1;
   }
   vrt_model_t *m = NULL;
-  vrt_session_t *sess[9] = {0}, *first = NULL;
+  vrt_session_t *sess[9] = {0};
   printf("ready\n");
   fflush(stdout);
   char line[4096], arg[4096];
@@ -369,21 +307,27 @@ static int worker_main(const char *model_path, const char *inputs_json) {
     if (!strcmp(cmd, "quit")) break;
     int t = atoi(arg);
     double t0 = now_ms();
+    vrt_session_t *first = NULL; /* dump: the session with the fewest threads */
+    for (int k = 8; k >= 1; k--)
+      if (sess[k]) first = sess[k];
     if (!strcmp(cmd, "load") && t >= 1 && t <= 8) {
+      /* a fresh session each time (as ort_bench.mjs): no statistics of the
+       * adaptive team size carried over from other conditions */
       int rc = 0;
       if (!m) rc = vrt_model_load(&m, model_path, vrt_load_default_params());
       vrt_session_params p = vrt_session_default_params();
       p.threads = t;
-      if (!rc && !sess[t]) rc = vrt_session_create(&sess[t], m, p);
+      vrt_session_free(sess[t]);
+      sess[t] = NULL;
+      if (!rc) rc = vrt_session_create(&sess[t], m, p);
       if (rc) printf("err %s: %s\n", vrt_strerror(rc), vrt_last_error());
       else printf("ok %.4f\n", now_ms() - t0);
-      if (!first) first = sess[t];
     } else if (!strcmp(cmd, "run") && t >= 1 && t <= 8 && sess[t]) {
       const vrt_tensor *outs;
       int nout;
       int rc = vrt_session_run(sess[t], in, nin, &outs, &nout);
       if (rc) printf("err %s: %s\n", vrt_strerror(rc), vrt_last_error());
-      else printf("ok %.4f\n", now_ms() - t0);
+      else printf("ok %.4f %d\n", now_ms() - t0, vrt_session_threads_used(sess[t]));
     } else if (!strcmp(cmd, "dump") && first) {
       const vrt_tensor *outs;
       int nout, rc = vrt_session_run(first, in, nin, &outs, &nout);
@@ -414,6 +358,10 @@ static int worker_main(const char *model_path, const char *inputs_json) {
 /* ---- ceiling mode: dnnl_sgemm GFLOP/s at OMP_NUM_THREADS ------------------------- */
 
 static int ceiling_main(void) {
+  printf("ready\n");
+  fflush(stdout);
+  char line[64];
+  if (!fgets(line, sizeof line, stdin)) return 0;
   const int64_t n = 1024;
   enum { RUNS = 25 };
   float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
@@ -427,6 +375,7 @@ static int ceiling_main(void) {
   }
   /* the ceiling is a peak: the best run, the one the neighbours disturbed least */
   printf("ok %.3f\n", 2.0 * n * n * n / (best * 1e6));
+  fflush(stdout);
   free(a), free(b), free(c);
   return 0;
 }
@@ -435,15 +384,10 @@ static double measure_ceiling(const char *self, int threads) {
   char omp[8];
   snprintf(omp, sizeof omp, "%d", threads);
   char *argv[] = {(char *)self, "--ceiling", NULL};
-  worker w = {0};
-  if (worker_start(&w, argv, "OMP_NUM_THREADS", omp)) return NAN;
-  char line[256];
-  double g = NAN;
-  if (fgets(line, sizeof line, w.from) && !strncmp(line, "ok ", 3)) g = strtod(line + 3, NULL);
-  fclose(w.to);
-  fclose(w.from);
-  int st;
-  waitpid(w.pid, &st, 0);
+  bench_worker w;
+  if (bench_worker_start(&w, argv, "OMP_NUM_THREADS", omp)) return NAN;
+  double g = bench_worker_cmd(&w, NULL, "run");
+  bench_worker_stop(&w);
   return g;
 }
 
@@ -458,6 +402,8 @@ typedef struct result {
   double vrss, orss, obase;       /* MiB */
   double maxdiff;
   double bv1, bv2, bo1, bo2;      /* medians with the other core busy */
+  double von2, bvon2;             /* share of vrt's timed 2-thread runs on 2 threads (adaptive), quiet / busy */
+  double tv1, tv2, tvon2;         /* vrt at 1 and 2 threads in rounds without ORT: medians, share on 2 */
   double c1, c2;                  /* f32 ceiling (GFLOP/s) measured just before this model */
   double a1, a2, adiff;           /* --alt: vrt with VRT_BACKENDS=alt, medians, max diff to vrt */
                                   /* --bf16: the same, with VRT_PRECISION=bf16 */
@@ -468,6 +414,7 @@ typedef struct result {
 } result;
 
 static pid_t spinner_start(void) {
+  fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
     volatile unsigned long x = 0;
@@ -476,27 +423,50 @@ static pid_t spinner_start(void) {
   return pid;
 }
 
-/* Interleaved runs at T threads of the workers that exist (pid != 0), in an
- * order that rotates every round; medians into med[i] (NAN when absent). */
-#define NW 3
-static void timed_runs(worker *const *w, int t, int runs, int warmup, double *med) {
-  double *tm[NW];
-  int cnt[NW] = {0};
-  for (int i = 0; i < NW; i++) tm[i] = malloc(sizeof(double) * (size_t)runs);
-  for (int r = 0; r < warmup; r++)
-    for (int i = 0; i < NW; i++)
-      if (w[i]->pid) worker_cmd(w[i], "run %d", t);
+#define NW_MAX 4 /* workers of one model */
+
+/* One kind of timed run in a round: worker w at t threads. */
+typedef struct slot {
+  bench_worker *w;
+  int t;
+  int warm;   /* untimed runs before the rounds */
+  double med; /* median ms of the timed runs (NAN: none) */
+  double on;  /* share of the timed runs a vrt worker ran on all t threads (NAN: ORT) */
+} slot;
+
+/* Untimed warm-up, then `runs` rounds; each round runs every slot once, in an
+ * order that rotates every round, so that each kind of run meets the same
+ * machine. Before each timed run every worker (all[], those running) is
+ * left to go idle: ORT's pool threads spin for tens of ms after a run and
+ * would hold a core during the next run of any worker. */
+static void timed_rounds(slot *sl, int ns, bench_worker *const *all, int nall, int runs) {
+  int maxwarm = 0;
+  for (int i = 0; i < ns; i++)
+    if (sl[i].warm > maxwarm) maxwarm = sl[i].warm;
+  for (int r = 0; r < maxwarm; r++)
+    for (int i = 0; i < ns; i++)
+      if (sl[i].w->pid && r < sl[i].warm) bench_worker_cmd(sl[i].w, NULL, "run %d", sl[i].t);
+  double *tm = malloc(sizeof(double) * (size_t)(ns * runs));
+  int *cnt = calloc((size_t)ns, sizeof *cnt), *on = calloc((size_t)ns, sizeof *on), *teams = calloc((size_t)ns, sizeof *teams);
   for (int r = 0; r < runs; r++)
-    for (int j = 0; j < NW; j++) {
-      int i = (j + r) % NW;
-      if (!w[i]->pid) continue;
-      double ms = worker_cmd(w[i], "run %d", t);
-      if (!isnan(ms)) tm[i][cnt[i]++] = ms;
+    for (int j = 0; j < ns; j++) {
+      int i = (j + r) % ns;
+      if (!sl[i].w->pid) continue;
+      pid_t pids[NW_MAX];
+      int np = 0;
+      for (int k = 0; k < nall && np < NW_MAX; k++)
+        if (all[k]->pid) pids[np++] = all[k]->pid;
+      bench_procs_settle(pids, np, 500);
+      double team, ms = bench_worker_cmd(sl[i].w, &team, "run %d", sl[i].t);
+      if (isnan(ms)) continue;
+      tm[i * runs + cnt[i]++] = ms;
+      if (!isnan(team)) teams[i]++, on[i] += (int)team == sl[i].t;
     }
-  for (int i = 0; i < NW; i++) {
-    med[i] = cnt[i] ? median(tm[i], cnt[i]) : NAN;
-    free(tm[i]);
+  for (int i = 0; i < ns; i++) {
+    sl[i].med = median_of(tm + i * runs, cnt[i]);
+    sl[i].on = teams[i] ? (double)on[i] / teams[i] : NAN;
   }
+  free(tm), free(cnt), free(on), free(teams);
 }
 
 static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dort) {
@@ -714,6 +684,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->ort = b->ort;
   res->maxdiff = res->obase = res->orss = res->oload = res->o1 = res->o2 = res->bo1 = res->bo2 = NAN;
   res->a1 = res->a2 = res->adiff = NAN;
+  res->von2 = res->bvon2 = res->tv1 = res->tv2 = res->tvon2 = NAN;
   char path[4096];
   if (vigil_asset_require(path, sizeof path, b->rel)) {
     fprintf(stderr, "bench_vrt: %s: %s (skipped)\n", b->name, vigil_asset_errmsg());
@@ -744,57 +715,69 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   snprintf(inputs_json, sizeof inputs_json, "%s/inputs.json", dir);
   const char *src = getenv("VIGIL_SOURCE_DIR") ? getenv("VIGIL_SOURCE_DIR") : VIGIL_SOURCE_DIR_DEFAULT;
   snprintf(ort_js, sizeof ort_js, "%s/tools/ref/ort_bench.mjs", src);
-  worker v = {0}, o = {0}, a = {0};
-  worker *const ws[NW] = {&v, &o, &a};
-  double med[NW];
+  bench_worker v = {0}, o = {0}, a = {0};
+  bench_worker *const all[] = {&v, &o, &a};
   char *vargv[] = {(char *)self, "--worker", path, inputs_json, NULL};
   char *oargv[] = {"node", ort_js, path, inputs_json, NULL};
-  char line[256];
-  if (worker_start(&v, vargv, NULL, NULL) || !fgets(line, sizeof line, v.from)) goto out;
-  if (alt_backends && (worker_start(&a, vargv, "VRT_BACKENDS", alt_backends) || !fgets(line, sizeof line, a.from)))
-    goto out;
-  if (bf16_mode && (worker_start(&a, vargv, "VRT_PRECISION", "bf16") || !fgets(line, sizeof line, a.from)))
-    goto out;
+  if (bench_worker_start(&v, vargv, NULL, NULL)) goto out;
+  if (alt_backends && bench_worker_start(&a, vargv, "VRT_BACKENDS", alt_backends)) goto out;
+  if (bf16_mode && bench_worker_start(&a, vargv, "VRT_PRECISION", "bf16")) goto out;
   if (b->ort) {
-    if (worker_start(&o, oargv, NULL, NULL) || !fgets(line, sizeof line, o.from) || strncmp(line, "ready", 5)) {
+    if (bench_worker_start(&o, oargv, NULL, NULL)) {
       fprintf(stderr, "bench_vrt: %s: the ORT worker did not start (make deps installs it)\n", b->name);
-      if (o.pid) worker_stop(&o);
-      o.pid = 0;
       res->ort = 0;
     } else {
       res->obase = proc_mem(o.pid, "VmRSS");
     }
   }
-  res->vload = worker_cmd(&v, "load 1");
+  res->vload = bench_worker_cmd(&v, NULL, "load 1");
   if (isnan(res->vload)) goto out;
-  if (o.pid) res->oload = worker_cmd(&o, "load 1");
-  if (a.pid) worker_cmd(&a, "load 1");
-  timed_runs(ws, 1, runs, warmup, med);
-  res->v1 = med[0], res->o1 = med[1], res->a1 = med[2];
+  if (o.pid) res->oload = bench_worker_cmd(&o, NULL, "load 1");
+  if (a.pid) bench_worker_cmd(&a, NULL, "load 1");
+  /* outputs and peak RSS with one session each, planned (vrt plans on its
+   * second run) */
   char dv[4200], dort[4200], da[4200];
   snprintf(dv, sizeof dv, "%s/vrt", dir);
   snprintf(dort, sizeof dort, "%s/ort", dir);
   snprintf(da, sizeof da, "%s/alt", dir);
-  worker_cmd(&v, "dump %s", dv);
-  if (a.pid && !isnan(worker_cmd(&a, "dump %s", da))) res->adiff = max_abs_diff(m, da, dv);
+  for (int k = 0; k < 3; k++)
+    for (int r = 0; r < 2; r++)
+      if (all[k]->pid) bench_worker_cmd(all[k], NULL, "run 1");
+  bench_worker_cmd(&v, NULL, "dump %s", dv);
+  if (a.pid && !isnan(bench_worker_cmd(&a, NULL, "dump %s", da))) res->adiff = max_abs_diff(m, da, dv);
   res->vrss = proc_mem(v.pid, "VmHWM");
   if (o.pid) {
-    worker_cmd(&o, "dump %s", dort);
+    bench_worker_cmd(&o, NULL, "dump %s", dort);
     res->orss = proc_mem(o.pid, "VmHWM") - res->obase;
     res->maxdiff = max_abs_diff(m, dv, dort);
   }
-  for (int i = 0; i < NW; i++)
-    if (ws[i]->pid) worker_cmd(ws[i], "load 2");
-  timed_runs(ws, 2, runs, warmup, med);
-  res->v2 = med[0], res->o2 = med[1], res->a2 = med[2];
+  for (int k = 0; k < 3; k++)
+    if (all[k]->pid) bench_worker_cmd(all[k], NULL, "load 2");
+  /* 1 and 2 threads of every runtime in the same rounds; the adaptive vrt
+   * sessions at 2 threads warm up until their exploration is over (team.h) */
+  slot q[] = {{&v, 1, warmup, 0, 0}, {&v, 2, warmup + VRT_TEAM_WARM_RUNS, 0, 0}, {&o, 1, warmup, 0, 0},
+              {&o, 2, warmup, 0, 0},  {&a, 1, warmup, 0, 0},                       {&a, 2, warmup + VRT_TEAM_WARM_RUNS, 0, 0}};
+  timed_rounds(q, 6, all, 3, runs);
+  res->v1 = q[0].med, res->v2 = q[1].med, res->von2 = q[1].on;
+  res->o1 = q[2].med, res->o2 = q[3].med, res->a1 = q[4].med, res->a2 = q[5].med;
+  /* vrt's 1 and 2 threads again in rounds of their own: even after ORT's
+   * pool threads went back to sleep, a vrt 2-thread run right after an ORT
+   * 2-thread run measured 2-4x slower on OSNet (bench/README.md, h11t) */
+  bench_worker_cmd(&v, NULL, "load 2"); /* fresh: explores without ORT's runs in between */
+  slot tq[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}};
+  timed_rounds(tq, 2, all, 3, runs);
+  res->tv1 = tq[0].med, res->tv2 = tq[1].med, res->tvon2 = tq[1].on;
   if (busy) {
-    worker_stop(&a); /* the busy-core runs compare vrt and ORT only */
+    bench_worker_stop(&a); /* the busy-core runs compare vrt and ORT only */
+    /* fresh vrt sessions: they explore 1 and 2 threads with the core busy */
+    bench_worker_cmd(&v, NULL, "load 1");
+    bench_worker_cmd(&v, NULL, "load 2");
     pid_t sp = spinner_start();
-    int br = runs / 2 + 1;
-    timed_runs(ws, 1, br, 1, med);
-    res->bv1 = med[0], res->bo1 = med[1];
-    timed_runs(ws, 2, br, 1, med);
-    res->bv2 = med[0], res->bo2 = med[1];
+    int br = runs;
+    slot bv[] = {{&v, 1, 1, 0, 0}, {&v, 2, 1 + VRT_TEAM_WARM_RUNS, 0, 0}}, bo[] = {{&o, 1, 1, 0, 0}, {&o, 2, 1, 0, 0}};
+    timed_rounds(bv, 2, all, 3, br); /* vrt's rounds, then ORT's (see tq above) */
+    timed_rounds(bo, 2, all, 3, br);
+    res->bv1 = bv[0].med, res->bv2 = bv[1].med, res->bvon2 = bv[1].on, res->bo1 = bo[0].med, res->bo2 = bo[1].med;
     if (sp > 0) {
       kill(sp, SIGKILL);
       waitpid(sp, NULL, 0);
@@ -803,9 +786,9 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->ok = !isnan(res->v1);
   if (bf16_mode) bf16_photos(b, path, m, res);
 out:
-  worker_stop(&v);
-  worker_stop(&o);
-  worker_stop(&a);
+  bench_worker_stop(&v);
+  bench_worker_stop(&o);
+  bench_worker_stop(&a);
   for (int i = 0; i < nin; i++) free(in[i].data);
   vrt_model_free(m);
   rm_rf_dir(dir);
@@ -900,25 +883,41 @@ static void report(const result *r, int n, int busy) {
              s[7], s[8], s[9]);
     }
   }
-  if (!busy) return;
-  printf("\nother core busy (a spinning process): medians, and 2 threads over 1 (t2/t1 > 1: 2 threads lose)\n");
-  printf("%-20s %9s %9s %9s %9s %9s %9s\n", "model", "vrt1_ms", "vrt2_ms", "vrt_t2/t1", "ort1_ms", "ort2_ms",
-         "ort_t2/t1");
+  printf("\n2 threads over 1 (t2/t1 > 1: 2 threads lose): vrt's from rounds of its own (1 and 2 threads\n"
+         "alternating), ORT's and the ort/vrt ratios from the rounds above; vrt_on2: share of vrt's timed\n"
+         "2-thread runs that ran on 2 threads (the adaptive session's choice, VRT_ADAPTIVE_THREADS)%s\n",
+         busy ? "; busy: the same with a spinning process on one core, fresh vrt sessions, vrt's rounds then ORT's" : "");
+  printf("%-20s %9s %9s %9s %9s %9s", "model", "vrt_t2/t1", "vrt_on2", "ort_t2/t1", "ort2/vrt2", "ort1/vrt1");
+  if (busy)
+    printf(" | %9s %9s %9s %9s %9s %9s %9s", "busy_vrt1", "vrt2_ms", "vrt_t2/t1", "vrt_on2", "ort1_ms", "ort2_ms",
+           "ort_t2/t1");
+  printf("\n");
   for (int i = 0; i < n; i++) {
     const result *x = &r[i];
     if (!x->ok) continue;
-    char s[6][32];
-    fmt(s[0], 32, "%.2f", x->bv1);
-    fmt(s[1], 32, "%.2f", x->bv2);
-    fmt(s[2], 32, "%.2f", x->bv2 / x->bv1);
-    fmt(s[3], 32, "%.2f", x->bo1);
-    fmt(s[4], 32, "%.2f", x->bo2);
-    fmt(s[5], 32, "%.2f", x->bo2 / x->bo1);
-    printf("%-20s %9s %9s %9s %9s %9s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4], s[5]);
+    char s[12][32];
+    fmt(s[0], 32, "%.2f", x->tv2 / x->tv1);
+    fmt(s[1], 32, "%.2f", x->tvon2);
+    fmt(s[2], 32, "%.2f", x->o2 / x->o1);
+    fmt(s[3], 32, "%.2f", x->o2 / x->v2);
+    fmt(s[4], 32, "%.2f", x->o1 / x->v1);
+    printf("%-20s %9s %9s %9s %9s %9s", x->name, s[0], s[1], s[2], s[3], s[4]);
+    if (busy) {
+      fmt(s[5], 32, "%.2f", x->bv1);
+      fmt(s[6], 32, "%.2f", x->bv2);
+      fmt(s[7], 32, "%.2f", x->bv2 / x->bv1);
+      fmt(s[8], 32, "%.2f", x->bvon2);
+      fmt(s[9], 32, "%.2f", x->bo1);
+      fmt(s[10], 32, "%.2f", x->bo2);
+      fmt(s[11], 32, "%.2f", x->bo2 / x->bo1);
+      printf(" | %9s %9s %9s %9s %9s %9s %9s", s[5], s[6], s[7], s[8], s[9], s[10], s[11]);
+    }
+    printf("\n");
   }
 }
 
 int main(int argc, char **argv) {
+  vrt_omp_env_reexec(argv); /* as vigil does; the workers inherit it */
   if (argc == 4 && !strcmp(argv[1], "--worker")) return worker_main(argv[2], argv[3]);
   if (argc == 2 && !strcmp(argv[1], "--ceiling")) return ceiling_main();
   int runs = 11, warmup = 3, busy = 1;
@@ -951,10 +950,10 @@ int main(int argc, char **argv) {
   if (sl <= 0) return 1;
   self[sl] = 0;
   signal(SIGPIPE, SIG_IGN);
-  const char *wp = getenv("OMP_WAIT_POLICY"), *vb = getenv("VRT_BACKENDS");
+  const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT"), *vb = getenv("VRT_BACKENDS");
   printf("bench_vrt: vrt vs onnxruntime-node 1.30 (CPU EP), same inputs, interleaved, median of %d runs "
-         "(%d warm-up); OMP_WAIT_POLICY=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset (vrt sets passive)",
-         vb ? vb : "unset");
+         "(%d warm-up); OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset",
+         sc ? sc : "unset", vb ? vb : "unset");
   fflush(stdout);
   result res[NMODELS];
   int n = 0;

@@ -160,6 +160,21 @@ typedef struct vrt_memory_info {
 
 void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out);
 
+/* Call first thing in main of a program that runs sessions with threads > 1.
+ * oneDNN's OpenMP runtime (libgomp) reads its wait settings once, before
+ * main, and by default lets idle workers spin ~15 ms after every parallel
+ * region, on the core other work needs. When neither GOMP_SPINCOUNT nor
+ * OMP_WAIT_POLICY is set, this sets GOMP_SPINCOUNT=10000 (~0.5 ms: awake
+ * across the gaps between one run's regions, asleep soon after the run;
+ * src/rt/cpu/nn.c) and re-executes the program (/proc/self/exe, same argv)
+ * so that libgomp starts with it; it returns when there was nothing to do
+ * or the exec failed. */
+void vrt_omp_env_reexec(char **argv);
+
+/* Threads the last vrt_session_run ran on (before the first: the session's
+ * threads): with adaptive threads 1 or the session's N, else always N. */
+int vrt_session_threads_used(const vrt_session_t *s);
+
 #ifdef __cplusplus
 }
 #endif

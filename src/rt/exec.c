@@ -314,6 +314,8 @@ void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
   out->plan_count = (size_t)s->nplans;
 }
 
+int vrt_session_threads_used(const vrt_session_t *s) { return s->team_now; }
+
 
 /* Bind the caller's inputs to the graph inputs, checking dtype and rank and
  * every static dimension. */

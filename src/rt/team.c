@@ -34,12 +34,15 @@ double vrt_team_median(const vrt_team *tm, int arm) {
   return n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* N threads must beat one by VRT_TEAM_MARGIN: with the other core busy the
+ * N-thread runs are bimodal (the worker scheduled at once, or a time slice
+ * late) and a median that merely ties one thread's should not win. */
 static int best_arm(const vrt_team *tm) {
-  return vrt_team_median(tm, 0) < vrt_team_median(tm, 1) ? 0 : 1;
+  return vrt_team_median(tm, 1) < VRT_TEAM_MARGIN * vrt_team_median(tm, 0) ? 1 : 0;
 }
 
 int vrt_team_pick(const vrt_team *tm) {
-  if (tm->total[1] < 2 || tm->total[0] < 2) return tm->total[1] <= tm->total[0] ? 1 : 0;
+  if (tm->total[1] < VRT_TEAM_EXPLORE || tm->total[0] < VRT_TEAM_EXPLORE) return tm->total[1] <= tm->total[0] ? 1 : 0;
   if (tm->since >= tm->interval) return !tm->cur;
   return tm->cur;
 }
@@ -54,7 +57,7 @@ static void push(vrt_team *tm, int arm, double secs) {
 void vrt_team_record(vrt_team *tm, int arm, double secs) {
   arm = arm ? 1 : 0;
   if (!(secs >= 0)) secs = 0;
-  int explored = tm->total[0] >= 2 && tm->total[1] >= 2;
+  int explored = tm->total[0] >= VRT_TEAM_EXPLORE && tm->total[1] >= VRT_TEAM_EXPLORE;
   if (!explored || arm == tm->cur) {
     push(tm, arm, secs);
     if (tm->n[0] && tm->n[1]) tm->cur = best_arm(tm);

@@ -6,6 +6,13 @@
 #define VRT_TEAM_WIN 5         /* recent samples kept per arm (median of these) */
 #define VRT_TEAM_PROBE_MIN 16  /* runs between probes of the arm not in use ... */
 #define VRT_TEAM_PROBE_MAX 256 /* ... doubling up to this while probes keep losing */
+#define VRT_TEAM_MARGIN 0.9    /* N threads are used only when their median is below this x one thread's */
+/* Runs of a fresh session (or after new input shapes) before its exploration
+ * is over: the unplanned first run, then each arm's untimed first planned run
+ * and VRT_TEAM_EXPLORE timed ones. A benchmark that wants the settled choice
+ * warms up this many runs. */
+#define VRT_TEAM_EXPLORE 2
+#define VRT_TEAM_WARM_RUNS (1 + 2 * (1 + VRT_TEAM_EXPLORE))
 
 /* Arm 0 runs on one thread, arm 1 on the session's N. Plain data, one per
  * session (sessions are single-threaded), no clock inside: the caller times
@@ -22,8 +29,8 @@ typedef struct vrt_team {
 
 void vrt_team_init(vrt_team *tm);
 /* The arm the next run should use: each arm is tried twice first (N first),
- * then the one with the lower median, except every `interval` runs the other
- * arm is probed once. */
+ * then the one with the lower median (N only when below VRT_TEAM_MARGIN x one
+ * thread's), except every `interval` runs the other arm is probed once. */
 int vrt_team_pick(const vrt_team *tm);
 /* One run on `arm` took `secs`. A probe replaces the other arm's (stale)
  * samples; if it wins, the session switches to it and probes come back to

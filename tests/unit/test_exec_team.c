@@ -95,6 +95,20 @@ static void test_follows_the_machine(void **state) {
   assert_int_equal(tm.interval, VRT_TEAM_PROBE_MIN);
 }
 
+/* N threads must win by VRT_TEAM_MARGIN: a tie or a sliver goes to one
+ * thread (with the other core busy N's runs are noisy), a clear win to N. */
+static void test_margin(void **state) {
+  (void)state;
+  vrt_team tm;
+  double n_over_1[3] = {1.0, 0.95, 0.8};
+  int want[3] = {0, 0, 1};
+  for (int k = 0; k < 3; k++) {
+    vrt_team_init(&tm);
+    feed(&tm, 12, 0.010, 0.010 * n_over_1[k]);
+    assert_int_equal(tm.cur, want[k]);
+  }
+}
+
 /* y = Relu(x) * x, x [N, 4096] */
 static vrt_model_t *build(void) {
   vrt_graph *g = vrt_graph_new();
@@ -120,7 +134,9 @@ static vrt_model_t *build(void) {
   return m;
 }
 
-static size_t plans_after_runs(vrt_model_t *m, int threads, int runs, const float *x) {
+/* Runs a fresh session `runs` times; used[r] (when not NULL) gets the
+ * threads run r ran on. Returns the plans it made. */
+static size_t plans_after_runs(vrt_model_t *m, int threads, int runs, const float *x, int *used) {
   vrt_session_params p = vrt_session_default_params();
   p.threads = threads;
   vrt_session_t *s;
@@ -132,6 +148,7 @@ static size_t plans_after_runs(vrt_model_t *m, int threads, int runs, const floa
     assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
     const float *y = out[0].data;
     for (int i = 0; i < 16 * 4096; i++) assert_true(y[i] == (x[i] > 0 ? x[i] * x[i] : 0));
+    if (used) used[r] = vrt_session_threads_used(s);
   }
   vrt_memory_info mi;
   vrt_session_memory(s, &mi);
@@ -145,10 +162,25 @@ static void test_session_plans_per_team(void **state) {
   float *x = malloc(sizeof(float) * 16 * 4096);
   for (int i = 0; i < 16 * 4096; i++) x[i] = (float)((i * 37) % 101 - 50) * 0.125f;
   unsetenv("VRT_ADAPTIVE_THREADS");
-  assert_int_equal(plans_after_runs(m, 1, 3, x), 1);  /* one thread: exact, one plan */
-  assert_int_equal(plans_after_runs(m, 2, 12, x), 2); /* a plan for 1 and one for 2 */
+  int used[12];
+  assert_int_equal(plans_after_runs(m, 1, 3, x, used), 1); /* one thread: exact, one plan */
+  for (int r = 0; r < 3; r++) assert_int_equal(used[r], 1);
+  assert_int_equal(plans_after_runs(m, 2, 12, x, used), 2); /* a plan for 1 and one for 2 */
+  /* exploration: the unplanned first run on N, then each team's untimed
+   * first planned run and VRT_TEAM_EXPLORE timed ones, N first; it is over
+   * after VRT_TEAM_WARM_RUNS runs (what a benchmark warms up) */
+  int want[VRT_TEAM_WARM_RUNS] = {2, 2, 2, 1, 1, 2, 1};
+  int on[3] = {0};
+  for (int r = 0; r < VRT_TEAM_WARM_RUNS; r++) {
+    assert_int_equal(used[r], want[r]);
+    if (r) on[used[r]]++;
+  }
+  assert_int_equal(on[1], 1 + VRT_TEAM_EXPLORE);
+  assert_int_equal(on[2], 1 + VRT_TEAM_EXPLORE);
+  for (int r = VRT_TEAM_WARM_RUNS; r < 12; r++) assert_true(used[r] == 1 || used[r] == 2);
   setenv("VRT_ADAPTIVE_THREADS", "0", 1);
-  assert_int_equal(plans_after_runs(m, 2, 3, x), 1); /* switched off: 2 threads, exact */
+  assert_int_equal(plans_after_runs(m, 2, 3, x, used), 1); /* switched off: 2 threads, exact */
+  for (int r = 0; r < 3; r++) assert_int_equal(used[r], 2);
   unsetenv("VRT_ADAPTIVE_THREADS");
   free(x);
   vrt_model_free(m);
@@ -160,6 +192,7 @@ int main(void) {
       cmocka_unit_test(test_keeps_faster_and_backs_off),
       cmocka_unit_test(test_one_spike_does_not_flip),
       cmocka_unit_test(test_follows_the_machine),
+      cmocka_unit_test(test_margin),
       cmocka_unit_test(test_session_plans_per_team),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,8 +187,29 @@ static void test_fetch_runs_deps(void **state) {
   free(old);
 }
 
+/* vigil starts oneDNN's OpenMP runtime with a short spin (10000 polls)
+ * although the environment does not ask for it (it re-executes itself,
+ * apps/main.c): with OMP_DISPLAY_ENV=verbose each libgomp start prints its
+ * spin count, the last one (the process that runs the command) must be it. */
+static void test_omp_short_spin(void **state) {
+  (void)state;
+  unsetenv("OMP_WAIT_POLICY");
+  unsetenv("GOMP_SPINCOUNT");
+  setenv("OMP_DISPLAY_ENV", "verbose", 1);
+  int st;
+  char *out = run("--help", &st);
+  unsetenv("OMP_DISPLAY_ENV");
+  assert_int_equal(st, 0);
+  const char *key = "GOMP_SPINCOUNT = '", *p = out, *last = NULL;
+  while ((p = strstr(p, key))) last = p += strlen(key);
+  assert_non_null(last);
+  assert_int_equal(strtol(last, NULL, 10), 10000);
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_omp_short_spin),
       cmocka_unit_test(test_list_text),
       cmocka_unit_test(test_list_json),
       cmocka_unit_test(test_config_rows_listed),

@@ -3,50 +3,24 @@
 //
 //   node ort_bench.mjs MODEL_ONNX INPUTS_JSON
 //
-// INPUTS_JSON as in ort_run.mjs. Reads one command per line on stdin and
-// answers one line on stdout ("ok ..." or "err MESSAGE"):
+// Reads one command per line on stdin and answers one line on stdout ("ok ..."
+// or "err MESSAGE"):
 //   load T     create a session with T intra-op threads (CPU EP, one inter-op
 //              thread, sequential); answers "ok MS" (the creation time)
 //   run T      one inference on the T-thread session; "ok MS"
 //   dump DIR   run the first session created and write DIR/output_<i>.bin
 //              (raw values, the model's output order) and outputs.json; "ok N"
 //   quit
-// The runtime is looked up in $VIGIL_REF/node_modules (default $VIGIL_HOME/ref).
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// INPUTS_JSON, the runtime and the outputs as described in ort_common.mjs.
 import readline from 'node:readline';
-import { createRequire } from 'node:module';
+import { createSession, readFeeds, writeOutputs } from './ort_common.mjs';
 
 const [modelPath, inputsPath] = process.argv.slice(2);
 if (!modelPath || !inputsPath) {
   console.error('usage: node ort_bench.mjs MODEL_ONNX INPUTS_JSON');
   process.exit(2);
 }
-const home = process.env.VIGIL_HOME || path.join(os.homedir(), '.cache', 'vigil');
-const ref = process.env.VIGIL_REF || path.join(home, 'ref');
-const require = createRequire(path.join(ref, 'node_modules', 'noop.js'));
-const ort = require('onnxruntime-node');
-
-const arrays = {
-  float32: Float32Array, int32: Int32Array, int64: BigInt64Array, uint8: Uint8Array, float64: Float64Array,
-};
-
-function readInput(spec, dir) {
-  const T = arrays[spec.dtype];
-  if (!T) throw new Error(`input ${spec.name}: dtype ${spec.dtype} not handled`);
-  const buf = fs.readFileSync(path.join(dir, spec.file));
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  if (buf.byteLength !== n * T.BYTES_PER_ELEMENT)
-    throw new Error(`input ${spec.name}: ${buf.byteLength} bytes for shape [${spec.shape}]`);
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return new ort.Tensor(spec.dtype, new T(copy.buffer), spec.shape);
-}
-
-const specs = JSON.parse(fs.readFileSync(inputsPath, 'utf8'));
-const feeds = {};
-for (const s of specs) feeds[s.name] = readInput(s, path.dirname(inputsPath));
+const feeds = readFeeds(inputsPath);
 const sessions = new Map();
 let first = null;
 
@@ -55,12 +29,7 @@ async function handle(words) {
   if (cmd === 'load') {
     const t = Number(arg);
     const t0 = process.hrtime.bigint();
-    const s = await ort.InferenceSession.create(modelPath, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: t,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-    });
+    const s = await createSession(modelPath, t);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     sessions.set(t, s);
     if (!first) first = s;
@@ -76,16 +45,7 @@ async function handle(words) {
   if (cmd === 'dump') {
     if (!first) throw new Error('no session');
     const results = await first.run(feeds);
-    fs.mkdirSync(arg, { recursive: true });
-    const outs = [];
-    first.outputNames.forEach((name, i) => {
-      const t = results[name];
-      const file = `output_${i}.bin`;
-      const d = t.data;
-      fs.writeFileSync(path.join(arg, file), Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-      outs.push({ name, dtype: t.type, shape: t.dims.map(Number), file });
-    });
-    fs.writeFileSync(path.join(arg, 'outputs.json'), JSON.stringify(outs, null, 1) + '\n');
+    const outs = writeOutputs(first, results, arg);
     return `ok ${outs.length}`;
   }
   if (cmd === 'quit') process.exit(0);

@@ -10,23 +10,17 @@
 //   load T   create the five sessions with T intra-op threads; "ok MS"
 //   run      one whole answer; "ok MS TOKENS" (tokens before </s>, as florence_run counts)
 //   quit
-// The runtime is looked up in $VIGIL_REF/node_modules (default $VIGIL_HOME/ref).
+// The runtime: ort_common.mjs.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRequire } from 'node:module';
+import { createSession, ort } from './ort_common.mjs';
 
 const [dir, pixPath, sideArg, qArg, bosArg, eosArg, maxArg] = process.argv.slice(2);
 if (!maxArg) {
   console.error('usage: node ort_florence.mjs EXPORT_DIR PIXELS_BIN SIDE QUESTION_IDS BOS EOS MAX');
   process.exit(2);
 }
-const home = process.env.VIGIL_HOME || path.join(os.homedir(), '.cache', 'vigil');
-const ref = process.env.VIGIL_REF || path.join(home, 'ref');
-const require = createRequire(path.join(ref, 'node_modules', 'noop.js'));
-const ort = require('onnxruntime-node');
-
 const S = Number(sideArg), BOS = Number(bosArg), EOS = Number(eosArg), MAX = Number(maxArg);
 const qids = qArg.split(',').map((x) => BigInt(x));
 const raw = fs.readFileSync(pixPath);
@@ -98,8 +92,7 @@ async function handle(words) {
     const t0 = process.hrtime.bigint();
     g = {};
     for (const f of files)
-      g[f] = await ort.InferenceSession.create(path.join(dir, f + '.onnx'), {
-        executionProviders: ['cpu'], intraOpNumThreads: Number(arg), interOpNumThreads: 1, executionMode: 'sequential',
+      g[f] = await createSession(path.join(dir, f + '.onnx'), Number(arg), {
         logSeverityLevel: 3, // the stand-ins declare symbolic cache shapes ORT warns about
       });
     return `ok ${Number(process.hrtime.bigint() - t0) / 1e6}`;

@@ -10,9 +10,8 @@
 // the first output) and DIR/ort.json {"shape", "ms"}: the median of REPS timed
 // runs after one warm-up run (REPS 0: one untimed run). One session per model.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { createSession, readFeeds } from './ort_common.mjs';
 
 const [listPath, repsArg] = process.argv.slice(2);
 if (!listPath) {
@@ -20,36 +19,17 @@ if (!listPath) {
   process.exit(2);
 }
 const reps = Number(repsArg || 0);
-const home = process.env.VIGIL_HOME || path.join(os.homedir(), '.cache', 'vigil');
-const ref = process.env.VIGIL_REF || path.join(home, 'ref');
-const require = createRequire(path.join(ref, 'node_modules', 'noop.js'));
-const ort = require('onnxruntime-node');
 
 const sessions = new Map();
 async function session(model) {
-  if (!sessions.has(model))
-    sessions.set(model, await ort.InferenceSession.create(model, {
-      executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
-    }));
+  if (!sessions.has(model)) sessions.set(model, await createSession(model, 1));
   return sessions.get(model);
-}
-
-function readInput(spec, dir) {
-  if (spec.dtype !== 'float32') throw new Error(`input ${spec.name}: dtype ${spec.dtype} not handled`);
-  const buf = fs.readFileSync(path.join(dir, spec.file));
-  const n = spec.shape.reduce((a, b) => a * b, 1);
-  if (buf.byteLength !== n * 4) throw new Error(`input ${spec.name}: ${buf.byteLength} bytes for [${spec.shape}]`);
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return new ort.Tensor('float32', new Float32Array(copy.buffer), spec.shape);
 }
 
 const list = JSON.parse(fs.readFileSync(listPath, 'utf8'));
 for (const item of list) {
   const s = await session(item.model);
-  const specs = JSON.parse(fs.readFileSync(path.join(item.dir, 'inputs.json'), 'utf8'));
-  const feeds = {};
-  for (const sp of specs) feeds[sp.name] = readInput(sp, item.dir);
+  const feeds = readFeeds(path.join(item.dir, 'inputs.json'));
   let out = await s.run(feeds);
   const times = [];
   for (let i = 0; i < reps; i++) {

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool nn_use_reference(void) {
   const char *e = getenv("VRT_REFERENCE");
@@ -41,24 +42,33 @@ bool nn_use_reference(void) {
 }
 
 /* How oneDNN's OpenMP workers wait between parallel regions. libgomp's
- * default lets an idle worker spin for ~300000 polls (milliseconds) before it
- * sleeps; vrt runs its own kernels on the calling thread between oneDNN
- * calls, so with 2 threads on 2 cores the spinning worker takes the core a
- * neighbour (another session, another service, the other camera) needs, and
- * with that core busy a region waits for a worker that is not scheduled:
- * 2 threads measured many times slower than 1. Passive workers sleep on a
- * futex at once and cost a wake-up per region instead. libgomp reads the
- * policy once, in its constructor, which runs before main (libdnnl pulls it
- * in), so the only code early enough is the executable's .preinit_array,
- * which the dynamic loader runs before any library constructor; vrt is a
- * static library, so this entry lands in every program that uses it. A
- * policy (or GOMP_SPINCOUNT) the user set is left alone. */
-static void omp_policy_preinit(int argc, char **argv, char **envp) {
-  (void)argc, (void)argv, (void)envp;
-  if (!getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "passive", 0);
+ * default (OMP_WAIT_POLICY unset) lets a worker spin 300000 polls (~15 ms
+ * on this CPU, where a pause takes ~140 cycles) after every region: at 2
+ * threads the spinning worker holds the core a neighbour needs (another
+ * session, another service, the other camera) long after the run, and with
+ * that core busy a region waits for a worker that is not scheduled. Passive
+ * workers (OMP_WAIT_POLICY=passive, no spinning) sleep at once, but then
+ * every region wakes a sleeping thread on an idle CPU; in a KVM guest that
+ * costs so much after an idle gap that 2 threads were no faster than 1 for
+ * runs spaced 30 ms apart (resnet18: 23 ms at 1 and 2 threads, 13 ms back to
+ * back). VRT_OMP_SPINCOUNT polls (~0.5 ms here) keep the worker awake across
+ * the short gaps between the regions of one run (2 threads: 12.5 ms with the
+ * gaps) and let it sleep soon after the run; libgomp itself cuts the spin to
+ * 100 polls when it manages more threads than there are CPUs. libgomp reads
+ * GOMP_SPINCOUNT once, in its constructor, before main; setting it from the
+ * executable's .preinit_array does not work: glibc's own constructor runs
+ * after it and resets environ to the loader's array. So the program
+ * re-executes itself with the variable set, first thing in main. A
+ * GOMP_SPINCOUNT or OMP_WAIT_POLICY the user set is left alone. */
+#define VRT_OMP_SPINCOUNT "10000"
+
+void vrt_omp_env_reexec(char **argv) {
+  if (!argv || !argv[0] || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("GOMP_SPINCOUNT", VRT_OMP_SPINCOUNT, 0)) return;
+  execv("/proc/self/exe", argv);
+  /* no /proc: this process keeps libgomp's default; its children (exec)
+   * get the variable */
 }
-__attribute__((used, section(".preinit_array"))) static void (*const omp_policy_preinit_fn)(int, char **,
-                                                                                           char **) = omp_policy_preinit;
 
 /* oneDNN here is built on OpenMP, which sizes its team from the calling
  * thread's nthreads ICV. Setting it per call makes sgemm honour the
