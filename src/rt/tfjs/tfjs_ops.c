@@ -601,11 +601,18 @@ static int lower_strided_slice(tfjs_ctx *c, const tfjs_node *n, const lower_rule
   return 0;
 }
 
-static int lower_expand_dims(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  (void)r;
+/* IR op reading x and the node's integer second input (axes, shape,
+ * multiples) as int64. Returns the node index or <0. */
+static int emit_with_index(tfjs_ctx *c, const tfjs_node *n, int op) {
   int ins[2], rc, out;
   if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  return (rc = emit1(c, VRT_OP_Unsqueeze, n, NULL, ins, 2, &out)) < 0 ? rc : 0;
+  return emit1(c, op, n, NULL, ins, 2, &out);
+}
+
+/* ExpandDims, Tile: the row's IR op, no attributes */
+static int lower_with_index(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
+  int ni = emit_with_index(c, n, r->op);
+  return ni < 0 ? ni : 0;
 }
 
 static int lower_squeeze(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
@@ -621,9 +628,7 @@ static int lower_squeeze(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
 
 static int lower_reshape(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   (void)r;
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  int ni = emit1(c, VRT_OP_Reshape, n, NULL, ins, 2, &out);
+  int ni = emit_with_index(c, n, VRT_OP_Reshape);
   return ni < 0 ? ni : vrt_node_set_int(node_at(c, ni), "allowzero", 1);
 }
 
@@ -658,9 +663,7 @@ static int lower_pad(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
 }
 
 static int lower_reduce(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  int ni = emit1(c, r->op, n, NULL, ins, 2, &out);
+  int rc, ni = emit_with_index(c, n, r->op);
   if (ni < 0) return ni;
   if ((rc = vrt_node_set_int(node_at(c, ni), "keepdims", tfjs_attr_bool(n, "keep_dims", 0)))) return rc;
   return vrt_node_set_int(node_at(c, ni), "noop_with_empty_axes", 1);
@@ -707,13 +710,6 @@ static int lower_gather(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   if (n->nin > 2 && (rc = const_ints(c, n, 2, &axis, 1, &cnt))) return rc;
   int ni = emit1(c, VRT_OP_Gather, n, NULL, ins, 2, &out);
   return ni < 0 ? ni : vrt_node_set_int(node_at(c, ni), "axis", axis);
-}
-
-static int lower_tile(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  (void)r;
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  return (rc = emit1(c, VRT_OP_Tile, n, NULL, ins, 2, &out)) < 0 ? rc : 0;
 }
 
 static int lower_shape(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
