@@ -6,7 +6,6 @@
  * remove_dead. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "fuse.h"
 #include "ops.h"
