@@ -31,7 +31,7 @@ typedef struct vrt_plan {
   int64_t key[16 * VRT_MAX_DIMS + 17]; /* ndim + dims of each input, then the team size */
   int keylen;
   size_t *offset;  /* per value; SIZE_MAX = not in the arena */
-  size_t *size;    /* per value planned bytes */
+  size_t *size;    /* per value planned bytes (in offset's block) */
   size_t arena_bytes;
   vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
   int64_t runs;     /* planned runs so far (the first one is not timed: cold) */
@@ -45,7 +45,7 @@ struct vrt_session {
   vrt_team team;      /* which of 1 and threads has been faster lately */
   uint64_t team_key;  /* hash of the input shapes the team statistics are for */
   size_t max_bytes;   /* 0 = no limit */
-  vrt_tensor *vals;   /* runtime view of every value */
+  vrt_tensor *vals;   /* runtime view of every value; one block with outs, heap, last_use */
   void **heap;        /* per value: heap buffer owned for this run, or NULL */
   vrt_plan plans[VRT_MAX_PLANS];
   int nplans, next_evict;
@@ -58,7 +58,7 @@ struct vrt_session {
   vrt_tensor *outs;
   vrt_scratch_list sl; /* kernel scratch, kept across runs */
   double *prof;        /* VRT_PROFILE: seconds per op [op*2 + on a backend] */
-  int64_t *prof_n;
+  int64_t *prof_n;     /* calls, in prof's block */
 };
 
 static double now_s(void) {
@@ -102,20 +102,20 @@ int vrt_session_create(vrt_session_t **out, const vrt_model_t *m, vrt_session_pa
   vrt_team_init(&s->team);
   s->max_bytes = p.max_bytes;
   s->active_plan = -1;
-  size_t nv = (size_t)g->nvalues + 1;
-  s->vals = calloc(nv, sizeof *s->vals);
-  s->heap = calloc(nv, sizeof *s->heap);
-  s->last_use = calloc(nv, sizeof *s->last_use);
-  s->outs = calloc((size_t)g->noutputs + 1, sizeof *s->outs);
-  if (!s->vals || !s->heap || !s->last_use || !s->outs) {
-    vrt_session_free(s);
+  /* the per-value arrays and the outputs live as long as the session: one
+   * block, largest alignment first */
+  size_t nv = (size_t)g->nvalues + 1, no = (size_t)g->noutputs + 1;
+  s->vals = calloc(1, nv * (sizeof *s->vals + sizeof *s->heap + sizeof *s->last_use) + no * sizeof *s->outs);
+  if (!s->vals) {
+    free(s);
     return vrt__err(VRT_ENOMEM, "out of memory");
   }
+  s->outs = s->vals + nv;
+  s->heap = (void **)(s->outs + no);
+  s->last_use = (int *)(s->heap + nv);
   const char *pe = getenv("VRT_PROFILE");
-  if (pe && *pe && strcmp(pe, "0")) {
-    s->prof = calloc(2 * VRT_OP_COUNT, sizeof *s->prof);
-    s->prof_n = calloc(2 * VRT_OP_COUNT, sizeof *s->prof_n);
-  }
+  if (pe && *pe && strcmp(pe, "0") && (s->prof = calloc(2 * VRT_OP_COUNT, sizeof *s->prof + sizeof *s->prof_n)))
+    s->prof_n = (int64_t *)(s->prof + 2 * VRT_OP_COUNT);
   for (int v = 0; v < g->nvalues; v++) s->last_use[v] = -1;
   for (int i = 0; i < g->nnodes; i++)
     for (int k = 0; k < g->nodes[i].nin; k++)
@@ -278,6 +278,11 @@ out:
   free(w);
 }
 
+static void plan_free(const vrt_graph *g, vrt_plan *p) {
+  free(p->offset);
+  free_kernels(g, p);
+}
+
 static void free_heap(vrt_session_t *s) {
   for (int v = 0; v < s->m->g->nvalues; v++)
     if (s->heap[v]) {
@@ -290,19 +295,11 @@ void vrt_session_free(vrt_session_t *s) {
   if (!s) return;
   if (s->prof && s->prof_n) prof_print(s);
   free(s->prof);
-  free(s->prof_n);
-  if (s->heap) free_heap(s);
-  for (int i = 0; i < s->nplans; i++) {
-    free(s->plans[i].offset);
-    free(s->plans[i].size);
-    free_kernels(s->m->g, &s->plans[i]);
-  }
+  free_heap(s);
+  for (int i = 0; i < s->nplans; i++) plan_free(s->m->g, &s->plans[i]);
   vrt_scratch_free(&s->sl);
   vrt__aligned_free(s->arena);
   free(s->vals);
-  free(s->heap);
-  free(s->last_use);
-  free(s->outs);
   free(s);
 }
 
@@ -372,12 +369,16 @@ static int find_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   return -1;
 }
 
+/* Value v needs size bytes of the arena from node start (its producer)
+ * through node end (its last reader). */
 typedef struct {
   int v;
   size_t size;
   int start, end;
 } live_range;
 
+/* Largest first; equal sizes in value order, so that a plan does not depend
+ * on how qsort orders ties. */
 static int cmp_size_desc(const void *a, const void *b) {
   const live_range *x = a, *y = b;
   if (x->size != y->size) return x->size < y->size ? 1 : -1;
@@ -393,19 +394,17 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   } else {
     slot = s->next_evict;
     s->next_evict = (s->next_evict + 1) % VRT_MAX_PLANS;
-    free(s->plans[slot].offset);
-    free(s->plans[slot].size);
-    free_kernels(g, &s->plans[slot]);
+    plan_free(g, &s->plans[slot]);
     if (s->active_plan == slot) s->active_plan = -1;
   }
   vrt_plan *p = &s->plans[slot];
   memset(p, 0, sizeof *p);
   memcpy(p->key, key, sizeof(int64_t) * (size_t)keylen);
   p->keylen = keylen;
-  p->offset = malloc(sizeof(size_t) * (size_t)(g->nvalues + 1));
-  p->size = calloc((size_t)g->nvalues + 1, sizeof(size_t));
+  p->offset = calloc(2 * ((size_t)g->nvalues + 1), sizeof(size_t));
+  if (p->offset) p->size = p->offset + g->nvalues + 1;
   live_range *lr = malloc(sizeof *lr * (size_t)(g->nvalues + 1));
-  if (!p->offset || !p->size || !lr) {
+  if (!p->offset || !lr) {
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }

@@ -39,11 +39,56 @@ static bool const_f32(const vrt_graph *g, int v, int64_t numel) {
          vrt_tensor_numel(&val->t) == numel;
 }
 
-/* The node producing v when it is a live node of one of the given ops. */
-static vrt_node *producer_of(vrt_graph *g, int v) {
+int vrt__fuse_pass(vrt_graph *g, char *changed, vrt_fuse_rule rule) {
+  int *uses = vrt__fuse_uses(g);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  int rc = 0, fused = 0;
+  for (int i = 0; i < g->nnodes && rc >= 0; i++)
+    if ((rc = rule(g, uses, i, changed)) > 0) fused++;
+  free(uses);
+  return rc < 0 ? rc : fused;
+}
+
+int vrt__fuse_seq(vrt_graph *g, char *changed, const vrt_fuse_fn *passes, int n) {
+  int total = 0;
+  for (int k = 0; k < n; k++) {
+    int rc = passes[k](g, changed);
+    if (rc < 0) return rc;
+    total += rc;
+  }
+  return total;
+}
+
+vrt_node *vrt__fuse_producer(vrt_graph *g, int v) {
   if (v < 0 || g->values[v].producer < 0) return NULL;
   vrt_node *p = &g->nodes[g->values[v].producer];
   return p->op < 0 ? NULL : p;
+}
+
+int vrt__fuse_rewrite(vrt_node *n, int op, const char *op_type, const int *in, int nin) {
+  int *ni = malloc(sizeof(int) * (size_t)nin);
+  char *t = strdup(op_type);
+  if (!ni || !t) {
+    free(ni), free(t);
+    return vrt__err(VRT_ENOMEM, "out of memory");
+  }
+  memcpy(ni, in, sizeof(int) * (size_t)nin);
+  free(n->in);
+  n->in = ni;
+  n->nin = nin;
+  for (int k = 0; k < n->nattr; k++) vrt_attr_clear(&n->attrs[k]);
+  free(n->attrs);
+  n->attrs = NULL;
+  n->nattr = 0;
+  free(n->op_type);
+  n->op_type = t;
+  n->op = op;
+  return 0;
+}
+
+void vrt__fuse_kill(vrt_node *const *dead, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (dead[k]) dead[k]->op = -1;
 }
 
 static bool has_fused(const vrt_node *n) {
@@ -82,76 +127,66 @@ static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t 
   return tr ? (r / (rows / G)) * Mg + j / kk : r;
 }
 
-int vrt__fuse_batchnorm(vrt_graph *g, char *changed) {
-  int *uses = vrt__fuse_uses(g);
-  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
-  int rc = 0, fused = 0;
-  for (int i = 0; i < g->nnodes && !rc; i++) {
-    vrt_node *bn = &g->nodes[i];
-    if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) continue;
-    if (vrt_attr_int(bn, "training_mode", 0)) continue;
-    vrt_node *cv = producer_of(g, bn->in[0]);
-    if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
-      continue;
-    bool tr = cv->op == VRT_OP_ConvTranspose;
-    if (vrt_attr_int(cv, "vrt_layout", 0) != 0) continue; /* BatchNorm's axis 1 is NCHW's channel */
-    const vrt_tensor *w = &g->values[cv->in[1]].t;
-    if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
-    /* Conv W is [M, C/G, k..]: output channel m is row m. ConvTranspose W is
-     * [C, M/G, k..]: output channel (c / (C/G)) * M/G + o is W[c, o]. */
-    int64_t G = vrt_attr_int(cv, "group", 1);
-    if (G < 1 || w->dims[0] % G) continue;
-    int64_t M = tr ? w->dims[1] * G : w->dims[0], rows = w->dims[0], Mg = w->dims[1];
-    int64_t per = vrt_tensor_numel(w) / (rows ? rows : 1), kk = tr ? per / (Mg ? Mg : 1) : per;
-    bool ok = M > 0 && rows > 0;
-    for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
-    bool bias = cv->nin > 2 && cv->in[2] >= 0;
-    if (!ok || (bias && !const_f32(g, cv->in[2], M))) continue;
-    const float *sc = g->values[bn->in[1]].t.data, *sh = g->values[bn->in[2]].t.data;
-    const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
-    const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
-    float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
-    float *nw = malloc(sizeof(float) * (size_t)(rows * per)), *nb = malloc(sizeof(float) * (size_t)M);
-    if (!nw || !nb) {
-      free(nw), free(nb);
-      rc = vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
-      break;
-    }
-    for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t j = 0; j < per; j++) {
-        int64_t m = out_channel(tr, r, j, rows, G, Mg, kk);
-        nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
-      }
-    int64_t bd[1] = {M};
-    char name[256];
-    snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
-    int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
-    int wn = w->ndim;
-    memcpy(wd, w->dims, sizeof wd);
-    int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nw, sizeof(float) * (size_t)(rows * per), false);
-    if (vw < 0) {
-      free(nw), free(nb);
-      rc = vw;
-      break;
-    }
-    snprintf(name, sizeof name, "%s/bn_folded_b", cv->name);
-    int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
-    if (vb < 0) {
-      free(nb);
-      rc = vb;
-      break;
-    }
-    bn = &g->nodes[i]; /* values may have moved; nodes did not */
-    cv->in[1] = vw;
-    if ((rc = set_input(cv, 2, vb))) break;
-    vrt__fuse_take_output(g, cv, bn);
-    mark(changed, g, cv);
-    fused++;
+static int batchnorm_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *bn = &g->nodes[i];
+  if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) return 0;
+  if (vrt_attr_int(bn, "training_mode", 0)) return 0;
+  vrt_node *cv = vrt__fuse_producer(g, bn->in[0]);
+  if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
+    return 0;
+  bool tr = cv->op == VRT_OP_ConvTranspose;
+  if (vrt_attr_int(cv, "vrt_layout", 0) != 0) return 0; /* BatchNorm's axis 1 is NCHW's channel */
+  const vrt_tensor *w = &g->values[cv->in[1]].t;
+  if (w->ndim < 3 || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) return 0;
+  /* Conv W is [M, C/G, k..]: output channel m is row m. ConvTranspose W is
+   * [C, M/G, k..]: output channel (c / (C/G)) * M/G + o is W[c, o]. */
+  int64_t G = vrt_attr_int(cv, "group", 1);
+  if (G < 1 || w->dims[0] % G) return 0;
+  int64_t M = tr ? w->dims[1] * G : w->dims[0], rows = w->dims[0], Mg = w->dims[1];
+  int64_t per = vrt_tensor_numel(w) / (rows ? rows : 1), kk = tr ? per / (Mg ? Mg : 1) : per;
+  bool ok = M > 0 && rows > 0;
+  for (int k = 1; k < 5; k++) ok = ok && const_f32(g, bn->in[k], M);
+  bool bias = cv->nin > 2 && cv->in[2] >= 0;
+  if (!ok || (bias && !const_f32(g, cv->in[2], M))) return 0;
+  const float *sc = g->values[bn->in[1]].t.data, *sh = g->values[bn->in[2]].t.data;
+  const float *mean = g->values[bn->in[3]].t.data, *var = g->values[bn->in[4]].t.data;
+  const float *w0 = w->data, *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+  float eps = vrt_attr_float(bn, "epsilon", 1e-5f);
+  float *nw = malloc(sizeof(float) * (size_t)(rows * per)), *nb = malloc(sizeof(float) * (size_t)M);
+  if (!nw || !nb) {
+    free(nw), free(nb);
+    return vrt__err(VRT_ENOMEM, "out of memory folding BatchNorm");
   }
-  free(uses);
-  return rc < 0 ? rc : fused;
+  for (int64_t m = 0; m < M; m++) nb[m] = ((b0 ? b0[m] : 0) - mean[m]) * (sc[m] / sqrtf(var[m] + eps)) + sh[m];
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < per; j++) {
+      int64_t m = out_channel(tr, r, j, rows, G, Mg, kk);
+      nw[r * per + j] = w0[r * per + j] * (sc[m] / sqrtf(var[m] + eps));
+    }
+  int64_t bd[1] = {M};
+  char name[256];
+  snprintf(name, sizeof name, "%s/bn_folded_w", cv->name);
+  int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+  int wn = w->ndim;
+  memcpy(wd, w->dims, sizeof wd);
+  int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nw, sizeof(float) * (size_t)(rows * per), false);
+  if (vw < 0) { /* add_const freed nw */
+    free(nb);
+    return vw;
+  }
+  snprintf(name, sizeof name, "%s/bn_folded_b", cv->name);
+  int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+  if (vb < 0) return vb;
+  bn = &g->nodes[i]; /* values may have moved; nodes did not */
+  cv->in[1] = vw;
+  int rc = set_input(cv, 2, vb);
+  if (rc) return rc;
+  vrt__fuse_take_output(g, cv, bn);
+  mark(changed, g, cv);
+  return 1;
 }
+
+int vrt__fuse_batchnorm(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, batchnorm_at); }
 
 /* A constant that is a scalar or, for an NCHW host, one value per output
  * channel ([M,1,1] or [1,M,1,1]): its values through *v, count via *per_ch. */
@@ -173,77 +208,71 @@ static bool channel_const(const vrt_graph *g, int v, int64_t M, bool nchw, const
  * per-output-channel k / b: k scales the weights and bias, b adds to the
  * bias (Paddle writes ConvTranspose bias as such an Add, and MobileOne blocks
  * a scalar affine after every conv). Repeats until nothing changes. */
-int vrt__fuse_affine(vrt_graph *g, char *changed) {
-  int fused = 0;
-  for (bool again = true; again;) {
-    again = false;
-    int *uses = vrt__fuse_uses(g);
-    if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
-    for (int i = 0; i < g->nnodes; i++) {
-      vrt_node *op = &g->nodes[i];
-      if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) continue;
-      for (int side = 0; side < 2; side++) {
-        int c = op->in[1 - side];
-        vrt_node *cv = producer_of(g, c);
-        if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[c] != 1 || has_fused(cv) ||
-            cv->nout != 1)
-          continue;
-        bool tr = cv->op == VRT_OP_ConvTranspose;
-        const vrt_tensor *w = &g->values[cv->in[1]].t;
-        int64_t G = vrt_attr_int(cv, "group", 1);
-        if (w->ndim < 3 || G < 1 || w->dims[0] % G || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
-        int64_t rows = w->dims[0], Mg = w->dims[1], M = tr ? Mg * G : rows, nw = vrt_tensor_numel(w);
-        int64_t per = nw / rows, kk = tr ? per / (Mg ? Mg : 1) : per;
-        const float *kv;
-        bool per_ch;
-        if (!channel_const(g, op->in[side], M, vrt_attr_int(cv, "vrt_layout", 0) == 0, &kv, &per_ch)) continue;
-        bool bias = cv->nin > 2 && cv->in[2] >= 0;
-        if (bias && !const_f32(g, cv->in[2], M)) continue;
-        bool mul = op->op == VRT_OP_Mul;
-        float *nb = malloc(sizeof(float) * (size_t)M), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
-        if (!nb || (mul && !nwt)) {
-          free(nb), free(nwt), free(uses);
-          return vrt__err(VRT_ENOMEM, "out of memory");
-        }
-        const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
-        for (int64_t m = 0; m < M; m++) {
-          float k = kv[per_ch ? m : 0], b = b0 ? b0[m] : 0;
-          nb[m] = mul ? b * k : b + k;
-        }
-        char name[256];
-        int64_t bd[1] = {M};
-        if (mul) {
-          const float *w0 = w->data;
-          for (int64_t r = 0; r < rows; r++)
-            for (int64_t j = 0; j < per; j++)
-              nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
-          snprintf(name, sizeof name, "%s/scaled_w", cv->name);
-          int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
-          int wn = w->ndim;
-          memcpy(wd, w->dims, sizeof wd);
-          int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nwt, sizeof(float) * (size_t)nw, false);
-          if (vw < 0) {
-            free(nb), free(uses);
-            return vw;
-          }
-          cv->in[1] = vw;
-        }
-        snprintf(name, sizeof name, "%s/affine_b", cv->name);
-        int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
-        if (vb < 0 || set_input(cv, 2, vb) < 0) {
-          free(uses);
-          return vb < 0 ? vb : VRT_ENOMEM;
-        }
-        vrt__fuse_take_output(g, cv, op);
-        mark(changed, g, cv);
-        fused++;
-        again = true;
-        break;
-      }
+static int affine_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *op = &g->nodes[i];
+  if ((op->op != VRT_OP_Mul && op->op != VRT_OP_Add) || op->nin != 2 || op->nout != 1) return 0;
+  for (int side = 0; side < 2; side++) {
+    int c = op->in[1 - side];
+    vrt_node *cv = vrt__fuse_producer(g, c);
+    if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[c] != 1 || has_fused(cv) ||
+        cv->nout != 1)
+      continue;
+    bool tr = cv->op == VRT_OP_ConvTranspose;
+    const vrt_tensor *w = &g->values[cv->in[1]].t;
+    int64_t G = vrt_attr_int(cv, "group", 1);
+    if (w->ndim < 3 || G < 1 || w->dims[0] % G || !const_f32(g, cv->in[1], vrt_tensor_numel(w))) continue;
+    int64_t rows = w->dims[0], Mg = w->dims[1], M = tr ? Mg * G : rows, nw = vrt_tensor_numel(w);
+    int64_t per = nw / rows, kk = tr ? per / (Mg ? Mg : 1) : per;
+    const float *kv;
+    bool per_ch;
+    if (!channel_const(g, op->in[side], M, vrt_attr_int(cv, "vrt_layout", 0) == 0, &kv, &per_ch)) continue;
+    bool bias = cv->nin > 2 && cv->in[2] >= 0;
+    if (bias && !const_f32(g, cv->in[2], M)) continue;
+    bool mul = op->op == VRT_OP_Mul;
+    float *nb = malloc(sizeof(float) * (size_t)M), *nwt = mul ? malloc(sizeof(float) * (size_t)nw) : NULL;
+    if (!nb || (mul && !nwt)) {
+      free(nb), free(nwt);
+      return vrt__err(VRT_ENOMEM, "out of memory");
     }
-    free(uses);
+    const float *b0 = bias ? g->values[cv->in[2]].t.data : NULL;
+    for (int64_t m = 0; m < M; m++) {
+      float k = kv[per_ch ? m : 0], b = b0 ? b0[m] : 0;
+      nb[m] = mul ? b * k : b + k;
+    }
+    char name[256];
+    int64_t bd[1] = {M};
+    if (mul) {
+      const float *w0 = w->data;
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < per; j++)
+          nwt[r * per + j] = w0[r * per + j] * kv[per_ch ? out_channel(tr, r, j, rows, G, Mg, kk) : 0];
+      snprintf(name, sizeof name, "%s/scaled_w", cv->name);
+      int64_t wd[VRT_MAX_DIMS]; /* adding a value may move g->values, and w with it */
+      int wn = w->ndim;
+      memcpy(wd, w->dims, sizeof wd);
+      int vw = vrt_graph_add_const(g, name, VRT_F32, wn, wd, nwt, sizeof(float) * (size_t)nw, false);
+      if (vw < 0) {
+        free(nb);
+        return vw;
+      }
+      cv->in[1] = vw;
+    }
+    snprintf(name, sizeof name, "%s/affine_b", cv->name);
+    int vb = vrt_graph_add_const(g, name, VRT_F32, 1, bd, nb, sizeof(float) * (size_t)M, false);
+    if (vb < 0 || set_input(cv, 2, vb) < 0) return vb < 0 ? vb : VRT_ENOMEM;
+    vrt__fuse_take_output(g, cv, op);
+    mark(changed, g, cv);
+    return 1;
   }
-  return fused;
+  return 0;
+}
+
+/* Every pass sees the uses of the graph as the pass began: run again while
+ * fusions make new matches (a bias Add, then a scale, after one Conv). */
+int vrt__fuse_affine(vrt_graph *g, char *changed) {
+  int rc, fused = 0;
+  while ((rc = vrt__fuse_pass(g, changed, affine_at)) > 0) fused += rc;
+  return rc < 0 ? rc : fused;
 }
 
 /* Is v the other operand of Add(a, v) with exactly a's full static shape, and
@@ -255,33 +284,25 @@ static bool same_static_shape(const vrt_tensor *a, const vrt_tensor *b) {
   return true;
 }
 
-int vrt__fuse_residual(vrt_graph *g, char *changed) {
-  int *uses = vrt__fuse_uses(g);
-  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
-  int fused = 0;
-  for (int i = 0; i < g->nnodes; i++) {
-    vrt_node *add = &g->nodes[i];
-    if (add->op != VRT_OP_Add || add->nin != 2 || add->nout != 1) continue;
-    for (int side = 0; side < 2; side++) {
-      int a = add->in[side], r = add->in[1 - side];
-      vrt_node *cv = producer_of(g, a);
-      if (!cv || cv->op != VRT_OP_Conv || uses[a] != 1 || has_fused(cv) || a == r) continue;
-      if (!same_static_shape(&g->values[a].t, &g->values[r].t) || g->values[a].t.dtype != VRT_F32) continue;
-      int rp = g->values[r].producer; /* the residual must exist when the Conv runs */
-      if (rp >= 0 && rp >= (int)(cv - g->nodes)) continue;
-      if (set_input(cv, 4, r) < 0) {
-        free(uses);
-        return VRT_ENOMEM;
-      }
-      vrt__fuse_take_output(g, cv, add);
-      mark(changed, g, cv);
-      fused++;
-      break;
-    }
+static int residual_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *add = &g->nodes[i];
+  if (add->op != VRT_OP_Add || add->nin != 2 || add->nout != 1) return 0;
+  for (int side = 0; side < 2; side++) {
+    int a = add->in[side], r = add->in[1 - side];
+    vrt_node *cv = vrt__fuse_producer(g, a);
+    if (!cv || cv->op != VRT_OP_Conv || uses[a] != 1 || has_fused(cv) || a == r) continue;
+    if (!same_static_shape(&g->values[a].t, &g->values[r].t) || g->values[a].t.dtype != VRT_F32) continue;
+    int rp = g->values[r].producer; /* the residual must exist when the Conv runs */
+    if (rp >= 0 && rp >= (int)(cv - g->nodes)) continue;
+    if (set_input(cv, 4, r) < 0) return VRT_ENOMEM;
+    vrt__fuse_take_output(g, cv, add);
+    mark(changed, g, cv);
+    return 1;
   }
-  free(uses);
-  return fused;
+  return 0;
 }
+
+int vrt__fuse_residual(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, residual_at); }
 
 /* Activation of node a as a "vrt_act" name (+ alpha/beta), or NULL. */
 static const char *act_of(const vrt_graph *g, const vrt_node *a, float *alpha, float *beta) {
@@ -376,61 +397,49 @@ static vrt_node *match_hardswish(vrt_graph *g, const int *uses, int x, int from)
   return last;
 }
 
-int vrt__fuse_activation(vrt_graph *g, char *changed) {
-  int *uses = vrt__fuse_uses(g);
-  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
-  int rc = 0, fused = 0;
-  for (int i = 0; i < g->nnodes && !rc; i++) {
-    vrt_node *a = &g->nodes[i];
-    if (a->op < 0 || a->nin < 1 || a->nout != 1) continue;
-    int x = a->in[0];
-    vrt_node *h = producer_of(g, x);
-    if (!h || !act_host(h) || h->nout != 1) continue;
-    const char *cur = vrt_attr_string(h, "vrt_act", NULL);
-    if (cur && *cur) continue;
-    /* Conv is float32 only; Gemm/MatMul must be known to be (dynamic shapes
-     * leave dtypes unset at load) */
-    bool conv = h->op == VRT_OP_Conv || h->op == VRT_OP_ConvTranspose;
-    if (!conv && g->values[x].t.dtype != VRT_F32) continue;
-    float alpha, beta;
-    const char *name = act_of(g, a, &alpha, &beta);
-    if (name && uses[x] == 1) {
-      if ((rc = set_act(h, name, alpha, beta))) break;
-      vrt__fuse_take_output(g, h, a);
-      mark(changed, g, h);
-      fused++;
-      continue;
-    }
-    if (!name && uses[x] == 2) {
-      vrt_node *last = match_hardswish(g, uses, x, (int)(h - g->nodes));
-      if (last) {
-        if ((rc = set_act(h, "HardSwish", 0, 0))) break;
-        vrt__fuse_take_output(g, h, last);
-        mark(changed, g, h);
-        fused++;
-        continue;
-      }
-    }
-    /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
-    if (a->op == VRT_OP_Sigmoid && uses[x] == 2 && uses[a->out[0]] == 1) {
-      vrt_node *mul = NULL;
-      for (int j = i + 1; j < g->nnodes && !mul; j++) {
-        vrt_node *m = &g->nodes[j];
-        if (m->op == VRT_OP_Mul && m->nin == 2 &&
-            ((m->in[0] == x && m->in[1] == a->out[0]) || (m->in[1] == x && m->in[0] == a->out[0])))
-          mul = m;
-      }
-      if (!mul) continue;
-      if ((rc = set_act(h, "SiLU", 0, 0))) break;
-      vrt__fuse_take_output(g, h, mul);
-      a->op = -1;
-      mark(changed, g, h);
-      fused++;
+/* h takes activation name; its output becomes last's (the rest of the
+ * pattern is dead already). */
+static int fold_act(vrt_graph *g, vrt_node *h, vrt_node *last, const char *name, float alpha, float beta,
+                    char *changed) {
+  int rc = set_act(h, name, alpha, beta);
+  if (rc) return rc;
+  vrt__fuse_take_output(g, h, last);
+  mark(changed, g, h);
+  return 1;
+}
+
+static int activation_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *a = &g->nodes[i];
+  if (a->op < 0 || a->nin < 1 || a->nout != 1) return 0;
+  int x = a->in[0];
+  vrt_node *h = vrt__fuse_producer(g, x);
+  if (!h || !act_host(h) || h->nout != 1) return 0;
+  const char *cur = vrt_attr_string(h, "vrt_act", NULL);
+  if (cur && *cur) return 0;
+  /* Conv is float32 only; Gemm/MatMul must be known to be (dynamic shapes
+   * leave dtypes unset at load) */
+  bool conv = h->op == VRT_OP_Conv || h->op == VRT_OP_ConvTranspose;
+  if (!conv && g->values[x].t.dtype != VRT_F32) return 0;
+  float alpha, beta;
+  const char *name = act_of(g, a, &alpha, &beta);
+  if (name && uses[x] == 1) return fold_act(g, h, a, name, alpha, beta, changed);
+  vrt_node *last = !name && uses[x] == 2 ? match_hardswish(g, uses, x, (int)(h - g->nodes)) : NULL;
+  if (last) return fold_act(g, h, last, "HardSwish", 0, 0, changed);
+  /* SiLU: y = Mul(x, Sigmoid(x)), x read by exactly those two */
+  if (a->op != VRT_OP_Sigmoid || uses[x] != 2 || uses[a->out[0]] != 1) return 0;
+  for (int j = i + 1; j < g->nnodes; j++) {
+    vrt_node *m = &g->nodes[j];
+    if (m->op == VRT_OP_Mul && m->nin == 2 &&
+        ((m->in[0] == x && m->in[1] == a->out[0]) || (m->in[1] == x && m->in[0] == a->out[0]))) {
+      int rc = fold_act(g, h, m, "SiLU", 0, 0, changed);
+      if (rc > 0) a->op = -1;
+      return rc;
     }
   }
-  free(uses);
-  return rc < 0 ? rc : fused;
+  return 0;
 }
+
+int vrt__fuse_activation(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, activation_at); }
 
 /* ReduceMean over the last axis only (keepdims), by attribute or constant
  * axes input. */
@@ -467,101 +476,73 @@ vrt_node *vrt__fuse_sole_reader(vrt_graph *g, const int *uses, int v, int from) 
  *   m = ReduceMean(x, -1); d = x - m; v = ReduceMean(d*d or Pow(d, 2), -1);
  *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
  * becomes LayerNormalization(x, gamma or 1, beta; axis -1, epsilon eps). */
-int vrt__fuse_layernorm(vrt_graph *g, char *changed) {
-  int *uses = vrt__fuse_uses(g);
-  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
-  int rc = 0, fused = 0;
-  for (int i = 0; i < g->nnodes && !rc; i++) {
-    vrt_node *m = &g->nodes[i];
-    if (m->op != VRT_OP_ReduceMean || m->nout != 1) continue;
-    int x = m->in[0];
-    if (!mean_last(g, m, x)) continue;
-    vrt_node *sub = vrt__fuse_sole_reader(g, uses, m->out[0], i);
-    if (!sub || sub->op != VRT_OP_Sub || sub->nin != 2 || sub->in[0] != x || sub->in[1] != m->out[0]) continue;
-    int d = sub->out[0];
-    if (uses[d] != 2 && uses[d] != 3) continue;
-    /* d is read by the square (Pow(d,2): once; Mul(d,d): twice) and the Div */
-    vrt_node *sq = NULL, *div = NULL;
-    for (int j = (int)(sub - g->nodes) + 1; j < g->nnodes; j++) {
-      vrt_node *c = &g->nodes[j];
-      if (c->op == VRT_OP_Pow && c->nin == 2 && c->in[0] == d && scalar_is(g, c->in[1], 2)) sq = c;
-      if (c->op == VRT_OP_Mul && c->nin == 2 && c->in[0] == d && c->in[1] == d) sq = c;
-      if (c->op == VRT_OP_Div && c->nin == 2 && c->in[0] == d) div = c;
-    }
-    if (!sq || !div || uses[d] != (sq->op == VRT_OP_Mul ? 3 : 2)) continue;
-    vrt_node *m2 = vrt__fuse_sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
-    if (!m2 || !mean_last(g, m2, sq->out[0])) continue;
-    vrt_node *add = vrt__fuse_sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
-    if (!add || add->op != VRT_OP_Add || add->nin != 2) continue;
-    int ev = add->in[add->in[0] == m2->out[0] ? 1 : 0];
-    if (!const_f32(g, ev, 1)) continue;
-    float eps = *(const float *)g->values[ev].t.data;
-    vrt_node *sq2 = vrt__fuse_sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
-    if (!sq2 || sq2->op != VRT_OP_Sqrt || div->in[1] != sq2->out[0] || uses[sq2->out[0]] != 1) continue;
-    /* optional affine: Mul by a 1-D gamma, Add of a 1-D beta */
-    vrt_node *last = div, *mul = NULL, *badd = NULL;
-    int gamma = -1, beta = -1;
-    vrt_node *nx = vrt__fuse_sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
-    if (nx && nx->op == VRT_OP_Mul && nx->nin == 2) {
-      int gv = nx->in[nx->in[0] == div->out[0] ? 1 : 0];
-      const vrt_tensor *gt = &g->values[gv].t;
-      if (gt->ndim == 1 && const_f32(g, gv, gt->dims[0])) mul = nx, gamma = gv, last = nx;
-    }
-    nx = mul ? vrt__fuse_sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
-    if (nx && nx->op == VRT_OP_Add && nx->nin == 2) {
-      int bv = nx->in[nx->in[0] == mul->out[0] ? 1 : 0];
-      const vrt_tensor *bt = &g->values[bv].t;
-      if (bt->ndim == 1 && const_f32(g, bv, bt->dims[0])) badd = nx, beta = bv, last = nx;
-    }
-    const vrt_tensor *xt = &g->values[x].t;
-    int64_t D = xt->ndim > 0 ? xt->dims[xt->ndim - 1] : -1;
-    if (gamma >= 0 && D >= 0 && g->values[gamma].t.dims[0] != D) continue;
-    if (beta >= 0 && D >= 0 && g->values[beta].t.dims[0] != D) continue;
-    if (gamma < 0) { /* LayerNormalization needs a scale: a scalar 1 broadcasts */
-      float *one = malloc(sizeof(float));
-      if (!one) {
-        rc = vrt__err(VRT_ENOMEM, "out of memory");
-        break;
-      }
-      *one = 1;
-      char name[256];
-      snprintf(name, sizeof name, "%s/ln_one", m->name);
-      if ((gamma = vrt_graph_add_const(g, name, VRT_F32, 0, NULL, one, sizeof(float), false)) < 0) {
-        rc = gamma;
-        break;
-      }
-    }
-    /* m becomes the LayerNormalization producing last's output */
-    int ins[3] = {x, gamma, beta};
-    int *nin = realloc(m->in, sizeof(int) * 3);
-    if (!nin) {
-      rc = vrt__err(VRT_ENOMEM, "out of memory");
-      break;
-    }
-    memcpy(nin, ins, sizeof ins);
-    m->in = nin;
-    m->nin = beta >= 0 ? 3 : 2;
-    for (int k = 0; k < m->nattr; k++) vrt_attr_clear(&m->attrs[k]);
-    free(m->attrs);
-    m->attrs = NULL;
-    m->nattr = 0;
-    m->op = VRT_OP_LayerNormalization;
-    free(m->op_type);
-    m->op_type = strdup("LayerNormalization");
-    if (!m->op_type || (rc = vrt_node_set_int(m, "axis", -1)) || (rc = vrt_node_set_float(m, "epsilon", eps))) {
-      rc = rc ? rc : vrt__err(VRT_ENOMEM, "out of memory");
-      break;
-    }
-    vrt__fuse_take_output(g, m, last);
-    vrt_node *dead[] = {sub, sq, m2, add, sq2, div, mul, badd};
-    for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
-      if (dead[k]) dead[k]->op = -1;
-    mark(changed, g, m);
-    fused++;
+static int layernorm_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *m = &g->nodes[i];
+  if (m->op != VRT_OP_ReduceMean || m->nout != 1) return 0;
+  int x = m->in[0];
+  if (!mean_last(g, m, x)) return 0;
+  vrt_node *sub = vrt__fuse_sole_reader(g, uses, m->out[0], i);
+  if (!sub || sub->op != VRT_OP_Sub || sub->nin != 2 || sub->in[0] != x || sub->in[1] != m->out[0]) return 0;
+  int d = sub->out[0];
+  if (uses[d] != 2 && uses[d] != 3) return 0;
+  /* d is read by the square (Pow(d,2): once; Mul(d,d): twice) and the Div */
+  vrt_node *sq = NULL, *div = NULL;
+  for (int j = (int)(sub - g->nodes) + 1; j < g->nnodes; j++) {
+    vrt_node *c = &g->nodes[j];
+    if (c->op == VRT_OP_Pow && c->nin == 2 && c->in[0] == d && scalar_is(g, c->in[1], 2)) sq = c;
+    if (c->op == VRT_OP_Mul && c->nin == 2 && c->in[0] == d && c->in[1] == d) sq = c;
+    if (c->op == VRT_OP_Div && c->nin == 2 && c->in[0] == d) div = c;
   }
-  free(uses);
-  return rc < 0 ? rc : fused;
+  if (!sq || !div || uses[d] != (sq->op == VRT_OP_Mul ? 3 : 2)) return 0;
+  vrt_node *m2 = vrt__fuse_sole_reader(g, uses, sq->out[0], (int)(sq - g->nodes));
+  if (!m2 || !mean_last(g, m2, sq->out[0])) return 0;
+  vrt_node *add = vrt__fuse_sole_reader(g, uses, m2->out[0], (int)(m2 - g->nodes));
+  if (!add || add->op != VRT_OP_Add || add->nin != 2) return 0;
+  int ev = add->in[add->in[0] == m2->out[0] ? 1 : 0];
+  if (!const_f32(g, ev, 1)) return 0;
+  float eps = *(const float *)g->values[ev].t.data;
+  vrt_node *sq2 = vrt__fuse_sole_reader(g, uses, add->out[0], (int)(add - g->nodes));
+  if (!sq2 || sq2->op != VRT_OP_Sqrt || div->in[1] != sq2->out[0] || uses[sq2->out[0]] != 1) return 0;
+  /* optional affine: Mul by a 1-D gamma, Add of a 1-D beta */
+  vrt_node *last = div, *mul = NULL, *badd = NULL;
+  int gamma = -1, beta = -1;
+  vrt_node *nx = vrt__fuse_sole_reader(g, uses, div->out[0], (int)(div - g->nodes));
+  if (nx && nx->op == VRT_OP_Mul && nx->nin == 2) {
+    int gv = nx->in[nx->in[0] == div->out[0] ? 1 : 0];
+    const vrt_tensor *gt = &g->values[gv].t;
+    if (gt->ndim == 1 && const_f32(g, gv, gt->dims[0])) mul = nx, gamma = gv, last = nx;
+  }
+  nx = mul ? vrt__fuse_sole_reader(g, uses, mul->out[0], (int)(mul - g->nodes)) : NULL;
+  if (nx && nx->op == VRT_OP_Add && nx->nin == 2) {
+    int bv = nx->in[nx->in[0] == mul->out[0] ? 1 : 0];
+    const vrt_tensor *bt = &g->values[bv].t;
+    if (bt->ndim == 1 && const_f32(g, bv, bt->dims[0])) badd = nx, beta = bv, last = nx;
+  }
+  const vrt_tensor *xt = &g->values[x].t;
+  int64_t D = xt->ndim > 0 ? xt->dims[xt->ndim - 1] : -1;
+  if (gamma >= 0 && D >= 0 && g->values[gamma].t.dims[0] != D) return 0;
+  if (beta >= 0 && D >= 0 && g->values[beta].t.dims[0] != D) return 0;
+  if (gamma < 0) { /* LayerNormalization needs a scale: a scalar 1 broadcasts */
+    float *one = malloc(sizeof(float));
+    if (!one) return vrt__err(VRT_ENOMEM, "out of memory");
+    *one = 1;
+    char name[256];
+    snprintf(name, sizeof name, "%s/ln_one", m->name);
+    if ((gamma = vrt_graph_add_const(g, name, VRT_F32, 0, NULL, one, sizeof(float), false)) < 0) return gamma;
+  }
+  /* m becomes the LayerNormalization producing last's output */
+  int ins[3] = {x, gamma, beta}, rc;
+  if ((rc = vrt__fuse_rewrite(m, VRT_OP_LayerNormalization, "LayerNormalization", ins, beta >= 0 ? 3 : 2)) ||
+      (rc = vrt_node_set_int(m, "axis", -1)) || (rc = vrt_node_set_float(m, "epsilon", eps)))
+    return rc;
+  vrt__fuse_take_output(g, m, last);
+  vrt_node *dead[] = {sub, sq, m2, add, sq2, div, mul, badd};
+  vrt__fuse_kill(dead, sizeof dead / sizeof dead[0]);
+  mark(changed, g, m);
+  return 1;
 }
+
+int vrt__fuse_layernorm(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, layernorm_at); }
 
 /* Pads of a Pad node (constant input 1, or the opset < 11 attribute) all
  * zero: the node copies its input. */
@@ -609,23 +590,17 @@ int vrt__fuse_identity_pad(vrt_graph *g, char *changed) {
 }
 
 int vrt__fuse_all(vrt_graph *g, char *changed) {
-  int rc, total = 0;
-  if ((rc = vrt__fuse_identity_pad(g, changed)) < 0) return rc;
-  total += rc;
-  for (int round = 0; round < 8; round++) { /* bias Add, then BatchNorm, then a scale ... */
-    int before = total;
-    if ((rc = vrt__fuse_affine(g, changed)) < 0) return rc;
+  static const vrt_fuse_fn conv_folds[] = {vrt__fuse_affine, vrt__fuse_batchnorm};
+  /* a residual before the activation after it */
+  static const vrt_fuse_fn rest[] = {vrt__fuse_layernorm, vrt__fuse_transformer, vrt__fuse_residual,
+                                     vrt__fuse_activation};
+  int total = vrt__fuse_identity_pad(g, changed), rc = 1;
+  if (total < 0) return total;
+  /* bias Add, then BatchNorm, then a scale ...: again while they fold */
+  for (int round = 0; round < 8 && rc > 0; round++) {
+    if ((rc = vrt__fuse_seq(g, changed, conv_folds, (int)(sizeof conv_folds / sizeof *conv_folds))) < 0) return rc;
     total += rc;
-    if ((rc = vrt__fuse_batchnorm(g, changed)) < 0) return rc;
-    total += rc;
-    if (total == before) break;
   }
-  if ((rc = vrt__fuse_layernorm(g, changed)) < 0) return rc;
-  total += rc;
-  if ((rc = vrt__fuse_transformer(g, changed)) < 0) return rc;
-  total += rc;
-  if ((rc = vrt__fuse_residual(g, changed)) < 0) return rc;
-  total += rc;
-  if ((rc = vrt__fuse_activation(g, changed)) < 0) return rc;
+  if ((rc = vrt__fuse_seq(g, changed, rest, (int)(sizeof rest / sizeof *rest))) < 0) return rc;
   return total + rc;
 }

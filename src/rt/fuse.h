@@ -17,6 +17,23 @@ int *vrt__fuse_uses(const vrt_graph *g);
 vrt_node *vrt__fuse_sole_reader(vrt_graph *g, const int *uses, int v, int from);
 /* Make node n produce the output of the node it swallowed (dead, now op -1). */
 void vrt__fuse_take_output(vrt_graph *g, vrt_node *n, vrt_node *dead);
+/* The live node producing v, or NULL (an input, a constant, a dead node). */
+vrt_node *vrt__fuse_producer(vrt_graph *g, int v);
+/* Turn node n into op (named op_type) reading in[0..nin); attributes
+ * cleared. 0 or <0 (out of memory, n unchanged). */
+int vrt__fuse_rewrite(vrt_node *n, int op, const char *op_type, const int *in, int nin);
+/* Mark the swallowed nodes dead (op -1); NULL entries are patterns' absent
+ * optional parts. */
+void vrt__fuse_kill(vrt_node *const *dead, size_t n);
+/* A pass is one rule tried at every node in order: 1 when it fused at node
+ * i, 0 when the pattern is not there, <0 on error. uses is
+ * vrt__fuse_uses() as the pass began. */
+typedef int (*vrt_fuse_rule)(vrt_graph *g, const int *uses, int i, char *changed);
+/* Run rule over the graph, stopping at the first error: fusions or <0. */
+int vrt__fuse_pass(vrt_graph *g, char *changed, vrt_fuse_rule rule);
+/* Run the passes in order: the fusions of all, or the first error. */
+typedef int (*vrt_fuse_fn)(vrt_graph *g, char *changed);
+int vrt__fuse_seq(vrt_graph *g, char *changed, const vrt_fuse_fn *passes, int n);
 
 /* Conv or ConvTranspose -> BatchNormalization (inference, NCHW): new weights
  * and bias. */

@@ -25,50 +25,51 @@ void vrt_attr_clear(vrt_attr *a) {
   memset(a, 0, sizeof *a);
 }
 
+void vrt_node_clear(vrt_node *n) {
+  if (n->params_free) n->params_free(n->params);
+  for (int k = 0; k < n->nattr; k++) vrt_attr_clear(&n->attrs[k]);
+  free(n->attrs), free(n->in), free(n->out), free(n->name), free(n->op_type);
+}
+
+/* Each array goes after the elements it owns; the maps last, as constants
+ * may borrow their bytes. */
 void vrt_graph_free(vrt_graph *g) {
   if (!g) return;
-  for (int i = 0; i < g->nnodes; i++) {
-    vrt_node *n = &g->nodes[i];
-    if (n->params_free) n->params_free(n->params);
-    for (int k = 0; k < n->nattr; k++) vrt_attr_clear(&n->attrs[k]);
-    free(n->attrs);
-    free(n->in);
-    free(n->out);
-    free(n->name);
-    free(n->op_type);
-  }
+  for (int i = 0; i < g->nnodes; i++) vrt_node_clear(&g->nodes[i]);
+  free(g->nodes);
   for (int i = 0; i < g->nvalues; i++) {
     vrt_value *v = &g->values[i];
     if (!(v->flags & VRT_VAL_BORROWED)) free(v->t.data);
     free((char *)v->t.name);
     for (int d = 0; d < VRT_MAX_DIMS; d++) free(v->dim_names[d]);
   }
-  for (int i = 0; i < g->nmeta; i++) {
-    free(g->meta_keys[i]);
-    free(g->meta_vals[i]);
-  }
-  for (int i = 0; i < g->nmaps; i++) munmap(g->maps[i].addr, g->maps[i].len);
-  free(g->maps);
-  free(g->meta_keys);
-  free(g->meta_vals);
   free(g->values);
-  free(g->nodes);
+  for (int i = 0; i < g->nmeta; i++) free(g->meta[i].key);
+  free(g->meta);
   free(g->inputs);
   free(g->outputs);
+  for (int i = 0; i < g->nmaps; i++) munmap(g->maps[i].addr, g->maps[i].len);
+  free(g->maps);
   free(g);
 }
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
 
+/* arr (n of cap elements of size elt) with room for one more: doubled from
+ * 64 when full, *cap updated. NULL when out of memory (arr is kept). */
+static void *grow(void *arr, int n, int *cap, size_t elt) {
+  if (n < *cap) return arr;
+  int c = *cap ? *cap * 2 : 64;
+  void *p = realloc(arr, (size_t)c * elt);
+  if (p) *cap = c;
+  return p;
+}
+
 int vrt_graph_add_value(vrt_graph *g, const char *name, vrt_dtype dtype, int ndim, const int64_t *dims) {
   if (ndim > VRT_MAX_DIMS) return vrt__err(VRT_ELIMIT, "value '%s': %d dims (max %d)", name, ndim, VRT_MAX_DIMS);
-  if (g->nvalues == g->cap_values) {
-    int cap = g->cap_values ? g->cap_values * 2 : 64;
-    vrt_value *nv = realloc(g->values, (size_t)cap * sizeof *nv);
-    if (!nv) return vrt__err(VRT_ENOMEM, "out of memory adding value");
-    g->values = nv;
-    g->cap_values = cap;
-  }
+  vrt_value *nv = grow(g->values, g->nvalues, &g->cap_values, sizeof *nv);
+  if (!nv) return vrt__err(VRT_ENOMEM, "out of memory adding value");
+  g->values = nv;
   vrt_value *v = &g->values[g->nvalues];
   memset(v, 0, sizeof *v);
   v->t.name = xstrdup(name);
@@ -109,13 +110,9 @@ int vrt_graph_find_value(const vrt_graph *g, const char *name) {
 
 int vrt_graph_add_node(vrt_graph *g, int op, const char *name, const char *op_type, const int *in, int nin,
                        const int *out, int nout) {
-  if (g->nnodes == g->cap_nodes) {
-    int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
-    vrt_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
-    if (!nn) return vrt__err(VRT_ENOMEM, "out of memory adding node");
-    g->nodes = nn;
-    g->cap_nodes = cap;
-  }
+  vrt_node *nn = grow(g->nodes, g->nnodes, &g->cap_nodes, sizeof *nn);
+  if (!nn) return vrt__err(VRT_ENOMEM, "out of memory adding node");
+  g->nodes = nn;
   vrt_node *n = &g->nodes[g->nnodes];
   memset(n, 0, sizeof *n);
   n->op = op;
@@ -220,19 +217,15 @@ int vrt_node_set_string(vrt_node *n, const char *name, const char *s) {
 }
 
 int vrt_graph_set_meta(vrt_graph *g, const char *key, const char *val) {
-  char **k = realloc(g->meta_keys, sizeof(char *) * (size_t)(g->nmeta + 1));
-  if (!k) return VRT_ENOMEM;
-  g->meta_keys = k;
-  char **v = realloc(g->meta_vals, sizeof(char *) * (size_t)(g->nmeta + 1));
-  if (!v) return VRT_ENOMEM;
-  g->meta_vals = v;
-  k[g->nmeta] = strdup(key);
-  v[g->nmeta] = strdup(val);
-  if (!k[g->nmeta] || !v[g->nmeta]) {
-    free(k[g->nmeta]), free(v[g->nmeta]);
-    return VRT_ENOMEM;
-  }
-  g->nmeta++;
+  vrt_meta *m = realloc(g->meta, sizeof *m * (size_t)(g->nmeta + 1));
+  if (!m) return VRT_ENOMEM;
+  g->meta = m;
+  size_t kl = strlen(key) + 1, vl = strlen(val) + 1;
+  char *kv = malloc(kl + vl);
+  if (!kv) return VRT_ENOMEM;
+  memcpy(kv, key, kl);
+  memcpy(kv + kl, val, vl);
+  m[g->nmeta++] = (vrt_meta){.key = kv, .val = kv + kl};
   return 0;
 }
 

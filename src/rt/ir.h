@@ -71,6 +71,10 @@ typedef struct vrt_map {
   size_t len;
 } vrt_map;
 
+typedef struct vrt_meta {
+  char *key, *val; /* one allocation: val points into key's block */
+} vrt_meta;
+
 typedef struct vrt_graph {
   vrt_value *values;
   int nvalues, cap_values;
@@ -79,7 +83,7 @@ typedef struct vrt_graph {
   int *inputs, ninputs;    /* value indices of graph inputs (not constants) */
   int *outputs, noutputs;
   int opset;               /* default-domain opset (ONNX); 0 for TF.js */
-  char **meta_keys, **meta_vals;
+  vrt_meta *meta;          /* model metadata (producer, doc strings ...) */
   int nmeta;
   vrt_map *maps;           /* mmapped regions kept alive by the graph */
   int nmaps;
@@ -108,6 +112,8 @@ int vrt_node_set_ints(vrt_node *n, const char *name, const int64_t *v, int count
 int vrt_node_set_floats(vrt_node *n, const char *name, const float *v, int count);
 int vrt_node_set_string(vrt_node *n, const char *name, const char *s);
 void vrt_attr_clear(vrt_attr *a);
+/* Release what node n owns (params, attributes, inputs, outputs, names). */
+void vrt_node_clear(vrt_node *n);
 int vrt_graph_set_meta(vrt_graph *g, const char *key, const char *val);
 int vrt_graph_add_map(vrt_graph *g, void *addr, size_t len);
 

@@ -143,9 +143,7 @@ static int remove_dead(vrt_graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     vrt_node *n = &g->nodes[i];
     if (n->op < 0) {
-      if (n->params_free) n->params_free(n->params);
-      for (int k = 0; k < n->nattr; k++) vrt_attr_clear(&n->attrs[k]);
-      free(n->attrs), free(n->in), free(n->out), free(n->name), free(n->op_type);
+      vrt_node_clear(n);
       continue;
     }
     g->nodes[w++] = *n;
@@ -283,7 +281,7 @@ const char *vrt_model_input_dim_name(const vrt_model_t *m, int i, int dim) {
 
 const char *vrt_model_metadata(const vrt_model_t *m, const char *key) {
   for (int i = 0; i < m->g->nmeta; i++)
-    if (!strcmp(m->g->meta_keys[i], key)) return m->g->meta_vals[i];
+    if (!strcmp(m->g->meta[i].key, key)) return m->g->meta[i].val;
   return NULL;
 }
 

@@ -143,6 +143,19 @@ double vrt__get_f64(const vrt_tensor *t, int64_t i) {
   }
 }
 
+/* Type-pun between a float and its IEEE-754 bits (memcpy is the defined way). */
+static inline float f32_from_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static inline uint32_t f32_to_bits(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  return x;
+}
+
 float vrt__f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f;
@@ -164,14 +177,11 @@ float vrt__f16_to_f32(uint16_t h) {
   } else {
     bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
   }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
+  return f32_from_bits(bits);
 }
 
 uint16_t vrt__f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
+  uint32_t x = f32_to_bits(f);
   uint32_t sign = (x >> 16) & 0x8000;
   int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
   uint32_t man = x & 0x7fffff;
@@ -193,16 +203,10 @@ uint16_t vrt__f32_to_f16(float f) {
   return (uint16_t)half;
 }
 
-float vrt__bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
+float vrt__bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
 
 uint16_t vrt__f32_to_bf16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
+  uint32_t x = f32_to_bits(f);
   if ((x & 0x7fffffff) > 0x7f800000) return (uint16_t)((x >> 16) | 0x40);
   x += 0x7fff + ((x >> 16) & 1);
   return (uint16_t)(x >> 16);

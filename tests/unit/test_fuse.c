@@ -332,6 +332,40 @@ static void test_layernorm_pattern(void **state) {
   }
 }
 
+/* vrt__fuse_pass: the rule sees every node in order with the uses taken as
+ * the pass began, fusions are counted, and the first error ends the pass. */
+static int seen[8], nseen;
+static int rule_probe(vrt_graph *g, const int *uses, int i, char *changed) {
+  (void)changed;
+  seen[nseen++] = i;
+  assert_int_equal(uses[g->nodes[i].in[0]], 1); /* each value read once */
+  if (g->nodes[i].op == VRT_OP_Sigmoid) return vrt__err(VRT_ENOMEM, "probe error");
+  return g->nodes[i].op == VRT_OP_Relu;
+}
+
+static void test_pass_driver(void **state) {
+  (void)state;
+  vrt_graph *g = vrt_graph_new();
+  static const vrt_op ops[] = {VRT_OP_Relu, VRT_OP_Tanh, VRT_OP_Relu, VRT_OP_Relu, VRT_OP_Sigmoid, VRT_OP_Relu};
+  int v = val(g, "v0");
+  for (int i = 0; i < 6; i++) {
+    char nm[8];
+    snprintf(nm, sizeof nm, "v%d", i + 1);
+    int o = val(g, nm);
+    assert_true(node(g, ops[i], nm, &v, 1, o) >= 0);
+    v = o;
+  }
+  nseen = 0;
+  assert_int_equal(vrt__fuse_pass(g, NULL, rule_probe), VRT_ENOMEM);
+  assert_int_equal(nseen, 5); /* stopped at the Sigmoid */
+  for (int i = 0; i < nseen; i++) assert_int_equal(seen[i], i);
+  g->nodes[4].op = VRT_OP_Relu;
+  nseen = 0;
+  assert_int_equal(vrt__fuse_pass(g, NULL, rule_probe), 5);
+  assert_int_equal(nseen, 6);
+  vrt_graph_free(g);
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -341,7 +375,7 @@ int main(void) {
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
       cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
-      cmocka_unit_test(test_identity_pad_dropped),
+      cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_pass_driver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

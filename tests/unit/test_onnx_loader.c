@@ -102,7 +102,7 @@ static const vrt_node *node(const vrt_graph *g, const char *name) {
 
 static const char *meta(const vrt_graph *g, const char *key) {
   for (int i = 0; i < g->nmeta; i++)
-    if (strcmp(g->meta_keys[i], key) == 0) return g->meta_vals[i];
+    if (strcmp(g->meta[i].key, key) == 0) return g->meta[i].val;
   return NULL;
 }
 

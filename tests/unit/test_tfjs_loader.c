@@ -158,7 +158,7 @@ static void test_conv_model(void **state) {
   /* metadata */
   int found = 0;
   for (int i = 0; i < g->nmeta; i++)
-    if (!strcmp(g->meta_keys[i], "convertedBy") && !strcmp(g->meta_vals[i], "hand")) found = 1;
+    if (!strcmp(g->meta[i].key, "convertedBy") && !strcmp(g->meta[i].val, "hand")) found = 1;
   assert_true(found);
 
   /* the conv: NHWC, SAME_UPPER, strides from the 4-vector, bias, Relu6 */

@@ -728,6 +728,23 @@ static int set_value_type(vrt_value *v, const vinfo *vi) {
   return 0;
 }
 
+/* A graph initializer, dense or sparse: a named constant. */
+static int add_initializer(onnx_ctx *c, const pb_reader *msg, bool sparse) {
+  const char *what = sparse ? "sparse initializer" : "initializer";
+  onnx_tensor t;
+  int rc = sparse ? onnx_sparse_parse(c, msg, what, &t) : onnx_tensor_parse(c, msg, what, &t);
+  if (rc) return rc;
+  if (!t.name[0]) {
+    onnx_tensor_clear(&t);
+    return vrt__err(VRT_EPARSE, "%s without a name", what);
+  }
+  char *name = t.name;
+  t.name = NULL;
+  rc = add_const_tensor(c, name, &t);
+  free(name);
+  return rc;
+}
+
 static int parse_graph(onnx_ctx *c, const pb_reader *msg) {
   vrt_graph *g = c->g;
   size_t n_in = 0, n_out = 0;
@@ -738,32 +755,10 @@ static int parse_graph(onnx_ctx *c, const pb_reader *msg) {
   while ((rc = pb_next(&r, &f)) > 0) {
     if (f.wire != PB_LEN) continue;
     pb_reader sub = pb_sub(msg, f.data, f.len);
-    if (f.num == G_INIT) {
-      onnx_tensor t;
-      if ((rc = onnx_tensor_parse(c, &sub, "initializer", &t))) return rc;
-      if (!t.name[0]) {
-        onnx_tensor_clear(&t);
-        return vrt__err(VRT_EPARSE, "initializer without a name");
-      }
-      char *name = t.name;
-      t.name = NULL;
-      rc = add_const_tensor(c, name, &t);
-      free(name);
-      if (rc) return rc;
+    if (f.num == G_INIT || f.num == G_SPARSE_INIT) {
+      if ((rc = add_initializer(c, &sub, f.num == G_SPARSE_INIT))) return rc;
     } else if (f.num == G_NODE) {
       if ((rc = parse_node(c, &sub))) return rc;
-    } else if (f.num == G_SPARSE_INIT) {
-      onnx_tensor t;
-      if ((rc = onnx_sparse_parse(c, &sub, "sparse initializer", &t))) return rc;
-      if (!t.name[0]) {
-        onnx_tensor_clear(&t);
-        return vrt__err(VRT_EPARSE, "sparse initializer without a name");
-      }
-      char *name = t.name;
-      t.name = NULL;
-      rc = add_const_tensor(c, name, &t);
-      free(name);
-      if (rc) return rc;
     } else {
       n_in += f.num == G_INPUT;
       n_out += f.num == G_OUTPUT;

@@ -601,11 +601,18 @@ static int lower_strided_slice(tfjs_ctx *c, const tfjs_node *n, const lower_rule
   return 0;
 }
 
-static int lower_expand_dims(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  (void)r;
+/* IR op reading x and the node's integer second input (axes, shape,
+ * multiples) as int64. Returns the node index or <0. */
+static int emit_with_index(tfjs_ctx *c, const tfjs_node *n, int op) {
   int ins[2], rc, out;
   if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  return (rc = emit1(c, VRT_OP_Unsqueeze, n, NULL, ins, 2, &out)) < 0 ? rc : 0;
+  return emit1(c, op, n, NULL, ins, 2, &out);
+}
+
+/* ExpandDims, Tile: the row's IR op, no attributes */
+static int lower_with_index(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
+  int ni = emit_with_index(c, n, r->op);
+  return ni < 0 ? ni : 0;
 }
 
 static int lower_squeeze(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
@@ -621,9 +628,7 @@ static int lower_squeeze(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
 
 static int lower_reshape(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   (void)r;
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  int ni = emit1(c, VRT_OP_Reshape, n, NULL, ins, 2, &out);
+  int ni = emit_with_index(c, n, VRT_OP_Reshape);
   return ni < 0 ? ni : vrt_node_set_int(node_at(c, ni), "allowzero", 1);
 }
 
@@ -658,9 +663,7 @@ static int lower_pad(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
 }
 
 static int lower_reduce(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  int ni = emit1(c, r->op, n, NULL, ins, 2, &out);
+  int rc, ni = emit_with_index(c, n, r->op);
   if (ni < 0) return ni;
   if ((rc = vrt_node_set_int(node_at(c, ni), "keepdims", tfjs_attr_bool(n, "keep_dims", 0)))) return rc;
   return vrt_node_set_int(node_at(c, ni), "noop_with_empty_axes", 1);
@@ -709,13 +712,6 @@ static int lower_gather(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   return ni < 0 ? ni : vrt_node_set_int(node_at(c, ni), "axis", axis);
 }
 
-static int lower_tile(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
-  (void)r;
-  int ins[2], rc, out;
-  if ((rc = tfjs_input(c, n, 0, &ins[0])) || (rc = idx_input(c, n, 1, true, &ins[1]))) return rc;
-  return (rc = emit1(c, VRT_OP_Tile, n, NULL, ins, 2, &out)) < 0 ? rc : 0;
-}
-
 static int lower_shape(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   (void)r;
   int x, s, out, rc;
@@ -725,97 +721,11 @@ static int lower_shape(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   return ni < 0 ? ni : vrt_node_set_int(node_at(c, ni), "to", VRT_I32);
 }
 
-/* The table: TF op type -> lowering. */
+/* The table: TF op type -> lowering, one row per tfjs_ops.def line. */
 static const lower_rule rules[] = {
-    {"Identity", lower_identity, 0},
-    {"StopGradient", lower_identity, 0},
-    {"Snapshot", lower_identity, 0},
-    {"IdentityN", lower_identity, 0},
-    {"Conv2D", lower_conv, 0},
-    {"_FusedConv2D", lower_conv, 0},
-    {"DepthwiseConv2dNative", lower_conv, 0},
-    {"FusedDepthwiseConv2dNative", lower_conv, 0},
-    {"MaxPool", lower_pool, VRT_OP_MaxPool},
-    {"AvgPool", lower_pool, VRT_OP_AveragePool},
-    {"_FusedMatMul", lower_matmul, 0},
-    {"MatMul", lower_matmul, 0},
-    {"ResizeBilinear", lower_resize, 0},
-    {"ResizeNearestNeighbor", lower_resize, 0},
-    {"ConcatV2", lower_concat, 0},
-    {"Pack", lower_pack, 0},
-    {"Unpack", lower_unpack, 0},
-    {"SplitV", lower_splitv, 0},
-    {"StridedSlice", lower_strided_slice, 0},
-    {"SparseToDense", lower_plain, VRT_OP_SparseToDense},
-    {"FloorDiv", lower_plain, VRT_OP_FloorDiv},
-    {"FloorMod", lower_plain, VRT_OP_FloorMod},
-    {"SquaredDifference", lower_sqdiff, 0},
-    {"Square", lower_square, 0},
-    {"Rsqrt", lower_rsqrt, 0},
-    {"Relu6", lower_relu6, 0},
-    {"Cast", lower_cast, 0},
-    {"ExpandDims", lower_expand_dims, 0},
-    {"Squeeze", lower_squeeze, 0},
-    {"Reshape", lower_reshape, 0},
-    {"Transpose", lower_transpose, 0},
-    {"Pad", lower_pad, 0},
-    {"PadV2", lower_pad, 0},
-    {"MirrorPad", lower_pad, 0},
-    {"Mean", lower_reduce, VRT_OP_ReduceMean},
-    {"Max", lower_reduce, VRT_OP_ReduceMax},
-    {"Min", lower_reduce, VRT_OP_ReduceMin},
-    {"Sum", lower_reduce, VRT_OP_ReduceSum},
-    {"Prod", lower_reduce, VRT_OP_ReduceProd},
-    {"ArgMax", lower_argmax, VRT_OP_ArgMax},
-    {"ArgMin", lower_argmax, VRT_OP_ArgMin},
-    {"TopKV2", lower_topk, 0},
-    {"GatherV2", lower_gather, 0},
-    {"GatherNd", lower_plain, VRT_OP_GatherND},
-    {"Tile", lower_tile, 0},
-    {"Shape", lower_shape, 0},
-    {"NotEqual", lower_not_equal, 0},
-    {"Add", lower_plain, VRT_OP_Add},
-    {"AddV2", lower_plain, VRT_OP_Add},
-    {"BiasAdd", lower_plain, VRT_OP_Add},
-    {"AddN", lower_plain, VRT_OP_Sum},
-    {"Sub", lower_plain, VRT_OP_Sub},
-    {"Mul", lower_plain, VRT_OP_Mul},
-    {"RealDiv", lower_plain, VRT_OP_Div},
-    {"Div", lower_plain, VRT_OP_Div},
-    {"Maximum", lower_plain, VRT_OP_Max},
-    {"Minimum", lower_plain, VRT_OP_Min},
-    {"Pow", lower_plain, VRT_OP_Pow},
-    {"Equal", lower_plain, VRT_OP_Equal},
-    {"Greater", lower_plain, VRT_OP_Greater},
-    {"GreaterEqual", lower_plain, VRT_OP_GreaterOrEqual},
-    {"Less", lower_plain, VRT_OP_Less},
-    {"LessEqual", lower_plain, VRT_OP_LessOrEqual},
-    {"LogicalAnd", lower_plain, VRT_OP_And},
-    {"LogicalOr", lower_plain, VRT_OP_Or},
-    {"LogicalNot", lower_plain, VRT_OP_Not},
-    {"Select", lower_plain, VRT_OP_Where},
-    {"SelectV2", lower_plain, VRT_OP_Where},
-    {"Sqrt", lower_plain, VRT_OP_Sqrt},
-    {"Tanh", lower_plain, VRT_OP_Tanh},
-    {"Sigmoid", lower_plain, VRT_OP_Sigmoid},
-    {"Relu", lower_plain, VRT_OP_Relu},
-    {"Elu", lower_plain, VRT_OP_Elu},
-    {"Selu", lower_plain, VRT_OP_Selu},
-    {"LeakyRelu", lower_plain, VRT_OP_LeakyRelu},
-    {"Softplus", lower_plain, VRT_OP_Softplus},
-    {"Softmax", lower_plain, VRT_OP_Softmax},
-    {"Abs", lower_plain, VRT_OP_Abs},
-    {"Neg", lower_plain, VRT_OP_Neg},
-    {"Exp", lower_plain, VRT_OP_Exp},
-    {"Log", lower_plain, VRT_OP_Log},
-    {"Floor", lower_plain, VRT_OP_Floor},
-    {"Ceil", lower_plain, VRT_OP_Ceil},
-    {"Round", lower_plain, VRT_OP_Round},
-    {"Sign", lower_plain, VRT_OP_Sign},
-    {"Sin", lower_plain, VRT_OP_Sin},
-    {"Cos", lower_plain, VRT_OP_Cos},
-    {"Reciprocal", lower_plain, VRT_OP_Reciprocal},
-    {"Erf", lower_plain, VRT_OP_Erf},
+#define X(tf, fn, op) {#tf, lower_##fn, op},
+#include "tfjs_ops.def"
+#undef X
 };
 
 static const lower_rule *find_rule(const char *op) {
