@@ -147,11 +147,7 @@ static int loss_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   return 0;
 }
 
-const vrt_opdef vrt__op_NegativeLogLikelihoodLoss = {
-    .op = VRT_OP_NegativeLogLikelihoodLoss, .prepare = loss_prepare, .infer = loss_infer, .exec = loss_exec,
-    .min_inputs = 2, .max_inputs = 3,
-};
-const vrt_opdef vrt__op_SoftmaxCrossEntropyLoss = {
-    .op = VRT_OP_SoftmaxCrossEntropyLoss, .prepare = loss_prepare, .infer = loss_infer, .exec = loss_exec,
-    .min_inputs = 2, .max_inputs = 3,
-};
+const vrt_opdef vrt__op_NegativeLogLikelihoodLoss = {VRT_OP_NegativeLogLikelihoodLoss, loss_prepare, loss_infer,
+                                                     loss_exec, 0, 2, 3};
+const vrt_opdef vrt__op_SoftmaxCrossEntropyLoss = {VRT_OP_SoftmaxCrossEntropyLoss, loss_prepare, loss_infer,
+                                                   loss_exec, 0, 2, 3};

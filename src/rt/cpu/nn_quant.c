@@ -57,7 +57,8 @@ typedef struct qconv_io {
   const vrt_tensor *x, *w, *xzp, *wzp, *xs, *ws, *ys, *yzp, *bias;
 } qconv_io;
 
-static void qconv_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qconv_io *q) {
+/* Picks the inputs by position and checks them and the geometry. */
+static int qconv_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qconv_io *q, nn_geom *g) {
   memset(q, 0, sizeof *q);
   if (n->op == VRT_OP_ConvInteger) {
     q->x = in[0], q->w = in[1];
@@ -66,9 +67,6 @@ static void qconv_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin
     q->x = in[0], q->xs = in[1], q->xzp = in[2], q->w = in[3], q->ws = in[4], q->wzp = in[5];
     q->ys = in[6], q->yzp = in[7], q->bias = nin > 8 ? in[8] : NULL;
   }
-}
-
-static int qconv_check(const vrt_node *n, const qconv_io *q, nn_geom *g) {
   const nn_conv_params *p = n->params;
   if (!q->x || !q->w || !q8(q->x->dtype) || !q8(q->w->dtype))
     return NN_ERR(n, VRT_ETYPE, "x and w must be uint8 or int8");
@@ -90,9 +88,8 @@ static int qconv_check(const vrt_node *n, const qconv_io *q, nn_geom *g) {
 
 static int qconv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   qconv_io q;
-  qconv_io_get(n, in, nin, &q);
   nn_geom g;
-  int rc = qconv_check(n, &q, &g);
+  int rc = qconv_get(n, in, nin, &q, &g);
   if (rc) return rc;
   const nn_conv_params *p = n->params;
   out[0].dtype = n->op == VRT_OP_ConvInteger ? VRT_I32 : q.yzp->dtype;
@@ -101,44 +98,11 @@ static int qconv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   return 0;
 }
 
-/* Direct integer convolution, any layout (strides as in the float
- * reference); y is the int64 accumulator per output element. */
-static void conv_int(const nn_geom *g, const int32_t *x, const int32_t *w, int64_t *y) {
-  int64_t xsn, xsc, xs[3], ysn, ysc, ys[3];
-  nn_layout_strides(g->layout, g->C, g->in, &xsn, &xsc, xs);
-  nn_layout_strides(g->layout, g->M, g->out, &ysn, &ysc, ys);
-  int64_t Cg = g->C / g->group, Mg = g->M / g->group, kk = g->k[0] * g->k[1] * g->k[2];
-  for (int64_t n = 0; n < g->N; n++)
-    for (int64_t m = 0; m < g->M; m++)
-      for (int64_t o0 = 0; o0 < g->out[0]; o0++)
-        for (int64_t o1 = 0; o1 < g->out[1]; o1++)
-          for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
-            int64_t acc = 0, c0 = (m / Mg) * Cg;
-            for (int64_t c = 0; c < Cg; c++)
-              for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
-                int64_t i0 = o0 * g->s[0] - g->pb[0] + q0 * g->d[0];
-                if (i0 < 0 || i0 >= g->in[0]) continue;
-                for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
-                  int64_t i1 = o1 * g->s[1] - g->pb[1] + q1 * g->d[1];
-                  if (i1 < 0 || i1 >= g->in[1]) continue;
-                  for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
-                    int64_t i2 = o2 * g->s[2] - g->pb[2] + q2 * g->d[2];
-                    if (i2 < 0 || i2 >= g->in[2]) continue;
-                    acc += (int64_t)x[n * xsn + (c0 + c) * xsc + i0 * xs[0] + i1 * xs[1] + i2 * xs[2]] *
-                           w[(m * Cg + c) * kk + (q0 * g->k[1] + q1) * g->k[2] + q2];
-                  }
-                }
-              }
-            y[n * ysn + m * ysc + o0 * ys[0] + o1 * ys[1] + o2 * ys[2]] = acc;
-          }
-}
-
 static int qconv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                       vrt_exec_ctx *ctx) {
   qconv_io q;
-  qconv_io_get(n, in, nin, &q);
   nn_geom g;
-  int rc = qconv_check(n, &q, &g);
+  int rc = qconv_get(n, in, nin, &q, &g);
   if (rc) return rc;
   int64_t nx = vrt_tensor_numel(q.x), nw = vrt_tensor_numel(q.w), ny = vrt_tensor_numel(&out[0]);
   int32_t *xzp = ctx->scratch(ctx, sizeof(int32_t)), *wzp = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(g.M + 1));
@@ -150,7 +114,7 @@ static int qconv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
     return rc == VRT_ENEEDDATA ? NN_ERR(n, VRT_EINVAL, "zero points have no data") : rc;
   widen(q.x, xzp, 1, 1, xi);
   widen(q.w, wzp, nwz, g.M ? nw / g.M : 1, wi); /* w zero point per output channel */
-  conv_int(&g, xi, wi, acc);
+  nn_conv_direct_i32(&g, xi, wi, NULL, acc);
   int64_t P = g.out[0] * g.out[1] * g.out[2];
   if (n->op == VRT_OP_ConvInteger) {
     int32_t *y = out[0].data;
@@ -168,14 +132,8 @@ static int qconv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return 0;
 }
 
-const vrt_opdef vrt__op_ConvInteger = {
-    .op = VRT_OP_ConvInteger, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
-    .min_inputs = 2, .max_inputs = 4,
-};
-const vrt_opdef vrt__op_QLinearConv = {
-    .op = VRT_OP_QLinearConv, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
-    .min_inputs = 8, .max_inputs = 9,
-};
+const vrt_opdef vrt__op_ConvInteger = {VRT_OP_ConvInteger, nn_conv_prepare, qconv_infer, qconv_exec, 0, 2, 4};
+const vrt_opdef vrt__op_QLinearConv = {VRT_OP_QLinearConv, nn_conv_prepare, qconv_infer, qconv_exec, 0, 8, 9};
 
 /* ---- integer matmul ------------------------------------------------------------- */
 
@@ -183,7 +141,8 @@ typedef struct qmm_io {
   const vrt_tensor *a, *b, *azp, *bzp, *as, *bs, *ys, *yzp;
 } qmm_io;
 
-static void qmm_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qmm_io *q) {
+/* Picks the inputs by position and checks them and the geometry. */
+static int qmm_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qmm_io *q, nn_mm_geom *g) {
   memset(q, 0, sizeof *q);
   if (n->op == VRT_OP_MatMulInteger) {
     q->a = in[0], q->b = in[1], q->azp = nin > 2 ? in[2] : NULL, q->bzp = nin > 3 ? in[3] : NULL;
@@ -191,9 +150,6 @@ static void qmm_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin, 
     q->a = in[0], q->as = in[1], q->azp = in[2], q->b = in[3], q->bs = in[4], q->bzp = in[5];
     q->ys = in[6], q->yzp = in[7];
   }
-}
-
-static int qmm_check(const vrt_node *n, const qmm_io *q, nn_mm_geom *g) {
   if (!q->a || !q->b || !q8(q->a->dtype) || !q8(q->b->dtype))
     return NN_ERR(n, VRT_ETYPE, "A and B must be uint8 or int8");
   int rc = nn_mm_geom_get(n, q->a, q->b, g);
@@ -212,9 +168,8 @@ static int qmm_check(const vrt_node *n, const qmm_io *q, nn_mm_geom *g) {
 
 static int qmm_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   qmm_io q;
-  qmm_io_get(n, in, nin, &q);
   nn_mm_geom g;
-  int rc = qmm_check(n, &q, &g);
+  int rc = qmm_get(n, in, nin, &q, &g);
   if (rc) return rc;
   out[0].dtype = n->op == VRT_OP_MatMulInteger ? VRT_I32 : q.yzp->dtype;
   out[0].ndim = g.ndim_out;
@@ -225,9 +180,8 @@ static int qmm_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
 static int qmm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *ctx) {
   qmm_io q;
-  qmm_io_get(n, in, nin, &q);
   nn_mm_geom g;
-  int rc = qmm_check(n, &q, &g);
+  int rc = qmm_get(n, in, nin, &q, &g);
   if (rc) return rc;
   int64_t na = vrt_tensor_numel(q.a), nb = vrt_tensor_numel(q.b), ny = vrt_tensor_numel(&out[0]);
   int32_t *azp = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(g.M + 1));
@@ -267,9 +221,5 @@ static int qmm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__op_MatMulInteger = {
-    .op = VRT_OP_MatMulInteger, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 2, .max_inputs = 4,
-};
-const vrt_opdef vrt__op_QLinearMatMul = {
-    .op = VRT_OP_QLinearMatMul, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 8, .max_inputs = 8,
-};
+const vrt_opdef vrt__op_MatMulInteger = {VRT_OP_MatMulInteger, NULL, qmm_infer, qmm_exec, 0, 2, 4};
+const vrt_opdef vrt__op_QLinearMatMul = {VRT_OP_QLinearMatMul, NULL, qmm_infer, qmm_exec, 0, 8, 8};
