@@ -117,7 +117,6 @@ LOGSM_FN(logsm_f64, double)
 
 static int loss_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                      vrt_exec_ctx *ctx) {
-  const loss_params *p = n->params;
   int64_t N, C, D;
   int rc = loss_check(n, in, nin, &N, &C, &D);
   if (rc) return rc;
@@ -142,6 +141,7 @@ static int loss_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
     logp = lp;
   }
   const void *w = nin > 2 && in[2] ? in[2]->data : NULL;
+  const loss_params *p = n->params;
   rc = f64 ? nll_f64(p, N, C, D, logp, tg, w, out[0].data) : nll_f32(p, N, C, D, logp, tg, w, out[0].data);
   if (rc) return NN_ERR(n, VRT_EINVAL, "target class out of range [0, %lld)", (long long)C);
   return 0;

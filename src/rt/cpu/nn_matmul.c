@@ -607,10 +607,9 @@ static int ein_fast(const vrt_node *n, const ein_geom *g, const vrt_tensor *cons
 static int ein_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *ctx) {
   ein_geom g;
-  int rc = ein_geom_get(n, in, nin, &g);
-  if (rc) return rc;
   int64_t ny = vrt_tensor_numel(&out[0]);
-  if (ny == 0) return 0;
+  int rc = ein_geom_get(n, in, nin, &g);
+  if (rc || ny == 0) return rc;
   if (nin == 2 && in[0]->dtype == VRT_F32 && !nn_use_reference()) {
     rc = ein_fast(n, &g, in, out, ctx);
     if (rc) return rc < 0 ? rc : 0;
