@@ -139,6 +139,16 @@ static void test_attr_axes_noop_int(void **state) {
   assert_int_equal(vrt_node_run1(&n, in3, 2, &o, 1), VRT_EINVAL);
   assert_non_null(strstr(vrt_last_error(), "test_node"));
   op_test_node_free(&n);
+
+  /* the same axis twice (-1 is 1 here) is refused */
+  n = op_test_node(VRT_OP_ReduceSum, 2, 1);
+  const int64_t twice[] = {1, -1};
+  int64_t two = 2;
+  vrt_tensor ttw = op_test_tensor(VRT_I64, 1, &two, twice);
+  const vrt_tensor *in4[] = {&tx, &ttw};
+  assert_int_equal(vrt_node_run1(&n, in4, 2, &o, 1), VRT_EINVAL);
+  assert_non_null(strstr(vrt_last_error(), "repeated"));
+  op_test_node_free(&n);
 }
 
 static void test_argmax(void **state) {
