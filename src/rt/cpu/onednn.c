@@ -768,7 +768,8 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   const vrt_tensor *out = &rq->out[0];
   bool red_keep = true, red = reduce_spatial(rq, &red_keep);
-  if (out->ndim != 4 && !(red && !red_keep)) return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
+  if (out->ndim != 4 && !(red && !red_keep))
+    return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
   int rc;
   dn_simple *c = plan_new(rq, sizeof *c, DN_SIMPLE, &rc);
   if (!c) return rc;
