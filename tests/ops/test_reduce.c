@@ -99,6 +99,17 @@ static void test_other_reductions(void **state) {
   op_test_node_free(&n);
 }
 
+/* Reducing x over axes (as input 1) fails with VRT_EINVAL and an error
+ * message containing what. */
+static void expect_bad_axes(vrt_op op, const vrt_tensor *x, const int64_t *axes, int64_t na, const char *what) {
+  vrt_node n = op_test_node(op, 2, 1);
+  vrt_tensor ta = op_test_tensor(VRT_I64, 1, &na, axes), o;
+  const vrt_tensor *in[] = {x, &ta};
+  assert_int_equal(vrt_node_run1(&n, in, 2, &o, 1), VRT_EINVAL);
+  assert_non_null(strstr(vrt_last_error(), what));
+  op_test_node_free(&n);
+}
+
 static void test_attr_axes_noop_int(void **state) {
   (void)state;
   /* opset < 18 attribute form on int32 data */
@@ -130,15 +141,11 @@ static void test_attr_axes_noop_int(void **state) {
   vrt__aligned_free(o.data);
   op_test_node_free(&n);
 
-  /* axis out of range names the node */
-  n = op_test_node(VRT_OP_ReduceMean, 2, 1);
-  const int64_t bad[] = {2};
-  int64_t one = 1;
-  vrt_tensor tbad = op_test_tensor(VRT_I64, 1, &one, bad);
-  const vrt_tensor *in3[] = {&tx, &tbad};
-  assert_int_equal(vrt_node_run1(&n, in3, 2, &o, 1), VRT_EINVAL);
-  assert_non_null(strstr(vrt_last_error(), "test_node"));
-  op_test_node_free(&n);
+  /* an axis out of range names the node; the same axis twice (-1 is 1
+   * here) is refused */
+  const int64_t bad[] = {2}, twice[] = {1, -1};
+  expect_bad_axes(VRT_OP_ReduceMean, &tx, bad, 1, "test_node");
+  expect_bad_axes(VRT_OP_ReduceSum, &tx, twice, 2, "repeated");
 }
 
 static void test_argmax(void **state) {

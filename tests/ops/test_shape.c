@@ -103,6 +103,15 @@ static void test_squeeze_unsqueeze_flatten(void **state) {
   vrt__aligned_free(o.data);
   op_test_node_free(&n);
 
+  /* output axes 1 and -5 (of rank 6) are the same axis */
+  const int64_t urep[] = {1, -5};
+  vrt_tensor tur = op_test_tensor(VRT_I64, 1, &nu, urep);
+  const vrt_tensor *in3r[] = {&tx, &tur};
+  n = op_test_node(VRT_OP_Unsqueeze, 2, 1);
+  assert_int_equal(vrt_node_run1(&n, in3r, 2, &o, 1), VRT_EINVAL);
+  assert_non_null(strstr(vrt_last_error(), "repeated"));
+  op_test_node_free(&n);
+
   n = op_test_node(VRT_OP_Flatten, 1, 1);
   vrt_node_set_int(&n, "axis", 2);
   run_ok(&n, in1, 1, &o, 1);

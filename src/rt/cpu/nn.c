@@ -282,6 +282,48 @@ void nn_layout_dims(int layout, int nsp, int64_t N, int64_t C, const int64_t sp[
   }
 }
 
+/* Convolution by the definition, any layout (the layout only changes the
+ * element strides): y[n, m, o] = b[m] + the sum over the group's input
+ * channels c and the in-range taps q of x[n, c, o*s - pb + q*d] * w[m, c, q].
+ * The oracle of Conv (float, accumulated in float) and of ConvInteger /
+ * QLinearConv (int32 operands, int64 accumulator). */
+#define CONV_DIRECT(NAME, T, A)                                                                    \
+  void NAME(const nn_geom *g, const T *x, const T *w, const T *b, A *y) {                          \
+    int64_t xsn, xsc, xs[3], ysn, ysc, ys[3];                                                      \
+    nn_layout_strides(g->layout, g->C, g->in, &xsn, &xsc, xs);                                     \
+    nn_layout_strides(g->layout, g->M, g->out, &ysn, &ysc, ys);                                    \
+    int64_t Cg = g->C / g->group, Mg = g->M / g->group, kk = g->k[0] * g->k[1] * g->k[2];          \
+    for (int64_t n = 0; n < g->N; n++)                                                             \
+      for (int64_t m = 0; m < g->M; m++) {                                                         \
+        const T *wm = w + m * Cg * kk;                                                             \
+        int64_t c0 = (m / Mg) * Cg;                                                                \
+        for (int64_t o0 = 0; o0 < g->out[0]; o0++)                                                 \
+          for (int64_t o1 = 0; o1 < g->out[1]; o1++)                                               \
+            for (int64_t o2 = 0; o2 < g->out[2]; o2++) {                                           \
+              A acc = b ? (A)b[m] : 0;                                                             \
+              for (int64_t c = 0; c < Cg; c++)                                                     \
+                for (int64_t q0 = 0; q0 < g->k[0]; q0++) {                                         \
+                  int64_t i0 = o0 * g->s[0] - g->pb[0] + q0 * g->d[0];                             \
+                  if (i0 < 0 || i0 >= g->in[0]) continue;                                          \
+                  for (int64_t q1 = 0; q1 < g->k[1]; q1++) {                                       \
+                    int64_t i1 = o1 * g->s[1] - g->pb[1] + q1 * g->d[1];                           \
+                    if (i1 < 0 || i1 >= g->in[1]) continue;                                        \
+                    for (int64_t q2 = 0; q2 < g->k[2]; q2++) {                                     \
+                      int64_t i2 = o2 * g->s[2] - g->pb[2] + q2 * g->d[2];                         \
+                      if (i2 < 0 || i2 >= g->in[2]) continue;                                      \
+                      acc += (A)x[n * xsn + (c0 + c) * xsc + i0 * xs[0] + i1 * xs[1] + i2 * xs[2]] * \
+                             wm[((c * g->k[0] + q0) * g->k[1] + q1) * g->k[2] + q2];               \
+                    }                                                                              \
+                  }                                                                                \
+                }                                                                                  \
+              y[n * ysn + m * ysc + o0 * ys[0] + o1 * ys[1] + o2 * ys[2]] = acc;                   \
+            }                                                                                      \
+      }                                                                                            \
+  }
+
+CONV_DIRECT(nn_conv_direct_f32, float, float)
+CONV_DIRECT(nn_conv_direct_i32, int32_t, int64_t)
+
 int nn_read_nchw(const vrt_node *n, const vrt_tensor *x, int layout, nn_geom *g) {
   memset(g, 0, sizeof *g);
   if (x->ndim < 3 || x->ndim > 5)

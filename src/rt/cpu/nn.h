@@ -109,6 +109,11 @@ int nn_pool_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x
 /* Conv: w is [M, C/group, k...]. ConvTranspose: w is [C, M/group, k...]. */
 int nn_conv_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
 int nn_convt_geom(const vrt_node *n, const nn_conv_params *p, const vrt_tensor *x, const vrt_tensor *w, nn_geom *g);
+/* Direct convolution by the definition, any layout (nn.c): the reference of
+ * Conv (b: bias or NULL) and of the integer convolutions (int32 operands with
+ * their zero points taken off, int64 accumulator). */
+void nn_conv_direct_f32(const nn_geom *g, const float *x, const float *w, const float *b, float *y);
+void nn_conv_direct_i32(const nn_geom *g, const int32_t *x, const int32_t *w, const int32_t *b, int64_t *y);
 
 /* MatMul geometry (numpy broadcasting of the batch dims, 1-D operands):
  * output batch dims and per-operand batch strides (0 on broadcast dims).

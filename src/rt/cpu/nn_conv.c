@@ -1,6 +1,7 @@
 /* Conv and ConvTranspose, NCHW or NHWC ("vrt_layout"), 1-3 spatial dims.
  *
- * Reference: one direct loop nest for both layouts (the layout only changes
+ * Reference: one direct loop nest for both layouts (nn_conv_direct_f32 in
+ * nn.c, shared with the integer convolutions; the layout only changes
  * the element strides), the oracle for everything else.
  *
  * Fast path (default; VRT_REFERENCE=1 disables it):
@@ -80,10 +81,17 @@ static int check_residual(const vrt_node *n, const vrt_tensor *const *in, int ni
 
 /* ---- Conv ------------------------------------------------------------------ */
 
+/* Conv: w is [M, C/group, k...]; ConvTranspose: w is [C, M/group, k...]. */
+static int conv_geom(const vrt_node *n, const vrt_tensor *const *in, nn_geom *g) {
+  const nn_conv_params *p = n->params;
+  return n->op == VRT_OP_ConvTranspose ? nn_convt_geom(n, p, in[0], in[1], g) : nn_conv_geom(n, p, in[0], in[1], g);
+}
+
+/* Conv and ConvTranspose (which has no residual input). */
 static int conv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   const nn_conv_params *p = n->params;
   nn_geom g;
-  int rc = nn_conv_geom(n, p, in[0], in[1], &g);
+  int rc = conv_geom(n, in, &g);
   if (!rc) rc = conv_check_common(n, in, nin, g.M);
   if (rc) return rc;
   out[0].dtype = VRT_F32;
@@ -92,38 +100,22 @@ static int conv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, v
   return check_residual(n, in, nin, &out[0]);
 }
 
-static void conv_ref(const nn_geom *g, const float *x, const float *w, const float *b, float *y) {
-  int64_t xsn, xsc, xs[3], ysn, ysc, ys[3];
-  nn_layout_strides(g->layout, g->C, g->in, &xsn, &xsc, xs);
-  nn_layout_strides(g->layout, g->M, g->out, &ysn, &ysc, ys);
-  int64_t Cg = g->C / g->group, Mg = g->M / g->group;
-  int64_t kk = g->k[0] * g->k[1] * g->k[2];
-  for (int64_t n = 0; n < g->N; n++)
-    for (int64_t m = 0; m < g->M; m++) {
-      const float *wm = w + m * Cg * kk;
-      int64_t c0 = (m / Mg) * Cg;
-      for (int64_t o0 = 0; o0 < g->out[0]; o0++)
-        for (int64_t o1 = 0; o1 < g->out[1]; o1++)
-          for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
-            float acc = b ? b[m] : 0;
-            for (int64_t c = 0; c < Cg; c++)
-              for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
-                int64_t i0 = o0 * g->s[0] - g->pb[0] + q0 * g->d[0];
-                if (i0 < 0 || i0 >= g->in[0]) continue;
-                for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
-                  int64_t i1 = o1 * g->s[1] - g->pb[1] + q1 * g->d[1];
-                  if (i1 < 0 || i1 >= g->in[1]) continue;
-                  for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
-                    int64_t i2 = o2 * g->s[2] - g->pb[2] + q2 * g->d[2];
-                    if (i2 < 0 || i2 >= g->in[2]) continue;
-                    acc += x[n * xsn + (c0 + c) * xsc + i0 * xs[0] + i1 * xs[1] + i2 * xs[2]] *
-                           wm[((c * g->k[0] + q0) * g->k[1] + q1) * g->k[2] + q2];
-                  }
-                }
-              }
-            y[n * ysn + m * ysc + o0 * ys[0] + o1 * ys[1] + o2 * ys[2]] = acc;
-          }
-    }
+/* What both executions read first: the geometry, the bias, and the fused
+ * activation with its PRelu slope. */
+typedef struct conv_call {
+  nn_geom g;
+  const float *bias, *slope;
+  int64_t ns;
+  const nn_act *act;
+} conv_call;
+
+static int conv_call_get(const vrt_node *n, const vrt_tensor *const *in, int nin, conv_call *c) {
+  const nn_conv_params *p = n->params;
+  int rc = conv_geom(n, in, &c->g);
+  if (rc) return rc;
+  c->bias = nin > 2 && in[2] ? in[2]->data : NULL;
+  c->act = &p->act;
+  return nn_prelu_slope(n, in, nin, 3, c->g.M, &p->act, &c->slope, &c->ns);
 }
 
 /* Valid output range [lo, hi) along one axis for kernel tap offset off:
@@ -334,25 +326,20 @@ static int conv_fast(const vrt_node *n, const nn_geom *g, const float *x, const 
 
 static int conv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                      vrt_exec_ctx *ctx) {
-  const nn_conv_params *p = n->params;
-  nn_geom g;
-  int rc = nn_conv_geom(n, p, in[0], in[1], &g);
+  conv_call c;
+  int rc = conv_call_get(n, in, nin, &c);
   if (rc) return rc;
-  const float *bias = nin > 2 && in[2] ? in[2]->data : NULL;
-  const float *slope;
-  int64_t ns;
-  if ((rc = nn_prelu_slope(n, in, nin, 3, g.M, &p->act, &slope, &ns))) return rc;
   float *y = out[0].data;
   const float *res = nin > 4 && in[4] ? in[4]->data : NULL;
   if (vrt_tensor_numel(&out[0]) == 0) return 0;
-  if (!nn_use_reference() && g.nsp <= 2) {
+  if (!nn_use_reference() && c.g.nsp <= 2) {
     nn_set_threads(ctx->threads);
-    if ((rc = conv_fast(n, &g, in[0]->data, in[1]->data, y, ctx))) return rc;
-    finish(&g, y, bias, &p->act, slope, ns, res);
+    if ((rc = conv_fast(n, &c.g, in[0]->data, in[1]->data, y, ctx))) return rc;
+    finish(&c.g, y, c.bias, c.act, c.slope, c.ns, res);
     return 0;
   }
-  conv_ref(&g, in[0]->data, in[1]->data, bias, y);
-  finish(&g, y, NULL, &p->act, slope, ns, res);
+  nn_conv_direct_f32(&c.g, in[0]->data, in[1]->data, c.bias, y);
+  finish(&c.g, y, NULL, c.act, c.slope, c.ns, res);
   return 0;
 }
 
@@ -363,18 +350,6 @@ const vrt_opdef vrt__op_Conv = {
 };
 
 /* ---- ConvTranspose -------------------------------------------------------- */
-
-static int convt_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  const nn_conv_params *p = n->params;
-  nn_geom g;
-  int rc = nn_convt_geom(n, p, in[0], in[1], &g);
-  if (!rc) rc = conv_check_common(n, in, nin, g.M);
-  if (rc) return rc;
-  out[0].dtype = VRT_F32;
-  out[0].ndim = in[0]->ndim;
-  nn_layout_dims(p->layout, g.nsp, g.N, g.M, g.out, out[0].dims);
-  return 0;
-}
 
 /* Scatter form of the definition: every input pixel adds its weighted kernel
  * footprint into the output. */
@@ -473,26 +448,20 @@ static int convt_fast(const vrt_node *n, const nn_geom *g, const float *x, const
 
 static int convt_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                       vrt_exec_ctx *ctx) {
-  const nn_conv_params *p = n->params;
-  nn_geom g;
-  int rc = nn_convt_geom(n, p, in[0], in[1], &g);
-  if (rc) return rc;
-  const float *bias = nin > 2 && in[2] ? in[2]->data : NULL;
-  const float *slope;
-  int64_t ns;
-  if ((rc = nn_prelu_slope(n, in, nin, 3, g.M, &p->act, &slope, &ns))) return rc;
-  if (vrt_tensor_numel(&out[0]) == 0) return 0;
+  conv_call c;
+  int rc = conv_call_get(n, in, nin, &c);
+  if (rc || vrt_tensor_numel(&out[0]) == 0) return rc;
   if (!nn_use_reference()) {
     nn_set_threads(ctx->threads);
-    if ((rc = convt_fast(n, &g, in[0]->data, in[1]->data, out[0].data, ctx))) return rc;
+    if ((rc = convt_fast(n, &c.g, in[0]->data, in[1]->data, out[0].data, ctx))) return rc;
   } else {
-    convt_ref(&g, in[0]->data, in[1]->data, out[0].data);
+    convt_ref(&c.g, in[0]->data, in[1]->data, out[0].data);
   }
-  finish(&g, out[0].data, bias, &p->act, slope, ns, NULL);
+  finish(&c.g, out[0].data, c.bias, c.act, c.slope, c.ns, NULL);
   return 0;
 }
 
 const vrt_opdef vrt__op_ConvTranspose = {
-    .op = VRT_OP_ConvTranspose, .prepare = nn_conv_prepare, .infer = convt_infer, .exec = convt_exec,
+    .op = VRT_OP_ConvTranspose, .prepare = nn_conv_prepare, .infer = conv_infer, .exec = convt_exec,
     .min_inputs = 2, .max_inputs = 4,
 };

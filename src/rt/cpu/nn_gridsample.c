@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "shape_util.h"
 
 enum { GS_BILINEAR, GS_NEAREST, GS_BICUBIC };
 enum { GS_ZEROS, GS_BORDER, GS_REFLECTION };
@@ -43,12 +44,8 @@ static int gs_check(const vrt_node *n, const vrt_tensor *const *in) {
 static int gs_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   int rc = gs_check(n, in);
   if (rc) return rc;
-  out[0].dtype = VRT_F32;
-  out[0].ndim = 4;
-  out[0].dims[0] = in[0]->dims[0];
-  out[0].dims[1] = in[0]->dims[1];
-  out[0].dims[2] = in[1]->dims[1];
-  out[0].dims[3] = in[1]->dims[2];
+  int64_t d[4] = {in[0]->dims[0], in[0]->dims[1], in[1]->dims[1], in[1]->dims[2]}; /* [N, C, Ho, Wo] */
+  kern_set_shape(&out[0], VRT_F32, 4, d);
   return 0;
 }
 

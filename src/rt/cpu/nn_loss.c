@@ -117,7 +117,6 @@ LOGSM_FN(logsm_f64, double)
 
 static int loss_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                      vrt_exec_ctx *ctx) {
-  const loss_params *p = n->params;
   int64_t N, C, D;
   int rc = loss_check(n, in, nin, &N, &C, &D);
   if (rc) return rc;
@@ -142,16 +141,13 @@ static int loss_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
     logp = lp;
   }
   const void *w = nin > 2 && in[2] ? in[2]->data : NULL;
+  const loss_params *p = n->params;
   rc = f64 ? nll_f64(p, N, C, D, logp, tg, w, out[0].data) : nll_f32(p, N, C, D, logp, tg, w, out[0].data);
   if (rc) return NN_ERR(n, VRT_EINVAL, "target class out of range [0, %lld)", (long long)C);
   return 0;
 }
 
-const vrt_opdef vrt__op_NegativeLogLikelihoodLoss = {
-    .op = VRT_OP_NegativeLogLikelihoodLoss, .prepare = loss_prepare, .infer = loss_infer, .exec = loss_exec,
-    .min_inputs = 2, .max_inputs = 3,
-};
-const vrt_opdef vrt__op_SoftmaxCrossEntropyLoss = {
-    .op = VRT_OP_SoftmaxCrossEntropyLoss, .prepare = loss_prepare, .infer = loss_infer, .exec = loss_exec,
-    .min_inputs = 2, .max_inputs = 3,
-};
+const vrt_opdef vrt__op_NegativeLogLikelihoodLoss = {VRT_OP_NegativeLogLikelihoodLoss, loss_prepare, loss_infer,
+                                                     loss_exec, 0, 2, 3};
+const vrt_opdef vrt__op_SoftmaxCrossEntropyLoss = {VRT_OP_SoftmaxCrossEntropyLoss, loss_prepare, loss_infer,
+                                                   loss_exec, 0, 2, 3};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "shape_util.h"
 
 static int sgemm(const vrt_node *n, char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -21,13 +22,45 @@ static int sgemm(const vrt_node *n, char ta, char tb, int64_t M, int64_t N, int6
   return 0;
 }
 
-static bool matmul_dtype_ok(vrt_dtype t) {
-  return t == VRT_F32 || t == VRT_F64 || t == VRT_I32 || t == VRT_I64 || t == VRT_U32 || t == VRT_U64;
-}
-
 /* ---- MatMul ------------------------------------------------------------------ */
 
 typedef nn_mm_geom mm_geom;
+
+/* The types MatMul runs: X(dtype, element, accumulator, suffix). Integers
+ * accumulate in the unsigned type of their width: overflow wraps (as numpy's
+ * does) instead of being undefined. */
+#define MM_TYPES(X)                  \
+  X(VRT_F32, float, float, f32)      \
+  X(VRT_F64, double, double, f64)    \
+  X(VRT_I32, int32_t, uint32_t, i32) \
+  X(VRT_I64, int64_t, uint64_t, i64) \
+  X(VRT_U32, uint32_t, uint32_t, u32) \
+  X(VRT_U64, uint64_t, uint64_t, u64)
+
+#define MM_REF(DT, T, ACC, SFX)                                                               \
+  static void mm_ref_##SFX(const mm_geom *g, const void *A_, const void *B_, void *C_) {      \
+    const T *A = A_, *B = B_;                                                                 \
+    T *C = C_;                                                                                \
+    for (int64_t t = 0; t < g->batch; t++) {                                                  \
+      int64_t oa, ob;                                                                         \
+      nn_mm_offsets(g, t, &oa, &ob);                                                          \
+      const T *a = A + oa, *b = B + ob;                                                       \
+      T *c = C + t * g->M * g->N;                                                             \
+      for (int64_t i = 0; i < g->M; i++)                                                      \
+        for (int64_t j = 0; j < g->N; j++) {                                                  \
+          ACC s = 0;                                                                          \
+          for (int64_t k = 0; k < g->K; k++) s += (ACC)a[i * g->K + k] * b[k * g->N + j];     \
+          c[i * g->N + j] = (T)s;                                                             \
+        }                                                                                     \
+    }                                                                                         \
+  }
+MM_TYPES(MM_REF)
+
+typedef void (*mm_ref_fn)(const mm_geom *g, const void *A, const void *B, void *C);
+#define MM_ROW(DT, T, ACC, SFX) [DT] = mm_ref_##SFX,
+static const mm_ref_fn mm_ref_tab[KERN_NDT] = {MM_TYPES(MM_ROW)};
+
+static bool matmul_dtype_ok(vrt_dtype t) { return t > 0 && t < KERN_NDT && mm_ref_tab[t]; }
 
 int nn_mm_geom_get(const vrt_node *n, const vrt_tensor *a, const vrt_tensor *b, nn_mm_geom *g) {
   memset(g, 0, sizeof *g);
@@ -107,31 +140,6 @@ void nn_mm_offsets(const nn_mm_geom *g, int64_t t, int64_t *oa, int64_t *ob) {
   *ob = b;
 }
 
-#define MM_REF(NAME, T, ACC)                                                          \
-  static void NAME(const mm_geom *g, const T *A, const T *B, T *C) {                  \
-    for (int64_t t = 0; t < g->batch; t++) {                                          \
-      int64_t oa, ob;                                                                 \
-      nn_mm_offsets(g, t, &oa, &ob);                                                     \
-      const T *a = A + oa, *b = B + ob;                                               \
-      T *c = C + t * g->M * g->N;                                                     \
-      for (int64_t i = 0; i < g->M; i++)                                              \
-        for (int64_t j = 0; j < g->N; j++) {                                          \
-          ACC s = 0;                                                                  \
-          for (int64_t k = 0; k < g->K; k++) s += (ACC)a[i * g->K + k] * b[k * g->N + j]; \
-          c[i * g->N + j] = (T)s;                                                     \
-        }                                                                             \
-    }                                                                                 \
-  }
-
-/* Integers accumulate in the unsigned type of their width: overflow wraps
- * (as numpy's does) instead of being undefined. */
-MM_REF(mm_ref_f32, float, float)
-MM_REF(mm_ref_f64, double, double)
-MM_REF(mm_ref_i32, int32_t, uint32_t)
-MM_REF(mm_ref_i64, int64_t, uint64_t)
-MM_REF(mm_ref_u32, uint32_t, uint32_t)
-MM_REF(mm_ref_u64, uint64_t, uint64_t)
-
 static int mm_fast(const vrt_node *n, const mm_geom *g, const float *A, const float *B, float *C) {
   bool b_shared = true, a_contig = true;
   int64_t expect = g->M * g->K;
@@ -161,22 +169,12 @@ static int matmul_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, 
   const void *A = in[0]->data, *B = in[1]->data;
   void *C = out[0].data;
   const float *bias = nin > 2 && in[2] ? in[2]->data : NULL;
-  switch (in[0]->dtype) {
-    case VRT_F32:
-      if (!nn_use_reference()) {
-        nn_set_threads(ctx->threads);
-        rc = mm_fast(n, &g, A, B, C);
-      }
-      else mm_ref_f32(&g, A, B, C);
-      break;
-    case VRT_F64: mm_ref_f64(&g, A, B, C); break;
-    case VRT_I32: mm_ref_i32(&g, A, B, C); break;
-    case VRT_I64: mm_ref_i64(&g, A, B, C); break;
-    case VRT_U32: mm_ref_u32(&g, A, B, C); break;
-    case VRT_U64: mm_ref_u64(&g, A, B, C); break;
-    default: return NN_ERR(n, VRT_ETYPE, "unsupported dtype");
+  if (in[0]->dtype == VRT_F32 && !nn_use_reference()) {
+    nn_set_threads(ctx->threads);
+    if ((rc = mm_fast(n, &g, A, B, C))) return rc;
+  } else {
+    mm_ref_tab[in[0]->dtype](&g, A, B, C); /* the dtype was checked by mm_geom_get */
   }
-  if (rc) return rc;
   if (bias || act.kind != NN_ACT_NONE) {
     if (in[0]->dtype != VRT_F32) return NN_ERR(n, VRT_ETYPE, "fused bias/activation needs float32");
     const float *slope;
@@ -194,7 +192,7 @@ const vrt_opdef vrt__op_MatMul = {
 /* ---- Gemm ------------------------------------------------------------------- */
 
 typedef struct gemm_params {
-  int ta, tb;
+  bool ta, tb; /* transA, transB */
   float alpha, beta;
   nn_act act;
 } gemm_params;
@@ -202,8 +200,8 @@ typedef struct gemm_params {
 static int gemm_prepare(vrt_node *n) {
   gemm_params *p = calloc(1, sizeof *p);
   if (!p) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  p->ta = (int)vrt_attr_int(n, "transA", 0);
-  p->tb = (int)vrt_attr_int(n, "transB", 0);
+  p->ta = vrt_attr_int(n, "transA", 0) != 0;
+  p->tb = vrt_attr_int(n, "transB", 0) != 0;
   p->alpha = vrt_attr_float(n, "alpha", 1.0f);
   p->beta = vrt_attr_float(n, "beta", 1.0f);
   int rc = nn_act_parse(n, &p->act);
@@ -524,6 +522,22 @@ static void permute_f32(const float *src, const int64_t *ss, const int64_t *dd, 
   }
 }
 
+/* Operand k (t, elems floats) with its axes in the label order ord[0..cnt):
+ * its own data when already so, else a permuted copy in scratch (NULL when
+ * out of memory). */
+static const float *ein_operand(const ein_geom *g, const vrt_tensor *t, int k, const int *ord, int cnt, int64_t elems,
+                                vrt_exec_ctx *ctx) {
+  bool id = true;
+  for (int i = 0; i < cnt; i++) id = id && g->lab[k][i] == ord[i];
+  if (id) return t->data;
+  float *p = ctx->scratch(ctx, sizeof(float) * (size_t)elems);
+  if (!p) return NULL;
+  int64_t ss[EIN_MAXL], dd[EIN_MAXL];
+  for (int i = 0; i < cnt; i++) ss[i] = g->st_in[k][ord[i]], dd[i] = g->size[ord[i]];
+  permute_f32(t->data, ss, dd, cnt, p);
+  return p;
+}
+
 /* Einsum of two float32 operands as a batched GEMM: labels in both inputs
  * and the output are batch dims, in one input and the output M or N, in
  * both inputs only K. Operands are permuted into [batch, M, K] and
@@ -568,28 +582,12 @@ static int ein_fast(const vrt_node *n, const ein_geom *g, const vrt_tensor *cons
   for (int i = 0; i < nk; i++) oa[na++] = kl[i];
   for (int i = 0; i < nk; i++) ob[nbb++] = kl[i];
   for (int i = 0; i < nn; i++) ob[nbb++] = nl[i], oc[nc++] = nl[i];
-  const float *pa = A->data, *pb = B->data;
+  const float *pa = ein_operand(g, A, 0, oa, na, Bt * M * K, ctx), *pb = ein_operand(g, B, 1, ob, nbb, Bt * K * N, ctx);
   int64_t ss[EIN_MAXL], dd[EIN_MAXL];
-  bool ida = true, idb = true, idc = true;
-  for (int i = 0; i < na; i++) ida = ida && g->lab[0][i] == oa[i];
-  for (int i = 0; i < nbb; i++) idb = idb && g->lab[1][i] == ob[i];
+  bool idc = true;
   for (int i = 0; i < nc; i++) idc = idc && g->olab[i] == oc[i];
-  if (!ida) {
-    float *t = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * M * K));
-    if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
-    for (int i = 0; i < na; i++) ss[i] = g->st_in[0][oa[i]], dd[i] = g->size[oa[i]];
-    permute_f32(pa, ss, dd, na, t);
-    pa = t;
-  }
-  if (!idb) {
-    float *t = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * K * N));
-    if (!t) return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
-    for (int i = 0; i < nbb; i++) ss[i] = g->st_in[1][ob[i]], dd[i] = g->size[ob[i]];
-    permute_f32(pb, ss, dd, nbb, t);
-    pb = t;
-  }
   float *pc = out[0].data;
-  if (!idc && !(pc = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * M * N))))
+  if (!pa || !pb || (!idc && !(pc = ctx->scratch(ctx, sizeof(float) * (size_t)(Bt * M * N)))))
     return NN_ERR(n, VRT_ENOMEM, "out of memory for Einsum scratch");
   nn_set_threads(ctx->threads);
   for (int64_t t = 0; t < Bt; t++) {
@@ -609,10 +607,9 @@ static int ein_fast(const vrt_node *n, const ein_geom *g, const vrt_tensor *cons
 static int ein_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                     vrt_exec_ctx *ctx) {
   ein_geom g;
-  int rc = ein_geom_get(n, in, nin, &g);
-  if (rc) return rc;
   int64_t ny = vrt_tensor_numel(&out[0]);
-  if (ny == 0) return 0;
+  int rc = ein_geom_get(n, in, nin, &g);
+  if (rc || ny == 0) return rc;
   if (nin == 2 && in[0]->dtype == VRT_F32 && !nn_use_reference()) {
     rc = ein_fast(n, &g, in, out, ctx);
     if (rc) return rc < 0 ? rc : 0;

@@ -138,26 +138,20 @@ static void pool_nhwc_f32(const nn_geom *g, bool is_max, int incl, const float *
         }
 }
 
-static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                        vrt_exec_ctx *ctx) {
-  const nn_conv_params *p = n->params;
-  nn_geom g;
-  int rc = nn_pool_geom(n, p, in[0], &g);
-  if (rc) return rc;
-  int64_t *idx = nout > 1 && out[1].data ? out[1].data : NULL;
-  const void *x = in[0]->data;
-  void *y = out[0].data;
-  if (g.layout == 1 && in[0]->dtype == VRT_F32 && !idx) {
-    pool_nhwc_f32(&g, true, 0, x, y);
+/* MaxPool of x (dtype dt) into y, with the Indices output when idx. */
+static int maxpool_run(const vrt_node *n, const nn_geom *g, vrt_dtype dt, const void *x, void *y, int64_t *idx) {
+  int order = ((const nn_conv_params *)n->params)->storage_order;
+  if (g->layout == 1 && dt == VRT_F32 && !idx) {
+    pool_nhwc_f32(g, true, 0, x, y);
     return 0;
   }
-  switch (in[0]->dtype) {
-    case VRT_F32: maxpool_f32(&g, p->storage_order, x, y, idx); break;
-    case VRT_F64: maxpool_f64(&g, p->storage_order, x, y, idx); break;
-    case VRT_U8: maxpool_u8(&g, p->storage_order, x, y, idx); break;
-    case VRT_I8: maxpool_i8(&g, p->storage_order, x, y, idx); break;
-    case VRT_I32: maxpool_i32(&g, p->storage_order, x, y, idx); break;
-    case VRT_I64: maxpool_i64(&g, p->storage_order, x, y, idx); break;
+  switch (dt) {
+    case VRT_F32: maxpool_f32(g, order, x, y, idx); break;
+    case VRT_F64: maxpool_f64(g, order, x, y, idx); break;
+    case VRT_U8: maxpool_u8(g, order, x, y, idx); break;
+    case VRT_I8: maxpool_i8(g, order, x, y, idx); break;
+    case VRT_I32: maxpool_i32(g, order, x, y, idx); break;
+    case VRT_I64: maxpool_i64(g, order, x, y, idx); break;
     default: return NN_ERR(n, VRT_ETYPE, "unsupported dtype");
   }
   return 0;
@@ -171,22 +165,10 @@ static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
       double sum = 0;                                                                                 \
       int64_t cnt = 0;                                                                                \
       WINDOW(sum += x[xi]; cnt++;)                                                                    \
-      if (incl) {                                                                                     \
-        int64_t s0 = 0, s1 = 0, s2 = 0;                                                               \
-        for (int64_t q = 0; q < g->k[0]; q++) {                                                       \
-          int64_t i = i0s + q * g->d[0];                                                              \
-          s0 += i >= -g->pb[0] && i < g->in[0] + g->pe[0];                                            \
-        }                                                                                             \
-        for (int64_t q = 0; q < g->k[1]; q++) {                                                       \
-          int64_t i = i1s + q * g->d[1];                                                              \
-          s1 += i >= -g->pb[1] && i < g->in[1] + g->pe[1];                                            \
-        }                                                                                             \
-        for (int64_t q = 0; q < g->k[2]; q++) {                                                       \
-          int64_t i = i2s + q * g->d[2];                                                              \
-          s2 += i >= -g->pb[2] && i < g->in[2] + g->pe[2];                                            \
-        }                                                                                             \
-        cnt = s0 * s1 * s2;                                                                           \
-      }                                                                                               \
+      if (incl)                                                                                       \
+        cnt = padded_taps(i0s, g->k[0], g->d[0], g->in[0], g->pb[0], g->pe[0]) *                      \
+              padded_taps(i1s, g->k[1], g->d[1], g->in[1], g->pb[1], g->pe[1]) *                      \
+              padded_taps(i2s, g->k[2], g->d[2], g->in[2], g->pb[2], g->pe[2]);                       \
       y[yi] = cnt ? (T)(sum / (double)cnt) : (T)0;                                                    \
     });                                                                                               \
   }
@@ -194,17 +176,6 @@ static int maxpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
 AVGPOOL_FN(avgpool_f32, float)
 AVGPOOL_FN(avgpool_f64, double)
 
-static int avgpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                        vrt_exec_ctx *ctx) {
-  const nn_conv_params *p = n->params;
-  nn_geom g;
-  int rc = nn_pool_geom(n, p, in[0], &g);
-  if (rc) return rc;
-  if (g.layout == 1 && in[0]->dtype == VRT_F32) pool_nhwc_f32(&g, false, p->count_include_pad, in[0]->data, out[0].data);
-  else if (in[0]->dtype == VRT_F32) avgpool_f32(&g, p->count_include_pad, in[0]->data, out[0].data);
-  else avgpool_f64(&g, p->count_include_pad, in[0]->data, out[0].data);
-  return 0;
-}
 
 #define LPPOOL_FN(NAME, T)                                                       \
   static void NAME(const nn_geom *g, double pw, const T *x, T *y) {               \
@@ -218,29 +189,27 @@ static int avgpool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin,
 LPPOOL_FN(lppool_f32, float)
 LPPOOL_FN(lppool_f64, double)
 
-static int lppool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                       vrt_exec_ctx *ctx) {
+static int pool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *ctx) {
   const nn_conv_params *p = n->params;
   nn_geom g;
   int rc = nn_pool_geom(n, p, in[0], &g);
   if (rc) return rc;
-  if (in[0]->dtype == VRT_F32) lppool_f32(&g, (double)p->p, in[0]->data, out[0].data);
-  else lppool_f64(&g, (double)p->p, in[0]->data, out[0].data);
+  const void *x = in[0]->data;
+  void *y = out[0].data;
+  bool f32 = in[0]->dtype == VRT_F32;
+  if (n->op == VRT_OP_MaxPool) return maxpool_run(n, &g, in[0]->dtype, x, y, nout > 1 ? out[1].data : NULL);
+  if (n->op == VRT_OP_LpPool && f32) lppool_f32(&g, (double)p->p, x, y);
+  else if (n->op == VRT_OP_LpPool) lppool_f64(&g, (double)p->p, x, y);
+  else if (g.layout == 1 && f32) pool_nhwc_f32(&g, false, p->count_include_pad, x, y);
+  else if (f32) avgpool_f32(&g, p->count_include_pad, x, y);
+  else avgpool_f64(&g, p->count_include_pad, x, y);
   return 0;
 }
 
-const vrt_opdef vrt__op_MaxPool = {
-    .op = VRT_OP_MaxPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = maxpool_exec,
-    .min_inputs = 1, .max_inputs = 1,
-};
-const vrt_opdef vrt__op_AveragePool = {
-    .op = VRT_OP_AveragePool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = avgpool_exec,
-    .min_inputs = 1, .max_inputs = 1,
-};
-const vrt_opdef vrt__op_LpPool = {
-    .op = VRT_OP_LpPool, .prepare = nn_conv_prepare, .infer = pool_infer, .exec = lppool_exec,
-    .min_inputs = 1, .max_inputs = 1,
-};
+const vrt_opdef vrt__op_MaxPool = {VRT_OP_MaxPool, nn_conv_prepare, pool_infer, pool_exec, 0, 1, 1};
+const vrt_opdef vrt__op_AveragePool = {VRT_OP_AveragePool, nn_conv_prepare, pool_infer, pool_exec, 0, 1, 1};
+const vrt_opdef vrt__op_LpPool = {VRT_OP_LpPool, nn_conv_prepare, pool_infer, pool_exec, 0, 1, 1};
 
 /* ---- global pools ---------------------------------------------------------- */
 

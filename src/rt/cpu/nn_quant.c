@@ -2,7 +2,8 @@
  * (int32 outputs) and QLinearConv, QLinearMatMul (requantised to the
  * output zero point's 8-bit type). Reference kernels: operands are first
  * widened to int32 with their zero points subtracted (one dtype switch per
- * tensor), then plain integer loops accumulate in int64. */
+ * tensor), then plain integer loops accumulate in int64 (the convolution is
+ * nn_conv_direct_i32, the float reference's loop nest). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,227 +50,129 @@ static void requant_store(vrt_dtype t, void *y, int64_t i, double v, int32_t zp)
   else ((int8_t *)y)[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
 }
 
-/* ---- integer convolution ------------------------------------------------------ */
+/* t widened to int32 in scratch (*out) with its zero point taken off: zp has
+ * 1 value or count values, element i taking zp[(i / inner) % count]. */
+static int widen_zp(const vrt_node *n, vrt_exec_ctx *ctx, const vrt_tensor *t, const vrt_tensor *zp, int64_t count,
+                    int64_t inner, int32_t **out) {
+  int64_t nz;
+  int32_t *z = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(count + 1));
+  *out = ctx->scratch(ctx, sizeof(int32_t) * (size_t)vrt_tensor_numel(t));
+  if (!z || !*out) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  int rc = zero_points(n, zp, t->dtype, count, z, &nz);
+  if (rc) return rc == VRT_ENEEDDATA ? NN_ERR(n, VRT_EINVAL, "zero points have no data") : rc;
+  widen(t, z, nz, inner, *out);
+  return 0;
+}
 
-/* Positions of the inputs: ConvInteger (x, w, x_zp, w_zp), QLinearConv
- * (x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B). */
-typedef struct qconv_io {
-  const vrt_tensor *x, *w, *xzp, *wzp, *xs, *ws, *ys, *yzp, *bias;
-} qconv_io;
+/* acc[t, i, j] = sum over k of a[t, i, k] * b[t, k, j], the batch dims
+ * broadcast by g's strides. */
+static void mm_int(const nn_mm_geom *g, const int32_t *a, const int32_t *b, int64_t *acc) {
+  for (int64_t t = 0; t < g->batch; t++) {
+    int64_t oa, ob;
+    nn_mm_offsets(g, t, &oa, &ob);
+    for (int64_t i = 0; i < g->M; i++)
+      for (int64_t j = 0; j < g->N; j++) {
+        int64_t s = 0;
+        for (int64_t k = 0; k < g->K; k++) s += (int64_t)a[oa + i * g->K + k] * b[ob + k * g->N + j];
+        acc[(t * g->M + i) * g->N + j] = s;
+      }
+  }
+}
 
-static void qconv_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qconv_io *q) {
+/* ---- the four ops ----------------------------------------------------------------
+ * ConvInteger (x, w, x_zp, w_zp) and MatMulInteger (a, b, a_zp, b_zp) take
+ * their inputs at the same positions, as do QLinearConv (x, x_scale, x_zp,
+ * w, w_scale, w_zp, y_scale, y_zp, B) and QLinearMatMul (a, a_scale, a_zp,
+ * b, b_scale, b_zp, y_scale, y_zp): one reader serves all four, with a and
+ * b standing for x and w. */
+typedef struct q_io {
+  bool conv;   /* ConvInteger, QLinearConv */
+  bool linear; /* QLinear*: output requantised to y_zp's 8-bit type */
+  const vrt_tensor *a, *b, *azp, *bzp, *as, *bs, *ys, *yzp, *bias;
+  nn_geom g;      /* conv */
+  nn_mm_geom mg;  /* matmul */
+} q_io;
+
+/* Picks the inputs by position and checks them and the geometry. */
+static int q_get(const vrt_node *n, const vrt_tensor *const *in, int nin, q_io *q) {
   memset(q, 0, sizeof *q);
-  if (n->op == VRT_OP_ConvInteger) {
-    q->x = in[0], q->w = in[1];
-    q->xzp = nin > 2 ? in[2] : NULL, q->wzp = nin > 3 ? in[3] : NULL;
+  q->conv = n->op == VRT_OP_ConvInteger || n->op == VRT_OP_QLinearConv;
+  q->linear = n->op == VRT_OP_QLinearConv || n->op == VRT_OP_QLinearMatMul;
+  if (!q->linear) {
+    q->a = in[0], q->b = in[1];
+    q->azp = nin > 2 ? in[2] : NULL, q->bzp = nin > 3 ? in[3] : NULL;
   } else {
-    q->x = in[0], q->xs = in[1], q->xzp = in[2], q->w = in[3], q->ws = in[4], q->wzp = in[5];
-    q->ys = in[6], q->yzp = in[7], q->bias = nin > 8 ? in[8] : NULL;
+    q->a = in[0], q->as = in[1], q->azp = in[2], q->b = in[3], q->bs = in[4], q->bzp = in[5];
+    q->ys = in[6], q->yzp = in[7], q->bias = q->conv && nin > 8 ? in[8] : NULL;
   }
+  if (!q->a || !q->b || !q8(q->a->dtype) || !q8(q->b->dtype))
+    return NN_ERR(n, VRT_ETYPE, "%s must be uint8 or int8", q->conv ? "x and w" : "A and B");
+  int rc = q->conv ? nn_conv_geom(n, n->params, q->a, q->b, &q->g) : nn_mm_geom_get(n, q->a, q->b, &q->mg);
+  if (rc || !q->linear) return rc;
+  if (!q->as || !q->bs || !q->ys || !q->yzp || !q->azp || !q->bzp)
+    return NN_ERR(n, VRT_EINVAL, "%s needs every scale and zero point", q->conv ? "QLinearConv" : "QLinearMatMul");
+  if (q->as->dtype != VRT_F32 || q->bs->dtype != VRT_F32 || q->ys->dtype != VRT_F32 || !q8(q->yzp->dtype))
+    return NN_ERR(n, VRT_ETYPE, "scales must be float32 and y_zero_point 8-bit");
+  int64_t nbs = vrt_tensor_numel(q->bs);
+  if (vrt_tensor_numel(q->as) != 1 || vrt_tensor_numel(q->ys) != 1 || vrt_tensor_numel(q->yzp) != 1 ||
+      (nbs != 1 && (!q->conv || nbs != q->g.M)))
+    return NN_ERR(n, VRT_ESHAPE, "%s", q->conv ? "scales: x and y per tensor, w per tensor or per output channel"
+                                             : "only per-tensor scales are supported");
+  if (q->bias && (q->bias->dtype != VRT_I32 || vrt_tensor_numel(q->bias) != q->g.M))
+    return NN_ERR(n, VRT_ESHAPE, "B must be int32 with %lld elements", (long long)q->g.M);
+  return 0;
 }
 
-static int qconv_check(const vrt_node *n, const qconv_io *q, nn_geom *g) {
-  const nn_conv_params *p = n->params;
-  if (!q->x || !q->w || !q8(q->x->dtype) || !q8(q->w->dtype))
-    return NN_ERR(n, VRT_ETYPE, "x and w must be uint8 or int8");
-  int rc = nn_conv_geom(n, p, q->x, q->w, g);
+static int q_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+  q_io q;
+  int rc = q_get(n, in, nin, &q);
   if (rc) return rc;
-  if (n->op == VRT_OP_QLinearConv) {
-    if (!q->xs || !q->ws || !q->ys || !q->yzp || !q->xzp || !q->wzp)
-      return NN_ERR(n, VRT_EINVAL, "QLinearConv needs every scale and zero point");
-    if (q->xs->dtype != VRT_F32 || q->ws->dtype != VRT_F32 || q->ys->dtype != VRT_F32 || !q8(q->yzp->dtype))
-      return NN_ERR(n, VRT_ETYPE, "scales must be float32 and y_zero_point 8-bit");
-    if (vrt_tensor_numel(q->xs) != 1 || vrt_tensor_numel(q->ys) != 1 || vrt_tensor_numel(q->yzp) != 1 ||
-        (vrt_tensor_numel(q->ws) != 1 && vrt_tensor_numel(q->ws) != g->M))
-      return NN_ERR(n, VRT_ESHAPE, "scales: x and y per tensor, w per tensor or per output channel");
-    if (q->bias && (q->bias->dtype != VRT_I32 || vrt_tensor_numel(q->bias) != g->M))
-      return NN_ERR(n, VRT_ESHAPE, "B must be int32 with %lld elements", (long long)g->M);
+  out[0].dtype = q.linear ? q.yzp->dtype : VRT_I32;
+  if (q.conv) {
+    out[0].ndim = q.a->ndim;
+    nn_layout_dims(q.g.layout, q.g.nsp, q.g.N, q.g.M, q.g.out, out[0].dims);
+  } else {
+    out[0].ndim = q.mg.ndim_out;
+    memcpy(out[0].dims, q.mg.out_dims, sizeof(int64_t) * q.mg.ndim_out);
   }
   return 0;
 }
 
-static int qconv_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  qconv_io q;
-  qconv_io_get(n, in, nin, &q);
-  nn_geom g;
-  int rc = qconv_check(n, &q, &g);
+/* a and b widened (conv: x's zero point per tensor, w's per output channel;
+ * matmul: a's per row, b's per column), their products summed in int64,
+ * stored as int32 or requantised with per-channel (conv w) scales and bias. */
+static int q_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                  vrt_exec_ctx *ctx) {
+  q_io q;
+  int rc = q_get(n, in, nin, &q);
   if (rc) return rc;
-  const nn_conv_params *p = n->params;
-  out[0].dtype = n->op == VRT_OP_ConvInteger ? VRT_I32 : q.yzp->dtype;
-  out[0].ndim = q.x->ndim;
-  nn_layout_dims(p->layout, g.nsp, g.N, g.M, g.out, out[0].dims);
-  return 0;
-}
-
-/* Direct integer convolution, any layout (strides as in the float
- * reference); y is the int64 accumulator per output element. */
-static void conv_int(const nn_geom *g, const int32_t *x, const int32_t *w, int64_t *y) {
-  int64_t xsn, xsc, xs[3], ysn, ysc, ys[3];
-  nn_layout_strides(g->layout, g->C, g->in, &xsn, &xsc, xs);
-  nn_layout_strides(g->layout, g->M, g->out, &ysn, &ysc, ys);
-  int64_t Cg = g->C / g->group, Mg = g->M / g->group, kk = g->k[0] * g->k[1] * g->k[2];
-  for (int64_t n = 0; n < g->N; n++)
-    for (int64_t m = 0; m < g->M; m++)
-      for (int64_t o0 = 0; o0 < g->out[0]; o0++)
-        for (int64_t o1 = 0; o1 < g->out[1]; o1++)
-          for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
-            int64_t acc = 0, c0 = (m / Mg) * Cg;
-            for (int64_t c = 0; c < Cg; c++)
-              for (int64_t q0 = 0; q0 < g->k[0]; q0++) {
-                int64_t i0 = o0 * g->s[0] - g->pb[0] + q0 * g->d[0];
-                if (i0 < 0 || i0 >= g->in[0]) continue;
-                for (int64_t q1 = 0; q1 < g->k[1]; q1++) {
-                  int64_t i1 = o1 * g->s[1] - g->pb[1] + q1 * g->d[1];
-                  if (i1 < 0 || i1 >= g->in[1]) continue;
-                  for (int64_t q2 = 0; q2 < g->k[2]; q2++) {
-                    int64_t i2 = o2 * g->s[2] - g->pb[2] + q2 * g->d[2];
-                    if (i2 < 0 || i2 >= g->in[2]) continue;
-                    acc += (int64_t)x[n * xsn + (c0 + c) * xsc + i0 * xs[0] + i1 * xs[1] + i2 * xs[2]] *
-                           w[(m * Cg + c) * kk + (q0 * g->k[1] + q1) * g->k[2] + q2];
-                  }
-                }
-              }
-            y[n * ysn + m * ysc + o0 * ys[0] + o1 * ys[1] + o2 * ys[2]] = acc;
-          }
-}
-
-static int qconv_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                      vrt_exec_ctx *ctx) {
-  qconv_io q;
-  qconv_io_get(n, in, nin, &q);
-  nn_geom g;
-  int rc = qconv_check(n, &q, &g);
-  if (rc) return rc;
-  int64_t nx = vrt_tensor_numel(q.x), nw = vrt_tensor_numel(q.w), ny = vrt_tensor_numel(&out[0]);
-  int32_t *xzp = ctx->scratch(ctx, sizeof(int32_t)), *wzp = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(g.M + 1));
-  int32_t *xi = ctx->scratch(ctx, sizeof(int32_t) * (size_t)nx), *wi = ctx->scratch(ctx, sizeof(int32_t) * (size_t)nw);
+  int64_t ny = vrt_tensor_numel(&out[0]), M = q.conv ? q.g.M : q.mg.M, nb = vrt_tensor_numel(q.b);
   int64_t *acc = ctx->scratch(ctx, sizeof(int64_t) * (size_t)ny);
-  if (!xzp || !wzp || !xi || !wi || !acc) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  int64_t nxz, nwz;
-  if ((rc = zero_points(n, q.xzp, q.x->dtype, 1, xzp, &nxz)) || (rc = zero_points(n, q.wzp, q.w->dtype, g.M, wzp, &nwz)))
-    return rc == VRT_ENEEDDATA ? NN_ERR(n, VRT_EINVAL, "zero points have no data") : rc;
-  widen(q.x, xzp, 1, 1, xi);
-  widen(q.w, wzp, nwz, g.M ? nw / g.M : 1, wi); /* w zero point per output channel */
-  conv_int(&g, xi, wi, acc);
-  int64_t P = g.out[0] * g.out[1] * g.out[2];
-  if (n->op == VRT_OP_ConvInteger) {
+  if (!acc) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+  int32_t *ai, *bi;
+  if ((rc = widen_zp(n, ctx, q.a, q.azp, q.conv ? 1 : M, q.conv ? 1 : q.mg.K, &ai)) ||
+      (rc = widen_zp(n, ctx, q.b, q.bzp, q.conv ? M : q.mg.N, q.conv && M ? nb / M : 1, &bi)))
+    return rc;
+  if (q.conv) nn_conv_direct_i32(&q.g, ai, bi, NULL, acc);
+  else mm_int(&q.mg, ai, bi, acc);
+  if (!q.linear) {
     int32_t *y = out[0].data;
     for (int64_t i = 0; i < ny; i++) y[i] = (int32_t)acc[i];
     return 0;
   }
   int32_t yzp = q.yzp->dtype == VRT_U8 ? *(const uint8_t *)q.yzp->data : *(const int8_t *)q.yzp->data;
   const int32_t *bias = q.bias ? q.bias->data : NULL;
-  double xs = scalar_f32(q.xs, 0), ys = scalar_f32(q.ys, 0);
+  double as = scalar_f32(q.as, 0), ys = scalar_f32(q.ys, 0);
+  int64_t P = q.g.out[0] * q.g.out[1] * q.g.out[2]; /* conv: output pixels per channel */
   for (int64_t i = 0; i < ny; i++) {
-    int64_t m = g.layout ? i % g.M : (i / P) % g.M;
-    double v = (double)(acc[i] + (bias ? bias[m] : 0)) * (xs * scalar_f32(q.ws, m) / ys);
+    int64_t m = !q.conv ? 0 : q.g.layout ? i % M : (i / P) % M;
+    double v = (double)(acc[i] + (bias ? bias[m] : 0)) * (as * scalar_f32(q.bs, m) / ys);
     requant_store(out[0].dtype, out[0].data, i, v, yzp);
   }
   return 0;
 }
 
-const vrt_opdef vrt__op_ConvInteger = {
-    .op = VRT_OP_ConvInteger, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
-    .min_inputs = 2, .max_inputs = 4,
-};
-const vrt_opdef vrt__op_QLinearConv = {
-    .op = VRT_OP_QLinearConv, .prepare = nn_conv_prepare, .infer = qconv_infer, .exec = qconv_exec,
-    .min_inputs = 8, .max_inputs = 9,
-};
-
-/* ---- integer matmul ------------------------------------------------------------- */
-
-typedef struct qmm_io {
-  const vrt_tensor *a, *b, *azp, *bzp, *as, *bs, *ys, *yzp;
-} qmm_io;
-
-static void qmm_io_get(const vrt_node *n, const vrt_tensor *const *in, int nin, qmm_io *q) {
-  memset(q, 0, sizeof *q);
-  if (n->op == VRT_OP_MatMulInteger) {
-    q->a = in[0], q->b = in[1], q->azp = nin > 2 ? in[2] : NULL, q->bzp = nin > 3 ? in[3] : NULL;
-  } else {
-    q->a = in[0], q->as = in[1], q->azp = in[2], q->b = in[3], q->bs = in[4], q->bzp = in[5];
-    q->ys = in[6], q->yzp = in[7];
-  }
-}
-
-static int qmm_check(const vrt_node *n, const qmm_io *q, nn_mm_geom *g) {
-  if (!q->a || !q->b || !q8(q->a->dtype) || !q8(q->b->dtype))
-    return NN_ERR(n, VRT_ETYPE, "A and B must be uint8 or int8");
-  int rc = nn_mm_geom_get(n, q->a, q->b, g);
-  if (rc) return rc;
-  if (n->op == VRT_OP_QLinearMatMul) {
-    if (!q->as || !q->bs || !q->ys || !q->yzp || !q->azp || !q->bzp)
-      return NN_ERR(n, VRT_EINVAL, "QLinearMatMul needs every scale and zero point");
-    if (q->as->dtype != VRT_F32 || q->bs->dtype != VRT_F32 || q->ys->dtype != VRT_F32 || !q8(q->yzp->dtype))
-      return NN_ERR(n, VRT_ETYPE, "scales must be float32 and y_zero_point 8-bit");
-    if (vrt_tensor_numel(q->as) != 1 || vrt_tensor_numel(q->bs) != 1 || vrt_tensor_numel(q->ys) != 1 ||
-        vrt_tensor_numel(q->yzp) != 1)
-      return NN_ERR(n, VRT_ESHAPE, "only per-tensor scales are supported");
-  }
-  return 0;
-}
-
-static int qmm_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  qmm_io q;
-  qmm_io_get(n, in, nin, &q);
-  nn_mm_geom g;
-  int rc = qmm_check(n, &q, &g);
-  if (rc) return rc;
-  out[0].dtype = n->op == VRT_OP_MatMulInteger ? VRT_I32 : q.yzp->dtype;
-  out[0].ndim = g.ndim_out;
-  memcpy(out[0].dims, g.out_dims, sizeof(int64_t) * g.ndim_out);
-  return 0;
-}
-
-static int qmm_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                    vrt_exec_ctx *ctx) {
-  qmm_io q;
-  qmm_io_get(n, in, nin, &q);
-  nn_mm_geom g;
-  int rc = qmm_check(n, &q, &g);
-  if (rc) return rc;
-  int64_t na = vrt_tensor_numel(q.a), nb = vrt_tensor_numel(q.b), ny = vrt_tensor_numel(&out[0]);
-  int32_t *azp = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(g.M + 1));
-  int32_t *bzp = ctx->scratch(ctx, sizeof(int32_t) * (size_t)(g.N + 1));
-  int32_t *ai = ctx->scratch(ctx, sizeof(int32_t) * (size_t)na), *bi = ctx->scratch(ctx, sizeof(int32_t) * (size_t)nb);
-  if (!azp || !bzp || !ai || !bi) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  int64_t naz, nbz;
-  /* a's zero point per row (M), b's per column (N) */
-  if ((rc = zero_points(n, q.azp, q.a->dtype, g.M, azp, &naz)) || (rc = zero_points(n, q.bzp, q.b->dtype, g.N, bzp, &nbz)))
-    return rc == VRT_ENEEDDATA ? NN_ERR(n, VRT_EINVAL, "zero points have no data") : rc;
-  widen(q.a, azp, naz, g.K, ai);
-  if (nbz == 1) {
-    widen(q.b, bzp, 1, 1, bi);
-  } else { /* per column: the zero point index is the column, i % N */
-    widen(q.b, (const int32_t[]){0}, 1, 1, bi);
-    for (int64_t i = 0; i < nb; i++) bi[i] -= bzp[i % g.N];
-  }
-  double scale = 1;
-  int32_t yzp = 0;
-  if (n->op == VRT_OP_QLinearMatMul) {
-    scale = (double)scalar_f32(q.as, 0) * scalar_f32(q.bs, 0) / scalar_f32(q.ys, 0);
-    yzp = q.yzp->dtype == VRT_U8 ? *(const uint8_t *)q.yzp->data : *(const int8_t *)q.yzp->data;
-  }
-  for (int64_t t = 0; t < g.batch; t++) {
-    int64_t oa, ob;
-    nn_mm_offsets(&g, t, &oa, &ob);
-    for (int64_t i = 0; i < g.M; i++)
-      for (int64_t j = 0; j < g.N; j++) {
-        int64_t acc = 0;
-        for (int64_t k = 0; k < g.K; k++) acc += (int64_t)ai[oa + i * g.K + k] * bi[ob + k * g.N + j];
-        int64_t yi = (t * g.M + i) * g.N + j;
-        if (n->op == VRT_OP_MatMulInteger) ((int32_t *)out[0].data)[yi] = (int32_t)acc;
-        else requant_store(out[0].dtype, out[0].data, yi, (double)acc * scale, yzp);
-      }
-  }
-  (void)ny;
-  return 0;
-}
-
-const vrt_opdef vrt__op_MatMulInteger = {
-    .op = VRT_OP_MatMulInteger, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 2, .max_inputs = 4,
-};
-const vrt_opdef vrt__op_QLinearMatMul = {
-    .op = VRT_OP_QLinearMatMul, .infer = qmm_infer, .exec = qmm_exec, .min_inputs = 8, .max_inputs = 8,
-};
+const vrt_opdef vrt__op_ConvInteger = {VRT_OP_ConvInteger, nn_conv_prepare, q_infer, q_exec, 0, 2, 4};
+const vrt_opdef vrt__op_QLinearConv = {VRT_OP_QLinearConv, nn_conv_prepare, q_infer, q_exec, 0, 8, 9};
+const vrt_opdef vrt__op_MatMulInteger = {VRT_OP_MatMulInteger, NULL, q_infer, q_exec, 0, 2, 4};
+const vrt_opdef vrt__op_QLinearMatMul = {VRT_OP_QLinearMatMul, NULL, q_infer, q_exec, 0, 8, 8};

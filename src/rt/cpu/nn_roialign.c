@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "shape_util.h"
 
 typedef struct roi_params {
   int max_mode, half_pixel;
@@ -45,12 +46,8 @@ static int roi_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   const roi_params *p = n->params;
   int rc = roi_check(n, in);
   if (rc) return rc;
-  out[0].dtype = VRT_F32;
-  out[0].ndim = 4;
-  out[0].dims[0] = in[1]->dims[0];
-  out[0].dims[1] = in[0]->dims[1];
-  out[0].dims[2] = p->oh;
-  out[0].dims[3] = p->ow;
+  int64_t d[4] = {in[1]->dims[0], in[0]->dims[1], p->oh, p->ow}; /* [R, C, oh, ow] */
+  kern_set_shape(&out[0], VRT_F32, 4, d);
   return 0;
 }
 

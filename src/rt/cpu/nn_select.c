@@ -226,17 +226,10 @@ static float iou(const float *a, const float *b, int center) {
   return ua > 0 ? inter / ua : 0;
 }
 
-typedef struct {
-  float s;
-  int64_t i;
-} nms_cand;
-
-static int cand_cmp(const void *pa, const void *pb) {
-  const nms_cand *a = pa, *b = pb;
-  if (a->s > b->s) return -1;
-  if (a->s < b->s) return 1;
-  return a->i < b->i ? -1 : a->i > b->i;
-}
+/* Candidates are ordered as TopK orders float32 values: by score
+ * descending, ties by the lower box index (NaN first, so the order stays
+ * total). */
+typedef topk_f32_kv nms_cand;
 
 /* Runs the selection; writes triples to out (when not NULL) and returns the
  * count, or <0 on allocation failure. */
@@ -257,7 +250,7 @@ static int64_t nms_run(const nms_args *a, int64_t *out, int64_t cap) {
       int64_t nc = 0, ns = 0;
       for (int64_t i = 0; i < a->N; i++)
         if (!a->has_score_th || sc[i] > a->score_th) cand[nc++] = (nms_cand){sc[i], i};
-      qsort(cand, (size_t)nc, sizeof *cand, cand_cmp);
+      qsort(cand, (size_t)nc, sizeof *cand, topk_f32_desc);
       for (int64_t k = 0; k < nc && ns < a->max_out; k++) {
         bool keep = true;
         for (int64_t j = 0; j < ns && keep; j++)

@@ -162,16 +162,24 @@ static int dn_team(const vrt_kernel_req *rq) {
 
 enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
 
-/* What every kernel state starts with. */
+/* What every kernel state starts with (its first member h): the kind, the
+ * OpenMP threads this node's primitives run on (dn_team), the stream and
+ * the (main) primitive. */
 typedef struct dn_head {
   int kind, team;
-} dn_head;
-
-typedef struct dn_conv {
-  int kind; /* DN_CONV */
-  int team; /* OpenMP threads this node's primitives run on (dn_team) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
+} dn_head;
+
+/* What a plan makes on its way and drops at the end (plan_end). */
+typedef struct dn_build {
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_attr_t attr;
+  dnnl_post_ops_t po;
+} dn_build;
+
+typedef struct dn_conv {
+  dn_head h; /* kind DN_CONV */
   dnnl_primitive_t r_src, r_dst, r_res; /* plain <-> primitive layout; NULL when plain */
   dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst, m_dst_user, m_res_user;
   size_t src_bytes, dst_bytes; /* scratch for the primitive's own layouts */
@@ -189,17 +197,21 @@ typedef struct dn_conv {
   int64_t N, M, P;
 } dn_conv;
 
-static void conv_release(void *state) {
-  dn_conv *c = state;
-  if (!c) return;
-  dnnl_primitive_t prims[] = {c->prim, c->r_src, c->r_dst, c->r_res};
-  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
+/* Destroys the primitives and memory objects of a state that exist. */
+static void objs_destroy(const dnnl_primitive_t *prims, size_t np, const dnnl_memory_t *mems, size_t nm) {
+  for (size_t i = 0; i < np; i++)
     if (prims[i]) dnnl_primitive_destroy(prims[i]);
-  dnnl_memory_t mems[] = {c->m_src_user, c->m_src, c->m_w, c->m_b, c->m_dst, c->m_dst_user, c->m_res_user};
-  for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+  for (size_t i = 0; i < nm; i++)
     if (mems[i]) dnnl_memory_destroy(mems[i]);
-  if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
+}
+
+#define DN_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What a conv state holds besides its head (release frees the rest). */
+static void conv_free(dn_conv *c) {
+  dnnl_primitive_t prims[] = {c->r_src, c->r_dst, c->r_res};
+  dnnl_memory_t mems[] = {c->m_src_user, c->m_src, c->m_w, c->m_b, c->m_dst, c->m_dst_user, c->m_res_user};
+  objs_destroy(prims, DN_COUNT(prims), mems, DN_COUNT(mems));
 }
 
 static bool is_const(const vrt_kernel_req *rq, int k) {
@@ -310,6 +322,105 @@ fail:
   return rc;
 }
 
+/* ---- what every plan does --------------------------------------------------- */
+
+static void release(void *state);
+
+/* A plan's zeroed state of size bytes and the given kind; NULL (with *rc)
+ * without an engine or memory. */
+static void *plan_new(const vrt_kernel_req *rq, size_t size, int kind, int *rc) {
+  *rc = 0;
+  if (!get_engine()) {
+    *rc = NN_ERR(rq->n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
+    return NULL;
+  }
+  dn_head *h = calloc(1, size);
+  if (!h) {
+    *rc = NN_ERR(rq->n, VRT_ENOMEM, "out of memory");
+    return NULL;
+  }
+  h->kind = kind;
+  return h;
+}
+
+/* The primitive descriptor of desc with attr (NULL: none) into b->pd, in
+ * place of one made before, unless oneDNN offers only its reference
+ * kernel; then the primitive into *prim. */
+static int prim_make(const vrt_kernel_req *rq, dn_build *b, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                     const char *what, dnnl_primitive_t *prim) {
+  int rc = 0;
+  if (b->pd) dnnl_primitive_desc_destroy(b->pd), b->pd = NULL;
+  DN_TRY(dnnl_primitive_desc_create(&b->pd, desc, attr, get_engine(), NULL), what);
+  if ((rc = refuse_ref(rq, b->pd))) goto fail;
+  DN_TRY(dnnl_primitive_create(prim, b->pd), what);
+fail:
+  return rc;
+}
+
+/* Memory objects with no data yet (each bound at exec) for mds[i] into
+ * *slots[i]. */
+static int mems_make(const vrt_kernel_req *rq, int count, dnnl_memory_t *const *slots,
+                     const dnnl_memory_desc_t *const *mds) {
+  int rc = 0;
+  for (int i = 0; i < count; i++) DN_TRY(dnnl_memory_create(slots[i], mds[i], get_engine(), DNNL_MEMORY_NONE), "memory");
+fail:
+  return rc;
+}
+
+/* The constant weights w (laid out as user) packed once per model into the
+ * primitive's layout md_w (shared by the model's sessions, *packed) and a
+ * memory object over them. */
+static int weights_bind(const vrt_kernel_req *rq, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *md_w,
+                        const void *w, const void **packed, dnnl_memory_t *mem) {
+  int rc = 0;
+  int64_t key[128];
+  int kl = md_key(md_w, key);
+  pack_ctx pc = {user, md_w, w};
+  *packed = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
+                            pack_weights, &pc);
+  nn_set_threads(dn_team(rq)); /* packing ran on one */
+  if (!*packed) return VRT_EUNSUPPORTED;
+  DN_TRY(dnnl_memory_create(mem, md_w, get_engine(), (void *)*packed), "weights memory");
+fail:
+  return rc;
+}
+
+/* The end of every plan: plans jump here on failure (rc != 0) and fall
+ * through on success. Success: the stream the primitives run on, and the
+ * state becomes the plan's; failure: the state is released. Either way what
+ * the build made is dropped. */
+static int plan_end(const vrt_kernel_req *rq, int rc, dn_build *b, void *state, void **out) {
+  dn_head *h = state;
+  if (!rc) DN_TRY(dnnl_stream_create(&h->stream, get_engine(), dnnl_stream_default_flags), "stream");
+fail:
+  if (b->pd) dnnl_primitive_desc_destroy(b->pd);
+  if (b->po) dnnl_post_ops_destroy(b->po);
+  if (b->attr) dnnl_primitive_attr_destroy(b->attr);
+  if (rc) {
+    release(state);
+    return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  }
+  *out = state;
+  return 0;
+}
+
+/* The attributes of a convolution or matmul: a sum post-op onto what dst
+ * holds (the fused residual) and the activation act (NULL: none) as an
+ * eltwise post-op. */
+static int post_ops_make(const vrt_kernel_req *rq, dn_build *b, bool residual, const nn_act *act) {
+  int rc = 0;
+  dnnl_alg_kind_t alg;
+  float alpha, beta;
+  DN_TRY(dnnl_primitive_attr_create(&b->attr), "attr");
+  DN_TRY(dnnl_post_ops_create(&b->po), "post-ops");
+  if (residual) DN_TRY(dnnl_post_ops_append_sum(b->po, 1.0f), "sum post-op");
+  if (act && act->kind != NN_ACT_NONE && act_alg(act, &alg, &alpha, &beta))
+    DN_TRY(dnnl_post_ops_append_eltwise(b->po, 1.0f, alg, alpha, beta), "eltwise post-op");
+  DN_TRY(dnnl_primitive_attr_set_post_ops(b->attr, b->po), "set post-ops");
+fail:
+  return rc;
+}
+
 static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
@@ -317,14 +428,10 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   nn_geom g;
   int rc = deconv ? nn_convt_geom(n, p, rq->in[0], rq->in[1], &g) : nn_conv_geom(n, p, rq->in[0], rq->in[1], &g);
   if (rc) return rc;
+  dn_conv *c = plan_new(rq, sizeof *c, DN_CONV, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   dnnl_engine_t eng = get_engine();
-  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
-  dn_conv *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_CONV;
-  dnnl_primitive_attr_t attr = NULL;
-  dnnl_post_ops_t po = NULL;
-  dnnl_primitive_desc_t pd = NULL;
 
   int64_t C = g.C, M = g.M, G = g.group;
   dnnl_dims_t sd = {g.N, C, g.in[1], g.in[2]}, dd = {g.N, M, g.out[1], g.out[2]};
@@ -346,15 +453,11 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   dnnl_format_tag_t plain = p->layout ? dnnl_nhwc : dnnl_nchw;
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_user, 4, sd, dnnl_f32, plain), "src desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_user, 4, dd, dnnl_f32, plain), "dst desc");
-  if (G == 1) {
-    dnnl_dims_t wd = {M, C, g.k[1], g.k[2]};
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 4, wd, dnnl_f32, deconv ? dnnl_iohw : dnnl_oihw), "w desc");
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 4, wd, cdt, dnnl_format_tag_any), "w desc");
-  } else {
-    dnnl_dims_t wd = {G, M / G, C / G, g.k[1], g.k[2]};
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, 5, wd, dnnl_f32, deconv ? dnnl_giohw : dnnl_goihw), "w desc");
-    DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, 5, wd, cdt, dnnl_format_tag_any), "w desc");
-  }
+  dnnl_dims_t wd = {G, M / G, C / G, g.k[1], g.k[2]}; /* ungrouped: without the leading G */
+  int wr = G == 1 ? 4 : 5;
+  dnnl_format_tag_t wtag = G == 1 ? (deconv ? dnnl_iohw : dnnl_oihw) : (deconv ? dnnl_giohw : dnnl_goihw);
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_user, wr, wd + 5 - wr, dnnl_f32, wtag), "w desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w_any, wr, wd + 5 - wr, cdt, dnnl_format_tag_any), "w desc");
   dnnl_dims_t bd = {M};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 1, bd, dnnl_f32, dnnl_x), "bias desc");
   dnnl_format_tag_t io = p->layout ? dnnl_nhwc : dnnl_format_tag_any;
@@ -371,47 +474,19 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
     bias = false;
   }
 
-  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
-  DN_TRY(dnnl_post_ops_create(&po), "post-ops");
-  if (c->residual) DN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
-  dnnl_alg_kind_t alg;
-  float alpha, beta;
-  if (!c->post && p->act.kind != NN_ACT_NONE && act_alg(&p->act, &alg, &alpha, &beta))
-    DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), "eltwise post-op");
-  DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
-  if (deconv) {
-    dnnl_deconvolution_desc_t cd;
-    DN_TRY(dnnl_dilated_deconvolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_deconvolution_direct,
-                                                        &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
-                                                        strides, dil, pl, pr),
-           "deconvolution desc");
-    DN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "deconvolution");
-  } else {
-    dnnl_convolution_desc_t cd;
-    DN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                      &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
-                                                      strides, dil, pl, pr),
-           "convolution desc");
-    DN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "convolution");
-  }
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-
-  /* packed weights, shared by the model's sessions */
-  int64_t key[128];
-  int kl = md_key(md_w, key);
-  pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
-  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
-                         pack_weights, &pc);
-  nn_set_threads(dn_team(rq)); /* packing ran on one */
-  if (!c->w) {
-    rc = VRT_EUNSUPPORTED;
-    goto fail;
-  }
-  DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
+  if ((rc = post_ops_make(rq, &bld, c->residual, c->post ? NULL : &p->act))) goto fail;
+  /* a deconvolution descriptor is a convolution descriptor, made by a
+   * function of the same signature */
+  dnnl_convolution_desc_t cd;
+  DN_TRY((deconv ? dnnl_dilated_deconvolution_forward_desc_init : dnnl_dilated_convolution_forward_desc_init)(
+             &cd, dnnl_forward_inference, deconv ? dnnl_deconvolution_direct : dnnl_convolution_direct, &md_src_any,
+             &md_w_any, bias ? &md_b : NULL, &md_dst_any, strides, dil, pl, pr),
+         "convolution desc");
+  if ((rc = prim_make(rq, &bld, &cd, bld.attr, deconv ? "deconvolution" : "convolution", &c->h.prim))) goto fail;
+  const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_src_md, 0);
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
+  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
+  if ((rc = weights_bind(rq, &md_w_user, md_w, rq->in[1]->data, &c->w, &c->m_w))) goto fail;
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
   /* Where the input and residual come from (a producer's private layout or
    * plain) and where the output goes (kept in the primitive's layout when
@@ -434,18 +509,8 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   }
   if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
   if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_post_ops_destroy(po);
-  dnnl_primitive_attr_destroy(attr);
-  *state = c;
-  return 0;
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  if (po) dnnl_post_ops_destroy(po);
-  if (attr) dnnl_primitive_attr_destroy(attr);
-  conv_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int run(const vrt_node *n, dnnl_primitive_t prim, dnnl_stream_t st, int nargs, const dnnl_exec_arg_t *args) {
@@ -467,7 +532,7 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
     dnnl_memory_set_data_handle(c->m_src_user, in[0]->data);
     dnnl_memory_set_data_handle(c->m_src, src);
     dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_src_user}, {DNNL_ARG_TO, c->m_src}};
-    if ((rc = run(n, c->r_src, c->stream, 2, a))) return rc;
+    if ((rc = run(n, c->r_src, c->h.stream, 2, a))) return rc;
   }
   if (c->r_dst) {
     dst = x->scratch(x, c->dst_bytes);
@@ -481,7 +546,7 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
     if (c->r_res) {
       dnnl_memory_set_data_handle(c->m_res_user, r->data);
       dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_res_user}, {DNNL_ARG_TO, c->m_dst}};
-      if ((rc = run(n, c->r_res, c->stream, 2, a))) return rc;
+      if ((rc = run(n, c->r_res, c->h.stream, 2, a))) return rc;
     } else if (r->data != dst) { /* same layout as dst: its padded size */
       memcpy(dst, r->data, c->dst_size);
     }
@@ -489,11 +554,11 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
   dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_w}, {DNNL_ARG_DST, c->m_dst}};
   int na = 3;
   if (c->m_b) a[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->m_b};
-  if ((rc = run(n, c->prim, c->stream, na, a))) return rc;
+  if ((rc = run(n, c->h.prim, c->h.stream, na, a))) return rc;
   if (c->r_dst) {
     dnnl_memory_set_data_handle(c->m_dst_user, out[0].data);
     dnnl_exec_arg_t b[] = {{DNNL_ARG_FROM, c->m_dst}, {DNNL_ARG_TO, c->m_dst_user}};
-    if ((rc = run(n, c->r_dst, c->stream, 2, b))) return rc;
+    if ((rc = run(n, c->r_dst, c->h.stream, 2, b))) return rc;
   }
   if (c->post) { /* plain output here: never kept private */
     if (c->layout == 0) nn_bias_act(out[0].data, c->N, c->M, c->P, c->post_bias, &c->post_act, NULL, 0);
@@ -515,10 +580,7 @@ typedef struct dn_side {
 } dn_side;
 
 typedef struct dn_simple {
-  int kind; /* DN_SIMPLE */
-  int team; /* OpenMP threads this node's primitives run on (dn_team) */
-  dnnl_stream_t stream;
-  dnnl_primitive_t prim;
+  dn_head h; /* kind DN_SIMPLE */
   int nsrc;
   int src_arg[2];
   dn_side src[2], dst;
@@ -531,13 +593,9 @@ static void side_free(dn_side *d) {
   if (d->mem) dnnl_memory_destroy(d->mem);
 }
 
-static void simple_release(dn_simple *c) {
-  if (!c) return;
-  if (c->prim) dnnl_primitive_destroy(c->prim);
+static void simple_free(dn_simple *c) {
   for (int i = 0; i < c->nsrc; i++) side_free(&c->src[i]);
   side_free(&c->dst);
-  if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
 }
 
 /* user -> mem for an input (to_prim), mem -> user for the output. */
@@ -679,11 +737,10 @@ static bool softmax_supports(const vrt_kernel_req *rq) {
 static int softmax_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   const vrt_tensor *x = rq->in[0];
-  dn_simple *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_SIMPLE;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
+  int rc;
+  dn_simple *c = plan_new(rq, sizeof *c, DN_SIMPLE, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   dnnl_dims_t d, st;
   for (int i = x->ndim - 1; i >= 0; i--) {
     d[i] = x->dims[i];
@@ -698,37 +755,25 @@ static int softmax_plan(const vrt_kernel_req *rq, void **state) {
                                            n->op == VRT_OP_LogSoftmax ? dnnl_softmax_log : dnnl_softmax_accurate,
                                            &md, &md, (int)axis),
          "softmax desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &sd, NULL, get_engine(), NULL), "softmax");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
+  if ((rc = prim_make(rq, &bld, &sd, NULL, "softmax", &c->h.prim))) goto fail;
   c->nsrc = 1;
   c->src_arg[0] = DNNL_ARG_SRC;
   if ((rc = side_init(rq, &c->src[0], 0, &md, &md, true))) goto fail;
-  if ((rc = side_init(rq, &c->dst, -1, &md, &md, false))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_stream_create(&c->stream, get_engine(), dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  rc = side_init(rq, &c->dst, -1, &md, &md, false);
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  simple_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
-  dnnl_engine_t eng = get_engine();
-  dn_simple *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_SIMPLE;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
   const vrt_tensor *out = &rq->out[0];
   bool red_keep = true, red = reduce_spatial(rq, &red_keep);
-  if (out->ndim != 4 && !(red && !red_keep)) {
-    simple_release(c);
+  if (out->ndim != 4 && !(red && !red_keep))
     return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN binary/pooling: rank-4 outputs only");
-  }
+  int rc;
+  dn_simple *c = plan_new(rq, sizeof *c, DN_SIMPLE, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   dnnl_memory_desc_t md_plain_out, md_any_out, md_in[2];
   const dnnl_memory_desc_t *stored[2] = {NULL, NULL};
   /* a spatial reduce without keepdims writes [N, C]: the bytes of [N, C, 1, 1] */
@@ -749,7 +794,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
     dnnl_binary_desc_t bd;
     DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
-    DN_TRY(dnnl_primitive_desc_create(&pd, &bd, NULL, eng, NULL), "binary");
+    if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim))) goto fail;
     c->nsrc = 2;
     c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
     if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
@@ -761,7 +806,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     DN_TRY(dnnl_resampling_forward_desc_init(&rd, dnnl_forward_inference, dnnl_resampling_nearest, NULL, stored[0],
                                              &md_any_out),
            "resampling desc");
-    DN_TRY(dnnl_primitive_desc_create(&pd, &rd, NULL, eng, NULL), "resampling");
+    if ((rc = prim_make(rq, &bld, &rd, NULL, "resampling", &c->h.prim))) goto fail;
     c->nsrc = 1;
     c->src_arg[0] = DNNL_ARG_SRC;
     if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
@@ -788,26 +833,18 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
                                              pl, pr),
            "pooling desc");
-    DN_TRY(dnnl_primitive_desc_create(&pd, &pdsc, NULL, eng, NULL), "pooling");
+    if ((rc = prim_make(rq, &bld, &pdsc, NULL, "pooling", &c->h.prim))) goto fail;
     c->nsrc = 1;
     c->src_arg[0] = DNNL_ARG_SRC;
     if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
   }
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
   bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
               !dnnl_memory_desc_equal(md_dst, &md_plain_out);
   if (keep) keep_out_private(rq, &c->md_out, md_dst);
-  if ((rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false);
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  simple_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
@@ -823,7 +860,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
       dnnl_memory_set_data_handle(d->user, data);
       dnnl_memory_set_data_handle(d->mem, t);
       dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->user}, {DNNL_ARG_TO, d->mem}};
-      if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+      if ((rc = run(n, d->reorder, c->h.stream, 2, r))) return rc;
     } else {
       dnnl_memory_set_data_handle(d->mem, data);
     }
@@ -834,11 +871,11 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
   if (d->reorder && !(t = x->scratch(x, d->bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN output");
   dnnl_memory_set_data_handle(d->mem, t);
   a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
-  if ((rc = run(n, c->prim, c->stream, c->nsrc + 1, a))) return rc;
+  if ((rc = run(n, c->h.prim, c->h.stream, c->nsrc + 1, a))) return rc;
   if (d->reorder) {
     dnnl_memory_set_data_handle(d->user, out[0].data);
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->mem}, {DNNL_ARG_TO, d->user}};
-    if ((rc = run(n, d->reorder, c->stream, 2, r))) return rc;
+    if ((rc = run(n, d->reorder, c->h.stream, 2, r))) return rc;
   }
   return 0;
 }
@@ -853,10 +890,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
 #define DN_CONCAT_MAX 16
 
 typedef struct dn_concat {
-  int kind; /* DN_CONCAT */
-  int team; /* OpenMP threads this node's primitives run on (dn_team) */
-  dnnl_stream_t stream;
-  dnnl_primitive_t prim;
+  dn_head h; /* kind DN_CONCAT */
   int nsrc;
   dnnl_memory_t src[DN_CONCAT_MAX], dst;
   dnnl_memory_desc_t md_out;
@@ -876,24 +910,17 @@ static bool concat_supports(const vrt_kernel_req *rq) {
   return true;
 }
 
-static void concat_release(dn_concat *c) {
-  if (!c) return;
-  if (c->prim) dnnl_primitive_destroy(c->prim);
-  for (int i = 0; i < c->nsrc; i++)
-    if (c->src[i]) dnnl_memory_destroy(c->src[i]);
-  if (c->dst) dnnl_memory_destroy(c->dst);
-  if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
+static void concat_free(dn_concat *c) {
+  objs_destroy(NULL, 0, c->src, (size_t)c->nsrc);
+  objs_destroy(NULL, 0, &c->dst, 1);
 }
 
 static int concat_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
-  dnnl_engine_t eng = get_engine();
-  dn_concat *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_CONCAT;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
+  int rc;
+  dn_concat *c = plan_new(rq, sizeof *c, DN_CONCAT, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   int64_t axis = vrt_attr_int(n, "axis", 1);
   if (axis < 0) axis += 4;
   dnnl_memory_desc_t plain[DN_CONCAT_MAX], mds[DN_CONCAT_MAX], md_plain_out;
@@ -904,9 +931,10 @@ static int concat_plan(const vrt_kernel_req *rq, void **state) {
   if ((rc = plain4(rq, &rq->out[0], &md_plain_out))) goto fail;
   bool priv = rq->out_private_ok && rq->out_private_ok[0];
   /* private: oneDNN picks the layout (the first input's); else plain */
-  DN_TRY(dnnl_concat_primitive_desc_create(&pd, priv ? NULL : &md_plain_out, rq->nin, (int)axis, mds, NULL, eng),
+  DN_TRY(dnnl_concat_primitive_desc_create(&bld.pd, priv ? NULL : &md_plain_out, rq->nin, (int)axis, mds, NULL,
+                                           get_engine()),
          "concat");
-  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
   if (priv && !dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
     keep_out_private(rq, &c->md_out, md_dst);
   } else if (!dnnl_memory_desc_equal(md_dst, &md_plain_out)) {
@@ -914,17 +942,13 @@ static int concat_plan(const vrt_kernel_req *rq, void **state) {
     goto fail;
   }
   c->nsrc = rq->nin;
-  for (int k = 0; k < rq->nin; k++) DN_TRY(dnnl_memory_create(&c->src[k], &mds[k], eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->dst, md_dst, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  dnnl_memory_t *slots[DN_CONCAT_MAX + 1] = {&c->dst};
+  const dnnl_memory_desc_t *descs[DN_CONCAT_MAX + 1] = {md_dst};
+  for (int k = 0; k < rq->nin; k++) slots[k + 1] = &c->src[k], descs[k + 1] = &mds[k];
+  if ((rc = mems_make(rq, rq->nin + 1, slots, descs))) goto fail;
+  DN_TRY(dnnl_primitive_create(&c->h.prim, bld.pd), "concat primitive");
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  concat_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
@@ -937,7 +961,7 @@ static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const 
   }
   dnnl_memory_set_data_handle(c->dst, out[0].data);
   a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, c->dst};
-  return run(n, c->prim, c->stream, c->nsrc + 1, a);
+  return run(n, c->h.prim, c->h.stream, c->nsrc + 1, a);
 }
 
 /* ---- slice: a window of a rank-4 tensor, as a reorder --------------------- */
@@ -947,10 +971,7 @@ static int concat_exec(dn_concat *c, const vrt_node *n, const vrt_tensor *const 
  * layout its producer stored it, to the output, dense in the same axis order
  * when the readers take it private (nhwc stays nhwc), plain otherwise. */
 typedef struct dn_slice {
-  int kind; /* DN_SLICE */
-  int team; /* OpenMP threads this node's primitives run on (dn_team) */
-  dnnl_stream_t stream;
-  dnnl_primitive_t prim;
+  dn_head h; /* kind DN_SLICE */
   dnnl_memory_t src, dst;
   dnnl_memory_desc_t md_out;
 } dn_slice;
@@ -977,13 +998,9 @@ static bool slice_supports(const vrt_kernel_req *rq) {
   return slice_window4(rq, start, odims);
 }
 
-static void slice_release(dn_slice *c) {
-  if (!c) return;
-  if (c->prim) dnnl_primitive_destroy(c->prim);
-  if (c->src) dnnl_memory_destroy(c->src);
-  if (c->dst) dnnl_memory_destroy(c->dst);
-  if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
+static void slice_free(dn_slice *c) {
+  dnnl_memory_t mems[] = {c->src, c->dst};
+  objs_destroy(NULL, 0, mems, DN_COUNT(mems));
 }
 
 /* A dense layout of dims with the axis order of md's strides (md without
@@ -1009,17 +1026,12 @@ static bool dense_like(const dnnl_memory_desc_t *md, const int64_t *dims, dnnl_m
 
 static int slice_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
-  dnnl_engine_t eng = get_engine();
-  dn_slice *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_SLICE;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
   int64_t start[4], odims[4];
-  if (!slice_window4(rq, start, odims)) {
-    slice_release(c);
-    return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN slice: not a unit-step window");
-  }
+  if (!slice_window4(rq, start, odims)) return NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN slice: not a unit-step window");
+  int rc;
+  dn_slice *c = plan_new(rq, sizeof *c, DN_SLICE, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   dnnl_memory_desc_t plain_in, parent, sub, md_plain_out, dst;
   if ((rc = plain4(rq, rq->in[0], &plain_in))) goto fail;
   if ((rc = plain4(rq, &rq->out[0], &md_plain_out))) goto fail;
@@ -1030,18 +1042,11 @@ static int slice_plan(const vrt_kernel_req *rq, void **state) {
               !dnnl_memory_desc_equal(&dst, &md_plain_out);
   if (priv) keep_out_private(rq, &c->md_out, &dst);
   else dst = md_plain_out;
-  DN_TRY(dnnl_reorder_primitive_desc_create(&pd, &sub, eng, &dst, eng, NULL), "slice reorder");
-  DN_TRY(dnnl_memory_create(&c->src, &sub, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->dst, &dst, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  DN_TRY(dnnl_reorder_primitive_desc_create(&bld.pd, &sub, get_engine(), &dst, get_engine(), NULL), "slice reorder");
+  DN_TRY(dnnl_primitive_create(&c->h.prim, bld.pd), "slice primitive");
+  rc = mems_make(rq, 2, (dnnl_memory_t *const[]){&c->src, &c->dst}, (const dnnl_memory_desc_t *const[]){&sub, &dst});
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  slice_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int slice_exec(dn_slice *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
@@ -1049,7 +1054,7 @@ static int slice_exec(dn_slice *c, const vrt_node *n, const vrt_tensor *const *i
   dnnl_memory_set_data_handle(c->src, in[0]->data);
   dnnl_memory_set_data_handle(c->dst, out[0].data);
   dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->src}, {DNNL_ARG_TO, c->dst}};
-  return run(n, c->prim, c->stream, 2, a);
+  return run(n, c->h.prim, c->h.stream, 2, a);
 }
 
 /* ---- MatMul / Gemm with constant weights, and VrtAttention ---------------
@@ -1067,10 +1072,8 @@ static int slice_exec(dn_slice *c, const vrt_node *n, const vrt_tensor *const *i
 enum { DN_MM = 16, DN_ATTN, DN_LN, DN_MM_DYN };
 
 typedef struct dn_mm {
-  int kind; /* DN_MM, DN_ATTN, DN_LN or DN_MM_DYN */
-  int team; /* OpenMP threads this node's primitives run on (dn_team) */
-  dnnl_stream_t stream;
-  dnnl_primitive_t prim, r_src;     /* r_src: f32 -> bf16 of A (bf16 only) */
+  dn_head h; /* kind DN_MM, DN_ATTN, DN_LN or DN_MM_DYN */
+  dnnl_primitive_t r_src;           /* f32 -> bf16 of A (bf16 only) */
   dnnl_memory_t m_src_user, m_src, m_w, m_b, m_dst;
   size_t src_bytes;
   const void *w;                    /* packed weights, owned by the model */
@@ -1085,16 +1088,10 @@ typedef struct dn_mm {
   int64_t B, M, N, mask_b, mask_m, mask_n;
 } dn_mm;
 
-static void mm_release(dn_mm *c) {
-  if (!c) return;
-  dnnl_primitive_t prims[] = {c->prim, c->r_src, c->sm, c->pv};
-  for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
-    if (prims[i]) dnnl_primitive_destroy(prims[i]);
+static void mm_free(dn_mm *c) {
+  dnnl_primitive_t prims[] = {c->r_src, c->sm, c->pv};
   dnnl_memory_t mems[] = {c->m_src_user, c->m_src, c->m_w, c->m_b, c->m_dst, c->m_k, c->m_s, c->m_v, c->m_o};
-  for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-    if (mems[i]) dnnl_memory_destroy(mems[i]);
-  if (c->stream) dnnl_stream_destroy(c->stream);
-  free(c);
+  objs_destroy(prims, DN_COUNT(prims), mems, DN_COUNT(mems));
 }
 
 /* The Gemm attributes the matmul primitive maps: A not transposed, alpha 1,
@@ -1127,7 +1124,6 @@ static bool mm_dyn_supports(const vrt_kernel_req *rq) {
 }
 
 static int mm_dyn_plan(const vrt_kernel_req *rq, void **state) {
-  const vrt_node *n = rq->n;
   const vrt_tensor *a = rq->in[0], *b = rq->in[1];
   int r = a->ndim > b->ndim ? a->ndim : b->ndim;
   dnnl_dims_t ad, bd, od;
@@ -1138,13 +1134,10 @@ static int mm_dyn_plan(const vrt_kernel_req *rq, void **state) {
     od[i] = i < r - 2 ? (ad[i] > bd[i] ? ad[i] : bd[i]) : 0;
   }
   od[r - 2] = ad[r - 2], od[r - 1] = bd[r - 1];
-  dnnl_engine_t eng = get_engine();
-  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
-  dn_mm *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_MM_DYN;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
+  int rc;
+  dn_mm *c = plan_new(rq, sizeof *c, DN_MM_DYN, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   static const dnnl_format_tag_t plain[] = {dnnl_ab, dnnl_ab, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
   dnnl_memory_desc_t md_a, md_b, md_o;
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_a, r, ad, dnnl_f32, plain[r]), "src desc");
@@ -1152,20 +1145,11 @@ static int mm_dyn_plan(const vrt_kernel_req *rq, void **state) {
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_o, r, od, dnnl_f32, plain[r]), "dst desc");
   dnnl_matmul_desc_t mdsc;
   DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_a, &md_b, NULL, &md_o), "matmul desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, NULL, eng, NULL), "matmul");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_memory_create(&c->m_src, &md_a, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_k, &md_b, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_dst, &md_o, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  if ((rc = prim_make(rq, &bld, &mdsc, NULL, "matmul", &c->h.prim))) goto fail;
+  rc = mems_make(rq, 3, (dnnl_memory_t *const[]){&c->m_src, &c->m_k, &c->m_dst},
+                 (const dnnl_memory_desc_t *const[]){&md_a, &md_b, &md_o});
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  mm_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int mm_dyn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out, vrt_exec_ctx *x) {
@@ -1173,7 +1157,7 @@ static int mm_dyn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in,
   dnnl_memory_set_data_handle(c->m_k, in[1]->data);
   dnnl_memory_set_data_handle(c->m_dst, out[0].data);
   dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_k}, {DNNL_ARG_DST, c->m_dst}};
-  return run(n, c->prim, c->stream, 3, a);
+  return run(n, c->h.prim, c->h.stream, 3, a);
 }
 
 static bool mm_supports(const vrt_kernel_req *rq) {
@@ -1200,15 +1184,11 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   const vrt_tensor *a = rq->in[0], *b = rq->in[1];
   bool tb = n->op == VRT_OP_Gemm && vrt_attr_int(n, "transB", 0);
   int64_t K = a->dims[a->ndim - 1], N = tb ? b->dims[0] : b->dims[1], R = vrt_tensor_numel(a) / K;
+  int rc;
+  dn_mm *c = plan_new(rq, sizeof *c, DN_MM, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   dnnl_engine_t eng = get_engine();
-  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
-  dn_mm *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_MM;
-  dnnl_primitive_attr_t attr = NULL;
-  dnnl_post_ops_t po = NULL;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
   dnnl_dims_t sd = {R, K}, wd = {K, N}, dd = {R, N}, bd = {1, N};
   dnnl_memory_desc_t md_src_user, md_src, md_w_user, md_w_any, md_b, md_dst;
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_user, 2, sd, dnnl_f32, dnnl_ab), "src desc");
@@ -1220,30 +1200,12 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   bool bias = rq->nin > 2 && rq->in[2];
   nn_act act;
   if ((rc = nn_act_parse(n, &act))) goto fail;
-  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
-  DN_TRY(dnnl_post_ops_create(&po), "post-ops");
-  dnnl_alg_kind_t alg;
-  float alpha, beta;
-  if (act.kind != NN_ACT_NONE && act_alg(&act, &alg, &alpha, &beta))
-    DN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), "eltwise post-op");
-  DN_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post-ops");
+  if ((rc = post_ops_make(rq, &bld, false, &act))) goto fail;
   dnnl_matmul_desc_t mdsc;
   DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_any, bias ? &md_b : NULL, &md_dst), "matmul desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, attr, eng, NULL), "matmul");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  int64_t key[128];
-  int kl = md_key(md_w, key);
-  pack_ctx pc = {&md_w_user, md_w, b->data};
-  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
-                         pack_weights, &pc);
-  nn_set_threads(dn_team(rq)); /* packing ran on one */
-  if (!c->w) {
-    rc = VRT_EUNSUPPORTED;
-    goto fail;
-  }
-  DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
+  if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
+  const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
+  if ((rc = weights_bind(rq, &md_w_user, md_w, b->data, &c->w, &c->m_w))) goto fail;
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
   DN_TRY(dnnl_memory_create(&c->m_src, &md_src, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst, &md_dst, eng, DNNL_MEMORY_NONE), "memory");
@@ -1252,18 +1214,8 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
     if ((rc = make_reorder(rq, &md_src_user, &md_src, &c->r_src))) goto fail;
     c->src_bytes = dnnl_memory_desc_get_size(&md_src);
   }
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_post_ops_destroy(po);
-  dnnl_primitive_attr_destroy(attr);
-  *state = c;
-  return 0;
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  if (po) dnnl_post_ops_destroy(po);
-  if (attr) dnnl_primitive_attr_destroy(attr);
-  mm_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int mm_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out, vrt_exec_ctx *x) {
@@ -1274,14 +1226,14 @@ static int mm_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, vrt
     dnnl_memory_set_data_handle(c->m_src_user, in[0]->data);
     dnnl_memory_set_data_handle(c->m_src, src);
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, c->m_src_user}, {DNNL_ARG_TO, c->m_src}};
-    if ((rc = run(n, c->r_src, c->stream, 2, r))) return rc;
+    if ((rc = run(n, c->r_src, c->h.stream, 2, r))) return rc;
   }
   dnnl_memory_set_data_handle(c->m_src, src);
   dnnl_memory_set_data_handle(c->m_dst, out[0].data);
   dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_w}, {DNNL_ARG_DST, c->m_dst}};
   int na = 3;
   if (c->m_b) a[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, c->m_b};
-  return run(n, c->prim, c->stream, na, a);
+  return run(n, c->h.prim, c->h.stream, na, a);
 }
 
 /* VrtAttention with the batch dims folded into one (the mask must broadcast
@@ -1307,14 +1259,9 @@ static int attn_plan(const vrt_kernel_req *rq, void **state) {
   nn_attn_geom_t g;
   int rc = nn_attn_geom(n, rq->in, rq->nin, &g);
   if (rc) return rc;
-  dnnl_engine_t eng = get_engine();
-  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
-  dn_mm *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_ATTN;
-  dnnl_primitive_attr_t attr = NULL;
-  dnnl_post_ops_t po = NULL;
-  dnnl_primitive_desc_t pd = NULL;
+  dn_mm *c = plan_new(rq, sizeof *c, DN_ATTN, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   int64_t B = g.batch;
   dnnl_dims_t qd = {B, g.M, g.D}, kd = {B, g.D, g.N}, sd = {B, g.M, g.N}, vd = {B, g.N, g.Dv}, od = {B, g.M, g.Dv};
   dnnl_memory_desc_t md_q, md_k, md_s, md_v, md_o;
@@ -1323,8 +1270,8 @@ static int attn_plan(const vrt_kernel_req *rq, void **state) {
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_s, 3, sd, dnnl_f32, dnnl_abc), "s desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_v, 3, vd, dnnl_f32, dnnl_abc), "v desc");
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_o, 3, od, dnnl_f32, dnnl_abc), "o desc");
-  DN_TRY(dnnl_primitive_attr_create(&attr), "attr");
-  if (g.scale != 1.0f) DN_TRY(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &g.scale), "output scale");
+  DN_TRY(dnnl_primitive_attr_create(&bld.attr), "attr");
+  if (g.scale != 1.0f) DN_TRY(dnnl_primitive_attr_set_output_scales(bld.attr, 1, 0, &g.scale), "output scale");
   if (g.mask) { /* folded to [1 or B, 1 or M, 1 or N], dense over the dims it has */
     bool mb = false;
     for (int i = 0; i < g.rank - 2; i++) mb |= g.mst[i] != 0;
@@ -1335,39 +1282,18 @@ static int attn_plan(const vrt_kernel_req *rq, void **state) {
   c->B = B, c->M = g.M, c->N = g.N;
   dnnl_matmul_desc_t mdsc;
   DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_q, &md_k, NULL, &md_s), "matmul desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, attr, eng, NULL), "matmul");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  dnnl_primitive_desc_destroy(pd), pd = NULL;
+  if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
   dnnl_softmax_v2_desc_t smd;
   DN_TRY(dnnl_softmax_v2_forward_desc_init(&smd, dnnl_forward_inference, dnnl_softmax_accurate, &md_s, &md_s, 2),
          "softmax desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &smd, NULL, eng, NULL), "softmax");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->sm, pd), "primitive");
-  dnnl_primitive_desc_destroy(pd), pd = NULL;
+  if ((rc = prim_make(rq, &bld, &smd, NULL, "softmax", &c->sm))) goto fail;
   DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_s, &md_v, NULL, &md_o), "matmul desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &mdsc, NULL, eng, NULL), "matmul");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->pv, pd), "primitive");
-  DN_TRY(dnnl_memory_create(&c->m_src, &md_q, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_k, &md_k, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_s, &md_s, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_v, &md_v, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_o, &md_o, eng, DNNL_MEMORY_NONE), "memory");
+  if ((rc = prim_make(rq, &bld, &mdsc, NULL, "matmul", &c->pv))) goto fail;
   c->s_bytes = dnnl_memory_desc_get_size(&md_s);
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  if (po) dnnl_post_ops_destroy(po);
-  dnnl_primitive_attr_destroy(attr);
-  *state = c;
-  return 0;
+  rc = mems_make(rq, 5, (dnnl_memory_t *const[]){&c->m_src, &c->m_k, &c->m_s, &c->m_v, &c->m_o},
+                 (const dnnl_memory_desc_t *const[]){&md_q, &md_k, &md_s, &md_v, &md_o});
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  if (po) dnnl_post_ops_destroy(po);
-  if (attr) dnnl_primitive_attr_destroy(attr);
-  mm_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int attn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
@@ -1381,7 +1307,7 @@ static int attn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, i
   dnnl_memory_set_data_handle(c->m_s, s);
   dnnl_memory_set_data_handle(c->m_o, out[0].data);
   dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_src}, {DNNL_ARG_WEIGHTS, c->m_k}, {DNNL_ARG_DST, c->m_s}};
-  if ((rc = run(n, c->prim, c->stream, 3, a))) return rc;
+  if ((rc = run(n, c->h.prim, c->h.stream, 3, a))) return rc;
   if (c->mask) {
     if (nin < 4 || !in[3]) return NN_ERR(n, VRT_EINVAL, "attention mask missing");
     const float *mk = in[3]->data;
@@ -1397,9 +1323,9 @@ static int attn_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, i
       }
   }
   dnnl_exec_arg_t b[] = {{DNNL_ARG_SRC, c->m_s}, {DNNL_ARG_DST, c->m_s}};
-  if ((rc = run(n, c->sm, c->stream, 2, b))) return rc;
+  if ((rc = run(n, c->sm, c->h.stream, 2, b))) return rc;
   dnnl_exec_arg_t d[] = {{DNNL_ARG_SRC, c->m_s}, {DNNL_ARG_WEIGHTS, c->m_v}, {DNNL_ARG_DST, c->m_o}};
-  return run(n, c->pv, c->stream, 3, d);
+  return run(n, c->pv, c->h.stream, 3, d);
 }
 
 /* LayerNormalization with dense [D] scale (and bias) over the trailing axes
@@ -1426,13 +1352,10 @@ static int ln_plan(const vrt_kernel_req *rq, void **state) {
   int64_t axis = vrt_attr_int(n, "axis", -1);
   if (axis < 0) axis += x->ndim;
   int64_t D = vrt__numel(x->dims + axis, x->ndim - (int)axis), R = vrt_tensor_numel(x) / D;
-  dnnl_engine_t eng = get_engine();
-  if (!eng) return NN_ERR(n, VRT_EUNSUPPORTED, "no oneDNN CPU engine");
-  dn_mm *c = calloc(1, sizeof *c);
-  if (!c) return NN_ERR(n, VRT_ENOMEM, "out of memory");
-  c->kind = DN_LN;
-  dnnl_primitive_desc_t pd = NULL;
-  int rc = 0;
+  int rc;
+  dn_mm *c = plan_new(rq, sizeof *c, DN_LN, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
   bool shift = rq->nin > 2 && rq->in[2];
   dnnl_dims_t dd = {R, D}, sd = {D};
   dnnl_memory_desc_t md, md_s;
@@ -1443,21 +1366,12 @@ static int ln_plan(const vrt_kernel_req *rq, void **state) {
                                                     vrt_attr_float(n, "epsilon", 1e-5f),
                                                     dnnl_use_scale | (shift ? dnnl_use_shift : 0)),
          "layer normalization desc");
-  DN_TRY(dnnl_primitive_desc_create(&pd, &ld, NULL, eng, NULL), "layer normalization");
-  if ((rc = refuse_ref(rq, pd))) goto fail;
-  DN_TRY(dnnl_primitive_create(&c->prim, pd), "primitive");
-  DN_TRY(dnnl_memory_create(&c->m_src, &md, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_dst, &md, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_memory_create(&c->m_w, &md_s, eng, DNNL_MEMORY_NONE), "memory");
-  if (shift) DN_TRY(dnnl_memory_create(&c->m_b, &md_s, eng, DNNL_MEMORY_NONE), "memory");
-  DN_TRY(dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags), "stream");
-  dnnl_primitive_desc_destroy(pd);
-  *state = c;
-  return 0;
+  if ((rc = prim_make(rq, &bld, &ld, NULL, "layer normalization", &c->h.prim))) goto fail;
+  /* src, dst, scale and (when there is one) shift */
+  rc = mems_make(rq, shift ? 4 : 3, (dnnl_memory_t *const[]){&c->m_src, &c->m_dst, &c->m_w, &c->m_b},
+                 (const dnnl_memory_desc_t *const[]){&md, &md, &md_s, &md_s});
 fail:
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  mm_release(c);
-  return rc < 0 ? rc : VRT_EUNSUPPORTED;
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 static int ln_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out,
@@ -1472,7 +1386,7 @@ static int ln_exec(dn_mm *c, const vrt_node *n, const vrt_tensor *const *in, int
     dnnl_memory_set_data_handle(c->m_b, in[2]->data);
     a[na++] = (dnnl_exec_arg_t){DNNL_ARG_SHIFT, c->m_b};
   }
-  return run(n, c->prim, c->stream, na, a);
+  return run(n, c->h.prim, c->h.stream, na, a);
 }
 
 /* ---- the backend ----------------------------------------------------------- */
@@ -1534,11 +1448,16 @@ static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int
 }
 
 static void release(void *state) {
-  if (state && *(int *)state == DN_SIMPLE) simple_release(state);
-  else if (state && *(int *)state == DN_CONCAT) concat_release(state);
-  else if (state && *(int *)state == DN_SLICE) slice_release(state);
-  else if (state && *(int *)state >= DN_MM) mm_release(state);
-  else conv_release(state);
+  dn_head *h = state;
+  if (!h) return;
+  if (h->kind == DN_SIMPLE) simple_free(state);
+  else if (h->kind == DN_CONCAT) concat_free(state);
+  else if (h->kind == DN_SLICE) slice_free(state);
+  else if (h->kind >= DN_MM) mm_free(state);
+  else conv_free(state);
+  objs_destroy(&h->prim, 1, NULL, 0);
+  if (h->stream) dnnl_stream_destroy(h->stream);
+  free(h);
 }
 
 /* NCHW convolutions read their input (0) and residual (4) in whatever layout

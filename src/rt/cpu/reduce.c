@@ -59,16 +59,9 @@ static int reduce_axes(const vrt_node *n, const vrt_tensor *const *in, int nin, 
     na = p->naxes_attr;
     memcpy(axes, p->axes_attr, sizeof(int64_t) * (size_t)na);
   }
-  for (int d = 0; d < rank; d++) mask[d] = na == 0;
-  if (na == 0 && p->noop_empty) return 1;
-  for (int i = 0; i < na; i++) {
-    int a;
-    int rc = vrt__kern_axis(n, axes[i], rank, &a);
-    if (rc < 0) return rc;
-    if (mask[a]) return KERN_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
-    mask[a] = true;
-  }
-  return 0;
+  if (na > 0) return vrt__kern_axes_mask(n, axes, na, rank, mask);
+  for (int d = 0; d < rank; d++) mask[d] = true; /* no axes: all of them, or none with noop_with_empty_axes */
+  return p->noop_empty ? 1 : 0;
 }
 
 /* ---- typed reduction loops ---- */

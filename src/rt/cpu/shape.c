@@ -127,14 +127,9 @@ static int unsqueeze_infer(const vrt_node *n, const vrt_tensor *const *in, int n
   if (na < 0) return na;
   int orank = in[0]->ndim + na;
   if (orank > VRT_MAX_DIMS) return KERN_ERR(n, VRT_ELIMIT, "output rank %d exceeds %d", orank, VRT_MAX_DIMS);
-  bool ins[VRT_MAX_DIMS] = {0};
-  for (int i = 0; i < na; i++) {
-    int a;
-    int rc = vrt__kern_axis(n, axes[i], orank, &a);
-    if (rc < 0) return rc;
-    if (ins[a]) return KERN_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
-    ins[a] = true;
-  }
+  bool ins[VRT_MAX_DIMS];
+  int rc = vrt__kern_axes_mask(n, axes, na, orank, ins);
+  if (rc < 0) return rc;
   out->dtype = in[0]->dtype;
   out->ndim = orank;
   for (int d = 0, k = 0; d < orank; d++) out->dims[d] = ins[d] ? 1 : in[0]->dims[k++];

@@ -147,7 +147,10 @@ static int64_t slice_axis(int64_t D, int64_t start, int64_t end, int64_t step, i
   return cnt;
 }
 
+/* Checks a Slice node's inputs and resolves what it reads. */
 static int slice_make(const vrt_node *n, const vrt_tensor *const *in, int nin, slice_plan *p) {
+  KERN_NEED(1);
+  if (vrt_dtype_size(in[0]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   int64_t starts[VRT_MAX_DIMS], ends[VRT_MAX_DIMS], axes[VRT_MAX_DIMS], steps[VRT_MAX_DIMS];
   int ns, ne, na = 0, nst = 0;
   if (nin > 1 && in[1]) {
@@ -208,22 +211,18 @@ static void slice_run(const slice_plan *p, const vrt_tensor *in, vrt_tensor *out
 }
 
 static int slice_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KERN_NEED(1);
   slice_plan p;
-  if (vrt_dtype_size(in[0]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   int rc = slice_make(n, in, nin, &p);
-  if (rc < 0) return rc;
-  kern_set_shape(out, in[0]->dtype, p.rank, p.odims);
-  return 0;
+  if (rc == 0) kern_set_shape(out, in[0]->dtype, p.rank, p.odims);
+  return rc;
 }
 
 static int slice_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                       vrt_exec_ctx *x) {
   slice_plan p;
   int rc = slice_make(n, in, nin, &p);
-  if (rc < 0) return rc;
-  slice_run(&p, in[0], out);
-  return 0;
+  if (rc == 0) slice_run(&p, in[0], out);
+  return rc;
 }
 
 const vrt_opdef vrt__op_Slice = {VRT_OP_Slice, NULL, slice_infer, slice_exec, 0, 1, 5};
@@ -468,14 +467,22 @@ const vrt_opdef vrt__op_Pad = {VRT_OP_Pad, NULL, pad_infer, pad_exec, 0, 1, 4};
 
 /* ---- Tile(input, repeats) ---- */
 
-static int tile_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+/* Tile and Expand: data of any sized dtype, and the integer list of input 1
+ * (what) read into v. Returns its length or an error. */
+static int list_arg(const vrt_node *n, const vrt_tensor *const *in, int nin, const char *what, int64_t *v) {
   KERN_NEED(2);
+  int nv = vrt__kern_read_ints(n, in[1], what, v, VRT_MAX_DIMS);
+  if (nv >= 0 && vrt_dtype_size(in[0]->dtype) == 0)
+    return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
+  return nv;
+}
+
+static int tile_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   int64_t r[VRT_MAX_DIMS];
-  int nr = vrt__kern_read_ints(n, in[1], "repeats", r, VRT_MAX_DIMS);
+  int nr = list_arg(n, in, nin, "repeats", r);
   if (nr < 0) return nr;
   int rank = in[0]->ndim;
   if (nr != rank) return KERN_ERR(n, VRT_ESHAPE, "repeats has %d values for rank %d", nr, rank);
-  if (vrt_dtype_size(in[0]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   out->dtype = in[0]->dtype;
   out->ndim = rank;
   for (int d = 0; d < rank; d++) {
@@ -517,11 +524,9 @@ const vrt_opdef vrt__op_Tile = {VRT_OP_Tile, NULL, tile_infer, tile_exec, 0, 2, 
 /* ---- Expand(input, shape): bidirectional broadcast ---- */
 
 static int expand_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KERN_NEED(2);
   int64_t s[VRT_MAX_DIMS];
-  int ns = vrt__kern_read_ints(n, in[1], "shape", s, VRT_MAX_DIMS);
+  int ns = list_arg(n, in, nin, "shape", s);
   if (ns < 0) return ns;
-  if (vrt_dtype_size(in[0]->dtype) == 0) return KERN_ERR(n, VRT_ETYPE, "dtype %s not supported", vrt_dtype_name(in[0]->dtype));
   for (int i = 0; i < ns; i++)
     if (s[i] < 0) return KERN_ERR(n, VRT_ESHAPE, "negative dim in shape");
   int nd;

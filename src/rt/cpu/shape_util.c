@@ -28,6 +28,18 @@ int vrt__kern_axis(const vrt_node *n, int64_t axis, int rank, int *out) {
   return 0;
 }
 
+int vrt__kern_axes_mask(const vrt_node *n, const int64_t *axes, int na, int rank, bool *mask) {
+  for (int d = 0; d < rank; d++) mask[d] = false;
+  for (int i = 0; i < na; i++) {
+    int a = 0;
+    int rc = vrt__kern_axis(n, axes[i], rank, &a);
+    if (rc < 0) return rc;
+    if (mask[a]) return KERN_ERR(n, VRT_EINVAL, "axis %lld repeated", (long long)axes[i]);
+    mask[a] = true;
+  }
+  return 0;
+}
+
 int vrt__kern_read_ints(const vrt_node *n, const vrt_tensor *t, const char *what, int64_t *out, int max) {
   if (!t) return 0;
   if (!kern_is_int(t->dtype))

@@ -65,6 +65,9 @@ int vrt__kern_need(const vrt_node *n, const vrt_tensor *const *in, int nin, int 
 
 /* Normalise axis into [0, rank); VRT_EINVAL naming the node if out of range. */
 int vrt__kern_axis(const vrt_node *n, int64_t axis, int rank, int *out);
+/* mask[0..rank) = whether the axis is one of axes[0..na) (each normalised);
+ * VRT_EINVAL naming the node for an axis out of range or repeated. */
+int vrt__kern_axes_mask(const vrt_node *n, const int64_t *axes, int na, int rank, bool *mask);
 
 /* Read a 0-D/1-D integer tensor into out[0..max). Returns the count, or
  * VRT_ENEEDDATA if its data is not known yet, or an error naming the node. */

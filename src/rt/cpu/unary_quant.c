@@ -29,18 +29,34 @@ static int quant_geometry(const vrt_node *n, const vrt_tensor *x, const vrt_tens
   return 0;
 }
 
-static int q_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
+/* The output dtype: QuantizeLinear float32 / int32 / float16 -> the zero
+ * point's 8-bit type (uint8 without one); DequantizeLinear 8-bit or int32
+ * (with a zero point of the same type) -> float32. */
+static int lin_out_dtype(const vrt_node *n, const vrt_tensor *x, const vrt_tensor *zp, vrt_dtype *od) {
+  vrt_dtype dt = x->dtype;
+  if (n->op == VRT_OP_DequantizeLinear) {
+    if (dt != VRT_U8 && dt != VRT_I8 && dt != VRT_I32) return KERN_ERR(n, VRT_ETYPE, "input dtype %s not supported", vrt_dtype_name(dt));
+    if (zp && zp->dtype != dt) return KERN_ERR(n, VRT_ETYPE, "zero point dtype differs from input");
+    *od = VRT_F32;
+    return 0;
+  }
+  *od = zp ? zp->dtype : VRT_U8;
+  if (*od != VRT_U8 && *od != VRT_I8) return KERN_ERR(n, VRT_ETYPE, "zero point must be uint8 or int8");
+  if (dt != VRT_F32 && dt != VRT_I32 && dt != VRT_F16)
+    return KERN_ERR(n, VRT_ETYPE, "input dtype %s not supported", vrt_dtype_name(dt));
+  return 0;
+}
+
+/* QuantizeLinear and DequantizeLinear. */
+static int lin_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
   KERN_NEED(2);
   const vrt_tensor *zp = nin > 2 ? in[2] : NULL;
-  vrt_dtype od = zp ? zp->dtype : VRT_U8;
-  if (od != VRT_U8 && od != VRT_I8) return KERN_ERR(n, VRT_ETYPE, "zero point must be uint8 or int8");
-  if (in[0]->dtype != VRT_F32 && in[0]->dtype != VRT_I32 && in[0]->dtype != VRT_F16)
-    return KERN_ERR(n, VRT_ETYPE, "input dtype %s not supported", vrt_dtype_name(in[0]->dtype));
+  vrt_dtype od = VRT_F32;
   int64_t o, c, i;
-  int rc = quant_geometry(n, in[0], in[1], zp, &o, &c, &i);
-  if (rc < 0) return rc;
-  kern_set_shape(out, od, in[0]->ndim, in[0]->dims);
-  return 0;
+  int rc = lin_out_dtype(n, in[0], zp, &od);
+  if (rc == 0) rc = quant_geometry(n, in[0], in[1], zp, &o, &c, &i);
+  if (rc == 0) kern_set_shape(out, od, in[0]->ndim, in[0]->dims);
+  return rc;
 }
 
 #define QUANT_LOOP(T, LO, HI)                                                     \
@@ -59,42 +75,10 @@ static int q_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
       }                                                                           \
   } while (0)
 
-static int q_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                  vrt_exec_ctx *x) {
-  const vrt_tensor *zp = nin > 2 ? in[2] : NULL;
-  int64_t outer, C, inner;
-  int rc = quant_geometry(n, in[0], in[1], zp, &outer, &C, &inner);
-  if (rc < 0) return rc;
-  int64_t cnt = vrt_tensor_numel(in[0]);
-  const float *xf = in[0]->data;
-  if (in[0]->dtype != VRT_F32) { /* int32 / float16 inputs: widen once */
-    float *buf = x->scratch(x, sizeof(float) * (size_t)(cnt ? cnt : 1));
-    if (!buf) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
-    vrt__kern_cast(buf, VRT_F32, in[0]->data, in[0]->dtype, cnt);
-    xf = buf;
-  }
-  const float *sc = in[1]->data;
-  if (out->dtype == VRT_U8) QUANT_LOOP(uint8_t, 0, 255);
-  else QUANT_LOOP(int8_t, -128, 127);
-  return 0;
-}
-
-static int dq_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout) {
-  KERN_NEED(2);
-  const vrt_tensor *zp = nin > 2 ? in[2] : NULL;
-  vrt_dtype dt = in[0]->dtype;
-  if (dt != VRT_U8 && dt != VRT_I8 && dt != VRT_I32) return KERN_ERR(n, VRT_ETYPE, "input dtype %s not supported", vrt_dtype_name(dt));
-  if (zp && zp->dtype != dt) return KERN_ERR(n, VRT_ETYPE, "zero point dtype differs from input");
-  int64_t o, c, i;
-  int rc = quant_geometry(n, in[0], in[1], zp, &o, &c, &i);
-  if (rc < 0) return rc;
-  kern_set_shape(out, VRT_F32, in[0]->ndim, in[0]->dims);
-  return 0;
-}
-
 #define DEQUANT_LOOP(T)                                                           \
   do {                                                                            \
     const T *px0 = in[0]->data;                                                   \
+    float *y = out->data;                                                         \
     for (int64_t ob = 0; ob < outer; ob++)                                        \
       for (int64_t c = 0; c < C; c++) {                                           \
         float s = sc[c];                                                          \
@@ -105,19 +89,31 @@ static int dq_infer(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
       }                                                                           \
   } while (0)
 
-static int dq_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
-                   vrt_exec_ctx *x) {
+static int lin_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                    vrt_exec_ctx *x) {
   const vrt_tensor *zp = nin > 2 ? in[2] : NULL;
   int64_t outer, C, inner;
   int rc = quant_geometry(n, in[0], in[1], zp, &outer, &C, &inner);
   if (rc < 0) return rc;
   const float *sc = in[1]->data;
-  float *y = out->data;
-  switch (in[0]->dtype) {
-    case VRT_U8: DEQUANT_LOOP(uint8_t); break;
-    case VRT_I8: DEQUANT_LOOP(int8_t); break;
-    default: DEQUANT_LOOP(int32_t); break;
+  if (n->op == VRT_OP_DequantizeLinear) {
+    switch (in[0]->dtype) {
+      case VRT_U8: DEQUANT_LOOP(uint8_t); break;
+      case VRT_I8: DEQUANT_LOOP(int8_t); break;
+      default: DEQUANT_LOOP(int32_t); break;
+    }
+    return 0;
   }
+  int64_t cnt = vrt_tensor_numel(in[0]);
+  const float *xf = in[0]->data;
+  if (in[0]->dtype != VRT_F32) { /* int32 / float16 inputs: widen once */
+    float *buf = x->scratch(x, sizeof(float) * (size_t)(cnt ? cnt : 1));
+    if (!buf) return KERN_ERR(n, VRT_ENOMEM, "out of memory");
+    vrt__kern_cast(buf, VRT_F32, in[0]->data, in[0]->dtype, cnt);
+    xf = buf;
+  }
+  if (out->dtype == VRT_U8) QUANT_LOOP(uint8_t, 0, 255);
+  else QUANT_LOOP(int8_t, -128, 127);
   return 0;
 }
 
@@ -153,6 +149,6 @@ static int dyn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt
   return 0;
 }
 
-const vrt_opdef vrt__op_QuantizeLinear = {VRT_OP_QuantizeLinear, NULL, q_infer, q_exec, 0, 2, 3};
-const vrt_opdef vrt__op_DequantizeLinear = {VRT_OP_DequantizeLinear, NULL, dq_infer, dq_exec, 0, 2, 3};
+const vrt_opdef vrt__op_QuantizeLinear = {VRT_OP_QuantizeLinear, NULL, lin_infer, lin_exec, 0, 2, 3};
+const vrt_opdef vrt__op_DequantizeLinear = {VRT_OP_DequantizeLinear, NULL, lin_infer, lin_exec, 0, 2, 3};
 const vrt_opdef vrt__op_DynamicQuantizeLinear = {VRT_OP_DynamicQuantizeLinear, NULL, dyn_infer, dyn_exec, 0, 1, 1};
