@@ -118,12 +118,130 @@ struct vrt_packed {
   void *key, *data;
 };
 
-const void *vrt__model_pack(const vrt_model_t *cm, int node, const void *key, size_t keylen, size_t bytes,
-                            int (*pack)(void *ctx, void *dst), void *ctx) {
+/* ---- original weights: given back once packed ----------------------------
+ *
+ * A weight that a backend packed is read again only by the op's own kernel:
+ * the first, unplanned run of a new input shape, a node refused at plan
+ * time, VRT_REFERENCE=1, or packing for another layout. Keeping it resident
+ * next to its packed copy doubles the model's memory, so once the one node
+ * that reads it has packed it, its pages are given back (MADV_DONTNEED):
+ *   - a weight used in place from the model file's mapping comes back from
+ *     the file by itself on the next read: nothing else to do;
+ *   - a copy (unaligned in the file, in the loader's arena) would read as
+ *     zeros, so whoever reads it pins it first (vrt__model_weights_pin, or
+ *     vrt__model_pack before packing again), which copies it back from the
+ *     file under the model's lock; it is given back again when the last pin
+ *     goes, unless a planned run pinned it (sticky: it keeps being needed).
+ * Only constants the ONNX loader took from a file qualify (vrt_value.file_src),
+ * and only those read by one node at one input: folded and fused weights, the
+ * TF.js loader's decoded ones and models loaded from memory stay as they
+ * are. */
+
+typedef struct vrt_wstate {
+  int readers;    /* pins now */
+  bool droppable; /* file-backed, one reader, worth a page or more */
+  bool packed;    /* its node has a packed copy: may go when no pin holds it */
+  bool dropped;   /* pages given back now */
+  bool keep;      /* a planned run needed it: stays from now on */
+} vrt_wstate;
+
+static bool is_copy(const vrt_value *v) { return v->t.data != v->file_src; }
+
+int vrt__model_weights_init(vrt_model_t *m) {
+  const vrt_graph *g = m->g;
+  int *uses = calloc((size_t)g->nvalues + 1, sizeof *uses);
+  if (!uses) return vrt__err(VRT_ENOMEM, "out of memory");
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i].nin; k++)
+      if (g->nodes[i].in[k] >= 0) uses[g->nodes[i].in[k]]++;
+  int n = 0;
+  for (int v = 0; v < g->nvalues; v++) {
+    const vrt_value *val = &g->values[v];
+    uses[v] = (val->flags & VRT_VAL_CONST) && !(val->flags & VRT_VAL_OUTPUT) && val->file_src && uses[v] == 1 &&
+              val->t.nbytes >= ((size_t)8 << 10);
+    n += uses[v];
+  }
+  if (n) {
+    m->ws = calloc((size_t)g->nvalues, sizeof *m->ws);
+    m->node_pin = calloc((size_t)g->nnodes + 1, 1);
+    if (!m->ws || !m->node_pin) {
+      free(uses);
+      return vrt__err(VRT_ENOMEM, "out of memory");
+    }
+    for (int v = 0; v < g->nvalues; v++) m->ws[v].droppable = uses[v] != 0;
+    for (int i = 0; i < g->nnodes; i++)
+      for (int k = 0; k < g->nodes[i].nin; k++) {
+        int v = g->nodes[i].in[k];
+        if (v >= 0 && m->ws[v].droppable && is_copy(&g->values[v])) m->node_pin[i] = 1;
+      }
+  }
+  free(uses);
+  return 0;
+}
+
+/* Under pack_mu. */
+static void weight_restore(vrt_model_t *m, int v) {
+  const vrt_value *val = &m->g->values[v];
+  if (!m->ws[v].dropped) return;
+  if (is_copy(val)) memcpy(val->t.data, val->file_src, val->t.nbytes);
+  m->ws[v].dropped = false;
+  m->dropped_bytes -= val->t.nbytes;
+}
+
+static void weight_drop(vrt_model_t *m, int v) {
+  vrt_wstate *w = &m->ws[v];
+  if (!w->droppable || !w->packed || w->keep || w->dropped || w->readers) return;
+  const vrt_value *val = &m->g->values[v];
+  vrt__drop_pages(val->t.data, val->t.nbytes);
+  w->dropped = true;
+  m->dropped_bytes += val->t.nbytes;
+}
+
+void vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
+  vrt_model_t *m = (vrt_model_t *)cm;
+  const vrt_node *n = &m->g->nodes[node];
+  pthread_mutex_lock(&m->pack_mu);
+  for (int k = 0; k < n->nin; k++) {
+    int v = n->in[k];
+    if (v < 0 || !m->ws[v].droppable || !is_copy(&m->g->values[v])) continue;
+    m->ws[v].readers++;
+    m->ws[v].keep |= sticky;
+    weight_restore(m, v);
+  }
+  pthread_mutex_unlock(&m->pack_mu);
+}
+
+void vrt__model_weights_unpin(const vrt_model_t *cm, int node) {
+  vrt_model_t *m = (vrt_model_t *)cm;
+  const vrt_node *n = &m->g->nodes[node];
+  pthread_mutex_lock(&m->pack_mu);
+  for (int k = 0; k < n->nin; k++) {
+    int v = n->in[k];
+    if (v < 0 || !m->ws[v].droppable || !is_copy(&m->g->values[v])) continue;
+    m->ws[v].readers--;
+    weight_drop(m, v);
+  }
+  pthread_mutex_unlock(&m->pack_mu);
+}
+
+void vrt__model_weight_stats(const vrt_model_t *cm, size_t *packed, size_t *dropped) {
+  vrt_model_t *m = (vrt_model_t *)cm;
+  pthread_mutex_lock(&m->pack_mu);
+  if (packed) *packed = m->packed_bytes;
+  if (dropped) *dropped = m->dropped_bytes;
+  pthread_mutex_unlock(&m->pack_mu);
+}
+
+/* ---- packed weights, per model (continued) --------------------------------- */
+
+const void *vrt__model_pack(const vrt_model_t *cm, int node, int input, const void *key, size_t keylen,
+                            size_t bytes, int (*pack)(void *ctx, void *dst), void *ctx) {
   /* The model is shared read-only by sessions; the cache is the one part
    * that changes after load, always under pack_mu. */
   vrt_model_t *m = (vrt_model_t *)cm;
   pthread_mutex_lock(&m->pack_mu);
+  int wv = input >= 0 && input < m->g->nodes[node].nin ? m->g->nodes[node].in[input] : -1;
+  if (wv >= 0 && (!m->ws || !m->ws[wv].droppable)) wv = -1;
   struct vrt_packed *p;
   for (p = m->packed; p; p = p->next)
     if (p->node == node && p->keylen == keylen && p->bytes == bytes && !memcmp(p->key, key, keylen)) break;
@@ -131,6 +249,7 @@ const void *vrt__model_pack(const vrt_model_t *cm, int node, const void *key, si
     p = calloc(1, sizeof *p);
     void *kc = p ? malloc(keylen ? keylen : 1) : NULL;
     void *d = kc ? vrt__aligned_alloc(bytes) : NULL;
+    if (d && wv >= 0) weight_restore(m, wv); /* another layout: read from the original again */
     int rc = d ? pack(ctx, d) : vrt__err(VRT_ENOMEM, "out of memory packing weights of node %d", node);
     if (rc < 0) {
       vrt__aligned_free(d);
@@ -143,6 +262,10 @@ const void *vrt__model_pack(const vrt_model_t *cm, int node, const void *key, si
     *p = (struct vrt_packed){m->packed, node, keylen, bytes, kc, d};
     m->packed = p;
     m->packed_bytes += bytes;
+  }
+  if (wv >= 0) { /* its one reader has a packed copy now: the original's pages may go */
+    m->ws[wv].packed = true;
+    weight_drop(m, wv);
   }
   pthread_mutex_unlock(&m->pack_mu);
   return p->data;

@@ -99,10 +99,13 @@ void vrt__kernel_release(vrt_kernel *k);
 /* Packed weights shared by all sessions of model m. Looks up (node, key); the
  * first caller allocates bytes (64-byte aligned) and fills them with
  * pack(ctx, dst) while holding the model's lock, so concurrent first plans
- * pack once. Returns the model-owned buffer (valid until vrt_model_free), or
- * NULL with vrt__err set when pack fails or memory runs out. */
-const void *vrt__model_pack(const vrt_model_t *m, int node, const void *key, size_t keylen, size_t bytes,
-                            int (*pack)(void *ctx, void *dst), void *ctx);
+ * pack once. input: the node's input that pack reads (-1: none of them);
+ * once packed, that weight's own pages may be given back (backend.c), so the
+ * kernel must read it only through pack, never keep a pointer to it. Returns
+ * the model-owned buffer (valid until vrt_model_free), or NULL with vrt__err
+ * set when pack fails or memory runs out. */
+const void *vrt__model_pack(const vrt_model_t *m, int node, int input, const void *key, size_t keylen,
+                            size_t bytes, int (*pack)(void *ctx, void *dst), void *ctx);
 
 /* One line on stderr, prefixed "vrt: " (fallbacks and precision choices). */
 void vrt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

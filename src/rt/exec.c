@@ -559,8 +559,15 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
     bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
     double t0 = s->prof && p ? now_s() : 0;
-    if (on_backend) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
-    else rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    if (on_backend) {
+      rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    } else if (s->m->node_pin && s->m->node_pin[i]) { /* a weight its backend packed may be given back */
+      vrt__model_weights_pin(s->m, i, p != NULL);
+      rc = d->exec(n, in, n->nin, out, n->nout, &x);
+      vrt__model_weights_unpin(s->m, i);
+    } else {
+      rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    }
     if (t0 > 0 && s->prof_n) {
       s->prof[n->op * 2 + on_backend] += now_s() - t0;
       s->prof_n[n->op * 2 + on_backend]++;

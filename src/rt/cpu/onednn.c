@@ -404,7 +404,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   int64_t key[128];
   int kl = md_key(md_w, key);
   pack_ctx pc = {&md_w_user, md_w, rq->in[1]->data};
-  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
+  c->w = vrt__model_pack(rq->m, rq->node, 1, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
                          pack_weights, &pc);
   nn_set_threads(dn_team(rq)); /* packing ran on one */
   if (!c->w) {
@@ -1236,7 +1236,7 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   int64_t key[128];
   int kl = md_key(md_w, key);
   pack_ctx pc = {&md_w_user, md_w, b->data};
-  c->w = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
+  c->w = vrt__model_pack(rq->m, rq->node, 1, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
                          pack_weights, &pc);
   nn_set_threads(dn_team(rq)); /* packing ran on one */
   if (!c->w) {
