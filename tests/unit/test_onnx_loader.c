@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "loaders.h"
+#include "model.h"
 #include "ops.h"
 
 static char tmpdir[256];
@@ -686,6 +687,97 @@ static void test_session_byte_limit(void **state) {
   vrt_model_free(m);
 }
 
+/* Weights oneDNN packs give their own pages back once packed, and come back
+ * (from the file) whenever a reference kernel reads them again: a new input
+ * shape's first run and VRT_REFERENCE=1 must give exactly what a model that
+ * never dropped them gives. */
+static int run_x(vrt_session_t *s, int64_t n, float *out, size_t cap) {
+  size_t numel = (size_t)n * 8 * 12 * 12;
+  float *x = malloc(sizeof(float) * numel);
+  for (size_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 255) / 127.0f - 1.0f;
+  vrt_tensor in = {.name = "X", .dtype = VRT_F32, .ndim = 4, .dims = {n, 8, 12, 12}, .data = x,
+                   .nbytes = sizeof(float) * numel};
+  const vrt_tensor *o;
+  int no;
+  int rc = vrt_session_run(s, &in, 1, &o, &no);
+  free(x);
+  if (rc) fail_msg("run N=%lld: %s", (long long)n, vrt_last_error());
+  assert_int_equal(o[0].nbytes, sizeof(float) * 128 * (size_t)n);
+  assert_true(o[0].nbytes <= cap);
+  memcpy(out, o[0].data, o[0].nbytes);
+  return 0;
+}
+
+static size_t dropped_now(const vrt_model_t *m) {
+  size_t packed = 0, dropped = 0;
+  vrt__model_weight_stats(m, &packed, &dropped);
+  return dropped;
+}
+
+static void test_packed_weights_given_back(void **state) {
+  (void)state;
+  const char *backends = getenv("VRT_BACKENDS"), *ref = getenv("VRT_REFERENCE");
+  if ((backends && *backends) || (ref && *ref && strcmp(ref, "0"))) skip(); /* needs the default oneDNN backend */
+  vrt_model_t *m = NULL, *fresh = NULL;
+  assert_int_equal(vrt_model_load(&m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
+  assert_int_equal(vrt_model_load(&fresh, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
+  /* the generator made one weight 4-aligned in the file (used in place) and the others copies */
+  const char *wn[] = {"conv", "mm", "gemm"};
+  size_t wbytes = 0;
+  int in_place = 0, copies = 0;
+  for (int i = 0; i < m->g->nnodes; i++)
+    for (int k = 0; k < 3; k++)
+      if (!strcmp(m->g->nodes[i].name, wn[k])) {
+        const vrt_value *w = &m->g->values[m->g->nodes[i].in[1]];
+        assert_non_null(w->file_src);
+        in_place += w->file_src == w->t.data;
+        copies += w->file_src != w->t.data;
+        wbytes += w->t.nbytes;
+      }
+  assert_int_equal(in_place + copies, 3);
+  assert_true(in_place >= 1 && copies >= 1);
+  vrt_session_t *s, *sf;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  assert_int_equal(vrt_session_create(&sf, fresh, vrt_session_default_params()), 0);
+  static float a[128 * 3], b[128 * 3], r1[128 * 3], r3[128 * 3], rr1[128 * 3];
+  /* what the kernels give on weights never dropped: the reference loops at
+   * N=1, the own kernels' first run at N=3 */
+  setenv("VRT_REFERENCE", "1", 1);
+  run_x(sf, 1, rr1, sizeof rr1);
+  unsetenv("VRT_REFERENCE");
+  assert_int_equal(dropped_now(fresh), 0);
+  run_x(sf, 3, r3, sizeof r3);
+  assert_int_equal(dropped_now(m), 0);
+  /* unplanned: the reference kernels on the weights as loaded; the plan made
+   * after it packs them, and the originals go */
+  run_x(s, 1, r1, sizeof r1);
+  run_x(s, 1, a, sizeof a); /* planned */
+  printf("weights %zu bytes, %d used in place, %d copies; given back after packing: %zu\n", wbytes, in_place, copies,
+         dropped_now(m));
+  assert_int_equal(dropped_now(m), wbytes);
+  run_x(s, 1, b, sizeof b);
+  assert_memory_equal(a, b, sizeof(float) * 128);
+  for (int i = 0; i < 128; i++) assert_true(fabsf(a[i] - r1[i]) <= 1e-4f + 1e-4f * fabsf(r1[i]));
+  /* a new batch size: its first run reads the originals again */
+  run_x(s, 3, a, sizeof a);
+  assert_memory_equal(a, r3, sizeof(float) * 128 * 3);
+  assert_int_equal(dropped_now(m), wbytes); /* and gave them back after it */
+  run_x(s, 3, b, sizeof b);
+  for (int i = 0; i < 128 * 3; i++) assert_true(fabsf(b[i] - r3[i]) <= 1e-4f + 1e-4f * fabsf(r3[i]));
+  /* the reference loops on a planned session */
+  setenv("VRT_REFERENCE", "1", 1);
+  run_x(s, 1, a, sizeof a);
+  run_x(s, 1, b, sizeof b);
+  unsetenv("VRT_REFERENCE");
+  assert_memory_equal(a, rr1, sizeof(float) * 128);
+  assert_memory_equal(b, rr1, sizeof(float) * 128);
+  assert_true(dropped_now(m) < wbytes); /* pinned by planned runs: the copies stay now */
+  vrt_session_free(s);
+  vrt_session_free(sf);
+  vrt_model_free(m);
+  vrt_model_free(fresh);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -707,6 +799,7 @@ int main(void) {
       cmocka_unit_test(test_ppocr_cls_mutations),
       cmocka_unit_test(test_missing_required_input),
       cmocka_unit_test(test_session_byte_limit),
+      cmocka_unit_test(test_packed_weights_given_back),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
