@@ -244,7 +244,9 @@ int vrt_model_load(vrt_model_t **out, const char *path, vrt_load_params p) {
   if (f == VRT_FORMAT_TFJS) rc = vrt__tfjs_load_file(&g, path);
   else rc = vrt__onnx_load_file(&g, path);
   if (rc) return rc;
-  return wrap(out, g, p);
+  rc = wrap(out, g, p);
+  vrt__trim_heap();
+  return rc;
 }
 
 int vrt_model_load_memory(vrt_model_t **out, const void *buf, size_t len, vrt_load_params p) {
