@@ -116,6 +116,8 @@ struct vrt_packed {
   int node;
   size_t keylen, bytes;
   void *key, *data;
+  int (*unpack)(const void *info, const void *packed, void *dst);
+  void *info; /* copy of the request's info */
 };
 
 /* ---- original weights: given back once packed ----------------------------
@@ -124,28 +126,32 @@ struct vrt_packed {
  * the first, unplanned run of a new input shape, a node refused at plan
  * time, VRT_REFERENCE=1, or packing for another layout. Keeping it resident
  * next to its packed copy doubles the model's memory, so once the one node
- * that reads it has packed it, its pages are given back (MADV_DONTNEED):
+ * that reads it has packed it, its pages are given back (MADV_DONTNEED on
+ * the whole pages inside it) when its bytes can be had again exactly:
  *   - a weight used in place from the model file's mapping comes back from
  *     the file by itself on the next read: nothing else to do;
- *   - a copy (unaligned in the file, in the loader's arena) would read as
- *     zeros, so whoever reads it pins it first (vrt__model_weights_pin, or
- *     vrt__model_pack before packing again), which copies it back from the
- *     file under the model's lock; it is given back again when the last pin
- *     goes, unless a planned run pinned it (sticky: it keeps being needed).
- * Only constants the ONNX loader took from a file qualify (vrt_value.file_src),
- * and only those read by one node at one input: folded and fused weights, the
- * TF.js loader's decoded ones and models loaded from memory stay as they
- * are. */
+ *   - a copy of file bytes (unaligned in the file, in the loader's arena) is
+ *     copied back from the file;
+ *   - any other (TF.js weights, decoded and transposed; weights made by
+ *     fusion) is unpacked from the packed copy when the pack has an exact
+ *     inverse (an f32 reorder does; bf16 packing does not, so those stay).
+ * The last two would read as zeros while dropped, so whoever reads them pins
+ * them first (vrt__model_weights_pin around the own exec, vrt__model_pack
+ * before packing for another layout), which restores them under the model's
+ * lock; they go again when the last pin goes, unless a planned run pinned
+ * them (sticky: that node keeps needing them). Only constants read by one
+ * node at one input qualify. */
 
 typedef struct vrt_wstate {
+  int node;       /* the one node that reads it (candidates only) */
   int readers;    /* pins now */
-  bool droppable; /* file-backed, one reader, worth a page or more */
-  bool packed;    /* its node has a packed copy: may go when no pin holds it */
+  bool candidate; /* constant, one reader, worth a page or more */
+  bool packed;    /* its node has a packed copy it can come back from: may go when no pin holds it */
   bool dropped;   /* pages given back now */
   bool keep;      /* a planned run needed it: stays from now on */
 } vrt_wstate;
 
-static bool is_copy(const vrt_value *v) { return v->t.data != v->file_src; }
+static bool in_file(const vrt_value *v) { return v->file_src && v->t.data == v->file_src; }
 
 int vrt__model_weights_init(vrt_model_t *m) {
   const vrt_graph *g = m->g;
@@ -157,7 +163,7 @@ int vrt__model_weights_init(vrt_model_t *m) {
   int n = 0;
   for (int v = 0; v < g->nvalues; v++) {
     const vrt_value *val = &g->values[v];
-    uses[v] = (val->flags & VRT_VAL_CONST) && !(val->flags & VRT_VAL_OUTPUT) && val->file_src && uses[v] == 1 &&
+    uses[v] = (val->flags & VRT_VAL_CONST) && !(val->flags & VRT_VAL_OUTPUT) && val->t.data && uses[v] == 1 &&
               val->t.nbytes >= ((size_t)8 << 10);
     n += uses[v];
   }
@@ -168,47 +174,62 @@ int vrt__model_weights_init(vrt_model_t *m) {
       free(uses);
       return vrt__err(VRT_ENOMEM, "out of memory");
     }
-    for (int v = 0; v < g->nvalues; v++) m->ws[v].droppable = uses[v] != 0;
     for (int i = 0; i < g->nnodes; i++)
       for (int k = 0; k < g->nodes[i].nin; k++) {
         int v = g->nodes[i].in[k];
-        if (v >= 0 && m->ws[v].droppable && is_copy(&g->values[v])) m->node_pin[i] = 1;
+        if (v < 0 || !uses[v]) continue;
+        m->ws[v].candidate = true;
+        m->ws[v].node = i;
+        if (!in_file(&g->values[v])) m->node_pin[i] = 1;
       }
   }
   free(uses);
   return 0;
 }
 
-/* Under pack_mu. */
-static void weight_restore(vrt_model_t *m, int v) {
+/* Under pack_mu: the weight's bytes back where they were. */
+static int weight_restore(vrt_model_t *m, int v) {
   const vrt_value *val = &m->g->values[v];
-  if (!m->ws[v].dropped) return;
-  if (is_copy(val)) memcpy(val->t.data, val->file_src, val->t.nbytes);
-  m->ws[v].dropped = false;
+  vrt_wstate *w = &m->ws[v];
+  if (!w->dropped) return 0;
+  if (val->file_src && !in_file(val)) {
+    memcpy(val->t.data, val->file_src, val->t.nbytes);
+  } else if (!in_file(val)) {
+    struct vrt_packed *p = m->packed;
+    while (p && !(p->node == w->node && p->unpack)) p = p->next;
+    if (!p || p->unpack(p->info, p->data, val->t.data) < 0)
+      return vrt__err(VRT_EUNSUPPORTED, "node '%s': cannot restore weight '%s' from its packed copy",
+                      m->g->nodes[w->node].name, val->t.name);
+  }
+  w->dropped = false;
   m->dropped_bytes -= val->t.nbytes;
+  return 0;
 }
 
 static void weight_drop(vrt_model_t *m, int v) {
   vrt_wstate *w = &m->ws[v];
-  if (!w->droppable || !w->packed || w->keep || w->dropped || w->readers) return;
+  if (!w->packed || w->keep || w->dropped || w->readers) return;
   const vrt_value *val = &m->g->values[v];
   vrt__drop_pages(val->t.data, val->t.nbytes);
   w->dropped = true;
   m->dropped_bytes += val->t.nbytes;
 }
 
-void vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
+int vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
   vrt_model_t *m = (vrt_model_t *)cm;
   const vrt_node *n = &m->g->nodes[node];
+  int rc = 0;
   pthread_mutex_lock(&m->pack_mu);
   for (int k = 0; k < n->nin; k++) {
     int v = n->in[k];
-    if (v < 0 || !m->ws[v].droppable || !is_copy(&m->g->values[v])) continue;
+    if (v < 0 || !m->ws[v].candidate || in_file(&m->g->values[v])) continue;
     m->ws[v].readers++;
     m->ws[v].keep |= sticky;
-    weight_restore(m, v);
+    int r = weight_restore(m, v);
+    if (r < 0 && !rc) rc = r;
   }
   pthread_mutex_unlock(&m->pack_mu);
+  return rc;
 }
 
 void vrt__model_weights_unpin(const vrt_model_t *cm, int node) {
@@ -217,7 +238,7 @@ void vrt__model_weights_unpin(const vrt_model_t *cm, int node) {
   pthread_mutex_lock(&m->pack_mu);
   for (int k = 0; k < n->nin; k++) {
     int v = n->in[k];
-    if (v < 0 || !m->ws[v].droppable || !is_copy(&m->g->values[v])) continue;
+    if (v < 0 || !m->ws[v].candidate || in_file(&m->g->values[v])) continue;
     m->ws[v].readers--;
     weight_drop(m, v);
   }
@@ -232,38 +253,44 @@ void vrt__model_weight_stats(const vrt_model_t *cm, size_t *packed, size_t *drop
   pthread_mutex_unlock(&m->pack_mu);
 }
 
-/* ---- packed weights, per model (continued) --------------------------------- */
+/* ---- the packed weights' cache ------------------------------------------- */
 
-const void *vrt__model_pack(const vrt_model_t *cm, int node, int input, const void *key, size_t keylen,
-                            size_t bytes, int (*pack)(void *ctx, void *dst), void *ctx) {
+const void *vrt__model_pack(const vrt_model_t *cm, const vrt_pack_req *r) {
   /* The model is shared read-only by sessions; the cache is the one part
    * that changes after load, always under pack_mu. */
   vrt_model_t *m = (vrt_model_t *)cm;
   pthread_mutex_lock(&m->pack_mu);
-  int wv = input >= 0 && input < m->g->nodes[node].nin ? m->g->nodes[node].in[input] : -1;
-  if (wv >= 0 && (!m->ws || !m->ws[wv].droppable)) wv = -1;
+  const vrt_node *n = &m->g->nodes[r->node];
+  int wv = r->input >= 0 && r->input < n->nin ? n->in[r->input] : -1;
+  if (wv >= 0 && (!m->ws || !m->ws[wv].candidate)) wv = -1;
   struct vrt_packed *p;
   for (p = m->packed; p; p = p->next)
-    if (p->node == node && p->keylen == keylen && p->bytes == bytes && !memcmp(p->key, key, keylen)) break;
+    if (p->node == r->node && p->keylen == r->keylen && p->bytes == r->bytes && !memcmp(p->key, r->key, r->keylen))
+      break;
   if (!p) {
     p = calloc(1, sizeof *p);
-    void *kc = p ? malloc(keylen ? keylen : 1) : NULL;
-    void *d = kc ? vrt__aligned_alloc(bytes) : NULL;
-    if (d && wv >= 0) weight_restore(m, wv); /* another layout: read from the original again */
-    int rc = d ? pack(ctx, d) : vrt__err(VRT_ENOMEM, "out of memory packing weights of node %d", node);
+    void *kc = p ? malloc(r->keylen ? r->keylen : 1) : NULL;
+    void *info = kc && r->unpack ? malloc(r->info_len ? r->info_len : 1) : NULL;
+    void *d = kc && (info || !r->unpack) ? vrt__aligned_alloc(r->bytes) : NULL;
+    /* another layout: from the original again */
+    int rc = d && wv >= 0 ? weight_restore(m, wv) : 0;
+    if (!rc) rc = d ? r->pack(r->ctx, d) : vrt__err(VRT_ENOMEM, "out of memory packing weights of node %d", r->node);
     if (rc < 0) {
       vrt__aligned_free(d);
+      free(info);
       free(kc);
       free(p);
       pthread_mutex_unlock(&m->pack_mu);
       return NULL;
     }
-    memcpy(kc, key, keylen);
-    *p = (struct vrt_packed){m->packed, node, keylen, bytes, kc, d};
+    memcpy(kc, r->key, r->keylen);
+    if (info) memcpy(info, r->info, r->info_len);
+    *p = (struct vrt_packed){m->packed, r->node, r->keylen, r->bytes, kc, d, r->unpack, info};
     m->packed = p;
-    m->packed_bytes += bytes;
+    m->packed_bytes += r->bytes;
   }
-  if (wv >= 0) { /* its one reader has a packed copy now: the original's pages may go */
+  if (wv >= 0 && (p->unpack || m->g->values[wv].file_src)) {
+    /* its one reader has a packed copy, and the bytes can be had again: the original's pages may go */
     m->ws[wv].packed = true;
     weight_drop(m, wv);
   }
@@ -276,6 +303,7 @@ void vrt__model_pack_free(vrt_model_t *m) {
     nx = p->next;
     vrt__aligned_free(p->data);
     free(p->key);
+    free(p->info);
     free(p);
   }
   m->packed = NULL;

@@ -562,8 +562,8 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     if (on_backend) {
       rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
     } else if (s->m->node_pin && s->m->node_pin[i]) { /* a weight its backend packed may be given back */
-      vrt__model_weights_pin(s->m, i, p != NULL);
-      rc = d->exec(n, in, n->nin, out, n->nout, &x);
+      rc = vrt__model_weights_pin(s->m, i, p != NULL);
+      if (rc == 0) rc = d->exec(n, in, n->nin, out, n->nout, &x);
       vrt__model_weights_unpin(s->m, i);
     } else {
       rc = d->exec(n, in, n->nin, out, n->nout, &x);

@@ -28,10 +28,11 @@ void vrt__model_pack_free(vrt_model_t *m);
 /* Which constants may give their pages back once packed (finish_model). */
 int vrt__model_weights_init(vrt_model_t *m);
 /* Around the own exec of node i (the reference kernel) when m->node_pin[i]:
- * pin reads its dropped weights back from the file and keeps them while
- * pinned; sticky keeps them for good (a planned run that keeps needing
- * them); unpin lets them go again. */
-void vrt__model_weights_pin(const vrt_model_t *m, int node, bool sticky);
+ * pin brings its dropped weights back (from the file or the packed copy;
+ * <0 when that fails, then it must not run) and keeps them while pinned;
+ * sticky keeps them for good (a planned run that keeps needing them); unpin
+ * (always, even after a failed pin) lets them go again. */
+int vrt__model_weights_pin(const vrt_model_t *m, int node, bool sticky);
 void vrt__model_weights_unpin(const vrt_model_t *m, int node);
 /* Bytes of packed weights, and of original weights given back now. */
 void vrt__model_weight_stats(const vrt_model_t *m, size_t *packed, size_t *dropped);
