@@ -113,7 +113,7 @@ void vrt__log(const char *fmt, ...) {
 
 struct vrt_packed {
   struct vrt_packed *next;
-  int node;
+  int node, input;
   size_t keylen, bytes;
   void *key, *data;
   int (*unpack)(const void *info, const void *packed, void *dst);
@@ -143,7 +143,7 @@ struct vrt_packed {
  * node at one input qualify. */
 
 typedef struct vrt_wstate {
-  int node;       /* the one node that reads it (candidates only) */
+  int node, input; /* the one node that reads it, and where (candidates only) */
   int readers;    /* pins now */
   bool candidate; /* constant, one reader, worth a page or more */
   bool packed;    /* its node has a packed copy it can come back from: may go when no pin holds it */
@@ -180,6 +180,7 @@ int vrt__model_weights_init(vrt_model_t *m) {
         if (v < 0 || !uses[v]) continue;
         m->ws[v].candidate = true;
         m->ws[v].node = i;
+        m->ws[v].input = k;
         if (!in_file(&g->values[v])) m->node_pin[i] = 1;
       }
   }
@@ -196,7 +197,7 @@ static int weight_restore(vrt_model_t *m, int v) {
     memcpy(val->t.data, val->file_src, val->t.nbytes);
   } else if (!in_file(val)) {
     struct vrt_packed *p = m->packed;
-    while (p && !(p->node == w->node && p->unpack)) p = p->next;
+    while (p && !(p->node == w->node && p->input == w->input && p->unpack)) p = p->next;
     if (!p || p->unpack(p->info, p->data, val->t.data) < 0)
       return vrt__err(VRT_EUNSUPPORTED, "node '%s': cannot restore weight '%s' from its packed copy",
                       m->g->nodes[w->node].name, val->t.name);
@@ -265,7 +266,8 @@ const void *vrt__model_pack(const vrt_model_t *cm, const vrt_pack_req *r) {
   if (wv >= 0 && (!m->ws || !m->ws[wv].candidate)) wv = -1;
   struct vrt_packed *p;
   for (p = m->packed; p; p = p->next)
-    if (p->node == r->node && p->keylen == r->keylen && p->bytes == r->bytes && !memcmp(p->key, r->key, r->keylen))
+    if (p->node == r->node && p->input == r->input && p->keylen == r->keylen && p->bytes == r->bytes &&
+        !memcmp(p->key, r->key, r->keylen))
       break;
   if (!p) {
     p = calloc(1, sizeof *p);
@@ -285,7 +287,7 @@ const void *vrt__model_pack(const vrt_model_t *cm, const vrt_pack_req *r) {
     }
     memcpy(kc, r->key, r->keylen);
     if (info) memcpy(info, r->info, r->info_len);
-    *p = (struct vrt_packed){m->packed, r->node, r->keylen, r->bytes, kc, d, r->unpack, info};
+    *p = (struct vrt_packed){m->packed, r->node, r->input, r->keylen, r->bytes, kc, d, r->unpack, info};
     m->packed = p;
     m->packed_bytes += r->bytes;
   }

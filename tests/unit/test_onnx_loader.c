@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -691,9 +692,12 @@ static void test_session_byte_limit(void **state) {
  * (from the file) whenever a reference kernel reads them again: a new input
  * shape's first run and VRT_REFERENCE=1 must give exactly what a model that
  * never dropped them gives. */
-static int run_x(vrt_session_t *s, int64_t n, float *out, size_t cap) {
+/* Runs X of batch n (a fixed pattern) and copies Y to out; 0 or the error
+ * (no cmocka asserts: the threaded test calls it off the main thread). */
+static int run_n(vrt_session_t *s, int64_t n, float *out, size_t cap) {
   size_t numel = (size_t)n * 8 * 12 * 12;
   float *x = malloc(sizeof(float) * numel);
+  if (!x) return VRT_ENOMEM;
   for (size_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 255) / 127.0f - 1.0f;
   vrt_tensor in = {.name = "X", .dtype = VRT_F32, .ndim = 4, .dims = {n, 8, 12, 12}, .data = x,
                    .nbytes = sizeof(float) * numel};
@@ -701,11 +705,21 @@ static int run_x(vrt_session_t *s, int64_t n, float *out, size_t cap) {
   int no;
   int rc = vrt_session_run(s, &in, 1, &o, &no);
   free(x);
-  if (rc) fail_msg("run N=%lld: %s", (long long)n, vrt_last_error());
-  assert_int_equal(o[0].nbytes, sizeof(float) * 128 * (size_t)n);
-  assert_true(o[0].nbytes <= cap);
+  if (rc) return rc;
+  if (o[0].nbytes != sizeof(float) * 128 * (size_t)n || o[0].nbytes > cap) return VRT_ESHAPE;
   memcpy(out, o[0].data, o[0].nbytes);
   return 0;
+}
+
+static void run_x(vrt_session_t *s, int64_t n, float *out, size_t cap) {
+  int rc = run_n(s, n, out, cap);
+  if (rc) fail_msg("run N=%lld: %s %s", (long long)n, vrt_strerror(rc), vrt_last_error());
+}
+
+static bool close_to(const float *a, const float *b, int n) {
+  for (int i = 0; i < n; i++)
+    if (!(fabsf(a[i] - b[i]) <= 1e-4f + 1e-4f * fabsf(b[i]))) return false;
+  return true;
 }
 
 static size_t dropped_now(const vrt_model_t *m) {
@@ -766,13 +780,13 @@ static void check_given_back(bool from_memory) {
   assert_int_equal(dropped_now(m), wbytes);
   run_x(s, 1, b, sizeof b);
   assert_memory_equal(a, b, sizeof(float) * 128);
-  for (int i = 0; i < 128; i++) assert_true(fabsf(a[i] - r1[i]) <= 1e-4f + 1e-4f * fabsf(r1[i]));
+  assert_true(close_to(a, r1, 128));
   /* a new batch size: its first run reads the originals again */
   run_x(s, 3, a, sizeof a);
   assert_memory_equal(a, r3, sizeof(float) * 128 * 3);
   assert_int_equal(dropped_now(m), wbytes); /* and gave them back after it */
   run_x(s, 3, b, sizeof b);
-  for (int i = 0; i < 128 * 3; i++) assert_true(fabsf(b[i] - r3[i]) <= 1e-4f + 1e-4f * fabsf(r3[i]));
+  assert_true(close_to(b, r3, 128 * 3));
   /* the reference loops on a planned session */
   setenv("VRT_REFERENCE", "1", 1);
   run_x(s, 1, a, sizeof a);
@@ -795,6 +809,66 @@ static void test_packed_weights_given_back(void **state) {
 static void test_packed_weights_unpacked(void **state) {
   (void)state;
   check_given_back(true);
+}
+
+/* Sessions of one model on several threads, each starting on another batch
+ * size: first runs (reference kernels, pinning weights back), packing and
+ * giving back interleave under the model's lock; every output must match
+ * what a model that never dropped anything gives. */
+typedef struct {
+  const vrt_model_t *m;
+  int phase, bad;
+  const float *want[4];
+} conc_arg;
+
+static void *conc_worker(void *p) {
+  conc_arg *a = p;
+  vrt_session_t *s;
+  if (vrt_session_create(&s, a->m, vrt_session_default_params())) {
+    a->bad++;
+    return NULL;
+  }
+  float out[128 * 3];
+  for (int r = 0; r < 9; r++) {
+    int n = 1 + (r + a->phase) % 3;
+    if (run_n(s, n, out, sizeof out) || !close_to(out, a->want[n], 128 * n)) a->bad++;
+  }
+  vrt_session_free(s);
+  return NULL;
+}
+
+static void test_packed_weights_threads(void **state) {
+  (void)state;
+  static float want[4][128 * 3];
+  for (int from_memory = 0; from_memory < 2; from_memory++) {
+    vrt_model_t *m = NULL, *fresh = NULL;
+    size_t len;
+    uint8_t *bytes = read_all(model_path("packed_weights.onnx"), &len);
+    if (from_memory) assert_int_equal(vrt_model_load_memory(&m, bytes, len, vrt_load_default_params()), 0);
+    else assert_int_equal(vrt_model_load(&m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
+    assert_int_equal(vrt_model_load_memory(&fresh, bytes, len, vrt_load_default_params()), 0);
+    free(bytes);
+    vrt_session_t *sf;
+    assert_int_equal(vrt_session_create(&sf, fresh, vrt_session_default_params()), 0);
+    for (int n = 1; n <= 3; n++) run_x(sf, n, want[n], sizeof want[n]);
+    conc_arg args[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+      args[t] = (conc_arg){m, t, 0, {NULL, want[1], want[2], want[3]}};
+      assert_int_equal(pthread_create(&th[t], NULL, conc_worker, &args[t]), 0);
+    }
+    int bad = 0;
+    for (int t = 0; t < 3; t++) {
+      pthread_join(th[t], NULL);
+      bad += args[t].bad;
+    }
+    printf("%s: 3 threads x 9 runs, %d wrong; weights given back at the end: %zu bytes\n",
+           from_memory ? "from memory" : "from the file", bad, dropped_now(m));
+    assert_int_equal(bad, 0);
+    vrt_session_free(sf);
+    vrt_model_free(m);
+    vrt_model_free(fresh);
+  }
 }
 
 int main(void) {
@@ -820,6 +894,7 @@ int main(void) {
       cmocka_unit_test(test_session_byte_limit),
       cmocka_unit_test(test_packed_weights_given_back),
       cmocka_unit_test(test_packed_weights_unpacked),
+      cmocka_unit_test(test_packed_weights_threads),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
