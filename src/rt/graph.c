@@ -60,8 +60,7 @@ void vrt_graph_free(vrt_graph *g) {
 }
 
 size_t vrt__drop_pages(const void *p, size_t n) {
-  static size_t page;
-  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
   uintptr_t a = ((uintptr_t)p + page - 1) / page * page, b = ((uintptr_t)p + n) / page * page;
   if (!p || b <= a || madvise((void *)a, b - a, MADV_DONTNEED) != 0) return 0;
   return b - a;
