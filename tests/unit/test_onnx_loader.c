@@ -728,18 +728,24 @@ static size_t dropped_now(const vrt_model_t *m) {
   return dropped;
 }
 
-/* from_memory: the model from a buffer, so no weight is in a file and each
- * one comes back by unpacking its packed copy */
+/* packed_weights.onnx twice: *m from the file (from_memory: from a buffer,
+ * so no weight is in a file and each one comes back by unpacking its packed
+ * copy) and *fresh, the reference, from a buffer. */
+static void load_packed_weights(bool from_memory, vrt_model_t **m, vrt_model_t **fresh) {
+  size_t len;
+  uint8_t *bytes = read_all(model_path("packed_weights.onnx"), &len);
+  *m = *fresh = NULL;
+  if (from_memory) assert_int_equal(vrt_model_load_memory(m, bytes, len, vrt_load_default_params()), 0);
+  else assert_int_equal(vrt_model_load(m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
+  assert_int_equal(vrt_model_load_memory(fresh, bytes, len, vrt_load_default_params()), 0);
+  free(bytes);
+}
+
 static void check_given_back(bool from_memory) {
   const char *backends = getenv("VRT_BACKENDS"), *ref = getenv("VRT_REFERENCE");
   if ((backends && *backends) || (ref && *ref && strcmp(ref, "0"))) skip(); /* needs the default oneDNN backend */
-  vrt_model_t *m = NULL, *fresh = NULL;
-  size_t len;
-  uint8_t *bytes = read_all(model_path("packed_weights.onnx"), &len);
-  if (from_memory) assert_int_equal(vrt_model_load_memory(&m, bytes, len, vrt_load_default_params()), 0);
-  else assert_int_equal(vrt_model_load(&m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
-  assert_int_equal(vrt_model_load_memory(&fresh, bytes, len, vrt_load_default_params()), 0);
-  free(bytes);
+  vrt_model_t *m, *fresh;
+  load_packed_weights(from_memory, &m, &fresh);
   /* the generator made one weight 4-aligned in the file (used in place) and the others copies */
   const char *wn[] = {"conv", "mm", "gemm"};
   size_t wbytes = 0;
@@ -841,13 +847,8 @@ static void test_packed_weights_threads(void **state) {
   (void)state;
   static float want[4][128 * 3];
   for (int from_memory = 0; from_memory < 2; from_memory++) {
-    vrt_model_t *m = NULL, *fresh = NULL;
-    size_t len;
-    uint8_t *bytes = read_all(model_path("packed_weights.onnx"), &len);
-    if (from_memory) assert_int_equal(vrt_model_load_memory(&m, bytes, len, vrt_load_default_params()), 0);
-    else assert_int_equal(vrt_model_load(&m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
-    assert_int_equal(vrt_model_load_memory(&fresh, bytes, len, vrt_load_default_params()), 0);
-    free(bytes);
+    vrt_model_t *m, *fresh;
+    load_packed_weights(from_memory, &m, &fresh);
     vrt_session_t *sf;
     assert_int_equal(vrt_session_create(&sf, fresh, vrt_session_default_params()), 0);
     for (int n = 1; n <= 3; n++) run_x(sf, n, want[n], sizeof want[n]);
