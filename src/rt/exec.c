@@ -624,6 +624,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       }
     }
     free_heap(s);
+    vrt__trim_heap(); /* the first run's buffers, before the arena's pages are touched */
     for (int i = 0; i < g->noutputs; i++) {
       int v = g->outputs[i];
       if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);
