@@ -538,7 +538,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   double run_t0 = p && s->adaptive ? now_s() : 0;
   const vrt_backend *enabled[2];
   const vrt_kernel *kern = p && vrt__backends_enabled(enabled, 2) ? p->kern : NULL;
-  size_t heap_bytes = 0;
+  size_t heap_bytes = 0, heap_peak = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
     const vrt_node *n = &g->nodes[i];
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
@@ -572,6 +572,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
           break;
         }
         heap_bytes += bytes;
+        if (heap_bytes > heap_peak) heap_peak = heap_bytes;
       }
       s->vals[v] = out[k];
     }
@@ -624,7 +625,9 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       }
     }
     free_heap(s);
-    vrt__trim_heap(); /* the first run's buffers, before the arena's pages are touched */
+    /* the first run's buffers, before the arena's pages are touched (not for
+     * small graphs whose shapes change every run: a token loop) */
+    if (heap_peak >= ((size_t)8 << 20)) vrt__trim_heap();
     for (int i = 0; i < g->noutputs; i++) {
       int v = g->outputs[i];
       if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);
