@@ -136,11 +136,14 @@ struct vrt_packed {
  *     fusion) is unpacked from the packed copy when the pack has an exact
  *     inverse (an f32 reorder does; bf16 packing does not, so those stay).
  * The last two would read as zeros while dropped, so whoever reads them pins
- * them first (vrt__model_weights_pin around the own exec, vrt__model_pack
- * before packing for another layout), which restores them under the model's
- * lock; they go again when the last pin goes, unless a planned run pinned
- * them (sticky: that node keeps needing them). Only constants read by one
- * node at one input qualify. */
+ * them first (vrt__model_weights_pin around the own exec and around a plan
+ * that reads weights itself, vrt__model_pack before packing for another
+ * layout), which restores them under the model's lock; they go again when
+ * the last pin goes. A weight that keeps being needed stays for good: pinned
+ * by a planned run (that node runs its own kernel every time), or restored
+ * twice (a graph whose input shapes change run after run, a token loop, whose
+ * every first run reads every weight). Only constants read by one node at one
+ * input qualify. */
 
 typedef struct vrt_wstate {
   int node, input; /* the one node that reads it, and where (candidates only) */
@@ -148,7 +151,8 @@ typedef struct vrt_wstate {
   bool candidate; /* constant, one reader, worth a page or more */
   bool packed;    /* its node has a packed copy it can come back from: may go when no pin holds it */
   bool dropped;   /* pages given back now */
-  bool keep;      /* a planned run needed it: stays from now on */
+  bool keep;      /* stays from now on (a planned run needed it, or restored twice) */
+  int restores;
 } vrt_wstate;
 
 static bool in_file(const vrt_value *v) { return v->file_src && v->t.data == v->file_src; }
@@ -204,6 +208,7 @@ static int weight_restore(vrt_model_t *m, int v) {
   }
   w->dropped = false;
   m->dropped_bytes -= val->t.nbytes;
+  if (++w->restores >= 2) w->keep = true;
   return 0;
 }
 
@@ -218,6 +223,7 @@ static void weight_drop(vrt_model_t *m, int v) {
 
 int vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
   vrt_model_t *m = (vrt_model_t *)cm;
+  if (!m->node_pin || !m->node_pin[node]) return 0;
   const vrt_node *n = &m->g->nodes[node];
   int rc = 0;
   pthread_mutex_lock(&m->pack_mu);
@@ -235,6 +241,7 @@ int vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
 
 void vrt__model_weights_unpin(const vrt_model_t *cm, int node) {
   vrt_model_t *m = (vrt_model_t *)cm;
+  if (!m->node_pin || !m->node_pin[node]) return;
   const vrt_node *n = &m->g->nodes[node];
   pthread_mutex_lock(&m->pack_mu);
   for (int k = 0; k < n->nin; k++) {

@@ -199,26 +199,6 @@ static void mark_private(const vrt_session_t *s, const vrt_backend *const *assig
   }
 }
 
-/* Plan node i on backend b (NULL: the first enabled one that takes it). A
- * backend's plan may read the node's weights (packing them, XNNPACK's own
- * copy), so they are pinned meanwhile: one given back after an earlier plan
- * is there again (backend.c). */
-static int plan_node(const vrt_session_t *s, int i, const vrt_backend *b, const vrt_kernel_req *rq, vrt_kernel *k) {
-  bool pin = s->m->node_pin && s->m->node_pin[i];
-  int rc = pin ? vrt__model_weights_pin(s->m, i, false) : 0;
-  if (rc < 0) {
-    vrt__err_clear();
-    memset(k, 0, sizeof *k); /* its own exec then reports it */
-    k->sig = vrt__shape_sig(rq->in, rq->nin);
-  } else if (b) {
-    rc = vrt__kernel_plan_on(b, rq, k);
-  } else {
-    vrt__kernel_plan(rq, k);
-  }
-  if (pin) vrt__model_weights_unpin(s->m, i);
-  return rc;
-}
-
 /* Ask the backends for every node's kernel of plan p, from the shapes the
  * first run recorded in s->vals (backend.h): assign each node to the first
  * backend that supports it, decide which values stay in a private layout,
@@ -267,7 +247,7 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
       w->rq.out_private_ok = w->out_ok;
       w->rq.out_layout = w->out_layout;
       w->rq.out_bytes = w->out_bytes;
-      if (plan_node(s, i, assigned[i], &w->rq, &p->kern[i]) == 0) {
+      if (vrt__kernel_plan_on(assigned[i], &w->rq, &p->kern[i]) == 0) {
         for (int k = 0; k < n->nout; k++) {
           int v = n->out[k];
           if (!w->out_layout[k]) continue;
@@ -283,7 +263,7 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
         break;
       }
       view_node(s, i, w);
-      plan_node(s, i, NULL, &w->rq, &p->kern[i]); /* another backend, plain */
+      vrt__kernel_plan(&w->rq, &p->kern[i]); /* another backend, plain */
     }
     if (!again) break;
     if (round == 3) { /* give up on kernels rather than loop */

@@ -27,7 +27,8 @@ struct vrt_model {
 void vrt__model_pack_free(vrt_model_t *m);
 /* Which constants may give their pages back once packed (finish_model). */
 int vrt__model_weights_init(vrt_model_t *m);
-/* Around the own exec of node i (the reference kernel) when m->node_pin[i]:
+/* Around the own exec of node i (the reference kernel), or a backend's plan
+ * that reads its weights itself (no-ops unless m->node_pin[i]):
  * pin brings its dropped weights back (from the file or the packed copy;
  * <0 when that fails, then it must not run) and keeps them while pinned;
  * sticky keeps them for good (a planned run that keeps needing them); unpin
