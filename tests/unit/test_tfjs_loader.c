@@ -229,8 +229,9 @@ static void test_conv_model(void **state) {
   vrt_graph_free(g);
 }
 
-/* A filter two convolutions share: the loader frees a decoded filter once
- * its one conv has transposed it, never one that another node still reads. */
+/* A filter two convolutions share, and one a conv and a graph output share:
+ * the loader frees a decoded filter once its one conv has transposed it,
+ * never one that something else still reads. */
 static const char *shared_filter_json =
     "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
     "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"dtype\":{\"type\":\"DT_FLOAT\"},"
@@ -242,7 +243,8 @@ static const char *shared_filter_json =
     "\"strides\":{\"list\":{\"i\":[\"1\",\"2\",\"2\",\"1\"]}}}},"
     "{\"name\":\"cc\",\"op\":\"Conv2D\",\"input\":[\"x\",\"w1\"],\"attr\":{\"padding\":{\"s\":\"VkFMSUQ=\"},"
     "\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\",\"1\"]}}}}"
-    "]},\"signature\":{\"outputs\":{\"a\":{\"name\":\"ca\"},\"b\":{\"name\":\"cb\"},\"c\":{\"name\":\"cc\"}}},"
+    "]},\"signature\":{\"outputs\":{\"a\":{\"name\":\"ca\"},\"b\":{\"name\":\"cb\"},\"c\":{\"name\":\"cc\"},"
+    "\"d\":{\"name\":\"w1\"}}},"
     "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
     "{\"name\":\"w\",\"shape\":[2,2,2,3],\"dtype\":\"float32\"},{\"name\":\"w1\",\"shape\":[2,2,2,3],\"dtype\":\"float32\"}"
     "]}]}";
@@ -267,6 +269,15 @@ static void test_shared_filter(void **state) {
           for (int ww = 0; ww < 2; ww++)
             assert_float_equal(wd[((o * 2 + i) * 2 + h) * 2 + ww], base + (float)(((h * 2 + ww) * 2 + i) * 3 + o), 0);
   }
+  const vrt_value *d = NULL; /* w1 as it is in the file, HWIO */
+  for (int o = 0; o < g->noutputs; o++)
+    if (!strcmp(g->values[g->outputs[o]].t.name, "d")) d = &g->values[g->outputs[o]];
+  assert_non_null(d);
+  /* the output is the constant itself or a copy node of it */
+  const vrt_value *src = d->producer >= 0 ? &g->values[g->nodes[d->producer].in[0]] : d;
+  assert_true(src->flags & VRT_VAL_CONST);
+  assert_non_null(src->t.data);
+  for (int i = 0; i < 24; i++) assert_float_equal(((const float *)src->t.data)[i], 24.0f + (float)i, 0);
   vrt_graph_free(g);
 }
 

@@ -39,7 +39,7 @@ typedef struct tfjs_weight {
   const char *name;
   vrt_tensor t;       /* owned data until the graph takes it */
   int vid;            /* graph value once materialised, else -1 */
-  int uses;           /* node inputs naming it directly */
+  int uses;           /* node inputs and graph outputs naming it directly */
 } tfjs_weight;
 
 typedef struct tfjs_ctx {

@@ -334,16 +334,12 @@ void tfjs_release_const(tfjs_ctx *c, const tfjs_node *n, int k) {
   w->uses = 0; /* gone: a second reader (there is none) would find no data */
 }
 
-/* How many node inputs name each weight's Const directly. */
-static void count_uses(tfjs_ctx *c) {
+static void count_use(tfjs_ctx *c, const char *ref) {
   char name[1024];
   int idx;
-  for (int i = 0; i < c->nnodes; i++)
-    for (int k = 0; k < c->nodes[i].nin; k++) {
-      if (tfjs_parse_ref(c->nodes[i].in[k], name, sizeof name, &idx) != 0) continue;
-      int wi = tfjs_map_get(&c->weight_by_name, name);
-      if (wi >= 0) c->weights[wi].uses++;
-    }
+  if (tfjs_parse_ref(ref, name, sizeof name, &idx) != 0) return;
+  int wi = tfjs_map_get(&c->weight_by_name, name);
+  if (wi >= 0) c->weights[wi].uses++;
 }
 
 /* ---- weights ------------------------------------------------------------- */
@@ -773,7 +769,6 @@ static int build(tfjs_ctx *c, const void *weights, size_t wlen) {
   if ((rc = parse_nodes(c)) || (rc = decode_weights(c, weights, wlen))) return rc;
   free(c->shards); /* decoded: the raw bytes are not needed any more */
   c->shards = NULL;
-  count_uses(c);
   if ((rc = add_inputs(c))) return rc;
   out_ref *outs = NULL;
   int nout = 0;
@@ -782,6 +777,10 @@ static int build(tfjs_ctx *c, const void *weights, size_t wlen) {
     return rc;
   }
   if (nout == 0) rc = vrt__err(VRT_EGRAPH, "model.json: the graph has no outputs");
+  /* how many node inputs and outputs name each weight's Const directly */
+  for (int i = 0; i < c->nnodes; i++)
+    for (int k = 0; k < c->nodes[i].nin; k++) count_use(c, c->nodes[i].in[k]);
+  for (int o = 0; o < nout; o++) count_use(c, outs[o].ref);
   if (!rc) rc = lower_reachable(c, outs, nout);
   if (!rc) rc = set_outputs(c, outs, nout);
   free(outs);
