@@ -741,9 +741,15 @@ static void load_packed_weights(bool from_memory, vrt_model_t **m, vrt_model_t *
   free(bytes);
 }
 
+/* These tests need the default backends in float32: bf16 packs have no exact
+ * inverse (those weights stay) and round differently from a first run. */
+static bool default_fp32(void) {
+  const char *backends = getenv("VRT_BACKENDS"), *ref = getenv("VRT_REFERENCE"), *prec = getenv("VRT_PRECISION");
+  return !(backends && *backends) && !(ref && *ref && strcmp(ref, "0")) && !(prec && !strcmp(prec, "bf16"));
+}
+
 static void check_given_back(bool from_memory) {
-  const char *backends = getenv("VRT_BACKENDS"), *ref = getenv("VRT_REFERENCE");
-  if ((backends && *backends) || (ref && *ref && strcmp(ref, "0"))) skip(); /* needs the default oneDNN backend */
+  if (!default_fp32()) skip();
   vrt_model_t *m, *fresh;
   load_packed_weights(from_memory, &m, &fresh);
   /* the generator made one weight 4-aligned in the file (used in place) and the others copies */
@@ -856,6 +862,7 @@ static void *conc_worker(void *p) {
 
 static void test_packed_weights_threads(void **state) {
   (void)state;
+  if (!default_fp32()) skip();
   static float want[4][128 * 3];
   for (int from_memory = 0; from_memory < 2; from_memory++) {
     vrt_model_t *m, *fresh;
