@@ -65,7 +65,7 @@ typedef struct onnx_ext {
 
 typedef struct onnx_ctx {
   pb_reader root;      /* the whole buffer */
-  bool can_borrow;     /* the buffer is a mapping the graph may keep */
+  bool can_borrow;     /* the buffer is a file mapping the graph may keep (its pages may be dropped) */
   bool borrowed;       /* some constant points into it */
   /* Copies of unaligned raw_data go to one anonymous mapping that the graph
    * keeps (far fewer page faults than a malloc per tensor). */
