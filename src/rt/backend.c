@@ -129,7 +129,8 @@ struct vrt_packed {
  * that reads it has packed it, its pages are given back (MADV_DONTNEED on
  * the whole pages inside it) when its bytes can be had again exactly:
  *   - a weight used in place from the model file's mapping comes back from
- *     the file by itself on the next read: nothing else to do;
+ *     the file by itself on the next read (its pages are dropped again when
+ *     that reader is done);
  *   - a copy of file bytes (unaligned in the file, in the loader's arena) is
  *     copied back from the file;
  *   - any other (TF.js weights, decoded and transposed; weights made by
@@ -185,7 +186,7 @@ int vrt__model_weights_init(vrt_model_t *m) {
         m->ws[v].candidate = true;
         m->ws[v].node = i;
         m->ws[v].input = k;
-        if (!in_file(&g->values[v])) m->node_pin[i] = 1;
+        m->node_pin[i] = 1;
       }
   }
   free(uses);
@@ -199,6 +200,7 @@ static int weight_restore(vrt_model_t *m, int v) {
   if (!w->dropped) return 0;
   if (val->file_src && !in_file(val)) {
     memcpy(val->t.data, val->file_src, val->t.nbytes);
+    vrt__drop_pages(val->file_src, val->t.nbytes); /* the file's pages need not stay */
   } else if (!in_file(val)) {
     struct vrt_packed *p = m->packed;
     while (p && !(p->node == w->node && p->input == w->input && p->unpack)) p = p->next;
@@ -229,7 +231,7 @@ int vrt__model_weights_pin(const vrt_model_t *cm, int node, bool sticky) {
   pthread_mutex_lock(&m->pack_mu);
   for (int k = 0; k < n->nin; k++) {
     int v = n->in[k];
-    if (v < 0 || !m->ws[v].candidate || in_file(&m->g->values[v])) continue;
+    if (v < 0 || !m->ws[v].candidate) continue;
     m->ws[v].readers++;
     m->ws[v].keep |= sticky;
     int r = weight_restore(m, v);
@@ -246,7 +248,7 @@ void vrt__model_weights_unpin(const vrt_model_t *cm, int node) {
   pthread_mutex_lock(&m->pack_mu);
   for (int k = 0; k < n->nin; k++) {
     int v = n->in[k];
-    if (v < 0 || !m->ws[v].candidate || in_file(&m->g->values[v])) continue;
+    if (v < 0 || !m->ws[v].candidate) continue;
     m->ws[v].readers--;
     weight_drop(m, v);
   }

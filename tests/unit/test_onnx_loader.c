@@ -803,7 +803,7 @@ static void check_given_back(bool from_memory) {
   assert_int_equal(dropped_now(m), wbytes); /* and gave them back after it */
   run_x(s, 3, b, sizeof b);
   assert_true(close_to(b, r3, 128 * 3));
-  /* another one: restored a second time, the copies stay for good (shapes
+  /* another one: restored a second time, the weights stay for good (shapes
    * that change run after run must not restore every weight every run) */
   run_x(s, 2, a, sizeof a);
   assert_memory_equal(a, r2, sizeof(float) * 128 * 2);
