@@ -99,10 +99,26 @@ void vrt__kernel_release(vrt_kernel *k);
 /* Packed weights shared by all sessions of model m. Looks up (node, key); the
  * first caller allocates bytes (64-byte aligned) and fills them with
  * pack(ctx, dst) while holding the model's lock, so concurrent first plans
- * pack once. Returns the model-owned buffer (valid until vrt_model_free), or
- * NULL with vrt__err set when pack fails or memory runs out. */
-const void *vrt__model_pack(const vrt_model_t *m, int node, const void *key, size_t keylen, size_t bytes,
-                            int (*pack)(void *ctx, void *dst), void *ctx);
+ * pack once. input: the node's input that pack reads (-1: none of them).
+ * Once packed, that weight's own pages may be given back (backend.c) when
+ * its bytes can be had again: from the model file, or through unpack, the
+ * exact inverse of pack (NULL when there is none, e.g. bf16 packing), which
+ * writes the original bytes to dst from the packed copy and what info held
+ * (info_len bytes, copied). So a kernel reads the weight only through pack,
+ * never keeps a pointer to it. Returns the model-owned buffer (valid until
+ * vrt_model_free), or NULL with vrt__err set when pack fails or memory runs
+ * out. */
+typedef struct vrt_pack_req {
+  int node, input;
+  const void *key;
+  size_t keylen, bytes;
+  int (*pack)(void *ctx, void *dst);
+  void *ctx;
+  int (*unpack)(const void *info, const void *packed, void *dst);
+  const void *info;
+  size_t info_len;
+} vrt_pack_req;
+const void *vrt__model_pack(const vrt_model_t *m, const vrt_pack_req *r);
 
 /* One line on stderr, prefixed "vrt: " (fallbacks and precision choices). */
 void vrt__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -519,7 +519,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
   double run_t0 = p && s->adaptive ? now_s() : 0;
   const vrt_backend *enabled[2];
   const vrt_kernel *kern = p && vrt__backends_enabled(enabled, 2) ? p->kern : NULL;
-  size_t heap_bytes = 0;
+  size_t heap_bytes = 0, heap_peak = 0;
   for (int i = 0; i < g->nnodes && !rc; i++) {
     const vrt_node *n = &g->nodes[i];
     const vrt_opdef *d = vrt_opdef_get((vrt_op)n->op);
@@ -553,6 +553,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
           break;
         }
         heap_bytes += bytes;
+        if (heap_bytes > heap_peak) heap_peak = heap_bytes;
       }
       s->vals[v] = out[k];
     }
@@ -560,8 +561,15 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
     bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
     double t0 = s->prof && p ? now_s() : 0;
-    if (on_backend) rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
-    else rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    if (on_backend) {
+      rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    } else if (s->m->node_pin && s->m->node_pin[i]) { /* a weight its backend packed may be given back */
+      rc = vrt__model_weights_pin(s->m, i, p != NULL);
+      if (rc == 0) rc = d->exec(n, in, n->nin, out, n->nout, &x);
+      vrt__model_weights_unpin(s->m, i);
+    } else {
+      rc = d->exec(n, in, n->nin, out, n->nout, &x);
+    }
     if (t0 > 0 && s->prof_n) {
       s->prof[n->op * 2 + on_backend] += now_s() - t0;
       s->prof_n[n->op * 2 + on_backend]++;
@@ -598,6 +606,9 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       }
     }
     free_heap(s);
+    /* the first run's buffers, before the arena's pages are touched (not for
+     * small graphs whose shapes change every run: a token loop) */
+    if (heap_peak >= ((size_t)8 << 20)) vrt__trim_heap();
     for (int i = 0; i < g->noutputs; i++) {
       int v = g->outputs[i];
       if (!s->vals[v].data && s->vals[v].nbytes) return vrt__err(VRT_EGRAPH, "output '%s' lost", g->values[v].t.name);

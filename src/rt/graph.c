@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ir.h"
 #include "ops.h"
@@ -51,6 +52,13 @@ void vrt_graph_free(vrt_graph *g) {
   for (int i = 0; i < g->nmaps; i++) munmap(g->maps[i].addr, g->maps[i].len);
   free(g->maps);
   free(g);
+}
+
+size_t vrt__drop_pages(const void *p, size_t n) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + page - 1) / page * page, b = ((uintptr_t)p + n) / page * page;
+  if (!p || b <= a || madvise((void *)a, b - a, MADV_DONTNEED) != 0) return 0;
+  return b - a;
 }
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }

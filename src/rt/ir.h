@@ -51,6 +51,12 @@ typedef struct vrt_value {
   char *dim_names[VRT_MAX_DIMS]; /* symbolic names of dynamic dims (owned) */
   unsigned flags;
   int producer;        /* node index, -1 for inputs/constants */
+  /* A constant's bytes in a read-only file mapping the graph keeps (ONNX
+   * initializers loaded from a file), NULL otherwise: t.data itself when
+   * borrowed in place, else the source t.data was copied from. Lets a weight
+   * that a backend packed give its pages back (backend.c) and get them back
+   * from the file when a reference kernel needs it again. */
+  const void *file_src;
 } vrt_value;
 
 typedef struct vrt_node {
@@ -116,6 +122,10 @@ void vrt_attr_clear(vrt_attr *a);
 void vrt_node_clear(vrt_node *n);
 int vrt_graph_set_meta(vrt_graph *g, const char *key, const char *val);
 int vrt_graph_add_map(vrt_graph *g, void *addr, size_t len);
+/* Give back the whole pages inside [p, p + n) (madvise MADV_DONTNEED): a file
+ * mapping's pages come back from the file on the next read, an anonymous
+ * one's read as zeros until written again. Returns the bytes dropped. */
+size_t vrt__drop_pages(const void *p, size_t n);
 
 /* Attribute lookups for kernels (prepare). */
 const vrt_attr *vrt_node_attr(const vrt_node *n, const char *name);

@@ -114,6 +114,7 @@ static int infer_and_fold(vrt_graph *g, bool fold) {
       v->t.nbytes = out[k].nbytes;
       v->flags |= VRT_VAL_CONST;
       v->flags &= ~(unsigned)VRT_VAL_BORROWED;
+      v->file_src = NULL;
       v->producer = -1;
     }
     n->op = -1; /* dead: removed by compact_nodes */
@@ -157,6 +158,7 @@ static int remove_dead(vrt_graph *g) {
       if (!(val->flags & VRT_VAL_BORROWED)) free(val->t.data);
       val->t.data = NULL;
       val->t.nbytes = 0;
+      val->file_src = NULL;
       val->flags &= ~(unsigned)(VRT_VAL_CONST | VRT_VAL_BORROWED);
     }
   }
@@ -206,7 +208,7 @@ static int finish_model(vrt_model_t *m, vrt_load_params p) {
   }
   if (m->weight_bytes > limit)
     return vrt__err(VRT_ELIMIT, "model weights are %zu bytes, over the limit of %zu", m->weight_bytes, limit);
-  return 0;
+  return vrt__model_weights_init(m);
 }
 
 static int wrap(vrt_model_t **out, vrt_graph *g, vrt_load_params p) {
@@ -240,7 +242,9 @@ int vrt_model_load(vrt_model_t **out, const char *path, vrt_load_params p) {
   if (f == VRT_FORMAT_TFJS) rc = vrt__tfjs_load_file(&g, path);
   else rc = vrt__onnx_load_file(&g, path);
   if (rc) return rc;
-  return wrap(out, g, p);
+  rc = wrap(out, g, p);
+  vrt__trim_heap();
+  return rc;
 }
 
 int vrt_model_load_memory(vrt_model_t **out, const void *buf, size_t len, vrt_load_params p) {
@@ -258,6 +262,8 @@ int vrt_model_load_memory(vrt_model_t **out, const void *buf, size_t len, vrt_lo
 void vrt_model_free(vrt_model_t *m) {
   if (!m) return;
   vrt__model_pack_free(m);
+  free(m->ws);
+  free(m->node_pin);
   pthread_mutex_destroy(&m->pack_mu);
   vrt_graph_free(m->g);
   free(m);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static _Thread_local char vrt__errbuf[512];
 
@@ -232,3 +235,9 @@ void *vrt__aligned_alloc(size_t bytes) {
 }
 
 void vrt__aligned_free(void *p) { free(p); }
+
+void vrt__trim_heap(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}

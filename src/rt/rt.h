@@ -41,5 +41,10 @@ const char *vrt__shape_str(const int64_t *dims, int ndim, char *buf, size_t len)
 
 void *vrt__aligned_alloc(size_t bytes); /* 64-byte aligned, zero bytes -> valid ptr */
 void vrt__aligned_free(void *p);
+/* Hand the C heap's free pages back to the system (glibc: malloc_trim) after
+ * a burst of temporary buffers: a load's decoded and transformed weights,
+ * a first run's per-value buffers. Without it they stay in the process's
+ * resident set, below the heap top, until reused. */
+void vrt__trim_heap(void);
 
 #endif

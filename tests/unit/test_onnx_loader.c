@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "loaders.h"
+#include "model.h"
 #include "ops.h"
 
 static char tmpdir[256];
@@ -686,6 +688,208 @@ static void test_session_byte_limit(void **state) {
   vrt_model_free(m);
 }
 
+/* Weights oneDNN packs give their own pages back once packed, and come back
+ * (from the file) whenever a reference kernel reads them again: a new input
+ * shape's first run and VRT_REFERENCE=1 must give exactly what a model that
+ * never dropped them gives. */
+/* Runs X of batch n (a fixed pattern) and copies Y to out; 0 or the error
+ * (no cmocka asserts: the threaded test calls it off the main thread). */
+static int run_n(vrt_session_t *s, int64_t n, float *out, size_t cap) {
+  size_t numel = (size_t)n * 8 * 12 * 12;
+  float *x = malloc(sizeof(float) * numel);
+  if (!x) return VRT_ENOMEM;
+  for (size_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 255) / 127.0f - 1.0f;
+  vrt_tensor in = {.name = "X", .dtype = VRT_F32, .ndim = 4, .dims = {n, 8, 12, 12}, .data = x,
+                   .nbytes = sizeof(float) * numel};
+  const vrt_tensor *o;
+  int no;
+  int rc = vrt_session_run(s, &in, 1, &o, &no);
+  free(x);
+  if (rc) return rc;
+  if (o[0].nbytes != sizeof(float) * 128 * (size_t)n || o[0].nbytes > cap) return VRT_ESHAPE;
+  memcpy(out, o[0].data, o[0].nbytes);
+  return 0;
+}
+
+static void run_x(vrt_session_t *s, int64_t n, float *out, size_t cap) {
+  int rc = run_n(s, n, out, cap);
+  if (rc) fail_msg("run N=%lld: %s %s", (long long)n, vrt_strerror(rc), vrt_last_error());
+}
+
+static bool close_to(const float *a, const float *b, int n) {
+  for (int i = 0; i < n; i++)
+    if (!(fabsf(a[i] - b[i]) <= 1e-4f + 1e-4f * fabsf(b[i]))) return false;
+  return true;
+}
+
+static size_t dropped_now(const vrt_model_t *m) {
+  size_t packed = 0, dropped = 0;
+  vrt__model_weight_stats(m, &packed, &dropped);
+  return dropped;
+}
+
+/* packed_weights.onnx twice: *m from the file (from_memory: from a buffer,
+ * so no weight is in a file and each one comes back by unpacking its packed
+ * copy) and *fresh, the reference, from a buffer. */
+static void load_packed_weights(bool from_memory, vrt_model_t **m, vrt_model_t **fresh) {
+  size_t len;
+  uint8_t *bytes = read_all(model_path("packed_weights.onnx"), &len);
+  *m = *fresh = NULL;
+  if (from_memory) assert_int_equal(vrt_model_load_memory(m, bytes, len, vrt_load_default_params()), 0);
+  else assert_int_equal(vrt_model_load(m, model_path("packed_weights.onnx"), vrt_load_default_params()), 0);
+  assert_int_equal(vrt_model_load_memory(fresh, bytes, len, vrt_load_default_params()), 0);
+  free(bytes);
+}
+
+/* These tests need the default backends in float32: bf16 packs have no exact
+ * inverse (those weights stay) and round differently from a first run. */
+static bool default_fp32(void) {
+  const char *backends = getenv("VRT_BACKENDS"), *ref = getenv("VRT_REFERENCE"), *prec = getenv("VRT_PRECISION");
+  return !(backends && *backends) && !(ref && *ref && strcmp(ref, "0")) && !(prec && !strcmp(prec, "bf16"));
+}
+
+static void check_given_back(bool from_memory) {
+  if (!default_fp32()) skip();
+  vrt_model_t *m, *fresh;
+  load_packed_weights(from_memory, &m, &fresh);
+  /* the generator made one weight 4-aligned in the file (used in place) and the others copies */
+  const char *wn[] = {"conv", "mm", "gemm"};
+  size_t wbytes = 0;
+  int in_place = 0, copies = 0, heap = 0;
+  for (int i = 0; i < m->g->nnodes; i++)
+    for (int k = 0; k < 3; k++)
+      if (!strcmp(m->g->nodes[i].name, wn[k])) {
+        const vrt_value *w = &m->g->values[m->g->nodes[i].in[1]];
+        heap += !w->file_src;
+        in_place += w->file_src && w->file_src == w->t.data;
+        copies += w->file_src && w->file_src != w->t.data;
+        wbytes += w->t.nbytes;
+      }
+  if (from_memory) {
+    assert_int_equal(heap, 3);
+  } else {
+    assert_int_equal(in_place + copies, 3);
+    assert_true(in_place >= 1 && copies >= 1);
+  }
+  vrt_session_t *s, *sf;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  assert_int_equal(vrt_session_create(&sf, fresh, vrt_session_default_params()), 0);
+  static float a[128 * 3], b[128 * 3], r1[128 * 3], r2[128 * 3], r3[128 * 3], rr1[128 * 3];
+  /* what the kernels give on weights never dropped (no backend: nothing is
+   * packed): the reference loops at N=1, the own kernels (what a shape's
+   * first run uses) at N=2 and 3 */
+  setenv("VRT_REFERENCE", "1", 1);
+  run_x(sf, 1, rr1, sizeof rr1);
+  unsetenv("VRT_REFERENCE");
+  setenv("VRT_BACKENDS", "none", 1);
+  run_x(sf, 2, r2, sizeof r2);
+  run_x(sf, 3, r3, sizeof r3);
+  unsetenv("VRT_BACKENDS");
+  assert_int_equal(dropped_now(fresh), 0);
+  assert_int_equal(dropped_now(m), 0);
+  /* unplanned: the reference kernels on the weights as loaded; the plan made
+   * after it packs them, and the originals go */
+  run_x(s, 1, r1, sizeof r1);
+  run_x(s, 1, a, sizeof a); /* planned */
+  printf("weights %zu bytes, %d used in place, %d copies, %d on the heap; given back after packing: %zu\n", wbytes,
+         in_place, copies, heap, dropped_now(m));
+  assert_int_equal(dropped_now(m), wbytes);
+  run_x(s, 1, b, sizeof b);
+  assert_memory_equal(a, b, sizeof(float) * 128);
+  assert_true(close_to(a, r1, 128));
+  /* a new batch size: its first run reads the originals again */
+  run_x(s, 3, a, sizeof a);
+  assert_memory_equal(a, r3, sizeof(float) * 128 * 3);
+  assert_int_equal(dropped_now(m), wbytes); /* and gave them back after it */
+  run_x(s, 3, b, sizeof b);
+  assert_true(close_to(b, r3, 128 * 3));
+  /* another one: restored a second time, the weights stay for good (shapes
+   * that change run after run must not restore every weight every run) */
+  run_x(s, 2, a, sizeof a);
+  assert_memory_equal(a, r2, sizeof(float) * 128 * 2);
+  size_t kept = dropped_now(m);
+  printf("after a third shape: %zu bytes still given back\n", kept);
+  assert_true(kept < wbytes);
+  /* the reference loops on a planned session */
+  setenv("VRT_REFERENCE", "1", 1);
+  run_x(s, 1, a, sizeof a);
+  run_x(s, 1, b, sizeof b);
+  unsetenv("VRT_REFERENCE");
+  assert_memory_equal(a, rr1, sizeof(float) * 128);
+  assert_memory_equal(b, rr1, sizeof(float) * 128);
+  assert_int_equal(dropped_now(m), kept);
+  vrt_session_free(s);
+  vrt_session_free(sf);
+  vrt_model_free(m);
+  vrt_model_free(fresh);
+}
+
+static void test_packed_weights_given_back(void **state) {
+  (void)state;
+  check_given_back(false);
+}
+
+static void test_packed_weights_unpacked(void **state) {
+  (void)state;
+  check_given_back(true);
+}
+
+/* Sessions of one model on several threads, each starting on another batch
+ * size: first runs (reference kernels, pinning weights back), packing and
+ * giving back interleave under the model's lock; every output must match
+ * what a model that never dropped anything gives. */
+typedef struct {
+  const vrt_model_t *m;
+  int phase, bad;
+  const float *want[4];
+} conc_arg;
+
+static void *conc_worker(void *p) {
+  conc_arg *a = p;
+  vrt_session_t *s;
+  if (vrt_session_create(&s, a->m, vrt_session_default_params())) {
+    a->bad++;
+    return NULL;
+  }
+  float out[128 * 3];
+  for (int r = 0; r < 9; r++) {
+    int n = 1 + (r + a->phase) % 3;
+    if (run_n(s, n, out, sizeof out) || !close_to(out, a->want[n], 128 * n)) a->bad++;
+  }
+  vrt_session_free(s);
+  return NULL;
+}
+
+static void test_packed_weights_threads(void **state) {
+  (void)state;
+  if (!default_fp32()) skip();
+  static float want[4][128 * 3];
+  for (int from_memory = 0; from_memory < 2; from_memory++) {
+    vrt_model_t *m, *fresh;
+    load_packed_weights(from_memory, &m, &fresh);
+    vrt_session_t *sf;
+    assert_int_equal(vrt_session_create(&sf, fresh, vrt_session_default_params()), 0);
+    for (int n = 1; n <= 3; n++) run_x(sf, n, want[n], sizeof want[n]);
+    conc_arg args[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+      args[t] = (conc_arg){m, t, 0, {NULL, want[1], want[2], want[3]}};
+      assert_int_equal(pthread_create(&th[t], NULL, conc_worker, &args[t]), 0);
+    }
+    int bad = 0;
+    for (int t = 0; t < 3; t++) {
+      pthread_join(th[t], NULL);
+      bad += args[t].bad;
+    }
+    printf("%s: 3 threads x 9 runs, %d wrong; weights given back at the end: %zu bytes\n",
+           from_memory ? "from memory" : "from the file", bad, dropped_now(m));
+    assert_int_equal(bad, 0);
+    vrt_session_free(sf);
+    vrt_model_free(m);
+    vrt_model_free(fresh);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_model),
@@ -707,6 +911,9 @@ int main(void) {
       cmocka_unit_test(test_ppocr_cls_mutations),
       cmocka_unit_test(test_missing_required_input),
       cmocka_unit_test(test_session_byte_limit),
+      cmocka_unit_test(test_packed_weights_given_back),
+      cmocka_unit_test(test_packed_weights_unpacked),
+      cmocka_unit_test(test_packed_weights_threads),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -248,3 +248,30 @@ save("cycle2", [
 save("opset9_f16", [helper.make_node("Clip", ["X"], ["c"], name="clip16", min=-1.0, max=2.5),
                     helper.make_node("Pad", ["c"], ["Y"], name="pad16", pads=[1, 0], value=0.5)],
      [vi("X", TensorProto.FLOAT16, [3])], [vi("Y", TensorProto.FLOAT16, [4])], opset=9)
+
+# weights oneDNN packs (Conv, MatMul, Gemm B) big enough to give pages back, one
+# used in place from the file (raw_data 4-aligned) and two copied (unaligned):
+# the weight names are padded until the file has that mix
+rng = np.random.default_rng(11)
+wc = rng.standard_normal((64, 8, 3, 3)).astype(np.float32) * 0.2
+wm = rng.standard_normal((64, 256)).astype(np.float32) * 0.2
+wg = rng.standard_normal((128, 256)).astype(np.float32) * 0.2
+bg = rng.standard_normal(128).astype(np.float32)
+for pad in range(64):
+    names = ["Wconv" + "_" * pad, "Wmm" + "_" * (pad // 4), "Wgemm" + "_" * (pad // 16)]
+    nodes = [helper.make_node("Conv", ["X", names[0]], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("GlobalAveragePool", ["r"], ["p"], name="gap"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("MatMul", ["f", names[1]], ["m"], name="mm"),
+             helper.make_node("Relu", ["m"], ["mr"], name="relu2"),
+             helper.make_node("Gemm", ["mr", names[2], "Bgemm"], ["Y"], name="gemm", transB=1)]
+    inits = [numpy_helper.from_array(a, n) for a, n in zip((wc, wm, wg), names)]
+    inits.append(numpy_helper.from_array(bg, "Bgemm"))
+    m = save("packed_weights", nodes, [vi("X", f32, ["N", 8, 12, 12])], [vi("Y", f32, ["N", 128])], inits)
+    data = m.SerializeToString()
+    aligned = [data.find(a.tobytes()) % 4 == 0 for a in (wc, wm, wg)]
+    if any(aligned) and not all(aligned):
+        break
+else:
+    raise SystemExit("packed_weights: no name padding gives aligned and unaligned weights")

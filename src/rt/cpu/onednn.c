@@ -243,19 +243,17 @@ typedef struct {
   const void *src;
 } pack_ctx;
 
-/* Reorder the constant weights into the primitive's layout (runs once per
- * model and layout, under the model's pack lock). */
-static int pack_weights(void *ctx, void *dst) {
-  pack_ctx *pc = ctx;
+/* One reorder of a weight between two layouts, on one thread. */
+static int reorder_weights(const dnnl_memory_desc_t *from, const void *src, const dnnl_memory_desc_t *to, void *dst) {
   dnnl_engine_t eng = get_engine();
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_t r = NULL;
   dnnl_memory_t ms = NULL, md = NULL;
   dnnl_stream_t st = NULL;
-  int ok = dnnl_reorder_primitive_desc_create(&pd, pc->user, eng, pc->packed, eng, NULL) == dnnl_success &&
+  int ok = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL) == dnnl_success &&
            dnnl_primitive_create(&r, pd) == dnnl_success &&
-           dnnl_memory_create(&ms, pc->user, eng, (void *)pc->src) == dnnl_success &&
-           dnnl_memory_create(&md, pc->packed, eng, dst) == dnnl_success &&
+           dnnl_memory_create(&ms, from, eng, (void *)src) == dnnl_success &&
+           dnnl_memory_create(&md, to, eng, dst) == dnnl_success &&
            dnnl_stream_create(&st, eng, dnnl_stream_default_flags) == dnnl_success;
   if (ok) {
     nn_set_threads(1);
@@ -268,6 +266,25 @@ static int pack_weights(void *ctx, void *dst) {
   if (r) dnnl_primitive_destroy(r);
   if (pd) dnnl_primitive_desc_destroy(pd);
   return ok ? 0 : vrt__err(VRT_EUNSUPPORTED, "oneDNN weights reorder failed");
+}
+
+/* Reorder the constant weights into the primitive's layout (runs once per
+ * model and layout, under the model's pack lock). */
+static int pack_weights(void *ctx, void *dst) {
+  pack_ctx *pc = ctx;
+  return reorder_weights(pc->user, pc->src, pc->packed, dst);
+}
+
+/* The inverse, from what unpack_info holds: an f32 reorder only moves
+ * elements (and pads with zeros), so the original comes back exactly and
+ * its own pages need not stay resident (backend.c). */
+typedef struct {
+  dnnl_memory_desc_t user, packed;
+} unpack_info;
+
+static int unpack_weights(const void *info, const void *packed, void *dst) {
+  const unpack_info *u = info;
+  return reorder_weights(&u->packed, packed, &u->user, dst);
 }
 
 /* oneDNN's "ref" implementations are plain loops, slower than the op's own
@@ -305,6 +322,22 @@ static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
   }
   k[n++] = md->extra.flags;
   return n;
+}
+
+/* The weights of node rq->node (input 1) packed for md_w, shared by the
+ * model's sessions; NULL (vrt__err set) when that fails. */
+static const void *pack_input1(const vrt_kernel_req *rq, const dnnl_memory_desc_t *md_user,
+                               const dnnl_memory_desc_t *md_w) {
+  int64_t key[128];
+  int kl = md_key(md_w, key);
+  pack_ctx pc = {md_user, md_w, rq->in[1]->data};
+  unpack_info ui = {*md_user, *md_w};
+  bool exact = md_w->data_type == dnnl_f32;
+  vrt_pack_req r = {rq->node, 1, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w), pack_weights,
+                    &pc, exact ? unpack_weights : NULL, &ui, sizeof ui};
+  const void *w = vrt__model_pack(rq->m, &r);
+  nn_set_threads(dn_team(rq)); /* packing ran on one */
+  return w;
 }
 
 /* A reorder primitive between two layouts of the same tensor, NULL when they
@@ -367,18 +400,13 @@ fail:
   return rc;
 }
 
-/* The constant weights w (laid out as user) packed once per model into the
- * primitive's layout md_w (shared by the model's sessions, *packed) and a
- * memory object over them. */
+/* The constant weights of input 1 (laid out as user) packed once per model
+ * into the primitive's layout md_w (shared by the model's sessions, *packed)
+ * and a memory object over them. */
 static int weights_bind(const vrt_kernel_req *rq, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *md_w,
-                        const void *w, const void **packed, dnnl_memory_t *mem) {
+                        const void **packed, dnnl_memory_t *mem) {
   int rc = 0;
-  int64_t key[128];
-  int kl = md_key(md_w, key);
-  pack_ctx pc = {user, md_w, w};
-  *packed = vrt__model_pack(rq->m, rq->node, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w),
-                            pack_weights, &pc);
-  nn_set_threads(dn_team(rq)); /* packing ran on one */
+  *packed = pack_input1(rq, user, md_w);
   if (!*packed) return VRT_EUNSUPPORTED;
   DN_TRY(dnnl_memory_create(mem, md_w, get_engine(), (void *)*packed), "weights memory");
 fail:
@@ -486,7 +514,7 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_src_md, 0);
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
-  if ((rc = weights_bind(rq, &md_w_user, md_w, rq->in[1]->data, &c->w, &c->m_w))) goto fail;
+  if ((rc = weights_bind(rq, &md_w_user, md_w, &c->w, &c->m_w))) goto fail;
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
   /* Where the input and residual come from (a producer's private layout or
    * plain) and where the output goes (kept in the primitive's layout when
@@ -1205,7 +1233,7 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_any, bias ? &md_b : NULL, &md_dst), "matmul desc");
   if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
-  if ((rc = weights_bind(rq, &md_w_user, md_w, b->data, &c->w, &c->m_w))) goto fail;
+  if ((rc = weights_bind(rq, &md_w_user, md_w, &c->w, &c->m_w))) goto fail;
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
   DN_TRY(dnnl_memory_create(&c->m_src, &md_src, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst, &md_dst, eng, DNNL_MEMORY_NONE), "memory");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "model.h"
 #include "nn.h"
 
 #ifdef VIGIL_HAVE_XNNPACK
@@ -376,7 +377,11 @@ static int backend_plan(const vrt_kernel_req *rq, void **state) {
   for (int k = 0; k < rq->nin; k++) /* no accepts_private: every input must arrive plain */
     if (rq->in_layout && rq->in_layout[k]) return NN_ERR(rq->n, VRT_EUNSUPPORTED, "input %d is not plain", k);
   xnn_node *x = NULL;
-  int rc = xnn_prepare_node(rq->n, rq->in, rq->nin, &x);
+  /* XNNPACK packs the weights itself, from the originals: pinned, one that
+   * oneDNN's packing gave back is there (backend.c) */
+  int rc = vrt__model_weights_pin(rq->m, rq->node, false);
+  if (rc == 0) rc = xnn_prepare_node(rq->n, rq->in, rq->nin, &x);
+  vrt__model_weights_unpin(rq->m, rq->node);
   *state = x;
   return rc;
 }

@@ -19,7 +19,11 @@
  * Weights: from a file, the file is mmapped and aligned raw_data is used in
  * place; unaligned raw_data is copied into one anonymous arena. Both
  * mappings (and mapped external data files) are handed to the graph, which
- * unmaps them when freed; such constants carry VRT_VAL_BORROWED. */
+ * unmaps them when freed; such constants carry VRT_VAL_BORROWED and remember
+ * their bytes in the file (vrt_value.file_src). The file is not read in
+ * ahead (no MAP_POPULATE): the pages a copy was made from are given back at
+ * once, the rest after the load, so the file costs no resident memory beyond
+ * the weights' first reads (backend.c drops those again once packed). */
 #ifndef VRT_ONNX_H
 #define VRT_ONNX_H
 
@@ -61,7 +65,7 @@ typedef struct onnx_ext {
 
 typedef struct onnx_ctx {
   pb_reader root;      /* the whole buffer */
-  bool can_borrow;     /* the buffer is a mapping the graph may keep */
+  bool can_borrow;     /* the buffer is a file mapping the graph may keep (its pages may be dropped) */
   bool borrowed;       /* some constant points into it */
   /* Copies of unaligned raw_data go to one anonymous mapping that the graph
    * keeps (far fewer page faults than a malloc per tensor). */
@@ -91,6 +95,7 @@ typedef struct onnx_tensor {
   void *data;
   size_t nbytes;
   bool borrowed;
+  const void *src; /* the bytes in a kept file mapping (data itself or its source), or NULL */
 } onnx_tensor;
 
 /* Parse a TensorProto in msg. what names the context for errors ("initializer",

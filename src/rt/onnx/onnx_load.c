@@ -193,8 +193,10 @@ static int add_const_tensor(onnx_ctx *c, const char *name, onnx_tensor *t) {
   void *data = t->data;
   t->data = NULL;
   int id = vrt_graph_add_const(c->g, name, t->dtype, t->ndim, t->dims, data, t->nbytes, t->borrowed);
+  const void *src = t->src;
   onnx_tensor_clear(t);
   if (id < 0) return id;
+  c->g->values[id].file_src = src;
   int rc = onnx_map_put(&c->values, name, id);
   return rc ? rc : onnx_map_put(&c->ranks, name, c->g->values[id].t.ndim);
 }
@@ -224,9 +226,10 @@ int onnx_add_const(onnx_ctx *c, const char *base, vrt_dtype dt, int ndim, const 
  * the mapping only when allow_borrow (Constant nodes, whose tensor becomes a
  * graph constant at once); *borrowed tells. */
 static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, bool allow_borrow, vrt_attr *a,
-                      bool *borrowed) {
+                      bool *borrowed, const void **src) {
   memset(a, 0, sizeof *a);
   *borrowed = false;
+  if (src) *src = NULL;
   int64_t type = 0;
   unsigned seen = 0; /* bit per field number present */
   const uint8_t *name = NULL, *s = NULL, *t = NULL;
@@ -305,6 +308,7 @@ static int parse_attr(onnx_ctx *c, const pb_reader *msg, const onnx_node *n, boo
       a->t->nbytes = ot.nbytes;
       a->t_borrowed = ot.borrowed; /* then vrt_attr_clear leaves the data alone, whatever path frees a */
       *borrowed = ot.borrowed;
+      if (src) *src = ot.src;
       break;
     }
     case AT_FLOATS: case AT_INTS: {
@@ -376,8 +380,9 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
     if (f.num != N_ATTR || f.wire != PB_LEN) continue;
     vrt_attr a;
     bool borrowed;
+    const void *src;
     pb_reader ar = pb_sub(msg, f.data, f.len);
-    if ((rc = parse_attr(c, &ar, n, true, &a, &borrowed)) < 0) break;
+    if ((rc = parse_attr(c, &ar, n, true, &a, &borrowed, &src)) < 0) break;
     if (rc == 1) {
       rc = 0;
       continue;
@@ -393,6 +398,7 @@ static int constant_node(onnx_ctx *c, const pb_reader *msg, onnx_node *n) {
       t.data = a.t->data;
       t.nbytes = a.t->nbytes;
       t.borrowed = borrowed;
+      t.src = src;
       a.t->data = NULL; /* moved into t (owned or borrowed, as t.borrowed says) */
     } else if ((strcmp(an, "value_float") == 0 && a.type == VRT_ATTR_FLOAT) ||
                (strcmp(an, "value_int") == 0 && a.type == VRT_ATTR_INT)) {
@@ -508,7 +514,7 @@ static int parse_node(onnx_ctx *c, const pb_reader *msg) {
     vrt_attr a;
     bool borrowed;
     pb_reader ar = pb_sub(msg, f.data, f.len);
-    if ((rc = parse_attr(c, &ar, &n, false, &a, &borrowed)) < 0) goto done;
+    if ((rc = parse_attr(c, &ar, &n, false, &a, &borrowed, NULL)) < 0) goto done;
     if (rc == 0 && (rc = node_push_attr(&n, &a))) goto done;
     rc = 0;
   }
@@ -920,6 +926,7 @@ static int onnx_load(vrt_graph **out, const void *buf, size_t len, const char *b
       keep = false;
     }
     if (!keep && x->len) munmap((void *)x->addr, x->len);
+    else vrt__drop_pages(x->addr, x->len); /* what the load read: weights fault back in on use */
     free(x->path);
   }
   if (rc) {
@@ -949,7 +956,9 @@ int vrt__onnx_load_file(vrt_graph **out, const char *path) {
     close(fd);
     return vrt__err(VRT_EPARSE, "'%s' is empty", path);
   }
-  void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  /* not MAP_POPULATE: only what the load reads (the graph's structure,
+   * unaligned weights it copies) becomes resident, and goes again below */
+  void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (map == MAP_FAILED) return vrt__err(VRT_EIO, "cannot map '%s': %m", path);
   char *dir = strdup(path);
@@ -974,6 +983,8 @@ int vrt__onnx_load_file(vrt_graph **out, const char *path) {
     vrt_graph_free(g);
     munmap(map, len);
     return vrt__err(VRT_ENOMEM, "out of memory");
+  } else {
+    vrt__drop_pages(map, len); /* the weights used in place fault back in on first use */
   }
   *out = g;
   return 0;

@@ -159,7 +159,7 @@ static int ext_map(onnx_ctx *c, const char *path, const char *tname, onnx_ext **
 /* Reads (or, when aligned and the graph may keep mappings, borrows) the
  * external data of a tensor. */
 static int read_external(onnx_ctx *ctx, const pb_reader *msg, const char *tname, vrt_dtype dt, size_t nbytes,
-                         void **out, bool *borrowed) {
+                         void **out, bool *borrowed, const void **file_src) {
   if (!ctx || !ctx->base_dir)
     return vrt__err(VRT_EUNSUPPORTED, "tensor '%s': external data needs the model's file path (loaded from memory)",
                     tname);
@@ -238,12 +238,18 @@ static int read_external(onnx_ctx *ctx, const pb_reader *msg, const char *tname,
   if (ctx->can_borrow && nbytes && ((uintptr_t)src % es) == 0) {
     *out = (void *)src;
     *borrowed = x->used = true;
+    *file_src = src;
     return 0;
   }
   void *buf = ctx->can_borrow && nbytes ? arena_alloc(ctx, nbytes) : NULL;
   *borrowed = buf != NULL;
   if (!buf && !(buf = malloc(nbytes ? nbytes : 1))) return vrt__err(VRT_ENOMEM, "out of memory");
   if (nbytes) memcpy(buf, src, nbytes);
+  if (*borrowed) { /* an arena copy: keep the file to read it again, its pages need not stay */
+    x->used = true;
+    *file_src = src;
+    vrt__drop_pages(src, nbytes);
+  }
   *out = buf;
   return 0;
 }
@@ -305,7 +311,7 @@ int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onn
   }
 
   if (location == 1) {
-    if ((rc = read_external(ctx, msg, tname, t.dtype, t.nbytes, &t.data, &t.borrowed))) goto fail;
+    if ((rc = read_external(ctx, msg, tname, t.dtype, t.nbytes, &t.data, &t.borrowed, &t.src))) goto fail;
   } else if (has_raw) {
     if (raw_len != t.nbytes) {
       char b[128];
@@ -315,11 +321,17 @@ int onnx_tensor_parse(onnx_ctx *ctx, const pb_reader *msg, const char *what, onn
     }
     if (ctx && ctx->can_borrow && t.nbytes && ((uintptr_t)raw % es) == 0) {
       t.data = (void *)raw;
+      t.src = raw;
       t.borrowed = true;
       ctx->borrowed = true;
     } else if (ctx && ctx->can_borrow && t.nbytes && (t.data = arena_alloc(ctx, t.nbytes))) {
       memcpy(t.data, raw, t.nbytes);
+      /* the file stays mapped (to read the copy again after a backend packed
+       * it) but these pages need not stay resident */
+      t.src = raw;
       t.borrowed = true;
+      ctx->borrowed = true;
+      vrt__drop_pages(raw, t.nbytes);
     } else {
       if (!(t.data = malloc(t.nbytes ? t.nbytes : 1))) {
         rc = vrt__err(VRT_ENOMEM, "out of memory copying tensor '%s' (%zu bytes)", tname, t.nbytes);

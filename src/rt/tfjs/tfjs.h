@@ -39,6 +39,7 @@ typedef struct tfjs_weight {
   const char *name;
   vrt_tensor t;       /* owned data until the graph takes it */
   int vid;            /* graph value once materialised, else -1 */
+  int uses;           /* node inputs and graph outputs naming it directly */
 } tfjs_weight;
 
 typedef struct tfjs_ctx {
@@ -51,6 +52,7 @@ typedef struct tfjs_ctx {
   int nweights;
   tfjs_map weight_by_name;
   tfjs_map value_by_ref;  /* "name" / "name:k" -> graph value */
+  void *shards;           /* weight bytes the loader read (owned), freed once decoded */
 } tfjs_ctx;
 
 /* Split "name:k" into name (copied into buf) and output index k. "^name"
@@ -64,6 +66,11 @@ int tfjs_input(tfjs_ctx *c, const tfjs_node *n, int k, int *vid);
  * without adding it to the graph; VRT_EUNSUPPORTED naming the node when the
  * input is not a constant. */
 int tfjs_input_const(tfjs_ctx *c, const tfjs_node *n, int k, const vrt_tensor **t);
+/* n has copied what it needs of the constant behind its input k (a conv
+ * filter it transposed): its decoded data goes now when n is its only reader
+ * and the graph does not hold it, not with the context at the end of the
+ * load (a model's conv weights would be resident twice meanwhile). */
+void tfjs_release_const(tfjs_ctx *c, const tfjs_node *n, int k);
 
 /* Lower node n onto IR nodes and bind its outputs in value_by_ref. */
 int tfjs_lower_node(tfjs_ctx *c, const tfjs_node *n);

@@ -321,6 +321,27 @@ int tfjs_input_const(tfjs_ctx *c, const tfjs_node *n, int k, const vrt_tensor **
                   n->in[k]);
 }
 
+void tfjs_release_const(tfjs_ctx *c, const tfjs_node *n, int k) {
+  char name[1024];
+  int idx;
+  if (k < 0 || k >= n->nin || tfjs_parse_ref(n->in[k], name, sizeof name, &idx) != 0 || idx != 0) return;
+  int ni = tfjs_map_get(&c->node_by_name, name), wi = tfjs_map_get(&c->weight_by_name, name);
+  if (ni < 0 || wi < 0 || strcmp(c->nodes[ni].op, "Const") != 0) return;
+  tfjs_weight *w = &c->weights[wi];
+  if (w->vid >= 0 || w->uses != 1) return;
+  free(w->t.data);
+  w->t.data = NULL;
+  w->uses = 0; /* gone: a second reader (there is none) would find no data */
+}
+
+static void count_use(tfjs_ctx *c, const char *ref) {
+  char name[1024];
+  int idx;
+  if (tfjs_parse_ref(ref, name, sizeof name, &idx) != 0) return;
+  int wi = tfjs_map_get(&c->weight_by_name, name);
+  if (wi >= 0) c->weights[wi].uses++;
+}
+
 /* ---- weights ------------------------------------------------------------- */
 
 static int parse_shape_array(json_t *shape, const char *what, int64_t *dims, int *ndim) {
@@ -725,6 +746,7 @@ static void ctx_free(tfjs_ctx *c) {
   tfjs_map_free(&c->value_by_ref);
   json_decref(c->root);
   vrt_graph_free(c->g);
+  free(c->shards);
 }
 
 static int parse_json(json_t **root, const char *json, size_t len) {
@@ -744,7 +766,10 @@ static int build(tfjs_ctx *c, const void *weights, size_t wlen) {
     const char *s = json_string_value(json_object_get(c->root, meta[i]));
     if (s && (rc = vrt_graph_set_meta(c->g, meta[i], s))) return vrt__err(rc, "out of memory");
   }
-  if ((rc = parse_nodes(c)) || (rc = decode_weights(c, weights, wlen)) || (rc = add_inputs(c))) return rc;
+  if ((rc = parse_nodes(c)) || (rc = decode_weights(c, weights, wlen))) return rc;
+  free(c->shards); /* decoded: the raw bytes are not needed any more */
+  c->shards = NULL;
+  if ((rc = add_inputs(c))) return rc;
   out_ref *outs = NULL;
   int nout = 0;
   if ((rc = find_outputs(c, &outs, &nout))) {
@@ -752,6 +777,10 @@ static int build(tfjs_ctx *c, const void *weights, size_t wlen) {
     return rc;
   }
   if (nout == 0) rc = vrt__err(VRT_EGRAPH, "model.json: the graph has no outputs");
+  /* how many node inputs and outputs name each weight's Const directly */
+  for (int i = 0; i < c->nnodes; i++)
+    for (int k = 0; k < c->nodes[i].nin; k++) count_use(c, c->nodes[i].in[k]);
+  for (int o = 0; o < nout; o++) count_use(c, outs[o].ref);
   if (!rc) rc = lower_reachable(c, outs, nout);
   if (!rc) rc = set_outputs(c, outs, nout);
   free(outs);
@@ -759,9 +788,13 @@ static int build(tfjs_ctx *c, const void *weights, size_t wlen) {
   return rc;
 }
 
-int vrt__tfjs_load_json_weights(vrt_graph **out, const char *json, size_t len, const void *weights, size_t wlen) {
+/* shards: weights is the loader's own buffer, freed as soon as it is decoded
+ * (else the caller's, left alone). */
+static int load_json_weights(vrt_graph **out, const char *json, size_t len, const void *weights, size_t wlen,
+                             bool shards) {
   tfjs_ctx c;
   memset(&c, 0, sizeof c);
+  if (shards) c.shards = (void *)weights;
   int rc = parse_json(&c.root, json, len);
   if (!rc) rc = build(&c, weights, wlen);
   if (!rc) {
@@ -770,6 +803,10 @@ int vrt__tfjs_load_json_weights(vrt_graph **out, const char *json, size_t len, c
   }
   ctx_free(&c);
   return rc;
+}
+
+int vrt__tfjs_load_json_weights(vrt_graph **out, const char *json, size_t len, const void *weights, size_t wlen) {
+  return load_json_weights(out, json, len, weights, wlen, false);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -880,9 +917,7 @@ int vrt__tfjs_load_json(vrt_graph **out, const char *json, size_t len, const cha
   rc = read_shards(root, base_dir, &w, &wl);
   json_decref(root);
   if (rc) return rc;
-  rc = vrt__tfjs_load_json_weights(out, json, len, w, wl);
-  free(w);
-  return rc;
+  return load_json_weights(out, json, len, w, wl, true); /* frees w */
 }
 
 int vrt__tfjs_load_file(vrt_graph **out, const char *model_json_path) {

@@ -401,6 +401,7 @@ static int lower_conv(tfjs_ctx *c, const tfjs_node *n, const lower_rule *r) {
   snprintf(nm, sizeof nm, "%s/vrt_filter_oihw", n->name);
   int wv = vrt_graph_add_const(c->g, nm, VRT_F32, 4, wdims, w, f->nbytes, false);
   if (wv < 0) return wv;
+  tfjs_release_const(c, n, 1); /* the HWIO original, when nothing else reads it */
   if ((rc = read_fused(c, n, &fu))) return rc;
   int ins[4] = {x, wv, fu.bias, fu.alpha}, out;
   int nin = fu.alpha >= 0 ? 4 : fu.bias >= 0 ? 3 : 2;
