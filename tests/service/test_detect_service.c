@@ -182,7 +182,7 @@ static void test_unknown_family(void **s) {
   (void)s;
   char model[1024];
   if (vigil_asset_require(model, sizeof model, "models/human/faceres.json")) fail_msg("%s", vigil_asset_errmsg());
-  int p2 = port + 1;
+  int p2 = svc_free_port(); /* not port + 1: another test may hold it */
   pid_t c = start(p2, model);
   wait_up(p2);
   json_t *j;
