@@ -4,8 +4,11 @@
 #ifndef VIGIL_TESTS_SERVICE_TEST_H
 #define VIGIL_TESTS_SERVICE_TEST_H
 
-#include <jansson.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,32 @@ static bool svc_wait_up(int port) {
     usleep(100000);
   }
   return false;
+}
+
+/* In a forked child: stderr into tmp/serve-PORT.log, then `$VIGIL_BINARY serve SERVICE
+ * --port PORT` (on 127.0.0.1 only when loopback); never returns. */
+static inline void svc_serve_exec(const char *service, int port, bool loopback) __attribute__((noreturn));
+static inline void svc_serve_exec(const char *service, int port, bool loopback) {
+  char ports[16], log[512];
+  snprintf(ports, sizeof ports, "%d", port);
+  snprintf(log, sizeof log, "%s/serve-%d.log", tmp, port);
+  if (!freopen(log, "w", stderr)) _exit(126);
+  const char *bin = getenv("VIGIL_BINARY");
+  if (loopback) execl(bin, bin, "serve", service, "--port", ports, "--bind", "127.0.0.1", (char *)NULL);
+  else execl(bin, bin, "serve", service, "--port", ports, (char *)NULL);
+  _exit(127);
+}
+
+/* POSTs the JSON file tmp/FILE to PATH on the port; the test fails unless the status is
+ * want. Returns the reply's JSON. */
+static inline json_t *svc_post_file(int port, const char *path, const char *file, int want) {
+  json_t *j;
+  int st;
+  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s",
+                            tmp, file, port, path),
+                   0);
+  if (st != want) fail_msg("%s: status %d, wanted %d: %s", path, st, want, json_dumps(j, 0));
+  return j;
 }
 
 #endif

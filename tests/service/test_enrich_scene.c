@@ -23,19 +23,14 @@ static pid_t pids[2];
 static pid_t start(int p, bool models) {
   pid_t c = fork();
   if (c == 0) {
-    char ports[16], log[512], v[600];
-    snprintf(ports, sizeof ports, "%d", p);
-    snprintf(log, sizeof log, "%s/serve-%d.log", tmp, p);
+    char v[600];
     snprintf(v, sizeof v, "%s/violence.onnx", models ? tmp : "/nonexistent");
     setenv("VIOLENCE_MODEL_PATH", v, 1);
     snprintf(v, sizeof v, "%s/segformer.onnx", models ? tmp : "/nonexistent");
     setenv("SEGFORMER_MODEL_PATH", v, 1);
     setenv("CLOTHING_MODEL_PATH", "/nonexistent/fashion-clip", 1);
     snprintf(v, sizeof v, "%s/gallery-%d.sqlite", tmp, p), setenv("VIGIL_REID_GALLERY", v, 1);
-    if (!freopen(log, "w", stderr)) _exit(126);
-    const char *bin = getenv("VIGIL_BINARY");
-    execl(bin, bin, "serve", "enrich", "--port", ports, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
+    svc_serve_exec("enrich", p, true);
   }
   return c;
 }
@@ -45,16 +40,6 @@ static void body(const char *name, const char *extra) {
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\",%s}' $(base64 -w0 %s/frame.png) > %s/%s", extra, tmp, tmp,
            name);
   assert_int_equal(system(cmd), 0);
-}
-
-static json_t *post(int p, const char *path, const char *file, int want) {
-  json_t *j;
-  int st;
-  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s",
-                            tmp, file, p, path),
-                   0);
-  if (st != want) fail_msg("%s: status %d, wanted %d: %s", path, st, want, json_dumps(j, 0));
-  return j;
 }
 
 static int setup(void **s) {
@@ -96,7 +81,7 @@ static const char *str(json_t *o, const char *k) { return json_string_value(json
 static void test_violence(void **s) {
   (void)s;
   body("v.json", "\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400}");
-  json_t *j = post(port, "/violence-detect", "v.json", 200);
+  json_t *j = svc_post_file(port, "/violence-detect", "v.json", 200);
   json_t *v = json_object_get(j, "violence");
   assert_true(json_is_object(v));
   /* the whole frame: 80% red, 20% blue -> logit gap 6 (0.8 - 0.2) * 2 = 7.2 */
@@ -106,12 +91,12 @@ static void test_violence(void **s) {
   json_decref(j);
   /* /enrich asks for it only with include_violence (the pipeline: >= 2 people) */
   body("p.json", "\"detection_type\":\"person\",\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400}");
-  j = post(port, "/enrich", "p.json", 200);
+  j = svc_post_file(port, "/enrich", "p.json", 200);
   assert_true(json_is_null(json_object_get(j, "violence")));
   json_decref(j);
   body("pv.json", "\"detection_type\":\"person\",\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400},"
                   "\"options\":{\"include_violence\":true}");
-  j = post(port, "/enrich", "pv.json", 200);
+  j = svc_post_file(port, "/enrich", "pv.json", 200);
   assert_true(json_is_true(json_object_get(json_object_get(j, "violence"), "is_violent")));
   json_decref(j);
 }
@@ -119,7 +104,7 @@ static void test_violence(void **s) {
 static void test_segformer_items(void **s) {
   (void)s;
   body("p.json", "\"detection_type\":\"person\",\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400}");
-  json_t *j = post(port, "/enrich", "p.json", 200);
+  json_t *j = svc_post_file(port, "/enrich", "p.json", 200);
   json_t *c = json_object_get(j, "clothing");
   assert_true(json_is_object(c));
   json_t *segs = json_object_get(c, "segments");
@@ -158,7 +143,7 @@ static void test_segformer_items(void **s) {
 static void test_without_exports(void **s) {
   (void)s;
   body("v.json", "\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400}");
-  json_t *j = post(port_bare, "/violence-detect", "v.json", 503);
+  json_t *j = svc_post_file(port_bare, "/violence-detect", "v.json", 503);
   char *dump = json_dumps(j, 0);
   if (!strstr(dump, "violence-detection") || !strstr(dump, "not installed")) fail_msg("no reason given: %s", dump);
   free(dump);
@@ -166,7 +151,7 @@ static void test_without_exports(void **s) {
   /* in /enrich the part is null with the reason */
   body("pv.json", "\"detection_type\":\"person\",\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400},"
                   "\"options\":{\"include_violence\":true}");
-  j = post(port_bare, "/enrich", "pv.json", 200);
+  j = svc_post_file(port_bare, "/enrich", "pv.json", 200);
   assert_true(json_is_null(json_object_get(j, "violence")));
   dump = json_dumps(j, 0);
   if (!strstr(dump, "VIOLENCE_MODEL_PATH")) fail_msg("no reason given: %s", dump);
@@ -174,7 +159,7 @@ static void test_without_exports(void **s) {
   json_decref(j);
   /* segformer not installed is no error of the clothing part (it is optional) */
   body("p.json", "\"detection_type\":\"person\",\"bbox\":{\"x1\":0,\"y1\":0,\"x2\":320,\"y2\":400}");
-  j = post(port_bare, "/enrich", "p.json", 200);
+  j = svc_post_file(port_bare, "/enrich", "p.json", 200);
   dump = json_dumps(j, 0);
   assert_null(strstr(dump, "segformer"));
   free(dump);

@@ -26,9 +26,7 @@ static pid_t pids[3];
 static pid_t start(const char *service, int p, bool hub_models) {
   pid_t c = fork();
   if (c == 0) {
-    char ports[16], log[512], v[600];
-    snprintf(ports, sizeof ports, "%d", p);
-    snprintf(log, sizeof log, "%s/serve-%d.log", tmp, p);
+    char v[600];
     if (hub_models) {
       snprintf(v, sizeof v, "%s/threat-yolov8n.onnx", tmp), setenv("THREAT_MODEL_PATH", v, 1);
       snprintf(v, sizeof v, "%s/osnet_x0_25.onnx", tmp), setenv("REID_MODEL_PATH", v, 1);
@@ -38,10 +36,7 @@ static pid_t start(const char *service, int p, bool hub_models) {
       setenv("REID_MODEL_PATH", "/nonexistent/osnet.onnx", 1);
     }
     snprintf(v, sizeof v, "%s/gallery-%d.sqlite", tmp, p), setenv("VIGIL_REID_GALLERY", v, 1);
-    if (!freopen(log, "w", stderr)) _exit(126);
-    const char *bin = getenv("VIGIL_BINARY");
-    execl(bin, bin, "serve", service, "--port", ports, (char *)NULL);
-    _exit(127);
+    svc_serve_exec(service, p, false);
   }
   return c;
 }
@@ -56,16 +51,6 @@ static void body(const char *name, const char *image, const char *extra) {
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\",%s}' $(base64 -w0 %s/%s) > %s/%s", extra, media, image, tmp,
            name);
   assert_int_equal(system(cmd), 0);
-}
-
-static json_t *post(int p, const char *path, const char *file, int want) {
-  json_t *j;
-  int st;
-  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s", tmp,
-                        file, p, path),
-                   0);
-  if (st != want) fail_msg("%s: status %d, wanted %d: %s", path, st, want, json_dumps(j, 0));
-  return j;
 }
 
 static int setup(void **s) {
@@ -112,7 +97,7 @@ static int teardown(void **s) {
 
 static void test_enrich_person(void **s) {
   (void)s;
-  json_t *j = post(port, "/enrich", "messi.json", 200);
+  json_t *j = svc_post_file(port, "/enrich", "messi.json", 200);
   /* every part of the person path ran */
   json_t *pose = json_object_get(j, "pose");
   assert_int_equal(json_array_size(json_object_get(pose, "keypoints")), 17);
@@ -152,23 +137,23 @@ static void test_enrich_person(void **s) {
   snprintf(first, sizeof first, "%s", pid1);
   json_decref(j);
   /* the same person again: the gallery reuses the id */
-  j = post(port, "/enrich", "messi.json", 200);
+  j = svc_post_file(port, "/enrich", "messi.json", 200);
   assert_string_equal(json_string_value(json_object_get(j, "person_id")), first);
   json_decref(j);
 }
 
 static void test_single_part_endpoints(void **s) {
   (void)s;
-  json_t *j = post(port, "/pose-analyze", "messi.json", 200);
+  json_t *j = svc_post_file(port, "/pose-analyze", "messi.json", 200);
   assert_non_null(json_object_get(json_object_get(j, "pose"), "keypoints"));
   json_decref(j);
-  j = post(port, "/threat-detect", "messi.json", 200);
+  j = svc_post_file(port, "/threat-detect", "messi.json", 200);
   assert_true(json_is_true(json_object_get(json_object_get(j, "threat"), "detected")));
   json_decref(j);
-  j = post(port, "/demographics", "messi.json", 200);
+  j = svc_post_file(port, "/demographics", "messi.json", 200);
   assert_non_null(json_object_get(j, "demographics"));
   json_decref(j);
-  j = post(port, "/reid-embed", "messi.json", 200);
+  j = svc_post_file(port, "/reid-embed", "messi.json", 200);
   assert_int_equal(json_array_size(json_object_get(j, "reid_embedding")), 512);
   json_decref(j);
 }
@@ -177,7 +162,7 @@ static void test_single_part_endpoints(void **s) {
  * the call itself succeeds */
 static void test_missing_models(void **s) {
   (void)s;
-  json_t *j = post(port_bare, "/enrich", "messi.json", 200);
+  json_t *j = svc_post_file(port_bare, "/enrich", "messi.json", 200);
   assert_true(json_is_null(json_object_get(j, "threat")));
   assert_true(json_is_null(json_object_get(j, "reid_embedding")));
   const char *why = json_string_value(json_object_get(json_object_get(j, "errors"), "threat"));
@@ -186,7 +171,7 @@ static void test_missing_models(void **s) {
   assert_non_null(json_object_get(json_object_get(j, "errors"), "reid"));
   assert_non_null(json_object_get(j, "pose")); /* the rest still ran */
   json_decref(j);
-  j = post(port_bare, "/threat-detect", "messi.json", 503);
+  j = svc_post_file(port_bare, "/threat-detect", "messi.json", 503);
   assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "threat"));
   json_decref(j);
 }
@@ -194,13 +179,13 @@ static void test_missing_models(void **s) {
 static void test_bad_input(void **s) {
   (void)s;
   body("empty.json", "messi5.jpg", "\"detection_type\":\"person\",\"bbox\":{\"x1\":50,\"y1\":50,\"x2\":50,\"y2\":90}");
-  json_decref(post(port, "/enrich", "empty.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "empty.json", 400));
   body("outside.json", "messi5.jpg", "\"detection_type\":\"person\",\"bbox\":{\"x1\":-100,\"y1\":-50,\"x2\":9000,\"y2\":9000}");
-  json_decref(post(port, "/enrich", "outside.json", 200)); /* clipped */
+  json_decref(svc_post_file(port, "/enrich", "outside.json", 200)); /* clipped */
   body("far.json", "messi5.jpg", "\"detection_type\":\"person\",\"bbox\":{\"x1\":5000,\"y1\":5000,\"x2\":6000,\"y2\":6000}");
-  json_decref(post(port, "/enrich", "far.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "far.json", 400));
   body("alien.json", "messi5.jpg", "\"detection_type\":\"alien\"");
-  json_decref(post(port, "/enrich", "alien.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "alien.json", 400));
   char cmd[2048];
   /* 33 frames: over the limit of 32 */
   snprintf(cmd, sizeof cmd,
@@ -208,7 +193,7 @@ static void test_bad_input(void **s) {
            "json.dump({'image':b,'detection_type':'person','frames':[b]*33}, open('%s/many.json','w'))\"",
            media, tmp);
   assert_int_equal(system(cmd), 0);
-  json_decref(post(port, "/enrich", "many.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "many.json", 400));
   /* frames of different sizes */
   snprintf(cmd, sizeof cmd,
            "/usr/bin/python3 -c \"import base64,json; r=lambda f: base64.b64encode(open('%s/'+f,'rb').read()).decode(); "
@@ -216,12 +201,12 @@ static void test_bad_input(void **s) {
            "open('%s/mixed.json','w'))\"",
            media, tmp);
   assert_int_equal(system(cmd), 0);
-  json_t *j = post(port, "/enrich", "mixed.json", 400);
+  json_t *j = svc_post_file(port, "/enrich", "mixed.json", 400);
   assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "same size"));
   json_decref(j);
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"@@@\"}' > %s/b64.json", tmp);
   assert_int_equal(system(cmd), 0);
-  json_decref(post(port, "/enrich", "b64.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "b64.json", 400));
   int st;
   assert_int_equal(svc_curl(&j, &st, "-F file=@%s/dog.jpg http://127.0.0.1:%d/enrich", media, port), 0);
   assert_int_equal(st, 415);
@@ -263,7 +248,7 @@ static void test_quality(void **s) {
   char cmd[3072];
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\"}' $(base64 -w0 %s/dog.jpg) > %s/q.json", media, tmp);
   assert_int_equal(system(cmd), 0);
-  json_t *j = post(port_light, "/quality", "q.json", 200);
+  json_t *j = svc_post_file(port_light, "/quality", "q.json", 200);
   double b = json_number_value(json_object_get(j, "brisque"));
   assert_true(b > 3.5 && b < 5.5); /* OpenCV: 4.484 */
   assert_string_equal(json_string_value(json_object_get(j, "quality")), "good");
@@ -288,7 +273,7 @@ static void test_quality(void **s) {
   assert_int_equal(st, 400);
   assert_non_null(strstr(json_string_value(json_object_get(j, "detail")), "smaller"));
   json_decref(j);
-  json_decref(post(port, "/quality", "q.json", 404));
+  json_decref(svc_post_file(port, "/quality", "q.json", 404));
 }
 
 int main(void) {

@@ -38,9 +38,7 @@ static int free_port(void) {
 static pid_t start(int p, int which) {
   pid_t c = fork();
   if (c == 0) {
-    char ports[16], log[512], v[600];
-    snprintf(ports, sizeof ports, "%d", p);
-    snprintf(log, sizeof log, "%s/serve-%d.log", tmp, p);
+    char v[600];
     static const char *const keys[] = {"VEHICLE_MODEL_PATH", "VEHICLE_DAMAGE_MODEL_PATH", "PET_MODEL_PATH",
                                        "DEPTH_MODEL_PATH", "WEATHER_MODEL_PATH"};
     static const char *const files[] = {"vehicle-segment.onnx", "damage-seg.onnx", "resnet-18.onnx",
@@ -53,10 +51,7 @@ static pid_t start(int p, int which) {
     }
     setenv("VIGIL_HOUSEHOLD_PETS", "dog:golden retriever", 1);
     snprintf(v, sizeof v, "%s/gallery-%d.sqlite", tmp, p), setenv("VIGIL_REID_GALLERY", v, 1);
-    if (!freopen(log, "w", stderr)) _exit(126);
-    const char *bin = getenv("VIGIL_BINARY");
-    execl(bin, bin, "serve", "enrich", "--port", ports, "--bind", "127.0.0.1", (char *)NULL);
-    _exit(127);
+    svc_serve_exec("enrich", p, true);
   }
   return c;
 }
@@ -67,16 +62,6 @@ static void body(const char *name, const char *extra) {
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\",%s}' $(base64 -w0 %s/frame.png) > %s/%s", extra, tmp, tmp,
            name);
   assert_int_equal(system(cmd), 0);
-}
-
-static json_t *post(int p, const char *path, const char *file, int want) {
-  json_t *j;
-  int st;
-  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s",
-                            tmp, file, p, path),
-                   0);
-  if (st != want) fail_msg("%s: status %d, wanted %d: %s", path, st, want, json_dumps(j, 0));
-  return j;
 }
 
 static int setup(void **s) {
@@ -130,7 +115,7 @@ static void test_vehicle(void **s) {
   /* 2024-11-27 06:46:40 UTC = 01:46 in New York: night */
   body("car.json", "\"detection_type\":\"vehicle\",\"detection_class\":\"car\",\"detection_confidence\":0.75,\"bbox\":{\"x1\":10,\"y1\":40,"
                    "\"x2\":200,\"y2\":360},\"timestamp\":1732690000,\"timezone\":\"America/New_York\"");
-  json_t *j = post(port, "/enrich", "car.json", 200);
+  json_t *j = svc_post_file(port, "/enrich", "car.json", 200);
   json_t *v = json_object_get(j, "vehicle");
   assert_string_equal(str(v, "vehicle_type"), "pickup_truck");
   assert_string_equal(str(v, "display_name"), "pickup truck");
@@ -159,19 +144,19 @@ static void test_vehicle(void **s) {
   /* the same at 06:46 UTC: daytime, no night patterns */
   body("car-utc.json", "\"detection_type\":\"vehicle\",\"bbox\":{\"x1\":10,\"y1\":40,\"x2\":200,\"y2\":360},"
                        "\"timestamp\":1732690000,\"timezone\":\"UTC\"");
-  j = post(port, "/vehicle-damage", "car-utc.json", 200);
+  j = svc_post_file(port, "/vehicle-damage", "car-utc.json", 200);
   pat = json_object_get(json_object_get(j, "vehicle_damage"), "patterns");
   assert_true(json_is_false(json_object_get(pat, "critical_alert")));
   assert_true(json_is_true(json_object_get(pat, "break_in_pattern")));
   json_decref(j);
   /* /vehicle-classify on the blue third: a commercial work van */
   body("van.json", "\"detection_type\":\"vehicle\",\"bbox\":{\"x1\":230,\"y1\":40,\"x2\":410,\"y2\":360}");
-  j = post(port, "/vehicle-classify", "van.json", 200);
+  j = svc_post_file(port, "/vehicle-classify", "van.json", 200);
   assert_string_equal(str(json_object_get(j, "vehicle"), "vehicle_type"), "work_van");
   assert_true(json_is_true(json_object_get(json_object_get(j, "vehicle"), "is_commercial")));
   json_decref(j);
   /* without the exports: the detector's class, damage null with the reason */
-  j = post(port_bare, "/enrich", "car.json", 200);
+  j = svc_post_file(port_bare, "/enrich", "car.json", 200);
   v = json_object_get(j, "vehicle");
   assert_string_equal(str(v, "vehicle_type"), "car");
   assert_string_equal(str(v, "source"), "detector");
@@ -179,7 +164,7 @@ static void test_vehicle(void **s) {
   assert_true(json_is_null(json_object_get(j, "vehicle_damage")));
   assert_non_null(strstr(str(json_object_get(j, "errors"), "damage"), "VEHICLE_DAMAGE_MODEL_PATH"));
   json_decref(j);
-  j = post(port_bare, "/vehicle-damage", "car.json", 503);
+  j = svc_post_file(port_bare, "/vehicle-damage", "car.json", 503);
   json_decref(j);
 }
 
@@ -188,7 +173,7 @@ static void test_animal_depth_weather(void **s) {
   body("dog.json", "\"detection_type\":\"animal\",\"detection_class\":\"dog\",\"bbox\":{\"x1\":20,\"y1\":50,"
                    "\"x2\":200,\"y2\":350},\"options\":{\"include_depth\":true,\"include_weather\":true},"
                    "\"camera_id\":\"yard\",\"depth_px_per_m\":850");
-  json_t *j = post(port, "/enrich", "dog.json", 200);
+  json_t *j = svc_post_file(port, "/enrich", "dog.json", 200);
   json_t *p = json_object_get(j, "pet");
   assert_string_equal(str(p, "pet_type"), "dog");
   assert_string_equal(str(p, "breed"), "golden retriever");
@@ -204,18 +189,18 @@ static void test_animal_depth_weather(void **s) {
   json_decref(j);
   /* /pet-classify on the blue third: a cat, not a household pet */
   body("cat.json", "\"detection_type\":\"animal\",\"bbox\":{\"x1\":230,\"y1\":50,\"x2\":410,\"y2\":350}");
-  j = post(port, "/pet-classify", "cat.json", 200);
+  j = svc_post_file(port, "/pet-classify", "cat.json", 200);
   assert_string_equal(str(json_object_get(j, "pet"), "breed"), "tabby");
   assert_true(json_is_false(json_object_get(json_object_get(j, "pet"), "is_household_pet")));
   json_decref(j);
   /* /depth-estimate: a PNG */
-  j = post(port, "/depth-estimate", "cat.json", 200);
+  j = svc_post_file(port, "/depth-estimate", "cat.json", 200);
   const char *png = str(json_object_get(j, "depth"), "depth_map_base64");
   assert_non_null(png);
   assert_int_equal(strncmp(png, "iVBORw0KGgo", 11), 0); /* \x89PNG\r\n\x1a\n */
   json_decref(j);
   /* without the exports: pet from the detector, distance from the box alone */
-  j = post(port_bare, "/enrich", "dog.json", 200);
+  j = svc_post_file(port_bare, "/enrich", "dog.json", 200);
   assert_string_equal(str(json_object_get(j, "pet"), "source"), "detector");
   assert_true(json_is_true(json_object_get(json_object_get(j, "pet"), "is_household_pet"))); /* by type */
   d = json_object_get(j, "depth");
@@ -224,12 +209,12 @@ static void test_animal_depth_weather(void **s) {
   assert_true(json_is_null(json_object_get(j, "weather")));
   assert_non_null(json_object_get(json_object_get(j, "errors"), "weather"));
   json_decref(j);
-  json_decref(post(port_bare, "/depth-estimate", "cat.json", 503));
-  j = post(port_bare, "/object-distance", "cat.json", 200);
+  json_decref(svc_post_file(port_bare, "/depth-estimate", "cat.json", 503));
+  j = svc_post_file(port_bare, "/object-distance", "cat.json", 200);
   assert_string_equal(str(json_object_get(j, "depth"), "calibration"), "default");
   json_decref(j);
   /* a depth export of the wrong shape: the reason names it */
-  j = post(port_bad, "/depth-estimate", "cat.json", 503);
+  j = svc_post_file(port_bad, "/depth-estimate", "cat.json", 503);
   fprintf(stderr, "bad depth export: %s\n", str(j, "detail"));
   assert_non_null(strstr(str(j, "detail"), "unexpected output shape [1,37,37]"));
   json_decref(j);
@@ -238,25 +223,25 @@ static void test_animal_depth_weather(void **s) {
 static void test_bad_input(void **s) {
   (void)s;
   body("tiny.json", "\"detection_type\":\"vehicle\",\"bbox\":{\"x1\":50,\"y1\":50,\"x2\":52,\"y2\":52}");
-  json_t *j = post(port, "/enrich", "tiny.json", 400);
+  json_t *j = svc_post_file(port, "/enrich", "tiny.json", 400);
   fprintf(stderr, "2x2: %s\n", str(j, "detail"));
   assert_non_null(strstr(str(j, "detail"), "2x2"));
   json_decref(j);
-  json_decref(post(port, "/vehicle-classify", "tiny.json", 400));
+  json_decref(svc_post_file(port, "/vehicle-classify", "tiny.json", 400));
   body("out.json", "\"detection_type\":\"vehicle\",\"bbox\":{\"x1\":900,\"y1\":50,\"x2\":1000,\"y2\":150}");
-  j = post(port, "/enrich", "out.json", 400);
+  j = svc_post_file(port, "/enrich", "out.json", 400);
   assert_non_null(strstr(str(j, "detail"), "640x400"));
   json_decref(j);
   body("parts.json", "\"detection_type\":\"vehicle\",\"parts\":[\"vehicle\",\"wheels\"]");
-  j = post(port, "/enrich", "parts.json", 400);
+  j = svc_post_file(port, "/enrich", "parts.json", 400);
   assert_non_null(strstr(str(j, "detail"), "wheels"));
   json_decref(j);
   body("tz.json", "\"detection_type\":\"vehicle\",\"timezone\":\"Mars/Olympus\"");
-  json_decref(post(port, "/enrich", "tz.json", 400));
+  json_decref(svc_post_file(port, "/enrich", "tz.json", 400));
   /* parts: only what is asked runs */
   body("only.json", "\"detection_type\":\"vehicle\",\"parts\":[\"vehicle\"],\"bbox\":{\"x1\":10,\"y1\":40,"
                     "\"x2\":200,\"y2\":360}");
-  j = post(port, "/enrich", "only.json", 200);
+  j = svc_post_file(port, "/enrich", "only.json", 200);
   assert_non_null(str(json_object_get(j, "vehicle"), "vehicle_type"));
   assert_true(json_is_null(json_object_get(j, "vehicle_damage")));
   json_decref(j);

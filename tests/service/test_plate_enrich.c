@@ -26,18 +26,13 @@ static pid_t pids[2];
 static pid_t start(const char *service, int p, const char *known, const char *plate_model) {
   pid_t c = fork();
   if (c == 0) {
-    char ports[16], log[512], v[600];
-    snprintf(ports, sizeof ports, "%d", p);
-    snprintf(log, sizeof log, "%s/serve-%d.log", tmp, p);
+    char v[600];
     snprintf(v, sizeof v, "%s/gallery-%d.sqlite", tmp, p), setenv("VIGIL_REID_GALLERY", v, 1);
     if (known) setenv("KNOWN_PLATES", known, 1);
     else unsetenv("KNOWN_PLATES");
     if (plate_model) setenv("LICENSE_PLATE_MODEL_PATH", plate_model, 1);
     else unsetenv("LICENSE_PLATE_MODEL_PATH");
-    if (!freopen(log, "w", stderr)) _exit(126);
-    const char *bin = getenv("VIGIL_BINARY");
-    execl(bin, bin, "serve", service, "--port", ports, (char *)NULL);
-    _exit(127);
+    svc_serve_exec(service, p, false);
   }
   return c;
 }
@@ -47,16 +42,6 @@ static void body(const char *name, const char *dir, const char *image, const cha
   snprintf(cmd, sizeof cmd, "printf '{\"image\":\"%%s\",%s}' $(base64 -w0 %s/%s) > %s/%s", extra, dir, image, tmp,
            name);
   assert_int_equal(system(cmd), 0);
-}
-
-static json_t *post(int p, const char *path, const char *file) {
-  json_t *j;
-  int st;
-  assert_int_equal(svc_curl(&j, &st, "-H 'Content-Type: application/json' --data-binary @%s/%s http://127.0.0.1:%d%s",
-                            tmp, file, p, path),
-                   0);
-  if (st != 200) fail_msg("%s: status %d: %s", path, st, json_dumps(j, 0));
-  return j;
 }
 
 static int setup(void **s) {
@@ -123,7 +108,7 @@ static void check_plate(json_t *j, bool known) {
 
 static void test_heavy(void **s) {
   (void)s;
-  json_t *j = post(port, "/enrich", "plate.json");
+  json_t *j = svc_post_file(port, "/enrich", "plate.json", 200);
   check_plate(j, false);
   assert_true(used(j, "paddleocr"));
   assert_false(used(j, "yolo11-license-plate")); /* not installed on this one */
@@ -131,14 +116,14 @@ static void test_heavy(void **s) {
                                                         "source")),
                       "ocr-detector");
   json_decref(j);
-  j = post(port, "/vehicle-classify", "plate.json");
+  j = svc_post_file(port, "/vehicle-classify", "plate.json", 200);
   check_plate(j, false);
   json_decref(j);
 }
 
 static void test_light_known(void **s) {
   (void)s;
-  json_t *j = post(port_light, "/enrich", "plate.json");
+  json_t *j = svc_post_file(port_light, "/enrich", "plate.json", 200);
   check_plate(j, true);
   json_t *lp = json_object_get(json_object_get(j, "vehicle"), "license_plate");
   assert_string_equal(json_string_value(json_object_get(lp, "source")), "yolo11-license-plate");
@@ -149,7 +134,7 @@ static void test_light_known(void **s) {
 
 static void test_no_plate(void **s) {
   (void)s;
-  json_t *j = post(port, "/enrich", "noplate.json");
+  json_t *j = svc_post_file(port, "/enrich", "noplate.json", 200);
   json_t *v = json_object_get(j, "vehicle");
   assert_true(json_is_object(v));
   assert_true(json_is_null(json_object_get(v, "license_plate")));
