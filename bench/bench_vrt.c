@@ -2,7 +2,7 @@
  * models and inputs, in one run; for the TF.js models ORT cannot load, vrt
  * against the f32 FLOP ceiling of this machine measured in the same run.
  *
- * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS | --bf16]
+ * usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--onnx FILE]... [--no-busy] [--quick] [--alt BACKENDS | --bf16]
  *
  * Each model gets two fresh worker processes: this program in --worker mode
  * (vrt) and tools/ref/ort_bench.mjs (ORT), both speaking the same line
@@ -686,7 +686,9 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   res->a1 = res->a2 = res->adiff = NAN;
   res->von2 = res->bvon2 = res->tv1 = res->tv2 = res->tvon2 = NAN;
   char path[4096];
-  if (vigil_asset_require(path, sizeof path, b->rel)) {
+  if (b->rel[0] == '/') /* --onnx: a file of the user's, not an asset */
+    snprintf(path, sizeof path, "%s", b->rel);
+  else if (vigil_asset_require(path, sizeof path, b->rel)) {
     fprintf(stderr, "bench_vrt: %s: %s (skipped)\n", b->name, vigil_asset_errmsg());
     return;
   }
@@ -920,8 +922,10 @@ int main(int argc, char **argv) {
   vrt_omp_env_reexec(argv); /* as vigil does; the workers inherit it */
   if (argc == 4 && !strcmp(argv[1], "--worker")) return worker_main(argv[2], argv[3]);
   if (argc == 2 && !strcmp(argv[1], "--ceiling")) return ceiling_main();
-  int runs = 11, warmup = 3, busy = 1;
+  int runs = 11, warmup = 3, busy = 1, nextra = 0;
   const char *only = NULL;
+  bmodel extra[16];
+  char extra_name[16][256], extra_path[16][4096];
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
@@ -930,8 +934,19 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--alt") && i + 1 < argc) alt_backends = argv[++i];
     else if (!strcmp(argv[i], "--bf16")) bf16_mode = 1;
     else if (!strcmp(argv[i], "--quick")) runs = 3, warmup = 1;
-    else {
-      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--no-busy] [--quick] [--alt BACKENDS | --bf16]\n"
+    else if (!strcmp(argv[i], "--onnx") && i + 1 < argc && nextra < 16) {
+      const char *f = argv[++i], *base = strrchr(f, '/') ? strrchr(f, '/') + 1 : f;
+      if (!realpath(f, extra_path[nextra])) {
+        fprintf(stderr, "bench_vrt: %s: %s\n", f, strerror(errno));
+        return 2;
+      }
+      size_t bl = strcspn(base, ".");
+      snprintf(extra_name[nextra], sizeof extra_name[0], "%.*s", (int)(bl < 255 ? bl : 255), base);
+      extra[nextra] = (bmodel){extra_name[nextra], extra_path[nextra], {0}, 1};
+      nextra++;
+    } else {
+      printf("usage: bench_vrt [--runs N] [--warmup N] [--models a,b,..] [--onnx FILE]... [--no-busy] [--quick] [--alt BACKENDS | --bf16]\n"
+             "  --onnx FILE     also bench this ONNX file (dynamic dims 1); alone with --models none\n"
              "  --alt BACKENDS  also run vrt with VRT_BACKENDS=BACKENDS, interleaved, and compare\n"
              "  --bf16          also run vrt with VRT_PRECISION=bf16, interleaved, and check it on the real photos\n"
              "models:");
@@ -955,11 +970,11 @@ int main(int argc, char **argv) {
          "(%d warm-up); OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s VRT_BACKENDS=%s\n", runs, warmup, wp ? wp : "unset",
          sc ? sc : "unset", vb ? vb : "unset");
   fflush(stdout);
-  result res[NMODELS];
+  result res[NMODELS + 16];
   int n = 0;
-  for (int k = 0; k < NMODELS; k++) {
-    const bmodel *b = &MODELS[k];
-    if (only) {
+  for (int k = 0; k < NMODELS + nextra; k++) {
+    const bmodel *b = k < NMODELS ? &MODELS[k] : &extra[k - NMODELS];
+    if (only && k < NMODELS) {
       size_t l = strlen(b->name);
       const char *p = only;
       int hit = 0;

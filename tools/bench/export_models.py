@@ -19,6 +19,14 @@ is missing; needs Debian's python3-torch, python3-torchvision, python3-onnx.
                                      widths (384, 6 heads, MLP 1536) with 6 of
                                      its 12 layers (45 MB): the MatMul,
                                      attention and LayerNorm path
+
+More torchvision architectures, exported only when named (`make deps` does
+not): the sweep that checks vrt on networks its bench set does not cover,
+
+    python3 tools/bench/export_models.py --out /tmp/sweep --zoo
+    build/bench_vrt --models none --no-busy $(for f in /tmp/sweep/*.onnx; do echo --onnx $f; done)
+
+  ZOO (below), each [1,3,224,224] (inception_v3 [1,3,299,299]), weights=None
 """
 import argparse
 import os
@@ -246,6 +254,34 @@ MODELS = {
 }
 
 
+# torchvision builders exported by --zoo (or by name); every family the bench
+# set lacks: fire modules, inception branches, dense blocks, SE, grouped and
+# depthwise convs, channel shuffle, windowed attention
+ZOO = ["squeezenet1_1", "googlenet", "inception_v3", "densenet121", "resnet50", "resnext50_32x4d",
+       "regnet_x_400mf", "regnet_y_400mf", "mobilenet_v2", "mobilenet_v3_small", "mnasnet1_0",
+       "shufflenet_v2_x1_0", "efficientnet_b0", "efficientnet_b3", "efficientnet_v2_s", "convnext_tiny",
+       "swin_t", "maxvit_t", "alexnet", "vgg11", "vit_b_16"]
+
+
+def zoo_model(name):
+    # googlenet / inception_v3 without weights warn and default to aux heads
+    # (training only) and their scipy-based init: plain init, no aux heads
+    kw = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
+
+    def make():
+        m = getattr(torchvision.models, name)(weights=None, **kw)
+        head = getattr(getattr(m, "heads", None), "head", None)
+        if head is not None:  # zero-initialised, as in vit_small_6l
+            nn.init.normal_(head.weight, std=0.02)
+            nn.init.normal_(head.bias, std=0.02)
+        return m
+    return make
+
+
+for _n in ZOO:
+    MODELS[_n] = (zoo_model(_n), (1, 3, 299, 299) if _n == "inception_v3" else (1, 3, 224, 224), "logits")
+
+
 def export(name, out_dir):
     make, shape, out_name = MODELS[name]
     torch.manual_seed(0)
@@ -257,7 +293,7 @@ def export(name, out_dir):
     # Under no_grad torch's nn.MultiheadAttention takes its fused fast path,
     # which has no ONNX export: transformers export with autograd on (same
     # graph otherwise).
-    with torch.no_grad() if not name.startswith("vit") else torch.enable_grad():
+    with torch.no_grad() if not name.startswith(("vit", "swin", "maxvit")) else torch.enable_grad():
         torch.onnx.export(model, x, tmp, opset_version=OPSET, input_names=["input"], output_names=[out_name],
                           do_constant_folding=True)
     import onnx
@@ -271,11 +307,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(home, "bench-models"))
     ap.add_argument("--force", action="store_true", help="export again even if the file exists")
+    ap.add_argument("--zoo", action="store_true", help="export the torchvision sweep (ZOO) instead")
     ap.add_argument("names", nargs="*", help=f"subset of {', '.join(MODELS)}")
     args = ap.parse_args()
+    if args.zoo:
+        args.names = args.names or ZOO
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for name in args.names or MODELS:
+    for name in args.names or [n for n in MODELS if n not in ZOO]:
         if name not in MODELS:
             sys.exit(f"export_models: unknown model '{name}'")
         if not args.force and os.path.exists(os.path.join(args.out, name + ".onnx")):
