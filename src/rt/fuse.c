@@ -1,5 +1,6 @@
 /* Load-time fusion passes: BatchNorm folded into Conv, a residual Add and an
- * activation folded into the Conv/Gemm/MatMul before them.
+ * activation folded into the Conv/Gemm/MatMul before them (a ReLU also into a
+ * standalone BatchNorm).
  *
  * Each pass rewrites the graph in place after constant folding (so shapes
  * and constants are known) and marks the swallowed node dead (op = -1) for
@@ -130,7 +131,8 @@ static int64_t out_channel(bool tr, int64_t r, int64_t j, int64_t rows, int64_t 
 static int batchnorm_at(vrt_graph *g, const int *uses, int i, char *changed) {
   vrt_node *bn = &g->nodes[i];
   if (bn->op != VRT_OP_BatchNormalization || bn->nin != 5 || bn->nout != 1) return 0;
-  if (vrt_attr_int(bn, "training_mode", 0)) return 0;
+  const char *act = vrt_attr_string(bn, "vrt_act", NULL);
+  if (vrt_attr_int(bn, "training_mode", 0) || (act && *act)) return 0;
   vrt_node *cv = vrt__fuse_producer(g, bn->in[0]);
   if (!cv || (cv->op != VRT_OP_Conv && cv->op != VRT_OP_ConvTranspose) || uses[bn->in[0]] != 1 || has_fused(cv))
     return 0;
@@ -335,6 +337,10 @@ static const char *act_of(const vrt_graph *g, const vrt_node *a, float *alpha, f
 
 static bool act_host(const vrt_node *n) {
   if (n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose) return true;
+  /* a BatchNorm left standalone (pre-activation: after a Concat or an Add)
+   * takes a ReLU, which oneDNN's batch normalization applies in the same
+   * pass (fuse_norm_relu); inference only */
+  if (n->op == VRT_OP_BatchNormalization) return n->nout == 1 && !vrt_attr_int(n, "training_mode", 0);
   /* Gemm/MatMul apply vrt_act too; their input 3 is the Prelu slope only */
   return (n->op == VRT_OP_Gemm || n->op == VRT_OP_MatMul) && n->nin <= 3;
 }
@@ -422,6 +428,8 @@ static int activation_at(vrt_graph *g, const int *uses, int i, char *changed) {
   if (!conv && g->values[x].t.dtype != VRT_F32) return 0;
   float alpha, beta;
   const char *name = act_of(g, a, &alpha, &beta);
+  if (h->op == VRT_OP_BatchNormalization) /* ReLU alone: what fuse_norm_relu is */
+    return name && !strcmp(name, "Relu") && uses[x] == 1 ? fold_act(g, h, a, name, alpha, beta, changed) : 0;
   if (name && uses[x] == 1) return fold_act(g, h, a, name, alpha, beta, changed);
   vrt_node *last = !name && uses[x] == 2 ? match_hardswish(g, uses, x, (int)(h - g->nodes)) : NULL;
   if (last) return fold_act(g, h, last, "HardSwish", 0, 0, changed);
@@ -564,11 +572,18 @@ static bool pad_is_identity(const vrt_graph *g, const vrt_node *n) {
   return true;
 }
 
-int vrt__fuse_identity_pad(vrt_graph *g, char *changed) {
+/* A node that copies its input 0: a Pad of zeros, or a Concat of one input
+ * (DenseNet's first layer of a block concatenates a list of one tensor). */
+static bool is_identity(const vrt_graph *g, const vrt_node *n) {
+  if (n->op == VRT_OP_Concat) return n->nin == 1 && n->nout == 1 && n->in[0] >= 0;
+  return pad_is_identity(g, n);
+}
+
+int vrt__fuse_identity(vrt_graph *g, char *changed) {
   int removed = 0;
   for (int i = 0; i < g->nnodes; i++) {
     vrt_node *p = &g->nodes[i];
-    if (!pad_is_identity(g, p)) continue;
+    if (!is_identity(g, p)) continue;
     int x = p->in[0], y = p->out[0];
     bool is_out = false;
     for (int k = 0; k < g->noutputs; k++) is_out |= g->outputs[k] == y;
@@ -594,7 +609,7 @@ int vrt__fuse_all(vrt_graph *g, char *changed) {
   /* a residual before the activation after it */
   static const vrt_fuse_fn rest[] = {vrt__fuse_layernorm, vrt__fuse_transformer, vrt__fuse_residual,
                                      vrt__fuse_activation};
-  int total = vrt__fuse_identity_pad(g, changed), rc = 1;
+  int total = vrt__fuse_identity(g, changed), rc = 1;
   if (total < 0) return total;
   /* bias Add, then BatchNorm, then a scale ...: again while they fold */
   for (int round = 0; round < 8 && rc > 0; round++) {
