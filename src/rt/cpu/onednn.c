@@ -1061,7 +1061,7 @@ fail:
  * it (nhwc or blocked) and writes the joined tensor in the first input's
  * layout when the readers take it private, or straight into plain memory
  * otherwise: no reorder to plain and back around the join. */
-#define DN_CONCAT_MAX 16
+#define DN_CONCAT_MAX 64 /* DenseNet-201 joins 49 */
 
 typedef struct dn_concat {
   dn_head h; /* kind DN_CONCAT */
