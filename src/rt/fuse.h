@@ -59,6 +59,9 @@ int vrt__fuse_matmul_bias(vrt_graph *g, char *changed);
 int vrt__fuse_attention(vrt_graph *g, char *changed);
 /* The three above, in that order (vrt__fuse_all calls it). */
 int vrt__fuse_transformer(vrt_graph *g, char *changed);
+/* BatchNormalization (NCHW, rank 4, inference) left after BatchNorm folding:
+ * a depthwise 1x1 Conv with the normalisation as weights and bias. */
+int vrt__fuse_bn_dwconv(vrt_graph *g, char *changed);
 /* Pad whose pads are all zero (torch exports AvgPool2d(2, 2) as Pad +
  * AveragePool) or Concat of one input: readers take its input, the node
  * dies. */

@@ -2,9 +2,12 @@
  * kernels: DenseNet's pre-activation block (Conv, Concat, BatchNorm + ReLU,
  * Conv) and standalone activations on random shapes, reading and writing the
  * convolutions' private layouts or plain data (graph outputs), at 1 and 2
- * threads; BatchNorm of rank 2 and 3; and oneDNN planning those nodes itself
- * rather than refusing them to the own kernels. The second (planned) run of
- * a session goes through the backend, the third runs with VRT_REFERENCE=1. */
+ * threads, as loaded (the BatchNorm a depthwise 1x1 Conv with the ReLU
+ * fused, fuse.c) and unfused (VRT_FUSE=0: batch normalization and eltwise
+ * primitives); BatchNorm + ReLU of rank 2 and 3; and oneDNN planning those
+ * nodes itself rather than refusing them to the own kernels. The second
+ * (planned) run of a session goes through the backend, the third runs with
+ * VRT_REFERENCE=1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +52,8 @@ static void add_bn(vrt_graph *g, int x, int64_t C, int y) {
   vrt_node_set_float(&g->nodes[g->nnodes - 1], "epsilon", 1e-3f);
 }
 
+static bool unfused; /* load without the fusion passes (VRT_FUSE=0) */
+
 static vrt_model_t *finish(vrt_graph *g, int x, const int *outs, int nout) {
   g->inputs = malloc(sizeof(int));
   g->inputs[0] = x;
@@ -60,7 +65,9 @@ static vrt_model_t *finish(vrt_graph *g, int x, const int *outs, int nout) {
   }
   g->noutputs = nout;
   vrt_model_t *m = NULL;
+  if (unfused) setenv("VRT_FUSE", "0", 1);
   int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+  unsetenv("VRT_FUSE");
   if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
   assert_int_equal(rc, 0);
   return m;
@@ -175,14 +182,21 @@ static void test_preact_block(void **state) {
     add_act(g, act, v[0], v[5]);
     vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){v[5], w3}, 2, &v[6], 1);
     add_act(g, act2, v[1], v[7]);
+    unfused = trial & 2;
     vrt_model_t *m = finish(g, x, (int[]){v[4], v[6], v[7]}, 3);
-    /* the ReLU went into the BatchNorm (fuse.c), which oneDNN runs */
-    bool fused = false;
-    for (int i = 0; i < m->g->nnodes; i++)
-      if (m->g->nodes[i].op == VRT_OP_BatchNormalization)
-        fused = !strcmp(vrt_attr_string(&m->g->nodes[i], "vrt_act", ""), "Relu");
-    assert_true(fused == relu);
-    assert_true(onednn_plans(m, VRT_OP_BatchNormalization));
+    unfused = false;
+    if (trial & 2) { /* as written: batch normalization and eltwise primitives */
+      assert_true(onednn_plans(m, VRT_OP_BatchNormalization));
+      if (relu) assert_true(onednn_plans(m, VRT_OP_Relu));
+    } else { /* the BatchNorm is a depthwise Conv that took the ReLU */
+      const vrt_node *dw = NULL;
+      for (int i = 0; i < m->g->nnodes; i++) {
+        assert_int_not_equal(m->g->nodes[i].op, VRT_OP_BatchNormalization);
+        if (m->g->nodes[i].op == VRT_OP_Conv && vrt_attr_int(&m->g->nodes[i], "group", 1) == C) dw = &m->g->nodes[i];
+      }
+      assert_non_null(dw);
+      assert_string_equal(vrt_attr_string(dw, "vrt_act", ""), relu ? "Relu" : "");
+    }
     assert_true(onednn_plans(m, act));
     double d = run_vs_ref(m, 1 + (trial & 1));
     if (d > 1e-3)
@@ -193,7 +207,8 @@ static void test_preact_block(void **state) {
   }
 }
 
-/* BatchNorm1d: x [N, C] and [N, C, L] -> BN -> Relu, plain in and out. */
+/* BatchNorm1d: x [N, C] and [N, C, L] -> BN -> Relu (fused into the
+ * BatchNorm, oneDNN's fuse_norm_relu), plain in and out. */
 static void test_bn_low_rank(void **state) {
   (void)state;
   for (int rank = 2; rank <= 3; rank++) {
@@ -206,6 +221,7 @@ static void test_bn_low_rank(void **state) {
     vrt_graph_add_node(g, VRT_OP_Relu, "relu", "Relu", &a, 1, &y, 1);
     vrt_model_t *m = finish(g, x, &y, 1);
     assert_int_equal(vrt_model_num_nodes(m), 1);
+    assert_string_equal(vrt_attr_string(&m->g->nodes[0], "vrt_act", ""), "Relu");
     assert_true(onednn_plans(m, VRT_OP_BatchNormalization));
     assert_true(run_vs_ref(m, 1) < 1e-4);
     vrt_model_free(m);

@@ -276,18 +276,20 @@ static void test_concat_of_one_dropped(void **state) {
   assert_int_equal(check(P_CAT1), 1);
 }
 
-/* A standalone BatchNorm (after a Concat) takes the ReLU after it, not
- * another activation. */
-static void test_preact_bn_takes_relu(void **state) {
+/* A BatchNorm after a Concat (folding into no producer) becomes a depthwise
+ * 1x1 Conv, which then takes the activation after it. */
+static void test_preact_bn_depthwise(void **state) {
   (void)state;
   assert_int_equal(check(P_PREACT), 3);
-  assert_int_equal(check(P_PREACT_SIG), 4);
+  assert_int_equal(check(P_PREACT_SIG), 3);
   vrt_model_t *m = load(P_PREACT, true);
-  const vrt_node *bn = NULL;
-  for (int i = 0; i < m->g->nnodes; i++)
-    if (m->g->nodes[i].op == VRT_OP_BatchNormalization) bn = &m->g->nodes[i];
-  assert_non_null(bn);
-  assert_string_equal(vrt_attr_string(bn, "vrt_act", ""), "Relu");
+  const vrt_node *dw = NULL;
+  for (int i = 0; i < m->g->nnodes; i++) {
+    assert_int_not_equal(m->g->nodes[i].op, VRT_OP_BatchNormalization);
+    if (m->g->nodes[i].op == VRT_OP_Conv && vrt_attr_int(&m->g->nodes[i], "group", 1) == 12) dw = &m->g->nodes[i];
+  }
+  assert_non_null(dw);
+  assert_string_equal(vrt_attr_string(dw, "vrt_act", ""), "Relu");
   vrt_model_free(m);
 }
 
@@ -417,7 +419,7 @@ int main(void) {
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
       cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
       cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_concat_of_one_dropped),
-      cmocka_unit_test(test_preact_bn_takes_relu), cmocka_unit_test(test_pass_driver),
+      cmocka_unit_test(test_preact_bn_depthwise), cmocka_unit_test(test_pass_driver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
