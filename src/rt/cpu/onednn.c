@@ -540,6 +540,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   }
   if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
   if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
+  /* the residual stored as dst is written: summed in place when the
+   * executor gives the output its bytes (no copy in conv_exec) */
+  if (c->residual && !c->r_res && !c->r_dst && rq->out_inplace) rq->out_inplace[0] = 4;
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
