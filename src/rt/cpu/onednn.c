@@ -934,13 +934,14 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
 
 /* ---- batch normalization and eltwise: in the producer's layout ------------ */
 
-/* A BatchNormalization left standalone (DenseNet's pre-activation BN -> ReLU
- * after each Concat; fuse.c folds the ReLU in) and a standalone activation
- * run as one oneDNN primitive on their input where its producer stored it
- * (nChw16c, nhwc or plain), writing the same layout: kept private when the
- * readers take it, reordered to plain otherwise. On the own kernels they
- * would force the producer to write plain data and sweep it in scalar
- * loops. */
+/* A BatchNormalization left standalone (fuse.c folds it into a Conv, or
+ * makes a rank-4 one a depthwise 1x1 Conv; what remains is BatchNorm1d
+ * over [N, C] or [N, C, L], with the ReLU after it folded in, or any with
+ * VRT_FUSE=0) and a standalone activation run as one oneDNN primitive on
+ * their input where its producer stored it (nChw16c, nhwc or plain),
+ * writing the same layout: kept private when the readers take it,
+ * reordered to plain otherwise. On the own kernels they would force the
+ * producer to write plain data and sweep it in scalar loops. */
 
 /* A standalone activation node as an nn_act (the kinds act_alg maps), from
  * its attributes and, for Clip, constant min / max inputs. */
