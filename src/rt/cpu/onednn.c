@@ -650,6 +650,30 @@ fail:
   return rc;
 }
 
+/* md (plain, rank 4) in the format of like when like is one of the
+ * layouts oneDNN's convolutions write (plain, nhwc, channel blocks of 4 to
+ * 32), else md itself: into *out. */
+static int md_same_format(const vrt_kernel_req *rq, const dnnl_memory_desc_t *like, const dnnl_memory_desc_t *md,
+                          dnnl_memory_desc_t *out) {
+  static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_acdb, dnnl_aBcd16b, dnnl_aBcd8b, dnnl_aBcd4b, dnnl_aBcd32b};
+  int rc = 0;
+  *out = *md;
+  for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+    dnnl_memory_desc_t t;
+    DN_TRY(dnnl_memory_desc_init_by_tag(&t, 4, like->dims, dnnl_f32, tags[i]), "desc");
+    if (!dnnl_memory_desc_equal(&t, like)) continue;
+    DN_TRY(dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, tags[i]), "desc");
+    break;
+  }
+fail:
+  return rc;
+}
+
+/* The nhwc (acdb) desc of a rank-4 f32 md's dims. */
+static dnnl_status_t md_nhwc_of(const dnnl_memory_desc_t *md, dnnl_memory_desc_t *out) {
+  return dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, dnnl_acdb);
+}
+
 static bool full4(const vrt_tensor *t, const vrt_tensor *out) {
   return t && t->ndim == 4 && vrt__same_shape(t, out);
 }
@@ -727,7 +751,8 @@ static bool pool_supports(const vrt_kernel_req *rq) {
   if (rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
   const nn_conv_params *p = rq->n->params;
   if (op == VRT_OP_MaxPool || op == VRT_OP_AveragePool) {
-    if (!p || p->layout || p->storage_order || p->ceil_mode) return false;
+    /* ceil_mode: plan widens the right padding to ONNX's output size */
+    if (!p || p->layout || p->storage_order) return false;
   }
   if (p && p->layout) return false;
   return true;
@@ -817,16 +842,33 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
       if ((rc = plain4(rq, rq->in[idx[i]], &md_in[i]))) goto fail;
       stored[i] = rq->in_layout && rq->in_layout[idx[i]] ? rq->in_layout[idx[i]] : &md_in[i];
     }
-    /* the primitive works in src0's stored layout; a full-shape src1 is
-     * brought to it too, a broadcast src1 stays plain */
-    const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
-    dnnl_binary_desc_t bd;
-    DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
-    if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim))) goto fail;
+    /* The primitive works in src0's stored layout, src1 brought to the
+     * same one: oneDNN's jit binary takes a broadcast src1 (an SE block's
+     * per-channel gate [1, C, 1, 1]) only in src0's own format, and has no
+     * jit kernel at all for some (nChw8c, which grouped convolutions with 8
+     * channels per group write, with a broadcast). Then src0 goes to nhwc
+     * first: one reorder, and nhwc is what 1x1 convolutions read next. */
+    bool bcast = !full4(rq->in[s1], out);
+    dnnl_memory_desc_t md_like[2], md_nhwc[2];
+    const dnnl_memory_desc_t *want[2] = {stored[0], bcast ? &md_in[1] : stored[0]};
+    if (bcast && (rc = md_same_format(rq, stored[0], &md_in[1], &md_like[1])) == 0) want[1] = &md_like[1];
+    if (rc < 0) goto fail;
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (attempt) {
+        vrt__err_clear();
+        for (int i = 0; i < 2; i++) DN_TRY(md_nhwc_of(&md_in[i], &md_nhwc[i]), "nhwc desc");
+        if (dnnl_memory_desc_equal(stored[0], &md_nhwc[0])) break; /* tried that */
+        want[0] = &md_nhwc[0], want[1] = &md_nhwc[1];
+      }
+      dnnl_binary_desc_t bd;
+      DN_TRY(dnnl_binary_desc_init(&bd, alg, want[0], want[1], &md_any_out), "binary desc");
+      if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim)) == 0) break;
+    }
+    if (rc) goto fail;
     c->nsrc = 2;
     c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
-    if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
-    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+    if ((rc = side_init(rq, &c->src[0], s0, stored[0], want[0], true))) goto fail;
+    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want[1], true))) goto fail;
   } else if (resize_supports(rq)) {
     if ((rc = plain4(rq, rq->in[0], &md_in[0]))) goto fail;
     stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
@@ -855,7 +897,19 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
         /* oneDNN derives the output size from the padding: make it agree */
         pr[i] = (g.out[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1 - g.in[1 + i] - g.pb[1 + i];
       }
-      if (n->op == VRT_OP_AveragePool && p->count_include_pad) alg = dnnl_pooling_avg_include_padding;
+      if (n->op == VRT_OP_AveragePool && p->count_include_pad) {
+        /* ONNX divides by the taps inside the padded input, never the
+         * ceil_mode overhang past the end pad; oneDNN's include_padding by
+         * the whole kernel. Without pads both counts are the in-range taps;
+         * with pads and an overhang oneDNN has no such divisor. */
+        bool pads = false, over = false;
+        for (int i = 0; i < 2; i++) pads |= g.pb[1 + i] || g.pe[1 + i], over |= pr[i] > g.pe[1 + i];
+        if (pads && over) {
+          rc = NN_ERR(n, VRT_EUNSUPPORTED, "count_include_pad with a ceil_mode overhang is not mapped to oneDNN");
+          goto fail;
+        }
+        if (pads) alg = dnnl_pooling_avg_include_padding;
+      }
     }
     dnnl_pooling_v2_desc_t pdsc;
     DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
