@@ -62,7 +62,11 @@ int vrt__fuse_transformer(vrt_graph *g, char *changed);
 /* Pad whose pads are all zero (torch exports AvgPool2d(2, 2) as Pad +
  * AveragePool): readers take its input, the node dies. */
 int vrt__fuse_identity_pad(vrt_graph *g, char *changed);
-/* All of them (BatchNorm, affine, LayerNorm, residual, activation) (a residual before the activation after it). */
+/* Pad (zeros, spatial axes, NCHW) -> AveragePool without pads: the pool's
+ * pads, counted (count_include_pad = 1). */
+int vrt__fuse_pad_pool(vrt_graph *g, char *changed);
+/* All of them (BatchNorm, affine, LayerNorm, residual, activation, Pad into AveragePool) (a residual before the
+ * activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 
 #endif
