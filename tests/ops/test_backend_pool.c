@@ -3,7 +3,9 @@
  * shapes: MaxPool / AveragePool with ceil_mode (GoogLeNet, SqueezeNet),
  * RegNetY's squeeze-excitation gate after a grouped convolution with 8
  * channels per group, and a plan in which many nodes are refused (each must
- * fall back alone, not take the whole graph off the backend). Each test
+ * fall back alone, not take the whole graph off the backend), and the
+ * denormals oneDNN's kernels flush (tiny activations of such classifiers
+ * slowed its convolutions several times). Each test
  * also says which nodes must run on oneDNN: a silent fallback to the
  * reference would compare the reference with itself. */
 #include <setjmp.h>
@@ -323,6 +325,52 @@ static void test_many_refusals_keep_the_rest(void **state) {
   vrt_model_free(m);
 }
 
+/* oneDNN's kernels run with denormals as zero (onednn.c: a subnormal input
+ * costs a microcode assist per FMA), the own kernels and VRT_DENORMALS=keep
+ * keep them: a 1x1 Conv of ones over x = 1e-39 everywhere gives 0 on oneDNN
+ * and C * 1e-39 (a normal float) otherwise; the caller's control register
+ * is as it was after every run. */
+static void test_denormals_flushed_on_onednn(void **state) {
+  (void)state;
+  int64_t C = 16, H = 5, W = 5;
+  for (int keep = 0; keep < 2; keep++) {
+    if (keep) setenv("VRT_DENORMALS", "keep", 1);
+    int x, y;
+    vrt_graph *g = graph_start(C, H, W, &x);
+    y = value(g, "y");
+    float *ones = malloc(sizeof(float) * (size_t)(C * C));
+    for (int64_t i = 0; i < C * C; i++) ones[i] = 1;
+    int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, ones, sizeof(float) * (size_t)(C * C), false);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c", "Conv", (int[]){x, w}, 2, &y, 1);
+    vrt_model_t *m = graph_finish(g, y);
+    vrt_session_t *s;
+    assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+    float *xv = malloc(sizeof(float) * (size_t)(C * H * W));
+    for (int64_t i = 0; i < C * H * W; i++) xv[i] = 1e-39f;
+    vrt_tensor in = op_test_tensor(VRT_F32, 4, (int64_t[]){1, C, H, W}, xv);
+    const vrt_tensor *out;
+    int nout;
+    unsigned before = __builtin_ia32_stmxcsr();
+    for (int r = 0; r < 3; r++) { /* unplanned (own), planned (oneDNN), reference */
+      if (r == 2) setenv("VRT_REFERENCE", "1", 1);
+      assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+      unsetenv("VRT_REFERENCE");
+      assert_int_equal(__builtin_ia32_stmxcsr(), before);
+      if (r == 1) assert_non_null(vrt__session_node_backend(s, 0));
+      const float *o = out[0].data;
+      bool flushed = r == 1 && !keep;
+      for (int64_t i = 0; i < C * H * W; i++) {
+        if (flushed) assert_true(o[i] == 0.0f);
+        else assert_true(fabsf(o[i] - (float)C * 1e-39f) < 1e-40f);
+      }
+    }
+    free(xv);
+    vrt_session_free(s);
+    vrt_model_free(m);
+    unsetenv("VRT_DENORMALS");
+  }
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -331,6 +379,7 @@ int main(void) {
       cmocka_unit_test(test_avgpool_divisor_by_hand),
       cmocka_unit_test(test_se_gate_after_grouped_conv),
       cmocka_unit_test(test_many_refusals_keep_the_rest),
+      cmocka_unit_test(test_denormals_flushed_on_onednn),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,6 +129,37 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
   }
 }
 
+/* ---- denormals ------------------------------------------------------------- */
+
+/* A tiny activation (a classifier with random BatchNorm statistics has
+ * them; GoogLeNet's 1x1 convolutions after its first pools read ~1e-39)
+ * costs a microcode assist in every FMA that reads it: oneDNN's kernel for
+ * one 1x1 convolution of GoogLeNet ran at 28 instead of 175 GFLOP/s. So the
+ * oneDNN kernels run with the SSE control register's flush-to-zero and
+ * denormals-are-zero bits set (what TensorFlow does in its executor and ORT
+ * offers as an option), on the calling thread, restored after each node;
+ * the own kernels (the reference) keep IEEE subnormals. VRT_DENORMALS=keep
+ * (read per plan) turns it off. With 2 threads oneDNN's OpenMP worker keeps
+ * its own control register: its half of the work is not flushed. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+enum { DN_FTZ_DAZ = 0x8040 };
+static unsigned dn_flush_on(bool on) {
+  unsigned csr = _mm_getcsr();
+  if (on) _mm_setcsr(csr | DN_FTZ_DAZ);
+  return csr;
+}
+static void dn_flush_off(unsigned csr) { _mm_setcsr(csr); }
+#else
+static unsigned dn_flush_on(bool on) { (void)on; return 0; }
+static void dn_flush_off(unsigned csr) { (void)csr; }
+#endif
+
+static bool dn_flush(void) {
+  const char *e = getenv("VRT_DENORMALS");
+  return !e || strcmp(e, "keep");
+}
+
 /* ---- threads per node ------------------------------------------------------ */
 
 /* How many of the session's threads one node's primitives use. Every oneDNN
@@ -167,6 +198,7 @@ enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
  * the (main) primitive. */
 typedef struct dn_head {
   int kind, team;
+  bool flush; /* denormals as zero while it runs (dn_flush) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
 } dn_head;
@@ -1494,7 +1526,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   int team = dn_team(rq);
   nn_set_threads(team);
   int rc = plan_node(rq, state);
-  if (rc == 0) ((dn_head *)*state)->team = team;
+  if (rc == 0) ((dn_head *)*state)->team = team, ((dn_head *)*state)->flush = dn_flush();
   return rc;
 }
 
@@ -1516,9 +1548,21 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   return conv_plan(rq, state, dnnl_f32);
 }
 
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x);
+
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
-  nn_set_threads(((const dn_head *)state)->team);
+  const dn_head *h = state;
+  nn_set_threads(h->team);
+  unsigned csr = dn_flush_on(h->flush);
+  int rc = exec_kind(state, n, in, nin, out, nout, x);
+  dn_flush_off(csr);
+  return rc;
+}
+
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x) {
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
