@@ -371,6 +371,53 @@ static void test_denormals_flushed_on_onednn(void **state) {
   }
 }
 
+/* 3x3 stride-1 convolutions with enough channels run as Winograd (onednn.c):
+ * a 1x1 Conv -> 3x3 Conv (random channels, size, pads, bias, Relu, a
+ * residual from the 1x1 on some trials) -> 1x1 Conv chain against the
+ * reference, relative error ~1e-6 expected, and not bit-equal to the
+ * direct kernel (VRT_WINOGRAD=0), which says the other kernel did run. */
+static void test_winograd_conv(void **state) {
+  (void)state;
+  int differ = 0;
+  for (int trial = 0; trial < 8; trial++) {
+    int64_t C = irand(16, 80), M = irand(64, 160), H = irand(13, 40), W = irand(13, 40);
+    bool res = trial % 3 == 2;
+    if (res) M = C;
+    uint32_t seed = rng;
+    float out_direct = 0, out_wino = 0;
+    for (int direct = 0; direct < 2; direct++) {
+      if (direct) setenv("VRT_WINOGRAD", "0", 1);
+      rng = seed; /* the same weights and input */
+      int x;
+      vrt_graph *g = graph_start(C, H, W, &x);
+      int a = value(g, "a"), b = value(g, "b"), y = value(g, "y");
+      add_conv(g, "c1", x, a, C, C, 1, 1, "Relu");
+      int i = add_conv(g, "c3", a, b, M, C, 3, 1, trial & 1 ? "Relu" : NULL);
+      if (res) {
+        vrt_node *n = &g->nodes[i];
+        int bias = vrt_graph_add_const(g, "c3.b", VRT_F32, 1, (int64_t[]){M}, rand_buf(M), sizeof(float) * (size_t)M, false);
+        int *in = realloc(n->in, sizeof(int) * 5);
+        in[2] = bias, in[3] = -1, in[4] = a;
+        n->in = in;
+        n->nin = 5;
+      }
+      if (trial % 4 == 3) vrt_node_set_ints(&g->nodes[i], "pads", (int64_t[]){0, 0, 0, 0}, 4);
+      add_conv(g, "c2", b, y, 24, M, 1, 1, NULL);
+      vrt_model_t *m = graph_finish(g, y);
+      double d = run_vs_ref(m, (const char *[]){"c1", "c3", "c2", NULL}, NULL);
+      if (d > 1e-5)
+        fprintf(stderr, "trial %d C%lld M%lld %lldx%lld direct %d: %g\n", trial, (long long)C, (long long)M, (long long)H,
+                (long long)W, direct, d);
+      assert_true(d < 1e-5);
+      *(direct ? &out_direct : &out_wino) = (float)d;
+      vrt_model_free(m);
+      unsetenv("VRT_WINOGRAD");
+    }
+    differ += out_direct != out_wino;
+  }
+  assert_true(differ >= 6);
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -380,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_se_gate_after_grouped_conv),
       cmocka_unit_test(test_many_refusals_keep_the_rest),
       cmocka_unit_test(test_denormals_flushed_on_onednn),
+      cmocka_unit_test(test_winograd_conv),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
