@@ -351,6 +351,14 @@ static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
     for (int i = 0; i < md->ndims; i++) k[n++] = b->strides[i];
     k[n++] = b->inner_nblks;
     for (int i = 0; i < b->inner_nblks; i++) k[n++] = b->inner_blks[i], k[n++] = b->inner_idxs[i];
+  } else if (md->format_kind == dnnl_format_kind_wino) { /* F(2x2) or F(4x4), picked per thread count */
+    const dnnl_wino_desc_t *w = &md->format_desc.wino_desc;
+    k[n++] = w->wino_format, k[n++] = w->r, k[n++] = w->alpha, k[n++] = w->ic, k[n++] = w->oc;
+    k[n++] = w->ic_block, k[n++] = w->oc_block, k[n++] = w->ic2_block, k[n++] = w->oc2_block;
+    k[n++] = (int64_t)w->size;
+    int32_t sc;
+    memcpy(&sc, &w->adj_scale, sizeof sc);
+    k[n++] = sc;
   }
   k[n++] = md->extra.flags;
   return n;
