@@ -496,14 +496,18 @@ fail:
  * of ~1e-6 relative to the output). Measured on this CPU at one thread, it
  * loses with few output channels (16 -> 16 at 160x160: 0.6x, 32 -> 32 at
  * 80x80: 0.87x, 24 -> 24 at 56x56: 0.84x), wins from 48 of them (16 -> 64
- * at 55x55: 1.36x, 48 -> 192 at 13x13: 1.6x) and breaks even at 7x7,
- * hence the thresholds. VRT_WINOGRAD=0 (read per plan) turns it off. */
+ * at 55x55: 1.36x, 48 -> 192 at 13x13: 1.6x) and breaks even at 7x7.
+ * On large maps it wins alone but loses inside a network (Inception's
+ * 80 -> 192 at 71x71: 13 ms against the direct kernel's 7; its transforms
+ * of the whole map overflow the caches), so nothing above 64x64. Hence the
+ * thresholds. VRT_WINOGRAD=0 (read per plan) turns it off. */
 static bool conv_wino_wanted(const vrt_node *n, const nn_conv_params *p, const nn_geom *g, dnnl_data_type_t cdt) {
   const char *e = getenv("VRT_WINOGRAD");
   if ((e && !strcmp(e, "0")) || n->op != VRT_OP_Conv || cdt != dnnl_f32 || p->layout || g->nsp != 2) return false;
   for (int i = 1; i < 3; i++)
     if (g->k[i] != 3 || g->s[i] != 1 || g->d[i] != 1) return false;
-  return g->group == 1 && g->C >= 16 && g->M >= 48 && (g->C >= 32 || g->M >= 64) && g->out[1] * g->out[2] >= 12 * 12;
+  int64_t P = g->out[1] * g->out[2];
+  return g->group == 1 && g->C >= 16 && g->M >= 48 && (g->C >= 32 || g->M >= 64) && P >= 12 * 12 && P <= 64 * 64;
 }
 
 static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
