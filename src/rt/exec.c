@@ -207,8 +207,10 @@ static void mark_private(const vrt_session_t *s, const vrt_backend *const *assig
  * backend that supports it, decide which values stay in a private layout,
  * plan in node order (a producer's layout is known before its readers plan),
  * and grow the arena slots of private values. A node refused at plan time
- * that touches a private value is banned and everything is planned again
- * (at most a few rounds); without memory every node runs its own exec. */
+ * that touches a private value is banned, the round goes on to find every
+ * other such node (a graph with a refused node in each of its 16 blocks
+ * must not need 16 rounds), and then everything is planned again (at most a
+ * few rounds); without memory every node runs its own exec. */
 static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
   const vrt_graph *g = s->m->g;
   const vrt_backend *bs[8];
@@ -234,7 +236,7 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
     mark_private(s, assigned, priv, w);
     memset(layout, 0, sizeof *layout * (size_t)g->nvalues);
     bool again = false;
-    for (int i = 0; i < g->nnodes && !again; i++) {
+    for (int i = 0; i < g->nnodes; i++) {
       const vrt_node *n = &g->nodes[i];
       view_node(s, i, w);
       if (!assigned[i]) {
@@ -262,16 +264,18 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
         }
         continue;
       }
-      assigned[i] = NULL; /* refused: its own exec, on plain data */
-      if (touches) {
+      if (touches) { /* banned: its own exec, on plain data, from the next round */
+        assigned[i] = NULL;
         again = true;
-        for (int j = 0; j < g->nnodes; j++) vrt__kernel_release(&p->kern[j]);
-        break;
+        continue;
       }
+      /* refused on plain data (it stays so in later rounds: fewer values
+       * qualify as private each round): another backend or its own exec */
       view_node(s, i, w);
       vrt__kernel_plan(&w->rq, &p->kern[i]); /* another backend, plain */
     }
     if (!again) break;
+    for (int j = 0; j < g->nnodes; j++) vrt__kernel_release(&p->kern[j]);
     if (round == 3) { /* give up on kernels rather than loop */
       free_kernels(g, p);
       break;
@@ -319,6 +323,12 @@ void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
 }
 
 int vrt_session_threads_used(const vrt_session_t *s) { return s->team_now; }
+
+const char *vrt__session_node_backend(const vrt_session_t *s, int node) {
+  if (s->active_plan < 0 || node < 0 || node >= s->m->g->nnodes) return NULL;
+  const vrt_plan *p = &s->plans[s->active_plan];
+  return p->kern && p->kern[node].b ? p->kern[node].b->name : NULL;
+}
 
 
 /* Bind the caller's inputs to the graph inputs, checking dtype and rank and

@@ -26,6 +26,10 @@ void vrt_exec_ctx_init(vrt_exec_ctx *x, vrt_scratch_list *sl, int threads);
 void vrt_scratch_release(vrt_scratch_list *sl); /* takes back everything handed out */
 void vrt_scratch_free(vrt_scratch_list *sl);    /* release, then free the pool and list */
 
+/* The backend that runs node i of the session's current plan ("onednn",
+ * ...), NULL for the op's own exec or before the first planned run (tests). */
+const char *vrt__session_node_backend(const vrt_session_t *s, int node);
+
 /* Check nin/nout against the opdef and name the node in the error. */
 int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d);
 

@@ -1,7 +1,7 @@
 /* Load-time fusion passes: BatchNorm folded into Conv, a residual Add and an
  * activation folded into the Conv/Gemm/MatMul before them; a BatchNorm that
  * folds into nothing becomes a depthwise 1x1 Conv (or, below rank 4, takes a
- * ReLU itself).
+ * ReLU itself); a zero Pad goes into the AveragePool after it.
  *
  * Each pass rewrites the graph in place after constant folding (so shapes
  * and constants are known) and marks the swallowed node dead (op = -1) for
@@ -601,20 +601,27 @@ static int bn_dwconv_at(vrt_graph *g, const int *uses, int i, char *changed) {
 
 int vrt__fuse_bn_dwconv(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, bn_dwconv_at); }
 
+/* The pads of a Pad node (constant input 1, or the opset < 11 attribute),
+ * count into *np; NULL when they are not known at load. */
+static const int64_t *pad_amounts(const vrt_graph *g, const vrt_node *n, int64_t *np) {
+  const int64_t *pads = NULL;
+  *np = 0;
+  if (n->nin > 1 && n->in[1] >= 0) {
+    const vrt_value *v = &g->values[n->in[1]];
+    if (!(v->flags & VRT_VAL_CONST) || v->t.dtype != VRT_I64 || !v->t.data) return NULL;
+    *np = vrt_tensor_numel(&v->t);
+    return v->t.data;
+  }
+  *np = vrt_attr_ints(n, "pads", &pads);
+  return pads;
+}
+
 /* Pads of a Pad node (constant input 1, or the opset < 11 attribute) all
  * zero: the node copies its input. */
 static bool pad_is_identity(const vrt_graph *g, const vrt_node *n) {
   if (n->op != VRT_OP_Pad || n->nin < 1 || n->nout != 1 || n->in[0] < 0) return false;
-  const int64_t *pads = NULL;
-  int64_t np = 0;
-  if (n->nin > 1 && n->in[1] >= 0) {
-    const vrt_value *v = &g->values[n->in[1]];
-    if (!(v->flags & VRT_VAL_CONST) || v->t.dtype != VRT_I64 || !v->t.data) return false;
-    pads = v->t.data;
-    np = vrt_tensor_numel(&v->t);
-  } else {
-    np = vrt_attr_ints(n, "pads", &pads);
-  }
+  int64_t np;
+  const int64_t *pads = pad_amounts(g, n, &np);
   if (np <= 0 || !pads) return false;
   for (int64_t i = 0; i < np; i++)
     if (pads[i] != 0) return false;
@@ -653,11 +660,56 @@ int vrt__fuse_identity(vrt_graph *g, char *changed) {
   return removed;
 }
 
+/* Pad with zeros over the spatial axes of an NCHW float tensor -> its only
+ * reader, an AveragePool without pads or ceil_mode of its own: the pool
+ * takes the pads and counts them (count_include_pad = 1), and the Pad dies.
+ * torchvision's Inception writes avg_pool2d(x, 3, 1, 1) so; the Pad, an own
+ * kernel on plain data, forced reorders around every block. */
+static int pad_pool_at(vrt_graph *g, const int *uses, int i, char *changed) {
+  vrt_node *p = &g->nodes[i];
+  if (p->op != VRT_OP_Pad || p->nout != 1 || p->nin < 1 || p->in[0] < 0) return 0;
+  if (p->nin > 3 && p->in[3] >= 0) return 0; /* opset-18 axes */
+  if (strcmp(vrt_attr_string(p, "mode", "constant"), "constant")) return 0;
+  if (p->nin > 2 && p->in[2] >= 0 ? !scalar_is(g, p->in[2], 0.0f) : vrt_attr_float(p, "value", 0.0f) != 0.0f) return 0;
+  const vrt_tensor *x = &g->values[p->in[0]].t;
+  int r = x->ndim;
+  int64_t np;
+  const int64_t *pads = pad_amounts(g, p, &np);
+  if (x->dtype != VRT_F32 || r < 3 || r > 5 || !pads || np != 2 * r || pads[0] || pads[1] || pads[r] || pads[r + 1])
+    return 0;
+  for (int k = 0; k < 2 * r; k++)
+    if (pads[k] < 0) return 0;
+  vrt_node *a = vrt__fuse_sole_reader(g, uses, p->out[0], i);
+  if (!a || a->op != VRT_OP_AveragePool || a->nin != 1 || a->in[0] != p->out[0]) return 0;
+  /* with ceil_mode a window starting in the end pad would be dropped as
+   * pads, but is one as input */
+  if (vrt_attr_int(a, "vrt_layout", 0) || vrt_attr_int(a, "ceil_mode", 0) ||
+      strcmp(vrt_attr_string(a, "auto_pad", "NOTSET"), "NOTSET"))
+    return 0;
+  const int64_t *own;
+  int nown = vrt_attr_ints(a, "pads", &own);
+  for (int k = 0; k < nown; k++)
+    if (own[k]) return 0;
+  int64_t ap[6];
+  int ns = r - 2;
+  for (int k = 0; k < ns; k++) ap[k] = pads[2 + k], ap[ns + k] = pads[r + 2 + k];
+  int rc = vrt_node_set_ints(a, "pads", ap, 2 * ns);
+  if (!rc) rc = vrt_node_set_int(a, "count_include_pad", 1);
+  if (rc) return rc;
+  a->in[0] = p->in[0];
+  g->values[p->out[0]].producer = -1;
+  p->op = -1;
+  mark(changed, g, a);
+  return 1;
+}
+
+int vrt__fuse_pad_pool(vrt_graph *g, char *changed) { return vrt__fuse_pass(g, changed, pad_pool_at); }
+
 int vrt__fuse_all(vrt_graph *g, char *changed) {
   static const vrt_fuse_fn conv_folds[] = {vrt__fuse_affine, vrt__fuse_batchnorm};
   /* a residual before the activation after it */
   static const vrt_fuse_fn rest[] = {vrt__fuse_bn_dwconv, vrt__fuse_layernorm, vrt__fuse_transformer,
-                                     vrt__fuse_residual, vrt__fuse_activation};
+                                     vrt__fuse_residual,  vrt__fuse_activation, vrt__fuse_pad_pool};
   int total = vrt__fuse_identity(g, changed), rc = 1;
   if (total < 0) return total;
   /* bias Add, then BatchNorm, then a scale ...: again while they fold */

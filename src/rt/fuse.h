@@ -66,7 +66,11 @@ int vrt__fuse_bn_dwconv(vrt_graph *g, char *changed);
  * AveragePool) or Concat of one input: readers take its input, the node
  * dies. */
 int vrt__fuse_identity(vrt_graph *g, char *changed);
-/* All of them (identities, BatchNorm, affine, LayerNorm, residual, activation) (a residual before the activation after it). */
+/* Pad (zeros, spatial axes, NCHW) -> AveragePool without pads: the pool's
+ * pads, counted (count_include_pad = 1). */
+int vrt__fuse_pad_pool(vrt_graph *g, char *changed);
+/* All of them (identities, BatchNorm, affine, LayerNorm, residual, activation, Pad into AveragePool) (a residual
+ * before the activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 
 #endif

@@ -132,6 +132,37 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
   }
 }
 
+/* ---- denormals ------------------------------------------------------------- */
+
+/* A tiny activation (a classifier with random BatchNorm statistics has
+ * them; GoogLeNet's 1x1 convolutions after its first pools read ~1e-39)
+ * costs a microcode assist in every FMA that reads it: oneDNN's kernel for
+ * one 1x1 convolution of GoogLeNet ran at 28 instead of 175 GFLOP/s. So the
+ * oneDNN kernels run with the SSE control register's flush-to-zero and
+ * denormals-are-zero bits set (what TensorFlow does in its executor and ORT
+ * offers as an option), on the calling thread, restored after each node;
+ * the own kernels (the reference) keep IEEE subnormals. VRT_DENORMALS=keep
+ * (read per plan) turns it off. With 2 threads oneDNN's OpenMP worker keeps
+ * its own control register: its half of the work is not flushed. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+enum { DN_FTZ_DAZ = 0x8040 };
+static unsigned dn_flush_on(bool on) {
+  unsigned csr = _mm_getcsr();
+  if (on) _mm_setcsr(csr | DN_FTZ_DAZ);
+  return csr;
+}
+static void dn_flush_off(unsigned csr) { _mm_setcsr(csr); }
+#else
+static unsigned dn_flush_on(bool on) { (void)on; return 0; }
+static void dn_flush_off(unsigned csr) { (void)csr; }
+#endif
+
+static bool dn_flush(void) {
+  const char *e = getenv("VRT_DENORMALS");
+  return !e || strcmp(e, "keep");
+}
+
 /* ---- threads per node ------------------------------------------------------ */
 
 /* How many of the session's threads one node's primitives use. Every oneDNN
@@ -170,6 +201,7 @@ enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
  * the (main) primitive. */
 typedef struct dn_head {
   int kind, team;
+  bool flush; /* denormals as zero while it runs (dn_flush) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
 } dn_head;
@@ -322,6 +354,14 @@ static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
     for (int i = 0; i < md->ndims; i++) k[n++] = b->strides[i];
     k[n++] = b->inner_nblks;
     for (int i = 0; i < b->inner_nblks; i++) k[n++] = b->inner_blks[i], k[n++] = b->inner_idxs[i];
+  } else if (md->format_kind == dnnl_format_kind_wino) { /* F(2x2) or F(4x4), picked per thread count */
+    const dnnl_wino_desc_t *w = &md->format_desc.wino_desc;
+    k[n++] = w->wino_format, k[n++] = w->r, k[n++] = w->alpha, k[n++] = w->ic, k[n++] = w->oc;
+    k[n++] = w->ic_block, k[n++] = w->oc_block, k[n++] = w->ic2_block, k[n++] = w->oc2_block;
+    k[n++] = (int64_t)w->size;
+    int32_t sc;
+    memcpy(&sc, &w->adj_scale, sizeof sc);
+    k[n++] = sc;
   }
   k[n++] = md->extra.flags;
   return n;
@@ -335,7 +375,8 @@ static const void *pack_input1(const vrt_kernel_req *rq, const dnnl_memory_desc_
   int kl = md_key(md_w, key);
   pack_ctx pc = {md_user, md_w, rq->in[1]->data};
   unpack_info ui = {*md_user, *md_w};
-  bool exact = md_w->data_type == dnnl_f32;
+  /* Winograd's weights (format_kind wino) are transformed: no way back */
+  bool exact = md_w->data_type == dnnl_f32 && md_w->format_kind == dnnl_blocked;
   vrt_pack_req r = {rq->node, 1, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w), pack_weights,
                     &pc, exact ? unpack_weights : NULL, &ui, sizeof ui};
   const void *w = vrt__model_pack(rq->m, &r);
@@ -452,6 +493,26 @@ fail:
   return rc;
 }
 
+/* Winograd for a 3x3 stride-1 convolution (oneDNN's F(2x2, 3x3) and
+ * F(4x4, 3x3) kernels: 1.2-1.9x the direct kernel's speed on GoogLeNet,
+ * SqueezeNet, Inception and ResNet 3x3 layers at 13x13 and up, with errors
+ * of ~1e-6 relative to the output). Measured on this CPU at one thread, it
+ * loses with few output channels (16 -> 16 at 160x160: 0.6x, 32 -> 32 at
+ * 80x80: 0.87x, 24 -> 24 at 56x56: 0.84x), wins from 48 of them (16 -> 64
+ * at 55x55: 1.36x, 48 -> 192 at 13x13: 1.6x) and breaks even at 7x7.
+ * On large maps it wins alone but loses inside a network (Inception's
+ * 80 -> 192 at 71x71: 13 ms against the direct kernel's 7; its transforms
+ * of the whole map overflow the caches), so nothing above 64x64. Hence the
+ * thresholds. VRT_WINOGRAD=0 (read per plan) turns it off. */
+static bool conv_wino_wanted(const vrt_node *n, const nn_conv_params *p, const nn_geom *g, dnnl_data_type_t cdt) {
+  const char *e = getenv("VRT_WINOGRAD");
+  if ((e && !strcmp(e, "0")) || n->op != VRT_OP_Conv || cdt != dnnl_f32 || p->layout || g->nsp != 2) return false;
+  for (int i = 1; i < 3; i++)
+    if (g->k[i] != 3 || g->s[i] != 1 || g->d[i] != 1) return false;
+  int64_t P = g->out[1] * g->out[2];
+  return g->group == 1 && g->C >= 16 && g->M >= 48 && (g->C >= 32 || g->M >= 64) && P >= 12 * 12 && P <= 64 * 64;
+}
+
 static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
@@ -513,7 +574,26 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
              &cd, dnnl_forward_inference, deconv ? dnnl_deconvolution_direct : dnnl_convolution_direct, &md_src_any,
              &md_w_any, bias ? &md_b : NULL, &md_dst_any, strides, dil, pl, pr),
          "convolution desc");
-  if ((rc = prim_make(rq, &bld, &cd, bld.attr, deconv ? "deconvolution" : "convolution", &c->h.prim))) goto fail;
+  /* Winograd computes in nChw16c; its output is handed on in the layout
+   * the direct kernel would have written (md_direct_dst), so the nodes
+   * around it plan as they would without it. */
+  bool wino = false;
+  dnnl_memory_desc_t md_direct_dst;
+  if (conv_wino_wanted(n, p, &g, cdt)) {
+    dnnl_primitive_desc_t dpd = NULL;
+    dnnl_convolution_desc_t wd;
+    if (dnnl_primitive_desc_create(&dpd, &cd, bld.attr, eng, NULL) == dnnl_success) {
+      md_direct_dst = *dnnl_primitive_desc_query_md(dpd, dnnl_query_dst_md, 0);
+      dnnl_primitive_desc_destroy(dpd);
+      wino = dnnl_dilated_convolution_forward_desc_init(&wd, dnnl_forward_inference, dnnl_convolution_winograd,
+                                                        &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
+                                                        strides, dil, pl, pr) == dnnl_success &&
+             prim_make(rq, &bld, &wd, bld.attr, "winograd convolution", &c->h.prim) == 0;
+      if (!wino) vrt__err_clear();
+    }
+  }
+  if (!wino && (rc = prim_make(rq, &bld, &cd, bld.attr, deconv ? "deconvolution" : "convolution", &c->h.prim)))
+    goto fail;
   const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_src_md, 0);
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
@@ -525,8 +605,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
   const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
   bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout && !c->post;
-  if (keep) keep_out_private(rq, &c->md_out, md_dst);
-  const dnnl_memory_desc_t *md_out = keep ? md_dst : &md_dst_user;
+  const dnnl_memory_desc_t *md_kept = wino ? &md_direct_dst : md_dst;
+  if (keep) keep_out_private(rq, &c->md_out, md_kept);
+  const dnnl_memory_desc_t *md_out = keep ? md_kept : &md_dst_user;
   c->dst_size = dnnl_memory_desc_get_size(md_dst);
   DN_TRY(dnnl_memory_create(&c->m_src_user, md_in, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst_user, md_out, eng, DNNL_MEMORY_NONE), "memory");
@@ -662,6 +743,30 @@ fail:
   return rc;
 }
 
+/* md (plain, rank 4) in the format of like when like is one of the
+ * layouts oneDNN's convolutions write (plain, nhwc, channel blocks of 4 to
+ * 32), else md itself: into *out. */
+static int md_same_format(const vrt_kernel_req *rq, const dnnl_memory_desc_t *like, const dnnl_memory_desc_t *md,
+                          dnnl_memory_desc_t *out) {
+  static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_acdb, dnnl_aBcd16b, dnnl_aBcd8b, dnnl_aBcd4b, dnnl_aBcd32b};
+  int rc = 0;
+  *out = *md;
+  for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+    dnnl_memory_desc_t t;
+    DN_TRY(dnnl_memory_desc_init_by_tag(&t, 4, like->dims, dnnl_f32, tags[i]), "desc");
+    if (!dnnl_memory_desc_equal(&t, like)) continue;
+    DN_TRY(dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, tags[i]), "desc");
+    break;
+  }
+fail:
+  return rc;
+}
+
+/* The nhwc (acdb) desc of a rank-4 f32 md's dims. */
+static dnnl_status_t md_nhwc_of(const dnnl_memory_desc_t *md, dnnl_memory_desc_t *out) {
+  return dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, dnnl_acdb);
+}
+
 static bool full4(const vrt_tensor *t, const vrt_tensor *out) {
   return t && t->ndim == 4 && vrt__same_shape(t, out);
 }
@@ -739,7 +844,8 @@ static bool pool_supports(const vrt_kernel_req *rq) {
   if (rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
   const nn_conv_params *p = rq->n->params;
   if (op == VRT_OP_MaxPool || op == VRT_OP_AveragePool) {
-    if (!p || p->layout || p->storage_order || p->ceil_mode) return false;
+    /* ceil_mode: plan widens the right padding to ONNX's output size */
+    if (!p || p->layout || p->storage_order) return false;
   }
   if (p && p->layout) return false;
   return true;
@@ -840,16 +946,33 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
       if ((rc = plain4(rq, rq->in[idx[i]], &md_in[i]))) goto fail;
       stored[i] = rq->in_layout && rq->in_layout[idx[i]] ? rq->in_layout[idx[i]] : &md_in[i];
     }
-    /* the primitive works in src0's stored layout; a full-shape src1 is
-     * brought to it too, a broadcast src1 stays plain */
-    const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
-    dnnl_binary_desc_t bd;
-    DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
-    if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim))) goto fail;
+    /* The primitive works in src0's stored layout, src1 brought to the
+     * same one: oneDNN's jit binary takes a broadcast src1 (an SE block's
+     * per-channel gate [1, C, 1, 1]) only in src0's own format, and has no
+     * jit kernel at all for some (nChw8c, which grouped convolutions with 8
+     * channels per group write, with a broadcast). Then src0 goes to nhwc
+     * first: one reorder, and nhwc is what 1x1 convolutions read next. */
+    bool bcast = !full4(rq->in[s1], out);
+    dnnl_memory_desc_t md_like[2], md_nhwc[2];
+    const dnnl_memory_desc_t *want[2] = {stored[0], bcast ? &md_in[1] : stored[0]};
+    if (bcast && (rc = md_same_format(rq, stored[0], &md_in[1], &md_like[1])) == 0) want[1] = &md_like[1];
+    if (rc < 0) goto fail;
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (attempt) {
+        vrt__err_clear();
+        for (int i = 0; i < 2; i++) DN_TRY(md_nhwc_of(&md_in[i], &md_nhwc[i]), "nhwc desc");
+        if (dnnl_memory_desc_equal(stored[0], &md_nhwc[0])) break; /* tried that */
+        want[0] = &md_nhwc[0], want[1] = &md_nhwc[1];
+      }
+      dnnl_binary_desc_t bd;
+      DN_TRY(dnnl_binary_desc_init(&bd, alg, want[0], want[1], &md_any_out), "binary desc");
+      if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim)) == 0) break;
+    }
+    if (rc) goto fail;
     c->nsrc = 2;
     c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
-    if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
-    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+    if ((rc = side_init(rq, &c->src[0], s0, stored[0], want[0], true))) goto fail;
+    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want[1], true))) goto fail;
   } else if (resize_supports(rq)) {
     if ((rc = plain4(rq, rq->in[0], &md_in[0]))) goto fail;
     stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
@@ -878,7 +1001,19 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
         /* oneDNN derives the output size from the padding: make it agree */
         pr[i] = (g.out[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1 - g.in[1 + i] - g.pb[1 + i];
       }
-      if (n->op == VRT_OP_AveragePool && p->count_include_pad) alg = dnnl_pooling_avg_include_padding;
+      if (n->op == VRT_OP_AveragePool && p->count_include_pad) {
+        /* ONNX divides by the taps inside the padded input, never the
+         * ceil_mode overhang past the end pad; oneDNN's include_padding by
+         * the whole kernel. Without pads both counts are the in-range taps;
+         * with pads and an overhang oneDNN has no such divisor. */
+        bool pads = false, over = false;
+        for (int i = 0; i < 2; i++) pads |= g.pb[1 + i] || g.pe[1 + i], over |= pr[i] > g.pe[1 + i];
+        if (pads && over) {
+          rc = NN_ERR(n, VRT_EUNSUPPORTED, "count_include_pad with a ceil_mode overhang is not mapped to oneDNN");
+          goto fail;
+        }
+        if (pads) alg = dnnl_pooling_avg_include_padding;
+      }
     }
     dnnl_pooling_v2_desc_t pdsc;
     DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
@@ -1590,7 +1725,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   int team = dn_team(rq);
   nn_set_threads(team);
   int rc = plan_node(rq, state);
-  if (rc == 0) ((dn_head *)*state)->team = team;
+  if (rc == 0) ((dn_head *)*state)->team = team, ((dn_head *)*state)->flush = dn_flush();
   return rc;
 }
 
@@ -1613,9 +1748,21 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   return conv_plan(rq, state, dnnl_f32);
 }
 
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x);
+
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
-  nn_set_threads(((const dn_head *)state)->team);
+  const dn_head *h = state;
+  nn_set_threads(h->team);
+  unsigned csr = dn_flush_on(h->flush);
+  int rc = exec_kind(state, n, in, nin, out, nout, x);
+  dn_flush_off(csr);
+  return rc;
+}
+
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x) {
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
