@@ -58,8 +58,9 @@ typedef struct vrt_kernel_req {
   /* Plan only, NULL elsewhere: out_inplace[k] (-1 on entry) may be set to
    * an input index j when the kernel reads input j where it writes output
    * k, in the same layout and size (a fused residual the convolution sums
-   * onto its output): the executor may then give output k input j's arena
-   * bytes when input j dies at this node, saving the copy. */
+   * onto its output; an element-wise op, a depthwise 1x1 convolution): the
+   * executor may then give output k input j's arena bytes when input j
+   * dies at this node (no copy, less memory touched). */
   int *out_inplace;
 } vrt_kernel_req;
 

@@ -8,8 +8,9 @@
  * nodes itself rather than refusing them to the own kernels. Also a fused
  * residual summed in place: the convolution's output takes the dying
  * residual's arena bytes (a smaller arena), on oneDNN and, from the same
- * plan, on the own kernel. The second (planned) run of a session goes
- * through the backend, the third runs with VRT_REFERENCE=1. */
+ * plan, on the own kernel; likewise a BatchNorm or Relu overwriting its
+ * input. The second (planned) run of a session goes through the backend,
+ * the third runs with VRT_REFERENCE=1. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,6 +292,45 @@ static void test_residual_in_place(void **state) {
   }
 }
 
+/* x [1, C0, H, W] -> a = Conv3x3 (C1); cat = Concat(a, x); b = Relu(BN(cat));
+ * y = Conv1x1(b) (8), or with ReLU written out after an unfused BatchNorm
+ * (VRT_FUSE=0: batch normalization and eltwise primitives). The BatchNorm
+ * (a depthwise 1x1 Conv, or the primitive) and the Relu may overwrite what
+ * they read (it dies there): a smaller arena than on the own kernels,
+ * and the same values as the reference, which reads a copy. */
+static void test_elementwise_in_place(void **state) {
+  (void)state;
+  for (int trial = 0; trial < 4; trial++) {
+    int64_t C0 = 16 * irand(1, 3), C1 = 16 * irand(1, 3), H = irand(4, 20), W = irand(4, 20), C = C0 + C1;
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, C0, H, W});
+    g->values[x].flags |= VRT_VAL_INPUT;
+    const char *names[] = {"a", "cat", "n", "b", "y"};
+    int v[5];
+    for (int i = 0; i < 5; i++) v[i] = value(g, names[i]);
+    int w1 = add_const(g, "w1", 4, (int64_t[]){C1, C0, 3, 3}, 0), w2 = add_const(g, "w2", 4, (int64_t[]){8, C, 1, 1}, 0);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &v[0], 1);
+    vrt_node_set_ints(&g->nodes[g->nnodes - 1], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_graph_add_node(g, VRT_OP_Concat, "cat", "Concat", (int[]){v[0], x}, 2, &v[1], 1);
+    vrt_node_set_int(&g->nodes[g->nnodes - 1], "axis", 1);
+    add_bn(g, v[1], C, v[2]);
+    vrt_graph_add_node(g, VRT_OP_Relu, "relu", "Relu", &v[2], 1, &v[3], 1);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){v[3], w2}, 2, &v[4], 1);
+    unfused = trial & 1;
+    vrt_model_t *m = finish(g, x, &v[4], 1);
+    unfused = false;
+    assert_int_equal(vrt_model_num_nodes(m), (trial & 1) ? 5 : 4);
+    size_t own = arena_after_plan(m, "none"), dn = arena_after_plan(m, NULL);
+    if (dn >= own) fprintf(stderr, "trial %d: arena %zu on oneDNN, %zu own\n", trial, dn, own);
+    assert_true(dn < own);
+    double d = run_vs_ref(m, 1 + (trial & 2) / 2);
+    if (d > 1e-3) fprintf(stderr, "trial %d C%lld+%lld %lldx%lld: max diff %g\n", trial, (long long)C0,
+                          (long long)C1, (long long)H, (long long)W, d);
+    assert_true(d < 1e-3);
+    vrt_model_free(m);
+  }
+}
+
 int main(void) {
   unsetenv("VRT_REFERENCE");
   unsetenv("VRT_BACKENDS");
@@ -299,6 +339,7 @@ int main(void) {
       cmocka_unit_test(test_preact_block),
       cmocka_unit_test(test_bn_low_rank),
       cmocka_unit_test(test_residual_in_place),
+      cmocka_unit_test(test_elementwise_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -624,6 +624,13 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   /* the residual stored as dst is written: summed in place when the
    * executor gives the output its bytes (no copy in conv_exec) */
   if (c->residual && !c->r_res && !c->r_dst && rq->out_inplace) rq->out_inplace[0] = 4;
+  /* a depthwise 1x1 convolution (a BatchNorm, fuse.c) maps each element
+   * to the one at its place and may overwrite its input: DenseNet's
+   * Concat -> BatchNorm pass then touches half the memory (-5% there) */
+  if (!deconv && !c->residual && G == C && C == M && g.k[1] == 1 && g.k[2] == 1 && g.s[1] == 1 && g.s[2] == 1 &&
+      !g.pb[1] && !g.pb[2] && !g.pe[1] && !g.pe[2] && !c->r_src && !c->r_dst && rq->out_inplace &&
+      dnnl_memory_desc_equal(md_src, md_dst))
+    rq->out_inplace[0] = 0;
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
@@ -1188,7 +1195,10 @@ static int norm_plan(const vrt_kernel_req *rq, void **state) {
   c->nsrc = 1;
   c->src_arg[0] = DNNL_ARG_SRC;
   if ((rc = side_init(rq, &c->src[0], 0, stored, stored, true))) goto fail;
-  rc = simple_dst(rq, c, bld.pd, &md_plain);
+  if ((rc = simple_dst(rq, c, bld.pd, &md_plain))) goto fail;
+  /* oneDNN runs these in place: the output may take its input's bytes
+   * when no reorder stands between them */
+  if (!c->dst.reorder && rq->out_inplace) rq->out_inplace[0] = 0;
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
