@@ -34,6 +34,7 @@ typedef struct vrt_plan {
   size_t *size;    /* per value planned bytes (in offset's block) */
   size_t arena_bytes;
   vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
+  int *alias;       /* per value: the input value whose arena bytes it takes over (-1: none) */
   int64_t runs;     /* planned runs so far (the first one is not timed: cold) */
 } vrt_plan;
 
@@ -142,6 +143,7 @@ typedef struct node_view {
   const void *in_layout[VRT_MAX_NODE_IO], *out_layout[VRT_MAX_NODE_IO];
   bool out_ok[VRT_MAX_NODE_IO];
   size_t out_bytes[VRT_MAX_NODE_IO];
+  int inplace[VRT_MAX_NODE_IO];
   vrt_kernel_req rq;
 } node_view;
 
@@ -163,8 +165,9 @@ static void view_node(const vrt_session_t *s, int i, node_view *w) {
     w->out_ok[k] = false;
     w->out_layout[k] = NULL;
     w->out_bytes[k] = 0;
+    w->inplace[k] = -1;
   }
-  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->team_now, NULL, NULL, NULL, NULL};
+  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->team_now, NULL, NULL, NULL, NULL, NULL};
 }
 
 /* Which values may stay in a backend's private layout: produced and read
@@ -229,6 +232,7 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
       if (bs[b]->supports_op(&w->rq)) assigned[i] = bs[b];
   }
   for (int round = 0; round < 4; round++) {
+    for (int v = 0; v < g->nvalues; v++) p->alias[v] = -1;
     mark_private(s, assigned, priv, w);
     memset(layout, 0, sizeof *layout * (size_t)g->nvalues);
     bool again = false;
@@ -249,9 +253,11 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
       w->rq.out_private_ok = w->out_ok;
       w->rq.out_layout = w->out_layout;
       w->rq.out_bytes = w->out_bytes;
+      w->rq.out_inplace = w->inplace;
       if (vrt__kernel_plan_on(assigned[i], &w->rq, &p->kern[i]) == 0) {
         for (int k = 0; k < n->nout; k++) {
-          int v = n->out[k];
+          int v = n->out[k], j = w->inplace[k];
+          if (j >= 0 && j < n->nin) p->alias[v] = n->in[j];
           if (!w->out_layout[k]) continue;
           layout[v] = w->out_layout[k];
           if (align_up(w->out_bytes[k]) > p->size[v]) p->size[v] = align_up(w->out_bytes[k]);
@@ -284,6 +290,7 @@ out:
 
 static void plan_free(const vrt_graph *g, vrt_plan *p) {
   free(p->offset);
+  free(p->alias);
   free_kernels(g, p);
 }
 
@@ -395,6 +402,55 @@ static int cmp_size_desc(const void *a, const void *b) {
   return x->v - y->v;
 }
 
+/* A node whose output took over an input's arena bytes (settle_aliases) but
+ * runs its own exec (a shape its kernel was not planned for, or
+ * VRT_REFERENCE=1): the own kernels may write their output before reading
+ * that input, so they read a copy of it (in[] is pointed at copy[]). */
+static int unalias_inputs(const vrt_plan *p, const vrt_node *n, const vrt_tensor **in, vrt_tensor *copy,
+                          vrt_exec_ctx *x) {
+  for (int k = 0; k < n->nout; k++) {
+    int r = p->alias[n->out[k]];
+    for (int j = 0; r >= 0 && j < n->nin; j++) {
+      if (n->in[j] != r) continue;
+      copy[j] = *in[j];
+      if (!(copy[j].data = x->scratch(x, in[j]->nbytes ? in[j]->nbytes : 1)))
+        return vrt__err(VRT_ENOMEM, "node '%s': out of memory for an input copy", n->name);
+      memcpy(copy[j].data, in[j]->data, in[j]->nbytes);
+      in[j] = &copy[j];
+    }
+  }
+  return 0;
+}
+
+/* Keeps the output aliases the kernels offered (plan_kernels) that are safe:
+ * value v takes the bytes of input r of its producer when r is an arena
+ * value that dies there, read by no other input slot of that node, with
+ * room for v. Then r's slot lives on until v's last reader (end[], size[]
+ * of the root of a chain grow) and v is placed at r's offset; the rest are
+ * dropped (-1). */
+static void settle_aliases(const vrt_session_t *s, vrt_plan *p, int *end) {
+  const vrt_graph *g = s->m->g;
+  for (int v = 0; v < g->nvalues; v++) {
+    int r = p->alias[v], i = g->values[v].producer;
+    if (r < 0) continue;
+    p->alias[v] = -1;
+    if (i < 0 || g->values[r].producer < 0 || (g->values[r].flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
+    if (s->last_use[r] != i || p->size[v] > p->size[r]) continue;
+    const vrt_node *n = &g->nodes[i];
+    int reads = 0;
+    for (int k = 0; k < n->nin; k++) reads += n->in[k] == r;
+    if (reads != 1) continue;
+    p->alias[v] = r;
+  }
+  /* roots take their aliases' lifetimes (a chain r <- v <- w: all of it) */
+  for (int v = 0; v < g->nvalues; v++) {
+    if (p->alias[v] < 0) continue;
+    int r = p->alias[v];
+    while (p->alias[r] >= 0) r = p->alias[r];
+    if (end[v] > end[r]) end[r] = end[v];
+  }
+}
+
 /* Greedy offset assignment (see the essay at the top of the file). */
 static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   const vrt_graph *g = s->m->g;
@@ -413,11 +469,13 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   p->keylen = keylen;
   p->offset = calloc(2 * ((size_t)g->nvalues + 1), sizeof(size_t));
   if (p->offset) p->size = p->offset + g->nvalues + 1;
+  p->alias = malloc(sizeof(int) * ((size_t)g->nvalues + 1));
   live_range *lr = malloc(sizeof *lr * (size_t)(g->nvalues + 1));
-  if (!p->offset || !lr) {
+  if (!p->offset || !p->alias || !lr) {
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }
+  for (int v = 0; v < g->nvalues; v++) p->alias[v] = -1;
   int n = 0;
   for (int v = 0; v < g->nvalues; v++) {
     p->offset[v] = SIZE_MAX;
@@ -426,12 +484,22 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     p->size[v] = align_up(s->vals[v].nbytes ? s->vals[v].nbytes : 1);
   }
   plan_kernels(s, p); /* may grow the slots of values kept in a private layout */
+  int *end = malloc(sizeof(int) * ((size_t)g->nvalues + 1));
+  if (!end) {
+    free(lr);
+    return vrt__err(VRT_ENOMEM, "out of memory planning");
+  }
   for (int v = 0; v < g->nvalues; v++) {
     const vrt_value *val = &g->values[v];
-    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
-    int end = s->last_use[v] < 0 ? val->producer : s->last_use[v];
-    lr[n++] = (live_range){v, p->size[v], val->producer, end};
+    end[v] = s->last_use[v] < 0 ? val->producer : s->last_use[v];
   }
+  settle_aliases(s, p, end);
+  for (int v = 0; v < g->nvalues; v++) {
+    const vrt_value *val = &g->values[v];
+    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT)) || p->alias[v] >= 0) continue;
+    lr[n++] = (live_range){v, p->size[v], val->producer, end[v]};
+  }
+  free(end);
   qsort(lr, (size_t)n, sizeof *lr, cmp_size_desc);
   /* placed[] holds indices into lr of values already given an offset */
   int *placed = malloc(sizeof(int) * (size_t)(n + 1));
@@ -462,6 +530,12 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   }
   free(placed);
   free(lr);
+  for (int v = 0; v < g->nvalues; v++) /* an alias's root was placed (settle_aliases) */
+    if (p->alias[v] >= 0) {
+      int r = p->alias[v];
+      while (p->alias[r] >= 0) r = p->alias[r];
+      p->offset[v] = p->offset[r];
+    }
   p->arena_bytes = total;
   return slot;
 }
@@ -571,8 +645,11 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
     bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
     double t0 = s->prof && p ? now_s() : 0;
+    vrt_tensor copy[VRT_MAX_NODE_IO];
     if (on_backend) {
       rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    } else if (p && (rc = unalias_inputs(p, n, in, copy, &x)) < 0) {
+      /* out of scratch memory: rc says so */
     } else if (s->m->node_pin && s->m->node_pin[i]) { /* a weight its backend packed may be given back */
       rc = vrt__model_weights_pin(s->m, i, p != NULL);
       if (rc == 0) rc = d->exec(n, in, n->nin, out, n->nout, &x);

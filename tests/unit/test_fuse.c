@@ -36,8 +36,8 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T, P_PAD0, P_PAD1,
-       P_PAD_CEIL, P_PAD_MAX, P_PAD_ONE, P_PAD_CH };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T, P_PAD0, P_PAD1, P_CAT1,
+       P_PREACT, P_PREACT_SIG, P_PAD_CEIL, P_PAD_MAX, P_PAD_ONE, P_PAD_CH };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
@@ -126,6 +126,24 @@ static vrt_graph *pattern(int kind) {
       vrt_node_set_ints(&g->nodes[2], "kernel_shape", (int64_t[]){2, 2}, 2);
       vrt_node_set_ints(&g->nodes[2], "strides", (int64_t[]){2, 2}, 2);
       if (kind == P_PAD_CEIL) vrt_node_set_int(&g->nodes[2], "ceil_mode", 1);
+      break;
+    }
+    case P_CAT1: { /* Concat of one input -> Relu */
+      int k = val(g, "k");
+      node(g, VRT_OP_Concat, "cat", &c, 1, k);
+      vrt_node_set_int(&g->nodes[1], "axis", 1);
+      node(g, VRT_OP_Relu, "relu", &k, 1, y);
+      break;
+    }
+    case P_PREACT:
+    case P_PREACT_SIG: { /* DenseNet: Relu (or Sigmoid) (BatchNorm (Concat(c, x))), 12 channels */
+      int k = val(g, "k"), n = val(g, "n");
+      node(g, VRT_OP_Concat, "cat", (int[]){c, x}, 2, k);
+      vrt_node_set_int(&g->nodes[1], "axis", 1);
+      int s = cnst(g, "s", 1, (int64_t[]){12}, 0), sh = cnst(g, "sh", 1, (int64_t[]){12}, 0);
+      int mu = cnst(g, "mu", 1, (int64_t[]){12}, 0), var = cnst(g, "var", 1, (int64_t[]){12}, 0.5f);
+      node(g, VRT_OP_BatchNormalization, "bn", (int[]){k, s, sh, mu, var}, 5, n);
+      node(g, kind == P_PREACT ? VRT_OP_Relu : VRT_OP_Sigmoid, "act", &n, 1, y);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -288,6 +306,30 @@ static void test_pad_into_avgpool(void **state) {
   assert_int_equal(check(P_PAD_CH), 3);
 }
 
+/* A Concat of one input is dropped like a Pad of zeros (the Relu then
+ * folds into the Conv). */
+static void test_concat_of_one_dropped(void **state) {
+  (void)state;
+  assert_int_equal(check(P_CAT1), 1);
+}
+
+/* A BatchNorm after a Concat (folding into no producer) becomes a depthwise
+ * 1x1 Conv, which then takes the activation after it. */
+static void test_preact_bn_depthwise(void **state) {
+  (void)state;
+  assert_int_equal(check(P_PREACT), 3);
+  assert_int_equal(check(P_PREACT_SIG), 3);
+  vrt_model_t *m = load(P_PREACT, true);
+  const vrt_node *dw = NULL;
+  for (int i = 0; i < m->g->nnodes; i++) {
+    assert_int_not_equal(m->g->nodes[i].op, VRT_OP_BatchNormalization);
+    if (m->g->nodes[i].op == VRT_OP_Conv && vrt_attr_int(&m->g->nodes[i], "group", 1) == 12) dw = &m->g->nodes[i];
+  }
+  assert_non_null(dw);
+  assert_string_equal(vrt_attr_string(dw, "vrt_act", ""), "Relu");
+  vrt_model_free(m);
+}
+
 /* The passes on their own: a Conv in NHWC is not a BatchNorm host. */
 static void test_bn_nhwc_left_alone(void **state) {
   (void)state;
@@ -413,7 +455,9 @@ int main(void) {
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
       cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
-      cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_pad_into_avgpool), cmocka_unit_test(test_pass_driver),
+      cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_concat_of_one_dropped),
+      cmocka_unit_test(test_preact_bn_depthwise), cmocka_unit_test(test_pad_into_avgpool),
+      cmocka_unit_test(test_pass_driver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * Winograd for mid-sized 3x3 ones), ConvTranspose, binary ops (Add, Mul,
  * Sub, Div, Max, Min with numpy broadcast), pooling (Max, Average, also
  * with ceil_mode; Global*), nearest Resize by integer
- * factors, Softmax / LogSoftmax, LayerNormalization, MatMul / Gemm with
+ * factors, Softmax / LogSoftmax, LayerNormalization, inference
+ * BatchNormalization (with a fused ReLU), standalone activations (Relu,
+ * Sigmoid, Clip ...), MatMul / Gemm with
  * constant weights, a batched MatMul of two activations and the fused
  * VrtAttention through oneDNN 2.6 primitives, with bias, activation and a
  * residual Add fused as post-ops.
@@ -58,6 +60,7 @@
  * one thread for nodes too small to pay for a parallel region (dn_team). */
 #include <dnnl.h>
 #include <dnnl_debug.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,6 +625,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   }
   if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
   if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
+  /* the residual stored as dst is written: summed in place when the
+   * executor gives the output its bytes (no copy in conv_exec) */
+  if (c->residual && !c->r_res && !c->r_dst && rq->out_inplace) rq->out_inplace[0] = 4;
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
@@ -698,6 +704,11 @@ typedef struct dn_simple {
   int src_arg[2];
   dn_side src[2], dst;
   dnnl_memory_desc_t md_out;
+  /* per-channel constants bound at exec from node inputs (batch
+   * normalization: mean, variance, scale, shift) */
+  int nconst;
+  int const_arg[4], const_idx[4];
+  dnnl_memory_t konst[4];
 } dn_simple;
 
 static void side_free(dn_side *d) {
@@ -709,6 +720,7 @@ static void side_free(dn_side *d) {
 static void simple_free(dn_simple *c) {
   for (int i = 0; i < c->nsrc; i++) side_free(&c->src[i]);
   side_free(&c->dst);
+  objs_destroy(NULL, 0, c->konst, (size_t)c->nconst);
 }
 
 /* user -> mem for an input (to_prim), mem -> user for the output. */
@@ -902,6 +914,17 @@ fail:
   return plan_end(rq, rc, &bld, c, state);
 }
 
+/* The output side of a simple primitive pd: kept in the primitive's layout
+ * when every reader takes it private (rank 4), else reordered to plain. */
+static int simple_dst(const vrt_kernel_req *rq, dn_simple *c, const_dnnl_primitive_desc_t pd,
+                      const dnnl_memory_desc_t *md_plain_out) {
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && rq->out[0].ndim == 4 &&
+              !dnnl_memory_desc_equal(md_dst, md_plain_out);
+  if (keep) keep_out_private(rq, &c->md_out, md_dst);
+  return side_init(rq, &c->dst, -1, keep ? md_dst : md_plain_out, md_dst, false);
+}
+
 static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   const vrt_tensor *out = &rq->out[0];
@@ -1006,11 +1029,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     c->src_arg[0] = DNNL_ARG_SRC;
     if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
   }
-  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
-  bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
-              !dnnl_memory_desc_equal(md_dst, &md_plain_out);
-  if (keep) keep_out_private(rq, &c->md_out, md_dst);
-  rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false);
+  rc = simple_dst(rq, c, bld.pd, &md_plain_out);
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
@@ -1018,7 +1037,7 @@ fail:
 static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
                        vrt_exec_ctx *x) {
   int rc;
-  dnnl_exec_arg_t a[3];
+  dnnl_exec_arg_t a[3 + 4];
   for (int i = 0; i < c->nsrc; i++) {
     dn_side *d = &c->src[i];
     void *data = in[d->idx]->data;
@@ -1038,14 +1057,144 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
   void *t = out[0].data;
   if (d->reorder && !(t = x->scratch(x, d->bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN output");
   dnnl_memory_set_data_handle(d->mem, t);
-  a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
-  if ((rc = run(n, c->h.prim, c->h.stream, c->nsrc + 1, a))) return rc;
+  int na = c->nsrc;
+  a[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
+  for (int i = 0; i < c->nconst; i++) {
+    dnnl_memory_set_data_handle(c->konst[i], in[c->const_idx[i]]->data);
+    a[na++] = (dnnl_exec_arg_t){c->const_arg[i], c->konst[i]};
+  }
+  if ((rc = run(n, c->h.prim, c->h.stream, na, a))) return rc;
   if (d->reorder) {
     dnnl_memory_set_data_handle(d->user, out[0].data);
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->mem}, {DNNL_ARG_TO, d->user}};
     if ((rc = run(n, d->reorder, c->h.stream, 2, r))) return rc;
   }
   return 0;
+}
+
+/* ---- batch normalization and eltwise: in the producer's layout ------------ */
+
+/* A BatchNormalization left standalone (DenseNet's pre-activation BN -> ReLU
+ * after each Concat; fuse.c folds the ReLU in) and a standalone activation
+ * run as one oneDNN primitive on their input where its producer stored it
+ * (nChw16c, nhwc or plain), writing the same layout: kept private when the
+ * readers take it, reordered to plain otherwise. On the own kernels they
+ * would force the producer to write plain data and sweep it in scalar
+ * loops. */
+
+/* A standalone activation node as an nn_act (the kinds act_alg maps), from
+ * its attributes and, for Clip, constant min / max inputs. */
+static bool eltwise_act(const vrt_kernel_req *rq, nn_act *a) {
+  const vrt_node *n = rq->n;
+  memset(a, 0, sizeof *a);
+  switch (n->op) {
+    case VRT_OP_Relu: a->kind = NN_ACT_RELU; break;
+    case VRT_OP_LeakyRelu: a->kind = NN_ACT_LEAKY, a->alpha = vrt_attr_float(n, "alpha", 0.01f); break;
+    case VRT_OP_Sigmoid: a->kind = NN_ACT_SIGMOID; break;
+    case VRT_OP_Tanh: a->kind = NN_ACT_TANH; break;
+    case VRT_OP_Elu: a->kind = NN_ACT_ELU, a->alpha = vrt_attr_float(n, "alpha", 1.0f); break;
+    case VRT_OP_HardSwish: a->kind = NN_ACT_HARDSWISH; break;
+    case VRT_OP_Gelu:
+      if (strcmp(vrt_attr_string(n, "approximate", "none"), "none")) return false;
+      a->kind = NN_ACT_GELU;
+      break;
+    case VRT_OP_Clip:
+      a->kind = NN_ACT_CLIP, a->alpha = vrt_attr_float(n, "min", -INFINITY), a->beta = vrt_attr_float(n, "max", INFINITY);
+      for (int k = 1; k < rq->nin && k < 3; k++) {
+        if (!rq->in[k]) continue;
+        if (!is_const(rq, k) || rq->in[k]->dtype != VRT_F32 || vrt_tensor_numel(rq->in[k]) != 1) return false;
+        *(k == 1 ? &a->alpha : &a->beta) = *(const float *)rq->in[k]->data;
+      }
+      break;
+    default: return false;
+  }
+  return true;
+}
+
+/* Rank 1..4 float input, same-shape output. */
+static bool unary4(const vrt_kernel_req *rq) {
+  const vrt_tensor *x = rq->in[0];
+  return rq->nout == 1 && x && x->dtype == VRT_F32 && x->ndim >= 1 && x->ndim <= 4 && vrt_tensor_numel(x) > 0 &&
+         vrt__same_shape(x, &rq->out[0]);
+}
+
+static bool eltwise_supports(const vrt_kernel_req *rq) {
+  nn_act a;
+  dnnl_alg_kind_t alg;
+  float al, be;
+  return rq->nin >= 1 && unary4(rq) && eltwise_act(rq, &a) && act_alg(&a, &alg, &al, &be);
+}
+
+/* Inference BatchNormalization, NCHW, constant [C] scale, B, mean, var; no
+ * fused activation or a ReLU. */
+static bool bnorm_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_BatchNormalization || rq->nin != 5 || !unary4(rq) || rq->in[0]->ndim < 2) return false;
+  if (vrt_attr_int(n, "training_mode", 0) || vrt_attr_int(n, "vrt_layout", 0)) return false;
+  for (int k = 1; k < 5; k++)
+    if (!is_const(rq, k) || rq->in[k]->dtype != VRT_F32 || vrt_tensor_numel(rq->in[k]) != rq->in[0]->dims[1])
+      return false;
+  nn_act a;
+  if (nn_act_parse(n, &a)) {
+    vrt__err_clear();
+    return false;
+  }
+  return a.kind == NN_ACT_NONE || a.kind == NN_ACT_RELU;
+}
+
+static int norm_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  int rc;
+  dn_simple *c = plan_new(rq, sizeof *c, DN_SIMPLE, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
+  dnnl_memory_desc_t md_plain, md_c;
+  const vrt_tensor *x = rq->in[0];
+  if ((rc = plain4(rq, x, &md_plain))) goto fail;
+  if (n->op == VRT_OP_BatchNormalization && x->ndim < 4) { /* channels on axis 1: [N, C, L] as [N, C, L, 1] */
+    dnnl_dims_t d = {1, 1, 1, 1};
+    for (int i = 0; i < x->ndim; i++) d[i] = x->dims[i];
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain, 4, d, dnnl_f32, dnnl_abcd), "plain desc");
+  }
+  const dnnl_memory_desc_t *stored = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_plain;
+  if (n->op == VRT_OP_BatchNormalization) {
+    nn_act act;
+    if ((rc = nn_act_parse(n, &act))) goto fail;
+    unsigned flags = dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift;
+    if (act.kind == NN_ACT_RELU) flags |= dnnl_fuse_norm_relu;
+    dnnl_batch_normalization_desc_t bd;
+    DN_TRY(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, stored,
+                                                      vrt_attr_float(n, "epsilon", 1e-5f), flags),
+           "batch normalization desc");
+    if ((rc = prim_make(rq, &bld, &bd, NULL, "batch normalization", &c->h.prim))) goto fail;
+    dnnl_dims_t cd = {x->dims[1]};
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_c, 1, cd, dnnl_f32, dnnl_a), "channel desc");
+    /* ONNX inputs: X, scale, B, mean, var */
+    static const int args[4] = {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT};
+    static const int idx[4] = {3, 4, 1, 2};
+    c->nconst = 4;
+    for (int i = 0; i < 4; i++) c->const_arg[i] = args[i], c->const_idx[i] = idx[i];
+    if ((rc = mems_make(rq, 4, (dnnl_memory_t *const[]){&c->konst[0], &c->konst[1], &c->konst[2], &c->konst[3]},
+                        (const dnnl_memory_desc_t *const[]){&md_c, &md_c, &md_c, &md_c})))
+      goto fail;
+  } else {
+    nn_act act;
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+    if (!eltwise_act(rq, &act) || !act_alg(&act, &alg, &alpha, &beta)) {
+      rc = NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN eltwise: activation not mapped");
+      goto fail;
+    }
+    dnnl_eltwise_desc_t ed;
+    DN_TRY(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, stored, alpha, beta), "eltwise desc");
+    if ((rc = prim_make(rq, &bld, &ed, NULL, "eltwise", &c->h.prim))) goto fail;
+  }
+  c->nsrc = 1;
+  c->src_arg[0] = DNNL_ARG_SRC;
+  if ((rc = side_init(rq, &c->src[0], 0, stored, stored, true))) goto fail;
+  rc = simple_dst(rq, c, bld.pd, &md_plain);
+fail:
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 /* ---- concat: inputs in their stored layouts, output kept private --------- */
@@ -1055,7 +1204,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
  * it (nhwc or blocked) and writes the joined tensor in the first input's
  * layout when the readers take it private, or straight into plain memory
  * otherwise: no reorder to plain and back around the join. */
-#define DN_CONCAT_MAX 16
+#define DN_CONCAT_MAX 64 /* DenseNet-201 joins 49 */
 
 typedef struct dn_concat {
   dn_head h; /* kind DN_CONCAT */
@@ -1564,7 +1713,7 @@ static bool supports(const vrt_kernel_req *rq) {
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
          softmax_supports(rq) || concat_supports(rq) || slice_supports(rq) || mm_supports(rq) ||
-         mm_dyn_supports(rq) || attn_supports(rq) || ln_supports(rq);
+         mm_dyn_supports(rq) || attn_supports(rq) || ln_supports(rq) || bnorm_supports(rq) || eltwise_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -1596,6 +1745,7 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   }
   if (concat_supports(rq)) return concat_plan(rq, state);
   if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
+  if (bnorm_supports(rq) || eltwise_supports(rq)) return norm_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
   vrt__err_clear();
@@ -1641,8 +1791,8 @@ static void release(void *state) {
 }
 
 /* NCHW convolutions read their input (0) and residual (4) in whatever layout
- * the producer wrote; binary ops their full-shape operands; pools their
- * input. */
+ * the producer wrote; binary ops their full-shape operands; pools, batch
+ * normalization and activations their rank-4 input. */
 static bool accepts_private(const vrt_kernel_req *rq, int k) {
   if (is_conv(rq->n)) {
     const nn_conv_params *p = rq->n->params;
@@ -1653,7 +1803,7 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
   if (rq->n->op == VRT_OP_Slice) return k == 0 && slice_supports(rq);
   int s0, s1;
   if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
-  return k == 0 && (pool_supports(rq) || resize_supports(rq));
+  return k == 0 && (pool_supports(rq) || resize_supports(rq) || (rq->in[0]->ndim == 4 && (bnorm_supports(rq) || eltwise_supports(rq))));
 }
 
 const vrt_backend vrt__backend_onednn = {
