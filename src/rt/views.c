@@ -155,26 +155,33 @@ static bool leaves_overlap(const vrt_graph *g, const vrt_tensor *vals, const vrt
   return false;
 }
 
-/* The constraints of node i as a view, applied to w; false if they conflict. */
-static bool node_as_view(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, vrt_views *w, int i) {
+/* Could node i be a view by itself (shapes, layouts, members)? Cheap, and
+ * changes nothing: most Slices of a transformer stop here. */
+static bool view_candidate(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, int i,
+                           size_t *slice_off) {
   const vrt_node *n = &g->nodes[i];
+  if ((n->op != VRT_OP_Concat && n->op != VRT_OP_Slice) || n->nout != 1) return false;
   if (!member_ok(g, vals, layout, n->out[0])) return false;
   if (n->op == VRT_OP_Slice) {
-    size_t off;
     int x = n->in[0];
-    if (!member_ok(g, vals, layout, x) || x == n->out[0] || !slice_offset(g, vals, i, &off)) return false;
-    w->view[n->out[0]] = 1;
-    return place(w, n->out[0], x, off);
+    return member_ok(g, vals, layout, x) && x != n->out[0] && slice_offset(g, vals, i, slice_off);
   }
   if (!vrt__view_concat_shape(g, vals, i)) return false;
-  size_t a = 0;
   for (int k = 0; k < n->nin; k++) {
     int u = n->in[k];
     if (!member_ok(g, vals, layout, u) || u == n->out[0]) return false;
     for (int j = 0; j < k; j++)
       if (n->in[j] == u) return false; /* Concat(x, x): one value, two places */
   }
+  return true;
+}
+
+/* The constraints of candidate node i as a view, applied to w; false if
+ * they conflict with the groups made so far. */
+static bool node_as_view(const vrt_tensor *vals, vrt_views *w, const vrt_node *n, size_t slice_off) {
   w->view[n->out[0]] = 1;
+  if (n->op == VRT_OP_Slice) return place(w, n->out[0], n->in[0], slice_off);
+  size_t a = 0;
   for (int k = 0; k < n->nin; k++) {
     if (!place(w, n->in[k], n->out[0], a)) return false;
     a += vals[n->in[k]].nbytes;
@@ -205,14 +212,15 @@ int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const void *cons
   int count = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const vrt_node *n = &g->nodes[i];
+    size_t slice_off = 0;
     skip[i] = 0;
-    if ((n->op != VRT_OP_Concat && n->op != VRT_OP_Slice) || n->nout != 1) continue;
+    if (!view_candidate(g, vals, layout, i, &slice_off)) continue;
     memcpy(up, w->up, nv * sizeof *up);
     memcpy(off, w->off, nv * sizeof *off);
     memcpy(ext, w->ext, nv * sizeof *ext);
     memcpy(view, w->view, nv);
     size_t p;
-    if (node_as_view(g, vals, layout, w, i) && !leaves_overlap(g, vals, w, find(w, n->out[0], &p), tmp)) {
+    if (node_as_view(vals, w, n, slice_off) && !leaves_overlap(g, vals, w, find(w, n->out[0], &p), tmp)) {
       skip[i] = 1;
       count++;
       continue;
