@@ -527,7 +527,7 @@ static int use_plan(vrt_session_t *s, int slot) {
 /* Are the inputs and output of a node planned as a view where the plan put
  * them? (Not when one went to the heap: then the node copies after all.) */
 static bool view_in_place(const vrt_session_t *s, const vrt_plan *p, const vrt_node *n) {
-  int nin = n->op == VRT_OP_Slice ? 1 : n->nin;
+  int nin = n->op == VRT_OP_Concat ? n->nin : 1;
   for (int k = -1; k < nin; k++) {
     int v = k < 0 ? n->out[0] : n->in[k];
     if (p->offset[v] == SIZE_MAX || s->vals[v].data != (char *)s->arena + p->offset[v]) return false;

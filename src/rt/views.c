@@ -1,5 +1,6 @@
-/* In-place Concat and Slice: the planning pass that turns a join or a window
- * of plain tensors into a view of one arena block, so the node copies nothing.
+/* In-place Concat, Slice and Reshape: the planning pass that turns a join, a
+ * window or a reshape of plain tensors into a view of one arena block, so the
+ * node copies nothing.
  *
  * Why. A Concat along axis a whose output has size 1 on every axis before a
  * is a byte concatenation of its inputs; a Slice that cuts one such axis and
@@ -7,7 +8,9 @@
  * producer writes its value where it would sit in the joined tensor, the
  * Concat has nothing left to do, and a Slice's output is already in place.
  * DenseNet joins every earlier feature map again for each layer (O(layers^2)
- * bytes copied per block); with views each map is written once.
+ * bytes copied per block); with views each map is written once. Reshape,
+ * Flatten, Squeeze, Unsqueeze and Identity keep the bytes as they are: their
+ * output is a view of their input at offset 0.
  *
  * How. Values are grouped (union-find with byte offsets): "u lies at byte a
  * of o" for each Concat input and Slice output. A group is placed by the
@@ -29,6 +32,14 @@
 
 #include "cpu/shape_util.h"
 #include "exec.h"
+
+bool vrt__view_op(int op) {
+  switch (op) {
+    case VRT_OP_Concat: case VRT_OP_Slice: case VRT_OP_Reshape: case VRT_OP_Flatten: case VRT_OP_Squeeze:
+    case VRT_OP_Unsqueeze: case VRT_OP_Identity: return true;
+    default: return false;
+  }
+}
 
 bool vrt__views_enabled(void) {
   const char *e = getenv("VRT_VIEWS");
@@ -160,8 +171,13 @@ static bool leaves_overlap(const vrt_graph *g, const vrt_tensor *vals, const vrt
 static bool view_candidate(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, int i,
                            size_t *slice_off) {
   const vrt_node *n = &g->nodes[i];
-  if ((n->op != VRT_OP_Concat && n->op != VRT_OP_Slice) || n->nout != 1) return false;
+  if (!vrt__view_op(n->op) || n->nout != 1 || n->nin < 1) return false;
   if (!member_ok(g, vals, layout, n->out[0])) return false;
+  if (n->op != VRT_OP_Concat && n->op != VRT_OP_Slice) { /* the same bytes, another shape */
+    int x = n->in[0], o = n->out[0];
+    *slice_off = 0;
+    return member_ok(g, vals, layout, x) && x != o && vals[x].dtype == vals[o].dtype && vals[x].nbytes == vals[o].nbytes;
+  }
   if (n->op == VRT_OP_Slice) {
     int x = n->in[0];
     return member_ok(g, vals, layout, x) && x != n->out[0] && slice_offset(g, vals, i, slice_off);
@@ -180,7 +196,7 @@ static bool view_candidate(const vrt_graph *g, const vrt_tensor *vals, const voi
  * they conflict with the groups made so far. */
 static bool node_as_view(const vrt_tensor *vals, vrt_views *w, const vrt_node *n, size_t slice_off) {
   w->view[n->out[0]] = 1;
-  if (n->op == VRT_OP_Slice) return place(w, n->out[0], n->in[0], slice_off);
+  if (n->op != VRT_OP_Concat) return place(w, n->out[0], n->in[0], slice_off);
   size_t a = 0;
   for (int k = 0; k < n->nin; k++) {
     if (!place(w, n->in[k], n->out[0], a)) return false;

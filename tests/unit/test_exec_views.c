@@ -228,7 +228,7 @@ static void test_fallbacks(void **state) {
   int flat = concat(&b, (int[]){op1(&b, VRT_OP_Flatten, "Flatten", a, "fa"), op1(&b, VRT_OP_Flatten, "Flatten", r, "fr"),
                                 op1(&b, VRT_OP_Flatten, "Flatten", sr, "fs")},
                     3, 1, "flat"); /* a graph output */
-  check(gb_model(&b, flat), 1, 0);
+  check(gb_model(&b, flat), 1, 3);          /* only the three Flattens are views */
 
   gb b2 = gb_new(2); /* batch 2: a channel join is not contiguous */
   int p2 = op1(&b2, VRT_OP_Relu, "Relu", b2.x, "p"), q2 = op1(&b2, VRT_OP_Neg, "Neg", b2.x, "q");
@@ -236,11 +236,34 @@ static void test_fallbacks(void **state) {
   check(gb_model(&b2, op1(&b2, VRT_OP_Sigmoid, "Sigmoid", j, "y")), 2, 0);
 }
 
+/* Reshapes keep the bytes: a view of their input, also of a join; not of a
+ * graph input, and not when they make the graph output. */
+static void test_reshape(void **state) {
+  (void)state;
+  gb b = gb_new(1);
+  int64_t sd[1] = {3};
+  int64_t *shp = malloc(sizeof(int64_t) * 3);
+  shp[0] = 1, shp[1] = C * H, shp[2] = W;
+  int sv = vrt_graph_add_const(b.g, "shape", VRT_I64, 1, sd, shp, sizeof(int64_t) * 3, false);
+  int p = op1(&b, VRT_OP_Relu, "Relu", b.x, "p");
+  int rx = op(&b, VRT_OP_Reshape, "Reshape", (int[]){b.x, sv}, 2, "rx"); /* a graph input: copies */
+  int rp = op(&b, VRT_OP_Reshape, "Reshape", (int[]){p, sv}, 2, "rp");  /* view */
+  int j = concat(&b, (int[]){p, op1(&b, VRT_OP_Neg, "Neg", b.x, "q")}, 2, 1, "j");
+  int fj = op1(&b, VRT_OP_Flatten, "Flatten", j, "fj"); /* view of a view */
+  vrt_node_set_int(&b.g->nodes[b.g->nnodes - 1], "axis", 1);
+  int a = op(&b, VRT_OP_Add, "Add", (int[]){rx, rp}, 2, "a");
+  int fa = op1(&b, VRT_OP_Flatten, "Flatten", a, "fa"); /* view */
+  vrt_node_set_int(&b.g->nodes[b.g->nnodes - 1], "axis", 1);
+  int both = concat(&b, (int[]){fa, fj}, 2, 1, "both"); /* 1 x (CHW + 2CHW): a view too */
+  int out = op1(&b, VRT_OP_Flatten, "Flatten", op1(&b, VRT_OP_Sigmoid, "Sigmoid", both, "sg"), "out"); /* output */
+  check(gb_model(&b, out), 1, 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dense_chain),     cmocka_unit_test(test_split_join),
       cmocka_unit_test(test_slice_of_join),   cmocka_unit_test(test_conflict_copies),
-      cmocka_unit_test(test_fallbacks),
+      cmocka_unit_test(test_fallbacks),       cmocka_unit_test(test_reshape),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
