@@ -449,7 +449,37 @@ fail:
   return rc;
 }
 
-static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
+/* The head of a detector at 640^2 (YOLO's stem): few channels on large maps,
+ * where nhwc kernels pay for a reorder of the whole input and are
+ * memory-bound. There oneDNN's blocked kernels do better: the first
+ * convolution reads the plain NCHW input as it is (no reorder of the image)
+ * and writes nChw16c, and the convolutions right after it on maps of 160^2
+ * or more read and write nChw16c too (as fast as nhwc there). A Slice or a
+ * smaller map's convolution turns it back into nhwc, where the brgemm
+ * kernels are faster. Returns the source layout to ask for (plain nchw or
+ * nChw16c), or 0 when the node is not such a head convolution. Smaller
+ * inputs (224^2 classifiers) keep their layouts: there the difference is
+ * within noise. */
+enum { DN_HEAD_FIRST_PIX = 320 * 320, DN_HEAD_NEXT_PIX = 160 * 160 };
+
+static dnnl_format_tag_t conv_head_src(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  if (n->op != VRT_OP_Conv || !p || p->layout || (rq->nin > 4 && rq->in[4])) return 0;
+  const vrt_tensor *x = rq->in[0], *w = rq->in[1];
+  if (x->ndim != 4 || w->ndim != 4 || x->dims[0] != 1 || w->dims[1] != x->dims[1] || w->dims[0] % 16) return 0;
+  int64_t C = x->dims[1], pix = x->dims[2] * x->dims[3];
+  const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
+  if (!in) return C <= 4 && pix >= DN_HEAD_FIRST_PIX ? dnnl_nchw : 0;
+  dnnl_memory_desc_t blk;
+  dnnl_dims_t d = {x->dims[0], C, x->dims[2], x->dims[3]};
+  if (C % 16 || pix < DN_HEAD_NEXT_PIX || dnnl_memory_desc_init_by_tag(&blk, 4, d, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
+      !dnnl_memory_desc_equal(in, &blk))
+    return 0;
+  return dnnl_nChw16c;
+}
+
+static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt, dnnl_format_tag_t head) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
   bool deconv = n->op == VRT_OP_ConvTranspose;
@@ -489,8 +519,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   dnnl_dims_t bd = {M};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 1, bd, dnnl_f32, dnnl_x), "bias desc");
   dnnl_format_tag_t io = p->layout ? dnnl_nhwc : dnnl_format_tag_any;
-  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, io), "src desc");
-  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, io), "dst desc");
+  bool may_keep = rq->out_private_ok && rq->out_private_ok[0];
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, head ? head : io), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, head && may_keep ? dnnl_nChw16c : io), "dst desc");
   bool bias = rq->nin > 2 && rq->in[2];
   c->residual = rq->nin > 4 && rq->in[4];
   if (deconv && (bias || p->act.kind != NN_ACT_NONE)) {
@@ -1066,7 +1097,12 @@ static int slice_plan(const vrt_kernel_req *rq, void **state) {
   parent = rq->in_layout && rq->in_layout[0] ? *(const dnnl_memory_desc_t *)rq->in_layout[0] : plain_in;
   dnnl_dims_t sd = {odims[0], odims[1], odims[2], odims[3]}, so = {start[0], start[1], start[2], start[3]};
   DN_TRY(dnnl_memory_desc_init_submemory(&sub, &parent, sd, so), "slice view");
-  bool priv = rq->out_private_ok && rq->out_private_ok[0] && dense_like(&parent, odims, &dst) &&
+  /* a window of a blocked tensor (a detector head's, conv_head_src) leaves
+   * as nhwc, the layout of the convolutions that follow */
+  bool blocked = parent.format_kind == dnnl_blocked && parent.format_desc.blocking.inner_nblks > 0;
+  bool priv = rq->out_private_ok && rq->out_private_ok[0] &&
+              (blocked ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success
+                       : dense_like(&parent, odims, &dst)) &&
               !dnnl_memory_desc_equal(&dst, &md_plain_out);
   if (priv) keep_out_private(rq, &c->md_out, &dst);
   else dst = md_plain_out;
@@ -1457,9 +1493,12 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   if (concat_supports(rq)) return concat_plan(rq, state);
   if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
-  if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
+  if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16, 0) == 0) return 0;
   vrt__err_clear();
-  return conv_plan(rq, state, dnnl_f32);
+  dnnl_format_tag_t head = conv_head_src(rq);
+  if (head && conv_plan(rq, state, dnnl_f32, head) == 0) return 0;
+  vrt__err_clear();
+  return conv_plan(rq, state, dnnl_f32, 0);
 }
 
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
