@@ -447,7 +447,14 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   int *gstart = (int *)(vw.ext + nv), *gend = gstart + nv;
   vw.view = (char *)(gend + nv);
   plan_kernels(s, p, layout); /* may grow the slots of values kept in a private layout */
-  p->views = vrt__views_plan(g, s->vals, layout, p->skip, &vw);
+  /* how each value is stored, for the views: plain, channel blocks, other */
+  int *block = gstart; /* borrowed: the group ranges are computed after */
+  for (int v = 0; v < g->nvalues; v++) {
+    const vrt_value *val = &g->values[v];
+    const vrt_backend *b = p->kern && val->producer >= 0 ? p->kern[val->producer].b : NULL;
+    block[v] = !layout[v] ? 1 : b && b->channel_block ? b->channel_block(layout[v]) : 0;
+  }
+  p->views = vrt__views_plan(g, s->vals, block, p->skip, &vw);
   free(layout);
   for (int i = 0; i < g->nnodes && p->kern; i++) /* a view runs no kernel */
     if (p->skip[i]) vrt__kernel_release(&p->kern[i]);

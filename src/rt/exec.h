@@ -35,11 +35,12 @@ typedef struct vrt_views {
   size_t *off, *ext;
   char *view;
 } vrt_views;
-/* From the shapes a first run recorded (vals) and the layout each value is
- * stored in (layout[v] non-NULL: a backend's private one), decide which
- * Concat, Slice and reshape nodes run as views: skip[node] = 1 for those, groups in w
- * (arrays of g->nvalues + 1). Returns how many. */
-int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, char *skip, vrt_views *w);
+/* From the shapes a first run recorded (vals) and how each value is stored
+ * (block[v]: 1 plain, b > 1 a backend's batch-1 layout in channel blocks of
+ * b, 0 another private layout), decide which Concat, Slice and reshape nodes
+ * run as views: skip[node] = 1 for those, groups in w (arrays of
+ * g->nvalues + 1). Returns how many. */
+int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block, char *skip, vrt_views *w);
 /* The root of v's group and v's byte offset in it. */
 int vrt__views_root(const vrt_views *w, int v, size_t *pos);
 /* Ops that can run as views: Concat, Slice and the reshapes (same bytes). */

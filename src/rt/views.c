@@ -22,9 +22,15 @@
  * leaves of the resulting group overlap (Concat(p, q) and Concat(p, r) may
  * not both be views: q and r would share bytes); else it stays a copy.
  *
- * What stays a copy: values in a backend's private layout (exec.c keeps the
- * inputs of a Concat plain when its output is plain, so a plain join can be
- * a view), graph inputs, constants and graph outputs, a value joined twice
+ * Layouts. A value in a backend's private layout takes part only when that
+ * layout is channel-blocked (oneDNN's nChw16c, batch 1): a window of whole
+ * channel blocks is then one byte range laid out like a tensor of its own,
+ * at the same offset as in plain NCHW, so joins and windows of such values
+ * along the channel axis in whole blocks are views too (block[v] says which:
+ * 1 plain, b > 1 blocked by b, 0 neither). exec.c keeps the inputs of a
+ * plain Concat plain, so a plain join can be a view.
+ *
+ * What stays a copy: other private layouts (nhwc), graph inputs, constants and graph outputs, a value joined twice
  * in one Concat, and graphs with data-dependent ops (a size that differs
  * from the plan's sends a value to the heap, away from its group). */
 #include <stdlib.h>
@@ -48,11 +54,11 @@ bool vrt__views_enabled(void) {
 
 /* Can value v take part in a view: an intermediate in the arena, plain,
  * with the recorded size. */
-static bool member_ok(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, int v) {
+static bool member_ok(const vrt_graph *g, const vrt_tensor *vals, const int *block, int v) {
   if (v < 0 || v >= g->nvalues) return false;
   const vrt_value *val = &g->values[v];
   if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT | VRT_VAL_OUTPUT))) return false;
-  return !layout[v] && vals[v].ndim >= 0 && vals[v].dtype != VRT_UNDEFINED;
+  return block[v] >= 1 && vals[v].ndim >= 0 && vals[v].dtype != VRT_UNDEFINED;
 }
 
 /* Are the axes before a of t all of size 1 (so that a cut on axis a is a
@@ -83,7 +89,7 @@ bool vrt__view_concat_shape(const vrt_graph *g, const vrt_tensor *vals, int node
 
 /* Slice of one axis a (unit steps; every other axis whole; size 1 before
  * a): the byte offset of its window in the input. */
-static bool slice_offset(const vrt_graph *g, const vrt_tensor *vals, int node, size_t *off) {
+static bool slice_offset(const vrt_graph *g, const vrt_tensor *vals, int node, int b, size_t *off) {
   const vrt_node *n = &g->nodes[node];
   if (n->op != VRT_OP_Slice || n->nout != 1 || n->nin < 1 || n->in[0] < 0 || n->out[0] < 0) return false;
   const vrt_tensor *x = &vals[n->in[0]], *o = &vals[n->out[0]];
@@ -108,6 +114,8 @@ static bool slice_offset(const vrt_graph *g, const vrt_tensor *vals, int node, s
   }
   if (cut < 0) cut = 0; /* the whole tensor */
   if (!leading_ones(x, cut)) return false;
+  if (b > 1 && (x->ndim != 4 || (cut != 1 && odims[cut] != x->dims[cut]) || start[1] % b || odims[1] % b))
+    return false; /* a blocked window: whole channel blocks */
   size_t inner = vrt_dtype_size(x->dtype);
   for (int d = cut + 1; d < x->ndim; d++) inner *= (size_t)x->dims[d];
   *off = odims[cut] > 0 ? (size_t)start[cut] * inner : 0;
@@ -168,24 +176,26 @@ static bool leaves_overlap(const vrt_graph *g, const vrt_tensor *vals, const vrt
 
 /* Could node i be a view by itself (shapes, layouts, members)? Cheap, and
  * changes nothing: most Slices of a transformer stop here. */
-static bool view_candidate(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, int i,
-                           size_t *slice_off) {
+static bool view_candidate(const vrt_graph *g, const vrt_tensor *vals, const int *block, int i, size_t *slice_off) {
   const vrt_node *n = &g->nodes[i];
   if (!vrt__view_op(n->op) || n->nout != 1 || n->nin < 1) return false;
-  if (!member_ok(g, vals, layout, n->out[0])) return false;
+  int o = n->out[0], b = block[o];
+  if (!member_ok(g, vals, block, o)) return false;
   if (n->op != VRT_OP_Concat && n->op != VRT_OP_Slice) { /* the same bytes, another shape */
-    int x = n->in[0], o = n->out[0];
+    int x = n->in[0];
     *slice_off = 0;
-    return member_ok(g, vals, layout, x) && x != o && vals[x].dtype == vals[o].dtype && vals[x].nbytes == vals[o].nbytes;
+    return b == 1 && member_ok(g, vals, block, x) && block[x] == 1 && x != o && vals[x].dtype == vals[o].dtype &&
+           vals[x].nbytes == vals[o].nbytes;
   }
   if (n->op == VRT_OP_Slice) {
     int x = n->in[0];
-    return member_ok(g, vals, layout, x) && x != n->out[0] && slice_offset(g, vals, i, slice_off);
+    return member_ok(g, vals, block, x) && block[x] == b && x != o && slice_offset(g, vals, i, b, slice_off);
   }
   if (!vrt__view_concat_shape(g, vals, i)) return false;
+  if (b > 1 && (vals[o].ndim != 4 || (vrt_attr_int(n, "axis", 0) + 4) % 4 != 1)) return false;
   for (int k = 0; k < n->nin; k++) {
     int u = n->in[k];
-    if (!member_ok(g, vals, layout, u) || u == n->out[0]) return false;
+    if (!member_ok(g, vals, block, u) || block[u] != b || u == o || (b > 1 && vals[u].dims[1] % b)) return false;
     for (int j = 0; j < k; j++)
       if (n->in[j] == u) return false; /* Concat(x, x): one value, two places */
   }
@@ -205,7 +215,7 @@ static bool node_as_view(const vrt_tensor *vals, vrt_views *w, const vrt_node *n
   return true;
 }
 
-int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const void *const *layout, char *skip,
+int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block, char *skip,
                     vrt_views *w) {
   size_t nv = (size_t)g->nvalues + 1;
   for (int v = 0; v < g->nvalues; v++) {
@@ -230,7 +240,7 @@ int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const void *cons
     const vrt_node *n = &g->nodes[i];
     size_t slice_off = 0;
     skip[i] = 0;
-    if (!view_candidate(g, vals, layout, i, &slice_off)) continue;
+    if (!view_candidate(g, vals, block, i, &slice_off)) continue;
     memcpy(up, w->up, nv * sizeof *up);
     memcpy(off, w->off, nv * sizeof *off);
     memcpy(ext, w->ext, nv * sizeof *ext);

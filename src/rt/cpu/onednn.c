@@ -1083,6 +1083,8 @@ static bool dense_like(const dnnl_memory_desc_t *md, const int64_t *dims, dnnl_m
   return dnnl_memory_desc_init_by_strides(out, 4, d, dnnl_f32, s) == dnnl_success;
 }
 
+static int channel_block(const void *layout);
+
 static int slice_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   int64_t start[4], odims[4];
@@ -1100,9 +1102,15 @@ static int slice_plan(const vrt_kernel_req *rq, void **state) {
   /* a window of a blocked tensor (a detector head's, conv_head_src) leaves
    * as nhwc, the layout of the convolutions that follow */
   bool blocked = parent.format_kind == dnnl_blocked && parent.format_desc.blocking.inner_nblks > 0;
+  int cb = channel_block(&parent);
+  /* a window of whole channel blocks stays blocked: then it is a view of
+   * the input (exec.c), and the kernel runs only if that falls through */
+  bool whole = cb == 16 && start[0] == 0 && start[2] == 0 && start[3] == 0 && odims[2] == rq->in[0]->dims[2] &&
+               odims[3] == rq->in[0]->dims[3] && start[1] % cb == 0 && odims[1] % cb == 0;
   bool priv = rq->out_private_ok && rq->out_private_ok[0] &&
-              (blocked ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success
-                       : dense_like(&parent, odims, &dst)) &&
+              (whole    ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nChw16c) == dnnl_success
+               : blocked ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success
+                         : dense_like(&parent, odims, &dst)) &&
               !dnnl_memory_desc_equal(&dst, &md_plain_out);
   if (priv) keep_out_private(rq, &c->md_out, &dst);
   else dst = md_plain_out;
@@ -1543,7 +1551,22 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
   return k == 0 && (pool_supports(rq) || resize_supports(rq));
 }
 
+/* nChw16c (nChw8c ...) of a batch-1 tensor without channel padding: dense
+ * blocks of b channels, one after the other. */
+static int channel_block(const void *layout) {
+  const dnnl_memory_desc_t *md = layout;
+  if (md->format_kind != dnnl_blocked || md->ndims != 4 || md->dims[0] != 1 || md->offset0) return 0;
+  const dnnl_blocking_desc_t *bk = &md->format_desc.blocking;
+  if (bk->inner_nblks != 1 || bk->inner_idxs[0] != 1 || bk->inner_blks[0] < 2) return 0;
+  dnnl_dim_t b = bk->inner_blks[0], H = md->dims[2], W = md->dims[3];
+  if (md->padded_dims[1] != md->dims[1] || md->dims[1] % b) return 0;
+  if ((md->dims[1] > b && bk->strides[1] != H * W * b) || (H > 1 && bk->strides[2] != W * b) ||
+      (W > 1 && bk->strides[3] != b))
+    return 0;
+  return (int)b;
+}
+
 const vrt_backend vrt__backend_onednn = {
     .name = "onednn", .supports_op = supports, .plan = plan, .exec = exec, .release = release,
-    .accepts_private = accepts_private,
+    .accepts_private = accepts_private, .channel_block = channel_block,
 };
