@@ -434,24 +434,25 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   size_t nv = (size_t)g->nvalues + 1;
   const void **layout = calloc(nv, sizeof *layout);
   vrt_views vw = {NULL};
-  vw.up = malloc(nv * (3 * sizeof(int) + 2 * sizeof(size_t) + 1));
+  /* one block, widest members first: off, ext, up, gstart, gend, view */
+  vw.off = malloc(nv * (2 * sizeof(size_t) + 3 * sizeof(int) + 1));
   p->skip = calloc((size_t)g->nnodes + 1, 1);
-  if (!layout || !vw.up || !p->skip) {
+  if (!layout || !vw.off || !p->skip) {
     free(layout);
-    free(vw.up);
+    free(vw.off);
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }
-  vw.off = (size_t *)(vw.up + nv);
   vw.ext = vw.off + nv;
-  int *gstart = (int *)(vw.ext + nv), *gend = gstart + nv;
+  vw.up = (int *)(vw.ext + nv);
+  int *gstart = vw.up + nv, *gend = gstart + nv;
   vw.view = (char *)(gend + nv);
   plan_kernels(s, p, layout); /* may grow the slots of values kept in a private layout */
   /* how each value is stored, for the views: plain, channel blocks, other */
   int *block = gstart; /* borrowed: the group ranges are computed after */
   for (int v = 0; v < g->nvalues; v++) {
-    const vrt_value *val = &g->values[v];
-    const vrt_backend *b = p->kern && val->producer >= 0 ? p->kern[val->producer].b : NULL;
+    int pr = g->values[v].producer;
+    const vrt_backend *b = layout[v] && p->kern && pr >= 0 && pr < g->nnodes ? p->kern[pr].b : NULL;
     block[v] = !layout[v] ? 1 : b && b->channel_block ? b->channel_block(layout[v]) : 0;
   }
   p->views = vrt__views_plan(g, s->vals, block, p->skip, &vw);
@@ -478,7 +479,7 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   /* placed[] holds indices into lr of values already given an offset */
   int *placed = malloc(sizeof(int) * (size_t)(n + 1));
   if (!placed) {
-    free(vw.up);
+    free(vw.off);
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }
@@ -508,7 +509,7 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     int r = vrt__views_root(&vw, v, &pos);
     if (r != v && gend[r] >= 0) p->offset[v] = p->offset[r] + pos;
   }
-  free(vw.up);
+  free(vw.off);
   free(placed);
   free(lr);
   p->arena_bytes = total;

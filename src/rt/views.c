@@ -230,11 +230,11 @@ int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block
     if (d && (d->flags & VRT_OPF_DATA_DEPENDENT)) return 0;
   }
   /* a copy of the groups to go back to when a node's constraints conflict */
-  int *up = malloc(nv * (sizeof *up + 2 * sizeof(size_t) + 1 + sizeof(span)));
-  if (!up) return 0; /* no views: every node copies, as without this pass */
-  size_t *off = (size_t *)(up + nv), *ext = off + nv;
-  span *tmp = (span *)(ext + nv);
-  char *view = (char *)(tmp + nv);
+  span *tmp = malloc(nv * (sizeof(span) + 2 * sizeof(size_t) + sizeof(int) + 1)); /* widest first */
+  if (!tmp) return 0; /* no views: every node copies, as without this pass */
+  size_t *off = (size_t *)(tmp + nv), *ext = off + nv;
+  int *up = (int *)(ext + nv);
+  char *view = (char *)(up + nv);
   int count = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const vrt_node *n = &g->nodes[i];
@@ -256,7 +256,7 @@ int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block
     memcpy(w->ext, ext, nv * sizeof *ext);
     memcpy(w->view, view, nv);
   }
-  free(up);
+  free(tmp);
   return count;
 }
 
