@@ -160,7 +160,7 @@ static int dn_team(const vrt_kernel_req *rq) {
 
 /* ---- convolution and deconvolution --------------------------------------- */
 
-enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
+enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE, DN_PW };
 
 /* What every kernel state starts with (its first member h): the kind, the
  * OpenMP threads this node's primitives run on (dn_team), the stream and
@@ -624,6 +624,97 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
     else nn_bias_act(out[0].data, c->N * c->P, c->M, 1, c->post_bias, &c->post_act, NULL, 0);
   }
   return 0;
+}
+
+/* ---- a 1x1 convolution whose output must be plain NCHW, as a matmul ------
+ *
+ * A detector's last 1x1 convolutions (YOLO's box and class heads) write
+ * plain NCHW for the reshapes that follow, while their input arrives in
+ * nhwc. The convolution primitive writes nhwc and a reorder transposes it
+ * (a third of the node's time); with batch 1 the same node is one matmul
+ * dst[M, HW] = W[M, C] x X[C, HW], X read in place through its strides
+ * (nhwc is X transposed), written straight in NCHW. The bias is each
+ * output row's starting value (oneDNN's matmul takes a bias per column, not
+ * per row), accumulated onto by a sum post-op; the activation follows. */
+typedef struct dn_pw {
+  dn_head h; /* kind DN_PW */
+  dnnl_memory_t m_w, m_x, m_dst;
+  const void *w;     /* packed weights [M, C], owned by the model */
+  const float *bias; /* [M] or NULL */
+  int64_t M, P;
+} dn_pw;
+
+static void pw_free(dn_pw *c) {
+  dnnl_memory_t mems[] = {c->m_w, c->m_x, c->m_dst};
+  objs_destroy(NULL, 0, mems, DN_COUNT(mems));
+}
+
+/* Can this Conv go through pw_plan: 1x1, unit strides, no padding, one
+ * group, batch 1, NCHW, f32, no fused residual, output needed plain, input
+ * plain or dense nhwc? */
+static bool pw_ok(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  if (n->op != VRT_OP_Conv || !p || p->layout || (rq->nin > 4 && rq->in[4])) return false;
+  if (rq->out_private_ok && rq->out_private_ok[0]) return false; /* stays private: no reorder to save */
+  nn_geom g;
+  if (nn_conv_geom(n, p, rq->in[0], rq->in[1], &g)) {
+    vrt__err_clear();
+    return false;
+  }
+  if (g.N != 1 || g.group != 1 || g.k[1] != 1 || g.k[2] != 1 || g.s[1] != 1 || g.s[2] != 1 || g.pb[1] || g.pb[2] ||
+      g.pe[1] || g.pe[2])
+    return false;
+  const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
+  if (!in) return true;
+  dnnl_memory_desc_t nhwc;
+  dnnl_dims_t d = {1, g.C, g.in[1], g.in[2]};
+  return dnnl_memory_desc_init_by_tag(&nhwc, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success && dnnl_memory_desc_equal(in, &nhwc);
+}
+
+static int pw_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_conv_geom(n, p, rq->in[0], rq->in[1], &g);
+  if (rc) return rc;
+  dn_pw *c = plan_new(rq, sizeof *c, DN_PW, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
+  c->M = g.M, c->P = g.out[1] * g.out[2];
+  c->bias = rq->nin > 2 && rq->in[2] ? rq->in[2]->data : NULL;
+  bool nhwc = rq->in_layout && rq->in_layout[0];
+  dnnl_dims_t wd = {g.M, g.C}, xd = {g.C, c->P}, dd = {g.M, c->P};
+  dnnl_dims_t xs = {nhwc ? 1 : c->P, nhwc ? g.C : 1};
+  dnnl_memory_desc_t md_w, md_x, md_dst;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w, 2, wd, dnnl_f32, dnnl_ab), "weights desc");
+  DN_TRY(dnnl_memory_desc_init_by_strides(&md_x, 2, xd, dnnl_f32, xs), "source desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst, 2, dd, dnnl_f32, dnnl_ab), "dst desc");
+  if ((rc = post_ops_make(rq, &bld, c->bias != NULL, &p->act))) goto fail;
+  dnnl_matmul_desc_t md;
+  DN_TRY(dnnl_matmul_desc_init(&md, &md_w, &md_x, NULL, &md_dst), "matmul desc");
+  if ((rc = prim_make(rq, &bld, &md, bld.attr, "matmul", &c->h.prim))) goto fail;
+  c->w = pack_input1(rq, &md_w, &md_w); /* the model's own copy: its weight may be given back */
+  if (!c->w) {
+    rc = VRT_EUNSUPPORTED;
+    goto fail;
+  }
+  DN_TRY(dnnl_memory_create(&c->m_w, &md_w, get_engine(), (void *)c->w), "weights memory");
+  rc = mems_make(rq, 2, (dnnl_memory_t *const[]){&c->m_x, &c->m_dst},
+                 (const dnnl_memory_desc_t *const[]){&md_x, &md_dst});
+fail:
+  return plan_end(rq, rc, &bld, c, state);
+}
+
+static int pw_exec(dn_pw *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out) {
+  float *dst = out[0].data;
+  if (c->bias) /* each row starts at its bias: the sum post-op adds W x onto it */
+    for (int64_t m = 0; m < c->M; m++)
+      for (int64_t i = 0; i < c->P; i++) dst[m * c->P + i] = c->bias[m];
+  dnnl_memory_set_data_handle(c->m_x, in[0]->data);
+  dnnl_memory_set_data_handle(c->m_dst, dst);
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_w}, {DNNL_ARG_WEIGHTS, c->m_x}, {DNNL_ARG_DST, c->m_dst}};
+  return run(n, c->h.prim, c->h.stream, 3, a);
 }
 
 /* ---- binary, pooling: one primitive between reorders ---------------------- */
@@ -1506,6 +1597,8 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   dnnl_format_tag_t head = conv_head_src(rq);
   if (head && conv_plan(rq, state, dnnl_f32, head) == 0) return 0;
   vrt__err_clear();
+  if (pw_ok(rq) && pw_plan(rq, state) == 0) return 0;
+  vrt__err_clear();
   return conv_plan(rq, state, dnnl_f32, 0);
 }
 
@@ -1515,6 +1608,7 @@ static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
+  if (*(int *)state == DN_PW) return pw_exec(state, n, in, out);
   if (*(int *)state == DN_MM) return mm_exec(state, n, in, out, x);
   if (*(int *)state == DN_ATTN) return attn_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_LN) return ln_exec(state, n, in, nin, out, x);
@@ -1528,6 +1622,7 @@ static void release(void *state) {
   if (h->kind == DN_SIMPLE) simple_free(state);
   else if (h->kind == DN_CONCAT) concat_free(state);
   else if (h->kind == DN_SLICE) slice_free(state);
+  else if (h->kind == DN_PW) pw_free(state);
   else if (h->kind >= DN_MM) mm_free(state);
   else conv_free(state);
   objs_destroy(&h->prim, 1, NULL, 0);
