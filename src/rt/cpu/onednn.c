@@ -636,6 +636,8 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
  * (nhwc is X transposed), written straight in NCHW. The bias is each
  * output row's starting value (oneDNN's matmul takes a bias per column, not
  * per row), accumulated onto by a sum post-op; the activation follows. */
+enum { DN_PW_MIN_PIX = 256 };
+
 typedef struct dn_pw {
   dn_head h; /* kind DN_PW */
   dnnl_memory_t m_w, m_x, m_dst;
@@ -665,6 +667,7 @@ static bool pw_ok(const vrt_kernel_req *rq) {
   if (g.N != 1 || g.group != 1 || g.k[1] != 1 || g.k[2] != 1 || g.s[1] != 1 || g.s[2] != 1 || g.pb[1] || g.pb[2] ||
       g.pe[1] || g.pe[2])
     return false;
+  if (g.out[1] * g.out[2] < DN_PW_MIN_PIX) return false; /* a channel gate's 1x1 map: nothing to transpose */
   const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
   if (!in) return true;
   dnnl_memory_desc_t nhwc;
