@@ -400,7 +400,7 @@ typedef struct result {
   double v1, o1, v2, o2;          /* median ms */
   double vload, oload;            /* ms */
   double vrss, orss, obase;       /* MiB */
-  double maxdiff;
+  double maxdiff, ortmax;          /* max |vrt - ORT| and max |ORT| over the float outputs */
   double bv1, bv2, bo1, bo2;      /* medians with the other core busy */
   double von2, bvon2;             /* share of vrt's timed 2-thread runs on 2 threads (adaptive), quiet / busy */
   double tv1, tv2, tvon2;         /* vrt at 1 and 2 threads in rounds without ORT: medians, share on 2 */
@@ -469,8 +469,12 @@ static void timed_rounds(slot *sl, int ns, bench_worker *const *all, int nall, i
   free(tm), free(cnt), free(on), free(teams);
 }
 
-static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dort) {
-  double md = 0;
+/* max |a - b| over every float output of the dumps in dv (a) and dort (b);
+ * *bmax (when not NULL) gets max |b|, the scale to read the difference
+ * against (a classifier with random BN statistics outputs ~1e12). */
+static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dort, double *bmax) {
+  double md = 0, mb = 0;
+  if (bmax) *bmax = NAN;
   int n = vrt_model_num_outputs(m);
   for (int i = 0; i < n; i++) {
     if (vrt_model_output(m, i)->dtype != VRT_F32) continue;
@@ -494,6 +498,7 @@ static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dor
       for (size_t k = 0; k < na; k++) {
         double d = fabs((double)x[k] - (double)y[k]);
         if (d > md || isnan(d)) md = d;
+        if (fabs((double)y[k]) > mb) mb = fabs((double)y[k]);
       }
     }
     if (!isnan(md) && fread(y, 4, 1, fb) == 1) md = NAN; /* ORT's output is longer */
@@ -501,6 +506,7 @@ static double max_abs_diff(const vrt_model_t *m, const char *dv, const char *dor
     fclose(fb);
     if (isnan(md)) return NAN;
   }
+  if (bmax) *bmax = mb;
   return md;
 }
 
@@ -682,7 +688,7 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
   memset(res, 0, sizeof *res);
   res->name = b->name;
   res->ort = b->ort;
-  res->maxdiff = res->obase = res->orss = res->oload = res->o1 = res->o2 = res->bo1 = res->bo2 = NAN;
+  res->maxdiff = res->ortmax = res->obase = res->orss = res->oload = res->o1 = res->o2 = res->bo1 = res->bo2 = NAN;
   res->a1 = res->a2 = res->adiff = NAN;
   res->von2 = res->bvon2 = res->tv1 = res->tv2 = res->tvon2 = NAN;
   char path[4096];
@@ -746,12 +752,12 @@ static void bench_model(const char *self, const bmodel *b, int runs, int warmup,
     for (int r = 0; r < 2; r++)
       if (all[k]->pid) bench_worker_cmd(all[k], NULL, "run 1");
   bench_worker_cmd(&v, NULL, "dump %s", dv);
-  if (a.pid && !isnan(bench_worker_cmd(&a, NULL, "dump %s", da))) res->adiff = max_abs_diff(m, da, dv);
+  if (a.pid && !isnan(bench_worker_cmd(&a, NULL, "dump %s", da))) res->adiff = max_abs_diff(m, da, dv, NULL);
   res->vrss = proc_mem(v.pid, "VmHWM");
   if (o.pid) {
     bench_worker_cmd(&o, NULL, "dump %s", dort);
     res->orss = proc_mem(o.pid, "VmHWM") - res->obase;
-    res->maxdiff = max_abs_diff(m, dv, dort);
+    res->maxdiff = max_abs_diff(m, dv, dort, &res->ortmax);
   }
   for (int k = 0; k < 3; k++)
     if (all[k]->pid) bench_worker_cmd(all[k], NULL, "load 2");
@@ -804,8 +810,9 @@ static void fmt(char *buf, size_t len, const char *f, double v) {
 }
 
 static void report(const result *r, int n, int busy) {
-  printf("\n%-20s %7s %9s %9s %7s %9s %9s %7s %9s %9s %7s %9s %9s %9s\n", "model", "GFLOP", "vrt1_ms", "ort1_ms",
-         "ratio1", "vrt2_ms", "ort2_ms", "ratio2", "vrt_load", "ort_load", "load_r", "vrt_MiB", "ort_MiB", "max_diff");
+  printf("\n%-20s %7s %9s %9s %7s %9s %9s %7s %9s %9s %7s %9s %9s %9s %9s\n", "model", "GFLOP", "vrt1_ms", "ort1_ms",
+         "ratio1", "vrt2_ms", "ort2_ms", "ratio2", "vrt_load", "ort_load", "load_r", "vrt_MiB", "ort_MiB", "max_diff",
+         "rel_diff");
   for (int i = 0; i < n; i++) {
     const result *x = &r[i];
     if (!x->ok) {
@@ -814,6 +821,7 @@ static void report(const result *r, int n, int busy) {
     }
     char s[14][32];
     fmt(s[0], 32, "%.2f", x->gflop < 0 ? NAN : x->gflop);
+    fmt(s[13], 32, "%.1e", x->ortmax > 0 ? x->maxdiff / x->ortmax : x->maxdiff);
     fmt(s[1], 32, "%.2f", x->v1);
     fmt(s[2], 32, "%.2f", x->o1);
     fmt(s[3], 32, "%.2f", x->v1 / x->o1);
@@ -827,8 +835,8 @@ static void report(const result *r, int n, int busy) {
     fmt(s[11], 32, "%.0f", x->orss);
     if (isnan(x->maxdiff)) snprintf(s[12], 32, "-");
     else snprintf(s[12], 32, "%.1e", x->maxdiff);
-    printf("%-20s %7s %9s %9s %7s %9s %9s %7s %9s %9s %7s %9s %9s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4],
-           s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]);
+    printf("%-20s %7s %9s %9s %7s %9s %9s %7s %9s %9s %7s %9s %9s %9s %9s\n", x->name, s[0], s[1], s[2], s[3], s[4],
+           s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]);
   }
   printf("\nvrt against the f32 ceiling (ceil: best of 25 dnnl_sgemm 1024^3 in GFLOP/s, measured just before the\n"
          "model; gflops: vrt's achieved rate; limit_ms = GFLOP / ceil; x_limit = vrt median / limit)\n");

@@ -55,6 +55,12 @@ typedef struct vrt_kernel_req {
   const bool *out_private_ok;
   const void **out_layout;
   size_t *out_bytes;
+  /* Plan only, NULL elsewhere: out_inplace[k] (-1 on entry) may be set to
+   * an input index j when the kernel reads input j where it writes output
+   * k, in the same layout and size (a fused residual the convolution sums
+   * onto its output): the executor may then give output k input j's arena
+   * bytes when input j dies at this node, saving the copy. */
+  int *out_inplace;
 } vrt_kernel_req;
 
 typedef struct vrt_backend {

@@ -34,6 +34,7 @@ typedef struct vrt_plan {
   size_t *size;    /* per value planned bytes (in offset's block) */
   size_t arena_bytes;
   vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
+  int *alias;       /* per value: the input value whose arena bytes it takes over (-1: none) */
   char *skip;       /* per node: runs as a view (views.c): its output is already in place */
   int views;        /* how many nodes do */
   int64_t runs;     /* planned runs so far (the first one is not timed: cold) */
@@ -144,6 +145,7 @@ typedef struct node_view {
   const void *in_layout[VRT_MAX_NODE_IO], *out_layout[VRT_MAX_NODE_IO];
   bool out_ok[VRT_MAX_NODE_IO];
   size_t out_bytes[VRT_MAX_NODE_IO];
+  int inplace[VRT_MAX_NODE_IO];
   vrt_kernel_req rq;
 } node_view;
 
@@ -165,8 +167,9 @@ static void view_node(const vrt_session_t *s, int i, node_view *w) {
     w->out_ok[k] = false;
     w->out_layout[k] = NULL;
     w->out_bytes[k] = 0;
+    w->inplace[k] = -1;
   }
-  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->team_now, NULL, NULL, NULL, NULL};
+  w->rq = (vrt_kernel_req){s->m, g, i, n, w->in, n->nin, w->tout, n->nout, s->team_now, NULL, NULL, NULL, NULL, NULL};
 }
 
 /* Which values may stay in a backend's private layout: produced and read
@@ -217,8 +220,11 @@ static void mark_private(const vrt_session_t *s, const vrt_backend *const *assig
  * backend that supports it, decide which values stay in a private layout,
  * plan in node order (a producer's layout is known before its readers plan),
  * and grow the arena slots of private values. A node refused at plan time
- * that touches a private value is banned and everything is planned again
- * (at most a few rounds); without memory every node runs its own exec. */
+ * that touches a private value is banned, the round goes on to find every
+ * other such node (a graph with a refused node in each of its 16 blocks
+ * must not need 16 rounds), and then everything is planned again (at most a
+ * few rounds); without memory every node runs its own exec. layout[v]: the
+ * private layout value v is stored in, NULL for plain. */
 static void plan_kernels(vrt_session_t *s, vrt_plan *p, const void **layout) {
   const vrt_graph *g = s->m->g;
   const vrt_backend *bs[8];
@@ -240,10 +246,11 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p, const void **layout) {
       if (bs[b]->supports_op(&w->rq)) assigned[i] = bs[b];
   }
   for (int round = 0; round < 4; round++) {
+    for (int v = 0; v < g->nvalues; v++) p->alias[v] = -1;
     mark_private(s, assigned, priv, w);
     memset(layout, 0, sizeof *layout * (size_t)g->nvalues);
     bool again = false;
-    for (int i = 0; i < g->nnodes && !again; i++) {
+    for (int i = 0; i < g->nnodes; i++) {
       const vrt_node *n = &g->nodes[i];
       view_node(s, i, w);
       if (!assigned[i]) {
@@ -260,25 +267,29 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p, const void **layout) {
       w->rq.out_private_ok = w->out_ok;
       w->rq.out_layout = w->out_layout;
       w->rq.out_bytes = w->out_bytes;
+      w->rq.out_inplace = w->inplace;
       if (vrt__kernel_plan_on(assigned[i], &w->rq, &p->kern[i]) == 0) {
         for (int k = 0; k < n->nout; k++) {
-          int v = n->out[k];
+          int v = n->out[k], j = w->inplace[k];
+          if (j >= 0 && j < n->nin) p->alias[v] = n->in[j];
           if (!w->out_layout[k]) continue;
           layout[v] = w->out_layout[k];
           if (align_up(w->out_bytes[k]) > p->size[v]) p->size[v] = align_up(w->out_bytes[k]);
         }
         continue;
       }
-      assigned[i] = NULL; /* refused: its own exec, on plain data */
-      if (touches) {
+      if (touches) { /* banned: its own exec, on plain data, from the next round */
+        assigned[i] = NULL;
         again = true;
-        for (int j = 0; j < g->nnodes; j++) vrt__kernel_release(&p->kern[j]);
-        break;
+        continue;
       }
+      /* refused on plain data (it stays so in later rounds: fewer values
+       * qualify as private each round): another backend or its own exec */
       view_node(s, i, w);
       vrt__kernel_plan(&w->rq, &p->kern[i]); /* another backend, plain */
     }
     if (!again) break;
+    for (int j = 0; j < g->nnodes; j++) vrt__kernel_release(&p->kern[j]);
     if (round == 3) { /* give up on kernels rather than loop */
       free_kernels(g, p);
       break;
@@ -293,6 +304,7 @@ out:
 
 static void plan_free(const vrt_graph *g, vrt_plan *p) {
   free(p->offset);
+  free(p->alias);
   free(p->skip);
   free_kernels(g, p);
 }
@@ -327,6 +339,12 @@ void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
 }
 
 int vrt_session_threads_used(const vrt_session_t *s) { return s->team_now; }
+
+const char *vrt__session_node_backend(const vrt_session_t *s, int node) {
+  if (s->active_plan < 0 || node < 0 || node >= s->m->g->nnodes) return NULL;
+  const vrt_plan *p = &s->plans[s->active_plan];
+  return p->kern && p->kern[node].b ? p->kern[node].b->name : NULL;
+}
 
 
 /* Bind the caller's inputs to the graph inputs, checking dtype and rank and
@@ -400,6 +418,55 @@ static int cmp_size_desc(const void *a, const void *b) {
   return x->v - y->v;
 }
 
+/* A node whose output took over an input's arena bytes (settle_aliases) but
+ * runs its own exec (a shape its kernel was not planned for, or
+ * VRT_REFERENCE=1): the own kernels may write their output before reading
+ * that input, so they read a copy of it (in[] is pointed at copy[]). */
+static int unalias_inputs(const vrt_plan *p, const vrt_node *n, const vrt_tensor **in, vrt_tensor *copy,
+                          vrt_exec_ctx *x) {
+  for (int k = 0; k < n->nout; k++) {
+    int r = p->alias[n->out[k]];
+    for (int j = 0; r >= 0 && j < n->nin; j++) {
+      if (n->in[j] != r) continue;
+      copy[j] = *in[j];
+      if (!(copy[j].data = x->scratch(x, in[j]->nbytes ? in[j]->nbytes : 1)))
+        return vrt__err(VRT_ENOMEM, "node '%s': out of memory for an input copy", n->name);
+      memcpy(copy[j].data, in[j]->data, in[j]->nbytes);
+      in[j] = &copy[j];
+    }
+  }
+  return 0;
+}
+
+/* Keeps the output aliases the kernels offered (plan_kernels) that are safe:
+ * value v takes the bytes of input r of its producer when r is an arena
+ * value that dies there, read by no other input slot of that node, with
+ * room for v. Then r's slot lives on until v's last reader (end[], size[]
+ * of the root of a chain grow) and v is placed at r's offset; the rest are
+ * dropped (-1). */
+static void settle_aliases(const vrt_session_t *s, vrt_plan *p, int *end) {
+  const vrt_graph *g = s->m->g;
+  for (int v = 0; v < g->nvalues; v++) {
+    int r = p->alias[v], i = g->values[v].producer;
+    if (r < 0) continue;
+    p->alias[v] = -1;
+    if (i < 0 || g->values[r].producer < 0 || (g->values[r].flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
+    if (s->last_use[r] != i || p->size[v] > p->size[r]) continue;
+    const vrt_node *n = &g->nodes[i];
+    int reads = 0;
+    for (int k = 0; k < n->nin; k++) reads += n->in[k] == r;
+    if (reads != 1) continue;
+    p->alias[v] = r;
+  }
+  /* roots take their aliases' lifetimes (a chain r <- v <- w: all of it) */
+  for (int v = 0; v < g->nvalues; v++) {
+    if (p->alias[v] < 0) continue;
+    int r = p->alias[v];
+    while (p->alias[r] >= 0) r = p->alias[r];
+    if (end[v] > end[r]) end[r] = end[v];
+  }
+}
+
 /* Greedy offset assignment (see the essay at the top of the file). */
 static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   const vrt_graph *g = s->m->g;
@@ -418,11 +485,13 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   p->keylen = keylen;
   p->offset = calloc(2 * ((size_t)g->nvalues + 1), sizeof(size_t));
   if (p->offset) p->size = p->offset + g->nvalues + 1;
+  p->alias = malloc(sizeof(int) * ((size_t)g->nvalues + 1));
   live_range *lr = malloc(sizeof *lr * (size_t)(g->nvalues + 1));
-  if (!p->offset || !lr) {
+  if (!p->offset || !p->alias || !lr) {
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }
+  for (int v = 0; v < g->nvalues; v++) p->alias[v] = -1;
   int n = 0;
   for (int v = 0; v < g->nvalues; v++) {
     p->offset[v] = SIZE_MAX;
@@ -434,8 +503,8 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   size_t nv = (size_t)g->nvalues + 1;
   const void **layout = calloc(nv, sizeof *layout);
   vrt_views vw = {NULL};
-  /* one block, widest members first: off, ext, up, gstart, gend, view */
-  vw.off = malloc(nv * (2 * sizeof(size_t) + 3 * sizeof(int) + 1));
+  /* one block, widest members first: off, ext, up, gstart, gend, end, view */
+  vw.off = malloc(nv * (2 * sizeof(size_t) + 4 * sizeof(int) + 1));
   p->skip = calloc((size_t)g->nnodes + 1, 1);
   if (!layout || !vw.off || !p->skip) {
     free(layout);
@@ -445,8 +514,8 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   }
   vw.ext = vw.off + nv;
   vw.up = (int *)(vw.ext + nv);
-  int *gstart = vw.up + nv, *gend = gstart + nv;
-  vw.view = (char *)(gend + nv);
+  int *gstart = vw.up + nv, *gend = gstart + nv, *end = gend + nv;
+  vw.view = (char *)(end + nv);
   plan_kernels(s, p, layout); /* may grow the slots of values kept in a private layout */
   /* how each value is stored, for the views: plain, channel blocks, other */
   int *block = gstart; /* borrowed: the group ranges are computed after */
@@ -459,16 +528,29 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   free(layout);
   for (int i = 0; i < g->nnodes && p->kern; i++) /* a view runs no kernel */
     if (p->skip[i]) vrt__kernel_release(&p->kern[i]);
+  /* in-place outputs only among values that are in no group of views (a
+   * member's bytes are shared with others that live on) */
+  for (int v = 0; v < g->nvalues; v++) gend[v] = 0;
+  for (int v = 0; v < g->nvalues; v++)
+    if (vw.up[v] >= 0) gend[v] = gend[vw.up[v]] = 1;
+  for (int v = 0; v < g->nvalues; v++) {
+    int r = p->alias[v];
+    if (r >= 0 && (gend[v] || gend[r])) p->alias[v] = -1;
+  }
+  for (int v = 0; v < g->nvalues; v++) {
+    const vrt_value *val = &g->values[v];
+    end[v] = s->last_use[v] < 0 ? val->producer : s->last_use[v];
+  }
+  settle_aliases(s, p, end);
   /* a group of views is one block: its root's, live while any member is */
   for (int v = 0; v < g->nvalues; v++) gstart[v] = INT32_MAX, gend[v] = -1;
   for (int v = 0; v < g->nvalues; v++) {
     const vrt_value *val = &g->values[v];
-    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
+    if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT)) || p->alias[v] >= 0) continue;
     size_t pos;
     int r = vrt__views_root(&vw, v, &pos);
-    int end = s->last_use[v] < 0 ? val->producer : s->last_use[v];
     if (val->producer < gstart[r]) gstart[r] = val->producer;
-    if (end > gend[r]) gend[r] = end;
+    if (end[v] > gend[r]) gend[r] = end[v];
   }
   for (int v = 0; v < g->nvalues; v++) {
     if (gend[v] < 0 || vw.up[v] >= 0) continue;
@@ -512,6 +594,12 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   free(vw.off);
   free(placed);
   free(lr);
+  for (int v = 0; v < g->nvalues; v++) /* an alias's root was placed (settle_aliases) */
+    if (p->alias[v] >= 0) {
+      int r = p->alias[v];
+      while (p->alias[r] >= 0) r = p->alias[r];
+      p->offset[v] = p->offset[r];
+    }
   p->arena_bytes = total;
   return slot;
 }
@@ -633,8 +721,11 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
     bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
     double t0 = s->prof && p ? now_s() : 0;
+    vrt_tensor copy[VRT_MAX_NODE_IO];
     if (on_backend) {
       rc = kn->b->exec(kn->state, n, in, n->nin, out, n->nout, &x);
+    } else if (p && (rc = unalias_inputs(p, n, in, copy, &x)) < 0) {
+      /* out of scratch memory: rc says so */
     } else if (s->m->node_pin && s->m->node_pin[i]) { /* a weight its backend packed may be given back */
       rc = vrt__model_weights_pin(s->m, i, p != NULL);
       if (rc == 0) rc = d->exec(n, in, n->nin, out, n->nout, &x);

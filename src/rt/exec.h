@@ -50,6 +50,10 @@ bool vrt__views_enabled(void);
 /* Could Concat node `node` be a view by its shapes (a byte concatenation)? */
 bool vrt__view_concat_shape(const vrt_graph *g, const vrt_tensor *vals, int node);
 
+/* The backend that runs node i of the session's current plan ("onednn",
+ * ...), NULL for the op's own exec or before the first planned run (tests). */
+const char *vrt__session_node_backend(const vrt_session_t *s, int node);
+
 /* Check nin/nout against the opdef and name the node in the error. */
 int vrt_node_check_arity(const vrt_node *n, const vrt_opdef *d);
 

@@ -59,10 +59,18 @@ int vrt__fuse_matmul_bias(vrt_graph *g, char *changed);
 int vrt__fuse_attention(vrt_graph *g, char *changed);
 /* The three above, in that order (vrt__fuse_all calls it). */
 int vrt__fuse_transformer(vrt_graph *g, char *changed);
+/* BatchNormalization (NCHW, rank 4, inference) left after BatchNorm folding:
+ * a depthwise 1x1 Conv with the normalisation as weights and bias. */
+int vrt__fuse_bn_dwconv(vrt_graph *g, char *changed);
 /* Pad whose pads are all zero (torch exports AvgPool2d(2, 2) as Pad +
- * AveragePool): readers take its input, the node dies. */
-int vrt__fuse_identity_pad(vrt_graph *g, char *changed);
-/* All of them (BatchNorm, affine, LayerNorm, residual, activation) (a residual before the activation after it). */
+ * AveragePool) or Concat of one input: readers take its input, the node
+ * dies. */
+int vrt__fuse_identity(vrt_graph *g, char *changed);
+/* Pad (zeros, spatial axes, NCHW) -> AveragePool without pads: the pool's
+ * pads, counted (count_include_pad = 1). */
+int vrt__fuse_pad_pool(vrt_graph *g, char *changed);
+/* All of them (identities, BatchNorm, affine, LayerNorm, residual, activation, Pad into AveragePool) (a residual
+ * before the activation after it). */
 int vrt__fuse_all(vrt_graph *g, char *changed);
 
 #endif

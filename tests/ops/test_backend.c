@@ -477,7 +477,7 @@ static void test_bf16_opt_in(void **state) {
 
 /* A chain of NCHW convolutions whose intermediates stay in oneDNN's layout:
  *   a = Conv1(x) relu; b = Conv2(a) (depthwise); c = Conv3(b) + a (residual);
- *   d = Sigmoid(b) (a reader on its own kernel: b must stay plain);
+ *   d = Softsign(b) (a reader on its own kernel: b must stay plain);
  *   outputs c, d. Planned runs against the reference, twice. */
 static void test_private_layout_chain(void **state) {
   (void)state;
@@ -498,7 +498,7 @@ static void test_private_layout_chain(void **state) {
   vrt_node_set_ints(&g->nodes[1], "pads", (int64_t[]){1, 1, 1, 1}, 4);
   vrt_node_set_int(&g->nodes[1], "group", 32);
   vrt_graph_add_node(g, VRT_OP_Conv, "c3", "Conv", (int[]){b, w3, -1, -1, a}, 5, &c, 1);
-  vrt_graph_add_node(g, VRT_OP_Sigmoid, "sig", "Sigmoid", &b, 1, &d, 1);
+  vrt_graph_add_node(g, VRT_OP_Softsign, "sig", "Softsign", &b, 1, &d, 1);
   vrt_graph_add_node(g, VRT_OP_Conv, "c4", "Conv", (int[]){c, w4}, 2, &e, 1);
   g->inputs = malloc(sizeof(int));
   g->inputs[0] = x;
@@ -517,7 +517,7 @@ static void test_private_layout_chain(void **state) {
   for (int i = 0; i < 2; i++) assert_true(run_vs_ref(m, &cc, &ny) < 1e-3);
   assert_int_equal(ny, 20 * 13 * 11);
   assert_non_null(m->packed);
-  /* the second output (through the plain Sigmoid) too */
+  /* the second output (through the plain Softsign) too */
   vrt_session_t *s;
   assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
   float *xv = rand_buf(24 * 13 * 11);

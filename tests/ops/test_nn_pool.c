@@ -1,5 +1,6 @@
 /* Pooling ops: hand-computed MaxPool / AveragePool / LpPool / global pools,
- * with pads, ceil_mode, count_include_pad, Indices, NHWC and integer data. */
+ * with pads, ceil_mode, count_include_pad, Indices, NHWC and integer data;
+ * the fast float paths against the generic loops on random geometries. */
 #include "test_nn_util.h"
 
 static const float x33[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -164,6 +165,64 @@ static void test_pool_nhwc_matches_nchw(void **state) {
   free(xt);
 }
 
+/* The NCHW float32 MaxPool row-pass path (no Indices) against the generic
+ * loops it replaces, which float64 data and the Indices output still take:
+ * random 1-D and 2-D geometries with pads, strides, dilations and
+ * ceil_mode; max is exact, so the results must be equal. */
+static void test_maxpool_nchw_rows_match_generic(void **state) {
+  uint32_t seed = 5;
+  int ran = 0;
+  for (int trial = 0; trial < 60; trial++) {
+    seed = seed * 1664525u + 1013904223u;
+    uint32_t r = seed >> 8;
+    bool one_d = trial % 5 == 4;
+    int64_t N = 1 + r % 2, C = 1 + (r >> 1) % 5, H = one_d ? 1 : 3 + (r >> 4) % 12, W = 3 + (r >> 8) % 14;
+    int64_t k = 1 + (r >> 12) % 3, s = 1 + (r >> 14) % 3, d = 1 + (r >> 16) % 2, p = (r >> 18) % 2;
+    if (p >= k) p = k - 1;
+    int ceil = (r >> 20) & 1;
+    if ((k - 1) * d + 1 > (one_d ? W : (H < W ? H : W))) continue;
+    int64_t n = N * C * H * W;
+    float *x = nn_rand(n, seed);
+    double *xd = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) xd[i] = x[i];
+    vrt_node nd = op_test_node(VRT_OP_MaxPool, 1, 1), ni = op_test_node(VRT_OP_MaxPool, 1, 2);
+    vrt_node *nodes[2] = {&nd, &ni};
+    for (int j = 0; j < 2; j++) {
+      vrt_node *q = nodes[j];
+      int sp = one_d ? 1 : 2;
+      vrt_node_set_ints(q, "kernel_shape", (int64_t[]){k, k}, sp);
+      vrt_node_set_ints(q, "strides", (int64_t[]){s, s}, sp);
+      vrt_node_set_ints(q, "dilations", (int64_t[]){d, d}, sp);
+      vrt_node_set_ints(q, "pads", one_d ? (int64_t[]){p, 0} : (int64_t[]){p, 0, 0, p}, 2 * sp);
+      vrt_node_set_int(q, "ceil_mode", ceil);
+    }
+    vrt_tensor inf = one_d ? NN_T(VRT_F32, 3, NN_DIMS(N, C, W), x) : NN_T(VRT_F32, 4, NN_DIMS(N, C, H, W), x);
+    vrt_tensor ind = one_d ? NN_T(VRT_F64, 3, NN_DIMS(N, C, W), xd) : NN_T(VRT_F64, 4, NN_DIMS(N, C, H, W), xd);
+    vrt_tensor of, od, oi[2];
+    assert_int_equal(nn_run(&nd, &inf, 1, &of, 1), 0);
+    assert_int_equal(nn_run(&nd, &ind, 1, &od, 1), 0);
+    assert_int_equal(nn_run(&ni, &inf, 1, oi, 2), 0);
+    int64_t ny = vrt_tensor_numel(&of);
+    assert_true(ny > 0);
+    assert_int_equal(ny, vrt_tensor_numel(&od));
+    const float *a = of.data, *b = oi[0].data;
+    const double *c = od.data;
+    for (int64_t i = 0; i < ny; i++) {
+      assert_true(a[i] == (float)c[i]);
+      assert_true(a[i] == b[i]);
+    }
+    nn_out_free(&of, 1);
+    nn_out_free(&od, 1);
+    nn_out_free(oi, 2);
+    op_test_node_free(&nd);
+    op_test_node_free(&ni);
+    free(x);
+    free(xd);
+    ran++;
+  }
+  assert_true(ran >= 40);
+}
+
 static void test_global_and_lp(void **state) {
   vrt_tensor in = NN_T(VRT_F32, 4, NN_DIMS(1, 3, 1, 3), x33), out;
   vrt_node n = op_test_node(VRT_OP_GlobalAveragePool, 1, 1);
@@ -214,7 +273,7 @@ int main(void) {
       cmocka_unit_test(test_maxpool_basic_indices), cmocka_unit_test(test_maxpool_pads_and_ints),
       cmocka_unit_test(test_avgpool_pads),          cmocka_unit_test(test_pool_nhwc),
       cmocka_unit_test(test_global_and_lp),         cmocka_unit_test(test_pool_errors),
-      cmocka_unit_test(test_pool_nhwc_matches_nchw),
+      cmocka_unit_test(test_pool_nhwc_matches_nchw), cmocka_unit_test(test_maxpool_nchw_rows_match_generic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

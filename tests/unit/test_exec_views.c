@@ -176,16 +176,16 @@ static void check(vrt_model_t *m, int64_t n, size_t views) {
 
 /* DenseNet's growth: every layer joins all earlier maps again. The convs
  * write straight into the last join, whose prefixes the earlier joins are;
- * the joins feed own-kernel Relus, so they are stored plain. */
+ * the joins feed own-kernel Negs, so they are stored plain. */
 static void test_dense_chain(void **state) {
   (void)state;
   gb b = gb_new(1);
   int f0 = conv1x1(&b, b.x, C, C, "f0");
   int f1 = conv1x1(&b, op1(&b, VRT_OP_Relu, "Relu", f0, "r0"), C, C, "f1");
   int c1 = concat(&b, (int[]){f0, f1}, 2, 1, "c1");
-  int f2 = conv1x1(&b, op1(&b, VRT_OP_Relu, "Relu", c1, "r1"), 2 * C, C, "f2");
+  int f2 = conv1x1(&b, op1(&b, VRT_OP_Neg, "Neg", c1, "r1"), 2 * C, C, "f2");
   int c2 = concat(&b, (int[]){f0, f1, f2}, 3, 1, "c2");
-  int y = op1(&b, VRT_OP_Relu, "Relu", c2, "y");
+  int y = op1(&b, VRT_OP_Neg, "Neg", c2, "y");
   check(gb_model(&b, y), 1, 2);
 }
 

@@ -36,7 +36,8 @@ static int node(vrt_graph *g, vrt_op op, const char *name, const int *in, int ni
   return vrt_graph_add_node(g, op, name, vrt_op_name(op), in, nin, &out, 1);
 }
 
-enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T, P_PAD0, P_PAD1 };
+enum { P_BN, P_RELU, P_RES_RELU, P_SILU, P_CLIP6, P_TWO_USES, P_HSWISH, P_BN_T, P_AFFINE_T, P_PAD0, P_PAD1, P_CAT1,
+       P_PREACT, P_PREACT_SIG, P_PAD_CEIL, P_PAD_MAX, P_PAD_ONE, P_PAD_CH };
 
 /* x [1, 4, 6, 6] -> Conv 3x3 (8 channels) -> the pattern -> y (output). */
 static vrt_graph *pattern(int kind) {
@@ -102,15 +103,47 @@ static vrt_graph *pattern(int kind) {
       break;
     }
     case P_PAD0:
-    case P_PAD1: { /* Pad (zero pads, or one row at the bottom) -> AveragePool 2x2 */
+    case P_PAD1:
+    case P_PAD_CEIL:
+    case P_PAD_MAX:
+    case P_PAD_ONE:
+    case P_PAD_CH: {
+      /* Pad (zero pads; one row at the bottom; a row on top and a column on
+       * the right; the same padding with ones; a channel) -> AveragePool 2x2
+       * s2 (with ceil_mode, or a MaxPool) */
       int64_t *pads = calloc(8, sizeof *pads);
       if (kind == P_PAD1) pads[6] = 1;
+      if (kind == P_PAD_CEIL || kind == P_PAD_MAX || kind == P_PAD_ONE) pads[2] = 1, pads[7] = 1;
+      if (kind == P_PAD_CH) pads[5] = 1;
       int pv = vrt_graph_add_const(g, "pads", VRT_I64, 1, (int64_t[]){8}, pads, 8 * sizeof *pads, false);
-      int pd = val(g, "pd");
-      node(g, VRT_OP_Pad, "pad", (int[]){c, pv}, 2, pd);
-      node(g, VRT_OP_AveragePool, "pool", &pd, 1, y);
+      int pd = val(g, "pd"), ins[3] = {c, pv, -1};
+      if (kind == P_PAD_ONE) {
+        ins[2] = cnst(g, "one", 0, NULL, 0);
+        *(float *)g->values[ins[2]].t.data = 1;
+      }
+      node(g, VRT_OP_Pad, "pad", ins, kind == P_PAD_ONE ? 3 : 2, pd);
+      node(g, kind == P_PAD_MAX ? VRT_OP_MaxPool : VRT_OP_AveragePool, "pool", &pd, 1, y);
       vrt_node_set_ints(&g->nodes[2], "kernel_shape", (int64_t[]){2, 2}, 2);
       vrt_node_set_ints(&g->nodes[2], "strides", (int64_t[]){2, 2}, 2);
+      if (kind == P_PAD_CEIL) vrt_node_set_int(&g->nodes[2], "ceil_mode", 1);
+      break;
+    }
+    case P_CAT1: { /* Concat of one input -> Relu */
+      int k = val(g, "k");
+      node(g, VRT_OP_Concat, "cat", &c, 1, k);
+      vrt_node_set_int(&g->nodes[1], "axis", 1);
+      node(g, VRT_OP_Relu, "relu", &k, 1, y);
+      break;
+    }
+    case P_PREACT:
+    case P_PREACT_SIG: { /* DenseNet: Relu (or Sigmoid) (BatchNorm (Concat(c, x))), 12 channels */
+      int k = val(g, "k"), n = val(g, "n");
+      node(g, VRT_OP_Concat, "cat", (int[]){c, x}, 2, k);
+      vrt_node_set_int(&g->nodes[1], "axis", 1);
+      int s = cnst(g, "s", 1, (int64_t[]){12}, 0), sh = cnst(g, "sh", 1, (int64_t[]){12}, 0);
+      int mu = cnst(g, "mu", 1, (int64_t[]){12}, 0), var = cnst(g, "var", 1, (int64_t[]){12}, 0.5f);
+      node(g, VRT_OP_BatchNormalization, "bn", (int[]){k, s, sh, mu, var}, 5, n);
+      node(g, kind == P_PREACT ? VRT_OP_Relu : VRT_OP_Sigmoid, "act", &n, 1, y);
       break;
     }
     case P_TWO_USES: { /* c also leaves the graph: the Relu must stay */
@@ -243,11 +276,58 @@ static void test_second_consumer_blocks(void **state) {
   assert_int_equal(check(P_TWO_USES), 2);
 }
 
-/* A Pad with all-zero pads is dropped; one that pads is kept. */
+/* A Pad with all-zero pads is dropped. */
 static void test_identity_pad_dropped(void **state) {
   (void)state;
   assert_int_equal(check(P_PAD0), 2);
-  assert_int_equal(check(P_PAD1), 3);
+}
+
+/* A Pad of zeros over H and W before an AveragePool becomes the pool's
+ * counted pads; a Pad before a MaxPool, with ones, over channels, or before
+ * a pool with ceil_mode stays (7x7 padded, k2 s2 -> 4x4 windows, the last
+ * starting in what would be the end pad, which ONNX drops). */
+static void test_pad_into_avgpool(void **state) {
+  (void)state;
+  assert_int_equal(check(P_PAD1), 2);
+  vrt_model_t *m = load(P_PAD1, true);
+  const vrt_node *pool = &m->g->nodes[1];
+  assert_int_equal(pool->op, VRT_OP_AveragePool);
+  assert_int_equal(vrt_attr_int(pool, "count_include_pad", 0), 1);
+  const int64_t *pads;
+  assert_int_equal(vrt_attr_ints(pool, "pads", &pads), 4);
+  assert_int_equal(pads[0], 0);
+  assert_int_equal(pads[1], 0);
+  assert_int_equal(pads[2], 1);
+  assert_int_equal(pads[3], 0);
+  vrt_model_free(m);
+  assert_int_equal(check(P_PAD_CEIL), 3);
+  assert_int_equal(check(P_PAD_MAX), 3);
+  assert_int_equal(check(P_PAD_ONE), 3);
+  assert_int_equal(check(P_PAD_CH), 3);
+}
+
+/* A Concat of one input is dropped like a Pad of zeros (the Relu then
+ * folds into the Conv). */
+static void test_concat_of_one_dropped(void **state) {
+  (void)state;
+  assert_int_equal(check(P_CAT1), 1);
+}
+
+/* A BatchNorm after a Concat (folding into no producer) becomes a depthwise
+ * 1x1 Conv, which then takes the activation after it. */
+static void test_preact_bn_depthwise(void **state) {
+  (void)state;
+  assert_int_equal(check(P_PREACT), 3);
+  assert_int_equal(check(P_PREACT_SIG), 3);
+  vrt_model_t *m = load(P_PREACT, true);
+  const vrt_node *dw = NULL;
+  for (int i = 0; i < m->g->nnodes; i++) {
+    assert_int_not_equal(m->g->nodes[i].op, VRT_OP_BatchNormalization);
+    if (m->g->nodes[i].op == VRT_OP_Conv && vrt_attr_int(&m->g->nodes[i], "group", 1) == 12) dw = &m->g->nodes[i];
+  }
+  assert_non_null(dw);
+  assert_string_equal(vrt_attr_string(dw, "vrt_act", ""), "Relu");
+  vrt_model_free(m);
 }
 
 /* The passes on their own: a Conv in NHWC is not a BatchNorm host. */
@@ -375,7 +455,9 @@ int main(void) {
       cmocka_unit_test(test_clip_relu6_fused),  cmocka_unit_test(test_second_consumer_blocks),
       cmocka_unit_test(test_bn_nhwc_left_alone), cmocka_unit_test(test_hardswish_spelled_out),
       cmocka_unit_test(test_batchnorm_into_convtranspose), cmocka_unit_test(test_layernorm_pattern), cmocka_unit_test(test_channel_affine_into_convtranspose),
-      cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_pass_driver),
+      cmocka_unit_test(test_identity_pad_dropped), cmocka_unit_test(test_concat_of_one_dropped),
+      cmocka_unit_test(test_preact_bn_depthwise), cmocka_unit_test(test_pad_into_avgpool),
+      cmocka_unit_test(test_pass_driver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

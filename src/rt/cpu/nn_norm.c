@@ -114,6 +114,11 @@ static int bn_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_
         y[j] = (x[j] - m) * k + b0;
       }
   }
+  /* a ReLU folded in at load (fuse.c; the only activation it folds here) */
+  nn_act act;
+  if ((rc = nn_act_parse(n, &act))) return rc;
+  if (act.kind == NN_ACT_PRELU) return NN_ERR(n, VRT_EUNSUPPORTED, "BatchNormalization takes no fused PRelu");
+  nn_bias_act(y, 1, 1, vrt_tensor_numel(&out[0]), NULL, &act, NULL, 0);
   return 0;
 }
 

@@ -138,11 +138,59 @@ static void pool_nhwc_f32(const nn_geom *g, bool is_max, int incl, const float *
         }
 }
 
+/* NCHW float32 MaxPool over (at most) two spatial axes without Indices,
+ * the fallback when oneDNN refuses a pool: per output row, the max over
+ * the window's input rows first (contiguous, vectorisable passes), into a
+ * row padded with -FLT_MAX on both sides so that the pass over each
+ * window's columns needs no bounds checks. row holds W plus both pads. */
+static void maxpool2d_nchw_f32(const nn_geom *g, const float *x, float *y, float *row, int64_t lpad, int64_t rpad) {
+  int64_t H = g->in[1], W = g->in[2], OH = g->out[1], OW = g->out[2];
+  int64_t kh = g->k[1], kw = g->k[2], sh = g->s[1], sw = g->s[2], dh = g->d[1], dw = g->d[2];
+  float *r = row + lpad;
+  for (int64_t i = 0; i < lpad; i++) row[i] = -FLT_MAX;
+  for (int64_t i = 0; i < rpad; i++) r[W + i] = -FLT_MAX;
+  for (int64_t p = 0; p < g->N * g->C; p++) {
+    const float *xp = x + p * H * W;
+    float *yr = y + p * OH * OW;
+    for (int64_t oh = 0; oh < OH; oh++, yr += OW) {
+      int64_t h0 = oh * sh - g->pb[1], taps = 0;
+      for (int64_t q = 0; q < kh; q++) {
+        int64_t h = h0 + q * dh;
+        if (h < 0 || h >= H) continue;
+        const float *xr = xp + h * W;
+        if (taps++ == 0) memcpy(r, xr, sizeof *r * (size_t)W);
+        else
+          for (int64_t w = 0; w < W; w++) r[w] = xr[w] > r[w] ? xr[w] : r[w];
+      }
+      if (!taps) { /* a window wholly in the pads (possible with dilations) */
+        for (int64_t o = 0; o < OW; o++) yr[o] = -FLT_MAX;
+        continue;
+      }
+      const float *rw = r - g->pb[2];
+      for (int64_t o = 0; o < OW; o++, rw += sw) {
+        float m = rw[0];
+        for (int64_t q = 1; q < kw; q++) m = rw[q * dw] > m ? rw[q * dw] : m;
+        yr[o] = m;
+      }
+    }
+  }
+}
+
 /* MaxPool of x (dtype dt) into y, with the Indices output when idx. */
-static int maxpool_run(const vrt_node *n, const nn_geom *g, vrt_dtype dt, const void *x, void *y, int64_t *idx) {
+static int maxpool_run(const vrt_node *n, const nn_geom *g, vrt_dtype dt, const void *x, void *y, int64_t *idx,
+                       vrt_exec_ctx *ctx) {
   int order = ((const nn_conv_params *)n->params)->storage_order;
   if (g->layout == 1 && dt == VRT_F32 && !idx) {
     pool_nhwc_f32(g, true, 0, x, y);
+    return 0;
+  }
+  if (g->layout == 0 && dt == VRT_F32 && !idx && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1 && g->out[2] > 0) {
+    /* the columns the windows reach left of 0 and right of W - 1 */
+    int64_t last = (g->out[2] - 1) * g->s[2] - g->pb[2] + (g->k[2] - 1) * g->d[2];
+    int64_t lpad = g->pb[2], rpad = last >= g->in[2] ? last - g->in[2] + 1 : 0;
+    float *row = ctx->scratch(ctx, sizeof(float) * (size_t)(lpad + g->in[2] + rpad));
+    if (!row) return NN_ERR(n, VRT_ENOMEM, "out of memory");
+    maxpool2d_nchw_f32(g, x, y, row, lpad, rpad);
     return 0;
   }
   switch (dt) {
@@ -198,7 +246,7 @@ static int pool_exec(const vrt_node *n, const vrt_tensor *const *in, int nin, vr
   const void *x = in[0]->data;
   void *y = out[0].data;
   bool f32 = in[0]->dtype == VRT_F32;
-  if (n->op == VRT_OP_MaxPool) return maxpool_run(n, &g, in[0]->dtype, x, y, nout > 1 ? out[1].data : NULL);
+  if (n->op == VRT_OP_MaxPool) return maxpool_run(n, &g, in[0]->dtype, x, y, nout > 1 ? out[1].data : NULL, ctx);
   if (n->op == VRT_OP_LpPool && f32) lppool_f32(&g, (double)p->p, x, y);
   else if (n->op == VRT_OP_LpPool) lppool_f64(&g, (double)p->p, x, y);
   else if (g.layout == 1 && f32) pool_nhwc_f32(&g, false, p->count_include_pad, x, y);

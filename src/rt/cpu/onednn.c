@@ -1,7 +1,9 @@
 /* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
  * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
  * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
- * factors, Softmax / LogSoftmax, LayerNormalization, MatMul / Gemm with
+ * factors, Softmax / LogSoftmax, LayerNormalization, inference
+ * BatchNormalization (with a fused ReLU), standalone activations (Relu,
+ * Sigmoid, Clip ...), MatMul / Gemm with
  * constant weights, a batched MatMul of two activations and the fused
  * VrtAttention through oneDNN 2.6 primitives, with bias, activation and a
  * residual Add fused as post-ops.
@@ -54,6 +56,7 @@
  * one thread for nodes too small to pay for a parallel region (dn_team). */
 #include <dnnl.h>
 #include <dnnl_debug.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +132,37 @@ static bool act_alg(const nn_act *a, dnnl_alg_kind_t *alg, float *alpha, float *
   }
 }
 
+/* ---- denormals ------------------------------------------------------------- */
+
+/* A tiny activation (a classifier with random BatchNorm statistics has
+ * them; GoogLeNet's 1x1 convolutions after its first pools read ~1e-39)
+ * costs a microcode assist in every FMA that reads it: oneDNN's kernel for
+ * one 1x1 convolution of GoogLeNet ran at 28 instead of 175 GFLOP/s. So the
+ * oneDNN kernels run with the SSE control register's flush-to-zero and
+ * denormals-are-zero bits set (what TensorFlow does in its executor and ORT
+ * offers as an option), on the calling thread, restored after each node;
+ * the own kernels (the reference) keep IEEE subnormals. VRT_DENORMALS=keep
+ * (read per plan) turns it off. With 2 threads oneDNN's OpenMP worker keeps
+ * its own control register: its half of the work is not flushed. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+enum { DN_FTZ_DAZ = 0x8040 };
+static unsigned dn_flush_on(bool on) {
+  unsigned csr = _mm_getcsr();
+  if (on) _mm_setcsr(csr | DN_FTZ_DAZ);
+  return csr;
+}
+static void dn_flush_off(unsigned csr) { _mm_setcsr(csr); }
+#else
+static unsigned dn_flush_on(bool on) { (void)on; return 0; }
+static void dn_flush_off(unsigned csr) { (void)csr; }
+#endif
+
+static bool dn_flush(void) {
+  const char *e = getenv("VRT_DENORMALS");
+  return !e || strcmp(e, "keep");
+}
+
 /* ---- threads per node ------------------------------------------------------ */
 
 /* How many of the session's threads one node's primitives use. Every oneDNN
@@ -167,6 +201,7 @@ enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE, DN_PW };
  * the (main) primitive. */
 typedef struct dn_head {
   int kind, team;
+  bool flush; /* denormals as zero while it runs (dn_flush) */
   dnnl_stream_t stream;
   dnnl_primitive_t prim;
 } dn_head;
@@ -319,6 +354,14 @@ static int md_key(const dnnl_memory_desc_t *md, int64_t *k) {
     for (int i = 0; i < md->ndims; i++) k[n++] = b->strides[i];
     k[n++] = b->inner_nblks;
     for (int i = 0; i < b->inner_nblks; i++) k[n++] = b->inner_blks[i], k[n++] = b->inner_idxs[i];
+  } else if (md->format_kind == dnnl_format_kind_wino) { /* F(2x2) or F(4x4), picked per thread count */
+    const dnnl_wino_desc_t *w = &md->format_desc.wino_desc;
+    k[n++] = w->wino_format, k[n++] = w->r, k[n++] = w->alpha, k[n++] = w->ic, k[n++] = w->oc;
+    k[n++] = w->ic_block, k[n++] = w->oc_block, k[n++] = w->ic2_block, k[n++] = w->oc2_block;
+    k[n++] = (int64_t)w->size;
+    int32_t sc;
+    memcpy(&sc, &w->adj_scale, sizeof sc);
+    k[n++] = sc;
   }
   k[n++] = md->extra.flags;
   return n;
@@ -332,7 +375,8 @@ static const void *pack_input1(const vrt_kernel_req *rq, const dnnl_memory_desc_
   int kl = md_key(md_w, key);
   pack_ctx pc = {md_user, md_w, rq->in[1]->data};
   unpack_info ui = {*md_user, *md_w};
-  bool exact = md_w->data_type == dnnl_f32;
+  /* Winograd's weights (format_kind wino) are transformed: no way back */
+  bool exact = md_w->data_type == dnnl_f32 && md_w->format_kind == dnnl_blocked;
   vrt_pack_req r = {rq->node, 1, key, sizeof(int64_t) * (size_t)kl, dnnl_memory_desc_get_size(md_w), pack_weights,
                     &pc, exact ? unpack_weights : NULL, &ui, sizeof ui};
   const void *w = vrt__model_pack(rq->m, &r);
@@ -479,6 +523,26 @@ static dnnl_format_tag_t conv_head_src(const vrt_kernel_req *rq) {
   return dnnl_nChw16c;
 }
 
+/* Winograd for a 3x3 stride-1 convolution (oneDNN's F(2x2, 3x3) and
+ * F(4x4, 3x3) kernels: 1.2-1.9x the direct kernel's speed on GoogLeNet,
+ * SqueezeNet, Inception and ResNet 3x3 layers at 13x13 and up, with errors
+ * of ~1e-6 relative to the output). Measured on this CPU at one thread, it
+ * loses with few output channels (16 -> 16 at 160x160: 0.6x, 32 -> 32 at
+ * 80x80: 0.87x, 24 -> 24 at 56x56: 0.84x), wins from 48 of them (16 -> 64
+ * at 55x55: 1.36x, 48 -> 192 at 13x13: 1.6x) and breaks even at 7x7.
+ * On large maps it wins alone but loses inside a network (Inception's
+ * 80 -> 192 at 71x71: 13 ms against the direct kernel's 7; its transforms
+ * of the whole map overflow the caches), so nothing above 64x64. Hence the
+ * thresholds. VRT_WINOGRAD=0 (read per plan) turns it off. */
+static bool conv_wino_wanted(const vrt_node *n, const nn_conv_params *p, const nn_geom *g, dnnl_data_type_t cdt) {
+  const char *e = getenv("VRT_WINOGRAD");
+  if ((e && !strcmp(e, "0")) || n->op != VRT_OP_Conv || cdt != dnnl_f32 || p->layout || g->nsp != 2) return false;
+  for (int i = 1; i < 3; i++)
+    if (g->k[i] != 3 || g->s[i] != 1 || g->d[i] != 1) return false;
+  int64_t P = g->out[1] * g->out[2];
+  return g->group == 1 && g->C >= 16 && g->M >= 48 && (g->C >= 32 || g->M >= 64) && P >= 12 * 12 && P <= 64 * 64;
+}
+
 static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt, dnnl_format_tag_t head) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
@@ -541,7 +605,26 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
              &cd, dnnl_forward_inference, deconv ? dnnl_deconvolution_direct : dnnl_convolution_direct, &md_src_any,
              &md_w_any, bias ? &md_b : NULL, &md_dst_any, strides, dil, pl, pr),
          "convolution desc");
-  if ((rc = prim_make(rq, &bld, &cd, bld.attr, deconv ? "deconvolution" : "convolution", &c->h.prim))) goto fail;
+  /* Winograd computes in nChw16c; its output is handed on in the layout
+   * the direct kernel would have written (md_direct_dst), so the nodes
+   * around it plan as they would without it. */
+  bool wino = false;
+  dnnl_memory_desc_t md_direct_dst;
+  if (conv_wino_wanted(n, p, &g, cdt)) {
+    dnnl_primitive_desc_t dpd = NULL;
+    dnnl_convolution_desc_t wd;
+    if (dnnl_primitive_desc_create(&dpd, &cd, bld.attr, eng, NULL) == dnnl_success) {
+      md_direct_dst = *dnnl_primitive_desc_query_md(dpd, dnnl_query_dst_md, 0);
+      dnnl_primitive_desc_destroy(dpd);
+      wino = dnnl_dilated_convolution_forward_desc_init(&wd, dnnl_forward_inference, dnnl_convolution_winograd,
+                                                        &md_src_any, &md_w_any, bias ? &md_b : NULL, &md_dst_any,
+                                                        strides, dil, pl, pr) == dnnl_success &&
+             prim_make(rq, &bld, &wd, bld.attr, "winograd convolution", &c->h.prim) == 0;
+      if (!wino) vrt__err_clear();
+    }
+  }
+  if (!wino && (rc = prim_make(rq, &bld, &cd, bld.attr, deconv ? "deconvolution" : "convolution", &c->h.prim)))
+    goto fail;
   const dnnl_memory_desc_t *md_src = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_src_md, 0);
   const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
@@ -553,8 +636,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   const dnnl_memory_desc_t *md_in = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_src_user;
   const dnnl_memory_desc_t *md_res = rq->in_layout && c->residual && rq->in_layout[4] ? rq->in_layout[4] : &md_dst_user;
   bool keep = rq->out_private_ok && rq->out_private_ok[0] && !p->layout && !c->post;
-  if (keep) keep_out_private(rq, &c->md_out, md_dst);
-  const dnnl_memory_desc_t *md_out = keep ? md_dst : &md_dst_user;
+  const dnnl_memory_desc_t *md_kept = wino ? &md_direct_dst : md_dst;
+  if (keep) keep_out_private(rq, &c->md_out, md_kept);
+  const dnnl_memory_desc_t *md_out = keep ? md_kept : &md_dst_user;
   c->dst_size = dnnl_memory_desc_get_size(md_dst);
   DN_TRY(dnnl_memory_create(&c->m_src_user, md_in, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst_user, md_out, eng, DNNL_MEMORY_NONE), "memory");
@@ -568,6 +652,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   }
   if (c->r_src) c->src_bytes = dnnl_memory_desc_get_size(md_src);
   if (c->r_dst) c->dst_bytes = dnnl_memory_desc_get_size(md_dst);
+  /* the residual stored as dst is written: summed in place when the
+   * executor gives the output its bytes (no copy in conv_exec) */
+  if (c->residual && !c->r_res && !c->r_dst && rq->out_inplace) rq->out_inplace[0] = 4;
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
@@ -738,6 +825,11 @@ typedef struct dn_simple {
   int src_arg[2];
   dn_side src[2], dst;
   dnnl_memory_desc_t md_out;
+  /* per-channel constants bound at exec from node inputs (batch
+   * normalization: mean, variance, scale, shift) */
+  int nconst;
+  int const_arg[4], const_idx[4];
+  dnnl_memory_t konst[4];
 } dn_simple;
 
 static void side_free(dn_side *d) {
@@ -749,6 +841,7 @@ static void side_free(dn_side *d) {
 static void simple_free(dn_simple *c) {
   for (int i = 0; i < c->nsrc; i++) side_free(&c->src[i]);
   side_free(&c->dst);
+  objs_destroy(NULL, 0, c->konst, (size_t)c->nconst);
 }
 
 /* user -> mem for an input (to_prim), mem -> user for the output. */
@@ -773,6 +866,30 @@ static int plain4(const vrt_kernel_req *rq, const vrt_tensor *t, dnnl_memory_des
   DN_TRY(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_abcd), "plain desc");
 fail:
   return rc;
+}
+
+/* md (plain, rank 4) in the format of like when like is one of the
+ * layouts oneDNN's convolutions write (plain, nhwc, channel blocks of 4 to
+ * 32), else md itself: into *out. */
+static int md_same_format(const vrt_kernel_req *rq, const dnnl_memory_desc_t *like, const dnnl_memory_desc_t *md,
+                          dnnl_memory_desc_t *out) {
+  static const dnnl_format_tag_t tags[] = {dnnl_abcd, dnnl_acdb, dnnl_aBcd16b, dnnl_aBcd8b, dnnl_aBcd4b, dnnl_aBcd32b};
+  int rc = 0;
+  *out = *md;
+  for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+    dnnl_memory_desc_t t;
+    DN_TRY(dnnl_memory_desc_init_by_tag(&t, 4, like->dims, dnnl_f32, tags[i]), "desc");
+    if (!dnnl_memory_desc_equal(&t, like)) continue;
+    DN_TRY(dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, tags[i]), "desc");
+    break;
+  }
+fail:
+  return rc;
+}
+
+/* The nhwc (acdb) desc of a rank-4 f32 md's dims. */
+static dnnl_status_t md_nhwc_of(const dnnl_memory_desc_t *md, dnnl_memory_desc_t *out) {
+  return dnnl_memory_desc_init_by_tag(out, 4, md->dims, dnnl_f32, dnnl_acdb);
 }
 
 static bool full4(const vrt_tensor *t, const vrt_tensor *out) {
@@ -852,7 +969,8 @@ static bool pool_supports(const vrt_kernel_req *rq) {
   if (rq->nout != 1 || rq->in[0]->dtype != VRT_F32 || rq->in[0]->ndim != 4) return false;
   const nn_conv_params *p = rq->n->params;
   if (op == VRT_OP_MaxPool || op == VRT_OP_AveragePool) {
-    if (!p || p->layout || p->storage_order || p->ceil_mode) return false;
+    /* ceil_mode: plan widens the right padding to ONNX's output size */
+    if (!p || p->layout || p->storage_order) return false;
   }
   if (p && p->layout) return false;
   return true;
@@ -917,6 +1035,17 @@ fail:
   return plan_end(rq, rc, &bld, c, state);
 }
 
+/* The output side of a simple primitive pd: kept in the primitive's layout
+ * when every reader takes it private (rank 4), else reordered to plain. */
+static int simple_dst(const vrt_kernel_req *rq, dn_simple *c, const_dnnl_primitive_desc_t pd,
+                      const dnnl_memory_desc_t *md_plain_out) {
+  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+  bool keep = rq->out_private_ok && rq->out_private_ok[0] && rq->out[0].ndim == 4 &&
+              !dnnl_memory_desc_equal(md_dst, md_plain_out);
+  if (keep) keep_out_private(rq, &c->md_out, md_dst);
+  return side_init(rq, &c->dst, -1, keep ? md_dst : md_plain_out, md_dst, false);
+}
+
 static int simple_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   const vrt_tensor *out = &rq->out[0];
@@ -942,16 +1071,33 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
       if ((rc = plain4(rq, rq->in[idx[i]], &md_in[i]))) goto fail;
       stored[i] = rq->in_layout && rq->in_layout[idx[i]] ? rq->in_layout[idx[i]] : &md_in[i];
     }
-    /* the primitive works in src0's stored layout; a full-shape src1 is
-     * brought to it too, a broadcast src1 stays plain */
-    const dnnl_memory_desc_t *want1 = full4(rq->in[s1], out) ? stored[0] : &md_in[1];
-    dnnl_binary_desc_t bd;
-    DN_TRY(dnnl_binary_desc_init(&bd, alg, stored[0], want1, &md_any_out), "binary desc");
-    if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim))) goto fail;
+    /* The primitive works in src0's stored layout, src1 brought to the
+     * same one: oneDNN's jit binary takes a broadcast src1 (an SE block's
+     * per-channel gate [1, C, 1, 1]) only in src0's own format, and has no
+     * jit kernel at all for some (nChw8c, which grouped convolutions with 8
+     * channels per group write, with a broadcast). Then src0 goes to nhwc
+     * first: one reorder, and nhwc is what 1x1 convolutions read next. */
+    bool bcast = !full4(rq->in[s1], out);
+    dnnl_memory_desc_t md_like[2], md_nhwc[2];
+    const dnnl_memory_desc_t *want[2] = {stored[0], bcast ? &md_in[1] : stored[0]};
+    if (bcast && (rc = md_same_format(rq, stored[0], &md_in[1], &md_like[1])) == 0) want[1] = &md_like[1];
+    if (rc < 0) goto fail;
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (attempt) {
+        vrt__err_clear();
+        for (int i = 0; i < 2; i++) DN_TRY(md_nhwc_of(&md_in[i], &md_nhwc[i]), "nhwc desc");
+        if (dnnl_memory_desc_equal(stored[0], &md_nhwc[0])) break; /* tried that */
+        want[0] = &md_nhwc[0], want[1] = &md_nhwc[1];
+      }
+      dnnl_binary_desc_t bd;
+      DN_TRY(dnnl_binary_desc_init(&bd, alg, want[0], want[1], &md_any_out), "binary desc");
+      if ((rc = prim_make(rq, &bld, &bd, NULL, "binary", &c->h.prim)) == 0) break;
+    }
+    if (rc) goto fail;
     c->nsrc = 2;
     c->src_arg[0] = DNNL_ARG_SRC_0, c->src_arg[1] = DNNL_ARG_SRC_1;
-    if ((rc = side_init(rq, &c->src[0], s0, stored[0], stored[0], true))) goto fail;
-    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want1, true))) goto fail;
+    if ((rc = side_init(rq, &c->src[0], s0, stored[0], want[0], true))) goto fail;
+    if ((rc = side_init(rq, &c->src[1], s1, stored[1], want[1], true))) goto fail;
   } else if (resize_supports(rq)) {
     if ((rc = plain4(rq, rq->in[0], &md_in[0]))) goto fail;
     stored[0] = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_in[0];
@@ -980,7 +1126,19 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
         /* oneDNN derives the output size from the padding: make it agree */
         pr[i] = (g.out[1 + i] - 1) * g.s[1 + i] + (g.k[1 + i] - 1) * g.d[1 + i] + 1 - g.in[1 + i] - g.pb[1 + i];
       }
-      if (n->op == VRT_OP_AveragePool && p->count_include_pad) alg = dnnl_pooling_avg_include_padding;
+      if (n->op == VRT_OP_AveragePool && p->count_include_pad) {
+        /* ONNX divides by the taps inside the padded input, never the
+         * ceil_mode overhang past the end pad; oneDNN's include_padding by
+         * the whole kernel. Without pads both counts are the in-range taps;
+         * with pads and an overhang oneDNN has no such divisor. */
+        bool pads = false, over = false;
+        for (int i = 0; i < 2; i++) pads |= g.pb[1 + i] || g.pe[1 + i], over |= pr[i] > g.pe[1 + i];
+        if (pads && over) {
+          rc = NN_ERR(n, VRT_EUNSUPPORTED, "count_include_pad with a ceil_mode overhang is not mapped to oneDNN");
+          goto fail;
+        }
+        if (pads) alg = dnnl_pooling_avg_include_padding;
+      }
     }
     dnnl_pooling_v2_desc_t pdsc;
     DN_TRY(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, stored[0], &md_any_out, st, k, dil,
@@ -991,11 +1149,7 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     c->src_arg[0] = DNNL_ARG_SRC;
     if ((rc = side_init(rq, &c->src[0], 0, stored[0], stored[0], true))) goto fail;
   }
-  const dnnl_memory_desc_t *md_dst = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_dst_md, 0);
-  bool keep = rq->out_private_ok && rq->out_private_ok[0] && out->ndim == 4 &&
-              !dnnl_memory_desc_equal(md_dst, &md_plain_out);
-  if (keep) keep_out_private(rq, &c->md_out, md_dst);
-  rc = side_init(rq, &c->dst, -1, keep ? md_dst : &md_plain_out, md_dst, false);
+  rc = simple_dst(rq, c, bld.pd, &md_plain_out);
 fail:
   return plan_end(rq, rc, &bld, c, state);
 }
@@ -1003,7 +1157,7 @@ fail:
 static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out,
                        vrt_exec_ctx *x) {
   int rc;
-  dnnl_exec_arg_t a[3];
+  dnnl_exec_arg_t a[3 + 4];
   for (int i = 0; i < c->nsrc; i++) {
     dn_side *d = &c->src[i];
     void *data = in[d->idx]->data;
@@ -1023,14 +1177,144 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
   void *t = out[0].data;
   if (d->reorder && !(t = x->scratch(x, d->bytes))) return NN_ERR(n, VRT_ENOMEM, "out of memory for oneDNN output");
   dnnl_memory_set_data_handle(d->mem, t);
-  a[c->nsrc] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
-  if ((rc = run(n, c->h.prim, c->h.stream, c->nsrc + 1, a))) return rc;
+  int na = c->nsrc;
+  a[na++] = (dnnl_exec_arg_t){DNNL_ARG_DST, d->mem};
+  for (int i = 0; i < c->nconst; i++) {
+    dnnl_memory_set_data_handle(c->konst[i], in[c->const_idx[i]]->data);
+    a[na++] = (dnnl_exec_arg_t){c->const_arg[i], c->konst[i]};
+  }
+  if ((rc = run(n, c->h.prim, c->h.stream, na, a))) return rc;
   if (d->reorder) {
     dnnl_memory_set_data_handle(d->user, out[0].data);
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, d->mem}, {DNNL_ARG_TO, d->user}};
     if ((rc = run(n, d->reorder, c->h.stream, 2, r))) return rc;
   }
   return 0;
+}
+
+/* ---- batch normalization and eltwise: in the producer's layout ------------ */
+
+/* A BatchNormalization left standalone (DenseNet's pre-activation BN -> ReLU
+ * after each Concat; fuse.c folds the ReLU in) and a standalone activation
+ * run as one oneDNN primitive on their input where its producer stored it
+ * (nChw16c, nhwc or plain), writing the same layout: kept private when the
+ * readers take it, reordered to plain otherwise. On the own kernels they
+ * would force the producer to write plain data and sweep it in scalar
+ * loops. */
+
+/* A standalone activation node as an nn_act (the kinds act_alg maps), from
+ * its attributes and, for Clip, constant min / max inputs. */
+static bool eltwise_act(const vrt_kernel_req *rq, nn_act *a) {
+  const vrt_node *n = rq->n;
+  memset(a, 0, sizeof *a);
+  switch (n->op) {
+    case VRT_OP_Relu: a->kind = NN_ACT_RELU; break;
+    case VRT_OP_LeakyRelu: a->kind = NN_ACT_LEAKY, a->alpha = vrt_attr_float(n, "alpha", 0.01f); break;
+    case VRT_OP_Sigmoid: a->kind = NN_ACT_SIGMOID; break;
+    case VRT_OP_Tanh: a->kind = NN_ACT_TANH; break;
+    case VRT_OP_Elu: a->kind = NN_ACT_ELU, a->alpha = vrt_attr_float(n, "alpha", 1.0f); break;
+    case VRT_OP_HardSwish: a->kind = NN_ACT_HARDSWISH; break;
+    case VRT_OP_Gelu:
+      if (strcmp(vrt_attr_string(n, "approximate", "none"), "none")) return false;
+      a->kind = NN_ACT_GELU;
+      break;
+    case VRT_OP_Clip:
+      a->kind = NN_ACT_CLIP, a->alpha = vrt_attr_float(n, "min", -INFINITY), a->beta = vrt_attr_float(n, "max", INFINITY);
+      for (int k = 1; k < rq->nin && k < 3; k++) {
+        if (!rq->in[k]) continue;
+        if (!is_const(rq, k) || rq->in[k]->dtype != VRT_F32 || vrt_tensor_numel(rq->in[k]) != 1) return false;
+        *(k == 1 ? &a->alpha : &a->beta) = *(const float *)rq->in[k]->data;
+      }
+      break;
+    default: return false;
+  }
+  return true;
+}
+
+/* Rank 1..4 float input, same-shape output. */
+static bool unary4(const vrt_kernel_req *rq) {
+  const vrt_tensor *x = rq->in[0];
+  return rq->nout == 1 && x && x->dtype == VRT_F32 && x->ndim >= 1 && x->ndim <= 4 && vrt_tensor_numel(x) > 0 &&
+         vrt__same_shape(x, &rq->out[0]);
+}
+
+static bool eltwise_supports(const vrt_kernel_req *rq) {
+  nn_act a;
+  dnnl_alg_kind_t alg;
+  float al, be;
+  return rq->nin >= 1 && unary4(rq) && eltwise_act(rq, &a) && act_alg(&a, &alg, &al, &be);
+}
+
+/* Inference BatchNormalization, NCHW, constant [C] scale, B, mean, var; no
+ * fused activation or a ReLU. */
+static bool bnorm_supports(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  if (n->op != VRT_OP_BatchNormalization || rq->nin != 5 || !unary4(rq) || rq->in[0]->ndim < 2) return false;
+  if (vrt_attr_int(n, "training_mode", 0) || vrt_attr_int(n, "vrt_layout", 0)) return false;
+  for (int k = 1; k < 5; k++)
+    if (!is_const(rq, k) || rq->in[k]->dtype != VRT_F32 || vrt_tensor_numel(rq->in[k]) != rq->in[0]->dims[1])
+      return false;
+  nn_act a;
+  if (nn_act_parse(n, &a)) {
+    vrt__err_clear();
+    return false;
+  }
+  return a.kind == NN_ACT_NONE || a.kind == NN_ACT_RELU;
+}
+
+static int norm_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  int rc;
+  dn_simple *c = plan_new(rq, sizeof *c, DN_SIMPLE, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
+  dnnl_memory_desc_t md_plain, md_c;
+  const vrt_tensor *x = rq->in[0];
+  if ((rc = plain4(rq, x, &md_plain))) goto fail;
+  if (n->op == VRT_OP_BatchNormalization && x->ndim < 4) { /* channels on axis 1: [N, C, L] as [N, C, L, 1] */
+    dnnl_dims_t d = {1, 1, 1, 1};
+    for (int i = 0; i < x->ndim; i++) d[i] = x->dims[i];
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_plain, 4, d, dnnl_f32, dnnl_abcd), "plain desc");
+  }
+  const dnnl_memory_desc_t *stored = rq->in_layout && rq->in_layout[0] ? rq->in_layout[0] : &md_plain;
+  if (n->op == VRT_OP_BatchNormalization) {
+    nn_act act;
+    if ((rc = nn_act_parse(n, &act))) goto fail;
+    unsigned flags = dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift;
+    if (act.kind == NN_ACT_RELU) flags |= dnnl_fuse_norm_relu;
+    dnnl_batch_normalization_desc_t bd;
+    DN_TRY(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, stored,
+                                                      vrt_attr_float(n, "epsilon", 1e-5f), flags),
+           "batch normalization desc");
+    if ((rc = prim_make(rq, &bld, &bd, NULL, "batch normalization", &c->h.prim))) goto fail;
+    dnnl_dims_t cd = {x->dims[1]};
+    DN_TRY(dnnl_memory_desc_init_by_tag(&md_c, 1, cd, dnnl_f32, dnnl_a), "channel desc");
+    /* ONNX inputs: X, scale, B, mean, var */
+    static const int args[4] = {DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT};
+    static const int idx[4] = {3, 4, 1, 2};
+    c->nconst = 4;
+    for (int i = 0; i < 4; i++) c->const_arg[i] = args[i], c->const_idx[i] = idx[i];
+    if ((rc = mems_make(rq, 4, (dnnl_memory_t *const[]){&c->konst[0], &c->konst[1], &c->konst[2], &c->konst[3]},
+                        (const dnnl_memory_desc_t *const[]){&md_c, &md_c, &md_c, &md_c})))
+      goto fail;
+  } else {
+    nn_act act;
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+    if (!eltwise_act(rq, &act) || !act_alg(&act, &alg, &alpha, &beta)) {
+      rc = NN_ERR(n, VRT_EUNSUPPORTED, "oneDNN eltwise: activation not mapped");
+      goto fail;
+    }
+    dnnl_eltwise_desc_t ed;
+    DN_TRY(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, stored, alpha, beta), "eltwise desc");
+    if ((rc = prim_make(rq, &bld, &ed, NULL, "eltwise", &c->h.prim))) goto fail;
+  }
+  c->nsrc = 1;
+  c->src_arg[0] = DNNL_ARG_SRC;
+  if ((rc = side_init(rq, &c->src[0], 0, stored, stored, true))) goto fail;
+  rc = simple_dst(rq, c, bld.pd, &md_plain);
+fail:
+  return plan_end(rq, rc, &bld, c, state);
 }
 
 /* ---- concat: inputs in their stored layouts, output kept private --------- */
@@ -1040,7 +1324,7 @@ static int simple_exec(dn_simple *c, const vrt_node *n, const vrt_tensor *const 
  * it (nhwc or blocked) and writes the joined tensor in the first input's
  * layout when the readers take it private, or straight into plain memory
  * otherwise: no reorder to plain and back around the join. */
-#define DN_CONCAT_MAX 16
+#define DN_CONCAT_MAX 64 /* DenseNet-201 joins 49 */
 
 typedef struct dn_concat {
   dn_head h; /* kind DN_CONCAT */
@@ -1562,7 +1846,7 @@ static bool supports(const vrt_kernel_req *rq) {
   int s0, s1;
   return conv_supports(rq) || binary_roles(rq, &s0, &s1) || pool_supports(rq) || resize_supports(rq) ||
          softmax_supports(rq) || concat_supports(rq) || slice_supports(rq) || mm_supports(rq) ||
-         mm_dyn_supports(rq) || attn_supports(rq) || ln_supports(rq);
+         mm_dyn_supports(rq) || attn_supports(rq) || ln_supports(rq) || bnorm_supports(rq) || eltwise_supports(rq);
 }
 
 static bool is_conv(const vrt_node *n) { return n->op == VRT_OP_Conv || n->op == VRT_OP_ConvTranspose; }
@@ -1578,7 +1862,7 @@ static int plan(const vrt_kernel_req *rq, void **state) {
   int team = dn_team(rq);
   nn_set_threads(team);
   int rc = plan_node(rq, state);
-  if (rc == 0) ((dn_head *)*state)->team = team;
+  if (rc == 0) ((dn_head *)*state)->team = team, ((dn_head *)*state)->flush = dn_flush();
   return rc;
 }
 
@@ -1594,6 +1878,7 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   }
   if (concat_supports(rq)) return concat_plan(rq, state);
   if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
+  if (bnorm_supports(rq) || eltwise_supports(rq)) return norm_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
   if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16, 0) == 0) return 0;
   vrt__err_clear();
@@ -1605,9 +1890,21 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   return conv_plan(rq, state, dnnl_f32, 0);
 }
 
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x);
+
 static int exec(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
                 vrt_exec_ctx *x) {
-  nn_set_threads(((const dn_head *)state)->team);
+  const dn_head *h = state;
+  nn_set_threads(h->team);
+  unsigned csr = dn_flush_on(h->flush);
+  int rc = exec_kind(state, n, in, nin, out, nout, x);
+  dn_flush_off(csr);
+  return rc;
+}
+
+static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
+                     vrt_exec_ctx *x) {
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
@@ -1634,8 +1931,8 @@ static void release(void *state) {
 }
 
 /* NCHW convolutions read their input (0) and residual (4) in whatever layout
- * the producer wrote; binary ops their full-shape operands; pools their
- * input. */
+ * the producer wrote; binary ops their full-shape operands; pools, batch
+ * normalization and activations their rank-4 input. */
 static bool accepts_private(const vrt_kernel_req *rq, int k) {
   if (is_conv(rq->n)) {
     const nn_conv_params *p = rq->n->params;
@@ -1646,7 +1943,7 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
   if (rq->n->op == VRT_OP_Slice) return k == 0 && slice_supports(rq);
   int s0, s1;
   if (binary_roles(rq, &s0, &s1)) return k == s0 || (k == s1 && full4(rq->in[s1], &rq->out[0]));
-  return k == 0 && (pool_supports(rq) || resize_supports(rq));
+  return k == 0 && (pool_supports(rq) || resize_supports(rq) || (rq->in[0]->ndim == 4 && (bnorm_supports(rq) || eltwise_supports(rq))));
 }
 
 /* nChw16c (nChw8c ...) of a batch-1 tensor without channel padding: dense
