@@ -184,7 +184,8 @@ static int maxpool_run(const vrt_node *n, const nn_geom *g, vrt_dtype dt, const 
     pool_nhwc_f32(g, true, 0, x, y);
     return 0;
   }
-  if (g->layout == 0 && dt == VRT_F32 && !idx && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1 && g->out[2] > 0) {
+  if (g->layout == 0 && dt == VRT_F32 && !idx && g->k[0] == 1 && g->in[0] == 1 && g->out[0] == 1 && g->pb[0] == 0 &&
+      g->out[2] > 0) {
     /* the columns the windows reach left of 0 and right of W - 1 */
     int64_t last = (g->out[2] - 1) * g->s[2] - g->pb[2] + (g->k[2] - 1) * g->d[2];
     int64_t lpad = g->pb[2], rpad = last >= g->in[2] ? last - g->in[2] + 1 : 0;

@@ -1,6 +1,7 @@
-/* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC),
- * ConvTranspose, binary ops (Add, Mul, Sub, Div, Max, Min with numpy
- * broadcast), pooling (Max, Average, Global*), nearest Resize by integer
+/* The oneDNN backend: Conv (plain, grouped, depthwise; NCHW and NHWC;
+ * Winograd for mid-sized 3x3 ones), ConvTranspose, binary ops (Add, Mul,
+ * Sub, Div, Max, Min with numpy broadcast), pooling (Max, Average, also
+ * with ceil_mode; Global*), nearest Resize by integer
  * factors, Softmax / LogSoftmax, LayerNormalization, inference
  * BatchNormalization (with a fused ReLU), standalone activations (Relu,
  * Sigmoid, Clip ...), MatMul / Gemm with
@@ -44,6 +45,9 @@
  * its own kernel with one log line (backend.c). So do shapes for which
  * oneDNN only has its "ref" loops, and ConvTranspose with few output channels
  * per group (padded to 16, many times slower than sgemm + col2im).
+ *
+ * Denormals. The kernels run with flush-to-zero / denormals-are-zero
+ * (VRT_DENORMALS=keep: not), see dn_flush_on.
  *
  * Precision. VRT_PRECISION=bf16 (or vrt_load_params.bf16 for one model)
  * makes convolutions and constant-weight MatMul/Gemm take bf16 source and
@@ -1084,9 +1088,10 @@ static int simple_plan(const vrt_kernel_req *rq, void **state) {
     if (rc < 0) goto fail;
     for (int attempt = 0; attempt < 2; attempt++) {
       if (attempt) {
+        for (int i = 0; i < 2; i++)
+          if (md_nhwc_of(&md_in[i], &md_nhwc[i]) != dnnl_success) goto fail; /* with the first refusal */
+        if (dnnl_memory_desc_equal(stored[0], &md_nhwc[0])) break;           /* tried that */
         vrt__err_clear();
-        for (int i = 0; i < 2; i++) DN_TRY(md_nhwc_of(&md_in[i], &md_nhwc[i]), "nhwc desc");
-        if (dnnl_memory_desc_equal(stored[0], &md_nhwc[0])) break; /* tried that */
         want[0] = &md_nhwc[0], want[1] = &md_nhwc[1];
       }
       dnnl_binary_desc_t bd;
