@@ -330,6 +330,7 @@ static void print_run(vrt_session_t *s, const run_args *a, double load_ms, doubl
   json_object_set_new(o, "peak_rss_mb", json_real(ru.ru_maxrss / 1024.0));
   json_object_set_new(o, "weights_bytes", json_integer((json_int_t)mi.weight_bytes));
   json_object_set_new(o, "arena_bytes", json_integer((json_int_t)mi.arena_bytes));
+  json_object_set_new(o, "view_nodes", json_integer((json_int_t)mi.view_nodes));
   json_t *arr = json_array();
   for (int i = 0; i < nout; i++) {
     json_t *oj = json_object(), *sh = json_array();

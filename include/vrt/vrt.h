@@ -156,6 +156,7 @@ typedef struct vrt_memory_info {
   size_t arena_bytes;  /* bytes of the session's current activation arena */
   size_t peak_bytes;   /* largest arena + scratch ever used by this session */
   size_t plan_count;   /* number of cached per-shape plans */
+  size_t view_nodes;   /* Concat/Slice/Reshape nodes the current plan runs in place (no copy) */
 } vrt_memory_info;
 
 void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out);

@@ -76,6 +76,12 @@ typedef struct vrt_backend {
   /* Optional: may input k of this node arrive in this backend's private
    * layout? NULL: never, every value it reads or writes is plain. */
   bool (*accepts_private)(const vrt_kernel_req *rq, int k);
+  /* Optional: b > 1 when a private layout (an out_layout of this backend)
+   * stores a batch-1 rank-4 tensor in dense channel blocks of b (nChw16c),
+   * so a window of whole blocks is contiguous and laid out like a tensor of
+   * its own (exec.c may then run Concat/Slice along channels as views); 0
+   * otherwise. */
+  int (*channel_block)(const void *layout);
 } vrt_backend;
 
 extern const vrt_backend vrt__backend_onednn;

@@ -35,6 +35,8 @@ typedef struct vrt_plan {
   size_t arena_bytes;
   vrt_kernel *kern; /* per node: the backend kernel of this plan (backend.h) */
   int *alias;       /* per value: the input value whose arena bytes it takes over (-1: none) */
+  char *skip;       /* per node: runs as a view (views.c): its output is already in place */
+  int views;        /* how many nodes do */
   int64_t runs;     /* planned runs so far (the first one is not timed: cold) */
 } vrt_plan;
 
@@ -200,6 +202,17 @@ static void mark_private(const vrt_session_t *s, const vrt_backend *const *assig
       if (!pb->accepts_private(&w->rq, k)) priv[v] = 0;
     }
   }
+  /* a join stored plain can be a view of its inputs (views.c) if they are
+   * plain too: their producers write them in place, which costs no more
+   * than leaving a private layout for the join to convert */
+  for (int i = 0; i < g->nnodes; i++) {
+    const vrt_node *n = &g->nodes[i];
+    if (n->op != VRT_OP_Concat || priv[n->out[0]] || !vrt__views_enabled() ||
+        !vrt__view_concat_shape(g, s->vals, i))
+      continue;
+    for (int k = 0; k < n->nin; k++)
+      if (n->in[k] >= 0) priv[n->in[k]] = 0;
+  }
 }
 
 /* Ask the backends for every node's kernel of plan p, from the shapes the
@@ -210,18 +223,19 @@ static void mark_private(const vrt_session_t *s, const vrt_backend *const *assig
  * that touches a private value is banned, the round goes on to find every
  * other such node (a graph with a refused node in each of its 16 blocks
  * must not need 16 rounds), and then everything is planned again (at most a
- * few rounds); without memory every node runs its own exec. */
-static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
+ * few rounds); without memory every node runs its own exec. layout[v]: the
+ * private layout value v is stored in, NULL for plain. */
+static void plan_kernels(vrt_session_t *s, vrt_plan *p, const void **layout) {
   const vrt_graph *g = s->m->g;
   const vrt_backend *bs[8];
+  memset(layout, 0, sizeof *layout * ((size_t)g->nvalues + 1));
   int nb = vrt__backends_enabled(bs, 8);
   if (!nb) return;
   p->kern = calloc((size_t)g->nnodes + 1, sizeof *p->kern);
   const vrt_backend **assigned = calloc((size_t)g->nnodes + 1, sizeof *assigned);
-  const void **layout = calloc((size_t)g->nvalues + 1, sizeof *layout);
   char *priv = calloc((size_t)g->nvalues + 1, 1);
   node_view *w = malloc(sizeof *w);
-  if (!p->kern || !assigned || !layout || !priv || !w) {
+  if (!p->kern || !assigned || !priv || !w) {
     free(p->kern);
     p->kern = NULL;
     goto out;
@@ -282,8 +296,8 @@ static void plan_kernels(vrt_session_t *s, vrt_plan *p) {
     }
   }
 out:
+  if (!p->kern) memset(layout, 0, sizeof *layout * ((size_t)g->nvalues + 1));
   free(assigned);
-  free(layout);
   free(priv);
   free(w);
 }
@@ -291,6 +305,7 @@ out:
 static void plan_free(const vrt_graph *g, vrt_plan *p) {
   free(p->offset);
   free(p->alias);
+  free(p->skip);
   free_kernels(g, p);
 }
 
@@ -320,6 +335,7 @@ void vrt_session_memory(const vrt_session_t *s, vrt_memory_info *out) {
   out->arena_bytes = s->arena_cap;
   out->peak_bytes = s->peak;
   out->plan_count = (size_t)s->nplans;
+  out->view_nodes = s->active_plan >= 0 ? (size_t)s->plans[s->active_plan].views : 0;
 }
 
 int vrt_session_threads_used(const vrt_session_t *s) { return s->team_now; }
@@ -483,27 +499,69 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT))) continue;
     p->size[v] = align_up(s->vals[v].nbytes ? s->vals[v].nbytes : 1);
   }
-  plan_kernels(s, p); /* may grow the slots of values kept in a private layout */
-  int *end = malloc(sizeof(int) * ((size_t)g->nvalues + 1));
-  if (!end) {
+  /* per value: its stored layout (plan_kernels), then the groups of views */
+  size_t nv = (size_t)g->nvalues + 1;
+  const void **layout = calloc(nv, sizeof *layout);
+  vrt_views vw = {NULL};
+  /* one block, widest members first: off, ext, up, gstart, gend, end, view */
+  vw.off = malloc(nv * (2 * sizeof(size_t) + 4 * sizeof(int) + 1));
+  p->skip = calloc((size_t)g->nnodes + 1, 1);
+  if (!layout || !vw.off || !p->skip) {
+    free(layout);
+    free(vw.off);
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
+  }
+  vw.ext = vw.off + nv;
+  vw.up = (int *)(vw.ext + nv);
+  int *gstart = vw.up + nv, *gend = gstart + nv, *end = gend + nv;
+  vw.view = (char *)(end + nv);
+  plan_kernels(s, p, layout); /* may grow the slots of values kept in a private layout */
+  /* how each value is stored, for the views: plain, channel blocks, other */
+  int *block = gstart; /* borrowed: the group ranges are computed after */
+  for (int v = 0; v < g->nvalues; v++) {
+    int pr = g->values[v].producer;
+    const vrt_backend *b = layout[v] && p->kern && pr >= 0 && pr < g->nnodes ? p->kern[pr].b : NULL;
+    block[v] = !layout[v] ? 1 : b && b->channel_block ? b->channel_block(layout[v]) : 0;
+  }
+  p->views = vrt__views_plan(g, s->vals, block, p->skip, &vw);
+  free(layout);
+  for (int i = 0; i < g->nnodes && p->kern; i++) /* a view runs no kernel */
+    if (p->skip[i]) vrt__kernel_release(&p->kern[i]);
+  /* in-place outputs only among values that are in no group of views (a
+   * member's bytes are shared with others that live on) */
+  for (int v = 0; v < g->nvalues; v++) gend[v] = 0;
+  for (int v = 0; v < g->nvalues; v++)
+    if (vw.up[v] >= 0) gend[v] = gend[vw.up[v]] = 1;
+  for (int v = 0; v < g->nvalues; v++) {
+    int r = p->alias[v];
+    if (r >= 0 && (gend[v] || gend[r])) p->alias[v] = -1;
   }
   for (int v = 0; v < g->nvalues; v++) {
     const vrt_value *val = &g->values[v];
     end[v] = s->last_use[v] < 0 ? val->producer : s->last_use[v];
   }
   settle_aliases(s, p, end);
+  /* a group of views is one block: its root's, live while any member is */
+  for (int v = 0; v < g->nvalues; v++) gstart[v] = INT32_MAX, gend[v] = -1;
   for (int v = 0; v < g->nvalues; v++) {
     const vrt_value *val = &g->values[v];
     if (val->producer < 0 || (val->flags & (VRT_VAL_CONST | VRT_VAL_INPUT)) || p->alias[v] >= 0) continue;
-    lr[n++] = (live_range){v, p->size[v], val->producer, end[v]};
+    size_t pos;
+    int r = vrt__views_root(&vw, v, &pos);
+    if (val->producer < gstart[r]) gstart[r] = val->producer;
+    if (end[v] > gend[r]) gend[r] = end[v];
   }
-  free(end);
+  for (int v = 0; v < g->nvalues; v++) {
+    if (gend[v] < 0 || vw.up[v] >= 0) continue;
+    size_t size = align_up(vw.ext[v]) > p->size[v] ? align_up(vw.ext[v]) : p->size[v];
+    lr[n++] = (live_range){v, size, gstart[v], gend[v]};
+  }
   qsort(lr, (size_t)n, sizeof *lr, cmp_size_desc);
   /* placed[] holds indices into lr of values already given an offset */
   int *placed = malloc(sizeof(int) * (size_t)(n + 1));
   if (!placed) {
+    free(vw.off);
     free(lr);
     return vrt__err(VRT_ENOMEM, "out of memory planning");
   }
@@ -528,6 +586,12 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
     placed[np++] = i;
     if (off + lr[i].size > total) total = off + lr[i].size;
   }
+  for (int v = 0; v < g->nvalues; v++) { /* members: where they sit in their root's block */
+    size_t pos;
+    int r = vrt__views_root(&vw, v, &pos);
+    if (r != v && gend[r] >= 0) p->offset[v] = p->offset[r] + pos;
+  }
+  free(vw.off);
   free(placed);
   free(lr);
   for (int v = 0; v < g->nvalues; v++) /* an alias's root was placed (settle_aliases) */
@@ -554,6 +618,17 @@ static int use_plan(vrt_session_t *s, int slot) {
   }
   s->active_plan = slot;
   return 0;
+}
+
+/* Are the inputs and output of a node planned as a view where the plan put
+ * them? (Not when one went to the heap: then the node copies after all.) */
+static bool view_in_place(const vrt_session_t *s, const vrt_plan *p, const vrt_node *n) {
+  int nin = n->op == VRT_OP_Concat ? n->nin : 1;
+  for (int k = -1; k < nin; k++) {
+    int v = k < 0 ? n->out[0] : n->in[k];
+    if (p->offset[v] == SIZE_MAX || s->vals[v].data != (char *)s->arena + p->offset[v]) return false;
+  }
+  return true;
 }
 
 int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, const vrt_tensor **outputs,
@@ -642,6 +717,7 @@ int vrt_session_run(vrt_session_t *s, const vrt_tensor *inputs, int ninputs, con
       s->vals[v] = out[k];
     }
     if (rc) break;
+    if (p && p->skip[i] && view_in_place(s, p, n)) continue; /* its output is already there (views.c) */
     const vrt_kernel *kn = kern ? &kern[i] : NULL;
     bool on_backend = kn && kn->b && kn->sig == vrt__shape_sig(in, n->nin);
     double t0 = s->prof && p ? now_s() : 0;

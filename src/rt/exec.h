@@ -26,6 +26,30 @@ void vrt_exec_ctx_init(vrt_exec_ctx *x, vrt_scratch_list *sl, int threads);
 void vrt_scratch_release(vrt_scratch_list *sl); /* takes back everything handed out */
 void vrt_scratch_free(vrt_scratch_list *sl);    /* release, then free the pool and list */
 
+/* In-place Concat, Slice and reshapes (views.c). Per value: the value whose arena
+ * bytes hold it (-1 for a group's root), its byte offset there, a root's
+ * extent (bytes of the whole group), and whether it is the output of a node
+ * run as a view (nothing writes it). */
+typedef struct vrt_views {
+  int *up;
+  size_t *off, *ext;
+  char *view;
+} vrt_views;
+/* From the shapes a first run recorded (vals) and how each value is stored
+ * (block[v]: 1 plain, b > 1 a backend's batch-1 layout in channel blocks of
+ * b, 0 another private layout), decide which Concat, Slice and reshape nodes
+ * run as views: skip[node] = 1 for those, groups in w (arrays of
+ * g->nvalues + 1). Returns how many. */
+int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block, char *skip, vrt_views *w);
+/* The root of v's group and v's byte offset in it. */
+int vrt__views_root(const vrt_views *w, int v, size_t *pos);
+/* Ops that can run as views: Concat, Slice and the reshapes (same bytes). */
+bool vrt__view_op(int op);
+/* VRT_VIEWS=0 turns views off (every Concat, Slice and Reshape copies); read per plan. */
+bool vrt__views_enabled(void);
+/* Could Concat node `node` be a view by its shapes (a byte concatenation)? */
+bool vrt__view_concat_shape(const vrt_graph *g, const vrt_tensor *vals, int node);
+
 /* The backend that runs node i of the session's current plan ("onednn",
  * ...), NULL for the op's own exec or before the first planned run (tests). */
 const char *vrt__session_node_backend(const vrt_session_t *s, int node);

@@ -537,6 +537,44 @@ static void test_private_layout_chain(void **state) {
   vrt_model_free(m);
 }
 
+/* A 1x1 Conv whose output leaves plain (a graph output) after a Conv that
+ * stores nhwc: oneDNN runs it as one matmul reading the nhwc input through
+ * its strides and writing NCHW (onednn.c, pw_plan), the bias as each row's
+ * start; with and without bias and activation, against the reference. */
+static void test_pointwise_to_plain(void **state) {
+  (void)state;
+  for (int variant = 0; variant < 2; variant++) {
+    vrt_graph *g = vrt_graph_new();
+    int x = vrt_graph_add_value(g, "x", VRT_F32, 4, (int64_t[]){1, 16, 17, 19}); /* 323 pixels: over DN_PW_MIN_PIX */
+    g->values[x].flags |= VRT_VAL_INPUT;
+    int w1 = vrt_graph_add_const(g, "w1", VRT_F32, 4, (int64_t[]){24, 16, 3, 3}, rand_buf(24 * 16 * 9), 4 * 24 * 16 * 9, false);
+    int w2 = vrt_graph_add_const(g, "w2", VRT_F32, 4, (int64_t[]){20, 24, 1, 1}, rand_buf(20 * 24), 4 * 20 * 24, false);
+    int b2 = vrt_graph_add_const(g, "b2", VRT_F32, 1, (int64_t[]){20}, rand_buf(20), 4 * 20, false);
+    int a = vrt_graph_add_value(g, "a", VRT_UNDEFINED, -1, NULL), y = vrt_graph_add_value(g, "y", VRT_UNDEFINED, -1, NULL);
+    vrt_graph_add_node(g, VRT_OP_Conv, "c1", "Conv", (int[]){x, w1}, 2, &a, 1);
+    vrt_node_set_ints(&g->nodes[0], "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    vrt_node_set_string(&g->nodes[0], "vrt_act", "Relu");
+    vrt_graph_add_node(g, VRT_OP_Conv, "c2", "Conv", (int[]){a, w2, b2}, variant ? 2 : 3, &y, 1);
+    if (!variant) vrt_node_set_string(&g->nodes[1], "vrt_act", "SiLU");
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = y;
+    g->noutputs = 1;
+    g->values[y].flags |= VRT_VAL_OUTPUT;
+    vrt_model_t *m = NULL;
+    int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
+    if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+    assert_int_equal(rc, 0);
+    conv_case cc = {0};
+    int64_t ny;
+    assert_true(run_vs_ref(m, &cc, &ny) < 1e-4);
+    assert_int_equal(ny, 20 * 17 * 19);
+    vrt_model_free(m);
+  }
+}
+
 /* A channel gate as OSNet and SE blocks write it: Conv -> ReduceMean over
  * H, W (keepdims; ReduceMax, and the opset-18 axes input, on some trials) ->
  * 1x1 Conv + Sigmoid -> Mul(x, gate) -> ReduceMean without keepdims ([N, C]).
@@ -768,7 +806,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_binary_broadcasts),  cmocka_unit_test(test_two_threads),
       cmocka_unit_test(test_resize_nearest),    cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_spatial_reduce_gate), cmocka_unit_test(test_omp_short_spin_by_default),
-      cmocka_unit_test(test_concat_slice_chain),
+      cmocka_unit_test(test_concat_slice_chain), cmocka_unit_test(test_pointwise_to_plain),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,7 +198,7 @@ static int dn_team(const vrt_kernel_req *rq) {
 
 /* ---- convolution and deconvolution --------------------------------------- */
 
-enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE };
+enum { DN_CONV = 1, DN_SIMPLE, DN_CONCAT, DN_SLICE, DN_PW };
 
 /* What every kernel state starts with (its first member h): the kind, the
  * OpenMP threads this node's primitives run on (dn_team), the stream and
@@ -497,6 +497,36 @@ fail:
   return rc;
 }
 
+/* The head of a detector at 640^2 (YOLO's stem): few channels on large maps,
+ * where nhwc kernels pay for a reorder of the whole input and are
+ * memory-bound. There oneDNN's blocked kernels do better: the first
+ * convolution reads the plain NCHW input as it is (no reorder of the image)
+ * and writes nChw16c, and the convolutions right after it on maps of 160^2
+ * or more read and write nChw16c too (as fast as nhwc there). A Slice or a
+ * smaller map's convolution turns it back into nhwc, where the brgemm
+ * kernels are faster. Returns the source layout to ask for (plain nchw or
+ * nChw16c), or 0 when the node is not such a head convolution. Smaller
+ * inputs (224^2 classifiers) keep their layouts: there the difference is
+ * within noise. */
+enum { DN_HEAD_FIRST_PIX = 320 * 320, DN_HEAD_NEXT_PIX = 160 * 160 };
+
+static dnnl_format_tag_t conv_head_src(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  if (n->op != VRT_OP_Conv || !p || p->layout || (rq->nin > 4 && rq->in[4])) return 0;
+  const vrt_tensor *x = rq->in[0], *w = rq->in[1];
+  if (x->ndim != 4 || w->ndim != 4 || x->dims[0] != 1 || w->dims[1] != x->dims[1] || w->dims[0] % 16) return 0;
+  int64_t C = x->dims[1], pix = x->dims[2] * x->dims[3];
+  const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
+  if (!in) return C <= 4 && pix >= DN_HEAD_FIRST_PIX ? dnnl_nchw : 0;
+  dnnl_memory_desc_t blk;
+  dnnl_dims_t d = {x->dims[0], C, x->dims[2], x->dims[3]};
+  if (C % 16 || pix < DN_HEAD_NEXT_PIX || dnnl_memory_desc_init_by_tag(&blk, 4, d, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
+      !dnnl_memory_desc_equal(in, &blk))
+    return 0;
+  return dnnl_nChw16c;
+}
+
 /* Winograd for a 3x3 stride-1 convolution (oneDNN's F(2x2, 3x3) and
  * F(4x4, 3x3) kernels: 1.2-1.9x the direct kernel's speed on GoogLeNet,
  * SqueezeNet, Inception and ResNet 3x3 layers at 13x13 and up, with errors
@@ -517,7 +547,7 @@ static bool conv_wino_wanted(const vrt_node *n, const nn_conv_params *p, const n
   return g->group == 1 && g->C >= 16 && g->M >= 48 && (g->C >= 32 || g->M >= 64) && P >= 12 * 12 && P <= 64 * 64;
 }
 
-static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
+static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt, dnnl_format_tag_t head) {
   const vrt_node *n = rq->n;
   const nn_conv_params *p = n->params;
   bool deconv = n->op == VRT_OP_ConvTranspose;
@@ -557,8 +587,9 @@ static int conv_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cd
   dnnl_dims_t bd = {M};
   DN_TRY(dnnl_memory_desc_init_by_tag(&md_b, 1, bd, dnnl_f32, dnnl_x), "bias desc");
   dnnl_format_tag_t io = p->layout ? dnnl_nhwc : dnnl_format_tag_any;
-  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, io), "src desc");
-  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, io), "dst desc");
+  bool may_keep = rq->out_private_ok && rq->out_private_ok[0];
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_src_any, 4, sd, cdt, head ? head : io), "src desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst_any, 4, dd, dnnl_f32, head && may_keep ? dnnl_nChw16c : io), "dst desc");
   bool bias = rq->nin > 2 && rq->in[2];
   c->residual = rq->nin > 4 && rq->in[4];
   if (deconv && (bias || p->act.kind != NN_ACT_NONE)) {
@@ -691,6 +722,100 @@ static int conv_exec(void *state, const vrt_node *n, const vrt_tensor *const *in
     else nn_bias_act(out[0].data, c->N * c->P, c->M, 1, c->post_bias, &c->post_act, NULL, 0);
   }
   return 0;
+}
+
+/* ---- a 1x1 convolution whose output must be plain NCHW, as a matmul ------
+ *
+ * A detector's last 1x1 convolutions (YOLO's box and class heads) write
+ * plain NCHW for the reshapes that follow, while their input arrives in
+ * nhwc. The convolution primitive writes nhwc and a reorder transposes it
+ * (a third of the node's time); with batch 1 the same node is one matmul
+ * dst[M, HW] = W[M, C] x X[C, HW], X read in place through its strides
+ * (nhwc is X transposed), written straight in NCHW. The bias is each
+ * output row's starting value (oneDNN's matmul takes a bias per column, not
+ * per row), accumulated onto by a sum post-op; the activation follows. */
+enum { DN_PW_MIN_PIX = 256 };
+
+typedef struct dn_pw {
+  dn_head h; /* kind DN_PW */
+  dnnl_memory_t m_w, m_x, m_dst;
+  const void *w;     /* packed weights [M, C], owned by the model */
+  const float *bias; /* [M] or NULL */
+  int64_t M, P;
+} dn_pw;
+
+static void pw_free(dn_pw *c) {
+  dnnl_memory_t mems[] = {c->m_w, c->m_x, c->m_dst};
+  objs_destroy(NULL, 0, mems, DN_COUNT(mems));
+}
+
+/* Can this Conv go through pw_plan: 1x1, unit strides, no padding, one
+ * group, batch 1, NCHW, f32, no fused residual, output needed plain, input
+ * plain or dense nhwc? */
+static bool pw_ok(const vrt_kernel_req *rq) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  if (n->op != VRT_OP_Conv || !p || p->layout || (rq->nin > 4 && rq->in[4])) return false;
+  if (rq->out_private_ok && rq->out_private_ok[0]) return false; /* stays private: no reorder to save */
+  nn_geom g;
+  if (nn_conv_geom(n, p, rq->in[0], rq->in[1], &g)) {
+    vrt__err_clear();
+    return false;
+  }
+  if (g.N != 1 || g.group != 1 || g.k[1] != 1 || g.k[2] != 1 || g.s[1] != 1 || g.s[2] != 1 || g.pb[1] || g.pb[2] ||
+      g.pe[1] || g.pe[2])
+    return false;
+  if (g.out[1] * g.out[2] < DN_PW_MIN_PIX) return false; /* a channel gate's 1x1 map: nothing to transpose */
+  const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
+  if (!in) return true;
+  dnnl_memory_desc_t nhwc;
+  dnnl_dims_t d = {1, g.C, g.in[1], g.in[2]};
+  return dnnl_memory_desc_init_by_tag(&nhwc, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success && dnnl_memory_desc_equal(in, &nhwc);
+}
+
+static int pw_plan(const vrt_kernel_req *rq, void **state) {
+  const vrt_node *n = rq->n;
+  const nn_conv_params *p = n->params;
+  nn_geom g;
+  int rc = nn_conv_geom(n, p, rq->in[0], rq->in[1], &g);
+  if (rc) return rc;
+  dn_pw *c = plan_new(rq, sizeof *c, DN_PW, &rc);
+  if (!c) return rc;
+  dn_build bld = {NULL};
+  c->M = g.M, c->P = g.out[1] * g.out[2];
+  c->bias = rq->nin > 2 && rq->in[2] ? rq->in[2]->data : NULL;
+  bool nhwc = rq->in_layout && rq->in_layout[0];
+  dnnl_dims_t wd = {g.M, g.C}, xd = {g.C, c->P}, dd = {g.M, c->P};
+  dnnl_dims_t xs = {nhwc ? 1 : c->P, nhwc ? g.C : 1};
+  dnnl_memory_desc_t md_w, md_x, md_dst;
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_w, 2, wd, dnnl_f32, dnnl_ab), "weights desc");
+  DN_TRY(dnnl_memory_desc_init_by_strides(&md_x, 2, xd, dnnl_f32, xs), "source desc");
+  DN_TRY(dnnl_memory_desc_init_by_tag(&md_dst, 2, dd, dnnl_f32, dnnl_ab), "dst desc");
+  if ((rc = post_ops_make(rq, &bld, c->bias != NULL, &p->act))) goto fail;
+  dnnl_matmul_desc_t md;
+  DN_TRY(dnnl_matmul_desc_init(&md, &md_w, &md_x, NULL, &md_dst), "matmul desc");
+  if ((rc = prim_make(rq, &bld, &md, bld.attr, "matmul", &c->h.prim))) goto fail;
+  c->w = pack_input1(rq, &md_w, &md_w); /* the model's own copy: its weight may be given back */
+  if (!c->w) {
+    rc = VRT_EUNSUPPORTED;
+    goto fail;
+  }
+  DN_TRY(dnnl_memory_create(&c->m_w, &md_w, get_engine(), (void *)c->w), "weights memory");
+  rc = mems_make(rq, 2, (dnnl_memory_t *const[]){&c->m_x, &c->m_dst},
+                 (const dnnl_memory_desc_t *const[]){&md_x, &md_dst});
+fail:
+  return plan_end(rq, rc, &bld, c, state);
+}
+
+static int pw_exec(dn_pw *c, const vrt_node *n, const vrt_tensor *const *in, vrt_tensor *out) {
+  float *dst = out[0].data;
+  if (c->bias) /* each row starts at its bias: the sum post-op adds W x onto it */
+    for (int64_t m = 0; m < c->M; m++)
+      for (int64_t i = 0; i < c->P; i++) dst[m * c->P + i] = c->bias[m];
+  dnnl_memory_set_data_handle(c->m_x, in[0]->data);
+  dnnl_memory_set_data_handle(c->m_dst, dst);
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, c->m_w}, {DNNL_ARG_WEIGHTS, c->m_x}, {DNNL_ARG_DST, c->m_dst}};
+  return run(n, c->h.prim, c->h.stream, 3, a);
 }
 
 /* ---- binary, pooling: one primitive between reorders ---------------------- */
@@ -1352,6 +1477,8 @@ static bool dense_like(const dnnl_memory_desc_t *md, const int64_t *dims, dnnl_m
   return dnnl_memory_desc_init_by_strides(out, 4, d, dnnl_f32, s) == dnnl_success;
 }
 
+static int channel_block(const void *layout);
+
 static int slice_plan(const vrt_kernel_req *rq, void **state) {
   const vrt_node *n = rq->n;
   int64_t start[4], odims[4];
@@ -1366,7 +1493,18 @@ static int slice_plan(const vrt_kernel_req *rq, void **state) {
   parent = rq->in_layout && rq->in_layout[0] ? *(const dnnl_memory_desc_t *)rq->in_layout[0] : plain_in;
   dnnl_dims_t sd = {odims[0], odims[1], odims[2], odims[3]}, so = {start[0], start[1], start[2], start[3]};
   DN_TRY(dnnl_memory_desc_init_submemory(&sub, &parent, sd, so), "slice view");
-  bool priv = rq->out_private_ok && rq->out_private_ok[0] && dense_like(&parent, odims, &dst) &&
+  /* a window of a blocked tensor (a detector head's, conv_head_src) leaves
+   * as nhwc, the layout of the convolutions that follow */
+  bool blocked = parent.format_kind == dnnl_blocked && parent.format_desc.blocking.inner_nblks > 0;
+  int cb = channel_block(&parent);
+  /* a window of whole channel blocks stays blocked: then it is a view of
+   * the input (exec.c), and the kernel runs only if that falls through */
+  bool whole = cb == 16 && start[0] == 0 && start[2] == 0 && start[3] == 0 && odims[2] == rq->in[0]->dims[2] &&
+               odims[3] == rq->in[0]->dims[3] && start[1] % cb == 0 && odims[1] % cb == 0;
+  bool priv = rq->out_private_ok && rq->out_private_ok[0] &&
+              (whole    ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nChw16c) == dnnl_success
+               : blocked ? dnnl_memory_desc_init_by_tag(&dst, 4, sd, dnnl_f32, dnnl_nhwc) == dnnl_success
+                         : dense_like(&parent, odims, &dst)) &&
               !dnnl_memory_desc_equal(&dst, &md_plain_out);
   if (priv) keep_out_private(rq, &c->md_out, &dst);
   else dst = md_plain_out;
@@ -1758,9 +1896,14 @@ static int plan_node(const vrt_kernel_req *rq, void **state) {
   if (rq->n->op == VRT_OP_Slice) return slice_plan(rq, state);
   if (bnorm_supports(rq) || eltwise_supports(rq)) return norm_plan(rq, state);
   if (!is_conv(rq->n)) return simple_plan(rq, state);
-  if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16) == 0) return 0;
+  if (dn_bf16(rq) && conv_plan(rq, state, dnnl_bf16, 0) == 0) return 0;
   vrt__err_clear();
-  return conv_plan(rq, state, dnnl_f32);
+  dnnl_format_tag_t head = conv_head_src(rq);
+  if (head && conv_plan(rq, state, dnnl_f32, head) == 0) return 0;
+  vrt__err_clear();
+  if (pw_ok(rq) && pw_plan(rq, state) == 0) return 0;
+  vrt__err_clear();
+  return conv_plan(rq, state, dnnl_f32, 0);
 }
 
 static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in, int nin, vrt_tensor *out, int nout,
@@ -1781,6 +1924,7 @@ static int exec_kind(void *state, const vrt_node *n, const vrt_tensor *const *in
   if (*(int *)state == DN_SIMPLE) return simple_exec(state, n, in, out, x);
   if (*(int *)state == DN_CONCAT) return concat_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_SLICE) return slice_exec(state, n, in, out, x);
+  if (*(int *)state == DN_PW) return pw_exec(state, n, in, out);
   if (*(int *)state == DN_MM) return mm_exec(state, n, in, out, x);
   if (*(int *)state == DN_ATTN) return attn_exec(state, n, in, nin, out, x);
   if (*(int *)state == DN_LN) return ln_exec(state, n, in, nin, out, x);
@@ -1794,6 +1938,7 @@ static void release(void *state) {
   if (h->kind == DN_SIMPLE) simple_free(state);
   else if (h->kind == DN_CONCAT) concat_free(state);
   else if (h->kind == DN_SLICE) slice_free(state);
+  else if (h->kind == DN_PW) pw_free(state);
   else if (h->kind >= DN_MM) mm_free(state);
   else conv_free(state);
   objs_destroy(&h->prim, 1, NULL, 0);
@@ -1817,7 +1962,22 @@ static bool accepts_private(const vrt_kernel_req *rq, int k) {
   return k == 0 && (pool_supports(rq) || resize_supports(rq) || (rq->in[0]->ndim == 4 && (bnorm_supports(rq) || eltwise_supports(rq))));
 }
 
+/* nChw16c (nChw8c ...) of a batch-1 tensor without channel padding: dense
+ * blocks of b channels, one after the other. */
+static int channel_block(const void *layout) {
+  const dnnl_memory_desc_t *md = layout;
+  if (md->format_kind != dnnl_blocked || md->ndims != 4 || md->dims[0] != 1 || md->offset0) return 0;
+  const dnnl_blocking_desc_t *bk = &md->format_desc.blocking;
+  if (bk->inner_nblks != 1 || bk->inner_idxs[0] != 1 || bk->inner_blks[0] < 2) return 0;
+  dnnl_dim_t b = bk->inner_blks[0], H = md->dims[2], W = md->dims[3];
+  if (md->padded_dims[1] != md->dims[1] || md->dims[1] % b) return 0;
+  if ((md->dims[1] > b && bk->strides[1] != H * W * b) || (H > 1 && bk->strides[2] != W * b) ||
+      (W > 1 && bk->strides[3] != b))
+    return 0;
+  return (int)b;
+}
+
 const vrt_backend vrt__backend_onednn = {
     .name = "onednn", .supports_op = supports, .plan = plan, .exec = exec, .release = release,
-    .accepts_private = accepts_private,
+    .accepts_private = accepts_private, .channel_block = channel_block,
 };
