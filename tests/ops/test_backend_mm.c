@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "exec.h"
 #include "model.h"
 #include "op_test.h"
 
@@ -166,6 +167,44 @@ static void test_matmul_weights_shared(void **state) {
   vrt_model_free(m);
 }
 
+/* A weight of 64 MiB or more under a batch-1 Gemm (VGG's classifier) runs
+ * as the model holds it: oneDNN takes the node, nothing is packed (the model
+ * is not resident twice), and the weight's pages stay (pinned for good). */
+static void test_matmul_big_weight_as_is(void **state) {
+  (void)state;
+  mm_case c = {.gemm = true, .tb = true, .bias = true, .rank = 2, .dims = {1}, .K = 4096, .N = 4096, .act = "Relu"};
+  vrt_model_t *m = mm_model(&c);
+  vrt_session_t *s;
+  assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
+  float *x = rand_buf(c.K);
+  vrt_tensor in = op_test_tensor(VRT_F32, 2, (int64_t[]){1, c.K}, x);
+  in.name = "a";
+  const vrt_tensor *out;
+  int nout;
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0); /* planned */
+  assert_non_null(vrt__session_node_backend(s, 0));
+  assert_string_equal(vrt__session_node_backend(s, 0), "onednn");
+  assert_int_equal(m->packed_bytes, 0);
+  size_t dropped = 1;
+  vrt__model_weight_stats(m, NULL, &dropped);
+  assert_int_equal(dropped, 0);
+  float *fast = malloc(sizeof(float) * (size_t)c.N);
+  memcpy(fast, out[0].data, sizeof(float) * (size_t)c.N);
+  setenv("VRT_REFERENCE", "1", 1);
+  assert_int_equal(vrt_session_run(s, &in, 1, &out, &nout), 0);
+  unsetenv("VRT_REFERENCE");
+  double mx = 0;
+  const float *ref = out[0].data;
+  for (int64_t i = 0; i < c.N; i++) mx = fmax(mx, fabs(ref[i]));
+  assert_true(mx > 0);
+  assert_true(op_test_maxdiff(fast, ref, c.N) / (1 + mx) < 1e-4);
+  free(fast);
+  free(x);
+  vrt_session_free(s);
+  vrt_model_free(m);
+}
+
 /* VrtAttention(q, kt, v [, mask]) on random shapes; mask shapes the backend
  * maps ([N], [M, N], [1.., M, N]) and one it refuses ([B, 1, M, N] over
  * [B, H, ...]: the op's own kernel). */
@@ -309,7 +348,7 @@ int main(void) {
       cmocka_unit_test(test_matmul_vs_reference),    cmocka_unit_test(test_matmul_weights_shared),
       cmocka_unit_test(test_attention_vs_reference), cmocka_unit_test(test_attention_bad_shapes),
       cmocka_unit_test(test_matmul_bf16),            cmocka_unit_test(test_layernorm_vs_reference),
-      cmocka_unit_test(test_matmul_dynamic_vs_reference),
+      cmocka_unit_test(test_matmul_dynamic_vs_reference), cmocka_unit_test(test_matmul_big_weight_as_is),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1645,6 +1645,8 @@ static bool mm_supports(const vrt_kernel_req *rq) {
   return act.kind == NN_ACT_NONE || act_alg(&act, &alg, &al, &be);
 }
 
+enum { DN_MM_AS_IS_BYTES = 64 << 20 };
+
 static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt) {
   const vrt_node *n = rq->n;
   const vrt_tensor *a = rq->in[0], *b = rq->in[1];
@@ -1668,10 +1670,30 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   if ((rc = nn_act_parse(n, &act))) goto fail;
   if ((rc = post_ops_make(rq, &bld, false, &act))) goto fail;
   dnnl_matmul_desc_t mdsc;
-  DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_any, bias ? &md_b : NULL, &md_dst), "matmul desc");
-  if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
+  /* A big weight (VGG's 25088x4096 classifier: 411 MB) is read as the model
+   * holds it when oneDNN has a real kernel for that layout: a packed copy
+   * would make the model resident twice while it is made (a peak above ORT's)
+   * and buys nothing for the few rows of a batch-1 matmul, which streams the
+   * weight once either way. */
+  bool as_is = cdt == dnnl_f32 && R <= 16 && dnnl_memory_desc_get_size(&md_w_user) >= DN_MM_AS_IS_BYTES;
+  if (as_is) {
+    as_is = dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_user, bias ? &md_b : NULL, &md_dst) == dnnl_success &&
+            prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim) == 0;
+    if (!as_is) vrt__err_clear();
+  }
+  if (!as_is) {
+    DN_TRY(dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_any, bias ? &md_b : NULL, &md_dst), "matmul desc");
+    if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
+  }
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
-  if ((rc = weights_bind(rq, &md_w_user, md_w, &c->w, &c->m_w))) goto fail;
+  if (as_is && dnnl_memory_desc_equal(md_w, &md_w_user)) {
+    /* pinned for good: the original's pages are never given back */
+    if ((rc = vrt__model_weights_pin(rq->m, rq->node, true))) goto fail;
+    c->w = rq->in[1]->data;
+    DN_TRY(dnnl_memory_create(&c->m_w, md_w, eng, (void *)c->w), "weights memory");
+  } else if ((rc = weights_bind(rq, &md_w_user, md_w, &c->w, &c->m_w))) {
+    goto fail;
+  }
   if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
   DN_TRY(dnnl_memory_create(&c->m_src, &md_src, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst, &md_dst, eng, DNNL_MEMORY_NONE), "memory");
