@@ -170,9 +170,9 @@ static void test_matmul_weights_shared(void **state) {
 /* A weight of 64 MiB or more under a batch-1 Gemm (VGG's classifier) runs
  * as the model holds it: oneDNN takes the node, nothing is packed (the model
  * is not resident twice), and the weight's pages stay (pinned for good). */
-static void test_matmul_big_weight_as_is(void **state) {
-  (void)state;
-  mm_case c = {.gemm = true, .tb = true, .bias = true, .rank = 2, .dims = {1}, .K = 4096, .N = 4096, .act = "Relu"};
+static void big_weight_as_is(bool tb) {
+  /* transB: an inner product over the rows; else a MatMul over [K, N] */
+  mm_case c = {.gemm = tb, .tb = tb, .bias = true, .rank = 2, .dims = {1}, .K = 4096, .N = 4096, .act = "Relu"};
   vrt_model_t *m = mm_model(&c);
   vrt_session_t *s;
   assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
@@ -203,6 +203,12 @@ static void test_matmul_big_weight_as_is(void **state) {
   free(x);
   vrt_session_free(s);
   vrt_model_free(m);
+}
+
+static void test_matmul_big_weight_as_is(void **state) {
+  (void)state;
+  big_weight_as_is(true);
+  big_weight_as_is(false);
 }
 
 /* VrtAttention(q, kt, v [, mask]) on random shapes; mask shapes the backend

@@ -1676,7 +1676,20 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
    * and buys nothing for the few rows of a batch-1 matmul, which streams the
    * weight once either way. */
   bool as_is = cdt == dnnl_f32 && R <= 16 && dnnl_memory_desc_get_size(&md_w_user) >= DN_MM_AS_IS_BYTES;
-  if (as_is) {
+  /* transB ([N, K] rows, torchvision's Linear): an inner product over oi
+   * weights, whose kernel streams each row (matmul's on that layout is
+   * slower than on a packed copy: AlexNet 1.12x ORT); else matmul on [K, N] */
+  dnnl_dims_t oid = {N, K}, b1d = {N};
+  dnnl_memory_desc_t md_w_as_is = md_w_user, md_b_as_is = md_b;
+  if (as_is && tb) {
+    dnnl_inner_product_desc_t ipd;
+    as_is = dnnl_memory_desc_init_by_tag(&md_w_as_is, 2, oid, dnnl_f32, dnnl_ab) == dnnl_success &&
+            dnnl_memory_desc_init_by_tag(&md_b_as_is, 1, b1d, dnnl_f32, dnnl_x) == dnnl_success &&
+            dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &md_src, &md_w_as_is,
+                                                 bias ? &md_b_as_is : NULL, &md_dst) == dnnl_success &&
+            prim_make(rq, &bld, &ipd, bld.attr, "inner product", &c->h.prim) == 0;
+    if (!as_is) vrt__err_clear();
+  } else if (as_is) {
     as_is = dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_user, bias ? &md_b : NULL, &md_dst) == dnnl_success &&
             prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim) == 0;
     if (!as_is) vrt__err_clear();
@@ -1686,7 +1699,7 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
     if ((rc = prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim))) goto fail;
   }
   const dnnl_memory_desc_t *md_w = dnnl_primitive_desc_query_md(bld.pd, dnnl_query_weights_md, 0);
-  if (as_is && dnnl_memory_desc_equal(md_w, &md_w_user)) {
+  if (as_is && dnnl_memory_desc_equal(md_w, &md_w_as_is)) {
     /* pinned for good: the original's pages are never given back */
     if ((rc = vrt__model_weights_pin(rq->m, rq->node, true))) goto fail;
     c->w = rq->in[1]->data;
@@ -1694,7 +1707,7 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
   } else if ((rc = weights_bind(rq, &md_w_user, md_w, &c->w, &c->m_w))) {
     goto fail;
   }
-  if (bias) DN_TRY(dnnl_memory_create(&c->m_b, &md_b, eng, rq->in[2]->data), "bias memory");
+  if (bias) DN_TRY(dnnl_memory_create(&c->m_b, as_is ? &md_b_as_is : &md_b, eng, rq->in[2]->data), "bias memory");
   DN_TRY(dnnl_memory_create(&c->m_src, &md_src, eng, DNNL_MEMORY_NONE), "memory");
   DN_TRY(dnnl_memory_create(&c->m_dst, &md_dst, eng, DNNL_MEMORY_NONE), "memory");
   if (cdt != dnnl_f32) {
