@@ -62,4 +62,24 @@ static inline double op_test_maxdiff(const float *a, const float *b, int64_t n) 
   return m;
 }
 
+#ifdef OP_TEST_RNG_SEED
+/* The random-shape tests' generator (define OP_TEST_RNG_SEED before the
+ * include): one LCG stream per test file, the same numbers run to run. */
+static uint32_t rng = OP_TEST_RNG_SEED;
+static inline uint32_t rnd(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return rng >> 8;
+}
+static inline int irand(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static inline float frand(void) { return (float)(rnd() % 2001) / 1000.0f - 1.0f; }
+#ifndef OP_TEST_OWN_RAND_BUF
+/* n values in [-1, 1] (malloc'd; at least one slot). */
+static inline float *rand_buf(int64_t n) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int64_t i = 0; i < n; i++) p[i] = frand();
+  return p;
+}
+#endif
+#endif
+
 #endif

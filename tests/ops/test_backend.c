@@ -18,21 +18,8 @@
 
 #include "backend.h"
 #include "model.h"
+#define OP_TEST_RNG_SEED 12345u
 #include "op_test.h"
-
-static uint32_t rng = 12345;
-static uint32_t rnd(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return rng >> 8;
-}
-static int irand(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
-static float frand(void) { return (float)(rnd() % 2001) / 1000.0f - 1.0f; }
-
-static float *rand_buf(int64_t n) {
-  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
-  for (int64_t i = 0; i < n; i++) p[i] = frand();
-  return p;
-}
 
 typedef struct conv_case {
   bool deconv, nhwc, bias, residual;

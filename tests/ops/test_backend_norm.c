@@ -22,15 +22,9 @@
 
 #include "backend.h"
 #include "model.h"
+#define OP_TEST_OWN_RAND_BUF /* its own, with a lower bound */
+#define OP_TEST_RNG_SEED 9091u
 #include "op_test.h"
-
-static uint32_t rng = 9091;
-static uint32_t rnd(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return rng >> 8;
-}
-static int irand(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
-static float frand(void) { return (float)(rnd() % 2001) / 1000.0f - 1.0f; }
 
 static float *rand_buf(int64_t n, float lo) {
   float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
