@@ -4,11 +4,13 @@
 #define VIGIL_TESTS_OP_TEST_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exec.h"
 #include "ir.h"
+#include "model.h"
 #include "ops.h"
 
 /* A standalone node with no graph: inputs/outputs are given as tensors to
@@ -61,6 +63,28 @@ static inline double op_test_maxdiff(const float *a, const float *b, int64_t n) 
   }
   return m;
 }
+
+#ifdef assert_int_equal
+/* Graph g as a model: input x (x < 0: g's inputs are set already) and the
+ * one output y, loaded with lp; the test fails (saying why) when it does not
+ * load. Needs cmocka.h included first. */
+static inline vrt_model_t *op_test_model(vrt_graph *g, int x, int y, vrt_load_params lp) {
+  if (x >= 0) {
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->ninputs = 1;
+  }
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = y;
+  g->noutputs = 1;
+  g->values[y].flags |= VRT_VAL_OUTPUT;
+  vrt_model_t *m = NULL;
+  int rc = vrt__model_from_graph(&m, g, lp);
+  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
+  assert_int_equal(rc, 0);
+  return m;
+}
+#endif
 
 #ifdef OP_TEST_RNG_SEED
 /* The random-shape tests' generator (define OP_TEST_RNG_SEED before the

@@ -37,17 +37,9 @@ static int add_const(vrt_graph *g, const char *name, int nd, const int64_t *dims
 static int load_bf16; /* vrt_load_params.bf16 of the models finish() makes */
 
 static vrt_model_t *finish(vrt_graph *g, int y) {
-  g->values[y].flags |= VRT_VAL_OUTPUT;
-  g->outputs = malloc(sizeof(int));
-  g->outputs[0] = y;
-  g->noutputs = 1;
-  vrt_model_t *m = NULL;
   vrt_load_params lp = vrt_load_default_params();
   lp.bf16 = load_bf16;
-  int rc = vrt__model_from_graph(&m, g, lp);
-  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
-  assert_int_equal(rc, 0);
-  return m;
+  return op_test_model(g, -1, y, lp);
 }
 
 /* Unplanned, planned (backend) and reference runs of one session on random

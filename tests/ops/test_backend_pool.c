@@ -65,18 +65,6 @@ static int add_pool(vrt_graph *g, vrt_op op, const char *name, int in, int out, 
   return i;
 }
 
-static vrt_model_t *graph_finish(vrt_graph *g, int y) {
-  g->values[y].flags |= VRT_VAL_OUTPUT;
-  g->outputs = malloc(sizeof(int));
-  g->outputs[0] = y;
-  g->noutputs = 1;
-  vrt_model_t *m = NULL;
-  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
-  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
-  assert_int_equal(rc, 0);
-  return m;
-}
-
 static int node_index(const vrt_model_t *m, const char *name) {
   for (int i = 0; i < m->g->nnodes; i++)
     if (!strcmp(m->g->nodes[i].name, name)) return i;
@@ -145,7 +133,7 @@ static void test_pool_ceil_mode(void **state) {
     add_pool(g, VRT_OP_MaxPool, "mp", v[0], v[1], k1, s1, (int64_t[]){p1, p1, 0, p1}, 1, 0);
     add_pool(g, VRT_OP_AveragePool, "ap", v[1], v[2], k2, s2, (int64_t[]){p2, 0, p2, p2}, ceil2, incl);
     add_conv(g, "c2", v[2], v[3], C, C, 1, 1, NULL);
-    vrt_model_t *m = graph_finish(g, v[3]);
+    vrt_model_t *m = op_test_model(g, -1, v[3], vrt_load_default_params());
     /* the geometry as the reference computes it: is there an overhang? */
     int64_t mh = (H + p1 - k1 + s1 - 1) / s1 + 1, mw = (W + 2 * p1 - k1 + s1 - 1) / s1 + 1;
     if ((mh - 1) * s1 >= H + p1) mh--;
@@ -205,7 +193,7 @@ static void test_avgpool_divisor_by_hand(void **state) {
     vrt_graph *g = graph_start(1, hw, hw, &x);
     y = value(g, "y");
     add_pool(g, VRT_OP_AveragePool, "ap", x, y, 3, 2, cases[c].pads, 1, 1);
-    vrt_model_t *m = graph_finish(g, y);
+    vrt_model_t *m = op_test_model(g, -1, y, vrt_load_default_params());
     vrt_session_t *s;
     assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
     float xv[25];
@@ -265,7 +253,7 @@ static void test_se_gate_after_grouped_conv(void **state) {
       strcpy(keep[b][6], out), dnn[nd++] = keep[b][6];
     }
     dnn[nd] = NULL;
-    vrt_model_t *m = graph_finish(g, y);
+    vrt_model_t *m = op_test_model(g, -1, y, vrt_load_default_params());
     double d = run_vs_ref(m, dnn, NULL);
     if (d > 1e-3) fprintf(stderr, "trial %d gw %lld C%lld %lldx%lld: %g\n", trial, (long long)gw, (long long)C, (long long)H, (long long)W, d);
     assert_true(d < 1e-3);
@@ -306,7 +294,7 @@ static void test_many_refusals_keep_the_rest(void **state) {
     own[b] = names[b][1];
   }
   dnn[6] = own[6] = NULL;
-  vrt_model_t *m = graph_finish(g, sum);
+  vrt_model_t *m = op_test_model(g, -1, sum, vrt_load_default_params());
   double d = run_vs_ref(m, dnn, own);
   assert_true(d < 1e-4);
   vrt_model_free(m);
@@ -329,7 +317,7 @@ static void test_denormals_flushed_on_onednn(void **state) {
     for (int64_t i = 0; i < C * C; i++) ones[i] = 1;
     int w = vrt_graph_add_const(g, "w", VRT_F32, 4, (int64_t[]){C, C, 1, 1}, ones, sizeof(float) * (size_t)(C * C), false);
     vrt_graph_add_node(g, VRT_OP_Conv, "c", "Conv", (int[]){x, w}, 2, &y, 1);
-    vrt_model_t *m = graph_finish(g, y);
+    vrt_model_t *m = op_test_model(g, -1, y, vrt_load_default_params());
     vrt_session_t *s;
     assert_int_equal(vrt_session_create(&s, m, vrt_session_default_params()), 0);
     float *xv = malloc(sizeof(float) * (size_t)(C * H * W));
@@ -390,7 +378,7 @@ static void test_winograd_conv(void **state) {
       }
       if (trial % 4 == 3) vrt_node_set_ints(&g->nodes[i], "pads", (int64_t[]){0, 0, 0, 0}, 4);
       add_conv(g, "c2", b, y, 24, M, 1, 1, NULL);
-      vrt_model_t *m = graph_finish(g, y);
+      vrt_model_t *m = op_test_model(g, -1, y, vrt_load_default_params());
       double d = run_vs_ref(m, (const char *[]){"c1", "c3", "c2", NULL}, NULL);
       if (d > 1e-5)
         fprintf(stderr, "trial %d C%lld M%lld %lldx%lld direct %d: %g\n", trial, (long long)C, (long long)M, (long long)H,

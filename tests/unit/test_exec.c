@@ -11,6 +11,7 @@
 #include "ir.h"
 #include "model.h"
 #include "ops.h"
+#include "ops/op_test.h"
 
 /* y = Relu(x) + c ; z = y * y, with x of shape [N, 4] (N dynamic), plus a
  * constant-only branch (c2 = c + c) that feeds a dead node. */
@@ -33,17 +34,7 @@ static vrt_model_t *build(void) {
   vrt_graph_add_node(g, VRT_OP_Mul, "mul", "Mul", in3, 2, &z, 1);
   vrt_graph_add_node(g, VRT_OP_Add, "cfold", "Add", in4, 2, &c2, 1);
   vrt_graph_add_node(g, VRT_OP_Add, "unused", "Add", in5, 2, &dead, 1);
-  g->inputs = malloc(sizeof(int));
-  g->inputs[0] = x;
-  g->ninputs = 1;
-  g->outputs = malloc(sizeof(int));
-  g->outputs[0] = z;
-  g->noutputs = 1;
-  g->values[z].flags |= VRT_VAL_OUTPUT;
-  vrt_model_t *m = NULL;
-  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
-  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
-  assert_int_equal(rc, 0);
+  vrt_model_t *m = op_test_model(g, x, z, vrt_load_default_params());
   return m;
 }
 

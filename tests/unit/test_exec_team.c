@@ -12,6 +12,7 @@
 #include "ir.h"
 #include "model.h"
 #include "ops.h"
+#include "ops/op_test.h"
 #include "team.h"
 
 /* Feed `runs` runs in which arm 0 takes t0 and arm 1 takes t1 seconds;
@@ -120,17 +121,7 @@ static vrt_model_t *build(void) {
   int in1[1] = {x}, in2[2] = {r, x};
   vrt_graph_add_node(g, VRT_OP_Relu, "relu", "Relu", in1, 1, &r, 1);
   vrt_graph_add_node(g, VRT_OP_Mul, "mul", "Mul", in2, 2, &y, 1);
-  g->inputs = malloc(sizeof(int));
-  g->inputs[0] = x;
-  g->ninputs = 1;
-  g->outputs = malloc(sizeof(int));
-  g->outputs[0] = y;
-  g->noutputs = 1;
-  g->values[y].flags |= VRT_VAL_OUTPUT;
-  vrt_model_t *m = NULL;
-  int rc = vrt__model_from_graph(&m, g, vrt_load_default_params());
-  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
-  assert_int_equal(rc, 0);
+  vrt_model_t *m = op_test_model(g, x, y, vrt_load_default_params());
   return m;
 }
 

@@ -14,6 +14,7 @@
 #include "ir.h"
 #include "model.h"
 #include "ops.h"
+#include "ops/op_test.h"
 
 enum { C = 4, H = 3, W = 5 };
 
@@ -99,17 +100,7 @@ static int conv(gb *b, int a, int c, int m, int k, int s, const char *out) {
 
 static int conv1x1(gb *b, int a, int c, int m, const char *out) { return conv(b, a, c, m, 1, 1, out); }
 
-static vrt_model_t *gb_model(gb *b, int out) {
-  b->g->outputs = malloc(sizeof(int));
-  b->g->outputs[0] = out;
-  b->g->noutputs = 1;
-  b->g->values[out].flags |= VRT_VAL_OUTPUT;
-  vrt_model_t *m = NULL;
-  int rc = vrt__model_from_graph(&m, b->g, vrt_load_default_params());
-  if (rc) fprintf(stderr, "load: %s\n", vrt_last_error());
-  assert_int_equal(rc, 0);
-  return m;
-}
+static vrt_model_t *gb_model(gb *b, int out) { return op_test_model(b->g, -1, out, vrt_load_default_params()); }
 
 /* Two runs of a fresh session (unplanned, then planned): the planned output
  * (a copy) and, through *views, the number of view nodes of its plan. The
