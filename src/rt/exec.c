@@ -438,6 +438,12 @@ static int unalias_inputs(const vrt_plan *p, const vrt_node *n, const vrt_tensor
   return 0;
 }
 
+/* The value whose arena bytes v's chain of in-place outputs shares. */
+static int alias_root(const vrt_plan *p, int v) {
+  while (p->alias[v] >= 0) v = p->alias[v];
+  return v;
+}
+
 /* Keeps the output aliases the kernels offered (plan_kernels) that are safe:
  * value v takes the bytes of input r of its producer when r is an arena
  * value that dies there, read by no other input slot of that node, with
@@ -461,8 +467,7 @@ static void settle_aliases(const vrt_session_t *s, vrt_plan *p, int *end) {
   /* roots take their aliases' lifetimes (a chain r <- v <- w: all of it) */
   for (int v = 0; v < g->nvalues; v++) {
     if (p->alias[v] < 0) continue;
-    int r = p->alias[v];
-    while (p->alias[r] >= 0) r = p->alias[r];
+    int r = alias_root(p, v);
     if (end[v] > end[r]) end[r] = end[v];
   }
 }
@@ -595,11 +600,7 @@ static int build_plan(vrt_session_t *s, const int64_t *key, int keylen) {
   free(placed);
   free(lr);
   for (int v = 0; v < g->nvalues; v++) /* an alias's root was placed (settle_aliases) */
-    if (p->alias[v] >= 0) {
-      int r = p->alias[v];
-      while (p->alias[r] >= 0) r = p->alias[r];
-      p->offset[v] = p->offset[r];
-    }
+    if (p->alias[v] >= 0) p->offset[v] = p->offset[alias_root(p, v)];
   p->arena_bytes = total;
   return slot;
 }

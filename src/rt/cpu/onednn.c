@@ -497,6 +497,12 @@ fail:
   return rc;
 }
 
+/* Is md the f32 4-D layout tag over dims d? */
+static bool md_is_tag(const dnnl_memory_desc_t *md, const dnnl_dims_t d, dnnl_format_tag_t tag) {
+  dnnl_memory_desc_t t;
+  return dnnl_memory_desc_init_by_tag(&t, 4, d, dnnl_f32, tag) == dnnl_success && dnnl_memory_desc_equal(md, &t);
+}
+
 /* The head of a detector at 640^2 (YOLO's stem): few channels on large maps,
  * where nhwc kernels pay for a reorder of the whole input and are
  * memory-bound. There oneDNN's blocked kernels do better: the first
@@ -519,12 +525,8 @@ static dnnl_format_tag_t conv_head_src(const vrt_kernel_req *rq) {
   int64_t C = x->dims[1], pix = x->dims[2] * x->dims[3];
   const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
   if (!in) return C <= 4 && pix >= DN_HEAD_FIRST_PIX ? dnnl_nchw : 0;
-  dnnl_memory_desc_t blk;
   dnnl_dims_t d = {x->dims[0], C, x->dims[2], x->dims[3]};
-  if (C % 16 || pix < DN_HEAD_NEXT_PIX || dnnl_memory_desc_init_by_tag(&blk, 4, d, dnnl_f32, dnnl_nChw16c) != dnnl_success ||
-      !dnnl_memory_desc_equal(in, &blk))
-    return 0;
-  return dnnl_nChw16c;
+  return C % 16 == 0 && pix >= DN_HEAD_NEXT_PIX && md_is_tag(in, d, dnnl_nChw16c) ? dnnl_nChw16c : 0;
 }
 
 /* Winograd for a 3x3 stride-1 convolution (oneDNN's F(2x2, 3x3) and
@@ -768,9 +770,8 @@ static bool pw_ok(const vrt_kernel_req *rq) {
   if (g.out[1] * g.out[2] < DN_PW_MIN_PIX) return false; /* a channel gate's 1x1 map: nothing to transpose */
   const dnnl_memory_desc_t *in = rq->in_layout ? rq->in_layout[0] : NULL;
   if (!in) return true;
-  dnnl_memory_desc_t nhwc;
   dnnl_dims_t d = {1, g.C, g.in[1], g.in[2]};
-  return dnnl_memory_desc_init_by_tag(&nhwc, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success && dnnl_memory_desc_equal(in, &nhwc);
+  return md_is_tag(in, d, dnnl_nhwc);
 }
 
 static int pw_plan(const vrt_kernel_req *rq, void **state) {
@@ -1681,17 +1682,17 @@ static int mm_plan(const vrt_kernel_req *rq, void **state, dnnl_data_type_t cdt)
    * slower than on a packed copy: AlexNet 1.12x ORT); else matmul on [K, N] */
   dnnl_dims_t oid = {N, K}, b1d = {N};
   dnnl_memory_desc_t md_w_as_is = md_w_user, md_b_as_is = md_b;
-  if (as_is && tb) {
+  if (as_is) {
     dnnl_inner_product_desc_t ipd;
-    as_is = dnnl_memory_desc_init_by_tag(&md_w_as_is, 2, oid, dnnl_f32, dnnl_ab) == dnnl_success &&
-            dnnl_memory_desc_init_by_tag(&md_b_as_is, 1, b1d, dnnl_f32, dnnl_x) == dnnl_success &&
-            dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &md_src, &md_w_as_is,
-                                                 bias ? &md_b_as_is : NULL, &md_dst) == dnnl_success &&
-            prim_make(rq, &bld, &ipd, bld.attr, "inner product", &c->h.prim) == 0;
-    if (!as_is) vrt__err_clear();
-  } else if (as_is) {
-    as_is = dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_user, bias ? &md_b : NULL, &md_dst) == dnnl_success &&
-            prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim) == 0;
+    if (tb)
+      as_is = dnnl_memory_desc_init_by_tag(&md_w_as_is, 2, oid, dnnl_f32, dnnl_ab) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(&md_b_as_is, 1, b1d, dnnl_f32, dnnl_x) == dnnl_success &&
+              dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &md_src, &md_w_as_is,
+                                                   bias ? &md_b_as_is : NULL, &md_dst) == dnnl_success &&
+              prim_make(rq, &bld, &ipd, bld.attr, "inner product", &c->h.prim) == 0;
+    else
+      as_is = dnnl_matmul_desc_init(&mdsc, &md_src, &md_w_user, bias ? &md_b : NULL, &md_dst) == dnnl_success &&
+              prim_make(rq, &bld, &mdsc, bld.attr, "matmul", &c->h.prim) == 0;
     if (!as_is) vrt__err_clear();
   }
   if (!as_is) {
