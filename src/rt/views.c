@@ -215,6 +215,14 @@ static bool node_as_view(const vrt_tensor *vals, vrt_views *w, const vrt_node *n
   return true;
 }
 
+/* The groups of from into to (arrays of nv). */
+static void views_copy(vrt_views *to, const vrt_views *from, size_t nv) {
+  memcpy(to->up, from->up, nv * sizeof *to->up);
+  memcpy(to->off, from->off, nv * sizeof *to->off);
+  memcpy(to->ext, from->ext, nv * sizeof *to->ext);
+  memcpy(to->view, from->view, nv);
+}
+
 int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block, char *skip,
                     vrt_views *w) {
   size_t nv = (size_t)g->nvalues + 1;
@@ -232,29 +240,24 @@ int vrt__views_plan(const vrt_graph *g, const vrt_tensor *vals, const int *block
   /* a copy of the groups to go back to when a node's constraints conflict */
   span *tmp = malloc(nv * (sizeof(span) + 2 * sizeof(size_t) + sizeof(int) + 1)); /* widest first */
   if (!tmp) return 0; /* no views: every node copies, as without this pass */
-  size_t *off = (size_t *)(tmp + nv), *ext = off + nv;
-  int *up = (int *)(ext + nv);
-  char *view = (char *)(up + nv);
+  vrt_views saved;
+  saved.off = (size_t *)(tmp + nv), saved.ext = saved.off + nv;
+  saved.up = (int *)(saved.ext + nv);
+  saved.view = (char *)(saved.up + nv);
   int count = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const vrt_node *n = &g->nodes[i];
     size_t slice_off = 0;
     skip[i] = 0;
     if (!view_candidate(g, vals, block, i, &slice_off)) continue;
-    memcpy(up, w->up, nv * sizeof *up);
-    memcpy(off, w->off, nv * sizeof *off);
-    memcpy(ext, w->ext, nv * sizeof *ext);
-    memcpy(view, w->view, nv);
+    views_copy(&saved, w, nv);
     size_t p;
     if (node_as_view(vals, w, n, slice_off) && !leaves_overlap(g, vals, w, find(w, n->out[0], &p), tmp)) {
       skip[i] = 1;
       count++;
       continue;
     }
-    memcpy(w->up, up, nv * sizeof *up);
-    memcpy(w->off, off, nv * sizeof *off);
-    memcpy(w->ext, ext, nv * sizeof *ext);
-    memcpy(w->view, view, nv);
+    views_copy(w, &saved, nv);
   }
   free(tmp);
   return count;
